@@ -1,0 +1,20 @@
+"""Entry point: page config, navigation over the screens in pages/, and the shared sidebar."""
+
+import streamlit as st
+
+from pages.components.navigation import SECTIONS, pages_in
+from pages.components.sidebar import show_sidebar
+
+st.set_page_config(page_title="Large Model Showcase", page_icon=":material/neurology:", layout="wide")
+
+navigation = {
+    section: [
+        st.Page(page.path, title=page.title, icon=page.icon, default=page.path == "pages/home.py")
+        for page in pages_in(section)
+    ]
+    for section in SECTIONS
+    if pages_in(section)
+}
+current = st.navigation(navigation)
+show_sidebar()
+current.run()

@@ -1,0 +1,1 @@
+"""Large Model Showcase backend: all logic, no Streamlit."""

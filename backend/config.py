@@ -1,0 +1,87 @@
+"""Settings from environment variables and ``.streamlit/secrets.toml``.
+
+Environment variables win over the ``[showcase]`` table of the secrets file, which wins over
+defaults, so the same code runs on a laptop, a GPU server and Streamlit Community Cloud.
+The backend reads the secrets file itself (with tomllib) because it never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Community Cloud gives 2.7 GB in all; the app, torch and Streamlit take about 700 MB of it.
+_DEFAULT_MODEL_MEMORY_MB = 2000
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the backend reads. Paths are absolute."""
+
+    models_dir: Path
+    state_dir: Path
+    device: str
+    model_memory_mb: int
+    offline: bool
+    queue_backend: str
+    redis_url: str
+
+    @property
+    def runs_dir(self) -> Path:
+        """Fine-tuning run folders (datasets, checkpoints, finished models)."""
+        return self.state_dir / "runs"
+
+    @property
+    def jobs_db(self) -> Path:
+        """SQLite file of the job queue and job store."""
+        return self.state_dir / "jobs.sqlite3"
+
+
+def _read_secrets_table(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    table = data.get("showcase", {})
+    return table if isinstance(table, dict) else {}
+
+
+def _pick(env_name: str, secrets: dict[str, object], key: str, default: str) -> str:
+    value = os.environ.get(env_name)
+    if value is not None and value != "":
+        return value
+    if key in secrets:
+        return str(secrets[key])
+    return default
+
+
+def _resolve(path_text: str) -> Path:
+    path = Path(path_text).expanduser()
+    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+
+
+def load_settings(secrets_path: Path | None = None) -> Settings:
+    """Read the settings afresh (tests call this after changing the environment)."""
+    secrets = _read_secrets_table(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
+    offline_text = _pick("LSM_OFFLINE", secrets, "offline", os.environ.get("HF_HUB_OFFLINE", "0"))
+    return Settings(
+        models_dir=_resolve(_pick("LSM_MODELS_DIR", secrets, "models_dir", "models")),
+        state_dir=_resolve(_pick("LSM_STATE_DIR", secrets, "state_dir", "var")),
+        device=_pick("LSM_DEVICE", secrets, "device", "auto").strip().lower(),
+        model_memory_mb=int(_pick("LSM_MODEL_MEMORY_MB", secrets, "model_memory_mb", str(_DEFAULT_MODEL_MEMORY_MB))),
+        offline=offline_text.strip().lower() in _TRUE_WORDS,
+        queue_backend=_pick("LSM_QUEUE", secrets, "queue", "sqlite").strip().lower(),
+        redis_url=_pick("LSM_REDIS_URL", secrets, "redis_url", "redis://localhost:6379/0"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

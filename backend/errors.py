@@ -1,0 +1,36 @@
+"""Domain errors with messages a user can act on; pages show them with ``st.error``."""
+
+from __future__ import annotations
+
+
+class ShowcaseError(Exception):
+    """Base class: ``message`` says what happened, ``hint`` says what to do about it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def user_text(self) -> str:
+        """The message and the hint as one paragraph for the UI."""
+        return f"{self.message} {self.hint}".strip()
+
+
+class InvalidInputError(ShowcaseError):
+    """User input (text, file, parameter) failed validation."""
+
+
+class ModelUnavailableError(ShowcaseError):
+    """A model could not be fetched: hub unreachable, offline mode, or missing local folder."""
+
+
+class UnsafeModelError(ShowcaseError):
+    """A model reference or file was refused (path outside the models folder, pickle weights)."""
+
+
+class InsufficientMemoryError(ShowcaseError):
+    """Not enough CPU or GPU memory for the model or the batch."""
+
+
+class ModelLoadError(ShowcaseError):
+    """A model folder exists but could not be read (corrupt or incomplete files)."""

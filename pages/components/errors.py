@@ -1,0 +1,35 @@
+"""Showing backend errors as messages, never tracebacks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from backend.errors import InvalidInputError, ModelUnavailableError, ShowcaseError
+
+_log = logging.getLogger(__name__)
+
+
+def show_error(error: ShowcaseError) -> None:
+    """Render one backend error with the right severity."""
+    if isinstance(error, InvalidInputError):
+        st.warning(error.user_text(), icon=":material/edit_note:")
+    elif isinstance(error, ModelUnavailableError):
+        st.error(error.user_text(), icon=":material/cloud_off:")
+    else:
+        st.error(error.user_text(), icon=":material/error:")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Run a block, turning backend errors and unexpected failures into messages."""
+    try:
+        yield
+    except ShowcaseError as error:
+        show_error(error)
+    except Exception:  # noqa: BLE001 - the user gets a message; the log keeps the traceback
+        _log.exception("Unexpected error in a page")
+        st.error("Something went wrong on our side. The error was logged; please try again.", icon=":material/error:")

@@ -1,0 +1,28 @@
+"""The one place the UI holds models: a process-wide cache shared by every session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from backend.config import get_settings
+from backend.models.cache import ModelCache, shared_cache
+from backend.models.device import DeviceInfo, choose_device
+from backend.models.loader import LoadedModel
+
+
+@st.cache_resource(show_spinner=False)
+def model_cache() -> ModelCache:
+    """The shared cache; models are never mutated per request (options go per call)."""
+    return shared_cache()
+
+
+@st.cache_resource(show_spinner=False)
+def current_device() -> DeviceInfo:
+    """The device chosen from the settings, computed once per process."""
+    return choose_device(get_settings().device)
+
+
+def get_model(task: str, model_ref: str) -> LoadedModel:
+    """Load (or reuse) a model with a spinner; raises ShowcaseError subclasses."""
+    with st.spinner(f"Loading {model_ref}…"):
+        return model_cache().get(task, model_ref)

@@ -1,0 +1,39 @@
+"""The app's screens: one row per page, read by app.py (navigation) and the home page (links).
+
+Adding a page means adding one row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """A screen: where it lives, how it is titled, and one line for the home page."""
+
+    section: str
+    path: str
+    title: str
+    icon: str
+    blurb: str
+    url_path: str = ""
+
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("Overview", "pages/home.py", "Home", ":material/home:", "What this app shows and where to start."),
+    PageEntry(
+        "Overview",
+        "pages/models.py",
+        "Models",
+        ":material/deployed_code:",
+        "The model catalogue, the compute device, and what is loaded now.",
+    ),
+)
+
+SECTIONS: tuple[str, ...] = ("Overview", "Market", "Demos", "Fine-tuning")
+
+
+def pages_in(section: str) -> list[PageEntry]:
+    """The pages of one section, in display order."""
+    return [page for page in PAGES if page.section == section]

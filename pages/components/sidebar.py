@@ -1,0 +1,30 @@
+"""The sidebar every page shares: compute device and loaded models."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from backend.config import get_settings
+from pages.components.models import current_device, model_cache
+
+
+def show_sidebar() -> None:
+    """Device in use, offline status, and the models currently held in memory."""
+    settings = get_settings()
+    device = current_device()
+    with st.sidebar:
+        st.caption("Compute")
+        icon = ":material/memory:" if device.kind != "cpu" else ":material/developer_board:"
+        st.markdown(f"{icon} **{device.name}**" + (f"  \n{device.half_dtype} on GPU" if device.half_dtype else ""))
+        if device.note:
+            st.caption(device.note)
+        if settings.offline:
+            st.caption(f":material/cloud_off: Offline mode: models from `{settings.models_dir}`")
+        cache = model_cache()
+        loaded = cache.loaded()
+        used = cache.used_bytes() / 2**20
+        st.caption(f"Loaded models ({used:,.0f} of {settings.model_memory_mb:,} MB)")
+        if not loaded:
+            st.caption("None yet: a model loads on first use.")
+        for item in reversed(loaded):
+            st.markdown(f"- `{item.model_ref}` · {item.task} · {item.memory_mb:,.0f} MB")

@@ -1,0 +1,25 @@
+"""Home: what the app shows, and a link to every screen."""
+
+import streamlit as st
+
+from pages.components.navigation import SECTIONS, pages_in
+
+st.title("Large Model Showcase")
+st.markdown(
+    "See large models at work and judge where they pay off. **Demos** run real Hugging Face "
+    "models live — on a GPU where there is one, on the CPU otherwise — and report the device, "
+    "latency and tokens of every answer. **Fine-tuning** trains a model on your own labelled data "
+    "in a background job. **Market** charts cited public figures on AI adoption, investment and "
+    "model scale, and maps industry use cases to the demos that show them."
+)
+
+for section in SECTIONS:
+    entries = [page for page in pages_in(section) if page.path != "pages/home.py"]
+    if not entries:
+        continue
+    st.subheader(section)
+    columns = st.columns(min(len(entries), 3))
+    for index, page in enumerate(entries):
+        with columns[index % len(columns)]:
+            st.page_link(page.path, label=page.title, icon=page.icon)
+            st.caption(page.blurb)

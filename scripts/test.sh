@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command to set up and run the whole test suite: bash scripts/test.sh [pytest options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh requirements-dev.txt
+bash scripts/install-browser.sh
+.venv/bin/python -m ruff check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,69 @@
+"""Shared fixtures: offline environment, temporary state folders and tiny local models."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Set before transformers or huggingface_hub are imported anywhere: tests never touch the network.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+TESTS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS_DIR.parent
+for path in (PROJECT_ROOT, TESTS_DIR):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import tiny_models  # noqa: E402
+
+from backend import config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's models and state folders, wired into the settings for every test."""
+    root = tmp_path_factory.mktemp("showcase")
+    (root / "models").mkdir()
+    (root / "state").mkdir()
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_settings(state_root: Path):
+    saved = {k: os.environ.get(k) for k in ("LSM_MODELS_DIR", "LSM_STATE_DIR", "LSM_DEVICE", "LSM_OFFLINE")}
+    os.environ["LSM_MODELS_DIR"] = str(state_root / "models")
+    os.environ["LSM_STATE_DIR"] = str(state_root / "state")
+    os.environ["LSM_DEVICE"] = "cpu"
+    os.environ["LSM_OFFLINE"] = "1"
+    config.get_settings.cache_clear()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    config.get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def settings(_isolated_settings) -> config.Settings:
+    """The settings every test runs under (offline, CPU, temp folders)."""
+    return config.get_settings()
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(settings: config.Settings) -> dict[str, Path]:
+    """One tiny saved model per task, inside the models folder: task -> folder."""
+    return tiny_models.build_all(settings.models_dir / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_paths(tiny_models_dir: dict[str, Path]) -> dict[str, str]:
+    """task -> model reference string (an absolute folder path) for the loader."""
+    return {task: str(folder) for task, folder in tiny_models_dir.items()}
