@@ -21,7 +21,6 @@ for path in (PROJECT_ROOT, TESTS_DIR):
         sys.path.insert(0, str(path))
 
 import tiny_models  # noqa: E402
-
 from backend import config  # noqa: E402
 
 

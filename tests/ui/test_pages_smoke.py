@@ -1,9 +1,9 @@
 """Every registered page runs without an exception."""
 
 import pytest
-from conftest import PROJECT_ROOT
 from streamlit.testing.v1 import AppTest
 
+from conftest import PROJECT_ROOT
 from pages.components.navigation import PAGES
 
 APP = str(PROJECT_ROOT / "app.py")
