@@ -1,0 +1,1 @@
+"""Model runtime: catalogue, device choice, loading, memory-bounded cache, offline mirror."""

@@ -1,0 +1,141 @@
+"""A process-wide, memory-bounded cache of loaded models shared by every user session.
+
+Loading past the budget evicts the least recently used models first. Each key has its own load
+lock, so two sessions asking for the same model at once load it once, while a different model can
+load beside it.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from backend.config import Settings, get_settings
+from backend.errors import InsufficientMemoryError
+from backend.models.loader import LoadedModel, estimate_memory_bytes, load_model
+
+Loader = Callable[[str, str], LoadedModel]
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """What the sidebar lists about one cached model."""
+
+    task: str
+    model_ref: str
+    device: str
+    memory_mb: float
+
+
+class ModelCache:
+    """Least-recently-used cache of ``LoadedModel`` keyed by (task, model reference)."""
+
+    def __init__(self, budget_bytes: int, loader: Loader | None = None, settings: Settings | None = None) -> None:
+        self.budget_bytes = budget_bytes
+        self._settings = settings or get_settings()
+        self._loader = loader or (lambda task, ref: load_model(task, ref, self._settings))
+        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._load_locks: dict[tuple[str, str], threading.Lock] = {}
+
+    def get(self, task: str, model_ref: str) -> LoadedModel:
+        """The cached model, loading it (and evicting older ones) when absent.
+
+        Raises:
+            InsufficientMemoryError: the model alone is larger than the budget.
+            ShowcaseError: whatever the loader raises (offline, unsafe, corrupt...).
+        """
+        key = (task, model_ref)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            load_lock = self._load_locks.setdefault(key, threading.Lock())
+        with load_lock:
+            with self._lock:
+                if key in self._models:
+                    self._models.move_to_end(key)
+                    return self._models[key]
+            needed = estimate_memory_bytes(task, model_ref, self._settings)
+            self._check_fits(model_ref, needed)
+            self._evict_until_free(needed)
+            loaded = self._loader(task, model_ref)
+            with self._lock:
+                self._models[key] = loaded
+            self._check_fits(model_ref, loaded.memory_bytes, drop_key=key)
+            self._evict_until_free(0, keep=key)
+            return loaded
+
+    def _check_fits(self, model_ref: str, needed: int, drop_key: tuple[str, str] | None = None) -> None:
+        if needed <= self.budget_bytes:
+            return
+        if drop_key is not None:
+            self.evict(*drop_key)
+        raise InsufficientMemoryError(
+            f"{model_ref} needs about {needed / 2**20:,.0f} MB, more than the model memory "
+            f"budget of {self.budget_bytes / 2**20:,.0f} MB.",
+            "Pick a smaller model or raise LSM_MODEL_MEMORY_MB (setting model_memory_mb).",
+        )
+
+    def _evict_until_free(self, needed: int, keep: tuple[str, str] | None = None) -> None:
+        evicted = False
+        with self._lock:
+            while self._models and self.used_bytes() + needed > self.budget_bytes:
+                oldest = next(iter(self._models))
+                if oldest == keep:
+                    break
+                del self._models[oldest]
+                evicted = True
+        if evicted:
+            _release_memory()
+
+    def evict(self, task: str, model_ref: str) -> bool:
+        """Drop one model; True if it was cached."""
+        with self._lock:
+            removed = self._models.pop((task, model_ref), None) is not None
+        if removed:
+            _release_memory()
+        return removed
+
+    def clear(self) -> None:
+        """Drop every model."""
+        with self._lock:
+            self._models.clear()
+        _release_memory()
+
+    def used_bytes(self) -> int:
+        """Weight memory of the cached models."""
+        return sum(model.memory_bytes for model in self._models.values())
+
+    def loaded(self) -> list[CachedModel]:
+        """Cached models, most recently used last."""
+        with self._lock:
+            return [
+                CachedModel(m.task, m.model_ref, m.device.name, round(m.memory_bytes / 2**20, 1))
+                for m in self._models.values()
+            ]
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+_shared: ModelCache | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_cache() -> ModelCache:
+    """The process-wide cache (the UI wraps it in st.cache_resource; workers use it directly)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            settings = get_settings()
+            _shared = ModelCache(settings.model_memory_mb * 2**20, settings=settings)
+        return _shared

@@ -1,0 +1,45 @@
+from backend.models import catalog
+
+
+def test_every_demo_task_has_exactly_one_default_except_translation():
+    for task in catalog.TASKS:
+        defaults = [spec for spec in catalog.models_for(task) if spec.default]
+        if task == catalog.TRANSLATION:
+            assert {spec.language_pair for spec in defaults} == {("en", "zh"), ("zh", "en")}
+        else:
+            assert len(defaults) == 1, task
+        assert catalog.models_for(task)[0].default
+
+
+def test_defaults_cover_english_and_chinese():
+    for task in (catalog.SENTIMENT, catalog.TEXT_GENERATION, catalog.EMBEDDINGS):
+        languages = set(catalog.default_model(task).languages)
+        assert {"en", "zh"} <= languages, task
+
+
+def test_demo_defaults_fit_community_cloud_memory_together():
+    demo_tasks = {catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION, catalog.EMBEDDINGS}
+    total_mb = sum(spec.memory_mb() for spec in catalog.default_models() if spec.task in demo_tasks)
+    # 2.7 GB hosts: the defaults' weights stay well under it, leaving room for torch and Streamlit.
+    assert total_mb < 2700
+    assert all(spec.memory_mb() < 1100 for spec in catalog.default_models())
+
+
+def test_required_translation_directions_exist():
+    for pair in [("en", "zh"), ("zh", "en"), ("en", "de"), ("en", "fr"), ("de", "en"), ("fr", "en")]:
+        spec = catalog.translation_model(*pair)
+        assert spec is not None and spec.hub_id.endswith(f"{pair[0]}-{pair[1]}")
+    assert catalog.translation_model("en", "xx") is None
+
+
+def test_memory_depends_on_dtype():
+    spec = catalog.default_model(catalog.TEXT_GENERATION)
+    assert spec.memory_mb("float32") == 2 * spec.memory_mb("bfloat16")
+    assert spec.to_dict()["memory_mb"] == spec.memory_mb()
+
+
+def test_unknown_task_is_refused():
+    import pytest
+
+    with pytest.raises(KeyError):
+        catalog.models_for("speech")

@@ -1,0 +1,123 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.config import load_settings
+from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
+from backend.models import catalog
+from backend.models.loader import choose_dtype, load_model, mirror_folder, resolve_source
+
+
+@pytest.mark.parametrize("task", list(catalog.TASKS))
+def test_every_task_loads_from_a_local_folder(task, tiny_model_paths, settings):
+    loaded = load_model(task, tiny_model_paths[task], settings)
+    assert loaded.device.kind == "cpu"
+    assert loaded.dtype == "float32"
+    assert loaded.memory_bytes > 0
+    assert loaded.summary()["model"] == tiny_model_paths[task]
+    if task != catalog.EMBEDDINGS:
+        assert loaded.preprocessor is not None
+        assert not loaded.model.training
+
+
+def test_loaded_classifier_really_runs(tiny_model_paths, settings):
+    loaded = load_model(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], settings)
+    batch = loaded.preprocessor(["I love this product"], return_tensors="pt")
+    with torch.inference_mode():
+        logits = loaded.model(**batch).logits
+    assert logits.shape == (1, 3)
+    assert loaded.model.config.id2label[0] == "negative"
+
+
+def test_relative_folder_names_resolve_inside_models_dir(tiny_model_paths, settings):
+    source, is_local = resolve_source("tiny/sentiment", settings)
+    assert is_local and Path(source) == Path(tiny_model_paths[catalog.SENTIMENT]).resolve()
+
+
+def test_hub_id_uses_offline_mirror_when_present(tiny_models_dir, settings):
+    mirror = mirror_folder("acme/tiny-sentiment", settings)
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    if not mirror.exists():
+        mirror.symlink_to(tiny_models_dir[catalog.SENTIMENT], target_is_directory=True)
+    source, is_local = resolve_source("acme/tiny-sentiment", settings)
+    assert is_local and source == str(mirror)
+    assert load_model(catalog.SENTIMENT, "acme/tiny-sentiment", settings).memory_bytes > 0
+
+
+@pytest.mark.parametrize("ref", ["../../etc", "/etc", "tiny/../../../etc", "", "a" * 500, "x\x00y"])
+def test_references_leaving_the_models_folder_are_refused(ref, settings):
+    with pytest.raises(UnsafeModelError):
+        resolve_source(ref, settings)
+
+
+def test_symlink_out_of_models_folder_is_refused(settings, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "config.json").write_text("{}")
+    link = settings.models_dir / "sneaky"
+    if not link.exists():
+        link.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafeModelError):
+        resolve_source("sneaky", settings)
+
+
+def test_missing_folder_says_what_to_do(settings):
+    with pytest.raises(ModelUnavailableError) as caught:
+        resolve_source("no-such-model", settings)
+    assert "python -m backend.models download" in caught.value.user_text()
+
+
+def test_hub_id_offline_gives_the_offline_message(settings):
+    with pytest.raises(ModelUnavailableError) as caught:
+        load_model(catalog.SENTIMENT, "acme/not-mirrored-model", settings)
+    text = caught.value.user_text()
+    assert "unreachable or offline" in text
+    assert str(settings.models_dir) in text
+
+
+def test_pickle_only_folder_is_refused(settings):
+    folder = settings.models_dir / "pickled"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (folder / "pytorch_model.bin").write_bytes(b"not really a pickle")
+    with pytest.raises(UnsafeModelError) as caught:
+        load_model(catalog.SENTIMENT, "pickled", settings)
+    assert "safetensors" in caught.value.user_text()
+
+
+def test_corrupt_folder_gives_a_load_error(tiny_models_dir, settings):
+    import shutil
+
+    folder = settings.models_dir / "corrupt"
+    if not folder.exists():
+        shutil.copytree(tiny_models_dir[catalog.SENTIMENT], folder)
+        (folder / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(catalog.SENTIMENT, "corrupt", settings)
+    assert "corrupt" in caught.value.user_text()
+
+
+def test_half_precision_on_gpu_and_catalogue_dtype_on_cpu():
+    from backend.models.device import DeviceInfo
+
+    gpu = DeviceInfo("cuda", "cuda:0", "GPU", "bfloat16")
+    cpu = DeviceInfo("cpu", "cpu", "CPU", None)
+    llm = catalog.default_model(catalog.TEXT_GENERATION).hub_id
+    assert choose_dtype(catalog.SENTIMENT, "any/model", gpu) == "bfloat16"
+    assert choose_dtype(catalog.SENTIMENT, "any/model", cpu) == "float32"
+    assert choose_dtype(catalog.TEXT_GENERATION, llm, cpu) == "bfloat16"
+
+
+def test_settings_read_from_secrets_file(tmp_path, monkeypatch):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[showcase]\nmodels_dir = "/srv/models"\nmodel_memory_mb = 1234\noffline = true\n')
+    for name in ("LSM_MODELS_DIR", "LSM_MODEL_MEMORY_MB", "LSM_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(secrets)
+    assert settings.models_dir == Path("/srv/models")
+    assert settings.model_memory_mb == 1234
+    assert settings.offline is True
+    monkeypatch.setenv("LSM_MODEL_MEMORY_MB", "99")
+    assert load_settings(secrets).model_memory_mb == 99
