@@ -9,10 +9,14 @@ Nothing here unpickles anything.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
+import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Protocol
 
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,17 +25,35 @@ from backend.errors import InvalidInputError
 
 MAX_TABLE_BYTES = 50 * 2**20
 MAX_TABLE_ROWS = 200_000
-MAX_ZIP_BYTES = 200 * 2**20
+# Image-folder zips are the largest uploads; .streamlit/config.toml's server.maxUploadSize matches
+# this figure, because Streamlit holds every upload in memory (2.7 GB in all on Community Cloud).
+MAX_ZIP_BYTES = 100 * 2**20
 MAX_ZIP_FILES = 20_000
 MAX_UNZIPPED_BYTES = 1 * 2**30
 # Ordinary images and CSVs compress by well under 100x; bombs by thousands.
 MAX_COMPRESSION_RATIO = 100
+# Small members (a 100 KB CSV of repeated rows) may compress far better than that and are harmless.
+_RATIO_EXEMPT_BYTES = 2**20
 MAX_IMAGE_BYTES = 20 * 2**20
 MAX_IMAGE_PIXELS = 40_000_000
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Spreadsheet apps run cells starting with these as formulas (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_DELIMITERS = (",", "\t", ";", "|")
+# Share of non-ASCII lines that must be valid UTF-8 before an undecodable line means "mixed
+# encodings" rather than "GB18030": random GB18030 lines pass as UTF-8 only a few percent of the time.
+_MIXED_UTF8_SHARE = 0.2
+_SAFE_NAME = re.compile(r"[^\w.\- ]+")
+
+
+class Upload(Protocol):
+    """What the backend needs of an uploaded file (Streamlit's ``UploadedFile`` fits)."""
+
+    name: str
+    size: int
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def check_size(name: str, size: int, limit: int) -> None:
@@ -43,6 +65,73 @@ def check_size(name: str, size: int, limit: int) -> None:
             f"{name} is {size / 2**20:,.1f} MB; the limit is {limit / 2**20:,.0f} MB.",
             "Upload a smaller file or a sample of it.",
         )
+
+
+def read_upload(upload: Upload | BinaryIO, limit: int, name: str | None = None) -> bytes:
+    """Read an upload's bytes after checking its declared size, never more than ``limit``.
+
+    The declared size is checked first, so a huge file is refused without being read; reading
+    stops one byte past the limit, so a file that under-declares its size is refused too.
+
+    Args:
+        upload: an object with ``read`` (and ``name``/``size`` when it has them).
+        limit: the most bytes accepted for this kind of file.
+        name: the name shown in messages (default: the upload's own name).
+
+    Raises:
+        InvalidInputError: empty, or larger than ``limit``.
+    """
+    label = name or str(getattr(upload, "name", "") or "the file")
+    declared = getattr(upload, "size", None)
+    if isinstance(declared, int):
+        check_size(label, declared, limit)
+    if hasattr(upload, "seek"):
+        upload.seek(0)  # a page may have read it on an earlier rerun
+    data = upload.read(limit + 1)
+    check_size(label, len(data), limit)
+    return data
+
+
+def safe_filename(name: str, default: str = "upload") -> str:
+    """A file name safe to store: no folders, no leading dots, only word characters, - . and space."""
+    base = PurePosixPath((name or "").replace("\\", "/")).name
+    cleaned = _SAFE_NAME.sub("_", base).strip(" .")[:120]
+    return cleaned or default
+
+
+def _first_bad_line(data: bytes) -> tuple[int, int, int]:
+    """(first undecodable line number, non-ASCII UTF-8 lines, undecodable lines)."""
+    first_bad, good, bad = 0, 0, 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad += 1
+            first_bad = first_bad or number
+        else:
+            good += 1
+    return first_bad, good, bad
+
+
+def _decode_without_bom_nul(data: bytes, name: str) -> str:
+    # UTF-16 saved without a BOM puts a NUL beside every ASCII character, always on the same side
+    # of the pair; NULs anywhere else mean a binary file with a text extension.
+    even_nuls, odd_nuls = data[0::2].count(0), data[1::2].count(0)
+    half = max(len(data) // 2, 1)
+    if odd_nuls >= 0.3 * half and even_nuls <= 0.1 * odd_nuls:
+        encoding = "utf-16-le"
+    elif even_nuls >= 0.3 * half and odd_nuls <= 0.1 * even_nuls:
+        encoding = "utf-16-be"
+    else:
+        raise InvalidInputError(
+            f"{name} contains NUL bytes: it is a binary file, not text.", "Upload a CSV or text file."
+        )
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(f"{name} is not readable text (it looks like UTF-16 but is not).") from error
 
 
 def decode_text(data: bytes, name: str = "the file") -> str:
@@ -58,10 +147,18 @@ def decode_text(data: bytes, name: str = "the file") -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError as error:
             raise InvalidInputError(f"{name} says it is UTF-16 but is not valid UTF-16.") from error
+    if b"\x00" in data:
+        return _decode_without_bom_nul(data, name)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    first_bad, good, bad = _first_bad_line(data)
+    if good and good >= _MIXED_UTF8_SHARE * (good + bad):
+        raise InvalidInputError(
+            f"{name} mixes text encodings: line {first_bad} is not UTF-8, but other lines are.",
+            "Open it in an editor, save it as UTF-8, and upload it again.",
+        )
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as error:
@@ -75,6 +172,13 @@ def _check_archive(archive: zipfile.ZipFile, name: str) -> None:
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_FILES:
         raise InvalidInputError(f"{name} holds {len(infos):,} files; the limit is {MAX_ZIP_FILES:,}.")
+    for info in infos:
+        if info.file_size > _RATIO_EXEMPT_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            raise InvalidInputError(
+                f"{name}: {info.filename} would unpack {info.file_size / max(info.compress_size, 1):,.0f}x: "
+                "refused as a zip bomb.",
+                "Upload an archive of ordinary files.",
+            )
     total = sum(info.file_size for info in infos)
     packed = sum(info.compress_size for info in infos) or 1
     if total > MAX_UNZIPPED_BYTES or total / packed > MAX_COMPRESSION_RATIO:
@@ -84,27 +188,51 @@ def _check_archive(archive: zipfile.ZipFile, name: str) -> None:
         )
 
 
+def _guess_delimiter(text: str) -> str:
+    # The header line decides: it is the line least likely to hold free text, and counting
+    # fields with the csv module respects quoted headers.
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 1 else ","
+
+
+def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
+    """Strict CSV: a row with more fields than the header is an error, not a silent shift."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[str | None]] = []
+    try:
+        header = next(reader)
+        width = len(header)
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > width:
+                raise InvalidInputError(
+                    f"{name}: line {reader.line_num} has {len(row)} fields but the header has {width}.",
+                    "Quote text that contains the separator, or fix that line.",
+                )
+            if len(rows) >= MAX_TABLE_ROWS:
+                raise InvalidInputError(f"{name} has more than {MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+            rows.append([cell if cell != "" else None for cell in row] + [None] * (width - len(row)))
+    except csv.Error as error:
+        raise InvalidInputError(
+            f"{name} could not be read as CSV near line {reader.line_num}: {error}.",
+            "Check the quotes on that line; a single cell may hold at most 131,072 characters.",
+        ) from error
+    columns = [cell.strip() or f"column {index + 1}" for index, cell in enumerate(header)]
+    return pd.DataFrame(rows, columns=columns, dtype="str")
+
+
 def _table_from_text(text: str, suffix: str, name: str) -> pd.DataFrame:
     if not text.strip():
         raise InvalidInputError(f"{name} is empty.", "Choose a file with a header row and data rows.")
-    buffer = io.StringIO(text)
+    if suffix not in (".json", ".jsonl"):
+        delimiter = "\t" if suffix == ".tsv" else _guess_delimiter(text)
+        return _read_delimited(text, delimiter, name)
     try:
-        if suffix in (".jsonl",):
-            frame = pd.read_json(buffer, lines=True, dtype=False)
-        elif suffix == ".json":
-            frame = pd.read_json(buffer, dtype=False)
-        else:
-            separator = "\t" if suffix == ".tsv" else None
-            frame = pd.read_csv(
-                buffer,
-                sep=separator,
-                engine="python",
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                nrows=MAX_TABLE_ROWS + 1,
-            )
-    except (ValueError, pd.errors.ParserError) as error:
+        frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl", dtype=False)
+    except (ValueError, RecursionError) as error:
         raise InvalidInputError(f"{name} could not be read as a table: {str(error)[:200]}") from error
     return frame
 
@@ -155,9 +283,12 @@ def to_safe_csv(frame: pd.DataFrame) -> bytes:
     safe = frame.copy()
     safe.columns = [escape_formula(str(c)) for c in safe.columns]
     for column in safe.columns:
+        if isinstance(safe[column].dtype, pd.CategoricalDtype):
+            safe[column] = safe[column].astype(object)
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(escape_formula)
-    return safe.to_csv(index=False).encode("utf-8-sig")
+    # CRLF rows (RFC 4180) make the writer quote any cell holding \r or \n, so no cell splits a row.
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def _safe_member_path(info: zipfile.ZipInfo, name: str) -> PurePosixPath | None:
@@ -188,27 +319,42 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
     destination.mkdir(parents=True, exist_ok=True)
     root = destination.resolve()
     written: list[Path] = []
-    budget = min(MAX_UNZIPPED_BYTES, max(len(data), 1) * MAX_COMPRESSION_RATIO)
-    with archive:
-        _check_archive(archive, name)
-        for info in archive.infolist():
-            member = _safe_member_path(info, name)
-            if member is None:
-                continue
-            target = (root / member).resolve()
-            if root not in target.parents:
-                raise InvalidInputError(f"{name} tries to write outside its folder ({info.filename}): refused.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source, target.open("wb") as sink:
-                while chunk := source.read(1 << 16):
-                    budget -= len(chunk)
-                    if budget < 0:
-                        raise InvalidInputError(f"{name} unpacks to more than its limit: refused as a zip bomb.")
-                    sink.write(chunk)
-            written.append(target)
+    try:
+        with archive:
+            _check_archive(archive, name)
+            _extract_members(archive, name, root, len(data), written)
+    except (InvalidInputError, zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
+        # Nothing half-extracted stays behind: the caller's folder looks as it did before.
+        for path in written:
+            path.unlink(missing_ok=True)
+        if isinstance(error, InvalidInputError):
+            raise
+        raise InvalidInputError(
+            f"{name} is damaged or uses an unsupported zip feature ({type(error).__name__}): nothing was extracted.",
+            "Create the archive again with a standard zip tool.",
+        ) from error
     if not written:
         raise InvalidInputError(f"{name} holds no files.")
     return written
+
+
+def _extract_members(archive: zipfile.ZipFile, name: str, root: Path, packed_bytes: int, written: list[Path]) -> None:
+    budget = min(MAX_UNZIPPED_BYTES, max(packed_bytes, 1) * MAX_COMPRESSION_RATIO)
+    for info in archive.infolist():
+        member = _safe_member_path(info, name)
+        if member is None:
+            continue
+        target = (root / member).resolve()
+        if root not in target.parents:
+            raise InvalidInputError(f"{name} tries to write outside its folder ({info.filename}): refused.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written.append(target)
+        with archive.open(info) as source, target.open("wb") as sink:
+            while chunk := source.read(1 << 16):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise InvalidInputError(f"{name} unpacks to more than its limit: refused as a zip bomb.")
+                sink.write(chunk)
 
 
 def open_image(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
@@ -231,7 +377,12 @@ def open_image(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE
         image.load()
     except InvalidInputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        raise InvalidInputError(
+            f"{name} declares more pixels than it is safe to decode (a decompression bomb).",
+            "Resize it and try again.",
+        ) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InvalidInputError(f"{name} is not an image this app can read.", "Use PNG, JPEG, WebP or BMP.") from error
     return ImageOps.exif_transpose(image).convert("RGB")
 

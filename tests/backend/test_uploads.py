@@ -1,0 +1,522 @@
+"""Hostile uploads: every file and text box is refused with a clear message or read correctly."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import stat
+import struct
+import tomllib
+import zipfile
+import zlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from backend import uploads
+from backend.errors import InvalidInputError
+from conftest import PROJECT_ROOT
+
+# --- text encodings ---------------------------------------------------------------------------
+
+CHINESE_CSV = "text,label\n我非常喜欢这个产品,positive\n这是最差的服务,negative\n"
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        CHINESE_CSV.encode("utf-8"),
+        codecs.BOM_UTF8 + CHINESE_CSV.encode("utf-8"),
+        CHINESE_CSV.encode("utf-16"),  # with BOM
+        codecs.BOM_UTF16_BE + CHINESE_CSV.encode("utf-16-be"),
+        CHINESE_CSV.encode("utf-16-le"),  # no BOM: every other byte of ASCII is NUL
+        CHINESE_CSV.encode("gb18030"),
+    ],
+    ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf16le-no-bom", "gb18030"],
+)
+def test_every_supported_encoding_reads_the_same_table(encoded):
+    frame = uploads.read_table("reviews.csv", encoded)
+    assert list(frame.columns) == ["text", "label"]
+    assert frame["text"].tolist() == ["我非常喜欢这个产品", "这是最差的服务"]
+    assert frame["label"].tolist() == ["positive", "negative"]
+
+
+def test_mixed_encodings_are_refused_with_the_line_number():
+    data = "text,label\n我非常喜欢,positive\n很好的服务,positive\n".encode() + "这是最差的服务,negative\n".encode(
+        "gb18030"
+    )
+    with pytest.raises(InvalidInputError, match="mixes text encodings: line 4"):
+        uploads.read_table("mixed.csv", data)
+
+
+def test_latin1_text_is_refused_with_advice_to_save_as_utf8():
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("latin.csv", "text,label\ncafé au lait,pos\n".encode("latin-1"))
+    assert "UTF-8" in caught.value.user_text()
+
+
+def test_binary_file_with_a_csv_extension_is_refused():
+    with pytest.raises(InvalidInputError, match="binary"):
+        uploads.read_table("photo.csv", bytes(range(256)) * 40)
+
+
+def test_invalid_utf16_after_a_bom_is_refused():
+    with pytest.raises(InvalidInputError, match="UTF-16"):
+        uploads.decode_text(codecs.BOM_UTF16_LE + b"\x00\xd8", "broken.txt")  # lone surrogate
+
+
+def test_bom_is_never_part_of_the_first_column_name():
+    frame = uploads.read_table("bom.csv", codecs.BOM_UTF8 + b" text ,label\nhi,pos\n")
+    assert list(frame.columns) == ["text", "label"]
+
+
+# --- empty, header-only and malformed tables -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"   \n\n  ", "is empty"),
+        (codecs.BOM_UTF8, "is empty"),
+        (b"text,label\n", "header but no data rows"),
+        (b"text,label\n,\n , \n", "header but no data rows"),
+    ],
+    ids=["zero-bytes", "whitespace", "bom-only", "header-only", "blank-rows-only"],
+)
+def test_empty_and_header_only_files_are_refused(data, message):
+    with pytest.raises(InvalidInputError, match=message):
+        uploads.read_table("data.csv", data)
+
+
+def test_single_column_csv_is_one_column_not_split_on_letters():
+    frame = uploads.read_table("texts.csv", b"text\nhello there\nworld peace\n")
+    assert list(frame.columns) == ["text"]
+    assert frame["text"].tolist() == ["hello there", "world peace"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("semi.csv", "text;label\nbonjour, ça va;pos\nnon;neg\n".encode()),
+        ("tabs.tsv", b"text\tlabel\nbonjour, ca va\tpos\nnon\tneg\n"),
+        ("pipes.txt", b"text|label\nbonjour, ca va|pos\nnon|neg\n"),
+        ("quoted.csv", b'text,label\n"bonjour, ca va",pos\nnon,neg\n'),
+    ],
+)
+def test_separators_are_detected_from_the_header(name, data):
+    frame = uploads.read_table(name, data)
+    assert frame["text"].tolist()[1] == "non"
+    assert frame["label"].tolist() == ["pos", "neg"]
+    assert frame["text"].tolist()[0].startswith("bonjour")
+
+
+def test_quoted_newlines_stay_inside_their_cell():
+    frame = uploads.read_table("multi.csv", b'text,label\n"line one\nline two",pos\n')
+    assert frame["text"].tolist() == ["line one\nline two"]
+
+
+def test_row_with_more_fields_than_the_header_is_refused_not_shifted():
+    with pytest.raises(InvalidInputError, match="line 3 has 4 fields but the header has 2"):
+        uploads.read_table("ragged.csv", b"text,label\ngood,pos\nbad,neg,extra,more\n")
+
+
+def test_short_rows_are_padded_with_missing_values_and_blank_lines_skipped():
+    frame = uploads.read_table("short.csv", b"text,label\nonly text\n\nboth,pos\n")
+    assert frame["text"].tolist() == ["only text", "both"]
+    assert frame["label"].isna().tolist() == [True, False]
+
+
+def test_column_names_are_trimmed_and_duplicates_refused():
+    with pytest.raises(InvalidInputError, match="repeats column names: text"):
+        uploads.read_table("dup.csv", b"text, text \na,b\n")
+
+
+def test_blank_header_cells_get_a_name():
+    frame = uploads.read_table("blank.csv", b"text,\nhello,pos\n")
+    assert list(frame.columns) == ["text", "column 2"]
+
+
+def test_too_many_rows_are_refused(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_TABLE_ROWS", 3)
+    data = b"text\n" + b"row\n" * 4
+    with pytest.raises(InvalidInputError, match="more than 3 rows"):
+        uploads.read_table("long.csv", data)
+
+
+def test_a_single_enormous_cell_is_refused():
+    data = b"text,label\n" + b"a" * 300_000 + b",pos\n"
+    with pytest.raises(InvalidInputError, match="line"):
+        uploads.read_table("huge-cell.csv", data)
+
+
+def test_oversized_table_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_TABLE_BYTES", 1000)
+    with pytest.raises(InvalidInputError, match="the limit is"):
+        uploads.read_table("big.csv", b"text\n" + b"x" * 2000)
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "script.py", "archive.zip", "noextension"])
+def test_unsupported_file_types_are_refused(name):
+    with pytest.raises(InvalidInputError, match="unsupported file type"):
+        uploads.read_table(name, b"text\nhello\n")
+
+
+def test_json_lines_and_json_tables_are_read():
+    lines = uploads.read_table(
+        "data.jsonl", '{"text": "你好", "label": "pos"}\n{"text": "bad", "label": "neg"}\n'.encode()
+    )
+    records = uploads.read_table("data.json", b'[{"text": "a", "label": 1}, {"text": "b", "label": 0}]')
+    assert lines["text"].tolist() == ["你好", "bad"]
+    assert records["label"].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("bad.jsonl", b'{"text": "ok"}\nnot json at all\n'),
+        ("scalar.json", b"42"),
+        ("deep.json", b"[" * 50_000 + b"]" * 50_000),
+    ],
+)
+def test_malformed_json_is_refused(name, data):
+    with pytest.raises(InvalidInputError, match="could not be read as a table"):
+        uploads.read_table(name, data)
+
+
+def _xlsx_bytes(rows: list[list[object]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_workbook_is_read_as_text_columns():
+    frame = uploads.read_table("sheet.xlsx", _xlsx_bytes([[" text ", "label"], ["你好", 1], ["bye", 0]]))
+    assert list(frame.columns) == ["text", "label"]
+    assert frame["text"].tolist() == ["你好", "bye"]
+
+
+def test_garbage_with_an_xlsx_name_is_refused():
+    with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
+        uploads.read_table("sheet.xlsx", b"PK\x03\x04 definitely not a workbook")
+
+
+def test_xlsx_zip_bomb_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (8 * 2**20))
+    with pytest.raises(InvalidInputError, match="zip bomb"):
+        uploads.read_table("bomb.xlsx", buffer.getvalue())
+
+
+# --- declared size, reading limits, stored names -------------------------------------------
+
+
+class _FakeUpload:
+    """An upload whose declared size may lie and whose reads are recorded."""
+
+    def __init__(self, data: bytes, declared: int, name: str = "data.csv") -> None:
+        self.name = name
+        self.size = declared
+        self._buffer = io.BytesIO(data)
+        self.read_sizes: list[int] = []
+
+    def seek(self, position: int) -> int:
+        return self._buffer.seek(position)
+
+    def read(self, size: int = -1) -> bytes:
+        self.read_sizes.append(size)
+        return self._buffer.read(size)
+
+
+def test_one_gigabyte_upload_is_refused_from_its_declared_size_without_reading():
+    upload = _FakeUpload(b"", declared=2**30, name="huge.csv")
+    with pytest.raises(InvalidInputError, match="huge.csv is 1,024.0 MB; the limit is 50 MB"):
+        uploads.read_upload(upload, uploads.MAX_TABLE_BYTES)
+    assert upload.read_sizes == []
+
+
+def test_upload_that_understates_its_size_is_refused_after_reading_one_byte_past_the_limit():
+    upload = _FakeUpload(b"x" * 5000, declared=10)
+    with pytest.raises(InvalidInputError, match="the limit is"):
+        uploads.read_upload(upload, 1000)
+    assert upload.read_sizes == [1001]
+
+
+def test_ordinary_upload_is_read_whole_even_after_an_earlier_read():
+    upload = _FakeUpload(b"text\nhello\n", declared=11)
+    upload.read()
+    assert uploads.read_upload(upload, 1000) == b"text\nhello\n"
+
+
+def test_empty_upload_is_refused():
+    with pytest.raises(InvalidInputError, match="is empty"):
+        uploads.read_upload(_FakeUpload(b"", declared=0), 1000)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\evil.csv", "evil.csv"),
+        (".bashrc", "bashrc"),
+        ("评论 数据.csv", "评论 数据.csv"),
+        ("a;rm -rf $HOME.csv", "a_rm -rf _HOME.csv"),
+        ("..", "upload"),
+        ("", "upload"),
+    ],
+)
+def test_stored_file_names_cannot_leave_their_folder(name, expected):
+    assert uploads.safe_filename(name) == expected
+
+
+def test_streamlit_upload_limit_is_set_deliberately():
+    config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    limit_mb = config["server"]["maxUploadSize"]
+    per_kind = [uploads.MAX_TABLE_BYTES, uploads.MAX_ZIP_BYTES, uploads.MAX_IMAGE_BYTES]
+    # The server cap equals the largest per-kind limit: larger would hold useless bytes in
+    # memory, smaller would replace our messages with Streamlit's generic one.
+    assert limit_mb * 2**20 == max(per_kind)
+    assert limit_mb <= 200
+
+
+# --- CSV formula injection on export ---------------------------------------------------------
+
+
+def test_exported_csv_escapes_formulas_in_cells_and_headers():
+    frame = pd.DataFrame(
+        {
+            "=HYPERLINK(1)": ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "plain"],
+            "score": [1.5, -2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+        }
+    )
+    frame["category"] = pd.Categorical(["=1", "a", "a", "a", "a", "a", "a"])
+    data = uploads.to_safe_csv(frame)
+    assert data.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["'=HYPERLINK(1)", "score", "category"]
+    cells = [row[0] for row in rows[1:]]
+    assert cells == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
+    assert [row[1] for row in rows[1:3]] == ["1.5", "-2.0"]  # numbers are never formulas
+    assert rows[1][2] == "'=1"
+
+
+def test_escape_formula_leaves_other_values_alone():
+    assert uploads.escape_formula(5) == 5
+    assert uploads.escape_formula(None) is None
+    assert uploads.escape_formula("a=b") == "a=b"
+
+
+def test_export_round_trip_keeps_chinese_text():
+    frame = pd.DataFrame({"text": ["你好"], "label": ["positive"]})
+    assert uploads.read_table("back.csv", uploads.to_safe_csv(frame))["text"].tolist() == ["你好"]
+
+
+# --- archives --------------------------------------------------------------------------------
+
+
+def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_ordinary_zip_is_extracted_and_mac_metadata_skipped(tmp_path):
+    data = _zip({"cats/a.png": b"1", "dogs/b.png": b"2", "__MACOSX/cats/._a.png": b"x", "cats/.DS_Store": b"x"})
+    written = uploads.extract_zip("pets.zip", data, tmp_path / "out")
+    assert sorted(p.name for p in written) == ["a.png", "b.png"]
+    assert _files_under(tmp_path / "out") == ["cats/a.png", "dogs/b.png"]
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "ok/../../evil.txt", "/tmp/evil.txt", "C:/evil.txt", "..\\evil.txt"])
+def test_zip_slip_is_refused_and_nothing_is_written(tmp_path, member):
+    destination = tmp_path / "inside" / "out"
+    data = _zip({"fine.txt": b"fine", member: b"pwned"})
+    with pytest.raises(InvalidInputError, match="outside its folder"):
+        uploads.extract_zip("slip.zip", data, destination)
+    assert _files_under(tmp_path) == []
+
+
+def test_symlink_member_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        link = zipfile.ZipInfo("link")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc/passwd")
+    with pytest.raises(InvalidInputError, match="symbolic link"):
+        uploads.extract_zip("links.zip", buffer.getvalue(), tmp_path / "out")
+    assert not (tmp_path / "out" / "link").exists()
+
+
+def test_symlink_already_in_the_destination_cannot_redirect_writes(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    destination = tmp_path / "out"
+    destination.mkdir()
+    os.symlink(outside, destination / "escape")
+    with pytest.raises(InvalidInputError, match="outside its folder"):
+        uploads.extract_zip("redirect.zip", _zip({"escape/evil.txt": b"pwned"}), destination)
+    assert list(outside.iterdir()) == []
+
+
+def test_declared_zip_bomb_is_refused_before_writing(tmp_path):
+    data = _zip({"zeros.bin": b"\0" * (20 * 2**20)})
+    assert len(data) < 100_000
+    with pytest.raises(InvalidInputError, match="zip bomb"):
+        uploads.extract_zip("bomb.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_archive_past_the_total_unpacked_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_UNZIPPED_BYTES", 1000)
+    with pytest.raises(InvalidInputError, match="zip bomb"):
+        uploads.extract_zip("big.zip", _zip({"a.txt": os.urandom(2000)}, zipfile.ZIP_STORED), tmp_path / "out")
+
+
+def test_archive_with_too_many_files_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_ZIP_FILES", 3)
+    with pytest.raises(InvalidInputError, match="holds 4 files"):
+        uploads.extract_zip("many.zip", _zip({f"{i}.txt": b"x" for i in range(4)}), tmp_path / "out")
+
+
+def _understate_sizes(data: bytes, member: str, fake_size: int) -> bytes:
+    """Rewrite a one-member zip so both headers claim ``fake_size`` uncompressed bytes."""
+    patched = bytearray(data)
+    name = member.encode()
+    local = patched.index(b"PK\x03\x04" + b"")
+    struct.pack_into("<I", patched, local + 22, fake_size)
+    central = patched.index(b"PK\x01\x02")
+    assert patched[central + 46 : central + 46 + len(name)] == name
+    struct.pack_into("<I", patched, central + 24, fake_size)
+    return bytes(patched)
+
+
+def test_zip_bomb_with_lying_headers_is_refused_and_nothing_is_left(tmp_path):
+    payload = b"\0" * (10 * 2**20)
+    honest = _zip({"small.txt": b"a few bytes", "zeros.bin": payload})
+    # Rebuild with only the bomb so the header offsets are simple, then make its headers lie.
+    lying = _understate_sizes(_zip({"zeros.bin": payload}), "zeros.bin", 20_000)
+    with zipfile.ZipFile(io.BytesIO(lying)) as archive:
+        assert archive.infolist()[0].file_size == 20_000  # passes the declared-ratio check
+    destination = tmp_path / "out"
+    with pytest.raises(InvalidInputError, match="damaged|zip bomb"):
+        uploads.extract_zip("liar.zip", lying, destination)
+    assert _files_under(tmp_path) == []
+    with pytest.raises(InvalidInputError, match="zip bomb"):
+        uploads.extract_zip("honest.zip", honest, destination)
+
+
+def test_partial_extraction_is_removed_when_a_later_member_is_refused(tmp_path):
+    data = _zip({"a/first.txt": b"first", "a/second.txt": b"second", "../evil.txt": b"x"})
+    with pytest.raises(InvalidInputError):
+        uploads.extract_zip("late.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_corrupt_member_gives_a_message_not_a_traceback(tmp_path):
+    data = bytearray(_zip({"a.txt": b"hello world " * 100}))
+    start = data.index(b"PK\x03\x04") + 30 + len("a.txt")
+    data[start : start + 8] = b"\xff" * 8  # scramble the compressed stream
+    with pytest.raises(InvalidInputError, match="damaged"):
+        uploads.extract_zip("corrupt.zip", bytes(data), tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_file_and_folder_with_the_same_name_give_a_message(tmp_path):
+    with pytest.raises(InvalidInputError):
+        uploads.extract_zip("clash.zip", _zip({"a": b"file", "a/b.txt": b"nested"}), tmp_path / "out")
+
+
+@pytest.mark.parametrize(("data", "message"), [(b"not a zip", "not a zip archive"), (_zip({}), "holds no files")])
+def test_non_archives_and_empty_archives_are_refused(tmp_path, data, message):
+    with pytest.raises(InvalidInputError, match=message):
+        uploads.extract_zip("x.zip", data, tmp_path / "out")
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def _png(width: int = 4, height: int = 3, mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _with_declared_size(png: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (with a correct chunk CRC)."""
+    data = bytearray(png)
+    ihdr = data.index(b"IHDR")
+    struct.pack_into(">II", data, ihdr + 4, width, height)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
+    struct.pack_into(">I", data, ihdr + 17, crc)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "1"])
+def test_images_of_every_mode_open_as_rgb(mode):
+    image = uploads.open_image(_png(mode=mode), "x.png")
+    assert (image.mode, image.size) == ("RGB", (4, 3))
+
+
+def test_exif_orientation_is_applied():
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.new("RGB", (40, 20)).save(buffer, format="JPEG", exif=exif)
+    assert uploads.open_image(buffer.getvalue(), "phone.jpg").size == (20, 40)
+
+
+@pytest.mark.parametrize(("width", "height"), [(8000, 8000), (20_000, 20_000)], ids=["over-our-cap", "over-pil-cap"])
+def test_decompression_bomb_images_are_refused_before_decoding(width, height):
+    bomb = _with_declared_size(_png(), width, height)
+    with pytest.raises(InvalidInputError, match="megapixels|decompression bomb"):
+        uploads.open_image(bomb, "bomb.png")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"I am text pretending to be a PNG", b"%PDF-1.7 ...", _png()[:40], b"\x89PNG\r\n\x1a\n" + b"\0" * 50],
+    ids=["text", "pdf", "truncated", "header-only"],
+)
+def test_non_images_with_image_names_are_refused(data):
+    with pytest.raises(InvalidInputError, match="not an image this app can read"):
+        uploads.open_image(data, "holiday.png")
+
+
+def test_oversized_image_file_is_refused(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_IMAGE_BYTES", 10)
+    with pytest.raises(InvalidInputError, match="the limit is"):
+        uploads.open_image(_png(), "big.png")
+
+
+# --- text boxes ------------------------------------------------------------------------------
+
+
+def test_enormous_text_is_refused_with_its_length():
+    with pytest.raises(InvalidInputError, match="1,000,000 characters; the limit is 2,000"):
+        uploads.check_text("x" * 1_000_000, 2000)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "\x00\x00", None])
+def test_empty_text_is_refused(text):
+    with pytest.raises(InvalidInputError, match="is empty"):
+        uploads.check_text(text, 100, "The prompt")
+
+
+def test_text_at_the_limit_is_kept_without_nul_bytes():
+    assert uploads.check_text("  a\x00b" + "c" * 98 + "  ", 100) == "ab" + "c" * 98
