@@ -1,0 +1,162 @@
+"""Turning a conversation into model input with the tokenizer's chat template, within the context.
+
+Older turns are dropped (oldest first, the system message kept) until the prompt plus the reply fit
+the model's context; a single message too long even alone is cut, and the result says so.
+Callers hold ``loaded.lock`` around these functions (they use the shared tokenizer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+
+from backend.errors import InvalidInputError
+from backend.models.loader import LoadedModel
+from backend.uploads import check_text
+
+MAX_MESSAGE_CHARS = 4_000
+# Past this many prompt tokens a CPU answer takes too long to feel live; older turns are dropped.
+MAX_CONTEXT_TOKENS = 2_048
+_ROLES = ("system", "user", "assistant")
+_FALLBACK_WINDOW = 2_048
+# Room kept for the template's own tokens when a message is cut to fit.
+_TEMPLATE_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of a conversation."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The form chat templates expect."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    """Token ids of a conversation ready for ``generate`` (shape 1 x prompt_tokens)."""
+
+    input_ids: torch.Tensor
+    prompt_tokens: int
+    max_new_tokens: int
+    dropped_messages: int
+    truncated_message: bool
+
+
+def context_window(loaded: LoadedModel) -> int:
+    """Positions the model can attend to (prompt plus reply)."""
+    positions = getattr(loaded.model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        return positions
+    limit = getattr(loaded.preprocessor, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else _FALLBACK_WINDOW
+
+
+def _checked(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    if not messages:
+        raise InvalidInputError("There is no message to answer.")
+    checked = []
+    for message in messages:
+        if message.role not in _ROLES:
+            raise InvalidInputError(f"Unknown chat role {message.role!r}.")
+        checked.append(ChatMessage(message.role, check_text(message.content, MAX_MESSAGE_CHARS, "The message")))
+    if checked[-1].role != "user":
+        raise InvalidInputError("The last message must be the user's.")
+    return checked
+
+
+def _encode(loaded: LoadedModel, messages: list[ChatMessage]) -> list[int]:
+    tokenizer = loaded.preprocessor
+    if not getattr(tokenizer, "chat_template", None):
+        raise InvalidInputError(
+            f"{loaded.model_ref} has no chat template, so it cannot hold a conversation.",
+            "Pick an instruct or chat model.",
+        )
+    text = tokenizer.apply_chat_template(
+        [message.to_dict() for message in messages], tokenize=False, add_generation_prompt=True
+    )
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _drop_oldest(messages: list[ChatMessage]) -> list[ChatMessage] | None:
+    """The conversation without its oldest non-system turn(s), or None if only the last is left."""
+    system = [m for m in messages if m.role == "system"][:1]
+    rest = [m for m in messages if m.role != "system"]
+    if len(rest) <= 1:
+        return None
+    rest = rest[1:]
+    # A conversation should start with the user after the system message.
+    while len(rest) > 1 and rest[0].role != "user":
+        rest = rest[1:]
+    return system + rest
+
+
+def _cut_last(loaded: LoadedModel, messages: list[ChatMessage], excess: int) -> list[ChatMessage]:
+    tokenizer = loaded.preprocessor
+    last = messages[-1]
+    ids = tokenizer(last.content, add_special_tokens=False)["input_ids"]
+    keep = max(1, len(ids) - excess - _TEMPLATE_MARGIN)
+    return [*messages[:-1], ChatMessage(last.role, tokenizer.decode(ids[:keep], skip_special_tokens=True))]
+
+
+def prepare_prompt(loaded: LoadedModel, messages: Sequence[ChatMessage], max_new_tokens: int) -> PreparedPrompt:
+    """Encode ``messages`` with the chat template so that prompt and reply fit the context.
+
+    Raises:
+        InvalidInputError: empty or over-long messages, wrong roles, no chat template.
+    """
+    conversation = _checked(messages)
+    window = context_window(loaded)
+    reply_room = min(max_new_tokens, window // 2)
+    budget = min(MAX_CONTEXT_TOKENS, window - reply_room)
+    original_count = len(conversation)
+    ids = _encode(loaded, conversation)
+    while len(ids) > budget:
+        shorter = _drop_oldest(conversation)
+        if shorter is None:
+            break
+        conversation = shorter
+        ids = _encode(loaded, conversation)
+    truncated = False
+    for _ in range(3):
+        if len(ids) <= budget:
+            break
+        conversation = _cut_last(loaded, conversation, len(ids) - budget)
+        ids = _encode(loaded, conversation)
+        truncated = True
+    if len(ids) > budget:
+        raise InvalidInputError("The message does not fit the model's context.", "Shorten it.")
+    return PreparedPrompt(
+        input_ids=torch.tensor([ids], dtype=torch.long),
+        prompt_tokens=len(ids),
+        max_new_tokens=min(max_new_tokens, window - len(ids)),
+        dropped_messages=original_count - len(conversation),
+        truncated_message=truncated,
+    )
+
+
+def encode_prompts(
+    loaded: LoadedModel, prompts: Sequence[str], max_new_tokens: int
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Left-padded ``input_ids`` and ``attention_mask`` for single-turn prompts, and the reply room.
+
+    Padding is done here rather than by the tokenizer so the shared tokenizer's padding settings
+    are never changed.
+    """
+    prepared = [prepare_prompt(loaded, [ChatMessage("user", prompt)], max_new_tokens) for prompt in prompts]
+    pad_id = getattr(loaded.preprocessor, "pad_token_id", None)
+    if pad_id is None:
+        pad_id = getattr(loaded.preprocessor, "eos_token_id", None) or 0
+    width = max(p.prompt_tokens for p in prepared)
+    input_ids = torch.full((len(prepared), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prepared), width), dtype=torch.long)
+    for row, prompt in enumerate(prepared):
+        input_ids[row, width - prompt.prompt_tokens :] = prompt.input_ids[0]
+        attention_mask[row, width - prompt.prompt_tokens :] = 1
+    room = min(p.max_new_tokens for p in prepared)
+    return {"input_ids": input_ids, "attention_mask": attention_mask}, room

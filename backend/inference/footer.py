@@ -1,0 +1,65 @@
+"""What every demo run reports under its answer: device, model, latency and amount of work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+from backend.models.loader import LoadedModel
+
+
+@dataclass(frozen=True)
+class RunFooter:
+    """One run's cost, shown under the answer.
+
+    ``items`` counts what was processed in ``unit`` (texts, sentences, images); ``tokens`` is the
+    number of tokens the model read or wrote (0 for images).
+    """
+
+    device: str
+    model: str
+    latency_ms: float
+    items: int
+    unit: str
+    tokens: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+class Stopwatch:
+    """Wall-clock milliseconds since ``start`` (the UI reports these, tests never assert them)."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self.elapsed_ms = 0.0
+
+    def stop(self) -> float:
+        """Freeze and return the elapsed milliseconds."""
+        self.elapsed_ms = (time.perf_counter() - self._started) * 1000
+        return self.elapsed_ms
+
+
+@contextmanager
+def stopwatch() -> Iterator[Stopwatch]:
+    """Time a block: ``with stopwatch() as watch: ...`` then read ``watch.elapsed_ms``."""
+    watch = Stopwatch()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+
+
+def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, tokens: int = 0) -> RunFooter:
+    """The footer of a run of ``loaded``."""
+    return RunFooter(
+        device=loaded.device.name,
+        model=loaded.model_ref,
+        latency_ms=round(latency_ms, 1),
+        items=items,
+        unit=unit,
+        tokens=tokens,
+    )

@@ -1,0 +1,91 @@
+"""Batch mode over an uploaded table: pick a text column, run a task, add result columns.
+
+Rows whose text is empty or too long are kept in the output with a note instead of being dropped,
+so a user's table never silently loses rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from backend.errors import InvalidInputError
+from backend.inference.footer import RunFooter
+
+NOTE_COLUMN = "note"
+MAX_BATCH_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    """The usable texts of one column: ``texts[i]`` came from row ``rows[i]``."""
+
+    texts: list[str]
+    rows: list[int]
+    notes: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class TableRun:
+    """A batch run: the input table with result columns added, and what it cost."""
+
+    table: pd.DataFrame
+    footer: RunFooter
+    skipped: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form (rows as records)."""
+        return {
+            "rows": self.table.to_dict(orient="records"),
+            "footer": self.footer.to_dict(),
+            "skipped": self.skipped,
+        }
+
+
+def read_text_column(frame: pd.DataFrame, column: str, max_chars: int) -> TextColumn:
+    """Take the texts of ``column``, noting empty and over-long rows instead of failing.
+
+    Raises:
+        InvalidInputError: the column is missing, the table is too long, or no row has text.
+    """
+    if column not in frame.columns:
+        raise InvalidInputError(
+            f"The table has no column {column!r}.", f"Columns: {', '.join(map(str, frame.columns))}."
+        )
+    if len(frame) > MAX_BATCH_ROWS:
+        raise InvalidInputError(
+            f"The table has {len(frame):,} rows; batch mode takes up to {MAX_BATCH_ROWS:,}.", "Upload a sample."
+        )
+    texts: list[str] = []
+    rows: list[int] = []
+    notes: dict[int, str] = {}
+    for position, value in enumerate(frame[column].tolist()):
+        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+        if not text:
+            notes[position] = "empty text: skipped"
+        elif len(text) > max_chars:
+            notes[position] = f"{len(text):,} characters, over the {max_chars:,} limit: skipped"
+        else:
+            texts.append(text)
+            rows.append(position)
+    if not texts:
+        raise InvalidInputError(f"Column {column!r} has no text to process.", "Pick the column that holds the text.")
+    return TextColumn(texts=texts, rows=rows, notes=notes)
+
+
+def with_results(frame: pd.DataFrame, column: TextColumn, results: dict[str, list[object]]) -> pd.DataFrame:
+    """A copy of ``frame`` with one new column per entry of ``results`` and a note column.
+
+    ``results[name][i]`` belongs to row ``column.rows[i]``; skipped rows get empty cells.
+    """
+    output = frame.reset_index(drop=True).copy()
+    for name, values in results.items():
+        cells: list[object] = [None] * len(output)
+        for row, value in zip(column.rows, values, strict=True):
+            cells[row] = value
+        output[name if name not in frame.columns else f"{name} (result)"] = cells
+    output[NOTE_COLUMN if NOTE_COLUMN not in frame.columns else f"{NOTE_COLUMN} (result)"] = [
+        column.notes.get(row, "") for row in range(len(output))
+    ]
+    return output

@@ -1,0 +1,369 @@
+"""Chat text generation: the model's chat template, streamed tokens, a stop switch, per-call options.
+
+The model is shared by every session, so nothing here changes it: sampling options go into a fresh
+``GenerationConfig`` per call, and every call has its own streamer, stop event and thread. The fast
+tokenizer's Rust core refuses concurrent use while another thread changes its padding or
+truncation ("Already borrowed"), so tokenizer calls, including the streamer's decoding, take the
+model's lock; the forward passes do not, so two users generate at the same time.
+
+Streaming (the chat page)::
+
+    stream = text_generation.stream_reply(loaded, messages, options, stop_event)
+    for chunk in stream: ...           # text as it is produced
+    stream.result                      # GenerationResult: tokens, tokens/s, stopped...
+
+Batch use (benchmarks)::
+
+    replies = text_generation.generate(loaded, ["Hi", "你好"], GenerationOptions(temperature=0), batch_size=4)
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
+from backend.inference import tables
+from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
+from backend.inference.chat_prompt import (
+    MAX_MESSAGE_CHARS,
+    ChatMessage,
+    PreparedPrompt,
+    encode_prompts,
+    prepare_prompt,
+)
+from backend.inference.footer import RunFooter, Stopwatch, make_footer, stopwatch
+from backend.models.loader import LoadedModel
+
+__all__ = [
+    "ChatMessage",
+    "GenerationOptions",
+    "GenerationResult",
+    "ReplyStream",
+    "generate",
+    "generate_table",
+    "stream_reply",
+]
+
+MAX_NEW_TOKENS = 1024
+DEFAULT_BATCH_SIZE = 4
+# How long the page waits for the next token before deciding generation died.
+_TOKEN_TIMEOUT_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Per-call sampling options. ``temperature`` 0 means greedy (deterministic) decoding."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_new_tokens: int = 256
+
+    @property
+    def greedy(self) -> bool:
+        """Whether decoding picks the most probable token every step."""
+        return self.temperature == 0
+
+    def checked(self) -> GenerationOptions:
+        """These options, or InvalidInputError saying which one is out of range."""
+        if not 0 <= self.temperature <= 2:
+            raise InvalidInputError(f"Temperature must be between 0 and 2; got {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise InvalidInputError(f"Top-p must be above 0 and at most 1; got {self.top_p}.")
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise InvalidInputError(f"Max new tokens must be from 1 to {MAX_NEW_TOKENS}; got {self.max_new_tokens}.")
+        return self
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """One finished (or stopped) reply and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+    first_token_ms: float
+    stopped: bool
+    dropped_messages: int
+    truncated_message: bool
+    footer: RunFooter
+
+    @property
+    def tokens_per_second(self) -> float:
+        """New tokens per second of generation."""
+        return round(self.new_tokens / self.seconds, 1) if self.seconds > 0 else 0.0
+
+    @property
+    def notice(self) -> str:
+        """What the user should know about the prompt ("" when nothing)."""
+        parts = []
+        if self.dropped_messages:
+            parts.append(f"The {self.dropped_messages} oldest message(s) were left out to fit the model's context.")
+        if self.truncated_message:
+            parts.append("Your message was too long for the model's context and was cut.")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return {
+            **{k: v for k, v in asdict(self).items() if k != "footer"},
+            "tokens_per_second": self.tokens_per_second,
+            "notice": self.notice,
+            "footer": self.footer.to_dict(),
+        }
+
+
+class _StopOnEvent(StoppingCriteria):
+    """Stops every sequence once the event is set (the page's stop button sets it)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _LockedStreamer(TextIteratorStreamer):
+    """A streamer whose decoding takes the model's tokenizer lock (see the module docstring)."""
+
+    def __init__(self, loaded: LoadedModel, timeout: float) -> None:
+        super().__init__(loaded.preprocessor, skip_prompt=True, timeout=timeout, skip_special_tokens=True)
+        self._lock = loaded.lock
+
+    def put(self, value: torch.Tensor) -> None:
+        with self._lock:
+            super().put(value)
+
+    def end(self) -> None:
+        with self._lock:
+            super().end()
+
+
+def generation_config(loaded: LoadedModel, options: GenerationOptions, max_new_tokens: int):
+    """A fresh config for one call: the model's defaults (stop tokens...) with this call's options."""
+    config = copy.deepcopy(loaded.model.generation_config)
+    config.max_new_tokens = max_new_tokens
+    config.max_length = None
+    config.num_beams = 1
+    config.num_return_sequences = 1
+    if options.greedy:
+        config.do_sample = False
+        config.temperature = None
+        config.top_p = None
+        config.top_k = None
+    else:
+        config.do_sample = True
+        config.temperature = options.temperature
+        config.top_p = options.top_p
+    if config.pad_token_id is None:
+        config.pad_token_id = getattr(loaded.preprocessor, "pad_token_id", None) or config.eos_token_id
+    return config
+
+
+class ReplyStream:
+    """A reply being generated in a background thread; iterate for text chunks.
+
+    After the iteration ends, ``result`` holds the ``GenerationResult``. If the consumer stops
+    iterating early (the page was rerun or closed), the stop event is set, so the thread does
+    not keep generating for nobody.
+    """
+
+    def __init__(
+        self, loaded: LoadedModel, prompt: PreparedPrompt, options: GenerationOptions, stop_event: threading.Event
+    ) -> None:
+        self.loaded = loaded
+        self.prompt = prompt
+        self.options = options
+        self.stop_event = stop_event
+        self.result: GenerationResult | None = None
+        self._streamer = _LockedStreamer(loaded, _TOKEN_TIMEOUT_SECONDS)
+        self._new_tokens = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._generate, name="text-generation", daemon=True)
+
+    def _generate(self) -> None:
+        try:
+            config = generation_config(self.loaded, self.options, self.prompt.max_new_tokens)
+            device = self.loaded.device.torch_device
+            with torch.inference_mode():
+                output = self.loaded.model.generate(
+                    input_ids=self.prompt.input_ids.to(device),
+                    attention_mask=torch.ones_like(self.prompt.input_ids).to(device),
+                    generation_config=config,
+                    streamer=self._streamer,
+                    stopping_criteria=StoppingCriteriaList([_StopOnEvent(self.stop_event)]),
+                )
+            self._new_tokens = int(output.shape[-1] - self.prompt.input_ids.shape[-1])
+        except BaseException as error:  # noqa: BLE001 - re-raised in the consumer's thread
+            self._error = error
+            self._streamer.end()
+
+    def __iter__(self) -> Iterator[str]:
+        watch = Stopwatch()
+        first_token_ms = 0.0
+        pieces: list[str] = []
+        self._thread.start()
+        try:
+            for chunk in self._streamer:
+                if chunk:
+                    if not pieces:
+                        first_token_ms = watch.stop()
+                    pieces.append(chunk)
+                    yield chunk
+        finally:
+            if self._thread.is_alive():
+                self.stop_event.set()
+            self._thread.join()
+        seconds = watch.stop() / 1000
+        if self._error is not None:
+            raise _as_user_error(self._error) from self._error
+        self.result = GenerationResult(
+            text="".join(pieces),
+            prompt_tokens=self.prompt.prompt_tokens,
+            new_tokens=self._new_tokens,
+            seconds=round(seconds, 3),
+            first_token_ms=round(first_token_ms, 1),
+            stopped=self.stop_event.is_set(),
+            dropped_messages=self.prompt.dropped_messages,
+            truncated_message=self.prompt.truncated_message,
+            footer=make_footer(self.loaded, seconds * 1000, 1, "reply", self._new_tokens),
+        )
+
+
+def _as_user_error(error: BaseException) -> ShowcaseError:
+    if isinstance(error, ShowcaseError):
+        return error
+    if isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower():
+        return InsufficientMemoryError(
+            "The device ran out of memory while generating.", "Lower max new tokens or clear the conversation."
+        )
+    return ShowcaseError(f"Generation failed ({type(error).__name__}).", "Try again or pick another model.")
+
+
+def stream_reply(
+    loaded: LoadedModel,
+    messages: Sequence[ChatMessage],
+    options: GenerationOptions,
+    stop_event: threading.Event | None = None,
+) -> ReplyStream:
+    """Start a reply to the conversation ``messages`` (the last one is the user's).
+
+    Args:
+        loaded: a causal language model whose tokenizer has a chat template.
+        messages: the conversation so far, oldest first; older turns are dropped to fit.
+        options: temperature (0 = greedy), top-p and max new tokens for this call only.
+        stop_event: setting it stops generation after the current token.
+
+    Returns:
+        A ``ReplyStream``: iterate it for text; its ``result`` is set when iteration ends.
+
+    Raises:
+        InvalidInputError: empty or over-long messages, bad options, no chat template.
+    """
+    options = options.checked()
+    with loaded.lock:
+        prompt = prepare_prompt(loaded, messages, options.max_new_tokens)
+    return ReplyStream(loaded, prompt, options, stop_event or threading.Event())
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One batch-mode reply."""
+
+    prompt: str
+    reply: str
+    prompt_tokens: int
+    new_tokens: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def _generate_batch(loaded: LoadedModel, prompts: list[str], options: GenerationOptions) -> list[Generated]:
+    with loaded.lock:
+        batch, max_new_tokens = encode_prompts(loaded, prompts, options.max_new_tokens)
+    batch = {name: tensor.to(loaded.device.torch_device) for name, tensor in batch.items()}
+    config = generation_config(loaded, options, max_new_tokens)
+    with torch.inference_mode():
+        output = loaded.model.generate(**batch, generation_config=config)
+    prompt_length = batch["input_ids"].shape[-1]
+    new = output[:, prompt_length:]
+    with loaded.lock:
+        replies = loaded.preprocessor.batch_decode(new, skip_special_tokens=True)
+    special = set(getattr(loaded.preprocessor, "all_special_ids", []) or [])
+    prompt_counts = batch["attention_mask"].sum(dim=-1).tolist()
+    new_counts = [sum(int(t) not in special for t in row) for row in new.tolist()]
+    return [
+        Generated(prompt=p, reply=r.strip(), prompt_tokens=int(pc), new_tokens=nc)
+        for p, r, pc, nc in zip(prompts, replies, prompt_counts, new_counts, strict=True)
+    ]
+
+
+def generate(
+    loaded: LoadedModel,
+    prompts: Sequence[str],
+    options: GenerationOptions,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> list[Generated]:
+    """Reply to many single-turn prompts in length-sorted, left-padded batches.
+
+    Args:
+        loaded: a causal language model whose tokenizer has a chat template.
+        prompts: one user message each.
+        options: sampling options for every prompt.
+        batch_size: prompts per ``generate`` call.
+        progress: called with (done, total) after each batch.
+
+    Raises:
+        InvalidInputError: no prompts, an empty or over-long one, bad options.
+    """
+    options = options.checked()
+    check_batch_size(batch_size)
+    if not prompts:
+        raise InvalidInputError("There is no prompt to answer.")
+    return run_sorted(
+        list(prompts),
+        [len(p) for p in prompts],
+        batch_size,
+        lambda batch: _generate_batch(loaded, batch, options),
+        progress,
+    )
+
+
+def generate_table(
+    loaded: LoadedModel,
+    frame: pd.DataFrame,
+    column: str,
+    options: GenerationOptions,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> tables.TableRun:
+    """Batch mode: answer every row's ``column`` as a prompt and add ``reply`` and token columns.
+
+    Raises:
+        InvalidInputError: the column is missing or holds no text; bad options.
+    """
+    column_texts = tables.read_text_column(frame, column, MAX_MESSAGE_CHARS)
+    with stopwatch() as watch:
+        results = generate(loaded, column_texts.texts, options, batch_size, progress)
+    table = tables.with_results(
+        frame,
+        column_texts,
+        {"reply": [r.reply for r in results], "new_tokens": [r.new_tokens for r in results]},
+    )
+    tokens = sum(r.new_tokens for r in results)
+    footer = make_footer(loaded, watch.elapsed_ms, len(results), "prompts", tokens)
+    return tables.TableRun(table=table, footer=footer, skipped=len(column_texts.notes))

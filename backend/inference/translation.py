@@ -1,0 +1,273 @@
+"""Machine translation: split into sentences, translate in length-sorted batches, re-join.
+
+Greedy decoding is the fast choice; beam search keeps several candidate translations and is
+usually more fluent. Options go into a fresh ``GenerationConfig`` per call, so the shared cached
+model is never changed by one user's choice.
+
+Batch use (benchmarks)::
+
+    outputs = translation.translate(loaded, ["Hello.", "How are you?"], num_beams=4, batch_size=16)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+
+from backend.errors import InvalidInputError
+from backend.inference import tables
+from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
+from backend.inference.footer import RunFooter, make_footer, stopwatch
+from backend.inference.sentences import Segment, join_sentences, split_sentences
+from backend.models.loader import LoadedModel
+from backend.uploads import check_text
+
+MAX_CHARS = 5_000
+DEFAULT_BATCH_SIZE = 8
+MAX_BEAMS = 8
+# MarianMT models are trained on sentences of up to 512 tokens.
+_MAX_MODEL_TOKENS = 512
+# A translation is rarely more than twice as many tokens as its source; the margin covers
+# very short inputs.
+_OUTPUT_RATIO = 2
+_OUTPUT_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class Translated:
+    """One translated sentence (or short text)."""
+
+    source: str
+    translation: str
+    source_tokens: int
+    output_tokens: int
+    truncated: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TranslationResult:
+    """The demo's answer: the whole translation, the sentence pairs, and what it cost."""
+
+    source_text: str
+    translation: str
+    sentences: list[Translated]
+    source_language: str
+    target_language: str
+    num_beams: int
+    footer: RunFooter
+
+    @property
+    def decoding(self) -> str:
+        """``greedy`` or ``beam search``."""
+        return "greedy" if self.num_beams == 1 else "beam search"
+
+    @property
+    def notice(self) -> str:
+        """What the user should know about the input ("" when nothing)."""
+        cut = sum(item.truncated for item in self.sentences)
+        if cut:
+            return f"{cut} sentence(s) were longer than the model's token limit and were cut."
+        return ""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return {
+            "source_text": self.source_text,
+            "translation": self.translation,
+            "sentences": [item.to_dict() for item in self.sentences],
+            "source_language": self.source_language,
+            "target_language": self.target_language,
+            "num_beams": self.num_beams,
+            "decoding": self.decoding,
+            "notice": self.notice,
+            "footer": self.footer.to_dict(),
+        }
+
+
+def check_beams(num_beams: int) -> int:
+    """Refuse a beam count outside 1..MAX_BEAMS (1 means greedy)."""
+    if not isinstance(num_beams, int) or isinstance(num_beams, bool) or not 1 <= num_beams <= MAX_BEAMS:
+        raise InvalidInputError(f"Beams must be a whole number from 1 (greedy) to {MAX_BEAMS}; got {num_beams!r}.")
+    return num_beams
+
+
+def token_limit(loaded: LoadedModel) -> int:
+    """Most source tokens one sentence may have before it is cut."""
+    limit = getattr(loaded.preprocessor, "model_max_length", None)
+    if not isinstance(limit, int) or limit <= 0:
+        return _MAX_MODEL_TOKENS
+    return min(limit, _MAX_MODEL_TOKENS)
+
+
+def _generation_config(loaded: LoadedModel, num_beams: int, longest_input: int, limit: int):
+    # A copy keeps the model's own settings (bad words, forced EOS) without touching the shared one.
+    config = copy.deepcopy(loaded.model.generation_config)
+    config.num_beams = num_beams
+    config.do_sample = False
+    config.num_return_sequences = 1
+    # The decoder's length, counted with its start token; max_length rather than max_new_tokens
+    # because the copied config already sets max_length and both at once draws a warning.
+    config.max_length = min(limit, longest_input * _OUTPUT_RATIO + _OUTPUT_MARGIN) + 1
+    config.early_stopping = num_beams > 1
+    return config
+
+
+def _translate_batch(loaded: LoadedModel, sentences: list[str], num_beams: int, limit: int) -> list[Translated]:
+    tokenizer = loaded.preprocessor
+    # The lock: a fast tokenizer refuses concurrent calls that change its truncation settings.
+    with loaded.lock:
+        probe = tokenizer(sentences, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
+        batch = tokenizer(sentences, truncation=True, max_length=limit, padding=True, return_tensors="pt")
+    probe_lengths = probe["attention_mask"].sum(dim=-1).tolist()
+    batch = {name: tensor.to(loaded.device.torch_device) for name, tensor in batch.items()}
+    lengths = batch["attention_mask"].sum(dim=-1).tolist()
+    config = _generation_config(loaded, num_beams, max(lengths), limit)
+    with torch.inference_mode():
+        outputs = loaded.model.generate(**batch, generation_config=config)
+    with loaded.lock:
+        texts = tokenizer.batch_decode(outputs, skip_special_tokens=True)
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    output_counts = [sum(int(token) not in special for token in row) for row in outputs.tolist()]
+    return [
+        Translated(
+            source=source,
+            translation=text.strip(),
+            source_tokens=int(length),
+            output_tokens=count,
+            truncated=probe_length > limit,
+        )
+        for source, text, length, count, probe_length in zip(
+            sentences, texts, lengths, output_counts, probe_lengths, strict=True
+        )
+    ]
+
+
+def translate(
+    loaded: LoadedModel,
+    sentences: Sequence[str],
+    num_beams: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> list[Translated]:
+    """Translate sentences in length-sorted batches; results in the input order.
+
+    Each input is translated as one unit: split long texts first (``translate_text`` does).
+
+    Args:
+        loaded: a sequence-to-sequence translation model from the runtime.
+        sentences: non-empty texts.
+        num_beams: 1 for greedy decoding, more for beam search.
+        batch_size: sentences per ``generate`` call.
+        progress: called with (done, total) after each batch.
+
+    Raises:
+        InvalidInputError: no sentences, an empty one, or bad options.
+    """
+    check_beams(num_beams)
+    check_batch_size(batch_size)
+    if not sentences:
+        raise InvalidInputError("There is nothing to translate.")
+    cleaned = [check_text(text, MAX_CHARS, what=f"Sentence {number}") for number, text in enumerate(sentences, 1)]
+    limit = token_limit(loaded)
+    return run_sorted(
+        cleaned,
+        [len(text) for text in cleaned],
+        batch_size,
+        lambda batch: _translate_batch(loaded, batch, num_beams, limit),
+        progress,
+    )
+
+
+def _translate_documents(
+    loaded: LoadedModel,
+    documents: list[str],
+    target_language: str,
+    num_beams: int,
+    batch_size: int,
+    progress: ProgressCallback | None,
+) -> list[tuple[str, list[Translated]]]:
+    # Sentences of every document go through one sorted run, so short and long documents share
+    # batches; then each document is re-joined from its own sentences.
+    split = [split_sentences(document) for document in documents]
+    flat: list[Segment] = [segment for segments in split for segment in segments]
+    translated = translate(loaded, [segment.text for segment in flat], num_beams, batch_size, progress)
+    results = []
+    start = 0
+    for segments in split:
+        own = translated[start : start + len(segments)]
+        start += len(segments)
+        text = join_sentences(segments, [item.translation for item in own], target_language)
+        results.append((text, own))
+    return results
+
+
+def translate_text(
+    loaded: LoadedModel,
+    text: str,
+    source_language: str,
+    target_language: str,
+    num_beams: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> TranslationResult:
+    """Translate a text box's content, sentence by sentence, keeping its line breaks.
+
+    Raises:
+        InvalidInputError: the text is empty or longer than ``MAX_CHARS``; bad options.
+    """
+    cleaned = check_text(text, MAX_CHARS)
+    with stopwatch() as watch:
+        [(joined, sentences)] = _translate_documents(
+            loaded, [cleaned], target_language, num_beams, batch_size, progress
+        )
+    tokens = sum(item.source_tokens + item.output_tokens for item in sentences)
+    return TranslationResult(
+        source_text=cleaned,
+        translation=joined,
+        sentences=sentences,
+        source_language=source_language,
+        target_language=target_language,
+        num_beams=num_beams,
+        footer=make_footer(loaded, watch.elapsed_ms, len(sentences), "sentences", tokens),
+    )
+
+
+def translate_table(
+    loaded: LoadedModel,
+    frame: pd.DataFrame,
+    column: str,
+    target_language: str,
+    num_beams: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> tables.TableRun:
+    """Batch mode: translate every row's ``column`` and add a ``translation`` column.
+
+    Raises:
+        InvalidInputError: the column is missing or holds no text; bad options.
+    """
+    check_beams(num_beams)
+    column_texts = tables.read_text_column(frame, column, MAX_CHARS)
+    with stopwatch() as watch:
+        documents = _translate_documents(loaded, column_texts.texts, target_language, num_beams, batch_size, progress)
+    table = tables.with_results(
+        frame,
+        column_texts,
+        {
+            "translation": [text for text, _ in documents],
+            "sentences": [len(items) for _, items in documents],
+            "truncated": [any(item.truncated for item in items) for _, items in documents],
+        },
+    )
+    sentences = sum(len(items) for _, items in documents)
+    tokens = sum(item.source_tokens + item.output_tokens for _, items in documents for item in items)
+    footer = make_footer(loaded, watch.elapsed_ms, sentences, "sentences", tokens)
+    return tables.TableRun(table=table, footer=footer, skipped=len(column_texts.notes))
