@@ -1,0 +1,129 @@
+"""Mapping a user's own column names onto the market schema, so any table can be validated.
+
+A user picks, for each schema column, one of their columns or a value that applies to every row
+(e.g. ``dataset = "Q3 customer survey"``). Suggestions come from normalised names and synonyms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from backend.errors import InvalidInputError
+from backend.market.schema import REQUIRED_COLUMNS, SCHEMA_COLUMNS
+
+# Names people give these columns in their own spreadsheets (normalised: lower case, underscores).
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "dataset": ("dataset", "data_set", "survey", "series", "study", "collection"),
+    "metric": ("metric", "measure", "indicator", "kpi", "variable"),
+    "definition": ("definition", "description", "question", "what", "meaning"),
+    "geography": ("geography", "geo", "country", "region", "market", "location", "area", "nation"),
+    "segment": ("segment", "industry", "sector", "size", "company_size", "size_class", "function", "category", "group"),
+    "year": ("year", "yr", "survey_year", "data_year", "fiscal_year"),
+    "value": ("value", "share", "percent", "percentage", "pct", "rate", "amount", "figure", "number"),
+    "unit": ("unit", "units", "uom", "unit_of_measure"),
+    "source_org": ("source_org", "source", "publisher", "organisation", "organization", "org", "source_organisation"),
+    "source_title": ("source_title", "title", "report", "document", "publication", "report_title"),
+    "source_url": ("source_url", "url", "link", "href", "web_address", "address"),
+    "verification": ("verification", "verified", "quality", "primary_secondary", "source_type"),
+    "segment_type": ("segment_type", "segment_kind", "breakdown", "dimension"),
+    "qualifier": ("qualifier", "approx", "approximation", "bound"),
+    "period": ("period", "date", "month", "quarter", "survey_period", "fieldwork"),
+    "series_break": ("series_break", "break", "definition_change"),
+    "note": ("note", "notes", "comment", "comments", "remark", "remarks", "caveat"),
+}
+
+
+def normalise(name: str) -> str:
+    """Lower case, with spaces, dashes and dots as underscores (``"Source URL"`` -> ``source_url``)."""
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", str(name).strip().lower()).strip("_")
+
+
+@dataclass
+class ColumnMapping:
+    """For each schema column: the user's column feeding it, or a value for every row."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """JSON-able form."""
+        return asdict(self)
+
+    def missing_required(self) -> list[str]:
+        """Required schema columns with neither a column nor a value."""
+        return [
+            column
+            for column in REQUIRED_COLUMNS
+            if column not in self.columns and not str(self.constants.get(column, "")).strip()
+        ]
+
+
+def suggest_mapping(user_columns: list[str]) -> ColumnMapping:
+    """Guess which of the user's columns feeds each schema column (exact name first, then synonyms).
+
+    Args:
+        user_columns: the uploaded table's column names.
+
+    Returns:
+        A mapping using each user column at most once; unmatched schema columns are left out.
+    """
+    by_normal = {normalise(column): column for column in user_columns}
+    taken: set[str] = set()
+    mapping: dict[str, str] = {}
+    for schema_column in SCHEMA_COLUMNS:
+        if schema_column in by_normal and by_normal[schema_column] not in taken:
+            mapping[schema_column] = by_normal[schema_column]
+            taken.add(by_normal[schema_column])
+    for schema_column in SCHEMA_COLUMNS:
+        if schema_column in mapping:
+            continue
+        for synonym in _SYNONYMS.get(schema_column, ()):
+            candidate = by_normal.get(synonym)
+            if candidate is not None and candidate not in taken:
+                mapping[schema_column] = candidate
+                taken.add(candidate)
+                break
+    return ColumnMapping(columns=mapping)
+
+
+def needs_mapping(user_columns: list[str]) -> bool:
+    """True unless the table already uses every required schema name."""
+    return not set(REQUIRED_COLUMNS) <= set(user_columns)
+
+
+def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping, *, require_url: bool = True) -> pd.DataFrame:
+    """Build a schema-named table from the user's table; nothing in ``frame`` is changed.
+
+    Args:
+        frame: the uploaded table.
+        mapping: schema column -> user column, and schema column -> constant value.
+        require_url: whether ``source_url`` must be mapped (see ``validate_table``).
+
+    Raises:
+        InvalidInputError: a mapped column is not in the table, or a required column has neither a
+            column nor a value.
+    """
+    unknown = sorted({user for user in mapping.columns.values() if user not in frame.columns})
+    if unknown:
+        raise InvalidInputError(
+            f"The table has no column(s) named {', '.join(repr(u) for u in unknown)}.",
+            "Pick columns from the uploaded file.",
+        )
+    missing = [c for c in mapping.missing_required() if require_url or c != "source_url"]
+    if missing:
+        raise InvalidInputError(
+            f"Nothing is mapped to: {', '.join(missing)}.",
+            "Pick one of your columns for each, or type a value that applies to every row.",
+        )
+    mapped = pd.DataFrame(index=frame.index)
+    for schema_column in SCHEMA_COLUMNS:
+        if schema_column in mapping.columns:
+            mapped[schema_column] = frame[mapping.columns[schema_column]]
+        elif str(mapping.constants.get(schema_column, "")).strip():
+            mapped[schema_column] = str(mapping.constants[schema_column]).strip()
+        else:
+            mapped[schema_column] = ""
+    return mapped.reset_index(drop=True)

@@ -1,0 +1,84 @@
+"""Which rows each market chart draws. Kept apart from the figures so a page can show the same
+rows' sources and offer them as CSV: what is drawn is exactly what is cited and downloaded."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Headline adoption series: each survey's answer to "does this organisation use AI at all".
+ADOPTION_METRICS: tuple[str, ...] = (
+    "organisations_using_ai",
+    "organisations_regularly_using_genai",
+    "enterprises_using_ai",
+    "firms_using_ai",
+    "companies_using_ai",
+)
+# The headline series is the whole survey area, not its countries (those go to the country chart).
+HEADLINE_GEOGRAPHIES: tuple[str, ...] = ("World", "European Union", "United States")
+COUNTRY_METRICS: tuple[str, ...] = (
+    "enterprises_using_ai",
+    "companies_using_ai_by_region",
+    "organisations_using_ai_by_region",
+)
+INVESTMENT_COUNTRY_METRICS: tuple[str, ...] = ("private_ai_investment",)
+FOCUS_AREA_METRICS: tuple[str, ...] = ("private_ai_investment_by_focus_area", "vc_investment_in_ai_by_sector")
+MODEL_SCALE_METRICS: tuple[str, ...] = ("parameters", "training_compute")
+# A trend row shown as a note on the model-scale chart it describes.
+MODEL_TREND_METRICS: dict[str, str] = {"training_compute": "training_compute_growth"}
+SEGMENT_KINDS: dict[str, str] = {
+    "industry": "Industry",
+    "size": "Company size",
+    "country": "Country or region",
+    "function": "Business function (reported value)",
+}
+_SERIES_KEYS = ["dataset", "metric", "year", "source_url"]
+
+
+def adoption_over_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """Headline adoption rows of every survey, over time."""
+    mask = (
+        frame["metric"].isin(ADOPTION_METRICS)
+        & (frame["segment_type"] == "all")
+        & frame["geography"].isin(HEADLINE_GEOGRAPHIES)
+    )
+    return frame.loc[mask].sort_values(["dataset", "metric", "year"], kind="stable").reset_index(drop=True)
+
+
+def adoption_by_segment(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Rows for one breakdown: industry, size, business function (by ``segment``) or country.
+
+    Industry, size and function breakdowns also keep their source's own overall figure (segment
+    "All", same survey, year and page) as the comparison bar, unless the source gives a range there.
+    """
+    if kind == "country":
+        mask = frame["metric"].isin(COUNTRY_METRICS) & (frame["segment_type"] == "all")
+        mask &= frame["geography"] != "World"
+        return frame.loc[mask].sort_values(["dataset", "year", "value"], kind="stable").reset_index(drop=True)
+    if kind not in SEGMENT_KINDS:
+        raise ValueError(f"unknown breakdown {kind!r}; choose one of {', '.join(SEGMENT_KINDS)}")
+    slices = frame.loc[frame["segment_type"] == kind]
+    overall = frame.loc[frame["segment_type"] == "all"]
+    overall = overall.merge(slices[_SERIES_KEYS].drop_duplicates(), on=_SERIES_KEYS, how="inner")
+    overall = overall.loc[~overall.duplicated(_SERIES_KEYS, keep=False)]
+    rows = pd.concat([slices, overall], ignore_index=True)
+    return rows.sort_values(["dataset", "metric", "year", "value"], kind="stable").reset_index(drop=True)
+
+
+def investment_by_country(frame: pd.DataFrame) -> pd.DataFrame:
+    """Private AI investment by country, every year the sources give."""
+    mask = frame["metric"].isin(INVESTMENT_COUNTRY_METRICS) & (frame["segment_type"] == "all")
+    return frame.loc[mask].sort_values(["year", "value"], kind="stable").reset_index(drop=True)
+
+
+def investment_by_focus_area(frame: pd.DataFrame) -> pd.DataFrame:
+    """Investment by focus area (AI Index) and venture capital by sector (OECD)."""
+    mask = frame["metric"].isin(FOCUS_AREA_METRICS)
+    return frame.loc[mask].sort_values(["dataset", "year", "value"], kind="stable").reset_index(drop=True)
+
+
+def model_scale(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One model-scale metric (parameters or training compute) and its growth-rate row if any."""
+    if metric not in MODEL_SCALE_METRICS:
+        raise ValueError(f"unknown model metric {metric!r}; choose one of {', '.join(MODEL_SCALE_METRICS)}")
+    wanted = [metric] + ([MODEL_TREND_METRICS[metric]] if metric in MODEL_TREND_METRICS else [])
+    return frame.loc[frame["metric"].isin(wanted)].reset_index(drop=True)

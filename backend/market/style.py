@@ -1,0 +1,87 @@
+"""How market charts look: one colour per source, labels, and the secondary-source marking."""
+
+from __future__ import annotations
+
+import html
+import textwrap
+
+# One colour per source, kept across every chart so a reader learns it once (AI Index style).
+DATASET_COLOURS: dict[str, str] = {
+    "mckinsey_state_of_ai": "#1f4e79",
+    "eurostat_isoc_eb_ai": "#2a9d8f",
+    "census_btos": "#e76f51",
+    "ibm_global_ai_adoption_index": "#7b2cbf",
+    "ai_index_investment": "#8c1515",
+    "oecd_ai_investment": "#3a86ff",
+    "epoch_notable_models": "#264653",
+}
+# User datasets get colours far from the built-in ones, so "beside" comparisons stay readable.
+_USER_PALETTE: tuple[str, ...] = ("#111111", "#d4a017", "#c2185b", "#5d4037", "#00838f", "#558b2f")
+
+DATASET_LABELS: dict[str, str] = {
+    "mckinsey_state_of_ai": "McKinsey State of AI",
+    "eurostat_isoc_eb_ai": "Eurostat",
+    "census_btos": "US Census BTOS",
+    "ibm_global_ai_adoption_index": "IBM AI Adoption Index",
+    "ai_index_investment": "Stanford AI Index",
+    "oecd_ai_investment": "OECD",
+    "epoch_notable_models": "Epoch AI",
+}
+
+SECONDARY_NOTE = (
+    "Hollow markers, dotted lines and hatched bars: figure found only in a third-party summary "
+    "(verification = secondary)."
+)
+SECONDARY_PATTERN = "/"
+PRIMARY_SYMBOL = "circle"
+# Marker shapes for further series of the same source (its colour stays the same).
+SERIES_SYMBOLS: tuple[str, ...] = ("circle", "diamond", "square", "triangle-up", "star", "hexagon")
+CONFIDENCE_SYMBOLS: dict[str, str] = {"Confident": "circle", "Likely": "diamond", "Speculative": "x"}
+FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 13}
+
+
+def dataset_label(dataset: str) -> str:
+    """A reader's name for a dataset (user datasets keep their own name)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def colour_for(dataset: str, user_datasets: list[str] | None = None) -> str:
+    """The source's colour; unknown (user) datasets cycle through a separate palette."""
+    if dataset in DATASET_COLOURS:
+        return DATASET_COLOURS[dataset]
+    others = sorted(set(user_datasets or []) | {dataset})
+    return _USER_PALETTE[others.index(dataset) % len(_USER_PALETTE)]
+
+
+def hollow(symbol: str) -> str:
+    """The open variant of a marker symbol ('x' has none, so it stays)."""
+    return symbol if symbol in ("x", "cross") or symbol.endswith("-open") else f"{symbol}-open"
+
+
+def safe_text(text: object) -> str:
+    """Escape text for plotly labels: user uploads must not inject markup into the page."""
+    return html.escape(str(text), quote=False)
+
+
+def wrapped(text: str, width: int = 70) -> str:
+    """Escaped text broken into lines for titles and legends."""
+    return "<br>".join(safe_text(line) for line in textwrap.wrap(str(text), width)) or safe_text(text)
+
+
+def human_number(value: float, unit: str = "") -> str:
+    """Large numbers as words (175 billion parameters), FLOP in scientific notation."""
+    if unit == "FLOP":
+        mantissa, exponent = f"{value:.3g}".split("e") if "e" in f"{value:.3g}" else (f"{value:.3g}", "0")
+        return f"{mantissa}×10^{int(exponent)} FLOP" if exponent != "0" else f"{mantissa} FLOP"
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:.4g} {word} {unit}".strip()
+    return f"{value:,.4g} {unit}".strip()
+
+
+def value_label(value: float, unit: str, qualifier: str = "") -> str:
+    """A bar or hover label: '≈33.9', '>67', '<8', '12%'."""
+    prefix = {"about": "≈", "nearly": "≈", "more than": ">", "less than": "<", "implied": "~"}.get(qualifier, "")
+    number = f"{value:,.3g}" if abs(value) >= 1000 else f"{value:g}"
+    suffix = "%" if unit == "percent" else ""
+    return f"{prefix}{number}{suffix}"
