@@ -54,7 +54,8 @@ def build_bert_tokenizer(folder: Path):
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = _write_bert_vocab(folder)
-    return BertTokenizer(vocab_file=str(vocab), model_max_length=64)
+    # transformers 5 takes the vocabulary as `vocab`; `vocab_file` is silently ignored (all [UNK]).
+    return BertTokenizer(vocab=str(vocab), model_max_length=64)
 
 
 def build_text_classifier(folder: Path, labels: list[str] | None = None) -> Path:
