@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
 from PIL import Image
 
+from backend.config import PROJECT_ROOT
 from backend.errors import InvalidInputError
 from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
@@ -30,6 +32,7 @@ from backend.uploads import open_image
 TOP_K = 5
 DEFAULT_BATCH_SIZE = 8
 MAX_IMAGES = 50
+SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,23 @@ class ImageResult:
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
         return {"prediction": self.prediction.to_dict(), "footer": self.footer.to_dict()}
+
+
+def sample_images() -> list[Path]:
+    """The photos shipped for the demo (see data/README.md), by file name."""
+    return sorted(SAMPLES_DIR.glob("*.jpg"))
+
+
+def read_sample(name: str) -> bytes:
+    """The bytes of the shipped sample photo called ``name`` (its file stem, e.g. ``cat``).
+
+    Raises:
+        InvalidInputError: there is no such sample.
+    """
+    for path in sample_images():
+        if path.stem == name:
+            return path.read_bytes()
+    raise InvalidInputError(f"There is no sample image called {name!r}.")
 
 
 def _labels(loaded: LoadedModel) -> list[str]:

@@ -1,0 +1,215 @@
+"""Widgets every demo page shares: model picker, examples, run footer, score chart, batch upload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from backend import uploads
+from backend.config import get_settings
+from backend.errors import InvalidInputError, ShowcaseError
+from backend.inference.footer import RunFooter
+from backend.inference.tables import TableRun
+from backend.models import catalog, registry
+from backend.models.catalog import ModelSpec
+from backend.models.loader import LoadedModel
+from pages.components import models
+from pages.components.auth import current_owner
+from pages.components.errors import show_error
+
+_FOLDER_CHOICE = "__local_folder__"
+# Column names that usually hold the text in uploaded tables, most likely first.
+_TEXT_COLUMN_GUESSES = (
+    "text",
+    "review",
+    "sentence",
+    "content",
+    "comment",
+    "prompt",
+    "question",
+    "文本",
+    "内容",
+    "评论",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A clickable example: a short button label, the text it fills in, and other widgets it sets.
+
+    ``also_set`` holds (widget key, value) pairs, e.g. the translation direction of the example.
+    """
+
+    label: str
+    text: str
+    also_set: tuple[tuple[str, object], ...] = ()
+
+
+def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -> str | None:
+    """Model picker: catalogue models of ``task``, the user's local models, or a typed folder.
+
+    Args:
+        task: catalogue task whose models and local (fine-tuned) models are offered.
+        key: the page's widget namespace, e.g. ``sentiment``.
+        specs: catalogue entries to offer instead of ``catalog.models_for(task)``.
+
+    Returns:
+        The chosen model reference, or None while the folder box is empty.
+    """
+    specs = list(specs) if specs is not None else catalog.models_for(task)
+    local = registry.list_local_models(task, owner=current_owner())
+    labels: dict[str, str] = {spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs}
+    labels.update({model.path: f"{model.title} · your model, {model.created[:10] or 'local'}" for model in local})
+    labels[_FOLDER_CHOICE] = "A model folder on this server…"
+    choice = st.selectbox("Model", list(labels), format_func=labels.__getitem__, key=f"{key}.model")
+    spec = next((spec for spec in specs if spec.hub_id == choice), None)
+    if spec is not None:
+        languages = ", ".join(spec.languages) if spec.languages else "images"
+        st.caption(f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.")
+    if choice != _FOLDER_CHOICE:
+        return choice
+    folder = st.text_input(
+        "Model folder",
+        key=f"{key}.model_folder",
+        placeholder="my-model or /absolute/path/inside/the/models/folder",
+        help=f"A folder with config.json and safetensors weights inside {get_settings().models_dir}.",
+    )
+    return folder.strip() or None
+
+
+def load_model(task: str, model_ref: str | None) -> LoadedModel | None:
+    """The loaded model, or None after showing why it could not be loaded (offline, unsafe...)."""
+    if not model_ref:
+        st.warning("Enter the model folder first.", icon=":material/folder_open:")
+        return None
+    try:
+        return models.get_model(task, model_ref)
+    except ShowcaseError as error:
+        show_error(error)
+        return None
+
+
+def _fill(target_key: str, example: Example, run_key: str) -> None:
+    for widget_key, value in example.also_set:
+        st.session_state[widget_key] = value
+    st.session_state[target_key] = example.text
+    st.session_state[run_key] = True
+
+
+def show_examples(examples: Sequence[Example], target_key: str, key: str) -> None:
+    """Buttons that fill the widget ``target_key`` with an example and ask the page to run it."""
+    st.caption("Try an example:")
+    columns = st.columns(len(examples))
+    for index, (column, example) in enumerate(zip(columns, examples, strict=True)):
+        column.button(
+            example.label,
+            key=f"{key}.example.{index}",
+            help=example.text,
+            on_click=_fill,
+            args=(target_key, example, f"{key}.run_requested"),
+            width="stretch",
+        )
+
+
+def run_requested(key: str, clicked: bool) -> bool:
+    """Whether to run now: the run button was clicked or an example was just picked."""
+    return bool(st.session_state.pop(f"{key}.run_requested", False)) or clicked
+
+
+def show_footer(footer: RunFooter) -> None:
+    """Device, model, latency and the amount of work of one run."""
+    parts = [
+        f":material/memory: {footer.device}",
+        f":material/deployed_code: `{footer.model}`",
+        f":material/timer: {footer.latency_ms:,.0f} ms",
+        f"{footer.items:,} {footer.unit}",
+    ]
+    if footer.tokens:
+        parts.append(f"{footer.tokens:,} tokens")
+    st.caption(" · ".join(parts))
+
+
+def show_score_chart(scores: dict[str, float], key: str) -> None:
+    """Horizontal bars of label probabilities, highest on top."""
+    ordered = sorted(scores.items(), key=lambda item: item[1])
+    figure = go.Figure(
+        go.Bar(
+            x=[score for _, score in ordered],
+            y=[label for label, _ in ordered],
+            orientation="h",
+            text=[f"{score:.1%}" for _, score in ordered],
+            textposition="auto",
+        )
+    )
+    figure.update_layout(
+        height=max(160, 44 * len(ordered)),
+        margin={"l": 0, "r": 0, "t": 8, "b": 0},
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+    )
+    st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+
+
+def progress_reporter(label: str) -> Callable[[int, int], None]:
+    """A progress bar and the callback that advances it (done, total)."""
+    bar = st.progress(0.0, text=label)
+
+    def report(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"{label} {done:,} / {total:,}")
+
+    return report
+
+
+def upload_table(key: str) -> tuple[pd.DataFrame, str] | None:
+    """A table upload and its text column, or None (with a message) until both are usable."""
+    upload = st.file_uploader(
+        "Table with one text per row",
+        type=[suffix.lstrip(".") for suffix in uploads.TABLE_SUFFIXES],
+        key=f"{key}.batch_file",
+        help="CSV, TSV, JSONL, JSON or XLSX; UTF-8 or GB18030.",
+    )
+    if upload is None:
+        st.info("Upload a table to process many texts at once; results come back as a CSV.", icon=":material/upload:")
+        return None
+    try:
+        frame = uploads.read_table(upload.name, upload.getvalue())
+    except InvalidInputError as error:
+        show_error(error)
+        return None
+    columns = [str(column) for column in frame.columns]
+    guess = next((i for i, c in enumerate(columns) if c.lower() in _TEXT_COLUMN_GUESSES), 0)
+    column = st.selectbox("Text column", columns, index=guess, key=f"{key}.batch_column")
+    st.caption(f"{len(frame):,} rows. First rows:")
+    st.dataframe(frame.head(5), hide_index=True)
+    return frame, column
+
+
+def show_table_run(run: TableRun, file_name: str, key: str) -> None:
+    """A batch run's footer, skipped-row warning, result table and CSV download."""
+    show_footer(run.footer)
+    if run.skipped:
+        st.warning(f"{run.skipped:,} row(s) were skipped; the note column says why.", icon=":material/info:")
+    st.dataframe(run.table, hide_index=True)
+    st.download_button(
+        "Download results (CSV)",
+        data=uploads.to_safe_csv(run.table),
+        file_name=file_name,
+        mime="text/csv",
+        key=f"{key}.batch_download",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def record_stream(chunks: Iterable[str], key: str) -> Iterator[str]:
+    """Pass ``chunks`` through while keeping the text so far in ``st.session_state[key]``.
+
+    If the run is interrupted (a stop click reruns the script), the partial text survives there.
+    """
+    st.session_state[key] = ""
+    for chunk in chunks:
+        st.session_state[key] += chunk
+        yield chunk

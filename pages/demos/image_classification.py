@@ -1,0 +1,112 @@
+"""Image classification: a photo in (sample, upload or camera), its top five labels out."""
+
+import streamlit as st
+
+from backend import uploads
+from backend.inference import image_classification
+from backend.models import catalog
+from pages.components import demo
+from pages.components.errors import user_errors
+
+# Sample file stem -> button label in English and Chinese.
+SAMPLE_LABELS = {
+    "cat": "Cat · 猫",
+    "coffee": "Coffee · 咖啡",
+    "rocket": "Rocket · 火箭",
+    "astronaut": "Astronaut · 宇航员",
+}
+SOURCES = ["Sample images", "Upload", "Camera"]
+
+
+def _pick_sample(name: str) -> None:
+    st.session_state["image_classification.sample"] = name
+    st.session_state["image_classification.run_requested"] = True
+
+
+st.title("Image classification")
+st.caption(
+    "The model names what it sees with its five most likely labels. Photos are turned upright from "
+    f"their EXIF data; files that are not images, or over {uploads.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, are refused."
+)
+model_ref = demo.pick_model(catalog.IMAGE_CLASSIFICATION, "image_classification")
+single, batch = st.tabs(["One image", "Batch (several images)"])
+
+with single:
+    source = st.segmented_control("Image from", SOURCES, default=SOURCES[0], key="image_classification.source")
+    picked: tuple[str, bytes] | None = None
+    clicked = False
+    if source == "Sample images":
+        samples = image_classification.sample_images()
+        for column, path in zip(st.columns(len(samples) or 1), samples, strict=False):
+            column.image(str(path), width="stretch")
+            column.button(
+                SAMPLE_LABELS.get(path.stem, path.stem),
+                key=f"image_classification.example.{path.stem}",
+                on_click=_pick_sample,
+                args=(path.stem,),
+                width="stretch",
+            )
+        chosen = st.session_state.get("image_classification.sample")
+        if chosen:
+            picked = (f"{chosen}.jpg", image_classification.read_sample(chosen))
+    else:
+        if source == "Upload":
+            upload = st.file_uploader(
+                "Image", type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES], key="image_classification.upload"
+            )
+        else:
+            upload = st.camera_input("Take a photo", key="image_classification.camera")
+        if upload is not None:
+            picked = (upload.name, upload.getvalue())
+        clicked = st.button(
+            "Classify",
+            type="primary",
+            key="image_classification.run",
+            icon=":material/image_search:",
+            disabled=upload is None,
+        )
+    if demo.run_requested("image_classification", clicked) and picked is not None:
+        with user_errors():
+            image = uploads.open_image(picked[1], picked[0])
+            loaded = demo.load_model(catalog.IMAGE_CLASSIFICATION, model_ref)
+            if loaded is not None:
+                result = image_classification.classify_image(loaded, image, picked[0])
+                st.session_state["image_classification.result"] = (image, result)
+
+    shown = st.session_state.get("image_classification.result")
+    if shown is None:
+        st.info("Click a sample photo, or upload or take a photo and press **Classify**.", icon=":material/image:")
+    else:
+        image, result = shown
+        image_column, chart_column = st.columns([2, 3])
+        image_column.image(image, caption=result.prediction.name, width="stretch")
+        with chart_column:
+            top = result.prediction.top[0]
+            st.subheader(f"{top.label} · {top.score:.1%}")
+            demo.show_score_chart(
+                {item.label: item.score for item in result.prediction.top}, "image_classification.chart"
+            )
+        demo.show_footer(result.footer)
+
+with batch:
+    files = st.file_uploader(
+        "Images",
+        type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
+        accept_multiple_files=True,
+        key="image_classification.batch_files",
+        help=f"Up to {image_classification.MAX_IMAGES} images; they are processed in batches of similar size.",
+    )
+    if not files:
+        st.info(
+            "Upload several images to classify them together; results come back as a CSV.", icon=":material/upload:"
+        )
+    elif st.button("Classify every image", key="image_classification.batch_run", icon=":material/table_view:"):
+        with user_errors():
+            loaded = demo.load_model(catalog.IMAGE_CLASSIFICATION, model_ref)
+            if loaded is not None:
+                st.session_state["image_classification.batch_result"] = image_classification.classify_files(
+                    loaded, [(f.name, f.getvalue()) for f in files], progress=demo.progress_reporter("Classifying")
+                )
+    batch_result = st.session_state.get("image_classification.batch_result")
+    if batch_result is not None:
+        demo.show_table_run(batch_result, "image-classification-results.csv", "image_classification")

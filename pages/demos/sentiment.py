@@ -1,0 +1,67 @@
+"""Sentiment: classify a text (or a table of texts) and show every label's probability."""
+
+import streamlit as st
+
+from backend.inference import sentiment
+from backend.models import catalog
+from pages.components import demo
+from pages.components.errors import user_errors
+
+EXAMPLES = (
+    demo.Example("😀 Delighted customer", "I love this phone: the battery lasts two days and the camera is superb."),
+    demo.Example("😠 Angry review", "Worst service ever. The parcel arrived broken and nobody answered my emails."),
+    demo.Example("😀 中文好评", "这家餐厅的菜非常好吃，服务也很周到，下次还会再来！"),
+    demo.Example("😠 中文差评", "质量太差了，用了两天就坏了，客服也不理人，非常失望。"),
+)
+
+st.title("Sentiment")
+st.caption(
+    "A text classifier reads your text and gives a probability for each of its labels. "
+    "English and Chinese; your fine-tuned text classifiers appear in the model list too."
+)
+model_ref = demo.pick_model(catalog.SENTIMENT, "sentiment")
+single, batch = st.tabs(["Text", "Batch (table)"])
+
+with single:
+    demo.show_examples(EXAMPLES, "sentiment.text", "sentiment")
+    st.text_area(
+        "Text",
+        key="sentiment.text",
+        height=120,
+        placeholder="Type or paste a review, a comment, a message… / 输入一段评论或留言…",
+        help=f"Up to {sentiment.MAX_CHARS:,} characters; longer texts are cut at the model's token limit.",
+    )
+    clicked = st.button("Analyse", type="primary", key="sentiment.run", icon=":material/play_arrow:")
+    if demo.run_requested("sentiment", clicked):
+        with user_errors():
+            loaded = demo.load_model(catalog.SENTIMENT, model_ref)
+            if loaded is not None:
+                st.session_state["sentiment.result"] = sentiment.classify_text(
+                    loaded, st.session_state["sentiment.text"]
+                )
+
+    result = st.session_state.get("sentiment.result")
+    if result is None:
+        st.info("Type a text and press **Analyse**, or click an example above.", icon=":material/keyboard:")
+    else:
+        best = result.classification
+        st.subheader(f"{best.label} · {best.score:.1%}")
+        if result.notice:
+            st.warning(result.notice, icon=":material/content_cut:")
+        demo.show_score_chart(best.scores, key="sentiment.chart")
+        demo.show_footer(result.footer)
+
+with batch:
+    table = demo.upload_table("sentiment")
+    if table is not None and st.button("Classify every row", key="sentiment.batch_run", icon=":material/table_view:"):
+        frame, column = table
+        with user_errors():
+            loaded = demo.load_model(catalog.SENTIMENT, model_ref)
+            if loaded is not None:
+                progress = demo.progress_reporter("Classifying")
+                st.session_state["sentiment.batch_result"] = sentiment.classify_table(
+                    loaded, frame, column, progress=progress
+                )
+    batch_result = st.session_state.get("sentiment.batch_result")
+    if batch_result is not None:
+        demo.show_table_run(batch_result, "sentiment-results.csv", "sentiment")

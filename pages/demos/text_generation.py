@@ -1,0 +1,126 @@
+"""Text generation: chat with an instruct model; the reply streams in as it is written."""
+
+import threading
+
+import streamlit as st
+
+from backend.inference import text_generation
+from backend.inference.text_generation import ChatMessage, GenerationOptions
+from backend.models import catalog
+from pages.components import demo
+from pages.components.errors import user_errors
+
+HISTORY = "text_generation.history"
+PARTIAL = "text_generation.partial"
+EXAMPLES = (
+    demo.Example("Explain fine-tuning", "Explain in three sentences what fine-tuning a language model means."),
+    demo.Example("Write an e-mail", "Write a short, polite e-mail asking a supplier to confirm a delivery date."),
+    demo.Example("用中文解释大模型", "用三句话向一位银行经理解释什么是大语言模型。"),
+    demo.Example("写一首短诗", "写一首关于秋天的四行短诗。"),
+)
+
+
+def _clear() -> None:
+    st.session_state[HISTORY] = []
+    st.session_state.pop(PARTIAL, None)
+
+
+def _show_stats(entry: dict) -> None:
+    result = entry.get("result")
+    if result is not None:
+        demo.show_footer(result.footer)
+        st.caption(
+            f":material/speed: {result.tokens_per_second:,.1f} tokens/s · first token after "
+            f"{result.first_token_ms:,.0f} ms · prompt {result.prompt_tokens:,} tokens"
+            + (" · stopped" if result.stopped else "")
+        )
+        if result.notice:
+            st.caption(f":material/content_cut: {result.notice}")
+    elif entry.get("stopped"):
+        st.caption(":material/stop_circle: Stopped before the end.")
+
+
+st.title("Text generation")
+st.caption(
+    "Chat with a small instruct model using its own chat template. Tokens appear as they are generated; "
+    "the conversation stays in this browser tab until you clear it or reload."
+)
+model_ref = demo.pick_model(catalog.TEXT_GENERATION, "text_generation")
+with st.expander("Generation settings", icon=":material/tune:"):
+    left, middle, right = st.columns(3)
+    temperature = left.slider(
+        "Temperature",
+        0.0,
+        2.0,
+        0.7,
+        0.05,
+        key="text_generation.temperature",
+        help="0 always picks the likeliest token.",
+    )
+    top_p = middle.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="text_generation.top_p")
+    max_new_tokens = right.slider(
+        "Max new tokens", 16, text_generation.MAX_NEW_TOKENS, 256, 16, key="text_generation.max_new_tokens"
+    )
+    system_prompt = st.text_input(
+        "System prompt",
+        "You are a helpful assistant. Answer in the language of the question.",
+        key="text_generation.system",
+    )
+options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+chat, batch = st.tabs(["Chat", "Batch (table)"])
+
+with chat:
+    history: list[dict] = st.session_state.setdefault(HISTORY, [])
+    # A reply cut short by the stop button (which reruns the page) is kept, marked as stopped.
+    if st.session_state.get(PARTIAL) is not None:
+        history.append({"role": "assistant", "content": st.session_state.pop(PARTIAL), "stopped": True})
+    if not history:
+        st.info("Ask anything in English or Chinese, or start from an example.", icon=":material/forum:")
+    for entry in history:
+        with st.chat_message(entry["role"]):
+            st.markdown(entry["content"] or "_(empty reply)_")
+            _show_stats(entry)
+    demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation")
+    if history:
+        st.button("Clear conversation", key="text_generation.clear", icon=":material/delete:", on_click=_clear)
+    typed = st.chat_input("Message the model… / 给模型发消息…", key="text_generation.prompt")
+    example = (
+        st.session_state.get("text_generation.example_prompt") if demo.run_requested("text_generation", False) else None
+    )
+    prompt = typed or example
+    if prompt:
+        with st.chat_message("user"):
+            st.markdown(prompt)
+        asked = {"role": "user", "content": prompt}
+        history.append(asked)
+        with st.chat_message("assistant"), user_errors():
+            loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
+            if loaded is not None:
+                stop = threading.Event()
+                st.button("Stop", key="text_generation.stop", icon=":material/stop_circle:", on_click=stop.set)
+                system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
+                turns = [ChatMessage(e["role"], e["content"]) for e in history if e["content"].strip()]
+                stream = text_generation.stream_reply(loaded, system + turns, options, stop)
+                st.write_stream(demo.record_stream(stream, PARTIAL))
+                st.session_state.pop(PARTIAL, None)
+                history.append({"role": "assistant", "content": stream.result.text, "result": stream.result})
+                st.rerun()
+        # Reached only when there was no reply (st.rerun and a stop click leave the block by
+        # exception): drop the question so a refused message does not poison the conversation.
+        history.remove(asked)
+
+with batch:
+    table = demo.upload_table("text_generation")
+    if table is not None and st.button(
+        "Answer every row", key="text_generation.batch_run", icon=":material/table_view:"
+    ):
+        frame, column = table
+        with user_errors():
+            loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
+            if loaded is not None:
+                st.session_state["text_generation.batch_result"] = text_generation.generate_table(
+                    loaded, frame, column, options, progress=demo.progress_reporter("Generating")
+                )
+    batch_result = st.session_state.get("text_generation.batch_result")
+    if batch_result is not None:
+        demo.show_table_run(batch_result, "text-generation-results.csv", "text_generation")

@@ -1,0 +1,132 @@
+"""Translation: pick a direction, translate a text sentence by sentence, compare side by side."""
+
+import streamlit as st
+
+from backend.inference import translation
+from backend.models import catalog
+from pages.components import demo
+from pages.components.errors import user_errors
+
+LANGUAGES = {"en": "English", "zh": "Chinese 中文", "de": "German Deutsch", "fr": "French Français"}
+DIRECTIONS = [f"{spec.language_pair[0]}-{spec.language_pair[1]}" for spec in catalog.models_for(catalog.TRANSLATION)]
+EXAMPLES = (
+    demo.Example(
+        "English → 中文",
+        "Large language models are changing how banks detect fraud. They read transaction notes in "
+        "many languages. Analysts now review fewer false alarms.",
+        (("translation.direction", "en-zh"),),
+    ),
+    demo.Example(
+        "中文 → English",
+        "人工智能正在改变医疗诊断。医生可以更快地阅读影像报告。这项技术也帮助偏远地区的病人。",
+        (("translation.direction", "zh-en"),),
+    ),
+    demo.Example(
+        "English → Deutsch",
+        "The train leaves at eight. Please arrive at the station a few minutes early.",
+        (("translation.direction", "en-de"),),
+    ),
+    demo.Example(
+        "Français → English",
+        "Le modèle traduit chaque phrase séparément. Ensuite, il assemble le texte complet.",
+        (("translation.direction", "fr-en"),),
+    ),
+)
+
+
+def _direction_label(direction: str) -> str:
+    source, target = direction.split("-")
+    return f"{LANGUAGES.get(source, source)} → {LANGUAGES.get(target, target)}"
+
+
+def _swap() -> None:
+    source, target = st.session_state["translation.direction"].split("-")
+    if f"{target}-{source}" in DIRECTIONS:
+        st.session_state["translation.direction"] = f"{target}-{source}"
+
+
+st.title("Translation")
+st.caption(
+    "Long texts are split into sentences, translated in batches and put back together, "
+    "keeping your line breaks. Greedy decoding is fastest; beam search weighs several candidates."
+)
+left, right = st.columns([4, 1], vertical_alignment="bottom")
+direction = left.selectbox("Direction", DIRECTIONS, format_func=_direction_label, key="translation.direction")
+right.button("Swap", key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
+source_language, target_language = direction.split("-")
+spec = catalog.translation_model(source_language, target_language)
+model_ref = demo.pick_model(catalog.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
+decoding = st.radio(
+    "Decoding", ["Greedy (fastest)", "Beam search (more fluent)"], horizontal=True, key="translation.decoding"
+)
+beams = 1
+if decoding.startswith("Beam"):
+    beams = st.slider("Beams", 2, translation.MAX_BEAMS, 4, key="translation.beams")
+single, batch = st.tabs(["Text", "Batch (table)"])
+
+with single:
+    demo.show_examples(EXAMPLES, "translation.text", "translation")
+    st.text_area(
+        f"Text in {LANGUAGES.get(source_language, source_language)}",
+        key="translation.text",
+        height=140,
+        placeholder="Type or paste text to translate… / 输入要翻译的文字…",
+        help=f"Up to {translation.MAX_CHARS:,} characters.",
+    )
+    clicked = st.button("Translate", type="primary", key="translation.run", icon=":material/translate:")
+    if demo.run_requested("translation", clicked):
+        with user_errors():
+            loaded = demo.load_model(catalog.TRANSLATION, model_ref)
+            if loaded is not None:
+                st.session_state["translation.result"] = translation.translate_text(
+                    loaded,
+                    st.session_state["translation.text"],
+                    source_language,
+                    target_language,
+                    num_beams=beams,
+                    progress=demo.progress_reporter("Translating sentences"),
+                )
+
+    result = st.session_state.get("translation.result")
+    if result is None:
+        st.info("Type a text and press **Translate**, or click an example above.", icon=":material/keyboard:")
+    else:
+        source_column, target_column = st.columns(2)
+        with source_column.container(border=True):
+            st.caption(LANGUAGES.get(result.source_language, result.source_language))
+            st.text(result.source_text)
+        with target_column.container(border=True):
+            st.caption(LANGUAGES.get(result.target_language, result.target_language))
+            st.text(result.translation)
+        if result.notice:
+            st.warning(result.notice, icon=":material/content_cut:")
+        with st.expander(f"Sentence by sentence ({len(result.sentences)}, {result.decoding})"):
+            st.dataframe(
+                [
+                    {"source": s.source, "translation": s.translation, "tokens": s.output_tokens}
+                    for s in result.sentences
+                ],
+                hide_index=True,
+            )
+        demo.show_footer(result.footer)
+
+with batch:
+    table = demo.upload_table("translation")
+    if table is not None and st.button(
+        "Translate every row", key="translation.batch_run", icon=":material/table_view:"
+    ):
+        frame, column = table
+        with user_errors():
+            loaded = demo.load_model(catalog.TRANSLATION, model_ref)
+            if loaded is not None:
+                st.session_state["translation.batch_result"] = translation.translate_table(
+                    loaded,
+                    frame,
+                    column,
+                    target_language,
+                    num_beams=beams,
+                    progress=demo.progress_reporter("Translating"),
+                )
+    batch_result = st.session_state.get("translation.batch_result")
+    if batch_result is not None:
+        demo.show_table_run(batch_result, f"translation-{direction}.csv", "translation")
