@@ -29,6 +29,34 @@ PAGES: tuple[PageEntry, ...] = (
         ":material/deployed_code:",
         "The model catalogue, the compute device, and what is loaded now.",
     ),
+    PageEntry(
+        "Demos",
+        "pages/demos/sentiment.py",
+        "Sentiment",
+        ":material/sentiment_satisfied:",
+        "Label a text, or a whole table, with a probability for every label.",
+    ),
+    PageEntry(
+        "Demos",
+        "pages/demos/translation.py",
+        "Translation",
+        ":material/translate:",
+        "English, Chinese, German and French, sentence by sentence, greedy or beam search.",
+    ),
+    PageEntry(
+        "Demos",
+        "pages/demos/image_classification.py",
+        "Image classification",
+        ":material/image_search:",
+        "Top-5 labels for a sample photo, an upload or the camera.",
+    ),
+    PageEntry(
+        "Demos",
+        "pages/demos/text_generation.py",
+        "Text generation",
+        ":material/chat:",
+        "Chat with an instruct model; tokens stream in, with tokens per second.",
+    ),
 )
 
 SECTIONS: tuple[str, ...] = ("Overview", "Market", "Demos", "Fine-tuning")
