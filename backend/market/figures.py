@@ -16,11 +16,12 @@ from backend.market.style import (
     DATASET_COLOURS,
     FONT,
     PRIMARY_SYMBOL,
-    SECONDARY_NOTE,
+    SECONDARY_NOTES,
     SECONDARY_PATTERN,
     SERIES_SYMBOLS,
     colour_for,
     dataset_label,
+    dataset_rank,
     hollow,
     human_number,
     safe_text,
@@ -69,10 +70,10 @@ def _empty_figure(title: str) -> go.Figure:
     return figure
 
 
-def _add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float) -> None:
+def _add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str) -> None:
     if (rows["verification"] == "secondary").any():
         figure.add_annotation(
-            text=SECONDARY_NOTE,
+            text=SECONDARY_NOTES[kind],
             showarrow=False,
             x=0,
             y=y,
@@ -101,7 +102,7 @@ def _user_datasets(rows: pd.DataFrame) -> list[str]:
 def _unit_title(rows: pd.DataFrame) -> str:
     units = sorted(rows["unit"].unique())
     if units == ["percent"]:
-        return "% (each source's own definition; see legend)"
+        return "% (each survey's own definition)"
     return ", ".join(units)
 
 
@@ -116,7 +117,8 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
     figure = _base_layout(go.Figure(), title, subtitle)
     user = _user_datasets(rows)
     shapes_per_dataset: dict[str, int] = {}
-    for (dataset, metric, definition), series in rows.groupby(["dataset", "metric", "definition"], sort=False):
+    ordered = rows.assign(_rank=rows["dataset"].map(dataset_rank)).sort_values("_rank", kind="stable")
+    for (dataset, metric, definition), series in ordered.groupby(["dataset", "metric", "definition"], sort=False):
         index = shapes_per_dataset.get(dataset, 0)
         shapes_per_dataset[dataset] = index + 1
         symbol = SERIES_SYMBOLS[index % len(SERIES_SYMBOLS)]
@@ -159,8 +161,32 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
     )
     figure.update_xaxes(title_text="Year", dtick=1, tickformat="d")
     figure.update_layout(legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"}, height=640)
-    _add_secondary_note(figure, rows, y=1.02)
+    _add_legend_keys(figure, rows)
+    _add_secondary_note(figure, rows, y=1.02, kind="lines")
     return figure
+
+
+def _add_legend_keys(figure: go.Figure, rows: pd.DataFrame) -> None:
+    """Legend entries explaining filled vs hollow markers (a series may mix both)."""
+    if not (rows["verification"] == "secondary").any():
+        return
+    for name, symbol, dash in (
+        ("Primary source (filled marker)", PRIMARY_SYMBOL, "solid"),
+        ("Secondary source (hollow marker, dotted line)", hollow(PRIMARY_SYMBOL), "dot"),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines+markers",
+                name=name,
+                legendgroup="verification",
+                line={"color": "#888888", "dash": dash},
+                marker={"symbol": symbol, "size": 10, "color": "#888888"},
+                hoverinfo="skip",
+                meta={"legend_key": True},
+            )
+        )
 
 
 def _mark_series_break(figure: go.Figure, rows: pd.DataFrame, dataset: str, metric: str, series: pd.DataFrame) -> None:
@@ -168,9 +194,8 @@ def _mark_series_break(figure: go.Figure, rows: pd.DataFrame, dataset: str, metr
     if breaks.empty:
         return
     first_break = int(breaks["year"].min())
-    same = rows.loc[(rows["dataset"] == dataset) & (rows["metric"] == metric) & ~rows["series_break"].astype(bool)]
-    earlier = same.loc[same["year"] <= first_break, "year"]
-    x = (int(earlier.max()) + first_break) / 2 if not earlier.empty else first_break - 0.5
+    # Half a year before the first changed value: the change happened between the two surveys.
+    x = first_break - 0.5
     label = f"{dataset_label(dataset)}: series break (question changed)"
     if any(getattr(shape, "x0", None) == x for shape in figure.layout.shapes):
         return
@@ -212,8 +237,8 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     ]
     figure = make_subplots(rows=len(panels), cols=1, row_heights=sizes, vertical_spacing=spacing, subplot_titles=titles)
     _base_layout(figure, title)
+    figure.update_layout(margin={"t": 120})
     user = _user_datasets(rows)
-    legend_seen: set[str] = set()
     for number, ((dataset, metric, _definition, year), panel) in enumerate(panels, start=1):
         panel = panel.sort_values("value", kind="stable")
         secondary = (panel["verification"] == "secondary").tolist()
@@ -235,8 +260,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
                 y=labels,
                 orientation="h",
                 name=safe_text(f"{dataset_label(dataset)} ({year})"),
-                legendgroup=dataset,
-                showlegend=dataset not in legend_seen,
+                showlegend=False,
                 marker={
                     "color": colour,
                     "line": {"color": colour, "width": 1},
@@ -256,16 +280,11 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             row=number,
             col=1,
         )
-        legend_seen.add(dataset)
     if sorted(rows["unit"].unique()) == ["percent"]:
         figure.update_xaxes(range=[0, 110])
     figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
-    figure.update_layout(
-        height=height,
-        bargap=0.25,
-        legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-    )
-    _add_secondary_note(figure, rows, y=-20 / height)
+    figure.update_layout(height=height, bargap=0.25)
+    _add_secondary_note(figure, rows, y=-20 / height, kind="bars")
     return figure
 
 
@@ -370,5 +389,5 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
             font={"size": 11},
             name="trend-note",
         )
-    _add_secondary_note(figure, points, y=1.02)
+    _add_secondary_note(figure, points, y=1.02, kind="points")
     return figure

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from backend.market.style import dataset_rank
+
 # Headline adoption series: each survey's answer to "does this organisation use AI at all".
 ADOPTION_METRICS: tuple[str, ...] = (
     "organisations_using_ai",
@@ -41,7 +43,10 @@ def adoption_over_time(frame: pd.DataFrame) -> pd.DataFrame:
         & (frame["segment_type"] == "all")
         & frame["geography"].isin(HEADLINE_GEOGRAPHIES)
     )
-    return frame.loc[mask].sort_values(["dataset", "metric", "year"], kind="stable").reset_index(drop=True)
+    rows = frame.loc[mask]
+    order = rows.assign(_source=rows["dataset"].map(dataset_rank), _metric=rows["metric"].map(ADOPTION_METRICS.index))
+    order = order.sort_values(["_source", "_metric", "year"], kind="stable")
+    return order.drop(columns=["_source", "_metric"]).reset_index(drop=True)
 
 
 def adoption_by_segment(frame: pd.DataFrame, kind: str) -> pd.DataFrame:

@@ -28,16 +28,24 @@ DATASET_LABELS: dict[str, str] = {
     "epoch_notable_models": "Epoch AI",
 }
 
-SECONDARY_NOTE = (
-    "Hollow markers, dotted lines and hatched bars: figure found only in a third-party summary "
-    "(verification = secondary)."
-)
+SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"
+SECONDARY_NOTES: dict[str, str] = {
+    "lines": f"Hollow markers and dotted lines: {SECONDARY_MEANING}.",
+    "bars": f"Hatched bars: {SECONDARY_MEANING}.",
+    "points": f"Hollow markers: {SECONDARY_MEANING}.",
+}
+DATASET_ORDER: tuple[str, ...] = tuple(DATASET_LABELS)
 SECONDARY_PATTERN = "/"
 PRIMARY_SYMBOL = "circle"
 # Marker shapes for further series of the same source (its colour stays the same).
 SERIES_SYMBOLS: tuple[str, ...] = ("circle", "diamond", "square", "triangle-up", "star", "hexagon")
 CONFIDENCE_SYMBOLS: dict[str, str] = {"Confident": "circle", "Likely": "diamond", "Speculative": "x"}
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 13}
+
+
+def dataset_rank(dataset: str) -> int:
+    """Display order: built-in sources in a fixed order, user datasets after them."""
+    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
 
 
 def dataset_label(dataset: str) -> str:
