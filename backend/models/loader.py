@@ -27,6 +27,7 @@ from backend.errors import (
 )
 from backend.models import catalog
 from backend.models.device import DeviceInfo, choose_device, torch_dtype
+from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _MAX_REF_LENGTH = 400
@@ -180,6 +181,9 @@ def _load_components(task: str, source: str, device: DeviceInfo, dtype: str, loc
             model_kwargs={"dtype": torch_dtype(dtype)},
         )
         return model, None
+    if task in (catalog.SENTIMENT, catalog.TEXT_CLASSIFIER_BASE) and (Path(source) / EMBEDDING_HEAD_FILE).is_file():
+        # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
+        return load_embedding_head(Path(source), device.torch_device, torch_dtype(dtype))
     import transformers
 
     auto_model = {

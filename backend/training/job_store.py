@@ -1,0 +1,392 @@
+"""Job state in SQLite, outside any browser session, shared by the app and the workers.
+
+A refresh, a second tab or an app restart reads the same rows. Each call opens its own short
+connection (WAL mode), so the Streamlit process and worker processes can use the file at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from backend.config import Settings, get_settings
+from backend.errors import InvalidInputError
+
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+# A worker beats every few seconds while training; a minute of silence means it is gone
+# (a long checkpoint save or evaluation still beats from its own thread).
+STALE_HEARTBEAT_SECONDS = 60.0
+_MAX_LOG_CHARS = 2000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    task TEXT NOT NULL,
+    method TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    progress REAL NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER NOT NULL DEFAULT 0,
+    epoch REAL NOT NULL DEFAULT 0,
+    eta_seconds REAL,
+    message TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '{}',
+    dataset TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    artefacts TEXT NOT NULL DEFAULT '{}',
+    run_dir TEXT NOT NULL,
+    worker_pid INTEGER,
+    worker_host TEXT NOT NULL DEFAULT '',
+    heartbeat REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
+CREATE TABLE IF NOT EXISTS job_metrics (
+    job_id TEXT NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, name TEXT NOT NULL,
+    value REAL NOT NULL, time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_metrics_job ON job_metrics (job_id, step);
+CREATE TABLE IF NOT EXISTS job_logs (
+    job_id TEXT NOT NULL, time REAL NOT NULL, level TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs (job_id, time);
+"""
+_JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
+
+
+@dataclass
+class Job:
+    """One training job as stored; ``to_dict`` is what the UI and the API return."""
+
+    id: str
+    owner: str
+    title: str
+    task: str
+    method: str
+    base_model: str
+    status: str
+    created: float
+    run_dir: str
+    started: float | None = None
+    finished: float | None = None
+    progress: float = 0.0
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    eta_seconds: float | None = None
+    message: str = ""
+    error: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    worker_pid: int | None = None
+    worker_host: str = ""
+    heartbeat: float | None = None
+    cancel_requested: bool = False
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the job can no longer change."""
+        return self.status in FINISHED
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def new_job_id() -> str:
+    """A sortable, unique id that is also a safe folder name."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+class JobStore:
+    """Jobs, their metric history and logs in one SQLite file."""
+
+    def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
+        settings = settings or get_settings()
+        self.path = Path(path or settings.jobs_db)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as connection:
+            connection.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _to_job(row: sqlite3.Row) -> Job:
+        data = dict(row)
+        for column in _JSON_COLUMNS:
+            data[column] = json.loads(data[column] or "{}")
+        data["cancel_requested"] = bool(data["cancel_requested"])
+        return Job(**data)
+
+    def create(
+        self,
+        job_id: str,
+        params: dict[str, Any],
+        dataset: dict[str, Any],
+        run_dir: Path,
+        owner: str = "",
+    ) -> Job:
+        """Insert a queued job."""
+        job = Job(
+            id=job_id,
+            owner=owner,
+            title=str(params.get("title") or ""),
+            task=str(params["task"]),
+            method=str(params["method"]),
+            base_model=str(params["base_model"]),
+            status=QUEUED,
+            created=time.time(),
+            run_dir=str(run_dir),
+            params=params,
+            dataset=dataset,
+            message="Waiting for a worker",
+        )
+        row = job.to_dict()
+        for column in _JSON_COLUMNS:
+            row[column] = json.dumps(row[column], ensure_ascii=False)
+        row["cancel_requested"] = int(row["cancel_requested"])
+        names = ", ".join(row)
+        marks = ", ".join(f":{name}" for name in row)
+        with self._connect() as connection:
+            connection.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
+        return job
+
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        """The job, or None when it does not exist or belongs to another owner."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        job = self._to_job(row)
+        return job if owner is None or job.owner == owner else None
+
+    def require(self, job_id: str, owner: str | None = None) -> Job:
+        """The job, or an error a user can read."""
+        job = self.get(job_id, owner)
+        if job is None:
+            raise InvalidInputError(f"No training job {job_id!r}.", "It may have been deleted.")
+        return job
+
+    def list_jobs(self, owner: str | None = None, statuses: tuple[str, ...] = (), task: str | None = None) -> list[Job]:
+        """Jobs newest first, filtered by owner, statuses and task when given."""
+        clauses, values = [], []
+        if owner is not None:
+            clauses.append("owner = ?")
+            values.append(owner)
+        if statuses:
+            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            values.extend(statuses)
+        if task:
+            clauses.append("task = ?")
+            values.append(task)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT * FROM jobs {where} ORDER BY created DESC", values).fetchall()
+        return [self._to_job(row) for row in rows]
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next job to run; None when the job is not waiting."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT status, created FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row["status"] != QUEUED:
+                return None
+            ahead = connection.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status = ? AND (created < ? OR (created = ? AND id < ?))",
+                (QUEUED, row["created"], row["created"], job_id),
+            ).fetchone()[0]
+        return int(ahead) + 1
+
+    def claim(self, job_id: str, pid: int | None = None, host: str | None = None) -> bool:
+        """Move a queued job to running for this worker; False when it was cancelled meanwhile."""
+        now = time.time()
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE jobs SET status = ?, started = ?, heartbeat = ?, worker_pid = ?, worker_host = ?, "
+                "message = 'Starting' WHERE id = ? AND status = ? AND cancel_requested = 0",
+                (RUNNING, now, now, pid or os.getpid(), host or socket.gethostname(), job_id, QUEUED),
+            )
+        return cursor.rowcount == 1
+
+    def update_progress(
+        self,
+        job_id: str,
+        step: int,
+        total_steps: int,
+        epoch: float,
+        eta_seconds: float | None,
+        message: str = "",
+    ) -> None:
+        """Record where training is; progress is step / total."""
+        progress = min(1.0, step / total_steps) if total_steps else 0.0
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE jobs SET step = ?, total_steps = ?, epoch = ?, eta_seconds = ?, progress = ?, "
+                "heartbeat = ?, message = CASE WHEN ? = '' THEN message ELSE ? END WHERE id = ?",
+                (step, total_steps, epoch, eta_seconds, progress, time.time(), message, message, job_id),
+            )
+
+    def set_message(self, job_id: str, message: str) -> None:
+        """Short status line shown under the progress bar."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE jobs SET message = ?, heartbeat = ? WHERE id = ?", (message, time.time(), job_id)
+            )
+
+    def beat(self, job_id: str) -> None:
+        """The worker is alive and on this job."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE jobs SET heartbeat = ? WHERE id = ? AND status = ?", (time.time(), job_id, RUNNING)
+            )
+
+    def add_metric(self, job_id: str, step: int, epoch: float, name: str, value: float) -> None:
+        """Append one point to a curve (loss, eval accuracy, ...)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO job_metrics VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, int(step), float(epoch), name, float(value), time.time()),
+            )
+
+    def metric_history(self, job_id: str) -> list[dict[str, Any]]:
+        """Every recorded point, in order: ``{"step", "epoch", "name", "value"}``."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, rowid", (job_id,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def log(self, job_id: str, text: str, level: str = "info") -> None:
+        """Append a line to the job's log."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO job_logs VALUES (?, ?, ?, ?)", (job_id, time.time(), level, text[:_MAX_LOG_CHARS])
+            )
+
+    def logs(self, job_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The last ``limit`` log lines, oldest first."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT time, level, text FROM job_logs WHERE job_id = ? ORDER BY rowid DESC LIMIT ?", (job_id, limit)
+            ).fetchall()
+        return [dict(row) for row in reversed(rows)]
+
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        error: str = "",
+        metrics: dict[str, Any] | None = None,
+        artefacts: dict[str, Any] | None = None,
+        message: str = "",
+    ) -> None:
+        """Record the end of a job; a finished job is never overwritten (first ending wins)."""
+        if status not in FINISHED:
+            raise ValueError(f"{status} is not a final status")
+        progress_sql = ", progress = 1.0, eta_seconds = 0" if status == SUCCEEDED else ", eta_seconds = NULL"
+        with self._connect() as connection:
+            connection.execute(
+                f"UPDATE jobs SET status = ?, finished = ?, error = ?, message = ?, "
+                f"metrics = ?, artefacts = ?{progress_sql} WHERE id = ? AND status NOT IN (?, ?, ?)",
+                (
+                    status,
+                    time.time(),
+                    error,
+                    message or status.capitalize(),
+                    json.dumps(metrics or {}, ensure_ascii=False),
+                    json.dumps(artefacts or {}, ensure_ascii=False),
+                    job_id,
+                    *FINISHED,
+                ),
+            )
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Cancel a queued job at once; ask a running one to stop at its next step."""
+        with self._connect() as connection:
+            connection.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+            connection.execute(
+                "UPDATE jobs SET status = ?, finished = ?, message = 'Cancelled before it started' "
+                "WHERE id = ? AND status = ?",
+                (CANCELLED, time.time(), job_id, QUEUED),
+            )
+            connection.execute("UPDATE jobs SET message = 'Stopping…' WHERE id = ? AND status = ?", (job_id, RUNNING))
+        return self.require(job_id)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether someone asked this job to stop."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job's rows (the caller removes its folder)."""
+        with self._connect() as connection:
+            for table, column in (("job_metrics", "job_id"), ("job_logs", "job_id"), ("jobs", "id")):
+                connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_id,))
+
+    def reap_dead_jobs(self, stale_after: float = STALE_HEARTBEAT_SECONDS) -> list[str]:
+        """Mark running jobs whose worker is gone as failed; returns their ids.
+
+        A worker is gone when its process no longer exists on this host, or when its heartbeat
+        is older than ``stale_after`` seconds (the only sign available for another host).
+        """
+        host = socket.gethostname()
+        now = time.time()
+        dead: list[tuple[str, str]] = []
+        for job in self.list_jobs(statuses=(RUNNING,)):
+            if job.worker_host == host and job.worker_pid and not _process_alive(job.worker_pid):
+                dead.append((job.id, f"The worker process (pid {job.worker_pid}) stopped while training"))
+            elif job.heartbeat is None or now - job.heartbeat > stale_after:
+                silent = int(now - (job.heartbeat or job.started or now))
+                dead.append((job.id, f"The worker stopped reporting {silent} s ago"))
+        for job_id, reason in dead:
+            self.finish(
+                job_id,
+                FAILED,
+                error=f"{reason} (it may have run out of memory or been restarted). Submit the job again to retry.",
+                message="Worker died",
+            )
+            self.log(job_id, reason, "error")
+        return [job_id for job_id, _ in dead]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -1,0 +1,150 @@
+"""Training parameters: validated before a job is queued, saved as JSON beside the run.
+
+Defaults are small on purpose (a few epochs, modest batch) so a first run finishes quickly; the
+fast method trains only a small head, so its defaults use more epochs and a larger learning rate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from backend.errors import InvalidInputError
+
+TEXT = "text"
+IMAGE = "image"
+TASK_KINDS = (TEXT, IMAGE)
+FULL = "full"
+FAST = "fast"
+METHODS = (FULL, FAST)
+PARAMS_FILE = "params.json"
+
+# (minimum, maximum) per numeric field: wide enough for real use, narrow enough to catch typos
+# such as a learning rate of 5 instead of 5e-5.
+_RANGES: dict[str, tuple[float, float]] = {
+    "epochs": (1, 200),
+    "learning_rate": (1e-7, 1.0),
+    "batch_size": (1, 1024),
+    "max_length": (8, 4096),
+    "warmup_ratio": (0.0, 0.5),
+    "weight_decay": (0.0, 1.0),
+    "early_stopping_patience": (0, 50),
+    "validation_fraction": (0.05, 0.5),
+    "seed": (0, 2**31 - 1),
+}
+_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Everything a training run needs besides the data.
+
+    Attributes:
+        task: ``text`` or ``image`` classification.
+        method: ``full`` (fine-tune every weight) or ``fast`` (frozen features + a linear head).
+        base_model: model reference (catalogue hub id or local folder). For fast text runs, a
+            sentence-transformers embeddings model.
+        title: the model's display name in the demo pickers.
+        epochs: passes over the training data.
+        learning_rate: peak learning rate.
+        batch_size: examples per step (halved automatically on GPU out-of-memory).
+        max_length: tokens per text; longer texts are truncated.
+        warmup_ratio: share of steps with a linear warm-up (full method).
+        weight_decay: AdamW weight decay.
+        early_stopping_patience: stop after this many epochs without validation F1 improving
+            (0 = off).
+        validation_fraction: share of the data held out when no validation file is given.
+        seed: random seed for the split and training.
+        precision: ``auto`` (fp16/bf16 on GPU, fp32 on CPU) or a fixed choice.
+    """
+
+    task: str
+    method: str
+    base_model: str
+    title: str = ""
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    early_stopping_patience: int = 0
+    validation_fraction: float = 0.2
+    seed: int = 42
+    precision: str = "auto"
+
+    def validate(self) -> TrainingParams:
+        """Return self when every field is in range.
+
+        Raises:
+            InvalidInputError: naming the first field that is wrong and its allowed range.
+        """
+        if self.task not in TASK_KINDS:
+            raise InvalidInputError(f"Unknown task {self.task!r}.", f"Use one of {', '.join(TASK_KINDS)}.")
+        if self.method not in METHODS:
+            raise InvalidInputError(f"Unknown training method {self.method!r}.", f"Use one of {', '.join(METHODS)}.")
+        if not self.base_model.strip():
+            raise InvalidInputError("No base model chosen.", "Pick a base model from the list.")
+        if self.precision not in _PRECISIONS:
+            raise InvalidInputError(f"Unknown precision {self.precision!r}.", f"Use one of {', '.join(_PRECISIONS)}.")
+        if len(self.title) > 120:
+            raise InvalidInputError("The model title is longer than 120 characters.", "Shorten it.")
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise InvalidInputError(
+                    f"{name.replace('_', ' ').capitalize()} must be between {low:g} and {high:g} (got {value!r}).",
+                )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingParams:
+        """Build from JSON, ignoring unknown keys and casting numbers (tolerates older files)."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            kind = known[key].type
+            try:
+                if kind == "int":
+                    value = int(value)
+                elif kind == "float":
+                    value = float(value)
+                elif kind == "str":
+                    value = str(value)
+            except (TypeError, ValueError) as error:
+                raise InvalidInputError(f"Parameter {key} has an invalid value {value!r}.") from error
+            values[key] = value
+        missing = [name for name in ("task", "method", "base_model") if name not in values]
+        if missing:
+            raise InvalidInputError(f"Training parameters lack {', '.join(missing)}.")
+        return cls(**values).validate()
+
+    def save(self, run_dir: Path) -> Path:
+        """Write ``params.json`` into the run folder."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / PARAMS_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, run_dir: Path) -> TrainingParams:
+        """Read ``params.json`` from the run folder."""
+        return cls.from_dict(json.loads((run_dir / PARAMS_FILE).read_text(encoding="utf-8")))
+
+
+def default_params(task: str, method: str, base_model: str) -> TrainingParams:
+    """Sensible small defaults for a task and method."""
+    params = TrainingParams(task=task, method=method, base_model=base_model)
+    if method == FAST:
+        params = replace(params, epochs=30, learning_rate=1e-2, batch_size=64, warmup_ratio=0.0)
+    elif task == IMAGE:
+        params = replace(params, learning_rate=1e-4, batch_size=16)
+    return params
