@@ -30,6 +30,13 @@ PAGES: tuple[PageEntry, ...] = (
         "The model catalogue, the compute device, and what is loaded now.",
     ),
     PageEntry(
+        "Market",
+        "pages/market/applications.py",
+        "Applications by industry",
+        ":material/factory:",
+        "Use cases from the source documents by industry and AI task, with semantic search.",
+    ),
+    PageEntry(
         "Demos",
         "pages/demos/sentiment.py",
         "Sentiment",
