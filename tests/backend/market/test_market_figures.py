@@ -1,0 +1,178 @@
+"""Figure builders, tested on their traces and layout (what a reader would see)."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from backend.market import figures, selections, store
+from backend.market.schema import validate_table
+from backend.market.style import DATASET_COLOURS, SECONDARY_NOTES
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return store.load_market_data()
+
+
+def _data_traces(figure: go.Figure) -> list:
+    return [t for t in figure.data if not (t.meta or {}).get("legend_key")]
+
+
+def _annotation_texts(figure: go.Figure) -> list[str]:
+    return [a.text for a in figure.layout.annotations]
+
+
+def test_adoption_over_time_one_line_per_definition(data):
+    rows = selections.adoption_over_time(data)
+    figure = figures.build_adoption_over_time(rows)
+    traces = _data_traces(figure)
+    assert len(traces) == rows.groupby(["dataset", "metric", "definition"]).ngroups == 6
+    names = [t.name.replace("<br>", " ") for t in traces]
+    assert names[0].startswith("McKinsey State of AI: Share of McKinsey survey respondents'")
+    assert any("in producing goods or services" in n for n in names)
+    assert any("in any business function" in n for n in names)
+    assert sum(len(t.y) for t in traces) == len(rows), "every row drawn, nothing invented"
+    assert "Share of organisations using AI" in figure.layout.title.text
+    assert figure.layout.yaxis.range == (0, 100)
+
+
+def test_colours_are_per_source(data):
+    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    for trace in _data_traces(figure):
+        assert trace.line.color == DATASET_COLOURS[trace.meta["dataset"]]
+
+
+def test_secondary_points_are_hollow_and_explained(data):
+    rows = selections.adoption_over_time(data)
+    figure = figures.build_adoption_over_time(rows)
+    mckinsey = next(t for t in _data_traces(figure) if t.meta["metric"] == "organisations_using_ai")
+    mck_rows = rows.loc[rows["metric"] == "organisations_using_ai"]
+    expected = ["circle-open" if v == "secondary" else "circle" for v in mck_rows["verification"]]
+    assert list(mckinsey.marker.symbol) == expected
+    assert mckinsey.line.dash == "solid", "mixed series keep a solid line"
+    ibm = next(t for t in _data_traces(figure) if t.meta["dataset"] == "ibm_global_ai_adoption_index")
+    assert ibm.line.dash == "dot", "an all-secondary series is dotted"
+    assert SECONDARY_NOTES["lines"] in _annotation_texts(figure)
+    keys = [t.name for t in figure.data if (t.meta or {}).get("legend_key")]
+    assert keys == ["Primary source (filled marker)", "Secondary source (hollow marker, dotted line)"]
+
+
+def test_series_break_is_marked(data):
+    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    breaks = [s for s in figure.layout.shapes if s.line.dash == "dash"]
+    assert len(breaks) == 1 and breaks[0].x0 == 2025.5
+    assert any("US Census BTOS: series break" in text for text in _annotation_texts(figure))
+
+
+def test_hover_shows_definition_value_and_source(data):
+    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    trace = _data_traces(figure)[0]
+    assert trace.hovertemplate == figures.TIME_HOVER
+    first = trace.customdata[0]
+    assert first[0] == "McKinsey State of AI" and first[1] == "2017" and first[2] == "20%"
+    assert first[4] == "McKinsey &amp; Company (VentureBeat summary)" and first[5] == "secondary"
+
+
+def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
+    rows = selections.adoption_by_segment(data, "size")
+    figure = figures.build_adoption_by_segment(rows, "size")
+    panels = {(t.meta["dataset"], t.meta["year"]) for t in figure.data}
+    assert panels == {("eurostat_isoc_eb_ai", 2023), ("eurostat_isoc_eb_ai", 2025), ("census_btos", 2026)}
+    eurostat_2025 = next(t for t in figure.data if t.meta["year"] == 2025)
+    assert set(eurostat_2025.marker.pattern.shape) == {"/"}
+    assert list(eurostat_2025.y) == ["Small", "All (overall)", "Medium", "Large"]
+    assert list(eurostat_2025.text) == ["17%", "20%", "30.4%", "55%"]
+    eurostat_2023 = next(t for t in figure.data if t.meta["year"] == 2023)
+    assert set(eurostat_2023.marker.pattern.shape) == {""}
+    census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
+    assert list(census.y) == ["100-249 employees", "250+ employees"], "a range is not an overall bar"
+    assert all(t.orientation == "h" and t.hovertemplate == figures.BAR_HOVER for t in figure.data)
+    assert SECONDARY_NOTES["bars"] in _annotation_texts(figure)
+    assert any("Eurostat, 2025" in text for text in _annotation_texts(figure))
+
+
+def test_country_chart_uses_geography(data):
+    figure = figures.build_adoption_by_segment(selections.adoption_by_segment(data, "country"), "country")
+    labels = {label for trace in figure.data for label in trace.y}
+    assert {"Denmark", "Romania", "European Union", "North America", "Greater China"} <= labels
+    assert "by country" in figure.layout.title.text
+
+
+def test_investment_charts_label_bounds(data):
+    figure = figures.build_investment_by_country(selections.investment_by_country(data))
+    assert "USD billion" in figure.layout.title.text
+    by_year = {t.meta["year"]: dict(zip(t.y, t.text, strict=True)) for t in figure.data}
+    assert by_year[2024] == {"United Kingdom": "4.5", "China": "9.3", "United States": "109.1"}
+    assert by_year[2023] == {"China": "<8", "United States": ">67"}
+    focus = figures.build_investment_by_focus_area(selections.investment_by_focus_area(data))
+    assert {t.meta["dataset"] for t in focus.data} == {"ai_index_investment", "oecd_ai_investment"}
+
+
+def test_model_scale_is_log_with_hover_details(data):
+    rows = selections.model_scale(data, "parameters")
+    figure = figures.build_model_scale(rows, "parameters")
+    assert figure.layout.yaxis.type == "log"
+    assert "Parameters" in figure.layout.title.text and "log scale" in figure.layout.title.text
+    names = {t.name for t in figure.data}
+    assert names == {"Epoch AI: confident", "Epoch AI: likely", "Epoch AI: speculative"}
+    symbols = {t.name: set(t.marker.symbol) for t in figure.data}
+    assert symbols["Epoch AI: speculative"] == {"x"}
+    gpt3 = next(t for t in figure.data if "GPT-3 175B (davinci)" in t.text)
+    details = gpt3.customdata[list(gpt3.text).index("GPT-3 175B (davinci)")]
+    assert details[:4] == ["OpenAI", "2020-05-28", "175 billion parameters", "Confident"]
+    assert gpt3.hovertemplate == figures.MODEL_HOVER
+    assert sum(len(t.x) for t in figure.data) == len(rows) == 23
+
+
+def test_compute_chart_notes_the_growth_trend(data):
+    figure = figures.build_model_scale(selections.model_scale(data, "training_compute"), "training_compute")
+    assert figure.layout.yaxis.type == "log"
+    assert any(text.startswith("Trend: 4.3x per year") for text in _annotation_texts(figure))
+    compute = next(t for t in figure.data if "GPT-4" in t.text)
+    assert "2.1×10^25 FLOP" in compute.customdata[list(compute.text).index("GPT-4")][2]
+
+
+def test_empty_rows_give_a_message_not_an_error(data):
+    empty = data.iloc[0:0]
+    for figure in (
+        figures.build_adoption_over_time(empty),
+        figures.build_adoption_by_segment(empty, "industry"),
+        figures.build_model_scale(empty, "parameters"),
+    ):
+        assert figure.data == ()
+        assert "No rows match the current filters." in _annotation_texts(figure)
+
+
+def test_user_text_cannot_inject_markup():
+    frame = pd.DataFrame(
+        [
+            {
+                "dataset": "<img src=x onerror=alert(1)>",
+                "metric": "m",
+                "definition": "<b>bold</b> claim",
+                "geography": "World",
+                "segment": "All",
+                "year": "2024",
+                "value": "5",
+                "unit": "percent",
+                "source_org": "<script>x</script>",
+                "source_title": "t",
+                "source_url": "https://example.com",
+                "verification": "primary",
+            }
+        ]
+    )
+    rows = validate_table(frame).rows
+    figure = figures.build_time_series(rows, "Mine")
+    trace = figure.data[0]
+    shown = [trace.name, *[str(cell) for row in trace.customdata for cell in row], *_annotation_texts(figure)]
+    assert any("&lt;img" in text for text in shown), "the text is still shown, escaped"
+    assert not any("<img" in text or "<script" in text or "<b>bold" in text for text in shown)
+    assert figure.data[0].line.color not in DATASET_COLOURS.values()
+
+
+def test_selections_reject_unknown_kinds(data):
+    with pytest.raises(ValueError):
+        selections.adoption_by_segment(data, "planet")
+    with pytest.raises(ValueError):
+        selections.model_scale(data, "tokens")
