@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from pages.components.auth import can_open, show_account_sidebar, show_sign_in
 from pages.components.navigation import SECTIONS, pages_in
 from pages.components.sidebar import show_sidebar
 
@@ -17,4 +18,10 @@ navigation = {
 }
 current = st.navigation(navigation)
 show_sidebar()
-current.run()
+show_account_sidebar()
+# Protected sections (settings decide which) show the sign-in screen until the user signs in.
+section = next(name for name, pages in navigation.items() if current in pages)
+if can_open(section):
+    current.run()
+else:
+    show_sign_in(section)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +30,8 @@ class Settings:
     model_memory_mb: int
     offline: bool
     queue_backend: str
-    redis_url: str
+    # May carry a password (redis://:secret@host): kept out of reprs, so logs never show it.
+    redis_url: str = field(repr=False)
 
     @property
     def runs_dir(self) -> Path:

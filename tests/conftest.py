@@ -66,3 +66,23 @@ def tiny_models_dir(settings: config.Settings) -> dict[str, Path]:
 def tiny_model_paths(tiny_models_dir: dict[str, Path]) -> dict[str, str]:
     """task -> model reference string (an absolute folder path) for the loader."""
     return {task: str(folder) for task, folder in tiny_models_dir.items()}
+
+
+@pytest.fixture(autouse=True)
+def _navigation_pages_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest run every page through app.py, as a live server does.
+
+    AppTest resets Streamlit's legacy "pages/ folder" flag before each run, so a rerun of a page
+    lying directly in pages/ executes that file alone (without app.py's sidebar and sign-in gate),
+    and its ``st.page_link`` calls to pages in subfolders fail. A live server clears the flag on
+    its first run through app.py's ``st.navigation`` and keeps it cleared.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original_init = PagesManager.__init__
+
+    def init_without_pages_folder(self, *args, **kwargs) -> None:
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_without_pages_folder)

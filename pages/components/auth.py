@@ -1,17 +1,111 @@
-"""Who is using the app, for scoping uploads, jobs and fine-tuned models.
+"""Who is using the app, and the sign-in screen in front of protected sections.
 
-Without sign-in configured, everyone shares one workspace (owner ""), so a browser refresh or a
-second tab still finds every job. With sign-in, each user's owner id is their identity.
+Without sign-in configured, or with the shared password, everyone shares one workspace (owner
+""), so a browser refresh or a second tab still finds every job. With OpenID Connect sign-in, each
+user's owner id is their identity, and their uploads, jobs and models are theirs alone.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from backend import auth
+
+_PASSWORD_FLAG = "auth.password_ok"
+
+
+@st.cache_resource(show_spinner=False)
+def _password_limiter() -> auth.AttemptLimiter:
+    """One limiter for the whole process: every session's wrong guesses count together."""
+    return auth.AttemptLimiter()
+
+
+def access_policy() -> auth.AccessPolicy:
+    """The access policy, read on every run so a changed secrets file applies at once."""
+    return auth.load_access_policy()
+
+
+def _oidc_signed_in() -> bool:
+    user = getattr(st, "user", None)
+    return bool(user is not None and user.get("is_logged_in", False))
+
+
+def is_signed_in(policy: auth.AccessPolicy | None = None) -> bool:
+    """Whether this session passed the configured sign-in (always true when the app is open)."""
+    policy = policy or access_policy()
+    if policy.mode == auth.OIDC:
+        return _oidc_signed_in()
+    if policy.mode == auth.PASSWORD:
+        return bool(st.session_state.get(_PASSWORD_FLAG, False))
+    return True
+
 
 def current_owner() -> str:
     """The signed-in user's stable id, or "" for the shared anonymous workspace."""
-    user = getattr(st, "user", None)
-    if user is not None and getattr(user, "is_logged_in", False):
-        return str(user.get("email") or user.get("sub") or "")
-    return ""
+    if not _oidc_signed_in():
+        return ""
+    return auth.owner_from_claims(st.user.to_dict())
+
+
+def can_open(section: str) -> bool:
+    """Whether this session may open a page of ``section``."""
+    policy = access_policy()
+    if not policy.needs_sign_in(section):
+        return True
+    return not policy.problem and is_signed_in(policy)
+
+
+def _show_password_form() -> None:
+    limiter = _password_limiter()
+    with st.form("auth.password_form"):
+        typed = st.text_input("Shared password", type="password", key="auth.password")
+        submitted = st.form_submit_button("Sign in", icon=":material/login:")
+    if not submitted:
+        return
+    wait = limiter.retry_after()
+    if wait > 0:
+        st.error(f"Too many wrong passwords. Try again in {wait:,.0f} seconds.", icon=":material/timer:")
+        return
+    if auth.check_password(typed, access_policy().password_hash):
+        st.session_state[_PASSWORD_FLAG] = True
+        st.rerun()
+    limiter.record_failure()
+    st.error("That password is not right.", icon=":material/lock:")
+
+
+def show_sign_in(section: str) -> None:
+    """The screen shown instead of a protected page: why, and how to sign in."""
+    policy = access_policy()
+    st.title("Sign in")
+    st.markdown(
+        f"**{section}** handles your own data, so it needs sign-in. The demos and the market pages "
+        "stay open to everyone."
+    )
+    if policy.problem:
+        st.error(f"Sign-in is not set up correctly: {policy.problem}", icon=":material/settings_alert:")
+        return
+    if policy.mode == auth.OIDC:
+        for provider in policy.providers:
+            label = f"Sign in with {provider.title()}" if provider else "Sign in"
+            if st.button(label, key=f"auth.login.{provider or 'default'}", icon=":material/login:"):
+                st.login(provider or None)
+    else:
+        _show_password_form()
+
+
+def show_account_sidebar() -> None:
+    """Who is signed in, and a way out; nothing when the app is open to all."""
+    policy = access_policy()
+    if policy.mode == auth.OPEN or not is_signed_in(policy):
+        return
+    with st.sidebar:
+        if policy.mode == auth.OIDC:
+            name = st.user.get("name") or st.user.get("email") or "signed in"
+            st.caption(f":material/account_circle: {name}")
+            if st.button("Sign out", key="auth.logout", icon=":material/logout:"):
+                st.logout()
+        else:
+            st.caption(":material/group: Signed in with the shared password (one shared workspace)")
+            if st.button("Sign out", key="auth.logout", icon=":material/logout:"):
+                st.session_state.pop(_PASSWORD_FLAG, None)
+                st.rerun()

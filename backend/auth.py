@@ -1,0 +1,236 @@
+"""Who may open what: the access policy read from settings, and the shared-password check.
+
+Three modes, picked from the secrets file and the environment, strongest first:
+
+- ``oidc``: an ``[auth]`` table in ``.streamlit/secrets.toml`` configures Streamlit's built-in
+  OpenID Connect sign-in (``st.login``); each user gets their own workspace.
+- ``password``: a shared password's hash is set (``LSM_ACCESS_PASSWORD_HASH`` or
+  ``access_password_hash`` in ``[showcase]``); everyone who knows it shares one workspace.
+- ``open``: neither is set; everyone shares one workspace and every page is public.
+
+Protected sections (``LSM_PROTECTED_SECTIONS``, default ``Fine-tuning``) need sign-in in the first
+two modes; every other section stays public. Secrets are never part of a repr or ``to_dict``.
+Create a password hash with ``python -m backend.auth``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import os
+import secrets
+import threading
+import time
+import tomllib
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.config import PROJECT_ROOT
+
+OIDC = "oidc"
+PASSWORD = "password"
+OPEN = "open"
+DEFAULT_PROTECTED_SECTIONS: tuple[str, ...] = ("Fine-tuning",)
+# OWASP's 2023 advice for PBKDF2-HMAC-SHA256; a check takes a few hundred ms, which also slows guessing.
+_PBKDF2_ITERATIONS = 600_000
+_PBKDF2_PREFIX = "pbkdf2_sha256"
+_SHA256_PREFIX = "sha256"
+# Streamlit requires both for any provider; without them st.login fails at the first click.
+_OIDC_SHARED_KEYS = ("redirect_uri", "cookie_secret")
+_OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Which sections need sign-in, and how users sign in.
+
+    Attributes:
+        mode: ``oidc``, ``password`` or ``open``.
+        protected_sections: navigation sections that need sign-in (ignored when open).
+        providers: OIDC provider names for ``st.login`` (``""`` is the default ``[auth]`` one).
+        problem: a configuration error to show instead of a sign-in form; protected pages stay
+            closed while it is set (fail closed).
+        password_hash: the stored hash of the shared password (never shown or serialised).
+    """
+
+    mode: str
+    protected_sections: tuple[str, ...] = DEFAULT_PROTECTED_SECTIONS
+    providers: tuple[str, ...] = ()
+    problem: str = ""
+    password_hash: str = field(default="", repr=False)
+
+    def needs_sign_in(self, section: str) -> bool:
+        """Whether opening a page of ``section`` requires a signed-in user."""
+        return self.mode != OPEN and section in self.protected_sections
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form without the password hash."""
+        return {
+            "mode": self.mode,
+            "protected_sections": list(self.protected_sections),
+            "providers": list(self.providers),
+            "problem": self.problem,
+        }
+
+
+def hash_password(password: str, salt: str | None = None, iterations: int = _PBKDF2_ITERATIONS) -> str:
+    """A salted PBKDF2-SHA256 hash to store in the settings: ``pbkdf2_sha256$iterations$salt$hex``."""
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode("ascii"), iterations)
+    return f"{_PBKDF2_PREFIX}${iterations}${salt}${digest.hex()}"
+
+
+def _parse_hash(stored: str) -> tuple[str, int, str, str] | None:
+    parts = stored.strip().split("$")
+    if len(parts) == 4 and parts[0] == _PBKDF2_PREFIX and parts[1].isdigit() and parts[2].isascii():
+        return parts[0], int(parts[1]), parts[2], parts[3].lower()
+    if len(parts) == 2 and parts[0] == _SHA256_PREFIX and len(parts[1]) == 64:
+        return parts[0], 0, "", parts[1].lower()
+    return None
+
+
+def is_valid_hash(stored: str) -> bool:
+    """Whether ``stored`` is a hash this module can check against."""
+    return _parse_hash(stored) is not None
+
+
+def check_password(candidate: str, stored: str) -> bool:
+    """Compare a typed password with the stored hash in constant time; malformed hashes never match."""
+    parsed = _parse_hash(stored)
+    if parsed is None or not isinstance(candidate, str):
+        return False
+    scheme, iterations, salt, expected = parsed
+    if scheme == _PBKDF2_PREFIX:
+        actual = hashlib.pbkdf2_hmac("sha256", candidate.encode("utf-8"), salt.encode("ascii"), iterations).hex()
+    else:
+        actual = hashlib.sha256(candidate.encode("utf-8")).hexdigest()
+    return hmac.compare_digest(actual.encode("ascii"), expected.encode("ascii"))
+
+
+def owner_from_claims(claims: Mapping[str, object]) -> str:
+    """The workspace owner id of a signed-in OIDC user.
+
+    A verified e-mail address is readable and stable across providers; without verification an
+    address can be chosen by the user, so the provider's subject id (with its issuer) is used.
+    """
+    email = str(claims.get("email") or "").strip().lower()
+    if email and claims.get("email_verified") is True:
+        return email
+    subject = str(claims.get("sub") or "").strip()
+    if subject:
+        return f"oidc:{claims.get('iss') or 'provider'}:{subject}"
+    return email
+
+
+class AttemptLimiter:
+    """Process-wide brake on password guessing: at most ``max_failures`` per ``window_seconds``.
+
+    Sessions are free to create, so a per-session counter stops nobody; this one is shared.
+    """
+
+    def __init__(
+        self, max_failures: int = 10, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self._max_failures = max_failures
+        self._window = window_seconds
+        self._clock = clock
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _forget_old(self, now: float) -> None:
+        while self._failures and now - self._failures[0] >= self._window:
+            self._failures.popleft()
+
+    def retry_after(self) -> float:
+        """Seconds until another attempt is allowed (0 when one is allowed now)."""
+        with self._lock:
+            now = self._clock()
+            self._forget_old(now)
+            if len(self._failures) < self._max_failures:
+                return 0.0
+            return self._window - (now - self._failures[0])
+
+    def record_failure(self) -> None:
+        """Count one wrong password."""
+        with self._lock:
+            self._failures.append(self._clock())
+
+
+def _read_secrets(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def _oidc_providers(auth_table: Mapping[str, object]) -> tuple[tuple[str, ...], str]:
+    """(provider names, problem) from the ``[auth]`` table."""
+    tables: dict[str, Mapping[str, object]] = {
+        name: value for name, value in auth_table.items() if isinstance(value, dict) and value.get("client_id")
+    }
+    if auth_table.get("client_id"):
+        tables = {"": auth_table, **tables}
+    if not tables:
+        return (), "The [auth] table in secrets.toml names no provider with a client_id."
+    missing = [key for key in _OIDC_SHARED_KEYS if not auth_table.get(key)]
+    for name, table in tables.items():
+        missing += [f"{name + '.' if name else ''}{key}" for key in _OIDC_PROVIDER_KEYS if not table.get(key)]
+    if missing:
+        return tuple(tables), f"The [auth] table in secrets.toml lacks {', '.join(missing)}."
+    if importlib.util.find_spec("authlib") is None:
+        return tuple(tables), "Sign-in is configured but the Authlib package is missing: install requirements.txt."
+    return tuple(tables), ""
+
+
+def _protected_sections(showcase: Mapping[str, object]) -> tuple[str, ...]:
+    raw = os.environ.get("LSM_PROTECTED_SECTIONS")
+    if raw is None:
+        value = showcase.get("protected_sections", list(DEFAULT_PROTECTED_SECTIONS))
+        raw = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if raw.strip().lower() in ("", "none"):
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
+    """Read the access policy afresh from the environment and the secrets file.
+
+    Args:
+        secrets_path: the secrets file (default ``.streamlit/secrets.toml`` in the project).
+
+    Returns:
+        The policy; a misconfiguration is reported in ``problem`` and keeps protected pages closed.
+    """
+    data = _read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
+    table = data.get("showcase")
+    showcase: dict[str, object] = table if isinstance(table, dict) else {}
+    protected = _protected_sections(showcase)
+    auth_table = data.get("auth")
+    if isinstance(auth_table, dict) and auth_table:
+        providers, problem = _oidc_providers(auth_table)
+        return AccessPolicy(mode=OIDC, protected_sections=protected, providers=providers, problem=problem)
+    stored = os.environ.get("LSM_ACCESS_PASSWORD_HASH") or str(showcase.get("access_password_hash") or "")
+    if stored:
+        problem = (
+            ""
+            if is_valid_hash(stored)
+            else "The shared password's hash is malformed: create one with `python -m backend.auth`."
+        )
+        return AccessPolicy(mode=PASSWORD, protected_sections=protected, problem=problem, password_hash=stored.strip())
+    return AccessPolicy(mode=OPEN, protected_sections=protected)
+
+
+if __name__ == "__main__":
+    import getpass
+
+    typed = getpass.getpass("Shared password: ")
+    if typed != getpass.getpass("Again: "):
+        raise SystemExit("The two entries differ.")
+    print("Put this in .streamlit/secrets.toml [showcase] access_password_hash, or LSM_ACCESS_PASSWORD_HASH:")
+    print(hash_password(typed))

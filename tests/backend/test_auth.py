@@ -1,0 +1,212 @@
+"""Access policy from settings, the shared-password check and owner ids."""
+
+from __future__ import annotations
+
+import hmac
+
+import pytest
+
+from backend import auth
+
+_FAST = 1000  # PBKDF2 iterations for tests; production hashes use the module default
+
+
+@pytest.fixture(autouse=True)
+def _no_access_env(monkeypatch):
+    monkeypatch.delenv("LSM_ACCESS_PASSWORD_HASH", raising=False)
+    monkeypatch.delenv("LSM_PROTECTED_SECTIONS", raising=False)
+
+
+def _secrets(tmp_path, text: str):
+    path = tmp_path / "secrets.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+_OIDC_TABLE = """
+[auth]
+redirect_uri = "http://localhost:8501/oauth2callback"
+cookie_secret = "cookie-secret-value-0123456789abcdef"
+client_id = "client-id-value"
+client_secret = "client-secret-value"
+server_metadata_url = "https://accounts.example.com/.well-known/openid-configuration"
+"""
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+def test_password_hash_round_trip_and_salting():
+    first = auth.hash_password("correct horse", iterations=_FAST)
+    second = auth.hash_password("correct horse", iterations=_FAST)
+    assert first != second  # a fresh salt each time
+    assert first.startswith("pbkdf2_sha256$1000$")
+    assert "correct horse" not in first
+    assert auth.check_password("correct horse", first)
+    assert auth.check_password("correct horse", second)
+    assert not auth.check_password("correct horse ", first)
+    assert not auth.check_password("", first)
+
+
+def test_plain_sha256_hashes_are_accepted():
+    stored = "sha256$" + "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"  # sha256("secret")
+    assert auth.check_password("secret", stored)
+    assert not auth.check_password("Secret", stored)
+
+
+@pytest.mark.parametrize("stored", ["", "secret", "pbkdf2_sha256$x$salt$abc", "sha256$short", "md5$abc"])
+def test_malformed_hashes_never_match(stored):
+    assert not auth.is_valid_hash(stored)
+    assert not auth.check_password("secret", stored)
+    assert not auth.check_password(stored, stored)
+
+
+def test_password_check_compares_in_constant_time(monkeypatch):
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    assert auth.check_password("pw", auth.hash_password("pw", iterations=_FAST))
+    assert len(calls) == 1
+
+
+# --- the policy -------------------------------------------------------------------------------
+
+
+def test_no_settings_means_open_with_every_page_public(tmp_path):
+    policy = auth.load_access_policy(tmp_path / "missing.toml")
+    assert policy.mode == auth.OPEN
+    assert not policy.needs_sign_in("Fine-tuning")
+    assert not policy.needs_sign_in("Demos")
+
+
+def test_password_hash_from_the_environment(tmp_path, monkeypatch):
+    stored = auth.hash_password("pw", iterations=_FAST)
+    monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", stored)
+    policy = auth.load_access_policy(tmp_path / "missing.toml")
+    assert (policy.mode, policy.problem, policy.password_hash) == (auth.PASSWORD, "", stored)
+    assert policy.needs_sign_in("Fine-tuning")
+    assert not policy.needs_sign_in("Demos")
+    assert not policy.needs_sign_in("Market")
+
+
+def test_password_hash_from_the_secrets_file(tmp_path):
+    stored = auth.hash_password("pw", iterations=_FAST)
+    policy = auth.load_access_policy(_secrets(tmp_path, f'[showcase]\naccess_password_hash = "{stored}"\n'))
+    assert policy.mode == auth.PASSWORD
+    assert auth.check_password("pw", policy.password_hash)
+
+
+def test_malformed_password_hash_fails_closed_with_a_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", "plain-text-password")
+    policy = auth.load_access_policy(tmp_path / "missing.toml")
+    assert policy.mode == auth.PASSWORD
+    assert "malformed" in policy.problem
+    assert "plain-text-password" not in policy.problem
+    assert policy.needs_sign_in("Fine-tuning")
+
+
+def test_oidc_table_wins_over_a_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", auth.hash_password("pw", iterations=_FAST))
+    policy = auth.load_access_policy(_secrets(tmp_path, _OIDC_TABLE))
+    assert (policy.mode, policy.providers, policy.problem) == (auth.OIDC, ("",), "")
+
+
+def test_named_oidc_providers_are_listed(tmp_path):
+    text = """
+[auth]
+redirect_uri = "http://localhost:8501/oauth2callback"
+cookie_secret = "cookie"
+[auth.google]
+client_id = "a"
+client_secret = "b"
+server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
+[auth.microsoft]
+client_id = "c"
+client_secret = "d"
+server_metadata_url = "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+"""
+    policy = auth.load_access_policy(_secrets(tmp_path, text))
+    assert policy.providers == ("google", "microsoft")
+    assert policy.problem == ""
+
+
+def test_incomplete_oidc_table_names_what_is_missing(tmp_path):
+    policy = auth.load_access_policy(_secrets(tmp_path, '[auth]\nclient_id = "x"\nclient_secret = "y"\n'))
+    assert policy.mode == auth.OIDC
+    assert "redirect_uri" in policy.problem and "cookie_secret" in policy.problem
+    assert "server_metadata_url" in policy.problem
+
+
+def test_missing_authlib_is_reported(tmp_path, monkeypatch):
+    real = auth.importlib.util.find_spec
+    monkeypatch.setattr(auth.importlib.util, "find_spec", lambda name: None if name == "authlib" else real(name))
+    policy = auth.load_access_policy(_secrets(tmp_path, _OIDC_TABLE))
+    assert "Authlib" in policy.problem
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [("Fine-tuning,Market", ("Fine-tuning", "Market")), (" Demos ", ("Demos",)), ("none", ()), ("", ())],
+)
+def test_protected_sections_from_the_environment(tmp_path, monkeypatch, env, expected):
+    monkeypatch.setenv("LSM_PROTECTED_SECTIONS", env)
+    assert auth.load_access_policy(tmp_path / "missing.toml").protected_sections == expected
+
+
+def test_protected_sections_from_the_secrets_file(tmp_path):
+    path = _secrets(tmp_path, '[showcase]\nprotected_sections = ["Fine-tuning", "Market"]\n')
+    assert auth.load_access_policy(path).protected_sections == ("Fine-tuning", "Market")
+
+
+def test_policy_never_shows_its_password_hash(tmp_path, monkeypatch):
+    stored = auth.hash_password("pw", iterations=_FAST)
+    monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", stored)
+    policy = auth.load_access_policy(tmp_path / "missing.toml")
+    digest = stored.rsplit("$", 1)[1]
+    assert digest not in repr(policy)
+    assert digest not in str(policy.to_dict())
+
+
+def test_unreadable_secrets_file_is_treated_as_absent(tmp_path):
+    assert auth.load_access_policy(_secrets(tmp_path, "this is = = not toml")).mode == auth.OPEN
+
+
+# --- owners -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"email": "Ana@Example.com", "email_verified": True, "sub": "1"}, "ana@example.com"),
+        (
+            {"email": "ceo@example.com", "email_verified": False, "sub": "42", "iss": "https://idp"},
+            "oidc:https://idp:42",
+        ),
+        ({"email": "ceo@example.com", "sub": "42"}, "oidc:provider:42"),
+        ({"sub": "42", "iss": "https://idp"}, "oidc:https://idp:42"),
+        ({}, ""),
+    ],
+)
+def test_owner_is_a_verified_email_or_the_provider_subject(claims, expected):
+    assert auth.owner_from_claims(claims) == expected
+
+
+# --- guessing -------------------------------------------------------------------------------
+
+
+def test_attempt_limiter_blocks_after_too_many_failures_then_recovers():
+    now = [1000.0]
+    limiter = auth.AttemptLimiter(max_failures=3, window_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert limiter.retry_after() == 0
+        limiter.record_failure()
+    assert limiter.retry_after() == 60
+    now[0] += 59
+    assert limiter.retry_after() == 1
+    now[0] += 1
+    assert limiter.retry_after() == 0
