@@ -214,6 +214,7 @@ class ReplyStream:
         first_token_ms = 0.0
         pieces: list[str] = []
         self._thread.start()
+        finished = False
         try:
             for chunk in self._streamer:
                 if chunk:
@@ -221,8 +222,9 @@ class ReplyStream:
                         first_token_ms = watch.stop()
                     pieces.append(chunk)
                     yield chunk
+            finished = True
         finally:
-            if self._thread.is_alive():
+            if not finished:
                 self.stop_event.set()
             self._thread.join()
         seconds = watch.stop() / 1000

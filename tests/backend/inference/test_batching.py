@@ -1,0 +1,75 @@
+"""Length-sorted batching and table helpers."""
+
+import pandas as pd
+import pytest
+
+from backend.errors import InvalidInputError
+from backend.inference import tables
+from backend.inference.batching import run_sorted, sorted_batches
+
+
+def test_sorted_batches_group_similar_sizes_longest_first():
+    sizes = [5, 100, 7, 90, 6, 95]
+    batches = sorted_batches(sizes, 2)
+    assert batches == [[1, 5], [3, 2], [4, 0]]
+    assert sorted(i for batch in batches for i in batch) == list(range(len(sizes)))
+
+
+def test_run_sorted_returns_results_in_input_order_and_reports_progress():
+    items = ["ccc", "a", "bbbb", "dd", "eeeee"]
+    seen_batches: list[list[str]] = []
+    progress: list[tuple[int, int]] = []
+
+    def run_batch(batch):
+        seen_batches.append(batch)
+        return [item.upper() for item in batch]
+
+    results = run_sorted(
+        items, [len(i) for i in items], 2, run_batch, lambda done, total: progress.append((done, total))
+    )
+    assert results == ["CCC", "A", "BBBB", "DD", "EEEEE"]
+    assert seen_batches == [["eeeee", "bbbb"], ["ccc", "dd"], ["a"]]
+    assert progress == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_run_sorted_refuses_a_batch_that_loses_results():
+    with pytest.raises(ValueError, match="gave 1 results"):
+        run_sorted(["a", "b"], [1, 1], 2, lambda batch: batch[:1])
+
+
+@pytest.mark.parametrize("size", [0, -1, 257, 2.5, True])
+def test_bad_batch_sizes_are_refused(size):
+    with pytest.raises(InvalidInputError, match="Batch size"):
+        sorted_batches([1, 2], size)
+
+
+def test_read_text_column_notes_empty_and_long_rows_instead_of_dropping_them():
+    frame = pd.DataFrame({"text": ["good", "", None, "x" * 30, "  fine  "], "id": [1, 2, 3, 4, 5]})
+    column = tables.read_text_column(frame, "text", max_chars=20)
+    assert column.texts == ["good", "fine"]
+    assert column.rows == [0, 4]
+    assert set(column.notes) == {1, 2, 3}
+    assert "over the 20 limit" in column.notes[3]
+    output = tables.with_results(frame, column, {"label": ["pos", "neg"]})
+    assert list(output.columns) == ["text", "id", "label", "note"]
+    labels = output["label"].tolist()
+    assert labels[0] == "pos" and labels[4] == "neg"
+    assert all(pd.isna(value) for value in labels[1:4])
+    assert output["note"].tolist()[0] == "" and output["note"].tolist()[1] == "empty text: skipped"
+
+
+def test_read_text_column_refuses_missing_or_empty_columns():
+    frame = pd.DataFrame({"text": ["", None]})
+    with pytest.raises(InvalidInputError, match="no column 'body'"):
+        tables.read_text_column(frame, "body", 100)
+    with pytest.raises(InvalidInputError, match="no text"):
+        tables.read_text_column(frame, "text", 100)
+
+
+def test_result_columns_never_overwrite_the_users_columns():
+    frame = pd.DataFrame({"text": ["a"], "label": ["gold"], "note": ["mine"]})
+    column = tables.read_text_column(frame, "text", 10)
+    output = tables.with_results(frame, column, {"label": ["pred"]})
+    assert output["label"].tolist() == ["gold"]
+    assert output["label (result)"].tolist() == ["pred"]
+    assert output["note"].tolist() == ["mine"]

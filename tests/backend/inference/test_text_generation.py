@@ -1,0 +1,166 @@
+"""Chat generation on the tiny Qwen2 model: streaming, stop, options per call, shared-model safety."""
+
+import json
+import shutil
+import threading
+
+import pytest
+import torch
+
+import tiny_models
+from backend.errors import InvalidInputError
+from backend.inference import chat_prompt, text_generation
+from backend.inference.text_generation import ChatMessage, GenerationOptions
+from backend.models.loader import load_model
+
+GREEDY = GenerationOptions(temperature=0, max_new_tokens=24)
+PROMPTS = ["Hello there", "大模型正在改变各行各业。", "Fraud detection in card payments", "今天天气很好"]
+
+
+@pytest.fixture(scope="module")
+def varied_chat_model(settings):
+    """The tiny chat model with larger random weights, so different prompts get different replies."""
+    folder = settings.models_dir / "inference-tests" / "varied-chat"
+    shutil.rmtree(folder, ignore_errors=True)
+    tiny_models.build_chat_model(folder)
+    loaded = load_model("text-generation", str(folder), settings)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in loaded.model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    return loaded
+
+
+def _reply(loaded, prompt, options=GREEDY, stop=None):
+    stream = text_generation.stream_reply(loaded, [ChatMessage("user", prompt)], options, stop)
+    chunks = list(stream)
+    return chunks, stream.result
+
+
+def test_reply_streams_in_chunks_that_add_up_to_the_result(varied_chat_model):
+    chunks, result = _reply(varied_chat_model, "Hello there")
+    assert len(chunks) > 1
+    assert "".join(chunks) == result.text
+    assert 0 < result.new_tokens <= GREEDY.max_new_tokens
+    assert not result.stopped
+    assert result.footer.tokens == result.new_tokens and result.footer.unit == "reply"
+    assert result.tokens_per_second > 0
+    json.dumps(result.to_dict())
+
+
+def test_prompt_uses_the_chat_template(chat_model):
+    tokenizer = chat_model.preprocessor
+    messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hello")]
+    expected = tokenizer.apply_chat_template(
+        [m.to_dict() for m in messages], tokenize=False, add_generation_prompt=True
+    )
+    prepared = chat_prompt.prepare_prompt(chat_model, messages, 16)
+    assert expected.endswith("<|im_start|>assistant\n")
+    assert tokenizer.decode(prepared.input_ids[0]) == expected
+    assert prepared.prompt_tokens == prepared.input_ids.shape[-1]
+
+
+def test_two_concurrent_greedy_generations_match_sequential_ones(varied_chat_model):
+    sequential = [_reply(varied_chat_model, prompt)[1].text for prompt in PROMPTS]
+    assert len(set(sequential)) > 1, "the prompts should get different replies for this test to mean anything"
+    concurrent: dict[int, str] = {}
+    barrier = threading.Barrier(len(PROMPTS))
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        concurrent[index] = _reply(varied_chat_model, PROMPTS[index])[1].text
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(PROMPTS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [concurrent[i] for i in range(len(PROMPTS))] == sequential
+
+
+def test_options_go_per_call_and_never_change_the_shared_model(varied_chat_model):
+    shared = varied_chat_model.model.generation_config
+    before = shared.to_dict()
+    _reply(varied_chat_model, "Hello", GenerationOptions(temperature=1.3, top_p=0.5, max_new_tokens=5))
+    assert shared.to_dict() == before
+    config = text_generation.generation_config(varied_chat_model, GenerationOptions(1.3, 0.5, 5), 5)
+    assert (config.do_sample, config.temperature, config.top_p, config.max_new_tokens) == (True, 1.3, 0.5, 5)
+    greedy = text_generation.generation_config(varied_chat_model, GREEDY, 7)
+    assert greedy.do_sample is False and greedy.max_new_tokens == 7
+    assert config is not shared and greedy is not shared
+
+
+def test_max_new_tokens_bounds_the_reply(varied_chat_model):
+    _, result = _reply(varied_chat_model, "Hello", GenerationOptions(temperature=0, max_new_tokens=3))
+    assert result.new_tokens == 3
+
+
+def test_setting_the_stop_event_stops_generation_early(varied_chat_model):
+    stop = threading.Event()
+    stream = text_generation.stream_reply(
+        varied_chat_model, [ChatMessage("user", "Hello")], GenerationOptions(temperature=0, max_new_tokens=200), stop
+    )
+    received = []
+    for chunk in stream:
+        received.append(chunk)
+        stop.set()
+    assert stream.result.stopped
+    assert stream.result.new_tokens < 200
+
+
+def test_abandoning_the_stream_stops_the_thread(varied_chat_model):
+    stop = threading.Event()
+    stream = text_generation.stream_reply(
+        varied_chat_model, [ChatMessage("user", "Hello")], GenerationOptions(temperature=0, max_new_tokens=200), stop
+    )
+    iterator = iter(stream)
+    next(iterator)
+    iterator.close()  # what happens when a page rerun interrupts st.write_stream
+    assert stop.is_set()
+    assert not stream._thread.is_alive()
+
+
+def test_old_turns_are_dropped_to_fit_the_context(chat_model):
+    long_turn = "Large models are changing every industry. " * 12
+    history = []
+    for _ in range(4):
+        history += [ChatMessage("user", long_turn), ChatMessage("assistant", long_turn)]
+    history.append(ChatMessage("user", "And now?"))
+    prepared = chat_prompt.prepare_prompt(chat_model, [ChatMessage("system", "Be brief."), *history], 32)
+    assert prepared.dropped_messages > 0
+    assert prepared.prompt_tokens + prepared.max_new_tokens <= chat_prompt.context_window(chat_model)
+    decoded = chat_model.preprocessor.decode(prepared.input_ids[0])
+    assert decoded.startswith("<|im_start|>system\nBe brief.") and "And now?" in decoded
+
+
+def test_a_message_too_long_for_the_context_is_cut_with_a_notice(varied_chat_model):
+    _, result = _reply(varied_chat_model, "金融风控和医疗诊断是人工智能的重要应用。" * 40)
+    assert result.truncated_message and "cut" in result.notice
+    assert result.prompt_tokens + result.new_tokens <= chat_prompt.context_window(varied_chat_model)
+
+
+@pytest.mark.parametrize(
+    "options", [GenerationOptions(temperature=-1), GenerationOptions(top_p=0), GenerationOptions(max_new_tokens=0)]
+)
+def test_bad_options_are_refused(chat_model, options):
+    with pytest.raises(InvalidInputError):
+        text_generation.stream_reply(chat_model, [ChatMessage("user", "Hi")], options)
+
+
+def test_conversation_must_end_with_the_user(chat_model):
+    with pytest.raises(InvalidInputError, match="last message"):
+        text_generation.stream_reply(chat_model, [ChatMessage("assistant", "Hi")], GREEDY)
+    with pytest.raises(InvalidInputError, match="empty"):
+        text_generation.stream_reply(chat_model, [ChatMessage("user", "  ")], GREEDY)
+
+
+def test_batched_generation_matches_single_replies(varied_chat_model):
+    progress = []
+    batched = text_generation.generate(
+        varied_chat_model, PROMPTS, GREEDY, batch_size=3, progress=lambda d, t: progress.append((d, t))
+    )
+    assert [item.prompt for item in batched] == PROMPTS
+    assert progress == [(3, 4), (4, 4)]
+    for item in batched:
+        assert item.reply == _reply(varied_chat_model, item.prompt)[1].text.strip()
+        assert 0 < item.new_tokens <= GREEDY.max_new_tokens
