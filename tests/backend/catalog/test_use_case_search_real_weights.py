@@ -1,0 +1,58 @@
+"""Semantic search quality with the real default embedding model, when its offline mirror is present.
+
+The tiny embedder has random weights, so only a real model can show that meaning is matched. The
+mirror is looked up in the project's own models folder (where `python -m backend.models download`
+puts it), not in the temporary one the other tests use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from backend.catalog import search
+from backend.catalog.catalogue import load_catalogue
+from backend.catalog.embeddings import EmbeddingCache
+from backend.config import get_settings, load_settings
+from backend.models import catalog as model_catalog
+from backend.models.loader import load_model, mirror_folder
+from conftest import PROJECT_ROOT
+
+DEFAULT_EMBEDDER = model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id
+PROJECT_MODELS = PROJECT_ROOT / "models"
+# Read fresh settings here: the cached ones are set up for the session later, by a fixture.
+MIRROR = mirror_folder(DEFAULT_EMBEDDER, dataclasses.replace(load_settings(), models_dir=PROJECT_MODELS))
+
+pytestmark = [
+    pytest.mark.real_weights,
+    pytest.mark.skipif(
+        not (MIRROR / "modules.json").is_file(),
+        reason=f"the real embedding model is not in {MIRROR} (run `python -m backend.models download`)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def real_search():
+    settings = dataclasses.replace(get_settings(), models_dir=PROJECT_MODELS)
+    model = load_model(model_catalog.EMBEDDINGS, DEFAULT_EMBEDDER, settings)
+    catalogue = load_catalogue()
+    cache = EmbeddingCache()
+
+    def run(query: str) -> search.SearchResponse:
+        return search.search_catalogue(query, catalogue, load_embedder=lambda: model, cache=cache)
+
+    return run
+
+
+def test_card_fraud_ranks_a_finance_use_case_first(real_search):
+    response = real_search("detect fraud in card payments")
+    assert response.mode == search.SEMANTIC
+    assert response.hits[0].industry == "finance"
+    assert "finance-fraud-detection" in {hit.use_case_id for hit in response.hits[:3]}
+
+
+def test_chinese_card_fraud_ranks_a_finance_use_case_first(real_search):
+    response = real_search("信用卡欺诈")
+    assert response.hits[0].industry == "finance"
