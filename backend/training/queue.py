@@ -1,0 +1,74 @@
+"""The training queue: Huey, with its embedded SQLite storage by default, Redis for several machines.
+
+Huey is maintained, small, and its SQLite backend needs no server, which fits Streamlit Community
+Cloud; ``LSM_QUEUE=redis`` (with ``LSM_REDIS_URL``) switches to Redis so workers on several GPU
+machines can share one queue. A queued task carries only the job id; the job's data and state
+live in the run folder and the job store.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey, TaskWrapper
+
+from backend.config import Settings, get_settings
+from backend.errors import ShowcaseError
+
+QUEUE_NAME = "showcase-training"
+QUEUE_FILE = "queue.sqlite3"
+TASK_NAME = "train_job"
+
+_queues: dict[tuple[str, str], tuple[Huey, TaskWrapper]] = {}
+_lock = threading.Lock()
+
+
+def queue_file(settings: Settings) -> Path:
+    """The SQLite file of the default queue."""
+    return settings.state_dir / QUEUE_FILE
+
+
+def _run_job(job_id: str) -> None:
+    # Imported here: the worker module imports this one.
+    from backend.training.worker import execute_job
+
+    execute_job(job_id)
+
+
+def _build(settings: Settings) -> Huey:
+    if settings.queue_backend == "redis":
+        return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False, utc=True)
+    if settings.queue_backend != "sqlite":
+        raise ShowcaseError(
+            f"Unknown queue backend {settings.queue_backend!r}.", "Set LSM_QUEUE to 'sqlite' (default) or 'redis'."
+        )
+    queue_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(QUEUE_NAME, filename=str(queue_file(settings)), results=False, utc=True)
+
+
+def get_queue(settings: Settings | None = None) -> tuple[Huey, TaskWrapper]:
+    """The queue for these settings and its training task (one per process and location)."""
+    settings = settings or get_settings()
+    key = (
+        settings.queue_backend,
+        settings.redis_url if settings.queue_backend == "redis" else str(queue_file(settings)),
+    )
+    with _lock:
+        if key not in _queues:
+            huey = _build(settings)
+            _queues[key] = (huey, huey.task(name=TASK_NAME)(_run_job))
+        return _queues[key]
+
+
+def enqueue_job(job_id: str, settings: Settings | None = None) -> str:
+    """Put a job on the queue; returns the queue's task id."""
+    _, task = get_queue(settings)
+    return task(job_id).id
+
+
+def pending_count(settings: Settings | None = None) -> int:
+    """Tasks waiting in the queue (not yet taken by a worker)."""
+    huey, _ = get_queue(settings)
+    return int(huey.pending_count())

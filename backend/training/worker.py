@@ -1,0 +1,203 @@
+"""The training worker: ``python -m backend.training.worker`` takes queued jobs one at a time.
+
+Streamlit Community Cloud only runs ``streamlit run app.py``, so the app starts a worker itself
+(``ensure_worker_running``) when none is alive. A worker holds an exclusive lock file for its
+lifetime; the kernel releases it when the process dies, so "is a worker alive?" never trusts a
+stale pid file. While a job trains, a thread beats its heartbeat in the job store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from backend.config import PROJECT_ROOT, Settings, get_settings
+from backend.errors import ShowcaseError
+from backend.training import queue
+from backend.training.datasets import PreparedDataset
+from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from backend.training.params import TrainingParams
+from backend.training.progress import TrainingCancelled, TrainingEvent
+from backend.training.runner import MODEL_FOLDER, run_training
+
+DATA_FOLDER = "data"
+WORKER_LOG = "worker.log"
+HEARTBEAT_SECONDS = 5.0
+_log = logging.getLogger(__name__)
+
+
+def lock_path(settings: Settings, slot: int = 0) -> Path:
+    """The lock file a worker in ``slot`` holds while it lives."""
+    return settings.state_dir / f"worker-{slot}.lock"
+
+
+def _try_lock(path: Path) -> IO[str] | None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def worker_alive(settings: Settings | None = None, slot: int = 0) -> bool:
+    """Whether a worker process holds the lock of ``slot`` on this machine."""
+    handle = _try_lock(lock_path(settings or get_settings(), slot))
+    if handle is None:
+        return True
+    handle.close()
+    return False
+
+
+def ensure_worker_running(settings: Settings | None = None) -> bool:
+    """Start a detached worker when none is alive; returns True when one was started.
+
+    Also marks jobs of dead workers as failed, so nothing stays "running" forever.
+    """
+    settings = settings or get_settings()
+    JobStore(settings=settings).reap_dead_jobs()
+    if worker_alive(settings):
+        return False
+    log_file = (settings.state_dir / WORKER_LOG).open("ab")
+    # A new session: the worker outlives the Streamlit script run and ignores its signals.
+    subprocess.Popen(
+        [sys.executable, "-m", "backend.training.worker"],
+        cwd=str(PROJECT_ROOT),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=os.environ.copy(),
+    )
+    log_file.close()
+    return True
+
+
+class _Heartbeat:
+    """Beats a job's heartbeat from a thread, so long steps do not look like a dead worker."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self._store, self._job_id = store, job_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._store.beat(self._job_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=HEARTBEAT_SECONDS)
+
+
+def _store_events(store: JobStore, job_id: str) -> Callable[[TrainingEvent], None]:
+    def record(event: TrainingEvent) -> None:
+        if event.kind == "progress":
+            eta = f", about {event.eta_seconds:.0f} s left" if event.eta_seconds is not None else ""
+            message = f"Step {event.step} of {event.total_steps}{eta}"
+            store.update_progress(job_id, event.step, event.total_steps, event.epoch, event.eta_seconds, message)
+        elif event.kind == "metric":
+            store.add_metric(job_id, event.step, event.epoch, event.name, event.value)
+        else:
+            store.log(job_id, event.text, event.level)
+
+    return record
+
+
+def execute_job(job_id: str, settings: Settings | None = None) -> str:
+    """Run one queued job to its end and record the outcome; returns the final status.
+
+    A job cancelled while it waited is skipped. Errors never escape: they become the job's
+    readable error, and the traceback goes to its log.
+    """
+    settings = settings or get_settings()
+    store = JobStore(settings=settings)
+    if not store.claim(job_id):
+        job = store.get(job_id)
+        return job.status if job else "missing"
+    job = store.require(job_id)
+    run_dir = Path(job.run_dir)
+    store.log(job_id, f"Worker {os.getpid()} took the job")
+    with _Heartbeat(store, job_id):
+        try:
+            params = TrainingParams.from_dict(job.params)
+            dataset = PreparedDataset.load(run_dir / DATA_FOLDER)
+            result = run_training(
+                params,
+                dataset,
+                run_dir,
+                progress_callback=_store_events(store, job_id),
+                should_stop=lambda: store.cancel_requested(job_id),
+                owner=job.owner,
+                settings=settings,
+            )
+        except TrainingCancelled:
+            shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
+            store.log(job_id, "Cancelled on request")
+            store.finish(job_id, CANCELLED, message="Cancelled")
+            return CANCELLED
+        except ShowcaseError as error:
+            store.log(job_id, error.user_text(), "error")
+            store.finish(job_id, FAILED, error=error.user_text(), message="Failed")
+            return FAILED
+        except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
+            store.log(job_id, traceback.format_exc(), "error")
+            store.finish(
+                job_id,
+                FAILED,
+                error=f"Training failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). The log has details.",
+                message="Failed",
+            )
+            return FAILED
+    metrics = {**result.report.headline(), "seconds": result.seconds}
+    artefacts = {"model_dir": result.model_dir, "evaluation": str(run_dir / "evaluation.json"), "device": result.device}
+    store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message="Finished")
+    return SUCCEEDED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Hold the worker lock and consume the queue until stopped (Ctrl+C or SIGTERM)."""
+    parser = argparse.ArgumentParser(description="Fine-tuning worker: runs queued training jobs one at a time.")
+    parser.add_argument("--slot", type=int, default=0, help="worker slot on this machine (one worker per slot)")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    handle = _try_lock(lock_path(settings, arguments.slot))
+    if handle is None:
+        _log.info("A worker already runs in slot %s; exiting.", arguments.slot)
+        return 0
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    reaped = JobStore(settings=settings).reap_dead_jobs()
+    if reaped:
+        _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
+    huey, _ = queue.get_queue(settings)
+    # One job at a time: a GPU (or a small CPU host) trains one model well, not two badly.
+    consumer = huey.create_consumer(
+        workers=1, worker_type="thread", periodic=False, initial_delay=0.1, backoff=1.15, max_delay=1.0
+    )
+    _log.info("Worker %s consuming %s (%s)", os.getpid(), queue.QUEUE_NAME, settings.queue_backend)
+    consumer.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
