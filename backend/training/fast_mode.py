@@ -69,7 +69,7 @@ def train_linear_head(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         head.eval()
         with torch.no_grad():
             val_logits = head(val_features)
