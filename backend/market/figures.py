@@ -107,7 +107,9 @@ def _unit_title(rows: pd.DataFrame) -> str:
 
 
 def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.Figure:
-    """One line per (dataset, metric, definition) over ``year``; the legend carries each definition.
+    """One line per (dataset, metric, definition[, geography]) over ``year``, labelled with its definition.
+
+    A series with several geographies gets one line per place (named with it).
 
     A definition change (rows with ``series_break``) starts a new line and gets a dashed
     vertical marker, so values measured differently are never joined.
@@ -118,7 +120,11 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
     user = _user_datasets(rows)
     shapes_per_dataset: dict[str, int] = {}
     ordered = rows.assign(_rank=rows["dataset"].map(dataset_rank)).sort_values("_rank", kind="stable")
-    for (dataset, metric, definition), series in ordered.groupby(["dataset", "metric", "definition"], sort=False):
+    several_places = ordered.groupby(["dataset", "metric", "definition"])["geography"].transform("nunique") > 1
+    ordered = ordered.assign(_place=ordered["geography"].where(several_places, ""))
+    for (dataset, metric, definition, place), series in ordered.groupby(
+        ["dataset", "metric", "definition", "_place"], sort=False
+    ):
         index = shapes_per_dataset.get(dataset, 0)
         shapes_per_dataset[dataset] = index + 1
         symbol = SERIES_SYMBOLS[index % len(SERIES_SYMBOLS)]
@@ -140,7 +146,7 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
                 x=series["year"].astype(int).tolist(),
                 y=series["value"].tolist(),
                 mode="lines+markers",
-                name=wrapped(f"{dataset_label(dataset)}: {definition}", 60),
+                name=wrapped(f"{dataset_label(dataset)}: {definition}" + (f" ({place})" if place else ""), 60),
                 legendgroup=dataset,
                 line={"color": colour, "width": 2, "dash": "dot" if all(secondary) else "solid"},
                 marker={

@@ -32,6 +32,26 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("segment_type", "qualifier", "period", "ser
 SCHEMA_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in SCHEMA_COLUMNS if c not in ("year", "value", "series_break"))
 
+# What each column means, for the upload page and the template (data/README.md says the same).
+COLUMN_HELP: dict[str, str] = {
+    "dataset": "Which collection the row belongs to, e.g. 'q3_customer_survey'. Charts colour by it.",
+    "metric": "Machine name of what is measured, e.g. 'teams_using_ai'.",
+    "definition": "What exactly was measured, in words. Shown as the series label.",
+    "geography": "'World', a region, or a country.",
+    "segment": "'All', or the slice: an industry, size class, business function...",
+    "year": "The survey or data year, e.g. 2024.",
+    "value": "The number, in the unit below (12.5 or 12.5%).",
+    "unit": "'percent' for shares (0-100), or e.g. 'USD billion', 'percentage points'.",
+    "source_org": "Who produced the figure.",
+    "source_title": "Title of the report or page it comes from.",
+    "source_url": "Address of that page (http or https). Optional for uploads.",
+    "verification": "'primary' (the producer's own page) or 'secondary' (a third-party summary).",
+    "segment_type": "Optional: all, industry, size, function, technology, focus_area, sector, model, region, other.",
+    "qualifier": "Optional: about, nearly, more than, less than, implied.",
+    "period": "Optional: finer timing, e.g. 2024-02 or 2024-02/2024-03.",
+    "series_break": "Optional: true where the definition changed from earlier rows.",
+    "note": "Optional: caveats such as sample size.",
+}
 VERIFICATIONS: tuple[str, ...] = ("primary", "secondary")
 SEGMENT_TYPES: tuple[str, ...] = (
     "all",

@@ -87,3 +87,26 @@ def model_scale(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
         raise ValueError(f"unknown model metric {metric!r}; choose one of {', '.join(MODEL_SCALE_METRICS)}")
     wanted = [metric] + ([MODEL_TREND_METRICS[metric]] if metric in MODEL_TREND_METRICS else [])
     return frame.loc[frame["metric"].isin(wanted)].reset_index(drop=True)
+
+
+def your_data_over_time(user_rows: pd.DataFrame, builtin: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A user's overall (segment "All") rows, optionally beside the built-in adoption series."""
+    own = user_rows.loc[user_rows["segment_type"] == "all"]
+    if builtin is None or own.empty:
+        return own.reset_index(drop=True)
+    return pd.concat([adoption_over_time(builtin), own], ignore_index=True)
+
+
+def your_data_by_segment(user_rows: pd.DataFrame, builtin: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A user's breakdown rows, optionally beside the built-in breakdown of the same kind.
+
+    The kind is the user's most common segment type among the built-in ones (industry, size,
+    function); a user breakdown of another kind is shown alone.
+    """
+    own = user_rows.loc[user_rows["segment_type"] != "all"]
+    if builtin is None or own.empty:
+        return own.reset_index(drop=True)
+    kinds = own["segment_type"].loc[own["segment_type"].isin(SEGMENT_KINDS)]
+    if kinds.empty:
+        return own.reset_index(drop=True)
+    return pd.concat([adoption_by_segment(builtin, kinds.mode().iloc[0]), own], ignore_index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 
 # One colour per source, kept across every chart so a reader learns it once (AI Index style).
@@ -93,3 +94,26 @@ def value_label(value: float, unit: str, qualifier: str = "") -> str:
     number = f"{value:,.3g}" if abs(value) >= 1000 else f"{value:g}"
     suffix = "%" if unit == "percent" else ""
     return f"{prefix}{number}{suffix}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def markdown_escape(text: object) -> str:
+    """Escape markdown (and Streamlit's ``:icon:``/``$math$``) so cited text shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def source_markdown(sources: list) -> str:
+    """A numbered markdown list of sources (``store.Source``) with links and secondary marked."""
+    lines = []
+    for number, source in enumerate(sources, start=1):
+        title = markdown_escape(source.title)
+        # Validation admits only http(s) addresses without spaces or quotes; brackets are encoded
+        # so a URL cannot close the markdown link early.
+        url = source.url.replace("(", "%28").replace(")", "%29")
+        cited = f"[{title}]({url})" if url else title
+        flag = " — *secondary: third-party summary*" if source.verification == "secondary" else ""
+        count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
+        lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
+    return "\n".join(lines)

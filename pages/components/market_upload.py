@@ -1,0 +1,63 @@
+"""Widgets for a user's market table: mapping their columns to the schema, showing validation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from backend.market.mapping import ColumnMapping, suggest_mapping
+from backend.market.schema import COLUMN_HELP, REQUIRED_COLUMNS, SCHEMA_COLUMNS, ValidationResult
+
+NOT_IN_FILE = "(not in my file)"
+_MAX_ISSUES_SHOWN = 500
+
+
+def show_column_mapping(user_columns: list[str], key: str) -> ColumnMapping:
+    """One picker per schema column (suggested from the user's names) and, where nothing is picked,
+    a box for a value that applies to every row. Starred columns are required."""
+    suggested = suggest_mapping(user_columns)
+    mapping = ColumnMapping()
+    options = [NOT_IN_FILE, *user_columns]
+    grid = st.columns(3)
+    for index, column in enumerate(SCHEMA_COLUMNS):
+        with grid[index % 3]:
+            default = suggested.columns.get(column)
+            required = column in REQUIRED_COLUMNS and column != "source_url"
+            picked = st.selectbox(
+                f"{column}{' *' if required else ''}",
+                options,
+                index=options.index(default) if default else 0,
+                key=f"{key}.map.{column}",
+                help=COLUMN_HELP[column],
+            )
+            if picked != NOT_IN_FILE:
+                mapping.columns[column] = picked
+                continue
+            value = st.text_input(
+                f"{column}: value for every row",
+                key=f"{key}.const.{column}",
+                max_chars=300,
+                label_visibility="collapsed",
+                placeholder=f"{column}: value for every row",
+            )
+            if value.strip():
+                mapping.constants[column] = value.strip()
+    return mapping
+
+
+def show_validation(result: ValidationResult) -> None:
+    """How many rows passed, and a table of every problem by spreadsheet row."""
+    valid = len(result.rows)
+    if result.ok:
+        st.success(f"All {valid:,} rows are valid.", icon=":material/check_circle:")
+        return
+    rejected = len(result.rejected_rows)
+    summary = f"{valid:,} of {result.total_rows:,} rows are valid"
+    summary += f"; {rejected:,} rows were left out." if rejected else "."
+    st.warning(f"{summary} Fix these in your file and upload it again:", icon=":material/rule:")
+    issues = [
+        {"row": issue.row if issue.row is not None else "table", "column": issue.column, "problem": issue.message}
+        for issue in result.issues[:_MAX_ISSUES_SHOWN]
+    ]
+    st.dataframe(issues, hide_index=True, width="stretch", key="market_upload.issues")
+    if len(result.issues) > _MAX_ISSUES_SHOWN:
+        st.caption(f"Showing the first {_MAX_ISSUES_SHOWN} of {len(result.issues):,} problems.")

@@ -1,0 +1,96 @@
+"""Your market data: upload a table, map its columns, see row-level problems, chart it."""
+
+import streamlit as st
+
+from backend import uploads
+from backend.market import figures, mapping, schema, selections
+from pages.components.charts import market_data, show_chart
+from pages.components.errors import user_errors
+from pages.components.market_upload import show_column_mapping, show_validation
+
+st.title("Your market data")
+st.caption(
+    "Chart your own market table (CSV or XLSX) for an internal review, beside or instead of the "
+    "built-in figures. It stays in this browser session: nothing you upload is saved."
+)
+
+with st.expander("Table format and template", icon=":material/table:"):
+    st.markdown(
+        "One value per row, with its source. Use these column names, or upload any table and map "
+        "your columns below. Required columns are starred when mapping; `source_url` is optional here."
+    )
+    st.dataframe(
+        [{"column": name, "meaning": meaning} for name, meaning in schema.COLUMN_HELP.items()],
+        hide_index=True,
+        width="stretch",
+        key="your_data.columns",
+    )
+    with user_errors():
+        st.download_button(
+            "Download a template (CSV, three built-in rows)",
+            data=uploads.to_safe_csv(selections.adoption_over_time(market_data()).head(3)),
+            file_name="market_table_template.csv",
+            mime="text/csv",
+            key="your_data.template",
+            icon=":material/download:",
+        )
+
+upload = st.file_uploader(
+    "Your market table", type=["csv", "tsv", "xlsx"], key="your_data.file", help="Up to 50 MB; UTF-8 or GB18030 text."
+)
+if upload is None:
+    st.info("Upload a table to start. The template above shows the expected columns.", icon=":material/upload_file:")
+    st.stop()
+
+table = None
+with user_errors():
+    table = uploads.read_table(upload.name, upload.getvalue())
+if table is None:
+    st.stop()
+st.caption(f"{upload.name}: {len(table):,} rows, {len(table.columns)} columns.")
+
+user_columns = list(table.columns)
+if mapping.needs_mapping(user_columns):
+    st.subheader("Map your columns")
+    st.caption("Pick the column that holds each field, or type a value that applies to every row.")
+    column_map = show_column_mapping(user_columns, "your_data")
+else:
+    column_map = mapping.suggest_mapping(user_columns)
+
+result = None
+with user_errors():
+    mapped = mapping.apply_mapping(table, column_map, require_url=False)
+    result = schema.validate_table(mapped, require_url=False)
+if result is None:
+    st.stop()
+
+st.subheader("Validation")
+show_validation(result)
+if result.rows.empty:
+    st.stop()
+
+st.subheader("Charts")
+view = st.segmented_control(
+    "Show", ["Only your data", "Beside the built-in figures"], default="Only your data", key="your_data.view"
+)
+builtin = None
+if view == "Beside the built-in figures":
+    with user_errors():
+        builtin = market_data()
+
+over_time = selections.your_data_over_time(result.rows, builtin)
+show_chart(
+    figures.build_time_series(over_time, "Your data over time", "Overall figures (segment 'All') by year"),
+    over_time,
+    "your_data.over_time",
+    "your_data_over_time.csv",
+    empty_message="Your table has no overall rows (segment 'All'), so there is nothing to draw over time.",
+)
+by_segment = selections.your_data_by_segment(result.rows, builtin)
+show_chart(
+    figures.build_segment_bars(by_segment, "Your data by segment"),
+    by_segment,
+    "your_data.by_segment",
+    "your_data_by_segment.csv",
+    empty_message="Your table has no breakdown rows (a segment other than 'All').",
+)
