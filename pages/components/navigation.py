@@ -31,6 +31,20 @@ PAGES: tuple[PageEntry, ...] = (
     ),
     PageEntry(
         "Market",
+        "pages/market/adoption.py",
+        "Market & adoption",
+        ":material/monitoring:",
+        "Cited charts of AI adoption, investment and model scale, with filters and CSV downloads.",
+    ),
+    PageEntry(
+        "Market",
+        "pages/market/your_data.py",
+        "Your market data",
+        ":material/upload_file:",
+        "Upload your own market table and chart it beside or instead of the built-in figures.",
+    ),
+    PageEntry(
+        "Market",
         "pages/market/applications.py",
         "Applications by industry",
         ":material/factory:",
