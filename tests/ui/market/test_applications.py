@@ -1,0 +1,150 @@
+"""The applications page: filters, heatmap, catalogue with demo links, search results and fallback notice."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend.catalog import search, vocabulary
+from backend.catalog.catalogue import load_catalogue
+from conftest import PROJECT_ROOT
+from pages.components.navigation import PAGES
+
+APP = str(PROJECT_ROOT / "app.py")
+PAGE = "pages/market/applications.py"
+CATALOGUE = load_catalogue()
+
+
+def _open() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    app.switch_page(PAGE)
+    return _checked(app.run())
+
+
+def _checked(app: AppTest) -> AppTest:
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _hit(rank: int, use_case_id: str, score: float, language: str = "", terms: tuple[str, ...] = ()):
+    use_case = CATALOGUE.get(use_case_id)
+    return search.SearchHit(
+        rank, use_case.id, use_case.industry, use_case.title_en, use_case.title_zh, score, language, terms
+    )
+
+
+class FakeSearch:
+    """Stands in for backend.catalog.search.search_catalogue and records its calls."""
+
+    def __init__(self, response: search.SearchResponse) -> None:
+        self.response = response
+        self.calls: list[dict[str, object]] = []
+
+    def __call__(self, query, catalogue, load_embedder=None, cache=None, top_k=search.DEFAULT_TOP_K):
+        self.calls.append({"query": query, "catalogue": catalogue, "load_embedder": load_embedder, "cache": cache})
+        return self.response
+
+
+def _captions(app: AppTest) -> str:
+    return " ".join(str(caption.value) for caption in app.caption)
+
+
+def test_page_shows_heatmap_maturity_chart_table_and_demo_links():
+    app = _open()
+    assert [title.value for title in app.title] == ["Applications by industry"]
+    assert len(app.get("plotly_chart")) == 2
+    table = app.dataframe[0].value
+    assert len(table) == len(CATALOGUE)
+    assert "Fraud detection" in set(table["use case"])
+    assert f"{len(CATALOGUE)} of {len(CATALOGUE)} use cases" in _captions(app)
+    links = [link.proto.label for link in app.get("page_link")]
+    markdown = " ".join(str(block.value) for block in app.markdown)
+    registered = {page.path for page in PAGES}
+    for demo in vocabulary.DEMO_PAGES:
+        # Registered demos get a real link; planned ones are marked, never a broken link.
+        if demo.path in registered:
+            assert f"{demo.title}: {demo.shows}" in links
+        else:
+            assert f"**{demo.title}** (coming soon)" in markdown
+    assert "Sentiment demo: live sentiment analysis in English and Chinese" in links
+
+
+def test_filters_narrow_the_table():
+    app = _open()
+    app.multiselect(key="applications.industries").set_value(["finance"])
+    app = _checked(app.run())
+    table = app.dataframe[0].value
+    finance = [use_case for use_case in CATALOGUE.use_cases if use_case.industry == "finance"]
+    assert len(table) == len(finance)
+    assert set(table["industry"]) == {"Finance"}
+    app.multiselect(key="applications.maturity").set_value(["T"])
+    app = _checked(app.run())
+    assert any("No use case matches these filters" in str(info.value) for info in app.info)
+
+
+def test_search_shows_ranked_results_and_the_mode(monkeypatch):
+    fake = FakeSearch(
+        search.SearchResponse(
+            query="detect fraud in card payments",
+            mode=search.SEMANTIC,
+            hits=(
+                _hit(1, "finance-fraud-detection", 0.8123, "en"),
+                _hit(2, "finance-risk-control", 0.6011, "en"),
+            ),
+            model_ref="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+        )
+    )
+    monkeypatch.setattr(search, "search_catalogue", fake)
+    app = _open()
+    app.text_input(key="applications.query").input("detect fraud in card payments")
+    app = _checked(app.run())
+    assert fake.calls and fake.calls[-1]["query"] == "detect fraud in card payments"
+    assert callable(fake.calls[-1]["load_embedder"]) and fake.calls[-1]["cache"] is not None
+    results = app.dataframe[-1].value
+    assert list(results["use case"]) == ["Fraud detection", "Financial risk control and assessment"]
+    assert list(results["score"]) == [0.8123, 0.6011]
+    assert list(results["用例"])[0] == "欺诈检测"
+    assert "Semantic search with `sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2`" in _captions(app)
+    assert not app.warning
+
+
+def test_fallback_notice_shows_with_keyword_results(monkeypatch):
+    notice = "Semantic search is unavailable, so these are keyword matches. The hub is unreachable."
+    fake = FakeSearch(
+        search.SearchResponse(
+            query="信用卡欺诈",
+            mode=search.KEYWORD,
+            hits=(_hit(1, "finance-fraud-detection", 0.25, terms=("欺诈",)),),
+            notice=notice,
+        )
+    )
+    monkeypatch.setattr(search, "search_catalogue", fake)
+    app = _open()
+    app.text_input(key="applications.query").input("信用卡欺诈")
+    app = _checked(app.run())
+    assert [warning.value for warning in app.warning] == [notice]
+    assert "Keyword search" in _captions(app)
+    assert list(app.dataframe[-1].value["matched"]) == ["欺诈"]
+
+
+def test_no_hits_says_so(monkeypatch):
+    monkeypatch.setattr(search, "search_catalogue", FakeSearch(search.SearchResponse("zzzz", search.KEYWORD)))
+    app = _open()
+    app.text_input(key="applications.query").input("zzzz")
+    app = _checked(app.run())
+    assert any("No use case matches these words" in str(info.value) for info in app.info)
+
+
+@pytest.mark.parametrize("example_index", [0, 1])
+def test_example_query_runs_the_real_fallback_offline(example_index):
+    # No patch: the default embedding model is not in the test models folder and the hub is off,
+    # so the real loader fails with its typed error and the page falls back to keywords.
+    app = _open()
+    app.button(key=f"applications.example.{example_index}").click()
+    app = _checked(app.run())
+    assert app.text_input(key="applications.query").value == search.EXAMPLE_QUERIES[example_index]
+    assert any("Semantic search is unavailable" in str(warning.value) for warning in app.warning)
+    results = app.dataframe[-1].value
+    assert results["industry"][0] == "Finance"
+    assert "Fraud detection" in set(results["use case"][:2])
