@@ -175,7 +175,7 @@ def upload_table(key: str) -> tuple[pd.DataFrame, str] | None:
         st.info("Upload a table to process many texts at once; results come back as a CSV.", icon=":material/upload:")
         return None
     try:
-        frame = uploads.read_table(upload.name, upload.getvalue())
+        frame = uploads.read_table(upload.name, uploads.read_upload(upload, uploads.MAX_TABLE_BYTES))
     except InvalidInputError as error:
         show_error(error)
         return None

@@ -32,8 +32,8 @@ model_ref = demo.pick_model(catalog.IMAGE_CLASSIFICATION, "image_classification"
 single, batch = st.tabs(["One image", "Batch (several images)"])
 
 with single:
-    source = st.segmented_control("Image from", SOURCES, default=SOURCES[0], key="image_classification.source")
-    picked: tuple[str, bytes] | None = None
+    source = st.radio("Image from", SOURCES, horizontal=True, key="image_classification.source")
+    picked = None  # the sample's name, or the uploaded / camera file
     clicked = False
     if source == "Sample images":
         samples = image_classification.sample_images()
@@ -46,9 +46,7 @@ with single:
                 args=(path.stem,),
                 width="stretch",
             )
-        chosen = st.session_state.get("image_classification.sample")
-        if chosen:
-            picked = (f"{chosen}.jpg", image_classification.read_sample(chosen))
+        picked = st.session_state.get("image_classification.sample")
     else:
         if source == "Upload":
             upload = st.file_uploader(
@@ -56,8 +54,7 @@ with single:
             )
         else:
             upload = st.camera_input("Take a photo", key="image_classification.camera")
-        if upload is not None:
-            picked = (upload.name, upload.getvalue())
+        picked = upload
         clicked = st.button(
             "Classify",
             type="primary",
@@ -67,10 +64,14 @@ with single:
         )
     if demo.run_requested("image_classification", clicked) and picked is not None:
         with user_errors():
-            image = uploads.open_image(picked[1], picked[0])
+            if isinstance(picked, str):
+                name, data = f"{picked}.jpg", image_classification.read_sample(picked)
+            else:
+                name, data = picked.name, uploads.read_upload(picked, uploads.MAX_IMAGE_BYTES)
+            image = uploads.open_image(data, name)
             loaded = demo.load_model(catalog.IMAGE_CLASSIFICATION, model_ref)
             if loaded is not None:
-                result = image_classification.classify_image(loaded, image, picked[0])
+                result = image_classification.classify_image(loaded, image, name)
                 st.session_state["image_classification.result"] = (image, result)
 
     shown = st.session_state.get("image_classification.result")

@@ -1,0 +1,109 @@
+"""The image page: sample photos, uploads, the top-5 chart, refused files, batch mode."""
+
+import io
+
+import pandas as pd
+from demo_page_helpers import texts
+from PIL import Image
+
+from backend.inference import image_classification
+from backend.inference.footer import RunFooter
+from backend.inference.image_classification import ImagePrediction, ImageResult, LabelScore
+from backend.inference.tables import TableRun
+
+PAGE = "pages/demos/image_classification.py"
+
+
+def _fake_classify(calls):
+    def classify_image(loaded, image, name="image", top_k=5):
+        calls.append((name, image.size))
+        top = [LabelScore("tabby cat", 0.8), LabelScore("tiger cat", 0.1), LabelScore("lynx", 0.05)]
+        footer = RunFooter("CPU (test)", "org/stand-in", 30.0, 1, "image")
+        return ImageResult(ImagePrediction(name, image.width, image.height, top), footer)
+
+    return classify_image
+
+
+def _png(size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "orange").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_empty_state_and_bilingual_sample_buttons(open_page):
+    app = open_page(PAGE)
+    assert "Click a sample photo" in texts(app, "info")
+    labels = {b.label for b in app.button if b.key and b.key.startswith("image_classification.example.")}
+    assert labels >= {"Cat · 猫", "Coffee · 咖啡", "Rocket · 火箭", "Astronaut · 宇航员"}
+
+
+def test_clicking_a_sample_classifies_it_and_shows_the_top_labels(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(image_classification, "classify_image", _fake_classify(calls))
+    app = open_page(PAGE)
+    app.button(key="image_classification.example.cat").click().run()
+    assert not app.exception
+    assert calls == [("cat.jpg", (451, 300))]
+    assert fake_model.requests == [("image-classification", "facebook/convnext-tiny-224")]
+    assert "tabby cat · 80.0%" in texts(app, "subheader")
+    assert "30 ms" in texts(app, "caption") and "1 image" in texts(app, "caption")
+    assert len(app.get("plotly_chart")) == 1
+
+
+def test_an_uploaded_photo_is_classified(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(image_classification, "classify_image", _fake_classify(calls))
+    app = open_page(PAGE)
+    app.radio(key="image_classification.source").set_value("Upload").run()
+    app.file_uploader(key="image_classification.upload").set_value(("mine.png", _png(), "image/png")).run()
+    app.button(key="image_classification.run").click().run()
+    assert calls == [("mine.png", (64, 48))]
+
+
+def test_a_file_that_is_not_an_image_is_refused_with_a_message(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(image_classification, "classify_image", _fake_classify(calls))
+    app = open_page(PAGE)
+    app.radio(key="image_classification.source").set_value("Upload").run()
+    app.file_uploader(key="image_classification.upload").set_value(("fake.png", b"<html>hi</html>", "image/png")).run()
+    app.button(key="image_classification.run").click().run()
+    assert not app.exception
+    assert calls == []
+    assert "not an image" in texts(app, "warning")
+
+
+def test_real_tiny_classifier_on_a_sample(open_page, tiny_model_paths):
+    app = open_page(PAGE)
+    app.selectbox(key="image_classification.model").select("__local_folder__").run()
+    app.text_input(key="image_classification.model_folder").input(tiny_model_paths["image-classification"]).run()
+    app.button(key="image_classification.example.rocket").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    [headline] = [h.value for h in app.subheader]
+    assert headline.split(" · ")[0] in {"cat", "dog", "bird", "car", "plane"}
+
+
+def test_offline_default_model_shows_the_runtimes_message(open_page):
+    app = open_page(PAGE)
+    app.button(key="image_classification.example.coffee").click().run()
+    assert not app.exception
+    assert "could not be fetched" in texts(app, "error")
+
+
+def test_batch_of_images_gives_a_table_and_a_csv(open_page, fake_model, monkeypatch):
+    seen = []
+
+    def classify_files(loaded, files, progress=None):
+        seen.extend(name for name, _ in files)
+        progress(len(files), len(files))
+        table = pd.DataFrame({"file": seen, "label": ["cat", None], "note": ["", "not an image"]})
+        return TableRun(table, RunFooter("CPU (test)", "org/stand-in", 50.0, 1, "images"), skipped=1)
+
+    monkeypatch.setattr(image_classification, "classify_files", classify_files)
+    app = open_page(PAGE)
+    uploads = [("a.png", _png(), "image/png"), ("b.png", b"text, not pixels", "image/png")]
+    app.file_uploader(key="image_classification.batch_files").set_value(uploads).run()
+    app.button(key="image_classification.batch_run").click().run()
+    assert not app.exception
+    assert seen == ["a.png", "b.png"]
+    assert "1 row(s) were skipped" in texts(app, "warning")
+    assert any(b.key == "image_classification.batch_download" for b in app.get("download_button"))

@@ -1,0 +1,135 @@
+"""The sentiment page: examples, own text, result, notice, errors, local models, batch mode."""
+
+import shutil
+
+from demo_page_helpers import texts
+
+import tiny_models
+from backend.inference import sentiment
+from backend.inference.footer import RunFooter
+from backend.inference.sentiment import Classification, SentimentResult
+from backend.inference.tables import TableRun
+from backend.models import registry
+
+PAGE = "pages/demos/sentiment.py"
+
+
+def _result(text: str, truncated: bool = False) -> SentimentResult:
+    return SentimentResult(
+        classification=Classification(
+            label="positive",
+            score=0.91,
+            scores={"negative": 0.04, "neutral": 0.05, "positive": 0.91},
+            tokens=12,
+            truncated=truncated,
+        ),
+        token_limit=512,
+        footer=RunFooter(device="CPU (test)", model="org/stand-in", latency_ms=42.0, items=1, unit="text", tokens=12),
+    )
+
+
+def test_empty_state_and_bilingual_examples(open_page):
+    app = open_page(PAGE)
+    assert "Type a text and press **Analyse**" in texts(app, "info")
+    labels = [button.label for button in app.button if button.key and button.key.startswith("sentiment.example.")]
+    assert any("中文" in label for label in labels) and any("review" in label.lower() for label in labels)
+
+
+def test_clicking_a_chinese_example_classifies_it_and_shows_label_chart_and_footer(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sentiment, "classify_text", lambda loaded, text: calls.append((loaded, text)) or _result(text))
+    app = open_page(PAGE)
+    app.button(key="sentiment.example.2").click().run()
+    assert not app.exception
+    assert calls == [(fake_model, "这家餐厅的菜非常好吃，服务也很周到，下次还会再来！")]
+    assert app.text_area(key="sentiment.text").value == calls[0][1]
+    assert fake_model.requests == [("sentiment", "lxyuan/distilbert-base-multilingual-cased-sentiments-student")]
+    assert "positive · 91.0%" in texts(app, "subheader")
+    footer = texts(app, "caption")
+    assert "CPU (test)" in footer and "42 ms" in footer and "1 text" in footer and "12 tokens" in footer
+    assert len(app.get("plotly_chart")) == 1
+
+
+def test_own_text_with_a_truncation_notice(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        sentiment, "classify_text", lambda loaded, text: calls.append(text) or _result(text, truncated=True)
+    )
+    app = open_page(PAGE)
+    app.text_area(key="sentiment.text").input("A very long review…").run()
+    app.button(key="sentiment.run").click().run()
+    assert calls == ["A very long review…"]
+    assert "only its beginning was read" in texts(app, "warning")
+
+
+def test_empty_text_gets_a_message_not_a_traceback(open_page, fake_model):
+    app = open_page(PAGE)
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception
+    assert "The text is empty" in texts(app, "warning")
+
+
+def test_default_model_offline_shows_the_runtimes_message(open_page):
+    app = open_page(PAGE)
+    app.button(key="sentiment.example.0").click().run()
+    assert not app.exception
+    message = texts(app, "error")
+    assert "could not be fetched" in message and "LSM_OFFLINE" in message
+
+
+def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):
+    app = open_page(PAGE)
+    app.selectbox(key="sentiment.model").select("__local_folder__").run()
+    app.text_input(key="sentiment.model_folder").input(str(tmp_path)).run()
+    app.button(key="sentiment.example.1").click().run()
+    assert not app.exception
+    assert "outside the models folder" in texts(app, "error")
+
+
+def test_a_fine_tuned_model_is_offered_and_runs_for_real(open_page, settings):
+    folder = settings.models_dir / "ui-tests" / "support-tickets"
+    shutil.rmtree(folder, ignore_errors=True)
+    tiny_models.build_text_classifier(folder, labels=["billing", "bug", "praise"])
+    registry.write_manifest(folder, "sentiment", "Support tickets", "2026-11-24T03:00:00")
+    try:
+        app = open_page(PAGE)
+        picker = app.selectbox(key="sentiment.model")
+        assert "Support tickets · your model, 2026-11-24" in picker.options
+        picker.select(str(folder.resolve())).run()
+        app.button(key="sentiment.example.3").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        [headline] = [h.value for h in app.subheader]
+        assert headline.split(" · ")[0] in {"billing", "bug", "praise"}
+        assert "1 text" in texts(app, "caption")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_batch_upload_classifies_the_chosen_column_and_offers_a_csv(open_page, fake_model, monkeypatch):
+    seen = {}
+
+    def classify_table(loaded, frame, column, progress=None):
+        seen.update(column=column, rows=len(frame))
+        progress(2, 2)
+        table = frame.assign(label=["positive", "negative"], note=["", ""])
+        footer = RunFooter("CPU (test)", "org/stand-in", 10.0, 2, "texts", 9)
+        return TableRun(table=table, footer=footer, skipped=0)
+
+    monkeypatch.setattr(sentiment, "classify_table", classify_table)
+    app = open_page(PAGE)
+    assert "Upload a table" in texts(app, "info")
+    csv = "id,review\n1,great phone\n2,差评\n".encode()
+    app.file_uploader(key="sentiment.batch_file").set_value(("reviews.csv", csv, "text/csv")).run()
+    assert app.selectbox(key="sentiment.batch_column").value == "review"
+    app.button(key="sentiment.batch_run").click().run()
+    assert not app.exception
+    assert seen == {"column": "review", "rows": 2}
+    assert "2 texts" in texts(app, "caption")
+    assert any(button.key == "sentiment.batch_download" for button in app.get("download_button"))
+
+
+def test_a_bad_table_gets_a_message(open_page):
+    app = open_page(PAGE)
+    app.file_uploader(key="sentiment.batch_file").set_value(("empty.csv", b"review\n", "text/csv")).run()
+    assert not app.exception
+    assert "no data rows" in texts(app, "warning")

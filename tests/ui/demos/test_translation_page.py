@@ -1,0 +1,84 @@
+"""The translation page: direction picker, examples that set the direction, decoding options."""
+
+from demo_page_helpers import texts
+
+from backend.inference import translation
+from backend.inference.footer import RunFooter
+from backend.inference.translation import Translated, TranslationResult
+
+PAGE = "pages/demos/translation.py"
+
+
+def _fake_translate(calls):
+    def translate_text(loaded, text, source, target, num_beams=1, progress=None):
+        calls.append({"text": text, "source": source, "target": target, "beams": num_beams})
+        progress(1, 1)
+        sentences = [Translated(text, f"<{target}> {text}", 5, 6, False)]
+        footer = RunFooter("CPU (test)", "org/stand-in", 80.0, 1, "sentences", 11)
+        return TranslationResult(text, f"<{target}> {text}", sentences, source, target, num_beams, footer)
+
+    return translate_text
+
+
+def test_empty_state_and_directions(open_page):
+    app = open_page(PAGE)
+    assert "press **Translate**" in texts(app, "info")
+    assert set(app.selectbox(key="translation.direction").options) >= {
+        "English → Chinese 中文",
+        "Chinese 中文 → English",
+        "English → German Deutsch",
+        "German Deutsch → English",
+        "English → French Français",
+        "French Français → English",
+    }
+
+
+def test_chinese_example_switches_direction_and_uses_that_directions_model(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(translation, "translate_text", _fake_translate(calls))
+    app = open_page(PAGE)
+    app.button(key="translation.example.1").click().run()
+    assert not app.exception
+    assert app.selectbox(key="translation.direction").value == "zh-en"
+    assert calls[0]["source"] == "zh" and calls[0]["target"] == "en" and calls[0]["beams"] == 1
+    assert calls[0]["text"].startswith("人工智能")
+    assert fake_model.requests == [("translation", "Helsinki-NLP/opus-mt-zh-en")]
+    shown = texts(app, "text")
+    assert calls[0]["text"] in shown and f"<en> {calls[0]['text']}" in shown
+    assert "80 ms" in texts(app, "caption") and "1 sentences" in texts(app, "caption")
+
+
+def test_beam_search_option_is_passed_with_the_chosen_beams(open_page, fake_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(translation, "translate_text", _fake_translate(calls))
+    app = open_page(PAGE)
+    app.radio(key="translation.decoding").set_value("Beam search (more fluent)").run()
+    app.slider(key="translation.beams").set_value(5).run()
+    app.text_area(key="translation.text").input("Good morning.").run()
+    app.button(key="translation.run").click().run()
+    assert calls == [{"text": "Good morning.", "source": "en", "target": "zh", "beams": 5}]
+
+
+def test_swap_reverses_the_direction(open_page):
+    app = open_page(PAGE)
+    app.selectbox(key="translation.direction").select("en-de").run()
+    app.button(key="translation.swap").click().run()
+    assert app.selectbox(key="translation.direction").value == "de-en"
+
+
+def test_real_tiny_translator_through_the_folder_box(open_page, tiny_model_paths):
+    app = open_page(PAGE)
+    app.selectbox(key="translation.en-zh.model").select("__local_folder__").run()
+    app.text_input(key="translation.en-zh.model_folder").input(tiny_model_paths["translation"]).run()
+    app.text_area(key="translation.text").input("Hello world. This is fine!").run()
+    app.button(key="translation.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "2 sentences" in texts(app, "caption")
+    assert len(app.text) == 2 and app.text[0].value == "Hello world. This is fine!"
+
+
+def test_offline_default_model_shows_the_runtimes_message(open_page):
+    app = open_page(PAGE)
+    app.button(key="translation.example.0").click().run()
+    assert not app.exception
+    assert "Helsinki-NLP/opus-mt-en-zh could not be fetched" in texts(app, "error")
