@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -35,6 +36,7 @@ def fake_model(monkeypatch):
         model_ref="org/stand-in",
         device=DeviceInfo("cpu", "cpu", "CPU (test)", None),
         requests=[],
+        lock=threading.Lock(),
     )
 
     def get_model(task: str, model_ref: str):

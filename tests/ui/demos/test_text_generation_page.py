@@ -1,0 +1,132 @@
+"""The chat page: streaming into the conversation, options per call, history, stop, errors."""
+
+import threading
+
+from demo_page_helpers import texts
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+from backend.inference import text_generation
+from backend.inference.footer import RunFooter
+from backend.inference.text_generation import GenerationResult
+
+PAGE = "pages/demos/text_generation.py"
+
+
+class FakeStream:
+    """Stands in for ReplyStream: yields chunks, then sets ``result`` as the real one does."""
+
+    def __init__(self, chunks, interrupt=False):
+        self.chunks = chunks
+        self.interrupt = interrupt
+        self.result = None
+
+    def __iter__(self):
+        yield from self.chunks
+        if self.interrupt:
+            raise StopException()  # what a stop click does to the running script
+        text = "".join(self.chunks)
+        footer = RunFooter("CPU (test)", "org/stand-in", 500.0, 1, "reply", len(self.chunks))
+        self.result = GenerationResult(text, 20, len(self.chunks), 0.5, 40.0, False, 0, False, footer)
+
+
+def _patch_stream(monkeypatch, calls, chunks=("Hello", ", ", "world!"), interrupt=False):
+    def stream_reply(loaded, messages, options, stop_event=None):
+        calls.append({"messages": [(m.role, m.content) for m in messages], "options": options, "stop": stop_event})
+        return FakeStream(list(chunks), interrupt)
+
+    monkeypatch.setattr(text_generation, "stream_reply", stream_reply)
+
+
+def _assistant_texts(app):
+    return [" ".join(m.value for m in msg.markdown) for msg in app.chat_message if msg.name == "assistant"]
+
+
+def test_empty_state_and_bilingual_examples(open_page):
+    app = open_page(PAGE)
+    assert "Ask anything in English or Chinese" in texts(app, "info")
+    labels = [b.label for b in app.button if b.key and b.key.startswith("text_generation.example.")]
+    assert any("中文" in label for label in labels) and any("Explain" in label for label in labels)
+
+
+def test_a_message_streams_a_reply_with_tokens_per_second(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Hi there").run()
+    assert not app.exception
+    assert calls[0]["messages"][0][0] == "system"
+    assert calls[0]["messages"][1:] == [("user", "Hi there")]
+    assert calls[0]["options"].temperature == 0.7 and calls[0]["options"].max_new_tokens == 256
+    assert _assistant_texts(app) == ["Hello, world!"]
+    captions = texts(app, "caption")
+    assert "6.0 tokens/s" in captions and "500 ms" in captions and "3 tokens" in captions
+
+
+def test_history_is_kept_and_sent_with_the_next_message(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("First question").run()
+    app.chat_input(key="text_generation.prompt").set_value("第二个问题").run()
+    assert calls[1]["messages"][1:] == [
+        ("user", "First question"),
+        ("assistant", "Hello, world!"),
+        ("user", "第二个问题"),
+    ]
+    assert [m.name for m in app.chat_message] == ["user", "assistant", "user", "assistant"]
+    app.button(key="text_generation.clear").click().run()
+    assert len(app.chat_message) == 0
+    assert "Ask anything" in texts(app, "info")
+
+
+def test_an_example_is_sent_as_a_message_with_the_chosen_options(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls)
+    app = open_page(PAGE)
+    app.slider(key="text_generation.temperature").set_value(0.0).run()
+    app.slider(key="text_generation.max_new_tokens").set_value(64).run()
+    app.text_input(key="text_generation.system").input("").run()
+    app.button(key="text_generation.example.2").click().run()
+    assert calls[0]["messages"] == [("user", "用三句话向一位银行经理解释什么是大语言模型。")]
+    options = calls[0]["options"]
+    assert options.greedy and options.max_new_tokens == 64
+
+
+def test_stop_button_sets_the_event_and_the_partial_reply_is_kept(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("Partial", " answer"), interrupt=True)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Tell me a long story").run()
+    stop_event = calls[0]["stop"]
+    assert isinstance(stop_event, threading.Event) and not stop_event.is_set()
+    app.button(key="text_generation.stop").click().run()
+    assert stop_event.is_set()
+    assert _assistant_texts(app) == ["Partial answer"]
+    assert "Stopped before the end" in texts(app, "caption")
+
+
+def test_real_tiny_chat_model_streams_through_the_page(open_page, tiny_model_paths):
+    app = open_page(PAGE)
+    app.selectbox(key="text_generation.model").select("__local_folder__").run()
+    app.text_input(key="text_generation.model_folder").input(tiny_model_paths["text-generation"]).run()
+    app.slider(key="text_generation.max_new_tokens").set_value(16).run()
+    app.chat_input(key="text_generation.prompt").set_value("你好").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [m.name for m in app.chat_message] == ["user", "assistant"]
+    assert "tokens/s" in texts(app, "caption")
+
+
+def test_too_long_a_message_gets_a_message_and_is_not_kept(open_page, fake_model):
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("x" * 5000).run()
+    assert not app.exception
+    assert "limit is 4,000" in texts(app, "warning")
+    app.run()
+    assert len(app.chat_message) == 0
+
+
+def test_offline_default_model_shows_the_runtimes_message(open_page):
+    app = open_page(PAGE)
+    app.button(key="text_generation.example.0").click().run()
+    assert not app.exception
+    assert "Qwen/Qwen2.5-0.5B-Instruct could not be fetched" in texts(app, "error")
