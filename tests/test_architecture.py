@@ -45,3 +45,13 @@ def test_only_components_use_streamlit_caches():
         if "st.cache_resource" in text or "st.cache_data" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_test_modules_do_not_import_conftest():
+    # Several conftest.py files exist; `from conftest import` picks whichever loaded last.
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if p.name != "conftest.py" and "conftest" in _imported_modules(p)
+    ]
+    assert offenders == []

@@ -14,7 +14,7 @@ _FAST = 1000  # PBKDF2 iterations for tests; production hashes use the module de
 @pytest.fixture(autouse=True)
 def _no_access_env(monkeypatch):
     monkeypatch.delenv("LSM_ACCESS_PASSWORD_HASH", raising=False)
-    monkeypatch.delenv("LSM_PROTECTED_SECTIONS", raising=False)
+    monkeypatch.delenv("LSM_PROTECTED", raising=False)
 
 
 def _secrets(tmp_path, text: str):
@@ -90,8 +90,9 @@ def test_password_hash_from_the_environment(tmp_path, monkeypatch):
     policy = auth.load_access_policy(tmp_path / "missing.toml")
     assert (policy.mode, policy.problem, policy.password_hash) == (auth.PASSWORD, "", stored)
     assert policy.needs_sign_in("Fine-tuning")
-    assert not policy.needs_sign_in("Demos")
-    assert not policy.needs_sign_in("Market")
+    assert policy.needs_sign_in("Market", "pages/market/your_data.py")  # uploads of internal data
+    assert not policy.needs_sign_in("Market", "pages/market/adoption.py")
+    assert not policy.needs_sign_in("Demos", "pages/demos/sentiment.py")
 
 
 def test_password_hash_from_the_secrets_file(tmp_path):
@@ -153,14 +154,14 @@ def test_missing_authlib_is_reported(tmp_path, monkeypatch):
     ("env", "expected"),
     [("Fine-tuning,Market", ("Fine-tuning", "Market")), (" Demos ", ("Demos",)), ("none", ()), ("", ())],
 )
-def test_protected_sections_from_the_environment(tmp_path, monkeypatch, env, expected):
-    monkeypatch.setenv("LSM_PROTECTED_SECTIONS", env)
-    assert auth.load_access_policy(tmp_path / "missing.toml").protected_sections == expected
+def test_protected_from_the_environment(tmp_path, monkeypatch, env, expected):
+    monkeypatch.setenv("LSM_PROTECTED", env)
+    assert auth.load_access_policy(tmp_path / "missing.toml").protected == expected
 
 
-def test_protected_sections_from_the_secrets_file(tmp_path):
-    path = _secrets(tmp_path, '[showcase]\nprotected_sections = ["Fine-tuning", "Market"]\n')
-    assert auth.load_access_policy(path).protected_sections == ("Fine-tuning", "Market")
+def test_protected_from_the_secrets_file(tmp_path):
+    path = _secrets(tmp_path, '[showcase]\nprotected = ["Fine-tuning", "Market"]\n')
+    assert auth.load_access_policy(path).protected == ("Fine-tuning", "Market")
 
 
 def test_policy_never_shows_its_password_hash(tmp_path, monkeypatch):
@@ -210,3 +211,20 @@ def test_attempt_limiter_blocks_after_too_many_failures_then_recovers():
     assert limiter.retry_after() == 1
     now[0] += 1
     assert limiter.retry_after() == 0
+
+
+def test_default_protected_entries_name_real_sections_or_pages():
+    # A renamed page must not silently lose its protection.
+    from pages.components.navigation import PAGES, SECTIONS
+
+    known = set(SECTIONS) | {page.path for page in PAGES}
+    assert set(auth.DEFAULT_PROTECTED) <= known
+
+
+def test_page_paths_can_be_protected_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSM_PROTECTED", "pages/demos/text_generation.py")
+    monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", auth.hash_password("pw", iterations=_FAST))
+    policy = auth.load_access_policy(tmp_path / "missing.toml")
+    assert policy.needs_sign_in("Demos", "pages/demos/text_generation.py")
+    assert not policy.needs_sign_in("Demos", "pages/demos/sentiment.py")
+    assert not policy.needs_sign_in("Fine-tuning", "pages/finetune/anything.py")

@@ -19,7 +19,7 @@ from PIL import Image
 
 from backend import uploads
 from backend.errors import InvalidInputError
-from conftest import PROJECT_ROOT
+from paths import PROJECT_ROOT
 
 # --- text encodings ---------------------------------------------------------------------------
 

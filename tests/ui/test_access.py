@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend import auth
-from conftest import PROJECT_ROOT
 from pages.components import auth as auth_component
+from paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 PASSWORD = "open sesame 2026"
@@ -17,7 +17,7 @@ _SHARED_LIMITER = auth_component._password_limiter
 @pytest.fixture(autouse=True)
 def _clean_access(monkeypatch):
     monkeypatch.delenv("LSM_ACCESS_PASSWORD_HASH", raising=False)
-    monkeypatch.delenv("LSM_PROTECTED_SECTIONS", raising=False)
+    monkeypatch.delenv("LSM_PROTECTED", raising=False)
     _SHARED_LIMITER.clear()
     yield
     _SHARED_LIMITER.clear()
@@ -28,7 +28,7 @@ def password_protects_overview(monkeypatch) -> str:
     stored = auth.hash_password(PASSWORD, iterations=1000)
     monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", stored)
     # Overview holds the two pages that always exist, so it stands in for Fine-tuning here.
-    monkeypatch.setenv("LSM_PROTECTED_SECTIONS", "Overview")
+    monkeypatch.setenv("LSM_PROTECTED", "Overview")
     return stored
 
 
@@ -98,7 +98,7 @@ def test_password_guessing_is_braked(password_protects_overview, monkeypatch):
 
 def test_misconfigured_password_keeps_protected_pages_closed(monkeypatch):
     monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", "not-a-hash")
-    monkeypatch.setenv("LSM_PROTECTED_SECTIONS", "Overview")
+    monkeypatch.setenv("LSM_PROTECTED", "Overview")
     app = _run(AppTest.from_file(APP, default_timeout=60))
     assert _titles(app) == ["Sign in"]
     assert "not set up correctly" in " ".join(e.value for e in app.error)
@@ -106,7 +106,7 @@ def test_misconfigured_password_keeps_protected_pages_closed(monkeypatch):
 
 
 def _oidc_policy(*_args, **_kwargs) -> auth.AccessPolicy:
-    return auth.AccessPolicy(mode=auth.OIDC, protected_sections=("Overview",), providers=("", "google"))
+    return auth.AccessPolicy(mode=auth.OIDC, protected=("Overview",), providers=("", "google"))
 
 
 def test_oidc_sign_in_offers_each_provider_and_opens_for_a_signed_in_user(monkeypatch):

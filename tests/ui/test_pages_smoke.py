@@ -3,8 +3,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import PROJECT_ROOT
 from pages.components.navigation import PAGES
+from paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 

@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend import auth, config
-from conftest import PROJECT_ROOT
 from pages.components.navigation import PAGES
+from paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 PASSWORD = "pw-secret-Zq81"
@@ -36,7 +36,7 @@ def secret_settings(monkeypatch, tmp_path):
     stored = auth.hash_password(PASSWORD, salt=SALT, iterations=1000)
     monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", stored)
     monkeypatch.setenv("LSM_REDIS_URL", f"redis://:{REDIS_PASSWORD}@localhost:6379/0")
-    monkeypatch.delenv("LSM_PROTECTED_SECTIONS", raising=False)
+    monkeypatch.delenv("LSM_PROTECTED", raising=False)
     config.get_settings.cache_clear()
     yield [PASSWORD, SALT, stored.rsplit("$", 1)[1], REDIS_PASSWORD]
     config.get_settings.cache_clear()

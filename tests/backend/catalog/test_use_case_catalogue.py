@@ -11,8 +11,8 @@ import pytest
 
 from backend.catalog import catalogue, vocabulary
 from backend.catalog.catalogue import CatalogueError, load_catalogue, parse_catalogue
-from conftest import PROJECT_ROOT
 from pages.components.navigation import PAGES
+from paths import PROJECT_ROOT
 
 SEEDS = Path("/work/shared/seeds")
 SHIPPED = PROJECT_ROOT / "data" / "use_cases.csv"

@@ -17,7 +17,7 @@ from backend.catalog.embeddings import EmbeddingCache
 from backend.config import get_settings, load_settings
 from backend.models import catalog as model_catalog
 from backend.models.loader import load_model, mirror_folder
-from conftest import PROJECT_ROOT
+from paths import PROJECT_ROOT
 
 DEFAULT_EMBEDDER = model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id
 PROJECT_MODELS = PROJECT_ROOT / "models"

@@ -176,3 +176,12 @@ def test_selections_reject_unknown_kinds(data):
         selections.adoption_by_segment(data, "planet")
     with pytest.raises(ValueError):
         selections.model_scale(data, "tokens")
+
+
+def test_panels_in_one_unit_share_the_value_axis_and_bounds_are_faded(data):
+    figure = figures.build_investment_by_country(selections.investment_by_country(data))
+    ranges = {tuple(figure.layout[name].range) for name in figure.layout if name.startswith("xaxis")}
+    assert len(ranges) == 1, "a 2023 bar of 67 must look shorter than a 2024 bar of 109.1"
+    assert max(next(iter(ranges))) > 109.1
+    by_year = {t.meta["year"]: list(t.marker.opacity) for t in figure.data}
+    assert by_year[2023] == [0.45, 0.45] and by_year[2024] == [1.0, 1.0, 1.0]

@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from backend.catalog import search, vocabulary
 from backend.catalog.catalogue import load_catalogue
-from conftest import PROJECT_ROOT
 from pages.components.navigation import PAGES
+from paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 PAGE = "pages/market/applications.py"

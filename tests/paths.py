@@ -1,0 +1,6 @@
+"""Folders tests refer to. Test modules import this, never ``conftest`` (several exist)."""
+
+from pathlib import Path
+
+TESTS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS_DIR.parent
