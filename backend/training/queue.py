@@ -64,8 +64,10 @@ def get_queue(settings: Settings | None = None) -> tuple[Huey, TaskWrapper]:
 
 def enqueue_job(job_id: str, settings: Settings | None = None) -> str:
     """Put a job on the queue; returns the queue's task id."""
-    _, task = get_queue(settings)
-    return task(job_id).id
+    huey, task = get_queue(settings)
+    message = task.s(job_id)
+    huey.enqueue(message)
+    return message.id
 
 
 def pending_count(settings: Settings | None = None) -> int:

@@ -13,11 +13,14 @@ import fcntl
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -33,6 +36,9 @@ from backend.training.runner import MODEL_FOLDER, run_training
 DATA_FOLDER = "data"
 WORKER_LOG = "worker.log"
 HEARTBEAT_SECONDS = 5.0
+AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
+_IDLE_CHECK_SECONDS = 5.0
+_busy = threading.Event()
 _log = logging.getLogger(__name__)
 
 
@@ -61,25 +67,40 @@ def worker_alive(settings: Settings | None = None, slot: int = 0) -> bool:
     return False
 
 
-def ensure_worker_running(settings: Settings | None = None) -> bool:
+def ensure_worker_running(
+    settings: Settings | None = None, idle_exit_seconds: float = AUTOSTART_IDLE_EXIT_SECONDS
+) -> bool:
     """Start a detached worker when none is alive; returns True when one was started.
 
-    Also marks jobs of dead workers as failed, so nothing stays "running" forever.
+    Also marks jobs of dead workers as failed, so nothing stays "running" forever. A worker
+    started this way exits after ``idle_exit_seconds`` without work, giving its memory back to a
+    small host; the next submission starts another.
     """
     settings = settings or get_settings()
     JobStore(settings=settings).reap_dead_jobs()
     if worker_alive(settings):
         return False
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_file = (settings.state_dir / WORKER_LOG).open("ab")
+    # The worker must see the same folders and queue as this process, whatever the environment says.
+    env = {
+        **os.environ,
+        "LSM_STATE_DIR": str(settings.state_dir),
+        "LSM_MODELS_DIR": str(settings.models_dir),
+        "LSM_DEVICE": settings.device,
+        "LSM_OFFLINE": "1" if settings.offline else "0",
+        "LSM_QUEUE": settings.queue_backend,
+        "LSM_REDIS_URL": settings.redis_url,
+    }
     # A new session: the worker outlives the Streamlit script run and ignores its signals.
     subprocess.Popen(
-        [sys.executable, "-m", "backend.training.worker"],
+        [sys.executable, "-m", "backend.training.worker", "--idle-exit", str(idle_exit_seconds)],
         cwd=str(PROJECT_ROOT),
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        env=os.environ.copy(),
+        env=env,
     )
     log_file.close()
     return True
@@ -134,7 +155,8 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
     job = store.require(job_id)
     run_dir = Path(job.run_dir)
     store.log(job_id, f"Worker {os.getpid()} took the job")
-    with _Heartbeat(store, job_id):
+    _busy.set()
+    with _Heartbeat(store, job_id), _clear_on_exit(_busy):
         try:
             params = TrainingParams.from_dict(job.params)
             dataset = PreparedDataset.load(run_dir / DATA_FOLDER)
@@ -171,10 +193,32 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
     return SUCCEEDED
 
 
+@contextmanager
+def _clear_on_exit(flag: threading.Event) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        flag.clear()
+
+
+def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
+    idle_since = time.monotonic()
+    while True:
+        time.sleep(_IDLE_CHECK_SECONDS)
+        if _busy.is_set() or queue.pending_count(settings):
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= idle_seconds:
+            _log.info("Idle for %.0f s; exiting.", idle_seconds)
+            # SIGINT is the consumer's graceful stop.
+            os.kill(os.getpid(), signal.SIGINT)
+            return
+
+
 def main(argv: list[str] | None = None) -> int:
     """Hold the worker lock and consume the queue until stopped (Ctrl+C or SIGTERM)."""
     parser = argparse.ArgumentParser(description="Fine-tuning worker: runs queued training jobs one at a time.")
     parser.add_argument("--slot", type=int, default=0, help="worker slot on this machine (one worker per slot)")
+    parser.add_argument("--idle-exit", type=float, default=0, help="exit after this many idle seconds (0: never)")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -194,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     consumer = huey.create_consumer(
         workers=1, worker_type="thread", periodic=False, initial_delay=0.1, backoff=1.15, max_delay=1.0
     )
+    if arguments.idle_exit > 0:
+        threading.Thread(target=_exit_when_idle, args=(settings, arguments.idle_exit), daemon=True).start()
     _log.info("Worker %s consuming %s (%s)", os.getpid(), queue.QUEUE_NAME, settings.queue_backend)
     consumer.run()
     return 0

@@ -1,0 +1,155 @@
+"""Jobs through the real queue and real worker processes: success, cancel, worker death, restart.
+
+Waits poll the job store until a state is reached; their limits are safety nets, not assertions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from training_data import learnable_texts
+
+from backend.models import catalog
+from backend.models.registry import list_local_models
+from backend.training import jobs, queue
+from backend.training.job_store import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobStore
+from backend.training.params import FAST, FULL, TrainingParams
+from backend.training.worker import ensure_worker_running, lock_path, worker_alive
+from paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+_SAFETY_NET_SECONDS = 120
+
+
+def wait_for(condition: Callable[[], object], what: str) -> object:
+    deadline = time.monotonic() + _SAFETY_NET_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"never reached: {what}")
+
+
+@pytest.fixture
+def local(tmp_path, settings):
+    """Settings with a private state folder, so these workers see only these tests' jobs."""
+    return dataclasses.replace(settings, state_dir=tmp_path / "state")
+
+
+@pytest.fixture
+def start_worker(local):
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
+        log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.training.worker"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _fast_params(paths: dict[str, str]) -> TrainingParams:
+    return TrainingParams(
+        "text", FAST, paths["embeddings"], title="Queued reviews", epochs=30, learning_rate=1e-2, batch_size=16
+    )
+
+
+def _slow_params(paths: dict[str, str]) -> TrainingParams:
+    # Enough steps that the job is surely still running when the test acts on it.
+    return TrainingParams("text", FULL, paths["text-classifier-base"], epochs=200, batch_size=2)
+
+
+def _submit(params: TrainingParams, local, owner: str = "") -> str:
+    return jobs.submit_text_job(params, learnable_texts(per_class=30), "text", "label", owner=owner, settings=local).id
+
+
+def _status(job_id: str, local) -> str:
+    return JobStore(settings=local).require(job_id).status
+
+
+def _running_with_steps(job_id: str, local) -> bool:
+    job = JobStore(settings=local).require(job_id)
+    return job.status == RUNNING and job.step > 0
+
+
+def test_a_queued_job_survives_until_a_worker_runs_it_to_success(local, start_worker, tiny_model_paths):
+    job_id = _submit(_fast_params(tiny_model_paths), local, owner="ana")
+    # Nothing consumes yet: the job waits in the queue file, visible to any new process.
+    assert queue.pending_count(local) == 1
+    assert jobs.view_job(job_id, "ana", local).queue_position == 1
+    start_worker()
+    wait_for(lambda: _status(job_id, local) in (SUCCEEDED, FAILED, CANCELLED), "job finished")
+    view = jobs.view_job(job_id, "ana", local)
+    assert view.job.status == SUCCEEDED, view.job.error
+    assert view.job.metrics["accuracy"] > 0.75  # chance is 0.5
+    assert view.report is not None and sum(map(sum, view.report.confusion)) == view.job.dataset["validation_size"]
+    assert {point["name"] for point in view.history} >= {"train_loss", "val_accuracy"}
+    assert any("took the job" in line["text"] for line in view.logs)
+    model_dir = str(Path(view.job.artefacts["model_dir"]).resolve())
+    assert [
+        m.title for m in list_local_models(catalog.SENTIMENT, owner="ana", settings=local) if m.path == model_dir
+    ] == ["Queued reviews"]
+
+
+def test_cancel_then_worker_death_then_a_new_worker_carries_on(local, start_worker, tiny_model_paths):
+    first = _submit(_slow_params(tiny_model_paths), local)
+    second = _submit(_slow_params(tiny_model_paths), local)
+    worker = start_worker()
+    wait_for(lambda: _running_with_steps(first, local), "first job running")
+    assert jobs.view_job(second, "", local).queue_position == 1
+
+    jobs.cancel_job(first, "", local)
+    wait_for(lambda: _status(first, local) == CANCELLED, "first job cancelled")
+    assert not (Path(JobStore(settings=local).require(first).run_dir) / "model").exists()
+
+    wait_for(lambda: _running_with_steps(second, local), "second job running")
+    third = _submit(_fast_params(tiny_model_paths), local)
+    worker.kill()
+    worker.wait()
+    listed = {job.id: job for job in jobs.list_jobs("", settings=local)}
+    assert listed[second].status == FAILED
+    assert f"worker process (pid {worker.pid}) stopped while training" in listed[second].error
+    assert listed[third].status == "queued"
+
+    start_worker()
+    wait_for(lambda: _status(third, local) in (SUCCEEDED, FAILED), "third job finished")
+    assert _status(third, local) == SUCCEEDED
+
+
+def test_the_app_starts_one_detached_worker_when_none_is_alive(local):
+    assert not worker_alive(local)
+    assert ensure_worker_running(local, idle_exit_seconds=600) is True
+    try:
+        wait_for(lambda: worker_alive(local), "worker holds its lock")
+        assert ensure_worker_running(local) is False
+        pid = int(wait_for(lambda: lock_path(local).read_text().strip(), "worker wrote its pid"))
+        assert pid != os.getpid()
+    finally:
+        if lock_path(local).read_text().strip():
+            os.kill(int(lock_path(local).read_text().strip()), signal.SIGTERM)
+    wait_for(lambda: not worker_alive(local), "worker stopped")
