@@ -41,6 +41,9 @@ MODEL_HOVER = (
     "<b>%{text}</b> (%{customdata[0]})<br>Published %{customdata[1]}<br>%{customdata[2]}"
     "<br>Epoch confidence: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})<extra></extra>"
 )
+# Bars for bounds ("more than $67B") are faded: their length is a limit, not a measurement.
+_BOUNDS = ("more than", "less than")
+_BOUND_OPACITY = 0.45
 SEGMENT_TITLES: dict[str, str] = {
     "industry": "AI use by industry (% of organisations or firms, each survey's own definition)",
     "size": "AI use by company size (% of enterprises or firms)",
@@ -269,6 +272,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
                 showlegend=False,
                 marker={
                     "color": colour,
+                    "opacity": [_BOUND_OPACITY if q in _BOUNDS else 1.0 for q in panel["qualifier"]],
                     "line": {"color": colour, "width": 1},
                     "pattern": {
                         "shape": [SECONDARY_PATTERN if s else "" for s in secondary],
@@ -286,12 +290,25 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             row=number,
             col=1,
         )
-    if sorted(rows["unit"].unique()) == ["percent"]:
-        figure.update_xaxes(range=[0, 110])
+    _share_value_axes(figure, panels)
     figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
-    figure.update_layout(height=height, bargap=0.25)
-    _add_secondary_note(figure, rows, y=-20 / height, kind="bars")
+    figure.update_layout(height=height, bargap=0.25, margin={"b": 70})
+    _add_secondary_note(figure, rows, y=-45 / height, kind="bars")
     return figure
+
+
+def _share_value_axes(figure: go.Figure, panels: list) -> None:
+    """Panels in the same unit get the same value axis, so bar lengths compare across panels."""
+    extent: dict[str, tuple[float, float]] = {}
+    for _key, panel in panels:
+        unit = panel["unit"].iloc[0]
+        low, high = extent.get(unit, (0.0, 0.0))
+        extent[unit] = (min(low, float(panel["value"].min())), max(high, float(panel["value"].max())))
+    for number, (_key, panel) in enumerate(panels, start=1):
+        unit = panel["unit"].iloc[0]
+        low, high = extent[unit]
+        upper = 110.0 if unit == "percent" and high <= 100 else high * 1.15
+        figure.update_xaxes(range=[low * 1.15, upper], row=number, col=1)
 
 
 def build_adoption_by_segment(rows: pd.DataFrame, kind: str) -> go.Figure:

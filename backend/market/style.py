@@ -32,7 +32,7 @@ DATASET_LABELS: dict[str, str] = {
 SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"
 SECONDARY_NOTES: dict[str, str] = {
     "lines": f"Hollow markers and dotted lines: {SECONDARY_MEANING}.",
-    "bars": f"Hatched bars: {SECONDARY_MEANING}.",
+    "bars": f"Hatched bars: {SECONDARY_MEANING}. Faded bars: bounds (more than / less than).",
     "points": f"Hollow markers: {SECONDARY_MEANING}.",
 }
 DATASET_ORDER: tuple[str, ...] = tuple(DATASET_LABELS)

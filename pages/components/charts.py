@@ -34,7 +34,7 @@ def show_chart(figure: go.Figure, rows: pd.DataFrame, key: str, file_name: str, 
         st.info(empty_message, icon=":material/filter_alt_off:")
         return
     st.plotly_chart(figure, key=f"{key}.chart", width="stretch")
-    st.markdown("**Sources**\n\n" + source_markdown(store.sources_of(rows)))
+    st.caption("**Sources**\n\n" + source_markdown(store.sources_of(rows)))
     st.download_button(
         "Download this chart's data (CSV)",
         data=to_safe_csv(rows),

@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.errors import InvalidInputError
-from conftest import PROJECT_ROOT
 from pages.components import charts
+from paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "adoption.py")
 
@@ -36,7 +36,7 @@ def test_every_chart_has_sources_and_a_download(app):
     ]
     figures = _figures(app)
     assert len(figures) == 5
-    sources = [m.value for m in app.markdown if m.value.startswith("**Sources**")]
+    sources = [m.value for m in app.caption if m.value.startswith("**Sources**")]
     assert len(sources) == 5
     assert "https://hai.stanford.edu/ai-index/2025-ai-index-report/economy" in " ".join(sources)
     assert "secondary: third-party summary" in sources[0]

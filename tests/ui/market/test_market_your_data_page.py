@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.market.store import MARKET_DIR
-from conftest import PROJECT_ROOT
 from pages.components import charts
+from paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "your_data.py")
 HEADER = "dataset,metric,definition,geography,segment,year,value,unit,source_org,source_title,source_url,verification\n"
@@ -56,7 +56,7 @@ def test_schema_table_is_validated_and_charted_and_not_saved():
     assert "Share of our teams using AI weekly" in over_time["data"][0]["name"]
     assert by_segment["data"][0]["y"] == ["Finance"]
     assert by_segment["data"][0]["marker"]["pattern"]["shape"] == ["/"]
-    sources = [m.value for m in app.markdown if m.value.startswith("**Sources**")]
+    sources = [m.value for m in app.caption if m.value.startswith("**Sources**")]
     assert "Strategy office" in sources[0] and "Q3 pulse" in sources[0]
     assert _market_files_digest() == before
 
