@@ -349,6 +349,9 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
         go.Figure(), title, subtitle="Each point is one model; hover for developer, date and Epoch's confidence"
     )
     points = points.assign(_date=_model_dates(points))
+    # Neighbouring labels alternate above and below their point, so crowded years stay legible.
+    order = points["_date"].rank(method="first").astype(int)
+    points = points.assign(_label_at=["top center" if rank % 2 else "bottom center" for rank in order])
     has_confidence = "confidence" in points.columns
     group_keys = ["dataset", "confidence"] if has_confidence else ["dataset"]
     user = _user_datasets(points)
@@ -377,7 +380,7 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
                 mode="markers+text",
                 name=safe_text(name),
                 text=[safe_text(s) for s in group["segment"]],
-                textposition="top center",
+                textposition=group["_label_at"].tolist(),
                 textfont={"size": 10, "color": "#444444"},
                 marker={
                     "symbol": [hollow(symbol) if s else symbol for s in secondary],
@@ -390,7 +393,7 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
                 meta={"dataset": dataset, "metric": metric},
             )
         )
-    figure.update_yaxes(type="log", title_text=safe_text(f"{unit_title}, log scale"), exponentformat="power")
+    figure.update_yaxes(type="log", dtick=1, title_text=safe_text(f"{unit_title}, log scale"), exponentformat="power")
     figure.update_xaxes(title_text="Publication date")
     figure.update_layout(height=560, legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"})
     for _, trend in rows.loc[rows["metric"] != metric].iterrows():
