@@ -19,9 +19,10 @@ navigation = {
 current = st.navigation(navigation)
 show_sidebar()
 show_account_sidebar()
-# Protected sections (settings decide which) show the sign-in screen until the user signs in.
-section = next(name for name, pages in navigation.items() if current in pages)
-if can_open(section):
+# Protected pages (settings decide which) show the sign-in screen until the user signs in.
+section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
+entry = pages_in(section)[index]
+if can_open(section, entry.path):
     current.run()
 else:
-    show_sign_in(section)
+    show_sign_in(entry.title)

@@ -8,8 +8,9 @@ Three modes, picked from the secrets file and the environment, strongest first:
   ``access_password_hash`` in ``[showcase]``); everyone who knows it shares one workspace.
 - ``open``: neither is set; everyone shares one workspace and every page is public.
 
-Protected sections (``LSM_PROTECTED_SECTIONS``, default ``Fine-tuning``) need sign-in in the first
-two modes; every other section stays public. Secrets are never part of a repr or ``to_dict``.
+What is protected (``LSM_PROTECTED``, or ``protected`` in ``[showcase]``: navigation sections or
+page paths) needs sign-in in the first two modes; every other page stays public. By default that
+is the Fine-tuning section and the page that takes uploads of internal market data. Secrets are never part of a repr or ``to_dict``.
 Create a password hash with ``python -m backend.auth``.
 """
 
@@ -33,7 +34,8 @@ from backend.config import PROJECT_ROOT
 OIDC = "oidc"
 PASSWORD = "password"
 OPEN = "open"
-DEFAULT_PROTECTED_SECTIONS: tuple[str, ...] = ("Fine-tuning",)
+# Fine-tuning stores users' datasets and models; "Your market data" takes internal figures.
+DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py")
 # OWASP's 2023 advice for PBKDF2-HMAC-SHA256; a check takes a few hundred ms, which also slows guessing.
 _PBKDF2_ITERATIONS = 600_000
 _PBKDF2_PREFIX = "pbkdf2_sha256"
@@ -49,7 +51,7 @@ class AccessPolicy:
 
     Attributes:
         mode: ``oidc``, ``password`` or ``open``.
-        protected_sections: navigation sections that need sign-in (ignored when open).
+        protected: navigation sections and page paths that need sign-in (ignored when open).
         providers: OIDC provider names for ``st.login`` (``""`` is the default ``[auth]`` one).
         problem: a configuration error to show instead of a sign-in form; protected pages stay
             closed while it is set (fail closed).
@@ -57,20 +59,20 @@ class AccessPolicy:
     """
 
     mode: str
-    protected_sections: tuple[str, ...] = DEFAULT_PROTECTED_SECTIONS
+    protected: tuple[str, ...] = DEFAULT_PROTECTED
     providers: tuple[str, ...] = ()
     problem: str = ""
     password_hash: str = field(default="", repr=False)
 
-    def needs_sign_in(self, section: str) -> bool:
-        """Whether opening a page of ``section`` requires a signed-in user."""
-        return self.mode != OPEN and section in self.protected_sections
+    def needs_sign_in(self, section: str, page_path: str = "") -> bool:
+        """Whether opening the page ``page_path`` of ``section`` requires a signed-in user."""
+        return self.mode != OPEN and (section in self.protected or page_path in self.protected)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form without the password hash."""
         return {
             "mode": self.mode,
-            "protected_sections": list(self.protected_sections),
+            "protected": list(self.protected),
             "providers": list(self.providers),
             "problem": self.problem,
         }
@@ -188,10 +190,10 @@ def _oidc_providers(auth_table: Mapping[str, object]) -> tuple[tuple[str, ...], 
     return tuple(tables), ""
 
 
-def _protected_sections(showcase: Mapping[str, object]) -> tuple[str, ...]:
-    raw = os.environ.get("LSM_PROTECTED_SECTIONS")
+def _protected(showcase: Mapping[str, object]) -> tuple[str, ...]:
+    raw = os.environ.get("LSM_PROTECTED")
     if raw is None:
-        value = showcase.get("protected_sections", list(DEFAULT_PROTECTED_SECTIONS))
+        value = showcase.get("protected", list(DEFAULT_PROTECTED))
         raw = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
     if raw.strip().lower() in ("", "none"):
         return ()
@@ -210,11 +212,11 @@ def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
     data = _read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
     table = data.get("showcase")
     showcase: dict[str, object] = table if isinstance(table, dict) else {}
-    protected = _protected_sections(showcase)
+    protected = _protected(showcase)
     auth_table = data.get("auth")
     if isinstance(auth_table, dict) and auth_table:
         providers, problem = _oidc_providers(auth_table)
-        return AccessPolicy(mode=OIDC, protected_sections=protected, providers=providers, problem=problem)
+        return AccessPolicy(mode=OIDC, protected=protected, providers=providers, problem=problem)
     stored = os.environ.get("LSM_ACCESS_PASSWORD_HASH") or str(showcase.get("access_password_hash") or "")
     if stored:
         problem = (
@@ -222,8 +224,8 @@ def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
             if is_valid_hash(stored)
             else "The shared password's hash is malformed: create one with `python -m backend.auth`."
         )
-        return AccessPolicy(mode=PASSWORD, protected_sections=protected, problem=problem, password_hash=stored.strip())
-    return AccessPolicy(mode=OPEN, protected_sections=protected)
+        return AccessPolicy(mode=PASSWORD, protected=protected, problem=problem, password_hash=stored.strip())
+    return AccessPolicy(mode=OPEN, protected=protected)
 
 
 if __name__ == "__main__":

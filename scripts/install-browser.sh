@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the Playwright browser tests when it is missing and we may.
-# Never fatal: without it the browser tests are skipped with a reason.
+# Installs Debian's Chromium (and a small CJK font, so screenshots show the Chinese text) for the
+# Playwright browser tests when they are missing and we may.
+# Never fatal: without Chromium the browser tests are skipped with a reason.
 set -uo pipefail
-if [ -x /usr/bin/chromium ]; then
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || packages+=(fonts-wqy-microhei)
+if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -16,8 +20,8 @@ if [ "$(id -u)" != "0" ]; then
     exit 0
   fi
 fi
-echo "Installing Debian's Chromium for the browser tests"
+echo "Installing ${packages[*]} from Debian for the browser tests"
 $sudo_cmd apt-get update -qq >/dev/null 2>&1 || true
-DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1 ||
-  echo "Chromium could not be installed: browser tests will be skipped." >&2
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${packages[@]}" >/dev/null 2>&1 ||
+  echo "${packages[*]} could not be installed: browser tests may be skipped." >&2
 exit 0

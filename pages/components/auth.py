@@ -47,10 +47,10 @@ def current_owner() -> str:
     return auth.owner_from_claims(st.user.to_dict())
 
 
-def can_open(section: str) -> bool:
-    """Whether this session may open a page of ``section``."""
+def can_open(section: str, page_path: str = "") -> bool:
+    """Whether this session may open the page ``page_path`` of ``section``."""
     policy = access_policy()
-    if not policy.needs_sign_in(section):
+    if not policy.needs_sign_in(section, page_path):
         return True
     return not policy.problem and is_signed_in(policy)
 
@@ -73,14 +73,11 @@ def _show_password_form() -> None:
     st.error("That password is not right.", icon=":material/lock:")
 
 
-def show_sign_in(section: str) -> None:
-    """The screen shown instead of a protected page: why, and how to sign in."""
+def show_sign_in(title: str) -> None:
+    """The screen shown instead of the protected page ``title``: why, and how to sign in."""
     policy = access_policy()
     st.title("Sign in")
-    st.markdown(
-        f"**{section}** handles your own data, so it needs sign-in. The demos and the market pages "
-        "stay open to everyone."
-    )
+    st.markdown(f"**{title}** handles your own data, so it needs sign-in. The demos stay open to everyone.")
     if policy.problem:
         st.error(f"Sign-in is not set up correctly: {policy.problem}", icon=":material/settings_alert:")
         return
