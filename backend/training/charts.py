@@ -1,0 +1,120 @@
+"""Plotly figures and tables of the fine-tuning screens, built from job data (no Streamlit here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from backend.training.evaluation import EvaluationReport
+from backend.training.job_store import Job
+
+_LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
+_SCORE_CURVES = {"val_accuracy": "validation accuracy", "val_f1": "validation macro-F1"}
+
+
+def build_curves_figure(history: list[dict[str, Any]]) -> go.Figure:
+    """Loss curves (left) and validation scores (right) against the training step."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Validation scores"))
+    for column, curves in ((1, _LOSS_CURVES), (2, _SCORE_CURVES)):
+        for name, label in curves.items():
+            points = [p for p in history if p["name"] == name]
+            if not points:
+                continue
+            figure.add_trace(
+                go.Scatter(
+                    x=[p["step"] for p in points],
+                    y=[p["value"] for p in points],
+                    customdata=[p["epoch"] for p in points],
+                    mode="lines+markers" if name != "train_loss" else "lines",
+                    name=label,
+                    hovertemplate="step %{x}, epoch %{customdata:.2f}: %{y:.4f}<extra>" + label + "</extra>",
+                ),
+                row=1,
+                col=column,
+            )
+    figure.update_xaxes(title_text="step")
+    figure.update_yaxes(range=[0, 1.02], row=1, col=2)
+    figure.update_layout(
+        height=340, margin={"t": 40, "b": 40, "l": 40, "r": 10}, legend={"orientation": "h", "y": -0.25}
+    )
+    return figure
+
+
+def build_confusion_figure(report: EvaluationReport) -> go.Figure:
+    """Heatmap of true (rows) against predicted (columns) classes, with counts in the cells."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=report.confusion,
+            x=report.classes,
+            y=report.classes,
+            text=report.confusion,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            showscale=False,
+        )
+    )
+    size = max(300, min(700, 60 * len(report.classes) + 150))
+    figure.update_layout(
+        height=size,
+        xaxis={"title": "predicted", "type": "category"},
+        yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+        margin={"t": 20, "b": 40, "l": 40, "r": 10},
+    )
+    return figure
+
+
+def build_comparison_figure(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> go.Figure:
+    """Grouped bars: each metric for each compared run."""
+    figure = go.Figure()
+    for row in rows:
+        figure.add_trace(
+            go.Bar(name=f"{row['title']} ({row['method']})", x=list(metrics), y=[row.get(m) for m in metrics])
+        )
+    figure.update_layout(barmode="group", height=340, yaxis={"range": [0, 1.02]}, margin={"t": 20, "b": 40})
+    return figure
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else ""
+
+
+def jobs_table(jobs: list[Job]) -> pd.DataFrame:
+    """One row per job for the jobs list."""
+    return pd.DataFrame(
+        [
+            {
+                "title": job.title or job.id,
+                "status": job.status,
+                "task": job.task,
+                "method": job.method,
+                "base model": job.base_model,
+                "created (UTC)": _when(job.created),
+                "progress": round(job.progress * 100),
+                "accuracy": job.metrics.get("accuracy"),
+                "macro F1": job.metrics.get("f1"),
+                "job": job.id,
+            }
+            for job in jobs
+        ]
+    )
+
+
+def per_class_table(report: EvaluationReport) -> pd.DataFrame:
+    """The per-class scores as a table."""
+    return pd.DataFrame([row.__dict__ for row in report.per_class])
+
+
+def format_eta(seconds: float | None) -> str:
+    """'about 3 min left' style text; empty when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s left"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"

@@ -1,0 +1,238 @@
+"""Widgets of the fine-tuning screens: uploads, model and parameter pickers, job status and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from backend import uploads
+from backend.models import catalog
+from backend.training import charts, export, worker
+from backend.training.datasets import PreparedDataset
+from backend.training.jobs import JobView
+from backend.training.params import FAST, FULL, IMAGE, TEXT, TrainingParams, default_params
+
+LOCAL_FOLDER = "Local folder…"
+METHOD_LABELS = {
+    FULL: "Full fine-tuning (every weight; best on a GPU)",
+    FAST: "Fast mode (frozen features + small head; seconds on a CPU)",
+}
+STATUS_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/model_training:",
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
+_DEMO_PAGES = {TEXT: "pages/demos/sentiment.py", IMAGE: "pages/demos/image_classification.py"}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def read_uploaded_table(name: str, data: bytes) -> pd.DataFrame:
+    """Parse an uploaded table once per file content (raises InvalidInputError)."""
+    return uploads.read_table(name, data)
+
+
+def base_model_choices(task: str, method: str) -> list[str]:
+    """Catalogue models fit for the task and method, then the local-folder option."""
+    if task == TEXT:
+        base_task = catalog.EMBEDDINGS if method == FAST else catalog.TEXT_CLASSIFIER_BASE
+    else:
+        base_task = catalog.IMAGE_CLASSIFIER_BASE
+    return [spec.hub_id for spec in catalog.models_for(base_task)] + [LOCAL_FOLDER]
+
+
+def pick_base_model(task: str, method: str, key: str) -> str:
+    """A catalogue base model, or a folder typed by the user (resolved safely by the loader)."""
+    choices = base_model_choices(task, method)
+
+    def describe(hub_id: str) -> str:
+        spec = catalog.find_spec(hub_id)
+        return f"{spec.title} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
+
+    choice = st.selectbox("Base model", choices, format_func=describe, key=f"{key}.base.{task}.{method}")
+    if choice != LOCAL_FOLDER:
+        return choice
+    folder = st.text_input(
+        "Model folder",
+        key=f"{key}.base_folder",
+        placeholder="a folder inside the models folder, e.g. my-bert",
+        help="Folders outside the models or runs folder are refused.",
+    )
+    if method == FAST and task == TEXT:
+        st.caption("Fast mode for text needs a sentence-transformers model folder.")
+    return folder.strip()
+
+
+def pick_parameters(task: str, method: str, base_model: str, key: str) -> TrainingParams:
+    """Title and hyperparameters with small defaults; returns unvalidated params."""
+    defaults = default_params(task, method, base_model)
+    title = st.text_input("Model title", key=f"{key}.title", max_chars=120, placeholder="e.g. Support tickets by team")
+    with st.expander("Hyperparameters", icon=":material/tune:"):
+        left, middle, right = st.columns(3)
+        epochs = left.number_input("Epochs", 1, 200, defaults.epochs, key=f"{key}.epochs.{method}")
+        learning_rate = middle.number_input(
+            "Learning rate", 1e-7, 1.0, defaults.learning_rate, format="%.0e", key=f"{key}.lr.{method}"
+        )
+        batch_size = right.number_input(
+            "Batch size",
+            1,
+            1024,
+            defaults.batch_size,
+            key=f"{key}.batch.{method}",
+            help="Halved automatically if the GPU runs out of memory.",
+        )
+        max_length = left.number_input(
+            "Max length (tokens)", 8, 4096, defaults.max_length, key=f"{key}.max_length", disabled=task == IMAGE
+        )
+        warmup = middle.number_input(
+            "Warm-up share",
+            0.0,
+            0.5,
+            defaults.warmup_ratio,
+            step=0.05,
+            key=f"{key}.warmup.{method}",
+            disabled=method == FAST,
+        )
+        weight_decay = right.number_input(
+            "Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01, key=f"{key}.decay"
+        )
+        patience = left.number_input(
+            "Early stopping patience (epochs, 0 = off)", 0, 50, defaults.early_stopping_patience, key=f"{key}.patience"
+        )
+        validation = middle.slider(
+            "Validation share", 0.05, 0.5, defaults.validation_fraction, step=0.05, key=f"{key}.validation"
+        )
+        precision = right.selectbox(
+            "Precision",
+            ("auto", "fp32", "fp16", "bf16"),
+            key=f"{key}.precision",
+            help="auto: bf16 or fp16 on a GPU, fp32 on a CPU.",
+        )
+        seed = left.number_input("Seed", 0, 2**31 - 1, defaults.seed, key=f"{key}.seed")
+    return TrainingParams(
+        task=task,
+        method=method,
+        base_model=base_model,
+        title=title.strip(),
+        epochs=int(epochs),
+        learning_rate=float(learning_rate),
+        batch_size=int(batch_size),
+        max_length=int(max_length),
+        warmup_ratio=float(warmup) if method == FULL else 0.0,
+        weight_decay=float(weight_decay),
+        early_stopping_patience=int(patience),
+        validation_fraction=float(validation),
+        seed=int(seed),
+        precision=str(precision),
+    )
+
+
+def show_data_summary(prepared: PreparedDataset) -> None:
+    """What the checks found: sizes, class balance, warnings."""
+    summary = prepared.summary
+    st.success(
+        f"Data looks usable: {len(prepared.classes)} classes, {summary['train_size']} training and "
+        f"{summary['validation_size']} validation examples ({summary['validation_source']}).",
+        icon=":material/fact_check:",
+    )
+    st.bar_chart(pd.Series(summary["classes"], name="examples"), height=200, horizontal=True)
+    for warning in prepared.warnings:
+        st.warning(warning, icon=":material/warning:")
+
+
+def start_worker_if_needed() -> None:
+    """Start a background worker when none is alive (Community Cloud runs only the app)."""
+    try:
+        if worker.ensure_worker_running():
+            st.toast("Started a training worker in the background.", icon=":material/memory:")
+    except OSError as error:
+        st.error(f"Could not start a training worker ({error}). Start one with `python -m backend.training.worker`.")
+
+
+def show_progress(view: JobView) -> None:
+    """Status line, queue position, progress bar with ETA, and the curves so far."""
+    job = view.job
+    st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {job.message}")
+    if job.status == "queued":
+        position = view.queue_position or 1
+        ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
+        st.info(f"Waiting in the queue: {ahead}. One job trains at a time per worker.", icon=":material/hourglass_top:")
+        if not view.worker_alive:
+            st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+    if job.status == "running":
+        eta = charts.format_eta(job.eta_seconds)
+        st.progress(
+            job.progress,
+            text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
+        )
+    if job.status == "failed":
+        st.error(job.error or "The job failed.", icon=":material/error:")
+    if view.history:
+        st.plotly_chart(charts.build_curves_figure(view.history), key=f"finetune.curves.{job.id}")
+    with st.expander("Log", icon=":material/receipt_long:"):
+        st.code("\n".join(line["text"] for line in view.logs[-100:]) or "(empty)", language=None)
+
+
+def show_report(view: JobView) -> None:
+    """Headline metrics, confusion matrix, per-class table, worst mistakes, download and use."""
+    report, job = view.report, view.job
+    if report is None:
+        st.warning("This job has no evaluation report.", icon=":material/warning:")
+        return
+    columns = st.columns(4)
+    for column, (label, value) in zip(
+        columns,
+        (
+            ("Accuracy", report.accuracy),
+            ("Macro precision", report.precision),
+            ("Macro recall", report.recall),
+            ("Macro F1", report.f1),
+        ),
+        strict=True,
+    ):
+        column.metric(label, f"{value:.1%}")
+    st.caption(f"On {report.examples} validation examples.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
+        st.plotly_chart(charts.build_confusion_figure(report), key=f"finetune.confusion.{job.id}")
+    with right:
+        st.markdown("**Per class**")
+        st.dataframe(charts.per_class_table(report), hide_index=True)
+    st.markdown("**Most confident mistakes**")
+    if not report.worst:
+        st.caption("None: every validation example was classified correctly.")
+    for mistake in report.worst:
+        line = f"true **{mistake.true_label}**, predicted **{mistake.predicted_label}** ({mistake.confidence:.0%})"
+        if job.task == IMAGE:
+            image_path = Path(job.run_dir) / "data" / mistake.input
+            image_column, text_column = st.columns([1, 5])
+            if image_path.is_file():
+                image_column.image(str(image_path), width=64)
+            text_column.markdown(f"`{mistake.input}` · {line}")
+        else:
+            st.markdown(f"> {mistake.input[:300]}\n\n{line}")
+
+
+def show_model_actions(view: JobView) -> None:
+    """Download the model zip and open the matching demo."""
+    job = view.job
+    if job.status != "succeeded":
+        return
+    left, right = st.columns(2)
+    with left:
+        st.download_button(
+            "Download model (.zip)",
+            data=lambda: export.export_model_zip(job).read_bytes(),
+            file_name=export.export_name(job),
+            mime="application/zip",
+            key=f"finetune.download.{job.id}",
+            icon=":material/download:",
+        )
+    with right:
+        st.page_link(
+            _DEMO_PAGES[job.task], label="Try it in the demo (pick it in the model list)", icon=":material/play_circle:"
+        )
