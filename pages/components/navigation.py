@@ -21,10 +21,10 @@ class PageEntry:
 
 
 PAGES: tuple[PageEntry, ...] = (
-    PageEntry("Overview", "pages/home.py", "Home", ":material/home:", "What this app shows and where to start."),
+    PageEntry("Overview", "pages/overview/home.py", "Home", ":material/home:", "What this app shows and where to start."),
     PageEntry(
         "Overview",
-        "pages/models.py",
+        "pages/overview/models.py",
         "Models",
         ":material/deployed_code:",
         "The model catalogue, the compute device, and what is loaded now.",
@@ -77,6 +77,20 @@ PAGES: tuple[PageEntry, ...] = (
         "Text generation",
         ":material/chat:",
         "Chat with an instruct model; tokens stream in, with tokens per second.",
+    ),
+    PageEntry(
+        "Fine-tuning",
+        "pages/finetune/new_job.py",
+        "New training job",
+        ":material/model_training:",
+        "Upload labelled texts or images, check them, and train your own classifier in the background.",
+    ),
+    PageEntry(
+        "Fine-tuning",
+        "pages/finetune/jobs.py",
+        "Training jobs",
+        ":material/monitoring:",
+        "Live progress and curves, evaluation with confusion matrix, model download, run comparison.",
     ),
 )
 
