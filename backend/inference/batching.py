@@ -1,6 +1,8 @@
 """Length-sorted batching: similar-length inputs share a batch, so little compute goes to padding.
 
-Results come back in the caller's order whatever order the batches ran in.
+Results come back in the caller's order whatever order the batches ran in. A batch that runs
+out of GPU memory is split in half and retried, so a too-large batch size slows a run down
+instead of failing it; only a single input that does not fit is an error.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from backend.errors import InvalidInputError
+import torch
+
+from backend.errors import InsufficientMemoryError, InvalidInputError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -42,6 +46,25 @@ def sorted_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
+def _free_accelerator_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _run_splitting_on_oom(batch: list[Item], run_batch: Callable[[list[Item]], list[Result]]) -> list[Result]:
+    try:
+        return run_batch(batch)
+    except torch.OutOfMemoryError as error:
+        _free_accelerator_memory()
+        if len(batch) == 1:
+            raise InsufficientMemoryError(
+                "The device ran out of memory on a single input.",
+                "Shorten the input, pick a smaller model, or run on a machine with more memory.",
+            ) from error
+    half = len(batch) // 2
+    return _run_splitting_on_oom(batch[:half], run_batch) + _run_splitting_on_oom(batch[half:], run_batch)
+
+
 def run_sorted(
     items: Sequence[Item],
     sizes: Sequence[int],
@@ -63,7 +86,7 @@ def run_sorted(
     results: list[Result | None] = [None] * len(items)
     done = 0
     for indices in sorted_batches(sizes, batch_size):
-        outputs = run_batch([items[index] for index in indices])
+        outputs = _run_splitting_on_oom([items[index] for index in indices], run_batch)
         if len(outputs) != len(indices):
             raise ValueError(f"a batch of {len(indices)} inputs gave {len(outputs)} results")
         for index, output in zip(indices, outputs, strict=True):

@@ -2,8 +2,9 @@
 
 import pandas as pd
 import pytest
+import torch
 
-from backend.errors import InvalidInputError
+from backend.errors import InsufficientMemoryError, InvalidInputError
 from backend.inference import tables
 from backend.inference.batching import run_sorted, sorted_batches
 
@@ -73,3 +74,24 @@ def test_result_columns_never_overwrite_the_users_columns():
     assert output["label"].tolist() == ["gold"]
     assert output["label (result)"].tolist() == ["pred"]
     assert output["note"].tolist() == ["mine"]
+
+
+def test_a_batch_that_runs_out_of_memory_is_split_and_retried():
+    sizes_tried = []
+
+    def run_batch(batch):
+        sizes_tried.append(len(batch))
+        if len(batch) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return [item * 10 for item in batch]
+
+    assert run_sorted([1, 2, 3, 4, 5], [1, 2, 3, 4, 5], 5, run_batch) == [10, 20, 30, 40, 50]
+    assert sizes_tried == [5, 2, 3, 1, 2]
+
+
+def test_a_single_input_that_does_not_fit_is_a_readable_error():
+    def run_batch(batch):
+        raise torch.OutOfMemoryError("CUDA out of memory.")
+
+    with pytest.raises(InsufficientMemoryError, match="ran out of memory on a single input"):
+        run_sorted(["a", "b"], [1, 1], 2, run_batch)

@@ -1,5 +1,7 @@
 """Image classification on the tiny ViT, with real image files and the shipped samples."""
 
+import copy
+import dataclasses
 import io
 import json
 import math
@@ -7,6 +9,7 @@ import struct
 import zlib
 
 import pytest
+import torch
 from PIL import Image
 
 import tiny_models
@@ -112,3 +115,12 @@ def test_samples_are_small_readable_photos():
         assert max(image.size) <= 512
     with pytest.raises(InvalidInputError):
         image_classification.read_sample("../../secrets")
+
+
+def test_a_half_precision_model_gives_nearly_the_same_scores(image_model):
+    # On a GPU the runtime loads models in bfloat16 or float16 (and pixels are cast to match).
+    half = dataclasses.replace(image_model, model=copy.deepcopy(image_model.model).to(torch.bfloat16), dtype="bfloat16")
+    [prediction] = image_classification.classify_images(half, [Image.new("RGB", (40, 40), "navy")])
+    [full] = image_classification.classify_images(image_model, [Image.new("RGB", (40, 40), "navy")])
+    assert len(prediction.top) == 5
+    assert prediction.top[0].score == pytest.approx(full.top[0].score, abs=0.02)

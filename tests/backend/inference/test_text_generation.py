@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tiny_models
-from backend.errors import InvalidInputError
+from backend.errors import InsufficientMemoryError, InvalidInputError
 from backend.inference import chat_prompt, text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.loader import load_model
@@ -164,3 +164,13 @@ def test_batched_generation_matches_single_replies(varied_chat_model):
     for item in batched:
         assert item.reply == _reply(varied_chat_model, item.prompt)[1].text.strip()
         assert 0 < item.new_tokens <= GREEDY.max_new_tokens
+
+
+def test_running_out_of_memory_while_generating_is_a_readable_error(chat_model, monkeypatch):
+    def generate(**kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+
+    monkeypatch.setattr(chat_model.model, "generate", generate)
+    stream = text_generation.stream_reply(chat_model, [ChatMessage("user", "Hi")], GREEDY)
+    with pytest.raises(InsufficientMemoryError, match="ran out of memory"):
+        list(stream)
