@@ -10,7 +10,7 @@ st.set_page_config(page_title="Large Model Showcase", page_icon=":material/neuro
 
 navigation = {
     section: [
-        st.Page(page.path, title=page.title, icon=page.icon, default=page.path == "pages/home.py")
+        st.Page(page.path, title=page.title, icon=page.icon, default=page.path == "pages/overview/home.py")
         for page in pages_in(section)
     ]
     for section in SECTIONS

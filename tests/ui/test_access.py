@@ -72,7 +72,7 @@ def test_protected_section_shows_sign_in_until_the_password_is_right(password_pr
 
 def test_protected_page_stays_closed_when_switched_to_directly(password_protects_overview):
     app = _run(AppTest.from_file(APP, default_timeout=60))
-    app.switch_page("pages/models.py")
+    app.switch_page("pages/overview/models.py")
     _run(app)
     assert _titles(app) == ["Sign in"]
 

@@ -70,7 +70,7 @@ def test_no_page_shows_a_secret_in_password_mode(secret_settings, caplog, signed
         app.switch_page(page.path)
         app.run()
         shown = _all_text(app)
-        if page.path == "pages/home.py":
+        if page.path == "pages/overview/home.py":
             assert "Large Model Showcase" in shown  # the text walk sees what a page shows
         for secret in secret_settings:
             assert secret not in shown, f"{page.path} shows a secret"

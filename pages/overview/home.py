@@ -14,7 +14,7 @@ st.markdown(
 )
 
 for section in SECTIONS:
-    entries = [page for page in pages_in(section) if page.path != "pages/home.py"]
+    entries = [page for page in pages_in(section) if page.path != "pages/overview/home.py"]
     if not entries:
         continue
     st.subheader(section)
