@@ -1,0 +1,168 @@
+"""CPU experiments: does a runtime option speed up our path here? Before/after on the same inputs.
+
+Each experiment times our batch function (median of a few runs, after a warm-up) with the model
+as the runtime loads it ("before") and with one change ("after"): length-sorted batching versus
+batches in arrival order, dynamic int8 quantisation of the Linear layers
+(``torch.ao.quantization.quantize_dynamic``), bfloat16 weights. Where answers can change, the
+agreement of the two models' outputs is reported beside the speed, since a faster wrong answer
+is no gain.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+from unittest import mock
+
+import torch
+
+from backend.config import Settings
+from backend.inference import batching, sentiment, text_generation, translation
+from backend.models.device import choose_device
+from backend.models.loader import LoadedModel, load_model
+from benchmarks import workloads
+from benchmarks.profiles import Profile
+from benchmarks.standins import prepare_model
+
+_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One before/after measurement (``ratio`` = after / before; above 1 is faster)."""
+
+    name: str
+    task: str
+    before: float
+    after: float
+    unit: str
+    ratio: float
+    note: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def _rate(run: Callable[[], float]) -> float:
+    run()
+    rates = []
+    for _ in range(_REPEATS):
+        started = time.perf_counter()
+        amount = run()
+        rates.append(amount / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def _arrival_order_batches(sizes: list[int], batch_size: int) -> list[list[int]]:
+    indices = list(range(len(sizes)))
+    return [indices[start : start + batch_size] for start in range(0, len(indices), batch_size)]
+
+
+def _int8(loaded: LoadedModel) -> LoadedModel:
+    model = copy.deepcopy(loaded.model).float()
+    quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return dataclasses.replace(loaded, model=quantized, dtype="float32")
+
+
+def _bf16(loaded: LoadedModel) -> LoadedModel:
+    return dataclasses.replace(loaded, model=copy.deepcopy(loaded.model).to(torch.bfloat16), dtype="bfloat16")
+
+
+def _agreement(a: list[Any], b: list[Any]) -> float:
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def _sentiment_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
+    bench = prepare_model("sentiment", settings, tiny=profile.tiny_models)
+    loaded = load_model("sentiment", bench.hub_id, bench.settings, choose_device("cpu"))
+    texts = workloads.sentences(profile.batch_items, seed=3, max_words=profile.max_words)
+
+    def run_with(model: LoadedModel) -> Callable[[], float]:
+        return lambda: float(len(sentiment.classify(model, texts)))
+
+    sorted_rate = _rate(run_with(loaded))
+    with mock.patch.object(batching, "sorted_batches", _arrival_order_batches):
+        arrival_rate = _rate(run_with(loaded))
+    labels = [r.label for r in sentiment.classify(loaded, texts)]
+    results = [Experiment("length-sorted batches (kept: already the backend's way)", "sentiment", arrival_rate,
+                          sorted_rate, "texts/s", round(sorted_rate / arrival_rate, 3), "before = arrival order")]  # fmt: skip
+    for name, change in (("dynamic int8 Linear", _int8), ("bfloat16 weights", _bf16)):
+        changed = change(loaded)
+        rate = _rate(run_with(changed))
+        agree = _agreement(labels, [r.label for r in sentiment.classify(changed, texts)])
+        results.append(Experiment(name, "sentiment", sorted_rate, rate, "texts/s", round(rate / sorted_rate, 3),
+                                  f"same label as float32 on {agree:.0%} of texts"))  # fmt: skip
+        del changed
+        gc.collect()
+    return results
+
+
+def _translation_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
+    bench = prepare_model("translation", settings, tiny=profile.tiny_models)
+    loaded = load_model("translation", bench.hub_id, bench.settings, choose_device("cpu"))
+    english = [
+        t
+        for t in workloads.sentences(profile.batch_items, seed=4, max_words=profile.translation_max_words)
+        if t.isascii()
+    ]
+    texts = english[: max(4, profile.batch_items // 4)]
+
+    def run_with(model: LoadedModel) -> Callable[[], float]:
+        return lambda: float(len(translation.translate(model, texts)))
+
+    base_rate = _rate(run_with(loaded))
+    reference = [r.translation for r in translation.translate(loaded, texts)]
+    results = []
+    for name, change in (("dynamic int8 Linear", _int8), ("bfloat16 weights", _bf16)):
+        changed = change(loaded)
+        rate = _rate(run_with(changed))
+        agree = _agreement(reference, [r.translation for r in translation.translate(changed, texts)])
+        results.append(Experiment(name, "translation", base_rate, rate, "sentences/s", round(rate / base_rate, 3),
+                                  f"identical output on {agree:.0%} of sentences (greedy)"))  # fmt: skip
+        del changed
+        gc.collect()
+    return results
+
+
+def _generation_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
+    bench = prepare_model("text-generation", settings, tiny=profile.tiny_models)
+    loaded = load_model("text-generation", bench.hub_id, bench.settings, choose_device("cpu"))
+    prompts = workloads.prompts(text_generation.DEFAULT_BATCH_SIZE)
+    options = text_generation.GenerationOptions(temperature=0, max_new_tokens=profile.new_tokens)
+
+    def run_with(model: LoadedModel) -> Callable[[], float]:
+        return lambda: float(sum(r.new_tokens for r in text_generation.generate(model, prompts, options)))
+
+    base_rate = _rate(run_with(loaded))
+    results = []
+    variants: tuple[tuple[str, Callable[[LoadedModel], LoadedModel]], ...] = (
+        (
+            "float32 weights (catalogue: bfloat16)",
+            lambda m: dataclasses.replace(m, model=copy.deepcopy(m.model).float(), dtype="float32"),
+        ),
+        ("dynamic int8 Linear", _int8),
+    )
+    for name, change in variants:
+        changed = change(loaded)
+        rate = _rate(run_with(changed))
+        results.append(Experiment(name, "text-generation", base_rate, rate, "tokens/s", round(rate / base_rate, 3),
+                                  f"greedy, batch of {len(prompts)}, {profile.new_tokens} new tokens"))  # fmt: skip
+        del changed
+        gc.collect()
+    return results
+
+
+def run_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
+    """Every CPU experiment (they run on the CPU whatever the device setting)."""
+    results: list[Experiment] = []
+    for run in (_sentiment_experiments, _translation_experiments, _generation_experiments):
+        results.extend(run(profile, settings))
+        gc.collect()
+    return results

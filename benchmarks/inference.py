@@ -1,0 +1,227 @@
+"""Inference benchmark of one demo task: our backend path against the pipeline baseline.
+
+Both paths run in this process, one after the other, on the same inputs and device: load (timed),
+one untimed warm-up call, single requests (latency percentiles), then the batch (throughput).
+Peak memory is taken per path over its load and runs; ``delta`` is what the path added to the
+process. Before either path, the model's files are read once (so neither pays alone for the disk)
+and the model's Python modules are imported (so neither pays alone for the import).
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from backend.config import Settings
+from backend.models.device import DeviceInfo, choose_device
+from backend.models.loader import LoadedModel, load_model
+from benchmarks import measure, roofline
+from benchmarks.profiles import Profile
+from benchmarks.standins import BenchModel, prepare_model
+from benchmarks.tasks import ADAPTERS, TaskAdapter, run_batch_baseline
+
+_SINGLE_SEED = 1
+_BATCH_SEED = 2
+
+
+@dataclass
+class PathFigures:
+    """Every figure of one path (ours or the baseline)."""
+
+    path: str
+    settings: str
+    dtype: str
+    load_seconds: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    batch_seconds: float
+    batch_items: int
+    throughput: float
+    throughput_unit: str
+    peak_rss_mb: float
+    delta_rss_mb: float
+    gpu_peak_mb: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+@dataclass
+class InferenceResult:
+    """One task's figures for both paths, their ratios and what to know about them."""
+
+    task: str
+    model: str
+    weights: str
+    device: str
+    ours: PathFigures
+    baseline: PathFigures
+    notes: list[str] = field(default_factory=list)
+    bound: dict[str, Any] | None = None
+
+    @property
+    def ratios(self) -> dict[str, float | None]:
+        """ours / baseline per figure (throughput: above 1 is better; the rest: below 1)."""
+
+        def ratio(a: float | None, b: float | None) -> float | None:
+            return round(a / b, 3) if a is not None and b else None
+
+        o, b = self.ours, self.baseline
+        return {
+            "load_seconds": ratio(o.load_seconds, b.load_seconds),
+            "latency_p50_ms": ratio(o.latency_p50_ms, b.latency_p50_ms),
+            "latency_p95_ms": ratio(o.latency_p95_ms, b.latency_p95_ms),
+            "throughput": ratio(o.throughput, b.throughput),
+            "delta_rss_mb": ratio(o.delta_rss_mb, b.delta_rss_mb),
+            "gpu_peak_mb": ratio(o.gpu_peak_mb, b.gpu_peak_mb),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form, ratios included."""
+        return {
+            "task": self.task,
+            "model": self.model,
+            "weights": self.weights,
+            "device": self.device,
+            "ours": self.ours.to_dict(),
+            "baseline": self.baseline.to_dict(),
+            "ratios": self.ratios,
+            "notes": self.notes,
+            "bound": self.bound,
+        }
+
+
+def _release() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _import_model_code(folder: str) -> None:
+    import transformers
+    import transformers.pipelines  # noqa: F401 - imported here so neither path's load pays for it
+
+    config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True)
+    for name in config.architectures or []:
+        getattr(transformers, name, None)
+
+
+def _throughput(adapter: TaskAdapter, work: list[int], seconds: float) -> float:
+    amount = sum(work) if adapter.unit == "tokens" else len(work)
+    return round(amount / seconds, 3) if seconds > 0 else 0.0
+
+
+def _figures(path: str, settings: str, dtype: str, load_s: float, latencies: list[float], batch_s: float,
+             work: list[int], adapter: TaskAdapter, memory: measure.MemoryReading) -> PathFigures:  # fmt: skip
+    return PathFigures(
+        path=path,
+        settings=settings,
+        dtype=dtype,
+        load_seconds=round(load_s, 3),
+        latency_p50_ms=round(measure.percentile(latencies, 0.5) * 1000, 2),
+        latency_p95_ms=round(measure.percentile(latencies, 0.95) * 1000, 2),
+        batch_seconds=round(batch_s, 3),
+        batch_items=len(work),
+        throughput=_throughput(adapter, work, batch_s),
+        throughput_unit=f"{adapter.unit}/s",
+        peak_rss_mb=memory.peak_rss_mb,
+        delta_rss_mb=memory.delta_rss_mb,
+        gpu_peak_mb=memory.gpu_peak_mb,
+    )
+
+
+def _run_ours(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, singles: list[Any], batch: list[Any]):
+    dev = device.torch_device
+    with measure.peak_memory(dev) as memory:
+        load_s, loaded = measure.timed(lambda: load_model(adapter.task, bench.hub_id, bench.settings, device), dev)
+        adapter.run_single_ours(loaded, singles[0])
+        latencies, single_caps = [], []
+        for item in singles:
+            seconds, produced = measure.timed(lambda item=item: adapter.run_single_ours(loaded, item), dev)
+            latencies.append(seconds)
+            single_caps.append(produced)
+        batch_s, batch_work = measure.timed(lambda: adapter.run_batch_ours(loaded, batch), dev)
+    return loaded, load_s, latencies, single_caps, batch_s, batch_work, memory
+
+
+def _run_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, singles: list[Any], batch: list[Any],
+                  single_caps: list[int], batch_caps: list[int]):  # fmt: skip
+    import transformers
+
+    dev = device.torch_device
+    folder = str(bench.folder)
+    tokenizer = folder if adapter.task != "image-classification" else None
+    with measure.peak_memory(dev) as memory:
+        if adapter.make_baseline is not None:
+            load_s, pipe = measure.timed(lambda: adapter.make_baseline(folder, dev), dev)
+        else:
+            load_s, pipe = measure.timed(
+                lambda: transformers.pipeline(adapter.pipeline_task, model=folder, tokenizer=tokenizer, device=dev), dev
+            )
+        adapter.run_single_baseline(pipe, singles[0], single_caps[0])
+        latencies = []
+        for item, cap in zip(singles, single_caps, strict=True):
+            seconds, _ = measure.timed(lambda item=item, cap=cap: adapter.run_single_baseline(pipe, item, cap), dev)
+            latencies.append(seconds)
+        batch_s, batch_work = measure.timed(lambda: run_batch_baseline(adapter, pipe, batch, batch_caps), dev)
+    dtype = str(next(pipe.model.parameters()).dtype).replace("torch.", "")
+    return load_s, latencies, batch_s, batch_work, memory, dtype
+
+
+def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult:
+    """Benchmark one demo task on both paths.
+
+    Args:
+        task: sentiment, translation, image-classification or text-generation.
+        profile: sizes and counts (tiny, quick or full).
+        settings: project settings (device, models folder with optional real weights).
+    """
+    adapter = ADAPTERS[task]
+    bench = prepare_model(task, settings, quick=profile.name != "full", tiny=profile.tiny_models)
+    device = choose_device(settings.device)
+    count = profile.generation_prompts if adapter.unit == "tokens" else profile.batch_items
+    singles = adapter.make_inputs(profile, _SINGLE_SEED, profile.single_requests)
+    batch = adapter.make_inputs(profile, _BATCH_SEED, count)
+    measure.warm_page_cache(bench.folder)
+    _import_model_code(str(bench.folder))
+
+    loaded, o_load, o_lat, caps, o_batch_s, o_work, o_mem = _run_ours(adapter, bench, device, singles, batch)
+    ours = _figures("ours", adapter.ours_settings, loaded.dtype, o_load, o_lat, o_batch_s, o_work, adapter, o_mem)
+    bound = _bound(adapter, loaded, device, ours, o_lat, caps) if adapter.unit == "tokens" else None
+    model_ref = loaded.model_ref
+    del loaded
+    _release()
+    b_load, b_lat, b_batch_s, b_work, b_mem, b_dtype = _run_baseline(
+        adapter, bench, device, singles, batch, caps, o_work
+    )
+    baseline = _figures(
+        "baseline", adapter.baseline_settings, b_dtype, b_load, b_lat, b_batch_s, b_work, adapter, b_mem
+    )
+    _release()
+    notes = []
+    if profile.tiny_models:
+        notes.append(f"{bench.hub_id}: {bench.weights} (hidden size 32) — checks the harness, says nothing of speed.")
+    elif bench.is_standin:
+        notes.append(f"{bench.hub_id}: {bench.weights} — speed and memory hold, answers are meaningless.")
+    if adapter.generates:
+        notes.append("Random weights never stop early: both paths generate the same number of tokens per input.")
+    return InferenceResult(task, model_ref, bench.weights, device.name, ours, baseline, notes, bound)
+
+
+def _bound(adapter: TaskAdapter, loaded: LoadedModel, device: DeviceInfo, ours: PathFigures,
+           latencies: list[float], caps: list[int]) -> dict[str, Any]:  # fmt: skip
+    single_tokens_per_s = sum(caps) / sum(latencies) if sum(latencies) else 0.0
+    from backend.inference import text_generation
+
+    return roofline.generation_bound(
+        loaded.model,
+        device,
+        single_tokens_per_s=single_tokens_per_s,
+        batch_tokens_per_s=ours.throughput,
+        batch_size=min(text_generation.DEFAULT_BATCH_SIZE, ours.batch_items),
+        context_tokens=64 + max(caps or [0]),
+    ).to_dict()

@@ -1,0 +1,206 @@
+"""Clocks, percentiles, peak memory and a description of the machine a run was taken on.
+
+Peak resident memory per phase comes from Linux's ``VmHWM`` after resetting it through
+``/proc/self/clear_refs`` (exact and free); elsewhere a sampling thread reads psutil's RSS. On CUDA
+the clock synchronises the device first, since kernels run asynchronously and a bare wall clock
+would time only their launch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import math
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import torch
+
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path("/proc/self/status")
+# 5 ms catches the short allocation spikes of a forward pass without costing a core.
+_SAMPLE_SECONDS = 0.005
+MB = 2**20
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued GPU work so that a clock reading covers it."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def timed(call: Callable[[], Any], device: str = "cpu") -> tuple[float, Any]:
+    """Seconds ``call`` takes (device work included) and what it returned."""
+    synchronize(device)
+    started = time.perf_counter()
+    result = call()
+    synchronize(device)
+    return time.perf_counter() - started, result
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile (``fraction`` in 0..1) of a non-empty sequence."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now."""
+    return psutil.Process().memory_info().rss
+
+
+def _read_hwm_bytes() -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm() -> bool:
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class MemoryReading:
+    """Peak memory of one phase. ``delta`` is the peak above the resident memory at its start."""
+
+    peak_rss_mb: float = 0.0
+    delta_rss_mb: float = 0.0
+    gpu_peak_mb: float | None = None
+    method: str = ""
+
+
+class _RssSampler(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = rss_bytes()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        process = psutil.Process()
+        while not self._stop_event.wait(_SAMPLE_SECONDS):
+            self.peak = max(self.peak, process.memory_info().rss)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return max(self.peak, rss_bytes())
+
+
+@contextmanager
+def peak_memory(device: str = "cpu") -> Iterator[MemoryReading]:
+    """Measure the peak resident (and CUDA) memory of the enclosed block.
+
+    The reading is filled in when the block exits.
+    """
+    gc.collect()
+    reading = MemoryReading()
+    start = rss_bytes()
+    use_hwm = _reset_hwm() and _read_hwm_bytes() is not None
+    sampler = None if use_hwm else _RssSampler()
+    if sampler:
+        sampler.start()
+    cuda = device.startswith("cuda") and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        yield reading
+    finally:
+        peak = (_read_hwm_bytes() or rss_bytes()) if use_hwm else sampler.stop()  # type: ignore[union-attr]
+        reading.peak_rss_mb = round(peak / MB, 1)
+        reading.delta_rss_mb = round(max(0, peak - start) / MB, 1)
+        reading.method = "VmHWM" if use_hwm else "psutil sampling"
+        if cuda:
+            reading.gpu_peak_mb = round(torch.cuda.max_memory_allocated() / MB, 1)
+
+
+def warm_page_cache(folder: str | Path) -> None:
+    """Read a model folder once so the first of two loads does not pay for the disk alone."""
+    for path in Path(folder).rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (other work on the machine makes timings noisy)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+@dataclass
+class Environment:
+    """Where and when a run was taken."""
+
+    date_utc: str
+    device: str
+    device_kind: str
+    cpu: str
+    cpu_cores: int
+    torch_threads: int
+    memory_gb: float
+    python: str
+    versions: dict[str, str]
+    load_average_start: list[float]
+    load_average_end: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def describe_environment(device_kind: str, device_name: str) -> Environment:
+    """The machine, library versions, date and load at the start of a run."""
+    return Environment(
+        date_utc=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        device=device_name,
+        device_kind=device_kind,
+        cpu=_cpu_name(),
+        cpu_cores=os.cpu_count() or 1,
+        torch_threads=torch.get_num_threads(),
+        memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
+        python=platform.python_version(),
+        versions={p: _version(p) for p in ("torch", "transformers", "tokenizers", "streamlit", "psutil")},
+        load_average_start=load_average(),
+    )
