@@ -36,6 +36,18 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A segment column named like this says what kind of slice it holds (unless mapped explicitly).
+_SEGMENT_KIND_BY_NAME: dict[str, str] = {
+    "industry": "industry",
+    "sector": "industry",
+    "size": "size",
+    "company_size": "size",
+    "size_class": "size",
+    "function": "function",
+    "business_function": "function",
+}
+
+
 def normalise(name: str) -> str:
     """Lower case, with spaces, dashes and dots as underscores (``"Source URL"`` -> ``source_url``)."""
     return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", str(name).strip().lower()).strip("_")
@@ -126,4 +138,8 @@ def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping, *, require_url: b
             mapped[schema_column] = str(mapping.constants[schema_column]).strip()
         else:
             mapped[schema_column] = ""
+    kind = _SEGMENT_KIND_BY_NAME.get(normalise(mapping.columns.get("segment", "")))
+    if kind and "segment_type" not in mapping.columns and not str(mapping.constants.get("segment_type", "")).strip():
+        overall = mapped["segment"].astype(str).str.strip().str.lower() == "all"
+        mapped["segment_type"] = mapped["segment_type"].where(overall, kind)
     return mapped.reset_index(drop=True)

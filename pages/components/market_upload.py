@@ -16,14 +16,29 @@ def show_column_mapping(user_columns: list[str], key: str) -> ColumnMapping:
     a box for a value that applies to every row. Starred columns are required."""
     suggested = suggest_mapping(user_columns)
     mapping = ColumnMapping()
+    required = [c for c in REQUIRED_COLUMNS if c != "source_url"]
+    _show_pickers(required, user_columns, suggested, mapping, key, st.columns(3), star=True)
+    optional = [c for c in SCHEMA_COLUMNS if c not in required]
+    with st.expander("Optional columns", icon=":material/tune:"):
+        _show_pickers(optional, user_columns, suggested, mapping, key, st.columns(3), star=False)
+    return mapping
+
+
+def _show_pickers(
+    columns: list[str],
+    user_columns: list[str],
+    suggested: ColumnMapping,
+    mapping: ColumnMapping,
+    key: str,
+    grid: list,
+    star: bool,
+) -> None:
     options = [NOT_IN_FILE, *user_columns]
-    grid = st.columns(3)
-    for index, column in enumerate(SCHEMA_COLUMNS):
-        with grid[index % 3]:
+    for index, column in enumerate(columns):
+        with grid[index % len(grid)]:
             default = suggested.columns.get(column)
-            required = column in REQUIRED_COLUMNS and column != "source_url"
             picked = st.selectbox(
-                f"{column}{' *' if required else ''}",
+                f"{column}{' *' if star else ''}",
                 options,
                 index=options.index(default) if default else 0,
                 key=f"{key}.map.{column}",
@@ -41,7 +56,6 @@ def show_column_mapping(user_columns: list[str], key: str) -> ColumnMapping:
             )
             if value.strip():
                 mapping.constants[column] = value.strip()
-    return mapping
 
 
 def show_validation(result: ValidationResult) -> None:
@@ -52,7 +66,7 @@ def show_validation(result: ValidationResult) -> None:
         return
     rejected = len(result.rejected_rows)
     summary = f"{valid:,} of {result.total_rows:,} rows are valid"
-    summary += f"; {rejected:,} rows were left out." if rejected else "."
+    summary += f"; {rejected:,} row{' was' if rejected == 1 else 's were'} left out." if rejected else "."
     st.warning(f"{summary} Fix these in your file and upload it again:", icon=":material/rule:")
     issues = [
         {"row": issue.row if issue.row is not None else "table", "column": issue.column, "problem": issue.message}

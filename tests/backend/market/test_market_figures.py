@@ -185,3 +185,33 @@ def test_panels_in_one_unit_share_the_value_axis_and_bounds_are_faded(data):
     assert max(next(iter(ranges))) > 109.1
     by_year = {t.meta["year"]: list(t.marker.opacity) for t in figure.data}
     assert by_year[2023] == [0.45, 0.45] and by_year[2024] == [1.0, 1.0, 1.0]
+
+
+def test_user_rows_beside_built_in_rows(data):
+    frame = pd.DataFrame(
+        [
+            {
+                "dataset": "pulse",
+                "metric": "m",
+                "definition": "Teams using AI",
+                "geography": "World",
+                "segment": segment,
+                "segment_type": kind,
+                "year": "2024",
+                "value": value,
+                "unit": "percent",
+                "source_org": "Strategy office",
+                "source_title": "Pulse",
+                "source_url": "",
+                "verification": "primary",
+            }
+            for segment, kind, value in (("All", "all", "30"), ("Retail", "industry", "41"))
+        ]
+    )
+    user = validate_table(frame, require_url=False).rows
+    assert selections.your_data_over_time(user)["value"].tolist() == [30.0]
+    beside = selections.your_data_over_time(user, data)
+    assert {"pulse", "mckinsey_state_of_ai"} <= set(beside["dataset"])
+    by_segment = selections.your_data_by_segment(user, data)
+    assert set(by_segment.loc[by_segment["dataset"] == "pulse", "segment"]) == {"Retail"}
+    assert (by_segment["dataset"] == "census_btos").any(), "the built-in industry breakdown is added"

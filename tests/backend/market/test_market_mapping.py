@@ -84,3 +84,23 @@ def test_apply_mapping_leaves_the_upload_untouched():
     mapping.constants.update(dataset="d", metric="m", definition="x", unit="percent", verification="primary")
     apply_mapping(table, mapping)
     pd.testing.assert_frame_equal(table, before)
+
+
+def test_segment_kind_follows_the_mapped_column_name():
+    table = pd.DataFrame({"Industry": ["All", "Retail"], "Year": ["2024", "2024"], "Share": ["30", "41"]})
+    mapping = suggest_mapping(list(table.columns))
+    mapping.constants.update(
+        dataset="d",
+        metric="m",
+        definition="x",
+        geography="World",
+        unit="percent",
+        verification="primary",
+        source_org="o",
+        source_title="t",
+    )
+    rows = validate_table(apply_mapping(table, mapping, require_url=False), require_url=False).rows
+    assert rows["segment_type"].tolist() == ["all", "industry"]
+    mapping.constants["segment_type"] = "other"
+    rows = validate_table(apply_mapping(table, mapping, require_url=False), require_url=False).rows
+    assert rows["segment_type"].tolist() == ["other", "other"]
