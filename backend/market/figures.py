@@ -11,19 +11,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from backend.market.chart_base import add_secondary_note, base_layout, empty_figure, user_datasets, when
 from backend.market.style import (
-    CONFIDENCE_SYMBOLS,
-    DATASET_COLOURS,
-    FONT,
     PRIMARY_SYMBOL,
-    SECONDARY_NOTES,
     SECONDARY_PATTERN,
     SERIES_SYMBOLS,
     colour_for,
     dataset_label,
     dataset_rank,
     hollow,
-    human_number,
     safe_text,
     value_label,
     wrapped,
@@ -37,10 +33,6 @@ BAR_HOVER = (
     "<b>%{y}</b>: %{customdata[0]} %{customdata[1]}<br>%{customdata[2]}"
     "<br>Source: %{customdata[3]} (%{customdata[4]})<extra></extra>"
 )
-MODEL_HOVER = (
-    "<b>%{text}</b> (%{customdata[0]})<br>Published %{customdata[1]}<br>%{customdata[2]}"
-    "<br>Epoch confidence: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})<extra></extra>"
-)
 # Bars for bounds ("more than $67B") are faded: their length is a limit, not a measurement.
 _BOUNDS = ("more than", "less than")
 _BOUND_OPACITY = 0.45
@@ -50,56 +42,6 @@ SEGMENT_TITLES: dict[str, str] = {
     "country": "AI use by country and region (% of enterprises or companies)",
     "function": "Share of respondents reporting value from AI, by business function (%)",
 }
-
-
-def _base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
-    figure.update_layout(
-        template="plotly_white",
-        font=FONT,
-        title={"text": safe_text(title), "subtitle": {"text": safe_text(subtitle)}, "x": 0, "xanchor": "left"},
-        margin={"l": 10, "r": 20, "t": 90, "b": 40},
-        hoverlabel={"align": "left"},
-    )
-    return figure
-
-
-def _empty_figure(title: str) -> go.Figure:
-    figure = _base_layout(go.Figure(), title)
-    figure.add_annotation(
-        text="No rows match the current filters.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
-    )
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    return figure
-
-
-def _add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str) -> None:
-    if (rows["verification"] == "secondary").any():
-        figure.add_annotation(
-            text=SECONDARY_NOTES[kind],
-            showarrow=False,
-            x=0,
-            y=y,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="top",
-            font={"size": 11, "color": "#555555"},
-            name="secondary-note",
-        )
-
-
-def _when(row: pd.Series) -> str:
-    period = str(row.get("period", "") or "")
-    return (
-        f"{int(row['year'])} ({period})"
-        if period and not period.startswith(str(row["year"]))
-        else (period or str(int(row["year"])))
-    )
-
-
-def _user_datasets(rows: pd.DataFrame) -> list[str]:
-    return [d for d in rows["dataset"].unique() if d not in DATASET_COLOURS]
 
 
 def _unit_title(rows: pd.DataFrame) -> str:
@@ -118,9 +60,9 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
     vertical marker, so values measured differently are never joined.
     """
     if rows.empty:
-        return _empty_figure(title)
-    figure = _base_layout(go.Figure(), title, subtitle)
-    user = _user_datasets(rows)
+        return empty_figure(title)
+    figure = base_layout(go.Figure(), title, subtitle)
+    user = user_datasets(rows)
     shapes_per_dataset: dict[str, int] = {}
     ordered = rows.assign(_rank=rows["dataset"].map(dataset_rank)).sort_values("_rank", kind="stable")
     several_places = ordered.groupby(["dataset", "metric", "definition"])["geography"].transform("nunique") > 1
@@ -136,7 +78,7 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
         customdata = [
             [
                 safe_text(dataset_label(dataset)),
-                safe_text(_when(row)),
+                safe_text(when(row)),
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
                 wrapped(definition, 60),
                 safe_text(row["source_org"]),
@@ -171,7 +113,7 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
     figure.update_xaxes(title_text="Year", dtick=1, tickformat="d")
     figure.update_layout(legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"}, height=640)
     _add_legend_keys(figure, rows)
-    _add_secondary_note(figure, rows, y=1.02, kind="lines")
+    add_secondary_note(figure, rows, y=1.02, kind="lines")
     return figure
 
 
@@ -234,7 +176,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
         category: the column giving the bar labels (``segment`` or ``geography``).
     """
     if rows.empty:
-        return _empty_figure(title)
+        return empty_figure(title)
     keys = ["dataset", "metric", "definition", "year"]
     panels = [(key, panel) for key, panel in rows.groupby(keys, sort=False)]
     sizes = [len(panel) for _, panel in panels]
@@ -245,9 +187,9 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
         for (dataset, _metric, definition, year), panel in panels
     ]
     figure = make_subplots(rows=len(panels), cols=1, row_heights=sizes, vertical_spacing=spacing, subplot_titles=titles)
-    _base_layout(figure, title)
+    base_layout(figure, title)
     figure.update_layout(margin={"t": 120})
-    user = _user_datasets(rows)
+    user = user_datasets(rows)
     for number, ((dataset, metric, _definition, year), panel) in enumerate(panels, start=1):
         panel = panel.sort_values("value", kind="stable")
         secondary = (panel["verification"] == "secondary").tolist()
@@ -256,7 +198,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             [
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
                 "" if row["unit"] == "percent" else safe_text(row["unit"]),
-                safe_text(_when(row)),
+                safe_text(when(row)),
                 safe_text(row["source_org"]),
                 row["verification"],
             ]
@@ -293,7 +235,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     _share_value_axes(figure, panels)
     figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
     figure.update_layout(height=height, bargap=0.25, margin={"b": 70})
-    _add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    add_secondary_note(figure, rows, y=-45 / height, kind="bars")
     return figure
 
 
@@ -325,95 +267,3 @@ def build_investment_by_country(rows: pd.DataFrame) -> go.Figure:
 def build_investment_by_focus_area(rows: pd.DataFrame) -> go.Figure:
     """AI investment by focus area or sector (USD billion), one panel per source and year."""
     return build_segment_bars(rows, "AI investment by focus area (USD billion)", category="segment")
-
-
-def _model_dates(points: pd.DataFrame) -> pd.Series:
-    dates = pd.to_datetime(points["period"], errors="coerce", format="%Y-%m-%d")
-    # Rows with only a year are placed mid-year; their hover still says just the year.
-    fallback = pd.to_datetime(points["year"].astype(int).astype(str) + "-07-01")
-    return dates.fillna(fallback)
-
-
-def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figure:
-    """Parameters or training compute of notable models over time, log scale, with hover details.
-
-    Marker shape shows Epoch's confidence (circle confident, diamond likely, x speculative);
-    a growth-rate row in ``rows`` (e.g. ``training_compute_growth``) becomes a note on the chart.
-    """
-    unit_title = {"parameters": "Parameters", "training_compute": "Training compute (FLOP)"}.get(metric, metric)
-    title = f"{unit_title} of notable AI models over time (log scale)"
-    points = rows.loc[rows["metric"] == metric]
-    if points.empty:
-        return _empty_figure(title)
-    figure = _base_layout(
-        go.Figure(), title, subtitle="Each point is one model; hover for developer, date and Epoch's confidence"
-    )
-    points = points.assign(_date=_model_dates(points))
-    # Neighbouring labels alternate above and below their point, so crowded years stay legible.
-    order = points["_date"].rank(method="first").astype(int)
-    points = points.assign(_label_at=["top center" if rank % 2 else "bottom center" for rank in order])
-    has_confidence = "confidence" in points.columns
-    group_keys = ["dataset", "confidence"] if has_confidence else ["dataset"]
-    user = _user_datasets(points)
-    for key, group in points.groupby(group_keys, sort=False):
-        dataset = key[0] if isinstance(key, tuple) else key
-        confidence = key[1] if has_confidence and isinstance(key, tuple) else ""
-        symbol = CONFIDENCE_SYMBOLS.get(confidence, PRIMARY_SYMBOL)
-        secondary = (group["verification"] == "secondary").tolist()
-        colour = colour_for(dataset, user)
-        customdata = [
-            [
-                safe_text(row.get("organization", "") or dataset_label(dataset)),
-                safe_text(row["period"] or row["year"]),
-                human_number(row["value"], row["unit"]),
-                safe_text(confidence or "not given"),
-                safe_text(row["source_org"]),
-                row["verification"],
-            ]
-            for _, row in group.iterrows()
-        ]
-        name = f"{dataset_label(dataset)}: {confidence.lower() or 'all'}" if confidence else dataset_label(dataset)
-        figure.add_trace(
-            go.Scatter(
-                x=group["_date"].tolist(),
-                y=group["value"].tolist(),
-                mode="markers+text",
-                name=safe_text(name),
-                text=[safe_text(s) for s in group["segment"]],
-                textposition=group["_label_at"].tolist(),
-                textfont={"size": 10, "color": "#444444"},
-                marker={
-                    "symbol": [hollow(symbol) if s else symbol for s in secondary],
-                    "size": 11,
-                    "color": colour,
-                    "line": {"width": 1.5, "color": colour},
-                },
-                customdata=customdata,
-                hovertemplate=MODEL_HOVER,
-                meta={"dataset": dataset, "metric": metric},
-            )
-        )
-    figure.update_yaxes(type="log", dtick=1, title_text=safe_text(f"{unit_title}, log scale"), exponentformat="power")
-    figure.update_xaxes(title_text="Publication date")
-    figure.update_layout(height=560, legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"})
-    for _, trend in rows.loc[rows["metric"] != metric].iterrows():
-        figure.add_annotation(
-            text=wrapped(
-                f"Trend: {trend['value']:g}{'x' if trend['unit'] == 'x per year' else ' ' + trend['unit']} per year. "
-                f"{trend['definition']} ({trend['source_org']}, {int(trend['year'])})",
-                80,
-            ),
-            showarrow=False,
-            x=0.01,
-            y=0.98,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="top",
-            align="left",
-            bgcolor="rgba(255,255,255,0.8)",
-            font={"size": 11},
-            name="trend-note",
-        )
-    _add_secondary_note(figure, points, y=1.02, kind="points")
-    return figure

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from backend.market import figures, selections, store
+from backend.market import figures, model_figures, selections, store
 from backend.market.style import dataset_label
 from pages.components.charts import market_data, show_chart
 from pages.components.errors import user_errors
@@ -97,4 +97,4 @@ metric = st.segmented_control(
 )
 metric = metric or "parameters"
 scale = selections.model_scale(rows, metric)
-show_chart(figures.build_model_scale(scale, metric), scale, "market.model_scale", f"notable_models_{metric}.csv")
+show_chart(model_figures.build_model_scale(scale, metric), scale, "market.model_scale", f"notable_models_{metric}.csv")

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from backend.market import figures, selections, store
+from backend.market import figures, model_figures, selections, store
 from backend.market.schema import validate_table
 from backend.market.style import DATASET_COLOURS, SECONDARY_NOTES
 
@@ -110,7 +110,7 @@ def test_investment_charts_label_bounds(data):
 
 def test_model_scale_is_log_with_hover_details(data):
     rows = selections.model_scale(data, "parameters")
-    figure = figures.build_model_scale(rows, "parameters")
+    figure = model_figures.build_model_scale(rows, "parameters")
     assert figure.layout.yaxis.type == "log"
     assert "Parameters" in figure.layout.title.text and "log scale" in figure.layout.title.text
     names = {t.name for t in figure.data}
@@ -120,12 +120,12 @@ def test_model_scale_is_log_with_hover_details(data):
     gpt3 = next(t for t in figure.data if "GPT-3 175B (davinci)" in t.text)
     details = gpt3.customdata[list(gpt3.text).index("GPT-3 175B (davinci)")]
     assert details[:4] == ["OpenAI", "2020-05-28", "175 billion parameters", "Confident"]
-    assert gpt3.hovertemplate == figures.MODEL_HOVER
+    assert gpt3.hovertemplate == model_figures.MODEL_HOVER
     assert sum(len(t.x) for t in figure.data) == len(rows) == 23
 
 
 def test_compute_chart_notes_the_growth_trend(data):
-    figure = figures.build_model_scale(selections.model_scale(data, "training_compute"), "training_compute")
+    figure = model_figures.build_model_scale(selections.model_scale(data, "training_compute"), "training_compute")
     assert figure.layout.yaxis.type == "log"
     assert any(text.startswith("Trend: 4.3x per year") for text in _annotation_texts(figure))
     compute = next(t for t in figure.data if "GPT-4" in t.text)
@@ -137,7 +137,7 @@ def test_empty_rows_give_a_message_not_an_error(data):
     for figure in (
         figures.build_adoption_over_time(empty),
         figures.build_adoption_by_segment(empty, "industry"),
-        figures.build_model_scale(empty, "parameters"),
+        model_figures.build_model_scale(empty, "parameters"),
     ):
         assert figure.data == ()
         assert "No rows match the current filters." in _annotation_texts(figure)

@@ -1,0 +1,115 @@
+"""Model-scale figure: parameters or training compute of notable models over time, log scale."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from backend.market.chart_base import add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.style import (
+    CONFIDENCE_SYMBOLS,
+    PRIMARY_SYMBOL,
+    colour_for,
+    dataset_label,
+    hollow,
+    human_number,
+    safe_text,
+    wrapped,
+)
+
+MODEL_HOVER = (
+    "<b>%{text}</b> (%{customdata[0]})<br>Published %{customdata[1]}<br>%{customdata[2]}"
+    "<br>Epoch confidence: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})<extra></extra>"
+)
+
+
+def _model_dates(points: pd.DataFrame) -> pd.Series:
+    dates = pd.to_datetime(points["period"], errors="coerce", format="%Y-%m-%d")
+    # Rows with only a year are placed mid-year; their hover still says just the year.
+    fallback = pd.to_datetime(points["year"].astype(int).astype(str) + "-07-01")
+    return dates.fillna(fallback)
+
+
+def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figure:
+    """Parameters or training compute of notable models over time, log scale, with hover details.
+
+    Marker shape shows Epoch's confidence (circle confident, diamond likely, x speculative);
+    a growth-rate row in ``rows`` (e.g. ``training_compute_growth``) becomes a note on the chart.
+    """
+    unit_title = {"parameters": "Parameters", "training_compute": "Training compute (FLOP)"}.get(metric, metric)
+    title = f"{unit_title} of notable AI models over time (log scale)"
+    points = rows.loc[rows["metric"] == metric]
+    if points.empty:
+        return empty_figure(title)
+    figure = base_layout(
+        go.Figure(), title, subtitle="Each point is one model; hover for developer, date and Epoch's confidence"
+    )
+    points = points.assign(_date=_model_dates(points))
+    # Neighbouring labels alternate above and below their point, so crowded years stay legible.
+    order = points["_date"].rank(method="first").astype(int)
+    points = points.assign(_label_at=["top center" if rank % 2 else "bottom center" for rank in order])
+    has_confidence = "confidence" in points.columns
+    group_keys = ["dataset", "confidence"] if has_confidence else ["dataset"]
+    user = user_datasets(points)
+    for key, group in points.groupby(group_keys, sort=False):
+        dataset = key[0] if isinstance(key, tuple) else key
+        confidence = key[1] if has_confidence and isinstance(key, tuple) else ""
+        symbol = CONFIDENCE_SYMBOLS.get(confidence, PRIMARY_SYMBOL)
+        secondary = (group["verification"] == "secondary").tolist()
+        colour = colour_for(dataset, user)
+        customdata = [
+            [
+                safe_text(row.get("organization", "") or dataset_label(dataset)),
+                safe_text(row["period"] or row["year"]),
+                human_number(row["value"], row["unit"]),
+                safe_text(confidence or "not given"),
+                safe_text(row["source_org"]),
+                row["verification"],
+            ]
+            for _, row in group.iterrows()
+        ]
+        name = f"{dataset_label(dataset)}: {confidence.lower() or 'all'}" if confidence else dataset_label(dataset)
+        figure.add_trace(
+            go.Scatter(
+                x=group["_date"].tolist(),
+                y=group["value"].tolist(),
+                mode="markers+text",
+                name=safe_text(name),
+                text=[safe_text(s) for s in group["segment"]],
+                textposition=group["_label_at"].tolist(),
+                textfont={"size": 10, "color": "#444444"},
+                marker={
+                    "symbol": [hollow(symbol) if s else symbol for s in secondary],
+                    "size": 11,
+                    "color": colour,
+                    "line": {"width": 1.5, "color": colour},
+                },
+                customdata=customdata,
+                hovertemplate=MODEL_HOVER,
+                meta={"dataset": dataset, "metric": metric},
+            )
+        )
+    figure.update_yaxes(type="log", dtick=1, title_text=safe_text(f"{unit_title}, log scale"), exponentformat="power")
+    figure.update_xaxes(title_text="Publication date")
+    figure.update_layout(height=560, legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"})
+    for _, trend in rows.loc[rows["metric"] != metric].iterrows():
+        figure.add_annotation(
+            text=wrapped(
+                f"Trend: {trend['value']:g}{'x' if trend['unit'] == 'x per year' else ' ' + trend['unit']} per year. "
+                f"{trend['definition']} ({trend['source_org']}, {int(trend['year'])})",
+                80,
+            ),
+            showarrow=False,
+            x=0.01,
+            y=0.98,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            bgcolor="rgba(255,255,255,0.8)",
+            font={"size": 11},
+            name="trend-note",
+        )
+    add_secondary_note(figure, points, y=1.02, kind="points")
+    return figure
