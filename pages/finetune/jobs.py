@@ -26,7 +26,9 @@ with user_errors():
 if any(job.status == "queued" for job in listed):
     finetune.start_worker_if_needed()
 
-if not listed:
+if not listed and (statuses or task != "all"):
+    st.info("No jobs match these filters.", icon=":material/filter_alt_off:")
+elif not listed:
     st.info("No training jobs here yet.", icon=":material/inbox:")
     st.page_link("pages/finetune/new_job.py", label="Start a training job", icon=":material/add_circle:")
 else:

@@ -1,0 +1,43 @@
+"""Fine-tuning page tests: a private state folder per test and a recorded (not spawned) worker start."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import config
+from backend.config import PROJECT_ROOT
+from backend.training import worker
+
+APP = str(PROJECT_ROOT / "app.py")
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch, settings):
+    """Settings whose jobs, queue and runs live in this test's folder; worker starts are recorded."""
+    monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
+    config.get_settings.cache_clear()
+    starts: list[str] = []
+    monkeypatch.setattr(worker, "ensure_worker_running", lambda *a, **k: starts.append("start") or True)
+    yield SimpleNamespace(settings=config.get_settings(), worker_starts=starts)
+    monkeypatch.undo()
+    config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def open_page():
+    """Open a page through app.py, as a user would."""
+
+    def _open(path: str, query: dict[str, str] | None = None) -> AppTest:
+        app = AppTest.from_file(APP, default_timeout=90)
+        app.run()
+        app.switch_page(path)
+        for key, value in (query or {}).items():
+            app.query_params[key] = value
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+
+    return _open
