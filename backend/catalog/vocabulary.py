@@ -114,15 +114,16 @@ class DemoPage:
 
 
 # Every page the catalogue may link to. They are built by other parts of the project; the page
-# links only those registered in the navigation and marks the rest as coming soon.
+# links only those registered in the navigation and marks any other as coming soon.
 DEMO_PAGES: tuple[DemoPage, ...] = (
     DemoPage("pages/demos/sentiment.py", "Sentiment demo", "live sentiment analysis in English and Chinese"),
     DemoPage("pages/demos/translation.py", "Translation demo", "live machine translation (en, zh, de, fr)"),
     DemoPage("pages/demos/image_classification.py", "Image classification demo", "live ImageNet classification"),
     DemoPage("pages/demos/text_generation.py", "Text generation demo", "a live chat model that writes and answers"),
-    DemoPage("pages/finetune/text_classifier.py", "Train a text classifier", "fine-tuning on your own labelled texts"),
     DemoPage(
-        "pages/finetune/image_classifier.py", "Train an image classifier", "fine-tuning on your own labelled images"
+        "pages/finetune/new_job.py",
+        "Train your own classifier",
+        "fine-tuning on your own labelled texts or images",
     ),
 )
 

@@ -20,6 +20,10 @@ from pages.components.models import get_model
 from pages.components.navigation import PAGES
 
 _QUERY_KEY = "applications.query"
+# Semantic hits say which of the use case's two texts matched best.
+_LANGUAGE_NAMES = {"en": "English text", "zh": "中文 text"}
+# Three per row keeps each example query readable in full.
+_EXAMPLES_PER_ROW = 3
 
 
 @st.cache_resource(show_spinner=False)
@@ -131,9 +135,9 @@ def show_search_box() -> tuple[str, str]:
         key="applications.model",
     )
     st.caption("Examples:")
-    example_columns = st.columns(len(search.EXAMPLE_QUERIES))
+    example_columns = st.columns(_EXAMPLES_PER_ROW)
     for index, example in enumerate(search.EXAMPLE_QUERIES):
-        example_columns[index].button(
+        example_columns[index % _EXAMPLES_PER_ROW].button(
             example, key=f"applications.example.{index}", on_click=_set_query, args=(example,), width="stretch"
         )
     return query.strip(), model_ref
@@ -155,7 +159,10 @@ def _results_table(response: search.SearchResponse, catalogue: Catalogue) -> pd.
     for hit in response.hits:
         use_case = catalogue.get(hit.use_case_id)
         demo = vocab.find_demo(use_case.demo_page)
-        matched = ", ".join(hit.matched_terms) if response.mode == search.KEYWORD else hit.matched_language
+        if response.mode == search.KEYWORD:
+            matched = ", ".join(hit.matched_terms)
+        else:
+            matched = _LANGUAGE_NAMES.get(hit.matched_language, hit.matched_language)
         rows.append(
             {
                 "rank": hit.rank,
