@@ -38,7 +38,6 @@ with single:
     if source == "Sample images":
         samples = image_classification.sample_images()
         for column, path in zip(st.columns(len(samples) or 1), samples, strict=False):
-            column.image(str(path), width="stretch")
             column.button(
                 SAMPLE_LABELS.get(path.stem, path.stem),
                 key=f"image_classification.example.{path.stem}",
@@ -46,6 +45,7 @@ with single:
                 args=(path.stem,),
                 width="stretch",
             )
+            column.image(str(path), width="stretch")
         picked = st.session_state.get("image_classification.sample")
     else:
         if source == "Upload":

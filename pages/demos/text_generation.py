@@ -76,8 +76,10 @@ with chat:
         history.append({"role": "assistant", "content": st.session_state.pop(PARTIAL), "stopped": True})
     if not history:
         st.info("Ask anything in English or Chinese, or start from an example.", icon=":material/forum:")
+    # New turns go into this container too, so they appear above the examples and the input box.
+    conversation = st.container()
     for entry in history:
-        with st.chat_message(entry["role"]):
+        with conversation.chat_message(entry["role"]):
             st.markdown(entry["content"] or "_(empty reply)_")
             _show_stats(entry)
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation")
@@ -89,11 +91,11 @@ with chat:
     )
     prompt = typed or example
     if prompt:
-        with st.chat_message("user"):
+        with conversation.chat_message("user"):
             st.markdown(prompt)
         asked = {"role": "user", "content": prompt}
         history.append(asked)
-        with st.chat_message("assistant"), user_errors():
+        with conversation.chat_message("assistant"), user_errors():
             loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
             if loaded is not None:
                 stop = threading.Event()
