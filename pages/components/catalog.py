@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from backend.catalog import catalogue as catalogue_file
 from backend.catalog import search
 from backend.catalog import vocabulary as vocab
-from backend.catalog.catalogue import Catalogue, UseCase, load_catalogue
+from backend.catalog.catalogue import Catalogue, UseCase
 from backend.catalog.embeddings import EmbeddingCache
 from backend.config import get_settings
 from backend.errors import ShowcaseError
@@ -29,7 +30,7 @@ _EXAMPLES_PER_ROW = 3
 @st.cache_resource(show_spinner=False)
 def use_case_catalogue() -> Catalogue:
     """The validated catalogue, read once per process (it ships with the app)."""
-    return load_catalogue()
+    return catalogue_file.load_catalogue()
 
 
 @st.cache_resource(show_spinner=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend.catalog import search, vocabulary
-from backend.catalog.catalogue import load_catalogue
+from backend.catalog import catalogue, search, vocabulary
+from backend.catalog.catalogue import CatalogueError, load_catalogue
+from pages.components import catalog as catalog_view
 from pages.components.navigation import PAGES
 from paths import PROJECT_ROOT
 
@@ -148,3 +149,18 @@ def test_example_query_runs_the_real_fallback_offline(example_index):
     results = app.dataframe[-1].value
     assert results["industry"][0] == "Finance"
     assert "Fraud detection" in set(results["use case"][:2])
+
+
+def test_a_broken_catalogue_shows_a_message_not_a_traceback(monkeypatch):
+    def broken(path=None):
+        raise CatalogueError("The use-case catalogue has invalid rows.", ["Row 4 (x): unknown task 'telepathy'."])
+
+    monkeypatch.setattr(catalogue, "load_catalogue", broken)
+    catalog_view.use_case_catalogue.clear()
+    try:
+        app = _open()
+        assert any("unknown task 'telepathy'" in str(error.value) for error in app.error)
+        assert not app.get("plotly_chart")
+    finally:
+        # The next test must see the real catalogue again, not a cached failure or a stale copy.
+        catalog_view.use_case_catalogue.clear()
