@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from backend.catalog import embeddings, search
 from backend.catalog.catalogue import Catalogue, load_catalogue
@@ -82,6 +83,16 @@ def test_scores_are_the_cosine_of_query_and_best_text(shipped, embedder):
         texts = [shipped.use_cases[index].search_text(language) for language in embeddings.LANGUAGES]
         vectors = embedder.model.encode(texts, normalize_embeddings=True)
         assert hit.score == pytest.approx(float(np.max(vectors @ query)), abs=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_models_give_float32_unit_vectors(tiny_model_paths, dtype):
+    # On a GPU the loader picks half precision; its rounding must not push scores past 1.
+    model = load_model(model_catalog.EMBEDDINGS, tiny_model_paths["embeddings"])
+    model.model.to(dtype)
+    vectors = embeddings.encode_texts(model, ["detect fraud in card payments", "信用卡欺诈"])
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=-1), 1.0, atol=1e-6)
 
 
 def test_embeddings_are_computed_once_and_reused(shipped, embedder):
