@@ -35,6 +35,14 @@ _MAX_MODEL_TOKENS = 512
 # very short inputs.
 _OUTPUT_RATIO = 2
 _OUTPUT_MARGIN = 16
+# Models with several target languages (opus-mt-en-zh: Simplified, Traditional, Cantonese...)
+# need the target as a ">>code<<" token at the start of every sentence; first match wins.
+_TARGET_CODES = {
+    "zh": (">>cmn_Hans<<", ">>zho_Hans<<", ">>cmn<<", ">>zho<<", ">>zh<<"),
+    "en": (">>eng<<", ">>en<<"),
+    "de": (">>deu<<", ">>de<<"),
+    "fr": (">>fra<<", ">>fr<<"),
+}
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,15 @@ def token_limit(loaded: LoadedModel) -> int:
     return min(limit, _MAX_MODEL_TOKENS)
 
 
+def target_prefix(loaded: LoadedModel, target_language: str | None) -> str:
+    """The ">>code<< " prefix a multi-target model needs for ``target_language`` ("" if none)."""
+    codes = getattr(loaded.preprocessor, "supported_language_codes", None) or []
+    for code in _TARGET_CODES.get(target_language or "", ()):
+        if code in codes:
+            return f"{code} "
+    return ""
+
+
 def _generation_config(loaded: LoadedModel, num_beams: int, longest_input: int, limit: int):
     # A copy keeps the model's own settings (bad words, forced EOS) without touching the shared one.
     config = copy.deepcopy(loaded.model.generation_config)
@@ -120,12 +137,15 @@ def _generation_config(loaded: LoadedModel, num_beams: int, longest_input: int, 
     return config
 
 
-def _translate_batch(loaded: LoadedModel, sentences: list[str], num_beams: int, limit: int) -> list[Translated]:
+def _translate_batch(
+    loaded: LoadedModel, sentences: list[str], num_beams: int, limit: int, prefix: str
+) -> list[Translated]:
     tokenizer = loaded.preprocessor
+    inputs = [prefix + sentence for sentence in sentences]
     # The lock: a fast tokenizer refuses concurrent calls that change its truncation settings.
     with loaded.lock:
-        probe = tokenizer(sentences, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
-        batch = tokenizer(sentences, truncation=True, max_length=limit, padding=True, return_tensors="pt")
+        probe = tokenizer(inputs, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
+        batch = tokenizer(inputs, truncation=True, max_length=limit, padding=True, return_tensors="pt")
     probe_lengths = probe["attention_mask"].sum(dim=-1).tolist()
     batch = {name: tensor.to(loaded.device.torch_device) for name, tensor in batch.items()}
     lengths = batch["attention_mask"].sum(dim=-1).tolist()
@@ -156,6 +176,7 @@ def translate(
     num_beams: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    target_language: str | None = None,
 ) -> list[Translated]:
     """Translate sentences in length-sorted batches; results in the input order.
 
@@ -167,6 +188,7 @@ def translate(
         num_beams: 1 for greedy decoding, more for beam search.
         batch_size: sentences per ``generate`` call.
         progress: called with (done, total) after each batch.
+        target_language: "zh", "en", "de" or "fr"; picks the target of multi-target models.
 
     Raises:
         InvalidInputError: no sentences, an empty one, or bad options.
@@ -177,11 +199,12 @@ def translate(
         raise InvalidInputError("There is nothing to translate.")
     cleaned = [check_text(text, MAX_CHARS, what=f"Sentence {number}") for number, text in enumerate(sentences, 1)]
     limit = token_limit(loaded)
+    prefix = target_prefix(loaded, target_language)
     return run_sorted(
         cleaned,
         [len(text) for text in cleaned],
         batch_size,
-        lambda batch: _translate_batch(loaded, batch, num_beams, limit),
+        lambda batch: _translate_batch(loaded, batch, num_beams, limit, prefix),
         progress,
     )
 
@@ -198,7 +221,7 @@ def _translate_documents(
     # batches; then each document is re-joined from its own sentences.
     split = [split_sentences(document) for document in documents]
     flat: list[Segment] = [segment for segments in split for segment in segments]
-    translated = translate(loaded, [segment.text for segment in flat], num_beams, batch_size, progress)
+    translated = translate(loaded, [segment.text for segment in flat], num_beams, batch_size, progress, target_language)
     results = []
     start = 0
     for segments in split:

@@ -17,7 +17,9 @@ def generate_calls(translation_model, monkeypatch):
     real_generate = translation_model.model.generate
 
     def spy(**kwargs):
-        calls.append({"rows": kwargs["input_ids"].shape[0], "config": kwargs["generation_config"]})
+        calls.append(
+            {"rows": kwargs["input_ids"].shape[0], "config": kwargs["generation_config"], "ids": kwargs["input_ids"]}
+        )
         return real_generate(**kwargs)
 
     monkeypatch.setattr(translation_model.model, "generate", spy)
@@ -98,3 +100,19 @@ def test_translate_table_keeps_rows_and_counts_sentences(translation_model):
     assert run.table["sentences"].tolist()[0] == 2 and run.table["sentences"].tolist()[2] == 1
     assert run.skipped == 1 and run.footer.items == 3
     assert isinstance(run.table.loc[0, "translation"], str)
+
+
+def test_multi_target_models_get_the_target_language_token(translation_model, generate_calls, monkeypatch):
+    # opus-mt-en-zh serves several Chinese varieties and needs ">>cmn_Hans<<" before each sentence.
+    tokenizer = translation_model.preprocessor
+    monkeypatch.setattr(tokenizer, "supported_language_codes", [">>yue<<", ">>cmn_Hans<<"], raising=False)
+    result = translation.translate_text(translation_model, "Hello world.", "en", "zh")
+    sent = tokenizer.decode(generate_calls[0]["ids"][0], skip_special_tokens=True)
+    assert sent == ">>cmn_Hans<< Hello world."
+    assert result.sentences[0].source == "Hello world."
+
+
+def test_single_target_models_get_no_language_token(translation_model, generate_calls):
+    translation.translate_text(translation_model, "Hello world.", "en", "de")
+    sent = translation_model.preprocessor.decode(generate_calls[0]["ids"][0], skip_special_tokens=True)
+    assert sent == "Hello world."
