@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -164,3 +166,14 @@ def test_a_broken_catalogue_shows_a_message_not_a_traceback(monkeypatch):
     finally:
         # The next test must see the real catalogue again, not a cached failure or a stale copy.
         catalog_view.use_case_catalogue.clear()
+
+
+def test_stated_only_switch_redraws_the_heatmap_without_mapped_tasks():
+    app = _open()
+    all_tasks = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]
+    app.toggle(key="applications.stated_only").set_value(True)
+    app = _checked(app.run())
+    stated = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]
+    # Fraud detection's tasks are mapped by the editors, so anomaly detection disappears.
+    assert "Anomaly detection" in all_tasks["x"] and "Anomaly detection" not in stated["x"]
+    assert sum(map(sum, stated["z"])) < sum(map(sum, all_tasks["z"]))
