@@ -104,7 +104,8 @@ def _classify_batch(loaded: LoadedModel, texts: list[str], limit: int) -> list[C
     labels = labels_of(loaded)
     device = loaded.device.torch_device
     # Tokenising once with room for one extra token tells a text that fits from one that was cut.
-    # The lock: a fast tokenizer refuses concurrent calls that change its truncation settings.
+    # The lock: a fast tokenizer keeps truncation and padding as shared state that each call sets
+    # before encoding, so two sessions' calls could otherwise encode with each other's settings.
     with loaded.lock:
         probe = loaded.preprocessor(texts, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
         batch = loaded.preprocessor(texts, truncation=True, max_length=limit, padding=True, return_tensors="pt")

@@ -1,10 +1,11 @@
 """Chat text generation: the model's chat template, streamed tokens, a stop switch, per-call options.
 
 The model is shared by every session, so nothing here changes it: sampling options go into a fresh
-``GenerationConfig`` per call, and every call has its own streamer, stop event and thread. The fast
-tokenizer's Rust core refuses concurrent use while another thread changes its padding or
-truncation ("Already borrowed"), so tokenizer calls, including the streamer's decoding, take the
-model's lock; the forward passes do not, so two users generate at the same time.
+``GenerationConfig`` per call, and every call has its own streamer, stop event and thread. A fast
+tokenizer keeps truncation and padding as shared state that each call sets before encoding (and
+older tokenizers releases refuse concurrent use with "Already borrowed"), so tokenizer calls,
+including the streamer's decoding, take the model's lock; the forward passes do not, so two users
+generate at the same time.
 
 Streaming (the chat page)::
 

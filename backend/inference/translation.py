@@ -142,7 +142,8 @@ def _translate_batch(
 ) -> list[Translated]:
     tokenizer = loaded.preprocessor
     inputs = [prefix + sentence for sentence in sentences]
-    # The lock: a fast tokenizer refuses concurrent calls that change its truncation settings.
+    # The lock: a fast tokenizer keeps truncation and padding as shared state that each call sets
+    # before encoding, so two sessions' calls could otherwise encode with each other's settings.
     with loaded.lock:
         probe = tokenizer(inputs, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
         batch = tokenizer(inputs, truncation=True, max_length=limit, padding=True, return_tensors="pt")

@@ -3,6 +3,7 @@
 import json
 import math
 import shutil
+import threading
 
 import pandas as pd
 import pytest
@@ -90,3 +91,37 @@ def test_classify_table_adds_label_columns_and_keeps_every_row(sentiment_model):
     assert table.loc[1, "note"] == "empty text: skipped"
     assert run.footer.items == 2 and run.footer.unit == "texts"
     json.dumps(run.to_dict(), default=str)
+
+
+def test_concurrent_requests_on_one_shared_model_match_sequential_ones(sentiment_model):
+    # Several sessions share one cached model and tokenizer; each call's truncation settings must
+    # not leak into another's, and the fast tokenizer must not refuse concurrent use.
+    texts = [
+        ["I love it"],
+        ["这是我遇到过的最差的服务。" * 8],
+        ["fast model", "大模型"],
+        ["The weather is fine today."],
+    ]
+    sequential = [sentiment.classify(sentiment_model, batch) for batch in texts]
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(texts))
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        try:
+            for _ in range(5):
+                results[index] = sentiment.classify(sentiment_model, texts[index])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for index, expected in enumerate(sequential):
+        assert [(r.label, r.tokens, r.truncated) for r in results[index]] == [
+            (r.label, r.tokens, r.truncated) for r in expected
+        ]
