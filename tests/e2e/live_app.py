@@ -1,0 +1,213 @@
+"""A real ``streamlit run app.py`` on loopback, with tiny offline models, for the browser and load tests.
+
+The models folder holds the tiny models of ``tests/tiny_models.py`` and, under the mirror folder
+names the loader looks for (``<org>--<name>``), a copy of the tiny model of the same task for
+every catalogue hub id, so every demo's default model loads offline in a second. One server is
+shared by every test of the session and stopped at its end, with any training worker it spawned.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+import tiny_models
+from backend.models import catalog
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+NO_BROWSER = f"{CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium) to run browser tests"
+_STARTUP_SECONDS = 90
+# Settings a developer's shell might carry that would change what the tests see.
+_CLEARED_ENV = ("LSM_ACCESS_PASSWORD_HASH", "LSM_PROTECTED", "LSM_QUEUE", "LSM_REDIS_URL")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def build_offline_models(models_dir: Path) -> dict[str, Path]:
+    """Tiny models per task, plus a mirror folder of the same tiny model for every catalogue hub id."""
+    tiny = tiny_models.build_all(models_dir / "tiny")
+    for spec in catalog.CATALOGUE:
+        mirror = models_dir / spec.hub_id.replace("/", "--")
+        if not mirror.exists():
+            shutil.copytree(tiny[spec.task], mirror)
+    return tiny
+
+
+@dataclass
+class LiveApp:
+    """A running app: its address, process and folders."""
+
+    url: str
+    process: subprocess.Popen
+    root: Path
+    models_dir: Path
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    def server_process(self) -> psutil.Process:
+        return psutil.Process(self.process.pid)
+
+    def spawned_workers(self) -> list[psutil.Process]:
+        """Training workers started for this app (they run in their own session, outside its group)."""
+        found = []
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                if "backend.training.worker" not in " ".join(process.info["cmdline"] or []):
+                    continue
+                if process.environ().get("LSM_STATE_DIR") == str(self.state_dir):
+                    found.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        """Stop the server's process group and every worker it spawned, by process id."""
+        workers = self.spawned_workers()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+        for worker in workers:
+            try:
+                worker.terminate()
+                worker.wait(timeout=15)
+            except psutil.NoSuchProcess:
+                continue
+            except psutil.TimeoutExpired:
+                worker.kill()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def start_app(root: Path, extra_env: dict[str, str] | None = None, models_dir: Path | None = None) -> LiveApp:
+    """Start the app on a free loopback port with its state under ``root`` and wait until healthy.
+
+    The tiny models are built in ``root/models`` unless ``models_dir`` already holds them.
+    """
+    (root / "state").mkdir(parents=True, exist_ok=True)
+    models_dir = models_dir or root / "models"
+    if not (models_dir / "tiny").exists():
+        build_offline_models(models_dir)
+    env = {key: value for key, value in os.environ.items() if key not in _CLEARED_ENV}
+    env.update(
+        {
+            "LSM_MODELS_DIR": str(models_dir),
+            "LSM_STATE_DIR": str(root / "state"),
+            "LSM_OFFLINE": "1",
+            "LSM_DEVICE": "cpu",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+    )
+    port = free_port()
+    log_path = root / "streamlit.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    app = LiveApp(
+        url=f"http://127.0.0.1:{port}", process=process, root=root, models_dir=models_dir, log_path=log_path, env=env
+    )
+    deadline = time.monotonic() + _STARTUP_SECONDS
+    while not _healthy(app.url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            app.stop()
+            raise RuntimeError(f"streamlit did not become healthy:\n{app.log_tail()}")
+        time.sleep(0.3)
+    return app
+
+
+# One server and one browser for the whole session, whichever test module asks first; each module
+# imports the fixtures below, and the first teardown at the session's end stops them.
+_shared: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory):
+    """The app every browser and load test of this session talks to (started once)."""
+    app = _shared.get("app")
+    if not isinstance(app, LiveApp) or app.process.poll() is not None:
+        app = _shared["app"] = start_app(tmp_path_factory.mktemp("live-app"))
+    yield app
+    if _shared.pop("app", None) is not None:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; skipped with a reason when it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(NO_BROWSER)
+    from playwright.sync_api import sync_playwright
+
+    if "browser" not in _shared:
+        playwright = sync_playwright().start()
+        _shared["playwright"] = playwright
+        _shared["browser"] = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+    yield _shared["browser"]
+    chromium = _shared.pop("browser", None)
+    if chromium is not None:
+        chromium.close()
+        _shared.pop("playwright").stop()

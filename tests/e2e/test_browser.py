@@ -1,0 +1,173 @@
+"""Chromium against ``streamlit run app.py``: every page renders, every demo runs on tiny models.
+
+Each page's screenshot is saved in test-artifacts/screenshots/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from live_app import SCREENSHOTS, browser, live_app  # noqa: F401 - fixtures
+
+from pages.components.navigation import PAGES, PageEntry
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+_TIMEOUT_MS = 90_000
+# Streamlit's own error box, and Python's traceback header, must never reach a user.
+_EXCEPTION = '[data-testid="stException"]'
+_TRACEBACK = "Traceback (most recent call last)"
+_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# The run footer every demo shows after a run: "... · 123 ms · 1 text".
+_FOOTER = re.compile(r"\d[\d,]* ms")
+
+
+def url_path(entry: PageEntry) -> str:
+    """The URL path st.navigation gives a page: the default page is the root, others their file stem."""
+    if entry.path == "pages/overview/home.py":
+        return ""
+    return entry.url_path or Path(entry.path).stem
+
+
+def wait_until_idle(page) -> None:
+    """Wait for the script run to finish and for a heading to show."""
+    page.wait_for_selector(_IDLE, timeout=_TIMEOUT_MS)
+    page.wait_for_selector("h1", timeout=_TIMEOUT_MS)
+
+
+def assert_no_exception(page, where: str) -> None:
+    assert page.locator(_EXCEPTION).count() == 0, f"{where}: {page.locator(_EXCEPTION).first.inner_text()}"
+    assert _TRACEBACK not in page.inner_text("body"), where
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def warmed_app(browser, live_app):  # noqa: F811 - fixtures imported above
+    """The app after one visit to its root.
+
+    A fresh server answers its very first deep link with a "Page not found" dialog (Streamlit's
+    legacy pages/ folder discovery runs before app.py's st.navigation); a visit to the root first
+    is what any real server has had long before a user arrives.
+    """
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.goto(live_app.url)
+    wait_until_idle(tab)
+    context.close()
+    return live_app
+
+
+@pytest.fixture
+def page(browser, warmed_app):  # noqa: F811 - fixtures imported above
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    tab = context.new_page()
+    tab.set_default_timeout(_TIMEOUT_MS)
+    yield tab
+    context.close()
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
+def test_every_page_renders_without_an_exception(page, live_app, entry):  # noqa: F811
+    page.goto(f"{live_app.url}/{url_path(entry)}")
+    wait_until_idle(page)
+    assert_no_exception(page, entry.path)
+    # app.py ran (not the page file alone): its sidebar shows the compute device.
+    assert "CPU" in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert page.locator("h1").first.inner_text().strip()
+    screenshot(page, url_path(entry) or "home")
+
+
+# Per demo: the button that runs a built-in example, and what its result shows.
+DEMOS = {
+    "sentiment": "Delighted customer",
+    "translation": "English → 中文",
+    "image_classification": "Cat · 猫",
+    "text_generation": "Explain fine-tuning",
+}
+
+
+@pytest.mark.parametrize("demo", list(DEMOS))
+def test_each_demo_runs_an_example_on_its_tiny_default_model(page, live_app, demo):  # noqa: F811
+    if not any(url_path(entry) == demo for entry in PAGES):
+        pytest.skip(f"the {demo} page is not registered")
+    page.goto(f"{live_app.url}/{demo}")
+    wait_until_idle(page)
+    page.get_by_role("button", name=DEMOS[demo]).first.click()
+    page.get_by_text(_FOOTER).first.wait_for(timeout=_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert_no_exception(page, demo)
+    footer = page.get_by_text(_FOOTER).first.inner_text()
+    assert "CPU" in footer or "cpu" in footer, footer
+    screenshot(page, f"{demo}-result")
+
+
+def test_sentiment_typed_text_gives_probabilities(page, live_app):  # noqa: F811
+    page.goto(f"{live_app.url}/sentiment")
+    wait_until_idle(page)
+    page.get_by_role("textbox", name="Text").fill("The weather is fine today and the model is fast.")
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text(_FOOTER).first.wait_for()
+    wait_until_idle(page)
+    heading = page.locator("h3").filter(has_text="%").first.inner_text()
+    label, probability = heading.split("·")
+    assert label.strip() in {"negative", "neutral", "positive"}
+    assert 0 < float(probability.strip().rstrip("%")) <= 100
+    assert_no_exception(page, "sentiment typed")
+
+
+def test_deep_link_to_an_unknown_page_falls_back_to_home(page, live_app):  # noqa: F811
+    page.goto(f"{live_app.url}/../../etc/passwd")
+    wait_until_idle(page)
+    assert_no_exception(page, "unknown page")
+    assert "root:" not in page.inner_text("body")
+
+
+def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo(page, live_app, tmp_path):  # noqa: F811
+    from training_data import learnable_texts
+
+    if not any(entry.path == "pages/finetune/new_job.py" for entry in PAGES):
+        pytest.skip("the fine-tuning pages are not registered")
+    dataset = tmp_path / "reviews.csv"
+    learnable_texts(per_class=12).to_csv(dataset, index=False)
+
+    page.goto(f"{live_app.url}/new_job")
+    wait_until_idle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(dataset))
+    page.get_by_text("24 rows").wait_for()
+    page.get_by_role("textbox", name="Model title").fill("E2E reviews")
+    page.get_by_role("textbox", name="Model title").press("Enter")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Job queued").wait_for()
+    assert_no_exception(page, "new job")
+    screenshot(page, "new_job-queued")
+
+    page.goto(f"{live_app.url}/jobs")
+    page.get_by_text("Succeeded").first.wait_for(timeout=240_000)
+    page.get_by_text("Confusion matrix").wait_for()
+    wait_until_idle(page)
+    assert_no_exception(page, "jobs")
+    assert live_app.spawned_workers(), "the app started a training worker process"
+    screenshot(page, "jobs-succeeded")
+
+    page.goto(f"{live_app.url}/sentiment")
+    wait_until_idle(page)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=re.compile("E2E reviews")).click()
+    wait_until_idle(page)
+    page.get_by_role("textbox", name="Text").fill("I love this product, it works great.")
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text(_FOOTER).first.wait_for()
+    wait_until_idle(page)
+    assert_no_exception(page, "sentiment with the fine-tuned model")
+    heading = page.locator("h3").filter(has_text="%").first.inner_text()
+    assert heading.split("·")[0].strip() in {"positive", "negative"}  # the fine-tuned model's own labels
+    screenshot(page, "sentiment-fine-tuned")
