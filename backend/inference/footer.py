@@ -14,8 +14,8 @@ from backend.models.loader import LoadedModel
 class RunFooter:
     """One run's cost, shown under the answer.
 
-    ``items`` counts what was processed in ``unit`` (texts, sentences, images); ``tokens`` is the
-    number of tokens the model read or wrote (0 for images).
+    ``items`` counts what was processed, each one a ``unit`` (singular: text, sentence, image,
+    reply, prompt); ``tokens`` is the number of tokens the model read or wrote (0 for images).
     """
 
     device: str

@@ -213,5 +213,5 @@ def classify_files(
             f"top {top_k}": ["; ".join(f"{item.label} {item.score:.1%}" for item in p.top) for p in predictions],
         },
     )
-    footer = make_footer(loaded, watch.elapsed_ms, len(predictions), "images")
+    footer = make_footer(loaded, watch.elapsed_ms, len(predictions), "image")
     return tables.TableRun(table=table, footer=footer, skipped=len(notes))

@@ -199,5 +199,5 @@ def classify_table(
     columns["truncated"] = [r.truncated for r in results]
     table = tables.with_results(frame, column_texts, columns)
     tokens = sum(r.tokens for r in results)
-    footer = make_footer(loaded, watch.elapsed_ms, len(results), "texts", tokens)
+    footer = make_footer(loaded, watch.elapsed_ms, len(results), "text", tokens)
     return tables.TableRun(table=table, footer=footer, skipped=len(column_texts.notes))

@@ -368,5 +368,5 @@ def generate_table(
         {"reply": [r.reply for r in results], "new_tokens": [r.new_tokens for r in results]},
     )
     tokens = sum(r.new_tokens for r in results)
-    footer = make_footer(loaded, watch.elapsed_ms, len(results), "prompts", tokens)
+    footer = make_footer(loaded, watch.elapsed_ms, len(results), "prompt", tokens)
     return tables.TableRun(table=table, footer=footer, skipped=len(column_texts.notes))

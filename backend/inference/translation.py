@@ -260,7 +260,7 @@ def translate_text(
         source_language=source_language,
         target_language=target_language,
         num_beams=num_beams,
-        footer=make_footer(loaded, watch.elapsed_ms, len(sentences), "sentences", tokens),
+        footer=make_footer(loaded, watch.elapsed_ms, len(sentences), "sentence", tokens),
     )
 
 
@@ -293,5 +293,5 @@ def translate_table(
     )
     sentences = sum(len(items) for _, items in documents)
     tokens = sum(item.source_tokens + item.output_tokens for _, items in documents for item in items)
-    footer = make_footer(loaded, watch.elapsed_ms, sentences, "sentences", tokens)
+    footer = make_footer(loaded, watch.elapsed_ms, sentences, "sentence", tokens)
     return tables.TableRun(table=table, footer=footer, skipped=len(column_texts.notes))

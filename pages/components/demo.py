@@ -126,7 +126,7 @@ def show_footer(footer: RunFooter) -> None:
         f":material/memory: {footer.device}",
         f":material/deployed_code: `{footer.model}`",
         f":material/timer: {footer.latency_ms:,.0f} ms",
-        f"{footer.items:,} {footer.unit}",
+        f"{footer.items:,} {footer.unit}{'' if footer.items == 1 else 's'}",
     ]
     if footer.tokens:
         parts.append(f"{footer.tokens:,} tokens")

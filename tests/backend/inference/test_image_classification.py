@@ -91,7 +91,7 @@ def test_classify_files_keeps_refused_files_in_the_table_with_the_reason(image_m
     ]
     run = image_classification.classify_files(image_model, files, batch_size=2)
     table = run.table.set_index("file")
-    assert run.skipped == 2 and run.footer.items == 2 and run.footer.unit == "images"
+    assert run.skipped == 2 and run.footer.items == 2 and run.footer.unit == "image"
     assert "not an image" in table.loc["notes.txt", "note"]
     assert "pixels" in table.loc["bomb.png", "note"]
     assert table.loc["red.png", "label"] in tiny_models.IMAGE_LABELS

@@ -89,7 +89,7 @@ def test_classify_table_adds_label_columns_and_keeps_every_row(sentiment_model):
     assert {"label", "score", "p(negative)", "p(neutral)", "p(positive)", "truncated", "note"} <= set(table.columns)
     assert table.loc[0, "label"] in tiny_models.SENTIMENT_LABELS
     assert table.loc[1, "note"] == "empty text: skipped"
-    assert run.footer.items == 2 and run.footer.unit == "texts"
+    assert run.footer.items == 2 and run.footer.unit == "text"
     json.dumps(run.to_dict(), default=str)
 
 

@@ -44,7 +44,7 @@ def test_text_is_split_into_sentences_translated_in_batches_and_rejoined(transla
     lines = result.translation.split("\n")
     assert len(lines) == 4 and lines[2] == ""
     assert lines[0] == f"{result.sentences[0].translation} {result.sentences[1].translation}"
-    assert result.footer.items == 5 and result.footer.unit == "sentences"
+    assert result.footer.items == 5 and result.footer.unit == "sentence"
     assert result.footer.tokens == sum(s.source_tokens + s.output_tokens for s in result.sentences)
     json.dumps(result.to_dict())
 

@@ -96,7 +96,7 @@ def test_batch_of_images_gives_a_table_and_a_csv(open_page, fake_model, monkeypa
         seen.extend(name for name, _ in files)
         progress(len(files), len(files))
         table = pd.DataFrame({"file": seen, "label": ["cat", None], "note": ["", "not an image"]})
-        return TableRun(table, RunFooter("CPU (test)", "org/stand-in", 50.0, 1, "images"), skipped=1)
+        return TableRun(table, RunFooter("CPU (test)", "org/stand-in", 50.0, 1, "image"), skipped=1)
 
     monkeypatch.setattr(image_classification, "classify_files", classify_files)
     app = open_page(PAGE)

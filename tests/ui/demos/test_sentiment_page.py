@@ -112,7 +112,7 @@ def test_batch_upload_classifies_the_chosen_column_and_offers_a_csv(open_page, f
         seen.update(column=column, rows=len(frame))
         progress(2, 2)
         table = frame.assign(label=["positive", "negative"], note=["", ""])
-        footer = RunFooter("CPU (test)", "org/stand-in", 10.0, 2, "texts", 9)
+        footer = RunFooter("CPU (test)", "org/stand-in", 10.0, 2, "text", 9)
         return TableRun(table=table, footer=footer, skipped=0)
 
     monkeypatch.setattr(sentiment, "classify_table", classify_table)

@@ -14,7 +14,7 @@ def _fake_translate(calls):
         calls.append({"text": text, "source": source, "target": target, "beams": num_beams})
         progress(1, 1)
         sentences = [Translated(text, f"<{target}> {text}", 5, 6, False)]
-        footer = RunFooter("CPU (test)", "org/stand-in", 80.0, 1, "sentences", 11)
+        footer = RunFooter("CPU (test)", "org/stand-in", 80.0, 1, "sentence", 11)
         return TranslationResult(text, f"<{target}> {text}", sentences, source, target, num_beams, footer)
 
     return translate_text
@@ -45,7 +45,7 @@ def test_chinese_example_switches_direction_and_uses_that_directions_model(open_
     assert fake_model.requests == [("translation", "Helsinki-NLP/opus-mt-zh-en")]
     shown = texts(app, "text")
     assert calls[0]["text"] in shown and f"<en> {calls[0]['text']}" in shown
-    assert "80 ms" in texts(app, "caption") and "1 sentences" in texts(app, "caption")
+    assert "80 ms" in texts(app, "caption") and "1 sentence ·" in texts(app, "caption")
 
 
 def test_beam_search_option_is_passed_with_the_chosen_beams(open_page, fake_model, monkeypatch):
