@@ -118,6 +118,10 @@ def prepare_image_dataset(
     warnings: list[str] = []
     if ignored:
         warnings.append(f"Ignored {len(ignored)} file(s) that are not images: {_listing(ignored)}.")
+        # Removed, not kept: a stray config.json + showcase.json would otherwise pose as a model.
+        for path in files:
+            if path not in csvs and path not in images:
+                path.unlink(missing_ok=True)
     if len(csvs) > 1:
         errors.append(f"{name} holds {len(csvs)} CSV files; include at most one (file name, label).")
     _raise_if_errors(errors)

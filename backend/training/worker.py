@@ -9,6 +9,7 @@ stale pid file. While a job trains, a thread beats its heartbeat in the job stor
 from __future__ import annotations
 
 import argparse
+import errno
 import fcntl
 import logging
 import os
@@ -180,6 +181,17 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
             return FAILED
         except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
             store.log(job_id, traceback.format_exc(), "error")
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                # A half-written model must not stay behind to be exported or loaded later.
+                shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
+                store.finish(
+                    job_id,
+                    FAILED,
+                    error=f"The disk is full, so the model could not be saved. Free space in {settings.state_dir} "
+                    "and submit the job again; the uploaded data is kept.",
+                    message="Disk full",
+                )
+                return FAILED
             store.finish(
                 job_id,
                 FAILED,

@@ -90,6 +90,18 @@ def test_other_files_are_ignored_with_a_warning(tmp_path):
     files["red/notes.txt"] = b"taken on holiday"
     prepared = prepare_image_dataset("notes.zip", image_zip(files), tmp_path)
     assert any("Ignored 1 file(s) that are not images: red/notes.txt" in w for w in prepared.warnings)
+    assert not (tmp_path / "upload" / "red" / "notes.txt").exists()
+
+
+def test_a_zip_cannot_smuggle_a_model_into_the_demo_pickers(tmp_path, settings):
+    from backend.models.registry import list_local_models
+
+    files = _colour_files()
+    files["fake-model/config.json"] = b'{"model_type": "bert"}'
+    files["fake-model/showcase.json"] = b'{"task": "sentiment", "title": "Smuggled", "owner": ""}'
+    run_dir = settings.runs_dir / "smuggle-test"
+    prepare_image_dataset("smuggle.zip", image_zip(files), run_dir / "data")
+    assert "Smuggled" not in [m.title for m in list_local_models("sentiment", settings=settings)]
 
 
 def test_oversized_images_are_refused(tmp_path):

@@ -244,3 +244,29 @@ def test_export_zip_holds_a_loadable_model_folder(fast_text_run, settings, tmp_p
     } <= set(names)
     assert any(n.endswith(".safetensors") for n in names)
     assert export_model_zip(job, settings) == path  # built once
+
+
+@pytest.mark.parametrize(
+    ("method", "base", "learning_rate", "patience"),
+    [(FAST, "embeddings", 1e-2, 1), (FULL, "text-classifier-base", 5e-3, 3)],
+)
+def test_early_stopping_ends_training_once_validation_f1_stops_improving(
+    method, base, learning_rate, patience, tiny_model_paths, settings, text_data
+):
+    params = TrainingParams(
+        "text",
+        method,
+        tiny_model_paths[base],
+        epochs=60,
+        learning_rate=learning_rate,
+        batch_size=16,
+        warmup_ratio=0.0,
+        early_stopping_patience=patience,
+    )
+    events = []
+    result = run_training(
+        params, text_data, settings.runs_dir / f"test-early-{method}", events.append, settings=settings
+    )
+    epochs_seen = max(e.epoch for e in events if e.kind == "metric")
+    assert epochs_seen < 60, epochs_seen
+    assert result.report.accuracy > 0.8
