@@ -43,8 +43,14 @@ class TableRun:
         }
 
 
-def read_text_column(frame: pd.DataFrame, column: str, max_chars: int) -> TextColumn:
+def read_text_column(frame: pd.DataFrame, column: str, max_chars: int, max_rows: int = MAX_BATCH_ROWS) -> TextColumn:
     """Take the texts of ``column``, noting empty and over-long rows instead of failing.
+
+    Args:
+        frame: the uploaded table.
+        column: the column holding the texts.
+        max_chars: longest text processed; longer ones are noted and skipped.
+        max_rows: most rows one batch run takes (batch runs happen while the user waits).
 
     Raises:
         InvalidInputError: the column is missing, the table is too long, or no row has text.
@@ -53,9 +59,9 @@ def read_text_column(frame: pd.DataFrame, column: str, max_chars: int) -> TextCo
         raise InvalidInputError(
             f"The table has no column {column!r}.", f"Columns: {', '.join(map(str, frame.columns))}."
         )
-    if len(frame) > MAX_BATCH_ROWS:
+    if len(frame) > max_rows:
         raise InvalidInputError(
-            f"The table has {len(frame):,} rows; batch mode takes up to {MAX_BATCH_ROWS:,}.", "Upload a sample."
+            f"The table has {len(frame):,} rows; batch mode here takes up to {max_rows:,}.", "Upload a sample."
         )
     texts: list[str] = []
     rows: list[int] = []

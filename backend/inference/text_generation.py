@@ -54,6 +54,8 @@ __all__ = [
 
 MAX_NEW_TOKENS = 1024
 DEFAULT_BATCH_SIZE = 4
+# Every row is a full reply, seconds each on a CPU, and the user waits for the whole table.
+MAX_TABLE_ROWS = 100
 # How long the page waits for the next token before deciding generation died.
 _TOKEN_TIMEOUT_SECONDS = 300.0
 
@@ -359,7 +361,7 @@ def generate_table(
     Raises:
         InvalidInputError: the column is missing or holds no text; bad options.
     """
-    column_texts = tables.read_text_column(frame, column, MAX_MESSAGE_CHARS)
+    column_texts = tables.read_text_column(frame, column, MAX_MESSAGE_CHARS, MAX_TABLE_ROWS)
     with stopwatch() as watch:
         results = generate(loaded, column_texts.texts, options, batch_size, progress)
     table = tables.with_results(

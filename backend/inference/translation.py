@@ -29,6 +29,8 @@ from backend.uploads import check_text
 MAX_CHARS = 5_000
 DEFAULT_BATCH_SIZE = 8
 MAX_BEAMS = 8
+# Each row may hold several sentences, and the user waits for the whole table.
+MAX_TABLE_ROWS = 1_000
 # MarianMT models are trained on sentences of up to 512 tokens.
 _MAX_MODEL_TOKENS = 512
 # A translation is rarely more than twice as many tokens as its source; the margin covers
@@ -279,7 +281,7 @@ def translate_table(
         InvalidInputError: the column is missing or holds no text; bad options.
     """
     check_beams(num_beams)
-    column_texts = tables.read_text_column(frame, column, MAX_CHARS)
+    column_texts = tables.read_text_column(frame, column, MAX_CHARS, MAX_TABLE_ROWS)
     with stopwatch() as watch:
         documents = _translate_documents(loaded, column_texts.texts, target_language, num_beams, batch_size, progress)
     table = tables.with_results(

@@ -95,3 +95,9 @@ def test_a_single_input_that_does_not_fit_is_a_readable_error():
 
     with pytest.raises(InsufficientMemoryError, match="ran out of memory on a single input"):
         run_sorted(["a", "b"], [1, 1], 2, run_batch)
+
+
+def test_tables_over_the_row_limit_are_refused_with_the_limit():
+    frame = pd.DataFrame({"text": ["a"] * 11})
+    with pytest.raises(InvalidInputError, match="takes up to 10"):
+        tables.read_text_column(frame, "text", 100, max_rows=10)

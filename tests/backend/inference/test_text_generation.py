@@ -4,6 +4,7 @@ import json
 import shutil
 import threading
 
+import pandas as pd
 import pytest
 import torch
 
@@ -174,3 +175,16 @@ def test_running_out_of_memory_while_generating_is_a_readable_error(chat_model, 
     stream = text_generation.stream_reply(chat_model, [ChatMessage("user", "Hi")], GREEDY)
     with pytest.raises(InsufficientMemoryError, match="ran out of memory"):
         list(stream)
+
+
+def test_generate_table_answers_each_row_and_refuses_long_tables(chat_model, monkeypatch):
+    frame = pd.DataFrame({"prompt": ["Hello", "", "你好"]})
+    run = text_generation.generate_table(
+        chat_model, frame, "prompt", GenerationOptions(temperature=0, max_new_tokens=4)
+    )
+    assert run.skipped == 1
+    assert run.footer.items == 2 and run.footer.unit == "prompt"
+    assert run.footer.tokens == sum(int(n) for n in run.table["new_tokens"].dropna())
+    monkeypatch.setattr(text_generation, "MAX_TABLE_ROWS", 2)
+    with pytest.raises(InvalidInputError, match="takes up to 2"):
+        text_generation.generate_table(chat_model, frame, "prompt", GREEDY)
