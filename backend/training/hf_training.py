@@ -178,6 +178,7 @@ def train_with_trainer(
         TrainingCancelled: the reporter's stop flag was set.
     """
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
 
     accumulation = max(1, params.batch_size // batch_size)
     steps_per_epoch = max(1, len(train_dataset) // (batch_size * accumulation))
@@ -221,6 +222,8 @@ def train_with_trainer(
         compute_metrics=_metrics_from_predictions,
         callbacks=callbacks,
     )
+    # Our callback already records every log line; the printer would only duplicate it on stdout.
+    trainer.remove_callback(PrinterCallback)
     try:
         trainer.train()
     finally:
