@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import torch
+
 from backend.config import PROJECT_ROOT, Settings, get_settings
 from backend.errors import ShowcaseError
 from backend.training import queue
@@ -190,6 +192,15 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
                     error=f"The disk is full, so the model could not be saved. Free space in {settings.state_dir} "
                     "and submit the job again; the uploaded data is kept.",
                     message="Disk full",
+                )
+                return FAILED
+            if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+                store.finish(
+                    job_id,
+                    FAILED,
+                    error="Training ran out of memory. Lower the batch size or the maximum text length, or pick a "
+                    "smaller base model, and submit the job again.",
+                    message="Out of memory",
                 )
                 return FAILED
             store.finish(

@@ -1,0 +1,243 @@
+"""Faults around training jobs: each is detected, told in words, and leaves the job store consistent.
+
+The worker's own job loop (``execute_job``) runs in this process with a fault injected where it
+would happen for real (the disk filling while the model is saved, CUDA running out of memory, the
+hub being unreachable, a corrupt base model); kills and restarts use real worker processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from training_data import learnable_texts
+
+from backend.models import catalog
+from backend.models.registry import list_local_models
+from backend.training import jobs, runner, worker
+from backend.training.datasets import PreparedDataset
+from backend.training.job_store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
+from backend.training.params import FAST, FULL, TrainingParams
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_SAFETY_NET_SECONDS = 120
+
+
+def wait_for(condition: Callable[[], object], what: str) -> object:
+    """Poll until ``condition`` is truthy; the limit is a safety net, not an assertion on time."""
+    deadline = time.monotonic() + _SAFETY_NET_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"never reached: {what}")
+
+
+@pytest.fixture
+def local(tmp_path, settings):
+    """Settings with a private state folder: these tests see only their own jobs."""
+    return dataclasses.replace(settings, state_dir=tmp_path / "state")
+
+
+def _submit(local, base_model: str, method: str = FAST, owner: str = "", **overrides) -> str:
+    params = TrainingParams("text", method, base_model, title="Fault test", **overrides)
+    return jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", owner=owner, settings=local).id
+
+
+def assert_consistent(local) -> None:
+    """No job is left running without a worker, and every finished job says how it ended."""
+    for job in JobStore(settings=local).list_jobs():
+        assert job.status in (QUEUED, *FINISHED), (job.id, job.status)
+        if job.status == FAILED:
+            assert job.error and "Traceback" not in job.error
+
+
+def _fast_run(local, tiny_model_paths) -> str:
+    return _submit(local, tiny_model_paths["embeddings"], epochs=3, learning_rate=1e-2, batch_size=8)
+
+
+# --- disk full, out of memory, hub, corrupt folders (in-process job loop) --------------------
+
+
+def test_disk_full_while_saving_the_model_fails_the_job_in_words_and_keeps_the_data(
+    local, tiny_model_paths, monkeypatch
+):
+    job_id = _fast_run(local, tiny_model_paths)
+
+    def full_disk(fitted, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.safetensors").write_bytes(b"half a file")
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "model.safetensors"))
+
+    monkeypatch.setattr(runner, "_save_model", full_disk)
+    assert worker.execute_job(job_id, local) == FAILED
+    job = JobStore(settings=local).require(job_id)
+    assert "disk is full" in job.error.lower()
+    assert not (Path(job.run_dir) / runner.MODEL_FOLDER).exists()  # no half-written model stays
+    assert PreparedDataset.load(Path(job.run_dir) / worker.DATA_FOLDER).classes == ["negative", "positive"]
+    assert list_local_models(catalog.SENTIMENT, settings=local) == []
+    assert_consistent(local)
+
+
+def test_cuda_out_of_memory_at_the_smallest_batch_fails_the_job_in_words(local, tiny_model_paths, monkeypatch):
+    job_id = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=1, batch_size=1)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setitem(runner._TRAINERS, ("text", FULL), out_of_memory)
+    assert worker.execute_job(job_id, local) == FAILED
+    job = JobStore(settings=local).require(job_id)
+    assert job.error.startswith("Training ran out of memory.")
+    assert "batch size" in job.error
+    assert_consistent(local)
+
+
+def test_unreachable_hub_for_the_base_model_fails_the_job_with_the_offline_hint(local):
+    # A well-formed hub id with no offline mirror, while the hub cannot be reached.
+    job_id = _submit(local, "sentence-transformers/not-mirrored-anywhere", epochs=1)
+    assert worker.execute_job(job_id, local) == FAILED
+    job = JobStore(settings=local).require(job_id)
+    assert "could not be fetched" in job.error or "Hub" in job.error
+    assert "python -m backend.models download" in job.error
+    assert_consistent(local)
+
+
+def test_corrupt_base_model_folder_fails_the_job_in_words(local, tiny_model_paths, settings, tmp_path):
+    broken = settings.models_dir / "broken-base"
+    shutil.rmtree(broken, ignore_errors=True)
+    shutil.copytree(tiny_model_paths["text-classifier-base"], broken)
+    (broken / "model.safetensors").write_bytes(b"\0" * 100)
+    job_id = _submit(local, str(broken), method=FULL, epochs=1)
+    assert worker.execute_job(job_id, local) == FAILED
+    job = JobStore(settings=local).require(job_id)
+    assert "corrupt" in job.error.lower() or "could not be read" in job.error
+    assert_consistent(local)
+
+
+def test_a_corrupt_finished_model_is_skipped_by_the_pickers_and_refused_by_the_loader(
+    local, tiny_model_paths, settings
+):
+    from backend.errors import ModelLoadError
+    from backend.models.loader import load_model
+
+    job_id = _fast_run(local, tiny_model_paths)
+    assert worker.execute_job(job_id, local) == SUCCEEDED
+    model_dir = Path(JobStore(settings=local).require(job_id).artefacts["model_dir"])
+    [listed] = list_local_models(catalog.SENTIMENT, settings=local)
+    for weights in model_dir.rglob("*.safetensors"):
+        weights.write_bytes(b"not safetensors at all")
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(catalog.SENTIMENT, listed.path, local)
+    assert "corrupt" in caught.value.user_text()
+    (model_dir / "showcase.json").write_text("{ this is not json", encoding="utf-8")
+    assert list_local_models(catalog.SENTIMENT, settings=local) == []
+
+
+# --- worker killed, app restarted (real processes) -------------------------------------------
+
+
+@pytest.fixture
+def start_worker(local):
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
+        log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.training.worker"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _running_with_steps(job_id: str, local) -> bool:
+    job = JobStore(settings=local).require(job_id)
+    return job.status == RUNNING and job.step > 0
+
+
+def _fresh_process_view(local) -> dict:
+    """What a newly started app process finds on disk: jobs, and models for the demos."""
+    code = (
+        "import json, dataclasses, sys\n"
+        "from pathlib import Path\n"
+        "from backend.config import get_settings\n"
+        "from backend.training.job_store import JobStore\n"
+        "from backend.models.registry import list_local_models\n"
+        "s = dataclasses.replace(get_settings(), state_dir=Path(sys.argv[1]))\n"
+        "print(json.dumps({'jobs': {j.id: j.status for j in JobStore(settings=s).list_jobs()},\n"
+        "  'models': [m.path for m in list_local_models('sentiment', settings=s)]}))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code, str(local.state_dir)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start_worker, tiny_model_paths):
+    finished = _fast_run(local, tiny_model_paths)
+    assert worker.execute_job(finished, local) == SUCCEEDED
+    doomed = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=200, batch_size=2)
+    process = start_worker()
+    wait_for(lambda: _running_with_steps(doomed, local), "job running")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    # What the app does on its next page view (ensure_worker_running starts with it).
+    JobStore(settings=local).reap_dead_jobs()
+    job = JobStore(settings=local).require(doomed)
+    assert job.status == FAILED
+    assert "stopped while training" in job.error and "Submit the job again" in job.error
+    assert PreparedDataset.load(Path(job.run_dir) / worker.DATA_FOLDER).classes == ["negative", "positive"]
+    assert_consistent(local)
+    seen = _fresh_process_view(local)
+    assert seen["jobs"] == {finished: SUCCEEDED, doomed: FAILED}
+    assert len(seen["models"]) == 1  # the finished model survives; the killed one never appears
+
+
+@pytest.mark.slow
+def test_app_restart_during_training_leaves_the_job_running_to_success(local, start_worker, tiny_model_paths):
+    job_id = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=8, batch_size=4)
+    start_worker()
+    wait_for(lambda: _running_with_steps(job_id, local), "job running")
+
+    # A restarted app is a new process: it must find the job, not reap a live worker's job, and
+    # not start a second worker.
+    assert _fresh_process_view(local)["jobs"] == {job_id: RUNNING}
+    assert worker.ensure_worker_running(local) is False
+    assert JobStore(settings=local).require(job_id).status == RUNNING
+
+    wait_for(lambda: JobStore(settings=local).require(job_id).is_finished, "job finished")
+    assert JobStore(settings=local).require(job_id).status == SUCCEEDED
+    seen = _fresh_process_view(local)
+    assert seen["jobs"] == {job_id: SUCCEEDED}
+    assert len(seen["models"]) == 1
+    assert_consistent(local)
