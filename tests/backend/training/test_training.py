@@ -270,3 +270,31 @@ def test_early_stopping_ends_training_once_validation_f1_stops_improving(
     epochs_seen = max(e.epoch for e in events if e.kind == "metric")
     assert epochs_seen < 60, epochs_seen
     assert result.report.accuracy > 0.8
+
+
+def test_the_sentiment_demo_code_runs_a_fast_mode_model(fast_text_run, settings):
+    from backend.inference import sentiment
+
+    _, _, result, _ = fast_text_run
+    loaded = load_model(catalog.SENTIMENT, result.model_dir, settings)
+    answer = sentiment.classify_text(loaded, "love great product works fine 喜欢")
+    assert answer.classification.label == "positive"
+    assert set(answer.classification.scores) == {"negative", "positive"}
+
+
+def test_the_image_demo_code_runs_a_fine_tuned_image_model(tiny_model_paths, settings):
+    from training_data import colour_image
+
+    from backend.inference import image_classification
+
+    run_dir = settings.runs_dir / "test-image-demo"
+    data = prepare_image_dataset("colours.zip", colour_folders_zip(per_class=10), run_dir / "data")
+    params = TrainingParams(
+        "image", FAST, tiny_model_paths["image-classifier-base"], epochs=8, learning_rate=1e-2, batch_size=8
+    )
+    result = run_training(params, data, run_dir, settings=settings)
+    loaded = load_model(catalog.IMAGE_CLASSIFICATION, result.model_dir, settings)
+    red = open_image(colour_image((220, 30, 30), seed=4242))
+    answer = image_classification.classify_image(loaded, red, "red.png")
+    assert {p.label for p in answer.prediction.top} == {"blue", "red"}
+    assert answer.prediction.label == "red"
