@@ -298,3 +298,16 @@ def test_the_image_demo_code_runs_a_fine_tuned_image_model(tiny_model_paths, set
     answer = image_classification.classify_image(loaded, red, "red.png")
     assert {p.label for p in answer.prediction.top} == {"blue", "red"}
     assert answer.prediction.label == "red"
+
+
+def test_a_broken_fast_mode_folder_is_a_readable_load_error(fast_text_run, settings):
+    import shutil
+
+    from backend.errors import ModelLoadError
+
+    _, _, result, _ = fast_text_run
+    broken = settings.runs_dir / "test-broken-head" / "model"
+    shutil.copytree(result.model_dir, broken, dirs_exist_ok=True)
+    (broken / "embedding_head.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="fast-mode model in model could not be read"):
+        load_model(catalog.SENTIMENT, str(broken), settings)

@@ -153,3 +153,11 @@ def test_the_app_starts_one_detached_worker_when_none_is_alive(local):
         if lock_path(local).read_text().strip():
             os.kill(int(lock_path(local).read_text().strip()), signal.SIGTERM)
     wait_for(lambda: not worker_alive(local), "worker stopped")
+
+
+def test_an_app_started_worker_exits_by_itself_when_idle(local):
+    assert ensure_worker_running(local, idle_exit_seconds=1) is True
+    # The pid stays in the lock file after exit, so this holds whether or not we saw it alive.
+    wait_for(lambda: lock_path(local).is_file() and lock_path(local).read_text().strip(), "worker started")
+    wait_for(lambda: not worker_alive(local), "idle worker exited")
+    assert "Idle for 1 s; exiting." in (local.state_dir / "worker.log").read_text()
