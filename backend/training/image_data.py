@@ -127,6 +127,9 @@ def prepare_image_dataset(
     _raise_if_errors(errors)
     labelled = _csv_labels(csvs[0], root, errors) if csvs else _folder_labels(images, root, errors)
     _raise_if_errors(errors)
+    unlisted = [str(image.relative_to(root)) for image in images if image not in labelled]
+    if unlisted:
+        warnings.append(f"{len(unlisted)} image(s) are not in {csvs[0].name} and were left out: {_listing(unlisted)}.")
     if not labelled:
         raise InvalidInputError(f"{name} holds no images.", f"Use {', '.join(uploads.IMAGE_SUFFIXES)} files.")
     unreadable, oversized = [], []

@@ -39,9 +39,12 @@ def test_csv_of_file_names_and_labels(tmp_path):
     files["labels.csv"] = (
         "filename,label\n" + "\n".join(f"img/{i}.png,{'red' if i % 2 else 'blue'}" for i in range(12))
     ).encode()
+    files["img/extra.png"] = colour_image((0, 200, 0), seed=99)
     prepared = prepare_image_dataset("csv.zip", image_zip(files), tmp_path)
     assert prepared.classes == ["blue", "red"]
     assert prepared.summary["layout"] == "CSV of file names"
+    assert len(prepared.train) + len(prepared.validation) == 12
+    assert "1 image(s) are not in labels.csv and were left out: img/extra.png." in prepared.warnings
 
 
 def test_csv_naming_missing_files_is_refused(tmp_path):
