@@ -17,12 +17,16 @@ navigation = {
     if pages_in(section)
 }
 current = st.navigation(navigation)
-show_sidebar()
+# Filled after the page ran, so it lists the models the page loaded on this run.
+sidebar_slot = st.sidebar.container()
 show_account_sidebar()
 # Protected pages (settings decide which) show the sign-in screen until the user signs in.
 section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
 entry = pages_in(section)[index]
-if can_open(section, entry.path):
-    current.run()
-else:
-    show_sign_in(entry.title)
+try:
+    if can_open(section, entry.path):
+        current.run()
+    else:
+        show_sign_in(entry.title)
+finally:
+    show_sidebar(sidebar_slot)

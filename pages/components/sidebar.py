@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from backend.config import get_settings
 from pages.components.models import current_device, model_cache
 
 
-def show_sidebar() -> None:
-    """Device in use, offline status, and the models currently held in memory."""
+def show_sidebar(slot: DeltaGenerator | None = None) -> None:
+    """Device in use, offline status, and the models currently held in memory.
+
+    Args:
+        slot: a sidebar container reserved before the page ran, so the list of loaded models
+            includes the one the page just loaded (default: append to the sidebar).
+    """
     settings = get_settings()
     device = current_device()
-    with st.sidebar:
+    with slot if slot is not None else st.sidebar:
         st.caption("Compute")
         icon = ":material/memory:" if device.kind != "cpu" else ":material/developer_board:"
         st.markdown(f"{icon} **{device.name}**" + (f"  \n{device.half_dtype} on GPU" if device.half_dtype else ""))

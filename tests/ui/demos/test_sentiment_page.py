@@ -101,6 +101,8 @@ def test_a_fine_tuned_model_is_offered_and_runs_for_real(open_page, settings):
         [headline] = [h.value for h in app.subheader]
         assert headline.split(" · ")[0] in {"billing", "bug", "praise"}
         assert "1 text" in texts(app, "caption")
+        # The shared sidebar is drawn after the page, so it already lists the model just loaded.
+        assert str(folder.resolve()) in " ".join(str(m.value) for m in app.sidebar.markdown)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
