@@ -62,15 +62,39 @@ def get_queue(settings: Settings | None = None) -> tuple[Huey, TaskWrapper]:
         return _queues[key]
 
 
+def _unreachable(settings: Settings, error: Exception) -> ShowcaseError:
+    where = settings.redis_url if settings.queue_backend == "redis" else str(queue_file(settings))
+    return ShowcaseError(
+        f"The training queue ({settings.queue_backend} at {where}) cannot be reached ({type(error).__name__}).",
+        "Check that Redis is running (LSM_REDIS_URL) or that the state folder is writable, then try again.",
+    )
+
+
 def enqueue_job(job_id: str, settings: Settings | None = None) -> str:
-    """Put a job on the queue; returns the queue's task id."""
+    """Put a job on the queue; returns the queue's task id.
+
+    Raises:
+        ShowcaseError: the queue's storage (SQLite file or Redis server) cannot be reached.
+    """
+    settings = settings or get_settings()
     huey, task = get_queue(settings)
     message = task.s(job_id)
-    huey.enqueue(message)
+    try:
+        huey.enqueue(message)
+    except Exception as error:  # noqa: BLE001 - storage errors differ by backend; all mean the same here
+        raise _unreachable(settings, error) from error
     return message.id
 
 
 def pending_count(settings: Settings | None = None) -> int:
-    """Tasks waiting in the queue (not yet taken by a worker)."""
+    """Tasks waiting in the queue (not yet taken by a worker).
+
+    Raises:
+        ShowcaseError: the queue's storage cannot be reached.
+    """
+    settings = settings or get_settings()
     huey, _ = get_queue(settings)
-    return int(huey.pending_count())
+    try:
+        return int(huey.pending_count())
+    except Exception as error:  # noqa: BLE001 - as in enqueue_job
+        raise _unreachable(settings, error) from error

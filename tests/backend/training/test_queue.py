@@ -36,3 +36,18 @@ def test_redis_backend_is_used_when_configured(tmp_path, settings):
 def test_unknown_backend_is_a_readable_error(tmp_path, settings):
     with pytest.raises(ShowcaseError, match="Unknown queue backend 'rabbit'"):
         queue.get_queue(dataclasses.replace(settings, state_dir=tmp_path, queue_backend="rabbit"))
+
+
+def test_an_unreachable_redis_is_a_readable_error_and_nothing_is_left_behind(tmp_path, settings, tiny_model_paths):
+    from training_data import learnable_texts
+
+    from backend.training import jobs
+    from backend.training.job_store import JobStore
+    from backend.training.params import FAST, TrainingParams
+
+    local = dataclasses.replace(settings, state_dir=tmp_path, queue_backend="redis", redis_url="redis://127.0.0.1:1/0")
+    params = TrainingParams("text", FAST, tiny_model_paths["embeddings"])
+    with pytest.raises(ShowcaseError, match=r"training queue \(redis at redis://127.0.0.1:1/0\) cannot be reached"):
+        jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", settings=local)
+    assert JobStore(settings=local).list_jobs() == []
+    assert not any((tmp_path / "runs").iterdir())
