@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+# Streamlit marks its root element with the script's state; "notRunning" means the run finished.
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 NO_BROWSER = f"{CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium) to run browser tests"
 _STARTUP_SECONDS = 90
 # Settings a developer's shell might carry that would change what the tests see.
@@ -211,3 +213,20 @@ def browser():
     if chromium is not None:
         chromium.close()
         _shared.pop("playwright").stop()
+
+
+@pytest.fixture(scope="session")
+def warmed_app(browser, live_app):
+    """The app after one browser visit to its root.
+
+    A fresh server answers its very first deep link with a "Page not found" dialog (Streamlit's
+    legacy pages/ folder discovery runs before app.py's st.navigation); a visit to the root first
+    is what any real server has had long before a user arrives.
+    """
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.goto(live_app.url)
+    tab.wait_for_selector(IDLE, timeout=90_000)
+    tab.wait_for_selector("h1", timeout=90_000)
+    context.close()
+    return live_app

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from live_app import SCREENSHOTS, browser, live_app  # noqa: F401 - fixtures
+from live_app import IDLE, SCREENSHOTS, browser, live_app, warmed_app  # noqa: F401 - fixtures
 
 from pages.components.navigation import PAGES, PageEntry
 
@@ -19,7 +19,6 @@ _TIMEOUT_MS = 90_000
 # Streamlit's own error box, and Python's traceback header, must never reach a user.
 _EXCEPTION = '[data-testid="stException"]'
 _TRACEBACK = "Traceback (most recent call last)"
-_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # The run footer every demo shows after a run: "... · 123 ms · 1 text".
 _FOOTER = re.compile(r"\d[\d,]* ms")
 
@@ -33,7 +32,7 @@ def url_path(entry: PageEntry) -> str:
 
 def wait_until_idle(page) -> None:
     """Wait for the script run to finish and for a heading to show."""
-    page.wait_for_selector(_IDLE, timeout=_TIMEOUT_MS)
+    page.wait_for_selector(IDLE, timeout=_TIMEOUT_MS)
     page.wait_for_selector("h1", timeout=_TIMEOUT_MS)
 
 
@@ -47,22 +46,6 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-@pytest.fixture(scope="module")
-def warmed_app(browser, live_app):  # noqa: F811 - fixtures imported above
-    """The app after one visit to its root.
-
-    A fresh server answers its very first deep link with a "Page not found" dialog (Streamlit's
-    legacy pages/ folder discovery runs before app.py's st.navigation); a visit to the root first
-    is what any real server has had long before a user arrives.
-    """
-    context = browser.new_context()
-    tab = context.new_page()
-    tab.goto(live_app.url)
-    wait_until_idle(tab)
-    context.close()
-    return live_app
 
 
 @pytest.fixture
