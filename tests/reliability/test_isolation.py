@@ -1,0 +1,66 @@
+"""One user's jobs and models are not another's: owners see their own and the shared ones only."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+from training_data import learnable_texts
+
+from backend.errors import ShowcaseError
+from backend.models import catalog
+from backend.models.registry import list_local_models, write_manifest
+from backend.training import jobs
+from backend.training.job_store import JobStore
+from backend.training.params import FAST, TrainingParams
+
+
+@pytest.fixture
+def local(tmp_path, settings):
+    return dataclasses.replace(settings, state_dir=tmp_path / "state", models_dir=tmp_path / "models")
+
+
+def _submit(local, owner: str, embeddings: str) -> str:
+    params = TrainingParams("text", FAST, embeddings, title=f"{owner or 'shared'} model")
+    return jobs.submit_text_job(params, learnable_texts(per_class=6), "text", "label", owner=owner, settings=local).id
+
+
+def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):
+    ana = _submit(local, "ana@example.com", tiny_model_paths["embeddings"])
+    bob = _submit(local, "oidc:https://idp:42", tiny_model_paths["embeddings"])
+
+    assert [job.id for job in jobs.list_jobs("ana@example.com", settings=local)] == [ana]
+    assert [job.id for job in jobs.list_jobs("oidc:https://idp:42", settings=local)] == [bob]
+    assert jobs.list_jobs("", settings=local) == []  # the anonymous workspace sees neither
+
+    for action in (jobs.view_job, jobs.cancel_job, jobs.delete_job):
+        with pytest.raises(ShowcaseError):
+            action(bob, "ana@example.com", local)
+    # Bob's job and its uploaded data are untouched by Ana's attempts.
+    job = JobStore(settings=local).require(bob)
+    assert job.status == "queued" and not job.cancel_requested
+    assert (Path(job.run_dir) / "data").is_dir()
+    assert [row["job"] for row in jobs.compare_jobs([ana, bob], "ana@example.com", local)] == [ana]
+
+
+def _model_folder(root: Path, name: str, owner: str, source: str) -> Path:
+    folder = root / name
+    shutil.copytree(source, folder)
+    write_manifest(folder, catalog.SENTIMENT, name, "2026-11-24", owner)
+    return folder
+
+
+def test_models_are_listed_for_their_owner_and_shared_ones_for_everyone(local, tiny_model_paths):
+    source = tiny_model_paths["sentiment"]
+    _model_folder(local.runs_dir / "a", "ana-model", "ana@example.com", source)
+    _model_folder(local.runs_dir / "b", "bob-model", "bob@example.com", source)
+    _model_folder(local.models_dir, "team-model", "", source)
+
+    def titles(owner: str) -> set[str]:
+        return {m.title for m in list_local_models(catalog.SENTIMENT, owner=owner, settings=local)}
+
+    assert titles("ana@example.com") == {"ana-model", "team-model"}
+    assert titles("bob@example.com") == {"bob-model", "team-model"}
+    assert titles("") == {"team-model"}
