@@ -109,6 +109,16 @@ def per_class_table(report: EvaluationReport) -> pd.DataFrame:
     return pd.DataFrame([row.__dict__ for row in report.per_class])
 
 
+def mistakes_table(report: EvaluationReport) -> pd.DataFrame:
+    """The most confident mistakes as a table (text tasks)."""
+    return pd.DataFrame(
+        [
+            {"text": m.input, "true": m.true_label, "predicted": m.predicted_label, "confidence": m.confidence}
+            for m in report.worst
+        ]
+    )
+
+
 def format_eta(seconds: float | None) -> str:
     """'about 3 min left' style text; empty when unknown."""
     if seconds is None:

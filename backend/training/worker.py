@@ -133,9 +133,8 @@ class _Heartbeat:
 def _store_events(store: JobStore, job_id: str) -> Callable[[TrainingEvent], None]:
     def record(event: TrainingEvent) -> None:
         if event.kind == "progress":
-            eta = f", about {event.eta_seconds:.0f} s left" if event.eta_seconds is not None else ""
-            message = f"Step {event.step} of {event.total_steps}{eta}"
-            store.update_progress(job_id, event.step, event.total_steps, event.epoch, event.eta_seconds, message)
+            # The page formats step, epoch and ETA itself; the message says only what phase this is.
+            store.update_progress(job_id, event.step, event.total_steps, event.epoch, event.eta_seconds, "Training")
         elif event.kind == "metric":
             store.add_metric(job_id, event.step, event.epoch, event.name, event.value)
         else:

@@ -205,16 +205,22 @@ def show_report(view: JobView) -> None:
     st.markdown("**Most confident mistakes**")
     if not report.worst:
         st.caption("None: every validation example was classified correctly.")
-    for mistake in report.worst:
-        line = f"true **{mistake.true_label}**, predicted **{mistake.predicted_label}** ({mistake.confidence:.0%})"
-        if job.task == IMAGE:
+    elif job.task == IMAGE:
+        for mistake in report.worst:
             image_path = Path(job.run_dir) / "data" / mistake.input
             image_column, text_column = st.columns([1, 5])
             if image_path.is_file():
                 image_column.image(str(image_path), width=64)
-            text_column.markdown(f"`{mistake.input}` · {line}")
-        else:
-            st.markdown(f"> {mistake.input[:300]}\n\n{line}")
+            text_column.markdown(
+                f"`{mistake.input}` · true **{mistake.true_label}**, predicted **{mistake.predicted_label}**"
+                f" ({mistake.confidence:.0%})"
+            )
+    else:
+        st.dataframe(
+            charts.mistakes_table(report),
+            hide_index=True,
+            column_config={"confidence": st.column_config.NumberColumn(format="percent")},
+        )
 
 
 def show_model_actions(view: JobView) -> None:

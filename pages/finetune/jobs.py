@@ -46,7 +46,8 @@ else:
         "Job",
         ids,
         index=ids.index(wanted) if wanted in ids else 0,
-        format_func=lambda job_id: f"{by_id[job_id].title or job_id} · {by_id[job_id].status} · {job_id}",
+        # No status in the label: it changes while the page is open, and the label would go stale.
+        format_func=lambda job_id: f"{by_id[job_id].title or 'Untitled'} · {job_id}",
         key="finetune.jobs.selected",
     )
     # In the address bar, so a refresh or a shared link opens the same job.
