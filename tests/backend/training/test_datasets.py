@@ -173,3 +173,17 @@ def test_prepared_dataset_round_trips_through_json(tmp_path):
 def test_guess_columns_prefers_named_columns():
     frame = pd.read_csv(io.StringIO("id,Label,Text\n1,a,hello there\n2,b,goodbye now\n"))
     assert guess_columns(frame) == ("Text", "Label")
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".tsv"])
+def test_spreadsheets_and_tab_separated_files_prepare_the_same(suffix):
+    frame = learnable_texts(per_class=10)
+    buffer = io.BytesIO()
+    if suffix == ".xlsx":
+        frame.to_excel(buffer, index=False, engine="openpyxl")
+    else:
+        buffer.write(frame.to_csv(index=False, sep="\t").encode("utf-8"))
+    table = uploads.read_table(f"data{suffix}", buffer.getvalue())
+    prepared = prepare_text_dataset(table, "text", "label")
+    assert prepared.classes == ["negative", "positive"]
+    assert len(prepared.train) + len(prepared.validation) == len(set(frame["text"]))
