@@ -99,9 +99,9 @@ def test_full_text_fine_tuning_learns(tiny_model_paths, settings, text_data):
         "text",
         FULL,
         tiny_model_paths["text-classifier-base"],
-        epochs=10,
-        learning_rate=1e-3,
-        batch_size=8,
+        epochs=8,
+        learning_rate=5e-3,
+        batch_size=16,
         warmup_ratio=0.0,
     )
     events = []
