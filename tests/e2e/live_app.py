@@ -37,6 +37,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 # Streamlit marks its root element with the script's state; "notRunning" means the run finished.
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# Elements of the previous run that the current run has not redrawn yet.
+STALE = '[data-testid="stElementContainer"][data-stale="true"]'
 NO_BROWSER = f"{CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium) to run browser tests"
 _STARTUP_SECONDS = 90
 # Settings a developer's shell might carry that would change what the tests see.

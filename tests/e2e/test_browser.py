@@ -6,10 +6,13 @@ Each page's screenshot is saved in test-artifacts/screenshots/ (gitignored) for 
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
-from live_app import IDLE, SCREENSHOTS, browser, live_app, warmed_app  # noqa: F401 - fixtures
+from live_app import IDLE, SCREENSHOTS, STALE, browser, live_app, warmed_app  # noqa: F401 - fixtures
+from playwright.sync_api import expect
 
 from pages.components.navigation import PAGES, PageEntry
 
@@ -31,8 +34,9 @@ def url_path(entry: PageEntry) -> str:
 
 
 def wait_until_idle(page) -> None:
-    """Wait for the script run to finish and for a heading to show."""
+    """Wait for the script run to finish, its leftovers from the last run to go, and a heading."""
     page.wait_for_selector(IDLE, timeout=_TIMEOUT_MS)
+    page.wait_for_function(f"() => !document.querySelector('{STALE}')", timeout=_TIMEOUT_MS)
     page.wait_for_selector("h1", timeout=_TIMEOUT_MS)
 
 
@@ -106,11 +110,18 @@ def test_sentiment_typed_text_gives_probabilities(page, live_app):  # noqa: F811
     assert_no_exception(page, "sentiment typed")
 
 
-def test_deep_link_to_an_unknown_page_falls_back_to_home(page, live_app):  # noqa: F811
-    page.goto(f"{live_app.url}/../../etc/passwd")
+def test_unknown_page_falls_back_to_home_and_paths_cannot_escape(page, live_app):  # noqa: F811
+    page.goto(f"{live_app.url}/no-such-page")
     wait_until_idle(page)
     assert_no_exception(page, "unknown page")
-    assert "root:" not in page.inner_text("body")
+    assert page.locator("h1").first.inner_text().strip() == "Large Model Showcase"
+    for path in ("/../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/static/../../../etc/passwd"):
+        try:
+            with urllib.request.urlopen(f"{live_app.url}{path}", timeout=10) as response:
+                body = response.read().decode("utf-8", errors="replace")
+        except urllib.error.HTTPError as error:
+            body = error.read().decode("utf-8", errors="replace")
+        assert "root:" not in body, path
 
 
 def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo(page, live_app, tmp_path):  # noqa: F811
@@ -145,6 +156,7 @@ def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo
     wait_until_idle(page)
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=re.compile("E2E reviews")).click()
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("E2E reviews"))
     wait_until_idle(page)
     page.get_by_role("textbox", name="Text").fill("I love this product, it works great.")
     page.get_by_role("button", name="Analyse").click()
