@@ -32,6 +32,8 @@ class Settings:
     queue_backend: str
     # May carry a password (redis://:secret@host): kept out of reprs, so logs never show it.
     redis_url: str = field(repr=False)
+    # "int8": dynamic int8 Linear layers for the CPU demos (see backend/models/quantize.py).
+    cpu_quantize: str = "none"
 
     @property
     def runs_dir(self) -> Path:
@@ -79,6 +81,7 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         offline=offline_text.strip().lower() in _TRUE_WORDS,
         queue_backend=_pick("LSM_QUEUE", secrets, "queue", "sqlite").strip().lower(),
         redis_url=_pick("LSM_REDIS_URL", secrets, "redis_url", "redis://localhost:6379/0"),
+        cpu_quantize=_pick("LSM_CPU_QUANTIZE", secrets, "cpu_quantize", "none").strip().lower(),
     )
 
 

@@ -25,7 +25,7 @@ from backend.errors import (
     ShowcaseError,
     UnsafeModelError,
 )
-from backend.models import catalog
+from backend.models import catalog, quantize
 from backend.models.device import DeviceInfo, choose_device, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 
@@ -229,12 +229,17 @@ def load_model(task: str, model_ref: str, settings: Settings | None = None, devi
         _require_safetensors(Path(source))
     device = device or choose_device(settings.device)
     dtype = choose_dtype(task, model_ref, device)
+    int8 = quantize.wants_int8(task, device, settings)
+    if int8:
+        dtype = "float32"  # dynamic quantisation starts from float32 weights
     # Catalogue hub ids are vetted; a few only publish .bin weights, which transformers then
     # loads with torch's weights_only unpickler. Every other reference must be safetensors.
     safetensors = None if (catalog.find_spec(model_ref) and not is_local) else True
     started = time.perf_counter()
     try:
         model, preprocessor = _load_components(task, source, device, dtype, settings.offline, safetensors)
+        if int8:
+            model = quantize.quantize_int8(model)
     except ShowcaseError:
         raise
     except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
@@ -247,7 +252,7 @@ def load_model(task: str, model_ref: str, settings: Settings | None = None, devi
         preprocessor=preprocessor,
         device=device,
         dtype=dtype,
-        memory_bytes=_memory_bytes(model),
+        memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if int8 else 0),
         load_seconds=time.perf_counter() - started,
     )
 
