@@ -70,3 +70,11 @@ def test_public_pages_stay_open_with_a_password_set(page, guarded_app):
     wait_until_idle(page)
     assert _heading(page) == "Sentiment"
     assert_no_exception(page, "sentiment with a password set")
+
+
+def test_server_log_holds_no_secret(guarded_app):
+    # Runs after the sign-in tests above, which typed the password into the live app.
+    log = guarded_app.log_path.read_text(encoding="utf-8", errors="replace")
+    stored = guarded_app.env["LSM_ACCESS_PASSWORD_HASH"]
+    for secret in (PASSWORD, stored.rsplit("$", 1)[1], stored.split("$")[2]):
+        assert secret not in log

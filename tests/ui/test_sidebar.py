@@ -1,7 +1,8 @@
 """The shared sidebar is drawn on every page, including pages that end early with st.stop()."""
 
-from conftest import PROJECT_ROOT
 from streamlit.testing.v1 import AppTest
+
+from paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 
