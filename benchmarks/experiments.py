@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from unittest import mock
 import torch
 
 from backend.config import Settings
-from backend.inference import batching, sentiment, text_generation, translation
+from backend.inference import batching, image_classification, sentiment, text_generation, translation
 from backend.models.device import choose_device
 from backend.models.loader import LoadedModel, load_model
 from benchmarks import workloads
@@ -65,6 +66,26 @@ def _arrival_order_batches(sizes: list[int], batch_size: int) -> list[list[int]]
     return [indices[start : start + batch_size] for start in range(0, len(indices), batch_size)]
 
 
+def _threads_rate(threads: int, run: Callable[[], float]) -> float:
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _rate(run)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _threads_experiment(task: str, run: Callable[[], float], base_rate: float, unit: str) -> Experiment | None:
+    # On a shared machine, a thread per core can lose more to waiting for a descheduled peer than
+    # it gains; one thread never waits.
+    default = torch.get_num_threads()
+    if default < 2:
+        return None
+    rate = _threads_rate(1, run)
+    return Experiment(f"1 torch thread (default {default})", task, base_rate, rate, unit, round(rate / base_rate, 3),
+                      f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
 def _int8(loaded: LoadedModel) -> LoadedModel:
     model = copy.deepcopy(loaded.model).float()
     quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
@@ -91,7 +112,7 @@ def _sentiment_experiments(profile: Profile, settings: Settings) -> list[Experim
     with mock.patch.object(batching, "sorted_batches", _arrival_order_batches):
         arrival_rate = _rate(run_with(loaded))
     labels = [r.label for r in sentiment.classify(loaded, texts)]
-    results = [Experiment("length-sorted batches (kept: already the backend's way)", "sentiment", arrival_rate,
+    results = [Experiment("length-sorted batches (the backend default)", "sentiment", arrival_rate,
                           sorted_rate, "texts/s", round(sorted_rate / arrival_rate, 3), "before = arrival order")]  # fmt: skip
     for name, change in (("dynamic int8 Linear", _int8), ("bfloat16 weights", _bf16)):
         changed = change(loaded)
@@ -101,7 +122,8 @@ def _sentiment_experiments(profile: Profile, settings: Settings) -> list[Experim
                                   f"same label as float32 on {agree:.0%} of texts"))  # fmt: skip
         del changed
         gc.collect()
-    return results
+    threads = _threads_experiment("sentiment", run_with(loaded), sorted_rate, "texts/s")
+    return results + ([threads] if threads else [])
 
 
 def _translation_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
@@ -156,13 +178,31 @@ def _generation_experiments(profile: Profile, settings: Settings) -> list[Experi
                                   f"greedy, batch of {len(prompts)}, {profile.new_tokens} new tokens"))  # fmt: skip
         del changed
         gc.collect()
-    return results
+    threads = _threads_experiment("text-generation", run_with(loaded), base_rate, "tokens/s")
+    return results + ([threads] if threads else [])
+
+
+def _image_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
+    bench = prepare_model("image-classification", settings, tiny=profile.tiny_models)
+    loaded = load_model("image-classification", bench.hub_id, bench.settings, choose_device("cpu"))
+    images = workloads.images(max(4, profile.batch_items // 2), seed=5)
+
+    def run_with(model: LoadedModel) -> Callable[[], float]:
+        return lambda: float(len(image_classification.classify_images(model, images)))
+
+    base_rate = _rate(run_with(loaded))
+    labels = [p.label for p in image_classification.classify_images(loaded, images)]
+    changed = _int8(loaded)
+    rate = _rate(run_with(changed))
+    agree = _agreement(labels, [p.label for p in image_classification.classify_images(changed, images)])
+    return [Experiment("dynamic int8 Linear", "image-classification", base_rate, rate, "images/s",
+                       round(rate / base_rate, 3), f"same top label as float32 on {agree:.0%} of images")]  # fmt: skip
 
 
 def run_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
     """Every CPU experiment (they run on the CPU whatever the device setting)."""
     results: list[Experiment] = []
-    for run in (_sentiment_experiments, _translation_experiments, _generation_experiments):
+    for run in (_sentiment_experiments, _translation_experiments, _image_experiments, _generation_experiments):
         results.extend(run(profile, settings))
         gc.collect()
     return results

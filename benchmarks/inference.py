@@ -1,9 +1,11 @@
 """Inference benchmark of one demo task: our backend path against the pipeline baseline.
 
-Both paths run in this process, one after the other, on the same inputs and device: load (timed),
-one untimed warm-up call, single requests (latency percentiles), then the batch (throughput).
-Peak memory is taken per path over its load and runs; ``delta`` is what the path added to the
-process. Before either path, the model's files are read once (so neither pays alone for the disk)
+Both paths run in this process on the same inputs and device. Each path has its own phase: load
+(timed), one untimed warm-up call, the batch (throughput); its peak memory is taken over that phase,
+``delta`` being what the phase added to the process (freed memory is handed back to the system
+between phases, so the second path does not look smaller by reusing the first one's). Then single
+requests (latency percentiles) alternate between the paths, so that load from other work on a
+shared machine falls on both alike. Before either path, the model's files are read once (so neither pays alone for the disk)
 and the model's Python modules are imported (so neither pays alone for the import).
 """
 
@@ -25,6 +27,7 @@ from benchmarks.tasks import ADAPTERS, TaskAdapter, run_batch_baseline
 
 _SINGLE_SEED = 1
 _BATCH_SEED = 2
+_WARM_UP_SEED = 3
 
 
 @dataclass
@@ -99,6 +102,7 @@ def _release() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    measure.return_freed_memory()
 
 
 def _import_model_code(folder: str) -> None:
@@ -134,22 +138,17 @@ def _figures(path: str, settings: str, dtype: str, load_s: float, latencies: lis
     )
 
 
-def _run_ours(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, singles: list[Any], batch: list[Any]):
+def _load_ours(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: Any, batch: list[Any]):
     dev = device.torch_device
     with measure.peak_memory(dev) as memory:
         load_s, loaded = measure.timed(lambda: load_model(adapter.task, bench.hub_id, bench.settings, device), dev)
-        adapter.run_single_ours(loaded, singles[0])
-        latencies, single_caps = [], []
-        for item in singles:
-            seconds, produced = measure.timed(lambda item=item: adapter.run_single_ours(loaded, item), dev)
-            latencies.append(seconds)
-            single_caps.append(produced)
+        adapter.run_single_ours(loaded, warm_up)
         batch_s, batch_work = measure.timed(lambda: adapter.run_batch_ours(loaded, batch), dev)
-    return loaded, load_s, latencies, single_caps, batch_s, batch_work, memory
+    return loaded, load_s, batch_s, batch_work, memory
 
 
-def _run_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, singles: list[Any], batch: list[Any],
-                  single_caps: list[int], batch_caps: list[int]):  # fmt: skip
+def _load_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: tuple[Any, int],
+                   batch: list[Any], batch_caps: list[int]):  # fmt: skip
     import transformers
 
     dev = device.torch_device
@@ -162,18 +161,29 @@ def _run_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, s
             load_s, pipe = measure.timed(
                 lambda: transformers.pipeline(adapter.pipeline_task, model=folder, tokenizer=tokenizer, device=dev), dev
             )
-        adapter.run_single_baseline(pipe, singles[0], single_caps[0])
-        latencies = []
-        for item, cap in zip(singles, single_caps, strict=True):
-            seconds, _ = measure.timed(lambda item=item, cap=cap: adapter.run_single_baseline(pipe, item, cap), dev)
-            latencies.append(seconds)
+        adapter.run_single_baseline(pipe, *warm_up)
         batch_s, batch_work = measure.timed(lambda: run_batch_baseline(adapter, pipe, batch, batch_caps), dev)
-    dtype = str(next(pipe.model.parameters()).dtype).replace("torch.", "")
-    return load_s, latencies, batch_s, batch_work, memory, dtype
+    return pipe, load_s, batch_s, batch_work, memory
+
+
+def _interleaved_singles(adapter: TaskAdapter, loaded: LoadedModel, pipe: Any, singles: list[Any], dev: str):
+    """Single requests in adjacent pairs (ours, then the baseline with ours' token count), so
+    load from other work on the machine falls on both paths alike."""
+    ours, baseline, caps = [], [], []
+    for item in singles:
+        seconds, cap = measure.timed(lambda item=item: adapter.run_single_ours(loaded, item), dev)
+        ours.append(seconds)
+        caps.append(cap)
+        seconds, _ = measure.timed(lambda item=item, cap=cap: adapter.run_single_baseline(pipe, item, cap), dev)
+        baseline.append(seconds)
+    return ours, baseline, caps
 
 
 def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult:
     """Benchmark one demo task on both paths.
+
+    Each path is loaded, warmed up and run on the batch in its own phase (its memory is measured
+    there); then the single requests alternate between the two paths.
 
     Args:
         task: sentiment, translation, image-classification or text-generation.
@@ -183,24 +193,30 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
     adapter = ADAPTERS[task]
     bench = prepare_model(task, settings, quick=profile.name != "full", tiny=profile.tiny_models)
     device = choose_device(settings.device)
+    dev = device.torch_device
     count = profile.generation_prompts if adapter.unit == "tokens" else profile.batch_items
     singles = adapter.make_inputs(profile, _SINGLE_SEED, profile.single_requests)
     batch = adapter.make_inputs(profile, _BATCH_SEED, count)
+    warm_up = adapter.make_inputs(profile, _WARM_UP_SEED, 1)[0]
     measure.warm_page_cache(bench.folder)
     _import_model_code(str(bench.folder))
 
-    loaded, o_load, o_lat, caps, o_batch_s, o_work, o_mem = _run_ours(adapter, bench, device, singles, batch)
-    ours = _figures("ours", adapter.ours_settings, loaded.dtype, o_load, o_lat, o_batch_s, o_work, adapter, o_mem)
-    bound = _bound(adapter, loaded, device, ours, o_lat, caps) if adapter.unit == "tokens" else None
-    model_ref = loaded.model_ref
-    del loaded
     _release()
-    b_load, b_lat, b_batch_s, b_work, b_mem, b_dtype = _run_baseline(
-        adapter, bench, device, singles, batch, caps, o_work
+    loaded, o_load, o_batch_s, o_work, o_mem = _load_ours(adapter, bench, device, warm_up, batch)
+    warm_up_cap = adapter.run_single_ours(loaded, warm_up)
+    _release()
+    pipe, b_load, b_batch_s, b_work, b_mem = _load_baseline(
+        adapter, bench, device, (warm_up, warm_up_cap), batch, o_work
     )
+    o_lat, b_lat, caps = _interleaved_singles(adapter, loaded, pipe, singles, dev)
+    b_dtype = str(next(pipe.model.parameters()).dtype).replace("torch.", "")
+    ours = _figures("ours", adapter.ours_settings, loaded.dtype, o_load, o_lat, o_batch_s, o_work, adapter, o_mem)
     baseline = _figures(
         "baseline", adapter.baseline_settings, b_dtype, b_load, b_lat, b_batch_s, b_work, adapter, b_mem
     )
+    bound = _bound(adapter, loaded, device, ours, o_lat, caps) if adapter.unit == "tokens" else None
+    model_ref = loaded.model_ref
+    del loaded, pipe
     _release()
     notes = []
     if profile.tiny_models:

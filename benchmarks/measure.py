@@ -8,6 +8,7 @@ would time only their launch.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import gc
 import math
@@ -16,7 +17,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ def _reset_hwm() -> bool:
 
 @dataclass
 class MemoryReading:
-    """Peak memory of one phase. ``delta`` is the peak above the resident memory at its start."""
+    """Peak memory of one phase. ``delta`` is the peak above the resident memory at its start;
+    ``gpu_peak_mb`` likewise counts only CUDA memory allocated during the phase."""
 
     peak_rss_mb: float = 0.0
     delta_rss_mb: float = 0.0
@@ -120,8 +122,11 @@ def peak_memory(device: str = "cpu") -> Iterator[MemoryReading]:
     if sampler:
         sampler.start()
     cuda = device.startswith("cuda") and torch.cuda.is_available()
+    gpu_start = 0
     if cuda:
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+        gpu_start = torch.cuda.memory_allocated()
     try:
         yield reading
     finally:
@@ -130,7 +135,15 @@ def peak_memory(device: str = "cpu") -> Iterator[MemoryReading]:
         reading.delta_rss_mb = round(max(0, peak - start) / MB, 1)
         reading.method = "VmHWM" if use_hwm else "psutil sampling"
         if cuda:
-            reading.gpu_peak_mb = round(torch.cuda.max_memory_allocated() / MB, 1)
+            torch.cuda.synchronize()
+            reading.gpu_peak_mb = round((torch.cuda.max_memory_allocated() - gpu_start) / MB, 1)
+
+
+def return_freed_memory() -> None:
+    """Hand memory freed by Python and torch back to the system (glibc keeps it otherwise)."""
+    gc.collect()
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def warm_page_cache(folder: str | Path) -> None:

@@ -52,8 +52,8 @@ PROFILES: dict[str, Profile] = {
     ),
     "quick": Profile(
         name="quick", tiny_models=False, single_requests=8, batch_items=32, max_words=60, translation_max_words=20,
-        new_tokens=16, generation_prompts=4, finetune_train=480, finetune_eval=120, finetune_target_accuracy=0.9,
-        finetune_max_epochs=6,
+        new_tokens=16, generation_prompts=4, finetune_train=240, finetune_eval=60, finetune_target_accuracy=0.6,
+        finetune_max_epochs=3,
     ),
     "full": Profile(
         name="full", tiny_models=False, single_requests=30, batch_items=256, max_words=120, translation_max_words=40,
