@@ -199,10 +199,39 @@ def _image_experiments(profile: Profile, settings: Settings) -> list[Experiment]
                        round(rate / base_rate, 3), f"same top label as float32 on {agree:.0%} of images")]  # fmt: skip
 
 
+def _gpu_generation_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
+    """On CUDA only: a static KV cache (fixed shapes, no reallocation per token) for generation."""
+    if not torch.cuda.is_available():
+        return []
+    bench = prepare_model("text-generation", settings, tiny=profile.tiny_models)
+    device = choose_device("cuda")
+    loaded = load_model("text-generation", bench.hub_id, bench.settings, device)
+    prompts = workloads.prompts(text_generation.DEFAULT_BATCH_SIZE)
+    options = text_generation.GenerationOptions(temperature=0, max_new_tokens=profile.new_tokens)
+
+    def run() -> float:
+        amount = float(sum(r.new_tokens for r in text_generation.generate(loaded, prompts, options)))
+        torch.cuda.synchronize()
+        return amount
+
+    base_rate = _rate(run)
+    config = loaded.model.generation_config
+    saved = getattr(config, "cache_implementation", None)
+    config.cache_implementation = "static"
+    try:
+        rate = _rate(run)
+    finally:
+        config.cache_implementation = saved
+    return [Experiment("static KV cache", "text-generation (GPU)", base_rate, rate, "tokens/s",
+                       round(rate / base_rate, 3), f"{device.name}, greedy, batch of {len(prompts)}")]  # fmt: skip
+
+
 def run_experiments(profile: Profile, settings: Settings) -> list[Experiment]:
-    """Every CPU experiment (they run on the CPU whatever the device setting)."""
+    """Every CPU experiment (on the CPU whatever the device setting), then GPU ones where CUDA is."""
     results: list[Experiment] = []
-    for run in (_sentiment_experiments, _translation_experiments, _image_experiments, _generation_experiments):
+    runs = (_sentiment_experiments, _translation_experiments, _image_experiments, _generation_experiments,
+            _gpu_generation_experiments)  # fmt: skip
+    for run in runs:
         results.extend(run(profile, settings))
         gc.collect()
     return results
