@@ -51,8 +51,8 @@ PROFILES: dict[str, Profile] = {
         finetune_max_epochs=1, app_pages=False, app_browser=False,
     ),
     "quick": Profile(
-        name="quick", tiny_models=False, single_requests=8, batch_items=32, max_words=60, translation_max_words=20,
-        new_tokens=16, generation_prompts=4, finetune_train=240, finetune_eval=60, finetune_target_accuracy=0.6,
+        name="quick", tiny_models=False, single_requests=6, batch_items=32, max_words=60, translation_max_words=16,
+        new_tokens=16, generation_prompts=4, finetune_train=192, finetune_eval=60, finetune_target_accuracy=0.6,
         finetune_max_epochs=3,
     ),
     "full": Profile(
