@@ -52,8 +52,8 @@ PROFILES: dict[str, Profile] = {
     ),
     "quick": Profile(
         name="quick", tiny_models=False, single_requests=6, batch_items=32, max_words=60, translation_max_words=16,
-        new_tokens=16, generation_prompts=4, finetune_train=192, finetune_eval=60, finetune_target_accuracy=0.6,
-        finetune_max_epochs=3,
+        new_tokens=16, generation_prompts=4, finetune_train=192, finetune_eval=60, finetune_target_accuracy=0.5,
+        finetune_max_epochs=5,
     ),
     "full": Profile(
         name="full", tiny_models=False, single_requests=30, batch_items=256, max_words=120, translation_max_words=40,

@@ -158,7 +158,8 @@ def _generation_single(loaded: LoadedModel, item: tuple[str, int]) -> int:
     for _ in stream:
         pass
     assert stream.result is not None
-    FIRST_TOKEN_MS.append(stream.result.first_token_ms)
+    if stream.result.first_token_ms > 0:  # 0 when no token decoded to text (stand-in weights)
+        FIRST_TOKEN_MS.append(stream.result.first_token_ms)
     return stream.result.new_tokens
 
 
