@@ -11,6 +11,7 @@ and the model's Python modules are imported (so neither pays alone for the impor
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from backend.config import Settings
+from backend.models import quantize
 from backend.models.device import DeviceInfo, choose_device
 from backend.models.loader import LoadedModel, load_model
 from benchmarks import measure, roofline
@@ -65,6 +67,8 @@ class InferenceResult:
     baseline: PathFigures
     notes: list[str] = field(default_factory=list)
     bound: dict[str, Any] | None = None
+    # Our path again with LSM_CPU_QUANTIZE=int8 (CPU only; None elsewhere).
+    ours_int8: PathFigures | None = None
 
     @property
     def ratios(self) -> dict[str, float | None]:
@@ -95,7 +99,16 @@ class InferenceResult:
             "ratios": self.ratios,
             "notes": self.notes,
             "bound": self.bound,
+            "ours_int8": self.ours_int8.to_dict() if self.ours_int8 else None,
+            "int8_ratios": self.int8_ratios,
         }
+
+    @property
+    def int8_ratios(self) -> dict[str, float | None] | None:
+        """int8 ours / baseline, like ``ratios``."""
+        if self.ours_int8 is None:
+            return None
+        return InferenceResult(self.task, self.model, self.weights, self.device, self.ours_int8, self.baseline).ratios
 
 
 def _release() -> None:
@@ -166,17 +179,27 @@ def _load_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, 
     return pipe, load_s, batch_s, batch_work, memory
 
 
-def _interleaved_singles(adapter: TaskAdapter, loaded: LoadedModel, pipe: Any, singles: list[Any], dev: str):
-    """Single requests in adjacent pairs (ours, then the baseline with ours' token count), so
-    load from other work on the machine falls on both paths alike."""
-    ours, baseline, caps = [], [], []
+def _interleaved_singles(adapter: TaskAdapter, loaded: LoadedModel, pipe: Any, singles: list[Any], dev: str,
+                         int8: LoadedModel | None):  # fmt: skip
+    """Single requests in adjacent groups (ours, the baseline with ours' token count, ours int8),
+    so load from other work on the machine falls on every path alike."""
+    ours, baseline, quantized, caps = [], [], [], []
     for item in singles:
         seconds, cap = measure.timed(lambda item=item: adapter.run_single_ours(loaded, item), dev)
         ours.append(seconds)
         caps.append(cap)
         seconds, _ = measure.timed(lambda item=item, cap=cap: adapter.run_single_baseline(pipe, item, cap), dev)
         baseline.append(seconds)
-    return ours, baseline, caps
+        if int8 is not None:
+            seconds, _ = measure.timed(lambda item=item: adapter.run_single_ours(int8, item), dev)
+            quantized.append(seconds)
+    return ours, baseline, quantized, caps
+
+
+def _load_int8(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: Any, batch: list[Any]):
+    settings = dataclasses.replace(bench.settings, cpu_quantize=quantize.INT8)
+    int8_bench = dataclasses.replace(bench, settings=settings)
+    return _load_ours(adapter, int8_bench, device, warm_up, batch)
 
 
 def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult:
@@ -208,16 +231,24 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
     pipe, b_load, b_batch_s, b_work, b_mem = _load_baseline(
         adapter, bench, device, (warm_up, warm_up_cap), batch, o_work
     )
+    int8 = None
+    if quantize.wants_int8(task, device, dataclasses.replace(bench.settings, cpu_quantize=quantize.INT8)):
+        _release()
+        int8, q_load, q_batch_s, q_work, q_mem = _load_int8(adapter, bench, device, warm_up, batch)
     FIRST_TOKEN_MS.clear()
-    o_lat, b_lat, caps = _interleaved_singles(adapter, loaded, pipe, singles, dev)
+    o_lat, b_lat, q_lat, caps = _interleaved_singles(adapter, loaded, pipe, singles, dev, int8)
     b_dtype = str(next(pipe.model.parameters()).dtype).replace("torch.", "")
     ours = _figures("ours", adapter.ours_settings, loaded.dtype, o_load, o_lat, o_batch_s, o_work, adapter, o_mem)
     baseline = _figures(
         "baseline", adapter.baseline_settings, b_dtype, b_load, b_lat, b_batch_s, b_work, adapter, b_mem
     )
     bound = _bound(adapter, loaded, device, ours, o_lat, caps) if adapter.unit == "tokens" else None
+    ours_int8 = None
+    if int8 is not None:
+        ours_int8 = _figures("ours int8", "ours with LSM_CPU_QUANTIZE=int8", "int8", q_load, q_lat, q_batch_s, q_work,
+                             adapter, q_mem)  # fmt: skip
     model_ref = loaded.model_ref
-    del loaded, pipe
+    del loaded, pipe, int8
     _release()
     notes = []
     if profile.tiny_models:
@@ -237,7 +268,7 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
             f"{task}: our chat page streams; its median time to the first token was {first:.0f} ms, against "
             f"{baseline.latency_p50_ms:.0f} ms for the pipeline's whole reply (streaming costs a thread per reply)."
         )
-    return InferenceResult(task, model_ref, bench.weights, device.name, ours, baseline, notes, bound)
+    return InferenceResult(task, model_ref, bench.weights, device.name, ours, baseline, notes, bound, ours_int8)
 
 
 def _bound(adapter: TaskAdapter, loaded: LoadedModel, device: DeviceInfo, ours: PathFigures,

@@ -39,12 +39,21 @@ def inference_rows(results: Sequence[dict[str, Any]]) -> list[list[str]]:
                 _number(figures["delta_rss_mb"], 0),
                 _number(figures["gpu_peak_mb"], 0),
             ])  # fmt: skip
-        ratios = result["ratios"]
-        rows.append([
-            "", "ours/baseline", _ratio(ratios["load_seconds"]), _ratio(ratios["latency_p50_ms"]),
-            _ratio(ratios["latency_p95_ms"]), _ratio(ratios["throughput"]), _ratio(ratios["delta_rss_mb"]),
-            _ratio(ratios["gpu_peak_mb"]),
-        ])  # fmt: skip
+        pairs = [("ours/baseline", result["ratios"])]
+        if result.get("ours_int8"):
+            figures = result["ours_int8"]
+            rows.append([
+                "", "ours int8 (setting)", _number(figures["load_seconds"]), _number(figures["latency_p50_ms"], 1),
+                _number(figures["latency_p95_ms"], 1), f"{_number(figures['throughput'], 1)} {figures['throughput_unit']}",
+                _number(figures["delta_rss_mb"], 0), _number(figures["gpu_peak_mb"], 0),
+            ])  # fmt: skip
+            pairs.append(("int8/baseline", result["int8_ratios"]))
+        for label, ratios in pairs:
+            rows.append([
+                "", label, _ratio(ratios["load_seconds"]), _ratio(ratios["latency_p50_ms"]),
+                _ratio(ratios["latency_p95_ms"]), _ratio(ratios["throughput"]), _ratio(ratios["delta_rss_mb"]),
+                _ratio(ratios["gpu_peak_mb"]),
+            ])  # fmt: skip
     return rows
 
 

@@ -55,12 +55,13 @@ def test_every_inference_task_has_numeric_figures_for_both_paths(tiny_results):
         "text-generation",
     ]
     for result in results["inference"]:
-        for path in ("ours", "baseline"):
+        for path in ("ours", "baseline", "ours_int8"):  # int8: the CPU setting, measured on CPU runs
             figures = result[path]
             assert all(_is_number(figures[name]) for name in _PATH_FIGURES), (result["task"], path, figures)
             assert figures["batch_items"] > 0
             assert figures["gpu_peak_mb"] is None  # CPU run
         assert all(value is None or _is_number(value) for value in result["ratios"].values())
+        assert result["ours_int8"]["dtype"] == "int8" and _is_number(result["int8_ratios"]["throughput"])
         assert result["weights"] == "tiny test model"
         assert any("checks the harness" in note for note in result["notes"])
 
