@@ -25,6 +25,7 @@ import torch
 
 from backend.config import Settings
 from backend.inference import batching, image_classification, sentiment, text_generation, translation
+from backend.models import quantize
 from backend.models.device import choose_device
 from backend.models.loader import LoadedModel, load_model
 from benchmarks import workloads
@@ -87,9 +88,7 @@ def _threads_experiment(task: str, run: Callable[[], float], base_rate: float, u
 
 
 def _int8(loaded: LoadedModel) -> LoadedModel:
-    model = copy.deepcopy(loaded.model).float()
-    quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    return dataclasses.replace(loaded, model=quantized, dtype="float32")
+    return dataclasses.replace(loaded, model=quantize.quantize_int8(copy.deepcopy(loaded.model)), dtype="float32")
 
 
 def _bf16(loaded: LoadedModel) -> LoadedModel:

@@ -32,12 +32,16 @@ def wants_int8(task: str, device: DeviceInfo, settings: Settings) -> bool:
 def quantize_int8(model: Any) -> Any:
     """``model`` with every ``torch.nn.Linear`` replaced by a dynamically quantised int8 one.
 
-    Quantisation needs float32 weights, so the model is converted first; it stays in eval mode.
+    Quantisation needs float32 weights, so the model is converted first (the loader loads it in
+    float32 to begin with); it is changed in place and stays in eval mode.
     """
     with warnings.catch_warnings():
         # torch 2.13 announces that quantised tensors will move to torchao; they work as pinned.
         warnings.simplefilter("ignore", UserWarning)
-        quantized = torch.ao.quantization.quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)
+        # In place: a copy would hold a second float32 model in memory while quantising.
+        quantized = torch.ao.quantization.quantize_dynamic(
+            model.float(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
     quantized.eval()
     return quantized
 
