@@ -206,7 +206,7 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
     """Benchmark one demo task on both paths.
 
     Each path is loaded, warmed up and run on the batch in its own phase (its memory is measured
-    there); then the single requests alternate between the two paths.
+    there); then the single requests alternate between the paths.
 
     Args:
         task: sentiment, translation, image-classification or text-generation.

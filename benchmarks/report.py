@@ -20,7 +20,7 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"×{value:.2f}"
 
 
-_INFERENCE_HEAD = ["task", "path", "load s", "p50 ms", "p95 ms", "throughput", "ΔRSS MB", "GPU MB"]
+_INFERENCE_HEAD = ["task", "path", "load s", "p50 ms", "p95 ms", "throughput", "ΔRSS MB", "ΔGPU MB"]
 
 
 def inference_rows(results: Sequence[dict[str, Any]]) -> list[list[str]]:
