@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from training_data import learnable_texts
 
 from backend.errors import ShowcaseError
 from backend.models import catalog
@@ -15,6 +14,7 @@ from backend.models.registry import list_local_models, write_manifest
 from backend.training import jobs
 from backend.training.job_store import JobStore
 from backend.training.params import FAST, TrainingParams
+from training_data import learnable_texts
 
 
 @pytest.fixture

@@ -15,13 +15,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from training_data import learnable_texts
 
 from backend.models import catalog
 from backend.models.registry import list_local_models
@@ -29,20 +26,11 @@ from backend.training import jobs, runner, worker
 from backend.training.datasets import PreparedDataset
 from backend.training.job_store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.training.params import FAST, FULL, TrainingParams
+from polling import wait_for
+from training_data import learnable_texts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_SAFETY_NET_SECONDS = 120
 
-
-def wait_for(condition: Callable[[], object], what: str) -> object:
-    """Poll until ``condition`` is truthy; the limit is a safety net, not an assertion on time."""
-    deadline = time.monotonic() + _SAFETY_NET_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"never reached: {what}")
 
 
 @pytest.fixture
@@ -226,14 +214,19 @@ def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start
 @pytest.mark.slow
 def test_app_restart_during_training_leaves_the_job_running_to_success(local, start_worker, tiny_model_paths):
     job_id = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=8, batch_size=4)
-    start_worker()
+    process = start_worker()
     wait_for(lambda: _running_with_steps(job_id, local), "job running")
 
     # A restarted app is a new process: it must find the job, not reap a live worker's job, and
-    # not start a second worker.
-    assert _fresh_process_view(local)["jobs"] == {job_id: RUNNING}
-    assert worker.ensure_worker_running(local) is False
-    assert JobStore(settings=local).require(job_id).status == RUNNING
+    # not start a second worker. The worker is paused meanwhile (well inside its heartbeat
+    # allowance), so a fast machine cannot finish the job before the new process looks.
+    process.send_signal(signal.SIGSTOP)
+    try:
+        assert _fresh_process_view(local)["jobs"] == {job_id: RUNNING}
+        assert worker.ensure_worker_running(local) is False
+        assert JobStore(settings=local).require(job_id).status == RUNNING
+    finally:
+        process.send_signal(signal.SIGCONT)
 
     wait_for(lambda: JobStore(settings=local).require(job_id).is_finished, "job finished")
     assert JobStore(settings=local).require(job_id).status == SUCCEEDED

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from training_data import learnable_texts
-
 from backend import auth, config
 from backend.training import jobs, worker
 from backend.training.job_store import SUCCEEDED, JobStore
 from backend.training.params import FAST, TrainingParams
+from training_data import learnable_texts
 
 REDIS_PASSWORD = "redis-secret-in-artefacts-41"
 PASSWORD = "password-secret-in-artefacts-77"

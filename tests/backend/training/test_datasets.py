@@ -6,7 +6,6 @@ import io
 
 import pandas as pd
 import pytest
-from training_data import learnable_texts
 
 from backend import uploads
 from backend.errors import InvalidInputError
@@ -18,6 +17,7 @@ from backend.training.datasets import (
     prepare_text_dataset,
     stratified_split,
 )
+from training_data import learnable_texts
 
 
 def _frame(rows: list[tuple[object, object]], columns: tuple[str, str] = ("text", "label")) -> pd.DataFrame:

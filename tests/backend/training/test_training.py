@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_data import colour_folders_zip, learnable_texts
 
 from backend.errors import InsufficientMemoryError, ModelUnavailableError
 from backend.models import catalog
@@ -23,6 +22,7 @@ from backend.training.params import FAST, FULL, TrainingParams
 from backend.training.progress import Reporter, TrainingCancelled
 from backend.training.runner import run_training
 from backend.uploads import open_image
+from training_data import colour_folders_zip, learnable_texts
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,10 @@ def test_image_classifier_learns_colours(method, learning_rate, tiny_model_paths
 
 
 @pytest.mark.parametrize("method", [FULL, FAST])
-def test_a_stop_request_cancels_training_and_saves_nothing(method, tiny_model_paths, settings, text_data):
+def test_a_stop_request_cancels_training_and_saves_nothing(method, tiny_model_paths, settings, text_data, monkeypatch):
+    # Report and poll on every step, so the outcome does not depend on how fast this machine is.
+    monkeypatch.setattr("backend.training.progress._PROGRESS_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr("backend.training.progress._CANCEL_POLL_SECONDS", 0.0)
     base = tiny_model_paths["text-classifier-base" if method == FULL else "embeddings"]
     params = TrainingParams("text", method, base, epochs=200, batch_size=4)
     steps = []
@@ -283,9 +286,8 @@ def test_the_sentiment_demo_code_runs_a_fast_mode_model(fast_text_run, settings)
 
 
 def test_the_image_demo_code_runs_a_fine_tuned_image_model(tiny_model_paths, settings):
-    from training_data import colour_image
-
     from backend.inference import image_classification
+    from training_data import colour_image
 
     run_dir = settings.runs_dir / "test-image-demo"
     data = prepare_image_dataset("colours.zip", colour_folders_zip(per_class=10), run_dir / "data")

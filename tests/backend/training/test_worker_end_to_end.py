@@ -10,12 +10,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from training_data import learnable_texts
 
 from backend.models import catalog
 from backend.models.registry import list_local_models
@@ -24,19 +21,11 @@ from backend.training.job_store import CANCELLED, FAILED, RUNNING, SUCCEEDED, Jo
 from backend.training.params import FAST, FULL, TrainingParams
 from backend.training.worker import ensure_worker_running, lock_path, worker_alive
 from paths import PROJECT_ROOT
+from polling import wait_for
+from training_data import learnable_texts
 
 pytestmark = pytest.mark.slow
-_SAFETY_NET_SECONDS = 120
 
-
-def wait_for(condition: Callable[[], object], what: str) -> object:
-    deadline = time.monotonic() + _SAFETY_NET_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"never reached: {what}")
 
 
 @pytest.fixture

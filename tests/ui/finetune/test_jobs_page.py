@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from training_data import learnable_texts
 
 from backend.training import jobs, worker
 from backend.training.job_store import JobStore
 from backend.training.params import FAST, TrainingParams
+from training_data import learnable_texts
 
 PAGE = "pages/finetune/jobs.py"
 
