@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,3 +89,38 @@ def _navigation_pages_only(monkeypatch: pytest.MonkeyPatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init_without_pages_folder)
+
+
+@pytest.fixture
+def local(tmp_path: Path, settings: config.Settings) -> config.Settings:
+    """Settings with a private state folder, so worker tests see only their own jobs."""
+    return dataclasses.replace(settings, state_dir=tmp_path / "state")
+
+
+@pytest.fixture
+def start_worker(local: config.Settings):
+    """Start real training worker processes on ``local``'s state folder; stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
+        log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.training.worker"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

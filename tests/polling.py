@@ -22,3 +22,11 @@ def wait_for(condition: Callable[[], object], what: str, limit_seconds: float = 
             return value
         time.sleep(0.2)
     raise AssertionError(f"never reached: {what}")
+
+
+def running_with_steps(job_id: str, settings) -> bool:
+    """True once the job is running and has reported at least one training step."""
+    from backend.training.job_store import RUNNING, JobStore
+
+    job = JobStore(settings=settings).require(job_id)
+    return job.status == RUNNING and job.step > 0

@@ -247,3 +247,31 @@ def predict_logits(
             batch = {k: v.to(device.torch_device) for k, v in batch.items()}
             outputs.append(model(**batch).logits.float().cpu().numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0, model.config.num_labels))
+
+
+def fit_with_backoff(
+    model: Any,
+    train: Any,
+    validation: Any,
+    collator: Callable[[list[Any]], dict[str, torch.Tensor]],
+    params: TrainingParams,
+    run_dir: Path,
+    device: DeviceInfo,
+    reporter: Reporter,
+) -> tuple[Any, np.ndarray]:
+    """Train with ``Trainer`` (halving the batch on out-of-memory), then score the validation set.
+
+    Returns:
+        The trained model and its validation logits.
+    """
+    initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def fit(batch_size: int) -> Any:
+        # A retry after out-of-memory starts again from the base weights, not a half-trained model.
+        model.load_state_dict(initial_state)
+        return train_with_trainer(model, train, validation, collator, params, run_dir, device, reporter, batch_size)
+
+    trained = with_batch_backoff(fit, params.batch_size, reporter, params.base_model)
+    reporter.log("Evaluating on the validation set")
+    logits = predict_logits(trained, validation, collator, device, params.batch_size, reporter)
+    return trained, logits

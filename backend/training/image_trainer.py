@@ -11,7 +11,7 @@ from backend import uploads
 from backend.config import Settings
 from backend.models.device import DeviceInfo
 from backend.training.datasets import Examples, PreparedDataset
-from backend.training.hf_training import load_base_model, predict_logits, train_with_trainer, with_batch_backoff
+from backend.training.hf_training import fit_with_backoff, load_base_model
 from backend.training.params import TrainingParams
 from backend.training.progress import Reporter
 from backend.training.text_trainer import FittedModel
@@ -67,15 +67,5 @@ def train_image_classifier(
     train = ImageFiles(processor, dataset.train, data_dir)
     validation = ImageFiles(processor, dataset.validation, data_dir)
     reporter.log(f"Training on {len(train)} images, validating on {len(validation)}")
-    initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def fit(batch_size: int) -> Any:
-        model.load_state_dict(initial_state)
-        return train_with_trainer(
-            model, train, validation, collate_images, params, run_dir, device, reporter, batch_size
-        )
-
-    trained = with_batch_backoff(fit, params.batch_size, reporter, params.base_model)
-    reporter.log("Evaluating on the validation set")
-    logits = predict_logits(trained, validation, collate_images, device, params.batch_size, reporter)
+    trained, logits = fit_with_backoff(model, train, validation, collate_images, params, run_dir, device, reporter)
     return FittedModel(trained.to("cpu").float(), processor, logits)

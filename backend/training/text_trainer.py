@@ -12,7 +12,7 @@ import torch
 from backend.config import Settings
 from backend.models.device import DeviceInfo
 from backend.training.datasets import Examples, PreparedDataset
-from backend.training.hf_training import load_base_model, predict_logits, train_with_trainer, with_batch_backoff
+from backend.training.hf_training import fit_with_backoff, load_base_model
 from backend.training.params import TrainingParams
 from backend.training.progress import Reporter
 
@@ -83,14 +83,5 @@ def train_text_classifier(
     validation = TokenizedTexts(tokenizer, dataset.validation, max_length)
     collator = DataCollatorWithPadding(tokenizer)
     reporter.log(f"Training on {len(train)} texts, validating on {len(validation)} (max length {max_length} tokens)")
-    initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def fit(batch_size: int) -> Any:
-        # A retry after out-of-memory starts again from the base weights, not a half-trained model.
-        model.load_state_dict(initial_state)
-        return train_with_trainer(model, train, validation, collator, params, run_dir, device, reporter, batch_size)
-
-    trained = with_batch_backoff(fit, params.batch_size, reporter, params.base_model)
-    reporter.log("Evaluating on the validation set")
-    logits = predict_logits(trained, validation, collator, device, params.batch_size, reporter)
+    trained, logits = fit_with_backoff(model, train, validation, collator, params, run_dir, device, reporter)
     return FittedModel(trained.to("cpu").float(), tokenizer, logits)

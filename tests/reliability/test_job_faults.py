@@ -7,7 +7,6 @@ hub being unreachable, a corrupt base model); kills and restarts use real worker
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import os
@@ -26,17 +25,10 @@ from backend.training import jobs, runner, worker
 from backend.training.datasets import PreparedDataset
 from backend.training.job_store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.training.params import FAST, FULL, TrainingParams
-from polling import wait_for
+from polling import running_with_steps, wait_for
 from training_data import learnable_texts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-
-@pytest.fixture
-def local(tmp_path, settings):
-    """Settings with a private state folder: these tests see only their own jobs."""
-    return dataclasses.replace(settings, state_dir=tmp_path / "state")
 
 
 def _submit(local, base_model: str, method: str = FAST, owner: str = "", **overrides) -> str:
@@ -137,35 +129,6 @@ def test_a_corrupt_finished_model_is_skipped_by_the_pickers_and_refused_by_the_l
 # --- worker killed, app restarted (real processes) -------------------------------------------
 
 
-@pytest.fixture
-def start_worker(local):
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
-        log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.training.worker"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _running_with_steps(job_id: str, local) -> bool:
-    job = JobStore(settings=local).require(job_id)
-    return job.status == RUNNING and job.step > 0
-
-
 def _fresh_process_view(local) -> dict:
     """What a newly started app process finds on disk: jobs, and models for the demos."""
     code = (
@@ -195,7 +158,7 @@ def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start
     assert worker.execute_job(finished, local) == SUCCEEDED
     doomed = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=200, batch_size=2)
     process = start_worker()
-    wait_for(lambda: _running_with_steps(doomed, local), "job running")
+    wait_for(lambda: running_with_steps(doomed, local), "job running")
     process.send_signal(signal.SIGKILL)
     process.wait()
 
@@ -215,7 +178,7 @@ def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start
 def test_app_restart_during_training_leaves_the_job_running_to_success(local, start_worker, tiny_model_paths):
     job_id = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=8, batch_size=4)
     process = start_worker()
-    wait_for(lambda: _running_with_steps(job_id, local), "job running")
+    wait_for(lambda: running_with_steps(job_id, local), "job running")
 
     # A restarted app is a new process: it must find the job, not reap a live worker's job, and
     # not start a second worker. The worker is paused meanwhile (well inside its heartbeat

@@ -14,7 +14,7 @@ from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.loader import load_model
 from backend.models.registry import list_local_models
-from backend.training import hf_training, text_trainer
+from backend.training import hf_training
 from backend.training.datasets import prepare_text_dataset
 from backend.training.image_data import prepare_image_dataset
 from backend.training.job_store import SUCCEEDED, Job
@@ -159,7 +159,7 @@ def test_a_stop_request_cancels_training_and_saves_nothing(method, tiny_model_pa
 
 
 def test_out_of_memory_halves_the_batch_and_still_trains(monkeypatch, tiny_model_paths, settings, text_data):
-    real = text_trainer.train_with_trainer
+    real = hf_training.train_with_trainer
     tried = []
 
     def tight_memory(model, train, validation, collator, params, run_dir, device, reporter, batch_size):
@@ -168,7 +168,7 @@ def test_out_of_memory_halves_the_batch_and_still_trains(monkeypatch, tiny_model
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(model, train, validation, collator, params, run_dir, device, reporter, batch_size)
 
-    monkeypatch.setattr(text_trainer, "train_with_trainer", tight_memory)
+    monkeypatch.setattr(hf_training, "train_with_trainer", tight_memory)
     params = TrainingParams("text", FULL, tiny_model_paths["text-classifier-base"], epochs=1, batch_size=16)
     events = []
     run_training(params, text_data, settings.runs_dir / "test-oom", events.append, settings=settings)

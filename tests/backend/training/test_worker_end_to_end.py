@@ -5,11 +5,8 @@ Waits poll the job store until a state is reached; their limits are safety nets,
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,49 +14,13 @@ import pytest
 from backend.models import catalog
 from backend.models.registry import list_local_models
 from backend.training import jobs, queue
-from backend.training.job_store import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobStore
+from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from backend.training.params import FAST, FULL, TrainingParams
 from backend.training.worker import ensure_worker_running, lock_path, worker_alive
-from paths import PROJECT_ROOT
-from polling import wait_for
+from polling import running_with_steps, wait_for
 from training_data import learnable_texts
 
 pytestmark = pytest.mark.slow
-
-
-
-@pytest.fixture
-def local(tmp_path, settings):
-    """Settings with a private state folder, so these workers see only these tests' jobs."""
-    return dataclasses.replace(settings, state_dir=tmp_path / "state")
-
-
-@pytest.fixture
-def start_worker(local):
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
-        log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.training.worker"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def _fast_params(paths: dict[str, str]) -> TrainingParams:
@@ -79,11 +40,6 @@ def _submit(params: TrainingParams, local, owner: str = "") -> str:
 
 def _status(job_id: str, local) -> str:
     return JobStore(settings=local).require(job_id).status
-
-
-def _running_with_steps(job_id: str, local) -> bool:
-    job = JobStore(settings=local).require(job_id)
-    return job.status == RUNNING and job.step > 0
 
 
 def test_a_queued_job_survives_until_a_worker_runs_it_to_success(local, start_worker, tiny_model_paths):
@@ -109,14 +65,14 @@ def test_cancel_then_worker_death_then_a_new_worker_carries_on(local, start_work
     first = _submit(_slow_params(tiny_model_paths), local)
     second = _submit(_slow_params(tiny_model_paths), local)
     worker = start_worker()
-    wait_for(lambda: _running_with_steps(first, local), "first job running")
+    wait_for(lambda: running_with_steps(first, local), "first job running")
     assert jobs.view_job(second, "", local).queue_position == 1
 
     jobs.cancel_job(first, "", local)
     wait_for(lambda: _status(first, local) == CANCELLED, "first job cancelled")
     assert not (Path(JobStore(settings=local).require(first).run_dir) / "model").exists()
 
-    wait_for(lambda: _running_with_steps(second, local), "second job running")
+    wait_for(lambda: running_with_steps(second, local), "second job running")
     third = _submit(_fast_params(tiny_model_paths), local)
     worker.kill()
     worker.wait()
