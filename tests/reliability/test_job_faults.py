@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,15 +143,39 @@ def _fresh_process_view(local) -> dict:
         "print(json.dumps({'jobs': {j.id: j.status for j in JobStore(settings=s).list_jobs()},\n"
         "  'models': [m.path for m in list_local_models('sentiment', settings=s)]}))\n"
     )
-    output = subprocess.run(
+    finished = subprocess.run(
         [sys.executable, "-c", code, str(local.state_dir)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        check=True,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def _pause_outside_a_database_transaction(process: subprocess.Popen, database: Path) -> None:
+    """SIGSTOP the worker at a moment when it holds no lock on the job store.
+
+    A process frozen inside an SQLite write, or while closing the last connection (which
+    checkpoints under an exclusive lock), would make every other process wait for it: that is
+    the freeze, not the app. So freeze, check that another connection can both read and take
+    the write lock, and otherwise let the worker run a moment and try again.
+    """
+    while True:
+        process.send_signal(signal.SIGSTOP)
+        try:
+            probe = sqlite3.connect(database, timeout=0.2)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("SELECT count(*) FROM jobs").fetchone()
+                probe.execute("ROLLBACK")
+                return
+            finally:
+                probe.close()
+        except sqlite3.OperationalError:
+            process.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
 
 
 @pytest.mark.slow
@@ -183,7 +209,7 @@ def test_app_restart_during_training_leaves_the_job_running_to_success(local, st
     # A restarted app is a new process: it must find the job, not reap a live worker's job, and
     # not start a second worker. The worker is paused meanwhile (well inside its heartbeat
     # allowance), so a fast machine cannot finish the job before the new process looks.
-    process.send_signal(signal.SIGSTOP)
+    _pause_outside_a_database_transaction(process, JobStore(settings=local).path)
     try:
         assert _fresh_process_view(local)["jobs"] == {job_id: RUNNING}
         assert worker.ensure_worker_running(local) is False
