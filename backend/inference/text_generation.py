@@ -30,7 +30,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
-from backend.inference import tables
+from backend.inference import openmp, tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.chat_prompt import (
     MAX_MESSAGE_CHARS,
@@ -216,6 +216,8 @@ class ReplyStream:
         watch = Stopwatch()
         first_token_ms = 0.0
         pieces: list[str] = []
+        # This thread only waits from here on; its idle workers would slow the generating one.
+        openmp.release_idle_workers()
         self._thread.start()
         finished = False
         try:
