@@ -34,6 +34,8 @@ class Settings:
     redis_url: str = field(repr=False)
     # "int8": dynamic int8 Linear layers for the CPU demos (see backend/models/quantize.py).
     cpu_quantize: str = "none"
+    # "auto": the CPU demos load in bfloat16 where the CPU computes it natively; "on", "off".
+    cpu_bfloat16: str = "auto"
 
     @property
     def runs_dir(self) -> Path:
@@ -82,6 +84,7 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         queue_backend=_pick("LSM_QUEUE", secrets, "queue", "sqlite").strip().lower(),
         redis_url=_pick("LSM_REDIS_URL", secrets, "redis_url", "redis://localhost:6379/0"),
         cpu_quantize=_pick("LSM_CPU_QUANTIZE", secrets, "cpu_quantize", "none").strip().lower(),
+        cpu_bfloat16=_pick("LSM_CPU_BFLOAT16", secrets, "cpu_bfloat16", "auto").strip().lower(),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 _CHOICES = ("auto", "cuda", "mps", "cpu")
+CPU_BFLOAT16_CHOICES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,31 @@ def choose_device(preference: str = "auto") -> DeviceInfo:
     if preference in ("cuda", "mps"):
         return _cpu(f"Device {preference!r} was requested but is not available here.")
     return _cpu()
+
+
+def cpu_computes_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), not by emulation.
+
+    Where it does, bfloat16 matrix products run several times faster than float32 ones (the
+    benchmarks measured 3-4x on a 2-core AMD EPYC); where it does not, they are slower.
+    """
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    for probe in probes:
+        check = getattr(torch.cpu, probe, None)
+        try:
+            if check is not None and check():
+                return True
+        except RuntimeError:
+            continue
+    return False
+
+
+def wants_cpu_bfloat16(preference: str) -> bool:
+    """Whether CPU demos load in bfloat16 for the ``cpu_bfloat16`` setting (auto, on or off)."""
+    preference = preference.strip().lower()
+    if preference == "on":
+        return True
+    return preference == "auto" and cpu_computes_bfloat16()
 
 
 def torch_dtype(name: str) -> torch.dtype:

@@ -8,6 +8,8 @@ never set.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import threading
 import time
@@ -26,7 +28,7 @@ from backend.errors import (
     UnsafeModelError,
 )
 from backend.models import catalog, quantize
-from backend.models.device import DeviceInfo, choose_device, torch_dtype
+from backend.models.device import DeviceInfo, choose_device, torch_dtype, wants_cpu_bfloat16
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -130,10 +132,19 @@ def _require_safetensors(folder: Path) -> None:
     raise ModelLoadError(f"{folder.name} has no weights file.", "The folder is incomplete.")
 
 
-def choose_dtype(task: str, model_ref: str, device: DeviceInfo) -> str:
-    """Half precision on GPU; on CPU the catalogue's CPU dtype (float32 unless it says so)."""
+# The demos. Sentence embeddings stay float32: the fine-tuning features and the use-case search
+# index are computed once and compared with later embeddings, so they must not change precision.
+CPU_BFLOAT16_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+
+
+def choose_dtype(task: str, model_ref: str, device: DeviceInfo, settings: Settings | None = None) -> str:
+    """Half precision on GPU. On CPU, bfloat16 for the demos where the CPU computes it natively
+    (setting ``cpu_bfloat16``), else the catalogue's CPU dtype (float32 unless it says so)."""
     if device.half_dtype:
         return device.half_dtype
+    settings = settings or get_settings()
+    if device.kind == "cpu" and task in CPU_BFLOAT16_TASKS and wants_cpu_bfloat16(settings.cpu_bfloat16):
+        return "bfloat16"
     spec = catalog.find_spec(model_ref, task)
     return spec.cpu_dtype if spec else "float32"
 
@@ -228,7 +239,7 @@ def load_model(task: str, model_ref: str, settings: Settings | None = None, devi
     if is_local:
         _require_safetensors(Path(source))
     device = device or choose_device(settings.device)
-    dtype = choose_dtype(task, model_ref, device)
+    dtype = choose_dtype(task, model_ref, device, settings)
     int8 = quantize.wants_int8(task, device, settings)
     if int8:
         dtype = "float32"  # dynamic quantisation starts from float32 weights
@@ -258,16 +269,47 @@ def load_model(task: str, model_ref: str, settings: Settings | None = None, devi
 
 
 def estimate_memory_bytes(task: str, model_ref: str, settings: Settings | None = None) -> int:
-    """Expected weight memory before loading: catalogue figure, else the safetensors' size."""
+    """Expected weight memory before loading: the catalogue's figure, else the folder's
+    safetensors counted at the dtype they will load in."""
     settings = settings or get_settings()
     device = choose_device(settings.device)
     spec = catalog.find_spec(model_ref, task)
     if spec:
-        return spec.memory_mb(choose_dtype(task, model_ref, device)) * 2**20
+        return spec.memory_mb(choose_dtype(task, model_ref, device, settings)) * 2**20
     try:
         source, is_local = resolve_source(model_ref, settings)
     except ShowcaseError:
         return 0
     if not is_local:
         return 0
-    return sum(f.stat().st_size for f in Path(source).rglob("*.safetensors"))
+    dtype = choose_dtype(task, model_ref, device, settings)
+    return sum(_loaded_size(file, dtype) for file in Path(source).rglob("*.safetensors"))
+
+
+_HEADER_LIMIT = 100 * 2**20  # the safetensors format's own cap on the JSON header
+
+
+def _loaded_size(file: Path, dtype: str) -> int:
+    """Bytes the tensors in ``file`` take once loaded in ``dtype``: floating-point tensors are
+    converted (a float32 file loads at half the size in bfloat16), the others keep their size.
+    The file's size when its header cannot be read."""
+    try:
+        with file.open("rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if not 0 < length <= _HEADER_LIMIT:
+                return file.stat().st_size
+            header = json.loads(handle.read(length))
+        target = torch_dtype(dtype).itemsize
+        total = 0
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            begin, end = entry["data_offsets"]
+            count = math.prod(entry["shape"])
+            total += count * target if entry["dtype"] in _FLOAT_DTYPES else end - begin
+        return total
+    except (OSError, ValueError, KeyError, TypeError):
+        return file.stat().st_size
+
+
+_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16"}

@@ -5,8 +5,17 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from backend.config import get_settings
+from backend.config import Settings, get_settings
+from backend.models.device import DeviceInfo, cpu_computes_bfloat16, wants_cpu_bfloat16
 from pages.components.models import current_device, model_cache
+
+
+def _precision(device: DeviceInfo, settings: Settings) -> str:
+    if device.half_dtype:
+        return f"{device.half_dtype} on GPU"
+    if device.kind == "cpu" and wants_cpu_bfloat16(settings.cpu_bfloat16):
+        return "bfloat16 demos (this CPU computes it natively)" if cpu_computes_bfloat16() else "bfloat16 demos (set)"
+    return "float32"
 
 
 def show_sidebar(slot: DeltaGenerator | None = None) -> None:
@@ -21,7 +30,7 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
     with slot if slot is not None else st.sidebar:
         st.caption("Compute")
         icon = ":material/memory:" if device.kind != "cpu" else ":material/developer_board:"
-        st.markdown(f"{icon} **{device.name}**" + (f"  \n{device.half_dtype} on GPU" if device.half_dtype else ""))
+        st.markdown(f"{icon} **{device.name}**  \n{_precision(device, settings)}")
         if device.note:
             st.caption(device.note)
         if settings.offline:

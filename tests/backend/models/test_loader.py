@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -7,12 +8,12 @@ import torch
 from backend.config import load_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
 from backend.models import catalog
-from backend.models.loader import choose_dtype, load_model, mirror_folder, resolve_source
+from backend.models.loader import choose_dtype, estimate_memory_bytes, load_model, mirror_folder, resolve_source
 
 
 @pytest.mark.parametrize("task", list(catalog.TASKS))
 def test_every_task_loads_from_a_local_folder(task, tiny_model_paths, settings):
-    loaded = load_model(task, tiny_model_paths[task], settings)
+    loaded = load_model(task, tiny_model_paths[task], dataclasses.replace(settings, cpu_bfloat16="off"))
     assert loaded.device.kind == "cpu"
     assert loaded.dtype == "float32"
     assert loaded.memory_bytes > 0
@@ -99,15 +100,51 @@ def test_corrupt_folder_gives_a_load_error(tiny_models_dir, settings):
     assert "corrupt" in caught.value.user_text()
 
 
-def test_half_precision_on_gpu_and_catalogue_dtype_on_cpu():
+def test_half_precision_on_gpu_and_catalogue_dtype_on_cpu(settings):
     from backend.models.device import DeviceInfo
 
     gpu = DeviceInfo("cuda", "cuda:0", "GPU", "bfloat16")
     cpu = DeviceInfo("cpu", "cpu", "CPU", None)
+    float32_cpu = dataclasses.replace(settings, cpu_bfloat16="off")
     llm = catalog.default_model(catalog.TEXT_GENERATION).hub_id
-    assert choose_dtype(catalog.SENTIMENT, "any/model", gpu) == "bfloat16"
-    assert choose_dtype(catalog.SENTIMENT, "any/model", cpu) == "float32"
-    assert choose_dtype(catalog.TEXT_GENERATION, llm, cpu) == "bfloat16"
+    assert choose_dtype(catalog.SENTIMENT, "any/model", gpu, float32_cpu) == "bfloat16"
+    assert choose_dtype(catalog.SENTIMENT, "any/model", cpu, float32_cpu) == "float32"
+    assert choose_dtype(catalog.TEXT_GENERATION, llm, cpu, float32_cpu) == "bfloat16"
+
+
+@pytest.mark.parametrize(
+    ("preference", "native", "expected"),
+    [("auto", True, "bfloat16"), ("auto", False, "float32"), ("on", False, "bfloat16"), ("off", True, "float32")],
+)
+def test_cpu_bfloat16_for_the_demos_where_the_cpu_computes_it(settings, monkeypatch, preference, native, expected):
+    from backend.models import device as device_module
+    from backend.models.device import DeviceInfo
+
+    monkeypatch.setattr(device_module, "cpu_computes_bfloat16", lambda: native)
+    chosen = dataclasses.replace(settings, cpu_bfloat16=preference)
+    cpu = DeviceInfo("cpu", "cpu", "CPU", None)
+    for task in (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION):
+        assert choose_dtype(task, "any/model", cpu, chosen) == expected
+    # Stored embeddings (search index, fine-tuning features) must keep one precision.
+    assert choose_dtype(catalog.EMBEDDINGS, "any/model", cpu, chosen) == "float32"
+
+
+def test_cpu_bfloat16_setting_is_read_from_the_environment(monkeypatch):
+    monkeypatch.delenv("LSM_CPU_BFLOAT16", raising=False)
+    assert load_settings().cpu_bfloat16 == "auto"
+    monkeypatch.setenv("LSM_CPU_BFLOAT16", " Off ")
+    assert load_settings().cpu_bfloat16 == "off"
+
+
+@pytest.mark.parametrize("task", [catalog.SENTIMENT, catalog.IMAGE_CLASSIFICATION])
+def test_memory_estimate_of_a_folder_counts_the_dtype_it_loads_in(task, tiny_model_paths, settings):
+    float32 = dataclasses.replace(settings, cpu_bfloat16="off")
+    bfloat16 = dataclasses.replace(settings, cpu_bfloat16="on")
+    ref = tiny_model_paths[task]
+    # Within a few percent: buffers rebuilt at load time (position ids) are not in the file.
+    for chosen in (float32, bfloat16):
+        assert estimate_memory_bytes(task, ref, chosen) == pytest.approx(load_model(task, ref, chosen).memory_bytes, rel=0.05)
+    assert estimate_memory_bytes(task, ref, bfloat16) < estimate_memory_bytes(task, ref, float32)
 
 
 def test_settings_read_from_secrets_file(tmp_path, monkeypatch):
