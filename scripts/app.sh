@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh requirements.txt
 # A detached training worker (the app also starts one when a job waits and none is alive).
 .venv/bin/python -c "from backend.training.worker import ensure_worker_running; ensure_worker_running()"
-exec .venv/bin/python -m streamlit run app.py "$@"
+exec .venv/bin/python scripts/serve.py "$@"

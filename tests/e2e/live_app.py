@@ -1,4 +1,4 @@
-"""A real ``streamlit run app.py`` on loopback, with tiny offline models, for the browser and load tests.
+"""A real ``streamlit run app.py`` (through ``scripts/serve.py``) on loopback, with tiny offline models, for the browser and load tests.
 
 The models folder holds the tiny models of ``tests/tiny_models.py`` and, under the mirror folder
 names the loader looks for (``<org>--<name>``), a copy of the tiny model of the same task for
@@ -150,12 +150,10 @@ def start_app(root: Path, extra_env: dict[str, str] | None = None, models_dir: P
     )
     port = free_port()
     log_path = root / "streamlit.log"
+    # The README's command serves through scripts/serve.py; so do the tests.
     command = [
         sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
+        str(PROJECT_ROOT / "scripts" / "serve.py"),
         "--server.headless",
         "true",
         "--server.port",
@@ -221,9 +219,9 @@ def browser():
 def warmed_app(browser, live_app):
     """The app after one browser visit to its root.
 
-    A fresh server answers its very first deep link with a "Page not found" dialog (Streamlit's
-    legacy pages/ folder discovery runs before app.py's st.navigation); a visit to the root first
-    is what any real server has had long before a user arrives.
+    The first script run imports torch, transformers and the pages; doing it once here keeps that
+    wait out of every test's page timeouts. (A first visit by deep link is tested on its own
+    fresh server.)
     """
     context = browser.new_context()
     tab = context.new_page()
