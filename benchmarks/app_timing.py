@@ -1,6 +1,7 @@
 """App timings: process start to the home page, and each demo's first answer, cold and warm.
 
-Home page: ``streamlit run app.py`` on a free loopback port; the clock runs from ``Popen`` until
+Home page: ``streamlit run app.py`` through ``scripts/serve.py`` (as ``scripts/app.sh`` serves it)
+on a free loopback port; the clock runs from ``Popen`` until
 ``/_stcore/health`` answers, until ``/`` is served, and (when Playwright and Chromium are
 installed, as for the browser tests) until a headless browser shows the home page's heading.
 
@@ -118,7 +119,7 @@ def time_home_page(settings: Settings, browser: bool = True) -> list[AppItem]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     state_dir = tempfile.mkdtemp(prefix="bench-app-")
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    command = [sys.executable, "scripts/serve.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]  # fmt: skip
     with contextlib.ExitStack() as stack:
