@@ -50,7 +50,7 @@ def read_text_column(frame: pd.DataFrame, column: str, max_chars: int, max_rows:
         frame: the uploaded table.
         column: the column holding the texts.
         max_chars: longest text processed; longer ones are noted and skipped.
-        max_rows: most rows one batch run takes (batch runs happen while the user waits).
+        max_rows: most rows one batch run takes (one worker job; it should end in minutes).
 
     Raises:
         InvalidInputError: the column is missing, the table is too long, or no row has text.

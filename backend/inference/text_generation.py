@@ -54,7 +54,7 @@ __all__ = [
 
 MAX_NEW_TOKENS = 1024
 DEFAULT_BATCH_SIZE = 4
-# Every row is a full reply, seconds each on a CPU, and the user waits for the whole table.
+# Every row is a full reply, seconds each on a CPU, and a table is one job that should end in minutes.
 MAX_TABLE_ROWS = 100
 # How long the page waits for the next token before deciding generation died.
 _TOKEN_TIMEOUT_SECONDS = 300.0

@@ -29,7 +29,7 @@ from backend.uploads import check_text
 MAX_CHARS = 5_000
 DEFAULT_BATCH_SIZE = 8
 MAX_BEAMS = 8
-# Each row may hold several sentences, and the user waits for the whole table.
+# Each row may hold several sentences, and a table is one job: it must end in minutes, not hours.
 MAX_TABLE_ROWS = 1_000
 # MarianMT models are trained on sentences of up to 512 tokens.
 _MAX_MODEL_TOKENS = 512

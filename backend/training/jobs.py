@@ -18,6 +18,7 @@ import pandas as pd
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.training import queue
+from backend.training.batch_jobs import BATCH
 from backend.training.datasets import PreparedDataset, prepare_text_dataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 from backend.training.image_data import prepare_image_dataset
@@ -153,10 +154,13 @@ def submit_image_job(
 def list_jobs(
     owner: str, statuses: tuple[str, ...] = (), task: str | None = None, settings: Settings | None = None
 ) -> list[Job]:
-    """The owner's jobs, newest first; jobs of dead workers are marked failed first."""
+    """The owner's training jobs, newest first; jobs of dead workers are marked failed first.
+
+    Batch jobs share the queue and store but belong to the demo pages (``batch_jobs``).
+    """
     store = JobStore(settings=settings)
     store.reap_dead_jobs()
-    return store.list_jobs(owner=owner, statuses=statuses, task=task)
+    return [job for job in store.list_jobs(owner=owner, statuses=statuses, task=task) if job.method != BATCH]
 
 
 def load_report(job: Job) -> EvaluationReport | None:

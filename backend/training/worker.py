@@ -23,15 +23,16 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import torch
 
 from backend.config import PROJECT_ROOT, Settings, get_settings
 from backend.errors import ShowcaseError
 from backend.training import queue
+from backend.training.batch_jobs import BATCH, run_batch_job
 from backend.training.datasets import PreparedDataset
-from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
 from backend.training.params import TrainingParams
 from backend.training.progress import TrainingCancelled, TrainingEvent
 from backend.training.runner import MODEL_FOLDER, run_training
@@ -160,17 +161,7 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
     _busy.set()
     with _Heartbeat(store, job_id), _clear_on_exit(_busy):
         try:
-            params = TrainingParams.from_dict(job.params)
-            dataset = PreparedDataset.load(run_dir / DATA_FOLDER)
-            result = run_training(
-                params,
-                dataset,
-                run_dir,
-                progress_callback=_store_events(store, job_id),
-                should_stop=lambda: store.cancel_requested(job_id),
-                owner=job.owner,
-                settings=settings,
-            )
+            metrics, artefacts = _run(job, store, settings)
         except TrainingCancelled:
             shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
             store.log(job_id, "Cancelled on request")
@@ -185,34 +176,62 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
                 # A half-written model must not stay behind to be exported or loaded later.
                 shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
+                saved = "results" if job.method == BATCH else "model"
                 store.finish(
                     job_id,
                     FAILED,
-                    error=f"The disk is full, so the model could not be saved. Free space in {settings.state_dir} "
+                    error=f"The disk is full, so the {saved} could not be saved. Free space in {settings.state_dir} "
                     "and submit the job again; the uploaded data is kept.",
                     message="Disk full",
                 )
                 return FAILED
             if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+                advice = (
+                    "Upload fewer or shorter rows, or pick a smaller model"
+                    if job.method == BATCH
+                    else "Lower the batch size or the maximum text length, or pick a smaller base model"
+                )
                 store.finish(
                     job_id,
                     FAILED,
-                    error="Training ran out of memory. Lower the batch size or the maximum text length, or pick a "
-                    "smaller base model, and submit the job again.",
+                    error=f"{_doing(job)} ran out of memory. {advice}, and submit the job again.",
                     message="Out of memory",
                 )
                 return FAILED
             store.finish(
                 job_id,
                 FAILED,
-                error=f"Training failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). The log has details.",
+                error=f"{_doing(job)} failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). "
+                "The log has details.",
                 message="Failed",
             )
             return FAILED
-    metrics = {**result.report.headline(), "seconds": result.seconds}
-    artefacts = {"model_dir": result.model_dir, "evaluation": str(run_dir / "evaluation.json"), "device": result.device}
     store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message="Finished")
     return SUCCEEDED
+
+
+def _doing(job: Job) -> str:
+    return "The batch" if job.method == BATCH else "Training"
+
+
+def _run(job: Job, store: JobStore, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run a claimed job of either kind; returns its metrics and artefacts."""
+    should_stop = lambda: store.cancel_requested(job.id)  # noqa: E731 - one line, used twice
+    if job.method == BATCH:
+        return run_batch_job(job, store, should_stop, settings)
+    run_dir = Path(job.run_dir)
+    result = run_training(
+        TrainingParams.from_dict(job.params),
+        PreparedDataset.load(run_dir / DATA_FOLDER),
+        run_dir,
+        progress_callback=_store_events(store, job.id),
+        should_stop=should_stop,
+        owner=job.owner,
+        settings=settings,
+    )
+    metrics = {**result.report.headline(), "seconds": result.seconds}
+    artefacts = {"model_dir": result.model_dir, "evaluation": str(run_dir / "evaluation.json"), "device": result.device}
+    return metrics, artefacts
 
 
 @contextmanager

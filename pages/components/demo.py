@@ -187,6 +187,12 @@ def upload_table(key: str) -> tuple[pd.DataFrame, str] | None:
     return frame, column
 
 
+def uploaded_name(key: str) -> str:
+    """The file name of the table uploaded by ``upload_table(key)`` ("" when none)."""
+    upload = st.session_state.get(f"{key}.batch_file")
+    return str(getattr(upload, "name", "") or "")
+
+
 def show_table_run(run: TableRun, file_name: str, key: str) -> None:
     """A batch run's footer, skipped-row warning, result table and CSV download."""
     show_footer(run.footer)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from backend.inference import sentiment
 from backend.models import catalog
-from pages.components import demo
+from backend.training import batch_jobs
+from pages.components import batch, demo
 from pages.components.errors import user_errors
 
 EXAMPLES = (
@@ -20,7 +21,7 @@ st.caption(
     "English and Chinese; your fine-tuned text classifiers appear in the model list too."
 )
 model_ref = demo.pick_model(catalog.SENTIMENT, "sentiment")
-single, batch = st.tabs(["Text", "Batch (table)"])
+single, batch_tab = st.tabs(["Text", "Batch (table)"])
 
 with single:
     demo.show_examples(EXAMPLES, "sentiment.text", "sentiment")
@@ -51,17 +52,14 @@ with single:
         demo.show_score_chart(best.scores, key="sentiment.chart")
         demo.show_footer(result.footer)
 
-with batch:
+with batch_tab:
     table = demo.upload_table("sentiment")
-    if table is not None and st.button("Classify every row", key="sentiment.batch_run", icon=":material/table_view:"):
+    if (
+        table is not None
+        and model_ref
+        and st.button("Classify every row", key="sentiment.batch_run", icon=":material/table_view:")
+    ):
         frame, column = table
-        with user_errors():
-            loaded = demo.load_model(catalog.SENTIMENT, model_ref)
-            if loaded is not None:
-                progress = demo.progress_reporter("Classifying")
-                st.session_state["sentiment.batch_result"] = sentiment.classify_table(
-                    loaded, frame, column, progress=progress
-                )
-    batch_result = st.session_state.get("sentiment.batch_result")
-    if batch_result is not None:
-        demo.show_table_run(batch_result, "sentiment-results.csv", "sentiment")
+        request = batch_jobs.BatchRequest(catalog.SENTIMENT, model_ref, column, demo.uploaded_name("sentiment"))
+        batch.submit(request, frame, "sentiment")
+    batch.show_runs(catalog.SENTIMENT, "sentiment", "sentiment-results.csv")

@@ -7,7 +7,8 @@ import streamlit as st
 from backend.inference import text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models import catalog
-from pages.components import demo
+from backend.training import batch_jobs
+from pages.components import batch, demo
 from pages.components.errors import user_errors
 
 HISTORY = "text_generation.history"
@@ -67,7 +68,7 @@ with st.expander("Generation settings", icon=":material/tune:"):
         key="text_generation.system",
     )
 options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-chat, batch = st.tabs(["Chat", "Batch (table)"])
+chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
 
 with chat:
     history: list[dict] = st.session_state.setdefault(HISTORY, [])
@@ -111,18 +112,22 @@ with chat:
         # exception): drop the question so a refused message does not poison the conversation.
         history.remove(asked)
 
-with batch:
+with batch_tab:
     table = demo.upload_table("text_generation")
-    if table is not None and st.button(
-        "Answer every row", key="text_generation.batch_run", icon=":material/table_view:"
+    if (
+        table is not None
+        and model_ref
+        and st.button("Answer every row", key="text_generation.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
-        with user_errors():
-            loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
-            if loaded is not None:
-                st.session_state["text_generation.batch_result"] = text_generation.generate_table(
-                    loaded, frame, column, options, progress=demo.progress_reporter("Generating")
-                )
-    batch_result = st.session_state.get("text_generation.batch_result")
-    if batch_result is not None:
-        demo.show_table_run(batch_result, "text-generation-results.csv", "text_generation")
+        request = batch_jobs.BatchRequest(
+            catalog.TEXT_GENERATION,
+            model_ref,
+            column,
+            demo.uploaded_name("text_generation"),
+            temperature=options.temperature,
+            top_p=options.top_p,
+            max_new_tokens=options.max_new_tokens,
+        )
+        batch.submit(request, frame, "text_generation")
+    batch.show_runs(catalog.TEXT_GENERATION, "text_generation", "text-generation-results.csv")

@@ -4,7 +4,8 @@ import streamlit as st
 
 from backend.inference import translation
 from backend.models import catalog
-from pages.components import demo
+from backend.training import batch_jobs
+from pages.components import batch, demo
 from pages.components.errors import user_errors
 
 LANGUAGES = {"en": "English", "zh": "Chinese 中文", "de": "German Deutsch", "fr": "French Français"}
@@ -62,7 +63,7 @@ decoding = st.radio(
 beams = 1
 if decoding.startswith("Beam"):
     beams = st.slider("Beams", 2, translation.MAX_BEAMS, 4, key="translation.beams")
-single, batch = st.tabs(["Text", "Batch (table)"])
+single, batch_tab = st.tabs(["Text", "Batch (table)"])
 
 with single:
     demo.show_examples(EXAMPLES, "translation.text", "translation")
@@ -110,23 +111,21 @@ with single:
             )
         demo.show_footer(result.footer)
 
-with batch:
+with batch_tab:
     table = demo.upload_table("translation")
-    if table is not None and st.button(
-        "Translate every row", key="translation.batch_run", icon=":material/table_view:"
+    if (
+        table is not None
+        and model_ref
+        and st.button("Translate every row", key="translation.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
-        with user_errors():
-            loaded = demo.load_model(catalog.TRANSLATION, model_ref)
-            if loaded is not None:
-                st.session_state["translation.batch_result"] = translation.translate_table(
-                    loaded,
-                    frame,
-                    column,
-                    target_language,
-                    num_beams=beams,
-                    progress=demo.progress_reporter("Translating"),
-                )
-    batch_result = st.session_state.get("translation.batch_result")
-    if batch_result is not None:
-        demo.show_table_run(batch_result, f"translation-{direction}.csv", "translation")
+        request = batch_jobs.BatchRequest(
+            catalog.TRANSLATION,
+            model_ref,
+            column,
+            demo.uploaded_name("translation"),
+            target_language=target_language,
+            num_beams=beams,
+        )
+        batch.submit(request, frame, "translation")
+    batch.show_runs(catalog.TRANSLATION, "translation", f"translation-{direction}.csv")

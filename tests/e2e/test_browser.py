@@ -182,3 +182,17 @@ def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo
     heading = page.locator("h3").filter(has_text="%").first.inner_text()
     assert heading.split("·")[0].strip() in {"positive", "negative"}  # the fine-tuned model's own labels
     screenshot(page, "sentiment-fine-tuned")
+
+    # Batch mode: the same model over a table, run by the worker while the page follows it.
+    table = tmp_path / "batch.csv"
+    table.write_text("review\ngreat product\nterrible and broke in a day\nworks fine\n", encoding="utf-8")
+    page.get_by_role("tab", name="Batch (table)").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(table))
+    page.get_by_text("3 rows").first.wait_for()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Classify every row").click()
+    page.get_by_role("button", name="Download results (CSV)").wait_for(timeout=240_000)
+    wait_until_idle(page)
+    assert_no_exception(page, "sentiment batch job")
+    assert page.get_by_text("3 texts").count() >= 1
+    screenshot(page, "sentiment-batch-finished")

@@ -1,6 +1,7 @@
 """The sentiment page: examples, own text, result, notice, errors, local models, batch mode."""
 
 import shutil
+from types import SimpleNamespace
 
 from demo_page_helpers import texts
 
@@ -9,7 +10,8 @@ from backend.inference import sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.inference.tables import TableRun
-from backend.models import registry
+from backend.models import catalog, registry
+from backend.training import batch_jobs, worker
 
 PAGE = "pages/demos/sentiment.py"
 
@@ -107,7 +109,7 @@ def test_a_fine_tuned_model_is_offered_and_runs_for_real(open_page, settings):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_batch_upload_classifies_the_chosen_column_and_offers_a_csv(open_page, fake_model, monkeypatch):
+def test_batch_upload_becomes_a_job_whose_results_the_page_shows(open_page, monkeypatch):
     seen = {}
 
     def classify_table(loaded, frame, column, progress=None):
@@ -117,13 +119,25 @@ def test_batch_upload_classifies_the_chosen_column_and_offers_a_csv(open_page, f
         footer = RunFooter("CPU (test)", "org/stand-in", 10.0, 2, "text", 9)
         return TableRun(table=table, footer=footer, skipped=0)
 
+    # The worker's side runs below in this process; no worker process is started for the page.
     monkeypatch.setattr(sentiment, "classify_table", classify_table)
+    monkeypatch.setattr(batch_jobs, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
+    monkeypatch.setattr(worker, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     assert "Upload a table" in texts(app, "info")
     csv = "id,review\n1,great phone\n2,差评\n".encode()
     app.file_uploader(key="sentiment.batch_file").set_value(("reviews.csv", csv, "text/csv")).run()
     assert app.selectbox(key="sentiment.batch_column").value == "review"
     app.button(key="sentiment.batch_run").click().run()
+    assert not app.exception
+    job = batch_jobs.list_batch_jobs("", catalog.SENTIMENT)[0]
+    assert (job.status, job.title, job.dataset["texts"]) == ("queued", "reviews.csv", 2)
+    assert app.selectbox(key="sentiment.batch_job").value == job.id
+    assert "Waiting for the worker" in texts(app, "info")
+    assert seen == {}  # the page itself never ran the batch
+
+    assert worker.execute_job(job.id) == "succeeded"
+    app.run()
     assert not app.exception
     assert seen == {"column": "review", "rows": 2}
     assert "2 texts" in texts(app, "caption")

@@ -1,0 +1,193 @@
+"""Batch mode as a background job: a demo's table run by the worker, never by the page.
+
+A table of thousands of texts takes minutes on a CPU. The page checks the table and options,
+submits, and polls; the worker (the same queue, job store and process as fine-tuning) loads the
+model and runs the demo's own table function (``sentiment.classify_table``,
+``translation.translate_table``, ``text_generation.generate_table``) with progress and cancel.
+A browser refresh, a second tab or an app restart finds the run again; its results stay in the
+run folder as a table and a formula-escaped CSV until the job is deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backend import uploads
+from backend.config import Settings, get_settings
+from backend.errors import InvalidInputError
+from backend.inference import sentiment, tables, text_generation, translation
+from backend.inference.footer import RunFooter
+from backend.models import catalog
+from backend.models.loader import load_model
+from backend.training import queue
+from backend.training.job_store import Job, JobStore, new_job_id
+from backend.training.progress import TrainingCancelled
+
+BATCH = "batch"  # the method of every batch job; training jobs are "full" or "fast"
+TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
+INPUT_FILE = "input.json"
+RESULT_FILE = "result.json"
+RESULT_CSV = "result.csv"
+# Written in the table functions' units (texts); the page's bar shows "done of total".
+_PROGRESS_MESSAGE = "Processing"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What to run over which column: the demo's task, model and options."""
+
+    task: str
+    model_ref: str
+    column: str
+    file_name: str = ""
+    target_language: str = ""  # translation
+    num_beams: int = 1  # translation
+    temperature: float = 0.7  # text generation
+    top_p: float = 0.9
+    max_new_tokens: int = 256
+
+    def to_params(self) -> dict[str, Any]:
+        """The job's stored parameters (the job store reads task, method, base model and title)."""
+        return {**asdict(self), "method": BATCH, "base_model": self.model_ref, "title": self.file_name}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> BatchRequest:
+        """The request stored by ``to_params``."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in params.items() if name in names})
+
+    @property
+    def generation_options(self) -> text_generation.GenerationOptions:
+        """The sampling options of a text-generation batch."""
+        return text_generation.GenerationOptions(self.temperature, self.top_p, self.max_new_tokens)
+
+
+def _limits(task: str) -> tuple[int, int]:
+    """(characters per text, rows per table) of each task's table function."""
+    if task == catalog.SENTIMENT:
+        return sentiment.MAX_CHARS, tables.MAX_BATCH_ROWS
+    if task == catalog.TRANSLATION:
+        return translation.MAX_CHARS, translation.MAX_TABLE_ROWS
+    return text_generation.MAX_MESSAGE_CHARS, text_generation.MAX_TABLE_ROWS
+
+
+def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColumn:
+    """Everything the worker would refuse, refused now: task, options, column, rows, texts.
+
+    Raises:
+        InvalidInputError: saying what to change; nothing is queued.
+    """
+    if request.task not in TABLE_TASKS:
+        raise InvalidInputError(f"Batch jobs run {', '.join(TABLE_TASKS)}; not {request.task!r}.")
+    if request.task == catalog.TRANSLATION:
+        translation.check_beams(request.num_beams)
+        if not request.target_language:
+            raise InvalidInputError("Pick the language to translate into.")
+    if request.task == catalog.TEXT_GENERATION:
+        request.generation_options.checked()
+    max_chars, max_rows = _limits(request.task)
+    return tables.read_text_column(frame, request.column, max_chars, max_rows)
+
+
+def submit_batch_job(
+    request: BatchRequest, frame: pd.DataFrame, owner: str = "", settings: Settings | None = None
+) -> Job:
+    """Check the table, store it in a new run folder and queue the batch.
+
+    Raises:
+        InvalidInputError: bad options or table (nothing is queued).
+        ShowcaseError: the queue cannot be reached (nothing is left behind).
+    """
+    settings = settings or get_settings()
+    column = check_request(request, frame)
+    job_id = new_job_id()
+    run_dir = settings.runs_dir / job_id
+    store = JobStore(settings=settings)
+    try:
+        run_dir.mkdir(parents=True)
+        # JSON, not pickle: the worker reads back only plain values.
+        frame.to_json(run_dir / INPUT_FILE, orient="split", force_ascii=False, index=False)
+        summary = {"rows": len(frame), "texts": len(column.texts), "skipped": len(column.notes)}
+        job = store.create(job_id, request.to_params(), summary, run_dir, owner)
+        queue.enqueue_job(job_id, settings)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        store.delete(job_id)
+        raise
+    return job
+
+
+def _progress(job_id: str, store: JobStore, should_stop: Callable[[], bool]) -> Callable[[int, int], None]:
+    started = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        if should_stop():
+            raise TrainingCancelled("The batch was cancelled.")
+        elapsed = time.monotonic() - started
+        eta = elapsed / done * (total - done) if done else None
+        store.update_progress(job_id, done, total, 0.0, eta, _PROGRESS_MESSAGE)
+
+    return report
+
+
+def _run_table(request: BatchRequest, frame: pd.DataFrame, progress, settings: Settings) -> tables.TableRun:
+    # Loaded per job, not cached: the worker gives the memory back when the batch ends.
+    loaded = load_model(request.task, request.model_ref, settings)
+    if request.task == catalog.SENTIMENT:
+        return sentiment.classify_table(loaded, frame, request.column, progress=progress)
+    if request.task == catalog.TRANSLATION:
+        return translation.translate_table(
+            loaded, frame, request.column, request.target_language, request.num_beams, progress=progress
+        )
+    return text_generation.generate_table(loaded, frame, request.column, request.generation_options, progress=progress)
+
+
+def run_batch_job(
+    job: Job, store: JobStore, should_stop: Callable[[], bool], settings: Settings | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run a queued batch (the worker calls this); returns the job's metrics and artefacts.
+
+    Raises:
+        TrainingCancelled: ``should_stop`` returned True between two batches.
+        ShowcaseError: the model cannot be loaded or the input is unusable (readable message).
+    """
+    settings = settings or get_settings()
+    request = BatchRequest.from_params(job.params)
+    run_dir = Path(job.run_dir)
+    frame = pd.read_json(run_dir / INPUT_FILE, orient="split", dtype=False)
+    store.log(job.id, f"Running {request.task} with {request.model_ref} over {len(frame):,} rows")
+    run = _run_table(request, frame, _progress(job.id, store, should_stop), settings)
+    run.table.to_json(run_dir / RESULT_FILE, orient="split", force_ascii=False, index=False)
+    (run_dir / RESULT_CSV).write_bytes(uploads.to_safe_csv(run.table))
+    store.log(job.id, f"Finished {len(run.table):,} rows ({run.skipped:,} skipped) on {run.footer.device}")
+    metrics = {"rows": len(run.table), "skipped": run.skipped, "seconds": round(run.footer.latency_ms / 1000, 2)}
+    artefacts = {"result_csv": str(run_dir / RESULT_CSV), "footer": run.footer.to_dict()}
+    return metrics, artefacts
+
+
+def list_batch_jobs(owner: str, task: str, settings: Settings | None = None) -> list[Job]:
+    """The owner's batch jobs of one demo, newest first; jobs of dead workers are marked failed."""
+    store = JobStore(settings=settings)
+    store.reap_dead_jobs()
+    return [job for job in store.list_jobs(owner=owner, task=task) if job.method == BATCH]
+
+
+def read_result(job: Job) -> tables.TableRun | None:
+    """A finished batch's table, footer and skipped count; None until there is one."""
+    path = Path(job.run_dir) / RESULT_FILE
+    footer = job.artefacts.get("footer")
+    if not path.is_file() or not isinstance(footer, dict):
+        return None
+    try:
+        table = pd.read_json(path, orient="split", dtype=False)
+        return tables.TableRun(table=table, footer=RunFooter(**footer), skipped=int(job.metrics.get("skipped", 0)))
+    except (OSError, ValueError, TypeError):
+        return None

@@ -1,0 +1,112 @@
+"""Demo batch mode as worker jobs: checked before queuing, run by the job loop, results kept on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backend.errors import InvalidInputError
+from backend.inference import sentiment
+from backend.models import catalog
+from backend.models.loader import load_model
+from backend.training import batch_jobs, jobs, worker
+from backend.training.batch_jobs import BatchRequest
+from backend.training.job_store import CANCELLED, QUEUED, SUCCEEDED, JobStore
+from backend.training.params import FAST, TrainingParams
+from backend.training.progress import TrainingCancelled
+from training_data import learnable_texts
+
+REVIEWS = pd.DataFrame(
+    {
+        "id": ["007", "2", "3", "4"],
+        "review": ["I love this phone", "", "=HYPERLINK(\"http://evil\")", "质量太差了"],
+    }
+)
+
+
+def _submit(local, request: BatchRequest, frame: pd.DataFrame = REVIEWS):
+    return batch_jobs.submit_batch_job(request, frame, owner="ann", settings=local)
+
+
+def test_a_sentiment_batch_runs_in_the_job_loop_and_gives_the_demos_table(local, tiny_model_paths):
+    ref = tiny_model_paths[catalog.SENTIMENT]
+    job = _submit(local, BatchRequest(catalog.SENTIMENT, ref, "review", "reviews.csv"))
+    assert (job.status, job.method, job.title) == (QUEUED, batch_jobs.BATCH, "reviews.csv")
+    assert job.dataset == {"rows": 4, "texts": 3, "skipped": 1}
+
+    assert worker.execute_job(job.id, local) == SUCCEEDED
+    done = JobStore(settings=local).require(job.id)
+    assert (done.step, done.total_steps, done.metrics["rows"], done.metrics["skipped"]) == (3, 3, 4, 1)
+    result = batch_jobs.read_result(done)
+    expected = sentiment.classify_table(load_model(catalog.SENTIMENT, ref, local), REVIEWS, "review").table
+    assert result is not None and result.skipped == 1 and result.footer.items == 3
+    assert result.table["label"].tolist() == expected["label"].tolist()
+    assert result.table["id"].tolist() == ["007", "2", "3", "4"]  # text stays text through the run folder
+    assert result.table["note"][1] == "empty text: skipped"
+    csv = pd.read_csv(Path(done.artefacts["result_csv"]), encoding="utf-8-sig", dtype=str)
+    assert csv["review"][2].startswith("'=")  # formulas escaped in the download
+
+
+def test_translation_and_generation_batches_keep_their_options(local, tiny_model_paths):
+    translation_job = _submit(
+        local,
+        BatchRequest(catalog.TRANSLATION, tiny_model_paths[catalog.TRANSLATION], "review", target_language="zh",
+                     num_beams=2),
+    )  # fmt: skip
+    chat_job = _submit(
+        local,
+        BatchRequest(catalog.TEXT_GENERATION, tiny_model_paths[catalog.TEXT_GENERATION], "review", temperature=0,
+                     max_new_tokens=3),
+    )  # fmt: skip
+    stored = BatchRequest.from_params(JobStore(settings=local).require(translation_job.id).params)
+    assert (stored.target_language, stored.num_beams) == ("zh", 2)
+    for job in (translation_job, chat_job):
+        assert worker.execute_job(job.id, local) == SUCCEEDED, JobStore(settings=local).require(job.id).error
+    translated = batch_jobs.read_result(JobStore(settings=local).require(translation_job.id))
+    replies = batch_jobs.read_result(JobStore(settings=local).require(chat_job.id))
+    assert translated is not None and "translation" in translated.table.columns
+    assert replies is not None and all(0 < tokens <= 3 for tokens in replies.table["new_tokens"].dropna())
+
+
+@pytest.mark.parametrize(
+    ("request_", "frame", "message"),
+    [
+        (BatchRequest(catalog.SENTIMENT, "m", "missing"), REVIEWS, "no column 'missing'"),
+        (BatchRequest(catalog.SENTIMENT, "m", "review"), REVIEWS.assign(review=""), "no text to process"),
+        (BatchRequest(catalog.IMAGE_CLASSIFICATION, "m", "review"), REVIEWS, "Batch jobs run"),
+        (BatchRequest(catalog.TRANSLATION, "m", "review"), REVIEWS, "language to translate into"),
+        (BatchRequest(catalog.TEXT_GENERATION, "m", "review", temperature=5), REVIEWS, "Temperature"),
+    ],
+)
+def test_bad_requests_are_refused_before_anything_is_queued(local, request_, frame, message):
+    with pytest.raises(InvalidInputError, match=message):
+        _submit(local, request_, frame)
+    assert JobStore(settings=local).list_jobs() == []
+    assert not local.runs_dir.exists() or not any(local.runs_dir.iterdir())
+
+
+def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, tiny_model_paths):
+    job = _submit(local, BatchRequest(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], "review"))
+    store = JobStore(settings=local)
+    with pytest.raises(TrainingCancelled):
+        batch_jobs.run_batch_job(job, store, should_stop=lambda: True, settings=local)
+    assert batch_jobs.read_result(store.require(job.id)) is None
+    # Cancelled while waiting: the worker skips it.
+    store.request_cancel(job.id)
+    assert worker.execute_job(job.id, local) == CANCELLED
+
+
+def test_batch_jobs_are_listed_by_their_demo_not_among_training_jobs(local, tiny_model_paths):
+    batch = _submit(local, BatchRequest(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], "review"))
+    params = TrainingParams("text", FAST, tiny_model_paths["embeddings"], title="Training")
+    training = jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", owner="ann", settings=local)
+    assert [job.id for job in jobs.list_jobs("ann", settings=local)] == [training.id]
+    assert [job.id for job in batch_jobs.list_batch_jobs("ann", catalog.SENTIMENT, settings=local)] == [batch.id]
+    assert batch_jobs.list_batch_jobs("bob", catalog.SENTIMENT, settings=local) == []
+    assert batch_jobs.list_batch_jobs("ann", catalog.TRANSLATION, settings=local) == []
+
+    jobs.delete_job(batch.id, "ann", settings=local)
+    assert not (local.runs_dir / batch.id).exists()
+    assert batch_jobs.list_batch_jobs("ann", catalog.SENTIMENT, settings=local) == []
