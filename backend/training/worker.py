@@ -1,4 +1,5 @@
-"""The training worker: ``python -m backend.training.worker`` takes queued jobs one at a time.
+"""The worker: ``python -m backend.training.worker`` takes queued jobs one at a time, training
+jobs and the demos' batch jobs (``batch_jobs``) alike.
 
 Streamlit Community Cloud only runs ``streamlit run app.py``, so the app starts a worker itself
 (``ensure_worker_running``) when none is alive. A worker holds an exclusive lock file for its
@@ -257,7 +258,7 @@ def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Hold the worker lock and consume the queue until stopped (Ctrl+C or SIGTERM)."""
-    parser = argparse.ArgumentParser(description="Fine-tuning worker: runs queued training jobs one at a time.")
+    parser = argparse.ArgumentParser(description="Worker: runs queued training and batch jobs one at a time.")
     parser.add_argument("--slot", type=int, default=0, help="worker slot on this machine (one worker per slot)")
     parser.add_argument("--idle-exit", type=float, default=0, help="exit after this many idle seconds (0: never)")
     arguments = parser.parse_args(argv)
