@@ -162,7 +162,7 @@ def _pause_outside_a_database_transaction(process: subprocess.Popen, database: P
     the freeze, not the app. So freeze, check that another connection can both read and take
     the write lock, and otherwise let the worker run a moment and try again.
     """
-    while True:
+    for _ in range(2000):  # each try lets the worker run ~10 ms; it never holds a lock that long
         process.send_signal(signal.SIGSTOP)
         try:
             probe = sqlite3.connect(database, timeout=0.2)
@@ -176,6 +176,7 @@ def _pause_outside_a_database_transaction(process: subprocess.Popen, database: P
         except sqlite3.OperationalError:
             process.send_signal(signal.SIGCONT)
             time.sleep(0.01)
+    raise AssertionError("the worker never paused outside a database transaction")
 
 
 @pytest.mark.slow
