@@ -39,10 +39,11 @@ def test_release_frees_the_calling_threads_pool_and_torch_still_computes():
         values.add_(1)  # a new pool, built on demand
         return with_pool, without_pool, _threads(), float(values.sum())
 
-    with_pool, without_pool, rebuilt, total = _in_fresh_thread(work)
-    assert without_pool == with_pool - (torch.get_num_threads() - 1)
-    assert rebuilt == with_pool
-    assert total == 3 * (1 << 22)
+    # Another test's thread ending in the same instant would change the count: measure up to 3 times.
+    attempts = [_in_fresh_thread(work) for _ in range(3)]
+    assert all(total == 3 * (1 << 22) for *_, total in attempts)
+    freed = torch.get_num_threads() - 1
+    assert any(without == with_pool - freed and rebuilt == with_pool for with_pool, without, rebuilt, _ in attempts)
 
 
 def test_release_without_a_pool_changes_nothing():
