@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from backend.config import Settings, get_settings
 from backend.models import catalog
-from backend.models.loader import mirror_folder
+from backend.models.device import choose_device
+from backend.models.loader import choose_dtype, mirror_folder
 
 
 def catalogue_rows(task: str, settings: Settings | None = None) -> list[dict[str, object]]:
-    """One JSON-able row per catalogue model of ``task``, saying whether it is mirrored locally."""
+    """One JSON-able row per catalogue model of ``task``: size and precision on this machine's
+    device, and whether it is mirrored locally."""
     settings = settings or get_settings()
+    device = choose_device(settings.device)
     rows = []
     for spec in catalog.models_for(task):
         folder = mirror_folder(spec.hub_id, settings)
+        dtype = choose_dtype(task, spec.hub_id, device, settings)
         rows.append(
             {
                 "model": spec.hub_id,
                 "title": spec.title,
                 "default": spec.default,
                 "params (M)": spec.params_millions,
-                "memory on CPU (MB)": spec.memory_mb(),
+                "loads in": dtype,
+                "weights here (MB)": spec.memory_mb(dtype),
                 "languages": ", ".join(spec.languages) or "—",
                 "licence": spec.licence,
                 "local copy": (folder / "config.json").is_file() or (folder / "modules.json").is_file(),
