@@ -24,7 +24,7 @@ def catalogue_rows(task: str, settings: Settings | None = None) -> list[dict[str
                 "default": spec.default,
                 "params (M)": spec.params_millions,
                 "loads in": dtype,
-                "weights here (MB)": spec.memory_mb(dtype),
+                "weights (MB)": spec.memory_mb(dtype),
                 "languages": ", ".join(spec.languages) or "—",
                 "licence": spec.licence,
                 "local copy": (folder / "config.json").is_file() or (folder / "modules.json").is_file(),
