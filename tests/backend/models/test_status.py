@@ -13,6 +13,6 @@ def test_rows_give_the_precision_and_memory_this_device_loads_each_model_with(se
     assert {row["loads in"] for row in float32} == {"float32"}
     assert {row["loads in"] for row in bfloat16} == {"bfloat16"}
     for full, half in zip(float32, bfloat16, strict=True):
-        assert half["weights (MB)"] < full["weights here (MB)"]
+        assert half["weights (MB)"] < full["weights (MB)"]
     embeddings = catalogue_rows(catalog.EMBEDDINGS, dataclasses.replace(settings, cpu_bfloat16="on"))
     assert {row["loads in"] for row in embeddings} == {"float32"}
