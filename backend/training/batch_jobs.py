@@ -1,9 +1,10 @@
-"""Batch mode as a background job: a demo's table run by the worker, never by the page.
+"""Batch mode as a background job: a demo's table (or images) run by the worker, never by the page.
 
-A table of thousands of texts takes minutes on a CPU. The page checks the table and options,
+A table of thousands of texts takes minutes on a CPU. The page checks the input and options,
 submits, and polls; the worker (the same queue, job store and process as fine-tuning) loads the
-model and runs the demo's own table function (``sentiment.classify_table``,
-``translation.translate_table``, ``text_generation.generate_table``) with progress and cancel.
+model and runs the demo's own batch function (``sentiment.classify_table``,
+``translation.translate_table``, ``text_generation.generate_table``,
+``image_classification.classify_files``) with progress and cancel.
 A browser refresh, a second tab or an app restart finds the run again; its results stay in the
 run folder as a table and a formula-escaped CSV until the job is deleted.
 """
@@ -11,6 +12,7 @@ run folder as a table and a formula-escaped CSV until the job is deleted.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -23,7 +25,7 @@ import pandas as pd
 from backend import uploads
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.inference import sentiment, tables, text_generation, translation
+from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.models import catalog
 from backend.models.loader import load_model
@@ -33,7 +35,10 @@ from backend.training.progress import TrainingCancelled
 
 BATCH = "batch"  # the method of every batch job; training jobs are "full" or "fast"
 TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
+BATCH_TASKS = (*TABLE_TASKS, catalog.IMAGE_CLASSIFICATION)
 INPUT_FILE = "input.json"
+# Uploaded images are stored by position, never under their own (user-chosen) names.
+IMAGES_FOLDER = "images"
 RESULT_FILE = "result.json"
 RESULT_CSV = "result.csv"
 # Written in the table functions' units (texts); the page's bar shows "done of total".
@@ -46,7 +51,7 @@ class BatchRequest:
 
     task: str
     model_ref: str
-    column: str
+    column: str = ""  # the text column (tables)
     file_name: str = ""
     target_language: str = ""  # translation
     num_beams: int = 1  # translation
@@ -79,14 +84,18 @@ def _limits(task: str) -> tuple[int, int]:
     return text_generation.MAX_MESSAGE_CHARS, text_generation.MAX_TABLE_ROWS
 
 
+def _check_task(request: BatchRequest, tasks: tuple[str, ...]) -> None:
+    if request.task not in tasks:
+        raise InvalidInputError(f"This batch input is for {', '.join(tasks)}; not {request.task!r}.")
+
+
 def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColumn:
     """Everything the worker would refuse, refused now: task, options, column, rows, texts.
 
     Raises:
         InvalidInputError: saying what to change; nothing is queued.
     """
-    if request.task not in TABLE_TASKS:
-        raise InvalidInputError(f"Batch jobs run {', '.join(TABLE_TASKS)}; not {request.task!r}.")
+    _check_task(request, TABLE_TASKS)
     if request.task == catalog.TRANSLATION:
         translation.check_beams(request.num_beams)
         if not request.target_language:
@@ -95,6 +104,51 @@ def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColu
         request.generation_options.checked()
     max_chars, max_rows = _limits(request.task)
     return tables.read_text_column(frame, request.column, max_chars, max_rows)
+
+
+def check_images(files: list[tuple[str, bytes]]) -> int:
+    """How many of the uploaded files are readable images (the others become noted rows).
+
+    Raises:
+        InvalidInputError: no files, too many, one over the size limit, or none readable;
+            nothing is queued.
+    """
+    if not files:
+        raise InvalidInputError("No images were uploaded.")
+    limit = image_classification.MAX_IMAGES
+    if len(files) > limit:
+        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {limit}.", "Send fewer at once.")
+    readable = 0
+    for name, data in files:
+        # Refused outright rather than noted: the run folder must not store 100 MB non-images.
+        if data:
+            uploads.check_size(name, len(data), uploads.MAX_IMAGE_BYTES)
+        try:
+            uploads.open_image(data, name)
+            readable += 1
+        except InvalidInputError:
+            continue
+    if not readable:
+        raise InvalidInputError("None of the uploaded files is an image this app can read.", "Use PNG, JPEG or WebP.")
+    return readable
+
+
+def _queue(
+    request: BatchRequest, summary: dict[str, Any], write_input: Callable[[Path], None], owner: str, settings: Settings
+) -> Job:
+    job_id = new_job_id()
+    run_dir = settings.runs_dir / job_id
+    store = JobStore(settings=settings)
+    try:
+        run_dir.mkdir(parents=True)
+        write_input(run_dir)
+        job = store.create(job_id, request.to_params(), summary, run_dir, owner)
+        queue.enqueue_job(job_id, settings)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        store.delete(job_id)
+        raise
+    return job
 
 
 def submit_batch_job(
@@ -106,23 +160,45 @@ def submit_batch_job(
         InvalidInputError: bad options or table (nothing is queued).
         ShowcaseError: the queue cannot be reached (nothing is left behind).
     """
-    settings = settings or get_settings()
     column = check_request(request, frame)
-    job_id = new_job_id()
-    run_dir = settings.runs_dir / job_id
-    store = JobStore(settings=settings)
-    try:
-        run_dir.mkdir(parents=True)
+
+    def write_input(run_dir: Path) -> None:
         # JSON, not pickle: the worker reads back only plain values.
         frame.to_json(run_dir / INPUT_FILE, orient="split", force_ascii=False, index=False)
-        summary = {"rows": len(frame), "texts": len(column.texts), "skipped": len(column.notes)}
-        job = store.create(job_id, request.to_params(), summary, run_dir, owner)
-        queue.enqueue_job(job_id, settings)
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        store.delete(job_id)
-        raise
-    return job
+
+    summary = {"rows": len(frame), "texts": len(column.texts), "skipped": len(column.notes)}
+    return _queue(request, summary, write_input, owner, settings or get_settings())
+
+
+def submit_image_batch_job(
+    request: BatchRequest, files: list[tuple[str, bytes]], owner: str = "", settings: Settings | None = None
+) -> Job:
+    """Check the images, store them in a new run folder and queue the batch.
+
+    Raises:
+        InvalidInputError: no readable image, too many files, wrong task (nothing is queued).
+        ShowcaseError: the queue cannot be reached (nothing is left behind).
+    """
+    _check_task(request, (catalog.IMAGE_CLASSIFICATION,))
+    readable = check_images(files)
+
+    def write_input(run_dir: Path) -> None:
+        folder = run_dir / IMAGES_FOLDER
+        folder.mkdir()
+        for position, (_, data) in enumerate(files):
+            (folder / f"{position:03d}").write_bytes(data)
+        names = [name for name, _ in files]
+        (run_dir / INPUT_FILE).write_text(json.dumps({"names": names}, ensure_ascii=False), encoding="utf-8")
+
+    summary = {"rows": len(files), "texts": readable, "skipped": len(files) - readable}
+    return _queue(request, summary, write_input, owner, settings or get_settings())
+
+
+def _read_images(run_dir: Path) -> list[tuple[str, bytes]]:
+    names = json.loads((run_dir / INPUT_FILE).read_text(encoding="utf-8"))["names"]
+    return [
+        (str(name), (run_dir / IMAGES_FOLDER / f"{position:03d}").read_bytes()) for position, name in enumerate(names)
+    ]
 
 
 def _progress(job_id: str, store: JobStore, should_stop: Callable[[], bool]) -> Callable[[int, int], None]:
@@ -138,9 +214,12 @@ def _progress(job_id: str, store: JobStore, should_stop: Callable[[], bool]) -> 
     return report
 
 
-def _run_table(request: BatchRequest, frame: pd.DataFrame, progress, settings: Settings) -> tables.TableRun:
+def _run_batch(request: BatchRequest, run_dir: Path, progress, settings: Settings) -> tables.TableRun:
     # Loaded per job, not cached: the worker gives the memory back when the batch ends.
     loaded = load_model(request.task, request.model_ref, settings)
+    if request.task == catalog.IMAGE_CLASSIFICATION:
+        return image_classification.classify_files(loaded, _read_images(run_dir), progress=progress)
+    frame = pd.read_json(run_dir / INPUT_FILE, orient="split", dtype=False)
     if request.task == catalog.SENTIMENT:
         return sentiment.classify_table(loaded, frame, request.column, progress=progress)
     if request.task == catalog.TRANSLATION:
@@ -162,9 +241,8 @@ def run_batch_job(
     settings = settings or get_settings()
     request = BatchRequest.from_params(job.params)
     run_dir = Path(job.run_dir)
-    frame = pd.read_json(run_dir / INPUT_FILE, orient="split", dtype=False)
-    store.log(job.id, f"Running {request.task} with {request.model_ref} over {len(frame):,} rows")
-    run = _run_table(request, frame, _progress(job.id, store, should_stop), settings)
+    store.log(job.id, f"Running {request.task} with {request.model_ref} over {job.dataset.get('rows', 0):,} rows")
+    run = _run_batch(request, run_dir, _progress(job.id, store, should_stop), settings)
     run.table.to_json(run_dir / RESULT_FILE, orient="split", force_ascii=False, index=False)
     (run_dir / RESULT_CSV).write_bytes(uploads.to_safe_csv(run.table))
     store.log(job.id, f"Finished {len(run.table):,} rows ({run.skipped:,} skipped) on {run.footer.device}")

@@ -1,4 +1,4 @@
-"""Batch mode on the demo pages: a table goes to the worker as a job; its runs are listed here.
+"""Batch mode on the demo pages: a table (or images) goes to the worker as a job; runs are listed here.
 
 The page never runs a batch itself: a refresh, a second tab or an app restart finds every run
 again, and a running one updates every few seconds until its table and CSV are ready.
@@ -22,12 +22,21 @@ LIVE_REFRESH_SECONDS = 2
 
 
 def submit(request: batch_jobs.BatchRequest, frame: pd.DataFrame, key: str) -> None:
-    """Check and queue the batch, select it below, and make sure a worker will take it."""
+    """Check and queue a table, select it below, and make sure a worker will take it."""
     with user_errors():
-        job = batch_jobs.submit_batch_job(request, frame, owner=current_owner())
-        st.session_state[f"{key}.batch_job"] = job.id
-        st.toast(f"Queued {job.dataset['texts']:,} rows.", icon=":material/table_view:")
-        finetune.start_worker_if_needed()
+        _queued(batch_jobs.submit_batch_job(request, frame, owner=current_owner()), key)
+
+
+def submit_images(request: batch_jobs.BatchRequest, files: list[tuple[str, bytes]], key: str) -> None:
+    """Check and queue uploaded images, select them below, and make sure a worker will take them."""
+    with user_errors():
+        _queued(batch_jobs.submit_image_batch_job(request, files, owner=current_owner()), key)
+
+
+def _queued(job: Job, key: str) -> None:
+    st.session_state[f"{key}.batch_job"] = job.id
+    st.toast(f"Queued {job.dataset['texts']:,} items.", icon=":material/table_view:")
+    finetune.start_worker_if_needed()
 
 
 def _label(job: Job) -> str:
@@ -77,7 +86,7 @@ def _show_status(view: jobs.JobView) -> None:
             st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
     elif job.total_steps:
         eta = f" · about {job.eta_seconds:,.0f} s left" if job.eta_seconds else ""
-        st.progress(job.progress, text=f"{job.step:,} of {job.total_steps:,} rows{eta}")
+        st.progress(job.progress, text=f"{job.step:,} of {job.total_steps:,} done{eta}")
     else:
         st.progress(0.0, text="Loading the model…")
 

@@ -5,7 +5,8 @@ import streamlit as st
 from backend import uploads
 from backend.inference import image_classification
 from backend.models import catalog
-from pages.components import demo
+from backend.training import batch_jobs
+from pages.components import batch, demo
 from pages.components.errors import user_errors
 
 # Sample file stem -> button label in English and Chinese.
@@ -29,7 +30,7 @@ st.caption(
     f"their EXIF data; files that are not images, or over {uploads.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, are refused."
 )
 model_ref = demo.pick_model(catalog.IMAGE_CLASSIFICATION, "image_classification")
-single, batch = st.tabs(["One image", "Batch (several images)"])
+single, batch_tab = st.tabs(["One image", "Batch (several images)"])
 
 with single:
     source = st.radio("Image from", SOURCES, horizontal=True, key="image_classification.source")
@@ -89,7 +90,7 @@ with single:
             )
         demo.show_footer(result.footer)
 
-with batch:
+with batch_tab:
     files = st.file_uploader(
         "Images",
         type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
@@ -101,13 +102,9 @@ with batch:
         st.info(
             "Upload several images to classify them together; results come back as a CSV.", icon=":material/upload:"
         )
-    elif st.button("Classify every image", key="image_classification.batch_run", icon=":material/table_view:"):
-        with user_errors():
-            loaded = demo.load_model(catalog.IMAGE_CLASSIFICATION, model_ref)
-            if loaded is not None:
-                st.session_state["image_classification.batch_result"] = image_classification.classify_files(
-                    loaded, [(f.name, f.getvalue()) for f in files], progress=demo.progress_reporter("Classifying")
-                )
-    batch_result = st.session_state.get("image_classification.batch_result")
-    if batch_result is not None:
-        demo.show_table_run(batch_result, "image-classification-results.csv", "image_classification")
+    elif model_ref and st.button(
+        "Classify every image", key="image_classification.batch_run", icon=":material/table_view:"
+    ):
+        request = batch_jobs.BatchRequest(catalog.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
+        batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
+    batch.show_runs(catalog.IMAGE_CLASSIFICATION, "image_classification", "image-classification-results.csv")

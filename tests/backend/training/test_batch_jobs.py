@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
+from backend import uploads
 from backend.errors import InvalidInputError
 from backend.inference import sentiment
 from backend.models import catalog
@@ -21,7 +24,7 @@ from training_data import learnable_texts
 REVIEWS = pd.DataFrame(
     {
         "id": ["007", "2", "3", "4"],
-        "review": ["I love this phone", "", "=HYPERLINK(\"http://evil\")", "质量太差了"],
+        "review": ["I love this phone", "", '=HYPERLINK("http://evil")', "质量太差了"],
     }
 )
 
@@ -75,7 +78,7 @@ def test_translation_and_generation_batches_keep_their_options(local, tiny_model
     [
         (BatchRequest(catalog.SENTIMENT, "m", "missing"), REVIEWS, "no column 'missing'"),
         (BatchRequest(catalog.SENTIMENT, "m", "review"), REVIEWS.assign(review=""), "no text to process"),
-        (BatchRequest(catalog.IMAGE_CLASSIFICATION, "m", "review"), REVIEWS, "Batch jobs run"),
+        (BatchRequest(catalog.IMAGE_CLASSIFICATION, "m", "review"), REVIEWS, "is for sentiment"),
         (BatchRequest(catalog.TRANSLATION, "m", "review"), REVIEWS, "language to translate into"),
         (BatchRequest(catalog.TEXT_GENERATION, "m", "review", temperature=5), REVIEWS, "Temperature"),
     ],
@@ -110,3 +113,47 @@ def test_batch_jobs_are_listed_by_their_demo_not_among_training_jobs(local, tiny
     jobs.delete_job(batch.id, "ann", settings=local)
     assert not (local.runs_dir / batch.id).exists()
     assert batch_jobs.list_batch_jobs("ann", catalog.SENTIMENT, settings=local) == []
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_image_batch_runs_in_the_job_loop_with_unreadable_files_noted(local, tiny_model_paths):
+    files = [
+        ("../../etc/cat.png", _png((200, 30, 30))),
+        ("notes.png", b"text, not pixels"),
+        ("dog.png", _png((9, 9, 9))),
+    ]
+    request = BatchRequest(
+        catalog.IMAGE_CLASSIFICATION, tiny_model_paths[catalog.IMAGE_CLASSIFICATION], file_name="3 images"
+    )
+    job = batch_jobs.submit_image_batch_job(request, files, owner="ann", settings=local)
+    assert job.dataset == {"rows": 3, "texts": 2, "skipped": 1}
+    stored = sorted(path.name for path in (local.runs_dir / job.id / batch_jobs.IMAGES_FOLDER).iterdir())
+    assert stored == ["000", "001", "002"]  # by position: a user's file name never becomes a path
+
+    assert worker.execute_job(job.id, local) == SUCCEEDED
+    result = batch_jobs.read_result(JobStore(settings=local).require(job.id))
+    assert result is not None and result.skipped == 1 and result.footer.items == 2
+    assert result.table["file"].tolist() == ["../../etc/cat.png", "notes.png", "dog.png"]
+    assert result.table["label"].isna().tolist() == [False, True, False]
+    assert "not" in result.table["note"][1]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([], "No images"),
+        ([("a.txt", b"plain text")], "None of the uploaded files"),
+        ([("huge.png", b"x" * (uploads.MAX_IMAGE_BYTES + 1))], "the limit is"),
+        ([(f"{n}.png", b"x") for n in range(51)], "the limit is 50"),
+    ],
+)
+def test_bad_image_batches_are_refused_before_anything_is_queued(local, files, message):
+    request = BatchRequest(catalog.IMAGE_CLASSIFICATION, "m")
+    with pytest.raises(InvalidInputError, match=message):
+        batch_jobs.submit_image_batch_job(request, files, settings=local)
+    assert JobStore(settings=local).list_jobs() == []

@@ -1,6 +1,7 @@
 """The image page: sample photos, uploads, the top-5 chart, refused files, batch mode."""
 
 import io
+from types import SimpleNamespace
 
 import pandas as pd
 from demo_page_helpers import texts
@@ -10,6 +11,8 @@ from backend.inference import image_classification
 from backend.inference.footer import RunFooter
 from backend.inference.image_classification import ImagePrediction, ImageResult, LabelScore
 from backend.inference.tables import TableRun
+from backend.models import catalog
+from backend.training import batch_jobs, worker
 
 PAGE = "pages/demos/image_classification.py"
 
@@ -89,7 +92,7 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     assert "could not be fetched" in texts(app, "error")
 
 
-def test_batch_of_images_gives_a_table_and_a_csv(open_page, fake_model, monkeypatch):
+def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, monkeypatch):
     seen = []
 
     def classify_files(loaded, files, progress=None):
@@ -98,11 +101,22 @@ def test_batch_of_images_gives_a_table_and_a_csv(open_page, fake_model, monkeypa
         table = pd.DataFrame({"file": seen, "label": ["cat", None], "note": ["", "not an image"]})
         return TableRun(table, RunFooter("CPU (test)", "org/stand-in", 50.0, 1, "image"), skipped=1)
 
+    # The worker's side runs below in this process; no worker process is started for the page.
     monkeypatch.setattr(image_classification, "classify_files", classify_files)
+    monkeypatch.setattr(batch_jobs, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
+    monkeypatch.setattr(worker, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     uploads = [("a.png", _png(), "image/png"), ("b.png", b"text, not pixels", "image/png")]
     app.file_uploader(key="image_classification.batch_files").set_value(uploads).run()
     app.button(key="image_classification.batch_run").click().run()
+    assert not app.exception
+    job = batch_jobs.list_batch_jobs("", catalog.IMAGE_CLASSIFICATION)[0]
+    assert (job.status, job.dataset) == ("queued", {"rows": 2, "texts": 1, "skipped": 1})
+    assert "Waiting for the worker" in texts(app, "info")
+    assert seen == []  # the page itself never ran the batch
+
+    assert worker.execute_job(job.id) == "succeeded"
+    app.run()
     assert not app.exception
     assert seen == ["a.png", "b.png"]
     assert "1 row(s) were skipped" in texts(app, "warning")
