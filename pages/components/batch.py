@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from backend.models import catalog
 from backend.training import batch_jobs, jobs
 from backend.training.job_store import Job
 from pages.components import finetune
@@ -41,7 +42,10 @@ def _queued(job: Job, key: str) -> None:
 
 def _label(job: Job) -> str:
     when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M")
-    return f"{job.title or 'table'} · {job.dataset.get('rows', 0):,} rows · {when}"
+    count = job.dataset.get("rows", 0)
+    if job.task == catalog.IMAGE_CLASSIFICATION:
+        return f"{count:,} images · {when}"
+    return f"{job.title or 'table'} · {count:,} rows · {when}"
 
 
 def show_runs(task: str, key: str, file_name: str) -> None:
