@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 import torch
 
 _CHOICES = ("auto", "cuda", "mps", "cpu")
-CPU_BFLOAT16_CHOICES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)

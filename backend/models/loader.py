@@ -272,21 +272,21 @@ def estimate_memory_bytes(task: str, model_ref: str, settings: Settings | None =
     """Expected weight memory before loading: the catalogue's figure, else the folder's
     safetensors counted at the dtype they will load in."""
     settings = settings or get_settings()
-    device = choose_device(settings.device)
+    dtype = choose_dtype(task, model_ref, choose_device(settings.device), settings)
     spec = catalog.find_spec(model_ref, task)
     if spec:
-        return spec.memory_mb(choose_dtype(task, model_ref, device, settings)) * 2**20
+        return spec.memory_mb(dtype) * 2**20
     try:
         source, is_local = resolve_source(model_ref, settings)
     except ShowcaseError:
         return 0
     if not is_local:
         return 0
-    dtype = choose_dtype(task, model_ref, device, settings)
     return sum(_loaded_size(file, dtype) for file in Path(source).rglob("*.safetensors"))
 
 
 _HEADER_LIMIT = 100 * 2**20  # the safetensors format's own cap on the JSON header
+_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16"}
 
 
 def _loaded_size(file: Path, dtype: str) -> int:
@@ -310,6 +310,3 @@ def _loaded_size(file: Path, dtype: str) -> int:
         return total
     except (OSError, ValueError, KeyError, TypeError):
         return file.stat().st_size
-
-
-_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16"}
