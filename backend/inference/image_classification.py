@@ -169,6 +169,35 @@ def classify_image(loaded: LoadedModel, image: Image.Image, name: str = "image",
     return ImageResult(prediction=prediction, footer=make_footer(loaded, watch.elapsed_ms, 1, "image"))
 
 
+def open_files(files: Sequence[tuple[str, bytes]]) -> tuple[list[Image.Image], tables.TextColumn]:
+    """The readable images among uploaded ``(name, bytes)`` files, and which rows they are.
+
+    The column's ``texts`` are the readable files' names, its ``notes`` say why each other file
+    was refused.
+
+    Raises:
+        InvalidInputError: no files, too many, or none of them is a readable image.
+    """
+    if not files:
+        raise InvalidInputError("No images were uploaded.")
+    if len(files) > MAX_IMAGES:
+        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {MAX_IMAGES}.", "Send fewer at once.")
+    opened: list[Image.Image] = []
+    names: list[str] = []
+    rows: list[int] = []
+    notes: dict[int, str] = {}
+    for row, (name, data) in enumerate(files):
+        try:
+            opened.append(open_image(data, name))
+            names.append(name)
+            rows.append(row)
+        except InvalidInputError as error:
+            notes[row] = error.user_text()
+    if not opened:
+        raise InvalidInputError("None of the uploaded files is an image this app can read.", "Use PNG, JPEG or WebP.")
+    return opened, tables.TextColumn(texts=names, rows=rows, notes=notes)
+
+
 def classify_files(
     loaded: LoadedModel,
     files: Sequence[tuple[str, bytes]],
@@ -183,23 +212,8 @@ def classify_files(
     Raises:
         InvalidInputError: no files, too many, or none of them is a readable image.
     """
-    if not files:
-        raise InvalidInputError("No images were uploaded.")
-    if len(files) > MAX_IMAGES:
-        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {MAX_IMAGES}.", "Send fewer at once.")
+    opened, column = open_files(files)
     frame = pd.DataFrame({"file": [name for name, _ in files]})
-    opened: list[Image.Image] = []
-    rows: list[int] = []
-    notes: dict[int, str] = {}
-    for row, (name, data) in enumerate(files):
-        try:
-            opened.append(open_image(data, name))
-            rows.append(row)
-        except InvalidInputError as error:
-            notes[row] = error.user_text()
-    if not opened:
-        raise InvalidInputError("None of the uploaded files is an image this app can read.", "Use PNG, JPEG or WebP.")
-    column = tables.TextColumn(texts=[frame["file"][row] for row in rows], rows=rows, notes=notes)
     with stopwatch() as watch:
         predictions = classify_images(loaded, opened, column.texts, top_k, batch_size, progress)
     table = tables.with_results(
@@ -214,4 +228,4 @@ def classify_files(
         },
     )
     footer = make_footer(loaded, watch.elapsed_ms, len(predictions), "image")
-    return tables.TableRun(table=table, footer=footer, skipped=len(notes))
+    return tables.TableRun(table=table, footer=footer, skipped=len(column.notes))
