@@ -83,11 +83,7 @@ def _live_view(job_id: str, key: str) -> None:
 def _show_status(view: jobs.JobView) -> None:
     job = view.job
     if job.status == "queued":
-        position = view.queue_position or 1
-        ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
-        st.info(f"Waiting for the worker: {ahead}.", icon=":material/hourglass_top:")
-        if not view.worker_alive:
-            st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+        finetune.show_queue_wait(view, "Waiting for the worker: {ahead}.")
     elif job.total_steps:
         eta = f" · about {job.eta_seconds:,.0f} s left" if job.eta_seconds else ""
         st.progress(job.progress, text=f"{job.step:,} of {job.total_steps:,} done{eta}")

@@ -152,16 +152,21 @@ def start_worker_if_needed() -> None:
         st.error(f"Could not start a training worker ({error}). Start one with `python -m backend.training.worker`.")
 
 
+def show_queue_wait(view: JobView, sentence: str) -> None:
+    """A queued job's place in line (``sentence`` holds ``{ahead}``) and whether a worker is up."""
+    position = view.queue_position or 1
+    ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
+    st.info(sentence.format(ahead=ahead), icon=":material/hourglass_top:")
+    if not view.worker_alive:
+        st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+
+
 def show_progress(view: JobView) -> None:
     """Status line, queue position, progress bar with ETA, and the curves so far."""
     job = view.job
     st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {job.message}")
     if job.status == "queued":
-        position = view.queue_position or 1
-        ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
-        st.info(f"Waiting in the queue: {ahead}. One job trains at a time per worker.", icon=":material/hourglass_top:")
-        if not view.worker_alive:
-            st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+        show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
     if job.status == "running":
         eta = charts.format_eta(job.eta_seconds)
         st.progress(
