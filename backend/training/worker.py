@@ -217,7 +217,10 @@ def _doing(job: Job) -> str:
 
 def _run(job: Job, store: JobStore, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run a claimed job of either kind; returns its metrics and artefacts."""
-    should_stop = lambda: store.cancel_requested(job.id)  # noqa: E731 - one line, used twice
+
+    def should_stop() -> bool:
+        return store.cancel_requested(job.id)
+
     if job.method == BATCH:
         return run_batch_job(job, store, should_stop, settings)
     run_dir = Path(job.run_dir)
