@@ -35,13 +35,12 @@ from backend.training.progress import TrainingCancelled
 
 BATCH = "batch"  # the method of every batch job; training jobs are "full" or "fast"
 TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
-BATCH_TASKS = (*TABLE_TASKS, catalog.IMAGE_CLASSIFICATION)
 INPUT_FILE = "input.json"
 # Uploaded images are stored by position, never under their own (user-chosen) names.
 IMAGES_FOLDER = "images"
 RESULT_FILE = "result.json"
 RESULT_CSV = "result.csv"
-# Written in the table functions' units (texts); the page's bar shows "done of total".
+# The job's status line; the page's bar shows "done of total" in the batch function's units.
 _PROGRESS_MESSAGE = "Processing"
 
 
