@@ -52,5 +52,7 @@ def test_release_without_a_pool_changes_nothing():
         openmp.release_idle_workers()
         return before, _threads()
 
-    before, after = _in_fresh_thread(work)
-    assert after == before
+    # As above, a thread of an earlier test may end in between: one clean measurement out of 3 is enough,
+    # while a release that freed another thread's pool would lower the count every time.
+    attempts = [_in_fresh_thread(work) for _ in range(3)]
+    assert any(after == before for before, after in attempts), attempts
