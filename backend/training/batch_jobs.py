@@ -244,7 +244,7 @@ def list_batch_jobs(owner: str, task: str, settings: Settings | None = None) -> 
     """The owner's batch jobs of one demo, newest first; jobs of dead workers are marked failed."""
     store = JobStore(settings=settings)
     store.reap_dead_jobs()
-    return [job for job in store.list_jobs(owner=owner, task=task) if job.method == BATCH]
+    return store.list_jobs(owner=owner, task=task, methods=(BATCH,))
 
 
 def read_result(job: Job) -> tables.TableRun | None:

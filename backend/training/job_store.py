@@ -202,15 +202,22 @@ class JobStore:
             raise InvalidInputError(f"No training job {job_id!r}.", "It may have been deleted.")
         return job
 
-    def list_jobs(self, owner: str | None = None, statuses: tuple[str, ...] = (), task: str | None = None) -> list[Job]:
-        """Jobs newest first, filtered by owner, statuses and task when given."""
+    def list_jobs(
+        self,
+        owner: str | None = None,
+        statuses: tuple[str, ...] = (),
+        task: str | None = None,
+        methods: tuple[str, ...] = (),
+    ) -> list[Job]:
+        """Jobs newest first, filtered by owner, statuses, task and methods when given."""
         clauses, values = [], []
         if owner is not None:
             clauses.append("owner = ?")
             values.append(owner)
-        if statuses:
-            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
-            values.extend(statuses)
+        for column, wanted in (("status", statuses), ("method", methods)):
+            if wanted:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in wanted)})")
+                values.extend(wanted)
         if task:
             clauses.append("task = ?")
             values.append(task)

@@ -18,12 +18,11 @@ import pandas as pd
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.training import queue
-from backend.training.batch_jobs import BATCH
 from backend.training.datasets import PreparedDataset, prepare_text_dataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 from backend.training.image_data import prepare_image_dataset
 from backend.training.job_store import FINISHED, RUNNING, Job, JobStore, new_job_id
-from backend.training.params import IMAGE, TEXT, TrainingParams
+from backend.training.params import IMAGE, METHODS, TEXT, TrainingParams
 from backend.training.worker import DATA_FOLDER, worker_alive
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
@@ -160,7 +159,7 @@ def list_jobs(
     """
     store = JobStore(settings=settings)
     store.reap_dead_jobs()
-    return [job for job in store.list_jobs(owner=owner, statuses=statuses, task=task) if job.method != BATCH]
+    return store.list_jobs(owner=owner, statuses=statuses, task=task, methods=METHODS)
 
 
 def load_report(job: Job) -> EvaluationReport | None:
