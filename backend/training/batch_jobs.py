@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from backend.models import catalog
 from backend.models.loader import load_model
 from backend.training import queue
 from backend.training.job_store import Job, JobStore, new_job_id
-from backend.training.progress import TrainingCancelled
+from backend.training.progress import ProgressCallback, Reporter, TrainingCancelled
 
 BATCH = "batch"  # the method of every batch job; training jobs are "full" or "fast"
 TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
@@ -40,8 +39,6 @@ INPUT_FILE = "input.json"
 IMAGES_FOLDER = "images"
 RESULT_FILE = "result.json"
 RESULT_CSV = "result.csv"
-# The job's status line; the page's bar shows "done of total" in the batch function's units.
-_PROGRESS_MESSAGE = "Processing"
 
 
 @dataclass(frozen=True)
@@ -190,15 +187,13 @@ def _read_images(run_dir: Path) -> list[tuple[str, bytes]]:
     ]
 
 
-def _progress(job_id: str, store: JobStore, should_stop: Callable[[], bool]) -> Callable[[int, int], None]:
-    started = time.monotonic()
+def _progress(reporter: Reporter) -> Callable[[int, int], None]:
+    """The batch functions' ``(done, total)`` callback: stop if asked, else report (with an ETA)."""
 
     def report(done: int, total: int) -> None:
-        if should_stop():
+        if reporter.should_stop():
             raise TrainingCancelled("The batch was cancelled.")
-        elapsed = time.monotonic() - started
-        eta = elapsed / done * (total - done) if done else None
-        store.update_progress(job_id, done, total, 0.0, eta, _PROGRESS_MESSAGE)
+        reporter.progress(done, total, 0.0)
 
     return report
 
@@ -219,22 +214,33 @@ def _run_batch(request: BatchRequest, run_dir: Path, progress, settings: Setting
 
 
 def run_batch_job(
-    job: Job, store: JobStore, should_stop: Callable[[], bool], settings: Settings | None = None
+    job: Job,
+    progress_callback: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    settings: Settings | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run a queued batch (the worker calls this); returns the job's metrics and artefacts.
+    """Run a queued batch (the worker calls this, as it calls ``run_training``); returns the
+    job's metrics and artefacts.
+
+    Args:
+        job: the claimed batch job.
+        progress_callback: receives ``TrainingEvent``s (progress in rows or images, with an ETA; logs).
+        should_stop: polled between two groups of rows; returning True cancels the run.
+        settings: where the models and runs live.
 
     Raises:
-        TrainingCancelled: ``should_stop`` returned True between two batches.
+        TrainingCancelled: ``should_stop`` returned True between two groups.
         ShowcaseError: the model cannot be loaded or the input is unusable (readable message).
     """
     settings = settings or get_settings()
+    reporter = Reporter(progress_callback, should_stop)
     request = BatchRequest.from_params(job.params)
     run_dir = Path(job.run_dir)
-    store.log(job.id, f"Running {request.task} with {request.model_ref} over {job.dataset.get('rows', 0):,} rows")
-    run = _run_batch(request, run_dir, _progress(job.id, store, should_stop), settings)
+    reporter.log(f"Running {request.task} with {request.model_ref} over {job.dataset.get('rows', 0):,} rows")
+    run = _run_batch(request, run_dir, _progress(reporter), settings)
     run.table.to_json(run_dir / RESULT_FILE, orient="split", force_ascii=False, index=False)
     (run_dir / RESULT_CSV).write_bytes(uploads.to_safe_csv(run.table))
-    store.log(job.id, f"Finished {len(run.table):,} rows ({run.skipped:,} skipped) on {run.footer.device}")
+    reporter.log(f"Finished {len(run.table):,} rows ({run.skipped:,} skipped) on {run.footer.device}")
     metrics = {"rows": len(run.table), "skipped": run.skipped, "seconds": round(run.footer.latency_ms / 1000, 2)}
     artefacts = {"result_csv": str(run_dir / RESULT_CSV), "footer": run.footer.to_dict()}
     return metrics, artefacts

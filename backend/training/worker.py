@@ -132,11 +132,11 @@ class _Heartbeat:
         self._thread.join(timeout=HEARTBEAT_SECONDS)
 
 
-def _store_events(store: JobStore, job_id: str) -> Callable[[TrainingEvent], None]:
+def _store_events(store: JobStore, job_id: str, phase: str) -> Callable[[TrainingEvent], None]:
     def record(event: TrainingEvent) -> None:
         if event.kind == "progress":
             # The page formats step, epoch and ETA itself; the message says only what phase this is.
-            store.update_progress(job_id, event.step, event.total_steps, event.epoch, event.eta_seconds, "Training")
+            store.update_progress(job_id, event.step, event.total_steps, event.epoch, event.eta_seconds, phase)
         elif event.kind == "metric":
             store.add_metric(job_id, event.step, event.epoch, event.name, event.value)
         else:
@@ -222,13 +222,13 @@ def _run(job: Job, store: JobStore, settings: Settings) -> tuple[dict[str, Any],
         return store.cancel_requested(job.id)
 
     if job.method == BATCH:
-        return run_batch_job(job, store, should_stop, settings)
+        return run_batch_job(job, _store_events(store, job.id, "Processing"), should_stop, settings)
     run_dir = Path(job.run_dir)
     result = run_training(
         TrainingParams.from_dict(job.params),
         PreparedDataset.load(run_dir / DATA_FOLDER),
         run_dir,
-        progress_callback=_store_events(store, job.id),
+        progress_callback=_store_events(store, job.id, "Training"),
         should_stop=should_stop,
         owner=job.owner,
         settings=settings,

@@ -94,7 +94,7 @@ def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, 
     job = _submit(local, BatchRequest(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], "review"))
     store = JobStore(settings=local)
     with pytest.raises(TrainingCancelled):
-        batch_jobs.run_batch_job(job, store, should_stop=lambda: True, settings=local)
+        batch_jobs.run_batch_job(job, should_stop=lambda: True, settings=local)
     assert batch_jobs.read_result(store.require(job.id)) is None
     # Cancelled while waiting: the worker skips it.
     store.request_cancel(job.id)
