@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh requirements-dev.txt
 bash scripts/install-browser.sh
 .venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
 exec .venv/bin/python -m pytest "$@"

@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for spec in specs:
         result = download_model(spec, settings)
-        print(f"{'ok  ' if result.ok else 'FAIL'} {spec.hub_id} -> {result.folder} {'' if result.ok else result.message}")
+        print(
+            f"{'ok  ' if result.ok else 'FAIL'} {spec.hub_id} -> {result.folder} {'' if result.ok else result.message}"
+        )
         failures += not result.ok
     if failures:
         print(f"{failures} model(s) failed; is the Hugging Face Hub reachable from here?", file=sys.stderr)

@@ -179,7 +179,9 @@ def _translate_error(error: Exception, model_ref: str, is_local: bool, settings:
     )
 
 
-def _load_components(task: str, source: str, device: DeviceInfo, dtype: str, local_only: bool, safetensors: bool | None) -> tuple[Any, Any]:
+def _load_components(
+    task: str, source: str, device: DeviceInfo, dtype: str, local_only: bool, safetensors: bool | None
+) -> tuple[Any, Any]:
     common: dict[str, Any] = {"local_files_only": local_only, "trust_remote_code": False}
     if task == catalog.EMBEDDINGS:
         from sentence_transformers import SentenceTransformer
@@ -209,15 +211,15 @@ def _load_components(task: str, source: str, device: DeviceInfo, dtype: str, loc
         preprocessor = transformers.AutoImageProcessor.from_pretrained(source, **common)
     else:
         preprocessor = transformers.AutoTokenizer.from_pretrained(source, **common)
-    model = auto_model.from_pretrained(
-        source, dtype=torch_dtype(dtype), use_safetensors=safetensors, **common
-    )
+    model = auto_model.from_pretrained(source, dtype=torch_dtype(dtype), use_safetensors=safetensors, **common)
     model.to(device.torch_device)
     model.eval()
     return model, preprocessor
 
 
-def load_model(task: str, model_ref: str, settings: Settings | None = None, device: DeviceInfo | None = None) -> LoadedModel:
+def load_model(
+    task: str, model_ref: str, settings: Settings | None = None, device: DeviceInfo | None = None
+) -> LoadedModel:
     """Load ``model_ref`` for ``task`` on the configured device.
 
     Args:

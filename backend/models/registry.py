@@ -32,7 +32,9 @@ class LocalModel:
         return asdict(self)
 
 
-def write_manifest(folder: Path, task: str, title: str, created: str, owner: str = "", metrics: dict[str, float] | None = None) -> Path:
+def write_manifest(
+    folder: Path, task: str, title: str, created: str, owner: str = "", metrics: dict[str, float] | None = None
+) -> Path:
     """Mark ``folder`` as a model of ``task`` so the demos list it."""
     path = folder / MANIFEST
     payload = {"task": task, "title": title, "created": created, "owner": owner, "metrics": metrics or {}}

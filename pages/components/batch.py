@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.models import catalog
-from backend.training import batch_jobs, charts, jobs
+from backend.training import batch_jobs, figures, jobs
 from backend.training.job_store import Job
 from pages.components import finetune
 from pages.components.auth import current_owner
@@ -85,7 +85,7 @@ def _show_status(view: jobs.JobView) -> None:
     if job.status == "queued":
         finetune.show_queue_wait(view, "Waiting for the worker: {ahead}.")
     elif job.total_steps:
-        eta = charts.format_eta(job.eta_seconds)
+        eta = figures.format_eta(job.eta_seconds)
         st.progress(job.progress, text=f"{job.step:,} of {job.total_steps:,} done{(' · ' + eta) if eta else ''}")
     else:
         st.progress(0.0, text="Loading the model…")

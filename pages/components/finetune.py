@@ -9,7 +9,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.models import catalog
-from backend.training import charts, export, worker
+from backend.training import export, figures, worker
 from backend.training.datasets import PreparedDataset
 from backend.training.jobs import JobView
 from backend.training.params import FAST, FULL, IMAGE, TEXT, TrainingParams, default_params
@@ -168,7 +168,7 @@ def show_progress(view: JobView) -> None:
     if job.status == "queued":
         show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
     if job.status == "running":
-        eta = charts.format_eta(job.eta_seconds)
+        eta = figures.format_eta(job.eta_seconds)
         st.progress(
             job.progress,
             text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
@@ -176,7 +176,7 @@ def show_progress(view: JobView) -> None:
     if job.status == "failed":
         st.error(job.error or "The job failed.", icon=":material/error:")
     if view.history:
-        st.plotly_chart(charts.build_curves_figure(view.history), key=f"finetune.curves.{job.id}")
+        st.plotly_chart(figures.build_curves_figure(view.history), key=f"finetune.curves.{job.id}")
     with st.expander("Log", icon=":material/receipt_long:"):
         st.code("\n".join(line["text"] for line in view.logs[-100:]) or "(empty)", language=None)
 
@@ -203,10 +203,10 @@ def show_report(view: JobView) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
-        st.plotly_chart(charts.build_confusion_figure(report), key=f"finetune.confusion.{job.id}")
+        st.plotly_chart(figures.build_confusion_figure(report), key=f"finetune.confusion.{job.id}")
     with right:
         st.markdown("**Per class**")
-        st.dataframe(charts.per_class_table(report), hide_index=True)
+        st.dataframe(figures.per_class_table(report), hide_index=True)
     st.markdown("**Most confident mistakes**")
     if not report.worst:
         st.caption("None: every validation example was classified correctly.")
@@ -222,7 +222,7 @@ def show_report(view: JobView) -> None:
             )
     else:
         st.dataframe(
-            charts.mistakes_table(report),
+            figures.mistakes_table(report),
             hide_index=True,
             column_config={"confidence": st.column_config.NumberColumn(format="percent")},
         )

@@ -21,7 +21,9 @@ class PageEntry:
 
 
 PAGES: tuple[PageEntry, ...] = (
-    PageEntry("Overview", "pages/overview/home.py", "Home", ":material/home:", "What this app shows and where to start."),
+    PageEntry(
+        "Overview", "pages/overview/home.py", "Home", ":material/home:", "What this app shows and where to start."
+    ),
     PageEntry(
         "Overview",
         "pages/overview/models.py",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from backend.training import charts, jobs
+from backend.training import figures, jobs
 from backend.training.job_store import STATUSES
 from pages.components import finetune
 from pages.components.auth import current_owner
@@ -33,7 +33,7 @@ elif not listed:
     st.page_link("pages/finetune/new_job.py", label="Start a training job", icon=":material/add_circle:")
 else:
     st.dataframe(
-        charts.jobs_table(listed),
+        figures.jobs_table(listed),
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d%%")
@@ -93,5 +93,5 @@ else:
         )
         rows = jobs.compare_jobs(chosen, owner)
         if rows:
-            st.plotly_chart(charts.build_comparison_figure(rows, jobs.COMPARED_METRICS), key="finetune.compare_chart")
+            st.plotly_chart(figures.build_comparison_figure(rows, jobs.COMPARED_METRICS), key="finetune.compare_chart")
             st.dataframe(rows, hide_index=True)

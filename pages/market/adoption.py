@@ -4,8 +4,8 @@ import streamlit as st
 
 from backend.market import figures, model_figures, selections, store
 from backend.market.style import dataset_label
-from pages.components.charts import market_data, show_chart
 from pages.components.errors import user_errors
+from pages.components.market_charts import market_data, show_chart
 
 st.title("Market & adoption")
 st.caption(

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from backend.catalog import catalogue, figures, matrix
-from pages.components import catalog as catalog_view
+from backend.use_cases import catalogue, figures, matrix
+from pages.components import use_cases as use_cases_view
 from pages.components.errors import user_errors
 
 st.title("Applications by industry")
@@ -13,8 +13,8 @@ st.markdown(
     "they give no adoption figures (those are on **Market & adoption**)."
 )
 
-use_case_catalogue = catalog_view.load_catalogue_or_stop()
-filters = catalog_view.show_filters()
+use_case_catalogue = use_cases_view.load_catalogue_or_stop()
+filters = use_cases_view.show_filters()
 selected = catalogue.filter_use_cases(
     use_case_catalogue.use_cases, filters.industries, filters.tasks, filters.maturities
 )
@@ -42,15 +42,15 @@ if selected:
     st.dataframe(catalogue.to_table(selected), hide_index=True, key="applications.table")
     st.caption("Sources: document and line in the seed documents 000–004, with that document's status (C, F, T).")
     st.markdown("**Live demos of these use cases**")
-    catalog_view.show_demo_links(selected)
+    use_cases_view.show_demo_links(selected)
 else:
     st.info("No use case matches these filters. Clear one to see more.", icon=":material/filter_alt_off:")
 
 st.subheader("Search the catalogue")
-query, model_ref = catalog_view.show_search_box()
+query, model_ref = use_cases_view.show_search_box()
 if query:
     with user_errors():
-        response = catalog_view.run_search(query, use_case_catalogue, model_ref)
-        catalog_view.show_search_response(response, use_case_catalogue)
+        response = use_cases_view.run_search(query, use_case_catalogue, model_ref)
+        use_cases_view.show_search_response(response, use_case_catalogue)
 else:
     st.caption("Search ranks use cases by meaning, so your words need not match the catalogue's.")

@@ -4,8 +4,8 @@ import streamlit as st
 
 from backend import uploads
 from backend.market import figures, mapping, schema, selections
-from pages.components.charts import market_data, show_chart
 from pages.components.errors import user_errors
+from pages.components.market_charts import market_data, show_chart
 from pages.components.market_upload import show_column_mapping, show_validation
 
 st.title("Your market data")

@@ -41,7 +41,9 @@ def test_image_classification_in_bfloat16_gives_the_float32_scores(tiny_model_pa
     full, half = _both(catalog.IMAGE_CLASSIFICATION, tiny_model_paths, settings)
     images = [Image.new("RGB", (64, 48), colour) for colour in ((200, 30, 30), (20, 160, 90))]
     for expected, got in zip(
-        image_classification.classify_images(full, images), image_classification.classify_images(half, images), strict=True
+        image_classification.classify_images(full, images),
+        image_classification.classify_images(half, images),
+        strict=True,
     ):
         expected_scores = {item.label: item.score for item in expected.top}
         for item in got.top:

@@ -32,7 +32,10 @@ def test_second_get_reuses_the_model(tiny_model_paths, settings, counting_loader
 
 
 def test_least_recently_used_model_is_evicted_past_the_budget(tiny_model_paths, settings, counting_loader):
-    sizes = {t: _size(t, tiny_model_paths, settings) for t in (catalog.SENTIMENT, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)}
+    sizes = {
+        t: _size(t, tiny_model_paths, settings)
+        for t in (catalog.SENTIMENT, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+    }
     # Room for the two largest of the three, not for all three.
     budget = sum(sizes.values()) - min(sizes.values()) + 1
     cache = ModelCache(budget, loader=counting_loader, settings=settings)

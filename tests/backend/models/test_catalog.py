@@ -18,7 +18,13 @@ def test_defaults_cover_english_and_chinese():
 
 
 def test_demo_defaults_fit_community_cloud_memory_together():
-    demo_tasks = {catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION, catalog.EMBEDDINGS}
+    demo_tasks = {
+        catalog.SENTIMENT,
+        catalog.TRANSLATION,
+        catalog.IMAGE_CLASSIFICATION,
+        catalog.TEXT_GENERATION,
+        catalog.EMBEDDINGS,
+    }
     total_mb = sum(spec.memory_mb() for spec in catalog.default_models() if spec.task in demo_tasks)
     # 2.7 GB hosts: the defaults' weights stay well under it, leaving room for torch and Streamlit.
     assert total_mb < 2700

@@ -143,7 +143,9 @@ def test_memory_estimate_of_a_folder_counts_the_dtype_it_loads_in(task, tiny_mod
     ref = tiny_model_paths[task]
     # Within a few percent: buffers rebuilt at load time (position ids) are not in the file.
     for chosen in (float32, bfloat16):
-        assert estimate_memory_bytes(task, ref, chosen) == pytest.approx(load_model(task, ref, chosen).memory_bytes, rel=0.05)
+        assert estimate_memory_bytes(task, ref, chosen) == pytest.approx(
+            load_model(task, ref, chosen).memory_bytes, rel=0.05
+        )
     assert estimate_memory_bytes(task, ref, bfloat16) < estimate_memory_bytes(task, ref, float32)
 
 

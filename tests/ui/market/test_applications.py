@@ -7,9 +7,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend.catalog import catalogue, search, vocabulary
-from backend.catalog.catalogue import CatalogueError, load_catalogue
-from pages.components import catalog as catalog_view
+from backend.use_cases import catalogue, search, vocabulary
+from backend.use_cases.catalogue import CatalogueError, load_catalogue
+from pages.components import use_cases as use_cases_view
 from pages.components.navigation import PAGES
 from paths import PROJECT_ROOT
 
@@ -38,7 +38,7 @@ def _hit(rank: int, use_case_id: str, score: float, language: str = "", terms: t
 
 
 class FakeSearch:
-    """Stands in for backend.catalog.search.search_catalogue and records its calls."""
+    """Stands in for backend.use_cases.search.search_catalogue and records its calls."""
 
     def __init__(self, response: search.SearchResponse) -> None:
         self.response = response
@@ -158,14 +158,14 @@ def test_a_broken_catalogue_shows_a_message_not_a_traceback(monkeypatch):
         raise CatalogueError("The use-case catalogue has invalid rows.", ["Row 4 (x): unknown task 'telepathy'."])
 
     monkeypatch.setattr(catalogue, "load_catalogue", broken)
-    catalog_view.use_case_catalogue.clear()
+    use_cases_view.use_case_catalogue.clear()
     try:
         app = _open()
         assert any("unknown task 'telepathy'" in str(error.value) for error in app.error)
         assert not app.get("plotly_chart")
     finally:
         # The next test must see the real catalogue again, not a cached failure or a stale copy.
-        catalog_view.use_case_catalogue.clear()
+        use_cases_view.use_case_catalogue.clear()
 
 
 def test_stated_only_switch_redraws_the_heatmap_without_mapped_tasks():

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.errors import InvalidInputError
-from pages.components import charts
+from pages.components import market_charts
 from paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "adoption.py")
@@ -22,7 +22,7 @@ def _trace_metas(figure: dict) -> list[dict]:
 
 @pytest.fixture
 def app() -> AppTest:
-    charts.market_data.clear()
+    market_charts.market_data.clear()
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
@@ -85,14 +85,14 @@ def test_breakdown_and_model_measure_switch_charts(app):
 
 
 def test_broken_shipped_data_shows_a_message(monkeypatch):
-    charts.market_data.clear()
+    market_charts.market_data.clear()
 
     def broken(folder=None):
         raise InvalidInputError("census_btos.csv has 1 invalid row(s).")
 
     monkeypatch.setattr("backend.market.store.load_market_data", broken)
     app = AppTest.from_file(PAGE, default_timeout=60).run()
-    charts.market_data.clear()
+    market_charts.market_data.clear()
     assert not app.exception
     assert any("invalid row" in w.value for w in app.warning)
     assert not app.get("plotly_chart")

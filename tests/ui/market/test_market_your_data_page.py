@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.market.store import MARKET_DIR
-from pages.components import charts
+from pages.components import market_charts
 from paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "your_data.py")
@@ -27,7 +27,7 @@ def _figures(app: AppTest) -> list[dict]:
 
 
 def _upload(name: str, content: bytes) -> AppTest:
-    charts.market_data.clear()
+    market_charts.market_data.clear()
     app = AppTest.from_file(PAGE, default_timeout=60).run()
     app.file_uploader(key="your_data.file").set_value((name, content, "text/csv")).run()
     return app

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog import catalogue, vocabulary
-from backend.catalog.catalogue import CatalogueError, load_catalogue, parse_catalogue
+from backend.use_cases import catalogue, vocabulary
+from backend.use_cases.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from pages.components.navigation import PAGES
 from paths import PROJECT_ROOT
 

@@ -7,8 +7,8 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from backend.catalog import figures, matrix
-from backend.catalog.catalogue import Catalogue, SourceRef, UseCase, load_catalogue
+from backend.use_cases import figures, matrix
+from backend.use_cases.catalogue import Catalogue, SourceRef, UseCase, load_catalogue
 
 
 def _use_case(use_case_id: str, industry: str, tasks: tuple[str, ...], basis: str = "stated", maturity: str = "C"):

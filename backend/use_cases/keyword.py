@@ -13,8 +13,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from backend.catalog import vocabulary as vocab
-from backend.catalog.catalogue import Catalogue, UseCase
+from backend.use_cases import vocabulary as vocab
+from backend.use_cases.catalogue import Catalogue, UseCase
 
 _WORD = re.compile(r"[a-z0-9]+")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")

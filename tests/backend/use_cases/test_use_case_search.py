@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from backend.catalog import embeddings, search
-from backend.catalog.catalogue import Catalogue, load_catalogue
-from backend.catalog.embeddings import EmbeddingCache
 from backend.errors import InvalidInputError, ModelLoadError, ModelUnavailableError
 from backend.models import catalog as model_catalog
 from backend.models.loader import LoadedModel, load_model
+from backend.use_cases import embeddings, search
+from backend.use_cases.catalogue import Catalogue, load_catalogue
+from backend.use_cases.embeddings import EmbeddingCache
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import dataclasses
 
 import pytest
 
-from backend.catalog import search
-from backend.catalog.catalogue import load_catalogue
-from backend.catalog.embeddings import EmbeddingCache
 from backend.config import get_settings, load_settings
 from backend.models import catalog as model_catalog
 from backend.models.loader import load_model, mirror_folder
+from backend.use_cases import search
+from backend.use_cases.catalogue import load_catalogue
+from backend.use_cases.embeddings import EmbeddingCache
 from paths import PROJECT_ROOT
 
 DEFAULT_EMBEDDER = model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from backend.catalog import vocabulary as vocab
 from backend.config import PROJECT_ROOT
 from backend.errors import ShowcaseError
+from backend.use_cases import vocabulary as vocab
 
 DEFAULT_PATH = PROJECT_ROOT / "data" / "use_cases.csv"
 COLUMNS: tuple[str, ...] = (

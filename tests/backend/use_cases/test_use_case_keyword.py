@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.catalog import keyword, search
-from backend.catalog.catalogue import Catalogue, load_catalogue
+from backend.use_cases import keyword, search
+from backend.use_cases.catalogue import Catalogue, load_catalogue
 
 
 @pytest.fixture(scope="module")

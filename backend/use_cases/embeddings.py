@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend.catalog.catalogue import Catalogue
 from backend.errors import InsufficientMemoryError, ModelLoadError
 from backend.models.loader import LoadedModel
+from backend.use_cases.catalogue import Catalogue
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 _BATCH_SIZE = 32

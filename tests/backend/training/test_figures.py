@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.training import charts
+from backend.training import figures
 from backend.training.evaluation import build_report
 
 
@@ -14,7 +14,7 @@ def _report():
 
 
 def test_confusion_heatmap_shows_the_counts_with_class_names():
-    figure = charts.build_confusion_figure(_report())
+    figure = figures.build_confusion_figure(_report())
     heatmap = figure.data[0]
     assert [list(row) for row in heatmap.z] == [[1, 0], [1, 2]]
     assert list(heatmap.x) == ["neg", "pos"] and list(heatmap.y) == ["neg", "pos"]
@@ -26,20 +26,20 @@ def test_curves_split_losses_and_scores():
         {"step": 2, "epoch": 1.0, "name": "train_loss", "value": 0.5},
         {"step": 2, "epoch": 1.0, "name": "val_accuracy", "value": 0.8},
     ]
-    figure = charts.build_curves_figure(history)
+    figure = figures.build_curves_figure(history)
     traces = {trace.name: (list(trace.x), list(trace.y)) for trace in figure.data}
     assert traces == {"training loss": ([1, 2], [0.7, 0.5]), "validation accuracy": ([2], [0.8])}
 
 
 def test_mistakes_and_per_class_tables():
     report = _report()
-    mistakes = charts.mistakes_table(report)
+    mistakes = figures.mistakes_table(report)
     assert mistakes.to_dict("records") == [{"text": "c", "true": "pos", "predicted": "neg", "confidence": 0.7311}]
-    assert charts.per_class_table(report)["support"].tolist() == [1, 3]
+    assert figures.per_class_table(report)["support"].tolist() == [1, 3]
 
 
 def test_eta_wording():
-    assert charts.format_eta(None) == ""
-    assert charts.format_eta(42) == "about 42 s left"
-    assert charts.format_eta(150) == "about 2 min left"
-    assert charts.format_eta(7200) == "about 2.0 h left"
+    assert figures.format_eta(None) == ""
+    assert figures.format_eta(42) == "about 42 s left"
+    assert figures.format_eta(150) == "about 2 min left"
+    assert figures.format_eta(7200) == "about 2.0 h left"

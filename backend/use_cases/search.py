@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from backend.catalog.catalogue import Catalogue, UseCase
-from backend.catalog.embeddings import LANGUAGES, CatalogueEmbeddings, EmbeddingCache, encode_texts
-from backend.catalog.keyword import rank_by_keywords
 from backend.errors import ModelLoadError, ShowcaseError
 from backend.models import catalog as model_catalog
 from backend.models.loader import LoadedModel, load_model
 from backend.uploads import check_text
+from backend.use_cases.catalogue import Catalogue, UseCase
+from backend.use_cases.embeddings import LANGUAGES, CatalogueEmbeddings, EmbeddingCache, encode_texts
+from backend.use_cases.keyword import rank_by_keywords
 
 SEMANTIC = "semantic"
 KEYWORD = "keyword"

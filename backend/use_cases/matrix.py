@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from backend.catalog import vocabulary as vocab
-from backend.catalog.catalogue import UseCase
+from backend.use_cases import vocabulary as vocab
+from backend.use_cases.catalogue import UseCase
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 
 import plotly.graph_objects as go
 
-from backend.catalog import vocabulary as vocab
-from backend.catalog.catalogue import UseCase
-from backend.catalog.matrix import TaskMatrix
+from backend.use_cases import vocabulary as vocab
+from backend.use_cases.catalogue import UseCase
+from backend.use_cases.matrix import TaskMatrix
 
 _CELL_HEIGHT_PX = 34
 _MARGIN_PX = 170

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from backend.catalog import catalogue as catalogue_file
-from backend.catalog import search
-from backend.catalog import vocabulary as vocab
-from backend.catalog.catalogue import Catalogue, UseCase
-from backend.catalog.embeddings import EmbeddingCache
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.models import catalog as model_catalog
+from backend.use_cases import catalogue as catalogue_file
+from backend.use_cases import search
+from backend.use_cases import vocabulary as vocab
+from backend.use_cases.catalogue import Catalogue, UseCase
+from backend.use_cases.embeddings import EmbeddingCache
 from pages.components.errors import show_error
 from pages.components.models import get_model
 from pages.components.navigation import PAGES
