@@ -16,10 +16,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web import cli
 
+ROOT = Path(__file__).resolve().parents[1]
+
 if __name__ == "__main__":
-    PagesManager.uses_pages_directory = False
-    sys.argv = ["streamlit", "run", str(Path(__file__).resolve().parents[1] / "app.py"), *sys.argv[1:]]
+    sys.path.insert(0, str(ROOT))
+    from pages.components.legacy_pages import declare_navigation_only
+
+    declare_navigation_only()
+    sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *sys.argv[1:]]
     sys.exit(cli.main())

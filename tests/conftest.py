@@ -80,15 +80,16 @@ def _navigation_pages_only(monkeypatch: pytest.MonkeyPatch) -> None:
     and its ``st.page_link`` calls to pages in subfolders fail. A live server clears the flag on
     its first run through app.py's ``st.navigation`` and keeps it cleared.
     """
-    from streamlit.runtime.pages_manager import PagesManager
+    from pages.components import legacy_pages
 
-    original_init = PagesManager.__init__
+    pages_manager = legacy_pages.pages_manager_class()
+    original_init = pages_manager.__init__
 
     def init_without_pages_folder(self, *args, **kwargs) -> None:
         original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
+        legacy_pages.declare_navigation_only()
 
-    monkeypatch.setattr(PagesManager, "__init__", init_without_pages_folder)
+    monkeypatch.setattr(pages_manager, "__init__", init_without_pages_folder)
 
 
 @pytest.fixture
