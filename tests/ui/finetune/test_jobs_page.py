@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.training import jobs, worker
-from backend.training.job_store import JobStore
+from backend import worker
+from backend.jobs.store import JobStore
+from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
 from training_data import learnable_texts
 
@@ -35,7 +36,7 @@ def trained(state, tiny_model_paths):
     """Two jobs run to success by the real worker code, in this process."""
     ids = [_submit(state, tiny_model_paths, title) for title in ("Run A", "Run B")]
     for job_id in ids:
-        assert worker.execute_job(job_id, state.settings) == "succeeded"
+        assert worker.run_job(job_id, state.settings) == "succeeded"
     return ids
 
 
