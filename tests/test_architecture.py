@@ -147,3 +147,39 @@ def test_the_import_graph_sees_lazy_and_relative_imports(tmp_path):
 
 def test_backend_has_no_import_cycles():
     assert find_cycles(_backend_import_graph()) == []
+
+
+def _full_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_job_machinery_knows_no_task():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _full_imports(path)
+            if name.startswith(("backend.training", "backend.inference", "backend.models", "backend.worker"))
+        )
+        for path in (ROOT / "backend" / "jobs").rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_demos_do_not_depend_on_training_or_the_fine_tuning_widgets():
+    demo_files = [*(ROOT / "pages" / "demos").glob("*.py"), ROOT / "pages" / "components" / "batch.py"]
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _full_imports(path)
+            if name.startswith("backend.training") or name == "pages.components.finetune"
+        )
+        for path in demo_files
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}

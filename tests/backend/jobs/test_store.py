@@ -7,8 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -189,12 +187,12 @@ def test_an_old_database_gets_a_kind_column_and_batch_jobs_stop_posing_as_traini
     assert len(store.list_jobs()) == 3
 
 
-def test_listing_and_reading_jobs_never_write(store, tmp_path, monkeypatch):
+def test_listing_and_reading_jobs_never_write(store, tmp_path, sqlite_writes):
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     job = _create(store, tmp_path)
     store.claim(job.id, pid=process.pid)  # its worker is dead, but only the worker side may say so
-    with recorded_writes(monkeypatch) as writes:
+    with sqlite_writes() as writes:
         store.list_jobs()
         store.get(job.id)
         store.list_models("sentiment")
@@ -205,33 +203,9 @@ def test_listing_and_reading_jobs_never_write(store, tmp_path, monkeypatch):
     assert store.get(job.id).status == RUNNING
 
 
-@contextmanager
-def recorded_writes(monkeypatch) -> Iterator[list[tuple[str, str]]]:
-    """Every row write (INSERT/UPDATE/DELETE on a jobs table) made through sqlite3 meanwhile."""
-    writes: list[tuple[str, str]] = []
-    names = {sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
-    connect = sqlite3.connect
-
-    def authorizer(action, table, *_):
-        if action in names and table and not table.startswith("sqlite_"):
-            writes.append((names[action], table))
-        return sqlite3.SQLITE_OK
-
-    def recording_connect(*args, **kwargs):
-        connection = connect(*args, **kwargs)
-        connection.set_authorizer(authorizer)
-        return connection
-
-    monkeypatch.setattr(sqlite3, "connect", recording_connect)
-    try:
-        yield writes
-    finally:
-        monkeypatch.setattr(sqlite3, "connect", connect)
-
-
-def test_the_write_recorder_sees_writes(store, tmp_path, monkeypatch):
+def test_the_write_recorder_sees_writes(store, tmp_path, sqlite_writes):
     # Guard against the test above passing vacuously.
     job = _create(store, tmp_path)
-    with recorded_writes(monkeypatch) as writes:
+    with sqlite_writes() as writes:
         store.log(job.id, "hello")
     assert writes == [("insert", "job_logs")]
