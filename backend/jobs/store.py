@@ -143,6 +143,18 @@ class Job:
         return asdict(self)
 
 
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring a database from before job kinds up to date (once; another process may race us)."""
+    try:
+        connection.execute(_MIGRATIONS[0])
+    except sqlite3.OperationalError as error:
+        if "duplicate column" in str(error):
+            return  # another process added the column and migrates the rows
+        raise
+    for statement in _MIGRATIONS[1:]:
+        connection.execute(statement)
+
+
 def new_job_id() -> str:
     """A sortable, unique id that is also a safe folder name."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -159,8 +171,7 @@ class JobStore:
             columns = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
             connection.executescript(_SCHEMA)
             if columns and "kind" not in columns:
-                for statement in _MIGRATIONS:
-                    connection.execute(statement)
+                _migrate(connection)
             connection.execute("CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created)")
 
     @contextmanager
