@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,3 +92,19 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+# Environment variable of each setting: ``LSM_`` + the field name in capitals, except these.
+_ENV_NAME_EXCEPTIONS = {"queue_backend": "LSM_QUEUE"}
+
+
+def to_environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the environment variables ``load_settings`` reads, so that a child process
+    (the worker) sees exactly these settings, including ones added later.
+    """
+    environment = {}
+    for setting in fields(settings):
+        value = getattr(settings, setting.name)
+        name = _ENV_NAME_EXCEPTIONS.get(setting.name, f"LSM_{setting.name.upper()}")
+        environment[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return environment

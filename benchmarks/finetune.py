@@ -29,12 +29,12 @@ from typing import Any
 import torch
 
 from backend.config import Settings
+from backend.jobs.progress import JobEvent
 from backend.models import catalog
 from backend.models.device import DeviceInfo, choose_device
 from backend.training import runner
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.params import FAST, FULL, TEXT, default_params
-from backend.training.progress import TrainingEvent
 from benchmarks import measure, workloads
 from benchmarks.profiles import Profile
 from benchmarks.standins import BenchModel, prepare_model
@@ -133,7 +133,7 @@ def run_ours(
     if method == FAST:
         params = dataclasses.replace(params, epochs=default_params(TEXT, FAST, bench.hub_id).epochs)
 
-    def on_event(event: TrainingEvent) -> None:
+    def on_event(event: JobEvent) -> None:
         if event.kind == "metric" and event.name == "val_accuracy":
             curve.add(event.epoch, event.value)
 

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh requirements.txt
-# A detached training worker (the app also starts one when a job waits and none is alive).
-.venv/bin/python -c "from backend.training.worker import ensure_worker_running; ensure_worker_running()"
+# A detached job worker (the app also starts one when a job waits and none is alive).
+.venv/bin/python -c "from backend.jobs.worker import ensure_worker_running; ensure_worker_running()"
 exec .venv/bin/python scripts/serve.py "$@"

@@ -107,7 +107,7 @@ def start_worker(local: config.Settings):
         env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
         log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.training.worker"],
+            [sys.executable, "-m", "backend.worker"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

@@ -26,7 +26,7 @@ def wait_for(condition: Callable[[], object], what: str, limit_seconds: float = 
 
 def running_with_steps(job_id: str, settings) -> bool:
     """True once the job is running and has reported at least one training step."""
-    from backend.training.job_store import RUNNING, JobStore
+    from backend.jobs.store import RUNNING, JobStore
 
     job = JobStore(settings=settings).require(job_id)
     return job.status == RUNNING and job.step > 0

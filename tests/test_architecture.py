@@ -55,3 +55,131 @@ def test_test_modules_do_not_import_conftest():
         if p.name != "conftest.py" and "conftest" in _imported_modules(p)
     ]
     assert offenders == []
+
+
+# --- import cycles inside backend/ --------------------------------------------------------------
+
+
+def _backend_import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Each backend module and the backend modules it imports, at any depth (lazy imports count)."""
+    paths = {_module_name_under(root, path): path for path in (root / "backend").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                # `from package import module` imports the module; `from module import name` the module.
+                targets.update(
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else base for alias in node.names
+                )
+        graph[name] = {target for target in targets if target in paths and target != name}
+    return graph
+
+
+def _module_name_under(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: each strongly connected group of two or more modules (or a
+    module importing itself), sorted, so a failure names every module involved.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        # Tarjan's algorithm; the graph has a few hundred nodes, so recursion depth is fine.
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1 or node in graph.get(node, ()):
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(groups)
+
+
+def test_the_cycle_finder_finds_cycles_and_only_cycles():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}, "f": {"d"}}
+    assert find_cycles(graph) == [["a", "b", "c"], ["e"]]
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_import_graph_sees_lazy_and_relative_imports(tmp_path):
+    package = tmp_path / "backend" / "jobs"
+    package.mkdir(parents=True)
+    (tmp_path / "backend" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "queue.py").write_text("def run():\n    from backend.jobs.worker import execute\n")
+    (package / "worker.py").write_text("from . import queue\n")
+    graph = _backend_import_graph(tmp_path)
+    assert graph["backend.jobs.queue"] == {"backend.jobs.worker"}
+    assert graph["backend.jobs.worker"] == {"backend.jobs.queue"}
+    assert find_cycles(graph) == [["backend.jobs.queue", "backend.jobs.worker"]]
+
+
+def test_backend_has_no_import_cycles():
+    assert find_cycles(_backend_import_graph()) == []
+
+
+def _full_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_job_machinery_knows_no_task():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _full_imports(path)
+            if name.startswith(("backend.training", "backend.inference", "backend.models", "backend.worker"))
+        )
+        for path in (ROOT / "backend" / "jobs").rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_demos_do_not_depend_on_training_or_the_fine_tuning_widgets():
+    demo_files = [*(ROOT / "pages" / "demos").glob("*.py"), ROOT / "pages" / "components" / "batch.py"]
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _full_imports(path)
+            if name.startswith("backend.training") or name == "pages.components.finetune"
+        )
+        for path in demo_files
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}

@@ -1,24 +1,38 @@
-"""Local models the user owns: fine-tuned runs and folders dropped into the models folder.
+"""Local models the user owns: fine-tuned models recorded by their jobs, and hand-placed folders.
 
-A model folder announces itself with a ``showcase.json`` beside its ``config.json``:
+A fine-tuned model is *recorded*, not discovered: its succeeded job in the job store names it
+(artefacts ``model_dir`` and ``model_task``), and the demos list those jobs for their owner. Nothing
+under the run folders is scanned, so an uploaded file can never pose as a model.
+
+A folder dropped into the models folder by hand announces itself with a ``showcase.json`` beside its
+``config.json`` (only the folder's direct children are looked at):
 ``{"task": "sentiment", "title": "...", "created": "...", "metrics": {...}, "owner": "..."}``.
-The fine-tuning studio writes one for every finished model, so it appears in the demos' pickers.
+The fine-tuning studio writes one into every model it saves, so a downloaded model placed there
+is listed too.
+
+A model's reference stays its folder path (the loader and cache key on it), but users see
+``LocalModel.label`` / ``display_name``: its title and job id, never a server path.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from backend.config import Settings, get_settings
+from backend.jobs.store import JobStore
 
 MANIFEST = "showcase.json"
 
 
 @dataclass(frozen=True)
 class LocalModel:
-    """A local model folder usable as a model reference (``path``)."""
+    """A local model folder usable as a model reference (``path``).
+
+    ``job_id`` is the job that trained it; empty for a hand-placed folder.
+    """
 
     task: str
     title: str
@@ -26,6 +40,12 @@ class LocalModel:
     created: str
     owner: str
     metrics: dict[str, float]
+    job_id: str = ""
+
+    @property
+    def label(self) -> str:
+        """What users see: the title and the job id (or the folder name of a hand-placed model)."""
+        return f"{self.title} · {self.job_id or Path(self.path).name}"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
@@ -62,22 +82,63 @@ def _read_manifest(manifest: Path) -> LocalModel | None:
     )
 
 
+def _recorded(task: str, owner: str | None, settings: Settings) -> list[LocalModel]:
+    """Models of ``task`` that the owner's succeeded jobs recorded (a deleted folder is skipped)."""
+    found = []
+    for job in JobStore(settings=settings).list_models(task, owner):
+        path = str(job.artefacts["model_dir"])
+        if not (Path(path) / "config.json").is_file():
+            continue
+        created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(job.finished or job.created))
+        metrics = {k: float(v) for k, v in job.metrics.items() if isinstance(v, int | float)}
+        found.append(LocalModel(task, job.title or "Untitled", path, created, job.owner, metrics, job.id))
+    return found
+
+
+def _hand_placed(task: str, owner: str | None, settings: Settings) -> list[LocalModel]:
+    """Folders directly inside the models folder whose manifest names ``task``."""
+    if not settings.models_dir.is_dir():
+        return []
+    found = []
+    for manifest in settings.models_dir.glob(f"*/{MANIFEST}"):
+        model = _read_manifest(manifest)
+        if model and model.task == task and (owner is None or model.owner in ("", owner)):
+            found.append(model)
+    return found
+
+
 def list_local_models(task: str, owner: str | None = None, settings: Settings | None = None) -> list[LocalModel]:
-    """Local models of ``task``, newest first.
+    """Local models of ``task``: the owner's fine-tuned models, newest first, then hand-placed ones.
 
     Args:
-        task: catalogue task name (fine-tuned text classifiers count as ``sentiment``'s peers by
-            being written with the task the demo uses).
-        owner: when given, only models of this owner or with no owner (shared).
+        task: catalogue task name (fine-tuned text classifiers are recorded under ``sentiment``,
+            the demo that runs them).
+        owner: when given, only this owner's fine-tuned models and hand-placed models of this
+            owner or with no owner (shared).
         settings: settings to use.
     """
     settings = settings or get_settings()
-    found: list[LocalModel] = []
-    for root in (settings.models_dir, settings.runs_dir):
-        if not root.is_dir():
+    hand_placed = sorted(_hand_placed(task, owner, settings), key=lambda m: m.created, reverse=True)
+    return _recorded(task, owner, settings) + hand_placed
+
+
+def display_name(model_ref: str, settings: Settings | None = None) -> str:
+    """How a model reference is shown: a fine-tuned model as its title and job id, a hand-placed
+    folder by its name inside the models folder, anything else (a hub id) as it is.
+    """
+    settings = settings or get_settings()
+    path = Path(model_ref)
+    if not path.is_absolute():
+        return model_ref
+    for root in (settings.runs_dir, settings.models_dir):
+        try:
+            relative = path.resolve().relative_to(root.resolve())
+        except (OSError, ValueError):
             continue
-        for manifest in root.glob(f"**/{MANIFEST}"):
-            model = _read_manifest(manifest)
-            if model and model.task == task and (owner is None or model.owner in ("", owner)):
-                found.append(model)
-    return sorted(found, key=lambda m: m.created, reverse=True)
+        if not relative.parts:
+            break
+        if root == settings.runs_dir:
+            job = JobStore(settings=settings).get(relative.parts[0])
+            return f"{job.title or 'Untitled'} · {job.id}" if job else relative.parts[0]
+        return str(relative)
+    return path.name

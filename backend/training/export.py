@@ -8,8 +8,8 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs.store import SUCCEEDED, Job
 from backend.training.evaluation import EVALUATION_FILE
-from backend.training.job_store import SUCCEEDED, Job
 from backend.training.params import PARAMS_FILE
 from backend.training.runner import MODEL_FOLDER
 

@@ -16,6 +16,7 @@ import torch
 
 from backend.config import Settings
 from backend.errors import ModelLoadError
+from backend.jobs.progress import Reporter
 from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.embedding_head import from_sentence_transformer
@@ -25,7 +26,6 @@ from backend.training.evaluation import classification_scores
 from backend.training.hf_training import load_base_model, with_batch_backoff
 from backend.training.image_trainer import ImageFiles, collate_images
 from backend.training.params import TrainingParams
-from backend.training.progress import Reporter
 from backend.training.text_trainer import FittedModel, effective_max_length
 
 

@@ -1,8 +1,7 @@
-"""Plotly figures and tables of the fine-tuning screens, built from job data (no Streamlit here)."""
+"""Plotly figures and tables of the fine-tuning screens, built from training results (no Streamlit here)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -10,7 +9,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.training.evaluation import EvaluationReport
-from backend.training.job_store import Job
 
 _LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
 _SCORE_CURVES = {"val_accuracy": "validation accuracy", "val_f1": "validation macro-F1"}
@@ -79,31 +77,6 @@ def build_comparison_figure(rows: list[dict[str, Any]], metrics: tuple[str, ...]
     return figure
 
 
-def _when(timestamp: float | None) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else ""
-
-
-def jobs_table(jobs: list[Job]) -> pd.DataFrame:
-    """One row per job for the jobs list."""
-    return pd.DataFrame(
-        [
-            {
-                "title": job.title or job.id,
-                "status": job.status,
-                "task": job.task,
-                "method": job.method,
-                "base model": job.base_model,
-                "created (UTC)": _when(job.created),
-                "progress": round(job.progress * 100),
-                "accuracy": job.metrics.get("accuracy"),
-                "macro F1": job.metrics.get("f1"),
-                "job": job.id,
-            }
-            for job in jobs
-        ]
-    )
-
-
 def per_class_table(report: EvaluationReport) -> pd.DataFrame:
     """The per-class scores as a table."""
     return pd.DataFrame([row.__dict__ for row in report.per_class])
@@ -117,14 +90,3 @@ def mistakes_table(report: EvaluationReport) -> pd.DataFrame:
             for m in report.worst
         ]
     )
-
-
-def format_eta(seconds: float | None) -> str:
-    """'about 3 min left' style text; empty when unknown."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"about {max(1, round(seconds))} s left"
-    if seconds < 3600:
-        return f"about {round(seconds / 60)} min left"
-    return f"about {seconds / 3600:.1f} h left"

@@ -21,12 +21,12 @@ from backend.errors import (
     ShowcaseError,
     UnsafeModelError,
 )
+from backend.jobs.progress import JobCancelled, Reporter
 from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.loader import resolve_source
 from backend.training.evaluation import classification_scores
 from backend.training.params import TrainingParams
-from backend.training.progress import Reporter, TrainingCancelled
 
 CHECKPOINTS_FOLDER = "checkpoints"
 # Logged points per epoch on the loss curve: enough for a curve, few enough for the job store.
@@ -115,7 +115,7 @@ def with_batch_backoff(run: Callable[[int], Any], batch_size: int, reporter: Rep
     while True:
         try:
             return run(size)
-        except TrainingCancelled:
+        except JobCancelled:
             raise
         except (RuntimeError, torch.OutOfMemoryError) as error:
             if not is_out_of_memory(error):
@@ -175,7 +175,7 @@ def train_with_trainer(
     """One ``Trainer`` run at ``batch_size``; returns the trained model (best epoch when early stopping).
 
     Raises:
-        TrainingCancelled: the reporter's stop flag was set.
+        JobCancelled: the reporter's stop flag was set.
     """
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback

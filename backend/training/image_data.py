@@ -118,7 +118,8 @@ def prepare_image_dataset(
     warnings: list[str] = []
     if ignored:
         warnings.append(f"Ignored {len(ignored)} file(s) that are not images: {_listing(ignored)}.")
-        # Removed, not kept: a stray config.json + showcase.json would otherwise pose as a model.
+        # Removed, not kept: they are not training data. (Models are recorded by their jobs, never
+        # discovered in run folders, so a stray config.json + showcase.json could not pose as one.)
         for path in files:
             if path not in csvs and path not in images:
                 path.unlink(missing_ok=True)

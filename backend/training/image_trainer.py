@@ -9,11 +9,11 @@ import torch
 
 from backend import uploads
 from backend.config import Settings
+from backend.jobs.progress import Reporter
 from backend.models.device import DeviceInfo
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.hf_training import fit_with_backoff, load_base_model
 from backend.training.params import TrainingParams
-from backend.training.progress import Reporter
 from backend.training.text_trainer import FittedModel
 
 
@@ -55,7 +55,7 @@ def train_image_classifier(
 
     Raises:
         ShowcaseError: the base model cannot be loaded, or memory runs out even at batch size 1.
-        TrainingCancelled: a stop was requested.
+        JobCancelled: a stop was requested.
     """
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 

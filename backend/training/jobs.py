@@ -1,7 +1,8 @@
-"""What the fine-tuning pages call: check data, submit, watch, cancel, delete and compare jobs.
+"""What the fine-tuning pages call: check data, submit, list and compare training jobs.
 
 Submitting prepares and checks the data first (nothing is queued when it is bad), writes it and
-the parameters into a new run folder, records the job, and puts its id on the queue.
+the parameters into a new run folder, records the job (kind ``train``), and puts its id on the
+queue. Viewing, cancelling and deleting a job is the same for every kind (``backend.jobs.manage``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +17,15 @@ import pandas as pd
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.training import queue
+from backend.jobs import queue
+from backend.jobs.store import Job, JobStore, new_job_id
 from backend.training.datasets import PreparedDataset, prepare_text_dataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 from backend.training.image_data import prepare_image_dataset
-from backend.training.job_store import FINISHED, RUNNING, Job, JobStore, new_job_id
-from backend.training.params import IMAGE, METHODS, TEXT, TrainingParams
-from backend.training.worker import DATA_FOLDER, worker_alive
+from backend.training.params import IMAGE, TEXT, TrainingParams
+from backend.training.runner import DATA_FOLDER, TRAIN
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
-
-
-@dataclass
-class JobView:
-    """Everything the live view of one job shows."""
-
-    job: Job
-    queue_position: int | None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    report: EvaluationReport | None = None
-    worker_alive: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {
-            "job": self.job.to_dict(),
-            "queue_position": self.queue_position,
-            "history": self.history,
-            "logs": self.logs,
-            "report": self.report.to_dict() if self.report else None,
-            "worker_alive": self.worker_alive,
-        }
 
 
 def check_text_data(
@@ -91,7 +68,18 @@ def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings
         prepared.save(run_dir / DATA_FOLDER)
         params.save(run_dir)
         summary = {**prepared.summary, "warnings": prepared.warnings, "class_names": prepared.classes}
-        job = JobStore(settings=settings).create(job_id, params.to_dict(), summary, run_dir, owner)
+        job = JobStore(settings=settings).create(
+            job_id,
+            TRAIN,
+            params.task,
+            params.to_dict(),
+            summary,
+            run_dir,
+            owner,
+            title=params.title,
+            method=params.method,
+            base_model=params.base_model,
+        )
         queue.enqueue_job(job_id, settings)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -153,13 +141,11 @@ def submit_image_job(
 def list_jobs(
     owner: str, statuses: tuple[str, ...] = (), task: str | None = None, settings: Settings | None = None
 ) -> list[Job]:
-    """The owner's training jobs, newest first; jobs of dead workers are marked failed first.
+    """The owner's training jobs, newest first (reads only).
 
-    Batch jobs share the queue and store but belong to the demo pages (``batch_jobs``).
+    Batch jobs share the queue and store but belong to the demo pages (``backend.inference.batch``).
     """
-    store = JobStore(settings=settings)
-    store.reap_dead_jobs()
-    return store.list_jobs(owner=owner, statuses=statuses, task=task, methods=METHODS)
+    return JobStore(settings=settings).list_jobs(owner=owner, statuses=statuses, task=task, kinds=(TRAIN,))
 
 
 def load_report(job: Job) -> EvaluationReport | None:
@@ -171,56 +157,6 @@ def load_report(job: Job) -> EvaluationReport | None:
         return EvaluationReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
-
-
-def view_job(job_id: str, owner: str, settings: Settings | None = None) -> JobView:
-    """Status, queue position, curves, logs and (when done) the report of one job.
-
-    Raises:
-        InvalidInputError: no such job for this owner.
-    """
-    settings = settings or get_settings()
-    store = JobStore(settings=settings)
-    store.reap_dead_jobs()
-    job = store.require(job_id, owner)
-    return JobView(
-        job=job,
-        queue_position=store.queue_position(job_id),
-        history=store.metric_history(job_id),
-        logs=store.logs(job_id),
-        report=load_report(job) if job.is_finished else None,
-        worker_alive=worker_alive(settings),
-    )
-
-
-def cancel_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
-    """Cancel a waiting job at once, or ask a running one to stop within seconds."""
-    store = JobStore(settings=settings)
-    job = store.require(job_id, owner)
-    if job.is_finished:
-        raise InvalidInputError(f"The job has already {job.status}.")
-    return store.request_cancel(job_id)
-
-
-def delete_job(job_id: str, owner: str, settings: Settings | None = None) -> None:
-    """Remove a finished or waiting job, its run folder and its model.
-
-    Raises:
-        InvalidInputError: the job is running (cancel it first) or does not exist.
-    """
-    settings = settings or get_settings()
-    store = JobStore(settings=settings)
-    job = store.require(job_id, owner)
-    if job.status == RUNNING:
-        raise InvalidInputError("The job is still running.", "Cancel it first, then delete it.")
-    if job.status not in FINISHED:
-        store.request_cancel(job_id)
-    run_dir = Path(job.run_dir).resolve()
-    runs_root = settings.runs_dir.resolve()
-    # The path comes from the database; never delete anything outside the runs folder.
-    if runs_root in run_dir.parents:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    store.delete(job_id)
 
 
 def compare_jobs(job_ids: list[str], owner: str, settings: Settings | None = None) -> list[dict[str, Any]]:

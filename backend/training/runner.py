@@ -1,6 +1,7 @@
 """The plain-Python training API: data + params in, a saved, registered, evaluated model out.
 
-The worker calls ``run_training`` for queued jobs; benchmarks and scripts can call it directly,
+The worker runs queued training jobs through ``TRAINING_HANDLER`` (``run_job`` reads the job's run
+folder and calls ``run_training``); benchmarks and scripts can call ``run_training`` directly,
 without the queue, for both methods and both tasks.
 """
 
@@ -17,6 +18,9 @@ from typing import Any
 import torch
 
 from backend.config import Settings, get_settings
+from backend.jobs.progress import ProgressCallback, Reporter
+from backend.jobs.store import Job
+from backend.jobs.worker import JobHandler
 from backend.models import catalog
 from backend.models.device import DeviceInfo, choose_device
 from backend.models.embedding_head import EmbeddingHeadClassifier
@@ -26,9 +30,10 @@ from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EvaluationReport, build_report
 from backend.training.model_card import CARD_FILE, build_model_card
 from backend.training.params import FAST, FULL, IMAGE, TEXT, TrainingParams
-from backend.training.progress import ProgressCallback, Reporter
 
+TRAIN = "train"  # the kind of every training job
 MODEL_FOLDER = "model"
+DATA_FOLDER = "data"
 # The demo pages list fine-tuned models under the task they run.
 DEMO_TASK = {TEXT: catalog.SENTIMENT, IMAGE: catalog.IMAGE_CLASSIFICATION}
 _TRAINERS = {
@@ -86,7 +91,7 @@ def run_training(
         run_dir: the run's folder; the model is saved to ``run_dir / "model"`` with its tokenizer
             or image processor, label names, model card and demo manifest; ``evaluation.json``
             goes to ``run_dir``.
-        progress_callback: receives ``TrainingEvent``s (progress with ETA, metric points, logs).
+        progress_callback: receives ``JobEvent``s (progress with ETA, metric points, logs).
         should_stop: polled during training; returning True cancels the run.
         owner: recorded in the model manifest so the demos show it to its owner only.
         settings: settings to use (default: the process settings).
@@ -94,7 +99,7 @@ def run_training(
 
     Raises:
         ShowcaseError: the base model cannot be loaded, or memory runs out (readable message).
-        TrainingCancelled: ``should_stop`` returned True.
+        JobCancelled: ``should_stop`` returned True.
     """
     params.validate()
     if dataset.task != params.task:
@@ -122,3 +127,45 @@ def run_training(
     write_manifest(model_dir, DEMO_TASK[params.task], title, created, owner, report.headline())
     reporter.log(f"Saved the model to {model_dir}")
     return TrainingResult(str(model_dir), report, round(time.perf_counter() - started, 2), device.name)
+
+
+def run_job(
+    job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train a claimed job from its stored params and prepared data; returns its metrics and artefacts.
+
+    The artefacts record the model (``model_dir``, ``model_task``), which is how the demos list it.
+    """
+    run_dir = Path(job.run_dir)
+    params = TrainingParams.from_dict(job.params)
+    result = run_training(
+        params,
+        PreparedDataset.load(run_dir / DATA_FOLDER),
+        run_dir,
+        progress_callback=events,
+        should_stop=should_stop,
+        owner=job.owner,
+        settings=settings,
+    )
+    metrics = {**result.report.headline(), "seconds": result.seconds}
+    artefacts = {
+        "model_dir": result.model_dir,
+        "model_task": DEMO_TASK[params.task],
+        "evaluation": str(run_dir / "evaluation.json"),
+        "device": result.device,
+    }
+    return metrics, artefacts
+
+
+def _remove_model(job: Job) -> None:
+    shutil.rmtree(Path(job.run_dir) / MODEL_FOLDER, ignore_errors=True)
+
+
+TRAINING_HANDLER = JobHandler(
+    run=run_job,
+    doing="Training",
+    output="model",
+    memory_advice="Lower the batch size or the maximum text length, or pick a smaller base model",
+    phase="Training",
+    cleanup=_remove_model,
+)

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 
 from backend.config import Settings
+from backend.jobs.progress import Reporter
 from backend.models.device import DeviceInfo
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.hf_training import fit_with_backoff, load_base_model
 from backend.training.params import TrainingParams
-from backend.training.progress import Reporter
 
 
 @dataclass
@@ -66,7 +66,7 @@ def train_text_classifier(
 
     Raises:
         ShowcaseError: the base model cannot be loaded, or memory runs out even at batch size 1.
-        TrainingCancelled: a stop was requested.
+        JobCancelled: a stop was requested.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 

@@ -63,7 +63,8 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     specs = list(specs) if specs is not None else catalog.models_for(task)
     local = registry.list_local_models(task, owner=current_owner())
     labels: dict[str, str] = {spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs}
-    labels.update({model.path: f"{model.title} · your model, {model.created[:10] or 'local'}" for model in local})
+    # Users see a model's title and job id; its reference (a server path) stays internal.
+    labels.update({model.path: f"{model.label} · your model" for model in local})
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
     choice = st.selectbox("Model", list(labels), format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
@@ -124,7 +125,7 @@ def show_footer(footer: RunFooter) -> None:
     """Device, model, latency and the amount of work of one run."""
     parts = [
         f":material/memory: {footer.device}",
-        f":material/deployed_code: `{footer.model}`",
+        f":material/deployed_code: `{registry.display_name(footer.model)}`",
         f":material/timer: {footer.latency_ms:,.0f} ms",
         f"{footer.items:,} {footer.unit}{'' if footer.items == 1 else 's'}",
     ]

@@ -8,11 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from backend import uploads
+from backend.jobs import tables
+from backend.jobs.manage import JobView
 from backend.models import catalog
-from backend.training import export, figures, worker
+from backend.training import export, figures, jobs
 from backend.training.datasets import PreparedDataset
-from backend.training.jobs import JobView
 from backend.training.params import FAST, FULL, IMAGE, TEXT, TrainingParams, default_params
+from backend.training.runner import DATA_FOLDER
+from pages.components import job_monitor
 
 LOCAL_FOLDER = "Local folder…"
 METHOD_LABELS = {
@@ -143,32 +146,14 @@ def show_data_summary(prepared: PreparedDataset) -> None:
         st.warning(warning, icon=":material/warning:")
 
 
-def start_worker_if_needed() -> None:
-    """Start a background worker when none is alive (Community Cloud runs only the app)."""
-    try:
-        if worker.ensure_worker_running():
-            st.toast("Started a training worker in the background.", icon=":material/memory:")
-    except OSError as error:
-        st.error(f"Could not start a training worker ({error}). Start one with `python -m backend.training.worker`.")
-
-
-def show_queue_wait(view: JobView, sentence: str) -> None:
-    """A queued job's place in line (``sentence`` holds ``{ahead}``) and whether a worker is up."""
-    position = view.queue_position or 1
-    ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
-    st.info(sentence.format(ahead=ahead), icon=":material/hourglass_top:")
-    if not view.worker_alive:
-        st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
-
-
 def show_progress(view: JobView) -> None:
     """Status line, queue position, progress bar with ETA, and the curves so far."""
     job = view.job
     st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {job.message}")
     if job.status == "queued":
-        show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
+        job_monitor.show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
     if job.status == "running":
-        eta = figures.format_eta(job.eta_seconds)
+        eta = tables.format_eta(job.eta_seconds)
         st.progress(
             job.progress,
             text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
@@ -183,7 +168,8 @@ def show_progress(view: JobView) -> None:
 
 def show_report(view: JobView) -> None:
     """Headline metrics, confusion matrix, per-class table, worst mistakes, download and use."""
-    report, job = view.report, view.job
+    job = view.job
+    report = jobs.load_report(job)
     if report is None:
         st.warning("This job has no evaluation report.", icon=":material/warning:")
         return
@@ -212,7 +198,7 @@ def show_report(view: JobView) -> None:
         st.caption("None: every validation example was classified correctly.")
     elif job.task == IMAGE:
         for mistake in report.worst:
-            image_path = Path(job.run_dir) / "data" / mistake.input
+            image_path = Path(job.run_dir) / DATA_FOLDER / mistake.input
             image_column, text_column = st.columns([1, 5])
             if image_path.is_file():
                 image_column.image(str(image_path), width=64)

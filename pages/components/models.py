@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.config import get_settings
+from backend.models import registry
 from backend.models.cache import ModelCache, shared_cache
 from backend.models.device import DeviceInfo, choose_device
 from backend.models.loader import LoadedModel
@@ -24,5 +25,5 @@ def current_device() -> DeviceInfo:
 
 def get_model(task: str, model_ref: str) -> LoadedModel:
     """Load (or reuse) a model with a spinner; raises ShowcaseError subclasses."""
-    with st.spinner(f"Loading {model_ref}…"):
+    with st.spinner(f"Loading {registry.display_name(model_ref)}…"):
         return model_cache().get(task, model_ref)

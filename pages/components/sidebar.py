@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from backend.config import Settings, get_settings
+from backend.models import registry
 from backend.models.device import DeviceInfo, cpu_computes_bfloat16, wants_cpu_bfloat16
 from pages.components.models import current_device, model_cache
 
@@ -42,4 +43,4 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         if not loaded:
             st.caption("None yet: a model loads on first use.")
         for item in reversed(loaded):
-            st.markdown(f"- `{item.model_ref}` · {item.task} · {item.memory_mb:,.0f} MB")
+            st.markdown(f"- `{registry.display_name(item.model_ref)}` · {item.task} · {item.memory_mb:,.0f} MB")

@@ -4,8 +4,8 @@ import streamlit as st
 
 from backend import uploads
 from backend.inference import image_classification
+from backend.inference.batch import BatchRequest
 from backend.models import catalog
-from backend.training import batch_jobs
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
@@ -105,6 +105,6 @@ with batch_tab:
     elif model_ref and st.button(
         "Classify every image", key="image_classification.batch_run", icon=":material/table_view:"
     ):
-        request = batch_jobs.BatchRequest(catalog.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
+        request = BatchRequest(catalog.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
         batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
     batch.show_runs(catalog.IMAGE_CLASSIFICATION, "image_classification", "image-classification-results.csv")

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from backend.inference import sentiment
+from backend.inference.batch import BatchRequest
 from backend.models import catalog
-from backend.training import batch_jobs
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
@@ -60,6 +60,6 @@ with batch_tab:
         and st.button("Classify every row", key="sentiment.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
-        request = batch_jobs.BatchRequest(catalog.SENTIMENT, model_ref, column, demo.uploaded_name("sentiment"))
+        request = BatchRequest(catalog.SENTIMENT, model_ref, column, demo.uploaded_name("sentiment"))
         batch.submit(request, frame, "sentiment")
     batch.show_runs(catalog.SENTIMENT, "sentiment", "sentiment-results.csv")

@@ -5,9 +5,9 @@ import threading
 import streamlit as st
 
 from backend.inference import text_generation
+from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models import catalog
-from backend.training import batch_jobs
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
@@ -120,7 +120,7 @@ with batch_tab:
         and st.button("Answer every row", key="text_generation.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
-        request = batch_jobs.BatchRequest(
+        request = BatchRequest(
             catalog.TEXT_GENERATION,
             model_ref,
             column,

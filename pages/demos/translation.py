@@ -3,8 +3,8 @@
 import streamlit as st
 
 from backend.inference import translation
+from backend.inference.batch import BatchRequest
 from backend.models import catalog
-from backend.training import batch_jobs
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
@@ -119,7 +119,7 @@ with batch_tab:
         and st.button("Translate every row", key="translation.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
-        request = batch_jobs.BatchRequest(
+        request = BatchRequest(
             catalog.TRANSLATION,
             model_ref,
             column,

@@ -2,13 +2,12 @@
 
 import streamlit as st
 
+from backend.jobs import manage, tables
+from backend.jobs.store import STATUSES
 from backend.training import figures, jobs
-from backend.training.job_store import STATUSES
-from pages.components import finetune
+from pages.components import finetune, job_monitor, models
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
-
-LIVE_REFRESH_SECONDS = 2
 
 st.title("Training jobs")
 st.caption(
@@ -23,8 +22,9 @@ task = right.selectbox("Task", ("all", "text", "image"), key="finetune.jobs.task
 listed = []
 with user_errors():
     listed = jobs.list_jobs(owner, tuple(statuses), None if task == "all" else task)
-if any(job.status == "queued" for job in listed):
-    finetune.start_worker_if_needed()
+if any(not job.is_finished for job in listed):
+    # Also marks jobs of dead workers as failed (listing only reads).
+    job_monitor.start_worker_if_needed()
 
 if not listed and (statuses or task != "all"):
     st.info("No jobs match these filters.", icon=":material/filter_alt_off:")
@@ -33,7 +33,7 @@ elif not listed:
     st.page_link("pages/finetune/new_job.py", label="Start a training job", icon=":material/add_circle:")
 else:
     st.dataframe(
-        figures.jobs_table(listed),
+        tables.jobs_table(listed),
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d%%")
@@ -53,22 +53,13 @@ else:
     # In the address bar, so a refresh or a shared link opens the same job.
     st.query_params["job"] = selected
 
-    @st.fragment(run_every=LIVE_REFRESH_SECONDS)
-    def live_view(job_id: str) -> None:
-        with user_errors():
-            view = jobs.view_job(job_id, owner)
-            finetune.show_progress(view)
-            if view.job.is_finished:
-                st.rerun(scope="app")
-            if st.button("Cancel job", key=f"finetune.cancel.{job_id}", icon=":material/stop_circle:"):
-                jobs.cancel_job(job_id, owner)
-                st.toast("Cancelling: training stops at its next step.", icon=":material/stop_circle:")
-
     if not by_id[selected].is_finished:
-        live_view(selected)
+        job_monitor.show_live(
+            selected, "finetune", finetune.show_progress, "Cancel job", "Cancelling: training stops at its next step."
+        )
     else:
         with user_errors():
-            view = jobs.view_job(selected, owner)
+            view = manage.view_job(selected, owner)
             finetune.show_progress(view)
             if view.job.status == "succeeded":
                 finetune.show_report(view)
@@ -77,7 +68,8 @@ else:
                 st.caption("Removes its data, model and download. This cannot be undone.")
                 confirmed = st.checkbox("Yes, delete it", key=f"finetune.delete_confirm.{selected}")
                 if st.button("Delete", key=f"finetune.delete.{selected}", disabled=not confirmed):
-                    jobs.delete_job(selected, owner)
+                    # Evicted from the shared cache too, so the deleted model cannot be served on.
+                    manage.delete_job(selected, owner, cache=models.model_cache())
                     del st.query_params["job"]
                     st.rerun()
 

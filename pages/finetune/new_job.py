@@ -5,7 +5,7 @@ import streamlit as st
 from backend.training import jobs
 from backend.training.datasets import guess_columns
 from backend.training.params import FAST, FULL, IMAGE, TEXT
-from pages.components import finetune
+from pages.components import finetune, job_monitor
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
@@ -102,7 +102,7 @@ if submit:
             )
         else:
             job = jobs.submit_image_job(params, image_upload.name, image_upload.getvalue(), owner=current_owner())
-        finetune.start_worker_if_needed()
+        job_monitor.start_worker_if_needed()
         st.session_state["finetune.selected_job"] = job.id
         st.success(f"Job queued: {job.title or job.id}.", icon=":material/check_circle:")
         st.page_link(

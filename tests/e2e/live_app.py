@@ -85,7 +85,7 @@ class LiveApp:
         found = []
         for process in psutil.process_iter(["pid", "cmdline"]):
             try:
-                if "backend.training.worker" not in " ".join(process.info["cmdline"] or []):
+                if "backend.worker" not in " ".join(process.info["cmdline"] or []):
                     continue
                 if process.environ().get("LSM_STATE_DIR") == str(self.state_dir):
                     found.append(process)

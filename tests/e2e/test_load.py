@@ -17,7 +17,7 @@ from live_app import browser, live_app, warmed_app  # noqa: F401 - fixtures
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from test_browser import assert_no_exception, screenshot, wait_until_idle
 
-from backend.training.job_store import FAILED, JobStore
+from backend.jobs.store import FAILED, JobStore
 from training_data import learnable_texts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

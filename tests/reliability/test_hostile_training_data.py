@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from backend.errors import InvalidInputError
+from backend.jobs.store import JobStore
 from backend.training import jobs
-from backend.training.job_store import JobStore
 from backend.training.params import FAST, TrainingParams
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from backend.errors import ShowcaseError
+from backend.jobs import manage
+from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
 from backend.models import catalog
 from backend.models.registry import list_local_models, write_manifest
 from backend.training import jobs
-from backend.training.job_store import JobStore
 from backend.training.params import FAST, TrainingParams
 from training_data import learnable_texts
 
@@ -35,7 +36,7 @@ def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):
     assert [job.id for job in jobs.list_jobs("oidc:https://idp:42", settings=local)] == [bob]
     assert jobs.list_jobs("", settings=local) == []  # the anonymous workspace sees neither
 
-    for action in (jobs.view_job, jobs.cancel_job, jobs.delete_job):
+    for action in (manage.view_job, manage.cancel_job, manage.delete_job):
         with pytest.raises(ShowcaseError):
             action(bob, "ana@example.com", local)
     # Bob's job and its uploaded data are untouched by Ana's attempts.
@@ -52,11 +53,25 @@ def _model_folder(root: Path, name: str, owner: str, source: str) -> Path:
     return folder
 
 
+def _recorded_model(local, name: str, owner: str, source: str) -> str:
+    """A succeeded job of ``owner`` that recorded a sentiment model (as the worker does)."""
+    store = JobStore(settings=local)
+    job_id = new_job_id()
+    folder = _model_folder(local.runs_dir / job_id, "model", owner, source)
+    store.create(job_id, "train", "text", {}, {}, local.runs_dir / job_id, owner, title=name)
+    store.claim(job_id)
+    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalog.SENTIMENT})
+    return job_id
+
+
 def test_models_are_listed_for_their_owner_and_shared_ones_for_everyone(local, tiny_model_paths):
     source = tiny_model_paths["sentiment"]
-    _model_folder(local.runs_dir / "a", "ana-model", "ana@example.com", source)
-    _model_folder(local.runs_dir / "b", "bob-model", "bob@example.com", source)
+    ana = _recorded_model(local, "ana-model", "ana@example.com", source)
+    _recorded_model(local, "bob-model", "bob@example.com", source)
     _model_folder(local.models_dir, "team-model", "", source)
+    # A manifest deeper inside the models folder or in a run folder is not looked for.
+    _model_folder(local.models_dir / "nested", "deep-model", "", source)
+    _model_folder(local.runs_dir / "upload", "planted-model", "", source)
 
     def titles(owner: str) -> set[str]:
         return {m.title for m in list_local_models(catalog.SENTIMENT, owner=owner, settings=local)}
@@ -64,3 +79,5 @@ def test_models_are_listed_for_their_owner_and_shared_ones_for_everyone(local, t
     assert titles("ana@example.com") == {"ana-model", "team-model"}
     assert titles("bob@example.com") == {"bob-model", "team-model"}
     assert titles("") == {"team-model"}
+    labels = [m.label for m in list_local_models(catalog.SENTIMENT, owner="ana@example.com", settings=local)]
+    assert labels == [f"ana-model · {ana}", "team-model · team-model"]

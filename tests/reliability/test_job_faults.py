@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from backend import worker
+from backend.jobs import worker as job_worker
+from backend.jobs.store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.models import catalog
 from backend.models.registry import list_local_models
-from backend.training import jobs, runner, worker
+from backend.training import jobs, runner
 from backend.training.datasets import PreparedDataset
-from backend.training.job_store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.training.params import FAST, FULL, TrainingParams
 from polling import running_with_steps, wait_for
 from training_data import learnable_texts
@@ -64,11 +66,11 @@ def test_disk_full_while_saving_the_model_fails_the_job_in_words_and_keeps_the_d
         raise OSError(errno.ENOSPC, "No space left on device", str(folder / "model.safetensors"))
 
     monkeypatch.setattr(runner, "_save_model", full_disk)
-    assert worker.execute_job(job_id, local) == FAILED
+    assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
     assert "disk is full" in job.error.lower()
     assert not (Path(job.run_dir) / runner.MODEL_FOLDER).exists()  # no half-written model stays
-    assert PreparedDataset.load(Path(job.run_dir) / worker.DATA_FOLDER).classes == ["negative", "positive"]
+    assert PreparedDataset.load(Path(job.run_dir) / runner.DATA_FOLDER).classes == ["negative", "positive"]
     assert list_local_models(catalog.SENTIMENT, settings=local) == []
     assert_consistent(local)
 
@@ -80,7 +82,7 @@ def test_cuda_out_of_memory_at_the_smallest_batch_fails_the_job_in_words(local, 
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setitem(runner._TRAINERS, ("text", FULL), out_of_memory)
-    assert worker.execute_job(job_id, local) == FAILED
+    assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
     assert job.error.startswith("Training ran out of memory.")
     assert "batch size" in job.error
@@ -90,7 +92,7 @@ def test_cuda_out_of_memory_at_the_smallest_batch_fails_the_job_in_words(local, 
 def test_unreachable_hub_for_the_base_model_fails_the_job_with_the_offline_hint(local):
     # A well-formed hub id with no offline mirror, while the hub cannot be reached.
     job_id = _submit(local, "sentence-transformers/not-mirrored-anywhere", epochs=1)
-    assert worker.execute_job(job_id, local) == FAILED
+    assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
     assert "could not be fetched" in job.error or "Hub" in job.error
     assert "python -m backend.models download" in job.error
@@ -103,7 +105,7 @@ def test_corrupt_base_model_folder_fails_the_job_in_words(local, tiny_model_path
     shutil.copytree(tiny_model_paths["text-classifier-base"], broken)
     (broken / "model.safetensors").write_bytes(b"\0" * 100)
     job_id = _submit(local, str(broken), method=FULL, epochs=1)
-    assert worker.execute_job(job_id, local) == FAILED
+    assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
     assert "corrupt" in job.error.lower() or "could not be read" in job.error
     assert_consistent(local)
@@ -116,7 +118,7 @@ def test_a_corrupt_finished_model_is_skipped_by_the_pickers_and_refused_by_the_l
     from backend.models.loader import load_model
 
     job_id = _fast_run(local, tiny_model_paths)
-    assert worker.execute_job(job_id, local) == SUCCEEDED
+    assert worker.run_job(job_id, local) == SUCCEEDED
     model_dir = Path(JobStore(settings=local).require(job_id).artefacts["model_dir"])
     [listed] = list_local_models(catalog.SENTIMENT, settings=local)
     for weights in model_dir.rglob("*.safetensors"):
@@ -124,7 +126,8 @@ def test_a_corrupt_finished_model_is_skipped_by_the_pickers_and_refused_by_the_l
     with pytest.raises(ModelLoadError) as caught:
         load_model(catalog.SENTIMENT, listed.path, local)
     assert "corrupt" in caught.value.user_text()
-    (model_dir / "showcase.json").write_text("{ this is not json", encoding="utf-8")
+    # A recorded model whose folder lost its config is no model: the pickers skip it.
+    (model_dir / "config.json").unlink()
     assert list_local_models(catalog.SENTIMENT, settings=local) == []
 
 
@@ -137,7 +140,7 @@ def _fresh_process_view(local) -> dict:
         "import json, dataclasses, sys\n"
         "from pathlib import Path\n"
         "from backend.config import get_settings\n"
-        "from backend.training.job_store import JobStore\n"
+        "from backend.jobs.store import JobStore\n"
         "from backend.models.registry import list_local_models\n"
         "s = dataclasses.replace(get_settings(), state_dir=Path(sys.argv[1]))\n"
         "print(json.dumps({'jobs': {j.id: j.status for j in JobStore(settings=s).list_jobs()},\n"
@@ -182,7 +185,7 @@ def _pause_outside_a_database_transaction(process: subprocess.Popen, database: P
 @pytest.mark.slow
 def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start_worker, tiny_model_paths):
     finished = _fast_run(local, tiny_model_paths)
-    assert worker.execute_job(finished, local) == SUCCEEDED
+    assert worker.run_job(finished, local) == SUCCEEDED
     doomed = _submit(local, tiny_model_paths["text-classifier-base"], method=FULL, epochs=200, batch_size=2)
     process = start_worker()
     wait_for(lambda: running_with_steps(doomed, local), "job running")
@@ -193,8 +196,8 @@ def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start
     JobStore(settings=local).reap_dead_jobs()
     job = JobStore(settings=local).require(doomed)
     assert job.status == FAILED
-    assert "stopped while training" in job.error and "Submit the job again" in job.error
-    assert PreparedDataset.load(Path(job.run_dir) / worker.DATA_FOLDER).classes == ["negative", "positive"]
+    assert "stopped during the job" in job.error and "Submit the job again" in job.error
+    assert PreparedDataset.load(Path(job.run_dir) / runner.DATA_FOLDER).classes == ["negative", "positive"]
     assert_consistent(local)
     seen = _fresh_process_view(local)
     assert seen["jobs"] == {finished: SUCCEEDED, doomed: FAILED}
@@ -213,7 +216,7 @@ def test_app_restart_during_training_leaves_the_job_running_to_success(local, st
     _pause_outside_a_database_transaction(process, JobStore(settings=local).path)
     try:
         assert _fresh_process_view(local)["jobs"] == {job_id: RUNNING}
-        assert worker.ensure_worker_running(local) is False
+        assert job_worker.ensure_worker_running(local) is False
         assert JobStore(settings=local).require(job_id).status == RUNNING
     finally:
         process.send_signal(signal.SIGCONT)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from backend import auth, config
-from backend.training import jobs, worker
-from backend.training.job_store import SUCCEEDED, JobStore
+from backend import auth, config, worker
+from backend.jobs.store import SUCCEEDED, JobStore
+from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
 from training_data import learnable_texts
 
@@ -23,7 +23,7 @@ def test_run_folder_and_job_rows_hold_no_secret(tmp_path, tiny_model_paths, monk
         local = dataclasses.replace(config.get_settings(), state_dir=tmp_path / "state")
         params = TrainingParams("text", FAST, tiny_model_paths["embeddings"], title="Secret check", epochs=2)
         job = jobs.submit_text_job(params, learnable_texts(per_class=6), "text", "label", settings=local)
-        assert worker.execute_job(job.id, local) == SUCCEEDED
+        assert worker.run_job(job.id, local) == SUCCEEDED
     finally:
         config.get_settings.cache_clear()
 

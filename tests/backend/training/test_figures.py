@@ -36,10 +36,3 @@ def test_mistakes_and_per_class_tables():
     mistakes = figures.mistakes_table(report)
     assert mistakes.to_dict("records") == [{"text": "c", "true": "pos", "predicted": "neg", "confidence": 0.7311}]
     assert figures.per_class_table(report)["support"].tolist() == [1, 3]
-
-
-def test_eta_wording():
-    assert figures.format_eta(None) == ""
-    assert figures.format_eta(42) == "about 42 s left"
-    assert figures.format_eta(150) == "about 2 min left"
-    assert figures.format_eta(7200) == "about 2.0 h left"

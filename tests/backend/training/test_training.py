@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -10,16 +11,16 @@ import pytest
 import torch
 
 from backend.errors import InsufficientMemoryError, ModelUnavailableError
+from backend.jobs.progress import JobCancelled, Reporter
+from backend.jobs.store import SUCCEEDED, Job
 from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.loader import load_model
-from backend.models.registry import list_local_models
+from backend.models.registry import MANIFEST
 from backend.training import hf_training
 from backend.training.datasets import prepare_text_dataset
 from backend.training.image_data import prepare_image_dataset
-from backend.training.job_store import SUCCEEDED, Job
 from backend.training.params import FAST, FULL, TrainingParams
-from backend.training.progress import Reporter, TrainingCancelled
 from backend.training.runner import run_training
 from backend.uploads import open_image
 from training_data import colour_folders_zip, learnable_texts
@@ -65,20 +66,13 @@ def test_fast_text_model_beats_chance_and_loads_like_any_classifier(fast_text_ru
     assert list(model_dir.glob("*.bin")) == [] and (model_dir / "embedding_head.safetensors").is_file()
 
 
-def test_finished_model_is_listed_for_the_demo_with_card_and_metrics(fast_text_run, settings):
+def test_finished_model_carries_its_card_and_manifest(fast_text_run, settings):
+    # The demos list a model from its job's record (see tests/backend/jobs); the manifest travels
+    # with the folder, so an exported model dropped into the models folder is listed too.
     params, run_dir, result, _ = fast_text_run
-    listed = [
-        m
-        for m in list_local_models(catalog.SENTIMENT, owner="tester", settings=settings)
-        if m.path == str(Path(result.model_dir).resolve())
-    ]
-    assert listed and listed[0].title == "Fast reviews"
-    assert listed[0].metrics["accuracy"] == result.report.accuracy
-    assert not [
-        m
-        for m in list_local_models(catalog.SENTIMENT, owner="someone-else", settings=settings)
-        if m.title == "Fast reviews"
-    ]
+    manifest = json.loads((Path(result.model_dir) / MANIFEST).read_text(encoding="utf-8"))
+    assert (manifest["task"], manifest["title"], manifest["owner"]) == (catalog.SENTIMENT, "Fast reviews", "tester")
+    assert manifest["metrics"]["accuracy"] == result.report.accuracy
     card = (Path(result.model_dir) / "README.md").read_text(encoding="utf-8")
     assert "Fast reviews" in card and params.base_model in card and f"{result.report.accuracy:.3f}" in card
     assert (run_dir / "evaluation.json").is_file()
@@ -135,8 +129,8 @@ def test_image_classifier_learns_colours(method, learning_rate, tiny_model_paths
 @pytest.mark.parametrize("method", [FULL, FAST])
 def test_a_stop_request_cancels_training_and_saves_nothing(method, tiny_model_paths, settings, text_data, monkeypatch):
     # Report and poll on every step, so the outcome does not depend on how fast this machine is.
-    monkeypatch.setattr("backend.training.progress._PROGRESS_INTERVAL_SECONDS", 0.0)
-    monkeypatch.setattr("backend.training.progress._CANCEL_POLL_SECONDS", 0.0)
+    monkeypatch.setattr("backend.jobs.progress._PROGRESS_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr("backend.jobs.progress._CANCEL_POLL_SECONDS", 0.0)
     base = tiny_model_paths["text-classifier-base" if method == FULL else "embeddings"]
     params = TrainingParams("text", method, base, epochs=200, batch_size=4)
     steps = []
@@ -145,7 +139,7 @@ def test_a_stop_request_cancels_training_and_saves_nothing(method, tiny_model_pa
         return len(steps) >= 3
 
     run_dir = settings.runs_dir / f"test-cancel-{method}"
-    with pytest.raises(TrainingCancelled):
+    with pytest.raises(JobCancelled):
         run_training(
             params,
             text_data,
@@ -225,6 +219,7 @@ def test_export_zip_holds_a_loadable_model_folder(fast_text_run, settings, tmp_p
     params, run_dir, result, _ = fast_text_run
     job = Job(
         id="job1",
+        kind="train",
         owner="tester",
         title="Fast reviews",
         task="text",

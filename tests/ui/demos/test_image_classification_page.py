@@ -7,12 +7,13 @@ import pandas as pd
 from demo_page_helpers import texts
 from PIL import Image
 
-from backend.inference import image_classification
+from backend import worker
+from backend.inference import batch, image_classification
 from backend.inference.footer import RunFooter
 from backend.inference.image_classification import ImagePrediction, ImageResult, LabelScore
 from backend.inference.tables import TableRun
+from backend.jobs import worker as job_worker
 from backend.models import catalog
-from backend.training import batch_jobs, worker
 
 PAGE = "pages/demos/image_classification.py"
 
@@ -103,19 +104,19 @@ def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, m
 
     # The worker's side runs below in this process; no worker process is started for the page.
     monkeypatch.setattr(image_classification, "classify_files", classify_files)
-    monkeypatch.setattr(batch_jobs, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
-    monkeypatch.setattr(worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(batch, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
+    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     uploads = [("a.png", _png(), "image/png"), ("b.png", b"text, not pixels", "image/png")]
     app.file_uploader(key="image_classification.batch_files").set_value(uploads).run()
     app.button(key="image_classification.batch_run").click().run()
     assert not app.exception
-    job = batch_jobs.list_batch_jobs("", catalog.IMAGE_CLASSIFICATION)[0]
-    assert (job.status, job.dataset) == ("queued", {"rows": 2, "texts": 1, "skipped": 1})
+    job = batch.list_batch_jobs("", catalog.IMAGE_CLASSIFICATION)[0]
+    assert (job.status, job.dataset) == ("queued", {"rows": 2, "items": 1, "skipped": 1})
     assert "Waiting for the worker" in texts(app, "info")
     assert seen == []  # the page itself never ran the batch
 
-    assert worker.execute_job(job.id) == "succeeded"
+    assert worker.run_job(job.id) == "succeeded"
     app.run()
     assert not app.exception
     assert seen == ["a.png", "b.png"]

@@ -6,12 +6,14 @@ from types import SimpleNamespace
 from demo_page_helpers import texts
 
 import tiny_models
-from backend.inference import sentiment
+from backend import worker
+from backend.inference import batch, sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.inference.tables import TableRun
-from backend.models import catalog, registry
-from backend.training import batch_jobs, worker
+from backend.jobs import worker as job_worker
+from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
+from backend.models import catalog
 
 PAGE = "pages/demos/sentiment.py"
 
@@ -88,25 +90,34 @@ def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):
     assert "outside the models folder" in texts(app, "error")
 
 
-def test_a_fine_tuned_model_is_offered_and_runs_for_real(open_page, settings):
-    folder = settings.models_dir / "ui-tests" / "support-tickets"
-    shutil.rmtree(folder, ignore_errors=True)
+def test_a_fine_tuned_model_is_offered_by_title_and_job_id_and_runs_for_real(open_page, settings):
+    # Recorded as the worker records it: a succeeded job naming its model folder.
+    store = JobStore(settings=settings)
+    job_id = new_job_id()
+    folder = settings.runs_dir / job_id / "model"
     tiny_models.build_text_classifier(folder, labels=["billing", "bug", "praise"])
-    registry.write_manifest(folder, "sentiment", "Support tickets", "2026-11-24T03:00:00")
+    store.create(job_id, "train", "text", {}, {}, folder.parent, "", title="Support tickets")
+    store.claim(job_id)
+    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalog.SENTIMENT})
     try:
         app = open_page(PAGE)
         picker = app.selectbox(key="sentiment.model")
-        assert "Support tickets · your model, 2026-11-24" in picker.options
-        picker.select(str(folder.resolve())).run()
+        assert f"Support tickets · {job_id} · your model" in picker.options
+        assert not [option for option in picker.options if str(settings.state_dir) in option]
+        picker.select(str(folder)).run()
         app.button(key="sentiment.example.3").click().run()
         assert not app.exception, [e.value for e in app.exception]
         [headline] = [h.value for h in app.subheader]
         assert headline.split(" · ")[0] in {"billing", "bug", "praise"}
-        assert "1 text" in texts(app, "caption")
+        footer = texts(app, "caption")
+        assert "1 text" in footer and f"Support tickets · {job_id}" in footer
         # The shared sidebar is drawn after the page, so it already lists the model just loaded.
-        assert str(folder.resolve()) in " ".join(str(m.value) for m in app.sidebar.markdown)
+        sidebar = " ".join(str(m.value) for m in app.sidebar.markdown)
+        assert f"Support tickets · {job_id}" in sidebar
+        assert str(settings.state_dir) not in footer + sidebar  # no server path is shown
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        store.delete(job_id)
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def test_batch_upload_becomes_a_job_whose_results_the_page_shows(open_page, monkeypatch):
@@ -121,8 +132,8 @@ def test_batch_upload_becomes_a_job_whose_results_the_page_shows(open_page, monk
 
     # The worker's side runs below in this process; no worker process is started for the page.
     monkeypatch.setattr(sentiment, "classify_table", classify_table)
-    monkeypatch.setattr(batch_jobs, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
-    monkeypatch.setattr(worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(batch, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
+    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     assert "Upload a table" in texts(app, "info")
     csv = "id,review\n1,great phone\n2,差评\n".encode()
@@ -130,13 +141,13 @@ def test_batch_upload_becomes_a_job_whose_results_the_page_shows(open_page, monk
     assert app.selectbox(key="sentiment.batch_column").value == "review"
     app.button(key="sentiment.batch_run").click().run()
     assert not app.exception
-    job = batch_jobs.list_batch_jobs("", catalog.SENTIMENT)[0]
-    assert (job.status, job.title, job.dataset["texts"]) == ("queued", "reviews.csv", 2)
+    job = batch.list_batch_jobs("", catalog.SENTIMENT)[0]
+    assert (job.status, job.title, job.dataset["items"]) == ("queued", "reviews.csv", 2)
     assert app.selectbox(key="sentiment.batch_job").value == job.id
     assert "Waiting for the worker" in texts(app, "info")
     assert seen == {}  # the page itself never ran the batch
 
-    assert worker.execute_job(job.id) == "succeeded"
+    assert worker.run_job(job.id) == "succeeded"
     app.run()
     assert not app.exception
     assert seen == {"column": "review", "rows": 2}

@@ -2,12 +2,12 @@
 
 from demo_page_helpers import texts
 
-from backend.inference import translation
+from backend.inference import batch, translation
+from backend.inference.batch import BatchRequest
 from backend.inference.footer import RunFooter
 from backend.inference.translation import Translated, TranslationResult
+from backend.jobs import worker as job_worker
 from backend.models import catalog
-from backend.training import batch_jobs, worker
-from backend.training.batch_jobs import BatchRequest
 
 PAGE = "pages/demos/translation.py"
 
@@ -88,7 +88,7 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
 
 
 def test_batch_table_is_queued_with_the_chosen_direction_and_decoding(open_page, monkeypatch):
-    monkeypatch.setattr(worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     app.selectbox(key="translation.direction").set_value("zh-en").run()
     app.radio(key="translation.decoding").set_value("Beam search (more fluent)").run()
@@ -96,7 +96,7 @@ def test_batch_table_is_queued_with_the_chosen_direction_and_decoding(open_page,
     app.file_uploader(key="translation.batch_file").set_value(("phrases.csv", csv, "text/csv")).run()
     app.button(key="translation.batch_run").click().run()
     assert not app.exception
-    job = batch_jobs.list_batch_jobs("", catalog.TRANSLATION)[0]
+    job = batch.list_batch_jobs("", catalog.TRANSLATION)[0]
     request = BatchRequest.from_params(job.params)
     assert (request.target_language, request.num_beams, request.column) == ("en", 4, "text")
     assert request.model_ref == catalog.translation_model("zh", "en").hub_id

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import config
 from backend.config import PROJECT_ROOT
-from backend.training import worker
+from backend.jobs import worker
 
 APP = str(PROJECT_ROOT / "app.py")
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.training import jobs, worker
-from backend.training.job_store import JobStore
+from backend import worker
+from backend.jobs.store import JobStore
+from backend.models.cache import ModelCache
+from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
 from training_data import learnable_texts
 
@@ -35,7 +37,7 @@ def trained(state, tiny_model_paths):
     """Two jobs run to success by the real worker code, in this process."""
     ids = [_submit(state, tiny_model_paths, title) for title in ("Run A", "Run B")]
     for job_id in ids:
-        assert worker.execute_job(job_id, state.settings) == "succeeded"
+        assert worker.run_job(job_id, state.settings) == "succeeded"
     return ids
 
 
@@ -93,15 +95,19 @@ def test_failed_job_shows_its_reason(state, open_page, tiny_model_paths):
     assert "even with a batch size of 1" in _text(app)
 
 
-def test_delete_removes_the_job_and_its_files(state, open_page, trained):
-    run_dir = Path(JobStore(settings=state.settings).require(trained[1]).run_dir)
+def test_delete_removes_the_job_its_files_and_its_model_from_the_shared_cache(state, open_page, trained, monkeypatch):
+    job = JobStore(settings=state.settings).require(trained[1])
+    run_dir = Path(job.run_dir)
     assert run_dir.is_dir()
+    evicted = []
+    monkeypatch.setattr(ModelCache, "evict", lambda cache, task, ref: evicted.append((task, ref)) or True)
     app = open_page(PAGE, {"job": trained[1]})
     app.checkbox(key=f"finetune.delete_confirm.{trained[1]}").check().run()
     app.button(key=f"finetune.delete.{trained[1]}").click().run()
     assert not app.exception
     assert JobStore(settings=state.settings).get(trained[1]) is None
     assert not run_dir.exists()
+    assert evicted == [("sentiment", job.artefacts["model_dir"])]
 
 
 def test_other_owners_jobs_are_not_listed(state, open_page, tiny_model_paths):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.training.job_store import JobStore
+from backend.jobs.store import JobStore
 from training_data import colour_folders_zip, image_zip, learnable_texts
 
 PAGE = "pages/finetune/new_job.py"

@@ -1,7 +1,8 @@
-"""Progress reporting from a training loop to whoever runs it (the worker's job store, a benchmark).
+"""Progress reporting from a job's loop (training, a batch) to whoever runs it (the worker's job
+store, a benchmark).
 
-Trainers only talk to a ``Reporter``: it turns steps into progress with an ETA, forwards metric
-points and log lines as ``TrainingEvent``s, and answers "should I stop?" for cancellation.
+A job's code only talks to a ``Reporter``: it turns steps into progress with an ETA, forwards metric
+points and log lines as ``JobEvent``s, and answers "should I stop?" for cancellation.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # Writing progress or polling the cancel flag on every step of a fast loop would spend more time
-# in SQLite than in training; a few times a second is live enough for the UI.
+# in SQLite than in the job; a few times a second is live enough for the UI.
 _PROGRESS_INTERVAL_SECONDS = 0.5
 _CANCEL_POLL_SECONDS = 0.25
 
 
-class TrainingCancelled(Exception):
+class JobCancelled(Exception):
     """The run stopped because someone asked it to."""
 
 
 @dataclass(frozen=True)
-class TrainingEvent:
+class JobEvent:
     """One thing that happened: ``kind`` is ``progress``, ``metric`` or ``log``."""
 
     kind: str
@@ -40,7 +41,7 @@ class TrainingEvent:
         return asdict(self)
 
 
-ProgressCallback = Callable[[TrainingEvent], None]
+ProgressCallback = Callable[[JobEvent], None]
 
 
 class Reporter:
@@ -56,16 +57,16 @@ class Reporter:
         self._first_step = 0
         self.stop_requested = False
         self.last_step = 0
-        self.history: list[TrainingEvent] = []
+        self.history: list[JobEvent] = []
 
-    def _emit(self, event: TrainingEvent) -> None:
+    def _emit(self, event: JobEvent) -> None:
         if event.kind != "progress":
             self.history.append(event)
         if self._callback is not None:
             self._callback(event)
 
     def restart_clock(self) -> None:
-        """Forget timing so far (after an out-of-memory retry restarts training)."""
+        """Forget timing so far (after an out-of-memory retry restarts the work)."""
         self._first_step_time = None
 
     def progress(self, step: int, total_steps: int, epoch: float, force: bool = False) -> None:
@@ -79,15 +80,15 @@ class Reporter:
         if not (force or step >= total_steps or now - self._last_progress >= _PROGRESS_INTERVAL_SECONDS):
             return
         self._last_progress = now
-        self._emit(TrainingEvent("progress", step=step, total_steps=total_steps, epoch=epoch, eta_seconds=eta))
+        self._emit(JobEvent("progress", step=step, total_steps=total_steps, epoch=epoch, eta_seconds=eta))
 
     def metric(self, step: int, epoch: float, name: str, value: float) -> None:
         """One point of a curve."""
-        self._emit(TrainingEvent("metric", step=step, epoch=epoch, name=name, value=float(value)))
+        self._emit(JobEvent("metric", step=step, epoch=epoch, name=name, value=float(value)))
 
     def log(self, text: str, level: str = "info") -> None:
         """A line for the job log."""
-        self._emit(TrainingEvent("log", text=text, level=level))
+        self._emit(JobEvent("log", text=text, level=level))
 
     def should_stop(self) -> bool:
         """True once a stop was requested (polled a few times a second)."""
@@ -100,6 +101,6 @@ class Reporter:
         return self.stop_requested
 
     def raise_if_stopped(self) -> None:
-        """Raise ``TrainingCancelled`` when a stop was requested."""
+        """Raise ``JobCancelled`` when a stop was requested."""
         if self.should_stop():
-            raise TrainingCancelled("Training was cancelled.")
+            raise JobCancelled("The job was cancelled.")

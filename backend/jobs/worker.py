@@ -1,10 +1,15 @@
-"""The worker: ``python -m backend.training.worker`` takes queued jobs one at a time, training
-jobs and the demos' batch jobs (``batch_jobs``) alike.
+"""The generic worker: takes queued jobs one at a time and runs each with the handler of its kind.
+
+It knows no task: ``execute_job(job_id, handlers)`` looks the job's ``kind`` up in a table of
+``JobHandler``s, and each handler runs its job, returns its metrics and artefacts, and owns its
+cleanup and failure advice. ``python -m backend.worker`` is the one entry point that wires the
+handlers (training, batch inference) and calls ``main``.
 
 Streamlit Community Cloud only runs ``streamlit run app.py``, so the app starts a worker itself
 (``ensure_worker_running``) when none is alive. A worker holds an exclusive lock file for its
 lifetime; the kernel releases it when the process dies, so "is a worker alive?" never trusts a
-stale pid file. While a job trains, a thread beats its heartbeat in the job store.
+stale pid file. While a job runs, a thread beats its heartbeat in the job store. Jobs of dead
+workers are marked failed here (at worker start and by ``ensure_worker_running``), never on a read.
 """
 
 from __future__ import annotations
@@ -14,37 +19,59 @@ import errno
 import fcntl
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
-from backend.config import PROJECT_ROOT, Settings, get_settings
+from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import ShowcaseError
-from backend.training import queue
-from backend.training.batch_jobs import BATCH, run_batch_job
-from backend.training.datasets import PreparedDataset
-from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
-from backend.training.params import TrainingParams
-from backend.training.progress import TrainingCancelled, TrainingEvent
-from backend.training.runner import MODEL_FOLDER, run_training
+from backend.jobs import queue
+from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
 
-DATA_FOLDER = "data"
+# The module that wires the handlers and runs ``main`` (started by ``ensure_worker_running``).
+ENTRY_MODULE = "backend.worker"
 WORKER_LOG = "worker.log"
 HEARTBEAT_SECONDS = 5.0
 AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
 _busy = threading.Event()
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobHandler:
+    """How the worker runs one kind of job, and what it says when that kind fails.
+
+    Attributes:
+        run: ``run(job, events, should_stop, settings) -> (metrics, artefacts)``; reports through
+            ``events``, polls ``should_stop`` and raises ``JobCancelled`` when it returns True.
+        doing: the subject of failure messages, e.g. "Training" ("Training ran out of memory.").
+        output: what a full disk stops it from saving, e.g. "model".
+        memory_advice: what to change after running out of memory.
+        phase: the status line while it runs, e.g. "Training".
+        cleanup: removes half-written output after a cancel or a failure.
+    """
+
+    run: Callable[[Job, ProgressCallback, Callable[[], bool], Settings], tuple[dict[str, Any], dict[str, Any]]]
+    doing: str
+    output: str
+    memory_advice: str
+    phase: str = "Running"
+    cleanup: Callable[[Job], None] = lambda job: None
+
+
+Handlers = Mapping[str, JobHandler]
 
 
 def lock_path(settings: Settings, slot: int = 0) -> Path:
@@ -87,19 +114,11 @@ def ensure_worker_running(
         return False
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_file = (settings.state_dir / WORKER_LOG).open("ab")
-    # The worker must see the same folders and queue as this process, whatever the environment says.
-    env = {
-        **os.environ,
-        "LSM_STATE_DIR": str(settings.state_dir),
-        "LSM_MODELS_DIR": str(settings.models_dir),
-        "LSM_DEVICE": settings.device,
-        "LSM_OFFLINE": "1" if settings.offline else "0",
-        "LSM_QUEUE": settings.queue_backend,
-        "LSM_REDIS_URL": settings.redis_url,
-    }
+    # The worker must see every setting of this process, whatever the environment says.
+    env = {**os.environ, **to_environment(settings)}
     # A new session: the worker outlives the Streamlit script run and ignores its signals.
     subprocess.Popen(
-        [sys.executable, "-m", "backend.training.worker", "--idle-exit", str(idle_exit_seconds)],
+        [sys.executable, "-m", ENTRY_MODULE, "--idle-exit", str(idle_exit_seconds)],
         cwd=str(PROJECT_ROOT),
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -132,8 +151,8 @@ class _Heartbeat:
         self._thread.join(timeout=HEARTBEAT_SECONDS)
 
 
-def _store_events(store: JobStore, job_id: str, phase: str) -> Callable[[TrainingEvent], None]:
-    def record(event: TrainingEvent) -> None:
+def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
+    def record(event: JobEvent) -> None:
         if event.kind == "progress":
             # The page formats step, epoch and ETA itself; the message says only what phase this is.
             store.update_progress(job_id, event.step, event.total_steps, event.epoch, event.eta_seconds, phase)
@@ -145,11 +164,45 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> Callable[[Trainin
     return record
 
 
-def execute_job(job_id: str, settings: Settings | None = None) -> str:
-    """Run one queued job to its end and record the outcome; returns the final status.
+def _is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
-    A job cancelled while it waited is skipped. Errors never escape: they become the job's
-    readable error, and the traceback goes to its log.
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, (torch.OutOfMemoryError, MemoryError))
+
+
+def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
+    """(status, error shown to the user, status line) for a job that raised ``error``."""
+    if isinstance(error, JobCancelled):
+        return CANCELLED, "", "Cancelled"
+    if isinstance(error, ShowcaseError):
+        return FAILED, error.user_text(), "Failed"
+    if _is_disk_full(error):
+        return (
+            FAILED,
+            f"The disk is full, so the {handler.output} could not be saved. Free space in {settings.state_dir} "
+            "and submit the job again; the uploaded data is kept.",
+            "Disk full",
+        )
+    if _is_out_of_memory(error):
+        return (
+            FAILED,
+            f"{handler.doing} ran out of memory. {handler.memory_advice}, and submit the job again.",
+            "Out of memory",
+        )
+    return (
+        FAILED,
+        f"{handler.doing} failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). The log has details.",
+        "Failed",
+    )
+
+
+def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = None) -> str:
+    """Run one queued job with the handler of its kind and record the outcome; returns the final status.
+
+    A job cancelled while it waited is skipped; a job whose kind has no handler fails in words.
+    Errors never escape: they become the job's readable error, and the traceback goes to its log.
     """
     settings = settings or get_settings()
     store = JobStore(settings=settings)
@@ -157,85 +210,33 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
         job = store.get(job_id)
         return job.status if job else "missing"
     job = store.require(job_id)
-    run_dir = Path(job.run_dir)
+    handler = handlers.get(job.kind)
+    if handler is None:
+        error = f"This worker cannot run {job.kind!r} jobs (it runs {', '.join(sorted(handlers)) or 'none'})."
+        store.log(job_id, error, "error")
+        store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
+        return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
     _busy.set()
     with _Heartbeat(store, job_id), _clear_on_exit(_busy):
         try:
-            metrics, artefacts = _run(job, store, settings)
-        except TrainingCancelled:
-            shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
-            store.log(job_id, "Cancelled on request")
-            store.finish(job_id, CANCELLED, message="Cancelled")
-            return CANCELLED
-        except ShowcaseError as error:
-            store.log(job_id, error.user_text(), "error")
-            store.finish(job_id, FAILED, error=error.user_text(), message="Failed")
-            return FAILED
-        except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
-            store.log(job_id, traceback.format_exc(), "error")
-            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-                # A half-written model must not stay behind to be exported or loaded later.
-                shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
-                saved = "results" if job.method == BATCH else "model"
-                store.finish(
-                    job_id,
-                    FAILED,
-                    error=f"The disk is full, so the {saved} could not be saved. Free space in {settings.state_dir} "
-                    "and submit the job again; the uploaded data is kept.",
-                    message="Disk full",
-                )
-                return FAILED
-            if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
-                advice = (
-                    "Upload fewer or shorter rows, or pick a smaller model"
-                    if job.method == BATCH
-                    else "Lower the batch size or the maximum text length, or pick a smaller base model"
-                )
-                store.finish(
-                    job_id,
-                    FAILED,
-                    error=f"{_doing(job)} ran out of memory. {advice}, and submit the job again.",
-                    message="Out of memory",
-                )
-                return FAILED
-            store.finish(
-                job_id,
-                FAILED,
-                error=f"{_doing(job)} failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). "
-                "The log has details.",
-                message="Failed",
+            metrics, artefacts = handler.run(
+                job, _store_events(store, job_id, handler.phase), lambda: store.cancel_requested(job_id), settings
             )
-            return FAILED
+        except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
+            status, text, message = _failure_for(handler, error, settings)
+            # A half-written output must not stay behind to be exported or loaded later.
+            handler.cleanup(job)
+            if status == CANCELLED:
+                store.log(job_id, "Cancelled on request")
+            elif isinstance(error, ShowcaseError):
+                store.log(job_id, text, "error")
+            else:
+                store.log(job_id, traceback.format_exc(), "error")
+            store.finish(job_id, status, error=text, message=message)
+            return status
     store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message="Finished")
     return SUCCEEDED
-
-
-def _doing(job: Job) -> str:
-    return "The batch" if job.method == BATCH else "Training"
-
-
-def _run(job: Job, store: JobStore, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run a claimed job of either kind; returns its metrics and artefacts."""
-
-    def should_stop() -> bool:
-        return store.cancel_requested(job.id)
-
-    if job.method == BATCH:
-        return run_batch_job(job, _store_events(store, job.id, "Processing"), should_stop, settings)
-    run_dir = Path(job.run_dir)
-    result = run_training(
-        TrainingParams.from_dict(job.params),
-        PreparedDataset.load(run_dir / DATA_FOLDER),
-        run_dir,
-        progress_callback=_store_events(store, job.id, "Training"),
-        should_stop=should_stop,
-        owner=job.owner,
-        settings=settings,
-    )
-    metrics = {**result.report.headline(), "seconds": result.seconds}
-    artefacts = {"model_dir": result.model_dir, "evaluation": str(run_dir / "evaluation.json"), "device": result.device}
-    return metrics, artefacts
 
 
 @contextmanager
@@ -259,9 +260,11 @@ def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
             return
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Hold the worker lock and consume the queue until stopped (Ctrl+C or SIGTERM)."""
-    parser = argparse.ArgumentParser(description="Worker: runs queued training and batch jobs one at a time.")
+def main(handlers: Handlers, argv: list[str] | None = None) -> int:
+    """Hold the worker lock and consume the queue until stopped (Ctrl+C or SIGTERM), running each job
+    with the handler of its kind.
+    """
+    parser = argparse.ArgumentParser(description=f"Worker: runs queued jobs ({', '.join(handlers)}) one at a time.")
     parser.add_argument("--slot", type=int, default=0, help="worker slot on this machine (one worker per slot)")
     parser.add_argument("--idle-exit", type=float, default=0, help="exit after this many idle seconds (0: never)")
     arguments = parser.parse_args(argv)
@@ -278,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     reaped = JobStore(settings=settings).reap_dead_jobs()
     if reaped:
         _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
+    queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
     huey, _ = queue.get_queue(settings)
-    # One job at a time: a GPU (or a small CPU host) trains one model well, not two badly.
+    # One job at a time: a GPU (or a small CPU host) runs one model well, not two badly.
     consumer = huey.create_consumer(
         workers=1, worker_type="thread", periodic=False, initial_delay=0.1, backoff=1.15, max_delay=1.0
     )
@@ -288,7 +292,3 @@ def main(argv: list[str] | None = None) -> int:
     _log.info("Worker %s consuming %s (%s)", os.getpid(), queue.QUEUE_NAME, settings.queue_backend)
     consumer.run()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,16 +9,18 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from backend import uploads
+from backend import uploads, worker
 from backend.errors import InvalidInputError
+from backend.inference import batch as batch_jobs  # "batch" names jobs in these tests
 from backend.inference import sentiment
+from backend.inference.batch import BatchRequest
+from backend.jobs import manage
+from backend.jobs.progress import JobCancelled
+from backend.jobs.store import CANCELLED, QUEUED, SUCCEEDED, JobStore
 from backend.models import catalog
 from backend.models.loader import load_model
-from backend.training import batch_jobs, jobs, worker
-from backend.training.batch_jobs import BatchRequest
-from backend.training.job_store import CANCELLED, QUEUED, SUCCEEDED, JobStore
+from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from backend.training.progress import TrainingCancelled
 from training_data import learnable_texts
 
 REVIEWS = pd.DataFrame(
@@ -36,10 +38,10 @@ def _submit(local, request: BatchRequest, frame: pd.DataFrame = REVIEWS):
 def test_a_sentiment_batch_runs_in_the_job_loop_and_gives_the_demos_table(local, tiny_model_paths):
     ref = tiny_model_paths[catalog.SENTIMENT]
     job = _submit(local, BatchRequest(catalog.SENTIMENT, ref, "review", "reviews.csv"))
-    assert (job.status, job.method, job.title) == (QUEUED, batch_jobs.BATCH, "reviews.csv")
-    assert job.dataset == {"rows": 4, "texts": 3, "skipped": 1}
+    assert (job.status, job.kind, job.method, job.title) == (QUEUED, batch_jobs.BATCH, "", "reviews.csv")
+    assert job.dataset == {"rows": 4, "items": 3, "skipped": 1}
 
-    assert worker.execute_job(job.id, local) == SUCCEEDED
+    assert worker.run_job(job.id, local) == SUCCEEDED
     done = JobStore(settings=local).require(job.id)
     assert (done.step, done.total_steps, done.metrics["rows"], done.metrics["skipped"]) == (3, 3, 4, 1)
     result = batch_jobs.read_result(done)
@@ -66,7 +68,7 @@ def test_translation_and_generation_batches_keep_their_options(local, tiny_model
     stored = BatchRequest.from_params(JobStore(settings=local).require(translation_job.id).params)
     assert (stored.target_language, stored.num_beams) == ("zh", 2)
     for job in (translation_job, chat_job):
-        assert worker.execute_job(job.id, local) == SUCCEEDED, JobStore(settings=local).require(job.id).error
+        assert worker.run_job(job.id, local) == SUCCEEDED, JobStore(settings=local).require(job.id).error
     translated = batch_jobs.read_result(JobStore(settings=local).require(translation_job.id))
     replies = batch_jobs.read_result(JobStore(settings=local).require(chat_job.id))
     assert translated is not None and "translation" in translated.table.columns
@@ -93,12 +95,12 @@ def test_bad_requests_are_refused_before_anything_is_queued(local, request_, fra
 def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, tiny_model_paths):
     job = _submit(local, BatchRequest(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], "review"))
     store = JobStore(settings=local)
-    with pytest.raises(TrainingCancelled):
+    with pytest.raises(JobCancelled):
         batch_jobs.run_batch_job(job, should_stop=lambda: True, settings=local)
     assert batch_jobs.read_result(store.require(job.id)) is None
     # Cancelled while waiting: the worker skips it.
     store.request_cancel(job.id)
-    assert worker.execute_job(job.id, local) == CANCELLED
+    assert worker.run_job(job.id, local) == CANCELLED
 
 
 def test_batch_jobs_are_listed_by_their_demo_not_among_training_jobs(local, tiny_model_paths):
@@ -110,7 +112,7 @@ def test_batch_jobs_are_listed_by_their_demo_not_among_training_jobs(local, tiny
     assert batch_jobs.list_batch_jobs("bob", catalog.SENTIMENT, settings=local) == []
     assert batch_jobs.list_batch_jobs("ann", catalog.TRANSLATION, settings=local) == []
 
-    jobs.delete_job(batch.id, "ann", settings=local)
+    manage.delete_job(batch.id, "ann", settings=local)
     assert not (local.runs_dir / batch.id).exists()
     assert batch_jobs.list_batch_jobs("ann", catalog.SENTIMENT, settings=local) == []
 
@@ -131,11 +133,11 @@ def test_an_image_batch_runs_in_the_job_loop_with_unreadable_files_noted(local, 
         catalog.IMAGE_CLASSIFICATION, tiny_model_paths[catalog.IMAGE_CLASSIFICATION], file_name="3 images"
     )
     job = batch_jobs.submit_image_batch_job(request, files, owner="ann", settings=local)
-    assert job.dataset == {"rows": 3, "texts": 2, "skipped": 1}
+    assert job.dataset == {"rows": 3, "items": 2, "skipped": 1}
     stored = sorted(path.name for path in (local.runs_dir / job.id / batch_jobs.IMAGES_FOLDER).iterdir())
     assert stored == ["000", "001", "002"]  # by position: a user's file name never becomes a path
 
-    assert worker.execute_job(job.id, local) == SUCCEEDED
+    assert worker.run_job(job.id, local) == SUCCEEDED
     result = batch_jobs.read_result(JobStore(settings=local).require(job.id))
     assert result is not None and result.skipped == 1 and result.footer.items == 2
     assert result.table["file"].tolist() == ["../../etc/cat.png", "notes.png", "dog.png"]

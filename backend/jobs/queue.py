@@ -1,14 +1,18 @@
-"""The training queue: Huey, with its embedded SQLite storage by default, Redis for several machines.
+"""The job queue: Huey, with its embedded SQLite storage by default, Redis for several machines.
 
 Huey is maintained, small, and its SQLite backend needs no server, which fits Streamlit Community
 Cloud; ``LSM_QUEUE=redis`` (with ``LSM_REDIS_URL``) switches to Redis so workers on several GPU
 machines can share one queue. A queued task carries only the job id; the job's data and state
 live in the run folder and the job store.
+
+The queue does not know what runs a job: the worker's entry point hands it a runner
+(``set_runner``) before it consumes; the app only enqueues.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from huey import RedisHuey, SqliteHuey
@@ -23,6 +27,7 @@ TASK_NAME = "train_job"
 
 _queues: dict[tuple[str, str], tuple[Huey, TaskWrapper]] = {}
 _lock = threading.Lock()
+_runner: Callable[[str], object] | None = None
 
 
 def queue_file(settings: Settings) -> Path:
@@ -30,11 +35,16 @@ def queue_file(settings: Settings) -> Path:
     return settings.state_dir / QUEUE_FILE
 
 
-def _run_job(job_id: str) -> None:
-    # Imported here: the worker module imports this one.
-    from backend.training.worker import execute_job
+def set_runner(runner: Callable[[str], object]) -> None:
+    """What a consumer in this process does with a dequeued job id (the worker sets it)."""
+    global _runner
+    _runner = runner
 
-    execute_job(job_id)
+
+def _run_job(job_id: str) -> None:
+    if _runner is None:
+        raise RuntimeError("No job runner is set in this process; start the worker with `python -m backend.worker`.")
+    _runner(job_id)
 
 
 def _build(settings: Settings) -> Huey:
@@ -49,7 +59,7 @@ def _build(settings: Settings) -> Huey:
 
 
 def get_queue(settings: Settings | None = None) -> tuple[Huey, TaskWrapper]:
-    """The queue for these settings and its training task (one per process and location)."""
+    """The queue for these settings and its job task (one per process and location)."""
     settings = settings or get_settings()
     key = (
         settings.queue_backend,
@@ -65,7 +75,7 @@ def get_queue(settings: Settings | None = None) -> tuple[Huey, TaskWrapper]:
 def _unreachable(settings: Settings, error: Exception) -> ShowcaseError:
     where = settings.redis_url if settings.queue_backend == "redis" else str(queue_file(settings))
     return ShowcaseError(
-        f"The training queue ({settings.queue_backend} at {where}) cannot be reached ({type(error).__name__}).",
+        f"The job queue ({settings.queue_backend} at {where}) cannot be reached ({type(error).__name__}).",
         "Check that Redis is running (LSM_REDIS_URL) or that the state folder is writable, then try again.",
     )
 

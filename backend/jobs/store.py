@@ -2,6 +2,9 @@
 
 A refresh, a second tab or an app restart reads the same rows. Each call opens its own short
 connection (WAL mode), so the Streamlit process and worker processes can use the file at once.
+The store knows no task: a job's ``kind`` says which handler runs it (training, batch inference).
+A job that produces a model records it in its artefacts (``model_dir`` and ``model_task``), and
+the demos list models from those records (``list_models``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
-# A worker beats every few seconds while training; a minute of silence means it is gone
+# A worker beats every few seconds while a job runs; a minute of silence means it is gone
 # (a long checkpoint save or evaluation still beats from its own thread).
 STALE_HEARTBEAT_SECONDS = 60.0
 _MAX_LOG_CHARS = 2000
@@ -38,6 +41,7 @@ _MAX_LOG_CHARS = 2000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'train',
     owner TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
     task TEXT NOT NULL,
@@ -76,13 +80,33 @@ CREATE TABLE IF NOT EXISTS job_logs (
 CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs (job_id, time);
 """
 _JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
+# Databases written before jobs had a kind: batch jobs were the ones with method "batch", and a
+# training job's model was found by its manifest, so its artefacts did not name the demo task.
+_MIGRATIONS = (
+    "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train'",
+    "UPDATE jobs SET kind = 'batch', method = '' WHERE method = 'batch'",
+    "UPDATE jobs SET artefacts = json_set(artefacts, '$.model_task', "
+    "CASE task WHEN 'image' THEN 'image_classification' ELSE 'sentiment' END) "
+    "WHERE kind = 'train' AND status = 'succeeded' AND json_extract(artefacts, '$.model_dir') IS NOT NULL",
+)
 
 
 @dataclass
 class Job:
-    """One training job as stored; ``to_dict`` is what the UI and the API return."""
+    """One job as stored; ``to_dict`` is what the UI returns.
+
+    Attributes:
+        kind: which handler runs it, e.g. ``train`` or ``batch``.
+        title: what the user calls it (a training title, a batch's file name).
+        task: what it does within its kind (``text``/``image`` for training, the demo's task for a batch).
+        method: how a training job trains (``full``/``fast``); empty for other kinds.
+        base_model: the model reference the job starts from (trains or runs).
+        dataset: a summary of its input (sizes, classes, rows).
+        artefacts: what it left behind (paths); ``model_dir`` + ``model_task`` record a model.
+    """
 
     id: str
+    kind: str
     owner: str
     title: str
     task: str
@@ -119,6 +143,18 @@ class Job:
         return asdict(self)
 
 
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring a database from before job kinds up to date (once; another process may race us)."""
+    try:
+        connection.execute(_MIGRATIONS[0])
+    except sqlite3.OperationalError as error:
+        if "duplicate column" in str(error):
+            return  # another process added the column and migrates the rows
+        raise
+    for statement in _MIGRATIONS[1:]:
+        connection.execute(statement)
+
+
 def new_job_id() -> str:
     """A sortable, unique id that is also a safe folder name."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -132,7 +168,11 @@ class JobStore:
         self.path = Path(path or settings.jobs_db)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
+            columns = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
             connection.executescript(_SCHEMA)
+            if columns and "kind" not in columns:
+                _migrate(connection)
+            connection.execute("CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created)")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -156,19 +196,25 @@ class JobStore:
     def create(
         self,
         job_id: str,
+        kind: str,
+        task: str,
         params: dict[str, Any],
         dataset: dict[str, Any],
         run_dir: Path,
         owner: str = "",
+        title: str = "",
+        method: str = "",
+        base_model: str = "",
     ) -> Job:
-        """Insert a queued job."""
+        """Insert a queued job of ``kind`` (see ``Job`` for what each field means)."""
         job = Job(
             id=job_id,
+            kind=kind,
             owner=owner,
-            title=str(params.get("title") or ""),
-            task=str(params["task"]),
-            method=str(params["method"]),
-            base_model=str(params["base_model"]),
+            title=title,
+            task=task,
+            method=method,
+            base_model=base_model,
             status=QUEUED,
             created=time.time(),
             run_dir=str(run_dir),
@@ -199,7 +245,7 @@ class JobStore:
         """The job, or an error a user can read."""
         job = self.get(job_id, owner)
         if job is None:
-            raise InvalidInputError(f"No training job {job_id!r}.", "It may have been deleted.")
+            raise InvalidInputError(f"No job {job_id!r}.", "It may have been deleted.")
         return job
 
     def list_jobs(
@@ -207,14 +253,14 @@ class JobStore:
         owner: str | None = None,
         statuses: tuple[str, ...] = (),
         task: str | None = None,
-        methods: tuple[str, ...] = (),
+        kinds: tuple[str, ...] = (),
     ) -> list[Job]:
-        """Jobs newest first, filtered by owner, statuses, task and methods when given."""
+        """Jobs newest first, filtered by owner, statuses, task and kinds when given (in SQL)."""
         clauses, values = [], []
         if owner is not None:
             clauses.append("owner = ?")
             values.append(owner)
-        for column, wanted in (("status", statuses), ("method", methods)):
+        for column, wanted in (("status", statuses), ("kind", kinds)):
             if wanted:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in wanted)})")
                 values.extend(wanted)
@@ -224,6 +270,24 @@ class JobStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._connect() as connection:
             rows = connection.execute(f"SELECT * FROM jobs {where} ORDER BY created DESC", values).fetchall()
+        return [self._to_job(row) for row in rows]
+
+    def list_models(self, model_task: str, owner: str | None = None) -> list[Job]:
+        """Succeeded jobs that recorded a model for ``model_task``, newest first (filtered in SQL).
+
+        Args:
+            model_task: the demo task the model serves (the artefact ``model_task``).
+            owner: when given, only this owner's jobs.
+        """
+        clauses = ["status = ?", "json_extract(artefacts, '$.model_task') = ?"]
+        values: list[Any] = [SUCCEEDED, model_task]
+        if owner is not None:
+            clauses.append("owner = ?")
+            values.append(owner)
+        with self._connect() as connection:
+            rows = connection.execute(
+                f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY finished DESC", values
+            ).fetchall()
         return [self._to_job(row) for row in rows]
 
     def queue_position(self, job_id: str) -> int | None:
@@ -258,20 +322,13 @@ class JobStore:
         eta_seconds: float | None,
         message: str = "",
     ) -> None:
-        """Record where training is; progress is step / total."""
+        """Record where the job is; progress is step / total."""
         progress = min(1.0, step / total_steps) if total_steps else 0.0
         with self._connect() as connection:
             connection.execute(
                 "UPDATE jobs SET step = ?, total_steps = ?, epoch = ?, eta_seconds = ?, progress = ?, "
                 "heartbeat = ?, message = CASE WHEN ? = '' THEN message ELSE ? END WHERE id = ?",
                 (step, total_steps, epoch, eta_seconds, progress, time.time(), message, message, job_id),
-            )
-
-    def set_message(self, job_id: str, message: str) -> None:
-        """Short status line shown under the progress bar."""
-        with self._connect() as connection:
-            connection.execute(
-                "UPDATE jobs SET message = ?, heartbeat = ? WHERE id = ?", (message, time.time(), job_id)
             )
 
     def beat(self, job_id: str) -> None:
@@ -376,7 +433,7 @@ class JobStore:
         dead: list[tuple[str, str]] = []
         for job in self.list_jobs(statuses=(RUNNING,)):
             if job.worker_host == host and job.worker_pid and not _process_alive(job.worker_pid):
-                dead.append((job.id, f"The worker process (pid {job.worker_pid}) stopped while training"))
+                dead.append((job.id, f"The worker process (pid {job.worker_pid}) stopped during the job"))
             elif job.heartbeat is None or now - job.heartbeat > stale_after:
                 silent = int(now - (job.heartbeat or job.started or now))
                 dead.append((job.id, f"The worker stopped reporting {silent} s ago"))

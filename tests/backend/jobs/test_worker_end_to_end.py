@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from backend.jobs import manage, queue
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from backend.jobs.worker import ensure_worker_running, lock_path, worker_alive
 from backend.models import catalog
 from backend.models.registry import list_local_models
-from backend.training import jobs, queue
-from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from backend.training import jobs
 from backend.training.params import FAST, FULL, TrainingParams
-from backend.training.worker import ensure_worker_running, lock_path, worker_alive
 from polling import running_with_steps, wait_for
 from training_data import learnable_texts
 
@@ -46,13 +47,14 @@ def test_a_queued_job_survives_until_a_worker_runs_it_to_success(local, start_wo
     job_id = _submit(_fast_params(tiny_model_paths), local, owner="ana")
     # Nothing consumes yet: the job waits in the queue file, visible to any new process.
     assert queue.pending_count(local) == 1
-    assert jobs.view_job(job_id, "ana", local).queue_position == 1
+    assert manage.view_job(job_id, "ana", local).queue_position == 1
     start_worker()
     wait_for(lambda: _status(job_id, local) in (SUCCEEDED, FAILED, CANCELLED), "job finished")
-    view = jobs.view_job(job_id, "ana", local)
+    view = manage.view_job(job_id, "ana", local)
     assert view.job.status == SUCCEEDED, view.job.error
     assert view.job.metrics["accuracy"] > 0.75  # chance is 0.5
-    assert view.report is not None and sum(map(sum, view.report.confusion)) == view.job.dataset["validation_size"]
+    report = jobs.load_report(view.job)
+    assert report is not None and sum(map(sum, report.confusion)) == view.job.dataset["validation_size"]
     assert {point["name"] for point in view.history} >= {"train_loss", "val_accuracy"}
     assert any("took the job" in line["text"] for line in view.logs)
     model_dir = str(Path(view.job.artefacts["model_dir"]).resolve())
@@ -66,9 +68,9 @@ def test_cancel_then_worker_death_then_a_new_worker_carries_on(local, start_work
     second = _submit(_slow_params(tiny_model_paths), local)
     worker = start_worker()
     wait_for(lambda: running_with_steps(first, local), "first job running")
-    assert jobs.view_job(second, "", local).queue_position == 1
+    assert manage.view_job(second, "", local).queue_position == 1
 
-    jobs.cancel_job(first, "", local)
+    manage.cancel_job(first, "", local)
     wait_for(lambda: _status(first, local) == CANCELLED, "first job cancelled")
     assert not (Path(JobStore(settings=local).require(first).run_dir) / "model").exists()
 
@@ -76,9 +78,13 @@ def test_cancel_then_worker_death_then_a_new_worker_carries_on(local, start_work
     third = _submit(_fast_params(tiny_model_paths), local)
     worker.kill()
     worker.wait()
+    # Listing only reads; the dead worker's job is marked failed by whoever starts the next
+    # worker (ensure_worker_running, or the worker itself on start).
+    assert {job.id: job.status for job in jobs.list_jobs("", settings=local)}[second] == "running"
+    JobStore(settings=local).reap_dead_jobs()
     listed = {job.id: job for job in jobs.list_jobs("", settings=local)}
     assert listed[second].status == FAILED
-    assert f"worker process (pid {worker.pid}) stopped while training" in listed[second].error
+    assert f"worker process (pid {worker.pid}) stopped during the job" in listed[second].error
     assert listed[third].status == "queued"
 
     start_worker()

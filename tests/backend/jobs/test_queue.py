@@ -8,7 +8,7 @@ import pytest
 from huey import RedisHuey, SqliteHuey
 
 from backend.errors import ShowcaseError
-from backend.training import queue
+from backend.jobs import queue
 
 
 def test_default_queue_is_a_sqlite_file_in_the_state_folder(tmp_path, settings):
@@ -39,14 +39,14 @@ def test_unknown_backend_is_a_readable_error(tmp_path, settings):
 
 
 def test_an_unreachable_redis_is_a_readable_error_and_nothing_is_left_behind(tmp_path, settings, tiny_model_paths):
+    from backend.jobs.store import JobStore
     from backend.training import jobs
-    from backend.training.job_store import JobStore
     from backend.training.params import FAST, TrainingParams
     from training_data import learnable_texts
 
     local = dataclasses.replace(settings, state_dir=tmp_path, queue_backend="redis", redis_url="redis://127.0.0.1:1/0")
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"])
-    with pytest.raises(ShowcaseError, match=r"training queue \(redis at redis://127.0.0.1:1/0\) cannot be reached"):
+    with pytest.raises(ShowcaseError, match=r"job queue \(redis at redis://127.0.0.1:1/0\) cannot be reached"):
         jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", settings=local)
     assert JobStore(settings=local).list_jobs() == []
     assert not any((tmp_path / "runs").iterdir())

@@ -1,8 +1,8 @@
 """Batch mode as a background job: a demo's table (or images) run by the worker, never by the page.
 
 A table of thousands of texts takes minutes on a CPU. The page checks the input and options,
-submits, and polls; the worker (the same queue, job store and process as fine-tuning) loads the
-model and runs the demo's own batch function (``sentiment.classify_table``,
+submits, and polls; the worker (the same queue, job store and process as fine-tuning, through
+``BATCH_HANDLER``, kind ``batch``) loads the model and runs the demo's own batch function (``sentiment.classify_table``,
 ``translation.translate_table``, ``text_generation.generate_table``,
 ``image_classification.classify_files``) with progress and cancel.
 A browser refresh, a second tab or an app restart finds the run again; its results stay in the
@@ -26,13 +26,14 @@ from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
+from backend.jobs import queue
+from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
+from backend.jobs.store import Job, JobStore, new_job_id
+from backend.jobs.worker import JobHandler
 from backend.models import catalog
 from backend.models.loader import load_model
-from backend.training import queue
-from backend.training.job_store import Job, JobStore, new_job_id
-from backend.training.progress import ProgressCallback, Reporter, TrainingCancelled
 
-BATCH = "batch"  # the method of every batch job; training jobs are "full" or "fast"
+BATCH = "batch"  # the kind of every batch job
 TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
 INPUT_FILE = "input.json"
 # Uploaded images are stored by position, never under their own (user-chosen) names.
@@ -56,8 +57,8 @@ class BatchRequest:
     max_new_tokens: int = 256
 
     def to_params(self) -> dict[str, Any]:
-        """The job's stored parameters (the job store reads task, method, base model and title)."""
-        return {**asdict(self), "method": BATCH, "base_model": self.model_ref, "title": self.file_name}
+        """The job's stored parameters."""
+        return asdict(self)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> BatchRequest:
@@ -128,7 +129,17 @@ def _queue(
     try:
         run_dir.mkdir(parents=True)
         write_input(run_dir)
-        job = store.create(job_id, request.to_params(), summary, run_dir, owner)
+        job = store.create(
+            job_id,
+            BATCH,
+            request.task,
+            request.to_params(),
+            summary,
+            run_dir,
+            owner,
+            title=request.file_name,
+            base_model=request.model_ref,
+        )
         queue.enqueue_job(job_id, settings)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -152,7 +163,7 @@ def submit_batch_job(
         # JSON, not pickle: the worker reads back only plain values.
         frame.to_json(run_dir / INPUT_FILE, orient="split", force_ascii=False, index=False)
 
-    summary = {"rows": len(frame), "texts": len(column.texts), "skipped": len(column.notes)}
+    summary = {"rows": len(frame), "items": len(column.texts), "skipped": len(column.notes)}
     return _queue(request, summary, write_input, owner, settings or get_settings())
 
 
@@ -176,7 +187,7 @@ def submit_image_batch_job(
         names = [name for name, _ in files]
         (run_dir / INPUT_FILE).write_text(json.dumps({"names": names}, ensure_ascii=False), encoding="utf-8")
 
-    summary = {"rows": len(files), "texts": readable, "skipped": len(files) - readable}
+    summary = {"rows": len(files), "items": readable, "skipped": len(files) - readable}
     return _queue(request, summary, write_input, owner, settings or get_settings())
 
 
@@ -192,7 +203,7 @@ def _progress(reporter: Reporter) -> Callable[[int, int], None]:
 
     def report(done: int, total: int) -> None:
         if reporter.should_stop():
-            raise TrainingCancelled("The batch was cancelled.")
+            raise JobCancelled("The batch was cancelled.")
         reporter.progress(done, total, 0.0)
 
     return report
@@ -219,17 +230,17 @@ def run_batch_job(
     should_stop: Callable[[], bool] | None = None,
     settings: Settings | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run a queued batch (the worker calls this, as it calls ``run_training``); returns the
-    job's metrics and artefacts.
+    """Run a queued batch (the worker calls this through ``BATCH_HANDLER``); returns the job's
+    metrics and artefacts.
 
     Args:
         job: the claimed batch job.
-        progress_callback: receives ``TrainingEvent``s (progress in rows or images, with an ETA; logs).
+        progress_callback: receives ``JobEvent``s (progress in rows or images, with an ETA; logs).
         should_stop: polled between two groups of rows; returning True cancels the run.
         settings: where the models and runs live.
 
     Raises:
-        TrainingCancelled: ``should_stop`` returned True between two groups.
+        JobCancelled: ``should_stop`` returned True between two groups.
         ShowcaseError: the model cannot be loaded or the input is unusable (readable message).
     """
     settings = settings or get_settings()
@@ -246,11 +257,24 @@ def run_batch_job(
     return metrics, artefacts
 
 
+def _remove_results(job: Job) -> None:
+    for name in (RESULT_FILE, RESULT_CSV):
+        (Path(job.run_dir) / name).unlink(missing_ok=True)
+
+
+BATCH_HANDLER = JobHandler(
+    run=run_batch_job,
+    doing="The batch",
+    output="results",
+    memory_advice="Upload fewer or shorter rows, or pick a smaller model",
+    phase="Processing",
+    cleanup=_remove_results,
+)
+
+
 def list_batch_jobs(owner: str, task: str, settings: Settings | None = None) -> list[Job]:
-    """The owner's batch jobs of one demo, newest first; jobs of dead workers are marked failed."""
-    store = JobStore(settings=settings)
-    store.reap_dead_jobs()
-    return store.list_jobs(owner=owner, task=task, methods=(BATCH,))
+    """The owner's batch jobs of one demo, newest first (reads only)."""
+    return JobStore(settings=settings).list_jobs(owner=owner, task=task, kinds=(BATCH,))
 
 
 def read_result(job: Job) -> tables.TableRun | None:

@@ -1,0 +1,140 @@
+"""The generic worker: the handler table, the failure table, and what it hands a child worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend import config
+from backend.errors import InvalidInputError
+from backend.jobs import queue, worker
+from backend.jobs.progress import JobCancelled
+from backend.jobs.store import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobStore, new_job_id
+from backend.jobs.worker import JobHandler
+
+
+def _queued(local, kind: str = "echo") -> str:
+    job_id = new_job_id()
+    JobStore(settings=local).create(job_id, kind, "demo", {}, {}, local.runs_dir / job_id)
+    return job_id
+
+
+def _handler(run, cleaned: list[str] | None = None) -> JobHandler:
+    return JobHandler(
+        run=run,
+        doing="The echo",
+        output="echo",
+        memory_advice="Echo less",
+        cleanup=lambda job: cleaned.append(job.id) if cleaned is not None else None,
+    )
+
+
+def test_a_job_runs_with_the_handler_of_its_kind_and_records_its_results(local):
+    job_id = _queued(local)
+
+    def run(job, events, should_stop, settings):
+        assert (job.id, settings) == (job_id, local) and not should_stop()
+        return {"rows": 3}, {"result": "r.csv"}
+
+    assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == SUCCEEDED
+    job = JobStore(settings=local).require(job_id)
+    assert (job.metrics, job.artefacts) == ({"rows": 3}, {"result": "r.csv"})
+
+
+def test_a_kind_without_a_handler_fails_the_job_in_words(local):
+    job_id = _queued(local, kind="render")
+    called = []
+    assert worker.execute_job(job_id, {"echo": _handler(lambda *a: called.append(a))}, local) == FAILED
+    job = JobStore(settings=local).require(job_id)
+    assert "cannot run 'render' jobs (it runs echo)" in job.error and "Update the worker" in job.error
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "words"),
+    [
+        (JobCancelled("stop"), CANCELLED, ""),
+        (InvalidInputError("The column is empty.", "Pick another."), FAILED, "The column is empty."),
+        (OSError(errno.ENOSPC, "No space left"), FAILED, "The disk is full, so the echo could not be saved."),
+        (torch.OutOfMemoryError("CUDA out of memory"), FAILED, "The echo ran out of memory. Echo less, and submit"),
+        (MemoryError(), FAILED, "The echo ran out of memory."),
+        (KeyError("x"), FAILED, "The echo failed unexpectedly (KeyError"),
+    ],
+)
+def test_each_failure_becomes_a_status_and_words_and_the_handler_cleans_up(local, error, status, words):
+    job_id = _queued(local)
+    cleaned: list[str] = []
+
+    def run(*_):
+        raise error
+
+    assert worker.execute_job(job_id, {"echo": _handler(run, cleaned)}, local) == status
+    job = JobStore(settings=local).require(job_id)
+    assert job.status == status and words in job.error and "Traceback" not in job.error
+    assert cleaned == [job_id]
+
+
+def test_a_job_cancelled_while_waiting_is_skipped(local):
+    job_id = _queued(local)
+    JobStore(settings=local).request_cancel(job_id)
+    assert worker.execute_job(job_id, {}, local) == CANCELLED
+
+
+def test_the_queue_runs_what_the_worker_entry_point_hands_it(monkeypatch):
+    monkeypatch.setattr(queue, "_runner", None)
+    with pytest.raises(RuntimeError, match="python -m backend.worker"):
+        queue._run_job("job-1")
+    seen = []
+    queue.set_runner(seen.append)
+    queue._run_job("job-1")
+    assert seen == ["job-1"]
+
+
+def test_the_entry_point_registers_training_and_batch():
+    from backend import worker as entry
+    from backend.inference.batch import BATCH
+    from backend.training.runner import TRAIN
+
+    assert set(entry.HANDLERS) == {TRAIN, BATCH}
+
+
+def test_every_setting_survives_the_trip_through_the_environment(settings, tmp_path, monkeypatch):
+    changed = dataclasses.replace(
+        settings,
+        state_dir=tmp_path / "state",
+        models_dir=tmp_path / "models",
+        device="cpu",
+        model_memory_mb=1234,
+        offline=True,
+        queue_backend="redis",
+        redis_url="redis://:secret@box:6379/2",
+        cpu_quantize="int8",
+        cpu_bfloat16="off",
+    )
+    for name, value in config.to_environment(changed).items():
+        monkeypatch.setenv(name, value)
+    assert config.load_settings(tmp_path / "no-secrets.toml") == changed
+
+
+def test_an_app_started_worker_gets_every_setting_and_dead_jobs_are_reaped_first(local, monkeypatch):
+    local = dataclasses.replace(local, cpu_quantize="int8", cpu_bfloat16="on", model_memory_mb=321)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job_id = _queued(local)
+    JobStore(settings=local).claim(job_id, pid=dead.pid)
+    started = []
+    monkeypatch.setattr(worker.subprocess, "Popen", lambda command, **kwargs: started.append((command, kwargs)))
+    assert worker.ensure_worker_running(local) is True
+    [(command, kwargs)] = started
+    assert command[1:3] == ["-m", "backend.worker"]
+    assert Path(kwargs["env"]["LSM_STATE_DIR"]) == local.state_dir
+    assert (kwargs["env"]["LSM_CPU_QUANTIZE"], kwargs["env"]["LSM_CPU_BFLOAT16"]) == ("int8", "on")
+    assert kwargs["env"]["LSM_MODEL_MEMORY_MB"] == "321"
+    assert JobStore(settings=local).require(job_id).status == FAILED
+    assert RUNNING not in {job.status for job in JobStore(settings=local).list_jobs()}
