@@ -51,6 +51,13 @@ def test_secondary_points_are_hollow_and_explained(data):
     assert list(mckinsey.marker.symbol) == expected
     assert mckinsey.line.dash == "solid", "mixed series keep a solid line"
     ibm = next(t for t in _data_traces(figure) if t.meta["dataset"] == "ibm_global_ai_adoption_index")
+    assert ibm.line.dash == "solid", "IBM's own press release is primary"
+    all_secondary = rows.assign(verification="secondary")
+    ibm = next(
+        t
+        for t in _data_traces(figures.build_adoption_over_time(all_secondary))
+        if t.meta["dataset"] == "ibm_global_ai_adoption_index"
+    )
     assert ibm.line.dash == "dot", "an all-secondary series is dotted"
     assert SECONDARY_NOTES["lines"] in _annotation_texts(figure)
     keys = [t.name for t in figure.data if (t.meta or {}).get("legend_key")]
@@ -77,11 +84,18 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     rows = selections.adoption_by_segment(data, "size")
     figure = figures.build_adoption_by_segment(rows, "size")
     panels = {(t.meta["dataset"], t.meta["year"]) for t in figure.data}
-    assert panels == {("eurostat_isoc_eb_ai", 2023), ("eurostat_isoc_eb_ai", 2025), ("census_btos", 2026)}
-    eurostat_2025 = next(t for t in figure.data if t.meta["year"] == 2025)
-    assert set(eurostat_2025.marker.pattern.shape) == {"/"}
+    assert panels == {
+        ("eurostat_isoc_eb_ai", 2023),
+        ("eurostat_isoc_eb_ai", 2025),
+        ("census_btos", 2026),
+        ("uk_ai_adoption", 2025),
+    }
+    uk = next(t for t in figure.data if t.meta["dataset"] == "uk_ai_adoption")
+    assert set(uk.marker.pattern.shape) == {"/"}, "the DSIT figures come from a summary"
+    eurostat_2025 = next(t for t in figure.data if t.meta == {**t.meta, "dataset": "eurostat_isoc_eb_ai", "year": 2025})
     assert list(eurostat_2025.y) == ["Small", "All (overall)", "Medium", "Large"]
-    assert list(eurostat_2025.text) == ["17%", "20%", "30.4%", "55%"]
+    assert list(eurostat_2025.text) == ["17%", "19.95%", "30.4%", "55.03%"]
+    assert list(eurostat_2025.marker.pattern.shape) == ["/", "", "/", ""], "only the summary's bars are hatched"
     eurostat_2023 = next(t for t in figure.data if t.meta["year"] == 2023)
     assert set(eurostat_2023.marker.pattern.shape) == {""}
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
