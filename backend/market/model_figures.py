@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.chart_base import add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.figure_style import add_secondary_note, base_layout, empty_figure, user_datasets
 from backend.market.style import (
     CONFIDENCE_SYMBOLS,
     PRIMARY_SYMBOL,

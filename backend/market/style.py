@@ -126,4 +126,6 @@ def source_markdown(sources: list) -> str:
         flag = " — *secondary: third-party summary*" if source.verification == "secondary" else ""
         count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
         lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
+        for caveat in getattr(source, "caveats", ()):
+            lines.append(f"    - *Caveat:* {markdown_escape(caveat)}")
     return "\n".join(lines)

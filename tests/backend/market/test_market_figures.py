@@ -26,12 +26,19 @@ def test_adoption_over_time_one_line_per_definition(data):
     rows = selections.adoption_over_time(data)
     figure = figures.build_adoption_over_time(rows)
     traces = _data_traces(figure)
-    assert len(traces) == rows.groupby(["dataset", "metric", "definition"]).ngroups == 6
+    with_forecast = rows.loc[rows["forecast"]].groupby(["dataset", "metric", "definition"]).ngroups
+    assert with_forecast == 1, "the UK DCMS projection"
+    assert len(traces) == rows.groupby(["dataset", "metric", "definition"]).ngroups + with_forecast == 9
     names = [t.name.replace("<br>", " ") for t in traces]
     assert names[0].startswith("McKinsey State of AI: Share of McKinsey survey respondents'")
     assert any("in producing goods or services" in n for n in names)
     assert any("in any business function" in n for n in names)
-    assert sum(len(t.y) for t in traces) == len(rows), "every row drawn, nothing invented"
+    # A forecast line repeats the last measured point so the two parts join.
+    assert sum(len(t.y) for t in traces) == len(rows) + with_forecast, "every row drawn, nothing invented"
+    forecast = next(t for t in traces if t.meta["forecast"])
+    assert forecast.line.dash == "dash" and "forecast (Capital Economics for DCMS)" in forecast.name.replace(
+        "<br>", " "
+    )
     assert "Share of organisations using AI" in figure.layout.title.text
     assert figure.layout.yaxis.range == (0, 100)
 
@@ -61,7 +68,11 @@ def test_secondary_points_are_hollow_and_explained(data):
     assert ibm.line.dash == "dot", "an all-secondary series is dotted"
     assert SECONDARY_NOTES["lines"] in _annotation_texts(figure)
     keys = [t.name for t in figure.data if (t.meta or {}).get("legend_key")]
-    assert keys == ["Primary source (filled marker)", "Secondary source (hollow marker, dotted line)"]
+    assert keys == [
+        "Primary source (filled marker)",
+        "Secondary source (hollow marker, dotted line)",
+        "Forecast (dashed line; publisher named)",
+    ]
 
 
 def test_series_break_is_marked(data):
@@ -119,7 +130,11 @@ def test_investment_charts_label_bounds(data):
     assert by_year[2024] == {"United Kingdom": "4.5", "China": "9.3", "United States": "109.1"}
     assert by_year[2023] == {"China": "<8", "United States": ">67"}
     focus = figures.build_investment_by_focus_area(selections.investment_by_focus_area(data))
-    assert {t.meta["dataset"] for t in focus.data} == {"ai_index_investment", "oecd_ai_investment"}
+    assert {t.meta["dataset"] for t in focus.data} == {
+        "ai_index_investment",
+        "oecd_ai_investment",
+        "ai_spending_forecasts",
+    }
 
 
 def test_model_scale_is_log_with_hover_details(data):
