@@ -148,7 +148,7 @@ def test_model_scale_is_log_with_hover_details(data):
     assert symbols["Epoch AI: speculative"] == {"x"}
     gpt3 = next(t for t in figure.data if "GPT-3 175B (davinci)" in t.text)
     details = gpt3.customdata[list(gpt3.text).index("GPT-3 175B (davinci)")]
-    assert details[:4] == ["OpenAI", "2020-05-28", "175 billion parameters", "Confident"]
+    assert details[:4] == ["OpenAI, United States", "2020-05-28", "175 billion parameters", "Confident"]
     assert gpt3.hovertemplate == model_figures.MODEL_HOVER
     assert sum(len(t.x) for t in figure.data) == len(rows) == 23
 
