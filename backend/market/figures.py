@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.market.figure_style import add_secondary_note, base_layout, empty_figure, user_datasets, when
+from backend.market.growth import series_changes
 from backend.market.style import (
     PRIMARY_SYMBOL,
     SECONDARY_PATTERN,
@@ -87,7 +88,7 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
             secondary = (part["verification"] == "secondary").tolist()
             dash = FORECAST_DASH if is_forecast else ("dot" if all(secondary) else "solid")
             publisher = ", ".join(dict.fromkeys(p for p in part.get("publisher", pd.Series(dtype=str)) if p))
-            label = name + (f" — forecast ({publisher})" if is_forecast else "")
+            label = name + (f" — forecast ({publisher})" if is_forecast else _change_tag(part))
             figure.add_trace(
                 go.Scatter(
                     x=part["year"].astype(int).tolist(),
@@ -117,6 +118,18 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
     _add_legend_keys(figure, rows)
     add_secondary_note(figure, rows, y=1.02, kind="lines")
     return figure
+
+
+def _change_tag(part: pd.DataFrame) -> str:
+    """' · +8.5 pp/yr' (shares) or ' · +12.0%/yr CAGR' (amounts) when the line has one computed change."""
+    changes = series_changes(part)
+    if len(changes) != 1:
+        return ""
+    change = changes[0]
+    unit = "pp/yr" if change.per_year_unit == "pp per year" else "%/yr CAGR"
+    return (
+        f" · {'≈' if change.approximate else ''}{change.per_year:+.1f} {unit} ({change.start_label}–{change.end_label})"
+    )
 
 
 def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
@@ -375,8 +388,76 @@ def build_model_counts(rows: pd.DataFrame) -> go.Figure:
 
 
 def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
-    """Growth rates as the sources state them, one panel per figure (units differ)."""
-    return build_segment_bars(rows, "Growth rates stated by the sources", category="auto")
+    """Growth rates as the sources state them: one panel per unit, one bar per figure."""
+    title = "Growth rates stated by the sources"
+    if rows.empty:
+        return empty_figure(title)
+    units = list(dict.fromkeys(rows["unit"]))
+    panels = [(unit, rows.loc[rows["unit"] == unit].sort_values("value", kind="stable")) for unit in units]
+    sizes = [len(panel) for _, panel in panels]
+    height = 140 + sum(38 * size + 80 for size in sizes)
+    figure = make_subplots(
+        rows=len(panels),
+        cols=1,
+        row_heights=sizes,
+        vertical_spacing=min(80 / height, 0.9 / max(len(panels) - 1, 1)),
+        subplot_titles=[f"<b>{safe_text(unit)}</b>" for unit, _ in panels],
+    )
+    base_layout(figure, title, "As published; each bar says what grew, where and over which period")
+    user = user_datasets(rows)
+    for number, (unit, panel) in enumerate(panels, start=1):
+        labels = [
+            wrapped(
+                f"{dataset_label(r['dataset'])}: {r['definition']}"
+                + ("" if r["geography"] in ("World", "") else f" ({r['geography']})")
+                + ("" if r["segment"] == "All" else f", {r['segment']}")
+                + f", {int(r['year'])}",
+                80,
+            )
+            for _, r in panel.iterrows()
+        ]
+        secondary = (panel["verification"] == "secondary").tolist()
+        customdata = [
+            [
+                value_label(r["value"], r["unit"], r.get("qualifier", "")),
+                safe_text(r["unit"]),
+                _when_label(r),
+                safe_text(r["source_org"]),
+                r["verification"],
+                caveat_html(r),
+            ]
+            for _, r in panel.iterrows()
+        ]
+        colours = [colour_for(d, user) for d in panel["dataset"]]
+        figure.add_trace(
+            go.Bar(
+                x=panel["value"].tolist(),
+                y=labels,
+                orientation="h",
+                marker={
+                    "color": colours,
+                    "line": {"color": colours, "width": 1},
+                    "pattern": {
+                        "shape": [SECONDARY_PATTERN if sec else "" for sec in secondary],
+                        "fgcolor": "#ffffff",
+                        "solidity": 0.35,
+                    },
+                },
+                text=[c[0] for c in customdata],
+                textposition="outside",
+                cliponaxis=False,
+                customdata=customdata,
+                hovertemplate=BAR_HOVER,
+                showlegend=False,
+                meta={"unit": unit, "datasets": sorted(set(panel["dataset"]))},
+            ),
+            row=number,
+            col=1,
+        )
+    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
+    figure.update_layout(height=height, margin={"l": 10, "r": 40, "b": 70})
+    add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    return figure
 
 
 def build_growth_bars(changes: list, title: str = "How fast each series changes") -> go.Figure:

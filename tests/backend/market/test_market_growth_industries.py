@@ -114,3 +114,21 @@ def test_every_shipped_row_is_charted_or_listed(data):
     assert shown | set(other["row_id"]) == set(data["row_id"])
     assert len(other) <= 14, "most rows are on a chart"
     assert len(shown) >= 0.9 * len(data)
+
+
+def test_each_adoption_line_names_its_change(data):
+    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    names = [t.name.replace("<br>", " ") for t in figure.data if not (t.meta or {}).get("legend_key")]
+    eurostat = next(n for n in names if n.startswith("Eurostat"))
+    assert eurostat.endswith("· +3.1 pp/yr (2021–2025)")
+    forecast = next(t for t in figure.data if (t.meta or {}).get("forecast"))
+    assert "pp/yr" not in forecast.name, "a forecast line states no measured change"
+
+
+def test_stated_rates_one_panel_per_unit(data):
+    rows = selections.stated_rates(data)
+    figure = figures.build_stated_rates(rows)
+    assert [t.meta["unit"] for t in figure.data] == list(dict.fromkeys(rows["unit"]))
+    assert sum(len(t.x) for t in figure.data) == len(rows)
+    cagr = next(t for t in figure.data if t.meta["unit"] == "percent CAGR")
+    assert all("FORECAST by IDC" in point[2] for point in cagr.customdata)
