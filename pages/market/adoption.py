@@ -68,6 +68,13 @@ defaults: dict[str, object] = {
     "market.model_countries": [],
 }
 breakdowns = [kind for kind in selections.SEGMENT_KINDS if kind != "industry"]
+
+
+def initial(key: str, argument: str) -> dict[str, object]:
+    """A widget's default, unless the page address already set its value (no double setting)."""
+    return {} if key in st.session_state else {argument: defaults[key]}
+
+
 restore_filters(
     {
         "market.datasets": options.datasets,
@@ -86,7 +93,7 @@ with st.container(border=True):
     geographies = middle.multiselect("Geography", options.geographies, key="market.geographies")
     segments = right.multiselect("Segment", options.segments, key="market.segments")
     years = st.slider(
-        "Years", options.year_min, options.year_max, (options.year_min, options.year_max), key="market.years"
+        "Years", options.year_min, options.year_max, key="market.years", **initial("market.years", "value")
     )
 choice = store.MarketFilter(tuple(datasets), tuple(geographies), tuple(segments), tuple(years))
 rows = store.filter_rows(data, choice)
@@ -127,7 +134,11 @@ chart(figures.build_stated_rates(rates), rates, "market.stated_rates", "ai_growt
 
 st.header("Adoption by company size, country and technology")
 kind = st.segmented_control(
-    "Break down by", breakdowns, format_func=selections.SEGMENT_KINDS.get, default="size", key="market.breakdown"
+    "Break down by",
+    breakdowns,
+    format_func=selections.SEGMENT_KINDS.get,
+    key="market.breakdown",
+    **initial("market.breakdown", "default"),
 )
 kind = kind or "size"
 for other in breakdowns:
@@ -167,8 +178,8 @@ metric = left.segmented_control(
     "Measure",
     list(selections.MODEL_SCALE_METRICS),
     format_func={"parameters": "Parameters", "training_compute": "Training compute"}.get,
-    default="parameters",
     key="market.model_metric",
+    **initial("market.model_metric", "default"),
 )
 metric = metric or "parameters"
 countries = right.multiselect("Developer country", developers, key="market.model_countries")
