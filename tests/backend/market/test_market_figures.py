@@ -97,6 +97,7 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     panels = {(t.meta["dataset"], t.meta["year"]) for t in figure.data}
     assert panels == {
         ("eurostat_isoc_eb_ai", 2023),
+        ("eurostat_isoc_eb_ai", 2024),
         ("eurostat_isoc_eb_ai", 2025),
         ("census_btos", 2026),
         ("uk_ai_adoption", 2025),
