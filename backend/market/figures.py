@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from backend.market.figure_style import add_secondary_note, base_layout, empty_figure, user_datasets, when
 from backend.market.growth import series_changes
+from backend.market.industries import document_industry_of
 from backend.market.style import (
     PRIMARY_SYMBOL,
     SECONDARY_PATTERN,
@@ -344,8 +345,6 @@ def build_industry_ranking(rows: pd.DataFrame) -> go.Figure:
     Each panel is one survey measured one way, so its bars compare; bars in different panels do
     not (a physicians' survey, all US firms, Chinese enterprises...).
     """
-    from backend.market.industries import document_industry_of
-
     marked = rows.assign(
         segment=[
             f"◆ {segment} ({industry.label})" if (industry := document_industry_of(d, segment)) else segment
