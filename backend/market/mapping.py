@@ -33,6 +33,9 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "period": ("period", "date", "month", "quarter", "survey_period", "fieldwork"),
     "series_break": ("series_break", "break", "definition_change"),
     "note": ("note", "notes", "comment", "comments", "remark", "remarks", "caveat"),
+    "forecast": ("forecast", "projection", "projected", "is_forecast"),
+    "publisher": ("publisher", "forecaster", "producer"),
+    "origin_country": ("origin_country", "developer_country", "country_of_origin"),
 }
 
 

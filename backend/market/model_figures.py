@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.chart_base import add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.figure_style import add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.figures import caveat_html
 from backend.market.style import (
     CONFIDENCE_SYMBOLS,
     PRIMARY_SYMBOL,
@@ -19,7 +20,7 @@ from backend.market.style import (
 
 MODEL_HOVER = (
     "<b>%{text}</b> (%{customdata[0]})<br>Published %{customdata[1]}<br>%{customdata[2]}"
-    "<br>Epoch confidence: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})<extra></extra>"
+    "<br>Epoch confidence: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
 )
 
 
@@ -59,12 +60,22 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
         colour = colour_for(dataset, user)
         customdata = [
             [
-                safe_text(row.get("organization", "") or dataset_label(dataset)),
+                safe_text(
+                    ", ".join(
+                        part
+                        for part in (
+                            row.get("organization", "") or dataset_label(dataset),
+                            row.get("origin_country", ""),
+                        )
+                        if part
+                    )
+                ),
                 safe_text(row["period"] or row["year"]),
                 human_number(row["value"], row["unit"]),
                 safe_text(confidence or "not given"),
                 safe_text(row["source_org"]),
                 row["verification"],
+                caveat_html(row),
             ]
             for _, row in group.iterrows()
         ]

@@ -28,9 +28,20 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "source_url",
     "verification",
 )
-OPTIONAL_COLUMNS: tuple[str, ...] = ("segment_type", "qualifier", "period", "series_break", "note")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "segment_type",
+    "qualifier",
+    "period",
+    "series_break",
+    "note",
+    "forecast",
+    "publisher",
+    "origin_country",
+)
+# Columns holding true/false; the rest (but year and value) are text.
+FLAG_COLUMNS: tuple[str, ...] = ("series_break", "forecast")
 SCHEMA_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in SCHEMA_COLUMNS if c not in ("year", "value", "series_break"))
+TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in SCHEMA_COLUMNS if c not in ("year", "value") + FLAG_COLUMNS)
 
 # What each column means, for the upload page and the template (data/README.md says the same).
 COLUMN_HELP: dict[str, str] = {
@@ -51,6 +62,9 @@ COLUMN_HELP: dict[str, str] = {
     "period": "Optional: finer timing, e.g. 2024-02 or 2024-02/2024-03.",
     "series_break": "Optional: true where the definition changed from earlier rows.",
     "note": "Optional: caveats such as sample size.",
+    "forecast": "Optional: true for a projected value (a forecast), not a measured one; needs a publisher.",
+    "publisher": "Optional: who made the estimate or forecast (e.g. IDC), when source_org is a summariser.",
+    "origin_country": "Optional: the country a row is about when geography is 'World' (e.g. a model's developer).",
 }
 VERIFICATIONS: tuple[str, ...] = ("primary", "secondary")
 SEGMENT_TYPES: tuple[str, ...] = (
@@ -69,6 +83,7 @@ QUALIFIERS: tuple[str, ...] = ("", "about", "nearly", "more than", "less than", 
 # Units whose values are shares of a whole, so anything outside 0-100 is a typo.
 SHARE_UNITS: tuple[str, ...] = ("percent", "%")
 MIN_YEAR = 1950
+MAX_FORECAST_YEAR = 2100
 # Long free text in an upload is either a mistake or an attack on the page; notes get more room.
 _MAX_TEXT_CHARS = 300
 _MAX_NOTE_CHARS = 1000
@@ -181,11 +196,24 @@ def _row_issues(record: dict[str, str], row: int, require_url: bool) -> tuple[li
         if len(record[column]) > limit:
             issue(column, f"has {len(record[column]):,} characters; the limit is {limit:,}.")
 
+    for column in FLAG_COLUMNS:
+        flag = record[column].lower()
+        if flag not in _TRUE + _FALSE:
+            issue(column, f"'{record[column][:40]}' must be true or false (or empty).")
+        typed[column] = flag in _TRUE
+    if typed["forecast"] and not record["publisher"]:
+        issue("publisher", "is empty; a forecast row must name who made the forecast.")
+
+    # A forecast may look decades ahead; a measured value cannot be later than next year.
+    latest = MAX_FORECAST_YEAR if typed["forecast"] else max_year()
     year = _parse_year(record["year"]) if record["year"] else None
     if record["year"] and year is None:
         issue("year", f"'{record['year'][:40]}' is not a whole year such as 2024.")
-    elif year is not None and not MIN_YEAR <= year <= max_year():
-        issue("year", f"{year} is outside {MIN_YEAR}-{max_year()}.")
+    elif year is not None and not MIN_YEAR <= year <= latest:
+        issue(
+            "year",
+            f"{year} is outside {MIN_YEAR}-{latest}" + ("." if typed["forecast"] else " (mark forecasts as forecast)."),
+        )
     typed["year"] = year
 
     value = _parse_value(record["value"]) if record["value"] else None
@@ -209,11 +237,6 @@ def _row_issues(record: dict[str, str], row: int, require_url: bool) -> tuple[li
         issue("qualifier", f"'{record['qualifier'][:40]}' must be empty or one of: {', '.join(QUALIFIERS[1:])}.")
     typed["qualifier"] = qualifier
 
-    series_break = record["series_break"].lower()
-    if series_break not in _TRUE + _FALSE:
-        issue("series_break", f"'{record['series_break'][:40]}' must be true or false (or empty).")
-    typed["series_break"] = series_break in _TRUE
-
     segment_type = record["segment_type"].lower() or ("all" if record["segment"].lower() == "all" else "other")
     if segment_type not in SEGMENT_TYPES:
         issue("segment_type", f"'{record['segment_type'][:40]}' must be one of: {', '.join(SEGMENT_TYPES)}.")
@@ -228,7 +251,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             typed[column] = pd.to_numeric(typed[column]).astype("Int64")
         elif column == "value":
             typed[column] = pd.to_numeric(typed[column]).astype(float)
-        elif column == "series_break":
+        elif column in FLAG_COLUMNS:
             typed[column] = typed[column].astype(bool)
         else:
             typed[column] = typed[column].astype(object)

@@ -14,16 +14,40 @@ ADOPTION_METRICS: tuple[str, ...] = (
     "enterprises_using_ai",
     "firms_using_ai",
     "companies_using_ai",
+    "businesses_using_ai",
+    "businesses_using_ai_dcms",
 )
 # The headline series is the whole survey area, not its countries (those go to the country chart).
-HEADLINE_GEOGRAPHIES: tuple[str, ...] = ("World", "European Union", "United States")
+HEADLINE_GEOGRAPHIES: tuple[str, ...] = ("World", "European Union", "United States", "United Kingdom")
 COUNTRY_METRICS: tuple[str, ...] = (
     "enterprises_using_ai",
     "companies_using_ai_by_region",
     "organisations_using_ai_by_region",
+    "companies_using_ai_by_country",
+    "organisations_using_genai",
+    "organisations_fully_implementing_genai",
 )
 INVESTMENT_COUNTRY_METRICS: tuple[str, ...] = ("private_ai_investment",)
-FOCUS_AREA_METRICS: tuple[str, ...] = ("private_ai_investment_by_focus_area", "vc_investment_in_ai_by_sector")
+FOCUS_AREA_METRICS: tuple[str, ...] = (
+    "private_ai_investment_by_focus_area",
+    "vc_investment_in_ai_by_sector",
+    "genai_it_spending_by_segment",
+)
+# Money over time: investment measured in USD (corporate, private, gen-AI private).
+INVESTMENT_SERIES_METRICS: tuple[str, ...] = (
+    "corporate_ai_investment",
+    "private_ai_investment",
+    "private_genai_investment",
+    "private_equity_investment_in_ai_startups",
+    "us_genai_investment_lead",
+)
+# Spending and market-size series that include forecasts (IDC, Gartner).
+SPENDING_METRICS: tuple[str, ...] = ("ai_spending", "genai_spending", "genai_it_spending")
+# Market size and business spending in local currency (China CNY, UK GBP): not comparable with USD series.
+LOCAL_MARKET_METRICS: tuple[str, ...] = ("ai_industry_size", "core_ai_industry_size", "business_ai_spending")
+MODEL_COUNT_METRICS: tuple[str, ...] = ("notable_ai_models", "notable_ai_models_by_sector")
+# Rates the sources state themselves (not computed here): growth, CAGR, changes in points.
+STATED_RATE_UNITS: tuple[str, ...] = ("percent change", "percent CAGR", "percentage points", "x per year", "multiple")
 MODEL_SCALE_METRICS: tuple[str, ...] = ("parameters", "training_compute")
 # A trend row shown as a note on the model-scale chart it describes.
 MODEL_TREND_METRICS: dict[str, str] = {"training_compute": "training_compute_growth"}
@@ -32,6 +56,7 @@ SEGMENT_KINDS: dict[str, str] = {
     "size": "Company size",
     "country": "Country or region",
     "function": "Business function (reported value)",
+    "technology": "AI technology",
 }
 _SERIES_KEYS = ["dataset", "metric", "year", "source_url"]
 
@@ -72,6 +97,7 @@ def adoption_by_segment(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 def investment_by_country(frame: pd.DataFrame) -> pd.DataFrame:
     """Private AI investment by country, every year the sources give."""
     mask = frame["metric"].isin(INVESTMENT_COUNTRY_METRICS) & (frame["segment_type"] == "all")
+    mask &= frame["geography"] != "World"
     return frame.loc[mask].sort_values(["year", "value"], kind="stable").reset_index(drop=True)
 
 
@@ -110,3 +136,56 @@ def your_data_by_segment(user_rows: pd.DataFrame, builtin: pd.DataFrame | None =
     if kinds.empty:
         return own.reset_index(drop=True)
     return pd.concat([adoption_by_segment(builtin, kinds.mode().iloc[0]), own], ignore_index=True)
+
+
+def investment_over_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """Investment amounts in USD billion over every year the sources give (world and countries)."""
+    mask = (
+        frame["metric"].isin(INVESTMENT_SERIES_METRICS)
+        & (frame["segment_type"] == "all")
+        & (frame["unit"] == "USD billion")
+    )
+    return frame.loc[mask].sort_values(["metric", "geography", "year"], kind="stable").reset_index(drop=True)
+
+
+def spending_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Worldwide AI and gen-AI spending, estimates and forecasts (each row says its publisher)."""
+    mask = frame["metric"].isin(SPENDING_METRICS) & (frame["segment_type"] == "all")
+    return frame.loc[mask].sort_values(["metric", "year"], kind="stable").reset_index(drop=True)
+
+
+def local_markets(frame: pd.DataFrame) -> pd.DataFrame:
+    """China's AI industry size (CNY) and UK business AI spending (GBP), one panel per figure and year."""
+    mask = frame["metric"].isin(LOCAL_MARKET_METRICS)
+    return frame.loc[mask].sort_values(["dataset", "metric", "year", "value"], kind="stable").reset_index(drop=True)
+
+
+def model_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Notable models by country of the producing institution and by sector (AI Index)."""
+    mask = frame["metric"].isin(MODEL_COUNT_METRICS)
+    return frame.loc[mask].sort_values(["metric", "year", "value"], kind="stable").reset_index(drop=True)
+
+
+def stated_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Growth rates and changes as the sources state them (percent change, CAGR, points, x per year)."""
+    mask = frame["unit"].isin(STATED_RATE_UNITS)
+    return frame.loc[mask].sort_values(["dataset", "metric", "year"], kind="stable").reset_index(drop=True)
+
+
+def models_from(frame: pd.DataFrame, countries: tuple[str, ...]) -> pd.DataFrame:
+    """Model rows whose developer is in one of ``countries`` (all rows when none is chosen)."""
+    if not countries or "origin_country" not in frame.columns:
+        return frame
+    is_model = frame["segment_type"] == "model"
+    return frame.loc[~is_model | frame["origin_country"].isin(countries)].reset_index(drop=True)
+
+
+def not_charted(frame: pd.DataFrame, charted: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of ``frame`` that none of the ``charted`` tables holds (matched by ``row_id``)."""
+    if "row_id" not in frame.columns:
+        return frame.iloc[0:0]
+    shown: set[str] = set()
+    for rows in charted:
+        if "row_id" in rows.columns:
+            shown.update(rows["row_id"].astype(str))
+    return frame.loc[~frame["row_id"].astype(str).isin(shown)].reset_index(drop=True)

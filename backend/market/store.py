@@ -41,7 +41,9 @@ def load_market_data(folder: Path | None = None) -> pd.DataFrame:
         if not result.ok:
             first = "; ".join(issue.text() for issue in result.issues[:3])
             raise InvalidInputError(f"{path.name} has {len(result.issues)} invalid row(s): {first}")
-        frames.append(result.rows)
+        # A stable id per shipped row (file stem and CSV line), so a test can prove every row is shown.
+        rows = result.rows.assign(row_id=[f"{path.stem}:{line}" for line in range(2, len(result.rows) + 2)])
+        frames.append(rows)
     if not frames:
         return empty_table()
     combined = pd.concat(frames, ignore_index=True)
@@ -121,6 +123,7 @@ class Source:
     url: str
     verification: str
     rows: int
+    caveats: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
@@ -131,14 +134,14 @@ def sources_of(rows: pd.DataFrame) -> list[Source]:
     """The distinct sources of the given rows, primary first, with how many rows each backs."""
     if rows.empty:
         return []
-    grouped = (
-        rows.fillna({"source_url": ""})
-        .groupby(["source_org", "source_title", "source_url", "verification"], sort=False)
-        .size()
-        .reset_index(name="rows")
-    )
-    sources = [
-        Source(str(r.source_org), str(r.source_title), str(r.source_url), str(r.verification), int(r.rows))
-        for r in grouped.itertuples(index=False)
-    ]
+    keys = ["source_org", "source_title", "source_url", "verification"]
+    table = rows.fillna({"source_url": ""})
+    if "note" not in table.columns:
+        table = table.assign(note="")
+    sources = []
+    for key, group in table.groupby(keys, sort=False):
+        org, title, url, verification = (str(part) for part in key)
+        notes = [str(n).strip() for n in group["note"].fillna("") if str(n).strip()]
+        caveats = tuple(dict.fromkeys(notes))
+        sources.append(Source(org, title, url, verification, len(group), caveats))
     return sorted(sources, key=lambda s: (s.verification != "primary", s.org, s.title))

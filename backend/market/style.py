@@ -15,6 +15,11 @@ DATASET_COLOURS: dict[str, str] = {
     "ai_index_investment": "#8c1515",
     "oecd_ai_investment": "#3a86ff",
     "epoch_notable_models": "#264653",
+    "ai_spending_forecasts": "#6a4c93",
+    "china_ai_industry": "#c1121f",
+    "uk_ai_adoption": "#457b9d",
+    "ama_physician_ai": "#2d6a4f",
+    "sas_genai_survey": "#bc6c25",
 }
 # User datasets get colours far from the built-in ones, so "beside" comparisons stay readable.
 _USER_PALETTE: tuple[str, ...] = ("#111111", "#d4a017", "#c2185b", "#5d4037", "#00838f", "#558b2f")
@@ -27,6 +32,11 @@ DATASET_LABELS: dict[str, str] = {
     "ai_index_investment": "Stanford AI Index",
     "oecd_ai_investment": "OECD",
     "epoch_notable_models": "Epoch AI",
+    "ai_spending_forecasts": "IDC / Gartner spending",
+    "china_ai_industry": "China (CAICT, CCID, CNGAI)",
+    "uk_ai_adoption": "UK DSIT / DCMS",
+    "ama_physician_ai": "AMA physicians survey",
+    "sas_genai_survey": "SAS / Coleman Parkes",
 }
 
 SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"
@@ -116,4 +126,6 @@ def source_markdown(sources: list) -> str:
         flag = " — *secondary: third-party summary*" if source.verification == "secondary" else ""
         count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
         lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
+        for caveat in getattr(source, "caveats", ()):
+            lines.append(f"    - *Caveat:* {markdown_escape(caveat)}")
     return "\n".join(lines)

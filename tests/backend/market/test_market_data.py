@@ -45,7 +45,11 @@ def test_loaded_data_is_typed():
     assert str(data["year"].dtype) == "Int64"
     assert data["value"].dtype == float
     assert data["series_break"].dtype == bool
-    assert data["year"].between(2011, 2026).all()
+    assert data["forecast"].dtype == bool
+    measured = data.loc[~data["forecast"]]
+    assert measured["year"].between(2011, 2026).all()
+    assert data.loc[data["forecast"], "year"].between(2024, 2040).all()
+    assert data["row_id"].is_unique
 
 
 def _value(data, **where) -> list[float]:
@@ -65,6 +69,12 @@ def test_key_figures_match_the_source_collection():
     assert _value(data, metric="private_ai_investment", geography="United States", year=2024) == [109.1]
     assert _value(data, metric="private_genai_investment", year=2024) == [33.9]
     assert _value(data, dataset="eurostat_isoc_eb_ai", geography="European Union", segment="All", year=2024) == [13.5]
+    eu_total = dict(
+        dataset="eurostat_isoc_eb_ai", metric="enterprises_using_ai", geography="European Union", segment="All"
+    )
+    assert _value(data, **eu_total, year=2021) == [7.7], "Eurostat's Dec-2025 release revised 2021"
+    assert _value(data, **eu_total, year=2023) == [8.1]
+    assert _value(data, **eu_total, year=2025) == [19.95]
     assert _value(data, dataset="eurostat_isoc_eb_ai", segment="Large", year=2023) == [30.4]
     assert _value(data, metric="training_compute", segment="GPT-3 175B (davinci)") == [3.14e23]
     assert _value(data, metric="parameters", segment="Switch") == [1.571e12]
@@ -79,7 +89,9 @@ def test_secondary_rows_are_marked_as_the_collection_says():
     focus = data.loc[data["metric"] == "private_ai_investment_by_focus_area"]
     assert len(focus) == 3 and (focus["verification"] == "secondary").all()
     eurostat_2025 = data.loc[(data["dataset"] == "eurostat_isoc_eb_ai") & (data["year"] == 2025)]
-    assert (eurostat_2025["verification"] == "secondary").all()
+    from_summary = eurostat_2025["source_url"].str.contains("yanbaoke|wam.ae")
+    assert (eurostat_2025.loc[from_summary, "verification"] == "secondary").all()
+    assert (eurostat_2025.loc[~from_summary, "verification"] == "primary").all(), "Eurostat's own page is primary"
 
 
 def test_census_question_change_is_a_series_break():
@@ -97,3 +109,40 @@ def test_epoch_rows_keep_confidence_and_organisation():
     assert (epoch["organization"] != "").all()
     assert pd.to_datetime(epoch["period"], format="%Y-%m-%d").dt.year.tolist() == epoch["year"].tolist()
     assert "GPT-4" not in set(epoch.loc[epoch["metric"] == "parameters", "segment"]), "not given by Epoch"
+
+
+def test_audit_fixes_are_in_the_data():
+    data = store.load_market_data()
+    by_industry = data.loc[data["metric"] == "respondents_using_genai_by_industry"]
+    assert len(by_industry) == 3
+    assert (by_industry["year"] == 2023).all() and (by_industry["period"] == "2023-04-11/2023-04-21").all()
+    assert by_industry["definition"].str.contains("respondents").all()
+    assert not (data["metric"] == "genai_exposure_by_industry").any()
+    owid = data.loc[data["metric"] == "companies_using_ai_by_region"]
+    assert (owid["verification"] == "secondary").all()
+    eu_2025 = (
+        (data["metric"] == "enterprises_using_ai") & (data["geography"] == "European Union") & (data["year"] == 2025)
+    )
+    producer = data.loc[eu_2025 & data["segment"].isin(["All", "Large"])]
+    assert producer["source_url"].str.startswith("https://ec.europa.eu/eurostat/").all()
+    ibm = data.loc[data["dataset"] == "ibm_global_ai_adoption_index"]
+    assert (ibm.loc[ibm["geography"] == "World", "source_url"].str.contains("newsroom.ibm.com")).all()
+    models = data.loc[(data["segment_type"] == "model") & (data["dataset"] == "epoch_notable_models")]
+    assert (models["origin_country"] != "").all()
+    assert set(models.loc[models["segment"].isin(["Qwen2.5-72B", "DeepSeek-V3"]), "origin_country"]) == {"China"}
+
+
+def test_industry_forecast_and_china_rows_exist():
+    data = store.load_market_data()
+    census = data.loc[(data["dataset"] == "census_btos") & (data["segment_type"] == "industry")]
+    assert len(census) >= 19
+    assert _value(data, dataset="census_btos", segment="Health care and social assistance") == [18.0]
+    assert _value(data, dataset="census_btos", segment="Educational services") == [24.0]
+    forecasts = data.loc[data["forecast"]]
+    assert {"IDC", "Gartner"} <= set(forecasts["publisher"])
+    assert (forecasts["publisher"] != "").all()
+    assert _value(data, metric="ai_spending", year=2028) == [632]
+    assert _value(data, dataset="china_ai_industry", metric="ai_industry_size") == [900]
+    assert _value(data, metric="physicians_using_ai") == [38, 66]
+    corporate = data.loc[data["metric"] == "corporate_ai_investment"]
+    assert sorted(corporate["year"]) == [2021, 2022, 2023, 2024]

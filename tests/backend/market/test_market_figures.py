@@ -26,12 +26,19 @@ def test_adoption_over_time_one_line_per_definition(data):
     rows = selections.adoption_over_time(data)
     figure = figures.build_adoption_over_time(rows)
     traces = _data_traces(figure)
-    assert len(traces) == rows.groupby(["dataset", "metric", "definition"]).ngroups == 6
+    with_forecast = rows.loc[rows["forecast"]].groupby(["dataset", "metric", "definition"]).ngroups
+    assert with_forecast == 1, "the UK DCMS projection"
+    assert len(traces) == rows.groupby(["dataset", "metric", "definition"]).ngroups + with_forecast == 9
     names = [t.name.replace("<br>", " ") for t in traces]
     assert names[0].startswith("McKinsey State of AI: Share of McKinsey survey respondents'")
     assert any("in producing goods or services" in n for n in names)
     assert any("in any business function" in n for n in names)
-    assert sum(len(t.y) for t in traces) == len(rows), "every row drawn, nothing invented"
+    # A forecast line repeats the last measured point so the two parts join.
+    assert sum(len(t.y) for t in traces) == len(rows) + with_forecast, "every row drawn, nothing invented"
+    forecast = next(t for t in traces if t.meta["forecast"])
+    assert forecast.line.dash == "dash" and "forecast (Capital Economics for DCMS)" in forecast.name.replace(
+        "<br>", " "
+    )
     assert "Share of organisations using AI" in figure.layout.title.text
     assert figure.layout.yaxis.range == (0, 100)
 
@@ -51,10 +58,21 @@ def test_secondary_points_are_hollow_and_explained(data):
     assert list(mckinsey.marker.symbol) == expected
     assert mckinsey.line.dash == "solid", "mixed series keep a solid line"
     ibm = next(t for t in _data_traces(figure) if t.meta["dataset"] == "ibm_global_ai_adoption_index")
+    assert ibm.line.dash == "solid", "IBM's own press release is primary"
+    all_secondary = rows.assign(verification="secondary")
+    ibm = next(
+        t
+        for t in _data_traces(figures.build_adoption_over_time(all_secondary))
+        if t.meta["dataset"] == "ibm_global_ai_adoption_index"
+    )
     assert ibm.line.dash == "dot", "an all-secondary series is dotted"
     assert SECONDARY_NOTES["lines"] in _annotation_texts(figure)
     keys = [t.name for t in figure.data if (t.meta or {}).get("legend_key")]
-    assert keys == ["Primary source (filled marker)", "Secondary source (hollow marker, dotted line)"]
+    assert keys == [
+        "Primary source (filled marker)",
+        "Secondary source (hollow marker, dotted line)",
+        "Forecast (dashed line; publisher named)",
+    ]
 
 
 def test_series_break_is_marked(data):
@@ -77,11 +95,19 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     rows = selections.adoption_by_segment(data, "size")
     figure = figures.build_adoption_by_segment(rows, "size")
     panels = {(t.meta["dataset"], t.meta["year"]) for t in figure.data}
-    assert panels == {("eurostat_isoc_eb_ai", 2023), ("eurostat_isoc_eb_ai", 2025), ("census_btos", 2026)}
-    eurostat_2025 = next(t for t in figure.data if t.meta["year"] == 2025)
-    assert set(eurostat_2025.marker.pattern.shape) == {"/"}
+    assert panels == {
+        ("eurostat_isoc_eb_ai", 2023),
+        ("eurostat_isoc_eb_ai", 2024),
+        ("eurostat_isoc_eb_ai", 2025),
+        ("census_btos", 2026),
+        ("uk_ai_adoption", 2025),
+    }
+    uk = next(t for t in figure.data if t.meta["dataset"] == "uk_ai_adoption")
+    assert set(uk.marker.pattern.shape) == {"/"}, "the DSIT figures come from a summary"
+    eurostat_2025 = next(t for t in figure.data if t.meta == {**t.meta, "dataset": "eurostat_isoc_eb_ai", "year": 2025})
     assert list(eurostat_2025.y) == ["Small", "All (overall)", "Medium", "Large"]
-    assert list(eurostat_2025.text) == ["17%", "20%", "30.4%", "55%"]
+    assert list(eurostat_2025.text) == ["17%", "19.95%", "30.4%", "55.03%"]
+    assert list(eurostat_2025.marker.pattern.shape) == ["/", "", "/", ""], "only the summary's bars are hatched"
     eurostat_2023 = next(t for t in figure.data if t.meta["year"] == 2023)
     assert set(eurostat_2023.marker.pattern.shape) == {""}
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
@@ -105,7 +131,11 @@ def test_investment_charts_label_bounds(data):
     assert by_year[2024] == {"United Kingdom": "4.5", "China": "9.3", "United States": "109.1"}
     assert by_year[2023] == {"China": "<8", "United States": ">67"}
     focus = figures.build_investment_by_focus_area(selections.investment_by_focus_area(data))
-    assert {t.meta["dataset"] for t in focus.data} == {"ai_index_investment", "oecd_ai_investment"}
+    assert {t.meta["dataset"] for t in focus.data} == {
+        "ai_index_investment",
+        "oecd_ai_investment",
+        "ai_spending_forecasts",
+    }
 
 
 def test_model_scale_is_log_with_hover_details(data):
@@ -119,7 +149,7 @@ def test_model_scale_is_log_with_hover_details(data):
     assert symbols["Epoch AI: speculative"] == {"x"}
     gpt3 = next(t for t in figure.data if "GPT-3 175B (davinci)" in t.text)
     details = gpt3.customdata[list(gpt3.text).index("GPT-3 175B (davinci)")]
-    assert details[:4] == ["OpenAI", "2020-05-28", "175 billion parameters", "Confident"]
+    assert details[:4] == ["OpenAI, United States", "2020-05-28", "175 billion parameters", "Confident"]
     assert gpt3.hovertemplate == model_figures.MODEL_HOVER
     assert sum(len(t.x) for t in figure.data) == len(rows) == 23
 

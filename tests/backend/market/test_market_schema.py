@@ -128,3 +128,31 @@ def test_result_is_json_able():
     assert summary["valid_rows"] == 1 and summary["rejected_rows"] == [3]
     assert summary["issues"][0] == {"row": 3, "column": "value", "message": "'n/a' is not a number."}
     assert set(REQUIRED_COLUMNS) <= set(result.rows.columns)
+
+
+def test_forecasts_may_look_ahead_but_must_name_a_publisher():
+    ahead = str(max_year() + 5)
+    result = validate_table(
+        pd.DataFrame(
+            [
+                _row(year=ahead, forecast="true", publisher="IDC"),
+                _row(year=ahead, forecast="true"),
+                _row(year=ahead),
+                _row(forecast="maybe"),
+            ]
+        )
+    )
+    assert len(result.rows) == 1
+    assert result.rows["forecast"].tolist() == [True] and result.rows["publisher"].tolist() == ["IDC"]
+    messages = _messages(result)
+    assert any("Row 3, column 'publisher'" in m and "forecast" in m for m in messages)
+    assert any("Row 4, column 'year'" in m and "mark forecasts as forecast" in m for m in messages)
+    assert any("Row 5, column 'forecast'" in m for m in messages)
+
+
+def test_new_optional_columns_default_to_empty():
+    result = validate_table(pd.DataFrame([_row()]))
+    assert result.ok
+    row = result.rows.iloc[0]
+    assert not row["forecast"]
+    assert row["publisher"] == "" and row["origin_country"] == ""

@@ -1,4 +1,4 @@
-"""The Market & adoption page: charts with sources and downloads, and filters that change them."""
+"""The Market & adoption page: the review's three questions, sources and caveats, exports, links."""
 
 import json
 
@@ -10,6 +10,15 @@ from pages.components import market_charts
 from paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "adoption.py")
+HEADERS = [
+    "Which industries adopt AI most",
+    "How fast adoption grows",
+    "Adoption by company size, country and technology",
+    "Where the money goes",
+    "Models",
+    "Other figures",
+    "Briefing for a review deck",
+]
 
 
 def _figures(app: AppTest) -> list[dict]:
@@ -20,68 +29,142 @@ def _trace_metas(figure: dict) -> list[dict]:
     return [trace.get("meta", {}) for trace in figure["data"] if not trace.get("meta", {}).get("legend_key")]
 
 
+def _title(figure: dict) -> str:
+    return figure["layout"]["title"]["text"]
+
+
+def _table(app: AppTest, first_column: str):
+    return next(d.value for d in app.dataframe if d.value.columns[0] == first_column)
+
+
 @pytest.fixture
 def app() -> AppTest:
     market_charts.market_data.clear()
-    return AppTest.from_file(PAGE, default_timeout=60).run()
+    return AppTest.from_file(PAGE, default_timeout=90).run()
 
 
-def test_every_chart_has_sources_and_a_download(app):
+def test_every_chart_has_sources_caption_png_and_csv(app):
     assert not app.exception
-    assert [h.value for h in app.header] == [
-        "Adoption over time",
-        "Adoption by industry, company size and country",
-        "Investment",
-        "Model scale",
-    ]
-    figures = _figures(app)
-    assert len(figures) == 5
+    assert [h.value for h in app.header] == HEADERS
+    charts = app.get("plotly_chart")
+    assert len(charts) == 12
+    for chart in charts:
+        spec = json.loads(chart.proto.spec)
+        assert "Source: " in spec["layout"]["title"]["subtitle"]["text"], "the caption travels with a PNG"
+        config = json.loads(chart.proto.config)
+        assert config["toImageButtonOptions"]["format"] == "png" and config["toImageButtonOptions"]["scale"] == 2
     sources = [m.value for m in app.caption if m.value.startswith("**Sources**")]
-    assert len(sources) == 5
+    assert len(sources) == 12
     assert "https://hai.stanford.edu/ai-index/2025-ai-index-report/economy" in " ".join(sources)
-    assert "secondary: third-party summary" in sources[0]
-    downloads = app.get("download_button")
-    assert len(downloads) == 5
-    assert "How to read this" in [e.label for e in app.expander]
+    assert "*Caveat:*" in " ".join(sources), "row caveats reach the source list"
+    downloads = [b.proto.label for b in app.get("download_button")]
+    assert downloads.count("Download this chart's data (CSV)") == 12
+    assert downloads[-1] == "Download briefing (HTML, self-contained)"
 
 
-def test_source_filter_narrows_the_charts(app):
+def test_hover_text_carries_each_rows_caveat(app):
+    over_time = next(f for f in _figures(app) if "Share of organisations using AI" in _title(f))
+    hovers = [cell for trace in over_time["data"] for point in (trace.get("customdata") or []) for cell in point]
+    assert any("Caveat: " in str(cell) and "1,363 participants" in str(cell) for cell in hovers)
+
+
+def test_industries_are_ranked_and_missing_ones_named(app):
+    ranking = _figures(app)[0]
+    assert "ranked within each survey" in _title(ranking)
+    labels = {label for trace in ranking["data"] for label in trace["y"]}
+    assert "◆ Educational services (Education)" in labels
+    coverage = _table(app, "industry")
+    assert set(coverage["industry"]) >= {"Healthcare", "Education", "Manufacturing", "Smart city"}
+    smart_city = coverage.loc[coverage["industry"] == "Smart city"].iloc[0]
+    assert smart_city["survey"] == "no comparable figure"
+
+
+def test_growth_is_shown_per_series(app):
+    growth = next(f for f in _figures(app) if "How fast each series changes" in _title(f))
+    assert {m["unit"] for m in _trace_metas(growth)} == {"pp per year", "CAGR %"}
+    table = _table(app, "series")
+    assert table["change"].str.contains("pp per year").any() and table["change"].str.contains("CAGR").any()
+
+
+def test_money_over_time_and_forecasts_by_publisher(app):
+    titles = [_title(f) for f in _figures(app)]
+    investment = next(f for f in _figures(app) if "AI investment over time" in _title(f))
+    corporate = [t for t in investment["data"] if t.get("meta", {}).get("metric") == "corporate_ai_investment"]
+    assert corporate and corporate[0]["x"] == [2021, 2022, 2023, 2024]
+    spending = next(f for f in _figures(app) if "estimates and forecasts" in _title(f))
+    forecast_names = [t["name"] for t in spending["data"] if t.get("meta", {}).get("forecast")]
+    assert any("forecast (IDC)" in n.replace("<br>", " ") for n in forecast_names)
+    assert any("forecast (Gartner)" in n.replace("<br>", " ") for n in forecast_names)
+    assert any("local currency" in t for t in titles), "China's AI industry size is charted"
+
+
+def test_other_figures_table_lists_what_no_chart_draws(app):
+    other = _table(app, "dataset")
+    assert 0 < len(other) <= 14
+    assert "note" in other.columns and "source_url" in other.columns
+
+
+def test_source_filter_narrows_the_charts_and_reaches_the_address(app):
     app.multiselect(key="market.datasets").set_value(["eurostat_isoc_eb_ai"]).run()
     assert not app.exception
-    figures = _figures(app)
-    assert len(figures) == 1, "Eurostat has no industry, investment or model figures"
-    datasets = {meta["dataset"] for figure in figures for meta in _trace_metas(figure)}
+    datasets = {meta.get("dataset") for figure in _figures(app) for meta in _trace_metas(figure)} - {None}
     assert datasets == {"eurostat_isoc_eb_ai"}
-    infos = [i.value for i in app.info]
-    assert sum("No figures match the current filters" in text for text in infos) == 4
+    assert any("No figures match the current filters" in i.value for i in app.info)
     assert any("figures match the filters" in c.value for c in app.caption)
+    assert app.query_params["source"] == "eurostat_isoc_eb_ai"
+    coverage = _table(app, "industry")
+    assert (coverage["survey"] == "no comparable figure").all(), "industries filtered away are named, not dropped"
+
+
+def test_a_link_restores_the_filters():
+    market_charts.market_data.clear()
+    app = AppTest.from_file(PAGE, default_timeout=90)
+    app.query_params["source"] = ["census_btos", "<b>not a source</b>"]
+    app.query_params["years"] = "2023-2026"
+    app.query_params["breakdown"] = "country"
+    app.run()
+    assert not app.exception
+    assert app.multiselect(key="market.datasets").value == ["census_btos"], "unknown values are dropped"
+    assert app.slider(key="market.years").value == (2023, 2026)
+    assert app.segmented_control(key="market.breakdown").value == "country"
+    assert any("source=census_btos" in c.value and "years=2023-2026" in c.value for c in app.code)
 
 
 def test_year_filter_drops_earlier_points(app):
     app.slider(key="market.years").set_value((2025, 2026)).run()
     assert not app.exception
-    over_time = _figures(app)[0]
+    over_time = next(f for f in _figures(app) if "Share of organisations using AI" in _title(f))
     years = {x for trace in over_time["data"] for x in (trace.get("x") or []) if x is not None}
     assert years == {2025, 2026}
+    assert app.query_params["years"] == "2025-2026"
 
 
 def test_geography_filter_reaches_the_country_chart(app):
     app.multiselect(key="market.geographies").set_value(["Denmark"]).run()
     app.segmented_control(key="market.breakdown").set_value("country").run()
     assert not app.exception
-    country = next(f for f in _figures(app) if "by country and region" in f["layout"]["title"]["text"])
+    country = next(f for f in _figures(app) if "by country and region" in _title(f))
     labels = {label for trace in country["data"] for label in trace["y"]}
     assert labels == {"Denmark"}
 
 
-def test_breakdown_and_model_measure_switch_charts(app):
-    app.segmented_control(key="market.breakdown").set_value("size").run()
+def test_developer_country_shows_chinese_models(app):
+    app.multiselect(key="market.model_countries").set_value(["China"]).run()
     app.segmented_control(key="market.model_metric").set_value("training_compute").run()
     assert not app.exception
-    titles = [f["layout"]["title"]["text"] for f in _figures(app)]
-    assert any("company size" in t for t in titles)
-    compute = next(f for f in _figures(app) if "Training compute" in f["layout"]["title"]["text"])
+    compute = next(f for f in _figures(app) if "Training compute" in _title(f))
     assert compute["layout"]["yaxis"]["type"] == "log"
+    models = {label for trace in compute["data"] for label in (trace.get("text") or [])}
+    assert models == {"Qwen2.5-72B", "DeepSeek-V3"}
+    assert app.query_params["developer"] == "China"
+
+
+def test_briefing_choice_lists_the_charts_shown(app):
+    picker = app.multiselect(key="market.briefing_charts")
+    assert len(picker.value) == 12 and picker.value == picker.options
+    picker.set_value(picker.value[:2]).run()
+    assert not app.exception
+    assert len(app.multiselect(key="market.briefing_charts").value) == 2
 
 
 def test_broken_shipped_data_shows_a_message(monkeypatch):

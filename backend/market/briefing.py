@@ -1,0 +1,119 @@
+"""A self-contained HTML briefing of the charts a reviewer selected: charts, sources, caveats, date.
+
+Pure function, no I/O: figures and their sources in, one HTML string out. plotly.js is inlined
+once (no CDN: the file must open offline and paste into a review deck); every piece of text that
+comes from data or a user is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from backend.market.store import Source
+
+_URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
+_STYLE = """
+body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+.meta { color: #555; font-size: 0.9em; }
+section { border-top: 1px solid #ddd; margin-top: 2em; padding-top: 1em; page-break-inside: avoid; }
+.sources { font-size: 0.85em; color: #333; }
+.secondary { color: #8a5a00; }
+.caveat { color: #555; font-style: italic; }
+"""
+
+
+@dataclass(frozen=True)
+class BriefingChart:
+    """One chart of the briefing: its title, the figure as shown, and the sources of its rows."""
+
+    title: str
+    figure: go.Figure
+    sources: list[Source] = field(default_factory=list)
+    figures_count: int = 0
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _source_items(sources: list[Source]) -> str:
+    items = []
+    for source in sources:
+        title = _e(source.title)
+        cited = f'<a href="{_e(source.url)}">{title}</a>' if _URL.match(source.url or "") else title
+        flag = (
+            ' <span class="secondary">(secondary: third-party summary)</span>'
+            if source.verification == "secondary"
+            else ""
+        )
+        count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
+        caveats = "".join(f'<li class="caveat">Caveat: {_e(c)}</li>' for c in source.caveats)
+        items.append(
+            f"<li>{_e(source.org)}: {cited} ({count}){flag}" + (f"<ul>{caveats}</ul>" if caveats else "") + "</li>"
+        )
+    return "\n".join(items)
+
+
+def build_briefing_html(
+    charts: list[BriefingChart],
+    *,
+    generated: date | datetime,
+    filters: str = "",
+    link: str = "",
+    title: str = "AI market and adoption briefing",
+) -> str:
+    """The briefing as one HTML document.
+
+    Args:
+        charts: the selected charts, in page order.
+        generated: when the briefing was made (shown at the top).
+        filters: the filters in words, e.g. "Source: Eurostat; Years: 2021-2025".
+        link: an http(s) address that reproduces the page with these filters (left out otherwise).
+        title: the document title.
+
+    Returns:
+        A complete HTML document with plotly.js inlined once and no external script.
+    """
+    when = generated.strftime("%Y-%m-%d %H:%M UTC") if isinstance(generated, datetime) else generated.isoformat()
+    link_html = (
+        f'<p class="meta">Reproduce these filters: <a href="{_e(link)}">{_e(link)}</a></p>' if _URL.match(link) else ""
+    )
+    sections = []
+    for number, chart in enumerate(charts, start=1):
+        body = chart.figure.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{number}",
+            config={"displaylogo": False, "responsive": True},
+        )
+        sections.append(
+            f'<section id="section-{number}">\n<h2>{number}. {_e(chart.title)}</h2>\n{body}\n'
+            f'<div class="sources"><h3>Sources ({chart.figures_count} figures)</h3>\n<ol>\n'
+            f"{_source_items(chart.sources)}\n</ol></div>\n</section>"
+        )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{_e(title)} ({_e(when)})</title>
+<style>{_STYLE}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head>
+<body>
+<h1>{_e(title)}</h1>
+<p class="meta">Generated {_e(when)} from Large Model Showcase, Market &amp; adoption. {len(charts)} chart(s).</p>
+<p class="meta">Filters: {_e(filters or "none (all figures)")}</p>
+{link_html}
+<p class="meta">Hollow markers, dotted lines and hatched bars are figures found only in third-party summaries;
+dashed lines are forecasts, named with their publisher. Surveys count different things: compare within a line or panel.</p>
+{"".join(sections)}
+</body>
+</html>
+"""

@@ -1,0 +1,108 @@
+"""Shared style of the market figures: layout, empty state, secondary-source note, labels, source caption."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from backend.market.style import DATASET_COLOURS, FONT, SECONDARY_NOTES, dataset_label, safe_text, wrapped
+
+
+def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
+    """Title, subtitle, font and margins every market chart shares."""
+    figure.update_layout(
+        template="plotly_white",
+        font=FONT,
+        title={"text": safe_text(title), "subtitle": {"text": safe_text(subtitle)}, "x": 0, "xanchor": "left"},
+        margin={"l": 10, "r": 20, "t": 90, "b": 40},
+        hoverlabel={"align": "left"},
+    )
+    return figure
+
+
+def empty_figure(title: str) -> go.Figure:
+    """A titled figure that says no rows match, instead of an empty plot."""
+    figure = base_layout(go.Figure(), title)
+    figure.add_annotation(
+        text="No rows match the current filters.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
+    )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str) -> None:
+    """Explain the secondary-source marking (``kind``: lines, bars or points) when any row is secondary."""
+    if (rows["verification"] == "secondary").any():
+        figure.add_annotation(
+            text=SECONDARY_NOTES[kind],
+            showarrow=False,
+            x=0,
+            y=y,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="top",
+            font={"size": 11, "color": "#555555"},
+            name="secondary-note",
+        )
+
+
+def when(row: pd.Series) -> str:
+    """The year, with the finer period where the source gives one."""
+    period = str(row.get("period", "") or "")
+    return (
+        f"{int(row['year'])} ({period})"
+        if period and not period.startswith(str(row["year"]))
+        else (period or str(int(row["year"])))
+    )
+
+
+def user_datasets(rows: pd.DataFrame) -> list[str]:
+    """Datasets that are not built in (they get the user palette)."""
+    return [d for d in rows["dataset"].unique() if d not in DATASET_COLOURS]
+
+
+def source_caption(rows: pd.DataFrame, limit: int = 4) -> str:
+    """One line naming who the drawn figures come from (for the caption inside an exported PNG)."""
+    if rows.empty:
+        return ""
+    names = list(dict.fromkeys(dataset_label(str(dataset)) for dataset in rows["dataset"]))
+    shown = "; ".join(names[:limit]) + (f"; and {len(names) - limit} more" if len(names) > limit else "")
+    flags = []
+    if (rows["verification"] == "secondary").any():
+        flags.append("hollow/hatched = secondary source")
+    if "forecast" in rows.columns and rows["forecast"].astype(bool).any():
+        flags.append("dashed = forecast")
+    count = f"{len(rows)} figure{'s' if len(rows) != 1 else ''}"
+    return f"Source: {shown} ({count}{', ' + ', '.join(flags) if flags else ''}; full citations in the source list)"
+
+
+def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
+    """A copy of ``figure`` whose subtitle ends with its source caption.
+
+    The caption travels with the chart: the modebar's "download as PNG" and the HTML briefing
+    both carry it, so a pasted chart still says where its numbers come from. It sits under the
+    title (container coordinates), where no legend or panel can cover it.
+    """
+    captioned = go.Figure(figure)
+    text = source_caption(rows)
+    if not text:
+        return captioned
+    subtitle = captioned.layout.title.subtitle.text or ""
+    caption = f"<span style='font-size:11px;color:#555555'>{wrapped(text, 140)}</span>"
+    captioned.update_layout(
+        title={"subtitle": {"text": f"{subtitle}<br>{caption}" if subtitle else caption}},
+        margin={"t": (captioned.layout.margin.t or 90) + 18 * (1 + text.count("; ") // 3)},
+        meta={**(captioned.layout.meta or {}), "source_caption": text},
+    )
+    return captioned
+
+
+def png_config(file_name: str) -> dict[str, object]:
+    """Plotly config for a chart: the modebar's camera saves a 2x PNG named after the chart."""
+    stem = file_name.rsplit(".", 1)[0]
+    return {
+        "toImageButtonOptions": {"format": "png", "filename": stem, "scale": 2},
+        "displaylogo": False,
+    }

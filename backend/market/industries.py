@@ -1,0 +1,159 @@
+"""The source documents' industries, and which adoption figure each survey gives for them.
+
+The five Chinese source documents name healthcare, finance, education, manufacturing, retail and
+e-commerce (recommendation), autonomous driving and transport, smart cities and media/entertainment.
+Surveys name their industries differently (NAICS sectors, NACE sections, their own groupings), so
+this module maps each document industry to the survey segments that measure it, and says plainly
+where no survey does. It never averages across surveys: each figure keeps its own definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from backend.market.style import dataset_label
+
+
+@dataclass(frozen=True)
+class DocumentIndustry:
+    """One industry of the source documents and the survey segments that stand for it."""
+
+    key: str
+    label: str
+    # dataset -> the segments of that dataset that measure this industry
+    segments: dict[str, tuple[str, ...]]
+    # said next to a figure that is only a near match (e.g. transport for autonomous driving)
+    proxy_note: str = ""
+
+
+DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
+    DocumentIndustry(
+        "healthcare",
+        "Healthcare",
+        {
+            "census_btos": ("Health care and social assistance",),
+            "ama_physician_ai": ("Healthcare",),
+            "china_ai_industry": ("Healthcare",),
+            "uk_ai_adoption": ("Health",),
+        },
+    ),
+    DocumentIndustry(
+        "finance",
+        "Finance",
+        {
+            "census_btos": ("Finance and insurance",),
+            "uk_ai_adoption": ("Finance and real estate",),
+            "mckinsey_state_of_ai": ("Financial services",),
+        },
+    ),
+    DocumentIndustry("education", "Education", {"census_btos": ("Educational services",)}),
+    DocumentIndustry(
+        "manufacturing",
+        "Manufacturing",
+        {"census_btos": ("Manufacturing",), "china_ai_industry": ("Manufacturing",)},
+    ),
+    DocumentIndustry(
+        "recommendation",
+        "Retail and e-commerce (recommendation)",
+        {"census_btos": ("Retail trade",), "china_ai_industry": ("Retail",), "uk_ai_adoption": ("Retail",)},
+        proxy_note="Retail as a whole; no survey separates e-commerce or recommendation systems",
+    ),
+    DocumentIndustry(
+        "autonomous-driving",
+        "Autonomous driving and transport",
+        {"census_btos": ("Transportation and warehousing",)},
+        proxy_note="Transportation and warehousing firms; no survey measures autonomous-driving adoption",
+    ),
+    DocumentIndustry(
+        "entertainment",
+        "Media and entertainment",
+        {
+            "census_btos": ("Arts, entertainment and recreation", "Information"),
+            "mckinsey_state_of_ai": ("Technology, media and telecom",),
+        },
+        proxy_note="Sectors that include media; none measures media alone",
+    ),
+    DocumentIndustry("smart-city", "Smart city", {}),
+)
+ADOPTION_UNITS: tuple[str, ...] = ("percent",)
+
+
+def industry_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every industry adoption figure (a share, segment type industry) with its survey's overall figure.
+
+    One panel per survey (dataset, metric, definition, year) ranks the industries that survey
+    measured the same way, so bars within a panel compare and bars across panels do not.
+    """
+    industry = frame.loc[(frame["segment_type"] == "industry") & frame["unit"].isin(ADOPTION_UNITS)]
+    keys = ["dataset", "metric", "definition", "year"]
+    # The survey's own overall figure from the same page is the comparison bar (not a range's two ends).
+    same_page = keys + ["source_url"]
+    overall = frame.loc[frame["segment_type"] == "all"]
+    overall = overall.merge(industry[same_page].drop_duplicates(), on=same_page, how="inner")
+    overall = overall.loc[~overall.duplicated(same_page, keep=False)]
+    rows = pd.concat([industry, overall], ignore_index=True)
+    return rows.sort_values(keys + ["value"], kind="stable").reset_index(drop=True)
+
+
+def document_industry_of(dataset: str, segment: str) -> DocumentIndustry | None:
+    """The source-document industry a survey segment stands for, if any."""
+    for industry in DOCUMENT_INDUSTRIES:
+        if segment in industry.segments.get(dataset, ()):
+            return industry
+    return None
+
+
+def coverage(frame: pd.DataFrame) -> pd.DataFrame:
+    """For each document industry, every figure the data holds, or one row saying there is none.
+
+    Columns: industry, survey, segment, year, value, rank (within its survey), verification,
+    note. An industry without a figure gets survey "no comparable figure" and an empty value.
+    """
+    rows = industry_rows(frame)
+    ranked = rows.loc[rows["segment"] != "All"].copy()
+    ranked["rank"] = ranked.groupby(["dataset", "metric", "definition", "year"])["value"].rank(
+        ascending=False, method="min"
+    )
+    ranked["of"] = ranked.groupby(["dataset", "metric", "definition", "year"])["value"].transform("size")
+    records: list[dict[str, object]] = []
+    for industry in DOCUMENT_INDUSTRIES:
+        found = [row for _, row in ranked.iterrows() if row["segment"] in industry.segments.get(row["dataset"], ())]
+        for row in found:
+            records.append(
+                {
+                    "industry": industry.label,
+                    "survey": f"{dataset_label(row['dataset'])} {int(row['year'])}",
+                    "segment": row["segment"],
+                    "value": f"{row['value']:g}%",
+                    "rank": f"{int(row['rank'])} of {int(row['of'])}",
+                    "verification": row["verification"],
+                    "note": industry.proxy_note or "",
+                    "row_id": row.get("row_id", ""),
+                }
+            )
+        if not found:
+            records.append(
+                {
+                    "industry": industry.label,
+                    "survey": "no comparable figure",
+                    "segment": "",
+                    "value": "",
+                    "rank": "",
+                    "verification": "",
+                    "note": "No public survey in the collection measures AI adoption for this industry"
+                    if not industry.segments
+                    else "The surveys that cover it are not in the current filters",
+                    "row_id": "",
+                }
+            )
+    return pd.DataFrame(
+        records, columns=["industry", "survey", "segment", "value", "rank", "verification", "note", "row_id"]
+    )
+
+
+def missing_industries(frame: pd.DataFrame) -> list[str]:
+    """Document industries with no adoption figure in ``frame``."""
+    table = coverage(frame)
+    return table.loc[table["survey"] == "no comparable figure", "industry"].tolist()

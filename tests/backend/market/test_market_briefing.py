@@ -1,0 +1,135 @@
+"""The HTML briefing and the source caption carried by every exported chart."""
+
+from datetime import date
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from backend.market import figures, selections, store
+from backend.market.briefing import BriefingChart, build_briefing_html
+from backend.market.figure_style import png_config, source_caption, with_source_caption
+
+
+class _Page(HTMLParser):
+    """Collects scripts (with their src and length), links, headings and all text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict] = []
+        self.links: list[str] = []
+        self.headings: list[str] = []
+        self.text: list[str] = []
+        self._tag: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._tag = tag
+        if tag == "script":
+            self.scripts.append({"src": attrs.get("src"), "body": ""})
+        if tag == "a":
+            self.links.append(attrs.get("href", ""))
+
+    def handle_endtag(self, tag):
+        self._tag = None
+
+    def handle_data(self, data):
+        if self._tag == "script" and self.scripts:
+            self.scripts[-1]["body"] += data
+        else:
+            self.text.append(data)
+            if self._tag in ("h1", "h2"):
+                self.headings.append(data)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return store.load_market_data()
+
+
+def _chart(rows: pd.DataFrame, figure) -> BriefingChart:
+    captioned = with_source_caption(figure, rows)
+    return BriefingChart(str(figure.layout.title.text), captioned, store.sources_of(rows), len(rows))
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+def test_briefing_is_self_contained_with_every_chart_source_caveat_and_date(data):
+    over_time = selections.adoption_over_time(data)
+    spending = selections.spending_forecasts(data)
+    charts = [
+        _chart(over_time, figures.build_adoption_over_time(over_time)),
+        _chart(spending, figures.build_spending_forecasts(spending)),
+    ]
+    html = build_briefing_html(
+        charts,
+        generated=date(2026, 12, 1),
+        filters="Years: 2017-2040",
+        link="https://example.org/adoption?years=2017-2040",
+    )
+    page = _parse(html)
+    assert all(script["src"] is None for script in page.scripts), "no external script"
+    inlined = [s for s in page.scripts if "plotly.js" in s["body"][:2000].lower() or len(s["body"]) > 1_000_000]
+    assert len(inlined) == 1, "plotly.js inlined exactly once"
+    assert "<link" not in html.split("<script")[0], "no external stylesheet either"
+    plots = [s for s in page.scripts if "Plotly.newPlot" in s["body"]]
+    assert len(plots) == 2 and 'id="chart-1"' in html and 'id="chart-2"' in html
+    assert "2026-12-01" in "".join(page.text)
+    assert [h for h in page.headings if h[0].isdigit()] == [f"1. {charts[0].title}", f"2. {charts[1].title}"]
+    for chart in charts:
+        for source in chart.sources:
+            assert source.url in page.links
+            for caveat in source.caveats:
+                assert f"Caveat: {caveat}" in "".join(page.text)
+    assert "https://example.org/adoption?years=2017-2040" in page.links
+    assert "Years: 2017-2040" in "".join(page.text)
+
+
+def test_briefing_escapes_user_text_and_drops_bad_links(data):
+    evil = "<script>alert(1)</script>"
+    rows = pd.DataFrame(
+        [
+            {
+                **selections.adoption_over_time(data).iloc[0].to_dict(),
+                "dataset": evil,
+                "definition": evil,
+                "source_org": evil,
+                "source_title": evil,
+                "source_url": "javascript:alert(1)",
+                "note": evil,
+            }
+        ]
+    )
+    chart = _chart(rows, figures.build_time_series(rows, evil))
+    html = build_briefing_html([chart], generated=date(2026, 12, 1), filters=evil, link="javascript:alert(1)")
+    page = _parse(html)
+    assert evil not in html, "user text is escaped everywhere, including inside the figure JSON"
+    assert not any(link.startswith("javascript:") for link in page.links)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_source_caption_is_inside_the_figure_for_png_export(data):
+    rows = selections.investment_over_time(data)
+    figure = with_source_caption(figures.build_investment_over_time(rows), rows)
+    caption = figure.layout.meta["source_caption"]
+    assert caption == source_caption(rows)
+    assert caption.startswith("Source: Stanford AI Index") and f"{len(rows)} figures" in caption
+    assert "secondary" in caption
+    assert "Source: Stanford AI Index" in figure.layout.title.subtitle.text
+    original = figures.build_investment_over_time(rows)
+    assert "Source:" not in (original.layout.title.subtitle.text or ""), "the builder's figure is not changed"
+    forecasts = selections.spending_forecasts(data)
+    assert "dashed = forecast" in source_caption(forecasts)
+    config = png_config("ai_investment_over_time.csv")
+    assert config["toImageButtonOptions"] == {"format": "png", "filename": "ai_investment_over_time", "scale": 2}
+
+
+def test_sources_carry_caveats(data):
+    rows = data.loc[data["metric"] == "companies_using_ai_by_region"]
+    (source,) = store.sources_of(rows)
+    assert source.caveats and "1,843-company sample" in source.caveats[0]
+    assert source.verification == "secondary"

@@ -1,0 +1,134 @@
+"""Growth per series, the industry ranking and coverage of the source documents' industries."""
+
+import pandas as pd
+import pytest
+
+from backend.market import figures, growth, industries, selections, store
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return store.load_market_data()
+
+
+def _change(changes, **where):
+    return next(c for c in changes if all(getattr(c, k) == v for k, v in where.items()))
+
+
+def test_adoption_change_is_points_per_year_from_the_rows(data):
+    changes = growth.series_changes(data)
+    eurostat = _change(changes, metric="enterprises_using_ai", geography="European Union", segment="All")
+    assert (eurostat.start_year, eurostat.end_year) == (2021, 2025)
+    assert eurostat.per_year_unit == "pp per year"
+    assert eurostat.per_year == pytest.approx((19.95 - 7.7) / 4)
+    mck = _change(changes, metric="organisations_using_ai", dataset="mckinsey_state_of_ai")
+    assert mck.end_value == 88 and mck.start_value == 20
+    genai = _change(changes, metric="organisations_regularly_using_genai")
+    assert genai.end_value == 71, "of two 2024 surveys, the later one counts"
+    census = _change(changes, metric="firms_using_ai", dataset="census_btos", segment="All")
+    assert (census.start_label, census.end_label) == ("2023-09", "2024-02")
+    assert census.per_year == pytest.approx((5.4 - 3.7) / (5 / 12)), "months count where the period gives them"
+    assert "pp per year" in census.text()
+
+
+def test_money_grows_by_cagr_and_forecasts_never_enter(data):
+    changes = growth.series_changes(data)
+    corporate = _change(changes, metric="corporate_ai_investment")
+    assert corporate.per_year_unit == "CAGR %"
+    assert corporate.per_year == pytest.approx(((252.3 / 337) ** (1 / 3) - 1) * 100)
+    assert not any(c.dataset == "ai_spending_forecasts" and c.metric == "ai_spending" for c in changes)
+    assert not any(c.metric == "businesses_using_ai_dcms" and c.segment == "All" for c in changes), (
+        "the UK series has one measured year; its 2025 and 2040 values are projections"
+    )
+    assert not any(c.metric == "notable_ai_models" for c in changes), "counts are not growth rates"
+
+
+def test_a_range_at_one_year_is_not_a_trend(data):
+    census_after_break = data.loc[data["metric"].eq("firms_expecting_ai_use") & data["series_break"]]
+    assert growth.series_changes(census_after_break) == []
+
+
+def test_growth_table_and_chart(data):
+    changes = growth.series_changes(data)
+    table = growth.changes_table(changes)
+    assert list(table.columns) == ["series", "from", "to", "change"] and len(table) == len(changes)
+    figure = figures.build_growth_bars(changes)
+    assert {t.meta["unit"] for t in figure.data} == {"pp per year", "CAGR %"}
+    assert sum(len(t.x) for t in figure.data) == len(changes)
+    assert figures.build_growth_bars([]).layout.annotations[0].text.startswith("No rows")
+
+
+def test_every_document_industry_has_a_figure_or_says_none(data):
+    table = industries.coverage(data)
+    assert [i.label for i in industries.DOCUMENT_INDUSTRIES] == list(dict.fromkeys(table["industry"]))
+    assert industries.missing_industries(data) == ["Smart city"]
+    health = table.loc[table["industry"] == "Healthcare"]
+    assert {"US Census BTOS 2026", "AMA physicians survey 2024", "China (CAICT, CCID, CNGAI) 2023"} <= set(
+        health["survey"]
+    )
+    btos_health = health.loc[health["segment"] == "Health care and social assistance"].iloc[0]
+    assert btos_health["value"] == "18%" and btos_health["rank"] == "7 of 19"
+    education = table.loc[table["industry"] == "Education"].iloc[0]
+    assert education["value"] == "24%"
+    transport = table.loc[table["industry"] == "Autonomous driving and transport"].iloc[0]
+    assert "no survey measures autonomous-driving" in transport["note"]
+
+
+def test_industry_filtered_away_is_named_not_dropped(data):
+    only_eurostat = store.filter_rows(data, store.MarketFilter(datasets=("eurostat_isoc_eb_ai",)))
+    table = industries.coverage(only_eurostat)
+    assert len(table) == len(industries.DOCUMENT_INDUSTRIES)
+    assert (table["survey"] == "no comparable figure").all()
+
+
+def test_industry_ranking_ranks_within_each_survey_and_marks_document_industries(data):
+    rows = industries.industry_rows(data)
+    assert (rows["unit"] == "percent").all()
+    figure = figures.build_industry_ranking(rows)
+    census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
+    assert list(census.x) == sorted(census.x), "ranked: bars sorted by value"
+    labels = list(census.y)
+    assert "◆ Health care and social assistance (Healthcare)" in labels
+    assert "Utilities" in labels, "other sectors stay, unmarked"
+    assert "All (overall)" in labels
+    assert sum(len(t.y) for t in figure.data) == len(rows)
+
+
+def test_every_shipped_row_is_charted_or_listed(data):
+    """What the page draws (all selections) plus the "other figures" table is every row."""
+    charted = [
+        industries.industry_rows(data),
+        selections.adoption_over_time(data),
+        selections.stated_rates(data),
+        selections.investment_over_time(data),
+        selections.investment_by_country(data),
+        selections.investment_by_focus_area(data),
+        selections.spending_forecasts(data),
+        selections.local_markets(data),
+        selections.model_counts(data),
+        *(selections.adoption_by_segment(data, kind) for kind in selections.SEGMENT_KINDS),
+        *(selections.model_scale(data, metric) for metric in selections.MODEL_SCALE_METRICS),
+    ]
+    other = selections.not_charted(data, charted)
+    shown = set().union(*(set(rows["row_id"]) for rows in charted))
+    assert shown | set(other["row_id"]) == set(data["row_id"])
+    assert len(other) <= 14, "most rows are on a chart"
+    assert len(shown) >= 0.9 * len(data)
+
+
+def test_each_adoption_line_names_its_change(data):
+    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    names = [t.name.replace("<br>", " ") for t in figure.data if not (t.meta or {}).get("legend_key")]
+    eurostat = next(n for n in names if n.startswith("Eurostat"))
+    assert eurostat.endswith("· +3.1 pp/yr (2021–2025)")
+    forecast = next(t for t in figure.data if (t.meta or {}).get("forecast"))
+    assert "pp/yr" not in forecast.name, "a forecast line states no measured change"
+
+
+def test_stated_rates_one_panel_per_unit(data):
+    rows = selections.stated_rates(data)
+    figure = figures.build_stated_rates(rows)
+    assert [t.meta["unit"] for t in figure.data] == list(dict.fromkeys(rows["unit"]))
+    assert sum(len(t.x) for t in figure.data) == len(rows)
+    cagr = next(t for t in figure.data if t.meta["unit"] == "percent CAGR")
+    assert all("FORECAST by IDC" in point[2] for point in cagr.customdata)
