@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +76,15 @@ def _translate_error(error: Exception, plan: LoadPlan, settings: Settings) -> Sh
     )
 
 
-def _from_pretrained_options(plan: LoadPlan, settings: Settings) -> dict[str, Any]:
-    return {"local_files_only": settings.offline or plan.is_local, "trust_remote_code": False}
+@contextmanager
+def _load_errors(plan: LoadPlan, settings: Settings) -> Iterator[None]:
+    """Every loader failure inside becomes a typed error with a hint."""
+    try:
+        yield
+    except ShowcaseError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
+        raise _translate_error(error, plan, settings) from error
 
 
 # Task -> (transformers model class, preprocessor class), by name so transformers loads lazily.
@@ -90,30 +99,36 @@ _AUTO_CLASSES = {
 _TRAINING_TASKS = (catalog.TEXT_CLASSIFIER_BASE, catalog.IMAGE_CLASSIFIER_BASE)
 
 
-def _auto_classes(task: str) -> tuple[Any, Any]:
+def _from_pretrained(plan: LoadPlan, settings: Settings, **model_options: Any) -> tuple[Any, Any]:
     import transformers
 
-    model_class, preprocessor_class = _AUTO_CLASSES[task]
-    return getattr(transformers, model_class), getattr(transformers, preprocessor_class)
+    model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
+    options = {"local_files_only": settings.offline or plan.is_local, "trust_remote_code": False}
+    preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
+    model = model_class.from_pretrained(
+        plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
+    )
+    return model, preprocessor
 
 
 def _load_components(plan: LoadPlan, settings: Settings) -> tuple[Any, Any]:
-    options = _from_pretrained_options(plan, settings)
     dtype = torch_dtype(plan.dtype)
     if plan.task == catalog.EMBEDDINGS:
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(
-            plan.source, device=plan.device.torch_device, model_kwargs={"dtype": dtype}, **options
+            plan.source,
+            device=plan.device.torch_device,
+            local_files_only=settings.offline or plan.is_local,
+            trust_remote_code=False,
+            model_kwargs={"dtype": dtype},
         )
         return model, None
     head_task = plan.task in (catalog.SENTIMENT, catalog.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
         return load_embedding_head(plan.folder, plan.device.torch_device, dtype)
-    model_class, preprocessor_class = _auto_classes(plan.task)
-    preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
-    model = model_class.from_pretrained(plan.source, dtype=dtype, use_safetensors=plan.use_safetensors, **options)
+    model, preprocessor = _from_pretrained(plan, settings)
     model.to(plan.device.torch_device)
     model.eval()
     return model, preprocessor
@@ -127,14 +142,10 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
     """
     settings = settings or get_settings()
     started = time.perf_counter()
-    try:
+    with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, settings)
         if plan.int8:
             model = quantize.quantize_int8(model)
-    except ShowcaseError:
-        raise
-    except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
-        raise _translate_error(error, plan, settings) from error
     return LoadedModel(
         task=plan.task,
         model_ref=plan.ref,
@@ -184,22 +195,12 @@ def load_for_training(plan: LoadPlan, classes: list[str], settings: Settings | N
     if plan.task not in _TRAINING_TASKS:
         raise ValueError(f"{plan.task!r} is not a fine-tuning base task; expected one of {_TRAINING_TASKS}")
     settings = settings or get_settings()
-    model_class, preprocessor_class = _auto_classes(plan.task)
-    options = _from_pretrained_options(plan, settings)
-    try:
-        preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
-        model = model_class.from_pretrained(
-            plan.source,
+    with _load_errors(plan, settings):
+        return _from_pretrained(
+            plan,
+            settings,
             num_labels=len(classes),
             id2label=dict(enumerate(classes)),
             label2id={label: i for i, label in enumerate(classes)},
             ignore_mismatched_sizes=True,
-            use_safetensors=plan.use_safetensors,
-            dtype=torch_dtype(plan.dtype),
-            **options,
         )
-    except ShowcaseError:
-        raise
-    except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
-        raise _translate_error(error, plan, settings) from error
-    return model, preprocessor
