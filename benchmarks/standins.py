@@ -27,7 +27,7 @@ import torch
 
 from backend.config import Settings
 from backend.models import catalog
-from backend.models.loader import mirror_folder
+from backend.models.plan import mirror_folder
 from benchmarks import workloads
 
 STANDIN_FOLDER = "benchmark-standins"

@@ -32,6 +32,7 @@ from backend.jobs.store import Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
 from backend.models import catalog
 from backend.models.loader import load_model
+from backend.models.plan import plan_load
 
 BATCH = "batch"  # the kind of every batch job
 TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
@@ -123,6 +124,8 @@ def check_images(files: list[tuple[str, bytes]]) -> int:
 def _queue(
     request: BatchRequest, summary: dict[str, Any], write_input: Callable[[Path], None], owner: str, settings: Settings
 ) -> Job:
+    # A model that can never load is refused now, not by the worker after the queue.
+    plan_load(request.task, request.model_ref, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     store = JobStore(settings=settings)

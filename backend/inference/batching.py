@@ -1,8 +1,8 @@
 """Length-sorted batching: similar-length inputs share a batch, so little compute goes to padding.
 
 Results come back in the caller's order whatever order the batches ran in. A batch that runs
-out of GPU memory is split in half and retried, so a too-large batch size slows a run down
-instead of failing it; only a single input that does not fit is an error.
+out of memory is retried in halves (``backend.models.memory.halve_on_oom``), so a too-large batch
+size slows a run down instead of failing it; only a single input that does not fit is an error.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-import torch
-
 from backend.errors import InsufficientMemoryError, InvalidInputError
+from backend.models.memory import halve_on_oom
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -46,23 +45,27 @@ def sorted_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def _free_accelerator_memory() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+def _give_up(_error: BaseException) -> InsufficientMemoryError:
+    return InsufficientMemoryError(
+        "The device ran out of memory on a single input.",
+        "Shorten the input, pick a smaller model, or run on a machine with more memory.",
+    )
 
 
-def _run_splitting_on_oom(batch: list[Item], run_batch: Callable[[list[Item]], list[Result]]) -> list[Result]:
-    try:
-        return run_batch(batch)
-    except torch.OutOfMemoryError as error:
-        _free_accelerator_memory()
-        if len(batch) == 1:
-            raise InsufficientMemoryError(
-                "The device ran out of memory on a single input.",
-                "Shorten the input, pick a smaller model, or run on a machine with more memory.",
-            ) from error
-    half = len(batch) // 2
-    return _run_splitting_on_oom(batch[:half], run_batch) + _run_splitting_on_oom(batch[half:], run_batch)
+def _run_halving_on_oom(batch: list[Item], run_batch: Callable[[list[Item]], list[Result]]) -> list[Result]:
+    """``run_batch`` over ``batch``; after out-of-memory, the inputs not yet done go in halves."""
+    results: list[Result] = []
+
+    def run_rest(size: int) -> list[Result]:
+        while len(results) < len(batch):
+            chunk = batch[len(results) : len(results) + size]
+            outputs = run_batch(chunk)
+            if len(outputs) != len(chunk):
+                raise ValueError(f"a batch of {len(chunk)} inputs gave {len(outputs)} results")
+            results.extend(outputs)
+        return results
+
+    return halve_on_oom(run_rest, len(batch), _give_up)
 
 
 def run_sorted(
@@ -86,9 +89,7 @@ def run_sorted(
     results: list[Result | None] = [None] * len(items)
     done = 0
     for indices in sorted_batches(sizes, batch_size):
-        outputs = _run_splitting_on_oom([items[index] for index in indices], run_batch)
-        if len(outputs) != len(indices):
-            raise ValueError(f"a batch of {len(indices)} inputs gave {len(outputs)} results")
+        outputs = _run_halving_on_oom([items[index] for index in indices], run_batch)
         for index, output in zip(indices, outputs, strict=True):
             results[index] = output
         done += len(indices)

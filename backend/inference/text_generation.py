@@ -30,7 +30,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
-from backend.inference import openmp, tables
+from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.chat_prompt import (
     MAX_MESSAGE_CHARS,
@@ -40,7 +40,9 @@ from backend.inference.chat_prompt import (
     prepare_prompt,
 )
 from backend.inference.footer import RunFooter, Stopwatch, make_footer, stopwatch
+from backend.models import openmp
 from backend.models.loader import LoadedModel
+from backend.models.memory import is_out_of_memory
 
 __all__ = [
     "ChatMessage",
@@ -251,7 +253,7 @@ class ReplyStream:
 def _as_user_error(error: BaseException) -> ShowcaseError:
     if isinstance(error, ShowcaseError):
         return error
-    if isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower():
+    if is_out_of_memory(error):
         return InsufficientMemoryError(
             "The device ran out of memory while generating.", "Lower max new tokens or clear the conversation."
         )

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import ShowcaseError
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.models.memory import is_out_of_memory
 
 # The module that wires the handlers and runs ``main`` (started by ``ensure_worker_running``).
 ENTRY_MODULE = "backend.worker"
@@ -168,10 +167,6 @@ def _is_disk_full(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, (torch.OutOfMemoryError, MemoryError))
-
-
 def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
     """(status, error shown to the user, status line) for a job that raised ``error``."""
     if isinstance(error, JobCancelled):
@@ -185,7 +180,7 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
             "and submit the job again; the uploaded data is kept.",
             "Disk full",
         )
-    if _is_out_of_memory(error):
+    if is_out_of_memory(error):
         return (
             FAILED,
             f"{handler.doing} ran out of memory. {handler.memory_advice}, and submit the job again.",

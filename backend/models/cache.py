@@ -7,19 +7,19 @@ load beside it.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
-
 from backend.config import Settings, get_settings
 from backend.errors import InsufficientMemoryError
-from backend.models.loader import LoadedModel, estimate_memory_bytes, load_model
+from backend.models.device import DeviceInfo, choose_device
+from backend.models.loader import LoadedModel, load_from_plan
+from backend.models.memory import free_accelerator_memory
+from backend.models.plan import LoadPlan, plan_load
 
-Loader = Callable[[str, str], LoadedModel]
+Loader = Callable[[LoadPlan], LoadedModel]
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,22 @@ class CachedModel:
 
 
 class ModelCache:
-    """Least-recently-used cache of ``LoadedModel`` keyed by (task, model reference)."""
+    """Least-recently-used cache of ``LoadedModel`` keyed by (task, model reference).
 
-    def __init__(self, budget_bytes: int, loader: Loader | None = None, settings: Settings | None = None) -> None:
+    ``device`` is chosen once, here, and every model of the cache loads onto it.
+    """
+
+    def __init__(
+        self,
+        budget_bytes: int,
+        loader: Loader | None = None,
+        settings: Settings | None = None,
+        device: DeviceInfo | None = None,
+    ) -> None:
         self.budget_bytes = budget_bytes
         self._settings = settings or get_settings()
-        self._loader = loader or (lambda task, ref: load_model(task, ref, self._settings))
+        self.device = device or choose_device(self._settings.device)
+        self._loader = loader or (lambda plan: load_from_plan(plan, self._settings))
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._load_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -48,7 +58,7 @@ class ModelCache:
 
         Raises:
             InsufficientMemoryError: the model alone is larger than the budget.
-            ShowcaseError: whatever the loader raises (offline, unsafe, corrupt...).
+            ShowcaseError: whatever ``plan_load`` or the loader raises (offline, unsafe, corrupt...).
         """
         key = (task, model_ref)
         with self._lock:
@@ -61,10 +71,10 @@ class ModelCache:
                 if key in self._models:
                     self._models.move_to_end(key)
                     return self._models[key]
-            needed = estimate_memory_bytes(task, model_ref, self._settings)
-            self._check_fits(model_ref, needed)
-            self._evict_until_free(needed)
-            loaded = self._loader(task, model_ref)
+            plan = plan_load(task, model_ref, self._settings, self.device)
+            self._check_fits(model_ref, plan.estimated_bytes)
+            self._evict_until_free(plan.estimated_bytes)
+            loaded = self._loader(plan)
             with self._lock:
                 self._models[key] = loaded
             self._check_fits(model_ref, loaded.memory_bytes, drop_key=key)
@@ -92,21 +102,21 @@ class ModelCache:
                 del self._models[oldest]
                 evicted = True
         if evicted:
-            _release_memory()
+            free_accelerator_memory()
 
     def evict(self, task: str, model_ref: str) -> bool:
         """Drop one model; True if it was cached."""
         with self._lock:
             removed = self._models.pop((task, model_ref), None) is not None
         if removed:
-            _release_memory()
+            free_accelerator_memory()
         return removed
 
     def clear(self) -> None:
         """Drop every model."""
         with self._lock:
             self._models.clear()
-        _release_memory()
+        free_accelerator_memory()
 
     def used_bytes(self) -> int:
         """Weight memory of the cached models."""
@@ -119,12 +129,6 @@ class ModelCache:
                 CachedModel(m.task, m.model_ref, m.device.name, round(m.memory_bytes / 2**20, 1))
                 for m in self._models.values()
             ]
-
-
-def _release_memory() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 _shared: ModelCache | None = None

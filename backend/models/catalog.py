@@ -279,8 +279,3 @@ def translation_model(source: str, target: str) -> ModelSpec | None:
         if spec.language_pair == (source, target):
             return spec
     return None
-
-
-def default_models() -> list[ModelSpec]:
-    """Every default: what ``python -m backend.models download`` fetches for offline use."""
-    return [spec for spec in CATALOGUE if spec.default]

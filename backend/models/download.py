@@ -10,7 +10,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.models import catalog
-from backend.models.loader import mirror_folder
+from backend.models.plan import mirror_folder
 
 # Weights as safetensors only where a repo has them; tokenizer, config and processor files always.
 _WANTED_FILES = [

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from backend.config import Settings, get_settings
 from backend.models import catalog
-from backend.models.device import choose_device
-from backend.models.loader import choose_dtype, mirror_folder
+from backend.models.device import DeviceInfo, choose_device
+from backend.models.plan import choose_dtype, mirror_folder
 
 
-def catalogue_rows(task: str, settings: Settings | None = None) -> list[dict[str, object]]:
-    """One JSON-able row per catalogue model of ``task``: size and precision on this machine's
-    device, and whether it is mirrored locally."""
+def catalogue_rows(
+    task: str, settings: Settings | None = None, device: DeviceInfo | None = None
+) -> list[dict[str, object]]:
+    """One JSON-able row per catalogue model of ``task``: size and precision on ``device`` (default:
+    this machine's, from the settings), and whether it is mirrored locally."""
     settings = settings or get_settings()
-    device = choose_device(settings.device)
+    device = device or choose_device(settings.device)
     rows = []
     for spec in catalog.models_for(task):
         folder = mirror_folder(spec.hub_id, settings)

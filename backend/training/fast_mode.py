@@ -20,10 +20,11 @@ from backend.jobs.progress import Reporter
 from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.embedding_head import from_sentence_transformer
-from backend.models.loader import load_model
+from backend.models.loader import load_for_training, load_model
+from backend.models.plan import plan_load
 from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import classification_scores
-from backend.training.hf_training import load_base_model, with_batch_backoff
+from backend.training.hf_training import with_batch_backoff
 from backend.training.image_trainer import ImageFiles, collate_images
 from backend.training.params import TrainingParams
 from backend.training.text_trainer import FittedModel, effective_max_length
@@ -185,12 +186,9 @@ def train_fast_image(
     device: DeviceInfo,
 ) -> FittedModel:
     """Capture the frozen backbone's pooled features once; train the classification layer on them."""
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
     reporter.log(f"Loading base model {params.base_model}")
-    model, processor = load_base_model(
-        AutoModelForImageClassification, AutoImageProcessor, params.base_model, dataset.classes, settings
-    )
+    plan = plan_load(catalog.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
+    model, processor = load_for_training(plan, dataset.classes, settings)
     model.to(device.torch_device).eval()
     layer = find_classifier_layer(model, len(dataset.classes))
     captured: list[torch.Tensor] = []

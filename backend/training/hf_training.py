@@ -1,10 +1,10 @@
-"""What full fine-tuning of text and image classifiers shares: loading the base with a new head,
-``transformers.Trainer`` with progress/cancel callbacks, mixed precision, and out-of-memory backoff.
+"""What full fine-tuning of text and image classifiers shares: ``transformers.Trainer`` with
+progress/cancel callbacks, mixed precision, and out-of-memory backoff. The base model itself loads
+through ``backend.models.loader.load_for_training``.
 """
 
 from __future__ import annotations
 
-import gc
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,18 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from backend.config import Settings
-from backend.errors import (
-    InsufficientMemoryError,
-    ModelLoadError,
-    ModelUnavailableError,
-    ShowcaseError,
-    UnsafeModelError,
-)
-from backend.jobs.progress import JobCancelled, Reporter
-from backend.models import catalog
+from backend.errors import InsufficientMemoryError
+from backend.jobs.progress import Reporter
 from backend.models.device import DeviceInfo
-from backend.models.loader import resolve_source
+from backend.models.memory import halve_on_oom
 from backend.training.evaluation import classification_scores
 from backend.training.params import TrainingParams
 
@@ -33,53 +25,6 @@ CHECKPOINTS_FOLDER = "checkpoints"
 _LOG_POINTS_PER_EPOCH = 10
 # Trainer log keys -> curve names shared with fast mode.
 _CURVES = {"loss": "train_loss", "eval_loss": "val_loss", "eval_accuracy": "val_accuracy", "eval_f1": "val_f1"}
-
-
-def load_base_model(
-    auto_class: Any, processor_class: Any, base_model: str, classes: list[str], settings: Settings
-) -> tuple[Any, Any]:
-    """Load ``base_model`` with a freshly initialised head for ``classes``, plus its preprocessor.
-
-    Resolution follows ``backend.models.loader.resolve_source`` (hub id or a folder inside the
-    models or runs folder); local weights must be safetensors; remote code is never run.
-
-    Raises:
-        ShowcaseError: unsafe reference, missing model (with the offline hint), unreadable folder.
-    """
-    source, is_local = resolve_source(base_model, settings)
-    if is_local and not any(Path(source).rglob("*.safetensors")):
-        raise UnsafeModelError(
-            f"{base_model} has no safetensors weights; other formats can run code when loaded.",
-            "Convert it with save_pretrained(..., safe_serialization=True).",
-        )
-    common = {"local_files_only": settings.offline or is_local, "trust_remote_code": False}
-    # Catalogue hub ids are vetted; anything else must come as safetensors.
-    safetensors = None if (catalog.find_spec(base_model) and not is_local) else True
-    try:
-        preprocessor = processor_class.from_pretrained(source, **common)
-        model = auto_class.from_pretrained(
-            source,
-            num_labels=len(classes),
-            id2label=dict(enumerate(classes)),
-            label2id={label: i for i, label in enumerate(classes)},
-            ignore_mismatched_sizes=True,
-            use_safetensors=safetensors,
-            dtype=torch.float32,
-            **common,
-        )
-    except ShowcaseError:
-        raise
-    except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
-        if is_local:
-            raise ModelLoadError(
-                f"The base model folder {base_model} could not be read ({type(error).__name__}).",
-                "It may be incomplete or not a classifier base; pick another base model.",
-            ) from error
-        raise ModelUnavailableError(
-            f"The base model {base_model} could not be fetched: the Hugging Face Hub is unreachable or offline mode is on.",
-            f"Copy it into the models folder ({settings.models_dir}) with `python -m backend.models download`.",
-        ) from error
-    return model, preprocessor
 
 
 def mixed_precision(params: TrainingParams, device: DeviceInfo) -> dict[str, bool]:
@@ -94,44 +39,28 @@ def mixed_precision(params: TrainingParams, device: DeviceInfo) -> dict[str, boo
     return {"fp16": wanted == "fp16", "bf16": wanted == "bf16"}
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA out-of-memory, whichever way the framework surfaced it."""
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
-
-
-def _free_accelerator_memory() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
 def with_batch_backoff(run: Callable[[int], Any], batch_size: int, reporter: Reporter, what: str) -> Any:
-    """Call ``run(batch_size)``, halving the batch on out-of-memory until it fits.
+    """Call ``run(batch_size)``, halving the batch on out-of-memory until it fits
+    (``backend.models.memory.halve_on_oom``); each retry is logged and restarts the ETA clock.
 
     Raises:
         InsufficientMemoryError: even a batch of 1 does not fit, with what to change.
     """
-    size = batch_size
-    while True:
-        try:
-            return run(size)
-        except JobCancelled:
-            raise
-        except (RuntimeError, torch.OutOfMemoryError) as error:
-            if not is_out_of_memory(error):
-                raise
-            _free_accelerator_memory()
-            if size == 1:
-                raise InsufficientMemoryError(
-                    f"Out of GPU memory training {what}, even with a batch size of 1.",
-                    "Pick a smaller base model, lower max length, or use fast mode.",
-                ) from error
-            size = max(1, size // 2)
-            reporter.log(
-                f"Out of GPU memory; retrying with batch size {size} (gradient accumulation keeps the effective batch).",
-                "warning",
-            )
-            reporter.restart_clock()
+
+    def give_up(_error: BaseException) -> InsufficientMemoryError:
+        return InsufficientMemoryError(
+            f"Out of GPU memory training {what}, even with a batch size of 1.",
+            "Pick a smaller base model, lower max length, or use fast mode.",
+        )
+
+    def retrying(size: int) -> None:
+        reporter.log(
+            f"Out of GPU memory; retrying with batch size {size} (gradient accumulation keeps the effective batch).",
+            "warning",
+        )
+        reporter.restart_clock()
+
+    return halve_on_oom(run, batch_size, give_up, retrying)
 
 
 def _metrics_from_predictions(prediction: Any) -> dict[str, float]:

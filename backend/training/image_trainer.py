@@ -10,9 +10,12 @@ import torch
 from backend import uploads
 from backend.config import Settings
 from backend.jobs.progress import Reporter
+from backend.models import catalog
 from backend.models.device import DeviceInfo
+from backend.models.loader import load_for_training
+from backend.models.plan import plan_load
 from backend.training.datasets import Examples, PreparedDataset
-from backend.training.hf_training import fit_with_backoff, load_base_model
+from backend.training.hf_training import fit_with_backoff
 from backend.training.params import TrainingParams
 from backend.training.text_trainer import FittedModel
 
@@ -57,12 +60,9 @@ def train_image_classifier(
         ShowcaseError: the base model cannot be loaded, or memory runs out even at batch size 1.
         JobCancelled: a stop was requested.
     """
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
     reporter.log(f"Loading base model {params.base_model}")
-    model, processor = load_base_model(
-        AutoModelForImageClassification, AutoImageProcessor, params.base_model, dataset.classes, settings
-    )
+    plan = plan_load(catalog.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
+    model, processor = load_for_training(plan, dataset.classes, settings)
     data_dir = Path(dataset.data_dir)
     train = ImageFiles(processor, dataset.train, data_dir)
     validation = ImageFiles(processor, dataset.validation, data_dir)

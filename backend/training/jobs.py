@@ -19,11 +19,12 @@ from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import queue
 from backend.jobs.store import Job, JobStore, new_job_id
+from backend.models.plan import plan_load
 from backend.training.datasets import PreparedDataset, prepare_text_dataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 from backend.training.image_data import prepare_image_dataset
 from backend.training.params import IMAGE, TEXT, TrainingParams
-from backend.training.runner import DATA_FOLDER, TRAIN
+from backend.training.runner import DATA_FOLDER, TRAIN, base_model_task
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
 
@@ -61,6 +62,9 @@ def check_image_data(
 
 def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings) -> Job:
     params.validate()
+    # A base model that can never load (no such folder, pickle weights, outside the models
+    # folder) is refused here, as the data is, rather than by the worker after queuing.
+    plan_load(base_model_task(params.task, params.method), params.base_model, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:
@@ -102,6 +106,7 @@ def submit_text_job(
 
     Raises:
         InvalidInputError: bad parameters or data (nothing is queued).
+        ShowcaseError: a base model that cannot load (``plan_load``'s errors; nothing is queued).
     """
     if params.task != TEXT:
         raise InvalidInputError("These parameters are not for text classification.")
@@ -128,6 +133,7 @@ def submit_image_job(
 
     Raises:
         InvalidInputError: bad parameters or archive (nothing is queued).
+        ShowcaseError: a base model that cannot load (``plan_load``'s errors; nothing is queued).
     """
     if params.task != IMAGE:
         raise InvalidInputError("These parameters are not for image classification.")

@@ -42,6 +42,18 @@ _TRAINERS = {
     (TEXT, FAST): fast_mode.train_fast_text,
     (IMAGE, FAST): fast_mode.train_fast_image,
 }
+# The catalogue task each trainer loads its base model as (fast text embeds with a sentence encoder).
+_BASE_MODEL_TASKS = {
+    (TEXT, FULL): catalog.TEXT_CLASSIFIER_BASE,
+    (IMAGE, FULL): catalog.IMAGE_CLASSIFIER_BASE,
+    (TEXT, FAST): catalog.EMBEDDINGS,
+    (IMAGE, FAST): catalog.IMAGE_CLASSIFIER_BASE,
+}
+
+
+def base_model_task(task: str, method: str) -> str:
+    """The model task (``backend.models.catalog``) a training job's base model loads as."""
+    return _BASE_MODEL_TASKS[(task, method)]
 
 
 @dataclass

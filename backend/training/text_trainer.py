@@ -11,9 +11,12 @@ import torch
 
 from backend.config import Settings
 from backend.jobs.progress import Reporter
+from backend.models import catalog
 from backend.models.device import DeviceInfo
+from backend.models.loader import load_for_training
+from backend.models.plan import plan_load
 from backend.training.datasets import Examples, PreparedDataset
-from backend.training.hf_training import fit_with_backoff, load_base_model
+from backend.training.hf_training import fit_with_backoff
 from backend.training.params import TrainingParams
 
 
@@ -68,12 +71,11 @@ def train_text_classifier(
         ShowcaseError: the base model cannot be loaded, or memory runs out even at batch size 1.
         JobCancelled: a stop was requested.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+    from transformers import DataCollatorWithPadding
 
     reporter.log(f"Loading base model {params.base_model}")
-    model, tokenizer = load_base_model(
-        AutoModelForSequenceClassification, AutoTokenizer, params.base_model, dataset.classes, settings
-    )
+    plan = plan_load(catalog.TEXT_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
+    model, tokenizer = load_for_training(plan, dataset.classes, settings)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         # GPT-style bases have no padding token; batches still need one.
         tokenizer.pad_token = tokenizer.eos_token

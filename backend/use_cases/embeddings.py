@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from backend.errors import InsufficientMemoryError, ModelLoadError
 from backend.models.loader import LoadedModel
+from backend.models.memory import is_out_of_memory
 from backend.use_cases.catalogue import Catalogue
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
@@ -78,11 +78,11 @@ def encode_texts(model: LoadedModel, texts: list[str]) -> np.ndarray:
             normalize_embeddings=True,
             show_progress_bar=False,
         )
-    except (MemoryError, torch.OutOfMemoryError) as error:
-        raise InsufficientMemoryError(
-            "Not enough memory to embed the catalogue.", "Free memory or pick a smaller embedding model."
-        ) from error
-    except (RuntimeError, ValueError, TypeError) as error:
+    except (MemoryError, RuntimeError, ValueError, TypeError) as error:
+        if is_out_of_memory(error):
+            raise InsufficientMemoryError(
+                "Not enough memory to embed the catalogue.", "Free memory or pick a smaller embedding model."
+            ) from error
         raise ModelLoadError(f"{model.model_ref} failed to embed text ({type(error).__name__}).") from error
     vectors = np.asarray(vectors, dtype=np.float32)
     # Half-precision models (the GPU default) return norms off by up to ~0.3%; renormalising in float32

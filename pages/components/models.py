@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.config import get_settings
 from backend.models import registry
 from backend.models.cache import ModelCache, shared_cache
-from backend.models.device import DeviceInfo, choose_device
+from backend.models.device import DeviceInfo
 from backend.models.loader import LoadedModel
 
 
@@ -17,10 +16,9 @@ def model_cache() -> ModelCache:
     return shared_cache()
 
 
-@st.cache_resource(show_spinner=False)
 def current_device() -> DeviceInfo:
-    """The device chosen from the settings, computed once per process."""
-    return choose_device(get_settings().device)
+    """The device every cached model loads onto, chosen once per process by the cache."""
+    return model_cache().device
 
 
 def get_model(task: str, model_ref: str) -> LoadedModel:

@@ -7,16 +7,20 @@ from streamlit.delta_generator import DeltaGenerator
 
 from backend.config import Settings, get_settings
 from backend.models import registry
-from backend.models.device import DeviceInfo, cpu_computes_bfloat16, wants_cpu_bfloat16
+from backend.models.device import DeviceInfo
+from backend.models.plan import demo_dtype
 from pages.components.models import current_device, model_cache
 
 
 def _precision(device: DeviceInfo, settings: Settings) -> str:
+    dtype = demo_dtype(device, settings)
     if device.half_dtype:
-        return f"{device.half_dtype} on GPU"
-    if device.kind == "cpu" and wants_cpu_bfloat16(settings.cpu_bfloat16):
-        return "bfloat16 demos (this CPU computes it natively)" if cpu_computes_bfloat16() else "bfloat16 demos (set)"
-    return "float32"
+        return f"{dtype} on GPU"
+    if dtype == "bfloat16":
+        # The "auto" setting picks bfloat16 only where the CPU computes it natively.
+        reason = "this CPU computes it natively" if settings.cpu_bfloat16 == "auto" else "set"
+        return f"bfloat16 demos ({reason})"
+    return dtype
 
 
 def show_sidebar(slot: DeltaGenerator | None = None) -> None:

@@ -33,7 +33,7 @@ else:
 st.subheader("Catalogue")
 task = st.segmented_control("Task", catalog.TASKS, default=catalog.SENTIMENT, key="models.task")
 if task:
-    st.dataframe(catalogue_rows(task, settings), hide_index=True, width="stretch")
+    st.dataframe(catalogue_rows(task, settings, device), hide_index=True, width="stretch")
 
 st.subheader("Running without the Hugging Face Hub")
 st.markdown(

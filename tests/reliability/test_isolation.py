@@ -24,7 +24,11 @@ def local(tmp_path, settings):
 
 
 def _submit(local, owner: str, embeddings: str) -> str:
-    params = TrainingParams("text", FAST, embeddings, title=f"{owner or 'shared'} model")
+    # The base model must lie inside this test's own models folder to be accepted.
+    base = local.models_dir / "embeddings"
+    if not base.exists():
+        shutil.copytree(embeddings, base)
+    params = TrainingParams("text", FAST, str(base), title=f"{owner or 'shared'} model")
     return jobs.submit_text_job(params, learnable_texts(per_class=6), "text", "label", owner=owner, settings=local).id
 
 

@@ -76,7 +76,7 @@ def test_result_columns_never_overwrite_the_users_columns():
     assert output["note"].tolist() == ["mine"]
 
 
-def test_a_batch_that_runs_out_of_memory_is_split_and_retried():
+def test_a_batch_that_runs_out_of_memory_is_retried_in_halves():
     sizes_tried = []
 
     def run_batch(batch):
@@ -86,7 +86,8 @@ def test_a_batch_that_runs_out_of_memory_is_split_and_retried():
         return [item * 10 for item in batch]
 
     assert run_sorted([1, 2, 3, 4, 5], [1, 2, 3, 4, 5], 5, run_batch) == [10, 20, 30, 40, 50]
-    assert sizes_tried == [5, 2, 3, 1, 2]
+    # 5 does not fit; the rest of that batch goes in halves (5 // 2 = 2) from there on.
+    assert sizes_tried == [5, 2, 2, 1]
 
 
 def test_a_single_input_that_does_not_fit_is_a_readable_error():

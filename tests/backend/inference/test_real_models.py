@@ -16,7 +16,8 @@ import pytest
 from backend.config import PROJECT_ROOT, get_settings, load_settings
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.models import catalog
-from backend.models.loader import load_model, mirror_folder
+from backend.models.loader import load_model
+from backend.models.plan import mirror_folder
 from backend.uploads import open_image
 
 PROJECT_MODELS = PROJECT_ROOT / "models"

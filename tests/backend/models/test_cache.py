@@ -5,16 +5,16 @@ import pytest
 from backend.errors import InsufficientMemoryError
 from backend.models import catalog
 from backend.models.cache import ModelCache
-from backend.models.loader import load_model
+from backend.models.loader import load_from_plan, load_model
 
 
 @pytest.fixture
 def counting_loader(settings):
     calls: list[tuple[str, str]] = []
 
-    def loader(task: str, ref: str):
-        calls.append((task, ref))
-        return load_model(task, ref, settings)
+    def loader(plan):
+        calls.append((plan.task, plan.ref))
+        return load_from_plan(plan, settings)
 
     loader.calls = calls
     return loader

@@ -15,7 +15,7 @@ def test_defaults_only_unless_all_requested():
 def test_no_task_means_every_default_once():
     hub_ids = [s.hub_id for s in specs_to_download([], include_alternatives=False)]
     assert len(hub_ids) == len(set(hub_ids))
-    assert set(hub_ids) == {s.hub_id for s in catalog.default_models()}
+    assert set(hub_ids) == {s.hub_id for s in _defaults()}
 
 
 def test_unknown_task_is_an_error():
@@ -37,3 +37,7 @@ def test_cli_exit_code_and_message_when_hub_unreachable(capsys):
 def test_cli_lists_the_catalogue(capsys):
     assert main(["list"]) == 0
     assert catalog.default_model(catalog.SENTIMENT).hub_id in capsys.readouterr().out
+
+
+def _defaults() -> list[catalog.ModelSpec]:
+    return [spec for spec in catalog.CATALOGUE if spec.default]

@@ -8,7 +8,8 @@ import torch
 from backend.config import load_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
 from backend.models import catalog
-from backend.models.loader import choose_dtype, estimate_memory_bytes, load_model, mirror_folder, resolve_source
+from backend.models.loader import load_model
+from backend.models.plan import choose_dtype, mirror_folder, plan_load, resolve_source
 
 
 @pytest.mark.parametrize("task", list(catalog.TASKS))
@@ -17,7 +18,7 @@ def test_every_task_loads_from_a_local_folder(task, tiny_model_paths, settings):
     assert loaded.device.kind == "cpu"
     assert loaded.dtype == "float32"
     assert loaded.memory_bytes > 0
-    assert loaded.summary()["model"] == tiny_model_paths[task]
+    assert loaded.model_ref == tiny_model_paths[task]
     if task != catalog.EMBEDDINGS:
         assert loaded.preprocessor is not None
         assert not loaded.model.training
@@ -143,10 +144,10 @@ def test_memory_estimate_of_a_folder_counts_the_dtype_it_loads_in(task, tiny_mod
     ref = tiny_model_paths[task]
     # Within a few percent: buffers rebuilt at load time (position ids) are not in the file.
     for chosen in (float32, bfloat16):
-        assert estimate_memory_bytes(task, ref, chosen) == pytest.approx(
+        assert plan_load(task, ref, chosen).estimated_bytes == pytest.approx(
             load_model(task, ref, chosen).memory_bytes, rel=0.05
         )
-    assert estimate_memory_bytes(task, ref, bfloat16) < estimate_memory_bytes(task, ref, float32)
+    assert plan_load(task, ref, bfloat16).estimated_bytes < plan_load(task, ref, float32).estimated_bytes
 
 
 def test_settings_read_from_secrets_file(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.inference import openmp
+from backend.models import openmp
 
 pytestmark = [
     pytest.mark.skipif(openmp._libgomp() is None, reason="torch here does not use libgomp (Linux wheels do)"),

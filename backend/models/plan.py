@@ -1,0 +1,208 @@
+"""Resolving a model reference once, before loading: where it comes from, how it will load, what
+it will cost.
+
+Model references come from users (pickers, text boxes, fine-tuned runs, job parameters), so they
+are hostile until resolved: a hub id must look like ``org/name``; a folder must lie inside the
+models folder or the fine-tuning runs folder; local weights must be safetensors. ``plan_load``
+does all of that without network access and without reading weights (only folder listings and
+safetensors headers), so it is also the cheap check run before a fine-tuning job is queued.
+The cache, the inference loader and the training loader all take its ``LoadPlan``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.config import Settings, get_settings
+from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
+from backend.models import catalog, quantize
+from backend.models.device import DeviceInfo, choose_device, wants_cpu_bfloat16
+from backend.models.weights import loaded_bytes, require_safetensors
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_MAX_REF_LENGTH = 400
+OFFLINE_HINT = (
+    "To run without the Hugging Face Hub, copy the model into the models folder ({models_dir}) — "
+    "on a connected machine run `python -m backend.models download` — or enter the path of a "
+    "local model folder inside it, and set LSM_OFFLINE=1."
+)
+# The demos. Sentence embeddings stay float32: the fine-tuning features and the use-case search
+# index are computed once and compared with later embeddings, so they must not change precision.
+CPU_BFLOAT16_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """A model reference resolved for one task on one device.
+
+    Attributes:
+        task: a task name from ``backend.models.catalog.TASKS``.
+        ref: the reference as the user gave it (the cache key and the name shown).
+        source: what ``from_pretrained`` gets: a local folder, or the hub id itself.
+        is_local: whether ``source`` is a folder on this machine.
+        folder: that folder, or None for a hub id with no local copy.
+        device: where the model will run.
+        dtype: the dtype its weights load in ("float32", "bfloat16" or "float16").
+        int8: whether its Linear layers are quantised to int8 after loading (CPU demos, by setting).
+        use_safetensors: True to refuse anything but safetensors; None (vetted catalogue hub ids
+            only) to let transformers fall back to ``.bin`` through torch's weights-only unpickler.
+        estimated_bytes: expected weight memory (0 when unknown: a hub id outside the catalogue).
+    """
+
+    task: str
+    ref: str
+    source: str
+    is_local: bool
+    folder: Path | None
+    device: DeviceInfo
+    dtype: str
+    int8: bool
+    use_safetensors: bool | None
+    estimated_bytes: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able summary."""
+        return {
+            "task": self.task,
+            "ref": self.ref,
+            "source": self.source,
+            "is_local": self.is_local,
+            "folder": str(self.folder) if self.folder else None,
+            "device": self.device.name,
+            "dtype": self.dtype,
+            "int8": self.int8,
+            "use_safetensors": self.use_safetensors,
+            "estimated_mb": round(self.estimated_bytes / 2**20, 1),
+        }
+
+
+def mirror_folder(hub_id: str, settings: Settings) -> Path:
+    """Where the offline copy of ``hub_id`` lives inside the models folder."""
+    return settings.models_dir / hub_id.replace("/", "--")
+
+
+def _allowed_roots(settings: Settings) -> list[Path]:
+    return [settings.models_dir.resolve(), settings.runs_dir.resolve()]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[str, bool]:
+    """Turn a model reference into ``(source, is_local_folder)``.
+
+    A hub id is served from its mirror folder when one exists. Anything else must be a folder
+    inside the models folder or the runs folder (relative names are taken inside the models
+    folder); symlinks are resolved first so they cannot point out of it.
+
+    Raises:
+        UnsafeModelError: the reference is malformed or leaves the allowed folders.
+        ModelUnavailableError: a folder reference names no model folder.
+    """
+    settings = settings or get_settings()
+    ref = (model_ref or "").strip()
+    if not ref or len(ref) > _MAX_REF_LENGTH or "\x00" in ref:
+        raise UnsafeModelError("The model reference is empty or malformed.")
+    if _HUB_ID.match(ref) and ".." not in ref:
+        mirror = mirror_folder(ref, settings)
+        if (mirror / "config.json").is_file() or (mirror / "modules.json").is_file():
+            return str(mirror), True
+        nested = (settings.models_dir / ref).resolve()
+        if _inside(nested, settings.models_dir.resolve()) and (nested / "config.json").is_file():
+            return str(nested), True
+        return ref, False
+    candidate = Path(ref).expanduser()
+    if not candidate.is_absolute():
+        candidate = settings.models_dir / candidate
+    resolved = candidate.resolve()
+    if not any(_inside(resolved, root) for root in _allowed_roots(settings)):
+        raise UnsafeModelError(
+            f"Model folder {ref!r} is outside the models folder.",
+            f"Put local models inside {settings.models_dir} (setting LSM_MODELS_DIR).",
+        )
+    if not (resolved / "config.json").is_file():
+        raise ModelUnavailableError(
+            f"No model folder at {ref!r} (it has no config.json).",
+            OFFLINE_HINT.format(models_dir=settings.models_dir),
+        )
+    return str(resolved), True
+
+
+def _dtype_for(task: str, spec: catalog.ModelSpec | None, device: DeviceInfo, settings: Settings) -> str:
+    if device.half_dtype:
+        return device.half_dtype
+    if device.kind == "cpu" and task in CPU_BFLOAT16_TASKS and wants_cpu_bfloat16(settings.cpu_bfloat16):
+        return "bfloat16"
+    return spec.cpu_dtype if spec else "float32"
+
+
+def choose_dtype(task: str, model_ref: str, device: DeviceInfo, settings: Settings | None = None) -> str:
+    """Half precision on GPU. On CPU, bfloat16 for the demos where the CPU computes it natively
+    (setting ``cpu_bfloat16``), else the catalogue's CPU dtype (float32 unless it says so)."""
+    return _dtype_for(task, catalog.find_spec(model_ref, task), device, settings or get_settings())
+
+
+def demo_dtype(device: DeviceInfo, settings: Settings | None = None) -> str:
+    """The dtype demo models load in on ``device`` (what the sidebar reports), for models the
+    catalogue says nothing special about."""
+    return _dtype_for(catalog.SENTIMENT, None, device, settings or get_settings())
+
+
+def plan_load(
+    task: str,
+    model_ref: str,
+    settings: Settings | None = None,
+    device: DeviceInfo | None = None,
+    *,
+    training: bool = False,
+) -> LoadPlan:
+    """Resolve ``model_ref`` for ``task``: source, device, dtype, int8, safetensors policy, size.
+
+    No network access and no weights are read, so a bad reference fails here, fast, with the
+    same error a load would raise.
+
+    Args:
+        task: a task name from ``backend.models.catalog.TASKS``.
+        model_ref: a hub id (``org/name``) or a model folder inside the models or runs folder.
+        settings: settings to use (default: the process settings).
+        device: device to load onto (default: chosen from the settings).
+        training: plan a fine-tuning load: float32 weights (mixed precision is the trainer's
+            business) and no int8.
+
+    Raises:
+        ModelLoadError: unknown task, or a folder with no weights file.
+        UnsafeModelError: a malformed reference, a folder outside the allowed folders, or
+            pickle-only weights.
+        ModelUnavailableError: a folder reference that names no model folder.
+    """
+    settings = settings or get_settings()
+    if task not in catalog.TASKS:
+        raise ModelLoadError(f"Unknown task {task!r}.")
+    source, is_local = resolve_source(model_ref, settings)
+    folder = Path(source) if is_local else None
+    weight_files = require_safetensors(folder) if folder else []
+    device = device or choose_device(settings.device)
+    listed = [spec for spec in catalog.CATALOGUE if spec.hub_id == model_ref]
+    spec = next((s for s in listed if s.task == task), None)
+    dtype = "float32" if training else _dtype_for(task, spec, device, settings)
+    int8 = not training and quantize.wants_int8(task, device, settings)
+    # At the chosen dtype even under int8: a budget figure on the safe side of the packed weights.
+    estimated = spec.memory_mb(dtype) * 2**20 if spec else loaded_bytes(weight_files, dtype)
+    return LoadPlan(
+        task=task,
+        ref=model_ref,
+        source=source,
+        is_local=is_local,
+        folder=folder,
+        device=device,
+        # Dynamic quantisation starts from float32 weights.
+        dtype="float32" if int8 else dtype,
+        int8=int8,
+        # Catalogue hub ids are vetted; a few only publish .bin weights, which transformers then
+        # loads with torch's weights_only unpickler. Every other reference must be safetensors.
+        use_safetensors=None if (listed and not is_local) else True,
+        estimated_bytes=estimated,
+    )
