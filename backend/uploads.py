@@ -21,7 +21,7 @@ from typing import BinaryIO, Protocol
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backend.errors import InvalidInputError
+from backend.errors import InputTooLargeError, InvalidInputError
 
 MAX_TABLE_BYTES = 50 * 2**20
 MAX_TABLE_ROWS = 200_000
@@ -61,7 +61,7 @@ def check_size(name: str, size: int, limit: int) -> None:
     if size <= 0:
         raise InvalidInputError(f"{name} is empty.", "Choose a file with content.")
     if size > limit:
-        raise InvalidInputError(
+        raise InputTooLargeError(
             f"{name} is {size / 2**20:,.1f} MB; the limit is {limit / 2**20:,.0f} MB.",
             "Upload a smaller file or a sample of it.",
         )
@@ -368,7 +368,7 @@ def open_image(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size
             if width * height > max_pixels:
-                raise InvalidInputError(
+                raise InputTooLargeError(
                     f"{name} is {width}x{height} pixels; the limit is {max_pixels / 1e6:,.0f} megapixels.",
                     "Resize it and try again.",
                 )

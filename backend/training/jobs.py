@@ -1,7 +1,9 @@
 """What the fine-tuning pages call: check data, submit, watch, cancel, delete and compare jobs.
 
-Submitting prepares and checks the data first (nothing is queued when it is bad), writes it and
-the parameters into a new run folder, records the job, and puts its id on the queue.
+Text data is prepared and checked by ``datasets.prepare_text_dataset`` before it is submitted;
+an image zip is checked (and extracted into the run folder) when it is submitted. Nothing is
+queued when data or parameters are bad. Submitting writes the data and parameters into a new run
+folder, records the job, and puts its id on the queue.
 """
 
 from __future__ import annotations
@@ -9,16 +11,14 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.training import queue
-from backend.training.datasets import PreparedDataset, prepare_text_dataset
+from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 from backend.training.image_data import prepare_image_dataset
 from backend.training.job_store import FINISHED, RUNNING, Job, JobStore, new_job_id
@@ -51,27 +51,6 @@ class JobView:
         }
 
 
-def check_text_data(
-    frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
-    validation_frame: pd.DataFrame | None = None,
-    validation_fraction: float = 0.2,
-    max_length: int = 128,
-    drop_incomplete: bool = False,
-) -> PreparedDataset:
-    """Run every pre-training check on a table without queuing anything (raises on errors)."""
-    return prepare_text_dataset(
-        frame,
-        text_column,
-        label_column,
-        validation_frame,
-        validation_fraction,
-        max_length=max_length,
-        drop_incomplete=drop_incomplete,
-    )
-
-
 def check_image_data(
     name: str, data: bytes, validation_fraction: float = 0.2, settings: Settings | None = None
 ) -> PreparedDataset:
@@ -101,36 +80,25 @@ def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings
 
 
 def submit_text_job(
-    params: TrainingParams,
-    frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
-    validation_frame: pd.DataFrame | None = None,
-    drop_incomplete: bool = False,
-    owner: str = "",
-    settings: Settings | None = None,
+    params: TrainingParams, prepared: PreparedDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Check a table, store it with the parameters in a new run folder and queue the job.
+    """Store a checked table with the parameters in a new run folder and queue the job.
+
+    Args:
+        params: the job's parameters; ``validation_fraction``, ``seed`` and ``max_length`` must be
+            the ones ``prepared`` was made with.
+        prepared: the result of ``datasets.prepare_text_dataset`` (the page's *Check data*), used
+            as it is: the table is not prepared a second time.
+        owner: who may see the job.
+        settings: settings to use (default: the process settings).
 
     Raises:
-        InvalidInputError: bad parameters or data (nothing is queued).
+        InvalidInputError: bad parameters, or data not prepared for text (nothing is queued).
     """
-    if params.task != TEXT:
-        raise InvalidInputError("These parameters are not for text classification.")
-
-    def prepare(_data_dir: Path) -> PreparedDataset:
-        return prepare_text_dataset(
-            frame,
-            text_column,
-            label_column,
-            validation_frame,
-            params.validation_fraction,
-            params.seed,
-            params.max_length,
-            drop_incomplete,
-        )
-
-    return _submit(params, prepare, owner, settings or get_settings())
+    if params.task != TEXT or prepared.task != TEXT:
+        raise InvalidInputError("These parameters or data are not for text classification.")
+    # A copy, because saving records the run folder in it and the page keeps the checked original.
+    return _submit(params, lambda _data_dir: replace(prepared), owner, settings or get_settings())
 
 
 def submit_image_job(

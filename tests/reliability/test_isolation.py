@@ -14,7 +14,7 @@ from backend.models.registry import list_local_models, write_manifest
 from backend.training import jobs
 from backend.training.job_store import JobStore
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts
+from training_data import learnable_texts, prepared_texts
 
 
 @pytest.fixture
@@ -24,7 +24,9 @@ def local(tmp_path, settings):
 
 def _submit(local, owner: str, embeddings: str) -> str:
     params = TrainingParams("text", FAST, embeddings, title=f"{owner or 'shared'} model")
-    return jobs.submit_text_job(params, learnable_texts(per_class=6), "text", "label", owner=owner, settings=local).id
+    return jobs.submit_text_job(
+        params, prepared_texts(learnable_texts(per_class=6), params), owner=owner, settings=local
+    ).id
 
 
 def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):

@@ -18,7 +18,7 @@ from backend.training.job_store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from backend.training.params import FAST, FULL, TrainingParams
 from backend.training.worker import ensure_worker_running, lock_path, worker_alive
 from polling import running_with_steps, wait_for
-from training_data import learnable_texts
+from training_data import learnable_texts, prepared_texts
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,9 @@ def _slow_params(paths: dict[str, str]) -> TrainingParams:
 
 
 def _submit(params: TrainingParams, local, owner: str = "") -> str:
-    return jobs.submit_text_job(params, learnable_texts(per_class=30), "text", "label", owner=owner, settings=local).id
+    return jobs.submit_text_job(
+        params, prepared_texts(learnable_texts(per_class=30), params), owner=owner, settings=local
+    ).id
 
 
 def _status(job_id: str, local) -> str:
