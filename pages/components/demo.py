@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -190,14 +190,3 @@ def show_table_run(run: TableRun, file_name: str, key: str) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
-
-
-def record_stream(chunks: Iterable[str], key: str) -> Iterator[str]:
-    """Pass ``chunks`` through while keeping the text so far in ``st.session_state[key]``.
-
-    If the run is interrupted (a stop click reruns the script), the partial text survives there.
-    """
-    st.session_state[key] = ""
-    for chunk in chunks:
-        st.session_state[key] += chunk
-        yield chunk
