@@ -1,8 +1,8 @@
 """What the fine-tuning pages call: check data, submit, watch, cancel, delete and compare jobs.
 
-Text data is prepared and checked by ``datasets.prepare_text_dataset`` before it is submitted;
-an image zip is checked (and extracted into the run folder) when it is submitted. Nothing is
-queued when data or parameters are bad. Submitting writes the data and parameters into a new run
+Data is checked before it is submitted: a table by ``datasets.prepare_text_dataset``, an image
+zip by ``staging.check_image_data``. Submitting takes that checked dataset as it is, so nothing
+is prepared twice and nothing is queued when data or parameters are bad. Submitting writes the data and parameters into a new run
 folder, records the job, and puts its id on the queue.
 """
 
@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.training import queue
+from backend.training import queue, staging
 from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
-from backend.training.image_data import prepare_image_dataset
 from backend.training.job_store import FINISHED, RUNNING, Job, JobStore, new_job_id
 from backend.training.params import IMAGE, METHODS, TEXT, TrainingParams
 from backend.training.worker import DATA_FOLDER, worker_alive
@@ -51,22 +50,12 @@ class JobView:
         }
 
 
-def check_image_data(
-    name: str, data: bytes, validation_fraction: float = 0.2, settings: Settings | None = None
-) -> PreparedDataset:
-    """Run every pre-training check on an image zip in a scratch folder that is then removed."""
-    settings = settings or get_settings()
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.state_dir, prefix="check-") as scratch:
-        return prepare_image_dataset(name, data, Path(scratch), validation_fraction)
-
-
-def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings) -> Job:
+def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
     params.validate()
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:
-        prepared: PreparedDataset = prepare(run_dir / DATA_FOLDER)
+        prepared = prepare(run_dir / DATA_FOLDER)
         prepared.save(run_dir / DATA_FOLDER)
         params.save(run_dir)
         summary = {**prepared.summary, "warnings": prepared.warnings, "class_names": prepared.classes}
@@ -102,20 +91,26 @@ def submit_text_job(
 
 
 def submit_image_job(
-    params: TrainingParams, name: str, data: bytes, owner: str = "", settings: Settings | None = None
+    params: TrainingParams, prepared: PreparedDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Extract and check an image zip into a new run folder and queue the job.
+    """Move a checked image zip's images into a new run folder and queue the job.
+
+    Args:
+        params: the job's parameters; ``validation_fraction`` and ``seed`` must be the ones
+            ``prepared`` was made with.
+        prepared: the result of ``staging.check_image_data`` (the page's *Check data*); its
+            images are moved, not checked again, so it can be submitted once.
+        owner: who may see the job.
+        settings: settings to use (default: the process settings).
 
     Raises:
-        InvalidInputError: bad parameters or archive (nothing is queued).
+        InvalidInputError: bad parameters, data not for images, or images already submitted
+            (nothing is queued).
     """
-    if params.task != IMAGE:
-        raise InvalidInputError("These parameters are not for image classification.")
-
-    def prepare(data_dir: Path) -> PreparedDataset:
-        return prepare_image_dataset(name, data, data_dir, params.validation_fraction, params.seed)
-
-    return _submit(params, prepare, owner, settings or get_settings())
+    if params.task != IMAGE or prepared.task != IMAGE:
+        raise InvalidInputError("These parameters or data are not for image classification.")
+    settings = settings or get_settings()
+    return _submit(params, lambda data_dir: staging.move_staged(prepared, data_dir, settings), owner, settings)
 
 
 def list_jobs(

@@ -1,8 +1,9 @@
 """Training data on the new-job screen: the uploads, the column mapping, and the checked dataset.
 
-*Check data* prepares the table once and keeps the result in the session under what it was made
-from (upload hashes, mapping, split settings). *Start training* submits that very dataset, or
-checks again when anything it was made from has changed since, so stale data is never queued.
+*Check data* prepares a table or an image zip once and keeps the result in the session under
+what it was made from (upload hashes, mapping, split settings). *Start training* submits that
+very dataset, or checks again when anything it was made from has changed since, so stale data
+is never queued.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from backend.columns import guess_label_column, guess_text_column
-from backend.training import datasets
+from backend.training import datasets, staging
 from backend.training.datasets import ColumnMapping, PreparedDataset
-from backend.training.params import TrainingParams
+from backend.training.params import IMAGE, TEXT, TrainingParams
 from pages.components import upload
-from pages.components.upload import UploadedTable
+from pages.components.upload import UploadedBytes, UploadedTable
 
 _PREVIEW_ROWS = 20
 
@@ -67,30 +68,44 @@ def show_text_data(key: str) -> TextData | None:
     return TextData(table, validation, show_column_mapping(table, key))
 
 
-def _made_from(data: TextData, params: TrainingParams) -> tuple[object, ...]:
-    # Everything the prepared dataset depends on; the file name counts because its suffix picks the format.
+def _made_from(data: TextData | UploadedBytes, params: TrainingParams) -> tuple[object, ...]:
+    # Everything the prepared dataset depends on; a file name counts because its suffix picks the format.
+    if isinstance(data, UploadedBytes):
+        return (IMAGE, data.name, data.digest, params.validation_fraction, params.seed)
     validation = (data.validation.name, data.validation.digest) if data.validation else None
     split = (params.validation_fraction, params.seed, params.max_length)
-    return (data.table.name, data.table.digest, validation, data.mapping, split)
+    return (TEXT, data.table.name, data.table.digest, validation, data.mapping, split)
 
 
-def check_text_data(data: TextData, params: TrainingParams, key: str) -> PreparedDataset:
-    """Prepare the table for training (raises InvalidInputError) and remember the result for Start."""
-    prepared = datasets.prepare_text_dataset(
-        data.table.frame,
-        data.mapping,
-        data.validation.frame if data.validation else None,
-        params.validation_fraction,
-        params.seed,
-        params.max_length,
-    )
+def check_data(data: TextData | UploadedBytes, params: TrainingParams, key: str) -> PreparedDataset:
+    """Check and split a table or an image zip (raises InvalidInputError); remembered for Start."""
+    previous = st.session_state.pop(f"{key}.checked", None)
+    if previous is not None:
+        staging.discard_staged(previous[1])  # this session's earlier image check, never submitted
+    if isinstance(data, UploadedBytes):
+        prepared = staging.check_image_data(data.name, data.data, params.validation_fraction, params.seed)
+    else:
+        prepared = datasets.prepare_text_dataset(
+            data.table.frame,
+            data.mapping,
+            data.validation.frame if data.validation else None,
+            params.validation_fraction,
+            params.seed,
+            params.max_length,
+        )
     st.session_state[f"{key}.checked"] = (_made_from(data, params), prepared)
     return prepared
 
 
-def checked_text_data(data: TextData, params: TrainingParams, key: str) -> PreparedDataset:
-    """The dataset *Check data* prepared from exactly this data and these settings, else a new check."""
+def checked_data(data: TextData | UploadedBytes, params: TrainingParams, key: str) -> PreparedDataset:
+    """What *Check data* made from exactly this data and these settings, else a new check.
+
+    Checked images can be submitted once (they are moved into the run), so after that they are
+    checked again.
+    """
     checked = st.session_state.get(f"{key}.checked")
     if checked is not None and checked[0] == _made_from(data, params):
-        return checked[1]
-    return check_text_data(data, params, key)
+        prepared: PreparedDataset = checked[1]
+        if prepared.task == TEXT or staging.is_staged(prepared):
+            return prepared
+    return check_data(data, params, key)

@@ -39,30 +39,24 @@ method = st.radio("Method", (FAST, FULL), format_func=finetune.METHOD_LABELS.get
 base_model = finetune.pick_base_model(task, method, "finetune")
 params = finetune.pick_parameters(task, method, base_model, "finetune")
 
-ready = text_data is not None if task == TEXT else image_zip is not None
+data = text_data if task == TEXT else image_zip
 check_column, submit_column = st.columns(2)
-check = check_column.button("Check data", key="finetune.check", icon=":material/fact_check:", disabled=not ready)
+check = check_column.button("Check data", key="finetune.check", icon=":material/fact_check:", disabled=data is None)
 submit = submit_column.button(
-    "Start training", type="primary", key="finetune.submit", icon=":material/rocket_launch:", disabled=not ready
+    "Start training", type="primary", key="finetune.submit", icon=":material/rocket_launch:", disabled=data is None
 )
 
-if not ready:
+if data is None:
     st.info("Upload your data to continue.", icon=":material/upload_file:")
 if check:
     with user_errors(), st.spinner("Checking the data…"):
-        if text_data is not None:
-            prepared = training_data.check_text_data(text_data, params, "finetune")
-        else:
-            prepared = jobs.check_image_data(image_zip.name, image_zip.data, params.validation_fraction)
-        finetune.show_data_summary(prepared)
+        finetune.show_data_summary(training_data.check_data(data, params, "finetune"))
 if submit:
     with user_errors(), st.spinner("Checking the data and queuing the job…"):
-        if text_data is not None:
-            # The dataset Check data made, unless the data or settings changed since: then it is checked again.
-            prepared = training_data.checked_text_data(text_data, params, "finetune")
-            job = jobs.submit_text_job(params, prepared, owner=current_owner())
-        else:
-            job = jobs.submit_image_job(params, image_zip.name, image_zip.data, owner=current_owner())
+        # What Check data made, unless the data or settings changed since: then it is checked again.
+        prepared = training_data.checked_data(data, params, "finetune")
+        submit_job = jobs.submit_text_job if task == TEXT else jobs.submit_image_job
+        job = submit_job(params, prepared, owner=current_owner())
         finetune.start_worker_if_needed()
         st.session_state["finetune.selected_job"] = job.id
         st.success(f"Job queued: {job.title or job.id}.", icon=":material/check_circle:")

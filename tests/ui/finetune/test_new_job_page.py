@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.training import datasets
+from backend.training import datasets, staging
 from backend.training.datasets import ColumnMapping
 from backend.training.job_store import JobStore
 from backend.training.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
@@ -174,3 +174,24 @@ def test_parameter_bounds_are_the_ones_params_validate(state, open_page, method)
     slider, bounds = app.slider(key="finetune.validation"), PARAM_RANGES["validation_fraction"]
     assert (slider.min, slider.max, slider.step) == (bounds.low, bounds.high, bounds.step)
     assert set(keys) | {"validation_fraction"} == set(PARAM_RANGES)
+
+
+def test_image_start_moves_the_checked_zip_without_checking_it_again(state, open_page, monkeypatch):
+    checks: list[str] = []
+    real = staging.prepare_image_dataset
+    monkeypatch.setattr(
+        staging, "prepare_image_dataset", lambda name, *a, **k: checks.append(name) or real(name, *a, **k)
+    )
+    app = open_page(PAGE)
+    app.radio(key="finetune.task").set_value("image").run()
+    app.file_uploader(key="finetune.zip").set_value(
+        ("colours.zip", colour_folders_zip(per_class=6), "application/zip")
+    ).run()
+    app.button(key="finetune.check").click().run()
+    app.button(key="finetune.submit").click().run()
+    assert not app.exception
+    assert checks == ["colours.zip"]
+    # The checked images went into the first job; a second Start checks the zip again.
+    app.button(key="finetune.submit").click().run()
+    assert checks == ["colours.zip", "colours.zip"]
+    assert len(JobStore(settings=state.settings).list_jobs()) == 2
