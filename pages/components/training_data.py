@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from backend import uploads
 from backend.columns import guess_label_column, guess_text_column
 from backend.training import datasets, staging
 from backend.training.datasets import ColumnMapping, PreparedDataset
@@ -66,6 +67,17 @@ def show_text_data(key: str) -> TextData | None:
     st.dataframe(table.frame.head(_PREVIEW_ROWS), hide_index=True, height=220)
     st.caption(f"{len(table.frame):,} rows · first {_PREVIEW_ROWS} shown")
     return TextData(table, validation, show_column_mapping(table, key))
+
+
+def show_image_zip(key: str) -> UploadedBytes | None:
+    """The image zip upload: size checked before reading; None while missing or refused."""
+    return upload.show_file_upload(
+        f"{key}.zip",
+        "Images (zip)",
+        uploads.ZIP_SUFFIXES,
+        uploads.MAX_ZIP_BYTES,
+        help="One folder per class (cat/1.jpg, dog/2.png…), or any layout plus a CSV with file name and label columns.",
+    )
 
 
 def _made_from(data: TextData | UploadedBytes, params: TrainingParams) -> tuple[object, ...]:

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from backend import uploads
 from backend.training import jobs
 from backend.training.params import FAST, FULL, IMAGE, TEXT
-from pages.components import finetune, training_data, upload
+from pages.components import finetune, training_data
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
@@ -23,23 +22,12 @@ task = st.radio(
     key="finetune.task",
 )
 
-text_data = image_zip = None
-if task == TEXT:
-    text_data = training_data.show_text_data("finetune")
-else:
-    image_zip = upload.show_file_upload(
-        "finetune.zip",
-        "Images (zip)",
-        uploads.ZIP_SUFFIXES,
-        uploads.MAX_ZIP_BYTES,
-        help="One folder per class (cat/1.jpg, dog/2.png…), or any layout plus a CSV with file name and label columns.",
-    )
+data = training_data.show_text_data("finetune") if task == TEXT else training_data.show_image_zip("finetune")
 
 method = st.radio("Method", (FAST, FULL), format_func=finetune.METHOD_LABELS.get, key="finetune.method")
 base_model = finetune.pick_base_model(task, method, "finetune")
 params = finetune.pick_parameters(task, method, base_model, "finetune")
 
-data = text_data if task == TEXT else image_zip
 check_column, submit_column = st.columns(2)
 check = check_column.button("Check data", key="finetune.check", icon=":material/fact_check:", disabled=data is None)
 submit = submit_column.button(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from backend import uploads
-from backend.columns import guess_file_column, guess_label_column, guess_text_column
+from backend.columns import guess_label_column, guess_text_column
 from backend.errors import InvalidInputError
 from backend.training.datasets import (
     MIN_EXAMPLES_PER_CLASS,
@@ -172,24 +172,6 @@ def test_prepared_dataset_round_trips_through_json(tmp_path):
     loaded = PreparedDataset.load(tmp_path)
     assert loaded.train.inputs == prepared.train.inputs and loaded.validation.labels == prepared.validation.labels
     assert loaded.classes == prepared.classes
-
-
-def test_column_guesses_prefer_named_columns():
-    frame = pd.read_csv(io.StringIO("id,Label,Text\n1,a,hello there\n2,b,goodbye now\n"))
-    assert (guess_text_column(frame), guess_label_column(frame, "Text")) == ("Text", "Label")
-
-
-def test_column_guesses_without_known_names_take_the_longest_and_the_most_repeated():
-    frame = pd.DataFrame(
-        {"id": ["1", "2", "3", "4"], "kind": ["x", "y", "x", "y"], "body": ["a long text", "more", "words here", "ok"]}
-    )
-    assert guess_text_column(frame) == "body"
-    assert guess_label_column(frame, "body") == "kind"
-
-
-def test_image_csv_file_column_is_guessed_by_name_else_first():
-    assert guess_file_column(pd.DataFrame(columns=["label", "Image_Path"])) == "Image_Path"
-    assert guess_file_column(pd.DataFrame(columns=["pic", "label"])) == "pic"
 
 
 def test_mapping_reaches_the_prepared_dataset_as_one_value():
