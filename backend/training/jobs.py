@@ -1,9 +1,9 @@
 """What the fine-tuning pages call: check data, submit, watch, cancel, delete and compare jobs.
 
 Data is checked before it is submitted: a table by ``datasets.prepare_text_dataset``, an image
-zip by ``staging.check_image_data``. Submitting takes that checked dataset as it is, so nothing
-is prepared twice and nothing is queued when data or parameters are bad. Submitting writes the data and parameters into a new run
-folder, records the job, and puts its id on the queue.
+zip by ``staging.check_image_data``. Submitting takes that checked dataset as it is (nothing is
+prepared twice, nothing is queued when data or parameters are bad), writes it and the parameters
+into a new run folder, records the job, and puts its id on the queue.
 """
 
 from __future__ import annotations

@@ -71,11 +71,17 @@ def pick_base_model(task: str, method: str, key: str) -> str:
     return folder.strip()
 
 
-def _number(column: DeltaGenerator, label: str, name: str, value: float, key: str, **options: Any) -> float:
-    """A number input bounded (and stepped) exactly as ``TrainingParams.validate`` checks it."""
+def _number(column: DeltaGenerator, label: str, name: str, defaults: TrainingParams, key: str, **options: Any) -> float:
+    """A number input for the field ``name``: its default, and bounds and step as ``validate`` checks them."""
     bounds = PARAM_RANGES[name]
     return column.number_input(
-        label, min_value=bounds.low, max_value=bounds.high, value=value, step=bounds.step, key=key, **options
+        label,
+        min_value=bounds.low,
+        max_value=bounds.high,
+        value=getattr(defaults, name),
+        step=bounds.step,
+        key=key,
+        **options,
     )
 
 
@@ -90,35 +96,33 @@ def pick_parameters(task: str, method: str, base_model: str, key: str) -> Traini
     )
     with st.expander("Hyperparameters", icon=":material/tune:"):
         left, middle, right = st.columns(3)
-        epochs = _number(left, "Epochs", "epochs", defaults.epochs, f"{key}.epochs.{method}")
-        learning_rate = _number(
-            middle, "Learning rate", "learning_rate", defaults.learning_rate, f"{key}.lr.{method}", format="%.0e"
-        )
+        epochs = _number(left, "Epochs", "epochs", defaults, f"{key}.epochs.{method}")
+        learning_rate = _number(middle, "Learning rate", "learning_rate", defaults, f"{key}.lr.{method}", format="%.0e")
         batch_size = _number(
             right,
             "Batch size",
             "batch_size",
-            defaults.batch_size,
+            defaults,
             f"{key}.batch.{method}",
             help="Halved automatically if the GPU runs out of memory.",
         )
         max_length = _number(
-            left, "Max length (tokens)", "max_length", defaults.max_length, f"{key}.max_length", disabled=task == IMAGE
+            left, "Max length (tokens)", "max_length", defaults, f"{key}.max_length", disabled=task == IMAGE
         )
         warmup = _number(
             middle,
             "Warm-up share",
             "warmup_ratio",
-            defaults.warmup_ratio,
+            defaults,
             f"{key}.warmup.{method}",
             disabled=method == FAST,
         )
-        weight_decay = _number(right, "Weight decay", "weight_decay", defaults.weight_decay, f"{key}.decay")
+        weight_decay = _number(right, "Weight decay", "weight_decay", defaults, f"{key}.decay")
         patience = _number(
             left,
             "Early stopping patience (epochs, 0 = off)",
             "early_stopping_patience",
-            defaults.early_stopping_patience,
+            defaults,
             f"{key}.patience",
         )
         split = PARAM_RANGES["validation_fraction"]
@@ -133,7 +137,7 @@ def pick_parameters(task: str, method: str, base_model: str, key: str) -> Traini
         precision = right.selectbox(
             "Precision", PRECISIONS, key=f"{key}.precision", help="auto: bf16 or fp16 on a GPU, fp32 on a CPU."
         )
-        seed = _number(left, "Seed", "seed", defaults.seed, f"{key}.seed")
+        seed = _number(left, "Seed", "seed", defaults, f"{key}.seed")
     return TrainingParams(
         task=task,
         method=method,
