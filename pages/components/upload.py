@@ -83,7 +83,17 @@ def show_file_upload(
     except InvalidInputError as error:
         show_error(error)
         return None
-    return UploadedBytes(upload.name, data, hashlib.sha256(data).hexdigest())
+    return UploadedBytes(upload.name, data, _digest(key, upload.file_id, data))
+
+
+def _digest(key: str, file_id: str, data: bytes) -> str:
+    # Every widget change reruns the page; hash a 100 MB zip once per upload, not once per rerun.
+    remembered = st.session_state.get(f"{key}.sha256")
+    if remembered is not None and remembered[0] == file_id:
+        return remembered[1]
+    digest = hashlib.sha256(data).hexdigest()
+    st.session_state[f"{key}.sha256"] = (file_id, digest)
+    return digest
 
 
 @st.cache_data(show_spinner=False, max_entries=_CACHED_TABLES)
