@@ -249,6 +249,24 @@ def _length_warnings(texts: list[str], max_length: int, warnings: list[str]) -> 
         )
 
 
+def _read_validation(
+    frame: pd.DataFrame, mapping: ColumnMapping, index: dict[str, int], train_texts: set[str], warnings: list[str]
+) -> Examples:
+    """The uploaded validation table's examples; every label must be a training class."""
+    errors: list[str] = []
+    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, "the validation file")
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        errors.append(f"The validation file has labels not in the training file: {', '.join(map(repr, unknown[:8]))}.")
+    raise_if_errors(errors)
+    overlap = len(set(texts) & train_texts)
+    if overlap:
+        warnings.append(
+            f"{overlap} validation text(s) also appear in the training file; scores will look better than they are."
+        )
+    return Examples(texts, [index[label] for label in labels])
+
+
 def prepare_text_dataset(
     frame: pd.DataFrame,
     mapping: ColumnMapping,
@@ -286,20 +304,7 @@ def prepare_text_dataset(
         train_idx, validation_idx = stratified_split(examples.labels, validation_fraction, seed)
         train, validation = examples.subset(train_idx), examples.subset(validation_idx)
     else:
-        val_texts, val_labels = _read_mapped_rows(validation_frame, mapping, errors, warnings, "the validation file")
-        unknown = sorted(set(val_labels) - set(classes))
-        if unknown:
-            errors.append(
-                f"The validation file has labels not in the training file: {', '.join(map(repr, unknown[:8]))}."
-            )
-        raise_if_errors(errors)
-        overlap = len(set(val_texts) & set(texts))
-        if overlap:
-            warnings.append(
-                f"{overlap} validation text(s) also appear in the training file; scores will look better than they are."
-            )
-        train = examples
-        validation = Examples(val_texts, [index[label] for label in val_labels])
+        train, validation = examples, _read_validation(validation_frame, mapping, index, set(texts), warnings)
     _length_warnings(texts, max_length, warnings)
     counts = Counter(labels)
     summary = {
