@@ -20,6 +20,10 @@ class InvalidInputError(ShowcaseError):
     """User input (text, file, parameter) failed validation."""
 
 
+class InputTooLargeError(InvalidInputError):
+    """An upload, image or text is over a size or pixel limit (callers may advise resizing)."""
+
+
 class ModelUnavailableError(ShowcaseError):
     """A model could not be fetched: hub unreachable, offline mode, or missing local folder."""
 

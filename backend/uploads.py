@@ -21,7 +21,7 @@ from typing import BinaryIO, Protocol
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backend.errors import InvalidInputError
+from backend.errors import InputTooLargeError, InvalidInputError
 
 MAX_TABLE_BYTES = 50 * 2**20
 MAX_TABLE_ROWS = 200_000
@@ -37,6 +37,7 @@ _RATIO_EXEMPT_BYTES = 2**20
 MAX_IMAGE_BYTES = 20 * 2**20
 MAX_IMAGE_PIXELS = 40_000_000
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx")
+ZIP_SUFFIXES = (".zip",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Spreadsheet apps run cells starting with these as formulas (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -61,7 +62,7 @@ def check_size(name: str, size: int, limit: int) -> None:
     if size <= 0:
         raise InvalidInputError(f"{name} is empty.", "Choose a file with content.")
     if size > limit:
-        raise InvalidInputError(
+        raise InputTooLargeError(
             f"{name} is {size / 2**20:,.1f} MB; the limit is {limit / 2**20:,.0f} MB.",
             "Upload a smaller file or a sample of it.",
         )
@@ -368,7 +369,7 @@ def open_image(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size
             if width * height > max_pixels:
-                raise InvalidInputError(
+                raise InputTooLargeError(
                     f"{name} is {width}x{height} pixels; the limit is {max_pixels / 1e6:,.0f} megapixels.",
                     "Resize it and try again.",
                 )

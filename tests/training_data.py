@@ -9,6 +9,9 @@ import zipfile
 import pandas as pd
 from PIL import Image
 
+from backend.training.datasets import ColumnMapping, PreparedDataset, prepare_text_dataset
+from backend.training.params import TrainingParams
+
 # Words the tiny test tokenizer knows (tests/tiny_models.py CORPUS), split by sentiment.
 POSITIVE_WORDS = ["love", "great", "works", "fine", "fast", "useful", "product", "喜欢", "很", "好"]
 NEGATIVE_WORDS = ["worst", "service", "ever", "had", "have", "最", "差", "服", "务", "the"]
@@ -23,6 +26,13 @@ def learnable_texts(per_class: int = 30, seed: int = 0) -> pd.DataFrame:
             rows.append({"text": " ".join(rng.choices(words, k=rng.randint(4, 9))), "label": label})
     rng.shuffle(rows)
     return pd.DataFrame(rows)
+
+
+def prepared_texts(frame: pd.DataFrame, params: TrainingParams) -> PreparedDataset:
+    """A ``text``/``label`` table checked and split with ``params``, as the page's *Check data* does."""
+    return prepare_text_dataset(
+        frame, ColumnMapping("text", "label"), None, params.validation_fraction, params.seed, params.max_length
+    )
 
 
 def colour_image(rgb: tuple[int, int, int], seed: int, size: int = 32) -> bytes:

@@ -26,8 +26,21 @@ FEW_EXAMPLES_WARNING = 20
 MAX_CLASSES = 200
 MAX_TEXT_CHARS = 20_000
 _ROWS_SHOWN = 8
-_TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review", "comment", "文本", "内容", "评论")
-_LABEL_COLUMN_GUESSES = ("label", "labels", "class", "category", "target", "sentiment", "标签", "类别")
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which columns of an uploaded table hold the texts and the labels, and what to do with gaps.
+
+    Attributes:
+        text: the column holding texts (surrounding spaces ignored).
+        label: the column holding labels of any type; each distinct value is a class.
+        drop_incomplete: drop rows with an empty text or label instead of refusing the file.
+    """
+
+    text: str
+    label: str
+    drop_incomplete: bool = False
 
 
 @dataclass
@@ -97,21 +110,6 @@ def _row_list(positions: list[int]) -> str:
     return f"{shown}{more}"
 
 
-def guess_columns(frame: pd.DataFrame) -> tuple[str, str]:
-    """Likely (text column, label column) for the mapping widgets' defaults."""
-    lowered = {str(c).lower(): str(c) for c in frame.columns}
-    text = next((lowered[g] for g in _TEXT_COLUMN_GUESSES if g in lowered), None)
-    label = next((lowered[g] for g in _LABEL_COLUMN_GUESSES if g in lowered), None)
-    columns = [str(c) for c in frame.columns]
-    if text is None:
-        lengths = {c: frame[c].astype(str).str.len().mean() for c in columns if c != label}
-        text = max(lengths, key=lengths.get) if lengths else columns[0]
-    if label is None:
-        others = [c for c in columns if c != text]
-        label = min(others, key=lambda c: frame[c].nunique()) if others else columns[-1]
-    return text, label
-
-
 def check_classes(labels: list[str], errors: list[str], warnings: list[str]) -> None:
     """Append problems with the class distribution to ``errors`` / ``warnings``."""
     counts = Counter(labels)
@@ -164,7 +162,8 @@ def stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[lis
     return sorted(train), sorted(validation)
 
 
-def _raise_if_errors(errors: list[str]) -> None:
+def raise_if_errors(errors: list[str]) -> None:
+    """Refuse the data with every problem in ``errors``, numbered; do nothing when there are none."""
     if errors:
         raise InvalidInputError(
             "The data cannot be used yet: " + " ".join(f"({i}) {e}" for i, e in enumerate(errors, 1)),
@@ -173,15 +172,9 @@ def _raise_if_errors(errors: list[str]) -> None:
 
 
 def _read_mapped_rows(
-    frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
-    drop_incomplete: bool,
-    errors: list[str],
-    warnings: list[str],
-    what: str,
+    frame: pd.DataFrame, mapping: ColumnMapping, errors: list[str], warnings: list[str], what: str
 ) -> tuple[list[str], list[str]]:
-    text_column, label_column = text_column.strip(), label_column.strip()
+    text_column, label_column = mapping.text.strip(), mapping.label.strip()
     missing_columns = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing_columns:
         available = ", ".join(repr(str(c)) for c in frame.columns)
@@ -203,7 +196,7 @@ def _read_mapped_rows(
         texts.append(text)
         labels.append(label)
     if incomplete:
-        if drop_incomplete:
+        if mapping.drop_incomplete:
             warnings.append(
                 f"Dropped {len(incomplete)} row(s) of {what} with an empty text or label (rows {_row_list(incomplete)})."
             )
@@ -256,28 +249,42 @@ def _length_warnings(texts: list[str], max_length: int, warnings: list[str]) -> 
         )
 
 
+def _read_validation(
+    frame: pd.DataFrame, mapping: ColumnMapping, index: dict[str, int], train_texts: set[str], warnings: list[str]
+) -> Examples:
+    """The uploaded validation table's examples; every label must be a training class."""
+    errors: list[str] = []
+    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, "the validation file")
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        errors.append(f"The validation file has labels not in the training file: {', '.join(map(repr, unknown[:8]))}.")
+    raise_if_errors(errors)
+    overlap = len(set(texts) & train_texts)
+    if overlap:
+        warnings.append(
+            f"{overlap} validation text(s) also appear in the training file; scores will look better than they are."
+        )
+    return Examples(texts, [index[label] for label in labels])
+
+
 def prepare_text_dataset(
     frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
+    mapping: ColumnMapping,
     validation_frame: pd.DataFrame | None = None,
     validation_fraction: float = 0.2,
     seed: int = 42,
     max_length: int = 128,
-    drop_incomplete: bool = False,
 ) -> PreparedDataset:
     """Map, cast, check and split an uploaded table for text classification.
 
     Args:
         frame: the training table (from ``backend.uploads.read_table``).
-        text_column: the column holding texts (surrounding spaces ignored).
-        label_column: the column holding labels of any type; each distinct value is a class.
+        mapping: the text and label columns, and whether rows missing either are dropped.
         validation_frame: an uploaded validation table with the same columns; when None, a
             stratified ``validation_fraction`` of ``frame`` is held out.
         validation_fraction: held-out share when no validation table is given.
         seed: random seed of the split.
         max_length: the token limit, used to warn about truncation.
-        drop_incomplete: drop rows with an empty text or label instead of refusing the file.
 
     Raises:
         InvalidInputError: listing every problem found (missing columns or values, one class,
@@ -285,11 +292,11 @@ def prepare_text_dataset(
     """
     errors: list[str] = []
     warnings: list[str] = []
-    texts, labels = _read_mapped_rows(frame, text_column, label_column, drop_incomplete, errors, warnings, "the file")
-    _raise_if_errors(errors)
+    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, "the file")
+    raise_if_errors(errors)
     texts, labels = _drop_duplicates(texts, labels, errors, warnings)
     check_classes(labels, errors, warnings)
-    _raise_if_errors(errors)
+    raise_if_errors(errors)
     classes = sorted(set(labels))
     index = {label: i for i, label in enumerate(classes)}
     examples = Examples(texts, [index[label] for label in labels])
@@ -297,22 +304,7 @@ def prepare_text_dataset(
         train_idx, validation_idx = stratified_split(examples.labels, validation_fraction, seed)
         train, validation = examples.subset(train_idx), examples.subset(validation_idx)
     else:
-        val_texts, val_labels = _read_mapped_rows(
-            validation_frame, text_column, label_column, drop_incomplete, errors, warnings, "the validation file"
-        )
-        unknown = sorted(set(val_labels) - set(classes))
-        if unknown:
-            errors.append(
-                f"The validation file has labels not in the training file: {', '.join(map(repr, unknown[:8]))}."
-            )
-        _raise_if_errors(errors)
-        overlap = len(set(val_texts) & set(texts))
-        if overlap:
-            warnings.append(
-                f"{overlap} validation text(s) also appear in the training file; scores will look better than they are."
-            )
-        train = examples
-        validation = Examples(val_texts, [index[label] for label in val_labels])
+        train, validation = examples, _read_validation(validation_frame, mapping, index, set(texts), warnings)
     _length_warnings(texts, max_length, warnings)
     counts = Counter(labels)
     summary = {
@@ -325,7 +317,7 @@ def prepare_text_dataset(
         if validation_frame is not None
         else f"{validation_fraction:.0%} stratified split",
         "mean_text_chars": round(float(np.mean([len(t) for t in texts])), 1),
-        "text_column": text_column.strip(),
-        "label_column": label_column.strip(),
+        "text_column": mapping.text.strip(),
+        "label_column": mapping.label.strip(),
     }
     return PreparedDataset("text", classes, train, validation, warnings, summary)

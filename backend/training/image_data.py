@@ -10,20 +10,18 @@ import hashlib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from backend import uploads
-from backend.errors import InvalidInputError
+from backend import columns, uploads
+from backend.errors import InputTooLargeError, InvalidInputError
 from backend.training.datasets import (
     Examples,
     PreparedDataset,
-    _raise_if_errors,
     check_classes,
     label_text,
+    raise_if_errors,
     stratified_split,
 )
 
 UPLOAD_FOLDER = "upload"
-_FILE_COLUMNS = ("file", "filename", "file_name", "image", "image_path", "path", "文件", "图片")
-_LABEL_COLUMNS = ("label", "class", "category", "target", "标签", "类别")
 _LISTED = 5
 
 
@@ -34,15 +32,11 @@ def _listing(items: list[str]) -> str:
 
 def _csv_labels(csv_path: Path, root: Path, errors: list[str]) -> dict[Path, str]:
     frame = uploads.read_table(csv_path.name, csv_path.read_bytes())
-    lowered = {str(c).lower(): str(c) for c in frame.columns}
-    file_column = next((lowered[c] for c in _FILE_COLUMNS if c in lowered), str(frame.columns[0]))
-    label_column = next((lowered[c] for c in _LABEL_COLUMNS if c in lowered), None)
-    if label_column is None:
-        others = [str(c) for c in frame.columns if str(c) != file_column]
-        if not others:
-            errors.append(f"{csv_path.name} needs two columns: file name and label.")
-            return {}
-        label_column = others[0]
+    file_column = columns.guess_file_column(frame)
+    if len(frame.columns) < 2:
+        errors.append(f"{csv_path.name} needs two columns: file name and label.")
+        return {}
+    label_column = columns.guess_label_column(frame, file_column)
     labelled: dict[Path, str] = {}
     missing, outside, empty = [], [], []
     for position, (name, label) in enumerate(zip(frame[file_column], frame[label_column], strict=True)):
@@ -86,6 +80,103 @@ def _folder_labels(images: list[Path], root: Path, errors: list[str]) -> dict[Pa
     return labelled
 
 
+def _read_labels(
+    name: str, files: list[Path], root: Path, errors: list[str], warnings: list[str]
+) -> tuple[dict[Path, str], str]:
+    """Each image's label (from the CSV, else its class folder) and the layout; non-images removed."""
+    csvs = [f for f in files if f.suffix.lower() in (".csv", ".tsv")]
+    images = [f for f in files if f.suffix.lower() in uploads.IMAGE_SUFFIXES]
+    ignored = [f for f in files if f not in csvs and f not in images]
+    if ignored:
+        warnings.append(
+            f"Ignored {len(ignored)} file(s) that are not images: {_listing([str(f.relative_to(root)) for f in ignored])}."
+        )
+        # Removed, not kept: a stray config.json + showcase.json would otherwise pose as a model.
+        for path in ignored:
+            path.unlink(missing_ok=True)
+    if len(csvs) > 1:
+        errors.append(f"{name} holds {len(csvs)} CSV files; include at most one (file name, label).")
+    raise_if_errors(errors)
+    labelled = _csv_labels(csvs[0], root, errors) if csvs else _folder_labels(images, root, errors)
+    raise_if_errors(errors)
+    unlisted = [str(image.relative_to(root)) for image in images if image not in labelled]
+    if unlisted:
+        warnings.append(f"{len(unlisted)} image(s) are not in {csvs[0].name} and were left out: {_listing(unlisted)}.")
+    if not labelled:
+        raise InvalidInputError(f"{name} holds no images.", f"Use {', '.join(uploads.IMAGE_SUFFIXES)} files.")
+    return labelled, "CSV of file names" if csvs else "one folder per class"
+
+
+def _check_images(
+    labelled: dict[Path, str], root: Path, data_dir: Path, max_pixels: int, errors: list[str], warnings: list[str]
+) -> list[tuple[str, str]]:
+    """Open every image (unreadable and oversized ones refused), drop duplicates: (path in data_dir, label)."""
+    unreadable, oversized = [], []
+    label_by_hash: dict[str, str] = {}
+    conflicts, repeats = [], 0
+    kept: list[tuple[str, str]] = []
+    for path, label in sorted(labelled.items()):
+        shown = str(path.relative_to(root))
+        data = path.read_bytes()
+        try:
+            uploads.open_image(data, shown, max_pixels=max_pixels)
+        except InputTooLargeError:
+            oversized.append(shown)
+            continue
+        except InvalidInputError:
+            unreadable.append(shown)
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in label_by_hash:
+            repeats += 1
+            if label_by_hash[digest] != label:
+                conflicts.append(shown)
+            continue
+        label_by_hash[digest] = label
+        kept.append((str(path.relative_to(data_dir.resolve())), label))
+    if unreadable:
+        errors.append(
+            f"{len(unreadable)} file(s) are not images this app can read: {_listing(unreadable)}. Remove or re-save them."
+        )
+    if oversized:
+        errors.append(
+            f"{len(oversized)} image(s) are too large (over {max_pixels / 1e6:,.0f} megapixels or"
+            f" {uploads.MAX_IMAGE_BYTES / 2**20:,.0f} MB): {_listing(oversized)}. Resize them."
+        )
+    if conflicts:
+        errors.append(f"{len(conflicts)} image(s) appear under two different labels: {_listing(conflicts)}.")
+    elif repeats:
+        warnings.append(f"Removed {repeats} duplicate image(s) so they cannot sit in both training and validation.")
+    raise_if_errors(errors)
+    return kept
+
+
+def _split(
+    kept: list[tuple[str, str]], validation_fraction: float, seed: int, layout: str, warnings: list[str]
+) -> PreparedDataset:
+    """Class checks, then a stratified split of the kept images with its summary."""
+    errors: list[str] = []
+    labels = [label for _, label in kept]
+    check_classes(labels, errors, warnings)
+    raise_if_errors(errors)
+    classes = sorted(set(labels))
+    index = {label: i for i, label in enumerate(classes)}
+    examples = Examples([path for path, _ in kept], [index[label] for label in labels])
+    train_idx, validation_idx = stratified_split(examples.labels, validation_fraction, seed)
+    counts = Counter(labels)
+    summary = {
+        "images": len(kept),
+        "classes": {label: counts[label] for label in classes},
+        "train_size": len(train_idx),
+        "validation_size": len(validation_idx),
+        "validation_source": f"{validation_fraction:.0%} stratified split",
+        "layout": layout,
+    }
+    return PreparedDataset(
+        "image", classes, examples.subset(train_idx), examples.subset(validation_idx), warnings, summary
+    )
+
+
 def prepare_image_dataset(
     name: str,
     data: bytes,
@@ -111,79 +202,10 @@ def prepare_image_dataset(
     """
     root = (data_dir / UPLOAD_FOLDER).resolve()
     files = uploads.extract_zip(name, data, root)
-    csvs = [f for f in files if f.suffix.lower() in (".csv", ".tsv")]
-    images = [f for f in files if f.suffix.lower() in uploads.IMAGE_SUFFIXES]
-    ignored = [str(f.relative_to(root)) for f in files if f not in csvs and f not in images]
     errors: list[str] = []
     warnings: list[str] = []
-    if ignored:
-        warnings.append(f"Ignored {len(ignored)} file(s) that are not images: {_listing(ignored)}.")
-        # Removed, not kept: they are not training data. (Models are recorded by their jobs, never
-        # discovered in run folders, so a stray config.json + showcase.json could not pose as one.)
-        for path in files:
-            if path not in csvs and path not in images:
-                path.unlink(missing_ok=True)
-    if len(csvs) > 1:
-        errors.append(f"{name} holds {len(csvs)} CSV files; include at most one (file name, label).")
-    _raise_if_errors(errors)
-    labelled = _csv_labels(csvs[0], root, errors) if csvs else _folder_labels(images, root, errors)
-    _raise_if_errors(errors)
-    unlisted = [str(image.relative_to(root)) for image in images if image not in labelled]
-    if unlisted:
-        warnings.append(f"{len(unlisted)} image(s) are not in {csvs[0].name} and were left out: {_listing(unlisted)}.")
-    if not labelled:
-        raise InvalidInputError(f"{name} holds no images.", f"Use {', '.join(uploads.IMAGE_SUFFIXES)} files.")
-    unreadable, oversized = [], []
-    label_by_hash: dict[str, str] = {}
-    conflicts, repeats = [], 0
-    kept: list[tuple[str, str]] = []
-    for path, label in sorted(labelled.items()):
-        shown = str(path.relative_to(root))
-        try:
-            uploads.open_image(path.read_bytes(), shown, max_pixels=max_pixels)
-        except InvalidInputError as error:
-            (oversized if "limit" in error.message else unreadable).append(shown)
-            continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest in label_by_hash:
-            repeats += 1
-            if label_by_hash[digest] != label:
-                conflicts.append(shown)
-            continue
-        label_by_hash[digest] = label
-        kept.append((str(path.relative_to(data_dir.resolve())), label))
-    if unreadable:
-        errors.append(
-            f"{len(unreadable)} file(s) are not images this app can read: {_listing(unreadable)}. Remove or re-save them."
-        )
-    if oversized:
-        errors.append(
-            f"{len(oversized)} image(s) are too large (over {max_pixels / 1e6:,.0f} megapixels or"
-            f" {uploads.MAX_IMAGE_BYTES / 2**20:,.0f} MB): {_listing(oversized)}. Resize them."
-        )
-    if conflicts:
-        errors.append(f"{len(conflicts)} image(s) appear under two different labels: {_listing(conflicts)}.")
-    elif repeats:
-        warnings.append(f"Removed {repeats} duplicate image(s) so they cannot sit in both training and validation.")
-    _raise_if_errors(errors)
-    labels = [label for _, label in kept]
-    check_classes(labels, errors, warnings)
-    _raise_if_errors(errors)
-    classes = sorted(set(labels))
-    index = {label: i for i, label in enumerate(classes)}
-    examples = Examples([path for path, _ in kept], [index[label] for label in labels])
-    train_idx, validation_idx = stratified_split(examples.labels, validation_fraction, seed)
-    counts = Counter(labels)
-    summary = {
-        "images": len(kept),
-        "classes": {label: counts[label] for label in classes},
-        "train_size": len(train_idx),
-        "validation_size": len(validation_idx),
-        "validation_source": f"{validation_fraction:.0%} stratified split",
-        "layout": "CSV of file names" if csvs else "one folder per class",
-    }
-    prepared = PreparedDataset(
-        "image", classes, examples.subset(train_idx), examples.subset(validation_idx), warnings, summary
-    )
+    labelled, layout = _read_labels(name, files, root, errors, warnings)
+    kept = _check_images(labelled, root, data_dir, max_pixels, errors, warnings)
+    prepared = _split(kept, validation_fraction, seed, layout, warnings)
     prepared.data_dir = str(data_dir)
     return prepared

@@ -1,66 +1,36 @@
 """What the fine-tuning pages call: check data, submit, list and compare training jobs.
 
-Submitting prepares and checks the data first (nothing is queued when it is bad), writes it and
-the parameters into a new run folder, records the job (kind ``train``), and puts its id on the
-queue. Viewing, cancelling and deleting a job is the same for every kind (``backend.jobs.manage``).
+Data is checked before it is submitted: a table by ``datasets.prepare_text_dataset``, an image
+zip by ``staging.check_image_data``. Submitting takes that checked dataset as it is (nothing is
+prepared twice, nothing is queued when data or parameters are bad), writes it and the parameters
+into a new run folder, records the job, and puts its id on the queue. Viewing,
+cancelling and deleting a job is the same for every kind (``backend.jobs.manage``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import queue
 from backend.jobs.store import Job, JobStore, new_job_id
 from backend.models.plan import plan_load
-from backend.training.datasets import PreparedDataset, prepare_text_dataset
+from backend.training import staging
+from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
-from backend.training.image_data import prepare_image_dataset
 from backend.training.params import IMAGE, TEXT, TrainingParams
 from backend.training.runner import DATA_FOLDER, TRAIN, base_model_task
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def check_text_data(
-    frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
-    validation_frame: pd.DataFrame | None = None,
-    validation_fraction: float = 0.2,
-    max_length: int = 128,
-    drop_incomplete: bool = False,
-) -> PreparedDataset:
-    """Run every pre-training check on a table without queuing anything (raises on errors)."""
-    return prepare_text_dataset(
-        frame,
-        text_column,
-        label_column,
-        validation_frame,
-        validation_fraction,
-        max_length=max_length,
-        drop_incomplete=drop_incomplete,
-    )
-
-
-def check_image_data(
-    name: str, data: bytes, validation_fraction: float = 0.2, settings: Settings | None = None
-) -> PreparedDataset:
-    """Run every pre-training check on an image zip in a scratch folder that is then removed."""
-    settings = settings or get_settings()
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.state_dir, prefix="check-") as scratch:
-        return prepare_image_dataset(name, data, Path(scratch), validation_fraction)
-
-
-def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings) -> Job:
+def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
     params.validate()
     # A base model that can never load (no such folder, pickle weights, outside the models
     # folder) is refused here, as the data is, rather than by the worker after queuing.
@@ -68,7 +38,7 @@ def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:
-        prepared: PreparedDataset = prepare(run_dir / DATA_FOLDER)
+        prepared = prepare(run_dir / DATA_FOLDER)
         prepared.save(run_dir / DATA_FOLDER)
         params.save(run_dir)
         summary = {**prepared.summary, "warnings": prepared.warnings, "class_names": prepared.classes}
@@ -93,55 +63,50 @@ def _submit(params: TrainingParams, prepare: Any, owner: str, settings: Settings
 
 
 def submit_text_job(
-    params: TrainingParams,
-    frame: pd.DataFrame,
-    text_column: str,
-    label_column: str,
-    validation_frame: pd.DataFrame | None = None,
-    drop_incomplete: bool = False,
-    owner: str = "",
-    settings: Settings | None = None,
+    params: TrainingParams, prepared: PreparedDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Check a table, store it with the parameters in a new run folder and queue the job.
+    """Store a checked table with the parameters in a new run folder and queue the job.
+
+    Args:
+        params: the job's parameters; ``validation_fraction``, ``seed`` and ``max_length`` must be
+            the ones ``prepared`` was made with.
+        prepared: the result of ``datasets.prepare_text_dataset`` (the page's *Check data*), used
+            as it is: the table is not prepared a second time.
+        owner: who may see the job.
+        settings: settings to use (default: the process settings).
 
     Raises:
-        InvalidInputError: bad parameters or data (nothing is queued).
+        InvalidInputError: bad parameters, or data not prepared for text (nothing is queued).
         ShowcaseError: a base model that cannot load (``plan_load``'s errors; nothing is queued).
     """
-    if params.task != TEXT:
-        raise InvalidInputError("These parameters are not for text classification.")
-
-    def prepare(_data_dir: Path) -> PreparedDataset:
-        return prepare_text_dataset(
-            frame,
-            text_column,
-            label_column,
-            validation_frame,
-            params.validation_fraction,
-            params.seed,
-            params.max_length,
-            drop_incomplete,
-        )
-
-    return _submit(params, prepare, owner, settings or get_settings())
+    if params.task != TEXT or prepared.task != TEXT:
+        raise InvalidInputError("These parameters or data are not for text classification.")
+    # A copy, because saving records the run folder in it and the page keeps the checked original.
+    return _submit(params, lambda _data_dir: replace(prepared), owner, settings or get_settings())
 
 
 def submit_image_job(
-    params: TrainingParams, name: str, data: bytes, owner: str = "", settings: Settings | None = None
+    params: TrainingParams, prepared: PreparedDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Extract and check an image zip into a new run folder and queue the job.
+    """Move a checked image zip's images into a new run folder and queue the job.
+
+    Args:
+        params: the job's parameters; ``validation_fraction`` and ``seed`` must be the ones
+            ``prepared`` was made with.
+        prepared: the result of ``staging.check_image_data`` (the page's *Check data*); its
+            images are moved, not checked again, so it can be submitted once.
+        owner: who may see the job.
+        settings: settings to use (default: the process settings).
 
     Raises:
-        InvalidInputError: bad parameters or archive (nothing is queued).
+        InvalidInputError: bad parameters, data not for images, or images already submitted
+            (nothing is queued).
         ShowcaseError: a base model that cannot load (``plan_load``'s errors; nothing is queued).
     """
-    if params.task != IMAGE:
-        raise InvalidInputError("These parameters are not for image classification.")
-
-    def prepare(data_dir: Path) -> PreparedDataset:
-        return prepare_image_dataset(name, data, data_dir, params.validation_fraction, params.seed)
-
-    return _submit(params, prepare, owner, settings or get_settings())
+    if params.task != IMAGE or prepared.task != IMAGE:
+        raise InvalidInputError("These parameters or data are not for image classification.")
+    settings = settings or get_settings()
+    return _submit(params, lambda data_dir: staging.move_staged(prepared, data_dir, settings), owner, settings)
 
 
 def list_jobs(

@@ -21,20 +21,35 @@ FAST = "fast"
 METHODS = (FULL, FAST)
 PARAMS_FILE = "params.json"
 
-# (minimum, maximum) per numeric field: wide enough for real use, narrow enough to catch typos
-# such as a learning rate of 5 instead of 5e-5.
-_RANGES: dict[str, tuple[float, float]] = {
-    "epochs": (1, 200),
-    "learning_rate": (1e-7, 1.0),
-    "batch_size": (1, 1024),
-    "max_length": (8, 4096),
-    "warmup_ratio": (0.0, 0.5),
-    "weight_decay": (0.0, 1.0),
-    "early_stopping_patience": (0, 50),
-    "validation_fraction": (0.05, 0.5),
-    "seed": (0, 2**31 - 1),
+
+@dataclass(frozen=True)
+class ParamRange:
+    """The allowed values of one numeric parameter, and the step of its input widget.
+
+    ``low`` and ``high`` have the field's type (int or float); ``step`` is None where the
+    widget's own default step fits.
+    """
+
+    low: int | float
+    high: int | float
+    step: int | float | None = None
+
+
+# Per numeric field: wide enough for real use, narrow enough to catch typos such as a learning
+# rate of 5 instead of 5e-5. The parameter form shows exactly these bounds.
+PARAM_RANGES: dict[str, ParamRange] = {
+    "epochs": ParamRange(1, 200),
+    "learning_rate": ParamRange(1e-7, 1.0),
+    "batch_size": ParamRange(1, 1024),
+    "max_length": ParamRange(8, 4096),
+    "warmup_ratio": ParamRange(0.0, 0.5, 0.05),
+    "weight_decay": ParamRange(0.0, 1.0, 0.01),
+    "early_stopping_patience": ParamRange(0, 50),
+    "validation_fraction": ParamRange(0.05, 0.5, 0.05),
+    "seed": ParamRange(0, 2**31 - 1),
 }
-_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MAX_TITLE_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -87,11 +102,12 @@ class TrainingParams:
             raise InvalidInputError(f"Unknown training method {self.method!r}.", f"Use one of {', '.join(METHODS)}.")
         if not self.base_model.strip():
             raise InvalidInputError("No base model chosen.", "Pick a base model from the list.")
-        if self.precision not in _PRECISIONS:
-            raise InvalidInputError(f"Unknown precision {self.precision!r}.", f"Use one of {', '.join(_PRECISIONS)}.")
-        if len(self.title) > 120:
-            raise InvalidInputError("The model title is longer than 120 characters.", "Shorten it.")
-        for name, (low, high) in _RANGES.items():
+        if self.precision not in PRECISIONS:
+            raise InvalidInputError(f"Unknown precision {self.precision!r}.", f"Use one of {', '.join(PRECISIONS)}.")
+        if len(self.title) > MAX_TITLE_CHARS:
+            raise InvalidInputError(f"The model title is longer than {MAX_TITLE_CHARS} characters.", "Shorten it.")
+        for name, bounds in PARAM_RANGES.items():
+            low, high = bounds.low, bounds.high
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise InvalidInputError(
@@ -105,7 +121,10 @@ class TrainingParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingParams:
-        """Build from JSON, ignoring unknown keys and casting numbers (tolerates older files)."""
+        """Build from JSON, ignoring unknown keys and casting numbers (tolerates older files).
+
+        Not validated again: what is stored was validated once, when the job was submitted.
+        """
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
         for key, value in data.items():
@@ -125,7 +144,7 @@ class TrainingParams:
         missing = [name for name in ("task", "method", "base_model") if name not in values]
         if missing:
             raise InvalidInputError(f"Training parameters lack {', '.join(missing)}.")
-        return cls(**values).validate()
+        return cls(**values)
 
     def save(self, run_dir: Path) -> Path:
         """Write ``params.json`` into the run folder."""
@@ -133,11 +152,6 @@ class TrainingParams:
         path = run_dir / PARAMS_FILE
         path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
         return path
-
-    @classmethod
-    def load(cls, run_dir: Path) -> TrainingParams:
-        """Read ``params.json`` from the run folder."""
-        return cls.from_dict(json.loads((run_dir / PARAMS_FILE).read_text(encoding="utf-8")))
 
 
 def default_params(task: str, method: str, base_model: str) -> TrainingParams:

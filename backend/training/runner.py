@@ -98,7 +98,8 @@ def run_training(
     """Train, evaluate and save a classifier; no queue involved.
 
     Args:
-        params: validated training parameters (task and method pick the trainer).
+        params: training parameters, validated when the job was submitted (task and method pick
+            the trainer).
         dataset: prepared data (``backend.training.datasets`` / ``image_data``).
         run_dir: the run's folder; the model is saved to ``run_dir / "model"`` with its tokenizer
             or image processor, label names, model card and demo manifest; ``evaluation.json``
@@ -113,7 +114,6 @@ def run_training(
         ShowcaseError: the base model cannot be loaded, or memory runs out (readable message).
         JobCancelled: ``should_stop`` returned True.
     """
-    params.validate()
     if dataset.task != params.task:
         raise ValueError(f"dataset is for {dataset.task}, params for {params.task}")
     settings = settings or get_settings()

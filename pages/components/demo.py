@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -10,31 +10,19 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend import uploads
+from backend.columns import guess_text_column
 from backend.config import get_settings
-from backend.errors import InvalidInputError, ShowcaseError
+from backend.errors import ShowcaseError
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
 from backend.models import catalog, registry
 from backend.models.catalog import ModelSpec
 from backend.models.loader import LoadedModel
-from pages.components import models
+from pages.components import models, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error
 
 _FOLDER_CHOICE = "__local_folder__"
-# Column names that usually hold the text in uploaded tables, most likely first.
-_TEXT_COLUMN_GUESSES = (
-    "text",
-    "review",
-    "sentence",
-    "content",
-    "comment",
-    "prompt",
-    "question",
-    "文本",
-    "内容",
-    "评论",
-)
 
 
 @dataclass(frozen=True)
@@ -166,26 +154,20 @@ def progress_reporter(label: str) -> Callable[[int, int], None]:
 
 def upload_table(key: str) -> tuple[pd.DataFrame, str] | None:
     """A table upload and its text column, or None (with a message) until both are usable."""
-    upload = st.file_uploader(
+    table = upload.show_table_upload(
+        f"{key}.batch_file",
         "Table with one text per row",
-        type=[suffix.lstrip(".") for suffix in uploads.TABLE_SUFFIXES],
-        key=f"{key}.batch_file",
-        help="CSV, TSV, JSONL, JSON or XLSX; UTF-8 or GB18030.",
+        help="UTF-8 or GB18030 text.",
+        empty_message="Upload a table to process many texts at once; results come back as a CSV.",
     )
-    if upload is None:
-        st.info("Upload a table to process many texts at once; results come back as a CSV.", icon=":material/upload:")
+    if table is None:
         return None
-    try:
-        frame = uploads.read_table(upload.name, uploads.read_upload(upload, uploads.MAX_TABLE_BYTES))
-    except InvalidInputError as error:
-        show_error(error)
-        return None
-    columns = [str(column) for column in frame.columns]
-    guess = next((i for i, c in enumerate(columns) if c.lower() in _TEXT_COLUMN_GUESSES), 0)
+    columns = [str(column) for column in table.frame.columns]
+    guess = columns.index(guess_text_column(table.frame))
     column = st.selectbox("Text column", columns, index=guess, key=f"{key}.batch_column")
-    st.caption(f"{len(frame):,} rows. First rows:")
-    st.dataframe(frame.head(5), hide_index=True)
-    return frame, column
+    st.caption(f"{len(table.frame):,} rows. First rows:")
+    st.dataframe(table.frame.head(5), hide_index=True)
+    return table.frame, column
 
 
 def uploaded_name(key: str) -> str:
@@ -209,14 +191,3 @@ def show_table_run(run: TableRun, file_name: str, key: str) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
-
-
-def record_stream(chunks: Iterable[str], key: str) -> Iterator[str]:
-    """Pass ``chunks`` through while keeping the text so far in ``st.session_state[key]``.
-
-    If the run is interrupted (a stop click reruns the script), the partial text survives there.
-    """
-    st.session_state[key] = ""
-    for chunk in chunks:
-        st.session_state[key] += chunk
-        yield chunk

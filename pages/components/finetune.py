@@ -1,19 +1,30 @@
-"""Widgets of the fine-tuning screens: uploads, model and parameter pickers, job status and report."""
+"""Widgets of the fine-tuning screens: model and parameter pickers, data summary, job status and report."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from backend import uploads
 from backend.jobs import tables
 from backend.jobs.manage import JobView
 from backend.models import catalog
 from backend.training import export, figures, jobs
 from backend.training.datasets import PreparedDataset
-from backend.training.params import FAST, FULL, IMAGE, TEXT, TrainingParams, default_params
+from backend.training.params import (
+    FAST,
+    FULL,
+    IMAGE,
+    MAX_TITLE_CHARS,
+    PARAM_RANGES,
+    PRECISIONS,
+    TEXT,
+    TrainingParams,
+    default_params,
+)
 from backend.training.runner import DATA_FOLDER
 from pages.components import job_monitor
 
@@ -30,12 +41,6 @@ STATUS_ICONS = {
     "cancelled": ":material/cancel:",
 }
 _DEMO_PAGES = {TEXT: "pages/demos/sentiment.py", IMAGE: "pages/demos/image_classification.py"}
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def read_uploaded_table(name: str, data: bytes) -> pd.DataFrame:
-    """Parse an uploaded table once per file content (raises InvalidInputError)."""
-    return uploads.read_table(name, data)
 
 
 def base_model_choices(task: str, method: str) -> list[str]:
@@ -69,52 +74,73 @@ def pick_base_model(task: str, method: str, key: str) -> str:
     return folder.strip()
 
 
+def _number(column: DeltaGenerator, label: str, name: str, defaults: TrainingParams, key: str, **options: Any) -> float:
+    """A number input for the field ``name``: its default, and bounds and step as ``validate`` checks them."""
+    bounds = PARAM_RANGES[name]
+    return column.number_input(
+        label,
+        min_value=bounds.low,
+        max_value=bounds.high,
+        value=getattr(defaults, name),
+        step=bounds.step,
+        key=key,
+        **options,
+    )
+
+
 def pick_parameters(task: str, method: str, base_model: str, key: str) -> TrainingParams:
-    """Title and hyperparameters with small defaults; returns unvalidated params."""
+    """Title and hyperparameters; defaults from ``default_params``, bounds from ``PARAM_RANGES``.
+
+    Returns unvalidated params: submitting validates them once.
+    """
     defaults = default_params(task, method, base_model)
-    title = st.text_input("Model title", key=f"{key}.title", max_chars=120, placeholder="e.g. Support tickets by team")
+    title = st.text_input(
+        "Model title", key=f"{key}.title", max_chars=MAX_TITLE_CHARS, placeholder="e.g. Support tickets by team"
+    )
     with st.expander("Hyperparameters", icon=":material/tune:"):
         left, middle, right = st.columns(3)
-        epochs = left.number_input("Epochs", 1, 200, defaults.epochs, key=f"{key}.epochs.{method}")
-        learning_rate = middle.number_input(
-            "Learning rate", 1e-7, 1.0, defaults.learning_rate, format="%.0e", key=f"{key}.lr.{method}"
-        )
-        batch_size = right.number_input(
+        epochs = _number(left, "Epochs", "epochs", defaults, f"{key}.epochs.{method}")
+        learning_rate = _number(middle, "Learning rate", "learning_rate", defaults, f"{key}.lr.{method}", format="%.0e")
+        batch_size = _number(
+            right,
             "Batch size",
-            1,
-            1024,
-            defaults.batch_size,
-            key=f"{key}.batch.{method}",
+            "batch_size",
+            defaults,
+            f"{key}.batch.{method}",
             help="Halved automatically if the GPU runs out of memory.",
         )
-        max_length = left.number_input(
-            "Max length (tokens)", 8, 4096, defaults.max_length, key=f"{key}.max_length", disabled=task == IMAGE
+        max_length = _number(
+            left, "Max length (tokens)", "max_length", defaults, f"{key}.max_length", disabled=task == IMAGE
         )
-        warmup = middle.number_input(
+        warmup = _number(
+            middle,
             "Warm-up share",
-            0.0,
-            0.5,
-            defaults.warmup_ratio,
-            step=0.05,
-            key=f"{key}.warmup.{method}",
+            "warmup_ratio",
+            defaults,
+            f"{key}.warmup.{method}",
             disabled=method == FAST,
         )
-        weight_decay = right.number_input(
-            "Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01, key=f"{key}.decay"
+        weight_decay = _number(right, "Weight decay", "weight_decay", defaults, f"{key}.decay")
+        patience = _number(
+            left,
+            "Early stopping patience (epochs, 0 = off)",
+            "early_stopping_patience",
+            defaults,
+            f"{key}.patience",
         )
-        patience = left.number_input(
-            "Early stopping patience (epochs, 0 = off)", 0, 50, defaults.early_stopping_patience, key=f"{key}.patience"
-        )
+        split = PARAM_RANGES["validation_fraction"]
         validation = middle.slider(
-            "Validation share", 0.05, 0.5, defaults.validation_fraction, step=0.05, key=f"{key}.validation"
+            "Validation share",
+            split.low,
+            split.high,
+            defaults.validation_fraction,
+            step=split.step,
+            key=f"{key}.validation",
         )
         precision = right.selectbox(
-            "Precision",
-            ("auto", "fp32", "fp16", "bf16"),
-            key=f"{key}.precision",
-            help="auto: bf16 or fp16 on a GPU, fp32 on a CPU.",
+            "Precision", PRECISIONS, key=f"{key}.precision", help="auto: bf16 or fp16 on a GPU, fp32 on a CPU."
         )
-        seed = left.number_input("Seed", 0, 2**31 - 1, defaults.seed, key=f"{key}.seed")
+        seed = _number(left, "Seed", "seed", defaults, f"{key}.seed")
     return TrainingParams(
         task=task,
         method=method,

@@ -9,21 +9,14 @@ from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models import catalog
 from pages.components import batch, demo
-from pages.components.errors import user_errors
+from pages.components import chat as chat_view
 
-HISTORY = "text_generation.history"
-PARTIAL = "text_generation.partial"
 EXAMPLES = (
     demo.Example("Explain fine-tuning", "Explain in three sentences what fine-tuning a language model means."),
     demo.Example("Write an e-mail", "Write a short, polite e-mail asking a supplier to confirm a delivery date."),
     demo.Example("用中文解释大模型", "用三句话向一位银行经理解释什么是大语言模型。"),
     demo.Example("写一首短诗", "写一首关于秋天的四行短诗。"),
 )
-
-
-def _clear() -> None:
-    st.session_state[HISTORY] = []
-    st.session_state.pop(PARTIAL, None)
 
 
 def _show_stats(entry: dict) -> None:
@@ -70,47 +63,31 @@ with st.expander("Generation settings", icon=":material/tune:"):
 options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
 chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
 
+
+def _start_reply(turns: list[ChatMessage], stop: threading.Event) -> text_generation.ReplyStream | None:
+    loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
+    if loaded is None:
+        return None
+    system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
+    return text_generation.stream_reply(loaded, system + turns, options, stop)
+
+
 with chat:
-    history: list[dict] = st.session_state.setdefault(HISTORY, [])
-    # A reply cut short by the stop button (which reruns the page) is kept, marked as stopped.
-    if st.session_state.get(PARTIAL) is not None:
-        history.append({"role": "assistant", "content": st.session_state.pop(PARTIAL), "stopped": True})
+    history = chat_view.load_history("text_generation")
     if not history:
         st.info("Ask anything in English or Chinese, or start from an example.", icon=":material/forum:")
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
-    for entry in history:
-        with conversation.chat_message(entry["role"]):
-            st.markdown(entry["content"] or "_(empty reply)_")
-            _show_stats(entry)
+    chat_view.show_conversation(conversation, history, _show_stats)
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation")
-    if history:
-        st.button("Clear conversation", key="text_generation.clear", icon=":material/delete:", on_click=_clear)
+    chat_view.show_clear_button("text_generation")
     typed = st.chat_input("Message the model… / 给模型发消息…", key="text_generation.prompt")
     example = (
         st.session_state.get("text_generation.example_prompt") if demo.run_requested("text_generation", False) else None
     )
     prompt = typed or example
     if prompt:
-        with conversation.chat_message("user"):
-            st.markdown(prompt)
-        asked = {"role": "user", "content": prompt}
-        history.append(asked)
-        with conversation.chat_message("assistant"), user_errors():
-            loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
-            if loaded is not None:
-                stop = threading.Event()
-                st.button("Stop", key="text_generation.stop", icon=":material/stop_circle:", on_click=stop.set)
-                system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
-                turns = [ChatMessage(e["role"], e["content"]) for e in history if e["content"].strip()]
-                stream = text_generation.stream_reply(loaded, system + turns, options, stop)
-                st.write_stream(demo.record_stream(stream, PARTIAL))
-                st.session_state.pop(PARTIAL, None)
-                history.append({"role": "assistant", "content": stream.result.text, "result": stream.result})
-                st.rerun()
-        # Reached only when there was no reply (st.rerun and a stop click leave the block by
-        # exception): drop the question so a refused message does not poison the conversation.
-        history.remove(asked)
+        chat_view.answer(conversation, "text_generation", prompt, _start_reply)
 
 with batch_tab:
     table = demo.upload_table("text_generation")

@@ -7,6 +7,7 @@ from backend.market import figures, mapping, schema, selections
 from pages.components.errors import user_errors
 from pages.components.market_charts import market_data, show_chart
 from pages.components.market_upload import show_column_mapping, show_validation
+from pages.components.upload import show_table_upload
 
 st.title("Your market data")
 st.caption(
@@ -35,19 +36,16 @@ with st.expander("Table format and template", icon=":material/table:"):
             icon=":material/download:",
         )
 
-upload = st.file_uploader(
-    "Your market table", type=["csv", "tsv", "xlsx"], key="your_data.file", help="Up to 50 MB; UTF-8 or GB18030 text."
+uploaded = show_table_upload(
+    "your_data.file",
+    "Your market table",
+    help="UTF-8 or GB18030 text.",
+    empty_message="Upload a table to start. The template above shows the expected columns.",
 )
-if upload is None:
-    st.info("Upload a table to start. The template above shows the expected columns.", icon=":material/upload_file:")
+if uploaded is None:
     st.stop()
-
-table = None
-with user_errors():
-    table = uploads.read_table(upload.name, upload.getvalue())
-if table is None:
-    st.stop()
-st.caption(f"{upload.name}: {len(table):,} rows, {len(table.columns)} columns.")
+table = uploaded.frame
+st.caption(f"{uploaded.name}: {len(table):,} rows, {len(table.columns)} columns.")
 
 user_columns = list(table.columns)
 if mapping.needs_mapping(user_columns):

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from backend import uploads
-from backend.errors import InvalidInputError
+from backend.errors import InputTooLargeError, InvalidInputError
 from paths import PROJECT_ROOT
 
 # --- text encodings ---------------------------------------------------------------------------
@@ -520,3 +520,11 @@ def test_empty_text_is_refused(text):
 
 def test_text_at_the_limit_is_kept_without_nul_bytes():
     assert uploads.check_text("  a\x00b" + "c" * 98 + "  ", 100) == "ab" + "c" * 98
+
+
+def test_size_refusals_have_their_own_error_type():
+    with pytest.raises(InputTooLargeError, match="the limit is"):
+        uploads.check_size("big.csv", 2 * 2**20, 2**20)
+    with pytest.raises(InvalidInputError, match="is empty") as empty:
+        uploads.check_size("empty.csv", 0, 2**20)
+    assert not isinstance(empty.value, InputTooLargeError)

@@ -15,7 +15,7 @@ from backend.models import catalog
 from backend.models.registry import list_local_models, write_manifest
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts
+from training_data import learnable_texts, prepared_texts
 
 
 @pytest.fixture
@@ -29,7 +29,9 @@ def _submit(local, owner: str, embeddings: str) -> str:
     if not base.exists():
         shutil.copytree(embeddings, base)
     params = TrainingParams("text", FAST, str(base), title=f"{owner or 'shared'} model")
-    return jobs.submit_text_job(params, learnable_texts(per_class=6), "text", "label", owner=owner, settings=local).id
+    return jobs.submit_text_job(
+        params, prepared_texts(learnable_texts(per_class=6), params), owner=owner, settings=local
+    ).id
 
 
 def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):

@@ -30,14 +30,16 @@ from backend.training import jobs, runner
 from backend.training.datasets import PreparedDataset
 from backend.training.params import FAST, FULL, TrainingParams
 from polling import running_with_steps, wait_for
-from training_data import learnable_texts
+from training_data import learnable_texts, prepared_texts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _submit(local, base_model: str, method: str = FAST, owner: str = "", **overrides) -> str:
     params = TrainingParams("text", method, base_model, title="Fault test", **overrides)
-    return jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", owner=owner, settings=local).id
+    return jobs.submit_text_job(
+        params, prepared_texts(learnable_texts(per_class=10), params), owner=owner, settings=local
+    ).id
 
 
 def assert_consistent(local) -> None:

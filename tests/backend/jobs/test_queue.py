@@ -42,11 +42,11 @@ def test_an_unreachable_redis_is_a_readable_error_and_nothing_is_left_behind(tmp
     from backend.jobs.store import JobStore
     from backend.training import jobs
     from backend.training.params import FAST, TrainingParams
-    from training_data import learnable_texts
+    from training_data import learnable_texts, prepared_texts
 
     local = dataclasses.replace(settings, state_dir=tmp_path, queue_backend="redis", redis_url="redis://127.0.0.1:1/0")
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"])
     with pytest.raises(ShowcaseError, match=r"job queue \(redis at redis://127.0.0.1:1/0\) cannot be reached"):
-        jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", settings=local)
+        jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     assert JobStore(settings=local).list_jobs() == []
     assert not any((tmp_path / "runs").iterdir())

@@ -19,7 +19,7 @@ from backend.models.registry import list_local_models
 from backend.training import jobs
 from backend.training.params import FAST, FULL, TrainingParams
 from polling import running_with_steps, wait_for
-from training_data import learnable_texts
+from training_data import learnable_texts, prepared_texts
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,9 @@ def _slow_params(paths: dict[str, str]) -> TrainingParams:
 
 
 def _submit(params: TrainingParams, local, owner: str = "") -> str:
-    return jobs.submit_text_job(params, learnable_texts(per_class=30), "text", "label", owner=owner, settings=local).id
+    return jobs.submit_text_job(
+        params, prepared_texts(learnable_texts(per_class=30), params), owner=owner, settings=local
+    ).id
 
 
 def _status(job_id: str, local) -> str:

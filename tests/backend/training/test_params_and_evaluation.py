@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from backend.errors import InvalidInputError
 from backend.training.evaluation import EvaluationReport, build_report, classification_scores
-from backend.training.params import FAST, FULL, TrainingParams, default_params
+from backend.training.params import FAST, FULL, PARAM_RANGES, TrainingParams, default_params
 
 
 def test_defaults_are_valid_and_fast_mode_trains_the_head_longer():
@@ -38,8 +40,19 @@ def test_out_of_range_values_are_named(change, message):
 
 def test_params_round_trip_through_the_run_folder(tmp_path):
     params = TrainingParams("image", FAST, "org/vit", title="Leaves", epochs=7, learning_rate=0.003)
-    params.save(tmp_path)
-    assert TrainingParams.load(tmp_path) == params
+    path = params.save(tmp_path)
+    assert TrainingParams.from_dict(json.loads(path.read_text(encoding="utf-8"))) == params
+
+
+@pytest.mark.parametrize("name", sorted(PARAM_RANGES))
+def test_every_range_bound_is_allowed_and_just_past_it_is_refused(name):
+    bounds = PARAM_RANGES[name]
+    base = TrainingParams("text", FULL, "org/base")
+    for value in (bounds.low, bounds.high):
+        assert getattr(TrainingParams(**{**base.to_dict(), name: value}).validate(), name) == value
+    step = 1 if isinstance(bounds.low, int) else bounds.high * 0.01
+    with pytest.raises(InvalidInputError, match="must be between"):
+        TrainingParams(**{**base.to_dict(), name: bounds.high + step}).validate()
 
 
 def test_from_dict_casts_text_numbers_and_ignores_unknown_keys():

@@ -9,9 +9,9 @@ import pytest
 from backend.errors import ModelUnavailableError, UnsafeModelError
 from backend.jobs import queue
 from backend.jobs.store import JobStore
-from backend.training import jobs
+from backend.training import jobs, staging
 from backend.training.params import FAST, FULL, TrainingParams
-from training_data import colour_folders_zip, learnable_texts
+from training_data import colour_folders_zip, learnable_texts, prepared_texts
 
 
 def _nothing_was_queued(local) -> None:
@@ -43,26 +43,30 @@ def pickled_base(settings, tiny_model_paths):
 def test_a_bad_text_base_model_is_refused_before_queuing(local, method, base, error, words):
     params = TrainingParams("text", method, base, epochs=1)
     with pytest.raises(error, match=words):
-        jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", settings=local)
+        jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     _nothing_was_queued(local)
 
 
 def test_a_pickle_only_base_model_is_refused_before_queuing(local, pickled_base):
     params = TrainingParams("text", FULL, pickled_base, epochs=1)
     with pytest.raises(UnsafeModelError, match="pickle"):
-        jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", settings=local)
+        jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     _nothing_was_queued(local)
 
 
 def test_a_bad_image_base_model_is_refused_before_queuing(local):
     params = TrainingParams("image", FULL, "missing/../../escape", epochs=1)
     with pytest.raises(UnsafeModelError):
-        jobs.submit_image_job(params, "colours.zip", colour_folders_zip(per_class=4), settings=local)
+        jobs.submit_image_job(
+            params,
+            staging.check_image_data("colours.zip", colour_folders_zip(per_class=6), settings=local),
+            settings=local,
+        )
     _nothing_was_queued(local)
 
 
 def test_a_good_base_model_is_queued(local, tiny_model_paths):
     params = TrainingParams("text", FULL, tiny_model_paths["text-classifier-base"], epochs=1)
-    job = jobs.submit_text_job(params, learnable_texts(per_class=10), "text", "label", settings=local)
+    job = jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     assert [queued.id for queued in JobStore(settings=local).list_jobs()] == [job.id]
     assert queue.pending_count(local) == 1

@@ -12,7 +12,7 @@ from backend.jobs.store import JobStore
 from backend.models.cache import ModelCache
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts
+from training_data import learnable_texts, prepared_texts
 
 PAGE = "pages/finetune/jobs.py"
 
@@ -28,7 +28,7 @@ def _submit(state, tiny_model_paths, title: str, owner: str = "") -> str:
         "text", FAST, tiny_model_paths["embeddings"], title=title, epochs=20, learning_rate=1e-2, batch_size=16
     )
     return jobs.submit_text_job(
-        params, learnable_texts(per_class=20), "text", "label", owner=owner, settings=state.settings
+        params, prepared_texts(learnable_texts(per_class=20), params), owner=owner, settings=state.settings
     ).id
 
 

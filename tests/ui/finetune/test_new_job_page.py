@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from backend.jobs.store import JobStore
+from backend.training import datasets, staging
+from backend.training.datasets import ColumnMapping
+from backend.training.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
 from training_data import colour_folders_zip, image_zip, learnable_texts
 
 PAGE = "pages/finetune/new_job.py"
@@ -86,3 +91,107 @@ def test_image_zip_is_checked_and_hostile_zips_refused(state, open_page):
     app.button(key="finetune.check").click().run()
     assert not app.exception
     assert "tries to write outside its folder" in _text(app)
+
+
+@pytest.fixture
+def preparations(monkeypatch) -> list[ColumnMapping]:
+    """The mapping of every text-table preparation the page asks for."""
+    calls: list[ColumnMapping] = []
+    real = datasets.prepare_text_dataset
+
+    def counting(frame, mapping, *args, **kwargs):
+        calls.append(mapping)
+        return real(frame, mapping, *args, **kwargs)
+
+    monkeypatch.setattr(datasets, "prepare_text_dataset", counting)
+    return calls
+
+
+def _upload_two_label_columns(app):
+    frame = learnable_texts(per_class=20)
+    frame["verdict"] = frame["label"].map({"positive": "good", "negative": "bad"})
+    app.file_uploader(key="finetune.table").set_value(("reviews.csv", _csv(frame), "text/csv")).run()
+
+
+def test_start_submits_the_checked_dataset_without_preparing_it_again(state, open_page, preparations):
+    app = open_page(PAGE)
+    _upload_two_label_columns(app)
+    app.button(key="finetune.check").click().run()
+    app.button(key="finetune.submit").click().run()
+    assert not app.exception
+    assert preparations == [ColumnMapping("text", "label")]
+    [job] = JobStore(settings=state.settings).list_jobs()
+    assert job.dataset["label_column"] == "label" and job.dataset["train_size"] == 32
+
+
+def test_start_checks_again_after_the_mapping_or_the_split_changed(state, open_page, preparations):
+    app = open_page(PAGE)
+    _upload_two_label_columns(app)
+    app.button(key="finetune.check").click().run()
+    app.selectbox(key="finetune.label_column").set_value("verdict").run()
+    app.button(key="finetune.submit").click().run()
+    assert not app.exception
+    assert preparations == [ColumnMapping("text", "label"), ColumnMapping("text", "verdict")]
+    app.slider(key="finetune.validation").set_value(0.5).run()
+    app.button(key="finetune.submit").click().run()
+    assert len(preparations) == 3
+    newest, older = JobStore(settings=state.settings).list_jobs()
+    assert (older.dataset["label_column"], older.dataset["class_names"]) == ("verdict", ["bad", "good"])
+    assert (older.dataset["train_size"], newest.dataset["train_size"]) == (32, 20)
+
+
+def test_refused_validation_table_keeps_the_job_from_starting(state, open_page):
+    app = open_page(PAGE)
+    app.file_uploader(key="finetune.table").set_value(
+        ("reviews.csv", _csv(learnable_texts(per_class=20)), "text/csv")
+    ).run()
+    app.file_uploader(key="finetune.validation_table").set_value(("held.csv", b"text,label\na,b,c\n", "text/csv")).run()
+    assert not app.exception
+    assert "held.csv: line 2 has 3 fields" in _text(app)
+    assert app.button(key="finetune.submit").disabled
+
+
+@pytest.mark.parametrize("method", [FAST, FULL])
+def test_parameter_bounds_are_the_ones_params_validate(state, open_page, method):
+    app = open_page(PAGE)
+    app.radio(key="finetune.method").set_value(method).run()
+    keys = {
+        "epochs": f"finetune.epochs.{method}",
+        "learning_rate": f"finetune.lr.{method}",
+        "batch_size": f"finetune.batch.{method}",
+        "max_length": "finetune.max_length",
+        "warmup_ratio": f"finetune.warmup.{method}",
+        "weight_decay": "finetune.decay",
+        "early_stopping_patience": "finetune.patience",
+        "seed": "finetune.seed",
+    }
+    defaults = default_params(TEXT, method, "any")
+    for name, key in keys.items():
+        widget, bounds = app.number_input(key=key), PARAM_RANGES[name]
+        assert (widget.min, widget.max, widget.value) == (bounds.low, bounds.high, getattr(defaults, name)), name
+        if bounds.step is not None:
+            assert widget.step == bounds.step, name
+    slider, bounds = app.slider(key="finetune.validation"), PARAM_RANGES["validation_fraction"]
+    assert (slider.min, slider.max, slider.step) == (bounds.low, bounds.high, bounds.step)
+    assert set(keys) | {"validation_fraction"} == set(PARAM_RANGES)
+
+
+def test_image_start_moves_the_checked_zip_without_checking_it_again(state, open_page, monkeypatch):
+    checks: list[str] = []
+    real = staging.prepare_image_dataset
+    monkeypatch.setattr(
+        staging, "prepare_image_dataset", lambda name, *a, **k: checks.append(name) or real(name, *a, **k)
+    )
+    app = open_page(PAGE)
+    app.radio(key="finetune.task").set_value("image").run()
+    app.file_uploader(key="finetune.zip").set_value(
+        ("colours.zip", colour_folders_zip(per_class=6), "application/zip")
+    ).run()
+    app.button(key="finetune.check").click().run()
+    app.button(key="finetune.submit").click().run()
+    assert not app.exception
+    assert checks == ["colours.zip"]
+    # The checked images went into the first job; a second Start checks the zip again.
+    app.button(key="finetune.submit").click().run()
+    assert checks == ["colours.zip", "colours.zip"]
+    assert len(JobStore(settings=state.settings).list_jobs()) == 2
