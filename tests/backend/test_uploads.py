@@ -520,3 +520,133 @@ def test_empty_text_is_refused(text):
 
 def test_text_at_the_limit_is_kept_without_nul_bytes():
     assert uploads.check_text("  a\x00b" + "c" * 98 + "  ", 100) == "ab" + "c" * 98
+
+
+# --- archive names, encryption and duplicates -------------------------------------------------
+
+
+class _RawNameInfo(zipfile.ZipInfo):
+    """A member whose name bytes are written as given, without the UTF-8 flag (as old tools do)."""
+
+    def __init__(self, raw: bytes, extra: bytes = b""):
+        super().__init__(raw.decode("cp437"))  # how zipfile itself reads a name without the flag
+        self.raw = raw
+        self.extra = extra
+
+    def _encodeFilenameFlags(self):  # noqa: N802 - zipfile's own name
+        return self.raw, self.flag_bits & ~0x800
+
+
+def _raw_zip(members: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, content in members:
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def test_gbk_names_from_chinese_windows_tools_become_the_right_folder_names(tmp_path):
+    data = _raw_zip(
+        [(_RawNameInfo("正面/好评 1.png".encode("gbk")), b"1"), (_RawNameInfo("负面/差评.png".encode("gbk")), b"2")]
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert not archive.infolist()[0].flag_bits & 0x800
+        assert archive.namelist()[0] != "正面/好评 1.png"  # what zipfile alone would have made of it
+    uploads.extract_zip("评论图片.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["正面/好评 1.png", "负面/差评.png"]
+
+
+def test_utf8_names_without_the_flag_are_read_as_utf8(tmp_path):
+    data = _raw_zip([(_RawNameInfo("café/ünïcode 正面.png".encode()), b"1")])
+    uploads.extract_zip("mac.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["café/ünïcode 正面.png"]
+
+
+def test_unicode_path_extra_field_wins_over_the_code_page_name(tmp_path):
+    raw = "猫/1.png".encode("gbk")
+    utf8 = "猫/1.png".encode()
+    extra = struct.pack("<HHBI", 0x7075, 5 + len(utf8), 1, zlib.crc32(raw)) + utf8
+    uploads.extract_zip("7zip.zip", _raw_zip([(_RawNameInfo(raw, extra), b"1")]), tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["猫/1.png"]
+
+
+@pytest.mark.parametrize("raw", [b"\x80\xff/1.png", b"ok/\x01\x02.png", b"\x1b[31mred.png"])
+def test_names_in_an_unknown_encoding_or_with_controls_are_refused_with_the_reason(tmp_path, raw):
+    data = _raw_zip([(_RawNameInfo(b"fine.png"), b"0"), (_RawNameInfo(raw), b"1")])
+    with pytest.raises(InvalidInputError, match="neither UTF-8 nor Chinese") as caught:
+        uploads.extract_zip("odd.zip", data, tmp_path / "out")
+    assert "\x1b" not in caught.value.user_text()
+    assert _files_under(tmp_path) == []
+
+
+def _mark_encrypted(data: bytes, member: str) -> bytes:
+    """Set the 'encrypted' flag (bit 0) of ``member`` in its local and central headers."""
+    patched = bytearray(data)
+    name = member.encode()
+    for signature, flags_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        start = 0
+        while (start := patched.find(signature, start)) >= 0:
+            if patched[start + name_at : start + name_at + len(name)] == name:
+                patched[start + flags_at] |= 0x1
+            start += 4
+    return bytes(patched)
+
+
+def test_encrypted_members_are_refused_with_the_reason(tmp_path):
+    data = _mark_encrypted(_zip({"open/1.png": b"0", "secret/1.png": b"ciphertext"}), "secret/1.png")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.getinfo("secret/1.png").flag_bits & 0x1
+    with pytest.raises(InvalidInputError, match="encrypted"):
+        uploads.extract_zip("locked.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_encrypted_xlsx_members_are_refused_with_the_reason():
+    data = _mark_encrypted(_zip({"xl/workbook.xml": b"<workbook/>"}), "xl/workbook.xml")
+    with pytest.raises(InvalidInputError, match="encrypted"):
+        uploads.read_table("book.xlsx", data)
+
+
+def test_exact_duplicate_names_are_refused(tmp_path):
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        data = _raw_zip([(zipfile.ZipInfo("cats/1.png"), b"first"), (zipfile.ZipInfo("cats/1.png"), b"second")])
+    with pytest.raises(InvalidInputError, match="two entries named cats/1.png"):
+        uploads.extract_zip("twice.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Cats/1.png", "cats/1.png"),  # one file on Windows and macOS
+        ("cats//1.png", "cats/1.png"),
+        ("cats/./1.png", "cats/1.png"),
+        ("cats\\1.png", "cats/1.png"),
+        ("caf\u00e9/1.png", "cafe\u0301/1.png"),  # NFC and NFD (macOS) spellings of café
+    ],
+)
+def test_names_that_collide_on_extraction_are_refused(tmp_path, first, second):
+    data = _zip({first: b"first", second: b"second"})
+    with pytest.raises(InvalidInputError, match="overwrite each other|two entries named"):
+        uploads.extract_zip("collide.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_nfd_names_are_extracted_in_nfc(tmp_path):
+    uploads.extract_zip("mac.zip", _zip({"cafe\u0301/1.png": b"1"}), tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["caf\u00e9/1.png"]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [" =1+1", "  +cmd", "\u00a0-2", "\u3000@SUM(A1)", "＝HYPERLINK(1)", "＋1", "－1", "＠x", " ＝1", "\n=1", "﹦1"],
+)
+def test_formulas_after_spaces_and_in_full_width_forms_are_escaped(cell):
+    assert uploads.escape_formula(cell) == "'" + cell
+    rows = list(csv.reader(io.StringIO(uploads.to_safe_csv(pd.DataFrame({"a": [cell]})).decode("utf-8-sig"))))
+    assert rows[1] == ["'" + cell]
+
+
+@pytest.mark.parametrize("cell", ["a = b", "  plain", "全角＝在中间", "e-mail", "2026-12-01"])
+def test_text_that_only_contains_formula_signs_is_left_alone(cell):
+    assert uploads.escape_formula(cell) == cell
