@@ -21,6 +21,7 @@ from typing import BinaryIO, Protocol
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from backend import table_checks
 from backend.errors import InvalidInputError
 from backend.zip_names import check_not_encrypted, collision_key, member_name
 
@@ -194,11 +195,18 @@ def _check_archive(archive: zipfile.ZipFile, name: str) -> None:
         )
 
 
+def _field_count(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter), []))
+    except csv.Error:  # a field past the csv module's size limit: not this delimiter
+        return 0
+
+
 def _guess_delimiter(text: str) -> str:
     # The header line decides: it is the line least likely to hold free text, and counting
     # fields with the csv module respects quoted headers.
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
+    header = next((line for line in io.StringIO(text) if line.strip()), "")
+    counts = {d: _field_count(header, d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] > 1 else ","
 
@@ -210,6 +218,8 @@ def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
     try:
         header = next(reader)
         width = len(header)
+        # Refused from the header line alone, before any data row is read.
+        table_checks.check_columns(name, width)
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
@@ -220,6 +230,7 @@ def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
                 )
             if len(rows) >= MAX_TABLE_ROWS:
                 raise InvalidInputError(f"{name} has more than {MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+            table_checks.check_cells(name, len(rows) + 1, width)
             rows.append([cell if cell != "" else None for cell in row] + [None] * (width - len(row)))
     except csv.Error as error:
         raise InvalidInputError(
@@ -236,6 +247,10 @@ def _table_from_text(text: str, suffix: str, name: str) -> pd.DataFrame:
     if suffix not in (".json", ".jsonl"):
         delimiter = "\t" if suffix == ".tsv" else _guess_delimiter(text)
         return _read_delimited(text, delimiter, name)
+    if suffix == ".jsonl":
+        table_checks.check_jsonl(name, text, MAX_TABLE_ROWS)
+    else:
+        table_checks.check_json(name, text, MAX_TABLE_ROWS)
     try:
         frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl", dtype=False)
     except (ValueError, RecursionError) as error:
@@ -261,11 +276,15 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 _check_archive(archive, name)
+                table_checks.check_xlsx(name, archive, MAX_TABLE_ROWS)
             frame = pd.read_excel(io.BytesIO(data), engine="openpyxl", dtype=str, nrows=MAX_TABLE_ROWS + 1)
         except (zipfile.BadZipFile, ValueError, KeyError, OSError) as error:
             raise InvalidInputError(f"{name} is not a readable .xlsx workbook.") from error
     else:
         frame = _table_from_text(decode_text(data, name), suffix, name)
+    # Whatever the format, the frame itself must be within bounds too.
+    table_checks.check_columns(name, len(frame.columns))
+    table_checks.check_cells(name, len(frame), len(frame.columns))
     frame.columns = [str(column).strip().lstrip("\ufeff") for column in frame.columns]
     if frame.columns.duplicated().any():
         duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))

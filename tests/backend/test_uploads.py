@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
+import re
 import stat
 import struct
 import tomllib
@@ -17,7 +19,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from backend import uploads
+from backend import table_checks, uploads
 from backend.errors import InvalidInputError
 from paths import PROJECT_ROOT
 
@@ -650,3 +652,159 @@ def test_formulas_after_spaces_and_in_full_width_forms_are_escaped(cell):
 @pytest.mark.parametrize("cell", ["a = b", "  plain", "全角＝在中间", "e-mail", "2026-12-01"])
 def test_text_that_only_contains_formula_signs_is_left_alone(cell):
     assert uploads.escape_formula(cell) == cell
+
+
+# --- table shape: columns and cells, checked before parsing ------------------------------------
+
+_WIDE = 200_000
+
+
+def _wide_header(separator: str) -> bytes:
+    return separator.join(f"c{i}" for i in range(_WIDE)).encode()
+
+
+@pytest.mark.parametrize(("name", "separator"), [("wide.csv", ","), ("wide.tsv", "\t"), ("wide.txt", ";")])
+def test_wide_delimited_header_is_refused_from_the_header_line(name, separator):
+    # The second line is malformed: a refusal naming the columns shows no data row was parsed.
+    data = _wide_header(separator) + b'\n"unterminated\n'
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table(name, data)
+    assert caught.value.message == f"{name} has 200,000 columns in the header; the limit is 1,000."
+
+
+def test_table_at_the_column_limit_is_read():
+    header = ",".join(f"c{i}" for i in range(table_checks.MAX_TABLE_COLUMNS))
+    frame = uploads.read_table("limit.csv", f"{header}\n{','.join('x' * 1000)}\n".encode())
+    assert frame.shape == (1, table_checks.MAX_TABLE_COLUMNS)
+
+
+def test_wide_first_json_line_is_refused_before_the_rest_is_read():
+    line = json.dumps({f"k{i}": i for i in range(_WIDE)})
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("wide.jsonl", f"{line}\nnot json\n".encode())
+    assert caught.value.message == "wide.jsonl has 200,000 columns in line 1; the limit is 1,000."
+
+
+def test_json_lines_whose_keys_add_up_past_the_limit_are_refused():
+    lines = "\n".join(json.dumps({f"k{line}_{i}": i for i in range(400)}) for line in range(3))
+    with pytest.raises(InvalidInputError, match="1,200 columns in lines 1-3 together; the limit is 1,000"):
+        uploads.read_table("drift.jsonl", lines.encode())
+
+
+def test_wide_first_json_record_is_refused_before_the_document_is_parsed():
+    record = json.dumps({f"k{i}": i for i in range(_WIDE)})
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("wide.json", f"[{record}, {{broken".encode())
+    assert caught.value.message == "wide.json has 200,000 columns in the first record; the limit is 1,000."
+
+
+def test_wide_json_columns_object_is_refused():
+    document = json.dumps({f"k{i}": {"0": i} for i in range(5_000)})
+    with pytest.raises(InvalidInputError, match="5,000 columns in the top-level object"):
+        uploads.read_table("columns.json", document.encode())
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("cells.csv", b"a,b,c\n" + b"1,2,3\n" * 5),
+        ("cells.jsonl", b'{"a": 1, "b": 2, "c": 3}\n' * 5),
+        ("cells.json", b"[" + b",".join([b'{"a": 1, "b": 2, "c": 3}'] * 5) + b"]"),
+    ],
+)
+def test_rows_times_columns_are_bounded(monkeypatch, name, data):
+    monkeypatch.setattr(table_checks, "MAX_TABLE_CELLS", 12)
+    with pytest.raises(InvalidInputError, match=r"x 3 columns = 1[2-5] cells \(or more\); the limit is 12 cells"):
+        uploads.read_table(name, data)
+
+
+def _rewrite_xlsx(data: bytes, part: str, edit) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            target.writestr(info.filename, edit(content) if info.filename == part else content)
+    return buffer.getvalue()
+
+
+def test_xlsx_with_a_cell_in_the_last_column_is_refused_from_its_dimension():
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active["A1"] = "text"
+    workbook.active["XFD1048576"] = "far away"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("far.xlsx", buffer.getvalue())
+    assert caught.value.message == (
+        "far.xlsx has 16,384 columns in its sheet's used range A1:XFD1048576; the limit is 1,000."
+    )
+
+
+def test_xlsx_whose_dimension_lies_is_checked_row_by_row():
+    data = _xlsx_bytes([["text", "label"], ["a", "b"]])
+    sheet = "xl/worksheets/sheet1.xml"
+
+    def far_cell(xml: bytes) -> bytes:
+        xml = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:B2"/>', xml)
+        return xml.replace(
+            b"</sheetData>", b'<row r="3"><c r="ZZZ3" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+        )
+
+    with pytest.raises(InvalidInputError, match="18,278 columns in its sheet"):
+        uploads.read_table("liar.xlsx", _rewrite_xlsx(data, sheet, far_cell))
+
+
+def test_xlsx_rows_times_columns_are_bounded(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_TABLE_CELLS", 10)
+    data = _xlsx_bytes([["text", "label"]] + [["a", "b"]] * 8)
+    with pytest.raises(InvalidInputError, match="the limit is 10 cells"):
+        uploads.read_table("cells.xlsx", data)
+
+
+def _with_shared_strings(data: bytes, count: int) -> bytes:
+    items = b"".join(b"<si><t>text %d</t></si>" % i for i in range(count))
+    xml = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + items + b"</sst>"
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", xml)
+    return buffer.getvalue()
+
+
+def test_xlsx_shared_strings_are_bounded_by_size(monkeypatch):
+    data = _with_shared_strings(_xlsx_bytes([["text", "label"], ["a", "b"]]), 50)
+    monkeypatch.setattr(table_checks, "MAX_XLSX_SHARED_STRINGS_BYTES", 200)
+    with pytest.raises(InvalidInputError, match=r"shared strings \(xl/sharedStrings.xml\) declare [0-9.]+ MB"):
+        uploads.read_table("strings.xlsx", data)
+
+
+def test_xlsx_shared_strings_are_bounded_by_count(monkeypatch):
+    data = _with_shared_strings(_xlsx_bytes([["text", "label"], ["a", "b"]]), 50)
+    monkeypatch.setattr(table_checks, "MAX_TABLE_CELLS", 20)
+    with pytest.raises(InvalidInputError, match="more than 20 distinct texts"):
+        uploads.read_table("strings.xlsx", data)
+
+
+def test_xlsx_with_too_many_parts_is_refused(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_XLSX_ENTRIES", 3)
+    with pytest.raises(InvalidInputError, match="parts; a workbook has at most 3"):
+        uploads.read_table("parts.xlsx", _xlsx_bytes([["text"], ["a"]]))
+
+
+def test_xlsx_part_that_unpacks_past_its_declared_size_is_refused():
+    data = _xlsx_bytes([["text", "label"]] + [[f"row {i}", "pos"] for i in range(200)])
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        real = archive.getinfo(sheet).file_size
+    patched = bytearray(data)
+    name = sheet.encode()
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = 0
+        while (start := patched.find(signature, start)) >= 0:
+            if patched[start + name_at : start + name_at + len(name)] == name:
+                struct.pack_into("<I", patched, start + size_at, real // 10)
+            start += 4
+    with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
+        uploads.read_table("lying.xlsx", bytes(patched))
