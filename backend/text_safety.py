@@ -16,13 +16,17 @@ from __future__ import annotations
 import re
 
 # CommonMark lets any ASCII punctuation be backslash-escaped. These start inline constructs
-# (emphasis, code, links, images, autolinks, HTML, tables, strikethrough, maths, directives, entity
-# references) wherever they stand, so they are escaped everywhere. Parentheses, dots and dashes are
-# harmless without a preceding "]" or a line start, and escaping them would clutter every message.
-_INLINE_SPECIALS = frozenset("\\`*_[]<>|~$&#{}!^")
-# At the start of a line, "- x", "+ x", "1. x", "1) x", "---" and "===" start lists, breaks or
-# headings; "#", ">" and "*" are escaped everywhere already.
-_BLOCK_START = re.compile(r"\d{1,9}[.)](?=\s|$)|[-+=](?=[\s\-+=]|$)")
+# (emphasis, code, links, images, autolinks, HTML, table cells, strikethrough, maths) wherever they
+# stand, so they are escaped everywhere. "(", ")", "!", "." and "-" are harmless without a "[" or
+# a line start, and escaping them would clutter every message.
+_INLINE_SPECIALS = frozenset("\\`*[]<>|~$")
+# "_" emphasises only at a word's edge (CommonMark's flanking rules): LSM_MODELS_DIR stays as is.
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# "&" starts an entity reference (&lt; &#60;) only when a name or "#" follows.
+_ENTITY_START = re.compile(r"&(?=[A-Za-z#])")
+# At the start of a line, "- x", "+ x", "1. x", "1) x", "---", "===" and "# x" start lists,
+# breaks or headings; ">" and "*" are escaped everywhere already.
+_BLOCK_START = re.compile(r"\d{1,9}[.)](?=\s|$)|[-+=](?=[\s\-+=]|$)|#")
 # Text-level rewrites that run after escapes are decoded (GFM's literal autolinks, Streamlit's
 # material icons and emoji shortcodes) match "scheme:", "www.", "x@y" and ":name:"; a zero-width
 # space after the colon, "www" or "@" keeps the text visible but stops the match.
@@ -33,8 +37,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _NO_BREAK_SPACE = "\u00a0"
 
 
-def _escape_char(char: str) -> str:
-    return "\\" + char if char in _INLINE_SPECIALS else char
+def _escape_inline(text: str) -> str:
+    escaped = "".join("\\" + char if char in _INLINE_SPECIALS else char for char in text)
+    escaped = _ENTITY_START.sub(r"\\&", escaped)
+    return _EDGE_UNDERSCORE.sub(r"\\_", escaped)
 
 
 def plain_markdown(text: object) -> str:
@@ -49,7 +55,7 @@ def plain_markdown(text: object) -> str:
     """
     flat = _CONTROL.sub(" ", str(text))
     flat = _BREAK_AFTER.sub(lambda match: match.group(1) + _ZERO_WIDTH_SPACE, flat)
-    escaped = "".join(_escape_char(char) for char in flat)
+    escaped = _escape_inline(flat)
     # Four leading spaces make a code block; no-break spaces look the same and never indent.
     stripped = escaped.lstrip(" ")
     lead = _NO_BREAK_SPACE * (len(escaped) - len(stripped))

@@ -34,6 +34,8 @@ PAYLOADS = [
     "[a][ref]\n\n[ref]: http://evil",
     "评论 数据.csv",
     "ok-file.name (v2).csv",
+    "_under_ __dunder__ snake_case_ x_",
+    "#hash & &amp; {braces} ^caret! ![img]",
 ]
 # The zero-width spaces are part of the literal text (they break auto-linking and shortcodes).
 _ZERO_WIDTH_SPACE = "\u200b"
@@ -63,8 +65,11 @@ def test_payload_renders_as_one_paragraph_of_its_own_text(payload):
 def test_escaped_source_has_no_live_markup_characters(payload):
     escaped = plain_markdown(payload)
     unescaped = re.sub(r"\\.", "", escaped)  # drop every backslash escape
-    for char in "[]<>`*_|~$&#!{}":
+    for char in "[]<>`*|~$":
         assert char not in unescaped, (char, escaped)
+    # "_" only inside words (never emphasis there), "&" never before an entity name, "#" not first.
+    assert not re.search(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", unescaped), escaped
+    assert not re.search(r"&[A-Za-z#]", unescaped) and not unescaped.lstrip("\u00a0").startswith("#")
     assert "\n" not in escaped and "\r" not in escaped
     # Streamlit's directives, icons, emoji shortcodes and GFM autolinks all need these sequences.
     for pattern in (r":[a-z]", r"://", r"www\.", r"@\w"):
@@ -72,7 +77,14 @@ def test_escaped_source_has_no_live_markup_characters(payload):
 
 
 def test_ordinary_text_is_unchanged():
-    for text in ("reviews 2026.csv", "3,000 different values", "0.500", "评论数据", "The file is empty."):
+    for text in (
+        "reviews 2026.csv",
+        "3,000 different values",
+        "0.500",
+        "评论数据",
+        "The file is empty.",
+        "Set LSM_OFFLINE=1 (see the README) & try again!",
+    ):
         assert plain_markdown(text) == text
 
 
