@@ -24,6 +24,7 @@ from backend.errors import (
 from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.loader import resolve_source
+from backend.server_paths import shown_path
 from backend.training.evaluation import classification_scores
 from backend.training.params import TrainingParams
 from backend.training.progress import Reporter, TrainingCancelled
@@ -72,12 +73,12 @@ def load_base_model(
     except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
         if is_local:
             raise ModelLoadError(
-                f"The base model folder {base_model} could not be read ({type(error).__name__}).",
+                f"The base model folder {shown_path(base_model, settings)} could not be read ({type(error).__name__}).",
                 "It may be incomplete or not a classifier base; pick another base model.",
             ) from error
         raise ModelUnavailableError(
             f"The base model {base_model} could not be fetched: the Hugging Face Hub is unreachable or offline mode is on.",
-            f"Copy it into the models folder ({settings.models_dir}) with `python -m backend.models download`.",
+            "Copy it into the models folder (LSM_MODELS_DIR) with `python -m backend.models download`.",
         ) from error
     return model, preprocessor
 

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 
 from backend.config import PROJECT_ROOT, Settings, get_settings
 from backend.errors import ShowcaseError
+from backend.server_paths import redact_paths
 from backend.training import queue
 from backend.training.batch_jobs import BATCH, run_batch_job
 from backend.training.datasets import PreparedDataset
@@ -149,7 +149,7 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
     """Run one queued job to its end and record the outcome; returns the final status.
 
     A job cancelled while it waited is skipped. Errors never escape: they become the job's
-    readable error, and the traceback goes to its log.
+    readable error, and the traceback goes to the server log.
     """
     settings = settings or get_settings()
     store = JobStore(settings=settings)
@@ -173,7 +173,9 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
             store.finish(job_id, FAILED, error=error.user_text(), message="Failed")
             return FAILED
         except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
-            store.log(job_id, traceback.format_exc(), "error")
+            # The traceback goes to the server log; the job log, shown on the page, gets no server paths.
+            _log.exception("Job %s failed", job_id)
+            store.log(job_id, f"{type(error).__name__}: {redact_paths(str(error), settings)}", "error")
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
                 # A half-written model must not stay behind to be exported or loaded later.
                 shutil.rmtree(run_dir / MODEL_FOLDER, ignore_errors=True)
@@ -181,7 +183,7 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
                 store.finish(
                     job_id,
                     FAILED,
-                    error=f"The disk is full, so the {saved} could not be saved. Free space in {settings.state_dir} "
+                    error=f"The disk is full, so the {saved} could not be saved. Free space in the state folder (LSM_STATE_DIR) "
                     "and submit the job again; the uploaded data is kept.",
                     message="Disk full",
                 )
@@ -202,7 +204,8 @@ def execute_job(job_id: str, settings: Settings | None = None) -> str:
             store.finish(
                 job_id,
                 FAILED,
-                error=f"{_doing(job)} failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). "
+                error=f"{_doing(job)} failed unexpectedly ({type(error).__name__}: "
+                f"{redact_paths(str(error), settings)[:300]}). "
                 "The log has details.",
                 message="Failed",
             )

@@ -7,6 +7,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from backend.config import Settings, get_settings
 from backend.models.device import DeviceInfo, cpu_computes_bfloat16, wants_cpu_bfloat16
+from backend.server_paths import shown_path
+from backend.text_safety import plain_markdown
 from pages.components.models import current_device, model_cache
 
 
@@ -34,7 +36,7 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         if device.note:
             st.caption(device.note)
         if settings.offline:
-            st.caption(f":material/cloud_off: Offline mode: models from `{settings.models_dir}`")
+            st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
         cache = model_cache()
         loaded = cache.loaded()
         used = cache.used_bytes() / 2**20
@@ -42,4 +44,4 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         if not loaded:
             st.caption("None yet: a model loads on first use.")
         for item in reversed(loaded):
-            st.markdown(f"- `{item.model_ref}` · {item.task} · {item.memory_mb:,.0f} MB")
+            st.markdown(f"- {plain_markdown(shown_path(item.model_ref))} · {item.task} · {item.memory_mb:,.0f} MB")

@@ -2,6 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
+from backend.server_paths import shown_path
 from paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -29,4 +30,4 @@ def test_sidebar_lists_the_model_the_page_loaded_on_this_run(tiny_model_paths):
     assert not app.exception
     sidebar_text = " ".join(str(m.value) for m in app.sidebar.markdown)
     assert "CPU" in sidebar_text
-    assert tiny_model_paths["sentiment"] in sidebar_text
+    assert shown_path(tiny_model_paths["sentiment"]) in sidebar_text  # relative: no server paths

@@ -12,6 +12,7 @@ import tiny_models
 from backend.errors import InvalidInputError
 from backend.inference import sentiment
 from backend.models.loader import load_model
+from backend.server_paths import shown_path
 
 
 def test_every_label_gets_a_probability_and_the_best_is_the_label(sentiment_model):
@@ -25,7 +26,7 @@ def test_every_label_gets_a_probability_and_the_best_is_the_label(sentiment_mode
     assert result.notice == ""
     assert result.footer.items == 1 and result.footer.unit == "text"
     assert result.footer.tokens == classification.tokens
-    assert result.footer.model == sentiment_model.model_ref
+    assert result.footer.model == shown_path(sentiment_model.model_ref)  # no server paths
     assert result.footer.device == sentiment_model.device.name
     json.dumps(result.to_dict())
 

@@ -11,6 +11,7 @@ from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.inference.tables import TableRun
 from backend.models import catalog, registry
+from backend.server_paths import shown_path
 from backend.training import batch_jobs, worker
 
 PAGE = "pages/demos/sentiment.py"
@@ -104,7 +105,7 @@ def test_a_fine_tuned_model_is_offered_and_runs_for_real(open_page, settings):
         assert headline.split(" · ")[0] in {"billing", "bug", "praise"}
         assert "1 text" in texts(app, "caption")
         # The shared sidebar is drawn after the page, so it already lists the model just loaded.
-        assert str(folder.resolve()) in " ".join(str(m.value) for m in app.sidebar.markdown)
+        assert shown_path(folder.resolve()) in " ".join(str(m.value) for m in app.sidebar.markdown)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
