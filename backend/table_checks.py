@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
@@ -273,3 +274,7 @@ def check_xlsx(name: str, archive: zipfile.ZipFile, max_rows: int) -> None:
             _check_sheet_rows(archive, info, name, max_rows)
     except ElementTree.ParseError as error:
         raise InvalidInputError(f"{name} is not a readable .xlsx workbook (damaged XML: {error}).") from error
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise InvalidInputError(
+            f"{name} is not a readable .xlsx workbook (a damaged part: {type(error).__name__})."
+        ) from error

@@ -13,6 +13,7 @@ import secrets
 import streamlit as st
 
 from backend import auth
+from backend.text_safety import plain_markdown
 
 _PASSWORD_FLAG = "auth.password_ok"
 _CLIENT_ID = "auth.client_id"
@@ -123,8 +124,9 @@ def show_account_sidebar() -> None:
         return
     with st.sidebar:
         if policy.mode == auth.OIDC:
+            # The name comes from the identity provider, where the user chose it: plain text only.
             name = st.user.get("name") or st.user.get("email") or "signed in"
-            st.caption(f":material/account_circle: {name}")
+            st.caption(f":material/account_circle: {plain_markdown(name)}")
             if st.button("Sign out", key="auth.logout", icon=":material/logout:"):
                 st.logout()
         else:

@@ -808,3 +808,16 @@ def test_xlsx_part_that_unpacks_past_its_declared_size_is_refused():
             start += 4
     with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
         uploads.read_table("lying.xlsx", bytes(patched))
+
+
+def test_xlsx_with_a_damaged_sheet_stream_gives_a_message_not_a_traceback():
+    data = bytearray(_xlsx_bytes([["text", "label"]] + [[f"row {i}", "pos"] for i in range(200)]))
+    name = b"xl/worksheets/sheet1.xml"
+    local = 0
+    while data[local + 30 : local + 30 + len(name)] != name:
+        local = data.index(b"PK\x03\x04", local + 4)
+    name_length, extra_length = struct.unpack_from("<HH", data, local + 26)
+    start = local + 30 + name_length + extra_length
+    data[start + 20 : start + 60] = b"\xff" * 40  # scramble the compressed stream
+    with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
+        uploads.read_table("damaged.xlsx", bytes(data))

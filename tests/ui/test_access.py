@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -169,3 +171,15 @@ def test_current_owner_follows_the_signed_in_identity(user, expected):
     app.user = user
     _run(app)
     assert app.markdown[0].value == expected
+
+
+def test_a_provider_supplied_name_is_shown_as_plain_text(monkeypatch):
+    monkeypatch.setattr(auth, "load_access_policy", _oidc_policy)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.user = {"is_logged_in": True, "email": "e@example.com", "email_verified": True, "sub": "9"}
+    app.user["name"] = "[Ana](http://evil.example) ![x](http://evil.example/a.png)"
+    _run(app)
+    captions = " ".join(str(c.value) for c in app.sidebar.caption)
+    assert "\\[Ana\\]" in captions
+    unescaped = re.sub(r"\\.", "", captions)
+    assert "[" not in unescaped and "](" not in unescaped
