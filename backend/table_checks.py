@@ -70,7 +70,8 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
     """
     keys: set[str] = set()
     rows = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # "\n" only, as pandas splits: str.splitlines would also split inside strings holding U+2028.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

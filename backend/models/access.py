@@ -40,13 +40,16 @@ def _may_use(folder_owner: str, owner: str) -> bool:
     return folder_owner in ("", owner)
 
 
-def allowed_run_folder(folder: Path, owner: str, store: JobLister, settings: Settings | None = None) -> bool:
+def allowed_run_folder(
+    folder: Path, owner: str, store: JobLister | None = None, settings: Settings | None = None
+) -> bool:
     """Whether ``owner`` may load the resolved model ``folder``.
 
     Args:
         folder: a resolved folder path (symlinks followed), as ``loader.resolve_source`` gives.
         owner: the signed-in user's owner id ("" for the shared workspace).
-        store: the job store, for each job's owner and run folder.
+        store: the job store, for each job's owner and run folder (default: the settings' store,
+            opened only for folders in the runs folder).
         settings: settings naming the runs and models folders.
 
     Returns:
@@ -57,6 +60,10 @@ def allowed_run_folder(folder: Path, owner: str, store: JobLister, settings: Set
     settings = settings or get_settings()
     folder = folder.resolve()
     if _inside(folder, settings.runs_dir.resolve()):
+        if store is None:
+            from backend.training.job_store import JobStore  # imported here: training imports models
+
+            store = JobStore(settings=settings)
         for job in store.list_jobs():
             if _inside(folder, Path(job.run_dir).resolve()):
                 return _may_use(job.owner, owner)
@@ -80,17 +87,12 @@ def check_model_access(
     Raises:
         UnsafeModelError: the folder belongs to another owner (the message does not say whose,
             nor where it is on the server).
-        ModelUnavailableError: the reference names no model folder (from ``resolve_source``).
+        UnsafeModelError, ModelUnavailableError: the reference is malformed, leaves the allowed
+            folders or names no model folder (from ``loader.resolve_source``).
     """
     settings = settings or get_settings()
     source, is_local = resolve_source(model_ref, settings)
-    if not is_local:
-        return
-    if store is None:
-        from backend.training.job_store import JobStore  # the store imports nothing of models
-
-        store = JobStore(settings=settings)
-    if not allowed_run_folder(Path(source), owner, store, settings):
+    if is_local and not allowed_run_folder(Path(source), owner, store, settings):
         raise UnsafeModelError(
             f"The model folder {shown_path(source, settings)} is not in your workspace.",
             "Pick one of your own models from the list, or a hub id such as org/name.",

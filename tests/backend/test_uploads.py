@@ -821,3 +821,10 @@ def test_xlsx_with_a_damaged_sheet_stream_gives_a_message_not_a_traceback():
     data[start + 20 : start + 60] = b"\xff" * 40  # scramble the compressed stream
     with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
         uploads.read_table("damaged.xlsx", bytes(data))
+
+
+def test_json_lines_may_hold_unicode_line_separators_inside_strings():
+    frame = uploads.read_table(
+        "sep.jsonl", '{"text": "a\u2028b", "label": "x"}\n{"text": "c", "label": "y"}\n'.encode()
+    )
+    assert frame["text"].tolist() == ["a\u2028b", "c"]
