@@ -26,8 +26,10 @@ MAX_TABLE_CELLS = 2_000_000
 MAX_XLSX_ENTRIES = 1_000
 # openpyxl reads the whole shared-strings part into memory, even in read-only mode.
 MAX_XLSX_SHARED_STRINGS_BYTES = 100 * 2**20
-# Any one XML part, uncompressed (a 50 MB workbook rarely unpacks past 300 MB).
+# A sheet part, and all parts together, uncompressed (a 50 MB workbook rarely unpacks past 300 MB).
 MAX_XLSX_PART_BYTES = 500 * 2**20
+# Styles, theme and workbook parts are read whole; real ones take a few MB at most.
+MAX_XLSX_OTHER_XML_BYTES = 20 * 2**20
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -35,6 +37,10 @@ _CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)$")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]+)(\d+))?\"")
 _HEAD_BYTES = 4096
 _UNHELPFUL = "Upload a table with fewer columns (for training: the text and label columns) or a sample of it."
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:,.0f} MB" if count >= 2**20 else f"{count / 2**10:,.0f} KB"
 
 
 def check_columns(name: str, count: int, where: str = "the header") -> None:
@@ -141,7 +147,7 @@ class _BoundedReader:
     def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, name: str):
         self._stream = archive.open(info)
         self._left = limit
-        self._message = f"{name}: {info.filename} unpacks past {limit / 2**20:,.0f} MB: refused."
+        self._message = f"{name}: {info.filename} unpacks past {_size(limit)}: refused."
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._stream.read(1 << 16 if size is None or size < 0 else size)
@@ -231,8 +237,8 @@ def _check_sheet_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str
 def _check_shared_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
     if info.file_size > MAX_XLSX_SHARED_STRINGS_BYTES:
         raise InvalidInputError(
-            f"{name}: its shared strings ({info.filename}) declare {info.file_size / 2**20:,.0f} MB; "
-            f"the limit is {MAX_XLSX_SHARED_STRINGS_BYTES / 2**20:,.0f} MB.",
+            f"{name}: its shared strings ({info.filename}) declare {_size(info.file_size)}; "
+            f"the limit is {_size(MAX_XLSX_SHARED_STRINGS_BYTES)}.",
             "Export the sheet as CSV, or upload a sample.",
         )
     reader = _BoundedReader(archive, info, MAX_XLSX_SHARED_STRINGS_BYTES, name)
@@ -256,12 +262,22 @@ def check_xlsx(name: str, archive: zipfile.ZipFile, max_rows: int) -> None:
     infos = archive.infolist()
     if len(infos) > MAX_XLSX_ENTRIES:
         raise InvalidInputError(f"{name} holds {len(infos):,} parts; a workbook has at most {MAX_XLSX_ENTRIES:,}.")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_XLSX_PART_BYTES:
+        raise InvalidInputError(
+            f"{name} declares {_size(total)} unpacked; the limit is {_size(MAX_XLSX_PART_BYTES)}.",
+            "Export the sheet as CSV, or upload a sample.",
+        )
     for info in infos:
-        if info.file_size > MAX_XLSX_PART_BYTES:
+        lowered = info.filename.lower()
+        is_other_xml = lowered.endswith((".xml", ".rels")) and not (
+            lowered.startswith("xl/worksheets/") or lowered.endswith("sharedstrings.xml")
+        )
+        if is_other_xml and info.file_size > MAX_XLSX_OTHER_XML_BYTES:
             raise InvalidInputError(
-                f"{name}: {info.filename} declares {info.file_size / 2**20:,.0f} MB unpacked; "
-                f"the limit is {MAX_XLSX_PART_BYTES / 2**20:,.0f} MB.",
-                "Export the sheet as CSV, or upload a sample.",
+                f"{name}: {info.filename} declares {_size(info.file_size)} unpacked; "
+                f"the limit for that part is {_size(MAX_XLSX_OTHER_XML_BYTES)}.",
+                "Save the workbook again from Excel, or export the sheet as CSV.",
             )
     names = {info.filename for info in infos}
     try:

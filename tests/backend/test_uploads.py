@@ -776,7 +776,9 @@ def _with_shared_strings(data: bytes, count: int) -> bytes:
 def test_xlsx_shared_strings_are_bounded_by_size(monkeypatch):
     data = _with_shared_strings(_xlsx_bytes([["text", "label"], ["a", "b"]]), 50)
     monkeypatch.setattr(table_checks, "MAX_XLSX_SHARED_STRINGS_BYTES", 200)
-    with pytest.raises(InvalidInputError, match=r"shared strings \(xl/sharedStrings.xml\) declare [0-9.]+ MB"):
+    with pytest.raises(
+        InvalidInputError, match=r"shared strings \(xl/sharedStrings.xml\) declare \d+ KB; the limit is 0 KB"
+    ):
         uploads.read_table("strings.xlsx", data)
 
 
@@ -828,3 +830,17 @@ def test_json_lines_may_hold_unicode_line_separators_inside_strings():
         "sep.jsonl", '{"text": "a\u2028b", "label": "x"}\n{"text": "c", "label": "y"}\n'.encode()
     )
     assert frame["text"].tolist() == ["a\u2028b", "c"]
+
+
+def test_xlsx_with_an_outsized_styles_part_is_refused(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_XLSX_OTHER_XML_BYTES", 1000)
+    with pytest.raises(
+        InvalidInputError, match=r"xl/\w+/?\w*\.xml declares \d+ KB unpacked; the limit for that part is 1 KB"
+    ):
+        uploads.read_table("styles.xlsx", _xlsx_bytes([["text"], ["a"]]))
+
+
+def test_xlsx_declaring_too_much_in_all_is_refused(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_XLSX_PART_BYTES", 5000)
+    with pytest.raises(InvalidInputError, match=r"declares \d+ KB unpacked; the limit is 5 KB"):
+        uploads.read_table("total.xlsx", _xlsx_bytes([["text"], ["a"]]))
