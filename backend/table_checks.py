@@ -229,8 +229,8 @@ def _check_sheet_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str
         rows = max(rows + 1, int(number) if number.isdigit() else 0)
         row_cells = 0
         check_columns(name, columns, f"its sheet (by row {rows:,})")
-        check_cells(name, rows, max(columns, 1))
-        if rows > max_rows + 1:  # the header row is not a data row
+        check_cells(name, max(rows - 1, 1), max(columns, 1))  # the header row is not a data row
+        if rows > max_rows + 1:
             raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
 
 
