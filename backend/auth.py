@@ -127,38 +127,81 @@ def owner_from_claims(claims: Mapping[str, object]) -> str:
     return email
 
 
-class AttemptLimiter:
-    """Process-wide brake on password guessing: at most ``max_failures`` per ``window_seconds``.
+@dataclass(frozen=True)
+class ClientKey:
+    """Who is guessing: the browser session and, when the server knows it, the client's address.
 
-    Sessions are free to create, so a per-session counter stops nobody; this one is shared.
+    Attributes:
+        session: a random id kept in the session's state (new tab or refresh: new session).
+        address: the client's IP address; ``None`` on localhost or behind a same-host proxy.
+    """
+
+    session: str = ""
+    address: str | None = None
+
+
+class AttemptLimiter:
+    """Brakes on password guessing that one client cannot turn into a lock-out for everyone.
+
+    Wrong passwords are counted per session, per client address and, as a last resort against a
+    distributed attack, for the whole process, each over a sliding ``window_seconds``. A client is
+    held back only by its own counters and the global ceiling, so an attacker failing in a loop
+    does not stop another client who types the right password. The address limit is higher than
+    the session limit because people behind one proxy or office NAT share an address; sessions are
+    free to create, which is why the address and the global counters exist at all.
     """
 
     def __init__(
-        self, max_failures: int = 10, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self,
+        max_failures: int = 5,
+        window_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_failures_per_address: int = 30,
+        max_failures_global: int = 300,
     ):
-        self._max_failures = max_failures
+        self._limits = {"session": max_failures, "address": max_failures_per_address, "global": max_failures_global}
         self._window = window_seconds
         self._clock = clock
-        self._failures: deque[float] = deque()
+        self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _forget_old(self, now: float) -> None:
-        while self._failures and now - self._failures[0] >= self._window:
-            self._failures.popleft()
+    @staticmethod
+    def _buckets(client: ClientKey) -> list[tuple[str, str]]:
+        buckets = [("global", "*"), ("session", f"session:{client.session}")]
+        if client.address:
+            buckets.append(("address", f"address:{client.address}"))
+        return buckets
 
-    def retry_after(self) -> float:
-        """Seconds until another attempt is allowed (0 when one is allowed now)."""
+    def _forget_old(self, now: float) -> None:
+        # Every counter is pruned on every call, so memory stays bounded by the global ceiling.
+        for key in list(self._failures):
+            times = self._failures[key]
+            while times and now - times[0] >= self._window:
+                times.popleft()
+            if not times:
+                del self._failures[key]
+
+    def retry_after(self, client: ClientKey | None = None) -> float:
+        """Seconds until ``client`` may try again (0 when it may try now)."""
+        client = client or ClientKey()
         with self._lock:
             now = self._clock()
             self._forget_old(now)
-            if len(self._failures) < self._max_failures:
-                return 0.0
-            return self._window - (now - self._failures[0])
+            wait = 0.0
+            for kind, key in self._buckets(client):
+                times = self._failures.get(key)
+                if times and len(times) >= self._limits[kind]:
+                    # The oldest failure that keeps the count at the limit must leave the window.
+                    wait = max(wait, self._window - (now - times[len(times) - self._limits[kind]]))
+            return wait
 
-    def record_failure(self) -> None:
-        """Count one wrong password."""
+    def record_failure(self, client: ClientKey | None = None) -> None:
+        """Count one wrong password from ``client``."""
+        client = client or ClientKey()
         with self._lock:
-            self._failures.append(self._clock())
+            now = self._clock()
+            for _kind, key in self._buckets(client):
+                self._failures.setdefault(key, deque()).append(now)
 
 
 def _read_secrets(path: Path) -> dict[str, object]:

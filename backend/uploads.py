@@ -21,7 +21,9 @@ from typing import BinaryIO, Protocol
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from backend import table_checks
 from backend.errors import InputTooLargeError, InvalidInputError
+from backend.zip_names import check_not_encrypted, collision_key, member_name
 
 MAX_TABLE_BYTES = 50 * 2**20
 MAX_TABLE_ROWS = 200_000
@@ -39,8 +41,12 @@ MAX_IMAGE_PIXELS = 40_000_000
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx")
 ZIP_SUFFIXES = (".zip",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-# Spreadsheet apps run cells starting with these as formulas (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheet apps run cells starting with these as formulas (CSV injection), also after leading
+# spaces, and Excel and WPS treat the full-width and small forms typed on Chinese and Japanese
+# keyboards (＝＋－＠, ﹦﹢﹣﹫) the same way.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63", "\ufe6b")
+# Whitespace a spreadsheet skips before looking for a formula sign (tabs and CRs were prefixes).
+_FORMULA_LEADING_SPACE = " \t\r\n\u00a0\u3000"
 _DELIMITERS = (",", "\t", ";", "|")
 # Share of non-ASCII lines that must be valid UTF-8 before an undecodable line means "mixed
 # encodings" rather than "GB18030": random GB18030 lines pass as UTF-8 only a few percent of the time.
@@ -174,6 +180,7 @@ def _check_archive(archive: zipfile.ZipFile, name: str) -> None:
     if len(infos) > MAX_ZIP_FILES:
         raise InvalidInputError(f"{name} holds {len(infos):,} files; the limit is {MAX_ZIP_FILES:,}.")
     for info in infos:
+        check_not_encrypted(info, name, info.filename)
         if info.file_size > _RATIO_EXEMPT_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
             raise InvalidInputError(
                 f"{name}: {info.filename} would unpack {info.file_size / max(info.compress_size, 1):,.0f}x: "
@@ -189,11 +196,18 @@ def _check_archive(archive: zipfile.ZipFile, name: str) -> None:
         )
 
 
+def _field_count(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter), []))
+    except csv.Error:  # a field past the csv module's size limit: not this delimiter
+        return 0
+
+
 def _guess_delimiter(text: str) -> str:
     # The header line decides: it is the line least likely to hold free text, and counting
     # fields with the csv module respects quoted headers.
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
+    header = next((line for line in io.StringIO(text) if line.strip()), "")
+    counts = {d: _field_count(header, d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] > 1 else ","
 
@@ -205,6 +219,8 @@ def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
     try:
         header = next(reader)
         width = len(header)
+        # Refused from the header line alone, before any data row is read.
+        table_checks.check_columns(name, width)
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
@@ -215,6 +231,7 @@ def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
                 )
             if len(rows) >= MAX_TABLE_ROWS:
                 raise InvalidInputError(f"{name} has more than {MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+            table_checks.check_cells(name, len(rows) + 1, width)
             rows.append([cell if cell != "" else None for cell in row] + [None] * (width - len(row)))
     except csv.Error as error:
         raise InvalidInputError(
@@ -231,6 +248,10 @@ def _table_from_text(text: str, suffix: str, name: str) -> pd.DataFrame:
     if suffix not in (".json", ".jsonl"):
         delimiter = "\t" if suffix == ".tsv" else _guess_delimiter(text)
         return _read_delimited(text, delimiter, name)
+    if suffix == ".jsonl":
+        table_checks.check_jsonl(name, text, MAX_TABLE_ROWS)
+    else:
+        table_checks.check_json(name, text, MAX_TABLE_ROWS)
     try:
         frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl", dtype=False)
     except (ValueError, RecursionError) as error:
@@ -256,11 +277,15 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 _check_archive(archive, name)
+                table_checks.check_xlsx(name, archive, MAX_TABLE_ROWS)
             frame = pd.read_excel(io.BytesIO(data), engine="openpyxl", dtype=str, nrows=MAX_TABLE_ROWS + 1)
         except (zipfile.BadZipFile, ValueError, KeyError, OSError) as error:
             raise InvalidInputError(f"{name} is not a readable .xlsx workbook.") from error
     else:
         frame = _table_from_text(decode_text(data, name), suffix, name)
+    # Whatever the format, the frame itself must be within bounds too.
+    table_checks.check_columns(name, len(frame.columns))
+    table_checks.check_cells(name, len(frame), len(frame.columns))
     frame.columns = [str(column).strip().lstrip("\ufeff") for column in frame.columns]
     if frame.columns.duplicated().any():
         duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
@@ -274,7 +299,9 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
 
 def escape_formula(value: object) -> object:
     """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+    if isinstance(value, str) and (
+        value.lstrip(_FORMULA_LEADING_SPACE).startswith(_FORMULA_PREFIXES) or value[:1] in ("\t", "\r")
+    ):
         return "'" + value
     return value
 
@@ -293,24 +320,51 @@ def to_safe_csv(frame: pd.DataFrame) -> bytes:
 
 
 def _safe_member_path(info: zipfile.ZipInfo, name: str) -> PurePosixPath | None:
+    filename = member_name(info, name)
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise InvalidInputError(f"{name} contains a symbolic link ({info.filename}): refused.")
-    path = PurePosixPath(info.filename.replace("\\", "/"))
-    if info.is_dir():
+        raise InvalidInputError(f"{name} contains a symbolic link ({filename}): refused.")
+    path = PurePosixPath(filename.replace("\\", "/"))
+    if info.is_dir() or filename.endswith("/"):
         return None
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise InvalidInputError(f"{name} tries to write outside its folder ({info.filename}): refused.")
+        raise InvalidInputError(f"{name} tries to write outside its folder ({filename}): refused.")
     if any(part.startswith("__MACOSX") or part == ".DS_Store" for part in path.parts):
         return None
     return path
 
 
+def _members_to_extract(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """Every member to write with its decoded path; refuses two members that land on one file."""
+    members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+    seen: dict[str, str] = {}
+    for info in archive.infolist():
+        member = _safe_member_path(info, name)
+        if member is None:
+            continue
+        # PurePosixPath already folds "a//b" and "a/./b" into "a/b".
+        key = collision_key(str(member))
+        if key in seen:
+            same = seen[key] == str(member)
+            raise InvalidInputError(
+                f"{name} holds {'two entries named' if same else 'entries that would overwrite each other:'} "
+                f"{seen[key]}{'' if same else ' and ' + str(member)}: nothing was extracted.",
+                "Give every file its own name (names that differ only in upper/lower case count as the same)."
+                if not same
+                else "Create the archive again from the folder, without adding files twice.",
+            )
+        seen[key] = str(member)
+        members.append((info, member))
+    return members
+
+
 def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
     """Extract an uploaded zip into ``destination`` safely; returns the files written.
 
-    Refuses path traversal, absolute paths, symlinks, too many files, and archives that unpack
-    past the size or ratio limits (counted while writing, since headers can lie).
+    Refuses path traversal, absolute paths, symlinks, too many files, encrypted members, names in
+    an unidentifiable encoding, members that would overwrite each other, and archives that unpack
+    past the size or ratio limits (counted while writing, since headers can lie). Names written
+    without the UTF-8 flag (Chinese Windows tools write GBK) are decoded as their authors meant.
     """
     check_size(name, len(data), MAX_ZIP_BYTES)
     try:
@@ -323,7 +377,8 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
     try:
         with archive:
             _check_archive(archive, name)
-            _extract_members(archive, name, root, len(data), written)
+            members = _members_to_extract(archive, name)
+            _extract_members(archive, name, root, len(data), members, written)
     except (InvalidInputError, zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
         # Nothing half-extracted stays behind: the caller's folder looks as it did before.
         for path in written:
@@ -339,15 +394,19 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
     return written
 
 
-def _extract_members(archive: zipfile.ZipFile, name: str, root: Path, packed_bytes: int, written: list[Path]) -> None:
+def _extract_members(
+    archive: zipfile.ZipFile,
+    name: str,
+    root: Path,
+    packed_bytes: int,
+    members: list[tuple[zipfile.ZipInfo, PurePosixPath]],
+    written: list[Path],
+) -> None:
     budget = min(MAX_UNZIPPED_BYTES, max(packed_bytes, 1) * MAX_COMPRESSION_RATIO)
-    for info in archive.infolist():
-        member = _safe_member_path(info, name)
-        if member is None:
-            continue
+    for info, member in members:
         target = (root / member).resolve()
         if root not in target.parents:
-            raise InvalidInputError(f"{name} tries to write outside its folder ({info.filename}): refused.")
+            raise InvalidInputError(f"{name} tries to write outside its folder ({member}): refused.")
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(target)
         with archive.open(info) as source, target.open("wb") as sink:

@@ -31,6 +31,7 @@ from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
 from backend.models import catalog
+from backend.models.access import check_model_access
 from backend.models.loader import load_model
 from backend.models.plan import plan_load
 
@@ -126,6 +127,8 @@ def _queue(
 ) -> Job:
     # A model that can never load is refused now, not by the worker after the queue.
     plan_load(request.task, request.model_ref, settings)
+    # The worker loads without knowing who asked: another user's run folder is refused here.
+    check_model_access(request.model_ref, owner, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     store = JobStore(settings=settings)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from backend.models.loader import LoadedModel
+from backend.models.registry import display_name
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, t
     """The footer of a run of ``loaded``."""
     return RunFooter(
         device=loaded.device.name,
-        model=loaded.model_ref,
+        model=display_name(loaded.model_ref),
         latency_ms=round(latency_ms, 1),
         items=items,
         unit=unit,

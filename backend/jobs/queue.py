@@ -73,9 +73,10 @@ def get_queue(settings: Settings | None = None) -> tuple[Huey, TaskWrapper]:
 
 
 def _unreachable(settings: Settings, error: Exception) -> ShowcaseError:
-    where = settings.redis_url if settings.queue_backend == "redis" else str(queue_file(settings))
+    # Neither the Redis URL (it may hold a password) nor the queue file's server path is shown.
+    where = "LSM_REDIS_URL" if settings.queue_backend == "redis" else "the state folder"
     return ShowcaseError(
-        f"The job queue ({settings.queue_backend} at {where}) cannot be reached ({type(error).__name__}).",
+        f"The job queue ({settings.queue_backend}, {where}) cannot be reached ({type(error).__name__}).",
         "Check that Redis is running (LSM_REDIS_URL) or that the state folder is writable, then try again.",
     )
 

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
 from backend.models.memory import is_out_of_memory
+from backend.server_paths import redact_paths
 
 # The module that wires the handlers and runs ``main`` (started by ``ensure_worker_running``).
 ENTRY_MODULE = "backend.worker"
@@ -176,8 +176,8 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
     if _is_disk_full(error):
         return (
             FAILED,
-            f"The disk is full, so the {handler.output} could not be saved. Free space in {settings.state_dir} "
-            "and submit the job again; the uploaded data is kept.",
+            f"The disk is full, so the {handler.output} could not be saved. Free space in the state folder "
+            "(LSM_STATE_DIR) and submit the job again; the uploaded data is kept.",
             "Disk full",
         )
     if is_out_of_memory(error):
@@ -188,7 +188,7 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
         )
     return (
         FAILED,
-        f"{handler.doing} failed unexpectedly ({type(error).__name__}: {str(error)[:300]}). The log has details.",
+        f"{handler.doing} failed unexpectedly ({type(error).__name__}: {redact_paths(str(error), settings)[:300]}). The log has details.",
         "Failed",
     )
 
@@ -197,7 +197,7 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
     """Run one queued job with the handler of its kind and record the outcome; returns the final status.
 
     A job cancelled while it waited is skipped; a job whose kind has no handler fails in words.
-    Errors never escape: they become the job's readable error, and the traceback goes to its log.
+    Errors never escape: they become the job's readable error, and the traceback goes to the server log.
     """
     settings = settings or get_settings()
     store = JobStore(settings=settings)
@@ -227,7 +227,9 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
             elif isinstance(error, ShowcaseError):
                 store.log(job_id, text, "error")
             else:
-                store.log(job_id, traceback.format_exc(), "error")
+                # The traceback goes to the server log; the job log, shown on the page, gets no server paths.
+                _log.exception("Job %s failed", job_id)
+                store.log(job_id, f"{type(error).__name__}: {redact_paths(str(error), settings)}", "error")
             store.finish(job_id, status, error=text, message=message)
             return status
     store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message="Finished")

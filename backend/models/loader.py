@@ -28,6 +28,7 @@ from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
 from backend.models.plan import OFFLINE_HINT, LoadPlan, plan_load
+from backend.server_paths import shown_path
 
 
 @dataclass
@@ -56,22 +57,24 @@ def _memory_bytes(model: Any) -> int:
 
 
 def _translate_error(error: Exception, plan: LoadPlan, settings: Settings) -> ShowcaseError:
+    # A folder is named by its place in the models or runs folder, never by its server path.
+    ref = shown_path(plan.ref, settings) if plan.is_local else plan.ref
     if is_out_of_memory(error):
         return InsufficientMemoryError(
-            f"Not enough memory to load {plan.ref}.",
+            f"Not enough memory to load {ref}.",
             "Pick a smaller model, close other models, or raise LSM_MODEL_MEMORY_MB on a bigger machine.",
         )
     hint = OFFLINE_HINT.format(models_dir=settings.models_dir)
     if plan.is_local:
         return ModelLoadError(
-            f"The model folder for {plan.ref} could not be read ({type(error).__name__}).",
+            f"The model folder for {ref} could not be read ({type(error).__name__}).",
             "It may be corrupt or incomplete: download or export it again.",
         )
     lowered = f"{type(error).__name__}: {error}".lower()
     if "repositorynotfound" in lowered.replace(" ", "") or "is not a valid model identifier" in lowered:
-        return ModelUnavailableError(f"{plan.ref} was not found on the Hugging Face Hub.", hint)
+        return ModelUnavailableError(f"{ref} was not found on the Hugging Face Hub.", hint)
     return ModelUnavailableError(
-        f"{plan.ref} could not be fetched: the Hugging Face Hub is unreachable or offline mode is on.",
+        f"{ref} could not be fetched: the Hugging Face Hub is unreachable or offline mode is on.",
         hint,
     )
 

@@ -20,11 +20,12 @@ from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelErr
 from backend.models import catalog, quantize
 from backend.models.device import DeviceInfo, choose_device, wants_cpu_bfloat16
 from backend.models.weights import loaded_bytes, require_safetensors
+from backend.server_paths import shown_path
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _MAX_REF_LENGTH = 400
 OFFLINE_HINT = (
-    "To run without the Hugging Face Hub, copy the model into the models folder ({models_dir}) — "
+    "To run without the Hugging Face Hub, copy the model into the models folder (LSM_MODELS_DIR) — "
     "on a connected machine run `python -m backend.models download` — or enter the path of a "
     "local model folder inside it, and set LSM_OFFLINE=1."
 )
@@ -120,12 +121,12 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
     resolved = candidate.resolve()
     if not any(_inside(resolved, root) for root in _allowed_roots(settings)):
         raise UnsafeModelError(
-            f"Model folder {ref!r} is outside the models folder.",
-            f"Put local models inside {settings.models_dir} (setting LSM_MODELS_DIR).",
+            f"Model folder {shown_path(ref, settings)!r} is outside the models folder.",
+            "Put local models inside the models folder (setting LSM_MODELS_DIR).",
         )
     if not (resolved / "config.json").is_file():
         raise ModelUnavailableError(
-            f"No model folder at {ref!r} (it has no config.json).",
+            f"No model folder at {shown_path(ref, settings)!r} (it has no config.json).",
             OFFLINE_HINT.format(models_dir=settings.models_dir),
         )
     return str(resolved), True

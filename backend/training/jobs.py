@@ -20,6 +20,7 @@ from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import queue
 from backend.jobs.store import Job, JobStore, new_job_id
+from backend.models.access import check_model_access
 from backend.models.plan import plan_load
 from backend.training import staging
 from backend.training.datasets import PreparedDataset
@@ -35,6 +36,7 @@ def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], 
     # A base model that can never load (no such folder, pickle weights, outside the models
     # folder) is refused here, as the data is, rather than by the worker after queuing.
     plan_load(base_model_task(params.task, params.method), params.base_model, settings)
+    check_model_access(params.base_model, owner, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:

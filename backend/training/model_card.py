@@ -1,9 +1,15 @@
-"""The model card (README.md) written beside every finished model: data, parameters, metrics."""
+"""The model card (README.md) written beside every finished model: data, parameters, metrics.
+
+Titles, labels, column names and data warnings come from users: they are escaped with
+``plain_markdown`` so a card on the hub or in the app never grows links, images or HTML.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from backend.text_safety import plain_markdown
 from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EvaluationReport
 from backend.training.params import FAST, TrainingParams
@@ -13,7 +19,7 @@ CARD_FILE = "README.md"
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(plain_markdown(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -30,16 +36,18 @@ def build_model_card(
     class_rows = [(label, count) for label, count in dataset.summary.get("classes", {}).items()]
     param_rows = [(key, value) for key, value in params.to_dict().items() if key not in ("task", "title")]
     per_class = [(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", s.support) for s in report.per_class]
-    warnings = "\n".join(f"- {w}" for w in dataset.warnings) or "- none"
+    warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
+    title = plain_markdown(params.title) if params.title else f"{kind} classifier"
+    base_model = plain_markdown(params.base_model)
     return f"""---
 library_name: transformers
 pipeline_tag: {"text-classification" if params.task == "text" else "image-classification"}
-base_model: {params.base_model}
+base_model: {json.dumps(params.base_model)}
 ---
 
-# {params.title or f"{kind} classifier"}
+# {title}
 
-{kind} classifier fine-tuned from `{params.base_model}` with {method}, created {created} on {device}
+{kind} classifier fine-tuned from {base_model} with {method}, created {created} on {device}
 by the Large Model Showcase fine-tuning studio.
 
 ## Data

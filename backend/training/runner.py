@@ -25,6 +25,7 @@ from backend.models import catalog
 from backend.models.device import DeviceInfo, choose_device
 from backend.models.embedding_head import EmbeddingHeadClassifier
 from backend.models.registry import write_manifest
+from backend.server_paths import shown_path
 from backend.training import fast_mode, image_trainer, text_trainer
 from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EvaluationReport, build_report
@@ -137,7 +138,7 @@ def run_training(
         build_model_card(params, dataset, report, created, device.name), encoding="utf-8"
     )
     write_manifest(model_dir, DEMO_TASK[params.task], title, created, owner, report.headline())
-    reporter.log(f"Saved the model to {model_dir}")
+    reporter.log(f"Saved the model to {shown_path(model_dir, settings)}")
     return TrainingResult(str(model_dir), report, round(time.perf_counter() - started, 2), device.name)
 
 

@@ -7,17 +7,43 @@ user's owner id is their identity, and their uploads, jobs and models are theirs
 
 from __future__ import annotations
 
+import os
+import secrets
+
 import streamlit as st
 
 from backend import auth
+from backend.text_safety import plain_markdown
 
 _PASSWORD_FLAG = "auth.password_ok"
+_CLIENT_ID = "auth.client_id"
+# A reverse proxy on another host makes every client share its address; when it sets a header with
+# the real one (e.g. X-Real-IP, X-Forwarded-For), name it here. Only set it behind such a proxy:
+# clients can write any header themselves.
+_ADDRESS_HEADER_ENV = "LSM_CLIENT_ADDRESS_HEADER"
 
 
 @st.cache_resource(show_spinner=False)
 def _password_limiter() -> auth.AttemptLimiter:
-    """One limiter for the whole process: every session's wrong guesses count together."""
+    """One limiter for the whole process; it counts each client's wrong guesses separately."""
     return auth.AttemptLimiter()
+
+
+def _client_address() -> str | None:
+    header = os.environ.get(_ADDRESS_HEADER_ENV, "").strip()
+    if header:
+        # The proxy appends the address it saw last; earlier entries are whatever the client sent.
+        value = str(st.context.headers.get(header) or "").split(",")[-1].strip()
+        if value:
+            return value
+    return st.context.ip_address
+
+
+def client_key() -> auth.ClientKey:
+    """This browser session and its address, for the password limiter."""
+    if _CLIENT_ID not in st.session_state:
+        st.session_state[_CLIENT_ID] = secrets.token_hex(16)
+    return auth.ClientKey(session=st.session_state[_CLIENT_ID], address=_client_address())
 
 
 def access_policy() -> auth.AccessPolicy:
@@ -62,14 +88,15 @@ def _show_password_form() -> None:
         submitted = st.form_submit_button("Sign in", icon=":material/login:")
     if not submitted:
         return
-    wait = limiter.retry_after()
+    client = client_key()
+    wait = limiter.retry_after(client)
     if wait > 0:
         st.error(f"Too many wrong passwords. Try again in {wait:,.0f} seconds.", icon=":material/timer:")
         return
     if auth.check_password(typed, access_policy().password_hash):
         st.session_state[_PASSWORD_FLAG] = True
         st.rerun()
-    limiter.record_failure()
+    limiter.record_failure(client)
     st.error("That password is not right.", icon=":material/lock:")
 
 
@@ -97,8 +124,9 @@ def show_account_sidebar() -> None:
         return
     with st.sidebar:
         if policy.mode == auth.OIDC:
+            # The name comes from the identity provider, where the user chose it: plain text only.
             name = st.user.get("name") or st.user.get("email") or "signed in"
-            st.caption(f":material/account_circle: {name}")
+            st.caption(f":material/account_circle: {plain_markdown(name)}")
             if st.button("Sign out", key="auth.logout", icon=":material/logout:"):
                 st.logout()
         else:

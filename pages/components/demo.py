@@ -18,6 +18,7 @@ from backend.inference.tables import TableRun
 from backend.models import catalog, registry
 from backend.models.catalog import ModelSpec
 from backend.models.loader import LoadedModel
+from backend.text_safety import plain_markdown
 from pages.components import models, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error
@@ -113,7 +114,7 @@ def show_footer(footer: RunFooter) -> None:
     """Device, model, latency and the amount of work of one run."""
     parts = [
         f":material/memory: {footer.device}",
-        f":material/deployed_code: `{registry.display_name(footer.model)}`",
+        f":material/deployed_code: {plain_markdown(footer.model)}",
         f":material/timer: {footer.latency_ms:,.0f} ms",
         f"{footer.items:,} {footer.unit}{'' if footer.items == 1 else 's'}",
     ]

@@ -1,4 +1,10 @@
-"""Showing backend errors as messages, never tracebacks."""
+"""Showing backend errors as messages, never tracebacks.
+
+Every ShowcaseError shown to a user passes through :func:`show_error`, and its text is escaped
+there with ``plain_markdown``: messages quote file, column, label and model names that users
+chose, and ``st.warning``/``st.error`` render Markdown, so a name must never become a link,
+an image, HTML or a styled directive.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,20 @@ from contextlib import contextmanager
 import streamlit as st
 
 from backend.errors import InvalidInputError, ModelUnavailableError, ShowcaseError
+from backend.text_safety import plain_markdown
 
 _log = logging.getLogger(__name__)
 
 
 def show_error(error: ShowcaseError) -> None:
-    """Render one backend error with the right severity."""
+    """Render one backend error with the right severity, its text shown literally."""
+    text = plain_markdown(error.user_text())
     if isinstance(error, InvalidInputError):
-        st.warning(error.user_text(), icon=":material/edit_note:")
+        st.warning(text, icon=":material/edit_note:")
     elif isinstance(error, ModelUnavailableError):
-        st.error(error.user_text(), icon=":material/cloud_off:")
+        st.error(text, icon=":material/cloud_off:")
     else:
-        st.error(error.user_text(), icon=":material/error:")
+        st.error(text, icon=":material/error:")
 
 
 @contextmanager

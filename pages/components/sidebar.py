@@ -9,6 +9,7 @@ from backend.config import Settings, get_settings
 from backend.models import registry
 from backend.models.device import DeviceInfo
 from backend.models.plan import demo_dtype
+from backend.text_safety import plain_markdown
 from pages.components.models import current_device, model_cache
 
 
@@ -39,7 +40,7 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         if device.note:
             st.caption(device.note)
         if settings.offline:
-            st.caption(f":material/cloud_off: Offline mode: models from `{settings.models_dir}`")
+            st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
         cache = model_cache()
         loaded = cache.loaded()
         used = cache.used_bytes() / 2**20
@@ -47,4 +48,6 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         if not loaded:
             st.caption("None yet: a model loads on first use.")
         for item in reversed(loaded):
-            st.markdown(f"- `{registry.display_name(item.model_ref)}` · {item.task} · {item.memory_mb:,.0f} MB")
+            st.markdown(
+                f"- {plain_markdown(registry.display_name(item.model_ref))} · {item.task} · {item.memory_mb:,.0f} MB"
+            )

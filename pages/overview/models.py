@@ -37,7 +37,7 @@ if task:
 
 st.subheader("Running without the Hugging Face Hub")
 st.markdown(
-    f"""
+    """
 On a connected machine, fetch the default models into the models folder, then copy that folder
 to the offline server:
 
@@ -46,8 +46,8 @@ python -m backend.models download            # every default model
 python -m backend.models download sentiment  # or only some tasks; --all adds the alternatives
 ```
 
-Then set `LSM_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) and `LSM_MODELS_DIR` to that folder. The
-models folder here is `{settings.models_dir}`. Any model folder inside it (with `config.json`
-and safetensors weights) can be typed into a demo's model box by its folder name.
+Then set `LSM_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) and `LSM_MODELS_DIR` to that folder (the
+server's own path is not shown here). Any model folder inside it (with `config.json` and
+safetensors weights) can be typed into a demo's model box by its folder name.
 """
 )

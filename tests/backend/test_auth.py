@@ -200,17 +200,68 @@ def test_owner_is_a_verified_email_or_the_provider_subject(claims, expected):
 # --- guessing -------------------------------------------------------------------------------
 
 
+def _limiter(now: list[float], **limits: int) -> auth.AttemptLimiter:
+    return auth.AttemptLimiter(window_seconds=60, clock=lambda: now[0], **limits)
+
+
 def test_attempt_limiter_blocks_after_too_many_failures_then_recovers():
     now = [1000.0]
-    limiter = auth.AttemptLimiter(max_failures=3, window_seconds=60, clock=lambda: now[0])
+    limiter = _limiter(now, max_failures=3)
+    attacker = auth.ClientKey("session-a", "203.0.113.7")
     for _ in range(3):
-        assert limiter.retry_after() == 0
-        limiter.record_failure()
-    assert limiter.retry_after() == 60
+        assert limiter.retry_after(attacker) == 0
+        limiter.record_failure(attacker)
+    assert limiter.retry_after(attacker) == 60
     now[0] += 59
-    assert limiter.retry_after() == 1
+    assert limiter.retry_after(attacker) == 1
     now[0] += 1
-    assert limiter.retry_after() == 0
+    assert limiter.retry_after(attacker) == 0
+
+
+def test_a_failing_client_does_not_lock_out_another_client():
+    now = [1000.0]
+    limiter = _limiter(now)  # the production limits
+    attacker = auth.ClientKey("session-a", "203.0.113.7")
+    for _ in range(25):
+        limiter.record_failure(attacker)
+        now[0] += 1
+    assert limiter.retry_after(attacker) > 0
+    assert limiter.retry_after(auth.ClientKey("session-b", "198.51.100.2")) == 0
+    # Same office (shared address), another browser: not yet held back by the address limit.
+    assert limiter.retry_after(auth.ClientKey("session-c", "203.0.113.7")) == 0
+
+
+def test_new_sessions_from_one_address_are_braked_by_the_address_limit():
+    now = [1000.0]
+    limiter = _limiter(now, max_failures=5, max_failures_per_address=8)
+    for attempt in range(8):
+        limiter.record_failure(auth.ClientKey(f"fresh-session-{attempt}", "203.0.113.7"))
+    assert limiter.retry_after(auth.ClientKey("fresh-session-9", "203.0.113.7")) == 60
+    assert limiter.retry_after(auth.ClientKey("fresh-session-9", "198.51.100.2")) == 0
+
+
+def test_unknown_addresses_fall_back_to_the_session_and_the_global_ceiling():
+    now = [1000.0]
+    limiter = _limiter(now, max_failures=5, max_failures_per_address=8, max_failures_global=20)
+    # Localhost or a same-host proxy: no address, so every client is known by its session only.
+    for attempt in range(19):
+        limiter.record_failure(auth.ClientKey(f"session-{attempt}", None))
+    assert limiter.retry_after(auth.ClientKey("another", None)) == 0
+    limiter.record_failure(auth.ClientKey("session-19", None))
+    # The last resort: a distributed attack past the global ceiling holds everyone for the window.
+    assert limiter.retry_after(auth.ClientKey("another", "198.51.100.2")) == 60
+    now[0] += 60
+    assert limiter.retry_after(auth.ClientKey("another", "198.51.100.2")) == 0
+
+
+def test_limiter_forgets_old_clients():
+    now = [1000.0]
+    limiter = _limiter(now)
+    for attempt in range(200):
+        limiter.record_failure(auth.ClientKey(f"session-{attempt}", f"198.51.100.{attempt % 250}"))
+    now[0] += 61
+    limiter.retry_after(auth.ClientKey("x"))
+    assert limiter._failures == {}
 
 
 def test_default_protected_entries_name_real_sections_or_pages():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
+import re
 import stat
 import struct
 import tomllib
@@ -17,7 +19,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from backend import uploads
+from backend import table_checks, uploads
 from backend.errors import InputTooLargeError, InvalidInputError
 from paths import PROJECT_ROOT
 
@@ -528,3 +530,325 @@ def test_size_refusals_have_their_own_error_type():
     with pytest.raises(InvalidInputError, match="is empty") as empty:
         uploads.check_size("empty.csv", 0, 2**20)
     assert not isinstance(empty.value, InputTooLargeError)
+
+
+# --- archive names, encryption and duplicates -------------------------------------------------
+
+
+class _RawNameInfo(zipfile.ZipInfo):
+    """A member whose name bytes are written as given, without the UTF-8 flag (as old tools do)."""
+
+    def __init__(self, raw: bytes, extra: bytes = b""):
+        super().__init__(raw.decode("cp437"))  # how zipfile itself reads a name without the flag
+        self.raw = raw
+        self.extra = extra
+
+    def _encodeFilenameFlags(self):  # noqa: N802 - zipfile's own name
+        return self.raw, self.flag_bits & ~0x800
+
+
+def _raw_zip(members: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, content in members:
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def test_gbk_names_from_chinese_windows_tools_become_the_right_folder_names(tmp_path):
+    data = _raw_zip(
+        [(_RawNameInfo("正面/好评 1.png".encode("gbk")), b"1"), (_RawNameInfo("负面/差评.png".encode("gbk")), b"2")]
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert not archive.infolist()[0].flag_bits & 0x800
+        assert archive.namelist()[0] != "正面/好评 1.png"  # what zipfile alone would have made of it
+    uploads.extract_zip("评论图片.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["正面/好评 1.png", "负面/差评.png"]
+
+
+def test_utf8_names_without_the_flag_are_read_as_utf8(tmp_path):
+    data = _raw_zip([(_RawNameInfo("café/ünïcode 正面.png".encode()), b"1")])
+    uploads.extract_zip("mac.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["café/ünïcode 正面.png"]
+
+
+def test_unicode_path_extra_field_wins_over_the_code_page_name(tmp_path):
+    raw = "猫/1.png".encode("gbk")
+    utf8 = "猫/1.png".encode()
+    extra = struct.pack("<HHBI", 0x7075, 5 + len(utf8), 1, zlib.crc32(raw)) + utf8
+    uploads.extract_zip("7zip.zip", _raw_zip([(_RawNameInfo(raw, extra), b"1")]), tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["猫/1.png"]
+
+
+@pytest.mark.parametrize("raw", [b"\x80\xff/1.png", b"ok/\x01\x02.png", b"\x1b[31mred.png"])
+def test_names_in_an_unknown_encoding_or_with_controls_are_refused_with_the_reason(tmp_path, raw):
+    data = _raw_zip([(_RawNameInfo(b"fine.png"), b"0"), (_RawNameInfo(raw), b"1")])
+    with pytest.raises(InvalidInputError, match="neither UTF-8 nor Chinese") as caught:
+        uploads.extract_zip("odd.zip", data, tmp_path / "out")
+    assert "\x1b" not in caught.value.user_text()
+    assert _files_under(tmp_path) == []
+
+
+def _mark_encrypted(data: bytes, member: str) -> bytes:
+    """Set the 'encrypted' flag (bit 0) of ``member`` in its local and central headers."""
+    patched = bytearray(data)
+    name = member.encode()
+    for signature, flags_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        start = 0
+        while (start := patched.find(signature, start)) >= 0:
+            if patched[start + name_at : start + name_at + len(name)] == name:
+                patched[start + flags_at] |= 0x1
+            start += 4
+    return bytes(patched)
+
+
+def test_encrypted_members_are_refused_with_the_reason(tmp_path):
+    data = _mark_encrypted(_zip({"open/1.png": b"0", "secret/1.png": b"ciphertext"}), "secret/1.png")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.getinfo("secret/1.png").flag_bits & 0x1
+    with pytest.raises(InvalidInputError, match="encrypted"):
+        uploads.extract_zip("locked.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_encrypted_xlsx_members_are_refused_with_the_reason():
+    data = _mark_encrypted(_zip({"xl/workbook.xml": b"<workbook/>"}), "xl/workbook.xml")
+    with pytest.raises(InvalidInputError, match="encrypted"):
+        uploads.read_table("book.xlsx", data)
+
+
+def test_exact_duplicate_names_are_refused(tmp_path):
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        data = _raw_zip([(zipfile.ZipInfo("cats/1.png"), b"first"), (zipfile.ZipInfo("cats/1.png"), b"second")])
+    with pytest.raises(InvalidInputError, match="two entries named cats/1.png"):
+        uploads.extract_zip("twice.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Cats/1.png", "cats/1.png"),  # one file on Windows and macOS
+        ("cats//1.png", "cats/1.png"),
+        ("cats/./1.png", "cats/1.png"),
+        ("cats\\1.png", "cats/1.png"),
+        ("caf\u00e9/1.png", "cafe\u0301/1.png"),  # NFC and NFD (macOS) spellings of café
+    ],
+)
+def test_names_that_collide_on_extraction_are_refused(tmp_path, first, second):
+    data = _zip({first: b"first", second: b"second"})
+    with pytest.raises(InvalidInputError, match="overwrite each other|two entries named"):
+        uploads.extract_zip("collide.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path) == []
+
+
+def test_nfd_names_are_extracted_in_nfc(tmp_path):
+    uploads.extract_zip("mac.zip", _zip({"cafe\u0301/1.png": b"1"}), tmp_path / "out")
+    assert _files_under(tmp_path / "out") == ["caf\u00e9/1.png"]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [" =1+1", "  +cmd", "\u00a0-2", "\u3000@SUM(A1)", "＝HYPERLINK(1)", "＋1", "－1", "＠x", " ＝1", "\n=1", "﹦1"],
+)
+def test_formulas_after_spaces_and_in_full_width_forms_are_escaped(cell):
+    assert uploads.escape_formula(cell) == "'" + cell
+    rows = list(csv.reader(io.StringIO(uploads.to_safe_csv(pd.DataFrame({"a": [cell]})).decode("utf-8-sig"))))
+    assert rows[1] == ["'" + cell]
+
+
+@pytest.mark.parametrize("cell", ["a = b", "  plain", "全角＝在中间", "e-mail", "2026-12-01"])
+def test_text_that_only_contains_formula_signs_is_left_alone(cell):
+    assert uploads.escape_formula(cell) == cell
+
+
+# --- table shape: columns and cells, checked before parsing ------------------------------------
+
+_WIDE = 200_000
+
+
+def _wide_header(separator: str) -> bytes:
+    return separator.join(f"c{i}" for i in range(_WIDE)).encode()
+
+
+@pytest.mark.parametrize(("name", "separator"), [("wide.csv", ","), ("wide.tsv", "\t"), ("wide.txt", ";")])
+def test_wide_delimited_header_is_refused_from_the_header_line(name, separator):
+    # The second line is malformed: a refusal naming the columns shows no data row was parsed.
+    data = _wide_header(separator) + b'\n"unterminated\n'
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table(name, data)
+    assert caught.value.message == f"{name} has 200,000 columns in the header; the limit is 1,000."
+
+
+def test_table_at_the_column_limit_is_read():
+    header = ",".join(f"c{i}" for i in range(table_checks.MAX_TABLE_COLUMNS))
+    frame = uploads.read_table("limit.csv", f"{header}\n{','.join('x' * 1000)}\n".encode())
+    assert frame.shape == (1, table_checks.MAX_TABLE_COLUMNS)
+
+
+def test_wide_first_json_line_is_refused_before_the_rest_is_read():
+    line = json.dumps({f"k{i}": i for i in range(_WIDE)})
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("wide.jsonl", f"{line}\nnot json\n".encode())
+    assert caught.value.message == "wide.jsonl has 200,000 columns in line 1; the limit is 1,000."
+
+
+def test_json_lines_whose_keys_add_up_past_the_limit_are_refused():
+    lines = "\n".join(json.dumps({f"k{line}_{i}": i for i in range(400)}) for line in range(3))
+    with pytest.raises(InvalidInputError, match="1,200 columns in lines 1-3 together; the limit is 1,000"):
+        uploads.read_table("drift.jsonl", lines.encode())
+
+
+def test_wide_first_json_record_is_refused_before_the_document_is_parsed():
+    record = json.dumps({f"k{i}": i for i in range(_WIDE)})
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("wide.json", f"[{record}, {{broken".encode())
+    assert caught.value.message == "wide.json has 200,000 columns in the first record; the limit is 1,000."
+
+
+def test_wide_json_columns_object_is_refused():
+    document = json.dumps({f"k{i}": {"0": i} for i in range(5_000)})
+    with pytest.raises(InvalidInputError, match="5,000 columns in the top-level object"):
+        uploads.read_table("columns.json", document.encode())
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("cells.csv", b"a,b,c\n" + b"1,2,3\n" * 5),
+        ("cells.jsonl", b'{"a": 1, "b": 2, "c": 3}\n' * 5),
+        ("cells.json", b"[" + b",".join([b'{"a": 1, "b": 2, "c": 3}'] * 5) + b"]"),
+    ],
+)
+def test_rows_times_columns_are_bounded(monkeypatch, name, data):
+    monkeypatch.setattr(table_checks, "MAX_TABLE_CELLS", 12)
+    with pytest.raises(InvalidInputError, match=r"x 3 columns = 1[2-5] cells \(or more\); the limit is 12 cells"):
+        uploads.read_table(name, data)
+
+
+def _rewrite_xlsx(data: bytes, part: str, edit) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            target.writestr(info.filename, edit(content) if info.filename == part else content)
+    return buffer.getvalue()
+
+
+def test_xlsx_with_a_cell_in_the_last_column_is_refused_from_its_dimension():
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active["A1"] = "text"
+    workbook.active["XFD1048576"] = "far away"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(InvalidInputError) as caught:
+        uploads.read_table("far.xlsx", buffer.getvalue())
+    assert caught.value.message == (
+        "far.xlsx has 16,384 columns in its sheet's used range A1:XFD1048576; the limit is 1,000."
+    )
+
+
+def test_xlsx_whose_dimension_lies_is_checked_row_by_row():
+    data = _xlsx_bytes([["text", "label"], ["a", "b"]])
+    sheet = "xl/worksheets/sheet1.xml"
+
+    def far_cell(xml: bytes) -> bytes:
+        xml = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:B2"/>', xml)
+        return xml.replace(
+            b"</sheetData>", b'<row r="3"><c r="ZZZ3" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+        )
+
+    with pytest.raises(InvalidInputError, match="18,278 columns in its sheet"):
+        uploads.read_table("liar.xlsx", _rewrite_xlsx(data, sheet, far_cell))
+
+
+def test_xlsx_rows_times_columns_are_bounded(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_TABLE_CELLS", 10)
+    data = _xlsx_bytes([["text", "label"]] + [["a", "b"]] * 8)
+    with pytest.raises(InvalidInputError, match="the limit is 10 cells"):
+        uploads.read_table("cells.xlsx", data)
+
+
+def _with_shared_strings(data: bytes, count: int) -> bytes:
+    items = b"".join(b"<si><t>text %d</t></si>" % i for i in range(count))
+    xml = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + items + b"</sst>"
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", xml)
+    return buffer.getvalue()
+
+
+def test_xlsx_shared_strings_are_bounded_by_size(monkeypatch):
+    data = _with_shared_strings(_xlsx_bytes([["text", "label"], ["a", "b"]]), 50)
+    monkeypatch.setattr(table_checks, "MAX_XLSX_SHARED_STRINGS_BYTES", 200)
+    with pytest.raises(
+        InvalidInputError, match=r"shared strings \(xl/sharedStrings.xml\) declare \d+ KB; the limit is 0 KB"
+    ):
+        uploads.read_table("strings.xlsx", data)
+
+
+def test_xlsx_shared_strings_are_bounded_by_count(monkeypatch):
+    data = _with_shared_strings(_xlsx_bytes([["text", "label"], ["a", "b"]]), 50)
+    monkeypatch.setattr(table_checks, "MAX_TABLE_CELLS", 20)
+    with pytest.raises(InvalidInputError, match="more than 20 distinct texts"):
+        uploads.read_table("strings.xlsx", data)
+
+
+def test_xlsx_with_too_many_parts_is_refused(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_XLSX_ENTRIES", 3)
+    with pytest.raises(InvalidInputError, match="parts; a workbook has at most 3"):
+        uploads.read_table("parts.xlsx", _xlsx_bytes([["text"], ["a"]]))
+
+
+def test_xlsx_part_that_unpacks_past_its_declared_size_is_refused():
+    data = _xlsx_bytes([["text", "label"]] + [[f"row {i}", "pos"] for i in range(200)])
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        real = archive.getinfo(sheet).file_size
+    patched = bytearray(data)
+    name = sheet.encode()
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = 0
+        while (start := patched.find(signature, start)) >= 0:
+            if patched[start + name_at : start + name_at + len(name)] == name:
+                struct.pack_into("<I", patched, start + size_at, real // 10)
+            start += 4
+    with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
+        uploads.read_table("lying.xlsx", bytes(patched))
+
+
+def test_xlsx_with_a_damaged_sheet_stream_gives_a_message_not_a_traceback():
+    data = bytearray(_xlsx_bytes([["text", "label"]] + [[f"row {i}", "pos"] for i in range(200)]))
+    name = b"xl/worksheets/sheet1.xml"
+    local = 0
+    while data[local + 30 : local + 30 + len(name)] != name:
+        local = data.index(b"PK\x03\x04", local + 4)
+    name_length, extra_length = struct.unpack_from("<HH", data, local + 26)
+    start = local + 30 + name_length + extra_length
+    data[start + 20 : start + 60] = b"\xff" * 40  # scramble the compressed stream
+    with pytest.raises(InvalidInputError, match="not a readable .xlsx"):
+        uploads.read_table("damaged.xlsx", bytes(data))
+
+
+def test_json_lines_may_hold_unicode_line_separators_inside_strings():
+    frame = uploads.read_table(
+        "sep.jsonl", '{"text": "a\u2028b", "label": "x"}\n{"text": "c", "label": "y"}\n'.encode()
+    )
+    assert frame["text"].tolist() == ["a\u2028b", "c"]
+
+
+def test_xlsx_with_an_outsized_styles_part_is_refused(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_XLSX_OTHER_XML_BYTES", 1000)
+    with pytest.raises(
+        InvalidInputError, match=r"xl/\w+/?\w*\.xml declares \d+ KB unpacked; the limit for that part is 1 KB"
+    ):
+        uploads.read_table("styles.xlsx", _xlsx_bytes([["text"], ["a"]]))
+
+
+def test_xlsx_declaring_too_much_in_all_is_refused(monkeypatch):
+    monkeypatch.setattr(table_checks, "MAX_XLSX_PART_BYTES", 5000)
+    with pytest.raises(InvalidInputError, match=r"declares \d+ KB unpacked; the limit is 5 KB"):
+        uploads.read_table("total.xlsx", _xlsx_bytes([["text"], ["a"]]))

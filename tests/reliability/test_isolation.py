@@ -87,3 +87,26 @@ def test_models_are_listed_for_their_owner_and_shared_ones_for_everyone(local, t
     assert titles("") == {"team-model"}
     labels = [m.label for m in list_local_models(catalog.SENTIMENT, owner="ana@example.com", settings=local)]
     assert labels == [f"ana-model · {ana}", "team-model · team-model"]
+
+
+def test_jobs_cannot_be_queued_on_another_users_model_folder(local, tiny_model_paths):
+    # The worker loads without knowing who asked, so the owner check happens at submission.
+    from backend.errors import UnsafeModelError
+    from backend.inference import batch
+    from backend.jobs import queue
+
+    bob = _recorded_model(local, "bob-model", "bob@example.com", tiny_model_paths["sentiment"])
+    folder = str(local.runs_dir / bob / "model")
+    request = batch.BatchRequest(catalog.SENTIMENT, folder, column="text")
+    with pytest.raises(UnsafeModelError, match="not in your workspace"):
+        batch.submit_batch_job(request, learnable_texts(per_class=3), owner="ana@example.com", settings=local)
+    params = TrainingParams("text", FAST, folder, title="on bob's model")
+    with pytest.raises(UnsafeModelError, match="not in your workspace"):
+        jobs.submit_text_job(
+            params, prepared_texts(learnable_texts(per_class=6), params), owner="ana@example.com", settings=local
+        )
+    assert [job.id for job in JobStore(settings=local).list_jobs()] == [bob]
+    assert queue.pending_count(local) == 0
+    # Bob himself may.
+    mine = batch.submit_batch_job(request, learnable_texts(per_class=3), owner="bob@example.com", settings=local)
+    assert mine.owner == "bob@example.com"

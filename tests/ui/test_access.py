@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -96,6 +98,24 @@ def test_password_guessing_is_braked(password_protects_overview, monkeypatch):
     assert _titles(app) == ["Sign in"]
 
 
+def test_a_second_client_with_the_right_password_gets_in_while_an_attacker_fails(password_protects_overview):
+    attacker = _run(AppTest.from_file(APP, default_timeout=60))
+    for _ in range(8):  # past the per-session limit of the shared, process-wide limiter
+        attacker.text_input(key="auth.password").input("guess")
+        _checked(attacker.button[0].click().run())
+    assert "Too many wrong passwords" in " ".join(e.value for e in attacker.error)
+
+    user = _run(AppTest.from_file(APP, default_timeout=60))
+    user.text_input(key="auth.password").input(PASSWORD)
+    _checked(user.button[0].click().run())
+    assert "Large Model Showcase" in _titles(user)
+
+    # The attacker stays braked even with the right password, until the window passes.
+    attacker.text_input(key="auth.password").input(PASSWORD)
+    _checked(attacker.button[0].click().run())
+    assert _titles(attacker) == ["Sign in"]
+
+
 def test_misconfigured_password_keeps_protected_pages_closed(monkeypatch):
     monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", "not-a-hash")
     monkeypatch.setenv("LSM_PROTECTED", "Overview")
@@ -151,3 +171,15 @@ def test_current_owner_follows_the_signed_in_identity(user, expected):
     app.user = user
     _run(app)
     assert app.markdown[0].value == expected
+
+
+def test_a_provider_supplied_name_is_shown_as_plain_text(monkeypatch):
+    monkeypatch.setattr(auth, "load_access_policy", _oidc_policy)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.user = {"is_logged_in": True, "email": "e@example.com", "email_verified": True, "sub": "9"}
+    app.user["name"] = "[Ana](http://evil.example) ![x](http://evil.example/a.png)"
+    _run(app)
+    captions = " ".join(str(c.value) for c in app.sidebar.caption)
+    assert "\\[Ana\\]" in captions
+    unescaped = re.sub(r"\\.", "", captions)
+    assert "[" not in unescaped and "](" not in unescaped

@@ -30,4 +30,4 @@ def test_sidebar_lists_the_model_the_page_loaded_on_this_run(tiny_model_paths):
     sidebar_text = " ".join(str(m.value) for m in app.sidebar.markdown)
     assert "CPU" in sidebar_text
     # Named by its place in the models folder, never by its absolute server path.
-    assert "`tiny/sentiment`" in sidebar_text and tiny_model_paths["sentiment"] not in sidebar_text
+    assert "tiny/sentiment" in sidebar_text and tiny_model_paths["sentiment"] not in sidebar_text

@@ -25,7 +25,7 @@ def test_every_label_gets_a_probability_and_the_best_is_the_label(sentiment_mode
     assert result.notice == ""
     assert result.footer.items == 1 and result.footer.unit == "text"
     assert result.footer.tokens == classification.tokens
-    assert result.footer.model == sentiment_model.model_ref
+    assert result.footer.model == "tiny/sentiment"  # its place in the models folder, no server path
     assert result.footer.device == sentiment_model.device.name
     json.dumps(result.to_dict())
 

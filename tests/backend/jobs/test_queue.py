@@ -46,7 +46,7 @@ def test_an_unreachable_redis_is_a_readable_error_and_nothing_is_left_behind(tmp
 
     local = dataclasses.replace(settings, state_dir=tmp_path, queue_backend="redis", redis_url="redis://127.0.0.1:1/0")
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"])
-    with pytest.raises(ShowcaseError, match=r"job queue \(redis at redis://127.0.0.1:1/0\) cannot be reached"):
+    with pytest.raises(ShowcaseError, match=r"job queue \(redis, LSM_REDIS_URL\) cannot be reached"):
         jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     assert JobStore(settings=local).list_jobs() == []
     assert not any((tmp_path / "runs").iterdir())

@@ -1,0 +1,297 @@
+"""The shape of an uploaded table, checked before a parser builds it.
+
+A 200,000-key JSON line or a workbook whose only cell sits at XFD1048576 is a few kilobytes, yet
+pandas or openpyxl would spend minutes and gigabytes building it. The checks here read as little as
+they can: the header line of a CSV, the first JSON object, an XLSX's zip directory, its
+``<dimension>`` element and then its rows by streaming, and they refuse in words naming the limit
+and what was found.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from xml.etree import ElementTree
+
+from backend.errors import InvalidInputError
+
+# Training and market tables have a handful of columns; a thousand leaves room for wide exports.
+MAX_TABLE_COLUMNS = 1_000
+# 200,000 rows of 10 columns: about what fits in Community Cloud's memory as Python strings.
+MAX_TABLE_CELLS = 2_000_000
+# An .xlsx is a zip of XML parts; an ordinary one has a few dozen.
+MAX_XLSX_ENTRIES = 1_000
+# openpyxl reads the whole shared-strings part into memory, even in read-only mode.
+MAX_XLSX_SHARED_STRINGS_BYTES = 100 * 2**20
+# A sheet part, and all parts together, uncompressed (a 50 MB workbook rarely unpacks past 300 MB).
+MAX_XLSX_PART_BYTES = 500 * 2**20
+# Styles, theme and workbook parts are read whole; real ones take a few MB at most.
+MAX_XLSX_OTHER_XML_BYTES = 20 * 2**20
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)$")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]+)(\d+))?\"")
+_HEAD_BYTES = 4096
+_UNHELPFUL = "Upload a table with fewer columns (for training: the text and label columns) or a sample of it."
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:,.0f} MB" if count >= 2**20 else f"{count / 2**10:,.0f} KB"
+
+
+def check_columns(name: str, count: int, where: str = "the header") -> None:
+    """Refuse a table wider than :data:`MAX_TABLE_COLUMNS`."""
+    if count > MAX_TABLE_COLUMNS:
+        raise InvalidInputError(
+            f"{name} has {count:,} columns in {where}; the limit is {MAX_TABLE_COLUMNS:,}.", _UNHELPFUL
+        )
+
+
+def check_cells(name: str, rows: int, columns: int) -> None:
+    """Refuse a table of more than :data:`MAX_TABLE_CELLS` cells (rows x columns)."""
+    if rows * columns > MAX_TABLE_CELLS:
+        raise InvalidInputError(
+            f"{name} has {rows:,} rows x {columns:,} columns = {rows * columns:,} cells (or more); "
+            f"the limit is {MAX_TABLE_CELLS:,} cells.",
+            "Upload fewer rows or fewer columns.",
+        )
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def _json_keys(value: object) -> int:
+    return len(value) if isinstance(value, dict) else 1
+
+
+def check_jsonl(name: str, text: str, max_rows: int) -> None:
+    """Check every JSON line's width, the union of their keys and the cells, one line at a time.
+
+    Raises:
+        InvalidInputError: a line is not JSON, or the table would be too wide or too large.
+    """
+    keys: set[str] = set()
+    rows = 0
+    # "\n" only, as pandas splits: str.splitlines would also split inside strings holding U+2028.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as error:
+            raise InvalidInputError(
+                f"{name} could not be read as a table: line {number} is not JSON ({str(error)[:120]})."
+            ) from error
+        check_columns(name, _json_keys(record), f"line {number}")
+        if isinstance(record, dict):
+            keys.update(record)
+            check_columns(name, len(keys), f"lines 1-{number} together")
+        rows += 1
+        check_cells(name, rows, max(len(keys), 1))
+        if rows > max_rows:
+            raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
+
+
+def check_json(name: str, text: str, max_rows: int) -> None:
+    """Check a JSON table (records, or columns of values) for width and size.
+
+    The first record or column is decoded alone first, so a very wide one is refused in
+    milliseconds; then the whole document is checked.
+    """
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        inner = stripped[1:].lstrip()
+        if inner.startswith("{"):
+            try:
+                first, _ = json.JSONDecoder().raw_decode(inner)
+            except (ValueError, RecursionError):
+                first = None  # pandas reports the syntax error with its own words
+            if isinstance(first, dict):
+                check_columns(name, len(first), "the first record")
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return  # pandas refuses it with the reason
+    if isinstance(document, list):
+        keys: set[str] = set()
+        for index, record in enumerate(document, start=1):
+            if isinstance(record, dict):
+                keys.update(record)
+                check_columns(name, len(keys), f"records 1-{index} together")
+        check_cells(name, len(document), max(len(keys), 1))
+    elif isinstance(document, dict):
+        check_columns(name, len(document), "the top-level object")
+        rows = max((len(v) for v in document.values() if isinstance(v, (dict, list))), default=1)
+        check_cells(name, rows, len(document))
+        if rows > max_rows:
+            raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
+
+
+# --- XLSX ---------------------------------------------------------------------------------------
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+class _BoundedReader:
+    """A zip member's stream that refuses to give more than ``limit`` bytes (headers can lie)."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, name: str):
+        self._stream = archive.open(info)
+        self._left = limit
+        self._message = f"{name}: {info.filename} unpacks past {_size(limit)}: refused."
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(1 << 16 if size is None or size < 0 else size)
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise InvalidInputError(self._message, "Save a smaller workbook or export the sheet as CSV.")
+        return chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _iter_end_elements(reader: _BoundedReader, tags: tuple[str, ...]) -> Iterator[ElementTree.Element]:
+    """Elements with one of ``tags``, as each ends; every element is dropped once it ends."""
+    parser = ElementTree.XMLPullParser(events=("start", "end"))
+    stack: list[ElementTree.Element] = []
+    try:
+        while chunk := reader.read(1 << 16):
+            parser.feed(chunk)
+            for event, element in parser.read_events():
+                if event == "start":
+                    stack.append(element)
+                    continue
+                stack.pop()
+                if element.tag in tags:
+                    yield element
+                # Dropping each element as it ends keeps memory flat however long the sheet is.
+                element.clear()
+                if stack:
+                    stack[-1].remove(element)
+    finally:
+        reader.close()
+
+
+def _first_sheet(archive: zipfile.ZipFile, names: set[str]) -> list[str]:
+    """The worksheet part pandas reads (the workbook's first sheet), or every worksheet if unsure."""
+    every = sorted(n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+    try:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml")[: 8 * 2**20])
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels")[: 8 * 2**20])
+    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile):
+        return every
+    sheet = workbook.find(f"{_SHEET_NS}sheets/{_SHEET_NS}sheet")
+    rel_id = sheet.get(f"{_REL_NS}id") if sheet is not None else None
+    for rel in rels.iter(f"{_PACKAGE_REL_NS}Relationship"):
+        if rel.get("Id") == rel_id:
+            target = (rel.get("Target") or "").lstrip("/")
+            target = target if target.startswith("xl/") else f"xl/{target}"
+            return [target] if target in names else every
+    return every
+
+
+def _check_dimension(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+    """The sheet's declared used range, read from its first few kilobytes: refuses in milliseconds."""
+    with archive.open(info) as stream:
+        head = stream.read(_HEAD_BYTES)
+    match = _DIMENSION.search(head)
+    if not match or not match.group(3):
+        return
+    first_column, first_row, last_column, last_row = (part.decode("ascii") for part in match.groups())
+    columns = _column_number(last_column) - _column_number(first_column or "A") + 1
+    rows = int(last_row) - int(first_row or 1) + 1
+    used = f"its sheet's used range {first_column}{first_row}:{last_column}{last_row}"
+    check_columns(name, columns, used)
+    check_cells(name, rows, columns)
+
+
+def _check_sheet_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_rows: int) -> None:
+    """The sheet's real rows and columns, streamed: the declared range may lie."""
+    reader = _BoundedReader(archive, info, MAX_XLSX_PART_BYTES, name)
+    rows = columns = row_cells = 0
+    for element in _iter_end_elements(reader, (f"{_SHEET_NS}c", f"{_SHEET_NS}row")):
+        if element.tag == f"{_SHEET_NS}c":
+            match = _CELL_REF.match(element.get("r") or "")
+            row_cells = _column_number(match.group(1)) if match else row_cells + 1
+            columns = max(columns, row_cells)
+            continue
+        number = element.get("r") or ""
+        rows = max(rows + 1, int(number) if number.isdigit() else 0)
+        row_cells = 0
+        check_columns(name, columns, f"its sheet (by row {rows:,})")
+        check_cells(name, max(rows - 1, 1), max(columns, 1))  # the header row is not a data row
+        if rows > max_rows + 1:
+            raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
+
+
+def _check_shared_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+    if info.file_size > MAX_XLSX_SHARED_STRINGS_BYTES:
+        raise InvalidInputError(
+            f"{name}: its shared strings ({info.filename}) declare {_size(info.file_size)}; "
+            f"the limit is {_size(MAX_XLSX_SHARED_STRINGS_BYTES)}.",
+            "Export the sheet as CSV, or upload a sample.",
+        )
+    reader = _BoundedReader(archive, info, MAX_XLSX_SHARED_STRINGS_BYTES, name)
+    for count, _item in enumerate(_iter_end_elements(reader, (f"{_SHEET_NS}si",)), start=1):
+        if count > MAX_TABLE_CELLS:
+            raise InvalidInputError(
+                f"{name} holds more than {MAX_TABLE_CELLS:,} distinct texts; the limit is that many cells.",
+                "Export the sheet as CSV, or upload a sample.",
+            )
+
+
+def check_xlsx(name: str, archive: zipfile.ZipFile, max_rows: int) -> None:
+    """Check an .xlsx as the zip it is, before openpyxl or pandas reads it.
+
+    Entry count, each part's declared size, the shared strings (declared and real size, number of
+    texts), and the first sheet's dimension and real rows and columns, read by streaming.
+
+    Raises:
+        InvalidInputError: any limit passed, or XML that is not well-formed.
+    """
+    infos = archive.infolist()
+    if len(infos) > MAX_XLSX_ENTRIES:
+        raise InvalidInputError(f"{name} holds {len(infos):,} parts; a workbook has at most {MAX_XLSX_ENTRIES:,}.")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_XLSX_PART_BYTES:
+        raise InvalidInputError(
+            f"{name} declares {_size(total)} unpacked; the limit is {_size(MAX_XLSX_PART_BYTES)}.",
+            "Export the sheet as CSV, or upload a sample.",
+        )
+    for info in infos:
+        lowered = info.filename.lower()
+        is_other_xml = lowered.endswith((".xml", ".rels")) and not (
+            lowered.startswith("xl/worksheets/") or lowered.endswith("sharedstrings.xml")
+        )
+        if is_other_xml and info.file_size > MAX_XLSX_OTHER_XML_BYTES:
+            raise InvalidInputError(
+                f"{name}: {info.filename} declares {_size(info.file_size)} unpacked; "
+                f"the limit for that part is {_size(MAX_XLSX_OTHER_XML_BYTES)}.",
+                "Save the workbook again from Excel, or export the sheet as CSV.",
+            )
+    names = {info.filename for info in infos}
+    try:
+        # The usual name; workbooks may name the part differently, so any spelling of it counts.
+        for info in infos:
+            if info.filename.lower().endswith("sharedstrings.xml"):
+                _check_shared_strings(archive, info, name)
+        for sheet in _first_sheet(archive, names):
+            info = archive.getinfo(sheet)
+            _check_dimension(archive, info, name)
+            _check_sheet_rows(archive, info, name, max_rows)
+    except ElementTree.ParseError as error:
+        raise InvalidInputError(f"{name} is not a readable .xlsx workbook (damaged XML: {error}).") from error
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise InvalidInputError(
+            f"{name} is not a readable .xlsx workbook (a damaged part: {type(error).__name__})."
+        ) from error

@@ -1,0 +1,65 @@
+"""Making user-supplied strings safe to show through Streamlit's Markdown-rendering calls.
+
+``st.markdown``, ``st.caption``, ``st.warning``/``st.error``/``st.info``, ``st.toast``, widget labels
+and model cards render Markdown (with GitHub extensions, Streamlit's ``:red[...]`` directives,
+``:material/...:`` icons, emoji shortcodes, ``$`` maths and, with ``unsafe_allow_html``, raw HTML).
+A file name such as ``![x](http://evil/a.png).csv`` would otherwise become an image fetched from
+another host. :func:`plain_markdown` turns any string into Markdown source that renders as exactly
+that text (give or take invisible zero-width spaces that break auto-linking and shortcodes).
+
+Call it on the user-supplied part, or on a whole message that quotes user input, just before it
+goes into a Markdown-rendering call; never on text shown by ``st.text``, ``st.code`` or a table.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CommonMark lets any ASCII punctuation be backslash-escaped. These start inline constructs
+# (emphasis, code, links, images, autolinks, HTML, table cells, strikethrough, maths) wherever they
+# stand, so they are escaped everywhere. "(", ")", "!", "." and "-" are harmless without a "[" or
+# a line start, and escaping them would clutter every message.
+_INLINE_SPECIALS = frozenset("\\`*[]<>|~$")
+# "_" emphasises only at a word's edge (CommonMark's flanking rules): LSM_MODELS_DIR stays as is.
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# "&" starts an entity reference (&lt; &#60;) only when a name or "#" follows.
+_ENTITY_START = re.compile(r"&(?=[A-Za-z#])")
+# At the start of a line, "- x", "+ x", "1. x", "1) x", "---", "===" and "# x" start lists,
+# breaks or headings; ">" and "*" are escaped everywhere already.
+_BLOCK_START = re.compile(r"\d{1,9}[.)](?=\s|$)|[-+=](?=[\s\-+=]|$)|#")
+# Text-level rewrites that run after escapes are decoded (GFM's literal autolinks, Streamlit's
+# material icons and emoji shortcodes) match "scheme:", "www.", "x@y" and ":name:"; a zero-width
+# space after the colon, "www" or "@" keeps the text visible but stops the match.
+_ZERO_WIDTH_SPACE = "\u200b"
+_BREAK_AFTER = re.compile(r"(?i)(:|@|\bwww)(?=[\w./])")
+# Line breaks would start new blocks; other control characters have no business in a message.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_NO_BREAK_SPACE = "\u00a0"
+
+
+def _escape_inline(text: str) -> str:
+    escaped = "".join("\\" + char if char in _INLINE_SPECIALS else char for char in text)
+    escaped = _ENTITY_START.sub(r"\\&", escaped)
+    return _EDGE_UNDERSCORE.sub(r"\\_", escaped)
+
+
+def plain_markdown(text: object) -> str:
+    """Markdown source that renders ``text`` literally: no links, images, HTML, styling or icons.
+
+    Args:
+        text: any value; ``str(text)`` is what is shown.
+
+    Returns:
+        The escaped source, on one line. Example: ``plain_markdown("[a](http://x)")`` gives
+        ``"\\[a\\](http:\\u200b//x)"``, which Streamlit shows as ``[a](http://x)``.
+    """
+    flat = _CONTROL.sub(" ", str(text))
+    flat = _BREAK_AFTER.sub(lambda match: match.group(1) + _ZERO_WIDTH_SPACE, flat)
+    escaped = _escape_inline(flat)
+    # Four leading spaces make a code block; no-break spaces look the same and never indent.
+    stripped = escaped.lstrip(" ")
+    lead = _NO_BREAK_SPACE * (len(escaped) - len(stripped))
+    block = _BLOCK_START.match(stripped)
+    if block:
+        stripped = f"{block.group(0)[:-1]}\\{stripped[block.end() - 1 :]}"
+    return lead + stripped
