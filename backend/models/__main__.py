@@ -7,7 +7,7 @@ import sys
 
 from backend.config import get_settings
 from backend.models import catalog
-from backend.models.download import download_model, specs_to_download
+from backend.models.download import download_quietly, specs_to_download
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Downloading {len(specs)} model(s) into {settings.models_dir}")
     failures = 0
     for spec in specs:
-        result = download_model(spec, settings)
+        result = download_quietly(spec, settings)
         print(
             f"{'ok  ' if result.ok else 'FAIL'} {spec.hub_id} -> {result.folder} {'' if result.ok else result.message}"
         )

@@ -27,17 +27,22 @@ from backend.errors import (
     ShowcaseError,
     UnsafeModelError,
 )
-from backend.models import catalog, quantize
+from backend.models import catalog, hub, quantize
 from backend.models.device import DeviceInfo, choose_device, torch_dtype, wants_cpu_bfloat16
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _MAX_REF_LENGTH = 400
-_OFFLINE_HINT = (
-    "To run without the Hugging Face Hub, copy the model into the models folder ({models_dir}) — "
-    "on a connected machine run `python -m backend.models download` — or enter the path of a "
-    "local model folder inside it, and set LSM_OFFLINE=1."
-)
+_IN_APP_HINT = "Pick a model marked as downloaded on the Models page, or type the name of a local model folder."
+
+
+def _operator_detail(settings: Settings) -> str:
+    """Commands and settings for whoever runs the server; never asks to set what is already set."""
+    text = (
+        f"To run without the Hugging Face Hub, run `python -m backend.models download` on a connected "
+        f"machine and copy the models folder into {settings.models_dir}."
+    )
+    return text if settings.offline else f"{text} Then set LSM_OFFLINE=1."
 
 
 @dataclass
@@ -115,8 +120,7 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
         )
     if not (resolved / "config.json").is_file():
         raise ModelUnavailableError(
-            f"No model folder at {ref!r} (it has no config.json).",
-            _OFFLINE_HINT.format(models_dir=settings.models_dir),
+            f"No model folder at {ref!r} (it has no config.json).", _IN_APP_HINT, _operator_detail(settings)
         )
     return str(resolved), True
 
@@ -165,17 +169,21 @@ def _translate_error(error: Exception, model_ref: str, is_local: bool, settings:
             f"Not enough memory to load {model_ref}.",
             "Pick a smaller model, close other models, or raise LSM_MODEL_MEMORY_MB on a bigger machine.",
         )
-    hint = _OFFLINE_HINT.format(models_dir=settings.models_dir)
     if is_local:
         return ModelLoadError(
             f"The model folder for {model_ref} could not be read ({type(error).__name__}).",
             "It may be corrupt or incomplete: download or export it again.",
         )
     if "repositorynotfound" in lowered.replace(" ", "") or "is not a valid model identifier" in lowered:
-        return ModelUnavailableError(f"{model_ref} was not found on the Hugging Face Hub.", hint)
+        return ModelUnavailableError(
+            f"{model_ref} was not found on the Hugging Face Hub.", "Check the name, or pick a model from the list."
+        )
+    if not settings.offline and any(word in lowered for word in ("connect", "timed out", "timeout")):
+        hub.mark_unreachable(text, settings)
     return ModelUnavailableError(
-        f"{model_ref} could not be fetched: the Hugging Face Hub is unreachable or offline mode is on.",
-        hint,
+        f"{model_ref} could not be fetched from the Hugging Face Hub.",
+        _IN_APP_HINT,
+        f"{text}. {_operator_detail(settings)}",
     )
 
 
@@ -238,8 +246,14 @@ def load_model(
     if task not in catalog.TASKS:
         raise ModelLoadError(f"Unknown task {task!r}.")
     source, is_local = resolve_source(model_ref, settings)
+    failure_key = f"{task}:{model_ref}"
+    if not is_local and (failed := hub.recent_failure(failure_key)) is not None:
+        raise failed  # the same answer at once: ten clicks do not cost ten waits
+    local_only = settings.offline
     if is_local:
         _require_safetensors(Path(source))
+    else:
+        local_only = hub.local_files_only(model_ref, settings)  # fails at once while the hub is unreachable
     device = device or choose_device(settings.device)
     dtype = choose_dtype(task, model_ref, device, settings)
     int8 = quantize.wants_int8(task, device, settings)
@@ -250,13 +264,14 @@ def load_model(
     safetensors = None if (catalog.find_spec(model_ref) and not is_local) else True
     started = time.perf_counter()
     try:
-        model, preprocessor = _load_components(task, source, device, dtype, settings.offline, safetensors)
+        model, preprocessor = _load_components(task, source, device, dtype, local_only, safetensors)
         if int8:
             model = quantize.quantize_int8(model)
     except ShowcaseError:
         raise
     except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
-        raise _translate_error(error, model_ref, is_local, settings) from error
+        translated = _translate_error(error, model_ref, is_local, settings)
+        raise (translated if is_local else hub.remember_failure(failure_key, translated)) from error
     return LoadedModel(
         task=task,
         model_ref=model_ref,
