@@ -2,6 +2,7 @@
 
 It serves model folders (built by ``tests/tiny_models.py``) the way huggingface_hub 2.x asks for them:
 
+- ``GET /api/models`` (the reachability probe): a JSON list;
 - ``GET /api/models/{repo}`` and ``/api/models/{repo}/revision/{rev}``: JSON with ``id``, ``sha`` and
   ``siblings`` (``rfilename``, ``size``), as ``HfApi.model_info(files_metadata=True)`` reads it;
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{file}``: ``ETag``, ``X-Repo-Commit``, ``Content-Length``,
@@ -39,6 +40,7 @@ class LocalHub:
         # File names whose GET stops after half the body, and whose resumed GET then fails (500).
         self.cut_files: set[str] = set()
         self.chunk_delay_s = 0.0
+        self.is_a_hub = True  # False: answer 404 to everything, like a proxy blocking the host
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -111,7 +113,11 @@ def _handler_for(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
         def _serve(self, body: bool) -> None:
             path = self.path.split("?", 1)[0]
             hub.record(self.command, path)
-            if match := _INFO.match(path):
+            if not hub.is_a_hub:
+                self._not_found("NotAHub")  # what a firewall or proxy answers for a blocked host
+            elif path == "/api/models":
+                self._json([{"id": repo, "modelId": repo} for repo in hub.repos][:1])
+            elif match := _INFO.match(path):
                 self._model_info(match["repo"])
             elif match := _RESOLVE.match(path):
                 self._file(match["repo"], match["file"], body)
@@ -123,7 +129,10 @@ def _handler_for(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
                 self._not_found("RepoNotFound")
                 return
             siblings = [{"rfilename": name, "size": p.stat().st_size} for name, p in hub.files(repo).items()]
-            data = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings}).encode()
+            self._json({"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings})
+
+        def _json(self, value: object) -> None:
+            data = json.dumps(value).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -11,6 +11,7 @@ cost one wait.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -28,6 +29,8 @@ PROBE_TIMEOUT_S = 3.0
 # An unreachable hub is asked again after a minute (it may come back); a reachable one after ten.
 _UNREACHABLE_TTL_S = 60.0
 _REACHABLE_TTL_S = 600.0
+_PROBE_MAX_BYTES = 1 << 20
+_TOO_MANY_REQUESTS = 429
 # A failed load is answered from memory for this long, then tried again.
 _FAILURE_TTL_S = 30.0
 # huggingface_hub's own timeouts (documented env vars), lowered from 10 s unless set by the operator.
@@ -95,17 +98,24 @@ def probes_made() -> int:
 
 
 def _ask(endpoint: str) -> str:
-    """Empty when the endpoint answers any HTTP response within the timeout, else why not."""
+    """Empty when the endpoint answers like a Hugging Face Hub within the timeout, else why not.
+
+    Any HTTP answer is not enough: firewalls and proxies answer for hosts they block (403, 404,
+    502...), so the hub must list one model as JSON, as the hub and its mirrors do.
+    """
     global _probe_count
     _probe_count += 1
-    request = urllib.request.Request(f"{endpoint}/api/models?limit=1", method="HEAD")
+    request = urllib.request.Request(f"{endpoint}/api/models?limit=1", headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S):  # noqa: S310 - http(s) endpoint from settings
-            return ""
-    except urllib.error.HTTPError:
-        return ""  # it answered: reachable, whatever it thinks of the request
+        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S) as response:  # noqa: S310 - endpoint from settings
+            listed = json.loads(response.read(_PROBE_MAX_BYTES))
+    except urllib.error.HTTPError as error:
+        if error.code == _TOO_MANY_REQUESTS:
+            return ""  # the hub itself, throttling: it is there
+        return f"{endpoint} answered HTTP {error.code}, not like a Hugging Face Hub (a firewall or proxy?)"
     except (OSError, ValueError) as error:
         return f"{type(error).__name__}: {error}"
+    return "" if isinstance(listed, list) else f"{endpoint} does not answer like a Hugging Face Hub"
 
 
 def _remember(endpoint: str, kind: str, reason: str) -> HubState:

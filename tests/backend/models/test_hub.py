@@ -19,7 +19,15 @@ def test_a_live_hub_is_reachable_and_asked_once(hub_settings, local_hub):
     assert first.kind == second.kind == hub.REACHABLE
     assert first.label() == "reachable"
     assert hub.probes_made() == probes
-    assert local_hub.count("HEAD", "/api/models") == 1
+    assert local_hub.count("GET", "/api/models") == 1
+
+
+def test_a_proxy_answering_for_a_blocked_hub_is_not_taken_for_the_hub(hub_settings, local_hub):
+    local_hub.is_a_hub = False
+    state = hub.hub_state(hub_settings)
+    assert state.kind == hub.UNREACHABLE and "HTTP 404" in state.reason
+    with pytest.raises(HubUnreachableError):
+        loader.load_model(catalog.SENTIMENT, "someone/not-mirrored", hub_settings)
 
 
 def test_offline_mode_is_reported_without_probing(settings):
