@@ -22,9 +22,11 @@ def local_hub(tiny_models_dir):
 
 
 @pytest.fixture
-def online(monkeypatch):
-    """huggingface_hub with offline mode off (the test session sets HF_HUB_OFFLINE=1 at import)."""
+def online(monkeypatch, tmp_path):
+    """huggingface_hub with offline mode off (the test session sets HF_HUB_OFFLINE=1 at import)
+    and an empty cache of its own, so models cached on the developer's machine change nothing."""
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     hub.forget()
     yield
     hub.forget()
@@ -49,6 +51,6 @@ def hub_settings(settings, local_hub, online, tmp_path, monkeypatch):
 @pytest.fixture
 def dead_hub_settings(settings, online, tmp_path):
     """Settings whose hub endpoint is a closed local port, offline mode off."""
-    models = tmp_path / "models"
+    models = tmp_path / "dead-hub-models"
     models.mkdir()
     return dataclasses.replace(settings, offline=False, hub_endpoint=closed_port_endpoint(), models_dir=models)
