@@ -340,3 +340,20 @@ def download_quietly(spec: catalog.ModelSpec, settings: Settings | None = None) 
     except ShowcaseError as error:
         folder = str(mirror_folder(spec.hub_id, settings or get_settings()))
         return DownloadResult(spec.hub_id, folder, False, error.user_text())
+
+
+def needs_download(model_ref: str, settings: Settings | None = None) -> bool:
+    """True when ``model_ref`` is a hub id with no local copy (models folder or huggingface_hub's
+    cache) and the hub can serve it now; the UI then downloads it with progress before loading.
+    False otherwise: local models load as they are, and a load that needs an unreachable hub fails
+    fast with the typed error."""
+    from backend.models.loader import resolve_source
+
+    settings = settings or get_settings()
+    try:
+        _, is_local = resolve_source(model_ref, settings)
+    except ShowcaseError:
+        return False
+    if is_local or hub.in_hub_cache(model_ref.strip()):
+        return False
+    return hub.hub_state(settings).usable

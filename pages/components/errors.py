@@ -1,4 +1,8 @@
-"""Showing backend errors as messages, never tracebacks."""
+"""Showing backend errors as messages, never tracebacks.
+
+The main text says what happened and what the person at the screen can do in the app; commands,
+settings and paths for whoever runs the server (``error.detail``) sit folded in an expander.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,16 @@ _log = logging.getLogger(__name__)
 
 
 def show_error(error: ShowcaseError) -> None:
-    """Render one backend error with the right severity."""
+    """Render one backend error with the right severity, operator detail folded away."""
     if isinstance(error, InvalidInputError):
         st.warning(error.user_text(), icon=":material/edit_note:")
     elif isinstance(error, ModelUnavailableError):
         st.error(error.user_text(), icon=":material/cloud_off:")
     else:
         st.error(error.user_text(), icon=":material/error:")
+    if error.detail:
+        with st.expander("Details for whoever runs this server"):
+            st.markdown(error.detail)
 
 
 @contextmanager

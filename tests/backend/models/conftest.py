@@ -7,11 +7,9 @@ import shutil
 
 import huggingface_hub.constants
 import pytest
-from local_hub import LocalHub, closed_port_endpoint
+from local_hub import TINY_REPO, LocalHub, closed_port_endpoint
 
 from backend.models import hub
-
-TINY_REPO = "tiny-org/tiny-sentiment"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import TINY_REPO
+from local_hub import TINY_REPO
 
 from backend.errors import DownloadCancelledError, HubUnreachableError, ModelUnavailableError
 from backend.models import catalog, download, loader

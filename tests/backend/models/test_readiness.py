@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from conftest import TINY_REPO
+from local_hub import TINY_REPO
 
 from backend.models import catalog, readiness
 from backend.models.__main__ import main
