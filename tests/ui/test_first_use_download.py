@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from backend import config
 from backend.models import cache as cache_module
 from backend.models import catalog, download, hub
+from backend.models.answers import shared_answers
 from backend.models.loader import mirror_folder
 from paths import PROJECT_ROOT
 
@@ -33,12 +34,14 @@ def online_env(monkeypatch):
         # The process-wide model cache keeps the settings it was built with: build one for these.
         monkeypatch.setattr(cache_module, "_shared", None)
         st.cache_resource.clear()
+        shared_answers().clear()
 
     yield point_at
     shutil.rmtree(mirror_folder(DEFAULT, config.get_settings()), ignore_errors=True)
     monkeypatch.undo()
     config.get_settings.cache_clear()
     st.cache_resource.clear()
+    shared_answers().clear()
     hub.forget()
 
 
@@ -60,6 +63,10 @@ def test_first_click_downloads_the_default_then_answers(online_env, tiny_models_
         assert download.is_downloaded(DEFAULT, config.get_settings())
         assert not app.error, [e.value for e in app.error]
         assert server.count("GET", "/resolve/") == len(server.files(DEFAULT))
+        answered = app.session_state["sentiment.result"]
+        # The same example again answers from the example answers: the same result object.
+        app.button(key="sentiment.example.0").click().run()
+        assert app.session_state["sentiment.result"] is answered
 
 
 def test_a_dead_hub_fails_the_click_fast_and_once(online_env):
