@@ -42,6 +42,7 @@ class LocalHub:
         self.cut_files: set[str] = set()
         self.chunk_delay_s = 0.0
         self.is_a_hub = True  # False: answer 404 to everything, like a proxy blocking the host
+        self.listing_delay_s = 0.0  # how long ``GET /api/models`` (the probe) takes to answer
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -117,6 +118,7 @@ def _handler_for(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
             if not hub.is_a_hub:
                 self._not_found("NotAHub")  # what a firewall or proxy answers for a blocked host
             elif path == "/api/models":
+                time.sleep(hub.listing_delay_s)
                 self._json([{"id": repo, "modelId": repo} for repo in hub.repos][:1])
             elif match := _INFO.match(path):
                 self._model_info(match["repo"])

@@ -159,6 +159,14 @@ def _bar_class(job: _Download, filename: str) -> type[_plain_tqdm]:
             job.add_bytes(int(n or 0), filename)
             return None
 
+        # With these, huggingface_hub's Xet downloads report through this one bar (file bytes via
+        # ``update``) instead of a second bar for network bytes, which would count the file twice.
+        def update_transfer(self, n: float | None = 1) -> None:
+            return None
+
+        def set_transfer_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+            return None
+
     return _Bar
 
 

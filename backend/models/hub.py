@@ -98,13 +98,24 @@ def probes_made() -> int:
 
 
 def _ask(endpoint: str) -> str:
-    """Empty when the endpoint answers like a Hugging Face Hub within the timeout, else why not.
+    """Empty when the endpoint answers like a Hugging Face Hub within ``PROBE_TIMEOUT_S``, else why not.
 
-    Any HTTP answer is not enough: firewalls and proxies answer for hosts they block (403, 404,
-    502...), so the hub must list one model as JSON, as the hub and its mirrors do.
+    The request runs in a helper thread because socket timeouts do not cover name resolution,
+    which can hang far longer on an air-gapped host; past the deadline the hub counts as unreachable.
     """
     global _probe_count
     _probe_count += 1
+    answer: list[str] = []
+    worker = threading.Thread(target=lambda: answer.append(_request(endpoint)), name="hub probe", daemon=True)
+    worker.start()
+    worker.join(PROBE_TIMEOUT_S + 0.2)
+    return answer[0] if answer else f"no answer from {endpoint} within {PROBE_TIMEOUT_S:.0f} s"
+
+
+def _request(endpoint: str) -> str:
+    """One probe request. Any HTTP answer is not enough: firewalls and proxies answer for hosts
+    they block (403, 404, 502...), so the hub must list one model as JSON, as the hub and its
+    mirrors do."""
     request = urllib.request.Request(f"{endpoint}/api/models?limit=1", headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S) as response:  # noqa: S310 - endpoint from settings

@@ -30,6 +30,14 @@ def test_a_proxy_answering_for_a_blocked_hub_is_not_taken_for_the_hub(hub_settin
         loader.load_model(catalog.SENTIMENT, "someone/not-mirrored", hub_settings)
 
 
+def test_a_hub_slower_than_the_probe_timeout_counts_as_unreachable(hub_settings, local_hub):
+    local_hub.listing_delay_s = hub.PROBE_TIMEOUT_S + 2
+    started = time.monotonic()
+    state = hub.hub_state(hub_settings)
+    assert state.kind == hub.UNREACHABLE
+    assert time.monotonic() - started < hub.PROBE_TIMEOUT_S + 1.5  # generous: the probe gives up at 3 s
+
+
 def test_offline_mode_is_reported_without_probing(settings):
     probes = hub.probes_made()
     state = hub.hub_state(dataclasses.replace(settings, offline=True))
