@@ -283,7 +283,7 @@ def _join(ref: str, settings: Settings) -> _Download:
     global _started_count
     with _active_lock:
         job = _active.get(ref)
-        if job is None:
+        if job is None or job.cancel.is_set():  # a cancelled one still winding down is not joined
             job = _Download(ref, settings)
             _active[ref] = job
             _started_count += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
@@ -91,13 +92,17 @@ def test_a_cancelled_download_leaves_nothing(hub_settings, local_hub):
 
     with pytest.raises(DownloadCancelledError):
         download_model(TINY_REPO, cancel_once_bytes_flow, cancel, settings=hub_settings)
-    # The worker notices on its next chunk; wait for it to clean up.
+    # Asking again at once starts afresh rather than joining the cancelled download.
+    local_hub.chunk_delay_s = 0.0
+    assert download_model(TINY_REPO, settings=hub_settings).ok
+    shutil.rmtree(hub_settings.models_dir / "tiny-org--tiny-sentiment")
+    # The cancelled worker stops at its next chunk and removes its partial folder.
     for _ in range(200):
-        if download.active_download(TINY_REPO) is None:
+        if not _leftovers(hub_settings):
             break
         threading.Event().wait(0.05)
-    assert download.active_download(TINY_REPO) is None
     assert _leftovers(hub_settings) == []
+    assert download.active_download(TINY_REPO) is None
 
 
 def test_an_unknown_repo_is_a_clear_error(hub_settings):
