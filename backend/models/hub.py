@@ -136,7 +136,10 @@ def _remember(endpoint: str, kind: str, reason: str) -> HubState:
         state = HubState(kind, endpoint, since, reason)
         ttl = _REACHABLE_TTL_S if kind == REACHABLE else _UNREACHABLE_TTL_S
         _states[endpoint] = _Entry(state, time.monotonic() + ttl)
-        return state
+    if kind == REACHABLE and previous is not None and previous.state.kind != REACHABLE:
+        with _failures_lock:
+            _failures.clear()  # the hub is back: failed loads may work now
+    return state
 
 
 def _cached(endpoint: str) -> HubState | None:

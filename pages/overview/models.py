@@ -21,7 +21,7 @@ right.metric("Hugging Face Hub", state.label(), help=f"{state.endpoint} {state.r
 if state.kind == hub.UNREACHABLE and st.button(
     "Check the hub again", key="models.hub_refresh", icon=":material/refresh:"
 ):
-    hub.forget(settings)
+    hub.hub_state(settings, refresh=True)
     st.rerun()
 
 st.subheader("Ready for a demo?")

@@ -95,3 +95,13 @@ def test_a_failed_load_is_remembered_briefly(hub_settings, local_hub):
     with pytest.raises(ModelUnavailableError):
         loader.load_model(catalog.SENTIMENT, "nobody/unknown-model", hub_settings)
     assert sum(local_hub.hits.values()) == asked
+
+
+def test_a_hub_that_comes_back_clears_remembered_failures(hub_settings, local_hub):
+    local_hub.is_a_hub = False
+    down = hub.hub_state(hub_settings)
+    hub.remember_failure(f"{catalog.SENTIMENT}:org/model", ModelUnavailableError("failed"))
+    assert hub.hub_state(hub_settings, refresh=True).since == down.since  # still down, same "since"
+    local_hub.is_a_hub = True
+    assert hub.hub_state(hub_settings, refresh=True).kind == hub.REACHABLE
+    assert hub.recent_failure(f"{catalog.SENTIMENT}:org/model") is None
