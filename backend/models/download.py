@@ -342,12 +342,16 @@ def download_model(
 
 
 def download_quietly(spec: catalog.ModelSpec, settings: Settings | None = None) -> DownloadResult:
-    """:func:`download_model` for the command line: failures come back as a result, not raised."""
+    """:func:`download_model` for the command line: a model already in the models folder is kept
+    as it is; failures come back as a result, not raised."""
+    settings = settings or get_settings()
+    folder = mirror_folder(spec.hub_id, settings)
+    if is_downloaded(spec.hub_id, settings):
+        return DownloadResult(spec.hub_id, str(folder), True, "already downloaded", folder_size(folder))
     try:
         return download_model(spec, settings=settings)
     except ShowcaseError as error:
-        folder = str(mirror_folder(spec.hub_id, settings or get_settings()))
-        return DownloadResult(spec.hub_id, folder, False, error.user_text())
+        return DownloadResult(spec.hub_id, str(folder), False, f"{error.user_text()} {error.detail}".strip())
 
 
 def needs_download(model_ref: str, settings: Settings | None = None) -> bool:

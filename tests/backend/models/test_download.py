@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 
@@ -11,7 +12,7 @@ from local_hub import TINY_REPO
 from backend.errors import DownloadCancelledError, HubUnreachableError, ModelUnavailableError
 from backend.models import catalog, download, loader
 from backend.models.__main__ import main
-from backend.models.download import download_model, is_downloaded, specs_to_download
+from backend.models.download import download_model, download_quietly, is_downloaded, specs_to_download
 
 
 def test_defaults_only_unless_all_requested():
@@ -125,3 +126,11 @@ def test_cli_exit_code_and_message_when_hub_unreachable(capsys):
 def test_cli_lists_the_catalogue(capsys):
     assert main(["list"]) == 0
     assert catalog.default_model(catalog.SENTIMENT).hub_id in capsys.readouterr().out
+
+
+def test_cli_download_keeps_a_model_already_downloaded(hub_settings, local_hub):
+    spec = dataclasses.replace(catalog.default_model(catalog.SENTIMENT), hub_id=TINY_REPO)
+    assert download_quietly(spec, hub_settings).message == "downloaded"
+    again = download_quietly(spec, hub_settings)
+    assert again.ok and again.message == "already downloaded" and again.size_bytes > 0
+    assert local_hub.count("GET", "/api/models/") == 1
