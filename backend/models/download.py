@@ -42,6 +42,8 @@ _PICKLE_FALLBACK = "pytorch_model.bin"
 _PARTIAL_MARK = ".partial-"
 # Progress is reported at most this often (a callback may redraw a page).
 _REPORT_EVERY_S = 0.25
+# The file listing has no timeout by default; a hub that stalls after the probe must not hang a page.
+_LISTING_TIMEOUT_S = 10.0
 
 ProgressCallback = Callable[["DownloadProgress"], None]
 
@@ -180,7 +182,8 @@ def _wanted(files: dict[str, int]) -> dict[str, int]:
 def _list_files(job: _Download) -> tuple[str, dict[str, int]]:
     from huggingface_hub import HfApi
 
-    info = HfApi(endpoint=job.settings.hub_endpoint).model_info(job.ref, files_metadata=True)
+    api = HfApi(endpoint=job.settings.hub_endpoint)
+    info = api.model_info(job.ref, files_metadata=True, timeout=_LISTING_TIMEOUT_S)
     files = {sibling.rfilename: int(sibling.size or 0) for sibling in info.siblings or []}
     return info.sha or "main", _wanted(files)
 
