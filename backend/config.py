@@ -36,6 +36,10 @@ class Settings:
     cpu_quantize: str = "none"
     # "auto": the CPU demos load in bfloat16 where the CPU computes it natively; "on", "off".
     cpu_bfloat16: str = "auto"
+    # The Hugging Face Hub (or a mirror of it): HF_ENDPOINT, as huggingface_hub reads it.
+    hub_endpoint: str = "https://huggingface.co"
+    # Tasks whose default model loads in the background when the server starts (LSM_WARM_TASKS).
+    warm_tasks: tuple[str, ...] = ()
 
     @property
     def runs_dir(self) -> Path:
@@ -85,6 +89,8 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         redis_url=_pick("LSM_REDIS_URL", secrets, "redis_url", "redis://localhost:6379/0"),
         cpu_quantize=_pick("LSM_CPU_QUANTIZE", secrets, "cpu_quantize", "none").strip().lower(),
         cpu_bfloat16=_pick("LSM_CPU_BFLOAT16", secrets, "cpu_bfloat16", "auto").strip().lower(),
+        hub_endpoint=_pick("HF_ENDPOINT", secrets, "hub_endpoint", "https://huggingface.co").strip().rstrip("/"),
+        warm_tasks=tuple(t.strip() for t in _pick("LSM_WARM_TASKS", secrets, "warm_tasks", "").split(",") if t.strip()),
     )
 
 
@@ -106,5 +112,10 @@ def to_environment(settings: Settings) -> dict[str, str]:
     for setting in fields(settings):
         value = getattr(settings, setting.name)
         name = _ENV_NAME_EXCEPTIONS.get(setting.name, f"LSM_{setting.name.upper()}")
-        environment[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            environment[name] = "1" if value else "0"
+        elif isinstance(value, tuple):
+            environment[name] = ",".join(value)
+        else:
+            environment[name] = str(value)
     return environment

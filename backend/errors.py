@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 class ShowcaseError(Exception):
-    """Base class: ``message`` says what happened, ``hint`` says what to do about it."""
+    """Base class: ``message`` says what happened, ``hint`` says what to do about it in the app,
+    ``detail`` is for the operator (commands, settings, paths) and shown folded away."""
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.detail = detail
 
     def user_text(self) -> str:
         """The message and the hint as one paragraph for the UI."""
@@ -26,6 +28,14 @@ class InputTooLargeError(InvalidInputError):
 
 class ModelUnavailableError(ShowcaseError):
     """A model could not be fetched: hub unreachable, offline mode, or missing local folder."""
+
+
+class HubUnreachableError(ModelUnavailableError):
+    """The model needs the Hugging Face Hub, which cannot be reached now or offline mode is on."""
+
+
+class DownloadCancelledError(ModelUnavailableError):
+    """A model download was cancelled before it finished; nothing was kept."""
 
 
 class UnsafeModelError(ShowcaseError):

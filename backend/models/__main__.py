@@ -1,4 +1,4 @@
-"""Command line: ``python -m backend.models download [task ...]`` and ``list``."""
+"""Command line: ``python -m backend.models download [task ...]``, ``check [task ...]`` and ``list``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,35 @@ import argparse
 import sys
 
 from backend.config import get_settings
-from backend.models import catalog
-from backend.models.download import download_model, specs_to_download
+from backend.models import catalog, hub, readiness
+from backend.models.cache import shared_cache
+from backend.models.download import DownloadProgress, download_quietly, specs_to_download
+
+
+def _print_progress(progress: DownloadProgress) -> None:
+    print(f"\r  {progress.ref}: {progress.label()}".ljust(100), end="", file=sys.stderr, flush=True)
+
+
+def _check(tasks: list[str]) -> int:
+    settings = get_settings()
+    print(f"Hub: {hub.hub_state(settings).label()} ({settings.hub_endpoint}); models folder: {settings.models_dir}")
+
+    def announce(index: int, total: int, spec: catalog.ModelSpec) -> None:
+        print(f"[{index + 1}/{total}] {spec.task}: {spec.hub_id}", file=sys.stderr, flush=True)
+
+    results = readiness.check_defaults(shared_cache(), announce, _print_progress, settings, tasks)
+    print(file=sys.stderr)
+    print(f"{'':4} {'task':22} {'model':62} {'seconds':>7}  answer or problem")
+    for result in results:
+        status = "ok  " if result.ok else "FAIL"
+        detail = result.message if result.ok else f"{result.step}: {result.message}"
+        print(f"{status} {result.task:22} {result.model:62} {result.seconds:7.1f}  {detail}")
+        if result.detail:
+            print(f"{'':4} {result.detail}")
+    failures = sum(not result.ok for result in results)
+    if failures:
+        print(f"{failures} model(s) not ready for a demo.", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     download = commands.add_parser("download", help="fetch catalogue models into the models folder")
     download.add_argument("tasks", nargs="*", help=f"tasks to fetch (default: all): {', '.join(catalog.TASKS)}")
     download.add_argument("--all", action="store_true", help="also fetch the alternatives, not only the defaults")
+    check = commands.add_parser(
+        "check", help="get every default ready for a demo: download, load and run one example each"
+    )
+    check.add_argument("tasks", nargs="*", help="tasks to check (default: all)")
     commands.add_parser("list", help="print the catalogue")
     args = parser.parse_args(argv)
 
@@ -27,14 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        specs = specs_to_download(args.tasks, args.all)
+        specs = specs_to_download(args.tasks, getattr(args, "all", False))
     except ValueError as error:
         parser.error(str(error))
+    if args.command == "check":
+        return _check(args.tasks)
     settings = get_settings()
     print(f"Downloading {len(specs)} model(s) into {settings.models_dir}")
     failures = 0
     for spec in specs:
-        result = download_model(spec, settings)
+        result = download_quietly(spec, settings)
         print(
             f"{'ok  ' if result.ok else 'FAIL'} {spec.hub_id} -> {result.folder} {'' if result.ok else result.message}"
         )

@@ -47,7 +47,7 @@ def allowed_run_folder(
     """Whether ``owner`` may load the resolved model ``folder``.
 
     Args:
-        folder: a resolved folder path (symlinks followed), as ``loader.resolve_source`` gives.
+        folder: a resolved folder path (symlinks followed), as ``plan.resolve_source`` gives.
         owner: the signed-in user's owner id ("" for the shared workspace).
         store: the job store, for each job's owner and run folder (default: the settings' store,
             opened only for folders in the runs folder).
@@ -87,7 +87,7 @@ def check_model_access(
         UnsafeModelError: the folder belongs to another owner (the message does not say whose,
             nor where it is on the server).
         UnsafeModelError, ModelUnavailableError: the reference is malformed, leaves the allowed
-            folders or names no model folder (from ``loader.resolve_source``).
+            folders or names no model folder (from ``plan.resolve_source``).
     """
     settings = settings or get_settings()
     source, is_local = resolve_source(model_ref, settings)

@@ -23,11 +23,11 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, quantize
+from backend.models import catalog, hub, quantize
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
-from backend.models.plan import OFFLINE_HINT, LoadPlan, plan_load
+from backend.models.plan import IN_APP_HINT, LoadPlan, operator_detail, plan_load
 from backend.server_paths import shown_path
 
 
@@ -64,7 +64,6 @@ def _translate_error(error: Exception, plan: LoadPlan, settings: Settings) -> Sh
             f"Not enough memory to load {ref}.",
             "Pick a smaller model, close other models, or raise LSM_MODEL_MEMORY_MB on a bigger machine.",
         )
-    hint = OFFLINE_HINT.format(models_dir=settings.models_dir)
     if plan.is_local:
         return ModelLoadError(
             f"The model folder for {ref} could not be read ({type(error).__name__}).",
@@ -72,22 +71,39 @@ def _translate_error(error: Exception, plan: LoadPlan, settings: Settings) -> Sh
         )
     lowered = f"{type(error).__name__}: {error}".lower()
     if "repositorynotfound" in lowered.replace(" ", "") or "is not a valid model identifier" in lowered:
-        return ModelUnavailableError(f"{ref} was not found on the Hugging Face Hub.", hint)
+        return ModelUnavailableError(
+            f"{ref} was not found on the Hugging Face Hub.", "Check the name, or pick a model from the list."
+        )
+    text = f"{type(error).__name__}: {error}"
+    if not settings.offline and any(word in lowered for word in ("connect", "timed out", "timeout")):
+        hub.mark_unreachable(text, settings)
     return ModelUnavailableError(
-        f"{ref} could not be fetched: the Hugging Face Hub is unreachable or offline mode is on.",
-        hint,
+        f"{ref} could not be fetched from the Hugging Face Hub.",
+        IN_APP_HINT,
+        f"{text}. {operator_detail(settings)}",
     )
 
 
 @contextmanager
 def _load_errors(plan: LoadPlan, settings: Settings) -> Iterator[None]:
-    """Every loader failure inside becomes a typed error with a hint."""
+    """Every loader failure inside becomes a typed error with a hint; a hub model's failure is
+    remembered briefly, so ten clicks get the same answer at once instead of ten waits."""
+    failure_key = f"{plan.task}:{plan.ref}"
+    if not plan.is_local and (failed := hub.recent_failure(failure_key)) is not None:
+        raise failed
     try:
         yield
     except ShowcaseError:
         raise
     except Exception as error:  # noqa: BLE001 - every loader failure becomes a message
-        raise _translate_error(error, plan, settings) from error
+        translated = _translate_error(error, plan, settings)
+        raise (translated if plan.is_local else hub.remember_failure(failure_key, translated)) from error
+
+
+def _local_files_only(plan: LoadPlan, settings: Settings) -> bool:
+    """Folders never touch the hub; a hub id fails at once while the hub is unreachable, unless
+    huggingface_hub's own cache holds it."""
+    return True if plan.is_local else hub.local_files_only(plan.ref, settings)
 
 
 # Task -> (transformers model class, preprocessor class), by name so transformers loads lazily.
@@ -102,11 +118,11 @@ _AUTO_CLASSES = {
 _TRAINING_TASKS = (catalog.TEXT_CLASSIFIER_BASE, catalog.IMAGE_CLASSIFIER_BASE)
 
 
-def _from_pretrained(plan: LoadPlan, settings: Settings, **model_options: Any) -> tuple[Any, Any]:
+def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
     import transformers
 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
-    options = {"local_files_only": settings.offline or plan.is_local, "trust_remote_code": False}
+    options = {"local_files_only": local_only, "trust_remote_code": False}
     preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
     model = model_class.from_pretrained(
         plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
@@ -114,7 +130,7 @@ def _from_pretrained(plan: LoadPlan, settings: Settings, **model_options: Any) -
     return model, preprocessor
 
 
-def _load_components(plan: LoadPlan, settings: Settings) -> tuple[Any, Any]:
+def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     dtype = torch_dtype(plan.dtype)
     if plan.task == catalog.EMBEDDINGS:
         from sentence_transformers import SentenceTransformer
@@ -122,7 +138,7 @@ def _load_components(plan: LoadPlan, settings: Settings) -> tuple[Any, Any]:
         model = SentenceTransformer(
             plan.source,
             device=plan.device.torch_device,
-            local_files_only=settings.offline or plan.is_local,
+            local_files_only=local_only,
             trust_remote_code=False,
             model_kwargs={"dtype": dtype},
         )
@@ -131,7 +147,7 @@ def _load_components(plan: LoadPlan, settings: Settings) -> tuple[Any, Any]:
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
         return load_embedding_head(plan.folder, plan.device.torch_device, dtype)
-    model, preprocessor = _from_pretrained(plan, settings)
+    model, preprocessor = _from_pretrained(plan, local_only)
     model.to(plan.device.torch_device)
     model.eval()
     return model, preprocessor
@@ -146,7 +162,7 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
     settings = settings or get_settings()
     started = time.perf_counter()
     with _load_errors(plan, settings):
-        model, preprocessor = _load_components(plan, settings)
+        model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
         if plan.int8:
             model = quantize.quantize_int8(model)
     return LoadedModel(
@@ -201,7 +217,7 @@ def load_for_training(plan: LoadPlan, classes: list[str], settings: Settings | N
     with _load_errors(plan, settings):
         return _from_pretrained(
             plan,
-            settings,
+            _local_files_only(plan, settings),
             num_labels=len(classes),
             id2label=dict(enumerate(classes)),
             label2id={label: i for i, label in enumerate(classes)},

@@ -24,11 +24,18 @@ from backend.server_paths import shown_path
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _MAX_REF_LENGTH = 400
-OFFLINE_HINT = (
-    "To run without the Hugging Face Hub, copy the model into the models folder (LSM_MODELS_DIR) — "
-    "on a connected machine run `python -m backend.models download` — or enter the path of a "
-    "local model folder inside it, and set LSM_OFFLINE=1."
-)
+IN_APP_HINT = "Pick a model marked as downloaded on the Models page, or type the name of a local model folder."
+
+
+def operator_detail(settings: Settings) -> str:
+    """Commands and settings for whoever runs the server; never asks to set what is already set."""
+    text = (
+        "To run without the Hugging Face Hub, run `python -m backend.models download` on a connected "
+        "machine and copy the models folder to this server's models folder (LSM_MODELS_DIR)."
+    )
+    return text if settings.offline else f"{text} Then set LSM_OFFLINE=1."
+
+
 # The demos. Sentence embeddings stay float32: the fine-tuning features and the use-case search
 # index are computed once and compared with later embeddings, so they must not change precision.
 CPU_BFLOAT16_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
@@ -127,7 +134,8 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
     if not (resolved / "config.json").is_file():
         raise ModelUnavailableError(
             f"No model folder at {shown_path(ref, settings)!r} (it has no config.json).",
-            OFFLINE_HINT.format(models_dir=settings.models_dir),
+            IN_APP_HINT,
+            operator_detail(settings),
         )
     return str(resolved), True
 

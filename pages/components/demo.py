@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,7 +16,7 @@ from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
-from backend.models import catalog, registry
+from backend.models import answers, catalog, registry
 from backend.models.catalog import ModelSpec
 from backend.models.loader import LoadedModel
 from backend.text_safety import plain_markdown
@@ -23,6 +24,7 @@ from pages.components import models, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error
 
+R = TypeVar("R")
 _FOLDER_CHOICE = "__local_folder__"
 
 
@@ -81,6 +83,33 @@ def load_model(task: str, model_ref: str | None) -> LoadedModel | None:
     except ShowcaseError as error:
         show_error(error)
         return None
+
+
+def example_key(text: str, examples: Sequence[Example]) -> str | None:
+    """``text`` when it is one of ``examples`` (its answer may be cached), else None."""
+    return text if any(example.text == text for example in examples) else None
+
+
+def answer(
+    task: str,
+    model_ref: str | None,
+    example: str | None,
+    compute: Callable[[LoadedModel], R],
+    options: tuple[Hashable, ...] = (),
+) -> R | None:
+    """Run ``compute`` on the loaded model. An example (``example`` names it; None for user input)
+    already answered with this model and these options answers at once from the shared example
+    answers, without loading the model. Returns None after showing why the model could not load."""
+    key = (task, model_ref or "", example or "", options)
+    if example is not None and (cached := answers.shared_answers().get(key)) is not None:
+        return cached  # type: ignore[return-value]
+    loaded = load_model(task, model_ref)
+    if loaded is None:
+        return None
+    result = compute(loaded)
+    if example is not None:
+        answers.shared_answers().put(key, result)
+    return result
 
 
 def _fill(target_key: str, example: Example, run_key: str) -> None:

@@ -4,6 +4,9 @@ Every ShowcaseError shown to a user passes through :func:`show_error`, and its t
 there with ``plain_markdown``: messages quote file, column, label and model names that users
 chose, and ``st.warning``/``st.error`` render Markdown, so a name must never become a link,
 an image, HTML or a styled directive.
+
+The main text says what happened and what the person at the screen can do in the app; commands,
+settings and paths for whoever runs the server (``error.detail``) sit folded in an expander.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def show_error(error: ShowcaseError) -> None:
         st.error(text, icon=":material/cloud_off:")
     else:
         st.error(text, icon=":material/error:")
+    if error.detail:
+        with st.expander("Details for whoever runs this server"):
+            st.markdown(error.detail)
 
 
 @contextmanager

@@ -1,13 +1,20 @@
-"""The one place the UI holds models: a process-wide cache shared by every session."""
+"""The one place the UI holds models: a process-wide cache shared by every session.
+
+The first use of a hub model downloads it into the models folder with a real progress bar (shared
+with any other session asking for it at the same time); a model the warm start is loading shows
+"warming up" and is waited for, not loaded twice.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from backend.models import registry
+from backend.config import get_settings
+from backend.models import download, registry, warm
 from backend.models.access import check_model_access
 from backend.models.cache import ModelCache, shared_cache
 from backend.models.device import DeviceInfo
+from backend.models.download import DownloadProgress
 from backend.models.loader import LoadedModel
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
@@ -15,8 +22,11 @@ from pages.components.auth import current_owner
 
 @st.cache_resource(show_spinner=False)
 def model_cache() -> ModelCache:
-    """The shared cache; models are never mutated per request (options go per call)."""
-    return shared_cache()
+    """The shared cache; models are never mutated per request (options go per call).
+    Built once per process, which also starts the warm start (setting ``LSM_WARM_TASKS``)."""
+    cache = shared_cache()
+    warm.start(cache, get_settings())
+    return cache
 
 
 def current_device() -> DeviceInfo:
@@ -24,12 +34,75 @@ def current_device() -> DeviceInfo:
     return model_cache().device
 
 
+def download_with_progress(model_ref: str) -> download.DownloadResult:
+    """Download ``model_ref`` with a progress bar (MB done / total, speed, time left) on this page.
+
+    Raises:
+        ShowcaseError: the hub is unreachable, the model unknown, or the transfer failed.
+    """
+    bar = st.progress(0.0, text=f"Downloading {model_ref}: first use on this server…")
+
+    def report(progress: DownloadProgress) -> None:
+        bar.progress(progress.fraction, text=f"Downloading {model_ref}: {progress.label()}")
+
+    try:
+        return download.download_model(model_ref, report)
+    finally:
+        bar.empty()
+
+
 def get_model(task: str, model_ref: str) -> LoadedModel:
-    """Load (or reuse) a model with a spinner; raises ShowcaseError subclasses.
+    """Load (or reuse) a model, downloading it first with a progress bar; raises ShowcaseError subclasses.
 
     A folder in another signed-in user's workspace is refused before anything is loaded, so typing
     the path of someone else's run folder into a model box does not open their model.
     """
     check_model_access(model_ref, current_owner())
-    with st.spinner(f"Loading {plain_markdown(registry.display_name(model_ref))}…"):
+    shown = plain_markdown(registry.display_name(model_ref))
+    if warm.is_warming(task, model_ref):
+        with st.spinner(f"Warming up {shown}: it started loading with the server…"):
+            warm.wait(task, model_ref)
+    if download.needs_download(model_ref):
+        download_with_progress(model_ref)
+    with st.spinner(f"Loading {shown}…"):
         return model_cache().get(task, model_ref)
+
+
+def show_prepare_defaults() -> None:
+    """The "Prepare all defaults" button: download (with progress), load and run one example each."""
+    from backend.models import readiness
+
+    if not st.button("Prepare all defaults", key="models.prepare_all", icon=":material/rocket_launch:", type="primary"):
+        return
+    overall = st.progress(0.0, text="Preparing the default models…")
+    file_bar = st.empty()
+
+    def on_model(index: int, total: int, spec) -> None:
+        overall.progress(index / total, text=f"Preparing {index + 1} of {total}: {spec.hub_id}")
+
+    def on_bytes(progress: DownloadProgress) -> None:
+        file_bar.progress(progress.fraction, text=f"Downloading {progress.ref}: {progress.label()}")
+
+    results = readiness.check_defaults(model_cache(), on_model, on_bytes, get_settings())
+    overall.progress(1.0, text="Done.")
+    file_bar.empty()
+    failed = [result for result in results if not result.ok]
+    rows = [
+        {
+            "task": r.task,
+            "model": r.model,
+            "ready": r.ok,
+            "answer or problem": r.message if r.ok else f"{r.step}: {r.message}",
+            "seconds": round(r.seconds, 1),
+        }
+        for r in results
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    if failed:
+        st.error(f"{len(failed)} of {len(results)} default models are not ready for a demo.", icon=":material/error:")
+        details = "\n\n".join(f"**{r.model}**: {r.detail}" for r in failed if r.detail)
+        if details:
+            with st.expander("Details for whoever runs this server"):
+                st.markdown(details)
+    else:
+        st.success(f"All {len(results)} default models are downloaded, loaded and answer.", icon=":material/check:")

@@ -70,9 +70,14 @@ with single:
             else:
                 name, data = picked.name, uploads.read_upload(picked, uploads.MAX_IMAGE_BYTES)
             image = uploads.open_image(data, name)
-            loaded = demo.load_model(catalog.IMAGE_CLASSIFICATION, model_ref)
-            if loaded is not None:
-                result = image_classification.classify_image(loaded, image, name)
+            sample = f"sample:{picked}" if isinstance(picked, str) else None
+            result = demo.answer(
+                catalog.IMAGE_CLASSIFICATION,
+                model_ref,
+                sample,
+                lambda loaded: image_classification.classify_image(loaded, image, name),
+            )
+            if result is not None:
                 st.session_state["image_classification.result"] = (image, result)
 
     shown = st.session_state.get("image_classification.result")

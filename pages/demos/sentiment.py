@@ -35,11 +35,15 @@ with single:
     clicked = st.button("Analyse", type="primary", key="sentiment.run", icon=":material/play_arrow:")
     if demo.run_requested("sentiment", clicked):
         with user_errors():
-            loaded = demo.load_model(catalog.SENTIMENT, model_ref)
-            if loaded is not None:
-                st.session_state["sentiment.result"] = sentiment.classify_text(
-                    loaded, st.session_state["sentiment.text"]
-                )
+            text = st.session_state["sentiment.text"]
+            result = demo.answer(
+                catalog.SENTIMENT,
+                model_ref,
+                demo.example_key(text, EXAMPLES),
+                lambda loaded: sentiment.classify_text(loaded, text),
+            )
+            if result is not None:
+                st.session_state["sentiment.result"] = result
 
     result = st.session_state.get("sentiment.result")
     if result is None:

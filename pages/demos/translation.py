@@ -77,16 +77,23 @@ with single:
     clicked = st.button("Translate", type="primary", key="translation.run", icon=":material/translate:")
     if demo.run_requested("translation", clicked):
         with user_errors():
-            loaded = demo.load_model(catalog.TRANSLATION, model_ref)
-            if loaded is not None:
-                st.session_state["translation.result"] = translation.translate_text(
+            text = st.session_state["translation.text"]
+            result = demo.answer(
+                catalog.TRANSLATION,
+                model_ref,
+                demo.example_key(text, EXAMPLES),
+                lambda loaded: translation.translate_text(
                     loaded,
-                    st.session_state["translation.text"],
+                    text,
                     source_language,
                     target_language,
                     num_beams=beams,
                     progress=demo.progress_reporter("Translating sentences"),
-                )
+                ),
+                options=(source_language, target_language, beams),
+            )
+            if result is not None:
+                st.session_state["translation.result"] = result
 
     result = st.session_state.get("translation.result")
     if result is None:

@@ -1,11 +1,11 @@
-"""Models: the catalogue per task, the device, what is loaded, and how to run offline."""
+"""Models: is every model ready for a demo, the hub as it really is, what is loaded, and offline use."""
 
 import streamlit as st
 
 from backend.config import get_settings
-from backend.models import catalog
+from backend.models import catalog, hub, readiness
 from backend.models.status import catalogue_rows
-from pages.components.models import current_device, model_cache
+from pages.components.models import current_device, model_cache, show_prepare_defaults
 
 settings = get_settings()
 device = current_device()
@@ -13,10 +13,22 @@ device = current_device()
 st.title("Models")
 st.caption("Every demo runs a model from this catalogue, or a local model folder you point it at.")
 
+state = hub.hub_state(settings)
 left, middle, right = st.columns(3)
 left.metric("Device", device.kind.upper(), help=device.name)
 middle.metric("Model memory budget", f"{settings.model_memory_mb:,} MB")
-right.metric("Hub access", "offline" if settings.offline else "online")
+right.metric("Hugging Face Hub", state.label(), help=f"{state.endpoint} {state.reason}".strip())
+if state.kind == hub.UNREACHABLE and st.button(
+    "Check the hub again", key="models.hub_refresh", icon=":material/refresh:"
+):
+    hub.hub_state(settings, refresh=True)
+    st.rerun()
+
+st.subheader("Ready for a demo?")
+st.caption("Downloaded: on this server's disk. Loadable: can load now. Loaded: in memory, answers at once.")
+loaded_keys = {(item.task, item.model_ref) for item in model_cache().loaded()}
+st.dataframe([row.to_row() for row in readiness.readiness(loaded_keys, settings)], hide_index=True, width="stretch")
+show_prepare_defaults()
 
 st.subheader("Loaded now")
 loaded = model_cache().loaded()
@@ -35,19 +47,24 @@ task = st.segmented_control("Task", catalog.TASKS, default=catalog.SENTIMENT, ke
 if task:
     st.dataframe(catalogue_rows(task, settings, device), hide_index=True, width="stretch")
 
-st.subheader("Running without the Hugging Face Hub")
-st.markdown(
-    """
+with st.expander("Running without the Hugging Face Hub (for whoever runs this server)"):
+    offline_step = (
+        "Offline mode is already on here."
+        if settings.offline
+        else "Then set `LSM_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) and `LSM_MODELS_DIR` to that folder."
+    )
+    st.markdown(
+        f"""
 On a connected machine, fetch the default models into the models folder, then copy that folder
 to the offline server:
 
 ```bash
 python -m backend.models download            # every default model
 python -m backend.models download sentiment  # or only some tasks; --all adds the alternatives
+python -m backend.models check               # download, load and run one example of each default
 ```
 
-Then set `LSM_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) and `LSM_MODELS_DIR` to that folder (the
-server's own path is not shown here). Any model folder inside it (with `config.json` and
-safetensors weights) can be typed into a demo's model box by its folder name.
+{offline_step} Any model folder inside it (with
+`config.json` and safetensors weights) can be typed into a demo's model box by its folder name.
 """
-)
+    )

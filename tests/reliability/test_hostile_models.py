@@ -8,9 +8,10 @@ import shutil
 
 import pytest
 import torch
+from local_hub import LocalHub
 
-from backend.errors import InsufficientMemoryError, ModelUnavailableError, UnsafeModelError
-from backend.models import catalog, loader
+from backend.errors import HubUnreachableError, InsufficientMemoryError, ModelUnavailableError, UnsafeModelError
+from backend.models import catalog, hub, loader
 
 
 @pytest.fixture
@@ -63,17 +64,23 @@ def test_references_that_leave_the_models_folder_are_refused(settings, ref):
         loader.load_model(catalog.SENTIMENT, ref, settings)
 
 
-def test_unreachable_hub_while_online_gives_the_offline_hint(settings, monkeypatch):
-    online = dataclasses.replace(settings, offline=False)
+def test_a_hub_that_drops_mid_load_gives_the_offline_hint_and_is_then_avoided(settings, monkeypatch):
+    hub.forget()
+    with LocalHub({}) as answering:  # the probe finds the hub; the load itself then loses it
+        online = dataclasses.replace(settings, offline=False, hub_endpoint=answering.endpoint)
 
-    def no_network(*args, **kwargs):
-        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files (ConnectionError)")
+        def no_network(*args, **kwargs):
+            raise OSError("We couldn't connect to 'https://huggingface.co' to load the files (ConnectionError)")
 
-    monkeypatch.setattr(loader, "_load_components", no_network)
-    with pytest.raises(ModelUnavailableError) as caught:
-        loader.load_model(catalog.SENTIMENT, "someone/not-mirrored", online)
-    text = caught.value.user_text()
-    assert "unreachable" in text and "python -m backend.models download" in text
+        monkeypatch.setattr(loader, "_load_components", no_network)
+        with pytest.raises(ModelUnavailableError) as caught:
+            loader.load_model(catalog.SENTIMENT, "someone/not-mirrored", online)
+        error = caught.value
+        assert "could not be fetched" in error.user_text() and "Models page" in error.user_text()
+        assert "python -m backend.models download" in error.detail and "LSM_OFFLINE=1" in error.detail
+        with pytest.raises(HubUnreachableError):  # remembered: the next model fails at once
+            loader.load_model(catalog.TRANSLATION, "someone/other-model", online)
+    hub.forget()
 
 
 def test_out_of_memory_while_loading_is_a_readable_error(settings, tiny_model_paths, monkeypatch):

@@ -97,7 +97,8 @@ def test_unreachable_hub_for_the_base_model_fails_the_job_with_the_offline_hint(
     assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
     assert "could not be fetched" in job.error or "Hub" in job.error
-    assert "python -m backend.models download" in job.error
+    # What to do in the app; the operator's commands travel in the error's ``detail``.
+    assert "downloaded on the Models page" in job.error
     assert_consistent(local)
 
 

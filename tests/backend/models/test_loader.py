@@ -68,15 +68,16 @@ def test_symlink_out_of_models_folder_is_refused(settings, tmp_path):
 def test_missing_folder_says_what_to_do(settings):
     with pytest.raises(ModelUnavailableError) as caught:
         resolve_source("no-such-model", settings)
-    assert "python -m backend.models download" in caught.value.user_text()
+    assert "Models page" in caught.value.user_text()
+    assert "python -m backend.models download" in caught.value.detail
 
 
 def test_hub_id_offline_gives_the_offline_message(settings):
     with pytest.raises(ModelUnavailableError) as caught:
         load_model(catalog.SENTIMENT, "acme/not-mirrored-model", settings)
-    text = caught.value.user_text()
-    assert "unreachable or offline" in text
-    assert "LSM_MODELS_DIR" in text and str(settings.models_dir) not in text  # no server paths
+    assert "without the Hugging Face Hub" in caught.value.user_text()
+    assert "LSM_MODELS_DIR" in caught.value.detail
+    assert str(settings.models_dir) not in caught.value.user_text() + caught.value.detail  # no server paths
 
 
 def test_pickle_only_folder_is_refused(settings):

@@ -185,7 +185,7 @@ def test_training_and_inference_loads_fail_with_the_same_typed_messages(tiny_mod
         with pytest.raises(error) as inference:
             load_model(catalog.TEXT_CLASSIFIER_BASE, ref, settings)
         assert training.value.user_text() == inference.value.user_text()
-        assert ("could not be read" if error is ModelLoadError else "could not be fetched") in training.value.message
+        assert ("could not be read" if error is ModelLoadError else "is not downloaded") in training.value.message
 
 
 def test_out_of_memory_while_loading_a_training_base_is_a_memory_error(tiny_model_paths, settings, monkeypatch):

@@ -209,7 +209,7 @@ def test_mixed_precision_on_gpu_only(half, precision, expected):
 
 def test_unreachable_base_model_gives_the_offline_hint(settings, text_data):
     params = TrainingParams("text", FULL, "acme/not-downloaded", epochs=1)
-    with pytest.raises(ModelUnavailableError, match="could not be fetched"):
+    with pytest.raises(ModelUnavailableError, match="is not downloaded"):
         run_training(params, text_data, settings.runs_dir / "test-offline", settings=settings)
 
 

@@ -45,3 +45,13 @@ def fake_model(monkeypatch):
 
     monkeypatch.setattr("pages.components.models.get_model", get_model)
     return loaded
+
+
+@pytest.fixture(autouse=True)
+def _fresh_example_answers():
+    """Example answers are cached per model for the whole process; each test starts without them."""
+    from backend.models.answers import shared_answers
+
+    shared_answers().clear()
+    yield
+    shared_answers().clear()

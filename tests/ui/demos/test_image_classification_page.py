@@ -90,7 +90,7 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="image_classification.example.coffee").click().run()
     assert not app.exception
-    assert "could not be fetched" in texts(app, "error")
+    assert "is not downloaded" in texts(app, "error")
 
 
 def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, monkeypatch):

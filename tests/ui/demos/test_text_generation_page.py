@@ -129,4 +129,4 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="text_generation.example.0").click().run()
     assert not app.exception
-    assert "Qwen/Qwen2.5-0.5B-Instruct could not be fetched" in texts(app, "error")
+    assert "Qwen/Qwen2.5-0.5B-Instruct is not downloaded" in texts(app, "error")

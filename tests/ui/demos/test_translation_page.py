@@ -84,7 +84,7 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="translation.example.0").click().run()
     assert not app.exception
-    assert "Helsinki-NLP/opus-mt-en-zh could not be fetched" in texts(app, "error")
+    assert "Helsinki-NLP/opus-mt-en-zh is not downloaded" in texts(app, "error")
 
 
 def test_batch_table_is_queued_with_the_chosen_direction_and_decoding(open_page, monkeypatch):

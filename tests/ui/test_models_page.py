@@ -1,0 +1,46 @@
+"""The Models page tells the truth about the hub and readiness; errors keep operator detail folded."""
+
+from streamlit.testing.v1 import AppTest
+
+from paths import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "app.py")
+
+
+def _models_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.switch_page("pages/overview/models.py")
+    return app.run()
+
+
+def test_models_page_shows_offline_mode_and_every_model_state():
+    app = _models_page()
+    assert not app.exception
+    hub_metric = next(m for m in app.metric if m.label == "Hugging Face Hub")
+    assert hub_metric.value == "offline mode"  # the test session runs with LSM_OFFLINE=1
+    columns = set(app.dataframe[0].value.columns)
+    assert {"downloaded", "on disk (MB)", "loadable", "loaded"} <= columns
+    text = " ".join(str(block.value) for block in app.markdown)
+    assert "set `LSM_OFFLINE=1`" not in text and "already on" in text
+
+
+def test_prepare_all_defaults_reports_what_is_not_ready_with_details_folded():
+    app = _models_page()
+    app.button(key="models.prepare_all").click().run()
+    assert not app.exception
+    errors = " ".join(e.value for e in app.error)
+    assert "not ready for a demo" in errors
+    assert any("whoever runs this server" in e.label for e in app.expander)
+
+
+def test_a_demo_whose_model_is_not_downloaded_says_what_to_do_in_the_app():
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.switch_page("pages/demos/sentiment.py")
+    app.run()
+    app.text_area(key="sentiment.text").input("I love this product").run()
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception
+    error = " ".join(e.value for e in app.error)
+    assert "not downloaded" in error and "Models page" in error
+    assert "python -m" not in error
+    assert any("whoever runs this server" in e.label for e in app.expander)
