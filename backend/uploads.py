@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 import stat
 import zipfile
 import zlib
@@ -51,7 +50,6 @@ _DELIMITERS = (",", "\t", ";", "|")
 # Share of non-ASCII lines that must be valid UTF-8 before an undecodable line means "mixed
 # encodings" rather than "GB18030": random GB18030 lines pass as UTF-8 only a few percent of the time.
 _MIXED_UTF8_SHARE = 0.2
-_SAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
 class Upload(Protocol):
@@ -97,13 +95,6 @@ def read_upload(upload: Upload | BinaryIO, limit: int, name: str | None = None) 
     data = upload.read(limit + 1)
     check_size(label, len(data), limit)
     return data
-
-
-def safe_filename(name: str, default: str = "upload") -> str:
-    """A file name safe to store: no folders, no leading dots, only word characters, - . and space."""
-    base = PurePosixPath((name or "").replace("\\", "/")).name
-    cleaned = _SAFE_NAME.sub("_", base).strip(" .")[:120]
-    return cleaned or default
 
 
 def _first_bad_line(data: bytes) -> tuple[int, int, int]:

@@ -17,14 +17,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-TESTS_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = TESTS_DIR.parent
-for path in (PROJECT_ROOT, TESTS_DIR):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-import tiny_models  # noqa: E402
 from backend import config  # noqa: E402
+from tests.support import tiny_models  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from live_app import IDLE, SCREENSHOTS, STALE, browser, live_app, start_app, warmed_app  # noqa: F401 - fixtures
 from playwright.sync_api import expect
 
 from pages.components.navigation import PAGES, PageEntry
+from tests.support.live_app import (  # noqa: F401 - fixtures
+    assert_no_exception,
+    browser,
+    live_app,
+    screenshot,
+    start_app,
+    wait_until_idle,
+    warmed_app,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 _TIMEOUT_MS = 90_000
-# Streamlit's own error box, and Python's traceback header, must never reach a user.
-_EXCEPTION = '[data-testid="stException"]'
-_TRACEBACK = "Traceback (most recent call last)"
 # The run footer every demo shows after a run: "... · 123 ms · 1 text".
 _FOOTER = re.compile(r"\d[\d,]* ms")
 
@@ -31,25 +36,6 @@ def url_path(entry: PageEntry) -> str:
     if entry.path == "pages/overview/home.py":
         return ""
     return entry.url_path or Path(entry.path).stem
-
-
-def wait_until_idle(page) -> None:
-    """Wait for the script run to finish, its leftovers from the last run to go, and a heading."""
-    page.wait_for_selector(IDLE, timeout=_TIMEOUT_MS)
-    page.wait_for_function(f"() => !document.querySelector('{STALE}')", timeout=_TIMEOUT_MS)
-    page.wait_for_selector("h1", timeout=_TIMEOUT_MS)
-
-
-def assert_no_exception(page, where: str) -> None:
-    assert page.locator(_EXCEPTION).count() == 0, f"{where}: {page.locator(_EXCEPTION).first.inner_text()}"
-    assert _TRACEBACK not in page.inner_text("body"), where
-
-
-def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 @pytest.fixture
@@ -141,7 +127,7 @@ def test_a_fresh_servers_first_visitor_by_deep_link_gets_the_page_without_a_dial
 
 
 def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo(page, live_app, tmp_path):  # noqa: F811
-    from training_data import learnable_texts
+    from tests.support.training_data import learnable_texts
 
     if not any(entry.path == "pages/finetune/new_job.py" for entry in PAGES):
         pytest.skip("the fine-tuning pages are not registered")

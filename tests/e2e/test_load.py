@@ -13,12 +13,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from live_app import browser, live_app, warmed_app  # noqa: F401 - fixtures
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from test_browser import assert_no_exception, screenshot, wait_until_idle
 
 from backend.jobs.store import FAILED, JobStore
-from training_data import learnable_texts
+from tests.support.live_app import (  # noqa: F401 - fixtures
+    assert_no_exception,
+    browser,
+    live_app,
+    screenshot,
+    wait_until_idle,
+    warmed_app,
+)
+from tests.support.training_data import learnable_texts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

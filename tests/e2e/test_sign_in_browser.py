@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from live_app import browser, live_app, start_app  # noqa: F401 - fixtures
-from test_browser import assert_no_exception, screenshot, wait_until_idle
 
 from backend import auth
+from tests.support.live_app import (  # noqa: F401 - fixtures
+    assert_no_exception,
+    browser,
+    live_app,
+    screenshot,
+    start_app,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "browser-test-password"

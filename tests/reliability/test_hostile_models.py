@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 import torch
-from local_hub import LocalHub
 
 from backend.errors import HubUnreachableError, InsufficientMemoryError, ModelUnavailableError, UnsafeModelError
 from backend.models import catalog, hub, loader
+from tests.support.local_hub import LocalHub
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from backend.errors import ShowcaseError
 from backend.jobs import queue
 from backend.models import catalog, loader
 from backend.server_paths import redact_paths, shown_path
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 
 @pytest.fixture

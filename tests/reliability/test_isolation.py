@@ -15,7 +15,7 @@ from backend.models import catalog
 from backend.models.registry import list_local_models, write_manifest
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts, prepared_texts
+from tests.support.training_data import learnable_texts, prepared_texts
 
 
 @pytest.fixture

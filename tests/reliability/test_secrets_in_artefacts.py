@@ -8,7 +8,7 @@ from backend import auth, config, worker
 from backend.jobs.store import SUCCEEDED, JobStore
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts, prepared_texts
+from tests.support.training_data import learnable_texts, prepared_texts
 
 REDIS_PASSWORD = "redis-secret-in-artefacts-41"
 PASSWORD = "password-secret-in-artefacts-77"

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import auth
 from pages.components import auth as auth_component
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 PASSWORD = "open sesame 2026"

@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages.components.navigation import PAGES
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 

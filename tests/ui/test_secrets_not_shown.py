@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import auth, config
 from pages.components.navigation import PAGES
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 PASSWORD = "pw-secret-Zq81"

@@ -21,7 +21,7 @@ from backend.models import catalog
 from backend.models.loader import load_model
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts, prepared_texts
+from tests.support.training_data import learnable_texts, prepared_texts
 
 REVIEWS = pd.DataFrame(
     {

@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-import tiny_models
 from backend.errors import InvalidInputError
 from backend.inference import image_classification
 from backend.uploads import open_image
+from tests.support import tiny_models
 
 
 def _png(width: int, height: int, colour=(200, 30, 30)) -> bytes:

@@ -8,10 +8,10 @@ import threading
 import pandas as pd
 import pytest
 
-import tiny_models
 from backend.errors import InvalidInputError
 from backend.inference import sentiment
 from backend.models.loader import load_model
+from tests.support import tiny_models
 
 
 def test_every_label_gets_a_probability_and_the_best_is_the_label(sentiment_model):

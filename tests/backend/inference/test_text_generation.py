@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-import tiny_models
 from backend.errors import InsufficientMemoryError, InvalidInputError
 from backend.inference import chat_prompt, text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.loader import load_model
+from tests.support import tiny_models
 
 GREEDY = GenerationOptions(temperature=0, max_new_tokens=24)
 PROMPTS = ["Hello there", "大模型正在改变各行各业。", "Fraud detection in card payments", "今天天气很好"]

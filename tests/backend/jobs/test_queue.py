@@ -42,7 +42,7 @@ def test_an_unreachable_redis_is_a_readable_error_and_nothing_is_left_behind(tmp
     from backend.jobs.store import JobStore
     from backend.training import jobs
     from backend.training.params import FAST, TrainingParams
-    from training_data import learnable_texts, prepared_texts
+    from tests.support.training_data import learnable_texts, prepared_texts
 
     local = dataclasses.replace(settings, state_dir=tmp_path, queue_backend="redis", redis_url="redis://127.0.0.1:1/0")
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"])

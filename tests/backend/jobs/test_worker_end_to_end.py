@@ -18,8 +18,8 @@ from backend.models import catalog
 from backend.models.registry import list_local_models
 from backend.training import jobs
 from backend.training.params import FAST, FULL, TrainingParams
-from polling import running_with_steps, wait_for
-from training_data import learnable_texts, prepared_texts
+from tests.support.polling import running_with_steps, wait_for
+from tests.support.training_data import learnable_texts, prepared_texts
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ import shutil
 
 import huggingface_hub.constants
 import pytest
-from local_hub import TINY_REPO, LocalHub, closed_port_endpoint
 
 from backend.models import hub
+from tests.support.local_hub import TINY_REPO, LocalHub, closed_port_endpoint
 
 
 @pytest.fixture

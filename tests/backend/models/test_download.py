@@ -7,12 +7,12 @@ import shutil
 import threading
 
 import pytest
-from local_hub import TINY_REPO
 
 from backend.errors import DownloadCancelledError, HubUnreachableError, ModelUnavailableError
 from backend.models import catalog, download, loader
 from backend.models.__main__ import main
 from backend.models.download import download_model, download_quietly, is_downloaded, specs_to_download
+from tests.support.local_hub import TINY_REPO
 
 
 def test_defaults_only_unless_all_requested():

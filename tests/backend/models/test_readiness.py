@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from local_hub import TINY_REPO
-
 from backend.models import catalog, readiness
 from backend.models.__main__ import main
 from backend.models.cache import ModelCache
+from tests.support.local_hub import TINY_REPO
 
 
 def _tiny_spec() -> catalog.ModelSpec:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from local_hub import LocalHub
 
 from backend.models import catalog, warm
 from backend.models.cache import ModelCache
+from tests.support.local_hub import LocalHub
 
 
 @pytest.fixture

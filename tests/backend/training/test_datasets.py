@@ -18,7 +18,7 @@ from backend.training.datasets import (
     prepare_text_dataset,
     stratified_split,
 )
-from training_data import learnable_texts
+from tests.support.training_data import learnable_texts
 
 
 def _frame(rows: list[tuple[object, object]], columns: tuple[str, str] = ("text", "label")) -> pd.DataFrame:

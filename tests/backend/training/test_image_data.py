@@ -10,7 +10,7 @@ from PIL import Image
 
 from backend.errors import InvalidInputError
 from backend.training.image_data import prepare_image_dataset
-from training_data import colour_folders_zip, colour_image, image_zip
+from tests.support.training_data import colour_folders_zip, colour_image, image_zip
 
 
 def _colour_files(per_class: int = 6, prefix: str = "") -> dict[str, bytes]:

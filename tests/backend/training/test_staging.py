@@ -14,7 +14,7 @@ from backend.training import jobs, staging
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.params import FAST, TrainingParams
 from backend.training.runner import DATA_FOLDER
-from training_data import colour_folders_zip, image_zip
+from tests.support.training_data import colour_folders_zip, image_zip
 
 PARAMS = TrainingParams("image", FAST, "org/vit", title="Colours")
 

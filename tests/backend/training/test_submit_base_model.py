@@ -11,7 +11,7 @@ from backend.jobs import queue
 from backend.jobs.store import JobStore
 from backend.training import jobs, staging
 from backend.training.params import FAST, FULL, TrainingParams
-from training_data import colour_folders_zip, learnable_texts, prepared_texts
+from tests.support.training_data import colour_folders_zip, learnable_texts, prepared_texts
 
 
 def _nothing_was_queued(local) -> None:

@@ -23,7 +23,7 @@ from backend.training.image_data import prepare_image_dataset
 from backend.training.params import FAST, FULL, TrainingParams
 from backend.training.runner import run_training
 from backend.uploads import open_image
-from training_data import colour_folders_zip, learnable_texts
+from tests.support.training_data import colour_folders_zip, learnable_texts
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +282,7 @@ def test_the_sentiment_demo_code_runs_a_fast_mode_model(fast_text_run, settings)
 
 def test_the_image_demo_code_runs_a_fine_tuned_image_model(tiny_model_paths, settings):
     from backend.inference import image_classification
-    from training_data import colour_image
+    from tests.support.training_data import colour_image
 
     run_dir = settings.runs_dir / "test-image-demo"
     data = prepare_image_dataset("colours.zip", colour_folders_zip(per_class=10), run_dir / "data")

@@ -4,7 +4,6 @@ import io
 from types import SimpleNamespace
 
 import pandas as pd
-from demo_page_helpers import texts
 from PIL import Image
 
 from backend import worker
@@ -14,6 +13,7 @@ from backend.inference.image_classification import ImagePrediction, ImageResult,
 from backend.inference.tables import TableRun
 from backend.jobs import worker as job_worker
 from backend.models import catalog
+from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/image_classification.py"
 

@@ -3,9 +3,6 @@
 import shutil
 from types import SimpleNamespace
 
-from demo_page_helpers import texts
-
-import tiny_models
 from backend import worker
 from backend.inference import batch, sentiment
 from backend.inference.footer import RunFooter
@@ -14,6 +11,8 @@ from backend.inference.tables import TableRun
 from backend.jobs import worker as job_worker
 from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
 from backend.models import catalog
+from tests.support import tiny_models
+from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/sentiment.py"
 

@@ -2,12 +2,12 @@
 
 import threading
 
-from demo_page_helpers import texts
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from backend.inference import text_generation
 from backend.inference.footer import RunFooter
 from backend.inference.text_generation import GenerationResult
+from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/text_generation.py"
 

@@ -1,13 +1,12 @@
 """The translation page: direction picker, examples that set the direction, decoding options."""
 
-from demo_page_helpers import texts
-
 from backend.inference import batch, translation
 from backend.inference.batch import BatchRequest
 from backend.inference.footer import RunFooter
 from backend.inference.translation import Translated, TranslationResult
 from backend.jobs import worker as job_worker
 from backend.models import catalog
+from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/translation.py"
 

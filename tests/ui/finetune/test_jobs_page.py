@@ -12,7 +12,7 @@ from backend.jobs.store import JobStore
 from backend.models.cache import ModelCache
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
-from training_data import learnable_texts, prepared_texts
+from tests.support.training_data import learnable_texts, prepared_texts
 
 PAGE = "pages/finetune/jobs.py"
 

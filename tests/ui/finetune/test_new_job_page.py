@@ -8,7 +8,7 @@ from backend.jobs.store import JobStore
 from backend.training import datasets, staging
 from backend.training.datasets import ColumnMapping
 from backend.training.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
-from training_data import colour_folders_zip, image_zip, learnable_texts
+from tests.support.training_data import colour_folders_zip, image_zip, learnable_texts
 
 PAGE = "pages/finetune/new_job.py"
 

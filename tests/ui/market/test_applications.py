@@ -11,7 +11,7 @@ from backend.use_cases import catalogue, search, vocabulary
 from backend.use_cases.catalogue import CatalogueError, load_catalogue
 from pages.components import use_cases as use_cases_view
 from pages.components.navigation import PAGES
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 PAGE = "pages/market/applications.py"

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.errors import InvalidInputError
 from pages.components import market_charts
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "adoption.py")
 HEADERS = [

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.market.store import MARKET_DIR
 from pages.components import market_charts
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 PAGE = str(PROJECT_ROOT / "pages" / "market" / "your_data.py")
 HEADER = "dataset,metric,definition,geography,segment,year,value,unit,source_org,source_title,source_url,verification\n"

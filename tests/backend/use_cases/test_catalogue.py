@@ -12,7 +12,7 @@ import pytest
 from backend.use_cases import catalogue, vocabulary
 from backend.use_cases.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from pages.components.navigation import PAGES
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 SEEDS = Path("/work/shared/seeds")
 SHIPPED = PROJECT_ROOT / "data" / "use_cases.csv"

@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-import tiny_models
 from backend.models import catalog
+from tests.support import tiny_models
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -230,3 +230,30 @@ def warmed_app(browser, live_app):
     tab.wait_for_selector("h1", timeout=90_000)
     context.close()
     return live_app
+
+
+# --- what every browser test checks on a page -------------------------------------------------
+
+_IDLE_TIMEOUT_MS = 90_000
+# Streamlit's own error box, and Python's traceback header, must never reach a user.
+_EXCEPTION = '[data-testid="stException"]'
+_TRACEBACK = "Traceback (most recent call last)"
+
+
+def wait_until_idle(page) -> None:
+    """Wait for the script run to finish, its leftovers from the last run to go, and a heading."""
+    page.wait_for_selector(IDLE, timeout=_IDLE_TIMEOUT_MS)
+    page.wait_for_function(f"() => !document.querySelector('{STALE}')", timeout=_IDLE_TIMEOUT_MS)
+    page.wait_for_selector("h1", timeout=_IDLE_TIMEOUT_MS)
+
+
+def assert_no_exception(page, where: str) -> None:
+    assert page.locator(_EXCEPTION).count() == 0, f"{where}: {page.locator(_EXCEPTION).first.inner_text()}"
+    assert _TRACEBACK not in page.inner_text("body"), where
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

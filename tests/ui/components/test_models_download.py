@@ -7,7 +7,6 @@ import shutil
 import huggingface_hub.constants
 import pytest
 import streamlit as st
-from local_hub import LocalHub, closed_port_endpoint
 from streamlit.testing.v1 import AppTest
 
 from backend import config
@@ -15,7 +14,8 @@ from backend.models import cache as cache_module
 from backend.models import catalog, download, hub
 from backend.models.answers import shared_answers
 from backend.models.plan import mirror_folder
-from paths import PROJECT_ROOT
+from tests.support.local_hub import LocalHub, closed_port_endpoint
+from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 DEFAULT = catalog.default_model(catalog.SENTIMENT).hub_id

@@ -18,7 +18,7 @@ from backend.models.plan import mirror_folder
 from backend.use_cases import search
 from backend.use_cases.catalogue import load_catalogue
 from backend.use_cases.embeddings import EmbeddingCache
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 DEFAULT_EMBEDDER = model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id
 PROJECT_MODELS = PROJECT_ROOT / "models"

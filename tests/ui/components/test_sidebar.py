@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from paths import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 
