@@ -15,6 +15,7 @@ from backend.inference import batch
 from backend.jobs import manage, tables
 from backend.jobs.store import Job
 from backend.models import catalog
+from backend.text_safety import plain_markdown
 from pages.components import job_monitor
 from pages.components.auth import current_owner
 from pages.components.demo import show_table_run
@@ -88,7 +89,7 @@ def _show_finished(job_id: str, key: str, file_name: str) -> None:
     with user_errors():
         job = manage.view_job(job_id, current_owner()).job
         if job.status == "failed":
-            st.error(job.error or "The batch failed.", icon=":material/error:")
+            st.error(plain_markdown(job.error or "The batch failed."), icon=":material/error:")
         elif job.status == "cancelled":
             st.info("This batch was cancelled.", icon=":material/stop_circle:")
         else:

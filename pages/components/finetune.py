@@ -12,6 +12,7 @@ from streamlit.delta_generator import DeltaGenerator
 from backend.jobs import tables
 from backend.jobs.manage import JobView
 from backend.models import catalog
+from backend.text_safety import plain_markdown
 from backend.training import export, figures, jobs
 from backend.training.datasets import PreparedDataset
 from backend.training.params import (
@@ -169,13 +170,13 @@ def show_data_summary(prepared: PreparedDataset) -> None:
     )
     st.bar_chart(pd.Series(summary["classes"], name="examples"), height=200, horizontal=True)
     for warning in prepared.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(plain_markdown(warning), icon=":material/warning:")
 
 
 def show_progress(view: JobView) -> None:
     """Status line, queue position, progress bar with ETA, and the curves so far."""
     job = view.job
-    st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {job.message}")
+    st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {plain_markdown(job.message)}")
     if job.status == "queued":
         job_monitor.show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
     if job.status == "running":
@@ -185,7 +186,7 @@ def show_progress(view: JobView) -> None:
             text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
         )
     if job.status == "failed":
-        st.error(job.error or "The job failed.", icon=":material/error:")
+        st.error(plain_markdown(job.error or "The job failed."), icon=":material/error:")
     if view.history:
         st.plotly_chart(figures.build_curves_figure(view.history), key=f"finetune.curves.{job.id}")
     with st.expander("Log", icon=":material/receipt_long:"):
@@ -229,7 +230,8 @@ def show_report(view: JobView) -> None:
             if image_path.is_file():
                 image_column.image(str(image_path), width=64)
             text_column.markdown(
-                f"`{mistake.input}` · true **{mistake.true_label}**, predicted **{mistake.predicted_label}**"
+                f"{plain_markdown(mistake.input)} · true **{plain_markdown(mistake.true_label)}**, "
+                f"predicted **{plain_markdown(mistake.predicted_label)}**"
                 f" ({mistake.confidence:.0%})"
             )
     else:

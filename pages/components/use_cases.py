@@ -11,6 +11,7 @@ import streamlit as st
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.models import catalog as model_catalog
+from backend.text_safety import plain_markdown
 from backend.use_cases import catalogue as catalogue_file
 from backend.use_cases import search
 from backend.use_cases import vocabulary as vocab
@@ -184,7 +185,9 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
     if response.notice:
         st.warning(response.notice, icon=":material/cloud_off:")
     if response.mode == search.SEMANTIC:
-        st.caption(f"Semantic search with `{response.model_ref}`; score = cosine similarity (higher is closer).")
+        st.caption(
+            f"Semantic search with {plain_markdown(response.model_ref)}; score = cosine similarity (higher is closer)."
+        )
     else:
         st.caption("Keyword search; score = weighted share of your words found (English words, Chinese bigrams).")
     if not response.hits:

@@ -6,6 +6,7 @@ from backend import uploads
 from backend.inference import image_classification
 from backend.inference.batch import BatchRequest
 from backend.models import catalog
+from backend.text_safety import plain_markdown
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
@@ -89,7 +90,7 @@ with single:
         image_column.image(image, caption=result.prediction.name, width="stretch")
         with chart_column:
             top = result.prediction.top[0]
-            st.subheader(f"{top.label} · {top.score:.1%}")
+            st.subheader(f"{plain_markdown(top.label)} · {top.score:.1%}")
             demo.show_score_chart(
                 {item.label: item.score for item in result.prediction.top}, "image_classification.chart"
             )

@@ -5,6 +5,7 @@ import streamlit as st
 from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
 from backend.models import catalog
+from backend.text_safety import plain_markdown
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
@@ -50,7 +51,7 @@ with single:
         st.info("Type a text and press **Analyse**, or click an example above.", icon=":material/keyboard:")
     else:
         best = result.classification
-        st.subheader(f"{best.label} · {best.score:.1%}")
+        st.subheader(f"{plain_markdown(best.label)} · {best.score:.1%}")
         if result.notice:
             st.warning(result.notice, icon=":material/content_cut:")
         demo.show_score_chart(best.scores, key="sentiment.chart")

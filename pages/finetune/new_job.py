@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from backend.text_safety import plain_markdown
 from backend.training import jobs
 from backend.training.params import FAST, FULL, IMAGE, TEXT
 from pages.components import finetune, job_monitor, training_data
@@ -47,7 +48,7 @@ if submit:
         job = submit_job(params, prepared, owner=current_owner())
         job_monitor.start_worker_if_needed()
         st.session_state["finetune.selected_job"] = job.id
-        st.success(f"Job queued: {job.title or job.id}.", icon=":material/check_circle:")
+        st.success(f"Job queued: {plain_markdown(job.title or job.id)}.", icon=":material/check_circle:")
         st.page_link(
             "pages/finetune/jobs.py", label="Watch it train", icon=":material/monitoring:", query_params={"job": job.id}
         )

@@ -4,6 +4,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.market import figures, mapping, schema, selections
+from backend.text_safety import plain_markdown
 from pages.components.errors import user_errors
 from pages.components.market_charts import market_data, show_chart
 from pages.components.market_upload import show_column_mapping, show_validation
@@ -45,7 +46,7 @@ uploaded = show_table_upload(
 if uploaded is None:
     st.stop()
 table = uploaded.frame
-st.caption(f"{uploaded.name}: {len(table):,} rows, {len(table.columns)} columns.")
+st.caption(f"{plain_markdown(uploaded.name)}: {len(table):,} rows, {len(table.columns)} columns.")
 
 user_columns = list(table.columns)
 if mapping.needs_mapping(user_columns):
