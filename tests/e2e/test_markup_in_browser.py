@@ -55,7 +55,8 @@ def test_payloads_in_uploads_and_text_boxes_are_shown_as_text(page, live_app, tm
             _SCRIPT: [labels[i % 2] for i in range(24)],
         }
     )
-    upload = tmp_path / f"{_LINK} {_DIRECTIVE}.csv"
+    # File names cannot hold "/": the same payloads without it.
+    upload = tmp_path / f"[click me](https:{_HOST}) ![x](https:{_HOST}) {_DIRECTIVE.split(' ')[0]}.csv"
     frame.to_csv(upload, index=False)
 
     page.goto(f"{live_app.url}/new_job")
@@ -67,7 +68,8 @@ def test_payloads_in_uploads_and_text_boxes_are_shown_as_text(page, live_app, tm
     wait_until_idle(page)
     assert_no_exception(page, "new job")
     body = page.inner_text("body")
-    assert "[click me](http://evil.example/link)" in body  # the file name or a label, literally
+    # The uploader shortens the file name ("[click ...alarm].csv"): its brackets are still literal.
+    assert "[click" in body and "alarm].csv" in body
     _assert_nothing_became_markup(page, page.requests, "new job")
     screenshot(page, "markup-new_job")
 
