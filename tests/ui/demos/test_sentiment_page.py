@@ -65,11 +65,15 @@ def test_own_text_with_a_truncation_notice(open_page, fake_model, monkeypatch):
     assert "only its beginning was read" in texts(app, "warning")
 
 
-def test_empty_text_gets_a_message_not_a_traceback(open_page, fake_model):
+def test_empty_text_gets_a_message_before_any_model_is_asked_for(open_page, no_model):
     app = open_page(PAGE)
     app.button(key="sentiment.run").click().run()
-    assert not app.exception
-    assert "The text is empty" in texts(app, "warning")
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Type some text first." in texts(app, "warning")
+    app.text_area(key="sentiment.text").input("  \n\t ").run()
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Type some text first." in texts(app, "warning")
 
 
 def test_default_model_offline_shows_the_runtimes_message(open_page):
