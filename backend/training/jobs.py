@@ -31,12 +31,24 @@ from backend.training.runner import DATA_FOLDER, TRAIN, base_model_task
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
-    params.validate()
-    # A base model that can never load (no such folder, pickle weights, outside the models
-    # folder) is refused here, as the data is, rather than by the worker after queuing.
+def check_base_model(params: TrainingParams, owner: str, settings: Settings | None = None) -> None:
+    """Refuse a base model that can never load, or that is another owner's, before anything is queued.
+
+    The page's *Check data* calls it, and so does every submission: no such folder, pickle
+    weights, a folder outside the models folder or in another owner's workspace fail here, fast
+    (no network, no weights read), rather than in the worker after queuing.
+
+    Raises:
+        ShowcaseError: ``plan_load``'s and ``check_model_access``'s errors.
+    """
+    settings = settings or get_settings()
     plan_load(base_model_task(params.task, params.method), params.base_model, settings)
     check_model_access(params.base_model, owner, settings)
+
+
+def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
+    params.validate()
+    check_base_model(params, owner, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:
