@@ -28,7 +28,7 @@ from backend.inference import image_classification, sentiment, tables, text_gene
 from backend.inference.footer import RunFooter
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
-from backend.jobs.store import Job, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
 from backend.models import catalog
 from backend.models.access import check_model_access
@@ -42,6 +42,7 @@ INPUT_FILE = "input.json"
 IMAGES_FOLDER = "images"
 RESULT_FILE = "result.json"
 RESULT_CSV = "result.csv"
+RETRYABLE = (FAILED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,36 @@ def submit_image_batch_job(
 
     summary = {"rows": len(files), "items": readable, "skipped": len(files) - readable}
     return _queue(request, summary, write_input, owner, settings or get_settings())
+
+
+def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
+    """Queue a failed or cancelled batch again: same task, model, options, owner and input.
+
+    The input (the table, or the images) is copied from the old run folder, which stays, for
+    reference; the model is checked again as for a new batch.
+
+    Raises:
+        InvalidInputError: no such batch for this owner, one that did not fail or was not
+            cancelled, or its input is gone (nothing is queued).
+        ShowcaseError: a model that can no longer load, or the queue cannot be reached.
+    """
+    settings = settings or get_settings()
+    job = JobStore(settings=settings).require(job_id, owner)
+    if job.kind != BATCH:
+        raise InvalidInputError(f"No batch run {job_id!r}.", "It may have been deleted.")
+    if job.status not in RETRYABLE:
+        raise InvalidInputError(f"The batch is {job.status}; only a failed or cancelled one can be retried.")
+    source = Path(job.run_dir).resolve()
+    # The path comes from the database; copy nothing from outside the runs folder.
+    if settings.runs_dir.resolve() not in source.parents or not (source / INPUT_FILE).is_file():
+        raise InvalidInputError("The batch's input is no longer there.", "Upload it again.")
+
+    def write_input(run_dir: Path) -> None:
+        shutil.copy2(source / INPUT_FILE, run_dir / INPUT_FILE)
+        if (source / IMAGES_FOLDER).is_dir():
+            shutil.copytree(source / IMAGES_FOLDER, run_dir / IMAGES_FOLDER)
+
+    return _queue(BatchRequest.from_params(job.params), dict(job.dataset), write_input, job.owner, settings)
 
 
 def _read_images(run_dir: Path) -> list[tuple[str, bytes]]:

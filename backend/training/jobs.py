@@ -19,7 +19,7 @@ from typing import Any
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import queue
-from backend.jobs.store import Job, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.models.access import check_model_access
 from backend.models.plan import plan_load
 from backend.training import staging
@@ -29,14 +29,27 @@ from backend.training.params import IMAGE, TEXT, TrainingParams
 from backend.training.runner import DATA_FOLDER, TRAIN, base_model_task
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
+RETRYABLE = (FAILED, CANCELLED)
+
+
+def check_base_model(params: TrainingParams, owner: str, settings: Settings | None = None) -> None:
+    """Refuse a base model that can never load, or that is another owner's, before anything is queued.
+
+    The page's *Check data* calls it, and so does every submission: no such folder, pickle
+    weights, a folder outside the models folder or in another owner's workspace fail here, fast
+    (no network, no weights read), rather than in the worker after queuing.
+
+    Raises:
+        ShowcaseError: ``plan_load``'s and ``check_model_access``'s errors.
+    """
+    settings = settings or get_settings()
+    plan_load(base_model_task(params.task, params.method), params.base_model, settings)
+    check_model_access(params.base_model, owner, settings)
 
 
 def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
     params.validate()
-    # A base model that can never load (no such folder, pickle weights, outside the models
-    # folder) is refused here, as the data is, rather than by the worker after queuing.
-    plan_load(base_model_task(params.task, params.method), params.base_model, settings)
-    check_model_access(params.base_model, owner, settings)
+    check_base_model(params, owner, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:
@@ -109,6 +122,41 @@ def submit_image_job(
         raise InvalidInputError("These parameters or data are not for image classification.")
     settings = settings or get_settings()
     return _submit(params, lambda data_dir: staging.move_staged(prepared, data_dir, settings), owner, settings)
+
+
+def retry_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
+    """Queue a new job with a failed or cancelled training job's kind, parameters, owner and data.
+
+    The old job's prepared dataset (its run folder's ``data/``, images included) is copied, not
+    moved, into the new run folder, and goes through the same submission as a new job (the base
+    model is checked again). The old job stays, for reference.
+
+    Raises:
+        InvalidInputError: no such training job for this owner, a job that did not fail or was
+            not cancelled, or its data is gone (nothing is queued).
+        ShowcaseError: a base model that can no longer load (nothing is queued).
+    """
+    settings = settings or get_settings()
+    job = JobStore(settings=settings).require(job_id, owner)
+    if job.kind != TRAIN:
+        raise InvalidInputError(f"No training job {job_id!r}.", "It may have been deleted.")
+    if job.status not in RETRYABLE:
+        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
+    source = Path(job.run_dir).resolve() / DATA_FOLDER
+    # The path comes from the database; copy nothing from outside the runs folder.
+    if settings.runs_dir.resolve() not in source.parents:
+        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
+    try:
+        prepared = PreparedDataset.load(source)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.") from error
+    params = TrainingParams.from_dict(job.params)
+
+    def copy(data_dir: Path) -> PreparedDataset:
+        shutil.copytree(source, data_dir)
+        return replace(prepared, data_dir=str(data_dir))
+
+    return _submit(params, copy, job.owner, settings)
 
 
 def list_jobs(

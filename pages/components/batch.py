@@ -56,6 +56,9 @@ def show_runs(task: str, key: str, file_name: str) -> None:
     if not listed:
         return
     by_id = {job.id: job for job in listed}
+    # A retry (below the picker, so after it was drawn) asks for its new run to be picked here.
+    if (retried := st.session_state.pop(f"{key}.batch_retried", None)) in by_id:
+        st.session_state[f"{key}.batch_job"] = retried
     if st.session_state.get(f"{key}.batch_job") not in by_id:
         st.session_state[f"{key}.batch_job"] = listed[0].id
     st.divider()
@@ -98,6 +101,14 @@ def _show_finished(job_id: str, key: str, file_name: str) -> None:
                 st.error("The results of this batch are missing from the server.", icon=":material/error:")
             else:
                 show_table_run(result, file_name, key)
+        if job.status in batch.RETRYABLE and st.button(
+            "Retry", key=f"{key}.batch_retry.{job_id}", icon=":material/replay:", help="Queue it again, same input."
+        ):
+            # A new run with the same input and options; this one stays, for reference.
+            retried = batch.retry_batch_job(job_id, current_owner())
+            job_monitor.start_worker_if_needed()
+            st.session_state[f"{key}.batch_retried"] = retried.id
+            st.rerun()
         if st.button("Delete this run", key=f"{key}.batch_delete.{job_id}", icon=":material/delete:"):
             manage.delete_job(job_id, current_owner())
             st.session_state.pop(f"{key}.batch_job", None)

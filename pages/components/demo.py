@@ -26,6 +26,8 @@ from pages.components.errors import show_error
 
 R = TypeVar("R")
 _FOLDER_CHOICE = "__local_folder__"
+EMPTY_TEXT = "Type some text first."
+NO_IMAGE = "Pick, upload or take a photo first."
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,19 @@ def load_model(task: str, model_ref: str | None) -> LoadedModel | None:
         return None
     try:
         return models.get_model(task, model_ref)
+    except ShowcaseError as error:
+        show_error(error)
+        return None
+
+
+def checked_text(text: str | None, max_chars: int) -> str | None:
+    """The stripped text, or None after saying what is wrong with it. Pages call this before
+    ``answer``/``load_model``, so an empty or over-long text never loads, downloads or probes a model."""
+    if not (text or "").replace("\x00", "").strip():
+        st.warning(EMPTY_TEXT, icon=":material/keyboard:")
+        return None
+    try:
+        return uploads.check_text(text or "", max_chars)
     except ShowcaseError as error:
         show_error(error)
         return None

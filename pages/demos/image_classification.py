@@ -62,9 +62,11 @@ with single:
             type="primary",
             key="image_classification.run",
             icon=":material/image_search:",
-            disabled=upload is None,
         )
-    if demo.run_requested("image_classification", clicked) and picked is not None:
+    run = demo.run_requested("image_classification", clicked)
+    if run and picked is None:
+        st.warning(demo.NO_IMAGE, icon=":material/image:")
+    elif run:
         with user_errors():
             if isinstance(picked, str):
                 name, data = f"{picked}.jpg", image_classification.read_sample(picked)

@@ -34,9 +34,10 @@ with single:
         help=f"Up to {sentiment.MAX_CHARS:,} characters; longer texts are cut at the model's token limit.",
     )
     clicked = st.button("Analyse", type="primary", key="sentiment.run", icon=":material/play_arrow:")
-    if demo.run_requested("sentiment", clicked):
+    if demo.run_requested("sentiment", clicked) and (
+        text := demo.checked_text(st.session_state.get("sentiment.text"), sentiment.MAX_CHARS)
+    ):
         with user_errors():
-            text = st.session_state["sentiment.text"]
             result = demo.answer(
                 catalog.SENTIMENT,
                 model_ref,

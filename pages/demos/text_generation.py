@@ -85,8 +85,8 @@ with chat:
     example = (
         st.session_state.get("text_generation.example_prompt") if demo.run_requested("text_generation", False) else None
     )
-    prompt = typed or example
-    if prompt:
+    submitted = typed if typed is not None else example
+    if submitted is not None and (prompt := demo.checked_text(submitted, text_generation.MAX_MESSAGE_CHARS)):
         chat_view.answer(conversation, "text_generation", prompt, _start_reply)
 
 with batch_tab:

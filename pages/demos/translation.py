@@ -75,9 +75,10 @@ with single:
         help=f"Up to {translation.MAX_CHARS:,} characters.",
     )
     clicked = st.button("Translate", type="primary", key="translation.run", icon=":material/translate:")
-    if demo.run_requested("translation", clicked):
+    if demo.run_requested("translation", clicked) and (
+        text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)
+    ):
         with user_errors():
-            text = st.session_state["translation.text"]
             result = demo.answer(
                 catalog.TRANSLATION,
                 model_ref,

@@ -64,6 +64,16 @@ else:
             if view.job.status == "succeeded":
                 finetune.show_report(view)
                 finetune.show_model_actions(view)
+            elif view.job.status in jobs.RETRYABLE and st.button(
+                "Retry", key=f"finetune.retry.{selected}", icon=":material/replay:", help="Queue it again, same data."
+            ):
+                # A new job with the same parameters and data; this one stays, for reference.
+                retried = jobs.retry_job(selected, owner)
+                job_monitor.start_worker_if_needed()
+                st.session_state["finetune.selected_job"] = retried.id
+                st.query_params["job"] = retried.id
+                st.session_state.pop("finetune.jobs.selected", None)
+                st.rerun()
             with st.expander("Delete this job", icon=":material/delete:"):
                 st.caption("Removes its data, model and download. This cannot be undone.")
                 confirmed = st.checkbox("Yes, delete it", key=f"finetune.delete_confirm.{selected}")

@@ -38,6 +38,10 @@ submit = submit_column.button(
 if data is None:
     st.info("Upload your data to continue.", icon=":material/upload_file:")
 if check:
+    # The base model is checked too (no download, no weights read), so a model that can never
+    # load is reported here rather than by the worker after queuing.
+    with user_errors():
+        jobs.check_base_model(params, current_owner())
     with user_errors(), st.spinner("Checking the data…"):
         finetune.show_data_summary(training_data.check_data(data, params, "finetune"))
 if submit:

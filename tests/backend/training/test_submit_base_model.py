@@ -70,3 +70,11 @@ def test_a_good_base_model_is_queued(local, tiny_model_paths):
     job = jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     assert [queued.id for queued in JobStore(settings=local).list_jobs()] == [job.id]
     assert queue.pending_count(local) == 1
+
+
+def test_check_base_model_is_the_check_submission_makes(local):
+    with pytest.raises(ModelUnavailableError, match="No model folder"):
+        jobs.check_base_model(TrainingParams("text", FULL, "no-such-base-model", epochs=1), "alice", local)
+    with pytest.raises(UnsafeModelError, match="outside the models folder"):
+        jobs.check_base_model(TrainingParams("text", FAST, "/etc", epochs=1), "alice", local)
+    _nothing_was_queued(local)

@@ -55,3 +55,13 @@ def _fresh_example_answers():
     shared_answers().clear()
     yield
     shared_answers().clear()
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Patch the page-side model loader to fail the test if any model is asked for."""
+
+    def get_model(task: str, model_ref: str):
+        raise AssertionError(f"a model was asked for: {task} {model_ref}")
+
+    monkeypatch.setattr("pages.components.models.get_model", get_model)

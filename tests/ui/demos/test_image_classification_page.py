@@ -122,3 +122,11 @@ def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, m
     assert seen == ["a.png", "b.png"]
     assert "1 row(s) were skipped" in texts(app, "warning")
     assert any(b.key == "image_classification.batch_download" for b in app.get("download_button"))
+
+
+def test_classify_without_an_image_asks_for_one_before_any_model_is_asked_for(open_page, no_model):
+    app = open_page(PAGE)
+    app.radio(key="image_classification.source").set_value("Upload").run()
+    app.button(key="image_classification.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Pick, upload or take a photo first." in texts(app, "warning")

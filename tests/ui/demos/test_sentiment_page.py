@@ -3,11 +3,14 @@
 import shutil
 from types import SimpleNamespace
 
+import pandas as pd
+
 from backend import worker
 from backend.inference import batch, sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.inference.tables import TableRun
+from backend.jobs import manage
 from backend.jobs import worker as job_worker
 from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
 from backend.models import catalog
@@ -65,11 +68,15 @@ def test_own_text_with_a_truncation_notice(open_page, fake_model, monkeypatch):
     assert "only its beginning was read" in texts(app, "warning")
 
 
-def test_empty_text_gets_a_message_not_a_traceback(open_page, fake_model):
+def test_empty_text_gets_a_message_before_any_model_is_asked_for(open_page, no_model):
     app = open_page(PAGE)
     app.button(key="sentiment.run").click().run()
-    assert not app.exception
-    assert "The text is empty" in texts(app, "warning")
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Type some text first." in texts(app, "warning")
+    app.text_area(key="sentiment.text").input("  \n\t ").run()
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Type some text first." in texts(app, "warning")
 
 
 def test_default_model_offline_shows_the_runtimes_message(open_page):
@@ -160,3 +167,27 @@ def test_a_bad_table_gets_a_message(open_page):
     app.file_uploader(key="sentiment.batch_file").set_value(("empty.csv", b"review\n", "text/csv")).run()
     assert not app.exception
     assert "no data rows" in texts(app, "warning")
+
+
+def test_a_failed_batch_offers_retry_which_queues_a_copy_and_picks_it(open_page, monkeypatch):
+    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    request = batch.BatchRequest(catalog.SENTIMENT, "org/stand-in", "review", "retry-me.csv")
+    old = batch.submit_batch_job(request, pd.DataFrame({"review": ["great", "bad"]}))
+    store = JobStore()
+    store.claim(old.id)
+    store.finish(old.id, "failed", error="Out of memory.")
+    new_id = None
+    try:
+        app = open_page(PAGE)
+        assert app.selectbox(key="sentiment.batch_job").value == old.id
+        app.button(key=f"sentiment.batch_retry.{old.id}").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        new = batch.list_batch_jobs("", catalog.SENTIMENT)[0]
+        new_id = new.id
+        assert new.id != old.id and (new.status, new.title, new.params) == ("queued", "retry-me.csv", old.params)
+        assert store.require(old.id).status == "failed"
+        assert app.selectbox(key="sentiment.batch_job").value == new.id
+    finally:
+        for job_id in (old.id, new_id):
+            if job_id:
+                manage.delete_job(job_id, "")

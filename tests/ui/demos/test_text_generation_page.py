@@ -130,3 +130,11 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     app.button(key="text_generation.example.0").click().run()
     assert not app.exception
     assert "Qwen/Qwen2.5-0.5B-Instruct is not downloaded" in texts(app, "error")
+
+
+def test_a_blank_message_gets_a_message_before_any_model_is_asked_for(open_page, no_model):
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("   ").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Type some text first." in texts(app, "warning")
+    assert not app.session_state["text_generation.history"]

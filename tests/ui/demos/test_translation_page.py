@@ -100,3 +100,11 @@ def test_batch_table_is_queued_with_the_chosen_direction_and_decoding(open_page,
     assert (request.target_language, request.num_beams, request.column) == ("en", 4, "text")
     assert request.model_ref == catalog.translation_model("zh", "en").hub_id
     assert "Waiting for the worker" in texts(app, "info")
+
+
+def test_empty_text_gets_a_message_before_any_model_is_asked_for(open_page, no_model):
+    app = open_page(PAGE)
+    app.text_area(key="translation.text").input("   ").run()
+    app.button(key="translation.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Type some text first." in texts(app, "warning")

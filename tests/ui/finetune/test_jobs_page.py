@@ -123,3 +123,25 @@ def test_status_filter(state, open_page, tiny_model_paths):
     assert "No jobs match these filters" in _text(app)
     app.multiselect(key="finetune.jobs.status").set_value(["queued"]).run()
     assert "Queued one" in app.selectbox(key="finetune.jobs.selected").options[0]
+
+
+def test_a_failed_job_offers_retry_which_queues_a_copy_and_selects_it(state, open_page, tiny_model_paths):
+    job_id = _submit(state, tiny_model_paths, "Doomed")
+    store = JobStore(settings=state.settings)
+    store.claim(job_id, pid=os.getpid())
+    store.finish(job_id, "failed", error="Out of GPU memory.")
+    app = open_page(PAGE)
+    app.button(key=f"finetune.retry.{job_id}").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    listed = store.list_jobs()
+    assert [job.status for job in listed] == ["queued", "failed"]
+    new = listed[0]
+    assert new.title == "Doomed" and new.params == store.require(job_id).params
+    assert app.selectbox(key="finetune.jobs.selected").value == new.id
+    assert app.query_params["job"] == new.id
+    assert "start" in state.worker_starts
+
+
+def test_a_succeeded_job_offers_no_retry(state, open_page, trained):
+    app = open_page(PAGE)
+    assert not [b for b in app.button if b.key and b.key.startswith("finetune.retry.")]

@@ -195,3 +195,19 @@ def test_image_start_moves_the_checked_zip_without_checking_it_again(state, open
     app.button(key="finetune.submit").click().run()
     assert checks == ["colours.zip", "colours.zip"]
     assert len(JobStore(settings=state.settings).list_jobs()) == 2
+
+
+def test_check_data_checks_the_base_model_too_and_queues_nothing(state, open_page):
+    app = open_page(PAGE)
+    app.file_uploader(key="finetune.table").set_value(
+        ("reviews.csv", _csv(learnable_texts(per_class=20)), "text/csv")
+    ).run()
+    app.selectbox(key=f"finetune.base.{TEXT}.{FAST}").select("Local folder…").run()
+    app.text_input(key="finetune.base_folder").input("no-such-base-model").run()
+    app.button(key="finetune.check").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No model folder" in _text(app)
+    # The data is still checked and summarised, and nothing is queued.
+    assert "2 classes, 32 training and 8 validation examples" in _text(app)
+    assert JobStore(settings=state.settings).list_jobs() == []
+    assert state.worker_starts == []
