@@ -17,7 +17,10 @@ state = hub.hub_state(settings)
 left, middle, right = st.columns(3)
 left.metric("Device", device.kind.upper(), help=device.name)
 middle.metric("Model memory budget", f"{settings.model_memory_mb:,} MB")
-right.metric("Hugging Face Hub", state.label(), help=f"{state.endpoint} {state.reason}".strip())
+# The metric's value is one word so it is never cut off; the time goes in the caption under it.
+right.metric("Hugging Face Hub", state.label().split(" since ")[0], help=f"{state.endpoint} {state.reason}".strip())
+if state.kind == hub.UNREACHABLE:
+    right.caption(state.label().capitalize())
 if state.kind == hub.UNREACHABLE and st.button(
     "Check the hub again", key="models.hub_refresh", icon=":material/refresh:"
 ):
