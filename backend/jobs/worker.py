@@ -44,7 +44,6 @@ WORKER_LOG = "worker.log"
 HEARTBEAT_SECONDS = 5.0
 AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
-_busy = threading.Event()
 _log = logging.getLogger(__name__)
 
 
@@ -129,6 +128,42 @@ def ensure_worker_running(
     return True
 
 
+class _Activity:
+    """How long this worker has had nothing to do: zero while a job runs, else the time since the
+    last job ended (or since the worker started, when none has run yet).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._since = time.monotonic()
+
+    def reset(self) -> None:
+        """Start counting idleness now (the worker starts, or work is waiting)."""
+        with self._lock:
+            self._since = time.monotonic()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Marks a job as running for the duration of the block."""
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._since = time.monotonic()
+
+    def idle_seconds(self) -> float:
+        """0 while a job runs, else seconds since the last job ended (or since ``reset``)."""
+        with self._lock:
+            return 0.0 if self._running else time.monotonic() - self._since
+
+
+_activity = _Activity()
+
+
 class _Heartbeat:
     """Beats a job's heartbeat from a thread, so long steps do not look like a dead worker."""
 
@@ -199,7 +234,11 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
     A job cancelled while it waited is skipped; a job whose kind has no handler fails in words.
     Errors never escape: they become the job's readable error, and the traceback goes to the server log.
     """
-    settings = settings or get_settings()
+    with _activity.running():
+        return _execute_job(job_id, handlers, settings or get_settings())
+
+
+def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
     store = JobStore(settings=settings)
     if not store.claim(job_id):
         job = store.get(job_id)
@@ -212,8 +251,7 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
         store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
-    _busy.set()
-    with _Heartbeat(store, job_id), _clear_on_exit(_busy):
+    with _Heartbeat(store, job_id):
         try:
             metrics, artefacts = handler.run(
                 job, _store_events(store, job_id, handler.phase), lambda: store.cancel_requested(job_id), settings
@@ -236,21 +274,17 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
     return SUCCEEDED
 
 
-@contextmanager
-def _clear_on_exit(flag: threading.Event) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        flag.clear()
-
-
 def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
-    idle_since = time.monotonic()
+    """Stops the worker once it has had no job for ``idle_seconds``: counted from the end of the
+    last job (or the worker's start), never while a job runs or one waits in the queue.
+    """
+    _activity.reset()
+    check = min(_IDLE_CHECK_SECONDS, max(idle_seconds / 4, 0.05))
     while True:
-        time.sleep(_IDLE_CHECK_SECONDS)
-        if _busy.is_set() or queue.pending_count(settings):
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since >= idle_seconds:
+        time.sleep(check)
+        if queue.pending_count(settings):
+            _activity.reset()
+        elif _activity.idle_seconds() >= idle_seconds:
             _log.info("Idle for %.0f s; exiting.", idle_seconds)
             # SIGINT is the consumer's graceful stop.
             os.kill(os.getpid(), signal.SIGINT)

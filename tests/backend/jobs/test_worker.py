@@ -138,3 +138,28 @@ def test_an_app_started_worker_gets_every_setting_and_dead_jobs_are_reaped_first
     assert kwargs["env"]["LSM_MODEL_MEMORY_MB"] == "321"
     assert JobStore(settings=local).require(job_id).status == FAILED
     assert RUNNING not in {job.status for job in JobStore(settings=local).list_jobs()}
+
+
+def test_the_idle_exit_counts_from_the_end_of_the_last_job_and_never_fires_while_one_runs(local, monkeypatch):
+    import threading
+    import time
+
+    monkeypatch.setattr(worker, "_activity", worker._Activity())
+    monkeypatch.setattr(queue, "pending_count", lambda settings=None: 0)
+    exits: list[float] = []
+    monkeypatch.setattr(worker.os, "kill", lambda pid, sig: exits.append(time.monotonic()))
+    job_id = _queued(local)
+    ended: list[float] = []
+
+    def run(*_):
+        time.sleep(1.0)  # longer than the idle setting
+        ended.append(time.monotonic())
+        return {}, {}
+
+    watcher = threading.Thread(target=worker._exit_when_idle, args=(local, 0.4), daemon=True)
+    watcher.start()
+    time.sleep(0.1)  # the job starts 0.1 s after the worker
+    assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == SUCCEEDED
+    assert exits == []  # a running job is not idleness
+    watcher.join(timeout=5)
+    assert len(exits) == 1 and 0.4 <= exits[0] - ended[0] < 2.0
