@@ -198,8 +198,28 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
     return record
 
 
-def _is_disk_full(error: BaseException) -> bool:
-    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# How libraries that wrap the OS error in their own (safetensors' ``SafetensorError`` from Rust) word it.
+_DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "os error 28", "os error 122", "storagefull")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, says the disk (or the quota) is full.
+
+    Checks the errno of ``OSError``s and the text of any error (``SafetensorError`` carries only
+    text such as "No space left on device (os error 28)") along the ``__cause__``/``__context__`` chain.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        text = str(current).lower()
+        if any(words in text for words in _DISK_FULL_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
@@ -208,7 +228,7 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
         return CANCELLED, "", "Cancelled"
     if isinstance(error, ShowcaseError):
         return FAILED, error.user_text(), "Failed"
-    if _is_disk_full(error):
+    if is_disk_full(error):
         return (
             FAILED,
             f"The disk is full, so the {handler.output} could not be saved. Free space in the state folder "

@@ -163,3 +163,28 @@ def test_the_idle_exit_counts_from_the_end_of_the_last_job_and_never_fires_while
     assert exits == []  # a running job is not idleness
     watcher.join(timeout=5)
     assert len(exits) == 1 and 0.4 <= exits[0] - ended[0] < 2.0
+
+
+@pytest.mark.parametrize(
+    ("error", "full"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })"), True),
+        (RuntimeError("No space left on device"), True),
+        (OSError(errno.EACCES, "Permission denied"), False),
+        (KeyError("x"), False),
+    ],
+)
+def test_is_disk_full_reads_the_errno_and_the_words(error, full):
+    assert worker.is_disk_full(error) is full
+
+
+def test_is_disk_full_follows_the_exception_chain():
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "full")
+        except OSError as cause:
+            raise ValueError("saving failed") from cause
+    except ValueError as error:
+        assert worker.is_disk_full(error)
