@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
-from backend.errors import ShowcaseError
+from backend.errors import DiskFullError, ShowcaseError
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
 from backend.models.memory import is_out_of_memory
 from backend.server_paths import redact_paths
 
@@ -44,6 +44,11 @@ WORKER_LOG = "worker.log"
 HEARTBEAT_SECONDS = 5.0
 AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
+PROBE_FILE = "worker-start.probe"
+DISK_FULL_AT_START = (
+    "The disk is full, so no worker could start to run the job. Free space in the state folder "
+    "(LSM_STATE_DIR), then submit the job again."
+)
 _log = logging.getLogger(__name__)
 
 
@@ -110,8 +115,20 @@ def ensure_worker_running(
     JobStore(settings=settings).reap_dead_jobs()
     if worker_alive(settings):
         return False
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    log_file = (settings.state_dir / WORKER_LOG).open("ab")
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        _write_probe(settings.state_dir / PROBE_FILE)
+        log_file = (settings.state_dir / WORKER_LOG).open("ab")
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        failed = fail_queued_jobs_for_full_disk(settings)
+        raise DiskFullError(
+            "The disk is full, so no background worker could start"
+            + (f"; {len(failed)} waiting job(s) were marked failed." if failed else "."),
+            "Free space in the state folder, then submit the job again.",
+            "The state folder is LSM_STATE_DIR.",
+        ) from error
     # The worker must see every setting of this process, whatever the environment says.
     env = {**os.environ, **to_environment(settings)}
     # A new session: the worker outlives the Streamlit script run and ignores its signals.
@@ -126,6 +143,30 @@ def ensure_worker_running(
     )
     log_file.close()
     return True
+
+
+def _write_probe(path: Path) -> None:
+    """Write and sync a few kilobytes, so a full disk shows now rather than while a job runs."""
+    with path.open("wb") as handle:
+        handle.write(b"\0" * 4096)
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink(missing_ok=True)
+
+
+def fail_queued_jobs_for_full_disk(settings: Settings) -> list[str]:
+    """Mark every waiting job failed with the full-disk message (when the store can still be
+    written); returns their ids, or [] when the store could not be written either.
+    """
+    try:
+        store = JobStore(settings=settings)
+        queued = [job.id for job in store.list_jobs(statuses=(QUEUED,))]
+        for job_id in queued:
+            store.finish(job_id, FAILED, error=DISK_FULL_AT_START, message="Disk full")
+        return queued
+    except Exception:  # noqa: BLE001 - a full disk may stop the store too; the log line says it all
+        _log.exception("Could not mark the waiting jobs failed")
+        return []
 
 
 class _Activity:
@@ -200,7 +241,14 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # How libraries that wrap the OS error in their own (safetensors' ``SafetensorError`` from Rust) word it.
-_DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "os error 28", "os error 122", "storagefull")
+_DISK_FULL_TEXTS = (
+    "no space left on device",
+    "disk quota exceeded",
+    "os error 28",
+    "os error 122",
+    "storagefull",
+    "database or disk is full",
+)
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -321,19 +369,32 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
-    handle = _try_lock(lock_path(settings, arguments.slot))
-    if handle is None:
-        _log.info("A worker already runs in slot %s; exiting.", arguments.slot)
-        return 0
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    reaped = JobStore(settings=settings).reap_dead_jobs()
-    if reaped:
-        _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
-    queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
-    huey, _ = queue.get_queue(settings)
+    try:
+        handle = _try_lock(lock_path(settings, arguments.slot))
+        if handle is None:
+            _log.info("A worker already runs in slot %s; exiting.", arguments.slot)
+            return 0
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        os.fsync(handle.fileno())
+        reaped = JobStore(settings=settings).reap_dead_jobs()
+        if reaped:
+            _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
+        queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
+        huey, _ = queue.get_queue(settings)
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        failed = fail_queued_jobs_for_full_disk(settings)
+        _log.error(
+            "Disk full: the worker cannot start (%s). Free space in %s. Marked waiting jobs failed: %s",
+            error,
+            settings.state_dir,
+            ", ".join(failed) or "none (the job store could not be written)",
+        )
+        return 1
     # One job at a time: a GPU (or a small CPU host) runs one model well, not two badly.
     consumer = huey.create_consumer(
         workers=1, worker_type="thread", periodic=False, initial_delay=0.1, backoff=1.15, max_delay=1.0

@@ -188,3 +188,38 @@ def test_is_disk_full_follows_the_exception_chain():
             raise ValueError("saving failed") from cause
     except ValueError as error:
         assert worker.is_disk_full(error)
+
+
+def _full_disk(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_at_autostart_fails_the_waiting_jobs_and_tells_the_page(local, monkeypatch):
+    from backend.errors import DiskFullError
+
+    job_id = _queued(local)
+    monkeypatch.setattr(worker, "_write_probe", _full_disk)
+    started = []
+    monkeypatch.setattr(worker.subprocess, "Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(DiskFullError, match="disk is full") as raised:
+        worker.ensure_worker_running(local)
+    assert "1 waiting job(s) were marked failed" in raised.value.user_text() and started == []
+    job = JobStore(settings=local).require(job_id)
+    assert job.status == FAILED and job.message == "Disk full" and "disk is full" in job.error
+
+
+def test_a_worker_that_cannot_write_at_start_fails_the_waiting_jobs_and_exits(local, monkeypatch, caplog):
+    job_id = _queued(local)
+    monkeypatch.setattr(worker, "get_settings", lambda: local)
+    monkeypatch.setattr(worker, "_try_lock", _full_disk)
+    with caplog.at_level("ERROR"):
+        assert worker.main({"echo": _handler(lambda *a: ({}, {}))}, []) == 1
+    assert "Disk full: the worker cannot start" in caplog.text and job_id in caplog.text
+    assert JobStore(settings=local).require(job_id).status == FAILED
+
+
+def test_a_worker_start_error_that_is_not_a_full_disk_is_not_hidden(local, monkeypatch):
+    monkeypatch.setattr(worker, "get_settings", lambda: local)
+    monkeypatch.setattr(worker, "_try_lock", lambda path: (_ for _ in ()).throw(PermissionError("denied")))
+    with pytest.raises(PermissionError):
+        worker.main({}, [])
