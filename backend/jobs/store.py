@@ -235,12 +235,18 @@ class JobStore:
             )
 
     def _rebuild_from_run_folders(self) -> int:
-        """Insert a row for every run folder with a readable ``job.json``; returns how many."""
+        """Insert a row for every run folder with a readable ``job.json`` (or an older one with a
+        ``params.json``); returns how many. Jobs that had not finished become failed.
+        """
         count = 0
         if not self.runs_dir.is_dir():
             return 0
         known = {field.name for field in Job.__dataclass_fields__.values()}
-        for record in sorted(self.runs_dir.glob(f"*/{JOB_RECORD}")):
+        for folder in sorted(self.runs_dir.iterdir()):
+            record = folder / JOB_RECORD
+            if not record.is_file():
+                count += self._rebuild_without_record(folder)
+                continue
             try:
                 data = json.loads(record.read_text(encoding="utf-8"))
                 data = {key: value for key, value in data.items() if key in known}
@@ -250,7 +256,7 @@ class JobStore:
             except (OSError, ValueError, TypeError) as bad:
                 _log.warning("Could not recover the job in %s: %s", record.parent.name, bad)
                 continue
-            if job.status != SUCCEEDED:
+            if job.status not in FINISHED:
                 job.status, job.message = FAILED, "Recovered"
                 job.error = job.error or RECOVERED_ERROR
                 job.finished = job.finished or time.time()
@@ -258,6 +264,35 @@ class JobStore:
             self._insert(job)
             count += 1
         return count
+
+    def _rebuild_without_record(self, folder: Path) -> bool:
+        """A run folder from before ``job.json`` records: a failed training row from its
+        ``params.json`` (task, method, base model, title), so the folder can be seen and deleted.
+        """
+        try:
+            params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+            if not isinstance(params, dict):
+                return False
+            job = Job(
+                id=folder.name,
+                kind="train",
+                owner=str(params.get("owner", "")),
+                title=str(params.get("title", "")),
+                task=str(params.get("task", "")),
+                method=str(params.get("method", "")),
+                base_model=str(params.get("base_model", "")),
+                status=FAILED,
+                created=folder.stat().st_mtime,
+                finished=time.time(),
+                run_dir=str(folder),
+                params=params,
+                message="Recovered",
+                error=RECOVERED_ERROR,
+            )
+        except (OSError, ValueError):
+            return False
+        self._insert(job)
+        return True
 
     def recovery_notice(self) -> str | None:
         """What to tell users when the database was rebuilt, or None."""
