@@ -48,3 +48,7 @@ class InsufficientMemoryError(ShowcaseError):
 
 class ModelLoadError(ShowcaseError):
     """A model folder exists but could not be read (corrupt or incomplete files)."""
+
+
+class DiskFullError(ShowcaseError):
+    """The disk (or the quota) of the state folder is full, so nothing can be saved or started."""

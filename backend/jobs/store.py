@@ -9,7 +9,9 @@ the demos list models from those records (``list_models``).
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -37,6 +39,14 @@ FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 # (a long checkpoint save or evaluation still beats from its own thread).
 STALE_HEARTBEAT_SECONDS = 60.0
 _MAX_LOG_CHARS = 2000
+# Each run folder keeps its job row as JSON, so a damaged database can be rebuilt from the folders.
+JOB_RECORD = "job.json"
+RECOVERED_ERROR = (
+    "Recovered after the job database was damaged; its final state was not recorded. Submit the job again to retry."
+)
+# SQLite's result codes for "not a database" and "corrupt".
+_DAMAGED_CODES = (26, 11)
+_log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -166,13 +176,160 @@ class JobStore:
     def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
         self.path = Path(path or settings.jobs_db)
+        self.runs_dir = settings.runs_dir
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as error:
+            if not _is_damaged(error):
+                raise
+            self._recover(error)
+
+    def _open(self) -> None:
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            raise sqlite3.DatabaseError(f"the job database {self.path.name} cannot be read or written")
         with self._connect() as connection:
             columns = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
             connection.executescript(_SCHEMA)
             if columns and "kind" not in columns:
                 _migrate(connection)
             connection.execute("CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created)")
+
+    @property
+    def _notice_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".recovered")
+
+    def _recover(self, error: sqlite3.DatabaseError) -> None:
+        """Move a damaged database aside, open a fresh one and rebuild the jobs from the run folders.
+
+        One process at a time (a lock file); one that waited finds the database already rebuilt.
+        """
+        with self.path.with_name(self.path.name + ".recover-lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._open()
+                return  # another process rebuilt it while we waited
+            except sqlite3.DatabaseError as again:
+                if not _is_damaged(again):
+                    raise
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}")
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                sibling = self.path.with_name(self.path.name + suffix)
+                if sibling.exists():
+                    os.replace(sibling, aside.with_name(aside.name + suffix))
+            _log.error("The job database was damaged (%s); moved it to %s and rebuilt it", error, aside.name)
+            self._open()
+            rebuilt = self._rebuild_from_run_folders()
+            self._notice_path.write_text(
+                json.dumps(
+                    {
+                        "text": f"The job database was damaged and has been rebuilt from the run folders "
+                        f"({rebuilt} job(s) recovered). Jobs that had not finished were marked failed; "
+                        "their logs and curves are lost.",
+                        "moved_to": aside.name,
+                        "at": time.time(),
+                    }
+                ),
+                encoding="utf-8",
+            )
+
+    def _rebuild_from_run_folders(self) -> int:
+        """Insert a row for every run folder with a readable ``job.json`` (or an older one with a
+        ``params.json``); returns how many. Jobs that had not finished become failed.
+        """
+        count = 0
+        if not self.runs_dir.is_dir():
+            return 0
+        known = {field.name for field in Job.__dataclass_fields__.values()}
+        for folder in sorted(self.runs_dir.iterdir()):
+            record = folder / JOB_RECORD
+            if not record.is_file():
+                count += self._rebuild_without_record(folder)
+                continue
+            try:
+                data = json.loads(record.read_text(encoding="utf-8"))
+                data = {key: value for key, value in data.items() if key in known}
+                data["id"] = record.parent.name
+                data["run_dir"] = str(record.parent)
+                job = Job(**data)
+            except (OSError, ValueError, TypeError) as bad:
+                _log.warning("Could not recover the job in %s: %s", record.parent.name, bad)
+                continue
+            if job.status not in FINISHED:
+                job.status, job.message = FAILED, "Recovered"
+                job.error = job.error or RECOVERED_ERROR
+                job.finished = job.finished or time.time()
+            job.worker_pid, job.heartbeat, job.eta_seconds = None, None, None
+            self._insert(job)
+            count += 1
+        return count
+
+    def _rebuild_without_record(self, folder: Path) -> bool:
+        """A run folder from before ``job.json`` records: a failed training row from its
+        ``params.json`` (task, method, base model, title), so the folder can be seen and deleted.
+        """
+        try:
+            params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+            if not isinstance(params, dict):
+                return False
+            job = Job(
+                id=folder.name,
+                kind="train",
+                owner=str(params.get("owner", "")),
+                title=str(params.get("title", "")),
+                task=str(params.get("task", "")),
+                method=str(params.get("method", "")),
+                base_model=str(params.get("base_model", "")),
+                status=FAILED,
+                created=folder.stat().st_mtime,
+                finished=time.time(),
+                run_dir=str(folder),
+                params=params,
+                message="Recovered",
+                error=RECOVERED_ERROR,
+            )
+        except (OSError, ValueError):
+            return False
+        self._insert(job)
+        return True
+
+    def recovery_notice(self) -> str | None:
+        """What to tell users when the database was rebuilt, or None."""
+        try:
+            return str(json.loads(self._notice_path.read_text(encoding="utf-8"))["text"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def take_recovery_notice(self) -> str | None:
+        """``recovery_notice`` once: the notice is forgotten after this call."""
+        notice = self.recovery_notice()
+        self._notice_path.unlink(missing_ok=True)
+        return notice
+
+    def _write_record(self, job_id: str) -> None:
+        """Keep ``job.json`` in the job's run folder in step with its row (best effort)."""
+        job = self.get(job_id)
+        if job is None:
+            return
+        folder = Path(job.run_dir)
+        try:
+            if folder.is_dir():
+                temporary = folder / f".{JOB_RECORD}.tmp"
+                temporary.write_text(json.dumps(job.to_dict(), ensure_ascii=False), encoding="utf-8")
+                os.replace(temporary, folder / JOB_RECORD)
+        except OSError as error:
+            _log.warning("Could not write %s for job %s: %s", JOB_RECORD, job_id, error)
+
+    def _insert(self, job: Job) -> None:
+        row = job.to_dict()
+        for column in _JSON_COLUMNS:
+            row[column] = json.dumps(row[column], ensure_ascii=False)
+        row["cancel_requested"] = int(row["cancel_requested"])
+        names = ", ".join(row)
+        marks = ", ".join(f":{name}" for name in row)
+        with self._connect() as connection:
+            connection.execute(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", row)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -230,6 +387,7 @@ class JobStore:
         marks = ", ".join(f":{name}" for name in row)
         with self._connect() as connection:
             connection.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
+        self._write_record(job_id)
         return job
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
@@ -397,6 +555,7 @@ class JobStore:
                     *FINISHED,
                 ),
             )
+        self._write_record(job_id)
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; ask a running one to stop at its next step."""
@@ -446,6 +605,17 @@ class JobStore:
             )
             self.log(job_id, reason, "error")
         return [job_id for job_id, _ in dead]
+
+
+def _is_damaged(error: sqlite3.DatabaseError) -> bool:
+    """Whether ``error`` says the file is no database, is corrupt, or cannot be read (not "locked")."""
+    if getattr(error, "sqlite_errorcode", None) in _DAMAGED_CODES:
+        return True
+    text = str(error).lower()
+    return any(
+        words in text
+        for words in ("file is not a database", "database disk image is malformed", "cannot be read or written")
+    )
 
 
 def _process_alive(pid: int) -> bool:

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
-from backend.errors import ShowcaseError
+from backend.errors import DiskFullError, ShowcaseError
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
 from backend.models.memory import is_out_of_memory
 from backend.server_paths import redact_paths
 
@@ -44,7 +44,11 @@ WORKER_LOG = "worker.log"
 HEARTBEAT_SECONDS = 5.0
 AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
-_busy = threading.Event()
+PROBE_FILE = "worker-start.probe"
+DISK_FULL_AT_START = (
+    "The disk is full, so no worker could start to run the job. Free space in the state folder "
+    "(LSM_STATE_DIR), then submit the job again."
+)
 _log = logging.getLogger(__name__)
 
 
@@ -111,8 +115,20 @@ def ensure_worker_running(
     JobStore(settings=settings).reap_dead_jobs()
     if worker_alive(settings):
         return False
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    log_file = (settings.state_dir / WORKER_LOG).open("ab")
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        _write_probe(settings.state_dir / PROBE_FILE)
+        log_file = (settings.state_dir / WORKER_LOG).open("ab")
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        failed = fail_queued_jobs_for_full_disk(settings)
+        raise DiskFullError(
+            "The disk is full, so no background worker could start"
+            + (f"; {len(failed)} waiting job(s) were marked failed." if failed else "."),
+            "Free space in the state folder, then submit the job again.",
+            "The state folder is LSM_STATE_DIR.",
+        ) from error
     # The worker must see every setting of this process, whatever the environment says.
     env = {**os.environ, **to_environment(settings)}
     # A new session: the worker outlives the Streamlit script run and ignores its signals.
@@ -127,6 +143,66 @@ def ensure_worker_running(
     )
     log_file.close()
     return True
+
+
+def _write_probe(path: Path) -> None:
+    """Write and sync a few kilobytes, so a full disk shows now rather than while a job runs."""
+    with path.open("wb") as handle:
+        handle.write(b"\0" * 4096)
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink(missing_ok=True)
+
+
+def fail_queued_jobs_for_full_disk(settings: Settings) -> list[str]:
+    """Mark every waiting job failed with the full-disk message (when the store can still be
+    written); returns their ids, or [] when the store could not be written either.
+    """
+    try:
+        store = JobStore(settings=settings)
+        queued = [job.id for job in store.list_jobs(statuses=(QUEUED,))]
+        for job_id in queued:
+            store.finish(job_id, FAILED, error=DISK_FULL_AT_START, message="Disk full")
+        return queued
+    except Exception:  # noqa: BLE001 - a full disk may stop the store too; the log line says it all
+        _log.exception("Could not mark the waiting jobs failed")
+        return []
+
+
+class _Activity:
+    """How long this worker has had nothing to do: zero while a job runs, else the time since the
+    last job ended (or since the worker started, when none has run yet).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._since = time.monotonic()
+
+    def reset(self) -> None:
+        """Start counting idleness now (the worker starts, or work is waiting)."""
+        with self._lock:
+            self._since = time.monotonic()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Marks a job as running for the duration of the block."""
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._since = time.monotonic()
+
+    def idle_seconds(self) -> float:
+        """0 while a job runs, else seconds since the last job ended (or since ``reset``)."""
+        with self._lock:
+            return 0.0 if self._running else time.monotonic() - self._since
+
+
+_activity = _Activity()
 
 
 class _Heartbeat:
@@ -163,8 +239,35 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
     return record
 
 
-def _is_disk_full(error: BaseException) -> bool:
-    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# How libraries that wrap the OS error in their own (safetensors' ``SafetensorError`` from Rust) word it.
+_DISK_FULL_TEXTS = (
+    "no space left on device",
+    "disk quota exceeded",
+    "os error 28",
+    "os error 122",
+    "storagefull",
+    "database or disk is full",
+)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, says the disk (or the quota) is full.
+
+    Checks the errno of ``OSError``s and the text of any error (``SafetensorError`` carries only
+    text such as "No space left on device (os error 28)") along the ``__cause__``/``__context__`` chain.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        text = str(current).lower()
+        if any(words in text for words in _DISK_FULL_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
@@ -173,7 +276,7 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
         return CANCELLED, "", "Cancelled"
     if isinstance(error, ShowcaseError):
         return FAILED, error.user_text(), "Failed"
-    if _is_disk_full(error):
+    if is_disk_full(error):
         return (
             FAILED,
             f"The disk is full, so the {handler.output} could not be saved. Free space in the state folder "
@@ -199,7 +302,11 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
     A job cancelled while it waited is skipped; a job whose kind has no handler fails in words.
     Errors never escape: they become the job's readable error, and the traceback goes to the server log.
     """
-    settings = settings or get_settings()
+    with _activity.running():
+        return _execute_job(job_id, handlers, settings or get_settings())
+
+
+def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
     store = JobStore(settings=settings)
     if not store.claim(job_id):
         job = store.get(job_id)
@@ -212,8 +319,7 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
         store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
-    _busy.set()
-    with _Heartbeat(store, job_id), _clear_on_exit(_busy):
+    with _Heartbeat(store, job_id):
         try:
             metrics, artefacts = handler.run(
                 job, _store_events(store, job_id, handler.phase), lambda: store.cancel_requested(job_id), settings
@@ -236,21 +342,17 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
     return SUCCEEDED
 
 
-@contextmanager
-def _clear_on_exit(flag: threading.Event) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        flag.clear()
-
-
 def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
-    idle_since = time.monotonic()
+    """Stops the worker once it has had no job for ``idle_seconds``: counted from the end of the
+    last job (or the worker's start), never while a job runs or one waits in the queue.
+    """
+    _activity.reset()
+    check = min(_IDLE_CHECK_SECONDS, max(idle_seconds / 4, 0.05))
     while True:
-        time.sleep(_IDLE_CHECK_SECONDS)
-        if _busy.is_set() or queue.pending_count(settings):
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since >= idle_seconds:
+        time.sleep(check)
+        if queue.pending_count(settings):
+            _activity.reset()
+        elif _activity.idle_seconds() >= idle_seconds:
             _log.info("Idle for %.0f s; exiting.", idle_seconds)
             # SIGINT is the consumer's graceful stop.
             os.kill(os.getpid(), signal.SIGINT)
@@ -267,19 +369,32 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
-    handle = _try_lock(lock_path(settings, arguments.slot))
-    if handle is None:
-        _log.info("A worker already runs in slot %s; exiting.", arguments.slot)
-        return 0
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    reaped = JobStore(settings=settings).reap_dead_jobs()
-    if reaped:
-        _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
-    queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
-    huey, _ = queue.get_queue(settings)
+    try:
+        handle = _try_lock(lock_path(settings, arguments.slot))
+        if handle is None:
+            _log.info("A worker already runs in slot %s; exiting.", arguments.slot)
+            return 0
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        os.fsync(handle.fileno())
+        reaped = JobStore(settings=settings).reap_dead_jobs()
+        if reaped:
+            _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
+        queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
+        huey, _ = queue.get_queue(settings)
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        failed = fail_queued_jobs_for_full_disk(settings)
+        _log.error(
+            "Disk full: the worker cannot start (%s). Free space in %s. Marked waiting jobs failed: %s",
+            error,
+            settings.state_dir,
+            ", ".join(failed) or "none (the job store could not be written)",
+        )
+        return 1
     # One job at a time: a GPU (or a small CPU host) runs one model well, not two badly.
     consumer = huey.create_consumer(
         workers=1, worker_type="thread", periodic=False, initial_delay=0.1, backoff=1.15, max_delay=1.0

@@ -10,11 +10,12 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from backend.errors import ShowcaseError
 from backend.jobs import manage, worker
 from backend.jobs.manage import JobView
 from backend.jobs.store import RUNNING
 from pages.components.auth import current_owner
-from pages.components.errors import user_errors
+from pages.components.errors import show_error, user_errors
 
 LIVE_REFRESH_SECONDS = 2
 
@@ -27,6 +28,8 @@ def start_worker_if_needed() -> None:
     try:
         if worker.ensure_worker_running():
             st.toast("Started a background worker.", icon=":material/memory:")
+    except ShowcaseError as error:
+        show_error(error)
     except OSError as error:
         st.error(f"Could not start a background worker ({error}). Start one with `python -m backend.worker`.")
 

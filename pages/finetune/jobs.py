@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend.jobs import manage, tables
-from backend.jobs.store import STATUSES
+from backend.jobs.store import STATUSES, JobStore
 from backend.training import figures, jobs
 from pages.components import finetune, job_monitor, models
 from pages.components.auth import current_owner
@@ -22,6 +22,10 @@ task = right.selectbox("Task", ("all", "text", "image"), key="finetune.jobs.task
 listed = []
 with user_errors():
     listed = jobs.list_jobs(owner, tuple(statuses), None if task == "all" else task)
+    # Once, after the job database was found damaged and rebuilt from the run folders.
+    recovered = JobStore().take_recovery_notice()
+    if recovered:
+        st.warning(recovered, icon=":material/build:")
 if any(not job.is_finished for job in listed):
     # Also marks jobs of dead workers as failed (listing only reads).
     job_monitor.start_worker_if_needed()

@@ -57,20 +57,49 @@ def _fast_run(local, tiny_model_paths) -> str:
 # --- disk full, out of memory, hub, corrupt folders (in-process job loop) --------------------
 
 
+def _safetensor_error(folder: Path) -> Exception:
+    from safetensors import SafetensorError
+
+    # What safetensors raises when its Rust writer hits ENOSPC: text only, no errno.
+    return SafetensorError(
+        'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+    )
+
+
+def _chained_quota_error(folder: Path) -> Exception:
+    try:
+        raise OSError(errno.EDQUOT, "Disk quota exceeded", str(folder / "model.safetensors"))
+    except OSError as cause:
+        try:
+            raise RuntimeError("could not write the checkpoint") from cause
+        except RuntimeError as error:
+            return error
+
+
+@pytest.mark.parametrize(
+    "make_error",
+    [
+        lambda folder: OSError(errno.ENOSPC, "No space left on device", str(folder / "model.safetensors")),
+        _safetensor_error,
+        _chained_quota_error,
+    ],
+    ids=["oserror", "safetensors", "chained-quota"],
+)
 def test_disk_full_while_saving_the_model_fails_the_job_in_words_and_keeps_the_data(
-    local, tiny_model_paths, monkeypatch
+    local, tiny_model_paths, monkeypatch, make_error
 ):
     job_id = _fast_run(local, tiny_model_paths)
 
     def full_disk(fitted, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "model.safetensors").write_bytes(b"half a file")
-        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "model.safetensors"))
+        raise make_error(folder)
 
     monkeypatch.setattr(runner, "_save_model", full_disk)
     assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
-    assert "disk is full" in job.error.lower()
+    assert "disk is full" in job.error.lower() and "model could not be saved" in job.error
+    assert job.message == "Disk full"
     assert not (Path(job.run_dir) / runner.MODEL_FOLDER).exists()  # no half-written model stays
     assert PreparedDataset.load(Path(job.run_dir) / runner.DATA_FOLDER).classes == ["negative", "positive"]
     assert list_local_models(catalog.SENTIMENT, settings=local) == []

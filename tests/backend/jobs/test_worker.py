@@ -138,3 +138,88 @@ def test_an_app_started_worker_gets_every_setting_and_dead_jobs_are_reaped_first
     assert kwargs["env"]["LSM_MODEL_MEMORY_MB"] == "321"
     assert JobStore(settings=local).require(job_id).status == FAILED
     assert RUNNING not in {job.status for job in JobStore(settings=local).list_jobs()}
+
+
+def test_the_idle_exit_counts_from_the_end_of_the_last_job_and_never_fires_while_one_runs(local, monkeypatch):
+    import threading
+    import time
+
+    monkeypatch.setattr(worker, "_activity", worker._Activity())
+    monkeypatch.setattr(queue, "pending_count", lambda settings=None: 0)
+    exits: list[float] = []
+    monkeypatch.setattr(worker.os, "kill", lambda pid, sig: exits.append(time.monotonic()))
+    job_id = _queued(local)
+    ended: list[float] = []
+
+    def run(*_):
+        time.sleep(1.0)  # longer than the idle setting
+        ended.append(time.monotonic())
+        return {}, {}
+
+    watcher = threading.Thread(target=worker._exit_when_idle, args=(local, 0.4), daemon=True)
+    watcher.start()
+    time.sleep(0.1)  # the job starts 0.1 s after the worker
+    assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == SUCCEEDED
+    assert exits == []  # a running job is not idleness
+    watcher.join(timeout=5)
+    assert len(exits) == 1 and 0.4 <= exits[0] - ended[0] < 2.0
+
+
+@pytest.mark.parametrize(
+    ("error", "full"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })"), True),
+        (RuntimeError("No space left on device"), True),
+        (OSError(errno.EACCES, "Permission denied"), False),
+        (KeyError("x"), False),
+    ],
+)
+def test_is_disk_full_reads_the_errno_and_the_words(error, full):
+    assert worker.is_disk_full(error) is full
+
+
+def test_is_disk_full_follows_the_exception_chain():
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "full")
+        except OSError as cause:
+            raise ValueError("saving failed") from cause
+    except ValueError as error:
+        assert worker.is_disk_full(error)
+
+
+def _full_disk(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_at_autostart_fails_the_waiting_jobs_and_tells_the_page(local, monkeypatch):
+    from backend.errors import DiskFullError
+
+    job_id = _queued(local)
+    monkeypatch.setattr(worker, "_write_probe", _full_disk)
+    started = []
+    monkeypatch.setattr(worker.subprocess, "Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(DiskFullError, match="disk is full") as raised:
+        worker.ensure_worker_running(local)
+    assert "1 waiting job(s) were marked failed" in raised.value.user_text() and started == []
+    job = JobStore(settings=local).require(job_id)
+    assert job.status == FAILED and job.message == "Disk full" and "disk is full" in job.error
+
+
+def test_a_worker_that_cannot_write_at_start_fails_the_waiting_jobs_and_exits(local, monkeypatch, caplog):
+    job_id = _queued(local)
+    monkeypatch.setattr(worker, "get_settings", lambda: local)
+    monkeypatch.setattr(worker, "_try_lock", _full_disk)
+    with caplog.at_level("ERROR"):
+        assert worker.main({"echo": _handler(lambda *a: ({}, {}))}, []) == 1
+    assert "Disk full: the worker cannot start" in caplog.text and job_id in caplog.text
+    assert JobStore(settings=local).require(job_id).status == FAILED
+
+
+def test_a_worker_start_error_that_is_not_a_full_disk_is_not_hidden(local, monkeypatch):
+    monkeypatch.setattr(worker, "get_settings", lambda: local)
+    monkeypatch.setattr(worker, "_try_lock", lambda path: (_ for _ in ()).throw(PermissionError("denied")))
+    with pytest.raises(PermissionError):
+        worker.main({}, [])

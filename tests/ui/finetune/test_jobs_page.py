@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend import worker
+from backend.jobs import worker as job_worker
 from backend.jobs.store import JobStore
 from backend.models.cache import ModelCache
 from backend.training import jobs
@@ -145,3 +146,26 @@ def test_a_failed_job_offers_retry_which_queues_a_copy_and_selects_it(state, ope
 def test_a_succeeded_job_offers_no_retry(state, open_page, trained):
     app = open_page(PAGE)
     assert not [b for b in app.button if b.key and b.key.startswith("finetune.retry.")]
+
+
+def test_a_damaged_job_database_is_rebuilt_and_the_page_says_so_once(state, open_page, tiny_model_paths):
+    job_id = _submit(state, tiny_model_paths, "Before the damage")
+    state.settings.jobs_db.write_bytes(b"garbage, not SQLite" * 200)
+    app = open_page(PAGE)
+    assert "job database was damaged and has been rebuilt" in _text(app)
+    assert app.selectbox(key="finetune.jobs.selected").value == job_id
+    assert "No training jobs here yet" not in _text(app)
+    app.run()
+    assert "has been rebuilt from the run folders" not in _text(app)  # shown once
+
+
+def test_a_full_disk_at_worker_start_is_shown_on_the_page(state, open_page, tiny_model_paths, monkeypatch):
+    from backend.errors import DiskFullError
+
+    def full(*_a, **_k):
+        raise DiskFullError("The disk is full, so no background worker could start.", "Free space.")
+
+    _submit(state, tiny_model_paths, "Waiting run")
+    monkeypatch.setattr(job_worker, "ensure_worker_running", full)
+    app = open_page(PAGE)
+    assert "The disk is full, so no background worker could start." in _text(app)
