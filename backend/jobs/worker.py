@@ -35,6 +35,7 @@ from backend.errors import ShowcaseError
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.models import memory
 from backend.models.memory import is_out_of_memory
 from backend.server_paths import redact_paths
 
@@ -198,7 +199,16 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
 
     A job cancelled while it waited is skipped; a job whose kind has no handler fails in words.
     Errors never escape: they become the job's readable error, and the traceback goes to the server log.
+    Whatever the outcome, the job's memory is given back afterwards (``memory.release_memory``),
+    so an idle worker does not keep the size of its largest job.
     """
+    try:
+        return _execute_job(job_id, handlers, settings)
+    finally:
+        memory.release_memory()
+
+
+def _execute_job(job_id: str, handlers: Handlers, settings: Settings | None) -> str:
     settings = settings or get_settings()
     store = JobStore(settings=settings)
     if not store.claim(job_id):

@@ -138,3 +138,31 @@ def test_an_app_started_worker_gets_every_setting_and_dead_jobs_are_reaped_first
     assert kwargs["env"]["LSM_MODEL_MEMORY_MB"] == "321"
     assert JobStore(settings=local).require(job_id).status == FAILED
     assert RUNNING not in {job.status for job in JobStore(settings=local).list_jobs()}
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeded", "failed"])
+def test_memory_is_given_back_after_every_job(local, monkeypatch, fails):
+    job_id = _queued(local)
+    calls: list[str] = []
+    monkeypatch.setattr(worker.memory, "release_memory", lambda: calls.append("released"))
+
+    def run(job, events, should_stop, settings):
+        assert calls == []  # not before the job
+        calls.append("ran")
+        if fails:
+            raise InvalidInputError("No echo today.")
+        return {}, {}
+
+    assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == (FAILED if fails else SUCCEEDED)
+    assert calls == ["ran", "released"]
+
+
+def test_release_memory_trims_the_c_heap_where_it_can(monkeypatch):
+    from backend.models import memory
+
+    freed: list[str] = []
+    monkeypatch.setattr(memory, "free_accelerator_memory", lambda: freed.append("accelerator"))
+    memory.release_memory()  # on glibc this also calls malloc_trim; elsewhere it is skipped silently
+    assert freed == ["accelerator"]
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: (_ for _ in ()).throw(OSError(name)))
+    memory.release_memory()  # no libc.so.6: no error
