@@ -14,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
@@ -251,11 +251,37 @@ def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -
     return _queue(BatchRequest.from_params(job.params), dict(job.dataset), write_input, job.owner, settings)
 
 
-def _read_images(run_dir: Path) -> list[tuple[str, bytes]]:
-    names = json.loads((run_dir / INPUT_FILE).read_text(encoding="utf-8"))["names"]
-    return [
-        (str(name), (run_dir / IMAGES_FOLDER / f"{position:03d}").read_bytes()) for position, name in enumerate(names)
-    ]
+class _StoredImages(Sequence[tuple[str, bytes]]):
+    """A run folder's images as ``(name, bytes)``, each file read only when it is asked for.
+
+    The worker never holds every upload's bytes at once (50 files of 20 MB would be 1 GB).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self._folder = run_dir / IMAGES_FOLDER
+        self._names = [str(name) for name in json.loads((run_dir / INPUT_FILE).read_text(encoding="utf-8"))["names"]]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, bytes]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, bytes]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, bytes] | list[tuple[str, bytes]]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(len(self))[index]]
+        position = range(len(self))[index]
+        return self._names[position], (self._folder / f"{position:03d}").read_bytes()
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        return (self[position] for position in range(len(self)))
+
+
+def _read_images(run_dir: Path) -> Sequence[tuple[str, bytes]]:
+    return _StoredImages(run_dir)
 
 
 def _progress(reporter: Reporter) -> Callable[[int, int], None]:

@@ -87,3 +87,13 @@ def test_a_batch_over_the_pixel_budget_is_refused_naming_both_numbers(local, tin
     assert decodes == []
     assert _rss() - before < GROWTH_BOUND
     assert JobStore(settings=local).list_jobs() == []
+
+
+def test_the_worker_reads_stored_images_one_file_at_a_time(local, tiny_model_paths, monkeypatch):
+    files = [("a.png", b"not an image"), ("b.png", b"nor this")]
+    monkeypatch.setattr(batch_jobs, "check_images", lambda files: 1)  # store them as they are
+    job = batch_jobs.submit_image_batch_job(_request(tiny_model_paths), files, owner="ann", settings=local)
+    stored = batch_jobs._read_images(local.runs_dir / job.id)
+    (local.runs_dir / job.id / batch_jobs.IMAGES_FOLDER / "001").unlink()
+    assert len(stored) == 2 and stored[0] == ("a.png", b"not an image")  # read on demand, not up front
+    assert list(stored[:1]) == [("a.png", b"not an image")]
