@@ -37,6 +37,12 @@ MAX_COMPRESSION_RATIO = 100
 _RATIO_EXEMPT_BYTES = 2**20
 MAX_IMAGE_BYTES = 20 * 2**20
 MAX_IMAGE_PIXELS = 40_000_000
+# A whole image batch, counted from the files' headers before anything is decoded: twelve 40 MP
+# images would take about 1.4 GB once decoded, so a batch may hold about five at full size.
+MAX_BATCH_PIXELS = 200_000_000
+# Images are downscaled to this long side before the model (about 2x the usual 224-512 px inputs),
+# so a batch of N images holds N small images, never N full-size ones.
+MODEL_IMAGE_SIDE = 1024
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx")
 ZIP_SUFFIXES = (".zip",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -408,8 +414,17 @@ def _extract_members(
                 sink.write(chunk)
 
 
-def open_image(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
-    """Open an uploaded image as RGB with EXIF orientation applied.
+def _unreadable(name: str, error: BaseException) -> InvalidInputError:
+    if isinstance(error, Image.DecompressionBombError):
+        return InvalidInputError(
+            f"{name} declares more pixels than it is safe to decode (a decompression bomb).",
+            "Resize it and try again.",
+        )
+    return InvalidInputError(f"{name} is not an image this app can read.", "Use PNG, JPEG, WebP or BMP.")
+
+
+def image_size(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """An uploaded image's (width, height) from its header, checked without decoding the pixels.
 
     Raises:
         InvalidInputError: not an image, too large a file, or too many pixels (decompression bomb).
@@ -423,19 +438,39 @@ def open_image(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE
                     f"{name} is {width}x{height} pixels; the limit is {max_pixels / 1e6:,.0f} megapixels.",
                     "Resize it and try again.",
                 )
+            # Checks the file's structure (PNG chunk checksums) without decoding the pixels.
             probe.verify()
-        image = Image.open(io.BytesIO(data))
-        image.load()
     except InvalidInputError:
         raise
-    except Image.DecompressionBombError as error:
-        raise InvalidInputError(
-            f"{name} declares more pixels than it is safe to decode (a decompression bomb).",
-            "Resize it and try again.",
-        ) from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise InvalidInputError(f"{name} is not an image this app can read.", "Use PNG, JPEG, WebP or BMP.") from error
-    return ImageOps.exif_transpose(image).convert("RGB")
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise _unreadable(name, error) from error
+    return width, height
+
+
+def open_image(
+    data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE_PIXELS, max_side: int | None = None
+) -> Image.Image:
+    """Open an uploaded image as RGB with EXIF orientation applied.
+
+    With ``max_side``, the image is shrunk while it is decoded (JPEG's draft mode, then PIL's
+    reduce) to at most that many pixels on its long side, so only one full-size image is ever
+    held, and only for the moment of decoding.
+
+    Raises:
+        InvalidInputError: not an image, too large a file, or too many pixels (decompression bomb).
+    """
+    image_size(data, name, max_pixels)
+    try:
+        image = Image.open(io.BytesIO(data))
+        if max_side is not None:
+            # thumbnail() uses draft() for JPEG and reduce() before resampling; the aspect ratio
+            # stays, so the EXIF rotation below keeps the long side within max_side.
+            image.thumbnail((max_side, max_side))
+        image.load()
+        oriented = ImageOps.exif_transpose(image)
+        return oriented if oriented.mode == "RGB" else oriented.convert("RGB")
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise _unreadable(name, error) from error
 
 
 def check_text(text: str, max_chars: int, what: str = "The text") -> str:

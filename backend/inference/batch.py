@@ -14,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
 from backend import uploads
 from backend.config import Settings, get_settings
-from backend.errors import InvalidInputError
+from backend.errors import InputTooLargeError, InvalidInputError
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import queue
@@ -109,18 +109,41 @@ def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColu
 def check_images(files: list[tuple[str, bytes]]) -> int:
     """How many of the uploaded files are readable images (the others become noted rows).
 
+    Only the files' headers are read: no image is decoded here (the Streamlit process must not
+    hold a batch of decoded images), and the readable images' pixels together must be within
+    ``uploads.MAX_BATCH_PIXELS``.
+
     Raises:
-        InvalidInputError: no files, too many, one over the size limit, or none readable;
-            nothing is queued.
+        InvalidInputError: no files, too many, one over the size limit, none readable, or more
+            pixels in all than the batch budget; nothing is queued.
     """
-    # Too many files is open_files' refusal to give first; then any file over the size limit is
-    # refused outright rather than noted: the run folder must not store 100 MB non-images.
-    if len(files) <= image_classification.MAX_IMAGES:
-        for name, data in files:
-            if data:
-                uploads.check_size(name, len(data), uploads.MAX_IMAGE_BYTES)
-    _, column = image_classification.open_files(files)
-    return len(column.texts)
+    if not files:
+        raise InvalidInputError("No images were uploaded.")
+    limit = image_classification.MAX_IMAGES
+    if len(files) > limit:
+        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {limit}.", "Send fewer at once.")
+    # Any file over the size limit is refused outright rather than noted: the run folder must not
+    # store 100 MB non-images.
+    for name, data in files:
+        if data:
+            uploads.check_size(name, len(data), uploads.MAX_IMAGE_BYTES)
+    readable, pixels = 0, 0
+    for name, data in files:
+        try:
+            width, height = uploads.image_size(data, name)
+        except InvalidInputError:
+            continue  # the worker notes why in the file's row
+        readable += 1
+        pixels += width * height
+    if not readable:
+        raise InvalidInputError("None of the uploaded files is an image this app can read.", "Use PNG, JPEG or WebP.")
+    if pixels > uploads.MAX_BATCH_PIXELS:
+        raise InputTooLargeError(
+            f"The images hold {pixels / 1e6:,.0f} megapixels in all; the limit for a batch is "
+            f"{uploads.MAX_BATCH_PIXELS / 1e6:,.0f} megapixels.",
+            "Send fewer images at once, or smaller ones.",
+        )
+    return readable
 
 
 def _queue(
@@ -228,11 +251,37 @@ def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -
     return _queue(BatchRequest.from_params(job.params), dict(job.dataset), write_input, job.owner, settings)
 
 
-def _read_images(run_dir: Path) -> list[tuple[str, bytes]]:
-    names = json.loads((run_dir / INPUT_FILE).read_text(encoding="utf-8"))["names"]
-    return [
-        (str(name), (run_dir / IMAGES_FOLDER / f"{position:03d}").read_bytes()) for position, name in enumerate(names)
-    ]
+class _StoredImages(Sequence[tuple[str, bytes]]):
+    """A run folder's images as ``(name, bytes)``, each file read only when it is asked for.
+
+    The worker never holds every upload's bytes at once (50 files of 20 MB would be 1 GB).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self._folder = run_dir / IMAGES_FOLDER
+        self._names = [str(name) for name in json.loads((run_dir / INPUT_FILE).read_text(encoding="utf-8"))["names"]]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, bytes]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, bytes]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, bytes] | list[tuple[str, bytes]]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(len(self))[index]]
+        position = range(len(self))[index]
+        return self._names[position], (self._folder / f"{position:03d}").read_bytes()
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        return (self[position] for position in range(len(self)))
+
+
+def _read_images(run_dir: Path) -> Sequence[tuple[str, bytes]]:
+    return _StoredImages(run_dir)
 
 
 def _progress(reporter: Reporter) -> Callable[[int, int], None]:

@@ -1,7 +1,8 @@
 """Image classification: the top labels of a photo with their probabilities.
 
 Preprocessing is the model's own transformers image processor on PIL images (no torchvision).
-Images come in through ``backend.uploads.open_image`` (pixel cap, EXIF orientation, RGB). Like the
+Images come in through ``backend.uploads.open_image`` (pixel cap, EXIF orientation, RGB, and shrunk
+to ``MODEL_IMAGE_SIDE`` on the long side before the model). Like the
 sentiment module this uses only ``loaded.preprocessor(...)``, ``loaded.model(**batch).logits`` and
 ``loaded.model.config.id2label``, so fine-tuned image classifiers work unchanged.
 
@@ -27,7 +28,7 @@ from backend.inference.batching import ProgressCallback, check_batch_size, run_s
 from backend.inference.footer import RunFooter, make_footer, stopwatch
 from backend.models.device import torch_dtype
 from backend.models.loader import LoadedModel
-from backend.uploads import open_image
+from backend.uploads import MODEL_IMAGE_SIDE, open_image
 
 TOP_K = 5
 DEFAULT_BATCH_SIZE = 8
@@ -173,7 +174,8 @@ def open_files(files: Sequence[tuple[str, bytes]]) -> tuple[list[Image.Image], t
     """The readable images among uploaded ``(name, bytes)`` files, and which rows they are.
 
     The column's ``texts`` are the readable files' names, its ``notes`` say why each other file
-    was refused.
+    was refused. Files are decoded one at a time and each is shrunk to ``MODEL_IMAGE_SIDE`` on its
+    long side as it is decoded, so the list holds small images only.
 
     Raises:
         InvalidInputError: no files, too many, or none of them is a readable image.
@@ -188,7 +190,7 @@ def open_files(files: Sequence[tuple[str, bytes]]) -> tuple[list[Image.Image], t
     notes: dict[int, str] = {}
     for row, (name, data) in enumerate(files):
         try:
-            opened.append(open_image(data, name))
+            opened.append(open_image(data, name, max_side=MODEL_IMAGE_SIDE))
             names.append(name)
             rows.append(row)
         except InvalidInputError as error:

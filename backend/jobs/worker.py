@@ -35,7 +35,7 @@ from backend.errors import DiskFullError, ShowcaseError
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
-from backend.models.memory import is_out_of_memory
+from backend.models.memory import is_out_of_memory, release_memory
 from backend.server_paths import redact_paths
 
 # The module that wires the handlers and runs ``main`` (started by ``ensure_worker_running``).
@@ -301,9 +301,14 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
 
     A job cancelled while it waited is skipped; a job whose kind has no handler fails in words.
     Errors never escape: they become the job's readable error, and the traceback goes to the server log.
+    Whatever the outcome, the job's memory is given back afterwards (``memory.release_memory``),
+    so an idle worker does not keep the size of its largest job.
     """
     with _activity.running():
-        return _execute_job(job_id, handlers, settings or get_settings())
+        try:
+            return _execute_job(job_id, handlers, settings or get_settings())
+        finally:
+            release_memory()
 
 
 def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:

@@ -72,7 +72,7 @@ with single:
                 name, data = f"{picked}.jpg", image_classification.read_sample(picked)
             else:
                 name, data = picked.name, uploads.read_upload(picked, uploads.MAX_IMAGE_BYTES)
-            image = uploads.open_image(data, name)
+            image = uploads.open_image(data, name, max_side=uploads.MODEL_IMAGE_SIDE)
             sample = f"sample:{picked}" if isinstance(picked, str) else None
             result = demo.answer(
                 catalog.IMAGE_CLASSIFICATION,

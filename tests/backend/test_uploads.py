@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from backend import table_checks, uploads
 from backend.errors import InputTooLargeError, InvalidInputError
@@ -482,6 +482,31 @@ def test_decompression_bomb_images_are_refused_before_decoding(width, height):
 def test_non_images_with_image_names_are_refused(data):
     with pytest.raises(InvalidInputError, match="not an image this app can read"):
         uploads.open_image(data, "holiday.png")
+
+
+def test_image_size_reads_the_header_without_decoding(monkeypatch):
+    data = _png(30, 20)
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self))
+    assert uploads.image_size(data, "x.png") == (30, 20)
+    assert not decoded
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_open_image_shrinks_to_max_side_keeping_the_aspect(image_format):
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 1500), (200, 30, 30)).save(buffer, format=image_format)
+    image = uploads.open_image(buffer.getvalue(), "big", max_side=1024)
+    assert (image.mode, image.size) == ("RGB", (1024, 512))
+    assert uploads.open_image(_png(), "small.png", max_side=1024).size == (4, 3)
+
+
+def test_exif_orientation_is_applied_after_shrinking():
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (2000, 1000)).save(buffer, format="JPEG", exif=exif)
+    assert uploads.open_image(buffer.getvalue(), "phone.jpg", max_side=500).size == (250, 500)
 
 
 def test_oversized_image_file_is_refused(monkeypatch):

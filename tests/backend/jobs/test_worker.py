@@ -223,3 +223,31 @@ def test_a_worker_start_error_that_is_not_a_full_disk_is_not_hidden(local, monke
     monkeypatch.setattr(worker, "_try_lock", lambda path: (_ for _ in ()).throw(PermissionError("denied")))
     with pytest.raises(PermissionError):
         worker.main({}, [])
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeded", "failed"])
+def test_memory_is_given_back_after_every_job(local, monkeypatch, fails):
+    job_id = _queued(local)
+    calls: list[str] = []
+    monkeypatch.setattr(worker, "release_memory", lambda: calls.append("released"))
+
+    def run(job, events, should_stop, settings):
+        assert calls == []  # not before the job
+        calls.append("ran")
+        if fails:
+            raise InvalidInputError("No echo today.")
+        return {}, {}
+
+    assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == (FAILED if fails else SUCCEEDED)
+    assert calls == ["ran", "released"]
+
+
+def test_release_memory_trims_the_c_heap_where_it_can(monkeypatch):
+    from backend.models import memory
+
+    freed: list[str] = []
+    monkeypatch.setattr(memory, "free_accelerator_memory", lambda: freed.append("accelerator"))
+    memory.release_memory()  # on glibc this also calls malloc_trim; elsewhere it is skipped silently
+    assert freed == ["accelerator"]
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: (_ for _ in ()).throw(OSError(name)))
+    memory.release_memory()  # no libc.so.6: no error
