@@ -321,7 +321,8 @@ class JobStore:
         except OSError as error:
             _log.warning("Could not write %s for job %s: %s", JOB_RECORD, job_id, error)
 
-    def _insert(self, job: Job) -> None:
+    def _insert(self, job: Job, replace: bool = True) -> None:
+        """Write ``job`` as a row; a new job (``replace=False``) must not take an existing id."""
         row = job.to_dict()
         for column in _JSON_COLUMNS:
             row[column] = json.dumps(row[column], ensure_ascii=False)
@@ -329,7 +330,8 @@ class JobStore:
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
         with self._connect() as connection:
-            connection.execute(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", row)
+            verb = "INSERT OR REPLACE" if replace else "INSERT"
+            connection.execute(f"{verb} INTO jobs ({names}) VALUES ({marks})", row)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -379,14 +381,7 @@ class JobStore:
             dataset=dataset,
             message="Waiting for a worker",
         )
-        row = job.to_dict()
-        for column in _JSON_COLUMNS:
-            row[column] = json.dumps(row[column], ensure_ascii=False)
-        row["cancel_requested"] = int(row["cancel_requested"])
-        names = ", ".join(row)
-        marks = ", ".join(f":{name}" for name in row)
-        with self._connect() as connection:
-            connection.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
+        self._insert(job, replace=False)
         self._write_record(job_id)
         return job
 

@@ -16,7 +16,7 @@ from typing import Protocol
 from backend.config import Settings, get_settings
 from backend.errors import UnsafeModelError
 from backend.jobs.store import JobStore
-from backend.models.plan import resolve_source
+from backend.models.plan import is_inside, resolve_source
 from backend.models.registry import MANIFEST
 from backend.server_paths import shown_path
 
@@ -30,10 +30,6 @@ class JobLister(Protocol):
     """What the check needs of the job store (``backend.jobs.store.JobStore`` fits)."""
 
     def list_jobs(self) -> list[_Job]: ...
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def _may_use(folder_owner: str, owner: str) -> bool:
@@ -60,11 +56,11 @@ def allowed_run_folder(
     """
     settings = settings or get_settings()
     folder = folder.resolve()
-    if _inside(folder, settings.runs_dir.resolve()):
+    if is_inside(folder, settings.runs_dir.resolve()):
         if store is None:
             store = JobStore(settings=settings)
         for job in store.list_jobs():
-            if _inside(folder, Path(job.run_dir).resolve()):
+            if is_inside(folder, Path(job.run_dir).resolve()):
                 return _may_use(job.owner, owner)
         return owner == ""
     manifest = folder / MANIFEST

@@ -95,7 +95,8 @@ def _allowed_roots(settings: Settings) -> list[Path]:
     return [settings.models_dir.resolve(), settings.runs_dir.resolve()]
 
 
-def _inside(path: Path, root: Path) -> bool:
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether resolved ``path`` is ``root`` or lies below it."""
     return path == root or root in path.parents
 
 
@@ -119,14 +120,14 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
         if (mirror / "config.json").is_file() or (mirror / "modules.json").is_file():
             return str(mirror), True
         nested = (settings.models_dir / ref).resolve()
-        if _inside(nested, settings.models_dir.resolve()) and (nested / "config.json").is_file():
+        if is_inside(nested, settings.models_dir.resolve()) and (nested / "config.json").is_file():
             return str(nested), True
         return ref, False
     candidate = Path(ref).expanduser()
     if not candidate.is_absolute():
         candidate = settings.models_dir / candidate
     resolved = candidate.resolve()
-    if not any(_inside(resolved, root) for root in _allowed_roots(settings)):
+    if not any(is_inside(resolved, root) for root in _allowed_roots(settings)):
         raise UnsafeModelError(
             f"Model folder {shown_path(ref, settings)!r} is outside the models folder.",
             "Put local models inside the models folder (setting LSM_MODELS_DIR).",
