@@ -9,7 +9,7 @@ presenter knows before going on stage.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from backend.config import Settings, get_settings
@@ -73,6 +73,22 @@ def readiness(
             )
         )
     return rows
+
+
+def initial_choice(specs: Sequence[catalog.ModelSpec], settings: Settings | None = None) -> str | None:
+    """The model a picker should start on: the first entry (the default) when it is downloaded or
+    the hub can fetch it, else the first downloaded alternative, so that a host without the hub
+    opens on a model that answers. Probes the hub (remembered) only when that decides it."""
+    if not specs:
+        return None
+    settings = settings or get_settings()
+    first = specs[0].hub_id
+    if download.is_downloaded(first, settings):
+        return first
+    downloaded = next((spec.hub_id for spec in specs if download.is_downloaded(spec.hub_id, settings)), None)
+    if downloaded is None or hub.hub_state(settings).usable:
+        return first
+    return downloaded
 
 
 @dataclass(frozen=True)

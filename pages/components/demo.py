@@ -16,7 +16,7 @@ from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
-from backend.models import answers, catalog, registry
+from backend.models import answers, catalog, readiness, registry
 from backend.models.catalog import ModelSpec
 from backend.models.loader import LoadedModel
 from backend.text_safety import plain_markdown
@@ -59,7 +59,10 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     # Users see a model's title and job id; its reference (a server path) stays internal.
     labels.update({model.path: f"{model.label} · your model" for model in local})
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
-    choice = st.selectbox("Model", list(labels), format_func=labels.__getitem__, key=f"{key}.model")
+    initial = readiness.initial_choice(specs)
+    choices = list(labels)
+    index = choices.index(initial) if initial in labels else 0
+    choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
     if spec is not None:
         languages = ", ".join(spec.languages) if spec.languages else "images"

@@ -11,6 +11,7 @@ import streamlit as st
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.models import catalog as model_catalog
+from backend.models import readiness
 from backend.text_safety import plain_markdown
 from backend.use_cases import catalogue as catalogue_file
 from backend.use_cases import search
@@ -130,9 +131,12 @@ def show_search_box() -> tuple[str, str]:
         placeholder="e.g. detect fraud in card payments / 信用卡欺诈",
         key=_QUERY_KEY,
     )
+    choices = [spec.hub_id for spec in models]
+    initial = readiness.initial_choice(models)
     model_ref = model_column.selectbox(
         "Embedding model",
-        [spec.hub_id for spec in models],
+        choices,
+        index=choices.index(initial) if initial in choices else 0,
         format_func=lambda ref: model_catalog.find_spec(ref).title if model_catalog.find_spec(ref) else ref,
         key="applications.model",
     )

@@ -47,3 +47,23 @@ def test_check_command_fails_when_defaults_are_not_ready(capsys):
     assert main(["check", catalog.SENTIMENT]) == 1
     captured = capsys.readouterr()
     assert "FAIL" in captured.out and "not ready" in captured.err
+
+
+def _fake_mirror(settings, hub_id: str) -> None:
+    folder = readiness.mirror_folder(hub_id, settings)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+
+
+def test_a_picker_starts_on_a_downloaded_model_when_the_hub_cannot_fetch_the_default(hub_settings, dead_hub_settings):
+    specs = catalog.models_for(catalog.TEXT_GENERATION)
+    default, alternative = specs[0].hub_id, specs[-1].hub_id
+
+    assert readiness.initial_choice(specs, dead_hub_settings) == default  # nothing downloaded: keep it
+    _fake_mirror(dead_hub_settings, alternative)
+    assert readiness.initial_choice(specs, dead_hub_settings) == alternative
+    _fake_mirror(hub_settings, alternative)
+    assert readiness.initial_choice(specs, hub_settings) == default  # the hub can fetch it
+    _fake_mirror(dead_hub_settings, default)
+    assert readiness.initial_choice(specs, dead_hub_settings) == default
+    assert readiness.initial_choice([], dead_hub_settings) is None
