@@ -21,7 +21,7 @@ import redis
 
 from backend import config
 from backend.config import Settings
-from backend.jobs import queue
+from backend.jobs import manage, queue
 from backend.jobs.store import CANCELLED, FAILED, FINISHED, RUNNING, SUCCEEDED, JobStore, new_job_id
 from backend.jobs.worker import ensure_worker_running
 from tests.support.marker_worker import EXECUTIONS, MARKER
@@ -116,6 +116,8 @@ def test_two_workers_run_every_job_once_and_a_killed_one_is_found_by_the_other(a
     assert {pids[0] for pids in runs.values()} == {w.pid for w in workers}  # both machines took work
     wait_for(lambda: queue.pending_count(app_settings) == 0, "duplicate deliveries drained")
     assert all(_executions(app_settings, j) == runs[j] for j in job_ids)  # and ran nothing again
+    # The app's machine runs no worker, yet its job view knows that workers elsewhere are up.
+    assert manage.view_job(job_ids[0], "ana", app_settings).worker_alive
 
     # kill -9 the worker of a long job.
     long_job = _submit(app_settings, seconds=120)
