@@ -40,16 +40,33 @@ class Settings:
     hub_endpoint: str = "https://huggingface.co"
     # Tasks whose default model loads in the background when the server starts (LSM_WARM_TASKS).
     warm_tasks: tuple[str, ...] = ()
+    # Where job state lives: "" is the SQLite file in the state folder (one machine); a
+    # postgresql://user:password@host/db URL lets workers on several machines share it. It may
+    # carry a password, so it is kept out of reprs like redis_url.
+    job_store: str = field(default="", repr=False)
+    # Run folders (uploads, checkpoints, trained models): "" is <state_dir>/runs. A cluster points
+    # every app replica and worker at one shared folder (NFS), and keeps a state folder per machine.
+    runs_folder: str = ""
+    # How often a worker beats for its running job (and for itself); 12 missed beats mean it is dead.
+    job_heartbeat_seconds: float = 5.0
+    # Whether the app starts a worker on its own machine when none runs there (Community Cloud
+    # needs it); a cluster whose workers run elsewhere turns it off.
+    worker_autostart: bool = True
 
     @property
     def runs_dir(self) -> Path:
         """Fine-tuning run folders (datasets, checkpoints, finished models)."""
-        return self.state_dir / "runs"
+        return _resolve(self.runs_folder) if self.runs_folder else self.state_dir / "runs"
 
     @property
     def jobs_db(self) -> Path:
-        """SQLite file of the job queue and job store."""
+        """SQLite file of the job store (when ``job_store`` names no server)."""
         return self.state_dir / "jobs.sqlite3"
+
+    @property
+    def stale_heartbeat_seconds(self) -> float:
+        """Silence after which a running job's worker counts as dead."""
+        return 12 * self.job_heartbeat_seconds
 
 
 def _read_secrets_table(path: Path) -> dict[str, object]:
@@ -91,6 +108,10 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         cpu_bfloat16=_pick("LSM_CPU_BFLOAT16", secrets, "cpu_bfloat16", "auto").strip().lower(),
         hub_endpoint=_pick("HF_ENDPOINT", secrets, "hub_endpoint", "https://huggingface.co").strip().rstrip("/"),
         warm_tasks=tuple(t.strip() for t in _pick("LSM_WARM_TASKS", secrets, "warm_tasks", "").split(",") if t.strip()),
+        job_store=_pick("LSM_JOB_STORE", secrets, "job_store", "").strip(),
+        runs_folder=_pick("LSM_RUNS_FOLDER", secrets, "runs_folder", "").strip(),
+        job_heartbeat_seconds=float(_pick("LSM_JOB_HEARTBEAT_SECONDS", secrets, "job_heartbeat_seconds", "5")),
+        worker_autostart=_pick("LSM_WORKER_AUTOSTART", secrets, "worker_autostart", "1").strip().lower() in _TRUE_WORDS,
     )
 
 

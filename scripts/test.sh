@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh requirements-dev.txt
 bash scripts/install-browser.sh
+bash scripts/install-services.sh
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
 exec .venv/bin/python -m pytest "$@"

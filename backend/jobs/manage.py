@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs.store import FINISHED, RUNNING, Job, JobStore
-from backend.jobs.worker import worker_alive
+from backend.jobs.worker import any_worker_alive
 
 
 class ModelEvictor(Protocol):
@@ -58,7 +58,7 @@ def view_job(job_id: str, owner: str, settings: Settings | None = None) -> JobVi
         queue_position=store.queue_position(job_id),
         history=store.metric_history(job_id),
         logs=store.logs(job_id),
-        worker_alive=worker_alive(settings),
+        worker_alive=any_worker_alive(store, settings),
     )
 
 

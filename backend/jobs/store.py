@@ -1,7 +1,11 @@
-"""Job state in SQLite, outside any browser session, shared by the app and the workers.
+"""Job state outside any browser session, shared by the app and the workers: SQLite or PostgreSQL.
 
 A refresh, a second tab or an app restart reads the same rows. Each call opens its own short
-connection (WAL mode), so the Streamlit process and worker processes can use the file at once.
+connection, so the Streamlit process and worker processes can use the store at once. SQLite (a
+file in the state folder, WAL mode) is the embedded default; ``LSM_JOB_STORE=postgresql://...``
+puts the rows on a PostgreSQL server, so workers on several machines share them. The two differ
+only in a small dialect (connection, schema types, JSON access); every statement is written once.
+Run folders (``job.json``, uploads, models) stay on the filesystem: a cluster shares them (NFS).
 The store knows no task: a job's ``kind`` says which handler runs it (training, batch inference).
 A job that produces a model records it in its artefacts (``model_dir`` and ``model_task``), and
 the demos list models from those records (``list_models``).
@@ -18,7 +22,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ from typing import Any
 import psutil
 
 from backend.config import Settings, get_settings
-from backend.errors import InvalidInputError
+from backend.errors import InvalidInputError, ShowcaseError
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -35,9 +39,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
-# A worker beats every few seconds while a job runs; a minute of silence means it is gone
-# (a long checkpoint save or evaluation still beats from its own thread).
-STALE_HEARTBEAT_SECONDS = 60.0
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _MAX_LOG_CHARS = 2000
 # Each run folder keeps its job row as JSON, so a damaged database can be rebuilt from the folders.
 JOB_RECORD = "job.json"
@@ -88,7 +90,18 @@ CREATE TABLE IF NOT EXISTS job_logs (
     job_id TEXT NOT NULL, time REAL NOT NULL, level TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs (job_id, time);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started REAL NOT NULL, seen REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created);
 """
+# PostgreSQL's REAL is 4 bytes (a timestamp would lose its seconds), and it has no rowid: metric
+# points and log lines keep their insertion order in a ``seq`` column instead.
+_POSTGRES_SCHEMA = (
+    _SCHEMA.replace(" REAL", " DOUBLE PRECISION")
+    .replace("job_metrics (\n", "job_metrics (\n    seq BIGSERIAL PRIMARY KEY,\n")
+    .replace("job_logs (\n", "job_logs (\n    seq BIGSERIAL PRIMARY KEY,\n")
+)
 _JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
 # Databases written before jobs had a kind: batch jobs were the ones with method "batch", and a
 # training job's model was found by its manifest, so its artefacts did not name the demo task.
@@ -165,18 +178,125 @@ def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
+class _SQLite:
+    """The embedded store: one file, one machine, so a worker's pid can be checked directly."""
+
+    shared = False
+    order = "rowid"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __str__(self) -> str:
+        return "SQLite"
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
+
+# PostgreSQL locations whose tables this process has created or found.
+_POSTGRES_READY: set[str] = set()
+
+
+class _PostgresConnection:
+    """A psycopg connection that takes the store's ``?`` placeholders, as sqlite3 does."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, values: Any = None) -> Any:
+        return self._connection.execute(sql.replace("?", "%s"), values or None)
+
+
+class _PostgreSQL:
+    """A PostgreSQL server shared by workers on several machines (psycopg 3)."""
+
+    shared = True
+    order = "seq"
+    # Any constant: the key of the advisory lock that serialises creating the tables.
+    _SCHEMA_LOCK = 7_150_015
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __str__(self) -> str:
+        return "PostgreSQL"
+
+    @contextmanager
+    def connect(self) -> Iterator[_PostgresConnection]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        try:
+            connection = psycopg.connect(self.url, row_factory=dict_row, connect_timeout=10)
+        except psycopg.OperationalError as error:
+            # Neither the URL (it may hold a password) nor the server's words (they name the host) are shown.
+            raise ShowcaseError(
+                "The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached.",
+                "Check that the database server is running and that LSM_JOB_STORE names it, then try again.",
+            ) from error
+        with connection:  # commits on success, rolls back on an error, and closes
+            yield _PostgresConnection(connection)
+
+    def create_schema(self) -> None:
+        """Create the tables once per process and server (a store is opened for every call)."""
+        if self.url in _POSTGRES_READY:
+            return
+        with self.connect() as connection:
+            # CREATE TABLE IF NOT EXISTS is not safe against a second process doing the same at once.
+            connection.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
+            connection.execute(_POSTGRES_SCHEMA)
+        _POSTGRES_READY.add(self.url)
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        return f"({column}::jsonb ->> '{key}')"
+
+
 def new_job_id() -> str:
     """A sortable, unique id that is also a safe folder name."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
-class JobStore:
-    """Jobs, their metric history and logs in one SQLite file."""
+def is_postgres_url(location: str | Path) -> bool:
+    """Whether a job store location names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
-    def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
+
+class JobStore:
+    """Jobs, their metric history and logs, in a SQLite file or on a PostgreSQL server.
+
+    Args:
+        location: a SQLite file, or a ``postgresql://`` URL; by default the settings' ``job_store``,
+            else the SQLite file in the state folder.
+        settings: where run folders live and how often workers beat.
+    """
+
+    def __init__(self, location: Path | str | None = None, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        self.path = Path(path or settings.jobs_db)
+        location = location or settings.job_store or settings.jobs_db
         self.runs_dir = settings.runs_dir
+        self.stale_after = settings.stale_heartbeat_seconds
+        self.location: Path | str
+        if is_postgres_url(location):
+            self.location = str(location)
+            self._dialect: _SQLite | _PostgreSQL = _PostgreSQL(self.location)
+            self._dialect.create_schema()
+            return
+        self.path = self.location = Path(location)
+        self._dialect = _SQLite(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._open()
@@ -185,15 +305,23 @@ class JobStore:
                 raise
             self._recover(error)
 
+    def __repr__(self) -> str:
+        # Never the URL: it may carry a password.
+        return f"JobStore({self._dialect})"
+
+    @property
+    def shared(self) -> bool:
+        """Whether workers on other machines may use this store (so a pid proves nothing)."""
+        return self._dialect.shared
+
     def _open(self) -> None:
         if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
             raise sqlite3.DatabaseError(f"the job database {self.path.name} cannot be read or written")
         with self._connect() as connection:
             columns = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
-            connection.executescript(_SCHEMA)
             if columns and "kind" not in columns:
                 _migrate(connection)
-            connection.execute("CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created)")
+            connection.executescript(_SCHEMA)
 
     @property
     def _notice_path(self) -> Path:
@@ -295,7 +423,9 @@ class JobStore:
         return True
 
     def recovery_notice(self) -> str | None:
-        """What to tell users when the database was rebuilt, or None."""
+        """What to tell users when the database was rebuilt, or None (always None on a server)."""
+        if self.shared:
+            return None
         try:
             return str(json.loads(self._notice_path.read_text(encoding="utf-8"))["text"])
         except (OSError, ValueError, KeyError):
@@ -304,7 +434,8 @@ class JobStore:
     def take_recovery_notice(self) -> str | None:
         """``recovery_notice`` once: the notice is forgotten after this call."""
         notice = self.recovery_notice()
-        self._notice_path.unlink(missing_ok=True)
+        if not self.shared:
+            self._notice_path.unlink(missing_ok=True)
         return notice
 
     def _write_record(self, job_id: str) -> None:
@@ -328,24 +459,22 @@ class JobStore:
             row[column] = json.dumps(row[column], ensure_ascii=False)
         row["cancel_requested"] = int(row["cancel_requested"])
         names = ", ".join(row)
-        marks = ", ".join(f":{name}" for name in row)
+        marks = ", ".join("?" for _ in row)
+        # The same upsert in SQLite (3.24+) and PostgreSQL.
+        update = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+            f"{name} = excluded.{name}" for name in row if name != "id"
+        )
         with self._connect() as connection:
-            verb = "INSERT OR REPLACE" if replace else "INSERT"
-            connection.execute(f"{verb} INTO jobs ({names}) VALUES ({marks})", row)
+            connection.execute(
+                f"INSERT INTO jobs ({names}) VALUES ({marks}){update if replace else ''}", list(row.values())
+            )
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.row_factory = sqlite3.Row
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+    def _connect(self) -> AbstractContextManager[Any]:
+        """A short connection whose ``execute(sql, values)`` takes ``?`` placeholders; commits on exit."""
+        return self._dialect.connect()
 
     @staticmethod
-    def _to_job(row: sqlite3.Row) -> Job:
+    def _to_job(row: Any) -> Job:
         data = dict(row)
         for column in _JSON_COLUMNS:
             data[column] = json.loads(data[column] or "{}")
@@ -432,7 +561,7 @@ class JobStore:
             model_task: the demo task the model serves (the artefact ``model_task``).
             owner: when given, only this owner's jobs.
         """
-        clauses = ["status = ?", "json_extract(artefacts, '$.model_task') = ?"]
+        clauses = ["status = ?", f"{self._dialect.json_text('artefacts', 'model_task')} = ?"]
         values: list[Any] = [SUCCEEDED, model_task]
         if owner is not None:
             clauses.append("owner = ?")
@@ -450,13 +579,18 @@ class JobStore:
             if row is None or row["status"] != QUEUED:
                 return None
             ahead = connection.execute(
-                "SELECT COUNT(*) FROM jobs WHERE status = ? AND (created < ? OR (created = ? AND id < ?))",
+                "SELECT COUNT(*) AS ahead FROM jobs WHERE status = ? AND (created < ? OR (created = ? AND id < ?))",
                 (QUEUED, row["created"], row["created"], job_id),
-            ).fetchone()[0]
+            ).fetchone()["ahead"]
         return int(ahead) + 1
 
     def claim(self, job_id: str, pid: int | None = None, host: str | None = None) -> bool:
-        """Move a queued job to running for this worker; False when it was cancelled meanwhile."""
+        """Move a queued job to running for this worker; False when it was cancelled meanwhile or
+        another worker has it.
+
+        One conditional UPDATE: the database lets exactly one of several workers that got the same
+        job id (a duplicate delivery, a job queued twice) move it out of "queued", so a job runs once.
+        """
         now = time.time()
         with self._connect() as connection:
             cursor = connection.execute(
@@ -495,7 +629,7 @@ class JobStore:
         """Append one point to a curve (loss, eval accuracy, ...)."""
         with self._connect() as connection:
             connection.execute(
-                "INSERT INTO job_metrics VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO job_metrics (job_id, step, epoch, name, value, time) VALUES (?, ?, ?, ?, ?, ?)",
                 (job_id, int(step), float(epoch), name, float(value), time.time()),
             )
 
@@ -503,7 +637,8 @@ class JobStore:
         """Every recorded point, in order: ``{"step", "epoch", "name", "value"}``."""
         with self._connect() as connection:
             rows = connection.execute(
-                "SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, rowid", (job_id,)
+                f"SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, {self._dialect.order}",
+                (job_id,),
             ).fetchall()
         return [dict(row) for row in rows]
 
@@ -511,14 +646,16 @@ class JobStore:
         """Append a line to the job's log."""
         with self._connect() as connection:
             connection.execute(
-                "INSERT INTO job_logs VALUES (?, ?, ?, ?)", (job_id, time.time(), level, text[:_MAX_LOG_CHARS])
+                "INSERT INTO job_logs (job_id, time, level, text) VALUES (?, ?, ?, ?)",
+                (job_id, time.time(), level, text[:_MAX_LOG_CHARS]),
             )
 
     def logs(self, job_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The last ``limit`` log lines, oldest first."""
         with self._connect() as connection:
             rows = connection.execute(
-                "SELECT time, level, text FROM job_logs WHERE job_id = ? ORDER BY rowid DESC LIMIT ?", (job_id, limit)
+                f"SELECT time, level, text FROM job_logs WHERE job_id = ? ORDER BY {self._dialect.order} DESC LIMIT ?",
+                (job_id, limit),
             ).fetchall()
         return [dict(row) for row in reversed(rows)]
 
@@ -530,15 +667,28 @@ class JobStore:
         metrics: dict[str, Any] | None = None,
         artefacts: dict[str, Any] | None = None,
         message: str = "",
-    ) -> None:
-        """Record the end of a job; a finished job is never overwritten (first ending wins)."""
+        silent_since: float | None = None,
+    ) -> bool:
+        """Record the end of a job; a finished job is never overwritten (first ending wins).
+
+        Args:
+            silent_since: only when the job is running and has not beaten since then (a reaper's
+                condition, checked in the same statement, so a worker that just beat keeps its job).
+
+        Returns:
+            True when this call ended the job.
+        """
         if status not in FINISHED:
             raise ValueError(f"{status} is not a final status")
         progress_sql = ", progress = 1.0, eta_seconds = 0" if status == SUCCEEDED else ", eta_seconds = NULL"
+        condition, extra = "", ()
+        if silent_since is not None:
+            condition = " AND status = ? AND (heartbeat IS NULL OR heartbeat < ?)"
+            extra = (RUNNING, silent_since)
         with self._connect() as connection:
-            connection.execute(
+            cursor = connection.execute(
                 f"UPDATE jobs SET status = ?, finished = ?, error = ?, message = ?, "
-                f"metrics = ?, artefacts = ?{progress_sql} WHERE id = ? AND status NOT IN (?, ?, ?)",
+                f"metrics = ?, artefacts = ?{progress_sql} WHERE id = ? AND status NOT IN (?, ?, ?){condition}",
                 (
                     status,
                     time.time(),
@@ -548,9 +698,13 @@ class JobStore:
                     json.dumps(artefacts or {}, ensure_ascii=False),
                     job_id,
                     *FINISHED,
+                    *extra,
                 ),
             )
-        self._write_record(job_id)
+            ended = cursor.rowcount == 1
+        if ended:
+            self._write_record(job_id)
+        return ended
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; ask a running one to stop at its next step."""
@@ -568,7 +722,7 @@ class JobStore:
         """Whether someone asked this job to stop."""
         with self._connect() as connection:
             row = connection.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return bool(row and row[0])
+        return bool(row and row["cancel_requested"])
 
     def delete(self, job_id: str) -> None:
         """Forget a job's rows (the caller removes its folder)."""
@@ -576,30 +730,60 @@ class JobStore:
             for table, column in (("job_metrics", "job_id"), ("job_logs", "job_id"), ("jobs", "id")):
                 connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_id,))
 
-    def reap_dead_jobs(self, stale_after: float = STALE_HEARTBEAT_SECONDS) -> list[str]:
-        """Mark running jobs whose worker is gone as failed; returns their ids.
+    def reap_dead_jobs(self, stale_after: float | None = None) -> list[str]:
+        """Mark running jobs whose worker is gone as failed; returns the ids this call failed.
 
-        A worker is gone when its process no longer exists on this host, or when its heartbeat
-        is older than ``stale_after`` seconds (the only sign available for another host).
+        A worker is gone when its heartbeat is older than ``stale_after`` seconds (by default the
+        settings' ``stale_heartbeat_seconds``), or, with the SQLite store (one machine), when its
+        process no longer exists. A PostgreSQL store is shared by machines whose pids mean nothing
+        here, so only the heartbeat counts. Any worker or the app may reap: each dead job is failed
+        by exactly one of them.
         """
+        stale_after = self.stale_after if stale_after is None else stale_after
         host = socket.gethostname()
         now = time.time()
-        dead: list[tuple[str, str]] = []
+        dead: list[str] = []
         for job in self.list_jobs(statuses=(RUNNING,)):
-            if job.worker_host == host and job.worker_pid and not _process_alive(job.worker_pid):
-                dead.append((job.id, f"The worker process (pid {job.worker_pid}) stopped during the job"))
+            if not self.shared and job.worker_host == host and job.worker_pid and not _process_alive(job.worker_pid):
+                reason, silent_since = f"The worker process (pid {job.worker_pid}) stopped during the job", None
             elif job.heartbeat is None or now - job.heartbeat > stale_after:
                 silent = int(now - (job.heartbeat or job.started or now))
-                dead.append((job.id, f"The worker stopped reporting {silent} s ago"))
-        for job_id, reason in dead:
-            self.finish(
-                job_id,
+                reason, silent_since = f"The worker stopped reporting {silent} s ago", now - stale_after
+            else:
+                continue
+            if self.finish(
+                job.id,
                 FAILED,
                 error=f"{reason} (it may have run out of memory or been restarted). Submit the job again to retry.",
                 message="Worker died",
+                silent_since=silent_since,
+            ):
+                self.log(job.id, reason, "error")
+                dead.append(job.id)
+        return dead
+
+    def worker_seen(self, worker_id: str, host: str, pid: int, started: float) -> None:
+        """A worker is alive (it says so every heartbeat, busy or idle)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO workers (id, host, pid, started, seen) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
+                (worker_id, host, pid, started, time.time()),
             )
-            self.log(job_id, reason, "error")
-        return [job_id for job_id, _ in dead]
+
+    def worker_gone(self, worker_id: str) -> None:
+        """A worker stopped cleanly."""
+        with self._connect() as connection:
+            connection.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+    def live_workers(self, stale_after: float | None = None) -> list[dict[str, Any]]:
+        """Workers heard from within ``stale_after`` seconds, on any machine: ``{"id", "host", "pid", "seen"}``."""
+        cutoff = time.time() - (self.stale_after if stale_after is None else stale_after)
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT id, host, pid, seen FROM workers WHERE seen >= ? ORDER BY id", (cutoff,)
+            ).fetchall()
+        return [dict(row) for row in rows]
 
 
 def _is_damaged(error: sqlite3.DatabaseError) -> bool:

@@ -9,7 +9,12 @@ Streamlit Community Cloud only runs ``streamlit run app.py``, so the app starts 
 (``ensure_worker_running``) when none is alive. A worker holds an exclusive lock file for its
 lifetime; the kernel releases it when the process dies, so "is a worker alive?" never trusts a
 stale pid file. While a job runs, a thread beats its heartbeat in the job store. Jobs of dead
-workers are marked failed here (at worker start and by ``ensure_worker_running``), never on a read.
+workers are marked failed here (at worker start, every heartbeat by every running worker, and by
+``ensure_worker_running``), never on a read.
+
+Several workers, on one machine (``--slot``) or several (a PostgreSQL job store and the Redis
+queue), share the queue: each job runs once because a worker first claims it in the store, and a
+worker that dies anywhere is found by its silence (``Settings.stale_heartbeat_seconds``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,7 +47,6 @@ from backend.server_paths import redact_paths
 # The module that wires the handlers and runs ``main`` (started by ``ensure_worker_running``).
 ENTRY_MODULE = "backend.worker"
 WORKER_LOG = "worker.log"
-HEARTBEAT_SECONDS = 5.0
 AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
 PROBE_FILE = "worker-start.probe"
@@ -113,7 +118,8 @@ def ensure_worker_running(
     """
     settings = settings or get_settings()
     JobStore(settings=settings).reap_dead_jobs()
-    if worker_alive(settings):
+    if not settings.worker_autostart or worker_alive(settings):
+        # A cluster runs its workers elsewhere (LSM_WORKER_AUTOSTART=0); reaping above still happens.
         return False
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -208,14 +214,17 @@ _activity = _Activity()
 class _Heartbeat:
     """Beats a job's heartbeat from a thread, so long steps do not look like a dead worker."""
 
-    def __init__(self, store: JobStore, job_id: str) -> None:
-        self._store, self._job_id = store, job_id
+    def __init__(self, store: JobStore, job_id: str, seconds: float) -> None:
+        self._store, self._job_id, self._seconds = store, job_id, seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            self._store.beat(self._job_id)
+        while not self._stop.wait(self._seconds):
+            try:
+                self._store.beat(self._job_id)
+            except Exception:  # noqa: BLE001 - a store that is briefly unreachable must not end the beats
+                _log.exception("Could not beat for job %s", self._job_id)
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
@@ -223,7 +232,7 @@ class _Heartbeat:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=HEARTBEAT_SECONDS)
+        self._thread.join(timeout=self._seconds)
 
 
 def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
@@ -314,7 +323,9 @@ def execute_job(job_id: str, handlers: Handlers, settings: Settings | None = Non
 def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
     store = JobStore(settings=settings)
     if not store.claim(job_id):
+        # Cancelled while it waited, or a duplicate delivery of a job another worker claimed.
         job = store.get(job_id)
+        _log.info("Job %s is not waiting (%s); skipped", job_id, job.status if job else "deleted")
         return job.status if job else "missing"
     job = store.require(job_id)
     handler = handlers.get(job.kind)
@@ -324,7 +335,7 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
         store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
-    with _Heartbeat(store, job_id):
+    with _Heartbeat(store, job_id, settings.job_heartbeat_seconds):
         try:
             metrics, artefacts = handler.run(
                 job, _store_events(store, job_id, handler.phase), lambda: store.cancel_requested(job_id), settings
@@ -362,6 +373,36 @@ def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
             # SIGINT is the consumer's graceful stop.
             os.kill(os.getpid(), signal.SIGINT)
             return
+
+
+def worker_id() -> str:
+    """This worker process among all workers of the store: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _upkeep(settings: Settings, stop: threading.Event) -> None:
+    """Every heartbeat: say this worker is alive, and fail the jobs of workers that fell silent
+    (on any machine), so a dead worker's job does not wait for a restart to be found.
+    """
+    started = time.time()
+    while True:
+        try:
+            store = JobStore(settings=settings)
+            store.worker_seen(worker_id(), socket.gethostname(), os.getpid(), started)
+            reaped = store.reap_dead_jobs()
+            if reaped:
+                _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
+        except Exception:  # noqa: BLE001 - an unreachable store now may be back at the next beat
+            _log.exception("Worker upkeep failed")
+        if stop.wait(settings.job_heartbeat_seconds):
+            return
+
+
+def any_worker_alive(store: JobStore, settings: Settings) -> bool:
+    """Whether a worker can take jobs: one on this machine (its lock), or, with a store shared by
+    machines, one anywhere that was heard from recently.
+    """
+    return worker_alive(settings) or (store.shared and bool(store.live_workers()))
 
 
 def main(handlers: Handlers, argv: list[str] | None = None) -> int:
@@ -406,6 +447,17 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
     )
     if arguments.idle_exit > 0:
         threading.Thread(target=_exit_when_idle, args=(settings, arguments.idle_exit), daemon=True).start()
-    _log.info("Worker %s consuming %s (%s)", os.getpid(), queue.QUEUE_NAME, settings.queue_backend)
-    consumer.run()
+    stop_upkeep = threading.Event()
+    upkeep = threading.Thread(target=_upkeep, args=(settings, stop_upkeep), name="worker-upkeep", daemon=True)
+    upkeep.start()
+    _log.info("Worker %s consuming %s (%s)", worker_id(), queue.QUEUE_NAME, settings.queue_backend)
+    try:
+        consumer.run()
+    finally:
+        stop_upkeep.set()
+        upkeep.join(timeout=settings.job_heartbeat_seconds)
+        try:
+            JobStore(settings=settings).worker_gone(worker_id())
+        except Exception:  # noqa: BLE001 - leaving: an unreachable store just sees it fall silent
+            _log.exception("Could not sign off from the job store")
     return 0

@@ -1,4 +1,8 @@
-"""The job store: state outside the session, queue order, cancel flags, dead workers."""
+"""The job store: state outside the session, queue order, cancel flags, dead workers.
+
+Behaviour tests run against both stores: the SQLite file and a real PostgreSQL server
+(``store_location``); tests of SQLite's own features (old files, damage, write recording) use SQLite.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -23,12 +29,18 @@ from backend.jobs.store import (
     _is_damaged,
     new_job_id,
 )
+from tests.support.services import free_port
 
 PARAMS = {"task": "text", "method": "fast", "base_model": "org/model", "title": "Reviews"}
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(store_location):
+    return JobStore(store_location)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
     return JobStore(tmp_path / "jobs.sqlite3")
 
 
@@ -53,7 +65,7 @@ def test_a_new_store_on_the_same_file_finds_every_job(store, tmp_path):
     job = _create(store, tmp_path, owner="ana@example.com")
     store.add_metric(job.id, 3, 1.0, "train_loss", 0.5)
     store.log(job.id, "hello")
-    reopened = JobStore(store.path)
+    reopened = JobStore(store.location)
     found = reopened.get(job.id)
     assert found.status == QUEUED and found.title == "Reviews" and found.dataset == {"train_size": 10}
     assert reopened.metric_history(job.id) == [{"step": 3, "epoch": 1.0, "name": "train_loss", "value": 0.5}]
@@ -105,6 +117,11 @@ def test_job_of_a_dead_worker_process_is_failed_with_a_reason(store, tmp_path):
     process.wait()
     job = _create(store, tmp_path)
     store.claim(job.id, pid=process.pid)
+    if store.shared:
+        # Workers of a server store may run on any machine, where this pid means nothing: only
+        # silence counts, so a fresh heartbeat keeps the job.
+        assert store.reap_dead_jobs() == [] and store.get(job.id).status == RUNNING
+        return
     assert store.reap_dead_jobs() == [job.id]
     failed = store.get(job.id)
     assert failed.status == FAILED
@@ -161,6 +178,67 @@ def test_recorded_models_come_from_succeeded_jobs_of_their_owner(store, tmp_path
     assert {job.id for job in store.list_models("sentiment")} == {ana, bob}
 
 
+def test_a_job_is_claimed_by_exactly_one_of_many_workers_at_once(store, tmp_path):
+    jobs = [_create(store, tmp_path) for _ in range(5)]
+    barrier = threading.Barrier(6)
+
+    def worker(number: int) -> list[str]:
+        mine = JobStore(store.location)
+        barrier.wait()
+        return [job.id for job in jobs if mine.claim(job.id, pid=number, host=f"box-{number}")]
+
+    with ThreadPoolExecutor(6) as pool:
+        claimed = [job_id for taken in pool.map(worker, range(6)) for job_id in taken]
+    assert sorted(claimed) == sorted(job.id for job in jobs)  # each job once, none lost
+    assert {store.get(job.id).status for job in jobs} == {RUNNING}
+
+
+def test_a_dead_job_is_failed_once_however_many_reap_it_and_a_live_one_is_kept(store, tmp_path):
+    dead, alive = _create(store, tmp_path), _create(store, tmp_path)
+    for job in (dead, alive):
+        store.claim(job.id, pid=1, host="gpu-box-7")
+    with store._connect() as connection:
+        connection.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time() - 600, dead.id))
+    with ThreadPoolExecutor(4) as pool:
+        reaped = list(pool.map(lambda _: JobStore(store.location).reap_dead_jobs(stale_after=60), range(4)))
+    assert sorted(map(len, reaped)) == [0, 0, 0, 1] and [dead.id] in reaped
+    assert [line["text"] for line in store.logs(dead.id)] == ["The worker stopped reporting 600 s ago"]
+    failed = store.get(dead.id)
+    assert (failed.status, failed.message) == (FAILED, "Worker died")
+    assert "stopped reporting 600 s ago (it may have run out of memory" in failed.error
+    assert store.get(alive.id).status == RUNNING
+
+
+def test_a_reaper_does_not_fail_a_job_whose_worker_beat_since_it_looked(store, tmp_path):
+    job = _create(store, tmp_path)
+    store.claim(job.id)
+    looked = time.time() - 60
+    store.beat(job.id)  # the worker beats after the reaper judged it silent
+    assert not store.finish(job.id, FAILED, error="silent", silent_since=looked)
+    assert store.get(job.id).status == RUNNING
+
+
+def test_workers_announce_themselves_and_fall_silent(store):
+    store.worker_seen("box-1:11", "box-1", 11, time.time())
+    store.worker_seen("box-2:22", "box-2", 22, time.time())
+    store.worker_seen("box-1:11", "box-1", 11, time.time())  # a later beat of the same worker
+    assert [(w["host"], w["pid"]) for w in store.live_workers()] == [("box-1", 11), ("box-2", 22)]
+    store.worker_gone("box-2:22")
+    time.sleep(0.05)
+    assert [w["id"] for w in store.live_workers()] == ["box-1:11"]
+    assert store.live_workers(stale_after=0.01) == []
+
+
+def test_metric_points_and_log_lines_keep_their_order(store, tmp_path):
+    job = _create(store, tmp_path)
+    for value in (3.0, 1.0, 2.0):
+        store.add_metric(job.id, 7, 1.0, "loss", value)
+    for text in ("b", "a", "c"):
+        store.log(job.id, text)
+    assert [point["value"] for point in store.metric_history(job.id)] == [3.0, 1.0, 2.0]
+    assert [line["text"] for line in store.logs(job.id, limit=2)] == ["a", "c"]
+
+
 def test_an_old_database_gets_a_kind_column_and_batch_jobs_stop_posing_as_training(tmp_path):
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as connection:
@@ -198,7 +276,8 @@ def test_an_old_database_gets_a_kind_column_and_batch_jobs_stop_posing_as_traini
     assert len(store.list_jobs()) == 3
 
 
-def test_listing_and_reading_jobs_never_write(store, tmp_path, sqlite_writes):
+def test_listing_and_reading_jobs_never_write(sqlite_store, tmp_path, sqlite_writes):
+    store = sqlite_store
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     job = _create(store, tmp_path)
@@ -214,7 +293,8 @@ def test_listing_and_reading_jobs_never_write(store, tmp_path, sqlite_writes):
     assert store.get(job.id).status == RUNNING
 
 
-def test_the_write_recorder_sees_writes(store, tmp_path, sqlite_writes):
+def test_the_write_recorder_sees_writes(sqlite_store, tmp_path, sqlite_writes):
+    store = sqlite_store
     # Guard against the test above passing vacuously.
     job = _create(store, tmp_path)
     with sqlite_writes() as writes:
@@ -267,3 +347,19 @@ def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(
 def test_a_locked_database_is_not_mistaken_for_a_damaged_one():
     assert not _is_damaged(sqlite3.OperationalError("database is locked"))
     assert _is_damaged(sqlite3.DatabaseError("file is not a database"))
+
+
+def test_a_server_store_keeps_its_password_out_of_reprs_and_errors(postgres_server_url, local):
+    import dataclasses
+
+    from backend.errors import ShowcaseError
+
+    with_password = postgres_server_url.replace("postgres@", "postgres:hunter2@")  # trust auth ignores it
+    store = JobStore(with_password)
+    assert store.shared and "hunter2" not in repr(store)
+    assert "hunter2" not in repr(dataclasses.replace(local, job_store=with_password))
+    unreachable = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/jobs"
+    with pytest.raises(ShowcaseError) as caught:
+        JobStore(settings=dataclasses.replace(local, job_store=unreachable))
+    assert "job store (PostgreSQL, LSM_JOB_STORE) cannot be reached" in caught.value.user_text()
+    assert "hunter2" not in caught.value.user_text() and "127.0.0.1" not in caught.value.user_text()

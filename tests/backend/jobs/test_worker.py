@@ -116,6 +116,10 @@ def test_every_setting_survives_the_trip_through_the_environment(settings, tmp_p
         redis_url="redis://:secret@box:6379/2",
         cpu_quantize="int8",
         cpu_bfloat16="off",
+        job_store="postgresql://jobs:secret@db:5432/showcase",
+        runs_folder=str(tmp_path / "shared-runs"),
+        job_heartbeat_seconds=2.5,
+        worker_autostart=False,
     )
     for name, value in config.to_environment(changed).items():
         monkeypatch.setenv(name, value)
