@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.jobs import manage, worker
 from backend.jobs.manage import JobView
@@ -40,7 +41,14 @@ def show_queue_wait(view: JobView, sentence: str) -> None:
     ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
     st.info(sentence.format(ahead=ahead), icon=":material/hourglass_top:")
     if not view.worker_alive:
-        st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+        if get_settings().worker_autostart:
+            st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+        else:
+            st.warning(
+                "No worker has reported in recently. The job starts when one does; "
+                "if this lasts, ask whoever runs this server to start a worker.",
+                icon=":material/memory:",
+            )
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
