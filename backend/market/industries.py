@@ -46,6 +46,13 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             "ama_physician_ai": ("Healthcare",),
             "china_ai_industry": ("Healthcare",),
             "uk_ai_adoption": ("Health",),
+            "sector_ai_surveys": ("Healthcare (hospitals)",),
+        },
+        segment_notes={
+            (
+                "sector_ai_surveys",
+                "Healthcare (hospitals)",
+            ): "Hospitals as organisations, not all health care providers",
         },
     ),
     DocumentIndustry(

@@ -44,7 +44,7 @@ DATASET_LABELS: dict[str, str] = {
     "ine_ict_enterprises": "Spain INE",
     "statcan_ai_use": "Statistics Canada",
     "korea_ai_adoption": "Korea (Statistics Korea via KCCI SGI)",
-    "sector_ai_surveys": "Sector surveys (BoE/FCA, RAND, Gallup)",
+    "sector_ai_surveys": "Sector surveys (finance, health, teachers)",
 }
 
 SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"

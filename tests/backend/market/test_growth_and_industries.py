@@ -84,7 +84,10 @@ def test_near_matches_say_so_and_primary_figures_reach_the_documents_industries(
     l2 = driving.loc[driving["segment"] == industries.L2_CARS]
     assert len(l2) == 4 and l2["note"].str.contains("L2 driver assistance").all()
     finance = table.loc[(table["industry"] == "Finance") & (table["verification"] == "primary")]
-    assert {"Statistics Canada 2025", "Sector surveys (BoE/FCA, RAND, Gallup) 2024"} <= set(finance["survey"])
+    assert {"Statistics Canada 2025", "Sector surveys (finance, health, teachers) 2024"} <= set(finance["survey"])
+    health = table.loc[(table["industry"] == "Healthcare") & (table["verification"] == "primary")]
+    assert set(health["value"]) == {"66%", "71%", "31.5%"}, "ASTP/ONC data brief and the hospital survey study"
+    assert (health["note"] == "Hospitals as organisations, not all health care providers").all()
     media = table.loc[table["industry"] == "Media and entertainment"]
     assert (media["note"] == "Sectors that include media; none measures media alone").all()
 

@@ -158,6 +158,7 @@ def test_industry_figures_from_national_statistics_and_sector_bodies():
     assert _value(data, **statcan, segment="Information and cultural industries") == [20.9, 26, 35.6]
     assert _value(data, **statcan, segment="Finance and insurance") == [10.9, 30.6]
     assert _value(data, dataset="sector_ai_surveys", segment="Financial services") == [58, 75]
+    assert _value(data, metric="hospitals_using_predictive_ai") == [66, 71]
     assert _value(data, dataset="eurostat_isoc_eb_ai", segment="Information and communication", year=2024) == [48.72]
     national = data.loc[data["dataset"].isin(["ine_ict_enterprises", "statcan_ai_use"])]
     assert (national["verification"] == "primary").all(), "read from INE's and Statistics Canada's own pages"
