@@ -9,7 +9,7 @@ where no survey does. It never averages across surveys: each figure keeps its ow
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -26,6 +26,15 @@ class DocumentIndustry:
     segments: dict[str, tuple[str, ...]]
     # said next to a figure that is only a near match (e.g. transport for autonomous driving)
     proxy_note: str = ""
+    # (dataset, segment) -> a near-match note for one survey's segment, said instead of proxy_note
+    segment_notes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def note_for(self, dataset: str, segment: str) -> str:
+        """The caveat shown next to this survey segment's figure (empty for an exact match)."""
+        return self.segment_notes.get((dataset, segment), self.proxy_note)
+
+
+L2_CARS = "Autonomous driving (new cars with L2 driver assistance)"
 
 
 DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
@@ -37,6 +46,13 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             "ama_physician_ai": ("Healthcare",),
             "china_ai_industry": ("Healthcare",),
             "uk_ai_adoption": ("Health",),
+            "sector_ai_surveys": ("Healthcare (hospitals)",),
+        },
+        segment_notes={
+            (
+                "sector_ai_surveys",
+                "Healthcare (hospitals)",
+            ): "Hospitals as organisations, not all health care providers",
         },
     ),
     DocumentIndustry(
@@ -44,15 +60,40 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
         "Finance",
         {
             "census_btos": ("Finance and insurance",),
+            "statcan_ai_use": ("Finance and insurance",),
             "uk_ai_adoption": ("Finance and real estate",),
             "mckinsey_state_of_ai": ("Financial services",),
+            "sector_ai_surveys": (
+                "Financial services",
+                "Insurance",
+                "International banks",
+                "Financial market infrastructure",
+            ),
         },
     ),
-    DocumentIndustry("education", "Education", {"census_btos": ("Educational services",)}),
+    DocumentIndustry(
+        "education",
+        "Education",
+        {"census_btos": ("Educational services",), "sector_ai_surveys": ("Education (K-12 teachers)",)},
+        segment_notes={
+            (
+                "sector_ai_surveys",
+                "Education (K-12 teachers)",
+            ): "Teachers' own use of AI tools, not schools as organisations"
+        },
+    ),
     DocumentIndustry(
         "manufacturing",
         "Manufacturing",
-        {"census_btos": ("Manufacturing",), "china_ai_industry": ("Manufacturing",)},
+        {
+            "census_btos": ("Manufacturing",),
+            "china_ai_industry": ("Manufacturing",),
+            "korea_ai_adoption": ("Manufacturing",),
+            "ine_ict_enterprises": ("Industry",),
+        },
+        segment_notes={
+            ("ine_ict_enterprises", "Industry"): "INE's broad 'Industry' grouping, not manufacturing alone",
+        },
     ),
     DocumentIndustry(
         "recommendation",
@@ -63,8 +104,14 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
     DocumentIndustry(
         "autonomous-driving",
         "Autonomous driving and transport",
-        {"census_btos": ("Transportation and warehousing",)},
-        proxy_note="Transportation and warehousing firms; no survey measures autonomous-driving adoption",
+        {"census_btos": ("Transportation and warehousing",), "china_ai_industry": (L2_CARS,)},
+        proxy_note="Transportation and warehousing firms; no survey measures autonomous-driving adoption itself",
+        segment_notes={
+            (
+                "china_ai_industry",
+                L2_CARS,
+            ): "New cars fitted with L2 driver assistance, the nearest series to self-driving",
+        },
     ),
     DocumentIndustry(
         "entertainment",
@@ -72,6 +119,9 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
         {
             "census_btos": ("Arts, entertainment and recreation", "Information"),
             "mckinsey_state_of_ai": ("Technology, media and telecom",),
+            "statcan_ai_use": ("Information and cultural industries",),
+            "eurostat_isoc_eb_ai": ("Information and communication",),
+            "korea_ai_adoption": ("Information and communications",),
         },
         proxy_note="Sectors that include media; none measures media alone",
     ),
@@ -129,7 +179,7 @@ def coverage(frame: pd.DataFrame) -> pd.DataFrame:
                     "value": f"{row['value']:g}%",
                     "rank": f"{int(row['rank'])} of {int(row['of'])}",
                     "verification": row["verification"],
-                    "note": industry.proxy_note or "",
+                    "note": industry.note_for(row["dataset"], row["segment"]),
                     "row_id": row.get("row_id", ""),
                 }
             )

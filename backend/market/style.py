@@ -20,6 +20,10 @@ DATASET_COLOURS: dict[str, str] = {
     "uk_ai_adoption": "#457b9d",
     "ama_physician_ai": "#2d6a4f",
     "sas_genai_survey": "#bc6c25",
+    "ine_ict_enterprises": "#b5838d",
+    "statcan_ai_use": "#9c6644",
+    "korea_ai_adoption": "#90be6d",
+    "sector_ai_surveys": "#277da1",
 }
 # User datasets get colours far from the built-in ones, so "beside" comparisons stay readable.
 _USER_PALETTE: tuple[str, ...] = ("#111111", "#d4a017", "#c2185b", "#5d4037", "#00838f", "#558b2f")
@@ -33,10 +37,14 @@ DATASET_LABELS: dict[str, str] = {
     "oecd_ai_investment": "OECD",
     "epoch_notable_models": "Epoch AI",
     "ai_spending_forecasts": "IDC / Gartner spending",
-    "china_ai_industry": "China (CAICT, CCID, CNGAI)",
+    "china_ai_industry": "China (CAICT, CCID, CNGAI, MIIT)",
     "uk_ai_adoption": "UK DSIT / DCMS",
     "ama_physician_ai": "AMA physicians survey",
     "sas_genai_survey": "SAS / Coleman Parkes",
+    "ine_ict_enterprises": "Spain INE",
+    "statcan_ai_use": "Statistics Canada",
+    "korea_ai_adoption": "Korea (Statistics Korea via KCCI SGI)",
+    "sector_ai_surveys": "Sector surveys (finance, health, teachers)",
 }
 
 SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"

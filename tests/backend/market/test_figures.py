@@ -101,6 +101,8 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
         ("eurostat_isoc_eb_ai", 2025),
         ("census_btos", 2026),
         ("uk_ai_adoption", 2025),
+        ("ine_ict_enterprises", 2025),
+        ("statcan_ai_use", 2023),
     }
     uk = next(t for t in figure.data if t.meta["dataset"] == "uk_ai_adoption")
     assert set(uk.marker.pattern.shape) == {"/"}, "the DSIT figures come from a summary"
@@ -108,8 +110,12 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     assert list(eurostat_2025.y) == ["Small", "All (overall)", "Medium", "Large"]
     assert list(eurostat_2025.text) == ["17%", "19.95%", "30.4%", "55.03%"]
     assert list(eurostat_2025.marker.pattern.shape) == ["/", "", "/", ""], "only the summary's bars are hatched"
-    eurostat_2023 = next(t for t in figure.data if t.meta["year"] == 2023)
-    assert set(eurostat_2023.marker.pattern.shape) == {""}
+    eurostat_2023 = next(t for t in figure.data if t.meta == {**t.meta, "dataset": "eurostat_isoc_eb_ai", "year": 2023})
+    assert set(eurostat_2023.marker.pattern.shape) == {"/"}, (
+        "2023 sizes come from an aggregator's copy of Eurostat's page"
+    )
+    spain = next(t for t in figure.data if t.meta["dataset"] == "ine_ict_enterprises")
+    assert set(spain.marker.pattern.shape) == {""}, "INE's own tables are primary"
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
     assert list(census.y) == ["100-249 employees", "250+ employees"], "a range is not an overall bar"
     assert all(t.orientation == "h" and t.hovertemplate == figures.BAR_HOVER for t in figure.data)

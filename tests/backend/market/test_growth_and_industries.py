@@ -63,7 +63,7 @@ def test_every_document_industry_has_a_figure_or_says_none(data):
     assert [i.label for i in industries.DOCUMENT_INDUSTRIES] == list(dict.fromkeys(table["industry"]))
     assert industries.missing_industries(data) == ["Smart city"]
     health = table.loc[table["industry"] == "Healthcare"]
-    assert {"US Census BTOS 2026", "AMA physicians survey 2024", "China (CAICT, CCID, CNGAI) 2023"} <= set(
+    assert {"US Census BTOS 2026", "AMA physicians survey 2024", "China (CAICT, CCID, CNGAI, MIIT) 2023"} <= set(
         health["survey"]
     )
     btos_health = health.loc[health["segment"] == "Health care and social assistance"].iloc[0]
@@ -74,9 +74,27 @@ def test_every_document_industry_has_a_figure_or_says_none(data):
     assert "no survey measures autonomous-driving" in transport["note"]
 
 
+def test_near_matches_say_so_and_primary_figures_reach_the_documents_industries(data):
+    table = industries.coverage(data)
+    manufacturing = table.loc[table["industry"] == "Manufacturing"]
+    spain = manufacturing.loc[manufacturing["survey"] == "Spain INE 2025"].iloc[0]
+    assert (spain["value"], spain["verification"]) == ("17.52%", "primary")
+    assert "not manufacturing alone" in spain["note"]
+    driving = table.loc[table["industry"] == "Autonomous driving and transport"]
+    l2 = driving.loc[driving["segment"] == industries.L2_CARS]
+    assert len(l2) == 4 and l2["note"].str.contains("L2 driver assistance").all()
+    finance = table.loc[(table["industry"] == "Finance") & (table["verification"] == "primary")]
+    assert {"Statistics Canada 2025", "Sector surveys (finance, health, teachers) 2024"} <= set(finance["survey"])
+    health = table.loc[(table["industry"] == "Healthcare") & (table["verification"] == "primary")]
+    assert set(health["value"]) == {"66%", "71%", "31.5%"}, "ASTP/ONC data brief and the hospital survey study"
+    assert (health["note"] == "Hospitals as organisations, not all health care providers").all()
+    media = table.loc[table["industry"] == "Media and entertainment"]
+    assert (media["note"] == "Sectors that include media; none measures media alone").all()
+
+
 def test_industry_filtered_away_is_named_not_dropped(data):
-    only_eurostat = store.filter_rows(data, store.MarketFilter(datasets=("eurostat_isoc_eb_ai",)))
-    table = industries.coverage(only_eurostat)
+    only_ibm = store.filter_rows(data, store.MarketFilter(datasets=("ibm_global_ai_adoption_index",)))
+    table = industries.coverage(only_ibm)
     assert len(table) == len(industries.DOCUMENT_INDUSTRIES)
     assert (table["survey"] == "no comparable figure").all()
 
@@ -108,6 +126,7 @@ def test_every_shipped_row_is_charted_or_listed(data):
         selections.model_counts(data),
         *(selections.adoption_by_segment(data, kind) for kind in selections.SEGMENT_KINDS),
         *(selections.model_scale(data, metric) for metric in selections.MODEL_SCALE_METRICS),
+        data.loc[data["row_id"].isin({i for c in growth.series_changes(data) for i in c.row_ids})],
     ]
     other = selections.not_charted(data, charted)
     shown = set().union(*(set(rows["row_id"]) for rows in charted))

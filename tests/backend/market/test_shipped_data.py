@@ -68,7 +68,7 @@ def test_key_figures_match_the_source_collection():
     assert _value(data, dataset="ai_index_investment", metric="corporate_ai_investment", year=2024) == [252.3]
     assert _value(data, metric="private_ai_investment", geography="United States", year=2024) == [109.1]
     assert _value(data, metric="private_genai_investment", year=2024) == [33.9]
-    assert _value(data, dataset="eurostat_isoc_eb_ai", geography="European Union", segment="All", year=2024) == [13.5]
+    assert _value(data, dataset="eurostat_isoc_eb_ai", geography="European Union", segment="All", year=2024) == [13.48]
     eu_total = dict(
         dataset="eurostat_isoc_eb_ai", metric="enterprises_using_ai", geography="European Union", segment="All"
     )
@@ -146,3 +146,22 @@ def test_industry_forecast_and_china_rows_exist():
     assert _value(data, metric="physicians_using_ai") == [38, 66]
     corporate = data.loc[data["metric"] == "corporate_ai_investment"]
     assert sorted(corporate["year"]) == [2021, 2022, 2023, 2024]
+
+
+def test_industry_figures_from_national_statistics_and_sector_bodies():
+    """Issue 13 item 2: adoption by industry from primary sources where a public series exists."""
+    data = store.load_market_data()
+    ine = dict(dataset="ine_ict_enterprises", metric="enterprises_using_ai", geography="Spain")
+    assert _value(data, **ine, segment="All") == [9.6, 12.4, 21.14]
+    assert _value(data, **ine, year=2025, segment_type="industry") == [11.44, 17.52, 25.72]
+    statcan = dict(dataset="statcan_ai_use", metric="businesses_using_ai", geography="Canada")
+    assert _value(data, **statcan, segment="Information and cultural industries") == [20.9, 26, 35.6]
+    assert _value(data, **statcan, segment="Finance and insurance") == [10.9, 30.6]
+    assert _value(data, dataset="sector_ai_surveys", segment="Financial services") == [58, 75]
+    assert _value(data, metric="hospitals_using_predictive_ai") == [66, 71]
+    assert _value(data, dataset="eurostat_isoc_eb_ai", segment="Information and communication", year=2024) == [48.72]
+    national = data.loc[data["dataset"].isin(["ine_ict_enterprises", "statcan_ai_use"])]
+    assert (national["verification"] == "primary").all(), "read from INE's and Statistics Canada's own pages"
+    assert national["source_url"].str.match(r"^https://(www\.)?(ine\.es|www150\.statcan\.gc\.ca)/").all()
+    copies = data.loc[data["source_url"].str.contains("sipoch.com|news21th|datiak12|techmonitor|mydrivers|asiae")]
+    assert (copies["verification"] == "secondary").all(), "copies and summaries are never primary"

@@ -113,7 +113,9 @@ def test_source_filter_narrows_the_charts_and_reaches_the_address(app):
     assert any("figures match the filters" in c.value for c in app.caption)
     assert app.query_params["source"] == "eurostat_isoc_eb_ai"
     coverage = _table(app, "industry")
-    assert (coverage["survey"] == "no comparable figure").all(), "industries filtered away are named, not dropped"
+    covered = coverage.loc[coverage["survey"] != "no comparable figure", "industry"]
+    assert set(covered) == {"Media and entertainment"}, "only Eurostat's information and communication sector is left"
+    assert coverage["industry"].nunique() == 8, "industries filtered away are named, not dropped"
 
 
 def test_a_link_restores_the_filters():
