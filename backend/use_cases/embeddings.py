@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import InsufficientMemoryError, ModelLoadError
+from backend.inference import remote
+from backend.models.endpoints import RemoteModel
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
 from backend.use_cases.catalogue import Catalogue
@@ -60,13 +62,17 @@ class CatalogueEmbeddings:
         }
 
 
-def encode_texts(model: LoadedModel, texts: list[str]) -> np.ndarray:
-    """Unit-length float32 embeddings of ``texts`` with a loaded sentence-transformers model.
+def encode_texts(model: LoadedModel | RemoteModel, texts: list[str]) -> np.ndarray:
+    """Unit-length float32 embeddings of ``texts`` with a loaded sentence-transformers model or
+    an embeddings endpoint.
 
     Raises:
         InsufficientMemoryError: the device ran out of memory.
         ModelLoadError: the model is not a sentence embedder or failed on the input.
+        EndpointError: the endpoint failed (unreachable, refused, busy, too slow).
     """
+    if isinstance(model, RemoteModel):
+        return remote.embed(model, texts)
     encoder = model.model
     if not hasattr(encoder, "encode"):
         raise ModelLoadError(f"{model.model_ref} is not a sentence-embedding model.", "Pick an embeddings model.")
