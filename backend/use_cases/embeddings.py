@@ -97,6 +97,12 @@ def encode_texts(model: LoadedModel | RemoteModel, texts: list[str]) -> np.ndarr
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
+def cache_identity(model: LoadedModel | RemoteModel) -> str:
+    """What catalogue vectors are filed under: the model reference, and for an endpoint also the
+    model it serves, since the operator may point the same name at another model (other vectors)."""
+    return f"{model.model_ref}|{model.endpoint.model}" if isinstance(model, RemoteModel) else model.model_ref
+
+
 def _cache_file_name(model_ref: str, catalogue_hash: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9]+", "-", Path(model_ref).name or model_ref).strip("-")[:40] or "model"
     model_digest = hashlib.sha256(model_ref.encode("utf-8")).hexdigest()[:12]
@@ -119,7 +125,7 @@ class EmbeddingCache:
         Raises:
             InsufficientMemoryError, ModelLoadError: encoding failed (see ``encode_texts``).
         """
-        key = (model.model_ref, catalogue.content_hash())
+        key = (cache_identity(model), catalogue.content_hash())
         # One lock for the whole lookup: two sessions asking at once must not both encode.
         with self._lock:
             cached = self._entries.get(key)

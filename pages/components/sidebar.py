@@ -39,6 +39,11 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         st.markdown(f"{icon} **{device.name}**  \n{_precision(device, settings)}")
         if device.note:
             st.caption(device.note)
+        for endpoint in settings.endpoints:
+            st.caption(
+                f":material/dns: Model server {plain_markdown(endpoint.name)}: "
+                f"{plain_markdown(endpoint.model)} ({endpoint.task.replace('-', ' ')})"
+            )
         if settings.offline:
             st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
         cache = model_cache()

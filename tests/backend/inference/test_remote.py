@@ -236,8 +236,8 @@ def embeddings_server(tiny_models_dir, tmp_path_factory) -> str:
         yield base_url
 
 
-def _vectors(settings, base_url: str, key: str = KEY) -> config.Settings:
-    return _with(settings, v={"base_url": base_url, "model": "tiny", "task": "embeddings", "api_key": key})
+def _vectors(settings, base_url: str, key: str = KEY, model: str = "tiny") -> config.Settings:
+    return _with(settings, v={"base_url": base_url, "model": model, "task": "embeddings", "api_key": key})
 
 
 def test_served_embeddings_equal_the_same_model_in_process(settings, embeddings_server, tiny_model_paths):
@@ -249,11 +249,16 @@ def test_served_embeddings_equal_the_same_model_in_process(settings, embeddings_
     np.testing.assert_allclose(there, here, atol=1e-5)
 
 
-def test_the_search_uses_an_embeddings_endpoint_and_falls_back_in_words(settings, embeddings_server):
+def test_the_search_uses_an_embeddings_endpoint_and_falls_back_in_words(settings, embeddings_server, tmp_path):
     catalogue = load_catalogue()
     remote = endpoints.connect(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server))
-    found = search.search_catalogue("fraud", catalogue, lambda: remote, EmbeddingCache())
+    found = search.search_catalogue("fraud", catalogue, lambda: remote, EmbeddingCache(tmp_path))
     assert found.mode == search.SEMANTIC and found.model_ref == "endpoint:v" and found.hits
+    # The same name pointed at another model later: its catalogue vectors are not reused from disk.
+    moved = endpoints.connect(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, model="tiny-2"))
+    fresh = EmbeddingCache(tmp_path)
+    assert search.search_catalogue("fraud", catalogue, lambda: moved, fresh).mode == search.SEMANTIC
+    assert fresh.computed == 1 and len(list(tmp_path.glob("*.npy"))) == 2
     refused = endpoints.connect(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, "nope"))
     fallback = search.search_catalogue("fraud", catalogue, lambda: refused, EmbeddingCache())
     assert fallback.mode == search.KEYWORD
