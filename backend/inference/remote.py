@@ -82,7 +82,7 @@ def _explain(error: Exception, remote: RemoteModel) -> ShowcaseError:
         return EndpointError(
             f"The model server {name} does not serve the model it is configured with.",
             "Pick another model.",
-            f"The server answered 404 for model `{plain_markdown(remote.endpoint.model)}`: check `model` and "
+            f"The server answered 404 for the configured model: check `model` and "
             f"`base_url` (usually ending in /v1) in {where}. Server: {_server_text(error)}",
         )
     if isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):

@@ -22,6 +22,7 @@ from typing import Any
 from backend.config import Endpoint, Settings, get_settings
 from backend.errors import ModelUnavailableError
 from backend.models.device import DeviceInfo
+from backend.server_paths import shown_path
 
 PREFIX = "endpoint:"
 REMOTE = "remote"  # DeviceInfo.kind of every endpoint
@@ -69,6 +70,13 @@ def require_endpoint(task: str | None, model_ref: str, settings: Settings | None
             "Pick a model from the list.",
         )
     return endpoint
+
+
+def shown_model(endpoint: Endpoint, settings: Settings | None = None) -> str:
+    """The served model's name as users see it: some servers (``transformers serve``) name a
+    model by its folder, which is shown by its last part, never as a path on that machine."""
+    model = endpoint.model
+    return shown_path(model, settings) if model.startswith(("/", "~")) else model
 
 
 def device_of(endpoint: Endpoint) -> DeviceInfo:

@@ -131,7 +131,7 @@ def display_name(model_ref: str, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if endpoints.is_endpoint_ref(model_ref):
         endpoint = endpoints.find_endpoint(model_ref, settings)
-        return f"{endpoint.model} ({endpoint.name})" if endpoint else model_ref
+        return f"{endpoints.shown_model(endpoint, settings)} ({endpoint.name})" if endpoint else model_ref
     path = Path(model_ref)
     if not path.is_absolute():
         return model_ref

@@ -58,7 +58,8 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     # Model servers the operator configured come first (a GPU server is why they configured it);
     # they are offered by name only, and the folder box below never takes an address.
     labels: dict[str, str] = {
-        endpoints.endpoint_ref(e): f"{e.model} · model server {e.name}" for e in endpoints.endpoints_for(task)
+        endpoints.endpoint_ref(e): f"{endpoints.shown_model(e)} · model server {e.name}"
+        for e in endpoints.endpoints_for(task)
     }
     labels.update({spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.

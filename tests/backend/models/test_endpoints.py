@@ -122,3 +122,12 @@ def test_an_address_typed_into_a_model_box_is_never_called(configured, template)
         assert server.requests == 0
     finally:
         server.close()
+
+
+def test_a_model_named_by_its_server_folder_is_shown_by_name_not_path(settings):
+    served = dataclasses.replace(
+        settings,
+        endpoints=(config.Endpoint("local", "http://127.0.0.1:8000/v1", "/srv/llm/smollm2", "text-generation"),),
+    )
+    assert registry.display_name("endpoint:local", served) == "smollm2 (local)"
+    assert endpoints.shown_model(served.endpoints[0], served) == "smollm2"
