@@ -7,9 +7,11 @@ The backend reads the secrets file itself (with tomllib) because it never import
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +20,73 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Community Cloud gives 2.7 GB in all; the app, torch and Streamlit take about 700 MB of it.
 _DEFAULT_MODEL_MEMORY_MB = 2000
 _TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+_ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+# Tasks an OpenAI-compatible server can do for the app: /v1/chat/completions and /v1/embeddings.
+ENDPOINT_TASKS = ("text-generation", "embeddings")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible inference server (vLLM, SGLang, TGI, `transformers serve`...) that
+    serves one task's model. Only the operator names these (secrets or LSM_ENDPOINTS): users pick
+    an endpoint by its name, never by URL, so no user can make the server call an address.
+    """
+
+    name: str
+    base_url: str
+    model: str
+    task: str
+    # Kept out of reprs (and so out of logs and tracebacks that print settings).
+    api_key: str = field(default="", repr=False)
+    timeout_s: float = 60.0
+    max_concurrency: int = 4
+    max_retries: int = 2
+
+
+def _endpoint(name: str, table: object) -> Endpoint:
+    where = f"endpoint {name!r} (LSM_ENDPOINTS or [showcase.endpoints.{name}])"
+    if not _ENDPOINT_NAME.match(name):
+        raise ValueError(f"{where}: names are 1-40 letters, digits, '.', '_' or '-'.")
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table of settings.")
+    unknown = set(table) - {field.name for field in fields(Endpoint)} - {"name"}
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {sorted(unknown)}.")
+    base_url = str(table.get("base_url", "")).strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", base_url):
+        raise ValueError(f"{where}: base_url must be an http(s) URL such as http://gpu-host:8000/v1.")
+    task = str(table.get("task", "text-generation")).strip().lower()
+    if task not in ENDPOINT_TASKS:
+        raise ValueError(f"{where}: task must be one of {', '.join(ENDPOINT_TASKS)}.")
+    if not str(table.get("model", "")).strip():
+        raise ValueError(f"{where}: model (the name the server serves) is required.")
+    endpoint = Endpoint(
+        name=name,
+        base_url=base_url,
+        model=str(table["model"]).strip(),
+        task=task,
+        api_key=str(table.get("api_key", "")),
+        timeout_s=float(table.get("timeout_s", 60.0)),
+        max_concurrency=int(table.get("max_concurrency", 4)),
+        max_retries=int(table.get("max_retries", 2)),
+    )
+    if endpoint.timeout_s <= 0 or not 1 <= endpoint.max_concurrency <= 256 or not 0 <= endpoint.max_retries <= 10:
+        raise ValueError(f"{where}: timeout_s must be positive, max_concurrency 1-256, max_retries 0-10.")
+    return endpoint
+
+
+def _read_endpoints(secrets: dict[str, object]) -> tuple[Endpoint, ...]:
+    """LSM_ENDPOINTS (a JSON object of name -> settings) wins over ``[showcase.endpoints.<name>]``."""
+    text = os.environ.get("LSM_ENDPOINTS", "").strip()
+    try:
+        tables = json.loads(text) if text else secrets.get("endpoints", {})
+    except ValueError as error:
+        raise ValueError(f"LSM_ENDPOINTS is not valid JSON ({error.msg}).") from None
+    if not isinstance(tables, dict):
+        raise ValueError("LSM_ENDPOINTS / [showcase.endpoints] must map endpoint names to tables.")
+    return tuple(_endpoint(str(name), table) for name, table in tables.items())
 
 
 @dataclass(frozen=True)
@@ -52,6 +121,8 @@ class Settings:
     # Whether the app starts a worker on its own machine when none runs there (Community Cloud
     # needs it); a cluster whose workers run elsewhere turns it off.
     worker_autostart: bool = True
+    # OpenAI-compatible inference servers the operator configured (see ``Endpoint``).
+    endpoints: tuple[Endpoint, ...] = field(default=(), repr=False)
 
     @property
     def runs_dir(self) -> Path:
@@ -112,6 +183,7 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         runs_folder=_pick("LSM_RUNS_FOLDER", secrets, "runs_folder", "").strip(),
         job_heartbeat_seconds=float(_pick("LSM_JOB_HEARTBEAT_SECONDS", secrets, "job_heartbeat_seconds", "5")),
         worker_autostart=_pick("LSM_WORKER_AUTOSTART", secrets, "worker_autostart", "1").strip().lower() in _TRUE_WORDS,
+        endpoints=_read_endpoints(secrets),
     )
 
 
@@ -133,7 +205,10 @@ def to_environment(settings: Settings) -> dict[str, str]:
     for setting in fields(settings):
         value = getattr(settings, setting.name)
         name = _ENV_NAME_EXCEPTIONS.get(setting.name, f"LSM_{setting.name.upper()}")
-        if isinstance(value, bool):
+        if setting.name == "endpoints":
+            # API keys included: the worker calls the same servers (an environment is no log).
+            environment[name] = json.dumps({e.name: {k: v for k, v in asdict(e).items() if k != "name"} for e in value})
+        elif isinstance(value, bool):
             environment[name] = "1" if value else "0"
         elif isinstance(value, tuple):
             environment[name] = ",".join(value)

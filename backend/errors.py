@@ -34,6 +34,11 @@ class HubUnreachableError(ModelUnavailableError):
     """The model needs the Hugging Face Hub, which cannot be reached now or offline mode is on."""
 
 
+class EndpointError(ModelUnavailableError):
+    """An OpenAI-compatible inference server did not answer usefully: unreachable, refused the
+    credentials, busy (429), too slow, or failed."""
+
+
 class DownloadCancelledError(ModelUnavailableError):
     """A model download was cancelled before it finished; nothing was kept."""
 

@@ -70,6 +70,16 @@ def _checked(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     return checked
 
 
+def check_messages(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The conversation with every message checked (known role, text within limits, the user's
+    turn last); for servers that apply the chat template themselves.
+
+    Raises:
+        InvalidInputError: saying which message is wrong.
+    """
+    return _checked(messages)
+
+
 def _encode(loaded: LoadedModel, messages: list[ChatMessage]) -> list[int]:
     tokenizer = loaded.preprocessor
     if not getattr(tokenizer, "chat_template", None):

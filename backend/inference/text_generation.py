@@ -30,7 +30,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
-from backend.inference import tables
+from backend.inference import remote, tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.chat_prompt import (
     MAX_MESSAGE_CHARS,
@@ -41,6 +41,7 @@ from backend.inference.chat_prompt import (
 )
 from backend.inference.footer import RunFooter, Stopwatch, make_footer, stopwatch
 from backend.models import openmp
+from backend.models.endpoints import RemoteModel
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
 
@@ -260,12 +261,46 @@ def _as_user_error(error: BaseException) -> ShowcaseError:
     return ShowcaseError(f"Generation failed ({type(error).__name__}).", "Try again or pick another model.")
 
 
+class RemoteReplyStream:
+    """A reply streamed by an inference server (``backend.inference.remote``), used as a
+    ``ReplyStream`` is: iterate for text; ``result`` is set when the iteration ends."""
+
+    def __init__(
+        self,
+        loaded: RemoteModel,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        stop_event: threading.Event,
+    ) -> None:
+        self.loaded = loaded
+        self.stop_event = stop_event
+        self.result: GenerationResult | None = None
+        self._stream = remote.ChatStream(
+            loaded, messages, options.temperature, options.top_p, options.max_new_tokens, stop_event
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stream
+        reply = self._stream
+        self.result = GenerationResult(
+            text=reply.text,
+            prompt_tokens=reply.prompt_tokens,
+            new_tokens=reply.new_tokens,
+            seconds=reply.seconds,
+            first_token_ms=reply.first_token_ms,
+            stopped=reply.stopped,
+            dropped_messages=reply.dropped_messages,
+            truncated_message=False,
+            footer=make_footer(self.loaded, reply.seconds * 1000, 1, "reply", reply.new_tokens),
+        )
+
+
 def stream_reply(
-    loaded: LoadedModel,
+    loaded: LoadedModel | RemoteModel,
     messages: Sequence[ChatMessage],
     options: GenerationOptions,
     stop_event: threading.Event | None = None,
-) -> ReplyStream:
+) -> ReplyStream | RemoteReplyStream:
     """Start a reply to the conversation ``messages`` (the last one is the user's).
 
     Args:
@@ -281,6 +316,8 @@ def stream_reply(
         InvalidInputError: empty or over-long messages, bad options, no chat template.
     """
     options = options.checked()
+    if isinstance(loaded, RemoteModel):
+        return RemoteReplyStream(loaded, messages, options, stop_event or threading.Event())
     with loaded.lock:
         prompt = prepare_prompt(loaded, messages, options.max_new_tokens)
     return ReplyStream(loaded, prompt, options, stop_event or threading.Event())
@@ -321,7 +358,7 @@ def _generate_batch(loaded: LoadedModel, prompts: list[str], options: Generation
 
 
 def generate(
-    loaded: LoadedModel,
+    loaded: LoadedModel | RemoteModel,
     prompts: Sequence[str],
     options: GenerationOptions,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -343,6 +380,12 @@ def generate(
     check_batch_size(batch_size)
     if not prompts:
         raise InvalidInputError("There is no prompt to answer.")
+    if isinstance(loaded, RemoteModel):
+        # The server batches concurrent requests itself; the endpoint bounds how many at once.
+        done = remote.complete_all(
+            loaded, prompts, options.temperature, options.top_p, options.max_new_tokens, progress
+        )
+        return [Generated(c.prompt, c.reply, c.prompt_tokens, c.new_tokens) for c in done]
     return run_sorted(
         list(prompts),
         [len(p) for p in prompts],
@@ -353,7 +396,7 @@ def generate(
 
 
 def generate_table(
-    loaded: LoadedModel,
+    loaded: LoadedModel | RemoteModel,
     frame: pd.DataFrame,
     column: str,
     options: GenerationOptions,

@@ -22,7 +22,7 @@ from tqdm.std import tqdm as _plain_tqdm
 
 from backend.config import Settings, get_settings
 from backend.errors import DownloadCancelledError, ModelUnavailableError, ShowcaseError
-from backend.models import catalog, hub
+from backend.models import catalog, endpoints, hub
 from backend.models.plan import mirror_folder, resolve_source
 
 # Weights as safetensors only where a repo has them; tokenizer, config and processor files always.
@@ -363,6 +363,8 @@ def needs_download(model_ref: str, settings: Settings | None = None) -> bool:
     False otherwise: local models load as they are, and a load that needs an unreachable hub fails
     fast with the typed error."""
     settings = settings or get_settings()
+    if endpoints.is_endpoint_ref(model_ref):
+        return False  # served elsewhere: nothing to download
     try:
         _, is_local = resolve_source(model_ref, settings)
     except ShowcaseError:

@@ -23,7 +23,7 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, hub, quantize
+from backend.models import catalog, endpoints, hub, quantize
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
@@ -153,13 +153,15 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     return model, preprocessor
 
 
-def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedModel:
-    """Load the model ``plan`` describes, for inference.
+def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedModel | endpoints.RemoteModel:
+    """Load the model ``plan`` describes, for inference (an endpoint's model: its ``RemoteModel``).
 
     Raises:
         ShowcaseError: a subclass saying why, with a hint (offline, corrupt, memory).
     """
     settings = settings or get_settings()
+    if plan.device.kind == endpoints.REMOTE:
+        return endpoints.connect(plan.task, plan.ref, settings)
     started = time.perf_counter()
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
@@ -180,12 +182,13 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
 
 def load_model(
     task: str, model_ref: str, settings: Settings | None = None, device: DeviceInfo | None = None
-) -> LoadedModel:
+) -> LoadedModel | endpoints.RemoteModel:
     """Load ``model_ref`` for ``task`` on the configured device (``plan_load`` + ``load_from_plan``).
 
     Args:
         task: a task name from ``backend.models.catalog.TASKS``.
-        model_ref: a hub id (``org/name``) or a model folder inside the models or runs folder.
+        model_ref: a hub id (``org/name``), a model folder inside the models or runs folder, or
+            ``endpoint:<name>`` (a configured OpenAI-compatible server).
         settings: settings to use (default: the process settings).
         device: device to load onto (default: chosen from the settings).
 

@@ -126,6 +126,8 @@ def _convert_gguf(package_folder: Path, gguf_name: str, destination: Path) -> No
     save_file(state, str(destination / "model.safetensors"), metadata={"format": "pt"})
     config = model.config
     config.dtype = "bfloat16"
+    # GGUF configs name no architecture; servers (transformers serve, vLLM) pick the class from it.
+    config.architectures = [type(model).__name__]
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config.save_pretrained(destination)

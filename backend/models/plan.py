@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
-from backend.models import catalog, quantize
+from backend.models import catalog, endpoints, quantize
 from backend.models.device import DeviceInfo, choose_device, wants_cpu_bfloat16
 from backend.models.weights import loaded_bytes, require_safetensors
 from backend.server_paths import shown_path
@@ -115,6 +115,9 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
     ref = (model_ref or "").strip()
     if not ref or len(ref) > _MAX_REF_LENGTH or "\x00" in ref:
         raise UnsafeModelError("The model reference is empty or malformed.")
+    if endpoints.is_endpoint_ref(ref):
+        # Only a name the operator configured: the reference never carries an address.
+        return endpoints.require_endpoint(None, ref, settings).model, False
     if _HUB_ID.match(ref) and ".." not in ref:
         mirror = mirror_folder(ref, settings)
         if (mirror / "config.json").is_file() or (mirror / "modules.json").is_file():
@@ -191,6 +194,11 @@ def plan_load(
     settings = settings or get_settings()
     if task not in catalog.TASKS:
         raise ModelLoadError(f"Unknown task {task!r}.")
+    if endpoints.is_endpoint_ref(model_ref):
+        endpoint = endpoints.require_endpoint(task, model_ref, settings)
+        # Nothing loads here: no weights, no memory from the budget, no dtype of ours.
+        device = endpoints.device_of(endpoint)
+        return LoadPlan(task, model_ref.strip(), endpoint.model, False, None, device, endpoints.REMOTE, False, True, 0)
     source, is_local = resolve_source(model_ref, settings)
     folder = Path(source) if is_local else None
     weight_files = require_safetensors(folder) if folder else []

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.jobs.store import JobStore
+from backend.models import endpoints
 
 MANIFEST = "showcase.json"
 
@@ -124,9 +125,13 @@ def list_local_models(task: str, owner: str | None = None, settings: Settings | 
 
 def display_name(model_ref: str, settings: Settings | None = None) -> str:
     """How a model reference is shown: a fine-tuned model as its title and job id, a hand-placed
-    folder by its name inside the models folder, anything else (a hub id) as it is.
+    folder by its name inside the models folder, an endpoint as its served model and its name,
+    anything else (a hub id) as it is.
     """
     settings = settings or get_settings()
+    if endpoints.is_endpoint_ref(model_ref):
+        endpoint = endpoints.find_endpoint(model_ref, settings)
+        return f"{endpoints.shown_model(endpoint, settings)} ({endpoint.name})" if endpoint else model_ref
     path = Path(model_ref)
     if not path.is_absolute():
         return model_ref

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import InsufficientMemoryError, ModelLoadError
+from backend.inference import remote
+from backend.models.endpoints import RemoteModel
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
 from backend.use_cases.catalogue import Catalogue
@@ -60,13 +62,17 @@ class CatalogueEmbeddings:
         }
 
 
-def encode_texts(model: LoadedModel, texts: list[str]) -> np.ndarray:
-    """Unit-length float32 embeddings of ``texts`` with a loaded sentence-transformers model.
+def encode_texts(model: LoadedModel | RemoteModel, texts: list[str]) -> np.ndarray:
+    """Unit-length float32 embeddings of ``texts`` with a loaded sentence-transformers model or
+    an embeddings endpoint.
 
     Raises:
         InsufficientMemoryError: the device ran out of memory.
         ModelLoadError: the model is not a sentence embedder or failed on the input.
+        EndpointError: the endpoint failed (unreachable, refused, busy, too slow).
     """
+    if isinstance(model, RemoteModel):
+        return remote.embed(model, texts)
     encoder = model.model
     if not hasattr(encoder, "encode"):
         raise ModelLoadError(f"{model.model_ref} is not a sentence-embedding model.", "Pick an embeddings model.")
@@ -91,6 +97,12 @@ def encode_texts(model: LoadedModel, texts: list[str]) -> np.ndarray:
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
+def cache_identity(model: LoadedModel | RemoteModel) -> str:
+    """What catalogue vectors are filed under: the model reference, and for an endpoint also the
+    model it serves, since the operator may point the same name at another model (other vectors)."""
+    return f"{model.model_ref}|{model.endpoint.model}" if isinstance(model, RemoteModel) else model.model_ref
+
+
 def _cache_file_name(model_ref: str, catalogue_hash: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9]+", "-", Path(model_ref).name or model_ref).strip("-")[:40] or "model"
     model_digest = hashlib.sha256(model_ref.encode("utf-8")).hexdigest()[:12]
@@ -113,7 +125,7 @@ class EmbeddingCache:
         Raises:
             InsufficientMemoryError, ModelLoadError: encoding failed (see ``encode_texts``).
         """
-        key = (model.model_ref, catalogue.content_hash())
+        key = (cache_identity(model), catalogue.content_hash())
         # One lock for the whole lookup: two sessions asking at once must not both encode.
         with self._lock:
             cached = self._entries.get(key)

@@ -18,7 +18,7 @@ from backend.models import catalog as model_catalog
 from backend.models.loader import LoadedModel, load_model
 from backend.uploads import check_text
 from backend.use_cases.catalogue import Catalogue, UseCase
-from backend.use_cases.embeddings import LANGUAGES, CatalogueEmbeddings, EmbeddingCache, encode_texts
+from backend.use_cases.embeddings import LANGUAGES, CatalogueEmbeddings, EmbeddingCache, cache_identity, encode_texts
 from backend.use_cases.keyword import rank_by_keywords
 
 SEMANTIC = "semantic"
@@ -145,7 +145,7 @@ def semantic_search(
         InsufficientMemoryError: the device ran out of memory.
     """
     ids = tuple(use_case.id for use_case in catalogue.use_cases)
-    if embeddings.model_ref != model.model_ref or embeddings.use_case_ids != ids:
+    if embeddings.model_ref != cache_identity(model) or embeddings.use_case_ids != ids:
         raise ModelLoadError("The cached embeddings belong to another model or catalogue.", "Reload the page.")
     query_vector = encode_texts(model, [query])[0]
     # (use cases, languages): cosine of the query with each text; vectors are unit length.

@@ -16,7 +16,7 @@ from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
-from backend.models import answers, catalog, readiness, registry
+from backend.models import answers, catalog, endpoints, readiness, registry
 from backend.models.catalog import ModelSpec
 from backend.models.loader import LoadedModel
 from backend.text_safety import plain_markdown
@@ -55,15 +55,24 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     """
     specs = list(specs) if specs is not None else catalog.models_for(task)
     local = registry.list_local_models(task, owner=current_owner())
-    labels: dict[str, str] = {spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs}
+    # Model servers the operator configured come first (a GPU server is why they configured it);
+    # they are offered by name only, and the folder box below never takes an address.
+    labels: dict[str, str] = {
+        endpoints.endpoint_ref(e): f"{endpoints.shown_model(e)} · model server {e.name}"
+        for e in endpoints.endpoints_for(task)
+    }
+    labels.update({spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
     labels.update({model.path: f"{model.label} · your model" for model in local})
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
-    initial = readiness.initial_choice(specs)
     choices = list(labels)
+    # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
+    initial = choices[0] if endpoints.endpoints_for(task) else readiness.initial_choice(specs)
     index = choices.index(initial) if initial in labels else 0
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
+    if (served := endpoints.find_endpoint(choice) if endpoints.is_endpoint_ref(choice) else None) is not None:
+        st.caption(f"Runs on the model server {plain_markdown(served.name)}: nothing loads in this app.")
     if spec is not None:
         languages = ", ".join(spec.languages) if spec.languages else "images"
         st.caption(f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.")

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from backend.config import Settings, get_settings
-from backend.models import registry
+from backend.models import endpoints, registry
 from backend.models.device import DeviceInfo
 from backend.models.plan import demo_dtype
 from backend.text_safety import plain_markdown
@@ -39,6 +39,11 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
         st.markdown(f"{icon} **{device.name}**  \n{_precision(device, settings)}")
         if device.note:
             st.caption(device.note)
+        for endpoint in settings.endpoints:
+            st.caption(
+                f":material/dns: Model server {plain_markdown(endpoint.name)}: "
+                f"{plain_markdown(endpoints.shown_model(endpoint, settings))} ({endpoint.task.replace('-', ' ')})"
+            )
         if settings.offline:
             st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
         cache = model_cache()

@@ -11,7 +11,7 @@ import streamlit as st
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.models import catalog as model_catalog
-from backend.models import readiness
+from backend.models import endpoints, readiness, registry
 from backend.text_safety import plain_markdown
 from backend.use_cases import catalogue as catalogue_file
 from backend.use_cases import search
@@ -121,6 +121,11 @@ def _set_query(text: str) -> None:
     st.session_state[_QUERY_KEY] = text
 
 
+def _model_label(ref: str) -> str:
+    spec = model_catalog.find_spec(ref)
+    return spec.title if spec else registry.display_name(ref)
+
+
 def show_search_box() -> tuple[str, str]:
     """The query box, example queries and the embedding-model picker: ``(query, model_ref)``."""
     models = model_catalog.models_for(model_catalog.EMBEDDINGS)
@@ -131,13 +136,15 @@ def show_search_box() -> tuple[str, str]:
         placeholder="e.g. detect fraud in card payments / 信用卡欺诈",
         key=_QUERY_KEY,
     )
-    choices = [spec.hub_id for spec in models]
-    initial = readiness.initial_choice(models)
+    # Model servers the operator configured come first: a front end without local models uses them.
+    served = [endpoints.endpoint_ref(e) for e in endpoints.endpoints_for(model_catalog.EMBEDDINGS)]
+    choices = served + [spec.hub_id for spec in models]
+    initial = served[0] if served else readiness.initial_choice(models)
     model_ref = model_column.selectbox(
         "Embedding model",
         choices,
         index=choices.index(initial) if initial in choices else 0,
-        format_func=lambda ref: model_catalog.find_spec(ref).title if model_catalog.find_spec(ref) else ref,
+        format_func=_model_label,
         key="applications.model",
     )
     st.caption("Examples:")
@@ -190,7 +197,7 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
         st.warning(response.notice, icon=":material/cloud_off:")
     if response.mode == search.SEMANTIC:
         st.caption(
-            f"Semantic search with {plain_markdown(response.model_ref)}; score = cosine similarity (higher is closer)."
+            f"Semantic search with {plain_markdown(registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
         )
     else:
         st.caption("Keyword search; score = weighted share of your words found (English words, Chinese bigrams).")

@@ -1,7 +1,9 @@
-"""Secrets (password hash, OIDC client secret, cookie secret, Redis password) never reach a page or a log."""
+"""Secrets (password hash, OIDC client secret, cookie secret, Redis password, a model server's API key)
+never reach a page or a log."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 
@@ -18,6 +20,7 @@ SALT = "saltsecretQ7"
 REDIS_PASSWORD = "redis-secret-hunter2"
 CLIENT_SECRET = "oidc-client-secret-Xv93"
 COOKIE_SECRET = "cookie-secret-Mk27-0123456789abcdef"
+ENDPOINT_KEY = "sk-endpoint-secret-Pq55"
 
 
 def _walk(node) -> Iterator[object]:
@@ -37,8 +40,12 @@ def secret_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", stored)
     monkeypatch.setenv("LSM_REDIS_URL", f"redis://:{REDIS_PASSWORD}@localhost:6379/0")
     monkeypatch.delenv("LSM_PROTECTED", raising=False)
+    # Every picker offers these servers, so every demo page renders them.
+    server = {"base_url": "http://127.0.0.1:9/v1", "model": "served-model", "api_key": ENDPOINT_KEY}
+    endpoints = {"gpu-chat": server, "vectors": {**server, "task": "embeddings"}}
+    monkeypatch.setenv("LSM_ENDPOINTS", json.dumps(endpoints))
     config.get_settings.cache_clear()
-    yield [PASSWORD, SALT, stored.rsplit("$", 1)[1], REDIS_PASSWORD]
+    yield [PASSWORD, SALT, stored.rsplit("$", 1)[1], REDIS_PASSWORD, ENDPOINT_KEY]
     config.get_settings.cache_clear()
 
 
@@ -77,6 +84,7 @@ def test_no_page_shows_a_secret_in_password_mode(secret_settings, caplog, signed
     for secret in secret_settings:
         assert secret not in caplog.text
     assert REDIS_PASSWORD not in repr(config.get_settings())
+    assert ENDPOINT_KEY not in repr(config.get_settings())
 
 
 def test_no_page_shows_oidc_secrets(oidc_secrets, caplog):
