@@ -15,8 +15,8 @@ _ASKS = ["Tell me about", "What do you think of", "Describe", "Explain", "Summar
 _REPLIES = ["It works great.", "It is fine today.", "It is useful.", "It is fast.", "It is changing."]
 
 
-def marker_conversations(count: int = 48, seed: int = 0) -> list[list[dict[str, str]]]:
-    """``count`` distinct single-turn conversations whose replies all start with ``MARKER``."""
+def marker_conversations(count: int = 48, seed: int = 0, marker: str = MARKER) -> list[list[dict[str, str]]]:
+    """``count`` distinct single-turn conversations whose replies all start with ``marker``."""
     rng = random.Random(seed)
     pairs = [(a, s) for a in _ASKS for s in _SUBJECTS]
     rng.shuffle(pairs)
@@ -25,7 +25,7 @@ def marker_conversations(count: int = 48, seed: int = 0) -> list[list[dict[str, 
         ask, subject = pairs[index % len(pairs)]
         prompt = f"{ask} {subject}" + ("?" if index < len(pairs) else f" ({index}).")
         conversations.append(
-            [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"{MARKER} {rng.choice(_REPLIES)}"}]
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"{marker} {rng.choice(_REPLIES)}"}]
         )
     return conversations
 
