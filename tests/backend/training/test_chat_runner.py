@@ -166,3 +166,17 @@ def test_base_models_are_checked_before_anything_is_queued(tuned_job, chat_setti
         chat_jobs.check_chat_base(ChatTuneParams(tuned_job.artefacts["model_dir"]), "bob", chat_settings)
     with pytest.raises(InvalidInputError, match="Full fine-tuning is offered for models up to"):
         chat_jobs.check_chat_base(ChatTuneParams("Qwen/Qwen2.5-1.5B-Instruct", method=FULL), "ann", chat_settings)
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_of_a_small_model_saves_a_whole_model_and_no_adapter(base_model, chat_settings, tmp_path):
+    local = dataclasses.replace(chat_settings, state_dir=tmp_path / "state")
+    params, dataset = _checked(base_model, local, _params(base_model, method=FULL, epochs=2, report_prompts=1))
+    job = chat_jobs.submit_chat_job(params, dataset, owner="ann", settings=local)
+    assert worker.run_job(job.id, local) == SUCCEEDED
+    done = JobStore(settings=local).require(job.id)
+    assert done.method == FULL and done.artefacts["adapter_dir"] == ""
+    assert done.metrics["val_loss"] < done.metrics["val_loss_before"]
+    assert (Path(done.artefacts["model_dir"]) / "model.safetensors").is_file()
+    with pytest.raises(InvalidInputError, match="no adapter"):
+        chat_jobs.export_adapter_zip(done, local)
