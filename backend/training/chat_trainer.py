@@ -25,6 +25,7 @@ from backend.models import catalog
 from backend.models.device import DeviceInfo
 from backend.models.loader import load_causal_lm_for_training
 from backend.models.plan import plan_load
+from backend.server_paths import shown_path
 from backend.training.chat_data import IGNORE_INDEX, ChatDataset, encode_conversation, require_chat_template
 from backend.training.chat_params import LORA, ChatTuneParams
 from backend.training.hf_training import CHECKPOINTS_FOLDER, with_batch_backoff
@@ -269,7 +270,8 @@ def tune_chat_model(
             memory runs out even at batch size 1.
         JobCancelled: a stop was requested.
     """
-    reporter.log(f"Loading base model {params.base_model}")
+    # A folder is named by its place in the models or runs folder: the log is shown on the page.
+    reporter.log(f"Loading base model {shown_path(params.base_model, settings)}")
     plan = plan_load(catalog.TEXT_GENERATION, params.base_model, settings, device, training=True)
     model, tokenizer = load_causal_lm_for_training(plan, settings)
     require_chat_template(tokenizer, params.base_model)
