@@ -484,7 +484,8 @@ def prepare_chat_dataset(
             f"{len(empty)} conversation(s) lose every reply at max length {max_length} tokens and were dropped;"
             " raise max length to keep them."
         )
-        conversations = [c for i, c in enumerate(conversations) if i not in set(empty)]
+        dropped = set(empty)
+        conversations = [c for i, c in enumerate(conversations) if i not in dropped]
         raise_if_errors(
             [f"Only {len(conversations)} conversation(s) fit max length {max_length}; raise it."]
             if len(conversations) < MIN_CONVERSATIONS
