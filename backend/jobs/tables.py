@@ -27,6 +27,8 @@ def jobs_table(jobs: list[Job]) -> pd.DataFrame:
                 "progress": round(job.progress * 100),
                 "accuracy": job.metrics.get("accuracy"),
                 "macro F1": job.metrics.get("f1"),
+                # Chat-tuning jobs have no accuracy; their validation loss after tuning stands in.
+                "val loss": job.metrics.get("val_loss"),
                 "job": job.id,
             }
             for job in jobs

@@ -226,3 +226,33 @@ def load_for_training(plan: LoadPlan, classes: list[str], settings: Settings | N
             label2id={label: i for i, label in enumerate(classes)},
             ignore_mismatched_sizes=True,
         )
+
+
+def load_tokenizer(plan: LoadPlan, settings: Settings | None = None) -> Any:
+    """Only the tokenizer of the model ``plan`` describes (no weights read): what checking data
+    against a model's chat template and token limit needs before a job is queued.
+
+    Raises:
+        ShowcaseError: a subclass saying why, with a hint, as ``load_from_plan`` raises them.
+    """
+    import transformers
+
+    settings = settings or get_settings()
+    with _load_errors(plan, settings):
+        return transformers.AutoTokenizer.from_pretrained(
+            plan.source, local_files_only=_local_files_only(plan, settings), trust_remote_code=False
+        )
+
+
+def load_causal_lm_for_training(plan: LoadPlan, settings: Settings | None = None) -> tuple[Any, Any]:
+    """A chat model to tune (``plan`` from ``plan_load(TEXT_GENERATION, ref, ..., training=True)``)
+    and its tokenizer; the model stays on the CPU (the trainer moves it).
+
+    Raises:
+        ShowcaseError: a subclass saying why, with a hint, as ``load_from_plan`` raises them.
+    """
+    if plan.task != catalog.TEXT_GENERATION:
+        raise ValueError(f"{plan.task!r} is not a chat model task")
+    settings = settings or get_settings()
+    with _load_errors(plan, settings):
+        return _from_pretrained(plan, _local_files_only(plan, settings))

@@ -147,3 +147,21 @@ def display_name(model_ref: str, settings: Settings | None = None) -> str:
             return f"{job.title or 'Untitled'} · {job.id}" if job else relative.parts[0]
         return str(relative)
     return path.name
+
+
+def base_model_of(task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None) -> str | None:
+    """The base model a fine-tuned model of ``task`` was tuned from (its job's ``base_model``
+    artefact), for the owner's own models; None for anything else (a catalogue model, a folder).
+
+    The demos use it to offer "compare with base": the base reference is then checked and loaded
+    like any model a user picks.
+    """
+    settings = settings or get_settings()
+    if not model_ref or not Path(model_ref).is_absolute():
+        return None
+    wanted = Path(model_ref).resolve()
+    for job in JobStore(settings=settings).list_models(task, owner):
+        base = job.artefacts.get("base_model")
+        if isinstance(base, str) and base and Path(str(job.artefacts["model_dir"])).resolve() == wanted:
+            return base
+    return None

@@ -23,6 +23,7 @@ from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.models.access import check_model_access
 from backend.models.plan import plan_load
 from backend.training import staging
+from backend.training.chat_params import CHAT
 from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 from backend.training.params import IMAGE, TEXT, TrainingParams
@@ -164,9 +165,10 @@ def list_jobs(
 ) -> list[Job]:
     """The owner's training jobs, newest first (reads only).
 
-    Batch jobs share the queue and store but belong to the demo pages (``backend.inference.batch``).
+    Chat-tuning jobs (``backend.training.chat_jobs``) are listed with them. Batch jobs share the
+    queue and store but belong to the demo pages (``backend.inference.batch``).
     """
-    return JobStore(settings=settings).list_jobs(owner=owner, statuses=statuses, task=task, kinds=(TRAIN,))
+    return JobStore(settings=settings).list_jobs(owner=owner, statuses=statuses, task=task, kinds=(TRAIN, CHAT))
 
 
 def load_report(job: Job) -> EvaluationReport | None:

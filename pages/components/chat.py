@@ -56,7 +56,10 @@ def show_conversation(
     """Every turn as a chat message; ``show_stats`` adds a reply's footer under it."""
     for entry in history:
         with conversation.chat_message(entry["role"]):
-            st.markdown(entry["content"] or "_(empty reply)_")
+            if entry.get("base_reply") is not None:
+                _show_pair(entry)
+            else:
+                st.markdown(entry["content"] or "_(empty reply)_")
             show_stats(entry)
 
 
@@ -83,4 +86,71 @@ def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: Sta
             history.append({"role": "assistant", "content": result.text if result else "", "result": result})
             st.rerun()
     # Reached only when there was no reply: st.rerun and a Stop click leave the block by exception.
+    history.remove(asked)
+
+
+# "Compare with base": the tuned model's reply and its base model's, streamed side by side. The
+# conversation goes on with the tuned model's replies; the base model's are kept beside them.
+_TUNED, _BASE = "Tuned model", "Base model"
+
+
+def _show_pair(entry: dict[str, Any]) -> None:
+    tuned, base = st.columns(2)
+    tuned.caption(_TUNED)
+    tuned.markdown(entry["content"] or "_(empty reply)_")
+    base.caption(_BASE)
+    base.markdown(entry["base_reply"] or "_(empty reply)_")
+
+
+def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], key: str) -> list[str]:
+    """Stream the replies into their places together, a chunk of each in turn (both models generate
+    at the same time in their own threads); the tuned reply's text so far survives a Stop click."""
+    texts = ["" for _ in streams]
+    iterators = [iter(stream) for stream in streams]
+    active = list(range(len(iterators)))
+    st.session_state[f"{key}.partial"] = ""
+    while active:
+        for index in list(active):
+            try:
+                texts[index] += next(iterators[index])
+            except StopIteration:
+                active.remove(index)
+                continue
+            places[index].markdown(texts[index])
+            if index == 0:
+                st.session_state[f"{key}.partial"] = texts[0]
+    return texts
+
+
+def answer_side_by_side(
+    conversation: DeltaGenerator, key: str, prompt: str, start_tuned: StartReply, start_base: StartReply
+) -> None:
+    """Like ``answer``, with the base model's reply streamed beside the tuned model's."""
+    history: list[dict[str, Any]] = st.session_state.setdefault(f"{key}.history", [])
+    with conversation.chat_message("user"):
+        st.markdown(prompt)
+    asked = {"role": "user", "content": prompt}
+    history.append(asked)
+    with conversation.chat_message("assistant"), user_errors():
+        stop = threading.Event()
+        turns = [ChatMessage(entry["role"], entry["content"]) for entry in history if entry["content"].strip()]
+        tuned = start_tuned(turns, stop)
+        base = start_base(turns, stop) if tuned is not None else None
+        if tuned is not None and base is not None:
+            st.button("Stop", key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
+            left, right = st.columns(2)
+            left.caption(_TUNED)
+            right.caption(_BASE)
+            texts = _stream_both([tuned, base], [left.empty(), right.empty()], key)
+            st.session_state.pop(f"{key}.partial", None)
+            result = tuned.result
+            history.append(
+                {
+                    "role": "assistant",
+                    "content": result.text if result else texts[0],
+                    "result": result,
+                    "base_reply": base.result.text if base.result else texts[1],
+                }
+            )
+            st.rerun()
     history.remove(asked)

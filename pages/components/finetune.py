@@ -14,6 +14,7 @@ from backend.jobs.manage import JobView
 from backend.models import catalog
 from backend.text_safety import plain_markdown
 from backend.training import export, figures, jobs
+from backend.training.chat_params import CHAT
 from backend.training.datasets import PreparedDataset
 from backend.training.params import (
     FAST,
@@ -27,7 +28,7 @@ from backend.training.params import (
     default_params,
 )
 from backend.training.runner import DATA_FOLDER
-from pages.components import job_monitor
+from pages.components import chat_tuning, job_monitor
 
 LOCAL_FOLDER = "Local folder…"
 METHOD_LABELS = {
@@ -187,7 +188,9 @@ def show_progress(view: JobView) -> None:
         )
     if job.status == "failed":
         st.error(plain_markdown(job.error or "The job failed."), icon=":material/error:")
-    if view.history:
+    if job.kind == CHAT:
+        chat_tuning.show_progress_chart(view)
+    elif view.history:
         st.plotly_chart(figures.build_curves_figure(view.history), key=f"finetune.curves.{job.id}")
     with st.expander("Log", icon=":material/receipt_long:"):
         st.code("\n".join(line["text"] for line in view.logs[-100:]) or "(empty)", language=None)

@@ -7,9 +7,10 @@ import streamlit as st
 from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
-from backend.models import catalog
+from backend.models import catalog, registry
 from pages.components import batch, demo
 from pages.components import chat as chat_view
+from pages.components.auth import current_owner
 
 EXAMPLES = (
     demo.Example("Explain fine-tuning", "Explain in three sentences what fine-tuning a language model means."),
@@ -40,6 +41,13 @@ st.caption(
     "the conversation stays in this browser tab until you clear it or reload."
 )
 model_ref = demo.pick_model(catalog.TEXT_GENERATION, "text_generation")
+# A chat model tuned in the studio knows its base: offer its replies side by side with the tuned ones.
+base_ref = registry.base_model_of(catalog.TEXT_GENERATION, model_ref or "", current_owner())
+compare = base_ref is not None and st.toggle(
+    "Compare with base",
+    key="text_generation.compare",
+    help="Stream the base model's reply beside the tuned model's, for the same conversation.",
+)
 with st.expander("Generation settings", icon=":material/tune:"):
     left, middle, right = st.columns(3)
     temperature = left.slider(
@@ -64,8 +72,10 @@ options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens
 chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
 
 
-def _start_reply(turns: list[ChatMessage], stop: threading.Event) -> text_generation.ReplyStream | None:
-    loaded = demo.load_model(catalog.TEXT_GENERATION, model_ref)
+def _start_reply(
+    turns: list[ChatMessage], stop: threading.Event, ref: str | None = None
+) -> text_generation.ReplyStream | None:
+    loaded = demo.load_model(catalog.TEXT_GENERATION, ref or model_ref)
     if loaded is None:
         return None
     system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
@@ -87,7 +97,16 @@ with chat:
     )
     submitted = typed if typed is not None else example
     if submitted is not None and (prompt := demo.checked_text(submitted, text_generation.MAX_MESSAGE_CHARS)):
-        chat_view.answer(conversation, "text_generation", prompt, _start_reply)
+        if compare:
+            chat_view.answer_side_by_side(
+                conversation,
+                "text_generation",
+                prompt,
+                _start_reply,
+                lambda turns, stop: _start_reply(turns, stop, base_ref),
+            )
+        else:
+            chat_view.answer(conversation, "text_generation", prompt, _start_reply)
 
 with batch_tab:
     table = demo.upload_table("text_generation")

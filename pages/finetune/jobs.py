@@ -4,8 +4,9 @@ import streamlit as st
 
 from backend.jobs import manage, tables
 from backend.jobs.store import STATUSES, JobStore
-from backend.training import figures, jobs
-from pages.components import finetune, job_monitor, models
+from backend.training import chat_jobs, figures, jobs
+from backend.training.chat_params import CHAT
+from pages.components import chat_tuning, finetune, job_monitor, models
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
@@ -18,7 +19,7 @@ owner = current_owner()
 
 left, right = st.columns(2)
 statuses = left.multiselect("Status", STATUSES, key="finetune.jobs.status", placeholder="any status")
-task = right.selectbox("Task", ("all", "text", "image"), key="finetune.jobs.task")
+task = right.selectbox("Task", ("all", "text", "image", CHAT), key="finetune.jobs.task")
 listed = []
 with user_errors():
     listed = jobs.list_jobs(owner, tuple(statuses), None if task == "all" else task)
@@ -65,14 +66,15 @@ else:
         with user_errors():
             view = manage.view_job(selected, owner)
             finetune.show_progress(view)
+            is_chat = view.job.kind == CHAT
             if view.job.status == "succeeded":
-                finetune.show_report(view)
-                finetune.show_model_actions(view)
+                (chat_tuning.show_report if is_chat else finetune.show_report)(view)
+                (chat_tuning.show_model_actions if is_chat else finetune.show_model_actions)(view)
             elif view.job.status in jobs.RETRYABLE and st.button(
                 "Retry", key=f"finetune.retry.{selected}", icon=":material/replay:", help="Queue it again, same data."
             ):
                 # A new job with the same parameters and data; this one stays, for reference.
-                retried = jobs.retry_job(selected, owner)
+                retried = (chat_jobs.retry_chat_job if is_chat else jobs.retry_job)(selected, owner)
                 job_monitor.start_worker_if_needed()
                 st.session_state["finetune.selected_job"] = retried.id
                 st.query_params["job"] = retried.id
@@ -87,7 +89,8 @@ else:
                     del st.query_params["job"]
                     st.rerun()
 
-    finished = [job for job in listed if job.status == "succeeded"]
+    # Classifier runs compare on accuracy and F1; chat runs have neither.
+    finished = [job for job in listed if job.status == "succeeded" and job.kind != CHAT]
     if len(finished) >= 2:
         st.subheader("Compare runs")
         chosen = st.multiselect(

@@ -1,27 +1,70 @@
-"""New training job: upload labelled data, map columns, check it, pick a base model and method, submit."""
+"""New training job: upload labelled data (or conversations), map columns, check it, pick a base model
+and method, submit."""
 
 import streamlit as st
 
 from backend.text_safety import plain_markdown
-from backend.training import jobs
+from backend.training import chat_jobs, jobs
+from backend.training.chat_params import CHAT
 from backend.training.params import FAST, FULL, IMAGE, TEXT
-from pages.components import finetune, job_monitor, training_data
+from pages.components import chat_tuning, finetune, job_monitor, training_data
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
 st.title("New training job")
 st.caption(
-    "Train your own classifier on your labelled data. Training runs in a background worker: you can "
+    "Train your own classifier on your labelled data, or tune a chat model on your conversations. Training runs in a background worker: you can "
     "close or refresh this tab and find the job under **Training jobs**."
 )
 
 task = st.radio(
-    "What to classify",
-    (TEXT, IMAGE),
-    format_func={TEXT: "Text (CSV, TSV, JSONL, JSON, XLSX)", IMAGE: "Images (zip)"}.get,
+    "What to train",
+    (TEXT, IMAGE, CHAT),
+    format_func={
+        TEXT: "Text classifier (CSV, TSV, JSONL, JSON, XLSX)",
+        IMAGE: "Image classifier (zip)",
+        CHAT: "Chat model (conversations)",
+    }.get,
     horizontal=True,
     key="finetune.task",
 )
+
+
+def _queued(job) -> None:  # noqa: ANN001 - a backend Job
+    job_monitor.start_worker_if_needed()
+    st.session_state["finetune.selected_job"] = job.id
+    st.success(f"Job queued: {plain_markdown(job.title or job.id)}.", icon=":material/check_circle:")
+    st.page_link(
+        "pages/finetune/jobs.py", label="Watch it train", icon=":material/monitoring:", query_params={"job": job.id}
+    )
+
+
+if task == CHAT:
+    chat_data = chat_tuning.show_upload("finetune.chat")
+    chat_base = chat_tuning.pick_base_model("finetune.chat")
+    chat_params = chat_tuning.pick_parameters(chat_base, "finetune.chat")
+    left, right = st.columns(2)
+    chat_check = left.button(
+        "Check data", key="finetune.chat.check", icon=":material/fact_check:", disabled=chat_data is None
+    )
+    chat_submit = right.button(
+        "Start training",
+        type="primary",
+        key="finetune.chat.submit",
+        icon=":material/rocket_launch:",
+        disabled=chat_data is None,
+    )
+    if chat_data is None:
+        st.info("Upload conversations to continue.", icon=":material/upload_file:")
+    if chat_check:
+        # The base model's tokenizer formats every conversation; its weights are not read.
+        with user_errors(), st.spinner("Checking the conversations against the base model…"):
+            chat_tuning.show_data_summary(chat_tuning.check_data(chat_data, chat_params, "finetune.chat"))
+    if chat_submit:
+        with user_errors(), st.spinner("Checking the data and queuing the job…"):
+            checked = chat_tuning.checked_data(chat_data, chat_params, "finetune.chat")
+            _queued(chat_jobs.submit_chat_job(chat_params, checked, owner=current_owner()))
+    st.stop()
 
 data = training_data.show_text_data("finetune") if task == TEXT else training_data.show_image_zip("finetune")
 
@@ -49,10 +92,4 @@ if submit:
         # What Check data made, unless the data or settings changed since: then it is checked again.
         prepared = training_data.checked_data(data, params, "finetune")
         submit_job = jobs.submit_text_job if task == TEXT else jobs.submit_image_job
-        job = submit_job(params, prepared, owner=current_owner())
-        job_monitor.start_worker_if_needed()
-        st.session_state["finetune.selected_job"] = job.id
-        st.success(f"Job queued: {plain_markdown(job.title or job.id)}.", icon=":material/check_circle:")
-        st.page_link(
-            "pages/finetune/jobs.py", label="Watch it train", icon=":material/monitoring:", query_params={"job": job.id}
-        )
+        _queued(submit_job(params, prepared, owner=current_owner()))

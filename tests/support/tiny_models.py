@@ -116,8 +116,13 @@ _CHAT_TEMPLATE = (
 )
 
 
-def build_chat_model(folder: Path) -> Path:
-    """A Qwen2 causal LM with a byte-level BPE tokenizer and a ChatML chat template."""
+def build_chat_model(folder: Path, initializer_range: float = 0.02) -> Path:
+    """A Qwen2 causal LM with a byte-level BPE tokenizer and a ChatML chat template.
+
+    ``initializer_range`` scales the random weights; chat-tuning tests raise it so the tied
+    embeddings are as large as a pretrained model's and LoRA alone can make a token likely
+    (at 0.02 and hidden size 32 no logit can exceed about 0.7, whatever the adapters do).
+    """
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     _seed()
@@ -142,6 +147,7 @@ def build_chat_model(folder: Path) -> Path:
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
         tie_word_embeddings=True,
+        initializer_range=initializer_range,
     )
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -1,0 +1,191 @@
+"""What the studio's "Chat model" screens call: check conversations against a base model, submit,
+retry, read the report, and download the adapter.
+
+Checking loads only the base model's tokenizer (its chat template and token counts), never its
+weights; the base model itself goes through ``plan_load`` and the owner check first, so a folder
+that can never load, or another owner's, is refused before anything is read. Viewing, cancelling
+and deleting a job is the same for every kind (``backend.jobs.manage``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+from backend.config import Settings, get_settings
+from backend.errors import InvalidInputError
+from backend.jobs import queue
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore, new_job_id
+from backend.models import catalog
+from backend.models.access import check_model_access
+from backend.models.loader import load_tokenizer
+from backend.models.plan import LoadPlan, plan_load
+from backend.training.chat_data import ChatDataset, ChatMapping, ChatUpload, prepare_chat_dataset
+from backend.training.chat_params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
+from backend.training.chat_report import ChatReport, load_chat_report
+from backend.training.chat_runner import ADAPTER_FOLDER, DATA_FOLDER, base_model_name
+from backend.training.export import EXPORT_FOLDER, export_name
+from backend.training.model_card import CARD_FILE
+
+RETRYABLE = (FAILED, CANCELLED)
+# Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
+_FLOAT32_BYTES = 4
+
+
+def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | None = None) -> LoadPlan:
+    """Refuse a base model that cannot be tuned here, before anything is read or queued: no such
+    folder, pickle weights, another owner's folder, or full fine-tuning of a model too large for it.
+
+    Raises:
+        ShowcaseError: ``plan_load``'s and ``check_model_access``'s errors.
+        InvalidInputError: full fine-tuning asked of a model past ``FULL_MAX_PARAMS``.
+    """
+    settings = settings or get_settings()
+    plan = plan_load(catalog.TEXT_GENERATION, params.base_model, settings, training=True)
+    check_model_access(params.base_model, owner, settings)
+    parameters = plan.estimated_bytes // _FLOAT32_BYTES
+    if params.method == FULL and parameters > FULL_MAX_PARAMS:
+        raise InvalidInputError(
+            f"Full fine-tuning is offered for models up to {FULL_MAX_PARAMS / 1e6:,.0f}M parameters;"
+            f" this one has about {parameters / 1e6:,.0f}M.",
+            "Use LoRA: it trains a small share of the weights and needs far less memory.",
+        )
+    return plan
+
+
+def check_chat_data(
+    upload: ChatUpload, mapping: ChatMapping, params: ChatTuneParams, owner: str, settings: Settings | None = None
+) -> ChatDataset:
+    """Every check before queuing: the base model (as ``check_chat_base``), its chat template, and
+    the conversations (roles, empty turns, duplicates, token lengths against ``params.max_length``).
+
+    Raises:
+        InvalidInputError: listing every problem found in the data.
+        ShowcaseError: the base model cannot be used.
+    """
+    settings = settings or get_settings()
+    params.validate()
+    plan = check_chat_base(params, owner, settings)
+    tokenizer = load_tokenizer(plan, settings)
+    return prepare_chat_dataset(
+        upload,
+        mapping,
+        tokenizer,
+        params.max_length,
+        params.validation_fraction,
+        params.seed,
+        base_model_name(params.base_model, settings),
+    )
+
+
+def _submit(params: ChatTuneParams, dataset: ChatDataset, owner: str, settings: Settings) -> Job:
+    params.validate()
+    check_chat_base(params, owner, settings)
+    job_id = new_job_id()
+    run_dir = settings.runs_dir / job_id
+    try:
+        replace(dataset).save(run_dir / DATA_FOLDER)
+        params.save(run_dir)
+        summary = {**dataset.summary, "warnings": dataset.warnings}
+        job = JobStore(settings=settings).create(
+            job_id,
+            CHAT,
+            CHAT,
+            params.to_dict(),
+            summary,
+            run_dir,
+            owner,
+            title=params.title,
+            method=params.method,
+            base_model=params.base_model,
+        )
+        queue.enqueue_job(job_id, settings)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        JobStore(settings=settings).delete(job_id)
+        raise
+    return job
+
+
+def submit_chat_job(
+    params: ChatTuneParams, dataset: ChatDataset, owner: str = "", settings: Settings | None = None
+) -> Job:
+    """Store checked conversations with the parameters in a new run folder and queue the job.
+
+    Args:
+        params: ``max_length``, ``validation_fraction`` and ``seed`` must be the ones ``dataset``
+            was checked with.
+        dataset: the result of ``check_chat_data`` (the page's *Check data*), used as it is.
+        owner: who may see the job and its model.
+        settings: settings to use (default: the process settings).
+
+    Raises:
+        InvalidInputError: bad parameters (nothing is queued).
+        ShowcaseError: a base model that cannot be used (nothing is queued).
+    """
+    return _submit(params, dataset, owner, settings or get_settings())
+
+
+def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
+    """Queue a new chat job with a failed or cancelled one's parameters and conversations.
+
+    Raises:
+        InvalidInputError: no such chat job for this owner, not failed or cancelled, or its data is gone.
+    """
+    settings = settings or get_settings()
+    job = JobStore(settings=settings).require(job_id, owner)
+    if job.kind != CHAT:
+        raise InvalidInputError(f"No chat tuning job {job_id!r}.", "It may have been deleted.")
+    if job.status not in RETRYABLE:
+        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
+    source = Path(job.run_dir).resolve() / DATA_FOLDER
+    # The path comes from the database; read nothing from outside the runs folder.
+    if settings.runs_dir.resolve() not in source.parents:
+        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
+    try:
+        dataset = ChatDataset.load(source)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.") from error
+    return _submit(ChatTuneParams.from_dict(job.params), dataset, job.owner, settings)
+
+
+def load_report(job: Job) -> ChatReport | None:
+    """The report of a finished chat job, if it has one."""
+    return load_chat_report(Path(job.run_dir))
+
+
+def adapter_export_name(job: Job) -> str:
+    """A safe file name for the adapter zip."""
+    return export_name(job).removesuffix(".zip") + "-lora-adapter.zip"
+
+
+def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
+    """Build (once) and return the zip of a succeeded LoRA job's adapter: adapter_model.safetensors,
+    adapter_config.json (base model named by hub id or folder name, never a server path) and the card.
+
+    Raises:
+        InvalidInputError: not a succeeded LoRA chat job, or its adapter is gone.
+    """
+    settings = settings or get_settings()
+    run_dir = Path(job.run_dir).resolve()
+    adapter_dir = run_dir / ADAPTER_FOLDER
+    if job.kind != CHAT or job.status != SUCCEEDED or not (adapter_dir / "adapter_config.json").is_file():
+        raise InvalidInputError("This job has no adapter to download (full fine-tuning saves a whole model).")
+    if settings.runs_dir.resolve() not in run_dir.parents:
+        raise InvalidInputError("This job's folder is outside the runs folder; refusing to read it.")
+    target = run_dir / EXPORT_FOLDER / adapter_export_name(job)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    folder = target.stem
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("adapter_model.safetensors", "adapter_config.json", CARD_FILE):
+            path = adapter_dir / name
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, f"{folder}/{name}")
+    # Renamed only when complete, so a crash never leaves a truncated zip to be served later.
+    partial.replace(target)
+    return target

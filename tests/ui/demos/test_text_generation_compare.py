@@ -1,0 +1,55 @@
+"""Text generation with a chat model tuned in the studio: "Compare with base" streams both replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend import config
+from backend.inference import text_generation
+from backend.jobs.store import SUCCEEDED, JobStore
+from backend.models import catalog
+from tests.support.demo_pages import texts
+
+PAGE = "pages/demos/text_generation.py"
+BASE = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@pytest.fixture
+def tuned_model(tmp_path, monkeypatch, settings):
+    """A succeeded chat-tuning job recording a model folder and its base, in a private state folder."""
+    monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
+    config.get_settings.cache_clear()
+    local = config.get_settings()
+    run_dir = local.runs_dir / "job-chat"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "model" / "config.json").write_text("{}")
+    store = JobStore(settings=local)
+    store.create("job-chat", "chat", "chat", {}, {}, run_dir, title="Marker bot", method="lora", base_model=BASE)
+    artefacts = {"model_dir": str(run_dir / "model"), "model_task": catalog.TEXT_GENERATION, "base_model": BASE}
+    store.finish("job-chat", SUCCEEDED, artefacts=artefacts)
+    yield str(run_dir / "model")
+    monkeypatch.undo()
+    config.get_settings.cache_clear()
+
+
+def test_compare_with_base_streams_both_replies_side_by_side(open_page, fake_model, tuned_model, monkeypatch):
+    from tests.ui.demos.test_text_generation_page import FakeStream
+
+    replies = iter([["Ahoy! ", "Tuned."], ["Plain ", "base."]])
+    asked = []
+
+    def stream_reply(loaded, messages, options, stop_event=None):
+        asked.append(fake_model.requests[-1][1])
+        return FakeStream(next(replies))
+
+    monkeypatch.setattr(text_generation, "stream_reply", stream_reply)
+    app = open_page(PAGE)
+    assert not [t for t in app.toggle if t.key == "text_generation.compare"]  # a catalogue model has no base
+    app.selectbox(key="text_generation.model").set_value(tuned_model).run()
+    app.toggle(key="text_generation.compare").set_value(True).run()
+    app.chat_input(key="text_generation.prompt").set_value("Hi").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert asked == [tuned_model, BASE]
+    assistant = [m for m in app.chat_message if m.name == "assistant"][0]
+    assert [m.value for m in assistant.markdown] == ["Ahoy! Tuned.", "Plain base."]
+    assert "Tuned model" in texts(app, "caption") and "Base model" in texts(app, "caption")
