@@ -429,6 +429,8 @@ class MemoryWatch:
             "group_peak_mb": round(max(sampled, kernel or 0) / mb),
             "kernel_peak_mb": None if kernel is None else round(kernel / mb),
             "group_anonymous_peak_mb": round(anon / mb),
+            # Usage reached the limit: the kernel reclaimed page cache (mapped weights included).
+            "reached_limit": max(sampled, kernel or 0) >= self.group.limit_bytes - 2**20,
             "oom_kills": self.group.oom_kills(),
             "limit_hits": self.group.limit_hits(),
             "phases": {
