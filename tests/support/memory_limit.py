@@ -118,7 +118,8 @@ def _try_systemd() -> str:
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"systemd-run failed: {error}"
     if done.returncode != 0:
-        return f"systemd-run cannot start a scope: {(done.stderr or done.stdout).strip()[:200]}"
+        said = " ".join((done.stderr or done.stdout).split())
+        return f"systemd-run cannot start a scope: {said[:200]}"
     return ""
 
 
