@@ -62,6 +62,34 @@ def build_offline_models(models_dir: Path) -> dict[str, Path]:
     return tiny
 
 
+# The demos' and the fine-tuning studio's default tasks (translation: the en→zh default).
+STANDIN_TASKS = (
+    catalog.SENTIMENT,
+    catalog.TRANSLATION,
+    catalog.IMAGE_CLASSIFICATION,
+    catalog.TEXT_GENERATION,
+    catalog.EMBEDDINGS,
+)
+
+
+def build_standin_models(cache: Path) -> Path:
+    """A models folder whose default mirrors hold the real architectures with random weights.
+
+    ``benchmarks.standins`` builds them (DistilBERT multilingual, OPUS-MT, ConvNeXt-T, Qwen2.5-0.5B
+    in bfloat16, MiniLM-L12 multilingual) in mirror-shaped folders under ``cache``, once: a later
+    call with the same cache reuses them. The returned folder, used as ``LSM_MODELS_DIR``, makes
+    every demo load its default's stand-in through the production path, at the real size.
+    """
+    import dataclasses
+
+    from backend.config import get_settings
+    from benchmarks import standins
+
+    settings = dataclasses.replace(get_settings(), models_dir=cache)
+    folders = [standins.prepare_model(task, settings, quick=False).folder for task in STANDIN_TASKS]
+    return folders[0].parent
+
+
 @dataclass
 class LiveApp:
     """A running app: its address, process and folders."""
@@ -116,7 +144,7 @@ class LiveApp:
                 worker.kill()
 
 
-def _healthy(url: str) -> bool:
+def is_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
             return response.status == 200 and response.read().strip() == b"ok"
@@ -124,14 +152,23 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_app(root: Path, extra_env: dict[str, str] | None = None, models_dir: Path | None = None) -> LiveApp:
+def start_app(
+    root: Path,
+    extra_env: dict[str, str] | None = None,
+    models_dir: Path | None = None,
+    command_prefix: list[str] | None = None,
+    tiny: bool = True,
+) -> LiveApp:
     """Start the app on a free loopback port with its state under ``root`` and wait until healthy.
 
-    The tiny models are built in ``root/models`` unless ``models_dir`` already holds them.
+    The tiny models are built in ``root/models`` unless ``models_dir`` already holds them, or
+    ``tiny`` is off (the caller's models folder is complete). ``command_prefix`` runs before the
+    server's command and must exec it (``memory_limit.MemoryGroup.command_prefix`` puts the server
+    into a cgroup that way), so the process started is still the server's.
     """
     (root / "state").mkdir(parents=True, exist_ok=True)
     models_dir = models_dir or root / "models"
-    if not (models_dir / "tiny").exists():
+    if tiny and not (models_dir / "tiny").exists():
         build_offline_models(models_dir)
     env = {key: value for key, value in os.environ.items() if key not in _CLEARED_ENV}
     env.update(
@@ -152,6 +189,7 @@ def start_app(root: Path, extra_env: dict[str, str] | None = None, models_dir: P
     log_path = root / "streamlit.log"
     # The README's command serves through scripts/serve.py; so do the tests.
     command = [
+        *(command_prefix or []),
         sys.executable,
         str(PROJECT_ROOT / "scripts" / "serve.py"),
         "--server.headless",
@@ -171,7 +209,7 @@ def start_app(root: Path, extra_env: dict[str, str] | None = None, models_dir: P
         url=f"http://127.0.0.1:{port}", process=process, root=root, models_dir=models_dir, log_path=log_path, env=env
     )
     deadline = time.monotonic() + _STARTUP_SECONDS
-    while not _healthy(app.url):
+    while not is_healthy(app.url):
         if process.poll() is not None or time.monotonic() > deadline:
             app.stop()
             raise RuntimeError(f"streamlit did not become healthy:\n{app.log_tail()}")
