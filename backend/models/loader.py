@@ -23,7 +23,7 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, hub, quantize
+from backend.models import catalog, hub, lean_load, quantize
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
@@ -116,6 +116,8 @@ _AUTO_CLASSES = {
     catalog.TEXT_GENERATION: ("AutoModelForCausalLM", "AutoTokenizer"),
 }
 _TRAINING_TASKS = (catalog.TEXT_CLASSIFIER_BASE, catalog.IMAGE_CLASSIFIER_BASE)
+# Demos whose loads convert dtype tensor by tensor (the chat model has its own streamed int8 load).
+LEAN_LOAD_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION)
 
 
 def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
@@ -124,10 +126,27 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
     options = {"local_files_only": local_only, "trust_remote_code": False}
     preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
-    model = model_class.from_pretrained(
-        plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
-    )
+    model = _converted(plan, model_class) if not model_options else None
+    if model is None:
+        model = model_class.from_pretrained(
+            plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
+        )
     return model, preprocessor
+
+
+def _converted(plan: LoadPlan, model_class: Any) -> Any:
+    """A local model whose stored float dtype is not the plan's, read straight into the plan's
+    dtype (``lean_load``: an mmap'd conversion would hold the stored copy too); None otherwise."""
+    dtype = torch_dtype(plan.dtype)
+    if plan.folder is None or plan.task not in LEAN_LOAD_TASKS:
+        return None
+    files = sorted(plan.folder.glob("*.safetensors"))
+    if not files or not lean_load.needs_conversion(files, dtype):
+        return None
+    try:
+        return lean_load.load_converted(model_class, plan.folder, files, dtype)
+    except lean_load.LeanLoadUnsupported:
+        return None
 
 
 def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
