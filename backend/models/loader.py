@@ -23,7 +23,7 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, hub, lean_load, quantize
+from backend.models import catalog, engines, hub, lean_load, quantize
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
@@ -44,11 +44,15 @@ class LoadedModel:
     dtype: str
     memory_bytes: int
     load_seconds: float
+    # "torch", or the engine the setting chose (backend.models.engines).
+    engine: str = engines.TORCH
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def _memory_bytes(model: Any) -> int:
+    if isinstance(getattr(model, "memory_bytes", None), int):  # another engine's model files
+        return model.memory_bytes
     module = getattr(model, "model", model) if not isinstance(model, torch.nn.Module) else model
     if not isinstance(module, torch.nn.Module):
         return 0
@@ -162,6 +166,8 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
             model_kwargs={"dtype": dtype},
         )
         return model, None
+    if plan.engine != engines.TORCH and plan.folder is not None:
+        return engines.load(plan.task, plan.engine, plan.folder)
     head_task = plan.task in (catalog.SENTIMENT, catalog.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
@@ -194,6 +200,7 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
         dtype=plan.dtype,
         memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if plan.int8 else 0),
         load_seconds=time.perf_counter() - started,
+        engine=plan.engine,
     )
 
 
