@@ -7,6 +7,8 @@ only) and turn every loader failure into the same typed errors; ``trust_remote_c
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +31,8 @@ from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_he
 from backend.models.memory import is_out_of_memory
 from backend.models.plan import IN_APP_HINT, LoadPlan, operator_detail, plan_load
 from backend.server_paths import shown_path
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -186,10 +190,27 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
     """
     settings = settings or get_settings()
     started = time.perf_counter()
+    if plan.engine != engines.TORCH:
+        try:
+            with _load_errors(plan, settings):
+                model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
+        except InsufficientMemoryError:
+            raise
+        except ShowcaseError as error:
+            # A model the engine cannot take (another vocabulary layout, an operator the exporter
+            # lacks) still runs: in torch, as without the setting; the log says why.
+            _LOG.warning("%s on %s failed (%s); loading it in torch", plan.ref, plan.engine, error.__cause__ or error)
+            torch_settings = dataclasses.replace(settings, cpu_engine="")
+            return load_from_plan(plan_load(plan.task, plan.ref, torch_settings, plan.device), torch_settings)
+        return _loaded(plan, model, preprocessor, started)
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
         if plan.int8:
             model = quantize.quantize_int8(model)
+    return _loaded(plan, model, preprocessor, started)
+
+
+def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> LoadedModel:
     return LoadedModel(
         task=plan.task,
         model_ref=plan.ref,

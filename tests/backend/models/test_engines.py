@@ -88,6 +88,16 @@ def test_ctranslate2_greedy_translations_equal_torch_float32(opus_translator, se
     assert translation.translate_text(ct2, TEXTS[0], "en", "zh", num_beams=3).num_beams == 3
 
 
+def test_a_model_the_engine_cannot_convert_runs_in_torch(tiny_model_paths, settings, caplog):
+    # The suite's tiny translator keeps "<pad>" first, not last as OPUS-MT does: CTranslate2's
+    # converter refuses it, and the demo must still answer.
+    ref = tiny_model_paths[catalog.TRANSLATION]
+    loaded = load_model(catalog.TRANSLATION, ref, _engine(settings, "translation=ctranslate2"))
+    assert loaded.engine == "torch"
+    assert translation.translate(loaded, TEXTS[:2])[0].output_tokens > 0
+    assert "loading it in torch" in caplog.text
+
+
 def test_the_export_is_made_once_and_again_when_the_weights_change(settings, tmp_path):
     folder = tiny_models.build_text_classifier(tmp_path / "classifier")
     chosen = _engine(dataclasses.replace(settings, models_dir=tmp_path), "sentiment=onnx")
