@@ -72,3 +72,21 @@ def test_a_damaged_header_is_refused_before_any_tensor_is_read(tmp_path):
     bad.write_bytes((2**40).to_bytes(8, "little") + b"{}")
     with pytest.raises(lean_load.LeanLoadUnsupported):
         lean_load.read_state_dict([bad], torch.bfloat16)
+
+
+@pytest.mark.real_weights
+def test_real_weights_read_straight_into_bfloat16_equal_the_ordinary_conversion():
+    """all-MiniLM-L6-v2's float32 BERT encoder (real weights) in bfloat16, both ways."""
+    import transformers
+
+    from backend.models import packaged
+    from tests.support.packaged import require_packaged
+
+    folder = require_packaged(packaged.MINILM_L6)
+    files = sorted(folder.glob("*.safetensors"))
+    assert lean_load.needs_conversion(files, torch.bfloat16)
+    lean = lean_load.load_converted(transformers.AutoModel, folder, files, torch.bfloat16)
+    plain = transformers.AutoModel.from_pretrained(folder, dtype=torch.bfloat16, local_files_only=True)
+    lean_state, plain_state = lean.state_dict(), plain.state_dict()
+    assert lean_state.keys() == plain_state.keys()
+    assert all(torch.equal(lean_state[name], tensor) for name, tensor in plain_state.items())
