@@ -225,6 +225,9 @@ def describe_environment(device_kind: str, device_name: str) -> Environment:
         torch_threads=torch.get_num_threads(),
         memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
         python=platform.python_version(),
-        versions={p: _version(p) for p in ("torch", "transformers", "tokenizers", "streamlit", "psutil")},
+        versions={
+            p: _version(p)
+            for p in ("torch", "transformers", "tokenizers", "onnxruntime", "ctranslate2", "streamlit", "psutil")
+        },
         load_average_start=load_average(),
     )
