@@ -105,6 +105,9 @@ class Settings:
     cpu_quantize: str = "none"
     # "auto": the CPU demos load in bfloat16 where the CPU computes it natively; "on", "off".
     cpu_bfloat16: str = "auto"
+    # Inference engine per CPU demo, "task=engine" pairs ("sentiment=onnx,translation=ctranslate2");
+    # unnamed tasks run in torch (see backend/models/engines.py).
+    cpu_engine: str = ""
     # The Hugging Face Hub (or a mirror of it): HF_ENDPOINT, as huggingface_hub reads it.
     hub_endpoint: str = "https://huggingface.co"
     # Tasks whose default model loads in the background when the server starts (LSM_WARM_TASKS).
@@ -177,6 +180,7 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         redis_url=_pick("LSM_REDIS_URL", secrets, "redis_url", "redis://localhost:6379/0"),
         cpu_quantize=_pick("LSM_CPU_QUANTIZE", secrets, "cpu_quantize", "none").strip().lower(),
         cpu_bfloat16=_pick("LSM_CPU_BFLOAT16", secrets, "cpu_bfloat16", "auto").strip().lower(),
+        cpu_engine=_pick("LSM_CPU_ENGINE", secrets, "cpu_engine", "").strip().lower(),
         hub_endpoint=_pick("HF_ENDPOINT", secrets, "hub_endpoint", "https://huggingface.co").strip().rstrip("/"),
         warm_tasks=tuple(t.strip() for t in _pick("LSM_WARM_TASKS", secrets, "warm_tasks", "").split(",") if t.strip()),
         job_store=_pick("LSM_JOB_STORE", secrets, "job_store", "").strip(),

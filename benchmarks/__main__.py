@@ -30,8 +30,9 @@ from benchmarks import measure, report  # noqa: E402
 from benchmarks.profiles import PROFILES  # noqa: E402
 
 INFERENCE_TASKS = ("sentiment", "translation", "image-classification", "text-generation")
-ALL_TASKS = (*INFERENCE_TASKS, "finetune", "app", "experiments")
-DEFAULT_TASKS = (*INFERENCE_TASKS, "finetune", "app")
+# Sentence embeddings on real weights (MiniLM, when its package is installed): benchmarks/embeddings.py.
+ALL_TASKS = (*INFERENCE_TASKS, "embeddings", "finetune", "app", "experiments")
+DEFAULT_TASKS = (*INFERENCE_TASKS, "embeddings", "finetune", "app")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,7 +69,7 @@ def _say(text: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the chosen sections and return every result as one JSON-able dict."""
     _quiet_libraries()
-    from benchmarks import app_timing, experiments, finetune, inference
+    from benchmarks import app_timing, embeddings, experiments, finetune, inference
 
     profile = PROFILES["tiny" if args.tiny else "quick" if args.quick else "full"]
     settings = get_settings()
@@ -89,6 +90,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             if task in INFERENCE_TASKS:
                 results["inference"].append(inference.run_task(task, profile, settings).to_dict())
+            elif task == "embeddings":
+                embedded = embeddings.run_embeddings(profile, settings)
+                if embedded is not None:
+                    results["inference"].append(embedded.to_dict())
             elif task == "finetune":
                 results["finetune"] = [r.to_dict() for r in finetune.run_finetune(profile, settings)]
             elif task == "app":

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from backend.config import Settings
-from backend.models import quantize
-from backend.models.device import DeviceInfo, choose_device
+from backend.models import engines, quantize
+from backend.models.device import DeviceInfo, choose_device, torch_dtype
 from backend.models.loader import LoadedModel, load_model
 from benchmarks import measure, roofline
 from benchmarks.profiles import Profile
@@ -49,6 +49,11 @@ class PathFigures:
     peak_rss_mb: float
     delta_rss_mb: float
     gpu_peak_mb: float | None
+    # What the load alone added to the process's peak RSS, and the weights it loaded (their bytes
+    # at the loaded dtype, or the engine's model files): the issue's bound is 1.3x.
+    load_delta_rss_mb: float | None = None
+    weights_mb: float | None = None
+    engine: str = "torch"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
@@ -69,6 +74,10 @@ class InferenceResult:
     bound: dict[str, Any] | None = None
     # Our path again with LSM_CPU_QUANTIZE=int8 (CPU only; None elsewhere).
     ours_int8: PathFigures | None = None
+    # Our path again on another engine (LSM_CPU_ENGINE; CPU, sentiment and translation), and how
+    # its answers compare with ours in torch float32 on the same inputs.
+    ours_engine: PathFigures | None = None
+    engine_check: dict[str, Any] | None = None
 
     @property
     def ratios(self) -> dict[str, float | None]:
@@ -101,7 +110,15 @@ class InferenceResult:
             "bound": self.bound,
             "ours_int8": self.ours_int8.to_dict() if self.ours_int8 else None,
             "int8_ratios": self.int8_ratios,
+            "ours_engine": self.ours_engine.to_dict() if self.ours_engine else None,
+            "engine_ratios": self._ratios_of(self.ours_engine),
+            "engine_check": self.engine_check,
         }
+
+    def _ratios_of(self, figures: PathFigures | None) -> dict[str, float | None] | None:
+        if figures is None:
+            return None
+        return InferenceResult(self.task, self.model, self.weights, self.device, figures, self.baseline).ratios
 
     @property
     def int8_ratios(self) -> dict[str, float | None] | None:
@@ -133,7 +150,8 @@ def _throughput(adapter: TaskAdapter, work: list[int], seconds: float) -> float:
 
 
 def _figures(path: str, settings: str, dtype: str, load_s: float, latencies: list[float], batch_s: float,
-             work: list[int], adapter: TaskAdapter, memory: measure.MemoryReading) -> PathFigures:  # fmt: skip
+             work: list[int], adapter: TaskAdapter, memory: measure.MemoryReading,
+             loaded: LoadedModel | None = None) -> PathFigures:  # fmt: skip
     return PathFigures(
         path=path,
         settings=settings,
@@ -148,20 +166,28 @@ def _figures(path: str, settings: str, dtype: str, load_s: float, latencies: lis
         peak_rss_mb=memory.peak_rss_mb,
         delta_rss_mb=memory.delta_rss_mb,
         gpu_peak_mb=memory.gpu_peak_mb,
+        load_delta_rss_mb=memory.load_delta_rss_mb,
+        weights_mb=round(loaded.memory_bytes / measure.MB, 1) if loaded is not None else None,
+        engine=loaded.engine if loaded is not None else "torch",
     )
 
 
 def _load_ours(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: Any, batch: list[Any]):
     dev = device.torch_device
-    with measure.peak_memory(dev) as memory:
+    # The load alone first (its own peak), then the warm-up and the batch; the phase's figure is
+    # the higher of the two peaks over the RSS before the load.
+    with measure.peak_memory(dev) as load_memory:
         load_s, loaded = measure.timed(lambda: load_model(adapter.task, bench.hub_id, bench.settings, device), dev)
+    with measure.peak_memory(dev) as run_memory:
         adapter.run_single_ours(loaded, warm_up)
         batch_s, batch_work = measure.timed(lambda: adapter.run_batch_ours(loaded, batch), dev)
-    return loaded, load_s, batch_s, batch_work, memory
+    return loaded, load_s, batch_s, batch_work, measure.combined(load_memory, run_memory)
 
 
 def _load_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: tuple[Any, int],
-                   batch: list[Any], batch_caps: list[int]):  # fmt: skip
+                   batch: list[Any], batch_caps: list[int], dtype: torch.dtype):  # fmt: skip
+    """The best plain setup: the pipeline (or the model card's recipe) in the dtype ours loads in,
+    bfloat16 on a CPU that computes it (what a knowledgeable user would pass)."""
     import transformers
 
     dev = device.torch_device
@@ -169,10 +195,13 @@ def _load_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, 
     tokenizer = folder if adapter.task != "image-classification" else None
     with measure.peak_memory(dev) as memory:
         if adapter.make_baseline is not None:
-            load_s, pipe = measure.timed(lambda: adapter.make_baseline(folder, dev), dev)
+            load_s, pipe = measure.timed(lambda: adapter.make_baseline(folder, dev, dtype=dtype), dev)
         else:
             load_s, pipe = measure.timed(
-                lambda: transformers.pipeline(adapter.pipeline_task, model=folder, tokenizer=tokenizer, device=dev), dev
+                lambda: transformers.pipeline(
+                    adapter.pipeline_task, model=folder, tokenizer=tokenizer, device=dev, dtype=dtype
+                ),
+                dev,
             )
         adapter.run_single_baseline(pipe, *warm_up)
         batch_s, batch_work = measure.timed(lambda: run_batch_baseline(adapter, pipe, batch, batch_caps), dev)
@@ -180,10 +209,11 @@ def _load_baseline(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, 
 
 
 def _interleaved_singles(adapter: TaskAdapter, loaded: LoadedModel, pipe: Any, singles: list[Any], dev: str,
-                         int8: LoadedModel | None):  # fmt: skip
-    """Single requests in adjacent groups (ours, the baseline with ours' token count, ours int8),
-    so load from other work on the machine falls on every path alike."""
+                         int8: LoadedModel | None, engine: LoadedModel | None = None):  # fmt: skip
+    """Single requests in adjacent groups (ours, the baseline with ours' token count, ours int8,
+    ours on another engine), so load from other work on the machine falls on every path alike."""
     ours, baseline, quantized, caps = [], [], [], []
+    engined: list[float] = []
     for item in singles:
         seconds, cap = measure.timed(lambda item=item: adapter.run_single_ours(loaded, item), dev)
         ours.append(seconds)
@@ -193,7 +223,10 @@ def _interleaved_singles(adapter: TaskAdapter, loaded: LoadedModel, pipe: Any, s
         if int8 is not None:
             seconds, _ = measure.timed(lambda item=item: adapter.run_single_ours(int8, item), dev)
             quantized.append(seconds)
-    return ours, baseline, quantized, caps
+        if engine is not None:
+            seconds, _ = measure.timed(lambda item=item: adapter.run_single_ours(engine, item), dev)
+            engined.append(seconds)
+    return ours, baseline, quantized, caps, engined
 
 
 def _load_int8(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: Any, batch: list[Any]):
@@ -229,16 +262,27 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
     warm_up_cap = adapter.run_single_ours(loaded, warm_up)
     _release()
     pipe, b_load, b_batch_s, b_work, b_mem = _load_baseline(
-        adapter, bench, device, (warm_up, warm_up_cap), batch, o_work
+        adapter, bench, device, (warm_up, warm_up_cap), batch, o_work, torch_dtype(loaded.dtype)
     )
     int8 = None
     if quantize.wants_int8(task, device, dataclasses.replace(bench.settings, cpu_quantize=quantize.INT8)):
         _release()
         int8, q_load, q_batch_s, q_work, q_mem = _load_int8(adapter, bench, device, warm_up, batch)
+    engine_name = _engine_of(task, device)
+    engine = engine_failure = None
+    if engine_name:
+        _release()
+        try:
+            engine, e_load, e_batch_s, e_work, e_mem = _load_engine(adapter, bench, device, warm_up, batch, engine_name)
+        except Exception as error:  # noqa: BLE001 - a model the engine cannot convert: say so, keep the rest
+            engine_failure = (
+                f"{task} on {engine_name}: not measured, the model did not convert ({type(error).__name__})."
+            )
     FIRST_TOKEN_MS.clear()
-    o_lat, b_lat, q_lat, caps = _interleaved_singles(adapter, loaded, pipe, singles, dev, int8)
+    o_lat, b_lat, q_lat, caps, e_lat = _interleaved_singles(adapter, loaded, pipe, singles, dev, int8, engine)
     b_dtype = str(next(pipe.model.parameters()).dtype).replace("torch.", "")
-    ours = _figures("ours", adapter.ours_settings, loaded.dtype, o_load, o_lat, o_batch_s, o_work, adapter, o_mem)
+    ours = _figures("ours", adapter.ours_settings, loaded.dtype, o_load, o_lat, o_batch_s, o_work, adapter, o_mem,
+                    loaded)  # fmt: skip
     baseline = _figures(
         "baseline", adapter.baseline_settings, b_dtype, b_load, b_lat, b_batch_s, b_work, adapter, b_mem
     )
@@ -246,9 +290,14 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
     ours_int8 = None
     if int8 is not None:
         ours_int8 = _figures("ours int8", "ours with LSM_CPU_QUANTIZE=int8", "int8", q_load, q_lat, q_batch_s, q_work,
-                             adapter, q_mem)  # fmt: skip
+                             adapter, q_mem, int8)  # fmt: skip
+    ours_engine = engine_check = None
+    if engine is not None:
+        ours_engine = _figures(f"ours {engine_name}", f"ours with LSM_CPU_ENGINE={task}={engine_name}", engine.dtype,
+                               e_load, e_lat, e_batch_s, e_work, adapter, e_mem, engine)  # fmt: skip
+        engine_check = _check_engine(adapter, bench, device, engine, singles)
     model_ref = loaded.model_ref
-    del loaded, pipe, int8
+    del loaded, pipe, int8, engine
     _release()
     notes = []
     if profile.tiny_models:
@@ -257,6 +306,19 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
         notes.append(f"{bench.hub_id}: {bench.weights} — speed and memory hold, answers are meaningless.")
     if adapter.generates:
         notes.append("Random weights never stop early: both paths generate the same number of tokens per input.")
+    if engine_failure:
+        notes.append(engine_failure)
+    if engine_check:
+        agreed = engine_check.get("same_label", engine_check.get("identical_output"))
+        detail = (
+            f", largest score difference {engine_check['max_score_difference']:.1e}"
+            if "max_score_difference" in engine_check
+            else " (greedy)"
+        )
+        notes.append(
+            f"{task} on {engine_name}: the same answer as {engine_check['against']} on {agreed} of "
+            f"{engine_check['inputs']} inputs{detail}."
+        )
     if bench.is_standin:
         # Random ids decode to text only now and then, so "first text" would time chance.
         FIRST_TOKEN_MS.clear()
@@ -271,7 +333,47 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
             f"{task}: our chat page streams; its median time to the first token was {first:.0f} ms, against "
             f"{baseline.latency_p50_ms:.0f} ms for the pipeline's whole reply (streaming costs a thread per reply)."
         )
-    return InferenceResult(task, model_ref, bench.weights, device.name, ours, baseline, notes, bound, ours_int8)
+    return InferenceResult(task, model_ref, bench.weights, device.name, ours, baseline, notes, bound, ours_int8,
+                           ours_engine, engine_check)  # fmt: skip
+
+
+def _engine_of(task: str, device: DeviceInfo) -> str | None:
+    if device.kind != "cpu":
+        return None
+    for name, tasks in engines.ENGINE_TASKS.items():
+        if task in tasks and engines.available(name):
+            return name
+    return None
+
+
+def _load_engine(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: Any, batch: list[Any],
+                 engine: str):  # fmt: skip
+    settings = dataclasses.replace(bench.settings, cpu_engine=f"{adapter.task}={engine}")
+    # The one-time export is not the load a user waits for: make it before the clock starts.
+    load_model(adapter.task, bench.hub_id, settings, device)
+    _release()
+    return _load_ours(adapter, dataclasses.replace(bench, settings=settings), device, warm_up, batch)
+
+
+def _check_engine(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, engine: LoadedModel,
+                  inputs: list[Any]) -> dict[str, Any]:  # fmt: skip
+    """The engine's answers against ours in torch float32 on the single-request inputs: labels and
+    the largest score difference (sentiment), identical greedy translations (translation)."""
+    from backend.inference import sentiment, translation
+
+    _release()
+    settings = dataclasses.replace(bench.settings, cpu_bfloat16="off", cpu_engine="", cpu_quantize="none")
+    reference = load_model(adapter.task, bench.hub_id, settings, device)
+    if adapter.task == "sentiment":
+        ours, theirs = sentiment.classify(engine, inputs), sentiment.classify(reference, inputs)
+        same = sum(a.label == b.label for a, b in zip(ours, theirs, strict=True))
+        worst = max(abs(a.scores[k] - b.scores[k]) for a, b in zip(ours, theirs, strict=True) for k in b.scores)
+        return {"against": "ours, torch float32", "inputs": len(inputs), "same_label": same,
+                "max_score_difference": round(worst, 7)}  # fmt: skip
+    ours = translation.translate(engine, inputs, target_language="zh")
+    theirs = translation.translate(reference, inputs, target_language="zh")
+    same = sum(a.translation == b.translation for a, b in zip(ours, theirs, strict=True))
+    return {"against": "ours, torch float32, greedy", "inputs": len(inputs), "identical_output": same}
 
 
 def _bound(adapter: TaskAdapter, loaded: LoadedModel, device: DeviceInfo, ours: PathFigures,

@@ -89,6 +89,8 @@ class MemoryReading:
     delta_rss_mb: float = 0.0
     gpu_peak_mb: float | None = None
     method: str = ""
+    # Set by ``combined``: what the first of two phases (a load) added on its own.
+    load_delta_rss_mb: float | None = None
 
 
 class _RssSampler(threading.Thread):
@@ -137,6 +139,15 @@ def peak_memory(device: str = "cpu") -> Iterator[MemoryReading]:
         if cuda:
             torch.cuda.synchronize()
             reading.gpu_peak_mb = round((torch.cuda.max_memory_allocated() - gpu_start) / MB, 1)
+
+
+def combined(first: MemoryReading, second: MemoryReading) -> MemoryReading:
+    """One reading for two phases run back to back: the higher peak, counted from the first
+    phase's start; ``load_delta_rss_mb`` keeps what the first (the load) added on its own."""
+    start = first.peak_rss_mb - first.delta_rss_mb
+    peak = max(first.peak_rss_mb, second.peak_rss_mb)
+    gpu = None if first.gpu_peak_mb is None else max(first.gpu_peak_mb, (second.gpu_peak_mb or 0.0))
+    return MemoryReading(peak, round(max(0.0, peak - start), 1), gpu, first.method, first.delta_rss_mb)
 
 
 def return_freed_memory() -> None:
@@ -214,6 +225,9 @@ def describe_environment(device_kind: str, device_name: str) -> Environment:
         torch_threads=torch.get_num_threads(),
         memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
         python=platform.python_version(),
-        versions={p: _version(p) for p in ("torch", "transformers", "tokenizers", "streamlit", "psutil")},
+        versions={
+            p: _version(p)
+            for p in ("torch", "transformers", "tokenizers", "onnxruntime", "ctranslate2", "streamlit", "psutil")
+        },
         load_average_start=load_average(),
     )

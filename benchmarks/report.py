@@ -20,7 +20,24 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"×{value:.2f}"
 
 
-_INFERENCE_HEAD = ["task", "path", "load s", "p50 ms", "p95 ms", "throughput", "ΔRSS MB", "ΔGPU MB"]
+_INFERENCE_HEAD = ["task", "path", "load s", "p50 ms", "p95 ms", "throughput", "ΔRSS MB", "load ΔRSS / weights MB",
+                   "ΔGPU MB"]  # fmt: skip
+
+
+def _load_memory(figures: dict[str, Any]) -> str:
+    # What the load alone added to peak RSS, against the loaded weights' size (the bound is 1.3x).
+    added, weights = figures.get("load_delta_rss_mb"), figures.get("weights_mb")
+    if added is None or not weights:
+        return "–"
+    return f"{added:,.0f} / {weights:,.0f} (×{added / weights:.2f})"
+
+
+def _path_row(task: str, label: str, figures: dict[str, Any]) -> list[str]:
+    return [
+        task, label, _number(figures["load_seconds"]), _number(figures["latency_p50_ms"], 1),
+        _number(figures["latency_p95_ms"], 1), f"{_number(figures['throughput'], 1)} {figures['throughput_unit']}",
+        _number(figures["delta_rss_mb"], 0), _load_memory(figures), _number(figures["gpu_peak_mb"], 0),
+    ]  # fmt: skip
 
 
 def inference_rows(results: Sequence[dict[str, Any]]) -> list[list[str]]:
@@ -29,29 +46,21 @@ def inference_rows(results: Sequence[dict[str, Any]]) -> list[list[str]]:
     for result in results:
         for key in ("ours", "baseline"):
             figures = result[key]
-            rows.append([
-                result["task"] if key == "ours" else "",
-                f"{key} ({figures['dtype']})",
-                _number(figures["load_seconds"]),
-                _number(figures["latency_p50_ms"], 1),
-                _number(figures["latency_p95_ms"], 1),
-                f"{_number(figures['throughput'], 1)} {figures['throughput_unit']}",
-                _number(figures["delta_rss_mb"], 0),
-                _number(figures["gpu_peak_mb"], 0),
-            ])  # fmt: skip
+            rows.append(_path_row(result["task"] if key == "ours" else "", f"{key} ({figures['dtype']})", figures))
         pairs = [("ours/baseline", result["ratios"])]
         if result.get("ours_int8"):
-            figures = result["ours_int8"]
-            rows.append([
-                "", "ours int8 (setting)", _number(figures["load_seconds"]), _number(figures["latency_p50_ms"], 1),
-                _number(figures["latency_p95_ms"], 1), f"{_number(figures['throughput'], 1)} {figures['throughput_unit']}",
-                _number(figures["delta_rss_mb"], 0), _number(figures["gpu_peak_mb"], 0),
-            ])  # fmt: skip
+            rows.append(_path_row("", "ours int8 (setting)", result["ours_int8"]))
             pairs.append(("int8/baseline", result["int8_ratios"]))
+        if result.get("ours_engine"):
+            engine = result["ours_engine"]["engine"]
+            rows.append(
+                _path_row("", f"ours {engine} (setting, {result['ours_engine']['dtype']})", result["ours_engine"])
+            )
+            pairs.append((f"{engine}/baseline", result["engine_ratios"]))
         for label, ratios in pairs:
             rows.append([
                 "", label, _ratio(ratios["load_seconds"]), _ratio(ratios["latency_p50_ms"]),
-                _ratio(ratios["latency_p95_ms"]), _ratio(ratios["throughput"]), _ratio(ratios["delta_rss_mb"]),
+                _ratio(ratios["latency_p95_ms"]), _ratio(ratios["throughput"]), _ratio(ratios["delta_rss_mb"]), "",
                 _ratio(ratios["gpu_peak_mb"]),
             ])  # fmt: skip
     return rows

@@ -93,6 +93,21 @@ def _bpe_tokenizer(specials: list[str], **tokens: Any):
     return PreTrainedTokenizerFast(tokenizer_object=backend, **tokens)
 
 
+def _padded_tokenizer(backend: Any, size: int, pad: str, **tokens: Any):
+    # Fill the vocabulary up to ``size`` with never-produced tokens and put ``pad`` last.
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    data = json.loads(backend.to_str())
+    vocab = data["model"]["vocab"]
+    for index in range(len(vocab), size - 1):
+        vocab[f"<unused-{index}>"] = index
+    vocab[pad] = size - 1
+    data["added_tokens"].append({"id": size - 1, "content": pad, "single_word": False, "lstrip": False,
+                                 "rstrip": False, "normalized": False, "special": True})  # fmt: skip
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(data)), pad_token=pad, **tokens)
+
+
 def _save(model: torch.nn.Module, tokenizer_or_processor: Any, folder: Path) -> None:
     model.save_pretrained(folder)
     tokenizer_or_processor.save_pretrained(folder)
@@ -134,8 +149,11 @@ def _build_marian(folder: Path) -> None:
     from tokenizers import processors
     from transformers import MarianConfig, MarianMTModel
 
-    tokenizer = _bpe_tokenizer(["<pad>", "</s>", "<unk>"], pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-                               model_max_length=512)  # fmt: skip
+    # The published layout: "</s>" 0, "<unk>" 1, ..., "<pad>" last (65,000), one token per embedding
+    # row, so engines that read the vocabulary (CTranslate2) see what they see in the real model.
+    trained = _bpe_tokenizer(["</s>", "<unk>"])
+    tokenizer = _padded_tokenizer(trained.backend_tokenizer, 65001, "<pad>", eos_token="</s>", unk_token="<unk>",
+                                  model_max_length=512)  # fmt: skip
     eos = tokenizer.eos_token_id
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", eos)]
@@ -225,8 +243,9 @@ _STANDIN_BUILDERS: dict[str, Callable[[Path], None]] = {
     "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2": lambda f: _build_embedder(f, 250037, 12, False),
     QUICK_EMBEDDER: lambda f: _build_embedder(f, 30522, 6, True),
 }
-# Bump when a builder changes so stale stand-ins are rebuilt.
+# Bump when a builder changes so stale stand-ins are rebuilt (per model where only one changed).
 _BUILDER_VERSION = 2
+_BUILDER_VERSIONS = {"Helsinki-NLP/opus-mt-en-zh": 3}
 
 
 def benchmark_hub_id(task: str, quick: bool) -> str:
@@ -263,7 +282,7 @@ def prepare_model(task: str, settings: Settings, quick: bool = True, tiny: bool 
     root = settings.models_dir / STANDIN_FOLDER / ("tiny" if tiny else "full-size")
     bench_settings = _standin_settings(settings, root)
     folder = mirror_folder(hub_id, bench_settings)
-    marker = {"hub_id": hub_id, "tiny": tiny, "version": _BUILDER_VERSION}
+    marker = {"hub_id": hub_id, "tiny": tiny, "version": _BUILDER_VERSIONS.get(hub_id, _BUILDER_VERSION)}
     marker_path = folder / _MARKER
     if not (marker_path.is_file() and json.loads(marker_path.read_text()) == marker):
         folder.mkdir(parents=True, exist_ok=True)

@@ -52,8 +52,8 @@ class TaskAdapter:
     run_batch_ours: Callable[[LoadedModel, list[Any]], Work]
     run_single_baseline: Callable[[Any, Any, int], int]
     generates: bool = False
-    # Builds the baseline from (folder, device); None means transformers.pipeline(pipeline_task, ...).
-    make_baseline: Callable[[str, str], Any] | None = None
+    # Builds the baseline from (folder, device, dtype=...); None means transformers.pipeline(pipeline_task, ...).
+    make_baseline: Callable[..., Any] | None = None
 
 
 # --- sentiment -------------------------------------------------------------------------------
@@ -100,11 +100,11 @@ class PlainTranslator:
     """The translation baseline: transformers 5 removed the ``translation`` pipeline, so this is
     the model card's recipe (tokenizer, ``generate``, decode) called one sentence at a time."""
 
-    def __init__(self, folder: str, device: str) -> None:
+    def __init__(self, folder: str, device: str, dtype: Any = None) -> None:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(folder).to(device)
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=dtype).to(device)
         self.device = device
 
     def __call__(self, text: str, **generate_kwargs: Any) -> str:
@@ -184,21 +184,21 @@ ADAPTERS: dict[str, TaskAdapter] = {
     catalog.SENTIMENT: TaskAdapter(
         catalog.SENTIMENT, "text-classification", "texts",
         f"sentiment.classify (length-sorted batches of {sentiment.DEFAULT_BATCH_SIZE})",
-        "pipeline('text-classification'), one text per call",
+        "pipeline('text-classification', dtype=ours), one text per call",
         _sentiment_inputs, _sentiment_single, _sentiment_batch, _sentiment_baseline,
     ),
     catalog.TRANSLATION: TaskAdapter(
         catalog.TRANSLATION, "", "sentences",
         f"translation.translate, greedy (length-sorted batches of {translation.DEFAULT_BATCH_SIZE})",
-        "from_pretrained + generate, one sentence per call (transformers 5 has no translation pipeline), "
-        "greedy, max_new_tokens = ours",
+        "from_pretrained(dtype=ours) + generate, one sentence per call (transformers 5 has no translation "
+        "pipeline), greedy, max_new_tokens = ours",
         _translation_inputs, _translation_single, _translation_batch, _translation_baseline, generates=True,
         make_baseline=PlainTranslator,
     ),
     catalog.IMAGE_CLASSIFICATION: TaskAdapter(
         catalog.IMAGE_CLASSIFICATION, "image-classification", "images",
         f"image_classification.classify_images (size-sorted batches of {image_classification.DEFAULT_BATCH_SIZE})",
-        "pipeline('image-classification'), one image per call",
+        "pipeline('image-classification', dtype=ours), one image per call",
         _image_inputs, _image_single, _image_batch, _image_baseline,
     ),
     catalog.TEXT_GENERATION: TaskAdapter(

@@ -7,6 +7,8 @@ only) and turn every loader failure into the same typed errors; ``trust_remote_c
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +25,14 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, endpoints, hub, quantize
+from backend.models import catalog, endpoints, engines, hub, lean_load, quantize
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
 from backend.models.plan import IN_APP_HINT, LoadPlan, operator_detail, plan_load
 from backend.server_paths import shown_path
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,11 +48,15 @@ class LoadedModel:
     dtype: str
     memory_bytes: int
     load_seconds: float
+    # "torch", or the engine the setting chose (backend.models.engines).
+    engine: str = engines.TORCH
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def _memory_bytes(model: Any) -> int:
+    if isinstance(getattr(model, "memory_bytes", None), int):  # another engine's model files
+        return model.memory_bytes
     module = getattr(model, "model", model) if not isinstance(model, torch.nn.Module) else model
     if not isinstance(module, torch.nn.Module):
         return 0
@@ -116,6 +124,8 @@ _AUTO_CLASSES = {
     catalog.TEXT_GENERATION: ("AutoModelForCausalLM", "AutoTokenizer"),
 }
 _TRAINING_TASKS = (catalog.TEXT_CLASSIFIER_BASE, catalog.IMAGE_CLASSIFIER_BASE)
+# Demos whose loads convert dtype tensor by tensor (the chat model has its own streamed int8 load).
+LEAN_LOAD_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION)
 
 
 def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
@@ -124,10 +134,27 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
     options = {"local_files_only": local_only, "trust_remote_code": False}
     preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
-    model = model_class.from_pretrained(
-        plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
-    )
+    model = _converted(plan, model_class) if not model_options else None
+    if model is None:
+        model = model_class.from_pretrained(
+            plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
+        )
     return model, preprocessor
+
+
+def _converted(plan: LoadPlan, model_class: Any) -> Any:
+    """A local model whose stored float dtype is not the plan's, read straight into the plan's
+    dtype (``lean_load``: an mmap'd conversion would hold the stored copy too); None otherwise."""
+    dtype = torch_dtype(plan.dtype)
+    if plan.folder is None or plan.task not in LEAN_LOAD_TASKS:
+        return None
+    files = sorted(plan.folder.glob("*.safetensors"))
+    if not files or not lean_load.needs_conversion(files, dtype):
+        return None
+    try:
+        return lean_load.load_converted(model_class, plan.folder, files, dtype)
+    except lean_load.LeanLoadUnsupported:
+        return None
 
 
 def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
@@ -143,6 +170,8 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
             model_kwargs={"dtype": dtype},
         )
         return model, None
+    if plan.engine != engines.TORCH and plan.folder is not None:
+        return engines.load(plan.task, plan.engine, plan.folder)
     head_task = plan.task in (catalog.SENTIMENT, catalog.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
@@ -163,10 +192,27 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
     if plan.device.kind == endpoints.REMOTE:
         return endpoints.connect(plan.task, plan.ref, settings)
     started = time.perf_counter()
+    if plan.engine != engines.TORCH:
+        try:
+            with _load_errors(plan, settings):
+                model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
+        except InsufficientMemoryError:
+            raise
+        except ShowcaseError as error:
+            # A model the engine cannot take (another vocabulary layout, an operator the exporter
+            # lacks) still runs: in torch, as without the setting; the log says why.
+            _LOG.warning("%s on %s failed (%s); loading it in torch", plan.ref, plan.engine, error.__cause__ or error)
+            torch_settings = dataclasses.replace(settings, cpu_engine="")
+            return load_from_plan(plan_load(plan.task, plan.ref, torch_settings, plan.device), torch_settings)
+        return _loaded(plan, model, preprocessor, started)
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
         if plan.int8:
             model = quantize.quantize_int8(model)
+    return _loaded(plan, model, preprocessor, started)
+
+
+def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> LoadedModel:
     return LoadedModel(
         task=plan.task,
         model_ref=plan.ref,
@@ -177,6 +223,7 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
         dtype=plan.dtype,
         memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if plan.int8 else 0),
         load_seconds=time.perf_counter() - started,
+        engine=plan.engine,
     )
 
 

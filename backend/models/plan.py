@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
-from backend.models import catalog, endpoints, quantize
+from backend.models import catalog, endpoints, engines, quantize
 from backend.models.device import DeviceInfo, choose_device, wants_cpu_bfloat16
 from backend.models.weights import loaded_bytes, require_safetensors
 from backend.server_paths import shown_path
@@ -57,6 +57,7 @@ class LoadPlan:
         use_safetensors: True to refuse anything but safetensors; None (vetted catalogue hub ids
             only) to let transformers fall back to ``.bin`` through torch's weights-only unpickler.
         estimated_bytes: expected weight memory (0 when unknown: a hub id outside the catalogue).
+        engine: what runs it: "torch", or "onnx" / "ctranslate2" on CPU by setting (``engines``).
     """
 
     task: str
@@ -69,6 +70,7 @@ class LoadPlan:
     int8: bool
     use_safetensors: bool | None
     estimated_bytes: int
+    engine: str = engines.TORCH
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able summary."""
@@ -83,6 +85,7 @@ class LoadPlan:
             "int8": self.int8,
             "use_safetensors": self.use_safetensors,
             "estimated_mb": round(self.estimated_bytes / 2**20, 1),
+            "engine": self.engine,
         }
 
 
@@ -205,8 +208,10 @@ def plan_load(
     device = device or choose_device(settings.device)
     listed = [spec for spec in catalog.CATALOGUE if spec.hub_id == model_ref]
     spec = next((s for s in listed if s.task == task), None)
-    dtype = "float32" if training else _dtype_for(task, spec, device, settings)
-    int8 = not training and quantize.wants_int8(task, device, settings)
+    engine = engines.TORCH if training else engines.engine_for(task, device, settings, folder)
+    # The engines compute float32 on a CPU (and replace int8 Linear layers).
+    dtype = "float32" if training or engine != engines.TORCH else _dtype_for(task, spec, device, settings)
+    int8 = not training and engine == engines.TORCH and quantize.wants_int8(task, device, settings)
     # At the chosen dtype even under int8: a budget figure on the safe side of the packed weights.
     estimated = spec.memory_mb(dtype) * 2**20 if spec else loaded_bytes(weight_files, dtype)
     return LoadPlan(
@@ -223,4 +228,5 @@ def plan_load(
         # loads with torch's weights_only unpickler. Every other reference must be safetensors.
         use_safetensors=None if (listed and not is_local) else True,
         estimated_bytes=estimated,
+        engine=engine,
     )

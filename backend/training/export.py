@@ -9,6 +9,7 @@ from pathlib import Path
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs.store import SUCCEEDED, Job
+from backend.models import engines
 from backend.training.evaluation import EVALUATION_FILE
 from backend.training.params import PARAMS_FILE
 from backend.training.runner import MODEL_FOLDER
@@ -46,6 +47,9 @@ def export_model_zip(job: Job, settings: Settings | None = None) -> Path:
     folder = target.stem
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(model_dir.rglob("*")):
+            # An engine's cached copy (LSM_CPU_ENGINE) is rebuilt from the weights wherever it is needed.
+            if engines.CACHE_FOLDER in path.relative_to(model_dir).parts:
+                continue
             if path.is_file() and not path.is_symlink():
                 archive.write(path, f"{folder}/{path.relative_to(model_dir).as_posix()}")
         for extra in (PARAMS_FILE, EVALUATION_FILE):

@@ -66,6 +66,20 @@ def test_every_inference_task_has_numeric_figures_for_both_paths(tiny_results):
         assert any("checks the harness" in note for note in result["notes"])
 
 
+def test_loads_report_their_own_peak_and_the_engine_row_its_answers(tiny_results):
+    results, _ = tiny_results
+    by_task = {r["task"]: r for r in results["inference"]}
+    for result in results["inference"]:
+        figures = result["ours"]
+        assert _is_number(figures["load_delta_rss_mb"]) and figures["load_delta_rss_mb"] <= figures["delta_rss_mb"]
+        assert _is_number(figures["weights_mb"]) and figures["weights_mb"] > 0
+    onnx = by_task["sentiment"]
+    assert onnx["ours_engine"]["engine"] == "onnx" and onnx["ours_engine"]["dtype"] == "float32"
+    assert all(_is_number(onnx["ours_engine"][name]) for name in _PATH_FIGURES)
+    check = onnx["engine_check"]
+    assert check["same_label"] == check["inputs"] > 0 and check["max_score_difference"] < 1e-4
+
+
 def test_generation_gets_a_bound_estimate_and_units(tiny_results):
     results, _ = tiny_results
     by_task = {r["task"]: r for r in results["inference"]}

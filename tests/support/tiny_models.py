@@ -198,6 +198,34 @@ def build_translator(folder: Path) -> Path:
     return folder
 
 
+def build_opus_layout_translator(folder: Path) -> Path:
+    """A MarianMT model with OPUS-MT's vocabulary layout ("</s>" 0, "<unk>" 1, "<pad>" last, which
+    is also the decoder's start token), the layout CTranslate2's converter expects."""
+    from tokenizers import processors
+    from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+
+    _seed()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_bpe(["</s>", "<unk>"]), eos_token="</s>", unk_token="<unk>", model_max_length=128
+    )
+    tokenizer.add_special_tokens({"pad_token": "<pad>"})
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", tokenizer.eos_token_id)]
+    )
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    config = MarianConfig(
+        vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=128,
+        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, forced_eos_token_id=eos,
+    )  # fmt: skip
+    model = MarianMTModel(config)
+    model.generation_config.max_length = 64
+    model.generation_config.bad_words_ids = [[pad]]
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def build_image_classifier(folder: Path, labels: list[str] | None = None) -> Path:
     """A ViT image classifier on 32x32 inputs with its image processor."""
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor

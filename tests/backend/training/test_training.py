@@ -229,11 +229,16 @@ def test_export_zip_holds_a_loadable_model_folder(fast_text_run, settings, tmp_p
         created=0.0,
         run_dir=str(run_dir),
     )
+    # An engine's cached copy beside the weights (LSM_CPU_ENGINE) stays out of the download.
+    cached = run_dir / "model" / ".lsm-engines" / "onnx-1.0"
+    cached.mkdir(parents=True, exist_ok=True)
+    (cached / "model.onnx").write_bytes(b"engine copy")
     path = export_model_zip(job, settings)
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         archive.extractall(tmp_path)
     folder = path.stem
+    assert not any(".lsm-engines" in name for name in names)
     assert {
         f"{folder}/config.json",
         f"{folder}/README.md",
