@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from backend import config
+from backend.models import cache as model_cache
 from tests.support.demo_pages import texts
 from tests.support.openai_servers import FixedAnswerServer
 from tests.support.paths import PROJECT_ROOT
@@ -26,9 +28,14 @@ def refusing_server(monkeypatch):
     table = {"base_url": server.base_url, "model": "served-model", "api_key": KEY, "max_retries": 0}
     monkeypatch.setenv("LSM_ENDPOINTS", json.dumps({"gpu-chat": table}))
     config.get_settings.cache_clear()
+    # The process-wide model cache keeps the settings it was built with (a server's settings do not
+    # change while it runs); earlier tests built it without this endpoint.
+    monkeypatch.setattr(model_cache, "_shared", None)
+    st.cache_resource.clear()
     yield server
     server.close()
     config.get_settings.cache_clear()
+    st.cache_resource.clear()
 
 
 def _open() -> AppTest:
