@@ -71,7 +71,7 @@ def packed_weight_bytes(model: Any) -> int:
 # torch._weight_int8pack_mm needs the input width to be a multiple of this.
 _KERNEL_ALIGNMENT = 8
 # Rows quantised at a time: bounds the float32 scratch of a large matrix (a tied vocabulary head).
-_QUANTIZE_ROWS = 4096
+_QUANTIZE_ROWS = 1024
 
 
 def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,10 +81,14 @@ def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tenso
     packed = torch.empty(weight.shape, dtype=torch.int8)
     scales = torch.empty(rows, dtype=dtype)
     for start in range(0, rows, _QUANTIZE_ROWS):
-        block = weight[start : start + _QUANTIZE_ROWS].float()
-        scale = (block.abs().amax(dim=1) / 127).clamp(min=1e-12)
-        packed[start : start + _QUANTIZE_ROWS] = torch.round(block / scale[:, None]).clamp(-127, 127).to(torch.int8)
-        scales[start : start + _QUANTIZE_ROWS] = scale.to(dtype)
+        # One float32 block, changed in place: the scratch is one block, not one per operation.
+        block = weight[start : start + _QUANTIZE_ROWS].to(torch.float32, copy=True)
+        # Rounded to the stored dtype first, so the kernel multiplies by the scale used here.
+        scale = (block.abs().amax(dim=1) / 127).clamp_(min=1e-12).to(dtype)
+        block.div_(scale.float()[:, None]).round_().clamp_(-127, 127)
+        packed[start : start + _QUANTIZE_ROWS] = block
+        scales[start : start + _QUANTIZE_ROWS] = scale
+        del block
     return packed, scales
 
 

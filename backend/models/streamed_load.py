@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,16 @@ class StreamedLoadUnsupported(Exception):
     """This checkpoint cannot be loaded tensor by tensor; load it the ordinary way."""
 
 
-def read_tensors(file: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Each tensor of a safetensors file, by name, read into its own memory (no mmap)."""
+def read_tensors(
+    file: Path, scratch_for: Callable[[str], bool] = lambda name: False
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each tensor of a safetensors file, by name, read with plain file reads (no mmap).
+
+    A tensor for which ``scratch_for(name)`` is true is read into one buffer reused for all such
+    tensors and is valid only until the next one is read: the weights that are quantised at once
+    need no memory of their own, and reusing one buffer leaves no freed holes for the allocator.
+    """
+    scratch = torch.empty(0, dtype=torch.uint8)
     with file.open("rb") as handle:
         length = int.from_bytes(handle.read(8), "little")
         if not 0 < length <= _HEADER_LIMIT:
@@ -61,9 +69,16 @@ def read_tensors(file: Path) -> Iterator[tuple[str, torch.Tensor]]:
             if dtype is None:
                 raise StreamedLoadUnsupported(f"{file.name}: tensor {name} has dtype {entry['dtype']}")
             begin, end = entry["data_offsets"]
-            raw = torch.empty(end - begin, dtype=torch.uint8)
+            size = end - begin
+            if scratch_for(name):
+                if scratch.numel() < size:
+                    scratch = torch.empty(0, dtype=torch.uint8)  # the old one goes first
+                    scratch = torch.empty(size, dtype=torch.uint8)
+                raw = scratch[:size]
+            else:
+                raw = torch.empty(size, dtype=torch.uint8)
             handle.seek(base + begin)
-            if handle.readinto(memoryview(raw.numpy())) != end - begin:
+            if size and handle.readinto(memoryview(raw.numpy())) != size:
                 raise StreamedLoadUnsupported(f"{file.name}: truncated")
             shape = entry["shape"]
             yield name, (raw.view(dtype).reshape(shape) if math.prod(shape) else torch.empty(shape, dtype=dtype))
@@ -104,9 +119,15 @@ def load_causal_lm_int8(folder: Path, dtype: torch.dtype) -> Any:
     with init_empty_weights(include_buffers=False):
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=False)
     slots = _linear_slots(model)
+
+    def quantised_at_once(name: str) -> bool:
+        owner, _, leaf = name.rpartition(".")
+        return owner in slots and leaf == "weight"
+
     for file in _weight_files(folder):
-        for name, tensor in read_tensors(file):
+        for name, tensor in read_tensors(file, quantised_at_once):
             owner, _, leaf = name.rpartition(".")
+            # A tensor already in ``dtype`` keeps its memory (``to`` returns it as is).
             value = tensor.to(dtype) if tensor.is_floating_point() else tensor
             if owner in slots and leaf == "weight":
                 parent, attribute = slots[owner]
