@@ -175,18 +175,29 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
     }
 
 
-def run(settings: Settings, page: bool = True, app_root: Path | None = None, loads: bool = True) -> dict[str, Any]:
-    """Every chat row: (``loads``) load peaks, speed, and (``page``) the browser against the backend."""
+def run(
+    settings: Settings,
+    page: bool = True,
+    app_root: Path | None = None,
+    loads: bool = True,
+    quick: bool = False,
+    speed_rows: bool = True,
+) -> dict[str, Any]:
+    """Every chat row: (``loads``) load peaks, speed, and (``page``) the browser against the backend.
+    ``quick``: fewer rounds and tokens, for a busy machine."""
     if _folder(settings) is None:
         return {"skipped": f"{HUB_ID} is not unpacked in the models folder (python -m backend.models unpack)"}
     result: dict[str, Any] = {"load_average_start": measure.load_average()}
     result["load_peaks"] = _load_peaks(settings) if loads else []
-    result["speed"] = speed(settings)
+    if speed_rows:
+        result["speed"] = speed(settings, rounds=2, new_tokens=32) if quick else speed(settings)
+        print(json.dumps(result["speed"]), file=sys.stderr, flush=True)
     if page:
         from benchmarks import page_speed
 
         loaded = _load("bfloat16", settings)
-        result["page"] = page_speed.measure(app_root or PROJECT_ROOT, loaded, settings)
+        sizes = {"rounds": 2, "max_new_tokens": 48} if quick else {}
+        result["page"] = page_speed.measure(app_root or PROJECT_ROOT, loaded, settings, **sizes)
     result["load_average_end"] = measure.load_average()
     return result
 
@@ -196,7 +207,7 @@ def render(result: dict[str, Any]) -> str:
     if "skipped" in result:
         return f"Chat on real weights: skipped ({result['skipped']})."
     lines = [f"load average {result['load_average_start']} → {result['load_average_end']}", ""]
-    speed_rows = result["speed"]
+    speed_rows = result.get("speed", {"tokens_per_second": {}})
     lines += ["| path | tokens/s | ×pipeline bfloat16 |", "|---|---|---|"]
     for path, rate in speed_rows["tokens_per_second"].items():
         lines.append(f"| {path} | {rate} | ×{speed_rows['over_pipeline'][path]} |")
@@ -216,7 +227,7 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``load MODE`` (one load peak, JSON on stdout), or ``run [--no-page] [--app-root DIR]``."""
+    """``load MODE`` (one load peak, JSON on stdout), or ``run [--quick] [--no-page] [--no-loads] [--no-speed] [--app-root DIR]``."""
     from backend.config import get_settings
 
     settings = get_settings()
@@ -224,7 +235,14 @@ def main(argv: list[str]) -> int:
         print(json.dumps(load_peak(argv[1], settings)))
         return 0
     app_root = Path(argv[argv.index("--app-root") + 1]) if "--app-root" in argv else None
-    result = run(settings, page="--no-page" not in argv, app_root=app_root, loads="--no-loads" not in argv)
+    result = run(
+        settings,
+        page="--no-page" not in argv,
+        app_root=app_root,
+        loads="--no-loads" not in argv,
+        quick="--quick" in argv,
+        speed_rows="--no-speed" not in argv,
+    )
     print(json.dumps(result, indent=1))
     print(render(result))
     return 0
