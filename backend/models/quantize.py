@@ -1,4 +1,5 @@
-"""Optional int8 inference on CPU: dynamic quantisation of a model's Linear layers.
+"""Optional int8 inference on CPU: dynamic quantisation of a model's Linear layers, and for the
+chat model weight-only int8 (below; loaded by ``backend.models.streamed_load``).
 
 ``torch.ao.quantization.quantize_dynamic`` stores Linear weights as int8 and quantises
 activations on the fly, so no calibration data is needed. The benchmarks (``benchmarks/RESULTS.md``)
