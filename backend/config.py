@@ -101,7 +101,7 @@ class Settings:
     queue_backend: str
     # May carry a password (redis://:secret@host): kept out of reprs, so logs never show it.
     redis_url: str = field(repr=False)
-    # "int8": dynamic int8 Linear layers for the CPU demos (see backend/models/quantize.py).
+    # "int8": int8 Linear layers for the CPU demos, weight-only for chat (backend/models/quantize.py).
     cpu_quantize: str = "none"
     # "auto": the CPU demos load in bfloat16 where the CPU computes it natively; "on", "off".
     cpu_bfloat16: str = "auto"

@@ -31,7 +31,8 @@ from benchmarks.profiles import PROFILES  # noqa: E402
 
 INFERENCE_TASKS = ("sentiment", "translation", "image-classification", "text-generation")
 # Sentence embeddings on real weights (MiniLM, when its package is installed): benchmarks/embeddings.py.
-ALL_TASKS = (*INFERENCE_TASKS, "embeddings", "finetune", "app", "experiments")
+# "chat": real SmolLM2 weights (benchmarks/chat_speed.py), incl. the chat page in a browser.
+ALL_TASKS = (*INFERENCE_TASKS, "embeddings", "finetune", "app", "experiments", "chat")
 DEFAULT_TASKS = (*INFERENCE_TASKS, "embeddings", "finetune", "app")
 
 
@@ -100,6 +101,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["app"] = app_timing.run_app(profile, settings)
             elif task == "experiments":
                 results["experiments"] = [e.to_dict() for e in experiments.run_experiments(profile, settings)]
+            elif task == "chat":
+                from benchmarks import chat_speed
+
+                results["chat"] = chat_speed.run(settings)
         except Exception as error:  # noqa: BLE001 - one failing section must not lose the others
             results["errors"].append({"task": task, "error": f"{type(error).__name__}: {error}"})
             _say(traceback.format_exc())
@@ -113,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = run(args)
     print(report.render_text(results))
+    if "chat" in results:
+        from benchmarks import chat_speed
+
+        print("\n" + chat_speed.render(results["chat"]))
     json_path, markdown_path = report.write_results(results, args.out)
     print(f"\nWrote {json_path} and {markdown_path}")
     for failure in results["errors"]:

@@ -25,7 +25,7 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, endpoints, engines, hub, lean_load, quantize
+from backend.models import catalog, endpoints, engines, hub, lean_load, quantize, streamed_load
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
@@ -157,6 +157,24 @@ def _converted(plan: LoadPlan, model_class: Any) -> Any:
         return None
 
 
+def _load_weight_only_int8(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
+    """A chat model with int8 weights, never whole at a float dtype: tensor by tensor from a
+    local folder; else loaded at the plan's dtype and quantised one layer at a time."""
+    import transformers
+
+    dtype = torch_dtype(plan.dtype)
+    if plan.folder is not None:
+        try:
+            model = streamed_load.load_causal_lm_int8(plan.folder, dtype)
+        except streamed_load.StreamedLoadUnsupported:
+            model = None
+        if model is not None:
+            options = {"local_files_only": local_only, "trust_remote_code": False}
+            return model, transformers.AutoTokenizer.from_pretrained(plan.source, **options)
+    model, preprocessor = _from_pretrained(plan, local_only)
+    return quantize.quantize_weight_only_int8(model, dtype), preprocessor
+
+
 def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     dtype = torch_dtype(plan.dtype)
     if plan.task == catalog.EMBEDDINGS:
@@ -176,6 +194,8 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
         return load_embedding_head(plan.folder, plan.device.torch_device, dtype)
+    if plan.int8 and plan.task in quantize.WEIGHT_ONLY_TASKS:
+        return _load_weight_only_int8(plan, local_only)
     model, preprocessor = _from_pretrained(plan, local_only)
     model.to(plan.device.torch_device)
     model.eval()
@@ -207,7 +227,7 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
         return _loaded(plan, model, preprocessor, started)
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
-        if plan.int8:
+        if plan.int8 and not quantize.is_weight_only_int8(model):
             model = quantize.quantize_int8(model)
     return _loaded(plan, model, preprocessor, started)
 

@@ -221,8 +221,8 @@ def plan_load(
         is_local=is_local,
         folder=folder,
         device=device,
-        # Dynamic quantisation starts from float32 weights.
-        dtype="float32" if int8 else dtype,
+        # Dynamic quantisation starts from float32 weights; weight-only int8 (chat) keeps the dtype.
+        dtype="float32" if int8 and task not in quantize.WEIGHT_ONLY_TASKS else dtype,
         int8=int8,
         # Catalogue hub ids are vetted; a few only publish .bin weights, which transformers then
         # loads with torch's weights_only unpickler. Every other reference must be safetensors.

@@ -1,4 +1,5 @@
-"""Optional int8 inference on CPU: dynamic quantisation of a model's Linear layers.
+"""Optional int8 inference on CPU: dynamic quantisation of a model's Linear layers, and for the
+chat model weight-only int8 (below; loaded by ``backend.models.streamed_load``).
 
 ``torch.ao.quantization.quantize_dynamic`` stores Linear weights as int8 and quantises
 activations on the fly, so no calibration data is needed. The benchmarks (``benchmarks/RESULTS.md``)
@@ -22,6 +23,8 @@ INT8 = "int8"
 CHOICES = ("none", INT8)
 # The demo tasks the benchmark measured; embeddings and fine-tuning bases stay in float.
 INT8_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+# Of those, the ones whose int8 is weight-only (see below), loaded at their float dtype's activations.
+WEIGHT_ONLY_TASKS = (catalog.TEXT_GENERATION,)
 
 
 def wants_int8(task: str, device: DeviceInfo, settings: Settings) -> bool:
@@ -54,3 +57,98 @@ def packed_weight_bytes(model: Any) -> int:
             weight = module.weight()
             total += weight.numel() * weight.element_size()
     return total
+
+
+# --- Weight-only int8 for the chat model ----------------------------------------------------------
+#
+# One reply at a time reads every weight once per token, so a chat model on a CPU waits on memory:
+# int8 weights halve what each token reads against bfloat16. Dynamic quantisation (above) needs
+# float32 activations and so a float32 model; weight-only int8 keeps the model in bfloat16 and
+# multiplies bfloat16 activations by int8 weights with one scale per output row, in torch's
+# ``_weight_int8pack_mm`` kernel: the CPU kernel torchao's ``Int8WeightOnlyConfig`` dispatches to,
+# called here directly (no tensor-subclass dispatch per call, no extra package pinned to a torch
+# build). It is loaded tensor by tensor, so no bfloat16 or float32 copy of the model ever exists.
+
+# torch._weight_int8pack_mm needs the input width to be a multiple of this.
+_KERNEL_ALIGNMENT = 8
+# Rows quantised at a time: bounds the float32 scratch of a large matrix (a tied vocabulary head).
+_QUANTIZE_ROWS = 1024
+
+
+def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``weight`` (out x in, any float dtype) as int8 with one ``dtype`` scale per row (symmetric,
+    absmax / 127), quantised a block of rows at a time so the float32 scratch stays small."""
+    rows = weight.shape[0]
+    packed = torch.empty(weight.shape, dtype=torch.int8)
+    scales = torch.empty(rows, dtype=dtype)
+    for start in range(0, rows, _QUANTIZE_ROWS):
+        # One float32 block, changed in place: the scratch is one block, not one per operation.
+        block = weight[start : start + _QUANTIZE_ROWS].to(torch.float32, copy=True)
+        # Rounded to the stored dtype first, so the kernel multiplies by the scale used here.
+        scale = (block.abs().amax(dim=1) / 127).clamp_(min=1e-12).to(dtype)
+        block.div_(scale.float()[:, None]).round_().clamp_(-127, 127)
+        packed[start : start + _QUANTIZE_ROWS] = block
+        scales[start : start + _QUANTIZE_ROWS] = scale
+        del block
+    return packed, scales
+
+
+class Int8WeightOnlyLinear(torch.nn.Module):
+    """A ``Linear`` whose weight is int8 (one scale per output row); inputs and outputs keep ``dtype``."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        packed, scales = quantize_rows(weight, dtype)
+        # Buffers, not parameters: nothing trains them, and state_dict still saves them.
+        self.register_buffer("weight_int8", packed)
+        self.register_buffer("scales", scales)
+        self.bias = None if bias is None else torch.nn.Parameter(bias.detach().to(dtype), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)
+        if flat.dtype != self.scales.dtype:
+            flat = flat.to(self.scales.dtype)
+        if self.in_features % _KERNEL_ALIGNMENT == 0:
+            out = torch._weight_int8pack_mm(flat, self.weight_int8, self.scales)
+        else:
+            # The kernel reads the input in blocks of 8 and crashes or miscomputes otherwise
+            # (seen on torch 2.13); such odd layers exist only in toy models, so dequantising is fine.
+            out = torch.nn.functional.linear(flat, self.weight_int8.to(flat.dtype) * self.scales[:, None])
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _linear_slots(model: torch.nn.Module) -> dict[str, tuple[torch.nn.Module, str]]:
+    """Every ``Linear`` by qualified name, with its parent module and attribute name."""
+    slots = {}
+    for parent_name, parent in model.named_modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, torch.nn.Linear):
+                slots[f"{parent_name}.{child_name}" if parent_name else child_name] = (parent, child_name)
+    return slots
+
+
+def quantize_weight_only_int8(model: torch.nn.Module, dtype: torch.dtype = torch.bfloat16) -> torch.nn.Module:
+    """Replace every ``Linear`` of a loaded model with an ``Int8WeightOnlyLinear``, one at a time
+    (each float weight is released as soon as its int8 copy exists). In place; returns ``model``."""
+    for parent, name in _linear_slots(model).values():
+        linear = getattr(parent, name)
+        setattr(parent, name, Int8WeightOnlyLinear(linear.weight.detach(), linear.bias, dtype))
+        del linear
+    return model.eval()
+
+
+def is_weight_only_int8(model: Any) -> bool:
+    """Whether ``model`` holds weight-only int8 layers."""
+    return isinstance(model, torch.nn.Module) and any(isinstance(m, Int8WeightOnlyLinear) for m in model.modules())
+
+
+def weight_only_bytes(model: Any) -> int:
+    """Bytes of a weight-only int8 model: its parameters and buffers, the int8 weights included."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)

@@ -4,17 +4,22 @@ The history lives in ``st.session_state[f"{key}.history"]`` as dicts (role, cont
 replies the ``GenerationResult`` or a ``stopped`` mark). A Stop click reruns the page while the
 reply streams; the text so far survives in ``f"{key}.partial"`` and is added to the history,
 marked as stopped, on that rerun.
+
+The reply is drawn a few times a second, not once per token (``ScreenUpdates``): each drawing
+re-sends and re-renders the whole reply, and per-token drawing made the page show fewer tokens a
+second than the model produced (``benchmarks/page_speed.py`` measures both).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from backend.inference.screen_updates import ScreenUpdates
 from backend.inference.text_generation import ChatMessage, ReplyStream
 from pages.components.errors import user_errors
 
@@ -22,12 +27,16 @@ from pages.components.errors import user_errors
 StartReply = Callable[[list[ChatMessage], threading.Event], ReplyStream | None]
 
 
-def _record_stream(chunks: Iterable[str], key: str) -> Iterator[str]:
-    # The text so far stays in st.session_state[key] if a stop click interrupts the stream.
-    st.session_state[key] = ""
-    for chunk in chunks:
-        st.session_state[key] += chunk
-        yield chunk
+def _draw_stream(chunks: Iterable[str], key: str) -> None:
+    """Draw the reply as it grows; the text so far stays in st.session_state[key] if a Stop click
+    interrupts the run (the interruption surfaces as an exception at a drawing call)."""
+    shown = st.empty()
+    updates = ScreenUpdates(chunks)
+    try:
+        for text in updates:
+            shown.markdown(text)
+    finally:
+        st.session_state[key] = updates.text
 
 
 def load_history(key: str) -> list[dict[str, Any]]:
@@ -80,7 +89,7 @@ def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: Sta
         stream = start_reply(turns, stop)
         if stream is not None:
             st.button("Stop", key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
-            st.write_stream(_record_stream(stream, f"{key}.partial"))
+            _draw_stream(stream, f"{key}.partial")
             st.session_state.pop(f"{key}.partial", None)
             result = stream.result
             history.append({"role": "assistant", "content": result.text if result else "", "result": result})

@@ -74,6 +74,12 @@ def test_int8_loads_from_float32_and_training_never_quantises(tiny_model_paths, 
     assert not base.int8 and base.dtype == "float32"  # mixed precision is the trainer's business
 
 
+def test_int8_chat_keeps_its_dtype_for_weight_only_int8(tiny_model_paths, settings):
+    int8 = dataclasses.replace(settings, cpu_quantize="int8", cpu_bfloat16="on")
+    chat = plan_load(catalog.TEXT_GENERATION, tiny_model_paths[catalog.TEXT_GENERATION], int8, CPU)
+    assert chat.int8 and chat.dtype == "bfloat16"  # no float32 load: the int8 weights come from the file
+
+
 def test_the_sidebar_dtype_is_the_one_demos_load_in(tiny_model_paths, settings, monkeypatch):
     from backend.models import device as device_module
 

@@ -1,0 +1,167 @@
+"""Loading a chat model straight into weight-only int8, one tensor at a time.
+
+``from_pretrained`` materialises the whole model at a float dtype before anything can be quantised,
+so an int8 model's load used to hold a float32 copy (dynamic quantisation) or would hold a bfloat16
+one: 2-3x the int8 model's size at the peak. Here the model is built on the meta device (no
+memory), and each tensor of the safetensors files is read with plain file reads (an mmap'd file
+would count every page it touched in the process's resident memory), converted, quantised when it
+is a Linear weight, and put in place before the next is read. The peak is the int8 model plus one
+tensor.
+
+Only plain causal LMs whose checkpoint names match the model's own parameters load this way;
+anything else (renamed keys, missing tensors) raises ``StreamedLoadUnsupported`` and the loader
+takes the ordinary path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.models.quantize import Int8WeightOnlyLinear, _linear_slots
+
+_HEADER_LIMIT = 100 * 2**20
+_DTYPES = {
+    "BF16": torch.bfloat16,
+    "F16": torch.float16,
+    "F32": torch.float32,
+    "F64": torch.float64,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+class StreamedLoadUnsupported(Exception):
+    """This checkpoint cannot be loaded tensor by tensor; load it the ordinary way."""
+
+
+def read_tensors(
+    file: Path, scratch_for: Callable[[str], bool] = lambda name: False
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each tensor of a safetensors file, by name, read with plain file reads (no mmap).
+
+    A tensor for which ``scratch_for(name)`` is true is read into one buffer reused for all such
+    tensors and is valid only until the next one is read: the weights that are quantised at once
+    need no memory of their own, and reusing one buffer leaves no freed holes for the allocator.
+    """
+    scratch = torch.empty(0, dtype=torch.uint8)
+    with file.open("rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        if not 0 < length <= _HEADER_LIMIT:
+            raise StreamedLoadUnsupported(f"{file.name}: unreadable safetensors header")
+        header = json.loads(handle.read(length))
+        base = 8 + length
+        entries = sorted(
+            ((name, entry) for name, entry in header.items() if name != "__metadata__"),
+            key=lambda item: item[1]["data_offsets"][0],
+        )
+        for name, entry in entries:
+            dtype = _DTYPES.get(entry["dtype"])
+            if dtype is None:
+                raise StreamedLoadUnsupported(f"{file.name}: tensor {name} has dtype {entry['dtype']}")
+            begin, end = entry["data_offsets"]
+            size = end - begin
+            if scratch_for(name):
+                if scratch.numel() < size:
+                    scratch = torch.empty(0, dtype=torch.uint8)  # the old one goes first
+                    scratch = torch.empty(size, dtype=torch.uint8)
+                raw = scratch[:size]
+            else:
+                raw = torch.empty(size, dtype=torch.uint8)
+            handle.seek(base + begin)
+            if size and handle.readinto(memoryview(raw.numpy())) != size:
+                raise StreamedLoadUnsupported(f"{file.name}: truncated")
+            shape = entry["shape"]
+            yield name, (raw.view(dtype).reshape(shape) if math.prod(shape) else torch.empty(shape, dtype=dtype))
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise StreamedLoadUnsupported("no safetensors files at the top of the folder")
+    return files
+
+
+def _set_tensor(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    module_name, _, leaf = name.rpartition(".")
+    try:
+        module = model.get_submodule(module_name) if module_name else model
+    except AttributeError as error:
+        raise StreamedLoadUnsupported(f"the checkpoint's {name} is not in the model") from error
+    if leaf in module._parameters:
+        module._parameters[leaf] = torch.nn.Parameter(value, requires_grad=False)
+    elif leaf in module._buffers:
+        module._buffers[leaf] = value
+    else:
+        raise StreamedLoadUnsupported(f"the checkpoint's {name} is not a tensor of the model")
+
+
+def load_causal_lm_int8(folder: Path, dtype: torch.dtype) -> Any:
+    """The causal LM in ``folder`` with weight-only int8 Linear layers and the rest in ``dtype``.
+
+    Raises:
+        StreamedLoadUnsupported: the checkpoint does not map onto the model one to one.
+    """
+    import transformers
+    from accelerate import init_empty_weights
+
+    config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    # Buffers (rotary frequencies) are computed at construction, not stored: build them for real.
+    with init_empty_weights(include_buffers=False):
+        model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=False)
+    slots = _linear_slots(model)
+
+    def quantised_at_once(name: str) -> bool:
+        owner, _, leaf = name.rpartition(".")
+        return owner in slots and leaf == "weight"
+
+    for file in _weight_files(folder):
+        for name, tensor in read_tensors(file, quantised_at_once):
+            owner, _, leaf = name.rpartition(".")
+            # A tensor already in ``dtype`` keeps its memory (``to`` returns it as is).
+            value = tensor.to(dtype) if tensor.is_floating_point() else tensor
+            if owner in slots and leaf == "weight":
+                parent, attribute = slots[owner]
+                old = getattr(parent, attribute)
+                if not isinstance(old, torch.nn.Linear) or tuple(old.weight.shape) != tuple(value.shape):
+                    raise StreamedLoadUnsupported(f"{name} does not match the model's layer")
+                new = Int8WeightOnlyLinear(value, None, dtype)
+                new.bias = old.bias  # still on meta until the checkpoint's bias arrives
+                setattr(parent, attribute, new)
+            elif owner in slots and leaf == "bias":
+                getattr(*slots[owner]).bias = torch.nn.Parameter(value, requires_grad=False)
+            else:
+                _set_tensor(model, name, value)
+            del tensor, value
+    _fill_tied_head(model, slots, dtype)
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"]
+    if left:
+        raise StreamedLoadUnsupported(f"the checkpoint lacks {len(left)} tensors, e.g. {left[0]}")
+    if (folder / "generation_config.json").is_file():
+        model.generation_config = transformers.GenerationConfig.from_pretrained(folder, local_files_only=True)
+    return model.eval()
+
+
+def _fill_tied_head(model: torch.nn.Module, slots: dict, dtype: torch.dtype) -> None:
+    """A head tied to the input embeddings is not in the checkpoint: quantise it from them (its own
+    int8 copy; the embedding table stays in ``dtype`` for lookups)."""
+    head = model.get_output_embeddings()
+    if not isinstance(head, torch.nn.Linear) or head.weight.device.type != "meta":
+        return
+    if not getattr(model.config.get_text_config(), "tie_word_embeddings", False):
+        return
+    embeddings = model.get_input_embeddings().weight
+    if embeddings.device.type == "meta" or embeddings.shape != head.weight.shape:
+        return
+    for parent, attribute in slots.values():
+        if getattr(parent, attribute) is head:
+            setattr(parent, attribute, Int8WeightOnlyLinear(embeddings.detach(), None, dtype))

@@ -1,0 +1,254 @@
+"""Chat on real weights (SmolLM2-135M-Instruct): speed at batch 1, load peaks, and the page.
+
+- **Speed**: ``stream_reply`` (the chat page's backend call) on our bfloat16 and weight-only int8
+  loads against a bfloat16 ``pipeline("text-generation")`` (what a knowledgeable user writes on a
+  CPU with bfloat16 units), greedy, same prompts, same process; rounds alternate over the paths so
+  load from other work falls on all of them. Every path generates exactly the token count our
+  bfloat16 path produced for that prompt (the pipeline and int8 get it as min and max new tokens).
+- **Load peaks**: each load in a fresh process (``python -m benchmarks.chat_speed load MODE``):
+  the peak resident memory the load added (``VmHWM`` after imports) against the loaded weights'
+  size (parameters and buffers at their loaded dtype).
+- **Page**: ``benchmarks.page_speed``, tokens/s in the browser against the backend's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from backend.config import PROJECT_ROOT, Settings
+from benchmarks import measure
+
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+PROMPTS = (
+    "Explain in three sentences what fine-tuning a language model means.",
+    "Write a short, polite e-mail asking a supplier to confirm a delivery date.",
+    "List three uses of a small language model on a laptop.",
+)
+LOAD_MODES = ("bfloat16", "int8", "int8-dynamic-before")
+
+
+def _folder(settings: Settings) -> Path | None:
+    folder = settings.models_dir / HUB_ID.replace("/", "--")
+    return folder if (folder / "config.json").is_file() else None
+
+
+def _settings(settings: Settings, quantize: str) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, cpu_quantize=quantize, device="cpu")
+
+
+def _load(mode: str, settings: Settings) -> Any:
+    """Load SmolLM2 the way ``mode`` says (``int8-dynamic-before``: the chat int8 path before this
+    change, float32 weights then dynamic quantisation, kept for the comparison)."""
+    from backend.models import quantize
+    from backend.models.loader import load_model
+
+    if mode == "int8-dynamic-before":
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(_folder(settings), dtype=torch.float32)
+        return quantize.quantize_int8(model)
+    return load_model("text-generation", HUB_ID, _settings(settings, "int8" if mode == "int8" else "none"))
+
+
+def _weights_bytes(model: Any) -> int:
+    from backend.models import quantize
+
+    model = getattr(model, "model", model)
+    return quantize.weight_only_bytes(model) + quantize.packed_weight_bytes(model)
+
+
+def _answer_once(loaded: Any) -> None:
+    import torch
+
+    model = getattr(loaded, "model", loaded)
+    with torch.inference_mode():
+        model.generate(input_ids=torch.tensor([[1, 2, 3]]), max_new_tokens=2, min_new_tokens=2, do_sample=False)
+
+
+def load_peak(mode: str, settings: Settings) -> dict[str, Any]:
+    """In this (fresh) process: what loading in ``mode`` adds to the peak RSS, and the weights' size."""
+    import transformers
+    from accelerate import init_empty_weights
+
+    from backend.models import loader  # noqa: F401
+
+    # One-time costs every later load skips are not the load's: importing the model's class and
+    # the generation code (about 140 MB of modules here) and the tokenizer library's first use.
+    folder = _folder(settings)
+    with init_empty_weights():
+        transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
+    transformers.AutoTokenizer.from_pretrained(folder)
+    measure.return_freed_memory()
+    with measure.peak_memory() as reading:
+        started = time.perf_counter()
+        loaded = _load(mode, settings)
+        seconds = time.perf_counter() - started
+        # A bfloat16 load maps the file and reads pages on first use: count them by answering once.
+        _answer_once(loaded)
+    weights = _weights_bytes(loaded) / measure.MB
+    return {
+        "mode": mode,
+        "load_seconds": round(seconds, 2),
+        "added_peak_mb": reading.delta_rss_mb,
+        "weights_mb": round(weights, 1),
+        "peak_over_weights": round(reading.delta_rss_mb / weights, 2) if weights else None,
+        "method": reading.method,
+    }
+
+
+def _load_peaks(settings: Settings) -> list[dict[str, Any]]:
+    rows = []
+    for mode in LOAD_MODES:
+        env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir)}
+        done = subprocess.run([sys.executable, "-m", "benchmarks.chat_speed", "load", mode], cwd=PROJECT_ROOT,
+                              env=env, capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            rows.append({"mode": mode, "error": done.stderr[-400:]})
+            continue
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def _ours(loaded: Any, prompt: str, tokens: int | None) -> tuple[float, int, str]:
+    from backend.inference import text_generation
+    from backend.inference.text_generation import ChatMessage, GenerationOptions
+
+    options = GenerationOptions(temperature=0, max_new_tokens=tokens or 64)
+    started = time.perf_counter()
+    stream = text_generation.stream_reply(loaded, [ChatMessage("user", prompt)], options, threading.Event())
+    text = "".join(stream)
+    return time.perf_counter() - started, stream.result.new_tokens, text
+
+
+def _pipeline_reply(pipe: Any, prompt: str, tokens: int) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    out = pipe([{"role": "user", "content": prompt}], max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+    return time.perf_counter() - started, tokens, out[0]["generated_text"][-1]["content"]
+
+
+def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str, Any]:
+    """tokens/s at batch 1 of the pipeline, ours bfloat16 and ours int8, alternating."""
+    import torch
+    from transformers import pipeline
+
+    folder = _folder(settings)
+    bf16 = _load("bfloat16", settings)
+    int8 = _load("int8", settings)
+    pipe = pipeline("text-generation", model=str(folder), dtype=torch.bfloat16, device="cpu")
+    counts = {}
+    for prompt in PROMPTS:  # warm-up, and the token count each prompt gets on every path
+        _, counts[prompt], _ = _ours(bf16, prompt, new_tokens)
+        _ours(int8, prompt, 4)
+        _pipeline_reply(pipe, prompt, 4)
+    seconds: dict[str, float] = {"pipeline bfloat16": 0.0, "ours bfloat16": 0.0, "ours int8": 0.0}
+    tokens: dict[str, int] = dict.fromkeys(seconds, 0)
+    for _ in range(rounds):
+        for prompt in PROMPTS:
+            n = counts[prompt]
+            for path, call in (
+                ("pipeline bfloat16", lambda: _pipeline_reply(pipe, prompt, n)),  # noqa: B023
+                ("ours bfloat16", lambda: _ours(bf16, prompt, n)),  # noqa: B023
+                ("ours int8", lambda: _ours(int8, prompt, n)),  # noqa: B023
+            ):
+                took, made, _ = call()
+                seconds[path] += took
+                tokens[path] += made
+    rates = {path: round(tokens[path] / seconds[path], 2) for path in seconds}
+    base = rates["pipeline bfloat16"]
+    return {
+        "tokens_per_second": rates,
+        "over_pipeline": {path: round(rate / base, 3) for path, rate in rates.items()},
+        "tokens": tokens,
+        "rounds": rounds,
+        "prompts": len(PROMPTS),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run(
+    settings: Settings,
+    page: bool = True,
+    app_root: Path | None = None,
+    loads: bool = True,
+    quick: bool = False,
+    speed_rows: bool = True,
+) -> dict[str, Any]:
+    """Every chat row: (``loads``) load peaks, speed, and (``page``) the browser against the backend.
+    ``quick``: fewer rounds and tokens, for a busy machine."""
+    if _folder(settings) is None:
+        return {"skipped": f"{HUB_ID} is not unpacked in the models folder (python -m backend.models unpack)"}
+    result: dict[str, Any] = {"load_average_start": measure.load_average()}
+    result["load_peaks"] = _load_peaks(settings) if loads else []
+    if speed_rows:
+        result["speed"] = speed(settings, rounds=2, new_tokens=32) if quick else speed(settings)
+        print(json.dumps(result["speed"]), file=sys.stderr, flush=True)
+    if page:
+        from benchmarks import page_speed
+
+        loaded = _load("bfloat16", settings)
+        sizes = {"rounds": 2, "max_new_tokens": 48} if quick else {}
+        result["page"] = page_speed.measure(app_root or PROJECT_ROOT, loaded, settings, **sizes)
+    result["load_average_end"] = measure.load_average()
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown tables for RESULTS.md."""
+    if "skipped" in result:
+        return f"Chat on real weights: skipped ({result['skipped']})."
+    lines = [f"load average {result['load_average_start']} → {result['load_average_end']}", ""]
+    speed_rows = result.get("speed", {"tokens_per_second": {}})
+    lines += ["| path | tokens/s | ×pipeline bfloat16 |", "|---|---|---|"]
+    for path, rate in speed_rows["tokens_per_second"].items():
+        lines.append(f"| {path} | {rate} | ×{speed_rows['over_pipeline'][path]} |")
+    lines += ["", "| load | added peak RSS MB | weights MB | peak/weights | s |", "|---|---|---|---|---|"]
+    for row in result["load_peaks"]:
+        if "error" in row:
+            lines.append(f"| {row['mode']} | failed | | | |")
+        else:
+            lines.append(f"| {row['mode']} | {row['added_peak_mb']} | {row['weights_mb']} | "
+                         f"×{row['peak_over_weights']} | {row['load_seconds']} |")  # fmt: skip
+    if "page" in result:
+        page = result["page"]
+        lines += ["", f"page: browser {page['browser_tokens_per_second']} tokens/s, backend "
+                  f"{page['backend_tokens_per_second']} tokens/s, ratio {page['browser_over_backend']}, "
+                  f"same text {page['same_text']}"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """``load MODE`` (one load peak, JSON on stdout), or ``run [--quick] [--no-page] [--no-loads] [--no-speed] [--app-root DIR]``."""
+    from backend.config import get_settings
+
+    settings = get_settings()
+    if argv[:1] == ["load"]:
+        print(json.dumps(load_peak(argv[1], settings)))
+        return 0
+    app_root = Path(argv[argv.index("--app-root") + 1]) if "--app-root" in argv else None
+    result = run(
+        settings,
+        page="--no-page" not in argv,
+        app_root=app_root,
+        loads="--no-loads" not in argv,
+        quick="--quick" in argv,
+        speed_rows="--no-speed" not in argv,
+    )
+    print(json.dumps(result, indent=1))
+    print(render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raise SystemExit(main(sys.argv[1:]))
