@@ -110,7 +110,7 @@ def test_twenty_concurrent_sessions_run_demos_and_submit_jobs(browser, warmed_ap
     server = app.server_process()
     baseline = server.memory_info().rss
     log_start = app.log_path.stat().st_size
-    jobs_before = {job.id for job in JobStore(path=app.state_dir / "jobs.sqlite3").list_jobs()}
+    jobs_before = {job.id for job in JobStore(app.state_dir / "jobs.sqlite3").list_jobs()}
 
     # One context, many tabs: each tab is its own Streamlit session (its own websocket), and the
     # tabs share the browser's cache of the app's JavaScript, which keeps two cores free for the server.
@@ -149,6 +149,6 @@ def test_twenty_concurrent_sessions_run_demos_and_submit_jobs(browser, warmed_ap
     assert growth_mb < MAX_GROWTH_MB, f"server memory grew {growth_mb:,.0f} MB under load"
     new_log = Path(app.log_path).read_bytes()[log_start:].decode("utf-8", errors="replace")
     assert "Traceback" not in new_log, new_log[-3000:]
-    submitted = [job for job in JobStore(path=app.state_dir / "jobs.sqlite3").list_jobs() if job.id not in jobs_before]
+    submitted = [job for job in JobStore(app.state_dir / "jobs.sqlite3").list_jobs() if job.id not in jobs_before]
     assert len(submitted) == JOB_SESSIONS
     assert all(job.status != FAILED for job in submitted), [job.error for job in submitted]

@@ -204,7 +204,7 @@ def test_app_and_worker_stay_within_community_cloud_memory(browser, memory_group
 
             # The 20 sessions stay open from here on.
             watch.set_phase("image batch: 50 images, 200 megapixels, in the worker")
-            store = JobStore(path=app.state_dir / "jobs.sqlite3")
+            store = JobStore(app.state_dir / "jobs.sqlite3")
             known = {job.id for job in store.list_jobs()}
             batch_tab = tabs[2]
             batch_tab.goto(f"{app.url}/image_classification")

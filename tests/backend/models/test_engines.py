@@ -3,6 +3,7 @@ model, and giving torch float32's answers on a fixed set of inputs."""
 
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,16 @@ def opus_translator(settings) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def own_sentiment(tiny_model_paths, settings) -> str:
+    """A copy of the suite's tiny sentiment model: the export writes into the model's folder, and
+    the shared one is also served by the local test hub, which must list only the model's files."""
+    folder = settings.models_dir / "engines" / "sentiment-copy"
+    if not (folder / "config.json").is_file():
+        shutil.copytree(tiny_model_paths[catalog.SENTIMENT], folder)
+    return str(folder)
+
+
 def test_the_setting_names_an_engine_per_task():
     assert engines.requested_engines("sentiment=onnx, translation=ctranslate2") == {
         "sentiment": "onnx",
@@ -52,18 +63,18 @@ def test_the_setting_names_an_engine_per_task():
     assert engines.requested_engines("translation=onnx,sentiment=tensorrt,banana") == {}
 
 
-def test_plans_use_the_engine_on_cpu_only_for_local_folders(tiny_model_paths, settings):
+def test_plans_use_the_engine_on_cpu_only_for_local_folders(own_sentiment, settings):
     chosen = _engine(settings, "sentiment=onnx")
-    plan = plan_load(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], chosen)
+    plan = plan_load(catalog.SENTIMENT, own_sentiment, chosen)
     assert (plan.engine, plan.dtype, plan.int8) == ("onnx", "float32", False)
     assert plan.to_dict()["engine"] == "onnx"
     assert plan_load(catalog.SENTIMENT, "acme/not-downloaded", chosen).engine == "torch"
-    assert plan_load(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], settings).engine == "torch"
+    assert plan_load(catalog.SENTIMENT, own_sentiment, settings).engine == "torch"
 
 
-def test_onnx_sentiment_gives_torch_float32_scores(tiny_model_paths, settings):
-    reference = load_model(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], _torch(settings))
-    onnx = load_model(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], _engine(settings, "sentiment=onnx"))
+def test_onnx_sentiment_gives_torch_float32_scores(own_sentiment, settings):
+    reference = load_model(catalog.SENTIMENT, own_sentiment, _torch(settings))
+    onnx = load_model(catalog.SENTIMENT, own_sentiment, _engine(settings, "sentiment=onnx"))
     assert onnx.engine == "onnx" and onnx.memory_bytes > 0
     for batch_size in (1, 4):
         for ours, theirs in zip(
