@@ -9,15 +9,13 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.jobs import queue
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
 from backend.models import catalog
 from backend.models.access import check_model_access
 from backend.models.loader import load_tokenizer
@@ -27,6 +25,7 @@ from backend.training.chat_params import CHAT, FULL, FULL_MAX_PARAMS, ChatTunePa
 from backend.training.chat_report import ChatReport, load_chat_report
 from backend.training.chat_runner import ADAPTER_FOLDER, DATA_FOLDER, base_model_name
 from backend.training.export import EXPORT_FOLDER, export_name
+from backend.training.jobs import queue_new_run
 from backend.training.model_card import CARD_FILE
 
 RETRYABLE = (FAILED, CANCELLED)
@@ -83,30 +82,12 @@ def check_chat_data(
 def _submit(params: ChatTuneParams, dataset: ChatDataset, owner: str, settings: Settings) -> Job:
     params.validate()
     check_chat_base(params, owner, settings)
-    job_id = new_job_id()
-    run_dir = settings.runs_dir / job_id
-    try:
+
+    def write_data(run_dir: Path) -> dict[str, object]:
         replace(dataset).save(run_dir / DATA_FOLDER)
-        params.save(run_dir)
-        summary = {**dataset.summary, "warnings": dataset.warnings}
-        job = JobStore(settings=settings).create(
-            job_id,
-            CHAT,
-            CHAT,
-            params.to_dict(),
-            summary,
-            run_dir,
-            owner,
-            title=params.title,
-            method=params.method,
-            base_model=params.base_model,
-        )
-        queue.enqueue_job(job_id, settings)
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        JobStore(settings=settings).delete(job_id)
-        raise
-    return job
+        return {**dataset.summary, "warnings": dataset.warnings}
+
+    return queue_new_run(CHAT, CHAT, params, write_data, owner, settings)
 
 
 def submit_chat_job(

@@ -48,20 +48,24 @@ def check_base_model(params: TrainingParams, owner: str, settings: Settings | No
     check_model_access(params.base_model, owner, settings)
 
 
-def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
-    params.validate()
-    check_base_model(params, owner, settings)
+def queue_new_run(
+    kind: str, task: str, params: Any, write_data: Callable[[Path], dict[str, Any]], owner: str, settings: Settings
+) -> Job:
+    """Make a run folder, write the data into it (``write_data`` returns the job's summary) and
+    the parameters, record the job and queue it; any failure removes the folder and the record.
+
+    ``params`` is a training or chat-tuning parameter set (``title``, ``method``, ``base_model``,
+    ``to_dict`` and ``save``), already validated and its base model checked.
+    """
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     try:
-        prepared = prepare(run_dir / DATA_FOLDER)
-        prepared.save(run_dir / DATA_FOLDER)
+        summary = write_data(run_dir)
         params.save(run_dir)
-        summary = {**prepared.summary, "warnings": prepared.warnings, "class_names": prepared.classes}
         job = JobStore(settings=settings).create(
             job_id,
-            TRAIN,
-            params.task,
+            kind,
+            task,
             params.to_dict(),
             summary,
             run_dir,
@@ -76,6 +80,18 @@ def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], 
         JobStore(settings=settings).delete(job_id)
         raise
     return job
+
+
+def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
+    params.validate()
+    check_base_model(params, owner, settings)
+
+    def write_data(run_dir: Path) -> dict[str, Any]:
+        prepared = prepare(run_dir / DATA_FOLDER)
+        prepared.save(run_dir / DATA_FOLDER)
+        return {**prepared.summary, "warnings": prepared.warnings, "class_names": prepared.classes}
+
+    return queue_new_run(TRAIN, params.task, params, write_data, owner, settings)
 
 
 def submit_text_job(
