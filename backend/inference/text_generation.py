@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
 from backend.inference import remote, tables
@@ -200,20 +200,25 @@ class ReplyStream:
 
     def _generate(self) -> None:
         try:
-            config = generation_config(self.loaded, self.options, self.prompt.max_new_tokens)
-            device = self.loaded.device.torch_device
-            with torch.inference_mode():
-                output = self.loaded.model.generate(
-                    input_ids=self.prompt.input_ids.to(device),
-                    attention_mask=torch.ones_like(self.prompt.input_ids).to(device),
-                    generation_config=config,
-                    streamer=self._streamer,
-                    stopping_criteria=StoppingCriteriaList([_StopOnEvent(self.stop_event)]),
-                )
+            output = self._run(generation_config(self.loaded, self.options, self.prompt.max_new_tokens))
             self._new_tokens = int(output.shape[-1] - self.prompt.input_ids.shape[-1])
         except BaseException as error:  # noqa: BLE001 - re-raised in the consumer's thread
             self._error = error
             self._streamer.end()
+
+    def _run(self, config: GenerationConfig) -> torch.Tensor:
+        decoder = self.loaded.decoder
+        if decoder is not None and decoder.runs(config, self.prompt.prompt_tokens):
+            return decoder.generate(self.prompt.input_ids, config, self._streamer, self.stop_event)
+        device = self.loaded.device.torch_device
+        with torch.inference_mode():
+            return self.loaded.model.generate(
+                input_ids=self.prompt.input_ids.to(device),
+                attention_mask=torch.ones_like(self.prompt.input_ids).to(device),
+                generation_config=config,
+                streamer=self._streamer,
+                stopping_criteria=StoppingCriteriaList([_StopOnEvent(self.stop_event)]),
+            )
 
     def __iter__(self) -> Iterator[str]:
         watch = Stopwatch()

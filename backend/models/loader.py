@@ -26,6 +26,7 @@ from backend.errors import (
     ShowcaseError,
 )
 from backend.models import catalog, endpoints, engines, hub, lean_load, quantize, streamed_load
+from backend.models.compact_decoder import CompactDecoder
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
@@ -50,6 +51,8 @@ class LoadedModel:
     load_seconds: float
     # "torch", or the engine the setting chose (backend.models.engines).
     engine: str = engines.TORCH
+    # A weight-only int8 chat model's compact decode loop, when it can run the model (else None).
+    decoder: CompactDecoder | None = None
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -244,6 +247,7 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> Lo
         memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if plan.int8 else 0),
         load_seconds=time.perf_counter() - started,
         engine=plan.engine,
+        decoder=CompactDecoder.build(model) if quantize.is_weight_only_int8(model) else None,
     )
 
 

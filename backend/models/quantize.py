@@ -93,6 +93,22 @@ def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tenso
     return packed, scales
 
 
+def int8_matmul(
+    flat: torch.Tensor, weight_int8: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``flat`` (rows x in) times the int8 ``weight_int8`` (out x in, one scale per row), in the
+    scales' dtype; the one home of the int8 product, for the layers and the compact decoder."""
+    if flat.dtype != scales.dtype:
+        flat = flat.to(scales.dtype)
+    if weight_int8.shape[1] % _KERNEL_ALIGNMENT == 0:
+        out = torch._weight_int8pack_mm(flat, weight_int8, scales)
+    else:
+        # The kernel reads the input in blocks of 8 and crashes or miscomputes otherwise
+        # (seen on torch 2.13); such odd layers exist only in toy models, so dequantising is fine.
+        out = torch.nn.functional.linear(flat, weight_int8.to(flat.dtype) * scales[:, None])
+    return out if bias is None else out + bias
+
+
 class Int8WeightOnlyLinear(torch.nn.Module):
     """A ``Linear`` whose weight is int8 (one scale per output row); inputs and outputs keep ``dtype``."""
 
@@ -106,17 +122,7 @@ class Int8WeightOnlyLinear(torch.nn.Module):
         self.bias = None if bias is None else torch.nn.Parameter(bias.detach().to(dtype), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features)
-        if flat.dtype != self.scales.dtype:
-            flat = flat.to(self.scales.dtype)
-        if self.in_features % _KERNEL_ALIGNMENT == 0:
-            out = torch._weight_int8pack_mm(flat, self.weight_int8, self.scales)
-        else:
-            # The kernel reads the input in blocks of 8 and crashes or miscomputes otherwise
-            # (seen on torch 2.13); such odd layers exist only in toy models, so dequantising is fine.
-            out = torch.nn.functional.linear(flat, self.weight_int8.to(flat.dtype) * self.scales[:, None])
-        if self.bias is not None:
-            out = out + self.bias
+        out = int8_matmul(x.reshape(-1, self.in_features), self.weight_int8, self.scales, self.bias)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
@@ -124,18 +130,34 @@ class Int8WeightOnlyLinear(torch.nn.Module):
 
 
 def _linear_slots(model: torch.nn.Module) -> dict[str, tuple[torch.nn.Module, str]]:
-    """Every ``Linear`` by qualified name, with its parent module and attribute name."""
+    """Every ``Linear`` to quantise, by qualified name, with its parent module and attribute name.
+
+    An output head tied to the input embeddings is left out: it stays the (bfloat16) embedding
+    table itself. An int8 copy would add a quarter of a small model's weights, and the int8 kernel
+    is slower than a bfloat16 product for a matrix that tall (measured: benchmarks/RESULTS.md).
+    """
+    tied_head = tied_output_embeddings(model)
     slots = {}
     for parent_name, parent in model.named_modules():
         for child_name, child in parent.named_children():
-            if isinstance(child, torch.nn.Linear):
+            if isinstance(child, torch.nn.Linear) and child is not tied_head:
                 slots[f"{parent_name}.{child_name}" if parent_name else child_name] = (parent, child_name)
     return slots
 
 
+def tied_output_embeddings(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The output head when the model ties it to its input embeddings, else None."""
+    config = getattr(model, "config", None)
+    if config is None or not getattr(config.get_text_config(), "tie_word_embeddings", False):
+        return None
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    return head if isinstance(head, torch.nn.Linear) else None
+
+
 def quantize_weight_only_int8(model: torch.nn.Module, dtype: torch.dtype = torch.bfloat16) -> torch.nn.Module:
-    """Replace every ``Linear`` of a loaded model with an ``Int8WeightOnlyLinear``, one at a time
-    (each float weight is released as soon as its int8 copy exists). In place; returns ``model``."""
+    """Replace every ``Linear`` of a loaded model (a tied head aside) with an
+    ``Int8WeightOnlyLinear``, one at a time (each float weight is released as soon as its int8 copy
+    exists). In place; returns ``model``."""
     for parent, name in _linear_slots(model).values():
         linear = getattr(parent, name)
         setattr(parent, name, Int8WeightOnlyLinear(linear.weight.detach(), linear.bias, dtype))

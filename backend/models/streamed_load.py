@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from backend.models import quantize
 from backend.models.quantize import Int8WeightOnlyLinear, _linear_slots
 
 _HEADER_LIMIT = 100 * 2**20
@@ -124,8 +125,12 @@ def load_causal_lm_int8(folder: Path, dtype: torch.dtype) -> Any:
         owner, _, leaf = name.rpartition(".")
         return owner in slots and leaf == "weight"
 
+    tied_head = quantize.tied_output_embeddings(model)
+    tied_head_name = next((f"{n}.weight" for n, m in model.named_modules() if m is tied_head), None)
     for file in _weight_files(folder):
         for name, tensor in read_tensors(file, quantised_at_once):
+            if name == tied_head_name:
+                continue
             owner, _, leaf = name.rpartition(".")
             # A tensor already in ``dtype`` keeps its memory (``to`` returns it as is).
             value = tensor.to(dtype) if tensor.is_floating_point() else tensor
@@ -142,7 +147,7 @@ def load_causal_lm_int8(folder: Path, dtype: torch.dtype) -> Any:
             else:
                 _set_tensor(model, name, value)
             del tensor, value
-    _fill_tied_head(model, slots, dtype)
+    _tie_head(model)
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"]
     if left:
         raise StreamedLoadUnsupported(f"the checkpoint lacks {len(left)} tensors, e.g. {left[0]}")
@@ -151,17 +156,9 @@ def load_causal_lm_int8(folder: Path, dtype: torch.dtype) -> Any:
     return model.eval()
 
 
-def _fill_tied_head(model: torch.nn.Module, slots: dict, dtype: torch.dtype) -> None:
-    """A head tied to the input embeddings is not in the checkpoint: quantise it from them (its own
-    int8 copy; the embedding table stays in ``dtype`` for lookups)."""
-    head = model.get_output_embeddings()
-    if not isinstance(head, torch.nn.Linear) or head.weight.device.type != "meta":
-        return
-    if not getattr(model.config.get_text_config(), "tie_word_embeddings", False):
-        return
-    embeddings = model.get_input_embeddings().weight
-    if embeddings.device.type == "meta" or embeddings.shape != head.weight.shape:
-        return
-    for parent, attribute in slots.values():
-        if getattr(parent, attribute) is head:
-            setattr(parent, attribute, Int8WeightOnlyLinear(embeddings.detach(), None, dtype))
+def _tie_head(model: torch.nn.Module) -> None:
+    """A head tied to the input embeddings is the embedding table itself (see ``_linear_slots``);
+    the checkpoint's copy, if it has one, was skipped."""
+    head = quantize.tied_output_embeddings(model)
+    if head is not None:
+        head.weight = model.get_input_embeddings().weight

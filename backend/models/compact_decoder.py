@@ -1,0 +1,301 @@
+"""A compact decode loop for weight-only int8 chat models on a CPU: one reply at a time, no
+``generate`` machinery per token.
+
+At batch 1 a small chat model spends most of each token outside its matrix products: ``generate``
+and the transformers layers run about 40 small operations per layer, many of them bfloat16
+element-wise work that a CPU without bfloat16 units emulates. This loop runs the same model (its
+own int8 weights, read in place) with what one reply needs and nothing else:
+
+- q, k and v, and gate and up, are one int8 product each: their rows are concatenated once, and the
+  model's own layers are re-pointed at slices of the concatenation, so no weight is held twice;
+- the residual stream, norms, rotary embedding and attention run in float32 (fast on any CPU);
+  the int8 products take bfloat16 inputs, as the model's own layers do;
+- the key/value cache is one preallocated float32 tensor for the reply's length, written in place;
+- one token's attention is two small matrix products per key/value head, with no repeated keys.
+
+Its greedy tokens equal ``generate``'s on the same int8 model (tests, and real SmolLM2 weights in
+``tests/backend/models/test_compact_decoder.py``), and ``benchmarks/chat_speed.py`` measures it.
+Only decoder families whose layers are exactly this shape are taken (``DecoderShape.of``); every
+other model, and any generation option this loop does not implement, goes through ``generate``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import (
+    GenerationConfig,
+    LogitsProcessorList,
+    MinNewTokensLengthLogitsProcessor,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from backend.models.quantize import Int8WeightOnlyLinear, int8_matmul
+
+# Families whose layers are pre-norm RMSNorm, rotary q/k (rotate-half), grouped-query attention
+# and a SiLU-gated MLP, with no extra norms or partial rotary: Llama, Mistral, Qwen2.
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2")
+# Generation options this loop implements; any other option set on a call's config means ``generate``.
+_SUPPORTED_OPTIONS = frozenset(
+    {
+        "max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p",
+        "repetition_penalty", "eos_token_id", "pad_token_id", "bos_token_id", "num_beams",
+        "num_return_sequences", "use_cache", "transformers_version", "_from_model_config",
+        "output_attentions", "output_hidden_states", "return_dict_in_generate",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Int8:
+    weight: torch.Tensor
+    scales: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return int8_matmul(x, self.weight, self.scales, self.bias).float()
+
+
+@dataclass(frozen=True)
+class _Float:
+    """A float head (a tied embedding table), multiplied at its own dtype."""
+
+    weight: torch.Tensor
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(self.weight.dtype), self.weight).float()
+
+
+@dataclass(frozen=True)
+class _Layer:
+    input_norm: torch.Tensor
+    qkv: _Int8
+    out: _Int8
+    post_norm: torch.Tensor
+    gate_up: _Int8
+    down: _Int8
+
+
+def _fuse(modules: list[Int8WeightOnlyLinear]) -> _Int8:
+    """One int8 product for ``modules`` (same input): rows concatenated, and each module's buffers
+    re-pointed at its rows of the concatenation, so the weights are held once."""
+    weight = torch.cat([m.weight_int8 for m in modules])
+    scales = torch.cat([m.scales for m in modules])
+    bias = None
+    if any(m.bias is not None for m in modules):
+        zeros = [torch.zeros(m.out_features, dtype=scales.dtype) for m in modules]
+        bias = torch.cat([z if m.bias is None else m.bias.detach() for m, z in zip(modules, zeros, strict=True)])
+    start = 0
+    for module in modules:
+        rows = slice(start, start + module.out_features)
+        module.weight_int8, module.scales = weight[rows], scales[rows]
+        start += module.out_features
+    return _Int8(weight, scales, bias)
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    """The attention geometry of a supported model."""
+
+    heads: int
+    kv_heads: int
+    head_dim: int
+    eps: float
+    sliding_window: int | None
+
+    @classmethod
+    def of(cls, model: Any) -> DecoderShape | None:
+        """The shape of ``model`` if this loop can run it (weight-only int8, a supported family,
+        every projection int8 with an input width the kernel takes), else None."""
+        config = getattr(model, "config", None)
+        if config is None or getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
+            return None
+        if getattr(config, "hidden_act", None) != "silu" or getattr(config, "pretraining_tp", 1) != 1:
+            return None
+        inner = getattr(model, "model", None)
+        layers = getattr(inner, "layers", None)
+        if layers is None or not hasattr(inner, "rotary_emb"):
+            return None
+        for layer in layers:
+            attention, mlp = layer.self_attn, layer.mlp
+            projections = [attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj]
+            projections += [mlp.gate_proj, mlp.up_proj, mlp.down_proj]
+            if not all(isinstance(p, Int8WeightOnlyLinear) for p in projections):
+                return None
+        heads = config.num_attention_heads
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+        return cls(heads, kv_heads, head_dim, float(config.rms_norm_eps), window)
+
+
+class CompactDecoder:
+    """Greedy or sampled replies from a weight-only int8 chat model, one at a time per call
+    (calls may run at once: all per-reply state lives in the call)."""
+
+    def __init__(self, model: Any, shape: DecoderShape) -> None:
+        inner = model.model
+        self.shape = shape
+        self.layers = []
+        for layer in inner.layers:
+            attention, mlp = layer.self_attn, layer.mlp
+            self.layers.append(
+                _Layer(
+                    input_norm=layer.input_layernorm.weight.detach().float(),
+                    qkv=_fuse([attention.q_proj, attention.k_proj, attention.v_proj]),
+                    out=_fuse([attention.o_proj]),
+                    post_norm=layer.post_attention_layernorm.weight.detach().float(),
+                    gate_up=_fuse([mlp.gate_proj, mlp.up_proj]),
+                    down=_fuse([mlp.down_proj]),
+                )
+            )
+        self.final_norm = inner.norm.weight.detach().float()
+        self.embeddings = inner.embed_tokens.weight.detach()
+        head = model.get_output_embeddings()
+        self.head: Callable[[torch.Tensor], torch.Tensor] = (
+            _fuse([head]) if isinstance(head, Int8WeightOnlyLinear) else _Float(head.weight.detach())
+        )
+        self.rotary = inner.rotary_emb
+        self.max_positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+
+    @classmethod
+    def build(cls, model: Any) -> CompactDecoder | None:
+        """A decoder for ``model``, or None when this loop cannot run it (``DecoderShape.of``)."""
+        shape = DecoderShape.of(model)
+        return None if shape is None else cls(model, shape)
+
+    def runs(self, config: GenerationConfig, prompt_tokens: int) -> bool:
+        """Whether this loop implements everything ``config`` asks for (else: ``generate``)."""
+        if set(config.to_diff_dict()) - _SUPPORTED_OPTIONS:
+            return False
+        if (config.num_beams or 1) != 1 or (config.num_return_sequences or 1) != 1:
+            return False
+        length = prompt_tokens + (config.max_new_tokens or 0)
+        window = self.shape.sliding_window
+        return (not window or length <= window) and (not self.max_positions or length <= self.max_positions)
+
+    def _positions(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # The model's own rotary module: its scaling variants (llama3, yarn...) come with it.
+        cos, sin = self.rotary(torch.zeros(1), torch.arange(length)[None])
+        return cos[0].float(), sin[0].float()
+
+    def _forward(
+        self, tokens: torch.Tensor, position: int, cache: tuple, rotary: tuple, every_position: bool = False
+    ) -> torch.Tensor:
+        """Logits of the last of ``tokens`` (1-D; of each with ``every_position``), which sit at
+        ``position`` onwards; the cache is written for their positions. Several tokens only at
+        position 0 (the prompt)."""
+        heads, kv_heads, head_dim = self.shape.heads, self.shape.kv_heads, self.shape.head_dim
+        keys, values = cache
+        x = self.embeddings[tokens].float()
+        count, width = x.shape
+        end = position + count
+        cos, sin = rotary[0][position:end, None, :], rotary[1][position:end, None, :]
+        q_width = heads * head_dim
+        for index, layer in enumerate(self.layers):
+            h = F.rms_norm(x, (width,), layer.input_norm, self.shape.eps)
+            qkv = layer.qkv(h).view(count, heads + 2 * kv_heads, head_dim)
+            # Rotate-half rotary embedding for queries and keys together.
+            qk = qkv[:, : heads + kv_heads]
+            first, second = qk.chunk(2, dim=-1)
+            qk = qk * cos + torch.cat((-second, first), dim=-1) * sin
+            keys[index, :, position:end] = qk[:, heads:].transpose(0, 1)
+            values[index, :, position:end] = qkv[:, heads + kv_heads :].transpose(0, 1)
+            k, v = keys[index, :, :end], values[index, :, :end]
+            q = qk[:, :heads]
+            if count == 1:
+                # Each key/value head answers its group of query heads: no repeated keys.
+                grouped = q.reshape(kv_heads, heads // kv_heads, head_dim) * head_dim**-0.5
+                weights = torch.softmax(torch.bmm(grouped, k.transpose(1, 2)), dim=-1)
+                attended = torch.bmm(weights, v).reshape(1, q_width)
+            else:
+                repeat = heads // kv_heads
+                attended = F.scaled_dot_product_attention(
+                    q.transpose(0, 1), k.repeat_interleave(repeat, 0), v.repeat_interleave(repeat, 0), is_causal=True
+                ).transpose(0, 1).reshape(count, q_width)  # fmt: skip
+            x = x + layer.out(attended)
+            h = F.rms_norm(x, (width,), layer.post_norm, self.shape.eps)
+            gate, up = layer.gate_up(h).chunk(2, dim=-1)
+            x = x + layer.down(F.silu(gate) * up)
+        return self.head(F.rms_norm(x if every_position else x[-1:], (width,), self.final_norm, self.shape.eps))
+
+    @torch.inference_mode()
+    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits (n x vocabulary) at every position of ``input_ids`` (1 x n), as the model's own
+        forward gives them: for checking this loop's answers against another model's."""
+        ids = input_ids.reshape(-1)
+        cache_shape = (len(self.layers), self.shape.kv_heads, ids.numel(), self.shape.head_dim)
+        cache = (torch.empty(cache_shape), torch.empty(cache_shape))
+        return self._forward(ids, 0, cache, self._positions(ids.numel()), every_position=True)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        config: GenerationConfig,
+        streamer: Any = None,
+        stop_event: threading.Event | None = None,
+    ) -> torch.Tensor:
+        """The prompt (1 x n ids) followed by the reply's ids, as ``generate`` returns them; each
+        new id goes to ``streamer`` (``put``/``end``, as ``generate`` does), and a set
+        ``stop_event`` ends the reply after the current token."""
+        prompt = input_ids.reshape(-1)
+        max_new = int(config.max_new_tokens)
+        length = prompt.numel() + max_new
+        cache_shape = (len(self.layers), self.shape.kv_heads, length, self.shape.head_dim)
+        cache = (torch.empty(cache_shape), torch.empty(cache_shape))
+        rotary = self._positions(length)
+        processors = _processors(config, prompt.numel())
+        eos = _ids(config.eos_token_id)
+        if streamer is not None:
+            streamer.put(input_ids.cpu())
+        generated = [prompt]
+        tokens, position = prompt, 0
+        for _ in range(max_new):
+            logits = self._forward(tokens, position, cache, rotary)
+            position += tokens.numel()
+            scores = processors(torch.cat(generated)[None], logits) if processors else logits
+            if config.do_sample:
+                tokens = torch.multinomial(torch.softmax(scores, dim=-1), 1)[0]
+            else:
+                tokens = scores.argmax(dim=-1)
+            generated.append(tokens)
+            if streamer is not None:
+                streamer.put(tokens)
+            if int(tokens) in eos or (stop_event is not None and stop_event.is_set()):
+                break
+        if streamer is not None:
+            streamer.end()
+        return torch.cat(generated)[None]
+
+
+def _ids(value: int | list[int] | None) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    return frozenset([value] if isinstance(value, int) else value)
+
+
+def _processors(config: GenerationConfig, prompt_tokens: int) -> LogitsProcessorList:
+    """``generate``'s processors for the options ``runs`` accepts, in ``generate``'s order."""
+    processors = LogitsProcessorList()
+    if config.min_new_tokens and config.eos_token_id is not None:
+        eos = sorted(_ids(config.eos_token_id))
+        processors.append(MinNewTokensLengthLogitsProcessor(prompt_tokens, config.min_new_tokens, eos))
+    if config.repetition_penalty not in (None, 1.0):
+        processors.append(RepetitionPenaltyLogitsProcessor(config.repetition_penalty))
+    if config.do_sample:
+        if config.temperature not in (None, 1.0):
+            processors.append(TemperatureLogitsWarper(config.temperature))
+        if config.top_k:
+            processors.append(TopKLogitsWarper(config.top_k))
+        if config.top_p is not None and config.top_p < 1.0:
+            processors.append(TopPLogitsWarper(config.top_p))
+    return processors
