@@ -2,6 +2,7 @@
 model, and giving torch float32's answers on a fixed set of inputs."""
 
 import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -123,6 +124,49 @@ def test_the_export_is_made_once_and_again_when_the_weights_change(settings, tmp
     load_model(catalog.SENTIMENT, str(folder), chosen)
     assert [p.name for p in (folder / engines.CACHE_FOLDER).iterdir()] == [copy.name]
     assert (copy / "model.onnx").stat().st_mtime_ns != made
+
+
+def test_the_export_keeps_the_weights_in_one_file_beside_the_graph(settings, tmp_path):
+    # ONNX Runtime maps model.onnx.data into memory rather than reading a one-file model into a
+    # buffer and copying each weight out of it (a load peak of ×1.7 the weights' size, RESULTS.md).
+    import onnx
+
+    folder = tiny_models.build_text_classifier(tmp_path / "classifier")
+    chosen = _engine(dataclasses.replace(settings, models_dir=tmp_path), "sentiment=onnx")
+    loaded = load_model(catalog.SENTIMENT, str(folder), chosen)
+    [copy] = (folder / engines.CACHE_FOLDER).iterdir()
+    assert sorted(p.name for p in copy.iterdir()) == ["export.json", "model.onnx", engines.ONNX_WEIGHTS]
+    graph = onnx.load(str(copy / "model.onnx"), load_external_data=False)
+    outside = [t for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert {entry.value for t in outside for entry in t.external_data if entry.key == "location"} == {
+        engines.ONNX_WEIGHTS
+    }
+    # Only small tensors (up to 1 KiB) stay in the graph: the data file holds the float32 weights.
+    assert max(len(t.raw_data) for t in graph.graph.initializer) <= 1024
+    assert (copy / engines.ONNX_WEIGHTS).stat().st_mode == (copy / "model.onnx").stat().st_mode
+    assert (copy / engines.ONNX_WEIGHTS).stat().st_size > 0.9 * (folder / "model.safetensors").stat().st_size
+    assert loaded.memory_bytes == engines.cached_bytes(copy)
+    assert sentiment.classify_text(loaded, TEXTS[0]).footer.items == 1
+
+
+def test_a_copy_in_the_older_one_file_layout_is_made_again(settings, tmp_path):
+    folder = tiny_models.build_text_classifier(tmp_path / "classifier")
+    chosen = _engine(dataclasses.replace(settings, models_dir=tmp_path), "sentiment=onnx")
+    load_model(catalog.SENTIMENT, str(folder), chosen)
+    [copy] = (folder / engines.CACHE_FOLDER).iterdir()
+    # What an older version left: the same stamp without a format, the weights inside model.onnx.
+    import onnx
+
+    onnx.save_model(onnx.load(str(copy / "model.onnx")), str(copy / "model.onnx"))
+    (copy / engines.ONNX_WEIGHTS).unlink()
+    stamp = json.loads((copy / "export.json").read_text())
+    del stamp["format"]
+    (copy / "export.json").write_text(json.dumps(stamp))
+    loaded = load_model(catalog.SENTIMENT, str(folder), chosen)
+    assert [p.name for p in (folder / engines.CACHE_FOLDER).iterdir()] == [copy.name]
+    assert (copy / engines.ONNX_WEIGHTS).is_file()
+    assert "format" in json.loads((copy / "export.json").read_text())
+    assert sentiment.classify_text(loaded, TEXTS[0]).footer.items == 1
 
 
 def test_a_failed_export_leaves_no_partial_copy(tmp_path):
