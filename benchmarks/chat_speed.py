@@ -226,7 +226,8 @@ def render(result: dict[str, Any]) -> str:
                   f"{page['backend_tokens_per_second']} tokens/s, ratio {page['browser_over_backend']}, "
                   f"same text {page['same_text']}",
                   f"after the first chunk: app {page['decode_app_tokens_per_second']} tokens/s, backend "
-                  f"{page['decode_backend_tokens_per_second']} tokens/s, browser / app "
+                  f"{page['decode_backend_tokens_per_second']} tokens/s (×{page['app_over_backend_decode']}), "
+                  f"browser / app "
                   f"{page['browser_over_app_decode']}; browser CPUs {page['pinning']['browser_cpus']}, "
                   f"app CPUs {page['pinning']['app_cpus']}"]  # fmt: skip
     return "\n".join(lines)

@@ -21,9 +21,11 @@ process's browser-round waiting sit on the browser's CPU too (they are the harne
 The pinning and each process's actual CPUs are in the result's ``pinning``.
 
 Per browser round the app's own pace is read from the reply's footer (tokens/s and first-token
-time): ``decode_tokens_per_second`` = (new tokens - 1) / (reply time - first-token time), the
-same figure the backend rounds compute from ``GenerationResult``. App against backend is then the
-generation slowdown, browser against app the delivery loss.
+time): ``decode_tokens_per_second`` = tokens after the first chunk / (reply time - first-chunk
+time), the tokens counted as for the row's own rate (the page draws the first chunk at once, so
+the first drawing is the app's first chunk); the backend rounds compute it from
+``GenerationResult``. App against backend is then the generation slowdown, browser against app
+the delivery loss.
 """
 
 from __future__ import annotations
@@ -104,8 +106,8 @@ class Rate:
     # The generating process's own figure (new tokens / whole reply time, prefill included): the
     # page's footer, or the backend's GenerationResult. Equal figures put a gap in delivery.
     reported_tokens_per_second: float = 0.0
-    # The generating process's pace after its first chunk: (new tokens - 1) / (reply time - first
-    # chunk time). For the browser rounds, the app's (from its footer); 0 when not known.
+    # The generating process's pace after its first chunk, by its own clock: (tokens - first_tokens)
+    # / (reply time - first chunk time). Browser rounds: the app's (from its footer); 0 when not known.
     decode_tokens_per_second: float = 0.0
     # Browser rounds: DOM text changes while streaming, and the observer's callbacks and mutation
     # records over the whole reply (streaming and the rerun that redraws the conversation after it).
@@ -259,17 +261,17 @@ def open_chat(page: Any, url: str, max_new_tokens: int) -> None:
     _idle(page)
 
 
-def decode_rate(new_tokens: int, seconds: float, first_token_ms: float) -> float:
-    """Tokens per second after the first chunk: (new tokens - 1) / (reply time - first-chunk time)."""
+def decode_rate(tokens_after_first: int, seconds: float, first_token_ms: float) -> float:
+    """Tokens per second after the first chunk: those tokens / (reply time - first-chunk time)."""
     after_first = seconds - first_token_ms / 1000
-    return round((new_tokens - 1) / after_first, 2) if new_tokens > 1 and after_first > 0 else 0.0
+    return round(tokens_after_first / after_first, 2) if tokens_after_first > 0 and after_first > 0 else 0.0
 
 
 def page_reply(page: Any, count_tokens, new_tokens: int = 0) -> tuple[Rate, str]:
     """Send the prompt, wait for the reply's footer, and read the DOM's growth record.
 
-    ``new_tokens``: the reply's token count (the backend's, same greedy reply), for the app's
-    decode rate from its footer (which shows tokens/s and the first-token time, not the count)."""
+    ``new_tokens``: the reply's generated token count (the backend's, same greedy reply): the
+    footer shows tokens/s and the first-token time, not the count, which gives the reply time."""
     page.evaluate(_REPLY_BOX)
     page.evaluate(_OBSERVER)
     box = page.get_by_role("textbox").last
@@ -287,9 +289,9 @@ def page_reply(page: Any, count_tokens, new_tokens: int = 0) -> tuple[Rate, str]
     # stopped growing (the final redraw has the same text).
     last = next(index for index, (_, text) in enumerate(growth) if len(text) >= len(growth[-1][1]))
     first_time, first_text = growth[0]
-    tokens = count_tokens(final_text)
+    tokens, first_tokens = count_tokens(final_text), count_tokens(first_text)
     seconds = (growth[last][0] - first_time) / 1000
-    decode = decode_rate(new_tokens, new_tokens / reported, first_token_ms) if reported else 0.0
+    decode = decode_rate(tokens - first_tokens, new_tokens / reported, first_token_ms) if reported else 0.0
     extra = {
         "dom_changes_after_streaming": len(growth) - last - 1,
         "observer_callbacks": callbacks,
@@ -297,7 +299,7 @@ def page_reply(page: Any, count_tokens, new_tokens: int = 0) -> tuple[Rate, str]
         # (ms after the first drawing, text length) of every recorded change.
         "growth": [[round(t - first_time), len(text)] for t, text in growth],
     }
-    rate = Rate("browser", tokens, count_tokens(first_text), seconds, last + 1, reported, decode, extra)
+    rate = Rate("browser", tokens, first_tokens, seconds, last + 1, reported, decode, extra)
     page.get_by_role("button", name="Clear conversation").click()
     _idle(page)
     return rate, final_text
@@ -320,9 +322,10 @@ def backend_reply(loaded: Any, max_new_tokens: int, count_tokens) -> tuple[Rate,
     first_time, first_text = arrivals[0]
     seconds = arrivals[-1][0] - first_time
     result = stream.result
+    tokens, first_tokens = count_tokens(text), count_tokens(first_text)
     reported = result.tokens_per_second if result else 0.0
-    decode = decode_rate(result.new_tokens, result.seconds, result.first_token_ms) if result else 0.0
-    rate = Rate("backend", count_tokens(text), count_tokens(first_text), seconds, len(arrivals), reported, decode)
+    decode = decode_rate(tokens - first_tokens, result.seconds, result.first_token_ms) if result else 0.0
+    rate = Rate("backend", tokens, first_tokens, seconds, len(arrivals), reported, decode)
     return rate, text, result.new_tokens if result else 0
 
 
@@ -393,6 +396,7 @@ def measure(
         # After the first chunk: app / backend is the generation slowdown, browser / app the delivery loss.
         "decode_app_tokens_per_second": decode["browser"],
         "decode_backend_tokens_per_second": decode["backend"],
+        "app_over_backend_decode": round(decode["browser"] / decode["backend"], 3) if decode["backend"] else None,
         "browser_over_app_decode": round(mean["browser"] / decode["browser"], 3) if decode["browser"] else None,
         "pinning": {
             "browser_cpus": list(pinning.browser) if pinning else None,

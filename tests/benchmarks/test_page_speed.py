@@ -43,10 +43,10 @@ def test_the_chromium_wrapper_passes_its_arguments_through_on_the_given_cpu(tmp_
 
 
 @pytest.mark.parametrize(
-    ("new_tokens", "seconds", "first_token_ms", "expected"),
-    [(11, 2.0, 1000.0, 10.0), (1, 2.0, 100.0, 0.0), (5, 0.1, 100.0, 0.0)],
+    ("tokens_after_first", "seconds", "first_token_ms", "expected"),
+    [(10, 2.0, 1000.0, 10.0), (0, 2.0, 100.0, 0.0), (5, 0.1, 100.0, 0.0)],
 )
 def test_decode_rate_counts_the_tokens_after_the_first_over_the_time_after_it(
-    new_tokens, seconds, first_token_ms, expected
+    tokens_after_first, seconds, first_token_ms, expected
 ):
-    assert page_speed.decode_rate(new_tokens, seconds, first_token_ms) == expected
+    assert page_speed.decode_rate(tokens_after_first, seconds, first_token_ms) == expected
