@@ -15,8 +15,10 @@ the Streamlit server and this process's backend rounds (every thread) get the ot
 browser runs on the reader's computer, not beside the model: unpinned on a 2-core machine its
 rendering competed with the app's generation for the same cores, so the browser's figure measured
 the benchmark's own co-location (a quiet unpinned run: ×0.89 of the backend, while the app's own
-rate matched the bare backend). Pinned, the app and the backend get the same CPUs, so their rates
-stay comparable, and Chromium's cost shows only as delivery delay. Playwright's driver and this
+rate matched the bare backend; stacked observers, see ``_OBSERVER``, added to it). Pinned, the app
+and the backend get the same CPUs, so their rates stay comparable, and Chromium's cost shows only
+as delivery delay. The price on 2 cores: the app's one CPU also runs the Streamlit server's own
+threads, which a 2-core production server spreads over both (``--no-pin`` in ``chat_speed``). Playwright's driver and this
 process's browser-round waiting sit on the browser's CPU too (they are the harness, not the app).
 The pinning and each process's actual CPUs are in the result's ``pinning``.
 
