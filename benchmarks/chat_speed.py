@@ -8,7 +8,8 @@
 - **Load peaks**: each load in a fresh process (``python -m benchmarks.chat_speed load MODE``):
   the peak resident memory the load added (``VmHWM`` after imports) against the loaded weights'
   size (parameters and buffers at their loaded dtype).
-- **Page**: ``benchmarks.page_speed``, tokens/s in the browser against the backend's.
+- **Page**: ``benchmarks.page_speed``, tokens/s in the browser against the backend's, with the
+  browser on its own CPU (``--no-pin``: unpinned).
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def run(
     loads: bool = True,
     quick: bool = False,
     speed_rows: bool = True,
+    pin: bool = True,
 ) -> dict[str, Any]:
     """Every chat row: (``loads``) load peaks, speed, and (``page``) the browser against the backend.
     ``quick``: fewer rounds and tokens, for a busy machine."""
@@ -197,7 +199,7 @@ def run(
 
         loaded = _load("bfloat16", settings)
         sizes = {"rounds": 2, "max_new_tokens": 48} if quick else {}
-        result["page"] = page_speed.measure(app_root or PROJECT_ROOT, loaded, settings, **sizes)
+        result["page"] = page_speed.measure(app_root or PROJECT_ROOT, loaded, settings, pin=pin, **sizes)
     result["load_average_end"] = measure.load_average()
     return result
 
@@ -222,12 +224,17 @@ def render(result: dict[str, Any]) -> str:
         page = result["page"]
         lines += ["", f"page: browser {page['browser_tokens_per_second']} tokens/s, backend "
                   f"{page['backend_tokens_per_second']} tokens/s, ratio {page['browser_over_backend']}, "
-                  f"same text {page['same_text']}"]  # fmt: skip
+                  f"same text {page['same_text']}",
+                  f"after the first chunk: app {page['decode_app_tokens_per_second']} tokens/s, backend "
+                  f"{page['decode_backend_tokens_per_second']} tokens/s (×{page['app_over_backend_decode']}), "
+                  f"browser / app "
+                  f"{page['browser_over_app_decode']}; browser CPUs {page['pinning']['browser_cpus']}, "
+                  f"app CPUs {page['pinning']['app_cpus']}"]  # fmt: skip
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
-    """``load MODE`` (one load peak, JSON on stdout), or ``run [--quick] [--no-page] [--no-loads] [--no-speed] [--app-root DIR]``."""
+    """``load MODE`` (one load peak, JSON on stdout), or ``run [--quick] [--no-page] [--no-loads] [--no-speed] [--no-pin] [--app-root DIR]``."""
     from backend.config import get_settings
 
     settings = get_settings()
@@ -242,6 +249,7 @@ def main(argv: list[str]) -> int:
         loads="--no-loads" not in argv,
         quick="--quick" in argv,
         speed_rows="--no-speed" not in argv,
+        pin="--no-pin" not in argv,
     )
     print(json.dumps(result, indent=1))
     print(render(result))
