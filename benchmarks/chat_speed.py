@@ -138,30 +138,40 @@ def _pipeline_reply(pipe: Any, prompt: str, tokens: int) -> tuple[float, int, st
 
 
 def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str, Any]:
-    """tokens/s at batch 1 of the pipeline, ours bfloat16 and ours int8, alternating."""
+    """tokens/s at batch 1, alternating: the pipeline in bfloat16 (the target) and float32 (the
+    other plain choice on a CPU without bfloat16 units), ours bfloat16, and ours int8 through the
+    compact decode loop (what the chat page runs) and through ``generate`` (the loop's share)."""
+    import dataclasses
+
     import torch
     from transformers import pipeline
 
     folder = _folder(settings)
     bf16 = _load("bfloat16", settings)
     int8 = _load("int8", settings)
-    pipe = pipeline("text-generation", model=str(folder), dtype=torch.bfloat16, device="cpu")
+    int8_generate = dataclasses.replace(int8, decoder=None)
+    pipes = {dtype: pipeline("text-generation", model=str(folder), dtype=dtype, device="cpu")
+             for dtype in (torch.bfloat16, torch.float32)}  # fmt: skip
     counts = {}
     for prompt in PROMPTS:  # warm-up, and the token count each prompt gets on every path
         _, counts[prompt], _ = _ours(bf16, prompt, new_tokens)
         _ours(int8, prompt, 4)
-        _pipeline_reply(pipe, prompt, 4)
-    seconds: dict[str, float] = {"pipeline bfloat16": 0.0, "ours bfloat16": 0.0, "ours int8": 0.0}
-    tokens: dict[str, int] = dict.fromkeys(seconds, 0)
+        _ours(int8_generate, prompt, 4)
+        for pipe in pipes.values():
+            _pipeline_reply(pipe, prompt, 4)
+    paths = {
+        "pipeline bfloat16": lambda prompt, n: _pipeline_reply(pipes[torch.bfloat16], prompt, n),
+        "pipeline float32": lambda prompt, n: _pipeline_reply(pipes[torch.float32], prompt, n),
+        "ours bfloat16": lambda prompt, n: _ours(bf16, prompt, n),
+        "ours int8, generate": lambda prompt, n: _ours(int8_generate, prompt, n),
+        "ours int8 (compact loop)": lambda prompt, n: _ours(int8, prompt, n),
+    }
+    seconds: dict[str, float] = dict.fromkeys(paths, 0.0)
+    tokens: dict[str, int] = dict.fromkeys(paths, 0)
     for _ in range(rounds):
         for prompt in PROMPTS:
-            n = counts[prompt]
-            for path, call in (
-                ("pipeline bfloat16", lambda: _pipeline_reply(pipe, prompt, n)),  # noqa: B023
-                ("ours bfloat16", lambda: _ours(bf16, prompt, n)),  # noqa: B023
-                ("ours int8", lambda: _ours(int8, prompt, n)),  # noqa: B023
-            ):
-                took, made, _ = call()
+            for path, call in paths.items():
+                took, made, _ = call(prompt, counts[prompt])
                 seconds[path] += took
                 tokens[path] += made
     rates = {path: round(tokens[path] / seconds[path], 2) for path in seconds}
