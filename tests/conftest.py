@@ -16,6 +16,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,22 @@ def _isolated_settings(state_root: Path):
         else:
             os.environ[key] = value
     config.get_settings.cache_clear()
+
+
+_DEFAULT_TORCH_THREADS = torch.get_num_threads()
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads(request: pytest.FixtureRequest):
+    """One torch thread for tiny models; torch's default for real weights and thread-pool tests.
+
+    A tiny model's operations are too small to split, and on a busy two-core machine a two-thread
+    pool waits for its other thread at every step (a tiny translation: 4.4 s instead of 0.3 s).
+    """
+    full = request.node.get_closest_marker("real_weights") or request.node.get_closest_marker("torch_threads")
+    torch.set_num_threads(_DEFAULT_TORCH_THREADS if full else 1)
+    yield
+    torch.set_num_threads(_DEFAULT_TORCH_THREADS)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,9 @@ def _is_number(value: object) -> bool:
 def tiny_results(settings, tmp_path_factory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench-results")
     env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir), "LSM_STATE_DIR": str(settings.state_dir)}
+    # One torch thread: the tiny models' operations are too small to split, and a two-thread pool
+    # on a busy two-core machine waits for its other thread at every step (half the run's time).
+    env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "benchmarks", "--tiny", "--out", str(out), "--tasks",
                "sentiment", "translation", "image-classification", "text-generation", "finetune", "app"]  # fmt: skip
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -149,6 +149,11 @@ def test_twenty_concurrent_sessions_run_demos_and_submit_jobs(browser, warmed_ap
     assert growth_mb < MAX_GROWTH_MB, f"server memory grew {growth_mb:,.0f} MB under load"
     new_log = Path(app.log_path).read_bytes()[log_start:].decode("utf-8", errors="replace")
     assert "Traceback" not in new_log, new_log[-3000:]
-    submitted = [job for job in JobStore(app.state_dir / "jobs.sqlite3").list_jobs() if job.id not in jobs_before]
+    store = JobStore(app.state_dir / "jobs.sqlite3")
+    submitted = [job for job in store.list_jobs() if job.id not in jobs_before]
+    # Queuing under load is what is tested (training is tested elsewhere): stop the jobs, or the
+    # shared app's worker trains them, one after another, while the next test files run.
+    for job in submitted:
+        store.request_cancel(job.id)
     assert len(submitted) == JOB_SESSIONS
     assert all(job.status != FAILED for job in submitted), [job.error for job in submitted]

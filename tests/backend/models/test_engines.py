@@ -183,6 +183,7 @@ def test_a_failed_export_leaves_no_partial_copy(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.torch_threads
 def test_engines_on_the_real_architectures(settings):
     """The catalogue defaults' real architectures (random weights, benchmarks/standins.py):
     DistilBERT multilingual (119,547-token vocabulary) and OPUS-MT en→zh MarianMT."""

@@ -12,6 +12,7 @@ import torch
 from backend.models import openmp
 
 pytestmark = [
+    pytest.mark.torch_threads,
     pytest.mark.skipif(openmp._libgomp() is None, reason="torch here does not use libgomp (Linux wheels do)"),
     pytest.mark.skipif(torch.get_num_threads() < 2, reason="one torch thread: libgomp keeps no worker pool"),
 ]
