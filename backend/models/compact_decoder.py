@@ -1,28 +1,28 @@
-"""A compact decode loop for weight-only int8 chat models on a CPU: one reply at a time, no
-``generate`` machinery per token.
+"""A compact decode loop for chat models on a CPU: one reply at a time, without ``generate``'s
+machinery per token.
 
-At batch 1 a small chat model spends most of each token outside its matrix products: ``generate``
+At batch 1 a small chat model spends much of each token outside its matrix products: ``generate``
 and the transformers layers run about 40 small operations per layer, many of them bfloat16
 element-wise work that a CPU without bfloat16 units emulates. This loop runs the same model (its
-own int8 weights, read in place) with what one reply needs and nothing else:
+own weights, read in place: float, or weight-only int8) with what one reply needs and nothing else:
 
-- q, k and v, and gate and up, are one int8 product each: their rows are concatenated once, and the
-  model's own layers are re-pointed at slices of the concatenation, so no weight is held twice;
-- the residual stream, norms, rotary embedding and attention run in float32 (fast on any CPU);
-  the int8 products take bfloat16 inputs, as the model's own layers do;
+- q, k and v, and gate and up, are one product each: their rows are concatenated once and the
+  model's own layers re-pointed at slices of the concatenation, so no weight is held twice;
+- the residual stream, norms, rotary embedding and attention run in float32 (fast on any CPU), the
+  products take the weights' dtype, as the model's own layers do;
 - the key/value cache is one preallocated float32 tensor for the reply's length, written in place;
 - one token's attention is two small matrix products per key/value head, with no repeated keys.
 
-Its greedy tokens equal ``generate``'s on the same int8 model (tests, and real SmolLM2 weights in
-``tests/backend/models/test_compact_decoder.py``), and ``benchmarks/chat_speed.py`` measures it.
-Only decoder families whose layers are exactly this shape are taken (``DecoderShape.of``); every
-other model, and any generation option this loop does not implement, goes through ``generate``.
+Its replies are checked against ``generate``'s on the same model and against bfloat16 on real
+SmolLM2 weights (``tests/backend/models/test_compact_decoder.py``, ``test_streamed_load.py``), and
+``benchmarks/chat_speed.py`` measures it. Only decoder families whose layers are exactly this shape
+are taken (``DecoderShape.of``); every other model, and any generation option this loop does not
+implement, goes through ``generate``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,49 +56,94 @@ _SUPPORTED_OPTIONS = frozenset(
 
 @dataclass(frozen=True)
 class _Int8:
+    """Int8 rows with one scale each; the product comes out in the scales' dtype."""
+
     weight: torch.Tensor
     scales: torch.Tensor
     bias: torch.Tensor | None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return int8_matmul(x, self.weight, self.scales, self.bias).float()
+        return int8_matmul(x, self.weight, self.scales, self.bias)
 
 
 @dataclass(frozen=True)
 class _Float:
-    """A float head (a tied embedding table), multiplied at its own dtype."""
+    """Float rows (a float model's layers, or a tied embedding table as the head), at their dtype."""
 
     weight: torch.Tensor
+    bias: torch.Tensor | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x.to(self.weight.dtype), self.weight).float()
+        return F.linear(x.to(self.weight.dtype), self.weight, self.bias)
+
+
+@dataclass(frozen=True)
+class _Norm:
+    """RMSNorm as ``x * (w * sqrt(n)) / hypot(|x|, sqrt(n * eps))``: the same value as
+    ``x / sqrt(mean(x^2) + eps) * w`` in three float32 operations instead of eight, written in the
+    next product's input dtype."""
+
+    scaled_weight: torch.Tensor
+    floor: torch.Tensor
+    dtype: torch.dtype
+
+    @classmethod
+    def of(cls, weight: torch.Tensor, eps: float, dtype: torch.dtype) -> _Norm:
+        width = weight.numel()
+        return cls(weight.detach().float() * width**0.5, torch.tensor((width * eps) ** 0.5), dtype)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        length = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+        return (x * self.scaled_weight / torch.hypot(length, self.floor)).to(self.dtype)
 
 
 @dataclass(frozen=True)
 class _Layer:
-    input_norm: torch.Tensor
-    qkv: _Int8
-    out: _Int8
-    post_norm: torch.Tensor
-    gate_up: _Int8
-    down: _Int8
+    input_norm: _Norm
+    qkv: _Int8 | _Float
+    out: _Int8 | _Float
+    post_norm: _Norm
+    gate_up: _Int8 | _Float
+    down: _Int8 | _Float
 
 
-def _fuse(modules: list[Int8WeightOnlyLinear]) -> _Int8:
-    """One int8 product for ``modules`` (same input): rows concatenated, and each module's buffers
-    re-pointed at its rows of the concatenation, so the weights are held once."""
-    weight = torch.cat([m.weight_int8 for m in modules])
-    scales = torch.cat([m.scales for m in modules])
+def _fuse(modules: list[torch.nn.Module]) -> _Int8 | _Float:
+    """One product for ``modules`` (same input): rows concatenated, and each module re-pointed at
+    its rows of the concatenation, so the weights are held once."""
     bias = None
     if any(m.bias is not None for m in modules):
-        zeros = [torch.zeros(m.out_features, dtype=scales.dtype) for m in modules]
+        dtype = modules[0].scales.dtype if isinstance(modules[0], Int8WeightOnlyLinear) else modules[0].weight.dtype
+        zeros = [torch.zeros(m.out_features, dtype=dtype) for m in modules]
         bias = torch.cat([z if m.bias is None else m.bias.detach() for m, z in zip(modules, zeros, strict=True)])
+    if isinstance(modules[0], Int8WeightOnlyLinear):
+        weight = torch.cat([m.weight_int8 for m in modules])
+        scales = torch.cat([m.scales for m in modules])
+        start = 0
+        for module in modules:
+            rows = slice(start, start + module.out_features)
+            module.weight_int8, module.scales = weight[rows], scales[rows]
+            start += module.out_features
+        return _Int8(weight, scales, bias)
+    weight = torch.cat([m.weight.detach() for m in modules]) if len(modules) > 1 else modules[0].weight.detach()
     start = 0
     for module in modules:
         rows = slice(start, start + module.out_features)
-        module.weight_int8, module.scales = weight[rows], scales[rows]
+        module.weight = torch.nn.Parameter(weight[rows], requires_grad=False)
         start += module.out_features
-    return _Int8(weight, scales, bias)
+    return _Float(weight, bias)
+
+
+def _projections(layer: Any) -> list[torch.nn.Module]:
+    attention, mlp = layer.self_attn, layer.mlp
+    return [
+        attention.q_proj,
+        attention.k_proj,
+        attention.v_proj,
+        attention.o_proj,
+        mlp.gate_proj,
+        mlp.up_proj,
+        mlp.down_proj,
+    ]
 
 
 @dataclass(frozen=True)
@@ -113,8 +158,8 @@ class DecoderShape:
 
     @classmethod
     def of(cls, model: Any) -> DecoderShape | None:
-        """The shape of ``model`` if this loop can run it (weight-only int8, a supported family,
-        every projection int8 with an input width the kernel takes), else None."""
+        """The shape of ``model`` if this loop can run it (a supported family on the CPU, its
+        projections all weight-only int8 or all plain ``Linear``), else None."""
         config = getattr(model, "config", None)
         if config is None or getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
             return None
@@ -124,12 +169,11 @@ class DecoderShape:
         layers = getattr(inner, "layers", None)
         if layers is None or not hasattr(inner, "rotary_emb"):
             return None
-        for layer in layers:
-            attention, mlp = layer.self_attn, layer.mlp
-            projections = [attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj]
-            projections += [mlp.gate_proj, mlp.up_proj, mlp.down_proj]
-            if not all(isinstance(p, Int8WeightOnlyLinear) for p in projections):
-                return None
+        kinds = {type(p) for layer in layers for p in _projections(layer)}
+        if kinds != {Int8WeightOnlyLinear} and kinds != {torch.nn.Linear}:
+            return None
+        if kinds == {torch.nn.Linear} and any(p.weight.device.type != "cpu" for p in _projections(layers[0])):
+            return None
         heads = config.num_attention_heads
         kv_heads = getattr(config, "num_key_value_heads", None) or heads
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
@@ -145,24 +189,26 @@ class CompactDecoder:
         inner = model.model
         self.shape = shape
         self.layers = []
+        first = _projections(inner.layers[0])[0]
+        # The products' input dtype: int8 layers take their scales' dtype, float layers their own.
+        dtype = first.scales.dtype if isinstance(first, Int8WeightOnlyLinear) else first.weight.dtype
         for layer in inner.layers:
             attention, mlp = layer.self_attn, layer.mlp
             self.layers.append(
                 _Layer(
-                    input_norm=layer.input_layernorm.weight.detach().float(),
+                    input_norm=_Norm.of(layer.input_layernorm.weight, shape.eps, dtype),
                     qkv=_fuse([attention.q_proj, attention.k_proj, attention.v_proj]),
                     out=_fuse([attention.o_proj]),
-                    post_norm=layer.post_attention_layernorm.weight.detach().float(),
+                    post_norm=_Norm.of(layer.post_attention_layernorm.weight, shape.eps, dtype),
                     gate_up=_fuse([mlp.gate_proj, mlp.up_proj]),
                     down=_fuse([mlp.down_proj]),
                 )
             )
-        self.final_norm = inner.norm.weight.detach().float()
+        self.final_norm = _Norm.of(inner.norm.weight, shape.eps, dtype)
         self.embeddings = inner.embed_tokens.weight.detach()
         head = model.get_output_embeddings()
-        self.head: Callable[[torch.Tensor], torch.Tensor] = (
-            _fuse([head]) if isinstance(head, Int8WeightOnlyLinear) else _Float(head.weight.detach())
-        )
+        tied = head.weight is inner.embed_tokens.weight if isinstance(head, torch.nn.Linear) else False
+        self.head = _Float(self.embeddings) if tied else _fuse([head])
         self.rotary = inner.rotary_emb
         self.max_positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
 
@@ -195,14 +241,13 @@ class CompactDecoder:
         position 0 (the prompt)."""
         heads, kv_heads, head_dim = self.shape.heads, self.shape.kv_heads, self.shape.head_dim
         keys, values = cache
-        x = self.embeddings[tokens].float()
+        x = self.embeddings[tokens].float()  # a copy: the residual stream is added to in place
         count, width = x.shape
         end = position + count
         cos, sin = rotary[0][position:end, None, :], rotary[1][position:end, None, :]
         q_width = heads * head_dim
         for index, layer in enumerate(self.layers):
-            h = F.rms_norm(x, (width,), layer.input_norm, self.shape.eps)
-            qkv = layer.qkv(h).view(count, heads + 2 * kv_heads, head_dim)
+            qkv = layer.qkv(layer.input_norm(x)).float().view(count, heads + 2 * kv_heads, head_dim)
             # Rotate-half rotary embedding for queries and keys together.
             qk = qkv[:, : heads + kv_heads]
             first, second = qk.chunk(2, dim=-1)
@@ -221,11 +266,11 @@ class CompactDecoder:
                 attended = F.scaled_dot_product_attention(
                     q.transpose(0, 1), k.repeat_interleave(repeat, 0), v.repeat_interleave(repeat, 0), is_causal=True
                 ).transpose(0, 1).reshape(count, q_width)  # fmt: skip
-            x = x + layer.out(attended)
-            h = F.rms_norm(x, (width,), layer.post_norm, self.shape.eps)
-            gate, up = layer.gate_up(h).chunk(2, dim=-1)
-            x = x + layer.down(F.silu(gate) * up)
-        return self.head(F.rms_norm(x if every_position else x[-1:], (width,), self.final_norm, self.shape.eps))
+            x.add_(layer.out(attended))
+            # The gated activation stays in the products' dtype: it is the down product's input.
+            gate, up = layer.gate_up(layer.post_norm(x)).chunk(2, dim=-1)
+            x.add_(layer.down(F.silu(gate) * up))
+        return self.head(self.final_norm(x if every_position else x[-1:])).float()
 
     @torch.inference_mode()
     def score(self, input_ids: torch.Tensor) -> torch.Tensor:

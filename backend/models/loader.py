@@ -51,7 +51,7 @@ class LoadedModel:
     load_seconds: float
     # "torch", or the engine the setting chose (backend.models.engines).
     engine: str = engines.TORCH
-    # A weight-only int8 chat model's compact decode loop, when it can run the model (else None).
+    # A chat model's compact decode loop on the CPU, when it can run the model (else None).
     decoder: CompactDecoder | None = None
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -247,7 +247,9 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> Lo
         memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if plan.int8 else 0),
         load_seconds=time.perf_counter() - started,
         engine=plan.engine,
-        decoder=CompactDecoder.build(model) if quantize.is_weight_only_int8(model) else None,
+        decoder=CompactDecoder.build(model)
+        if plan.task == catalog.TEXT_GENERATION and plan.device.kind == "cpu"
+        else None,
     )
 
 

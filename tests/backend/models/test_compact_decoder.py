@@ -18,8 +18,9 @@ from backend.models.loader import load_model
 GREEDY = text_generation.GenerationOptions(temperature=0, max_new_tokens=12)
 
 
-def _llama(**overrides) -> torch.nn.Module:
-    """A Llama whose widths the int8 kernel takes (multiples of 8), grouped-query attention."""
+def _llama(int8: bool = True, **overrides) -> torch.nn.Module:
+    """A bfloat16 Llama (weight-only int8 with ``int8``) whose widths the int8 kernel takes
+    (multiples of 8), with grouped-query attention."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -29,7 +30,7 @@ def _llama(**overrides) -> torch.nn.Module:
         "tie_word_embeddings": True, "initializer_range": 0.2, "eos_token_id": 95, "pad_token_id": 0,
     }  # fmt: skip
     model = LlamaForCausalLM(LlamaConfig(**{**options, **overrides})).to(torch.bfloat16).eval()
-    return quantize.quantize_weight_only_int8(model)
+    return quantize.quantize_weight_only_int8(model) if int8 else model
 
 
 def _greedy(max_new_tokens: int = 16, **options) -> GenerationConfig:
@@ -58,8 +59,8 @@ def _assert_same_greedy_reply(model, decoder, ids) -> None:
     assert len(got) == len(expected)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"tie_word_embeddings": False}, {"num_key_value_heads": 4}])
-def test_greedy_tokens_equal_generate_on_the_same_int8_model(overrides):
+@pytest.mark.parametrize("overrides", [{}, {"tie_word_embeddings": False}, {"num_key_value_heads": 4}, {"int8": False}])
+def test_greedy_tokens_equal_generate_on_the_same_model(overrides):
     model = _llama(**overrides)
     decoder = CompactDecoder.build(model)
     assert decoder is not None
@@ -144,20 +145,20 @@ def test_options_it_does_not_implement_go_to_generate():
 def test_models_it_cannot_run_get_no_decoder():
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    bfloat16 = _llama()
     assert CompactDecoder.build(_llama(hidden_act="gelu")) is None
     gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=64)).eval()
     assert CompactDecoder.build(quantize.quantize_weight_only_int8(gpt2)) is None
-    from transformers import LlamaConfig, LlamaForCausalLM
+    mixed = _llama(int8=False)
+    layer = mixed.model.layers[0].mlp
+    layer.down_proj = quantize.Int8WeightOnlyLinear(layer.down_proj.weight.detach(), None, torch.bfloat16)
+    assert DecoderShape.of(mixed) is None
 
-    plain = LlamaForCausalLM(LlamaConfig(**{**bfloat16.config.to_dict()})).eval()  # float layers
-    assert DecoderShape.of(plain) is None
 
-
-def test_the_chat_page_backend_uses_it_for_int8_models(tiny_model_paths, settings):
-    # The tiny Qwen2 (attention biases, an MLP width the kernel cannot take).
-    int8 = dataclasses.replace(settings, cpu_quantize=quantize.INT8, cpu_bfloat16="on")
-    loaded = load_model("text-generation", tiny_model_paths["text-generation"], int8)
+@pytest.mark.parametrize("quantise", ["none", quantize.INT8])
+def test_the_chat_page_backend_replies_through_it_as_generate_would(tiny_model_paths, settings, quantise):
+    # The tiny Qwen2: attention biases, an MLP width the int8 kernel cannot take; float32 or int8.
+    chosen = dataclasses.replace(settings, cpu_quantize=quantise, cpu_bfloat16="on")
+    loaded = load_model("text-generation", tiny_model_paths["text-generation"], chosen)
     assert loaded.decoder is not None
     messages = [text_generation.ChatMessage("user", "Hello there")]
     stream = text_generation.stream_reply(loaded, messages, GREEDY)
@@ -169,6 +170,3 @@ def test_the_chat_page_backend_uses_it_for_int8_models(tiny_model_paths, setting
         want = loaded.model.generate(input_ids=prompt.input_ids, generation_config=config, streamer=streamer)
     assert text == "".join(streamer)
     assert stream.result.new_tokens == want.shape[1] - prompt.input_ids.shape[1]
-    # A bfloat16 load has no decoder and goes through generate.
-    plain = load_model("text-generation", tiny_model_paths["text-generation"], settings)
-    assert plain.decoder is None

@@ -130,7 +130,10 @@ def int8_agreement(folder: Path) -> dict[str, list[dict[str, float]]]:
     bf16 = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).eval()
     int8 = streamed_load.load_causal_lm_int8(folder, torch.bfloat16)
     decoder = CompactDecoder.build(int8)
-    assert decoder is not None
+    # The loop on the bfloat16 model (the default chat path on a CPU) re-points that model's layers
+    # at slices of its fused weights; the model's own forward and generate are unchanged.
+    bf16_decoder = CompactDecoder.build(AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).eval())
+    assert decoder is not None and bf16_decoder is not None
     greedy = {"max_new_tokens": CHECK_TOKENS, "do_sample": False}
     config = GenerationConfig(**greedy, eos_token_id=int8.generation_config.eos_token_id)
     paths = {
@@ -139,6 +142,7 @@ def int8_agreement(folder: Path) -> dict[str, list[dict[str, float]]]:
             lambda ids: int8(ids).logits[0],
         ),
         "compact": (lambda ids: decoder.generate(ids, config), decoder.score),
+        "compact bfloat16": (lambda ids: bf16_decoder.generate(ids, config), bf16_decoder.score),
     }
     rows: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
     for prompt in CHECK_PROMPTS:
@@ -170,11 +174,15 @@ def test_int8_smollm2_answers_like_bfloat16_within_the_stated_tolerance():
 
     agreement = int8_agreement(require_packaged(packaged.SMOLLM2_135M))
     print(agreement)
-    # The tolerance (benchmarks/RESULTS.md), for both int8 paths: teacher-forced on bfloat16's
-    # greedy replies, int8 picks the same next token at >= 90% of positions overall and >= 80% on
-    # every prompt, and its log-probability of bfloat16's token is within 0.25 nats on average.
+    # The tolerances (benchmarks/RESULTS.md), teacher-forced on bfloat16 generate's greedy replies.
+    # int8 (both paths): the same next token at >= 90% of positions overall and >= 80% on every
+    # prompt, and a log-probability of bfloat16's token within 0.25 nats on average. The loop on
+    # the bfloat16 model itself (float32 between the products, where generate rounds to bfloat16):
+    # >= 95% overall, >= 90% per prompt, within 0.1 nats.
+    bounds = {"generate": (0.9, 0.8, 0.25), "compact": (0.9, 0.8, 0.25), "compact bfloat16": (0.95, 0.9, 0.1)}
     for path, rows in agreement.items():
+        overall_at_least, each_at_least, delta_at_most = bounds[path]
         overall = sum(r["same_next_token"] for r in rows) / len(rows)
-        assert overall >= 0.9, (path, rows)
-        assert all(r["same_next_token"] >= 0.8 for r in rows), (path, rows)
-        assert all(r["mean_abs_logprob_delta"] <= 0.25 for r in rows), (path, rows)
+        assert overall >= overall_at_least, (path, rows)
+        assert all(r["same_next_token"] >= each_at_least for r in rows), (path, rows)
+        assert all(r["mean_abs_logprob_delta"] <= delta_at_most for r in rows), (path, rows)
