@@ -139,8 +139,9 @@ def _pipeline_reply(pipe: Any, prompt: str, tokens: int) -> tuple[float, int, st
 
 def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str, Any]:
     """tokens/s at batch 1, alternating: the pipeline in bfloat16 (the target) and float32 (the
-    other plain choice on a CPU without bfloat16 units), ours bfloat16, and ours int8 through the
-    compact decode loop (what the chat page runs) and through ``generate`` (the loop's share)."""
+    other plain choice on a CPU without bfloat16 units), and ours in bfloat16 and int8, each
+    through the compact decode loop (what the chat page runs) and through ``generate`` (so the
+    loop's share and the dtype's share show apart)."""
     import dataclasses
 
     import torch
@@ -149,6 +150,7 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
     folder = _folder(settings)
     bf16 = _load("bfloat16", settings)
     int8 = _load("int8", settings)
+    bf16_generate = dataclasses.replace(bf16, decoder=None)
     int8_generate = dataclasses.replace(int8, decoder=None)
     pipes = {dtype: pipeline("text-generation", model=str(folder), dtype=dtype, device="cpu")
              for dtype in (torch.bfloat16, torch.float32)}  # fmt: skip
@@ -157,12 +159,14 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
         _, counts[prompt], _ = _ours(bf16, prompt, new_tokens)
         _ours(int8, prompt, 4)
         _ours(int8_generate, prompt, 4)
+        _ours(bf16_generate, prompt, 4)
         for pipe in pipes.values():
             _pipeline_reply(pipe, prompt, 4)
     paths = {
         "pipeline bfloat16": lambda prompt, n: _pipeline_reply(pipes[torch.bfloat16], prompt, n),
         "pipeline float32": lambda prompt, n: _pipeline_reply(pipes[torch.float32], prompt, n),
-        "ours bfloat16": lambda prompt, n: _ours(bf16, prompt, n),
+        "ours bfloat16, generate": lambda prompt, n: _ours(bf16_generate, prompt, n),
+        "ours bfloat16 (compact loop)": lambda prompt, n: _ours(bf16, prompt, n),
         "ours int8, generate": lambda prompt, n: _ours(int8_generate, prompt, n),
         "ours int8 (compact loop)": lambda prompt, n: _ours(int8, prompt, n),
     }

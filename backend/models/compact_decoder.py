@@ -6,8 +6,8 @@ and the transformers layers run about 40 small operations per layer, many of the
 element-wise work that a CPU without bfloat16 units emulates. This loop runs the same model (its
 own weights, read in place: float, or weight-only int8) with what one reply needs and nothing else:
 
-- q, k and v, and gate and up, are one product each: their rows are concatenated once and the
-  model's own layers re-pointed at slices of the concatenation, so no weight is held twice;
+- in an int8 model q, k and v, and gate and up, are one product each: their rows are concatenated
+  once and the model's own layers re-pointed at slices of the concatenation (no weight held twice);
 - the residual stream, norms, rotary embedding and attention run in float32 (fast on any CPU), the
   products take the weights' dtype, as the model's own layers do;
 - the key/value cache is one preallocated float32 tensor for the reply's length, written in place;
@@ -78,59 +78,70 @@ class _Float:
 
 
 @dataclass(frozen=True)
-class _Norm:
-    """RMSNorm as ``x * (w * sqrt(n)) / hypot(|x|, sqrt(n * eps))``: the same value as
-    ``x / sqrt(mean(x^2) + eps) * w`` in three float32 operations instead of eight, written in the
-    next product's input dtype."""
+class _Floats:
+    """Several float products of one input, their outputs side by side (as one fused product's)."""
 
-    scaled_weight: torch.Tensor
-    floor: torch.Tensor
+    parts: tuple[_Float, ...]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([part(x) for part in self.parts], dim=-1)
+
+
+@dataclass(frozen=True)
+class _Norm:
+    """RMSNorm as ``x * w / hypot(|x| / sqrt(n), sqrt(eps))``: the same value as
+    ``x / sqrt(mean(x^2) + eps) * w`` in five float32 operations instead of eight, written in the
+    next product's input dtype. ``weight`` is the model's own tensor, so it stays current."""
+
+    weight: torch.Tensor
+    inverse_root_width: float
+    root_eps: torch.Tensor
     dtype: torch.dtype
 
     @classmethod
     def of(cls, weight: torch.Tensor, eps: float, dtype: torch.dtype) -> _Norm:
-        width = weight.numel()
-        return cls(weight.detach().float() * width**0.5, torch.tensor((width * eps) ** 0.5), dtype)
+        return cls(weight.detach(), weight.numel() ** -0.5, torch.tensor(eps**0.5), dtype)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        length = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-        return (x * self.scaled_weight / torch.hypot(length, self.floor)).to(self.dtype)
+        root_mean_square = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.inverse_root_width
+        return (x * self.weight / torch.hypot(root_mean_square, self.root_eps)).to(self.dtype)
 
 
 @dataclass(frozen=True)
 class _Layer:
     input_norm: _Norm
-    qkv: _Int8 | _Float
+    qkv: _Int8 | _Floats
     out: _Int8 | _Float
     post_norm: _Norm
-    gate_up: _Int8 | _Float
+    gate_up: _Int8 | _Floats
     down: _Int8 | _Float
 
 
-def _fuse(modules: list[torch.nn.Module]) -> _Int8 | _Float:
-    """One product for ``modules`` (same input): rows concatenated, and each module re-pointed at
-    its rows of the concatenation, so the weights are held once."""
+def _fuse(modules: list[torch.nn.Module]) -> _Int8 | _Float | _Floats:
+    """One product for ``modules`` (same input)."""
+    if isinstance(modules[0], Int8WeightOnlyLinear):
+        return _fuse_int8(modules)
+    parts = tuple(_Float(m.weight.detach(), None if m.bias is None else m.bias.detach()) for m in modules)
+    # Float weights are not concatenated: a float model's weights are usually pages mapped from
+    # its files, which a copy would hold a second time. Separate products cost a few per cent.
+    return parts[0] if len(parts) == 1 else _Floats(parts)
+
+
+def _fuse_int8(modules: list[Int8WeightOnlyLinear]) -> _Int8:
+    """Int8 rows concatenated, and each module re-pointed at its rows of the concatenation, so the
+    weights are held once (the originals are freed)."""
     bias = None
     if any(m.bias is not None for m in modules):
-        dtype = modules[0].scales.dtype if isinstance(modules[0], Int8WeightOnlyLinear) else modules[0].weight.dtype
-        zeros = [torch.zeros(m.out_features, dtype=dtype) for m in modules]
+        zeros = [torch.zeros(m.out_features, dtype=m.scales.dtype) for m in modules]
         bias = torch.cat([z if m.bias is None else m.bias.detach() for m, z in zip(modules, zeros, strict=True)])
-    if isinstance(modules[0], Int8WeightOnlyLinear):
-        weight = torch.cat([m.weight_int8 for m in modules])
-        scales = torch.cat([m.scales for m in modules])
-        start = 0
-        for module in modules:
-            rows = slice(start, start + module.out_features)
-            module.weight_int8, module.scales = weight[rows], scales[rows]
-            start += module.out_features
-        return _Int8(weight, scales, bias)
-    weight = torch.cat([m.weight.detach() for m in modules]) if len(modules) > 1 else modules[0].weight.detach()
+    weight = torch.cat([m.weight_int8 for m in modules])
+    scales = torch.cat([m.scales for m in modules])
     start = 0
     for module in modules:
         rows = slice(start, start + module.out_features)
-        module.weight = torch.nn.Parameter(weight[rows], requires_grad=False)
+        module.weight_int8, module.scales = weight[rows], scales[rows]
         start += module.out_features
-    return _Float(weight, bias)
+    return _Int8(weight, scales, bias)
 
 
 def _projections(layer: Any) -> list[torch.nn.Module]:

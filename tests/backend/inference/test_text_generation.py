@@ -1,5 +1,6 @@
 """Chat generation on the tiny Qwen2 model: streaming, stop, options per call, shared-model safety."""
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -167,11 +168,17 @@ def test_batched_generation_matches_single_replies(varied_chat_model):
         assert 0 < item.new_tokens <= GREEDY.max_new_tokens
 
 
-def test_running_out_of_memory_while_generating_is_a_readable_error(chat_model, monkeypatch):
-    def generate(**kwargs):
+@pytest.mark.parametrize("path", ["compact loop", "generate"])
+def test_running_out_of_memory_while_generating_is_a_readable_error(chat_model, monkeypatch, path):
+    def generate(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
 
-    monkeypatch.setattr(chat_model.model, "generate", generate)
+    if path == "compact loop":
+        assert chat_model.decoder is not None
+        monkeypatch.setattr(chat_model.decoder, "generate", generate)
+    else:
+        chat_model = dataclasses.replace(chat_model, decoder=None)
+        monkeypatch.setattr(chat_model.model, "generate", generate)
     stream = text_generation.stream_reply(chat_model, [ChatMessage("user", "Hi")], GREEDY)
     with pytest.raises(InsufficientMemoryError, match="ran out of memory"):
         list(stream)
