@@ -63,15 +63,18 @@ def _load(mode: str, settings: Settings) -> Any:
 
 def _weights_bytes(model: Any) -> int:
     from backend.models import quantize
+    from backend.models.loader import LoadedModel
 
-    model = getattr(model, "model", model)
+    model = model.model if isinstance(model, LoadedModel) else model
     return quantize.weight_only_bytes(model) + quantize.packed_weight_bytes(model)
 
 
 def _answer_once(loaded: Any) -> None:
     import torch
 
-    model = getattr(loaded, "model", loaded)
+    from backend.models.loader import LoadedModel
+
+    model = loaded.model if isinstance(loaded, LoadedModel) else loaded  # the "before" mode has no LoadedModel
     with torch.inference_mode():
         model.generate(input_ids=torch.tensor([[1, 2, 3]]), max_new_tokens=2, min_new_tokens=2, do_sample=False)
 

@@ -39,6 +39,11 @@ def operator_detail(settings: Settings) -> str:
 # The demos. Sentence embeddings stay float32: the fine-tuning features and the use-case search
 # index are computed once and compared with later embeddings, so they must not change precision.
 CPU_BFLOAT16_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+# Chat replies come a token at a time, and each token reads every weight once: the work waits on
+# memory, so half the bytes win even where bfloat16 arithmetic is emulated (benchmarks/RESULTS.md:
+# a bfloat16 pipeline x1.56 a float32 one on a CPU without bfloat16 units). "auto" loads them in
+# bfloat16 on every CPU; the other demos only where the CPU computes bfloat16 natively.
+MEMORY_BOUND_TASKS = (catalog.TEXT_GENERATION,)
 
 
 @dataclass(frozen=True)
@@ -150,14 +155,17 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
 def _dtype_for(task: str, spec: catalog.ModelSpec | None, device: DeviceInfo, settings: Settings) -> str:
     if device.half_dtype:
         return device.half_dtype
-    if device.kind == "cpu" and task in CPU_BFLOAT16_TASKS and wants_cpu_bfloat16(settings.cpu_bfloat16):
-        return "bfloat16"
+    if device.kind == "cpu" and task in CPU_BFLOAT16_TASKS:
+        automatic = settings.cpu_bfloat16.strip().lower() == "auto"
+        if wants_cpu_bfloat16(settings.cpu_bfloat16) or (automatic and task in MEMORY_BOUND_TASKS):
+            return "bfloat16"
     return spec.cpu_dtype if spec else "float32"
 
 
 def choose_dtype(task: str, model_ref: str, device: DeviceInfo, settings: Settings | None = None) -> str:
     """Half precision on GPU. On CPU, bfloat16 for the demos where the CPU computes it natively
-    (setting ``cpu_bfloat16``), else the catalogue's CPU dtype (float32 unless it says so)."""
+    and for chat on any CPU (setting ``cpu_bfloat16``), else the catalogue's CPU dtype (float32
+    unless it says so)."""
     return _dtype_for(task, catalog.find_spec(model_ref, task), device, settings or get_settings())
 
 
