@@ -1,10 +1,11 @@
 """Chat on real weights (SmolLM2-135M-Instruct): speed at batch 1, load peaks, and the page.
 
 - **Speed**: ``stream_reply`` (the chat page's backend call) on our bfloat16 and weight-only int8
-  loads against a bfloat16 ``pipeline("text-generation")`` (what a knowledgeable user writes on a
-  CPU with bfloat16 units), greedy, same prompts, same process; rounds alternate over the paths so
-  load from other work falls on all of them. Every path generates exactly the token count our
-  bfloat16 path produced for that prompt (the pipeline and int8 get it as min and max new tokens).
+  loads, each through the compact decode loop and through ``generate``, against a bfloat16
+  ``pipeline("text-generation")`` (what a knowledgeable user writes; float32 beside it), greedy,
+  same prompts, same process; rounds alternate over the paths so load from other work falls on
+  all of them. The pipelines get the token count our bfloat16 path produced for each prompt as
+  min and max new tokens; ours get it as the maximum.
 - **Load peaks**: each load in a fresh process (``python -m benchmarks.chat_speed load MODE``):
   the peak resident memory the load added (``VmHWM`` after imports) against the loaded weights'
   size (parameters and buffers at their loaded dtype).
