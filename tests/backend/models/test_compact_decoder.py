@@ -170,3 +170,23 @@ def test_the_chat_page_backend_replies_through_it_as_generate_would(tiny_model_p
         want = loaded.model.generate(input_ids=prompt.input_ids, generation_config=config, streamer=streamer)
     assert text == "".join(streamer)
     assert stream.result.new_tokens == want.shape[1] - prompt.input_ids.shape[1]
+
+
+def test_a_long_prompt_goes_through_in_chunks_with_the_same_answers(monkeypatch):
+    from backend.models import compact_decoder
+
+    model = _llama()
+    decoder = CompactDecoder.build(model)
+    ids = torch.tensor([list(range(2, 40))])
+    whole = decoder.score(ids)
+    monkeypatch.setattr(compact_decoder, "PREFILL_CHUNK", 5)  # 38 tokens: 8 chunks, the last one short
+    chunked = decoder.score(ids)
+    assert chunked.shape == whole.shape == (38, 96)
+    assert torch.allclose(chunked, whole, atol=1e-3, rtol=1e-3)
+    with torch.inference_mode():
+        want = model(ids).logits[0].float()
+    # 38 positions of bfloat16 rounding (the model's activations, the loop's cache) on both sides.
+    assert (chunked - want).abs().mean().item() < 0.03 * want.std().item()
+    assert (chunked - want).abs().max().item() < 0.15 * want.std().item()
+    assert (chunked.argmax(-1) == want.argmax(-1)).float().mean().item() >= 0.9
+    _assert_same_greedy_reply(model, decoder, ids)
