@@ -132,7 +132,8 @@ def test_two_workers_run_every_job_once_and_a_killed_one_is_found_by_the_other(a
     failed = store.require(long_job)
     assert (failed.status, failed.message) == (FAILED, "Worker died")
     assert "The worker stopped reporting" in failed.error and "Submit the job again to retry." in failed.error
-    assert any("stopped reporting" in line["text"] for line in store.logs(long_job))
+    # The reaper writes the log line just after failing the job: wait for it rather than race it.
+    wait_for(lambda: any("stopped reporting" in line["text"] for line in store.logs(long_job)), "the reaper's log line")
     wait_for(lambda: [w["pid"] for w in store.live_workers()] == [survivor.pid], "the dead worker fell silent")
 
     # The survivor carries on: a new job succeeds there, and a cancel reaches it through the store.
