@@ -155,6 +155,10 @@ def _pin_this_process(cpus: tuple[int, ...] | set[int]) -> None:
     for tid in os.listdir("/proc/self/task"):
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             os.sched_setaffinity(int(tid), cpus)
+    # As many torch threads as CPUs: two OpenMP threads spinning on one CPU crawl (0.4 tokens/s).
+    import torch
+
+    torch.set_num_threads(len(cpus))
 
 
 def _chromium_wrapper(folder: str, cpus: tuple[int, ...]) -> str:
