@@ -197,8 +197,8 @@ class DecoderShape:
 
 
 class CompactDecoder:
-    """Greedy or sampled replies from a weight-only int8 chat model, one at a time per call
-    (calls may run at once: all per-reply state lives in the call)."""
+    """Greedy or sampled replies from a chat model (float or weight-only int8), one reply per
+    call (calls may run at once: all per-reply state lives in the call)."""
 
     def __init__(self, model: Any, shape: DecoderShape) -> None:
         inner = model.model
