@@ -196,7 +196,97 @@ class DecoderShape:
         return cls(heads, kv_heads, head_dim, float(config.rms_norm_eps), window)
 
 
-class CompactDecoder:
+class DecodeLoop:
+    """One reply per call from a chat model's forward pass, as ``generate`` gives it: the options
+    ``runs`` accepts, ``generate``'s logits processors and sampling, the streamer fed, the stops.
+    A subclass supplies the forward pass (``_reply_state`` and ``_forward``); calls may run at once,
+    since all per-reply state lives in the call."""
+
+    max_positions: int = 0
+    sliding_window: int | None = None
+
+    def _reply_state(self, length: int) -> Any:
+        """What one reply of up to ``length`` positions needs (its key/value cache)."""
+        raise NotImplementedError
+
+    def _release(self, state: Any) -> None:
+        """Frees what ``_reply_state`` made, when the reply ends (nothing, where memory is managed)."""
+
+    def _forward(self, tokens: torch.Tensor, position: int, state: Any, every_position: bool = False) -> torch.Tensor:
+        """Logits of the last of ``tokens`` (1-D; of each with ``every_position``), which sit at
+        ``position`` onwards; the cache is written for their positions and holds every earlier one."""
+        raise NotImplementedError
+
+    def runs(self, config: GenerationConfig, prompt_tokens: int) -> bool:
+        """Whether this loop implements everything ``config`` asks for (else: ``generate``)."""
+        if set(config.to_diff_dict()) - _SUPPORTED_OPTIONS:
+            return False
+        if (config.num_beams or 1) != 1 or (config.num_return_sequences or 1) != 1:
+            return False
+        length = prompt_tokens + (config.max_new_tokens or 0)
+        window = self.sliding_window
+        return (not window or length <= window) and (not self.max_positions or length <= self.max_positions)
+
+    @torch.inference_mode()
+    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits (n x vocabulary) at every position of ``input_ids`` (1 x n), as the model's own
+        forward gives them: for checking this loop's answers against another model's."""
+        ids = input_ids.reshape(-1)
+        state = self._reply_state(ids.numel())
+        try:
+            chunks = [
+                self._forward(ids[start : start + PREFILL_CHUNK], start, state, every_position=True)
+                for start in range(0, ids.numel(), PREFILL_CHUNK)
+            ]
+        finally:
+            self._release(state)
+        return torch.cat(chunks)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        config: GenerationConfig,
+        streamer: Any = None,
+        stop_event: threading.Event | None = None,
+    ) -> torch.Tensor:
+        """The prompt (1 x n ids) followed by the reply's ids, as ``generate`` returns them; each
+        new id goes to ``streamer`` (``put``/``end``, as ``generate`` does), and a set
+        ``stop_event`` ends the reply after the current token."""
+        prompt = input_ids.reshape(-1)
+        max_new = int(config.max_new_tokens)
+        processors = _processors(config, prompt.numel())
+        eos = _ids(config.eos_token_id)
+        if streamer is not None:
+            streamer.put(input_ids.cpu())
+        state = self._reply_state(prompt.numel() + max_new)
+        try:
+            # The prompt in chunks: a long conversation's activations stay the size of one chunk.
+            for start in range(0, prompt.numel() - 1, PREFILL_CHUNK):
+                self._forward(prompt[start : min(start + PREFILL_CHUNK, prompt.numel() - 1)], start, state)
+            generated = [prompt]
+            tokens, position = prompt[-1:], prompt.numel() - 1
+            for _ in range(max_new):
+                logits = self._forward(tokens, position, state)
+                position += tokens.numel()
+                scores = processors(torch.cat(generated)[None], logits) if processors else logits
+                if config.do_sample:
+                    tokens = torch.multinomial(torch.softmax(scores, dim=-1), 1)[0]
+                else:
+                    tokens = scores.argmax(dim=-1)
+                generated.append(tokens)
+                if streamer is not None:
+                    streamer.put(tokens)
+                if int(tokens) in eos or (stop_event is not None and stop_event.is_set()):
+                    break
+        finally:
+            self._release(state)
+        if streamer is not None:
+            streamer.end()
+        return torch.cat(generated)[None]
+
+
+class CompactDecoder(DecodeLoop):
     """Greedy or sampled replies from a chat model (float or weight-only int8), one reply per
     call (calls may run at once: all per-reply state lives in the call)."""
 
@@ -226,22 +316,13 @@ class CompactDecoder:
         self.head = _Float(self.embeddings) if tied else _fuse([head])
         self.rotary = inner.rotary_emb
         self.max_positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+        self.sliding_window = shape.sliding_window
 
     @classmethod
     def build(cls, model: Any) -> CompactDecoder | None:
         """A decoder for ``model``, or None when this loop cannot run it (``DecoderShape.of``)."""
         shape = DecoderShape.of(model)
         return None if shape is None else cls(model, shape)
-
-    def runs(self, config: GenerationConfig, prompt_tokens: int) -> bool:
-        """Whether this loop implements everything ``config`` asks for (else: ``generate``)."""
-        if set(config.to_diff_dict()) - _SUPPORTED_OPTIONS:
-            return False
-        if (config.num_beams or 1) != 1 or (config.num_return_sequences or 1) != 1:
-            return False
-        length = prompt_tokens + (config.max_new_tokens or 0)
-        window = self.shape.sliding_window
-        return (not window or length <= window) and (not self.max_positions or length <= self.max_positions)
 
     def _cache(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values for ``length`` positions, in float32: a bfloat16 cache would halve a
@@ -255,13 +336,12 @@ class CompactDecoder:
         cos, sin = self.rotary(torch.zeros(1), torch.arange(length)[None])
         return cos[0].float(), sin[0].float()
 
-    def _forward(
-        self, tokens: torch.Tensor, position: int, cache: tuple, rotary: tuple, every_position: bool = False
-    ) -> torch.Tensor:
-        """Logits of the last of ``tokens`` (1-D; of each with ``every_position``), which sit at
-        ``position`` onwards; the cache is written for their positions and holds every earlier one."""
+    def _reply_state(self, length: int) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        return self._cache(length), self._positions(length)
+
+    def _forward(self, tokens: torch.Tensor, position: int, state: tuple, every_position: bool = False) -> torch.Tensor:
         heads, kv_heads, head_dim = self.shape.heads, self.shape.kv_heads, self.shape.head_dim
-        keys, values = cache
+        (keys, values), rotary = state
         x = self.embeddings[tokens].float()  # a copy: the residual stream is added to in place
         count, width = x.shape
         end = position + count
@@ -295,60 +375,6 @@ class CompactDecoder:
             gate, up = layer.gate_up(layer.post_norm(x)).chunk(2, dim=-1)
             x.add_(layer.down(F.silu(gate) * up))
         return self.head(self.final_norm(x if every_position else x[-1:])).float()
-
-    @torch.inference_mode()
-    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Logits (n x vocabulary) at every position of ``input_ids`` (1 x n), as the model's own
-        forward gives them: for checking this loop's answers against another model's."""
-        ids = input_ids.reshape(-1)
-        cache, rotary = self._cache(ids.numel()), self._positions(ids.numel())
-        chunks = [
-            self._forward(ids[start : start + PREFILL_CHUNK], start, cache, rotary, every_position=True)
-            for start in range(0, ids.numel(), PREFILL_CHUNK)
-        ]
-        return torch.cat(chunks)
-
-    @torch.inference_mode()
-    def generate(
-        self,
-        input_ids: torch.Tensor,
-        config: GenerationConfig,
-        streamer: Any = None,
-        stop_event: threading.Event | None = None,
-    ) -> torch.Tensor:
-        """The prompt (1 x n ids) followed by the reply's ids, as ``generate`` returns them; each
-        new id goes to ``streamer`` (``put``/``end``, as ``generate`` does), and a set
-        ``stop_event`` ends the reply after the current token."""
-        prompt = input_ids.reshape(-1)
-        max_new = int(config.max_new_tokens)
-        length = prompt.numel() + max_new
-        cache = self._cache(length)
-        rotary = self._positions(length)
-        processors = _processors(config, prompt.numel())
-        eos = _ids(config.eos_token_id)
-        if streamer is not None:
-            streamer.put(input_ids.cpu())
-        # The prompt in chunks: a long conversation's activations stay the size of one chunk.
-        for start in range(0, prompt.numel() - 1, PREFILL_CHUNK):
-            self._forward(prompt[start : min(start + PREFILL_CHUNK, prompt.numel() - 1)], start, cache, rotary)
-        generated = [prompt]
-        tokens, position = prompt[-1:], prompt.numel() - 1
-        for _ in range(max_new):
-            logits = self._forward(tokens, position, cache, rotary)
-            position += tokens.numel()
-            scores = processors(torch.cat(generated)[None], logits) if processors else logits
-            if config.do_sample:
-                tokens = torch.multinomial(torch.softmax(scores, dim=-1), 1)[0]
-            else:
-                tokens = scores.argmax(dim=-1)
-            generated.append(tokens)
-            if streamer is not None:
-                streamer.put(tokens)
-            if int(tokens) in eos or (stop_event is not None and stop_event.is_set()):
-                break
-        if streamer is not None:
-            streamer.end()
-        return torch.cat(generated)[None]
 
 
 def _chunk_mask(position: int, count: int) -> torch.Tensor:

@@ -72,12 +72,9 @@ def test_logits_match_the_model_forward_within_float_rounding():
     model = _llama()
     decoder = CompactDecoder.build(model)
     ids = torch.tensor([3, 14, 15, 92, 65, 35])
-    length = len(ids) + 1
-    shape = (len(decoder.layers), decoder.shape.kv_heads, length, decoder.shape.head_dim)
-    cache = (torch.zeros(shape), torch.zeros(shape))
-    rotary = decoder._positions(length)
-    prompt_logits = decoder._forward(ids[:-1], 0, cache, rotary)
-    next_logits = decoder._forward(ids[-1:], len(ids) - 1, cache, rotary)
+    state = decoder._reply_state(len(ids) + 1)
+    prompt_logits = decoder._forward(ids[:-1], 0, state)
+    next_logits = decoder._forward(ids[-1:], len(ids) - 1, state)
     with torch.inference_mode():
         want = model(ids[None]).logits[0].float()
     # The model runs its residual stream in bfloat16, the loop in float32: a few bfloat16 steps apart.
