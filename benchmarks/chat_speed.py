@@ -145,11 +145,14 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
     """tokens/s at batch 1, alternating: the pipeline in bfloat16 (the target) and float32 (the
     other plain choice on a CPU without bfloat16 units), and ours in bfloat16 and int8, each
     through the compact decode loop (what the chat page runs) and through ``generate`` (so the
-    loop's share and the dtype's share show apart)."""
+    loop's share and the dtype's share show apart); and on llama.cpp where it is installed."""
     import dataclasses
 
     import torch
     from transformers import pipeline
+
+    from backend.models import engines
+    from backend.models.loader import load_model
 
     folder = _folder(settings)
     bf16 = _load("bfloat16", settings)
@@ -174,6 +177,14 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
         "ours int8, generate": lambda prompt, n: _ours(int8_generate, prompt, n),
         "ours int8 (compact loop)": lambda prompt, n: _ours(int8, prompt, n),
     }
+    if engines.available(engines.LLAMA_CPP):
+        on_llama_cpp = load_model(
+            "text-generation", HUB_ID, dataclasses.replace(settings, cpu_engine="text-generation=llama.cpp")
+        )
+        assert on_llama_cpp.engine == engines.LLAMA_CPP, "llama.cpp did not take the model"
+        for prompt in PROMPTS:
+            _ours(on_llama_cpp, prompt, 4)
+        paths["ours llama.cpp, 8-bit blocks"] = lambda prompt, n: _ours(on_llama_cpp, prompt, n)
     seconds: dict[str, float] = dict.fromkeys(paths, 0.0)
     tokens: dict[str, int] = dict.fromkeys(paths, 0)
     for _ in range(rounds):

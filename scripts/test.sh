@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh requirements-dev.txt
+# The llama.cpp chat engine is tested too: built once here (pip keeps the wheel; see the script).
+bash scripts/install-llama-cpp.sh
 bash scripts/install-browser.sh
 bash scripts/install-services.sh
 .venv/bin/python -m ruff check .

@@ -1,14 +1,15 @@
-"""Other inference engines for the CPU demos: ONNX Runtime (sentiment) and CTranslate2 (translation).
+"""Other inference engines for the CPU demos: ONNX Runtime (sentiment), CTranslate2 (translation) and
+llama.cpp (chat, in ``llama_cpp_engine``).
 
-Both run the same weights as torch, faster on a CPU, for one request as for a batch: ONNX Runtime
+The first two run the same weights as torch, faster on a CPU, for one request as for a batch: ONNX Runtime
 fuses the encoder's graph and runs it without Python between the layers; CTranslate2 decodes a
 MarianMT translation in C++, where ``generate`` spends most of a short sentence's time in Python
 between decoder steps. Neither computes bfloat16 on a CPU, so both run float32 and give float32's
 answers (``benchmarks/RESULTS.md`` has the figures and the equivalence checks).
 
 Chosen per task by the ``cpu_engine`` setting (``LSM_CPU_ENGINE=sentiment=onnx,translation=ctranslate2``;
-a bare ``onnx`` or ``ctranslate2`` means every task that engine serves); torch stays the default
-because no real weights of these two demos could be checked here (see RESULTS.md). On a GPU, for a
+a bare engine name means every task that engine serves); torch stays the default for these two
+because no real weights of their demos could be checked here (see RESULTS.md). On a GPU, for a
 hub id with no local folder, and for fast-mode fine-tunes (an encoder plus a linear head) the
 model runs in torch whatever the setting says.
 
@@ -42,11 +43,12 @@ from backend.models.device import DeviceInfo
 TORCH = "torch"
 ONNX = "onnx"
 CTRANSLATE2 = "ctranslate2"
+LLAMA_CPP = "llama.cpp"
 # What each engine serves (a task not listed runs in torch).
-ENGINE_TASKS = {ONNX: (catalog.SENTIMENT,), CTRANSLATE2: (catalog.TRANSLATION,)}
+ENGINE_TASKS = {ONNX: (catalog.SENTIMENT,), CTRANSLATE2: (catalog.TRANSLATION,), LLAMA_CPP: (catalog.TEXT_GENERATION,)}
 CACHE_FOLDER = ".lsm-engines"
 _STAMP_FILE = "export.json"
-_PACKAGES = {ONNX: "onnxruntime", CTRANSLATE2: "ctranslate2"}
+_PACKAGES = {ONNX: "onnxruntime", CTRANSLATE2: "ctranslate2", LLAMA_CPP: "llama-cpp-python"}
 # The layout of an engine's cached copy, raised when it changes so that copies made by an older
 # version are made again. ONNX 2: weights in ``model.onnx.data`` beside the graph (1: one file).
 # An engine not listed is on its first layout (its stamps carry no format).
@@ -377,10 +379,27 @@ def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
     return CTranslate2Seq2Seq(target, tokenizer, config, generation), tokenizer
 
 
+# --- llama.cpp: chat models -------------------------------------------------------------------------
+
+
+def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
+    """The chat model in ``folder`` on llama.cpp (its 8-bit GGUF copy made once), and its tokenizer.
+
+    Raises:
+        UnsupportedModel: a model llama.cpp does not compute as transformers does.
+    """
+    from backend.models import llama_cpp_engine
+
+    target = cached_copy(folder, LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
+    return llama_cpp_engine.load(folder, target / llama_cpp_engine.GGUF_FILE)
+
+
 def load(task: str, engine: str, folder: Path) -> tuple[Any, Any]:
     """The model in ``folder`` for ``task`` on ``engine``, and its tokenizer."""
     if engine == ONNX and task == catalog.SENTIMENT:
         return onnx_classifier(folder)
     if engine == CTRANSLATE2 and task == catalog.TRANSLATION:
         return ctranslate2_translator(folder)
+    if engine == LLAMA_CPP and task == catalog.TEXT_GENERATION:
+        return llama_cpp_chat(folder)
     raise ValueError(f"{engine} does not serve {task}")

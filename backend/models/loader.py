@@ -26,7 +26,7 @@ from backend.errors import (
     ShowcaseError,
 )
 from backend.models import catalog, endpoints, engines, hub, lean_load, quantize, streamed_load
-from backend.models.compact_decoder import CompactDecoder
+from backend.models.compact_decoder import CompactDecoder, DecodeLoop
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
 from backend.models.memory import is_out_of_memory
@@ -51,8 +51,9 @@ class LoadedModel:
     load_seconds: float
     # "torch", or the engine the setting chose (backend.models.engines).
     engine: str = engines.TORCH
-    # A chat model's compact decode loop on the CPU, when it can run the model (else None).
-    decoder: CompactDecoder | None = None
+    # A chat model's decode loop on the CPU, when one can run the model (else None): the compact
+    # loop over a torch model, or the llama.cpp engine's model itself.
+    decoder: DecodeLoop | None = None
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -247,10 +248,14 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> Lo
         memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if plan.int8 else 0),
         load_seconds=time.perf_counter() - started,
         engine=plan.engine,
-        decoder=CompactDecoder.build(model)
-        if plan.task == catalog.TEXT_GENERATION and plan.device.kind == "cpu"
-        else None,
+        decoder=_decoder(plan, model),
     )
+
+
+def _decoder(plan: LoadPlan, model: Any) -> DecodeLoop | None:
+    if plan.task != catalog.TEXT_GENERATION or plan.device.kind != "cpu":
+        return None
+    return model if isinstance(model, DecodeLoop) else CompactDecoder.build(model)
 
 
 def load_model(

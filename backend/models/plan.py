@@ -217,11 +217,14 @@ def plan_load(
     listed = [spec for spec in catalog.CATALOGUE if spec.hub_id == model_ref]
     spec = next((s for s in listed if s.task == task), None)
     engine = engines.TORCH if training else engines.engine_for(task, device, settings, folder)
-    # The engines compute float32 on a CPU (and replace int8 Linear layers).
+    # The engines start from float32 weights (llama.cpp quantises its copy) and replace int8 Linear layers.
     dtype = "float32" if training or engine != engines.TORCH else _dtype_for(task, spec, device, settings)
     int8 = not training and engine == engines.TORCH and quantize.wants_int8(task, device, settings)
     # At the chosen dtype even under int8: a budget figure on the safe side of the packed weights.
     estimated = spec.memory_mb(dtype) * 2**20 if spec else loaded_bytes(weight_files, dtype)
+    if engine == engines.LLAMA_CPP:
+        # Its copy holds 34 bytes per 32 weights (8-bit blocks with a float16 scale): 17/32 of bfloat16.
+        estimated = loaded_bytes(weight_files, "bfloat16") * 17 // 32
     return LoadPlan(
         task=task,
         ref=model_ref,

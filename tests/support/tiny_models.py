@@ -157,6 +157,34 @@ def build_chat_model(folder: Path, initializer_range: float = 0.02) -> Path:
     return folder
 
 
+def build_chat_model_of(folder: Path, family: str = "llama", **overrides) -> Path:
+    """A float32 chat model of ``family`` ("llama", "mistral" or "qwen2") whose widths take 8-bit
+    blocks of 32 and whose logits are well spread (``initializer_range`` 0.2), with grouped-query
+    attention, the tiny chat tokenizer and the ChatML template; ``overrides`` go to its config."""
+    from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    _seed()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_bpe(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        bos_token=None, model_max_length=256,
+    )  # fmt: skip
+    tokenizer.chat_template = _CHAT_TEMPLATE
+    options = {
+        "vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
+        "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id, "bos_token_id": None,
+        "tie_word_embeddings": True, "initializer_range": 0.2,
+    }  # fmt: skip
+    config = AutoConfig.for_model(family, **{**options, **overrides})
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def build_translator(folder: Path) -> Path:
     """A MarianMT encoder-decoder with a byte-level BPE tokenizer shared by both sides."""
     from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
