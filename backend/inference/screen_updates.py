@@ -6,11 +6,16 @@ thread competes with the generating one for two cores and the GIL) and in the br
 updates a second look the same to a reader. Nothing is lost: the first text is shown at once, the
 last update always carries the whole reply, and ``text`` holds everything received so far, for a
 reply cut short by a Stop click.
+
+``TextHandoff`` lets a reply generated in this process hand its text over at those drawing times
+only, so the drawing thread does not wake for every token (``ReplyStream.paced``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 # Four updates a second read as continuous writing; more cost time without showing more.
@@ -59,3 +64,68 @@ class ScreenUpdates:
         if len(self._pieces) > drawn_count:
             self.updates += 1
             yield self.text
+
+
+class TextHandoff:
+    """Text passed from a generating thread to a drawing thread, which sleeps until it needs it.
+
+    A ``queue.Queue`` wakes its reader for every chunk: on a busy or single-CPU server that is a
+    thread switch (and a GIL handoff) away from the generating thread per token, for text the page
+    will not draw until its next drawing time anyway. Here the writer only appends, and wakes the
+    reader only when it is waiting for the first text after a drawing time has passed, or for the
+    end, which therefore is drawn at once.
+    """
+
+    def __init__(self, timeout: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._timeout = timeout
+        self.clock = clock
+        self._ready = threading.Condition()
+        self._pieces: deque[str] = deque()
+        self._ended = False
+        self._reader_waits_for_text = False
+
+    def put(self, text: str) -> None:
+        """Add text (writer's side); empty text is ignored."""
+        if not text:
+            return
+        with self._ready:
+            self._pieces.append(text)
+            if self._reader_waits_for_text:
+                self._ready.notify()
+
+    def end(self) -> None:
+        """No more text will come (writer's side); wakes the reader at once."""
+        with self._ready:
+            self._ended = True
+            self._ready.notify()
+
+    def take(self, not_before: float | None = None) -> str | None:
+        """The next piece of text, as a queue gives it (``not_before`` None); or everything put
+        since the last take, once there is some and the clock has reached ``not_before`` (the end
+        cuts that wait short). None after the end, when nothing is left.
+
+        Raises:
+            TimeoutError: no text and no end came within the timeout, counted from the time the
+                reader began waiting for text.
+        """
+        with self._ready:
+            while True:
+                now = self.clock()
+                if self._pieces and (self._ended or not_before is None or now >= not_before):
+                    if not_before is None:
+                        return self._pieces.popleft()
+                    text = "".join(self._pieces)
+                    self._pieces.clear()
+                    return text
+                if self._ended:
+                    return None
+                if not_before is not None and now < not_before:
+                    # Too early to draw: sleep until then (only the end wakes this thread sooner).
+                    self._ready.wait(not_before - now)
+                    continue
+                self._reader_waits_for_text = True
+                try:
+                    if not self._ready.wait(self._timeout) and not (self._pieces or self._ended):
+                        raise TimeoutError(f"no text for {self._timeout} s")
+                finally:
+                    self._reader_waits_for_text = False

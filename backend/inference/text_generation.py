@@ -11,6 +11,7 @@ Streaming (the chat page)::
 
     stream = text_generation.stream_reply(loaded, messages, options, stop_event)
     for chunk in stream: ...           # text as it is produced
+    for text in stream.paced(0.25): ...  # or at most 4 times a second, this thread asleep between
     stream.result                      # GenerationResult: tokens, tokens/s, stopped...
 
 Batch use (benchmarks)::
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 import torch
-from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
 from backend.inference import remote, tables
@@ -40,6 +41,7 @@ from backend.inference.chat_prompt import (
     prepare_prompt,
 )
 from backend.inference.footer import RunFooter, Stopwatch, make_footer, stopwatch
+from backend.inference.screen_updates import TextHandoff
 from backend.models import openmp
 from backend.models.endpoints import RemoteModel
 from backend.models.loader import LoadedModel
@@ -140,12 +142,14 @@ class _StopOnEvent(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-class _LockedStreamer(TextIteratorStreamer):
-    """A streamer whose decoding takes the model's tokenizer lock (see the module docstring)."""
+class _LockedStreamer(TextStreamer):
+    """A streamer whose decoding takes the model's tokenizer lock (see the module docstring), and
+    whose text goes to a ``TextHandoff`` for the consuming thread."""
 
-    def __init__(self, loaded: LoadedModel, timeout: float) -> None:
-        super().__init__(loaded.preprocessor, skip_prompt=True, timeout=timeout, skip_special_tokens=True)
+    def __init__(self, loaded: LoadedModel, handoff: TextHandoff) -> None:
+        super().__init__(loaded.preprocessor, skip_prompt=True, skip_special_tokens=True)
         self._lock = loaded.lock
+        self._handoff = handoff
 
     def put(self, value: torch.Tensor) -> None:
         with self._lock:
@@ -154,6 +158,11 @@ class _LockedStreamer(TextIteratorStreamer):
     def end(self) -> None:
         with self._lock:
             super().end()
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        self._handoff.put(text)
+        if stream_end:
+            self._handoff.end()
 
 
 def generation_config(loaded: LoadedModel, options: GenerationOptions, max_new_tokens: int):
@@ -193,7 +202,8 @@ class ReplyStream:
         self.options = options
         self.stop_event = stop_event
         self.result: GenerationResult | None = None
-        self._streamer = _LockedStreamer(loaded, _TOKEN_TIMEOUT_SECONDS)
+        self._handoff = TextHandoff(_TOKEN_TIMEOUT_SECONDS)
+        self._streamer = _LockedStreamer(loaded, self._handoff)
         self._new_tokens = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._generate, name="text-generation", daemon=True)
@@ -221,6 +231,18 @@ class ReplyStream:
             )
 
     def __iter__(self) -> Iterator[str]:
+        """Each piece of text as soon as it is decoded."""
+        return self._chunks(None)
+
+    def paced(self, every: float) -> Iterator[str]:
+        """The new text at most once per ``every`` seconds, the first text and the end at once.
+
+        Between those times the iterating thread sleeps: a page drawing a few times a second is not
+        woken for every token, which on a busy server took CPU and the GIL from generation.
+        """
+        return self._chunks(every)
+
+    def _chunks(self, every: float | None) -> Iterator[str]:
         watch = Stopwatch()
         first_token_ms = 0.0
         pieces: list[str] = []
@@ -228,13 +250,16 @@ class ReplyStream:
         openmp.release_idle_workers()
         self._thread.start()
         finished = False
+        next_at = None if every is None else 0.0
         try:
-            for chunk in self._streamer:
-                if chunk:
-                    if not pieces:
-                        first_token_ms = watch.stop()
-                    pieces.append(chunk)
-                    yield chunk
+            while (chunk := self._handoff.take(next_at)) is not None:
+                if not pieces:
+                    first_token_ms = watch.stop()
+                pieces.append(chunk)
+                handed_at = self._handoff.clock()
+                yield chunk
+                if every is not None:
+                    next_at = handed_at + every
             finished = True
         finally:
             if not finished:

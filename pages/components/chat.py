@@ -7,7 +7,8 @@ marked as stopped, on that rerun.
 
 The reply is drawn a few times a second, not once per token (``ScreenUpdates``): each drawing
 re-sends and re-renders the whole reply, and per-token drawing made the page show fewer tokens a
-second than the model produced (``benchmarks/page_speed.py`` measures both).
+second than the model produced (``benchmarks/page_speed.py`` measures both). A local reply wakes
+this thread only at those drawing times (``ReplyStream.paced``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from backend.inference.screen_updates import ScreenUpdates
+from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates
 from backend.inference.text_generation import ChatMessage, ReplyStream
 from pages.components.errors import user_errors
 
@@ -27,11 +28,21 @@ from pages.components.errors import user_errors
 StartReply = Callable[[list[ChatMessage], threading.Event], ReplyStream | None]
 
 
-def _draw_stream(chunks: Iterable[str], key: str) -> None:
+def _screen_updates(stream: Iterable[str]) -> ScreenUpdates:
+    """The reply's drawings. A reply generated here hands its text over at the drawing times
+    itself (``ReplyStream.paced``), so this thread sleeps between drawings rather than waking for
+    every token; other streams (a remote server's) are batched as they arrive."""
+    paced = getattr(stream, "paced", None)
+    if paced is not None:
+        return ScreenUpdates(paced(DEFAULT_INTERVAL_SECONDS), interval=0)
+    return ScreenUpdates(stream)
+
+
+def _draw_stream(stream: Iterable[str], key: str) -> None:
     """Draw the reply as it grows; the text so far stays in st.session_state[key] if a Stop click
     interrupts the run (the interruption surfaces as an exception at a drawing call)."""
     shown = st.empty()
-    updates = ScreenUpdates(chunks)
+    updates = _screen_updates(stream)
     try:
         for text in updates:
             shown.markdown(text)

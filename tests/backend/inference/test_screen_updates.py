@@ -1,8 +1,11 @@
 """Batched screen updates of a streamed reply: first text at once, a few updates a second, nothing lost."""
 
+import threading
+import time
+
 import pytest
 
-from backend.inference.screen_updates import ScreenUpdates
+from backend.inference.screen_updates import ScreenUpdates, TextHandoff
 
 
 class _Clock:
@@ -59,3 +62,59 @@ def test_no_chunks_draw_nothing_and_a_negative_interval_is_refused():
     assert list(ScreenUpdates(iter([]))) == []
     with pytest.raises(ValueError, match="negative"):
         ScreenUpdates([], interval=-1)
+
+
+# TextHandoff: the generating thread's text reaches the drawing thread at drawing times only.
+
+
+def _write_later(handoff, pieces, gap, end=True):
+    """Put ``pieces`` from another thread, ``gap`` seconds apart, then end the stream."""
+
+    def write():
+        for piece in pieces:
+            time.sleep(gap)
+            handoff.put(piece)
+        if end:
+            handoff.end()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    return writer
+
+
+def test_handoff_without_a_drawing_time_gives_each_piece_like_a_queue():
+    handoff = TextHandoff()
+    for piece in ["a", "", "b", "c"]:
+        handoff.put(piece)
+    handoff.end()
+    assert [handoff.take(), handoff.take(), handoff.take(), handoff.take()] == ["a", "b", "c", None]
+
+
+def test_handoff_holds_text_until_the_drawing_time_and_gives_it_in_one_piece():
+    handoff = TextHandoff()
+    writer = _write_later(handoff, [f"w{i} " for i in range(20)], 0.005, end=False)
+    first = handoff.take(0.0)  # the first text is handed over at once
+    started = time.monotonic()
+    rest = handoff.take(started + 0.3)
+    waited = time.monotonic() - started
+    writer.join()
+    handoff.end()
+    tail = handoff.take(time.monotonic() + 60)
+    assert waited >= 0.29  # every piece that came meanwhile waited for the drawing time
+    assert first + rest + (tail or "") == "".join(f"w{i} " for i in range(20))
+    assert len(rest) > len(first)
+
+
+def test_the_end_of_the_stream_cuts_the_wait_for_the_drawing_time_short():
+    handoff = TextHandoff()
+    writer = _write_later(handoff, ["last words"], 0.05)
+    started = time.monotonic()
+    assert handoff.take(started + 60) == "last words"  # drawn at once, not a minute later
+    assert time.monotonic() - started < 10
+    assert handoff.take(0.0) is None
+    writer.join()
+
+
+def test_a_handoff_with_no_text_for_its_timeout_says_so():
+    with pytest.raises(TimeoutError):
+        TextHandoff(timeout=0.05).take(0.0)

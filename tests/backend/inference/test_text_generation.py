@@ -4,6 +4,7 @@ import dataclasses
 import json
 import shutil
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -50,6 +51,17 @@ def test_reply_streams_in_chunks_that_add_up_to_the_result(varied_chat_model):
     assert result.footer.tokens == result.new_tokens and result.footer.unit == "reply"
     assert result.tokens_per_second > 0
     json.dumps(result.to_dict())
+
+
+def test_a_paced_reply_hands_over_the_first_text_and_the_end_at_once_and_loses_nothing(varied_chat_model):
+    stream = text_generation.stream_reply(varied_chat_model, [ChatMessage("user", "Hello there")], GREEDY)
+    started = time.monotonic()
+    # A drawing time a minute away: everything after the first text comes with the end, at once.
+    chunks = list(stream.paced(60.0))
+    assert time.monotonic() - started < 30
+    assert 1 <= len(chunks) <= 2
+    assert "".join(chunks) == stream.result.text
+    assert stream.result.new_tokens > 0 and not stream.result.stopped
 
 
 def test_prompt_uses_the_chat_template(chat_model):

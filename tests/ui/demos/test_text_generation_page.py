@@ -6,6 +6,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from backend.inference import text_generation
 from backend.inference.footer import RunFooter
+from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS
 from backend.inference.text_generation import GenerationResult
 from tests.support.demo_pages import texts
 
@@ -29,10 +30,23 @@ class FakeStream:
         self.result = GenerationResult(text, 20, len(self.chunks), 0.5, 40.0, False, 0, False, footer)
 
 
-def _patch_stream(monkeypatch, calls, chunks=("Hello", ", ", "world!"), interrupt=False):
+class PacedFakeStream(FakeStream):
+    """Like a local ReplyStream, it also hands its text over at drawing times (``paced``)."""
+
+    def __init__(self, chunks, interrupt=False):
+        super().__init__(chunks, interrupt)
+        self.paced_every = []
+
+    def paced(self, every):
+        self.paced_every.append(every)
+        return iter(self)
+
+
+def _patch_stream(monkeypatch, calls, chunks=("Hello", ", ", "world!"), interrupt=False, stream_type=FakeStream):
     def stream_reply(loaded, messages, options, stop_event=None):
         calls.append({"messages": [(m.role, m.content) for m in messages], "options": options, "stop": stop_event})
-        return FakeStream(list(chunks), interrupt)
+        calls[-1]["stream"] = stream_type(list(chunks), interrupt)
+        return calls[-1]["stream"]
 
     monkeypatch.setattr(text_generation, "stream_reply", stream_reply)
 
@@ -103,6 +117,16 @@ def test_stop_button_sets_the_event_and_the_partial_reply_is_kept(open_page, fak
     assert stop_event.is_set()
     assert _assistant_texts(app) == ["Partial answer"]
     assert "Stopped before the end" in texts(app, "caption")
+
+
+def test_a_local_reply_is_drawn_from_text_handed_over_at_the_drawing_interval(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("Partial", " answer"), interrupt=True, stream_type=PacedFakeStream)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Tell me a long story").run()
+    assert calls[0]["stream"].paced_every == [DEFAULT_INTERVAL_SECONDS]
+    app.button(key="text_generation.stop").click().run()
+    assert _assistant_texts(app) == ["Partial answer"]  # a Stop click still keeps what was handed over
 
 
 def test_real_tiny_chat_model_streams_through_the_page(open_page, tiny_model_paths):
