@@ -33,7 +33,7 @@ PROMPTS = (
     "Write a short, polite e-mail asking a supplier to confirm a delivery date.",
     "List three uses of a small language model on a laptop.",
 )
-LOAD_MODES = ("bfloat16", "int8", "int8-dynamic-before")
+LOAD_MODES = ("bfloat16", "int8", "int8-dynamic-before", "llama.cpp-writing-its-copy", "llama.cpp")
 
 
 def _folder(settings: Settings) -> Path | None:
@@ -59,6 +59,21 @@ def _load(mode: str, settings: Settings) -> Any:
 
         model = AutoModelForCausalLM.from_pretrained(_folder(settings), dtype=torch.float32)
         return quantize.quantize_int8(model)
+    if mode.startswith("llama.cpp"):
+        import dataclasses
+        import shutil
+
+        from backend.models import engines
+
+        # Its 8-bit copy is made on the first load (written tensor by tensor); later loads map it.
+        if mode == "llama.cpp-writing-its-copy":
+            for copy in (_folder(settings) / engines.CACHE_FOLDER).glob(f"{engines.LLAMA_CPP}-*"):
+                shutil.rmtree(copy)
+        return load_model(
+            "text-generation",
+            HUB_ID,
+            dataclasses.replace(_settings(settings, "none"), cpu_engine="text-generation=llama.cpp"),
+        )
     return load_model("text-generation", HUB_ID, _settings(settings, "int8" if mode == "int8" else "none"))
 
 
@@ -66,18 +81,22 @@ def _weights_bytes(model: Any) -> int:
     from backend.models import quantize
     from backend.models.loader import LoadedModel
 
+    if isinstance(model, LoadedModel) and model.engine != "torch":
+        return model.memory_bytes  # the engine's model file
     model = model.model if isinstance(model, LoadedModel) else model
     return quantize.weight_only_bytes(model) + quantize.packed_weight_bytes(model)
 
 
 def _answer_once(loaded: Any) -> None:
     import torch
+    from transformers import GenerationConfig
 
     from backend.models.loader import LoadedModel
 
     model = loaded.model if isinstance(loaded, LoadedModel) else loaded  # the "before" mode has no LoadedModel
+    config = GenerationConfig(max_new_tokens=2, min_new_tokens=2, do_sample=False, eos_token_id=2)
     with torch.inference_mode():
-        model.generate(input_ids=torch.tensor([[1, 2, 3]]), max_new_tokens=2, min_new_tokens=2, do_sample=False)
+        model.generate(input_ids=torch.tensor([[1, 2, 3]]), generation_config=config)
 
 
 def load_peak(mode: str, settings: Settings) -> dict[str, Any]:

@@ -87,23 +87,23 @@ def _gguf_name(name: str) -> str:
     return f"blk.{parts[2]}.{_LAYER_NAMES[module]}.{kind}"
 
 
-def _rotary_pairs(weight: np.ndarray, heads: int) -> np.ndarray:
+def _rotary_pairs(weight: torch.Tensor, heads: int) -> torch.Tensor:
     """Rows of a q or k projection reordered from rotate-half to GGUF's paired rotary layout."""
     return (
-        weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+        weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).transpose(1, 2).reshape(weight.shape)
     )
 
 
-def _quantised(tensor: np.ndarray) -> tuple[np.ndarray, Any]:
-    """``tensor`` (float32) as Q8_0 bytes where its rows split into blocks of 32, else float32."""
+def _file_data(tensor: torch.Tensor) -> np.ndarray:
+    """``tensor`` (any float dtype) as the copy stores it: Q8_0 bytes where its rows split into
+    blocks of 32, else float32. Converted to float32 a block of rows at a time."""
     import gguf
 
     if tensor.ndim != 2 or tensor.shape[1] % _Q8_BLOCK:
-        return tensor.astype(np.float32), None
-    q8 = gguf.GGMLQuantizationType.Q8_0
-    blocks = [gguf.quants.quantize(tensor[start : start + _ROWS_PER_BLOCK], q8)
+        return tensor.float().numpy()
+    blocks = [gguf.quants.quantize(tensor[start : start + _ROWS_PER_BLOCK].float().numpy(), gguf.GGMLQuantizationType.Q8_0)
               for start in range(0, tensor.shape[0], _ROWS_PER_BLOCK)]  # fmt: skip
-    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0], q8
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
 
 
 def _q8_bytes(shape: tuple[int, ...]) -> int:
@@ -113,7 +113,7 @@ def _q8_bytes(shape: tuple[int, ...]) -> int:
 
 def export_gguf(folder: Path, target: Path) -> None:
     """Write the chat model in ``folder`` (safetensors) to ``target/model.gguf`` in Q8_0, one
-    tensor at a time: the largest float32 copy alive is one block of one tensor's rows.
+    tensor at a time: one tensor at its own dtype and one block of its rows in float32 are alive.
 
     Raises:
         UnsupportedModel: the family, rotary scaling or attention is not one this engine runs.
@@ -135,9 +135,9 @@ def export_gguf(folder: Path, target: Path) -> None:
     if config.get("tie_word_embeddings"):
         names = [(file, name) for file, name in names if name != "lm_head.weight"]
 
-    def read(file: Path, name: str) -> np.ndarray:
+    def read(file: Path, name: str) -> torch.Tensor:
         with safe_open(file, "pt") as handle:
-            tensor = handle.get_tensor(name).float().numpy()
+            tensor = handle.get_tensor(name)  # at the file's dtype
         if arch in _PERMUTED and name.endswith("self_attn.q_proj.weight"):
             return _rotary_pairs(tensor, heads)
         if arch in _PERMUTED and name.endswith("self_attn.k_proj.weight"):
@@ -175,7 +175,7 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     for file, name in names:
-        writer.write_tensor_data(_quantised(read(file, name))[0])
+        writer.write_tensor_data(_file_data(read(file, name)))
     writer.close()
 
 
