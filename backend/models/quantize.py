@@ -201,12 +201,16 @@ def _int8_view(qtensor: torch.Tensor) -> torch.Tensor:
 
 
 def packed_weight_bytes(model: Any) -> int:
-    """Bytes of the int8 weights, which ``model.parameters()`` no longer lists."""
+    """Bytes of the int8 weights, which ``model.parameters()`` no longer lists.
+
+    From the layers' shapes: ``module.weight()`` would unpack a copy of every layer just to count
+    it, and those freed copies would stay in the heap after a load.
+    """
     total = 0
     for module in model.modules():
         if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
-            weight = module.weight()
-            total += weight.numel() * weight.element_size()
+            itemsize = 1 if module._packed_params.dtype == torch.qint8 else 2  # qint8 or float16
+            total += module.in_features * module.out_features * itemsize
     return total
 
 

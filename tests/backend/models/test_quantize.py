@@ -171,3 +171,14 @@ def test_an_int8_load_adds_little_more_than_its_int8_and_float_weights(linear_he
     # The old path: about 4.4x here (the float32 Linear pages stayed resident beside the int8 copies).
     assert memory.delta_rss_mb < 1.3 * weights_mb + 8, (memory.delta_rss_mb, weights_mb)
     assert memory.delta_rss_mb < float32_linear_mb / 2
+
+
+def test_packed_weight_bytes_are_counted_from_shapes_as_unpacking_would():
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 7))
+    quantised = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    unpacked = [m.weight() for m in quantised.modules() if isinstance(m, _DYNAMIC_LINEAR)]
+    assert (
+        quantize.packed_weight_bytes(quantised)
+        == sum(w.numel() * w.element_size() for w in unpacked)
+        == 64 * 32 + 32 * 7
+    )
