@@ -168,8 +168,9 @@ def test_an_int8_load_adds_little_more_than_its_int8_and_float_weights(linear_he
     float32_linear_mb = sum(m.weight().numel() * 4 for m in loaded.model.modules() if isinstance(m, _DYNAMIC_LINEAR))
     float32_linear_mb /= 2**20
     assert float32_linear_mb > 70
-    # The old path: about 4.4x here (the float32 Linear pages stayed resident beside the int8 copies).
-    assert memory.delta_rss_mb < 1.3 * weights_mb + 8, (memory.delta_rss_mb, weights_mb)
+    # The old path: about 4.6x here (the float32 Linear pages stayed resident beside the int8 copies).
+    # Measured: 26-27 MB for 23.2 MB (x1.15); 3 MB of slack for the allocator's moods.
+    assert memory.delta_rss_mb < 1.3 * weights_mb + 3, (memory.delta_rss_mb, weights_mb)
     assert memory.delta_rss_mb < float32_linear_mb / 2
 
 
