@@ -48,7 +48,7 @@ def free_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _malloc_trim() -> None:
+def malloc_trim() -> None:
     """Ask glibc to return freed heap pages to the system (skipped silently elsewhere)."""
     if not sys.platform.startswith("linux"):
         return
@@ -64,7 +64,7 @@ def release_memory() -> None:
     that ran one large batch stays large while idle.
     """
     free_accelerator_memory()
-    _malloc_trim()
+    malloc_trim()
 
 
 def halve_on_oom(

@@ -11,12 +11,13 @@ weights can show by how much for a given model.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from backend.config import Settings
-from backend.models import catalog
+from backend.models import catalog, mapped_weights, memory
 from backend.models.device import DeviceInfo
 
 INT8 = "int8"
@@ -33,29 +34,183 @@ def wants_int8(task: str, device: DeviceInfo, settings: Settings) -> bool:
 
 
 def quantize_int8(model: Any) -> Any:
-    """``model`` with every ``torch.nn.Linear`` replaced by a dynamically quantised int8 one.
+    """``model`` with every ``torch.nn.Linear`` replaced by a dynamically quantised int8 one, as
+    ``torch.ao.quantization.quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)``
+    would (the same int8 weights, scales and outputs), but one layer at a time and without reading
+    a weight through the file mapping it was loaded as.
 
-    Quantisation needs float32 weights, so the model is converted first (the loader loads it in
-    float32 to begin with); it is changed in place and stays in eval mode.
+    The loader loads the model in float32 from a float32 checkpoint, so its tensors are views of
+    the mmap'd file (``mapped_weights``). Each Linear weight is read from the file with plain reads
+    a block of rows at a time, quantised, and its float tensor dropped: the peak is the int8 model,
+    the float tensors the model keeps (embeddings, norms, convolutions: only their touched pages),
+    and one block. A weight that is not a clean view of a file (copied, converted, written) is
+    quantised from the tensor itself. Any other float dtype is converted to float32 layer by layer
+    (dynamic int8 computes in float32). Changed in place; returns ``model`` in eval mode.
     """
+    model.eval()
+    files = mapped_weights.MappedFiles()
+    scratch = _Scratch()
+    done: dict[int, torch.nn.Module] = {}
     with warnings.catch_warnings():
         # torch 2.13 announces that quantised tensors will move to torchao; they work as pinned.
         warnings.simplefilter("ignore", UserWarning)
-        # In place: a copy would hold a second float32 model in memory while quantising.
-        quantized = torch.ao.quantization.quantize_dynamic(
-            model.float(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True
-        )
-    quantized.eval()
+        # Largest first: a layer's scratch then comes while few int8 layers exist yet, so the
+        # peak is the finished model plus the smallest layers' scratch, not the largest's.
+        slots = sorted(_dynamic_slots(model), key=lambda slot: -getattr(*slot).weight.numel())
+        for parent, name in slots:
+            linear = getattr(parent, name)
+            if id(linear) not in done:  # a module reused under two names is quantised once
+                span = None if _has_hooks(linear) else files.span_of(linear.weight)
+                if span is None:
+                    quantized = _dynamic_linear_from_module(linear)
+                else:
+                    quantized = _dynamic_linear_from_file(linear, span, scratch)
+                done[id(linear)] = quantized
+            setattr(parent, name, done[id(linear)])
+            del linear
+        del scratch, done, slots
+        # What stays float (a float32 load: nothing to do) becomes float32 one tensor at a time.
+        model.float()
+    # The per-layer scratch and int8 staging are freed: hand the heap's free pages back, so the
+    # process does not stay larger than its model.
+    memory.malloc_trim()
+    return model
+
+
+# Rows read and quantised at a time: bounds the float scratch of a tall weight (OPUS-MT's output
+# layer, tied to its 65001 x 512 embedding, is 133 MB in float32).
+DYNAMIC_BLOCK_BYTES = 2 * 2**20
+
+
+def _dynamic_slots(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str]]:
+    """Every place a module of exactly ``torch.nn.Linear``'s type sits, as (parent, attribute):
+    the modules ``quantize_dynamic(model, {torch.nn.Linear})`` swaps (its qconfig goes by exact type)."""
+    return [
+        (parent, child_name)
+        for parent in model.modules()
+        for child_name, child in parent.named_children()
+        if type(child) is torch.nn.Linear
+    ]
+
+
+def _has_hooks(module: torch.nn.Module) -> bool:
+    # torch's own swap carries hooks over; such a layer takes that path.
+    return bool(module._forward_pre_hooks or module._forward_hooks)
+
+
+def _dynamic_linear_from_module(linear: torch.nn.Linear) -> torch.nn.Module:
+    """torch's own conversion, on the layer as it is (float32 first, this layer only)."""
+    from torch.ao.quantization import default_dynamic_qconfig, swap_module
+    from torch.ao.quantization.quantization_mappings import get_default_dynamic_quant_module_mappings
+
+    linear.float()
+    linear.qconfig = default_dynamic_qconfig
+    quantized = swap_module(linear, get_default_dynamic_quant_module_mappings(), {})
+    del linear.qconfig
     return quantized
 
 
+# Quantised engines whose Linear packing copies the int8 weight and keeps no reference to it.
+_COPYING_ENGINES = ("x86", "fbgemm")
+
+
+class _Scratch:
+    """The two buffers every layer read from a file reuses: a block of float rows, and the int8
+    weight handed to the packer (which copies it into its own layout). Reused, not allocated per
+    layer, so no freed holes pile up in the heap while the packed layers are allocated."""
+
+    def __init__(self) -> None:
+        self.rows = torch.empty(0, dtype=torch.uint8)
+        self.int8 = torch.empty(0, dtype=torch.int8)
+
+    def rows_buffer(self, size: int) -> torch.Tensor:
+        if self.rows.numel() < size:
+            self.rows = torch.empty(0, dtype=torch.uint8)  # the old one goes first
+            self.rows = torch.empty(size, dtype=torch.uint8)
+        return self.rows[:size]
+
+    def quantized(self, shape: tuple[int, int], scale: float, zero_point: int) -> torch.Tensor:
+        """An uninitialised qint8 tensor of ``shape``: on the reused int8 buffer where the packer
+        copies the weight (fbgemm, behind the x86 engine), a new one where it keeps it (qnnpack,
+        onednn: kept for unpacking, or packed at the first call)."""
+        if torch.backends.quantized.engine not in _COPYING_ENGINES:
+            return torch._empty_affine_quantized(shape, scale=scale, zero_point=zero_point, dtype=torch.qint8)
+        size = shape[0] * shape[1]
+        if self.int8.numel() < size:
+            self.int8 = torch.empty(0, dtype=torch.int8)
+            self.int8 = torch.empty(size, dtype=torch.int8)
+        qtensor = torch._empty_affine_quantized((0,), scale=scale, zero_point=zero_point, dtype=torch.qint8)
+        return qtensor.set_(self.int8.untyped_storage(), 0, shape, (shape[1], 1))
+
+
+def _dynamic_linear_from_file(
+    linear: torch.nn.Linear, span: mapped_weights.FileSpan, scratch: _Scratch
+) -> torch.nn.Module:
+    """``torch.ao.nn.quantized.dynamic.Linear.from_float(linear)`` with the weight read from
+    ``span`` a block of rows at a time: the observer sees every block (its min and max are those
+    of the whole weight), then each block is quantised with the whole weight's scale."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from torch.ao.nn.quantized.modules.utils import _clamp_weights
+    from torch.ao.quantization import default_dynamic_qconfig
+
+    weight = linear.weight
+    rows, columns = weight.shape
+    row_bytes = columns * weight.element_size()
+    step = max(1, DYNAMIC_BLOCK_BYTES // row_bytes)
+    block = scratch.rows_buffer(min(rows, step) * row_bytes)
+    starts = range(0, rows, step)
+    with open(span.path, "rb", buffering=0) as handle:
+
+        def rows_from(first: int) -> torch.Tensor:
+            count = min(step, rows - first)
+            raw = block[: count * row_bytes]
+            mapped_weights.read_into(handle, span.offset + first * row_bytes, raw)
+            # Float32 already: a view, no copy; else (a half-precision load) one block's copy.
+            return raw.view(weight.dtype).view(count, columns).float()
+
+        def blocks() -> Iterator[tuple[int, torch.Tensor]]:
+            for first in starts:
+                yield first, rows_from(first)
+
+        # A layer that fits in one block is read once, not once per pass.
+        kept = [(0, rows_from(0))] if len(starts) == 1 else None
+        observer = default_dynamic_qconfig.weight()
+        for _, part in kept or blocks():
+            observer(part)
+        scale, zero_point = observer.calculate_qparams()
+        qweight = scratch.quantized((rows, columns), float(scale), int(zero_point))
+        values = _int8_view(qweight)  # written block by block
+        for first, part in kept or blocks():
+            quantized_part = torch.quantize_per_tensor(part, float(scale), int(zero_point), torch.qint8)
+            # Its bytes as they are (``int_repr`` would copy them first).
+            values[first : first + part.shape[0]] = _int8_view(quantized_part)
+        del kept, values
+    qweight = _clamp_weights(qweight, observer, scale, zero_point)
+    # Built at 1 x 1 and given the real weight next: the constructor's placeholder weight (and its
+    # packed copy) would otherwise be a second int8 copy of this layer.
+    quantized = DynamicLinear(1, 1, dtype=torch.qint8)
+    quantized.in_features, quantized.out_features = columns, rows
+    bias = None if linear.bias is None else linear.bias.detach().float()
+    quantized.set_weight_bias(qweight, bias)
+    return quantized
+
+
+def _int8_view(qtensor: torch.Tensor) -> torch.Tensor:
+    """The int8 values of a contiguous qint8 tensor, sharing its memory."""
+    return torch.empty(0, dtype=torch.int8).set_(qtensor.untyped_storage(), qtensor.storage_offset(), qtensor.shape)
+
+
 def packed_weight_bytes(model: Any) -> int:
-    """Bytes of the int8 weights, which ``model.parameters()`` no longer lists."""
+    """Bytes of the int8 weights, which ``model.parameters()`` no longer lists.
+
+    From the layers' shapes: ``module.weight()`` would unpack a copy of every layer just to count
+    it, and those freed copies would stay in the heap after a load.
+    """
     total = 0
     for module in model.modules():
         if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
-            weight = module.weight()
-            total += weight.numel() * weight.element_size()
+            itemsize = 1 if module._packed_params.dtype == torch.qint8 else 2  # qint8 or float16
+            total += module.in_features * module.out_features * itemsize
     return total
 
 

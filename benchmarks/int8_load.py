@@ -1,0 +1,196 @@
+"""Load peaks of the demos' dynamic int8 setting (``LSM_CPU_QUANTIZE=int8``): sentiment,
+translation and image classification, each load in a fresh process.
+
+``python -m benchmarks.int8_load [TASK ...]`` runs every (task, mode) pair in its own process
+(``python -m benchmarks.int8_load load TASK MODE``) and prints a table. The figure is the peak
+resident memory the load and one answer added (``VmHWM``, counted after the model's code is
+imported and its preprocessor used once, as ``benchmarks.chat_speed`` does for chat), against the
+loaded weights: int8 Linear weights (one byte each) plus every tensor that stays float32. One
+answer is included so a file-mapped tensor's pages count once the model reads them.
+
+Modes: ``int8`` (the loader now), ``int8-before`` (the loader's path before this change, kept for
+the comparison: a float32 load and ``torch.ao.quantization.quantize_dynamic`` on the whole model)
+and ``float32`` (no quantisation, for reference). The models are the benchmark's: real weights
+from the mirror when present, else the full-size stand-ins (``benchmarks.standins``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from backend.config import PROJECT_ROOT, Settings
+from benchmarks import measure
+
+TASKS = ("image-classification", "translation", "sentiment")
+MODES = ("int8-before", "int8", "float32")
+
+
+def _settings(settings: Settings, mode: str) -> Settings:
+    quantize = "int8" if mode == "int8" else "none"
+    # float32 on every CPU: dynamic int8 starts from float32, and the reference should match it.
+    return dataclasses.replace(settings, cpu_quantize=quantize, cpu_bfloat16="off", cpu_engine="", device="cpu")
+
+
+def _load(task: str, hub_id: str, mode: str, settings: Settings) -> Any:
+    import torch
+
+    from backend.models.loader import load_model
+
+    loaded = load_model(task, hub_id, _settings(settings, mode))
+    if mode == "int8-before":
+        # What quantize_int8 did before: the whole float32 model, quantised by torch in place.
+        loaded.model = torch.ao.quantization.quantize_dynamic(
+            loaded.model.float(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        ).eval()
+    loaded.memory_bytes = _weights_bytes(loaded.model)
+    return loaded
+
+
+def _weights_bytes(model: Any) -> int:
+    from backend.models import quantize
+
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors) + quantize.packed_weight_bytes(model)
+
+
+def _import_model_code(task: str, folder: Any) -> None:
+    """One-time costs every later load skips: the model class's modules, the preprocessor's first use."""
+    import torch
+    import transformers
+    from accelerate import init_empty_weights
+
+    from backend.models.loader import _AUTO_CLASSES
+
+    model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[task])
+    with init_empty_weights():
+        model_class.from_config(transformers.AutoConfig.from_pretrained(folder))
+    preprocessor_class.from_pretrained(folder)
+    # The quantised kernels' first use (their code pages count once per process, not per load).
+    small = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.Linear(256, 64))
+    with torch.inference_mode():
+        torch.ao.quantization.quantize_dynamic(small, {torch.nn.Linear}, dtype=torch.qint8)(torch.ones(2, 64)).sum()
+
+
+def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
+    """In this (fresh) process: what loading ``task``'s model in ``mode`` and answering once adds
+    to the peak RSS, and the weights' size."""
+    import warnings
+
+    from benchmarks.profiles import PROFILES
+    from benchmarks.standins import prepare_model
+    from benchmarks.tasks import ADAPTERS
+
+    warnings.simplefilter("ignore")
+    bench = prepare_model(task, settings, quick=True)
+    adapter = ADAPTERS[task]
+    item = adapter.make_inputs(PROFILES["quick"], 0, 1)[0]
+    measure.warm_page_cache(bench.folder)
+    _import_model_code(task, bench.folder)
+    measure.return_freed_memory()
+    # What one more preprocessor instance adds (load_model makes one with every load): not the
+    # model's weights, reported so the weights' own ratio can be read without it.
+    with measure.peak_memory() as preprocessor:
+        extra = _preprocessor(task, bench.folder)
+    del extra
+    measure.return_freed_memory()
+    with measure.peak_memory() as load:
+        started = time.perf_counter()
+        loaded = _load(task, bench.hub_id, mode, bench.settings)
+        seconds = time.perf_counter() - started
+    # Every weight read before the answer: an answer's activations and decoded inputs stay in
+    # the heap afterwards and are no part of the load (the same in every mode, float32 included).
+    with measure.peak_memory() as read:
+        _read_every_weight(loaded.model)
+    with measure.peak_memory() as answer:
+        adapter.run_single_ours(loaded, item)
+    start = load.peak_rss_mb - load.delta_rss_mb
+    weights = loaded.memory_bytes / measure.MB
+    added = round(max(load.peak_rss_mb, read.peak_rss_mb) - start, 1)
+    return {
+        "task": task,
+        "mode": mode,
+        "weights": bench.weights,
+        "load_seconds": round(seconds, 2),
+        "load_alone_mb": load.delta_rss_mb,
+        "added_peak_mb": added,
+        "with_answer_mb": round(max(load.peak_rss_mb, read.peak_rss_mb, answer.peak_rss_mb) - start, 1),
+        "preprocessor_mb": preprocessor.delta_rss_mb,
+        "weights_mb": round(weights, 1),
+        "peak_over_weights": round(added / weights, 2) if weights else None,
+        "without_preprocessor": round((added - preprocessor.delta_rss_mb) / weights, 2) if weights else None,
+        "method": load.method,
+    }
+
+
+def _preprocessor(task: str, folder: Any) -> Any:
+    import transformers
+
+    from backend.models.loader import _AUTO_CLASSES
+
+    return getattr(transformers, _AUTO_CLASSES[task][1]).from_pretrained(folder)
+
+
+def _read_every_weight(model: Any) -> None:
+    """Read every float tensor once, as answers eventually do: a file-mapped tensor's pages count
+    from then on (the worst case: an answer reads only the embedding rows its tokens use)."""
+    import torch
+
+    with torch.inference_mode():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.is_floating_point():
+                tensor.sum()
+
+
+def run(settings: Settings, tasks: tuple[str, ...] = TASKS, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+    """Every (task, mode) load peak, each in a fresh process."""
+    result: dict[str, Any] = {"load_average_start": measure.load_average(), "rows": []}
+    for task in tasks:
+        for mode in modes:
+            env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir), "HF_HUB_OFFLINE": "1"}
+            done = subprocess.run([sys.executable, "-m", "benchmarks.int8_load", "load", task, mode],
+                                  cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)  # fmt: skip
+            if done.returncode != 0:
+                result["rows"].append({"task": task, "mode": mode, "error": done.stderr[-400:]})
+                continue
+            result["rows"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    result["load_average_end"] = measure.load_average()
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    """The rows as a Markdown table."""
+    lines = [f"load average {result['load_average_start']} → {result['load_average_end']}", "",
+             "| task | load | load alone MB | + every weight read | weights MB | peak / weights | "
+             "the same less a preprocessor (MB) | + one answer | s |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in result["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['task']} | {row['mode']} | failed: {row['error'][-120:]!r} | | | | | | |")
+            continue
+        lines.append(f"| {row['task']} | {row['mode']} | {row['load_alone_mb']} | {row['added_peak_mb']} | "
+                     f"{row['weights_mb']} | ×{row['peak_over_weights']} | ×{row['without_preprocessor']} "
+                     f"({row['preprocessor_mb']}) | {row['with_answer_mb']} | {row['load_seconds']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """``load TASK MODE`` (one load peak, JSON on stdout), or ``[TASK ...]`` (all modes, a table)."""
+    from backend.config import get_settings
+
+    settings = get_settings()
+    if argv[:1] == ["load"]:
+        print(json.dumps(load_peak(argv[1], argv[2], settings)))
+        return 0
+    result = run(settings, tuple(argv) or TASKS)
+    print(json.dumps(result, indent=1))
+    print(render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
