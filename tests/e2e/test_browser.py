@@ -19,7 +19,6 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     browser,
     live_app,
     screenshot,
-    start_app,
     wait_until_idle,
     warmed_app,
 )
@@ -108,22 +107,6 @@ def test_unknown_page_falls_back_to_home_and_paths_cannot_escape(page, live_app)
         except urllib.error.HTTPError as error:
             body = error.read().decode("utf-8", errors="replace")
         assert "root:" not in body, path
-
-
-def test_a_fresh_servers_first_visitor_by_deep_link_gets_the_page_without_a_dialog(browser, live_app, tmp_path):  # noqa: F811
-    fresh = start_app(tmp_path, models_dir=live_app.models_dir)
-    context = browser.new_context()
-    try:
-        tab = context.new_page()
-        tab.set_default_timeout(_TIMEOUT_MS)
-        tab.goto(f"{fresh.url}/sentiment")
-        wait_until_idle(tab)
-        assert tab.locator("h1").first.inner_text().strip() == "Sentiment"
-        assert tab.get_by_text("Page not found").count() == 0
-        assert tab.locator('[role="dialog"]').count() == 0
-    finally:
-        context.close()
-        fresh.stop()
 
 
 def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo(page, live_app, tmp_path):  # noqa: F811

@@ -37,8 +37,13 @@ def _models_without_the_sentiment_default(root):
 
 
 def _click_example(page, url: str) -> None:
+    # The server is fresh and this is its first visitor, by deep link: the page itself must show,
+    # run through app.py's navigation, with no "Page not found" dialog.
     page.goto(f"{url}/sentiment")
     wait_until_idle(page)
+    assert page.locator("h1").first.inner_text().strip() == "Sentiment"
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.locator('[role="dialog"]').count() == 0
     page.get_by_role("button", name="Delighted customer").first.click()
 
 

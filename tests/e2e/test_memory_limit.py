@@ -13,7 +13,8 @@ from their files (page cache the kernel drops and re-reads at the limit). Float3
 phase and per process, are printed and written to ``test-artifacts/memory-limit.json``.
 
 Set ``LSM_TEST_STANDINS_CACHE`` to a folder to keep the stand-ins (2.3 GB, one to two minutes to build)
-between runs; otherwise they are built in the session's temporary folder.
+between runs; otherwise they are built in the session's models folder (shared with
+``tests/backend/models/test_engines.py``, which needs two of them).
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def memory_group():
 
 
 @pytest.fixture(scope="module")
-def standin_models(tmp_path_factory) -> Path:
+def standin_models(settings) -> Path:
+    # The session's models folder by default: test_engines builds the DistilBERT and OPUS-MT
+    # stand-ins there already, and building them twice cost half a minute.
     cache = os.environ.get("LSM_TEST_STANDINS_CACHE")
-    return build_standin_models(Path(cache) if cache else tmp_path_factory.mktemp("standins"))
+    return build_standin_models(Path(cache) if cache else settings.models_dir)
 
 
 def _largest_image_batch(folder: Path) -> list[Path]:

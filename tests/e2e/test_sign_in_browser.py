@@ -43,11 +43,14 @@ def _heading(page) -> str:
 
 def test_first_request_to_a_deep_link_still_runs_app_py(page, guarded_app):
     # The very first run of a fresh server must go through app.py (sidebar, sign-in gate), not
-    # Streamlit's legacy pages/ folder discovery.
+    # Streamlit's legacy pages/ folder discovery, and show the page without a "Page not found"
+    # dialog (test_first_use_browser checks the same on a fresh server without a password).
     page.goto(f"{guarded_app.url}/models")
     wait_until_idle(page)
     assert "CPU" in page.locator('[data-testid="stSidebar"]').inner_text()
     assert _heading(page) == "Models"
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.locator('[role="dialog"]').count() == 0
 
 
 def test_protected_upload_page_asks_for_the_password(page, guarded_app):
