@@ -112,6 +112,10 @@ def load_peak(mode: str, settings: Settings) -> dict[str, Any]:
     with init_empty_weights():
         transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
     transformers.AutoTokenizer.from_pretrained(folder)
+    if mode.startswith("llama.cpp"):  # the same for the engine's library (its code, its backends)
+        from backend.models import llama_cpp_engine
+
+        llama_cpp_engine._library()
     measure.return_freed_memory()
     with measure.peak_memory() as reading:
         started = time.perf_counter()
