@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from backend.config import Settings
+from backend.inference.chat_prompt import ChatMessage
 from backend.models import engines, quantize
 from backend.models.device import DeviceInfo, choose_device, torch_dtype
 from backend.models.loader import LoadedModel, load_model
@@ -358,8 +359,9 @@ def _load_engine(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, wa
 def _check_engine(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, engine: LoadedModel,
                   inputs: list[Any]) -> dict[str, Any]:  # fmt: skip
     """The engine's answers against ours in torch float32 on the single-request inputs: labels and
-    the largest score difference (sentiment), identical greedy translations (translation)."""
-    from backend.inference import sentiment, translation
+    the largest score difference (sentiment), identical greedy translations (translation) or chat
+    replies (text generation; llama.cpp's 8-bit copy can part from float32 at a near-tie)."""
+    from backend.inference import sentiment, text_generation, translation
 
     _release()
     settings = dataclasses.replace(bench.settings, cpu_bfloat16="off", cpu_engine="", cpu_quantize="none")
@@ -370,6 +372,14 @@ def _check_engine(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, e
         worst = max(abs(a.scores[k] - b.scores[k]) for a, b in zip(ours, theirs, strict=True) for k in b.scores)
         return {"against": "ours, torch float32", "inputs": len(inputs), "same_label": same,
                 "max_score_difference": round(worst, 7)}  # fmt: skip
+    if adapter.task == "text-generation":
+        options = text_generation.GenerationOptions(temperature=0, max_new_tokens=16)
+
+        def reply(loaded: LoadedModel, prompt: str) -> str:
+            return "".join(text_generation.stream_reply(loaded, [ChatMessage("user", prompt)], options))
+
+        same = sum(reply(engine, prompt) == reply(reference, prompt) for prompt, _ in inputs)
+        return {"against": "ours, torch float32, greedy", "inputs": len(inputs), "identical_output": same}
     ours = translation.translate(engine, inputs, target_language="zh")
     theirs = translation.translate(reference, inputs, target_language="zh")
     same = sum(a.translation == b.translation for a, b in zip(ours, theirs, strict=True))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.models import engines
 from benchmarks import measure, roofline
 from benchmarks.report import render_markdown
 
@@ -81,6 +82,11 @@ def test_loads_report_their_own_peak_and_the_engine_row_its_answers(tiny_results
     assert all(_is_number(onnx["ours_engine"][name]) for name in _PATH_FIGURES)
     check = onnx["engine_check"]
     assert check["same_label"] == check["inputs"] > 0 and check["max_score_difference"] < 1e-4
+    if engines.available(engines.LLAMA_CPP):  # the test command installs it
+        chat = by_task["text-generation"]
+        assert chat["ours_engine"]["engine"] == "llama.cpp"
+        assert all(_is_number(chat["ours_engine"][name]) for name in _PATH_FIGURES)
+        assert 0 <= chat["engine_check"]["identical_output"] <= chat["engine_check"]["inputs"]
 
 
 def test_generation_gets_a_bound_estimate_and_units(tiny_results):
