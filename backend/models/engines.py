@@ -363,19 +363,26 @@ class CTranslate2Seq2Seq:
         return torch.tensor([row + [special.pad] * (width - len(row)) for row in rows], dtype=torch.long)
 
 
-def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
-    """The MarianMT model in ``folder`` on CTranslate2, and its tokenizer."""
+def _transformers_parts(folder: Path) -> tuple[Any, Any, Any]:
+    """The tokenizer, config and generation config in ``folder``, as an engine's model wraps them
+    (local files only, never remote code)."""
     import transformers
 
     options = {"local_files_only": True, "trust_remote_code": False}
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **options)
-    target = cached_copy(folder, CTRANSLATE2, lambda target: _convert_ctranslate2(folder, target))
     config = transformers.AutoConfig.from_pretrained(folder, **options)
     generation = (
         transformers.GenerationConfig.from_pretrained(folder, local_files_only=True)
         if (folder / "generation_config.json").is_file()
         else transformers.GenerationConfig.from_model_config(config)
     )
+    return tokenizer, config, generation
+
+
+def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
+    """The MarianMT model in ``folder`` on CTranslate2, and its tokenizer."""
+    tokenizer, config, generation = _transformers_parts(folder)
+    target = cached_copy(folder, CTRANSLATE2, lambda target: _convert_ctranslate2(folder, target))
     return CTranslate2Seq2Seq(target, tokenizer, config, generation), tokenizer
 
 
@@ -390,8 +397,9 @@ def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
     """
     from backend.models import llama_cpp_engine
 
+    tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
-    return llama_cpp_engine.load(folder, target / llama_cpp_engine.GGUF_FILE)
+    return llama_cpp_engine.LlamaCppModel(target / llama_cpp_engine.GGUF_FILE, config, generation), tokenizer
 
 
 def load(task: str, engine: str, folder: Path) -> tuple[Any, Any]:

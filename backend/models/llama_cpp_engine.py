@@ -19,6 +19,7 @@ may run at once over the one memory-mapped model.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -118,26 +119,29 @@ def export_gguf(folder: Path, target: Path) -> None:
     Raises:
         UnsupportedModel: the family, rotary scaling or attention is not one this engine runs.
     """
-    import gguf
     from safetensors import safe_open
 
     config = json.loads((folder / "config.json").read_text())
     arch = _architecture(config)
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(safe_open(file, "pt")) for file in sorted(folder.glob("*.safetensors"))]
+        names = [(handle, name) for handle in handles for name in handle.keys()]  # noqa: SIM118 - not iterable
+        if config.get("tie_word_embeddings"):
+            names = [(handle, name) for handle, name in names if name != "lm_head.weight"]
+        _write(config, arch, names, target)
+
+
+def _write(config: dict[str, Any], arch: str, names: list[tuple[Any, str]], target: Path) -> None:
+    """The GGUF file of ``names`` (open safetensors handle, tensor name), in order."""
+    import gguf
+
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     rope = config.get("rope_parameters") or {}
-    files = sorted(folder.glob("*.safetensors"))
-    names: list[tuple[Path, str]] = []
-    for file in files:
-        with safe_open(file, "pt") as handle:
-            names += [(file, name) for name in handle.keys()]  # noqa: SIM118 - not iterable
-    if config.get("tie_word_embeddings"):
-        names = [(file, name) for file, name in names if name != "lm_head.weight"]
 
-    def read(file: Path, name: str) -> torch.Tensor:
-        with safe_open(file, "pt") as handle:
-            tensor = handle.get_tensor(name)  # at the file's dtype
+    def read(handle: Any, name: str) -> torch.Tensor:
+        tensor = handle.get_tensor(name)  # at the file's dtype
         if arch in _PERMUTED and name.endswith("self_attn.q_proj.weight"):
             return _rotary_pairs(tensor, heads)
         if arch in _PERMUTED and name.endswith("self_attn.k_proj.weight"):
@@ -160,9 +164,8 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.add_vocab_size(config["vocab_size"])
     writer.add_tokenizer_model("no_vocab")
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
-    for file, name in names:
-        with safe_open(file, "pt") as handle:
-            shape = tuple(handle.get_slice(name).get_shape())
+    for handle, name in names:
+        shape = tuple(handle.get_slice(name).get_shape())
         quantised = len(shape) == 2 and shape[1] % _Q8_BLOCK == 0
         writer.add_tensor_info(
             _gguf_name(name),
@@ -174,8 +177,8 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for file, name in names:
-        writer.write_tensor_data(_file_data(read(file, name)))
+    for handle, name in names:
+        writer.write_tensor_data(_file_data(read(handle, name)))
     writer.close()
 
 
@@ -307,19 +310,3 @@ class LlamaCppModel(DecodeLoop):
         pad = config.pad_token_id if config.pad_token_id is not None else 0
         padded = [torch.cat([r, torch.full((width - r.numel(),), pad, dtype=r.dtype)]) for r in replies]
         return torch.cat([input_ids, torch.stack(padded)], dim=-1)
-
-
-def load(folder: Path, gguf_file: Path) -> tuple[LlamaCppModel, Any]:
-    """The chat model in ``folder`` on llama.cpp from its GGUF copy ``gguf_file`` (``export_gguf``
-    wrote it), and its tokenizer."""
-    import transformers
-
-    options = {"local_files_only": True, "trust_remote_code": False}
-    config = transformers.AutoConfig.from_pretrained(folder, **options)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **options)
-    generation = (
-        transformers.GenerationConfig.from_pretrained(folder, local_files_only=True)
-        if (folder / "generation_config.json").is_file()
-        else transformers.GenerationConfig.from_model_config(config)
-    )
-    return LlamaCppModel(gguf_file, config, generation), tokenizer
