@@ -19,7 +19,6 @@ may run at once over the one memory-mapped model.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import logging
@@ -119,29 +118,29 @@ def export_gguf(folder: Path, target: Path) -> None:
     Raises:
         UnsupportedModel: the family, rotary scaling or attention is not one this engine runs.
     """
+    import gguf
     from safetensors import safe_open
 
     config = json.loads((folder / "config.json").read_text())
     arch = _architecture(config)
-    with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(safe_open(file, "pt")) for file in sorted(folder.glob("*.safetensors"))]
-        names = [(handle, name) for handle in handles for name in handle.keys()]  # noqa: SIM118 - not iterable
-        if config.get("tie_word_embeddings"):
-            names = [(handle, name) for handle, name in names if name != "lm_head.weight"]
-        _write(config, arch, names, target)
-
-
-def _write(config: dict[str, Any], arch: str, names: list[tuple[Any, str]], target: Path) -> None:
-    """The GGUF file of ``names`` (open safetensors handle, tensor name), in order."""
-    import gguf
-
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     rope = config.get("rope_parameters") or {}
+    files = sorted(folder.glob("*.safetensors"))
+    names: list[tuple[Path, str]] = []
+    for file in files:
+        with safe_open(file, "pt") as handle:
+            names += [(file, name) for name in handle.keys()]  # noqa: SIM118 - not iterable
+    if config.get("tie_word_embeddings"):
+        names = [(file, name) for file, name in names if name != "lm_head.weight"]
 
-    def read(handle: Any, name: str) -> torch.Tensor:
-        tensor = handle.get_tensor(name)  # at the file's dtype
+    # A file is opened again for each tensor: the pages a read touches stay resident while its
+    # handle's mapping is open, so one handle kept for the whole export held every tensor read
+    # (the load peak went from x1.45 to x2.58 of the copy's size).
+    def read(file: Path, name: str) -> torch.Tensor:
+        with safe_open(file, "pt") as handle:
+            tensor = handle.get_tensor(name)  # at the file's dtype
         if arch in _PERMUTED and name.endswith("self_attn.q_proj.weight"):
             return _rotary_pairs(tensor, heads)
         if arch in _PERMUTED and name.endswith("self_attn.k_proj.weight"):
@@ -164,8 +163,9 @@ def _write(config: dict[str, Any], arch: str, names: list[tuple[Any, str]], targ
     writer.add_vocab_size(config["vocab_size"])
     writer.add_tokenizer_model("no_vocab")
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
-    for handle, name in names:
-        shape = tuple(handle.get_slice(name).get_shape())
+    for file, name in names:
+        with safe_open(file, "pt") as handle:
+            shape = tuple(handle.get_slice(name).get_shape())
         quantised = len(shape) == 2 and shape[1] % _Q8_BLOCK == 0
         writer.add_tensor_info(
             _gguf_name(name),
@@ -177,8 +177,8 @@ def _write(config: dict[str, Any], arch: str, names: list[tuple[Any, str]], targ
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for handle, name in names:
-        writer.write_tensor_data(_file_data(read(handle, name)))
+    for file, name in names:
+        writer.write_tensor_data(_file_data(read(file, name)))
     writer.close()
 
 
