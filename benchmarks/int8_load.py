@@ -10,7 +10,9 @@ answer is included so a file-mapped tensor's pages count once the model reads th
 
 Modes: ``int8`` (the loader now), ``int8-before`` (the loader's path before this change, kept for
 the comparison: a float32 load and ``torch.ao.quantization.quantize_dynamic`` on the whole model)
-and ``float32`` (no quantisation, for reference). The models are the benchmark's: real weights
+and ``float32`` (no quantisation, for reference). ``int8-float16`` loads a float16 copy of the same
+checkpoint (written once beside it), and ``int8-float16-before`` does so as the loader did before
+it read half-precision checkpoints as stored: converted to float32 whole, then quantised. The models are the benchmark's: real weights
 from the mirror when present, else the full-size stand-ins (``benchmarks.standins``).
 """
 
@@ -29,10 +31,11 @@ from benchmarks import measure
 
 TASKS = ("image-classification", "translation", "sentiment")
 MODES = ("int8-before", "int8", "float32")
+HALF_MODES = ("int8-float16-before", "int8-float16")
 
 
 def _settings(settings: Settings, mode: str) -> Settings:
-    quantize = "int8" if mode == "int8" else "none"
+    quantize = "int8" if mode.startswith("int8") and mode != "int8-before" else "none"
     # float32 on every CPU: dynamic int8 starts from float32, and the reference should match it.
     return dataclasses.replace(settings, cpu_quantize=quantize, cpu_bfloat16="off", cpu_engine="", device="cpu")
 
@@ -40,9 +43,12 @@ def _settings(settings: Settings, mode: str) -> Settings:
 def _load(task: str, hub_id: str, mode: str, settings: Settings) -> Any:
     import torch
 
-    from backend.models.loader import load_model
+    from backend.models import loader
 
-    loaded = load_model(task, hub_id, _settings(settings, mode))
+    if mode == "int8-float16-before":
+        # The loader's read dtype before: the plan's (float32), so the whole model is converted first.
+        loader._read_dtype = lambda plan: torch.float32
+    loaded = loader.load_model(task, hub_id, _settings(settings, mode))
     if mode == "int8-before":
         # What quantize_int8 did before: the whole float32 model, quantised by torch in place.
         loaded.model = torch.ao.quantization.quantize_dynamic(
@@ -90,7 +96,10 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
     bench = prepare_model(task, settings, quick=True)
     adapter = ADAPTERS[task]
     item = adapter.make_inputs(PROFILES["quick"], 0, 1)[0]
-    measure.warm_page_cache(bench.folder)
+    model_ref = bench.hub_id
+    if mode in HALF_MODES:
+        model_ref = str(_float16_copy(task, bench.folder))
+    measure.warm_page_cache(model_ref if mode in HALF_MODES else bench.folder)
     _import_model_code(task, bench.folder)
     measure.return_freed_memory()
     # What one more preprocessor instance adds (load_model makes one with every load): not the
@@ -101,7 +110,7 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
     measure.return_freed_memory()
     with measure.peak_memory() as load:
         started = time.perf_counter()
-        loaded = _load(task, bench.hub_id, mode, bench.settings)
+        loaded = _load(task, model_ref, mode, bench.settings)
         seconds = time.perf_counter() - started
     # Every weight read before the answer: an answer's activations and decoded inputs stay in
     # the heap afterwards and are no part of the load (the same in every mode, float32 included).
@@ -126,6 +135,27 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
         "without_preprocessor": round((added - preprocessor.delta_rss_mb) / weights, 2) if weights else None,
         "method": load.method,
     }
+
+
+def _float16_copy(task: str, folder: Any) -> Any:
+    """A float16 copy of the checkpoint in ``folder``, beside it (written once, in its own process
+    so this one's heap stays as a fresh process's)."""
+    copy = folder.with_name(folder.name + "-float16")
+    if not (copy / "config.json").is_file():
+        subprocess.run([sys.executable, "-m", "benchmarks.int8_load", "float16-copy", task, str(folder), str(copy)],
+                       cwd=PROJECT_ROOT, check=True)  # fmt: skip
+    return copy
+
+
+def _write_float16_copy(task: str, folder: str, copy: str) -> None:
+    import torch
+    import transformers
+
+    from backend.models.loader import _AUTO_CLASSES
+
+    model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[task])
+    model_class.from_pretrained(folder, dtype=torch.float32).to(torch.float16).save_pretrained(copy)
+    preprocessor_class.from_pretrained(folder).save_pretrained(copy)
 
 
 def _preprocessor(task: str, folder: Any) -> Any:
@@ -179,14 +209,20 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``load TASK MODE`` (one load peak, JSON on stdout), or ``[TASK ...]`` (all modes, a table)."""
+    """``load TASK MODE`` (one load peak, JSON on stdout), or ``[--float16] [TASK ...]`` (all modes,
+    with the float16 checkpoint's too, a table)."""
     from backend.config import get_settings
 
     settings = get_settings()
     if argv[:1] == ["load"]:
         print(json.dumps(load_peak(argv[1], argv[2], settings)))
         return 0
-    result = run(settings, tuple(argv) or TASKS)
+    if argv[:1] == ["float16-copy"]:
+        _write_float16_copy(*argv[1:4])
+        return 0
+    half = "--float16" in argv
+    tasks = tuple(arg for arg in argv if arg != "--float16") or TASKS
+    result = run(settings, tasks, MODES + HALF_MODES if half else MODES)
     print(json.dumps(result, indent=1))
     print(render(result))
     return 0

@@ -99,13 +99,21 @@ def read_state_dict(files: list[Path], dtype: torch.dtype) -> dict[str, torch.Te
                 if end - begin != math.prod(shape) * source.itemsize:
                     raise LeanLoadUnsupported(f"{file.name}: tensor {name} has the wrong size")
                 tensor = torch.empty(shape, dtype=target)
-                _fill(handle, base + begin, end - begin, source, tensor.view(-1), buffer)
+                fill_converted(handle, base + begin, end - begin, source, tensor.view(-1), buffer)
                 state[name] = tensor
     return state
 
 
-def _fill(handle, offset: int, size: int, source: torch.dtype, flat: torch.Tensor, buffer: torch.Tensor) -> None:
-    step = (CHUNK_BYTES // source.itemsize) * source.itemsize
+def fill_converted(
+    handle, offset: int, size: int, source: torch.dtype, flat: torch.Tensor, buffer: torch.Tensor
+) -> None:
+    """Fill the flat tensor ``flat`` with the ``size`` bytes at ``offset`` of the open file
+    ``handle``, stored as ``source`` and converted to ``flat``'s dtype a ``buffer`` (uint8) at a time.
+
+    Raises:
+        LeanLoadUnsupported: the file ends first.
+    """
+    step = (buffer.numel() // source.itemsize) * source.itemsize
     handle.seek(offset)
     done = 0
     while done < size:

@@ -138,18 +138,33 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
     options = {"local_files_only": local_only, "trust_remote_code": False}
     preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
-    model = _converted(plan, model_class) if not model_options else None
+    dtype = _read_dtype(plan)
+    model = _converted(plan, model_class, dtype) if not model_options else None
     if model is None:
         model = model_class.from_pretrained(
-            plan.source, dtype=torch_dtype(plan.dtype), use_safetensors=plan.use_safetensors, **model_options, **options
+            plan.source, dtype=dtype, use_safetensors=plan.use_safetensors, **model_options, **options
         )
     return model, preprocessor
 
 
-def _converted(plan: LoadPlan, model_class: Any) -> Any:
-    """A local model whose stored float dtype is not the plan's, read straight into the plan's
-    dtype (``lean_load``: an mmap'd conversion would hold the stored copy too); None otherwise."""
+def _read_dtype(plan: LoadPlan) -> torch.dtype:
+    """The dtype the weights are read in: the plan's, except for a dynamic int8 load of a local
+    checkpoint stored in one half-precision dtype. That one is read as stored (views of the file)
+    and ``quantize_int8`` converts a block of rows at a time: read in float32, the whole model
+    would exist in float32 before a single layer was quantised (twice the stored bytes)."""
     dtype = torch_dtype(plan.dtype)
+    if not plan.int8 or plan.task in quantize.WEIGHT_ONLY_TASKS or plan.folder is None:
+        return dtype
+    try:
+        stored = lean_load.stored_float_dtypes(sorted(plan.folder.glob("*.safetensors")))
+    except (OSError, ValueError, lean_load.LeanLoadUnsupported):
+        return dtype
+    return stored.pop() if stored in ({torch.float16}, {torch.bfloat16}) else dtype
+
+
+def _converted(plan: LoadPlan, model_class: Any, dtype: torch.dtype) -> Any:
+    """A local model whose stored float dtype is not ``dtype``, read straight into it
+    (``lean_load``: an mmap'd conversion would hold the stored copy too); None otherwise."""
     if plan.folder is None or plan.task not in LEAN_LOAD_TASKS:
         return None
     files = sorted(plan.folder.glob("*.safetensors"))

@@ -125,6 +125,30 @@ def test_layers_read_from_the_file_equal_torchs_own_quantisation(task, block_byt
         assert torch.equal(quantised(**inputs).logits, reference(**inputs).logits)
 
 
+@pytest.mark.parametrize("stored", [torch.float16, torch.bfloat16])
+def test_a_half_precision_checkpoint_is_quantised_as_torch_would_from_float32(
+    stored, tiny_model_paths, settings, int8_settings
+):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source = AutoModelForSequenceClassification.from_pretrained(tiny_model_paths["sentiment"], dtype=stored)
+    folder = settings.models_dir / f"half-{str(stored).removeprefix('torch.')}"
+    source.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_model_paths["sentiment"]).save_pretrained(folder)
+    loaded = load_model("sentiment", str(folder), int8_settings)
+    float32 = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
+    reference = torch.ao.quantization.quantize_dynamic(float32, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    _assert_same_state(loaded.model, reference.eval())
+    assert all(
+        t.dtype == torch.float32
+        for t in loaded.model.state_dict().values()
+        if isinstance(t, torch.Tensor) and t.is_floating_point()
+    )
+    inputs = torch.tensor([[5, 6, 7, 8], [9, 10, 11, 12]])
+    with torch.inference_mode():
+        assert torch.equal(loaded.model(input_ids=inputs).logits, reference(input_ids=inputs).logits)
+
+
 def test_a_weight_written_after_loading_is_quantised_as_it_now_is(tiny_model_paths):
     folder = tiny_model_paths["sentiment"]
     model, reference = (_auto_class("sentiment").from_pretrained(folder, dtype=torch.float32) for _ in range(2))
@@ -137,25 +161,28 @@ def test_a_weight_written_after_loading_is_quantised_as_it_now_is(tiny_model_pat
     _assert_same_state(quantised, torch.ao.quantization.quantize_dynamic(reference, {torch.nn.Linear}, inplace=True))
 
 
-@pytest.fixture(scope="module")
-def linear_heavy_classifier(settings) -> str:
-    """A float32 text classifier of about 80 MB, nearly all Linear weights (a small vocabulary):
-    the old path kept every float32 Linear page resident, about 4x the int8 weights."""
+def _linear_heavy_classifier(settings, stored: torch.dtype) -> str:
+    """A text classifier of about 80 MB in float32, nearly all Linear weights (a small vocabulary),
+    stored in ``stored``: the old path kept every float32 Linear page resident (about 4x the int8
+    weights), and read a half-precision checkpoint into float32 whole before quantising."""
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     from tests.support import tiny_models
 
-    folder = settings.models_dir / "int8-load" / "linear-heavy"
+    folder = settings.models_dir / "int8-load" / f"linear-heavy-{str(stored).removeprefix('torch.')}"
     if not (folder / "config.json").is_file():
         torch.manual_seed(0)
         config = DistilBertConfig(vocab_size=2000, dim=512, n_layers=6, n_heads=8, hidden_dim=2048, num_labels=3)
-        DistilBertForSequenceClassification(config).save_pretrained(folder)
+        DistilBertForSequenceClassification(config).to(stored).save_pretrained(folder)
         tiny_models.build_bert_tokenizer(folder)
     return str(folder)
 
 
-def test_an_int8_load_adds_little_more_than_its_int8_and_float_weights(linear_heavy_classifier, int8_settings):
+@pytest.mark.parametrize("stored", [torch.float32, torch.float16, torch.bfloat16])
+def test_an_int8_load_adds_little_more_than_its_int8_and_float_weights(stored, settings, int8_settings):
     from benchmarks import measure
+
+    linear_heavy_classifier = _linear_heavy_classifier(settings, stored)
 
     load_model("sentiment", linear_heavy_classifier, int8_settings)  # imports and first uses, not counted
     measure.return_freed_memory()
