@@ -128,8 +128,8 @@ _AUTO_CLASSES = {
     catalog.TEXT_GENERATION: ("AutoModelForCausalLM", "AutoTokenizer"),
 }
 _TRAINING_TASKS = (catalog.TEXT_CLASSIFIER_BASE, catalog.IMAGE_CLASSIFIER_BASE)
-# Demos whose loads convert dtype tensor by tensor (the chat model has its own streamed int8 load).
-LEAN_LOAD_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION)
+# Demos whose loads convert dtype tensor by tensor (the chat model's int8 load streams its own).
+LEAN_LOAD_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
 
 
 def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
