@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from backend.config import Settings
-from backend.models import catalog
+from backend.models import catalog, memory
 from backend.models.device import DeviceInfo
 
 TORCH = "torch"
@@ -369,7 +369,7 @@ def _transformers_parts(folder: Path) -> tuple[Any, Any, Any]:
     import transformers
 
     options = {"local_files_only": True, "trust_remote_code": False}
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **options)
+    tokenizer = memory.without_parse_garbage(transformers.AutoTokenizer.from_pretrained(folder, **options))
     config = transformers.AutoConfig.from_pretrained(folder, **options)
     generation = (
         transformers.GenerationConfig.from_pretrained(folder, local_files_only=True)

@@ -25,7 +25,7 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, endpoints, engines, hub, lean_load, quantize, streamed_load
+from backend.models import catalog, endpoints, engines, hub, lean_load, memory, quantize, streamed_load
 from backend.models.compact_decoder import CompactDecoder, DecodeLoop
 from backend.models.device import DeviceInfo, torch_dtype
 from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
@@ -137,7 +137,7 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
     options = {"local_files_only": local_only, "trust_remote_code": False}
-    preprocessor = preprocessor_class.from_pretrained(plan.source, **options)
+    preprocessor = memory.without_parse_garbage(preprocessor_class.from_pretrained(plan.source, **options))
     dtype = _read_dtype(plan)
     model = _converted(plan, model_class, dtype) if not model_options else None
     if model is None:
@@ -183,13 +183,13 @@ def _load_weight_only_int8(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
 
     dtype = torch_dtype(plan.dtype)
     if plan.folder is not None:
+        options = {"local_files_only": local_only, "trust_remote_code": False}
+        # The tokenizer first, its load's garbage trimmed: see memory.without_parse_garbage.
+        tokenizer = memory.without_parse_garbage(transformers.AutoTokenizer.from_pretrained(plan.source, **options))
         try:
-            model = streamed_load.load_causal_lm_int8(plan.folder, dtype)
+            return streamed_load.load_causal_lm_int8(plan.folder, dtype), tokenizer
         except streamed_load.StreamedLoadUnsupported:
-            model = None
-        if model is not None:
-            options = {"local_files_only": local_only, "trust_remote_code": False}
-            return model, transformers.AutoTokenizer.from_pretrained(plan.source, **options)
+            del tokenizer
     model, preprocessor = _from_pretrained(plan, local_only)
     return quantize.quantize_weight_only_int8(model, dtype), preprocessor
 
