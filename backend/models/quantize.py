@@ -279,7 +279,9 @@ def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tenso
         # One float32 block, changed in place: the scratch is one block, not one per operation.
         block = weight[start : start + _QUANTIZE_ROWS].to(torch.float32, copy=True)
         # Rounded to the stored dtype first, so the kernel multiplies by the scale used here.
-        scale = (block.abs().amax(dim=1) / 127).clamp_(min=1e-12).to(dtype)
+        # The absolute maximum from the two extremes: ``block.abs()`` would be a second block.
+        absmax = torch.maximum(block.amax(dim=1), block.amin(dim=1).neg_())
+        scale = (absmax / 127).clamp_(min=1e-12).to(dtype)
         block.div_(scale.float()[:, None]).round_().clamp_(-127, 127)
         packed[start : start + _QUANTIZE_ROWS] = block
         scales[start : start + _QUANTIZE_ROWS] = scale
