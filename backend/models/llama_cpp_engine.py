@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from backend.models import memory
 from backend.models.compact_decoder import PREFILL_CHUNK, DecodeLoop
 
 GGUF_FILE = "model.gguf"
@@ -179,6 +180,9 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.write_ti_data_to_file()
     for file, name in names:
         writer.write_tensor_data(_file_data(read(file, name)))
+        # Each tensor's copies are freed here; glibc would keep the holes they leave between
+        # later allocations, and the model loaded next would sit beside them.
+        memory.malloc_trim()
     writer.close()
 
 
