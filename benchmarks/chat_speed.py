@@ -36,8 +36,8 @@ PROMPTS = (
 LOAD_MODES = ("bfloat16", "int8", "int8-dynamic-before", "llama.cpp-writing-its-copy", "llama.cpp")
 
 
-def _folder(settings: Settings) -> Path | None:
-    folder = settings.models_dir / HUB_ID.replace("/", "--")
+def _folder(settings: Settings, hub_id: str = HUB_ID) -> Path | None:
+    folder = settings.models_dir / hub_id.replace("/", "--")
     return folder if (folder / "config.json").is_file() else None
 
 
@@ -47,9 +47,9 @@ def _settings(settings: Settings, quantize: str) -> Settings:
     return dataclasses.replace(settings, cpu_quantize=quantize, device="cpu")
 
 
-def _load(mode: str, settings: Settings) -> Any:
-    """Load SmolLM2 the way ``mode`` says (``int8-dynamic-before``: the chat int8 path before this
-    change, float32 weights then dynamic quantisation, kept for the comparison)."""
+def _load(mode: str, settings: Settings, hub_id: str = HUB_ID) -> Any:
+    """Load ``hub_id`` (SmolLM2) the way ``mode`` says (``int8-dynamic-before``: the chat int8 path
+    before this change, float32 weights then dynamic quantisation, kept for the comparison)."""
     from backend.models import quantize
     from backend.models.loader import load_model
 
@@ -57,7 +57,7 @@ def _load(mode: str, settings: Settings) -> Any:
         import torch
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(_folder(settings), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(_folder(settings, hub_id), dtype=torch.float32)
         return quantize.quantize_int8(model)
     if mode.startswith("llama.cpp"):
         import dataclasses
@@ -67,14 +67,14 @@ def _load(mode: str, settings: Settings) -> Any:
 
         # Its 8-bit copy is made on the first load (written tensor by tensor); later loads map it.
         if mode == "llama.cpp-writing-its-copy":
-            for copy in (_folder(settings) / engines.CACHE_FOLDER).glob(f"{engines.LLAMA_CPP}-*"):
+            for copy in (_folder(settings, hub_id) / engines.CACHE_FOLDER).glob(f"{engines.LLAMA_CPP}-*"):
                 shutil.rmtree(copy)
         return load_model(
             "text-generation",
-            HUB_ID,
+            hub_id,
             dataclasses.replace(_settings(settings, "none"), cpu_engine="text-generation=llama.cpp"),
         )
-    return load_model("text-generation", HUB_ID, _settings(settings, "int8" if mode == "int8" else "none"))
+    return load_model("text-generation", hub_id, _settings(settings, "int8" if mode == "int8" else "none"))
 
 
 def _weights_bytes(model: Any) -> int:
@@ -99,8 +99,9 @@ def _answer_once(loaded: Any) -> None:
         model.generate(input_ids=torch.tensor([[1, 2, 3]]), generation_config=config)
 
 
-def load_peak(mode: str, settings: Settings) -> dict[str, Any]:
-    """In this (fresh) process: what loading in ``mode`` adds to the peak RSS, and the weights' size."""
+def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, Any]:
+    """In this (fresh) process: what loading ``hub_id`` in ``mode`` adds to the peak RSS, the
+    weights' size, and what one more tokenizer instance adds (every load makes one)."""
     import transformers
     from accelerate import init_empty_weights
 
@@ -108,7 +109,7 @@ def load_peak(mode: str, settings: Settings) -> dict[str, Any]:
 
     # One-time costs every later load skips are not the load's: importing the model's class and
     # the generation code (about 140 MB of modules here) and the tokenizer library's first use.
-    folder = _folder(settings)
+    folder = _folder(settings, hub_id)
     with init_empty_weights():
         transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
     transformers.AutoTokenizer.from_pretrained(folder)
@@ -117,9 +118,13 @@ def load_peak(mode: str, settings: Settings) -> dict[str, Any]:
 
         llama_cpp_engine._library()
     measure.return_freed_memory()
+    with measure.peak_memory() as tokenizer:
+        extra = transformers.AutoTokenizer.from_pretrained(folder)
+    del extra
+    measure.return_freed_memory()
     with measure.peak_memory() as reading:
         started = time.perf_counter()
-        loaded = _load(mode, settings)
+        loaded = _load(mode, settings, hub_id)
         seconds = time.perf_counter() - started
         # A bfloat16 load maps the file and reads pages on first use: count them by answering once.
         _answer_once(loaded)
@@ -130,16 +135,18 @@ def load_peak(mode: str, settings: Settings) -> dict[str, Any]:
         "added_peak_mb": reading.delta_rss_mb,
         "weights_mb": round(weights, 1),
         "peak_over_weights": round(reading.delta_rss_mb / weights, 2) if weights else None,
+        "tokenizer_mb": tokenizer.delta_rss_mb,
+        "without_tokenizer": round((reading.delta_rss_mb - tokenizer.delta_rss_mb) / weights, 2) if weights else None,
         "method": reading.method,
     }
 
 
-def _load_peaks(settings: Settings) -> list[dict[str, Any]]:
+def _load_peaks(settings: Settings, hub_id: str = HUB_ID) -> list[dict[str, Any]]:
     rows = []
     for mode in LOAD_MODES:
         env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir)}
-        done = subprocess.run([sys.executable, "-m", "benchmarks.chat_speed", "load", mode], cwd=PROJECT_ROOT,
-                              env=env, capture_output=True, text=True, check=False)  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "benchmarks.chat_speed", "load", mode, hub_id],
+                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)  # fmt: skip
         if done.returncode != 0:
             rows.append({"mode": mode, "error": done.stderr[-400:]})
             continue
@@ -265,13 +272,7 @@ def render(result: dict[str, Any]) -> str:
     lines += ["| path | tokens/s | ×pipeline bfloat16 |", "|---|---|---|"]
     for path, rate in speed_rows["tokens_per_second"].items():
         lines.append(f"| {path} | {rate} | ×{speed_rows['over_pipeline'][path]} |")
-    lines += ["", "| load | added peak RSS MB | weights MB | peak/weights | s |", "|---|---|---|---|---|"]
-    for row in result["load_peaks"]:
-        if "error" in row:
-            lines.append(f"| {row['mode']} | failed | | | |")
-        else:
-            lines.append(f"| {row['mode']} | {row['added_peak_mb']} | {row['weights_mb']} | "
-                         f"×{row['peak_over_weights']} | {row['load_seconds']} |")  # fmt: skip
+    lines += ["", *_load_table(result["load_peaks"])]
     if "page" in result:
         page = result["page"]
         lines += ["", f"page: browser {page['browser_tokens_per_second']} tokens/s, backend "
@@ -285,13 +286,37 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _load_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| load | added peak RSS MB | weights MB | peak/weights | less one tokenizer (MB) | s |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['mode']} | failed: {row['error'][-120:]!r} | | | | |")
+        else:
+            lines.append(f"| {row['mode']} | {row['added_peak_mb']} | {row['weights_mb']} | ×{row['peak_over_weights']} "
+                         f"| ×{row['without_tokenizer']} ({row['tokenizer_mb']}) | {row['load_seconds']} |")  # fmt: skip
+    return lines
+
+
 def main(argv: list[str]) -> int:
-    """``load MODE`` (one load peak, JSON on stdout), or ``run [--quick] [--no-page] [--no-loads] [--no-speed] [--no-pin] [--app-root DIR]``."""
+    """``load MODE [HUB_ID]`` (one load peak, JSON on stdout); ``loads --chat-default`` (the load
+    peaks of the catalogue's default chat model, its real-architecture stand-in where its weights
+    are not here); or ``run [--quick] [--no-page] [--no-loads] [--no-speed] [--no-pin] [--app-root DIR]``."""
     from backend.config import get_settings
 
     settings = get_settings()
     if argv[:1] == ["load"]:
-        print(json.dumps(load_peak(argv[1], settings)))
+        print(json.dumps(load_peak(argv[1], settings, *argv[2:3])))
+        return 0
+    if argv[:1] == ["loads"]:
+        from backend.models import catalog
+        from benchmarks.standins import prepare_model
+
+        bench = prepare_model(catalog.TEXT_GENERATION, settings, quick=False)
+        rows = _load_peaks(bench.settings, bench.hub_id)
+        print(json.dumps(rows, indent=1))
+        print(f"{bench.hub_id} ({bench.weights}), load average {measure.load_average()}")
+        print("\n".join(_load_table(rows)))
         return 0
     app_root = Path(argv[argv.index("--app-root") + 1]) if "--app-root" in argv else None
     result = run(
