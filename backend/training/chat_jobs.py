@@ -15,7 +15,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.jobs.store import SUCCEEDED, Job
 from backend.models import catalog
 from backend.models.access import check_model_access
 from backend.models.loader import load_tokenizer
@@ -25,10 +25,9 @@ from backend.training.chat_params import CHAT, FULL, FULL_MAX_PARAMS, ChatTunePa
 from backend.training.chat_report import ChatReport, load_chat_report
 from backend.training.chat_runner import ADAPTER_FOLDER, DATA_FOLDER, base_model_name
 from backend.training.export import EXPORT_FOLDER, export_name
-from backend.training.jobs import queue_new_run
+from backend.training.jobs import load_retry_data, queue_new_run
 from backend.training.model_card import CARD_FILE
 
-RETRYABLE = (FAILED, CANCELLED)
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
 _FLOAT32_BYTES = 4
 
@@ -116,19 +115,7 @@ def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) ->
         InvalidInputError: no such chat job for this owner, not failed or cancelled, or its data is gone.
     """
     settings = settings or get_settings()
-    job = JobStore(settings=settings).require(job_id, owner)
-    if job.kind != CHAT:
-        raise InvalidInputError(f"No chat tuning job {job_id!r}.", "It may have been deleted.")
-    if job.status not in RETRYABLE:
-        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
-    source = Path(job.run_dir).resolve() / DATA_FOLDER
-    # The path comes from the database; read nothing from outside the runs folder.
-    if settings.runs_dir.resolve() not in source.parents:
-        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
-    try:
-        dataset = ChatDataset.load(source)
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.") from error
+    job, _source, dataset = load_retry_data(job_id, owner, CHAT, "chat tuning", DATA_FOLDER, ChatDataset.load, settings)
     return _submit(ChatTuneParams.from_dict(job.params), dataset, job.owner, settings)
 
 
