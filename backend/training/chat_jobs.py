@@ -9,7 +9,7 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 
 from __future__ import annotations
 
-import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from backend.training.chat_data import ChatDataset, ChatMapping, ChatUpload, pre
 from backend.training.chat_params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat_report import ChatReport, load_chat_report
 from backend.training.chat_runner import ADAPTER_FOLDER, DATA_FOLDER, base_model_name
-from backend.training.export import EXPORT_FOLDER, export_name
+from backend.training.export import build_export_zip, export_name
 from backend.training.jobs import load_retry_data, queue_new_run
 from backend.training.model_card import CARD_FILE
 
@@ -141,19 +141,11 @@ def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
     adapter_dir = run_dir / ADAPTER_FOLDER
     if job.kind != CHAT or job.status != SUCCEEDED or not (adapter_dir / "adapter_config.json").is_file():
         raise InvalidInputError("This job has no adapter to download (full fine-tuning saves a whole model).")
-    if settings.runs_dir.resolve() not in run_dir.parents:
-        raise InvalidInputError("This job's folder is outside the runs folder; refusing to read it.")
-    target = run_dir / EXPORT_FOLDER / adapter_export_name(job)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    folder = target.stem
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in ("adapter_model.safetensors", "adapter_config.json", CARD_FILE):
-            path = adapter_dir / name
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, f"{folder}/{name}")
-    # Renamed only when complete, so a crash never leaves a truncated zip to be served later.
-    partial.replace(target)
-    return target
+    return build_export_zip(run_dir, adapter_export_name(job), _adapter_files(adapter_dir), settings)
+
+
+def _adapter_files(adapter_dir: Path) -> Iterator[tuple[Path, str]]:
+    for name in ("adapter_model.safetensors", "adapter_config.json", CARD_FILE):
+        path = adapter_dir / name
+        if path.is_file() and not path.is_symlink():
+            yield path, name
