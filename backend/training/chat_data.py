@@ -29,7 +29,7 @@ import pandas as pd
 
 from backend import uploads
 from backend.errors import InvalidInputError
-from backend.training.datasets import raise_if_errors
+from backend.training.datasets import load_dataset_file, raise_if_errors, save_dataset_file
 
 CHAT_DATASET_FILE = "chat_dataset.json"
 MESSAGES = "messages"
@@ -125,18 +125,12 @@ class ChatDataset:
 
     def save(self, data_dir: Path) -> Path:
         """Write ``chat_dataset.json`` into ``data_dir``."""
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = str(data_dir)
-        path = data_dir / CHAT_DATASET_FILE
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        return path
+        return save_dataset_file(self, data_dir, CHAT_DATASET_FILE)
 
     @classmethod
     def load(cls, data_dir: Path) -> ChatDataset:
         """Read ``chat_dataset.json`` back; ``data_dir`` becomes where it was found."""
-        data = json.loads((data_dir / CHAT_DATASET_FILE).read_text(encoding="utf-8"))
-        data["data_dir"] = str(data_dir)
-        return cls(**data)
+        return cls(**load_dataset_file(data_dir, CHAT_DATASET_FILE))
 
 
 def guess_shape(records: Sequence[Any]) -> str:

@@ -9,13 +9,13 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 
 from __future__ import annotations
 
-import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.jobs.store import SUCCEEDED, Job
 from backend.models import catalog
 from backend.models.access import check_model_access
 from backend.models.loader import load_tokenizer
@@ -24,11 +24,10 @@ from backend.training.chat_data import ChatDataset, ChatMapping, ChatUpload, pre
 from backend.training.chat_params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat_report import ChatReport, load_chat_report
 from backend.training.chat_runner import ADAPTER_FOLDER, DATA_FOLDER, base_model_name
-from backend.training.export import EXPORT_FOLDER, export_name
-from backend.training.jobs import queue_new_run
+from backend.training.export import build_export_zip, export_name
+from backend.training.jobs import load_retry_data, queue_new_run
 from backend.training.model_card import CARD_FILE
 
-RETRYABLE = (FAILED, CANCELLED)
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
 _FLOAT32_BYTES = 4
 
@@ -116,19 +115,7 @@ def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) ->
         InvalidInputError: no such chat job for this owner, not failed or cancelled, or its data is gone.
     """
     settings = settings or get_settings()
-    job = JobStore(settings=settings).require(job_id, owner)
-    if job.kind != CHAT:
-        raise InvalidInputError(f"No chat tuning job {job_id!r}.", "It may have been deleted.")
-    if job.status not in RETRYABLE:
-        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
-    source = Path(job.run_dir).resolve() / DATA_FOLDER
-    # The path comes from the database; read nothing from outside the runs folder.
-    if settings.runs_dir.resolve() not in source.parents:
-        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
-    try:
-        dataset = ChatDataset.load(source)
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.") from error
+    job, _source, dataset = load_retry_data(job_id, owner, CHAT, "chat tuning", DATA_FOLDER, ChatDataset.load, settings)
     return _submit(ChatTuneParams.from_dict(job.params), dataset, job.owner, settings)
 
 
@@ -154,19 +141,11 @@ def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
     adapter_dir = run_dir / ADAPTER_FOLDER
     if job.kind != CHAT or job.status != SUCCEEDED or not (adapter_dir / "adapter_config.json").is_file():
         raise InvalidInputError("This job has no adapter to download (full fine-tuning saves a whole model).")
-    if settings.runs_dir.resolve() not in run_dir.parents:
-        raise InvalidInputError("This job's folder is outside the runs folder; refusing to read it.")
-    target = run_dir / EXPORT_FOLDER / adapter_export_name(job)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    folder = target.stem
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in ("adapter_model.safetensors", "adapter_config.json", CARD_FILE):
-            path = adapter_dir / name
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, f"{folder}/{name}")
-    # Renamed only when complete, so a crash never leaves a truncated zip to be served later.
-    partial.replace(target)
-    return target
+    return build_export_zip(run_dir, adapter_export_name(job), _adapter_files(adapter_dir), settings)
+
+
+def _adapter_files(adapter_dir: Path) -> Iterator[tuple[Path, str]]:
+    for name in ("adapter_model.safetensors", "adapter_config.json", CARD_FILE):
+        path = adapter_dir / name
+        if path.is_file() and not path.is_symlink():
+            yield path, name

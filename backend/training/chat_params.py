@@ -8,14 +8,20 @@ Full fine-tuning is allowed only for small models, where its optimizer state fit
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidInputError
-from backend.training.params import MAX_TITLE_CHARS, PARAMS_FILE, ParamRange
+from backend.training.params import (
+    ParamRange,
+    check_choice,
+    check_ranges,
+    check_title,
+    known_fields,
+    save_params_file,
+)
 
 CHAT = "chat"  # the job kind, and the job's task, of every chat-tuning job
 LORA = "lora"
@@ -108,16 +114,11 @@ class ChatTuneParams:
         Raises:
             InvalidInputError: naming the first field that is wrong and what is allowed.
         """
-        if self.method not in CHAT_METHODS:
-            raise InvalidInputError(f"Unknown method {self.method!r}.", f"Use one of {', '.join(CHAT_METHODS)}.")
+        check_choice("method", self.method, CHAT_METHODS)
         if not self.base_model.strip():
             raise InvalidInputError("No base model chosen.", "Pick a chat model from the list.")
-        if self.precision not in CHAT_PRECISIONS:
-            raise InvalidInputError(
-                f"Unknown precision {self.precision!r}.", f"Use one of {', '.join(CHAT_PRECISIONS)}."
-            )
-        if len(self.title) > MAX_TITLE_CHARS:
-            raise InvalidInputError(f"The model title is longer than {MAX_TITLE_CHARS} characters.", "Shorten it.")
+        check_choice("precision", self.precision, CHAT_PRECISIONS)
+        check_title(self.title)
         modules = self.target_module_list()
         if modules != ALL_LINEAR and (
             not modules or len(modules) > _MAX_MODULES or not all(_MODULE_NAME.match(m) for m in modules)
@@ -126,13 +127,7 @@ class ChatTuneParams:
                 "Target modules must be 'all-linear' or a comma-separated list of module names.",
                 "For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj.",
             )
-        for name, bounds in CHAT_PARAM_RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not bounds.low <= value <= bounds.high:
-                raise InvalidInputError(
-                    f"{name.replace('_', ' ').capitalize()} must be between {bounds.low:g} and {bounds.high:g}"
-                    f" (got {value!r}).",
-                )
+        check_ranges(self, CHAT_PARAM_RANGES)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,26 +137,14 @@ class ChatTuneParams:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChatTuneParams:
         """Build from JSON, ignoring unknown keys and casting numbers (not validated again)."""
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                continue
-            kind = known[key].type
-            try:
-                values[key] = {"int": int, "float": float, "str": str}.get(kind, lambda v: v)(value)
-            except (TypeError, ValueError) as error:
-                raise InvalidInputError(f"Parameter {key} has an invalid value {value!r}.") from error
+        values = known_fields(cls, data)
         if "base_model" not in values:
             raise InvalidInputError("Chat tuning parameters lack base_model.")
         return cls(**values)
 
     def save(self, run_dir: Path) -> Path:
         """Write ``params.json`` into the run folder."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / PARAMS_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        return path
+        return save_params_file(self.to_dict(), run_dir)
 
 
 def default_chat_params(base_model: str, method: str = LORA) -> ChatTuneParams:

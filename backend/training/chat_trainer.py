@@ -28,7 +28,7 @@ from backend.models.plan import plan_load
 from backend.server_paths import shown_path
 from backend.training.chat_data import IGNORE_INDEX, ChatDataset, encode_conversation, require_chat_template
 from backend.training.chat_params import LORA, ChatTuneParams
-from backend.training.hf_training import CHECKPOINTS_FOLDER, with_batch_backoff
+from backend.training.hf_training import CHECKPOINTS_FOLDER, shared_trainer_arguments, with_batch_backoff
 
 # Points on the curves: enough to see a trend, few enough for the job store.
 _LOG_POINTS = 30
@@ -205,14 +205,7 @@ def _train(
     steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
     total_steps = steps_per_epoch * params.epochs
     arguments = TrainingArguments(
-        output_dir=str(run_dir / CHECKPOINTS_FOLDER),
-        num_train_epochs=params.epochs,
-        learning_rate=params.learning_rate,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size,
-        gradient_accumulation_steps=accumulation,
-        warmup_steps=params.warmup_ratio,
-        weight_decay=params.weight_decay,
+        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
         lr_scheduler_type="linear",
         eval_strategy="steps",
         eval_steps=max(1, total_steps // _EVAL_POINTS),
@@ -221,13 +214,6 @@ def _train(
         logging_steps=max(1, total_steps // _LOG_POINTS),
         # Logits of every validation token would be kept otherwise (vocabulary x tokens floats).
         prediction_loss_only=True,
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=device.kind == "cpu",
-        seed=params.seed,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=device.kind == "cuda",
-        remove_unused_columns=False,
         **mixed_precision(params.precision, device),
     )
     tokens_per_step = train.tokens / max(1, steps_per_epoch)

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,31 @@ class Examples:
         return Examples([self.inputs[i] for i in indices], [self.labels[i] for i in indices])
 
 
+class SavedDataset(Protocol):
+    """A checked dataset that records the data folder it was saved to (classifier or chat)."""
+
+    data_dir: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def save_dataset_file(dataset: SavedDataset, data_dir: Path, file_name: str) -> Path:
+    """Write ``dataset`` as JSON into ``data_dir``, recording that folder in it; returns the file."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    dataset.data_dir = str(data_dir)
+    path = data_dir / file_name
+    path.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def load_dataset_file(data_dir: Path, file_name: str) -> dict[str, Any]:
+    """The fields ``save_dataset_file`` wrote, with ``data_dir`` set to where they were found
+    (a run folder may have moved since it was saved)."""
+    data = json.loads((data_dir / file_name).read_text(encoding="utf-8"))
+    data["data_dir"] = str(data_dir)
+    return data
+
+
 @dataclass
 class PreparedDataset:
     """Checked, split data ready for training."""
@@ -76,19 +101,14 @@ class PreparedDataset:
 
     def save(self, data_dir: Path) -> Path:
         """Write ``dataset.json`` into ``data_dir``."""
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = str(data_dir)
-        path = data_dir / DATASET_FILE
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        return path
+        return save_dataset_file(self, data_dir, DATASET_FILE)
 
     @classmethod
     def load(cls, data_dir: Path) -> PreparedDataset:
         """Read ``dataset.json`` back; ``data_dir`` becomes where it was found."""
-        data = json.loads((data_dir / DATASET_FILE).read_text(encoding="utf-8"))
+        data = load_dataset_file(data_dir, DATASET_FILE)
         data["train"] = Examples(**data["train"])
         data["validation"] = Examples(**data["validation"])
-        data["data_dir"] = str(data_dir)
         return cls(**data)
 
 

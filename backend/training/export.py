@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from backend.config import Settings, get_settings
@@ -23,6 +24,29 @@ def export_name(job: Job) -> str:
     return f"{slug}-{job.id}.zip"
 
 
+def build_export_zip(run_dir: Path, file_name: str, members: Iterable[tuple[Path, str]], settings: Settings) -> Path:
+    """Build (once) and return ``file_name`` in the run's export folder: one folder named after the
+    zip holding each ``(file, name in that folder)`` of ``members``, read only when the zip is built.
+
+    Raises:
+        InvalidInputError: ``run_dir`` is outside the runs folder.
+    """
+    if settings.runs_dir.resolve() not in run_dir.parents:
+        raise InvalidInputError("This job's folder is outside the runs folder; refusing to read it.")
+    target = run_dir / EXPORT_FOLDER / file_name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    folder = target.stem
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, name in members:
+            archive.write(path, f"{folder}/{name}")
+    # Renamed only when complete, so a crash never leaves a truncated zip to be served later.
+    partial.replace(target)
+    return target
+
+
 def export_model_zip(job: Job, settings: Settings | None = None) -> Path:
     """Build (once) and return the zip of a succeeded job's model folder.
 
@@ -37,24 +61,16 @@ def export_model_zip(job: Job, settings: Settings | None = None) -> Path:
     model_dir = run_dir / MODEL_FOLDER
     if job.status != SUCCEEDED or not (model_dir / "config.json").is_file():
         raise InvalidInputError("This job has no finished model to download.")
-    if settings.runs_dir.resolve() not in run_dir.parents:
-        raise InvalidInputError("This job's folder is outside the runs folder; refusing to read it.")
-    target = run_dir / EXPORT_FOLDER / export_name(job)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    folder = target.stem
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(model_dir.rglob("*")):
-            # An engine's cached copy (LSM_CPU_ENGINE) is rebuilt from the weights wherever it is needed.
-            if engines.CACHE_FOLDER in path.relative_to(model_dir).parts:
-                continue
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, f"{folder}/{path.relative_to(model_dir).as_posix()}")
-        for extra in (PARAMS_FILE, EVALUATION_FILE):
-            if (run_dir / extra).is_file():
-                archive.write(run_dir / extra, f"{folder}/{extra}")
-    # Renamed only when complete, so a crash never leaves a truncated zip to be served later.
-    partial.replace(target)
-    return target
+    return build_export_zip(run_dir, export_name(job), _model_files(run_dir, model_dir), settings)
+
+
+def _model_files(run_dir: Path, model_dir: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(model_dir.rglob("*")):
+        # An engine's cached copy (LSM_CPU_ENGINE) is rebuilt from the weights wherever it is needed.
+        if engines.CACHE_FOLDER in path.relative_to(model_dir).parts:
+            continue
+        if path.is_file() and not path.is_symlink():
+            yield path, path.relative_to(model_dir).as_posix()
+    for extra in (PARAMS_FILE, EVALUATION_FILE):
+        if (run_dir / extra).is_file():
+            yield run_dir / extra, extra

@@ -1,6 +1,7 @@
 """What full fine-tuning of text and image classifiers shares: ``transformers.Trainer`` with
 progress/cancel callbacks, mixed precision, and out-of-memory backoff. The base model itself loads
-through ``backend.models.loader.load_for_training``.
+through ``backend.models.loader.load_for_training``. Chat tuning (``chat_trainer``) shares the
+out-of-memory backoff and the arguments both give ``Trainer`` alike.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from backend.errors import InsufficientMemoryError
 from backend.jobs.progress import Reporter
 from backend.models.device import DeviceInfo
 from backend.models.memory import halve_on_oom
+from backend.training.chat_params import ChatTuneParams
 from backend.training.evaluation import classification_scores
 from backend.training.params import TrainingParams
 
@@ -61,6 +63,30 @@ def with_batch_backoff(run: Callable[[int], Any], batch_size: int, reporter: Rep
         reporter.restart_clock()
 
     return halve_on_oom(run, batch_size, give_up, retrying)
+
+
+def shared_trainer_arguments(
+    params: TrainingParams | ChatTuneParams, run_dir: Path, device: DeviceInfo, batch_size: int, accumulation: int
+) -> dict[str, Any]:
+    """The ``TrainingArguments`` that classifier and chat tuning set alike: the run's schedule and
+    batch, checkpoints in the run folder, the device, no console output or outside reporting."""
+    return {
+        "output_dir": str(run_dir / CHECKPOINTS_FOLDER),
+        "num_train_epochs": params.epochs,
+        "learning_rate": params.learning_rate,
+        "per_device_train_batch_size": batch_size,
+        "per_device_eval_batch_size": batch_size,
+        "gradient_accumulation_steps": accumulation,
+        "warmup_steps": params.warmup_ratio,
+        "weight_decay": params.weight_decay,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "use_cpu": device.kind == "cpu",
+        "seed": params.seed,
+        "dataloader_num_workers": 0,
+        "dataloader_pin_memory": device.kind == "cuda",
+        "remove_unused_columns": False,
+    }
 
 
 def _metrics_from_predictions(prediction: Any) -> dict[str, float]:
@@ -113,14 +139,7 @@ def train_with_trainer(
     steps_per_epoch = max(1, len(train_dataset) // (batch_size * accumulation))
     early = params.early_stopping_patience > 0
     arguments = TrainingArguments(
-        output_dir=str(run_dir / CHECKPOINTS_FOLDER),
-        num_train_epochs=params.epochs,
-        learning_rate=params.learning_rate,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size,
-        gradient_accumulation_steps=accumulation,
-        warmup_steps=params.warmup_ratio,
-        weight_decay=params.weight_decay,
+        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
         eval_strategy="epoch",
         save_strategy="epoch" if early else "no",
         save_total_limit=1,
@@ -130,13 +149,6 @@ def train_with_trainer(
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=max(1, steps_per_epoch // _LOG_POINTS_PER_EPOCH),
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=device.kind == "cpu",
-        seed=params.seed,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=device.kind == "cuda",
-        remove_unused_columns=False,
         **mixed_precision(params, device),
     )
     callbacks = [_reporter_callback(reporter)]

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
@@ -31,6 +31,7 @@ from backend.training.runner import DATA_FOLDER, TRAIN, base_model_task
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
 RETRYABLE = (FAILED, CANCELLED)
+Dataset = TypeVar("Dataset")
 
 
 def check_base_model(params: TrainingParams, owner: str, settings: Settings | None = None) -> None:
@@ -141,6 +142,39 @@ def submit_image_job(
     return _submit(params, lambda data_dir: staging.move_staged(prepared, data_dir, settings), owner, settings)
 
 
+def load_retry_data(
+    job_id: str,
+    owner: str,
+    kind: str,
+    kind_name: str,
+    data_folder: str,
+    load: Callable[[Path], Dataset],
+    settings: Settings,
+) -> tuple[Job, Path, Dataset]:
+    """The failed or cancelled job ``job_id`` of ``kind`` that a retry starts from, its run's data
+    folder, and the data ``load`` reads from it.
+
+    Raises:
+        InvalidInputError: no such job of ``kind`` (called ``kind_name`` in the message) for this
+            owner, a job that did not fail and was not cancelled, or data outside the runs folder
+            or no longer there.
+    """
+    job = JobStore(settings=settings).require(job_id, owner)
+    if job.kind != kind:
+        raise InvalidInputError(f"No {kind_name} job {job_id!r}.", "It may have been deleted.")
+    if job.status not in RETRYABLE:
+        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
+    source = Path(job.run_dir).resolve() / data_folder
+    # The path comes from the database; read or copy nothing from outside the runs folder.
+    if settings.runs_dir.resolve() not in source.parents:
+        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
+    try:
+        data = load(source)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.") from error
+    return job, source, data
+
+
 def retry_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
     """Queue a new job with a failed or cancelled training job's kind, parameters, owner and data.
 
@@ -154,19 +188,9 @@ def retry_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
         ShowcaseError: a base model that can no longer load (nothing is queued).
     """
     settings = settings or get_settings()
-    job = JobStore(settings=settings).require(job_id, owner)
-    if job.kind != TRAIN:
-        raise InvalidInputError(f"No training job {job_id!r}.", "It may have been deleted.")
-    if job.status not in RETRYABLE:
-        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
-    source = Path(job.run_dir).resolve() / DATA_FOLDER
-    # The path comes from the database; copy nothing from outside the runs folder.
-    if settings.runs_dir.resolve() not in source.parents:
-        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
-    try:
-        prepared = PreparedDataset.load(source)
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.") from error
+    job, source, prepared = load_retry_data(
+        job_id, owner, TRAIN, "training", DATA_FOLDER, PreparedDataset.load, settings
+    )
     params = TrainingParams.from_dict(job.params)
 
     def copy(data_dir: Path) -> PreparedDataset:

@@ -52,6 +52,63 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MAX_TITLE_CHARS = 120
 
 
+def check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Raise ``InvalidInputError`` naming ``what`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise InvalidInputError(f"Unknown {what} {value!r}.", f"Use one of {', '.join(allowed)}.")
+
+
+def check_title(title: str) -> None:
+    """Raise ``InvalidInputError`` for a model title too long to show."""
+    if len(title) > MAX_TITLE_CHARS:
+        raise InvalidInputError(f"The model title is longer than {MAX_TITLE_CHARS} characters.", "Shorten it.")
+
+
+def check_ranges(params: object, ranges: dict[str, ParamRange]) -> None:
+    """Raise ``InvalidInputError`` for the first field of ``params`` outside its range in ``ranges``."""
+    for name, bounds in ranges.items():
+        low, high = bounds.low, bounds.high
+        value = getattr(params, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise InvalidInputError(
+                f"{name.replace('_', ' ').capitalize()} must be between {low:g} and {high:g} (got {value!r}).",
+            )
+
+
+def known_fields(params_class: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of the dataclass ``params_class``, numbers and
+    strings cast to the field's type; unknown keys are dropped so that older files still load.
+
+    Raises:
+        InvalidInputError: a value that cannot be cast.
+    """
+    known = {f.name: f for f in fields(params_class)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            continue
+        kind = known[key].type
+        try:
+            if kind == "int":
+                value = int(value)
+            elif kind == "float":
+                value = float(value)
+            elif kind == "str":
+                value = str(value)
+        except (TypeError, ValueError) as error:
+            raise InvalidInputError(f"Parameter {key} has an invalid value {value!r}.") from error
+        values[key] = value
+    return values
+
+
+def save_params_file(params: dict[str, Any], run_dir: Path) -> Path:
+    """Write a job's parameters as ``params.json`` into its run folder; returns the file."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / PARAMS_FILE
+    path.write_text(json.dumps(params, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class TrainingParams:
     """Everything a training run needs besides the data.
@@ -96,23 +153,13 @@ class TrainingParams:
         Raises:
             InvalidInputError: naming the first field that is wrong and its allowed range.
         """
-        if self.task not in TASK_KINDS:
-            raise InvalidInputError(f"Unknown task {self.task!r}.", f"Use one of {', '.join(TASK_KINDS)}.")
-        if self.method not in METHODS:
-            raise InvalidInputError(f"Unknown training method {self.method!r}.", f"Use one of {', '.join(METHODS)}.")
+        check_choice("task", self.task, TASK_KINDS)
+        check_choice("training method", self.method, METHODS)
         if not self.base_model.strip():
             raise InvalidInputError("No base model chosen.", "Pick a base model from the list.")
-        if self.precision not in PRECISIONS:
-            raise InvalidInputError(f"Unknown precision {self.precision!r}.", f"Use one of {', '.join(PRECISIONS)}.")
-        if len(self.title) > MAX_TITLE_CHARS:
-            raise InvalidInputError(f"The model title is longer than {MAX_TITLE_CHARS} characters.", "Shorten it.")
-        for name, bounds in PARAM_RANGES.items():
-            low, high = bounds.low, bounds.high
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-                raise InvalidInputError(
-                    f"{name.replace('_', ' ').capitalize()} must be between {low:g} and {high:g} (got {value!r}).",
-                )
+        check_choice("precision", self.precision, PRECISIONS)
+        check_title(self.title)
+        check_ranges(self, PARAM_RANGES)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,22 +172,7 @@ class TrainingParams:
 
         Not validated again: what is stored was validated once, when the job was submitted.
         """
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                continue
-            kind = known[key].type
-            try:
-                if kind == "int":
-                    value = int(value)
-                elif kind == "float":
-                    value = float(value)
-                elif kind == "str":
-                    value = str(value)
-            except (TypeError, ValueError) as error:
-                raise InvalidInputError(f"Parameter {key} has an invalid value {value!r}.") from error
-            values[key] = value
+        values = known_fields(cls, data)
         missing = [name for name in ("task", "method", "base_model") if name not in values]
         if missing:
             raise InvalidInputError(f"Training parameters lack {', '.join(missing)}.")
@@ -148,10 +180,7 @@ class TrainingParams:
 
     def save(self, run_dir: Path) -> Path:
         """Write ``params.json`` into the run folder."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / PARAMS_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        return path
+        return save_params_file(self.to_dict(), run_dir)
 
 
 def default_params(task: str, method: str, base_model: str) -> TrainingParams:
