@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+
+from backend.training.figures import LOSS_CURVES, build_step_curves
 
 CHAT_REPORT_FILE = "chat_report.json"
-_LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
 
 
 def perplexity(loss: float) -> float:
@@ -93,26 +93,6 @@ def side_by_side_table(report: ChatReport) -> pd.DataFrame:
 
 def build_chat_curves_figure(history: list[dict[str, Any]]) -> go.Figure:
     """Training and validation loss (left) and training speed in tokens/s (right) by step."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss (assistant tokens)", "Tokens per second"))
-    curves = [(1, name, label) for name, label in _LOSS_CURVES.items()] + [(2, "tokens_per_second", "tokens/s")]
-    for column, name, label in curves:
-        points = [p for p in history if p["name"] == name]
-        if not points:
-            continue
-        figure.add_trace(
-            go.Scatter(
-                x=[p["step"] for p in points],
-                y=[p["value"] for p in points],
-                customdata=[p["epoch"] for p in points],
-                mode="lines+markers" if name == "val_loss" else "lines",
-                name=label,
-                hovertemplate="step %{x}, epoch %{customdata:.2f}: %{y:.4f}<extra>" + label + "</extra>",
-            ),
-            row=1,
-            col=column,
-        )
-    figure.update_xaxes(title_text="step")
-    figure.update_layout(
-        height=340, margin={"t": 40, "b": 40, "l": 40, "r": 10}, legend={"orientation": "h", "y": -0.25}
+    return build_step_curves(
+        history, (("Loss (assistant tokens)", LOSS_CURVES), ("Tokens per second", {"tokens_per_second": "tokens/s"}))
     )
-    return figure

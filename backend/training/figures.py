@@ -10,14 +10,23 @@ from plotly.subplots import make_subplots
 
 from backend.training.evaluation import EvaluationReport
 
-_LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
+LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
 _SCORE_CURVES = {"val_accuracy": "validation accuracy", "val_f1": "validation macro-F1"}
 
 
 def build_curves_figure(history: list[dict[str, Any]]) -> go.Figure:
     """Loss curves (left) and validation scores (right) against the training step."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Validation scores"))
-    for column, curves in ((1, _LOSS_CURVES), (2, _SCORE_CURVES)):
+    figure = build_step_curves(history, (("Loss", LOSS_CURVES), ("Validation scores", _SCORE_CURVES)))
+    figure.update_yaxes(range=[0, 1.02], row=1, col=2)
+    return figure
+
+
+def build_step_curves(history: list[dict[str, Any]], panels: tuple[tuple[str, dict[str, str]], ...]) -> go.Figure:
+    """Side-by-side panels, one per ``(title, {series name: label})`` of ``panels``, each series of
+    ``history`` (points with name, step, epoch, value) a line against the training step; the
+    validation series, measured now and then, are marked at each point."""
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, _ in panels])
+    for column, (_, curves) in enumerate(panels, start=1):
         for name, label in curves.items():
             points = [p for p in history if p["name"] == name]
             if not points:
@@ -27,7 +36,7 @@ def build_curves_figure(history: list[dict[str, Any]]) -> go.Figure:
                     x=[p["step"] for p in points],
                     y=[p["value"] for p in points],
                     customdata=[p["epoch"] for p in points],
-                    mode="lines+markers" if name != "train_loss" else "lines",
+                    mode="lines+markers" if name.startswith("val_") else "lines",
                     name=label,
                     hovertemplate="step %{x}, epoch %{customdata:.2f}: %{y:.4f}<extra>" + label + "</extra>",
                 ),
@@ -35,7 +44,6 @@ def build_curves_figure(history: list[dict[str, Any]]) -> go.Figure:
                 col=column,
             )
     figure.update_xaxes(title_text="step")
-    figure.update_yaxes(range=[0, 1.02], row=1, col=2)
     figure.update_layout(
         height=340, margin={"t": 40, "b": 40, "l": 40, "r": 10}, legend={"orientation": "h", "y": -0.25}
     )

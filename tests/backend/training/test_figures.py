@@ -31,6 +31,27 @@ def test_curves_split_losses_and_scores():
     assert traces == {"training loss": ([1, 2], [0.7, 0.5]), "validation accuracy": ([2], [0.8])}
 
 
+def test_chat_curves_put_losses_left_and_speed_right_and_mark_validation_points():
+    from backend.training.chat_report import build_chat_curves_figure
+
+    history = [
+        {"step": 1, "epoch": 0.5, "name": "train_loss", "value": 2.1},
+        {"step": 2, "epoch": 1.0, "name": "val_loss", "value": 1.9},
+        {"step": 2, "epoch": 1.0, "name": "tokens_per_second", "value": 310.0},
+    ]
+    figure = build_chat_curves_figure(history)
+    traces = {trace.name: (trace.xaxis, list(trace.y), trace.mode) for trace in figure.data}
+    assert traces == {
+        "training loss": ("x", [2.1], "lines"),
+        "validation loss": ("x", [1.9], "lines+markers"),
+        "tokens/s": ("x2", [310.0], "lines"),
+    }
+    assert [annotation.text for annotation in figure.layout.annotations] == [
+        "Loss (assistant tokens)",
+        "Tokens per second",
+    ]
+
+
 def test_mistakes_and_per_class_tables():
     report = _report()
     mistakes = figures.mistakes_table(report)
