@@ -123,8 +123,9 @@ def int8_agreement(folder: Path) -> dict[str, list[dict[str, float]]]:
     """Per path (``generate`` on the int8 model, the compact decode loop the chat page uses on the
     int8 and bfloat16 models, and llama.cpp's 8-bit copy where it is installed) and prompt: on the
     bfloat16 model's greedy reply (teacher-forced), how often the path picks the same next token,
-    the mean absolute difference of the two models' log-probabilities of that token, and how many
-    tokens the path's own greedy reply shares with bfloat16's before diverging."""
+    the mean absolute difference of the two models' log-probabilities of that token, and (first
+    prompt only: a whole reply per path is most of this check's time) how many tokens the path's
+    own greedy reply shares with bfloat16's before diverging."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -149,7 +150,7 @@ def int8_agreement(folder: Path) -> dict[str, list[dict[str, float]]]:
         on_llama_cpp, _ = engines.llama_cpp_chat(folder)
         paths["llama.cpp"] = (lambda ids: on_llama_cpp.generate(ids, config), on_llama_cpp.score)
     rows: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
-    for prompt in CHECK_PROMPTS:
+    for index, prompt in enumerate(CHECK_PROMPTS):
         ids = tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
         )["input_ids"]
@@ -161,13 +162,17 @@ def int8_agreement(folder: Path) -> dict[str, list[dict[str, float]]]:
         picked = torch.arange(len(targets))
         for path, (reply, logits) in paths.items():
             with torch.inference_mode():
-                own = reply(ids)
                 got = torch.log_softmax(logits(reference)[start - 1 : -1].float(), dim=-1)
             same = (got.argmax(dim=-1) == targets).float().mean().item()
             delta = (got[picked, targets] - want[picked, targets]).abs().mean().item()
-            a, b = targets.tolist(), own[0, start:].tolist()
-            shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-            rows[path].append({"same_next_token": same, "mean_abs_logprob_delta": delta, "shared_prefix": shared})
+            row = {"same_next_token": same, "mean_abs_logprob_delta": delta}
+            if index == 0:
+                with torch.inference_mode():
+                    a, b = targets.tolist(), reply(ids)[0, start:].tolist()
+                row["shared_prefix"] = next(
+                    (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+                )
+            rows[path].append(row)
     return rows
 
 
