@@ -5,7 +5,32 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.style import DATASET_COLOURS, FONT, SECONDARY_NOTES, dataset_label, safe_text, wrapped
+from backend.market.style import (
+    DATASET_COLOURS,
+    FONT,
+    SECONDARY_NOTES,
+    SECONDARY_PATTERN,
+    dataset_label,
+    safe_text,
+    wrapped,
+)
+
+
+def bar_marker(colours: str | list[str], secondary: list[bool], opacity: list[float] | None = None) -> dict:
+    """A bar trace's marker: outlined in its colour, hatched where the figure is secondary (see
+    ``SECONDARY_NOTES["bars"]``), and faded by ``opacity`` where given."""
+    marker = {
+        "color": colours,
+        "line": {"color": colours, "width": 1},
+        "pattern": {
+            "shape": [SECONDARY_PATTERN if s else "" for s in secondary],
+            "fgcolor": "#ffffff",
+            "solidity": 0.35,
+        },
+    }
+    if opacity is not None:
+        marker["opacity"] = opacity
+    return marker
 
 
 def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:

@@ -11,12 +11,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.market.figure_style import add_secondary_note, base_layout, empty_figure, user_datasets, when
+from backend.market.figure_style import (
+    add_secondary_note,
+    bar_marker,
+    base_layout,
+    empty_figure,
+    user_datasets,
+    when,
+)
 from backend.market.growth import series_changes
 from backend.market.industries import document_industry_of
 from backend.market.style import (
     PRIMARY_SYMBOL,
-    SECONDARY_PATTERN,
     SERIES_SYMBOLS,
     colour_for,
     dataset_label,
@@ -265,16 +271,9 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
                 orientation="h",
                 name=safe_text(f"{dataset_label(dataset)} ({year})"),
                 showlegend=False,
-                marker={
-                    "color": colour,
-                    "opacity": [_BOUND_OPACITY if q in _BOUNDS else 1.0 for q in panel["qualifier"]],
-                    "line": {"color": colour, "width": 1},
-                    "pattern": {
-                        "shape": [SECONDARY_PATTERN if s else "" for s in secondary],
-                        "fgcolor": "#ffffff",
-                        "solidity": 0.35,
-                    },
-                },
+                marker=bar_marker(
+                    colour, secondary, [_BOUND_OPACITY if q in _BOUNDS else 1.0 for q in panel["qualifier"]]
+                ),
                 text=[c[0] for c in customdata],
                 textposition="outside",
                 cliponaxis=False,
@@ -433,15 +432,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 x=panel["value"].tolist(),
                 y=labels,
                 orientation="h",
-                marker={
-                    "color": colours,
-                    "line": {"color": colours, "width": 1},
-                    "pattern": {
-                        "shape": [SECONDARY_PATTERN if sec else "" for sec in secondary],
-                        "fgcolor": "#ffffff",
-                        "solidity": 0.35,
-                    },
-                },
+                marker=bar_marker(colours, secondary),
                 text=[c[0] for c in customdata],
                 textposition="outside",
                 cliponaxis=False,
