@@ -149,6 +149,9 @@ def load_converted(auto_class: type, folder: Path, files: list[Path], dtype: tor
     # A state_dict goes with no folder name: transformers would otherwise read the files itself.
     model = model_class.from_pretrained(None, config=config, state_dict=state, dtype=dtype)
     del state
+    # Where from_pretrained(folder) would have said it came from: PEFT reads it when saving an
+    # adapter (and warned "Could not find a config file in None" without it).
+    model.config.name_or_path = model.name_or_path = str(folder)
     if (folder / "generation_config.json").is_file():
         model.generation_config = transformers.GenerationConfig.from_pretrained(folder, local_files_only=True)
     return model

@@ -48,6 +48,9 @@ def test_bfloat16_loads_give_bfloat16_tensors_and_the_same_answers(task, tiny_mo
     assert lean_state.keys() == plain_state.keys()
     for name, tensor in plain_state.items():
         assert torch.equal(lean_state[name], tensor), name
+    # Where it came from, as from_pretrained records it (PEFT reads it when saving an adapter).
+    assert Path(lean.model.name_or_path).resolve() == Path(plain.name_or_path).resolve()
+    assert lean.model.config.name_or_path == lean.model.name_or_path
     if task in (catalog.TRANSLATION, catalog.TEXT_GENERATION):
         assert lean.model.generation_config.to_dict() == plain.generation_config.to_dict()
 
