@@ -23,6 +23,7 @@ import ctypes
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,16 +96,20 @@ def _rotary_pairs(weight: torch.Tensor, heads: int) -> torch.Tensor:
     )
 
 
-def _file_data(tensor: torch.Tensor) -> np.ndarray:
-    """``tensor`` (any float dtype) as the copy stores it: Q8_0 bytes where its rows split into
-    blocks of 32, else float32. Converted to float32 a block of rows at a time."""
+def _file_data(shape: tuple[int, ...], rows_of: Callable[[int, int], torch.Tensor]) -> np.ndarray:
+    """The tensor of ``shape`` whose rows ``rows_of(start, stop)`` gives (any float dtype), as
+    the copy stores it: Q8_0 bytes where its rows split into blocks of 32, else float32. A matrix
+    is read and converted a block of rows at a time into its Q8_0 array, so neither the whole
+    tensor nor a float32 copy of it is held (an embedding table is the largest tensor)."""
     import gguf
 
-    if tensor.ndim != 2 or tensor.shape[1] % _Q8_BLOCK:
-        return tensor.float().numpy()
-    blocks = [gguf.quants.quantize(tensor[start : start + _ROWS_PER_BLOCK].float().numpy(), gguf.GGMLQuantizationType.Q8_0)
-              for start in range(0, tensor.shape[0], _ROWS_PER_BLOCK)]  # fmt: skip
-    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    if len(shape) != 2 or shape[1] % _Q8_BLOCK:
+        return rows_of(0, shape[0]).float().numpy()
+    stored = np.empty((shape[0], _q8_bytes(shape) // shape[0]), dtype=np.uint8)
+    for start in range(0, shape[0], _ROWS_PER_BLOCK):
+        stop = min(start + _ROWS_PER_BLOCK, shape[0])
+        stored[start:stop] = gguf.quants.quantize(rows_of(start, stop).float().numpy(), gguf.GGMLQuantizationType.Q8_0)
+    return stored
 
 
 def _q8_bytes(shape: tuple[int, ...]) -> int:
@@ -136,17 +141,27 @@ def export_gguf(folder: Path, target: Path) -> None:
     if config.get("tie_word_embeddings"):
         names = [(file, name) for file, name in names if name != "lm_head.weight"]
 
-    # A file is opened again for each tensor: the pages a read touches stay resident while its
+    # A file is opened again for each read: the pages a read touches stay resident while its
     # handle's mapping is open, so one handle kept for the whole export held every tensor read
     # (the load peak went from x1.45 to x2.58 of the copy's size).
-    def read(file: Path, name: str) -> torch.Tensor:
-        with safe_open(file, "pt") as handle:
-            tensor = handle.get_tensor(name)  # at the file's dtype
+    def rows_reader(file: Path, name: str) -> Callable[[int, int], torch.Tensor]:
+        """Rows of the tensor at the file's dtype; a q or k projection is read whole (its rows
+        are reordered across heads) and reordered once."""
+        permuted_heads = None
         if arch in _PERMUTED and name.endswith("self_attn.q_proj.weight"):
-            return _rotary_pairs(tensor, heads)
-        if arch in _PERMUTED and name.endswith("self_attn.k_proj.weight"):
-            return _rotary_pairs(tensor, kv_heads)
-        return tensor
+            permuted_heads = heads
+        elif arch in _PERMUTED and name.endswith("self_attn.k_proj.weight"):
+            permuted_heads = kv_heads
+        if permuted_heads is not None:
+            with safe_open(file, "pt") as handle:
+                whole = _rotary_pairs(handle.get_tensor(name), permuted_heads)
+            return lambda start, stop: whole[start:stop]
+
+        def rows(start: int, stop: int) -> torch.Tensor:
+            with safe_open(file, "pt") as handle:
+                return handle.get_slice(name)[start:stop]
+
+        return rows
 
     target.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(target / GGUF_FILE, arch)
@@ -164,9 +179,11 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.add_vocab_size(config["vocab_size"])
     writer.add_tokenizer_model("no_vocab")
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    shapes = []
     for file, name in names:
         with safe_open(file, "pt") as handle:
             shape = tuple(handle.get_slice(name).get_shape())
+        shapes.append(shape)
         quantised = len(shape) == 2 and shape[1] % _Q8_BLOCK == 0
         writer.add_tensor_info(
             _gguf_name(name),
@@ -178,8 +195,8 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for file, name in names:
-        writer.write_tensor_data(_file_data(read(file, name)))
+    for (file, name), shape in zip(names, shapes, strict=True):
+        writer.write_tensor_data(_file_data(shape, rows_reader(file, name)))
         # Each tensor's copies are freed here; glibc would keep the holes they leave between
         # later allocations, and the model loaded next would sit beside them.
         memory.malloc_trim()
