@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 # Set before transformers or huggingface_hub are imported anywhere: tests never touch the network.
@@ -18,10 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 from backend import config  # noqa: E402
-from tests.support import tiny_models  # noqa: E402
+from tests.support import processes, tiny_models  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -118,23 +114,9 @@ def start_worker(local: config.Settings):
 
     def start() -> subprocess.Popen:
         env = {**os.environ, "LSM_STATE_DIR": str(local.state_dir)}
-        log = (local.state_dir.parent / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.worker"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = processes.start_module("backend.worker", env, local.state_dir.parent / f"worker-{len(started)}.log")
         started.append(process)
         return process
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    processes.stop_all(started)

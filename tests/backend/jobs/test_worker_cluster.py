@@ -12,7 +12,6 @@ import dataclasses
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,12 +23,12 @@ from backend.config import Settings
 from backend.jobs import manage, queue
 from backend.jobs.store import CANCELLED, FAILED, FINISHED, RUNNING, SUCCEEDED, JobStore, new_job_id
 from backend.jobs.worker import ensure_worker_running
+from tests.support import processes
 from tests.support.marker_worker import EXECUTIONS, MARKER
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # Fast beats keep the test short: a worker is dead after 12 silent beats (6 s).
 HEARTBEAT_SECONDS = 0.5
 
@@ -57,26 +56,13 @@ def start_machine_worker(app_settings: Settings, tmp_path: Path) -> Iterator[Cal
 
     def start(name: str) -> subprocess.Popen:
         machine = dataclasses.replace(app_settings, state_dir=tmp_path / name)
-        log = (tmp_path / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.marker_worker"],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **config.to_environment(machine)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        env = {**os.environ, **config.to_environment(machine)}
+        process = processes.start_module("tests.support.marker_worker", env, tmp_path / f"{name}.log")
         started.append(process)
         return process
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    processes.stop_all(started)
 
 
 def _submit(settings: Settings, seconds: float = 0.0, deliveries: int = 1) -> str:
