@@ -119,7 +119,8 @@ def _q8_bytes(shape: tuple[int, ...]) -> int:
 
 def export_gguf(folder: Path, target: Path) -> None:
     """Write the chat model in ``folder`` (safetensors) to ``target/model.gguf`` in Q8_0, one
-    tensor at a time: one tensor at its own dtype and one block of its rows in float32 are alive.
+    tensor at a time: one block of its rows (at its own dtype and in float32) and its Q8_0 array
+    are alive.
 
     Raises:
         UnsupportedModel: the family, rotary scaling or attention is not one this engine runs.
@@ -134,12 +135,12 @@ def export_gguf(folder: Path, target: Path) -> None:
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     rope = config.get("rope_parameters") or {}
     files = sorted(folder.glob("*.safetensors"))
-    names: list[tuple[Path, str]] = []
+    tensors: list[tuple[Path, str, tuple[int, ...]]] = []
     for file in files:
         with safe_open(file, "pt") as handle:
-            names += [(file, name) for name in handle.keys()]  # noqa: SIM118 - not iterable
+            tensors += [(file, name, tuple(handle.get_slice(name).get_shape())) for name in handle.keys()]  # noqa: SIM118 - not iterable
     if config.get("tie_word_embeddings"):
-        names = [(file, name) for file, name in names if name != "lm_head.weight"]
+        tensors = [tensor for tensor in tensors if tensor[1] != "lm_head.weight"]
 
     # A file is opened again for each read: the pages a read touches stay resident while its
     # handle's mapping is open, so one handle kept for the whole export held every tensor read
@@ -179,11 +180,7 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.add_vocab_size(config["vocab_size"])
     writer.add_tokenizer_model("no_vocab")
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
-    shapes = []
-    for file, name in names:
-        with safe_open(file, "pt") as handle:
-            shape = tuple(handle.get_slice(name).get_shape())
-        shapes.append(shape)
+    for _, name, shape in tensors:
         quantised = len(shape) == 2 and shape[1] % _Q8_BLOCK == 0
         writer.add_tensor_info(
             _gguf_name(name),
@@ -195,7 +192,7 @@ def export_gguf(folder: Path, target: Path) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for (file, name), shape in zip(names, shapes, strict=True):
+    for file, name, shape in tensors:
         writer.write_tensor_data(_file_data(shape, rows_reader(file, name)))
         # Each tensor's copies are freed here; glibc would keep the holes they leave between
         # later allocations, and the model loaded next would sit beside them.
