@@ -19,6 +19,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     browser,
     live_app,
     screenshot,
+    upload_files,
     wait_until_idle,
     warmed_app,
 )
@@ -119,7 +120,7 @@ def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo
 
     page.goto(f"{live_app.url}/new_job")
     wait_until_idle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(dataset))
+    upload_files(page, "Training table", dataset)
     page.get_by_text("24 rows").wait_for()
     page.get_by_role("textbox", name="Model title").fill("E2E reviews")
     page.get_by_role("textbox", name="Model title").press("Enter")
@@ -157,7 +158,7 @@ def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo
     table = tmp_path / "batch.csv"
     table.write_text("review\ngreat product\nterrible and broke in a day\nworks fine\n", encoding="utf-8")
     page.get_by_role("tab", name="Batch (table)").click()
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(table))
+    upload_files(page, "Table with one text per row", table)
     page.get_by_text("3 rows").first.wait_for()
     wait_until_idle(page)
     page.get_by_role("button", name="Classify every row").click()

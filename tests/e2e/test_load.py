@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from backend.jobs.store import FAILED, JobStore
 from tests.support.live_app import (  # noqa: F401 - fixtures
@@ -21,6 +20,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     browser,
     live_app,
     screenshot,
+    upload_files,
     wait_until_idle,
     warmed_app,
 )
@@ -77,31 +77,6 @@ def _warm_models(browser, url: str) -> None:  # noqa: F811
     context.close()
 
 
-def _upload(tab, dataset: Path) -> None:
-    """Upload the training table; if its row count never shows, reload the tab and try once more.
-
-    Under this load an upload has, about once in ten runs here, never shown its row count, even
-    after a second try in the same tab; the cause is not found yet. So the second try starts a new
-    session, as a user would, and a failure keeps a screenshot and the page's text.
-    """
-    for attempt in range(2):
-        if attempt == 1:
-            tab.reload()
-            wait_until_idle(tab)
-        tab.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(dataset))
-        try:
-            tab.get_by_text("16 rows").wait_for(timeout=30_000 if attempt == 0 else 120_000)
-            break
-        except PlaywrightTimeoutError:
-            shot = screenshot(tab, f"load-upload-failed-{attempt}")
-            if attempt == 1:
-                raise AssertionError(
-                    f"the upload never showed its row count (screenshot {shot}); the page says:\n"
-                    + tab.inner_text("body")[-2000:]
-                ) from None
-    wait_until_idle(tab)
-
-
 def test_twenty_concurrent_sessions_run_demos_and_submit_jobs(browser, warmed_app, tmp_path):  # noqa: F811
     app = warmed_app
     dataset = tmp_path / "load.csv"
@@ -126,7 +101,9 @@ def test_twenty_concurrent_sessions_run_demos_and_submit_jobs(browser, warmed_ap
         for tab, (path, _) in zip(tabs, plans, strict=True):
             wait_until_idle(tab)
             if path == "new_job":
-                _upload(tab, dataset)
+                upload_files(tab, "Training table", dataset)
+                tab.get_by_text("16 rows").wait_for()
+                wait_until_idle(tab)
         # Everyone acts within a moment: the server now runs all these scripts at once.
         for tab, (path, button) in zip(tabs, plans, strict=True):
             if path == "new_job":

@@ -15,6 +15,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     browser,
     live_app,
     screenshot,
+    upload_files,
     wait_until_idle,
     warmed_app,
 )
@@ -61,7 +62,7 @@ def test_payloads_in_uploads_and_text_boxes_are_shown_as_text(page, live_app, tm
 
     page.goto(f"{live_app.url}/new_job")
     wait_until_idle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(upload))
+    upload_files(page, "Training table", upload)
     page.get_by_text("24 rows").first.wait_for()
     wait_until_idle(page)
     page.get_by_role("button", name="Check data").click()
@@ -75,7 +76,7 @@ def test_payloads_in_uploads_and_text_boxes_are_shown_as_text(page, live_app, tm
 
     page.goto(f"{live_app.url}/your_data")
     wait_until_idle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(upload))
+    upload_files(page, "Your market table", upload)
     wait_until_idle(page)
     assert_no_exception(page, "your data")
     _assert_nothing_became_markup(page, page.requests, "your data")

@@ -42,6 +42,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     is_healthy,
     screenshot,
     start_app,
+    upload_files,
     wait_until_idle,
 )
 
@@ -213,9 +214,7 @@ def test_app_and_worker_stay_within_community_cloud_memory(browser, memory_group
             batch_tab.goto(f"{app.url}/image_classification")
             wait_until_idle(batch_tab)
             batch_tab.get_by_role("tab", name="Batch (several images)").click()
-            batch_tab.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
-                [str(path) for path in images]
-            )
+            upload_files(batch_tab, "Images", images)
             wait_until_idle(batch_tab)
             batch_tab.get_by_role("button", name="Classify every image").click()
             _wait_for_job(store, known)
@@ -226,7 +225,7 @@ def test_app_and_worker_stay_within_community_cloud_memory(browser, memory_group
             table_tab = tabs[3]
             table_tab.goto(f"{app.url}/new_job")
             wait_until_idle(table_tab)
-            table_tab.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(table))
+            upload_files(table_tab, "Training table", table)
             table_tab.get_by_text(f"{table_rows:,} rows").wait_for(timeout=_TIMEOUT_MS)
             wait_until_idle(table_tab)
             table_tab.get_by_role("button", name="Check data").click()

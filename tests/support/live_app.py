@@ -39,6 +39,8 @@ SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Elements of the previous run that the current run has not redrawn yet.
 STALE = '[data-testid="stElementContainer"][data-stale="true"]'
+# A widget whose code is still loading: Streamlit draws a skeleton in its place, after the run.
+LOADING = '[data-testid="stElementContainer"] [data-testid="stSkeleton"]'
 NO_BROWSER = f"{CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium) to run browser tests"
 _STARTUP_SECONDS = 90
 # Settings a developer's shell might carry that would change what the tests see.
@@ -283,10 +285,25 @@ _TRACEBACK = "Traceback (most recent call last)"
 
 
 def wait_until_idle(page) -> None:
-    """Wait for the script run to finish, its leftovers from the last run to go, and a heading."""
+    """Wait for the script run to finish, its leftovers from the last run to go, every widget to be
+    drawn, and a heading."""
     page.wait_for_selector(IDLE, timeout=_IDLE_TIMEOUT_MS)
     page.wait_for_function(f"() => !document.querySelector('{STALE}')", timeout=_IDLE_TIMEOUT_MS)
+    page.wait_for_function(f"() => !document.querySelector('{LOADING}')", timeout=_IDLE_TIMEOUT_MS)
     page.wait_for_selector("h1", timeout=_IDLE_TIMEOUT_MS)
+
+
+def upload_files(page, label: str, files: str | Path | list[str] | list[Path]) -> None:
+    """Put ``files`` into the file uploader labelled ``label``.
+
+    Streamlit draws a widget once its code has loaded, which can be after the script run has
+    finished, so "the first uploader on the page" was sometimes the second one: a training table
+    went into the validation uploader about once in thirty runs. ``wait_until_idle`` now waits for
+    those widgets too; picking the dropzone by its label (its aria-label) makes sure anyway.
+    """
+    dropzone = page.locator(f'[data-testid="stFileUploaderDropzone"][aria-label="{label}"]')
+    paths = [str(path) for path in files] if isinstance(files, list) else str(files)
+    dropzone.locator('input[type="file"]').set_input_files(paths)
 
 
 def assert_no_exception(page, where: str) -> None:
