@@ -47,7 +47,7 @@ def _load(task: str, hub_id: str, mode: str, settings: Settings) -> Any:
 
     if mode == "int8-float16-before":
         # The loader's read dtype before: the plan's (float32), so the whole model is converted first.
-        loader._read_dtype = lambda plan: torch.float32
+        loader._read_dtype = lambda plan, folder: torch.float32
     loaded = loader.load_model(task, hub_id, _settings(settings, mode))
     if mode == "int8-before":
         # What quantize_int8 did before: the whole float32 model, quantised by torch in place.

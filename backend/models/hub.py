@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import HubUnreachableError, ShowcaseError
@@ -234,6 +235,32 @@ def in_hub_cache(model_ref: str) -> bool:
         if isinstance(found, str):
             return True
     return False
+
+
+def cached_snapshot(model_ref: str) -> Path | None:
+    """The folder of the snapshot huggingface_hub's cache holds for ``model_ref`` (the revision its
+    ``main`` ref points at), when it has the config and every safetensors weight file; else None.
+
+    The loader reads weights from it tensor by tensor, as from the models folder, instead of
+    letting ``from_pretrained`` convert the whole model at once.
+    """
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    config = try_to_load_from_cache(model_ref, "config.json")
+    if not isinstance(config, str):
+        return None
+    folder = Path(config).parent
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        plain = all(isinstance(shard, str) and Path(shard).name == shard for shard in shards)
+        return folder if shards and plain and all((folder / shard).is_file() for shard in shards) else None
+    return folder if (folder / "model.safetensors").is_file() else None
 
 
 def local_files_only(model_ref: str, settings: Settings | None = None) -> bool:

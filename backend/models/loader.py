@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -138,8 +139,9 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
     options = {"local_files_only": local_only, "trust_remote_code": False}
     preprocessor = memory.without_parse_garbage(preprocessor_class.from_pretrained(plan.source, **options))
-    dtype = _read_dtype(plan)
-    model = _converted(plan, model_class, dtype) if not model_options else None
+    folder = _weights_folder(plan)
+    dtype = _read_dtype(plan, folder)
+    model = _converted(plan.task, folder, model_class, dtype) if not model_options else None
     if model is None:
         model = model_class.from_pretrained(
             plan.source, dtype=dtype, use_safetensors=plan.use_safetensors, **model_options, **options
@@ -147,49 +149,60 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     return model, preprocessor
 
 
-def _read_dtype(plan: LoadPlan) -> torch.dtype:
-    """The dtype the weights are read in: the plan's, except for a dynamic int8 load of a local
-    checkpoint stored in one half-precision dtype. That one is read as stored (views of the file)
-    and ``quantize_int8`` converts a block of rows at a time: read in float32, the whole model
-    would exist in float32 before a single layer was quantised (twice the stored bytes)."""
+def _weights_folder(plan: LoadPlan) -> Path | None:
+    """Where the weights lie as files: the plan's folder, or for a hub id the snapshot in
+    huggingface_hub's cache. Asked after the preprocessor's load, which has brought the cache's
+    ``main`` up to date when the hub is reachable, so weights and preprocessor are one revision."""
+    if plan.folder is not None or plan.is_local:
+        return plan.folder
+    return hub.cached_snapshot(plan.source)
+
+
+def _read_dtype(plan: LoadPlan, folder: Path | None) -> torch.dtype:
+    """The dtype the weights are read in: the plan's, except for a dynamic int8 load of a
+    checkpoint on disk stored in one half-precision dtype. That one is read as stored (views of
+    the file) and ``quantize_int8`` converts a block of rows at a time: read in float32, the whole
+    model would exist in float32 before a single layer was quantised (twice the stored bytes)."""
     dtype = torch_dtype(plan.dtype)
-    if not plan.int8 or plan.task in quantize.WEIGHT_ONLY_TASKS or plan.folder is None:
+    if not plan.int8 or plan.task in quantize.WEIGHT_ONLY_TASKS or folder is None:
         return dtype
     try:
-        stored = lean_load.stored_float_dtypes(sorted(plan.folder.glob("*.safetensors")))
+        stored = lean_load.stored_float_dtypes(sorted(folder.glob("*.safetensors")))
     except (OSError, ValueError, lean_load.LeanLoadUnsupported):
         return dtype
     return stored.pop() if stored in ({torch.float16}, {torch.bfloat16}) else dtype
 
 
-def _converted(plan: LoadPlan, model_class: Any, dtype: torch.dtype) -> Any:
-    """A local model whose stored float dtype is not ``dtype``, read straight into it
+def _converted(task: str, folder: Path | None, model_class: Any, dtype: torch.dtype) -> Any:
+    """A model on disk whose stored float dtype is not ``dtype``, read straight into it
     (``lean_load``: an mmap'd conversion would hold the stored copy too); None otherwise."""
-    if plan.folder is None or plan.task not in LEAN_LOAD_TASKS:
+    if folder is None or task not in LEAN_LOAD_TASKS:
         return None
-    files = sorted(plan.folder.glob("*.safetensors"))
+    files = sorted(folder.glob("*.safetensors"))
     if not files or not lean_load.needs_conversion(files, dtype):
         return None
     try:
-        return lean_load.load_converted(model_class, plan.folder, files, dtype)
+        return lean_load.load_converted(model_class, folder, files, dtype)
     except lean_load.LeanLoadUnsupported:
         return None
 
 
 def _load_weight_only_int8(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
-    """A chat model with int8 weights, never whole at a float dtype: tensor by tensor from a
-    local folder; else loaded at the plan's dtype and quantised one layer at a time."""
+    """A chat model with int8 weights, never whole at a float dtype: tensor by tensor from the
+    files on disk; else loaded at the plan's dtype and quantised one layer at a time."""
     import transformers
 
     dtype = torch_dtype(plan.dtype)
-    if plan.folder is not None:
-        options = {"local_files_only": local_only, "trust_remote_code": False}
-        # The tokenizer first, its load's garbage trimmed: see memory.without_parse_garbage.
-        tokenizer = memory.without_parse_garbage(transformers.AutoTokenizer.from_pretrained(plan.source, **options))
+    options = {"local_files_only": local_only, "trust_remote_code": False}
+    # The tokenizer first, its load's garbage trimmed: see memory.without_parse_garbage.
+    tokenizer = memory.without_parse_garbage(transformers.AutoTokenizer.from_pretrained(plan.source, **options))
+    folder = _weights_folder(plan)
+    if folder is not None:
         try:
-            return streamed_load.load_causal_lm_int8(plan.folder, dtype), tokenizer
+            return streamed_load.load_causal_lm_int8(folder, dtype), tokenizer
         except streamed_load.StreamedLoadUnsupported:
-            del tokenizer
+            pass
+    del tokenizer
     model, preprocessor = _from_pretrained(plan, local_only)
     return quantize.quantize_weight_only_int8(model, dtype), preprocessor
 

@@ -187,3 +187,12 @@ def _handler_for(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
                     time.sleep(hub.chunk_delay_s)
 
     return Handler
+
+
+def cache_repo(local_hub: LocalHub, repo: str) -> Path:
+    """Every file of ``repo`` fetched into huggingface_hub's cache, as a server with a warm cache
+    has it (file by file: the local hub does not serve the tree listing snapshot_download asks for)."""
+    from huggingface_hub import hf_hub_download
+
+    fetched = [Path(hf_hub_download(repo, path.name)) for path in local_hub.repos[repo].iterdir() if path.is_file()]
+    return fetched[0].parent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from backend.errors import HubUnreachableError, ModelUnavailableError
 from backend.models import catalog, hub, loader
 from backend.models.download import download_model
+from tests.support.local_hub import TINY_REPO, cache_repo
 
 
 def test_a_live_hub_is_reachable_and_asked_once(hub_settings, local_hub):
@@ -105,3 +107,20 @@ def test_a_hub_that_comes_back_clears_remembered_failures(hub_settings, local_hu
     local_hub.is_a_hub = True
     assert hub.hub_state(hub_settings, refresh=True).kind == hub.REACHABLE
     assert hub.recent_failure(f"{catalog.SENTIMENT}:org/model") is None
+
+
+def test_a_cached_snapshot_counts_only_with_every_weight_shard_inside_it(hub_settings, local_hub):
+    assert hub.cached_snapshot(TINY_REPO) is None
+    snapshot = cache_repo(local_hub, TINY_REPO)
+    assert hub.cached_snapshot(TINY_REPO) == snapshot
+    index = snapshot / "model.safetensors.index.json"
+    index.write_text(json.dumps({"weight_map": {"a": "model.safetensors"}}), encoding="utf-8")
+    assert hub.cached_snapshot(TINY_REPO) == snapshot
+    index.write_text(json.dumps({"weight_map": {"a": "model-00002.safetensors"}}), encoding="utf-8")
+    assert hub.cached_snapshot(TINY_REPO) is None  # a shard not fetched yet
+    (snapshot / "model-00002.safetensors").symlink_to(snapshot / "model.safetensors")
+    index.write_text(json.dumps({"weight_map": {"a": "../model-00002.safetensors"}}), encoding="utf-8")
+    assert hub.cached_snapshot(TINY_REPO) is None  # a name that leaves the snapshot
+    index.unlink()
+    (snapshot / "model.safetensors").unlink()
+    assert hub.cached_snapshot(TINY_REPO) is None

@@ -10,6 +10,7 @@ from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelErr
 from backend.models import catalog
 from backend.models.loader import load_model
 from backend.models.plan import choose_dtype, mirror_folder, plan_load, resolve_source
+from tests.support.local_hub import cache_repo
 
 
 @pytest.mark.parametrize("task", list(catalog.TASKS))
@@ -165,3 +166,52 @@ def test_settings_read_from_secrets_file(tmp_path, monkeypatch):
     assert settings.offline is True
     monkeypatch.setenv("LSM_MODEL_MEMORY_MB", "99")
     assert load_settings(secrets).model_memory_mb == 99
+
+
+# --- hub ids whose snapshot huggingface_hub's cache already holds ----------------------------------
+
+
+def test_a_cached_hub_snapshot_is_read_tensor_by_tensor_like_a_local_folder(hub_settings, local_hub, tiny_models_dir):
+    import transformers
+
+    from backend.models import hub
+    from tests.support.local_hub import TINY_REPO
+
+    assert hub.cached_snapshot(TINY_REPO) is None
+    snapshot = cache_repo(local_hub, TINY_REPO)
+    assert hub.cached_snapshot(TINY_REPO) == snapshot
+    plan = plan_load(catalog.SENTIMENT, TINY_REPO, dataclasses.replace(hub_settings, cpu_bfloat16="on"))
+    assert plan.folder is None and plan.dtype == "bfloat16"
+
+    loaded = load_model(catalog.SENTIMENT, TINY_REPO, dataclasses.replace(hub_settings, cpu_bfloat16="on"))
+    # Read by lean_load from the snapshot's files (from_pretrained(hub id) would record the hub id).
+    assert Path(loaded.model.name_or_path) == snapshot
+    plain = transformers.AutoModelForSequenceClassification.from_pretrained(
+        tiny_models_dir["sentiment"], dtype=torch.bfloat16
+    )
+    for name, tensor in plain.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], tensor), name
+
+
+def test_a_half_precision_snapshot_is_read_as_stored_for_int8(hub_settings, local_hub, tiny_models_dir, tmp_path):
+    import transformers
+
+    from backend.models import loader
+
+    half = tmp_path / "half-sentiment"
+    transformers.AutoModelForSequenceClassification.from_pretrained(tiny_models_dir["sentiment"]).to(
+        torch.float16
+    ).save_pretrained(half)
+    transformers.AutoTokenizer.from_pretrained(tiny_models_dir["sentiment"]).save_pretrained(half)
+    local_hub.repos["tiny-org/half-sentiment"] = half
+    int8 = dataclasses.replace(hub_settings, cpu_quantize="int8")
+    plan = plan_load(catalog.SENTIMENT, "tiny-org/half-sentiment", int8)
+    assert plan.int8 and plan.folder is None
+    assert loader._weights_folder(plan) is None  # nothing cached yet: from_pretrained fetches it
+    snapshot = cache_repo(local_hub, "tiny-org/half-sentiment")
+    assert loader._weights_folder(plan) == snapshot
+    # Read as stored, then quantised a block at a time: never whole in float32.
+    assert loader._read_dtype(plan, snapshot) == torch.float16
+    loaded = load_model(catalog.SENTIMENT, "tiny-org/half-sentiment", int8)
+    inputs = loaded.preprocessor(["fine"], return_tensors="pt")
+    assert torch.isfinite(loaded.model(**inputs).logits).all()
