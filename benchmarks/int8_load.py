@@ -5,7 +5,9 @@ translation and image classification, each load in a fresh process.
 (``python -m benchmarks.int8_load load TASK MODE``) and prints a table. The figure is the peak
 resident memory the load and one answer added (``VmHWM``, counted after the model's code is
 imported and its preprocessor used once, as ``benchmarks.chat_speed`` does for chat), against the
-loaded weights: int8 Linear weights (one byte each) plus every tensor that stays float32. One
+loaded weights: int8 Linear weights (one byte each) plus every tensor that stays float32; and
+against what those weights hold resident once packed (fbgemm pads each layer's inputs to a
+multiple of 512: ``quantize.packed_layout_bytes``). One
 answer is included so a file-mapped tensor's pages count once the model reads them.
 
 Modes: ``int8`` (the loader now), ``int8-before`` (the loader's path before this change, kept for
@@ -58,11 +60,23 @@ def _load(task: str, hub_id: str, mode: str, settings: Settings) -> Any:
     return loaded
 
 
+def _float_bytes(model: Any) -> int:
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 def _weights_bytes(model: Any) -> int:
+    """The weights at their loaded dtype: float tensors, and one byte per int8 value."""
     from backend.models import quantize
 
-    tensors = list(model.parameters()) + list(model.buffers())
-    return sum(t.numel() * t.element_size() for t in tensors) + quantize.packed_weight_bytes(model)
+    return _float_bytes(model) + quantize.packed_weight_bytes(model)
+
+
+def _resident_weights_bytes(model: Any) -> int:
+    """The same with the int8 layers as packed (fbgemm pads their inputs to blocks of 512)."""
+    from backend.models import quantize
+
+    return _float_bytes(model) + quantize.packed_layout_bytes(model)
 
 
 def _import_model_code(task: str, folder: Any) -> None:
@@ -120,6 +134,7 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
         adapter.run_single_ours(loaded, item)
     start = load.peak_rss_mb - load.delta_rss_mb
     weights = loaded.memory_bytes / measure.MB
+    resident = _resident_weights_bytes(loaded.model) / measure.MB
     added = round(max(load.peak_rss_mb, read.peak_rss_mb) - start, 1)
     return {
         "task": task,
@@ -132,6 +147,8 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
         "preprocessor_mb": preprocessor.delta_rss_mb,
         "weights_mb": round(weights, 1),
         "peak_over_weights": round(added / weights, 2) if weights else None,
+        "packed_mb": round(resident, 1),
+        "peak_over_packed": round(added / resident, 2) if resident else None,
         "without_preprocessor": round((added - preprocessor.delta_rss_mb) / weights, 2) if weights else None,
         "method": load.method,
     }
@@ -197,13 +214,15 @@ def render(result: dict[str, Any]) -> str:
     """The rows as a Markdown table."""
     lines = [f"load average {result['load_average_start']} → {result['load_average_end']}", "",
              "| task | load | load alone MB | + every weight read | weights MB | peak / weights | "
-             "the same less a preprocessor (MB) | + one answer | s |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "packed MB | peak / packed | the same less a preprocessor (MB) | + one answer | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in result["rows"]:
         if "error" in row:
-            lines.append(f"| {row['task']} | {row['mode']} | failed: {row['error'][-120:]!r} | | | | | | |")
+            lines.append(f"| {row['task']} | {row['mode']} | failed: {row['error'][-120:]!r} | | | | | | | | |")
             continue
         lines.append(f"| {row['task']} | {row['mode']} | {row['load_alone_mb']} | {row['added_peak_mb']} | "
-                     f"{row['weights_mb']} | ×{row['peak_over_weights']} | ×{row['without_preprocessor']} "
+                     f"{row['weights_mb']} | ×{row['peak_over_weights']} | {row['packed_mb']} | "
+                     f"×{row['peak_over_packed']} | ×{row['without_preprocessor']} "
                      f"({row['preprocessor_mb']}) | {row['with_answer_mb']} | {row['load_seconds']} |")  # fmt: skip
     return "\n".join(lines)
 

@@ -273,7 +273,7 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> Lo
         preprocessor=preprocessor,
         device=plan.device,
         dtype=plan.dtype,
-        memory_bytes=_memory_bytes(model) + (quantize.packed_weight_bytes(model) if plan.int8 else 0),
+        memory_bytes=_memory_bytes(model) + (quantize.packed_layout_bytes(model) if plan.int8 else 0),
         load_seconds=time.perf_counter() - started,
         engine=plan.engine,
         decoder=_decoder(plan, model),

@@ -210,3 +210,37 @@ def test_packed_weight_bytes_are_counted_from_shapes_as_unpacking_would():
         == sum(w.numel() * w.element_size() for w in unpacked)
         == 64 * 32 + 32 * 7
     )
+
+
+@pytest.mark.skipif(torch.backends.quantized.engine not in ("x86", "fbgemm"), reason="the padding rule is fbgemm's")
+def test_the_packed_layout_figure_is_what_packing_holds():
+    # Forty packed copies of each layer: what they add to the resident set, against the figure.
+    from benchmarks import measure
+
+    for rows, columns in ((1536, 384), (768, 1024)):
+        layer = torch.ao.quantization.quantize_dynamic(
+            torch.nn.Sequential(torch.nn.Linear(columns, rows)), {torch.nn.Linear}, dtype=torch.qint8
+        )
+        figure = quantize.packed_layout_bytes(layer) / 2**20
+        values = quantize.packed_weight_bytes(layer) / 2**20
+        weight, bias = layer[0]._packed_params._weight_bias()
+        measure.return_freed_memory()
+        with measure.peak_memory() as memory:
+            packed = [torch.ops.quantized.linear_prepack(weight, bias) for _ in range(40)]
+        per_layer = memory.delta_rss_mb / len(packed)
+        assert abs(per_layer - figure) < 0.1 * figure, (rows, columns, per_layer, figure, values)
+    assert values == figure  # 1024 inputs: two whole blocks, no padding
+
+
+@pytest.mark.skipif(
+    torch.backends.quantized.engine not in ("x86", "fbgemm"), reason="only fbgemm's packer copies the staging buffer"
+)
+def test_the_int8_staging_buffer_shrinks_with_the_layers():
+    # Layers come largest first; the vocabulary projection's buffer must not stay to the end.
+    scratch = quantize._Scratch()
+    scratch.quantized((4096, 512), 0.1, 0)
+    assert scratch.int8.numel() == 4096 * 512
+    scratch.quantized((3000, 512), 0.1, 0)
+    assert scratch.int8.numel() == 4096 * 512  # close enough in size: reused
+    scratch.quantized((512, 512), 0.1, 0)
+    assert scratch.int8.numel() == 512 * 512
