@@ -66,6 +66,8 @@ def quantize_int8(model: Any) -> Any:
                 if span is None:
                     quantized = _dynamic_linear_from_module(linear)
                 else:
+                    # Read from the file: the pages the load touched through the mapping go first.
+                    mapped_weights.drop_resident_pages(linear.weight)
                     quantized = _dynamic_linear_from_file(linear, span, scratch)
                 done[id(linear)] = quantized
             setattr(parent, name, done[id(linear)])
@@ -98,6 +100,7 @@ def _float32_from_files(model: torch.nn.Module, files: mapped_weights.MappedFile
             span = files.span_of(tensor)
             if span is None:
                 continue  # model.float() converts it
+            mapped_weights.drop_resident_pages(tensor)
             converted = torch.empty(tensor.shape, dtype=torch.float32)
             with open(span.path, "rb", buffering=0) as handle:
                 lean_load.fill_converted(handle, span.offset, span.size, tensor.dtype, converted.view(-1), buffer)

@@ -64,3 +64,35 @@ def test_a_replaced_or_deleted_file_is_not_read(tmp_path):
     deleted = f"{start}-{end} {fields[1]} {fields[2]} {fields[3]} {fields[4]} {path} (deleted)\n"
     assert mapped_weights.MappedFiles(deleted).span_of(tensor) is None
     assert mapped_weights.MappedFiles(region).span_of(tensor) is not None
+
+
+def _present_pages(tensor: torch.Tensor) -> int:
+    page = mapped_weights._PAGE
+    first = tensor.data_ptr() // page
+    count = (tensor.data_ptr() + tensor.numel() * tensor.element_size() - 1) // page - first + 1
+    with open("/proc/self/pagemap", "rb", buffering=0) as handle:
+        handle.seek(first * 8)
+        entries = handle.read(count * 8)
+    return sum(int.from_bytes(entries[i : i + 8], "little") >> 63 for i in range(0, len(entries), 8))
+
+
+def test_dropped_pages_leave_the_process_and_the_values_read_back_unchanged(tmp_path):
+    values = torch.randn(4096, 16)  # 64 pages
+    tensor, _ = _mapped(tmp_path, values)
+    assert torch.equal(tensor, values)  # every page read: resident now
+    assert _present_pages(tensor) >= 64
+    # Half of it: the pages wholly inside go; the one it shares with the other half stays.
+    half = tensor[1000:3000]
+    mapped_weights.drop_resident_pages(half)
+    assert _present_pages(half) <= 2
+    assert _present_pages(tensor[:900]) >= 900 * 16 * 4 // mapped_weights._PAGE
+    assert torch.equal(tensor, values)  # mapped again from the file
+
+
+def test_a_neighbours_written_page_is_never_dropped(tmp_path):
+    values = torch.randn(4096, 16)
+    tensor, _ = _mapped(tmp_path, values)
+    tensor[999, 0] = 7.0  # on the page the next rows start on: that page is the process's own
+    mapped_weights.drop_resident_pages(tensor[1000:3000])
+    assert tensor[999, 0] == 7.0
+    assert torch.equal(tensor[1000:], values[1000:])
