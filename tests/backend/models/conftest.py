@@ -42,6 +42,11 @@ def hub_settings(settings, local_hub, online, tmp_path, monkeypatch):
         "HUGGINGFACE_CO_URL_TEMPLATE",
         local_hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
     )
+    # transformers keeps one HfApi, with the endpoint of its first use: an earlier test's hub, long
+    # closed, which a tokenizer's file listing then retried with backoff for 47 s.
+    import transformers.utils.hub
+
+    monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)
     yield dataclasses.replace(settings, offline=False, hub_endpoint=local_hub.endpoint, models_dir=models)
     shutil.rmtree(models, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -214,20 +215,41 @@ def test_packed_weight_bytes_are_counted_from_shapes_as_unpacking_would():
 
 @pytest.mark.skipif(torch.backends.quantized.engine not in ("x86", "fbgemm"), reason="the padding rule is fbgemm's")
 def test_the_packed_layout_figure_is_what_packing_holds():
-    # Forty packed copies of each layer: what they add to the resident set, against the figure.
-    from benchmarks import measure
+    # Forty packed copies of each layer in a fresh process (this one's heap has holes from other
+    # tests that would take some of them): what they add to the resident set, against the figure.
+    import json
+    import subprocess
+    import sys
 
+    script = """
+import json, sys, warnings, torch
+warnings.simplefilter("ignore")
+from benchmarks import measure
+rows, columns = int(sys.argv[1]), int(sys.argv[2])
+layer = torch.ao.quantization.quantize_dynamic(
+    torch.nn.Sequential(torch.nn.Linear(columns, rows)), {torch.nn.Linear}, dtype=torch.qint8
+)
+weight, bias = layer[0]._packed_params._weight_bias()
+torch.ops.quantized.linear_prepack(weight, bias)
+measure.return_freed_memory()
+with measure.peak_memory() as memory:
+    packed = [torch.ops.quantized.linear_prepack(weight, bias) for _ in range(40)]
+print(json.dumps(memory.delta_rss_mb / len(packed)))
+"""
     for rows, columns in ((1536, 384), (768, 1024)):
         layer = torch.ao.quantization.quantize_dynamic(
             torch.nn.Sequential(torch.nn.Linear(columns, rows)), {torch.nn.Linear}, dtype=torch.qint8
         )
         figure = quantize.packed_layout_bytes(layer) / 2**20
         values = quantize.packed_weight_bytes(layer) / 2**20
-        weight, bias = layer[0]._packed_params._weight_bias()
-        measure.return_freed_memory()
-        with measure.peak_memory() as memory:
-            packed = [torch.ops.quantized.linear_prepack(weight, bias) for _ in range(40)]
-        per_layer = memory.delta_rss_mb / len(packed)
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(rows), str(columns)],
+            cwd=Path(__file__).resolve().parents[3],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        per_layer = json.loads(done.stdout.strip().splitlines()[-1])
         assert abs(per_layer - figure) < 0.1 * figure, (rows, columns, per_layer, figure, values)
     assert values == figure  # 1024 inputs: two whole blocks, no padding
 
