@@ -263,6 +263,30 @@ def cached_snapshot(model_ref: str) -> Path | None:
     return folder if (folder / "model.safetensors").is_file() else None
 
 
+def fetch_weights(model_ref: str) -> Path | None:
+    """Fetch ``model_ref``'s config and safetensors weights into huggingface_hub's cache (the
+    files ``from_pretrained`` would fetch) and return the snapshot folder; None when the repo has
+    no safetensors weights or a fetch fails, and ``from_pretrained`` then loads or reports it."""
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
+
+        hf_hub_download(model_ref, "config.json")
+        try:
+            index = Path(hf_hub_download(model_ref, "model.safetensors.index.json"))
+        except EntryNotFoundError:
+            hf_hub_download(model_ref, "model.safetensors")
+        else:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+            if not all(isinstance(shard, str) and Path(shard).name == shard for shard in shards):
+                return None
+            for shard in sorted(shards):
+                hf_hub_download(model_ref, shard)
+    except Exception:  # noqa: BLE001 - from_pretrained tries again and says why in the app's words
+        return None
+    return cached_snapshot(model_ref)
+
+
 def local_files_only(model_ref: str, settings: Settings | None = None) -> bool:
     """How a hub id that is not in the models folder should load: ``False`` (fetch from the hub)
     when it is reachable, ``True`` (huggingface_hub's cache only) when it is not but the cache

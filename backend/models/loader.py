@@ -139,7 +139,7 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
     options = {"local_files_only": local_only, "trust_remote_code": False}
     preprocessor = memory.without_parse_garbage(preprocessor_class.from_pretrained(plan.source, **options))
-    folder = _weights_folder(plan)
+    folder = _weights_folder(plan, local_only)
     dtype = _read_dtype(plan, folder)
     model = _converted(plan.task, folder, model_class, dtype) if not model_options else None
     if model is None:
@@ -149,13 +149,17 @@ def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> 
     return model, preprocessor
 
 
-def _weights_folder(plan: LoadPlan) -> Path | None:
+def _weights_folder(plan: LoadPlan, local_only: bool) -> Path | None:
     """Where the weights lie as files: the plan's folder, or for a hub id the snapshot in
-    huggingface_hub's cache. Asked after the preprocessor's load, which has brought the cache's
-    ``main`` up to date when the hub is reachable, so weights and preprocessor are one revision."""
+    huggingface_hub's cache, fetched there first while the hub is reachable (``from_pretrained``
+    would fetch the same files). Asked after the preprocessor's load, which has brought the
+    cache's ``main`` up to date, so weights and preprocessor are one revision."""
     if plan.folder is not None or plan.is_local:
         return plan.folder
-    return hub.cached_snapshot(plan.source)
+    cached = hub.cached_snapshot(plan.source)
+    if cached is None and not local_only:
+        cached = hub.fetch_weights(plan.source)
+    return cached
 
 
 def _read_dtype(plan: LoadPlan, folder: Path | None) -> torch.dtype:
@@ -196,7 +200,7 @@ def _load_weight_only_int8(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     options = {"local_files_only": local_only, "trust_remote_code": False}
     # The tokenizer first, its load's garbage trimmed: see memory.without_parse_garbage.
     tokenizer = memory.without_parse_garbage(transformers.AutoTokenizer.from_pretrained(plan.source, **options))
-    folder = _weights_folder(plan)
+    folder = _weights_folder(plan, local_only)
     if folder is not None:
         try:
             return streamed_load.load_causal_lm_int8(folder, dtype), tokenizer

@@ -207,11 +207,35 @@ def test_a_half_precision_snapshot_is_read_as_stored_for_int8(hub_settings, loca
     int8 = dataclasses.replace(hub_settings, cpu_quantize="int8")
     plan = plan_load(catalog.SENTIMENT, "tiny-org/half-sentiment", int8)
     assert plan.int8 and plan.folder is None
-    assert loader._weights_folder(plan) is None  # nothing cached yet: from_pretrained fetches it
+    assert loader._weights_folder(plan, local_only=True) is None  # not cached, and the hub not asked
     snapshot = cache_repo(local_hub, "tiny-org/half-sentiment")
-    assert loader._weights_folder(plan) == snapshot
+    assert loader._weights_folder(plan, local_only=True) == snapshot
     # Read as stored, then quantised a block at a time: never whole in float32.
     assert loader._read_dtype(plan, snapshot) == torch.float16
     loaded = load_model(catalog.SENTIMENT, "tiny-org/half-sentiment", int8)
     inputs = loaded.preprocessor(["fine"], return_tensors="pt")
     assert torch.isfinite(loaded.model(**inputs).logits).all()
+
+
+def test_a_hub_id_not_cached_yet_is_fetched_then_read_tensor_by_tensor(hub_settings, local_hub):
+    from backend.models import hub
+    from tests.support.local_hub import TINY_REPO
+
+    bfloat16 = dataclasses.replace(hub_settings, cpu_bfloat16="on")
+    loaded = load_model(catalog.SENTIMENT, TINY_REPO, bfloat16)
+    snapshot = hub.cached_snapshot(TINY_REPO)
+    assert snapshot is not None and Path(loaded.model.name_or_path) == snapshot  # lean_load's, not from_pretrained's
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.bfloat16}
+    # Fetched once: a second load reads the cache.
+    fetched = local_hub.count("GET", f"/{TINY_REPO}/resolve/")
+    load_model(catalog.SENTIMENT, TINY_REPO, bfloat16)
+    assert local_hub.count("GET", f"/{TINY_REPO}/resolve/") == fetched
+
+
+def test_a_repo_without_safetensors_weights_is_left_to_from_pretrained(hub_settings, local_hub, tmp_path):
+    from backend.models import hub
+
+    local_hub.repos["tiny-org/config-only"] = tmp_path
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}', encoding="utf-8")
+    assert hub.fetch_weights("tiny-org/config-only") is None
+    assert hub.fetch_weights("tiny-org/no-such-repo") is None
