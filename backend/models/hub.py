@@ -254,13 +254,20 @@ def cached_snapshot(model_ref: str) -> Path | None:
     folder = Path(config).parent
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        try:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-        plain = all(isinstance(shard, str) and Path(shard).name == shard for shard in shards)
-        return folder if shards and plain and all((folder / shard).is_file() for shard in shards) else None
+        shards = _index_shards(index)
+        return folder if shards and all((folder / shard).is_file() for shard in shards) else None
     return folder if (folder / "model.safetensors").is_file() else None
+
+
+def _index_shards(index: Path) -> set[str] | None:
+    """The weight files a sharded checkpoint's index names; None when it is unreadable or names a
+    file outside its own folder."""
+    try:
+        shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    plain = all(isinstance(shard, str) and Path(shard).name == shard for shard in shards)
+    return shards if plain else None
 
 
 def fetch_weights(model_ref: str) -> Path | None:
@@ -277,8 +284,8 @@ def fetch_weights(model_ref: str) -> Path | None:
         except EntryNotFoundError:
             hf_hub_download(model_ref, "model.safetensors")
         else:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-            if not all(isinstance(shard, str) and Path(shard).name == shard for shard in shards):
+            shards = _index_shards(index)
+            if shards is None:
                 return None
             for shard in sorted(shards):
                 hf_hub_download(model_ref, shard)

@@ -134,19 +134,38 @@ LEAN_LOAD_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIF
 
 
 def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
+    preprocessor = _preprocessor(plan, local_only)
+    return _model(plan, _weights_folder(plan, local_only), local_only, **model_options), preprocessor
+
+
+def _preprocessor(plan: LoadPlan, local_only: bool) -> Any:
+    """The task's tokenizer or image processor, its load's garbage trimmed before any weight is
+    read (see ``memory.without_parse_garbage``)."""
     import transformers
 
-    model_class, preprocessor_class = (getattr(transformers, name) for name in _AUTO_CLASSES[plan.task])
+    preprocessor_class = getattr(transformers, _AUTO_CLASSES[plan.task][1])
     options = {"local_files_only": local_only, "trust_remote_code": False}
-    preprocessor = memory.without_parse_garbage(preprocessor_class.from_pretrained(plan.source, **options))
-    folder = _weights_folder(plan, local_only)
+    return memory.without_parse_garbage(preprocessor_class.from_pretrained(plan.source, **options))
+
+
+def _model(plan: LoadPlan, folder: Path | None, local_only: bool, **model_options: Any) -> Any:
+    """The task's model, read from ``folder`` (see ``_weights_folder``) in the dtype it needs,
+    or by ``from_pretrained`` where the lean read does not apply."""
+    import transformers
+
+    model_class = getattr(transformers, _AUTO_CLASSES[plan.task][0])
     dtype = _read_dtype(plan, folder)
     model = _converted(plan.task, folder, model_class, dtype) if not model_options else None
     if model is None:
         model = model_class.from_pretrained(
-            plan.source, dtype=dtype, use_safetensors=plan.use_safetensors, **model_options, **options
+            plan.source,
+            dtype=dtype,
+            use_safetensors=plan.use_safetensors,
+            local_files_only=local_only,
+            trust_remote_code=False,
+            **model_options,
         )
-    return model, preprocessor
+    return model
 
 
 def _weights_folder(plan: LoadPlan, local_only: bool) -> Path | None:
@@ -194,21 +213,15 @@ def _converted(task: str, folder: Path | None, model_class: Any, dtype: torch.dt
 def _load_weight_only_int8(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     """A chat model with int8 weights, never whole at a float dtype: tensor by tensor from the
     files on disk; else loaded at the plan's dtype and quantised one layer at a time."""
-    import transformers
-
     dtype = torch_dtype(plan.dtype)
-    options = {"local_files_only": local_only, "trust_remote_code": False}
-    # The tokenizer first, its load's garbage trimmed: see memory.without_parse_garbage.
-    tokenizer = memory.without_parse_garbage(transformers.AutoTokenizer.from_pretrained(plan.source, **options))
+    tokenizer = _preprocessor(plan, local_only)
     folder = _weights_folder(plan, local_only)
     if folder is not None:
         try:
             return streamed_load.load_causal_lm_int8(folder, dtype), tokenizer
         except streamed_load.StreamedLoadUnsupported:
             pass
-    del tokenizer
-    model, preprocessor = _from_pretrained(plan, local_only)
-    return quantize.quantize_weight_only_int8(model, dtype), preprocessor
+    return quantize.quantize_weight_only_int8(_model(plan, folder, local_only), dtype), tokenizer
 
 
 def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:

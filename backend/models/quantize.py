@@ -11,7 +11,7 @@ weights can show by how much for a given model.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -254,11 +254,19 @@ def packed_weight_bytes(model: Any) -> int:
     From the layers' shapes: ``module.weight()`` would unpack a copy of every layer just to count
     it, and those freed copies would stay in the heap after a load.
     """
+    return _dynamic_linear_bytes(model, lambda inputs: inputs)
+
+
+def _dynamic_linear_bytes(model: Any, int8_columns: Callable[[int], int]) -> int:
+    """Bytes of the dynamic Linear weights, an int8 layer counted as ``int8_columns(in_features)``
+    bytes per output row (a float16 one at two bytes a weight)."""
     total = 0
     for module in model.modules():
         if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
-            itemsize = 1 if module._packed_params.dtype == torch.qint8 else 2  # qint8 or float16
-            total += module.in_features * module.out_features * itemsize
+            if module._packed_params.dtype == torch.qint8:
+                total += module.out_features * int8_columns(module.in_features)
+            else:
+                total += module.in_features * module.out_features * 2
     return total
 
 
@@ -274,15 +282,7 @@ def packed_layout_bytes(model: Any) -> int:
     budget counts (``packed_weight_bytes`` counts their values)."""
     if torch.backends.quantized.engine not in _COPYING_ENGINES:
         return packed_weight_bytes(model)
-    total = 0
-    for module in model.modules():
-        if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
-            if module._packed_params.dtype != torch.qint8:
-                total += module.in_features * module.out_features * 2
-                continue
-            padded = -(-module.in_features // _FBGEMM_INPUT_BLOCK) * _FBGEMM_INPUT_BLOCK
-            total += module.out_features * padded
-    return total
+    return _dynamic_linear_bytes(model, lambda inputs: -(-inputs // _FBGEMM_INPUT_BLOCK) * _FBGEMM_INPUT_BLOCK)
 
 
 # --- Weight-only int8 for the chat model ----------------------------------------------------------
