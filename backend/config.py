@@ -101,12 +101,12 @@ class Settings:
     queue_backend: str
     # May carry a password (redis://:secret@host): kept out of reprs, so logs never show it.
     redis_url: str = field(repr=False)
-    # "int8": int8 Linear layers for the CPU demos, weight-only for chat (backend/models/quantize.py).
+    # "int8": int8 Linear layers for the CPU demos, weight-only for chat (backend/models/load/quantize.py).
     cpu_quantize: str = "none"
     # "auto": the CPU demos load in bfloat16 where the CPU computes it natively; "on", "off".
     cpu_bfloat16: str = "auto"
     # Inference engine per CPU demo, "task=engine" pairs ("sentiment=onnx,translation=ctranslate2");
-    # unnamed tasks run in torch (see backend/models/engines.py).
+    # unnamed tasks run in torch (see backend/models/engines/runtimes.py).
     cpu_engine: str = ""
     # The Hugging Face Hub (or a mirror of it): HF_ENDPOINT, as huggingface_hub reads it.
     hub_endpoint: str = "https://huggingface.co"

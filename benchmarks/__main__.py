@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from backend.config import PROJECT_ROOT, get_settings  # noqa: E402
-from backend.models.device import choose_device  # noqa: E402
+from backend.models.resolve.device import choose_device  # noqa: E402
 from benchmarks import measure, report  # noqa: E402
 from benchmarks.profiles import PROFILES  # noqa: E402
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.config import PROJECT_ROOT, Settings
+from backend.models.resolve import engine_choice
 from benchmarks import measure
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -50,7 +51,7 @@ def _settings(settings: Settings, quantize: str) -> Settings:
 def _load(mode: str, settings: Settings, hub_id: str = HUB_ID) -> Any:
     """Load ``hub_id`` (SmolLM2) the way ``mode`` says (``int8-dynamic-before``: the chat int8 path
     before this change, float32 weights then dynamic quantisation, kept for the comparison)."""
-    from backend.models import quantize
+    from backend.models.load import quantize
     from backend.models.loader import load_model
 
     if mode == "int8-dynamic-before":
@@ -63,11 +64,11 @@ def _load(mode: str, settings: Settings, hub_id: str = HUB_ID) -> Any:
         import dataclasses
         import shutil
 
-        from backend.models import engines
+        from backend.models.engines import runtimes
 
         # Its 8-bit copy is made on the first load (written tensor by tensor); later loads map it.
         if mode == "llama.cpp-writing-its-copy":
-            for copy in (_folder(settings, hub_id) / engines.CACHE_FOLDER).glob(f"{engines.LLAMA_CPP}-*"):
+            for copy in (_folder(settings, hub_id) / runtimes.CACHE_FOLDER).glob(f"{engine_choice.LLAMA_CPP}-*"):
                 shutil.rmtree(copy)
         return load_model(
             "text-generation",
@@ -78,7 +79,7 @@ def _load(mode: str, settings: Settings, hub_id: str = HUB_ID) -> Any:
 
 
 def _weights_bytes(model: Any) -> int:
-    from backend.models import quantize
+    from backend.models.load import quantize
     from backend.models.loader import LoadedModel
 
     if isinstance(model, LoadedModel) and model.engine != "torch":
@@ -105,8 +106,6 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
     import transformers
     from accelerate import init_empty_weights
 
-    from backend.models import loader  # noqa: F401
-
     # One-time costs every later load skips are not the load's: importing the model's class and
     # the generation code (about 140 MB of modules here) and the tokenizer library's first use.
     folder = _folder(settings, hub_id)
@@ -114,7 +113,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
         transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
     transformers.AutoTokenizer.from_pretrained(folder)
     if mode.startswith("llama.cpp"):  # the same for the engine's library (its code, its backends)
-        from backend.models import llama_cpp_engine
+        from backend.models.engines import llama_cpp_engine
 
         llama_cpp_engine._library()
     measure.return_freed_memory()
@@ -181,7 +180,6 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
     import torch
     from transformers import pipeline
 
-    from backend.models import engines
     from backend.models.loader import load_model
 
     folder = _folder(settings)
@@ -207,11 +205,11 @@ def speed(settings: Settings, rounds: int = 3, new_tokens: int = 64) -> dict[str
         "ours int8, generate": lambda prompt, n: _ours(int8_generate, prompt, n),
         "ours int8 (compact loop)": lambda prompt, n: _ours(int8, prompt, n),
     }
-    if engines.available(engines.LLAMA_CPP):
+    if engine_choice.available(engine_choice.LLAMA_CPP):
         on_llama_cpp = load_model(
             "text-generation", HUB_ID, dataclasses.replace(settings, cpu_engine="text-generation=llama.cpp")
         )
-        assert on_llama_cpp.engine == engines.LLAMA_CPP, "llama.cpp did not take the model"
+        assert on_llama_cpp.engine == engine_choice.LLAMA_CPP, "llama.cpp did not take the model"
         for prompt in PROMPTS:
             _ours(on_llama_cpp, prompt, 4)
         paths["ours llama.cpp, 8-bit blocks"] = lambda prompt, n: _ours(on_llama_cpp, prompt, n)
@@ -309,10 +307,10 @@ def main(argv: list[str]) -> int:
         print(json.dumps(load_peak(argv[1], settings, *argv[2:3])))
         return 0
     if argv[:1] == ["loads"]:
-        from backend.models import catalog
+        from backend.models.resolve import catalogue
         from benchmarks.standins import prepare_model
 
-        bench = prepare_model(catalog.TEXT_GENERATION, settings, quick=False)
+        bench = prepare_model(catalogue.TEXT_GENERATION, settings, quick=False)
         rows = _load_peaks(bench.settings, bench.hub_id)
         print(json.dumps(rows, indent=1))
         print(f"{bench.hub_id} ({bench.weights}), load average {measure.load_average()}")

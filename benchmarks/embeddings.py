@@ -5,7 +5,7 @@ Ours is ``backend.use_cases.embeddings.encode_texts`` on ``load_model("embedding
 semantic search's path: float32, normalised). The baseline is what a user would write:
 ``SentenceTransformer(folder).encode(texts, normalize_embeddings=True)``, float32 (embeddings stay
 float32 on both: stored vectors are compared with later ones). The ONNX row runs the encoder
-exported by ``backend.models.engines.onnx_encoder`` with the model's mean pooling and
+exported by ``backend.models.engines.runtimes.onnx_encoder`` with the model's mean pooling and
 normalisation; it is measured here and checked against the baseline (cosine per text) but not
 wired into the app. Same process, same texts; single requests alternate between the three paths.
 """
@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from backend.config import Settings
-from backend.models import catalog, engines, packaged
-from backend.models.device import choose_device
+from backend.models.engines import runtimes
+from backend.models.fetch import packaged
 from backend.models.loader import load_model
-from backend.models.plan import mirror_folder
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import choose_device
+from backend.models.resolve.plan import mirror_folder
 from benchmarks import measure, workloads
 from benchmarks.inference import InferenceResult, PathFigures, _release
 from benchmarks.profiles import Profile
@@ -42,7 +44,7 @@ def _real_folder(settings: Settings):
 
 class _OnnxEmbedder:
     def __init__(self, folder) -> None:
-        self.encoder, self.tokenizer = engines.onnx_encoder(folder)
+        self.encoder, self.tokenizer = runtimes.onnx_encoder(folder)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=_MAX_TOKENS, return_tensors="pt")
@@ -91,11 +93,11 @@ def run_embeddings(profile: Profile, settings: Settings) -> InferenceResult | No
     warm_up = workloads.sentences(1, seed=3, max_words=profile.max_words)[0]
     measure.warm_page_cache(folder)
     real = dataclasses.replace(settings, models_dir=folder.parent)
-    engines.onnx_encoder(folder)  # the one-time export, before any clock
+    runtimes.onnx_encoder(folder)  # the one-time export, before any clock
     _release()
 
     ours, o_load, o_batch, o_mem = _phase(
-        lambda: load_model(catalog.EMBEDDINGS, HUB_ID, real, device), encode_texts, batch, warm_up
+        lambda: load_model(catalogue.EMBEDDINGS, HUB_ID, real, device), encode_texts, batch, warm_up
     )
     _release()
     plain, b_load, b_batch, b_mem = _phase(
@@ -154,7 +156,7 @@ def run_embeddings(profile: Profile, settings: Settings) -> InferenceResult | No
         ],
         ours_engine=_figures(
             "ours onnx",
-            "engines.onnx_encoder + mean pooling (benchmark only)",
+            "runtimes.onnx_encoder + mean pooling (benchmark only)",
             e_load,
             times["onnx"],
             e_batch,

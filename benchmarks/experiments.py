@@ -26,9 +26,9 @@ import torch
 
 from backend.config import Settings
 from backend.inference import batching, image_classification, sentiment, text_generation, translation
-from backend.models import quantize
-from backend.models.device import choose_device
+from backend.models.load import quantize
 from backend.models.loader import LoadedModel, load_model
+from backend.models.resolve.device import choose_device
 from benchmarks import workloads
 from benchmarks.profiles import Profile
 from benchmarks.standins import prepare_model

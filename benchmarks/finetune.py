@@ -30,8 +30,8 @@ import torch
 
 from backend.config import Settings
 from backend.jobs.progress import JobEvent
-from backend.models import catalog
-from backend.models.device import DeviceInfo, choose_device
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.training import runner
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.params import FAST, FULL, TEXT, default_params
@@ -214,8 +214,8 @@ def run_finetune(profile: Profile, settings: Settings) -> list[FinetuneResult]:
     quick = profile.name != "full"
     device = choose_device(settings.device)
     dataset = build_dataset(profile)
-    base = prepare_model(catalog.TEXT_CLASSIFIER_BASE, settings, quick=quick, tiny=profile.tiny_models)
-    embedder = prepare_model(catalog.EMBEDDINGS, settings, quick=quick, tiny=profile.tiny_models)
+    base = prepare_model(catalogue.TEXT_CLASSIFIER_BASE, settings, quick=quick, tiny=profile.tiny_models)
+    embedder = prepare_model(catalogue.EMBEDDINGS, settings, quick=quick, tiny=profile.tiny_models)
     for bench in (base, embedder):
         measure.warm_page_cache(bench.folder)
     # Imported up front so that whichever run goes first does not pay alone for the import.

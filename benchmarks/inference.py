@@ -20,9 +20,9 @@ import torch
 
 from backend.config import Settings
 from backend.inference.chat_prompt import ChatMessage
-from backend.models import engines, quantize
-from backend.models.device import DeviceInfo, choose_device, torch_dtype
 from backend.models.loader import LoadedModel, load_model
+from backend.models.resolve import engine_choice
+from backend.models.resolve.device import DeviceInfo, choose_device, torch_dtype
 from benchmarks import measure, roofline
 from benchmarks.profiles import Profile
 from benchmarks.standins import BenchModel, prepare_model
@@ -231,7 +231,7 @@ def _interleaved_singles(adapter: TaskAdapter, loaded: LoadedModel, pipe: Any, s
 
 
 def _load_int8(adapter: TaskAdapter, bench: BenchModel, device: DeviceInfo, warm_up: Any, batch: list[Any]):
-    settings = dataclasses.replace(bench.settings, cpu_quantize=quantize.INT8)
+    settings = dataclasses.replace(bench.settings, cpu_quantize=engine_choice.INT8)
     int8_bench = dataclasses.replace(bench, settings=settings)
     return _load_ours(adapter, int8_bench, device, warm_up, batch)
 
@@ -266,7 +266,7 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
         adapter, bench, device, (warm_up, warm_up_cap), batch, o_work, torch_dtype(loaded.dtype)
     )
     int8 = None
-    if quantize.wants_int8(task, device, dataclasses.replace(bench.settings, cpu_quantize=quantize.INT8)):
+    if engine_choice.wants_int8(task, device, dataclasses.replace(bench.settings, cpu_quantize=engine_choice.INT8)):
         _release()
         int8, q_load, q_batch_s, q_work, q_mem = _load_int8(adapter, bench, device, warm_up, batch)
     engine_name = _engine_of(task, device)
@@ -341,8 +341,8 @@ def run_task(task: str, profile: Profile, settings: Settings) -> InferenceResult
 def _engine_of(task: str, device: DeviceInfo) -> str | None:
     if device.kind != "cpu":
         return None
-    for name, tasks in engines.ENGINE_TASKS.items():
-        if task in tasks and engines.available(name):
+    for name, tasks in engine_choice.ENGINE_TASKS.items():
+        if task in tasks and engine_choice.available(name):
             return name
     return None
 

@@ -67,14 +67,14 @@ def _float_bytes(model: Any) -> int:
 
 def _weights_bytes(model: Any) -> int:
     """The weights at their loaded dtype: float tensors, and one byte per int8 value."""
-    from backend.models import quantize
+    from backend.models.load import quantize
 
     return _float_bytes(model) + quantize.packed_weight_bytes(model)
 
 
 def _resident_weights_bytes(model: Any) -> int:
     """The same with the int8 layers as packed (fbgemm pads their inputs to blocks of 512)."""
-    from backend.models import quantize
+    from backend.models.load import quantize
 
     return _float_bytes(model) + quantize.packed_layout_bytes(model)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from backend.models.device import DeviceInfo
+from backend.models.resolve.device import DeviceInfo
 
 # (name fragment, peak memory bandwidth GB/s, peak dense half-precision TFLOPS); first match wins.
 GPU_PEAKS: tuple[tuple[str, float, float], ...] = (

@@ -26,8 +26,8 @@ from typing import Any
 import torch
 
 from backend.config import Settings
-from backend.models import catalog
-from backend.models.plan import mirror_folder
+from backend.models.resolve import catalogue
+from backend.models.resolve.plan import mirror_folder
 from benchmarks import workloads
 
 STANDIN_FOLDER = "benchmark-standins"
@@ -250,15 +250,15 @@ _BUILDER_VERSIONS = {"Helsinki-NLP/opus-mt-en-zh": 3}
 
 def benchmark_hub_id(task: str, quick: bool) -> str:
     """The catalogue model a task is benchmarked on (translation: en→zh; fine-tuning: see above)."""
-    if task == catalog.TRANSLATION:
-        spec = catalog.translation_model("en", "zh")
+    if task == catalogue.TRANSLATION:
+        spec = catalogue.translation_model("en", "zh")
         assert spec is not None
         return spec.hub_id
-    if task == catalog.TEXT_CLASSIFIER_BASE and quick:
+    if task == catalogue.TEXT_CLASSIFIER_BASE and quick:
         return QUICK_FINETUNE_BASE
-    if task == catalog.EMBEDDINGS and quick:
+    if task == catalogue.EMBEDDINGS and quick:
         return QUICK_EMBEDDER
-    return catalog.default_model(task).hub_id
+    return catalogue.default_model(task).hub_id
 
 
 def _standin_settings(settings: Settings, root: Path) -> Settings:

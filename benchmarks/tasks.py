@@ -22,8 +22,8 @@ from typing import Any
 
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.chat_prompt import ChatMessage
-from backend.models import catalog
 from backend.models.loader import LoadedModel
+from backend.models.resolve import catalogue
 from benchmarks import workloads
 from benchmarks.profiles import Profile
 
@@ -181,28 +181,28 @@ def _generation_baseline(pipe: Any, item: tuple[str, int], cap: int) -> int:
 
 
 ADAPTERS: dict[str, TaskAdapter] = {
-    catalog.SENTIMENT: TaskAdapter(
-        catalog.SENTIMENT, "text-classification", "texts",
+    catalogue.SENTIMENT: TaskAdapter(
+        catalogue.SENTIMENT, "text-classification", "texts",
         f"sentiment.classify (length-sorted batches of {sentiment.DEFAULT_BATCH_SIZE})",
         "pipeline('text-classification', dtype=ours), one text per call",
         _sentiment_inputs, _sentiment_single, _sentiment_batch, _sentiment_baseline,
     ),
-    catalog.TRANSLATION: TaskAdapter(
-        catalog.TRANSLATION, "", "sentences",
+    catalogue.TRANSLATION: TaskAdapter(
+        catalogue.TRANSLATION, "", "sentences",
         f"translation.translate, greedy (length-sorted batches of {translation.DEFAULT_BATCH_SIZE})",
         "from_pretrained(dtype=ours) + generate, one sentence per call (transformers 5 has no translation "
         "pipeline), greedy, max_new_tokens = ours",
         _translation_inputs, _translation_single, _translation_batch, _translation_baseline, generates=True,
         make_baseline=PlainTranslator,
     ),
-    catalog.IMAGE_CLASSIFICATION: TaskAdapter(
-        catalog.IMAGE_CLASSIFICATION, "image-classification", "images",
+    catalogue.IMAGE_CLASSIFICATION: TaskAdapter(
+        catalogue.IMAGE_CLASSIFICATION, "image-classification", "images",
         f"image_classification.classify_images (size-sorted batches of {image_classification.DEFAULT_BATCH_SIZE})",
         "pipeline('image-classification', dtype=ours), one image per call",
         _image_inputs, _image_single, _image_batch, _image_baseline,
     ),
-    catalog.TEXT_GENERATION: TaskAdapter(
-        catalog.TEXT_GENERATION, "text-generation", "tokens",
+    catalogue.TEXT_GENERATION: TaskAdapter(
+        catalogue.TEXT_GENERATION, "text-generation", "tokens",
         f"stream_reply (single) / text_generation.generate (batches of {text_generation.DEFAULT_BATCH_SIZE}), "
         "page default sampling",
         "pipeline('text-generation') on chat messages, one prompt per call, default sampling, max_new_tokens = ours",

@@ -185,3 +185,36 @@ def test_demos_do_not_depend_on_training_or_the_fine_tuning_widgets():
         for path in demo_files
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+# --- cycles between packages --------------------------------------------------------------------
+# A module cycle is one tangle; a package cycle is two rooms that each need the other, which makes
+# neither understandable alone. Entry points (``__main__``) sit above every package, like app.py.
+
+
+def _package_graph(graph: dict[str, set[str]], depth: int) -> dict[str, set[str]]:
+    """``graph`` collapsed to packages ``depth`` names deep (2: ``backend.models``; 3:
+    ``backend.models.resolve``); modules not that deep stand for themselves.
+    """
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:depth])
+
+    rooms: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        if module.endswith(".__main__"):
+            continue
+        rooms.setdefault(room(module), set()).update(room(t) for t in targets if not t.endswith(".__main__"))
+    return {name: targets - {name} for name, targets in rooms.items()}
+
+
+def test_the_package_graph_collapses_modules_into_rooms():
+    graph = {"backend.a.x": {"backend.b.y"}, "backend.b.y": {"backend.a.z"}, "backend.a.z": set()}
+    assert find_cycles(_package_graph(graph, 2)) == [["backend.a", "backend.b"]]
+    assert find_cycles(graph) == []
+
+
+def test_no_two_backend_packages_import_each_other():
+    graph = _backend_import_graph()
+    assert find_cycles(_package_graph(graph, 2)) == []
+    assert find_cycles(_package_graph(graph, 3)) == []

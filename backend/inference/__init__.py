@@ -18,7 +18,7 @@ from a background thread; stop it with a ``threading.Event``). Table batch modes
 ``sentiment.classify_table``, ``translation.translate_table``, ``image_classification.classify_files``,
 ``text_generation.generate_table``, each returning ``tables.TableRun``.
 
-A text-generation or embeddings model may instead be a ``backend.models.endpoints.RemoteModel``
+A text-generation or embeddings model may instead be a ``backend.models.resolve.endpoints.RemoteModel``
 (an OpenAI-compatible server the operator configured): ``text_generation`` and
 ``use_cases.embeddings`` hand it to ``remote`` (streamed chat, bounded-concurrency batches,
 embeddings, errors in words), and the results are the same dataclasses.

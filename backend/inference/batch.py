@@ -30,13 +30,13 @@ from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
-from backend.models import catalog
-from backend.models.access import check_model_access
+from backend.model_access import check_model_access
 from backend.models.loader import load_model
-from backend.models.plan import plan_load
+from backend.models.resolve import catalogue
+from backend.models.resolve.plan import plan_load
 
 BATCH = "batch"  # the kind of every batch job
-TABLE_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.TEXT_GENERATION)
+TABLE_TASKS = (catalogue.SENTIMENT, catalogue.TRANSLATION, catalogue.TEXT_GENERATION)
 INPUT_FILE = "input.json"
 # Uploaded images are stored by position, never under their own (user-chosen) names.
 IMAGES_FOLDER = "images"
@@ -77,9 +77,9 @@ class BatchRequest:
 
 def _limits(task: str) -> tuple[int, int]:
     """(characters per text, rows per table) of each task's table function."""
-    if task == catalog.SENTIMENT:
+    if task == catalogue.SENTIMENT:
         return sentiment.MAX_CHARS, tables.MAX_BATCH_ROWS
-    if task == catalog.TRANSLATION:
+    if task == catalogue.TRANSLATION:
         return translation.MAX_CHARS, translation.MAX_TABLE_ROWS
     return text_generation.MAX_MESSAGE_CHARS, text_generation.MAX_TABLE_ROWS
 
@@ -96,11 +96,11 @@ def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColu
         InvalidInputError: saying what to change; nothing is queued.
     """
     _check_task(request, TABLE_TASKS)
-    if request.task == catalog.TRANSLATION:
+    if request.task == catalogue.TRANSLATION:
         translation.check_beams(request.num_beams)
         if not request.target_language:
             raise InvalidInputError("Pick the language to translate into.")
-    if request.task == catalog.TEXT_GENERATION:
+    if request.task == catalogue.TEXT_GENERATION:
         request.generation_options.checked()
     max_chars, max_rows = _limits(request.task)
     return tables.read_text_column(frame, request.column, max_chars, max_rows)
@@ -206,7 +206,7 @@ def submit_image_batch_job(
         InvalidInputError: no readable image, too many files, wrong task (nothing is queued).
         ShowcaseError: the queue cannot be reached (nothing is left behind).
     """
-    _check_task(request, (catalog.IMAGE_CLASSIFICATION,))
+    _check_task(request, (catalogue.IMAGE_CLASSIFICATION,))
     readable = check_images(files)
 
     def write_input(run_dir: Path) -> None:
@@ -298,12 +298,12 @@ def _progress(reporter: Reporter) -> Callable[[int, int], None]:
 def _run_batch(request: BatchRequest, run_dir: Path, progress, settings: Settings) -> tables.TableRun:
     # Loaded per job, not cached: the worker gives the memory back when the batch ends.
     loaded = load_model(request.task, request.model_ref, settings)
-    if request.task == catalog.IMAGE_CLASSIFICATION:
+    if request.task == catalogue.IMAGE_CLASSIFICATION:
         return image_classification.classify_files(loaded, _read_images(run_dir), progress=progress)
     frame = pd.read_json(run_dir / INPUT_FILE, orient="split", dtype=False)
-    if request.task == catalog.SENTIMENT:
+    if request.task == catalogue.SENTIMENT:
         return sentiment.classify_table(loaded, frame, request.column, progress=progress)
-    if request.task == catalog.TRANSLATION:
+    if request.task == catalogue.TRANSLATION:
         return translation.translate_table(
             loaded, frame, request.column, request.target_language, request.num_beams, progress=progress
         )

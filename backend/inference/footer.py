@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from backend.model_registry import display_name
 from backend.models.loader import LoadedModel
-from backend.models.registry import display_name
 
 
 @dataclass(frozen=True)

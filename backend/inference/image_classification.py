@@ -26,8 +26,8 @@ from backend.errors import InvalidInputError
 from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.footer import RunFooter, make_footer, stopwatch
-from backend.models.device import torch_dtype
 from backend.models.loader import LoadedModel
+from backend.models.resolve.device import torch_dtype
 from backend.uploads import MODEL_IMAGE_SIDE, open_image
 
 TOP_K = 5

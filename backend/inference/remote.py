@@ -1,4 +1,4 @@
-"""Requests to an OpenAI-compatible inference server (see ``backend.models.endpoints``).
+"""Requests to an OpenAI-compatible inference server (see ``backend.models.resolve.endpoints``).
 
 The ``openai`` client does the HTTP: streaming, retries with backoff (``max_retries``, honouring
 ``Retry-After`` on 429 and 503), timeouts, and typed errors, which ``explained`` turns into
@@ -25,7 +25,7 @@ import numpy as np
 from backend.errors import EndpointError, InvalidInputError, ShowcaseError
 from backend.inference.chat_prompt import ChatMessage, check_messages
 from backend.inference.footer import Stopwatch
-from backend.models.endpoints import RemoteModel
+from backend.models.resolve.endpoints import RemoteModel
 from backend.text_safety import plain_markdown
 
 _log = logging.getLogger(__name__)

@@ -42,10 +42,10 @@ from backend.inference.chat_prompt import (
 )
 from backend.inference.footer import RunFooter, Stopwatch, make_footer, stopwatch
 from backend.inference.screen_updates import TextHandoff
-from backend.models import openmp
-from backend.models.endpoints import RemoteModel
+from backend.models.engines import openmp
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
+from backend.models.resolve.endpoints import RemoteModel
 
 __all__ = [
     "ChatMessage",

@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from backend.config import get_settings
-from backend.models import catalog, hub, packaged, readiness
+from backend.inference import readiness
 from backend.models.cache import shared_cache
-from backend.models.download import DownloadProgress, download_quietly, specs_to_download
+from backend.models.fetch import hub, packaged
+from backend.models.fetch.download import DownloadProgress, download_quietly, specs_to_download
+from backend.models.resolve import catalogue
 
 
 def _print_progress(progress: DownloadProgress) -> None:
@@ -19,7 +21,7 @@ def _check(tasks: list[str]) -> int:
     settings = get_settings()
     print(f"Hub: {hub.hub_state(settings).label()} ({settings.hub_endpoint}); models folder: {settings.models_dir}")
 
-    def announce(index: int, total: int, spec: catalog.ModelSpec) -> None:
+    def announce(index: int, total: int, spec: catalogue.ModelSpec) -> None:
         print(f"[{index + 1}/{total}] {spec.task}: {spec.hub_id}", file=sys.stderr, flush=True)
 
     results = readiness.check_defaults(shared_cache(), announce, _print_progress, settings, tasks)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.models", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     download = commands.add_parser("download", help="fetch catalogue models into the models folder")
-    download.add_argument("tasks", nargs="*", help=f"tasks to fetch (default: all): {', '.join(catalog.TASKS)}")
+    download.add_argument("tasks", nargs="*", help=f"tasks to fetch (default: all): {', '.join(catalogue.TASKS)}")
     download.add_argument("--all", action="store_true", help="also fetch the alternatives, not only the defaults")
     check = commands.add_parser(
         "check", help="get every default ready for a demo: download, load and run one example each"
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return _unpack()
 
     if args.command == "list":
-        for spec in catalog.CATALOGUE:
+        for spec in catalogue.CATALOGUE:
             marker = "*" if spec.default else " "
             print(f"{marker} {spec.task:22} {spec.hub_id:62} {spec.memory_mb():>6} MB  {spec.licence}")
         return 0

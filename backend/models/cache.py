@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from backend.config import Settings, get_settings
 from backend.errors import InsufficientMemoryError
-from backend.models.device import DeviceInfo, choose_device
 from backend.models.loader import LoadedModel, load_from_plan
 from backend.models.memory import free_accelerator_memory
-from backend.models.plan import LoadPlan, plan_load
+from backend.models.resolve.device import DeviceInfo, choose_device
+from backend.models.resolve.plan import LoadPlan, plan_load
 
 Loader = Callable[[LoadPlan], LoadedModel]
 

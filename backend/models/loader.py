@@ -1,4 +1,4 @@
-"""Loading a model from a ``LoadPlan`` (see ``backend.models.plan``) onto its device, for
+"""Loading a model from a ``LoadPlan`` (see ``backend.models.resolve.plan``) onto its device, for
 inference (``load_model``, ``load_from_plan``) or as a fine-tuning base (``load_for_training``).
 
 Both paths share the plan's checks (hub id or a folder inside the allowed folders, safetensors
@@ -26,12 +26,17 @@ from backend.errors import (
     ModelUnavailableError,
     ShowcaseError,
 )
-from backend.models import catalog, endpoints, engines, hub, lean_load, memory, quantize, streamed_load
-from backend.models.compact_decoder import CompactDecoder, DecodeLoop
-from backend.models.device import DeviceInfo, torch_dtype
-from backend.models.embedding_head import EMBEDDING_HEAD_FILE, load_embedding_head
+from backend.models import memory
+from backend.models.engines import runtimes
+from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
+from backend.models.fetch import hub
+from backend.models.load import dtype_convert, int8_stream, quantize
+from backend.models.load.embedding_head import load_embedding_head
 from backend.models.memory import is_out_of_memory
-from backend.models.plan import IN_APP_HINT, LoadPlan, operator_detail, plan_load
+from backend.models.resolve import catalogue, endpoints, engine_choice
+from backend.models.resolve.device import DeviceInfo, torch_dtype
+from backend.models.resolve.engine_choice import EMBEDDING_HEAD_FILE
+from backend.models.resolve.plan import IN_APP_HINT, LoadPlan, operator_detail, plan_load
 from backend.server_paths import shown_path
 
 _LOG = logging.getLogger(__name__)
@@ -50,8 +55,8 @@ class LoadedModel:
     dtype: str
     memory_bytes: int
     load_seconds: float
-    # "torch", or the engine the setting chose (backend.models.engines).
-    engine: str = engines.TORCH
+    # "torch", or the engine the setting chose (backend.models.engines.runtimes).
+    engine: str = engine_choice.TORCH
     # A chat model's decode loop on the CPU, when one can run the model (else None): the compact
     # loop over a torch model, or the llama.cpp engine's model itself.
     decoder: DecodeLoop | None = None
@@ -121,16 +126,21 @@ def _local_files_only(plan: LoadPlan, settings: Settings) -> bool:
 
 # Task -> (transformers model class, preprocessor class), by name so transformers loads lazily.
 _AUTO_CLASSES = {
-    catalog.SENTIMENT: ("AutoModelForSequenceClassification", "AutoTokenizer"),
-    catalog.TEXT_CLASSIFIER_BASE: ("AutoModelForSequenceClassification", "AutoTokenizer"),
-    catalog.TRANSLATION: ("AutoModelForSeq2SeqLM", "AutoTokenizer"),
-    catalog.IMAGE_CLASSIFICATION: ("AutoModelForImageClassification", "AutoImageProcessor"),
-    catalog.IMAGE_CLASSIFIER_BASE: ("AutoModelForImageClassification", "AutoImageProcessor"),
-    catalog.TEXT_GENERATION: ("AutoModelForCausalLM", "AutoTokenizer"),
+    catalogue.SENTIMENT: ("AutoModelForSequenceClassification", "AutoTokenizer"),
+    catalogue.TEXT_CLASSIFIER_BASE: ("AutoModelForSequenceClassification", "AutoTokenizer"),
+    catalogue.TRANSLATION: ("AutoModelForSeq2SeqLM", "AutoTokenizer"),
+    catalogue.IMAGE_CLASSIFICATION: ("AutoModelForImageClassification", "AutoImageProcessor"),
+    catalogue.IMAGE_CLASSIFIER_BASE: ("AutoModelForImageClassification", "AutoImageProcessor"),
+    catalogue.TEXT_GENERATION: ("AutoModelForCausalLM", "AutoTokenizer"),
 }
-_TRAINING_TASKS = (catalog.TEXT_CLASSIFIER_BASE, catalog.IMAGE_CLASSIFIER_BASE)
+_TRAINING_TASKS = (catalogue.TEXT_CLASSIFIER_BASE, catalogue.IMAGE_CLASSIFIER_BASE)
 # Demos whose loads convert dtype tensor by tensor (the chat model's int8 load streams its own).
-LEAN_LOAD_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+LEAN_LOAD_TASKS = (
+    catalogue.SENTIMENT,
+    catalogue.TRANSLATION,
+    catalogue.IMAGE_CLASSIFICATION,
+    catalogue.TEXT_GENERATION,
+)
 
 
 def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
@@ -187,11 +197,11 @@ def _read_dtype(plan: LoadPlan, folder: Path | None) -> torch.dtype:
     the file) and ``quantize_int8`` converts a block of rows at a time: read in float32, the whole
     model would exist in float32 before a single layer was quantised (twice the stored bytes)."""
     dtype = torch_dtype(plan.dtype)
-    if not plan.int8 or plan.task in quantize.WEIGHT_ONLY_TASKS or folder is None:
+    if not plan.int8 or plan.task in engine_choice.WEIGHT_ONLY_TASKS or folder is None:
         return dtype
     try:
-        stored = lean_load.stored_float_dtypes(sorted(folder.glob("*.safetensors")))
-    except (OSError, ValueError, lean_load.LeanLoadUnsupported):
+        stored = dtype_convert.stored_float_dtypes(sorted(folder.glob("*.safetensors")))
+    except (OSError, ValueError, dtype_convert.LeanLoadUnsupported):
         return dtype
     return stored.pop() if stored in ({torch.float16}, {torch.bfloat16}) else dtype
 
@@ -202,11 +212,11 @@ def _converted(task: str, folder: Path | None, model_class: Any, dtype: torch.dt
     if folder is None or task not in LEAN_LOAD_TASKS:
         return None
     files = sorted(folder.glob("*.safetensors"))
-    if not files or not lean_load.needs_conversion(files, dtype):
+    if not files or not dtype_convert.needs_conversion(files, dtype):
         return None
     try:
-        return lean_load.load_converted(model_class, folder, files, dtype)
-    except lean_load.LeanLoadUnsupported:
+        return dtype_convert.load_converted(model_class, folder, files, dtype)
+    except dtype_convert.LeanLoadUnsupported:
         return None
 
 
@@ -218,15 +228,15 @@ def _load_weight_only_int8(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     folder = _weights_folder(plan, local_only)
     if folder is not None:
         try:
-            return streamed_load.load_causal_lm_int8(folder, dtype), tokenizer
-        except streamed_load.StreamedLoadUnsupported:
+            return int8_stream.load_causal_lm_int8(folder, dtype), tokenizer
+        except int8_stream.StreamedLoadUnsupported:
             pass
     return quantize.quantize_weight_only_int8(_model(plan, folder, local_only), dtype), tokenizer
 
 
 def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     dtype = torch_dtype(plan.dtype)
-    if plan.task == catalog.EMBEDDINGS:
+    if plan.task == catalogue.EMBEDDINGS:
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(
@@ -237,13 +247,13 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
             model_kwargs={"dtype": dtype},
         )
         return model, None
-    if plan.engine != engines.TORCH and plan.folder is not None:
-        return engines.load(plan.task, plan.engine, plan.folder)
-    head_task = plan.task in (catalog.SENTIMENT, catalog.TEXT_CLASSIFIER_BASE)
+    if plan.engine != engine_choice.TORCH and plan.folder is not None:
+        return runtimes.load(plan.task, plan.engine, plan.folder)
+    head_task = plan.task in (catalogue.SENTIMENT, catalogue.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
         return load_embedding_head(plan.folder, plan.device.torch_device, dtype)
-    if plan.int8 and plan.task in quantize.WEIGHT_ONLY_TASKS:
+    if plan.int8 and plan.task in engine_choice.WEIGHT_ONLY_TASKS:
         return _load_weight_only_int8(plan, local_only)
     model, preprocessor = _from_pretrained(plan, local_only)
     model.to(plan.device.torch_device)
@@ -261,7 +271,7 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
     if plan.device.kind == endpoints.REMOTE:
         return endpoints.connect(plan.task, plan.ref, settings)
     started = time.perf_counter()
-    if plan.engine != engines.TORCH:
+    if plan.engine != engine_choice.TORCH:
         try:
             with _load_errors(plan, settings):
                 model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
@@ -298,7 +308,7 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> Lo
 
 
 def _decoder(plan: LoadPlan, model: Any) -> DecodeLoop | None:
-    if plan.task != catalog.TEXT_GENERATION or plan.device.kind != "cpu":
+    if plan.task != catalogue.TEXT_GENERATION or plan.device.kind != "cpu":
         return None
     return model if isinstance(model, DecodeLoop) else CompactDecoder.build(model)
 
@@ -309,7 +319,7 @@ def load_model(
     """Load ``model_ref`` for ``task`` on the configured device (``plan_load`` + ``load_from_plan``).
 
     Args:
-        task: a task name from ``backend.models.catalog.TASKS``.
+        task: a task name from ``backend.models.resolve.catalogue.TASKS``.
         model_ref: a hub id (``org/name``), a model folder inside the models or runs folder, or
             ``endpoint:<name>`` (a configured OpenAI-compatible server).
         settings: settings to use (default: the process settings).
@@ -374,7 +384,7 @@ def load_causal_lm_for_training(plan: LoadPlan, settings: Settings | None = None
     Raises:
         ShowcaseError: a subclass saying why, with a hint, as ``load_from_plan`` raises them.
     """
-    if plan.task != catalog.TEXT_GENERATION:
+    if plan.task != catalogue.TEXT_GENERATION:
         raise ValueError(f"{plan.task!r} is not a chat model task")
     settings = settings or get_settings()
     with _load_errors(plan, settings):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from backend.config import Settings, get_settings
-from backend.models import catalog
-from backend.models.device import DeviceInfo, choose_device
-from backend.models.plan import choose_dtype, mirror_folder
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo, choose_device
+from backend.models.resolve.plan import choose_dtype, mirror_folder
 
 
 def catalogue_rows(
@@ -16,7 +16,7 @@ def catalogue_rows(
     settings = settings or get_settings()
     device = device or choose_device(settings.device)
     rows = []
-    for spec in catalog.models_for(task):
+    for spec in catalogue.models_for(task):
         folder = mirror_folder(spec.hub_id, settings)
         dtype = choose_dtype(task, spec.hub_id, device, settings)
         rows.append(

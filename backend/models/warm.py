@@ -12,8 +12,9 @@ import threading
 
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
-from backend.models import catalog, download, hub
 from backend.models.cache import ModelCache
+from backend.models.fetch import download, hub
+from backend.models.resolve import catalogue
 
 _log = logging.getLogger(__name__)
 
@@ -23,18 +24,18 @@ _lock = threading.Lock()
 _started = False
 
 
-def warm_specs(settings: Settings) -> list[catalog.ModelSpec]:
+def warm_specs(settings: Settings) -> list[catalogue.ModelSpec]:
     """The defaults of the tasks named in ``settings.warm_tasks`` (unknown names are logged and skipped)."""
     names = list(settings.warm_tasks)
     if any(name.lower() == "all" for name in names):
         return download.specs_to_download([], include_alternatives=False)
-    known = [name for name in names if name in catalog.TASKS]
+    known = [name for name in names if name in catalogue.TASKS]
     for name in set(names) - set(known):
-        _log.warning("LSM_WARM_TASKS names an unknown task %r; known: %s", name, ", ".join(catalog.TASKS))
+        _log.warning("LSM_WARM_TASKS names an unknown task %r; known: %s", name, ", ".join(catalogue.TASKS))
     return download.specs_to_download(known, include_alternatives=False) if known else []
 
 
-def _warm(specs: list[catalog.ModelSpec], cache: ModelCache, settings: Settings) -> None:
+def _warm(specs: list[catalogue.ModelSpec], cache: ModelCache, settings: Settings) -> None:
     for spec in specs:
         key = (spec.task, spec.hub_id)
         try:

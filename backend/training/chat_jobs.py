@@ -16,10 +16,10 @@ from pathlib import Path
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs.store import SUCCEEDED, Job
-from backend.models import catalog
-from backend.models.access import check_model_access
+from backend.model_access import check_model_access
 from backend.models.loader import load_tokenizer
-from backend.models.plan import LoadPlan, plan_load
+from backend.models.resolve import catalogue
+from backend.models.resolve.plan import LoadPlan, plan_load
 from backend.training.chat_data import ChatDataset, ChatMapping, ChatUpload, prepare_chat_dataset
 from backend.training.chat_params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat_report import ChatReport, load_chat_report
@@ -41,7 +41,7 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
         InvalidInputError: full fine-tuning asked of a model past ``FULL_MAX_PARAMS``.
     """
     settings = settings or get_settings()
-    plan = plan_load(catalog.TEXT_GENERATION, params.base_model, settings, training=True)
+    plan = plan_load(catalogue.TEXT_GENERATION, params.base_model, settings, training=True)
     check_model_access(params.base_model, owner, settings)
     parameters = plan.estimated_bytes // _FLOAT32_BYTES
     if params.method == FULL and parameters > FULL_MAX_PARAMS:

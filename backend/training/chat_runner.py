@@ -29,9 +29,9 @@ from backend.config import Settings, get_settings
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
 from backend.jobs.worker import JobHandler
-from backend.models import catalog
-from backend.models.device import DeviceInfo, choose_device
-from backend.models.registry import display_name, write_manifest
+from backend.model_registry import display_name, write_manifest
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.server_paths import shown_path
 from backend.training.chat_card import build_chat_card
 from backend.training.chat_data import ChatDataset
@@ -136,7 +136,7 @@ def run_chat_tuning(
     for folder in (model_dir, adapter_dir):
         if folder.is_dir():
             (folder / CARD_FILE).write_text(card, encoding="utf-8")
-    write_manifest(model_dir, catalog.TEXT_GENERATION, title, created, owner, report.headline())
+    write_manifest(model_dir, catalogue.TEXT_GENERATION, title, created, owner, report.headline())
     reporter.log(f"Saved the tuned model to {shown_path(model_dir, settings)}")
     return ChatTuningResult(
         str(model_dir),
@@ -170,7 +170,7 @@ def run_job(
     }
     artefacts = {
         "model_dir": result.model_dir,
-        "model_task": catalog.TEXT_GENERATION,
+        "model_task": catalogue.TEXT_GENERATION,
         "adapter_dir": result.adapter_dir,
         "base_model": params.base_model,
         "report": str(run_dir / CHAT_REPORT_FILE),

@@ -21,10 +21,10 @@ import torch
 from backend.config import Settings
 from backend.errors import InvalidInputError
 from backend.jobs.progress import Reporter
-from backend.models import catalog
-from backend.models.device import DeviceInfo
 from backend.models.loader import load_causal_lm_for_training
-from backend.models.plan import plan_load
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo
+from backend.models.resolve.plan import plan_load
 from backend.server_paths import shown_path
 from backend.training.chat_data import IGNORE_INDEX, ChatDataset, encode_conversation, require_chat_template
 from backend.training.chat_params import LORA, ChatTuneParams
@@ -258,7 +258,7 @@ def tune_chat_model(
     """
     # A folder is named by its place in the models or runs folder: the log is shown on the page.
     reporter.log(f"Loading base model {shown_path(params.base_model, settings)}")
-    plan = plan_load(catalog.TEXT_GENERATION, params.base_model, settings, device, training=True)
+    plan = plan_load(catalogue.TEXT_GENERATION, params.base_model, settings, device, training=True)
     model, tokenizer = load_causal_lm_for_training(plan, settings)
     require_chat_template(tokenizer, params.base_model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

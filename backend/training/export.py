@@ -10,7 +10,7 @@ from pathlib import Path
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs.store import SUCCEEDED, Job
-from backend.models import engines
+from backend.models.engines import runtimes
 from backend.training.evaluation import EVALUATION_FILE
 from backend.training.params import PARAMS_FILE
 from backend.training.runner import MODEL_FOLDER
@@ -67,7 +67,7 @@ def export_model_zip(job: Job, settings: Settings | None = None) -> Path:
 def _model_files(run_dir: Path, model_dir: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(model_dir.rglob("*")):
         # An engine's cached copy (LSM_CPU_ENGINE) is rebuilt from the weights wherever it is needed.
-        if engines.CACHE_FOLDER in path.relative_to(model_dir).parts:
+        if runtimes.CACHE_FOLDER in path.relative_to(model_dir).parts:
             continue
         if path.is_file() and not path.is_symlink():
             yield path, path.relative_to(model_dir).as_posix()

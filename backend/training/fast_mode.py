@@ -17,11 +17,11 @@ import torch
 from backend.config import Settings
 from backend.errors import ModelLoadError
 from backend.jobs.progress import Reporter
-from backend.models import catalog
-from backend.models.device import DeviceInfo
-from backend.models.embedding_head import from_sentence_transformer
+from backend.models.load.embedding_head import from_sentence_transformer
 from backend.models.loader import load_for_training, load_model
-from backend.models.plan import plan_load
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo
+from backend.models.resolve.plan import plan_load
 from backend.training.datasets import PreparedDataset
 from backend.training.evaluation import classification_scores
 from backend.training.hf_training import with_batch_backoff
@@ -139,7 +139,7 @@ def train_fast_text(
 ) -> FittedModel:
     """Embed texts with a frozen sentence-transformers model and train a linear head on them."""
     reporter.log(f"Loading embeddings model {params.base_model}")
-    loaded = load_model(catalog.EMBEDDINGS, params.base_model, settings, device)
+    loaded = load_model(catalogue.EMBEDDINGS, params.base_model, settings, device)
     classifier, tokenizer = from_sentence_transformer(loaded.model, dict(enumerate(dataset.classes)))
     classifier.to(device.torch_device).eval()
     max_length = effective_max_length(tokenizer, classifier, params.max_length)
@@ -187,7 +187,7 @@ def train_fast_image(
 ) -> FittedModel:
     """Capture the frozen backbone's pooled features once; train the classification layer on them."""
     reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalog.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
+    plan = plan_load(catalogue.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
     model, processor = load_for_training(plan, dataset.classes, settings)
     model.to(device.torch_device).eval()
     layer = find_classifier_layer(model, len(dataset.classes))

@@ -16,8 +16,8 @@ import torch
 
 from backend.errors import InsufficientMemoryError
 from backend.jobs.progress import Reporter
-from backend.models.device import DeviceInfo
 from backend.models.memory import halve_on_oom
+from backend.models.resolve.device import DeviceInfo
 from backend.training.chat_params import ChatTuneParams
 from backend.training.evaluation import classification_scores
 from backend.training.params import TrainingParams

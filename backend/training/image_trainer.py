@@ -10,10 +10,10 @@ import torch
 from backend import uploads
 from backend.config import Settings
 from backend.jobs.progress import Reporter
-from backend.models import catalog
-from backend.models.device import DeviceInfo
 from backend.models.loader import load_for_training
-from backend.models.plan import plan_load
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo
+from backend.models.resolve.plan import plan_load
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.hf_training import fit_with_backoff
 from backend.training.params import TrainingParams
@@ -61,7 +61,7 @@ def train_image_classifier(
         JobCancelled: a stop was requested.
     """
     reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalog.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
+    plan = plan_load(catalogue.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
     model, processor = load_for_training(plan, dataset.classes, settings)
     data_dir = Path(dataset.data_dir)
     train = ImageFiles(processor, dataset.train, data_dir)

@@ -20,8 +20,8 @@ from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import queue
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
-from backend.models.access import check_model_access
-from backend.models.plan import plan_load
+from backend.model_access import check_model_access
+from backend.models.resolve.plan import plan_load
 from backend.training import staging
 from backend.training.chat_params import CHAT
 from backend.training.datasets import PreparedDataset

@@ -21,10 +21,10 @@ from backend.config import Settings, get_settings
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
 from backend.jobs.worker import JobHandler
-from backend.models import catalog
-from backend.models.device import DeviceInfo, choose_device
-from backend.models.embedding_head import EmbeddingHeadClassifier
-from backend.models.registry import write_manifest
+from backend.model_registry import write_manifest
+from backend.models.load.embedding_head import EmbeddingHeadClassifier
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.server_paths import shown_path
 from backend.training import fast_mode, image_trainer, text_trainer
 from backend.training.datasets import PreparedDataset
@@ -36,7 +36,7 @@ TRAIN = "train"  # the kind of every training job
 MODEL_FOLDER = "model"
 DATA_FOLDER = "data"
 # The demo pages list fine-tuned models under the task they run.
-DEMO_TASK = {TEXT: catalog.SENTIMENT, IMAGE: catalog.IMAGE_CLASSIFICATION}
+DEMO_TASK = {TEXT: catalogue.SENTIMENT, IMAGE: catalogue.IMAGE_CLASSIFICATION}
 _TRAINERS = {
     (TEXT, FULL): text_trainer.train_text_classifier,
     (IMAGE, FULL): image_trainer.train_image_classifier,
@@ -45,15 +45,15 @@ _TRAINERS = {
 }
 # The catalogue task each trainer loads its base model as (fast text embeds with a sentence encoder).
 _BASE_MODEL_TASKS = {
-    (TEXT, FULL): catalog.TEXT_CLASSIFIER_BASE,
-    (IMAGE, FULL): catalog.IMAGE_CLASSIFIER_BASE,
-    (TEXT, FAST): catalog.EMBEDDINGS,
-    (IMAGE, FAST): catalog.IMAGE_CLASSIFIER_BASE,
+    (TEXT, FULL): catalogue.TEXT_CLASSIFIER_BASE,
+    (IMAGE, FULL): catalogue.IMAGE_CLASSIFIER_BASE,
+    (TEXT, FAST): catalogue.EMBEDDINGS,
+    (IMAGE, FAST): catalogue.IMAGE_CLASSIFIER_BASE,
 }
 
 
 def base_model_task(task: str, method: str) -> str:
-    """The model task (``backend.models.catalog``) a training job's base model loads as."""
+    """The model task (``backend.models.resolve.catalogue``) a training job's base model loads as."""
     return _BASE_MODEL_TASKS[(task, method)]
 
 

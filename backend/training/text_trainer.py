@@ -11,10 +11,10 @@ import torch
 
 from backend.config import Settings
 from backend.jobs.progress import Reporter
-from backend.models import catalog
-from backend.models.device import DeviceInfo
 from backend.models.loader import load_for_training
-from backend.models.plan import plan_load
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo
+from backend.models.resolve.plan import plan_load
 from backend.training.datasets import Examples, PreparedDataset
 from backend.training.hf_training import fit_with_backoff
 from backend.training.params import TrainingParams
@@ -74,7 +74,7 @@ def train_text_classifier(
     from transformers import DataCollatorWithPadding
 
     reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalog.TEXT_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
+    plan = plan_load(catalogue.TEXT_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
     model, tokenizer = load_for_training(plan, dataset.classes, settings)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         # GPT-style bases have no padding token; batches still need one.

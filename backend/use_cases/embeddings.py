@@ -24,9 +24,9 @@ import numpy as np
 
 from backend.errors import InsufficientMemoryError, ModelLoadError
 from backend.inference import remote
-from backend.models.endpoints import RemoteModel
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
+from backend.models.resolve.endpoints import RemoteModel
 from backend.use_cases.catalogue import Catalogue
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from backend.errors import ModelLoadError, ShowcaseError
-from backend.models import catalog as model_catalog
 from backend.models.loader import LoadedModel, load_model
+from backend.models.resolve import catalogue as model_catalog
 from backend.uploads import check_text
 from backend.use_cases.catalogue import Catalogue, UseCase
 from backend.use_cases.embeddings import LANGUAGES, CatalogueEmbeddings, EmbeddingCache, cache_identity, encode_texts

@@ -14,7 +14,7 @@ import streamlit as st
 from backend.inference import batch
 from backend.jobs import manage, tables
 from backend.jobs.store import Job
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import job_monitor
 from pages.components.auth import current_owner
@@ -43,7 +43,7 @@ def _queued(job: Job, key: str) -> None:
 def _label(job: Job) -> str:
     when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M")
     count = job.dataset.get("rows", 0)
-    if job.task == catalog.IMAGE_CLASSIFICATION:
+    if job.task == catalogue.IMAGE_CLASSIFICATION:
         return f"{count:,} images · {when}"
     return f"{job.title or 'table'} · {count:,} rows · {when}"
 

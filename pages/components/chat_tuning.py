@@ -15,7 +15,7 @@ import streamlit as st
 from backend import uploads
 from backend.errors import InvalidInputError
 from backend.jobs.manage import JobView
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from backend.training import chat_jobs, export
 from backend.training.chat_data import (
@@ -112,11 +112,11 @@ def show_upload(key: str) -> tuple[ChatUpload, str, ChatMapping] | None:
 
 def pick_base_model(key: str) -> str:
     """A catalogue chat model (the smallest first: it tunes on a CPU), or a folder typed by the user."""
-    specs = sorted(catalog.models_for(catalog.TEXT_GENERATION), key=lambda spec: spec.params_millions)
+    specs = sorted(catalogue.models_for(catalogue.TEXT_GENERATION), key=lambda spec: spec.params_millions)
     choices = [spec.hub_id for spec in specs] + [LOCAL_FOLDER]
 
     def describe(hub_id: str) -> str:
-        spec = catalog.find_spec(hub_id, catalog.TEXT_GENERATION)
+        spec = catalogue.find_spec(hub_id, catalogue.TEXT_GENERATION)
         return f"{spec.title} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
 
     choice = st.selectbox("Base chat model", choices, format_func=describe, key=f"{key}.base")

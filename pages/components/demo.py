@@ -10,15 +10,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from backend import uploads
+from backend import model_registry, uploads
 from backend.columns import guess_text_column
 from backend.config import get_settings
 from backend.errors import ShowcaseError
+from backend.inference import readiness
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
-from backend.models import answers, catalog, endpoints, readiness, registry
-from backend.models.catalog import ModelSpec
+from backend.models import answers
 from backend.models.loader import LoadedModel
+from backend.models.resolve import catalogue, endpoints
+from backend.models.resolve.catalogue import ModelSpec
 from backend.text_safety import plain_markdown
 from pages.components import models, upload
 from pages.components.auth import current_owner
@@ -48,13 +50,13 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     Args:
         task: catalogue task whose models and local (fine-tuned) models are offered.
         key: the page's widget namespace, e.g. ``sentiment``.
-        specs: catalogue entries to offer instead of ``catalog.models_for(task)``.
+        specs: catalogue entries to offer instead of ``catalogue.models_for(task)``.
 
     Returns:
         The chosen model reference, or None while the folder box is empty.
     """
-    specs = list(specs) if specs is not None else catalog.models_for(task)
-    local = registry.list_local_models(task, owner=current_owner())
+    specs = list(specs) if specs is not None else catalogue.models_for(task)
+    local = model_registry.list_local_models(task, owner=current_owner())
     # Model servers the operator configured come first (a GPU server is why they configured it);
     # they are offered by name only, and the folder box below never takes an address.
     labels: dict[str, str] = {

@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from backend.jobs import tables
 from backend.jobs.manage import JobView
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from backend.training import export, figures, jobs
 from backend.training.chat_params import CHAT
@@ -48,10 +48,10 @@ _DEMO_PAGES = {TEXT: "pages/demos/sentiment.py", IMAGE: "pages/demos/image_class
 def base_model_choices(task: str, method: str) -> list[str]:
     """Catalogue models fit for the task and method, then the local-folder option."""
     if task == TEXT:
-        base_task = catalog.EMBEDDINGS if method == FAST else catalog.TEXT_CLASSIFIER_BASE
+        base_task = catalogue.EMBEDDINGS if method == FAST else catalogue.TEXT_CLASSIFIER_BASE
     else:
-        base_task = catalog.IMAGE_CLASSIFIER_BASE
-    return [spec.hub_id for spec in catalog.models_for(base_task)] + [LOCAL_FOLDER]
+        base_task = catalogue.IMAGE_CLASSIFIER_BASE
+    return [spec.hub_id for spec in catalogue.models_for(base_task)] + [LOCAL_FOLDER]
 
 
 def pick_base_model(task: str, method: str, key: str) -> str:
@@ -59,7 +59,7 @@ def pick_base_model(task: str, method: str, key: str) -> str:
     choices = base_model_choices(task, method)
 
     def describe(hub_id: str) -> str:
-        spec = catalog.find_spec(hub_id)
+        spec = catalogue.find_spec(hub_id)
         return f"{spec.title} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
 
     choice = st.selectbox("Base model", choices, format_func=describe, key=f"{key}.base.{task}.{method}")

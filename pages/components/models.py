@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend import model_registry
 from backend.config import get_settings
-from backend.models import download, registry, warm
-from backend.models.access import check_model_access
+from backend.model_access import check_model_access
+from backend.models import warm
 from backend.models.cache import ModelCache, shared_cache
-from backend.models.device import DeviceInfo
-from backend.models.download import DownloadProgress
+from backend.models.fetch import download
+from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
+from backend.models.resolve.device import DeviceInfo
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
 
@@ -58,7 +60,7 @@ def get_model(task: str, model_ref: str) -> LoadedModel:
     the path of someone else's run folder into a model box does not open their model.
     """
     check_model_access(model_ref, current_owner())
-    shown = plain_markdown(registry.display_name(model_ref))
+    shown = plain_markdown(model_registry.display_name(model_ref))
     if warm.is_warming(task, model_ref):
         with st.spinner(f"Warming up {shown}: it started loading with the server…"):
             warm.wait(task, model_ref)
@@ -70,7 +72,7 @@ def get_model(task: str, model_ref: str) -> LoadedModel:
 
 def show_prepare_defaults() -> None:
     """The "Prepare all defaults" button: download (with progress), load and run one example each."""
-    from backend.models import readiness
+    from backend.inference import readiness
 
     if not st.button("Prepare all defaults", key="models.prepare_all", icon=":material/rocket_launch:", type="primary"):
         return

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from backend import model_registry
 from backend.config import Settings, get_settings
-from backend.models import endpoints, registry
-from backend.models.device import DeviceInfo
-from backend.models.plan import demo_dtype
+from backend.models.resolve import endpoints
+from backend.models.resolve.device import DeviceInfo
+from backend.models.resolve.plan import demo_dtype
 from backend.text_safety import plain_markdown
 from pages.components.models import current_device, model_cache
 
@@ -54,5 +55,5 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
             st.caption("None yet: a model loads on first use.")
         for item in reversed(loaded):
             st.markdown(
-                f"- {plain_markdown(registry.display_name(item.model_ref))} · {item.task} · {item.memory_mb:,.0f} MB"
+                f"- {plain_markdown(model_registry.display_name(item.model_ref))} · {item.task} · {item.memory_mb:,.0f} MB"
             )

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from backend import model_registry
 from backend.config import get_settings
 from backend.errors import ShowcaseError
-from backend.models import catalog as model_catalog
-from backend.models import endpoints, readiness, registry
+from backend.inference import readiness
+from backend.models.resolve import catalogue as model_catalog
+from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
 from backend.use_cases import catalogue as catalogue_file
 from backend.use_cases import search
@@ -123,7 +125,7 @@ def _set_query(text: str) -> None:
 
 def _model_label(ref: str) -> str:
     spec = model_catalog.find_spec(ref)
-    return spec.title if spec else registry.display_name(ref)
+    return spec.title if spec else model_registry.display_name(ref)
 
 
 def show_search_box() -> tuple[str, str]:
@@ -197,7 +199,7 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
         st.warning(response.notice, icon=":material/cloud_off:")
     if response.mode == search.SEMANTIC:
         st.caption(
-            f"Semantic search with {plain_markdown(registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
+            f"Semantic search with {plain_markdown(model_registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
         )
     else:
         st.caption("Keyword search; score = weighted share of your words found (English words, Chinese bigrams).")

@@ -5,7 +5,7 @@ import streamlit as st
 from backend import uploads
 from backend.inference import image_classification
 from backend.inference.batch import BatchRequest
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import batch, demo
 from pages.components.errors import user_errors
@@ -30,7 +30,7 @@ st.caption(
     "The model names what it sees with its five most likely labels. Photos are turned upright from "
     f"their EXIF data; files that are not images, or over {uploads.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, are refused."
 )
-model_ref = demo.pick_model(catalog.IMAGE_CLASSIFICATION, "image_classification")
+model_ref = demo.pick_model(catalogue.IMAGE_CLASSIFICATION, "image_classification")
 single, batch_tab = st.tabs(["One image", "Batch (several images)"])
 
 with single:
@@ -75,7 +75,7 @@ with single:
             image = uploads.open_image(data, name, max_side=uploads.MODEL_IMAGE_SIDE)
             sample = f"sample:{picked}" if isinstance(picked, str) else None
             result = demo.answer(
-                catalog.IMAGE_CLASSIFICATION,
+                catalogue.IMAGE_CLASSIFICATION,
                 model_ref,
                 sample,
                 lambda loaded: image_classification.classify_image(loaded, image, name),
@@ -113,6 +113,6 @@ with batch_tab:
     elif model_ref and st.button(
         "Classify every image", key="image_classification.batch_run", icon=":material/table_view:"
     ):
-        request = BatchRequest(catalog.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
+        request = BatchRequest(catalogue.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
         batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
-    batch.show_runs(catalog.IMAGE_CLASSIFICATION, "image_classification", "image-classification-results.csv")
+    batch.show_runs(catalogue.IMAGE_CLASSIFICATION, "image_classification", "image-classification-results.csv")

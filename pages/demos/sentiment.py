@@ -4,7 +4,7 @@ import streamlit as st
 
 from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import batch, demo
 from pages.components.errors import user_errors
@@ -21,7 +21,7 @@ st.caption(
     "A text classifier reads your text and gives a probability for each of its labels. "
     "English and Chinese; your fine-tuned text classifiers appear in the model list too."
 )
-model_ref = demo.pick_model(catalog.SENTIMENT, "sentiment")
+model_ref = demo.pick_model(catalogue.SENTIMENT, "sentiment")
 single, batch_tab = st.tabs(["Text", "Batch (table)"])
 
 with single:
@@ -39,7 +39,7 @@ with single:
     ):
         with user_errors():
             result = demo.answer(
-                catalog.SENTIMENT,
+                catalogue.SENTIMENT,
                 model_ref,
                 demo.example_key(text, EXAMPLES),
                 lambda loaded: sentiment.classify_text(loaded, text),
@@ -66,6 +66,6 @@ with batch_tab:
         and st.button("Classify every row", key="sentiment.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
-        request = BatchRequest(catalog.SENTIMENT, model_ref, column, demo.uploaded_name("sentiment"))
+        request = BatchRequest(catalogue.SENTIMENT, model_ref, column, demo.uploaded_name("sentiment"))
         batch.submit(request, frame, "sentiment")
-    batch.show_runs(catalog.SENTIMENT, "sentiment", "sentiment-results.csv")
+    batch.show_runs(catalogue.SENTIMENT, "sentiment", "sentiment-results.csv")

@@ -4,10 +4,11 @@ import threading
 
 import streamlit as st
 
+from backend import model_registry
 from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
-from backend.models import catalog, registry
+from backend.models.resolve import catalogue
 from pages.components import batch, demo
 from pages.components import chat as chat_view
 from pages.components.auth import current_owner
@@ -40,9 +41,9 @@ st.caption(
     "Chat with a small instruct model using its own chat template. Tokens appear as they are generated; "
     "the conversation stays in this browser tab until you clear it or reload."
 )
-model_ref = demo.pick_model(catalog.TEXT_GENERATION, "text_generation")
+model_ref = demo.pick_model(catalogue.TEXT_GENERATION, "text_generation")
 # A chat model tuned in the studio knows its base: offer its replies side by side with the tuned ones.
-base_ref = registry.base_model_of(catalog.TEXT_GENERATION, model_ref or "", current_owner())
+base_ref = model_registry.base_model_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
 compare = base_ref is not None and st.toggle(
     "Compare with base",
     key="text_generation.compare",
@@ -75,7 +76,7 @@ chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
 def _start_reply(
     turns: list[ChatMessage], stop: threading.Event, ref: str | None = None
 ) -> text_generation.ReplyStream | None:
-    loaded = demo.load_model(catalog.TEXT_GENERATION, ref or model_ref)
+    loaded = demo.load_model(catalogue.TEXT_GENERATION, ref or model_ref)
     if loaded is None:
         return None
     system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
@@ -117,7 +118,7 @@ with batch_tab:
     ):
         frame, column = table
         request = BatchRequest(
-            catalog.TEXT_GENERATION,
+            catalogue.TEXT_GENERATION,
             model_ref,
             column,
             demo.uploaded_name("text_generation"),
@@ -126,4 +127,4 @@ with batch_tab:
             max_new_tokens=options.max_new_tokens,
         )
         batch.submit(request, frame, "text_generation")
-    batch.show_runs(catalog.TEXT_GENERATION, "text_generation", "text-generation-results.csv")
+    batch.show_runs(catalogue.TEXT_GENERATION, "text_generation", "text-generation-results.csv")

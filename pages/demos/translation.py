@@ -4,12 +4,14 @@ import streamlit as st
 
 from backend.inference import translation
 from backend.inference.batch import BatchRequest
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from pages.components import batch, demo
 from pages.components.errors import user_errors
 
 LANGUAGES = {"en": "English", "zh": "Chinese 中文", "de": "German Deutsch", "fr": "French Français"}
-DIRECTIONS = [f"{spec.language_pair[0]}-{spec.language_pair[1]}" for spec in catalog.models_for(catalog.TRANSLATION)]
+DIRECTIONS = [
+    f"{spec.language_pair[0]}-{spec.language_pair[1]}" for spec in catalogue.models_for(catalogue.TRANSLATION)
+]
 EXAMPLES = (
     demo.Example(
         "English → 中文",
@@ -55,8 +57,8 @@ left, right = st.columns([4, 1], vertical_alignment="bottom")
 direction = left.selectbox("Direction", DIRECTIONS, format_func=_direction_label, key="translation.direction")
 right.button("Swap", key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
 source_language, target_language = direction.split("-")
-spec = catalog.translation_model(source_language, target_language)
-model_ref = demo.pick_model(catalog.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
+spec = catalogue.translation_model(source_language, target_language)
+model_ref = demo.pick_model(catalogue.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
 decoding = st.radio(
     "Decoding", ["Greedy (fastest)", "Beam search (more fluent)"], horizontal=True, key="translation.decoding"
 )
@@ -80,7 +82,7 @@ with single:
     ):
         with user_errors():
             result = demo.answer(
-                catalog.TRANSLATION,
+                catalogue.TRANSLATION,
                 model_ref,
                 demo.example_key(text, EXAMPLES),
                 lambda loaded: translation.translate_text(
@@ -128,7 +130,7 @@ with batch_tab:
     ):
         frame, column = table
         request = BatchRequest(
-            catalog.TRANSLATION,
+            catalogue.TRANSLATION,
             model_ref,
             column,
             demo.uploaded_name("translation"),
@@ -136,4 +138,4 @@ with batch_tab:
             num_beams=beams,
         )
         batch.submit(request, frame, "translation")
-    batch.show_runs(catalog.TRANSLATION, "translation", f"translation-{direction}.csv")
+    batch.show_runs(catalogue.TRANSLATION, "translation", f"translation-{direction}.csv")

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from backend.config import get_settings
-from backend.models import catalog, hub, readiness
+from backend.inference import readiness
+from backend.models.fetch import hub
+from backend.models.resolve import catalogue
 from backend.models.status import catalogue_rows
 from pages.components.models import current_device, model_cache, show_prepare_defaults
 
@@ -46,7 +48,7 @@ else:
     )
 
 st.subheader("Catalogue")
-task = st.segmented_control("Task", catalog.TASKS, default=catalog.SENTIMENT, key="models.task")
+task = st.segmented_control("Task", catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")
 if task:
     st.dataframe(catalogue_rows(task, settings, device), hide_index=True, width="stretch")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.models import engines
+from backend.models.resolve import engine_choice
 from benchmarks import measure, roofline
 from benchmarks.report import render_markdown
 
@@ -82,7 +82,7 @@ def test_loads_report_their_own_peak_and_the_engine_row_its_answers(tiny_results
     assert all(_is_number(onnx["ours_engine"][name]) for name in _PATH_FIGURES)
     check = onnx["engine_check"]
     assert check["same_label"] == check["inputs"] > 0 and check["max_score_difference"] < 1e-4
-    if engines.available(engines.LLAMA_CPP):  # the test command installs it
+    if engine_choice.available(engine_choice.LLAMA_CPP):  # the test command installs it
         chat = by_task["text-generation"]
         assert chat["ours_engine"]["engine"] == "llama.cpp"
         assert all(_is_number(chat["ours_engine"][name]) for name in _PATH_FIGURES)

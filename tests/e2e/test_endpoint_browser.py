@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from backend.models import packaged
+from backend.models.fetch import packaged
 from tests.support import openai_servers
 from tests.support.live_app import assert_no_exception, browser, screenshot, start_app, wait_until_idle  # noqa: F401
 from tests.support.packaged import require_packaged

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support.live_app import (  # noqa: F401 - fixtures
     assert_no_exception,
     browser,
@@ -22,7 +22,7 @@ from tests.support.local_hub import LocalHub, closed_port_endpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-_DEFAULT = catalog.default_model(catalog.SENTIMENT).hub_id
+_DEFAULT = catalogue.default_model(catalogue.SENTIMENT).hub_id
 _FOOTER = re.compile(r"\d[\d,]* ms")
 _ONLINE = {"LSM_OFFLINE": "0", "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}
 
@@ -49,7 +49,7 @@ def _click_example(page, url: str) -> None:
 
 def test_first_click_shows_download_progress_then_answers(browser, tmp_path):  # noqa: F811
     models, tiny = _models_without_the_sentiment_default(tmp_path)
-    with LocalHub({_DEFAULT: tiny[catalog.SENTIMENT]}) as hub:
+    with LocalHub({_DEFAULT: tiny[catalogue.SENTIMENT]}) as hub:
         hub.chunk_delay_s = 0.05  # slow enough for the bar to be seen
         app = start_app(tmp_path, {**_ONLINE, "HF_ENDPOINT": hub.endpoint}, models_dir=models)
         try:
@@ -71,7 +71,7 @@ def test_an_unreachable_hub_fails_the_first_click_fast_with_advice(browser, tmp_
     models, _ = _models_without_the_sentiment_default(tmp_path)
     # With a sentiment alternative downloaded, the picker would open on it (readiness.initial_choice)
     # and answer; here none is, so the first click must ask the unreachable hub for the default.
-    for spec in catalog.models_for(catalog.SENTIMENT):
+    for spec in catalogue.models_for(catalogue.SENTIMENT):
         shutil.rmtree(models / spec.hub_id.replace("/", "--"), ignore_errors=True)
     app = start_app(tmp_path, {**_ONLINE, "HF_ENDPOINT": closed_port_endpoint()}, models_dir=models)
     try:

@@ -32,7 +32,7 @@ from PIL import Image
 from backend import uploads
 from backend.inference import image_classification
 from backend.jobs.store import SUCCEEDED, JobStore
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support import memory_limit
 from tests.support.live_app import (  # noqa: F401 - fixtures
     PROJECT_ROOT,
@@ -60,7 +60,7 @@ _DEMOS = (
     ("text_generation", "Explain fine-tuning"),
 )
 
-_DEMO_TASKS = (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+_DEMO_TASKS = (catalogue.SENTIMENT, catalogue.TRANSLATION, catalogue.IMAGE_CLASSIFICATION, catalogue.TEXT_GENERATION)
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +249,7 @@ def test_app_and_worker_stay_within_community_cloud_memory(browser, memory_group
     # Weights are mapped from their files, so at the limit the kernel drops and re-reads them
     # rather than killing; memory it cannot drop must still leave room for the largest default
     # model's weights, or every reply of that model would read it from disk again.
-    largest = max(catalog.default_model(task).memory_mb() for task in _DEMO_TASKS)
+    largest = max(catalogue.default_model(task).memory_mb() for task in _DEMO_TASKS)
     assert report["group_anonymous_peak_mb"] + largest <= report["limit_mb"], report
     assert alive, f"the server died or stopped answering:\n{app.log_tail()}"
     assert workers, "the worker that ran the batch is not in the group (or has died)"

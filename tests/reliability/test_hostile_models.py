@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from backend.errors import HubUnreachableError, InsufficientMemoryError, ModelUnavailableError, UnsafeModelError
-from backend.models import catalog, hub, loader
+from backend.models import loader
+from backend.models.fetch import hub
+from backend.models.resolve import catalogue
 from tests.support.local_hub import LocalHub
 
 
@@ -36,7 +38,7 @@ def hostile_folder(settings, tiny_model_paths):
 def test_remote_code_in_a_model_folder_never_runs(hostile_folder, settings):
     folder, marker = hostile_folder
     try:
-        loaded = loader.load_model(catalog.SENTIMENT, str(folder), settings)
+        loaded = loader.load_model(catalogue.SENTIMENT, str(folder), settings)
     except Exception as error:  # noqa: BLE001 - refusing is as good as ignoring the code
         assert "Traceback" not in str(error)
     else:
@@ -52,7 +54,7 @@ def test_pickle_weights_are_refused_before_loading(settings, tiny_model_paths):
         weights.unlink()
     torch.save({"weights": torch.zeros(2)}, folder / "pytorch_model.bin")
     with pytest.raises(UnsafeModelError, match="pickle"):
-        loader.load_model(catalog.SENTIMENT, str(folder), settings)
+        loader.load_model(catalogue.SENTIMENT, str(folder), settings)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,7 @@ def test_pickle_weights_are_refused_before_loading(settings, tiny_model_paths):
 )
 def test_references_that_leave_the_models_folder_are_refused(settings, ref):
     with pytest.raises((UnsafeModelError, ModelUnavailableError)):
-        loader.load_model(catalog.SENTIMENT, ref, settings)
+        loader.load_model(catalogue.SENTIMENT, ref, settings)
 
 
 def test_a_hub_that_drops_mid_load_gives_the_offline_hint_and_is_then_avoided(settings, monkeypatch):
@@ -74,12 +76,12 @@ def test_a_hub_that_drops_mid_load_gives_the_offline_hint_and_is_then_avoided(se
 
         monkeypatch.setattr(loader, "_load_components", no_network)
         with pytest.raises(ModelUnavailableError) as caught:
-            loader.load_model(catalog.SENTIMENT, "someone/not-mirrored", online)
+            loader.load_model(catalogue.SENTIMENT, "someone/not-mirrored", online)
         error = caught.value
         assert "could not be fetched" in error.user_text() and "Models page" in error.user_text()
         assert "python -m backend.models download" in error.detail and "LSM_OFFLINE=1" in error.detail
         with pytest.raises(HubUnreachableError):  # remembered: the next model fails at once
-            loader.load_model(catalog.TRANSLATION, "someone/other-model", online)
+            loader.load_model(catalogue.TRANSLATION, "someone/other-model", online)
     hub.forget()
 
 
@@ -89,6 +91,6 @@ def test_out_of_memory_while_loading_is_a_readable_error(settings, tiny_model_pa
 
     monkeypatch.setattr(loader, "_load_components", out_of_memory)
     with pytest.raises(InsufficientMemoryError) as caught:
-        loader.load_model(catalog.SENTIMENT, tiny_model_paths["sentiment"], settings)
+        loader.load_model(catalogue.SENTIMENT, tiny_model_paths["sentiment"], settings)
     assert "Not enough memory" in caught.value.user_text()
     assert "smaller model" in caught.value.user_text()

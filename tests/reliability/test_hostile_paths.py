@@ -12,7 +12,8 @@ import torch
 
 from backend.errors import ShowcaseError
 from backend.jobs import queue
-from backend.models import catalog, loader
+from backend.models import loader
+from backend.models.resolve import catalogue
 from backend.server_paths import redact_paths, shown_path
 from tests.support.paths import PROJECT_ROOT
 
@@ -49,7 +50,7 @@ def test_shown_paths_are_relative_to_the_app_folders(local):
 
 def _load_error(ref: str, local) -> str:
     with pytest.raises(ShowcaseError) as caught:
-        loader.load_model(catalog.SENTIMENT, ref, local)
+        loader.load_model(catalogue.SENTIMENT, ref, local)
     return caught.value.user_text()
 
 
@@ -89,7 +90,7 @@ def test_queue_unreachable_names_neither_the_file_nor_the_redis_url(local):
 def test_loaded_model_summary_and_footers_show_relative_folders(local, tiny_model_paths):
     folder = local.models_dir / "tiny"
     shutil.copytree(tiny_model_paths["sentiment"], folder)
-    loaded = loader.load_model(catalog.SENTIMENT, str(folder), local)
+    loaded = loader.load_model(catalogue.SENTIMENT, str(folder), local)
     from backend.inference.footer import make_footer
 
     # The process settings decide in the footer; a folder outside them shows only its name.

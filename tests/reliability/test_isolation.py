@@ -11,8 +11,8 @@ import pytest
 from backend.errors import ShowcaseError
 from backend.jobs import manage
 from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
-from backend.models import catalog
-from backend.models.registry import list_local_models, write_manifest
+from backend.model_registry import list_local_models, write_manifest
+from backend.models.resolve import catalogue
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
@@ -55,7 +55,7 @@ def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):
 def _model_folder(root: Path, name: str, owner: str, source: str) -> Path:
     folder = root / name
     shutil.copytree(source, folder)
-    write_manifest(folder, catalog.SENTIMENT, name, "2026-11-24", owner)
+    write_manifest(folder, catalogue.SENTIMENT, name, "2026-11-24", owner)
     return folder
 
 
@@ -66,7 +66,7 @@ def _recorded_model(local, name: str, owner: str, source: str) -> str:
     folder = _model_folder(local.runs_dir / job_id, "model", owner, source)
     store.create(job_id, "train", "text", {}, {}, local.runs_dir / job_id, owner, title=name)
     store.claim(job_id)
-    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalog.SENTIMENT})
+    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalogue.SENTIMENT})
     return job_id
 
 
@@ -80,12 +80,12 @@ def test_models_are_listed_for_their_owner_and_shared_ones_for_everyone(local, t
     _model_folder(local.runs_dir / "upload", "planted-model", "", source)
 
     def titles(owner: str) -> set[str]:
-        return {m.title for m in list_local_models(catalog.SENTIMENT, owner=owner, settings=local)}
+        return {m.title for m in list_local_models(catalogue.SENTIMENT, owner=owner, settings=local)}
 
     assert titles("ana@example.com") == {"ana-model", "team-model"}
     assert titles("bob@example.com") == {"bob-model", "team-model"}
     assert titles("") == {"team-model"}
-    labels = [m.label for m in list_local_models(catalog.SENTIMENT, owner="ana@example.com", settings=local)]
+    labels = [m.label for m in list_local_models(catalogue.SENTIMENT, owner="ana@example.com", settings=local)]
     assert labels == [f"ana-model · {ana}", "team-model · team-model"]
 
 
@@ -97,7 +97,7 @@ def test_jobs_cannot_be_queued_on_another_users_model_folder(local, tiny_model_p
 
     bob = _recorded_model(local, "bob-model", "bob@example.com", tiny_model_paths["sentiment"])
     folder = str(local.runs_dir / bob / "model")
-    request = batch.BatchRequest(catalog.SENTIMENT, folder, column="text")
+    request = batch.BatchRequest(catalogue.SENTIMENT, folder, column="text")
     with pytest.raises(UnsafeModelError, match="not in your workspace"):
         batch.submit_batch_job(request, learnable_texts(per_class=3), owner="ana@example.com", settings=local)
     params = TrainingParams("text", FAST, folder, title="on bob's model")

@@ -24,8 +24,8 @@ import torch
 from backend import worker
 from backend.jobs import worker as job_worker
 from backend.jobs.store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
-from backend.models import catalog
-from backend.models.registry import list_local_models
+from backend.model_registry import list_local_models
+from backend.models.resolve import catalogue
 from backend.training import jobs, runner
 from backend.training.datasets import PreparedDataset
 from backend.training.params import FAST, FULL, TrainingParams
@@ -102,7 +102,7 @@ def test_disk_full_while_saving_the_model_fails_the_job_in_words_and_keeps_the_d
     assert job.message == "Disk full"
     assert not (Path(job.run_dir) / runner.MODEL_FOLDER).exists()  # no half-written model stays
     assert PreparedDataset.load(Path(job.run_dir) / runner.DATA_FOLDER).classes == ["negative", "positive"]
-    assert list_local_models(catalog.SENTIMENT, settings=local) == []
+    assert list_local_models(catalogue.SENTIMENT, settings=local) == []
     assert_consistent(local)
 
 
@@ -152,15 +152,15 @@ def test_a_corrupt_finished_model_is_skipped_by_the_pickers_and_refused_by_the_l
     job_id = _fast_run(local, tiny_model_paths)
     assert worker.run_job(job_id, local) == SUCCEEDED
     model_dir = Path(JobStore(settings=local).require(job_id).artefacts["model_dir"])
-    [listed] = list_local_models(catalog.SENTIMENT, settings=local)
+    [listed] = list_local_models(catalogue.SENTIMENT, settings=local)
     for weights in model_dir.rglob("*.safetensors"):
         weights.write_bytes(b"not safetensors at all")
     with pytest.raises(ModelLoadError) as caught:
-        load_model(catalog.SENTIMENT, listed.path, local)
+        load_model(catalogue.SENTIMENT, listed.path, local)
     assert "corrupt" in caught.value.user_text()
     # A recorded model whose folder lost its config is no model: the pickers skip it.
     (model_dir / "config.json").unlink()
-    assert list_local_models(catalog.SENTIMENT, settings=local) == []
+    assert list_local_models(catalogue.SENTIMENT, settings=local) == []
 
 
 # --- worker killed, app restarted (real processes) -------------------------------------------
@@ -173,7 +173,7 @@ def _fresh_process_view(local) -> dict:
         "from pathlib import Path\n"
         "from backend.config import get_settings\n"
         "from backend.jobs.store import JobStore\n"
-        "from backend.models.registry import list_local_models\n"
+        "from backend.model_registry import list_local_models\n"
         "s = dataclasses.replace(get_settings(), state_dir=Path(sys.argv[1]))\n"
         "print(json.dumps({'jobs': {j.id: j.status for j in JobStore(settings=s).list_jobs()},\n"
         "  'models': [m.path for m in list_local_models('sentiment', settings=s)]}))\n"

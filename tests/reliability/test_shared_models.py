@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from backend.inference import image_classification, sentiment, translation
-from backend.models import catalog
 from backend.models.cache import ModelCache
+from backend.models.resolve import catalogue
 
 TEXTS = [
     "I love this product, it works great.",
@@ -37,14 +37,14 @@ def _image(seed: int) -> Image.Image:
 def _run(cache: ModelCache, paths: dict[str, str], kind: str, index: int) -> object:
     """One request of ``kind`` for input ``index``, returning comparable plain values."""
     if kind == "sentiment":
-        loaded = cache.get(catalog.SENTIMENT, paths["sentiment"])
+        loaded = cache.get(catalogue.SENTIMENT, paths["sentiment"])
         [result] = sentiment.classify(loaded, [TEXTS[index % len(TEXTS)]])
         return result.label, tuple(round(v, 5) for v in result.scores.values()), result.tokens
     if kind == "translation":
-        loaded = cache.get(catalog.TRANSLATION, paths["translation"])
+        loaded = cache.get(catalogue.TRANSLATION, paths["translation"])
         [result] = translation.translate(loaded, [TEXTS[index % len(TEXTS)]])
         return result.translation, result.output_tokens
-    loaded = cache.get(catalog.IMAGE_CLASSIFICATION, paths["image-classification"])
+    loaded = cache.get(catalogue.IMAGE_CLASSIFICATION, paths["image-classification"])
     [result] = image_classification.classify_images(loaded, [_image(index % 6)], names=[f"image {index}"])
     return result.name, tuple((score.label, round(score.score, 5)) for score in result.top)
 
@@ -76,5 +76,5 @@ def test_concurrent_requests_across_tasks_match_sequential_runs(cache, tiny_mode
         assert answers == [expected[key]] * ROUNDS, key
     # One copy of each model serves everyone.
     assert sorted(item.task for item in cache.loaded()) == sorted(
-        [catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION]
+        [catalogue.SENTIMENT, catalogue.TRANSLATION, catalogue.IMAGE_CLASSIFICATION]
     )

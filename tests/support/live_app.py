@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support import tiny_models
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def free_port() -> int:
 def build_offline_models(models_dir: Path) -> dict[str, Path]:
     """Tiny models per task, plus a mirror folder of the same tiny model for every catalogue hub id."""
     tiny = tiny_models.build_all(models_dir / "tiny")
-    for spec in catalog.CATALOGUE:
+    for spec in catalogue.CATALOGUE:
         mirror = models_dir / spec.hub_id.replace("/", "--")
         if not mirror.exists():
             shutil.copytree(tiny[spec.task], mirror)
@@ -66,11 +66,11 @@ def build_offline_models(models_dir: Path) -> dict[str, Path]:
 
 # The demos' and the fine-tuning studio's default tasks (translation: the en→zh default).
 STANDIN_TASKS = (
-    catalog.SENTIMENT,
-    catalog.TRANSLATION,
-    catalog.IMAGE_CLASSIFICATION,
-    catalog.TEXT_GENERATION,
-    catalog.EMBEDDINGS,
+    catalogue.SENTIMENT,
+    catalogue.TRANSLATION,
+    catalogue.IMAGE_CLASSIFICATION,
+    catalogue.TEXT_GENERATION,
+    catalogue.EMBEDDINGS,
 )
 
 

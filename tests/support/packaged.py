@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.config import Settings, get_settings
-from backend.models import packaged
+from backend.models.fetch import packaged
 from tests.support.paths import PROJECT_ROOT
 
 PROJECT_MODELS = PROJECT_ROOT / "models"

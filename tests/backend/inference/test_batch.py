@@ -17,8 +17,8 @@ from backend.inference.batch import BatchRequest
 from backend.jobs import manage
 from backend.jobs.progress import JobCancelled
 from backend.jobs.store import CANCELLED, QUEUED, SUCCEEDED, JobStore
-from backend.models import catalog
 from backend.models.loader import load_model
+from backend.models.resolve import catalogue
 from backend.training import jobs
 from backend.training.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
@@ -36,8 +36,8 @@ def _submit(local, request: BatchRequest, frame: pd.DataFrame = REVIEWS):
 
 
 def test_a_sentiment_batch_runs_in_the_job_loop_and_gives_the_demos_table(local, tiny_model_paths):
-    ref = tiny_model_paths[catalog.SENTIMENT]
-    job = _submit(local, BatchRequest(catalog.SENTIMENT, ref, "review", "reviews.csv"))
+    ref = tiny_model_paths[catalogue.SENTIMENT]
+    job = _submit(local, BatchRequest(catalogue.SENTIMENT, ref, "review", "reviews.csv"))
     assert (job.status, job.kind, job.method, job.title) == (QUEUED, batch_jobs.BATCH, "", "reviews.csv")
     assert job.dataset == {"rows": 4, "items": 3, "skipped": 1}
 
@@ -45,7 +45,7 @@ def test_a_sentiment_batch_runs_in_the_job_loop_and_gives_the_demos_table(local,
     done = JobStore(settings=local).require(job.id)
     assert (done.step, done.total_steps, done.metrics["rows"], done.metrics["skipped"]) == (3, 3, 4, 1)
     result = batch_jobs.read_result(done)
-    expected = sentiment.classify_table(load_model(catalog.SENTIMENT, ref, local), REVIEWS, "review").table
+    expected = sentiment.classify_table(load_model(catalogue.SENTIMENT, ref, local), REVIEWS, "review").table
     assert result is not None and result.skipped == 1 and result.footer.items == 3
     assert result.table["label"].tolist() == expected["label"].tolist()
     assert result.table["id"].tolist() == ["007", "2", "3", "4"]  # text stays text through the run folder
@@ -57,12 +57,12 @@ def test_a_sentiment_batch_runs_in_the_job_loop_and_gives_the_demos_table(local,
 def test_translation_and_generation_batches_keep_their_options(local, tiny_model_paths):
     translation_job = _submit(
         local,
-        BatchRequest(catalog.TRANSLATION, tiny_model_paths[catalog.TRANSLATION], "review", target_language="zh",
+        BatchRequest(catalogue.TRANSLATION, tiny_model_paths[catalogue.TRANSLATION], "review", target_language="zh",
                      num_beams=2),
     )  # fmt: skip
     chat_job = _submit(
         local,
-        BatchRequest(catalog.TEXT_GENERATION, tiny_model_paths[catalog.TEXT_GENERATION], "review", temperature=0,
+        BatchRequest(catalogue.TEXT_GENERATION, tiny_model_paths[catalogue.TEXT_GENERATION], "review", temperature=0,
                      max_new_tokens=3),
     )  # fmt: skip
     stored = BatchRequest.from_params(JobStore(settings=local).require(translation_job.id).params)
@@ -78,11 +78,11 @@ def test_translation_and_generation_batches_keep_their_options(local, tiny_model
 @pytest.mark.parametrize(
     ("request_", "frame", "message"),
     [
-        (BatchRequest(catalog.SENTIMENT, "m", "missing"), REVIEWS, "no column 'missing'"),
-        (BatchRequest(catalog.SENTIMENT, "m", "review"), REVIEWS.assign(review=""), "no text to process"),
-        (BatchRequest(catalog.IMAGE_CLASSIFICATION, "m", "review"), REVIEWS, "is for sentiment"),
-        (BatchRequest(catalog.TRANSLATION, "m", "review"), REVIEWS, "language to translate into"),
-        (BatchRequest(catalog.TEXT_GENERATION, "m", "review", temperature=5), REVIEWS, "Temperature"),
+        (BatchRequest(catalogue.SENTIMENT, "m", "missing"), REVIEWS, "no column 'missing'"),
+        (BatchRequest(catalogue.SENTIMENT, "m", "review"), REVIEWS.assign(review=""), "no text to process"),
+        (BatchRequest(catalogue.IMAGE_CLASSIFICATION, "m", "review"), REVIEWS, "is for sentiment"),
+        (BatchRequest(catalogue.TRANSLATION, "m", "review"), REVIEWS, "language to translate into"),
+        (BatchRequest(catalogue.TEXT_GENERATION, "m", "review", temperature=5), REVIEWS, "Temperature"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_queued(local, request_, frame, message):
@@ -93,7 +93,7 @@ def test_bad_requests_are_refused_before_anything_is_queued(local, request_, fra
 
 
 def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, tiny_model_paths):
-    job = _submit(local, BatchRequest(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], "review"))
+    job = _submit(local, BatchRequest(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT], "review"))
     store = JobStore(settings=local)
     with pytest.raises(JobCancelled):
         batch_jobs.run_batch_job(job, should_stop=lambda: True, settings=local)
@@ -104,19 +104,19 @@ def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, 
 
 
 def test_batch_jobs_are_listed_by_their_demo_not_among_training_jobs(local, tiny_model_paths):
-    batch = _submit(local, BatchRequest(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], "review"))
+    batch = _submit(local, BatchRequest(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT], "review"))
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"], title="Training")
     training = jobs.submit_text_job(
         params, prepared_texts(learnable_texts(per_class=10), params), owner="ann", settings=local
     )
     assert [job.id for job in jobs.list_jobs("ann", settings=local)] == [training.id]
-    assert [job.id for job in batch_jobs.list_batch_jobs("ann", catalog.SENTIMENT, settings=local)] == [batch.id]
-    assert batch_jobs.list_batch_jobs("bob", catalog.SENTIMENT, settings=local) == []
-    assert batch_jobs.list_batch_jobs("ann", catalog.TRANSLATION, settings=local) == []
+    assert [job.id for job in batch_jobs.list_batch_jobs("ann", catalogue.SENTIMENT, settings=local)] == [batch.id]
+    assert batch_jobs.list_batch_jobs("bob", catalogue.SENTIMENT, settings=local) == []
+    assert batch_jobs.list_batch_jobs("ann", catalogue.TRANSLATION, settings=local) == []
 
     manage.delete_job(batch.id, "ann", settings=local)
     assert not (local.runs_dir / batch.id).exists()
-    assert batch_jobs.list_batch_jobs("ann", catalog.SENTIMENT, settings=local) == []
+    assert batch_jobs.list_batch_jobs("ann", catalogue.SENTIMENT, settings=local) == []
 
 
 def _png(colour: tuple[int, int, int]) -> bytes:
@@ -132,7 +132,7 @@ def test_an_image_batch_runs_in_the_job_loop_with_unreadable_files_noted(local, 
         ("dog.png", _png((9, 9, 9))),
     ]
     request = BatchRequest(
-        catalog.IMAGE_CLASSIFICATION, tiny_model_paths[catalog.IMAGE_CLASSIFICATION], file_name="3 images"
+        catalogue.IMAGE_CLASSIFICATION, tiny_model_paths[catalogue.IMAGE_CLASSIFICATION], file_name="3 images"
     )
     job = batch_jobs.submit_image_batch_job(request, files, owner="ann", settings=local)
     assert job.dataset == {"rows": 3, "items": 2, "skipped": 1}
@@ -157,7 +157,7 @@ def test_an_image_batch_runs_in_the_job_loop_with_unreadable_files_noted(local, 
     ],
 )
 def test_bad_image_batches_are_refused_before_anything_is_queued(local, files, message):
-    request = BatchRequest(catalog.IMAGE_CLASSIFICATION, "m")
+    request = BatchRequest(catalogue.IMAGE_CLASSIFICATION, "m")
     with pytest.raises(InvalidInputError, match=message):
         batch_jobs.submit_image_batch_job(request, files, settings=local)
     assert JobStore(settings=local).list_jobs() == []

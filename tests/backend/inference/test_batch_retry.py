@@ -13,7 +13,7 @@ from backend.errors import InvalidInputError
 from backend.inference import batch as batch_jobs
 from backend.inference.batch import BatchRequest
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
-from backend.models import catalog
+from backend.models.resolve import catalogue
 
 REVIEWS = pd.DataFrame({"review": ["I love this phone", "质量太差了"]})
 
@@ -32,7 +32,9 @@ def _end(local, job_id: str, status: str) -> None:
 
 @pytest.mark.parametrize("status", [FAILED, CANCELLED])
 def test_a_failed_or_cancelled_table_batch_is_queued_again_with_its_table(local, status):
-    request = BatchRequest(catalog.TRANSLATION, "org/opus", "review", "reviews.csv", target_language="zh", num_beams=3)
+    request = BatchRequest(
+        catalogue.TRANSLATION, "org/opus", "review", "reviews.csv", target_language="zh", num_beams=3
+    )
     old = batch_jobs.submit_batch_job(request, REVIEWS, owner="ann", settings=local)
     _end(local, old.id, status)
     new = batch_jobs.retry_batch_job(old.id, "ann", local)
@@ -51,7 +53,7 @@ def test_a_failed_or_cancelled_table_batch_is_queued_again_with_its_table(local,
 
 def test_retried_images_are_copied_not_moved(local):
     files = [("cat.png", _png((200, 0, 0))), ("dog.png", _png((0, 200, 0)))]
-    request = BatchRequest(catalog.IMAGE_CLASSIFICATION, "org/vit", file_name="2 images")
+    request = BatchRequest(catalogue.IMAGE_CLASSIFICATION, "org/vit", file_name="2 images")
     old = batch_jobs.submit_image_batch_job(request, files, owner="ann", settings=local)
     _end(local, old.id, FAILED)
     new = batch_jobs.retry_batch_job(old.id, "ann", local)
@@ -61,7 +63,7 @@ def test_retried_images_are_copied_not_moved(local):
 
 
 def test_another_owner_or_a_job_that_did_not_fail_cannot_be_retried(local):
-    request = BatchRequest(catalog.SENTIMENT, "org/sentiment", "review")
+    request = BatchRequest(catalogue.SENTIMENT, "org/sentiment", "review")
     job = batch_jobs.submit_batch_job(request, REVIEWS, owner="ann", settings=local)
     with pytest.raises(InvalidInputError, match="only a failed or cancelled"):
         batch_jobs.retry_batch_job(job.id, "ann", local)

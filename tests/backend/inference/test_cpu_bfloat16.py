@@ -10,8 +10,8 @@ from PIL import Image
 
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.chat_prompt import ChatMessage
-from backend.models import catalog
 from backend.models.loader import load_model
+from backend.models.resolve import catalogue
 
 TEXTS = ["I love this product", "这部电影太糟糕了", "The delivery was late and the box was damaged."]
 
@@ -29,7 +29,7 @@ def _weights_dtype(loaded) -> torch.dtype:
 
 
 def test_sentiment_in_bfloat16_gives_the_float32_scores(tiny_model_paths, settings):
-    full, half = _both(catalog.SENTIMENT, tiny_model_paths, settings)
+    full, half = _both(catalogue.SENTIMENT, tiny_model_paths, settings)
     assert (_weights_dtype(full), _weights_dtype(half)) == (torch.float32, torch.bfloat16)
     assert half.dtype == "bfloat16"
     for expected, got in zip(sentiment.classify(full, TEXTS), sentiment.classify(half, TEXTS), strict=True):
@@ -38,7 +38,7 @@ def test_sentiment_in_bfloat16_gives_the_float32_scores(tiny_model_paths, settin
 
 
 def test_image_classification_in_bfloat16_gives_the_float32_scores(tiny_model_paths, settings):
-    full, half = _both(catalog.IMAGE_CLASSIFICATION, tiny_model_paths, settings)
+    full, half = _both(catalogue.IMAGE_CLASSIFICATION, tiny_model_paths, settings)
     images = [Image.new("RGB", (64, 48), colour) for colour in ((200, 30, 30), (20, 160, 90))]
     for expected, got in zip(
         image_classification.classify_images(full, images),
@@ -51,11 +51,11 @@ def test_image_classification_in_bfloat16_gives_the_float32_scores(tiny_model_pa
 
 
 def test_generation_demos_run_in_bfloat16(tiny_model_paths, settings):
-    _, translator = _both(catalog.TRANSLATION, tiny_model_paths, settings)
+    _, translator = _both(catalogue.TRANSLATION, tiny_model_paths, settings)
     result = translation.translate_text(translator, "The weather is nice today.", "en", "zh")
     assert result.sentences and result.sentences[0].output_tokens > 0
 
-    _, chat = _both(catalog.TEXT_GENERATION, tiny_model_paths, settings)
+    _, chat = _both(catalogue.TEXT_GENERATION, tiny_model_paths, settings)
     stream = text_generation.stream_reply(
         chat, [ChatMessage("user", "Hello")], text_generation.GenerationOptions(temperature=0, max_new_tokens=4)
     )

@@ -19,7 +19,7 @@ from backend.errors import InvalidInputError
 from backend.inference import batch as batch_jobs
 from backend.inference.batch import BatchRequest
 from backend.jobs.store import SUCCEEDED, JobStore
-from backend.models import catalog
+from backend.models.resolve import catalogue
 
 SIDE = 6300
 # Five full-size 6300x6300 RGB images decoded together are 595 MB; one is 119 MB.
@@ -56,7 +56,9 @@ def _rss() -> int:
 
 
 def _request(tiny_model_paths) -> BatchRequest:
-    return BatchRequest(catalog.IMAGE_CLASSIFICATION, tiny_model_paths[catalog.IMAGE_CLASSIFICATION], file_name="big")
+    return BatchRequest(
+        catalogue.IMAGE_CLASSIFICATION, tiny_model_paths[catalogue.IMAGE_CLASSIFICATION], file_name="big"
+    )
 
 
 def test_a_batch_of_large_images_is_checked_without_decoding_and_run_one_at_a_time(

@@ -15,9 +15,9 @@ import pytest
 
 from backend.config import PROJECT_ROOT, get_settings, load_settings
 from backend.inference import image_classification, sentiment, text_generation, translation
-from backend.models import catalog
 from backend.models.loader import load_model
-from backend.models.plan import mirror_folder
+from backend.models.resolve import catalogue
+from backend.models.resolve.plan import mirror_folder
 from backend.uploads import open_image
 
 PROJECT_MODELS = PROJECT_ROOT / "models"
@@ -38,7 +38,7 @@ def _real_model(task: str, hub_id: str):
 
 
 def test_sentiment_reads_english_and_chinese_reviews():
-    loaded = _real_model(catalog.SENTIMENT, catalog.default_model(catalog.SENTIMENT).hub_id)
+    loaded = _real_model(catalogue.SENTIMENT, catalogue.default_model(catalogue.SENTIMENT).hub_id)
     results = sentiment.classify(
         loaded,
         [
@@ -52,7 +52,7 @@ def test_sentiment_reads_english_and_chinese_reviews():
 
 
 def test_english_to_chinese_gives_chinese_sentence_by_sentence():
-    loaded = _real_model(catalog.TRANSLATION, catalog.translation_model("en", "zh").hub_id)
+    loaded = _real_model(catalogue.TRANSLATION, catalogue.translation_model("en", "zh").hub_id)
     result = translation.translate_text(loaded, "The weather is nice today. I am going to the park.", "en", "zh")
     assert len(result.sentences) == 2
     assert all(re.search(r"[\u4e00-\u9fff]", s.translation) for s in result.sentences)
@@ -60,14 +60,14 @@ def test_english_to_chinese_gives_chinese_sentence_by_sentence():
 
 
 def test_the_sample_cat_is_a_cat():
-    loaded = _real_model(catalog.IMAGE_CLASSIFICATION, catalog.default_model(catalog.IMAGE_CLASSIFICATION).hub_id)
+    loaded = _real_model(catalogue.IMAGE_CLASSIFICATION, catalogue.default_model(catalogue.IMAGE_CLASSIFICATION).hub_id)
     image = open_image(image_classification.read_sample("cat"), "cat.jpg")
     result = image_classification.classify_image(loaded, image)
     assert "cat" in " ".join(item.label.lower() for item in result.prediction.top[:3])
 
 
 def test_the_chat_model_answers_a_simple_question():
-    loaded = _real_model(catalog.TEXT_GENERATION, catalog.default_model(catalog.TEXT_GENERATION).hub_id)
+    loaded = _real_model(catalogue.TEXT_GENERATION, catalogue.default_model(catalogue.TEXT_GENERATION).hub_id)
     stream = text_generation.stream_reply(
         loaded,
         [text_generation.ChatMessage("user", "What is the capital of France? Answer in one word.")],

@@ -25,8 +25,9 @@ from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from backend.jobs.worker import ensure_worker_running
-from backend.models import catalog, endpoints, packaged
+from backend.models.fetch import packaged
 from backend.models.loader import load_model
+from backend.models.resolve import catalogue, endpoints
 from backend.use_cases import search
 from backend.use_cases.catalogue import load_catalogue
 from backend.use_cases.embeddings import EmbeddingCache, encode_texts
@@ -59,7 +60,7 @@ def chat(settings, chat_server) -> config.Settings:
 
 
 def test_a_reply_streams_with_the_servers_token_counts_and_footer(chat):
-    remote = load_model(catalog.TEXT_GENERATION, "endpoint:lab", chat)
+    remote = load_model(catalogue.TEXT_GENERATION, "endpoint:lab", chat)
     stream = text_generation.stream_reply(
         remote, [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")], GREEDY
     )
@@ -73,7 +74,7 @@ def test_a_reply_streams_with_the_servers_token_counts_and_footer(chat):
 
 
 def test_a_stop_closes_the_stream_and_keeps_the_reply_so_far(chat):
-    remote = load_model(catalog.TEXT_GENERATION, "endpoint:lab", chat)
+    remote = load_model(catalogue.TEXT_GENERATION, "endpoint:lab", chat)
     stop = threading.Event()
     stop.set()  # as if Stop was clicked before the first piece arrived
     stream = text_generation.stream_reply(remote, [ChatMessage("user", "Hi")], GREEDY, stop)
@@ -83,13 +84,13 @@ def test_a_stop_closes_the_stream_and_keeps_the_reply_so_far(chat):
 
 
 def test_bad_conversations_are_refused_before_any_request(chat):
-    remote = load_model(catalog.TEXT_GENERATION, "endpoint:lab", chat)
+    remote = load_model(catalogue.TEXT_GENERATION, "endpoint:lab", chat)
     with pytest.raises(InvalidInputError, match="last message must be the user's"):
         text_generation.stream_reply(remote, [ChatMessage("assistant", "Hi")], GREEDY)
 
 
 def test_a_table_is_answered_with_bounded_concurrency_in_row_order(chat):
-    remote = load_model(catalog.TEXT_GENERATION, "endpoint:lab", chat)
+    remote = load_model(catalogue.TEXT_GENERATION, "endpoint:lab", chat)
     frame = pd.DataFrame({"prompt": ["one", "", "two", "three", "four"]})
     seen: list[tuple[int, int]] = []
     run = text_generation.generate_table(remote, frame, "prompt", GREEDY, progress=lambda d, t: seen.append((d, t)))
@@ -103,7 +104,7 @@ def test_a_batch_sends_at_most_max_concurrency_requests_at_once(settings):
     server = openai_servers.FixedAnswerServer(200, body=answer, delay=0.3)
     try:
         served = _with(settings, busy={"base_url": server.base_url, "model": "m", "max_concurrency": 3})
-        remote = load_model(catalog.TEXT_GENERATION, "endpoint:busy", served)
+        remote = load_model(catalogue.TEXT_GENERATION, "endpoint:busy", served)
         replies = text_generation.generate(remote, [f"question {i}" for i in range(10)], GREEDY)
     finally:
         server.close()
@@ -118,7 +119,7 @@ def test_a_cancelled_batch_sends_no_further_requests(settings):
     server = openai_servers.FixedAnswerServer(200, body=openai_servers.chat_completion("ok", 3, 1))
     try:
         served = _with(settings, busy={"base_url": server.base_url, "model": "m", "max_concurrency": 2})
-        remote = load_model(catalog.TEXT_GENERATION, "endpoint:busy", served)
+        remote = load_model(catalogue.TEXT_GENERATION, "endpoint:busy", served)
 
         def cancel_after_three(done: int, total: int) -> None:
             if done == 3:
@@ -135,7 +136,7 @@ def test_a_batch_job_runs_in_a_real_worker_process_against_the_server(chat, loca
     served = dataclasses.replace(chat, state_dir=local.state_dir)
     frame = pd.DataFrame({"question": ["What is AI?", "什么是大模型？", "Name a colour."]})
     request = BatchRequest(
-        catalog.TEXT_GENERATION, "endpoint:lab", "question", "q.csv", temperature=0, max_new_tokens=4
+        catalogue.TEXT_GENERATION, "endpoint:lab", "question", "q.csv", temperature=0, max_new_tokens=4
     )
     job = batch_jobs.submit_batch_job(request, frame, owner="ann", settings=served)
     # The app's own way of starting a worker: a detached process given every setting as environment
@@ -150,7 +151,7 @@ def test_a_batch_job_runs_in_a_real_worker_process_against_the_server(chat, loca
 
 
 def test_a_job_for_an_unconfigured_endpoint_is_refused_before_queuing(settings, local):
-    request = BatchRequest(catalog.TEXT_GENERATION, "endpoint:gone", "q", "q.csv")
+    request = BatchRequest(catalogue.TEXT_GENERATION, "endpoint:gone", "q", "q.csv")
     with pytest.raises(ModelUnavailableError, match="No model server"):
         batch_jobs.submit_batch_job(request, pd.DataFrame({"q": ["hi"]}), settings=local)
 
@@ -159,7 +160,7 @@ def test_a_job_for_an_unconfigured_endpoint_is_refused_before_queuing(settings, 
 
 
 def _fail(settings, table: dict) -> EndpointError:
-    remote = load_model(catalog.TEXT_GENERATION, "endpoint:down", _with(settings, down=table))
+    remote = load_model(catalogue.TEXT_GENERATION, "endpoint:down", _with(settings, down=table))
     with pytest.raises(EndpointError) as caught:
         list(text_generation.stream_reply(remote, [ChatMessage("user", "Hi")], GREEDY))
     return caught.value
@@ -217,7 +218,7 @@ def test_a_failing_server_fails_a_batch_job_with_the_same_words(settings, local)
         served = dataclasses.replace(
             _with(settings, down={"base_url": server.base_url, "model": "m", "api_key": KEY}), state_dir=local.state_dir
         )
-        request = BatchRequest(catalog.TEXT_GENERATION, "endpoint:down", "q", "q.csv")
+        request = BatchRequest(catalogue.TEXT_GENERATION, "endpoint:down", "q", "q.csv")
         job = batch_jobs.submit_batch_job(request, pd.DataFrame({"q": ["a", "b", "c"]}), settings=served)
         assert worker.run_job(job.id, served) == FAILED
     finally:
@@ -232,7 +233,7 @@ def test_a_failing_server_fails_a_batch_job_with_the_same_words(settings, local)
 @pytest.fixture(scope="module")
 def embeddings_server(tiny_models_dir, tmp_path_factory) -> str:
     log = tmp_path_factory.mktemp("served-embedder") / "embed.log"
-    with openai_servers.serve_embeddings(tiny_models_dir[catalog.EMBEDDINGS], log, api_key=KEY) as base_url:
+    with openai_servers.serve_embeddings(tiny_models_dir[catalogue.EMBEDDINGS], log, api_key=KEY) as base_url:
         yield base_url
 
 
@@ -241,25 +242,25 @@ def _vectors(settings, base_url: str, key: str = KEY, model: str = "tiny") -> co
 
 
 def test_served_embeddings_equal_the_same_model_in_process(settings, embeddings_server, tiny_model_paths):
-    remote = load_model(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server))
+    remote = load_model(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server))
     texts = ["Fraud detection in card payments", "大模型正在改变各行各业。", "x"] * 30  # two requests of 64
     there = encode_texts(remote, texts)
-    here = encode_texts(load_model(catalog.EMBEDDINGS, tiny_model_paths[catalog.EMBEDDINGS], settings), texts)
+    here = encode_texts(load_model(catalogue.EMBEDDINGS, tiny_model_paths[catalogue.EMBEDDINGS], settings), texts)
     assert there.shape == here.shape
     np.testing.assert_allclose(there, here, atol=1e-5)
 
 
 def test_the_search_uses_an_embeddings_endpoint_and_falls_back_in_words(settings, embeddings_server, tmp_path):
     catalogue = load_catalogue()
-    remote = endpoints.connect(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server))
+    remote = endpoints.connect(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server))
     found = search.search_catalogue("fraud", catalogue, lambda: remote, EmbeddingCache(tmp_path))
     assert found.mode == search.SEMANTIC and found.model_ref == "endpoint:v" and found.hits
     # The same name pointed at another model later: its catalogue vectors are not reused from disk.
-    moved = endpoints.connect(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, model="tiny-2"))
+    moved = endpoints.connect(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, model="tiny-2"))
     fresh = EmbeddingCache(tmp_path)
     assert search.search_catalogue("fraud", catalogue, lambda: moved, fresh).mode == search.SEMANTIC
     assert fresh.computed == 1 and len(list(tmp_path.glob("*.npy"))) == 2
-    refused = endpoints.connect(catalog.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, "nope"))
+    refused = endpoints.connect(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, "nope"))
     fallback = search.search_catalogue("fraud", catalogue, lambda: refused, EmbeddingCache())
     assert fallback.mode == search.KEYWORD
     assert "refused this app's credentials" in fallback.notice and KEY not in fallback.notice
@@ -270,7 +271,7 @@ def test_the_real_smollm2_answers_sensibly_through_transformers_serve(settings, 
     folder = openai_servers.serve_ready(require_packaged(packaged.SMOLLM2_135M), tmp_path / "smollm2")
     with openai_servers.serve_chat(folder, tmp_path / "serve.log") as base_url:
         served = _with(settings, smol={"base_url": base_url, "model": str(folder)})
-        remote = load_model(catalog.TEXT_GENERATION, "endpoint:smol", served)
+        remote = load_model(catalogue.TEXT_GENERATION, "endpoint:smol", served)
         question = [ChatMessage("user", "What is the capital of France? Answer in one word.")]
         stream = text_generation.stream_reply(remote, question, GenerationOptions(temperature=0, max_new_tokens=8))
         "".join(stream)

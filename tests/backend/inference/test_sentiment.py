@@ -67,7 +67,7 @@ def test_a_fine_tuned_model_shows_its_own_labels(settings, tmp_path_factory):
 
 
 def test_fast_mode_embedding_head_models_work_unchanged(settings, tiny_model_paths):
-    embedding_head = pytest.importorskip("backend.models.embedding_head")
+    embedding_head = pytest.importorskip("backend.models.load.embedding_head")
     from sentence_transformers import SentenceTransformer
 
     embedder = SentenceTransformer(tiny_model_paths["embeddings"], device="cpu")

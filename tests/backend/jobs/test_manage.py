@@ -6,11 +6,12 @@ import shutil
 import subprocess
 import sys
 
+from backend import model_registry
 from backend.inference import batch
 from backend.jobs import manage
 from backend.jobs.store import RUNNING, SUCCEEDED, JobStore, new_job_id
-from backend.models import catalog, registry
 from backend.models.cache import ModelCache
+from backend.models.resolve import catalogue
 from backend.training import jobs
 
 
@@ -21,7 +22,7 @@ def _recorded_model(local, source: str, owner: str = "ana") -> tuple[str, str]:
     shutil.copytree(source, folder)
     store.create(job_id, "train", "text", {}, {}, folder.parent, owner, title="Tickets")
     store.claim(job_id)
-    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalog.SENTIMENT})
+    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalogue.SENTIMENT})
     return job_id, str(folder)
 
 
@@ -35,26 +36,26 @@ def test_viewing_and_listing_jobs_never_write(local, sqlite_writes):
     with sqlite_writes() as writes:
         assert manage.view_job(job_id, "ana", local).job.status == RUNNING
         assert [job.id for job in jobs.list_jobs("ana", settings=local)] == [job_id]
-        assert batch.list_batch_jobs("ana", catalog.SENTIMENT, settings=local) == []
-        registry.list_local_models(catalog.SENTIMENT, owner="ana", settings=local)
+        assert batch.list_batch_jobs("ana", catalogue.SENTIMENT, settings=local) == []
+        model_registry.list_local_models(catalogue.SENTIMENT, owner="ana", settings=local)
     assert writes == []
 
 
 def test_deleting_a_job_evicts_its_model_from_the_cache(local, tiny_model_paths):
     job_id, model_dir = _recorded_model(local, tiny_model_paths["sentiment"])
-    [listed] = registry.list_local_models(catalog.SENTIMENT, owner="ana", settings=local)
+    [listed] = model_registry.list_local_models(catalogue.SENTIMENT, owner="ana", settings=local)
     assert (listed.path, listed.label) == (model_dir, f"Tickets · {job_id}")
     cache = ModelCache(2**30, settings=local)
-    cache.get(catalog.SENTIMENT, listed.path)
-    cache.get(catalog.SENTIMENT, tiny_model_paths["sentiment"])  # another model stays
+    cache.get(catalogue.SENTIMENT, listed.path)
+    cache.get(catalogue.SENTIMENT, tiny_model_paths["sentiment"])  # another model stays
     manage.delete_job(job_id, "ana", local, cache=cache)
     assert [item.model_ref for item in cache.loaded()] == [tiny_model_paths["sentiment"]]
-    assert registry.list_local_models(catalog.SENTIMENT, owner="ana", settings=local) == []
+    assert model_registry.list_local_models(catalogue.SENTIMENT, owner="ana", settings=local) == []
 
 
 def test_a_recorded_model_is_shown_by_title_and_job_id_never_by_path(local, tiny_model_paths):
     job_id, model_dir = _recorded_model(local, tiny_model_paths["sentiment"])
-    assert registry.display_name(model_dir, local) == f"Tickets · {job_id}"
-    assert registry.display_name("org/hub-model", local) == "org/hub-model"
-    assert registry.display_name(str(local.models_dir / "team" / "model"), local) == "team/model"
-    assert registry.display_name("/somewhere/else/my-model", local) == "my-model"
+    assert model_registry.display_name(model_dir, local) == f"Tickets · {job_id}"
+    assert model_registry.display_name("org/hub-model", local) == "org/hub-model"
+    assert model_registry.display_name(str(local.models_dir / "team" / "model"), local) == "team/model"
+    assert model_registry.display_name("/somewhere/else/my-model", local) == "my-model"

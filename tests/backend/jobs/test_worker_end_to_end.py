@@ -14,8 +14,8 @@ import pytest
 from backend.jobs import manage, queue
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from backend.jobs.worker import ensure_worker_running, lock_path, worker_alive
-from backend.models import catalog
-from backend.models.registry import list_local_models
+from backend.model_registry import list_local_models
+from backend.models.resolve import catalogue
 from backend.training import jobs
 from backend.training.params import FAST, FULL, TrainingParams
 from tests.support.polling import running_with_steps, wait_for
@@ -87,7 +87,7 @@ def test_cancel_then_worker_death_then_a_queued_job_survives_until_a_new_worker_
     assert any("took the job" in line["text"] for line in view.logs)
     model_dir = str(Path(view.job.artefacts["model_dir"]).resolve())
     assert [
-        m.title for m in list_local_models(catalog.SENTIMENT, owner="ana", settings=local) if m.path == model_dir
+        m.title for m in list_local_models(catalogue.SENTIMENT, owner="ana", settings=local) if m.path == model_dir
     ] == ["Queued reviews"]
 
 

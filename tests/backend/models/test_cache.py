@@ -3,9 +3,9 @@ import threading
 import pytest
 
 from backend.errors import InsufficientMemoryError
-from backend.models import catalog
 from backend.models.cache import ModelCache
 from backend.models.loader import load_from_plan, load_model
+from backend.models.resolve import catalogue
 
 
 @pytest.fixture
@@ -26,35 +26,35 @@ def _size(task, tiny_model_paths, settings):
 
 def test_second_get_reuses_the_model(tiny_model_paths, settings, counting_loader):
     cache = ModelCache(10 * 2**20, loader=counting_loader, settings=settings)
-    ref = tiny_model_paths[catalog.SENTIMENT]
-    assert cache.get(catalog.SENTIMENT, ref) is cache.get(catalog.SENTIMENT, ref)
-    assert counting_loader.calls == [(catalog.SENTIMENT, ref)]
+    ref = tiny_model_paths[catalogue.SENTIMENT]
+    assert cache.get(catalogue.SENTIMENT, ref) is cache.get(catalogue.SENTIMENT, ref)
+    assert counting_loader.calls == [(catalogue.SENTIMENT, ref)]
 
 
 def test_least_recently_used_model_is_evicted_past_the_budget(tiny_model_paths, settings, counting_loader):
     sizes = {
         t: _size(t, tiny_model_paths, settings)
-        for t in (catalog.SENTIMENT, catalog.IMAGE_CLASSIFICATION, catalog.TEXT_GENERATION)
+        for t in (catalogue.SENTIMENT, catalogue.IMAGE_CLASSIFICATION, catalogue.TEXT_GENERATION)
     }
     # Room for the two largest of the three, not for all three.
     budget = sum(sizes.values()) - min(sizes.values()) + 1
     cache = ModelCache(budget, loader=counting_loader, settings=settings)
-    cache.get(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])
-    cache.get(catalog.IMAGE_CLASSIFICATION, tiny_model_paths[catalog.IMAGE_CLASSIFICATION])
-    cache.get(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])  # now most recent
-    cache.get(catalog.TEXT_GENERATION, tiny_model_paths[catalog.TEXT_GENERATION])
+    cache.get(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])
+    cache.get(catalogue.IMAGE_CLASSIFICATION, tiny_model_paths[catalogue.IMAGE_CLASSIFICATION])
+    cache.get(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])  # now most recent
+    cache.get(catalogue.TEXT_GENERATION, tiny_model_paths[catalogue.TEXT_GENERATION])
     held = {item.task for item in cache.loaded()}
-    assert catalog.TEXT_GENERATION in held
+    assert catalogue.TEXT_GENERATION in held
     assert cache.used_bytes() <= budget
-    assert catalog.IMAGE_CLASSIFICATION not in held or catalog.SENTIMENT not in held
+    assert catalogue.IMAGE_CLASSIFICATION not in held or catalogue.SENTIMENT not in held
     if len(held) == 2:
-        assert held == {catalog.SENTIMENT, catalog.TEXT_GENERATION}
+        assert held == {catalogue.SENTIMENT, catalogue.TEXT_GENERATION}
 
 
 def test_model_larger_than_budget_is_refused_with_advice(tiny_model_paths, settings, counting_loader):
     cache = ModelCache(1024, loader=counting_loader, settings=settings)
     with pytest.raises(InsufficientMemoryError) as caught:
-        cache.get(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])
+        cache.get(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])
     assert "LSM_MODEL_MEMORY_MB" in caught.value.user_text()
     assert cache.loaded() == []
 
@@ -62,15 +62,15 @@ def test_model_larger_than_budget_is_refused_with_advice(tiny_model_paths, setti
 def test_catalogue_estimate_refuses_before_loading(settings, counting_loader):
     cache = ModelCache(100 * 2**20, loader=counting_loader, settings=settings)
     with pytest.raises(InsufficientMemoryError):
-        cache.get(catalog.TEXT_GENERATION, catalog.default_model(catalog.TEXT_GENERATION).hub_id)
+        cache.get(catalogue.TEXT_GENERATION, catalogue.default_model(catalogue.TEXT_GENERATION).hub_id)
     assert counting_loader.calls == []
 
 
 def test_concurrent_requests_load_once(tiny_model_paths, settings, counting_loader):
     cache = ModelCache(10 * 2**20, loader=counting_loader, settings=settings)
-    ref = tiny_model_paths[catalog.TRANSLATION]
+    ref = tiny_model_paths[catalogue.TRANSLATION]
     results = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get(catalog.TRANSLATION, ref))) for _ in range(6)]
+    threads = [threading.Thread(target=lambda: results.append(cache.get(catalogue.TRANSLATION, ref))) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -81,9 +81,9 @@ def test_concurrent_requests_load_once(tiny_model_paths, settings, counting_load
 
 def test_evict_and_clear(tiny_model_paths, settings):
     cache = ModelCache(10 * 2**20, settings=settings)
-    cache.get(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])
-    assert cache.evict(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])
-    assert not cache.evict(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])
-    cache.get(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT])
+    cache.get(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])
+    assert cache.evict(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])
+    assert not cache.evict(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])
+    cache.get(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT])
     cache.clear()
     assert cache.loaded() == [] and cache.used_bytes() == 0

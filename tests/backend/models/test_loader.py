@@ -7,26 +7,26 @@ import torch
 
 from backend.config import load_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
-from backend.models import catalog
 from backend.models.loader import load_model
-from backend.models.plan import choose_dtype, mirror_folder, plan_load, resolve_source
+from backend.models.resolve import catalogue
+from backend.models.resolve.plan import choose_dtype, mirror_folder, plan_load, resolve_source
 from tests.support.local_hub import cache_repo
 
 
-@pytest.mark.parametrize("task", list(catalog.TASKS))
+@pytest.mark.parametrize("task", list(catalogue.TASKS))
 def test_every_task_loads_from_a_local_folder(task, tiny_model_paths, settings):
     loaded = load_model(task, tiny_model_paths[task], dataclasses.replace(settings, cpu_bfloat16="off"))
     assert loaded.device.kind == "cpu"
     assert loaded.dtype == "float32"
     assert loaded.memory_bytes > 0
     assert loaded.model_ref == tiny_model_paths[task]
-    if task != catalog.EMBEDDINGS:
+    if task != catalogue.EMBEDDINGS:
         assert loaded.preprocessor is not None
         assert not loaded.model.training
 
 
 def test_loaded_classifier_really_runs(tiny_model_paths, settings):
-    loaded = load_model(catalog.SENTIMENT, tiny_model_paths[catalog.SENTIMENT], settings)
+    loaded = load_model(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT], settings)
     batch = loaded.preprocessor(["I love this product"], return_tensors="pt")
     with torch.inference_mode():
         logits = loaded.model(**batch).logits
@@ -36,17 +36,17 @@ def test_loaded_classifier_really_runs(tiny_model_paths, settings):
 
 def test_relative_folder_names_resolve_inside_models_dir(tiny_model_paths, settings):
     source, is_local = resolve_source("tiny/sentiment", settings)
-    assert is_local and Path(source) == Path(tiny_model_paths[catalog.SENTIMENT]).resolve()
+    assert is_local and Path(source) == Path(tiny_model_paths[catalogue.SENTIMENT]).resolve()
 
 
 def test_hub_id_uses_offline_mirror_when_present(tiny_models_dir, settings):
     mirror = mirror_folder("acme/tiny-sentiment", settings)
     mirror.parent.mkdir(parents=True, exist_ok=True)
     if not mirror.exists():
-        mirror.symlink_to(tiny_models_dir[catalog.SENTIMENT], target_is_directory=True)
+        mirror.symlink_to(tiny_models_dir[catalogue.SENTIMENT], target_is_directory=True)
     source, is_local = resolve_source("acme/tiny-sentiment", settings)
     assert is_local and source == str(mirror)
-    assert load_model(catalog.SENTIMENT, "acme/tiny-sentiment", settings).memory_bytes > 0
+    assert load_model(catalogue.SENTIMENT, "acme/tiny-sentiment", settings).memory_bytes > 0
 
 
 @pytest.mark.parametrize("ref", ["../../etc", "/etc", "tiny/../../../etc", "", "a" * 500, "x\x00y"])
@@ -75,7 +75,7 @@ def test_missing_folder_says_what_to_do(settings):
 
 def test_hub_id_offline_gives_the_offline_message(settings):
     with pytest.raises(ModelUnavailableError) as caught:
-        load_model(catalog.SENTIMENT, "acme/not-mirrored-model", settings)
+        load_model(catalogue.SENTIMENT, "acme/not-mirrored-model", settings)
     assert "without the Hugging Face Hub" in caught.value.user_text()
     assert "LSM_MODELS_DIR" in caught.value.detail
     assert str(settings.models_dir) not in caught.value.user_text() + caught.value.detail  # no server paths
@@ -87,7 +87,7 @@ def test_pickle_only_folder_is_refused(settings):
     (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
     (folder / "pytorch_model.bin").write_bytes(b"not really a pickle")
     with pytest.raises(UnsafeModelError) as caught:
-        load_model(catalog.SENTIMENT, "pickled", settings)
+        load_model(catalogue.SENTIMENT, "pickled", settings)
     assert "safetensors" in caught.value.user_text()
 
 
@@ -96,23 +96,23 @@ def test_corrupt_folder_gives_a_load_error(tiny_models_dir, settings):
 
     folder = settings.models_dir / "corrupt"
     if not folder.exists():
-        shutil.copytree(tiny_models_dir[catalog.SENTIMENT], folder)
+        shutil.copytree(tiny_models_dir[catalogue.SENTIMENT], folder)
         (folder / "model.safetensors").write_bytes(b"\x00garbage")
     with pytest.raises(ModelLoadError) as caught:
-        load_model(catalog.SENTIMENT, "corrupt", settings)
+        load_model(catalogue.SENTIMENT, "corrupt", settings)
     assert "corrupt" in caught.value.user_text()
 
 
 def test_half_precision_on_gpu_and_catalogue_dtype_on_cpu(settings):
-    from backend.models.device import DeviceInfo
+    from backend.models.resolve.device import DeviceInfo
 
     gpu = DeviceInfo("cuda", "cuda:0", "GPU", "bfloat16")
     cpu = DeviceInfo("cpu", "cpu", "CPU", None)
     float32_cpu = dataclasses.replace(settings, cpu_bfloat16="off")
-    llm = catalog.default_model(catalog.TEXT_GENERATION).hub_id
-    assert choose_dtype(catalog.SENTIMENT, "any/model", gpu, float32_cpu) == "bfloat16"
-    assert choose_dtype(catalog.SENTIMENT, "any/model", cpu, float32_cpu) == "float32"
-    assert choose_dtype(catalog.TEXT_GENERATION, llm, cpu, float32_cpu) == "bfloat16"
+    llm = catalogue.default_model(catalogue.TEXT_GENERATION).hub_id
+    assert choose_dtype(catalogue.SENTIMENT, "any/model", gpu, float32_cpu) == "bfloat16"
+    assert choose_dtype(catalogue.SENTIMENT, "any/model", cpu, float32_cpu) == "float32"
+    assert choose_dtype(catalogue.TEXT_GENERATION, llm, cpu, float32_cpu) == "bfloat16"
 
 
 @pytest.mark.parametrize(
@@ -120,19 +120,19 @@ def test_half_precision_on_gpu_and_catalogue_dtype_on_cpu(settings):
     [("auto", True, "bfloat16"), ("auto", False, "float32"), ("on", False, "bfloat16"), ("off", True, "float32")],
 )
 def test_cpu_bfloat16_for_the_demos_where_the_cpu_computes_it(settings, monkeypatch, preference, native, expected):
-    from backend.models import device as device_module
-    from backend.models.device import DeviceInfo
+    from backend.models.resolve import device as device_module
+    from backend.models.resolve.device import DeviceInfo
 
     monkeypatch.setattr(device_module, "cpu_computes_bfloat16", lambda: native)
     chosen = dataclasses.replace(settings, cpu_bfloat16=preference)
     cpu = DeviceInfo("cpu", "cpu", "CPU", None)
-    for task in (catalog.SENTIMENT, catalog.TRANSLATION, catalog.IMAGE_CLASSIFICATION):
+    for task in (catalogue.SENTIMENT, catalogue.TRANSLATION, catalogue.IMAGE_CLASSIFICATION):
         assert choose_dtype(task, "any/model", cpu, chosen) == expected
     # A chat reply is memory-bound: "auto" takes bfloat16's half bytes even where it is emulated.
     chat = "bfloat16" if preference == "auto" else expected
-    assert choose_dtype(catalog.TEXT_GENERATION, "any/model", cpu, chosen) == chat
+    assert choose_dtype(catalogue.TEXT_GENERATION, "any/model", cpu, chosen) == chat
     # Stored embeddings (search index, fine-tuning features) must keep one precision.
-    assert choose_dtype(catalog.EMBEDDINGS, "any/model", cpu, chosen) == "float32"
+    assert choose_dtype(catalogue.EMBEDDINGS, "any/model", cpu, chosen) == "float32"
 
 
 def test_cpu_bfloat16_setting_is_read_from_the_environment(monkeypatch):
@@ -142,7 +142,7 @@ def test_cpu_bfloat16_setting_is_read_from_the_environment(monkeypatch):
     assert load_settings().cpu_bfloat16 == "off"
 
 
-@pytest.mark.parametrize("task", [catalog.SENTIMENT, catalog.IMAGE_CLASSIFICATION])
+@pytest.mark.parametrize("task", [catalogue.SENTIMENT, catalogue.IMAGE_CLASSIFICATION])
 def test_memory_estimate_of_a_folder_counts_the_dtype_it_loads_in(task, tiny_model_paths, settings):
     float32 = dataclasses.replace(settings, cpu_bfloat16="off")
     bfloat16 = dataclasses.replace(settings, cpu_bfloat16="on")
@@ -174,16 +174,16 @@ def test_settings_read_from_secrets_file(tmp_path, monkeypatch):
 def test_a_cached_hub_snapshot_is_read_tensor_by_tensor_like_a_local_folder(hub_settings, local_hub, tiny_models_dir):
     import transformers
 
-    from backend.models import hub
+    from backend.models.fetch import hub
     from tests.support.local_hub import TINY_REPO
 
     assert hub.cached_snapshot(TINY_REPO) is None
     snapshot = cache_repo(local_hub, TINY_REPO)
     assert hub.cached_snapshot(TINY_REPO) == snapshot
-    plan = plan_load(catalog.SENTIMENT, TINY_REPO, dataclasses.replace(hub_settings, cpu_bfloat16="on"))
+    plan = plan_load(catalogue.SENTIMENT, TINY_REPO, dataclasses.replace(hub_settings, cpu_bfloat16="on"))
     assert plan.folder is None and plan.dtype == "bfloat16"
 
-    loaded = load_model(catalog.SENTIMENT, TINY_REPO, dataclasses.replace(hub_settings, cpu_bfloat16="on"))
+    loaded = load_model(catalogue.SENTIMENT, TINY_REPO, dataclasses.replace(hub_settings, cpu_bfloat16="on"))
     # Read by lean_load from the snapshot's files (from_pretrained(hub id) would record the hub id).
     assert Path(loaded.model.name_or_path) == snapshot
     plain = transformers.AutoModelForSequenceClassification.from_pretrained(
@@ -205,35 +205,35 @@ def test_a_half_precision_snapshot_is_read_as_stored_for_int8(hub_settings, loca
     transformers.AutoTokenizer.from_pretrained(tiny_models_dir["sentiment"]).save_pretrained(half)
     local_hub.repos["tiny-org/half-sentiment"] = half
     int8 = dataclasses.replace(hub_settings, cpu_quantize="int8")
-    plan = plan_load(catalog.SENTIMENT, "tiny-org/half-sentiment", int8)
+    plan = plan_load(catalogue.SENTIMENT, "tiny-org/half-sentiment", int8)
     assert plan.int8 and plan.folder is None
     assert loader._weights_folder(plan, local_only=True) is None  # not cached, and the hub not asked
     snapshot = cache_repo(local_hub, "tiny-org/half-sentiment")
     assert loader._weights_folder(plan, local_only=True) == snapshot
     # Read as stored, then quantised a block at a time: never whole in float32.
     assert loader._read_dtype(plan, snapshot) == torch.float16
-    loaded = load_model(catalog.SENTIMENT, "tiny-org/half-sentiment", int8)
+    loaded = load_model(catalogue.SENTIMENT, "tiny-org/half-sentiment", int8)
     inputs = loaded.preprocessor(["fine"], return_tensors="pt")
     assert torch.isfinite(loaded.model(**inputs).logits).all()
 
 
 def test_a_hub_id_not_cached_yet_is_fetched_then_read_tensor_by_tensor(hub_settings, local_hub):
-    from backend.models import hub
+    from backend.models.fetch import hub
     from tests.support.local_hub import TINY_REPO
 
     bfloat16 = dataclasses.replace(hub_settings, cpu_bfloat16="on")
-    loaded = load_model(catalog.SENTIMENT, TINY_REPO, bfloat16)
+    loaded = load_model(catalogue.SENTIMENT, TINY_REPO, bfloat16)
     snapshot = hub.cached_snapshot(TINY_REPO)
     assert snapshot is not None and Path(loaded.model.name_or_path) == snapshot  # lean_load's, not from_pretrained's
     assert {p.dtype for p in loaded.model.parameters()} == {torch.bfloat16}
     # Fetched once: a second load reads the cache.
     fetched = local_hub.count("GET", f"/{TINY_REPO}/resolve/")
-    load_model(catalog.SENTIMENT, TINY_REPO, bfloat16)
+    load_model(catalogue.SENTIMENT, TINY_REPO, bfloat16)
     assert local_hub.count("GET", f"/{TINY_REPO}/resolve/") == fetched
 
 
 def test_a_repo_without_safetensors_weights_is_left_to_from_pretrained(hub_settings, local_hub, tmp_path):
-    from backend.models import hub
+    from backend.models.fetch import hub
 
     local_hub.repos["tiny-org/config-only"] = tmp_path
     (tmp_path / "config.json").write_text('{"model_type": "bert"}', encoding="utf-8")

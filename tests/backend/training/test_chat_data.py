@@ -8,7 +8,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from backend.errors import InvalidInputError
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.training import chat_data
 from backend.training.chat_data import (
     ALPACA,
@@ -26,7 +26,7 @@ from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversati
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_paths):
-    return AutoTokenizer.from_pretrained(tiny_model_paths[catalog.TEXT_GENERATION])
+    return AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.TEXT_GENERATION])
 
 
 def _jsonl(records) -> bytes:
@@ -127,6 +127,6 @@ def test_too_few_conversations_or_no_chat_template_are_refused(tokenizer, tiny_m
     upload = read_chat_upload("c.jsonl", as_messages_jsonl(marker_conversations(3)))
     with pytest.raises(InvalidInputError, match="at least 8 are needed"):
         prepare_chat_dataset(upload, ChatMapping(MESSAGES), tokenizer)
-    plain = AutoTokenizer.from_pretrained(tiny_model_paths[catalog.SENTIMENT])
+    plain = AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.SENTIMENT])
     with pytest.raises(InvalidInputError, match="no chat template"):
         prepare_chat_dataset(upload, ChatMapping(MESSAGES), plain, model_name="bert")

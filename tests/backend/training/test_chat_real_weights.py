@@ -13,8 +13,8 @@ import time
 import pytest
 
 from backend.jobs.progress import JobEvent
-from backend.models import packaged
-from backend.models.device import choose_device
+from backend.models.fetch import packaged
+from backend.models.resolve.device import choose_device
 from backend.training.chat_data import ChatMapping, prepare_chat_dataset, read_chat_upload
 from backend.training.chat_params import ChatTuneParams
 from backend.training.chat_runner import run_chat_tuning

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend import worker
+from backend import model_registry, worker
 from backend.errors import InvalidInputError, UnsafeModelError
 from backend.inference import text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.jobs.store import CANCELLED, QUEUED, SUCCEEDED, JobStore
-from backend.models import catalog, registry
 from backend.models.loader import load_model
+from backend.models.resolve import catalogue
 from backend.training import chat_jobs, export, jobs
 from backend.training.chat_data import ChatMapping, read_chat_upload
 from backend.training.chat_params import CHAT, FULL, ChatTuneParams
@@ -82,7 +82,7 @@ def tuned_job(base_model, chat_settings):
 
 def _greedy(model_ref: str, settings, prompt: str) -> str:
     # Exactly the demo's path: the loader and the streamed reply.
-    loaded = load_model(catalog.TEXT_GENERATION, model_ref, settings)
+    loaded = load_model(catalogue.TEXT_GENERATION, model_ref, settings)
     stream = text_generation.stream_reply(
         loaded, [ChatMessage("user", prompt)], GenerationOptions(temperature=0, max_new_tokens=6), threading.Event()
     )
@@ -116,9 +116,9 @@ def test_the_live_view_has_curves_speed_and_a_finished_progress(tuned_job, chat_
 
 @pytest.mark.slow
 def test_the_tuned_model_is_listed_for_its_owner_with_its_base(tuned_job, base_model, chat_settings):
-    listed = registry.list_local_models(catalog.TEXT_GENERATION, "ann", chat_settings)
+    listed = model_registry.list_local_models(catalogue.TEXT_GENERATION, "ann", chat_settings)
     assert [(m.title, m.job_id) for m in listed] == [("Marker bot", tuned_job.id)]
-    assert registry.list_local_models(catalog.TEXT_GENERATION, "bob", chat_settings) == []
+    assert model_registry.list_local_models(catalogue.TEXT_GENERATION, "bob", chat_settings) == []
     assert tuned_job.artefacts["base_model"] == base_model
     card = (Path(tuned_job.artefacts["model_dir"]) / "README.md").read_text(encoding="utf-8")
     assert "Marker bot" in card and "perplexity" in card and "LoRA adapters (rank 8" in card

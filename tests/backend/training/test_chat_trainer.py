@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from backend.models.device import DeviceInfo
+from backend.models.resolve.device import DeviceInfo
 from backend.training.chat_data import IGNORE_INDEX
 from backend.training.chat_trainer import _collator, mixed_precision
 

@@ -97,7 +97,7 @@ def test_other_files_are_ignored_with_a_warning(tmp_path):
 
 
 def test_a_zip_cannot_smuggle_a_model_into_the_demo_pickers(tmp_path, settings):
-    from backend.models.registry import list_local_models
+    from backend.model_registry import list_local_models
 
     files = _colour_files()
     files["fake-model/config.json"] = b'{"model_type": "bert"}'

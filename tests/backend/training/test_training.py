@@ -13,10 +13,10 @@ import torch
 from backend.errors import InsufficientMemoryError, ModelUnavailableError
 from backend.jobs.progress import JobCancelled, Reporter
 from backend.jobs.store import SUCCEEDED, Job
-from backend.models import catalog
-from backend.models.device import DeviceInfo
+from backend.model_registry import MANIFEST
 from backend.models.loader import load_model
-from backend.models.registry import MANIFEST
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo
 from backend.training import hf_training
 from backend.training.datasets import ColumnMapping, prepare_text_dataset
 from backend.training.image_data import prepare_image_dataset
@@ -47,7 +47,7 @@ def _demo_predictions(task: str, model_dir: str, settings, inputs) -> list[int]:
     loaded = load_model(task, model_dir, settings)
     batch = (
         loaded.preprocessor(inputs, return_tensors="pt", padding=True, truncation=True)
-        if task == catalog.SENTIMENT
+        if task == catalogue.SENTIMENT
         else loaded.preprocessor(images=inputs, return_tensors="pt")
     )
     with torch.inference_mode():
@@ -58,7 +58,9 @@ def _demo_predictions(task: str, model_dir: str, settings, inputs) -> list[int]:
 def test_fast_text_model_beats_chance_and_loads_like_any_classifier(fast_text_run, text_data, settings):
     _, run_dir, result, _ = fast_text_run
     assert result.report.accuracy > 0.8  # chance is 0.5 on two balanced classes
-    predictions, loaded = _demo_predictions(catalog.SENTIMENT, result.model_dir, settings, text_data.validation.inputs)
+    predictions, loaded = _demo_predictions(
+        catalogue.SENTIMENT, result.model_dir, settings, text_data.validation.inputs
+    )
     accuracy = np.mean(np.array(predictions) == np.array(text_data.validation.labels))
     assert accuracy == pytest.approx(result.report.accuracy, abs=1e-6)
     assert loaded.model.config.id2label == {0: "negative", 1: "positive"}
@@ -71,7 +73,7 @@ def test_finished_model_carries_its_card_and_manifest(fast_text_run, settings):
     # with the folder, so an exported model dropped into the models folder is listed too.
     params, run_dir, result, _ = fast_text_run
     manifest = json.loads((Path(result.model_dir) / MANIFEST).read_text(encoding="utf-8"))
-    assert (manifest["task"], manifest["title"], manifest["owner"]) == (catalog.SENTIMENT, "Fast reviews", "tester")
+    assert (manifest["task"], manifest["title"], manifest["owner"]) == (catalogue.SENTIMENT, "Fast reviews", "tester")
     assert manifest["metrics"]["accuracy"] == result.report.accuracy
     card = (Path(result.model_dir) / "README.md").read_text(encoding="utf-8")
     assert "Fast reviews" in card and params.base_model in card and f"{result.report.accuracy:.3f}" in card
@@ -103,7 +105,9 @@ def test_full_text_fine_tuning_learns(tiny_model_paths, settings, text_data):
     assert result.report.accuracy > 0.8
     losses = [e.value for e in events if e.kind == "metric" and e.name == "train_loss"]
     assert losses[-1] < losses[0]
-    predictions, loaded = _demo_predictions(catalog.SENTIMENT, result.model_dir, settings, text_data.validation.inputs)
+    predictions, loaded = _demo_predictions(
+        catalogue.SENTIMENT, result.model_dir, settings, text_data.validation.inputs
+    )
     assert type(loaded.model).__name__ == "BertForSequenceClassification"
     assert np.mean(np.array(predictions) == np.array(text_data.validation.labels)) == pytest.approx(
         result.report.accuracy
@@ -121,7 +125,7 @@ def test_image_classifier_learns_colours(method, learning_rate, tiny_model_paths
     assert result.report.accuracy > 0.7
     assert result.report.confusion and sum(map(sum, result.report.confusion)) == len(data.validation)
     images = [open_image((run_dir / "data" / p).read_bytes()) for p in data.validation.inputs]
-    predictions, loaded = _demo_predictions(catalog.IMAGE_CLASSIFICATION, result.model_dir, settings, images)
+    predictions, loaded = _demo_predictions(catalogue.IMAGE_CLASSIFICATION, result.model_dir, settings, images)
     assert loaded.model.config.id2label == {0: "blue", 1: "red"}
     assert np.mean(np.array(predictions) == np.array(data.validation.labels)) == pytest.approx(result.report.accuracy)
 
@@ -279,7 +283,7 @@ def test_the_sentiment_demo_code_runs_a_fast_mode_model(fast_text_run, settings)
     from backend.inference import sentiment
 
     _, _, result, _ = fast_text_run
-    loaded = load_model(catalog.SENTIMENT, result.model_dir, settings)
+    loaded = load_model(catalogue.SENTIMENT, result.model_dir, settings)
     answer = sentiment.classify_text(loaded, "love great product works fine 喜欢")
     assert answer.classification.label == "positive"
     assert set(answer.classification.scores) == {"negative", "positive"}
@@ -295,7 +299,7 @@ def test_the_image_demo_code_runs_a_fine_tuned_image_model(tiny_model_paths, set
         "image", FAST, tiny_model_paths["image-classifier-base"], epochs=8, learning_rate=1e-2, batch_size=8
     )
     result = run_training(params, data, run_dir, settings=settings)
-    loaded = load_model(catalog.IMAGE_CLASSIFICATION, result.model_dir, settings)
+    loaded = load_model(catalogue.IMAGE_CLASSIFICATION, result.model_dir, settings)
     red = open_image(colour_image((220, 30, 30), seed=4242))
     answer = image_classification.classify_image(loaded, red, "red.png")
     assert {p.label for p in answer.prediction.top} == {"blue", "red"}
@@ -312,4 +316,4 @@ def test_a_broken_fast_mode_folder_is_a_readable_load_error(fast_text_run, setti
     shutil.copytree(result.model_dir, broken, dirs_exist_ok=True)
     (broken / "embedding_head.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="fast-mode model in model could not be read"):
-        load_model(catalog.SENTIMENT, str(broken), settings)
+        load_model(catalogue.SENTIMENT, str(broken), settings)

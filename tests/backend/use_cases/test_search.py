@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from backend.errors import InvalidInputError, ModelLoadError, ModelUnavailableError
-from backend.models import catalog as model_catalog
 from backend.models.loader import LoadedModel, load_model
+from backend.models.resolve import catalogue as model_catalog
 from backend.use_cases import embeddings, search
 from backend.use_cases.catalogue import Catalogue, load_catalogue
 from backend.use_cases.embeddings import EmbeddingCache

@@ -12,9 +12,9 @@ import dataclasses
 import pytest
 
 from backend.config import get_settings, load_settings
-from backend.models import catalog as model_catalog
 from backend.models.loader import load_model
-from backend.models.plan import mirror_folder
+from backend.models.resolve import catalogue as model_catalog
+from backend.models.resolve.plan import mirror_folder
 from backend.use_cases import search
 from backend.use_cases.catalogue import load_catalogue
 from backend.use_cases.embeddings import EmbeddingCache

@@ -11,14 +11,15 @@ from streamlit.testing.v1 import AppTest
 
 from backend import config
 from backend.models import cache as cache_module
-from backend.models import catalog, download, hub
 from backend.models.answers import shared_answers
-from backend.models.plan import mirror_folder
+from backend.models.fetch import download, hub
+from backend.models.resolve import catalogue
+from backend.models.resolve.plan import mirror_folder
 from tests.support.local_hub import LocalHub, closed_port_endpoint
 from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
-DEFAULT = catalog.default_model(catalog.SENTIMENT).hub_id
+DEFAULT = catalogue.default_model(catalogue.SENTIMENT).hub_id
 
 
 @pytest.fixture

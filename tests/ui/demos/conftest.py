@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.config import PROJECT_ROOT
-from backend.models.device import DeviceInfo
+from backend.models.resolve.device import DeviceInfo
 
 APP = str(PROJECT_ROOT / "app.py")
 

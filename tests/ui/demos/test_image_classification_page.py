@@ -12,7 +12,7 @@ from backend.inference.footer import RunFooter
 from backend.inference.image_classification import ImagePrediction, ImageResult, LabelScore
 from backend.inference.tables import TableRun
 from backend.jobs import worker as job_worker
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/image_classification.py"
@@ -111,7 +111,7 @@ def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, m
     app.file_uploader(key="image_classification.batch_files").set_value(uploads).run()
     app.button(key="image_classification.batch_run").click().run()
     assert not app.exception
-    job = batch.list_batch_jobs("", catalog.IMAGE_CLASSIFICATION)[0]
+    job = batch.list_batch_jobs("", catalogue.IMAGE_CLASSIFICATION)[0]
     assert (job.status, job.dataset) == ("queued", {"rows": 2, "items": 1, "skipped": 1})
     assert "Waiting for the worker" in texts(app, "info")
     assert seen == []  # the page itself never ran the batch

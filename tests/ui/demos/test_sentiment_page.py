@@ -13,7 +13,7 @@ from backend.inference.tables import TableRun
 from backend.jobs import manage
 from backend.jobs import worker as job_worker
 from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support import tiny_models
 from tests.support.demo_pages import texts
 
@@ -105,7 +105,7 @@ def test_a_fine_tuned_model_is_offered_by_title_and_job_id_and_runs_for_real(ope
     tiny_models.build_text_classifier(folder, labels=["billing", "bug", "praise"])
     store.create(job_id, "train", "text", {}, {}, folder.parent, "", title="Support tickets")
     store.claim(job_id)
-    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalog.SENTIMENT})
+    store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalogue.SENTIMENT})
     try:
         app = open_page(PAGE)
         picker = app.selectbox(key="sentiment.model")
@@ -148,7 +148,7 @@ def test_batch_upload_becomes_a_job_whose_results_the_page_shows(open_page, monk
     assert app.selectbox(key="sentiment.batch_column").value == "review"
     app.button(key="sentiment.batch_run").click().run()
     assert not app.exception
-    job = batch.list_batch_jobs("", catalog.SENTIMENT)[0]
+    job = batch.list_batch_jobs("", catalogue.SENTIMENT)[0]
     assert (job.status, job.title, job.dataset["items"]) == ("queued", "reviews.csv", 2)
     assert app.selectbox(key="sentiment.batch_job").value == job.id
     assert "Waiting for the worker" in texts(app, "info")
@@ -171,7 +171,7 @@ def test_a_bad_table_gets_a_message(open_page):
 
 def test_a_failed_batch_offers_retry_which_queues_a_copy_and_picks_it(open_page, monkeypatch):
     monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
-    request = batch.BatchRequest(catalog.SENTIMENT, "org/stand-in", "review", "retry-me.csv")
+    request = batch.BatchRequest(catalogue.SENTIMENT, "org/stand-in", "review", "retry-me.csv")
     old = batch.submit_batch_job(request, pd.DataFrame({"review": ["great", "bad"]}))
     store = JobStore()
     store.claim(old.id)
@@ -182,7 +182,7 @@ def test_a_failed_batch_offers_retry_which_queues_a_copy_and_picks_it(open_page,
         assert app.selectbox(key="sentiment.batch_job").value == old.id
         app.button(key=f"sentiment.batch_retry.{old.id}").click().run()
         assert not app.exception, [e.value for e in app.exception]
-        new = batch.list_batch_jobs("", catalog.SENTIMENT)[0]
+        new = batch.list_batch_jobs("", catalogue.SENTIMENT)[0]
         new_id = new.id
         assert new.id != old.id and (new.status, new.title, new.params) == ("queued", "retry-me.csv", old.params)
         assert store.require(old.id).status == "failed"

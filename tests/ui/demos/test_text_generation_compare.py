@@ -7,7 +7,7 @@ import pytest
 from backend import config
 from backend.inference import text_generation
 from backend.jobs.store import SUCCEEDED, JobStore
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/text_generation.py"
@@ -25,7 +25,7 @@ def tuned_model(tmp_path, monkeypatch, settings):
     (run_dir / "model" / "config.json").write_text("{}")
     store = JobStore(settings=local)
     store.create("job-chat", "chat", "chat", {}, {}, run_dir, title="Marker bot", method="lora", base_model=BASE)
-    artefacts = {"model_dir": str(run_dir / "model"), "model_task": catalog.TEXT_GENERATION, "base_model": BASE}
+    artefacts = {"model_dir": str(run_dir / "model"), "model_task": catalogue.TEXT_GENERATION, "base_model": BASE}
     store.finish("job-chat", SUCCEEDED, artefacts=artefacts)
     yield str(run_dir / "model")
     monkeypatch.undo()

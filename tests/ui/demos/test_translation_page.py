@@ -5,7 +5,7 @@ from backend.inference.batch import BatchRequest
 from backend.inference.footer import RunFooter
 from backend.inference.translation import Translated, TranslationResult
 from backend.jobs import worker as job_worker
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
 
 PAGE = "pages/demos/translation.py"
@@ -95,10 +95,10 @@ def test_batch_table_is_queued_with_the_chosen_direction_and_decoding(open_page,
     app.file_uploader(key="translation.batch_file").set_value(("phrases.csv", csv, "text/csv")).run()
     app.button(key="translation.batch_run").click().run()
     assert not app.exception
-    job = batch.list_batch_jobs("", catalog.TRANSLATION)[0]
+    job = batch.list_batch_jobs("", catalogue.TRANSLATION)[0]
     request = BatchRequest.from_params(job.params)
     assert (request.target_language, request.num_beams, request.column) == ("en", 4, "text")
-    assert request.model_ref == catalog.translation_model("zh", "en").hub_id
+    assert request.model_ref == catalogue.translation_model("zh", "en").hub_id
     assert "Waiting for the worker" in texts(app, "info")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from backend import worker
 from backend.jobs.store import JobStore
-from backend.models import catalog
+from backend.models.resolve import catalogue
 from backend.training import chat_jobs
 from backend.training.chat_data import ChatMapping, read_chat_upload
 from backend.training.chat_params import CHAT, ChatTuneParams
@@ -29,7 +29,7 @@ def _chat_form(open_page, tiny_model_paths, data: bytes):
     assert app.button(key="finetune.chat.submit").disabled
     app.file_uploader(key="finetune.chat.file").set_value(("chats.jsonl", data, "application/jsonl")).run()
     app.selectbox(key="finetune.chat.base").set_value(LOCAL_FOLDER).run()
-    app.text_input(key="finetune.chat.base_folder").input(tiny_model_paths[catalog.TEXT_GENERATION]).run()
+    app.text_input(key="finetune.chat.base_folder").input(tiny_model_paths[catalogue.TEXT_GENERATION]).run()
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -61,7 +61,7 @@ def test_bad_conversations_are_reported_and_nothing_is_queued(state, open_page, 
 def test_a_finished_chat_job_shows_its_report_and_downloads(state, open_page, tiny_model_paths):
     upload = read_chat_upload("c.jsonl", as_messages_jsonl(marker_conversations(16)))
     params = ChatTuneParams(
-        tiny_model_paths[catalog.TEXT_GENERATION],
+        tiny_model_paths[catalogue.TEXT_GENERATION],
         title="Tiny chat",
         epochs=1,
         max_length=64,

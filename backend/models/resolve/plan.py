@@ -1,0 +1,248 @@
+"""Resolving a model reference once, before loading: where it comes from, how it will load, what
+it will cost.
+
+Model references come from users (pickers, text boxes, fine-tuned runs, job parameters), so they
+are hostile until resolved: a hub id must look like ``org/name``; a folder must lie inside the
+models folder or the fine-tuning runs folder; local weights must be safetensors. ``plan_load``
+does all of that without network access and without reading weights (only folder listings and
+safetensors headers), so it is also the cheap check run before a fine-tuning job is queued.
+The cache, the inference loader and the training loader all take its ``LoadPlan``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.config import Settings, get_settings
+from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
+from backend.models.resolve import catalogue, endpoints, engine_choice
+from backend.models.resolve.device import DeviceInfo, choose_device, wants_cpu_bfloat16
+from backend.models.resolve.weight_files import loaded_bytes, require_safetensors
+from backend.server_paths import shown_path
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_MAX_REF_LENGTH = 400
+IN_APP_HINT = "Pick a model marked as downloaded on the Models page, or type the name of a local model folder."
+
+
+def operator_detail(settings: Settings) -> str:
+    """Commands and settings for whoever runs the server; never asks to set what is already set."""
+    text = (
+        "To run without the Hugging Face Hub, run `python -m backend.models download` on a connected "
+        "machine and copy the models folder to this server's models folder (LSM_MODELS_DIR)."
+    )
+    return text if settings.offline else f"{text} Then set LSM_OFFLINE=1."
+
+
+# The demos. Sentence embeddings stay float32: the fine-tuning features and the use-case search
+# index are computed once and compared with later embeddings, so they must not change precision.
+CPU_BFLOAT16_TASKS = (
+    catalogue.SENTIMENT,
+    catalogue.TRANSLATION,
+    catalogue.IMAGE_CLASSIFICATION,
+    catalogue.TEXT_GENERATION,
+)
+# Chat replies come a token at a time, and each token reads every weight once: the work waits on
+# memory, so half the bytes win even where bfloat16 arithmetic is emulated (benchmarks/RESULTS.md:
+# a bfloat16 pipeline x1.56 a float32 one on a CPU without bfloat16 units). "auto" loads them in
+# bfloat16 on every CPU; the other demos only where the CPU computes bfloat16 natively.
+MEMORY_BOUND_TASKS = (catalogue.TEXT_GENERATION,)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """A model reference resolved for one task on one device.
+
+    Attributes:
+        task: a task name from ``backend.models.resolve.catalogue.TASKS``.
+        ref: the reference as the user gave it (the cache key and the name shown).
+        source: what ``from_pretrained`` gets: a local folder, or the hub id itself.
+        is_local: whether ``source`` is a folder on this machine.
+        folder: that folder, or None for a hub id with no local copy.
+        device: where the model will run.
+        dtype: the dtype its weights load in ("float32", "bfloat16" or "float16").
+        int8: whether its Linear layers are quantised to int8 after loading (CPU demos, by setting).
+        use_safetensors: True to refuse anything but safetensors; None (vetted catalogue hub ids
+            only) to let transformers fall back to ``.bin`` through torch's weights-only unpickler.
+        estimated_bytes: expected weight memory (0 when unknown: a hub id outside the catalogue).
+        engine: what runs it: "torch", or "onnx" / "ctranslate2" on CPU by setting (``engines``).
+    """
+
+    task: str
+    ref: str
+    source: str
+    is_local: bool
+    folder: Path | None
+    device: DeviceInfo
+    dtype: str
+    int8: bool
+    use_safetensors: bool | None
+    estimated_bytes: int
+    engine: str = engine_choice.TORCH
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able summary."""
+        return {
+            "task": self.task,
+            "ref": self.ref,
+            "source": self.source,
+            "is_local": self.is_local,
+            "folder": str(self.folder) if self.folder else None,
+            "device": self.device.name,
+            "dtype": self.dtype,
+            "int8": self.int8,
+            "use_safetensors": self.use_safetensors,
+            "estimated_mb": round(self.estimated_bytes / 2**20, 1),
+            "engine": self.engine,
+        }
+
+
+def mirror_folder(hub_id: str, settings: Settings) -> Path:
+    """Where the offline copy of ``hub_id`` lives inside the models folder."""
+    return settings.models_dir / hub_id.replace("/", "--")
+
+
+def _allowed_roots(settings: Settings) -> list[Path]:
+    return [settings.models_dir.resolve(), settings.runs_dir.resolve()]
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether resolved ``path`` is ``root`` or lies below it."""
+    return path == root or root in path.parents
+
+
+def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[str, bool]:
+    """Turn a model reference into ``(source, is_local_folder)``.
+
+    A hub id is served from its mirror folder when one exists. Anything else must be a folder
+    inside the models folder or the runs folder (relative names are taken inside the models
+    folder); symlinks are resolved first so they cannot point out of it.
+
+    Raises:
+        UnsafeModelError: the reference is malformed or leaves the allowed folders.
+        ModelUnavailableError: a folder reference names no model folder.
+    """
+    settings = settings or get_settings()
+    ref = (model_ref or "").strip()
+    if not ref or len(ref) > _MAX_REF_LENGTH or "\x00" in ref:
+        raise UnsafeModelError("The model reference is empty or malformed.")
+    if endpoints.is_endpoint_ref(ref):
+        # Only a name the operator configured: the reference never carries an address.
+        return endpoints.require_endpoint(None, ref, settings).model, False
+    if _HUB_ID.match(ref) and ".." not in ref:
+        mirror = mirror_folder(ref, settings)
+        if (mirror / "config.json").is_file() or (mirror / "modules.json").is_file():
+            return str(mirror), True
+        nested = (settings.models_dir / ref).resolve()
+        if is_inside(nested, settings.models_dir.resolve()) and (nested / "config.json").is_file():
+            return str(nested), True
+        return ref, False
+    candidate = Path(ref).expanduser()
+    if not candidate.is_absolute():
+        candidate = settings.models_dir / candidate
+    resolved = candidate.resolve()
+    if not any(is_inside(resolved, root) for root in _allowed_roots(settings)):
+        raise UnsafeModelError(
+            f"Model folder {shown_path(ref, settings)!r} is outside the models folder.",
+            "Put local models inside the models folder (setting LSM_MODELS_DIR).",
+        )
+    if not (resolved / "config.json").is_file():
+        raise ModelUnavailableError(
+            f"No model folder at {shown_path(ref, settings)!r} (it has no config.json).",
+            IN_APP_HINT,
+            operator_detail(settings),
+        )
+    return str(resolved), True
+
+
+def _dtype_for(task: str, spec: catalogue.ModelSpec | None, device: DeviceInfo, settings: Settings) -> str:
+    if device.half_dtype:
+        return device.half_dtype
+    if device.kind == "cpu" and task in CPU_BFLOAT16_TASKS:
+        automatic = settings.cpu_bfloat16.strip().lower() == "auto"
+        if wants_cpu_bfloat16(settings.cpu_bfloat16) or (automatic and task in MEMORY_BOUND_TASKS):
+            return "bfloat16"
+    return spec.cpu_dtype if spec else "float32"
+
+
+def choose_dtype(task: str, model_ref: str, device: DeviceInfo, settings: Settings | None = None) -> str:
+    """Half precision on GPU. On CPU, bfloat16 for the demos where the CPU computes it natively
+    and for chat on any CPU (setting ``cpu_bfloat16``), else the catalogue's CPU dtype (float32
+    unless it says so)."""
+    return _dtype_for(task, catalogue.find_spec(model_ref, task), device, settings or get_settings())
+
+
+def demo_dtype(device: DeviceInfo, settings: Settings | None = None) -> str:
+    """The dtype demo models load in on ``device`` (what the sidebar reports), for models the
+    catalogue says nothing special about."""
+    return _dtype_for(catalogue.SENTIMENT, None, device, settings or get_settings())
+
+
+def plan_load(
+    task: str,
+    model_ref: str,
+    settings: Settings | None = None,
+    device: DeviceInfo | None = None,
+    *,
+    training: bool = False,
+) -> LoadPlan:
+    """Resolve ``model_ref`` for ``task``: source, device, dtype, int8, safetensors policy, size.
+
+    No network access and no weights are read, so a bad reference fails here, fast, with the
+    same error a load would raise.
+
+    Args:
+        task: a task name from ``backend.models.resolve.catalogue.TASKS``.
+        model_ref: a hub id (``org/name``) or a model folder inside the models or runs folder.
+        settings: settings to use (default: the process settings).
+        device: device to load onto (default: chosen from the settings).
+        training: plan a fine-tuning load: float32 weights (mixed precision is the trainer's
+            business) and no int8.
+
+    Raises:
+        ModelLoadError: unknown task, or a folder with no weights file.
+        UnsafeModelError: a malformed reference, a folder outside the allowed folders, or
+            pickle-only weights.
+        ModelUnavailableError: a folder reference that names no model folder.
+    """
+    settings = settings or get_settings()
+    if task not in catalogue.TASKS:
+        raise ModelLoadError(f"Unknown task {task!r}.")
+    if endpoints.is_endpoint_ref(model_ref):
+        endpoint = endpoints.require_endpoint(task, model_ref, settings)
+        # Nothing loads here: no weights, no memory from the budget, no dtype of ours.
+        device = endpoints.device_of(endpoint)
+        return LoadPlan(task, model_ref.strip(), endpoint.model, False, None, device, endpoints.REMOTE, False, True, 0)
+    source, is_local = resolve_source(model_ref, settings)
+    folder = Path(source) if is_local else None
+    weight_files = require_safetensors(folder) if folder else []
+    device = device or choose_device(settings.device)
+    listed = [spec for spec in catalogue.CATALOGUE if spec.hub_id == model_ref]
+    spec = next((s for s in listed if s.task == task), None)
+    engine = engine_choice.TORCH if training else engine_choice.engine_for(task, device, settings, folder)
+    # The engines start from float32 weights (llama.cpp quantises its copy) and replace int8 Linear layers.
+    dtype = "float32" if training or engine != engine_choice.TORCH else _dtype_for(task, spec, device, settings)
+    int8 = not training and engine == engine_choice.TORCH and engine_choice.wants_int8(task, device, settings)
+    # At the chosen dtype even under int8: a budget figure on the safe side of the packed weights.
+    estimated = spec.memory_mb(dtype) * 2**20 if spec else loaded_bytes(weight_files, dtype)
+    if engine == engine_choice.LLAMA_CPP:
+        # Its copy holds 34 bytes per 32 weights (8-bit blocks with a float16 scale): 17/32 of bfloat16.
+        estimated = loaded_bytes(weight_files, "bfloat16") * 17 // 32
+    return LoadPlan(
+        task=task,
+        ref=model_ref,
+        source=source,
+        is_local=is_local,
+        folder=folder,
+        device=device,
+        # Dynamic quantisation starts from float32 weights; weight-only int8 (chat) keeps the dtype.
+        dtype="float32" if int8 and task not in engine_choice.WEIGHT_ONLY_TASKS else dtype,
+        int8=int8,
+        # Catalogue hub ids are vetted; a few only publish .bin weights, which transformers then
+        # loads with torch's weights_only unpickler. Every other reference must be safetensors.
+        use_safetensors=None if (listed and not is_local) else True,
+        estimated_bytes=estimated,
+        engine=engine,
+    )
