@@ -96,7 +96,8 @@ def secrets_example() -> str:
     for setting in setting_fields():
         if setting.name == "endpoints":
             continue
-        lines += _comment(f"{setting.metadata['help']} ({environment_name(setting)})")
+        also = f" or {setting.metadata['fallback_env']}" if setting.metadata["fallback_env"] else ""
+        lines += _comment(f"{setting.metadata['help']} ({environment_name(setting)}{also})")
         example = _EXAMPLES.get(setting.name)
         secret = not setting.repr
         if example is not None or secret:

@@ -61,7 +61,7 @@ def test_every_setting_has_a_description_and_appears_in_both_documents():
     for setting in config.setting_fields():
         assert len(setting.metadata["help"]) > 20, setting.name
         assert f"`{config.environment_name(setting)}`" in table
-        assert f"({config.environment_name(setting)})" in example or setting.name == "endpoints"
+        assert f"({config.environment_name(setting)}" in example or setting.name == "endpoints"
 
 
 def test_the_secrets_example_is_toml_that_the_settings_read_as_their_defaults(tmp_path, monkeypatch):
