@@ -11,8 +11,8 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import Field, asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,14 +40,14 @@ class Endpoint:
     """
 
     name: str
-    base_url: str = field(metadata={"help": "the server's OpenAI API root"})
-    model: str = field(metadata={"help": "the name the server serves (vLLM: --served-model-name)"})
-    task: str = field(metadata={"help": '"text-generation" or "embeddings" (Applications search)'})
+    base_url: str = field(metadata={"description": "the server's OpenAI API root"})
+    model: str = field(metadata={"description": "the name the server serves (vLLM: --served-model-name)"})
+    task: str = field(metadata={"description": '"text-generation" or "embeddings" (Applications search)'})
     # Kept out of reprs (and so out of logs and tracebacks that print settings).
-    api_key: str = field(default="", repr=False, metadata={"help": "vLLM --api-key; leave out for none"})
-    timeout_s: float = field(default=60.0, metadata={"help": "seconds per request"})
-    max_concurrency: int = field(default=4, metadata={"help": "requests at once from one batch job"})
-    max_retries: int = field(default=2, metadata={"help": "retries on 429, 5xx and lost connections"})
+    api_key: str = field(default="", repr=False, metadata={"description": "vLLM --api-key; leave out for none"})
+    timeout_s: float = field(default=60.0, metadata={"description": "seconds per request"})
+    max_concurrency: int = field(default=4, metadata={"description": "requests at once from one batch job"})
+    max_retries: int = field(default=2, metadata={"description": "retries on 429, 5xx and lost connections"})
 
 
 def _endpoint(name: str, table: object) -> Endpoint:
@@ -120,25 +120,26 @@ def _protected(raw: str) -> tuple[str, ...]:
 
 
 def _setting(
-    help: str,
-    default: object = MISSING,
-    *,
+    description: str,
     raw_default: str,
-    parse: object = _text,
+    *,
+    parse: Callable[[str], Any] = _text,
     env: str = "",
     key: str = "",
     fallback_env: str = "",
     empty_env_counts: bool = False,
     secret: bool = False,
 ) -> Any:
-    """A documented setting: ``help`` is what the settings table and the secrets example say.
+    """A documented setting: ``description`` is what the settings table and the secrets example say.
 
-    ``raw_default`` is the default as text (what the table shows, parsed like a typed value);
-    ``env`` and ``key`` override the names derived from the field name (``LSM_`` + NAME, name);
+    ``raw_default`` is the default as the environment would spell it (the table shows it; parsed,
+    it is the field's default); ``env`` and ``key`` override the names derived from the field name
+    (``LSM_`` + NAME, and the name itself); ``fallback_env`` is read when neither the environment
+    nor the secrets file sets it; with ``empty_env_counts`` an empty variable is a value, not unset;
     a ``secret`` never appears in reprs, pages or logs.
     """
     metadata = {
-        "help": help,
+        "description": description,
         "raw_default": raw_default,
         "parse": parse,
         "env": env,
@@ -146,9 +147,7 @@ def _setting(
         "fallback_env": fallback_env,
         "empty_env_counts": empty_env_counts,
     }
-    if default is MISSING:
-        return field(repr=not secret, metadata=metadata)
-    return field(default=default, repr=not secret, metadata=metadata)
+    return field(default=parse(raw_default), repr=not secret, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -191,34 +190,29 @@ class Settings:
     cpu_quantize: str = _setting(
         "`int8`: int8 Linear layers for the CPU demos, weight-only int8 for the chat model "
         "(see docs/benchmarks.md); `none` keeps the weights as they are.",
-        "none",
         raw_default="none",
         parse=_word,
     )
     cpu_bfloat16: str = _setting(
         "`auto`: the CPU demos load in bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX) "
         "and the chat model on every CPU; `on` or `off` to force it.",
-        "auto",
         raw_default="auto",
         parse=_word,
     )
     cpu_engine: str = _setting(
         "Another engine per CPU demo, comma-separated: `sentiment=onnx` (ONNX Runtime), "
         "`translation=ctranslate2` (CTranslate2), `text-generation=llama.cpp`; other tasks run in torch.",
-        "",
         raw_default="",
         parse=_word,
     )
     hub_endpoint: str = _setting(
         "The Hugging Face Hub or a mirror of it, as huggingface_hub reads it.",
-        "https://huggingface.co",
         raw_default="https://huggingface.co",
         parse=lambda raw: raw.strip().rstrip("/"),
         env="HF_ENDPOINT",
     )
     warm_tasks: tuple[str, ...] = _setting(
         "Tasks whose default model loads in the background when the server starts, comma-separated, or `all`.",
-        (),
         raw_default="",
         parse=_names,
     )
@@ -226,26 +220,22 @@ class Settings:
     job_store: str = _setting(
         "Where job state lives: empty for the SQLite file in the state folder (one machine), or a "
         "`postgresql://user:password@host:5432/db` URL that workers on several machines share.",
-        "",
         raw_default="",
         secret=True,
     )
     runs_folder: str = _setting(
         "Run folders (uploads, checkpoints, trained models); empty for `runs/` in the state folder. "
         "A cluster points every app replica and worker at one shared folder.",
-        "",
         raw_default="",
     )
     job_heartbeat_seconds: float = _setting(
         "How often a worker reports; a job whose worker missed 12 beats is failed as dead.",
-        5.0,
         raw_default="5",
         parse=float,
     )
     worker_autostart: bool = _setting(
         "Whether the app starts a worker on its own machine when a job waits (Community Cloud needs it); "
         "`0` where workers run elsewhere.",
-        True,
         raw_default="1",
         parse=_flag,
     )
@@ -254,14 +244,12 @@ class Settings:
     access_password_hash: str = _setting(
         "Shared password for protected pages, as the hash `python -m backend.auth` prints; "
         "ignored when an `[auth]` table configures OpenID Connect.",
-        "",
         raw_default="",
         secret=True,
     )
     protected: tuple[str, ...] = _setting(
         "Navigation sections or page paths that need sign-in, comma-separated (a list in the secrets "
         "file); `none` protects nothing.",
-        DEFAULT_PROTECTED,
         raw_default=",".join(DEFAULT_PROTECTED),
         parse=_protected,
         empty_env_counts=True,
@@ -269,16 +257,14 @@ class Settings:
     client_address_header: str = _setting(
         "Header carrying the client's address when a reverse proxy on another host sits in front "
         "(e.g. `X-Real-IP`); only set it behind such a proxy, since clients can send any header.",
-        "",
         raw_default="",
     )
     endpoints: tuple[Endpoint, ...] = _setting(
         "OpenAI-compatible model servers as a JSON object, "
         '`{"name": {"base_url": ..., "model": ..., "task": ..., "api_key": ...}}`; replaces every '
         "`[showcase.endpoints.<name>]` table.",
-        (),
         raw_default="",
-        parse=None,
+        parse=lambda _raw: (),  # read_setting reads the JSON or the tables (_read_endpoints)
         secret=True,
     )
 

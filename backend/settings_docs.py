@@ -58,7 +58,7 @@ def settings_table() -> str:
         "| --- | --- | --- | --- |",
     ]
     for setting in setting_fields():
-        meaning = setting.metadata["help"]
+        meaning = setting.metadata["description"]
         if setting.metadata["fallback_env"]:
             meaning += f" `{setting.metadata['fallback_env']}` is read when neither is set."
         rows.append(
@@ -97,7 +97,7 @@ def secrets_example() -> str:
         if setting.name == "endpoints":
             continue
         also = f" or {setting.metadata['fallback_env']}" if setting.metadata["fallback_env"] else ""
-        lines += _comment(f"{setting.metadata['help']} ({environment_name(setting)}{also})")
+        lines += _comment(f"{setting.metadata['description']} ({environment_name(setting)}{also})")
         example = _EXAMPLES.get(setting.name)
         secret = not setting.repr
         if example is not None or secret:
@@ -116,7 +116,7 @@ def secrets_example() -> str:
         if item.name == "name":
             continue
         value = _ENDPOINT_EXAMPLE.get(item.name) or repr(item.default)
-        lines.append(f"# {f'{item.name} = {value}':<44} # {item.metadata['help']}")
+        lines.append(f"# {f'{item.name} = {value}':<44} # {item.metadata['description']}")
     return "\n".join(lines) + "\n\n" + _AUTH_EXAMPLE
 
 

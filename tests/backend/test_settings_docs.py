@@ -59,7 +59,7 @@ def test_every_setting_has_a_description_and_appears_in_both_documents():
     table = settings_docs.settings_table()
     example = settings_docs.secrets_example()
     for setting in config.setting_fields():
-        assert len(setting.metadata["help"]) > 20, setting.name
+        assert len(setting.metadata["description"]) > 20, setting.name
         assert f"`{config.environment_name(setting)}`" in table
         assert f"({config.environment_name(setting)}" in example or setting.name == "endpoints"
 
