@@ -201,7 +201,9 @@ class Settings:
     )
     cpu_engine: str = _setting(
         "Another engine per CPU demo, comma-separated: `sentiment=onnx` (ONNX Runtime), "
-        "`translation=ctranslate2` (CTranslate2), `text-generation=llama.cpp`; other tasks run in torch.",
+        "`translation=ctranslate2` (CTranslate2), `text-generation=llama.cpp` (run "
+        "`bash scripts/install-llama-cpp.sh` once first); other tasks run in torch. Each engine's copy "
+        "of a model is made once and kept in `<model folder>/.lsm-engines/`.",
         raw_default="",
         parse=_word,
     )
