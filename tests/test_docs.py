@@ -74,3 +74,17 @@ def test_every_command_in_the_docs_names_a_script_or_module_that_exists():
 def test_the_command_finder_sees_blocks_inline_code_and_settings_before_a_command():
     text = "Run `bash scripts/app.sh` or\n```bash\nLSM_OFFLINE=1 .venv/bin/python -m backend.worker  # a worker\n```\n"
     assert _commands(text) == [["bash", "scripts/app.sh"], [".venv/bin/python", "-m", "backend.worker"]]
+
+
+def test_the_layout_names_every_top_level_part_of_backend_and_pages():
+    developing = (ROOT / "docs" / "developing.md").read_text(encoding="utf-8")
+    layout = developing.split("## Layout", 1)[1].split("```")[1]
+    named = set(re.findall(r"[\w.]+", layout))
+    parts = [
+        path
+        for folder in ("backend", "pages")
+        for path in (ROOT / folder).iterdir()
+        if not path.name.startswith(("_", ".")) and (path.suffix == ".py" or path.is_dir())
+    ]
+    unnamed = [str(path.relative_to(ROOT)) for path in parts if path.name not in named and path.stem not in named]
+    assert parts and unnamed == []
