@@ -1,8 +1,10 @@
-"""Settings from environment variables and ``.streamlit/secrets.toml``.
+"""Settings from environment variables and ``.streamlit/secrets.toml``: the one place that reads them.
 
 Environment variables win over the ``[showcase]`` table of the secrets file, which wins over
 defaults, so the same code runs on a laptop, a GPU server and Streamlit Community Cloud.
 The backend reads the secrets file itself (with tomllib) because it never imports streamlit.
+Each setting is a documented field of ``Settings``; ``backend.settings_docs`` writes the settings
+table and the secrets example from those fields.
 """
 
 from __future__ import annotations
@@ -330,7 +332,8 @@ def read_setting(name: str, showcase: Mapping[str, object]) -> Any:
     if value is None or (value == "" and not setting.metadata["empty_env_counts"]):
         stored = showcase.get(secrets_key(setting))
         if stored is None:
-            value = os.environ.get(setting.metadata["fallback_env"] or "", "") or setting.metadata["raw_default"]
+            fallback = setting.metadata["fallback_env"]
+            value = (os.environ.get(fallback, "") if fallback else "") or setting.metadata["raw_default"]
         elif isinstance(stored, list):
             value = ",".join(str(item) for item in stored)
         elif isinstance(stored, bool):

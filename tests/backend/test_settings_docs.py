@@ -142,6 +142,10 @@ def test_settings_come_from_the_environment_then_the_secrets_file(monkeypatch, t
     monkeypatch.delenv("LSM_OFFLINE", raising=False)
     from_file = config.load_settings(secrets)
     assert (from_file.protected, from_file.queue_backend, from_file.offline) == (("Demos",), "redis", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert config.load_settings(tmp_path / "absent.toml").offline is True
+    monkeypatch.setenv("LSM_OFFLINE", "0")
+    assert config.load_settings(tmp_path / "absent.toml").offline is False
 
 
 def test_the_command_runs_as_the_docs_say():
