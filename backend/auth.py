@@ -19,23 +19,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib.util
-import os
 import secrets
 import threading
 import time
-import tomllib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.config import PROJECT_ROOT
+from backend.config import DEFAULT_PROTECTED, read_secrets_file, read_setting, showcase_table
 
 OIDC = "oidc"
 PASSWORD = "password"
 OPEN = "open"
-# Fine-tuning stores users' datasets and models; "Your market data" takes internal figures.
-DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py")
 # OWASP's 2023 advice for PBKDF2-HMAC-SHA256; a check takes a few hundred ms, which also slows guessing.
 _PBKDF2_ITERATIONS = 600_000
 _PBKDF2_PREFIX = "pbkdf2_sha256"
@@ -204,13 +200,10 @@ class AttemptLimiter:
                 self._failures.setdefault(key, deque()).append(now)
 
 
-def _read_secrets(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        return {}
+def _read_secrets(path: Path | None) -> dict[str, object]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+        return read_secrets_file(path)
+    except (OSError, ValueError):
         return {}
 
 
@@ -233,16 +226,6 @@ def _oidc_providers(auth_table: Mapping[str, object]) -> tuple[tuple[str, ...], 
     return tuple(tables), ""
 
 
-def _protected(showcase: Mapping[str, object]) -> tuple[str, ...]:
-    raw = os.environ.get("LSM_PROTECTED")
-    if raw is None:
-        value = showcase.get("protected", list(DEFAULT_PROTECTED))
-        raw = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    if raw.strip().lower() in ("", "none"):
-        return ()
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
 def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
     """Read the access policy afresh from the environment and the secrets file.
 
@@ -252,15 +235,14 @@ def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
     Returns:
         The policy; a misconfiguration is reported in ``problem`` and keeps protected pages closed.
     """
-    data = _read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
-    table = data.get("showcase")
-    showcase: dict[str, object] = table if isinstance(table, dict) else {}
-    protected = _protected(showcase)
+    data = _read_secrets(secrets_path)
+    showcase = showcase_table(data)
+    protected = read_setting("protected", showcase)
     auth_table = data.get("auth")
     if isinstance(auth_table, dict) and auth_table:
         providers, problem = _oidc_providers(auth_table)
         return AccessPolicy(mode=OIDC, protected=protected, providers=providers, problem=problem)
-    stored = os.environ.get("LSM_ACCESS_PASSWORD_HASH") or str(showcase.get("access_password_hash") or "")
+    stored = read_setting("access_password_hash", showcase)
     if stored:
         problem = (
             ""

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, Settings, to_environment
 from backend.models.resolve import engine_choice
 from benchmarks import measure
 
@@ -143,7 +143,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
 def _load_peaks(settings: Settings, hub_id: str = HUB_ID) -> list[dict[str, Any]]:
     rows = []
     for mode in LOAD_MODES:
-        env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir)}
+        env = {**os.environ, **to_environment(settings)}
         done = subprocess.run([sys.executable, "-m", "benchmarks.chat_speed", "load", mode, hub_id],
                               cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)  # fmt: skip
         if done.returncode != 0:

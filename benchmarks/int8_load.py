@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, Settings, to_environment
 from benchmarks import measure
 
 TASKS = ("image-classification", "translation", "sentiment")
@@ -199,7 +199,7 @@ def run(settings: Settings, tasks: tuple[str, ...] = TASKS, modes: tuple[str, ..
     result: dict[str, Any] = {"load_average_start": measure.load_average(), "rows": []}
     for task in tasks:
         for mode in modes:
-            env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir), "HF_HUB_OFFLINE": "1"}
+            env = {**os.environ, **to_environment(settings), "HF_HUB_OFFLINE": "1"}
             done = subprocess.run([sys.executable, "-m", "benchmarks.int8_load", "load", task, mode],
                                   cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)  # fmt: skip
             if done.returncode != 0:

@@ -7,20 +7,16 @@ user's owner id is their identity, and their uploads, jobs and models are theirs
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import streamlit as st
 
 from backend import auth
+from backend.config import get_settings
 from backend.text_safety import plain_markdown
 
 _PASSWORD_FLAG = "auth.password_ok"
 _CLIENT_ID = "auth.client_id"
-# A reverse proxy on another host makes every client share its address; when it sets a header with
-# the real one (e.g. X-Real-IP, X-Forwarded-For), name it here. Only set it behind such a proxy:
-# clients can write any header themselves.
-_ADDRESS_HEADER_ENV = "LSM_CLIENT_ADDRESS_HEADER"
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,7 +26,9 @@ def _password_limiter() -> auth.AttemptLimiter:
 
 
 def _client_address() -> str | None:
-    header = os.environ.get(_ADDRESS_HEADER_ENV, "").strip()
+    # A reverse proxy on another host makes every client share its address; the setting names the
+    # header that carries the real one (only set behind such a proxy: clients can write any header).
+    header = get_settings().client_address_header
     if header:
         # The proxy appends the address it saw last; earlier entries are whatever the client sent.
         value = str(st.context.headers.get(header) or "").split(",")[-1].strip()
