@@ -43,6 +43,8 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _MAX_LOG_CHARS = 2000
 # Each run folder keeps its job row as JSON, so a damaged database can be rebuilt from the folders.
 JOB_RECORD = "job.json"
+# Each run folder keeps the parameters it was submitted with (``submit.write_params_file``).
+PARAMS_FILE = "params.json"
 RECOVERED_ERROR = (
     "Recovered after the job database was damaged; its final state was not recorded. Submit the job again to retry."
 )
@@ -398,7 +400,7 @@ class JobStore:
         ``params.json`` (task, method, base model, title), so the folder can be seen and deleted.
         """
         try:
-            params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+            params = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
             if not isinstance(params, dict):
                 return False
             job = Job(

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.training.evaluation import EvaluationReport
+from backend.training.classifier.evaluation import EvaluationReport
 
 LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
 _SCORE_CURVES = {"val_accuracy": "validation accuracy", "val_f1": "validation macro-F1"}

@@ -18,9 +18,9 @@ from backend.errors import InsufficientMemoryError
 from backend.jobs.progress import Reporter
 from backend.models.device import DeviceInfo
 from backend.models.memory import halve_on_oom
-from backend.training.chat_params import ChatTuneParams
-from backend.training.evaluation import classification_scores
-from backend.training.params import TrainingParams
+from backend.training.chat.params import ChatTuneParams
+from backend.training.classifier.evaluation import classification_scores
+from backend.training.classifier.params import TrainingParams
 
 CHECKPOINTS_FOLDER = "checkpoints"
 # Logged points per epoch on the loss curve: enough for a curve, few enough for the job store.

@@ -14,9 +14,9 @@ import streamlit as st
 
 from backend import uploads
 from backend.columns import guess_label_column, guess_text_column
-from backend.training import datasets, staging
-from backend.training.datasets import ColumnMapping, PreparedDataset
-from backend.training.params import IMAGE, TEXT, TrainingParams
+from backend.training.classifier import datasets, staging
+from backend.training.classifier.datasets import ColumnMapping, PreparedDataset
+from backend.training.classifier.params import IMAGE, TEXT, TrainingParams
 from pages.components import upload
 from pages.components.upload import UploadedBytes, UploadedTable
 

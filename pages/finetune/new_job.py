@@ -4,9 +4,10 @@ and method, submit."""
 import streamlit as st
 
 from backend.text_safety import plain_markdown
-from backend.training import chat_jobs, jobs
-from backend.training.chat_params import CHAT
-from backend.training.params import FAST, FULL, IMAGE, TEXT
+from backend.training.chat import studio as chat_studio
+from backend.training.chat.params import CHAT
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FAST, FULL, IMAGE, TEXT
 from pages.components import chat_tuning, finetune, job_monitor, training_data
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
@@ -35,7 +36,10 @@ def _queued(job) -> None:  # noqa: ANN001 - a backend Job
     st.session_state["finetune.selected_job"] = job.id
     st.success(f"Job queued: {plain_markdown(job.title or job.id)}.", icon=":material/check_circle:")
     st.page_link(
-        "pages/finetune/jobs.py", label="Watch it train", icon=":material/monitoring:", query_params={"job": job.id}
+        "pages/finetune/jobs.py",
+        label="Watch it train",
+        icon=":material/monitoring:",
+        query_params={"job": job.id},
     )
 
 
@@ -63,7 +67,7 @@ if task == CHAT:
     if chat_submit:
         with user_errors(), st.spinner("Checking the data and queuing the job…"):
             checked = chat_tuning.checked_data(chat_data, chat_params, "finetune.chat")
-            _queued(chat_jobs.submit_chat_job(chat_params, checked, owner=current_owner()))
+            _queued(chat_studio.submit_chat_job(chat_params, checked, owner=current_owner()))
     st.stop()
 
 data = training_data.show_text_data("finetune") if task == TEXT else training_data.show_image_zip("finetune")
@@ -84,12 +88,12 @@ if check:
     # The base model is checked too (no download, no weights read), so a model that can never
     # load is reported here rather than by the worker after queuing.
     with user_errors():
-        jobs.check_base_model(params, current_owner())
+        classifier_studio.check_base_model(params, current_owner())
     with user_errors(), st.spinner("Checking the data…"):
         finetune.show_data_summary(training_data.check_data(data, params, "finetune"))
 if submit:
     with user_errors(), st.spinner("Checking the data and queuing the job…"):
         # What Check data made, unless the data or settings changed since: then it is checked again.
         prepared = training_data.checked_data(data, params, "finetune")
-        submit_job = jobs.submit_text_job if task == TEXT else jobs.submit_image_job
+        submit_job = classifier_studio.submit_text_job if task == TEXT else classifier_studio.submit_image_job
         _queued(submit_job(params, prepared, owner=current_owner()))

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from markdown_it import MarkdownIt
 
-from backend.training.datasets import ColumnMapping, prepare_text_dataset
-from backend.training.evaluation import build_report
-from backend.training.model_card import build_model_card
-from backend.training.params import FAST, TrainingParams
+from backend.training.classifier.datasets import ColumnMapping, prepare_text_dataset
+from backend.training.classifier.evaluation import build_report
+from backend.training.classifier.model_card import build_model_card
+from backend.training.classifier.params import FAST, TrainingParams
 
 PAYLOADS = ["![x](http://evil.example/a.png)", "[click](http://evil.example)", "<img src=x onerror=alert(1)>"]
 

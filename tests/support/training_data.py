@@ -9,8 +9,8 @@ import zipfile
 import pandas as pd
 from PIL import Image
 
-from backend.training.datasets import ColumnMapping, PreparedDataset, prepare_text_dataset
-from backend.training.params import TrainingParams
+from backend.training.classifier.datasets import ColumnMapping, PreparedDataset, prepare_text_dataset
+from backend.training.classifier.params import TrainingParams
 
 # Words the tiny test tokenizer knows (tests/tiny_models.py CORPUS), split by sentiment.
 POSITIVE_WORDS = ["love", "great", "works", "fine", "fast", "useful", "product", "喜欢", "很", "好"]

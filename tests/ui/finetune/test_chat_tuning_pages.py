@@ -6,9 +6,9 @@ from __future__ import annotations
 from backend import worker
 from backend.jobs.store import JobStore
 from backend.models import catalog
-from backend.training import chat_jobs
-from backend.training.chat_data import ChatMapping, read_chat_upload
-from backend.training.chat_params import CHAT, ChatTuneParams
+from backend.training.chat import studio as chat_studio
+from backend.training.chat.data import ChatMapping, read_chat_upload
+from backend.training.chat.params import CHAT, ChatTuneParams
 from pages.components.chat_tuning import LOCAL_FOLDER
 from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
 
@@ -69,8 +69,8 @@ def test_a_finished_chat_job_shows_its_report_and_downloads(state, open_page, ti
         report_max_new_tokens=8,
         validation_fraction=0.2,
     )
-    dataset = chat_jobs.check_chat_data(upload, ChatMapping("messages"), params, "", state.settings)
-    job = chat_jobs.submit_chat_job(params, dataset, settings=state.settings)
+    dataset = chat_studio.check_chat_data(upload, ChatMapping("messages"), params, "", state.settings)
+    job = chat_studio.submit_chat_job(params, dataset, settings=state.settings)
     assert worker.run_job(job.id, state.settings) == "succeeded"
     app = open_page(JOBS, {"job": job.id})
     assert not app.exception

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from backend.jobs.store import JobStore
-from backend.training import datasets, staging
-from backend.training.datasets import ColumnMapping
-from backend.training.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
+from backend.training.classifier import datasets, staging
+from backend.training.classifier.datasets import ColumnMapping
+from backend.training.classifier.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
 from tests.support.training_data import colour_folders_zip, image_zip, learnable_texts
 
 PAGE = "pages/finetune/new_job.py"
