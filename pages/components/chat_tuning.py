@@ -8,7 +8,7 @@ checks again when anything changed since.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import streamlit as st
 
@@ -41,7 +41,7 @@ from backend.training.chat.params import (
     default_chat_params,
 )
 from backend.training.chat.report import build_chat_curves_figure, side_by_side_table
-from pages.components import upload
+from pages.components import checked_data, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error
 from pages.components.param_form import FormField, show_param_form
@@ -180,34 +180,23 @@ def pick_parameters(base_model: str, key: str) -> ChatTuneParams:
     return replace(params, target_modules=params.target_modules.strip() or ALL_LINEAR)
 
 
-@dataclass(frozen=True)
-class _MadeFrom:
-    digest: str
-    mapping: ChatMapping
-    base_model: str
-    max_length: int
-    validation_fraction: float
-    seed: int
-
-
-def _made_from(digest: str, mapping: ChatMapping, params: ChatTuneParams) -> _MadeFrom:
-    return _MadeFrom(digest, mapping, params.base_model, params.max_length, params.validation_fraction, params.seed)
+def _made_from(digest: str, mapping: ChatMapping, params: ChatTuneParams) -> tuple[object, ...]:
+    # Everything the checked conversations depend on: the tokenizer's model, the cut and the split.
+    return (digest, mapping, params.base_model, params.max_length, params.validation_fraction, params.seed)
 
 
 def check_data(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
     """Check the conversations against the base model (raises ShowcaseError); remembered for Start."""
     chat_upload, digest, mapping = data
     dataset = chat_studio.check_chat_data(chat_upload, mapping, params, current_owner())
-    st.session_state[f"{key}.checked"] = (_made_from(digest, mapping, params), dataset)
+    checked_data.remember(key, _made_from(digest, mapping, params), dataset)
     return dataset
 
 
-def checked_data(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
+def checked_dataset(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
     """What *Check data* made from exactly this data and these settings, else a new check."""
-    checked = st.session_state.get(f"{key}.checked")
-    if checked is not None and checked[0] == _made_from(data[1], data[2], params):
-        return checked[1]
-    return check_data(data, params, key)
+    dataset: ChatDataset | None = checked_data.recall(key, _made_from(data[1], data[2], params))
+    return dataset if dataset is not None else check_data(data, params, key)
 
 
 def show_data_summary(dataset: ChatDataset) -> None:

@@ -66,7 +66,7 @@ if task == CHAT:
             chat_tuning.show_data_summary(chat_tuning.check_data(chat_data, chat_params, "finetune.chat"))
     if chat_submit:
         with user_errors(), st.spinner("Checking the data and queuing the job…"):
-            checked = chat_tuning.checked_data(chat_data, chat_params, "finetune.chat")
+            checked = chat_tuning.checked_dataset(chat_data, chat_params, "finetune.chat")
             _queued(chat_studio.submit_chat_job(chat_params, checked, owner=current_owner()))
     st.stop()
 
@@ -94,6 +94,6 @@ if check:
 if submit:
     with user_errors(), st.spinner("Checking the data and queuing the job…"):
         # What Check data made, unless the data or settings changed since: then it is checked again.
-        prepared = training_data.checked_data(data, params, "finetune")
+        prepared = training_data.checked_dataset(data, params, "finetune")
         submit_job = classifier_studio.submit_text_job if task == TEXT else classifier_studio.submit_image_job
         _queued(submit_job(params, prepared, owner=current_owner()))

@@ -9,7 +9,7 @@ import zipfile
 import pandas as pd
 from PIL import Image
 
-from backend.training.classifier.datasets import ColumnMapping, PreparedDataset, prepare_text_dataset
+from backend.training.classifier.datasets import PreparedDataset, TextLabelColumns, prepare_text_dataset
 from backend.training.classifier.params import TrainingParams
 
 # Words the tiny test tokenizer knows (tests/tiny_models.py CORPUS), split by sentiment.
@@ -31,7 +31,7 @@ def learnable_texts(per_class: int = 30, seed: int = 0) -> pd.DataFrame:
 def prepared_texts(frame: pd.DataFrame, params: TrainingParams) -> PreparedDataset:
     """A ``text``/``label`` table checked and split with ``params``, as the page's *Check data* does."""
     return prepare_text_dataset(
-        frame, ColumnMapping("text", "label"), None, params.validation_fraction, params.seed, params.max_length
+        frame, TextLabelColumns("text", "label"), None, params.validation_fraction, params.seed, params.max_length
     )
 
 

@@ -28,7 +28,7 @@ _ROWS_SHOWN = 8
 
 
 @dataclass(frozen=True)
-class ColumnMapping:
+class TextLabelColumns:
     """Which columns of an uploaded table hold the texts and the labels, and what to do with gaps.
 
     Attributes:
@@ -157,7 +157,7 @@ def stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[lis
 
 
 def _read_mapped_rows(
-    frame: pd.DataFrame, mapping: ColumnMapping, errors: list[str], warnings: list[str], what: str
+    frame: pd.DataFrame, mapping: TextLabelColumns, errors: list[str], warnings: list[str], what: str
 ) -> tuple[list[str], list[str]]:
     text_column, label_column = mapping.text.strip(), mapping.label.strip()
     missing_columns = [c for c in (text_column, label_column) if c not in frame.columns]
@@ -235,7 +235,7 @@ def _length_warnings(texts: list[str], max_length: int, warnings: list[str]) -> 
 
 
 def _read_validation(
-    frame: pd.DataFrame, mapping: ColumnMapping, index: dict[str, int], train_texts: set[str], warnings: list[str]
+    frame: pd.DataFrame, mapping: TextLabelColumns, index: dict[str, int], train_texts: set[str], warnings: list[str]
 ) -> Examples:
     """The uploaded validation table's examples; every label must be a training class."""
     errors: list[str] = []
@@ -254,7 +254,7 @@ def _read_validation(
 
 def prepare_text_dataset(
     frame: pd.DataFrame,
-    mapping: ColumnMapping,
+    mapping: TextLabelColumns,
     validation_frame: pd.DataFrame | None = None,
     validation_fraction: float = 0.2,
     seed: int = 42,

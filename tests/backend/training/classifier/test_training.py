@@ -18,7 +18,7 @@ from backend.models.device import DeviceInfo
 from backend.models.loader import load_model
 from backend.models.registry import MANIFEST
 from backend.training import hf_training
-from backend.training.classifier.datasets import ColumnMapping, prepare_text_dataset
+from backend.training.classifier.datasets import TextLabelColumns, prepare_text_dataset
 from backend.training.classifier.image_data import prepare_image_dataset
 from backend.training.classifier.params import FAST, FULL, TrainingParams
 from backend.training.classifier.runner import run_training
@@ -28,7 +28,7 @@ from tests.support.training_data import colour_folders_zip, learnable_texts
 
 @pytest.fixture(scope="module")
 def text_data():
-    return prepare_text_dataset(learnable_texts(per_class=30), ColumnMapping("text", "label"), seed=0)
+    return prepare_text_dataset(learnable_texts(per_class=30), TextLabelColumns("text", "label"), seed=0)
 
 
 @pytest.fixture(scope="module")

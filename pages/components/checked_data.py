@@ -1,0 +1,36 @@
+"""The dataset a *Check data* click made, kept in the session under what it was made from.
+
+Every training kind's new-job form uses it: *Start training* submits exactly the checked dataset
+when nothing it was made from (upload, mapping, base model, split settings) has changed since,
+and checks again otherwise, so stale data is never queued and good data is not checked twice.
+What a dataset depends on is the kind's to say (``made_from``, any value that compares by value).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+
+def _slot(key: str) -> str:
+    return f"{key}.checked"
+
+
+def remember(key: str, made_from: object, dataset: Any) -> None:
+    """Keep ``dataset`` as what *Check data* made from ``made_from`` in the form ``key``."""
+    st.session_state[_slot(key)] = (made_from, dataset)
+
+
+def recall(key: str, made_from: object) -> Any | None:
+    """The dataset checked from exactly ``made_from`` in the form ``key``, or None."""
+    checked = st.session_state.get(_slot(key))
+    if checked is not None and checked[0] == made_from:
+        return checked[1]
+    return None
+
+
+def forget(key: str) -> Any | None:
+    """Drop the form's checked dataset; returns it (None when there was none)."""
+    checked = st.session_state.pop(_slot(key), None)
+    return None if checked is None else checked[1]
