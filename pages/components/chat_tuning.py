@@ -15,6 +15,7 @@ import streamlit as st
 from backend import uploads
 from backend.errors import InvalidInputError
 from backend.jobs.manage import JobView
+from backend.jobs.store import Job
 from backend.models import catalog
 from backend.text_safety import plain_markdown
 from backend.training import export
@@ -43,7 +44,7 @@ from backend.training.chat.params import (
 from backend.training.chat.report import build_chat_curves_figure, side_by_side_table
 from pages.components import checked_data, upload
 from pages.components.auth import current_owner
-from pages.components.errors import show_error
+from pages.components.errors import show_error, user_errors
 from pages.components.param_form import FormField, show_param_form
 
 METHOD_LABELS = {
@@ -289,3 +290,19 @@ def show_model_actions(view: JobView) -> None:
         label="Chat with it (pick it in the model list; compare with its base)",
         icon=":material/forum:",
     )
+
+
+def show_new_job_form(key: str) -> Job | None:
+    """Upload, base model, parameters, *Check data* and *Start training*; returns the job it
+    queued, if any (errors are shown)."""
+    data = show_upload(key)
+    params = pick_parameters(pick_base_model(key), key)
+    check, start = checked_data.show_check_and_start(key, data is not None, "Upload conversations to continue.")
+    if check:
+        # The base model's tokenizer formats every conversation; its weights are not read.
+        with user_errors(), st.spinner("Checking the conversations against the base model…"):
+            show_data_summary(check_data(data, params, key))
+    if start:
+        with user_errors(), st.spinner("Checking the data and queuing the job…"):
+            return chat_studio.submit_chat_job(params, checked_dataset(data, params, key), owner=current_owner())
+    return None

@@ -34,3 +34,16 @@ def forget(key: str) -> Any | None:
     """Drop the form's checked dataset; returns it (None when there was none)."""
     checked = st.session_state.pop(_slot(key), None)
     return None if checked is None else checked[1]
+
+
+def show_check_and_start(key: str, ready: bool, missing: str) -> tuple[bool, bool]:
+    """The *Check data* and *Start training* buttons of a new-job form, disabled until ``ready``
+    (``missing`` says what to upload); returns which was clicked."""
+    left, right = st.columns(2)
+    check = left.button("Check data", key=f"{key}.check", icon=":material/fact_check:", disabled=not ready)
+    start = right.button(
+        "Start training", type="primary", key=f"{key}.submit", icon=":material/rocket_launch:", disabled=not ready
+    )
+    if not ready:
+        st.info(missing, icon=":material/upload_file:")
+    return check, start

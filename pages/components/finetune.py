@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.jobs.manage import JobView
+from backend.jobs.store import Job
 from backend.models import catalog
 from backend.text_safety import plain_markdown
 from backend.training import export, figures
@@ -24,6 +25,9 @@ from backend.training.classifier.params import (
     default_params,
 )
 from backend.training.common import DATA_FOLDER
+from pages.components import checked_data, training_data
+from pages.components.auth import current_owner
+from pages.components.errors import user_errors
 from pages.components.param_form import FormField, show_param_form
 
 LOCAL_FOLDER = "Local folder…"
@@ -194,3 +198,26 @@ def show_model_actions(view: JobView) -> None:
         st.page_link(
             _DEMO_PAGES[job.task], label="Try it in the demo (pick it in the model list)", icon=":material/play_circle:"
         )
+
+
+def show_new_job_form(task: str, key: str) -> Job | None:
+    """A table (``text``) or an image zip (``image``), method, base model, parameters, *Check data*
+    and *Start training*; returns the job it queued, if any (errors are shown)."""
+    data = training_data.show_text_data(key) if task == TEXT else training_data.show_image_zip(key)
+    method = st.radio("Method", (FAST, FULL), format_func=METHOD_LABELS.get, key=f"{key}.method")
+    params = pick_parameters(task, method, pick_base_model(task, method, key), key)
+    check, start = checked_data.show_check_and_start(key, data is not None, "Upload your data to continue.")
+    if check:
+        # The base model is checked too (no download, no weights read), so a model that can never
+        # load is reported here rather than by the worker after queuing.
+        with user_errors():
+            classifier_studio.check_base_model(params, current_owner())
+        with user_errors(), st.spinner("Checking the data…"):
+            show_data_summary(training_data.check_data(data, params, key))
+    if start:
+        with user_errors(), st.spinner("Checking the data and queuing the job…"):
+            # What Check data made, unless the data or settings changed since: then it is checked again.
+            prepared = training_data.checked_dataset(data, params, key)
+            submit_job = classifier_studio.submit_text_job if task == TEXT else classifier_studio.submit_image_job
+            return submit_job(params, prepared, owner=current_owner())
+    return None
