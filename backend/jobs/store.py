@@ -45,6 +45,9 @@ _MAX_LOG_CHARS = 2000
 JOB_RECORD = "job.json"
 # Each run folder keeps the parameters it was submitted with (``submit.write_params_file``).
 PARAMS_FILE = "params.json"
+# Run folders from before ``job.json`` records hold only ``params.json``; training was the only
+# kind of job then, so they are recovered under its kind name.
+_KIND_BEFORE_RECORDS = "train"
 RECOVERED_ERROR = (
     "Recovered after the job database was damaged; its final state was not recorded. Submit the job again to retry."
 )
@@ -396,8 +399,8 @@ class JobStore:
         return count
 
     def _rebuild_without_record(self, folder: Path) -> bool:
-        """A run folder from before ``job.json`` records: a failed training row from its
-        ``params.json`` (task, method, base model, title), so the folder can be seen and deleted.
+        """A run folder from before ``job.json`` records: a failed row from its ``params.json``
+        (task, method, base model, title), so the folder can be seen and deleted.
         """
         try:
             params = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
@@ -405,7 +408,7 @@ class JobStore:
                 return False
             job = Job(
                 id=folder.name,
-                kind="train",
+                kind=_KIND_BEFORE_RECORDS,
                 owner=str(params.get("owner", "")),
                 title=str(params.get("title", "")),
                 task=str(params.get("task", "")),
