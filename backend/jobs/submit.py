@@ -20,7 +20,8 @@ from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import queue
 from backend.jobs.kinds import JobKind, JobParams
-from backend.jobs.store import CANCELLED, FAILED, PARAMS_FILE, Job, JobStore, new_job_id
+from backend.jobs.run_records import PARAMS_FILE
+from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 
 RETRYABLE = (FAILED, CANCELLED)
 

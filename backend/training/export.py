@@ -9,7 +9,8 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.jobs.store import PARAMS_FILE, SUCCEEDED, Job
+from backend.jobs.run_records import PARAMS_FILE
+from backend.jobs.store import SUCCEEDED, Job
 from backend.models import engines
 from backend.training.classifier.evaluation import EVALUATION_FILE
 from backend.training.common import MODEL_FOLDER
