@@ -123,12 +123,30 @@ def start_run(
     return Run(run_dir, settings, device, reporter)
 
 
-def read_job_inputs(
-    job: Job, load_params: Callable[[dict[str, Any]], Any], load_dataset: Callable[[Path], Any]
+def run_stored_job(
+    job: Job,
+    events: ProgressCallback,
+    should_stop: Callable[[], bool],
+    settings: Settings,
+    load_params: Callable[[dict[str, Any]], Any],
+    load_dataset: Callable[[Path], Any],
+    run: Callable[..., Any],
 ) -> tuple[Path, Any, Any]:
-    """A claimed job's run folder, parameters and checked dataset, as its kind stored them."""
+    """Run a claimed job with its kind's runner (``run_training``, ``run_chat_tuning``) on the
+    parameters and checked dataset its run folder holds; returns the folder, the parameters and
+    the runner's result."""
     run_dir = Path(job.run_dir)
-    return run_dir, load_params(job.params), load_dataset(run_dir / DATA_FOLDER)
+    params = load_params(job.params)
+    result = run(
+        params,
+        load_dataset(run_dir / DATA_FOLDER),
+        run_dir,
+        progress_callback=events,
+        should_stop=should_stop,
+        owner=job.owner,
+        settings=settings,
+    )
+    return run_dir, params, result
 
 
 def remove_outputs(job: Job, folders: Iterable[str]) -> None:

@@ -7,6 +7,7 @@ out-of-memory backoff and the arguments both give ``Trainer`` alike.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -95,22 +96,37 @@ def _metrics_from_predictions(prediction: Any) -> dict[str, float]:
     return classification_scores(labels, np.asarray(logits).argmax(axis=-1), int(np.asarray(logits).shape[-1]))
 
 
-def _reporter_callback(reporter: Reporter) -> Any:
+def reporter_callback(reporter: Reporter, tokens_per_step: float = 0.0) -> Any:
+    """The ``TrainerCallback`` every trainer reports through: progress and the cancel flag after
+    each optimisation step, the curves (``_CURVES``) as the Trainer logs them, and, given
+    ``tokens_per_step``, the training speed in tokens per second beside each training loss."""
     from transformers import TrainerCallback
 
     class ReporterCallback(TrainerCallback):
         """Progress, curves and the cancel flag, checked after every optimisation step."""
 
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003 - Trainer's signature
+        started = 0.0
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003 - Trainer's signature
+            self.started = time.perf_counter()
+            return control
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
             reporter.progress(state.global_step, state.max_steps, float(state.epoch or 0))
             if reporter.should_stop():
                 control.should_training_stop = True
             return control
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN003
+            epoch = float(state.epoch or 0)
             for key, value in (logs or {}).items():
-                if key in _CURVES and isinstance(value, int | float):
-                    reporter.metric(state.global_step, float(state.epoch or 0), _CURVES[key], float(value))
+                if key not in _CURVES or not isinstance(value, int | float):
+                    continue
+                reporter.metric(state.global_step, epoch, _CURVES[key], float(value))
+                elapsed = time.perf_counter() - self.started
+                if key == "loss" and tokens_per_step and elapsed > 0 and state.global_step:
+                    speed = state.global_step * tokens_per_step / elapsed
+                    reporter.metric(state.global_step, epoch, "tokens_per_second", speed)
             return control
 
     return ReporterCallback()
@@ -151,7 +167,7 @@ def train_with_trainer(
         logging_steps=max(1, steps_per_epoch // _LOG_POINTS_PER_EPOCH),
         **mixed_precision(params, device),
     )
-    callbacks = [_reporter_callback(reporter)]
+    callbacks = [reporter_callback(reporter)]
     if early:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
     trainer = Trainer(

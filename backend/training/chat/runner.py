@@ -36,7 +36,7 @@ from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
 from backend.training.chat.trainer import TunedChatModel, tune_chat_model
-from backend.training.common import MODEL_FOLDER, read_job_inputs, remove_outputs, start_run
+from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
 
 ADAPTER_FOLDER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -149,15 +149,8 @@ def run_job(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Tune a claimed chat job from its run folder; its artefacts record the model for the demo
     (``model_dir``, ``model_task``) and the base it was tuned from (for "compare with base")."""
-    run_dir, params, dataset = read_job_inputs(job, ChatTuneParams.from_dict, ChatDataset.load)
-    result = run_chat_tuning(
-        params,
-        dataset,
-        run_dir,
-        progress_callback=events,
-        should_stop=should_stop,
-        owner=job.owner,
-        settings=settings,
+    run_dir, params, result = run_stored_job(
+        job, events, should_stop, settings, ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning
     )
     metrics = {
         **result.report.headline(),

@@ -28,7 +28,12 @@ from backend.models.plan import plan_load
 from backend.server_paths import shown_path
 from backend.training.chat.data import IGNORE_INDEX, ChatDataset, encode_conversation, require_chat_template
 from backend.training.chat.params import LORA, ChatTuneParams
-from backend.training.hf_training import CHECKPOINTS_FOLDER, shared_trainer_arguments, with_batch_backoff
+from backend.training.hf_training import (
+    CHECKPOINTS_FOLDER,
+    reporter_callback,
+    shared_trainer_arguments,
+    with_batch_backoff,
+)
 
 # Points on the curves: enough to see a trend, few enough for the job store.
 _LOG_POINTS = 30
@@ -100,41 +105,6 @@ def mixed_precision(precision: str, device: DeviceInfo) -> dict[str, bool]:
         bf16 = device.half_dtype == "bfloat16" or precision == "bf16"
         return {"fp16": not bf16, "bf16": bf16}
     return {"fp16": False, "bf16": precision == "bf16" and device.kind == "cpu"}
-
-
-def _reporter_callback(reporter: Reporter, tokens_per_step: float):
-    from transformers import TrainerCallback
-
-    class ChatReporterCallback(TrainerCallback):
-        """Progress, loss curves, tokens/s and the cancel flag after every optimisation step."""
-
-        started = 0.0
-
-        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003 - Trainer's signature
-            self.started = time.perf_counter()
-            return control
-
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
-            reporter.progress(state.global_step, state.max_steps, float(state.epoch or 0))
-            if reporter.should_stop():
-                control.should_training_stop = True
-            return control
-
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN003
-            logs = logs or {}
-            epoch = float(state.epoch or 0)
-            if isinstance(logs.get("loss"), int | float):
-                reporter.metric(state.global_step, epoch, "train_loss", float(logs["loss"]))
-                elapsed = time.perf_counter() - self.started
-                if elapsed > 0 and state.global_step:
-                    reporter.metric(
-                        state.global_step, epoch, "tokens_per_second", state.global_step * tokens_per_step / elapsed
-                    )
-            if isinstance(logs.get("eval_loss"), int | float):
-                reporter.metric(state.global_step, epoch, "val_loss", float(logs["eval_loss"]))
-            return control
-
-    return ChatReporterCallback()
 
 
 def _prompt_of(conversation: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
@@ -223,7 +193,7 @@ def _train(
         train_dataset=train,
         eval_dataset=validation,
         data_collator=collate,
-        callbacks=[_reporter_callback(reporter, tokens_per_step)],
+        callbacks=[reporter_callback(reporter, tokens_per_step)],
     )
     # Our callback already records every log line; the printer would only duplicate it on stdout.
     trainer.remove_callback(PrinterCallback)

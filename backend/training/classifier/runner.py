@@ -25,7 +25,7 @@ from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.evaluation import EvaluationReport, build_report
 from backend.training.classifier.model_card import build_model_card
 from backend.training.classifier.params import FAST, FULL, IMAGE, TEXT, TrainingParams
-from backend.training.common import MODEL_FOLDER, read_job_inputs, remove_outputs, start_run
+from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
 
 TRAIN = "train"  # the kind of every training job
 # The demo pages list fine-tuned models under the task they run.
@@ -146,15 +146,8 @@ def run_job(
 
     The artefacts record the model (``model_dir``, ``model_task``), which is how the demos list it.
     """
-    run_dir, params, dataset = read_job_inputs(job, TrainingParams.from_dict, PreparedDataset.load)
-    result = run_training(
-        params,
-        dataset,
-        run_dir,
-        progress_callback=events,
-        should_stop=should_stop,
-        owner=job.owner,
-        settings=settings,
+    run_dir, params, result = run_stored_job(
+        job, events, should_stop, settings, TrainingParams.from_dict, PreparedDataset.load, run_training
     )
     metrics = {**result.report.headline(), "seconds": result.seconds}
     artefacts = {
