@@ -14,6 +14,7 @@ import streamlit as st
 from backend.inference import batch
 from backend.jobs import manage, tables
 from backend.jobs.store import Job
+from backend.jobs.submit import RETRYABLE
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import job_monitor
@@ -101,7 +102,7 @@ def _show_finished(job_id: str, key: str, file_name: str) -> None:
                 st.error("The results of this batch are missing from the server.", icon=":material/error:")
             else:
                 show_table_run(result, file_name, key)
-        if job.status in batch.RETRYABLE and st.button(
+        if job.status in RETRYABLE and st.button(
             "Retry", key=f"{key}.batch_retry.{job_id}", icon=":material/replay:", help="Queue it again, same input."
         ):
             # A new run with the same input and options; this one stays, for reference.

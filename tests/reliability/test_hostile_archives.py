@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from backend.errors import InvalidInputError
-from backend.training.image_data import prepare_image_dataset
+from backend.training.classifier.image_data import prepare_image_dataset
 
 
 class _GbkNameInfo(zipfile.ZipInfo):

@@ -3,7 +3,7 @@
 The resolver (``plan``) decides a model's engine and int8 use before anything loads, so it must
 not import the engines themselves (each pulls in its runtime: ONNX Runtime, CTranslate2,
 llama.cpp, torch's quantisation). This module holds only the names, the task table and the
-settings' reading; ``backend.models.engines`` and ``backend.models.load.quantize`` build on it.
+settings' reading; ``backend.models.engines.runtimes`` and ``backend.models.load.quantize`` build on it.
 """
 
 from __future__ import annotations
