@@ -15,8 +15,8 @@ import torch
 
 from backend.jobs.progress import Reporter
 from backend.models.resolve.device import DeviceInfo
-from backend.training.classifier.evaluation import classification_scores
 from backend.training.classifier.params import TrainingParams
+from backend.training.evaluation import classification_scores
 from backend.training.hf_training import (
     CHECKPOINTS_FOLDER,
     mixed_precision,
