@@ -29,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from backend import optional
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError, ShowcaseError
 
@@ -236,7 +237,7 @@ class _PostgreSQL:
 
     @contextmanager
     def connect(self) -> Iterator[_PostgresConnection]:
-        import psycopg
+        psycopg = optional.require("psycopg", "psycopg", "The PostgreSQL job store (LSM_JOB_STORE=postgresql://...)")
         from psycopg.rows import dict_row
 
         try:

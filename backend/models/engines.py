@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from backend import optional
 from backend.config import Settings
 from backend.models import catalog, memory
 from backend.models.device import DeviceInfo
@@ -75,6 +76,8 @@ def engine_for(task: str, device: DeviceInfo, settings: Settings, folder: Path |
     if device.kind != "cpu" or folder is None:
         return TORCH
     engine = requested_engines(settings.cpu_engine).get(task, TORCH)
+    if engine != TORCH and not available(engine):  # the log names the requirement file; torch answers
+        optional.warn_missing(_PACKAGES[engine], f"LSM_CPU_ENGINE's {engine} engine for {task}")
     if engine == TORCH or not available(engine):
         return TORCH
     from backend.models.embedding_head import EMBEDDING_HEAD_FILE
@@ -84,11 +87,7 @@ def engine_for(task: str, device: DeviceInfo, settings: Settings, folder: Path |
 
 def available(engine: str) -> bool:
     """Whether the engine's package is installed."""
-    try:
-        metadata.version(_PACKAGES[engine])
-    except (KeyError, metadata.PackageNotFoundError):
-        return False
-    return True
+    return engine in _PACKAGES and optional.is_installed(_PACKAGES[engine])
 
 
 # --- the cache beside the model ------------------------------------------------------------
