@@ -149,6 +149,34 @@ def test_the_test_command_installs_every_optional_file():
             assert canonicalize_name(distribution) in dev, f"{distribution} ({file}) is not in requirements-dev.txt"
 
 
+# Optional distributions imported under another name.
+_IMPORT_NAMES = {"llama-cpp-python": "llama_cpp"}
+_IMPORT_EVERYTHING = """
+import importlib, pkgutil, sys
+for name in sys.argv[1:]:
+    sys.modules[name] = None  # import raises ModuleNotFoundError, as where it is not installed
+import backend, pages.components
+for package in (backend, pages.components):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+"""
+
+
+def test_the_app_and_its_worker_import_without_any_optional_package():
+    """What Community Cloud installs is enough to import every backend module and page component."""
+    absent = [_IMPORT_NAMES.get(distribution, distribution) for distribution in optional.REQUIREMENT_FILES]
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_EVERYTHING, *absent],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 # --- pip and uv against PyPI itself ----------------------------------------------------------------
 
 
