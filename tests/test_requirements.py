@@ -10,8 +10,10 @@ it was found: nothing CUDA may come with it.
 
 Not checked here: that PyTorch's wheel page serves the three URLs. This machine does not reach
 download.pytorch.org, so the resolve runs only for a Python whose CPU wheel lies on this disk
-(pip's find-links folders; here the 3.11 one) and skips the others with that reason. Nor the CUDA
-build that ``LSM_TORCH=cuda`` installs, on a GPU.
+(pip's find-links folders; here the 3.11 one) and skips the others with that reason. For every
+Python, PyPI's torch of the same release then stands in, to show that every other pin has a wheel
+for it (and that PyPI's build brings the CUDA packages). Not checked: the CUDA build that
+``LSM_TORCH=cuda`` installs, on a GPU.
 """
 
 from __future__ import annotations
@@ -228,7 +230,8 @@ def _resolve_with_uv(requirements: Path, python: str, output: Path) -> dict[str,
 
     target = f"--python-platform x86_64-manylinux_2_28 --python-version {python}"
     files = ["-o", str(output), str(requirements)]
-    _run([find_uv_bin(), "pip", "compile", "--no-config", "--quiet", *target.split(), "--index-url", PYPI, *files])
+    uv_compile = [find_uv_bin(), "pip", "compile", "--no-config", "--quiet", "--only-binary", ":all:"]
+    _run([*uv_compile, *target.split(), "--index-url", PYPI, *files])
     pins: dict[str, str] = {}
     for line in output.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith((" ", "#")):
@@ -274,3 +277,22 @@ def test_requirements_txt_resolves_on_pypi_without_cuda_packages(installer, pyth
     assert set(installed) & optional_names == set()
     assert installed["pillow"] == "13.0.0"  # a package PyTorch's index also hosts: PyPI's pin holds
     print(f"{installer}, Python {python}: {len(installed)} packages with PyTorch's CPU wheel, none for CUDA")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("python", CLOUD_PYTHONS)
+def test_with_pypis_torch_every_other_pin_has_wheels_and_cuda_comes_along(python, tmp_path):
+    """Where PyTorch's page cannot be reached, PyPI's torch of the same release stands in: every other
+    pin must still have a wheel for this Python, and the CUDA packages that come with PyPI's build
+    are what the wheel URLs keep off Community Cloud (and what the test above would catch)."""
+    if not _reachable(f"{PYPI}/pip/", timeout=5):
+        pytest.skip("PyPI cannot be reached from here")
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = tmp_path / "requirements.txt"
+    kept = [line for line in lines if not line.startswith("torch")]
+    requirements.write_text("\n".join([*kept, f"torch=={torch_pin()}"]) + "\n", encoding="utf-8")
+    installed = _resolve_with_uv(requirements, python, tmp_path / "resolved.txt")  # uv: metadata only, quick
+    cuda = [name for name in installed if _CUDA_PACKAGE.match(name)]
+    assert installed["torch"] == str(torch_pin())
+    assert cuda, "PyPI's torch came without CUDA packages: the wheel URLs may no longer be needed"
+    print(f"Python {python}: {len(installed)} packages with PyPI's torch, {len(cuda)} of them for CUDA")
