@@ -27,6 +27,10 @@ REQUIREMENT_FILES = {
     "llama-cpp-python": "requirements-llama-cpp.txt",
 }
 
+# Files installed by a script of their own rather than by pip directly (llama.cpp compiles itself,
+# with build flags the script sets).
+_INSTALLED_BY = {"requirements-llama-cpp.txt": "bash scripts/install-llama-cpp.sh"}
+
 _log = logging.getLogger(__name__)
 
 
@@ -42,9 +46,10 @@ def is_installed(distribution: str) -> bool:
 def missing(distribution: str, feature: str) -> MissingPackageError:
     """The error for ``feature`` (a setting or command, in words) needing absent ``distribution``."""
     file = REQUIREMENT_FILES[distribution]
+    command = f"`{_INSTALLED_BY[file]}` ({file})" if file in _INSTALLED_BY else f"`pip install -r {file}`"
     return MissingPackageError(
         f"{feature} needs the {distribution} package, which is not installed.",
-        f"Install it with `pip install -r {file}` and restart the app.",
+        f"Install it with {command} and restart the app.",
     )
 
 
@@ -67,5 +72,5 @@ def require(module: str, distribution: str, feature: str) -> ModuleType:
 def warn_missing(distribution: str, feature: str) -> str:
     """Log once that ``feature`` falls back because ``distribution`` is absent; the message."""
     text = missing(distribution, feature).user_text()
-    _log.warning("%s It falls back to the default.", text)
+    _log.warning("%s Until then the default is used.", text)
     return text
