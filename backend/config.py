@@ -237,6 +237,14 @@ class Settings:
         raw_default="5",
         parse=float,
     )
+    torch_build: str = _setting(
+        "Which torch build `scripts/setup.sh` installs: `cpu` (PyTorch's CPU wheel on Linux x86-64) or "
+        "`cuda` (the package index's CUDA build, for a GPU server); remembered in `.venv` once chosen. "
+        "Read by the setup script only, before Python starts.",
+        raw_default="cpu",
+        parse=_word,
+        env="LSM_TORCH",
+    )
     worker_autostart: bool = _setting(
         "Whether the app starts a worker on its own machine when a job waits (Community Cloud needs it); "
         "`0` where workers run elsewhere.",

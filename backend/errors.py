@@ -55,5 +55,10 @@ class ModelLoadError(ShowcaseError):
     """A model folder exists but could not be read (corrupt or incomplete files)."""
 
 
+class MissingPackageError(ShowcaseError):
+    """A setting or command needs a package this installation lacks; the hint names the requirement
+    file that installs it (``backend.optional``)."""
+
+
 class DiskFullError(ShowcaseError):
     """The disk (or the quota) of the state folder is full, so nothing can be saved or started."""

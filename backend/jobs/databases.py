@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from backend import optional
 from backend.errors import ShowcaseError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -151,7 +152,7 @@ class PostgresDatabase:
 
     @contextmanager
     def connect(self) -> Iterator[_PostgresConnection]:
-        import psycopg
+        psycopg = optional.require("psycopg", "psycopg", "The PostgreSQL job store (LSM_JOB_STORE=postgresql://...)")
         from psycopg.rows import dict_row
 
         try:
