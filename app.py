@@ -5,8 +5,11 @@ import streamlit as st
 from pages.components.auth import can_open, show_account_sidebar, show_sign_in
 from pages.components.navigation import SECTIONS, pages_in
 from pages.components.sidebar import show_sidebar
+from pages.components.upload_budget import install_upload_budget, show_refusals
 
 st.set_page_config(page_title="Large Model Showcase", page_icon=":material/neurology:", layout="wide")
+# Before any uploader is drawn: the server keeps no more uploaded bytes than the budget allows.
+install_upload_budget()
 
 navigation = {
     section: [
@@ -25,6 +28,7 @@ show_account_sidebar()
 # Protected pages (settings decide which) show the sign-in screen until the user signs in.
 section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
 entry = pages_in(section)[index]
+show_refusals()
 if can_open(section, entry.path):
     current.run()
 else:

@@ -80,6 +80,25 @@ def check_size(name: str, size: int, limit: int) -> None:
         )
 
 
+def check_declared_sizes(files: list[tuple[str, int]], most_files: int, each_limit: int) -> None:
+    """Refuse a multi-file upload from its files' declared sizes, before any of them is read.
+
+    Raises:
+        InvalidInputError: no files, more than ``most_files``, or one empty or over ``each_limit``.
+    """
+    if not files:
+        raise InvalidInputError("No files were uploaded.")
+    if len(files) > most_files:
+        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {most_files}.", "Send fewer at once.")
+    for name, size in files:
+        check_size(name, size, each_limit)
+
+
+def upload_limit_mb(limit: int) -> int:
+    """A byte limit as the whole megabytes Streamlit's uploader takes (rounded up, at least 1)."""
+    return max(1, -(-limit // 2**20))
+
+
 def read_upload(upload: Upload | BinaryIO, limit: int, name: str | None = None) -> bytes:
     """Read an upload's bytes after checking its declared size, never more than ``limit``.
 

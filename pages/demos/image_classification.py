@@ -52,7 +52,10 @@ with single:
     else:
         if source == "Upload":
             upload = st.file_uploader(
-                "Image", type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES], key="image_classification.upload"
+                "Image",
+                type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
+                key="image_classification.upload",
+                max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
             )
         else:
             upload = st.camera_input("Take a photo", key="image_classification.camera")
@@ -104,7 +107,9 @@ with batch_tab:
         type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
         accept_multiple_files=True,
         key="image_classification.batch_files",
-        help=f"Up to {image_classification.MAX_IMAGES} images; they are processed in batches of similar size.",
+        max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
+        help=f"Up to {image_classification.MAX_IMAGES} images of up to {uploads.MAX_IMAGE_BYTES / 2**20:.0f} MB "
+        "each; they are processed in batches of similar size.",
     )
     if not files:
         st.info(
@@ -113,6 +118,10 @@ with batch_tab:
     elif model_ref and st.button(
         "Classify every image", key="image_classification.batch_run", icon=":material/table_view:"
     ):
-        request = BatchRequest(catalog.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
-        batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
+        with user_errors():
+            # Counted and sized from what the files declare, before any of them is read.
+            declared = [(f.name, f.size) for f in files]
+            uploads.check_declared_sizes(declared, image_classification.MAX_IMAGES, uploads.MAX_IMAGE_BYTES)
+            request = BatchRequest(catalog.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
+            batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
     batch.show_runs(catalog.IMAGE_CLASSIFICATION, "image_classification", "image-classification-results.csv")
