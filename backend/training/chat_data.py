@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend import uploads
+from backend import chat_template, uploads
 from backend.errors import InvalidInputError
 from backend.training.datasets import load_dataset_file, raise_if_errors, save_dataset_file
 
@@ -332,10 +332,6 @@ def to_conversations(
     return conversations, errors, warnings
 
 
-def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
-
-
 def require_chat_template(tokenizer: Any, model_name: str) -> None:
     """Refuse a base model without a chat template (a plain base model cannot hold a chat)."""
     if not getattr(tokenizer, "chat_template", None):
@@ -355,15 +351,33 @@ def trained_spans(tokenizer: Any, messages: list[dict[str, str]]) -> list[tuple[
     Raises:
         InvalidInputError: the template renders a conversation differently from its own prefixes
             (the reply cannot be located).
+        UnsafeModelError: the template broke the sandbox or its time or output limits.
     """
-    full = _render(tokenizer, messages)
+    return trained_spans_of_all(tokenizer, [messages])[0]
+
+
+def trained_spans_of_all(
+    tokenizer: Any, conversations: list[list[dict[str, str]]], model_name: str = "The base model"
+) -> list[list[tuple[str, bool]]]:
+    """:func:`trained_spans` of every conversation, rendered in one sandboxed request."""
+    wanted: list[tuple[list[dict[str, str]], bool]] = []
+    for messages in conversations:
+        wanted.append((messages, False))
+        for index, message in enumerate(messages):
+            if message["role"] == "assistant":
+                wanted.extend([(messages[:index], True), (messages[: index + 1], False)])
+    rendered = iter(chat_template.render_chats(tokenizer, [m for m, _ in wanted], [g for _, g in wanted], model_name))
+    return [_spans(messages, rendered) for messages in conversations]
+
+
+def _spans(messages: list[dict[str, str]], rendered: Iterator[str]) -> list[tuple[str, bool]]:
+    full = next(rendered)
     pieces: list[tuple[str, bool]] = []
     position = 0
-    for index, message in enumerate(messages):
+    for message in messages:
         if message["role"] != "assistant":
             continue
-        prompt = _render(tokenizer, messages[:index], generation_prompt=True)
-        upto = _render(tokenizer, messages[: index + 1])
+        prompt, upto = next(rendered), next(rendered)
         # Some templates add text after the last turn only (or drop it in history); train from the
         # point where this reply's prompt stops matching.
         common = len(prompt)
@@ -405,13 +419,23 @@ class EncodedConversation:
 
 def encode_conversation(tokenizer: Any, messages: list[dict[str, str]], max_length: int) -> EncodedConversation:
     """Token ids of a conversation, cut to ``max_length``, with the loss on assistant replies only."""
-    ids: list[int] = []
-    labels: list[int] = []
-    for text, trained in trained_spans(tokenizer, messages):
-        piece = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-        ids.extend(piece)
-        labels.extend(piece if trained else [IGNORE_INDEX] * len(piece))
-    return EncodedConversation(ids[:max_length], labels[:max_length], len(ids))
+    return encode_conversations(tokenizer, [messages], max_length)[0]
+
+
+def encode_conversations(
+    tokenizer: Any, conversations: list[list[dict[str, str]]], max_length: int, model_name: str = "The base model"
+) -> list[EncodedConversation]:
+    """:func:`encode_conversation` of every conversation, their templates rendered in one request."""
+    encoded = []
+    for spans in trained_spans_of_all(tokenizer, conversations, model_name):
+        ids: list[int] = []
+        labels: list[int] = []
+        for text, trained in spans:
+            piece = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+            ids.extend(piece)
+            labels.extend(piece if trained else [IGNORE_INDEX] * len(piece))
+        encoded.append(EncodedConversation(ids[:max_length], labels[:max_length], len(ids)))
+    return encoded
 
 
 def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
@@ -469,7 +493,7 @@ def prepare_chat_dataset(
     conversations = _drop_duplicates(conversations, warnings)
     if len(conversations) < MIN_CONVERSATIONS:
         raise_if_errors([f"Only {len(conversations)} usable conversation(s); at least {MIN_CONVERSATIONS} are needed."])
-    encoded = [encode_conversation(tokenizer, c, max_length) for c in conversations]
+    encoded = encode_conversations(tokenizer, conversations, max_length, model_name)
     lengths = np.array([e.full_tokens for e in encoded])
     cut = [i + 1 for i, e in enumerate(encoded) if e.cut]
     empty = [i for i, e in enumerate(encoded) if e.trained_tokens == 0]
