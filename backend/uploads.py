@@ -23,7 +23,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend import table_checks
-from backend.errors import InputTooLargeError, InvalidInputError
+from backend.errors import InputTooLargeError, InvalidInputError, disk_full_error, is_disk_full
 from backend.zip_names import check_not_encrypted, collision_key, member_name
 
 MAX_TABLE_BYTES = 50 * 2**20
@@ -416,6 +416,8 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
             path.unlink(missing_ok=True)
         if isinstance(error, InvalidInputError):
             raise
+        if is_disk_full(error, destination):
+            raise disk_full_error(f"{name} could not be extracted", error) from error
         raise InvalidInputError(
             f"{name} is damaged or uses an unsupported zip feature ({type(error).__name__}): nothing was extracted.",
             "Create the archive again with a standard zip tool.",
