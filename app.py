@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.components.auth import can_open, show_account_sidebar, show_sign_in
+from pages.components.auth import can_open, count_work_against_this_visitor, show_account_sidebar, show_sign_in
 from pages.components.navigation import SECTIONS, pages_in
 from pages.components.sidebar import show_sidebar
 from pages.components.upload_budget import install_upload_budget, show_refusals
@@ -29,6 +29,7 @@ show_account_sidebar()
 section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
 entry = pages_in(section)[index]
 show_refusals()
+count_work_against_this_visitor()
 if can_open(section, entry.path):
     current.run()
 else:

@@ -19,6 +19,7 @@ A refusal names the model and the limit; the caller's thread is never held past 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -97,6 +98,11 @@ class _Helper:
                 return None
             return json.loads(answer)
 
+    def close(self) -> None:
+        """Stop the helper (at exit: it would end with its stdin anyway)."""
+        with self._lock:
+            self._kill()
+
     def _kill(self) -> None:
         if self._process is not None:
             self._process.kill()
@@ -119,6 +125,7 @@ def _read_line(fd: int, deadline: float) -> bytes | None:
 
 
 _helper = _Helper()
+atexit.register(_helper.close)
 
 
 def template_of(tokenizer: Any) -> str:

@@ -26,7 +26,7 @@ from backend.config import Settings, get_settings
 from backend.errors import InputTooLargeError, InvalidInputError
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
-from backend.jobs import queue
+from backend.jobs import queue, quotas
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
@@ -147,13 +147,19 @@ def check_images(files: list[tuple[str, bytes]]) -> int:
 
 
 def _queue(
-    request: BatchRequest, summary: dict[str, Any], write_input: Callable[[Path], None], owner: str, settings: Settings
+    request: BatchRequest,
+    summary: dict[str, Any],
+    write_input: Callable[[Path], None],
+    owner: str,
+    settings: Settings,
+    retry_of: Job | None = None,
 ) -> Job:
     # A model that can never load is refused now, not by the worker after the queue.
     plan_load(request.task, request.model_ref, settings)
     # The worker loads without knowing who asked: another user's run folder is refused here.
     check_model_access(request.model_ref, owner, settings)
     job_id = new_job_id()
+    quotas.admit(job_id, owner, settings, retry_of)
     run_dir = settings.runs_dir / job_id
     store = JobStore(settings=settings)
     try:
@@ -224,8 +230,8 @@ def submit_image_batch_job(
 def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
     """Queue a failed or cancelled batch again: same task, model, options, owner and input.
 
-    The input (the table, or the images) is copied from the old run folder, which stays, for
-    reference; the model is checked again as for a new batch.
+    The input (the table, or the images) is reused from the old run folder, which stays, for
+    reference (hard links: no second copy on disk); the model is checked again as for a new batch.
 
     Raises:
         InvalidInputError: no such batch for this owner, one that did not fail or was not
@@ -244,11 +250,12 @@ def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -
         raise InvalidInputError("The batch's input is no longer there.", "Upload it again.")
 
     def write_input(run_dir: Path) -> None:
-        shutil.copy2(source / INPUT_FILE, run_dir / INPUT_FILE)
+        quotas.reuse_input(source / INPUT_FILE, run_dir / INPUT_FILE)
         if (source / IMAGES_FOLDER).is_dir():
-            shutil.copytree(source / IMAGES_FOLDER, run_dir / IMAGES_FOLDER)
+            quotas.reuse_input(source / IMAGES_FOLDER, run_dir / IMAGES_FOLDER)
 
-    return _queue(BatchRequest.from_params(job.params), dict(job.dataset), write_input, job.owner, settings)
+    summary = {**job.dataset, **quotas.retries_after(job)}
+    return _queue(BatchRequest.from_params(job.params), summary, write_input, job.owner, settings, job)
 
 
 class _StoredImages(Sequence[tuple[str, bytes]]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,7 +72,10 @@ def save_dataset_file(dataset: SavedDataset, data_dir: Path, file_name: str) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     dataset.data_dir = str(data_dir)
     path = data_dir / file_name
-    path.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
+    # Written beside and renamed over: a retry's data folder hard-links its first run's files.
+    written = path.with_name(f".{file_name}.writing")
+    written.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
+    os.replace(written, path)
     return path
 
 

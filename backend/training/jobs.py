@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.jobs import queue
+from backend.jobs import queue, quotas
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.models.access import check_model_access
 from backend.models.plan import plan_load
@@ -59,6 +59,7 @@ def queue_new_run(
     ``to_dict`` and ``save``), already validated and its base model checked.
     """
     job_id = new_job_id()
+    quotas.admit(job_id, owner, settings)
     run_dir = settings.runs_dir / job_id
     try:
         summary = write_data(run_dir)
@@ -178,8 +179,8 @@ def load_retry_data(
 def retry_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
     """Queue a new job with a failed or cancelled training job's kind, parameters, owner and data.
 
-    The old job's prepared dataset (its run folder's ``data/``, images included) is copied, not
-    moved, into the new run folder, and goes through the same submission as a new job (the base
+    The old job's prepared dataset (its run folder's ``data/``, images included) is reused (hard
+    links, no second copy on disk) in the new run folder, and goes through the same submission as a new job (the base
     model is checked again). The old job stays, for reference.
 
     Raises:
@@ -194,7 +195,7 @@ def retry_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
     params = TrainingParams.from_dict(job.params)
 
     def copy(data_dir: Path) -> PreparedDataset:
-        shutil.copytree(source, data_dir)
+        quotas.reuse_input(source, data_dir)
         return replace(prepared, data_dir=str(data_dir))
 
     return _submit(params, copy, job.owner, settings)

@@ -13,6 +13,7 @@ import secrets
 import streamlit as st
 
 from backend import auth
+from backend.jobs import quotas
 from backend.text_safety import plain_markdown
 
 _PASSWORD_FLAG = "auth.password_ok"
@@ -44,6 +45,11 @@ def client_key() -> auth.ClientKey:
     if _CLIENT_ID not in st.session_state:
         st.session_state[_CLIENT_ID] = secrets.token_hex(16)
     return auth.ClientKey(session=st.session_state[_CLIENT_ID], address=_client_address())
+
+
+def count_work_against_this_visitor() -> None:
+    """Job quotas (``backend.jobs.quotas``) count this run's submissions against this visitor's address."""
+    quotas.set_client(_client_address() or client_key().session)
 
 
 def access_policy() -> auth.AccessPolicy:
