@@ -94,15 +94,14 @@ def _show_password_form() -> None:
         submitted = st.form_submit_button("Sign in", icon=":material/login:")
     if not submitted:
         return
-    client = client_key()
-    wait = limiter.retry_after(client)
-    if wait > 0:
-        st.error(f"Too many wrong passwords. Try again in {wait:,.0f} seconds.", icon=":material/timer:")
+    stored = access_policy().password_hash
+    attempt = limiter.attempt(client_key(), lambda: auth.check_password(typed, stored))
+    if attempt.wait > 0:
+        st.error(f"Too many wrong passwords. Try again in {attempt.wait:,.0f} seconds.", icon=":material/timer:")
         return
-    if auth.check_password(typed, access_policy().password_hash):
+    if attempt.signed_in:
         st.session_state[_PASSWORD_FLAG] = True
         st.rerun()
-    limiter.record_failure(client)
     st.error("That password is not right.", icon=":material/lock:")
 
 
