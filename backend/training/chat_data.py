@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend import chat_template, uploads
+from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
 from backend.training.datasets import load_dataset_file, raise_if_errors, save_dataset_file
 
@@ -145,6 +146,12 @@ def guess_shape(records: Sequence[Any]) -> str:
     return TABLE
 
 
+_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "true/false", list: "list", type(None): "null"}
+# A lone surrogate (a JSON escape such as "\\ud800" with no pair) is not a character: no tokenizer
+# or file can take it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
     if suffix == ".json":
         try:
@@ -168,6 +175,20 @@ def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
         raise InvalidInputError(f"{name} holds no conversations.")
     if len(records) > uploads.MAX_TABLE_ROWS:
         raise InvalidInputError(f"{name} has more than {uploads.MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+    if not any(isinstance(record, dict) for record in records):
+        raise InvalidInputError(
+            f"{name}: each record must be a conversation, a JSON object such as "
+            '{"messages": [{"role": "user", "content": "..."}, ...]}; '
+            f"record 1 is a {_JSON_TYPES.get(type(records[0]), 'value')}.",
+            "Or upload a table with prompt and response columns.",
+        )
+    # Flat records become a table's columns (preview, table shape): the table limit applies.
+    keys: set[str] = set()
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            table_checks.check_columns(name, len(record), f"record {number}")
+            keys.update(record)
+            table_checks.check_columns(name, len(keys), f"records 1-{number} together")
     return records
 
 
@@ -260,6 +281,8 @@ def check_turns(turns: list[dict[str, str]]) -> str:
             return f"turn {number} has an unknown role {turn['role']!r} (use system, user or assistant)"
         if not turn["content"].strip():
             return f"turn {number} ({turn['role']}) is empty"
+        if _LONE_SURROGATE.search(turn["content"]):
+            return f"turn {number} holds an escape that is no character (a lone surrogate such as \\ud800)"
         if len(turn["content"]) > MAX_TURN_CHARS:
             return f"turn {number} is longer than {MAX_TURN_CHARS:,} characters"
     body = turns[1:] if turns[0]["role"] == "system" else turns
@@ -463,6 +486,26 @@ def _preview(tokenizer: Any, conversation: list[dict[str, str]]) -> dict[str, st
     }
 
 
+def special_token_warnings(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> list[str]:
+    """A warning when conversation text holds the model's special tokens (``<|im_end|>``): the
+    tokenizer reads them as the real tokens, so training would learn them as turn markers."""
+    specials = sorted({str(t) for t in getattr(tokenizer, "all_special_tokens", []) if len(str(t)) > 1})
+    found: set[str] = set()
+    rows: list[int] = []
+    for number, conversation in enumerate(conversations, start=1):
+        present = {token for token in specials for turn in conversation if token in turn["content"]}
+        if present:
+            found |= present
+            rows.append(number)
+    if not rows:
+        return []
+    return [
+        f"{len(rows)} conversation(s) hold the base model's special tokens as text "
+        f"({', '.join(sorted(found)[:5])}; conversations {_row_list(rows)}): training reads them as real "
+        "special tokens (turn markers), not as text. Remove them unless that is what you mean."
+    ]
+
+
 def prepare_chat_dataset(
     upload: ChatUpload,
     mapping: ChatMapping,
@@ -490,6 +533,7 @@ def prepare_chat_dataset(
     require_chat_template(tokenizer, model_name)
     conversations, errors, warnings = to_conversations(upload, mapping)
     raise_if_errors(errors)
+    warnings.extend(special_token_warnings(tokenizer, conversations))
     conversations = _drop_duplicates(conversations, warnings)
     if len(conversations) < MIN_CONVERSATIONS:
         raise_if_errors([f"Only {len(conversations)} usable conversation(s); at least {MIN_CONVERSATIONS} are needed."])
