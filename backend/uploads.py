@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend import table_checks
 from backend.errors import InputTooLargeError, InvalidInputError, disk_full_error, is_disk_full
-from backend.zip_names import check_not_encrypted, collision_key, member_name
+from backend.zip_names import archive_encoding, check_not_encrypted, collision_key, member_name
 
 MAX_TABLE_BYTES = 50 * 2**20
 MAX_TABLE_ROWS = 200_000
@@ -350,8 +350,8 @@ def to_safe_csv(frame: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
-def _safe_member_path(info: zipfile.ZipInfo, name: str) -> PurePosixPath | None:
-    filename = member_name(info, name)
+def _safe_member_path(info: zipfile.ZipInfo, name: str, encoding: str) -> PurePosixPath | None:
+    filename = member_name(info, name, encoding)
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise InvalidInputError(f"{name} contains a symbolic link ({filename}): refused.")
@@ -369,8 +369,10 @@ def _members_to_extract(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfi
     """Every member to write with its decoded path; refuses two members that land on one file."""
     members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
     seen: dict[str, str] = {}
-    for info in archive.infolist():
-        member = _safe_member_path(info, name)
+    infos = archive.infolist()
+    encoding = archive_encoding(infos)
+    for info in infos:
+        member = _safe_member_path(info, name, encoding)
         if member is None:
             continue
         # PurePosixPath already folds "a//b" and "a/./b" into "a/b".
