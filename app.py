@@ -4,12 +4,13 @@ import streamlit as st
 
 from pages.components.auth import can_open, count_work_against_this_visitor, show_account_sidebar, show_sign_in
 from pages.components.navigation import SECTIONS, pages_in
+from pages.components.server_hooks import install_server_hooks
 from pages.components.sidebar import show_sidebar
-from pages.components.upload_budget import install_upload_budget, show_refusals
+from pages.components.upload_budget import show_refusals
 
 st.set_page_config(page_title="Large Model Showcase", page_icon=":material/neurology:", layout="wide")
-# Before any uploader is drawn: the server keeps no more uploaded bytes than the budget allows.
-install_upload_budget()
+# Before any page is drawn: bounded uploads, no public metrics (pages/components/server_hooks.py).
+install_server_hooks()
 
 navigation = {
     section: [

@@ -35,8 +35,11 @@ from backend.config import PROJECT_ROOT
 OIDC = "oidc"
 PASSWORD = "password"
 OPEN = "open"
+# Not a page: the Models page's actions that act for everyone (unload every loaded model, download
+# and load every default). Listed in the protected setting like a section or a page path.
+OPERATOR_ACTIONS = "Operator actions"
 # Fine-tuning stores users' datasets and models; "Your market data" takes internal figures.
-DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py")
+DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py", OPERATOR_ACTIONS)
 # OWASP's 2023 advice for PBKDF2-HMAC-SHA256; a check takes a few hundred ms, which also slows guessing.
 _PBKDF2_ITERATIONS = 600_000
 _PBKDF2_PREFIX = "pbkdf2_sha256"

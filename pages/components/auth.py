@@ -87,6 +87,17 @@ def can_open(section: str, page_path: str = "") -> bool:
     return not policy.problem and is_signed_in(policy)
 
 
+def may_run_operator_actions() -> bool:
+    """Whether this session may run the actions that act for everyone (``auth.OPERATOR_ACTIONS``)."""
+    return can_open(auth.OPERATOR_ACTIONS)
+
+
+OPERATOR_ACTIONS_SIGN_IN = (
+    "Unloading every model and preparing every default act for all visitors, so they need sign-in: "
+    "sign in on a protected page (such as Fine-tuning), then come back."
+)
+
+
 def _show_password_form() -> None:
     limiter = _password_limiter()
     with st.form("auth.password_form"):

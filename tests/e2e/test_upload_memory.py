@@ -88,6 +88,10 @@ def test_ten_95_mb_uploads_are_refused_past_the_budget_and_memory_comes_back(
             upload_files(page, "Images", picture)
         wait_until_idle(page)
         headers = sent.value.all_headers()
+        # The first script run installed the server hooks: the metrics say nothing to a visitor.
+        with urllib.request.urlopen(f"{app.url}/_stcore/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert not any(family in metrics for family in ("cache_memory_bytes", "session", "uploaded")), metrics
         session_id = sent.value.url.split("/_stcore/upload_file/")[1].split("/")[0]
         server = app.process.pid
         before = _rss(server)
