@@ -47,6 +47,8 @@ _OUTPUT_PER_TEXT_CHAR = 4
 _BASE_SECONDS = 5.0
 _SECONDS_PER_CONVERSATION = 0.01
 _KILL_GRACE_SECONDS = 5.0
+# Renderings per request: at most about 10 s of the helper for one session at a time.
+_CHUNK = 500
 # Memory the helper may take beyond what it holds after its imports.
 _HELPER_HEADROOM_BYTES = 768 * 2**20
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -156,12 +158,25 @@ def render_chats(
     if not conversations:
         return []
     prompts = [generation_prompt] * len(conversations) if isinstance(generation_prompt, bool) else generation_prompt
+    template = template_of(tokenizer)
+    variables = {k: v for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)}
+    rendered: list[str] = []
+    # In chunks: the helper serves every session, and each chunk lets the others in between.
+    for start in range(0, len(conversations), _CHUNK):
+        chunk = [list(c) for c in conversations[start : start + _CHUNK]]
+        rendered.extend(_render_chunk(template, variables, chunk, list(prompts[start : start + _CHUNK]), model_name))
+    return rendered
+
+
+def _render_chunk(
+    template: str, variables: dict[str, str], conversations: list[Messages], prompts: list[bool], model_name: str
+) -> list[str]:
     seconds = time_limit(len(conversations))
     request = {
-        "template": template_of(tokenizer),
-        "variables": {k: v for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)},
-        "conversations": [list(c) for c in conversations],
-        "prompts": list(prompts),
+        "template": template,
+        "variables": variables,
+        "conversations": conversations,
+        "prompts": prompts,
         "seconds": seconds,
     }
     answer = _helper.ask(request, seconds)

@@ -126,9 +126,10 @@ class Settings:
     worker_autostart: bool = True
     # OpenAI-compatible inference servers the operator configured (see ``Endpoint``).
     endpoints: tuple[Endpoint, ...] = field(default=(), repr=False)
-    # Uploaded bytes the server keeps in memory for one browser session (MB): the largest page
-    # needs 100 MB (an image zip, or a training and a validation table of 50 MB each).
-    upload_session_mb: int = 200
+    # Uploaded bytes the server keeps in memory for one visitor (MB): a browser session, and all
+    # sessions from one address together. The largest page needs 100 MB (an image zip, or a
+    # training and a validation table of 50 MB each).
+    upload_visitor_mb: int = 200
     # Uploaded bytes the server keeps in memory for all sessions together (MB); Community Cloud
     # has 2.7 GB for everything, models included.
     upload_total_mb: int = 600
@@ -194,7 +195,7 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         job_heartbeat_seconds=float(_pick("LSM_JOB_HEARTBEAT_SECONDS", secrets, "job_heartbeat_seconds", "5")),
         worker_autostart=_pick("LSM_WORKER_AUTOSTART", secrets, "worker_autostart", "1").strip().lower() in _TRUE_WORDS,
         endpoints=_read_endpoints(secrets),
-        upload_session_mb=int(_pick("LSM_UPLOAD_SESSION_MB", secrets, "upload_session_mb", "200")),
+        upload_visitor_mb=int(_pick("LSM_UPLOAD_VISITOR_MB", secrets, "upload_visitor_mb", "200")),
         upload_total_mb=int(_pick("LSM_UPLOAD_TOTAL_MB", secrets, "upload_total_mb", "600")),
     )
 

@@ -29,15 +29,35 @@ def _mb(size: int) -> str:
 
 
 class UploadBudget:
-    """Bytes held per session and in all; ``try_hold`` refuses a file that would pass a bound."""
+    """Bytes held per visitor and in all; ``try_hold`` refuses a file that would pass a bound.
 
-    def __init__(self, per_session_bytes: int, total_bytes: int) -> None:
-        if per_session_bytes <= 0 or total_bytes <= 0:
+    A visitor is a browser session, and every session from one address together once the page
+    has said which address a session comes from (``note_address``): new tabs are free, so without
+    that one visitor could take the overall bound and leave nothing to the others.
+    """
+
+    def __init__(self, per_visitor_bytes: int, total_bytes: int) -> None:
+        if per_visitor_bytes <= 0 or total_bytes <= 0:
             raise ValueError("upload budgets must be positive")
-        self.per_session_bytes = per_session_bytes
+        self.per_visitor_bytes = per_visitor_bytes
         self.total_bytes = total_bytes
         self._held: dict[str, dict[str, int]] = {}
+        self._address_of: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def note_address(self, session_id: str, address: str | None) -> None:
+        """Count ``session_id``'s uploads with the other sessions from ``address`` (None: unknown)."""
+        with self._lock:
+            if address:
+                self._address_of[session_id] = address
+            else:
+                self._address_of.pop(session_id, None)
+
+    def _visitor_sessions(self, session_id: str) -> list[str]:
+        address = self._address_of.get(session_id)
+        if address is None:
+            return [session_id]
+        return [session for session, seen in self._address_of.items() if seen == address]
 
     def try_hold(self, session_id: str, file_id: str, name: str, size: int) -> UploadRefusal | None:
         """Record ``size`` bytes for the file, or say why not (nothing is recorded then).
@@ -46,15 +66,16 @@ class UploadBudget:
         """
         with self._lock:
             files = self._held.get(session_id, {})
-            session_after = sum(files.values()) - files.get(file_id, 0) + size
+            visitor = sum(sum(self._held.get(session, {}).values()) for session in self._visitor_sessions(session_id))
+            visitor_after = visitor - files.get(file_id, 0) + size
             total_after = self._total_unlocked() - files.get(file_id, 0) + size
             reason = ""
-            if session_after > self.per_session_bytes:
-                kept = session_after - size
+            if visitor_after > self.per_visitor_bytes:
+                kept = visitor_after - size
                 reason = (
                     f"{name} ({_mb(size)}) was not kept: uploads are limited to "
-                    f"{_mb(self.per_session_bytes)} per visitor, and {_mb(kept)} are kept already. "
-                    "Remove a file you no longer need, or upload a smaller one."
+                    f"{_mb(self.per_visitor_bytes)} per visitor (all your tabs together), and {_mb(kept)} are "
+                    "kept already. Remove a file you no longer need, or upload a smaller one."
                 )
             elif total_after > self.total_bytes:
                 reason = (
@@ -84,6 +105,7 @@ class UploadBudget:
         """Forget every file of a session that ended."""
         with self._lock:
             self._held.pop(session_id, None)
+            self._address_of.pop(session_id, None)
 
     def held_by(self, session_id: str) -> int:
         with self._lock:

@@ -30,7 +30,8 @@ def _password_limiter() -> auth.AttemptLimiter:
     return auth.AttemptLimiter()
 
 
-def _client_address() -> str | None:
+def client_address() -> str | None:
+    """The visitor's address (from the proxy's header when one is named), None on localhost."""
     header = os.environ.get(_ADDRESS_HEADER_ENV, "").strip()
     if header:
         # The proxy appends the address it saw last; earlier entries are whatever the client sent.
@@ -44,12 +45,12 @@ def client_key() -> auth.ClientKey:
     """This browser session and its address, for the password limiter."""
     if _CLIENT_ID not in st.session_state:
         st.session_state[_CLIENT_ID] = secrets.token_hex(16)
-    return auth.ClientKey(session=st.session_state[_CLIENT_ID], address=_client_address())
+    return auth.ClientKey(session=st.session_state[_CLIENT_ID], address=client_address())
 
 
 def count_work_against_this_visitor() -> None:
     """Job quotas (``backend.jobs.quotas``) count this run's submissions against this visitor's address."""
-    quotas.set_client(_client_address() or client_key().session)
+    quotas.set_client(client_address() or client_key().session)
 
 
 def access_policy() -> auth.AccessPolicy:

@@ -28,6 +28,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 from backend.config import get_settings
 from backend.text_safety import plain_markdown
 from backend.upload_budget import UploadBudget, UploadRefusal
+from pages.components.auth import client_address
 
 _log = logging.getLogger(__name__)
 # A session whose browser went away keeps its files this long (a reconnect after a network blip
@@ -134,17 +135,19 @@ def install_upload_budget() -> None:
         if isinstance(manager, BoundedUploadedFileManager) or not isinstance(manager, MemoryUploadedFileManager):
             return
         settings = get_settings()
-        budget = UploadBudget(settings.upload_session_mb * 2**20, settings.upload_total_mb * 2**20)
+        budget = UploadBudget(settings.upload_visitor_mb * 2**20, settings.upload_total_mb * 2**20)
         bounded = bound(manager, budget)
         threading.Thread(target=_sweep_forever, args=(bounded, runtime), name="upload-sweep", daemon=True).start()
 
 
-def show_refusals() -> None:
-    """Say which of this session's uploads the server did not keep, and why."""
+def track_uploads_of_this_session() -> None:
+    """Count this session's uploads with the others from its address, and say which of its
+    uploads the server did not keep, and why (``app.py`` calls it on every run)."""
     context = get_script_run_ctx()
     manager = getattr(context, "uploaded_file_mgr", None)
     if not isinstance(manager, BoundedUploadedFileManager):
         return
+    manager.budget.note_address(context.session_id, client_address())
     refusals = manager.refusals_for(context.session_id)
     if not refusals:
         return

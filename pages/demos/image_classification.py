@@ -110,7 +110,7 @@ with batch_tab:
         key="image_classification.batch_files",
         max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
         help=f"Up to {image_classification.MAX_IMAGES} images of up to {uploads.MAX_IMAGE_BYTES / 2**20:.0f} MB "
-        f"each, {get_settings().upload_session_mb} MB in all; they are processed in batches of similar size.",
+        f"each, {get_settings().upload_visitor_mb} MB in all; they are processed in batches of similar size.",
     )
     if not files:
         st.info(

@@ -113,3 +113,13 @@ def test_check_data_refuses_a_hostile_template_in_words(tokenizer):
     with pytest.raises(UnsafeModelError) as refused:
         prepare_chat_dataset(upload, guess_mapping(upload), _with_template(tokenizer, OUTPUT_BOMB), model_name="tiny")
     assert refused.value.message.startswith("tiny's chat template wrote far more text")
+
+
+def test_many_conversations_are_rendered_in_chunks_in_order(tokenizer, monkeypatch):
+    monkeypatch.setattr(chat_template, "_CHUNK", 2)
+    conversations = [[{"role": "user", "content": f"Question {index}"}] for index in range(5)]
+    rendered = chat_template.render_chats(tokenizer, conversations, [True, False, True, False, True])
+    assert rendered == [
+        tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=index % 2 == 0)
+        for index, c in enumerate(conversations)
+    ]

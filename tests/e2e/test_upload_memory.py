@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MB = 2**20
 FILES = 10
 FILE_BYTES = 95 * MB
-SESSION_BUDGET_MB = 200
+VISITOR_BUDGET_MB = 200
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_ten_95_mb_uploads_are_refused_past_the_budget_and_memory_comes_back(
     Image.new("RGB", (32, 32), (10, 120, 200)).save(picture)
     app = start_app(
         tmp_path / "app",
-        extra_env={"LSM_UPLOAD_SESSION_MB": str(SESSION_BUDGET_MB)},
+        extra_env={"LSM_UPLOAD_VISITOR_MB": str(VISITOR_BUDGET_MB)},
         command_prefix=memory_group.command_prefix(),
     )
     memory_group.bind(app.process.pid)
@@ -109,7 +109,7 @@ def test_ten_95_mb_uploads_are_refused_past_the_budget_and_memory_comes_back(
         del body
 
         kept = statuses.count(204)
-        assert kept == SESSION_BUDGET_MB // 95, statuses  # two fit in 200 MB beside the small picture
+        assert kept == VISITOR_BUDGET_MB // 95, statuses  # two fit in 200 MB beside the small picture
         assert statuses.count(413) == FILES - kept, statuses
         assert app.process.poll() is None and is_healthy(app.url), app.log_tail()
         assert memory_group.oom_kills() == 0
@@ -117,7 +117,7 @@ def test_ten_95_mb_uploads_are_refused_past_the_budget_and_memory_comes_back(
         held = _rss(server) - before
         assert held < (kept + 2) * FILE_BYTES, f"{held / MB:.0f} MB more after the upload"
         page.get_by_text("big.png (95 MB) was not kept").first.wait_for(timeout=60_000)
-        assert f"limited to {SESSION_BUDGET_MB} MB per visitor" in page.inner_text("body")
+        assert f"limited to {VISITOR_BUDGET_MB} MB per visitor" in page.inner_text("body")
         assert_no_exception(page, "upload refused")
 
         context.close()

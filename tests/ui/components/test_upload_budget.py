@@ -35,7 +35,7 @@ class _Sessions:
 def test_a_file_over_the_session_budget_is_refused_and_not_kept():
     manager = MemoryUploadedFileManager("/_stcore/upload_file")
     manager.add_file("early", _file("e1", 1 * MB))
-    bounded = upload_budget.bound(manager, UploadBudget(per_session_bytes=3 * MB, total_bytes=10 * MB))
+    bounded = upload_budget.bound(manager, UploadBudget(per_visitor_bytes=3 * MB, total_bytes=10 * MB))
     assert bounded is manager and bounded.budget.held_by("early") == 1 * MB
     bounded.add_file("s", _file("f1", 2 * MB))
     with pytest.raises(HTTPException) as refused:
