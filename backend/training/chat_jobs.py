@@ -15,6 +15,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs import quotas
 from backend.jobs.store import SUCCEEDED, Job
 from backend.models import catalog
 from backend.models.access import check_model_access
@@ -78,15 +79,25 @@ def check_chat_data(
     )
 
 
-def _submit(params: ChatTuneParams, dataset: ChatDataset, owner: str, settings: Settings) -> Job:
+def _submit(
+    params: ChatTuneParams,
+    dataset: ChatDataset,
+    owner: str,
+    settings: Settings,
+    retry_of: Job | None = None,
+    reused: Path | None = None,
+) -> Job:
     params.validate()
     check_chat_base(params, owner, settings)
 
     def write_data(run_dir: Path) -> dict[str, object]:
-        replace(dataset).save(run_dir / DATA_FOLDER)
+        if reused is not None:
+            quotas.reuse_input(reused, run_dir / DATA_FOLDER)  # a retry: the first run's files, linked
+        else:
+            replace(dataset).save(run_dir / DATA_FOLDER)
         return {**dataset.summary, "warnings": dataset.warnings}
 
-    return queue_new_run(CHAT, CHAT, params, write_data, owner, settings)
+    return queue_new_run(CHAT, CHAT, params, write_data, owner, settings, retry_of)
 
 
 def submit_chat_job(
@@ -115,8 +126,8 @@ def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) ->
         InvalidInputError: no such chat job for this owner, not failed or cancelled, or its data is gone.
     """
     settings = settings or get_settings()
-    job, _source, dataset = load_retry_data(job_id, owner, CHAT, "chat tuning", DATA_FOLDER, ChatDataset.load, settings)
-    return _submit(ChatTuneParams.from_dict(job.params), dataset, job.owner, settings)
+    job, source, dataset = load_retry_data(job_id, owner, CHAT, "chat tuning", DATA_FOLDER, ChatDataset.load, settings)
+    return _submit(ChatTuneParams.from_dict(job.params), dataset, job.owner, settings, job, source)
 
 
 def load_report(job: Job) -> ChatReport | None:

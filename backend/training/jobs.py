@@ -50,7 +50,13 @@ def check_base_model(params: TrainingParams, owner: str, settings: Settings | No
 
 
 def queue_new_run(
-    kind: str, task: str, params: Any, write_data: Callable[[Path], dict[str, Any]], owner: str, settings: Settings
+    kind: str,
+    task: str,
+    params: Any,
+    write_data: Callable[[Path], dict[str, Any]],
+    owner: str,
+    settings: Settings,
+    retry_of: Job | None = None,
 ) -> Job:
     """Make a run folder, write the data into it (``write_data`` returns the job's summary) and
     the parameters, record the job and queue it; any failure removes the folder and the record.
@@ -59,10 +65,10 @@ def queue_new_run(
     ``to_dict`` and ``save``), already validated and its base model checked.
     """
     job_id = new_job_id()
-    quotas.admit(job_id, owner, settings)
+    quotas.admit(job_id, owner, settings, retry_of)
     run_dir = settings.runs_dir / job_id
     try:
-        summary = write_data(run_dir)
+        summary = write_data(run_dir) | (quotas.retries_after(retry_of) if retry_of else {})
         params.save(run_dir)
         job = JobStore(settings=settings).create(
             job_id,
@@ -84,7 +90,13 @@ def queue_new_run(
     return job
 
 
-def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], owner: str, settings: Settings) -> Job:
+def _submit(
+    params: TrainingParams,
+    prepare: Callable[[Path], PreparedDataset],
+    owner: str,
+    settings: Settings,
+    retry_of: Job | None = None,
+) -> Job:
     params.validate()
     check_base_model(params, owner, settings)
 
@@ -93,7 +105,7 @@ def _submit(params: TrainingParams, prepare: Callable[[Path], PreparedDataset], 
         prepared.save(run_dir / DATA_FOLDER)
         return {**prepared.summary, "warnings": prepared.warnings, "class_names": prepared.classes}
 
-    return queue_new_run(TRAIN, params.task, params, write_data, owner, settings)
+    return queue_new_run(TRAIN, params.task, params, write_data, owner, settings, retry_of)
 
 
 def submit_text_job(
@@ -198,7 +210,7 @@ def retry_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
         quotas.reuse_input(source, data_dir)
         return replace(prepared, data_dir=str(data_dir))
 
-    return _submit(params, copy, job.owner, settings)
+    return _submit(params, copy, job.owner, settings, job)
 
 
 def list_jobs(
