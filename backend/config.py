@@ -26,7 +26,10 @@ SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 _DEFAULT_MODEL_MEMORY_MB = 2000
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 # Fine-tuning stores users' datasets and models; "Your market data" takes internal figures.
-DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py")
+# Not a page: the Models page's actions that act for everyone (unload every loaded model, download
+# and load every default). Listed in the protected setting like a section or a page path.
+OPERATOR_ACTIONS = "Operator actions"
+DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py", OPERATOR_ACTIONS)
 
 
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -270,6 +273,19 @@ class Settings:
         "Header carrying the client's address when a reverse proxy on another host sits in front "
         "(e.g. `X-Real-IP`); only set it behind such a proxy, since clients can send any header.",
         raw_default="",
+    )
+    upload_visitor_mb: int = _setting(
+        "Uploaded bytes (MB) the server keeps in memory for one visitor: a browser session, and all "
+        "sessions from one address together. The largest page needs 100 MB (an image zip, or a "
+        "training and a validation table of 50 MB each).",
+        raw_default="200",
+        parse=int,
+    )
+    upload_total_mb: int = _setting(
+        "Uploaded bytes (MB) the server keeps in memory for all sessions together; Community Cloud "
+        "has 2.7 GB for everything, models included.",
+        raw_default="600",
+        parse=int,
     )
     endpoints: tuple[Endpoint, ...] = _setting(
         "OpenAI-compatible model servers as a JSON object, "

@@ -529,7 +529,7 @@ class JobStore:
 
         A worker is gone when its heartbeat is older than ``stale_after`` seconds (by default the
         settings' ``stale_heartbeat_seconds``), or, with the SQLite store (one machine), when its
-        process no longer exists. A PostgreSQL store is shared by machines whose pids mean nothing
+        process no longer exists; there a job whose worker process lives is never called dead. A PostgreSQL store is shared by machines whose pids mean nothing
         here, so only the heartbeat counts. Any worker or the app may reap: each dead job is failed
         by exactly one of them.
         """
@@ -538,8 +538,12 @@ class JobStore:
         now = time.time()
         dead: list[str] = []
         for job in self.list_jobs(statuses=(RUNNING,)):
-            if not self.shared and job.worker_host == host and job.worker_pid and not _process_alive(job.worker_pid):
+            local = not self.shared and job.worker_host == host and job.worker_pid
+            if local and not _process_alive(job.worker_pid):
                 reason, silent_since = f"The worker process (pid {job.worker_pid}) stopped during the job", None
+            elif local:
+                # Its worker lives: silence means its beats cannot be written (a full disk), not death.
+                continue
             elif job.heartbeat is None or now - job.heartbeat > stale_after:
                 silent = int(now - (job.heartbeat or job.started or now))
                 reason, silent_since = f"The worker stopped reporting {silent} s ago", now - stale_after

@@ -5,7 +5,8 @@ then makes a run folder, writes the input into it (the caller's ``write_input``)
 parameters (``params.json``), records the job and puts its id on the queue; any failure on the
 way removes the folder and the record, so nothing half-made is left. Retrying a failed or
 cancelled job submits a new one of the same kind, parameters and owner, with the old run's input
-copied (never moved: the old job stays, for reference).
+linked (copied where links cannot be made; never moved: the old job stays, for reference). Every
+submission and retry passes the visitor's and workspace's quotas first (``quotas.admit``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.jobs import queue
+from backend.jobs import queue, quotas
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.run_records import PARAMS_FILE
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
@@ -40,6 +41,7 @@ def submit_job(
     write_input: Callable[[Path], dict[str, Any]],
     owner: str,
     settings: Settings | None = None,
+    retry_of: Job | None = None,
 ) -> Job:
     """Check, store and queue one job of ``kind``.
 
@@ -50,14 +52,16 @@ def submit_job(
             the job's summary of it (stored as ``Job.dataset``).
         owner: who may see the job and what it makes.
         settings: settings to use (default: the process settings).
+        retry_of: the failed or cancelled job this one retries (it counts against the retry quota).
 
     Raises:
-        ShowcaseError: the kind's checks refused it, or the queue cannot be reached (nothing is
-            left behind).
+        ShowcaseError: the kind's checks or a quota refused it, or the queue cannot be reached
+            (nothing is left behind).
     """
     settings = settings or get_settings()
     kind.check(params, owner, settings)
     job_id = new_job_id()
+    quotas.admit(job_id, owner, settings, retry_of)
     run_dir = settings.runs_dir / job_id
     store = JobStore(settings=settings)
     try:
@@ -108,12 +112,10 @@ def retry_job(kind: JobKind, job_id: str, owner: str, settings: Settings | None 
     if not (source / kind.input_record).is_file():
         raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.")
 
-    def copy_input(run_dir: Path) -> dict[str, Any]:
+    def reuse_input(run_dir: Path) -> dict[str, Any]:
         for name in kind.input_paths:
-            if (source / name).is_dir():
-                shutil.copytree(source / name, run_dir / name)
-            elif (source / name).is_file():
-                shutil.copy2(source / name, run_dir / name)
-        return dict(job.dataset)
+            if (source / name).exists():
+                quotas.reuse_input(source / name, run_dir / name)
+        return {**job.dataset, **quotas.retries_after(job)}
 
-    return submit_job(kind, kind.load_params(job.params), copy_input, job.owner, settings)
+    return submit_job(kind, kind.load_params(job.params), reuse_input, job.owner, settings, job)

@@ -12,6 +12,7 @@ Run folder layout (``backend.jobs`` adds ``job.json`` and ``params.json``)::
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -50,7 +51,10 @@ def save_dataset_file(dataset: SavedDataset, data_dir: Path, file_name: str) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     dataset.data_dir = str(data_dir)
     path = data_dir / file_name
-    path.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
+    # Written beside and renamed over: a retry's data folder hard-links its first run's files.
+    written = path.with_name(f".{file_name}.writing")
+    written.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
+    os.replace(written, path)
     return path
 
 

@@ -42,11 +42,13 @@ def _queued(job: Job, key: str) -> None:
 
 
 def _label(job: Job) -> str:
-    when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M")
+    # The job id's tail tells apart runs of the same size started in the same second.
+    when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M:%S")
     count = job.dataset.get("rows", 0)
+    retried = f" · retry {job.dataset['retries']}" if job.dataset.get("retries") else ""
     if job.task == catalogue.IMAGE_CLASSIFICATION:
-        return f"{count:,} images · {when}"
-    return f"{job.title or 'table'} · {count:,} rows · {when}"
+        return f"{count:,} images · {when}{retried} · {job.id[-6:]}"
+    return f"{job.title or 'table'} · {count:,} rows · {when}{retried} · {job.id[-6:]}"
 
 
 def show_runs(task: str, key: str, file_name: str) -> None:

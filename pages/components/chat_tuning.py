@@ -81,6 +81,11 @@ def show_upload(key: str) -> tuple[ChatUpload, str, ChatMapping] | None:
     st.dataframe(chat_upload.table().head(_PREVIEW_ROWS).astype(str), hide_index=True, height=220)
     st.caption(f"{len(chat_upload):,} rows · first {_PREVIEW_ROWS} shown")
     guessed = guess_mapping(chat_upload)
+    # A new file starts from its own guessed shape and columns, not the previous file's choices.
+    if st.session_state.get(f"{key}.mapped_file") != file.digest:
+        for part in ("shape", "prompt", "response", "system"):
+            st.session_state.pop(f"{key}.{part}", None)
+        st.session_state[f"{key}.mapped_file"] = file.digest
     shape = st.selectbox(
         "Data shape",
         SHAPES,

@@ -102,7 +102,8 @@ else:
             "Runs",
             [job.id for job in finished],
             default=[job.id for job in finished[:3]],
-            format_func=lambda job_id: by_id[job_id].title or job_id,
+            # A retry keeps its run's title; the id tells the two apart.
+            format_func=lambda job_id: f"{by_id[job_id].title or 'Untitled'} · {job_id}",
             key="finetune.compare",
         )
         rows = classifier_studio.compare_jobs(chosen, owner)

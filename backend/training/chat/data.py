@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend import uploads
+from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
 from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
 
@@ -145,6 +146,12 @@ def guess_shape(records: Sequence[Any]) -> str:
     return TABLE
 
 
+_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "true/false", list: "list", type(None): "null"}
+# A lone surrogate (a JSON escape such as "\\ud800" with no pair) is not a character: no tokenizer
+# or file can take it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
     if suffix == ".json":
         try:
@@ -168,6 +175,20 @@ def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
         raise InvalidInputError(f"{name} holds no conversations.")
     if len(records) > uploads.MAX_TABLE_ROWS:
         raise InvalidInputError(f"{name} has more than {uploads.MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+    if not any(isinstance(record, dict) for record in records):
+        raise InvalidInputError(
+            f"{name}: each record must be a conversation, a JSON object such as "
+            '{"messages": [{"role": "user", "content": "..."}, ...]}; '
+            f"record 1 is a {_JSON_TYPES.get(type(records[0]), 'value')}.",
+            "Or upload a table with prompt and response columns.",
+        )
+    # Flat records become a table's columns (preview, table shape): the table limit applies.
+    keys: set[str] = set()
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            table_checks.check_columns(name, len(record), f"record {number}")
+            keys.update(record)
+            table_checks.check_columns(name, len(keys), f"records 1-{number} together")
     return records
 
 
@@ -260,6 +281,8 @@ def check_turns(turns: list[dict[str, str]]) -> str:
             return f"turn {number} has an unknown role {turn['role']!r} (use system, user or assistant)"
         if not turn["content"].strip():
             return f"turn {number} ({turn['role']}) is empty"
+        if _LONE_SURROGATE.search(turn["content"]):
+            return f"turn {number} holds an escape that is no character (a lone surrogate such as \\ud800)"
         if len(turn["content"]) > MAX_TURN_CHARS:
             return f"turn {number} is longer than {MAX_TURN_CHARS:,} characters"
     body = turns[1:] if turns[0]["role"] == "system" else turns
@@ -332,10 +355,6 @@ def to_conversations(
     return conversations, errors, warnings
 
 
-def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
-
-
 def require_chat_template(tokenizer: Any, model_name: str) -> None:
     """Refuse a base model without a chat template (a plain base model cannot hold a chat)."""
     if not getattr(tokenizer, "chat_template", None):
@@ -355,15 +374,33 @@ def trained_spans(tokenizer: Any, messages: list[dict[str, str]]) -> list[tuple[
     Raises:
         InvalidInputError: the template renders a conversation differently from its own prefixes
             (the reply cannot be located).
+        UnsafeModelError: the template broke the sandbox or its time or output limits.
     """
-    full = _render(tokenizer, messages)
+    return trained_spans_of_all(tokenizer, [messages])[0]
+
+
+def trained_spans_of_all(
+    tokenizer: Any, conversations: list[list[dict[str, str]]], model_name: str = "The base model"
+) -> list[list[tuple[str, bool]]]:
+    """:func:`trained_spans` of every conversation, rendered in one sandboxed request."""
+    wanted: list[tuple[list[dict[str, str]], bool]] = []
+    for messages in conversations:
+        wanted.append((messages, False))
+        for index, message in enumerate(messages):
+            if message["role"] == "assistant":
+                wanted.extend([(messages[:index], True), (messages[: index + 1], False)])
+    rendered = iter(chat_template.render_chats(tokenizer, [m for m, _ in wanted], [g for _, g in wanted], model_name))
+    return [_spans(messages, rendered) for messages in conversations]
+
+
+def _spans(messages: list[dict[str, str]], rendered: Iterator[str]) -> list[tuple[str, bool]]:
+    full = next(rendered)
     pieces: list[tuple[str, bool]] = []
     position = 0
-    for index, message in enumerate(messages):
+    for message in messages:
         if message["role"] != "assistant":
             continue
-        prompt = _render(tokenizer, messages[:index], generation_prompt=True)
-        upto = _render(tokenizer, messages[: index + 1])
+        prompt, upto = next(rendered), next(rendered)
         # Some templates add text after the last turn only (or drop it in history); train from the
         # point where this reply's prompt stops matching.
         common = len(prompt)
@@ -405,13 +442,23 @@ class EncodedConversation:
 
 def encode_conversation(tokenizer: Any, messages: list[dict[str, str]], max_length: int) -> EncodedConversation:
     """Token ids of a conversation, cut to ``max_length``, with the loss on assistant replies only."""
-    ids: list[int] = []
-    labels: list[int] = []
-    for text, trained in trained_spans(tokenizer, messages):
-        piece = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-        ids.extend(piece)
-        labels.extend(piece if trained else [IGNORE_INDEX] * len(piece))
-    return EncodedConversation(ids[:max_length], labels[:max_length], len(ids))
+    return encode_conversations(tokenizer, [messages], max_length)[0]
+
+
+def encode_conversations(
+    tokenizer: Any, conversations: list[list[dict[str, str]]], max_length: int, model_name: str = "The base model"
+) -> list[EncodedConversation]:
+    """:func:`encode_conversation` of every conversation, their templates rendered in one request."""
+    encoded = []
+    for spans in trained_spans_of_all(tokenizer, conversations, model_name):
+        ids: list[int] = []
+        labels: list[int] = []
+        for text, trained in spans:
+            piece = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+            ids.extend(piece)
+            labels.extend(piece if trained else [IGNORE_INDEX] * len(piece))
+        encoded.append(EncodedConversation(ids[:max_length], labels[:max_length], len(ids)))
+    return encoded
 
 
 def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
@@ -437,6 +484,26 @@ def _preview(tokenizer: Any, conversation: list[dict[str, str]]) -> dict[str, st
         "formatted": "".join(text for text, _ in pieces),
         "trained": "".join(text for text, trained in pieces if trained),
     }
+
+
+def special_token_warnings(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> list[str]:
+    """A warning when conversation text holds the model's special tokens (``<|im_end|>``): the
+    tokenizer reads them as the real tokens, so training would learn them as turn markers."""
+    specials = sorted({str(t) for t in getattr(tokenizer, "all_special_tokens", []) if len(str(t)) > 1})
+    found: set[str] = set()
+    rows: list[int] = []
+    for number, conversation in enumerate(conversations, start=1):
+        present = {token for token in specials for turn in conversation if token in turn["content"]}
+        if present:
+            found |= present
+            rows.append(number)
+    if not rows:
+        return []
+    return [
+        f"{len(rows)} conversation(s) hold the base model's special tokens as text "
+        f"({', '.join(sorted(found)[:5])}; conversations {_row_list(rows)}): training reads them as real "
+        "special tokens (turn markers), not as text. Remove them unless that is what you mean."
+    ]
 
 
 def prepare_chat_dataset(
@@ -466,10 +533,11 @@ def prepare_chat_dataset(
     require_chat_template(tokenizer, model_name)
     conversations, errors, warnings = to_conversations(upload, mapping)
     raise_if_errors(errors)
+    warnings.extend(special_token_warnings(tokenizer, conversations))
     conversations = _drop_duplicates(conversations, warnings)
     if len(conversations) < MIN_CONVERSATIONS:
         raise_if_errors([f"Only {len(conversations)} usable conversation(s); at least {MIN_CONVERSATIONS} are needed."])
-    encoded = [encode_conversation(tokenizer, c, max_length) for c in conversations]
+    encoded = encode_conversations(tokenizer, conversations, max_length, model_name)
     lengths = np.array([e.full_tokens for e in encoded])
     cut = [i + 1 for i, e in enumerate(encoded) if e.cut]
     empty = [i for i, e in enumerate(encoded) if e.trained_tokens == 0]

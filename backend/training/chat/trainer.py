@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from backend import chat_template
 from backend.config import Settings
 from backend.errors import InvalidInputError
 from backend.jobs.progress import Reporter
@@ -26,7 +27,7 @@ from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import plan_load
 from backend.server_paths import shown_path
-from backend.training.chat.data import IGNORE_INDEX, ChatDataset, encode_conversation, require_chat_template
+from backend.training.chat.data import IGNORE_INDEX, ChatDataset, encode_conversations, require_chat_template
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.hf_training import (
     CHECKPOINTS_FOLDER,
@@ -67,7 +68,7 @@ class TunedChatModel:
 
 class _Conversations(torch.utils.data.Dataset):
     def __init__(self, tokenizer: Any, conversations: list[list[dict[str, str]]], max_length: int) -> None:
-        encoded = [encode_conversation(tokenizer, c, max_length) for c in conversations]
+        encoded = encode_conversations(tokenizer, conversations, max_length)
         # A conversation cut before its first reply teaches nothing and would give a NaN loss.
         self.items = [e for e in encoded if e.trained_tokens]
         self.tokens = sum(len(e.input_ids) for e in self.items)
@@ -124,9 +125,9 @@ def greedy_replies(
         config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.eos_token_id
     replies = []
     model.eval()
+    texts = chat_template.render_chats(tokenizer, prompts, generation_prompt=True)
     with torch.inference_mode():
-        for messages in prompts:
-            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        for text in texts:
             ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]], device=device.torch_device)
             output = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
             replies.append(tokenizer.decode(output[0, ids.shape[-1] :], skip_special_tokens=True).strip())

@@ -104,3 +104,22 @@ def test_the_chat_form_draws_its_bounds_and_defaults_from_the_parameter_table(st
     assert [app.number_input(key=f"finetune.chat.{key}").disabled for key in ("rank", "alpha", "dropout")] == [True] * 3
     assert app.text_input(key="finetune.chat.modules").disabled
     assert not app.number_input(key="finetune.chat.epochs").disabled
+
+
+def test_a_new_file_starts_from_its_own_guessed_shape(state, open_page, tiny_model_paths):
+    app = _chat_form(open_page, tiny_model_paths, as_messages_jsonl(marker_conversations(10)))
+    app.selectbox(key="finetune.chat.shape").set_value("alpaca").run()
+    table = b"question,answer\n" + b"".join(f"Q{i},A{i}\n".encode() for i in range(10))
+    app.file_uploader(key="finetune.chat.file").set_value(("pairs.csv", table, "text/csv")).run()
+    assert not app.exception
+    assert app.selectbox(key="finetune.chat.shape").value == "table"
+    assert app.selectbox(key="finetune.chat.prompt").value == "question"
+
+
+def test_a_lone_surrogate_is_refused_in_words_at_check_data(state, open_page, tiny_model_paths):
+    lone = '{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"}]}\n'
+    data = as_messages_jsonl(marker_conversations(10)) + b"\n" + lone.encode()
+    app = _chat_form(open_page, tiny_model_paths, data)
+    app.button(key="finetune.chat.check").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "lone surrogate" in _text(app) and "Something went wrong" not in _text(app)

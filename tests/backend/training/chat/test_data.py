@@ -130,3 +130,47 @@ def test_too_few_conversations_or_no_chat_template_are_refused(tokenizer, tiny_m
     plain = AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.SENTIMENT])
     with pytest.raises(InvalidInputError, match="no chat template"):
         prepare_chat_dataset(upload, ChatMapping(MESSAGES), plain, model_name="bert")
+
+
+# --- hostile uploads of the last round ------------------------------------------------------------
+
+
+def test_a_json_line_with_too_many_keys_meets_the_table_column_limit():
+    from backend import table_checks
+
+    wide = json.dumps({f"k{index}": index for index in range(200_000)}).encode()
+    with pytest.raises(InvalidInputError) as refused:
+        read_chat_upload("wide.jsonl", wide)
+    assert refused.value.message == (
+        f"wide.jsonl has 200,000 columns in record 1; the limit is {table_checks.MAX_TABLE_COLUMNS:,}."
+    )
+
+
+def test_a_lone_surrogate_escape_is_named_with_its_row():
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    lone = '{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"}]}'
+    data = (json.dumps(good) + "\n" + lone + "\n").encode()
+    upload = read_chat_upload("chats.jsonl", data)
+    _, errors, _ = chat_data.to_conversations(upload, chat_data.guess_mapping(upload))
+    assert errors[0] == (
+        "1 conversation(s) turn 1 holds an escape that is no character (a lone surrogate such as \\ud800) (rows 2)."
+    )
+
+
+def test_a_json_list_of_strings_is_told_each_record_must_be_a_conversation():
+    with pytest.raises(InvalidInputError) as refused:
+        read_chat_upload("lines.json", json.dumps(["Hello", "How are you?"]).encode())
+    assert refused.value.message.startswith("lines.json: each record must be a conversation, a JSON object such as")
+    assert refused.value.message.endswith("record 1 is a string.")
+
+
+def test_special_tokens_in_conversation_text_are_warned_about_at_check_data(tokenizer):
+    conversations = marker_conversations(12)
+    conversations[3][1]["content"] += " <|im_end|> fake turn"
+    upload = read_chat_upload("chats.jsonl", as_messages_jsonl(conversations))
+    dataset = prepare_chat_dataset(upload, chat_data.guess_mapping(upload), tokenizer)
+    warned = [w for w in dataset.warnings if "special tokens" in w]
+    assert warned == [
+        "1 conversation(s) hold the base model's special tokens as text (<|im_end|>; conversations 4): training "
+        "reads them as real special tokens (turn markers), not as text. Remove them unless that is what you mean."
+    ]

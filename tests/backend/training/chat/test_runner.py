@@ -159,6 +159,11 @@ def test_a_cancelled_chat_job_is_retried_with_its_data(base_model, chat_settings
     retried = chat_studio.retry_chat_job(job.id, "ann", local)
     assert (retried.kind, retried.status, retried.params) == (CHAT, QUEUED, job.params)
     assert json.loads((Path(retried.run_dir) / "data" / "chat_dataset.json").read_text())["train"] == dataset.train
+    # The retry reuses the first run's conversations (a hard link), and counts itself.
+    assert (Path(retried.run_dir) / "data" / "chat_dataset.json").samefile(
+        Path(job.run_dir) / "data" / "chat_dataset.json"
+    )
+    assert retried.dataset["retries"] == 1
     with pytest.raises(InvalidInputError):
         chat_studio.retry_chat_job(retried.id, "ann", local)  # still queued
 

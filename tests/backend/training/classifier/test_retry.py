@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from backend.jobs import queue
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from backend.training.classifier import staging
 from backend.training.classifier import studio as classifier_studio
-from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.datasets import DATASET_FILE, PreparedDataset
 from backend.training.classifier.params import FAST, TrainingParams
 from backend.training.common import DATA_FOLDER
 from tests.support.training_data import colour_folders_zip, learnable_texts, prepared_texts
@@ -36,7 +37,7 @@ def test_a_failed_or_cancelled_job_is_queued_again_with_the_same_params_and_data
     new = classifier_studio.retry_job(old.id, "ann", local)
     assert new.id != old.id and new.status == "queued"
     assert (new.kind, new.task, new.method, new.owner, new.title) == (old.kind, old.task, old.method, "ann", "Tickets")
-    assert new.params == old.params and new.dataset == old.dataset
+    assert new.params == old.params and new.dataset == {**old.dataset, "retries": 1}
     assert new.run_dir != old.run_dir
     before = PreparedDataset.load(Path(old.run_dir) / DATA_FOLDER)
     after = PreparedDataset.load(Path(new.run_dir) / DATA_FOLDER)
@@ -69,7 +70,7 @@ def test_a_job_that_did_not_fail_cannot_be_retried(local, status):
     assert [j.id for j in store.list_jobs()] == [job.id]
 
 
-def test_retried_images_are_copied_not_moved(local):
+def test_retried_images_are_reused_not_moved(local):
     prepared = staging.check_image_data("colours.zip", colour_folders_zip(per_class=6), settings=local)
     old = classifier_studio.submit_image_job(IMAGE_PARAMS, prepared, owner="ann", settings=local)
     JobStore(settings=local).claim(old.id)
@@ -80,6 +81,12 @@ def test_retried_images_are_copied_not_moved(local):
         stored = PreparedDataset.load(data_dir)
         assert all((data_dir / path).is_file() for path in stored.train.inputs + stored.validation.inputs)
     assert PreparedDataset.load(Path(new.run_dir) / DATA_FOLDER).train.inputs == prepared.train.inputs
+    # Reused, not copied: the retry's images are the first run's files (hard links).
+    first = prepared.train.inputs[0]
+    assert (Path(new.run_dir) / DATA_FOLDER / first).samefile(Path(old.run_dir) / DATA_FOLDER / first)
+    # Its dataset file was written anew (beside, then renamed over), so the first run's is untouched.
+    written = json.loads((Path(old.run_dir) / DATA_FOLDER / DATASET_FILE).read_text(encoding="utf-8"))
+    assert written["data_dir"] == str(Path(old.run_dir) / DATA_FOLDER)
     # A second retry still finds the old job's images.
     assert classifier_studio.retry_job(old.id, "ann", local).status == "queued"
 
