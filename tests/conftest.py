@@ -51,7 +51,12 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_settings(state_root: Path):
     pinned = ("LSM_MODELS_DIR", "LSM_STATE_DIR", "LSM_DEVICE", "LSM_OFFLINE", "LSM_CPU_BFLOAT16")
-    saved = {k: os.environ.get(k) for k in pinned}
+    # The developer's own settings (LSM_CPU_ENGINE=..., LSM_CPU_QUANTIZE=int8 in a shell profile)
+    # would change what every test checks: none reach the session. LSM_TEST_* are the suite's own.
+    inherited = [k for k in os.environ if k.startswith("LSM_") and not k.startswith("LSM_TEST_")]
+    saved = {k: os.environ.get(k) for k in (*pinned, *inherited)}
+    for key in inherited:
+        del os.environ[key]
     os.environ["LSM_MODELS_DIR"] = str(state_root / "models")
     os.environ["LSM_STATE_DIR"] = str(state_root / "state")
     os.environ["LSM_DEVICE"] = "cpu"
