@@ -132,7 +132,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
         "mode": mode,
         "load_seconds": round(seconds, 2),
         "added_peak_mb": reading.delta_rss_mb,
-        "weights_mb": round(weights, 1),
+        "weights_mb": measure.size_mb(weights * measure.MB),
         "peak_over_weights": round(reading.delta_rss_mb / weights, 2) if weights else None,
         "tokenizer_mb": tokenizer.delta_rss_mb,
         "without_tokenizer": round((reading.delta_rss_mb - tokenizer.delta_rss_mb) / weights, 2) if weights else None,
@@ -158,6 +158,7 @@ def _ours(loaded: Any, prompt: str, tokens: int | None) -> tuple[float, int, str
     from backend.inference.text_generation import ChatMessage, GenerationOptions
 
     options = GenerationOptions(temperature=0, max_new_tokens=tokens or 64)
+    measure.wait_for_quiet_threads()  # as measure.timed: the other path's pools idle first
     started = time.perf_counter()
     stream = text_generation.stream_reply(loaded, [ChatMessage("user", prompt)], options, threading.Event())
     text = "".join(stream)
@@ -165,6 +166,7 @@ def _ours(loaded: Any, prompt: str, tokens: int | None) -> tuple[float, int, str
 
 
 def _pipeline_reply(pipe: Any, prompt: str, tokens: int) -> tuple[float, int, str]:
+    measure.wait_for_quiet_threads()
     started = time.perf_counter()
     out = pipe([{"role": "user", "content": prompt}], max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
     return time.perf_counter() - started, tokens, out[0]["generated_text"][-1]["content"]

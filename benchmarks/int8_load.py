@@ -145,7 +145,7 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
         "added_peak_mb": added,
         "with_answer_mb": round(max(load.peak_rss_mb, read.peak_rss_mb, answer.peak_rss_mb) - start, 1),
         "preprocessor_mb": preprocessor.delta_rss_mb,
-        "weights_mb": round(weights, 1),
+        "weights_mb": measure.size_mb(weights * measure.MB),
         "peak_over_weights": round(added / weights, 2) if weights else None,
         "packed_mb": round(resident, 1),
         "peak_over_packed": round(added / resident, 2) if resident else None,

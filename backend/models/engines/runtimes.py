@@ -192,6 +192,9 @@ def onnx_session(model_file: Path) -> Any:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = _threads()
     options.inter_op_num_threads = 1
+    # No spinning after a run: the app's other models (torch) share these cores, and an idle pool
+    # spinning took about 23 ms of CPU from each 10 ms torch request after it (benchmarks/RESULTS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
