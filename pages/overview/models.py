@@ -6,7 +6,7 @@ from backend.config import get_settings
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
-from backend.models.status import catalogue_rows
+from backend.models.status import catalogue_rows, engine_rows
 from pages.components.models import current_device, model_cache, show_prepare_defaults
 
 settings = get_settings()
@@ -46,6 +46,12 @@ else:
     st.info(
         "No model is loaded. Models load on first use and the least recently used is dropped when the budget is full."
     )
+
+# Native engines (issue 23): each runs in its own process; a crash or hang there is shown here.
+if engines := engine_rows():
+    st.subheader("Native engines")
+    st.caption("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply.")
+    st.dataframe(engines, hide_index=True, width="stretch")
 
 st.subheader("Catalogue")
 task = st.segmented_control("Task", catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")
