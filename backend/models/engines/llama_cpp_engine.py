@@ -235,8 +235,12 @@ class LlamaCppModel(DecodeLoop):
     """
 
     def __init__(self, process: EngineProcess, config: Any, generation_config: Any, memory_bytes: int) -> None:
-        process.start()
-        process.attach()
+        process.attach()  # before the start: another model's unload then cannot end the new process
+        try:
+            process.start()
+        except EngineFailure:
+            process.detach()
+            raise
         self.process = process
         self.vocabulary = process.vocabulary
         self.config = config

@@ -274,17 +274,22 @@ class EngineProcess:
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             # A frame is read whole once its first byte is there: the child writes it in one go.
-            if selector.select(timeout=deadline_s):
+            hung = not selector.select(timeout=deadline_s)
+            if not hung:
                 try:
                     frame = llama_cpp_server.read_frame(process.stdout)
                 except (OSError, ValueError):
                     frame = None
         if frame is not None:
             return frame
-        hung = process.poll() is None
         if hung:
             process.kill()
-        returncode = process.wait()
+        try:
+            # The pipe closes while the child dies: its exit status follows a moment later.
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            returncode = process.wait()
         reason = (
             f"stopped answering within {deadline_s:g} s during {what}; it was ended"
             if hung

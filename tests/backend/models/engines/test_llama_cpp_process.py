@@ -72,6 +72,11 @@ class _SignalAfter:
         pass
 
 
+def _row(process: llama_cpp_process.EngineProcess) -> dict[str, object]:
+    """The Models page's row for ``process``."""
+    return next(row for row in engine_rows() if row["model"] == process.label)
+
+
 def _greedy(pad: int) -> GenerationConfig:
     # No end token: every reply is NEW_TOKENS long, so the signal always lands mid-reply.
     return GenerationConfig(max_new_tokens=NEW_TOKENS, do_sample=False, eos_token_id=None, pad_token_id=pad)
@@ -121,7 +126,8 @@ def test_an_engine_killed_mid_reply_has_the_reply_finished_by_torch(engine_model
     assert again.shape[1] == PROMPT.shape[1] + NEW_TOKENS
     assert engine.take_note() == ""
     assert process.pid is not None and process.pid != streamer.signalled_pid
-    assert engine_rows()[-1]["status"] == "running" and engine_rows()[-1]["failures"] == 1
+    row = _row(process)
+    assert row["status"] == "running" and row["failures"] == 1 and row["process"] == process.pid
 
 
 def test_a_hung_engine_is_ended_at_the_deadline_and_torch_answers(engine_model):
@@ -145,7 +151,7 @@ def test_repeated_crashes_turn_the_engine_off_with_the_reason(engine_model, sett
     for _ in range(2):
         loaded.decoder.generate(PROMPT, config, _SignalAfter(process, signal.SIGSEGV))
         loaded.decoder.take_note()
-    row = engine_rows()[-1]
+    row = _row(process)
     assert row["status"] == "disabled" and row["process"] == "—"
     assert "failed twice (last: crashed (SIGSEGV)" in str(row["last failure"])
     assert "chat runs in torch" in str(row["last failure"])
