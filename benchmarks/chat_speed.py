@@ -112,10 +112,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
     with init_empty_weights():
         transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
     transformers.AutoTokenizer.from_pretrained(folder)
-    if mode.startswith("llama.cpp"):  # the same for the engine's library (its code, its backends)
-        from backend.models.engines import llama_cpp_engine
-
-        llama_cpp_engine._library()
+    # llama.cpp's library loads in the engine's own process (llama_cpp_process), not in this one.
     measure.return_freed_memory()
     with measure.peak_memory() as tokenizer:
         extra = transformers.AutoTokenizer.from_pretrained(folder)

@@ -6,7 +6,7 @@ from backend.config import get_settings
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
-from backend.models.status import catalogue_rows
+from backend.models.status import catalogue_rows, engine_rows
 from pages.components.auth import OPERATOR_ACTIONS_SIGN_IN, may_run_operator_actions
 from pages.components.models import current_device, model_cache, show_prepare_defaults
 
@@ -52,6 +52,12 @@ else:
 
 if not operator:
     st.caption(OPERATOR_ACTIONS_SIGN_IN)
+
+# Native engines (issue 23): each runs in its own process; a crash or hang there is shown here.
+if engines := engine_rows():
+    st.subheader("Native engines")
+    st.caption("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply.")
+    st.dataframe(engines, hide_index=True, width="stretch")
 
 st.subheader("Catalogue")
 task = st.segmented_control("Task", catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")

@@ -348,12 +348,18 @@ def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
 
     Raises:
         UnsupportedModel: a model llama.cpp does not compute as transformers does.
+        EngineFailure: the engine is off for this model (its reason on the Models page) or its
+            process did not start.
     """
-    from backend.models.engines import llama_cpp_engine
+    from backend.models.engines import llama_cpp_engine, llama_cpp_process
 
     tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, engine_choice.LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
-    return llama_cpp_engine.LlamaCppModel(target / llama_cpp_engine.GGUF_FILE, config, generation), tokenizer
+    gguf_file = target / llama_cpp_engine.GGUF_FILE
+    # The process, not this one, runs llama.cpp: a crash there ends only it (llama_cpp_process).
+    process = llama_cpp_process.process_for(gguf_file, max(1, torch.get_num_threads()), folder.name)
+    model = llama_cpp_engine.LlamaCppModel(process, config, generation, gguf_file.stat().st_size)
+    return model, tokenizer
 
 
 def load(task: str, engine: str, folder: Path) -> tuple[Any, Any]:
