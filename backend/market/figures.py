@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.market.figure_style import (
+from backend.market.figure_layout import (
     add_secondary_note,
     bar_marker,
     base_layout,
@@ -21,7 +21,7 @@ from backend.market.figure_style import (
 )
 from backend.market.growth import series_changes
 from backend.market.industries import document_industry_of
-from backend.market.style import (
+from backend.market.series_labels import (
     PRIMARY_SYMBOL,
     SERIES_SYMBOLS,
     colour_for,

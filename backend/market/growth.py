@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from backend.market.style import dataset_label
+from backend.market.series_labels import dataset_label
 
 SERIES_KEYS: tuple[str, ...] = ("dataset", "metric", "definition", "geography", "segment")
 _BOUNDS = ("more than", "less than")

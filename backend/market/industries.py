@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from backend.market.style import dataset_label
+from backend.market.series_labels import dataset_label
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def normalise(name: str) -> str:
 
 
 @dataclass
-class ColumnMapping:
+class MarketColumns:
     """For each schema column: the user's column feeding it, or a value for every row."""
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -76,7 +76,7 @@ class ColumnMapping:
         ]
 
 
-def suggest_mapping(user_columns: list[str]) -> ColumnMapping:
+def suggest_mapping(user_columns: list[str]) -> MarketColumns:
     """Guess which of the user's columns feeds each schema column (exact name first, then synonyms).
 
     Args:
@@ -101,7 +101,7 @@ def suggest_mapping(user_columns: list[str]) -> ColumnMapping:
                 mapping[schema_column] = candidate
                 taken.add(candidate)
                 break
-    return ColumnMapping(columns=mapping)
+    return MarketColumns(columns=mapping)
 
 
 def needs_mapping(user_columns: list[str]) -> bool:
@@ -109,7 +109,7 @@ def needs_mapping(user_columns: list[str]) -> bool:
     return not set(REQUIRED_COLUMNS) <= set(user_columns)
 
 
-def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping, *, require_url: bool = True) -> pd.DataFrame:
+def apply_mapping(frame: pd.DataFrame, mapping: MarketColumns, *, require_url: bool = True) -> pd.DataFrame:
     """Build a schema-named table from the user's table; nothing in ``frame`` is changed.
 
     Args:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backend.market.style import dataset_rank
+from backend.market.series_labels import dataset_rank
 
 # Headline adoption series: each survey's answer to "does this organisation use AI at all".
 ADOPTION_METRICS: tuple[str, ...] = (

@@ -12,8 +12,8 @@ import streamlit as st
 
 from backend.market import store
 from backend.market.briefing import BriefingChart
-from backend.market.figure_style import png_config, with_source_caption
-from backend.market.style import source_markdown
+from backend.market.figure_layout import png_config, with_source_caption
+from backend.market.series_labels import source_markdown
 from backend.uploads import to_safe_csv
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.market import briefing, figures, growth, industries, model_figures, selections, store
-from backend.market.style import dataset_label
+from backend.market.series_labels import dataset_label
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
     briefing_download,

@@ -8,7 +8,7 @@ import pytest
 
 from backend.market import figures, selections, store
 from backend.market.briefing import BriefingChart, build_briefing_html
-from backend.market.figure_style import png_config, source_caption, with_source_caption
+from backend.market.figure_layout import png_config, source_caption, with_source_caption
 
 
 class _Page(HTMLParser):

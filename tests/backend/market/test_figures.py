@@ -6,7 +6,7 @@ import pytest
 
 from backend.market import figures, model_figures, selections, store
 from backend.market.schema import validate_table
-from backend.market.style import DATASET_COLOURS, SECONDARY_NOTES
+from backend.market.series_labels import DATASET_COLOURS, SECONDARY_NOTES
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
-"""Shared style of the market figures: layout, empty state, secondary-source note, labels, source caption."""
+"""Plotly layout shared by the market figures: title and margins, empty state, secondary-source
+note, bar markers, and the source caption that travels with an exported chart."""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.style import (
+from backend.market.series_labels import (
     DATASET_COLOURS,
     FONT,
     SECONDARY_NOTES,

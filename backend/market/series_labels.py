@@ -1,4 +1,5 @@
-"""How market charts look: one colour per source, labels, and the secondary-source marking."""
+"""Names, colours and escaped text of market series: one colour and label per source, the
+secondary-source marking, and markdown-safe source lists."""
 
 from __future__ import annotations
 
