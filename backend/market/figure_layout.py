@@ -57,7 +57,7 @@ def empty_figure(title: str) -> go.Figure:
     return figure
 
 
-def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str) -> None:
+def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str, xanchor: str = "left") -> None:
     """Explain the secondary-source marking (``kind``: lines, bars or points) when any row is secondary."""
     if (rows["verification"] == "secondary").any():
         figure.add_annotation(
@@ -67,8 +67,8 @@ def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: st
             y=y,
             xref="paper",
             yref="paper",
-            xanchor="left",
-            yanchor="top",
+            xanchor=xanchor,
+            yanchor="top" if y < 1 else "bottom",
             font={"size": 11, "color": "#555555"},
             name="secondary-note",
         )

@@ -63,6 +63,27 @@ CONFIDENCE_SYMBOLS: dict[str, str] = {"Confident": "circle", "Likely": "diamond"
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 13}
 
 
+def measure_group(row: object) -> str:
+    """What a row's value counts, with the size threshold of firm surveys: values in one group may
+    share an axis, values in different groups never do ("Firms, 10+ employees", "Hospitals").
+
+    Args:
+        row: a mapping (a table row) with ``measure`` and ``size_threshold``; rows without a
+            measure (uploads, amounts) fall back to their unit.
+    """
+    get = row.get if hasattr(row, "get") else (lambda key, default="": default)
+    measure = str(get("measure", "") or "").strip()
+    if not measure:
+        return str(get("unit", "") or "")
+    threshold = str(get("size_threshold", "") or "").strip()
+    name = measure[0].upper() + measure[1:]
+    if measure == "firms" and threshold:
+        return f"{name}, {threshold}" if threshold != "not stated" else f"{name}, size threshold not stated"
+    if measure == "respondents' organisations" and threshold not in ("", "not stated"):
+        return f"{name}, {threshold}"
+    return name
+
+
 def dataset_rank(dataset: str) -> int:
     """Display order: built-in sources in a fixed order, user datasets after them."""
     return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)

@@ -47,7 +47,9 @@ def show_chart(
     captioned = with_source_caption(figure, rows)
     st.plotly_chart(captioned, key=f"{key}.chart", width="stretch", config=png_config(file_name))
     sources = store.sources_of(rows)
-    st.caption("**Sources**\n\n" + source_markdown(sources))
+    # Folded: the chart and its caption fit a screen; the full citations are one click away.
+    with st.expander(f"Sources and caveats ({len(sources)})", icon=":material/menu_book:"):
+        st.caption(source_markdown(sources))
     st.download_button(
         "Download this chart's data (CSV)",
         data=to_safe_csv(rows),
