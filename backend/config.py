@@ -126,6 +126,9 @@ class Settings:
     worker_autostart: bool = True
     # OpenAI-compatible inference servers the operator configured (see ``Endpoint``).
     endpoints: tuple[Endpoint, ...] = field(default=(), repr=False)
+    # The app's public address (https://showcase.example.org): links the app hands out, such as the
+    # market briefing's "reproduce" link, use it; "" falls back to the address the browser used.
+    public_url: str = ""
 
     @property
     def runs_dir(self) -> Path:
@@ -188,6 +191,7 @@ def load_settings(secrets_path: Path | None = None) -> Settings:
         job_heartbeat_seconds=float(_pick("LSM_JOB_HEARTBEAT_SECONDS", secrets, "job_heartbeat_seconds", "5")),
         worker_autostart=_pick("LSM_WORKER_AUTOSTART", secrets, "worker_autostart", "1").strip().lower() in _TRUE_WORDS,
         endpoints=_read_endpoints(secrets),
+        public_url=_pick("LSM_PUBLIC_URL", secrets, "public_url", "").strip().rstrip("/"),
     )
 
 

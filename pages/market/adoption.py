@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from backend.market import briefing, figures, growth, industries, model_figures, selections, store
+from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
 from backend.market.series_labels import dataset_label
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
@@ -342,6 +342,8 @@ filters_text = "; ".join(
 )
 briefing_download(
     selected,
-    lambda chosen: briefing.build_briefing_html(chosen, generated=datetime.now(UTC), filters=filters_text, link=link),
+    lambda chosen: briefing.build_briefing_html(
+        chosen, generated=datetime.now(UTC), filters=filters_text, link=link, findings=findings.key_findings(rows)
+    ),
     key="market.briefing",
 )
