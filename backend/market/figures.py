@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.market.figure_layout import (
+    LABEL_CHARS,
+    LINE_CHARS,
     add_secondary_note,
     bar_marker,
     base_layout,
@@ -110,14 +112,18 @@ FAR_FORECAST_YEARS = 5
 LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition", "_place"]
 
 
-def _series_name(dataset: str, place: str, edition: str, version: str, versions: int) -> str:
+def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, versions: int) -> str:
+    """A short legend name: source, place, edition, and where a definition changed, which years
+    this version covers (the definition itself is in the hover)."""
     parts = [dataset_label(dataset)]
     if place:
         parts.append(place)
     if edition:
         parts.append(edition)
-    if versions > 1 and version:
-        parts.append(version)
+    if versions > 1:
+        first, last = int(series["year"].min()), int(series["year"].max())
+        years = str(first) if first == last else f"{first}–{last}"
+        parts.append(years + (" (new definition)" if series["series_break"].astype(bool).any() else ""))
     return " · ".join(parts)
 
 
@@ -148,7 +154,7 @@ def build_time_series(
             cols=1,
             shared_xaxes=True,
             vertical_spacing=0.12 if len(panel_titles) > 1 else 0.0,
-            subplot_titles=[f"<b>{wrapped(t, 90)}</b>" for t in panel_titles],
+            subplot_titles=[f"<b>{wrapped(t, LINE_CHARS)}</b>" for t in panel_titles],
         )
         base_layout(figure, title, subtitle)
     else:
@@ -177,7 +183,7 @@ def build_time_series(
         shapes_per_dataset[dataset] = index + 1
         symbol = SERIES_SYMBOLS[index % len(SERIES_SYMBOLS)]
         colour = colours.next(dataset)
-        name = _series_name(dataset, place, edition, version, int(series["_versions"].iloc[0]))
+        name = _series_name(dataset, place, edition, series, int(series["_versions"].iloc[0]))
         row_number = panel_titles.index(panel) + 1
         forecast = _flags(series, "forecast")
         measured, projected = series.loc[[not f for f in forecast]], series.loc[forecast]
@@ -195,7 +201,7 @@ def build_time_series(
                 x=part["year"].astype(int).tolist(),
                 y=part["value"].tolist(),
                 mode="lines+markers",
-                name=wrapped(label, 48),
+                name=wrapped(label, LINE_CHARS),
                 legendgroup=name,
                 line={"color": colour, "width": 2, "dash": dash},
                 marker={
@@ -236,9 +242,11 @@ def build_time_series(
     low = int(drawn["year"].min()) if not drawn.empty else last_measured
     high = int(drawn["year"].max()) if not drawn.empty else last_measured
     figure.update_xaxes(dtick=1 if high - low <= 12 else 2, tickformat="d", range=[low - 0.5, high + 0.5])
-    height = 540 if len(panel_titles) == 1 else 260 * len(panel_titles) + 200
+    # A phone stacks the legend one entry per row: grow the chart with it, so it never outgrows the plot.
+    entries = len(figure.data) + 2
+    height = max(500, 320 + 30 * entries) if len(panel_titles) == 1 else 240 * len(panel_titles) + 30 * entries
     figure.update_layout(
-        legend={"orientation": "h", "y": -0.12, "x": 0, "yanchor": "top", "font": {"size": 11}},
+        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top", "font": {"size": 11}},
         height=height,
         margin={"b": 40},
     )
@@ -395,17 +403,23 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
         return empty_figure(title)
     keys = ["dataset", "metric", "definition", "year"]
     panels = [(key, panel) for key, panel in rows.groupby(keys, sort=False)]
-    sizes = [len(panel) for _, panel in panels]
-    height = 150 + sum(26 * size + 80 for size in sizes)
-    spacing = min(70 / height, 0.9 / max(len(panels) - 1, 1))
     titles = [
         f"<b>{safe_text(dataset_label(dataset))}, {year}</b> · {safe_text(panel['unit'].iloc[0])}"
-        f"{_forecast_tag(panel)}<br>{wrapped(definition, 80)}"
+        f"{_forecast_tag(panel)}<br>{_first_lines(definition, 3)}"
         for (dataset, _metric, definition, year), panel in panels
     ]
+    # Room above each panel for its title (several lines on a phone) and per bar for a two-line label.
+    title_room = 16 * max(t.count("<br>") + 1 for t in titles) + 18
+    sizes = [len(panel) for _, panel in panels]
+    # Plotly's spacing is a share of the plotting area (the height less the margins), not of the height.
+    bar = _bar_px([label for _, panel in panels for label in _bar_labels(panel, category)])
+    plot_height = sum(bar * size for size in sizes) + title_room * (len(panels) - 1)
+    height = plot_height + 260 + title_room
+    spacing = min(1.1 * title_room / plot_height, 0.9 / max(len(panels) - 1, 1))
     figure = make_subplots(rows=len(panels), cols=1, row_heights=sizes, vertical_spacing=spacing, subplot_titles=titles)
     base_layout(figure, title)
-    figure.update_layout(margin={"t": 120})
+    # The first panel's title sits above its panel, in the top margin.
+    figure.update_layout(margin={"t": figure.layout.margin.t + title_room})
     user = user_datasets(rows)
     for number, ((dataset, metric, _definition, year), panel) in enumerate(panels, start=1):
         panel = panel.sort_values("value", kind="stable")
@@ -415,7 +429,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             [
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
                 "" if row["unit"] == "percent" else safe_text(row["unit"]),
-                _when_label(row),
+                _when_label(row) + "<br>" + wrapped(row["definition"], 60),
                 safe_text(row["source_org"]),
                 row["verification"],
                 caveat_html(row),
@@ -444,10 +458,30 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             col=1,
         )
     _share_value_axes(figure, panels)
-    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
     figure.update_layout(height=height, bargap=0.25, margin={"b": 70})
     add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    _align_with_labels(figure)
     return figure
+
+
+def _first_lines(text: str, count: int) -> str:
+    """``text`` wrapped for a phone, at most ``count`` lines (an ellipsis says more is in the hover)."""
+    lines = wrapped(text, LINE_CHARS).split("<br>")
+    return "<br>".join(lines[:count]) + (" …" if len(lines) > count else "")
+
+
+def _bar_px(labels: list[str]) -> int:
+    """Height per bar: enough for its label's lines, so labels of neighbouring bars never touch."""
+    lines = max((str(label).count("<br>") + 1 for label in labels), default=1)
+    return max(26, 15 * lines + 12)
+
+
+def _align_with_labels(figure: go.Figure) -> None:
+    """Start panel titles and notes at the left edge of the bar labels rather than of the plot:
+    the plot starts after the labels, and on a phone a title starting there runs off the chart."""
+    lines = [line for trace in figure.data for label in (trace.y or ()) for line in str(label).split("<br>")]
+    shift = -min(7 * max((len(line) for line in lines), default=0), 130)
+    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left", xshift=shift)
 
 
 def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
@@ -457,7 +491,7 @@ def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
         ]
     else:
         values = panel[category].tolist()
-    return ["All (overall)" if c == "All" else safe_text(c) for c in values]
+    return ["All (overall)" if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
 
 
 def _forecast_tag(panel: pd.DataFrame) -> str:
@@ -478,7 +512,9 @@ def _share_value_axes(figure: go.Figure, panels: list) -> None:
         unit = panel["unit"].iloc[0]
         low, high = extent[unit]
         upper = 110.0 if unit == "percent" and high <= 100 else high * 1.15
-        figure.update_xaxes(range=[low * 1.15, upper], row=number, col=1)
+        # Each bar carries its value, so the value axis needs no tick labels (they would collide
+        # with the next panel's title).
+        figure.update_xaxes(range=[low * 1.15, upper], showticklabels=False, row=number, col=1)
 
 
 def build_adoption_by_segment(rows: pd.DataFrame, kind: str) -> go.Figure:
@@ -560,7 +596,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     units = list(dict.fromkeys(rows["unit"]))
     panels = [(unit, rows.loc[rows["unit"] == unit].sort_values("value", kind="stable")) for unit in units]
     sizes = [len(panel) for _, panel in panels]
-    height = 140 + sum(46 * size + 80 for size in sizes)
+    height = 200 + sum(84 * size + 80 for size in sizes)
     figure = make_subplots(
         rows=len(panels),
         cols=1,
@@ -569,6 +605,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
         subplot_titles=[f"<b>{safe_text(unit)}</b>" for unit, _ in panels],
     )
     base_layout(figure, title, "As published; each bar says what grew, where and over which period")
+    figure.update_layout(margin={"t": figure.layout.margin.t + 30})
     user = user_datasets(rows)
     for number, (unit, panel) in enumerate(panels, start=1):
         labels = [
@@ -577,7 +614,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 + ("" if r["geography"] in ("World", "") else f" ({r['geography']})")
                 + ("" if r["segment"] == "All" else f", {r['segment']}")
                 + f", {int(r['year'])}",
-                80,
+                24,
             )
             for _, r in panel.iterrows()
         ]
@@ -601,7 +638,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 orientation="h",
                 marker=bar_marker(colours, secondary),
                 text=[c[0] for c in customdata],
-                textposition="outside",
+                textposition="auto",
                 cliponaxis=False,
                 customdata=customdata,
                 hovertemplate=BAR_HOVER,
@@ -611,9 +648,9 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
             row=number,
             col=1,
         )
-    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
     figure.update_layout(height=height, margin={"l": 10, "r": 40, "b": 70})
     add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    _align_with_labels(figure)
     return figure
 
 
@@ -633,14 +670,15 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
     titles = list(dict.fromkeys(panel_of(c) for c in changes))
     panels = [(t, sorted((c for c in changes if panel_of(c) == t), key=lambda c: c.per_year)) for t in titles]
     sizes = [len(items) for _, items in panels]
-    height = 170 + sum(30 * size + 70 for size in sizes)
+    bar = _bar_px([wrapped(c.short_label(), LABEL_CHARS) for c in changes])
+    height = 220 + sum(bar * size + 80 for size in sizes)
     figure = make_subplots(
         rows=len(panels),
         cols=1,
         row_heights=sizes,
         vertical_spacing=min(70 / height, 0.9 / max(len(panels) - 1, 1)),
         subplot_titles=[
-            f"<b>{safe_text(t)}</b>" + (": percentage points per year" if not t.startswith("Amounts") else "")
+            f"<b>{safe_text(t)}</b>" + ("<br>percentage points per year" if not t.startswith("Amounts") else "")
             for t in titles
         ],
     )
@@ -649,16 +687,17 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
         title,
         "From each series' own first and last measured value; forecasts, breaks and editions never joined",
     )
+    figure.update_layout(margin={"t": figure.layout.margin.t + 40})
     colours = SeriesColours()
     for number, (_panel, items) in enumerate(panels, start=1):
         figure.add_trace(
             go.Bar(
                 x=[c.per_year for c in items],
-                y=[safe_text(c.short_label()) for c in items],
+                y=[wrapped(c.short_label(), LABEL_CHARS) for c in items],
                 orientation="h",
                 marker={"color": [colours.next(c.dataset) for c in items]},
                 text=[f"{c.per_year:+.1f}" for c in items],
-                textposition="outside",
+                textposition="auto",
                 cliponaxis=False,
                 customdata=[[wrapped(c.label(), 70), safe_text(c.text()), safe_text(c.unit)] for c in items],
                 hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Unit of the series: %{customdata[2]}<extra></extra>",
@@ -670,7 +709,8 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
         )
         top = max(abs(c.per_year) for c in items)
         low = min(0.0, min(c.per_year for c in items))
-        figure.update_xaxes(range=[low * 1.3, top * 1.3 + 0.5], row=number, col=1)
-    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
+        # Room for the value labels outside the bars on both sides.
+        figure.update_xaxes(range=[low * 1.7 - 0.5, top * 1.5 + 0.5], row=number, col=1)
+    _align_with_labels(figure)
     figure.update_layout(height=height, margin={"l": 10, "r": 40})
     return figure

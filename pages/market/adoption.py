@@ -165,7 +165,8 @@ else:
     left, right = st.columns([3, 2])
     with left:
         chart(figures.build_adoption_over_time(group_rows), group_rows, "market.over_time", "ai_adoption_over_time.csv")
-    in_group = [c for c in changes if c.group == group and c.per_year_unit == "pp per year"]
+    # Whole populations only beside the headline chart; size classes and technologies are in the expander below.
+    in_group = [c for c in changes if c.group == group and c.per_year_unit == "pp per year" and c.segment == "All"]
     in_group_rows = rows.loc[rows["row_id"].isin({i for c in in_group for i in c.row_ids})]
     with right:
         chart(
@@ -251,20 +252,21 @@ with money_tabs[5]:
 
 st.header("How countries compare")
 st.caption(
-    "One measure at a time: official statistics of firms with 10+ employees (Eurostat, Spain's INE) are the "
-    "only like-for-like country comparison. China has no official figure comparable with them; its figures "
-    "count IT professionals' companies (IBM), large organisations (SAS), survey respondents (McKinsey) or "
-    "enterprises with an unstated question (CCID), each under its own measure."
+    "One measure at a time. Only official statistics of firms with 10+ employees (Eurostat, Spain's INE) compare "
+    "like for like; China's figures count other things (IT professionals, large organisations, respondents), "
+    "each under its own measure."
 )
 country_rows = selections.adoption_by_segment(rows, "country")
 country_groups = selections.by_measure_group(country_rows)
 charted.append(country_rows)
-country_group = pick_group("What is counted", [g for g, _ in country_groups], "market.country_measure")
+measure_column, year_column = st.columns([3, 1])
+with measure_column:
+    country_group = pick_group("What is counted", [g for g, _ in country_groups], "market.country_measure")
 if country_group is not None:
     one_group = dict(country_groups)[country_group]
     country_years = sorted({int(y) for y in one_group["year"]}, reverse=True)
     if len(country_years) > 1:
-        year = st.segmented_control(
+        year = year_column.segmented_control(
             "Year",
             country_years,
             key="market.country_year",

@@ -19,7 +19,7 @@ def _data_traces(figure: go.Figure) -> list:
 
 
 def _annotation_texts(figure: go.Figure) -> list[str]:
-    return [a.text for a in figure.layout.annotations]
+    return [a.text.replace("<br>", " ") for a in figure.layout.annotations]
 
 
 def _group(data, name):
@@ -48,7 +48,7 @@ def test_adoption_is_drawn_one_measure_group_per_chart(data):
     for name, group_rows in groups.items():
         figure = figures.build_adoption_over_time(group_rows)
         assert {t.meta["measure_group"] for t in _data_traces(figure)} == {name}
-        assert name in figure.layout.title.text
+        assert name in figure.layout.title.text.replace("<br>", " ")
     eu = groups["Firms, 10+ employees"]
     assert set(eu["dataset"]) == {"eurostat_isoc_eb_ai", "ine_ict_enterprises"}
     mckinsey = figures.build_adoption_over_time(groups["Respondents' organisations"])
@@ -156,7 +156,9 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     spain = next(t for t in figure.data if t.meta["dataset"] == "ine_ict_enterprises")
     assert set(spain.marker.pattern.shape) == {""}, "INE's own tables are primary"
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
-    assert list(census.y) == ["100-249 employees", "250+ employees"], "a range is not an overall bar"
+    assert [y.replace("<br>", " ") for y in census.y] == ["100-249 employees", "250+ employees"], (
+        "a range is not an overall bar"
+    )
     assert all(t.orientation == "h" and t.hovertemplate == figures.BAR_HOVER for t in figure.data)
     assert SECONDARY_NOTES["bars"] in _annotation_texts(figure)
     assert any("Eurostat, 2025" in text for text in _annotation_texts(figure))

@@ -109,7 +109,7 @@ def test_industry_ranking_ranks_within_each_survey_and_marks_document_industries
     figure = figures.build_industry_ranking(rows)
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
     assert list(census.x) == sorted(census.x), "ranked: bars sorted by value"
-    labels = list(census.y)
+    labels = [label.replace("<br>", " ") for label in census.y]
     assert "◆ Health care and social assistance (Healthcare)" in labels
     assert "Construction" in labels, "other sectors stay, unmarked"
     assert "◆ Agriculture, forestry, fishing and hunting (farms excluded) (Agriculture)" in labels

@@ -30,7 +30,7 @@ def _trace_metas(figure: dict) -> list[dict]:
 
 
 def _title(figure: dict) -> str:
-    return figure["layout"]["title"]["text"]
+    return figure["layout"]["title"]["text"].replace("<br>", " ")
 
 
 def _table(app: AppTest, first_column: str, having: str = ""):
@@ -87,7 +87,7 @@ def test_measure_choice_switches_the_adoption_chart_and_its_growth(app):
 def test_industries_are_ranked_and_missing_ones_named(app):
     ranking = _figures(app)[0]
     assert "ranked within each survey" in _title(ranking)
-    labels = {label for trace in ranking["data"] for label in trace["y"]}
+    labels = {label.replace("<br>", " ") for trace in ranking["data"] for label in trace["y"]}
     assert "◆ Educational services (Education)" in labels
     coverage = _table(app, "industry", having="survey")
     assert set(coverage["industry"]) >= {"Healthcare", "Education", "Manufacturing", "Smart city"}
@@ -164,7 +164,7 @@ def test_geography_filter_reaches_the_country_chart(app):
     app.multiselect(key="market.geographies").set_value(["Denmark"]).run()
     assert not app.exception
     country = next(f for f in _figures(app) if "by country and region" in _title(f))
-    labels = {label for trace in country["data"] for label in trace["y"]}
+    labels = {label.replace("<br>", " ") for trace in country["data"] for label in trace["y"]}
     assert labels == {"Denmark"}
 
 
