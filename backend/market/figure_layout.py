@@ -61,9 +61,9 @@ def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
             "y": 1,
             "yref": "container",
             "yanchor": "top",
-            "pad": {"t": 10},
+            "pad": {"t": 18},
         },
-        margin={"l": 10, "r": 20, "t": 36 + 24 * title_lines + 18 * subtitle_lines, "b": 40},
+        margin={"l": 10, "r": 20, "t": 44 + 24 * title_lines + 18 * subtitle_lines, "b": 40},
         hoverlabel={"align": "left"},
     )
     return figure

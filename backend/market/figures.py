@@ -27,6 +27,7 @@ from backend.market.growth import series_changes
 from backend.market.industries import document_industry_of
 from backend.market.selections import spending_panel
 from backend.market.series_labels import (
+    DATASET_LABELS,
     PRIMARY_SYMBOL,
     SERIES_SYMBOLS,
     colour_for,
@@ -101,7 +102,7 @@ SEGMENT_TITLES: dict[str, str] = {
 def _unit_title(rows: pd.DataFrame) -> str:
     units = sorted(rows["unit"].unique())
     if units == ["percent"]:
-        return "% (each survey's own definition)"
+        return "%"
     return ", ".join(units)
 
 
@@ -109,13 +110,14 @@ def _unit_title(rows: pd.DataFrame) -> str:
 # stretching the axis (one 2040 projection would squeeze 2017-2025 into a third of the width).
 FAR_FORECAST_YEARS = 5
 # Series keys of a line: a new definition version or report edition starts a new line (a gap).
-LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition", "_place"]
+LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition", "_place", "segment"]
 
 
 def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, versions: int) -> str:
     """A short legend name: source, place, edition, and where a definition changed, which years
     this version covers (the definition itself is in the hover)."""
-    parts = [dataset_label(dataset)]
+    # A user's series is named with its definition: theirs is not a source a reader knows by name.
+    parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {series['definition'].iloc[0]}"]
     if place:
         parts.append(place)
     if edition:
@@ -178,12 +180,14 @@ def build_time_series(
     ordered = ordered.assign(_versions=versions)
     colours = SeriesColours(user)
     for (panel, *key), series in ordered.groupby(["_panel"] + LINE_KEYS, sort=False):
-        dataset, metric, definition, version, edition, place = (str(k) for k in key)
+        dataset, metric, definition, version, edition, place, segment = (str(k) for k in key)
         index = shapes_per_dataset.get(dataset, 0)
         shapes_per_dataset[dataset] = index + 1
         symbol = SERIES_SYMBOLS[index % len(SERIES_SYMBOLS)]
         colour = colours.next(dataset)
         name = _series_name(dataset, place, edition, series, int(series["_versions"].iloc[0]))
+        if segment not in ("All", ""):
+            name += f" · {segment}"
         row_number = panel_titles.index(panel) + 1
         forecast = _flags(series, "forecast")
         measured, projected = series.loc[[not f for f in forecast]], series.loc[forecast]

@@ -154,11 +154,20 @@ def model_scale(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def your_data_over_time(user_rows: pd.DataFrame, builtin: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A user's overall (segment "All") rows, optionally beside the built-in adoption series."""
-    own = user_rows.loc[user_rows["segment_type"] == "all"]
+    """A user's series over time: overall rows, and one line per segment measured in several years;
+    beside the built-in adoption series of the same measure group when asked (the user's rows first)."""
+    years = user_rows.groupby(["dataset", "metric", "segment"])["year"].transform("nunique")
+    own = user_rows.loc[(user_rows["segment_type"] == "all") | (years > 1)]
     if builtin is None or own.empty:
         return own.reset_index(drop=True)
-    return pd.concat([adoption_over_time(builtin), own], ignore_index=True)
+    ours = adoption_over_time(builtin)
+    groups = {measure_group(row) for _, row in own.iterrows()}
+    same = ours.loc[[measure_group(row) in groups for _, row in ours.iterrows()]]
+    if same.empty:
+        # Nothing of the user's measure: the first built-in group, in its own panel beside theirs.
+        groups_of_ours = by_measure_group(ours)
+        same = groups_of_ours[0][1] if groups_of_ours else ours
+    return pd.concat([own, same], ignore_index=True)
 
 
 def your_data_by_segment(user_rows: pd.DataFrame, builtin: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ DATASET_COLOURS: dict[str, str] = {
     "sector_ai_surveys": "#277da1",
 }
 # User datasets get colours far from the built-in ones, so "beside" comparisons stay readable.
-_USER_PALETTE: tuple[str, ...] = ("#111111", "#d4a017", "#c2185b", "#5d4037", "#00838f", "#558b2f")
+_USER_PALETTE: tuple[str, ...] = ("#d4a017", "#c2185b", "#00838f", "#5d4037", "#558b2f", "#ef6c00")
 
 DATASET_LABELS: dict[str, str] = {
     "mckinsey_state_of_ai": "McKinsey State of AI",
@@ -85,8 +85,9 @@ def measure_group(row: object) -> str:
 
 
 def dataset_rank(dataset: str) -> int:
-    """Display order: built-in sources in a fixed order, user datasets after them."""
-    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
+    """Display order: a user's own datasets first (shown beside ours, theirs lead), then the
+    built-in sources in a fixed order."""
+    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else -1
 
 
 def dataset_label(dataset: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from backend.market import figures, model_figures, selections, store
 from backend.market.schema import validate_table
-from backend.market.series_labels import DATASET_COLOURS, SECONDARY_NOTES  # noqa: F401
+from backend.market.series_labels import DATASET_COLOURS, SECONDARY_NOTES, measure_group  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +288,11 @@ def test_user_rows_beside_built_in_rows(data):
     user = validate_table(frame, require_url=False).rows
     assert selections.your_data_over_time(user)["value"].tolist() == [30.0]
     beside = selections.your_data_over_time(user, data)
-    assert {"pulse", "mckinsey_state_of_ai"} <= set(beside["dataset"])
+    assert beside["dataset"].iloc[0] == "pulse", "the user's rows come first"
+    assert {"pulse", "eurostat_isoc_eb_ai"} <= set(beside["dataset"])
+    figure = figures.build_time_series(beside, "Yours and ours", panel_of=measure_group)
+    panels = {t.meta["dataset"]: t.meta["panel"] for t in _data_traces(figure)}
+    assert panels["pulse"] != panels["eurostat_isoc_eb_ai"], "a user's percent and our firm shares never share an axis"
     by_segment = selections.your_data_by_segment(user, data)
     assert set(by_segment.loc[by_segment["dataset"] == "pulse", "segment"]) == {"Retail"}
     assert (by_segment["dataset"] == "census_btos").any(), "the built-in industry breakdown is added"
