@@ -118,6 +118,9 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
     this version covers (the definition itself is in the hover)."""
     # A user's series is named with its definition: theirs is not a source a reader knows by name.
     parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {series['definition'].iloc[0]}"]
+    if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
+        # One source's different measures in one chart (corporate vs private investment) need their names.
+        parts[0] += f": {str(series['metric'].iloc[0]).replace('_', ' ')}"
     if place:
         parts.append(place)
     if edition:
@@ -177,7 +180,8 @@ def build_time_series(
     several_places = ordered.groupby(["dataset", "metric", "definition"])["geography"].transform("nunique") > 1
     ordered = ordered.assign(_place=ordered["geography"].where(several_places, ""))
     versions = ordered.groupby(["dataset", "metric", "_place"])["definition_version"].transform("nunique")
-    ordered = ordered.assign(_versions=versions)
+    several_metrics = ordered.groupby("dataset")["metric"].transform("nunique") > 1
+    ordered = ordered.assign(_versions=versions, _several_metrics=several_metrics)
     colours = SeriesColours(user)
     for (panel, *key), series in ordered.groupby(["_panel"] + LINE_KEYS, sort=False):
         dataset, metric, definition, version, edition, place, segment = (str(k) for k in key)

@@ -65,6 +65,8 @@ def test_each_line_has_its_own_colour(data):
     investment = figures.build_investment_over_time(selections.investment_over_time(data))
     colours = [t.line.color for t in _data_traces(investment) if not t.meta["forecast"]]
     assert len(colours) >= 7 and len(set(colours)) == len(colours), "seven AI Index series, seven colours"
+    names = [t.name.replace("<br>", " ").split(" · ")[0] for t in _data_traces(investment)]
+    assert "Stanford AI Index: corporate ai investment" in names and "Stanford AI Index: private ai investment" in names
 
 
 def test_secondary_points_are_hollow_and_explained(data):
