@@ -287,6 +287,12 @@ class Settings:
         raw_default="600",
         parse=int,
     )
+    public_url: str = _setting(
+        "The app's public address (e.g. `https://showcase.example.com`), used in the market briefing's "
+        "link back to the app; empty leaves the link out rather than point at localhost.",
+        raw_default="",
+        parse=lambda raw: raw.strip().rstrip("/"),
+    )
     endpoints: tuple[Endpoint, ...] = _setting(
         "OpenAI-compatible model servers as a JSON object, "
         '`{"name": {"base_url": ..., "model": ..., "task": ..., "api_key": ...}}`; replaces every '

@@ -1,4 +1,5 @@
-"""How market charts look: one colour per source, labels, and the secondary-source marking."""
+"""Names, colours and escaped text of market series: one colour and label per source, the
+secondary-source marking, and markdown-safe source lists."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ DATASET_COLOURS: dict[str, str] = {
     "sector_ai_surveys": "#277da1",
 }
 # User datasets get colours far from the built-in ones, so "beside" comparisons stay readable.
-_USER_PALETTE: tuple[str, ...] = ("#111111", "#d4a017", "#c2185b", "#5d4037", "#00838f", "#558b2f")
+_USER_PALETTE: tuple[str, ...] = ("#d4a017", "#c2185b", "#00838f", "#5d4037", "#558b2f", "#ef6c00")
 
 DATASET_LABELS: dict[str, str] = {
     "mckinsey_state_of_ai": "McKinsey State of AI",
@@ -62,9 +63,31 @@ CONFIDENCE_SYMBOLS: dict[str, str] = {"Confident": "circle", "Likely": "diamond"
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 13}
 
 
+def measure_group(row: object) -> str:
+    """What a row's value counts, with the size threshold of firm surveys: values in one group may
+    share an axis, values in different groups never do ("Firms, 10+ employees", "Hospitals").
+
+    Args:
+        row: a mapping (a table row) with ``measure`` and ``size_threshold``; rows without a
+            measure (uploads, amounts) fall back to their unit.
+    """
+    get = row.get if hasattr(row, "get") else (lambda key, default="": default)
+    measure = str(get("measure", "") or "").strip()
+    if not measure:
+        return str(get("unit", "") or "")
+    threshold = str(get("size_threshold", "") or "").strip()
+    name = measure[0].upper() + measure[1:]
+    if measure == "firms" and threshold:
+        return f"{name}, {threshold}" if threshold != "not stated" else f"{name}, size threshold not stated"
+    if measure == "respondents' organisations" and threshold not in ("", "not stated"):
+        return f"{name}, {threshold}"
+    return name
+
+
 def dataset_rank(dataset: str) -> int:
-    """Display order: built-in sources in a fixed order, user datasets after them."""
-    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
+    """Display order: a user's own datasets first (shown beside ours, theirs lead), then the
+    built-in sources in a fixed order."""
+    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else -1
 
 
 def dataset_label(dataset: str) -> str:

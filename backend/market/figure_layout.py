@@ -1,17 +1,17 @@
-"""Shared style of the market figures: layout, empty state, secondary-source note, labels, source caption."""
+"""Plotly layout shared by the market figures: title and margins, empty state, secondary-source
+note, bar markers, and the source caption that travels with an exported chart."""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.style import (
+from backend.market.series_labels import (
     DATASET_COLOURS,
     FONT,
     SECONDARY_NOTES,
     SECONDARY_PATTERN,
     dataset_label,
-    safe_text,
     wrapped,
 )
 
@@ -33,13 +33,37 @@ def bar_marker(colours: str | list[str], secondary: list[bool], opacity: list[fl
     return marker
 
 
+# Plotly never reflows text, so every label is broken into lines short enough for a phone
+# (about 350 px of chart): titles (17 px type), subtitles and panel titles (12-13 px), small notes (11 px).
+TITLE_CHARS = 30
+LINE_CHARS = 30
+NOTE_CHARS = 42
+# Category labels left of bars: the plot starts after them, and panel titles start at the plot.
+LABEL_CHARS = 16
+
+
 def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
-    """Title, subtitle, font and margins every market chart shares."""
+    """Title, subtitle, font and margins every market chart shares; both are wrapped to fit a phone."""
+    title_text = wrapped(title, TITLE_CHARS)
+    subtitle_text = wrapped(subtitle, LINE_CHARS) if subtitle else ""
+    title_lines = title_text.count("<br>") + 1
+    subtitle_lines = subtitle_text.count("<br>") + 1 if subtitle_text else 0
     figure.update_layout(
         template="plotly_white",
         font=FONT,
-        title={"text": safe_text(title), "subtitle": {"text": safe_text(subtitle)}, "x": 0, "xanchor": "left"},
-        margin={"l": 10, "r": 20, "t": 90, "b": 40},
+        # Anchored to the top of the chart, so a title wrapped over several lines grows downwards
+        # into the top margin (sized for it) instead of spreading over the plot.
+        title={
+            "text": title_text,
+            "subtitle": {"text": subtitle_text},
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 18},
+        },
+        margin={"l": 10, "r": 20, "t": 44 + 24 * title_lines + 18 * subtitle_lines, "b": 40},
         hoverlabel={"align": "left"},
     )
     return figure
@@ -56,18 +80,18 @@ def empty_figure(title: str) -> go.Figure:
     return figure
 
 
-def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str) -> None:
+def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str, xanchor: str = "left") -> None:
     """Explain the secondary-source marking (``kind``: lines, bars or points) when any row is secondary."""
     if (rows["verification"] == "secondary").any():
         figure.add_annotation(
-            text=SECONDARY_NOTES[kind],
+            text=wrapped(SECONDARY_NOTES[kind], NOTE_CHARS),
             showarrow=False,
             x=0,
             y=y,
             xref="paper",
             yref="paper",
-            xanchor="left",
-            yanchor="top",
+            xanchor=xanchor,
+            yanchor="top" if y < 1 else "bottom",
             font={"size": 11, "color": "#555555"},
             name="secondary-note",
         )
@@ -115,10 +139,10 @@ def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
     if not text:
         return captioned
     subtitle = captioned.layout.title.subtitle.text or ""
-    caption = f"<span style='font-size:11px;color:#555555'>{wrapped(text, 140)}</span>"
+    caption = f"<span style='font-size:11px;color:#555555'>{wrapped(text, NOTE_CHARS)}</span>"
     captioned.update_layout(
         title={"subtitle": {"text": f"{subtitle}<br>{caption}" if subtitle else caption}},
-        margin={"t": (captioned.layout.margin.t or 90) + 18 * (1 + text.count("; ") // 3)},
+        margin={"t": (captioned.layout.margin.t or 90) + 16 * (caption.count("<br>") + 1)},
         meta={**(captioned.layout.meta or {}), "source_caption": text},
     )
     return captioned
