@@ -30,7 +30,7 @@ from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
-from backend.model_access import check_model_access
+from backend.model_access import check_plan_access
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
 from backend.models.resolve.plan import plan_load
@@ -150,9 +150,9 @@ def _queue(
     request: BatchRequest, summary: dict[str, Any], write_input: Callable[[Path], None], owner: str, settings: Settings
 ) -> Job:
     # A model that can never load is refused now, not by the worker after the queue.
-    plan_load(request.task, request.model_ref, settings)
+    plan = plan_load(request.task, request.model_ref, settings)
     # The worker loads without knowing who asked: another user's run folder is refused here.
-    check_model_access(request.model_ref, owner, settings)
+    check_plan_access(plan, owner, settings)
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     store = JobStore(settings=settings)

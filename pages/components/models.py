@@ -11,10 +11,9 @@ import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
-from backend.model_access import check_model_access
-from backend.models import warm
+from backend.model_access import check_plan_access
+from backend.models import acquire, warm
 from backend.models.cache import ModelCache, shared_cache
-from backend.models.fetch import download
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
 from backend.models.resolve.device import DeviceInfo
@@ -36,38 +35,35 @@ def current_device() -> DeviceInfo:
     return model_cache().device
 
 
-def download_with_progress(model_ref: str) -> download.DownloadResult:
-    """Download ``model_ref`` with a progress bar (MB done / total, speed, time left) on this page.
-
-    Raises:
-        ShowcaseError: the hub is unreachable, the model unknown, or the transfer failed.
-    """
-    bar = st.progress(0.0, text=f"Downloading {model_ref}: first use on this server…")
-
-    def report(progress: DownloadProgress) -> None:
-        bar.progress(progress.fraction, text=f"Downloading {model_ref}: {progress.label()}")
-
-    try:
-        return download.download_model(model_ref, report)
-    finally:
-        bar.empty()
-
-
 def get_model(task: str, model_ref: str) -> LoadedModel:
     """Load (or reuse) a model, downloading it first with a progress bar; raises ShowcaseError subclasses.
 
-    A folder in another signed-in user's workspace is refused before anything is loaded, so typing
+    ``backend.models.acquire`` resolves the reference once and decides; this shows its waits. A
+    folder in another signed-in user's workspace is refused before anything is loaded, so typing
     the path of someone else's run folder into a model box does not open their model.
     """
-    check_model_access(model_ref, current_owner())
+    owner = current_owner()
     shown = plain_markdown(model_registry.display_name(model_ref))
-    if warm.is_warming(task, model_ref):
-        with st.spinner(f"Warming up {shown}: it started loading with the server…"):
-            warm.wait(task, model_ref)
-    if download.needs_download(model_ref):
-        download_with_progress(model_ref)
-    with st.spinner(f"Loading {shown}…"):
-        return model_cache().get(task, model_ref)
+    spinner_text = {
+        acquire.WARMING: f"Warming up {shown}: it started loading with the server…",
+        acquire.LOADING: f"Loading {shown}…",
+    }
+    bar = st.empty()
+
+    def report(progress: DownloadProgress) -> None:
+        bar.progress(progress.fraction, text=f"Downloading {shown}: {progress.label()}")
+
+    try:
+        return acquire.acquire(
+            task,
+            model_ref,
+            model_cache(),
+            check_access=lambda plan: check_plan_access(plan, owner),
+            on_download=report,
+            show_stage=lambda stage: st.spinner(spinner_text[stage]),
+        )
+    finally:
+        bar.empty()
 
 
 def show_prepare_defaults() -> None:

@@ -24,7 +24,7 @@ from backend.config import Settings, get_settings
 from backend.errors import DownloadCancelledError, ModelUnavailableError, ShowcaseError
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue, endpoints
-from backend.models.resolve.plan import mirror_folder, resolve_source
+from backend.models.resolve.plan import LoadPlan, mirror_folder, resolve_source
 
 # Weights as safetensors only where a repo has them; tokenizer, config and processor files always.
 _WANTED_FILES = [
@@ -370,6 +370,15 @@ def needs_download(model_ref: str, settings: Settings | None = None) -> bool:
         _, is_local = resolve_source(model_ref, settings)
     except ShowcaseError:
         return False
-    if is_local or hub.in_hub_cache(model_ref.strip()):
+    return not is_local and _hub_would_serve(model_ref.strip(), settings)
+
+
+def plan_needs_download(plan: LoadPlan, settings: Settings | None = None) -> bool:
+    """:func:`needs_download` for a reference already resolved into ``plan`` (nothing resolved again)."""
+    if plan.is_local or endpoints.is_endpoint_ref(plan.ref):
         return False
-    return hub.hub_state(settings).usable
+    return _hub_would_serve(plan.ref.strip(), settings or get_settings())
+
+
+def _hub_would_serve(hub_id: str, settings: Settings) -> bool:
+    return not hub.in_hub_cache(hub_id) and hub.hub_state(settings).usable
