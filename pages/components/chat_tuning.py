@@ -262,7 +262,11 @@ def show_data_summary(dataset: ChatDataset) -> None:
 def show_progress_chart(view: JobView) -> None:
     """Loss and validation loss curves, and tokens per second."""
     if view.history:
-        st.plotly_chart(build_chat_curves_figure(view.history), key=f"finetune.chat_curves.{view.job.id}")
+        st.plotly_chart(
+            build_chat_curves_figure(view.history),
+            key=f"finetune.chat_curves.{view.job.id}",
+            config={"displayModeBar": False},  # it would sit on the right panel's title
+        )
     speeds = [p["value"] for p in view.history if p["name"] == "tokens_per_second"]
     if speeds and view.job.status == "running":
         st.caption(f":material/speed: {speeds[-1]:,.0f} tokens/s")

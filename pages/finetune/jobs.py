@@ -60,7 +60,12 @@ else:
 
     if not by_id[selected].is_finished:
         job_monitor.show_live(
-            selected, "finetune", finetune.show_progress, "Cancel job", "Cancelling: training stops at its next step."
+            selected,
+            "finetune",
+            finetune.show_progress,
+            "Cancel job",
+            "Cancelling: training stops at its next step.",
+            drawn_status=by_id[selected].status,
         )
     else:
         with user_errors():
