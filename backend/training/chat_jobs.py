@@ -17,6 +17,7 @@ from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs.store import SUCCEEDED, Job
 from backend.model_access import check_model_access
+from backend.models import availability
 from backend.models.loader import load_tokenizer
 from backend.models.resolve import catalogue
 from backend.models.resolve.plan import LoadPlan, plan_load
@@ -39,6 +40,7 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
     Raises:
         ShowcaseError: ``plan_load``'s and ``check_model_access``'s errors.
         InvalidInputError: full fine-tuning asked of a model past ``FULL_MAX_PARAMS``.
+        HubUnreachableError: the base is not downloaded and the hub cannot serve it now.
     """
     settings = settings or get_settings()
     plan = plan_load(catalogue.TEXT_GENERATION, params.base_model, settings, training=True)
@@ -50,6 +52,7 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
             f" this one has about {parameters / 1e6:,.0f}M.",
             "Use LoRA: it trains a small share of the weights and needs far less memory.",
         )
+    availability.require_base(params.base_model, settings)
     return plan
 
 

@@ -21,6 +21,7 @@ from backend.errors import InvalidInputError
 from backend.jobs import queue
 from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
 from backend.model_access import check_model_access
+from backend.models import availability
 from backend.models.resolve.plan import plan_load
 from backend.training import staging
 from backend.training.chat_params import CHAT
@@ -38,15 +39,18 @@ def check_base_model(params: TrainingParams, owner: str, settings: Settings | No
     """Refuse a base model that can never load, or that is another owner's, before anything is queued.
 
     The page's *Check data* calls it, and so does every submission: no such folder, pickle
-    weights, a folder outside the models folder or in another owner's workspace fail here, fast
-    (no network, no weights read), rather than in the worker after queuing.
+    weights, a folder outside the models folder or in another owner's workspace, or a base that is
+    not downloaded while the hub is out of reach fail here, fast (no weights read; at most the
+    remembered hub probe), rather than in the worker after queuing.
 
     Raises:
         ShowcaseError: ``plan_load``'s and ``check_model_access``'s errors.
+        HubUnreachableError: the base is not downloaded and the hub cannot serve it now.
     """
     settings = settings or get_settings()
     plan_load(base_model_task(params.task, params.method), params.base_model, settings)
     check_model_access(params.base_model, owner, settings)
+    availability.require_base(params.base_model, settings)
 
 
 def queue_new_run(

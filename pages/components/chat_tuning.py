@@ -41,7 +41,7 @@ from backend.training.chat_params import (
 )
 from backend.training.chat_report import build_chat_curves_figure, side_by_side_table
 from backend.training.params import MAX_TITLE_CHARS
-from pages.components import upload
+from pages.components import models, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error
 
@@ -114,12 +114,16 @@ def pick_base_model(key: str) -> str:
     """A catalogue chat model (the smallest first: it tunes on a CPU), or a folder typed by the user."""
     specs = sorted(catalogue.models_for(catalogue.TEXT_GENERATION), key=lambda spec: spec.params_millions)
     choices = [spec.hub_id for spec in specs] + [LOCAL_FOLDER]
+    found = models.availability_of(choices[:-1], bases=True)
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id, catalogue.TEXT_GENERATION)
-        return f"{spec.title} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
+        label = f"{spec.title} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
+        return f"{label} · {found[hub_id].mark}" if hub_id in found else label
 
-    choice = st.selectbox("Base chat model", choices, format_func=describe, key=f"{key}.base")
+    models.warn_when_none_available(found, "chat models")
+    index = models.opening_choice(choices, found)
+    choice = st.selectbox("Base chat model", choices, index=index, format_func=describe, key=f"{key}.base")
     if choice != LOCAL_FOLDER:
         return choice
     folder = st.text_input(

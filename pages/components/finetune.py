@@ -28,7 +28,7 @@ from backend.training.params import (
     default_params,
 )
 from backend.training.runner import DATA_FOLDER
-from pages.components import chat_tuning, job_monitor
+from pages.components import chat_tuning, job_monitor, models
 
 LOCAL_FOLDER = "Local folder…"
 METHOD_LABELS = {
@@ -57,12 +57,16 @@ def base_model_choices(task: str, method: str) -> list[str]:
 def pick_base_model(task: str, method: str, key: str) -> str:
     """A catalogue base model, or a folder typed by the user (resolved safely by the loader)."""
     choices = base_model_choices(task, method)
+    found = models.availability_of(choices[:-1], bases=True)
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id)
-        return f"{spec.title} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
+        label = f"{spec.title} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
+        return f"{label} · {found[hub_id].mark}" if hub_id in found else label
 
-    choice = st.selectbox("Base model", choices, format_func=describe, key=f"{key}.base.{task}.{method}")
+    models.warn_when_none_available(found, "base models for this method")
+    index = models.opening_choice(choices, found)
+    choice = st.selectbox("Base model", choices, index=index, format_func=describe, key=f"{key}.base.{task}.{method}")
     if choice != LOCAL_FOLDER:
         return choice
     folder = st.text_input(

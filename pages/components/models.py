@@ -7,12 +7,15 @@ with any other session asking for it at the same time); a model the warm start i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
 from backend.model_access import check_plan_access
-from backend.models import acquire, warm
+from backend.models import acquire, availability, warm
+from backend.models.availability import Availability
 from backend.models.cache import ModelCache, shared_cache
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
@@ -104,3 +107,40 @@ def show_prepare_defaults() -> None:
                 st.markdown(details)
     else:
         st.success(f"All {len(results)} default models are downloaded, loaded and answer.", icon=":material/check:")
+
+
+def availability_of(refs: Sequence[str], *, bases: bool = False) -> dict[str, Availability]:
+    """Whether each model can load now (one remembered hub probe at most); ``bases`` for fine-tuning."""
+    settings = get_settings()
+    check = availability.base_availability if bases else availability.model_availability
+    return {ref: check(ref, settings) for ref in refs}
+
+
+def loaded_refs(task: str) -> set[str]:
+    """The references of ``task`` in the shared cache now."""
+    return {model.model_ref for model in model_cache().loaded() if model.task == task}
+
+
+def opening_choice(choices: Sequence[str], found: dict[str, Availability]) -> int:
+    """Where a picker opens: the first choice that can load now (the default while the hub answers,
+    else a downloaded one), else the first."""
+    return next((index for index, ref in enumerate(choices) if ref in found and found[ref].can_load), 0)
+
+
+def warn_when_none_available(found: dict[str, Availability], what: str) -> None:
+    """Say so before the form is filled when none of ``found`` can load on this server now."""
+    if found and not any(state.can_load for state in found.values()):
+        reason = next(iter(found.values())).reason
+        st.warning(
+            f"None of the {what} in this list can be loaded on this server now. {plain_markdown(reason)} "
+            "Pick a model folder on this server instead, or ask whoever runs it to download one "
+            "(`python -m backend.models download`).",
+            icon=":material/cloud_off:",
+        )
+
+
+def show_base_availability(model_ref: str) -> None:
+    """After *Check data* passed the gate: say where the base model will come from."""
+    found = availability.base_availability(model_ref, get_settings())
+    icon = ":material/download_done:" if found.is_here else ":material/cloud_download:"
+    st.success(f"Base model: {plain_markdown(found.reason)}", icon=icon)

@@ -7,7 +7,7 @@ from backend.text_safety import plain_markdown
 from backend.training import chat_jobs, jobs
 from backend.training.chat_params import CHAT
 from backend.training.params import FAST, FULL, IMAGE, TEXT
-from pages.components import chat_tuning, finetune, job_monitor, training_data
+from pages.components import chat_tuning, finetune, job_monitor, models, training_data
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
@@ -60,6 +60,7 @@ if task == CHAT:
         # The base model's tokenizer formats every conversation; its weights are not read.
         with user_errors(), st.spinner("Checking the conversations against the base model…"):
             chat_tuning.show_data_summary(chat_tuning.check_data(chat_data, chat_params, "finetune.chat"))
+            models.show_base_availability(chat_params.base_model)
     if chat_submit:
         with user_errors(), st.spinner("Checking the data and queuing the job…"):
             checked = chat_tuning.checked_data(chat_data, chat_params, "finetune.chat")
@@ -85,6 +86,7 @@ if check:
     # load is reported here rather than by the worker after queuing.
     with user_errors():
         jobs.check_base_model(params, current_owner())
+        models.show_base_availability(params.base_model)
     with user_errors(), st.spinner("Checking the data…"):
         finetune.show_data_summary(training_data.check_data(data, params, "finetune"))
 if submit:
