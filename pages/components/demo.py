@@ -14,7 +14,6 @@ from backend import model_registry, uploads
 from backend.columns import guess_text_column
 from backend.config import get_settings
 from backend.errors import ShowcaseError
-from backend.inference import readiness
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
 from backend.models import answers
@@ -66,11 +65,15 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     labels.update({spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
     labels.update({model.path: f"{model.label} · your model" for model in local})
+    # Each model says whether it answers now: loaded, downloaded, downloads on first use, or not here.
+    found = models.availability_of([ref for ref in labels if not endpoints.is_endpoint_ref(ref)])
+    in_memory = models.loaded_refs(task)
+    for ref, state in found.items():
+        labels[ref] += " · loaded" if ref in in_memory else f" · {state.mark}"
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
-    initial = choices[0] if endpoints.endpoints_for(task) else readiness.initial_choice(specs)
-    index = choices.index(initial) if initial in labels else 0
+    index = 0 if endpoints.endpoints_for(task) else models.opening_choice(choices, found)
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
     if (served := endpoints.find_endpoint(choice) if endpoints.is_endpoint_ref(choice) else None) is not None:

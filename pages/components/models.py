@@ -16,7 +16,7 @@ from backend.config import get_settings
 from backend.model_access import check_plan_access
 from backend.models import acquire, availability, warm
 from backend.models.availability import Availability
-from backend.models.cache import ModelCache, shared_cache
+from backend.models.cache import CachedModel, ModelCache, shared_cache
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
 from backend.models.resolve.device import DeviceInfo
@@ -70,43 +70,46 @@ def get_model(task: str, model_ref: str) -> LoadedModel:
 
 
 def show_prepare_defaults() -> None:
-    """The "Prepare all defaults" button: download (with progress), load and run one example each."""
+    """The "Prepare all defaults" button: per demo, the model it would answer on (a downloaded one
+    first, else the default from the hub) downloaded with progress, loaded and run on one example."""
     from backend.inference import readiness
 
     if not st.button("Prepare all defaults", key="models.prepare_all", icon=":material/rocket_launch:", type="primary"):
         return
-    overall = st.progress(0.0, text="Preparing the default models…")
+    overall = st.progress(0.0, text="Preparing the demos…")
     file_bar = st.empty()
 
-    def on_model(index: int, total: int, spec) -> None:
-        overall.progress(index / total, text=f"Preparing {index + 1} of {total}: {spec.hub_id}")
+    def on_demo(index: int, total: int, state: readiness.DemoReadiness) -> None:
+        shown = plain_markdown(model_registry.display_name(state.model)) if state.model else "no model"
+        overall.progress(index / total, text=f"Preparing {index + 1} of {total}: {state.demo} on {shown}")
 
     def on_bytes(progress: DownloadProgress) -> None:
         file_bar.progress(progress.fraction, text=f"Downloading {progress.ref}: {progress.label()}")
 
-    results = readiness.check_defaults(model_cache(), on_model, on_bytes, get_settings())
+    results = readiness.check_demos(model_cache(), on_demo, on_bytes, get_settings(), owner=current_owner())
     overall.progress(1.0, text="Done.")
     file_bar.empty()
     failed = [result for result in results if not result.ok]
-    rows = [
-        {
-            "task": r.task,
-            "model": r.model,
-            "ready": r.ok,
-            "answer or problem": r.message if r.ok else f"{r.step}: {r.message}",
-            "seconds": round(r.seconds, 1),
-        }
-        for r in results
-    ]
-    st.dataframe(rows, hide_index=True, width="stretch")
-    if failed:
-        st.error(f"{len(failed)} of {len(results)} default models are not ready for a demo.", icon=":material/error:")
-        details = "\n\n".join(f"**{r.model}**: {r.detail}" for r in failed if r.detail)
-        if details:
-            with st.expander("Details for whoever runs this server"):
-                st.markdown(details)
-    else:
-        st.success(f"All {len(results)} default models are downloaded, loaded and answer.", icon=":material/check:")
+    # One line per demo, those that answer first: what a presenter checks before going on stage.
+    for result in sorted(results, key=lambda r: not r.ok):
+        line = plain_markdown(readiness.result_line(result))
+        (st.success if result.ok else st.error)(line, icon=":material/check:" if result.ok else ":material/error:")
+    details = "\n\n".join(
+        f"**{plain_markdown(r.model or r.task)}**: {plain_markdown(r.detail)}" for r in failed if r.detail
+    )
+    if details:
+        with st.expander("Details for whoever runs this server"):
+            st.markdown(details)
+
+
+def loaded_row(item: CachedModel) -> dict[str, object]:
+    """A row of the "Loaded now" table, with the column names a presenter reads."""
+    return {
+        "Model": model_registry.display_name(item.model_ref),
+        "Task": item.task,
+        "Device": item.device,
+        "Memory (MB)": item.memory_mb,
+    }
 
 
 def availability_of(refs: Sequence[str], *, bases: bool = False) -> dict[str, Availability]:
@@ -144,3 +147,20 @@ def show_base_availability(model_ref: str) -> None:
     found = availability.base_availability(model_ref, get_settings())
     icon = ":material/download_done:" if found.is_here else ":material/cloud_download:"
     st.success(f"Base model: {plain_markdown(found.reason)}", icon=icon)
+
+
+def readiness_line() -> str:
+    """One line saying which demos answer now on this server and why the others cannot (Home, the
+    sidebar, the Models page), as plain text."""
+    loaded = frozenset((model.task, model.model_ref) for model in model_cache().loaded())
+    return _readiness_line(loaded, current_owner())
+
+
+# The sidebar draws it on every run (a chat reply reruns the page often); the hub's state is
+# remembered anyway, and a model loaded here changes ``loaded``, which is part of the key.
+@st.cache_data(ttl=15, show_spinner=False)
+def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str) -> str:
+    from backend.inference import readiness
+
+    settings = get_settings()
+    return readiness.summary_line(readiness.demo_readiness(set(loaded), settings, owner), settings)
