@@ -136,8 +136,7 @@ def warn_when_none_available(found: dict[str, Availability], what: str) -> None:
         reason = next(iter(found.values())).reason
         st.warning(
             f"None of the {what} in this list can be loaded on this server now. {plain_markdown(reason)} "
-            "Pick a model folder on this server instead, or ask whoever runs it to download one "
-            "(`python -m backend.models download`).",
+            "Pick a model folder on this server instead, or ask whoever runs it to download one.",
             icon=":material/cloud_off:",
         )
 
