@@ -171,7 +171,7 @@ def summary_line(states: Sequence[DemoReadiness], settings: Settings | None = No
         return f"All {len(states)} demos can answer now."
     parts = []
     if ready:
-        parts.append("Ready now: " + ", ".join(f"{s.demo} ({_short(s.model, settings)})" for s in ready) + ".")
+        parts.append("Ready now: " + "; ".join(f"{s.demo} on {_short(s.model, settings)}" for s in ready) + ".")
     else:
         parts.append("No demo can answer now.")
     by_reason: dict[str, list[str]] = {}

@@ -118,8 +118,8 @@ def pick_base_model(key: str) -> str:
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id, catalogue.TEXT_GENERATION)
-        label = f"{spec.title} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
-        return f"{label} · {found[hub_id].mark}" if hub_id in found else label
+        mark = f" · {found[hub_id].mark}" if hub_id in found else ""  # first: narrow screens cut the end
+        return f"{spec.title}{mark} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
 
     models.warn_when_none_available(found, "chat models")
     index = models.opening_choice(choices, found)

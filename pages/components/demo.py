@@ -62,14 +62,14 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         endpoints.endpoint_ref(e): f"{endpoints.shown_model(e)} · model server {e.name}"
         for e in endpoints.endpoints_for(task)
     }
-    labels.update({spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs})
-    # Users see a model's title and job id; its reference (a server path) stays internal.
-    labels.update({model.path: f"{model.label} · your model" for model in local})
-    # Each model says whether it answers now: loaded, downloaded, downloads on first use, or not here.
-    found = models.availability_of([ref for ref in labels if not endpoints.is_endpoint_ref(ref)])
+    # Each model says whether it answers now (loaded, downloaded, downloads on first use, or not
+    # here), right after its name, so a narrow screen that cuts the label still shows it.
+    found = models.availability_of([spec.hub_id for spec in specs] + [model.path for model in local])
     in_memory = models.loaded_refs(task)
-    for ref, state in found.items():
-        labels[ref] += " · loaded" if ref in in_memory else f" · {state.mark}"
+    marks = {ref: "loaded" if ref in in_memory else state.mark for ref, state in found.items()}
+    labels.update({spec.hub_id: f"{spec.title} · {marks[spec.hub_id]} · {spec.hub_id}" for spec in specs})
+    # Users see a model's title and job id; its reference (a server path) stays internal.
+    labels.update({model.path: f"{model.label} · your model · {marks[model.path]}" for model in local})
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
@@ -81,6 +81,8 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     if spec is not None:
         languages = ", ".join(spec.languages) if spec.languages else "images"
         st.caption(f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.")
+    if choice in found and not found[choice].can_load:
+        st.warning(plain_markdown(found[choice].reason), icon=":material/cloud_off:")
     if choice != _FOLDER_CHOICE:
         return choice
     folder = st.text_input(

@@ -61,8 +61,9 @@ def pick_base_model(task: str, method: str, key: str) -> str:
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id)
-        label = f"{spec.title} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
-        return f"{label} · {found[hub_id].mark}" if hub_id in found else label
+        # The mark right after the title: a narrow screen cuts the end of the label.
+        mark = f" · {found[hub_id].mark}" if hub_id in found else ""
+        return f"{spec.title}{mark} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
 
     models.warn_when_none_available(found, "base models for this method")
     index = models.opening_choice(choices, found)

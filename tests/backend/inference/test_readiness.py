@@ -71,7 +71,7 @@ def test_a_demo_is_ready_on_any_downloaded_model_not_only_the_default(dead_hub_s
     assert [s.demo for s in states if s.can_answer] == ["Chat"]
     assert [s.state for s in states if s.demo == "Chat"] == [readiness.LOADED]
     line = readiness.summary_line(states, dead_hub_settings)
-    assert line.startswith(f"Ready now: Chat ({specs[-1].title}).")
+    assert line.startswith(f"Ready now: Chat on {specs[-1].title}.")
     assert (
         "Sentiment, Translation, Images, Search: no model is downloaded, and the Hugging Face Hub is unreachable since"
         in line
