@@ -17,7 +17,7 @@ from backend.config import Settings, get_settings
 from backend.errors import UnsafeModelError
 from backend.jobs.store import JobStore
 from backend.model_registry import MANIFEST
-from backend.models.resolve.plan import is_inside, resolve_source
+from backend.models.resolve.plan import LoadPlan, is_inside, resolve_source
 from backend.server_paths import shown_path
 
 
@@ -87,8 +87,20 @@ def check_model_access(
     """
     settings = settings or get_settings()
     source, is_local = resolve_source(model_ref, settings)
-    if is_local and not allowed_run_folder(Path(source), owner, store, settings):
+    _require_own_folder(Path(source) if is_local else None, owner, settings, store)
+
+
+def check_plan_access(
+    plan: LoadPlan, owner: str, settings: Settings | None = None, store: JobLister | None = None
+) -> None:
+    """:func:`check_model_access` for a reference already resolved into ``plan`` (a page's
+    ``backend.models.acquire`` or a batch job's gate): the same refusal, nothing resolved again."""
+    _require_own_folder(plan.folder, owner, settings or get_settings(), store)
+
+
+def _require_own_folder(folder: Path | None, owner: str, settings: Settings, store: JobLister | None) -> None:
+    if folder is not None and not allowed_run_folder(folder, owner, store, settings):
         raise UnsafeModelError(
-            f"The model folder {shown_path(source, settings)} is not in your workspace.",
+            f"The model folder {shown_path(str(folder), settings)} is not in your workspace.",
             "Pick one of your own models from the list, or a hub id such as org/name.",
         )

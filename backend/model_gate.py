@@ -1,5 +1,5 @@
-"""The one check a job's model passes before anything is queued: it can load here, and the owner
-may use it.
+"""The one check a job's model passes before anything is queued: it can load here, the owner may
+use it, and a fine-tuning base can be had now (downloaded, or the hub answers).
 
 Every job kind that loads a model (training, chat tuning, batch inference) calls it from its
 submission checks, so a model that can never load (no such folder, pickle weights, a folder
@@ -11,7 +11,8 @@ asked, so the owner check cannot wait until then.
 from __future__ import annotations
 
 from backend.config import Settings
-from backend.model_access import check_model_access
+from backend.model_access import check_plan_access
+from backend.models import availability
 from backend.models.resolve.plan import LoadPlan, plan_load
 
 
@@ -25,11 +26,16 @@ def check_job_model(
         model_ref: a hub id or a folder.
         owner: who submits the job.
         settings: where the models and runs live.
-        training: plan for training (float32 estimate) rather than for inference.
+        training: a fine-tuning base: plan for training (float32 estimate) and require that the
+            base can be had now, since a base that is neither downloaded nor fetchable would only
+            fail in the worker after the queue.
 
     Raises:
-        ShowcaseError: ``plan_load``'s and ``check_model_access``'s errors.
+        ShowcaseError: ``plan_load``'s and ``check_plan_access``'s errors.
+        HubUnreachableError: a fine-tuning base is not downloaded and the hub cannot serve it now.
     """
     plan = plan_load(model_task, model_ref, settings, training=training)
-    check_model_access(model_ref, owner, settings)
+    check_plan_access(plan, owner, settings)
+    if training:
+        availability.require_base(model_ref, settings)
     return plan

@@ -511,8 +511,21 @@ def open_image(
         raise _unreadable(name, error) from error
 
 
+class CheckedText(str):
+    """A text :func:`check_text` already stripped and bounded: the page checks a text box once and
+    the inference functions it hands the text to take it as it is."""
+
+    __slots__ = ()
+
+
 def check_text(text: str, max_chars: int, what: str = "The text") -> str:
-    """Strip and bound a text box's content."""
+    """Strip and bound a text box's content; a :class:`CheckedText` within ``max_chars`` passes as it is."""
+    if isinstance(text, CheckedText) and len(text) <= max_chars:
+        return text
+    return CheckedText(_clean_text(text, max_chars, what))
+
+
+def _clean_text(text: str, max_chars: int, what: str) -> str:
     cleaned = (text or "").replace("\x00", "").strip()
     if not cleaned:
         raise InvalidInputError(f"{what} is empty.", "Type or paste something first.")

@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from backend import model_registry
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
+from backend.models import availability, warm
 from backend.models.cache import ModelCache
 from backend.models.fetch import download, hub
 from backend.models.loader import LoadedModel
-from backend.models.resolve import catalogue
+from backend.models.resolve import catalogue, endpoints, plan
 from backend.models.resolve.plan import mirror_folder
 
 # One short input per task, enough to prove the model answers.
@@ -37,23 +39,24 @@ class ModelReadiness:
     loaded: bool
 
     def to_row(self) -> dict[str, object]:
-        """A row for ``st.dataframe``."""
+        """A row for ``st.dataframe``, with the column names a presenter reads."""
         return {
-            "task": self.task,
-            "model": self.model,
-            "default": self.default,
-            "downloaded": self.downloaded,
-            "on disk (MB)": self.size_mb,
-            "loadable": self.loadable,
-            "loaded": self.loaded,
+            "Task": self.task,
+            "Model": self.model,
+            "Default": self.default,
+            "Downloaded": self.downloaded,
+            "On disk (MB)": self.size_mb,
+            "Can load now": self.loadable,
+            "Loaded": self.loaded,
         }
 
 
 def readiness(
     loaded: set[tuple[str, str]], settings: Settings | None = None, tasks: list[str] | None = None
 ) -> list[ModelReadiness]:
-    """Every catalogue model of ``tasks`` (all when None) with its state; ``loaded`` holds the
-    (task, model) pairs in the shared cache. Probes the hub at most once (remembered)."""
+    """Every catalogue model of ``tasks`` (all when None) with its state, those that can answer now
+    first (loaded, then downloaded, then loadable from the hub); ``loaded`` holds the (task, model)
+    pairs in the shared cache. Probes the hub at most once (remembered)."""
     settings = settings or get_settings()
     hub_usable = hub.hub_state(settings).usable
     rows = []
@@ -73,23 +76,115 @@ def readiness(
                 loaded=(spec.task, spec.hub_id) in loaded,
             )
         )
-    return rows
+    return sorted(rows, key=lambda row: (not row.loaded, not row.downloaded, not row.loadable))
 
 
-def initial_choice(specs: Sequence[catalogue.ModelSpec], settings: Settings | None = None) -> str | None:
-    """The model a picker should start on: the first entry (the default) when it is downloaded or
-    the hub can fetch it, else the first downloaded alternative, so that a host without the hub
-    opens on a model that answers. Probes the hub (remembered) only when that decides it."""
-    if not specs:
-        return None
+# The demos, by the task their models serve, as the pages name them.
+DEMOS = {
+    catalogue.SENTIMENT: "Sentiment",
+    catalogue.TRANSLATION: "Translation",
+    catalogue.IMAGE_CLASSIFICATION: "Images",
+    catalogue.TEXT_GENERATION: "Chat",
+    catalogue.EMBEDDINGS: "Search",
+}
+LOADED = "loaded"
+READY = "ready"
+DOWNLOADS = "downloads on first use"
+WARMING = "warming up"
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class DemoReadiness:
+    """Whether one demo can answer now, on which model, or why not.
+
+    Attributes:
+        task: the task its models serve.
+        demo: the demo's name on the pages.
+        model: the reference it answers on now (or will once warm / downloaded); "" when none can load.
+        state: ``LOADED``, ``READY`` (downloaded), ``DOWNLOADS`` (the hub answers), ``WARMING`` or ``MISSING``.
+        reason: why, in words (for ``MISSING``: what is missing).
+    """
+
+    task: str
+    demo: str
+    model: str
+    state: str
+    reason: str
+
+    @property
+    def can_answer(self) -> bool:
+        """Answers on the first click (a download first, with a progress bar, where the hub answers)."""
+        return self.state in (LOADED, READY, DOWNLOADS)
+
+
+def _candidates(task: str, owner: str, settings: Settings) -> list[str]:
+    served = [endpoints.endpoint_ref(endpoint) for endpoint in endpoints.endpoints_for(task, settings)]
+    listed = [spec.hub_id for spec in catalogue.models_for(task)]
+    local = [model.path for model in model_registry.list_local_models(task, owner=owner, settings=settings)]
+    return served + listed + local
+
+
+def demo_readiness(
+    loaded: set[tuple[str, str]], settings: Settings | None = None, owner: str = "", tasks: list[str] | None = None
+) -> list[DemoReadiness]:
+    """Each demo's state on this server, counting every model that can serve it (the catalogue's,
+    configured model servers, fine-tuned and hand-placed folders), not only the default.
+
+    Args:
+        loaded: the (task, model) pairs in the shared cache.
+        settings: settings to use; the hub is probed at most once (remembered).
+        owner: whose fine-tuned models count ("" the shared workspace).
+        tasks: the demos' tasks to report (default: every demo).
+    """
     settings = settings or get_settings()
-    first = specs[0].hub_id
-    if download.is_downloaded(first, settings):
-        return first
-    downloaded = next((spec.hub_id for spec in specs if download.is_downloaded(spec.hub_id, settings)), None)
-    if downloaded is None or hub.hub_state(settings).usable:
-        return first
-    return downloaded
+    states = []
+    for task, demo in DEMOS.items():
+        if tasks is not None and task not in tasks:
+            continue
+        refs = _candidates(task, owner, settings)
+        states.append(_demo_state(task, demo, refs, loaded, settings))
+    return states
+
+
+def _demo_state(
+    task: str, demo: str, refs: list[str], loaded: set[tuple[str, str]], settings: Settings
+) -> DemoReadiness:
+    if (ref := next((ref for ref in refs if (task, ref) in loaded), None)) is not None:
+        return DemoReadiness(task, demo, ref, LOADED, "loaded")
+    if (ref := next((ref for ref in refs if warm.is_warming(task, ref)), None)) is not None:
+        return DemoReadiness(task, demo, ref, WARMING, "it started loading with the server")
+    found = {ref: availability.model_availability(ref, settings) for ref in refs}
+    if (ref := next((ref for ref, state in found.items() if state.is_here), None)) is not None:
+        return DemoReadiness(task, demo, ref, READY, found[ref].reason)
+    if (ref := next((ref for ref, state in found.items() if state.can_load), None)) is not None:
+        return DemoReadiness(task, demo, ref, DOWNLOADS, found[ref].reason)
+    reason = f"no model is downloaded, and {availability.hub_words(hub.hub_state(settings))}"
+    return DemoReadiness(task, demo, "", MISSING, reason)
+
+
+def summary_line(states: Sequence[DemoReadiness], settings: Settings | None = None) -> str:
+    """One line for Home and the sidebar: which demos answer now and why the others cannot."""
+    ready = [state for state in states if state.can_answer]
+    waiting = [state for state in states if not state.can_answer]
+    if not waiting:
+        return f"All {len(states)} demos can answer now."
+    parts = []
+    if ready:
+        parts.append("Ready now: " + "; ".join(f"{s.demo} on {_short(s.model, settings)}" for s in ready) + ".")
+    else:
+        parts.append("No demo can answer now.")
+    by_reason: dict[str, list[str]] = {}
+    for state in waiting:
+        by_reason.setdefault(state.reason if state.state == MISSING else WARMING, []).append(state.demo)
+    for reason, demos in by_reason.items():
+        parts.append(f"{', '.join(demos)}: {reason}.")
+    return " ".join(parts)
+
+
+def _short(model_ref: str, settings: Settings | None) -> str:
+    spec = catalogue.find_spec(model_ref)
+    return spec.title if spec else model_registry.display_name(model_ref, settings)
 
 
 @dataclass(frozen=True)
@@ -150,23 +245,73 @@ def check_model(
     settings: Settings | None = None,
 ) -> CheckResult:
     """Download ``spec`` when missing, load it through ``cache`` and run one example; never raises."""
+    return check_ref(spec.task, spec.hub_id, cache, progress, settings)
+
+
+def check_ref(
+    task: str,
+    model_ref: str,
+    cache: ModelCache,
+    progress: download.ProgressCallback | None = None,
+    settings: Settings | None = None,
+) -> CheckResult:
+    """:func:`check_model` for any reference that can serve ``task`` (a fine-tuned folder too)."""
     settings = settings or get_settings()
     started = time.monotonic()
     step = "download"
     try:
-        if not download.is_downloaded(spec.hub_id, settings) and not hub.in_hub_cache(spec.hub_id):
-            download.download_model(spec.hub_id, progress, settings=settings)
+        if not availability.model_availability(model_ref, settings).is_here:
+            download.download_model(model_ref, progress, settings=settings)
         step = "load"
-        loaded = cache.get(spec.task, spec.hub_id)
+        loaded = cache.get(task, model_ref)
         step = "example"
-        answer = run_example(spec.task, loaded)
+        answer = run_example(task, loaded)
     except ShowcaseError as error:
         seconds = time.monotonic() - started
-        return CheckResult(spec.task, spec.hub_id, False, step, error.user_text(), seconds, error.detail)
+        return CheckResult(task, model_ref, False, step, error.user_text(), seconds, error.detail)
     except Exception as error:  # noqa: BLE001 - a check reports every failure in words
         message = f"{type(error).__name__}: {error}"
-        return CheckResult(spec.task, spec.hub_id, False, step, message, time.monotonic() - started)
-    return CheckResult(spec.task, spec.hub_id, True, "ready", answer, time.monotonic() - started)
+        return CheckResult(task, model_ref, False, step, message, time.monotonic() - started)
+    return CheckResult(task, model_ref, True, "ready", answer, time.monotonic() - started)
+
+
+def result_line(result: CheckResult) -> str:
+    """``Sentiment: ready on <model> · positive (98%) · 1.2 s`` or ``Images: not ready · <what is missing>``."""
+    demo = DEMOS.get(result.task, result.task)
+    if result.ok:
+        return f"{demo}: ready on {_short(result.model, None)} · {result.message} · {result.seconds:.1f} s"
+    on = f" on {_short(result.model, None)}" if result.model else ""
+    return f"{demo}: not ready{on} · {result.step}: {result.message}"
+
+
+def check_demos(
+    cache: ModelCache,
+    on_demo: Callable[[int, int, DemoReadiness], None] | None = None,
+    progress: download.ProgressCallback | None = None,
+    settings: Settings | None = None,
+    tasks: list[str] | None = None,
+    owner: str = "",
+) -> list[CheckResult]:
+    """Get every demo (of ``tasks``) ready on the model it would answer on now (see
+    :func:`demo_readiness`: a loaded or downloaded one first, else the default from the hub): download
+    it when needed, load it and run one example. A demo no model can serve fails at "download" with
+    what is missing. ``on_demo(index, total, state)`` is called before each one; never raises."""
+    settings = settings or get_settings()
+    loaded = {(model.task, model.model_ref) for model in cache.loaded()}
+    states = demo_readiness(loaded, settings, owner, tasks)
+    results = []
+    for index, state in enumerate(states):
+        if on_demo is not None:
+            on_demo(index, len(states), state)
+        if state.state == MISSING:
+            detail = plan.operator_detail(settings)
+            missing = f"{state.reason[:1].upper()}{state.reason[1:]}."
+            results.append(CheckResult(state.task, "", False, "download", missing, 0.0, detail))
+            continue
+        if state.state == WARMING:
+            warm.wait(state.task, state.model)
+        results.append(check_ref(state.task, state.model, cache, progress, settings))
+    return results
 
 
 def check_defaults(

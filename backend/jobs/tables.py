@@ -45,3 +45,21 @@ def format_eta(seconds: float | None) -> str:
     if seconds < 3600:
         return f"about {round(seconds / 60)} min left"
     return f"about {seconds / 3600:.1f} h left"
+
+
+def status_detail(job: Job) -> str:
+    """The worker's message to show after the status word, or empty when it only repeats that word
+    (a failed job's message is often just "Failed", which read "Failed · Failed")."""
+    message = job.message.strip()
+    return "" if message.lower() == job.status.lower() else message
+
+
+def progress_text(job: Job) -> str:
+    """The progress bar's text for a running job, saying what the job does when steps say nothing:
+    before the first step it is loading its base model; after the last it is evaluating."""
+    if job.total_steps <= 0:
+        return "Loading the base model…"
+    if job.step >= job.total_steps:
+        return f"Step {job.step:,} of {job.total_steps:,} · Evaluating…"
+    eta = format_eta(job.eta_seconds)
+    return f"Step {job.step:,} of {job.total_steps:,} · epoch {job.epoch:.1f}" + (f" · {eta}" if eta else "")

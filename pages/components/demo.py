@@ -14,7 +14,6 @@ from backend import model_registry, uploads
 from backend.columns import guess_text_column
 from backend.config import get_settings
 from backend.errors import ShowcaseError
-from backend.inference import readiness
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
 from backend.models import answers
@@ -63,14 +62,18 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         endpoints.endpoint_ref(e): f"{endpoints.shown_model(e)} · model server {e.name}"
         for e in endpoints.endpoints_for(task)
     }
-    labels.update({spec.hub_id: f"{spec.title} · {spec.hub_id}" for spec in specs})
+    # Each model says whether it answers now (loaded, downloaded, downloads on first use, or not
+    # here), right after its name, so a narrow screen that cuts the label still shows it.
+    found = models.availability_of([spec.hub_id for spec in specs] + [model.path for model in local])
+    in_memory = models.loaded_refs(task)
+    marks = {ref: "loaded" if ref in in_memory else state.mark for ref, state in found.items()}
+    labels.update({spec.hub_id: f"{spec.title} · {marks[spec.hub_id]} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
-    labels.update({model.path: f"{model.label} · your model" for model in local})
+    labels.update({model.path: f"{model.label} · your model · {marks[model.path]}" for model in local})
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
-    initial = choices[0] if endpoints.endpoints_for(task) else readiness.initial_choice(specs)
-    index = choices.index(initial) if initial in labels else 0
+    index = 0 if endpoints.endpoints_for(task) else models.opening_choice(choices, found)
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
     if (served := endpoints.find_endpoint(choice) if endpoints.is_endpoint_ref(choice) else None) is not None:
@@ -78,6 +81,8 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     if spec is not None:
         languages = ", ".join(spec.languages) if spec.languages else "images"
         st.caption(f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.")
+    if choice in found and not found[choice].can_load:
+        st.warning(plain_markdown(found[choice].reason), icon=":material/cloud_off:")
     if choice != _FOLDER_CHOICE:
         return choice
     folder = st.text_input(

@@ -25,7 +25,7 @@ from backend.training.classifier.params import (
     default_params,
 )
 from backend.training.common import DATA_FOLDER
-from pages.components import checked_data, training_data
+from pages.components import checked_data, models, training_data
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 from pages.components.param_form import FormField, show_param_form
@@ -50,12 +50,17 @@ def base_model_choices(task: str, method: str) -> list[str]:
 def pick_base_model(task: str, method: str, key: str) -> str:
     """A catalogue base model, or a folder typed by the user (resolved safely by the loader)."""
     choices = base_model_choices(task, method)
+    found = models.availability_of(choices[:-1], bases=True)
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id)
-        return f"{spec.title} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
+        # The mark right after the title: a narrow screen cuts the end of the label.
+        mark = f" · {found[hub_id].mark}" if hub_id in found else ""
+        return f"{spec.title}{mark} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
 
-    choice = st.selectbox("Base model", choices, format_func=describe, key=f"{key}.base.{task}.{method}")
+    models.warn_when_none_available(found, "base models for this method")
+    index = models.opening_choice(choices, found)
+    choice = st.selectbox("Base model", choices, index=index, format_func=describe, key=f"{key}.base.{task}.{method}")
     if choice != LOCAL_FOLDER:
         return choice
     folder = st.text_input(
@@ -127,7 +132,12 @@ def show_data_summary(prepared: PreparedDataset) -> None:
 def show_curves(view: JobView) -> None:
     """Loss, accuracy and F1 curves so far."""
     if view.history:
-        st.plotly_chart(figures.build_curves_figure(view.history), key=f"finetune.curves.{view.job.id}")
+        # Plotly's toolbar would sit on the right panel's title ("Validation scores").
+        st.plotly_chart(
+            figures.build_curves_figure(view.history),
+            key=f"finetune.curves.{view.job.id}",
+            config={"displayModeBar": False},
+        )
 
 
 def show_report(view: JobView) -> None:
@@ -212,6 +222,7 @@ def show_new_job_form(task: str, key: str) -> Job | None:
         # load is reported here rather than by the worker after queuing.
         with user_errors():
             classifier_studio.check_base_model(params, current_owner())
+            models.show_base_availability(params.base_model)
         with user_errors(), st.spinner("Checking the data…"):
             show_data_summary(training_data.check_data(data, params, key))
     if start:

@@ -52,7 +52,14 @@ def show_queue_wait(view: JobView, sentence: str) -> None:
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
-def show_live(job_id: str, key: str, show: Callable[[JobView], None], cancel_label: str, cancelling: str) -> None:
+def show_live(
+    job_id: str,
+    key: str,
+    show: Callable[[JobView], None],
+    cancel_label: str,
+    cancelling: str,
+    drawn_status: str = "",
+) -> None:
     """Poll an unfinished job every few seconds: ``show`` draws it, a button cancels it, and the
     whole page reruns once it has finished.
 
@@ -62,10 +69,12 @@ def show_live(job_id: str, key: str, show: Callable[[JobView], None], cancel_lab
         show: draws the job's status (progress bar, curves...).
         cancel_label: the cancel button's label.
         cancelling: the toast shown after a cancel click.
+        drawn_status: the status the page drew elsewhere (the jobs table); when the job moves on,
+            the whole page redraws, so the table and this status line never disagree.
     """
     with user_errors():
         view = manage.view_job(job_id, current_owner())
-        if view.job.is_finished:
+        if view.job.is_finished or (drawn_status and view.job.status != drawn_status):
             st.rerun(scope="app")
         if view.job.status == RUNNING and not view.worker_alive:
             # Its worker may have died: starting one marks the job failed if so.

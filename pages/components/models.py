@@ -7,14 +7,16 @@ with any other session asking for it at the same time); a model the warm start i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
-from backend.model_access import check_model_access
-from backend.models import warm
-from backend.models.cache import ModelCache, shared_cache
-from backend.models.fetch import download
+from backend.model_access import check_plan_access
+from backend.models import acquire, availability, warm
+from backend.models.availability import Availability
+from backend.models.cache import CachedModel, ModelCache, shared_cache
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
 from backend.models.resolve.device import DeviceInfo
@@ -36,75 +38,128 @@ def current_device() -> DeviceInfo:
     return model_cache().device
 
 
-def download_with_progress(model_ref: str) -> download.DownloadResult:
-    """Download ``model_ref`` with a progress bar (MB done / total, speed, time left) on this page.
+def get_model(task: str, model_ref: str) -> LoadedModel:
+    """Load (or reuse) a model, downloading it first with a progress bar; raises ShowcaseError subclasses.
 
-    Raises:
-        ShowcaseError: the hub is unreachable, the model unknown, or the transfer failed.
+    ``backend.models.acquire`` resolves the reference once and decides; this shows its waits. A
+    folder in another signed-in user's workspace is refused before anything is loaded, so typing
+    the path of someone else's run folder into a model box does not open their model.
     """
-    bar = st.progress(0.0, text=f"Downloading {model_ref}: first use on this server…")
+    owner = current_owner()
+    shown = plain_markdown(model_registry.display_name(model_ref))
+    spinner_text = {
+        acquire.WARMING: f"Warming up {shown}: it started loading with the server…",
+        acquire.LOADING: f"Loading {shown}…",
+    }
+    bar = st.empty()
 
     def report(progress: DownloadProgress) -> None:
-        bar.progress(progress.fraction, text=f"Downloading {model_ref}: {progress.label()}")
+        bar.progress(progress.fraction, text=f"Downloading {shown}: {progress.label()}")
 
     try:
-        return download.download_model(model_ref, report)
+        return acquire.acquire(
+            task,
+            model_ref,
+            model_cache(),
+            check_access=lambda plan: check_plan_access(plan, owner),
+            on_download=report,
+            show_stage=lambda stage: st.spinner(spinner_text[stage]),
+        )
     finally:
         bar.empty()
 
 
-def get_model(task: str, model_ref: str) -> LoadedModel:
-    """Load (or reuse) a model, downloading it first with a progress bar; raises ShowcaseError subclasses.
-
-    A folder in another signed-in user's workspace is refused before anything is loaded, so typing
-    the path of someone else's run folder into a model box does not open their model.
-    """
-    check_model_access(model_ref, current_owner())
-    shown = plain_markdown(model_registry.display_name(model_ref))
-    if warm.is_warming(task, model_ref):
-        with st.spinner(f"Warming up {shown}: it started loading with the server…"):
-            warm.wait(task, model_ref)
-    if download.needs_download(model_ref):
-        download_with_progress(model_ref)
-    with st.spinner(f"Loading {shown}…"):
-        return model_cache().get(task, model_ref)
-
-
 def show_prepare_defaults() -> None:
-    """The "Prepare all defaults" button: download (with progress), load and run one example each."""
+    """The "Prepare all defaults" button: per demo, the model it would answer on (a downloaded one
+    first, else the default from the hub) downloaded with progress, loaded and run on one example."""
     from backend.inference import readiness
 
     if not st.button("Prepare all defaults", key="models.prepare_all", icon=":material/rocket_launch:", type="primary"):
         return
-    overall = st.progress(0.0, text="Preparing the default models…")
+    overall = st.progress(0.0, text="Preparing the demos…")
     file_bar = st.empty()
 
-    def on_model(index: int, total: int, spec) -> None:
-        overall.progress(index / total, text=f"Preparing {index + 1} of {total}: {spec.hub_id}")
+    def on_demo(index: int, total: int, state: readiness.DemoReadiness) -> None:
+        shown = plain_markdown(model_registry.display_name(state.model)) if state.model else "no model"
+        overall.progress(index / total, text=f"Preparing {index + 1} of {total}: {state.demo} on {shown}")
 
     def on_bytes(progress: DownloadProgress) -> None:
         file_bar.progress(progress.fraction, text=f"Downloading {progress.ref}: {progress.label()}")
 
-    results = readiness.check_defaults(model_cache(), on_model, on_bytes, get_settings())
+    results = readiness.check_demos(model_cache(), on_demo, on_bytes, get_settings(), owner=current_owner())
     overall.progress(1.0, text="Done.")
     file_bar.empty()
     failed = [result for result in results if not result.ok]
-    rows = [
-        {
-            "task": r.task,
-            "model": r.model,
-            "ready": r.ok,
-            "answer or problem": r.message if r.ok else f"{r.step}: {r.message}",
-            "seconds": round(r.seconds, 1),
-        }
-        for r in results
-    ]
-    st.dataframe(rows, hide_index=True, width="stretch")
-    if failed:
-        st.error(f"{len(failed)} of {len(results)} default models are not ready for a demo.", icon=":material/error:")
-        details = "\n\n".join(f"**{r.model}**: {r.detail}" for r in failed if r.detail)
-        if details:
-            with st.expander("Details for whoever runs this server"):
-                st.markdown(details)
-    else:
-        st.success(f"All {len(results)} default models are downloaded, loaded and answer.", icon=":material/check:")
+    # One line per demo, those that answer first: what a presenter checks before going on stage.
+    for result in sorted(results, key=lambda r: not r.ok):
+        line = plain_markdown(readiness.result_line(result))
+        (st.success if result.ok else st.error)(line, icon=":material/check:" if result.ok else ":material/error:")
+    details = "\n\n".join(
+        f"**{plain_markdown(r.model or r.task)}**: {plain_markdown(r.detail)}" for r in failed if r.detail
+    )
+    if details:
+        with st.expander("Details for whoever runs this server"):
+            st.markdown(details)
+
+
+def loaded_row(item: CachedModel) -> dict[str, object]:
+    """A row of the "Loaded now" table, with the column names a presenter reads."""
+    return {
+        "Model": model_registry.display_name(item.model_ref),
+        "Task": item.task,
+        "Device": item.device,
+        "Memory (MB)": item.memory_mb,
+    }
+
+
+def availability_of(refs: Sequence[str], *, bases: bool = False) -> dict[str, Availability]:
+    """Whether each model can load now (one remembered hub probe at most); ``bases`` for fine-tuning."""
+    settings = get_settings()
+    check = availability.base_availability if bases else availability.model_availability
+    return {ref: check(ref, settings) for ref in refs}
+
+
+def loaded_refs(task: str) -> set[str]:
+    """The references of ``task`` in the shared cache now."""
+    return {model.model_ref for model in model_cache().loaded() if model.task == task}
+
+
+def opening_choice(choices: Sequence[str], found: dict[str, Availability]) -> int:
+    """Where a picker opens: the first choice that can load now (the default while the hub answers,
+    else a downloaded one), else the first."""
+    return next((index for index, ref in enumerate(choices) if ref in found and found[ref].can_load), 0)
+
+
+def warn_when_none_available(found: dict[str, Availability], what: str) -> None:
+    """Say so before the form is filled when none of ``found`` can load on this server now."""
+    if found and not any(state.can_load for state in found.values()):
+        reason = next(iter(found.values())).reason
+        st.warning(
+            f"None of the {what} in this list can be loaded on this server now. {plain_markdown(reason)} "
+            "Pick a model folder on this server instead, or ask whoever runs it to download one.",
+            icon=":material/cloud_off:",
+        )
+
+
+def show_base_availability(model_ref: str) -> None:
+    """After *Check data* passed the gate: say where the base model will come from."""
+    found = availability.base_availability(model_ref, get_settings())
+    icon = ":material/download_done:" if found.is_here else ":material/cloud_download:"
+    st.success(f"Base model: {plain_markdown(found.reason)}", icon=icon)
+
+
+def readiness_line() -> str:
+    """One line saying which demos answer now on this server and why the others cannot (Home, the
+    sidebar, the Models page), as plain text."""
+    loaded = frozenset((model.task, model.model_ref) for model in model_cache().loaded())
+    return _readiness_line(loaded, current_owner())
+
+
+# The sidebar draws it on every run (a chat reply reruns the page often); the hub's state is
+# remembered anyway, and a model loaded here changes ``loaded``, which is part of the key.
+@st.cache_data(ttl=15, show_spinner=False)
+def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str) -> str:
+    from backend.inference import readiness
+
+    settings = get_settings()
+    return readiness.summary_line(readiness.demo_readiness(set(loaded), settings, owner), settings)

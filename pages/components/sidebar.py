@@ -11,7 +11,7 @@ from backend.models.resolve import endpoints
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import demo_dtype
 from backend.text_safety import plain_markdown
-from pages.components.models import current_device, model_cache
+from pages.components.models import current_device, model_cache, readiness_line
 
 
 def _precision(device: DeviceInfo, settings: Settings) -> str:
@@ -47,6 +47,7 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
             )
         if settings.offline:
             st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
+        st.caption(f":material/fact_check: {plain_markdown(readiness_line())}")
         cache = model_cache()
         loaded = cache.loaded()
         used = cache.used_bytes() / 2**20

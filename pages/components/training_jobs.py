@@ -72,15 +72,15 @@ KIND_VIEWS: dict[str, KindView] = {
 def show_progress(view: JobView) -> None:
     """Status line, queue position, progress bar with ETA, and the curves so far."""
     job = view.job
-    st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {plain_markdown(job.message)}")
+    detail = tables.status_detail(job)
+    st.markdown(
+        f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}**"
+        + (f" · {plain_markdown(detail)}" if detail else "")
+    )
     if job.status == "queued":
         job_monitor.show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
     if job.status == "running":
-        eta = tables.format_eta(job.eta_seconds)
-        st.progress(
-            job.progress,
-            text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
-        )
+        st.progress(job.progress, text=tables.progress_text(job))
     if job.status == "failed":
         st.error(plain_markdown(job.error or "The job failed."), icon=":material/error:")
     KIND_VIEWS[job.kind].show_curves(view)

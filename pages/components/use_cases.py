@@ -11,7 +11,6 @@ import streamlit as st
 from backend import model_registry
 from backend.config import get_settings
 from backend.errors import ShowcaseError
-from backend.inference import readiness
 from backend.models.resolve import catalogue as model_catalog
 from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
@@ -20,6 +19,7 @@ from backend.use_cases import search
 from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import Catalogue, UseCase
 from backend.use_cases.embeddings import EmbeddingCache
+from pages.components import models as model_state
 from pages.components.errors import show_error
 from pages.components.models import get_model
 from pages.components.navigation import PAGES
@@ -141,12 +141,18 @@ def show_search_box() -> tuple[str, str]:
     # Model servers the operator configured come first: a front end without local models uses them.
     served = [endpoints.endpoint_ref(e) for e in endpoints.endpoints_for(model_catalog.EMBEDDINGS)]
     choices = served + [spec.hub_id for spec in models]
-    initial = served[0] if served else readiness.initial_choice(models)
+    found = model_state.availability_of([spec.hub_id for spec in models])
+    in_memory = model_state.loaded_refs(model_catalog.EMBEDDINGS)
+
+    def label(ref: str) -> str:
+        mark = "loaded" if ref in in_memory else found[ref].mark if ref in found else ""
+        return f"{_model_label(ref)} · {mark}" if mark else _model_label(ref)
+
     model_ref = model_column.selectbox(
         "Embedding model",
         choices,
-        index=choices.index(initial) if initial in choices else 0,
-        format_func=_model_label,
+        index=0 if served else model_state.opening_choice(choices, found),
+        format_func=label,
         key="applications.model",
     )
     st.caption("Examples:")

@@ -67,6 +67,7 @@ else:
             training_jobs.show_progress,
             "Cancel job",
             "Cancelling: training stops at its next step.",
+            drawn_status=by_id[selected].status,
         )
     else:
         with user_errors():

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from backend.text_safety import plain_markdown
+from pages.components.models import readiness_line
 from pages.components.navigation import SECTIONS, pages_in
 
 st.title("Large Model Showcase")
@@ -12,6 +14,9 @@ st.markdown(
     "in a background job. **Market** charts cited public figures on AI adoption, investment and "
     "model scale, and maps industry use cases to the demos that show them."
 )
+
+# What answers on this server now, before anyone clicks (the Models page prepares the rest).
+st.info(plain_markdown(readiness_line()), icon=":material/fact_check:")
 
 for section in SECTIONS:
     entries = [page for page in pages_in(section) if page.path != "pages/overview/home.py"]

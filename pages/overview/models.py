@@ -7,8 +7,9 @@ from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
 from backend.models.status import catalogue_rows, engine_rows
+from backend.text_safety import plain_markdown
 from pages.components.auth import OPERATOR_ACTIONS_SIGN_IN, may_run_operator_actions
-from pages.components.models import current_device, model_cache, show_prepare_defaults
+from pages.components.models import current_device, loaded_row, model_cache, readiness_line, show_prepare_defaults
 
 settings = get_settings()
 device = current_device()
@@ -32,8 +33,9 @@ if state.kind == hub.UNREACHABLE and st.button(
     st.rerun()
 
 st.subheader("Ready for a demo?")
-st.caption("Downloaded: on this server's disk. Loadable: can load now. Loaded: in memory, answers at once.")
+st.caption("Downloaded: on this server's disk. Can load now: downloaded, or the hub answers. Loaded: in memory.")
 loaded_keys = {(item.task, item.model_ref) for item in model_cache().loaded()}
+st.markdown(plain_markdown(readiness_line()))
 st.dataframe([row.to_row() for row in readiness.readiness(loaded_keys, settings)], hide_index=True, width="stretch")
 if operator:
     show_prepare_defaults()
@@ -41,7 +43,7 @@ if operator:
 st.subheader("Loaded now")
 loaded = model_cache().loaded()
 if loaded:
-    st.dataframe([item.__dict__ for item in loaded], hide_index=True, width="stretch")
+    st.dataframe([loaded_row(item) for item in loaded], hide_index=True, width="stretch")
     if operator and st.button("Unload all models", key="models.unload_all", icon=":material/delete_sweep:"):
         model_cache().clear()
         st.rerun()

@@ -69,7 +69,7 @@ def test_first_click_shows_download_progress_then_answers(browser, tmp_path):  #
 
 def test_an_unreachable_hub_fails_the_first_click_fast_with_advice(browser, tmp_path):  # noqa: F811
     models, _ = _models_without_the_sentiment_default(tmp_path)
-    # With a sentiment alternative downloaded, the picker would open on it (readiness.initial_choice)
+    # With a sentiment alternative downloaded, the picker would open on it (models.opening_choice)
     # and answer; here none is, so the first click must ask the unreachable hub for the default.
     for spec in catalogue.models_for(catalogue.SENTIMENT):
         shutil.rmtree(models / spec.hub_id.replace("/", "--"), ignore_errors=True)

@@ -24,7 +24,7 @@ from backend.config import Settings, get_settings
 from backend.errors import DownloadCancelledError, ModelUnavailableError, ShowcaseError
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue, endpoints
-from backend.models.resolve.plan import mirror_folder, resolve_source
+from backend.models.resolve.plan import LoadPlan, mirror_folder
 
 # Weights as safetensors only where a repo has them; tokenizer, config and processor files always.
 _WANTED_FILES = [
@@ -358,18 +358,15 @@ def download_quietly(spec: catalogue.ModelSpec, settings: Settings | None = None
         return DownloadResult(spec.hub_id, str(folder), False, f"{error.user_text()} {error.detail}".strip())
 
 
-def needs_download(model_ref: str, settings: Settings | None = None) -> bool:
-    """True when ``model_ref`` is a hub id with no local copy (models folder or huggingface_hub's
-    cache) and the hub can serve it now; the UI then downloads it with progress before loading.
-    False otherwise: local models load as they are, and a load that needs an unreachable hub fails
-    fast with the typed error."""
-    settings = settings or get_settings()
-    if endpoints.is_endpoint_ref(model_ref):
-        return False  # served elsewhere: nothing to download
-    try:
-        _, is_local = resolve_source(model_ref, settings)
-    except ShowcaseError:
+def plan_needs_download(plan: LoadPlan, settings: Settings | None = None) -> bool:
+    """True when ``plan`` names a hub id with no local copy (models folder or huggingface_hub's cache)
+    and the hub can serve it now; ``backend.models.acquire`` then downloads it with progress before
+    loading. False otherwise: local models load as they are, and a load that needs an unreachable
+    hub fails fast with the typed error. Nothing is resolved again."""
+    if plan.is_local or endpoints.is_endpoint_ref(plan.ref):
         return False
-    if is_local or hub.in_hub_cache(model_ref.strip()):
-        return False
-    return hub.hub_state(settings).usable
+    return _hub_would_serve(plan.ref.strip(), settings or get_settings())
+
+
+def _hub_would_serve(hub_id: str, settings: Settings) -> bool:
+    return not hub.in_hub_cache(hub_id) and hub.hub_state(settings).usable

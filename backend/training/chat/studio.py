@@ -40,6 +40,7 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
     Raises:
         ShowcaseError: ``check_job_model``'s errors.
         InvalidInputError: full fine-tuning asked of a model past ``FULL_MAX_PARAMS``.
+        HubUnreachableError: the base is not downloaded and the hub cannot serve it now.
     """
     plan = check_job_model(
         catalogue.TEXT_GENERATION, params.base_model, owner, settings or get_settings(), training=True

@@ -39,7 +39,9 @@ def check_base_model(params: TrainingParams, owner: str, settings: Settings | No
     Raises:
         ShowcaseError: ``check_job_model``'s errors.
     """
-    check_job_model(base_model_task(params.task, params.method), params.base_model, owner, settings or get_settings())
+    check_job_model(
+        base_model_task(params.task, params.method), params.base_model, owner, settings or get_settings(), training=True
+    )
 
 
 def _check_submission(params: TrainingParams, owner: str, settings: Settings) -> None:

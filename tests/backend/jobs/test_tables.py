@@ -30,3 +30,33 @@ def test_jobs_table_has_one_row_per_job_with_its_headline_numbers():
     )
     [row] = tables.jobs_table([job]).to_dict("records")
     assert row["title"] == job.id and row["progress"] == 100 and row["accuracy"] == 0.9 and row["macro F1"] == 0.8
+
+
+def _job(**fields) -> Job:
+    defaults = dict(
+        id="20261201-000000-abcdef",
+        kind="chat",
+        owner="",
+        title="",
+        task="text-generation",
+        method="lora",
+        base_model="org/model",
+        status="running",
+        created=0.0,
+        run_dir="/runs/x",
+    )
+    return Job(**{**defaults, **fields})
+
+
+def test_the_status_line_does_not_repeat_the_status_word():
+    assert tables.status_detail(_job(status="failed", message="Failed")) == ""
+    assert tables.status_detail(_job(status="cancelled", message="Cancelled")) == ""
+    assert tables.status_detail(_job(status="failed", message="Out of memory")) == "Out of memory"
+    assert tables.status_detail(_job(status="running", message="Training")) == "Training"
+
+
+def test_the_progress_text_says_loading_before_the_first_step_and_evaluating_after_the_last():
+    assert tables.progress_text(_job(total_steps=0, step=0)) == "Loading the base model…"
+    assert tables.progress_text(_job(total_steps=40, step=40, eta_seconds=0.0)) == "Step 40 of 40 · Evaluating…"
+    middle = _job(total_steps=40, step=10, epoch=0.5, eta_seconds=30.0)
+    assert tables.progress_text(middle) == "Step 10 of 40 · epoch 0.5 · about 30 s left"

@@ -109,7 +109,7 @@ def test_a_fine_tuned_model_is_offered_by_title_and_job_id_and_runs_for_real(ope
     try:
         app = open_page(PAGE)
         picker = app.selectbox(key="sentiment.model")
-        assert f"Support tickets · {job_id} · your model" in picker.options
+        assert f"Support tickets · {job_id} · your model · downloaded" in picker.options
         assert not [option for option in picker.options if str(settings.state_dir) in option]
         picker.select(str(folder)).run()
         app.button(key="sentiment.example.3").click().run()

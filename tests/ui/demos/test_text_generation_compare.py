@@ -44,6 +44,10 @@ def test_compare_with_base_streams_both_replies_side_by_side(open_page, fake_mod
 
     monkeypatch.setattr(text_generation, "stream_reply", stream_reply)
     app = open_page(PAGE)
+    # Offline, with no catalogue chat model downloaded, the picker opens on the one that answers.
+    assert app.selectbox(key="text_generation.model").value == tuned_model
+    default = catalogue.default_model(catalogue.TEXT_GENERATION).hub_id
+    app.selectbox(key="text_generation.model").set_value(default).run()
     assert not [t for t in app.toggle if t.key == "text_generation.compare"]  # a catalogue model has no base
     app.selectbox(key="text_generation.model").set_value(tuned_model).run()
     app.toggle(key="text_generation.compare").set_value(True).run()

@@ -41,3 +41,24 @@ def open_page():
         return app
 
     return _open
+
+
+@pytest.fixture
+def downloaded_bases(settings, tiny_models_dir):
+    """The catalogue's base models "downloaded": a copy of the tiny model of their task in each one's
+    mirror folder, as ``python -m backend.models download`` leaves them (the test session is offline)."""
+    import shutil
+
+    from backend.models.resolve import catalogue
+    from backend.models.resolve.plan import mirror_folder
+
+    base_tasks = (catalogue.EMBEDDINGS, catalogue.TEXT_CLASSIFIER_BASE, catalogue.IMAGE_CLASSIFIER_BASE)
+    made = []
+    for spec in catalogue.CATALOGUE:
+        folder = mirror_folder(spec.hub_id, settings)
+        if spec.task in base_tasks and spec.task in tiny_models_dir and not folder.exists():
+            shutil.copytree(tiny_models_dir[spec.task], folder)
+            made.append(folder)
+    yield made
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -62,7 +62,7 @@ def test_wrong_encoding_is_reported_not_raised(state, open_page):
     assert "not UTF-8 or GB18030" in _text(app)
 
 
-def test_submit_queues_a_job_and_starts_a_worker(state, open_page):
+def test_submit_queues_a_job_and_starts_a_worker(state, open_page, downloaded_bases):
     app = open_page(PAGE)
     app.file_uploader(key="finetune.table").set_value(
         ("reviews.csv", _csv(learnable_texts(per_class=20)), "text/csv")
@@ -113,7 +113,7 @@ def _upload_two_label_columns(app):
     app.file_uploader(key="finetune.table").set_value(("reviews.csv", _csv(frame), "text/csv")).run()
 
 
-def test_start_submits_the_checked_dataset_without_preparing_it_again(state, open_page, preparations):
+def test_start_submits_the_checked_dataset_without_preparing_it_again(state, open_page, preparations, downloaded_bases):
     app = open_page(PAGE)
     _upload_two_label_columns(app)
     app.button(key="finetune.check").click().run()
@@ -124,7 +124,7 @@ def test_start_submits_the_checked_dataset_without_preparing_it_again(state, ope
     assert job.dataset["label_column"] == "label" and job.dataset["train_size"] == 32
 
 
-def test_start_checks_again_after_the_mapping_or_the_split_changed(state, open_page, preparations):
+def test_start_checks_again_after_the_mapping_or_the_split_changed(state, open_page, preparations, downloaded_bases):
     app = open_page(PAGE)
     _upload_two_label_columns(app)
     app.button(key="finetune.check").click().run()
@@ -176,7 +176,7 @@ def test_parameter_bounds_are_the_ones_params_validate(state, open_page, method)
     assert set(keys) | {"validation_fraction"} == set(PARAM_RANGES)
 
 
-def test_image_start_moves_the_checked_zip_without_checking_it_again(state, open_page, monkeypatch):
+def test_image_start_moves_the_checked_zip_without_checking_it_again(state, open_page, monkeypatch, downloaded_bases):
     checks: list[str] = []
     real = staging.prepare_image_dataset
     monkeypatch.setattr(
@@ -211,3 +211,27 @@ def test_check_data_checks_the_base_model_too_and_queues_nothing(state, open_pag
     assert "2 classes, 32 training and 8 validation examples" in _text(app)
     assert JobStore(settings=state.settings).list_jobs() == []
     assert state.worker_starts == []
+
+
+def test_check_data_says_whether_the_base_model_can_be_loaded_here(state, open_page):
+    app = open_page(PAGE)
+    # The test session is offline and no base is downloaded: the picker says so before any upload.
+    assert "None of the base models for this method in this list can be loaded" in _text(app)
+    app.file_uploader(key="finetune.table").set_value(
+        ("reviews.csv", _csv(learnable_texts(per_class=20)), "text/csv")
+    ).run()
+    app.button(key="finetune.check").click().run()
+    assert not app.exception
+    assert "is not downloaded, and this app runs without the Hugging Face Hub" in _text(app)
+
+
+def test_base_pickers_mark_and_open_on_a_downloaded_base(state, open_page, downloaded_bases):
+    app = open_page(PAGE)
+    assert "None of the base models" not in _text(app)
+    picker = app.selectbox(key="finetune.base.text.fast")
+    assert picker.value is not None and "downloaded" in picker.format_func(picker.value)
+    app.file_uploader(key="finetune.table").set_value(
+        ("reviews.csv", _csv(learnable_texts(per_class=20)), "text/csv")
+    ).run()
+    app.button(key="finetune.check").click().run()
+    assert f"Base model: {picker.value} is downloaded on this server." in _text(app)

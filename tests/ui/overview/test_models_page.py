@@ -7,6 +7,10 @@ from tests.support.paths import PROJECT_ROOT
 APP = str(PROJECT_ROOT / "app.py")
 
 
+def text_of(app: AppTest) -> str:
+    return " ".join(str(block.value) for block in [*app.markdown, *app.caption, *app.info])
+
+
 def _models_page() -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60).run()
     app.switch_page("pages/overview/models.py")
@@ -19,7 +23,8 @@ def test_models_page_shows_offline_mode_and_every_model_state():
     hub_metric = next(m for m in app.metric if m.label == "Hugging Face Hub")
     assert hub_metric.value == "offline mode"  # the test session runs with LSM_OFFLINE=1
     columns = set(app.dataframe[0].value.columns)
-    assert {"downloaded", "on disk (MB)", "loadable", "loaded"} <= columns
+    assert {"Downloaded", "On disk (MB)", "Can load now", "Loaded"} <= columns
+    assert "no model is downloaded, and this app runs without the Hugging Face Hub" in text_of(app)
     text = " ".join(str(block.value) for block in app.markdown)
     assert "set `LSM_OFFLINE=1`" not in text and "already on" in text
 
@@ -29,7 +34,7 @@ def test_prepare_all_defaults_reports_what_is_not_ready_with_details_folded():
     app.button(key="models.prepare_all").click().run()
     assert not app.exception
     errors = " ".join(e.value for e in app.error)
-    assert "not ready for a demo" in errors
+    assert "Sentiment: not ready · download: No model is downloaded" in errors
     assert any("whoever runs this server" in e.label for e in app.expander)
 
 

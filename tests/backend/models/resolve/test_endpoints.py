@@ -10,7 +10,7 @@ import pytest
 from backend import config, model_registry
 from backend.errors import ModelUnavailableError, ShowcaseError
 from backend.models.cache import ModelCache
-from backend.models.fetch.download import needs_download
+from backend.models.fetch.download import plan_needs_download
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.plan import plan_load, resolve_source
@@ -90,7 +90,7 @@ def test_a_wrong_endpoint_setting_stops_with_the_setting_named(monkeypatch, tmp_
 def test_an_endpoint_plans_loads_and_caches_without_memory_or_download(configured):
     plan = plan_load(catalogue.TEXT_GENERATION, "endpoint:gpu-chat", configured)
     assert (plan.is_local, plan.estimated_bytes, plan.device.name) == (False, 0, "served by gpu-chat")
-    assert not needs_download("endpoint:gpu-chat", configured)
+    assert not plan_needs_download(plan, configured)
     cache = ModelCache(2**20, settings=configured)
     remote = cache.get(catalogue.TEXT_GENERATION, "endpoint:gpu-chat")
     assert isinstance(remote, endpoints.RemoteModel)
