@@ -97,6 +97,18 @@ def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):
     assert "outside the models folder" in texts(app, "error")
 
 
+def test_an_embedding_model_typed_as_the_sentiment_model_is_refused_before_any_answer(open_page, tiny_model_paths):
+    app = open_page(PAGE)
+    app.selectbox(key="sentiment.model").select("__local_folder__").run()
+    app.text_input(key="sentiment.model_folder").input(tiny_model_paths[catalogue.EMBEDDINGS]).run()
+    app.button(key="sentiment.example.1").click().run()
+    assert not app.exception
+    assert "no trained weights for sentiment" in texts(app, "error")
+    assert not app.subheader and not app.get("plotly_chart")  # no label, no chart, no footer
+    sidebar = " ".join(str(m.value) for m in app.sidebar.markdown)
+    assert "embeddings" not in sidebar  # never listed as a loaded sentiment model
+
+
 def test_a_fine_tuned_model_is_offered_by_title_and_job_id_and_runs_for_real(open_page, settings):
     # Recorded as the worker records it: a succeeded job naming its model folder.
     store = JobStore(settings=settings)
