@@ -33,7 +33,7 @@ def _show_stats(entry: dict) -> None:
         if result.notice:
             st.caption(f":material/content_cut: {result.notice}")
     elif entry.get("stopped"):
-        st.caption(":material/stop_circle: Stopped before the end.")
+        st.caption(":material/stop_circle: Stopped before the end (Stop was pressed or the page was left).")
 
 
 st.title("Text generation")
@@ -90,13 +90,15 @@ with chat:
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
     chat_view.show_conversation(conversation, history, _show_stats)
+    chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation")
     chat_view.show_clear_button("text_generation")
     typed = st.chat_input("Message the model… / 给模型发消息…", key="text_generation.prompt")
     example = (
         st.session_state.get("text_generation.example_prompt") if demo.run_requested("text_generation", False) else None
     )
-    submitted = typed if typed is not None else example
+    follow_up = chat_view.requested_follow_up("text_generation")
+    submitted = next((text for text in (typed, follow_up, example) if text is not None), None)
     if submitted is not None and (prompt := demo.checked_text(submitted, text_generation.MAX_MESSAGE_CHARS)):
         if compare:
             chat_view.answer_side_by_side(
