@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from backend.config import Settings, get_settings
-from backend.jobs.store import JobStore
+from backend.jobs.store import Job, JobStore
 from backend.models.resolve import endpoints
 
 MANIFEST = "showcase.json"
@@ -149,6 +149,19 @@ def display_name(model_ref: str, settings: Settings | None = None) -> str:
     return path.name
 
 
+def tuned_job_of(task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None) -> Job | None:
+    """The owner's succeeded job that made the fine-tuned model ``model_ref`` of ``task``; None for
+    anything else (a catalogue model, a folder)."""
+    settings = settings or get_settings()
+    if not model_ref or not Path(model_ref).is_absolute():
+        return None
+    wanted = Path(model_ref).resolve()
+    for job in JobStore(settings=settings).list_models(task, owner):
+        if Path(str(job.artefacts["model_dir"])).resolve() == wanted:
+            return job
+    return None
+
+
 def base_model_of(task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None) -> str | None:
     """The base model a fine-tuned model of ``task`` was tuned from (its job's ``base_model``
     artefact), for the owner's own models; None for anything else (a catalogue model, a folder).
@@ -156,9 +169,9 @@ def base_model_of(task: str, model_ref: str, owner: str | None = None, settings:
     The demos use it to offer "compare with base": the base reference is then checked and loaded
     like any model a user picks.
     """
-    settings = settings or get_settings()
-    if not model_ref or not Path(model_ref).is_absolute():
-        return None
+    job = tuned_job_of(task, model_ref, owner, settings)
+    base = job.artefacts.get("base_model") if job is not None else None
+    return base if isinstance(base, str) and base else None
     wanted = Path(model_ref).resolve()
     for job in JobStore(settings=settings).list_models(task, owner):
         base = job.artefacts.get("base_model")

@@ -9,6 +9,7 @@ from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
+from backend.training import chat_jobs
 from pages.components import batch, demo
 from pages.components import chat as chat_view
 from pages.components.auth import current_owner
@@ -41,7 +42,13 @@ st.caption(
     "Chat with a small instruct model using its own chat template. Tokens appear as they are generated; "
     "the conversation stays in this browser tab until you clear it or reload."
 )
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the language of the question."
+
 model_ref = demo.pick_model(catalogue.TEXT_GENERATION, "text_generation")
+# A model tuned here talks with the system prompt it was trained with (its replies, and the base's
+# beside them, are judged on the prompt it knows) unless the user changes it.
+tuned_job = model_registry.tuned_job_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
+trained_system = chat_jobs.trained_system_prompt(tuned_job) if tuned_job is not None else None
 # A chat model tuned in the studio knows its base: offer its replies side by side with the tuned ones.
 base_ref = model_registry.base_model_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
 compare = base_ref is not None and st.toggle(
@@ -66,8 +73,10 @@ with st.expander("Generation settings", icon=":material/tune:"):
     )
     system_prompt = st.text_input(
         "System prompt",
-        "You are a helpful assistant. Answer in the language of the question.",
-        key="text_generation.system",
+        DEFAULT_SYSTEM_PROMPT if trained_system is None else trained_system,
+        # One box per tuned model, so each opens on its own training prompt.
+        key="text_generation.system" if trained_system is None else f"text_generation.system.{tuned_job.id}",
+        help=None if trained_system is None else "The system prompt this model was trained with.",
     )
 options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
 chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
