@@ -124,13 +124,6 @@ def load_report(job: Job) -> ChatReport | None:
     return load_chat_report(Path(job.run_dir))
 
 
-def trained_system_prompt(job: Job) -> str | None:
-    """The system prompt the chat model of ``job`` was trained with ("" for none; None when the
-    job has no report): the demo talks to the model with it unless the user changes it."""
-    report = load_report(job)
-    return report.system_prompt if report is not None else None
-
-
 def adapter_export_name(job: Job) -> str:
     """A safe file name for the adapter zip."""
     return export_name(job).removesuffix(".zip") + "-lora-adapter.zip"

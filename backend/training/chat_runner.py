@@ -144,7 +144,7 @@ def run_chat_tuning(
     for folder in (model_dir, adapter_dir):
         if folder.is_dir():
             (folder / CARD_FILE).write_text(card, encoding="utf-8")
-    write_manifest(model_dir, catalogue.TEXT_GENERATION, title, created, owner, report.headline())
+    write_manifest(model_dir, catalogue.TEXT_GENERATION, title, created, owner, report.headline(), report.system_prompt)
     reporter.log(f"Saved the tuned model to {shown_path(model_dir, settings)}")
     return ChatTuningResult(
         str(model_dir),

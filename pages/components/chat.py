@@ -71,7 +71,7 @@ def _ask(key: str, prompt: str) -> tuple[list[ChatMessage], dict[str, Any], dict
     asked = {"role": "user", "content": prompt}
     history.append(asked)
     turns = [ChatMessage(entry["role"], entry["content"]) for entry in history if entry["content"].strip()]
-    reply: dict[str, Any] = {"role": "assistant", "content": "", "pending": True}
+    reply: dict[str, Any] = {"role": "assistant", "content": "", "pending": True, "asked": prompt}
     history.append(reply)
     return turns, asked, reply
 

@@ -203,3 +203,18 @@ def test_a_failed_batch_offers_retry_which_queues_a_copy_and_picks_it(open_page,
         for job_id in (old.id, new_id):
             if job_id:
                 manage.delete_job(job_id, "")
+
+
+def test_an_english_only_model_marks_chinese_examples_and_warns_beside_a_chinese_answer(
+    open_page, fake_model, monkeypatch
+):
+    monkeypatch.setattr(sentiment, "classify_text", lambda loaded, text: _result(text))
+    app = open_page(PAGE)
+    app.selectbox(key="sentiment.model").select("distilbert/distilbert-base-uncased-finetuned-sst-2-english").run()
+    labels = {button.key: button.label for button in app.button if (button.key or "").startswith("sentiment.example.")}
+    assert labels["sentiment.example.2"].endswith("not this model's language")  # the Chinese example
+    assert not labels["sentiment.example.0"].endswith("not this model's language")
+    app.button(key="sentiment.example.2").click().run()
+    assert "handles English only" in texts(app, "warning") and "looks Chinese" in texts(app, "warning")
+    app.button(key="sentiment.example.0").click().run()
+    assert "handles English only" not in texts(app, "warning")

@@ -60,12 +60,11 @@ def test_compare_with_base_streams_both_replies_side_by_side(open_page, fake_mod
 def test_compare_with_base_talks_with_the_system_prompt_the_model_was_trained_with(
     open_page, fake_model, tuned_model, monkeypatch
 ):
-    from backend.training.chat_report import ChatReport
+    from backend.model_registry import write_manifest
     from tests.ui.demos.test_text_generation_page import FakeStream
 
     trained = "You are the shop assistant of Acme. Answer briefly."
-    report = ChatReport(1.2, 0.9, 8, 40, 1000, 50.0, 10, 100, "lora", system_prompt=trained)
-    report.save(Path(tuned_model).parent)
+    write_manifest(Path(tuned_model), catalogue.TEXT_GENERATION, "Marker bot", "now", system_prompt=trained)
     systems = []
 
     def stream_reply(loaded, messages, options, stop_event=None):

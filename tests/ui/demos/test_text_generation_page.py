@@ -218,3 +218,31 @@ def test_continue_after_a_stopped_reply_sends_the_partial_reply_and_asks_for_the
     ]
     assert _assistant_texts(app) == ["Partial answer", "Hello, world!"]
     assert not [button for button in app.button if button.key == "text_generation.continue"]
+
+
+def test_chinese_examples_run_on_a_downloaded_chinese_model_else_are_marked(
+    open_page, fake_model, monkeypatch, settings
+):
+    import shutil
+
+    calls = []
+    _patch_stream(monkeypatch, calls)
+    app = open_page(PAGE)
+    app.selectbox(key="text_generation.model").set_value("HuggingFaceTB/SmolLM2-135M-Instruct").run()
+    assert app.button(key="text_generation.example.2").label.endswith("not this model's language")
+    app.button(key="text_generation.example.2").click().run()
+    assert fake_model.requests[-1][1] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert "handles English only" in texts(app, "warning")
+
+    qwen = settings.models_dir / "Qwen--Qwen2.5-0.5B-Instruct"
+    qwen.mkdir(parents=True)
+    (qwen / "config.json").write_text("{}")
+    try:
+        app.run()
+        assert app.button(key="text_generation.example.2").label == "用中文解释大模型"
+        app.button(key="text_generation.example.2").click().run()
+        assert not app.exception
+        assert fake_model.requests[-1][1] == "Qwen/Qwen2.5-0.5B-Instruct"
+        assert texts(app, "warning").count("handles English only") == 1  # only the earlier reply's
+    finally:
+        shutil.rmtree(qwen)
