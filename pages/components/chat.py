@@ -105,11 +105,9 @@ def show_stopped_actions(key: str) -> None:
     history = st.session_state.get(f"{key}.history") or []
     if not history or not history[-1].get("stopped"):
         return
-    left, right, _ = st.columns([1, 1, 4])
-    left.button("Continue", key=f"{key}.continue", icon=":material/play_arrow:", on_click=_follow_up, args=(key, False))
-    right.button(
-        "Regenerate", key=f"{key}.regenerate", icon=":material/refresh:", on_click=_follow_up, args=(key, True)
-    )
+    row = st.container(horizontal=True)
+    row.button("Continue", key=f"{key}.continue", icon=":material/play_arrow:", on_click=_follow_up, args=(key, False))
+    row.button("Regenerate", key=f"{key}.regenerate", icon=":material/refresh:", on_click=_follow_up, args=(key, True))
 
 
 def requested_follow_up(key: str) -> str | None:
