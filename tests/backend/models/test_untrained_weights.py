@@ -83,3 +83,18 @@ def test_a_fine_tuning_base_gets_its_fresh_head_but_not_a_missing_body(tiny_mode
         assert "bert.encoder.layer.1." in refused.value.detail
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_engine_never_exports_random_weights_and_the_torch_fallback_refuses(tiny_models_dir, settings):
+    import dataclasses
+
+    folder = settings.models_dir / "tmp-embedder-for-onnx"
+    try:
+        shutil.copytree(tiny_models_dir[catalogue.EMBEDDINGS], folder)
+        onnx_settings = dataclasses.replace(settings, cpu_engine="sentiment=onnx")
+        assert plan_load(catalogue.SENTIMENT, str(folder), onnx_settings).engine == "onnx"
+        with pytest.raises(UntrainedWeightsError, match="no trained weights for sentiment"):
+            load_model(catalogue.SENTIMENT, str(folder), onnx_settings)
+        assert not list(folder.rglob("*.onnx"))  # nothing was exported
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
