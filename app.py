@@ -2,11 +2,15 @@
 
 import streamlit as st
 
-from pages.components.auth import can_open, show_account_sidebar, show_sign_in
+from pages.components.auth import can_open, count_work_against_this_visitor, show_account_sidebar, show_sign_in
 from pages.components.navigation import SECTIONS, pages_in
+from pages.components.server_hooks import install_server_hooks
 from pages.components.sidebar import show_sidebar
+from pages.components.upload_budget import track_uploads_of_this_session
 
 st.set_page_config(page_title="Large Model Showcase", page_icon=":material/neurology:", layout="wide")
+# Before any page is drawn: bounded uploads, no public metrics (pages/components/server_hooks.py).
+install_server_hooks()
 
 navigation = {
     section: [
@@ -25,6 +29,8 @@ show_account_sidebar()
 # Protected pages (settings decide which) show the sign-in screen until the user signs in.
 section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
 entry = pages_in(section)[index]
+track_uploads_of_this_session()
+count_work_against_this_visitor()
 if can_open(section, entry.path):
     current.run()
 else:

@@ -19,23 +19,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib.util
-import os
+import ipaddress
 import secrets
 import threading
 import time
-import tomllib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.config import PROJECT_ROOT
+from backend.config import DEFAULT_PROTECTED, read_secrets_file, read_setting, showcase_table
 
 OIDC = "oidc"
 PASSWORD = "password"
 OPEN = "open"
-# Fine-tuning stores users' datasets and models; "Your market data" takes internal figures.
-DEFAULT_PROTECTED: tuple[str, ...] = ("Fine-tuning", "pages/market/your_data.py")
 # OWASP's 2023 advice for PBKDF2-HMAC-SHA256; a check takes a few hundred ms, which also slows guessing.
 _PBKDF2_ITERATIONS = 600_000
 _PBKDF2_PREFIX = "pbkdf2_sha256"
@@ -140,15 +137,44 @@ class ClientKey:
     address: str | None = None
 
 
-class AttemptLimiter:
-    """Brakes on password guessing that one client cannot turn into a lock-out for everyone.
+def network_of(address: str) -> str:
+    """The network an address belongs to for the guessing brake: its /24 (IPv4) or /64 (IPv6).
 
-    Wrong passwords are counted per session, per client address and, as a last resort against a
-    distributed attack, for the whole process, each over a sliding ``window_seconds``. A client is
-    held back only by its own counters and the global ceiling, so an attacker failing in a loop
-    does not stop another client who types the right password. The address limit is higher than
-    the session limit because people behind one proxy or office NAT share an address; sessions are
-    free to create, which is why the address and the global counters exist at all.
+    One host gets a whole IPv6 /64 and can change address within it at will, and a small IPv4
+    provider block is usually one operator; "" when ``address`` is not an IP address.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What became of one password attempt: ``signed_in``, or held back for ``wait`` seconds."""
+
+    signed_in: bool
+    wait: float = 0.0
+
+
+class AttemptLimiter:
+    """Brakes on password guessing that no number of guessers can turn into a lock-out.
+
+    Wrong passwords are counted per session, per client address and per network (/24 or /64),
+    each over a sliding ``window_seconds``. A client is held back only by the counters its own
+    attempts feed: there is no counter for everyone, so guessers elsewhere, however many
+    addresses they use, never stop a user who types the right password (docs/security.md states
+    the threat model). The address limit is above the session limit because people behind one
+    office NAT share an address, and the network limit above that; sessions are free to create,
+    which is why the address and network counters exist at all.
+
+    :meth:`attempt` checks the brakes and counts the attempt in one step under the lock (the
+    attempt is counted as wrong while the password is checked, and uncounted if it was right),
+    so parallel guesses cannot pass a limit together.
     """
 
     def __init__(
@@ -157,9 +183,13 @@ class AttemptLimiter:
         window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         max_failures_per_address: int = 30,
-        max_failures_global: int = 300,
+        max_failures_per_network: int = 100,
     ):
-        self._limits = {"session": max_failures, "address": max_failures_per_address, "global": max_failures_global}
+        self._limits = {
+            "session": max_failures,
+            "address": max_failures_per_address,
+            "network": max_failures_per_network,
+        }
         self._window = window_seconds
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
@@ -167,13 +197,16 @@ class AttemptLimiter:
 
     @staticmethod
     def _buckets(client: ClientKey) -> list[tuple[str, str]]:
-        buckets = [("global", "*"), ("session", f"session:{client.session}")]
+        buckets = [("session", f"session:{client.session}")]
         if client.address:
             buckets.append(("address", f"address:{client.address}"))
+            network = network_of(client.address)
+            if network:
+                buckets.append(("network", f"network:{network}"))
         return buckets
 
     def _forget_old(self, now: float) -> None:
-        # Every counter is pruned on every call, so memory stays bounded by the global ceiling.
+        # Every counter is pruned on every call, so memory holds one window's failures only.
         for key in list(self._failures):
             times = self._failures[key]
             while times and now - times[0] >= self._window:
@@ -181,36 +214,83 @@ class AttemptLimiter:
             if not times:
                 del self._failures[key]
 
+    def _wait(self, client: ClientKey, now: float) -> float:
+        wait = 0.0
+        for kind, key in self._buckets(client):
+            times = self._failures.get(key)
+            if times and len(times) >= self._limits[kind]:
+                # The oldest failure that keeps the count at the limit must leave the window.
+                wait = max(wait, self._window - (now - times[len(times) - self._limits[kind]]))
+        return wait
+
     def retry_after(self, client: ClientKey | None = None) -> float:
         """Seconds until ``client`` may try again (0 when it may try now)."""
         client = client or ClientKey()
         with self._lock:
             now = self._clock()
             self._forget_old(now)
-            wait = 0.0
-            for kind, key in self._buckets(client):
-                times = self._failures.get(key)
-                if times and len(times) >= self._limits[kind]:
-                    # The oldest failure that keeps the count at the limit must leave the window.
-                    wait = max(wait, self._window - (now - times[len(times) - self._limits[kind]]))
-            return wait
+            return self._wait(client, now)
 
     def record_failure(self, client: ClientKey | None = None) -> None:
         """Count one wrong password from ``client``."""
         client = client or ClientKey()
         with self._lock:
+            self._record(client, self._clock())
+
+    def _record(self, client: ClientKey, now: float) -> None:
+        for _kind, key in self._buckets(client):
+            self._failures.setdefault(key, deque()).append(now)
+
+    def attempt(self, client: ClientKey, is_right: Callable[[], bool]) -> Attempt:
+        """Check the brakes and count the attempt in one step, then run ``is_right`` (the slow
+        password check) outside the lock; a right password is uncounted again."""
+        with self._lock:
             now = self._clock()
+            self._forget_old(now)
+            wait = self._wait(client, now)
+            if wait > 0:
+                return Attempt(signed_in=False, wait=wait)
+            self._record(client, now)
+        if not is_right():
+            return Attempt(signed_in=False)
+        with self._lock:
             for _kind, key in self._buckets(client):
-                self._failures.setdefault(key, deque()).append(now)
+                times = self._failures.get(key)
+                if times is not None and now in times:
+                    times.remove(now)
+        return Attempt(signed_in=True)
 
 
-def _read_secrets(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        return {}
+# --- the shared password's strength ----------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_CLASSES = 3
+PASSWORD_RULE = (
+    f"at least {MIN_PASSWORD_LENGTH} characters, with at least {MIN_PASSWORD_CLASSES} of: lower-case letters, "
+    "upper-case letters, digits, other characters (or 20 characters of any kind), and not one character repeated"
+)
+
+
+def password_problem(password: str) -> str:
+    """Why ``password`` is too weak for a public host ("" when it is strong enough)."""
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    long_enough = len(password) >= 20 or (len(password) >= MIN_PASSWORD_LENGTH and classes >= MIN_PASSWORD_CLASSES)
+    if not long_enough or len(set(password)) <= 2:
+        return f"The password is too weak. It needs {PASSWORD_RULE}."
+    return ""
+
+
+def _read_secrets(path: Path | None) -> dict[str, object]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+        return read_secrets_file(path)
+    except (OSError, ValueError):
         return {}
 
 
@@ -233,16 +313,6 @@ def _oidc_providers(auth_table: Mapping[str, object]) -> tuple[tuple[str, ...], 
     return tuple(tables), ""
 
 
-def _protected(showcase: Mapping[str, object]) -> tuple[str, ...]:
-    raw = os.environ.get("LSM_PROTECTED")
-    if raw is None:
-        value = showcase.get("protected", list(DEFAULT_PROTECTED))
-        raw = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    if raw.strip().lower() in ("", "none"):
-        return ()
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
 def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
     """Read the access policy afresh from the environment and the secrets file.
 
@@ -252,15 +322,14 @@ def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
     Returns:
         The policy; a misconfiguration is reported in ``problem`` and keeps protected pages closed.
     """
-    data = _read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
-    table = data.get("showcase")
-    showcase: dict[str, object] = table if isinstance(table, dict) else {}
-    protected = _protected(showcase)
+    data = _read_secrets(secrets_path)
+    showcase = showcase_table(data)
+    protected = read_setting("protected", showcase)
     auth_table = data.get("auth")
     if isinstance(auth_table, dict) and auth_table:
         providers, problem = _oidc_providers(auth_table)
         return AccessPolicy(mode=OIDC, protected=protected, providers=providers, problem=problem)
-    stored = os.environ.get("LSM_ACCESS_PASSWORD_HASH") or str(showcase.get("access_password_hash") or "")
+    stored = read_setting("access_password_hash", showcase)
     if stored:
         problem = (
             ""
@@ -271,11 +340,19 @@ def load_access_policy(secrets_path: Path | None = None) -> AccessPolicy:
     return AccessPolicy(mode=OPEN, protected=protected)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Ask for the shared password twice and print its hash; a weak password is refused with the rule."""
     import getpass
 
     typed = getpass.getpass("Shared password: ")
+    problem = password_problem(typed)
+    if problem:
+        raise SystemExit(problem)
     if typed != getpass.getpass("Again: "):
         raise SystemExit("The two entries differ.")
     print("Put this in .streamlit/secrets.toml [showcase] access_password_hash, or LSM_ACCESS_PASSWORD_HASH:")
     print(hash_password(typed))
+
+
+if __name__ == "__main__":
+    main()

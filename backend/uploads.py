@@ -23,8 +23,8 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend import table_checks
-from backend.errors import InputTooLargeError, InvalidInputError
-from backend.zip_names import check_not_encrypted, collision_key, member_name
+from backend.errors import InputTooLargeError, InvalidInputError, disk_full_error, is_disk_full
+from backend.zip_names import archive_encoding, check_not_encrypted, collision_key, member_name
 
 MAX_TABLE_BYTES = 50 * 2**20
 MAX_TABLE_ROWS = 200_000
@@ -78,6 +78,25 @@ def check_size(name: str, size: int, limit: int) -> None:
             f"{name} is {size / 2**20:,.1f} MB; the limit is {limit / 2**20:,.0f} MB.",
             "Upload a smaller file or a sample of it.",
         )
+
+
+def check_declared_sizes(files: list[tuple[str, int]], most_files: int, each_limit: int) -> None:
+    """Refuse a multi-file upload from its files' declared sizes, before any of them is read.
+
+    Raises:
+        InvalidInputError: no files, more than ``most_files``, or one empty or over ``each_limit``.
+    """
+    if not files:
+        raise InvalidInputError("No files were uploaded.")
+    if len(files) > most_files:
+        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {most_files}.", "Send fewer at once.")
+    for name, size in files:
+        check_size(name, size, each_limit)
+
+
+def upload_limit_mb(limit: int) -> int:
+    """A byte limit as the whole megabytes Streamlit's uploader takes (rounded up, at least 1)."""
+    return max(1, -(-limit // 2**20))
 
 
 def read_upload(upload: Upload | BinaryIO, limit: int, name: str | None = None) -> bytes:
@@ -331,8 +350,8 @@ def to_safe_csv(frame: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
-def _safe_member_path(info: zipfile.ZipInfo, name: str) -> PurePosixPath | None:
-    filename = member_name(info, name)
+def _safe_member_path(info: zipfile.ZipInfo, name: str, encoding: str) -> PurePosixPath | None:
+    filename = member_name(info, name, encoding)
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise InvalidInputError(f"{name} contains a symbolic link ({filename}): refused.")
@@ -350,8 +369,10 @@ def _members_to_extract(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfi
     """Every member to write with its decoded path; refuses two members that land on one file."""
     members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
     seen: dict[str, str] = {}
-    for info in archive.infolist():
-        member = _safe_member_path(info, name)
+    infos = archive.infolist()
+    encoding = archive_encoding(infos)
+    for info in infos:
+        member = _safe_member_path(info, name, encoding)
         if member is None:
             continue
         # PurePosixPath already folds "a//b" and "a/./b" into "a/b".
@@ -397,6 +418,8 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
             path.unlink(missing_ok=True)
         if isinstance(error, InvalidInputError):
             raise
+        if is_disk_full(error, destination):
+            raise disk_full_error(f"{name} could not be extracted", error) from error
         raise InvalidInputError(
             f"{name} is damaged or uses an unsupported zip feature ({type(error).__name__}): nothing was extracted.",
             "Create the archive again with a standard zip tool.",

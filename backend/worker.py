@@ -1,7 +1,8 @@
 """The worker's entry point: ``python -m backend.worker`` runs queued jobs of every kind.
 
-This is the one place that knows which kinds exist: it wires each kind to its handler
-(training, chat tuning and batch inference) and hands the table to the generic worker in ``backend.jobs``.
+This is the one place that knows which kinds exist: it lists each kind (classifier training,
+chat tuning and batch inference, each declared beside its own code as a ``JobKind``) and hands
+their handlers to the generic worker in ``backend.jobs``.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import sys
 
 from backend.config import Settings
-from backend.inference.batch import BATCH, BATCH_HANDLER
+from backend.inference.batch import BATCH_KIND
 from backend.jobs import worker
+from backend.jobs.kinds import JobKind, handlers_of
 from backend.jobs.worker import Handlers
-from backend.training.chat_params import CHAT
-from backend.training.chat_runner import CHAT_HANDLER
-from backend.training.runner import TRAIN, TRAINING_HANDLER
+from backend.training.chat.studio import CHAT_KIND
+from backend.training.classifier.studio import CLASSIFIER_KIND
 
-HANDLERS: Handlers = {TRAIN: TRAINING_HANDLER, BATCH: BATCH_HANDLER, CHAT: CHAT_HANDLER}
+KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, BATCH_KIND)
+HANDLERS: Handlers = handlers_of(KINDS)
 
 
 def run_job(job_id: str, settings: Settings | None = None) -> str:

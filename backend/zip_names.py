@@ -55,12 +55,42 @@ def _is_sensible(text: str) -> bool:
     )
 
 
-def member_name(info: zipfile.ZipInfo, archive_name: str) -> str:
+def _undeclared(info: zipfile.ZipInfo) -> bytes | None:
+    """The raw name of a member whose encoding the archive does not declare (None otherwise)."""
+    if info.flag_bits & UTF8_FLAG:
+        return None
+    raw = _raw_name(info)
+    if raw.isascii() or _unicode_path_field(info, raw) is not None:
+        return None
+    return raw
+
+
+def archive_encoding(infos: list[zipfile.ZipInfo]) -> str:
+    """The one encoding of an archive's undeclared non-ASCII names: UTF-8 when every one reads as
+    sensible UTF-8, else GB18030 when every one reads as sensible GB18030.
+
+    One tool wrote the whole archive, so its names share one encoding; deciding name by name let a
+    GBK name that happens to be valid UTF-8 bytes (猫 became ``è``) pass beside correctly decoded ones.
+    When neither fits every name, UTF-8 is returned and the names it cannot read are refused.
+    """
+    names = [raw for raw in map(_undeclared, infos) if raw is not None]
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            if all(_is_sensible(raw.decode(encoding)) for raw in names):
+                return encoding
+        except UnicodeDecodeError:
+            continue
+    return "utf-8"
+
+
+def member_name(info: zipfile.ZipInfo, archive_name: str, encoding: str = "") -> str:
     """The member's name as its author meant it, in Unicode NFC form.
 
     Args:
         info: the member, as ``zipfile`` read it.
         archive_name: the upload's name, for messages.
+        encoding: the archive's encoding of undeclared names (``archive_encoding``); without it,
+            each name is tried as UTF-8, then GB18030.
 
     Raises:
         InvalidInputError: the name is in an encoding this app cannot identify, or holds control
@@ -75,9 +105,9 @@ def member_name(info: zipfile.ZipInfo, archive_name: str) -> str:
             candidates.append(raw.decode("ascii"))
         else:
             candidates.append(_unicode_path_field(info, raw))
-            for encoding in ("utf-8", "gb18030"):
+            for tried in (encoding,) if encoding else ("utf-8", "gb18030"):
                 try:
-                    candidates.append(raw.decode(encoding))
+                    candidates.append(raw.decode(tried))
                 except UnicodeDecodeError:
                     continue
     for candidate in candidates:

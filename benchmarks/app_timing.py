@@ -23,11 +23,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, Settings, to_environment
 from benchmarks.profiles import Profile
 from benchmarks.standins import prepare_model
 
@@ -102,16 +102,8 @@ def _rendered_seconds(page: Any, url: str, started: float) -> float:
 
 
 def _app_env(settings: Settings, state_dir: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        LSM_MODELS_DIR=str(settings.models_dir),
-        LSM_STATE_DIR=state_dir,
-        LSM_OFFLINE="1",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        LSM_DEVICE=settings.device,
-    )
-    return env
+    served = replace(settings, state_dir=Path(state_dir), offline=True)
+    return {**os.environ, **to_environment(served), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 def time_home_page(settings: Settings, browser: bool = True) -> list[AppItem]:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, Settings, to_environment
 from backend.models.resolve import engine_choice
 from benchmarks import measure
 
@@ -112,10 +112,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
     with init_empty_weights():
         transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
     transformers.AutoTokenizer.from_pretrained(folder)
-    if mode.startswith("llama.cpp"):  # the same for the engine's library (its code, its backends)
-        from backend.models.engines import llama_cpp_engine
-
-        llama_cpp_engine._library()
+    # llama.cpp's library loads in the engine's own process (llama_cpp_process), not in this one.
     measure.return_freed_memory()
     with measure.peak_memory() as tokenizer:
         extra = transformers.AutoTokenizer.from_pretrained(folder)
@@ -132,7 +129,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
         "mode": mode,
         "load_seconds": round(seconds, 2),
         "added_peak_mb": reading.delta_rss_mb,
-        "weights_mb": round(weights, 1),
+        "weights_mb": measure.size_mb(weights * measure.MB),
         "peak_over_weights": round(reading.delta_rss_mb / weights, 2) if weights else None,
         "tokenizer_mb": tokenizer.delta_rss_mb,
         "without_tokenizer": round((reading.delta_rss_mb - tokenizer.delta_rss_mb) / weights, 2) if weights else None,
@@ -143,7 +140,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
 def _load_peaks(settings: Settings, hub_id: str = HUB_ID) -> list[dict[str, Any]]:
     rows = []
     for mode in LOAD_MODES:
-        env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir)}
+        env = {**os.environ, **to_environment(settings)}
         done = subprocess.run([sys.executable, "-m", "benchmarks.chat_speed", "load", mode, hub_id],
                               cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)  # fmt: skip
         if done.returncode != 0:
@@ -158,6 +155,7 @@ def _ours(loaded: Any, prompt: str, tokens: int | None) -> tuple[float, int, str
     from backend.inference.text_generation import ChatMessage, GenerationOptions
 
     options = GenerationOptions(temperature=0, max_new_tokens=tokens or 64)
+    measure.wait_for_quiet_threads()  # as measure.timed: the other path's pools idle first
     started = time.perf_counter()
     stream = text_generation.stream_reply(loaded, [ChatMessage("user", prompt)], options, threading.Event())
     text = "".join(stream)
@@ -165,6 +163,7 @@ def _ours(loaded: Any, prompt: str, tokens: int | None) -> tuple[float, int, str
 
 
 def _pipeline_reply(pipe: Any, prompt: str, tokens: int) -> tuple[float, int, str]:
+    measure.wait_for_quiet_threads()
     started = time.perf_counter()
     out = pipe([{"role": "user", "content": prompt}], max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
     return time.perf_counter() - started, tokens, out[0]["generated_text"][-1]["content"]

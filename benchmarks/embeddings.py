@@ -62,7 +62,7 @@ def _figures(path: str, settings: str, load_s: float, latencies: list[float], ba
         latency_p95_ms=round(measure.percentile(latencies, 0.95) * 1000, 2),
         batch_seconds=round(batch_s, 3), batch_items=items, throughput=round(items / batch_s, 3) if batch_s else 0.0,
         throughput_unit="texts/s", peak_rss_mb=memory.peak_rss_mb, delta_rss_mb=memory.delta_rss_mb,
-        gpu_peak_mb=memory.gpu_peak_mb, load_delta_rss_mb=memory.load_delta_rss_mb, weights_mb=round(weights_mb, 1),
+        gpu_peak_mb=memory.gpu_peak_mb, load_delta_rss_mb=memory.load_delta_rss_mb, weights_mb=measure.size_mb(weights_mb * measure.MB),
         engine=engine,
     )  # fmt: skip
 

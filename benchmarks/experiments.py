@@ -29,7 +29,7 @@ from backend.inference import batching, image_classification, sentiment, text_ge
 from backend.models.load import quantize
 from backend.models.loader import LoadedModel, load_model
 from backend.models.resolve.device import choose_device
-from benchmarks import workloads
+from benchmarks import measure, workloads
 from benchmarks.profiles import Profile
 from benchmarks.standins import prepare_model
 
@@ -57,6 +57,7 @@ def _rate(run: Callable[[], float]) -> float:
     run()
     rates = []
     for _ in range(_REPEATS):
+        measure.wait_for_quiet_threads()
         started = time.perf_counter()
         amount = run()
         rates.append(amount / (time.perf_counter() - started))

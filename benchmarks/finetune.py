@@ -32,9 +32,9 @@ from backend.config import Settings
 from backend.jobs.progress import JobEvent
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo, choose_device
-from backend.training import runner
-from backend.training.datasets import Examples, PreparedDataset
-from backend.training.params import FAST, FULL, TEXT, default_params
+from backend.training.classifier import runner
+from backend.training.classifier.datasets import Examples, PreparedDataset
+from backend.training.classifier.params import FAST, FULL, TEXT, default_params
 from benchmarks import measure, workloads
 from benchmarks.profiles import Profile
 from benchmarks.standins import BenchModel, prepare_model

@@ -168,7 +168,7 @@ def _figures(path: str, settings: str, dtype: str, load_s: float, latencies: lis
         delta_rss_mb=memory.delta_rss_mb,
         gpu_peak_mb=memory.gpu_peak_mb,
         load_delta_rss_mb=memory.load_delta_rss_mb,
-        weights_mb=round(loaded.memory_bytes / measure.MB, 1) if loaded is not None else None,
+        weights_mb=measure.size_mb(loaded.memory_bytes) if loaded is not None else None,
         engine=loaded.engine if loaded is not None else "torch",
     )
 

@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, Settings, to_environment
 from benchmarks import measure
 
 TASKS = ("image-classification", "translation", "sentiment")
@@ -145,7 +145,7 @@ def load_peak(task: str, mode: str, settings: Settings) -> dict[str, Any]:
         "added_peak_mb": added,
         "with_answer_mb": round(max(load.peak_rss_mb, read.peak_rss_mb, answer.peak_rss_mb) - start, 1),
         "preprocessor_mb": preprocessor.delta_rss_mb,
-        "weights_mb": round(weights, 1),
+        "weights_mb": measure.size_mb(weights * measure.MB),
         "peak_over_weights": round(added / weights, 2) if weights else None,
         "packed_mb": round(resident, 1),
         "peak_over_packed": round(added / resident, 2) if resident else None,
@@ -199,7 +199,7 @@ def run(settings: Settings, tasks: tuple[str, ...] = TASKS, modes: tuple[str, ..
     result: dict[str, Any] = {"load_average_start": measure.load_average(), "rows": []}
     for task in tasks:
         for mode in modes:
-            env = {**os.environ, "LSM_MODELS_DIR": str(settings.models_dir), "HF_HUB_OFFLINE": "1"}
+            env = {**os.environ, **to_environment(settings), "HF_HUB_OFFLINE": "1"}
             done = subprocess.run([sys.executable, "-m", "benchmarks.int8_load", "load", task, mode],
                                   cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)  # fmt: skip
             if done.returncode != 0:

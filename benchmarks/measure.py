@@ -32,15 +32,74 @@ _SAMPLE_SECONDS = 0.005
 MB = 2**20
 
 
+def size_mb(num_bytes: float) -> float:
+    """``num_bytes`` in MB for a report: one decimal from 1 MB up, three significant figures below,
+    so a small model (a tiny test model in bfloat16 is 0.04 MB) never reads as 0.0 MB."""
+    megabytes = num_bytes / MB
+    if megabytes >= 1 or megabytes == 0:
+        return round(megabytes, 1)
+    return float(f"{megabytes:.3g}")
+
+
 def synchronize(device: str) -> None:
     """Wait for queued GPU work so that a clock reading covers it."""
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.synchronize()
 
 
+# Runtimes keep their worker threads spinning for a while after a run (ONNX Runtime's intra-op
+# pool, libgomp's torch pool; CTranslate2's too), and a path timed in that while shares the cores
+# with them: on a 2-core host ONNX Runtime's spinning threads burned about 23 ms of CPU inside
+# each 10 ms torch request that followed an ONNX one, so ours read x1.4-3.5 the baseline in-run
+# while the two were equal timed alone (benchmarks/RESULTS.md, "Portability"). Every timed call
+# therefore starts once the process's other threads sleep: each path is timed as if alone.
+_QUIET_POLL_SECONDS = 0.001
+_QUIET_WAIT_LIMIT_SECONDS = 0.5
+_TASKS = Path("/proc/self/task")  # the threads of whichever process reads it
+
+
+def thread_cpu_ns() -> dict[int, int]:
+    """CPU time each of this process's threads has used so far, in ns, by thread id (Linux's
+    ``schedstat``; empty elsewhere)."""
+    used: dict[int, int] = {}
+    if not _TASKS.is_dir():
+        return used
+    for task in _TASKS.iterdir():
+        with suppress(OSError, ValueError, IndexError):  # a thread may end while it is read
+            used[int(task.name)] = int((task / "schedstat").read_text().split()[0])
+    return used
+
+
+def _runnable_threads() -> set[int]:
+    """Ids of this process's threads that are running or waiting for a CPU (state R): a spinning
+    thread is, even while a busy host keeps it off the cores; a parked one sleeps (S)."""
+    runnable: set[int] = set()
+    if not _TASKS.is_dir():
+        return runnable
+    for task in _TASKS.iterdir():
+        with suppress(OSError, ValueError, IndexError):
+            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R":
+                runnable.add(int(task.name))
+    return runnable
+
+
+def wait_for_quiet_threads(limit_seconds: float = _QUIET_WAIT_LIMIT_SECONDS) -> bool:
+    """Wait until no other thread of the process is running or spinning; False if one still was
+    after ``limit_seconds`` (a thread that never idles), so a caller is never stuck."""
+    me = threading.get_native_id()
+    deadline = time.perf_counter() + limit_seconds
+    while _runnable_threads() - {me}:
+        if time.perf_counter() > deadline:
+            return False
+        time.sleep(_QUIET_POLL_SECONDS)
+    return True
+
+
 def timed(call: Callable[[], Any], device: str = "cpu") -> tuple[float, Any]:
-    """Seconds ``call`` takes (device work included) and what it returned."""
+    """Seconds ``call`` takes (device work included) and what it returned, timed from a moment
+    when no other thread of the process (another path's idle pool) is still spinning."""
     synchronize(device)
+    wait_for_quiet_threads()
     started = time.perf_counter()
     result = call()
     synchronize(device)

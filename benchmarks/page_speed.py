@@ -44,11 +44,11 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, Settings, to_environment
 
 _CHROMIUM = "/usr/bin/chromium"
 _TIMEOUT_MS = 600_000
@@ -220,9 +220,8 @@ def serve(app_root: Path, settings: Settings, cpus: tuple[int, ...] | None = Non
     (on ``cpus`` only, when given)."""
     port = _free_port()
     state = tempfile.mkdtemp(prefix="bench-page-")
-    env = dict(os.environ)
-    env.update(LSM_MODELS_DIR=str(settings.models_dir), LSM_STATE_DIR=state, LSM_OFFLINE="1", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", LSM_DEVICE="cpu", LSM_CPU_QUANTIZE="none")  # fmt: skip
+    served = replace(settings, state_dir=Path(state), offline=True, device="cpu", cpu_quantize="none")
+    env = {**os.environ, **to_environment(served), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [sys.executable, "scripts/serve.py", "--server.port", str(port), "--server.address", "127.0.0.1",
                "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
     if cpus:

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from backend import config  # noqa: E402
-from tests.support import processes, tiny_models  # noqa: E402
+from tests.support import processes, tiny_models, tolerances  # noqa: E402
 
 
 def _freeze_library_objects() -> None:
@@ -50,11 +50,22 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_settings(state_root: Path):
-    saved = {k: os.environ.get(k) for k in ("LSM_MODELS_DIR", "LSM_STATE_DIR", "LSM_DEVICE", "LSM_OFFLINE")}
+    pinned = ("LSM_MODELS_DIR", "LSM_STATE_DIR", "LSM_DEVICE", "LSM_OFFLINE", "LSM_CPU_BFLOAT16")
+    # The developer's own settings (LSM_CPU_ENGINE=..., LSM_CPU_QUANTIZE=int8 in a shell profile)
+    # would change what every test checks: none reach the session. LSM_TEST_* are the suite's own.
+    inherited = [k for k in os.environ if k.startswith("LSM_") and not k.startswith("LSM_TEST_")]
+    saved = {k: os.environ.get(k) for k in (*pinned, *inherited)}
+    for key in inherited:
+        del os.environ[key]
     os.environ["LSM_MODELS_DIR"] = str(state_root / "models")
     os.environ["LSM_STATE_DIR"] = str(state_root / "state")
     os.environ["LSM_DEVICE"] = "cpu"
     os.environ["LSM_OFFLINE"] = "1"
+    # The dtype the demos compute in is chosen here, not by the host: "auto" picks bfloat16 only
+    # where the CPU has bfloat16 units, so the same test would check a different path on an AVX2
+    # laptop and on an AMX server. Float32 by default; the numerics tests take both paths through
+    # the ``compute_dtype`` fixture, and "auto" itself is tested with the CPU probe replaced.
+    os.environ["LSM_CPU_BFLOAT16"] = "off"
     config.get_settings.cache_clear()
     yield
     for key, value in saved.items():
@@ -85,6 +96,12 @@ def _torch_threads(request: pytest.FixtureRequest):
 def settings(_isolated_settings) -> config.Settings:
     """The settings every test runs under (offline, CPU, temp folders)."""
     return config.get_settings()
+
+
+@pytest.fixture(params=tolerances.COMPUTE_DTYPES)
+def compute_dtype(request: pytest.FixtureRequest) -> str:
+    """Each numerics test once per path a CPU demo computes in, float32 and bfloat16, on any host."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Layering rules from design.md that code review alone would miss."""
+"""The layer rules of docs/developing.md ("Layer rules") that code review alone would miss."""
 
 import ast
 from pathlib import Path

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,14 +25,14 @@ from backend.config import Settings, get_settings
 from backend.errors import InputTooLargeError, InvalidInputError
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
-from backend.jobs import queue
+from backend.jobs import submit
+from backend.jobs.kinds import JobKind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
-from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
+from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
-from backend.model_access import check_model_access
+from backend.model_gate import check_job_model
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
-from backend.models.resolve.plan import plan_load
 
 BATCH = "batch"  # the kind of every batch job
 TABLE_TASKS = (catalogue.SENTIMENT, catalogue.TRANSLATION, catalogue.TEXT_GENERATION)
@@ -42,7 +41,6 @@ INPUT_FILE = "input.json"
 IMAGES_FOLDER = "images"
 RESULT_FILE = "result.json"
 RESULT_CSV = "result.csv"
-RETRYABLE = (FAILED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -59,13 +57,30 @@ class BatchRequest:
     top_p: float = 0.9
     max_new_tokens: int = 256
 
-    def to_params(self) -> dict[str, Any]:
+    # The job store's columns (``backend.jobs.kinds.JobParams``): a batch is named by its file
+    # and runs its model as it is.
+    @property
+    def title(self) -> str:
+        """The job's title: the uploaded file's name."""
+        return self.file_name
+
+    @property
+    def base_model(self) -> str:
+        """The model the batch runs."""
+        return self.model_ref
+
+    @property
+    def method(self) -> str:
+        """A batch has no training method."""
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
         """The job's stored parameters."""
         return asdict(self)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> BatchRequest:
-        """The request stored by ``to_params``."""
+        """The request stored by ``to_dict``."""
         names = {field.name for field in dataclasses.fields(cls)}
         return cls(**{name: value for name, value in params.items() if name in names})
 
@@ -146,38 +161,6 @@ def check_images(files: list[tuple[str, bytes]]) -> int:
     return readable
 
 
-def _queue(
-    request: BatchRequest, summary: dict[str, Any], write_input: Callable[[Path], None], owner: str, settings: Settings
-) -> Job:
-    # A model that can never load is refused now, not by the worker after the queue.
-    plan_load(request.task, request.model_ref, settings)
-    # The worker loads without knowing who asked: another user's run folder is refused here.
-    check_model_access(request.model_ref, owner, settings)
-    job_id = new_job_id()
-    run_dir = settings.runs_dir / job_id
-    store = JobStore(settings=settings)
-    try:
-        run_dir.mkdir(parents=True)
-        write_input(run_dir)
-        job = store.create(
-            job_id,
-            BATCH,
-            request.task,
-            request.to_params(),
-            summary,
-            run_dir,
-            owner,
-            title=request.file_name,
-            base_model=request.model_ref,
-        )
-        queue.enqueue_job(job_id, settings)
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        store.delete(job_id)
-        raise
-    return job
-
-
 def submit_batch_job(
     request: BatchRequest, frame: pd.DataFrame, owner: str = "", settings: Settings | None = None
 ) -> Job:
@@ -189,12 +172,12 @@ def submit_batch_job(
     """
     column = check_request(request, frame)
 
-    def write_input(run_dir: Path) -> None:
+    def write_input(run_dir: Path) -> dict[str, Any]:
         # JSON, not pickle: the worker reads back only plain values.
         frame.to_json(run_dir / INPUT_FILE, orient="split", force_ascii=False, index=False)
+        return {"rows": len(frame), "items": len(column.texts), "skipped": len(column.notes)}
 
-    summary = {"rows": len(frame), "items": len(column.texts), "skipped": len(column.notes)}
-    return _queue(request, summary, write_input, owner, settings or get_settings())
+    return submit.submit_job(BATCH_KIND, request, write_input, owner, settings)
 
 
 def submit_image_batch_job(
@@ -209,16 +192,16 @@ def submit_image_batch_job(
     _check_task(request, (catalogue.IMAGE_CLASSIFICATION,))
     readable = check_images(files)
 
-    def write_input(run_dir: Path) -> None:
+    def write_input(run_dir: Path) -> dict[str, Any]:
         folder = run_dir / IMAGES_FOLDER
         folder.mkdir()
         for position, (_, data) in enumerate(files):
             (folder / f"{position:03d}").write_bytes(data)
         names = [name for name, _ in files]
         (run_dir / INPUT_FILE).write_text(json.dumps({"names": names}, ensure_ascii=False), encoding="utf-8")
+        return {"rows": len(files), "items": readable, "skipped": len(files) - readable}
 
-    summary = {"rows": len(files), "items": readable, "skipped": len(files) - readable}
-    return _queue(request, summary, write_input, owner, settings or get_settings())
+    return submit.submit_job(BATCH_KIND, request, write_input, owner, settings)
 
 
 def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
@@ -232,23 +215,7 @@ def retry_batch_job(job_id: str, owner: str, settings: Settings | None = None) -
             cancelled, or its input is gone (nothing is queued).
         ShowcaseError: a model that can no longer load, or the queue cannot be reached.
     """
-    settings = settings or get_settings()
-    job = JobStore(settings=settings).require(job_id, owner)
-    if job.kind != BATCH:
-        raise InvalidInputError(f"No batch run {job_id!r}.", "It may have been deleted.")
-    if job.status not in RETRYABLE:
-        raise InvalidInputError(f"The batch is {job.status}; only a failed or cancelled one can be retried.")
-    source = Path(job.run_dir).resolve()
-    # The path comes from the database; copy nothing from outside the runs folder.
-    if settings.runs_dir.resolve() not in source.parents or not (source / INPUT_FILE).is_file():
-        raise InvalidInputError("The batch's input is no longer there.", "Upload it again.")
-
-    def write_input(run_dir: Path) -> None:
-        shutil.copy2(source / INPUT_FILE, run_dir / INPUT_FILE)
-        if (source / IMAGES_FOLDER).is_dir():
-            shutil.copytree(source / IMAGES_FOLDER, run_dir / IMAGES_FOLDER)
-
-    return _queue(BatchRequest.from_params(job.params), dict(job.dataset), write_input, job.owner, settings)
+    return submit.retry_job(BATCH_KIND, job_id, owner, settings)
 
 
 class _StoredImages(Sequence[tuple[str, bytes]]):
@@ -355,6 +322,21 @@ BATCH_HANDLER = JobHandler(
     memory_advice="Upload fewer or shorter rows, or pick a smaller model",
     phase="Processing",
     cleanup=_remove_results,
+)
+
+
+def _check_submission(request: BatchRequest, owner: str, settings: Settings) -> None:
+    check_job_model(request.task, request.model_ref, owner, settings)
+
+
+BATCH_KIND = JobKind(
+    name=BATCH,
+    noun="batch run",
+    handler=BATCH_HANDLER,
+    check=_check_submission,
+    load_params=BatchRequest.from_params,
+    input_record=INPUT_FILE,
+    input_paths=(INPUT_FILE, IMAGES_FOLDER),
 )
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from backend import chat_template
 from backend.errors import InvalidInputError
 from backend.models.loader import LoadedModel
 from backend.uploads import check_text
@@ -87,8 +88,8 @@ def _encode(loaded: LoadedModel, messages: list[ChatMessage]) -> list[int]:
             f"{loaded.model_ref} has no chat template, so it cannot hold a conversation.",
             "Pick an instruct or chat model.",
         )
-    text = tokenizer.apply_chat_template(
-        [message.to_dict() for message in messages], tokenize=False, add_generation_prompt=True
+    text = chat_template.render_chat(
+        tokenizer, [message.to_dict() for message in messages], generation_prompt=True, model_name=loaded.model_ref
     )
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 

@@ -106,6 +106,8 @@ class GenerationResult:
     dropped_messages: int
     truncated_message: bool
     footer: RunFooter
+    # How the reply ran, where the user should know (an engine that failed and torch finished it).
+    engine_note: str = ""
 
     @property
     def tokens_per_second(self) -> float:
@@ -205,6 +207,7 @@ class ReplyStream:
         self._handoff = TextHandoff(_TOKEN_TIMEOUT_SECONDS)
         self._streamer = _LockedStreamer(loaded, self._handoff)
         self._new_tokens = 0
+        self._engine_note = ""
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._generate, name="text-generation", daemon=True)
 
@@ -219,7 +222,10 @@ class ReplyStream:
     def _run(self, config: GenerationConfig) -> torch.Tensor:
         decoder = self.loaded.decoder
         if decoder is not None and decoder.runs(config, self.prompt.prompt_tokens):
-            return decoder.generate(self.prompt.input_ids, config, self._streamer, self.stop_event)
+            try:
+                return decoder.generate(self.prompt.input_ids, config, self._streamer, self.stop_event)
+            finally:
+                self._engine_note = decoder.take_note()
         device = self.loaded.device.torch_device
         with torch.inference_mode():
             return self.loaded.model.generate(
@@ -278,6 +284,7 @@ class ReplyStream:
             dropped_messages=self.prompt.dropped_messages,
             truncated_message=self.prompt.truncated_message,
             footer=make_footer(self.loaded, seconds * 1000, 1, "reply", self._new_tokens),
+            engine_note=self._engine_note,
         )
 
 

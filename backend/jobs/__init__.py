@@ -1,6 +1,9 @@
-"""Background jobs of any kind: the store (SQLite), the queue (Huey), the worker and progress.
+"""Background jobs of any kind: the store (SQLite, or PostgreSQL for a cluster), the queue (Huey),
+the worker, progress, and submitting and retrying (``submit``).
 
-The package knows no task. A job's ``kind`` picks its handler from the table that
-``python -m backend.worker`` wires: training (``backend.training.runner``) and batch inference
-(``backend.inference.batch``) each register one.
+The package knows no task. Each kind of job is a ``kinds.JobKind`` (its handler, its submission
+checks, its retry input) declared beside its own code: classifier training
+(``backend.training.classifier.studio``), chat tuning (``backend.training.chat.studio``) and batch
+inference (``backend.inference.batch``). ``backend/worker.py`` lists them, the one place that
+knows them all.
 """

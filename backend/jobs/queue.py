@@ -18,6 +18,7 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 
+from backend import optional
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
 
@@ -49,6 +50,7 @@ def _run_job(job_id: str) -> None:
 
 def _build(settings: Settings) -> Huey:
     if settings.queue_backend == "redis":
+        optional.require("redis", "redis", "The Redis job queue (LSM_QUEUE=redis)")
         return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False, utc=True)
     if settings.queue_backend != "sqlite":
         raise ShowcaseError(

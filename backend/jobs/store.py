@@ -4,9 +4,10 @@ A refresh, a second tab or an app restart reads the same rows. Each call opens i
 connection, so the Streamlit process and worker processes can use the store at once. SQLite (a
 file in the state folder, WAL mode) is the embedded default; ``LSM_JOB_STORE=postgresql://...``
 puts the rows on a PostgreSQL server, so workers on several machines share them. The two differ
-only in a small dialect (connection, schema types, JSON access); every statement is written once.
-Run folders (``job.json``, uploads, models) stay on the filesystem: a cluster shares them (NFS).
-The store knows no task: a job's ``kind`` says which handler runs it (training, batch inference).
+only in a small dialect (``databases``); every statement is written once. Run folders
+(``job.json``, uploads, models) stay on the filesystem: a cluster shares them (NFS), and a damaged
+SQLite file is rebuilt from them (``run_records``).
+The store knows no task: a job's ``kind`` says which handler runs it (``kinds``).
 A job that produces a model records it in its artefacts (``model_dir`` and ``model_task``), and
 the demos list models from those records (``list_models``).
 """
@@ -21,8 +22,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ from typing import Any
 import psutil
 
 from backend.config import Settings, get_settings
-from backend.errors import InvalidInputError, ShowcaseError
+from backend.errors import InvalidInputError
+from backend.jobs.databases import SCHEMA, PostgresDatabase, SQLiteDatabase, is_postgres_url, migrate
+from backend.jobs.run_records import JOB_RECORD, read_run_folders
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -39,10 +41,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _MAX_LOG_CHARS = 2000
-# Each run folder keeps its job row as JSON, so a damaged database can be rebuilt from the folders.
-JOB_RECORD = "job.json"
 RECOVERED_ERROR = (
     "Recovered after the job database was damaged; its final state was not recorded. Submit the job again to retry."
 )
@@ -50,68 +49,7 @@ RECOVERED_ERROR = (
 _DAMAGED_CODES = (26, 11)
 _log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL DEFAULT 'train',
-    owner TEXT NOT NULL DEFAULT '',
-    title TEXT NOT NULL DEFAULT '',
-    task TEXT NOT NULL,
-    method TEXT NOT NULL,
-    base_model TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    progress REAL NOT NULL DEFAULT 0,
-    step INTEGER NOT NULL DEFAULT 0,
-    total_steps INTEGER NOT NULL DEFAULT 0,
-    epoch REAL NOT NULL DEFAULT 0,
-    eta_seconds REAL,
-    message TEXT NOT NULL DEFAULT '',
-    error TEXT NOT NULL DEFAULT '',
-    params TEXT NOT NULL DEFAULT '{}',
-    dataset TEXT NOT NULL DEFAULT '{}',
-    metrics TEXT NOT NULL DEFAULT '{}',
-    artefacts TEXT NOT NULL DEFAULT '{}',
-    run_dir TEXT NOT NULL,
-    worker_pid INTEGER,
-    worker_host TEXT NOT NULL DEFAULT '',
-    heartbeat REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
-CREATE TABLE IF NOT EXISTS job_metrics (
-    job_id TEXT NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, name TEXT NOT NULL,
-    value REAL NOT NULL, time REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS job_metrics_job ON job_metrics (job_id, step);
-CREATE TABLE IF NOT EXISTS job_logs (
-    job_id TEXT NOT NULL, time REAL NOT NULL, level TEXT NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs (job_id, time);
-CREATE TABLE IF NOT EXISTS workers (
-    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started REAL NOT NULL, seen REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created);
-"""
-# PostgreSQL's REAL is 4 bytes (a timestamp would lose its seconds), and it has no rowid: metric
-# points and log lines keep their insertion order in a ``seq`` column instead.
-_POSTGRES_SCHEMA = (
-    _SCHEMA.replace(" REAL", " DOUBLE PRECISION")
-    .replace("job_metrics (\n", "job_metrics (\n    seq BIGSERIAL PRIMARY KEY,\n")
-    .replace("job_logs (\n", "job_logs (\n    seq BIGSERIAL PRIMARY KEY,\n")
-)
 _JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
-# Databases written before jobs had a kind: batch jobs were the ones with method "batch", and a
-# training job's model was found by its manifest, so its artefacts did not name the demo task.
-_MIGRATIONS = (
-    "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train'",
-    "UPDATE jobs SET kind = 'batch', method = '' WHERE method = 'batch'",
-    "UPDATE jobs SET artefacts = json_set(artefacts, '$.model_task', "
-    "CASE task WHEN 'image' THEN 'image_classification' ELSE 'sentiment' END) "
-    "WHERE kind = 'train' AND status = 'succeeded' AND json_extract(artefacts, '$.model_dir') IS NOT NULL",
-)
 
 
 @dataclass
@@ -166,113 +104,9 @@ class Job:
         return asdict(self)
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring a database from before job kinds up to date (once; another process may race us)."""
-    try:
-        connection.execute(_MIGRATIONS[0])
-    except sqlite3.OperationalError as error:
-        if "duplicate column" in str(error):
-            return  # another process added the column and migrates the rows
-        raise
-    for statement in _MIGRATIONS[1:]:
-        connection.execute(statement)
-
-
-class _SQLite:
-    """The embedded store: one file, one machine, so a worker's pid can be checked directly."""
-
-    shared = False
-    order = "rowid"
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __str__(self) -> str:
-        return "SQLite"
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.row_factory = sqlite3.Row
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
-
-    @staticmethod
-    def json_text(column: str, key: str) -> str:
-        return f"json_extract({column}, '$.{key}')"
-
-
-# PostgreSQL locations whose tables this process has created or found.
-_POSTGRES_READY: set[str] = set()
-
-
-class _PostgresConnection:
-    """A psycopg connection that takes the store's ``?`` placeholders, as sqlite3 does."""
-
-    def __init__(self, connection: Any) -> None:
-        self._connection = connection
-
-    def execute(self, sql: str, values: Any = None) -> Any:
-        return self._connection.execute(sql.replace("?", "%s"), values or None)
-
-
-class _PostgreSQL:
-    """A PostgreSQL server shared by workers on several machines (psycopg 3)."""
-
-    shared = True
-    order = "seq"
-    # Any constant: the key of the advisory lock that serialises creating the tables.
-    _SCHEMA_LOCK = 7_150_015
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __str__(self) -> str:
-        return "PostgreSQL"
-
-    @contextmanager
-    def connect(self) -> Iterator[_PostgresConnection]:
-        import psycopg
-        from psycopg.rows import dict_row
-
-        try:
-            connection = psycopg.connect(self.url, row_factory=dict_row, connect_timeout=10)
-        except psycopg.OperationalError as error:
-            # Neither the URL (it may hold a password) nor the server's words (they name the host) are shown.
-            raise ShowcaseError(
-                "The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached.",
-                "Check that the database server is running and that LSM_JOB_STORE names it, then try again.",
-            ) from error
-        with connection:  # commits on success, rolls back on an error, and closes
-            yield _PostgresConnection(connection)
-
-    def create_schema(self) -> None:
-        """Create the tables once per process and server (a store is opened for every call)."""
-        if self.url in _POSTGRES_READY:
-            return
-        with self.connect() as connection:
-            # CREATE TABLE IF NOT EXISTS is not safe against a second process doing the same at once.
-            connection.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
-            connection.execute(_POSTGRES_SCHEMA)
-        _POSTGRES_READY.add(self.url)
-
-    @staticmethod
-    def json_text(column: str, key: str) -> str:
-        return f"({column}::jsonb ->> '{key}')"
-
-
 def new_job_id() -> str:
     """A sortable, unique id that is also a safe folder name."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-
-
-def is_postgres_url(location: str | Path) -> bool:
-    """Whether a job store location names a PostgreSQL server rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
 class JobStore:
@@ -292,11 +126,11 @@ class JobStore:
         self.location: Path | str
         if is_postgres_url(location):
             self.location = str(location)
-            self._dialect: _SQLite | _PostgreSQL = _PostgreSQL(self.location)
+            self._dialect: SQLiteDatabase | PostgresDatabase = PostgresDatabase(self.location)
             self._dialect.create_schema()
             return
         self.path = self.location = Path(location)
-        self._dialect = _SQLite(self.path)
+        self._dialect = SQLiteDatabase(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._open()
@@ -320,8 +154,8 @@ class JobStore:
         with self._connect() as connection:
             columns = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
             if columns and "kind" not in columns:
-                _migrate(connection)
-            connection.executescript(_SCHEMA)
+                migrate(connection)
+            connection.executescript(SCHEMA)
 
     @property
     def _notice_path(self) -> Path:
@@ -363,26 +197,15 @@ class JobStore:
             )
 
     def _rebuild_from_run_folders(self) -> int:
-        """Insert a row for every run folder with a readable ``job.json`` (or an older one with a
-        ``params.json``); returns how many. Jobs that had not finished become failed.
+        """Insert a row for every run folder ``run_records`` can read; returns how many. Jobs
+        whose end was not recorded become failed.
         """
         count = 0
-        if not self.runs_dir.is_dir():
-            return 0
-        known = {field.name for field in Job.__dataclass_fields__.values()}
-        for folder in sorted(self.runs_dir.iterdir()):
-            record = folder / JOB_RECORD
-            if not record.is_file():
-                count += self._rebuild_without_record(folder)
-                continue
+        for data in read_run_folders(self.runs_dir, Job.__dataclass_fields__):
             try:
-                data = json.loads(record.read_text(encoding="utf-8"))
-                data = {key: value for key, value in data.items() if key in known}
-                data["id"] = record.parent.name
-                data["run_dir"] = str(record.parent)
                 job = Job(**data)
-            except (OSError, ValueError, TypeError) as bad:
-                _log.warning("Could not recover the job in %s: %s", record.parent.name, bad)
+            except TypeError as bad:
+                _log.warning("Could not recover the job in %s: %s", data["id"], bad)
                 continue
             if job.status not in FINISHED:
                 job.status, job.message = FAILED, "Recovered"
@@ -392,35 +215,6 @@ class JobStore:
             self._insert(job)
             count += 1
         return count
-
-    def _rebuild_without_record(self, folder: Path) -> bool:
-        """A run folder from before ``job.json`` records: a failed training row from its
-        ``params.json`` (task, method, base model, title), so the folder can be seen and deleted.
-        """
-        try:
-            params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
-            if not isinstance(params, dict):
-                return False
-            job = Job(
-                id=folder.name,
-                kind="train",
-                owner=str(params.get("owner", "")),
-                title=str(params.get("title", "")),
-                task=str(params.get("task", "")),
-                method=str(params.get("method", "")),
-                base_model=str(params.get("base_model", "")),
-                status=FAILED,
-                created=folder.stat().st_mtime,
-                finished=time.time(),
-                run_dir=str(folder),
-                params=params,
-                message="Recovered",
-                error=RECOVERED_ERROR,
-            )
-        except (OSError, ValueError):
-            return False
-        self._insert(job)
-        return True
 
     def recovery_notice(self) -> str | None:
         """What to tell users when the database was rebuilt, or None (always None on a server)."""
@@ -735,7 +529,7 @@ class JobStore:
 
         A worker is gone when its heartbeat is older than ``stale_after`` seconds (by default the
         settings' ``stale_heartbeat_seconds``), or, with the SQLite store (one machine), when its
-        process no longer exists. A PostgreSQL store is shared by machines whose pids mean nothing
+        process no longer exists; there a job whose worker process lives is never called dead. A PostgreSQL store is shared by machines whose pids mean nothing
         here, so only the heartbeat counts. Any worker or the app may reap: each dead job is failed
         by exactly one of them.
         """
@@ -744,8 +538,12 @@ class JobStore:
         now = time.time()
         dead: list[str] = []
         for job in self.list_jobs(statuses=(RUNNING,)):
-            if not self.shared and job.worker_host == host and job.worker_pid and not _process_alive(job.worker_pid):
+            local = not self.shared and job.worker_host == host and job.worker_pid
+            if local and not _process_alive(job.worker_pid):
                 reason, silent_since = f"The worker process (pid {job.worker_pid}) stopped during the job", None
+            elif local:
+                # Its worker lives: silence means its beats cannot be written (a full disk), not death.
+                continue
             elif job.heartbeat is None or now - job.heartbeat > stale_after:
                 silent = int(now - (job.heartbeat or job.started or now))
                 reason, silent_since = f"The worker stopped reporting {silent} s ago", now - stale_after

@@ -20,7 +20,6 @@ worker that dies anywhere is found by its silence (``Settings.stale_heartbeat_se
 from __future__ import annotations
 
 import argparse
-import errno
 import fcntl
 import logging
 import os
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
-from backend.errors import DiskFullError, ShowcaseError
+from backend.errors import DiskFullError, ShowcaseError, is_disk_full
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
@@ -50,6 +49,11 @@ WORKER_LOG = "worker.log"
 AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
 PROBE_FILE = "worker-start.probe"
+# Room kept in the state folder for the job store to write why waiting jobs failed when the disk
+# fills: SQLite cannot even read its own file then ("disk I/O error": its WAL index cannot grow).
+RESERVE_FILE = "disk-full-reserve"
+DISK_FULL_STATUS = "Disk full"
+_RESERVE_BYTES = 4 * 2**20
 DISK_FULL_AT_START = (
     "The disk is full, so no worker could start to run the job. Free space in the state folder "
     "(LSM_STATE_DIR), then submit the job again."
@@ -117,16 +121,17 @@ def ensure_worker_running(
     small host; the next submission starts another.
     """
     settings = settings or get_settings()
-    JobStore(settings=settings).reap_dead_jobs()
-    if not settings.worker_autostart or worker_alive(settings):
-        # A cluster runs its workers elsewhere (LSM_WORKER_AUTOSTART=0); reaping above still happens.
-        return False
     try:
+        JobStore(settings=settings).reap_dead_jobs()
+        if not settings.worker_autostart or worker_alive(settings):
+            # A cluster runs its workers elsewhere (LSM_WORKER_AUTOSTART=0); reaping above still happens.
+            return False
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         _write_probe(settings.state_dir / PROBE_FILE)
         log_file = (settings.state_dir / WORKER_LOG).open("ab")
-    except OSError as error:
-        if not is_disk_full(error):
+    except Exception as error:
+        # SQLite on a full disk fails already at the reap ("disk I/O error"), the probe with ENOSPC.
+        if not is_disk_full(error, settings.state_dir):
             raise
         failed = fail_queued_jobs_for_full_disk(settings)
         raise DiskFullError(
@@ -160,15 +165,30 @@ def _write_probe(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def keep_disk_reserve(settings: Settings) -> None:
+    """Set aside the state folder's reserve while there is room (nothing happens when there is none)."""
+    reserve = settings.state_dir / RESERVE_FILE
+    if reserve.exists():
+        return
+    try:
+        with reserve.open("wb") as handle:
+            handle.write(b"\0" * _RESERVE_BYTES)
+            os.fsync(handle.fileno())
+    except OSError:
+        reserve.unlink(missing_ok=True)
+
+
 def fail_queued_jobs_for_full_disk(settings: Settings) -> list[str]:
-    """Mark every waiting job failed with the full-disk message (when the store can still be
-    written); returns their ids, or [] when the store could not be written either.
+    """Mark every waiting job failed with the full-disk message; returns their ids, or [] when
+    the store could not be written even after giving up the state folder's reserve.
     """
+    # The reserve comes back once there is room again (``keep_disk_reserve`` at the next start).
+    (settings.state_dir / RESERVE_FILE).unlink(missing_ok=True)
     try:
         store = JobStore(settings=settings)
         queued = [job.id for job in store.list_jobs(statuses=(QUEUED,))]
         for job_id in queued:
-            store.finish(job_id, FAILED, error=DISK_FULL_AT_START, message="Disk full")
+            store.finish(job_id, FAILED, error=DISK_FULL_AT_START, message=DISK_FULL_STATUS)
         return queued
     except Exception:  # noqa: BLE001 - a full disk may stop the store too; the log line says it all
         _log.exception("Could not mark the waiting jobs failed")
@@ -248,49 +268,18 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
     return record
 
 
-_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-# How libraries that wrap the OS error in their own (safetensors' ``SafetensorError`` from Rust) word it.
-_DISK_FULL_TEXTS = (
-    "no space left on device",
-    "disk quota exceeded",
-    "os error 28",
-    "os error 122",
-    "storagefull",
-    "database or disk is full",
-)
-
-
-def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error``, or an error it was raised from, says the disk (or the quota) is full.
-
-    Checks the errno of ``OSError``s and the text of any error (``SafetensorError`` carries only
-    text such as "No space left on device (os error 28)") along the ``__cause__``/``__context__`` chain.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
-            return True
-        text = str(current).lower()
-        if any(words in text for words in _DISK_FULL_TEXTS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
     """(status, error shown to the user, status line) for a job that raised ``error``."""
     if isinstance(error, JobCancelled):
         return CANCELLED, "", "Cancelled"
     if isinstance(error, ShowcaseError):
         return FAILED, error.user_text(), "Failed"
-    if is_disk_full(error):
+    if is_disk_full(error, settings.state_dir):
         return (
             FAILED,
             f"The disk is full, so the {handler.output} could not be saved. Free space in the state folder "
             "(LSM_STATE_DIR) and submit the job again; the uploaded data is kept.",
-            "Disk full",
+            DISK_FULL_STATUS,
         )
     if is_out_of_memory(error):
         return (
@@ -342,6 +331,9 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
             )
         except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
             status, text, message = _failure_for(handler, error, settings)
+            if message == DISK_FULL_STATUS:
+                # Room for the store to record why (SQLite cannot even read on a full disk).
+                (settings.state_dir / RESERVE_FILE).unlink(missing_ok=True)
             # A half-written output must not stay behind to be exported or loaded later.
             handler.cleanup(job)
             if status == CANCELLED:
@@ -425,13 +417,14 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
         handle.write(str(os.getpid()))
         handle.flush()
         os.fsync(handle.fileno())
+        keep_disk_reserve(settings)
         reaped = JobStore(settings=settings).reap_dead_jobs()
         if reaped:
             _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
         queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
         huey, _ = queue.get_queue(settings)
     except Exception as error:
-        if not is_disk_full(error):
+        if not is_disk_full(error, settings.state_dir):
             raise
         failed = fail_queued_jobs_for_full_disk(settings)
         _log.error(

@@ -11,10 +11,12 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from backend.market.findings import Finding
 from backend.market.store import Source
 
 _URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
@@ -26,7 +28,12 @@ section { border-top: 1px solid #ddd; margin-top: 2em; padding-top: 1em; page-br
 .sources { font-size: 0.85em; color: #333; }
 .secondary { color: #8a5a00; }
 .caveat { color: #555; font-style: italic; }
+.summary { border: 2px solid #1f4e79; padding: 0.6em 1.2em; border-radius: 6px; }
+.summary li { margin: 0.35em 0; }
+.summary .source { color: #333; font-size: 0.85em; }
+.subtitle { color: #444; font-size: 0.9em; margin: 0.2em 0 0 0; }
 """
+_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,28 @@ class BriefingChart:
     figure: go.Figure
     sources: list[Source] = field(default_factory=list)
     figures_count: int = 0
+
+
+def reproduce_link(public_url: str, page_url: str, query: str) -> str:
+    """The link that reproduces a page's filters.
+
+    Args:
+        public_url: the app's public address (the ``public_url`` setting), or "".
+        page_url: the address the browser used for the page (may be localhost behind a proxy).
+        query: the filters as a query string ("" for none).
+
+    Returns:
+        ``public_url`` + the page's path + ``?query`` when ``public_url`` is an http(s) address;
+        otherwise ``page_url`` with ``query``; "" when neither is an http(s) address.
+    """
+    page = urlsplit(page_url) if _URL.match(page_url or "") else None
+    if _URL.match(public_url or ""):
+        base = public_url.rstrip("/") + (page.path if page else "")
+    elif page:
+        base = f"{page.scheme}://{page.netloc}{page.path}"
+    else:
+        return ""
+    return f"{base}?{query}" if query else base
 
 
 def _e(text: object) -> str:
@@ -61,6 +90,23 @@ def _source_items(sources: list[Source]) -> str:
     return "\n".join(items)
 
 
+def _plain(markup: str) -> str:
+    """Plotly label markup as escaped HTML text: line breaks kept, every other tag dropped."""
+    lines = [html.unescape(_TAG.sub("", part)) for part in re.split(r"<br\s*/?>", markup)]
+    return "<br>".join(_e(line) for line in lines if line.strip())
+
+
+def _summary_html(findings: list[Finding]) -> str:
+    if not findings:
+        return ""
+    items = "\n".join(
+        f'<li><b>{_e(f.question)}.</b> {_e(f.text)}<br><span class="source">Source: {_e(f.source)}</span>'
+        f' <span class="caveat">Caveat: {_e(f.caveat)}</span></li>'
+        for f in findings
+    )
+    return f'<section class="summary" id="key-findings">\n<h2>Key findings</h2>\n<ol>\n{items}\n</ol>\n</section>'
+
+
 def build_briefing_html(
     charts: list[BriefingChart],
     *,
@@ -68,6 +114,7 @@ def build_briefing_html(
     filters: str = "",
     link: str = "",
     title: str = "AI market and adoption briefing",
+    findings: list[Finding] | None = None,
 ) -> str:
     """The briefing as one HTML document.
 
@@ -77,6 +124,7 @@ def build_briefing_html(
         filters: the filters in words, e.g. "Source: Eurostat; Years: 2021-2025".
         link: an http(s) address that reproduces the page with these filters (left out otherwise).
         title: the document title.
+        findings: the key findings (``findings.key_findings``) for the one-screen summary at the top.
 
     Returns:
         A complete HTML document with plotly.js inlined once and no external script.
@@ -87,14 +135,19 @@ def build_briefing_html(
     )
     sections = []
     for number, chart in enumerate(charts, start=1):
-        body = chart.figure.to_html(
+        # The section heading prints the title; the figure keeps only its plot, so no title is printed twice.
+        figure = go.Figure(chart.figure)
+        subtitle = _plain(figure.layout.title.subtitle.text or "")
+        figure.update_layout(title={"text": "", "subtitle": {"text": ""}}, margin={"t": 30})
+        body = figure.to_html(
             full_html=False,
             include_plotlyjs=False,
             div_id=f"chart-{number}",
             config={"displaylogo": False, "responsive": True},
         )
         sections.append(
-            f'<section id="section-{number}">\n<h2>{number}. {_e(chart.title)}</h2>\n{body}\n'
+            f'<section id="section-{number}">\n<h2>{number}. {_e(chart.title)}</h2>\n'
+            f'<p class="subtitle">{subtitle}</p>\n{body}\n'
             f'<div class="sources"><h3>Sources ({chart.figures_count} figures)</h3>\n<ol>\n'
             f"{_source_items(chart.sources)}\n</ol></div>\n</section>"
         )
@@ -110,6 +163,7 @@ def build_briefing_html(
 <h1>{_e(title)}</h1>
 <p class="meta">Generated {_e(when)} from Large Model Showcase, Market &amp; adoption. {len(charts)} chart(s).</p>
 <p class="meta">Filters: {_e(filters or "none (all figures)")}</p>
+{_summary_html(findings or [])}
 {link_html}
 <p class="meta">Hollow markers, dotted lines and hatched bars are figures found only in third-party summaries;
 dashed lines are forecasts, named with their publisher. Surveys count different things: compare within a line or panel.</p>

@@ -7,11 +7,15 @@ Secondary rows are drawn hollow, dotted or hatched, and a note under the chart s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.market.figure_style import (
+from backend.market.figure_layout import (
+    LABEL_CHARS,
+    LINE_CHARS,
     add_secondary_note,
     bar_marker,
     base_layout,
@@ -21,13 +25,16 @@ from backend.market.figure_style import (
 )
 from backend.market.growth import series_changes
 from backend.market.industries import document_industry_of
-from backend.market.style import (
+from backend.market.selections import spending_panel
+from backend.market.series_labels import (
+    DATASET_LABELS,
     PRIMARY_SYMBOL,
     SERIES_SYMBOLS,
     colour_for,
     dataset_label,
     dataset_rank,
     hollow,
+    measure_group,
     safe_text,
     value_label,
     wrapped,
@@ -37,6 +44,45 @@ TIME_HOVER = (
     "<b>%{customdata[0]}</b><br>%{customdata[1]}: <b>%{customdata[2]}</b><br>%{customdata[3]}"
     "<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
 )
+# Line colours for further series once a chart has used a source's own colour (the same source's
+# second, third... series): far from each other and from the source colours' first uses.
+SERIES_PALETTE: tuple[str, ...] = (
+    "#e9c46a",
+    "#0077b6",
+    "#d62828",
+    "#2a9134",
+    "#f77f00",
+    "#5e548e",
+    "#00a6a6",
+    "#9d0208",
+    "#6c757d",
+    "#ff5d8f",
+    "#3d405b",
+    "#81b29a",
+)
+
+
+class SeriesColours:
+    """Hands out one colour per line of a chart: a source's own colour for its first line, then
+    unused colours, so no two lines of one chart share a colour."""
+
+    def __init__(self, user: list[str] | None = None) -> None:
+        self._user = user or []
+        self._used: set[str] = set()
+
+    def next(self, dataset: str) -> str:
+        """The colour of the next line of ``dataset``."""
+        own = colour_for(dataset, self._user)
+        if own not in self._used:
+            self._used.add(own)
+            return own
+        for colour in SERIES_PALETTE:
+            if colour not in self._used:
+                self._used.add(colour)
+                return colour
+        return own
+
+
 BAR_HOVER = (
     "<b>%{y}</b>: %{customdata[0]} %{customdata[1]}<br>%{customdata[2]}"
     "<br>Source: %{customdata[3]} (%{customdata[4]})%{customdata[5]}<extra></extra>"
@@ -56,34 +102,97 @@ SEGMENT_TITLES: dict[str, str] = {
 def _unit_title(rows: pd.DataFrame) -> str:
     units = sorted(rows["unit"].unique())
     if units == ["percent"]:
-        return "% (each survey's own definition)"
+        return "%"
     return ", ".join(units)
 
 
-def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.Figure:
-    """One line per (dataset, metric, definition[, geography]) over ``year``, labelled with its definition.
+# Forecasts more than this many years past the last measured year are named in a note instead of
+# stretching the axis (one 2040 projection would squeeze 2017-2025 into a third of the width).
+FAR_FORECAST_YEARS = 5
+# Series keys of a line: a new definition version or report edition starts a new line (a gap).
+LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition", "_place", "segment"]
 
-    A series with several geographies gets one line per place (named with it).
 
-    A definition change (rows with ``series_break``) starts a new line and gets a dashed
-    vertical marker, so values measured differently are never joined.
+def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, versions: int) -> str:
+    """A short legend name: source, place, edition, and where a definition changed, which years
+    this version covers (the definition itself is in the hover)."""
+    # A user's series is named with its definition: theirs is not a source a reader knows by name.
+    parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {series['definition'].iloc[0]}"]
+    if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
+        # One source's different measures in one chart (corporate vs private investment) need their names.
+        parts[0] += f": {str(series['metric'].iloc[0]).replace('_', ' ')}"
+    if place:
+        parts.append(place)
+    if edition:
+        parts.append(edition)
+    if versions > 1:
+        first, last = int(series["year"].min()), int(series["year"].max())
+        years = str(first) if first == last else f"{first}–{last}"
+        parts.append(years + (" (new definition)" if series["series_break"].astype(bool).any() else ""))
+    return " · ".join(parts)
+
+
+def build_time_series(
+    rows: pd.DataFrame, title: str, subtitle: str = "", panel_of: Callable[[pd.Series], str] | None = None
+) -> go.Figure:
+    """One line per series over ``year``, each series in its own colour, named briefly.
+
+    A series is one (dataset, metric, definition, definition version, edition[, geography]). A
+    definition change or a new report edition starts a new line, so values measured differently
+    are never joined: the line has a gap there, a dashed vertical marker says so, and the hover of
+    each point names its definition version and caveat.
+
+    Args:
+        rows: the rows to draw.
+        title, subtitle: the chart's title and subtitle.
+        panel_of: optional row -> panel title; each panel is stacked with its own value axis, so
+            different measures (or publishers counting different things) never share an axis.
     """
     if rows.empty:
         return empty_figure(title)
-    figure = base_layout(go.Figure(), title, subtitle)
+    rows = _with_columns(rows, ("definition_version", "edition"))
+    panel_titles = list(dict.fromkeys(panel_of(row) for _, row in rows.iterrows())) if panel_of else [""]
+    if panel_of:
+        rows = rows.assign(_panel=[panel_of(row) for _, row in rows.iterrows()])
+        figure = make_subplots(
+            rows=len(panel_titles),
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.12 if len(panel_titles) > 1 else 0.0,
+            subplot_titles=[f"<b>{wrapped(t, LINE_CHARS)}</b>" for t in panel_titles],
+        )
+        base_layout(figure, title, subtitle)
+    else:
+        rows = rows.assign(_panel="")
+        figure = base_layout(go.Figure(), title, subtitle)
+    measured_years = rows.loc[[not f for f in _flags(rows, "forecast")], "year"]
+    last_measured = int(measured_years.max()) if not measured_years.empty else int(rows["year"].min())
+    far = rows.loc[
+        [
+            bool(f) and int(y) > last_measured + FAR_FORECAST_YEARS
+            for f, y in zip(_flags(rows, "forecast"), rows["year"], strict=True)
+        ]
+    ]
+    drawn = rows.drop(index=far.index)
     user = user_datasets(rows)
     shapes_per_dataset: dict[str, int] = {}
-    ordered = rows.assign(_rank=rows["dataset"].map(dataset_rank)).sort_values("_rank", kind="stable")
+    ordered = drawn.assign(_rank=drawn["dataset"].map(dataset_rank)).sort_values("_rank", kind="stable")
     several_places = ordered.groupby(["dataset", "metric", "definition"])["geography"].transform("nunique") > 1
     ordered = ordered.assign(_place=ordered["geography"].where(several_places, ""))
-    for (dataset, metric, definition, place), series in ordered.groupby(
-        ["dataset", "metric", "definition", "_place"], sort=False
-    ):
+    versions = ordered.groupby(["dataset", "metric", "_place"])["definition_version"].transform("nunique")
+    several_metrics = ordered.groupby("dataset")["metric"].transform("nunique") > 1
+    ordered = ordered.assign(_versions=versions, _several_metrics=several_metrics)
+    colours = SeriesColours(user)
+    for (panel, *key), series in ordered.groupby(["_panel"] + LINE_KEYS, sort=False):
+        dataset, metric, definition, version, edition, place, segment = (str(k) for k in key)
         index = shapes_per_dataset.get(dataset, 0)
         shapes_per_dataset[dataset] = index + 1
         symbol = SERIES_SYMBOLS[index % len(SERIES_SYMBOLS)]
-        colour = colour_for(dataset, user)
-        name = f"{dataset_label(dataset)}: {definition}" + (f" ({place})" if place else "")
+        colour = colours.next(dataset)
+        name = _series_name(dataset, place, edition, series, int(series["_versions"].iloc[0]))
+        if segment not in ("All", ""):
+            name += f" · {segment}"
+        row_number = panel_titles.index(panel) + 1
         forecast = _flags(series, "forecast")
         measured, projected = series.loc[[not f for f in forecast]], series.loc[forecast]
         if not projected.empty and not measured.empty:
@@ -96,35 +205,91 @@ def build_time_series(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.
             dash = FORECAST_DASH if is_forecast else ("dot" if all(secondary) else "solid")
             publisher = ", ".join(dict.fromkeys(p for p in part.get("publisher", pd.Series(dtype=str)) if p))
             label = name + (f" — forecast ({publisher})" if is_forecast else _change_tag(part))
-            figure.add_trace(
-                go.Scatter(
-                    x=part["year"].astype(int).tolist(),
-                    y=part["value"].tolist(),
-                    mode="lines+markers",
-                    name=wrapped(label, 60),
-                    legendgroup=dataset,
-                    line={"color": colour, "width": 2, "dash": dash},
-                    marker={
-                        "symbol": [hollow(symbol) if sec else symbol for sec in secondary],
-                        "size": 10,
-                        "color": colour,
-                        "line": {"width": 2, "color": colour},
-                    },
-                    customdata=[_time_customdata(row, dataset, definition) for _, row in part.iterrows()],
-                    hovertemplate=TIME_HOVER,
-                    meta={"dataset": dataset, "metric": metric, "forecast": is_forecast},
-                )
+            trace = go.Scatter(
+                x=part["year"].astype(int).tolist(),
+                y=part["value"].tolist(),
+                mode="lines+markers",
+                name=wrapped(label, LINE_CHARS),
+                legendgroup=name,
+                line={"color": colour, "width": 2, "dash": dash},
+                marker={
+                    "symbol": [hollow(symbol) if sec else symbol for sec in secondary],
+                    "size": 9,
+                    "color": colour,
+                    "line": {"width": 2, "color": colour},
+                },
+                customdata=[_time_customdata(row, dataset, definition) for _, row in part.iterrows()],
+                hovertemplate=TIME_HOVER,
+                meta={
+                    "dataset": dataset,
+                    "metric": metric,
+                    "forecast": is_forecast,
+                    "definition_version": version,
+                    "edition": edition,
+                    "panel": panel,
+                    "measure_group": measure_group(part.iloc[0]),
+                },
             )
-        _mark_series_break(figure, rows, dataset, metric, series)
-    all_percent = sorted(rows["unit"].unique()) == ["percent"]
-    figure.update_yaxes(
-        title_text=safe_text(_unit_title(rows)), range=[0, 100] if all_percent else None, rangemode="tozero"
+            if panel_of:
+                figure.add_trace(trace, row=row_number, col=1)
+            else:
+                figure.add_trace(trace)
+        _mark_series_break(figure, series, dataset, row_number if panel_of else None)
+    for number, panel in enumerate(panel_titles, start=1):
+        panel_rows = rows.loc[rows["_panel"] == panel]
+        all_percent = sorted(panel_rows["unit"].unique()) == ["percent"]
+        top = float(panel_rows["value"].max()) if not panel_rows.empty else 0.0
+        upper = min(100.0, max(10.0, top * 1.25)) if all_percent else None
+        axis = {"title_text": safe_text(_unit_title(panel_rows)), "rangemode": "tozero"}
+        if upper is not None:
+            axis["range"] = [0, upper]
+        if panel_of:
+            figure.update_yaxes(**axis, row=number, col=1)
+        else:
+            figure.update_yaxes(**axis)
+    low = int(drawn["year"].min()) if not drawn.empty else last_measured
+    high = int(drawn["year"].max()) if not drawn.empty else last_measured
+    figure.update_xaxes(dtick=1 if high - low <= 12 else 2, tickformat="d", range=[low - 0.5, high + 0.5])
+    # A phone stacks the legend one entry per row: grow the chart with it, so it never outgrows the plot.
+    entries = len(figure.data) + 2
+    height = max(500, 320 + 30 * entries) if len(panel_titles) == 1 else 240 * len(panel_titles) + 30 * entries
+    figure.update_layout(
+        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top", "font": {"size": 11}},
+        height=height,
+        margin={"b": 40},
     )
-    figure.update_xaxes(title_text="Year", dtick=1, tickformat="d")
-    figure.update_layout(legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"}, height=640)
-    _add_legend_keys(figure, rows)
-    add_secondary_note(figure, rows, y=1.02, kind="lines")
+    if panel_of:
+        # Subplot titles are the first annotations: left-aligned over their panel, not centred.
+        for annotation in figure.layout.annotations[: len(panel_titles)]:
+            annotation.update(x=0, xanchor="left", font={"size": 12})
+    _add_legend_keys(figure, drawn)
+    if not far.empty:
+        figure.add_annotation(
+            text=safe_text(
+                "Not drawn, too far ahead to share this axis: "
+                + "; ".join(
+                    f"{dataset_label(r['dataset'])} {int(r['year'])} forecast {value_label(r['value'], r['unit'], r.get('qualifier', ''))}"
+                    for _, r in far.iterrows()
+                )
+            ),
+            showarrow=False,
+            x=1,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            yanchor="bottom",
+            font={"size": 11, "color": "#555555"},
+            name="far-forecast-note",
+        )
     return figure
+
+
+def _with_columns(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``rows`` with each of ``columns`` present (empty text where a table lacks it, e.g. an upload)."""
+    missing = {column: "" for column in columns if column not in rows.columns}
+    filled = rows.assign(**missing) if missing else rows
+    return filled.assign(**{column: filled[column].fillna("").astype(str) for column in columns})
 
 
 def _change_tag(part: pd.DataFrame) -> str:
@@ -159,11 +324,17 @@ def _when_label(row: pd.Series) -> str:
 
 
 def _time_customdata(row: pd.Series, dataset: str, definition: str) -> list[str]:
+    version = str(row.get("definition_version", "") or "")
+    population = str(row.get("population", "") or "")
+    described = definition + (f". Counts: {population}" if population else "")
+    described += f". Definition: {version}" if version else ""
+    if bool(row.get("series_break", False)):
+        described += ". SERIES BREAK: measured with a new definition, not joined to earlier values"
     return [
         safe_text(dataset_label(dataset)),
         _when_label(row),
         value_label(row["value"], row["unit"], row.get("qualifier", "")),
-        wrapped(definition, 60),
+        wrapped(described, 60),
         safe_text(row["source_org"]),
         row["verification"],
         caveat_html(row),
@@ -196,30 +367,34 @@ def _add_legend_keys(figure: go.Figure, rows: pd.DataFrame) -> None:
         )
 
 
-def _mark_series_break(figure: go.Figure, rows: pd.DataFrame, dataset: str, metric: str, series: pd.DataFrame) -> None:
+def _mark_series_break(figure: go.Figure, series: pd.DataFrame, dataset: str, row: int | None) -> None:
+    """A dashed vertical line half a year before a series' first changed value (the change happened
+    between the two surveys), labelled once per place on the axis; the reason is in the points' hover."""
     breaks = series.loc[series["series_break"].astype(bool)]
     if breaks.empty:
         return
-    first_break = int(breaks["year"].min())
-    # Half a year before the first changed value: the change happened between the two surveys.
-    x = first_break - 0.5
-    label = f"{dataset_label(dataset)}: series break (question changed)"
-    if any(getattr(shape, "x0", None) == x for shape in figure.layout.shapes):
+    x = int(breaks["year"].min()) - 0.5
+    xref = "x" if row in (None, 1) else f"x{row}"
+    if any(getattr(shape, "x0", None) == x and getattr(shape, "xref", "x") == xref for shape in figure.layout.shapes):
         return
-    figure.add_vline(
-        x=x,
-        line={"dash": "dash", "color": "#777777", "width": 1},
-        annotation={"text": safe_text(label), "font": {"size": 11, "color": "#555555"}},
-        annotation_position="top left",
-    )
+    line = {"dash": "dash", "color": "#777777", "width": 1}
+    annotation = {"text": "definition changed", "font": {"size": 11, "color": "#555555"}}
+    if row is None:
+        figure.add_vline(x=x, line=line, annotation=annotation, annotation_position="top left")
+    else:
+        figure.add_vline(x=x, line=line, annotation=annotation, annotation_position="top left", row=row, col=1)
 
 
 def build_adoption_over_time(rows: pd.DataFrame) -> go.Figure:
-    """Headline adoption by survey over time, each line labelled with what its survey counts."""
+    """Headline adoption over time for ONE measure group (``selections.by_measure_group``): every
+    line counts the same kind of unit with the same size threshold, so the levels compare."""
+    groups = sorted({measure_group(row) for _, row in rows.iterrows()}) if not rows.empty else []
+    group = groups[0] if len(groups) == 1 else "several measures"
     return build_time_series(
         rows,
-        title="Share of organisations using AI, by survey (%)",
-        subtitle="Surveys count different things (respondents' organisations, all US firms, EU enterprises), so levels differ 5-10x",
+        title=f"AI use over time: {group} (%)",
+        subtitle="Each line is one survey's own population; other measures are in the other tabs, never on this axis",
+        panel_of=None if len(groups) <= 1 else measure_group,
     )
 
 
@@ -236,17 +411,23 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
         return empty_figure(title)
     keys = ["dataset", "metric", "definition", "year"]
     panels = [(key, panel) for key, panel in rows.groupby(keys, sort=False)]
-    sizes = [len(panel) for _, panel in panels]
-    height = 130 + sum(34 * size + 110 for size in sizes)
-    spacing = min(100 / height, 0.9 / max(len(panels) - 1, 1))
     titles = [
         f"<b>{safe_text(dataset_label(dataset))}, {year}</b> · {safe_text(panel['unit'].iloc[0])}"
-        f"{_forecast_tag(panel)}<br>{wrapped(definition, 95)}"
+        f"{_forecast_tag(panel)}<br>{_first_lines(definition, 3)}"
         for (dataset, _metric, definition, year), panel in panels
     ]
+    # Room above each panel for its title (several lines on a phone) and per bar for a two-line label.
+    title_room = 16 * max(t.count("<br>") + 1 for t in titles) + 18
+    sizes = [len(panel) for _, panel in panels]
+    # Plotly's spacing is a share of the plotting area (the height less the margins), not of the height.
+    bar = _bar_px([label for _, panel in panels for label in _bar_labels(panel, category)])
+    plot_height = sum(bar * size for size in sizes) + title_room * (len(panels) - 1)
+    height = plot_height + 260 + title_room
+    spacing = min(1.1 * title_room / plot_height, 0.9 / max(len(panels) - 1, 1))
     figure = make_subplots(rows=len(panels), cols=1, row_heights=sizes, vertical_spacing=spacing, subplot_titles=titles)
     base_layout(figure, title)
-    figure.update_layout(margin={"t": 120})
+    # The first panel's title sits above its panel, in the top margin.
+    figure.update_layout(margin={"t": figure.layout.margin.t + title_room})
     user = user_datasets(rows)
     for number, ((dataset, metric, _definition, year), panel) in enumerate(panels, start=1):
         panel = panel.sort_values("value", kind="stable")
@@ -256,7 +437,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             [
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
                 "" if row["unit"] == "percent" else safe_text(row["unit"]),
-                _when_label(row),
+                _when_label(row) + "<br>" + wrapped(row["definition"], 60),
                 safe_text(row["source_org"]),
                 row["verification"],
                 caveat_html(row),
@@ -285,10 +466,30 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             col=1,
         )
     _share_value_axes(figure, panels)
-    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
     figure.update_layout(height=height, bargap=0.25, margin={"b": 70})
     add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    _align_with_labels(figure)
     return figure
+
+
+def _first_lines(text: str, count: int) -> str:
+    """``text`` wrapped for a phone, at most ``count`` lines (an ellipsis says more is in the hover)."""
+    lines = wrapped(text, LINE_CHARS).split("<br>")
+    return "<br>".join(lines[:count]) + (" …" if len(lines) > count else "")
+
+
+def _bar_px(labels: list[str]) -> int:
+    """Height per bar: enough for its label's lines, so labels of neighbouring bars never touch."""
+    lines = max((str(label).count("<br>") + 1 for label in labels), default=1)
+    return max(26, 15 * lines + 12)
+
+
+def _align_with_labels(figure: go.Figure) -> None:
+    """Start panel titles and notes at the left edge of the bar labels rather than of the plot:
+    the plot starts after the labels, and on a phone a title starting there runs off the chart."""
+    lines = [line for trace in figure.data for label in (trace.y or ()) for line in str(label).split("<br>")]
+    shift = -min(7 * max((len(line) for line in lines), default=0), 130)
+    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left", xshift=shift)
 
 
 def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
@@ -298,7 +499,7 @@ def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
         ]
     else:
         values = panel[category].tolist()
-    return ["All (overall)" if c == "All" else safe_text(c) for c in values]
+    return ["All (overall)" if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
 
 
 def _forecast_tag(panel: pd.DataFrame) -> str:
@@ -319,7 +520,9 @@ def _share_value_axes(figure: go.Figure, panels: list) -> None:
         unit = panel["unit"].iloc[0]
         low, high = extent[unit]
         upper = 110.0 if unit == "percent" and high <= 100 else high * 1.15
-        figure.update_xaxes(range=[low * 1.15, upper], row=number, col=1)
+        # Each bar carries its value, so the value axis needs no tick labels (they would collide
+        # with the next panel's title).
+        figure.update_xaxes(range=[low * 1.15, upper], showticklabels=False, row=number, col=1)
 
 
 def build_adoption_by_segment(rows: pd.DataFrame, kind: str) -> go.Figure:
@@ -367,12 +570,20 @@ def build_investment_over_time(rows: pd.DataFrame) -> go.Figure:
 
 
 def build_spending_forecasts(rows: pd.DataFrame) -> go.Figure:
-    """Worldwide AI spending: estimates, and forecasts drawn dashed with their publisher."""
+    """Worldwide AI spending, one panel per publisher: IDC counts all AI, Gartner generative AI
+    including AI-capable devices, so Gartner's subset is larger than IDC's whole and the two never
+    share an axis. Forecasts are dashed and name their publisher."""
     return build_time_series(
         rows,
         title="AI spending: estimates and forecasts (USD billion)",
-        subtitle="Dashed lines are forecasts, named with their publisher; IDC and Gartner count different things",
+        subtitle="One panel per publisher: they count different things, so compare within a panel only",
+        panel_of=spending_panel,
     )
+
+
+def build_spending_by_industry(rows: pd.DataFrame) -> go.Figure:
+    """IDC's forecast split of AI spending by industry (shares and growth rates, 2024-2028)."""
+    return build_segment_bars(rows, "Where AI spending goes by industry: IDC forecast 2024-2028", category="segment")
 
 
 def build_local_markets(rows: pd.DataFrame) -> go.Figure:
@@ -393,7 +604,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     units = list(dict.fromkeys(rows["unit"]))
     panels = [(unit, rows.loc[rows["unit"] == unit].sort_values("value", kind="stable")) for unit in units]
     sizes = [len(panel) for _, panel in panels]
-    height = 140 + sum(38 * size + 80 for size in sizes)
+    height = 200 + sum(84 * size + 80 for size in sizes)
     figure = make_subplots(
         rows=len(panels),
         cols=1,
@@ -402,6 +613,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
         subplot_titles=[f"<b>{safe_text(unit)}</b>" for unit, _ in panels],
     )
     base_layout(figure, title, "As published; each bar says what grew, where and over which period")
+    figure.update_layout(margin={"t": figure.layout.margin.t + 30})
     user = user_datasets(rows)
     for number, (unit, panel) in enumerate(panels, start=1):
         labels = [
@@ -410,7 +622,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 + ("" if r["geography"] in ("World", "") else f" ({r['geography']})")
                 + ("" if r["segment"] == "All" else f", {r['segment']}")
                 + f", {int(r['year'])}",
-                80,
+                24,
             )
             for _, r in panel.iterrows()
         ]
@@ -434,7 +646,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 orientation="h",
                 marker=bar_marker(colours, secondary),
                 text=[c[0] for c in customdata],
-                textposition="outside",
+                textposition="auto",
                 cliponaxis=False,
                 customdata=customdata,
                 hovertemplate=BAR_HOVER,
@@ -444,58 +656,69 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
             row=number,
             col=1,
         )
-    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
     figure.update_layout(height=height, margin={"l": 10, "r": 40, "b": 70})
     add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    _align_with_labels(figure)
     return figure
 
 
 def build_growth_bars(changes: list, title: str = "How fast each series changes") -> go.Figure:
-    """Computed change per series: percentage points per year (shares) and CAGR (amounts).
+    """Computed change per series, one panel per measure group (adoption shares, pp per year) and
+    one for amounts (CAGR): bars of different measures never share an axis.
 
     Args:
         changes: :class:`backend.market.growth.SeriesChange` items.
     """
     if not changes:
         return empty_figure(title)
-    panels = [
-        (unit, [c for c in changes if c.per_year_unit == unit])
-        for unit in ("pp per year", "CAGR %")
-        if any(c.per_year_unit == unit for c in changes)
-    ]
+
+    def panel_of(change) -> str:
+        return change.group if change.per_year_unit == "pp per year" else "Amounts: compound annual growth rate, %"
+
+    titles = list(dict.fromkeys(panel_of(c) for c in changes))
+    panels = [(t, sorted((c for c in changes if panel_of(c) == t), key=lambda c: c.per_year)) for t in titles]
     sizes = [len(items) for _, items in panels]
-    height = 160 + sum(40 * size + 90 for size in sizes)
-    subtitles = {
-        "pp per year": "<b>Adoption shares: change in percentage points per year</b> (first to last measured year)",
-        "CAGR %": "<b>Amounts: compound annual growth rate, %</b> (first to last measured year)",
-    }
+    bar = _bar_px([wrapped(c.short_label(), LABEL_CHARS) for c in changes])
+    height = 220 + sum(bar * size + 80 for size in sizes)
     figure = make_subplots(
         rows=len(panels),
         cols=1,
         row_heights=sizes,
-        vertical_spacing=min(90 / height, 0.3),
-        subplot_titles=[subtitles[unit] for unit, _ in panels],
+        vertical_spacing=min(70 / height, 0.9 / max(len(panels) - 1, 1)),
+        subplot_titles=[
+            f"<b>{safe_text(t)}</b>" + ("<br>percentage points per year" if not t.startswith("Amounts") else "")
+            for t in titles
+        ],
     )
-    base_layout(figure, title, "Computed from each series' own first and last value; forecasts excluded")
-    for number, (unit, items) in enumerate(panels, start=1):
-        items = sorted(items, key=lambda c: c.per_year)
+    base_layout(
+        figure,
+        title,
+        "From each series' own first and last measured value; forecasts, breaks and editions never joined",
+    )
+    figure.update_layout(margin={"t": figure.layout.margin.t + 40})
+    colours = SeriesColours()
+    for number, (_panel, items) in enumerate(panels, start=1):
         figure.add_trace(
             go.Bar(
                 x=[c.per_year for c in items],
-                y=[wrapped(c.label(), 70) for c in items],
+                y=[wrapped(c.short_label(), LABEL_CHARS) for c in items],
                 orientation="h",
-                marker={"color": [colour_for(c.dataset) for c in items]},
+                marker={"color": [colours.next(c.dataset) for c in items]},
                 text=[f"{c.per_year:+.1f}" for c in items],
-                textposition="outside",
+                textposition="auto",
                 cliponaxis=False,
-                customdata=[[safe_text(c.text()), safe_text(c.unit)] for c in items],
-                hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>Unit of the series: %{customdata[1]}<extra></extra>",
+                customdata=[[wrapped(c.label(), 70), safe_text(c.text()), safe_text(c.unit)] for c in items],
+                hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Unit of the series: %{customdata[2]}<extra></extra>",
                 showlegend=False,
-                meta={"unit": unit},
+                meta={"unit": items[0].per_year_unit, "group": _panel},
             ),
             row=number,
             col=1,
         )
-    figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left")
+        top = max(abs(c.per_year) for c in items)
+        low = min(0.0, min(c.per_year for c in items))
+        # Room for the value labels outside the bars on both sides.
+        figure.update_xaxes(range=[low * 1.7 - 0.5, top * 1.5 + 0.5], row=number, col=1)
+    _align_with_labels(figure)
     figure.update_layout(height=height, margin={"l": 10, "r": 40})
     return figure

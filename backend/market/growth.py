@@ -12,9 +12,18 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from backend.market.style import dataset_label
+from backend.market.series_labels import dataset_label, measure_group
 
-SERIES_KEYS: tuple[str, ...] = ("dataset", "metric", "definition", "geography", "segment")
+# A new definition version or report edition is a new series: growth never crosses either.
+SERIES_KEYS: tuple[str, ...] = (
+    "dataset",
+    "metric",
+    "definition",
+    "definition_version",
+    "edition",
+    "geography",
+    "segment",
+)
 _BOUNDS = ("more than", "less than")
 # Amounts whose growth is a compound annual rate (counts of models or firms are not compared this way).
 MONEY_CURRENCIES: tuple[str, ...] = ("USD", "CNY", "GBP", "EUR")
@@ -40,12 +49,26 @@ class SeriesChange:
     per_year_unit: str
     approximate: bool
     row_ids: tuple[str, ...]
+    edition: str = ""
+    group: str = ""
 
     def label(self) -> str:
         """Series name for a table or chart axis."""
         place = "" if self.geography in ("World", "") else f" ({self.geography})"
         segment = "" if self.segment == "All" else f", {self.segment}"
-        return f"{dataset_label(self.dataset)}: {self.definition}{segment}{place}"
+        edition = f" [{self.edition}]" if self.edition else ""
+        return f"{dataset_label(self.dataset)}: {self.definition}{segment}{place}{edition}"
+
+    def short_label(self) -> str:
+        """A one-line name for a chart axis: source, place and slice (the definition goes in the hover)."""
+        parts = [dataset_label(self.dataset)]
+        if self.geography not in ("World", ""):
+            parts.append(self.geography)
+        if self.segment != "All":
+            parts.append(self.segment)
+        if self.edition:
+            parts.append(self.edition)
+        return " · ".join(parts)
 
     def text(self) -> str:
         """The change in words, e.g. '+4.0 pp per year (2017 to 2025)'."""
@@ -86,6 +109,7 @@ def series_changes(rows: pd.DataFrame) -> list[SeriesChange]:
         return []
     measured = rows.loc[~rows["forecast"].astype(bool)] if "forecast" in rows.columns else rows
     changes: list[SeriesChange] = []
+    measured = measured.assign(**{k: measured[k].fillna("") if k in measured.columns else "" for k in SERIES_KEYS})
     for key, series in measured.groupby(list(SERIES_KEYS), sort=False):
         # A range at one year (low and high end, same period) is not a trend point.
         series = series.loc[~series.duplicated(["year", "period"], keep=False)]
@@ -103,7 +127,7 @@ def series_changes(rows: pd.DataFrame) -> list[SeriesChange]:
         else:
             continue
         approximate = bool({first.get("qualifier", ""), last.get("qualifier", "")} & set(_BOUNDS + ("about", "nearly")))
-        dataset, metric, definition, geography, segment = (str(k) for k in key)
+        dataset, metric, definition, _version, edition, geography, segment = (str(k) for k in key)
         changes.append(
             SeriesChange(
                 dataset,
@@ -122,6 +146,8 @@ def series_changes(rows: pd.DataFrame) -> list[SeriesChange]:
                 per_unit,
                 approximate,
                 tuple(str(i) for i in series.get("row_id", pd.Series(dtype=str))),
+                edition,
+                measure_group(first),
             )
         )
     return changes

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from backend.market.style import dataset_label
+from backend.market.series_labels import dataset_label
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,37 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
         },
         proxy_note="Sectors that include media; none measures media alone",
     ),
+    DocumentIndustry(
+        "energy",
+        "Energy",
+        {"census_btos": ("Utilities", "Mining, quarrying, and oil and gas extraction")},
+        proxy_note="Utilities and extraction firms (secondary); Spain's INE counts energy inside its broad "
+        "'Industry' grouping, so no survey in the collection separates energy",
+    ),
+    DocumentIndustry(
+        "agriculture",
+        "Agriculture",
+        {"census_btos": ("Agriculture, forestry, fishing and hunting (farms excluded)",)},
+        proxy_note="BTOS excludes farms, and Eurostat and INE do not cover agriculture (NACE A)",
+    ),
+    DocumentIndustry(
+        "customer-service",
+        "Customer service",
+        {},
+        proxy_note="A business function, not an industry: McKinsey reports value from AI in 'service operations', "
+        "Eurostat the share of enterprises using speech recognition",
+    ),
     DocumentIndustry("smart-city", "Smart city", {}),
+)
+# Surveys that ask every industry the same question of the same kind of unit (firms), so their
+# industry figures compare with each other within one survey and year.
+CROSS_INDUSTRY_SURVEYS: tuple[str, ...] = (
+    "statcan_ai_use",
+    "eurostat_isoc_eb_ai",
+    "ine_ict_enterprises",
+    "census_btos",
+    "uk_ai_adoption",
+    "korea_ai_adoption",
 )
 ADOPTION_UNITS: tuple[str, ...] = ("percent",)
 
@@ -137,6 +167,9 @@ def industry_rows(frame: pd.DataFrame) -> pd.DataFrame:
     measured the same way, so bars within a panel compare and bars across panels do not.
     """
     industry = frame.loc[(frame["segment_type"] == "industry") & frame["unit"].isin(ADOPTION_UNITS)]
+    if "measure" in industry.columns:
+        # Shares of money (IDC's spending split by industry) are not adoption.
+        industry = industry.loc[industry["measure"].fillna("") != "money"]
     keys = ["dataset", "metric", "definition", "year"]
     # The survey's own overall figure from the same page is the comparison bar (not a range's two ends).
     same_page = keys + ["source_url"]
@@ -200,6 +233,70 @@ def coverage(frame: pd.DataFrame) -> pd.DataFrame:
             )
     return pd.DataFrame(
         records, columns=["industry", "survey", "segment", "value", "rank", "verification", "note", "row_id"]
+    )
+
+
+def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per document industry: its best comparable figure, or "no comparable figure" with
+    the nearest proxies named and why they do not compare.
+
+    The best figure is a primary row of a cross-industry firm survey (national statistics asking
+    every industry the same question), latest year first, with the change since the same survey's
+    earlier value where there is one. Everything else the data holds for the industry is a proxy.
+    """
+    rows = industry_rows(frame)
+    rows = rows.loc[rows["segment"] != "All"]
+    records: list[dict[str, str]] = []
+    for industry in DOCUMENT_INDUSTRIES:
+        mine = rows.loc[
+            [seg in industry.segments.get(d, ()) for d, seg in zip(rows["dataset"], rows["segment"], strict=True)]
+        ]
+        comparable = mine.loc[
+            mine["dataset"].isin(CROSS_INDUSTRY_SURVEYS)
+            & (mine["verification"] == "primary")
+            & (mine.get("measure", pd.Series("firms", index=mine.index)).fillna("firms") == "firms")
+        ]
+        comparable = comparable.loc[
+            ~comparable["series_break"].astype(bool) | (comparable["year"] == comparable["year"].max())
+        ]
+        best = ""
+        if not comparable.empty:
+            latest = comparable.sort_values("year", kind="stable").iloc[-1]
+            same = comparable.loc[
+                (comparable["dataset"] == latest["dataset"])
+                & (comparable["segment"] == latest["segment"])
+                & (comparable["definition"] == latest["definition"])
+                & (comparable.get("definition_version", "") == latest.get("definition_version", ""))
+            ].sort_values("year", kind="stable")
+            change = f" (from {same['value'].iloc[0]:g}% in {int(same['year'].iloc[0])})" if len(same) > 1 else ""
+            best = (
+                f"{dataset_label(latest['dataset'])}, {latest['segment']}: {latest['value']:g}% in "
+                f"{int(latest['year'])}{change}; {latest.get('population', '') or latest['definition']}"
+            )
+            if note := industry.segment_notes.get((str(latest["dataset"]), str(latest["segment"]))):
+                best += f" ({note})"
+        proxies = mine.drop(index=comparable.index) if not comparable.empty else mine
+        named = "; ".join(
+            f"{dataset_label(r['dataset'])} {r['segment']} {r['value']:g}% ({int(r['year'])}, "
+            f"{r.get('measure', '') or 'measure not given'}, {r['verification']})"
+            for _, r in proxies.iterrows()
+        )
+        why = (
+            industry.proxy_note
+            or "Different units (firms, hospitals, people), surveys or sources: compare within a survey only"
+        )
+        if comparable.empty and not industry.segments:
+            why = industry.proxy_note or "No survey in the collection measures it"
+        records.append(
+            {
+                "industry": industry.label,
+                "best comparable figure": best or "no comparable figure",
+                "nearest proxies": named or "none in the collection",
+                "why the proxies do not compare": why if named or not best else "",
+            }
+        )
+    return pd.DataFrame(
+        records, columns=["industry", "best comparable figure", "nearest proxies", "why the proxies do not compare"]
     )
 
 

@@ -57,7 +57,7 @@ def normalise(name: str) -> str:
 
 
 @dataclass
-class ColumnMapping:
+class MarketColumns:
     """For each schema column: the user's column feeding it, or a value for every row."""
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -76,7 +76,7 @@ class ColumnMapping:
         ]
 
 
-def suggest_mapping(user_columns: list[str]) -> ColumnMapping:
+def suggest_mapping(user_columns: list[str]) -> MarketColumns:
     """Guess which of the user's columns feeds each schema column (exact name first, then synonyms).
 
     Args:
@@ -101,7 +101,70 @@ def suggest_mapping(user_columns: list[str]) -> ColumnMapping:
                 mapping[schema_column] = candidate
                 taken.add(candidate)
                 break
-    return ColumnMapping(columns=mapping)
+    return MarketColumns(columns=mapping)
+
+
+# A short table a user types in seconds: (segment or country or industry...), year, value.
+_SLICE_NAMES: dict[str, tuple[str, str]] = {
+    "segment": ("segment", "other"),
+    "industry": ("segment", "industry"),
+    "sector": ("segment", "industry"),
+    "size": ("segment", "size"),
+    "company_size": ("segment", "size"),
+    "function": ("segment", "function"),
+    "country": ("geography", ""),
+    "region": ("geography", ""),
+    "geography": ("geography", ""),
+    "market": ("geography", ""),
+}
+
+
+def quick_columns(user_columns: list[str], source: str, table_name: str = "") -> MarketColumns | None:
+    """Everything but the source filled in for a short table of slice, year and value.
+
+    A table with a year column, a value column and a slice column (segment, industry, sector,
+    size, function, country or region) charts with only the source's name typed: the slice
+    becomes the segment (or the geography), the value column's name the definition, and the rest
+    gets a default the user can change in the full mapping.
+
+    Args:
+        user_columns: the table's column names.
+        source: who the figures come from, as the user typed it ("" leaves it to be typed).
+        table_name: the uploaded file's name, used as the source title.
+
+    Returns:
+        The mapping, or None when the table is not of that shape.
+    """
+    suggested = suggest_mapping(user_columns).columns
+    by_normal = {normalise(column): column for column in user_columns}
+    slices = [(by_normal[name], target, kind) for name, (target, kind) in _SLICE_NAMES.items() if name in by_normal]
+    if "year" not in suggested or "value" not in suggested or not slices:
+        return None
+    column, target, kind = slices[0]
+    value_name = suggested["value"]
+    name = source.strip()
+    mapping = MarketColumns(
+        columns={"year": suggested["year"], "value": value_name, target: column},
+        constants={
+            "dataset": name or "my data",
+            "metric": normalise(value_name) or "value",
+            "definition": f"{value_name} ({name})" if name else str(value_name),
+            "unit": "percent" if "%" in str(value_name) or "percent" in normalise(value_name) else "value",
+            "source_org": name,
+            "source_title": table_name or name,
+            "verification": "primary",
+        },
+    )
+    if target == "segment":
+        mapping.constants["geography"] = "World"
+        mapping.constants["segment_type"] = kind
+    else:
+        mapping.constants["segment"] = "All"
+    for optional in ("unit", "note", "period", "source_url", "segment_type"):
+        if optional in suggested and suggested[optional] not in mapping.columns.values():
+            mapping.columns[optional] = suggested[optional]
+            mapping.constants.pop(optional, None)
+    return mapping
 
 
 def needs_mapping(user_columns: list[str]) -> bool:
@@ -109,7 +172,7 @@ def needs_mapping(user_columns: list[str]) -> bool:
     return not set(REQUIRED_COLUMNS) <= set(user_columns)
 
 
-def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping, *, require_url: bool = True) -> pd.DataFrame:
+def apply_mapping(frame: pd.DataFrame, mapping: MarketColumns, *, require_url: bool = True) -> pd.DataFrame:
     """Build a schema-named table from the user's table; nothing in ``frame`` is changed.
 
     Args:

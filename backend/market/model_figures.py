@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.figure_style import add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.figure_layout import add_secondary_note, base_layout, empty_figure, user_datasets
 from backend.market.figures import caveat_html
-from backend.market.style import (
+from backend.market.series_labels import (
     CONFIDENCE_SYMBOLS,
     PRIMARY_SYMBOL,
     colour_for,

@@ -37,6 +37,24 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "forecast",
     "publisher",
     "origin_country",
+    "measure",
+    "size_threshold",
+    "population",
+    "definition_version",
+    "edition",
+)
+# What an adoption share counts. Shares of different units (firms vs people vs hospitals) never
+# share an axis; the shipped adoption rows must use one of these (uploads may leave it empty).
+MEASURES: tuple[str, ...] = (
+    "firms",
+    "respondents' organisations",
+    "IT professionals' companies",
+    "respondents",
+    "hospitals",
+    "physicians",
+    "teachers",
+    "new passenger cars",
+    "money",
 )
 # Columns holding true/false; the rest (but year and value) are text.
 FLAG_COLUMNS: tuple[str, ...] = ("series_break", "forecast")
@@ -65,6 +83,11 @@ COLUMN_HELP: dict[str, str] = {
     "forecast": "Optional: true for a projected value (a forecast), not a measured one; needs a publisher.",
     "publisher": "Optional: who made the estimate or forecast (e.g. IDC), when source_org is a summariser.",
     "origin_country": "Optional: the country a row is about when geography is 'World' (e.g. a model's developer).",
+    "measure": "Optional: what a share counts, e.g. firms, respondents' organisations, hospitals, physicians.",
+    "size_threshold": "Optional: which firms the population includes by size, e.g. '10+ employees', 'any size'.",
+    "population": "Optional: who was surveyed: country, size threshold and sectors covered.",
+    "definition_version": "Optional: which version of the question or list; a new version starts a new series.",
+    "edition": "Optional: the report edition a value comes from (e.g. AI Index 2025); editions are separate series.",
 }
 VERIFICATIONS: tuple[str, ...] = ("primary", "secondary")
 SEGMENT_TYPES: tuple[str, ...] = (

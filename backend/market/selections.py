@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backend.market.style import dataset_rank
+from backend.market.series_labels import dataset_rank, measure_group
 
 # Headline adoption series: each survey's answer to "does this organisation use AI at all".
 ADOPTION_METRICS: tuple[str, ...] = (
@@ -17,8 +17,9 @@ ADOPTION_METRICS: tuple[str, ...] = (
     "businesses_using_ai",
     "businesses_using_ai_dcms",
 )
-# The headline series is the whole survey area, not its countries (those go to the country chart).
-HEADLINE_GEOGRAPHIES: tuple[str, ...] = ("World", "European Union", "United States", "United Kingdom")
+# A survey that covers several countries has its headline at the whole survey area; its countries
+# go to the country chart. National surveys (Spain, Canada, Korea...) are their own headline.
+SURVEY_AREAS: tuple[str, ...] = ("World", "European Union")
 COUNTRY_METRICS: tuple[str, ...] = (
     "enterprises_using_ai",
     "companies_using_ai_by_region",
@@ -26,6 +27,7 @@ COUNTRY_METRICS: tuple[str, ...] = (
     "companies_using_ai_by_country",
     "organisations_using_genai",
     "organisations_fully_implementing_genai",
+    "enterprises_using_genai",
 )
 INVESTMENT_COUNTRY_METRICS: tuple[str, ...] = ("private_ai_investment",)
 FOCUS_AREA_METRICS: tuple[str, ...] = (
@@ -43,6 +45,12 @@ INVESTMENT_SERIES_METRICS: tuple[str, ...] = (
 )
 # Spending and market-size series that include forecasts (IDC, Gartner).
 SPENDING_METRICS: tuple[str, ...] = ("ai_spending", "genai_spending", "genai_it_spending")
+# What each spending publisher counts: the panels of the spending chart (never one axis).
+SPENDING_PANELS: dict[str, str] = {
+    "IDC": "IDC: all AI spending (applications, infrastructure, IT and business services)",
+    "Gartner": "Gartner: generative-AI IT spending, including AI-capable phones and PCs (devices)",
+}
+INDUSTRY_SPENDING_METRICS: tuple[str, ...] = ("ai_spending_share_by_industry", "ai_spending_cagr_by_industry")
 # Market size and business spending in local currency (China CNY, UK GBP): not comparable with USD series.
 LOCAL_MARKET_METRICS: tuple[str, ...] = ("ai_industry_size", "core_ai_industry_size", "business_ai_spending")
 MODEL_COUNT_METRICS: tuple[str, ...] = ("notable_ai_models", "notable_ai_models_by_sector")
@@ -62,16 +70,46 @@ _SERIES_KEYS = ["dataset", "metric", "year", "source_url"]
 
 
 def adoption_over_time(frame: pd.DataFrame) -> pd.DataFrame:
-    """Headline adoption rows of every survey, over time."""
-    mask = (
-        frame["metric"].isin(ADOPTION_METRICS)
-        & (frame["segment_type"] == "all")
-        & frame["geography"].isin(HEADLINE_GEOGRAPHIES)
-    )
-    rows = frame.loc[mask]
+    """Headline adoption rows of every survey over time: each survey's whole area (the world, the
+    EU, or the one country a national survey covers). Draw them one measure group at a time
+    (:func:`by_measure_group`)."""
+    rows = frame.loc[frame["metric"].isin(ADOPTION_METRICS) & (frame["segment_type"] == "all")]
+    has_area = rows.groupby(["dataset", "metric"])["geography"].transform(lambda g: g.isin(SURVEY_AREAS).any())
+    rows = rows.loc[~has_area | rows["geography"].isin(SURVEY_AREAS)]
     order = rows.assign(_source=rows["dataset"].map(dataset_rank), _metric=rows["metric"].map(ADOPTION_METRICS.index))
     order = order.sort_values(["_source", "_metric", "year"], kind="stable")
     return order.drop(columns=["_source", "_metric"]).reset_index(drop=True)
+
+
+def by_measure_group(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``rows`` split by what they count (``series_labels.measure_group``), official firm surveys
+    first: one chart per group, so no axis holds two measures or two size thresholds."""
+    if rows.empty:
+        return []
+    groups = [measure_group(row) for _, row in rows.iterrows()]
+    labelled = rows.assign(_group=groups)
+    order = sorted(dict.fromkeys(groups), key=_group_rank)
+    return [
+        (group, labelled.loc[labelled["_group"] == group].drop(columns="_group").reset_index(drop=True))
+        for group in order
+    ]
+
+
+def _group_rank(group: str) -> tuple[int, str]:
+    preferred = ("Firms, 10+ employees", "Firms, any size", "Firms, 5+ employees", "Firms, 50+ employees")
+    return (preferred.index(group) if group in preferred else len(preferred), group)
+
+
+def spending_panel(row: pd.Series) -> str:
+    """The spending chart's panel for a row: what its publisher counts."""
+    publisher = str(row.get("publisher", "") or "")
+    return SPENDING_PANELS.get(publisher, publisher or str(row["source_org"]))
+
+
+def spending_by_industry(frame: pd.DataFrame) -> pd.DataFrame:
+    """IDC's forecast split of AI spending by industry: shares and growth rates (forecast rows)."""
+    mask = frame["metric"].isin(INDUSTRY_SPENDING_METRICS)
+    return frame.loc[mask].sort_values(["metric", "value"], kind="stable").reset_index(drop=True)
 
 
 def adoption_by_segment(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -116,11 +154,20 @@ def model_scale(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def your_data_over_time(user_rows: pd.DataFrame, builtin: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A user's overall (segment "All") rows, optionally beside the built-in adoption series."""
-    own = user_rows.loc[user_rows["segment_type"] == "all"]
+    """A user's series over time: overall rows, and one line per segment measured in several years;
+    beside the built-in adoption series of the same measure group when asked (the user's rows first)."""
+    years = user_rows.groupby(["dataset", "metric", "segment"])["year"].transform("nunique")
+    own = user_rows.loc[(user_rows["segment_type"] == "all") | (years > 1)]
     if builtin is None or own.empty:
         return own.reset_index(drop=True)
-    return pd.concat([adoption_over_time(builtin), own], ignore_index=True)
+    ours = adoption_over_time(builtin)
+    groups = {measure_group(row) for _, row in own.iterrows()}
+    same = ours.loc[[measure_group(row) in groups for _, row in ours.iterrows()]]
+    if same.empty:
+        # Nothing of the user's measure: the first built-in group, in its own panel beside theirs.
+        groups_of_ours = by_measure_group(ours)
+        same = groups_of_ours[0][1] if groups_of_ours else ours
+    return pd.concat([own, same], ignore_index=True)
 
 
 def your_data_by_segment(user_rows: pd.DataFrame, builtin: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from backend.errors import (
 from backend.models import memory
 from backend.models.engines import runtimes
 from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
+from backend.models.engines.llama_cpp_engine import LlamaCppModel
 from backend.models.fetch import hub
 from backend.models.load import dtype_convert, int8_stream, quantize
 from backend.models.load.embedding_head import load_embedding_head
@@ -353,14 +354,23 @@ def load_from_plan(plan: LoadPlan, settings: Settings | None = None) -> LoadedMo
             # A model the engine cannot take (another vocabulary layout, an operator the exporter
             # lacks) still runs: in torch, as without the setting; the log says why.
             _LOG.warning("%s on %s failed (%s); loading it in torch", plan.ref, plan.engine, error.__cause__ or error)
-            torch_settings = dataclasses.replace(settings, cpu_engine="")
-            return load_from_plan(plan_load(plan.task, plan.ref, torch_settings, plan.device), torch_settings)
+            return _load_in_torch(plan, settings)
+        if isinstance(model, LlamaCppModel):
+            # Where the engine's process fails mid-reply, the reply goes on in this model's torch loop.
+            model.torch_fallback = lambda: _load_in_torch(plan, settings).decoder
         return _loaded(plan, model, preprocessor, started)
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
         if plan.int8 and not quantize.is_weight_only_int8(model):
             model = quantize.quantize_int8(model)
     return _loaded(plan, model, preprocessor, started)
+
+
+def _load_in_torch(plan: LoadPlan, settings: Settings) -> LoadedModel:
+    torch_settings = dataclasses.replace(settings, cpu_engine="")
+    loaded = load_from_plan(plan_load(plan.task, plan.ref, torch_settings, plan.device), torch_settings)
+    assert isinstance(loaded, LoadedModel)  # an endpoint's model never reaches an engine's load
+    return loaded
 
 
 def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float) -> LoadedModel:

@@ -33,3 +33,11 @@ def catalogue_rows(
             }
         )
     return rows
+
+
+def engine_rows() -> list[dict[str, object]]:
+    """One row per native engine process this app started (llama.cpp): running, restarting or
+    disabled, with its last failure in words; empty when none was started."""
+    from backend.models.engines import llama_cpp_process
+
+    return [state.to_row() for state in llama_cpp_process.engine_states()]

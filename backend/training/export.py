@@ -9,11 +9,11 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs.run_records import PARAMS_FILE
 from backend.jobs.store import SUCCEEDED, Job
 from backend.models.engines import runtimes
+from backend.training.common import MODEL_FOLDER
 from backend.training.evaluation import EVALUATION_FILE
-from backend.training.params import PARAMS_FILE
-from backend.training.runner import MODEL_FOLDER
 
 EXPORT_FOLDER = "export"
 

@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -71,13 +71,7 @@ class SourceRef:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
-        return {
-            "document": self.document,
-            "first_line": self.first_line,
-            "last_line": self.last_line,
-            "status": self.status,
-            "label": self.label(),
-        }
+        return {**asdict(self), "label": self.label()}
 
 
 @dataclass(frozen=True)
@@ -114,19 +108,7 @@ class UseCase:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
-        return {
-            "id": self.id,
-            "industry": self.industry,
-            "title_en": self.title_en,
-            "title_zh": self.title_zh,
-            "description_en": self.description_en,
-            "description_zh": self.description_zh,
-            "tasks": list(self.tasks),
-            "task_basis": self.task_basis,
-            "maturity": self.maturity,
-            "sources": [ref.to_dict() for ref in self.sources],
-            "demo_page": self.demo_page,
-        }
+        return {**asdict(self), "tasks": list(self.tasks), "sources": [ref.to_dict() for ref in self.sources]}
 
 
 @dataclass(frozen=True)

@@ -75,13 +75,7 @@ class SearchResponse:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""
-        return {
-            "query": self.query,
-            "mode": self.mode,
-            "model_ref": self.model_ref,
-            "notice": self.notice,
-            "hits": [hit.to_dict() for hit in self.hits],
-        }
+        return {**asdict(self), "hits": [hit.to_dict() for hit in self.hits]}
 
 
 def _hit(rank: int, use_case: UseCase, score: float, language: str = "", terms: tuple[str, ...] = ()) -> SearchHit:

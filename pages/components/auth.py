@@ -7,20 +7,17 @@ user's owner id is their identity, and their uploads, jobs and models are theirs
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import streamlit as st
 
 from backend import auth
+from backend.config import get_settings
+from backend.jobs import quotas
 from backend.text_safety import plain_markdown
 
 _PASSWORD_FLAG = "auth.password_ok"
 _CLIENT_ID = "auth.client_id"
-# A reverse proxy on another host makes every client share its address; when it sets a header with
-# the real one (e.g. X-Real-IP, X-Forwarded-For), name it here. Only set it behind such a proxy:
-# clients can write any header themselves.
-_ADDRESS_HEADER_ENV = "LSM_CLIENT_ADDRESS_HEADER"
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,8 +26,11 @@ def _password_limiter() -> auth.AttemptLimiter:
     return auth.AttemptLimiter()
 
 
-def _client_address() -> str | None:
-    header = os.environ.get(_ADDRESS_HEADER_ENV, "").strip()
+def client_address() -> str | None:
+    """The visitor's address (from the proxy's header when one is named), None on localhost."""
+    # A reverse proxy on another host makes every client share its address; the setting names the
+    # header that carries the real one (only set behind such a proxy: clients can write any header).
+    header = get_settings().client_address_header
     if header:
         # The proxy appends the address it saw last; earlier entries are whatever the client sent.
         value = str(st.context.headers.get(header) or "").split(",")[-1].strip()
@@ -43,7 +43,12 @@ def client_key() -> auth.ClientKey:
     """This browser session and its address, for the password limiter."""
     if _CLIENT_ID not in st.session_state:
         st.session_state[_CLIENT_ID] = secrets.token_hex(16)
-    return auth.ClientKey(session=st.session_state[_CLIENT_ID], address=_client_address())
+    return auth.ClientKey(session=st.session_state[_CLIENT_ID], address=client_address())
+
+
+def count_work_against_this_visitor() -> None:
+    """Job quotas (``backend.jobs.quotas``) count this run's submissions against this visitor's address."""
+    quotas.set_client(client_address() or client_key().session)
 
 
 def access_policy() -> auth.AccessPolicy:
@@ -81,6 +86,17 @@ def can_open(section: str, page_path: str = "") -> bool:
     return not policy.problem and is_signed_in(policy)
 
 
+def may_run_operator_actions() -> bool:
+    """Whether this session may run the actions that act for everyone (``auth.OPERATOR_ACTIONS``)."""
+    return can_open(auth.OPERATOR_ACTIONS)
+
+
+OPERATOR_ACTIONS_SIGN_IN = (
+    "Unloading every model and preparing every default act for all visitors, so they need sign-in: "
+    "sign in on a protected page (such as Fine-tuning), then come back."
+)
+
+
 def _show_password_form() -> None:
     limiter = _password_limiter()
     with st.form("auth.password_form"):
@@ -88,15 +104,14 @@ def _show_password_form() -> None:
         submitted = st.form_submit_button("Sign in", icon=":material/login:")
     if not submitted:
         return
-    client = client_key()
-    wait = limiter.retry_after(client)
-    if wait > 0:
-        st.error(f"Too many wrong passwords. Try again in {wait:,.0f} seconds.", icon=":material/timer:")
+    stored = access_policy().password_hash
+    attempt = limiter.attempt(client_key(), lambda: auth.check_password(typed, stored))
+    if attempt.wait > 0:
+        st.error(f"Too many wrong passwords. Try again in {attempt.wait:,.0f} seconds.", icon=":material/timer:")
         return
-    if auth.check_password(typed, access_policy().password_hash):
+    if attempt.signed_in:
         st.session_state[_PASSWORD_FLAG] = True
         st.rerun()
-    limiter.record_failure(client)
     st.error("That password is not right.", icon=":material/lock:")
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 from backend.inference import batch
 from backend.jobs import manage, tables
 from backend.jobs.store import Job
+from backend.jobs.submit import RETRYABLE
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import job_monitor
@@ -41,11 +42,13 @@ def _queued(job: Job, key: str) -> None:
 
 
 def _label(job: Job) -> str:
-    when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M")
+    # The job id's tail tells apart runs of the same size started in the same second.
+    when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M:%S")
     count = job.dataset.get("rows", 0)
+    retried = f" · retry {job.dataset['retries']}" if job.dataset.get("retries") else ""
     if job.task == catalogue.IMAGE_CLASSIFICATION:
-        return f"{count:,} images · {when}"
-    return f"{job.title or 'table'} · {count:,} rows · {when}"
+        return f"{count:,} images · {when}{retried} · {job.id[-6:]}"
+    return f"{job.title or 'table'} · {count:,} rows · {when}{retried} · {job.id[-6:]}"
 
 
 def show_runs(task: str, key: str, file_name: str) -> None:
@@ -101,7 +104,7 @@ def _show_finished(job_id: str, key: str, file_name: str) -> None:
                 st.error("The results of this batch are missing from the server.", icon=":material/error:")
             else:
                 show_table_run(result, file_name, key)
-        if job.status in batch.RETRYABLE and st.button(
+        if job.status in RETRYABLE and st.button(
             "Retry", key=f"{key}.batch_retry.{job_id}", icon=":material/replay:", help="Queue it again, same input."
         ):
             # A new run with the same input and options; this one stays, for reference.

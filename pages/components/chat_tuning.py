@@ -8,17 +8,19 @@ checks again when anything changed since.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import streamlit as st
 
 from backend import uploads
 from backend.errors import InvalidInputError
 from backend.jobs.manage import JobView
+from backend.jobs.store import Job
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
-from backend.training import chat_jobs, export
-from backend.training.chat_data import (
+from backend.training import export
+from backend.training.chat import studio as chat_studio
+from backend.training.chat.data import (
     CHAT_SUFFIXES,
     SHAPE_LABELS,
     SHAPES,
@@ -29,7 +31,7 @@ from backend.training.chat_data import (
     guess_mapping,
     read_chat_upload,
 )
-from backend.training.chat_params import (
+from backend.training.chat.params import (
     ALL_LINEAR,
     CHAT_METHODS,
     CHAT_PARAM_RANGES,
@@ -39,11 +41,11 @@ from backend.training.chat_params import (
     ChatTuneParams,
     default_chat_params,
 )
-from backend.training.chat_report import build_chat_curves_figure, side_by_side_table
-from backend.training.params import MAX_TITLE_CHARS
-from pages.components import upload
+from backend.training.chat.report import build_chat_curves_figure, side_by_side_table
+from pages.components import checked_data, upload
 from pages.components.auth import current_owner
-from pages.components.errors import show_error
+from pages.components.errors import show_error, user_errors
+from pages.components.param_form import FormField, show_param_form
 
 METHOD_LABELS = {
     LORA: "LoRA (small adapters on a frozen base; minutes on a CPU for the smallest model)",
@@ -79,6 +81,11 @@ def show_upload(key: str) -> tuple[ChatUpload, str, ChatMapping] | None:
     st.dataframe(chat_upload.table().head(_PREVIEW_ROWS).astype(str), hide_index=True, height=220)
     st.caption(f"{len(chat_upload):,} rows · first {_PREVIEW_ROWS} shown")
     guessed = guess_mapping(chat_upload)
+    # A new file starts from its own guessed shape and columns, not the previous file's choices.
+    if st.session_state.get(f"{key}.mapped_file") != file.digest:
+        for part in ("shape", "prompt", "response", "system"):
+            st.session_state.pop(f"{key}.{part}", None)
+        st.session_state[f"{key}.mapped_file"] = file.digest
     shape = st.selectbox(
         "Data shape",
         SHAPES,
@@ -131,111 +138,71 @@ def pick_base_model(key: str) -> str:
     return folder.strip()
 
 
-def _number(column, label: str, name: str, value: float, key: str, **options) -> float:  # noqa: ANN001
-    bounds = CHAT_PARAM_RANGES[name]
-    return column.number_input(
-        label, min_value=bounds.low, max_value=bounds.high, value=value, step=bounds.step, key=key, **options
-    )
+_LORA_ONLY = ("lora_rank", "lora_alpha", "lora_dropout", "target_modules")
+# Each chat-tuning parameter once; bounds from CHAT_PARAM_RANGES, defaults from default_chat_params.
+PARAM_FIELDS = (
+    FormField("epochs", "Epochs"),
+    FormField("learning_rate", "Learning rate", key="lr", by_method=True, number_format="%.0e"),
+    FormField("batch_size", "Batch size", key="batch", help="Halved on GPU out-of-memory."),
+    FormField(
+        "max_length",
+        "Max length (tokens)",
+        help="Longer conversations are cut at the end; Check data says how many.",
+    ),
+    FormField("validation_fraction", "Validation share", key="validation"),
+    FormField(
+        "precision",
+        "Precision",
+        choices=CHAT_PRECISIONS,
+        help="auto: bf16 mixed precision on a GPU, float32 on a CPU; bf16 on a CPU with bf16 units is faster.",
+    ),
+    FormField("lora_rank", "LoRA rank", key="rank"),
+    FormField("lora_alpha", "LoRA alpha", key="alpha"),
+    FormField("lora_dropout", "LoRA dropout", key="dropout"),
+    FormField(
+        "target_modules",
+        "Target modules",
+        key="modules",
+        text=True,
+        help="all-linear, or names such as q_proj,k_proj,v_proj,o_proj.",
+    ),
+    FormField("report_prompts", "Held-out prompts in the report", key="prompts"),
+    FormField("seed", "Seed"),
+)
 
 
 def pick_parameters(base_model: str, key: str) -> ChatTuneParams:
     """Method, title and hyperparameters with defaults that work; validated on submit."""
     method = st.radio("Method", CHAT_METHODS, format_func=METHOD_LABELS.get, key=f"{key}.method")
-    defaults = default_chat_params(base_model, method)
-    title = st.text_input(
-        "Model title", key=f"{key}.title", max_chars=MAX_TITLE_CHARS, placeholder="e.g. Support assistant"
+    params = show_param_form(
+        PARAM_FIELDS,
+        CHAT_PARAM_RANGES,
+        default_chat_params(base_model, method),
+        key,
+        method,
+        "e.g. Support assistant",
+        disabled=_LORA_ONLY if method == FULL else (),
     )
-    with st.expander("Hyperparameters", icon=":material/tune:"):
-        left, middle, right = st.columns(3)
-        epochs = _number(left, "Epochs", "epochs", defaults.epochs, f"{key}.epochs")
-        learning_rate = _number(
-            middle, "Learning rate", "learning_rate", defaults.learning_rate, f"{key}.lr.{method}", format="%.0e"
-        )
-        batch_size = _number(
-            right, "Batch size", "batch_size", defaults.batch_size, f"{key}.batch", help="Halved on GPU out-of-memory."
-        )
-        max_length = _number(
-            left,
-            "Max length (tokens)",
-            "max_length",
-            defaults.max_length,
-            f"{key}.max_length",
-            help="Longer conversations are cut at the end; Check data says how many.",
-        )
-        validation = _number(
-            middle, "Validation share", "validation_fraction", defaults.validation_fraction, f"{key}.validation"
-        )
-        precision = right.selectbox(
-            "Precision",
-            CHAT_PRECISIONS,
-            key=f"{key}.precision",
-            help="auto: bf16 mixed precision on a GPU, float32 on a CPU; bf16 on a CPU with bf16 units is faster.",
-        )
-        rank = _number(left, "LoRA rank", "lora_rank", defaults.lora_rank, f"{key}.rank", disabled=method == FULL)
-        alpha = _number(
-            middle, "LoRA alpha", "lora_alpha", defaults.lora_alpha, f"{key}.alpha", disabled=method == FULL
-        )
-        dropout = _number(
-            right, "LoRA dropout", "lora_dropout", defaults.lora_dropout, f"{key}.dropout", disabled=method == FULL
-        )
-        modules = left.text_input(
-            "Target modules",
-            ALL_LINEAR,
-            key=f"{key}.modules",
-            disabled=method == FULL,
-            help="all-linear, or names such as q_proj,k_proj,v_proj,o_proj.",
-        )
-        prompts = _number(
-            middle, "Held-out prompts in the report", "report_prompts", defaults.report_prompts, f"{key}.prompts"
-        )
-        seed = _number(right, "Seed", "seed", defaults.seed, f"{key}.seed")
-    return ChatTuneParams(
-        base_model=base_model,
-        title=title.strip(),
-        method=method,
-        epochs=int(epochs),
-        learning_rate=float(learning_rate),
-        batch_size=int(batch_size),
-        max_length=int(max_length),
-        lora_rank=int(rank),
-        lora_alpha=int(alpha),
-        lora_dropout=float(dropout),
-        target_modules=str(modules).strip() or ALL_LINEAR,
-        validation_fraction=float(validation),
-        report_prompts=int(prompts),
-        seed=int(seed),
-        precision=str(precision),
-    )
+    return replace(params, target_modules=params.target_modules.strip() or ALL_LINEAR)
 
 
-@dataclass(frozen=True)
-class _MadeFrom:
-    digest: str
-    mapping: ChatMapping
-    base_model: str
-    max_length: int
-    validation_fraction: float
-    seed: int
-
-
-def _made_from(digest: str, mapping: ChatMapping, params: ChatTuneParams) -> _MadeFrom:
-    return _MadeFrom(digest, mapping, params.base_model, params.max_length, params.validation_fraction, params.seed)
+def _made_from(digest: str, mapping: ChatMapping, params: ChatTuneParams) -> tuple[object, ...]:
+    # Everything the checked conversations depend on: the tokenizer's model, the cut and the split.
+    return (digest, mapping, params.base_model, params.max_length, params.validation_fraction, params.seed)
 
 
 def check_data(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
     """Check the conversations against the base model (raises ShowcaseError); remembered for Start."""
     chat_upload, digest, mapping = data
-    dataset = chat_jobs.check_chat_data(chat_upload, mapping, params, current_owner())
-    st.session_state[f"{key}.checked"] = (_made_from(digest, mapping, params), dataset)
+    dataset = chat_studio.check_chat_data(chat_upload, mapping, params, current_owner())
+    checked_data.remember(key, _made_from(digest, mapping, params), dataset)
     return dataset
 
 
-def checked_data(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
+def checked_dataset(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
     """What *Check data* made from exactly this data and these settings, else a new check."""
-    checked = st.session_state.get(f"{key}.checked")
-    if checked is not None and checked[0] == _made_from(data[1], data[2], params):
-        return checked[1]
-    return check_data(data, params, key)
+    dataset: ChatDataset | None = checked_data.recall(key, _made_from(data[1], data[2], params))
+    return dataset if dataset is not None else check_data(data, params, key)
 
 
 def show_data_summary(dataset: ChatDataset) -> None:
@@ -271,7 +238,7 @@ def show_progress_chart(view: JobView) -> None:
 def show_report(view: JobView) -> None:
     """Validation loss and perplexity before and after, and base vs tuned replies side by side."""
     job = view.job
-    report = chat_jobs.load_report(job)
+    report = chat_studio.load_report(job)
     if report is None:
         st.warning("This job has no report.", icon=":material/warning:")
         return
@@ -319,8 +286,8 @@ def show_model_actions(view: JobView) -> None:
     if job.artefacts.get("adapter_dir"):
         left.download_button(
             "Download LoRA adapter (.zip)",
-            data=lambda: chat_jobs.export_adapter_zip(job).read_bytes(),
-            file_name=chat_jobs.adapter_export_name(job),
+            data=lambda: chat_studio.export_adapter_zip(job).read_bytes(),
+            file_name=chat_studio.adapter_export_name(job),
             mime="application/zip",
             key=f"finetune.adapter.{job.id}",
             icon=":material/download:",
@@ -338,3 +305,19 @@ def show_model_actions(view: JobView) -> None:
         label="Chat with it (pick it in the model list; compare with its base)",
         icon=":material/forum:",
     )
+
+
+def show_new_job_form(key: str) -> Job | None:
+    """Upload, base model, parameters, *Check data* and *Start training*; returns the job it
+    queued, if any (errors are shown)."""
+    data = show_upload(key)
+    params = pick_parameters(pick_base_model(key), key)
+    check, start = checked_data.show_check_and_start(key, data is not None, "Upload conversations to continue.")
+    if check:
+        # The base model's tokenizer formats every conversation; its weights are not read.
+        with user_errors(), st.spinner("Checking the conversations against the base model…"):
+            show_data_summary(check_data(data, params, key))
+    if start:
+        with user_errors(), st.spinner("Checking the data and queuing the job…"):
+            return chat_studio.submit_chat_job(params, checked_dataset(data, params, key), owner=current_owner())
+    return None

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from backend.errors import InvalidInputError, ModelUnavailableError, ShowcaseError
+from backend.errors import InvalidInputError, ModelUnavailableError, ShowcaseError, disk_full_error, is_disk_full
 from backend.text_safety import plain_markdown
 
 _log = logging.getLogger(__name__)
@@ -44,6 +44,10 @@ def user_errors() -> Iterator[None]:
         yield
     except ShowcaseError as error:
         show_error(error)
-    except Exception:  # noqa: BLE001 - the user gets a message; the log keeps the traceback
+    except Exception as error:  # noqa: BLE001 - the user gets a message; the log keeps the traceback
+        if is_disk_full(error):
+            _log.error("Disk full in a page: %s", error)
+            show_error(disk_full_error("this could not be saved or started"))
+            return
         _log.exception("Unexpected error in a page")
         st.error("Something went wrong on our side. The error was logged; please try again.", icon=":material/error:")

@@ -3,44 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
-from backend.jobs import tables
 from backend.jobs.manage import JobView
+from backend.jobs.store import Job
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
-from backend.training import export, figures, jobs
-from backend.training.chat_params import CHAT
-from backend.training.datasets import PreparedDataset
-from backend.training.params import (
+from backend.training import export, figures
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.params import (
     FAST,
     FULL,
     IMAGE,
-    MAX_TITLE_CHARS,
     PARAM_RANGES,
     PRECISIONS,
     TEXT,
     TrainingParams,
     default_params,
 )
-from backend.training.runner import DATA_FOLDER
-from pages.components import chat_tuning, job_monitor
+from backend.training.common import DATA_FOLDER
+from pages.components import checked_data, training_data
+from pages.components.auth import current_owner
+from pages.components.errors import user_errors
+from pages.components.param_form import FormField, show_param_form
 
 LOCAL_FOLDER = "Local folder…"
 METHOD_LABELS = {
     FULL: "Full fine-tuning (every weight; best on a GPU)",
     FAST: "Fast mode (frozen features + small head; seconds on a CPU)",
-}
-STATUS_ICONS = {
-    "queued": ":material/hourglass_top:",
-    "running": ":material/model_training:",
-    "succeeded": ":material/check_circle:",
-    "failed": ":material/error:",
-    "cancelled": ":material/cancel:",
 }
 _DEMO_PAGES = {TEXT: "pages/demos/sentiment.py", IMAGE: "pages/demos/image_classification.py"}
 
@@ -76,18 +69,25 @@ def pick_base_model(task: str, method: str, key: str) -> str:
     return folder.strip()
 
 
-def _number(column: DeltaGenerator, label: str, name: str, defaults: TrainingParams, key: str, **options: Any) -> float:
-    """A number input for the field ``name``: its default, and bounds and step as ``validate`` checks them."""
-    bounds = PARAM_RANGES[name]
-    return column.number_input(
-        label,
-        min_value=bounds.low,
-        max_value=bounds.high,
-        value=getattr(defaults, name),
-        step=bounds.step,
-        key=key,
-        **options,
-    )
+# Each classifier parameter once; bounds from PARAM_RANGES, defaults from default_params.
+PARAM_FIELDS = (
+    FormField("epochs", "Epochs", by_method=True),
+    FormField("learning_rate", "Learning rate", key="lr", by_method=True, number_format="%.0e"),
+    FormField(
+        "batch_size",
+        "Batch size",
+        key="batch",
+        by_method=True,
+        help="Halved automatically if the GPU runs out of memory.",
+    ),
+    FormField("max_length", "Max length (tokens)"),
+    FormField("warmup_ratio", "Warm-up share", key="warmup", by_method=True),
+    FormField("weight_decay", "Weight decay", key="decay"),
+    FormField("early_stopping_patience", "Early stopping patience (epochs, 0 = off)", key="patience"),
+    FormField("validation_fraction", "Validation share", key="validation", slider=True),
+    FormField("precision", "Precision", choices=PRECISIONS, help="auto: bf16 or fp16 on a GPU, fp32 on a CPU."),
+    FormField("seed", "Seed"),
+)
 
 
 def pick_parameters(task: str, method: str, base_model: str, key: str) -> TrainingParams:
@@ -95,69 +95,19 @@ def pick_parameters(task: str, method: str, base_model: str, key: str) -> Traini
 
     Returns unvalidated params: submitting validates them once.
     """
-    defaults = default_params(task, method, base_model)
-    title = st.text_input(
-        "Model title", key=f"{key}.title", max_chars=MAX_TITLE_CHARS, placeholder="e.g. Support tickets by team"
-    )
-    with st.expander("Hyperparameters", icon=":material/tune:"):
-        left, middle, right = st.columns(3)
-        epochs = _number(left, "Epochs", "epochs", defaults, f"{key}.epochs.{method}")
-        learning_rate = _number(middle, "Learning rate", "learning_rate", defaults, f"{key}.lr.{method}", format="%.0e")
-        batch_size = _number(
-            right,
-            "Batch size",
-            "batch_size",
-            defaults,
-            f"{key}.batch.{method}",
-            help="Halved automatically if the GPU runs out of memory.",
-        )
-        max_length = _number(
-            left, "Max length (tokens)", "max_length", defaults, f"{key}.max_length", disabled=task == IMAGE
-        )
-        warmup = _number(
-            middle,
-            "Warm-up share",
-            "warmup_ratio",
-            defaults,
-            f"{key}.warmup.{method}",
-            disabled=method == FAST,
-        )
-        weight_decay = _number(right, "Weight decay", "weight_decay", defaults, f"{key}.decay")
-        patience = _number(
-            left,
-            "Early stopping patience (epochs, 0 = off)",
-            "early_stopping_patience",
-            defaults,
-            f"{key}.patience",
-        )
-        split = PARAM_RANGES["validation_fraction"]
-        validation = middle.slider(
-            "Validation share",
-            split.low,
-            split.high,
-            defaults.validation_fraction,
-            step=split.step,
-            key=f"{key}.validation",
-        )
-        precision = right.selectbox(
-            "Precision", PRECISIONS, key=f"{key}.precision", help="auto: bf16 or fp16 on a GPU, fp32 on a CPU."
-        )
-        seed = _number(left, "Seed", "seed", defaults, f"{key}.seed")
-    return TrainingParams(
-        task=task,
-        method=method,
-        base_model=base_model,
-        title=title.strip(),
-        epochs=int(epochs),
-        learning_rate=float(learning_rate),
-        batch_size=int(batch_size),
-        max_length=int(max_length),
-        warmup_ratio=float(warmup) if method == FULL else 0.0,
-        weight_decay=float(weight_decay),
-        early_stopping_patience=int(patience),
-        validation_fraction=float(validation),
-        seed=int(seed),
-        precision=str(precision),
+    unused = []
+    if task == IMAGE:
+        unused.append("max_length")  # images have no token length
+    if method == FAST:
+        unused.append("warmup_ratio")  # fast mode trains a small head with no warm-up
+    return show_param_form(
+        PARAM_FIELDS,
+        PARAM_RANGES,
+        default_params(task, method, base_model),
+        key,
+        method,
+        "e.g. Support tickets by team",
+        disabled=unused,
     )
 
 
@@ -174,32 +124,16 @@ def show_data_summary(prepared: PreparedDataset) -> None:
         st.warning(plain_markdown(warning), icon=":material/warning:")
 
 
-def show_progress(view: JobView) -> None:
-    """Status line, queue position, progress bar with ETA, and the curves so far."""
-    job = view.job
-    st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {plain_markdown(job.message)}")
-    if job.status == "queued":
-        job_monitor.show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
-    if job.status == "running":
-        eta = tables.format_eta(job.eta_seconds)
-        st.progress(
-            job.progress,
-            text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
-        )
-    if job.status == "failed":
-        st.error(plain_markdown(job.error or "The job failed."), icon=":material/error:")
-    if job.kind == CHAT:
-        chat_tuning.show_progress_chart(view)
-    elif view.history:
-        st.plotly_chart(figures.build_curves_figure(view.history), key=f"finetune.curves.{job.id}")
-    with st.expander("Log", icon=":material/receipt_long:"):
-        st.code("\n".join(line["text"] for line in view.logs[-100:]) or "(empty)", language=None)
+def show_curves(view: JobView) -> None:
+    """Loss, accuracy and F1 curves so far."""
+    if view.history:
+        st.plotly_chart(figures.build_curves_figure(view.history), key=f"finetune.curves.{view.job.id}")
 
 
 def show_report(view: JobView) -> None:
     """Headline metrics, confusion matrix, per-class table, worst mistakes, download and use."""
     job = view.job
-    report = jobs.load_report(job)
+    report = classifier_studio.load_report(job)
     if report is None:
         st.warning("This job has no evaluation report.", icon=":material/warning:")
         return
@@ -264,3 +198,26 @@ def show_model_actions(view: JobView) -> None:
         st.page_link(
             _DEMO_PAGES[job.task], label="Try it in the demo (pick it in the model list)", icon=":material/play_circle:"
         )
+
+
+def show_new_job_form(task: str, key: str) -> Job | None:
+    """A table (``text``) or an image zip (``image``), method, base model, parameters, *Check data*
+    and *Start training*; returns the job it queued, if any (errors are shown)."""
+    data = training_data.show_text_data(key) if task == TEXT else training_data.show_image_zip(key)
+    method = st.radio("Method", (FAST, FULL), format_func=METHOD_LABELS.get, key=f"{key}.method")
+    params = pick_parameters(task, method, pick_base_model(task, method, key), key)
+    check, start = checked_data.show_check_and_start(key, data is not None, "Upload your data to continue.")
+    if check:
+        # The base model is checked too (no download, no weights read), so a model that can never
+        # load is reported here rather than by the worker after queuing.
+        with user_errors():
+            classifier_studio.check_base_model(params, current_owner())
+        with user_errors(), st.spinner("Checking the data…"):
+            show_data_summary(training_data.check_data(data, params, key))
+    if start:
+        with user_errors(), st.spinner("Checking the data and queuing the job…"):
+            # What Check data made, unless the data or settings changed since: then it is checked again.
+            prepared = training_data.checked_dataset(data, params, key)
+            submit_job = classifier_studio.submit_text_job if task == TEXT else classifier_studio.submit_image_job
+            return submit_job(params, prepared, owner=current_owner())
+    return None

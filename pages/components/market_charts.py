@@ -10,10 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from backend.config import get_settings
 from backend.market import store
-from backend.market.briefing import BriefingChart
-from backend.market.figure_style import png_config, with_source_caption
-from backend.market.style import source_markdown
+from backend.market.briefing import BriefingChart, reproduce_link
+from backend.market.figure_layout import png_config, with_source_caption
+from backend.market.series_labels import source_markdown
 from backend.uploads import to_safe_csv
 
 
@@ -47,7 +48,9 @@ def show_chart(
     captioned = with_source_caption(figure, rows)
     st.plotly_chart(captioned, key=f"{key}.chart", width="stretch", config=png_config(file_name))
     sources = store.sources_of(rows)
-    st.caption("**Sources**\n\n" + source_markdown(sources))
+    # Folded: the chart and its caption fit a screen; the full citations are one click away.
+    with st.expander(f"Sources and caveats ({len(sources)})", icon=":material/menu_book:"):
+        st.caption(source_markdown(sources))
     st.download_button(
         "Download this chart's data (CSV)",
         data=to_safe_csv(rows),
@@ -129,11 +132,9 @@ def save_filters(defaults: dict[str, object]) -> str:
 
 
 def page_link(query: str) -> str:
-    """The address of this page with ``query``, when the server knows its own address."""
-    base = str(getattr(st.context, "url", "") or "").split("?", 1)[0]
-    if not base.startswith(("http://", "https://")):
-        return ""
-    return f"{base}?{query}" if query else base
+    """The address of this page with ``query``: on the app's public address (``public_url``
+    setting) when the operator set one, else the address this browser used."""
+    return reproduce_link(get_settings().public_url, str(getattr(st.context, "url", "") or ""), query)
 
 
 def briefing_download(charts: list[BriefingChart], build: Callable[[list[BriefingChart]], str], key: str) -> None:

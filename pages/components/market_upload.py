@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.market.mapping import ColumnMapping, suggest_mapping
+from backend.market.mapping import MarketColumns, suggest_mapping
 from backend.market.schema import COLUMN_HELP, REQUIRED_COLUMNS, SCHEMA_COLUMNS, ValidationResult
 
 NOT_IN_FILE = "(not in my file)"
 _MAX_ISSUES_SHOWN = 500
 
 
-def show_column_mapping(user_columns: list[str], key: str) -> ColumnMapping:
+def show_column_mapping(user_columns: list[str], key: str) -> MarketColumns:
     """One picker per schema column (suggested from the user's names) and, where nothing is picked,
     a box for a value that applies to every row. Starred columns are required."""
     suggested = suggest_mapping(user_columns)
-    mapping = ColumnMapping()
+    mapping = MarketColumns()
     required = [c for c in REQUIRED_COLUMNS if c != "source_url"]
     _show_pickers(required, user_columns, suggested, mapping, key, st.columns(3), star=True)
     optional = [c for c in SCHEMA_COLUMNS if c not in required]
@@ -27,8 +27,8 @@ def show_column_mapping(user_columns: list[str], key: str) -> ColumnMapping:
 def _show_pickers(
     columns: list[str],
     user_columns: list[str],
-    suggested: ColumnMapping,
-    mapping: ColumnMapping,
+    suggested: MarketColumns,
+    mapping: MarketColumns,
     key: str,
     grid: list,
     star: bool,

@@ -14,10 +14,10 @@ import streamlit as st
 
 from backend import uploads
 from backend.columns import guess_label_column, guess_text_column
-from backend.training import datasets, staging
-from backend.training.datasets import ColumnMapping, PreparedDataset
-from backend.training.params import IMAGE, TEXT, TrainingParams
-from pages.components import upload
+from backend.training.classifier import datasets, staging
+from backend.training.classifier.datasets import PreparedDataset, TextLabelColumns
+from backend.training.classifier.params import IMAGE, TEXT, TrainingParams
+from pages.components import checked_data, upload
 from pages.components.upload import UploadedBytes, UploadedTable
 
 _PREVIEW_ROWS = 20
@@ -29,10 +29,10 @@ class TextData:
 
     table: UploadedTable
     validation: UploadedTable | None
-    mapping: ColumnMapping
+    mapping: TextLabelColumns
 
 
-def show_column_mapping(table: UploadedTable, key: str) -> ColumnMapping:
+def show_column_mapping(table: UploadedTable, key: str) -> TextLabelColumns:
     """Text and label column pickers (guessed by default) and the drop-incomplete-rows choice."""
     frame = table.frame
     columns = [str(c) for c in frame.columns]
@@ -42,7 +42,7 @@ def show_column_mapping(table: UploadedTable, key: str) -> ColumnMapping:
     text_column = left.selectbox("Text column", columns, index=columns.index(text), key=f"{key}.text_column")
     label_column = right.selectbox("Label column", columns, index=columns.index(label), key=f"{key}.label_column")
     drop_incomplete = st.checkbox("Drop rows with an empty text or label", key=f"{key}.drop_incomplete")
-    return ColumnMapping(str(text_column), str(label_column), bool(drop_incomplete))
+    return TextLabelColumns(str(text_column), str(label_column), bool(drop_incomplete))
 
 
 def show_text_data(key: str) -> TextData | None:
@@ -91,9 +91,9 @@ def _made_from(data: TextData | UploadedBytes, params: TrainingParams) -> tuple[
 
 def check_data(data: TextData | UploadedBytes, params: TrainingParams, key: str) -> PreparedDataset:
     """Check and split a table or an image zip (raises InvalidInputError); remembered for Start."""
-    previous = st.session_state.pop(f"{key}.checked", None)
+    previous = checked_data.forget(key)
     if previous is not None:
-        staging.discard_staged(previous[1])  # this session's earlier image check, never submitted
+        staging.discard_staged(previous)  # this session's earlier image check, never submitted
     if isinstance(data, UploadedBytes):
         prepared = staging.check_image_data(data.name, data.data, params.validation_fraction, params.seed)
     else:
@@ -105,19 +105,17 @@ def check_data(data: TextData | UploadedBytes, params: TrainingParams, key: str)
             params.seed,
             params.max_length,
         )
-    st.session_state[f"{key}.checked"] = (_made_from(data, params), prepared)
+    checked_data.remember(key, _made_from(data, params), prepared)
     return prepared
 
 
-def checked_data(data: TextData | UploadedBytes, params: TrainingParams, key: str) -> PreparedDataset:
+def checked_dataset(data: TextData | UploadedBytes, params: TrainingParams, key: str) -> PreparedDataset:
     """What *Check data* made from exactly this data and these settings, else a new check.
 
     Checked images can be submitted once (they are moved into the run), so after that they are
     checked again.
     """
-    checked = st.session_state.get(f"{key}.checked")
-    if checked is not None and checked[0] == _made_from(data, params):
-        prepared: PreparedDataset = checked[1]
-        if prepared.task == TEXT or staging.is_staged(prepared):
-            return prepared
+    prepared: PreparedDataset | None = checked_data.recall(key, _made_from(data, params))
+    if prepared is not None and (prepared.task == TEXT or staging.is_staged(prepared)):
+        return prepared
     return check_data(data, params, key)

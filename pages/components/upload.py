@@ -73,6 +73,9 @@ def show_file_upload(
         type=[suffix.lstrip(".") for suffix in suffixes],
         key=key,
         help=" ".join(part for part in (help, _describe(suffixes, limit)) if part),
+        # The browser refuses a larger file before sending it; the server's upload budget
+        # (pages/components/upload_budget.py) bounds what a client that skips this check can send.
+        max_upload_size=uploads.upload_limit_mb(limit),
     )
     if upload is None:
         if empty_message:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from backend import uploads
+from backend.config import get_settings
 from backend.inference import image_classification
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
@@ -52,7 +53,10 @@ with single:
     else:
         if source == "Upload":
             upload = st.file_uploader(
-                "Image", type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES], key="image_classification.upload"
+                "Image",
+                type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
+                key="image_classification.upload",
+                max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
             )
         else:
             upload = st.camera_input("Take a photo", key="image_classification.camera")
@@ -104,7 +108,9 @@ with batch_tab:
         type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
         accept_multiple_files=True,
         key="image_classification.batch_files",
-        help=f"Up to {image_classification.MAX_IMAGES} images; they are processed in batches of similar size.",
+        max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
+        help=f"Up to {image_classification.MAX_IMAGES} images of up to {uploads.MAX_IMAGE_BYTES / 2**20:.0f} MB "
+        f"each, {get_settings().upload_visitor_mb} MB in all; they are processed in batches of similar size.",
     )
     if not files:
         st.info(
@@ -113,6 +119,10 @@ with batch_tab:
     elif model_ref and st.button(
         "Classify every image", key="image_classification.batch_run", icon=":material/table_view:"
     ):
-        request = BatchRequest(catalogue.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
-        batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
+        with user_errors():
+            # Counted and sized from what the files declare, before any of them is read.
+            declared = [(f.name, f.size) for f in files]
+            uploads.check_declared_sizes(declared, image_classification.MAX_IMAGES, uploads.MAX_IMAGE_BYTES)
+            request = BatchRequest(catalogue.IMAGE_CLASSIFICATION, model_ref, file_name=f"{len(files)} images")
+            batch.submit_images(request, [(f.name, f.getvalue()) for f in files], "image_classification")
     batch.show_runs(catalogue.IMAGE_CLASSIFICATION, "image_classification", "image-classification-results.csv")

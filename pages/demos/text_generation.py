@@ -9,6 +9,7 @@ from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
+from backend.text_safety import plain_markdown
 from pages.components import batch, demo
 from pages.components import chat as chat_view
 from pages.components.auth import current_owner
@@ -34,6 +35,8 @@ def _show_stats(entry: dict) -> None:
         )
         if result.notice:
             st.caption(f":material/content_cut: {result.notice}")
+        if result.engine_note:
+            st.caption(f":material/build: {plain_markdown(result.engine_note)}")
     elif entry.get("stopped"):
         st.caption(":material/stop_circle: Stopped before the end (Stop was pressed or the page was left).")
 

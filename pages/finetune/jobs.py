@@ -4,9 +4,11 @@ import streamlit as st
 
 from backend.jobs import manage, tables
 from backend.jobs.store import STATUSES, JobStore
-from backend.training import chat_jobs, figures, jobs
-from backend.training.chat_params import CHAT
-from pages.components import chat_tuning, finetune, job_monitor, models
+from backend.jobs.submit import RETRYABLE
+from backend.training import figures
+from backend.training.chat.params import CHAT
+from backend.training.classifier import studio as classifier_studio
+from pages.components import job_monitor, models, training_jobs
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
@@ -22,7 +24,7 @@ statuses = left.multiselect("Status", STATUSES, key="finetune.jobs.status", plac
 task = right.selectbox("Task", ("all", "text", "image", CHAT), key="finetune.jobs.task")
 listed = []
 with user_errors():
-    listed = jobs.list_jobs(owner, tuple(statuses), None if task == "all" else task)
+    listed = classifier_studio.list_jobs(owner, tuple(statuses), None if task == "all" else task)
     # Once, after the job database was found damaged and rebuilt from the run folders.
     recovered = JobStore().take_recovery_notice()
     if recovered:
@@ -60,21 +62,25 @@ else:
 
     if not by_id[selected].is_finished:
         job_monitor.show_live(
-            selected, "finetune", finetune.show_progress, "Cancel job", "Cancelling: training stops at its next step."
+            selected,
+            "finetune",
+            training_jobs.show_progress,
+            "Cancel job",
+            "Cancelling: training stops at its next step.",
         )
     else:
         with user_errors():
             view = manage.view_job(selected, owner)
-            finetune.show_progress(view)
-            is_chat = view.job.kind == CHAT
+            training_jobs.show_progress(view)
+            kind_view = training_jobs.KIND_VIEWS[view.job.kind]
             if view.job.status == "succeeded":
-                (chat_tuning.show_report if is_chat else finetune.show_report)(view)
-                (chat_tuning.show_model_actions if is_chat else finetune.show_model_actions)(view)
-            elif view.job.status in jobs.RETRYABLE and st.button(
+                kind_view.show_report(view)
+                kind_view.show_model_actions(view)
+            elif view.job.status in RETRYABLE and st.button(
                 "Retry", key=f"finetune.retry.{selected}", icon=":material/replay:", help="Queue it again, same data."
             ):
                 # A new job with the same parameters and data; this one stays, for reference.
-                retried = (chat_jobs.retry_chat_job if is_chat else jobs.retry_job)(selected, owner)
+                retried = kind_view.retry(selected, owner)
                 job_monitor.start_worker_if_needed()
                 st.session_state["finetune.selected_job"] = retried.id
                 st.query_params["job"] = retried.id
@@ -89,18 +95,20 @@ else:
                     del st.query_params["job"]
                     st.rerun()
 
-    # Classifier runs compare on accuracy and F1; chat runs have neither.
-    finished = [job for job in listed if job.status == "succeeded" and job.kind != CHAT]
+    finished = [job for job in listed if job.status == "succeeded" and training_jobs.KIND_VIEWS[job.kind].compared]
     if len(finished) >= 2:
         st.subheader("Compare runs")
         chosen = st.multiselect(
             "Runs",
             [job.id for job in finished],
             default=[job.id for job in finished[:3]],
-            format_func=lambda job_id: by_id[job_id].title or job_id,
+            # A retry keeps its run's title; the id tells the two apart.
+            format_func=lambda job_id: f"{by_id[job_id].title or 'Untitled'} · {job_id}",
             key="finetune.compare",
         )
-        rows = jobs.compare_jobs(chosen, owner)
+        rows = classifier_studio.compare_jobs(chosen, owner)
         if rows:
-            st.plotly_chart(figures.build_comparison_figure(rows, jobs.COMPARED_METRICS), key="finetune.compare_chart")
+            st.plotly_chart(
+                figures.build_comparison_figure(rows, classifier_studio.COMPARED_METRICS), key="finetune.compare_chart"
+            )
             st.dataframe(rows, hide_index=True)

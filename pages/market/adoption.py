@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from backend.market import briefing, figures, growth, industries, model_figures, selections, store
-from backend.market.style import dataset_label
+from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
+from backend.market.series_labels import dataset_label
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
     briefing_download,
@@ -67,7 +67,7 @@ defaults: dict[str, object] = {
     "market.model_metric": "parameters",
     "market.model_countries": [],
 }
-breakdowns = [kind for kind in selections.SEGMENT_KINDS if kind != "industry"]
+breakdowns = [kind for kind in selections.SEGMENT_KINDS if kind not in ("industry", "country")]
 
 
 def initial(key: str, argument: str) -> dict[str, object]:
@@ -86,8 +86,7 @@ restore_filters(
         "market.model_countries": developers,
     }
 )
-with st.container(border=True):
-    st.markdown("**Filters** (empty means all)")
+with st.expander("Filters (empty means all)", icon=":material/filter_alt:"):
     left, middle, right = st.columns(3)
     datasets = left.multiselect("Source", options.datasets, format_func=dataset_label, key="market.datasets")
     geographies = middle.multiselect("Geography", options.geographies, key="market.geographies")
@@ -111,112 +110,219 @@ def chart(figure, chart_rows: pd.DataFrame, key: str, file_name: str) -> None:
         charts.append(shown)
 
 
+def pick_group(label: str, groups: list[str], key: str) -> str | None:
+    """One measure group at a time (what is counted, with the size threshold), first by default."""
+    if not groups:
+        return None
+    choice = st.segmented_control(label, groups, key=key, **({} if key in st.session_state else {"default": groups[0]}))
+    return choice if choice in groups else groups[0]
+
+
+# Each question is one screen: a headline view, with every other panel folded into tabs.
 st.header("Which industries adopt AI most")
 by_industry = industries.industry_rows(rows)
-chart(figures.build_industry_ranking(by_industry), by_industry, "market.industry", "ai_adoption_by_industry.csv")
-st.subheader("Industries of the source documents")
-st.caption(
-    "Every adoption figure the collection holds for each industry the source documents name, with its "
-    "rank within its own survey. An industry no survey measures says so."
+best_tab, ranking_tab, every_tab, coverage_tab = st.tabs(
+    ["Best figure per industry", "Ranking within one survey", "Every survey's ranking", "Every figure per industry"]
 )
-coverage = industries.coverage(rows)
-st.dataframe(coverage.drop(columns=["row_id"]), hide_index=True, width="stretch", key="market.industry_coverage")
+with best_tab:
+    st.caption(
+        "The best comparable figure for each industry of the source documents: a primary national "
+        "statistic that asks every industry the same question. Where there is none, the nearest proxies "
+        "and why they do not compare."
+    )
+    st.dataframe(industries.best_figures(rows), hide_index=True, width="stretch", key="market.best_figures")
+with ranking_tab:
+    survey_names = pd.Series(
+        [f"{dataset_label(d)} {int(y)}" for d, y in zip(by_industry["dataset"], by_industry["year"], strict=True)],
+        index=by_industry.index,
+        dtype=str,
+    )
+    # The survey with the most industries first: it answers "which industries" most broadly.
+    panels = survey_names.value_counts(sort=True).index.tolist()
+    survey = st.selectbox("Survey", panels, key="market.industry_survey") if panels else None
+    one = by_industry.loc[survey_names == survey]
+    chart(figures.build_industry_ranking(one), one, "market.industry_one", "ai_adoption_by_industry_one_survey.csv")
+with every_tab:
+    chart(figures.build_industry_ranking(by_industry), by_industry, "market.industry", "ai_adoption_by_industry.csv")
+with coverage_tab:
+    st.caption(
+        "Every adoption figure the collection holds for each industry the source documents name, with its "
+        "rank within its own survey. An industry no survey measures says so."
+    )
+    coverage = industries.coverage(rows)
+    st.dataframe(coverage.drop(columns=["row_id"]), hide_index=True, width="stretch", key="market.industry_coverage")
 
 st.header("How fast adoption grows")
 over_time = selections.adoption_over_time(rows)
-chart(figures.build_adoption_over_time(over_time), over_time, "market.over_time", "ai_adoption_over_time.csv")
+groups = selections.by_measure_group(over_time)
+charted.append(over_time)
+group = pick_group("What is counted", [g for g, _ in groups], "market.measure")
 changes = growth.series_changes(rows)
-growth_rows = rows.loc[rows["row_id"].isin({i for c in changes for i in c.row_ids})]
-chart(figures.build_growth_bars(changes), growth_rows, "market.growth", "ai_growth_per_series.csv")
-st.dataframe(growth.changes_table(changes), hide_index=True, width="stretch", key="market.growth_table")
-rates = selections.stated_rates(rows)
-chart(figures.build_stated_rates(rates), rates, "market.stated_rates", "ai_growth_rates_stated.csv")
-
-st.header("Adoption by company size, country and technology")
-kind = st.segmented_control(
-    "Break down by",
-    breakdowns,
-    format_func=selections.SEGMENT_KINDS.get,
-    key="market.breakdown",
-    **initial("market.breakdown", "default"),
-)
-kind = kind or "size"
-for other in breakdowns:
-    charted.append(selections.adoption_by_segment(rows, other))
-by_segment = selections.adoption_by_segment(rows, kind)
-chart(
-    figures.build_adoption_by_segment(by_segment, kind), by_segment, "market.by_segment", f"ai_adoption_by_{kind}.csv"
-)
+if group is None:
+    st.info("No adoption figures match the current filters. Widen the filters above.", icon=":material/filter_alt_off:")
+else:
+    group_rows = dict(groups)[group]
+    left, right = st.columns([3, 2])
+    with left:
+        chart(figures.build_adoption_over_time(group_rows), group_rows, "market.over_time", "ai_adoption_over_time.csv")
+    # Whole populations only beside the headline chart; size classes and technologies are in the expander below.
+    in_group = [c for c in changes if c.group == group and c.per_year_unit == "pp per year" and c.segment == "All"]
+    in_group_rows = rows.loc[rows["row_id"].isin({i for c in in_group for i in c.row_ids})]
+    with right:
+        chart(
+            figures.build_growth_bars(in_group, f"Change per year: {group}"),
+            in_group_rows,
+            "market.growth_group",
+            "ai_growth_per_series_in_group.csv",
+        )
+with st.expander("Every series' change per year, all measures (and growth rates as the sources state them)"):
+    growth_rows = rows.loc[rows["row_id"].isin({i for c in changes for i in c.row_ids})]
+    chart(figures.build_growth_bars(changes), growth_rows, "market.growth", "ai_growth_per_series.csv")
+    st.dataframe(growth.changes_table(changes), hide_index=True, width="stretch", key="market.growth_table")
+    rates = selections.stated_rates(rows)
+    chart(figures.build_stated_rates(rates), rates, "market.stated_rates", "ai_growth_rates_stated.csv")
+with st.expander("Adoption by company size, AI technology and business function"):
+    kind = st.segmented_control(
+        "Break down by",
+        breakdowns,
+        format_func=selections.SEGMENT_KINDS.get,
+        key="market.breakdown",
+        **initial("market.breakdown", "default"),
+    )
+    kind = kind or "size"
+    for other in breakdowns:
+        charted.append(selections.adoption_by_segment(rows, other))
+    by_segment = selections.adoption_by_segment(rows, kind)
+    chart(
+        figures.build_adoption_by_segment(by_segment, kind),
+        by_segment,
+        "market.by_segment",
+        f"ai_adoption_by_{kind}.csv",
+    )
 
 st.header("Where the money goes")
-investment = selections.investment_over_time(rows)
-chart(
-    figures.build_investment_over_time(investment), investment, "market.investment_time", "ai_investment_over_time.csv"
+money_tabs = st.tabs(
+    [
+        "Investment over time",
+        "Spending: IDC vs Gartner",
+        "Spending by industry",
+        "By country",
+        "By focus area",
+        "Local currency",
+    ]
 )
-by_country = selections.investment_by_country(rows)
-chart(
-    figures.build_investment_by_country(by_country),
-    by_country,
-    "market.investment_country",
-    "ai_investment_by_country.csv",
-)
-by_focus = selections.investment_by_focus_area(rows)
-chart(
-    figures.build_investment_by_focus_area(by_focus),
-    by_focus,
-    "market.investment_focus",
-    "ai_investment_by_focus_area.csv",
-)
-spending = selections.spending_forecasts(rows)
-chart(figures.build_spending_forecasts(spending), spending, "market.spending", "ai_spending_forecasts.csv")
-local = selections.local_markets(rows)
-chart(figures.build_local_markets(local), local, "market.local_markets", "ai_market_local_currency.csv")
-
-st.header("Models")
-left, right = st.columns([2, 1])
-metric = left.segmented_control(
-    "Measure",
-    list(selections.MODEL_SCALE_METRICS),
-    format_func={"parameters": "Parameters", "training_compute": "Training compute"}.get,
-    key="market.model_metric",
-    **initial("market.model_metric", "default"),
-)
-metric = metric or "parameters"
-countries = right.multiselect("Developer country", developers, key="market.model_countries")
-model_rows = selections.models_from(rows, tuple(countries))
-for other in selections.MODEL_SCALE_METRICS:
-    charted.append(selections.model_scale(rows, other))
-scale = selections.model_scale(model_rows, metric)
-chart(model_figures.build_model_scale(scale, metric), scale, "market.model_scale", f"notable_models_{metric}.csv")
-counts = selections.model_counts(rows)
-chart(figures.build_model_counts(counts), counts, "market.model_counts", "notable_models_by_country.csv")
-
-st.header("Other figures")
-other = selections.not_charted(rows, charted)
-st.caption(
-    f"{len(other)} figure(s) that no chart above draws, with their source and caveat, so nothing shipped is hidden."
-)
-if not other.empty:
-    st.dataframe(
-        other[
-            [
-                "dataset",
-                "definition",
-                "geography",
-                "segment",
-                "year",
-                "value",
-                "unit",
-                "note",
-                "source_org",
-                "source_url",
-            ]
-        ],
-        hide_index=True,
-        width="stretch",
-        key="market.other",
-        column_config={"source_url": st.column_config.LinkColumn("source")},
+with money_tabs[0]:
+    investment = selections.investment_over_time(rows)
+    chart(
+        figures.build_investment_over_time(investment),
+        investment,
+        "market.investment_time",
+        "ai_investment_over_time.csv",
     )
+with money_tabs[1]:
+    spending = selections.spending_forecasts(rows)
+    chart(figures.build_spending_forecasts(spending), spending, "market.spending", "ai_spending_forecasts.csv")
+with money_tabs[2]:
+    by_industry_spend = selections.spending_by_industry(rows)
+    chart(
+        figures.build_spending_by_industry(by_industry_spend),
+        by_industry_spend,
+        "market.spending_industry",
+        "ai_spending_by_industry.csv",
+    )
+with money_tabs[3]:
+    by_country = selections.investment_by_country(rows)
+    chart(
+        figures.build_investment_by_country(by_country),
+        by_country,
+        "market.investment_country",
+        "ai_investment_by_country.csv",
+    )
+with money_tabs[4]:
+    by_focus = selections.investment_by_focus_area(rows)
+    chart(
+        figures.build_investment_by_focus_area(by_focus),
+        by_focus,
+        "market.investment_focus",
+        "ai_investment_by_focus_area.csv",
+    )
+with money_tabs[5]:
+    local = selections.local_markets(rows)
+    chart(figures.build_local_markets(local), local, "market.local_markets", "ai_market_local_currency.csv")
+
+st.header("How countries compare")
+st.caption(
+    "One measure at a time. Only official statistics of firms with 10+ employees (Eurostat, Spain's INE) compare "
+    "like for like; China's figures count other things (IT professionals, large organisations, respondents), "
+    "each under its own measure."
+)
+country_rows = selections.adoption_by_segment(rows, "country")
+country_groups = selections.by_measure_group(country_rows)
+charted.append(country_rows)
+measure_column, year_column = st.columns([3, 1])
+with measure_column:
+    country_group = pick_group("What is counted", [g for g, _ in country_groups], "market.country_measure")
+if country_group is not None:
+    one_group = dict(country_groups)[country_group]
+    country_years = sorted({int(y) for y in one_group["year"]}, reverse=True)
+    if len(country_years) > 1:
+        year = year_column.segmented_control(
+            "Year",
+            country_years,
+            key="market.country_year",
+            **({} if "market.country_year" in st.session_state else {"default": country_years[0]}),
+        )
+        one_group = one_group.loc[one_group["year"] == (year or country_years[0])]
+    chart(
+        figures.build_adoption_by_segment(one_group, "country"),
+        one_group,
+        "market.by_country",
+        "ai_adoption_by_country.csv",
+    )
+
+with st.expander("Models: size, training compute and counts by country"):
+    left, right = st.columns([2, 1])
+    metric = left.segmented_control(
+        "Measure",
+        list(selections.MODEL_SCALE_METRICS),
+        format_func={"parameters": "Parameters", "training_compute": "Training compute"}.get,
+        key="market.model_metric",
+        **initial("market.model_metric", "default"),
+    )
+    metric = metric or "parameters"
+    countries = right.multiselect("Developer country", developers, key="market.model_countries")
+    model_rows = selections.models_from(rows, tuple(countries))
+    for other in selections.MODEL_SCALE_METRICS:
+        charted.append(selections.model_scale(rows, other))
+    scale = selections.model_scale(model_rows, metric)
+    chart(model_figures.build_model_scale(scale, metric), scale, "market.model_scale", f"notable_models_{metric}.csv")
+    counts = selections.model_counts(rows)
+    chart(figures.build_model_counts(counts), counts, "market.model_counts", "notable_models_by_country.csv")
+
+other = selections.not_charted(rows, charted)
+with st.expander(f"Other figures ({len(other)}): every figure no chart above draws"):
+    st.caption("With their source and caveat, so nothing shipped is hidden.")
+    if not other.empty:
+        st.dataframe(
+            other[
+                [
+                    "dataset",
+                    "definition",
+                    "geography",
+                    "segment",
+                    "year",
+                    "value",
+                    "unit",
+                    "note",
+                    "source_org",
+                    "source_url",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+            key="market.other",
+            column_config={"source_url": st.column_config.LinkColumn("source")},
+        )
 
 query = save_filters(defaults)
 st.header("Briefing for a review deck")
@@ -238,6 +344,8 @@ filters_text = "; ".join(
 )
 briefing_download(
     selected,
-    lambda chosen: briefing.build_briefing_html(chosen, generated=datetime.now(UTC), filters=filters_text, link=link),
+    lambda chosen: briefing.build_briefing_html(
+        chosen, generated=datetime.now(UTC), filters=filters_text, link=link, findings=findings.key_findings(rows)
+    ),
     key="market.briefing",
 )

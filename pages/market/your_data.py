@@ -4,6 +4,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.market import figures, mapping, schema, selections
+from backend.market.series_labels import measure_group
 from backend.text_safety import plain_markdown
 from pages.components.errors import user_errors
 from pages.components.market_charts import market_data, show_chart
@@ -49,10 +50,26 @@ table = uploaded.frame
 st.caption(f"{plain_markdown(uploaded.name)}: {len(table):,} rows, {len(table.columns)} columns.")
 
 user_columns = list(table.columns)
+column_map = None
 if mapping.needs_mapping(user_columns):
-    st.subheader("Map your columns")
-    st.caption("Pick the column that holds each field, or type a value that applies to every row.")
-    column_map = show_column_mapping(user_columns, "your_data")
+    source = st.text_input(
+        "Where these figures come from",
+        value=uploaded.name.rsplit(".", 1)[0],
+        max_chars=120,
+        key="your_data.source",
+        help="A survey, a report or a team: it names the series and the source list.",
+    )
+    quick = mapping.quick_columns(user_columns, source, uploaded.name)
+    if quick is not None and not st.toggle("Map every column myself", key="your_data.full_mapping"):
+        column_map = quick
+        st.caption(
+            "Read as segment (or country), year and value; everything else has a default "
+            "(verification primary, unit percent when the value column says %). Switch on the toggle to change them."
+        )
+    else:
+        st.subheader("Map your columns")
+        st.caption("Pick the column that holds each field, or type a value that applies to every row.")
+        column_map = show_column_mapping(user_columns, "your_data")
 else:
     column_map = mapping.suggest_mapping(user_columns)
 
@@ -79,11 +96,16 @@ if view == "Beside the built-in figures":
 
 over_time = selections.your_data_over_time(result.rows, builtin)
 show_chart(
-    figures.build_time_series(over_time, "Your data over time", "Overall figures (segment 'All') by year"),
+    figures.build_time_series(
+        over_time,
+        "Your data over time",
+        "One line per segment measured in several years; built-in figures in their own panel",
+        panel_of=measure_group if builtin is not None else None,
+    ),
     over_time,
     "your_data.over_time",
     "your_data_over_time.csv",
-    empty_message="Your table has no overall rows (segment 'All'), so there is nothing to draw over time.",
+    empty_message="No segment of your table has two or more years, so there is no line to draw; the bars below show it.",
 )
 by_segment = selections.your_data_by_segment(result.rows, builtin)
 show_chart(

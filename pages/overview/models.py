@@ -6,11 +6,13 @@ from backend.config import get_settings
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
-from backend.models.status import catalogue_rows
+from backend.models.status import catalogue_rows, engine_rows
+from pages.components.auth import OPERATOR_ACTIONS_SIGN_IN, may_run_operator_actions
 from pages.components.models import current_device, model_cache, show_prepare_defaults
 
 settings = get_settings()
 device = current_device()
+operator = may_run_operator_actions()
 
 st.title("Models")
 st.caption("Every demo runs a model from this catalogue, or a local model folder you point it at.")
@@ -33,19 +35,29 @@ st.subheader("Ready for a demo?")
 st.caption("Downloaded: on this server's disk. Loadable: can load now. Loaded: in memory, answers at once.")
 loaded_keys = {(item.task, item.model_ref) for item in model_cache().loaded()}
 st.dataframe([row.to_row() for row in readiness.readiness(loaded_keys, settings)], hide_index=True, width="stretch")
-show_prepare_defaults()
+if operator:
+    show_prepare_defaults()
 
 st.subheader("Loaded now")
 loaded = model_cache().loaded()
 if loaded:
     st.dataframe([item.__dict__ for item in loaded], hide_index=True, width="stretch")
-    if st.button("Unload all models", key="models.unload_all", icon=":material/delete_sweep:"):
+    if operator and st.button("Unload all models", key="models.unload_all", icon=":material/delete_sweep:"):
         model_cache().clear()
         st.rerun()
 else:
     st.info(
         "No model is loaded. Models load on first use and the least recently used is dropped when the budget is full."
     )
+
+if not operator:
+    st.caption(OPERATOR_ACTIONS_SIGN_IN)
+
+# Native engines (issue 23): each runs in its own process; a crash or hang there is shown here.
+if engines := engine_rows():
+    st.subheader("Native engines")
+    st.caption("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply.")
+    st.dataframe(engines, hide_index=True, width="stretch")
 
 st.subheader("Catalogue")
 task = st.segmented_control("Task", catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 
 import pytest
 
@@ -240,18 +242,98 @@ def test_new_sessions_from_one_address_are_braked_by_the_address_limit():
     assert limiter.retry_after(auth.ClientKey("fresh-session-9", "198.51.100.2")) == 0
 
 
-def test_unknown_addresses_fall_back_to_the_session_and_the_global_ceiling():
+def test_no_number_of_guessing_addresses_holds_back_a_new_one_with_the_right_password():
     now = [1000.0]
-    limiter = _limiter(now, max_failures=5, max_failures_per_address=8, max_failures_global=20)
-    # Localhost or a same-host proxy: no address, so every client is known by its session only.
-    for attempt in range(19):
-        limiter.record_failure(auth.ClientKey(f"session-{attempt}", None))
-    assert limiter.retry_after(auth.ClientKey("another", None)) == 0
-    limiter.record_failure(auth.ClientKey("session-19", None))
-    # The last resort: a distributed attack past the global ceiling holds everyone for the window.
-    assert limiter.retry_after(auth.ClientKey("another", "198.51.100.2")) == 60
-    now[0] += 60
-    assert limiter.retry_after(auth.ClientKey("another", "198.51.100.2")) == 0
+    limiter = _limiter(now)  # the production limits
+    # 2,000 addresses in 200 networks, each failing at its own limits within the minute.
+    for network in range(200):
+        for host in range(10):
+            client = auth.ClientKey(f"s-{network}-{host}", f"10.{network // 250}.{network % 250}.{host}")
+            for _ in range(5):
+                limiter.attempt(client, lambda: False)
+    assert limiter.retry_after(auth.ClientKey("s-0-0", "10.0.0.0")) == 60
+    user = auth.ClientKey("user", "198.51.100.20")
+    assert limiter.attempt(user, lambda: True) == auth.Attempt(signed_in=True)
+
+
+def test_addresses_rotated_within_one_network_meet_the_network_brake():
+    now = [1000.0]
+    limiter = _limiter(now, max_failures_per_network=50)
+    for host in range(50):
+        limiter.record_failure(auth.ClientKey(f"s{host}", f"203.0.113.{host}"))
+    assert limiter.retry_after(auth.ClientKey("new", "203.0.113.200")) == 60
+    # IPv6: a host owns its /64; rotating within it does not escape the brake.
+    for host in range(50):
+        limiter.record_failure(auth.ClientKey(f"v6-{host}", f"2001:db8:1:2::{host:x}"))
+    assert limiter.retry_after(auth.ClientKey("new", "2001:db8:1:2:ffff::1")) == 60
+    assert limiter.retry_after(auth.ClientKey("new", "2001:db8:1:3::1")) == 0
+    assert limiter.retry_after(auth.ClientKey("new", "198.51.100.1")) == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.77", "203.0.113.0/24"),
+        ("::ffff:203.0.113.77", "203.0.113.0/24"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("not-an-address", ""),
+    ],
+)
+def test_network_of_an_address(address, network):
+    assert auth.network_of(address) == network
+
+
+def test_parallel_guesses_cannot_pass_a_limit_together():
+    limiter = auth.AttemptLimiter(max_failures=5, window_seconds=600)
+    client = auth.ClientKey("one-session", "203.0.113.9")
+    start = threading.Barrier(40)
+    checked: list[bool] = []
+
+    def guess() -> None:
+        start.wait()
+        limiter.attempt(client, lambda: checked.append(True) or time.sleep(0.01) or False)
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 5, "exactly the limit of guesses were checked"
+
+
+def test_a_right_password_is_not_counted_as_a_failure():
+    now = [1000.0]
+    limiter = _limiter(now, max_failures=2)
+    client = auth.ClientKey("s", "203.0.113.9")
+    for _ in range(5):
+        assert limiter.attempt(client, lambda: True).signed_in
+    assert limiter.retry_after(client) == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "weak"),
+    [
+        ("password", True),
+        ("Password1", True),
+        ("aaaaaaaaaaaaaaaaaaaaaaaa", True),
+        ("correct-Horse-7", False),
+        ("correct horse battery staple", False),
+    ],
+)
+def test_weak_shared_passwords_are_refused_with_the_rule(password, weak):
+    problem = auth.password_problem(password)
+    assert bool(problem) is weak
+    if weak:
+        assert problem == f"The password is too weak. It needs {auth.PASSWORD_RULE}."
+
+
+def test_the_hash_command_refuses_a_weak_password(monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getpass", lambda _prompt="": "letmein")
+    with pytest.raises(SystemExit) as refused:
+        auth.main()
+    assert str(refused.value).startswith("The password is too weak. It needs at least 12 characters")
 
 
 def test_limiter_forgets_old_clients():
@@ -269,7 +351,7 @@ def test_default_protected_entries_name_real_sections_or_pages():
     from pages.components.navigation import PAGES, SECTIONS
 
     known = set(SECTIONS) | {page.path for page in PAGES}
-    assert set(auth.DEFAULT_PROTECTED) <= known
+    assert set(auth.DEFAULT_PROTECTED) <= known | {auth.OPERATOR_ACTIONS}
 
 
 def test_page_paths_can_be_protected_one_by_one(tmp_path, monkeypatch):

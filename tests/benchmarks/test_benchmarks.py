@@ -42,6 +42,9 @@ def tiny_results(settings, tmp_path_factory) -> tuple[dict, Path]:
     # One torch thread: the tiny models' operations are too small to split, and a two-thread pool
     # on a busy two-core machine waits for its other thread at every step (half the run's time).
     env["OMP_NUM_THREADS"] = "1"
+    # The bfloat16 path, as an AMX server runs it on its own (forced, so every host checks it): the
+    # smaller sizes, where a tiny model's weights once rounded to 0.0 MB.
+    env["LSM_CPU_BFLOAT16"] = "on"
     command = [sys.executable, "-m", "benchmarks", "--tiny", "--out", str(out), "--tasks",
                "sentiment", "translation", "image-classification", "text-generation", "finetune", "app"]  # fmt: skip
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -77,6 +80,7 @@ def test_loads_report_their_own_peak_and_the_engine_row_its_answers(tiny_results
         figures = result["ours"]
         assert _is_number(figures["load_delta_rss_mb"]) and figures["load_delta_rss_mb"] <= figures["delta_rss_mb"]
         assert _is_number(figures["weights_mb"]) and figures["weights_mb"] > 0
+        assert figures["dtype"] == "bfloat16"  # the forced path, whatever this CPU has
     onnx = by_task["sentiment"]
     assert onnx["ours_engine"]["engine"] == "onnx" and onnx["ours_engine"]["dtype"] == "float32"
     assert all(_is_number(onnx["ours_engine"][name]) for name in _PATH_FIGURES)
@@ -121,6 +125,13 @@ def test_app_startup_and_environment_are_recorded(tiny_results):
     assert results["errors"] == []
     markdown = (out / "tiny-cpu.md").read_text(encoding="utf-8")
     assert "| task | path |" in markdown and "ours/baseline" in markdown
+
+
+def test_sizes_never_round_a_model_to_nothing():
+    # A tiny test model in bfloat16 holds about 40 kB; real models read to one decimal.
+    assert measure.size_mb(40_000) == pytest.approx(0.0381)
+    assert measure.size_mb(270 * 2**20 + 123_456) == 270.1
+    assert measure.size_mb(0) == 0.0
 
 
 def test_percentile_interpolates():

@@ -10,7 +10,10 @@ checked. Nothing may be killed, and the memory the kernel cannot reclaim (anonym
 tensors made at run time) must leave room for the largest default's weights, which are mapped
 from their files (page cache the kernel drops and re-reads at the limit). Float32 is forced
 (``LSM_CPU_BFLOAT16=off``), the larger case, as on a CPU without bfloat16 units. The peaks, per
-phase and per process, are printed and written to ``test-artifacts/memory-limit.json``.
+phase and per process, are printed and written to ``test-artifacts/memory-limit.json``, with the
+torch build the server ran with (the test's own interpreter): PyPI's CUDA build of torch holds about
+twice the CPU build's memory after ``import torch``, in the server and again in the worker, so a
+peak means little without it (``benchmarks/RESULTS.md`` has both).
 
 Set ``LSM_TEST_STANDINS_CACHE`` to a folder to keep the stand-ins (2.3 GB, one to two minutes to build)
 between runs; otherwise they are built in the session's models folder (shared with
@@ -131,6 +134,14 @@ def _largest_table(path: Path) -> int:
     return rows
 
 
+def torch_build() -> dict[str, object]:
+    """The torch the server and its worker run: they start with this process's interpreter."""
+    import torch
+
+    cuda = torch.version.cuda
+    return {"version": torch.__version__, "cuda": cuda, "build": f"CUDA {cuda}" if cuda else "CPU"}
+
+
 def _run_example(tab, url: str, path: str, button: str) -> None:
     tab.goto(f"{url}/{path}")
     wait_until_idle(tab)
@@ -239,7 +250,11 @@ def test_app_and_worker_stay_within_community_cloud_memory(browser, memory_group
         workers = [pid for pid in memory_group.pids() if pid != app.process.pid]
         alive = app.process.poll() is None and is_healthy(app.url)
     finally:
-        report = {**watch.report(), "timings_s": {key: round(value, 1) for key, value in timings.items()}}
+        report = {
+            "torch": torch_build(),
+            **watch.report(),
+            "timings_s": {key: round(value, 1) for key, value in timings.items()},
+        }
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         REPORT.write_text(json.dumps(report, indent=2))
         print(json.dumps(report, indent=2))

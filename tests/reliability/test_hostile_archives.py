@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from backend.errors import InvalidInputError
-from backend.training.image_data import prepare_image_dataset
+from backend.training.classifier.image_data import prepare_image_dataset
 
 
 class _GbkNameInfo(zipfile.ZipInfo):
@@ -47,3 +47,10 @@ def test_folders_differing_only_in_case_cannot_overwrite_each_other(tmp_path):
     names = [f"cats/{i}.png" for i in range(6)] + [f"Cats/{i}.png" for i in range(6)]
     with pytest.raises(InvalidInputError, match="overwrite each other"):
         prepare_image_dataset("pets.zip", _gbk_zip(names), tmp_path / "data")
+
+
+def test_gbk_names_that_are_also_valid_utf8_are_decided_with_the_rest_of_the_archive(tmp_path):
+    # 猫 in GBK is the bytes C3 A8, which also read as UTF-8 "è"; 狗 is not valid UTF-8.
+    names = [f"{label}/{i}.png" for label in ("猫", "狗") for i in range(6)]
+    dataset = prepare_image_dataset("宠物.zip", _gbk_zip(names), tmp_path / "data")
+    assert set(dataset.summary["classes"]) == {"猫", "狗"}

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from markdown_it import MarkdownIt
 
-from backend.training.datasets import ColumnMapping, prepare_text_dataset
+from backend.training.classifier.datasets import TextLabelColumns, prepare_text_dataset
+from backend.training.classifier.model_card import build_model_card
+from backend.training.classifier.params import FAST, TrainingParams
 from backend.training.evaluation import build_report
-from backend.training.model_card import build_model_card
-from backend.training.params import FAST, TrainingParams
 
 PAYLOADS = ["![x](http://evil.example/a.png)", "[click](http://evil.example)", "<img src=x onerror=alert(1)>"]
 
@@ -21,7 +21,7 @@ def test_hostile_title_labels_and_columns_stay_plain_text_in_the_card():
     frame = pd.DataFrame(
         {PAYLOADS[1]: [f"example text {i}" for i in range(24)], PAYLOADS[2]: [labels[i % 2] for i in range(24)]}
     )
-    dataset = prepare_text_dataset(frame, ColumnMapping(PAYLOADS[1], PAYLOADS[2]))
+    dataset = prepare_text_dataset(frame, TextLabelColumns(PAYLOADS[1], PAYLOADS[2]))
     params = TrainingParams(
         "text", FAST, "org/base\nlicense: evil", title="# Title <b>bold</b> [x](http://evil.example)"
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from backend.errors import InvalidInputError
-from backend.training.datasets import ColumnMapping, prepare_text_dataset
+from backend.training.classifier.datasets import TextLabelColumns, prepare_text_dataset
 
 
 def test_thousands_of_well_populated_classes_are_refused_before_a_job_can_be_submitted():
@@ -20,4 +20,4 @@ def test_thousands_of_well_populated_classes_are_refused_before_a_job_can_be_sub
         }
     )
     with pytest.raises(InvalidInputError, match="3,000 different values"):
-        prepare_text_dataset(frame, ColumnMapping("text", "label"))
+        prepare_text_dataset(frame, TextLabelColumns("text", "label"))

@@ -13,8 +13,8 @@ from backend.jobs import manage
 from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
 from backend.model_registry import list_local_models, write_manifest
 from backend.models.resolve import catalogue
-from backend.training import jobs
-from backend.training.params import FAST, TrainingParams
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
 
 
@@ -29,7 +29,7 @@ def _submit(local, owner: str, embeddings: str) -> str:
     if not base.exists():
         shutil.copytree(embeddings, base)
     params = TrainingParams("text", FAST, str(base), title=f"{owner or 'shared'} model")
-    return jobs.submit_text_job(
+    return classifier_studio.submit_text_job(
         params, prepared_texts(learnable_texts(per_class=6), params), owner=owner, settings=local
     ).id
 
@@ -38,9 +38,9 @@ def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):
     ana = _submit(local, "ana@example.com", tiny_model_paths["embeddings"])
     bob = _submit(local, "oidc:https://idp:42", tiny_model_paths["embeddings"])
 
-    assert [job.id for job in jobs.list_jobs("ana@example.com", settings=local)] == [ana]
-    assert [job.id for job in jobs.list_jobs("oidc:https://idp:42", settings=local)] == [bob]
-    assert jobs.list_jobs("", settings=local) == []  # the anonymous workspace sees neither
+    assert [job.id for job in classifier_studio.list_jobs("ana@example.com", settings=local)] == [ana]
+    assert [job.id for job in classifier_studio.list_jobs("oidc:https://idp:42", settings=local)] == [bob]
+    assert classifier_studio.list_jobs("", settings=local) == []  # the anonymous workspace sees neither
 
     for action in (manage.view_job, manage.cancel_job, manage.delete_job):
         with pytest.raises(ShowcaseError):
@@ -49,7 +49,7 @@ def test_jobs_are_scoped_to_their_owner(local, tiny_model_paths):
     job = JobStore(settings=local).require(bob)
     assert job.status == "queued" and not job.cancel_requested
     assert (Path(job.run_dir) / "data").is_dir()
-    assert [row["job"] for row in jobs.compare_jobs([ana, bob], "ana@example.com", local)] == [ana]
+    assert [row["job"] for row in classifier_studio.compare_jobs([ana, bob], "ana@example.com", local)] == [ana]
 
 
 def _model_folder(root: Path, name: str, owner: str, source: str) -> Path:
@@ -102,7 +102,7 @@ def test_jobs_cannot_be_queued_on_another_users_model_folder(local, tiny_model_p
         batch.submit_batch_job(request, learnable_texts(per_class=3), owner="ana@example.com", settings=local)
     params = TrainingParams("text", FAST, folder, title="on bob's model")
     with pytest.raises(UnsafeModelError, match="not in your workspace"):
-        jobs.submit_text_job(
+        classifier_studio.submit_text_job(
             params, prepared_texts(learnable_texts(per_class=6), params), owner="ana@example.com", settings=local
         )
     assert [job.id for job in JobStore(settings=local).list_jobs()] == [bob]

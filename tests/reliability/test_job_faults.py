@@ -26,9 +26,11 @@ from backend.jobs import worker as job_worker
 from backend.jobs.store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.model_registry import list_local_models
 from backend.models.resolve import catalogue
-from backend.training import jobs, runner
-from backend.training.datasets import PreparedDataset
-from backend.training.params import FAST, FULL, TrainingParams
+from backend.training.classifier import runner
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.params import FAST, FULL, TrainingParams
+from backend.training.common import DATA_FOLDER, MODEL_FOLDER
 from tests.support.polling import running_with_steps, wait_for
 from tests.support.training_data import learnable_texts, prepared_texts
 
@@ -37,7 +39,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def _submit(local, base_model: str, method: str = FAST, owner: str = "", **overrides) -> str:
     params = TrainingParams("text", method, base_model, title="Fault test", **overrides)
-    return jobs.submit_text_job(
+    return classifier_studio.submit_text_job(
         params, prepared_texts(learnable_texts(per_class=10), params), owner=owner, settings=local
     ).id
 
@@ -100,8 +102,8 @@ def test_disk_full_while_saving_the_model_fails_the_job_in_words_and_keeps_the_d
     job = JobStore(settings=local).require(job_id)
     assert "disk is full" in job.error.lower() and "model could not be saved" in job.error
     assert job.message == "Disk full"
-    assert not (Path(job.run_dir) / runner.MODEL_FOLDER).exists()  # no half-written model stays
-    assert PreparedDataset.load(Path(job.run_dir) / runner.DATA_FOLDER).classes == ["negative", "positive"]
+    assert not (Path(job.run_dir) / MODEL_FOLDER).exists()  # no half-written model stays
+    assert PreparedDataset.load(Path(job.run_dir) / DATA_FOLDER).classes == ["negative", "positive"]
     assert list_local_models(catalogue.SENTIMENT, settings=local) == []
     assert_consistent(local)
 
@@ -229,7 +231,7 @@ def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start
     job = JobStore(settings=local).require(doomed)
     assert job.status == FAILED
     assert "stopped during the job" in job.error and "Submit the job again" in job.error
-    assert PreparedDataset.load(Path(job.run_dir) / runner.DATA_FOLDER).classes == ["negative", "positive"]
+    assert PreparedDataset.load(Path(job.run_dir) / DATA_FOLDER).classes == ["negative", "positive"]
     assert_consistent(local)
     seen = _fresh_process_view(local)
     assert seen["jobs"] == {finished: SUCCEEDED, doomed: FAILED}

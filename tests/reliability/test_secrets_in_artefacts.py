@@ -6,8 +6,8 @@ import dataclasses
 
 from backend import auth, config, worker
 from backend.jobs.store import SUCCEEDED, JobStore
-from backend.training import jobs
-from backend.training.params import FAST, TrainingParams
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
 
 REDIS_PASSWORD = "redis-secret-in-artefacts-41"
@@ -22,7 +22,9 @@ def test_run_folder_and_job_rows_hold_no_secret(tmp_path, tiny_model_paths, monk
     try:
         local = dataclasses.replace(config.get_settings(), state_dir=tmp_path / "state")
         params = TrainingParams("text", FAST, tiny_model_paths["embeddings"], title="Secret check", epochs=2)
-        job = jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=6), params), settings=local)
+        job = classifier_studio.submit_text_job(
+            params, prepared_texts(learnable_texts(per_class=6), params), settings=local
+        )
         assert worker.run_job(job.id, local) == SUCCEEDED
     finally:
         config.get_settings.cache_clear()

@@ -9,8 +9,8 @@ import zipfile
 import pandas as pd
 from PIL import Image
 
-from backend.training.datasets import ColumnMapping, PreparedDataset, prepare_text_dataset
-from backend.training.params import TrainingParams
+from backend.training.classifier.datasets import PreparedDataset, TextLabelColumns, prepare_text_dataset
+from backend.training.classifier.params import TrainingParams
 
 # Words the tiny test tokenizer knows (tests/tiny_models.py CORPUS), split by sentiment.
 POSITIVE_WORDS = ["love", "great", "works", "fine", "fast", "useful", "product", "喜欢", "很", "好"]
@@ -31,7 +31,7 @@ def learnable_texts(per_class: int = 30, seed: int = 0) -> pd.DataFrame:
 def prepared_texts(frame: pd.DataFrame, params: TrainingParams) -> PreparedDataset:
     """A ``text``/``label`` table checked and split with ``params``, as the page's *Check data* does."""
     return prepare_text_dataset(
-        frame, ColumnMapping("text", "label"), None, params.validation_fraction, params.seed, params.max_length
+        frame, TextLabelColumns("text", "label"), None, params.validation_fraction, params.seed, params.max_length
     )
 
 

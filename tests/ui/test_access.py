@@ -183,3 +183,22 @@ def test_a_provider_supplied_name_is_shown_as_plain_text(monkeypatch):
     assert "\\[Ana\\]" in captions
     unescaped = re.sub(r"\\.", "", captions)
     assert "[" not in unescaped and "](" not in unescaped
+
+
+def test_operator_actions_on_the_public_models_page_need_sign_in(monkeypatch):
+    monkeypatch.setenv("LSM_ACCESS_PASSWORD_HASH", auth.hash_password(PASSWORD, iterations=1000))
+    app = _run(AppTest.from_file(APP, default_timeout=60))
+    app.switch_page("pages/overview/models.py")
+    app = _run(app)
+    assert _titles(app) == ["Models"], "the page itself stays public"
+    keys = {button.key for button in app.button}
+    assert "models.prepare_all" not in keys and "models.unload_all" not in keys
+    assert any("need sign-in" in caption.value for caption in app.caption)
+    # Signed in (on a protected page), the actions are there.
+    app.switch_page("pages/finetune/new_job.py")
+    app = _run(app)
+    app.text_input(key="auth.password").input(PASSWORD)
+    _checked(app.button[0].click().run())
+    app.switch_page("pages/overview/models.py")
+    app = _run(app)
+    assert "models.prepare_all" in {button.key for button in app.button}

@@ -218,6 +218,10 @@ class DecodeLoop:
         ``position`` onwards; the cache is written for their positions and holds every earlier one."""
         raise NotImplementedError
 
+    def take_note(self) -> str:
+        """What the calling thread's last reply should tell the user about how it ran ("" for nothing)."""
+        return ""
+
     def runs(self, config: GenerationConfig, prompt_tokens: int) -> bool:
         """Whether this loop implements everything ``config`` asks for (else: ``generate``)."""
         if set(config.to_diff_dict()) - _SUPPORTED_OPTIONS:

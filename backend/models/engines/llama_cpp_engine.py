@@ -13,13 +13,14 @@ whose layers llama.cpp computes as transformers does are taken: Llama, Mistral a
 plain rotary positions and no sliding window; any other raises ``UnsupportedModel`` and the loader
 runs the model in torch.
 
-Each reply gets its own llama.cpp context (its key/value cache, sized to the reply), so replies
-may run at once over the one memory-mapped model.
+llama.cpp itself runs in a child process (``llama_cpp_server``, supervised by
+``llama_cpp_process``): a crash, abort or hang there ends that process only, and the reply in
+flight goes on in torch. Each reply gets its own llama.cpp context (its key/value cache, sized to
+the reply); the process answers one request at a time, so replies at once take turns per token.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import threading
@@ -32,6 +33,9 @@ import torch
 
 from backend.models import memory
 from backend.models.engines.compact_decoder import PREFILL_CHUNK, DecodeLoop
+from backend.models.engines.llama_cpp_process import EngineFailure, EngineProcess
+
+_LOG = logging.getLogger(__name__)
 
 GGUF_FILE = "model.gguf"
 _ARCHITECTURES = {"llama": "llama", "mistral": "llama", "qwen2": "qwen2"}
@@ -202,103 +206,112 @@ def export_gguf(folder: Path, target: Path) -> None:
 
 # --- running it ------------------------------------------------------------------------------------
 
-_BACKEND_LOCK = threading.Lock()
-_LOG = logging.getLogger(__name__)
-# ggml's log levels (ggml.h): llama-cpp-python's own callback predates DEBUG=1 and prints warnings
-# as errors, so llama.cpp's log goes through this one, errors only.
-_GGML_LOG_ERROR = 4
-_log_callback: Any = None
 
+class _EngineReply:
+    """One reply: its context in the engine's process, the tokens it was fed (replayed into torch
+    if the engine fails mid-reply) and, from then on, torch's state for it."""
 
-def _library() -> Any:
-    """llama.cpp's C API, initialised once, its log passed to ours (errors only)."""
-    global _log_callback
-    import llama_cpp
-
-    with _BACKEND_LOCK:
-        if _log_callback is None:
-
-            def log(level: int, text: bytes, _data: Any) -> None:
-                if level == _GGML_LOG_ERROR:
-                    _LOG.error("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
-
-            _log_callback = llama_cpp.llama_log_callback(log)  # kept: C holds only a pointer to it
-            llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
-            llama_cpp.llama_backend_init()
-    return llama_cpp
-
-
-class _Reply:
-    """One reply's llama.cpp context (its key/value cache) and token batch."""
-
-    def __init__(self, lib: Any, model: Any, length: int, threads: int) -> None:
-        params = lib.llama_context_default_params()
-        params.n_ctx = length
-        params.n_batch = params.n_ubatch = min(PREFILL_CHUNK, length)
-        params.n_threads = params.n_threads_batch = threads
-        params.no_perf = True
-        self.lib = lib
-        self.context = lib.llama_init_from_model(model, params)
-        if not self.context:
-            raise MemoryError(f"llama.cpp could not make a context of {length} positions")
-        self.batch = lib.llama_batch_init(params.n_batch, 0, 1)
-
-    def close(self) -> None:
-        self.lib.llama_batch_free(self.batch)
-        self.lib.llama_free(self.context)
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.context: tuple[int, int] | None = None
+        self.fed: list[torch.Tensor] = []
+        self.torch_state: Any = None
+        self.note = ""
 
 
 class LlamaCppModel(DecodeLoop):
     """A chat model's GGUF copy on llama.cpp, as the chat code calls a transformers model:
     ``generation_config``, ``config`` and ``generate(input_ids=..., generation_config=...)``; and,
-    being a ``DecodeLoop``, the loader's ``decoder`` for streamed replies."""
+    being a ``DecodeLoop``, the loader's ``decoder`` for streamed replies.
 
-    def __init__(self, gguf_file: Path, config: Any, generation_config: Any) -> None:
-        lib = _library()
-        params = lib.llama_model_default_params()
-        params.n_gpu_layers = 0
-        self._lib = lib
-        self._model = lib.llama_model_load_from_file(str(gguf_file).encode(), params)
-        if not self._model:
-            raise OSError(f"llama.cpp could not load {gguf_file.name}")
-        self.vocabulary = int(lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self._model)))
+    llama.cpp runs in its own process (``llama_cpp_process``); only token ids and logits cross.
+    Where that process crashes, hangs or is disabled, a reply goes on in torch: ``torch_fallback``
+    (set by the loader) gives the model's torch decode loop, which is fed the tokens the reply had
+    so far and computes the rest, and the reply's note (``take_note``) says so. Without a fallback
+    the reply ends with ``EngineFailure``, whose message says what happened.
+
+    Raises (on construction):
+        EngineFailure: the engine is disabled for this model or its process did not start.
+    """
+
+    def __init__(self, process: EngineProcess, config: Any, generation_config: Any, memory_bytes: int) -> None:
+        process.attach()  # before the start: another model's unload then cannot end the new process
+        try:
+            process.start()
+        except EngineFailure:
+            process.detach()
+            raise
+        self.process = process
+        self.vocabulary = process.vocabulary
         self.config = config
         self.generation_config = generation_config
         self.max_positions = int(getattr(config, "max_position_embeddings", 0) or 0)
-        self.memory_bytes = gguf_file.stat().st_size
+        self.memory_bytes = memory_bytes
         self.device = torch.device("cpu")
         self.training = False
+        self.torch_fallback: Callable[[], DecodeLoop] | None = None
+        self._fallback: DecodeLoop | None = None
+        self._fallback_lock = threading.Lock()
+        self._notes = threading.local()
 
     def __del__(self) -> None:
-        model = getattr(self, "_model", None)
-        if model:
-            self._lib.llama_model_free(model)
-            self._model = None
+        process = getattr(self, "process", None)
+        if process is not None:
+            process.detach()
 
-    def _reply_state(self, length: int) -> _Reply:
-        return _Reply(self._lib, self._model, length, max(1, torch.get_num_threads()))
+    def _torch_decoder(self, failure: EngineFailure) -> DecodeLoop:
+        with self._fallback_lock:
+            if self._fallback is None:
+                if self.torch_fallback is None:
+                    raise failure
+                self._fallback = self.torch_fallback()
+            return self._fallback
 
-    def _release(self, state: _Reply) -> None:
-        state.close()
+    def _continue_in_torch(self, state: _EngineReply, failure: EngineFailure) -> None:
+        """Switches the reply to torch: the tokens fed so far rebuild its cache there."""
+        _LOG.warning("llama.cpp %s; the reply goes on in torch", failure.reason)
+        decoder = self._torch_decoder(failure)
+        state.torch_state = decoder._reply_state(state.length)
+        fed = torch.cat(state.fed) if state.fed else torch.empty(0, dtype=torch.long)
+        for start in range(0, fed.numel(), PREFILL_CHUNK):
+            decoder._forward(fed[start : start + PREFILL_CHUNK], start, state.torch_state)
+        state.note = (
+            f"The llama.cpp engine {failure.reason}; torch {'finished' if state.fed else 'answered'} this reply."
+        )
+
+    def _reply_state(self, length: int) -> _EngineReply:
+        state = _EngineReply(length)
+        try:
+            state.context = self.process.open_reply(length, PREFILL_CHUNK)
+        except EngineFailure as failure:
+            self._continue_in_torch(state, failure)
+        return state
+
+    def _release(self, state: _EngineReply) -> None:
+        if state.context is not None:
+            self.process.close_reply(state.context)
+        if state.torch_state is not None and self._fallback is not None:
+            self._fallback._release(state.torch_state)
+        self._notes.value = state.note
+
+    def take_note(self) -> str:
+        note, self._notes.value = getattr(self._notes, "value", ""), ""
+        return note
 
     def _forward(
-        self, tokens: torch.Tensor, position: int, state: _Reply, every_position: bool = False
+        self, tokens: torch.Tensor, position: int, state: _EngineReply, every_position: bool = False
     ) -> torch.Tensor:
-        batch, count = state.batch, tokens.numel()
-        batch.n_tokens = count
-        for index, token in enumerate(tokens.tolist()):
-            batch.token[index] = token
-            batch.pos[index] = position + index
-            batch.n_seq_id[index] = 1
-            batch.seq_id[index][0] = 0
-            batch.logits[index] = every_position or index == count - 1
-        status = self._lib.llama_decode(state.context, batch)
-        if status != 0:
-            raise RuntimeError(f"llama.cpp could not run the model (llama_decode returned {status})")
-        outputs = count if every_position else 1
-        pointer = self._lib.llama_get_logits(state.context)
-        logits = np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), (outputs, self.vocabulary))
-        return torch.from_numpy(logits.copy())
+        if state.torch_state is None:
+            assert state.context is not None
+            try:
+                logits = self.process.forward(state.context, tokens.tolist(), position, every_position)
+            except EngineFailure as failure:
+                self._continue_in_torch(state, failure)
+            else:
+                state.fed.append(tokens.reshape(-1))
+                return torch.from_numpy(logits.copy())
+        assert self._fallback is not None
+        return self._fallback._forward(tokens, position, state.torch_state, every_position)
 
     def generate(  # type: ignore[override] - the decoder's form and a transformers model's
         self,

@@ -1,7 +1,7 @@
-"""Other inference engines for the CPU demos: engine_choice.ONNX Runtime (sentiment), CTranslate2 (translation) and
+"""Other inference engines for the CPU demos: ONNX Runtime (sentiment), CTranslate2 (translation) and
 llama.cpp (chat, in ``llama_cpp_engine``).
 
-The first two run the same weights as torch, faster on a CPU, for one request as for a batch: engine_choice.ONNX Runtime
+The first two run the same weights as torch, faster on a CPU, for one request as for a batch: ONNX Runtime
 fuses the encoder's graph and runs it without Python between the layers; CTranslate2 decodes a
 MarianMT translation in C++, where ``generate`` spends most of a short sentence's time in Python
 between decoder steps. Neither computes bfloat16 on a CPU, so both run float32 and give float32's
@@ -43,7 +43,7 @@ from backend.models.resolve import catalogue, engine_choice
 CACHE_FOLDER = ".lsm-engines"
 _STAMP_FILE = "export.json"
 # The layout of an engine's cached copy, raised when it changes so that copies made by an older
-# version are made again. engine_choice.ONNX 2: weights in ``model.onnx.data`` beside the graph (1: one file).
+# version are made again. ONNX 2: weights in ``model.onnx.data`` beside the graph (1: one file).
 # An engine not listed is on its first layout (its stamps carry no format).
 _FORMATS = {engine_choice.ONNX: 2}
 
@@ -110,12 +110,12 @@ def _threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-# --- engine_choice.ONNX Runtime: encoders --------------------------------------------------------------------
+# --- ONNX Runtime: encoders --------------------------------------------------------------------
 
 
 class _Outputs(torch.nn.Module):
     """A transformers model as a function of positional tensors returning one output (what the
-    engine_choice.ONNX exporter traces)."""
+    ONNX exporter traces)."""
 
     def __init__(self, model: torch.nn.Module, names: list[str], output: str) -> None:
         super().__init__()
@@ -127,7 +127,7 @@ class _Outputs(torch.nn.Module):
 
 # The weights beside the graph. A one-file model is read whole into a buffer and every weight is
 # copied out of it, both alive at once: a load's peak was ×1.64-1.70 the weights' size. From this
-# file engine_choice.ONNX Runtime reads each weight on its own and maps page-aligned ones (the embedding table,
+# file ONNX Runtime reads each weight on its own and maps page-aligned ones (the embedding table,
 # written first) instead of reading them, so only the rows a text uses are ever paged in:
 # ×0.33-0.74 with one inference, the same latency, and a load 2-7x faster (RESULTS.md).
 ONNX_WEIGHTS = "model.onnx.data"
@@ -189,13 +189,16 @@ def _load_float32(auto_class: str, folder: Path) -> Any:
 
 
 def onnx_session(model_file: Path) -> Any:
-    """An engine_choice.ONNX Runtime CPU session using torch's thread count (all graph optimisations on). Given
-    the path, engine_choice.ONNX Runtime finds the weights file beside the graph."""
+    """An ONNX Runtime CPU session using torch's thread count (all graph optimisations on). Given
+    the path, ONNX Runtime finds the weights file beside the graph."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = _threads()
     options.inter_op_num_threads = 1
+    # No spinning after a run: the app's other models (torch) share these cores, and an idle pool
+    # spinning took about 23 ms of CPU from each 10 ms torch request after it (benchmarks/RESULTS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
@@ -219,32 +222,27 @@ class OnnxModel:
 
 
 def onnx_classifier(folder: Path) -> tuple[OnnxModel, Any]:
-    """The sequence classifier in ``folder`` on engine_choice.ONNX Runtime, and its tokenizer."""
-    import transformers
-
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-
-    def build(target: Path) -> None:
-        export_onnx(_load_float32("AutoModelForSequenceClassification", folder), tokenizer, "logits", target)
-
-    target = cached_copy(folder, engine_choice.ONNX, build)
-    config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    return OnnxModel(target, config, "logits"), tokenizer
+    """The sequence classifier in ``folder`` on ONNX Runtime, and its tokenizer."""
+    return _onnx_model(folder, "AutoModelForSequenceClassification", "logits")
 
 
 def onnx_encoder(folder: Path) -> tuple[OnnxModel, Any]:
-    """The bare encoder in ``folder`` (``last_hidden_state``) on engine_choice.ONNX Runtime, and its tokenizer:
+    """The bare encoder in ``folder`` (``last_hidden_state``) on ONNX Runtime, and its tokenizer:
     the sentence embedder's transformer (the real-weight check of the export, and the benchmark)."""
+    return _onnx_model(folder, "AutoModel", "last_hidden_state")
+
+
+def _onnx_model(folder: Path, auto_class: str, output: str) -> tuple[OnnxModel, Any]:
     import transformers
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
 
     def build(target: Path) -> None:
-        export_onnx(_load_float32("AutoModel", folder), tokenizer, "last_hidden_state", target)
+        export_onnx(_load_float32(auto_class, folder), tokenizer, output, target)
 
     target = cached_copy(folder, engine_choice.ONNX, build)
     config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    return OnnxModel(target, config, "last_hidden_state"), tokenizer
+    return OnnxModel(target, config, output), tokenizer
 
 
 # --- CTranslate2: MarianMT translation ---------------------------------------------------------
@@ -354,12 +352,18 @@ def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
 
     Raises:
         UnsupportedModel: a model llama.cpp does not compute as transformers does.
+        EngineFailure: the engine is off for this model (its reason on the Models page) or its
+            process did not start.
     """
-    from backend.models.engines import llama_cpp_engine
+    from backend.models.engines import llama_cpp_engine, llama_cpp_process
 
     tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, engine_choice.LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
-    return llama_cpp_engine.LlamaCppModel(target / llama_cpp_engine.GGUF_FILE, config, generation), tokenizer
+    gguf_file = target / llama_cpp_engine.GGUF_FILE
+    # The process, not this one, runs llama.cpp: a crash there ends only it (llama_cpp_process).
+    process = llama_cpp_process.process_for(gguf_file, max(1, torch.get_num_threads()), folder.name)
+    model = llama_cpp_engine.LlamaCppModel(process, config, generation, gguf_file.stat().st_size)
+    return model, tokenizer
 
 
 def load(task: str, engine: str, folder: Path) -> tuple[Any, Any]:

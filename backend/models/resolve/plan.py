@@ -23,6 +23,9 @@ from backend.models.resolve.weight_files import loaded_bytes, require_safetensor
 from backend.server_paths import shown_path
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+# More entries than any model folder holds (weights, shards, tokenizer, engine copies): a
+# folder beyond it is refused rather than walked on every request.
+_MAX_FOLDER_ENTRIES = 5000
 _MAX_REF_LENGTH = 400
 IN_APP_HINT = "Pick a model marked as downloaded on the Models page, or type the name of a local model folder."
 
@@ -134,27 +137,58 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
     if _HUB_ID.match(ref) and ".." not in ref:
         mirror = mirror_folder(ref, settings)
         if (mirror / "config.json").is_file() or (mirror / "modules.json").is_file():
-            return str(mirror), True
-        nested = (settings.models_dir / ref).resolve()
-        if is_inside(nested, settings.models_dir.resolve()) and (nested / "config.json").is_file():
-            return str(nested), True
+            return str(_contained(mirror, ref, settings)), True
+        nested = settings.models_dir / ref
+        if (nested / "config.json").is_file():
+            return str(_contained(nested, ref, settings)), True
         return ref, False
     candidate = Path(ref).expanduser()
     if not candidate.is_absolute():
         candidate = settings.models_dir / candidate
     resolved = candidate.resolve()
     if not any(is_inside(resolved, root) for root in _allowed_roots(settings)):
-        raise UnsafeModelError(
-            f"Model folder {shown_path(ref, settings)!r} is outside the models folder.",
-            "Put local models inside the models folder (setting LSM_MODELS_DIR).",
-        )
+        raise _outside(ref, settings)
     if not (resolved / "config.json").is_file():
         raise ModelUnavailableError(
             f"No model folder at {shown_path(ref, settings)!r} (it has no config.json).",
             IN_APP_HINT,
             operator_detail(settings),
         )
-    return str(resolved), True
+    return str(_contained(resolved, ref, settings)), True
+
+
+def _outside(ref: str, settings: Settings) -> UnsafeModelError:
+    return UnsafeModelError(
+        f"Model folder {shown_path(ref, settings)!r} is outside the models folder.",
+        "Put local models inside the models folder (setting LSM_MODELS_DIR).",
+    )
+
+
+def _contained(folder: Path, ref: str, settings: Settings) -> Path:
+    """``folder`` resolved, after checking that it and every file in it (weights, config,
+    tokenizer, chat template) really lie inside the allowed folders: a symlink, whether the folder
+    itself (a hub id's mirror) or one file in it, must not lead the loaders out of them.
+
+    Raises:
+        UnsafeModelError: the folder or one of its files resolves outside the allowed folders, or
+            the folder holds more entries than a model folder plausibly does.
+    """
+    roots = _allowed_roots(settings)
+    resolved = folder.resolve()
+    if not any(is_inside(resolved, root) for root in roots):
+        raise _outside(ref, settings)
+    for count, entry in enumerate(resolved.rglob("*")):
+        if count >= _MAX_FOLDER_ENTRIES:
+            raise UnsafeModelError(
+                f"Model folder {shown_path(ref, settings)!r} holds more than {_MAX_FOLDER_ENTRIES:,} files.",
+                "A model folder holds its config, tokenizer and weights: remove what else is there.",
+            )
+        if entry.is_symlink() and not any(is_inside(entry.resolve(), root) for root in roots):
+            raise UnsafeModelError(
+                f"{entry.name!r} in model folder {shown_path(ref, settings)!r} links outside the models folder.",
+                "Copy the file into the folder instead of linking to it.",
+            )
+    return resolved
 
 
 def _dtype_for(task: str, spec: catalogue.ModelSpec | None, device: DeviceInfo, settings: Settings) -> str:

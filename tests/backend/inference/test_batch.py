@@ -19,8 +19,8 @@ from backend.jobs.progress import JobCancelled
 from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobStore
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
-from backend.training import jobs
-from backend.training.params import FAST, TrainingParams
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
 
 REVIEWS = pd.DataFrame(
@@ -106,10 +106,10 @@ def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, 
 def test_batch_jobs_are_listed_by_their_demo_not_among_training_jobs(local, tiny_model_paths):
     batch = _submit(local, BatchRequest(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT], "review"))
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"], title="Training")
-    training = jobs.submit_text_job(
+    training = classifier_studio.submit_text_job(
         params, prepared_texts(learnable_texts(per_class=10), params), owner="ann", settings=local
     )
-    assert [job.id for job in jobs.list_jobs("ann", settings=local)] == [training.id]
+    assert [job.id for job in classifier_studio.list_jobs("ann", settings=local)] == [training.id]
     assert [job.id for job in batch_jobs.list_batch_jobs("ann", catalogue.SENTIMENT, settings=local)] == [batch.id]
     assert batch_jobs.list_batch_jobs("bob", catalogue.SENTIMENT, settings=local) == []
     assert batch_jobs.list_batch_jobs("ann", catalogue.TRANSLATION, settings=local) == []

@@ -43,7 +43,7 @@ def test_a_failed_or_cancelled_table_batch_is_queued_again_with_its_table(local,
         old.kind,
         old.task,
         old.params,
-        old.dataset,
+        {**old.dataset, "retries": 1},
         "reviews.csv",
     )
     old_input = (Path(old.run_dir) / batch_jobs.INPUT_FILE).read_text(encoding="utf-8")

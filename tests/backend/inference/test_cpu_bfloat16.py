@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 from PIL import Image
@@ -12,15 +10,19 @@ from backend.inference import image_classification, sentiment, text_generation, 
 from backend.inference.chat_prompt import ChatMessage
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
+from tests.support import tolerances
 
 TEXTS = ["I love this product", "这部电影太糟糕了", "The delivery was late and the box was damaged."]
+# A score computed in bfloat16 against float32's: the weights, each product and the logits are
+# rounded to bfloat16 on one side only, about three roundings of a probability's size.
+_SCORE_BOUND = tolerances.tolerance("bfloat16", roundings=3).atol
 
 
 def _both(task: str, tiny_model_paths, settings):
     ref = tiny_model_paths[task]
     return (
-        load_model(task, ref, dataclasses.replace(settings, cpu_bfloat16="off")),
-        load_model(task, ref, dataclasses.replace(settings, cpu_bfloat16="on")),
+        load_model(task, ref, tolerances.settings_computing_in(settings, "float32")),
+        load_model(task, ref, tolerances.settings_computing_in(settings, "bfloat16")),
     )
 
 
@@ -33,7 +35,7 @@ def test_sentiment_in_bfloat16_gives_the_float32_scores(tiny_model_paths, settin
     assert (_weights_dtype(full), _weights_dtype(half)) == (torch.float32, torch.bfloat16)
     assert half.dtype == "bfloat16"
     for expected, got in zip(sentiment.classify(full, TEXTS), sentiment.classify(half, TEXTS), strict=True):
-        assert got.scores == pytest.approx(expected.scores, abs=0.02)
+        assert got.scores == pytest.approx(expected.scores, abs=_SCORE_BOUND)
         assert got.tokens == expected.tokens
 
 
@@ -47,7 +49,7 @@ def test_image_classification_in_bfloat16_gives_the_float32_scores(tiny_model_pa
     ):
         expected_scores = {item.label: item.score for item in expected.top}
         for item in got.top:
-            assert item.score == pytest.approx(expected_scores.get(item.label, 0.0), abs=0.02)
+            assert item.score == pytest.approx(expected_scores.get(item.label, 0.0), abs=_SCORE_BOUND)
 
 
 def test_generation_demos_run_in_bfloat16(tiny_model_paths, settings):

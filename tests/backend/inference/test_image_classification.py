@@ -14,8 +14,9 @@ from PIL import Image
 
 from backend.errors import InvalidInputError
 from backend.inference import image_classification
+from backend.models.loader import load_model
 from backend.uploads import open_image
-from tests.support import tiny_models
+from tests.support import tiny_models, tolerances
 
 
 def _png(width: int, height: int, colour=(200, 30, 30)) -> bytes:
@@ -54,7 +55,9 @@ def test_top_k_is_capped_by_the_number_of_labels(image_model):
     assert len(three.top) == 3 and len(many.top) == len(tiny_models.IMAGE_LABELS)
 
 
-def test_size_sorted_batches_keep_the_input_order_and_match_single_runs(image_model):
+def test_size_sorted_batches_keep_the_input_order_and_match_single_runs(tiny_model_paths, settings, compute_dtype):
+    chosen = tolerances.settings_computing_in(settings, compute_dtype)
+    image_model = load_model("image-classification", tiny_model_paths["image-classification"], chosen)
     images = [
         Image.new("RGB", size, colour)
         for size, colour in [((20, 20), "red"), ((300, 200), "blue"), ((64, 48), "green")]
@@ -69,7 +72,8 @@ def test_size_sorted_batches_keep_the_input_order_and_match_single_runs(image_mo
     for image, many in zip(images, batched, strict=True):
         [one] = image_classification.classify_images(image_model, [image], batch_size=1)
         assert [i.label for i in one.top] == [i.label for i in many.top]
-        assert one.top[0].score == pytest.approx(many.top[0].score, abs=1e-5)
+        # One image or a batch of them: other kernel shapes, a rounding or two of the dtype apart.
+        assert one.top[0].score == pytest.approx(many.top[0].score, abs=tolerances.tolerance(compute_dtype, 2).atol)
 
 
 def test_exif_orientation_is_respected(image_model):

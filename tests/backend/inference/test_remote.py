@@ -251,17 +251,17 @@ def test_served_embeddings_equal_the_same_model_in_process(settings, embeddings_
 
 
 def test_the_search_uses_an_embeddings_endpoint_and_falls_back_in_words(settings, embeddings_server, tmp_path):
-    catalogue = load_catalogue()
+    use_cases = load_catalogue()  # not ``catalogue``: that is the model catalogue module used here
     remote = endpoints.connect(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server))
-    found = search.search_catalogue("fraud", catalogue, lambda: remote, EmbeddingCache(tmp_path))
+    found = search.search_catalogue("fraud", use_cases, lambda: remote, EmbeddingCache(tmp_path))
     assert found.mode == search.SEMANTIC and found.model_ref == "endpoint:v" and found.hits
     # The same name pointed at another model later: its catalogue vectors are not reused from disk.
     moved = endpoints.connect(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, model="tiny-2"))
     fresh = EmbeddingCache(tmp_path)
-    assert search.search_catalogue("fraud", catalogue, lambda: moved, fresh).mode == search.SEMANTIC
+    assert search.search_catalogue("fraud", use_cases, lambda: moved, fresh).mode == search.SEMANTIC
     assert fresh.computed == 1 and len(list(tmp_path.glob("*.npy"))) == 2
     refused = endpoints.connect(catalogue.EMBEDDINGS, "endpoint:v", _vectors(settings, embeddings_server, "nope"))
-    fallback = search.search_catalogue("fraud", catalogue, lambda: refused, EmbeddingCache())
+    fallback = search.search_catalogue("fraud", use_cases, lambda: refused, EmbeddingCache())
     assert fallback.mode == search.KEYWORD
     assert "refused this app's credentials" in fallback.notice and KEY not in fallback.notice
 

@@ -11,7 +11,7 @@ import pytest
 from backend.errors import InvalidInputError
 from backend.inference import sentiment
 from backend.models.loader import load_model
-from tests.support import tiny_models
+from tests.support import tiny_models, tolerances
 
 
 def test_every_label_gets_a_probability_and_the_best_is_the_label(sentiment_model):
@@ -38,15 +38,20 @@ def test_long_text_is_truncated_with_a_notice(sentiment_model):
     assert "64 tokens" in result.notice
 
 
-def test_batches_give_the_same_scores_as_single_texts_in_input_order(sentiment_model):
+def test_batches_give_the_same_scores_as_single_texts_in_input_order(tiny_model_paths, settings, compute_dtype):
+    model = load_model(
+        "sentiment", tiny_model_paths["sentiment"], tolerances.settings_computing_in(settings, compute_dtype)
+    )
     texts = ["这是我遇到过的最差的服务。", "fast", "The weather is fine today and the model is fast.", "大模型"]
     progress = []
-    batched = sentiment.classify(sentiment_model, texts, batch_size=3, progress=lambda d, t: progress.append((d, t)))
-    single = [sentiment.classify(sentiment_model, [text], batch_size=1)[0] for text in texts]
+    batched = sentiment.classify(model, texts, batch_size=3, progress=lambda d, t: progress.append((d, t)))
+    single = [sentiment.classify(model, [text], batch_size=1)[0] for text in texts]
+    # Padded and unpadded rows run through kernels of other shapes: a few roundings of the dtype.
+    bound = tolerances.tolerance(model.dtype, roundings=4).atol
     for one, many in zip(single, batched, strict=True):
         assert one.tokens == many.tokens
         for label in one.scores:
-            assert one.scores[label] == pytest.approx(many.scores[label], abs=1e-4)
+            assert one.scores[label] == pytest.approx(many.scores[label], abs=bound)
     assert progress == [(3, 4), (4, 4)]
 
 

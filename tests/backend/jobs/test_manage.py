@@ -12,7 +12,7 @@ from backend.jobs import manage
 from backend.jobs.store import RUNNING, SUCCEEDED, JobStore, new_job_id
 from backend.models.cache import ModelCache
 from backend.models.resolve import catalogue
-from backend.training import jobs
+from backend.training.classifier import studio as classifier_studio
 
 
 def _recorded_model(local, source: str, owner: str = "ana") -> tuple[str, str]:
@@ -35,7 +35,7 @@ def test_viewing_and_listing_jobs_never_write(local, sqlite_writes):
     store.claim(job_id, pid=dead.pid)  # its worker is gone; reads must not be the ones to say so
     with sqlite_writes() as writes:
         assert manage.view_job(job_id, "ana", local).job.status == RUNNING
-        assert [job.id for job in jobs.list_jobs("ana", settings=local)] == [job_id]
+        assert [job.id for job in classifier_studio.list_jobs("ana", settings=local)] == [job_id]
         assert batch.list_batch_jobs("ana", catalogue.SENTIMENT, settings=local) == []
         model_registry.list_local_models(catalogue.SENTIMENT, owner="ana", settings=local)
     assert writes == []

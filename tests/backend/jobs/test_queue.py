@@ -40,13 +40,13 @@ def test_unknown_backend_is_a_readable_error(tmp_path, settings):
 
 def test_an_unreachable_redis_is_a_readable_error_and_nothing_is_left_behind(tmp_path, settings, tiny_model_paths):
     from backend.jobs.store import JobStore
-    from backend.training import jobs
-    from backend.training.params import FAST, TrainingParams
+    from backend.training.classifier import studio as classifier_studio
+    from backend.training.classifier.params import FAST, TrainingParams
     from tests.support.training_data import learnable_texts, prepared_texts
 
     local = dataclasses.replace(settings, state_dir=tmp_path, queue_backend="redis", redis_url="redis://127.0.0.1:1/0")
     params = TrainingParams("text", FAST, tiny_model_paths["embeddings"])
     with pytest.raises(ShowcaseError, match=r"job queue \(redis, LSM_REDIS_URL\) cannot be reached"):
-        jobs.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
+        classifier_studio.submit_text_job(params, prepared_texts(learnable_texts(per_class=10), params), settings=local)
     assert JobStore(settings=local).list_jobs() == []
     assert not any((tmp_path / "runs").iterdir())

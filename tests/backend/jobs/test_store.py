@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from backend.errors import InvalidInputError
+from backend.jobs.run_records import JOB_RECORD
 from backend.jobs.store import (
     CANCELLED,
     FAILED,
-    JOB_RECORD,
     QUEUED,
     RECOVERED_ERROR,
     RUNNING,

@@ -99,8 +99,8 @@ def test_the_queue_runs_what_the_worker_entry_point_hands_it(monkeypatch):
 def test_the_entry_point_registers_training_chat_tuning_and_batch():
     from backend import worker as entry
     from backend.inference.batch import BATCH
-    from backend.training.chat_params import CHAT
-    from backend.training.runner import TRAIN
+    from backend.training.chat.params import CHAT
+    from backend.training.classifier.runner import TRAIN
 
     assert set(entry.HANDLERS) == {TRAIN, CHAT, BATCH}
 

@@ -16,8 +16,8 @@ from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from backend.jobs.worker import ensure_worker_running, lock_path, worker_alive
 from backend.model_registry import list_local_models
 from backend.models.resolve import catalogue
-from backend.training import jobs
-from backend.training.params import FAST, FULL, TrainingParams
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FAST, FULL, TrainingParams
 from tests.support.polling import running_with_steps, wait_for
 from tests.support.training_data import learnable_texts, prepared_texts
 
@@ -36,7 +36,7 @@ def _slow_params(paths: dict[str, str]) -> TrainingParams:
 
 
 def _submit(params: TrainingParams, local, owner: str = "") -> str:
-    return jobs.submit_text_job(
+    return classifier_studio.submit_text_job(
         params, prepared_texts(learnable_texts(per_class=30), params), owner=owner, settings=local
     ).id
 
@@ -66,12 +66,12 @@ def test_cancel_then_worker_death_then_a_queued_job_survives_until_a_new_worker_
     worker.wait()
     # Listing only reads; the dead worker's job is marked failed by whoever starts the next
     # worker (ensure_worker_running, or the worker itself on start).
-    assert {job.id: job.status for job in jobs.list_jobs("", settings=local)}[second] == "running"
+    assert {job.id: job.status for job in classifier_studio.list_jobs("", settings=local)}[second] == "running"
     JobStore(settings=local).reap_dead_jobs()
-    listed = {job.id: job for job in jobs.list_jobs("", settings=local)}
+    listed = {job.id: job for job in classifier_studio.list_jobs("", settings=local)}
     assert listed[second].status == FAILED
     assert f"worker process (pid {worker.pid}) stopped during the job" in listed[second].error
-    assert [(job.id, job.status) for job in jobs.list_jobs("ana", settings=local)] == [(third, "queued")]
+    assert [(job.id, job.status) for job in classifier_studio.list_jobs("ana", settings=local)] == [(third, "queued")]
     # Nothing consumes now: the job waits in the queue file, visible to any new process.
     assert queue.pending_count(local) == 1
     assert manage.view_job(third, "ana", local).queue_position == 1
@@ -81,7 +81,7 @@ def test_cancel_then_worker_death_then_a_queued_job_survives_until_a_new_worker_
     view = manage.view_job(third, "ana", local)
     assert view.job.status == SUCCEEDED, view.job.error
     assert view.job.metrics["accuracy"] > 0.75  # chance is 0.5
-    report = jobs.load_report(view.job)
+    report = classifier_studio.load_report(view.job)
     assert report is not None and sum(map(sum, report.confusion)) == view.job.dataset["validation_size"]
     assert {point["name"] for point in view.history} >= {"train_loss", "val_accuracy"}
     assert any("took the job" in line["text"] for line in view.logs)

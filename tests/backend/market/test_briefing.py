@@ -6,9 +6,10 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from backend.market import figures, selections, store
-from backend.market.briefing import BriefingChart, build_briefing_html
-from backend.market.figure_style import png_config, source_caption, with_source_caption
+from backend.config import load_settings, to_environment
+from backend.market import figures, findings, selections, store
+from backend.market.briefing import BriefingChart, build_briefing_html, reproduce_link
+from backend.market.figure_layout import png_config, source_caption, with_source_caption
 
 
 class _Page(HTMLParser):
@@ -133,3 +134,52 @@ def test_sources_carry_caveats(data):
     (source,) = store.sources_of(rows)
     assert source.caveats and "1,843-company sample" in source.caveats[0]
     assert source.verification == "secondary"
+
+
+def test_briefing_opens_with_key_findings_from_the_data_and_prints_each_title_once(data):
+    over_time = selections.adoption_over_time(data)
+    chart = _chart(over_time, figures.build_adoption_over_time(over_time))
+    found = findings.key_findings(data)
+    html = build_briefing_html([chart], generated=date(2026, 12, 1), findings=found)
+    page = _parse(html)
+    text = "".join(page.text)
+    assert page.headings[:2] == ["AI market and adoption briefing", "Key findings"]
+    assert html.index('id="key-findings"') < html.index('id="section-1"'), "the summary comes first"
+    questions = [f.question for f in found]
+    assert set(questions) == {
+        "Which industries adopt AI most",
+        "How fast adoption grows",
+        "Where the money goes",
+        "How countries compare",
+    }
+    for finding in found:
+        assert finding.source and finding.caveat
+        assert f"Source: {finding.source}" in text and f"Caveat: {finding.caveat}" in text
+    money = next(f for f in found if "corporate AI investment" in f.text)
+    assert "$252.3B in 2024, +25.5%" in money.text, "the 2025 edition's own growth, not +33% across editions"
+    eu = next(f for f in found if f.text.startswith("EU enterprises"))
+    assert "13.48% in 2024, then 19.95% in 2025 on a widened definition" in eu.text and "break" in eu.caveat
+    assert text.count(chart.title) == 1, "the section heading prints the title; the figure does not"
+    assert not any(chart.title in script["body"] for script in page.scripts), "the figure carries no title"
+
+
+def test_findings_leave_out_what_the_filters_removed(data):
+    only_canada = store.filter_rows(data, store.MarketFilter(datasets=("statcan_ai_use",)))
+    found = findings.key_findings(only_canada)
+    assert [f.question for f in found] == ["Which industries adopt AI most", "How fast adoption grows"]
+    assert "6.1% (2024) to 12.2% (2025)" in found[1].text
+
+
+def test_reproduce_link_uses_the_public_address():
+    assert (
+        reproduce_link("https://showcase.example.org/", "http://localhost:8501/adoption?x=1", "years=2020-2025")
+        == "https://showcase.example.org/adoption?years=2020-2025"
+    )
+    assert reproduce_link("", "http://localhost:8501/adoption", "") == "http://localhost:8501/adoption"
+    assert reproduce_link("javascript:alert(1)", "", "a=b") == ""
+
+
+def test_public_url_is_a_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("LSM_PUBLIC_URL", "https://showcase.example.org/")
+    assert load_settings(tmp_path / "none.toml").public_url == "https://showcase.example.org"
+    assert to_environment(load_settings(tmp_path / "none.toml"))["LSM_PUBLIC_URL"] == "https://showcase.example.org"

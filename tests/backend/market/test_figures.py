@@ -6,7 +6,7 @@ import pytest
 
 from backend.market import figures, model_figures, selections, store
 from backend.market.schema import validate_table
-from backend.market.style import DATASET_COLOURS, SECONDARY_NOTES
+from backend.market.series_labels import DATASET_COLOURS, SECONDARY_NOTES, measure_group  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -19,71 +19,112 @@ def _data_traces(figure: go.Figure) -> list:
 
 
 def _annotation_texts(figure: go.Figure) -> list[str]:
-    return [a.text for a in figure.layout.annotations]
+    return [a.text.replace("<br>", " ") for a in figure.layout.annotations]
 
 
-def test_adoption_over_time_one_line_per_definition(data):
+def _group(data, name):
+    return dict(selections.by_measure_group(selections.adoption_over_time(data)))[name]
+
+
+def test_adoption_is_drawn_one_measure_group_per_chart(data):
+    """No axis holds two measures or two size thresholds; the national series are all there."""
     rows = selections.adoption_over_time(data)
-    figure = figures.build_adoption_over_time(rows)
-    traces = _data_traces(figure)
-    with_forecast = rows.loc[rows["forecast"]].groupby(["dataset", "metric", "definition"]).ngroups
-    assert with_forecast == 1, "the UK DCMS projection"
-    assert len(traces) == rows.groupby(["dataset", "metric", "definition"]).ngroups + with_forecast == 9
-    names = [t.name.replace("<br>", " ") for t in traces]
-    assert names[0].startswith("McKinsey State of AI: Share of McKinsey survey respondents'")
-    assert any("in producing goods or services" in n for n in names)
-    assert any("in any business function" in n for n in names)
-    # A forecast line repeats the last measured point so the two parts join.
-    assert sum(len(t.y) for t in traces) == len(rows) + with_forecast, "every row drawn, nothing invented"
-    forecast = next(t for t in traces if t.meta["forecast"])
-    assert forecast.line.dash == "dash" and "forecast (Capital Economics for DCMS)" in forecast.name.replace(
-        "<br>", " "
-    )
-    assert "Share of organisations using AI" in figure.layout.title.text
-    assert figure.layout.yaxis.range == (0, 100)
+    groups = dict(selections.by_measure_group(rows))
+    assert list(groups)[:4] == [
+        "Firms, 10+ employees",
+        "Firms, any size",
+        "Firms, 5+ employees",
+        "Firms, 50+ employees",
+    ]
+    assert {"Respondents' organisations", "IT professionals' companies"} <= set(groups)
+    assert sum(len(g) for g in groups.values()) == len(rows), "every headline row is in exactly one group"
+    places = {(d, g) for d, g in zip(rows["dataset"], rows["geography"], strict=True)}
+    assert {
+        ("statcan_ai_use", "Canada"),
+        ("ine_ict_enterprises", "Spain"),
+        ("korea_ai_adoption", "South Korea"),
+    } <= places
+    assert ("eurostat_isoc_eb_ai", "Denmark") not in places, "a survey's countries go to the country chart"
+    for name, group_rows in groups.items():
+        figure = figures.build_adoption_over_time(group_rows)
+        assert {t.meta["measure_group"] for t in _data_traces(figure)} == {name}
+        assert name in figure.layout.title.text.replace("<br>", " ")
+    eu = groups["Firms, 10+ employees"]
+    assert set(eu["dataset"]) == {"eurostat_isoc_eb_ai", "ine_ict_enterprises"}
+    mckinsey = figures.build_adoption_over_time(groups["Respondents' organisations"])
+    assert all(t.meta["dataset"] == "mckinsey_state_of_ai" for t in _data_traces(mckinsey))
 
 
-def test_colours_are_per_source(data):
-    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
-    for trace in _data_traces(figure):
-        assert trace.line.color == DATASET_COLOURS[trace.meta["dataset"]]
+def test_each_line_has_its_own_colour(data):
+    for _name, rows in selections.by_measure_group(selections.adoption_over_time(data)):
+        traces = [t for t in _data_traces(figures.build_adoption_over_time(rows)) if not t.meta["forecast"]]
+        colours = [t.line.color for t in traces]
+        assert len(set(colours)) == len(colours)
+        first = traces[0]
+        assert first.line.color == DATASET_COLOURS[first.meta["dataset"]], "a source's first line keeps its colour"
+    investment = figures.build_investment_over_time(selections.investment_over_time(data))
+    colours = [t.line.color for t in _data_traces(investment) if not t.meta["forecast"]]
+    assert len(colours) >= 7 and len(set(colours)) == len(colours), "seven AI Index series, seven colours"
+    names = [t.name.replace("<br>", " ").split(" · ")[0] for t in _data_traces(investment)]
+    assert "Stanford AI Index: corporate ai investment" in names and "Stanford AI Index: private ai investment" in names
 
 
 def test_secondary_points_are_hollow_and_explained(data):
-    rows = selections.adoption_over_time(data)
+    rows = _group(data, "Respondents' organisations")
     figure = figures.build_adoption_over_time(rows)
     mckinsey = next(t for t in _data_traces(figure) if t.meta["metric"] == "organisations_using_ai")
     mck_rows = rows.loc[rows["metric"] == "organisations_using_ai"]
     expected = ["circle-open" if v == "secondary" else "circle" for v in mck_rows["verification"]]
     assert list(mckinsey.marker.symbol) == expected
     assert mckinsey.line.dash == "solid", "mixed series keep a solid line"
-    ibm = next(t for t in _data_traces(figure) if t.meta["dataset"] == "ibm_global_ai_adoption_index")
+    ibm_rows = _group(data, "IT professionals' companies")
+    ibm = _data_traces(figures.build_adoption_over_time(ibm_rows))[0]
     assert ibm.line.dash == "solid", "IBM's own press release is primary"
-    all_secondary = rows.assign(verification="secondary")
-    ibm = next(
-        t
-        for t in _data_traces(figures.build_adoption_over_time(all_secondary))
-        if t.meta["dataset"] == "ibm_global_ai_adoption_index"
-    )
+    ibm = _data_traces(figures.build_adoption_over_time(ibm_rows.assign(verification="secondary")))[0]
     assert ibm.line.dash == "dot", "an all-secondary series is dotted"
-    assert SECONDARY_NOTES["lines"] in _annotation_texts(figure)
     keys = [t.name for t in figure.data if (t.meta or {}).get("legend_key")]
-    assert keys == [
-        "Primary source (filled marker)",
-        "Secondary source (hollow marker, dotted line)",
-        "Forecast (dashed line; publisher named)",
-    ]
+    assert keys == ["Primary source (filled marker)", "Secondary source (hollow marker, dotted line)"]
 
 
-def test_series_break_is_marked(data):
-    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+def test_definition_break_is_a_gap_with_its_reason_on_hover(data):
+    figure = figures.build_adoption_over_time(_group(data, "Firms, 10+ employees"))
+    eurostat = [t for t in _data_traces(figure) if t.meta["dataset"] == "eurostat_isoc_eb_ai"]
+    assert [list(t.x) for t in eurostat] == [[2021, 2023, 2024], [2025]], "the 2025 value is not joined"
+    spain = [t for t in _data_traces(figure) if t.meta["dataset"] == "ine_ict_enterprises"]
+    assert [list(t.x) for t in spain] == [[2023, 2024], [2025]]
+    hover = eurostat[1].customdata[0][3].replace("<br>", " ")
+    assert "SERIES BREAK" in hover and "adds generating pictures, video or sound" in hover
+    assert "widened the list of AI technologies" in eurostat[1].customdata[0][6].replace("<br>", " ")
     breaks = [s for s in figure.layout.shapes if s.line.dash == "dash"]
-    assert len(breaks) == 1 and breaks[0].x0 == 2025.5
-    assert any("US Census BTOS: series break" in text for text in _annotation_texts(figure))
+    assert [b.x0 for b in breaks] == [2024.5]
+    assert _annotation_texts(figure).count("definition changed") == 1, "one label per break, not one per survey"
+    census = figures.build_adoption_over_time(_group(data, "Firms, any size"))
+    assert [s.x0 for s in census.layout.shapes if s.line.dash == "dash"] == [2025.5]
+
+
+def test_far_forecasts_do_not_squeeze_the_measured_years(data):
+    rows = _group(data, "Firms, size threshold not stated")
+    assert 2040 in set(rows["year"]), "the DCMS 2040 projection"
+    figure = figures.build_adoption_over_time(rows)
+    assert max(x for t in _data_traces(figure) for x in t.x) == 2025
+    assert figure.layout.xaxis.range[1] <= 2025.5
+    note = next(a.text for a in figure.layout.annotations if a.name == "far-forecast-note")
+    assert "UK DSIT / DCMS 2040 forecast 34.8%" in note
+
+
+def test_spending_chart_never_puts_gartner_genai_on_idc_all_ai_axis(data):
+    figure = figures.build_spending_forecasts(selections.spending_forecasts(data))
+    axes = {t.meta["panel"]: t.yaxis for t in _data_traces(figure)}
+    assert set(axes) == set(selections.SPENDING_PANELS.values())
+    assert len(set(axes.values())) == 2
+    for trace in _data_traces(figure):
+        assert trace.meta["dataset"] == "ai_spending_forecasts"
+        publisher = "IDC" if trace.meta["metric"] in ("ai_spending", "genai_spending") else "Gartner"
+        assert trace.meta["panel"] == selections.SPENDING_PANELS[publisher]
 
 
 def test_hover_shows_definition_value_and_source(data):
-    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    figure = figures.build_adoption_over_time(_group(data, "Respondents' organisations"))
     trace = _data_traces(figure)[0]
     assert trace.hovertemplate == figures.TIME_HOVER
     first = trace.customdata[0]
@@ -117,7 +158,9 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     spain = next(t for t in figure.data if t.meta["dataset"] == "ine_ict_enterprises")
     assert set(spain.marker.pattern.shape) == {""}, "INE's own tables are primary"
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
-    assert list(census.y) == ["100-249 employees", "250+ employees"], "a range is not an overall bar"
+    assert [y.replace("<br>", " ") for y in census.y] == ["100-249 employees", "250+ employees"], (
+        "a range is not an overall bar"
+    )
     assert all(t.orientation == "h" and t.hovertemplate == figures.BAR_HOVER for t in figure.data)
     assert SECONDARY_NOTES["bars"] in _annotation_texts(figure)
     assert any("Eurostat, 2025" in text for text in _annotation_texts(figure))
@@ -247,7 +290,11 @@ def test_user_rows_beside_built_in_rows(data):
     user = validate_table(frame, require_url=False).rows
     assert selections.your_data_over_time(user)["value"].tolist() == [30.0]
     beside = selections.your_data_over_time(user, data)
-    assert {"pulse", "mckinsey_state_of_ai"} <= set(beside["dataset"])
+    assert beside["dataset"].iloc[0] == "pulse", "the user's rows come first"
+    assert {"pulse", "eurostat_isoc_eb_ai"} <= set(beside["dataset"])
+    figure = figures.build_time_series(beside, "Yours and ours", panel_of=measure_group)
+    panels = {t.meta["dataset"]: t.meta["panel"] for t in _data_traces(figure)}
+    assert panels["pulse"] != panels["eurostat_isoc_eb_ai"], "a user's percent and our firm shares never share an axis"
     by_segment = selections.your_data_by_segment(user, data)
     assert set(by_segment.loc[by_segment["dataset"] == "pulse", "segment"]) == {"Retail"}
     assert (by_segment["dataset"] == "census_btos").any(), "the built-in industry breakdown is added"

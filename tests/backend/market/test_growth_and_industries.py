@@ -18,9 +18,10 @@ def _change(changes, **where):
 def test_adoption_change_is_points_per_year_from_the_rows(data):
     changes = growth.series_changes(data)
     eurostat = _change(changes, metric="enterprises_using_ai", geography="European Union", segment="All")
-    assert (eurostat.start_year, eurostat.end_year) == (2021, 2025)
+    assert (eurostat.start_year, eurostat.end_year) == (2021, 2024), "growth stops at the 2025 definition break"
     assert eurostat.per_year_unit == "pp per year"
-    assert eurostat.per_year == pytest.approx((19.95 - 7.7) / 4)
+    assert eurostat.per_year == pytest.approx((13.48 - 7.7) / 3)
+    assert not any(c.geography == "Spain" and c.end_year == 2025 for c in changes), "INE's 2025 list is new too"
     mck = _change(changes, metric="organisations_using_ai", dataset="mckinsey_state_of_ai")
     assert mck.end_value == 88 and mck.start_value == 20
     genai = _change(changes, metric="organisations_regularly_using_genai")
@@ -33,9 +34,12 @@ def test_adoption_change_is_points_per_year_from_the_rows(data):
 
 def test_money_grows_by_cagr_and_forecasts_never_enter(data):
     changes = growth.series_changes(data)
-    corporate = _change(changes, metric="corporate_ai_investment")
-    assert corporate.per_year_unit == "CAGR %"
-    assert corporate.per_year == pytest.approx(((252.3 / 337) ** (1 / 3) - 1) * 100)
+    corporate = [c for c in changes if c.metric == "corporate_ai_investment"]
+    assert len(corporate) == 1, "the 2025 edition's single 2024 value is not joined to the 2024 edition's"
+    assert corporate[0].edition == "AI Index 2024" and (corporate[0].start_year, corporate[0].end_year) == (2021, 2023)
+    assert corporate[0].per_year == pytest.approx(((189.2 / 337) ** (1 / 2) - 1) * 100)
+    stated = data.loc[data["metric"] == "corporate_ai_investment_growth"].iloc[0]
+    assert (stated["year"], stated["value"], stated["edition"]) == (2024, 25.5, "AI Index 2025")
     assert not any(c.dataset == "ai_spending_forecasts" and c.metric == "ai_spending" for c in changes)
     assert not any(c.metric == "businesses_using_ai_dcms" and c.segment == "All" for c in changes), (
         "the UK series has one measured year; its 2025 and 2040 values are projections"
@@ -61,7 +65,7 @@ def test_growth_table_and_chart(data):
 def test_every_document_industry_has_a_figure_or_says_none(data):
     table = industries.coverage(data)
     assert [i.label for i in industries.DOCUMENT_INDUSTRIES] == list(dict.fromkeys(table["industry"]))
-    assert industries.missing_industries(data) == ["Smart city"]
+    assert industries.missing_industries(data) == ["Customer service", "Smart city"]
     health = table.loc[table["industry"] == "Healthcare"]
     assert {"US Census BTOS 2026", "AMA physicians survey 2024", "China (CAICT, CCID, CNGAI, MIIT) 2023"} <= set(
         health["survey"]
@@ -105,9 +109,10 @@ def test_industry_ranking_ranks_within_each_survey_and_marks_document_industries
     figure = figures.build_industry_ranking(rows)
     census = next(t for t in figure.data if t.meta["dataset"] == "census_btos")
     assert list(census.x) == sorted(census.x), "ranked: bars sorted by value"
-    labels = list(census.y)
+    labels = [label.replace("<br>", " ") for label in census.y]
     assert "◆ Health care and social assistance (Healthcare)" in labels
-    assert "Utilities" in labels, "other sectors stay, unmarked"
+    assert "Construction" in labels, "other sectors stay, unmarked"
+    assert "◆ Agriculture, forestry, fishing and hunting (farms excluded) (Agriculture)" in labels
     assert "All (overall)" in labels
     assert sum(len(t.y) for t in figure.data) == len(rows)
 
@@ -136,10 +141,12 @@ def test_every_shipped_row_is_charted_or_listed(data):
 
 
 def test_each_adoption_line_names_its_change(data):
-    figure = figures.build_adoption_over_time(selections.adoption_over_time(data))
+    groups = dict(selections.by_measure_group(selections.adoption_over_time(data)))
+    figure = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
     names = [t.name.replace("<br>", " ") for t in figure.data if not (t.meta or {}).get("legend_key")]
     eurostat = next(n for n in names if n.startswith("Eurostat"))
-    assert eurostat.endswith("· +3.1 pp/yr (2021–2025)")
+    assert eurostat.endswith("· +1.9 pp/yr (2021–2024)")
+    figure = figures.build_adoption_over_time(groups["Firms, size threshold not stated"])
     forecast = next(t for t in figure.data if (t.meta or {}).get("forecast"))
     assert "pp/yr" not in forecast.name, "a forecast line states no measured change"
 

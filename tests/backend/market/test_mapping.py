@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from backend.errors import InvalidInputError
-from backend.market.mapping import ColumnMapping, apply_mapping, needs_mapping, normalise, suggest_mapping
+from backend.market.mapping import MarketColumns, apply_mapping, needs_mapping, normalise, suggest_mapping
 from backend.market.schema import REQUIRED_COLUMNS, validate_table
 
 USER_COLUMNS = ["Country", "Industry", "Year", "Share (%)", "Source", "Report", "Link", "Comments"]
@@ -72,7 +72,7 @@ def test_apply_mapping_with_constants_validates():
 
 def test_apply_mapping_refuses_unknown_and_missing():
     with pytest.raises(InvalidInputError, match="no column"):
-        apply_mapping(_user_table(), ColumnMapping(columns={"year": "Jahr"}))
+        apply_mapping(_user_table(), MarketColumns(columns={"year": "Jahr"}))
     with pytest.raises(InvalidInputError, match="Nothing is mapped to: dataset"):
         apply_mapping(_user_table(), suggest_mapping(USER_COLUMNS))
 

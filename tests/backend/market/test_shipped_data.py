@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from backend.market import store
-from backend.market.schema import REQUIRED_COLUMNS
+from backend.market.schema import MEASURES, REQUIRED_COLUMNS
 
 FILES = sorted(store.MARKET_DIR.glob("*.csv"))
 
@@ -165,3 +165,64 @@ def test_industry_figures_from_national_statistics_and_sector_bodies():
     assert national["source_url"].str.match(r"^https://(www\.)?(ine\.es|www150\.statcan\.gc\.ca)/").all()
     copies = data.loc[data["source_url"].str.contains("sipoch.com|news21th|datiak12|techmonitor|mydrivers|asiae")]
     assert (copies["verification"] == "secondary").all(), "copies and summaries are never primary"
+
+
+def test_every_share_says_what_was_counted_among_whom_and_by_which_definition():
+    data = store.load_market_data()
+    shares = data.loc[data["unit"] == "percent"]
+    assert set(shares["measure"]) <= set(MEASURES)
+    for column in ("measure", "size_threshold", "population", "definition_version"):
+        assert (shares[column].str.strip() != "").all(), f"a percent row without {column}"
+    by_dataset = shares.groupby("dataset")["measure"].agg(set).to_dict()
+    assert by_dataset["ama_physician_ai"] == {"physicians"}
+    assert by_dataset["ibm_global_ai_adoption_index"] == {"IT professionals' companies"}
+    assert {"hospitals", "teachers", "firms"} <= by_dataset["sector_ai_surveys"]
+    korea = shares.loc[shares["dataset"] == "korea_ai_adoption"]
+    assert (korea["size_threshold"] == "50+ employees").all() and korea["definition"].str.contains("50+").all()
+    farms = shares.loc[(shares["dataset"] == "census_btos") & shares["segment"].str.startswith("Agriculture")].iloc[0]
+    assert "farms excluded" in farms["segment"] and "except farms" in farms["note"]
+
+
+def test_one_labelling_rule_primary_only_on_the_producers_page_or_a_verbatim_copy():
+    data = store.load_market_data()
+    gartner = data.loc[data["source_url"].str.contains("dayofdubai.com")]
+    assert len(gartner) == 10 and (gartner["verification"] == "secondary").all(), "a rewrite is secondary"
+    openstats = data.loc[data["source_url"].str.contains("openstats.eu")]
+    wam = data.loc[data["source_url"].str.contains("wam.ae")]
+    assert len(openstats) == 9 and (openstats["verification"] == "secondary").all()
+    assert (wam["verification"] == "secondary").all(), "the 2024 and 2025 Eurostat copies get the same label"
+    gallup = data.loc[data["source_url"].str.contains("aistoriz.com")].iloc[0]
+    sas = data.loc[data["source_url"].str.contains("koreaherald")]
+    assert gallup["verification"] == "primary" and (sas["verification"] == "primary").all(), "verbatim copies alike"
+
+
+def test_definition_breaks_and_editions_are_data():
+    data = store.load_market_data()
+    totals = data.loc[(data["metric"] == "enterprises_using_ai") & (data["segment"] == "All")]
+    eu = totals.loc[totals["geography"] == "European Union"].set_index("year")
+    spain = totals.loc[totals["dataset"] == "ine_ict_enterprises"].set_index("year")
+    for table in (eu, spain):
+        assert bool(table.loc[2025, "series_break"]) and not table.loc[2024, "series_break"]
+        assert table.loc[2025, "definition_version"] != table.loc[2024, "definition_version"]
+    index = data.loc[data["dataset"] == "ai_index_investment"]
+    assert (index["edition"] != "").all()
+    corporate = index.loc[index["metric"] == "corporate_ai_investment"].set_index("year")["edition"].to_dict()
+    assert corporate == {2021: "AI Index 2024", 2022: "AI Index 2024", 2023: "AI Index 2024", 2024: "AI Index 2025"}
+
+
+def test_industry_split_of_spending_and_spains_2023_activities_are_added():
+    data = store.load_market_data()
+    idc = data.loc[data["metric"].isin(["ai_spending_share_by_industry", "ai_spending_cagr_by_industry"])]
+    assert idc["forecast"].all() and (idc["publisher"] == "IDC").all()
+    assert dict(zip(idc["segment"], idc["value"], strict=True)) == {
+        "Financial services": 20.0,
+        "Financial services, software and information services, and retail (together)": 45.0,
+        "Business and personal services": 32.8,
+        "Transportation and leisure": 31.7,
+    }
+    spain = data.loc[(data["dataset"] == "ine_ict_enterprises") & (data["year"] == 2023) & (data["segment"] != "All")]
+    assert dict(zip(spain["segment"], spain["value"], strict=True)) == {
+        "Industry": 8.94,
+        "Construction": 4.68,
+        "Services": 11.17,
+    }

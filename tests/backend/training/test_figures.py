@@ -32,7 +32,7 @@ def test_curves_split_losses_and_scores():
 
 
 def test_chat_curves_put_losses_left_and_speed_right_and_mark_validation_points():
-    from backend.training.chat_report import build_chat_curves_figure
+    from backend.training.chat.report import build_chat_curves_figure
 
     history = [
         {"step": 1, "epoch": 0.5, "name": "train_loss", "value": 2.1},

@@ -6,9 +6,9 @@ from __future__ import annotations
 from backend import worker
 from backend.jobs.store import JobStore
 from backend.models.resolve import catalogue
-from backend.training import chat_jobs
-from backend.training.chat_data import ChatMapping, read_chat_upload
-from backend.training.chat_params import CHAT, ChatTuneParams
+from backend.training.chat import studio as chat_studio
+from backend.training.chat.data import ChatMapping, read_chat_upload
+from backend.training.chat.params import CHAT, CHAT_PARAM_RANGES, FULL, ChatTuneParams, default_chat_params
 from pages.components.chat_tuning import LOCAL_FOLDER
 from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
 
@@ -69,8 +69,8 @@ def test_a_finished_chat_job_shows_its_report_and_downloads(state, open_page, ti
         report_max_new_tokens=8,
         validation_fraction=0.2,
     )
-    dataset = chat_jobs.check_chat_data(upload, ChatMapping("messages"), params, "", state.settings)
-    job = chat_jobs.submit_chat_job(params, dataset, settings=state.settings)
+    dataset = chat_studio.check_chat_data(upload, ChatMapping("messages"), params, "", state.settings)
+    job = chat_studio.submit_chat_job(params, dataset, settings=state.settings)
     assert worker.run_job(job.id, state.settings) == "succeeded"
     app = open_page(JOBS, {"job": job.id})
     assert not app.exception
@@ -81,3 +81,47 @@ def test_a_finished_chat_job_shows_its_report_and_downloads(state, open_page, ti
     assert any("validation set is too small" in w.value for w in app.warning)
     table = app.dataframe[-1].value
     assert list(table.columns) == ["prompt", "reference", "base", "tuned"] and len(table) == 2
+
+
+def test_the_chat_form_draws_its_bounds_and_defaults_from_the_parameter_table(state, open_page):
+    app = open_page(NEW_JOB)
+    app.radio(key="finetune.task").set_value(CHAT).run()
+    app.radio(key="finetune.chat.method").set_value(FULL).run()
+    defaults = default_chat_params("any", FULL)
+    for name, key in {
+        "epochs": "epochs",
+        "learning_rate": f"lr.{FULL}",
+        "batch_size": "batch",
+        "max_length": "max_length",
+        "validation_fraction": "validation",
+        "lora_rank": "rank",
+        "lora_alpha": "alpha",
+        "lora_dropout": "dropout",
+        "report_prompts": "prompts",
+        "seed": "seed",
+    }.items():
+        widget, bounds = app.number_input(key=f"finetune.chat.{key}"), CHAT_PARAM_RANGES[name]
+        assert (widget.min, widget.max, widget.value) == (bounds.low, bounds.high, getattr(defaults, name)), name
+    # Full fine-tuning has no adapters: their fields are shown greyed out.
+    assert [app.number_input(key=f"finetune.chat.{key}").disabled for key in ("rank", "alpha", "dropout")] == [True] * 3
+    assert app.text_input(key="finetune.chat.modules").disabled
+    assert not app.number_input(key="finetune.chat.epochs").disabled
+
+
+def test_a_new_file_starts_from_its_own_guessed_shape(state, open_page, tiny_model_paths):
+    app = _chat_form(open_page, tiny_model_paths, as_messages_jsonl(marker_conversations(10)))
+    app.selectbox(key="finetune.chat.shape").set_value("alpaca").run()
+    table = b"question,answer\n" + b"".join(f"Q{i},A{i}\n".encode() for i in range(10))
+    app.file_uploader(key="finetune.chat.file").set_value(("pairs.csv", table, "text/csv")).run()
+    assert not app.exception
+    assert app.selectbox(key="finetune.chat.shape").value == "table"
+    assert app.selectbox(key="finetune.chat.prompt").value == "question"
+
+
+def test_a_lone_surrogate_is_refused_in_words_at_check_data(state, open_page, tiny_model_paths):
+    lone = '{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"}]}\n'
+    data = as_messages_jsonl(marker_conversations(10)) + b"\n" + lone.encode()
+    app = _chat_form(open_page, tiny_model_paths, data)
+    app.button(key="finetune.chat.check").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "lone surrogate" in _text(app) and "Something went wrong" not in _text(app)

@@ -11,8 +11,8 @@ from backend import worker
 from backend.jobs import worker as job_worker
 from backend.jobs.store import JobStore
 from backend.models.cache import ModelCache
-from backend.training import jobs
-from backend.training.params import FAST, TrainingParams
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
 
 PAGE = "pages/finetune/jobs.py"
@@ -28,7 +28,7 @@ def _submit(state, tiny_model_paths, title: str, owner: str = "") -> str:
     params = TrainingParams(
         "text", FAST, tiny_model_paths["embeddings"], title=title, epochs=20, learning_rate=1e-2, batch_size=16
     )
-    return jobs.submit_text_job(
+    return classifier_studio.submit_text_job(
         params, prepared_texts(learnable_texts(per_class=20), params), owner=owner, settings=state.settings
     ).id
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from backend.jobs.store import JobStore
-from backend.training import datasets, staging
-from backend.training.datasets import ColumnMapping
-from backend.training.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
+from backend.training.classifier import datasets, staging
+from backend.training.classifier.datasets import TextLabelColumns
+from backend.training.classifier.params import FAST, FULL, PARAM_RANGES, TEXT, default_params
 from tests.support.training_data import colour_folders_zip, image_zip, learnable_texts
 
 PAGE = "pages/finetune/new_job.py"
@@ -94,9 +94,9 @@ def test_image_zip_is_checked_and_hostile_zips_refused(state, open_page):
 
 
 @pytest.fixture
-def preparations(monkeypatch) -> list[ColumnMapping]:
+def preparations(monkeypatch) -> list[TextLabelColumns]:
     """The mapping of every text-table preparation the page asks for."""
-    calls: list[ColumnMapping] = []
+    calls: list[TextLabelColumns] = []
     real = datasets.prepare_text_dataset
 
     def counting(frame, mapping, *args, **kwargs):
@@ -119,7 +119,7 @@ def test_start_submits_the_checked_dataset_without_preparing_it_again(state, ope
     app.button(key="finetune.check").click().run()
     app.button(key="finetune.submit").click().run()
     assert not app.exception
-    assert preparations == [ColumnMapping("text", "label")]
+    assert preparations == [TextLabelColumns("text", "label")]
     [job] = JobStore(settings=state.settings).list_jobs()
     assert job.dataset["label_column"] == "label" and job.dataset["train_size"] == 32
 
@@ -131,7 +131,7 @@ def test_start_checks_again_after_the_mapping_or_the_split_changed(state, open_p
     app.selectbox(key="finetune.label_column").set_value("verdict").run()
     app.button(key="finetune.submit").click().run()
     assert not app.exception
-    assert preparations == [ColumnMapping("text", "label"), ColumnMapping("text", "verdict")]
+    assert preparations == [TextLabelColumns("text", "label"), TextLabelColumns("text", "verdict")]
     app.slider(key="finetune.validation").set_value(0.5).run()
     app.button(key="finetune.submit").click().run()
     assert len(preparations) == 3

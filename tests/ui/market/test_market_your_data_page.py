@@ -53,10 +53,11 @@ def test_schema_table_is_validated_and_charted_and_not_saved():
     assert len(figures) == 2
     over_time, by_segment = figures
     assert [trace["y"] for trace in over_time["data"]] == [[31.0, 44.0]]
-    assert "Share of our teams using AI weekly" in over_time["data"][0]["name"]
+    assert "Share of our teams using AI weekly" in over_time["data"][0]["name"].replace("<br>", " ")
     assert by_segment["data"][0]["y"] == ["Finance"]
     assert by_segment["data"][0]["marker"]["pattern"]["shape"] == ["/"]
-    sources = [m.value for m in app.caption if m.value.startswith("**Sources**")]
+    folded = [e for e in app.expander if e.label.startswith("Sources and caveats")]
+    sources = [c.value for c in folded[0].caption]
     assert "Strategy office" in sources[0] and "Q3 pulse" in sources[0]
     assert _market_files_digest() == before
 
@@ -65,8 +66,28 @@ def test_beside_view_adds_the_built_in_series():
     app = _upload("mine.csv", GOOD.encode())
     app.segmented_control(key="your_data.view").set_value("Beside the built-in figures").run()
     assert not app.exception
-    datasets = {trace.get("meta", {}).get("dataset") for trace in _figures(app)[0]["data"]}
-    assert {"pulse", "mckinsey_state_of_ai", "census_btos"} <= datasets
+    metas = [trace.get("meta", {}) for trace in _figures(app)[0]["data"] if not trace.get("meta", {}).get("legend_key")]
+    datasets = [meta.get("dataset") for meta in metas]
+    assert datasets[0] == "pulse", "the user's own series come first"
+    assert "eurostat_isoc_eb_ai" in datasets, "built-in figures of one measure, in their own panel"
+    assert len({meta["panel"] for meta in metas}) == 2
+
+
+def test_three_columns_and_a_source_name_draw_one_line_per_segment():
+    table = "industry,year,share %\nRetail,2023,10\nRetail,2024,15\nFinance,2023,20\nFinance,2024,31\n"
+    app = _upload("survey.csv", table.encode())
+    assert not app.exception
+    assert app.text_input(key="your_data.source").value == "survey"
+    app.text_input(key="your_data.source").set_value("Our 2024 survey").run()
+    assert not app.exception
+    assert any("All 4 rows are valid." in s.value for s in app.success)
+    over_time = _figures(app)[0]
+    lines = [t for t in over_time["data"] if not t.get("meta", {}).get("legend_key")]
+    names = [t["name"].replace("<br>", " ") for t in lines]
+    assert len(lines) == 2 and any("Retail" in n for n in names) and any("Finance" in n for n in names)
+    assert sorted(t["y"] for t in lines) == [[10.0, 15.0], [20.0, 31.0]]
+    assert len({t["line"]["color"] for t in lines}) == 2 and "#111111" not in {t["line"]["color"] for t in lines}
+    assert all(t["meta"]["dataset"] == "Our 2024 survey" for t in lines)
 
 
 def test_bad_rows_get_row_level_messages_and_good_rows_still_chart():
@@ -93,6 +114,8 @@ def test_own_column_names_are_mapped_with_values_for_every_row():
     )
     app = _upload("own.csv", own.to_csv(index=False).encode())
     assert not app.exception
+    assert any("All 2 rows are valid." in s.value for s in app.success), "country, year, value: charted at once"
+    app.toggle(key="your_data.full_mapping").set_value(True).run()
     assert app.selectbox(key="your_data.map.geography").value == "Country"
     assert app.selectbox(key="your_data.map.value").value == "Share"
     assert any("Nothing is mapped to" in w.value for w in app.warning)
@@ -110,7 +133,8 @@ def test_own_column_names_are_mapped_with_values_for_every_row():
     assert not app.exception
     assert any("All 2 rows are valid." in s.value for s in app.success)
     over_time = _figures(app)[0]
-    assert sorted(trace["name"].split("(")[-1] for trace in over_time["data"]) == ["France)", "Germany)"]
+    names = sorted(trace["name"].replace("<br>", " ") for trace in over_time["data"])
+    assert len(names) == 2 and "France" in names[0] and "Germany" in names[1]
 
 
 @pytest.mark.parametrize(

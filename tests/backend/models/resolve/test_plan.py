@@ -215,3 +215,42 @@ def test_only_base_model_tasks_load_for_training(tiny_model_paths, settings):
     planned = plan_load(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT], settings)
     with pytest.raises(ValueError, match="not a fine-tuning base task"):
         loader.load_for_training(planned, ["a", "b"], settings)
+
+
+# --- every path a loader reads stays inside the models folder -----------------------------------
+
+
+def _copy_inside(settings, source: str, name: str):
+    folder = settings.models_dir / name
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(source, folder)
+    return folder
+
+
+@pytest.mark.parametrize("linked", ["model.safetensors", "config.json", "tokenizer.json"])
+def test_a_file_linking_out_of_the_models_folder_is_refused(linked, tiny_model_paths, settings, tmp_path):
+    folder = _copy_inside(settings, tiny_model_paths[catalogue.SENTIMENT], "linked-file")
+    outside = tmp_path / "elsewhere" / linked
+    outside.parent.mkdir()
+    (folder / linked).rename(outside)
+    (folder / linked).symlink_to(outside)
+    with pytest.raises(UnsafeModelError, match="links outside the models folder"):
+        plan_load(catalogue.SENTIMENT, str(folder), settings)
+
+
+def test_a_hub_ids_mirror_linking_out_of_the_models_folder_is_refused(tiny_model_paths, settings, tmp_path):
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(tiny_model_paths[catalogue.SENTIMENT], outside)
+    plan.mirror_folder("org/tiny-sentiment", settings).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafeModelError, match="outside the models folder"):
+        plan_load(catalogue.SENTIMENT, "org/tiny-sentiment", settings)
+
+
+def test_links_that_stay_inside_the_models_folder_are_followed(tiny_model_paths, settings):
+    shared = _copy_inside(settings, tiny_model_paths[catalogue.SENTIMENT], "shared-weights")
+    folder = _copy_inside(settings, tiny_model_paths[catalogue.SENTIMENT], "linked-inside")
+    (folder / "model.safetensors").unlink()
+    (folder / "model.safetensors").symlink_to(shared / "model.safetensors")
+    plan.mirror_folder("org/linked", settings).symlink_to(folder, target_is_directory=True)
+    assert plan_load(catalogue.SENTIMENT, "org/linked", settings).folder == folder.resolve()
+    assert load_model(catalogue.SENTIMENT, "org/linked", settings).model is not None

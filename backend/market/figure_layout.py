@@ -1,0 +1,157 @@
+"""Plotly layout shared by the market figures: title and margins, empty state, secondary-source
+note, bar markers, and the source caption that travels with an exported chart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from backend.market.series_labels import (
+    DATASET_COLOURS,
+    FONT,
+    SECONDARY_NOTES,
+    SECONDARY_PATTERN,
+    dataset_label,
+    wrapped,
+)
+
+
+def bar_marker(colours: str | list[str], secondary: list[bool], opacity: list[float] | None = None) -> dict:
+    """A bar trace's marker: outlined in its colour, hatched where the figure is secondary (see
+    ``SECONDARY_NOTES["bars"]``), and faded by ``opacity`` where given."""
+    marker = {
+        "color": colours,
+        "line": {"color": colours, "width": 1},
+        "pattern": {
+            "shape": [SECONDARY_PATTERN if s else "" for s in secondary],
+            "fgcolor": "#ffffff",
+            "solidity": 0.35,
+        },
+    }
+    if opacity is not None:
+        marker["opacity"] = opacity
+    return marker
+
+
+# Plotly never reflows text, so every label is broken into lines short enough for a phone
+# (about 350 px of chart): titles (17 px type), subtitles and panel titles (12-13 px), small notes (11 px).
+TITLE_CHARS = 30
+LINE_CHARS = 30
+NOTE_CHARS = 42
+# Category labels left of bars: the plot starts after them, and panel titles start at the plot.
+LABEL_CHARS = 16
+
+
+def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
+    """Title, subtitle, font and margins every market chart shares; both are wrapped to fit a phone."""
+    title_text = wrapped(title, TITLE_CHARS)
+    subtitle_text = wrapped(subtitle, LINE_CHARS) if subtitle else ""
+    title_lines = title_text.count("<br>") + 1
+    subtitle_lines = subtitle_text.count("<br>") + 1 if subtitle_text else 0
+    figure.update_layout(
+        template="plotly_white",
+        font=FONT,
+        # Anchored to the top of the chart, so a title wrapped over several lines grows downwards
+        # into the top margin (sized for it) instead of spreading over the plot.
+        title={
+            "text": title_text,
+            "subtitle": {"text": subtitle_text},
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 18},
+        },
+        margin={"l": 10, "r": 20, "t": 44 + 24 * title_lines + 18 * subtitle_lines, "b": 40},
+        hoverlabel={"align": "left"},
+    )
+    return figure
+
+
+def empty_figure(title: str) -> go.Figure:
+    """A titled figure that says no rows match, instead of an empty plot."""
+    figure = base_layout(go.Figure(), title)
+    figure.add_annotation(
+        text="No rows match the current filters.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
+    )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str, xanchor: str = "left") -> None:
+    """Explain the secondary-source marking (``kind``: lines, bars or points) when any row is secondary."""
+    if (rows["verification"] == "secondary").any():
+        figure.add_annotation(
+            text=wrapped(SECONDARY_NOTES[kind], NOTE_CHARS),
+            showarrow=False,
+            x=0,
+            y=y,
+            xref="paper",
+            yref="paper",
+            xanchor=xanchor,
+            yanchor="top" if y < 1 else "bottom",
+            font={"size": 11, "color": "#555555"},
+            name="secondary-note",
+        )
+
+
+def when(row: pd.Series) -> str:
+    """The year, with the finer period where the source gives one."""
+    period = str(row.get("period", "") or "")
+    return (
+        f"{int(row['year'])} ({period})"
+        if period and not period.startswith(str(row["year"]))
+        else (period or str(int(row["year"])))
+    )
+
+
+def user_datasets(rows: pd.DataFrame) -> list[str]:
+    """Datasets that are not built in (they get the user palette)."""
+    return [d for d in rows["dataset"].unique() if d not in DATASET_COLOURS]
+
+
+def source_caption(rows: pd.DataFrame, limit: int = 4) -> str:
+    """One line naming who the drawn figures come from (for the caption inside an exported PNG)."""
+    if rows.empty:
+        return ""
+    names = list(dict.fromkeys(dataset_label(str(dataset)) for dataset in rows["dataset"]))
+    shown = "; ".join(names[:limit]) + (f"; and {len(names) - limit} more" if len(names) > limit else "")
+    flags = []
+    if (rows["verification"] == "secondary").any():
+        flags.append("hollow/hatched = secondary source")
+    if "forecast" in rows.columns and rows["forecast"].astype(bool).any():
+        flags.append("dashed = forecast")
+    count = f"{len(rows)} figure{'s' if len(rows) != 1 else ''}"
+    return f"Source: {shown} ({count}{', ' + ', '.join(flags) if flags else ''}; full citations in the source list)"
+
+
+def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
+    """A copy of ``figure`` whose subtitle ends with its source caption.
+
+    The caption travels with the chart: the modebar's "download as PNG" and the HTML briefing
+    both carry it, so a pasted chart still says where its numbers come from. It sits under the
+    title (container coordinates), where no legend or panel can cover it.
+    """
+    captioned = go.Figure(figure)
+    text = source_caption(rows)
+    if not text:
+        return captioned
+    subtitle = captioned.layout.title.subtitle.text or ""
+    caption = f"<span style='font-size:11px;color:#555555'>{wrapped(text, NOTE_CHARS)}</span>"
+    captioned.update_layout(
+        title={"subtitle": {"text": f"{subtitle}<br>{caption}" if subtitle else caption}},
+        margin={"t": (captioned.layout.margin.t or 90) + 16 * (caption.count("<br>") + 1)},
+        meta={**(captioned.layout.meta or {}), "source_caption": text},
+    )
+    return captioned
+
+
+def png_config(file_name: str) -> dict[str, object]:
+    """Plotly config for a chart: the modebar's camera saves a 2x PNG named after the chart."""
+    stem = file_name.rsplit(".", 1)[0]
+    return {
+        "toImageButtonOptions": {"format": "png", "filename": stem, "scale": 2},
+        "displaylogo": False,
+    }

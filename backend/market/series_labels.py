@@ -1,0 +1,162 @@
+"""Names, colours and escaped text of market series: one colour and label per source, the
+secondary-source marking, and markdown-safe source lists."""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+
+# One colour per source, kept across every chart so a reader learns it once (AI Index style).
+DATASET_COLOURS: dict[str, str] = {
+    "mckinsey_state_of_ai": "#1f4e79",
+    "eurostat_isoc_eb_ai": "#2a9d8f",
+    "census_btos": "#e76f51",
+    "ibm_global_ai_adoption_index": "#7b2cbf",
+    "ai_index_investment": "#8c1515",
+    "oecd_ai_investment": "#3a86ff",
+    "epoch_notable_models": "#264653",
+    "ai_spending_forecasts": "#6a4c93",
+    "china_ai_industry": "#c1121f",
+    "uk_ai_adoption": "#457b9d",
+    "ama_physician_ai": "#2d6a4f",
+    "sas_genai_survey": "#bc6c25",
+    "ine_ict_enterprises": "#b5838d",
+    "statcan_ai_use": "#9c6644",
+    "korea_ai_adoption": "#90be6d",
+    "sector_ai_surveys": "#277da1",
+}
+# User datasets get colours far from the built-in ones, so "beside" comparisons stay readable.
+_USER_PALETTE: tuple[str, ...] = ("#d4a017", "#c2185b", "#00838f", "#5d4037", "#558b2f", "#ef6c00")
+
+DATASET_LABELS: dict[str, str] = {
+    "mckinsey_state_of_ai": "McKinsey State of AI",
+    "eurostat_isoc_eb_ai": "Eurostat",
+    "census_btos": "US Census BTOS",
+    "ibm_global_ai_adoption_index": "IBM AI Adoption Index",
+    "ai_index_investment": "Stanford AI Index",
+    "oecd_ai_investment": "OECD",
+    "epoch_notable_models": "Epoch AI",
+    "ai_spending_forecasts": "IDC / Gartner spending",
+    "china_ai_industry": "China (CAICT, CCID, CNGAI, MIIT)",
+    "uk_ai_adoption": "UK DSIT / DCMS",
+    "ama_physician_ai": "AMA physicians survey",
+    "sas_genai_survey": "SAS / Coleman Parkes",
+    "ine_ict_enterprises": "Spain INE",
+    "statcan_ai_use": "Statistics Canada",
+    "korea_ai_adoption": "Korea (Statistics Korea via KCCI SGI)",
+    "sector_ai_surveys": "Sector surveys (finance, health, teachers)",
+}
+
+SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"
+SECONDARY_NOTES: dict[str, str] = {
+    "lines": f"Hollow markers and dotted lines: {SECONDARY_MEANING}.",
+    "bars": f"Hatched bars: {SECONDARY_MEANING}. Faded bars: bounds (more than / less than).",
+    "points": f"Hollow markers: {SECONDARY_MEANING}.",
+}
+DATASET_ORDER: tuple[str, ...] = tuple(DATASET_LABELS)
+SECONDARY_PATTERN = "/"
+PRIMARY_SYMBOL = "circle"
+# Marker shapes for further series of the same source (its colour stays the same).
+SERIES_SYMBOLS: tuple[str, ...] = ("circle", "diamond", "square", "triangle-up", "star", "hexagon")
+CONFIDENCE_SYMBOLS: dict[str, str] = {"Confident": "circle", "Likely": "diamond", "Speculative": "x"}
+FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 13}
+
+
+def measure_group(row: object) -> str:
+    """What a row's value counts, with the size threshold of firm surveys: values in one group may
+    share an axis, values in different groups never do ("Firms, 10+ employees", "Hospitals").
+
+    Args:
+        row: a mapping (a table row) with ``measure`` and ``size_threshold``; rows without a
+            measure (uploads, amounts) fall back to their unit.
+    """
+    get = row.get if hasattr(row, "get") else (lambda key, default="": default)
+    measure = str(get("measure", "") or "").strip()
+    if not measure:
+        return str(get("unit", "") or "")
+    threshold = str(get("size_threshold", "") or "").strip()
+    name = measure[0].upper() + measure[1:]
+    if measure == "firms" and threshold:
+        return f"{name}, {threshold}" if threshold != "not stated" else f"{name}, size threshold not stated"
+    if measure == "respondents' organisations" and threshold not in ("", "not stated"):
+        return f"{name}, {threshold}"
+    return name
+
+
+def dataset_rank(dataset: str) -> int:
+    """Display order: a user's own datasets first (shown beside ours, theirs lead), then the
+    built-in sources in a fixed order."""
+    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else -1
+
+
+def dataset_label(dataset: str) -> str:
+    """A reader's name for a dataset (user datasets keep their own name)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def colour_for(dataset: str, user_datasets: list[str] | None = None) -> str:
+    """The source's colour; unknown (user) datasets cycle through a separate palette."""
+    if dataset in DATASET_COLOURS:
+        return DATASET_COLOURS[dataset]
+    others = sorted(set(user_datasets or []) | {dataset})
+    return _USER_PALETTE[others.index(dataset) % len(_USER_PALETTE)]
+
+
+def hollow(symbol: str) -> str:
+    """The open variant of a marker symbol ('x' has none, so it stays)."""
+    return symbol if symbol in ("x", "cross") or symbol.endswith("-open") else f"{symbol}-open"
+
+
+def safe_text(text: object) -> str:
+    """Escape text for plotly labels: user uploads must not inject markup into the page."""
+    return html.escape(str(text), quote=False)
+
+
+def wrapped(text: str, width: int = 70) -> str:
+    """Escaped text broken into lines for titles and legends."""
+    return "<br>".join(safe_text(line) for line in textwrap.wrap(str(text), width)) or safe_text(text)
+
+
+def human_number(value: float, unit: str = "") -> str:
+    """Large numbers as words (175 billion parameters), FLOP in scientific notation."""
+    if unit == "FLOP":
+        mantissa, exponent = f"{value:.3g}".split("e") if "e" in f"{value:.3g}" else (f"{value:.3g}", "0")
+        return f"{mantissa}×10^{int(exponent)} FLOP" if exponent != "0" else f"{mantissa} FLOP"
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:.4g} {word} {unit}".strip()
+    return f"{value:,.4g} {unit}".strip()
+
+
+def value_label(value: float, unit: str, qualifier: str = "") -> str:
+    """A bar or hover label: '≈33.9', '>67', '<8', '12%'."""
+    prefix = {"about": "≈", "nearly": "≈", "more than": ">", "less than": "<", "implied": "~"}.get(qualifier, "")
+    number = f"{value:,.3g}" if abs(value) >= 1000 else f"{value:g}"
+    suffix = "%" if unit == "percent" else ""
+    return f"{prefix}{number}{suffix}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def markdown_escape(text: object) -> str:
+    """Escape markdown (and Streamlit's ``:icon:``/``$math$``) so cited text shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def source_markdown(sources: list) -> str:
+    """A numbered markdown list of sources (``store.Source``) with links and secondary marked."""
+    lines = []
+    for number, source in enumerate(sources, start=1):
+        title = markdown_escape(source.title)
+        # Validation admits only http(s) addresses without spaces or quotes; brackets are encoded
+        # so a URL cannot close the markdown link early.
+        url = source.url.replace("(", "%28").replace(")", "%29")
+        cited = f"[{title}]({url})" if url else title
+        flag = " — *secondary: third-party summary*" if source.verification == "secondary" else ""
+        count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
+        lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
+        for caveat in getattr(source, "caveats", ()):
+            lines.append(f"    - *Caveat:* {markdown_escape(caveat)}")
+    return "\n".join(lines)

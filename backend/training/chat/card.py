@@ -1,0 +1,106 @@
+"""The model card (README.md) written beside a tuned chat model and its adapter.
+
+Titles, replies, prompts and warnings come from users or from a model: they are escaped with
+``plain_markdown`` so the card never grows links, images or HTML.
+"""
+
+from __future__ import annotations
+
+import json
+
+from backend.text_safety import plain_markdown
+from backend.training.chat.data import ChatDataset
+from backend.training.chat.params import LORA, ChatTuneParams
+from backend.training.chat.report import ChatReport
+
+_CELL_CHARS = 300
+
+
+def _cell(text: object) -> str:
+    value = " ".join(str(text).split())
+    return plain_markdown(value if len(value) <= _CELL_CHARS else value[:_CELL_CHARS] + "…")
+
+
+def build_chat_card(
+    params: ChatTuneParams, dataset: ChatDataset, report: ChatReport, created: str, device: str, base_name: str
+) -> str:
+    """Markdown describing how the chat model was tuned and what changed.
+
+    Args:
+        base_name: how the base model is named (a hub id, or a folder's place in the models
+            folder, never a server path).
+    """
+    method = (
+        f"LoRA adapters (rank {params.lora_rank}, alpha {params.lora_alpha}, dropout {params.lora_dropout},"
+        f" modules {params.target_modules}) with peft"
+        if params.method == LORA
+        else "full fine-tuning of every weight"
+    )
+    skipped = {"title", "base_model", "task"}
+    param_rows = "\n".join(f"| {k} | {_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    examples = "\n".join(
+        f"| {_cell(r['prompt'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |" for r in report.side_by_side
+    )
+    warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
+    report_warnings = "\n".join(f"> **Warning:** {plain_markdown(w)}\n" for w in report.warnings())
+    title = plain_markdown(params.title) if params.title else "Tuned chat model"
+    adapter_note = (
+        "This folder holds the model with the adapters merged in. The adapters alone"
+        " (`adapter_model.safetensors` + `adapter_config.json`) load on the base model with"
+        " `peft.PeftModel.from_pretrained(base, adapter_folder)`."
+        if params.method == LORA
+        else "Every weight was tuned; this folder is a complete model."
+    )
+    return f"""---
+library_name: transformers
+pipeline_tag: text-generation
+base_model: {json.dumps(base_name)}
+tags: [chat, {"lora, peft" if params.method == LORA else "full-fine-tuning"}]
+---
+
+# {title}
+
+Chat model tuned from {plain_markdown(base_name)} with {method}, created {created} on {device}
+by the Large Model Showcase fine-tuning studio. The loss was taken on assistant replies only.
+
+## Data
+
+- Conversations: {report.train_conversations} for training, {report.validation_conversations} held out
+  ({plain_markdown(dataset.summary.get("validation_source", ""))})
+- Upload shape: {plain_markdown(dataset.summary.get("shape", ""))}; training tokens per epoch: {report.train_tokens:,}
+
+Data checks:
+{warnings}
+
+## Training parameters
+
+| parameter | value |
+|---|---|
+{param_rows}
+
+Trainable parameters: {report.trainable_parameters:,} of {report.total_parameters:,}.
+
+## Validation (held-out conversations, assistant tokens)
+
+{report_warnings}
+
+| | base | tuned |
+|---|---|---|
+| loss | {report.val_loss_before:.4f} | {report.val_loss_after:.4f} |
+| perplexity | {report.perplexity_before:.2f} | {report.perplexity_after:.2f} |
+
+## Held-out prompts, greedy replies
+
+| prompt | base | tuned |
+|---|---|---|
+{examples}
+
+## Use
+
+{adapter_note} It uses the base model's own chat template (kept in the tokenizer files).
+
+## Limits
+
+The validation set has {report.validation_conversations} conversations drawn from the same upload
+as the training data; expect the tuned behaviour to hold less well on different prompts.
+"""

@@ -1,0 +1,192 @@
+"""The plain-Python chat-tuning API and the ``chat`` job kind: conversations + params in, a tuned
+chat model (merged, for the demo; plus its LoRA adapter), a report and a model card out.
+
+The worker runs queued chat jobs through ``CHAT_HANDLER``; scripts and benchmarks call
+``run_chat_tuning`` directly, without the queue.
+
+Run folder layout::
+
+    model/      the tuned model, adapters merged in (config.json + safetensors + tokenizer):
+                what the Text generation demo loads, recorded by the job like any fine-tuned model
+    adapter/    LoRA only: adapter_model.safetensors + adapter_config.json (+ README.md)
+    chat_report.json, params.json, data/chat_dataset.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.config import Settings
+from backend.jobs.progress import ProgressCallback
+from backend.jobs.store import Job
+from backend.jobs.worker import JobHandler
+from backend.model_registry import display_name
+from backend.models.resolve import catalogue
+from backend.models.resolve.device import DeviceInfo
+from backend.server_paths import shown_path
+from backend.training.chat.card import build_chat_card
+from backend.training.chat.data import ChatDataset
+from backend.training.chat.params import LORA, ChatTuneParams
+from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
+from backend.training.chat.trainer import TunedChatModel, tune_chat_model
+from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
+
+ADAPTER_FOLDER = "adapter"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+@dataclass
+class ChatTuningResult:
+    """Where the tuned model and adapter went, and the report."""
+
+    model_dir: str
+    adapter_dir: str
+    report: ChatReport
+    seconds: float
+    device: str
+
+
+def base_model_name(model_ref: str, settings: Settings) -> str:
+    """How the base model is named in cards and adapter configs: a hub id as it is, a folder by
+    its place in the models or runs folder, never by its server path."""
+    return shown_path(display_name(model_ref, settings), settings)
+
+
+def _save(tuned: TunedChatModel, params: ChatTuneParams, run_dir: Path, settings: Settings) -> tuple[Path, Path]:
+    model_dir, adapter_dir = run_dir / MODEL_FOLDER, run_dir / ADAPTER_FOLDER
+    for folder in (model_dir, adapter_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    model = tuned.model.to("cpu")
+    if params.method == LORA:
+        model.save_pretrained(adapter_dir)
+        # peft records the base as the path it was loaded from; a download must not carry a server path.
+        config_path = adapter_dir / ADAPTER_CONFIG
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = base_model_name(params.base_model, settings)
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        model = model.merge_and_unload()
+    # Saved in float32: bf16 would round away small tuned changes to the weights.
+    model.to(torch.float32).save_pretrained(model_dir)
+    tuned.tokenizer.save_pretrained(model_dir)
+    return model_dir, adapter_dir
+
+
+def trained_system_prompt(conversations: list[list[dict[str, str]]]) -> str:
+    """The system prompt most training conversations open with ("" when most have none)."""
+    counts = Counter(c[0]["content"] if c and c[0]["role"] == "system" else "" for c in conversations)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+def run_chat_tuning(
+    params: ChatTuneParams,
+    dataset: ChatDataset,
+    run_dir: Path,
+    progress_callback: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    owner: str = "",
+    settings: Settings | None = None,
+    device: DeviceInfo | None = None,
+) -> ChatTuningResult:
+    """Tune, measure and save a chat model; no queue involved.
+
+    Args:
+        params: validated when the job was submitted.
+        dataset: checked conversations (``chat_data.prepare_chat_dataset``).
+        run_dir: the run's folder (layout in the module docstring).
+        progress_callback: receives ``JobEvent``s (progress with ETA, loss and tokens/s points, logs).
+        should_stop: polled during training; returning True cancels the run.
+        owner: recorded in the model manifest so the demo shows it to its owner only.
+        settings: settings to use (default: the process settings).
+        device: device to train on (default: chosen from the settings).
+
+    Raises:
+        ShowcaseError: the base model cannot be loaded or tuned, or memory runs out.
+        JobCancelled: ``should_stop`` returned True.
+    """
+    run = start_run(
+        run_dir,
+        params.seed,
+        f"Tuning a chat model on {{device}} with the {params.method} method",
+        progress_callback,
+        should_stop,
+        settings,
+        device,
+    )
+    tuned = tune_chat_model(params, dataset, run_dir, run.reporter, run.settings, run.device)
+    run.reporter.raise_if_stopped()
+    report = ChatReport(
+        val_loss_before=tuned.val_loss_before,
+        val_loss_after=tuned.val_loss_after,
+        validation_conversations=len(dataset.validation),
+        train_conversations=len(dataset.train),
+        train_tokens=tuned.train_tokens,
+        tokens_per_second=tuned.tokens_per_second,
+        trainable_parameters=tuned.trainable_parameters,
+        total_parameters=tuned.total_parameters,
+        method=params.method,
+        side_by_side=[row.__dict__ for row in tuned.side_by_side],
+        system_prompt=trained_system_prompt(dataset.train),
+    )
+    model_dir, adapter_dir = _save(tuned, params, run_dir, run.settings)
+    report.save(run_dir)
+    base_name = base_model_name(params.base_model, run.settings)
+    run.finish(
+        model_dir,
+        catalogue.TEXT_GENERATION,
+        params.title or f"Chat model {run_dir.name}",
+        owner,
+        report.headline(),
+        lambda created: build_chat_card(params, dataset, report, created, run.device.name, base_name),
+        card_folders=(adapter_dir,),
+        system_prompt=report.system_prompt,
+    )
+    return ChatTuningResult(
+        str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name
+    )
+
+
+def run_job(
+    job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tune a claimed chat job from its run folder; its artefacts record the model for the demo
+    (``model_dir``, ``model_task``) and the base it was tuned from (for "compare with base")."""
+    run_dir, params, result = run_stored_job(
+        job, events, should_stop, settings, ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning
+    )
+    metrics = {
+        **result.report.headline(),
+        "tokens_per_second": result.report.tokens_per_second,
+        "seconds": result.seconds,
+    }
+    artefacts = {
+        "model_dir": result.model_dir,
+        "model_task": catalogue.TEXT_GENERATION,
+        "adapter_dir": result.adapter_dir,
+        "base_model": params.base_model,
+        "report": str(run_dir / CHAT_REPORT_FILE),
+        "device": result.device,
+    }
+    return metrics, artefacts
+
+
+def _remove_outputs(job: Job) -> None:
+    remove_outputs(job, (MODEL_FOLDER, ADAPTER_FOLDER))
+
+
+CHAT_HANDLER = JobHandler(
+    run=run_job,
+    doing="Chat tuning",
+    output="model",
+    memory_advice="Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a"
+    " smaller base model",
+    phase="Tuning",
+    cleanup=_remove_outputs,
+)

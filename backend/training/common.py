@@ -1,0 +1,163 @@
+"""What every training kind shares: the run folder's layout, the checked dataset's file, and the
+run skeleton around a kind's trainer (device, progress, seed, timing; then the model card, the
+demo manifest and the log line once the model is saved).
+
+Run folder layout (``backend.jobs`` adds ``job.json`` and ``params.json``)::
+
+    data/      the checked dataset (``dataset.json`` or ``chat_dataset.json``, images)
+    model/     the trained model as the demos load it, with its card (README.md) and manifest
+    ...        each kind's report (``evaluation.json``, ``chat_report.json``) and extras
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from backend.config import Settings, get_settings
+from backend.errors import InvalidInputError
+from backend.jobs.progress import ProgressCallback, Reporter
+from backend.jobs.store import Job
+from backend.model_registry import write_manifest
+from backend.models.resolve.device import DeviceInfo, choose_device
+from backend.server_paths import shown_path
+
+CHAT = "chat"  # the job kind, and the job's task, of every chat-tuning job
+
+MODEL_FOLDER = "model"
+DATA_FOLDER = "data"
+CARD_FILE = "README.md"
+
+
+class SavedDataset(Protocol):
+    """A checked dataset that records the data folder it was saved to (classifier or chat)."""
+
+    data_dir: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def save_dataset_file(dataset: SavedDataset, data_dir: Path, file_name: str) -> Path:
+    """Write ``dataset`` as JSON into ``data_dir``, recording that folder in it; returns the file."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    dataset.data_dir = str(data_dir)
+    path = data_dir / file_name
+    # Written beside and renamed over: a retry's data folder hard-links its first run's files.
+    written = path.with_name(f".{file_name}.writing")
+    written.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
+    os.replace(written, path)
+    return path
+
+
+def load_dataset_file(data_dir: Path, file_name: str) -> dict[str, Any]:
+    """The fields ``save_dataset_file`` wrote, with ``data_dir`` set to where they were found
+    (a run folder may have moved since it was saved)."""
+    data = json.loads((data_dir / file_name).read_text(encoding="utf-8"))
+    data["data_dir"] = str(data_dir)
+    return data
+
+
+def raise_if_errors(errors: list[str]) -> None:
+    """Refuse the data with every problem in ``errors``, numbered; do nothing when there are none."""
+    if errors:
+        raise InvalidInputError(
+            "The data cannot be used yet: " + " ".join(f"({i}) {e}" for i, e in enumerate(errors, 1)),
+            "Fix the file and upload it again; nothing was queued.",
+        )
+
+
+@dataclass
+class Run:
+    """One training run under way: where it reports, what it runs on, and when it started."""
+
+    run_dir: Path
+    settings: Settings
+    device: DeviceInfo
+    reporter: Reporter
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the run started, rounded for the job's metrics."""
+        return round(time.perf_counter() - self.started, 2)
+
+    def finish(
+        self,
+        model_dir: Path,
+        model_task: str,
+        title: str,
+        owner: str,
+        headline: dict[str, Any],
+        build_card: Callable[[str], str],
+        card_folders: Iterable[Path] = (),
+        system_prompt: str | None = None,
+    ) -> None:
+        """Write the model card (``build_card(created)``) into the model folder and
+        ``card_folders``, and the manifest the demos list the model by (with a chat model's
+        training ``system_prompt``); log where it went."""
+        created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        card = build_card(created)
+        for folder in (model_dir, *card_folders):
+            if folder.is_dir():
+                (folder / CARD_FILE).write_text(card, encoding="utf-8")
+        write_manifest(model_dir, model_task, title, created, owner, headline, system_prompt)
+        self.reporter.log(f"Saved the model to {shown_path(model_dir, self.settings)}")
+
+
+def start_run(
+    run_dir: Path,
+    seed: int,
+    doing: str,
+    progress_callback: ProgressCallback | None,
+    should_stop: Callable[[], bool] | None,
+    settings: Settings | None,
+    device: DeviceInfo | None,
+) -> Run:
+    """Pick the device, seed torch, and log ``doing`` (``{device}`` is filled in) as the run's first line."""
+    settings = settings or get_settings()
+    device = device or choose_device(settings.device)
+    reporter = Reporter(progress_callback, should_stop)
+    reporter.log(doing.format(device=device.name))
+    torch.manual_seed(seed)
+    return Run(run_dir, settings, device, reporter)
+
+
+def run_stored_job(
+    job: Job,
+    events: ProgressCallback,
+    should_stop: Callable[[], bool],
+    settings: Settings,
+    load_params: Callable[[dict[str, Any]], Any],
+    load_dataset: Callable[[Path], Any],
+    run: Callable[..., Any],
+) -> tuple[Path, Any, Any]:
+    """Run a claimed job with its kind's runner (``run_training``, ``run_chat_tuning``) on the
+    parameters and checked dataset its run folder holds; returns the folder, the parameters and
+    the runner's result."""
+    run_dir = Path(job.run_dir)
+    params = load_params(job.params)
+    result = run(
+        params,
+        load_dataset(run_dir / DATA_FOLDER),
+        run_dir,
+        progress_callback=events,
+        should_stop=should_stop,
+        owner=job.owner,
+        settings=settings,
+    )
+    return run_dir, params, result
+
+
+def remove_outputs(job: Job, folders: Iterable[str]) -> None:
+    """Remove a cancelled or failed run's half-written output folders."""
+    for folder in folders:
+        shutil.rmtree(Path(job.run_dir) / folder, ignore_errors=True)

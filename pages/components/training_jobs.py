@@ -1,0 +1,88 @@
+"""The training jobs page's widgets: each job kind's view, looked up by the job's kind, and the
+progress every kind shows the same way.
+
+A kind's view says how its running job draws its curves, how its finished job shows its report
+and its downloads, how it is retried, and whether its runs compare on accuracy and F1 (chat runs
+have neither). The page asks ``KIND_VIEWS[job.kind]`` rather than branching on the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+from backend.jobs import tables
+from backend.jobs.manage import JobView
+from backend.jobs.store import Job
+from backend.text_safety import plain_markdown
+from backend.training.chat import studio as chat_studio
+from backend.training.chat.params import CHAT
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.runner import TRAIN
+from pages.components import chat_tuning, finetune, job_monitor
+
+STATUS_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/model_training:",
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
+
+
+@dataclass(frozen=True)
+class KindView:
+    """How the training jobs page shows one kind of job.
+
+    Attributes:
+        show_curves: the curves of a running or finished job.
+        show_report: a succeeded job's report.
+        show_model_actions: a succeeded job's downloads and the way to its demo.
+        retry: ``retry(job_id, owner)`` queues a copy of a failed or cancelled job.
+        compared: whether its succeeded runs take part in *Compare runs*.
+    """
+
+    show_curves: Callable[[JobView], None]
+    show_report: Callable[[JobView], None]
+    show_model_actions: Callable[[JobView], None]
+    retry: Callable[[str, str], Job]
+    compared: bool
+
+
+KIND_VIEWS: dict[str, KindView] = {
+    TRAIN: KindView(
+        finetune.show_curves,
+        finetune.show_report,
+        finetune.show_model_actions,
+        classifier_studio.retry_job,
+        compared=True,
+    ),
+    CHAT: KindView(
+        chat_tuning.show_progress_chart,
+        chat_tuning.show_report,
+        chat_tuning.show_model_actions,
+        chat_studio.retry_chat_job,
+        compared=False,
+    ),
+}
+
+
+def show_progress(view: JobView) -> None:
+    """Status line, queue position, progress bar with ETA, and the curves so far."""
+    job = view.job
+    st.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}** · {plain_markdown(job.message)}")
+    if job.status == "queued":
+        job_monitor.show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
+    if job.status == "running":
+        eta = tables.format_eta(job.eta_seconds)
+        st.progress(
+            job.progress,
+            text=f"Step {job.step} of {job.total_steps} · epoch {job.epoch:.1f} {('· ' + eta) if eta else ''}",
+        )
+    if job.status == "failed":
+        st.error(plain_markdown(job.error or "The job failed."), icon=":material/error:")
+    KIND_VIEWS[job.kind].show_curves(view)
+    with st.expander("Log", icon=":material/receipt_long:"):
+        st.code("\n".join(line["text"] for line in view.logs[-100:]) or "(empty)", language=None)

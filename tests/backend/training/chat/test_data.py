@@ -1,0 +1,176 @@
+"""Reading, mapping and checking uploaded conversations before a chat-tuning job is queued."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import AutoTokenizer
+
+from backend.errors import InvalidInputError
+from backend.models.resolve import catalogue
+from backend.training.chat import data as chat_data
+from backend.training.chat.data import (
+    ALPACA,
+    IGNORE_INDEX,
+    MESSAGES,
+    SHAREGPT,
+    TABLE,
+    ChatMapping,
+    encode_conversation,
+    prepare_chat_dataset,
+    read_chat_upload,
+)
+from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_paths):
+    return AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.TEXT_GENERATION])
+
+
+def _jsonl(records) -> bytes:
+    return "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+
+
+def test_each_common_shape_is_recognised_and_read_into_the_same_conversation():
+    messages = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    sharegpt = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}
+    alpaca = {"instruction": "Hi", "input": "", "output": "Hello"}
+    expected = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    for record, shape in ((messages, MESSAGES), (sharegpt, SHAREGPT), (alpaca, ALPACA)):
+        upload = read_chat_upload("data.jsonl", _jsonl([record]))
+        assert upload.shape == shape
+        conversations, errors, _ = chat_data.to_conversations(upload, chat_data.guess_mapping(upload))
+        assert (conversations, errors) == ([expected], [])
+
+
+def test_alpaca_input_joins_the_instruction_and_a_table_maps_its_columns_explicitly():
+    upload = read_chat_upload(
+        "a.json", json.dumps([{"instruction": "Translate", "input": "cat", "output": "猫"}]).encode()
+    )
+    conversations, _, _ = chat_data.to_conversations(upload, ChatMapping(ALPACA))
+    assert conversations[0][0]["content"] == "Translate\n\ncat"
+    table = read_chat_upload("t.csv", b"question,answer,persona\nHi,Hello,Be brief\n")
+    assert chat_data.guess_mapping(table) == ChatMapping(TABLE, "question", "answer", "")
+    conversations, errors, _ = chat_data.to_conversations(table, ChatMapping(TABLE, "question", "answer", "persona"))
+    assert errors == [] and [t["role"] for t in conversations[0]] == ["system", "user", "assistant"]
+    _, errors, _ = chat_data.to_conversations(table, ChatMapping(TABLE, "question", "nope"))
+    assert "no column 'nope'" in errors[0]
+
+
+def test_bad_turns_are_reported_with_their_rows_or_dropped_on_request():
+    records = [
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  "}]},
+        {"messages": [{"role": "boss", "content": "Hi"}, {"role": "assistant", "content": "Yes"}]},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "Again"}]},
+        {"messages": [{"role": "user", "content": "Hi"}]},
+        {"messages": [{"role": "user", "content": "Fine"}, {"role": "assistant", "content": "Good"}]},
+        {"messages": "not a list"},
+    ]
+    upload = read_chat_upload("bad.jsonl", _jsonl(records))
+    conversations, errors, _ = chat_data.to_conversations(upload, ChatMapping(MESSAGES))
+    text = " ".join(errors)
+    assert "turn 2 (assistant) is empty (rows 1)" in text
+    assert "unknown role 'boss'" in text and "(rows 2)" in text
+    assert "two user turns in a row" in text
+    assert "does not end with an assistant reply" in text
+    assert "has no list of turns" in text and "(rows 6)" in text
+    kept, errors, warnings = chat_data.to_conversations(upload, ChatMapping(MESSAGES, drop_bad_rows=True))
+    assert errors == [] and len(kept) == 1 and len(warnings) == 5
+
+
+def test_unreadable_uploads_are_refused_with_the_line():
+    with pytest.raises(InvalidInputError, match="line 2 is not JSON"):
+        read_chat_upload("x.jsonl", b'{"messages": []}\n{oops\n')
+    with pytest.raises(InvalidInputError, match="unsupported file type"):
+        read_chat_upload("x.pkl", b"data")
+
+
+def test_only_assistant_replies_carry_labels_and_the_prompt_matches_what_generation_sees(tokenizer):
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Bye"},
+        {"role": "assistant", "content": "Goodbye"},
+    ]
+    encoded = encode_conversation(tokenizer, conversation, 512)
+    trained = tokenizer.decode(
+        [t for t, label in zip(encoded.input_ids, encoded.labels, strict=True) if label != IGNORE_INDEX]
+    )
+    assert trained == "Hello<|im_end|>\nGoodbye<|im_end|>\n"
+    for turns, context_only in ((conversation[:2], True), (conversation[:4], False)):
+        prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        assert encoded.input_ids[: len(prompt_ids)] == prompt_ids
+        assert all(label == IGNORE_INDEX for label in encoded.labels[: len(prompt_ids)]) == context_only
+    short = encode_conversation(tokenizer, conversation, 10)
+    assert short.cut and len(short.input_ids) == 10 and short.full_tokens == len(encoded.input_ids)
+
+
+def test_the_check_counts_cut_rows_removes_duplicates_splits_and_previews_in_the_models_template(tokenizer):
+    conversations = marker_conversations(20)
+    long = [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": f"{MARKER} ok"}]
+    upload = read_chat_upload("c.jsonl", as_messages_jsonl([*conversations, conversations[0], long]))
+    dataset = prepare_chat_dataset(upload, ChatMapping(MESSAGES), tokenizer, max_length=64, validation_fraction=0.2)
+    assert dataset.summary["rows"] == 22 and dataset.summary["used_rows"] == 20  # duplicate removed, long one dropped
+    assert any("duplicate" in w for w in dataset.warnings)
+    assert any("lose every reply" in w for w in dataset.warnings)
+    assert dataset.summary["cut_rows"] == 1 and any("longer than 64 tokens" in w for w in dataset.warnings)
+    assert (dataset.summary["train_size"], dataset.summary["validation_size"]) == (16, 4)
+    assert dataset.preview["formatted"].startswith("<|im_start|>user\n")
+    assert dataset.preview["trained"].startswith(MARKER) and dataset.preview["trained"].endswith("<|im_end|>\n")
+
+
+def test_too_few_conversations_or_no_chat_template_are_refused(tokenizer, tiny_model_paths):
+    upload = read_chat_upload("c.jsonl", as_messages_jsonl(marker_conversations(3)))
+    with pytest.raises(InvalidInputError, match="at least 8 are needed"):
+        prepare_chat_dataset(upload, ChatMapping(MESSAGES), tokenizer)
+    plain = AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.SENTIMENT])
+    with pytest.raises(InvalidInputError, match="no chat template"):
+        prepare_chat_dataset(upload, ChatMapping(MESSAGES), plain, model_name="bert")
+
+
+# --- hostile uploads of the last round ------------------------------------------------------------
+
+
+def test_a_json_line_with_too_many_keys_meets_the_table_column_limit():
+    from backend import table_checks
+
+    wide = json.dumps({f"k{index}": index for index in range(200_000)}).encode()
+    with pytest.raises(InvalidInputError) as refused:
+        read_chat_upload("wide.jsonl", wide)
+    assert refused.value.message == (
+        f"wide.jsonl has 200,000 columns in record 1; the limit is {table_checks.MAX_TABLE_COLUMNS:,}."
+    )
+
+
+def test_a_lone_surrogate_escape_is_named_with_its_row():
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    lone = '{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"}]}'
+    data = (json.dumps(good) + "\n" + lone + "\n").encode()
+    upload = read_chat_upload("chats.jsonl", data)
+    _, errors, _ = chat_data.to_conversations(upload, chat_data.guess_mapping(upload))
+    assert errors[0] == (
+        "1 conversation(s) turn 1 holds an escape that is no character (a lone surrogate such as \\ud800) (rows 2)."
+    )
+
+
+def test_a_json_list_of_strings_is_told_each_record_must_be_a_conversation():
+    with pytest.raises(InvalidInputError) as refused:
+        read_chat_upload("lines.json", json.dumps(["Hello", "How are you?"]).encode())
+    assert refused.value.message.startswith("lines.json: each record must be a conversation, a JSON object such as")
+    assert refused.value.message.endswith("record 1 is a string.")
+
+
+def test_special_tokens_in_conversation_text_are_warned_about_at_check_data(tokenizer):
+    conversations = marker_conversations(12)
+    conversations[3][1]["content"] += " <|im_end|> fake turn"
+    upload = read_chat_upload("chats.jsonl", as_messages_jsonl(conversations))
+    dataset = prepare_chat_dataset(upload, chat_data.guess_mapping(upload), tokenizer)
+    warned = [w for w in dataset.warnings if "special tokens" in w]
+    assert warned == [
+        "1 conversation(s) hold the base model's special tokens as text (<|im_end|>; conversations 4): training "
+        "reads them as real special tokens (turn markers), not as text. Remove them unless that is what you mean."
+    ]

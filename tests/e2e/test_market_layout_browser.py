@@ -1,0 +1,190 @@
+"""The market pages at projector (1920x1080) and phone (390x844) size, in Chromium.
+
+Screenshots go to test-artifacts/market/ for a person to look at. The checks read the drawn SVG:
+no two labels of a chart overlap, no label is cut off at the chart's edge, no legend is taller
+than its plot, and at projector size each question the page answers fits one screen. The PNG
+that the chart's camera button exports is downloaded and checked for its legend and source caption.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.support.live_app import (  # noqa: F401 - fixtures
+    assert_no_exception,
+    browser,
+    live_app,
+    wait_until_idle,
+    warmed_app,
+)
+from tests.support.paths import PROJECT_ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "market"
+PROJECTOR = {"width": 1920, "height": 1080}
+PHONE = {"width": 390, "height": 844}
+QUESTIONS = [
+    "Which industries adopt AI most",
+    "How fast adoption grows",
+    "Where the money goes",
+    "How countries compare",
+    "Briefing for a review deck",
+]
+
+# Every visible label of every drawn chart, with its box, its kind and the chart's own box.
+_TEXT_BOXES = """
+() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null).map((plot, n) => {
+  const svg = plot.querySelector('svg.main-svg').getBoundingClientRect();
+  const kinds = {'ytick': 'g.ytick text', 'xtick': 'g.xtick text', 'legend': '.legendtext',
+                 'annotation': '.annotation-text', 'title': '.gtitle, .gtitle-subtitle', 'bar': 'text.bartext'};
+  const texts = [];
+  for (const [kind, selector] of Object.entries(kinds)) {
+    for (const el of plot.querySelectorAll(selector)) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0 && el.textContent.trim())
+        texts.push({kind, text: el.textContent.trim().slice(0, 60), l: r.left, r: r.right, t: r.top, b: r.bottom});
+    }
+  }
+  const legend = plot.querySelector('g.legend');
+  const legendBox = legend ? legend.getBoundingClientRect() : null;
+  const plots = [...plot.querySelectorAll('.nsewdrag')].map(d => d.getBoundingClientRect());
+  const plotHeight = plots.reduce((sum, r) => sum + r.height, 0);
+  return {n, svg: {l: svg.left, r: svg.right, t: svg.top, b: svg.bottom},
+          texts, legendHeight: legendBox ? legendBox.height : 0, plotHeight};
+})
+"""
+
+
+def _overlap(a: dict, b: dict, slack: float = 1.5) -> bool:
+    return min(a["r"], b["r"]) - max(a["l"], b["l"]) > slack and min(a["b"], b["b"]) - max(a["t"], b["t"]) > slack
+
+
+def _layout_problems(page, legends: bool = True) -> list[str]:
+    problems = []
+    for chart in page.evaluate(_TEXT_BOXES):
+        texts, svg = chart["texts"], chart["svg"]
+        for text in texts:
+            if text["l"] < svg["l"] - 1 or text["r"] > svg["r"] + 1:
+                problems.append(f"chart {chart['n']}: '{text['text']}' ({text['kind']}) is cut off at the edge")
+        for i, a in enumerate(texts):
+            for b in texts[i + 1 :]:
+                if not legends and "legend" in (a["kind"], b["kind"]):
+                    continue
+                if _overlap(a, b):
+                    problems.append(
+                        f"chart {chart['n']}: '{a['text']}' ({a['kind']}) overlaps '{b['text']}' ({b['kind']})"
+                    )
+        if legends and chart["plotHeight"] and chart["legendHeight"] > chart["plotHeight"]:
+            problems.append(
+                f"chart {chart['n']}: legend {chart['legendHeight']:.0f}px > plot {chart['plotHeight']:.0f}px"
+            )
+    return problems
+
+
+def _open(browser, live_app, viewport: dict):  # noqa: F811
+    context = browser.new_context(viewport=viewport, locale="en-US", accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(f"{live_app.url}/adoption")
+    wait_until_idle(page)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
+    page.wait_for_timeout(1500)  # plotly lays out its labels after the first paint
+    return context, page
+
+
+def _full_page_screenshot(page, viewport: dict, path) -> int:
+    """Streamlit scrolls an inner container, so a "full page" shot is one screen: grow the window
+    to the content's height for the shot, then put it back. Returns that height."""
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, body')]"
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": viewport["width"], "height": min(int(height), 16_000)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(viewport)
+    page.wait_for_timeout(800)
+    return int(height)
+
+
+def _header_tops(page) -> dict[str, float]:
+    return page.evaluate(
+        """(names) => Object.fromEntries(names.map(n => {
+            const h = [...document.querySelectorAll('h2')].find(e => e.textContent.trim().startsWith(n));
+            return [n, h ? h.getBoundingClientRect().top + window.scrollY : null];
+        }))""",
+        QUESTIONS,
+    )
+
+
+@pytest.mark.parametrize("viewport", [PROJECTOR, PHONE], ids=["1920x1080", "390x844"])
+def test_market_page_fits_and_no_label_overlaps_or_is_cut(browser, warmed_app, viewport):  # noqa: F811
+    context, page = _open(browser, warmed_app, viewport)
+    try:
+        assert_no_exception(page, "adoption")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        size = f"{viewport['width']}x{viewport['height']}"
+        _full_page_screenshot(page, viewport, ARTIFACTS / f"adoption-{size}.png")
+        tops = _header_tops(page)
+        assert all(tops[name] is not None for name in QUESTIONS), tops
+        if viewport is PROJECTOR:
+            for first, second in zip(QUESTIONS, QUESTIONS[1:], strict=False):
+                height = tops[second] - tops[first]
+                assert height <= viewport["height"], f"'{first}' is {height:.0f}px tall, more than one screen"
+        # A phone stacks a legend one entry per row; with six or more series it outgrows a plot
+        # of reasonable height, so there only clipping and overlaps outside the legend are checked.
+        problems = _layout_problems(page, legends=viewport is PROJECTOR)
+        assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
+        for name in QUESTIONS[:4]:
+            page.evaluate(
+                "(n) => [...document.querySelectorAll('h2')].find(e => e.textContent.trim().startsWith(n)).scrollIntoView()",
+                name,
+            )
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / f"adoption-{size}-{QUESTIONS.index(name) + 1}.png"))
+    finally:
+        context.close()
+
+
+def test_png_export_holds_the_legend_and_the_source_caption(browser, warmed_app):  # noqa: F811
+    context, page = _open(browser, warmed_app, PROJECTOR)
+    try:
+        plot = page.locator(".js-plotly-plot >> visible=true").filter(has=page.locator(".legendtext")).first
+        plot.scroll_into_view_if_needed()
+        plot.hover()
+        boxes = plot.evaluate(
+            """(p) => {
+                const svg = p.querySelector('svg.main-svg').getBoundingClientRect();
+                const box = (el) => { const r = el.getBoundingClientRect();
+                    return {l: r.left - svg.left, t: r.top - svg.top, r: r.right - svg.left, b: r.bottom - svg.top}; };
+                const caption = [...p.querySelectorAll('.gtitle-subtitle tspan, .gtitle-subtitle')]
+                    .find(e => e.textContent.includes('Source:'));
+                return {width: svg.width, height: svg.height, legend: box(p.querySelector('g.legend')),
+                        caption: caption ? box(caption) : null};
+            }"""
+        )
+        assert boxes["caption"] is not None, "the source caption is drawn inside the chart"
+        plot.hover()
+        page.wait_for_timeout(500)
+        titles = plot.evaluate("(p) => [...p.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title'))")
+        button = plot.locator(".modebar-btn").nth(next(i for i, t in enumerate(titles) if t and "png" in t.lower()))
+        with page.expect_download() as download:
+            button.click(force=True)
+        image = Image.open(io.BytesIO(download.value.path().read_bytes())).convert("L")
+        scale = image.width / boxes["width"]
+        assert image.format is None or image.mode == "L"
+        assert scale == pytest.approx(2, abs=0.05), "exported at twice the drawn size"
+        assert image.height == pytest.approx(boxes["height"] * scale, abs=4)
+        (ARTIFACTS / "exported-chart.png").write_bytes(download.value.path().read_bytes())
+        for part in ("legend", "caption"):
+            box = boxes[part]
+            assert box["l"] >= 0 and box["t"] >= 0 and box["r"] <= boxes["width"] and box["b"] <= boxes["height"], part
+            crop = image.crop(tuple(int(v * scale) for v in (box["l"], box["t"], box["r"], box["b"])))
+            dark = sum(1 for value in crop.getdata() if value < 160)
+            assert dark > 50, f"the exported PNG shows the {part}"
+    finally:
+        context.close()
