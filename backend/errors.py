@@ -68,6 +68,11 @@ class DiskFullError(ShowcaseError):
     """The disk (or the quota) of the state folder is full, so nothing can be saved or started."""
 
 
+class UntrainedWeightsError(ShowcaseError):
+    """A model lacks trained weights the task relies on (a classifier head, a translation
+    model's layers): loading it would initialise them at random, so its answers would be made up."""
+
+
 # --- one classifier for "the disk is full", whoever says it ---------------------------------------
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)

@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from backend.config import Settings, get_settings
-from backend.jobs.store import JobStore
-from backend.models.resolve import endpoints
+from backend.input_language import handles
+from backend.jobs.store import Job, JobStore
+from backend.models.fetch import download
+from backend.models.resolve import catalogue, endpoints
 
 MANIFEST = "showcase.json"
 
@@ -54,11 +56,20 @@ class LocalModel:
 
 
 def write_manifest(
-    folder: Path, task: str, title: str, created: str, owner: str = "", metrics: dict[str, float] | None = None
+    folder: Path,
+    task: str,
+    title: str,
+    created: str,
+    owner: str = "",
+    metrics: dict[str, float] | None = None,
+    system_prompt: str | None = None,
 ) -> Path:
-    """Mark ``folder`` as a model of ``task`` so the demos list it."""
+    """Mark ``folder`` as a model of ``task`` so the demos list it; a chat model records the
+    system prompt it was trained with ("" for none), which the chat demo starts from."""
     path = folder / MANIFEST
     payload = {"task": task, "title": title, "created": created, "owner": owner, "metrics": metrics or {}}
+    if system_prompt is not None:
+        payload["system_prompt"] = system_prompt
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -149,6 +160,35 @@ def display_name(model_ref: str, settings: Settings | None = None) -> str:
     return path.name
 
 
+def tuned_job_of(task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None) -> Job | None:
+    """The owner's succeeded job that made the fine-tuned model ``model_ref`` of ``task``; None for
+    anything else (a catalogue model, a folder)."""
+    settings = settings or get_settings()
+    if not model_ref or not Path(model_ref).is_absolute():
+        return None
+    wanted = Path(model_ref).resolve()
+    for job in JobStore(settings=settings).list_models(task, owner):
+        if Path(str(job.artefacts["model_dir"])).resolve() == wanted:
+            return job
+    return None
+
+
+def trained_system_prompt_of(
+    task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None
+) -> str | None:
+    """The system prompt the owner's tuned chat model ``model_ref`` was trained with ("" for
+    none); None for any other model, or one tuned before the prompt was recorded."""
+    job = tuned_job_of(task, model_ref, owner, settings)
+    if job is None:
+        return None
+    try:
+        data = json.loads((Path(str(job.artefacts["model_dir"])) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    prompt = data.get("system_prompt") if isinstance(data, dict) else None
+    return prompt if isinstance(prompt, str) else None
+
+
 def base_model_of(task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None) -> str | None:
     """The base model a fine-tuned model of ``task`` was tuned from (its job's ``base_model``
     artefact), for the owner's own models; None for anything else (a catalogue model, a folder).
@@ -156,12 +196,40 @@ def base_model_of(task: str, model_ref: str, owner: str | None = None, settings:
     The demos use it to offer "compare with base": the base reference is then checked and loaded
     like any model a user picks.
     """
-    settings = settings or get_settings()
-    if not model_ref or not Path(model_ref).is_absolute():
-        return None
+    job = tuned_job_of(task, model_ref, owner, settings)
+    base = job.artefacts.get("base_model") if job is not None else None
+    return base if isinstance(base, str) and base else None
     wanted = Path(model_ref).resolve()
     for job in JobStore(settings=settings).list_models(task, owner):
         base = job.artefacts.get("base_model")
         if isinstance(base, str) and base and Path(str(job.artefacts["model_dir"])).resolve() == wanted:
             return base
+    return None
+
+
+def languages_of(
+    task: str, model_ref: str, owner: str | None = None, settings: Settings | None = None
+) -> tuple[str, ...]:
+    """The languages a model handles: a catalogue model's (by hub id or its mirror folder), a
+    fine-tuned model's base's; () when unknown (a hand-placed folder, a server)."""
+    settings = settings or get_settings()
+    for _ in range(3):  # a model tuned from a tuned model: follow the bases a few steps
+        name = Path(model_ref).name if Path(model_ref).is_absolute() else model_ref
+        for spec in catalogue.CATALOGUE:
+            if model_ref == spec.hub_id or name == spec.hub_id.replace("/", "--"):
+                return spec.languages
+        base = base_model_of(task, model_ref, owner, settings) if model_ref else None
+        if base is None:
+            return ()
+        model_ref = base
+    return ()
+
+
+def downloaded_model_for(task: str, language: str, settings: Settings | None = None) -> str | None:
+    """The first catalogue model of ``task`` that handles ``language`` and is downloaded here
+    (the demos run an example in a language their picked model lacks on it); None if none is."""
+    settings = settings or get_settings()
+    for spec in catalogue.models_for(task):
+        if spec.languages and handles(spec.languages, language) and download.is_downloaded(spec.hub_id, settings):
+            return spec.hub_id
     return None

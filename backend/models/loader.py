@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from backend.errors import (
     ModelLoadError,
     ModelUnavailableError,
     ShowcaseError,
+    UntrainedWeightsError,
 )
 from backend.models import memory
 from backend.models.engines import runtimes
@@ -144,9 +145,12 @@ LEAN_LOAD_TASKS = (
 )
 
 
-def _from_pretrained(plan: LoadPlan, local_only: bool, **model_options: Any) -> tuple[Any, Any]:
+def _from_pretrained(
+    plan: LoadPlan, local_only: bool, fresh_head: bool = False, **model_options: Any
+) -> tuple[Any, Any]:
     preprocessor = _preprocessor(plan, local_only)
-    return _model(plan, _weights_folder(plan, local_only), local_only, **model_options), preprocessor
+    folder = _weights_folder(plan, local_only)
+    return _model(plan, folder, local_only, fresh_head, **model_options), preprocessor
 
 
 def _preprocessor(plan: LoadPlan, local_only: bool) -> Any:
@@ -159,24 +163,91 @@ def _preprocessor(plan: LoadPlan, local_only: bool) -> Any:
     return memory.without_parse_garbage(preprocessor_class.from_pretrained(plan.source, **options))
 
 
-def _model(plan: LoadPlan, folder: Path | None, local_only: bool, **model_options: Any) -> Any:
+def _model(
+    plan: LoadPlan, folder: Path | None, local_only: bool, fresh_head: bool = False, **model_options: Any
+) -> Any:
     """The task's model, read from ``folder`` (see ``_weights_folder``) in the dtype it needs,
-    or by ``from_pretrained`` where the lean read does not apply."""
+    or by ``from_pretrained`` where the lean read does not apply; refused by
+    ``require_trained_weights`` when the checkpoint lacks weights the task relies on."""
     import transformers
 
     model_class = getattr(transformers, _AUTO_CLASSES[plan.task][0])
     dtype = _read_dtype(plan, folder)
-    model = _converted(plan.task, folder, model_class, dtype) if not model_options else None
-    if model is None:
-        model = model_class.from_pretrained(
+    loaded = _converted(plan.task, folder, model_class, dtype) if not model_options else None
+    if loaded is None:
+        loaded = model_class.from_pretrained(
             plan.source,
             dtype=dtype,
             use_safetensors=plan.use_safetensors,
             local_files_only=local_only,
             trust_remote_code=False,
+            output_loading_info=True,
             **model_options,
         )
+    model, loading_info = loaded
+    require_trained_weights(plan, model, loading_info["missing_keys"], fresh_head=fresh_head)
     return model
+
+
+# Layers a classifier base may lack and still be tuned: they start fresh and train with the head.
+_TRAINED_WITH_HEAD = ("pooler",)
+
+
+def require_trained_weights(
+    plan: LoadPlan, model: Any, missing_keys: Iterable[str], fresh_head: bool = False, settings: Settings | None = None
+) -> None:
+    """Refuse a model whose checkpoint lacks weights the task relies on: ``from_pretrained`` would
+    initialise them at random (an embedding model read as a classifier gets a random head and
+    answers "LABEL_1 · 50.6%"). The one check of every torch load path; the int8 streamed load
+    needs none, it takes only checkpoints that fill every tensor.
+
+    Args:
+        plan: the load's plan (task and reference, for the message).
+        model: the loaded model (its ``base_model_prefix`` tells the body from the head).
+        missing_keys: the model's tensors the checkpoint did not hold, as transformers reports them.
+        fresh_head: a fine-tuning base, whose new head is expected: only missing body weights count.
+        settings: for naming a folder by its place, not its server path.
+
+    Raises:
+        UntrainedWeightsError: naming how many weights would start random and what to pick instead.
+    """
+    missing = sorted(missing_keys)
+    if fresh_head:
+        prefix = getattr(model, "base_model_prefix", "")
+        missing = [
+            key
+            for key in missing
+            if prefix and key.startswith(f"{prefix}.") and not set(key.split(".")) & set(_TRAINED_WITH_HEAD)
+        ]
+    if not missing:
+        return
+    settings = settings or get_settings()
+    ref = shown_path(plan.ref, settings) if plan.is_local else plan.ref
+    examples = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
+    if fresh_head:
+        raise UntrainedWeightsError(
+            f"{ref} cannot be a fine-tuning base: its checkpoint lacks {len(missing)} weights of the model "
+            "body, which would start random.",
+            "Pick a base model marked as downloaded, or download this one again.",
+            f"Missing: {examples}",
+        )
+    raise UntrainedWeightsError(
+        f"{ref} has no trained weights for {_TASK_PURPOSE.get(plan.task, plan.task)}: {len(missing)} of its "
+        "weights would start random, so its answers would be made up.",
+        "Pick a model made for this demo from the list, or fine-tune this one on the Fine-tune page first.",
+        f"Missing: {examples}",
+    )
+
+
+# What a task's head does, for the refusal's message.
+_TASK_PURPOSE = {
+    catalogue.SENTIMENT: "sentiment (its classifier head)",
+    catalogue.TEXT_CLASSIFIER_BASE: "text classification (its classifier head)",
+    catalogue.IMAGE_CLASSIFICATION: "image classification (its classifier head)",
+    catalogue.IMAGE_CLASSIFIER_BASE: "image classification (its classifier head)",
+    catalogue.TRANSLATION: "translation",
+    catalogue.TEXT_GENERATION: "text generation (its language-model head)",
+}
 
 
 def _weights_folder(plan: LoadPlan, local_only: bool) -> Path | None:
@@ -207,9 +278,10 @@ def _read_dtype(plan: LoadPlan, folder: Path | None) -> torch.dtype:
     return stored.pop() if stored in ({torch.float16}, {torch.bfloat16}) else dtype
 
 
-def _converted(task: str, folder: Path | None, model_class: Any, dtype: torch.dtype) -> Any:
+def _converted(task: str, folder: Path | None, model_class: Any, dtype: torch.dtype) -> tuple[Any, dict] | None:
     """A model on disk whose stored float dtype is not ``dtype``, read straight into it
-    (``lean_load``: an mmap'd conversion would hold the stored copy too); None otherwise."""
+    (``lean_load``: an mmap'd conversion would hold the stored copy too), with transformers'
+    loading info; None otherwise."""
     if folder is None or task not in LEAN_LOAD_TASKS:
         return None
     files = sorted(folder.glob("*.safetensors"))
@@ -364,6 +436,7 @@ def load_for_training(plan: LoadPlan, classes: list[str], settings: Settings | N
         return _from_pretrained(
             plan,
             _local_files_only(plan, settings),
+            fresh_head=True,
             num_labels=len(classes),
             id2label=dict(enumerate(classes)),
             label2id={label: i for i, label in enumerate(classes)},

@@ -99,15 +99,17 @@ class Run:
         headline: dict[str, Any],
         build_card: Callable[[str], str],
         card_folders: Iterable[Path] = (),
+        system_prompt: str | None = None,
     ) -> None:
         """Write the model card (``build_card(created)``) into the model folder and
-        ``card_folders``, and the manifest the demos list the model by; log where it went."""
+        ``card_folders``, and the manifest the demos list the model by (with a chat model's
+        training ``system_prompt``); log where it went."""
         created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         card = build_card(created)
         for folder in (model_dir, *card_folders):
             if folder.is_dir():
                 (folder / CARD_FILE).write_text(card, encoding="utf-8")
-        write_manifest(model_dir, model_task, title, created, owner, headline)
+        write_manifest(model_dir, model_task, title, created, owner, headline, system_prompt)
         self.reporter.log(f"Saved the model to {shown_path(model_dir, self.settings)}")
 
 

@@ -1,9 +1,11 @@
 """A chat kept in the session: the conversation so far, a streamed reply with a Stop button, Clear.
 
 The history lives in ``st.session_state[f"{key}.history"]`` as dicts (role, content, and for
-replies the ``GenerationResult`` or a ``stopped`` mark). A Stop click reruns the page while the
-reply streams; the text so far survives in ``f"{key}.partial"`` and is added to the history,
-marked as stopped, on that rerun.
+replies the ``GenerationResult`` or a ``stopped`` mark). A question goes in together with its
+reply, marked ``pending`` and filled in as it streams, so whatever ends the run mid-reply (a Stop
+click, leaving the page, a closed tab) leaves the text so far in the history; the next run marks
+it as stopped, and the reply can then be continued or regenerated. The history never holds a
+question without its answer state.
 
 The reply is drawn a few times a second, not once per token (``ScreenUpdates``): each drawing
 re-sends and re-renders the whole reply, and per-token drawing made the page show fewer tokens a
@@ -38,30 +40,79 @@ def _screen_updates(stream: Iterable[str]) -> ScreenUpdates:
     return ScreenUpdates(stream)
 
 
-def _draw_stream(stream: Iterable[str], key: str) -> None:
-    """Draw the reply as it grows; the text so far stays in st.session_state[key] if a Stop click
-    interrupts the run (the interruption surfaces as an exception at a drawing call)."""
+def _draw_stream(stream: Iterable[str], reply: dict[str, Any]) -> None:
+    """Draw the reply as it grows, keeping the text so far in the history's ``reply`` at every
+    drawing: a run ended by a Stop click or by leaving the page (an exception at a drawing call,
+    or no chance to clean up at all) still leaves it there."""
     shown = st.empty()
     updates = _screen_updates(stream)
     try:
         for text in updates:
+            reply["content"] = text
             shown.markdown(text)
     finally:
-        st.session_state[key] = updates.text
+        reply["content"] = updates.text
 
 
 def load_history(key: str) -> list[dict[str, Any]]:
-    """The conversation so far, with a reply cut short by the Stop button kept and marked as stopped."""
+    """The conversation so far; a reply still pending here was cut short (Stop, or the page was
+    left mid-reply): it is kept and marked as stopped."""
     history: list[dict[str, Any]] = st.session_state.setdefault(f"{key}.history", [])
-    partial = st.session_state.pop(f"{key}.partial", None)
-    if partial is not None:
-        history.append({"role": "assistant", "content": partial, "stopped": True})
+    for entry in history:
+        if entry.pop("pending", False):
+            entry["stopped"] = True
     return history
+
+
+def _ask(key: str, prompt: str) -> tuple[list[ChatMessage], dict[str, Any], dict[str, Any]]:
+    """Put the question and its (pending) reply into the history together; returns the turns to
+    send (the conversation up to and including the question), the question and the reply."""
+    history: list[dict[str, Any]] = st.session_state.setdefault(f"{key}.history", [])
+    asked = {"role": "user", "content": prompt}
+    history.append(asked)
+    turns = [ChatMessage(entry["role"], entry["content"]) for entry in history if entry["content"].strip()]
+    reply: dict[str, Any] = {"role": "assistant", "content": "", "pending": True, "asked": prompt}
+    history.append(reply)
+    return turns, asked, reply
+
+
+def _unask(key: str, asked: dict[str, Any], reply: dict[str, Any]) -> None:
+    history: list[dict[str, Any]] = st.session_state.setdefault(f"{key}.history", [])
+    st.session_state[f"{key}.history"] = [entry for entry in history if entry is not asked and entry is not reply]
 
 
 def _clear(key: str) -> None:
     st.session_state[f"{key}.history"] = []
-    st.session_state.pop(f"{key}.partial", None)
+    st.session_state.pop(f"{key}.follow_up", None)
+
+
+# What *Continue* sends after a stopped reply: the model sees its own partial reply before it.
+CONTINUE_PROMPT = "Please continue your last reply from where it stopped."
+
+
+def _follow_up(key: str, regenerate: bool) -> None:
+    history: list[dict[str, Any]] = st.session_state.get(f"{key}.history", [])
+    if regenerate and len(history) >= 2 and history[-2]["role"] == "user":
+        question = history[-2]["content"]
+        del history[-2:]
+        st.session_state[f"{key}.follow_up"] = question
+    else:
+        st.session_state[f"{key}.follow_up"] = CONTINUE_PROMPT
+
+
+def show_stopped_actions(key: str) -> None:
+    """*Continue* and *Regenerate* under a last reply that was cut short (shown only then)."""
+    history = st.session_state.get(f"{key}.history") or []
+    if not history or not history[-1].get("stopped"):
+        return
+    row = st.container(horizontal=True)
+    row.button("Continue", key=f"{key}.continue", icon=":material/play_arrow:", on_click=_follow_up, args=(key, False))
+    row.button("Regenerate", key=f"{key}.regenerate", icon=":material/refresh:", on_click=_follow_up, args=(key, True))
+
+
+def requested_follow_up(key: str) -> str | None:
+    """The message a *Continue* or *Regenerate* click asks to send now, once."""
+    return st.session_state.pop(f"{key}.follow_up", None)
 
 
 def show_clear_button(key: str) -> None:
@@ -79,7 +130,9 @@ def show_conversation(
             if entry.get("base_reply") is not None:
                 _show_pair(entry)
             else:
-                st.markdown(entry["content"] or "_(empty reply)_")
+                st.markdown(
+                    entry["content"] or ("_(stopped before any text)_" if entry.get("stopped") else "_(empty reply)_")
+                )
             show_stats(entry)
 
 
@@ -89,24 +142,21 @@ def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: Sta
     When no reply comes (the model could not load, the message was refused), the message is
     dropped again, so a refused message does not poison the conversation.
     """
-    history: list[dict[str, Any]] = st.session_state.setdefault(f"{key}.history", [])
     with conversation.chat_message("user"):
         st.markdown(prompt)
-    asked = {"role": "user", "content": prompt}
-    history.append(asked)
+    turns, asked, reply = _ask(key, prompt)
     with conversation.chat_message("assistant"), user_errors():
         stop = threading.Event()
-        turns = [ChatMessage(entry["role"], entry["content"]) for entry in history if entry["content"].strip()]
         stream = start_reply(turns, stop)
         if stream is not None:
             st.button("Stop", key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
-            _draw_stream(stream, f"{key}.partial")
-            st.session_state.pop(f"{key}.partial", None)
+            _draw_stream(stream, reply)
             result = stream.result
-            history.append({"role": "assistant", "content": result.text if result else "", "result": result})
+            reply.pop("pending", None)
+            reply.update(content=result.text if result else reply["content"], result=result)
             st.rerun()
     # Reached only when there was no reply: st.rerun and a Stop click leave the block by exception.
-    history.remove(asked)
+    _unask(key, asked, reply)
 
 
 # "Compare with base": the tuned model's reply and its base model's, streamed side by side. The
@@ -122,13 +172,12 @@ def _show_pair(entry: dict[str, Any]) -> None:
     base.markdown(entry["base_reply"] or "_(empty reply)_")
 
 
-def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], key: str) -> list[str]:
+def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], reply: dict[str, Any]) -> list[str]:
     """Stream the replies into their places together, a chunk of each in turn (both models generate
-    at the same time in their own threads); the tuned reply's text so far survives a Stop click."""
+    at the same time in their own threads); both texts so far stay in the history's ``reply``."""
     texts = ["" for _ in streams]
     iterators = [iter(stream) for stream in streams]
     active = list(range(len(iterators)))
-    st.session_state[f"{key}.partial"] = ""
     while active:
         for index in list(active):
             try:
@@ -136,9 +185,8 @@ def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], key: 
             except StopIteration:
                 active.remove(index)
                 continue
+            reply["content" if index == 0 else "base_reply"] = texts[index]
             places[index].markdown(texts[index])
-            if index == 0:
-                st.session_state[f"{key}.partial"] = texts[0]
     return texts
 
 
@@ -146,14 +194,12 @@ def answer_side_by_side(
     conversation: DeltaGenerator, key: str, prompt: str, start_tuned: StartReply, start_base: StartReply
 ) -> None:
     """Like ``answer``, with the base model's reply streamed beside the tuned model's."""
-    history: list[dict[str, Any]] = st.session_state.setdefault(f"{key}.history", [])
     with conversation.chat_message("user"):
         st.markdown(prompt)
-    asked = {"role": "user", "content": prompt}
-    history.append(asked)
+    turns, asked, reply = _ask(key, prompt)
+    reply["base_reply"] = ""
     with conversation.chat_message("assistant"), user_errors():
         stop = threading.Event()
-        turns = [ChatMessage(entry["role"], entry["content"]) for entry in history if entry["content"].strip()]
         tuned = start_tuned(turns, stop)
         base = start_base(turns, stop) if tuned is not None else None
         if tuned is not None and base is not None:
@@ -161,16 +207,13 @@ def answer_side_by_side(
             left, right = st.columns(2)
             left.caption(_TUNED)
             right.caption(_BASE)
-            texts = _stream_both([tuned, base], [left.empty(), right.empty()], key)
-            st.session_state.pop(f"{key}.partial", None)
+            texts = _stream_both([tuned, base], [left.empty(), right.empty()], reply)
             result = tuned.result
-            history.append(
-                {
-                    "role": "assistant",
-                    "content": result.text if result else texts[0],
-                    "result": result,
-                    "base_reply": base.result.text if base.result else texts[1],
-                }
+            reply.pop("pending", None)
+            reply.update(
+                content=result.text if result else texts[0],
+                result=result,
+                base_reply=base.result.text if base.result else texts[1],
             )
             st.rerun()
-    history.remove(asked)
+    _unask(key, asked, reply)

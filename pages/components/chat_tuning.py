@@ -250,24 +250,34 @@ def show_report(view: JobView) -> None:
     if report is None:
         st.warning("This job has no report.", icon=":material/warning:")
         return
-    columns = st.columns(3)
-    columns[0].metric(
-        "Validation loss",
-        f"{report.val_loss_after:.3f}",
-        delta=f"{report.val_loss_after - report.val_loss_before:+.3f}",
-        delta_color="inverse",
-    )
-    columns[1].metric(
-        "Perplexity",
-        f"{report.perplexity_after:,.2f}",
-        delta=f"{report.perplexity_after - report.perplexity_before:+,.2f}",
-        delta_color="inverse",
-    )
-    columns[2].metric("Training speed", f"{report.tokens_per_second:,.0f} tokens/s")
+    for warning in report.warnings():
+        st.warning(warning, icon=":material/warning:")
+    if not report.too_few_prompts:  # too few held-out prompts: no headline to mislead with
+        columns = st.columns(3)
+        columns[0].metric(
+            "Validation loss",
+            f"{report.val_loss_after:.3f}",
+            delta=f"{report.val_loss_after - report.val_loss_before:+.3f}",
+            delta_color="inverse",
+        )
+        columns[1].metric(
+            "Perplexity",
+            f"{report.perplexity_after:,.2f}",
+            delta=f"{report.perplexity_after - report.perplexity_before:+,.2f}",
+            delta_color="inverse",
+        )
+        columns[2].metric("Training speed", f"{report.tokens_per_second:,.0f} tokens/s")
+    scores = report.reply_scores()
     st.caption(
-        f"Before tuning: loss {report.val_loss_before:.3f}, perplexity {report.perplexity_before:,.2f}, on"
+        f"Loss {report.val_loss_before:.3f} before and {report.val_loss_after:.3f} after tuning, perplexity"
+        f" {report.perplexity_before:,.2f} and {report.perplexity_after:,.2f}, on"
         f" {report.validation_conversations} held-out conversations (assistant tokens only)."
         f" Trained {report.trainable_parameters:,} of {report.total_parameters:,} parameters."
+        + (
+            f" Replies sharing words with the reference: base {scores[0]:.0%}, tuned {scores[1]:.0%}."
+            if scores is not None
+            else ""
+        )
     )
     st.markdown("**Held-out prompts: base vs tuned (greedy replies)**")
     table = side_by_side_table(report)

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from backend import model_registry, uploads
+from backend import input_language, model_registry, uploads
 from backend.columns import guess_text_column
 from backend.config import get_settings
 from backend.errors import ShowcaseError
@@ -153,13 +153,28 @@ def _fill(target_key: str, example: Example, run_key: str) -> None:
     st.session_state[run_key] = True
 
 
-def show_examples(examples: Sequence[Example], target_key: str, key: str) -> None:
-    """Buttons that fill the widget ``target_key`` with an example and ask the page to run it."""
+def marked_example_label(label: str, text: str, languages: Sequence[str]) -> str:
+    """An example's button label, marked when the model (of ``languages``) does not handle the
+    example's language."""
+    if input_language.handles(languages, input_language.detect_language(text)):
+        return label
+    return f"{label} · not this model's language"
+
+
+def show_language_notice(notice: str | None) -> None:
+    """The warning next to an answer whose input is in a language the model does not handle."""
+    if notice:
+        st.warning(notice, icon=":material/translate:")
+
+
+def show_examples(examples: Sequence[Example], target_key: str, key: str, languages: Sequence[str] = ()) -> None:
+    """Buttons that fill the widget ``target_key`` with an example and ask the page to run it;
+    an example in a language the model (of ``languages``) does not handle is marked so."""
     st.caption("Try an example:")
     columns = st.columns(len(examples))
     for index, (column, example) in enumerate(zip(columns, examples, strict=True)):
         column.button(
-            example.label,
+            marked_example_label(example.label, example.text, languages),
             key=f"{key}.example.{index}",
             help=example.text,
             on_click=_fill,

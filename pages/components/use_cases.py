@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from backend import model_registry
+from backend import input_language, model_registry
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.models.resolve import catalogue as model_catalog
@@ -20,6 +20,7 @@ from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import Catalogue, UseCase
 from backend.use_cases.embeddings import EmbeddingCache
 from pages.components import models as model_state
+from pages.components.demo import marked_example_label
 from pages.components.errors import show_error
 from pages.components.models import get_model
 from pages.components.navigation import PAGES
@@ -132,6 +133,7 @@ def show_search_box() -> tuple[str, str]:
     """The query box, example queries and the embedding-model picker: ``(query, model_ref)``."""
     models = model_catalog.models_for(model_catalog.EMBEDDINGS)
     query_column, model_column = st.columns([3, 1])
+    languages_by_ref = {spec.hub_id: spec.languages for spec in models}
     query = query_column.text_input(
         "Describe a use case in English or Chinese",
         max_chars=search.MAX_QUERY_CHARS,
@@ -157,9 +159,14 @@ def show_search_box() -> tuple[str, str]:
     )
     st.caption("Examples:")
     example_columns = st.columns(_EXAMPLES_PER_ROW)
+    languages = languages_by_ref.get(model_ref, ())
     for index, example in enumerate(search.EXAMPLE_QUERIES):
         example_columns[index % _EXAMPLES_PER_ROW].button(
-            example, key=f"applications.example.{index}", on_click=_set_query, args=(example,), width="stretch"
+            marked_example_label(example, example, languages),
+            key=f"applications.example.{index}",
+            on_click=_set_query,
+            args=(example,),
+            width="stretch",
         )
     return query.strip(), model_ref
 
@@ -207,6 +214,10 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
         st.caption(
             f"Semantic search with {plain_markdown(model_registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
         )
+        languages = model_registry.languages_of(model_catalog.EMBEDDINGS, response.model_ref)
+        notice = input_language.language_notice(response.query, languages, "the ranking and its scores")
+        if notice:
+            st.warning(notice, icon=":material/translate:")
     else:
         st.caption("Keyword search; score = weighted share of your words found (English words, Chinese bigrams).")
     if not response.hits:

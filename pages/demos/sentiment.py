@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+from backend import input_language, model_registry
 from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import batch, demo
+from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
 EXAMPLES = (
@@ -22,10 +24,11 @@ st.caption(
     "English and Chinese; your fine-tuned text classifiers appear in the model list too."
 )
 model_ref = demo.pick_model(catalogue.SENTIMENT, "sentiment")
+languages = model_registry.languages_of(catalogue.SENTIMENT, model_ref or "", current_owner())
 single, batch_tab = st.tabs(["Text", "Batch (table)"])
 
 with single:
-    demo.show_examples(EXAMPLES, "sentiment.text", "sentiment")
+    demo.show_examples(EXAMPLES, "sentiment.text", "sentiment", languages)
     st.text_area(
         "Text",
         key="sentiment.text",
@@ -46,6 +49,7 @@ with single:
             )
             if result is not None:
                 st.session_state["sentiment.result"] = result
+                st.session_state["sentiment.language_notice"] = input_language.language_notice(text, languages)
 
     result = st.session_state.get("sentiment.result")
     if result is None:
@@ -53,6 +57,7 @@ with single:
     else:
         best = result.classification
         st.subheader(f"{plain_markdown(best.label)} · {best.score:.1%}")
+        demo.show_language_notice(st.session_state.get("sentiment.language_notice"))
         if result.notice:
             st.warning(result.notice, icon=":material/content_cut:")
         demo.show_score_chart(best.scores, key="sentiment.chart")

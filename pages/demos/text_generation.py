@@ -4,7 +4,7 @@ import threading
 
 import streamlit as st
 
-from backend import model_registry
+from backend import input_language, model_registry
 from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
@@ -23,6 +23,8 @@ EXAMPLES = (
 
 
 def _show_stats(entry: dict) -> None:
+    languages = model_registry.languages_of(catalogue.TEXT_GENERATION, entry.get("model_ref", ""), current_owner())
+    demo.show_language_notice(input_language.language_notice(entry.get("asked", ""), languages, "the reply"))
     result = entry.get("result")
     if result is not None:
         demo.show_footer(result.footer)
@@ -36,7 +38,7 @@ def _show_stats(entry: dict) -> None:
         if result.engine_note:
             st.caption(f":material/build: {plain_markdown(result.engine_note)}")
     elif entry.get("stopped"):
-        st.caption(":material/stop_circle: Stopped before the end.")
+        st.caption(":material/stop_circle: Stopped before the end (Stop was pressed or the page was left).")
 
 
 st.title("Text generation")
@@ -44,7 +46,12 @@ st.caption(
     "Chat with a small instruct model using its own chat template. Tokens appear as they are generated; "
     "the conversation stays in this browser tab until you clear it or reload."
 )
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the language of the question."
+
 model_ref = demo.pick_model(catalogue.TEXT_GENERATION, "text_generation")
+# A model tuned here talks with the system prompt it was trained with (its replies, and the base's
+# beside them, are judged on the prompt it knows) unless the user changes it.
+trained_system = model_registry.trained_system_prompt_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
 # A chat model tuned in the studio knows its base: offer its replies side by side with the tuned ones.
 base_ref = model_registry.base_model_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
 compare = base_ref is not None and st.toggle(
@@ -69,19 +76,40 @@ with st.expander("Generation settings", icon=":material/tune:"):
     )
     system_prompt = st.text_input(
         "System prompt",
-        "You are a helpful assistant. Answer in the language of the question.",
-        key="text_generation.system",
+        DEFAULT_SYSTEM_PROMPT if trained_system is None else trained_system,
+        # One box per tuned model, so each opens on its own training prompt.
+        key="text_generation.system" if trained_system is None else f"text_generation.system.{model_ref}",
+        help=None if trained_system is None else "The system prompt this model was trained with.",
     )
 options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+model_languages = model_registry.languages_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
 chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
+
+
+def _example_model(text: str) -> str | None:
+    """A downloaded catalogue model that handles the example's language when the picked one does
+    not (the page's Chinese examples then run on it rather than getting English nonsense)."""
+    language = input_language.detect_language(text)
+    if input_language.handles(model_languages, language):
+        return None
+    return model_registry.downloaded_model_for(catalogue.TEXT_GENERATION, language)
+
+
+# Examples in a language the picked model lacks run on a downloaded model that has it, else are marked.
+example_models = {example.text: _example_model(example.text) for example in EXAMPLES}
+answerable = {input_language.detect_language(text) for text, ref in example_models.items() if ref}
+example_languages = (*model_languages, *sorted(answerable - {None})) if model_languages else ()
 
 
 def _start_reply(
     turns: list[ChatMessage], stop: threading.Event, ref: str | None = None
 ) -> text_generation.ReplyStream | None:
-    loaded = demo.load_model(catalogue.TEXT_GENERATION, ref or model_ref)
+    ref = ref or model_ref
+    loaded = demo.load_model(catalogue.TEXT_GENERATION, ref)
     if loaded is None:
         return None
+    reply = st.session_state["text_generation.history"][-1]
+    reply["model_ref"] = reply.get("model_ref") or ref  # whose languages judge the reply
     system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
     return text_generation.stream_reply(loaded, system + turns, options, stop)
 
@@ -93,13 +121,15 @@ with chat:
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
     chat_view.show_conversation(conversation, history, _show_stats)
-    demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation")
+    chat_view.show_stopped_actions("text_generation")
+    demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")
     typed = st.chat_input("Message the model… / 给模型发消息…", key="text_generation.prompt")
     example = (
         st.session_state.get("text_generation.example_prompt") if demo.run_requested("text_generation", False) else None
     )
-    submitted = typed if typed is not None else example
+    follow_up = chat_view.requested_follow_up("text_generation")
+    submitted = next((text for text in (typed, follow_up, example) if text is not None), None)
     if submitted is not None and (prompt := demo.checked_text(submitted, text_generation.MAX_MESSAGE_CHARS)):
         if compare:
             chat_view.answer_side_by_side(
@@ -110,7 +140,15 @@ with chat:
                 lambda turns, stop: _start_reply(turns, stop, base_ref),
             )
         else:
-            chat_view.answer(conversation, "text_generation", prompt, _start_reply)
+            example_ref = example_models.get(prompt) if typed is None else None
+            if example_ref:
+                st.caption(
+                    f":material/translate: This example runs on {model_registry.display_name(example_ref)}, "
+                    "which handles its language; the picked model does not."
+                )
+            chat_view.answer(
+                conversation, "text_generation", prompt, lambda turns, stop: _start_reply(turns, stop, example_ref)
+            )
 
 with batch_tab:
     table = demo.upload_table("text_generation")

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from backend import input_language
 from backend.inference import translation
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
@@ -109,6 +110,10 @@ with single:
         with target_column.container(border=True):
             st.caption(LANGUAGES.get(result.target_language, result.target_language))
             st.text(result.translation)
+        # The model reads only its source language: say so when the text is in another.
+        demo.show_language_notice(
+            input_language.language_notice(result.source_text, (result.source_language,), "the translation")
+        )
         if result.notice:
             st.warning(result.notice, icon=":material/content_cut:")
         with st.expander(f"Sentence by sentence ({len(result.sentences)}, {result.decoding})"):

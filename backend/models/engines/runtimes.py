@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from backend.errors import UntrainedWeightsError
 from backend.models import memory
 from backend.models.resolve import catalogue, engine_choice
 
@@ -177,10 +178,13 @@ def export_onnx(model: torch.nn.Module, tokenizer: Any, output: str, target: Pat
 def _load_float32(auto_class: str, folder: Path) -> Any:
     import transformers
 
-    model = getattr(transformers, auto_class).from_pretrained(
+    model, loading_info = getattr(transformers, auto_class).from_pretrained(
         folder, dtype=torch.float32, use_safetensors=True, local_files_only=True, trust_remote_code=False,
-        attn_implementation="eager",
+        attn_implementation="eager", output_loading_info=True,
     )  # fmt: skip
+    if loading_info["missing_keys"]:
+        # Never export random weights; the loader falls back to torch, whose check names the model.
+        raise UntrainedWeightsError(f"{folder.name} lacks {len(loading_info['missing_keys'])} trained weights.")
     return model.eval()
 
 

@@ -109,9 +109,12 @@ def fill_converted(
         done += count
 
 
-def load_converted(auto_class: type, folder: Path, files: list[Path], dtype: torch.dtype) -> torch.nn.Module:
+def load_converted(
+    auto_class: type, folder: Path, files: list[Path], dtype: torch.dtype
+) -> tuple[torch.nn.Module, dict]:
     """The model in ``folder`` through ``auto_class`` (an ``AutoModelFor...``), its float tensors
-    read straight into ``dtype`` (see the module docstring). Never runs remote code: the class is
+    read straight into ``dtype`` (see the module docstring), and transformers' loading info (its
+    ``missing_keys`` say which tensors started random). Never runs remote code: the class is
     the one transformers maps the folder's config type to.
 
     Raises:
@@ -126,11 +129,13 @@ def load_converted(auto_class: type, folder: Path, files: list[Path], dtype: tor
         raise LeanLoadUnsupported(f"{auto_class.__name__} has no class for {type(config).__name__}") from error
     state = read_state_dict(files, dtype)
     # A state_dict goes with no folder name: transformers would otherwise read the files itself.
-    model = model_class.from_pretrained(None, config=config, state_dict=state, dtype=dtype)
+    model, loading_info = model_class.from_pretrained(
+        None, config=config, state_dict=state, dtype=dtype, output_loading_info=True
+    )
     del state
     # Where from_pretrained(folder) would have said it came from: PEFT reads it when saving an
     # adapter (and warned "Could not find a config file in None" without it).
     model.config.name_or_path = model.name_or_path = str(folder)
     if (folder / "generation_config.json").is_file():
         model.generation_config = transformers.GenerationConfig.from_pretrained(folder, local_files_only=True)
-    return model
+    return model, loading_info

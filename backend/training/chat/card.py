@@ -42,6 +42,7 @@ def build_chat_card(
         f"| {_cell(r['prompt'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |" for r in report.side_by_side
     )
     warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
+    report_warnings = "\n".join(f"> **Warning:** {plain_markdown(w)}\n" for w in report.warnings())
     title = plain_markdown(params.title) if params.title else "Tuned chat model"
     adapter_note = (
         "This folder holds the model with the adapters merged in. The adapters alone"
@@ -80,6 +81,8 @@ Data checks:
 Trainable parameters: {report.trainable_parameters:,} of {report.total_parameters:,}.
 
 ## Validation (held-out conversations, assistant tokens)
+
+{report_warnings}
 
 | | base | tuned |
 |---|---|---|

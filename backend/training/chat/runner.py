@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,12 @@ def _save(tuned: TunedChatModel, params: ChatTuneParams, run_dir: Path, settings
     return model_dir, adapter_dir
 
 
+def trained_system_prompt(conversations: list[list[dict[str, str]]]) -> str:
+    """The system prompt most training conversations open with ("" when most have none)."""
+    counts = Counter(c[0]["content"] if c and c[0]["role"] == "system" else "" for c in conversations)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
 def run_chat_tuning(
     params: ChatTuneParams,
     dataset: ChatDataset,
@@ -126,6 +133,7 @@ def run_chat_tuning(
         total_parameters=tuned.total_parameters,
         method=params.method,
         side_by_side=[row.__dict__ for row in tuned.side_by_side],
+        system_prompt=trained_system_prompt(dataset.train),
     )
     model_dir, adapter_dir = _save(tuned, params, run_dir, run.settings)
     report.save(run_dir)
@@ -138,6 +146,7 @@ def run_chat_tuning(
         report.headline(),
         lambda created: build_chat_card(params, dataset, report, created, run.device.name, base_name),
         card_folders=(adapter_dir,),
+        system_prompt=report.system_prompt,
     )
     return ChatTuningResult(
         str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name

@@ -16,7 +16,7 @@ from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
 from backend.jobs import manage
 from backend.jobs.progress import JobCancelled
-from backend.jobs.store import CANCELLED, QUEUED, SUCCEEDED, JobStore
+from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobStore
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
 from backend.training.classifier import studio as classifier_studio
@@ -161,3 +161,10 @@ def test_bad_image_batches_are_refused_before_anything_is_queued(local, files, m
     with pytest.raises(InvalidInputError, match=message):
         batch_jobs.submit_image_batch_job(request, files, settings=local)
     assert JobStore(settings=local).list_jobs() == []
+
+
+def test_a_batch_on_a_model_without_a_trained_head_fails_saying_why(local, tiny_model_paths):
+    job = _submit(local, BatchRequest(catalogue.SENTIMENT, tiny_model_paths[catalogue.EMBEDDINGS], "review", "x.csv"))
+    assert worker.run_job(job.id, local) == FAILED
+    failed = JobStore(settings=local).require(job.id)
+    assert "no trained weights for sentiment" in failed.error and batch_jobs.read_result(failed) is None

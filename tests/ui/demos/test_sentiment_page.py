@@ -97,6 +97,18 @@ def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):
     assert "outside the models folder" in texts(app, "error")
 
 
+def test_an_embedding_model_typed_as_the_sentiment_model_is_refused_before_any_answer(open_page, tiny_model_paths):
+    app = open_page(PAGE)
+    app.selectbox(key="sentiment.model").select("__local_folder__").run()
+    app.text_input(key="sentiment.model_folder").input(tiny_model_paths[catalogue.EMBEDDINGS]).run()
+    app.button(key="sentiment.example.1").click().run()
+    assert not app.exception
+    assert "no trained weights for sentiment" in texts(app, "error")
+    assert not app.subheader and not app.get("plotly_chart")  # no label, no chart, no footer
+    sidebar = " ".join(str(m.value) for m in app.sidebar.markdown)
+    assert "embeddings" not in sidebar  # never listed as a loaded sentiment model
+
+
 def test_a_fine_tuned_model_is_offered_by_title_and_job_id_and_runs_for_real(open_page, settings):
     # Recorded as the worker records it: a succeeded job naming its model folder.
     store = JobStore(settings=settings)
@@ -191,3 +203,18 @@ def test_a_failed_batch_offers_retry_which_queues_a_copy_and_picks_it(open_page,
         for job_id in (old.id, new_id):
             if job_id:
                 manage.delete_job(job_id, "")
+
+
+def test_an_english_only_model_marks_chinese_examples_and_warns_beside_a_chinese_answer(
+    open_page, fake_model, monkeypatch
+):
+    monkeypatch.setattr(sentiment, "classify_text", lambda loaded, text: _result(text))
+    app = open_page(PAGE)
+    app.selectbox(key="sentiment.model").select("distilbert/distilbert-base-uncased-finetuned-sst-2-english").run()
+    labels = {button.key: button.label for button in app.button if (button.key or "").startswith("sentiment.example.")}
+    assert labels["sentiment.example.2"].endswith("not this model's language")  # the Chinese example
+    assert not labels["sentiment.example.0"].endswith("not this model's language")
+    app.button(key="sentiment.example.2").click().run()
+    assert "handles English only" in texts(app, "warning") and "looks Chinese" in texts(app, "warning")
+    app.button(key="sentiment.example.0").click().run()
+    assert "handles English only" not in texts(app, "warning")

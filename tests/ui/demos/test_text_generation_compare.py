@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backend import config
@@ -57,3 +59,32 @@ def test_compare_with_base_streams_both_replies_side_by_side(open_page, fake_mod
     assistant = [m for m in app.chat_message if m.name == "assistant"][0]
     assert [m.value for m in assistant.markdown] == ["Ahoy! Tuned.", "Plain base."]
     assert "Tuned model" in texts(app, "caption") and "Base model" in texts(app, "caption")
+
+
+def test_compare_with_base_talks_with_the_system_prompt_the_model_was_trained_with(
+    open_page, fake_model, tuned_model, monkeypatch
+):
+    from backend.model_registry import write_manifest
+    from tests.ui.demos.test_text_generation_page import FakeStream
+
+    trained = "You are the shop assistant of Acme. Answer briefly."
+    write_manifest(Path(tuned_model), catalogue.TEXT_GENERATION, "Marker bot", "now", system_prompt=trained)
+    systems = []
+
+    def stream_reply(loaded, messages, options, stop_event=None):
+        systems.append([m.content for m in messages if m.role == "system"])
+        return FakeStream(["Fine."])
+
+    monkeypatch.setattr(text_generation, "stream_reply", stream_reply)
+    app = open_page(PAGE)
+    app.selectbox(key="text_generation.model").set_value(tuned_model).run()
+    app.toggle(key="text_generation.compare").set_value(True).run()
+    [box] = [box for box in app.text_input if box.label == "System prompt"]
+    assert box.value == trained
+    app.chat_input(key="text_generation.prompt").set_value("Do you ship to Oslo?").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert systems == [[trained], [trained]]  # the tuned model and its base alike
+
+    box.input("Be terse.").run()  # the user's own prompt wins
+    app.chat_input(key="text_generation.prompt").set_value("And to Bergen?").run()
+    assert systems[-2:] == [["Be terse."], ["Be terse."]]

@@ -162,3 +162,87 @@ def test_a_blank_message_gets_a_message_before_any_model_is_asked_for(open_page,
     assert not app.exception, [e.value for e in app.exception]
     assert "Type some text first." in texts(app, "warning")
     assert not app.session_state["text_generation.history"]
+
+
+class LeavingStream(FakeStream):
+    """Yields part of a reply, then the user opens another page: ``st.switch_page`` ends the run
+    at that point exactly as the browser's page change does."""
+
+    def __iter__(self):
+        yield from self.chunks
+        import streamlit as st
+
+        st.switch_page("pages/overview/home.py")
+
+
+def test_a_reply_cut_by_leaving_the_page_is_kept_marked_stopped_and_can_be_regenerated(
+    open_page, fake_model, monkeypatch
+):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("Once upon", " a time"), stream_type=LeavingStream)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Tell me a long story").run()
+    assert not app.exception
+    history = app.session_state["text_generation.history"]
+    # The question never stands alone: its reply so far is beside it.
+    assert [(entry["role"], entry["content"]) for entry in history] == [
+        ("user", "Tell me a long story"),
+        ("assistant", "Once upon a time"),
+    ]
+    app.switch_page(PAGE).run()
+    assert _assistant_texts(app) == ["Once upon a time"]
+    assert "Stopped before the end" in texts(app, "caption")
+
+    _patch_stream(monkeypatch, calls)  # the next reply runs to the end
+    app.button(key="text_generation.regenerate").click().run()
+    assert not app.exception
+    assert calls[-1]["messages"][-1] == ("user", "Tell me a long story")
+    assert _assistant_texts(app) == ["Hello, world!"]
+    assert [entry["role"] for entry in app.session_state["text_generation.history"]] == ["user", "assistant"]
+
+
+def test_continue_after_a_stopped_reply_sends_the_partial_reply_and_asks_for_the_rest(
+    open_page, fake_model, monkeypatch
+):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("Partial", " answer"), interrupt=True)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Tell me a long story").run()
+    app.button(key="text_generation.stop").click().run()
+    _patch_stream(monkeypatch, calls)
+    app.button(key="text_generation.continue").click().run()
+    assert not app.exception
+    assert calls[-1]["messages"][-2:] == [
+        ("assistant", "Partial answer"),
+        ("user", "Please continue your last reply from where it stopped."),
+    ]
+    assert _assistant_texts(app) == ["Partial answer", "Hello, world!"]
+    assert not [button for button in app.button if button.key == "text_generation.continue"]
+
+
+def test_chinese_examples_run_on_a_downloaded_chinese_model_else_are_marked(
+    open_page, fake_model, monkeypatch, settings
+):
+    import shutil
+
+    calls = []
+    _patch_stream(monkeypatch, calls)
+    app = open_page(PAGE)
+    app.selectbox(key="text_generation.model").set_value("HuggingFaceTB/SmolLM2-135M-Instruct").run()
+    assert app.button(key="text_generation.example.2").label.endswith("not this model's language")
+    app.button(key="text_generation.example.2").click().run()
+    assert fake_model.requests[-1][1] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert "handles English only" in texts(app, "warning")
+
+    qwen = settings.models_dir / "Qwen--Qwen2.5-0.5B-Instruct"
+    qwen.mkdir(parents=True)
+    (qwen / "config.json").write_text("{}")
+    try:
+        app.run()
+        assert app.button(key="text_generation.example.2").label == "用中文解释大模型"
+        app.button(key="text_generation.example.2").click().run()
+        assert not app.exception
+        assert fake_model.requests[-1][1] == "Qwen/Qwen2.5-0.5B-Instruct"
+        assert texts(app, "warning").count("handles English only") == 1  # only the earlier reply's
+    finally:
+        shutil.rmtree(qwen)

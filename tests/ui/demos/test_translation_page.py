@@ -108,3 +108,14 @@ def test_empty_text_gets_a_message_before_any_model_is_asked_for(open_page, no_m
     app.button(key="translation.run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert "Type some text first." in texts(app, "warning")
+
+
+def test_a_text_not_in_the_source_language_gets_a_notice_beside_the_translation(open_page, fake_model, monkeypatch):
+    monkeypatch.setattr(translation, "translate_text", _fake_translate([]))
+    app = open_page(PAGE)
+    app.text_area(key="translation.text").input("质量太差了，用了两天就坏了").run()  # en→zh is the default
+    app.button(key="translation.run").click().run()
+    assert "handles English only" in texts(app, "warning") and "looks Chinese" in texts(app, "warning")
+    app.text_area(key="translation.text").input("Good morning.").run()
+    app.button(key="translation.run").click().run()
+    assert "handles English only" not in texts(app, "warning")

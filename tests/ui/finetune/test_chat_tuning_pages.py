@@ -75,8 +75,10 @@ def test_a_finished_chat_job_shows_its_report_and_downloads(state, open_page, ti
     app = open_page(JOBS, {"job": job.id})
     assert not app.exception
     text = _text(app)
-    assert "Held-out prompts: base vs tuned" in text and "Before tuning: loss" in text
-    assert [m.label for m in app.metric][:2] == ["Validation loss", "Perplexity"]
+    assert "Held-out prompts: base vs tuned" in text and "after tuning, perplexity" in text
+    # Two held-out prompts: no headline metrics, a warning saying the validation set is too small.
+    assert not [m for m in app.metric if m.label in ("Validation loss", "Perplexity")]
+    assert any("validation set is too small" in w.value for w in app.warning)
     table = app.dataframe[-1].value
     assert list(table.columns) == ["prompt", "reference", "base", "tuned"] and len(table) == 2
 

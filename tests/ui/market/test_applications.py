@@ -177,3 +177,26 @@ def test_stated_only_switch_redraws_the_heatmap_without_mapped_tasks():
     # Fraud detection's tasks are mapped by the editors, so anomaly detection disappears.
     assert "Anomaly detection" in all_tasks["x"] and "Anomaly detection" not in stated["x"]
     assert sum(map(sum, stated["z"])) < sum(map(sum, all_tasks["z"]))
+
+
+def test_an_english_only_embedding_model_marks_chinese_examples_and_warns_beside_chinese_results(monkeypatch):
+    english_only = "sentence-transformers/all-MiniLM-L6-v2"
+    fake = FakeSearch(
+        search.SearchResponse(
+            query="医学影像诊断",
+            mode=search.SEMANTIC,
+            hits=(_hit(1, "finance-fraud-detection", 0.81, "zh"),),
+            model_ref=english_only,
+        )
+    )
+    monkeypatch.setattr(search, "search_catalogue", fake)
+    app = _open()
+    app.selectbox(key="applications.model").set_value(english_only)
+    app = _checked(app.run())
+    labels = [b.label for b in app.button if (b.key or "").startswith("applications.example.")]
+    assert "医学影像诊断 · not this model's language" in labels
+    assert "detect fraud in card payments" in labels  # English examples unmarked
+    app.text_input(key="applications.query").input("医学影像诊断")
+    app = _checked(app.run())
+    [warning] = [w.value for w in app.warning]
+    assert "handles English only" in warning and "the ranking and its scores may be meaningless" in warning

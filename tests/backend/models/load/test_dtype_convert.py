@@ -110,7 +110,8 @@ def test_real_weights_read_straight_into_bfloat16_equal_the_ordinary_conversion(
     folder = require_packaged(packaged.MINILM_L6)
     files = sorted(folder.glob("*.safetensors"))
     assert dtype_convert.needs_conversion(files, torch.bfloat16)
-    lean = dtype_convert.load_converted(transformers.AutoModel, folder, files, torch.bfloat16)
+    lean, loading_info = dtype_convert.load_converted(transformers.AutoModel, folder, files, torch.bfloat16)
+    assert not loading_info["missing_keys"]
     plain = transformers.AutoModel.from_pretrained(folder, dtype=torch.bfloat16, local_files_only=True)
     lean_state, plain_state = lean.state_dict(), plain.state_dict()
     assert lean_state.keys() == plain_state.keys()

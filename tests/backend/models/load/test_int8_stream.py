@@ -72,12 +72,13 @@ def test_unmatched_checkpoint_names_take_the_ordinary_path(tiny_model_paths, int
     folder = int8_settings.models_dir / "renamed-chat"
     shutil.copytree(tiny_model_paths["text-generation"], folder)
     [weights] = folder.glob("*.safetensors")
-    tensors = {f"backbone.{name}": tensor for name, tensor in load_file(weights).items()}
+    # A base model's names (no "model." prefix): transformers maps them, the streamed load cannot.
+    tensors = {name.removeprefix("model."): tensor for name, tensor in load_file(weights).items()}
     save_file(tensors, weights, metadata={"format": "pt"})
     with pytest.raises(int8_stream.StreamedLoadUnsupported):
         int8_stream.load_causal_lm_int8(folder, torch.bfloat16)
-    # The loader then quantises an ordinarily loaded model instead (transformers maps or
-    # initialises the names its own way); either way the layers are int8 and it generates.
+    # The loader then quantises an ordinarily loaded model instead (transformers maps the names
+    # its own way; a checkpoint it could not map would be refused as untrained): int8, and it generates.
     loaded = load_model("text-generation", str(folder), int8_settings)
     assert quantize.is_weight_only_int8(loaded.model)
     [reply] = text_generation.generate(loaded, ["Hi"], GREEDY)
