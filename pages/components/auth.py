@@ -12,7 +12,7 @@ import secrets
 import streamlit as st
 
 from backend import auth
-from backend.config import get_settings
+from backend.config import OPERATOR_ACTIONS, get_settings
 from backend.jobs import quotas
 from backend.text_safety import plain_markdown
 
@@ -87,8 +87,8 @@ def can_open(section: str, page_path: str = "") -> bool:
 
 
 def may_run_operator_actions() -> bool:
-    """Whether this session may run the actions that act for everyone (``auth.OPERATOR_ACTIONS``)."""
-    return can_open(auth.OPERATOR_ACTIONS)
+    """Whether this session may run the actions that act for everyone (``OPERATOR_ACTIONS``)."""
+    return can_open(OPERATOR_ACTIONS)
 
 
 OPERATOR_ACTIONS_SIGN_IN = (

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from backend import auth
+from backend.config import OPERATOR_ACTIONS
 
 _FAST = 1000  # PBKDF2 iterations for tests; production hashes use the module default
 
@@ -351,7 +352,7 @@ def test_default_protected_entries_name_real_sections_or_pages():
     from pages.components.navigation import PAGES, SECTIONS
 
     known = set(SECTIONS) | {page.path for page in PAGES}
-    assert set(auth.DEFAULT_PROTECTED) <= known | {auth.OPERATOR_ACTIONS}
+    assert set(auth.DEFAULT_PROTECTED) <= known | {OPERATOR_ACTIONS}
 
 
 def test_page_paths_can_be_protected_one_by_one(tmp_path, monkeypatch):

@@ -137,7 +137,8 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
     if _HUB_ID.match(ref) and ".." not in ref:
         mirror = mirror_folder(ref, settings)
         if (mirror / "config.json").is_file() or (mirror / "modules.json").is_file():
-            return str(_contained(mirror, ref, settings)), True
+            _contained(mirror, ref, settings)
+            return str(mirror), True
         nested = settings.models_dir / ref
         if (nested / "config.json").is_file():
             return str(_contained(nested, ref, settings)), True

@@ -105,7 +105,7 @@ def test_an_unreachable_queue_leaves_no_folder_and_no_record(local):
     assert list(local.runs_dir.iterdir()) == []
 
 
-def test_a_retry_copies_the_input_and_keeps_the_old_job(local):
+def test_a_retry_reuses_the_input_counts_itself_and_keeps_the_old_job(local):
     old = submit.submit_job(NOTE, NoteParams("hello", title="First"), _write("hello"), "ann", local)
     _end(local, old.id, FAILED)
     new = submit.retry_job(NOTE, old.id, "ann", local)
@@ -113,12 +113,15 @@ def test_a_retry_copies_the_input_and_keeps_the_old_job(local):
     assert (new.kind, new.params, new.dataset, new.owner, new.status) == (
         "note",
         old.params,
-        old.dataset,
+        {**old.dataset, "retries": 1},
         "ann",
         QUEUED,
     )
     for job in (old, new):
         assert (Path(job.run_dir) / EXTRA / "part.bin").read_bytes() == b"\x00\x01"
+    # Linked, not copied: a retry stores no second copy of its input.
+    old_part, new_part = (Path(job.run_dir) / EXTRA / "part.bin" for job in (old, new))
+    assert old_part.stat().st_ino == new_part.stat().st_ino
     assert JobStore(settings=local).require(old.id).status == FAILED
 
 
