@@ -14,18 +14,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from backend.config import Settings
 from backend.errors import ModelLoadError
 from backend.jobs.progress import Reporter
 from backend.models.load.embedding_head import from_sentence_transformer
-from backend.models.loader import load_for_training, load_model
+from backend.models.loader import load_model
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
-from backend.models.resolve.plan import plan_load
-from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.image_trainer import ImageFiles, collate_images
 from backend.training.classifier.params import TrainingParams
-from backend.training.classifier.text_trainer import FittedModel, effective_max_length
+from backend.training.classifier.text_trainer import effective_max_length
 from backend.training.evaluation import classification_scores
 from backend.training.hf_training import with_batch_backoff
 
@@ -129,17 +127,11 @@ def _text_features(
     return torch.cat(vectors)
 
 
-def train_fast_text(
-    params: TrainingParams,
-    dataset: PreparedDataset,
-    run_dir: Path,
-    reporter: Reporter,
-    settings: Settings,
-    device: DeviceInfo,
-) -> FittedModel:
+def train_fast_text(inputs: TrainerInputs) -> FittedModel:
     """Embed texts with a frozen sentence-transformers model and train a linear head on them."""
+    params, dataset, reporter, device = inputs.params, inputs.dataset, inputs.reporter, inputs.device
     reporter.log(f"Loading embeddings model {params.base_model}")
-    loaded = load_model(catalogue.EMBEDDINGS, params.base_model, settings, device)
+    loaded = load_model(catalogue.EMBEDDINGS, params.base_model, inputs.settings, device)
     classifier, tokenizer = from_sentence_transformer(loaded.model, dict(enumerate(dataset.classes)))
     classifier.to(device.torch_device).eval()
     max_length = effective_max_length(tokenizer, classifier, params.max_length)
@@ -177,18 +169,10 @@ def find_classifier_layer(model: torch.nn.Module, num_labels: int) -> torch.nn.L
     return candidates[-1]
 
 
-def train_fast_image(
-    params: TrainingParams,
-    dataset: PreparedDataset,
-    run_dir: Path,
-    reporter: Reporter,
-    settings: Settings,
-    device: DeviceInfo,
-) -> FittedModel:
+def train_fast_image(inputs: TrainerInputs) -> FittedModel:
     """Capture the frozen backbone's pooled features once; train the classification layer on them."""
-    reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalogue.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
-    model, processor = load_for_training(plan, dataset.classes, settings)
+    params, dataset, reporter, device = inputs.params, inputs.dataset, inputs.reporter, inputs.device
+    model, processor = inputs.load_base_model(catalogue.IMAGE_CLASSIFIER_BASE)
     model.to(device.torch_device).eval()
     layer = find_classifier_layer(model, len(dataset.classes))
     captured: list[torch.Tensor] = []

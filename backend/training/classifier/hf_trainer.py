@@ -15,6 +15,7 @@ import torch
 
 from backend.jobs.progress import Reporter
 from backend.models.resolve.device import DeviceInfo
+from backend.training.classifier.fitting import TrainerInputs
 from backend.training.classifier.params import TrainingParams
 from backend.training.evaluation import classification_scores
 from backend.training.hf_training import (
@@ -114,16 +115,14 @@ def fit_with_backoff(
     train: Any,
     validation: Any,
     collator: Callable[[list[Any]], dict[str, torch.Tensor]],
-    params: TrainingParams,
-    run_dir: Path,
-    device: DeviceInfo,
-    reporter: Reporter,
+    inputs: TrainerInputs,
 ) -> tuple[Any, np.ndarray]:
     """Train with ``Trainer`` (halving the batch on out-of-memory), then score the validation set.
 
     Returns:
         The trained model and its validation logits.
     """
+    params, run_dir, device, reporter = inputs.params, inputs.run_dir, inputs.device, inputs.reporter
     initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def fit(batch_size: int) -> Any:

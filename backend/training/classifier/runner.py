@@ -22,6 +22,7 @@ from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
 from backend.training.classifier import fast_mode, image_trainer, text_trainer
 from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.model_card import build_model_card
 from backend.training.classifier.params import FAST, FULL, IMAGE, TEXT, TrainingParams
 from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
@@ -69,7 +70,7 @@ class TrainingResult:
         }
 
 
-def _save_model(fitted: text_trainer.FittedModel, folder: Path) -> None:
+def _save_model(fitted: FittedModel, folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     if isinstance(fitted.model, EmbeddingHeadClassifier):
@@ -119,7 +120,8 @@ def run_training(
         settings,
         device,
     )
-    fitted = _TRAINERS[(params.task, params.method)](params, dataset, run_dir, run.reporter, run.settings, run.device)
+    trainer = _TRAINERS[(params.task, params.method)]
+    fitted = trainer(TrainerInputs(params, dataset, run_dir, run.reporter, run.settings, run.device))
     run.reporter.raise_if_stopped()
     report = build_report(
         fitted.validation_logits, dataset.validation.labels, dataset.classes, dataset.validation.inputs
