@@ -20,6 +20,7 @@ from backend.models.load.embedding_head import from_sentence_transformer
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
+from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.image_trainer import ImageFiles, collate_images
 from backend.training.classifier.params import TrainingParams
@@ -45,15 +46,18 @@ def _feature_batches(count: int, batch_size: int) -> int:
 
 
 def train_linear_head(
-    head: torch.nn.Linear,
-    train_features: torch.Tensor,
-    train_labels: torch.Tensor,
-    val_features: torch.Tensor,
-    val_labels: torch.Tensor,
-    params: TrainingParams,
-    progress: _Progress,
-) -> torch.nn.Linear:
-    """Train ``head`` with AdamW on cached features; keeps the epoch with the best validation F1."""
+    head: torch.nn.Linear, vectors: torch.Tensor, dataset: PreparedDataset, params: TrainingParams, progress: _Progress
+) -> tuple[torch.nn.Linear, np.ndarray]:
+    """Train ``head`` with AdamW on cached features: ``vectors`` holds the training examples' rows,
+    then the validation examples'. Keeps the epoch with the best validation F1.
+
+    Returns:
+        The trained head and its logits on the validation examples.
+    """
+    cut = len(dataset.train)
+    train_features, val_features = vectors[:cut], vectors[cut:]
+    train_labels = torch.tensor(dataset.train.labels)
+    val_labels = torch.tensor(dataset.validation.labels)
     generator = torch.Generator().manual_seed(params.seed)
     optimizer = torch.optim.AdamW(head.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     num_classes = head.out_features
@@ -95,7 +99,8 @@ def train_linear_head(
             break
     head.load_state_dict(best_state)
     reporter.log(f"Best validation F1 {best_f1:.3f}")
-    return head
+    with torch.no_grad():
+        return head, head(val_features).numpy()
 
 
 def _text_features(
@@ -144,13 +149,9 @@ def train_fast_text(inputs: TrainerInputs) -> FittedModel:
 
     vectors, progress = with_batch_backoff(features, params.batch_size, reporter, params.base_model)
     classifier.head = classifier.head.float().cpu()
-    cut = len(dataset.train)
-    train_labels = torch.tensor(dataset.train.labels)
-    val_labels = torch.tensor(dataset.validation.labels)
-    reporter.log(f"Training a linear head on {cut} vectors of size {vectors.shape[1]}")
-    head = train_linear_head(classifier.head, vectors[:cut], train_labels, vectors[cut:], val_labels, params, progress)
-    with torch.no_grad():
-        logits = head(vectors[cut:]).numpy()
+    reporter.log(f"Training a linear head on {len(dataset.train)} vectors of size {vectors.shape[1]}")
+    # The head trains in place, so the classifier already holds the trained weights.
+    _, logits = train_linear_head(classifier.head, vectors, dataset, params, progress)
     classifier.to("cpu").float()
     return FittedModel(classifier, tokenizer, logits)
 
@@ -204,13 +205,9 @@ def train_fast_image(inputs: TrainerInputs) -> FittedModel:
     with torch.no_grad():
         head.weight.copy_(layer.weight.float().cpu())
         head.bias.copy_(layer.bias.float().cpu())
-    cut = len(files[0])
-    train_labels = torch.tensor(dataset.train.labels)
-    val_labels = torch.tensor(dataset.validation.labels)
-    reporter.log(f"Training the classification layer on {cut} feature vectors of size {vectors.shape[1]}")
-    head = train_linear_head(head, vectors[:cut], train_labels, vectors[cut:], val_labels, params, progress)
+    reporter.log(f"Training the classification layer on {len(files[0])} feature vectors of size {vectors.shape[1]}")
+    head, logits = train_linear_head(head, vectors, dataset, params, progress)
     with torch.no_grad():
         layer.weight.copy_(head.weight.to(layer.weight.dtype))
         layer.bias.copy_(head.bias.to(layer.bias.dtype))
-        logits = head(vectors[cut:]).numpy()
     return FittedModel(model.to("cpu").float(), processor, logits)
