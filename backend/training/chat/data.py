@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,6 +30,7 @@ import pandas as pd
 
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
+from backend.records import JsonRecord
 from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
 
 CHAT_DATASET_FILE = "chat_dataset.json"
@@ -110,7 +111,7 @@ class ChatUpload:
 
 
 @dataclass
-class ChatDataset:
+class ChatDataset(JsonRecord):
     """Checked, split conversations ready for training (each a list of ``{role, content}``)."""
 
     train: list[list[dict[str, str]]]
@@ -119,10 +120,6 @@ class ChatDataset:
     summary: dict[str, Any] = field(default_factory=dict)
     preview: dict[str, str] = field(default_factory=dict)
     data_dir: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (what ``save`` writes)."""
-        return asdict(self)
 
     def save(self, data_dir: Path) -> Path:
         """Write ``chat_dataset.json`` into ``data_dir``."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from backend.records import JsonRecord
 from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
 
 DATASET_FILE = "dataset.json"
@@ -58,7 +59,7 @@ class Examples:
 
 
 @dataclass
-class PreparedDataset:
+class PreparedDataset(JsonRecord):
     """Checked, split data ready for training."""
 
     task: str
@@ -68,10 +69,6 @@ class PreparedDataset:
     warnings: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     data_dir: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (what ``save`` writes)."""
-        return asdict(self)
 
     def save(self, data_dir: Path) -> Path:
         """Write ``dataset.json`` into ``data_dir``."""

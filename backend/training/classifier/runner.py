@@ -20,6 +20,7 @@ from backend.jobs.worker import JobHandler
 from backend.models.load.embedding_head import EmbeddingHeadClassifier
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
+from backend.records import JsonRecord
 from backend.training.classifier import fast_mode, image_trainer, text_trainer
 from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.fitting import FittedModel, TrainerInputs
@@ -52,22 +53,13 @@ def base_model_task(task: str, method: str) -> str:
 
 
 @dataclass
-class TrainingResult:
+class TrainingResult(JsonRecord):
     """Where the model went and how good it is."""
 
     model_dir: str
     report: EvaluationReport
     seconds: float
     device: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {
-            "model_dir": self.model_dir,
-            "report": self.report.to_dict(),
-            "seconds": self.seconds,
-            "device": self.device,
-        }
 
 
 def _save_model(fitted: FittedModel, folder: Path) -> None:
