@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,7 @@ import pandas as pd
 
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
-from backend.records import JsonRecord
-from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
+from backend.training.common import StoredDataset, raise_if_errors
 
 CHAT_DATASET_FILE = "chat_dataset.json"
 MESSAGES = "messages"
@@ -111,8 +110,10 @@ class ChatUpload:
 
 
 @dataclass
-class ChatDataset(JsonRecord):
+class ChatDataset(StoredDataset):
     """Checked, split conversations ready for training (each a list of ``{role, content}``)."""
+
+    file_name = CHAT_DATASET_FILE
 
     train: list[list[dict[str, str]]]
     validation: list[list[dict[str, str]]]
@@ -120,15 +121,6 @@ class ChatDataset(JsonRecord):
     summary: dict[str, Any] = field(default_factory=dict)
     preview: dict[str, str] = field(default_factory=dict)
     data_dir: str = ""
-
-    def save(self, data_dir: Path) -> Path:
-        """Write ``chat_dataset.json`` into ``data_dir``."""
-        return save_dataset_file(self, data_dir, CHAT_DATASET_FILE)
-
-    @classmethod
-    def load(cls, data_dir: Path) -> ChatDataset:
-        """Read ``chat_dataset.json`` back; ``data_dir`` becomes where it was found."""
-        return cls(**load_dataset_file(data_dir, CHAT_DATASET_FILE))
 
 
 def guess_shape(records: Sequence[Any]) -> str:

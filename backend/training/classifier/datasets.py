@@ -10,14 +10,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backend.records import JsonRecord
-from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
+from backend.training.common import StoredDataset, raise_if_errors
 
 DATASET_FILE = "dataset.json"
 # A class needs a few examples in training and at least one held out for validation.
@@ -59,8 +57,10 @@ class Examples:
 
 
 @dataclass
-class PreparedDataset(JsonRecord):
+class PreparedDataset(StoredDataset):
     """Checked, split data ready for training."""
+
+    file_name = DATASET_FILE
 
     task: str
     classes: list[str]
@@ -70,17 +70,10 @@ class PreparedDataset(JsonRecord):
     summary: dict[str, Any] = field(default_factory=dict)
     data_dir: str = ""
 
-    def save(self, data_dir: Path) -> Path:
-        """Write ``dataset.json`` into ``data_dir``."""
-        return save_dataset_file(self, data_dir, DATASET_FILE)
-
     @classmethod
-    def load(cls, data_dir: Path) -> PreparedDataset:
-        """Read ``dataset.json`` back; ``data_dir`` becomes where it was found."""
-        data = load_dataset_file(data_dir, DATASET_FILE)
-        data["train"] = Examples(**data["train"])
-        data["validation"] = Examples(**data["validation"])
-        return cls(**data)
+    def from_stored(cls, data: dict[str, Any]) -> PreparedDataset:
+        """The dataset from its JSON fields, the two splits rebuilt as ``Examples``."""
+        return cls(**{**data, "train": Examples(**data["train"]), "validation": Examples(**data["validation"])})
 
 
 def label_text(value: object) -> str:
