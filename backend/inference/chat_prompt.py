@@ -8,13 +8,14 @@ Callers hold ``loaded.lock`` around these functions (they use the shared tokeniz
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from backend import chat_template
 from backend.errors import InvalidInputError
 from backend.models.loader import LoadedModel
+from backend.records import JsonRecord
 from backend.uploads import check_text
 
 MAX_MESSAGE_CHARS = 4_000
@@ -27,15 +28,11 @@ _TEMPLATE_MARGIN = 16
 
 
 @dataclass(frozen=True)
-class ChatMessage:
+class ChatMessage(JsonRecord):
     """One turn of a conversation."""
 
     role: str
     content: str
-
-    def to_dict(self) -> dict[str, str]:
-        """The form chat templates expect."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from backend.model_registry import display_name
 from backend.models.loader import LoadedModel
+from backend.records import JsonRecord
 
 
 @dataclass(frozen=True)
-class RunFooter:
+class RunFooter(JsonRecord):
     """One run's cost, shown under the answer.
 
     ``items`` counts what was processed, each one a ``unit`` (singular: text, sentence, image,
@@ -25,10 +26,6 @@ class RunFooter:
     items: int
     unit: str
     tokens: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return asdict(self)
 
 
 class Stopwatch:

@@ -14,7 +14,7 @@ Batch use (benchmarks)::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +28,7 @@ from backend.inference.batching import ProgressCallback, check_batch_size, run_s
 from backend.inference.footer import RunFooter, make_footer, stopwatch
 from backend.models.loader import LoadedModel
 from backend.models.resolve.device import torch_dtype
+from backend.records import JsonRecord
 from backend.uploads import MODEL_IMAGE_SIDE, open_image
 
 TOP_K = 5
@@ -45,7 +46,7 @@ class LabelScore:
 
 
 @dataclass(frozen=True)
-class ImagePrediction:
+class ImagePrediction(JsonRecord):
     """One image's top labels, most probable first, with the image's size as classified."""
 
     name: str
@@ -58,21 +59,13 @@ class ImagePrediction:
         """The most probable label."""
         return self.top[0].label
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class ImageResult:
+class ImageResult(JsonRecord):
     """The demo's answer for one image."""
 
     prediction: ImagePrediction
     footer: RunFooter
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return {"prediction": self.prediction.to_dict(), "footer": self.footer.to_dict()}
 
 
 def sample_images() -> list[Path]:

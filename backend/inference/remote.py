@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -46,62 +47,89 @@ def _server_text(error: Exception) -> str:
     return plain_markdown(str(text)[:_SERVER_TEXT_CHARS])
 
 
+def _error_table(openai: Any) -> tuple[tuple[Callable[[Exception], bool], str, str, str], ...]:
+    """(which errors, what the person at the screen reads, what they can do, what the operator
+    checks), first match wins; ``{name}``, ``{where}``, ``{retries}``, ``{timeout}``, ``{kind}``,
+    ``{status}`` and ``{server}`` are filled in by ``_explain``."""
+
+    def named(word: str, *classes: type) -> Callable[[Exception], bool]:
+        # Transports other than the client's own (httpx, a proxy) raise their own timeout/connect types.
+        return lambda error: isinstance(error, classes) or word in type(error).__name__.lower()
+
+    def one_of(*classes: type) -> Callable[[Exception], bool]:
+        return lambda error: isinstance(error, classes)
+
+    return (
+        (
+            named("timeout", openai.APITimeoutError),
+            "The model server {name} did not answer within {timeout} seconds.",
+            "It may be busy: try again, ask for fewer new tokens, or pick an in-app model.",
+            "Requests timed out ({retries} retries). Check the server's load, or raise `timeout_s` in {where}.",
+        ),
+        (
+            named("connect", openai.APIConnectionError),
+            "The model server {name} cannot be reached.",
+            "Try again in a minute, or pick an in-app model.",
+            "No connection to the server after {retries} retries ({kind}). Check that it is "
+            "running and reachable from this machine at the `base_url` of {where}.",
+        ),
+        (
+            one_of(openai.AuthenticationError, openai.PermissionDeniedError),
+            "The model server {name} refused this app's credentials.",
+            "This is a setting on the server's side; pick an in-app model meanwhile.",
+            "The server answered {status}: check `api_key` in {where} against the server's key.",
+        ),
+        (
+            one_of(openai.RateLimitError),
+            "The model server {name} is busy: too many requests right now.",
+            "Wait a few seconds and try again.",
+            "The server answered 429 after {retries} retries. Raise its rate limit, or lower "
+            "`max_concurrency` (batch jobs) or raise `max_retries` in {where}.",
+        ),
+        (
+            one_of(openai.NotFoundError),
+            "The model server {name} does not serve the model it is configured with.",
+            "Pick another model.",
+            "The server answered 404 for the configured model: check `model` and "
+            "`base_url` (usually ending in /v1) in {where}. Server: {server}",
+        ),
+        (
+            one_of(openai.BadRequestError, openai.UnprocessableEntityError),
+            "The model server {name} refused the request.",
+            "Shorten the conversation (clear it) or ask for fewer new tokens.",
+            "The server answered {status}: {server}",
+        ),
+        (
+            one_of(openai.APIStatusError),
+            "The model server {name} failed (HTTP {status}).",
+            "Try again, or pick an in-app model.",
+            "See the server's log. Server: {server}",
+        ),
+        (
+            lambda _error: True,
+            "The model server {name} sent an answer this app could not read ({kind}).",
+            "Try again, or pick an in-app model.",
+            "Check that the server at the `base_url` of {where} speaks the OpenAI API.",
+        ),
+    )
+
+
 def _explain(error: Exception, remote: RemoteModel) -> ShowcaseError:
     import openai
 
-    name = remote.endpoint.name
-    where = _where(remote)
-    retries = remote.endpoint.max_retries
-    if isinstance(error, openai.APITimeoutError) or "timeout" in type(error).__name__.lower():
-        return EndpointError(
-            f"The model server {name} did not answer within {remote.endpoint.timeout_s:g} seconds.",
-            "It may be busy: try again, ask for fewer new tokens, or pick an in-app model.",
-            f"Requests timed out ({retries} retries). Check the server's load, or raise `timeout_s` in {where}.",
-        )
-    if isinstance(error, openai.APIConnectionError) or "connect" in type(error).__name__.lower():
-        return EndpointError(
-            f"The model server {name} cannot be reached.",
-            "Try again in a minute, or pick an in-app model.",
-            f"No connection to the server after {retries} retries ({type(error).__name__}). Check that it is "
-            f"running and reachable from this machine at the `base_url` of {where}.",
-        )
-    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-        return EndpointError(
-            f"The model server {name} refused this app's credentials.",
-            "This is a setting on the server's side; pick an in-app model meanwhile.",
-            f"The server answered {error.status_code}: check `api_key` in {where} against the server's key.",
-        )
-    if isinstance(error, openai.RateLimitError):
-        return EndpointError(
-            f"The model server {name} is busy: too many requests right now.",
-            "Wait a few seconds and try again.",
-            f"The server answered 429 after {retries} retries. Raise its rate limit, or lower "
-            f"`max_concurrency` (batch jobs) or raise `max_retries` in {where}.",
-        )
-    if isinstance(error, openai.NotFoundError):
-        return EndpointError(
-            f"The model server {name} does not serve the model it is configured with.",
-            "Pick another model.",
-            f"The server answered 404 for the configured model: check `model` and "
-            f"`base_url` (usually ending in /v1) in {where}. Server: {_server_text(error)}",
-        )
-    if isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
-        return EndpointError(
-            f"The model server {name} refused the request.",
-            "Shorten the conversation (clear it) or ask for fewer new tokens.",
-            f"The server answered {error.status_code}: {_server_text(error)}",
-        )
-    if isinstance(error, openai.APIStatusError):
-        return EndpointError(
-            f"The model server {name} failed (HTTP {error.status_code}).",
-            "Try again, or pick an in-app model.",
-            f"See the server's log. Server: {_server_text(error)}",
-        )
-    return EndpointError(
-        f"The model server {name} sent an answer this app could not read ({type(error).__name__}).",
-        "Try again, or pick an in-app model.",
-        f"Check that the server at the `base_url` of {where} speaks the OpenAI API.",
-    )
+    facts = {
+        "name": remote.endpoint.name,
+        "where": _where(remote),
+        "retries": remote.endpoint.max_retries,
+        "timeout": f"{remote.endpoint.timeout_s:g}",
+        "kind": type(error).__name__,
+        "status": getattr(error, "status_code", ""),
+        "server": _server_text(error),
+    }
+    for matches, message, advice, detail in _error_table(openai):
+        if matches(error):
+            return EndpointError(message.format(**facts), advice, detail.format(**facts))
+    raise AssertionError("the table's last row matches every error")
 
 
 def _safe_url(url: str) -> str:

@@ -12,7 +12,7 @@ Batch use (benchmarks)::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -22,6 +22,7 @@ from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.footer import RunFooter, make_footer, stopwatch
 from backend.models.loader import LoadedModel
+from backend.records import JsonRecord
 from backend.uploads import check_text
 
 MAX_CHARS = 5_000
@@ -32,7 +33,7 @@ _MAX_MODEL_TOKENS = 512
 
 
 @dataclass(frozen=True)
-class Classification:
+class Classification(JsonRecord):
     """One text's prediction.
 
     Attributes:
@@ -49,14 +50,12 @@ class Classification:
     tokens: int
     truncated: bool
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class SentimentResult:
+class SentimentResult(JsonRecord):
     """The demo's answer for one text."""
+
+    json_properties = ("notice",)
 
     classification: Classification
     token_limit: int
@@ -68,15 +67,6 @@ class SentimentResult:
         if self.classification.truncated:
             return f"The text is longer than the model's {self.token_limit} tokens; only its beginning was read."
         return ""
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return {
-            "classification": self.classification.to_dict(),
-            "token_limit": self.token_limit,
-            "notice": self.notice,
-            "footer": self.footer.to_dict(),
-        }
 
 
 def labels_of(loaded: LoadedModel) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -46,6 +46,7 @@ from backend.models.engines import openmp
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
 from backend.models.resolve.endpoints import RemoteModel
+from backend.records import JsonRecord
 
 __all__ = [
     "ChatMessage",
@@ -66,7 +67,7 @@ _TOKEN_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
-class GenerationOptions:
+class GenerationOptions(JsonRecord):
     """Per-call sampling options. ``temperature`` 0 means greedy (deterministic) decoding."""
 
     temperature: float = 0.7
@@ -88,14 +89,12 @@ class GenerationOptions:
             raise InvalidInputError(f"Max new tokens must be from 1 to {MAX_NEW_TOKENS}; got {self.max_new_tokens}.")
         return self
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class GenerationResult:
+class GenerationResult(JsonRecord):
     """One finished (or stopped) reply and what it cost."""
+
+    json_properties = ("tokens_per_second", "notice")
 
     text: str
     prompt_tokens: int
@@ -123,15 +122,6 @@ class GenerationResult:
         if self.truncated_message:
             parts.append("Your message was too long for the model's context and was cut.")
         return " ".join(parts)
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return {
-            **{k: v for k, v in asdict(self).items() if k != "footer"},
-            "tokens_per_second": self.tokens_per_second,
-            "notice": self.notice,
-            "footer": self.footer.to_dict(),
-        }
 
 
 class _StopOnEvent(StoppingCriteria):
@@ -361,17 +351,13 @@ def stream_reply(
 
 
 @dataclass(frozen=True)
-class Generated:
+class Generated(JsonRecord):
     """One batch-mode reply."""
 
     prompt: str
     reply: str
     prompt_tokens: int
     new_tokens: int
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return asdict(self)
 
 
 def _generate_batch(loaded: LoadedModel, prompts: list[str], options: GenerationOptions) -> list[Generated]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -24,6 +24,7 @@ from backend.inference.batching import ProgressCallback, check_batch_size, run_s
 from backend.inference.footer import RunFooter, make_footer, stopwatch
 from backend.inference.sentences import Segment, join_sentences, split_sentences
 from backend.models.loader import LoadedModel
+from backend.records import JsonRecord
 from backend.uploads import check_text
 
 MAX_CHARS = 5_000
@@ -48,7 +49,7 @@ _TARGET_CODES = {
 
 
 @dataclass(frozen=True)
-class Translated:
+class Translated(JsonRecord):
     """One translated sentence (or short text)."""
 
     source: str
@@ -57,14 +58,12 @@ class Translated:
     output_tokens: int
     truncated: bool
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class TranslationResult:
+class TranslationResult(JsonRecord):
     """The demo's answer: the whole translation, the sentence pairs, and what it cost."""
+
+    json_properties = ("decoding", "notice")
 
     source_text: str
     translation: str
@@ -86,20 +85,6 @@ class TranslationResult:
         if cut:
             return f"{cut} sentence(s) were longer than the model's token limit and were cut."
         return ""
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form."""
-        return {
-            "source_text": self.source_text,
-            "translation": self.translation,
-            "sentences": [item.to_dict() for item in self.sentences],
-            "source_language": self.source_language,
-            "target_language": self.target_language,
-            "num_beams": self.num_beams,
-            "decoding": self.decoding,
-            "notice": self.notice,
-            "footer": self.footer.to_dict(),
-        }
 
 
 def check_beams(num_beams: int) -> int:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+
+from backend.records import JsonRecord
 
 # Writing progress or polling the cancel flag on every step of a fast loop would spend more time
 # in SQLite than in the job; a few times a second is live enough for the UI.
@@ -23,7 +24,7 @@ class JobCancelled(Exception):
 
 
 @dataclass(frozen=True)
-class JobEvent:
+class JobEvent(JsonRecord):
     """One thing that happened: ``kind`` is ``progress``, ``metric`` or ``log``."""
 
     kind: str
@@ -35,10 +36,6 @@ class JobEvent:
     value: float = 0.0
     text: str = ""
     level: str = "info"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
 
 
 ProgressCallback = Callable[[JobEvent], None]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Self
 
 import torch
 
@@ -29,6 +29,7 @@ from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
 from backend.model_registry import write_manifest
 from backend.models.resolve.device import DeviceInfo, choose_device
+from backend.records import JsonRecord
 from backend.server_paths import shown_path
 
 CHAT = "chat"  # the job kind, and the job's task, of every chat-tuning job
@@ -38,32 +39,36 @@ DATA_FOLDER = "data"
 CARD_FILE = "README.md"
 
 
-class SavedDataset(Protocol):
-    """A checked dataset that records the data folder it was saved to (classifier or chat)."""
+class StoredDataset(JsonRecord):
+    """A checked dataset (classifier or chat) kept as one JSON file, ``file_name``, in its run's
+    data folder; the dataclass has a ``data_dir`` field recording that folder."""
 
+    file_name: ClassVar[str]
     data_dir: str
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def save(self, data_dir: Path) -> Path:
+        """Write the dataset as JSON into ``data_dir``, recording that folder in it; returns the file."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = str(data_dir)
+        path = data_dir / self.file_name
+        # Written beside and renamed over: a retry's data folder hard-links its first run's files.
+        written = path.with_name(f".{self.file_name}.writing")
+        written.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+        os.replace(written, path)
+        return path
 
+    @classmethod
+    def load(cls, data_dir: Path) -> Self:
+        """Read the dataset back; ``data_dir`` becomes where it was found (a run folder may have
+        moved since it was saved)."""
+        data = json.loads((data_dir / cls.file_name).read_text(encoding="utf-8"))
+        data["data_dir"] = str(data_dir)
+        return cls.from_stored(data)
 
-def save_dataset_file(dataset: SavedDataset, data_dir: Path, file_name: str) -> Path:
-    """Write ``dataset`` as JSON into ``data_dir``, recording that folder in it; returns the file."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    dataset.data_dir = str(data_dir)
-    path = data_dir / file_name
-    # Written beside and renamed over: a retry's data folder hard-links its first run's files.
-    written = path.with_name(f".{file_name}.writing")
-    written.write_text(json.dumps(dataset.to_dict(), ensure_ascii=False), encoding="utf-8")
-    os.replace(written, path)
-    return path
-
-
-def load_dataset_file(data_dir: Path, file_name: str) -> dict[str, Any]:
-    """The fields ``save_dataset_file`` wrote, with ``data_dir`` set to where they were found
-    (a run folder may have moved since it was saved)."""
-    data = json.loads((data_dir / file_name).read_text(encoding="utf-8"))
-    data["data_dir"] = str(data_dir)
-    return data
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> Self:
+        """The dataset from its JSON fields (a kind with nested records rebuilds them here)."""
+        return cls(**data)
 
 
 def raise_if_errors(errors: list[str]) -> None:

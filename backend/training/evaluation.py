@@ -8,11 +8,13 @@ fix their data.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from backend.records import JsonRecord
 
 EVALUATION_FILE = "evaluation.json"
 _WORST_SHOWN = 10
@@ -40,7 +42,7 @@ class Misclassified:
 
 
 @dataclass
-class EvaluationReport:
+class EvaluationReport(JsonRecord):
     """Everything the results screen shows; ``confusion[i][j]`` counts true i predicted j."""
 
     accuracy: float
@@ -56,10 +58,6 @@ class EvaluationReport:
     def headline(self) -> dict[str, float]:
         """The four summary metrics (what the model manifest and comparisons store)."""
         return {"accuracy": self.accuracy, "precision": self.precision, "recall": self.recall, "f1": self.f1}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:

@@ -5,8 +5,10 @@ The classifier's own training loop is ``classifier/hf_trainer.py``; chat tuning'
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,6 +91,37 @@ def shared_trainer_arguments(
         "dataloader_pin_memory": device.kind == "cuda",
         "remove_unused_columns": False,
     }
+
+
+def quiet_trainer(
+    model: Any, arguments: Any, train: Any, validation: Any, collator: Any, callbacks: list[Any], **extra: Any
+) -> Any:
+    """A ``transformers.Trainer`` that reports only through ``callbacks``: the console printer is
+    removed, since ``reporter_callback`` already records every log line."""
+    from transformers import Trainer
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer = Trainer(
+        model=model,
+        args=arguments,
+        train_dataset=train,
+        eval_dataset=validation,
+        data_collator=collator,
+        callbacks=callbacks,
+        **extra,
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+@contextmanager
+def checkpoints_removed(run_dir: Path) -> Iterator[None]:
+    """Delete the run's Trainer checkpoints when the block ends, however it ends: the saved model
+    is all a run keeps, and a failed or cancelled run must not leave gigabytes behind."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(run_dir / CHECKPOINTS_FOLDER, ignore_errors=True)
 
 
 def reporter_callback(reporter: Reporter, tokens_per_step: float = 0.0) -> Any:

@@ -7,11 +7,13 @@ documents are Chinese and the app serves both languages.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+from backend.records import JsonRecord
 
 
 @dataclass(frozen=True)
-class Term:
+class Term(JsonRecord):
     """One vocabulary entry: a stable key and its labels in both languages."""
 
     key: str
@@ -21,10 +23,6 @@ class Term:
     def label(self, language: str = "en") -> str:
         """The label in ``language`` ("en" or "zh"); English for anything else."""
         return self.zh if language == "zh" else self.en
-
-    def to_dict(self) -> dict[str, str]:
-        """JSON-able form."""
-        return asdict(self)
 
 
 # Application domains in the order the source documents' own lists use (§1.x of the seed notes):

@@ -21,8 +21,8 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ import pandas as pd
 
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
-from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
+from backend.training.common import StoredDataset, raise_if_errors
 
 CHAT_DATASET_FILE = "chat_dataset.json"
 MESSAGES = "messages"
@@ -110,8 +110,10 @@ class ChatUpload:
 
 
 @dataclass
-class ChatDataset:
+class ChatDataset(StoredDataset):
     """Checked, split conversations ready for training (each a list of ``{role, content}``)."""
+
+    file_name = CHAT_DATASET_FILE
 
     train: list[list[dict[str, str]]]
     validation: list[list[dict[str, str]]]
@@ -119,19 +121,6 @@ class ChatDataset:
     summary: dict[str, Any] = field(default_factory=dict)
     preview: dict[str, str] = field(default_factory=dict)
     data_dir: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (what ``save`` writes)."""
-        return asdict(self)
-
-    def save(self, data_dir: Path) -> Path:
-        """Write ``chat_dataset.json`` into ``data_dir``."""
-        return save_dataset_file(self, data_dir, CHAT_DATASET_FILE)
-
-    @classmethod
-    def load(cls, data_dir: Path) -> ChatDataset:
-        """Read ``chat_dataset.json`` back; ``data_dir`` becomes where it was found."""
-        return cls(**load_dataset_file(data_dir, CHAT_DATASET_FILE))
 
 
 def guess_shape(records: Sequence[Any]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,8 @@ from backend.server_paths import shown_path
 from backend.training.chat.data import IGNORE_INDEX, ChatDataset, encode_conversations, require_chat_template
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.hf_training import (
-    CHECKPOINTS_FOLDER,
+    checkpoints_removed,
+    quiet_trainer,
     reporter_callback,
     shared_trainer_arguments,
     with_batch_backoff,
@@ -169,8 +169,7 @@ def _train(
     batch_size: int,
 ) -> tuple[float, float, float]:
     """One Trainer run; returns (validation loss before, after, tokens/s)."""
-    from transformers import Trainer, TrainingArguments
-    from transformers.trainer_callback import PrinterCallback
+    from transformers import TrainingArguments
 
     accumulation = max(1, params.batch_size // batch_size)
     steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
@@ -188,17 +187,10 @@ def _train(
         **mixed_precision(params.precision, device),
     )
     tokens_per_step = train.tokens / max(1, steps_per_epoch)
-    trainer = Trainer(
-        model=model,
-        args=arguments,
-        train_dataset=train,
-        eval_dataset=validation,
-        data_collator=collate,
-        callbacks=[reporter_callback(reporter, tokens_per_step)],
+    trainer = quiet_trainer(
+        model, arguments, train, validation, collate, [reporter_callback(reporter, tokens_per_step)]
     )
-    # Our callback already records every log line; the printer would only duplicate it on stdout.
-    trainer.remove_callback(PrinterCallback)
-    try:
+    with checkpoints_removed(run_dir):
         reporter.log("Measuring the validation loss before training")
         before = float(trainer.evaluate()["eval_loss"])
         reporter.raise_if_stopped()
@@ -207,8 +199,6 @@ def _train(
         seconds = time.perf_counter() - started
         reporter.raise_if_stopped()
         after = float(trainer.evaluate()["eval_loss"])
-    finally:
-        shutil.rmtree(run_dir / CHECKPOINTS_FOLDER, ignore_errors=True)
     return before, after, round(train.tokens * params.epochs / seconds, 1) if seconds > 0 else 0.0
 
 

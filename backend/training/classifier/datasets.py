@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backend.training.common import load_dataset_file, raise_if_errors, save_dataset_file
+from backend.training.common import StoredDataset, raise_if_errors
 
 DATASET_FILE = "dataset.json"
 # A class needs a few examples in training and at least one held out for validation.
@@ -58,8 +57,10 @@ class Examples:
 
 
 @dataclass
-class PreparedDataset:
+class PreparedDataset(StoredDataset):
     """Checked, split data ready for training."""
+
+    file_name = DATASET_FILE
 
     task: str
     classes: list[str]
@@ -69,21 +70,10 @@ class PreparedDataset:
     summary: dict[str, Any] = field(default_factory=dict)
     data_dir: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (what ``save`` writes)."""
-        return asdict(self)
-
-    def save(self, data_dir: Path) -> Path:
-        """Write ``dataset.json`` into ``data_dir``."""
-        return save_dataset_file(self, data_dir, DATASET_FILE)
-
     @classmethod
-    def load(cls, data_dir: Path) -> PreparedDataset:
-        """Read ``dataset.json`` back; ``data_dir`` becomes where it was found."""
-        data = load_dataset_file(data_dir, DATASET_FILE)
-        data["train"] = Examples(**data["train"])
-        data["validation"] = Examples(**data["validation"])
-        return cls(**data)
+    def from_stored(cls, data: dict[str, Any]) -> PreparedDataset:
+        """The dataset from its JSON fields, the two splits rebuilt as ``Examples``."""
+        return cls(**{**data, "train": Examples(**data["train"]), "validation": Examples(**data["validation"])})
 
 
 def label_text(value: object) -> str:

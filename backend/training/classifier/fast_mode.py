@@ -14,18 +14,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from backend.config import Settings
 from backend.errors import ModelLoadError
 from backend.jobs.progress import Reporter
 from backend.models.load.embedding_head import from_sentence_transformer
-from backend.models.loader import load_for_training, load_model
+from backend.models.loader import load_model
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
-from backend.models.resolve.plan import plan_load
 from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.image_trainer import ImageFiles, collate_images
 from backend.training.classifier.params import TrainingParams
-from backend.training.classifier.text_trainer import FittedModel, effective_max_length
+from backend.training.classifier.text_trainer import effective_max_length
 from backend.training.evaluation import classification_scores
 from backend.training.hf_training import with_batch_backoff
 
@@ -47,15 +46,18 @@ def _feature_batches(count: int, batch_size: int) -> int:
 
 
 def train_linear_head(
-    head: torch.nn.Linear,
-    train_features: torch.Tensor,
-    train_labels: torch.Tensor,
-    val_features: torch.Tensor,
-    val_labels: torch.Tensor,
-    params: TrainingParams,
-    progress: _Progress,
-) -> torch.nn.Linear:
-    """Train ``head`` with AdamW on cached features; keeps the epoch with the best validation F1."""
+    head: torch.nn.Linear, vectors: torch.Tensor, dataset: PreparedDataset, params: TrainingParams, progress: _Progress
+) -> tuple[torch.nn.Linear, np.ndarray]:
+    """Train ``head`` with AdamW on cached features: ``vectors`` holds the training examples' rows,
+    then the validation examples'. Keeps the epoch with the best validation F1.
+
+    Returns:
+        The trained head and its logits on the validation examples.
+    """
+    cut = len(dataset.train)
+    train_features, val_features = vectors[:cut], vectors[cut:]
+    train_labels = torch.tensor(dataset.train.labels)
+    val_labels = torch.tensor(dataset.validation.labels)
     generator = torch.Generator().manual_seed(params.seed)
     optimizer = torch.optim.AdamW(head.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     num_classes = head.out_features
@@ -97,7 +99,8 @@ def train_linear_head(
             break
     head.load_state_dict(best_state)
     reporter.log(f"Best validation F1 {best_f1:.3f}")
-    return head
+    with torch.no_grad():
+        return head, head(val_features).numpy()
 
 
 def _text_features(
@@ -129,17 +132,11 @@ def _text_features(
     return torch.cat(vectors)
 
 
-def train_fast_text(
-    params: TrainingParams,
-    dataset: PreparedDataset,
-    run_dir: Path,
-    reporter: Reporter,
-    settings: Settings,
-    device: DeviceInfo,
-) -> FittedModel:
+def train_fast_text(inputs: TrainerInputs) -> FittedModel:
     """Embed texts with a frozen sentence-transformers model and train a linear head on them."""
+    params, dataset, reporter, device = inputs.params, inputs.dataset, inputs.reporter, inputs.device
     reporter.log(f"Loading embeddings model {params.base_model}")
-    loaded = load_model(catalogue.EMBEDDINGS, params.base_model, settings, device)
+    loaded = load_model(catalogue.EMBEDDINGS, params.base_model, inputs.settings, device)
     classifier, tokenizer = from_sentence_transformer(loaded.model, dict(enumerate(dataset.classes)))
     classifier.to(device.torch_device).eval()
     max_length = effective_max_length(tokenizer, classifier, params.max_length)
@@ -152,13 +149,9 @@ def train_fast_text(
 
     vectors, progress = with_batch_backoff(features, params.batch_size, reporter, params.base_model)
     classifier.head = classifier.head.float().cpu()
-    cut = len(dataset.train)
-    train_labels = torch.tensor(dataset.train.labels)
-    val_labels = torch.tensor(dataset.validation.labels)
-    reporter.log(f"Training a linear head on {cut} vectors of size {vectors.shape[1]}")
-    head = train_linear_head(classifier.head, vectors[:cut], train_labels, vectors[cut:], val_labels, params, progress)
-    with torch.no_grad():
-        logits = head(vectors[cut:]).numpy()
+    reporter.log(f"Training a linear head on {len(dataset.train)} vectors of size {vectors.shape[1]}")
+    # The head trains in place, so the classifier already holds the trained weights.
+    _, logits = train_linear_head(classifier.head, vectors, dataset, params, progress)
     classifier.to("cpu").float()
     return FittedModel(classifier, tokenizer, logits)
 
@@ -177,18 +170,10 @@ def find_classifier_layer(model: torch.nn.Module, num_labels: int) -> torch.nn.L
     return candidates[-1]
 
 
-def train_fast_image(
-    params: TrainingParams,
-    dataset: PreparedDataset,
-    run_dir: Path,
-    reporter: Reporter,
-    settings: Settings,
-    device: DeviceInfo,
-) -> FittedModel:
+def train_fast_image(inputs: TrainerInputs) -> FittedModel:
     """Capture the frozen backbone's pooled features once; train the classification layer on them."""
-    reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalogue.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
-    model, processor = load_for_training(plan, dataset.classes, settings)
+    params, dataset, reporter, device = inputs.params, inputs.dataset, inputs.reporter, inputs.device
+    model, processor = inputs.load_base_model(catalogue.IMAGE_CLASSIFIER_BASE)
     model.to(device.torch_device).eval()
     layer = find_classifier_layer(model, len(dataset.classes))
     captured: list[torch.Tensor] = []
@@ -220,13 +205,9 @@ def train_fast_image(
     with torch.no_grad():
         head.weight.copy_(layer.weight.float().cpu())
         head.bias.copy_(layer.bias.float().cpu())
-    cut = len(files[0])
-    train_labels = torch.tensor(dataset.train.labels)
-    val_labels = torch.tensor(dataset.validation.labels)
-    reporter.log(f"Training the classification layer on {cut} feature vectors of size {vectors.shape[1]}")
-    head = train_linear_head(head, vectors[:cut], train_labels, vectors[cut:], val_labels, params, progress)
+    reporter.log(f"Training the classification layer on {len(files[0])} feature vectors of size {vectors.shape[1]}")
+    head, logits = train_linear_head(head, vectors, dataset, params, progress)
     with torch.no_grad():
         layer.weight.copy_(head.weight.to(layer.weight.dtype))
         layer.bias.copy_(head.bias.to(layer.bias.dtype))
-        logits = head(vectors[cut:]).numpy()
     return FittedModel(model.to("cpu").float(), processor, logits)

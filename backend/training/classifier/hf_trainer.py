@@ -5,7 +5,6 @@ model itself loads through ``backend.models.loader.load_for_training``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,13 @@ import torch
 
 from backend.jobs.progress import Reporter
 from backend.models.resolve.device import DeviceInfo
+from backend.training.classifier.fitting import TrainerInputs
 from backend.training.classifier.params import TrainingParams
 from backend.training.evaluation import classification_scores
 from backend.training.hf_training import (
-    CHECKPOINTS_FOLDER,
+    checkpoints_removed,
     mixed_precision,
+    quiet_trainer,
     reporter_callback,
     shared_trainer_arguments,
     with_batch_backoff,
@@ -51,8 +52,7 @@ def train_with_trainer(
     Raises:
         JobCancelled: the reporter's stop flag was set.
     """
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
-    from transformers.trainer_callback import PrinterCallback
+    from transformers import EarlyStoppingCallback, TrainingArguments
 
     accumulation = max(1, params.batch_size // batch_size)
     steps_per_epoch = max(1, len(train_dataset) // (batch_size * accumulation))
@@ -73,21 +73,11 @@ def train_with_trainer(
     callbacks = [reporter_callback(reporter)]
     if early:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
-    trainer = Trainer(
-        model=model,
-        args=arguments,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=collator,
-        compute_metrics=_metrics_from_predictions,
-        callbacks=callbacks,
+    trainer = quiet_trainer(
+        model, arguments, train_dataset, eval_dataset, collator, callbacks, compute_metrics=_metrics_from_predictions
     )
-    # Our callback already records every log line; the printer would only duplicate it on stdout.
-    trainer.remove_callback(PrinterCallback)
-    try:
+    with checkpoints_removed(run_dir):
         trainer.train()
-    finally:
-        shutil.rmtree(run_dir / CHECKPOINTS_FOLDER, ignore_errors=True)
     reporter.raise_if_stopped()
     return trainer.model
 
@@ -114,16 +104,14 @@ def fit_with_backoff(
     train: Any,
     validation: Any,
     collator: Callable[[list[Any]], dict[str, torch.Tensor]],
-    params: TrainingParams,
-    run_dir: Path,
-    device: DeviceInfo,
-    reporter: Reporter,
+    inputs: TrainerInputs,
 ) -> tuple[Any, np.ndarray]:
     """Train with ``Trainer`` (halving the batch on out-of-memory), then score the validation set.
 
     Returns:
         The trained model and its validation logits.
     """
+    params, run_dir, device, reporter = inputs.params, inputs.run_dir, inputs.device, inputs.reporter
     initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def fit(batch_size: int) -> Any:

@@ -8,16 +8,10 @@ from typing import Any
 import torch
 
 from backend import uploads
-from backend.config import Settings
-from backend.jobs.progress import Reporter
-from backend.models.loader import load_for_training
 from backend.models.resolve import catalogue
-from backend.models.resolve.device import DeviceInfo
-from backend.models.resolve.plan import plan_load
-from backend.training.classifier.datasets import Examples, PreparedDataset
+from backend.training.classifier.datasets import Examples
+from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.hf_trainer import fit_with_backoff
-from backend.training.classifier.params import TrainingParams
-from backend.training.classifier.text_trainer import FittedModel
 
 
 class ImageFiles(torch.utils.data.Dataset):
@@ -46,26 +40,18 @@ def collate_images(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     }
 
 
-def train_image_classifier(
-    params: TrainingParams,
-    dataset: PreparedDataset,
-    run_dir: Path,
-    reporter: Reporter,
-    settings: Settings,
-    device: DeviceInfo,
-) -> FittedModel:
-    """Fine-tune ``params.base_model`` on ``dataset`` (an image dataset).
+def train_image_classifier(inputs: TrainerInputs) -> FittedModel:
+    """Fine-tune the base model on an image dataset.
 
     Raises:
         ShowcaseError: the base model cannot be loaded, or memory runs out even at batch size 1.
         JobCancelled: a stop was requested.
     """
-    reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalogue.IMAGE_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
-    model, processor = load_for_training(plan, dataset.classes, settings)
+    dataset = inputs.dataset
+    model, processor = inputs.load_base_model(catalogue.IMAGE_CLASSIFIER_BASE)
     data_dir = Path(dataset.data_dir)
     train = ImageFiles(processor, dataset.train, data_dir)
     validation = ImageFiles(processor, dataset.validation, data_dir)
-    reporter.log(f"Training on {len(train)} images, validating on {len(validation)}")
-    trained, logits = fit_with_backoff(model, train, validation, collate_images, params, run_dir, device, reporter)
+    inputs.reporter.log(f"Training on {len(train)} images, validating on {len(validation)}")
+    trained, logits = fit_with_backoff(model, train, validation, collate_images, inputs)
     return FittedModel(trained.to("cpu").float(), processor, logits)

@@ -6,12 +6,13 @@ fast method trains only a small head, so its defaults use more epochs and a larg
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidInputError
 from backend.jobs.submit import write_params_file
+from backend.records import JsonRecord
 from backend.training.param_checks import (
     ParamRange,
     check_choice,
@@ -45,7 +46,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
-class TrainingParams:
+class TrainingParams(JsonRecord):
     """Everything a training run needs besides the data.
 
     Attributes:
@@ -96,10 +97,6 @@ class TrainingParams:
         check_title(self.title)
         check_ranges(self, PARAM_RANGES)
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingParams:

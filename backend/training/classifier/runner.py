@@ -20,8 +20,10 @@ from backend.jobs.worker import JobHandler
 from backend.models.load.embedding_head import EmbeddingHeadClassifier
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
+from backend.records import JsonRecord
 from backend.training.classifier import fast_mode, image_trainer, text_trainer
 from backend.training.classifier.datasets import PreparedDataset
+from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.model_card import build_model_card
 from backend.training.classifier.params import FAST, FULL, IMAGE, TEXT, TrainingParams
 from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
@@ -51,7 +53,7 @@ def base_model_task(task: str, method: str) -> str:
 
 
 @dataclass
-class TrainingResult:
+class TrainingResult(JsonRecord):
     """Where the model went and how good it is."""
 
     model_dir: str
@@ -59,17 +61,8 @@ class TrainingResult:
     seconds: float
     device: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {
-            "model_dir": self.model_dir,
-            "report": self.report.to_dict(),
-            "seconds": self.seconds,
-            "device": self.device,
-        }
 
-
-def _save_model(fitted: text_trainer.FittedModel, folder: Path) -> None:
+def _save_model(fitted: FittedModel, folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     if isinstance(fitted.model, EmbeddingHeadClassifier):
@@ -119,7 +112,8 @@ def run_training(
         settings,
         device,
     )
-    fitted = _TRAINERS[(params.task, params.method)](params, dataset, run_dir, run.reporter, run.settings, run.device)
+    trainer = _TRAINERS[(params.task, params.method)]
+    fitted = trainer(TrainerInputs(params, dataset, run_dir, run.reporter, run.settings, run.device))
     run.reporter.raise_if_stopped()
     report = build_report(
         fitted.validation_logits, dataset.validation.labels, dataset.classes, dataset.validation.inputs

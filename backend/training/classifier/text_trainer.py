@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from backend.config import Settings
-from backend.jobs.progress import Reporter
-from backend.models.loader import load_for_training
 from backend.models.resolve import catalogue
-from backend.models.resolve.device import DeviceInfo
-from backend.models.resolve.plan import plan_load
-from backend.training.classifier.datasets import Examples, PreparedDataset
+from backend.training.classifier.datasets import Examples
+from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.hf_trainer import fit_with_backoff
-from backend.training.classifier.params import TrainingParams
-
-
-@dataclass
-class FittedModel:
-    """A trained model, its preprocessor, and its logits on the validation set."""
-
-    model: Any
-    preprocessor: Any
-    validation_logits: np.ndarray
 
 
 class TokenizedTexts(torch.utils.data.Dataset):
@@ -57,15 +40,8 @@ def effective_max_length(tokenizer: Any, model: Any, requested: int) -> int:
     return min(limits)
 
 
-def train_text_classifier(
-    params: TrainingParams,
-    dataset: PreparedDataset,
-    run_dir: Path,
-    reporter: Reporter,
-    settings: Settings,
-    device: DeviceInfo,
-) -> FittedModel:
-    """Fine-tune ``params.base_model`` on ``dataset`` (a text dataset).
+def train_text_classifier(inputs: TrainerInputs) -> FittedModel:
+    """Fine-tune the base model on a text dataset.
 
     Raises:
         ShowcaseError: the base model cannot be loaded, or memory runs out even at batch size 1.
@@ -73,9 +49,8 @@ def train_text_classifier(
     """
     from transformers import DataCollatorWithPadding
 
-    reporter.log(f"Loading base model {params.base_model}")
-    plan = plan_load(catalogue.TEXT_CLASSIFIER_BASE, params.base_model, settings, device, training=True)
-    model, tokenizer = load_for_training(plan, dataset.classes, settings)
+    params, dataset = inputs.params, inputs.dataset
+    model, tokenizer = inputs.load_base_model(catalogue.TEXT_CLASSIFIER_BASE)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         # GPT-style bases have no padding token; batches still need one.
         tokenizer.pad_token = tokenizer.eos_token
@@ -84,6 +59,8 @@ def train_text_classifier(
     train = TokenizedTexts(tokenizer, dataset.train, max_length)
     validation = TokenizedTexts(tokenizer, dataset.validation, max_length)
     collator = DataCollatorWithPadding(tokenizer)
-    reporter.log(f"Training on {len(train)} texts, validating on {len(validation)} (max length {max_length} tokens)")
-    trained, logits = fit_with_backoff(model, train, validation, collator, params, run_dir, device, reporter)
+    inputs.reporter.log(
+        f"Training on {len(train)} texts, validating on {len(validation)} (max length {max_length} tokens)"
+    )
+    trained, logits = fit_with_backoff(model, train, validation, collator, inputs)
     return FittedModel(trained.to("cpu").float(), tokenizer, logits)
