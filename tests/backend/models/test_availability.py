@@ -9,8 +9,8 @@ import pytest
 from backend.errors import HubUnreachableError, ModelUnavailableError
 from backend.models import availability
 from backend.models.resolve import catalogue
-from backend.training import jobs
-from backend.training.params import FULL, TrainingParams
+from backend.training.classifier import studio as classifier_studio
+from backend.training.classifier.params import FULL, TrainingParams
 from tests.support.local_hub import TINY_REPO
 
 _MISSING = "some-org/not-downloaded-model"
@@ -65,4 +65,4 @@ def test_a_picker_opens_on_the_first_model_that_can_load(dead_hub_settings, tiny
 def test_the_fine_tuning_gate_refuses_a_base_it_cannot_load_now(dead_hub_settings):
     params = TrainingParams("text", FULL, _MISSING, epochs=1)
     with pytest.raises(HubUnreachableError, match="not downloaded"):
-        jobs.check_base_model(params, "alice", dead_hub_settings)
+        classifier_studio.check_base_model(params, "alice", dead_hub_settings)
