@@ -10,6 +10,8 @@ asked, so the owner check cannot wait until then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from backend.config import Settings
 from backend.model_access import check_plan_access
 from backend.models import availability
@@ -17,7 +19,13 @@ from backend.models.resolve.plan import LoadPlan, plan_load
 
 
 def check_job_model(
-    model_task: str, model_ref: str, owner: str, settings: Settings, *, training: bool = False
+    model_task: str,
+    model_ref: str,
+    owner: str,
+    settings: Settings,
+    *,
+    training: bool = False,
+    check_plan: Callable[[LoadPlan], None] | None = None,
 ) -> LoadPlan:
     """Plan loading ``model_ref`` as ``model_task`` and check ``owner`` may use it; returns the plan.
 
@@ -29,6 +37,9 @@ def check_job_model(
         training: a fine-tuning base: plan for training (float32 estimate) and require that the
             base can be had now, since a base that is neither downloaded nor fetchable would only
             fail in the worker after the queue.
+        check_plan: the kind's own limits on the plan (a model too large for full fine-tuning),
+            checked before availability: what a model can never do is said before what it cannot
+            do right now.
 
     Raises:
         ShowcaseError: ``plan_load``'s and ``check_plan_access``'s errors.
@@ -36,6 +47,8 @@ def check_job_model(
     """
     plan = plan_load(model_task, model_ref, settings, training=training)
     check_plan_access(plan, owner, settings)
+    if check_plan is not None:
+        check_plan(plan)
     if training:
         availability.require_base(model_ref, settings)
     return plan

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import torch
 
@@ -69,6 +69,20 @@ class StoredDataset(JsonRecord):
     def from_stored(cls, data: dict[str, Any]) -> Self:
         """The dataset from its JSON fields (a kind with nested records rebuilds them here)."""
         return cls(**data)
+
+
+_Report = TypeVar("_Report")
+
+
+def read_json_report(path: Path, from_dict: Callable[[dict[str, Any]], _Report]) -> _Report | None:
+    """A report a run saved as JSON (evaluation, chat report), or None when the run has none or its
+    file is unreadable: a half-written or hand-edited report must not break the jobs page."""
+    if not path.is_file():
+        return None
+    try:
+        return from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def raise_if_errors(errors: list[str]) -> None:

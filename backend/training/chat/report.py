@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend.training.common import read_json_report
 from backend.training.figures import LOSS_CURVES, build_step_curves
 
 CHAT_REPORT_FILE = "chat_report.json"
@@ -134,13 +135,7 @@ class ChatReport:
 
 def load_chat_report(run_dir: Path) -> ChatReport | None:
     """The report in a run folder, or None when there is none (or it is unreadable)."""
-    path = run_dir / CHAT_REPORT_FILE
-    if not path.is_file():
-        return None
-    try:
-        return ChatReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
+    return read_json_report(run_dir / CHAT_REPORT_FILE, ChatReport.from_dict)
 
 
 def side_by_side_table(report: ChatReport) -> pd.DataFrame:

@@ -42,17 +42,24 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
         InvalidInputError: full fine-tuning asked of a model past ``FULL_MAX_PARAMS``.
         HubUnreachableError: the base is not downloaded and the hub cannot serve it now.
     """
-    plan = check_job_model(
-        catalogue.TEXT_GENERATION, params.base_model, owner, settings or get_settings(), training=True
+
+    def within_full_tuning_limit(plan: LoadPlan) -> None:
+        parameters = plan.estimated_bytes // _FLOAT32_BYTES
+        if params.method == FULL and parameters > FULL_MAX_PARAMS:
+            raise InvalidInputError(
+                f"Full fine-tuning is offered for models up to {FULL_MAX_PARAMS / 1e6:,.0f}M parameters;"
+                f" this one has about {parameters / 1e6:,.0f}M.",
+                "Use LoRA: it trains a small share of the weights and needs far less memory.",
+            )
+
+    return check_job_model(
+        catalogue.TEXT_GENERATION,
+        params.base_model,
+        owner,
+        settings or get_settings(),
+        training=True,
+        check_plan=within_full_tuning_limit,
     )
-    parameters = plan.estimated_bytes // _FLOAT32_BYTES
-    if params.method == FULL and parameters > FULL_MAX_PARAMS:
-        raise InvalidInputError(
-            f"Full fine-tuning is offered for models up to {FULL_MAX_PARAMS / 1e6:,.0f}M parameters;"
-            f" this one has about {parameters / 1e6:,.0f}M.",
-            "Use LoRA: it trains a small share of the weights and needs far less memory.",
-        )
-    return plan
 
 
 def check_chat_data(

@@ -9,7 +9,6 @@ a job is the same for every kind (``backend.jobs.manage``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from backend.training.classifier import staging
 from backend.training.classifier.datasets import DATASET_FILE, PreparedDataset
 from backend.training.classifier.params import IMAGE, TEXT, TrainingParams
 from backend.training.classifier.runner import TRAIN, TRAINING_HANDLER, base_model_task
-from backend.training.common import CHAT, DATA_FOLDER
+from backend.training.common import CHAT, DATA_FOLDER, read_json_report
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
@@ -141,13 +140,7 @@ def list_jobs(
 
 def load_report(job: Job) -> EvaluationReport | None:
     """The evaluation report of a finished job, if it has one."""
-    path = Path(job.run_dir) / EVALUATION_FILE
-    if not path.is_file():
-        return None
-    try:
-        return EvaluationReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
+    return read_json_report(Path(job.run_dir) / EVALUATION_FILE, EvaluationReport.from_dict)
 
 
 def compare_jobs(job_ids: list[str], owner: str, settings: Settings | None = None) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ from backend.training.classifier.params import FAST, TrainingParams
 from backend.training.common import DATA_FOLDER
 from tests.support.training_data import colour_folders_zip, learnable_texts, prepared_texts
 
+pytestmark = pytest.mark.usefixtures("made_up_bases_downloaded")
+
 TEXT_PARAMS = TrainingParams("text", FAST, "org/sentence-model", title="Tickets", epochs=3)
 IMAGE_PARAMS = TrainingParams("image", FAST, "org/vit", title="Colours")
 

@@ -17,6 +17,8 @@ from backend.training.classifier.params import FAST, TrainingParams
 from backend.training.common import DATA_FOLDER
 from tests.support.training_data import colour_folders_zip, image_zip
 
+pytestmark = pytest.mark.usefixtures("made_up_bases_downloaded")
+
 PARAMS = TrainingParams("image", FAST, "org/vit", title="Colours")
 
 
