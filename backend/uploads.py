@@ -95,8 +95,13 @@ def check_declared_sizes(files: list[tuple[str, int]], most_files: int, each_lim
 
 
 def upload_limit_mb(limit: int) -> int:
-    """A byte limit as the whole megabytes Streamlit's uploader takes (rounded up, at least 1)."""
-    return max(1, -(-limit // 2**20))
+    """A byte limit as the whole megabytes Streamlit's uploader takes (rounded up, at least 1).
+
+    The browser side counts a megabyte as 10**6 bytes (1024**2 only on some platforms), so the
+    limit is rounded up in those units: a file the page accepts (say 50 MiB, 52.4 MB) is never
+    refused by the uploader first. The exact limit is still checked when the bytes are read.
+    """
+    return max(1, -(-limit // 10**6))
 
 
 def read_upload(upload: Upload | BinaryIO, limit: int, name: str | None = None) -> bytes:

@@ -129,7 +129,7 @@ def pick_base_model(key: str) -> str:
         return f"{spec.title}{mark} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
 
     models.warn_when_none_available(found, "chat models")
-    index = models.opening_choice(choices, found)
+    index = models.opening_choice(choices, found, f"{key}.base")
     choice = st.selectbox("Base chat model", choices, index=index, format_func=describe, key=f"{key}.base")
     if choice != LOCAL_FOLDER:
         return choice

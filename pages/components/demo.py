@@ -73,7 +73,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
-    index = 0 if endpoints.endpoints_for(task) else models.opening_choice(choices, found)
+    index = 0 if endpoints.endpoints_for(task) else models.opening_choice(choices, found, f"{key}.model")
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
     if (served := endpoints.find_endpoint(choice) if endpoints.is_endpoint_ref(choice) else None) is not None:

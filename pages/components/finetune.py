@@ -59,7 +59,7 @@ def pick_base_model(task: str, method: str, key: str) -> str:
         return f"{spec.title}{mark} · {hub_id} · {spec.memory_mb()} MB" if spec else hub_id
 
     models.warn_when_none_available(found, "base models for this method")
-    index = models.opening_choice(choices, found)
+    index = models.opening_choice(choices, found, f"{key}.base.{task}.{method}")
     choice = st.selectbox("Base model", choices, index=index, format_func=describe, key=f"{key}.base.{task}.{method}")
     if choice != LOCAL_FOLDER:
         return choice

@@ -124,9 +124,18 @@ def loaded_refs(task: str) -> set[str]:
     return {model.model_ref for model in model_cache().loaded() if model.task == task}
 
 
-def opening_choice(choices: Sequence[str], found: dict[str, Availability]) -> int:
-    """Where a picker opens: the first choice that can load now (the default while the hub answers,
-    else a downloaded one), else the first."""
+def opening_choice(choices: Sequence[str], found: dict[str, Availability], widget_key: str = "") -> int:
+    """Where a picker opens: what the user already picked in it (``widget_key``'s value), else the
+    first choice that can load now (the default while the hub answers, else a downloaded one), else
+    the first.
+
+    A picker's labels carry availability marks ("downloaded" becomes "loaded" once a model is in
+    memory), and Streamlit makes a new widget when its labels change: without the user's pick as
+    its index it would jump back to the opening choice in the middle of a demo.
+    """
+    picked = st.session_state.get(widget_key) if widget_key else None
+    if picked in choices:
+        return list(choices).index(picked)
     return next((index for index, ref in enumerate(choices) if ref in found and found[ref].can_load), 0)
 
 

@@ -153,7 +153,7 @@ def show_search_box() -> tuple[str, str]:
     model_ref = model_column.selectbox(
         "Embedding model",
         choices,
-        index=0 if served else model_state.opening_choice(choices, found),
+        index=0 if served else model_state.opening_choice(choices, found, "applications.model"),
         format_func=label,
         key="applications.model",
     )

@@ -889,3 +889,11 @@ def test_xlsx_declaring_too_much_in_all_is_refused(monkeypatch):
     monkeypatch.setattr(table_checks, "MAX_XLSX_PART_BYTES", 5000)
     with pytest.raises(InvalidInputError, match=r"declares \d+ KB unpacked; the limit is 5 KB"):
         uploads.read_table("total.xlsx", _xlsx_bytes([["text"], ["a"]]))
+
+
+def test_an_uploaders_limit_never_refuses_a_file_the_page_accepts():
+    # The browser counts a megabyte as 10**6 bytes: a 50 MiB table is 52.4 of its megabytes.
+    for limit in (uploads.MAX_TABLE_BYTES, uploads.MAX_IMAGE_BYTES, 1, 10**6, 10**6 + 1):
+        assert uploads.upload_limit_mb(limit) * 10**6 >= limit
+        assert uploads.upload_limit_mb(limit) * 2**20 >= limit
+    assert uploads.upload_limit_mb(uploads.MAX_TABLE_BYTES) == 53

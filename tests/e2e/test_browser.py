@@ -162,7 +162,10 @@ def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo
     page.get_by_text("3 rows").first.wait_for()
     wait_until_idle(page)
     page.get_by_role("button", name="Classify every row").click()
-    page.get_by_role("button", name="Download results (CSV)").wait_for(timeout=240_000)
+    try:
+        page.get_by_role("button", name="Download results (CSV)").wait_for(timeout=240_000)
+    finally:
+        screenshot(page, "sentiment-batch-waited")
     wait_until_idle(page)
     assert_no_exception(page, "sentiment batch job")
     assert page.get_by_text("3 texts").count() >= 1

@@ -22,10 +22,12 @@ import pytest
 import torch
 
 from backend import worker
+from backend.errors import HubUnreachableError
 from backend.jobs import worker as job_worker
 from backend.jobs.store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.model_registry import list_local_models
 from backend.models.resolve import catalogue
+from backend.models.resolve.plan import mirror_folder
 from backend.training.classifier import runner
 from backend.training.classifier import studio as classifier_studio
 from backend.training.classifier.datasets import PreparedDataset
@@ -122,9 +124,16 @@ def test_cuda_out_of_memory_at_the_smallest_batch_fails_the_job_in_words(local, 
     assert_consistent(local)
 
 
-def test_unreachable_hub_for_the_base_model_fails_the_job_with_the_offline_hint(local):
-    # A well-formed hub id with no offline mirror, while the hub cannot be reached.
-    job_id = _submit(local, "sentence-transformers/not-mirrored-anywhere", epochs=1)
+def test_unreachable_hub_for_the_base_model_fails_the_job_with_the_offline_hint(local, tiny_model_paths):
+    # A well-formed hub id with no offline mirror, while the hub cannot be reached: the gate
+    # refuses it before anything is queued.
+    with pytest.raises(HubUnreachableError, match="not downloaded"):
+        _submit(local, "sentence-transformers/not-mirrored-anywhere", epochs=1)
+    # A job queued while its base was on disk, whose base is gone by the time the worker runs it.
+    mirror = mirror_folder("sentence-transformers/mirrored-then-removed", local)
+    shutil.copytree(tiny_model_paths["embeddings"], mirror)
+    job_id = _submit(local, "sentence-transformers/mirrored-then-removed", epochs=1)
+    shutil.rmtree(mirror)
     assert worker.run_job(job_id, local) == FAILED
     job = JobStore(settings=local).require(job_id)
     assert "could not be fetched" in job.error or "Hub" in job.error

@@ -255,7 +255,11 @@ print(json.dumps(memory.delta_rss_mb / len(packed)))
             check=True,
         )
         per_layer = json.loads(done.stdout.strip().splitlines()[-1])
-        assert abs(per_layer - figure) < 0.1 * figure, (rows, columns, per_layer, figure, values)
+        # Resident pages, not bytes asked for: padding fbgemm never writes may stay unbacked, which
+        # read 13 % under the figure once on a loaded AMX host (0.65 of 0.75 MB). The bound still
+        # tells the packed layout from the bare int8 values (0.56 MB for this layer, 25 % under).
+        assert abs(per_layer - figure) < 0.2 * figure, (rows, columns, per_layer, figure, values)
+        assert abs(per_layer - figure) < abs(per_layer - values) or values == figure
     assert values == figure  # 1024 inputs: two whole blocks, no padding
 
 
