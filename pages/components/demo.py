@@ -62,11 +62,12 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         endpoints.endpoint_ref(e): f"{endpoints.shown_model(e)} · model server {e.name}"
         for e in endpoints.endpoints_for(task)
     }
-    # Each model says whether it answers now (loaded, downloaded, downloads on first use, or not
-    # here), right after its name, so a narrow screen that cuts the label still shows it.
+    # Each model says whether it can answer here (downloaded, downloads on first use, or not here),
+    # right after its name, so a narrow screen that cuts the label still shows it. "Loaded" is said
+    # under the picker, not in the label: the browser keeps a pick by its label, so a label that
+    # changed once the model answered would drop the pick back to the opening model mid-demo.
     found = models.availability_of([spec.hub_id for spec in specs] + [model.path for model in local])
-    in_memory = models.loaded_refs(task)
-    marks = {ref: "loaded" if ref in in_memory else state.mark for ref, state in found.items()}
+    marks = {ref: state.mark for ref, state in found.items()}
     labels.update({spec.hub_id: f"{spec.title} · {marks[spec.hub_id]} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
     labels.update({model.path: f"{model.label} · your model · {marks[model.path]}" for model in local})
@@ -78,9 +79,16 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
     if (served := endpoints.find_endpoint(choice) if endpoints.is_endpoint_ref(choice) else None) is not None:
         st.caption(f"Runs on the model server {plain_markdown(served.name)}: nothing loads in this app.")
+    # Whether the pick is in memory changes the caption's text only: an element that came and went
+    # above the page's tabs would make the browser redraw them on the first tab.
+    loaded = " Loaded: it answers at once." if choice in models.loaded_refs(task) else ""
     if spec is not None:
         languages = ", ".join(spec.languages) if spec.languages else "images"
-        st.caption(f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.")
+        st.caption(
+            f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.{loaded}"
+        )
+    elif choice in found:
+        st.caption(f"Your model.{loaded}")
     if choice in found and not found[choice].can_load:
         st.warning(plain_markdown(found[choice].reason), icon=":material/cloud_off:")
     if choice != _FOLDER_CHOICE:

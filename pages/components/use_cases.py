@@ -144,10 +144,10 @@ def show_search_box() -> tuple[str, str]:
     served = [endpoints.endpoint_ref(e) for e in endpoints.endpoints_for(model_catalog.EMBEDDINGS)]
     choices = served + [spec.hub_id for spec in models]
     found = model_state.availability_of([spec.hub_id for spec in models])
-    in_memory = model_state.loaded_refs(model_catalog.EMBEDDINGS)
 
     def label(ref: str) -> str:
-        mark = "loaded" if ref in in_memory else found[ref].mark if ref in found else ""
+        # No "loaded" here: a label that changes once the model answers would lose the user's pick.
+        mark = found[ref].mark if ref in found else ""
         return f"{_model_label(ref)} · {mark}" if mark else _model_label(ref)
 
     model_ref = model_column.selectbox(
