@@ -18,6 +18,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     assert_no_exception,
     browser,
     live_app,
+    queue_text_training,
     screenshot,
     upload_files,
     wait_until_idle,
@@ -111,22 +112,9 @@ def test_unknown_page_falls_back_to_home_and_paths_cannot_escape(page, live_app)
 
 
 def test_fine_tuning_job_trains_in_the_background_and_its_model_runs_in_the_demo(page, live_app, tmp_path):  # noqa: F811
-    from tests.support.training_data import learnable_texts
-
     if not any(entry.path == "pages/finetune/new_job.py" for entry in PAGES):
         pytest.skip("the fine-tuning pages are not registered")
-    dataset = tmp_path / "reviews.csv"
-    learnable_texts(per_class=12).to_csv(dataset, index=False)
-
-    page.goto(f"{live_app.url}/new_job")
-    wait_until_idle(page)
-    upload_files(page, "Training table", dataset)
-    page.get_by_text("24 rows").wait_for()
-    page.get_by_role("textbox", name="Model title").fill("E2E reviews")
-    page.get_by_role("textbox", name="Model title").press("Enter")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Job queued").wait_for()
+    queue_text_training(page, live_app.url, tmp_path, "E2E reviews")
     assert_no_exception(page, "new job")
     screenshot(page, "new_job-queued")
 

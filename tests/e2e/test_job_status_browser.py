@@ -16,7 +16,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     assert_no_exception,
     browser,
     live_app,
-    upload_files,
+    queue_text_training,
     wait_until_idle,
     warmed_app,
 )
@@ -42,19 +42,7 @@ def _status_line(page) -> str:
 
 
 def test_the_status_line_and_the_jobs_table_agree_until_the_job_ends(page, live_app, tmp_path):  # noqa: F811
-    from tests.support.training_data import learnable_texts
-
-    dataset = tmp_path / "reviews.csv"
-    learnable_texts(per_class=12).to_csv(dataset, index=False)
-    page.goto(f"{live_app.url}/new_job")
-    wait_until_idle(page)
-    upload_files(page, "Training table", dataset)
-    page.get_by_text("24 rows").wait_for()
-    page.get_by_role("textbox", name="Model title").fill("Status check")
-    page.get_by_role("textbox", name="Model title").press("Enter")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Job queued").wait_for()
+    queue_text_training(page, live_app.url, tmp_path, "Status check")
 
     page.goto(f"{live_app.url}/jobs")
     seen = []

@@ -306,6 +306,24 @@ def upload_files(page, label: str, files: str | Path | list[str] | list[Path]) -
     dropzone.locator('input[type="file"]').set_input_files(paths)
 
 
+def queue_text_training(page, app_url: str, folder: Path, title: str) -> None:
+    """On the New training job page, upload 24 learnable labelled texts, name the model ``title``
+    and start training; returns once the page says the job is queued."""
+    from tests.support.training_data import learnable_texts
+
+    dataset = folder / "reviews.csv"
+    learnable_texts(per_class=12).to_csv(dataset, index=False)
+    page.goto(f"{app_url}/new_job")
+    wait_until_idle(page)
+    upload_files(page, "Training table", dataset)
+    page.get_by_text("24 rows").wait_for()
+    page.get_by_role("textbox", name="Model title").fill(title)
+    page.get_by_role("textbox", name="Model title").press("Enter")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Job queued").wait_for()
+
+
 def assert_no_exception(page, where: str) -> None:
     assert page.locator(_EXCEPTION).count() == 0, f"{where}: {page.locator(_EXCEPTION).first.inner_text()}"
     assert _TRACEBACK not in page.inner_text("body"), where
