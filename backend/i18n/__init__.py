@@ -1,0 +1,79 @@
+"""The language a person reads the app in, and the gettext catalogues (managed with Babel) that say it.
+
+Mark every user-visible string with ``_()`` (or ``ngettext`` for counts); mark strings defined at
+import time (tables, labels in constants) with ``N_()`` and translate them with ``_()`` where they are
+shown. The language belongs to one run of a page: Streamlit runs a session's script on its own thread,
+so it lives in a context variable that ``app.py`` sets once at the top of every run. A message raised
+to a user is therefore translated where it is made, in the language of the run that made it. A worker
+process sets it from the job's stored language (``use_language``), so job messages and model cards are
+in the language of the person who started the job.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+# The languages the app is shown in, by the code used in the address (``?lang=zh``), with the name
+# each language calls itself (what the switch shows).
+LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}
+DEFAULT_LANGUAGE = "en"
+LOCALE_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+
+_current: ContextVar[str] = ContextVar("showcase_language", default=DEFAULT_LANGUAGE)
+
+
+def normalise(tag: str | None) -> str:
+    """A browser or address language tag (``zh-CN``, ``zh_Hans``, ``en-GB``, junk) as one of ``LANGUAGES``."""
+    if not tag:
+        return DEFAULT_LANGUAGE
+    primary = str(tag).strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@functools.cache
+def _catalogue(language: str) -> gettext.NullTranslations:
+    if language == DEFAULT_LANGUAGE:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+def set_language(language: str | None) -> str:
+    """Sets the language of this run (normalised) and returns it."""
+    language = normalise(language)
+    _current.set(language)
+    return language
+
+
+@contextmanager
+def use_language(language: str | None) -> Iterator[str]:
+    """Runs a block in one language and restores the previous one (workers, exports, tests)."""
+    token = _current.set(normalise(language))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def _(message: str) -> str:
+    """``message`` in the current language (itself where the catalogue has no entry)."""
+    return _catalogue(current_language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for ``count``, by the current language's plural rule."""
+    return _catalogue(current_language()).ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalogue without translating it yet (translate with ``_()`` where shown)."""
+    return message
