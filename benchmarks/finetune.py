@@ -35,6 +35,7 @@ from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.training.classifier import runner
 from backend.training.classifier.datasets import Examples, PreparedDataset
 from backend.training.classifier.params import FAST, FULL, TEXT, default_params
+from backend.training.common import RunOptions
 from benchmarks import measure, workloads
 from benchmarks.profiles import Profile
 from benchmarks.standins import BenchModel, prepare_model
@@ -142,7 +143,9 @@ def run_ours(
         measure.peak_memory(device.torch_device) as memory,
     ):
         curve = _Curve()
-        runner.run_training(params, dataset, Path(run_dir), on_event, settings=bench.settings, device=device)
+        runner.run_training(
+            params, dataset, Path(run_dir), RunOptions(on_event, settings=bench.settings, device=device)
+        )
         total = time.perf_counter() - curve.start
     description = f"run_training, {method} method, default parameters ({params.batch_size} per batch, lr {params.learning_rate:g})"
     if method == FAST:

@@ -25,8 +25,10 @@ import torch
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
+from backend.jobs.worker import JobHandler
 from backend.model_registry import write_manifest
 from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.records import JsonRecord
@@ -94,14 +96,35 @@ def raise_if_errors(errors: list[str]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a training run reports, for whom, and on what: the same for every kind's runner
+    (``run_training``, ``run_chat_tuning``), so a script needs none (every field has a default).
+
+    Attributes:
+        progress_callback: receives ``JobEvent``s (progress with ETA, metric points, logs).
+        should_stop: polled during training; returning True cancels the run.
+        owner: recorded in the model manifest, so the demos show the model to its owner only.
+        settings: settings to use (default: the process settings).
+        device: device to train on (default: chosen from the settings).
+    """
+
+    progress_callback: ProgressCallback | None = None
+    should_stop: Callable[[], bool] | None = None
+    owner: str = ""
+    settings: Settings | None = None
+    device: DeviceInfo | None = None
+
+
 @dataclass
 class Run:
-    """One training run under way: where it reports, what it runs on, and when it started."""
+    """One training run under way: where it reports, what it runs on, whose it is, and when it started."""
 
     run_dir: Path
     settings: Settings
     device: DeviceInfo
     reporter: Reporter
+    owner: str
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -114,7 +137,6 @@ class Run:
         model_dir: Path,
         model_task: str,
         title: str,
-        owner: str,
         headline: dict[str, Any],
         build_card: Callable[[str], str],
         card_folders: Iterable[Path] = (),
@@ -128,26 +150,20 @@ class Run:
         for folder in (model_dir, *card_folders):
             if folder.is_dir():
                 (folder / CARD_FILE).write_text(card, encoding="utf-8")
-        write_manifest(model_dir, model_task, title, created, owner, headline, system_prompt)
+        write_manifest(model_dir, model_task, title, created, self.owner, headline, system_prompt)
         self.reporter.log(f"Saved the model to {shown_path(model_dir, self.settings)}")
 
 
-def start_run(
-    run_dir: Path,
-    seed: int,
-    doing: str,
-    progress_callback: ProgressCallback | None,
-    should_stop: Callable[[], bool] | None,
-    settings: Settings | None,
-    device: DeviceInfo | None,
-) -> Run:
-    """Pick the device, seed torch, and log ``doing`` (``{device}`` is filled in) as the run's first line."""
-    settings = settings or get_settings()
-    device = device or choose_device(settings.device)
-    reporter = Reporter(progress_callback, should_stop)
+def start_run(run_dir: Path, seed: int, doing: str, options: RunOptions | None) -> Run:
+    """Pick the device, seed torch, and log ``doing`` (``{device}`` is filled in) as the run's first
+    line; no ``options`` is ``RunOptions()``."""
+    options = options or RunOptions()
+    settings = options.settings or get_settings()
+    device = options.device or choose_device(settings.device)
+    reporter = Reporter(options.progress_callback, options.should_stop)
     reporter.log(doing.format(device=device.name))
     torch.manual_seed(seed)
-    return Run(run_dir, settings, device, reporter)
+    return Run(run_dir, settings, device, reporter, options.owner)
 
 
 def run_stored_job(
@@ -157,23 +173,34 @@ def run_stored_job(
     settings: Settings,
     load_params: Callable[[dict[str, Any]], Any],
     load_dataset: Callable[[Path], Any],
-    run: Callable[..., Any],
+    run: Callable[[Any, Any, Path, RunOptions], Any],
 ) -> tuple[Path, Any, Any]:
     """Run a claimed job with its kind's runner (``run_training``, ``run_chat_tuning``) on the
     parameters and checked dataset its run folder holds; returns the folder, the parameters and
     the runner's result."""
     run_dir = Path(job.run_dir)
     params = load_params(job.params)
-    result = run(
-        params,
-        load_dataset(run_dir / DATA_FOLDER),
-        run_dir,
-        progress_callback=events,
-        should_stop=should_stop,
-        owner=job.owner,
-        settings=settings,
-    )
-    return run_dir, params, result
+    options = RunOptions(events, should_stop, job.owner, settings)
+    return run_dir, params, run(params, load_dataset(run_dir / DATA_FOLDER), run_dir, options)
+
+
+def training_kind(
+    name: str,
+    noun: str,
+    handler: JobHandler,
+    check_base: Callable[[Any, str, Settings], object],
+    load_params: Callable[[dict[str, Any]], JobParams],
+    dataset_file: str,
+) -> JobKind:
+    """A training kind's ``JobKind``: submitting validates its parameters, then runs its base-model
+    gate, ``check_base(params, owner, settings)`` (the one the page's *Check data* calls too); its
+    input is the run's data folder, whole while its checked ``dataset_file`` is there."""
+
+    def check(params: Any, owner: str, settings: Settings) -> None:
+        params.validate()
+        check_base(params, owner, settings)
+
+    return JobKind(name, noun, handler, check, load_params, f"{DATA_FOLDER}/{dataset_file}", (DATA_FOLDER,))
 
 
 def remove_outputs(job: Job, folders: Iterable[str]) -> None:

@@ -9,20 +9,13 @@ Full fine-tuning is allowed only for small models, where its optimizer state fit
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from backend.errors import InvalidInputError
-from backend.jobs.submit import write_params_file
+from backend.i18n import N_
 from backend.training.common import CHAT
-from backend.training.param_checks import (
-    ParamRange,
-    check_choice,
-    check_ranges,
-    check_title,
-    known_fields,
-)
+from backend.training.param_checks import KindParams, ParamRange
 
 LORA = "lora"
 FULL = "full"
@@ -37,25 +30,27 @@ FULL_MAX_PARAMS = 600_000_000
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 _MAX_MODULES = 20
 
+# Every numeric field, declared once (``param_checks``): its bounds, its widget's step and the
+# LoRA method's default (``default_chat_params`` has full fine-tuning's).
 CHAT_PARAM_RANGES: dict[str, ParamRange] = {
-    "epochs": ParamRange(1, 50),
-    "learning_rate": ParamRange(1e-7, 1.0),
-    "batch_size": ParamRange(1, 256),
-    "max_length": ParamRange(32, 8192, 32),
-    "lora_rank": ParamRange(1, 256),
-    "lora_alpha": ParamRange(1, 512),
-    "lora_dropout": ParamRange(0.0, 0.5, 0.05),
-    "warmup_ratio": ParamRange(0.0, 0.5, 0.05),
-    "weight_decay": ParamRange(0.0, 1.0, 0.01),
-    "validation_fraction": ParamRange(0.05, 0.5, 0.05),
-    "report_prompts": ParamRange(0, 20),
-    "report_max_new_tokens": ParamRange(8, 256, 8),
-    "seed": ParamRange(0, 2**31 - 1),
+    "epochs": ParamRange(1, 50, default=3),
+    "learning_rate": ParamRange(1e-7, 1.0, default=2e-4),
+    "batch_size": ParamRange(1, 256, default=8),
+    "max_length": ParamRange(32, 8192, 32, default=512),
+    "lora_rank": ParamRange(1, 256, default=16),
+    "lora_alpha": ParamRange(1, 512, default=32),
+    "lora_dropout": ParamRange(0.0, 0.5, 0.05, default=0.05),
+    "warmup_ratio": ParamRange(0.0, 0.5, 0.05, default=0.05),
+    "weight_decay": ParamRange(0.0, 1.0, 0.01, default=0.0),
+    "validation_fraction": ParamRange(0.05, 0.5, 0.05, default=0.1),
+    "report_prompts": ParamRange(0, 20, default=5),
+    "report_max_new_tokens": ParamRange(8, 256, 8, default=64),
+    "seed": ParamRange(0, 2**31 - 1, default=42),
 }
 
 
 @dataclass(frozen=True)
-class ChatTuneParams:
+class ChatTuneParams(KindParams):
     """Everything a chat-tuning run needs besides the conversations.
 
     Attributes:
@@ -81,21 +76,13 @@ class ChatTuneParams:
     base_model: str
     title: str = ""
     method: str = LORA
-    epochs: int = 3
-    learning_rate: float = 2e-4
-    batch_size: int = 8
-    max_length: int = 512
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
     target_modules: str = ALL_LINEAR
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    validation_fraction: float = 0.1
-    report_prompts: int = 5
-    report_max_new_tokens: int = 64
-    seed: int = 42
     precision: str = "auto"
+    # The numeric fields, epochs to seed, come from CHAT_PARAM_RANGES.
+    ranges: ClassVar[dict[str, ParamRange]] = CHAT_PARAM_RANGES
+    base_model_hint: ClassVar[str] = N_("Pick a chat model from the list.")
+    # Generic job tables read the task from the stored parameters.
+    json_properties: ClassVar[tuple[str, ...]] = ("task",)
 
     @property
     def task(self) -> str:
@@ -108,17 +95,12 @@ class ChatTuneParams:
             return ALL_LINEAR
         return [name.strip() for name in self.target_modules.split(",") if name.strip()]
 
-    def validate(self) -> ChatTuneParams:
-        """Return self when every field is in range.
+    def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The method and the precision, each one of a few words."""
+        return [("method", self.method, CHAT_METHODS), ("precision", self.precision, CHAT_PRECISIONS)]
 
-        Raises:
-            InvalidInputError: naming the first field that is wrong and what is allowed.
-        """
-        check_choice("method", self.method, CHAT_METHODS)
-        if not self.base_model.strip():
-            raise InvalidInputError("No base model chosen.", "Pick a chat model from the list.")
-        check_choice("precision", self.precision, CHAT_PRECISIONS)
-        check_title(self.title)
+    def check_own_fields(self) -> None:
+        """Refuse target modules that are neither ``all-linear`` nor a short list of module names."""
         modules = self.target_module_list()
         if modules != ALL_LINEAR and (
             not modules or len(modules) > _MAX_MODULES or not all(_MODULE_NAME.match(m) for m in modules)
@@ -127,24 +109,6 @@ class ChatTuneParams:
                 "Target modules must be 'all-linear' or a comma-separated list of module names.",
                 "For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj.",
             )
-        check_ranges(self, CHAT_PARAM_RANGES)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (with ``task``, so generic job tables can read it)."""
-        return {**asdict(self), "task": CHAT}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChatTuneParams:
-        """Build from JSON, ignoring unknown keys and casting numbers (not validated again)."""
-        values = known_fields(cls, data)
-        if "base_model" not in values:
-            raise InvalidInputError("Chat tuning parameters lack base_model.")
-        return cls(**values)
-
-    def save(self, run_dir: Path) -> Path:
-        """Write ``params.json`` into the run folder."""
-        return write_params_file(self.to_dict(), run_dir)
 
 
 def default_chat_params(base_model: str, method: str = LORA) -> ChatTuneParams:

@@ -30,14 +30,13 @@ from backend.jobs.store import Job
 from backend.jobs.worker import JobHandler
 from backend.model_registry import display_name
 from backend.models.resolve import catalogue
-from backend.models.resolve.device import DeviceInfo
 from backend.server_paths import shown_path
 from backend.training.chat.card import build_chat_card
 from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
 from backend.training.chat.trainer import TunedChatModel, tune_chat_model
-from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
+from backend.training.common import MODEL_FOLDER, RunOptions, remove_outputs, run_stored_job, start_run
 
 ADAPTER_FOLDER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -89,11 +88,7 @@ def run_chat_tuning(
     params: ChatTuneParams,
     dataset: ChatDataset,
     run_dir: Path,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    owner: str = "",
-    settings: Settings | None = None,
-    device: DeviceInfo | None = None,
+    options: RunOptions | None = None,
 ) -> ChatTuningResult:
     """Tune, measure and save a chat model; no queue involved.
 
@@ -101,25 +96,14 @@ def run_chat_tuning(
         params: validated when the job was submitted.
         dataset: checked conversations (``chat_data.prepare_chat_dataset``).
         run_dir: the run's folder (layout in the module docstring).
-        progress_callback: receives ``JobEvent``s (progress with ETA, loss and tokens/s points, logs).
-        should_stop: polled during training; returning True cancels the run.
-        owner: recorded in the model manifest so the demo shows it to its owner only.
-        settings: settings to use (default: the process settings).
-        device: device to train on (default: chosen from the settings).
+        options: where it reports (loss and tokens/s points), who owns the model, the device.
 
     Raises:
         ShowcaseError: the base model cannot be loaded or tuned, or memory runs out.
-        JobCancelled: ``should_stop`` returned True.
+        JobCancelled: ``options.should_stop`` returned True.
     """
-    run = start_run(
-        run_dir,
-        params.seed,
-        f"Tuning a chat model on {{device}} with the {params.method} method",
-        progress_callback,
-        should_stop,
-        settings,
-        device,
-    )
+    doing = f"Tuning a chat model on {{device}} with the {params.method} method"
+    run = start_run(run_dir, params.seed, doing, options)
     tuned = tune_chat_model(params, dataset, run_dir, run.reporter, run.settings, run.device)
     run.reporter.raise_if_stopped()
     report = ChatReport(
@@ -142,7 +126,6 @@ def run_chat_tuning(
         model_dir,
         catalogue.TEXT_GENERATION,
         params.title or f"Chat model {run_dir.name}",
-        owner,
         report.headline(),
         lambda created: build_chat_card(params, dataset, report, created, run.device.name, base_name),
         card_folders=(adapter_dir,),

@@ -16,7 +16,6 @@ from pathlib import Path
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
 from backend.jobs.store import SUCCEEDED, Job
 from backend.model_gate import check_job_model
 from backend.models.loader import load_tokenizer
@@ -26,7 +25,7 @@ from backend.training.chat.data import CHAT_DATASET_FILE, ChatDataset, ChatMappi
 from backend.training.chat.params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat.report import ChatReport, load_chat_report
 from backend.training.chat.runner import ADAPTER_FOLDER, CHAT_HANDLER, base_model_name
-from backend.training.common import CARD_FILE, DATA_FOLDER
+from backend.training.common import CARD_FILE, DATA_FOLDER, training_kind
 from backend.training.export import build_export_zip, export_name
 
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
@@ -87,19 +86,8 @@ def check_chat_data(
     )
 
 
-def _check_submission(params: ChatTuneParams, owner: str, settings: Settings) -> None:
-    params.validate()
-    check_chat_base(params, owner, settings)
-
-
-CHAT_KIND = JobKind(
-    name=CHAT,
-    noun="chat-tuning job",
-    handler=CHAT_HANDLER,
-    check=_check_submission,
-    load_params=ChatTuneParams.from_dict,
-    input_record=f"{DATA_FOLDER}/{CHAT_DATASET_FILE}",
-    input_paths=(DATA_FOLDER,),
+CHAT_KIND = training_kind(
+    CHAT, "chat-tuning job", CHAT_HANDLER, check_chat_base, ChatTuneParams.from_dict, CHAT_DATASET_FILE
 )
 
 

@@ -7,19 +7,10 @@ fast method trains only a small head, so its defaults use more epochs and a larg
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from backend.errors import InvalidInputError
-from backend.jobs.submit import write_params_file
-from backend.records import JsonRecord
-from backend.training.param_checks import (
-    ParamRange,
-    check_choice,
-    check_ranges,
-    check_title,
-    known_fields,
-)
+from backend.i18n import N_
+from backend.training.param_checks import KindParams, ParamRange
 
 TEXT = "text"
 IMAGE = "image"
@@ -29,24 +20,25 @@ FAST = "fast"
 METHODS = (FULL, FAST)
 
 
-# Per numeric field: wide enough for real use, narrow enough to catch typos such as a learning
-# rate of 5 instead of 5e-5. The parameter form shows exactly these bounds.
+# Every numeric field, declared once (``param_checks``): bounds wide enough for real use, narrow
+# enough to catch typos such as a learning rate of 5 instead of 5e-5 (the parameter form shows
+# exactly these), and the full method's default (``default_params`` has the fast method's).
 PARAM_RANGES: dict[str, ParamRange] = {
-    "epochs": ParamRange(1, 200),
-    "learning_rate": ParamRange(1e-7, 1.0),
-    "batch_size": ParamRange(1, 1024),
-    "max_length": ParamRange(8, 4096),
-    "warmup_ratio": ParamRange(0.0, 0.5, 0.05),
-    "weight_decay": ParamRange(0.0, 1.0, 0.01),
-    "early_stopping_patience": ParamRange(0, 50),
-    "validation_fraction": ParamRange(0.05, 0.5, 0.05),
-    "seed": ParamRange(0, 2**31 - 1),
+    "epochs": ParamRange(1, 200, default=3),
+    "learning_rate": ParamRange(1e-7, 1.0, default=5e-5),
+    "batch_size": ParamRange(1, 1024, default=16),
+    "max_length": ParamRange(8, 4096, default=128),
+    "warmup_ratio": ParamRange(0.0, 0.5, 0.05, default=0.1),
+    "weight_decay": ParamRange(0.0, 1.0, 0.01, default=0.01),
+    "early_stopping_patience": ParamRange(0, 50, default=0),
+    "validation_fraction": ParamRange(0.05, 0.5, 0.05, default=0.2),
+    "seed": ParamRange(0, 2**31 - 1, default=42),
 }
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
-class TrainingParams(JsonRecord):
+class TrainingParams(KindParams):
     """Everything a training run needs besides the data.
 
     Attributes:
@@ -72,47 +64,20 @@ class TrainingParams(JsonRecord):
     method: str
     base_model: str
     title: str = ""
-    epochs: int = 3
-    learning_rate: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 128
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    early_stopping_patience: int = 0
-    validation_fraction: float = 0.2
-    seed: int = 42
     precision: str = "auto"
+    # The numeric fields, epochs to seed, come from PARAM_RANGES.
 
-    def validate(self) -> TrainingParams:
-        """Return self when every field is in range.
+    ranges: ClassVar[dict[str, ParamRange]] = PARAM_RANGES
+    required: ClassVar[tuple[str, ...]] = ("task", "method", "base_model")
+    base_model_hint: ClassVar[str] = N_("Pick a base model from the list.")
 
-        Raises:
-            InvalidInputError: naming the first field that is wrong and its allowed range.
-        """
-        check_choice("task", self.task, TASK_KINDS)
-        check_choice("training method", self.method, METHODS)
-        if not self.base_model.strip():
-            raise InvalidInputError("No base model chosen.", "Pick a base model from the list.")
-        check_choice("precision", self.precision, PRECISIONS)
-        check_title(self.title)
-        check_ranges(self, PARAM_RANGES)
-        return self
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainingParams:
-        """Build from JSON, ignoring unknown keys and casting numbers (tolerates older files).
-
-        Not validated again: what is stored was validated once, when the job was submitted.
-        """
-        values = known_fields(cls, data)
-        missing = [name for name in ("task", "method", "base_model") if name not in values]
-        if missing:
-            raise InvalidInputError(f"Training parameters lack {', '.join(missing)}.")
-        return cls(**values)
-
-    def save(self, run_dir: Path) -> Path:
-        """Write ``params.json`` into the run folder."""
-        return write_params_file(self.to_dict(), run_dir)
+    def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The task, the training method and the precision, each one of a few words."""
+        return [
+            ("task", self.task, TASK_KINDS),
+            ("training method", self.method, METHODS),
+            ("precision", self.precision, PRECISIONS),
+        ]
 
 
 def default_params(task: str, method: str, base_model: str) -> TrainingParams:

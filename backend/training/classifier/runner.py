@@ -19,14 +19,13 @@ from backend.jobs.store import Job
 from backend.jobs.worker import JobHandler
 from backend.models.load.embedding_head import EmbeddingHeadClassifier
 from backend.models.resolve import catalogue
-from backend.models.resolve.device import DeviceInfo
 from backend.records import JsonRecord
 from backend.training.classifier import fast_mode, image_trainer, text_trainer
 from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.model_card import build_model_card
 from backend.training.classifier.params import FAST, FULL, IMAGE, TEXT, TrainingParams
-from backend.training.common import MODEL_FOLDER, remove_outputs, run_stored_job, start_run
+from backend.training.common import MODEL_FOLDER, RunOptions, remove_outputs, run_stored_job, start_run
 from backend.training.evaluation import EvaluationReport, build_report
 
 TRAIN = "train"  # the kind of every training job
@@ -76,11 +75,7 @@ def run_training(
     params: TrainingParams,
     dataset: PreparedDataset,
     run_dir: Path,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    owner: str = "",
-    settings: Settings | None = None,
-    device: DeviceInfo | None = None,
+    options: RunOptions | None = None,
 ) -> TrainingResult:
     """Train, evaluate and save a classifier; no queue involved.
 
@@ -91,27 +86,15 @@ def run_training(
         run_dir: the run's folder; the model is saved to ``run_dir / "model"`` with its tokenizer
             or image processor, label names, model card and demo manifest; ``evaluation.json``
             goes to ``run_dir``.
-        progress_callback: receives ``JobEvent``s (progress with ETA, metric points, logs).
-        should_stop: polled during training; returning True cancels the run.
-        owner: recorded in the model manifest so the demos show it to its owner only.
-        settings: settings to use (default: the process settings).
-        device: device to train on (default: chosen from the settings).
+        options: where it reports (metric points), who owns the model, the device.
 
     Raises:
         ShowcaseError: the base model cannot be loaded, or memory runs out (readable message).
-        JobCancelled: ``should_stop`` returned True.
+        JobCancelled: ``options.should_stop`` returned True.
     """
     if dataset.task != params.task:
         raise ValueError(f"dataset is for {dataset.task}, params for {params.task}")
-    run = start_run(
-        run_dir,
-        params.seed,
-        f"Training on {{device}} with {params.method} method",
-        progress_callback,
-        should_stop,
-        settings,
-        device,
-    )
+    run = start_run(run_dir, params.seed, f"Training on {{device}} with {params.method} method", options)
     trainer = _TRAINERS[(params.task, params.method)]
     fitted = trainer(TrainerInputs(params, dataset, run_dir, run.reporter, run.settings, run.device))
     run.reporter.raise_if_stopped()
@@ -126,7 +109,6 @@ def run_training(
         model_dir,
         DEMO_TASK[params.task],
         params.title or f"{'Text' if params.task == TEXT else 'Image'} classifier {run_dir.name}",
-        owner,
         report.headline(),
         lambda created: build_model_card(params, dataset, report, created, run.device.name),
     )

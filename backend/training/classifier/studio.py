@@ -17,14 +17,13 @@ from typing import Any
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
 from backend.jobs.store import Job, JobStore
 from backend.model_gate import check_job_model
 from backend.training.classifier import staging
 from backend.training.classifier.datasets import DATASET_FILE, PreparedDataset
 from backend.training.classifier.params import IMAGE, TEXT, TrainingParams
 from backend.training.classifier.runner import TRAIN, TRAINING_HANDLER, base_model_task
-from backend.training.common import CHAT, DATA_FOLDER, read_json_report
+from backend.training.common import CHAT, DATA_FOLDER, read_json_report, training_kind
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
@@ -43,19 +42,8 @@ def check_base_model(params: TrainingParams, owner: str, settings: Settings | No
     )
 
 
-def _check_submission(params: TrainingParams, owner: str, settings: Settings) -> None:
-    params.validate()
-    check_base_model(params, owner, settings)
-
-
-CLASSIFIER_KIND = JobKind(
-    name=TRAIN,
-    noun="training job",
-    handler=TRAINING_HANDLER,
-    check=_check_submission,
-    load_params=TrainingParams.from_dict,
-    input_record=f"{DATA_FOLDER}/{DATASET_FILE}",
-    input_paths=(DATA_FOLDER,),
+CLASSIFIER_KIND = training_kind(
+    TRAIN, "training job", TRAINING_HANDLER, check_base_model, TrainingParams.from_dict, DATASET_FILE
 )
 
 

@@ -18,6 +18,7 @@ from backend.models.resolve.device import choose_device
 from backend.training.chat.data import ChatMapping, prepare_chat_dataset, read_chat_upload
 from backend.training.chat.params import ChatTuneParams
 from backend.training.chat.runner import run_chat_tuning
+from backend.training.common import RunOptions
 from tests.support.chat_data import as_messages_jsonl, marker_conversations
 from tests.support.packaged import packaged_settings, require_packaged
 
@@ -54,7 +55,7 @@ def test_smollm2_learns_to_open_replies_with_a_marker_on_the_cpu(tmp_path):
             print(f"  {time.perf_counter() - started:6.1f} s  {event.text}", flush=True)
 
     result = run_chat_tuning(
-        params, dataset, settings.runs_dir / "smollm2", show, settings=settings, device=choose_device("cpu")
+        params, dataset, settings.runs_dir / "smollm2", RunOptions(show, settings=settings, device=choose_device("cpu"))
     )
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     report = result.report

@@ -23,6 +23,7 @@ from backend.training.classifier.datasets import TextLabelColumns, prepare_text_
 from backend.training.classifier.image_data import prepare_image_dataset
 from backend.training.classifier.params import FAST, FULL, TrainingParams
 from backend.training.classifier.runner import run_training
+from backend.training.common import RunOptions
 from backend.uploads import open_image
 from tests.support.training_data import colour_folders_zip, learnable_texts
 
@@ -39,7 +40,7 @@ def fast_text_run(tiny_model_paths, settings, text_data):
     )
     run_dir = settings.runs_dir / "test-fast-text"
     events = []
-    result = run_training(params, text_data, run_dir, events.append, owner="tester", settings=settings)
+    result = run_training(params, text_data, run_dir, RunOptions(events.append, owner="tester", settings=settings))
     return params, run_dir, result, events
 
 
@@ -102,7 +103,9 @@ def test_full_text_fine_tuning_learns(tiny_model_paths, settings, text_data):
         warmup_ratio=0.0,
     )
     events = []
-    result = run_training(params, text_data, settings.runs_dir / "test-full-text", events.append, settings=settings)
+    result = run_training(
+        params, text_data, settings.runs_dir / "test-full-text", RunOptions(events.append, settings=settings)
+    )
     assert result.report.accuracy > 0.8
     losses = [e.value for e in events if e.kind == "metric" and e.name == "train_loss"]
     assert losses[-1] < losses[0]
@@ -122,7 +125,7 @@ def test_image_classifier_learns_colours(method, learning_rate, tiny_model_paths
     params = TrainingParams(
         "image", method, tiny_model_paths["image-classifier-base"], epochs=8, learning_rate=learning_rate, batch_size=8
     )
-    result = run_training(params, data, run_dir, settings=settings)
+    result = run_training(params, data, run_dir, RunOptions(settings=settings))
     assert result.report.accuracy > 0.7
     assert result.report.confusion and sum(map(sum, result.report.confusion)) == len(data.validation)
     images = [open_image((run_dir / "data" / p).read_bytes()) for p in data.validation.inputs]
@@ -149,9 +152,9 @@ def test_a_stop_request_cancels_training_and_saves_nothing(method, tiny_model_pa
             params,
             text_data,
             run_dir,
-            lambda e: steps.append(e) if e.kind == "progress" else None,
-            stop_after_a_few_steps,
-            settings=settings,
+            RunOptions(
+                lambda e: steps.append(e) if e.kind == "progress" else None, stop_after_a_few_steps, settings=settings
+            ),
         )
     assert not (run_dir / "model").exists()
     assert steps[-1].step < steps[-1].total_steps
@@ -170,7 +173,7 @@ def test_out_of_memory_halves_the_batch_and_still_trains(monkeypatch, tiny_model
     monkeypatch.setattr(hf_trainer, "train_with_trainer", tight_memory)
     params = TrainingParams("text", FULL, tiny_model_paths["text-classifier-base"], epochs=1, batch_size=16)
     events = []
-    run_training(params, text_data, settings.runs_dir / "test-oom", events.append, settings=settings)
+    run_training(params, text_data, settings.runs_dir / "test-oom", RunOptions(events.append, settings=settings))
     assert tried == [16, 8, 4]
     assert [e.text for e in events if e.level == "warning"] == [
         f"Out of GPU memory; retrying with batch size {n} (gradient accumulation keeps the effective batch)."
@@ -215,7 +218,7 @@ def test_mixed_precision_on_gpu_only(half, precision, expected):
 def test_unreachable_base_model_gives_the_offline_hint(settings, text_data):
     params = TrainingParams("text", FULL, "acme/not-downloaded", epochs=1)
     with pytest.raises(ModelUnavailableError, match="is not downloaded"):
-        run_training(params, text_data, settings.runs_dir / "test-offline", settings=settings)
+        run_training(params, text_data, settings.runs_dir / "test-offline", RunOptions(settings=settings))
 
 
 def test_export_zip_holds_a_loadable_model_folder(fast_text_run, settings, tmp_path):
@@ -273,7 +276,7 @@ def test_early_stopping_ends_training_once_validation_f1_stops_improving(
     )
     events = []
     result = run_training(
-        params, text_data, settings.runs_dir / f"test-early-{method}", events.append, settings=settings
+        params, text_data, settings.runs_dir / f"test-early-{method}", RunOptions(events.append, settings=settings)
     )
     epochs_seen = max(e.epoch for e in events if e.kind == "metric")
     assert epochs_seen < 60, epochs_seen
@@ -299,7 +302,7 @@ def test_the_image_demo_code_runs_a_fine_tuned_image_model(tiny_model_paths, set
     params = TrainingParams(
         "image", FAST, tiny_model_paths["image-classifier-base"], epochs=8, learning_rate=1e-2, batch_size=8
     )
-    result = run_training(params, data, run_dir, settings=settings)
+    result = run_training(params, data, run_dir, RunOptions(settings=settings))
     loaded = load_model(catalogue.IMAGE_CLASSIFICATION, result.model_dir, settings)
     red = open_image(colour_image((220, 30, 30), seed=4242))
     answer = image_classification.classify_image(loaded, red, "red.png")
