@@ -1,7 +1,7 @@
 """What pages call for a job of any kind: view it live, cancel it, delete it.
 
 Reads here never write: jobs of dead workers are marked failed by the worker and by
-``worker.ensure_worker_running``, not by whoever happens to look.
+``supervisor.ensure_worker_running``, not by whoever happens to look.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs.liveness import any_worker_alive
 from backend.jobs.store import FINISHED, RUNNING, Job, JobStore
-from backend.jobs.worker import any_worker_alive
 
 
 class ModelEvictor(Protocol):

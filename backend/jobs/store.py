@@ -14,7 +14,6 @@ the demos list models from those records (``list_models``).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -27,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs import recovery
 from backend.jobs.databases import SCHEMA, PostgresDatabase, SQLiteDatabase, is_postgres_url, migrate
 from backend.jobs.run_records import JOB_RECORD, read_run_folders
 
@@ -42,11 +40,6 @@ CANCELLED = "cancelled"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 _MAX_LOG_CHARS = 2000
-RECOVERED_ERROR = (
-    "Recovered after the job database was damaged; its final state was not recorded. Submit the job again to retry."
-)
-# SQLite's result codes for "not a database" and "corrupt".
-_DAMAGED_CODES = (26, 11)
 _log = logging.getLogger(__name__)
 
 _JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
@@ -135,9 +128,9 @@ class JobStore:
         try:
             self._open()
         except sqlite3.DatabaseError as error:
-            if not _is_damaged(error):
+            if not recovery.is_damaged(error):
                 raise
-            self._recover(error)
+            recovery.recover(self.path, error, self._open, self._rebuild_from_run_folders)
 
     def __repr__(self) -> str:
         # Never the URL: it may carry a password.
@@ -151,50 +144,11 @@ class JobStore:
     def _open(self) -> None:
         if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
             raise sqlite3.DatabaseError(f"the job database {self.path.name} cannot be read or written")
-        with self._connect() as connection:
+        with self.connect() as connection:
             columns = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
             if columns and "kind" not in columns:
                 migrate(connection)
             connection.executescript(SCHEMA)
-
-    @property
-    def _notice_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".recovered")
-
-    def _recover(self, error: sqlite3.DatabaseError) -> None:
-        """Move a damaged database aside, open a fresh one and rebuild the jobs from the run folders.
-
-        One process at a time (a lock file); one that waited finds the database already rebuilt.
-        """
-        with self.path.with_name(self.path.name + ".recover-lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._open()
-                return  # another process rebuilt it while we waited
-            except sqlite3.DatabaseError as again:
-                if not _is_damaged(again):
-                    raise
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}")
-            os.replace(self.path, aside)
-            for suffix in ("-wal", "-shm"):
-                sibling = self.path.with_name(self.path.name + suffix)
-                if sibling.exists():
-                    os.replace(sibling, aside.with_name(aside.name + suffix))
-            _log.error("The job database was damaged (%s); moved it to %s and rebuilt it", error, aside.name)
-            self._open()
-            rebuilt = self._rebuild_from_run_folders()
-            self._notice_path.write_text(
-                json.dumps(
-                    {
-                        "text": f"The job database was damaged and has been rebuilt from the run folders "
-                        f"({rebuilt} job(s) recovered). Jobs that had not finished were marked failed; "
-                        "their logs and curves are lost.",
-                        "moved_to": aside.name,
-                        "at": time.time(),
-                    }
-                ),
-                encoding="utf-8",
-            )
 
     def _rebuild_from_run_folders(self) -> int:
         """Insert a row for every run folder ``run_records`` can read; returns how many. Jobs
@@ -209,7 +163,7 @@ class JobStore:
                 continue
             if job.status not in FINISHED:
                 job.status, job.message = FAILED, "Recovered"
-                job.error = job.error or RECOVERED_ERROR
+                job.error = job.error or recovery.RECOVERED_ERROR
                 job.finished = job.finished or time.time()
             job.worker_pid, job.heartbeat, job.eta_seconds = None, None, None
             self._insert(job)
@@ -218,18 +172,13 @@ class JobStore:
 
     def recovery_notice(self) -> str | None:
         """What to tell users when the database was rebuilt, or None (always None on a server)."""
-        if self.shared:
-            return None
-        try:
-            return str(json.loads(self._notice_path.read_text(encoding="utf-8"))["text"])
-        except (OSError, ValueError, KeyError):
-            return None
+        return None if self.shared else recovery.read_notice(self.path)
 
     def take_recovery_notice(self) -> str | None:
         """``recovery_notice`` once: the notice is forgotten after this call."""
         notice = self.recovery_notice()
         if not self.shared:
-            self._notice_path.unlink(missing_ok=True)
+            recovery.forget_notice(self.path)
         return notice
 
     def _write_record(self, job_id: str) -> None:
@@ -258,13 +207,14 @@ class JobStore:
         update = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
             f"{name} = excluded.{name}" for name in row if name != "id"
         )
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute(
                 f"INSERT INTO jobs ({names}) VALUES ({marks}){update if replace else ''}", list(row.values())
             )
 
-    def _connect(self) -> AbstractContextManager[Any]:
-        """A short connection whose ``execute(sql, values)`` takes ``?`` placeholders; commits on exit."""
+    def connect(self) -> AbstractContextManager[Any]:
+        """A short connection whose ``execute(sql, values)`` takes ``?`` placeholders; commits on
+        exit. For this package's modules that keep tables of their own in the store (``liveness``)."""
         return self._dialect.connect()
 
     @staticmethod
@@ -310,7 +260,7 @@ class JobStore:
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         """The job, or None when it does not exist or belongs to another owner."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             return None
@@ -344,7 +294,7 @@ class JobStore:
             clauses.append("task = ?")
             values.append(task)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(f"SELECT * FROM jobs {where} ORDER BY created DESC", values).fetchall()
         return [self._to_job(row) for row in rows]
 
@@ -360,7 +310,7 @@ class JobStore:
         if owner is not None:
             clauses.append("owner = ?")
             values.append(owner)
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(
                 f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY finished DESC", values
             ).fetchall()
@@ -368,7 +318,7 @@ class JobStore:
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next job to run; None when the job is not waiting."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute("SELECT status, created FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None or row["status"] != QUEUED:
                 return None
@@ -386,7 +336,7 @@ class JobStore:
         job id (a duplicate delivery, a job queued twice) move it out of "queued", so a job runs once.
         """
         now = time.time()
-        with self._connect() as connection:
+        with self.connect() as connection:
             cursor = connection.execute(
                 "UPDATE jobs SET status = ?, started = ?, heartbeat = ?, worker_pid = ?, worker_host = ?, "
                 "message = 'Starting' WHERE id = ? AND status = ? AND cancel_requested = 0",
@@ -405,7 +355,7 @@ class JobStore:
     ) -> None:
         """Record where the job is; progress is step / total."""
         progress = min(1.0, step / total_steps) if total_steps else 0.0
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute(
                 "UPDATE jobs SET step = ?, total_steps = ?, epoch = ?, eta_seconds = ?, progress = ?, "
                 "heartbeat = ?, message = CASE WHEN ? = '' THEN message ELSE ? END WHERE id = ?",
@@ -414,14 +364,14 @@ class JobStore:
 
     def beat(self, job_id: str) -> None:
         """The worker is alive and on this job."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute(
                 "UPDATE jobs SET heartbeat = ? WHERE id = ? AND status = ?", (time.time(), job_id, RUNNING)
             )
 
     def add_metric(self, job_id: str, step: int, epoch: float, name: str, value: float) -> None:
         """Append one point to a curve (loss, eval accuracy, ...)."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute(
                 "INSERT INTO job_metrics (job_id, step, epoch, name, value, time) VALUES (?, ?, ?, ?, ?, ?)",
                 (job_id, int(step), float(epoch), name, float(value), time.time()),
@@ -429,7 +379,7 @@ class JobStore:
 
     def metric_history(self, job_id: str) -> list[dict[str, Any]]:
         """Every recorded point, in order: ``{"step", "epoch", "name", "value"}``."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(
                 f"SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, {self._dialect.order}",
                 (job_id,),
@@ -438,7 +388,7 @@ class JobStore:
 
     def log(self, job_id: str, text: str, level: str = "info") -> None:
         """Append a line to the job's log."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute(
                 "INSERT INTO job_logs (job_id, time, level, text) VALUES (?, ?, ?, ?)",
                 (job_id, time.time(), level, text[:_MAX_LOG_CHARS]),
@@ -446,7 +396,7 @@ class JobStore:
 
     def logs(self, job_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The last ``limit`` log lines, oldest first."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(
                 f"SELECT time, level, text FROM job_logs WHERE job_id = ? ORDER BY {self._dialect.order} DESC LIMIT ?",
                 (job_id, limit),
@@ -479,7 +429,7 @@ class JobStore:
         if silent_since is not None:
             condition = " AND status = ? AND (heartbeat IS NULL OR heartbeat < ?)"
             extra = (RUNNING, silent_since)
-        with self._connect() as connection:
+        with self.connect() as connection:
             cursor = connection.execute(
                 f"UPDATE jobs SET status = ?, finished = ?, error = ?, message = ?, "
                 f"metrics = ?, artefacts = ?{progress_sql} WHERE id = ? AND status NOT IN (?, ?, ?){condition}",
@@ -502,7 +452,7 @@ class JobStore:
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; ask a running one to stop at its next step."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
             connection.execute(
                 "UPDATE jobs SET status = ?, finished = ?, message = 'Cancelled before it started' "
@@ -514,90 +464,12 @@ class JobStore:
 
     def cancel_requested(self, job_id: str) -> bool:
         """Whether someone asked this job to stop."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row["cancel_requested"])
 
     def delete(self, job_id: str) -> None:
         """Forget a job's rows (the caller removes its folder)."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             for table, column in (("job_metrics", "job_id"), ("job_logs", "job_id"), ("jobs", "id")):
                 connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_id,))
-
-    def reap_dead_jobs(self, stale_after: float | None = None) -> list[str]:
-        """Mark running jobs whose worker is gone as failed; returns the ids this call failed.
-
-        A worker is gone when its heartbeat is older than ``stale_after`` seconds (by default the
-        settings' ``stale_heartbeat_seconds``), or, with the SQLite store (one machine), when its
-        process no longer exists; there a job whose worker process lives is never called dead. A PostgreSQL store is shared by machines whose pids mean nothing
-        here, so only the heartbeat counts. Any worker or the app may reap: each dead job is failed
-        by exactly one of them.
-        """
-        stale_after = self.stale_after if stale_after is None else stale_after
-        host = socket.gethostname()
-        now = time.time()
-        dead: list[str] = []
-        for job in self.list_jobs(statuses=(RUNNING,)):
-            local = not self.shared and job.worker_host == host and job.worker_pid
-            if local and not _process_alive(job.worker_pid):
-                reason, silent_since = f"The worker process (pid {job.worker_pid}) stopped during the job", None
-            elif local:
-                # Its worker lives: silence means its beats cannot be written (a full disk), not death.
-                continue
-            elif job.heartbeat is None or now - job.heartbeat > stale_after:
-                silent = int(now - (job.heartbeat or job.started or now))
-                reason, silent_since = f"The worker stopped reporting {silent} s ago", now - stale_after
-            else:
-                continue
-            if self.finish(
-                job.id,
-                FAILED,
-                error=f"{reason} (it may have run out of memory or been restarted). Submit the job again to retry.",
-                message="Worker died",
-                silent_since=silent_since,
-            ):
-                self.log(job.id, reason, "error")
-                dead.append(job.id)
-        return dead
-
-    def worker_seen(self, worker_id: str, host: str, pid: int, started: float) -> None:
-        """A worker is alive (it says so every heartbeat, busy or idle)."""
-        with self._connect() as connection:
-            connection.execute(
-                "INSERT INTO workers (id, host, pid, started, seen) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
-                (worker_id, host, pid, started, time.time()),
-            )
-
-    def worker_gone(self, worker_id: str) -> None:
-        """A worker stopped cleanly."""
-        with self._connect() as connection:
-            connection.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
-
-    def live_workers(self, stale_after: float | None = None) -> list[dict[str, Any]]:
-        """Workers heard from within ``stale_after`` seconds, on any machine: ``{"id", "host", "pid", "seen"}``."""
-        cutoff = time.time() - (self.stale_after if stale_after is None else stale_after)
-        with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT id, host, pid, seen FROM workers WHERE seen >= ? ORDER BY id", (cutoff,)
-            ).fetchall()
-        return [dict(row) for row in rows]
-
-
-def _is_damaged(error: sqlite3.DatabaseError) -> bool:
-    """Whether ``error`` says the file is no database, is corrupt, or cannot be read (not "locked")."""
-    if getattr(error, "sqlite_errorcode", None) in _DAMAGED_CODES:
-        return True
-    text = str(error).lower()
-    return any(
-        words in text
-        for words in ("file is not a database", "database disk image is malformed", "cannot be read or written")
-    )
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False

@@ -5,12 +5,11 @@ It knows no task: ``execute_job(job_id, handlers)`` looks the job's ``kind`` up 
 cleanup and failure advice. ``python -m backend.worker`` is the one entry point that wires the
 handlers (training, batch inference) and calls ``main``.
 
-Streamlit Community Cloud only runs ``streamlit run app.py``, so the app starts a worker itself
-(``ensure_worker_running``) when none is alive. A worker holds an exclusive lock file for its
-lifetime; the kernel releases it when the process dies, so "is a worker alive?" never trusts a
-stale pid file. While a job runs, a thread beats its heartbeat in the job store. Jobs of dead
-workers are marked failed here (at worker start, every heartbeat by every running worker, and by
-``ensure_worker_running``), never on a read.
+This is the loop inside a worker process. Starting one from the app is the supervisor's
+(``supervisor.ensure_worker_running``); who is alive, and failing the jobs of dead workers, is
+``liveness``'s (the loop calls it at its start and every heartbeat); a full disk is
+``full_disk``'s. A worker holds its slot's lock file for its lifetime, and while a job runs a
+thread beats its heartbeat in the job store.
 
 Several workers, on one machine (``--slot``) or several (a PostgreSQL job store and the Redis
 queue), share the queue: each job runs once because a worker first claims it in the store, and a
@@ -20,44 +19,26 @@ worker that dies anywhere is found by its silence (``Settings.stale_heartbeat_se
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
-from backend.errors import DiskFullError, ShowcaseError, is_disk_full
-from backend.jobs import queue
+from backend.config import Settings, get_settings
+from backend.errors import ShowcaseError, is_disk_full
+from backend.jobs import full_disk, liveness, queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
-from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
 from backend.models.memory import is_out_of_memory, release_memory
 from backend.server_paths import redact_paths
 
-# The module that wires the handlers and runs ``main`` (started by ``ensure_worker_running``).
-ENTRY_MODULE = "backend.worker"
-WORKER_LOG = "worker.log"
-AUTOSTART_IDLE_EXIT_SECONDS = 1800.0
 _IDLE_CHECK_SECONDS = 5.0
-PROBE_FILE = "worker-start.probe"
-# Room kept in the state folder for the job store to write why waiting jobs failed when the disk
-# fills: SQLite cannot even read its own file then ("disk I/O error": its WAL index cannot grow).
-RESERVE_FILE = "disk-full-reserve"
-DISK_FULL_STATUS = "Disk full"
-_RESERVE_BYTES = 4 * 2**20
-DISK_FULL_AT_START = (
-    "The disk is full, so no worker could start to run the job. Free space in the state folder "
-    "(LSM_STATE_DIR), then submit the job again."
-)
 _log = logging.getLogger(__name__)
 
 
@@ -84,115 +65,6 @@ class JobHandler:
 
 
 Handlers = Mapping[str, JobHandler]
-
-
-def lock_path(settings: Settings, slot: int = 0) -> Path:
-    """The lock file a worker in ``slot`` holds while it lives."""
-    return settings.state_dir / f"worker-{slot}.lock"
-
-
-def _try_lock(path: Path) -> IO[str] | None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
-
-
-def worker_alive(settings: Settings | None = None, slot: int = 0) -> bool:
-    """Whether a worker process holds the lock of ``slot`` on this machine."""
-    handle = _try_lock(lock_path(settings or get_settings(), slot))
-    if handle is None:
-        return True
-    handle.close()
-    return False
-
-
-def ensure_worker_running(
-    settings: Settings | None = None, idle_exit_seconds: float = AUTOSTART_IDLE_EXIT_SECONDS
-) -> bool:
-    """Start a detached worker when none is alive; returns True when one was started.
-
-    Also marks jobs of dead workers as failed, so nothing stays "running" forever. A worker
-    started this way exits after ``idle_exit_seconds`` without work, giving its memory back to a
-    small host; the next submission starts another.
-    """
-    settings = settings or get_settings()
-    try:
-        JobStore(settings=settings).reap_dead_jobs()
-        if not settings.worker_autostart or worker_alive(settings):
-            # A cluster runs its workers elsewhere (LSM_WORKER_AUTOSTART=0); reaping above still happens.
-            return False
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        _write_probe(settings.state_dir / PROBE_FILE)
-        log_file = (settings.state_dir / WORKER_LOG).open("ab")
-    except Exception as error:
-        # SQLite on a full disk fails already at the reap ("disk I/O error"), the probe with ENOSPC.
-        if not is_disk_full(error, settings.state_dir):
-            raise
-        failed = fail_queued_jobs_for_full_disk(settings)
-        raise DiskFullError(
-            "The disk is full, so no background worker could start"
-            + (f"; {len(failed)} waiting job(s) were marked failed." if failed else "."),
-            "Free space in the state folder, then submit the job again.",
-            "The state folder is LSM_STATE_DIR.",
-        ) from error
-    # The worker must see every setting of this process, whatever the environment says.
-    env = {**os.environ, **to_environment(settings)}
-    # A new session: the worker outlives the Streamlit script run and ignores its signals.
-    subprocess.Popen(
-        [sys.executable, "-m", ENTRY_MODULE, "--idle-exit", str(idle_exit_seconds)],
-        cwd=str(PROJECT_ROOT),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env,
-    )
-    log_file.close()
-    return True
-
-
-def _write_probe(path: Path) -> None:
-    """Write and sync a few kilobytes, so a full disk shows now rather than while a job runs."""
-    with path.open("wb") as handle:
-        handle.write(b"\0" * 4096)
-        handle.flush()
-        os.fsync(handle.fileno())
-    path.unlink(missing_ok=True)
-
-
-def keep_disk_reserve(settings: Settings) -> None:
-    """Set aside the state folder's reserve while there is room (nothing happens when there is none)."""
-    reserve = settings.state_dir / RESERVE_FILE
-    if reserve.exists():
-        return
-    try:
-        with reserve.open("wb") as handle:
-            handle.write(b"\0" * _RESERVE_BYTES)
-            os.fsync(handle.fileno())
-    except OSError:
-        reserve.unlink(missing_ok=True)
-
-
-def fail_queued_jobs_for_full_disk(settings: Settings) -> list[str]:
-    """Mark every waiting job failed with the full-disk message; returns their ids, or [] when
-    the store could not be written even after giving up the state folder's reserve.
-    """
-    # The reserve comes back once there is room again (``keep_disk_reserve`` at the next start).
-    (settings.state_dir / RESERVE_FILE).unlink(missing_ok=True)
-    try:
-        store = JobStore(settings=settings)
-        queued = [job.id for job in store.list_jobs(statuses=(QUEUED,))]
-        for job_id in queued:
-            store.finish(job_id, FAILED, error=DISK_FULL_AT_START, message=DISK_FULL_STATUS)
-        return queued
-    except Exception:  # noqa: BLE001 - a full disk may stop the store too; the log line says it all
-        _log.exception("Could not mark the waiting jobs failed")
-        return []
 
 
 class _Activity:
@@ -279,7 +151,7 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
             FAILED,
             f"The disk is full, so the {handler.output} could not be saved. Free space in the state folder "
             "(LSM_STATE_DIR) and submit the job again; the uploaded data is kept.",
-            DISK_FULL_STATUS,
+            full_disk.DISK_FULL_STATUS,
         )
     if is_out_of_memory(error):
         return (
@@ -331,9 +203,9 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
             )
         except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
             status, text, message = _failure_for(handler, error, settings)
-            if message == DISK_FULL_STATUS:
+            if message == full_disk.DISK_FULL_STATUS:
                 # Room for the store to record why (SQLite cannot even read on a full disk).
-                (settings.state_dir / RESERVE_FILE).unlink(missing_ok=True)
+                full_disk.give_up_reserve(settings)
             # A half-written output must not stay behind to be exported or loaded later.
             handler.cleanup(job)
             if status == CANCELLED:
@@ -367,11 +239,6 @@ def _exit_when_idle(settings: Settings, idle_seconds: float) -> None:
             return
 
 
-def worker_id() -> str:
-    """This worker process among all workers of the store: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _upkeep(settings: Settings, stop: threading.Event) -> None:
     """Every heartbeat: say this worker is alive, and fail the jobs of workers that fell silent
     (on any machine), so a dead worker's job does not wait for a restart to be found.
@@ -380,21 +247,14 @@ def _upkeep(settings: Settings, stop: threading.Event) -> None:
     while True:
         try:
             store = JobStore(settings=settings)
-            store.worker_seen(worker_id(), socket.gethostname(), os.getpid(), started)
-            reaped = store.reap_dead_jobs()
+            liveness.worker_seen(store, liveness.worker_id(), socket.gethostname(), os.getpid(), started)
+            reaped = liveness.reap_dead_jobs(store)
             if reaped:
                 _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
         except Exception:  # noqa: BLE001 - an unreachable store now may be back at the next beat
             _log.exception("Worker upkeep failed")
         if stop.wait(settings.job_heartbeat_seconds):
             return
-
-
-def any_worker_alive(store: JobStore, settings: Settings) -> bool:
-    """Whether a worker can take jobs: one on this machine (its lock), or, with a store shared by
-    machines, one anywhere that was heard from recently.
-    """
-    return worker_alive(settings) or (store.shared and bool(store.live_workers()))
 
 
 def main(handlers: Handlers, argv: list[str] | None = None) -> int:
@@ -408,7 +268,7 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
     try:
-        handle = _try_lock(lock_path(settings, arguments.slot))
+        handle = liveness.try_lock(liveness.lock_path(settings, arguments.slot))
         if handle is None:
             _log.info("A worker already runs in slot %s; exiting.", arguments.slot)
             return 0
@@ -417,8 +277,8 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
         handle.write(str(os.getpid()))
         handle.flush()
         os.fsync(handle.fileno())
-        keep_disk_reserve(settings)
-        reaped = JobStore(settings=settings).reap_dead_jobs()
+        full_disk.keep_disk_reserve(settings)
+        reaped = liveness.reap_dead_jobs(JobStore(settings=settings))
         if reaped:
             _log.warning("Marked jobs of dead workers as failed: %s", ", ".join(reaped))
         queue.set_runner(lambda job_id: execute_job(job_id, handlers, settings))
@@ -426,7 +286,7 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
     except Exception as error:
         if not is_disk_full(error, settings.state_dir):
             raise
-        failed = fail_queued_jobs_for_full_disk(settings)
+        failed = full_disk.fail_queued_jobs_for_full_disk(settings)
         _log.error(
             "Disk full: the worker cannot start (%s). Free space in %s. Marked waiting jobs failed: %s",
             error,
@@ -443,14 +303,14 @@ def main(handlers: Handlers, argv: list[str] | None = None) -> int:
     stop_upkeep = threading.Event()
     upkeep = threading.Thread(target=_upkeep, args=(settings, stop_upkeep), name="worker-upkeep", daemon=True)
     upkeep.start()
-    _log.info("Worker %s consuming %s (%s)", worker_id(), queue.QUEUE_NAME, settings.queue_backend)
+    _log.info("Worker %s consuming %s (%s)", liveness.worker_id(), queue.QUEUE_NAME, settings.queue_backend)
     try:
         consumer.run()
     finally:
         stop_upkeep.set()
         upkeep.join(timeout=settings.job_heartbeat_seconds)
         try:
-            JobStore(settings=settings).worker_gone(worker_id())
+            liveness.worker_gone(JobStore(settings=settings), liveness.worker_id())
         except Exception:  # noqa: BLE001 - leaving: an unreachable store just sees it fall silent
             _log.exception("Could not sign off from the job store")
     return 0

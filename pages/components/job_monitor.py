@@ -12,7 +12,7 @@ import streamlit as st
 
 from backend.config import get_settings
 from backend.errors import ShowcaseError
-from backend.jobs import manage, worker
+from backend.jobs import manage, supervisor
 from backend.jobs.manage import JobView
 from backend.jobs.store import RUNNING
 from pages.components.auth import current_owner
@@ -27,7 +27,7 @@ def start_worker_if_needed() -> None:
     Starting also marks jobs of dead workers as failed, so a job never stays "running" forever.
     """
     try:
-        if worker.ensure_worker_running():
+        if supervisor.ensure_worker_running():
             st.toast("Started a background worker.", icon=":material/memory:")
     except ShowcaseError as error:
         show_error(error)

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import uploads
 from backend.errors import DiskFullError, is_disk_full
-from backend.jobs import worker
+from backend.jobs import full_disk, liveness, supervisor, worker
 from backend.jobs.store import FAILED, RUNNING, JobStore, new_job_id
 from tests.support.small_disk import fill, small_disk
 
@@ -67,15 +67,15 @@ def test_a_good_zip_on_a_full_disk_is_not_called_damaged(full_state):
 
 def test_waiting_jobs_fail_with_the_reason_when_no_worker_can_start(full_state):
     waiting = [_queued(full_state) for _ in range(2)]
-    worker.keep_disk_reserve(full_state)
+    full_disk.keep_disk_reserve(full_state)
     fill(full_state.state_dir)
     with pytest.raises(DiskFullError) as refused:
-        worker.ensure_worker_running(full_state)
+        supervisor.ensure_worker_running(full_state)
     assert "2 waiting job(s) were marked failed" in refused.value.message
     for job_id in waiting:
         job = JobStore(settings=full_state).require(job_id)
         assert (job.status, job.message) == (FAILED, "Disk full")
-        assert job.error == worker.DISK_FULL_AT_START
+        assert job.error == full_disk.DISK_FULL_AT_START
 
 
 def test_a_running_job_is_not_called_dead_while_its_worker_lives(full_state):
@@ -85,13 +85,13 @@ def test_a_running_job_is_not_called_dead_while_its_worker_lives(full_state):
     job = store.require(job_id)
     assert job.status == RUNNING and job.worker_pid == os.getpid()
     # Beats stop (the disk is full), long past the stale limit; the worker (this process) lives.
-    assert store.reap_dead_jobs(stale_after=-1) == []
+    assert liveness.reap_dead_jobs(store, stale_after=-1) == []
     assert store.require(job_id).status == RUNNING
 
 
 def test_a_running_job_that_fills_the_disk_fails_in_words(full_state):
     job_id = _queued(full_state)
-    worker.keep_disk_reserve(full_state)
+    full_disk.keep_disk_reserve(full_state)
 
     def write_until_full(job, events, should_stop, settings):
         fill(settings.state_dir)
@@ -135,7 +135,7 @@ def test_the_worker_at_start_on_a_full_disk_fails_the_waiting_jobs_and_exits_in_
     from backend import config
 
     waiting = _queued(full_state)
-    worker.keep_disk_reserve(full_state)
+    full_disk.keep_disk_reserve(full_state)
     fill(full_state.state_dir)
     monkeypatch.setenv("LSM_STATE_DIR", str(full_state.state_dir))
     config.get_settings.cache_clear()
@@ -145,4 +145,4 @@ def test_the_worker_at_start_on_a_full_disk_fails_the_waiting_jobs_and_exits_in_
         config.get_settings.cache_clear()
     assert "Disk full: the worker cannot start" in caplog.text
     job = JobStore(settings=full_state).require(waiting)
-    assert (job.status, job.error) == (FAILED, worker.DISK_FULL_AT_START)
+    assert (job.status, job.error) == (FAILED, full_disk.DISK_FULL_AT_START)

@@ -23,7 +23,7 @@ import torch
 
 from backend import worker
 from backend.errors import HubUnreachableError
-from backend.jobs import worker as job_worker
+from backend.jobs import liveness, supervisor
 from backend.jobs.store import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from backend.model_registry import list_local_models
 from backend.models.resolve import catalogue
@@ -236,7 +236,7 @@ def test_worker_killed_mid_job_is_detected_and_the_dataset_survives(local, start
     process.wait()
 
     # What the app does on its next page view (ensure_worker_running starts with it).
-    JobStore(settings=local).reap_dead_jobs()
+    liveness.reap_dead_jobs(JobStore(settings=local))
     job = JobStore(settings=local).require(doomed)
     assert job.status == FAILED
     assert "stopped during the job" in job.error and "Submit the job again" in job.error
@@ -259,7 +259,7 @@ def test_app_restart_during_training_leaves_the_job_running_to_success(local, st
     _pause_outside_a_database_transaction(process, JobStore(settings=local).path)
     try:
         assert _fresh_process_view(local)["jobs"] == {job_id: RUNNING}
-        assert job_worker.ensure_worker_running(local) is False
+        assert supervisor.ensure_worker_running(local) is False
         assert JobStore(settings=local).require(job_id).status == RUNNING
     finally:
         process.send_signal(signal.SIGCONT)

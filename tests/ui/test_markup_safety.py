@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import config
 from backend.config import PROJECT_ROOT
-from backend.jobs import worker
+from backend.jobs import supervisor
 from backend.text_safety import plain_markdown
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -23,7 +23,7 @@ def new_job_page(tmp_path, monkeypatch, settings):
     monkeypatch.delenv("LSM_ACCESS_PASSWORD_HASH", raising=False)
     monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
     config.get_settings.cache_clear()
-    monkeypatch.setattr(worker, "ensure_worker_running", lambda *a, **k: True)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", lambda *a, **k: True)
     app = AppTest.from_file(APP, default_timeout=90)
     app.run()
     app.switch_page(PAGE)

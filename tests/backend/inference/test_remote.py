@@ -24,7 +24,7 @@ from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
-from backend.jobs.worker import ensure_worker_running
+from backend.jobs.supervisor import ensure_worker_running
 from backend.models.fetch import packaged
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue, endpoints

@@ -1,4 +1,5 @@
-"""Fixtures of the job tests: a recorder of database writes, and real Redis and PostgreSQL servers."""
+"""Fixtures of the job tests: a job store on each database, a recorder of database writes, and real Redis
+and PostgreSQL servers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 import pytest
 
+from backend.jobs.store import JobStore
 from tests.support import services
 
 
@@ -44,6 +46,12 @@ def store_location(request, tmp_path) -> str | object:
     if request.param == "sqlite":
         return tmp_path / "jobs.sqlite3"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(store_location) -> JobStore:
+    """A job store at ``store_location`` (SQLite, then PostgreSQL)."""
+    return JobStore(store_location)
 
 
 @pytest.fixture

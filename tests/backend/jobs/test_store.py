@@ -11,32 +11,22 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from backend.errors import InvalidInputError
-from backend.jobs.run_records import JOB_RECORD
 from backend.jobs.store import (
     CANCELLED,
     FAILED,
     QUEUED,
-    RECOVERED_ERROR,
     RUNNING,
     SUCCEEDED,
     JobStore,
-    _is_damaged,
     new_job_id,
 )
+from tests.support.job_rows import create_job
 from tests.support.services import free_port
-
-PARAMS = {"task": "text", "method": "fast", "base_model": "org/model", "title": "Reviews"}
-
-
-@pytest.fixture
-def store(store_location):
-    return JobStore(store_location)
 
 
 @pytest.fixture
@@ -44,25 +34,8 @@ def sqlite_store(tmp_path):
     return JobStore(tmp_path / "jobs.sqlite3")
 
 
-def _create(store, tmp_path, owner="", created_offset=0.0):
-    job_id = new_job_id()
-    job = store.create(
-        job_id,
-        "train",
-        "text",
-        PARAMS,
-        {"train_size": 10},
-        tmp_path / job_id,
-        owner,
-        title="Reviews",
-        method="fast",
-        base_model="org/model",
-    )
-    return job
-
-
 def test_a_new_store_on_the_same_file_finds_every_job(store, tmp_path):
-    job = _create(store, tmp_path, owner="ana@example.com")
+    job = create_job(store, tmp_path, owner="ana@example.com")
     store.add_metric(job.id, 3, 1.0, "train_loss", 0.5)
     store.log(job.id, "hello")
     reopened = JobStore(store.location)
@@ -73,8 +46,8 @@ def test_a_new_store_on_the_same_file_finds_every_job(store, tmp_path):
 
 
 def test_owners_only_see_their_jobs(store, tmp_path):
-    mine = _create(store, tmp_path, owner="ana")
-    _create(store, tmp_path, owner="bo")
+    mine = create_job(store, tmp_path, owner="ana")
+    create_job(store, tmp_path, owner="bo")
     assert [j.id for j in store.list_jobs(owner="ana")] == [mine.id]
     assert store.get(mine.id, owner="bo") is None
     with pytest.raises(InvalidInputError, match="No job"):
@@ -82,15 +55,15 @@ def test_owners_only_see_their_jobs(store, tmp_path):
 
 
 def test_queue_positions_follow_submission_order(store, tmp_path):
-    first = _create(store, tmp_path)
-    second = _create(store, tmp_path)
+    first = create_job(store, tmp_path)
+    second = create_job(store, tmp_path)
     assert store.queue_position(first.id) == 1 and store.queue_position(second.id) == 2
     assert store.claim(first.id, pid=123, host="elsewhere")
     assert store.queue_position(first.id) is None and store.queue_position(second.id) == 1
 
 
 def test_progress_and_finish(store, tmp_path):
-    job = _create(store, tmp_path)
+    job = create_job(store, tmp_path)
     store.claim(job.id)
     store.update_progress(job.id, 5, 20, 0.5, 12.0, "Step 5 of 20")
     running = store.get(job.id)
@@ -102,52 +75,25 @@ def test_progress_and_finish(store, tmp_path):
 
 
 def test_cancel_a_waiting_job_at_once_and_a_running_one_by_flag(store, tmp_path):
-    waiting = _create(store, tmp_path)
+    waiting = create_job(store, tmp_path)
     assert store.request_cancel(waiting.id).status == CANCELLED
     assert not store.claim(waiting.id)
-    running = _create(store, tmp_path)
+    running = create_job(store, tmp_path)
     store.claim(running.id)
     assert not store.cancel_requested(running.id)
     assert store.request_cancel(running.id).status == RUNNING
     assert store.cancel_requested(running.id)
 
 
-def test_job_of_a_dead_worker_process_is_failed_with_a_reason(store, tmp_path):
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    job = _create(store, tmp_path)
-    store.claim(job.id, pid=process.pid)
-    if store.shared:
-        # Workers of a server store may run on any machine, where this pid means nothing: only
-        # silence counts, so a fresh heartbeat keeps the job.
-        assert store.reap_dead_jobs() == [] and store.get(job.id).status == RUNNING
-        return
-    assert store.reap_dead_jobs() == [job.id]
-    failed = store.get(job.id)
-    assert failed.status == FAILED
-    assert f"worker process (pid {process.pid}) stopped during the job" in failed.error
-    assert "Submit the job again" in failed.error
-
-
-def test_job_with_a_silent_worker_on_another_host_is_failed(store, tmp_path):
-    job = _create(store, tmp_path)
-    store.claim(job.id, pid=1, host="gpu-box-7")
-    assert store.reap_dead_jobs(stale_after=60) == []
-    with store._connect() as connection:
-        connection.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time() - 600, job.id))
-    assert store.reap_dead_jobs(stale_after=60) == [job.id]
-    assert "stopped reporting" in store.get(job.id).error
-
-
 def test_delete_removes_rows(store, tmp_path):
-    job = _create(store, tmp_path)
+    job = create_job(store, tmp_path)
     store.log(job.id, "x")
     store.delete(job.id)
     assert store.get(job.id) is None and store.logs(job.id) == []
 
 
 def test_jobs_are_filtered_by_kind_in_sql(store, tmp_path):
-    training = _create(store, tmp_path, owner="ana")
+    training = create_job(store, tmp_path, owner="ana")
     batch = store.create(
         new_job_id(), "batch", "sentiment", {}, {"rows": 3}, tmp_path / "b", "ana", title="a.csv", base_model="m"
     )
@@ -164,7 +110,7 @@ def test_a_missing_job_is_not_called_a_training_job(store):
 
 def test_recorded_models_come_from_succeeded_jobs_of_their_owner(store, tmp_path):
     def finished(owner: str, status: str, task: str = "sentiment"):
-        job = _create(store, tmp_path, owner=owner)
+        job = create_job(store, tmp_path, owner=owner)
         store.claim(job.id)
         store.finish(job.id, status, artefacts={"model_dir": str(tmp_path / job.id), "model_task": task})
         return job.id
@@ -179,7 +125,7 @@ def test_recorded_models_come_from_succeeded_jobs_of_their_owner(store, tmp_path
 
 
 def test_a_job_is_claimed_by_exactly_one_of_many_workers_at_once(store, tmp_path):
-    jobs = [_create(store, tmp_path) for _ in range(5)]
+    jobs = [create_job(store, tmp_path) for _ in range(5)]
     barrier = threading.Barrier(6)
 
     def worker(number: int) -> list[str]:
@@ -193,44 +139,8 @@ def test_a_job_is_claimed_by_exactly_one_of_many_workers_at_once(store, tmp_path
     assert {store.get(job.id).status for job in jobs} == {RUNNING}
 
 
-def test_a_dead_job_is_failed_once_however_many_reap_it_and_a_live_one_is_kept(store, tmp_path):
-    dead, alive = _create(store, tmp_path), _create(store, tmp_path)
-    for job in (dead, alive):
-        store.claim(job.id, pid=1, host="gpu-box-7")
-    with store._connect() as connection:
-        connection.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time() - 600, dead.id))
-    with ThreadPoolExecutor(4) as pool:
-        reaped = list(pool.map(lambda _: JobStore(store.location).reap_dead_jobs(stale_after=60), range(4)))
-    assert sorted(map(len, reaped)) == [0, 0, 0, 1] and [dead.id] in reaped
-    assert [line["text"] for line in store.logs(dead.id)] == ["The worker stopped reporting 600 s ago"]
-    failed = store.get(dead.id)
-    assert (failed.status, failed.message) == (FAILED, "Worker died")
-    assert "stopped reporting 600 s ago (it may have run out of memory" in failed.error
-    assert store.get(alive.id).status == RUNNING
-
-
-def test_a_reaper_does_not_fail_a_job_whose_worker_beat_since_it_looked(store, tmp_path):
-    job = _create(store, tmp_path)
-    store.claim(job.id)
-    looked = time.time() - 60
-    store.beat(job.id)  # the worker beats after the reaper judged it silent
-    assert not store.finish(job.id, FAILED, error="silent", silent_since=looked)
-    assert store.get(job.id).status == RUNNING
-
-
-def test_workers_announce_themselves_and_fall_silent(store):
-    store.worker_seen("box-1:11", "box-1", 11, time.time())
-    store.worker_seen("box-2:22", "box-2", 22, time.time())
-    store.worker_seen("box-1:11", "box-1", 11, time.time())  # a later beat of the same worker
-    assert [(w["host"], w["pid"]) for w in store.live_workers()] == [("box-1", 11), ("box-2", 22)]
-    store.worker_gone("box-2:22")
-    time.sleep(0.05)
-    assert [w["id"] for w in store.live_workers()] == ["box-1:11"]
-    assert store.live_workers(stale_after=0.01) == []
-
-
 def test_metric_points_and_log_lines_keep_their_order(store, tmp_path):
-    job = _create(store, tmp_path)
+    job = create_job(store, tmp_path)
     for value in (3.0, 1.0, 2.0):
         store.add_metric(job.id, 7, 1.0, "loss", value)
     for text in ("b", "a", "c"):
@@ -280,7 +190,7 @@ def test_listing_and_reading_jobs_never_write(sqlite_store, tmp_path, sqlite_wri
     store = sqlite_store
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
-    job = _create(store, tmp_path)
+    job = create_job(store, tmp_path)
     store.claim(job.id, pid=process.pid)  # its worker is dead, but only the worker side may say so
     with sqlite_writes() as writes:
         store.list_jobs()
@@ -296,57 +206,10 @@ def test_listing_and_reading_jobs_never_write(sqlite_store, tmp_path, sqlite_wri
 def test_the_write_recorder_sees_writes(sqlite_store, tmp_path, sqlite_writes):
     store = sqlite_store
     # Guard against the test above passing vacuously.
-    job = _create(store, tmp_path)
+    job = create_job(store, tmp_path)
     with sqlite_writes() as writes:
         store.log(job.id, "hello")
     assert writes == [("insert", "job_logs")]
-
-
-def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(local):
-    store = JobStore(settings=local)
-    done, waiting = new_job_id(), new_job_id()
-    for job_id, title in ((done, "Done"), (waiting, "Waiting")):
-        (local.runs_dir / job_id).mkdir(parents=True)
-        store.create(job_id, "train", "text", {"epochs": 1}, {}, local.runs_dir / job_id, owner="ann", title=title)
-    store.claim(done)
-    store.finish(done, SUCCEEDED, metrics={"accuracy": 0.9}, artefacts={"model_dir": "m", "model_task": "t"})
-    assert json.loads((local.runs_dir / done / JOB_RECORD).read_text())["status"] == SUCCEEDED
-    (local.runs_dir / "junk").mkdir()
-    (local.runs_dir / "junk" / JOB_RECORD).write_text("{not json")
-    older = local.runs_dir / "20250101-000000-abcdef"  # from before job.json records
-    older.mkdir()
-    (older / "params.json").write_text(json.dumps({"task": "image", "method": "full", "title": "Old run"}))
-    local.jobs_db.write_bytes(b"this is not a database at all" * 100)
-
-    rebuilt = JobStore(settings=local)
-    assert list(local.jobs_db.parent.glob(local.jobs_db.name + ".corrupt-*"))
-    jobs = {job.id: job for job in rebuilt.list_jobs(owner="ann")}
-    assert set(jobs) == {done, waiting}
-    (old,) = rebuilt.list_jobs(owner="")
-    assert (old.id, old.title, old.task, old.status, old.error) == (
-        older.name,
-        "Old run",
-        "image",
-        FAILED,
-        RECOVERED_ERROR,
-    )
-    assert jobs[done].status == SUCCEEDED and jobs[done].metrics == {"accuracy": 0.9}
-    assert jobs[done].artefacts["model_dir"] == "m" and jobs[done].title == "Done"
-    assert jobs[waiting].status == FAILED and jobs[waiting].error == RECOVERED_ERROR
-    notice = rebuilt.recovery_notice()
-    assert notice and "damaged" in notice and "3 job(s)" in notice
-    assert JobStore(settings=local).take_recovery_notice() == notice
-    assert JobStore(settings=local).recovery_notice() is None  # shown once
-
-    new = new_job_id()
-    (local.runs_dir / new).mkdir()
-    assert rebuilt.create(new, "train", "text", {}, {}, local.runs_dir / new, owner="ann").status == "queued"
-    assert len(JobStore(settings=local).list_jobs(owner="ann")) == 3
-
-
-def test_a_locked_database_is_not_mistaken_for_a_damaged_one():
-    assert not _is_damaged(sqlite3.OperationalError("database is locked"))
-    assert _is_damaged(sqlite3.DatabaseError("file is not a database"))
 
 
 def test_a_server_store_keeps_its_password_out_of_reprs_and_errors(postgres_server_url, local):

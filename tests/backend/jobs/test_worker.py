@@ -13,7 +13,7 @@ import torch
 
 from backend import config
 from backend.errors import InvalidInputError
-from backend.jobs import queue, worker
+from backend.jobs import liveness, queue, supervisor, worker
 from backend.jobs.progress import JobCancelled
 from backend.jobs.store import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
@@ -134,8 +134,8 @@ def test_an_app_started_worker_gets_every_setting_and_dead_jobs_are_reaped_first
     job_id = _queued(local)
     JobStore(settings=local).claim(job_id, pid=dead.pid)
     started = []
-    monkeypatch.setattr(worker.subprocess, "Popen", lambda command, **kwargs: started.append((command, kwargs)))
-    assert worker.ensure_worker_running(local) is True
+    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda command, **kwargs: started.append((command, kwargs)))
+    assert supervisor.ensure_worker_running(local) is True
     [(command, kwargs)] = started
     assert command[1:3] == ["-m", "backend.worker"]
     assert Path(kwargs["env"]["LSM_STATE_DIR"]) == local.state_dir
@@ -203,11 +203,11 @@ def test_a_full_disk_at_autostart_fails_the_waiting_jobs_and_tells_the_page(loca
     from backend.errors import DiskFullError
 
     job_id = _queued(local)
-    monkeypatch.setattr(worker, "_write_probe", _full_disk)
+    monkeypatch.setattr(supervisor, "_write_probe", _full_disk)
     started = []
-    monkeypatch.setattr(worker.subprocess, "Popen", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
     with pytest.raises(DiskFullError, match="disk is full") as raised:
-        worker.ensure_worker_running(local)
+        supervisor.ensure_worker_running(local)
     assert "1 waiting job(s) were marked failed" in raised.value.user_text() and started == []
     job = JobStore(settings=local).require(job_id)
     assert job.status == FAILED and job.message == "Disk full" and "disk is full" in job.error
@@ -216,7 +216,7 @@ def test_a_full_disk_at_autostart_fails_the_waiting_jobs_and_tells_the_page(loca
 def test_a_worker_that_cannot_write_at_start_fails_the_waiting_jobs_and_exits(local, monkeypatch, caplog):
     job_id = _queued(local)
     monkeypatch.setattr(worker, "get_settings", lambda: local)
-    monkeypatch.setattr(worker, "_try_lock", _full_disk)
+    monkeypatch.setattr(liveness, "try_lock", _full_disk)
     with caplog.at_level("ERROR"):
         assert worker.main({"echo": _handler(lambda *a: ({}, {}))}, []) == 1
     assert "Disk full: the worker cannot start" in caplog.text and job_id in caplog.text
@@ -225,7 +225,7 @@ def test_a_worker_that_cannot_write_at_start_fails_the_waiting_jobs_and_exits(lo
 
 def test_a_worker_start_error_that_is_not_a_full_disk_is_not_hidden(local, monkeypatch):
     monkeypatch.setattr(worker, "get_settings", lambda: local)
-    monkeypatch.setattr(worker, "_try_lock", lambda path: (_ for _ in ()).throw(PermissionError("denied")))
+    monkeypatch.setattr(liveness, "try_lock", lambda path: (_ for _ in ()).throw(PermissionError("denied")))
     with pytest.raises(PermissionError):
         worker.main({}, [])
 

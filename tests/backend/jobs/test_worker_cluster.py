@@ -20,9 +20,9 @@ import redis
 
 from backend import config
 from backend.config import Settings
-from backend.jobs import manage, queue
+from backend.jobs import liveness, manage, queue
 from backend.jobs.store import CANCELLED, FAILED, FINISHED, RUNNING, SUCCEEDED, JobStore, new_job_id
-from backend.jobs.worker import ensure_worker_running
+from backend.jobs.supervisor import ensure_worker_running
 from tests.support import processes
 from tests.support.marker_worker import EXECUTIONS, MARKER
 from tests.support.polling import wait_for
@@ -78,7 +78,7 @@ def _submit(settings: Settings, seconds: float = 0.0, deliveries: int = 1) -> st
 def _two_workers(start: Callable[[str], subprocess.Popen], settings: Settings) -> list[subprocess.Popen]:
     workers = [start("machine-a"), start("machine-b")]
     store = JobStore(settings=settings)
-    wait_for(lambda: len(store.live_workers()) == 2, "both workers announced themselves in the store")
+    wait_for(lambda: len(liveness.live_workers(store)) == 2, "both workers announced themselves in the store")
     return workers
 
 
@@ -120,7 +120,7 @@ def test_two_workers_run_every_job_once_and_a_killed_one_is_found_by_the_other(a
     assert "The worker stopped reporting" in failed.error and "Submit the job again to retry." in failed.error
     # The reaper writes the log line just after failing the job: wait for it rather than race it.
     wait_for(lambda: any("stopped reporting" in line["text"] for line in store.logs(long_job)), "the reaper's log line")
-    wait_for(lambda: [w["pid"] for w in store.live_workers()] == [survivor.pid], "the dead worker fell silent")
+    wait_for(lambda: [w["pid"] for w in liveness.live_workers(store)] == [survivor.pid], "the dead worker fell silent")
 
     # The survivor carries on: a new job succeeds there, and a cancel reaches it through the store.
     after = _submit(app_settings)

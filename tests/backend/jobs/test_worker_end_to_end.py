@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from backend.jobs import manage, queue
+from backend.jobs.liveness import lock_path, reap_dead_jobs, worker_alive
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
-from backend.jobs.worker import ensure_worker_running, lock_path, worker_alive
+from backend.jobs.supervisor import ensure_worker_running
 from backend.model_registry import list_local_models
 from backend.models.resolve import catalogue
 from backend.training.classifier import studio as classifier_studio
@@ -67,7 +68,7 @@ def test_cancel_then_worker_death_then_a_queued_job_survives_until_a_new_worker_
     # Listing only reads; the dead worker's job is marked failed by whoever starts the next
     # worker (ensure_worker_running, or the worker itself on start).
     assert {job.id: job.status for job in classifier_studio.list_jobs("", settings=local)}[second] == "running"
-    JobStore(settings=local).reap_dead_jobs()
+    reap_dead_jobs(JobStore(settings=local))
     listed = {job.id: job for job in classifier_studio.list_jobs("", settings=local)}
     assert listed[second].status == FAILED
     assert f"worker process (pid {worker.pid}) stopped during the job" in listed[second].error

@@ -11,7 +11,7 @@ from backend.inference import batch, image_classification
 from backend.inference.footer import RunFooter
 from backend.inference.image_classification import ImagePrediction, ImageResult, LabelScore
 from backend.inference.tables import TableRun
-from backend.jobs import worker as job_worker
+from backend.jobs import supervisor
 from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
 
@@ -105,7 +105,7 @@ def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, m
     # The worker's side runs below in this process; no worker process is started for the page.
     monkeypatch.setattr(image_classification, "classify_files", classify_files)
     monkeypatch.setattr(batch, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
-    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     uploads = [("a.png", _png(), "image/png"), ("b.png", b"text, not pixels", "image/png")]
     app.file_uploader(key="image_classification.batch_files").set_value(uploads).run()

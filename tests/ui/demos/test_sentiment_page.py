@@ -10,8 +10,7 @@ from backend.inference import batch, sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.inference.tables import TableRun
-from backend.jobs import manage
-from backend.jobs import worker as job_worker
+from backend.jobs import manage, supervisor
 from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
 from backend.models.resolve import catalogue
 from tests.support import tiny_models
@@ -152,7 +151,7 @@ def test_batch_upload_becomes_a_job_whose_results_the_page_shows(open_page, monk
     # The worker's side runs below in this process; no worker process is started for the page.
     monkeypatch.setattr(sentiment, "classify_table", classify_table)
     monkeypatch.setattr(batch, "load_model", lambda task, ref, settings: SimpleNamespace(model_ref=ref))
-    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     assert "Upload a table" in texts(app, "info")
     csv = "id,review\n1,great phone\n2,差评\n".encode()
@@ -182,7 +181,7 @@ def test_a_bad_table_gets_a_message(open_page):
 
 
 def test_a_failed_batch_offers_retry_which_queues_a_copy_and_picks_it(open_page, monkeypatch):
-    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", lambda *args, **kwargs: False)
     request = batch.BatchRequest(catalogue.SENTIMENT, "org/stand-in", "review", "retry-me.csv")
     old = batch.submit_batch_job(request, pd.DataFrame({"review": ["great", "bad"]}))
     store = JobStore()

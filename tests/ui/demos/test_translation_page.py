@@ -4,7 +4,7 @@ from backend.inference import batch, translation
 from backend.inference.batch import BatchRequest
 from backend.inference.footer import RunFooter
 from backend.inference.translation import Translated, TranslationResult
-from backend.jobs import worker as job_worker
+from backend.jobs import supervisor
 from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
 
@@ -87,7 +87,7 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
 
 
 def test_batch_table_is_queued_with_the_chosen_direction_and_decoding(open_page, monkeypatch):
-    monkeypatch.setattr(job_worker, "ensure_worker_running", lambda *args, **kwargs: False)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", lambda *args, **kwargs: False)
     app = open_page(PAGE)
     app.selectbox(key="translation.direction").set_value("zh-en").run()
     app.radio(key="translation.decoding").set_value("Beam search (more fluent)").run()

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import config
 from backend.config import PROJECT_ROOT
-from backend.jobs import worker
+from backend.jobs import supervisor
 
 APP = str(PROJECT_ROOT / "app.py")
 
@@ -20,7 +20,7 @@ def state(tmp_path, monkeypatch, settings):
     monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
     config.get_settings.cache_clear()
     starts: list[str] = []
-    monkeypatch.setattr(worker, "ensure_worker_running", lambda *a, **k: starts.append("start") or True)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", lambda *a, **k: starts.append("start") or True)
     yield SimpleNamespace(settings=config.get_settings(), worker_starts=starts)
     monkeypatch.undo()
     config.get_settings.cache_clear()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend import worker
-from backend.jobs import worker as job_worker
+from backend.jobs import supervisor
 from backend.jobs.store import JobStore
 from backend.models.cache import ModelCache
 from backend.training.classifier import studio as classifier_studio
@@ -166,6 +166,6 @@ def test_a_full_disk_at_worker_start_is_shown_on_the_page(state, open_page, tiny
         raise DiskFullError("The disk is full, so no background worker could start.", "Free space.")
 
     _submit(state, tiny_model_paths, "Waiting run")
-    monkeypatch.setattr(job_worker, "ensure_worker_running", full)
+    monkeypatch.setattr(supervisor, "ensure_worker_running", full)
     app = open_page(PAGE)
     assert "The disk is full, so no background worker could start." in _text(app)

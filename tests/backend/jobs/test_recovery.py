@@ -1,0 +1,57 @@
+"""A damaged SQLite job database is moved aside and rebuilt from the run folders, and users are told once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from backend.jobs.recovery import RECOVERED_ERROR, is_damaged
+from backend.jobs.run_records import JOB_RECORD
+from backend.jobs.store import FAILED, SUCCEEDED, JobStore, new_job_id
+
+
+def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(local):
+    store = JobStore(settings=local)
+    done, waiting = new_job_id(), new_job_id()
+    for job_id, title in ((done, "Done"), (waiting, "Waiting")):
+        (local.runs_dir / job_id).mkdir(parents=True)
+        store.create(job_id, "train", "text", {"epochs": 1}, {}, local.runs_dir / job_id, owner="ann", title=title)
+    store.claim(done)
+    store.finish(done, SUCCEEDED, metrics={"accuracy": 0.9}, artefacts={"model_dir": "m", "model_task": "t"})
+    assert json.loads((local.runs_dir / done / JOB_RECORD).read_text())["status"] == SUCCEEDED
+    (local.runs_dir / "junk").mkdir()
+    (local.runs_dir / "junk" / JOB_RECORD).write_text("{not json")
+    older = local.runs_dir / "20250101-000000-abcdef"  # from before job.json records
+    older.mkdir()
+    (older / "params.json").write_text(json.dumps({"task": "image", "method": "full", "title": "Old run"}))
+    local.jobs_db.write_bytes(b"this is not a database at all" * 100)
+
+    rebuilt = JobStore(settings=local)
+    assert list(local.jobs_db.parent.glob(local.jobs_db.name + ".corrupt-*"))
+    jobs = {job.id: job for job in rebuilt.list_jobs(owner="ann")}
+    assert set(jobs) == {done, waiting}
+    (old,) = rebuilt.list_jobs(owner="")
+    assert (old.id, old.title, old.task, old.status, old.error) == (
+        older.name,
+        "Old run",
+        "image",
+        FAILED,
+        RECOVERED_ERROR,
+    )
+    assert jobs[done].status == SUCCEEDED and jobs[done].metrics == {"accuracy": 0.9}
+    assert jobs[done].artefacts["model_dir"] == "m" and jobs[done].title == "Done"
+    assert jobs[waiting].status == FAILED and jobs[waiting].error == RECOVERED_ERROR
+    notice = rebuilt.recovery_notice()
+    assert notice and "damaged" in notice and "3 job(s)" in notice
+    assert JobStore(settings=local).take_recovery_notice() == notice
+    assert JobStore(settings=local).recovery_notice() is None  # shown once
+
+    new = new_job_id()
+    (local.runs_dir / new).mkdir()
+    assert rebuilt.create(new, "train", "text", {}, {}, local.runs_dir / new, owner="ann").status == "queued"
+    assert len(JobStore(settings=local).list_jobs(owner="ann")) == 3
+
+
+def test_a_locked_database_is_not_mistaken_for_a_damaged_one():
+    assert not is_damaged(sqlite3.OperationalError("database is locked"))
+    assert is_damaged(sqlite3.DatabaseError("file is not a database"))
