@@ -203,7 +203,18 @@ def training_kind(
     return JobKind(name, noun, handler, check, load_params, f"{DATA_FOLDER}/{dataset_file}", (DATA_FOLDER,))
 
 
-def remove_outputs(job: Job, folders: Iterable[str]) -> None:
-    """Remove a cancelled or failed run's half-written output folders."""
-    for folder in folders:
-        shutil.rmtree(Path(job.run_dir) / folder, ignore_errors=True)
+def training_handler(
+    run: Callable[[Job, ProgressCallback, Callable[[], bool], Settings], tuple[dict[str, Any], dict[str, Any]]],
+    doing: str,
+    phase: str,
+    memory_advice: str,
+    output_folders: tuple[str, ...],
+) -> JobHandler:
+    """How the worker runs a training kind (``JobHandler``): ``run`` saves a model into the run's
+    ``output_folders``, which a cancelled or failed run leaves half-written, so they are removed."""
+
+    def remove_outputs(job: Job) -> None:
+        for folder in output_folders:
+            shutil.rmtree(Path(job.run_dir) / folder, ignore_errors=True)
+
+    return JobHandler(run, doing, "model", memory_advice, phase, remove_outputs)

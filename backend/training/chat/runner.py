@@ -27,7 +27,6 @@ import torch
 from backend.config import Settings
 from backend.jobs.progress import ProgressCallback
 from backend.jobs.store import Job
-from backend.jobs.worker import JobHandler
 from backend.model_registry import display_name
 from backend.models.resolve import catalogue
 from backend.server_paths import shown_path
@@ -36,7 +35,7 @@ from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
 from backend.training.chat.trainer import TunedChatModel, tune_chat_model
-from backend.training.common import MODEL_FOLDER, RunOptions, remove_outputs, run_stored_job, start_run
+from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
 
 ADAPTER_FOLDER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -160,16 +159,10 @@ def run_job(
     return metrics, artefacts
 
 
-def _remove_outputs(job: Job) -> None:
-    remove_outputs(job, (MODEL_FOLDER, ADAPTER_FOLDER))
-
-
-CHAT_HANDLER = JobHandler(
-    run=run_job,
-    doing="Chat tuning",
-    output="model",
-    memory_advice="Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a"
-    " smaller base model",
-    phase="Tuning",
-    cleanup=_remove_outputs,
+CHAT_HANDLER = training_handler(
+    run_job,
+    "Chat tuning",
+    "Tuning",
+    "Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model",
+    (MODEL_FOLDER, ADAPTER_FOLDER),
 )

@@ -16,7 +16,6 @@ from typing import Any
 from backend.config import Settings
 from backend.jobs.progress import ProgressCallback
 from backend.jobs.store import Job
-from backend.jobs.worker import JobHandler
 from backend.models.load.embedding_head import EmbeddingHeadClassifier
 from backend.models.resolve import catalogue
 from backend.records import JsonRecord
@@ -25,7 +24,7 @@ from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.fitting import FittedModel, TrainerInputs
 from backend.training.classifier.model_card import build_model_card
 from backend.training.classifier.params import FAST, FULL, IMAGE, TEXT, TrainingParams
-from backend.training.common import MODEL_FOLDER, RunOptions, remove_outputs, run_stored_job, start_run
+from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
 from backend.training.evaluation import EvaluationReport, build_report
 
 TRAIN = "train"  # the kind of every training job
@@ -135,15 +134,10 @@ def run_job(
     return metrics, artefacts
 
 
-def _remove_model(job: Job) -> None:
-    remove_outputs(job, (MODEL_FOLDER,))
-
-
-TRAINING_HANDLER = JobHandler(
-    run=run_job,
-    doing="Training",
-    output="model",
-    memory_advice="Lower the batch size or the maximum text length, or pick a smaller base model",
-    phase="Training",
-    cleanup=_remove_model,
+TRAINING_HANDLER = training_handler(
+    run_job,
+    "Training",
+    "Training",
+    "Lower the batch size or the maximum text length, or pick a smaller base model",
+    (MODEL_FOLDER,),
 )
