@@ -186,11 +186,22 @@ def translate(
     if not sentences:
         raise InvalidInputError("There is nothing to translate.")
     cleaned = [check_text(text, MAX_CHARS, what=f"Sentence {number}") for number, text in enumerate(sentences, 1)]
+    return _translate_checked(loaded, cleaned, num_beams, batch_size, progress, target_language)
+
+
+def _translate_checked(
+    loaded: LoadedModel,
+    sentences: list[str],
+    num_beams: int,
+    batch_size: int,
+    progress: ProgressCallback | None,
+    target_language: str | None,
+) -> list[Translated]:
     limit = token_limit(loaded)
     prefix = target_prefix(loaded, target_language)
     return run_sorted(
-        cleaned,
-        [len(text) for text in cleaned],
+        sentences,
+        [len(text) for text in sentences],
         batch_size,
         lambda batch: _translate_batch(loaded, batch, num_beams, limit, prefix),
         progress,
@@ -206,10 +217,18 @@ def _translate_documents(
     progress: ProgressCallback | None,
 ) -> list[tuple[str, list[Translated]]]:
     # Sentences of every document go through one sorted run, so short and long documents share
-    # batches; then each document is re-joined from its own sentences.
-    split = [split_sentences(document) for document in documents]
+    # batches; then each document is re-joined from its own sentences. Each document is checked
+    # once (a text box's content was, by the page); its sentences (stripped, non-empty, shorter)
+    # are not checked again.
+    check_beams(num_beams)
+    check_batch_size(batch_size)
+    checked = [check_text(text, MAX_CHARS, what=f"Text {number}") for number, text in enumerate(documents, 1)]
+    split = [split_sentences(document) for document in checked]
     flat: list[Segment] = [segment for segments in split for segment in segments]
-    translated = translate(loaded, [segment.text for segment in flat], num_beams, batch_size, progress, target_language)
+    if not flat:
+        raise InvalidInputError("There is nothing to translate.")
+    texts = [segment.text for segment in flat]
+    translated = _translate_checked(loaded, texts, num_beams, batch_size, progress, target_language)
     results = []
     start = 0
     for segments in split:
