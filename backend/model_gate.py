@@ -1,5 +1,7 @@
 """The one check a job's model passes before anything is queued: it can load here, the owner may
-use it, and a fine-tuning base can be had now (downloaded, or the hub answers).
+use it, a fine-tuning base can be had now (downloaded, or the hub answers), and a copy that is
+here holds trained weights for what the kind needs (its safetensors headers say so; no weight is
+read).
 
 Every job kind that loads a model (training, chat tuning, batch inference) calls it from its
 submission checks, so a model that can never load (no such folder, pickle weights, a folder
@@ -14,7 +16,7 @@ from collections.abc import Callable
 
 from backend.config import Settings
 from backend.model_access import check_plan_access
-from backend.models import availability
+from backend.models import availability, loader
 from backend.models.resolve.plan import LoadPlan, plan_load
 
 
@@ -44,6 +46,9 @@ def check_job_model(
     Raises:
         ShowcaseError: ``plan_load``'s and ``check_plan_access``'s errors.
         HubUnreachableError: a fine-tuning base is not downloaded and the hub cannot serve it now.
+        UntrainedWeightsError: the stored checkpoint lacks weights the task relies on (an embedding
+            model read as a classifier; a base missing weights of its body), which the worker's
+            load would refuse only after the queue.
     """
     plan = plan_load(model_task, model_ref, settings, training=training)
     check_plan_access(plan, owner, settings)
@@ -51,4 +56,5 @@ def check_job_model(
         check_plan(plan)
     if training:
         availability.require_base(model_ref, settings)
+    loader.check_stored_weights(plan, settings)
     return plan

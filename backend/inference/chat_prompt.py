@@ -55,7 +55,9 @@ def context_window(loaded: LoadedModel) -> int:
     return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else _FALLBACK_WINDOW
 
 
-def _checked(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+def _checked(messages: Sequence[ChatMessage], open_reply: bool = False) -> list[ChatMessage]:
+    """The messages checked; with ``open_reply``, the last may be the assistant's reply to the user's
+    message before it, cut short, which the model is to continue."""
     if not messages:
         raise InvalidInputError("There is no message to answer.")
     checked = []
@@ -63,7 +65,8 @@ def _checked(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
         if message.role not in _ROLES:
             raise InvalidInputError(f"Unknown chat role {message.role!r}.")
         checked.append(ChatMessage(message.role, check_text(message.content, MAX_MESSAGE_CHARS, "The message")))
-    if checked[-1].role != "user":
+    continues = open_reply and len(checked) >= 2 and [m.role for m in checked[-2:]] == ["user", "assistant"]
+    if checked[-1].role != "user" and not continues:
         raise InvalidInputError("The last message must be the user's.")
     return checked
 
@@ -115,27 +118,35 @@ def _cut_last(loaded: LoadedModel, messages: list[ChatMessage], excess: int) -> 
 def prepare_prompt(loaded: LoadedModel, messages: Sequence[ChatMessage], max_new_tokens: int) -> PreparedPrompt:
     """Encode ``messages`` with the chat template so that prompt and reply fit the context.
 
+    When the last message is the assistant's (a reply cut short, to be continued), it is the open
+    turn: the template renders the conversation before it up to the start of a reply, and the
+    reply's text follows as the first tokens of that reply, so the model goes on writing it rather
+    than answering a new turn.
+
     Raises:
         InvalidInputError: empty or over-long messages, wrong roles, no chat template.
     """
-    conversation = _checked(messages)
+    conversation = _checked(messages, open_reply=True)
+    opened: list[int] = []
+    if conversation[-1].role == "assistant":
+        opened = list(loaded.preprocessor(conversation.pop().content, add_special_tokens=False)["input_ids"])
     window = context_window(loaded)
     reply_room = min(max_new_tokens, window // 2)
     budget = min(MAX_CONTEXT_TOKENS, window - reply_room)
     original_count = len(conversation)
-    ids = _encode(loaded, conversation)
+    ids = _encode(loaded, conversation) + opened
     while len(ids) > budget:
         shorter = _drop_oldest(conversation)
         if shorter is None:
             break
         conversation = shorter
-        ids = _encode(loaded, conversation)
+        ids = _encode(loaded, conversation) + opened
     truncated = False
     for _ in range(3):
         if len(ids) <= budget:
             break
         conversation = _cut_last(loaded, conversation, len(ids) - budget)
-        ids = _encode(loaded, conversation)
+        ids = _encode(loaded, conversation) + opened
         truncated = True
     if len(ids) > budget:
         raise InvalidInputError("The message does not fit the model's context.", "Shorten it.")

@@ -31,6 +31,7 @@ import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
+from backend.i18n import _
 from backend.inference import remote, tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.chat_prompt import (
@@ -328,7 +329,9 @@ def stream_reply(
     options: GenerationOptions,
     stop_event: threading.Event | None = None,
 ) -> ReplyStream | RemoteReplyStream:
-    """Start a reply to the conversation ``messages`` (the last one is the user's).
+    """Start a reply to the conversation ``messages``: to the user's last message, or, when the
+    last is the assistant's reply cut short, the rest of that reply (the stream and its result
+    hold only the new text; see ``chat_prompt.prepare_prompt``).
 
     Args:
         loaded: a causal language model whose tokenizer has a chat template.
@@ -340,10 +343,16 @@ def stream_reply(
         A ``ReplyStream``: iterate it for text; its ``result`` is set when iteration ends.
 
     Raises:
-        InvalidInputError: empty or over-long messages, bad options, no chat template.
+        InvalidInputError: empty or over-long messages, bad options, no chat template, a reply
+            to continue on a model server (its API has no way to).
     """
     options = options.checked()
     if isinstance(loaded, RemoteModel):
+        if messages and messages[-1].role == "assistant":
+            raise InvalidInputError(
+                _("A reply from a model server cannot be continued: its API starts every reply afresh."),
+                _("Press Regenerate to ask again."),
+            )
         return RemoteReplyStream(loaded, messages, options, stop_event or threading.Event())
     with loaded.lock:
         prompt = prepare_prompt(loaded, messages, options.max_new_tokens)

@@ -32,7 +32,7 @@ from backend.models.engines import runtimes
 from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
 from backend.models.engines.llama_cpp_engine import LlamaCppModel
 from backend.models.fetch import hub
-from backend.models.load import dtype_convert, int8_stream, quantize
+from backend.models.load import dtype_convert, int8_stream, quantize, stored_keys
 from backend.models.load.embedding_head import load_embedding_head
 from backend.models.memory import is_out_of_memory
 from backend.models.resolve import catalogue, endpoints, engine_choice
@@ -237,6 +237,31 @@ def require_trained_weights(
         "Pick a model made for this demo from the list, or fine-tune this one on the Fine-tune page first.",
         f"Missing: {examples}",
     )
+
+
+def check_stored_weights(plan: LoadPlan, settings: Settings | None = None) -> None:
+    """Refuse, from the checkpoint's headers alone (``load.stored_keys``), a model that
+    ``require_trained_weights`` would refuse once loaded: the gate's question before a job is
+    queued, answered without reading a weight. A model with no copy here yet (a hub id not
+    downloaded), a fast-mode folder, a sentence encoder, or a checkpoint its headers cannot
+    match is left to the load's own check.
+
+    Raises:
+        UntrainedWeightsError: as ``require_trained_weights`` (a classifier base keeps its fresh head).
+    """
+    if plan.task not in _AUTO_CLASSES:
+        return
+    folder = plan.folder
+    if folder is None and not plan.is_local and not endpoints.is_endpoint_ref(plan.ref):
+        folder = hub.cached_snapshot(plan.source)
+    if folder is None or (folder / EMBEDDING_HEAD_FILE).is_file():
+        return
+    try:
+        model, missing = stored_keys.missing_keys(folder, _AUTO_CLASSES[plan.task][0])
+    except stored_keys.KeysUnknown as error:
+        _LOG.info("%s: stored weights not checked before loading (%s)", plan.ref, error)
+        return
+    require_trained_weights(plan, model, missing, fresh_head=plan.task in _TRAINING_TASKS, settings=settings)
 
 
 # What a task's head does, for the refusal's message.

@@ -4,8 +4,9 @@ The history lives in ``st.session_state[f"{key}.history"]`` as dicts (role, cont
 replies the ``GenerationResult`` or a ``stopped`` mark). A question goes in together with its
 reply, marked ``pending`` and filled in as it streams, so whatever ends the run mid-reply (a Stop
 click, leaving the page, a closed tab) leaves the text so far in the history; the next run marks
-it as stopped, and the reply can then be continued or regenerated. The history never holds a
-question without its answer state.
+it as stopped, and the reply can then be continued (the model goes on writing that same reply,
+see ``continue_reply``) or regenerated. The history never holds a question without its answer
+state, nor a turn the user did not write.
 
 The reply is drawn a few times a second, not once per token (``ScreenUpdates``): each drawing
 re-sends and re-renders the whole reply, and per-token drawing made the page show fewer tokens a
@@ -22,6 +23,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from backend.i18n import _
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates
 from backend.inference.text_generation import ChatMessage, ReplyStream
 from pages.components.errors import user_errors
@@ -40,18 +42,21 @@ def _screen_updates(stream: Iterable[str]) -> ScreenUpdates:
     return ScreenUpdates(stream)
 
 
-def _draw_stream(stream: Iterable[str], reply: dict[str, Any]) -> None:
-    """Draw the reply as it grows, keeping the text so far in the history's ``reply`` at every
+def _draw_stream(
+    stream: Iterable[str], reply: dict[str, Any], written: str = "", shown: DeltaGenerator | None = None
+) -> None:
+    """Draw the reply as it grows after what was ``written`` of it before (a reply being
+    continued, already ``shown``), keeping the text so far in the history's ``reply`` at every
     drawing: a run ended by a Stop click or by leaving the page (an exception at a drawing call,
     or no chance to clean up at all) still leaves it there."""
-    shown = st.empty()
+    shown = shown or st.empty()
     updates = _screen_updates(stream)
     try:
         for text in updates:
-            reply["content"] = text
-            shown.markdown(text)
+            reply["content"] = written + text
+            shown.markdown(written + text)
     finally:
-        reply["content"] = updates.text
+        reply["content"] = written + updates.text
 
 
 def load_history(key: str) -> list[dict[str, Any]]:
@@ -86,33 +91,77 @@ def _clear(key: str) -> None:
     st.session_state.pop(f"{key}.follow_up", None)
 
 
-# What *Continue* sends after a stopped reply: the model sees its own partial reply before it.
-CONTINUE_PROMPT = "Please continue your last reply from where it stopped."
+def _stopped_reply(key: str) -> dict[str, Any] | None:
+    """The conversation's last reply when it was cut short and answers the user's question before
+    it (the only reply *Continue* and *Regenerate* act on), else None."""
+    history: list[dict[str, Any]] = st.session_state.get(f"{key}.history") or []
+    if len(history) >= 2 and history[-1].get("stopped") and history[-2]["role"] == "user":
+        return history[-1]
+    return None
 
 
-def _follow_up(key: str, regenerate: bool) -> None:
+def _regenerate(key: str) -> None:
     history: list[dict[str, Any]] = st.session_state.get(f"{key}.history", [])
-    if regenerate and len(history) >= 2 and history[-2]["role"] == "user":
-        question = history[-2]["content"]
+    if _stopped_reply(key) is not None:
+        st.session_state[f"{key}.follow_up"] = history[-2]["content"]
         del history[-2:]
-        st.session_state[f"{key}.follow_up"] = question
-    else:
-        st.session_state[f"{key}.follow_up"] = CONTINUE_PROMPT
+
+
+def _continue(key: str) -> None:
+    st.session_state[f"{key}.continue"] = True
 
 
 def show_stopped_actions(key: str) -> None:
-    """*Continue* and *Regenerate* under a last reply that was cut short (shown only then)."""
-    history = st.session_state.get(f"{key}.history") or []
-    if not history or not history[-1].get("stopped"):
+    """*Continue* and *Regenerate* under a last reply that was cut short (shown only then).
+    A side-by-side reply is regenerated only: its two halves stopped at different points."""
+    reply = _stopped_reply(key)
+    if reply is None:
         return
     row = st.container(horizontal=True)
-    row.button("Continue", key=f"{key}.continue", icon=":material/play_arrow:", on_click=_follow_up, args=(key, False))
-    row.button("Regenerate", key=f"{key}.regenerate", icon=":material/refresh:", on_click=_follow_up, args=(key, True))
+    if reply.get("base_reply") is None:
+        row.button(_("Continue"), key=f"{key}.continue", icon=":material/play_arrow:", on_click=_continue, args=(key,))
+    row.button(_("Regenerate"), key=f"{key}.regenerate", icon=":material/refresh:", on_click=_regenerate, args=(key,))
 
 
 def requested_follow_up(key: str) -> str | None:
-    """The message a *Continue* or *Regenerate* click asks to send now, once."""
+    """The question a *Regenerate* click asks to send again now, once."""
     return st.session_state.pop(f"{key}.follow_up", None)
+
+
+def requested_continuation(key: str) -> bool:
+    """Whether a *Continue* click asks to go on with the stopped last reply now (once): the page
+    then leaves that reply out of ``show_conversation`` and calls ``continue_reply``."""
+    return bool(st.session_state.pop(f"{key}.continue", False)) and _stopped_reply(key) is not None
+
+
+def continue_reply(conversation: DeltaGenerator, key: str, start_reply: StartReply) -> None:
+    """Go on writing the stopped last reply in its own message: the model gets the conversation
+    with that reply as its open turn and writes on from its last word (``stream_reply``), and the
+    new text is added to the same reply, so no turn is added to the history. When no reply comes
+    (the model could not load), the reply stays as it was, stopped."""
+    reply = _stopped_reply(key)
+    if reply is None:
+        return
+    history: list[dict[str, Any]] = st.session_state[f"{key}.history"]
+    written = reply["content"]
+    # A reply stopped before any text has nothing to go on from: the question is answered afresh.
+    turns = [ChatMessage(entry["role"], entry["content"]) for entry in history if entry["content"].strip()]
+    reply.pop("stopped", None)
+    reply["pending"] = True
+    with conversation.chat_message("assistant"), user_errors():
+        shown = st.empty()
+        shown.markdown(written)
+        stop = threading.Event()
+        stream = start_reply(turns, stop)
+        if stream is not None:
+            st.button(_("Stop"), key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
+            _draw_stream(stream, reply, written, shown)
+            result = stream.result
+            reply.pop("pending", None)
+            reply.update(content=written + result.text if result else reply["content"], result=result)
+            st.rerun()
+    reply.pop("pending", None)
+    reply.update(content=written, stopped=True)
 
 
 def show_clear_button(key: str) -> None:

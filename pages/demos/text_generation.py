@@ -120,7 +120,9 @@ with chat:
         st.info("Ask anything in English or Chinese, or start from an example.", icon=":material/forum:")
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
-    chat_view.show_conversation(conversation, history, _show_stats)
+    # A continued reply is drawn by continue_reply, in place, as it grows.
+    continuing = chat_view.requested_continuation("text_generation")
+    chat_view.show_conversation(conversation, history[:-1] if continuing else history, _show_stats)
     chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")
@@ -130,7 +132,12 @@ with chat:
     )
     follow_up = chat_view.requested_follow_up("text_generation")
     submitted = next((text for text in (typed, follow_up, example) if text is not None), None)
-    if submitted is not None and (prompt := demo.checked_text(submitted, text_generation.MAX_MESSAGE_CHARS)):
+    if continuing:
+        stopped_ref = history[-1].get("model_ref")  # the model that wrote the reply goes on with it
+        chat_view.continue_reply(
+            conversation, "text_generation", lambda turns, stop: _start_reply(turns, stop, stopped_ref)
+        )
+    elif submitted is not None and (prompt := demo.checked_text(submitted, text_generation.MAX_MESSAGE_CHARS)):
         if compare:
             chat_view.answer_side_by_side(
                 conversation,

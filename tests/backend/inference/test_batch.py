@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -163,8 +164,18 @@ def test_bad_image_batches_are_refused_before_anything_is_queued(local, files, m
     assert JobStore(settings=local).list_jobs() == []
 
 
-def test_a_batch_on_a_model_without_a_trained_head_fails_saying_why(local, tiny_model_paths):
-    job = _submit(local, BatchRequest(catalogue.SENTIMENT, tiny_model_paths[catalogue.EMBEDDINGS], "review", "x.csv"))
-    assert worker.run_job(job.id, local) == FAILED
-    failed = JobStore(settings=local).require(job.id)
-    assert "no trained weights for sentiment" in failed.error and batch_jobs.read_result(failed) is None
+def test_a_batch_whose_model_lost_its_trained_head_after_queuing_fails_saying_why(local, tiny_models_dir):
+    # The gate refuses such a model at submission (tests/backend/test_model_gate.py); the worker's
+    # load still refuses a folder replaced while the job waited.
+    folder = local.models_dir / "replaced-while-queued"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(tiny_models_dir[catalogue.SENTIMENT], folder)
+    try:
+        job = _submit(local, BatchRequest(catalogue.SENTIMENT, str(folder), "review", "x.csv"))
+        shutil.rmtree(folder)
+        shutil.copytree(tiny_models_dir[catalogue.EMBEDDINGS], folder)
+        assert worker.run_job(job.id, local) == FAILED
+        failed = JobStore(settings=local).require(job.id)
+        assert "no trained weights for sentiment" in failed.error and batch_jobs.read_result(failed) is None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

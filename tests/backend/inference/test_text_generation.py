@@ -163,9 +163,53 @@ def test_bad_options_are_refused(chat_model, options):
         text_generation.stream_reply(chat_model, [ChatMessage("user", "Hi")], options)
 
 
-def test_conversation_must_end_with_the_user(chat_model):
+def test_a_stopped_reply_is_the_open_turn_the_model_writes_on_from(chat_model):
+    tokenizer = chat_model.preprocessor
+    question = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hello")]
+    asked = chat_prompt.prepare_prompt(chat_model, question, 16)
+    continued = chat_prompt.prepare_prompt(chat_model, [*question, ChatMessage("assistant", "Hi there")], 16)
+    # The template up to the start of a reply, then the reply so far: no end of turn, no new turn.
+    assert tokenizer.decode(continued.input_ids[0]) == tokenizer.decode(asked.input_ids[0]) + "Hi there"
+    assert continued.input_ids[0, : asked.prompt_tokens].tolist() == asked.input_ids[0].tolist()
+
+
+def test_continuing_a_stopped_reply_writes_the_rest_of_that_reply(varied_chat_model):
+    loaded, tokenizer = varied_chat_model, varied_chat_model.preprocessor
+    question = [ChatMessage("user", "Hello there")]
+    asked = chat_prompt.prepare_prompt(loaded, question, GREEDY.max_new_tokens)
+    config = text_generation.generation_config(loaded, GREEDY, GREEDY.max_new_tokens)
+    with torch.inference_mode():
+        whole = loaded.model.generate(input_ids=asked.input_ids, generation_config=config)[0, asked.prompt_tokens :]
+    ids = whole.tolist()
+    # Cut where the text so far reads back as the same tokens (a random model writes odd bytes).
+    cut = next(
+        k
+        for k in range(1, len(ids) - 1)
+        if "\ufffd" not in (text := tokenizer.decode(ids[:k]))
+        and tokenizer(text, add_special_tokens=False)["input_ids"] == ids[:k]
+    )
+    written = tokenizer.decode(ids[:cut])
+    stream = text_generation.stream_reply(
+        loaded,
+        [*question, ChatMessage("assistant", written)],
+        dataclasses.replace(GREEDY, max_new_tokens=len(ids) - cut),
+    )
+    rest = "".join(stream)
+    # Greedy decoding from the open turn goes on exactly as the uninterrupted reply did; the
+    # stream and its result hold only the new text.
+    assert rest == stream.result.text == tokenizer.decode(ids[cut:])
+    assert stream.result.new_tokens == len(ids) - cut
+
+
+def test_conversation_must_end_with_the_user_or_a_reply_to_continue(chat_model):
     with pytest.raises(InvalidInputError, match="last message"):
         text_generation.stream_reply(chat_model, [ChatMessage("assistant", "Hi")], GREEDY)
+    with pytest.raises(InvalidInputError, match="last message"):
+        text_generation.stream_reply(
+            chat_model,
+            [ChatMessage("user", "Hi"), ChatMessage("assistant", "A"), ChatMessage("assistant", "B")],
+            GREEDY,
+        )
     with pytest.raises(InvalidInputError, match="empty"):
         text_generation.stream_reply(chat_model, [ChatMessage("user", "  ")], GREEDY)
 

@@ -4,6 +4,7 @@ import threading
 
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
+from backend.errors import ModelUnavailableError
 from backend.inference import text_generation
 from backend.inference.footer import RunFooter
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS
@@ -201,23 +202,67 @@ def test_a_reply_cut_by_leaving_the_page_is_kept_marked_stopped_and_can_be_regen
     assert [entry["role"] for entry in app.session_state["text_generation.history"]] == ["user", "assistant"]
 
 
-def test_continue_after_a_stopped_reply_sends_the_partial_reply_and_asks_for_the_rest(
-    open_page, fake_model, monkeypatch
-):
+def test_continue_goes_on_with_the_stopped_reply_itself_and_adds_no_turn(open_page, fake_model, monkeypatch):
     calls = []
     _patch_stream(monkeypatch, calls, chunks=("Partial", " answer"), interrupt=True)
     app = open_page(PAGE)
     app.chat_input(key="text_generation.prompt").set_value("Tell me a long story").run()
     app.button(key="text_generation.stop").click().run()
-    _patch_stream(monkeypatch, calls)
+    _patch_stream(monkeypatch, calls, chunks=(" goes", " on."))
     app.button(key="text_generation.continue").click().run()
-    assert not app.exception
-    assert calls[-1]["messages"][-2:] == [
-        ("assistant", "Partial answer"),
-        ("user", "Please continue your last reply from where it stopped."),
+    assert not app.exception, [e.value for e in app.exception]
+    # The model gets the stopped reply as its open turn, after the question, and nothing else.
+    assert calls[-1]["messages"][-2:] == [("user", "Tell me a long story"), ("assistant", "Partial answer")]
+    history = app.session_state["text_generation.history"]
+    assert [(entry["role"], entry["content"]) for entry in history] == [
+        ("user", "Tell me a long story"),
+        ("assistant", "Partial answer goes on."),
     ]
-    assert _assistant_texts(app) == ["Partial answer", "Hello, world!"]
+    assert not history[-1].get("stopped") and history[-1]["result"].text == " goes on."
+    assert _assistant_texts(app) == ["Partial answer goes on."]
+    assert [m.name for m in app.chat_message] == ["user", "assistant"]
     assert not [button for button in app.button if button.key == "text_generation.continue"]
+
+
+def test_a_continued_reply_stopped_again_keeps_all_its_text_and_can_continue_again(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("One",), interrupt=True)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Count").run()
+    app.button(key="text_generation.stop").click().run()
+    _patch_stream(monkeypatch, calls, chunks=(", two",), interrupt=True)
+    app.button(key="text_generation.continue").click().run()
+    app.button(key="text_generation.stop").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    history = app.session_state["text_generation.history"]
+    assert [(entry["role"], entry["content"], entry.get("stopped")) for entry in history] == [
+        ("user", "Count", None),
+        ("assistant", "One, two", True),
+    ]
+    assert [button.key for button in app.button if button.key == "text_generation.continue"]
+
+
+def test_continue_when_the_model_cannot_load_keeps_the_stopped_reply(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("Partial",), interrupt=True)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Tell me a long story").run()
+    app.button(key="text_generation.stop").click().run()
+
+    def model_gone(task, model_ref):
+        raise ModelUnavailableError("The model folder was removed.", "Pick another model.")
+
+    monkeypatch.setattr("pages.components.models.get_model", model_gone)
+    app.button(key="text_generation.continue").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "The model folder was removed." in texts(app, "error")
+    assert _assistant_texts(app) == ["Partial"]
+    history = app.session_state["text_generation.history"]
+    assert [(entry["role"], entry["content"], entry.get("stopped")) for entry in history] == [
+        ("user", "Tell me a long story", None),
+        ("assistant", "Partial", True),
+    ]
+    assert len(calls) == 1
 
 
 def test_chinese_examples_run_on_a_downloaded_chinese_model_else_are_marked(
