@@ -130,7 +130,20 @@ with best_tab:
         "statistic that asks every industry the same question. Where there is none, the nearest proxies "
         "and why they do not compare."
     )
-    st.dataframe(industries.best_figures(rows), hide_index=True, width="stretch", key="market.best_figures")
+    # Rows three lines tall, so the verdict and the proxies are read, not cut after a few words.
+    st.dataframe(
+        industries.best_figures(rows),
+        hide_index=True,
+        width="stretch",
+        row_height=64,
+        key="market.best_figures",
+        column_config={
+            "industry": st.column_config.TextColumn(width="small"),
+            "best comparable figure": st.column_config.TextColumn(width="medium"),
+            "nearest proxies": st.column_config.TextColumn(width="large"),
+            "why the proxies do not compare": st.column_config.TextColumn(width="medium"),
+        },
+    )
 with ranking_tab:
     survey_names = pd.Series(
         [f"{dataset_label(d)} {int(y)}" for d, y in zip(by_industry["dataset"], by_industry["year"], strict=True)],
@@ -141,7 +154,12 @@ with ranking_tab:
     panels = survey_names.value_counts(sort=True).index.tolist()
     survey = st.selectbox("Survey", panels, key="market.industry_survey") if panels else None
     one = by_industry.loc[survey_names == survey]
-    chart(figures.build_industry_ranking(one), one, "market.industry_one", "ai_adoption_by_industry_one_survey.csv")
+    chart(
+        figures.build_industry_ranking(one, survey=survey or ""),
+        one,
+        "market.industry_one",
+        "ai_adoption_by_industry_one_survey.csv",
+    )
 with every_tab:
     chart(figures.build_industry_ranking(by_industry), by_industry, "market.industry", "ai_adoption_by_industry.csv")
 with coverage_tab:

@@ -145,7 +145,8 @@ def test_each_adoption_line_names_its_change(data):
     figure = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
     names = [t.name.replace("<br>", " ") for t in figure.data if not (t.meta or {}).get("legend_key")]
     eurostat = next(n for n in names if n.startswith("Eurostat"))
-    assert eurostat.endswith("· +1.9 pp/yr (2021–2024)")
+    # The line's years are in its name, so the change says them once: a one-line entry on a phone.
+    assert eurostat == "Eurostat · 2021–2024 · +1.9\u00a0pp/yr"
     figure = figures.build_adoption_over_time(groups["Firms, size threshold not stated"])
     forecast = next(t for t in figure.data if (t.meta or {}).get("forecast"))
     assert "pp/yr" not in forecast.name, "a forecast line states no measured change"
