@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend.i18n import _
 from backend.market.series_labels import (
     DATASET_COLOURS,
     FONT,
@@ -153,11 +154,11 @@ def source_caption(rows: pd.DataFrame, limit: int = 4) -> str:
     shown = "; ".join(names[:limit]) + (f"; and {len(names) - limit} more" if len(names) > limit else "")
     flags = []
     if (rows["verification"] == "secondary").any():
-        flags.append("hollow/hatched = secondary")
+        flags.append(_("hollow/hatched = secondary"))
     if "forecast" in rows.columns and rows["forecast"].astype(bool).any():
         flags.append("dashed = forecast")
     count = f"{len(rows)} figure{'s' if len(rows) != 1 else ''}"
-    return f"Source: {shown} ({'; '.join([count, *flags])}; citations below)"
+    return _("Source: {names} ({details}; citations below)").format(names=shown, details="; ".join([count, *flags]))
 
 
 def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:

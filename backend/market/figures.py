@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from backend.i18n import _
 from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
@@ -439,7 +440,7 @@ def build_adoption_over_time(rows: pd.DataFrame) -> go.Figure:
     return build_time_series(
         rows,
         title=f"AI use over time: {group} (%)",
-        subtitle="One survey's own population per line; other measures never share this axis",
+        subtitle=_("One survey's own population per line; other measures never share this axis"),
         panel_of=None if len(groups) <= 1 else measure_group,
     )
 
@@ -605,10 +606,14 @@ def build_industry_ranking(rows: pd.DataFrame, survey: str = "") -> go.Figure:
             for d, segment in zip(rows["dataset"], rows["segment"], strict=True)
         ]
     )
-    scope = f"in {survey}" if survey else "ranked within each survey"
+    title = (
+        _("AI adoption by industry, in {survey} (%; ◆ = an industry of the source documents)").format(survey=survey)
+        if survey
+        else _("AI adoption by industry, ranked within each survey (%; ◆ = an industry of the source documents)")
+    )
     return build_segment_bars(
         marked,
-        f"AI adoption by industry, {scope} (%; ◆ = an industry of the source documents)",
+        title,
         category="segment",
     )
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
-from backend.market.series_labels import dataset_label
+from backend.market.series_labels import best_figures_markdown, dataset_label
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
     briefing_download,
@@ -130,20 +130,7 @@ with best_tab:
         "statistic that asks every industry the same question. Where there is none, the nearest proxies "
         "and why they do not compare."
     )
-    # Rows three lines tall, so the verdict and the proxies are read, not cut after a few words.
-    st.dataframe(
-        industries.best_figures(rows),
-        hide_index=True,
-        width="stretch",
-        row_height=64,
-        key="market.best_figures",
-        column_config={
-            "industry": st.column_config.TextColumn(width="small"),
-            "best comparable figure": st.column_config.TextColumn(width="medium"),
-            "nearest proxies": st.column_config.TextColumn(width="large"),
-            "why the proxies do not compare": st.column_config.TextColumn(width="medium"),
-        },
-    )
+    st.caption(best_figures_markdown(industries.best_figures(rows)))
 with ranking_tab:
     survey_names = pd.Series(
         [f"{dataset_label(d)} {int(y)}" for d, y in zip(by_industry["dataset"], by_industry["year"], strict=True)],
