@@ -45,6 +45,17 @@ class BriefingChart:
     sources: list[Source] = field(default_factory=list)
     figures_count: int = 0
 
+    @classmethod
+    def of(cls, figure: go.Figure, sources: list[Source], figures_count: int, fallback: str = "") -> BriefingChart:
+        """The chart titled with its figure's title as plain text: the figure's title is plotly
+        markup (line breaks, escaped characters), which a heading or a picker would print as is."""
+        return cls(plain_text(str(figure.layout.title.text or "")) or fallback, figure, sources, figures_count)
+
+
+def plain_text(markup: str) -> str:
+    """Plotly label markup as one line of plain text: line breaks become spaces, tags go, entities are decoded."""
+    return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
+
 
 def reproduce_link(public_url: str, page_url: str, query: str) -> str:
     """The link that reproduces a page's filters.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend.i18n import _
 from backend.market.series_labels import (
     DATASET_COLOURS,
     FONT,
@@ -34,10 +35,18 @@ def bar_marker(colours: str | list[str], secondary: list[bool], opacity: list[fl
 
 
 # Plotly never reflows text, so every label is broken into lines short enough for a phone
-# (about 350 px of chart): titles (17 px type), subtitles and panel titles (12-13 px), small notes (11 px).
+# (about 350 px of chart): titles (17 px type), panel titles (12-13 px), subtitles (12 px), small
+# notes (11 px, beside bar labels), the source caption (11 px, from the chart's edge), legend entries (11 px, after a 40 px line-and-marker sample).
 TITLE_CHARS = 30
 LINE_CHARS = 30
+SUBTITLE_CHARS = 44
 NOTE_CHARS = 42
+CAPTION_CHARS = 50
+LEGEND_CHARS = 46
+# A phone's legend: one entry per row, each line of an entry this tall, plus the gap between entries.
+LEGEND_LINE_PX = 15
+LEGEND_ENTRY_GAP_PX = 11
+NOTE_LINE_PX = 14
 # Category labels left of bars: the plot starts after them, and panel titles start at the plot.
 LABEL_CHARS = 16
 
@@ -45,7 +54,7 @@ LABEL_CHARS = 16
 def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
     """Title, subtitle, font and margins every market chart shares; both are wrapped to fit a phone."""
     title_text = wrapped(title, TITLE_CHARS)
-    subtitle_text = wrapped(subtitle, LINE_CHARS) if subtitle else ""
+    subtitle_text = wrapped(subtitle, SUBTITLE_CHARS) if subtitle else ""
     title_lines = title_text.count("<br>") + 1
     subtitle_lines = subtitle_text.count("<br>") + 1 if subtitle_text else 0
     figure.update_layout(
@@ -80,6 +89,19 @@ def empty_figure(title: str) -> go.Figure:
     return figure
 
 
+def legend_height(names: list[str]) -> int:
+    """The legend's height on a phone, where it stacks one entry per row: what a chart must leave
+    below its plot, and the least height its plot needs so the legend is never the larger."""
+    return sum(LEGEND_LINE_PX * (name.count("<br>") + 1) + LEGEND_ENTRY_GAP_PX for name in names) + 12
+
+
+def secondary_note_height(rows: pd.DataFrame, kind: str) -> int:
+    """Pixels the secondary-source note (see ``add_secondary_note``) takes, 0 when it is not drawn."""
+    if not (rows["verification"] == "secondary").any():
+        return 0
+    return NOTE_LINE_PX * (wrapped(SECONDARY_NOTES[kind], NOTE_CHARS).count("<br>") + 1)
+
+
 def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str, xanchor: str = "left") -> None:
     """Explain the secondary-source marking (``kind``: lines, bars or points) when any row is secondary."""
     if (rows["verification"] == "secondary").any():
@@ -95,6 +117,18 @@ def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: st
             font={"size": 11, "color": "#555555"},
             name="secondary-note",
         )
+
+
+def add_secondary_note_below(figure: go.Figure, rows: pd.DataFrame, kind: str = "bars") -> None:
+    """The secondary-source note just under the plot, with a bottom margin sized for its lines
+    (set the figure's height and top margin first: the note's place is a share of the plot)."""
+    room = secondary_note_height(rows, kind)
+    if not room:
+        return
+    bottom = room + 24
+    figure.update_layout(margin={"b": bottom})
+    plot = max((figure.layout.height or 450) - (figure.layout.margin.t or 0) - bottom, 1)
+    add_secondary_note(figure, rows, y=-12 / plot, kind=kind)
 
 
 def when(row: pd.Series) -> str:
@@ -120,11 +154,11 @@ def source_caption(rows: pd.DataFrame, limit: int = 4) -> str:
     shown = "; ".join(names[:limit]) + (f"; and {len(names) - limit} more" if len(names) > limit else "")
     flags = []
     if (rows["verification"] == "secondary").any():
-        flags.append("hollow/hatched = secondary source")
+        flags.append(_("hollow/hatched = secondary"))
     if "forecast" in rows.columns and rows["forecast"].astype(bool).any():
         flags.append("dashed = forecast")
     count = f"{len(rows)} figure{'s' if len(rows) != 1 else ''}"
-    return f"Source: {shown} ({count}{', ' + ', '.join(flags) if flags else ''}; full citations in the source list)"
+    return _("Source: {names} ({details}; citations below)").format(names=shown, details="; ".join([count, *flags]))
 
 
 def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
@@ -139,12 +173,17 @@ def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
     if not text:
         return captioned
     subtitle = captioned.layout.title.subtitle.text or ""
-    caption = f"<span style='font-size:11px;color:#555555'>{wrapped(text, NOTE_CHARS)}</span>"
+    caption = f"<span style='font-size:11px;color:#555555'>{wrapped(text, CAPTION_CHARS)}</span>"
+    room = 16 * (caption.count("<br>") + 1)
     captioned.update_layout(
         title={"subtitle": {"text": f"{subtitle}<br>{caption}" if subtitle else caption}},
-        margin={"t": (captioned.layout.margin.t or 90) + 16 * (caption.count("<br>") + 1)},
+        margin={"t": (captioned.layout.margin.t or 90) + room},
         meta={**(captioned.layout.meta or {}), "source_caption": text},
     )
+    if captioned.layout.height:
+        # The caption's room is added to the chart, not taken from its plot (bars sized for their
+        # labels would otherwise be squeezed into each other).
+        captioned.update_layout(height=captioned.layout.height + room)
     return captioned
 
 

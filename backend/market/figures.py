@@ -13,13 +13,17 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from backend.i18n import _
 from backend.market.figure_layout import (
     LABEL_CHARS,
+    LEGEND_CHARS,
     LINE_CHARS,
-    add_secondary_note,
+    add_secondary_note_below,
     bar_marker,
     base_layout,
     empty_figure,
+    legend_height,
+    secondary_note_height,
     user_datasets,
     when,
 )
@@ -77,10 +81,27 @@ class SeriesColours:
             self._used.add(own)
             return own
         for colour in SERIES_PALETTE:
+            if all(colour_distance(colour, used) >= DISTINCT_COLOURS for used in self._used):
+                self._used.add(colour)
+                return colour
+        for colour in SERIES_PALETTE:
             if colour not in self._used:
                 self._used.add(colour)
                 return colour
         return own
+
+
+# Two line colours closer than this ("redmean" distance, 0-765) read as one on a projector:
+# the AI Index's own dark red and the palette's #9d0208 are 51 apart.
+DISTINCT_COLOURS = 100
+
+
+def colour_distance(first: str, second: str) -> float:
+    """Perceptual distance between two #rrggbb colours (the "redmean" approximation)."""
+    r1, g1, b1 = (int(first[i : i + 2], 16) for i in (1, 3, 5))
+    r2, g2, b2 = (int(second[i : i + 2], 16) for i in (1, 3, 5))
+    mean = (r1 + r2) / 2
+    return ((2 + mean / 256) * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2 + (2 + (255 - mean) / 256) * (b1 - b2) ** 2) ** 0.5
 
 
 BAR_HOVER = (
@@ -119,8 +140,10 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
     # A user's series is named with its definition: theirs is not a source a reader knows by name.
     parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {series['definition'].iloc[0]}"]
     if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
-        # One source's different measures in one chart (corporate vs private investment) need their names.
-        parts[0] += f": {str(series['metric'].iloc[0]).replace('_', ' ')}"
+        # One source's different measures in one chart (corporate vs private investment) need their
+        # names; an edition ("AI Index 2024") already names the source, so the entry stays one line.
+        measure = metric_label(str(series["metric"].iloc[0]))
+        parts[0] = measure if edition else f"{parts[0]}: {measure}"
     if place:
         parts.append(place)
     if edition:
@@ -130,6 +153,15 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
         years = str(first) if first == last else f"{first}–{last}"
         parts.append(years + (" (new definition)" if series["series_break"].astype(bool).any() else ""))
     return " · ".join(parts)
+
+
+_METRIC_WORDS = {"ai": "AI", "genai": "gen-AI", "us": "US", "uk": "UK", "eu": "EU"}
+
+
+def metric_label(metric: str) -> str:
+    """A metric's machine name as words: ``private_genai_investment`` -> "Private gen-AI investment"."""
+    words = [_METRIC_WORDS.get(word, word) for word in metric.split("_")]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
 
 
 def build_time_series(
@@ -204,12 +236,12 @@ def build_time_series(
             secondary = (part["verification"] == "secondary").tolist()
             dash = FORECAST_DASH if is_forecast else ("dot" if all(secondary) else "solid")
             publisher = ", ".join(dict.fromkeys(p for p in part.get("publisher", pd.Series(dtype=str)) if p))
-            label = name + (f" — forecast ({publisher})" if is_forecast else _change_tag(part))
+            label = name + (f" — forecast ({publisher})" if is_forecast else _change_tag(part, name))
             trace = go.Scatter(
                 x=part["year"].astype(int).tolist(),
                 y=part["value"].tolist(),
                 mode="lines+markers",
-                name=wrapped(label, LINE_CHARS),
+                name=wrapped(label, LEGEND_CHARS),
                 legendgroup=name,
                 line={"color": colour, "width": 2, "dash": dash},
                 marker={
@@ -250,19 +282,12 @@ def build_time_series(
     low = int(drawn["year"].min()) if not drawn.empty else last_measured
     high = int(drawn["year"].max()) if not drawn.empty else last_measured
     figure.update_xaxes(dtick=1 if high - low <= 12 else 2, tickformat="d", range=[low - 0.5, high + 0.5])
-    # A phone stacks the legend one entry per row: grow the chart with it, so it never outgrows the plot.
-    entries = len(figure.data) + 2
-    height = max(500, 320 + 30 * entries) if len(panel_titles) == 1 else 240 * len(panel_titles) + 30 * entries
-    figure.update_layout(
-        legend={"orientation": "h", "y": -0.2, "x": 0, "yanchor": "top", "font": {"size": 11}},
-        height=height,
-        margin={"b": 40},
-    )
     if panel_of:
         # Subplot titles are the first annotations: left-aligned over their panel, not centred.
         for annotation in figure.layout.annotations[: len(panel_titles)]:
             annotation.update(x=0, xanchor="left", font={"size": 12})
     _add_legend_keys(figure, drawn)
+    _fit_legend_below(figure, len(panel_titles))
     if not far.empty:
         figure.add_annotation(
             text=safe_text(
@@ -292,16 +317,38 @@ def _with_columns(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return filled.assign(**{column: filled[column].fillna("").astype(str) for column in columns})
 
 
-def _change_tag(part: pd.DataFrame) -> str:
-    """' · +8.5 pp/yr' (shares) or ' · +12.0%/yr CAGR' (amounts) when the line has one computed change."""
+# Height of one panel's plot (the legend's height on a phone, when larger, instead), and the gap
+# between the plot's bottom and the legend, as a share of the plot (room for the year labels).
+PANEL_PX = 250
+LEGEND_GAP = 0.14
+
+
+def _fit_legend_below(figure: go.Figure, panels: int) -> None:
+    """The legend under the plot, and a chart tall enough that on a phone, where the legend stacks
+    one entry per row, the plot is at least as tall as the legend. Plotly makes room for the
+    legend below the plot, so on a wide screen, where entries share rows, the plot grows instead."""
+    legend = legend_height([str(trace.name) for trace in figure.data if trace.showlegend is not False])
+    plot = max(PANEL_PX * panels, legend)
+    figure.update_layout(
+        legend={"orientation": "h", "y": -LEGEND_GAP, "x": 0, "yanchor": "top", "font": {"size": 11}},
+        height=int(figure.layout.margin.t + plot * (1 + LEGEND_GAP) + legend + 20),
+        margin={"b": 20},
+        meta={**(figure.layout.meta or {}), "legend_px": legend, "plot_px": plot},
+    )
+
+
+def _change_tag(part: pd.DataFrame, name: str = "") -> str:
+    """' · +8.5 pp/yr (2021–2024)' (shares) or ' · +12.0%/yr CAGR' (amounts) when the line has one
+    computed change; the period is left out when ``name`` already says it (a short legend entry)."""
     changes = series_changes(part)
     if len(changes) != 1:
         return ""
     change = changes[0]
-    unit = "pp/yr" if change.per_year_unit == "pp per year" else "%/yr CAGR"
-    return (
-        f" · {'≈' if change.approximate else ''}{change.per_year:+.1f} {unit} ({change.start_label}–{change.end_label})"
-    )
+    # No-break spaces keep a value with its unit when the legend entry is wrapped.
+    unit = "\u00a0pp/yr" if change.per_year_unit == "pp per year" else "%/yr\u00a0CAGR"
+    period = f"{change.start_label}–{change.end_label}"
+    said = f" ({period})" if period not in name else ""
+    return f" · {'≈' if change.approximate else ''}{change.per_year:+.1f}{unit}{said}"
 
 
 def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
@@ -393,7 +440,7 @@ def build_adoption_over_time(rows: pd.DataFrame) -> go.Figure:
     return build_time_series(
         rows,
         title=f"AI use over time: {group} (%)",
-        subtitle="Each line is one survey's own population; other measures are in the other tabs, never on this axis",
+        subtitle=_("One survey's own population per line; other measures never share this axis"),
         panel_of=None if len(groups) <= 1 else measure_group,
     )
 
@@ -422,7 +469,6 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     # Plotly's spacing is a share of the plotting area (the height less the margins), not of the height.
     bar = _bar_px([label for _, panel in panels for label in _bar_labels(panel, category)])
     plot_height = sum(bar * size for size in sizes) + title_room * (len(panels) - 1)
-    height = plot_height + 260 + title_room
     spacing = min(1.1 * title_room / plot_height, 0.9 / max(len(panels) - 1, 1))
     figure = make_subplots(rows=len(panels), cols=1, row_heights=sizes, vertical_spacing=spacing, subplot_titles=titles)
     base_layout(figure, title)
@@ -466,8 +512,10 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
             col=1,
         )
     _share_value_axes(figure, panels)
-    figure.update_layout(height=height, bargap=0.25, margin={"b": 70})
-    add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    # As tall as the title, the bars and the note under them need, so no screen is spent on blank plot.
+    bottom = secondary_note_height(rows, "bars") + 24 or 40
+    figure.update_layout(height=int(figure.layout.margin.t + plot_height + 20 + bottom), bargap=0.25, margin={"b": 40})
+    add_secondary_note_below(figure, rows)
     _align_with_labels(figure)
     return figure
 
@@ -541,11 +589,16 @@ def build_investment_by_focus_area(rows: pd.DataFrame) -> go.Figure:
     return build_segment_bars(rows, "AI investment by focus area (USD billion)", category="segment")
 
 
-def build_industry_ranking(rows: pd.DataFrame) -> go.Figure:
+def build_industry_ranking(rows: pd.DataFrame, survey: str = "") -> go.Figure:
     """Industries ranked within each survey; the source documents' industries are marked with ◆.
 
     Each panel is one survey measured one way, so its bars compare; bars in different panels do
     not (a physicians' survey, all US firms, Chinese enterprises...).
+
+    Args:
+        rows: the industry rows to draw.
+        survey: the one survey drawn, when only one is (it names the chart, so the briefing and its
+            picker tell it from the every-survey ranking).
     """
     marked = rows.assign(
         segment=[
@@ -553,9 +606,14 @@ def build_industry_ranking(rows: pd.DataFrame) -> go.Figure:
             for d, segment in zip(rows["dataset"], rows["segment"], strict=True)
         ]
     )
+    title = (
+        _("AI adoption by industry, in {survey} (%; ◆ = an industry of the source documents)").format(survey=survey)
+        if survey
+        else _("AI adoption by industry, ranked within each survey (%; ◆ = an industry of the source documents)")
+    )
     return build_segment_bars(
         marked,
-        "AI adoption by industry, ranked within each survey (%; ◆ = an industry of the source documents)",
+        title,
         category="segment",
     )
 
@@ -656,8 +714,8 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
             row=number,
             col=1,
         )
-    figure.update_layout(height=height, margin={"l": 10, "r": 40, "b": 70})
-    add_secondary_note(figure, rows, y=-45 / height, kind="bars")
+    figure.update_layout(height=height, margin={"l": 10, "r": 40, "b": 40})
+    add_secondary_note_below(figure, rows)
     _align_with_labels(figure)
     return figure
 

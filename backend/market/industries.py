@@ -236,6 +236,25 @@ def coverage(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _proxies_text(proxies: pd.DataFrame) -> str:
+    """Each proxy series once, its values in year order: "AMA physicians survey, Healthcare: 38%
+    (2023), 66% (2024) (physicians, secondary)", so the list reads in a line or two, not a page."""
+    if proxies.empty:
+        return ""
+    keyed = proxies.assign(
+        _measure=proxies.get("measure", pd.Series("", index=proxies.index)).fillna("").replace("", "measure not given")
+    )
+    parts = []
+    for (dataset, segment, _definition, measure, verification), series in keyed.groupby(
+        ["dataset", "segment", "definition", "_measure", "verification"], sort=False
+    ):
+        values = ", ".join(
+            f"{r['value']:g}% ({int(r['year'])})" for _, r in series.sort_values("year", kind="stable").iterrows()
+        )
+        parts.append(f"{dataset_label(dataset)}, {segment}: {values} ({measure}, {verification})")
+    return "; ".join(parts)
+
+
 def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per document industry: its best comparable figure, or "no comparable figure" with
     the nearest proxies named and why they do not compare.
@@ -276,11 +295,7 @@ def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
             if note := industry.segment_notes.get((str(latest["dataset"]), str(latest["segment"]))):
                 best += f" ({note})"
         proxies = mine.drop(index=comparable.index) if not comparable.empty else mine
-        named = "; ".join(
-            f"{dataset_label(r['dataset'])} {r['segment']} {r['value']:g}% ({int(r['year'])}, "
-            f"{r.get('measure', '') or 'measure not given'}, {r['verification']})"
-            for _, r in proxies.iterrows()
-        )
+        named = _proxies_text(proxies)
         why = (
             industry.proxy_note
             or "Different units (firms, hospitals, people), surveys or sources: compare within a survey only"

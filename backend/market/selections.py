@@ -186,12 +186,16 @@ def your_data_by_segment(user_rows: pd.DataFrame, builtin: pd.DataFrame | None =
 
 
 def investment_over_time(frame: pd.DataFrame) -> pd.DataFrame:
-    """Investment amounts in USD billion over every year the sources give (world and countries)."""
+    """Investment amounts in USD billion over every year the sources give: world totals, and the
+    measures that exist for one country only (the US lead in gen-AI investment). Private investment
+    by country is drawn by country instead (``investment_by_country``): its countries' one or two
+    points per report edition make no line, and six of them made the legend outgrow a phone's plot."""
     mask = (
         frame["metric"].isin(INVESTMENT_SERIES_METRICS)
         & (frame["segment_type"] == "all")
         & (frame["unit"] == "USD billion")
     )
+    mask &= ~(frame["metric"].isin(INVESTMENT_COUNTRY_METRICS) & (frame["geography"] != "World"))
     return frame.loc[mask].sort_values(["metric", "geography", "year"], kind="stable").reset_index(drop=True)
 
 

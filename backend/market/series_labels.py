@@ -7,6 +7,8 @@ import html
 import re
 import textwrap
 
+from backend.i18n import _
+
 # One colour per source, kept across every chart so a reader learns it once (AI Index style).
 DATASET_COLOURS: dict[str, str] = {
     "mckinsey_state_of_ai": "#1f4e79",
@@ -159,4 +161,18 @@ def source_markdown(sources: list) -> str:
         lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
         for caveat in getattr(source, "caveats", ()):
             lines.append(f"    - *Caveat:* {markdown_escape(caveat)}")
+    return "\n".join(lines)
+
+
+def best_figures_markdown(table: object) -> str:
+    """``industries.best_figures`` as a markdown list a reader sees whole (a table cuts its cells
+    after a few words): each industry with its best comparable figure or "no comparable figure",
+    and on the next line its nearest proxies and why they do not compare."""
+    lines = []
+    for _index, row in table.iterrows():
+        detail = _("Nearest proxies: {proxies}").format(proxies=markdown_escape(row["nearest proxies"]))
+        if why := str(row["why the proxies do not compare"]):
+            detail += ". " + _("*Not comparable:* {why}").format(why=markdown_escape(why))
+        lines.append(f"- **{markdown_escape(row['industry'])}: {markdown_escape(row['best comparable figure'])}**  ")
+        lines.append(f"  {detail}")
     return "\n".join(lines)

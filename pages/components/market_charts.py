@@ -59,8 +59,7 @@ def show_chart(
         key=f"{key}.download",
         icon=":material/download:",
     )
-    title = str(figure.layout.title.text or file_name)
-    return BriefingChart(title=title, figure=captioned, sources=sources, figures_count=len(rows))
+    return BriefingChart.of(captioned, sources, len(rows), fallback=file_name)
 
 
 # Widget key -> query-string name. Lists repeat the name (?source=a&source=b); years are "2017-2025".

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
-from backend.market.series_labels import dataset_label
+from backend.market.series_labels import best_figures_markdown, dataset_label
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
     briefing_download,
@@ -130,7 +130,7 @@ with best_tab:
         "statistic that asks every industry the same question. Where there is none, the nearest proxies "
         "and why they do not compare."
     )
-    st.dataframe(industries.best_figures(rows), hide_index=True, width="stretch", key="market.best_figures")
+    st.caption(best_figures_markdown(industries.best_figures(rows)))
 with ranking_tab:
     survey_names = pd.Series(
         [f"{dataset_label(d)} {int(y)}" for d, y in zip(by_industry["dataset"], by_industry["year"], strict=True)],
@@ -141,7 +141,12 @@ with ranking_tab:
     panels = survey_names.value_counts(sort=True).index.tolist()
     survey = st.selectbox("Survey", panels, key="market.industry_survey") if panels else None
     one = by_industry.loc[survey_names == survey]
-    chart(figures.build_industry_ranking(one), one, "market.industry_one", "ai_adoption_by_industry_one_survey.csv")
+    chart(
+        figures.build_industry_ranking(one, survey=survey or ""),
+        one,
+        "market.industry_one",
+        "ai_adoption_by_industry_one_survey.csv",
+    )
 with every_tab:
     chart(figures.build_industry_ranking(by_industry), by_industry, "market.industry", "ai_adoption_by_industry.csv")
 with coverage_tab:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from backend.config import load_settings, to_environment
-from backend.market import figures, findings, selections, store
+from backend.market import figures, findings, industries, selections, store
 from backend.market.briefing import BriefingChart, build_briefing_html, reproduce_link
 from backend.market.figure_layout import png_config, source_caption, with_source_caption
 
@@ -50,7 +50,7 @@ def data() -> pd.DataFrame:
 
 def _chart(rows: pd.DataFrame, figure) -> BriefingChart:
     captioned = with_source_caption(figure, rows)
-    return BriefingChart(str(figure.layout.title.text), captioned, store.sources_of(rows), len(rows))
+    return BriefingChart.of(captioned, store.sources_of(rows), len(rows))
 
 
 def _parse(html: str) -> _Page:
@@ -183,3 +183,19 @@ def test_public_url_is_a_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("LSM_PUBLIC_URL", "https://showcase.example.org/")
     assert load_settings(tmp_path / "none.toml").public_url == "https://showcase.example.org"
     assert to_environment(load_settings(tmp_path / "none.toml"))["LSM_PUBLIC_URL"] == "https://showcase.example.org"
+
+
+def test_briefing_titles_are_plain_text_and_each_chart_has_its_own(data):
+    by_industry = industries.industry_rows(data)
+    one = by_industry.loc[by_industry["dataset"] == "census_btos"]
+    charts = [
+        BriefingChart.of(figures.build_industry_ranking(one, survey="US Census BTOS 2026"), [], len(one)),
+        BriefingChart.of(figures.build_industry_ranking(by_industry), [], len(by_industry)),
+    ]
+    titles = [chart.title for chart in charts]
+    # Plotly's wrapped title carries <br> and escaped characters; a picker or heading would print them.
+    assert not any("<" in title or "&" in title for title in titles), titles
+    assert "in US Census BTOS 2026" in titles[0] and "ranked within each survey" in titles[1]
+    assert len(set(titles)) == len(titles), "the briefing and its picker tell the two rankings apart"
+    page = build_briefing_html(charts, generated=date(2026, 12, 1))
+    assert "&lt;br&gt;" not in page

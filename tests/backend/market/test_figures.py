@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from backend.market import figures, model_figures, selections, store
+from backend.market.figures import DISTINCT_COLOURS, colour_distance
 from backend.market.schema import validate_table
 from backend.market.series_labels import DATASET_COLOURS, SECONDARY_NOTES, measure_group  # noqa: F401
 
@@ -64,9 +65,19 @@ def test_each_line_has_its_own_colour(data):
         assert first.line.color == DATASET_COLOURS[first.meta["dataset"]], "a source's first line keeps its colour"
     investment = figures.build_investment_over_time(selections.investment_over_time(data))
     colours = [t.line.color for t in _data_traces(investment) if not t.meta["forecast"]]
-    assert len(colours) >= 7 and len(set(colours)) == len(colours), "seven AI Index series, seven colours"
+    assert len(colours) >= 6 and len(set(colours)) == len(colours), "six investment series, six colours"
+    closest = min(colour_distance(a, b) for i, a in enumerate(colours) for b in colours[i + 1 :])
+    assert closest >= DISTINCT_COLOURS, "no two lines in near-identical colours (AI Index dark red vs #9d0208)"
     names = [t.name.replace("<br>", " ").split(" · ")[0] for t in _data_traces(investment)]
-    assert "Stanford AI Index: corporate ai investment" in names and "Stanford AI Index: private ai investment" in names
+    # Each edition names the report, so the entry names the measure only: one line on a phone.
+    assert "Corporate AI investment" in names and "Private gen-AI investment" in names
+
+
+def test_investment_by_country_is_drawn_by_country_not_as_one_point_lines(data):
+    over_time = selections.investment_over_time(data)
+    assert not ((over_time["metric"] == "private_ai_investment") & (over_time["geography"] != "World")).any()
+    by_country = selections.investment_by_country(data)
+    assert {"United States", "China", "United Kingdom"} <= set(by_country["geography"])
 
 
 def test_secondary_points_are_hollow_and_explained(data):
@@ -298,3 +309,47 @@ def test_user_rows_beside_built_in_rows(data):
     by_segment = selections.your_data_by_segment(user, data)
     assert set(by_segment.loc[by_segment["dataset"] == "pulse", "segment"]) == {"Retail"}
     assert (by_segment["dataset"] == "census_btos").any(), "the built-in industry breakdown is added"
+
+
+def _time_series_charts(data) -> list:
+    charts = [
+        figures.build_adoption_over_time(rows)
+        for _, rows in selections.by_measure_group(selections.adoption_over_time(data))
+    ]
+    charts.append(figures.build_investment_over_time(selections.investment_over_time(data)))
+    charts.append(figures.build_spending_forecasts(selections.spending_forecasts(data)))
+    return charts
+
+
+def test_a_phones_legend_never_outgrows_the_plot(data):
+    from backend.market.figure_layout import LEGEND_CHARS, legend_height
+
+    for figure in _time_series_charts(data):
+        names = [str(t.name) for t in figure.data if t.showlegend is not False]
+        assert all(len(line) <= LEGEND_CHARS for name in names for line in name.split("<br>")), names
+        legend, plot = figure.layout.meta["legend_px"], figure.layout.meta["plot_px"]
+        assert legend == legend_height(names) and legend <= plot, figure.layout.title.text
+        # Room for the title, the plot (at least its legend's height), the year labels and the legend.
+        assert figure.layout.height >= figure.layout.margin.t + plot + legend
+        assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0, "the legend sits under the plot"
+
+
+def test_the_source_caption_adds_its_room_instead_of_squeezing_the_plot(data):
+    from backend.market.figure_layout import with_source_caption
+
+    rows = selections.adoption_by_segment(data, "country")
+    figure = figures.build_adoption_by_segment(rows, "country")
+    captioned = with_source_caption(figure, rows)
+    assert captioned.layout.margin.t > figure.layout.margin.t
+    assert captioned.layout.height - captioned.layout.margin.t == figure.layout.height - figure.layout.margin.t
+
+
+def test_the_secondary_note_under_bars_has_room_for_every_line(data):
+    from backend.market.figure_layout import NOTE_LINE_PX
+
+    rows = selections.adoption_by_segment(data, "country")
+    figure = figures.build_adoption_by_segment(rows, "country")
+    note = next(a for a in figure.layout.annotations if a.name == "secondary-note")
+    lines = note.text.count("<br>") + 1
+    assert lines >= 3 and figure.layout.margin.b >= lines * NOTE_LINE_PX + 12, "the note's last line was cut off"
+    assert note.y < 0 and note.yanchor == "top"

@@ -145,7 +145,8 @@ def test_each_adoption_line_names_its_change(data):
     figure = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
     names = [t.name.replace("<br>", " ") for t in figure.data if not (t.meta or {}).get("legend_key")]
     eurostat = next(n for n in names if n.startswith("Eurostat"))
-    assert eurostat.endswith("· +1.9 pp/yr (2021–2024)")
+    # The line's years are in its name, so the change says them once: a one-line entry on a phone.
+    assert eurostat == "Eurostat · 2021–2024 · +1.9\u00a0pp/yr"
     figure = figures.build_adoption_over_time(groups["Firms, size threshold not stated"])
     forecast = next(t for t in figure.data if (t.meta or {}).get("forecast"))
     assert "pp/yr" not in forecast.name, "a forecast line states no measured change"
@@ -158,3 +159,25 @@ def test_stated_rates_one_panel_per_unit(data):
     assert sum(len(t.x) for t in figure.data) == len(rows)
     cagr = next(t for t in figure.data if t.meta["unit"] == "percent CAGR")
     assert all("FORECAST by IDC" in point[2] for point in cagr.customdata)
+
+
+def test_every_seed_industry_shows_its_best_figure_or_none_with_proxies_and_why(data):
+    from backend.market.series_labels import best_figures_markdown
+
+    table = industries.best_figures(data)
+    assert list(table["industry"]) == [industry.label for industry in industries.DOCUMENT_INDUSTRIES]
+    finance = table.loc[table["industry"] == "Finance"].iloc[0]
+    assert finance["best comparable figure"].startswith("Statistics Canada, Finance and insurance: 30.6% in 2025")
+    healthcare = table.loc[table["industry"] == "Healthcare"].iloc[0]
+    assert healthcare["best comparable figure"] == "no comparable figure"
+    # Each proxy series once, its values in year order, with what it counts.
+    assert (
+        "AMA physicians survey, Healthcare: 38% (2023), 66% (2024) (physicians, secondary)"
+        in healthcare["nearest proxies"]
+    )
+    assert "Different units" in healthcare["why the proxies do not compare"]
+    shown = best_figures_markdown(table)
+    for _, row in table.iterrows():
+        assert f"**{row['industry']}: " in shown.replace("\\", "")
+    assert shown.count("Nearest proxies:") == len(table)
+    assert shown.count("no comparable figure") == (table["best comparable figure"] == "no comparable figure").sum()

@@ -85,8 +85,9 @@ def test_measure_choice_switches_the_adoption_chart_and_its_growth(app):
 
 
 def test_industries_are_ranked_and_missing_ones_named(app):
-    ranking = _figures(app)[0]
+    one_survey, ranking = _figures(app)[:2]
     assert "ranked within each survey" in _title(ranking)
+    assert "AI adoption by industry, in " in _title(one_survey), "the one-survey ranking names its survey"
     labels = {label.replace("<br>", " ") for trace in ranking["data"] for label in trace["y"]}
     assert "◆ Educational services (Education)" in labels
     coverage = _table(app, "industry", having="survey")
