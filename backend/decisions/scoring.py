@@ -245,8 +245,12 @@ def rank_use_cases(
         inputs = [_market_input(c, use_case, industries, normalised) for c in MARKET_INPUTS]
         figure = measured[use_case.id]
         if isinstance(figure, Feasibility):
-            inputs.append(ScoredInput(FEASIBILITY, round(feasible[use_case.id], 4), "0-1", feasible[use_case.id],
-                                      figure.evidence))  # fmt: skip
+            summary = _("p95 {p95:g} ms, {memory:g} MB, {where}").format(
+                p95=figure.p95_ms, memory=figure.memory_mb, where=_("CPU") if figure.on_cpu else _("accelerator")
+            )
+            inputs.append(
+                ScoredInput(FEASIBILITY, feasible[use_case.id], summary, feasible[use_case.id], figure.evidence)
+            )
         else:
             inputs.append(ScoredInput(FEASIBILITY, None, "", 0.0, "", missing_reason=figure))
         score = 100 * sum(weights.of(item.criterion) * item.normalised for item in inputs) / total
