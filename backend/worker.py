@@ -1,7 +1,7 @@
 """The worker's entry point: ``python -m backend.worker`` runs queued jobs of every kind.
 
 This is the one place that knows which kinds exist: it lists each kind (classifier training,
-chat tuning and batch inference, each declared beside its own code as a ``JobKind``) and hands
+chat tuning, batch inference and use-case measurement, each declared beside its own code as a ``JobKind``) and hands
 their handlers to the generic worker in ``backend.jobs``.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from backend.config import Settings
+from backend.decisions.measure import MEASURE_KIND
 from backend.inference.batch import BATCH_KIND
 from backend.jobs import worker
 from backend.jobs.kinds import JobKind, handlers_of
@@ -17,7 +18,7 @@ from backend.jobs.worker import Handlers
 from backend.training.chat.studio import CHAT_KIND
 from backend.training.classifier.studio import CLASSIFIER_KIND
 
-KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, BATCH_KIND)
+KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, BATCH_KIND, MEASURE_KIND)
 HANDLERS: Handlers = handlers_of(KINDS)
 
 

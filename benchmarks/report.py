@@ -174,12 +174,48 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def recorded_figures(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Our path's figures per task in the shape ``backend.decisions.speed.SpeedRecord`` reads: the
+    app's prioritiser and cost calculator fall back on them where this server has measured nothing.
+
+    Throughput is one request at a time (1000 / p50), as the app's own measurement counts it; the
+    benchmark's batch throughput is a different pace.
+    """
+    environment = results["environment"]
+    when = environment["date_utc"].replace(" UTC", "").replace(" ", "T") + ":00Z"
+    records = []
+    for result in results.get("inference", []):
+        ours = result["ours"]
+        memory = (ours.get("delta_rss_mb") or 0.0) + (ours.get("gpu_peak_mb") or 0.0)
+        records.append(
+            {
+                "task": result["task"],
+                "model": result["model"],
+                "latency_p50_ms": ours["latency_p50_ms"],
+                "latency_p95_ms": ours["latency_p95_ms"],
+                "throughput": round(1000 / ours["latency_p50_ms"], 3) if ours["latency_p50_ms"] else 0.0,
+                "unit": "request",
+                "peak_memory_mb": round(memory, 1),
+                "device": environment["device"],
+                "machine": f"{environment['cpu']}, {environment['cpu_cores']} cores",
+                "measured_at": when,
+                "origin": "benchmark",
+                "method": f"benchmark ({results['profile']['name']} mode), ours ({ours['settings']}); "
+                "throughput = 1000 / p50; memory = resident memory the load and run added",
+            }
+        )
+    return records
+
+
 def write_results(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``<mode>-<device kind>.json`` and ``.md`` into ``out_dir``; returns both paths."""
+    """Write ``<mode>-<device kind>.json`` and ``.md`` into ``out_dir`` (and the app's
+    ``recorded-<mode>-<device kind>.json``, which is kept in git); returns the first two paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{results['profile']['name']}-{results['environment']['device_kind']}"
     json_path = out_dir / f"{stem}.json"
     markdown_path = out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     markdown_path.write_text(render_markdown(results), encoding="utf-8")
+    recorded = {"records": recorded_figures(results)}
+    (out_dir / f"recorded-{stem}.json").write_text(json.dumps(recorded, indent=2, ensure_ascii=False), encoding="utf-8")
     return json_path, markdown_path

@@ -32,6 +32,8 @@ section { border-top: 1px solid #ddd; margin-top: 2em; padding-top: 1em; page-br
 .summary li { margin: 0.35em 0; }
 .summary .source { color: #333; font-size: 0.85em; }
 .subtitle { color: #444; font-size: 0.9em; margin: 0.2em 0 0 0; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 """
 _TAG = re.compile(r"<[^>]+>")
 
@@ -55,6 +57,35 @@ class BriefingChart:
 def plain_text(markup: str) -> str:
     """Plotly label markup as one line of plain text: line breaks become spaces, tags go, entities are decoded."""
     return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
+
+
+@dataclass(frozen=True)
+class BriefingTable:
+    """One table of the briefing (a ranking, a cost table): plain text cells, escaped when written.
+
+    ``citations`` are (label, address) pairs listed under the table; an address that is not
+    http(s) is printed as text, never linked.
+    """
+
+    title: str
+    caption: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    citations: tuple[tuple[str, str], ...] = ()
+
+
+def _table_html(number: int, table: BriefingTable) -> str:
+    head = "".join(f"<th>{_e(cell)}</th>" for cell in table.header)
+    body = "\n".join("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
+    cited = "\n".join(
+        f'<li>{_e(label)}: <a href="{_e(url)}">{_e(url)}</a></li>' if _URL.match(url or "") else f"<li>{_e(label)}</li>"
+        for label, url in table.citations
+    )
+    sources = f'<div class="sources"><ol>\n{cited}\n</ol></div>' if cited else ""
+    return (
+        f'<section id="table-{number}">\n<h2>{_e(table.title)}</h2>\n<p class="subtitle">{_e(table.caption)}</p>\n'
+        f"<table>\n<tr>{head}</tr>\n{body}\n</table>\n{sources}\n</section>"
+    )
 
 
 def reproduce_link(public_url: str, page_url: str, query: str) -> str:
@@ -126,6 +157,7 @@ def build_briefing_html(
     link: str = "",
     title: str = "AI market and adoption briefing",
     findings: list[Finding] | None = None,
+    tables: list[BriefingTable] | None = None,
 ) -> str:
     """The briefing as one HTML document.
 
@@ -136,6 +168,7 @@ def build_briefing_html(
         link: an http(s) address that reproduces the page with these filters (left out otherwise).
         title: the document title.
         findings: the key findings (``findings.key_findings``) for the one-screen summary at the top.
+        tables: tables after the charts (the Applications page's ranking, weights and costs).
 
     Returns:
         A complete HTML document with plotly.js inlined once and no external script.
@@ -179,6 +212,7 @@ def build_briefing_html(
 <p class="meta">Hollow markers, dotted lines and hatched bars are figures found only in third-party summaries;
 dashed lines are forecasts, named with their publisher. Surveys count different things: compare within a line or panel.</p>
 {"".join(sections)}
+{"".join(_table_html(number, table) for number, table in enumerate(tables or [], start=len(charts) + 1))}
 </body>
 </html>
 """

@@ -104,9 +104,14 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
     DocumentIndustry(
         "autonomous-driving",
         "Autonomous driving and transport",
-        {"census_btos": ("Transportation and warehousing",), "china_ai_industry": (L2_CARS,)},
+        {
+            "census_btos": ("Transportation and warehousing",),
+            "china_ai_industry": (L2_CARS,),
+            "ai_spending_forecasts": ("Transportation and leisure",),
+        },
         proxy_note="Transportation and warehousing firms; no survey measures autonomous-driving adoption itself",
         segment_notes={
+            ("ai_spending_forecasts", "Transportation and leisure"): "IDC's transportation and leisure group",
             (
                 "china_ai_industry",
                 L2_CARS,
@@ -122,6 +127,7 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             "statcan_ai_use": ("Information and cultural industries",),
             "eurostat_isoc_eb_ai": ("Information and communication",),
             "korea_ai_adoption": ("Information and communications",),
+            "ai_spending_forecasts": ("Transportation and leisure",),
         },
         proxy_note="Sectors that include media; none measures media alone",
     ),

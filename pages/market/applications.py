@@ -1,8 +1,12 @@
-"""Applications by industry: use cases named by the source documents, the AI tasks they need, and search."""
+"""Applications by industry: use cases named by the source documents, the AI tasks they need, which
+use cases first (the prioritiser), what running them costs (the calculator), and search."""
 
 import streamlit as st
 
+from backend.decisions import scoring, speed
+from backend.i18n import _, current_language
 from backend.use_cases import catalogue, figures, matrix
+from pages.components import prioritiser
 from pages.components import use_cases as use_cases_view
 from pages.components.errors import user_errors
 
@@ -45,6 +49,38 @@ if selected:
     use_cases_view.show_demo_links(selected)
 else:
     st.info("No use case matches these filters. Clear one to see more.", icon=":material/filter_alt_off:")
+
+st.subheader(_("Which use cases first, and what would running them cost?"))
+st.markdown(
+    _(
+        "Each use case above scored from its industry's cited adoption, growth and money flowing in, and the "
+        "measured speed and memory of the demo model that does its tasks on this server. Set the weights; every "
+        "input is cited or measured, and a missing one counts 0."
+    )
+)
+prioritiser.restore_state()
+weights = prioritiser.show_weights()
+speed_figures = speed.speed_by_task()
+titles = prioritiser.titles_of(selected, current_language())
+ranking_tab, sensitivity_tab, cost_tab, measure_tab = st.tabs(
+    [_("Ranking"), _("Sensitivity"), _("Cost and capacity"), _("Measure")]
+)
+ranking = None
+with user_errors():
+    ranking = scoring.rank_use_cases(selected, prioritiser.market_inputs(), speed_figures, weights)
+if ranking is not None and ranking.rows:
+    with ranking_tab:
+        prioritiser.show_ranking(ranking)
+    with sensitivity_tab:
+        view = prioritiser.show_sensitivity(selected, speed_figures, weights, titles)
+    with cost_tab:
+        estimates = prioritiser.show_calculator(speed_figures)
+    query = prioritiser.save_state(prioritiser.defaults())
+    prioritiser.show_briefing(ranking, view, titles, estimates, query)
+elif ranking is not None:
+    ranking_tab.info(_("No use case matches these filters. Clear one to see more."), icon=":material/filter_alt_off:")
+with measure_tab:
+    prioritiser.show_measure_action()
 
 st.subheader("Search the catalogue")
 query, model_ref = use_cases_view.show_search_box()

@@ -56,7 +56,8 @@ def _captions(app: AppTest) -> str:
 def test_page_shows_heatmap_maturity_chart_table_and_demo_links():
     app = _open()
     assert [title.value for title in app.title] == ["Applications by industry"]
-    assert len(app.get("plotly_chart")) == 2
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert charts[:2] == ["applications.heatmap", "applications.maturity_chart"]  # the prioritiser's follow
     table = app.dataframe[0].value
     assert len(table) == len(CATALOGUE)
     assert "Fraud detection" in set(table["use case"])

@@ -1,0 +1,214 @@
+"""The prioritiser and the calculator as a board sees them: tables, charts and briefing sections.
+
+Pure functions from a ``Ranking``, a ``Sensitivity`` and ``CostEstimate``s to pandas tables (plain
+text cells, for ``st.dataframe``), plotly figures (each carries its provenance in its subtitle, so
+an exported PNG still says where its numbers come from) and ``BriefingTable``s for the HTML briefing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from backend.decisions.cost import CostEstimate
+from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, Ranking, Sensitivity, Weights
+from backend.i18n import _, current_language
+from backend.market.briefing import BriefingTable
+from backend.market.figure_layout import base_layout
+from backend.use_cases import vocabulary as vocab
+
+TOP_SHOWN = 10
+_COLOURS = {"adoption": "#1f4e79", "growth": "#2e86c1", "investment": "#8e44ad", "feasibility": "#27ae60"}
+_SERIES = ("#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#2e86c1")
+
+
+def weights_text(weights: Weights) -> str:
+    """The weights in words, e.g. 'Adoption level 3, Adoption growth 2, ...'."""
+    return ", ".join(f"{_(CRITERION_LABELS[c])} {weights.of(c)}" for c in CRITERIA)
+
+
+def _industry(key: str, language: str) -> str:
+    return vocab.find_term(vocab.INDUSTRIES, key).label(language)
+
+
+def _cell(item) -> str:
+    if item.raw is None:
+        return _("missing ({reason}): 0").format(reason=item.missing_reason)
+    if item.criterion == FEASIBILITY:
+        return f"{item.normalised:.2f} ({item.unit})"
+    raw = f"{item.raw:g} {item.unit}".strip()
+    return f"{raw} → {item.normalised:.2f}"
+
+
+def ranking_table(ranking: Ranking, language: str | None = None) -> pd.DataFrame:
+    """One row per use case: rank, score, industry and each input (raw value -> 0-1 value)."""
+    language = language or current_language()
+    rows = []
+    for row in ranking.rows:
+        record = {
+            _("rank"): row.rank,
+            _("score"): round(row.score, 1),
+            _("use case"): row.title(language),
+            _("industry"): _industry(row.industry, language),
+        }
+        record.update({_(CRITERION_LABELS[item.criterion]): _cell(item) for item in row.inputs})
+        rows.append(record)
+    return pd.DataFrame(rows)
+
+
+def citations(ranking: Ranking, limit: int | None = None) -> list[tuple[str, str]]:
+    """Every input's source or measurement behind the ranked rows (first ``limit`` rows), once each."""
+    found: dict[tuple[str, str], None] = {}
+    for row in ranking.rows[:limit]:
+        for item in row.inputs:
+            if item.evidence:
+                found[(f"{_(CRITERION_LABELS[item.criterion])}: {item.evidence}", item.url)] = None
+    return list(found)
+
+
+def build_ranking_chart(ranking: Ranking, language: str | None = None, top: int = TOP_SHOWN) -> go.Figure:
+    """The first ``top`` use cases' scores as stacked bars: what each weighted input contributes."""
+    language = language or current_language()
+    rows = list(ranking.rows[:top])[::-1]
+    total = sum(ranking.weights.of(c) for c in CRITERIA)
+    labels = [f"{row.rank}. {row.title(language)}" for row in rows]
+    figure = go.Figure()
+    for criterion in CRITERIA:
+        figure.add_bar(
+            y=labels,
+            x=[100 * ranking.weights.of(criterion) * row.input(criterion).normalised / total for row in rows],
+            name=_(CRITERION_LABELS[criterion]),
+            orientation="h",
+            marker_color=_COLOURS[criterion],
+            hovertemplate="%{y}: %{x:.1f}<extra>" + _(CRITERION_LABELS[criterion]) + "</extra>",
+        )
+    base_layout(
+        figure,
+        _("Use cases ranked: the top {n}").format(n=len(rows)),
+        _("Weights: {weights}. Score 0-100; missing inputs count 0.").format(weights=weights_text(ranking.weights)),
+    )
+    figure.update_layout(
+        barmode="stack",
+        height=140 + 34 * len(rows),
+        legend={"orientation": "h", "y": -0.12, "x": 0},
+        xaxis={"title": _("score"), "range": [0, 100]},
+        yaxis={"automargin": True},
+    )
+    return figure
+
+
+def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.Figure:
+    """Each use case that is ever in the top five: its rank as the chosen weight moves 0-10."""
+    figure = go.Figure()
+    for number, (use_case, ranks) in enumerate(view.ranks.items()):
+        figure.add_scatter(
+            x=list(view.values),
+            y=[rank or None for rank in ranks],
+            mode="lines+markers",
+            name=titles.get(use_case, use_case),
+            line={"color": _SERIES[number % len(_SERIES)]},
+            hovertemplate="%{fullData.name}: " + _("rank") + " %{y} (" + _("weight") + " %{x})<extra></extra>",
+        )
+    label = _(CRITERION_LABELS[view.criterion])
+    base_layout(
+        figure,
+        _("How the top five change with the weight of {name}").format(name=label),
+        _("The other weights held; rank 1 at the top."),
+    )
+    figure.update_layout(
+        height=460,
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+        xaxis={"title": _("weight of {name}").format(name=label), "dtick": 1},
+        yaxis={"title": _("rank"), "autorange": "reversed", "range": [10.5, 0.5], "dtick": 1},
+    )
+    figure.add_hrect(y0=0.5, y1=5.5, fillcolor="#27ae60", opacity=0.07, line_width=0)
+    return figure
+
+
+def sensitivity_table(view: Sensitivity, titles: Mapping[str, str]) -> pd.DataFrame:
+    """The top five at each weight, as text (what the chart draws)."""
+    return pd.DataFrame(
+        [
+            {_("weight"): value, _("top five"): " · ".join(titles.get(key, key) for key in top)}
+            for value, top in zip(view.values, view.tops, strict=True)
+        ]
+    )
+
+
+def cost_table(estimates: Iterable[CostEstimate]) -> pd.DataFrame:
+    """The calculator's answers, one row per task model, with where each figure comes from."""
+    return pd.DataFrame(
+        [
+            {
+                _("task"): e.task,
+                _("model"): e.model,
+                _("requests per hour"): round(e.requests_per_hour, 1),
+                _("p95 latency (ms)"): round(e.latency_p95_ms, 1),
+                _("price per hour"): e.price_per_hour,
+                _("cost per 1,000 requests"): round(e.cost_per_1000, 6),
+                _("machines for the demand"): e.machines,
+                _("source"): e.provenance,
+            }
+            for e in estimates
+        ]
+    )
+
+
+def build_cost_chart(estimates: list[CostEstimate]) -> go.Figure:
+    """Cost per 1,000 requests per task model (log axis: tasks differ by orders of magnitude)."""
+    figure = go.Figure()
+    figure.add_bar(
+        x=[e.cost_per_1000 for e in estimates],
+        y=[f"{e.task} ({e.origin})" for e in estimates],
+        orientation="h",
+        marker_color=["#7f8c8d" if e.origin == "estimate" else "#1f4e79" for e in estimates],
+        hovertemplate="%{y}: %{x:.4g}<extra></extra>",
+    )
+    price = estimates[0].price_per_hour if estimates else 0
+    sources = "; ".join(dict.fromkeys(e.provenance for e in estimates))
+    base_layout(
+        figure,
+        _("Cost per 1,000 requests at {price:g} an hour").format(price=price),
+        _("One machine, one request at a time. {sources}").format(sources=sources),
+    )
+    figure.update_layout(height=200 + 40 * len(estimates), xaxis={"type": "log", "title": _("cost per 1,000 requests")},
+                         yaxis={"automargin": True})  # fmt: skip
+    return figure
+
+
+def briefing_tables(
+    ranking: Ranking, view: Sensitivity, titles: Mapping[str, str], estimates: list[CostEstimate]
+) -> list[BriefingTable]:
+    """The ranking, the sensitivity view and the cost table as briefing sections, with their sources."""
+    table = ranking_table(ranking).head(TOP_SHOWN)
+    costs = cost_table(estimates)
+    sensitivity = sensitivity_table(view, titles)
+    normalisation = _(
+        "Market inputs min-max over the industries with the figure; feasibility the mean of latency and "
+        "memory (log-scale min-max) and CPU-only; missing inputs count 0; score = weighted mean x 100."
+    )
+    return [
+        BriefingTable(
+            _("Use cases ranked (weights: {weights})").format(weights=weights_text(ranking.weights)),
+            normalisation,
+            tuple(str(c) for c in table.columns),
+            tuple(tuple(str(v) for v in row) for row in table.itertuples(index=False)),
+            tuple(citations(ranking, TOP_SHOWN)),
+        ),
+        BriefingTable(
+            _("Sensitivity: the top five as the weight of {name} moves").format(
+                name=_(CRITERION_LABELS[view.criterion])
+            ),
+            _("The other weights as above."),
+            tuple(str(c) for c in sensitivity.columns),
+            tuple(tuple(str(v) for v in row) for row in sensitivity.itertuples(index=False)),
+        ),
+        BriefingTable(
+            _("Cost and capacity per use-case model"),
+            _("One machine serving one request at a time; each figure names its machine, device and date."),
+            tuple(str(c) for c in costs.columns),
+            tuple(tuple(str(v) for v in row) for row in costs.itertuples(index=False)),
+        ),
+    ]

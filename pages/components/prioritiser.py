@@ -1,0 +1,281 @@
+"""Widgets of the use-case prioritiser and the cost calculator (Applications page): weights, the
+ranked table, the sensitivity chart, the calculator, the "measure this use case" job, the briefing.
+
+Every choice lives in the page address (``?wa=3&wg=2&wi=2&wf=3&sens=growth&price=0.4...``), so a
+link reproduces the ranking and the costs; a value in the address that a widget does not offer
+is dropped. Figures are read at each run: a measurement finished a moment ago counts at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from backend.decisions import cost, industry_inputs, measure, review, scoring, speed
+from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, Weights
+from backend.i18n import _
+from backend.jobs import manage, tables
+from backend.market import briefing
+from backend.market.figure_layout import png_config
+from backend.models.resolve import catalogue as models
+from backend.text_safety import plain_markdown
+from backend.use_cases.catalogue import UseCase
+from pages.components import job_monitor, market_charts
+from pages.components.auth import current_owner
+from pages.components.errors import user_errors
+
+KEY = "applications.prioritiser"
+# Widget key -> name in the page address.
+QUERY_NAMES: dict[str, str] = {
+    **{f"{KEY}.weight.{criterion}": f"w{criterion[0]}" for criterion in CRITERIA},
+    f"{KEY}.sensitivity": "sens",
+    f"{KEY}.price": "price",
+    f"{KEY}.demand": "demand",
+    f"{KEY}.hardware": "hw",
+}
+NO_ESTIMATE = ""
+ESTIMATE_HARDWARE: tuple[str, ...] = (NO_ESTIMATE, "NVIDIA T4", "NVIDIA L4", "NVIDIA A100", "NVIDIA H100")
+_DEFAULT_PRICE = 0.40
+
+
+@st.cache_data(show_spinner=False)
+def market_inputs() -> dict[str, industry_inputs.IndustryInputs]:
+    """Each industry's cited market inputs (the shipped tables do not change while the app runs)."""
+    return industry_inputs.industry_inputs(market_charts.market_data())
+
+
+def _parsed(name: str, text: str) -> object | None:
+    try:
+        if name.startswith("w"):
+            value = int(text)
+            return value if scoring.WEIGHT_RANGE[0] <= value <= scoring.WEIGHT_RANGE[1] else None
+        if name == "sens":
+            return text if text in CRITERIA else None
+        if name == "price":
+            return cost.check_price(float(text))
+        if name == "demand":
+            value = int(text)
+            return value if 0 <= value <= cost.MAX_DEMAND_PER_HOUR else None
+        return text if text in ESTIMATE_HARDWARE else None
+    except (ValueError, TypeError, cost.InvalidInputError):
+        return None
+
+
+def restore_state() -> None:
+    """Start each widget from the page address (once per session), dropping values it does not offer."""
+    for key, name in QUERY_NAMES.items():
+        if key not in st.session_state and name in st.query_params:
+            value = _parsed(name, st.query_params.get(name, ""))
+            if value is not None:
+                st.session_state[key] = value
+
+
+def save_state(defaults: dict[str, object]) -> str:
+    """Write the choices that differ from their defaults into the address; returns that query."""
+    wanted = {
+        name: str(st.session_state[key])
+        for key, name in QUERY_NAMES.items()
+        if key in st.session_state and st.session_state[key] != defaults.get(key)
+    }
+    for name in QUERY_NAMES.values():
+        if name in wanted and st.query_params.get(name) != wanted[name]:
+            st.query_params[name] = wanted[name]
+        elif name not in wanted and name in st.query_params:
+            del st.query_params[name]
+    return urlencode(wanted)
+
+
+def show_weights() -> Weights:
+    """One slider per criterion; returns the weights."""
+    columns = st.columns(len(CRITERIA))
+    values = {}
+    for column, criterion in zip(columns, CRITERIA, strict=True):
+        with column:
+            values[criterion] = st.slider(
+                _(CRITERION_LABELS[criterion]),
+                *scoring.WEIGHT_RANGE,
+                value=Weights().of(criterion),
+                key=f"{KEY}.weight.{criterion}",
+            )
+    return Weights(**values)
+
+
+def defaults() -> dict[str, object]:
+    """Each widget's starting value (left out of the address)."""
+    return {
+        **{f"{KEY}.weight.{c}": Weights().of(c) for c in CRITERIA},
+        f"{KEY}.sensitivity": CRITERIA[-1],
+        f"{KEY}.price": _DEFAULT_PRICE,
+        f"{KEY}.demand": 0,
+        f"{KEY}.hardware": NO_ESTIMATE,
+    }
+
+
+def show_ranking(ranking: scoring.Ranking) -> None:
+    """The ranking chart (PNG export keeps its weights), the full table, and every citation."""
+    st.plotly_chart(
+        review.build_ranking_chart(ranking), key=f"{KEY}.ranking_chart", width="stretch",
+        config=png_config("use_case_ranking.png"),
+    )  # fmt: skip
+    st.dataframe(review.ranking_table(ranking), hide_index=True, key=f"{KEY}.ranking_table", height=320)
+    st.caption(
+        _(
+            "Normalisation: market inputs min-max over the industries with the figure (lowest 0, highest 1); "
+            "feasibility is the mean of latency and memory (log-scale min-max, best 1) and CPU-only (1 or 0); "
+            "a missing input counts 0. Score = weighted mean x 100."
+        )
+    )
+    cited = review.citations(ranking)
+    with st.expander(_("Sources and measurements ({n})").format(n=len(cited)), icon=":material/menu_book:"):
+        for label, url in cited:
+            st.text(f"{label} {url}".strip())
+
+
+def show_sensitivity(use_cases: tuple[UseCase, ...], speed_figures, weights: Weights, titles) -> scoring.Sensitivity:
+    """Pick a weight; the chart shows the top five's ranks as it moves 0-10."""
+    criterion = st.selectbox(
+        _("Move the weight of"),
+        CRITERIA,
+        index=len(CRITERIA) - 1,
+        format_func=lambda c: _(CRITERION_LABELS[c]),
+        key=f"{KEY}.sensitivity",
+    )
+    view = scoring.sensitivity(use_cases, market_inputs(), speed_figures, weights, criterion)
+    st.plotly_chart(
+        review.build_sensitivity_chart(view, titles), key=f"{KEY}.sensitivity_chart", width="stretch",
+        config=png_config("use_case_sensitivity.png"),
+    )  # fmt: skip
+    with st.expander(_("The top five at each weight"), icon=":material/table_rows:"):
+        st.dataframe(review.sensitivity_table(view, titles), hide_index=True, key=f"{KEY}.sensitivity_table")
+    return view
+
+
+def show_calculator(speed_figures: dict[str, speed.SpeedRecord]) -> list[cost.CostEstimate]:
+    """Price, demand and (optionally) hardware not at hand; the cost table and chart."""
+    left, middle, right = st.columns(3)
+    with left:
+        price = st.number_input(
+            _("Price per machine-hour"), min_value=0.0, max_value=cost.MAX_PRICE_PER_HOUR, value=_DEFAULT_PRICE,
+            step=0.05, format="%.2f", key=f"{KEY}.price",
+        )  # fmt: skip
+    with middle:
+        demand = st.number_input(
+            _("Requests per hour to serve"), min_value=0, max_value=cost.MAX_DEMAND_PER_HOUR, value=0, step=1000,
+            key=f"{KEY}.demand",
+        )  # fmt: skip
+    with right:
+        hardware = st.selectbox(
+            _("Estimate for hardware not at hand"), ESTIMATE_HARDWARE, key=f"{KEY}.hardware",
+            format_func=lambda name: name or _("none (figures as measured)"),
+        )  # fmt: skip
+    records = list(speed_figures.values())
+    if hardware:
+        estimated = [speed.estimate_on(record, hardware) for record in records]
+        skipped = [r.task for r, e in zip(records, estimated, strict=True) if e is None]
+        records = [e for e in estimated if e is not None]
+        if skipped:
+            st.info(
+                _("No estimate for {tasks}: their figure has no bandwidth reading (measure them here first).").format(
+                    tasks=", ".join(skipped)
+                ),
+                icon=":material/info:",
+            )
+    estimates: list[cost.CostEstimate] = []
+    with user_errors():
+        estimates = [cost.cost_of(record, price, int(demand)) for record in records]
+    if estimates:
+        st.dataframe(review.cost_table(estimates), hide_index=True, key=f"{KEY}.cost_table")
+        st.plotly_chart(
+            review.build_cost_chart(estimates), key=f"{KEY}.cost_chart", width="stretch",
+            config=png_config("use_case_costs.png"),
+        )  # fmt: skip
+        st.caption(
+            _(
+                "Requests per hour = throughput x 3,600 (one request at a time); cost per 1,000 = price / requests "
+                "per hour x 1,000; machines = demand / requests per hour, rounded up. Estimates scale a figure by "
+                "memory bandwidth (data sheet) and are marked as such."
+            )
+        )
+    else:
+        st.info(_("No speed figure yet: measure a use case below."), icon=":material/speed:")
+    return estimates
+
+
+def show_measure_action() -> None:
+    """Pick a task (its default model), queue a measurement, and follow the newest one live."""
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    with left:
+        task = st.selectbox(_("Task to measure"), measure.MEASURED_TASKS, key=f"{KEY}.measure_task")
+    model_ref = models.default_model(task).hub_id
+    with right:
+        clicked = st.button(_("Measure this use case"), key=f"{KEY}.measure", icon=":material/speed:")
+    st.caption(
+        _("Runs {model} on a fixed set of inputs in the background, one request at a time.").format(model=model_ref)
+    )
+    if clicked:
+        with user_errors():
+            job = measure.submit_measure_job(measure.MeasureRequest(task, model_ref), owner=current_owner())
+            st.session_state[f"{KEY}.measure_job"] = job.id
+            job_monitor.start_worker_if_needed()
+    jobs: list = []
+    with user_errors():
+        jobs = measure.list_measure_jobs(current_owner())
+    if not jobs:
+        return
+    newest = jobs[0]
+    if newest.is_finished:
+        if newest.status == "failed":
+            st.error(plain_markdown(newest.error or _("The measurement failed.")), icon=":material/error:")
+        else:
+            st.success(_("Last measurement: {title}, {status}.").format(title=newest.title, status=newest.status),
+                       icon=":material/check_circle:")  # fmt: skip
+    else:
+        job_monitor.show_live(newest.id, f"{KEY}.measure", _show_measure_status, _("Cancel"), _("Cancelling."))
+
+
+def _show_measure_status(view: manage.JobView) -> None:
+    job = view.job
+    if job.status == "queued":
+        job_monitor.show_queue_wait(view, _("Waiting for the worker: {ahead}."))
+    elif job.total_steps:
+        st.progress(job.progress, text=tables.progress_text(job))
+    else:
+        st.progress(0.0, text=_("Loading the model…"))
+
+
+def show_briefing(
+    ranking: scoring.Ranking,
+    view: scoring.Sensitivity,
+    titles: dict[str, str],
+    estimates: list[cost.CostEstimate],
+    query: str,
+) -> None:
+    """The HTML briefing of the ranking, its weights, the sensitivity view and the cost table."""
+    charts = [
+        briefing.BriefingChart(_("Use cases ranked"), review.build_ranking_chart(ranking)),
+        briefing.BriefingChart(_("Sensitivity"), review.build_sensitivity_chart(view, titles)),
+    ]
+    if estimates:
+        charts.append(briefing.BriefingChart(_("Cost per 1,000 requests"), review.build_cost_chart(estimates)))
+
+    def build() -> str:
+        return briefing.build_briefing_html(
+            charts,
+            generated=datetime.now(UTC),
+            filters=review.weights_text(ranking.weights),
+            link=market_charts.page_link(query),
+            title=_("Which AI use cases first, and what they cost"),
+            tables=review.briefing_tables(ranking, view, titles, estimates),
+        )
+
+    st.download_button(
+        _("Download briefing (HTML, self-contained)"), data=build, file_name="use_case_priorities.html",
+        mime="text/html", key=f"{KEY}.briefing", icon=":material/description:", on_click="ignore",
+    )  # fmt: skip
+
+
+def titles_of(use_cases: tuple[UseCase, ...], language: str) -> dict[str, str]:
+    """Use-case id -> title in ``language``."""
+    return {use_case.id: use_case.title(language) for use_case in use_cases}

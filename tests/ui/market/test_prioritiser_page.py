@@ -1,0 +1,87 @@
+"""The Applications page's prioritiser and calculator: weights change the order, state lives in
+the address, and a bad address value is dropped rather than shown."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from backend.decisions import industry_inputs, scoring, speed
+from backend.market.store import load_market_data
+from backend.use_cases.catalogue import load_catalogue
+from tests.support.paths import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "app.py")
+PAGE = "pages/market/applications.py"
+KEY = "applications.prioritiser"
+
+
+def _open(query: dict[str, str] | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    app.switch_page(PAGE)
+    for name, value in (query or {}).items():
+        app.query_params[name] = value
+    return _checked(app.run())
+
+
+def _checked(app: AppTest) -> AppTest:
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _table_with(app: AppTest, column: str):
+    # AppTest does not expose a dataframe's key; each of the prioritiser's tables has a column of its own.
+    return next(frame.value for frame in app.dataframe if column in frame.value.columns)
+
+
+def _ranked_titles(app: AppTest) -> list[str]:
+    return list(_table_with(app, "rank")["use case"])
+
+
+def _expected(weights: scoring.Weights) -> list[str]:
+    use_cases = load_catalogue().use_cases
+    market = industry_inputs.industry_inputs(load_market_data())
+    ranking = scoring.rank_use_cases(use_cases, market, speed.speed_by_task(), weights)
+    return [row.title_en for row in ranking.rows]
+
+
+def test_the_ranking_shown_is_the_backends_at_the_default_weights():
+    app = _open()
+    assert _ranked_titles(app) == _expected(scoring.Weights())
+    keys = [chart.key for chart in app.get("plotly_chart")]
+    assert {f"{KEY}.ranking_chart", f"{KEY}.sensitivity_chart", f"{KEY}.cost_chart"} <= set(keys)
+    costs = _table_with(app, "requests per hour")
+    assert set(costs["task"]) == set(speed.speed_by_task())
+    assert all("benchmark record" in source or "measured" in source for source in costs["source"])
+
+
+def test_moving_the_weights_reorders_the_use_cases_and_writes_the_address():
+    app = _open()
+    for criterion in ("adoption", "growth", "investment"):
+        app.slider(key=f"{KEY}.weight.{criterion}").set_value(0)
+    app.slider(key=f"{KEY}.weight.feasibility").set_value(10)
+    app = _checked(app.run())
+    titles = _ranked_titles(app)
+    assert titles == _expected(scoring.Weights(0, 0, 0, 10))
+    assert titles[0] != _expected(scoring.Weights())[0]
+    assert (app.query_params["wa"], app.query_params["wf"]) == ("0", "10")
+
+
+def test_the_address_restores_the_weights_price_and_sensitivity():
+    app = _open({"wa": "10", "wg": "0", "wi": "0", "wf": "0", "price": "2.5", "sens": "growth"})
+    assert _ranked_titles(app) == _expected(scoring.Weights(10, 0, 0, 0))
+    assert app.number_input(key=f"{KEY}.price").value == 2.5
+    assert app.selectbox(key=f"{KEY}.sensitivity").value == "growth"
+    chart = next(c for c in app.get("plotly_chart") if c.key == f"{KEY}.sensitivity_chart")
+    assert "Adoption growth" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    costs = _table_with(app, "requests per hour")
+    assert set(costs["price per hour"]) == {2.5}
+
+
+def test_a_bad_address_value_is_dropped_not_shown():
+    app = _open({"wa": "99", "price": "<b>free</b>", "hw": "<script>"})
+    assert app.slider(key=f"{KEY}.weight.adoption").value == scoring.Weights().adoption
+    assert app.number_input(key=f"{KEY}.price").value == 0.40
+    assert _ranked_titles(app) == _expected(scoring.Weights())
