@@ -85,7 +85,8 @@ def open_pair(
     return store.open_pair(owner, task, prompt, model_a, model_b, settings)
 
 
-StartStream = Callable[[str], Iterable[str]]
+# Given a side ("A" or "B") and the hidden model's reference, a stream of its reply's text.
+StartStream = Callable[[str, str], Iterable[str]]
 
 
 def answer_pair(
@@ -98,8 +99,9 @@ def answer_pair(
     """Let both hidden models answer the pair's prompt at once and store their replies.
 
     Args:
-        start_stream: given a hidden model's reference, a stream of its reply's text; raises
-            ``ShowcaseError`` when the model cannot start (not downloaded, out of memory...).
+        start_stream: given a side and the hidden model's reference, a stream of its reply's text
+            (waits are to be shown by side only); raises ``ShowcaseError`` when the model cannot
+            start (not downloaded, out of memory...).
         on_text: called with the side (0 for A, 1 for B) and its text so far, for the page to draw.
 
     Returns:
@@ -111,7 +113,7 @@ def answer_pair(
     failed: list[str] = []
     for side, model in zip(SIDES, models, strict=True):
         try:
-            streams.append(start_stream(model))
+            streams.append(start_stream(side, model))
         except ShowcaseError:
             # The model's own message may name it (a download, a server): the page says only which side.
             failed.append(side)

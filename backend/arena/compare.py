@@ -141,21 +141,26 @@ class Evaluation(JsonRecord):
     unknown_labels: list[str] = field(default_factory=list)
 
 
+def check_labelled_rows(count: int) -> None:
+    """Refuse an empty table, or one over ``MAX_LABELLED_ROWS``, before any model runs on it."""
+    if not count:
+        raise InvalidInputError(_("The table has no labelled rows."))
+    if count > MAX_LABELLED_ROWS:
+        raise InvalidInputError(
+            _("The table has {count:,} rows; a comparison takes at most {limit:,}.").format(
+                count=count, limit=MAX_LABELLED_ROWS
+            ),
+            _("Upload a sample of the rows."),
+        )
+
+
 def evaluate(truth: Sequence[object], predictions: dict[str, Sequence[object]]) -> Evaluation:
     """Score each model's predictions against ``truth`` (labels compared trimmed and case folded).
 
     Raises:
         InvalidInputError: no rows, more than ``MAX_LABELLED_ROWS``, or predictions of another length.
     """
-    if not truth:
-        raise InvalidInputError(_("The table has no labelled rows."))
-    if len(truth) > MAX_LABELLED_ROWS:
-        raise InvalidInputError(
-            _("The table has {count:,} rows; a comparison takes at most {limit:,}.").format(
-                count=len(truth), limit=MAX_LABELLED_ROWS
-            ),
-            _("Upload a sample of the rows."),
-        )
+    check_labelled_rows(len(truth))
     true = [normalise_label(label) for label in truth]
     guessed = {ref: [normalise_label(label) for label in labels] for ref, labels in predictions.items()}
     if any(len(labels) != len(true) for labels in guessed.values()):

@@ -28,7 +28,8 @@ _POINTS_PER_DECADE = 400.0
 # never lost) would otherwise run off to an infinite score, and half a win is a weak pull to even.
 _PRIOR_WINS = 0.5
 _MM_ITERATIONS = 2000
-_MM_TOLERANCE = 1e-10
+# Converged when no strength moves by more than this factor's log (0.002 points on the shown scale).
+_MM_TOLERANCE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -152,47 +153,61 @@ def bradley_terry(comparisons: Sequence[Comparison]) -> dict[str, float]:
     """Each model's strength on the Elo-like scale (mean ``_SCALE_CENTRE``), fitted by Hunter's MM
     algorithm (2004) with ties as half a win each way and ``_PRIOR_WINS`` virtual wins each way
     between every pair that met."""
-    models = sorted({c.first for c in comparisons} | {c.second for c in comparisons})
+    models, first, second, outcome = _encoded(comparisons)
     if not models:
         return {}
+    points = _fit(first, second, outcome, len(models))
+    return {model: float(points[index]) for index, model in enumerate(models)}
+
+
+def _encoded(comparisons: Sequence[Comparison]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    models = sorted({c.first for c in comparisons} | {c.second for c in comparisons})
     index = {model: position for position, model in enumerate(models)}
-    size = len(models)
+    first = np.array([index[c.first] for c in comparisons], dtype=int)
+    second = np.array([index[c.second] for c in comparisons], dtype=int)
+    outcome = np.array([c.outcome for c in comparisons], dtype=float)
+    return models, first, second, outcome
+
+
+def _fit(first: np.ndarray, second: np.ndarray, outcome: np.ndarray, size: int) -> np.ndarray:
     wins = np.zeros((size, size))  # wins[i, j]: how often i beat j
-    for comparison in comparisons:
-        i, j = index[comparison.first], index[comparison.second]
-        wins[i, j] += comparison.outcome
-        wins[j, i] += 1 - comparison.outcome
+    np.add.at(wins, (first, second), outcome)
+    np.add.at(wins, (second, first), 1 - outcome)
     met = (wins + wins.T) > 0
     wins = wins + _PRIOR_WINS * met
     games = wins + wins.T
     total_wins = wins.sum(axis=1)
+    played = total_wins > 0  # a model absent from a resample keeps the neutral strength
     strength = np.ones(size)
     for _ in range(_MM_ITERATIONS):
         denominators = (games / (strength[:, None] + strength[None, :])).sum(axis=1)
-        updated = np.where(denominators > 0, total_wins / np.where(denominators > 0, denominators, 1), strength)
-        updated = updated / np.exp(np.mean(np.log(updated)))
-        if np.max(np.abs(updated - strength)) < _MM_TOLERANCE:
-            strength = updated
-            break
+        updated = np.where(played, total_wins / np.where(played, denominators, 1), 1.0)
+        updated = updated / np.exp(np.mean(np.log(updated[played])))
+        done = np.max(np.abs(np.log(updated) - np.log(strength))) < _MM_TOLERANCE
         strength = updated
+        if done:
+            break
     points = _POINTS_PER_DECADE * np.log10(strength)
-    points = points - points.mean() + _SCALE_CENTRE
-    return {model: float(points[index[model]]) for model in models}
+    return points - points[played].mean() + _SCALE_CENTRE
 
 
 def bradley_terry_intervals(comparisons: Sequence[Comparison], samples: int = BOOTSTRAP_SAMPLES) -> dict[str, Estimate]:
-    """``bradley_terry`` with each score's percentile interval over ``samples`` resamples of the votes."""
-    scores = bradley_terry(comparisons)
-    if not scores:
+    """``bradley_terry`` with each score's percentile interval over ``samples`` resamples of the votes
+    (a model missing from a resample adds nothing to its interval)."""
+    models, first, second, outcome = _encoded(comparisons)
+    if not models:
         return {}
-    votes = list(comparisons)
-    draws: dict[str, list[float]] = {model: [] for model in scores}
-    for rows in _resampled_rows(len(votes), samples):
-        fitted = bradley_terry([votes[row] for row in rows])
-        for model, score in fitted.items():
-            draws[model].append(score)
+    size = len(models)
+    scores = _fit(first, second, outcome, size)
+    draws: list[list[float]] = [[] for _ in models]
+    for rows in _resampled_rows(len(outcome), samples):
+        fitted = _fit(first[rows], second[rows], outcome[rows], size)
+        present = np.zeros(size, dtype=bool)
+        present[first[rows]] = present[second[rows]] = True
+        for position in np.flatnonzero(present):
+            draws[position].append(float(fitted[position]))
     estimates = {}
-    for model, score in scores.items():
-        low, high = _interval(draws[model]) if draws[model] else (score, score)
-        estimates[model] = Estimate(round(score, 1), round(low, 1), round(high, 1))
+    for position, model in enumerate(models):
+        low, high = _interval(draws[position]) if draws[position] else (scores[position],) * 2
+        estimates[model] = Estimate(round(float(scores[position]), 1), round(low, 1), round(high, 1))
     return estimates

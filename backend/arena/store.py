@@ -277,6 +277,14 @@ class ArenaStore:
             return None
         return row["model_a"], row["model_b"]
 
+    def vote_on(self, pair_id: str, owner: str) -> Vote | None:
+        """The vote given on a pair, or None while it has none."""
+        with self._database.connect() as connection:
+            row = connection.execute(
+                "SELECT * FROM arena_votes WHERE pair_id = ? AND owner = ?", (pair_id, owner)
+            ).fetchone()
+        return None if row is None else _to_vote(row)
+
     def votes(self, owner: str, task: str | None = None) -> list[Vote]:
         """This owner's votes (of ``task`` when given), oldest first."""
         sql = "SELECT * FROM arena_votes WHERE owner = ?"

@@ -120,7 +120,7 @@ with chat:
         st.info("Ask anything in English or Chinese, or start from an example.", icon=":material/forum:")
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
-    chat_view.show_conversation(conversation, history, _show_stats)
+    chat_view.show_conversation(conversation, history, _show_stats, catalogue.TEXT_GENERATION)
     chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")

@@ -43,7 +43,7 @@ def _settings_with_server(settings: config.Settings, base_url: str) -> config.Se
 def _starter(settings: config.Settings):
     cache = ModelCache(2**30, settings=settings)
 
-    def start(model_ref: str):
+    def start(side: str, model_ref: str):
         loaded = acquire.acquire(
             catalogue.TEXT_GENERATION, model_ref, cache, check_access=lambda plan: None, settings=settings
         )
