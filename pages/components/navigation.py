@@ -20,6 +20,8 @@ class PageEntry:
     icon: str
     blurb: str
     url_path: str = ""
+    # The models it runs must stay hidden (the blind arena): the sidebar does not list loaded models there.
+    hides_models: bool = False
 
 
 PAGES: tuple[PageEntry, ...] = (
@@ -95,6 +97,7 @@ PAGES: tuple[PageEntry, ...] = (
         N_("Blind arena"),
         ":material/how_to_vote:",
         N_("Vote between two hidden chat models; a leaderboard with intervals, and the votes as preference data."),
+        hides_models=True,
     ),
     PageEntry(
         "Fine-tuning",
