@@ -21,18 +21,18 @@ navigation = {
     if pages_in(section)
 }
 current = st.navigation(navigation)
+section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
+entry = pages_in(section)[index]
 # Drawn before the page runs (a page that calls st.stop() ends the run, and nothing is drawn after
 # it), then redrawn in place afterwards, so it lists the models the page loaded on this run.
 sidebar_slot = st.sidebar.empty()
-show_sidebar(sidebar_slot.container())
+show_sidebar(sidebar_slot.container(), list_models=not entry.hides_models)
 show_account_sidebar()
 # Protected pages (settings decide which) show the sign-in screen until the user signs in.
-section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
-entry = pages_in(section)[index]
 track_uploads_of_this_session()
 count_work_against_this_visitor()
 if can_open(section, entry.path):
     current.run()
 else:
     show_sign_in(entry.title)
-show_sidebar(sidebar_slot.container())
+show_sidebar(sidebar_slot.container(), list_models=not entry.hides_models)

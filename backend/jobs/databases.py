@@ -1,6 +1,10 @@
 """The two databases a job store can live in, and where they differ: connecting, the schema's
 types, JSON access and the column that keeps insertion order.
 
+The job store's database is the workspace's one database: other stores (the arena's votes and
+feedback) add their own tables to it through ``create_tables`` and connect through ``open_database``,
+so a deployment that moved its jobs to PostgreSQL has its votes there too.
+
 SQLite (a file in the state folder, WAL mode) is the embedded default; PostgreSQL (psycopg 3,
 ``LSM_JOB_STORE=postgresql://...``) lets workers on several machines share the rows. Every
 statement of ``store.JobStore`` is written once, with ``?`` placeholders, for both.
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from backend import optional
+from backend.config import Settings
 from backend.errors import ShowcaseError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -64,10 +69,17 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 CREATE INDEX IF NOT EXISTS jobs_owner_kind ON jobs (owner, kind, created);
 """
-# PostgreSQL's REAL is 4 bytes (a timestamp would lose its seconds), and it has no rowid: metric
-# points and log lines keep their insertion order in a ``seq`` column instead.
+
+
+def postgres_schema(schema: str) -> str:
+    """A schema written for SQLite in PostgreSQL's types: its REAL is 4 bytes, and a timestamp
+    would lose its seconds."""
+    return schema.replace(" REAL", " DOUBLE PRECISION")
+
+
+# PostgreSQL has no rowid: metric points and log lines keep their insertion order in a ``seq`` column instead.
 _POSTGRES_SCHEMA = (
-    SCHEMA.replace(" REAL", " DOUBLE PRECISION")
+    postgres_schema(SCHEMA)
     .replace("job_metrics (\n", "job_metrics (\n    seq BIGSERIAL PRIMARY KEY,\n")
     .replace("job_logs (\n", "job_logs (\n    seq BIGSERIAL PRIMARY KEY,\n")
 )
@@ -116,6 +128,12 @@ class SQLiteDatabase:
                 yield connection
         finally:
             connection.close()
+
+    def create_tables(self, schema: str) -> None:
+        """Create another store's tables (``CREATE ... IF NOT EXISTS`` statements) in this file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as connection:
+            connection.executescript(schema)
 
     @staticmethod
     def json_text(column: str, key: str) -> str:
@@ -167,14 +185,22 @@ class PostgresDatabase:
             yield _PostgresConnection(connection)
 
     def create_schema(self) -> None:
-        """Create the tables once per process and server (a store is opened for every call)."""
-        if self.url in _POSTGRES_READY:
+        """Create the job tables once per process and server (a store is opened for every call)."""
+        self._create_once(_POSTGRES_SCHEMA)
+
+    def create_tables(self, schema: str) -> None:
+        """Create another store's tables (written for SQLite; see ``postgres_schema``) on this server."""
+        self._create_once(postgres_schema(schema))
+
+    def _create_once(self, schema: str) -> None:
+        done = f"{self.url}\n{schema}"
+        if done in _POSTGRES_READY:
             return
         with self.connect() as connection:
             # CREATE TABLE IF NOT EXISTS is not safe against a second process doing the same at once.
             connection.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
-            connection.execute(_POSTGRES_SCHEMA)
-        _POSTGRES_READY.add(self.url)
+            connection.execute(schema)
+        _POSTGRES_READY.add(done)
 
     @staticmethod
     def json_text(column: str, key: str) -> str:
@@ -184,3 +210,15 @@ class PostgresDatabase:
 def is_postgres_url(location: str | Path) -> bool:
     """Whether a job store location names a PostgreSQL server rather than a SQLite file."""
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def database_location(settings: Settings) -> Path | str:
+    """Where the workspace database lives: the ``job_store`` server, else the state folder's SQLite file."""
+    return settings.job_store or settings.jobs_db
+
+
+def open_database(location: Path | str) -> SQLiteDatabase | PostgresDatabase:
+    """The database at ``location`` (a SQLite file or a ``postgresql://`` URL); nothing is created yet."""
+    if is_postgres_url(location):
+        return PostgresDatabase(str(location))
+    return SQLiteDatabase(Path(location))

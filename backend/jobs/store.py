@@ -29,7 +29,14 @@ from typing import Any
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.jobs import recovery
-from backend.jobs.databases import SCHEMA, PostgresDatabase, SQLiteDatabase, is_postgres_url, migrate
+from backend.jobs.databases import (
+    SCHEMA,
+    PostgresDatabase,
+    SQLiteDatabase,
+    database_location,
+    is_postgres_url,
+    migrate,
+)
 from backend.jobs.run_records import JOB_RECORD, read_run_folders
 
 QUEUED = "queued"
@@ -113,7 +120,7 @@ class JobStore:
 
     def __init__(self, location: Path | str | None = None, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        location = location or settings.job_store or settings.jobs_db
+        location = location or database_location(settings)
         self.runs_dir = settings.runs_dir
         self.stale_after = settings.stale_heartbeat_seconds
         self.location: Path | str

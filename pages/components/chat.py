@@ -23,9 +23,11 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from backend import model_registry
 from backend.i18n import _
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates
 from backend.inference.text_generation import ChatMessage, ReplyStream
+from pages.components import feedback
 from pages.components.errors import user_errors
 
 # Given the conversation and a stop event, start a reply; None when it cannot (a message was shown).
@@ -171,10 +173,14 @@ def show_clear_button(key: str) -> None:
 
 
 def show_conversation(
-    conversation: DeltaGenerator, history: list[dict[str, Any]], show_stats: Callable[[dict[str, Any]], None]
+    conversation: DeltaGenerator,
+    history: list[dict[str, Any]],
+    show_stats: Callable[[dict[str, Any]], None],
+    feedback_task: str | None = None,
 ) -> None:
-    """Every turn as a chat message; ``show_stats`` adds a reply's footer under it."""
-    for entry in history:
+    """Every turn as a chat message; ``show_stats`` adds a reply's footer under it, and with a
+    ``feedback_task`` every finished reply takes a thumbs up or down."""
+    for index, entry in enumerate(history):
         with conversation.chat_message(entry["role"]):
             if entry.get("base_reply") is not None:
                 _show_pair(entry)
@@ -183,6 +189,10 @@ def show_conversation(
                     entry["content"] or ("_(stopped before any text)_" if entry.get("stopped") else "_(empty reply)_")
                 )
             show_stats(entry)
+            if feedback_task and entry["role"] == "assistant" and not entry.get("pending"):
+                # Named as the footers name models: a fine-tuned model's reference is a server path.
+                model = model_registry.display_name(entry.get("model_ref", ""))
+                feedback.show_feedback(feedback_task, model, entry.get("asked", ""), entry["content"], f"chat.{index}")
 
 
 def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: StartReply) -> None:

@@ -17,6 +17,7 @@ from backend.errors import ShowcaseError
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
 from backend.models import answers
+from backend.models.availability import Availability
 from backend.models.loader import LoadedModel
 from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.catalogue import ModelSpec
@@ -43,18 +44,9 @@ class Example:
     also_set: tuple[tuple[str, object], ...] = ()
 
 
-def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -> str | None:
-    """Model picker: catalogue models of ``task``, the user's local models, or a typed folder.
-
-    Args:
-        task: catalogue task whose models and local (fine-tuned) models are offered.
-        key: the page's widget namespace, e.g. ``sentiment``.
-        specs: catalogue entries to offer instead of ``catalogue.models_for(task)``.
-
-    Returns:
-        The chosen model reference, or None while the folder box is empty.
-    """
-    specs = list(specs) if specs is not None else catalogue.models_for(task)
+def model_choices(task: str, specs: Sequence[ModelSpec]) -> tuple[dict[str, str], dict[str, Availability]]:
+    """Every model a picker offers for ``task`` (configured servers, ``specs``, the user's own
+    models), reference -> label, and whether each local or catalogue one can answer here."""
     local = model_registry.list_local_models(task, owner=current_owner())
     # Model servers the operator configured come first (a GPU server is why they configured it);
     # they are offered by name only, and the folder box below never takes an address.
@@ -71,6 +63,22 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     labels.update({spec.hub_id: f"{spec.title} · {marks[spec.hub_id]} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
     labels.update({model.path: f"{model.label} · your model · {marks[model.path]}" for model in local})
+    return labels, found
+
+
+def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -> str | None:
+    """Model picker: catalogue models of ``task``, the user's local models, or a typed folder.
+
+    Args:
+        task: catalogue task whose models and local (fine-tuned) models are offered.
+        key: the page's widget namespace, e.g. ``sentiment``.
+        specs: catalogue entries to offer instead of ``catalogue.models_for(task)``.
+
+    Returns:
+        The chosen model reference, or None while the folder box is empty.
+    """
+    specs = list(specs) if specs is not None else catalogue.models_for(task)
+    labels, found = model_choices(task, specs)
     labels[_FOLDER_CHOICE] = "A model folder on this server…"
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.

@@ -38,15 +38,16 @@ def current_device() -> DeviceInfo:
     return model_cache().device
 
 
-def get_model(task: str, model_ref: str) -> LoadedModel:
+def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedModel:
     """Load (or reuse) a model, downloading it first with a progress bar; raises ShowcaseError subclasses.
 
     ``backend.models.acquire`` resolves the reference once and decides; this shows its waits. A
     folder in another signed-in user's workspace is refused before anything is loaded, so typing
     the path of someone else's run folder into a model box does not open their model.
+    ``shown_as`` names the model in those waits instead of its own name (the blind arena's "Model A").
     """
     owner = current_owner()
-    shown = plain_markdown(model_registry.display_name(model_ref))
+    shown = plain_markdown(shown_as or model_registry.display_name(model_ref))
     spinner_text = {
         acquire.WARMING: f"Warming up {shown}: it started loading with the server…",
         acquire.LOADING: f"Loading {shown}…",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.i18n import N_
+
 
 @dataclass(frozen=True)
 class PageEntry:
@@ -18,6 +20,8 @@ class PageEntry:
     icon: str
     blurb: str
     url_path: str = ""
+    # The models it runs must stay hidden (the blind arena): the sidebar does not list loaded models there.
+    hides_models: bool = False
 
 
 PAGES: tuple[PageEntry, ...] = (
@@ -79,6 +83,21 @@ PAGES: tuple[PageEntry, ...] = (
         "Text generation",
         ":material/chat:",
         "Chat with an instruct model; tokens stream in, with tokens per second.",
+    ),
+    PageEntry(
+        "Demos",
+        "pages/demos/compare.py",
+        N_("Compare models"),
+        ":material/compare_arrows:",
+        N_("One input to two to four models side by side, with costs, disagreements and scored tables."),
+    ),
+    PageEntry(
+        "Demos",
+        "pages/demos/arena.py",
+        N_("Blind arena"),
+        ":material/how_to_vote:",
+        N_("Vote between two hidden chat models; a leaderboard with intervals, and the votes as preference data."),
+        hides_models=True,
     ),
     PageEntry(
         "Fine-tuning",

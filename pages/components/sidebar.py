@@ -7,6 +7,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from backend import model_registry
 from backend.config import Settings, get_settings
+from backend.i18n import _
 from backend.models.resolve import endpoints
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import demo_dtype
@@ -25,12 +26,14 @@ def _precision(device: DeviceInfo, settings: Settings) -> str:
     return dtype
 
 
-def show_sidebar(slot: DeltaGenerator | None = None) -> None:
+def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -> None:
     """Device in use, offline status, and the models currently held in memory.
 
     Args:
         slot: a sidebar container reserved before the page ran, so the list of loaded models
             includes the one the page just loaded (default: append to the sidebar).
+        list_models: False on a page whose models must stay hidden (the blind arena): neither the
+            loaded models nor the models the demos would answer on are named.
     """
     settings = get_settings()
     device = current_device()
@@ -47,7 +50,19 @@ def show_sidebar(slot: DeltaGenerator | None = None) -> None:
             )
         if settings.offline:
             st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
+        if not list_models:
+            st.caption(
+                ":material/visibility_off: "
+                + _("Models are not named here: on this page that would reveal the hidden ones.")
+            )
+            return
         st.caption(f":material/fact_check: {plain_markdown(readiness_line())}")
+        if not list_models:
+            st.caption(
+                ":material/visibility_off: "
+                + _("Loaded models are not listed here: they would name the hidden models.")
+            )
+            return
         cache = model_cache()
         loaded = cache.loaded()
         used = cache.used_bytes() / 2**20

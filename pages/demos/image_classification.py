@@ -8,7 +8,7 @@ from backend.inference import image_classification
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
-from pages.components import batch, demo
+from pages.components import batch, demo, feedback
 from pages.components.errors import user_errors
 
 # Sample file stem -> button label in English and Chinese.
@@ -101,6 +101,13 @@ with single:
                 {item.label: item.score for item in result.prediction.top}, "image_classification.chart"
             )
         demo.show_footer(result.footer)
+        feedback.show_feedback(
+            catalogue.IMAGE_CLASSIFICATION,
+            result.footer.model,
+            result.prediction.name,
+            result.prediction.label,
+            "image_classification",
+        )
 
 with batch_tab:
     files = st.file_uploader(

@@ -7,7 +7,7 @@ from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
-from pages.components import batch, demo
+from pages.components import batch, demo, feedback
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
@@ -49,6 +49,7 @@ with single:
             )
             if result is not None:
                 st.session_state["sentiment.result"] = result
+                st.session_state["sentiment.asked"] = text
                 st.session_state["sentiment.language_notice"] = input_language.language_notice(text, languages)
 
     result = st.session_state.get("sentiment.result")
@@ -62,6 +63,8 @@ with single:
             st.warning(result.notice, icon=":material/content_cut:")
         demo.show_score_chart(best.scores, key="sentiment.chart")
         demo.show_footer(result.footer)
+        asked = st.session_state.get("sentiment.asked", "")
+        feedback.show_feedback(catalogue.SENTIMENT, result.footer.model, asked, best.label, "sentiment")
 
 with batch_tab:
     table = demo.upload_table("sentiment")

@@ -122,7 +122,9 @@ with chat:
     conversation = st.container()
     # A continued reply is drawn by continue_reply, in place, as it grows.
     continuing = chat_view.requested_continuation("text_generation")
-    chat_view.show_conversation(conversation, history[:-1] if continuing else history, _show_stats)
+    chat_view.show_conversation(
+        conversation, history[:-1] if continuing else history, _show_stats, catalogue.TEXT_GENERATION
+    )
     chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")

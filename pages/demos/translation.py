@@ -6,7 +6,7 @@ from backend import input_language
 from backend.inference import translation
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
-from pages.components import batch, demo
+from pages.components import batch, demo, feedback
 from pages.components.errors import user_errors
 
 LANGUAGES = {"en": "English", "zh": "Chinese 中文", "de": "German Deutsch", "fr": "French Français"}
@@ -125,6 +125,10 @@ with single:
                 hide_index=True,
             )
         demo.show_footer(result.footer)
+        settings = {"source": result.source_language, "target": result.target_language, "beams": result.num_beams}
+        feedback.show_feedback(
+            catalogue.TRANSLATION, result.footer.model, result.source_text, result.translation, "translation", settings
+        )
 
 with batch_tab:
     table = demo.upload_table("translation")

@@ -1,14 +1,18 @@
-"""A real local hub for the download and reachability tests (see tests/local_hub.py)."""
+"""A real local hub for the download and reachability tests (see tests/local_hub.py), and real
+Redis and PostgreSQL servers for the stores that live in the workspace database (jobs, arena)."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 
 import huggingface_hub.constants
 import pytest
 
 from backend.models.fetch import hub
+from tests.support import services
 from tests.support.local_hub import TINY_REPO, LocalHub, closed_port_endpoint
 
 
@@ -57,3 +61,38 @@ def dead_hub_settings(settings, online, tmp_path):
     models = tmp_path / "dead-hub-models"
     models.mkdir()
     return dataclasses.replace(settings, offline=False, hub_endpoint=closed_port_endpoint(), models_dir=models)
+
+
+def _started(stack: ExitStack, server: Callable[[], AbstractContextManager[str]]) -> str:
+    try:
+        return stack.enter_context(server())
+    except services.ServiceUnavailable as reason:
+        pytest.skip(str(reason))
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A real PostgreSQL cluster for the session (skipped, with the reason, where it cannot run)."""
+    with ExitStack() as stack:
+        yield _started(stack, services.postgres_server)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server for the session (skipped, with the reason, where it cannot run)."""
+    with ExitStack() as stack:
+        yield _started(stack, services.redis_server)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """A ``postgresql://`` job store location with no tables yet (a fresh schema per test)."""
+    return services.fresh_schema(postgres_server_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path) -> str | object:
+    """Where a behaviour test's job store lives: a SQLite file, then a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return tmp_path / "jobs.sqlite3"
+    return request.getfixturevalue("postgres_url")

@@ -9,6 +9,8 @@
 - ``FixedAnswerServer``: a ``http.server`` on loopback that answers every request with one
   status (401, 429...) the way OpenAI-compatible servers do, counting the requests it got.
 - ``SilentServer``: accepts connections and never answers (timeouts); ``closed_port``: nobody.
+- ``BrokenStreamServer``: starts a streamed chat reply, sends a few words, then drops the
+  connection (a server that dies mid-reply).
 """
 
 from __future__ import annotations
@@ -197,6 +199,45 @@ class SilentServer:
 
     def close(self) -> None:
         self._socket.close()
+
+
+class BrokenStreamServer:
+    """Streams ``words`` of a chat reply as server-sent events, then closes the connection without
+    ending the response, as a server that crashed mid-reply does; counts the requests it got."""
+
+    def __init__(self, words: tuple[str, ...] = ("Half ", "a ")) -> None:
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's method name
+                server.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for word in words:
+                    delta = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                    event = f"data: {json.dumps({'id': 'b', 'object': 'chat.completion.chunk', **delta})}\n\n"
+                    data = event.encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                # No final zero-length chunk: the client sees the body cut short.
+                self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def closed_port_url() -> str:

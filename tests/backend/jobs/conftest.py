@@ -1,51 +1,15 @@
-"""Fixtures of the job tests: a job store on each database, a recorder of database writes, and real Redis
-and PostgreSQL servers."""
+"""Fixtures of the job tests: a job store on each database and a recorder of database writes (the
+servers are in tests/backend/conftest.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 
 from backend.jobs.store import JobStore
-from tests.support import services
-
-
-def _started(stack: ExitStack, server: Callable[[], AbstractContextManager[str]]) -> str:
-    try:
-        return stack.enter_context(server())
-    except services.ServiceUnavailable as reason:
-        pytest.skip(str(reason))
-
-
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """A real PostgreSQL cluster for the session (skipped, with the reason, where it cannot run)."""
-    with ExitStack() as stack:
-        yield _started(stack, services.postgres_server)
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A real redis-server for the session (skipped, with the reason, where it cannot run)."""
-    with ExitStack() as stack:
-        yield _started(stack, services.redis_server)
-
-
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> str:
-    """A ``postgresql://`` job store location with no tables yet (a fresh schema per test)."""
-    return services.fresh_schema(postgres_server_url)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_location(request, tmp_path) -> str | object:
-    """Where a behaviour test's job store lives: a SQLite file, then a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return tmp_path / "jobs.sqlite3"
-    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

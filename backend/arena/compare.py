@@ -1,0 +1,185 @@
+"""One input to two to four models, side by side: each model's answer and cost, a refusal kept to
+its own column, where classifiers disagree, and on a labelled table every model's accuracy and
+macro-F1 with 95% intervals and a paired test of the top two.
+
+Models come in through a loader the caller passes (the page's, which goes through
+``backend.models.acquire``), so this module never decides how a model is fetched or who may open it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from backend.arena import stats
+from backend.errors import InvalidInputError, ShowcaseError
+from backend.i18n import _
+from backend.inference.footer import RunFooter
+from backend.records import JsonRecord
+
+R = TypeVar("R")
+MIN_MODELS = 2
+MAX_MODELS = 4
+# Every model classifies every row while the page waits; beyond this a batch job is the right tool.
+MAX_LABELLED_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Cost(JsonRecord):
+    """What one model's run cost: the footer's figures plus a rate and the model's memory."""
+
+    device: str
+    latency_ms: float
+    rate: float
+    rate_unit: str
+    memory_mb: float | None
+
+
+@dataclass
+class Column(Generic[R]):
+    """One model's column: its answer and cost, or why it could not answer."""
+
+    model_ref: str
+    answer: R | None = None
+    cost: Cost | None = None
+    error: str = ""
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the model answered."""
+        return self.answer is not None and not self.error
+
+
+def check_model_count(refs: Sequence[str]) -> list[str]:
+    """The distinct references in order, or InvalidInputError when fewer than two or more than four."""
+    distinct = list(dict.fromkeys(ref for ref in refs if ref))
+    if not MIN_MODELS <= len(distinct) <= MAX_MODELS:
+        raise InvalidInputError(
+            _("Pick from {low} to {high} different models to compare; {count} picked.").format(
+                low=MIN_MODELS, high=MAX_MODELS, count=len(distinct)
+            )
+        )
+    return distinct
+
+
+def memory_mb(loaded: Any) -> float | None:
+    """A loaded model's weights in MB; None for a model on a server (its memory is the server's)."""
+    size = getattr(loaded, "memory_bytes", None)
+    return round(size / 2**20, 1) if isinstance(size, int) and size > 0 else None
+
+
+def cost_of(loaded: Any, footer: RunFooter, tokens_per_second: float | None = None) -> Cost:
+    """The cost of one run from its footer: tokens/s when given (chat), else items/s."""
+    seconds = footer.latency_ms / 1000
+    if tokens_per_second is not None:
+        rate, unit = tokens_per_second, _("tokens/s")
+    else:
+        rate, unit = (footer.items / seconds if seconds > 0 else 0.0), _("{unit}s/s").format(unit=footer.unit)
+    return Cost(footer.device, footer.latency_ms, round(rate, 1), unit, memory_mb(loaded))
+
+
+def run_each(
+    refs: Sequence[str],
+    load: Callable[[str], Any],
+    compute: Callable[[Any], R],
+    footer_of: Callable[[R], RunFooter],
+) -> list[Column[R]]:
+    """Load and run every model in turn; a model that cannot load or answer keeps its refusal in its
+    own column, and the others still answer."""
+    columns: list[Column[R]] = []
+    for ref in check_model_count(refs):
+        column: Column[R] = Column(ref)
+        try:
+            loaded = load(ref)
+            column.answer = compute(loaded)
+            column.cost = cost_of(loaded, footer_of(column.answer))
+        except ShowcaseError as error:
+            column.answer, column.error, column.hint = None, error.message, error.hint or ""
+        columns.append(column)
+    return columns
+
+
+def dissenters(labels: Sequence[str | None]) -> set[int]:
+    """The positions whose label differs from the most common one (None: no answer, never counted);
+    empty when all answers agree. With no majority (a tie for most common) every answer dissents."""
+    given = [label for label in labels if label is not None]
+    counts = Counter(given).most_common()
+    if len(counts) <= 1:
+        return set()
+    if counts[0][1] == counts[1][1]:
+        return {index for index, label in enumerate(labels) if label is not None}
+    majority = counts[0][0]
+    return {index for index, label in enumerate(labels) if label is not None and label != majority}
+
+
+def normalise_label(label: object) -> str:
+    """A label as compared between a table and a model: trimmed, case folded."""
+    return str(label).strip().casefold()
+
+
+@dataclass(frozen=True)
+class ModelScore(JsonRecord):
+    """One model's accuracy and macro-F1 on the labelled rows, with bootstrap 95% intervals."""
+
+    model_ref: str
+    accuracy: stats.Estimate
+    macro_f1: stats.Estimate
+
+
+@dataclass(frozen=True)
+class Evaluation(JsonRecord):
+    """Every model's scores on the same rows (best accuracy first), the paired test of the top two
+    (McNemar's exact test), and how many rows the models disagreed on."""
+
+    rows: int
+    scores: list[ModelScore]
+    paired: stats.PairedTest | None
+    disagreeing_rows: int
+    unknown_labels: list[str] = field(default_factory=list)
+
+
+def check_labelled_rows(count: int) -> None:
+    """Refuse an empty table, or one over ``MAX_LABELLED_ROWS``, before any model runs on it."""
+    if not count:
+        raise InvalidInputError(_("The table has no labelled rows."))
+    if count > MAX_LABELLED_ROWS:
+        raise InvalidInputError(
+            _("The table has {count:,} rows; a comparison takes at most {limit:,}.").format(
+                count=count, limit=MAX_LABELLED_ROWS
+            ),
+            _("Upload a sample of the rows."),
+        )
+
+
+def evaluate(truth: Sequence[object], predictions: dict[str, Sequence[object]]) -> Evaluation:
+    """Score each model's predictions against ``truth`` (labels compared trimmed and case folded).
+
+    Raises:
+        InvalidInputError: no rows, more than ``MAX_LABELLED_ROWS``, or predictions of another length.
+    """
+    check_labelled_rows(len(truth))
+    true = [normalise_label(label) for label in truth]
+    guessed = {ref: [normalise_label(label) for label in labels] for ref, labels in predictions.items()}
+    if any(len(labels) != len(true) for labels in guessed.values()):
+        raise ValueError("every model needs one prediction per row")
+    scores = [
+        ModelScore(
+            ref,
+            stats.bootstrap_metric(true, labels, stats.accuracy),
+            stats.bootstrap_metric(true, labels, stats.macro_f1),
+        )
+        for ref, labels in guessed.items()
+    ]
+    scores.sort(key=lambda score: (-score.accuracy.value, -score.macro_f1.value))
+    paired = None
+    if len(scores) >= 2:
+        first, second = scores[0].model_ref, scores[1].model_ref
+        paired = stats.mcnemar_exact(true, guessed[first], guessed[second], (first, second))
+    disagreeing = sum(1 for row in zip(*guessed.values(), strict=True) if len(set(row)) > 1)
+    # Truth labels no model ever predicts usually mean the table names classes differently.
+    predicted = {label for labels in guessed.values() for label in labels}
+    unknown = sorted(set(true) - predicted)
+    return Evaluation(len(true), scores, paired, disagreeing, unknown)

@@ -1,0 +1,192 @@
+"""The blind arena's widgets: the open pair (kept in the address, so a refresh finds it), both
+hidden replies streamed at once, the four verdicts, the reveal, the leaderboard and the exports.
+
+Nothing here names a model before the vote: waits and refusals say "Model A" or "Model B".
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import streamlit as st
+
+from backend import model_registry
+from backend.arena import blind, export
+from backend.arena.leaderboard import MIN_VOTES_TO_RANK, build_leaderboard
+from backend.arena.store import VERDICT_LABELS, VERDICTS, ArenaStore, BlindPair
+from backend.i18n import _
+from backend.inference import text_generation
+from backend.inference.text_generation import ChatMessage, GenerationOptions
+from backend.models.resolve import catalogue
+from backend.text_safety import plain_markdown
+from pages.components import demo, models
+from pages.components.errors import user_errors
+
+# The address parameter that holds the open pair's id: it survives a refresh, session state does not.
+PAIR_PARAMETER = "pair"
+OPTIONS = GenerationOptions(temperature=0.7, top_p=0.9, max_new_tokens=256)
+SYSTEM_PROMPT = "You are a helpful assistant. Answer in the language of the question."
+_VERDICT_ICONS = {
+    "a": ":material/arrow_back:",
+    "b": ":material/arrow_forward:",
+    "tie": ":material/drag_handle:",
+    "both_bad": ":material/thumb_down:",
+}
+
+
+def chat_candidates() -> list[str]:
+    """Every chat model that can answer here now: configured servers, downloaded or downloadable
+    catalogue models, and this workspace's tuned models."""
+    labels, found = demo.model_choices(catalogue.TEXT_GENERATION, catalogue.models_for(catalogue.TEXT_GENERATION))
+    return [ref for ref in labels if ref not in found or found[ref].can_load]
+
+
+def open_pair_id() -> str | None:
+    """The id of the pair this tab is on (from the address), if any."""
+    return st.query_params.get(PAIR_PARAMETER) or None
+
+
+def start_pair(store: ArenaStore, owner: str, prompt: str, candidates: list[str]) -> str:
+    """Draw two hidden models for ``prompt``, store the pair and put its id in the address."""
+    settings = {**OPTIONS.to_dict(), "system_prompt": SYSTEM_PROMPT}
+    pair_id = blind.open_pair(store, owner, blind.CHAT, prompt, candidates, settings)
+    st.query_params[PAIR_PARAMETER] = pair_id
+    return pair_id
+
+
+def leave_pair() -> None:
+    """Forget this tab's pair, so the next question draws a new one."""
+    st.query_params.pop(PAIR_PARAMETER, None)
+
+
+def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str) -> BlindPair:
+    """Both hidden models reply at once, each streamed under its letter; returns the stored pair."""
+    left, right = st.columns(2)
+    places = []
+    for column, side in zip((left, right), blind.SIDES, strict=True):
+        box = column.container(border=True)
+        box.markdown(f"**{_('Model {side}').format(side=side)}**")
+        places.append(box.empty())
+    stop = threading.Event()
+    messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prompt)]
+
+    def start(side: str, model_ref: str) -> text_generation.ReplyStream | text_generation.RemoteReplyStream:
+        loaded = models.get_model(catalogue.TEXT_GENERATION, model_ref, shown_as=_("Model {side}").format(side=side))
+        return text_generation.stream_reply(loaded, messages, OPTIONS, stop)
+
+    return blind.answer_pair(
+        store, pair_id, owner, start, lambda index, text: places[index].markdown(plain_markdown(text))
+    )
+
+
+def show_replies(pair: BlindPair) -> None:
+    """Both replies side by side under their letters."""
+    for column, side, text in zip(st.columns(2), blind.SIDES, (pair.reply_a, pair.reply_b), strict=True):
+        with column.container(border=True):
+            st.markdown(f"**{_('Model {side}').format(side=side)}**")
+            st.markdown(plain_markdown(text) if text else _("_(no text)_"))
+
+
+def show_verdicts(store: ArenaStore, pair: BlindPair, owner: str) -> None:
+    """The four verdict buttons; a click stores the vote (the reveal follows on the rerun)."""
+    row = st.columns(len(VERDICTS))
+    for column, verdict in zip(row, VERDICTS, strict=True):
+        if column.button(
+            _(VERDICT_LABELS[verdict]),
+            key=f"arena.vote.{verdict}",
+            icon=_VERDICT_ICONS[verdict],
+            width="stretch",
+            type="primary" if verdict in ("a", "b") else "secondary",
+        ):
+            with user_errors():
+                store.vote(pair.id, owner, verdict)
+                st.rerun()
+
+
+def show_reveal(store: ArenaStore, pair: BlindPair, owner: str) -> None:
+    """Who A and B were, and the verdict given."""
+    vote = store.vote_on(pair.id, owner)
+    if vote is None:
+        return
+    name = model_registry.display_name
+    st.success(
+        plain_markdown(
+            _("Your vote: {verdict}. Model A was {a}; model B was {b}.").format(
+                verdict=_(VERDICT_LABELS[vote.verdict]), a=name(vote.model_a), b=name(vote.model_b)
+            )
+        ),
+        icon=":material/visibility:",
+    )
+
+
+def show_leaderboard(store: ArenaStore, owner: str) -> None:
+    """Bradley-Terry scores with 95% intervals, vote counts, and which models are not ranked yet."""
+    votes = store.votes(owner, blind.CHAT)
+    if not votes:
+        st.info(
+            _("No votes yet: ask a question on the Vote tab and judge the two replies."), icon=":material/leaderboard:"
+        )
+        return
+    board = build_leaderboard(votes)
+    ranked = [row for row in board if row.ranked]
+    if not ranked:
+        st.warning(
+            _("Too few votes to rank: a model is ranked once it has {count} votes.").format(count=MIN_VOTES_TO_RANK),
+            icon=":material/hourglass_empty:",
+        )
+    name = model_registry.display_name
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    _("Rank"): str(row.rank) if row.ranked else _("too few votes"),
+                    _("Model"): name(row.model),
+                    _("Score"): round(row.score),
+                    _("95% interval"): f"{row.low:.0f} – {row.high:.0f}",
+                    _("Votes"): row.votes,
+                    _("Won / lost / tied"): f"{row.wins} / {row.losses} / {row.ties}",
+                }
+                for row in board
+            ]
+        ),
+        hide_index=True,
+    )
+    st.caption(
+        _(
+            "{votes:,} votes. Bradley-Terry scores (Elo-like: 400 points = 10 to 1 odds), intervals from 1,000 "
+            "bootstrap resamples of the votes; ties and both-bad count half a win each way. Models whose "
+            "intervals overlap share a rank; a model needs {count} votes to be ranked."
+        ).format(votes=len(votes), count=MIN_VOTES_TO_RANK)
+    )
+
+
+def show_exports(store: ArenaStore, owner: str) -> None:
+    """Downloads: preference pairs for a trainer, every vote, every demo feedback."""
+    votes = store.votes(owner, blind.CHAT)
+    pairs = export.preference_pairs(votes)
+    st.caption(
+        _("{pairs:,} preference pairs from {votes:,} votes (ties and both-bad are left out).").format(
+            pairs=len(pairs), votes=len(votes)
+        )
+    )
+    downloads = (
+        (_("Preference pairs (JSONL)"), export.to_jsonl(pairs), "arena-preferences.jsonl", "arena.export.pairs"),
+        (_("All votes (JSONL)"), export.votes_jsonl(votes), "arena-votes.jsonl", "arena.export.votes"),
+        (
+            _("Demo feedback (JSONL)"),
+            export.feedback_jsonl(store.feedback(owner)),
+            "demo-feedback.jsonl",
+            "arena.export.feedback",
+        ),
+    )
+    for label, data, file_name, key in downloads:
+        st.download_button(
+            label,
+            data=data,
+            file_name=file_name,
+            mime="application/jsonl",
+            key=key,
+            icon=":material/download:",
+            on_click="ignore",
+        )

@@ -1,0 +1,249 @@
+"""The Compare view's widgets: picking two to four models, their answers side by side with each
+one's cost, disagreements marked, chat replies streamed together, and labelled-table scores."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from backend import model_registry
+from backend.arena import blind, compare
+from backend.arena.compare import Column, Evaluation
+from backend.columns import guess_label_column, guess_text_column
+from backend.errors import ShowcaseError
+from backend.i18n import _
+from backend.inference import sentiment, text_generation
+from backend.inference.text_generation import ChatMessage, GenerationOptions
+from backend.models.resolve import catalogue
+from backend.models.resolve.catalogue import ModelSpec
+from backend.text_safety import plain_markdown
+from pages.components import demo, models, upload
+from pages.components.errors import show_error
+
+
+def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -> list[str]:
+    """A multiselect of two to four models the demo pickers offer; opens on the first two that can answer."""
+    specs = list(specs) if specs is not None else catalogue.models_for(task)
+    labels, found = demo.model_choices(task, specs)
+    usable = [ref for ref in labels if ref not in found or found[ref].can_load]
+    picked = st.multiselect(
+        _("Models (two to four)"),
+        list(labels),
+        default=usable[: compare.MIN_MODELS],
+        format_func=labels.__getitem__,
+        max_selections=compare.MAX_MODELS,
+        key=f"{key}.models",
+        help=_("Catalogue models, your fine-tuned models and configured model servers; each runs the same input."),
+    )
+    if len(picked) < compare.MIN_MODELS:
+        st.info(_("Pick at least two models to compare."), icon=":material/compare_arrows:")
+    return picked
+
+
+def cost_line(cost: compare.Cost) -> str:
+    """Device, latency, rate and memory of one column's run, as one caption."""
+    memory = (
+        _("{mb:,.0f} MB").format(mb=cost.memory_mb) if cost.memory_mb is not None else _("memory on the model server")
+    )
+    return " · ".join(
+        (
+            f":material/memory: {plain_markdown(cost.device)}",
+            f":material/timer: {cost.latency_ms:,.0f} ms",
+            f":material/speed: {cost.rate:,.1f} {cost.rate_unit}",
+            f":material/storage: {memory}",
+        )
+    )
+
+
+def run_columns(task: str, refs: Sequence[str], compute: Callable[[Any], Any]) -> list[Column[Any]]:
+    """Every model on the same input, loaded through the page's one loader (``models.get_model``)."""
+    return compare.run_each(refs, lambda ref: models.get_model(task, ref), compute, lambda answer: answer.footer)
+
+
+def show_columns(
+    columns: Sequence[Column[Any]],
+    show_answer: Callable[[Any], None],
+    label_of: Callable[[Any], str] | None = None,
+) -> None:
+    """The answers side by side; with ``label_of`` (classifiers) the answers off the majority are marked."""
+    labels = [label_of(column.answer) if label_of and column.ok else None for column in columns]
+    off = compare.dissenters(labels)
+    if off:
+        st.warning(_("The models disagree: the marked columns differ from the others."), icon=":material/call_split:")
+    for index, (place, column) in enumerate(zip(st.columns(len(columns)), columns, strict=True)):
+        with place.container(border=True):
+            st.markdown(f"**{plain_markdown(model_registry.display_name(column.model_ref))}**")
+            if not column.ok:
+                show_error(ShowcaseError(column.error, column.hint))
+                continue
+            if index in off:
+                st.badge(_("Disagrees"), icon=":material/call_split:", color="orange")
+            show_answer(column.answer)
+            if column.cost is not None:
+                st.caption(cost_line(column.cost))
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+
+def stream_chat(refs: Sequence[str], prompt: str, options: GenerationOptions, system: str) -> list[dict[str, Any]]:
+    """Every model replies to ``prompt`` at once, each streamed into its own column; returns one
+    dict per model (reference, text, cost or error) for the page to keep."""
+    messages = ([ChatMessage("system", system)] if system.strip() else []) + [ChatMessage("user", prompt)]
+    stop = threading.Event()
+    replies: list[dict[str, Any]] = []
+    streams: list[Any] = []
+    places = []
+    for place, ref in zip(st.columns(len(refs)), refs, strict=True):
+        box = place.container(border=True)
+        box.markdown(f"**{plain_markdown(model_registry.display_name(ref))}**")
+        reply: dict[str, Any] = {"model_ref": ref, "text": "", "error": "", "cost": None}
+        try:
+            loaded = models.get_model(catalogue.TEXT_GENERATION, ref)
+            streams.append(text_generation.stream_reply(loaded, messages, options, stop))
+            reply["loaded"] = loaded
+        except ShowcaseError as error:
+            reply["error"] = error.user_text()
+            streams.append(())
+        replies.append(reply)
+        places.append(box.empty())
+
+    def draw(index: int, text: str) -> None:
+        places[index].markdown(plain_markdown(text))
+
+    outcomes = blind.stream_together(streams, draw)
+    for reply, stream, outcome in zip(replies, streams, outcomes, strict=True):
+        loaded = reply.pop("loaded", None)
+        reply["text"] = outcome.text
+        if outcome.error is not None:
+            reply["error"] = outcome.error.user_text()
+        result = getattr(stream, "result", None)
+        if result is not None and loaded is not None:
+            reply["cost"] = compare.cost_of(loaded, result.footer, result.tokens_per_second)
+    return replies
+
+
+def show_chat_replies(replies: Sequence[dict[str, Any]]) -> None:
+    """The kept replies side by side, each with its cost or its error."""
+    for place, reply in zip(st.columns(len(replies)), replies, strict=True):
+        with place.container(border=True):
+            st.markdown(f"**{plain_markdown(model_registry.display_name(reply['model_ref']))}**")
+            if reply["text"]:
+                st.markdown(plain_markdown(reply["text"]))
+            if reply["error"]:
+                st.error(plain_markdown(reply["error"]), icon=":material/error:")
+            if reply["cost"] is not None:
+                st.caption(cost_line(reply["cost"]))
+
+
+# --- labelled table ---------------------------------------------------------------------------
+
+
+def pick_labelled_table(key: str) -> tuple[list[str], list[str]] | None:
+    """A labelled table upload (checked as every upload is) and its text and label columns."""
+    table = upload.show_table_upload(
+        f"{key}.labelled",
+        _("Labelled table (a text and a label per row)"),
+        empty_message=_(
+            "Upload a table with a text and a label column to score every model on the same rows, "
+            "with 95% intervals and a paired test of the top two."
+        ),
+    )
+    if table is None:
+        return None
+    frame = table.frame
+    columns = [str(column) for column in frame.columns]
+    left, right = st.columns(2)
+    text_column = left.selectbox(
+        _("Text column"), columns, index=columns.index(guess_text_column(frame)), key=f"{key}.text_column"
+    )
+    label_column = right.selectbox(
+        _("Label column"),
+        columns,
+        index=columns.index(guess_label_column(frame, text_column)),
+        key=f"{key}.label_column",
+    )
+    kept = frame[[text_column, label_column]].dropna()
+    kept = kept[kept[text_column].astype(str).str.strip() != ""]
+    st.caption(_("{rows:,} labelled rows.").format(rows=len(kept)))
+    return kept[text_column].astype(str).tolist(), kept[label_column].astype(str).tolist()
+
+
+def score_models(task: str, refs: Sequence[str], texts: Sequence[str], labels: Sequence[str]) -> None:
+    """Every model classifies every row; a model that cannot is named with its reason and left out,
+    the others are scored on the same rows. The outcome is kept for ``show_evaluation``."""
+    compare.check_labelled_rows(len(texts))
+    predictions: dict[str, list[str]] = {}
+    for ref in compare.check_model_count(refs):
+        try:
+            loaded = models.get_model(task, ref)
+            predictions[ref] = [found.label for found in sentiment.classify(loaded, texts)]
+        except ShowcaseError as error:
+            shown = plain_markdown(model_registry.display_name(ref))
+            st.warning(f"**{shown}**: {plain_markdown(error.user_text())}", icon=":material/block:")
+    if predictions:
+        st.session_state[f"compare.{task}.evaluation"] = (compare.evaluate(labels, predictions), predictions, texts)
+
+
+def _interval(estimate: Any) -> str:
+    return f"{estimate.value:.1%} [{estimate.low:.1%}, {estimate.high:.1%}]"
+
+
+def show_evaluation(evaluation: Evaluation, predictions: dict[str, list[str]], texts: Sequence[str]) -> None:
+    """Scores with intervals, the paired test of the top two, and the rows the models disagree on."""
+    name = model_registry.display_name
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    _("Model"): name(score.model_ref),
+                    _("Accuracy [95% interval]"): _interval(score.accuracy),
+                    _("Macro-F1 [95% interval]"): _interval(score.macro_f1),
+                }
+                for score in evaluation.scores
+            ]
+        ),
+        hide_index=True,
+    )
+    st.caption(_("{rows:,} rows; intervals from 1,000 bootstrap resamples of the rows.").format(rows=evaluation.rows))
+    paired = evaluation.paired
+    if paired is not None:
+        verdict = (
+            _("a real difference at the 5% level") if paired.significant else _("no clear difference at the 5% level")
+        )
+        st.markdown(
+            plain_markdown(
+                _(
+                    "McNemar's exact test of the top two: {first} alone was right on {a} rows, {second} alone on "
+                    "{b}; p = {p:.3g}, {verdict}."
+                ).format(
+                    first=name(paired.first),
+                    second=name(paired.second),
+                    a=paired.first_only,
+                    b=paired.second_only,
+                    p=paired.p_value,
+                    verdict=verdict,
+                )
+            )
+        )
+    if evaluation.unknown_labels:
+        st.warning(
+            plain_markdown(
+                _("No model ever predicts these labels of the table: {labels}. Check that the names match.").format(
+                    labels=", ".join(evaluation.unknown_labels[:10])
+                )
+            ),
+            icon=":material/label_off:",
+        )
+    if evaluation.disagreeing_rows:
+        frame = pd.DataFrame({_("Text"): list(texts), **{name(ref): labels for ref, labels in predictions.items()}})
+        disagree = frame[frame.iloc[:, 1:].nunique(axis=1) > 1]
+        with st.expander(
+            _("Rows where the models disagree ({count:,})").format(count=evaluation.disagreeing_rows),
+            icon=":material/call_split:",
+        ):
+            st.dataframe(disagree, hide_index=True)
