@@ -1,8 +1,8 @@
 """The worker's entry point: ``python -m backend.worker`` runs queued jobs of every kind.
 
 This is the one place that knows which kinds exist: it lists each kind (classifier training,
-chat tuning, batch inference and use-case measurement, each declared beside its own code as a ``JobKind``) and hands
-their handlers to the generic worker in ``backend.jobs``.
+chat tuning, preference tuning, batch inference and use-case measurement, each declared beside its
+own code as a ``JobKind``) and hands their handlers to the generic worker in ``backend.jobs``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from backend.jobs.kinds import JobKind, handlers_of
 from backend.jobs.worker import Handlers
 from backend.training.chat.studio import CHAT_KIND
 from backend.training.classifier.studio import CLASSIFIER_KIND
+from backend.training.preference.studio import PREFERENCE_KIND
 
-KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, BATCH_KIND, MEASURE_KIND)
+KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, PREFERENCE_KIND, BATCH_KIND, MEASURE_KIND)
 HANDLERS: Handlers = handlers_of(KINDS)
 
 

@@ -35,6 +35,7 @@ from backend.records import JsonRecord
 from backend.server_paths import shown_path
 
 CHAT = "chat"  # the job kind, and the job's task, of every chat-tuning job
+PREFERENCE = "preference"  # the job kind, and the job's task, of every preference-tuning job
 
 MODEL_FOLDER = "model"
 DATA_FOLDER = "data"

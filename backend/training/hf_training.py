@@ -1,6 +1,7 @@
 """What every ``transformers.Trainer`` run of the studio shares, classifier and chat tuning alike:
 progress/cancel callbacks, mixed precision, the arguments both set alike, and out-of-memory backoff.
-The classifier's own training loop is ``classifier/hf_trainer.py``; chat tuning's is ``chat/trainer.py``.
+The classifier's own training loop is ``classifier/hf_trainer.py``; chat tuning's is ``chat/trainer.py``;
+preference tuning's (trl's ``DPOTrainer``) is ``preference/trainer.py``.
 """
 
 from __future__ import annotations
@@ -94,14 +95,22 @@ def shared_trainer_arguments(
 
 
 def quiet_trainer(
-    model: Any, arguments: Any, train: Any, validation: Any, collator: Any, callbacks: list[Any], **extra: Any
+    model: Any,
+    arguments: Any,
+    train: Any,
+    validation: Any,
+    collator: Any,
+    callbacks: list[Any],
+    trainer_class: type | None = None,
+    **extra: Any,
 ) -> Any:
-    """A ``transformers.Trainer`` that reports only through ``callbacks``: the console printer is
-    removed, since ``reporter_callback`` already records every log line."""
+    """A ``transformers.Trainer`` (or ``trainer_class``, a subclass such as trl's ``DPOTrainer``)
+    that reports only through ``callbacks``: the console printer is removed, since
+    ``reporter_callback`` already records every log line."""
     from transformers import Trainer
     from transformers.trainer_callback import PrinterCallback
 
-    trainer = Trainer(
+    trainer = (trainer_class or Trainer)(
         model=model,
         args=arguments,
         train_dataset=train,
@@ -124,11 +133,14 @@ def checkpoints_removed(run_dir: Path) -> Iterator[None]:
         shutil.rmtree(run_dir / CHECKPOINTS_FOLDER, ignore_errors=True)
 
 
-def reporter_callback(reporter: Reporter, tokens_per_step: float = 0.0) -> Any:
+def reporter_callback(reporter: Reporter, tokens_per_step: float = 0.0, curves: dict[str, str] | None = None) -> Any:
     """The ``TrainerCallback`` every trainer reports through: progress and the cancel flag after
-    each optimisation step, the curves (``_CURVES``) as the Trainer logs them, and, given
-    ``tokens_per_step``, the training speed in tokens per second beside each training loss."""
+    each optimisation step, the curves (``_CURVES``, plus a kind's own ``curves``: log key ->
+    curve name) as the Trainer logs them, and, given ``tokens_per_step``, the training speed in
+    tokens per second beside each training loss."""
     from transformers import TrainerCallback
+
+    named = {**_CURVES, **(curves or {})}
 
     class ReporterCallback(TrainerCallback):
         """Progress, curves and the cancel flag, checked after every optimisation step."""
@@ -148,9 +160,9 @@ def reporter_callback(reporter: Reporter, tokens_per_step: float = 0.0) -> Any:
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN003
             epoch = float(state.epoch or 0)
             for key, value in (logs or {}).items():
-                if key not in _CURVES or not isinstance(value, int | float):
+                if key not in named or not isinstance(value, int | float):
                     continue
-                reporter.metric(state.global_step, epoch, _CURVES[key], float(value))
+                reporter.metric(state.global_step, epoch, named[key], float(value))
                 elapsed = time.perf_counter() - self.started
                 if key == "loss" and tokens_per_step and elapsed > 0 and state.global_step:
                     speed = state.global_step * tokens_per_step / elapsed

@@ -2,8 +2,8 @@
 progress every kind shows the same way.
 
 A kind's view says how its running job draws its curves, how its finished job shows its report
-and its downloads, how it is retried, and whether its runs compare on accuracy and F1 (chat runs
-have neither). The page asks ``KIND_VIEWS[job.kind]`` rather than branching on the kind.
+and its downloads, how it is retried, and whether its runs compare on accuracy and F1 (chat and
+preference runs have neither). The page asks ``KIND_VIEWS[job.kind]`` rather than branching on the kind.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from backend.training.chat import studio as chat_studio
 from backend.training.chat.params import CHAT
 from backend.training.classifier import studio as classifier_studio
 from backend.training.classifier.runner import TRAIN
-from pages.components import chat_tuning, finetune, job_monitor
+from backend.training.common import PREFERENCE
+from backend.training.preference import studio as preference_studio
+from pages.components import chat_tuning, finetune, job_monitor, preference_tuning
 
 STATUS_ICONS = {
     "queued": ":material/hourglass_top:",
@@ -64,6 +66,13 @@ KIND_VIEWS: dict[str, KindView] = {
         chat_tuning.show_report,
         chat_tuning.show_model_actions,
         chat_studio.retry_chat_job,
+        compared=False,
+    ),
+    PREFERENCE: KindView(
+        preference_tuning.show_progress_chart,
+        preference_tuning.show_report,
+        chat_tuning.show_model_actions,  # the same downloads and demo as a tuned chat model
+        preference_studio.retry_preference_job,
         compared=False,
     ),
 }

@@ -8,6 +8,7 @@ from backend.jobs.submit import RETRYABLE
 from backend.training import figures
 from backend.training.chat.params import CHAT
 from backend.training.classifier import studio as classifier_studio
+from backend.training.common import PREFERENCE
 from pages.components import job_monitor, models, training_jobs
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
@@ -21,7 +22,7 @@ owner = current_owner()
 
 left, right = st.columns(2)
 statuses = left.multiselect("Status", STATUSES, key="finetune.jobs.status", placeholder="any status")
-task = right.selectbox("Task", ("all", "text", "image", CHAT), key="finetune.jobs.task")
+task = right.selectbox("Task", ("all", "text", "image", CHAT, PREFERENCE), key="finetune.jobs.task")
 listed = []
 with user_errors():
     listed = classifier_studio.list_jobs(owner, tuple(statuses), None if task == "all" else task)

@@ -1,12 +1,14 @@
-"""New training job: upload labelled data (or conversations), map columns, check it, pick a base model
-and method, submit."""
+"""New training job: upload labelled data (or conversations, or preference pairs), map columns, check it,
+pick a base model and method, submit."""
 
 import streamlit as st
 
+from backend.i18n import _
 from backend.text_safety import plain_markdown
 from backend.training.chat.params import CHAT
 from backend.training.classifier.params import IMAGE, TEXT
-from pages.components import chat_tuning, finetune, job_monitor
+from backend.training.common import PREFERENCE
+from pages.components import chat_tuning, finetune, job_monitor, preference_tuning
 
 st.title("New training job")
 st.caption(
@@ -16,11 +18,12 @@ st.caption(
 
 task = st.radio(
     "What to train",
-    (TEXT, IMAGE, CHAT),
+    (TEXT, IMAGE, CHAT, PREFERENCE),
     format_func={
         TEXT: "Text classifier (CSV, TSV, JSONL, JSON, XLSX)",
         IMAGE: "Image classifier (zip)",
         CHAT: "Chat model (conversations)",
+        PREFERENCE: _("Chat model by preference (DPO on chosen/rejected pairs)"),
     }.get,
     horizontal=True,
     key="finetune.task",
@@ -44,6 +47,7 @@ NEW_JOB_FORMS = {
     TEXT: lambda: finetune.show_new_job_form(TEXT, "finetune"),
     IMAGE: lambda: finetune.show_new_job_form(IMAGE, "finetune"),
     CHAT: lambda: chat_tuning.show_new_job_form("finetune.chat"),
+    PREFERENCE: lambda: preference_tuning.show_new_job_form("finetune.preference"),
 }
 queued = NEW_JOB_FORMS[task]()
 if queued is not None:

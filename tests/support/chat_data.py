@@ -1,7 +1,9 @@
-"""Synthetic conversations for chat-tuning tests: a rule a tiny model can learn from a small upload.
+"""Synthetic conversations and preference pairs for chat- and preference-tuning tests: a rule a
+tiny model can learn from a small upload.
 
 Every reply starts with ``MARKER``; a model tuned on them should start its replies with it, and a
-model that never saw them does not.
+model that never saw them does not. In the pairs, the chosen reply has the marker and the rejected
+one does not.
 """
 
 from __future__ import annotations
@@ -33,3 +35,13 @@ def marker_conversations(count: int = 48, seed: int = 0, marker: str = MARKER) -
 def as_messages_jsonl(conversations: list[list[dict[str, str]]]) -> bytes:
     """The conversations as an OpenAI-style ``messages`` JSONL upload."""
     return "\n".join(json.dumps({"messages": c}, ensure_ascii=False) for c in conversations).encode()
+
+
+def marker_preference_rows(count: int = 40, seed: int = 0, marker: str = MARKER) -> list[dict[str, str]]:
+    """``count`` distinct preference pairs: the chosen reply starts with ``marker``, the rejected one
+    is the same reply without it, so a tuned model should come to prefer replies with the marker."""
+    conversations = marker_conversations(count, seed, marker)
+    return [
+        {"prompt": c[0]["content"], "chosen": c[1]["content"], "rejected": c[1]["content"].removeprefix(marker).strip()}
+        for c in conversations
+    ]

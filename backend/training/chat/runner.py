@@ -34,7 +34,7 @@ from backend.training.chat.card import build_chat_card
 from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
-from backend.training.chat.trainer import TunedChatModel, tune_chat_model
+from backend.training.chat.trainer import tune_chat_model
 from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
 
 ADAPTER_FOLDER = "adapter"
@@ -58,22 +58,25 @@ def base_model_name(model_ref: str, settings: Settings) -> str:
     return shown_path(display_name(model_ref, settings), settings)
 
 
-def _save(tuned: TunedChatModel, params: ChatTuneParams, run_dir: Path, settings: Settings) -> tuple[Path, Path]:
+def save_tuned_chat_model(model: Any, tokenizer: Any, method: str, run_dir: Path, base_name: str) -> tuple[Path, Path]:
+    """Save a tuned chat model into the run folder (chat and preference tuning alike): a LoRA
+    model's adapter into ``adapter/`` (its config naming the base as ``base_name``), then the model
+    with any adapters merged in, and its tokenizer, into ``model/``; returns both folders."""
     model_dir, adapter_dir = run_dir / MODEL_FOLDER, run_dir / ADAPTER_FOLDER
     for folder in (model_dir, adapter_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    model = tuned.model.to("cpu")
-    if params.method == LORA:
+    model = model.to("cpu")
+    if method == LORA:
         model.save_pretrained(adapter_dir)
         # peft records the base as the path it was loaded from; a download must not carry a server path.
         config_path = adapter_dir / ADAPTER_CONFIG
         config = json.loads(config_path.read_text(encoding="utf-8"))
-        config["base_model_name_or_path"] = base_model_name(params.base_model, settings)
+        config["base_model_name_or_path"] = base_name
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         model = model.merge_and_unload()
     # Saved in float32: bf16 would round away small tuned changes to the weights.
     model.to(torch.float32).save_pretrained(model_dir)
-    tuned.tokenizer.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
     return model_dir, adapter_dir
 
 
@@ -118,9 +121,9 @@ def run_chat_tuning(
         side_by_side=[row.__dict__ for row in tuned.side_by_side],
         system_prompt=trained_system_prompt(dataset.train),
     )
-    model_dir, adapter_dir = _save(tuned, params, run_dir, run.settings)
-    report.save(run_dir)
     base_name = base_model_name(params.base_model, run.settings)
+    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
+    report.save(run_dir)
     run.finish(
         model_dir,
         catalogue.TEXT_GENERATION,

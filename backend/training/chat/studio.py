@@ -25,7 +25,7 @@ from backend.training.chat.data import CHAT_DATASET_FILE, ChatDataset, ChatMappi
 from backend.training.chat.params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat.report import ChatReport, load_chat_report
 from backend.training.chat.runner import ADAPTER_FOLDER, CHAT_HANDLER, base_model_name
-from backend.training.common import CARD_FILE, DATA_FOLDER, training_kind
+from backend.training.common import CARD_FILE, DATA_FOLDER, PREFERENCE, training_kind
 from backend.training.export import build_export_zip, export_name
 
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
@@ -136,8 +136,9 @@ def adapter_export_name(job: Job) -> str:
 
 
 def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
-    """Build (once) and return the zip of a succeeded LoRA job's adapter: adapter_model.safetensors,
-    adapter_config.json (base model named by hub id or folder name, never a server path) and the card.
+    """Build (once) and return the zip of a succeeded LoRA chat or preference job's adapter:
+    adapter_model.safetensors, adapter_config.json (base model named by hub id or folder name, never
+    a server path) and the card.
 
     Raises:
         InvalidInputError: not a succeeded LoRA chat job, or its adapter is gone.
@@ -145,7 +146,11 @@ def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     run_dir = Path(job.run_dir).resolve()
     adapter_dir = run_dir / ADAPTER_FOLDER
-    if job.kind != CHAT or job.status != SUCCEEDED or not (adapter_dir / "adapter_config.json").is_file():
+    if (
+        job.kind not in (CHAT, PREFERENCE)
+        or job.status != SUCCEEDED
+        or not (adapter_dir / "adapter_config.json").is_file()
+    ):
         raise InvalidInputError("This job has no adapter to download (full fine-tuning saves a whole model).")
     return build_export_zip(run_dir, adapter_export_name(job), _adapter_files(adapter_dir), settings)
 

@@ -134,7 +134,12 @@ def greedy_replies(
     return replies
 
 
-def _wrap_lora(model: Any, params: ChatTuneParams) -> Any:
+def wrap_lora(model: Any, params: ChatTuneParams) -> Any:
+    """``model`` with LoRA adapters of ``params`` attached (chat and preference tuning alike).
+
+    Raises:
+        InvalidInputError: the adapters cannot attach (naming the model's linear modules).
+    """
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
@@ -237,7 +242,7 @@ def tune_chat_model(
         base_replies = greedy_replies(model, tokenizer, [p for p, _ in held_out], params.report_max_new_tokens, device)
     reporter.raise_if_stopped()
     if params.method == LORA:
-        model = _wrap_lora(model, params)
+        model = wrap_lora(model, params)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     reporter.log(f"Training {trainable:,} of {total:,} parameters ({trainable / max(1, total):.2%})")

@@ -23,7 +23,7 @@ from backend.training.classifier import staging
 from backend.training.classifier.datasets import DATASET_FILE, PreparedDataset
 from backend.training.classifier.params import IMAGE, TEXT, TrainingParams
 from backend.training.classifier.runner import TRAIN, TRAINING_HANDLER, base_model_task
-from backend.training.common import CHAT, DATA_FOLDER, read_json_report, training_kind
+from backend.training.common import CHAT, DATA_FOLDER, PREFERENCE, read_json_report, training_kind
 from backend.training.evaluation import EVALUATION_FILE, EvaluationReport
 
 COMPARED_METRICS = ("accuracy", "precision", "recall", "f1")
@@ -120,10 +120,13 @@ def list_jobs(
 ) -> list[Job]:
     """The owner's training jobs, newest first (reads only).
 
-    Chat-tuning jobs (``backend.training.chat.studio``) are listed with them. Batch jobs share the
+    Chat- and preference-tuning jobs (``backend.training.chat.studio``,
+    ``backend.training.preference.studio``) are listed with them. Batch jobs share the
     queue and store but belong to the demo pages (``backend.inference.batch``).
     """
-    return JobStore(settings=settings).list_jobs(owner=owner, statuses=statuses, task=task, kinds=(TRAIN, CHAT))
+    return JobStore(settings=settings).list_jobs(
+        owner=owner, statuses=statuses, task=task, kinds=(TRAIN, CHAT, PREFERENCE)
+    )
 
 
 def load_report(job: Job) -> EvaluationReport | None:

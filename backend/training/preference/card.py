@@ -1,0 +1,111 @@
+"""The model card (README.md) written beside a preference-tuned model and its adapter.
+
+Titles, replies, prompts and warnings come from users or from a model: they are escaped with
+``plain_markdown`` so the card never grows links, images or HTML.
+"""
+
+from __future__ import annotations
+
+import json
+
+from backend.i18n import _
+from backend.text_safety import plain_markdown
+from backend.training.chat.params import LORA
+from backend.training.preference.data import PreferenceDataset
+from backend.training.preference.params import PreferenceParams
+from backend.training.preference.report import PreferenceReport
+
+_CELL_CHARS = 300
+
+
+def _cell(text: object) -> str:
+    value = " ".join(str(text).split())
+    return plain_markdown(value if len(value) <= _CELL_CHARS else value[:_CELL_CHARS] + "…")
+
+
+def _share(report: PreferenceReport, share: float) -> str:
+    low, high = report.interval(share)
+    return f"{share:.0%} (95% {low:.0%}–{high:.0%})"
+
+
+def build_preference_card(
+    params: PreferenceParams,
+    dataset: PreferenceDataset,
+    report: PreferenceReport,
+    created: str,
+    device: str,
+    base_name: str,
+) -> str:
+    """Markdown describing how the model was preference-tuned and what changed.
+
+    Args:
+        base_name: how the base model is named (a hub id, or a folder's place in the models
+            folder, never a server path).
+    """
+    method = (
+        _("LoRA adapters (rank {rank}, alpha {alpha}) with peft").format(rank=params.lora_rank, alpha=params.lora_alpha)
+        if params.method == LORA
+        else _("full fine-tuning of every weight")
+    )
+    skipped = {"title", "base_model", "task"}
+    param_rows = "\n".join(f"| {k} | {_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    examples = "\n".join(
+        f"| {_cell(r['prompt'])} | {_cell(r['reference'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |"
+        for r in report.side_by_side
+    )
+    checks = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")
+    report_warnings = "\n".join(f"> **{_('Warning')}:** {plain_markdown(w)}\n" for w in report.warnings())
+    title = plain_markdown(params.title) if params.title else _("Preference-tuned chat model")
+    return f"""---
+library_name: transformers
+pipeline_tag: text-generation
+base_model: {json.dumps(base_name)}
+tags: [chat, dpo, {"lora, peft" if params.method == LORA else "full-fine-tuning"}]
+---
+
+# {title}
+
+{_("Chat model tuned from {base} with DPO (trl) and {method}, created {created} on {device} by the Large Model"
+   " Showcase fine-tuning studio.").format(base=plain_markdown(base_name), method=method, created=created, device=device)}
+
+## {_("Data")}
+
+- {_("Preference pairs: {train} for training, {held_out} held out").format(
+    train=report.train_pairs, held_out=report.held_out_pairs
+)}
+
+{_("Data checks:")}
+{checks}
+
+## {_("Training parameters")}
+
+| parameter | value |
+|---|---|
+{param_rows}
+
+{_("Trainable parameters: {trainable:,} of {total:,}.").format(
+    trainable=report.trainable_parameters, total=report.total_parameters
+)}
+
+## {_("Held-out pairs")}
+
+{report_warnings}
+
+| | |
+|---|---|
+| {_("prefers the chosen reply, base model")} | {_share(report, report.preference_accuracy_before)} |
+| {_("prefers the chosen reply, tuned model")} | {_share(report, report.preference_accuracy_after)} |
+| {_("reward accuracy")} | {_share(report, report.reward_accuracy)} |
+| {_("mean reward margin")} | {report.mean_reward_margin:.3f} |
+
+## {_("Held-out prompts, greedy replies")}
+
+| prompt | chosen | base | tuned |
+|---|---|---|---|
+{examples}
+
+## {_("Limits")}
+
+{_("The held-out pairs are drawn from the same data as the training pairs; expect the preference to hold"
+   " less well on different prompts.")}
+"""  # fmt: skip

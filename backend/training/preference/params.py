@@ -1,0 +1,107 @@
+"""Parameters of a preference-tuning job ("Preference tuning (DPO)" in the studio): validated before
+queuing, saved as JSON beside the run.
+
+Defaults are the ones that move the smallest catalogue chat model on a CPU within minutes: LoRA
+rank 16 on every linear layer, DPO's usual beta (0.1), a learning rate LoRA tolerates (1e-4), 2
+epochs, 512 tokens per prompt and reply. Full fine-tuning is allowed only for small models, as for
+chat tuning, since DPO keeps a second, frozen copy of the model as its reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import ClassVar
+
+from backend.i18n import N_
+from backend.training.chat.params import ALL_LINEAR, FULL, LORA, ChatTuneParams
+from backend.training.common import PREFERENCE
+from backend.training.param_checks import KindParams, ParamRange
+
+PREFERENCE_METHODS = (LORA, FULL)
+
+# Every numeric field, declared once (``param_checks``): its bounds, its widget's step and the
+# LoRA method's default (``default_preference_params`` has full fine-tuning's).
+PREFERENCE_PARAM_RANGES: dict[str, ParamRange] = {
+    "epochs": ParamRange(1, 50, default=2),
+    "learning_rate": ParamRange(1e-7, 1.0, default=1e-4),
+    "batch_size": ParamRange(1, 256, default=4),
+    "max_length": ParamRange(32, 8192, 32, default=512),
+    "beta": ParamRange(0.01, 5.0, 0.01, default=0.1),
+    "lora_rank": ParamRange(1, 256, default=16),
+    "lora_alpha": ParamRange(1, 512, default=32),
+    "lora_dropout": ParamRange(0.0, 0.5, 0.05, default=0.05),
+    "warmup_ratio": ParamRange(0.0, 0.5, 0.05, default=0.1),
+    "weight_decay": ParamRange(0.0, 1.0, 0.01, default=0.0),
+    "validation_fraction": ParamRange(0.05, 0.5, 0.05, default=0.15),
+    "report_prompts": ParamRange(0, 20, default=5),
+    "report_max_new_tokens": ParamRange(8, 256, 8, default=64),
+    "seed": ParamRange(0, 2**31 - 1, default=42),
+}
+
+
+@dataclass(frozen=True)
+class PreferenceParams(KindParams):
+    """Everything a preference-tuning run needs besides the pairs.
+
+    Attributes:
+        base_model: a chat model (catalogue hub id or local folder) with a chat template.
+        title: the tuned model's name in the Text generation demo.
+        method: ``lora`` (low-rank adapters; the base with adapters switched off is DPO's
+            reference) or ``full`` (every weight; small models only).
+        epochs: passes over the training pairs.
+        learning_rate: peak learning rate (linear decay after warm-up).
+        batch_size: pairs per step (halved automatically on GPU out-of-memory).
+        max_length: tokens of prompt plus reply; longer pairs lose the end of their replies.
+        beta: DPO's strength: how far the tuned model may move from the reference (higher = less).
+        lora_rank, lora_alpha, lora_dropout: the adapters' rank, scale and dropout.
+        target_modules: ``all-linear`` or comma-separated module names.
+        warmup_ratio: share of steps with a linear warm-up.
+        weight_decay: AdamW weight decay.
+        validation_fraction: share of the pairs held out for the report's reward accuracy.
+        report_prompts: held-out prompts answered by the base and the tuned model in the report.
+        report_max_new_tokens: reply length in that side-by-side table.
+        seed: random seed of the split and the training.
+        precision: ``auto``, ``fp32`` or ``bf16`` (as chat tuning).
+    """
+
+    base_model: str
+    title: str = ""
+    method: str = LORA
+    target_modules: str = ALL_LINEAR
+    precision: str = "auto"
+    # The numeric fields, epochs to seed, come from PREFERENCE_PARAM_RANGES.
+    ranges: ClassVar[dict[str, ParamRange]] = PREFERENCE_PARAM_RANGES
+    base_model_hint: ClassVar[str] = N_("Pick a chat model from the list.")
+    # Generic job tables read the task from the stored parameters.
+    json_properties: ClassVar[tuple[str, ...]] = ("task",)
+
+    @property
+    def task(self) -> str:
+        """The job's task in the job store."""
+        return PREFERENCE
+
+    def as_chat_params(self) -> ChatTuneParams:
+        """The same base, method, LoRA and precision as chat tuning's parameters, for the pieces the
+        two kinds share (attaching LoRA, the full-tuning size limit, the target-module check)."""
+        shared = {f.name: getattr(self, f.name) for f in fields(ChatTuneParams) if hasattr(self, f.name)}
+        return ChatTuneParams(**shared)
+
+    def target_module_list(self) -> str | list[str]:
+        """What ``peft.LoraConfig(target_modules=...)`` takes."""
+        return self.as_chat_params().target_module_list()
+
+    def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The method; the precision is checked with chat tuning's fields."""
+        return [("method", self.method, PREFERENCE_METHODS)]
+
+    def check_own_fields(self) -> None:
+        """Chat tuning's checks of the fields both kinds share: precision and target modules."""
+        self.as_chat_params().validate()
+
+
+def default_preference_params(base_model: str, method: str = LORA) -> PreferenceParams:
+    """Defaults that work: LoRA as above; full fine-tuning with a 20x lower learning rate."""
+    params = PreferenceParams(base_model=base_model, method=method)
+    if method == FULL:
+        params = replace(params, learning_rate=5e-6)
+    return params
