@@ -205,11 +205,14 @@ class Settings:
         parse=_word,
     )
     cpu_engine: str = _setting(
-        "Another engine per CPU demo, comma-separated: `sentiment=onnx` (ONNX Runtime), "
+        "`auto`: the first load of a CPU demo's model starts a background check of its faster paths "
+        "(bfloat16, int8, ONNX Runtime, CTranslate2, llama.cpp) against torch float32 on this machine, "
+        "and later loads take the fastest that passed (docs/benchmarks.md); `torch` turns that off. "
+        "Or force an engine per demo, comma-separated: `sentiment=onnx` (ONNX Runtime), "
         "`translation=ctranslate2` (CTranslate2), `text-generation=llama.cpp` (run "
         "`bash scripts/install-llama-cpp.sh` once first); other tasks run in torch. Each engine's copy "
         "of a model is made once and kept in `<model folder>/.lsm-engines/`.",
-        raw_default="",
+        raw_default="auto",
         parse=_word,
     )
     hub_endpoint: str = _setting(

@@ -50,7 +50,7 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_settings(state_root: Path):
-    pinned = ("LSM_MODELS_DIR", "LSM_STATE_DIR", "LSM_DEVICE", "LSM_OFFLINE", "LSM_CPU_BFLOAT16")
+    pinned = ("LSM_MODELS_DIR", "LSM_STATE_DIR", "LSM_DEVICE", "LSM_OFFLINE", "LSM_CPU_BFLOAT16", "LSM_CPU_ENGINE")
     # The developer's own settings (LSM_CPU_ENGINE=..., LSM_CPU_QUANTIZE=int8 in a shell profile)
     # would change what every test checks: none reach the session. LSM_TEST_* are the suite's own.
     inherited = [k for k in os.environ if k.startswith("LSM_") and not k.startswith("LSM_TEST_")]
@@ -66,6 +66,9 @@ def _isolated_settings(state_root: Path):
     # laptop and on an AMX server. Float32 by default; the numerics tests take both paths through
     # the ``compute_dtype`` fixture, and "auto" itself is tested with the CPU probe replaced.
     os.environ["LSM_CPU_BFLOAT16"] = "off"
+    # Likewise the engine: "auto" (the default) would queue a background check of every model a
+    # page loads and then answer from whichever path won on this host. Its own tests set it.
+    os.environ["LSM_CPU_ENGINE"] = "torch"
     config.get_settings.cache_clear()
     yield
     for key, value in saved.items():

@@ -26,6 +26,8 @@ class RunFooter(JsonRecord):
     items: int
     unit: str
     tokens: int = 0
+    # How the model runs, where the ``auto`` engine setting checked it ("" otherwise).
+    path_note: str = ""
 
 
 class Stopwatch:
@@ -60,4 +62,5 @@ def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, t
         items=items,
         unit=unit,
         tokens=tokens,
+        path_note=loaded.path_note,
     )

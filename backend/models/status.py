@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from backend.config import Settings, get_settings
-from backend.models.resolve import catalogue
+from backend.i18n import _
+from backend.models.resolve import catalogue, engine_record
 from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.models.resolve.plan import choose_dtype, mirror_folder
 
@@ -41,3 +42,29 @@ def engine_rows() -> list[dict[str, object]]:
     from backend.models.engines import llama_cpp_process
 
     return [state.to_row() for state in llama_cpp_process.engine_states()]
+
+
+def checked_rows(settings: Settings | None = None) -> list[dict[str, object]]:
+    """One row per model the ``auto`` engine setting checked: the path it runs on, how much faster
+    and how it agreed, when, and each path that failed with its reason."""
+    settings = settings or get_settings()
+    rows = []
+    for decision in engine_record.all_decisions(settings):
+        failed = [
+            f"{_(engine_record.PATHS[item.path].label)}: {item.reason}"
+            for item in decision.results
+            if not item.passed and item.path in engine_record.PATHS
+        ]
+        failed += [f"{_(engine_record.PATHS[name].label)}: {reason}" for name, reason in decision.failures.items()
+                   if name in engine_record.PATHS]  # fmt: skip
+        rows.append(
+            {
+                _("Model"): decision.model,
+                _("Task"): decision.task,
+                _("Runs on"): engine_record.decision_note(decision),
+                _("Checked (UTC)"): decision.checked_at.replace("T", " ")[:16],
+                _("CPU"): decision.machine.get("cpu", ""),
+                _("Failed or refused"): "; ".join(failed) or "—",
+            }
+        )
+    return rows

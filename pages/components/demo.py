@@ -214,6 +214,8 @@ def show_footer(footer: RunFooter) -> None:
     ]
     if footer.tokens:
         parts.append(f"{footer.tokens:,} tokens")
+    if footer.path_note:
+        parts.append(f":material/verified: {plain_markdown(footer.path_note)}")
     st.caption(" · ".join(parts))
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
+from backend.inference import engine_check
 from backend.model_access import check_plan_access
 from backend.models import acquire, availability, warm
 from backend.models.availability import Availability
@@ -58,7 +59,7 @@ def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedM
         bar.progress(progress.fraction, text=f"Downloading {shown}: {progress.label()}")
 
     try:
-        return acquire.acquire(
+        loaded = acquire.acquire(
             task,
             model_ref,
             model_cache(),
@@ -68,6 +69,9 @@ def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedM
         )
     finally:
         bar.empty()
+    # The ``auto`` engine setting: the first load queues the check of faster paths (once).
+    engine_check.request_check(loaded, owner)
+    return loaded
 
 
 def show_prepare_defaults() -> None:

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from backend.config import get_settings
+from backend.i18n import _
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
-from backend.models.status import catalogue_rows, engine_rows
+from backend.models.status import catalogue_rows, checked_rows, engine_rows
 from backend.text_safety import plain_markdown
 from pages.components.auth import OPERATOR_ACTIONS_SIGN_IN, may_run_operator_actions
 from pages.components.models import current_device, loaded_row, model_cache, readiness_line, show_prepare_defaults
@@ -60,6 +61,17 @@ if engines := engine_rows():
     st.subheader("Native engines")
     st.caption("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply.")
     st.dataframe(engines, hide_index=True, width="stretch")
+
+# The ``auto`` engine setting (issue 30): what each model's check chose on this machine, and why not the rest.
+if checked := checked_rows(settings):
+    st.subheader(_("Checked engines"))
+    st.caption(
+        _(
+            "Each model's faster paths were checked against torch float32 on this machine; it runs on the "
+            "fastest that agreed. Set LSM_CPU_ENGINE=torch to turn this off."
+        )
+    )
+    st.dataframe(checked, hide_index=True, width="stretch")
 
 st.subheader("Catalogue")
 task = st.segmented_control("Task", catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")

@@ -19,6 +19,9 @@ TORCH = "torch"
 ONNX = "onnx"
 CTRANSLATE2 = "ctranslate2"
 LLAMA_CPP = "llama.cpp"
+# The setting's default: each model runs on the fastest path its check passed on this machine
+# (``engine_record``); ``torch`` (or an empty setting) turns that off.
+AUTO = "auto"
 # What each engine serves (a task not listed runs in torch).
 ENGINE_TASKS = {
     ONNX: (catalogue.SENTIMENT,),
@@ -50,6 +53,13 @@ def requested_engines(setting: str) -> dict[str, str]:
             if name in ENGINE_TASKS.get(engine.strip(), ()):
                 chosen[name] = engine.strip()
     return chosen
+
+
+def is_auto(task: str, settings: Settings) -> bool:
+    """Whether ``task`` follows its check's decision: the setting says ``auto`` and forces no
+    engine on it (``auto,sentiment=onnx`` forces sentiment and checks the rest)."""
+    words = {part.strip().lower() for part in (settings.cpu_engine or "").split(",")}
+    return AUTO in words and task not in requested_engines(settings.cpu_engine)
 
 
 def engine_for(task: str, device: DeviceInfo, settings: Settings, folder: Path | None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
-from backend.models.resolve import catalogue, endpoints, engine_choice
+from backend.models.resolve import catalogue, endpoints, engine_choice, engine_record
 from backend.models.resolve.device import DeviceInfo, choose_device, wants_cpu_bfloat16
 from backend.models.resolve.weight_files import loaded_bytes, require_safetensors
 from backend.server_paths import shown_path
@@ -71,6 +71,7 @@ class LoadPlan:
             only) to let transformers fall back to ``.bin`` through torch's weights-only unpickler.
         estimated_bytes: expected weight memory (0 when unknown: a hub id outside the catalogue).
         engine: what runs it: "torch", or "onnx" / "ctranslate2" on CPU by setting (``engines``).
+        checked: the checked path it runs on under the ``auto`` setting (``engine_record``), or "".
     """
 
     task: str
@@ -84,6 +85,7 @@ class LoadPlan:
     use_safetensors: bool | None
     estimated_bytes: int
     engine: str = engine_choice.TORCH
+    checked: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able summary."""
@@ -99,6 +101,7 @@ class LoadPlan:
             "use_safetensors": self.use_safetensors,
             "estimated_mb": round(self.estimated_bytes / 2**20, 1),
             "engine": self.engine,
+            "checked": self.checked,
         }
 
 
@@ -260,6 +263,9 @@ def plan_load(
     # The engines start from float32 weights (llama.cpp quantises its copy) and replace int8 Linear layers.
     dtype = "float32" if training or engine != engine_choice.TORCH else _dtype_for(task, spec, device, settings)
     int8 = not training and engine == engine_choice.TORCH and engine_choice.wants_int8(task, device, settings)
+    checked = _checked_path(task, device, settings, folder) if not training else None
+    if checked is not None:
+        engine, dtype, int8 = checked.engine, checked.dtype, checked.int8
     # At the chosen dtype even under int8: a budget figure on the safe side of the packed weights.
     estimated = spec.memory_mb(dtype) * 2**20 if spec else loaded_bytes(weight_files, dtype)
     if engine == engine_choice.LLAMA_CPP:
@@ -280,4 +286,20 @@ def plan_load(
         use_safetensors=None if (listed and not is_local) else True,
         estimated_bytes=estimated,
         engine=engine,
+        checked=checked.name if checked else "",
     )
+
+
+def _checked_path(
+    task: str, device: DeviceInfo, settings: Settings, folder: Path | None
+) -> engine_record.CandidatePath | None:
+    """The path the ``auto`` setting takes for ``task``: the decision's, where its engine is
+    installed here and the model is not a fast-mode fine-tune (torch only)."""
+    if device.kind != "cpu" or folder is None or not engine_choice.is_auto(task, settings):
+        return None
+    if (folder / engine_choice.EMBEDDING_HEAD_FILE).is_file():
+        return None
+    path = engine_record.checked_path(task, folder, settings)
+    if path is None or (path.engine != engine_choice.TORCH and not engine_choice.available(path.engine)):
+        return None
+    return path

@@ -1,0 +1,154 @@
+"""The ``auto`` engine setting: the background check of a model's paths (each in its own child
+process), its recorded decision, and loads that follow it or fall back."""
+
+import dataclasses
+import os
+import signal
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend import worker
+from backend.inference import engine_check, path_check, sentiment
+from backend.jobs.store import JobStore
+from backend.models.engines import runtimes
+from backend.models.loader import load_model
+from backend.models.resolve import catalogue, engine_choice, engine_record
+from backend.models.resolve.plan import plan_load
+from tests.support import tiny_models
+
+SENTIMENT = catalogue.SENTIMENT
+
+
+@pytest.fixture(scope="module")
+def auto(settings, tmp_path_factory):
+    """Settings with the ``auto`` engine and a private state folder."""
+    return dataclasses.replace(settings, cpu_engine="auto", state_dir=tmp_path_factory.mktemp("path-check") / "state")
+
+
+@pytest.fixture(scope="module")
+def classifier(settings):
+    return str(tiny_models.build_text_classifier(settings.models_dir / f"path-check-{uuid.uuid4().hex[:8]}"))
+
+
+@pytest.fixture(scope="module")
+def checked_by_the_worker(auto, classifier):
+    """The first load under ``auto`` queues the check; the worker's handler runs it to its end."""
+    loaded = load_model(SENTIMENT, classifier, auto)
+    job = engine_check.request_check(loaded, "", auto)
+    assert job is not None and job.kind == engine_check.ENGINE_CHECK
+    assert engine_check.request_check(loaded, "", auto) is None  # once: it is pending
+    assert worker.run_job(job.id, auto) == "succeeded"
+    return JobStore(settings=auto).get(job.id)
+
+
+def _onnx_copy(classifier):
+    [copy] = (Path(classifier) / runtimes.CACHE_FOLDER).glob("onnx-*")
+    return copy
+
+
+def test_the_worker_checks_every_path_and_records_the_fastest_that_agrees(checked_by_the_worker, auto, classifier):
+    decision = engine_check.read_decision(checked_by_the_worker)
+    folder = plan_load(SENTIMENT, classifier, auto).folder
+    assert engine_record.read_decision(SENTIMENT, folder, auto) == decision
+    names = [result.path for result in decision.results]
+    assert names[0] == "torch-float32" and set(names) == {"torch-float32", "torch-bfloat16", "int8-dynamic", "onnx"}
+    onnx = decision.result("onnx")
+    # The same weights in float32: ONNX Runtime agrees far inside the tolerance, on all 64 texts.
+    assert onnx.passed and onnx.reason == "" and onnx.agreement == "labels equal on 64 inputs"
+    assert onnx.figures["labels_differing"] == 0 and onnx.figures["max_score_difference"] < 1e-4
+    assert decision.inputs == len(path_check.TEXTS) == 64
+    assert decision.chosen == decision.fastest_passing() != ""
+    assert decision.machine == engine_record.machine()
+    # A decision on record: the next load needs no check.
+    assert engine_check.wants_check(SENTIMENT, classifier, auto) is None
+
+
+def test_loads_follow_the_decision_and_the_footer_says_so(checked_by_the_worker, auto, classifier):
+    decision = engine_check.read_decision(checked_by_the_worker)
+    decision.chosen = "onnx"  # whichever was fastest here, the loader must take what is recorded
+    folder = plan_load(SENTIMENT, classifier, auto).folder
+    engine_record.write_decision(decision, folder, auto)
+    plan = plan_load(SENTIMENT, classifier, auto)
+    assert (plan.engine, plan.checked) == (engine_choice.ONNX, "onnx")
+    loaded = load_model(SENTIMENT, classifier, auto)
+    assert isinstance(loaded.model, runtimes.OnnxModel)
+    footer = sentiment.classify_text(loaded, "A fine film.").footer
+    assert footer.path_note.startswith("ONNX Runtime, checked today: ")
+    assert footer.path_note.endswith("x faster, labels equal on 64 inputs")
+    # Forcing stays possible: torch (or any explicit engine) ignores the decision.
+    forced = load_model(SENTIMENT, classifier, dataclasses.replace(auto, cpu_engine="torch"))
+    assert forced.engine == engine_choice.TORCH and forced.path_note == ""
+
+
+def test_a_corrupted_path_is_rejected_with_its_reason(checked_by_the_worker, auto, classifier):
+    weights = _onnx_copy(classifier) / runtimes.ONNX_WEIGHTS
+    original = weights.read_bytes()
+    values = np.frombuffer(original, dtype=np.float32).copy()
+    values = -3 * values + np.random.default_rng(1).normal(0, 0.5, values.shape).astype(np.float32)
+    try:
+        weights.write_bytes(values.tobytes())
+        decision = path_check.check_model(SENTIMENT, classifier, auto, paths=(engine_record.ONNX_RUNTIME,))
+    finally:
+        weights.write_bytes(original)
+    onnx = decision.result("onnx")
+    assert not onnx.passed
+    assert "labels differ on" in onnx.reason or "scores differ by up to" in onnx.reason
+    assert decision.chosen != "onnx"
+    assert plan_load(SENTIMENT, classifier, auto).checked != "onnx"
+
+
+def test_a_crashed_path_is_recorded_and_another_is_chosen(checked_by_the_worker, auto, classifier):
+    def crash(name, pid):
+        if name == "onnx":
+            os.kill(pid, signal.SIGSEGV)  # what a segfaulting engine does to its process
+
+    decision = path_check.check_model(SENTIMENT, classifier, auto, paths=(engine_record.ONNX_RUNTIME,), on_start=crash)
+    assert decision.result("onnx").reason == "crashed (SIGSEGV)"
+    assert decision.chosen == "torch-float32"
+    loaded = load_model(SENTIMENT, classifier, auto)
+    assert loaded.engine == engine_choice.TORCH and loaded.path_note.startswith("torch float32, checked today")
+
+
+def test_an_engine_that_fails_in_the_app_falls_back_and_is_recorded(checked_by_the_worker, auto, classifier):
+    decision = engine_check.read_decision(checked_by_the_worker)
+    decision.chosen = "onnx"
+    folder = plan_load(SENTIMENT, classifier, auto).folder
+    engine_record.write_decision(decision, folder, auto)
+    graph = _onnx_copy(classifier) / "model.onnx"
+    original = graph.read_bytes()
+    try:
+        graph.write_bytes(b"not a graph")
+        loaded = load_model(SENTIMENT, classifier, auto)
+    finally:
+        graph.write_bytes(original)
+    assert loaded.engine == engine_choice.TORCH  # the answer still comes
+    recorded = engine_record.read_decision(SENTIMENT, folder, auto)
+    assert recorded.failures["onnx"].startswith("failed to load in the app")
+    assert recorded.chosen != "onnx" and plan_load(SENTIMENT, classifier, auto).checked == recorded.chosen
+
+
+def test_no_check_without_auto_or_for_tasks_without_paths(auto, classifier, tiny_model_paths):
+    assert engine_check.wants_check(SENTIMENT, classifier, dataclasses.replace(auto, cpu_engine="torch")) is None
+    assert (
+        engine_check.wants_check(SENTIMENT, classifier, dataclasses.replace(auto, cpu_engine="sentiment=onnx")) is None
+    )
+    assert engine_check.wants_check(catalogue.EMBEDDINGS, tiny_model_paths["embeddings"], auto) is None
+
+
+def test_a_decision_belongs_to_its_weights_and_machine(checked_by_the_worker, auto, classifier):
+    machine = engine_record.machine()
+    assert machine["cpu"] and "torch" in machine["versions"] and machine["threads"].isdigit()
+    folder = plan_load(SENTIMENT, classifier, auto).folder
+    key = engine_record.model_key(SENTIMENT, folder)
+    weights = next(folder.glob("*.safetensors"))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # new weights, as a save would
+    try:
+        assert engine_record.model_key(SENTIMENT, folder) != key
+        assert engine_record.read_decision(SENTIMENT, folder, auto) is None
+        assert plan_load(SENTIMENT, classifier, auto).checked == ""
+    finally:
+        os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
