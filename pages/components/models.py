@@ -13,6 +13,7 @@ import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
+from backend.i18n import current_language
 from backend.model_access import check_plan_access
 from backend.models import acquire, availability, warm
 from backend.models.availability import Availability
@@ -161,13 +162,14 @@ def readiness_line() -> str:
     """One line saying which demos answer now on this server and why the others cannot (Home, the
     sidebar, the Models page), as plain text."""
     loaded = frozenset((model.task, model.model_ref) for model in model_cache().loaded())
-    return _readiness_line(loaded, current_owner())
+    return _readiness_line(loaded, current_owner(), current_language())
 
 
 # The sidebar draws it on every run (a chat reply reruns the page often); the hub's state is
-# remembered anyway, and a model loaded here changes ``loaded``, which is part of the key.
+# remembered anyway, and a model loaded here changes ``loaded``, which is part of the key (and so is
+# the language the line is written in).
 @st.cache_data(ttl=15, show_spinner=False)
-def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str) -> str:
+def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str, language: str) -> str:
     from backend.inference import readiness
 
     settings = get_settings()
