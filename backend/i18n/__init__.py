@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import gettext
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -104,3 +104,9 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 def N_(message: str) -> str:
     """Marks a string for the catalogue without translating it yet (translate with ``_()`` where shown)."""
     return message
+
+
+def translated_headers(rows: Iterable[Mapping[str, object]]) -> list[dict[str, object]]:
+    """Table rows with their column names (English keys, marked with ``N_`` where the rows are made)
+    in the current language, for showing; exports keep the stable English keys."""
+    return [{_(key): value for key, value in row.items()} for row in rows]

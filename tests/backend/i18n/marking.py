@@ -143,10 +143,16 @@ def _call_name(call: ast.Call) -> str | None:
     return call.func.id if isinstance(call.func, ast.Name) else None
 
 
+def _is_log_call(call: ast.Call) -> bool:
+    """Logging (``_log.error(...)``) is read by operators in the server's log, in English."""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    return isinstance(receiver, ast.Name) and receiver.id in {"_log", "log", "logger", "logging"}
+
+
 def shown_arguments(call: ast.Call) -> list[ast.AST]:
     """The arguments of a call that a person reads."""
     name = _call_name(call)
-    if name in MARKERS:
+    if name in MARKERS or _is_log_call(call):
         return []
     shown: list[ast.AST] = []
     if name in TEXT_CALLS and call.args:
