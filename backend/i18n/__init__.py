@@ -96,6 +96,12 @@ def _(message: str) -> str:
     return _catalogue(current_language()).gettext(message)
 
 
+def translated(message: str, language: str) -> str:
+    """``message`` in ``language``, whatever this run's language is (to compare with another
+    language's text, e.g. whether a box still holds the untouched default)."""
+    return _catalogue(normalise(language)).gettext(message)
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The singular or plural form for ``count``, by the current language's plural rule."""
     return _catalogue(current_language()).ngettext(singular, plural, count)
