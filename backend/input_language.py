@@ -11,23 +11,25 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-# Language code -> name, for the codes the catalogue uses.
+from backend.i18n import N_, _
+
+# Language code -> name (English, shown translated), for the codes the catalogue uses.
 LANGUAGE_NAMES = {
-    "en": "English",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "ru": "Russian",
-    "ar": "Arabic",
-    "hi": "Hindi",
-    "id": "Indonesian",
-    "ms": "Malay",
-    "vi": "Vietnamese",
+    "en": N_("English"),
+    "zh": N_("Chinese"),
+    "ja": N_("Japanese"),
+    "ko": N_("Korean"),
+    "de": N_("German"),
+    "fr": N_("French"),
+    "es": N_("Spanish"),
+    "it": N_("Italian"),
+    "pt": N_("Portuguese"),
+    "ru": N_("Russian"),
+    "ar": N_("Arabic"),
+    "hi": N_("Hindi"),
+    "id": N_("Indonesian"),
+    "ms": N_("Malay"),
+    "vi": N_("Vietnamese"),
 }
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -51,8 +53,11 @@ def detect_language(text: str) -> str | None:
 
 
 def _names(languages: Sequence[str]) -> str:
-    names = [LANGUAGE_NAMES.get(code, code) for code in languages]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    names = [_(LANGUAGE_NAMES[code]) if code in LANGUAGE_NAMES else code for code in languages]
+    if len(names) == 1:
+        return names[0]
+    # A list's separator is the language's own (", " in English, "、" in Chinese).
+    return _("{names} and {last}").format(names=_(", ").join(names[:-1]), last=names[-1])
 
 
 def handles(languages: Sequence[str], language: str | None) -> bool:
@@ -64,19 +69,19 @@ def handles(languages: Sequence[str], language: str | None) -> bool:
     return language in languages
 
 
-def language_notice(text: str, languages: Sequence[str], what: str = "the answer") -> str | None:
+def language_notice(text: str, languages: Sequence[str], what: str = "") -> str | None:
     """A sentence for next to an answer when ``text`` is in a language the model does not handle;
     None when it does, or when the model's languages are unknown.
 
     Args:
         text: the input (a message, a review, a query).
         languages: the model's language codes (``model_registry.languages_of``).
-        what: what may be off ("the answer", "the ranking").
+        what: what may be off, translated ("the answer", the default; "the ranking").
     """
     language = detect_language(text)
     if handles(languages, language):
         return None
-    return (
-        f"This model handles {_names(languages)} only; this text looks {LANGUAGE_NAMES[language]}, "
-        f"so {what} may be meaningless. Pick a model that handles {LANGUAGE_NAMES[language]}."
-    )
+    return _(
+        "This model handles {languages} only; this text looks {language}, so {what} may be meaningless. "
+        "Pick a model that handles {language}."
+    ).format(languages=_names(languages), language=_(LANGUAGE_NAMES[language]), what=what or _("the answer"))

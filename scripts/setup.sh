@@ -100,3 +100,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "$torch_build" >"$venv/.torch-build"
   echo "$wanted" >"$stamp"
 fi
+
+# The translation catalogues gettext reads (.mo), compiled from the committed .po files; the app also
+# compiles a missing or stale one on first use, for hosts that run no setup script.
+"$venv/bin/python" -m backend.i18n compile >/dev/null

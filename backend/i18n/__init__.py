@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -36,11 +37,37 @@ def normalise(tag: str | None) -> str:
     return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def compiled_catalogue(language: str) -> Path:
+    """The ``.mo`` of one language, compiled from its ``.po`` first where it is missing or older.
+
+    ``scripts/setup.sh`` compiles every catalogue; a host that ran no setup script (Community Cloud)
+    gets it here on first use. A language without a ``.po`` raises rather than showing English.
+    """
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    source, compiled = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
+    if not source.exists():
+        raise FileNotFoundError(f"No {language!r} catalogue at {source}: the app cannot be shown in that language.")
+    if compiled.exists() and compiled.stat().st_mtime >= source.stat().st_mtime:
+        return compiled
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with source.open("rb") as po:
+        catalogue = read_po(po, locale=language)
+    partial = compiled.with_name(f"{DOMAIN}.mo.{os.getpid()}.partial")
+    with partial.open("wb") as mo:
+        write_mo(mo, catalogue, use_fuzzy=False)
+    # Replaced in one step, so a process reading the catalogue never sees half a file.
+    partial.replace(compiled)
+    return compiled
+
+
 @functools.cache
 def _catalogue(language: str) -> gettext.NullTranslations:
     if language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+    with open(compiled_catalogue(language), "rb") as mo:
+        return gettext.GNUTranslations(mo)
 
 
 def current_language() -> str:
@@ -69,6 +96,12 @@ def _(message: str) -> str:
     return _catalogue(current_language()).gettext(message)
 
 
+def translated(message: str, language: str) -> str:
+    """``message`` in ``language``, whatever this run's language is (to compare with another
+    language's text, e.g. whether a box still holds the untouched default)."""
+    return _catalogue(normalise(language)).gettext(message)
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The singular or plural form for ``count``, by the current language's plural rule."""
     return _catalogue(current_language()).ngettext(singular, plural, count)
@@ -77,3 +110,9 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 def N_(message: str) -> str:
     """Marks a string for the catalogue without translating it yet (translate with ``_()`` where shown)."""
     return message
+
+
+def translated_headers(rows: Iterable[Mapping[str, object]]) -> list[dict[str, object]]:
+    """Table rows with their column names (English keys, marked with ``N_`` where the rows are made)
+    in the current language, for showing; exports keep the stable English keys."""
+    return [{_(key): value for key, value in row.items()} for row in rows]

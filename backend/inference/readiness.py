@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from backend import model_registry
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import N_
 from backend.models import availability, warm
 from backend.models.cache import ModelCache
 from backend.models.fetch import download, hub
@@ -41,13 +42,13 @@ class ModelReadiness:
     def to_row(self) -> dict[str, object]:
         """A row for ``st.dataframe``, with the column names a presenter reads."""
         return {
-            "Task": self.task,
-            "Model": self.model,
-            "Default": self.default,
-            "Downloaded": self.downloaded,
-            "On disk (MB)": self.size_mb,
-            "Can load now": self.loadable,
-            "Loaded": self.loaded,
+            N_("Task"): self.task,
+            N_("Model"): self.model,
+            N_("Default"): self.default,
+            N_("Downloaded"): self.downloaded,
+            N_("On disk (MB)"): self.size_mb,
+            N_("Can load now"): self.loadable,
+            N_("Loaded"): self.loaded,
         }
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from backend.i18n import N_, _
 from backend.jobs.store import Job
 
 
@@ -18,18 +19,18 @@ def jobs_table(jobs: list[Job]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "title": job.title or job.id,
-                "status": job.status,
-                "task": job.task,
-                "method": job.method,
-                "base model": job.base_model,
-                "created (UTC)": _when(job.created),
-                "progress": round(job.progress * 100),
-                "accuracy": job.metrics.get("accuracy"),
-                "macro F1": job.metrics.get("f1"),
+                N_("title"): job.title or job.id,
+                N_("status"): job.status,
+                N_("task"): job.task,
+                N_("method"): job.method,
+                N_("base model"): job.base_model,
+                N_("created (UTC)"): _when(job.created),
+                N_("progress"): round(job.progress * 100),
+                N_("accuracy"): job.metrics.get("accuracy"),
+                N_("macro F1"): job.metrics.get("f1"),
                 # Chat-tuning jobs have no accuracy; their validation loss after tuning stands in.
-                "val loss": job.metrics.get("val_loss"),
-                "job": job.id,
+                N_("val loss"): job.metrics.get("val_loss"),
+                N_("job"): job.id,
             }
             for job in jobs
         ]
@@ -41,10 +42,10 @@ def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"about {max(1, round(seconds))} s left"
+        return _("about {seconds} s left").format(seconds=max(1, round(seconds)))
     if seconds < 3600:
-        return f"about {round(seconds / 60)} min left"
-    return f"about {seconds / 3600:.1f} h left"
+        return _("about {minutes} min left").format(minutes=round(seconds / 60))
+    return _("about {hours:.1f} h left").format(hours=seconds / 3600)
 
 
 def status_detail(job: Job) -> str:
@@ -58,8 +59,11 @@ def progress_text(job: Job) -> str:
     """The progress bar's text for a running job, saying what the job does when steps say nothing:
     before the first step it is loading its base model; after the last it is evaluating."""
     if job.total_steps <= 0:
-        return "Loading the base model…"
+        return _("Loading the base model…")
     if job.step >= job.total_steps:
-        return f"Step {job.step:,} of {job.total_steps:,} · Evaluating…"
+        return _("Step {step:,} of {total:,} · Evaluating…").format(step=job.step, total=job.total_steps)
     eta = format_eta(job.eta_seconds)
-    return f"Step {job.step:,} of {job.total_steps:,} · epoch {job.epoch:.1f}" + (f" · {eta}" if eta else "")
+    step = _("Step {step:,} of {total:,} · epoch {epoch:.1f}").format(
+        step=job.step, total=job.total_steps, epoch=job.epoch
+    )
+    return step + (f" · {eta}" if eta else "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.config import Settings, get_settings
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.models.resolve import catalogue, engine_record
 from backend.models.resolve.device import DeviceInfo, choose_device
 from backend.models.resolve.plan import choose_dtype, mirror_folder
@@ -22,15 +22,15 @@ def catalogue_rows(
         dtype = choose_dtype(task, spec.hub_id, device, settings)
         rows.append(
             {
-                "model": spec.hub_id,
-                "title": spec.title,
-                "default": spec.default,
-                "params (M)": spec.params_millions,
-                "loads in": dtype,
-                "weights (MB)": spec.memory_mb(dtype),
-                "languages": ", ".join(spec.languages) or "—",
-                "licence": spec.licence,
-                "local copy": (folder / "config.json").is_file() or (folder / "modules.json").is_file(),
+                N_("model"): spec.hub_id,
+                N_("title"): spec.title,
+                N_("default"): spec.default,
+                N_("params (M)"): spec.params_millions,
+                N_("loads in"): dtype,
+                N_("weights (MB)"): spec.memory_mb(dtype),
+                N_("languages"): ", ".join(spec.languages) or "—",
+                N_("licence"): spec.licence,
+                N_("local copy"): (folder / "config.json").is_file() or (folder / "modules.json").is_file(),
             }
         )
     return rows

@@ -13,6 +13,7 @@ import streamlit as st
 
 from backend import auth
 from backend.config import OPERATOR_ACTIONS, get_settings
+from backend.i18n import _
 from backend.jobs import quotas
 from backend.text_safety import plain_markdown
 
@@ -100,28 +101,38 @@ OPERATOR_ACTIONS_SIGN_IN = (
 def _show_password_form() -> None:
     limiter = _password_limiter()
     with st.form("auth.password_form"):
-        typed = st.text_input("Shared password", type="password", key="auth.password")
-        submitted = st.form_submit_button("Sign in", icon=":material/login:")
+        typed = st.text_input(_("Shared password"), type="password", key="auth.password")
+        submitted = st.form_submit_button(_("Sign in"), icon=":material/login:")
     if not submitted:
         return
     stored = access_policy().password_hash
     attempt = limiter.attempt(client_key(), lambda: auth.check_password(typed, stored))
     if attempt.wait > 0:
-        st.error(f"Too many wrong passwords. Try again in {attempt.wait:,.0f} seconds.", icon=":material/timer:")
+        st.error(
+            _("Too many wrong passwords. Try again in {wait:,.0f} seconds.").format(wait=attempt.wait),
+            icon=":material/timer:",
+        )
         return
     if attempt.signed_in:
         st.session_state[_PASSWORD_FLAG] = True
         st.rerun()
-    st.error("That password is not right.", icon=":material/lock:")
+    st.error(_("That password is not right."), icon=":material/lock:")
 
 
 def show_sign_in(title: str) -> None:
     """The screen shown instead of the protected page ``title``: why, and how to sign in."""
     policy = access_policy()
-    st.title("Sign in")
-    st.markdown(f"**{title}** handles your own data, so it needs sign-in. The demos stay open to everyone.")
+    st.title(_("Sign in"))
+    st.markdown(
+        _("**{title}** handles your own data, so it needs sign-in. The demos stay open to everyone.").format(
+            title=title
+        )
+    )
     if policy.problem:
-        st.error(f"Sign-in is not set up correctly: {policy.problem}", icon=":material/settings_alert:")
+        st.error(
+            _("Sign-in is not set up correctly: {problem}").format(problem=policy.problem),
+            icon=":material/settings_alert:",
+        )
         return
     if policy.mode == auth.OIDC:
         for provider in policy.providers:
@@ -142,10 +153,10 @@ def show_account_sidebar() -> None:
             # The name comes from the identity provider, where the user chose it: plain text only.
             name = st.user.get("name") or st.user.get("email") or "signed in"
             st.caption(f":material/account_circle: {plain_markdown(name)}")
-            if st.button("Sign out", key="auth.logout", icon=":material/logout:"):
+            if st.button(_("Sign out"), key="auth.logout", icon=":material/logout:"):
                 st.logout()
         else:
-            st.caption(":material/group: Signed in with the shared password (one shared workspace)")
-            if st.button("Sign out", key="auth.logout", icon=":material/logout:"):
+            st.caption(":material/group: " + _("Signed in with the shared password (one shared workspace)"))
+            if st.button(_("Sign out"), key="auth.logout", icon=":material/logout:"):
                 st.session_state.pop(_PASSWORD_FLAG, None)
                 st.rerun()

@@ -6,11 +6,11 @@ again, and a running one updates every few seconds until its table and CSV are r
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
+from backend.i18n import _, ngettext
+from backend.i18n.formats import format_timestamp
 from backend.inference import batch
 from backend.jobs import manage, tables
 from backend.jobs.store import Job
@@ -37,18 +37,20 @@ def submit_images(request: batch.BatchRequest, files: list[tuple[str, bytes]], k
 
 def _queued(job: Job, key: str) -> None:
     st.session_state[f"{key}.batch_job"] = job.id
-    st.toast(f"Queued {job.dataset['items']:,} items.", icon=":material/table_view:")
+    st.toast(_("Queued {items:,} items.").format(items=job.dataset["items"]), icon=":material/table_view:")
     job_monitor.start_worker_if_needed()
 
 
 def _label(job: Job) -> str:
     # The job id's tail tells apart runs of the same size started in the same second.
-    when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M:%S")
+    when = format_timestamp(job.created)
     count = job.dataset.get("rows", 0)
-    retried = f" · retry {job.dataset['retries']}" if job.dataset.get("retries") else ""
+    retried = " · " + _("retry {retries}").format(retries=job.dataset["retries"]) if job.dataset.get("retries") else ""
     if job.task == catalogue.IMAGE_CLASSIFICATION:
-        return f"{count:,} images · {when}{retried} · {job.id[-6:]}"
-    return f"{job.title or 'table'} · {count:,} rows · {when}{retried} · {job.id[-6:]}"
+        images = ngettext("{count:,} image", "{count:,} images", count).format(count=count)
+        return f"{images} · {when}{retried} · {job.id[-6:]}"
+    rows = ngettext("{count:,} row", "{count:,} rows", count).format(count=count)
+    return f"{job.title or _('table')} · {rows} · {when}{retried} · {job.id[-6:]}"
 
 
 def show_runs(task: str, key: str, file_name: str) -> None:
@@ -66,7 +68,7 @@ def show_runs(task: str, key: str, file_name: str) -> None:
         st.session_state[f"{key}.batch_job"] = listed[0].id
     st.divider()
     selected = st.selectbox(
-        "Batch runs", list(by_id), format_func=lambda job_id: _label(by_id[job_id]), key=f"{key}.batch_job"
+        _("Batch runs"), list(by_id), format_func=lambda job_id: _label(by_id[job_id]), key=f"{key}.batch_job"
     )
     if by_id[selected].is_finished:
         _show_finished(selected, key, file_name)
@@ -75,20 +77,25 @@ def show_runs(task: str, key: str, file_name: str) -> None:
             selected,
             f"{key}.batch",
             _show_status,
-            "Cancel",
-            "Cancelling: the batch stops after its current group of rows.",
+            _("Cancel"),
+            _("Cancelling: the batch stops after its current group of rows."),
         )
 
 
 def _show_status(view: manage.JobView) -> None:
     job = view.job
     if job.status == "queued":
-        job_monitor.show_queue_wait(view, "Waiting for the worker: {ahead}.")
+        job_monitor.show_queue_wait(view, _("Waiting for the worker: {ahead}."))
     elif job.total_steps:
         eta = tables.format_eta(job.eta_seconds)
-        st.progress(job.progress, text=f"{job.step:,} of {job.total_steps:,} done{(' · ' + eta) if eta else ''}")
+        st.progress(
+            job.progress,
+            text=_("{step:,} of {total_steps:,} done{value}").format(
+                step=job.step, total_steps=job.total_steps, value=(" · " + eta) if eta else ""
+            ),
+        )
     else:
-        st.progress(0.0, text="Loading the model…")
+        st.progress(0.0, text=_("Loading the model…"))
 
 
 def _show_finished(job_id: str, key: str, file_name: str) -> None:
@@ -97,22 +104,25 @@ def _show_finished(job_id: str, key: str, file_name: str) -> None:
         if job.status == "failed":
             st.error(plain_markdown(job.error or "The batch failed."), icon=":material/error:")
         elif job.status == "cancelled":
-            st.info("This batch was cancelled.", icon=":material/stop_circle:")
+            st.info(_("This batch was cancelled."), icon=":material/stop_circle:")
         else:
             result = batch.read_result(job)
             if result is None:
-                st.error("The results of this batch are missing from the server.", icon=":material/error:")
+                st.error(_("The results of this batch are missing from the server."), icon=":material/error:")
             else:
                 show_table_run(result, file_name, key)
         if job.status in RETRYABLE and st.button(
-            "Retry", key=f"{key}.batch_retry.{job_id}", icon=":material/replay:", help="Queue it again, same input."
+            _("Retry"),
+            key=f"{key}.batch_retry.{job_id}",
+            icon=":material/replay:",
+            help=_("Queue it again, same input."),
         ):
             # A new run with the same input and options; this one stays, for reference.
             retried = batch.retry_batch_job(job_id, current_owner())
             job_monitor.start_worker_if_needed()
             st.session_state[f"{key}.batch_retried"] = retried.id
             st.rerun()
-        if st.button("Delete this run", key=f"{key}.batch_delete.{job_id}", icon=":material/delete:"):
+        if st.button(_("Delete this run"), key=f"{key}.batch_delete.{job_id}", icon=":material/delete:"):
             manage.delete_job(job_id, current_owner())
             st.session_state.pop(f"{key}.batch_job", None)
             st.rerun()

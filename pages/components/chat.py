@@ -24,7 +24,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from backend import model_registry
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates
 from backend.inference.text_generation import ChatMessage, ReplyStream
 from pages.components import feedback
@@ -169,7 +169,7 @@ def continue_reply(conversation: DeltaGenerator, key: str, start_reply: StartRep
 def show_clear_button(key: str) -> None:
     """A button that empties the conversation (shown only when there is one)."""
     if st.session_state.get(f"{key}.history"):
-        st.button("Clear conversation", key=f"{key}.clear", icon=":material/delete:", on_click=_clear, args=(key,))
+        st.button(_("Clear conversation"), key=f"{key}.clear", icon=":material/delete:", on_click=_clear, args=(key,))
 
 
 def show_conversation(
@@ -186,7 +186,8 @@ def show_conversation(
                 _show_pair(entry)
             else:
                 st.markdown(
-                    entry["content"] or ("_(stopped before any text)_" if entry.get("stopped") else "_(empty reply)_")
+                    entry["content"]
+                    or (_("_(stopped before any text)_") if entry.get("stopped") else _("_(empty reply)_"))
                 )
             show_stats(entry)
             if feedback_task and entry["role"] == "assistant" and not entry.get("pending"):
@@ -208,7 +209,7 @@ def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: Sta
         stop = threading.Event()
         stream = start_reply(turns, stop)
         if stream is not None:
-            st.button("Stop", key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
+            st.button(_("Stop"), key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
             _draw_stream(stream, reply)
             result = stream.result
             reply.pop("pending", None)
@@ -220,15 +221,15 @@ def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: Sta
 
 # "Compare with base": the tuned model's reply and its base model's, streamed side by side. The
 # conversation goes on with the tuned model's replies; the base model's are kept beside them.
-_TUNED, _BASE = "Tuned model", "Base model"
+_TUNED, _BASE = N_("Tuned model"), N_("Base model")
 
 
 def _show_pair(entry: dict[str, Any]) -> None:
     tuned, base = st.columns(2)
-    tuned.caption(_TUNED)
-    tuned.markdown(entry["content"] or "_(empty reply)_")
-    base.caption(_BASE)
-    base.markdown(entry["base_reply"] or "_(empty reply)_")
+    tuned.caption(_(_TUNED))
+    tuned.markdown(entry["content"] or _("_(empty reply)_"))
+    base.caption(_(_BASE))
+    base.markdown(entry["base_reply"] or _("_(empty reply)_"))
 
 
 def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], reply: dict[str, Any]) -> list[str]:
@@ -262,10 +263,10 @@ def answer_side_by_side(
         tuned = start_tuned(turns, stop)
         base = start_base(turns, stop) if tuned is not None else None
         if tuned is not None and base is not None:
-            st.button("Stop", key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
+            st.button(_("Stop"), key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
             left, right = st.columns(2)
-            left.caption(_TUNED)
-            right.caption(_BASE)
+            left.caption(_(_TUNED))
+            right.caption(_(_BASE))
             texts = _stream_both([tuned, base], [left.empty(), right.empty()], reply)
             result = tuned.result
             reply.pop("pending", None)

@@ -14,6 +14,7 @@ from backend import input_language, model_registry, uploads
 from backend.columns import guess_text_column
 from backend.config import get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import N_, _, ngettext
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
 from backend.models import answers
@@ -28,15 +29,16 @@ from pages.components.errors import show_error
 
 R = TypeVar("R")
 _FOLDER_CHOICE = "__local_folder__"
-EMPTY_TEXT = "Type some text first."
-NO_IMAGE = "Pick, upload or take a photo first."
+EMPTY_TEXT = N_("Type some text first.")
+NO_IMAGE = N_("Pick, upload or take a photo first.")
 
 
 @dataclass(frozen=True)
 class Example:
     """A clickable example: a short button label, the text it fills in, and other widgets it sets.
 
-    ``also_set`` holds (widget key, value) pairs, e.g. the translation direction of the example.
+    ``label`` is English marked with ``N_`` (shown through ``_()``); ``text`` is demo input in its
+    own language. ``also_set`` holds (widget key, value) pairs, e.g. the translation direction.
     """
 
     label: str
@@ -51,7 +53,9 @@ def model_choices(task: str, specs: Sequence[ModelSpec]) -> tuple[dict[str, str]
     # Model servers the operator configured come first (a GPU server is why they configured it);
     # they are offered by name only, and the folder box below never takes an address.
     labels: dict[str, str] = {
-        endpoints.endpoint_ref(e): f"{endpoints.shown_model(e)} · model server {e.name}"
+        endpoints.endpoint_ref(e): _("{model} · model server {name}").format(
+            model=endpoints.shown_model(e), name=e.name
+        )
         for e in endpoints.endpoints_for(task)
     }
     # Each model says whether it can answer here (downloaded, downloads on first use, or not here),
@@ -62,7 +66,12 @@ def model_choices(task: str, specs: Sequence[ModelSpec]) -> tuple[dict[str, str]
     marks = {ref: state.mark for ref, state in found.items()}
     labels.update({spec.hub_id: f"{spec.title} · {marks[spec.hub_id]} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
-    labels.update({model.path: f"{model.label} · your model · {marks[model.path]}" for model in local})
+    labels.update(
+        {
+            model.path: _("{label} · your model · {mark}").format(label=model.label, mark=marks[model.path])
+            for model in local
+        }
+    )
     return labels, found
 
 
@@ -79,33 +88,43 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     """
     specs = list(specs) if specs is not None else catalogue.models_for(task)
     labels, found = model_choices(task, specs)
-    labels[_FOLDER_CHOICE] = "A model folder on this server…"
+    labels[_FOLDER_CHOICE] = _("A model folder on this server…")
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
     index = 0 if endpoints.endpoints_for(task) else models.opening_choice(choices, found, f"{key}.model")
-    choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
+    choice = st.selectbox(_("Model"), choices, index=index, format_func=labels.__getitem__, key=f"{key}.model")
     spec = next((spec for spec in specs if spec.hub_id == choice), None)
     if (served := endpoints.find_endpoint(choice) if endpoints.is_endpoint_ref(choice) else None) is not None:
-        st.caption(f"Runs on the model server {plain_markdown(served.name)}: nothing loads in this app.")
+        st.caption(
+            _("Runs on the model server {name}: nothing loads in this app.").format(name=plain_markdown(served.name))
+        )
     # Whether the pick is in memory changes the caption's text only: an element that came and went
     # above the page's tabs would make the browser redraw them on the first tab.
-    loaded = " Loaded: it answers at once." if choice in models.loaded_refs(task) else ""
+    loaded = " " + _("Loaded: it answers at once.") if choice in models.loaded_refs(task) else ""
     if spec is not None:
-        languages = ", ".join(spec.languages) if spec.languages else "images"
+        languages = ", ".join(spec.languages) if spec.languages else _("images")
         st.caption(
-            f"{spec.description} Languages: {languages} · {spec.memory_mb():,} MB · licence {spec.licence}.{loaded}"
+            _("{description} Languages: {languages} · {memory_mb:,} MB · licence {licence}.{loaded}").format(
+                description=spec.description,
+                languages=languages,
+                memory_mb=spec.memory_mb(),
+                licence=spec.licence,
+                loaded=loaded,
+            )
         )
     elif choice in found:
-        st.caption(f"Your model.{loaded}")
+        st.caption(_("Your model.{loaded}").format(loaded=loaded))
     if choice in found and not found[choice].can_load:
         st.warning(plain_markdown(found[choice].reason), icon=":material/cloud_off:")
     if choice != _FOLDER_CHOICE:
         return choice
     folder = st.text_input(
-        "Model folder",
+        _("Model folder"),
         key=f"{key}.model_folder",
-        placeholder="my-model or /absolute/path/inside/the/models/folder",
-        help=f"A folder with config.json and safetensors weights inside {get_settings().models_dir}.",
+        placeholder=_("my-model or /absolute/path/inside/the/models/folder"),
+        help=_("A folder with config.json and safetensors weights inside {models_dir}.").format(
+            models_dir=get_settings().models_dir
+        ),
     )
     return folder.strip() or None
 
@@ -113,7 +132,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
 def load_model(task: str, model_ref: str | None) -> LoadedModel | None:
     """The loaded model, or None after showing why it could not be loaded (offline, unsafe...)."""
     if not model_ref:
-        st.warning("Enter the model folder first.", icon=":material/folder_open:")
+        st.warning(_("Enter the model folder first."), icon=":material/folder_open:")
         return None
     try:
         return models.get_model(task, model_ref)
@@ -126,7 +145,7 @@ def checked_text(text: str | None, max_chars: int) -> str | None:
     """The stripped text, or None after saying what is wrong with it. Pages call this before
     ``answer``/``load_model``, so an empty or over-long text never loads, downloads or probes a model."""
     if not (text or "").replace("\x00", "").strip():
-        st.warning(EMPTY_TEXT, icon=":material/keyboard:")
+        st.warning(_(EMPTY_TEXT), icon=":material/keyboard:")
         return None
     try:
         return uploads.check_text(text or "", max_chars)
@@ -173,8 +192,8 @@ def marked_example_label(label: str, text: str, languages: Sequence[str]) -> str
     """An example's button label, marked when the model (of ``languages``) does not handle the
     example's language."""
     if input_language.handles(languages, input_language.detect_language(text)):
-        return label
-    return f"{label} · not this model's language"
+        return _(label)
+    return _("{label} · not this model's language").format(label=_(label))
 
 
 def show_language_notice(notice: str | None) -> None:
@@ -186,7 +205,7 @@ def show_language_notice(notice: str | None) -> None:
 def show_examples(examples: Sequence[Example], target_key: str, key: str, languages: Sequence[str] = ()) -> None:
     """Buttons that fill the widget ``target_key`` with an example and ask the page to run it;
     an example in a language the model (of ``languages``) does not handle is marked so."""
-    st.caption("Try an example:")
+    st.caption(_("Try an example:"))
     columns = st.columns(len(examples))
     for index, (column, example) in enumerate(zip(columns, examples, strict=True)):
         column.button(
@@ -204,16 +223,34 @@ def run_requested(key: str, clicked: bool) -> bool:
     return bool(st.session_state.pop(f"{key}.run_requested", False)) or clicked
 
 
+# How a run footer counts its work (RunFooter.unit), with the current language's plural rule.
+_COUNTED: dict[str, Callable[[int], str]] = {
+    "text": lambda count: ngettext("{count:,} text", "{count:,} texts", count),
+    "sentence": lambda count: ngettext("{count:,} sentence", "{count:,} sentences", count),
+    "image": lambda count: ngettext("{count:,} image", "{count:,} images", count),
+    "row": lambda count: ngettext("{count:,} row", "{count:,} rows", count),
+    "reply": lambda count: ngettext("{count:,} reply", "{count:,} replies", count),
+    "prompt": lambda count: ngettext("{count:,} prompt", "{count:,} prompts", count),
+}
+
+
+def counted(count: int, unit: str) -> str:
+    """``count`` of ``unit`` in the current language ("3 texts", "3 条文本")."""
+    if unit not in _COUNTED:
+        return f"{count:,} {unit}"
+    return _COUNTED[unit](count).format(count=count)
+
+
 def show_footer(footer: RunFooter) -> None:
     """Device, model, latency and the amount of work of one run."""
     parts = [
         f":material/memory: {footer.device}",
         f":material/deployed_code: {plain_markdown(footer.model)}",
-        f":material/timer: {footer.latency_ms:,.0f} ms",
-        f"{footer.items:,} {footer.unit}{'' if footer.items == 1 else 's'}",
+        ":material/timer: " + _("{latency_ms:,.0f} ms").format(latency_ms=footer.latency_ms),
+        counted(footer.items, footer.unit),
     ]
     if footer.tokens:
-        parts.append(f"{footer.tokens:,} tokens")
+        parts.append(ngettext("{count:,} token", "{count:,} tokens", footer.tokens).format(count=footer.tokens))
     if footer.path_note:
         parts.append(f":material/verified: {plain_markdown(footer.path_note)}")
     st.caption(" · ".join(parts))
@@ -234,7 +271,7 @@ def show_score_chart(scores: dict[str, float], key: str) -> None:
     figure.update_layout(
         height=max(160, 44 * len(ordered)),
         margin={"l": 0, "r": 0, "t": 8, "b": 0},
-        xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": _("probability")},
     )
     st.plotly_chart(figure, key=key, config={"displayModeBar": False})
 
@@ -244,7 +281,10 @@ def progress_reporter(label: str) -> Callable[[int, int], None]:
     bar = st.progress(0.0, text=label)
 
     def report(done: int, total: int) -> None:
-        bar.progress(done / total if total else 1.0, text=f"{label} {done:,} / {total:,}")
+        bar.progress(
+            done / total if total else 1.0,
+            text=_("{label} {done:,} / {total:,}").format(label=label, done=done, total=total),
+        )
 
     return report
 
@@ -253,16 +293,16 @@ def upload_table(key: str) -> tuple[pd.DataFrame, str] | None:
     """A table upload and its text column, or None (with a message) until both are usable."""
     table = upload.show_table_upload(
         f"{key}.batch_file",
-        "Table with one text per row",
-        help="UTF-8 or GB18030 text.",
-        empty_message="Upload a table to process many texts at once; results come back as a CSV.",
+        _("Table with one text per row"),
+        help=_("UTF-8 or GB18030 text."),
+        empty_message=_("Upload a table to process many texts at once; results come back as a CSV."),
     )
     if table is None:
         return None
     columns = [str(column) for column in table.frame.columns]
     guess = columns.index(guess_text_column(table.frame))
-    column = st.selectbox("Text column", columns, index=guess, key=f"{key}.batch_column")
-    st.caption(f"{len(table.frame):,} rows. First rows:")
+    column = st.selectbox(_("Text column"), columns, index=guess, key=f"{key}.batch_column")
+    st.caption(_("{frame:,} rows. First rows:").format(frame=len(table.frame)))
     st.dataframe(table.frame.head(5), hide_index=True)
     return table.frame, column
 
@@ -277,10 +317,13 @@ def show_table_run(run: TableRun, file_name: str, key: str) -> None:
     """A batch run's footer, skipped-row warning, result table and CSV download."""
     show_footer(run.footer)
     if run.skipped:
-        st.warning(f"{run.skipped:,} row(s) were skipped; the note column says why.", icon=":material/info:")
+        st.warning(
+            _("{skipped:,} row(s) were skipped; the note column says why.").format(skipped=run.skipped),
+            icon=":material/info:",
+        )
     st.dataframe(run.table, hide_index=True)
     st.download_button(
-        "Download results (CSV)",
+        _("Download results (CSV)"),
         data=uploads.to_safe_csv(run.table),
         file_name=file_name,
         mime="text/csv",

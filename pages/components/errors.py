@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from backend.errors import InvalidInputError, ModelUnavailableError, ShowcaseError, disk_full_error, is_disk_full
+from backend.i18n import _
 from backend.text_safety import plain_markdown
 
 _log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def show_error(error: ShowcaseError) -> None:
     else:
         st.error(text, icon=":material/error:")
     if error.detail:
-        with st.expander("Details for whoever runs this server"):
+        with st.expander(_("Details for whoever runs this server")):
             st.markdown(error.detail)
 
 
@@ -50,4 +51,6 @@ def user_errors() -> Iterator[None]:
             show_error(disk_full_error("this could not be saved or started"))
             return
         _log.exception("Unexpected error in a page")
-        st.error("Something went wrong on our side. The error was logged; please try again.", icon=":material/error:")
+        st.error(
+            _("Something went wrong on our side. The error was logged; please try again."), icon=":material/error:"
+        )

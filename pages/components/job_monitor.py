@@ -12,6 +12,7 @@ import streamlit as st
 
 from backend.config import get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import _, ngettext
 from backend.jobs import manage, supervisor
 from backend.jobs.manage import JobView
 from backend.jobs.store import RUNNING
@@ -38,7 +39,11 @@ def start_worker_if_needed() -> None:
 def show_queue_wait(view: JobView, sentence: str) -> None:
     """A queued job's place in line (``sentence`` holds ``{ahead}``) and whether a worker is up."""
     position = view.queue_position or 1
-    ahead = "next in line" if position == 1 else f"{position - 1} job(s) ahead"
+    ahead = (
+        _("next in line")
+        if position == 1
+        else ngettext("{count} job ahead", "{count} jobs ahead", position - 1).format(count=position - 1)
+    )
     st.info(sentence.format(ahead=ahead), icon=":material/hourglass_top:")
     if not view.worker_alive:
         if get_settings().worker_autostart:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
+from backend.i18n import N_, _, current_language
 from backend.inference import engine_check
 from backend.model_access import check_plan_access
 from backend.models import acquire, availability, warm
@@ -50,13 +51,15 @@ def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedM
     owner = current_owner()
     shown = plain_markdown(shown_as or model_registry.display_name(model_ref))
     spinner_text = {
-        acquire.WARMING: f"Warming up {shown}: it started loading with the server…",
-        acquire.LOADING: f"Loading {shown}…",
+        acquire.WARMING: _("Warming up {shown}: it started loading with the server…").format(shown=shown),
+        acquire.LOADING: _("Loading {shown}…").format(shown=shown),
     }
     bar = st.empty()
 
     def report(progress: DownloadProgress) -> None:
-        bar.progress(progress.fraction, text=f"Downloading {shown}: {progress.label()}")
+        bar.progress(
+            progress.fraction, text=_("Downloading {shown}: {label}").format(shown=shown, label=progress.label())
+        )
 
     try:
         loaded = acquire.acquire(
@@ -79,20 +82,29 @@ def show_prepare_defaults() -> None:
     first, else the default from the hub) downloaded with progress, loaded and run on one example."""
     from backend.inference import readiness
 
-    if not st.button("Prepare all defaults", key="models.prepare_all", icon=":material/rocket_launch:", type="primary"):
+    if not st.button(
+        _("Prepare all defaults"), key="models.prepare_all", icon=":material/rocket_launch:", type="primary"
+    ):
         return
-    overall = st.progress(0.0, text="Preparing the demos…")
+    overall = st.progress(0.0, text=_("Preparing the demos…"))
     file_bar = st.empty()
 
     def on_demo(index: int, total: int, state: readiness.DemoReadiness) -> None:
-        shown = plain_markdown(model_registry.display_name(state.model)) if state.model else "no model"
-        overall.progress(index / total, text=f"Preparing {index + 1} of {total}: {state.demo} on {shown}")
+        shown = plain_markdown(model_registry.display_name(state.model)) if state.model else _("no model")
+        overall.progress(
+            index / total,
+            text=_("Preparing {index} of {total}: {demo} on {shown}").format(
+                index=index + 1, total=total, demo=state.demo, shown=shown
+            ),
+        )
 
     def on_bytes(progress: DownloadProgress) -> None:
-        file_bar.progress(progress.fraction, text=f"Downloading {progress.ref}: {progress.label()}")
+        file_bar.progress(
+            progress.fraction, text=_("Downloading {ref}: {label}").format(ref=progress.ref, label=progress.label())
+        )
 
     results = readiness.check_demos(model_cache(), on_demo, on_bytes, get_settings(), owner=current_owner())
-    overall.progress(1.0, text="Done.")
+    overall.progress(1.0, text=_("Done."))
     file_bar.empty()
     failed = [result for result in results if not result.ok]
     # One line per demo, those that answer first: what a presenter checks before going on stage.
@@ -103,17 +115,17 @@ def show_prepare_defaults() -> None:
         f"**{plain_markdown(r.model or r.task)}**: {plain_markdown(r.detail)}" for r in failed if r.detail
     )
     if details:
-        with st.expander("Details for whoever runs this server"):
+        with st.expander(_("Details for whoever runs this server")):
             st.markdown(details)
 
 
 def loaded_row(item: CachedModel) -> dict[str, object]:
     """A row of the "Loaded now" table, with the column names a presenter reads."""
     return {
-        "Model": model_registry.display_name(item.model_ref),
-        "Task": item.task,
-        "Device": item.device,
-        "Memory (MB)": item.memory_mb,
+        N_("Model"): model_registry.display_name(item.model_ref),
+        N_("Task"): item.task,
+        N_("Device"): item.device,
+        N_("Memory (MB)"): item.memory_mb,
     }
 
 
@@ -149,8 +161,10 @@ def warn_when_none_available(found: dict[str, Availability], what: str) -> None:
     if found and not any(state.can_load for state in found.values()):
         reason = next(iter(found.values())).reason
         st.warning(
-            f"None of the {what} in this list can be loaded on this server now. {plain_markdown(reason)} "
-            "Pick a model folder on this server instead, or ask whoever runs it to download one.",
+            _(
+                "None of the {what} in this list can be loaded on this server now. {reason} Pick a model "
+                "folder on this server instead, or ask whoever runs it to download one."
+            ).format(what=what, reason=plain_markdown(reason)),
             icon=":material/cloud_off:",
         )
 
@@ -159,20 +173,21 @@ def show_base_availability(model_ref: str) -> None:
     """After *Check data* passed the gate: say where the base model will come from."""
     found = availability.base_availability(model_ref, get_settings())
     icon = ":material/download_done:" if found.is_here else ":material/cloud_download:"
-    st.success(f"Base model: {plain_markdown(found.reason)}", icon=icon)
+    st.success(_("Base model: {reason}").format(reason=plain_markdown(found.reason)), icon=icon)
 
 
 def readiness_line() -> str:
     """One line saying which demos answer now on this server and why the others cannot (Home, the
     sidebar, the Models page), as plain text."""
     loaded = frozenset((model.task, model.model_ref) for model in model_cache().loaded())
-    return _readiness_line(loaded, current_owner())
+    return _readiness_line(loaded, current_owner(), current_language())
 
 
 # The sidebar draws it on every run (a chat reply reruns the page often); the hub's state is
-# remembered anyway, and a model loaded here changes ``loaded``, which is part of the key.
+# remembered anyway, and a model loaded here changes ``loaded``, which is part of the key (and so is
+# the language the line is written in).
 @st.cache_data(ttl=15, show_spinner=False)
-def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str) -> str:
+def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str, language: str) -> str:
     from backend.inference import readiness
 
     settings = get_settings()

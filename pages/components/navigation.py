@@ -12,7 +12,8 @@ from backend.i18n import N_
 
 @dataclass(frozen=True)
 class PageEntry:
-    """A screen: where it lives, how it is titled, and one line for the home page."""
+    """A screen: where it lives, how it is titled, and one line for the home page (English, marked
+    with ``N_``: shown through ``_()``)."""
 
     section: str
     path: str
@@ -26,73 +27,77 @@ class PageEntry:
 
 PAGES: tuple[PageEntry, ...] = (
     PageEntry(
-        "Overview", "pages/overview/home.py", "Home", ":material/home:", "What this app shows and where to start."
+        N_("Overview"),
+        "pages/overview/home.py",
+        N_("Home"),
+        ":material/home:",
+        N_("What this app shows and where to start."),
     ),
     PageEntry(
-        "Overview",
+        N_("Overview"),
         "pages/overview/models.py",
-        "Models",
+        N_("Models"),
         ":material/deployed_code:",
-        "The model catalogue, the compute device, and what is loaded now.",
+        N_("The model catalogue, the compute device, and what is loaded now."),
     ),
     PageEntry(
-        "Market",
+        N_("Market"),
         "pages/market/adoption.py",
-        "Market & adoption",
+        N_("Market & adoption"),
         ":material/monitoring:",
-        "Cited charts of AI adoption, investment and model scale, with filters and CSV downloads.",
+        N_("Cited charts of AI adoption, investment and model scale, with filters and CSV downloads."),
     ),
     PageEntry(
-        "Market",
+        N_("Market"),
         "pages/market/your_data.py",
-        "Your market data",
+        N_("Your market data"),
         ":material/upload_file:",
-        "Upload your own market table and chart it beside or instead of the built-in figures.",
+        N_("Upload your own market table and chart it beside or instead of the built-in figures."),
     ),
     PageEntry(
-        "Market",
+        N_("Market"),
         "pages/market/applications.py",
-        "Applications by industry",
+        N_("Applications by industry"),
         ":material/factory:",
-        "Use cases from the source documents by industry and AI task, with semantic search.",
+        N_("Use cases from the source documents by industry and AI task, with semantic search."),
     ),
     PageEntry(
-        "Demos",
+        N_("Demos"),
         "pages/demos/sentiment.py",
-        "Sentiment",
+        N_("Sentiment"),
         ":material/sentiment_satisfied:",
-        "Label a text, or a whole table, with a probability for every label.",
+        N_("Label a text, or a whole table, with a probability for every label."),
     ),
     PageEntry(
-        "Demos",
+        N_("Demos"),
         "pages/demos/translation.py",
-        "Translation",
+        N_("Translation"),
         ":material/translate:",
-        "English, Chinese, German and French, sentence by sentence, greedy or beam search.",
+        N_("English, Chinese, German and French, sentence by sentence, greedy or beam search."),
     ),
     PageEntry(
-        "Demos",
+        N_("Demos"),
         "pages/demos/image_classification.py",
-        "Image classification",
+        N_("Image classification"),
         ":material/image_search:",
-        "Top-5 labels for a sample photo, an upload or the camera.",
+        N_("Top-5 labels for a sample photo, an upload or the camera."),
     ),
     PageEntry(
-        "Demos",
+        N_("Demos"),
         "pages/demos/text_generation.py",
-        "Text generation",
+        N_("Text generation"),
         ":material/chat:",
-        "Chat with an instruct model; tokens stream in, with tokens per second.",
+        N_("Chat with an instruct model; tokens stream in, with tokens per second."),
     ),
     PageEntry(
-        "Demos",
+        N_("Demos"),
         "pages/demos/compare.py",
         N_("Compare models"),
         ":material/compare_arrows:",
         N_("One input to two to four models side by side, with costs, disagreements and scored tables."),
     ),
     PageEntry(
-        "Demos",
+        N_("Demos"),
         "pages/demos/arena.py",
         N_("Blind arena"),
         ":material/how_to_vote:",
@@ -100,22 +105,22 @@ PAGES: tuple[PageEntry, ...] = (
         hides_models=True,
     ),
     PageEntry(
-        "Fine-tuning",
+        N_("Fine-tuning"),
         "pages/finetune/new_job.py",
-        "New training job",
+        N_("New training job"),
         ":material/model_training:",
-        "Upload labelled texts or images, check them, and train your own classifier in the background.",
+        N_("Upload labelled texts or images, check them, and train your own classifier in the background."),
     ),
     PageEntry(
-        "Fine-tuning",
+        N_("Fine-tuning"),
         "pages/finetune/jobs.py",
-        "Training jobs",
+        N_("Training jobs"),
         ":material/monitoring:",
-        "Live progress and curves, evaluation with confusion matrix, model download, run comparison.",
+        N_("Live progress and curves, evaluation with confusion matrix, model download, run comparison."),
     ),
 )
 
-SECTIONS: tuple[str, ...] = ("Overview", "Market", "Demos", "Fine-tuning")
+SECTIONS: tuple[str, ...] = (N_("Overview"), N_("Market"), N_("Demos"), N_("Fine-tuning"))
 
 
 def pages_in(section: str) -> list[PageEntry]:

@@ -1,4 +1,4 @@
-"""The sidebar every page shares: compute device and loaded models."""
+"""The sidebar every page shares: compute device and loaded models (the language switch is app.py's)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from pages.components.models import current_device, model_cache, readiness_line
 def _precision(device: DeviceInfo, settings: Settings) -> str:
     dtype = demo_dtype(device, settings)
     if device.half_dtype:
-        return f"{dtype} on GPU"
+        return _("{dtype} on GPU").format(dtype=dtype)
     if dtype == "bfloat16":
         # The "auto" setting picks bfloat16 only where the CPU computes it natively.
-        reason = "this CPU computes it natively" if settings.cpu_bfloat16 == "auto" else "set"
-        return f"bfloat16 demos ({reason})"
+        if settings.cpu_bfloat16 == "auto":
+            return _("bfloat16 demos (this CPU computes it natively)")
+        return _("bfloat16 demos (set)")
     return dtype
 
 
@@ -38,24 +39,22 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
     settings = get_settings()
     device = current_device()
     with slot if slot is not None else st.sidebar:
-        st.caption("Compute")
+        st.caption(_("Compute"))
         icon = ":material/memory:" if device.kind != "cpu" else ":material/developer_board:"
         st.markdown(f"{icon} **{device.name}**  \n{_precision(device, settings)}")
         if device.note:
             st.caption(device.note)
         for endpoint in settings.endpoints:
             st.caption(
-                f":material/dns: Model server {plain_markdown(endpoint.name)}: "
-                f"{plain_markdown(endpoints.shown_model(endpoint, settings))} ({endpoint.task.replace('-', ' ')})"
+                ":material/dns: "
+                + _("Model server {name}: {shown_model} ({task})").format(
+                    name=plain_markdown(endpoint.name),
+                    shown_model=plain_markdown(endpoints.shown_model(endpoint, settings)),
+                    task=endpoint.task.replace("-", " "),
+                )
             )
         if settings.offline:
-            st.caption(":material/cloud_off: Offline mode: models from the models folder (LSM_MODELS_DIR)")
-        if not list_models:
-            st.caption(
-                ":material/visibility_off: "
-                + _("Models are not named here: on this page that would reveal the hidden ones.")
-            )
-            return
+            st.caption(":material/cloud_off: " + _("Offline mode: models from the models folder (LSM_MODELS_DIR)"))
         st.caption(f":material/fact_check: {plain_markdown(readiness_line())}")
         if not list_models:
             st.caption(
@@ -66,10 +65,18 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
         cache = model_cache()
         loaded = cache.loaded()
         used = cache.used_bytes() / 2**20
-        st.caption(f"Loaded models ({used:,.0f} of {settings.model_memory_mb:,} MB)")
+        st.caption(
+            _("Loaded models ({used:,.0f} of {model_memory_mb:,} MB)").format(
+                used=used, model_memory_mb=settings.model_memory_mb
+            )
+        )
         if not loaded:
-            st.caption("None yet: a model loads on first use.")
+            st.caption(_("None yet: a model loads on first use."))
         for item in reversed(loaded):
             st.markdown(
-                f"- {plain_markdown(model_registry.display_name(item.model_ref))} · {item.task} · {item.memory_mb:,.0f} MB"
+                _("- {display_name} · {task} · {memory_mb:,.0f} MB").format(
+                    display_name=plain_markdown(model_registry.display_name(item.model_ref)),
+                    task=item.task,
+                    memory_mb=item.memory_mb,
+                )
             )

@@ -17,6 +17,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from pages.components.errors import show_error
 
 # Enough for a page's training and validation tables plus a few demo tables; each entry is a
@@ -44,7 +45,7 @@ class UploadedTable:
 
 def _describe(suffixes: Sequence[str], limit: int) -> str:
     kinds = ", ".join(suffix.lstrip(".").upper() for suffix in suffixes)
-    return f"{kinds}; up to {limit / 2**20:,.0f} MB."
+    return _("{kinds}; up to {size:,.0f} MB.").format(kinds=kinds, size=limit / 2**20)
 
 
 def show_file_upload(

@@ -26,6 +26,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
 from backend.config import get_settings
+from backend.i18n import _
 from backend.text_safety import plain_markdown
 from backend.upload_budget import UploadBudget, UploadRefusal
 from pages.components.auth import client_address
@@ -154,7 +155,7 @@ def track_uploads_of_this_session() -> None:
     for refusal in refusals:
         st.warning(plain_markdown(refusal.reason), icon=":material/upload_file:")
     st.button(
-        "Dismiss",
+        _("Dismiss"),
         key="uploads.dismiss_refusals",
         on_click=manager.dismiss_refusals,
         args=(context.session_id,),

@@ -11,6 +11,7 @@ import streamlit as st
 from backend import input_language, model_registry
 from backend.config import get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import _
 from backend.models.resolve import catalogue as model_catalog
 from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
@@ -215,7 +216,7 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
             f"Semantic search with {plain_markdown(model_registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
         )
         languages = model_registry.languages_of(model_catalog.EMBEDDINGS, response.model_ref)
-        notice = input_language.language_notice(response.query, languages, "the ranking and its scores")
+        notice = input_language.language_notice(response.query, languages, _("the ranking and its scores"))
         if notice:
             st.warning(notice, icon=":material/translate:")
     else:

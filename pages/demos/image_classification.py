@@ -4,6 +4,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.config import get_settings
+from backend.i18n import N_, _
 from backend.inference import image_classification
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
@@ -11,14 +12,10 @@ from backend.text_safety import plain_markdown
 from pages.components import batch, demo, feedback
 from pages.components.errors import user_errors
 
-# Sample file stem -> button label in English and Chinese.
-SAMPLE_LABELS = {
-    "cat": "Cat · 猫",
-    "coffee": "Coffee · 咖啡",
-    "rocket": "Rocket · 火箭",
-    "astronaut": "Astronaut · 宇航员",
-}
-SOURCES = ["Sample images", "Upload", "Camera"]
+# Sample file stem -> button label (shown translated).
+SAMPLE_LABELS = {"cat": N_("Cat"), "coffee": N_("Coffee"), "rocket": N_("Rocket"), "astronaut": N_("Astronaut")}
+# Where the image comes from: the widget's stable value -> its label (shown translated).
+SOURCES = {"samples": N_("Sample images"), "upload": N_("Upload"), "camera": N_("Camera")}
 
 
 def _pick_sample(name: str) -> None:
@@ -26,23 +23,32 @@ def _pick_sample(name: str) -> None:
     st.session_state["image_classification.run_requested"] = True
 
 
-st.title("Image classification")
+st.title(_("Image classification"))
 st.caption(
-    "The model names what it sees with its five most likely labels. Photos are turned upright from "
-    f"their EXIF data; files that are not images, or over {uploads.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, are refused."
+    _(
+        "The model names what it sees with its five most likely labels. Photos are turned upright "
+        "from their EXIF data; files that are not images, or over {MAX_IMAGE_PIXELS:.0f} "
+        "megapixels, are refused."
+    ).format(MAX_IMAGE_PIXELS=uploads.MAX_IMAGE_PIXELS / 1e6)
 )
 model_ref = demo.pick_model(catalogue.IMAGE_CLASSIFICATION, "image_classification")
-single, batch_tab = st.tabs(["One image", "Batch (several images)"])
+single, batch_tab = st.tabs([_("One image"), _("Batch (several images)")])
 
 with single:
-    source = st.radio("Image from", SOURCES, horizontal=True, key="image_classification.source")
+    source = st.radio(
+        _("Image from"),
+        list(SOURCES),
+        format_func=lambda choice: _(SOURCES[choice]),
+        horizontal=True,
+        key="image_classification.source",
+    )
     picked = None  # the sample's name, or the uploaded / camera file
     clicked = False
-    if source == "Sample images":
+    if source == "samples":
         samples = image_classification.sample_images()
         for column, path in zip(st.columns(len(samples) or 1), samples, strict=False):
             column.button(
-                SAMPLE_LABELS.get(path.stem, path.stem),
+                _(SAMPLE_LABELS[path.stem]) if path.stem in SAMPLE_LABELS else path.stem,
                 key=f"image_classification.example.{path.stem}",
                 on_click=_pick_sample,
                 args=(path.stem,),
@@ -51,25 +57,25 @@ with single:
             column.image(str(path), width="stretch")
         picked = st.session_state.get("image_classification.sample")
     else:
-        if source == "Upload":
+        if source == "upload":
             upload = st.file_uploader(
-                "Image",
+                _("Image"),
                 type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
                 key="image_classification.upload",
                 max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
             )
         else:
-            upload = st.camera_input("Take a photo", key="image_classification.camera")
+            upload = st.camera_input(_("Take a photo"), key="image_classification.camera")
         picked = upload
         clicked = st.button(
-            "Classify",
+            _("Classify"),
             type="primary",
             key="image_classification.run",
             icon=":material/image_search:",
         )
     run = demo.run_requested("image_classification", clicked)
     if run and picked is None:
-        st.warning(demo.NO_IMAGE, icon=":material/image:")
+        st.warning(_(demo.NO_IMAGE), icon=":material/image:")
     elif run:
         with user_errors():
             if isinstance(picked, str):
@@ -89,7 +95,7 @@ with single:
 
     shown = st.session_state.get("image_classification.result")
     if shown is None:
-        st.info("Click a sample photo, or upload or take a photo and press **Classify**.", icon=":material/image:")
+        st.info(_("Click a sample photo, or upload or take a photo and press **Classify**."), icon=":material/image:")
     else:
         image, result = shown
         image_column, chart_column = st.columns([2, 3])
@@ -111,20 +117,26 @@ with single:
 
 with batch_tab:
     files = st.file_uploader(
-        "Images",
+        _("Images"),
         type=[s.lstrip(".") for s in uploads.IMAGE_SUFFIXES],
         accept_multiple_files=True,
         key="image_classification.batch_files",
         max_upload_size=uploads.upload_limit_mb(uploads.MAX_IMAGE_BYTES),
-        help=f"Up to {image_classification.MAX_IMAGES} images of up to {uploads.MAX_IMAGE_BYTES / 2**20:.0f} MB "
-        f"each, {get_settings().upload_visitor_mb} MB in all; they are processed in batches of similar size.",
+        help=_(
+            "Up to {MAX_IMAGES} images of up to {MAX_IMAGE_BYTES:.0f} MB each, {upload_visitor_mb} MB "
+            "in all; they are processed in batches of similar size."
+        ).format(
+            MAX_IMAGES=image_classification.MAX_IMAGES,
+            MAX_IMAGE_BYTES=uploads.MAX_IMAGE_BYTES / 2**20,
+            upload_visitor_mb=get_settings().upload_visitor_mb,
+        ),
     )
     if not files:
         st.info(
-            "Upload several images to classify them together; results come back as a CSV.", icon=":material/upload:"
+            _("Upload several images to classify them together; results come back as a CSV."), icon=":material/upload:"
         )
     elif model_ref and st.button(
-        "Classify every image", key="image_classification.batch_run", icon=":material/table_view:"
+        _("Classify every image"), key="image_classification.batch_run", icon=":material/table_view:"
     ):
         with user_errors():
             # Counted and sized from what the files declare, before any of them is read.

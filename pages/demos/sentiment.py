@@ -3,6 +3,7 @@
 import streamlit as st
 
 from backend import input_language, model_registry
+from backend.i18n import N_, _
 from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
@@ -12,31 +13,37 @@ from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
 EXAMPLES = (
-    demo.Example("😀 Delighted customer", "I love this phone: the battery lasts two days and the camera is superb."),
-    demo.Example("😠 Angry review", "Worst service ever. The parcel arrived broken and nobody answered my emails."),
-    demo.Example("😀 中文好评", "这家餐厅的菜非常好吃，服务也很周到，下次还会再来！"),
-    demo.Example("😠 中文差评", "质量太差了，用了两天就坏了，客服也不理人，非常失望。"),
+    demo.Example(
+        N_("😀 Delighted customer"), "I love this phone: the battery lasts two days and the camera is superb."
+    ),
+    demo.Example(N_("😠 Angry review"), "Worst service ever. The parcel arrived broken and nobody answered my emails."),
+    demo.Example(N_("😀 Chinese, positive"), "这家餐厅的菜非常好吃，服务也很周到，下次还会再来！"),
+    demo.Example(N_("😠 Chinese, negative"), "质量太差了，用了两天就坏了，客服也不理人，非常失望。"),
 )
 
-st.title("Sentiment")
+st.title(_("Sentiment"))
 st.caption(
-    "A text classifier reads your text and gives a probability for each of its labels. "
-    "English and Chinese; your fine-tuned text classifiers appear in the model list too."
+    _(
+        "A text classifier reads your text and gives a probability for each of its labels. "
+        "English and Chinese; your fine-tuned text classifiers appear in the model list too."
+    )
 )
 model_ref = demo.pick_model(catalogue.SENTIMENT, "sentiment")
 languages = model_registry.languages_of(catalogue.SENTIMENT, model_ref or "", current_owner())
-single, batch_tab = st.tabs(["Text", "Batch (table)"])
+single, batch_tab = st.tabs([_("Text"), _("Batch (table)")])
 
 with single:
     demo.show_examples(EXAMPLES, "sentiment.text", "sentiment", languages)
     st.text_area(
-        "Text",
+        _("Text"),
         key="sentiment.text",
         height=120,
-        placeholder="Type or paste a review, a comment, a message… / 输入一段评论或留言…",
-        help=f"Up to {sentiment.MAX_CHARS:,} characters; longer texts are cut at the model's token limit.",
+        placeholder=_("Type or paste a review, a comment, a message…"),
+        help=_("Up to {MAX_CHARS:,} characters; longer texts are cut at the model's token limit.").format(
+            MAX_CHARS=sentiment.MAX_CHARS
+        ),
     )
-    clicked = st.button("Analyse", type="primary", key="sentiment.run", icon=":material/play_arrow:")
+    clicked = st.button(_("Analyse"), type="primary", key="sentiment.run", icon=":material/play_arrow:")
     if demo.run_requested("sentiment", clicked) and (
         text := demo.checked_text(st.session_state.get("sentiment.text"), sentiment.MAX_CHARS)
     ):
@@ -54,7 +61,7 @@ with single:
 
     result = st.session_state.get("sentiment.result")
     if result is None:
-        st.info("Type a text and press **Analyse**, or click an example above.", icon=":material/keyboard:")
+        st.info(_("Type a text and press **Analyse**, or click an example above."), icon=":material/keyboard:")
     else:
         best = result.classification
         st.subheader(f"{plain_markdown(best.label)} · {best.score:.1%}")
@@ -71,7 +78,7 @@ with batch_tab:
     if (
         table is not None
         and model_ref
-        and st.button("Classify every row", key="sentiment.batch_run", icon=":material/table_view:")
+        and st.button(_("Classify every row"), key="sentiment.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
         request = BatchRequest(catalogue.SENTIMENT, model_ref, column, demo.uploaded_name("sentiment"))

@@ -5,6 +5,7 @@ import threading
 import streamlit as st
 
 from backend import input_language, model_registry
+from backend.i18n import LANGUAGES, N_, _, translated
 from backend.inference import text_generation
 from backend.inference.batch import BatchRequest
 from backend.inference.text_generation import ChatMessage, GenerationOptions
@@ -15,38 +16,52 @@ from pages.components import chat as chat_view
 from pages.components.auth import current_owner
 
 EXAMPLES = (
-    demo.Example("Explain fine-tuning", "Explain in three sentences what fine-tuning a language model means."),
-    demo.Example("Write an e-mail", "Write a short, polite e-mail asking a supplier to confirm a delivery date."),
-    demo.Example("用中文解释大模型", "用三句话向一位银行经理解释什么是大语言模型。"),
-    demo.Example("写一首短诗", "写一首关于秋天的四行短诗。"),
+    demo.Example(N_("Explain fine-tuning"), "Explain in three sentences what fine-tuning a language model means."),
+    demo.Example(N_("Write an e-mail"), "Write a short, polite e-mail asking a supplier to confirm a delivery date."),
+    demo.Example(N_("Explain large models (Chinese)"), "用三句话向一位银行经理解释什么是大语言模型。"),
+    demo.Example(N_("A short poem (Chinese)"), "写一首关于秋天的四行短诗。"),
 )
 
 
 def _show_stats(entry: dict) -> None:
     languages = model_registry.languages_of(catalogue.TEXT_GENERATION, entry.get("model_ref", ""), current_owner())
-    demo.show_language_notice(input_language.language_notice(entry.get("asked", ""), languages, "the reply"))
+    demo.show_language_notice(input_language.language_notice(entry.get("asked", ""), languages, _("the reply")))
     result = entry.get("result")
     if result is not None:
         demo.show_footer(result.footer)
         st.caption(
-            f":material/speed: {result.tokens_per_second:,.1f} tokens/s · first token after "
-            f"{result.first_token_ms:,.0f} ms · prompt {result.prompt_tokens:,} tokens"
-            + (" · stopped" if result.stopped else "")
+            ":material/speed: "
+            + _(
+                "{tokens_per_second:,.1f} tokens/s · first token after {first_token_ms:,.0f} ms · prompt "
+                "{prompt_tokens:,} tokens"
+            ).format(
+                tokens_per_second=result.tokens_per_second,
+                first_token_ms=result.first_token_ms,
+                prompt_tokens=result.prompt_tokens,
+            )
+            + (_(" · stopped") if result.stopped else "")
         )
         if result.notice:
             st.caption(f":material/content_cut: {result.notice}")
         if result.engine_note:
             st.caption(f":material/build: {plain_markdown(result.engine_note)}")
     elif entry.get("stopped"):
-        st.caption(":material/stop_circle: Stopped before the end (Stop was pressed or the page was left).")
+        st.caption(":material/stop_circle: " + _("Stopped before the end (Stop was pressed or the page was left)."))
 
 
-st.title("Text generation")
+st.title(_("Text generation"))
 st.caption(
-    "Chat with a small instruct model using its own chat template. Tokens appear as they are generated; "
-    "the conversation stays in this browser tab until you clear it or reload."
+    _(
+        "Chat with a small instruct model using its own chat template. Tokens appear as they are generated; "
+        "the conversation stays in this browser tab until you clear it or reload."
+    )
 )
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the language of the question."
+DEFAULT_SYSTEM_PROMPT = N_("You are a helpful assistant. Answer in the language of the question.")
+# The untouched default follows the language switch; a prompt the user wrote stays as written.
+if st.session_state.get("text_generation.system") in {
+    translated(DEFAULT_SYSTEM_PROMPT, language) for language in LANGUAGES
+}:
+    st.session_state["text_generation.system"] = _(DEFAULT_SYSTEM_PROMPT)
 
 model_ref = demo.pick_model(catalogue.TEXT_GENERATION, "text_generation")
 # A model tuned here talks with the system prompt it was trained with (its replies, and the base's
@@ -55,35 +70,35 @@ trained_system = model_registry.trained_system_prompt_of(catalogue.TEXT_GENERATI
 # A chat model tuned in the studio knows its base: offer its replies side by side with the tuned ones.
 base_ref = model_registry.base_model_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
 compare = base_ref is not None and st.toggle(
-    "Compare with base",
+    _("Compare with base"),
     key="text_generation.compare",
-    help="Stream the base model's reply beside the tuned model's, for the same conversation.",
+    help=_("Stream the base model's reply beside the tuned model's, for the same conversation."),
 )
-with st.expander("Generation settings", icon=":material/tune:"):
+with st.expander(_("Generation settings"), icon=":material/tune:"):
     left, middle, right = st.columns(3)
     temperature = left.slider(
-        "Temperature",
+        _("Temperature"),
         0.0,
         2.0,
         0.7,
         0.05,
         key="text_generation.temperature",
-        help="0 always picks the likeliest token.",
+        help=_("0 always picks the likeliest token."),
     )
-    top_p = middle.slider("Top-p", 0.05, 1.0, 0.9, 0.05, key="text_generation.top_p")
+    top_p = middle.slider(_("Top-p"), 0.05, 1.0, 0.9, 0.05, key="text_generation.top_p")
     max_new_tokens = right.slider(
-        "Max new tokens", 16, text_generation.MAX_NEW_TOKENS, 256, 16, key="text_generation.max_new_tokens"
+        _("Max new tokens"), 16, text_generation.MAX_NEW_TOKENS, 256, 16, key="text_generation.max_new_tokens"
     )
     system_prompt = st.text_input(
-        "System prompt",
-        DEFAULT_SYSTEM_PROMPT if trained_system is None else trained_system,
+        _("System prompt"),
+        _(DEFAULT_SYSTEM_PROMPT) if trained_system is None else trained_system,
         # One box per tuned model, so each opens on its own training prompt.
         key="text_generation.system" if trained_system is None else f"text_generation.system.{model_ref}",
-        help=None if trained_system is None else "The system prompt this model was trained with.",
+        help=None if trained_system is None else _("The system prompt this model was trained with."),
     )
 options = GenerationOptions(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
 model_languages = model_registry.languages_of(catalogue.TEXT_GENERATION, model_ref or "", current_owner())
-chat, batch_tab = st.tabs(["Chat", "Batch (table)"])
+chat, batch_tab = st.tabs([_("Chat"), _("Batch (table)")])
 
 
 def _example_model(text: str) -> str | None:
@@ -117,7 +132,7 @@ def _start_reply(
 with chat:
     history = chat_view.load_history("text_generation")
     if not history:
-        st.info("Ask anything in English or Chinese, or start from an example.", icon=":material/forum:")
+        st.info(_("Ask anything in English or Chinese, or start from an example."), icon=":material/forum:")
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
     # A continued reply is drawn by continue_reply, in place, as it grows.
@@ -128,7 +143,7 @@ with chat:
     chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")
-    typed = st.chat_input("Message the model… / 给模型发消息…", key="text_generation.prompt")
+    typed = st.chat_input(_("Message the model…"), key="text_generation.prompt")
     example = (
         st.session_state.get("text_generation.example_prompt") if demo.run_requested("text_generation", False) else None
     )
@@ -152,8 +167,10 @@ with chat:
             example_ref = example_models.get(prompt) if typed is None else None
             if example_ref:
                 st.caption(
-                    f":material/translate: This example runs on {model_registry.display_name(example_ref)}, "
-                    "which handles its language; the picked model does not."
+                    ":material/translate: "
+                    + _(
+                        "This example runs on {display_name}, which handles its language; the picked model does not."
+                    ).format(display_name=model_registry.display_name(example_ref))
                 )
             chat_view.answer(
                 conversation, "text_generation", prompt, lambda turns, stop: _start_reply(turns, stop, example_ref)
@@ -164,7 +181,7 @@ with batch_tab:
     if (
         table is not None
         and model_ref
-        and st.button("Answer every row", key="text_generation.batch_run", icon=":material/table_view:")
+        and st.button(_("Answer every row"), key="text_generation.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
         request = BatchRequest(

@@ -3,35 +3,38 @@
 import streamlit as st
 
 from backend import input_language
+from backend.i18n import N_, _
 from backend.inference import translation
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
 from pages.components import batch, demo, feedback
 from pages.components.errors import user_errors
 
-LANGUAGES = {"en": "English", "zh": "Chinese 中文", "de": "German Deutsch", "fr": "French Français"}
+LANGUAGES = {"en": N_("English"), "zh": N_("Chinese"), "de": N_("German"), "fr": N_("French")}
+# The decoding choices, by the number of beams; labels are shown translated.
+DECODINGS = {1: N_("Greedy (fastest)"), 4: N_("Beam search (more fluent)")}
 DIRECTIONS = [
     f"{spec.language_pair[0]}-{spec.language_pair[1]}" for spec in catalogue.models_for(catalogue.TRANSLATION)
 ]
 EXAMPLES = (
     demo.Example(
-        "English → 中文",
+        N_("English → Chinese"),
         "Large language models are changing how banks detect fraud. They read transaction notes in "
         "many languages. Analysts now review fewer false alarms.",
         (("translation.direction", "en-zh"),),
     ),
     demo.Example(
-        "中文 → English",
+        N_("Chinese → English"),
         "人工智能正在改变医疗诊断。医生可以更快地阅读影像报告。这项技术也帮助偏远地区的病人。",
         (("translation.direction", "zh-en"),),
     ),
     demo.Example(
-        "English → Deutsch",
+        N_("English → German"),
         "The train leaves at eight. Please arrive at the station a few minutes early.",
         (("translation.direction", "en-de"),),
     ),
     demo.Example(
-        "Français → English",
+        N_("French → English"),
         "Le modèle traduit chaque phrase séparément. Ensuite, il assemble le texte complet.",
         (("translation.direction", "fr-en"),),
     ),
@@ -40,7 +43,11 @@ EXAMPLES = (
 
 def _direction_label(direction: str) -> str:
     source, target = direction.split("-")
-    return f"{LANGUAGES.get(source, source)} → {LANGUAGES.get(target, target)}"
+    return f"{_language_name(source)} → {_language_name(target)}"
+
+
+def _language_name(code: str) -> str:
+    return _(LANGUAGES[code]) if code in LANGUAGES else code
 
 
 def _swap() -> None:
@@ -49,35 +56,41 @@ def _swap() -> None:
         st.session_state["translation.direction"] = f"{target}-{source}"
 
 
-st.title("Translation")
+st.title(_("Translation"))
 st.caption(
-    "Long texts are split into sentences, translated in batches and put back together, "
-    "keeping your line breaks. Greedy decoding is fastest; beam search weighs several candidates."
+    _(
+        "Long texts are split into sentences, translated in batches and put back together, "
+        "keeping your line breaks. Greedy decoding is fastest; beam search weighs several candidates."
+    )
 )
 left, right = st.columns([4, 1], vertical_alignment="bottom")
-direction = left.selectbox("Direction", DIRECTIONS, format_func=_direction_label, key="translation.direction")
-right.button("Swap", key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
+direction = left.selectbox(_("Direction"), DIRECTIONS, format_func=_direction_label, key="translation.direction")
+right.button(_("Swap"), key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
 source_language, target_language = direction.split("-")
 spec = catalogue.translation_model(source_language, target_language)
 model_ref = demo.pick_model(catalogue.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
 decoding = st.radio(
-    "Decoding", ["Greedy (fastest)", "Beam search (more fluent)"], horizontal=True, key="translation.decoding"
+    _("Decoding"),
+    list(DECODINGS),
+    format_func=lambda beams: _(DECODINGS[beams]),
+    horizontal=True,
+    key="translation.decoding",
 )
 beams = 1
-if decoding.startswith("Beam"):
-    beams = st.slider("Beams", 2, translation.MAX_BEAMS, 4, key="translation.beams")
-single, batch_tab = st.tabs(["Text", "Batch (table)"])
+if decoding > 1:
+    beams = st.slider(_("Beams"), 2, translation.MAX_BEAMS, 4, key="translation.beams")
+single, batch_tab = st.tabs([_("Text"), _("Batch (table)")])
 
 with single:
     demo.show_examples(EXAMPLES, "translation.text", "translation")
     st.text_area(
-        f"Text in {LANGUAGES.get(source_language, source_language)}",
+        _("Text in {language}").format(language=_language_name(source_language)),
         key="translation.text",
         height=140,
-        placeholder="Type or paste text to translate… / 输入要翻译的文字…",
-        help=f"Up to {translation.MAX_CHARS:,} characters.",
+        placeholder=_("Type or paste text to translate…"),
+        help=_("Up to {MAX_CHARS:,} characters.").format(MAX_CHARS=translation.MAX_CHARS),
     )
-    clicked = st.button("Translate", type="primary", key="translation.run", icon=":material/translate:")
+    clicked = st.button(_("Translate"), type="primary", key="translation.run", icon=":material/translate:")
     if demo.run_requested("translation", clicked) and (
         text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)
     ):
@@ -92,7 +105,7 @@ with single:
                     source_language,
                     target_language,
                     num_beams=beams,
-                    progress=demo.progress_reporter("Translating sentences"),
+                    progress=demo.progress_reporter(_("Translating sentences")),
                 ),
                 options=(source_language, target_language, beams),
             )
@@ -101,22 +114,26 @@ with single:
 
     result = st.session_state.get("translation.result")
     if result is None:
-        st.info("Type a text and press **Translate**, or click an example above.", icon=":material/keyboard:")
+        st.info(_("Type a text and press **Translate**, or click an example above."), icon=":material/keyboard:")
     else:
         source_column, target_column = st.columns(2)
         with source_column.container(border=True):
-            st.caption(LANGUAGES.get(result.source_language, result.source_language))
+            st.caption(_language_name(result.source_language))
             st.text(result.source_text)
         with target_column.container(border=True):
-            st.caption(LANGUAGES.get(result.target_language, result.target_language))
+            st.caption(_language_name(result.target_language))
             st.text(result.translation)
         # The model reads only its source language: say so when the text is in another.
         demo.show_language_notice(
-            input_language.language_notice(result.source_text, (result.source_language,), "the translation")
+            input_language.language_notice(result.source_text, (result.source_language,), _("the translation"))
         )
         if result.notice:
             st.warning(result.notice, icon=":material/content_cut:")
-        with st.expander(f"Sentence by sentence ({len(result.sentences)}, {result.decoding})"):
+        with st.expander(
+            _("Sentence by sentence ({sentences}, {decoding})").format(
+                sentences=len(result.sentences), decoding=result.decoding
+            )
+        ):
             st.dataframe(
                 [
                     {"source": s.source, "translation": s.translation, "tokens": s.output_tokens}
@@ -135,7 +152,7 @@ with batch_tab:
     if (
         table is not None
         and model_ref
-        and st.button("Translate every row", key="translation.batch_run", icon=":material/table_view:")
+        and st.button(_("Translate every row"), key="translation.batch_run", icon=":material/table_view:")
     ):
         frame, column = table
         request = BatchRequest(

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend.config import get_settings
-from backend.i18n import _
+from backend.i18n import _, translated_headers
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
@@ -16,41 +16,47 @@ settings = get_settings()
 device = current_device()
 operator = may_run_operator_actions()
 
-st.title("Models")
-st.caption("Every demo runs a model from this catalogue, or a local model folder you point it at.")
+st.title(_("Models"))
+st.caption(_("Every demo runs a model from this catalogue, or a local model folder you point it at."))
 
 state = hub.hub_state(settings)
 left, middle, right = st.columns(3)
-left.metric("Device", device.kind.upper(), help=device.name)
-middle.metric("Model memory budget", f"{settings.model_memory_mb:,} MB")
+left.metric(_("Device"), device.kind.upper(), help=device.name)
+middle.metric(_("Model memory budget"), _("{memory_mb:,} MB").format(memory_mb=settings.model_memory_mb))
 # The metric's value is one word so it is never cut off; the time goes in the caption under it.
-right.metric("Hugging Face Hub", state.label().split(" since ")[0], help=f"{state.endpoint} {state.reason}".strip())
+right.metric(_("Hugging Face Hub"), state.label().split(" since ")[0], help=f"{state.endpoint} {state.reason}".strip())
 if state.kind == hub.UNREACHABLE:
     right.caption(state.label().capitalize())
 if state.kind == hub.UNREACHABLE and st.button(
-    "Check the hub again", key="models.hub_refresh", icon=":material/refresh:"
+    _("Check the hub again"), key="models.hub_refresh", icon=":material/refresh:"
 ):
     hub.hub_state(settings, refresh=True)
     st.rerun()
 
-st.subheader("Ready for a demo?")
-st.caption("Downloaded: on this server's disk. Can load now: downloaded, or the hub answers. Loaded: in memory.")
+st.subheader(_("Ready for a demo?"))
+st.caption(_("Downloaded: on this server's disk. Can load now: downloaded, or the hub answers. Loaded: in memory."))
 loaded_keys = {(item.task, item.model_ref) for item in model_cache().loaded()}
 st.markdown(plain_markdown(readiness_line()))
-st.dataframe([row.to_row() for row in readiness.readiness(loaded_keys, settings)], hide_index=True, width="stretch")
+st.dataframe(
+    translated_headers(row.to_row() for row in readiness.readiness(loaded_keys, settings)),
+    hide_index=True,
+    width="stretch",
+)
 if operator:
     show_prepare_defaults()
 
-st.subheader("Loaded now")
+st.subheader(_("Loaded now"))
 loaded = model_cache().loaded()
 if loaded:
-    st.dataframe([loaded_row(item) for item in loaded], hide_index=True, width="stretch")
-    if operator and st.button("Unload all models", key="models.unload_all", icon=":material/delete_sweep:"):
+    st.dataframe(translated_headers(loaded_row(item) for item in loaded), hide_index=True, width="stretch")
+    if operator and st.button(_("Unload all models"), key="models.unload_all", icon=":material/delete_sweep:"):
         model_cache().clear()
         st.rerun()
 else:
     st.info(
-        "No model is loaded. Models load on first use and the least recently used is dropped when the budget is full."
+        _(
+            "No model is loaded. Models load on first use and the least recently used is dropped when the budget is full."
+        )
     )
 
 if not operator:
@@ -58,8 +64,8 @@ if not operator:
 
 # Native engines (issue 23): each runs in its own process; a crash or hang there is shown here.
 if engines := engine_rows():
-    st.subheader("Native engines")
-    st.caption("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply.")
+    st.subheader(_("Native engines"))
+    st.caption(_("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply."))
     st.dataframe(engines, hide_index=True, width="stretch")
 
 # The ``auto`` engine setting (issue 30): what each model's check chose on this machine, and why not the rest.
@@ -73,20 +79,20 @@ if checked := checked_rows(settings):
     )
     st.dataframe(checked, hide_index=True, width="stretch")
 
-st.subheader("Catalogue")
-task = st.segmented_control("Task", catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")
+st.subheader(_("Catalogue"))
+task = st.segmented_control(_("Task"), catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")
 if task:
-    st.dataframe(catalogue_rows(task, settings, device), hide_index=True, width="stretch")
+    st.dataframe(translated_headers(catalogue_rows(task, settings, device)), hide_index=True, width="stretch")
 
-with st.expander("Running without the Hugging Face Hub (for whoever runs this server)"):
+with st.expander(_("Running without the Hugging Face Hub (for whoever runs this server)")):
     offline_step = (
-        "Offline mode is already on here."
+        _("Offline mode is already on here.")
         if settings.offline
-        else "Then set `LSM_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) and `LSM_MODELS_DIR` to that folder."
+        else _("Then set `LSM_OFFLINE=1` (or `HF_HUB_OFFLINE=1`) and `LSM_MODELS_DIR` to that folder.")
     )
     st.markdown(
-        f"""
-On a connected machine, fetch the default models into the models folder, then copy that folder
+        _(
+            """On a connected machine, fetch the default models into the models folder, then copy that folder
 to the offline server:
 
 ```bash
@@ -96,6 +102,6 @@ python -m backend.models check               # download, load and run one exampl
 ```
 
 {offline_step} Any model folder inside it (with
-`config.json` and safetensors weights) can be typed into a demo's model box by its folder name.
-"""
+`config.json` and safetensors weights) can be typed into a demo's model box by its folder name."""
+        ).format(offline_step=offline_step)
     )

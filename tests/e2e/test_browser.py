@@ -62,8 +62,8 @@ def test_every_page_renders_without_an_exception(page, live_app, entry):  # noqa
 # Per demo: the button that runs a built-in example, and what its result shows.
 DEMOS = {
     "sentiment": "Delighted customer",
-    "translation": "English → 中文",
-    "image_classification": "Cat · 猫",
+    "translation": "English → Chinese",
+    "image_classification": "Cat",
     "text_generation": "Explain fine-tuning",
 }
 

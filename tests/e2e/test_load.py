@@ -37,8 +37,8 @@ _FOOTER = re.compile(r"\d[\d,]* ms")
 # Demo pages and the example button each session clicks, in turn.
 _DEMOS = (
     ("sentiment", "Delighted customer"),
-    ("translation", "English → 中文"),
-    ("image_classification", "Cat · 猫"),
+    ("translation", "English → Chinese"),
+    ("image_classification", "Cat"),
     ("sentiment", "Angry review"),
 )
 

@@ -58,8 +58,8 @@ _TIMEOUT_MS = 180_000
 # Page, example button: one run of each loads every demo's default model.
 _DEMOS = (
     ("sentiment", "Delighted customer"),
-    ("translation", "English → 中文"),
-    ("image_classification", "Cat · 猫"),
+    ("translation", "English → Chinese"),
+    ("image_classification", "Cat"),
     ("text_generation", "Explain fine-tuning"),
 )
 

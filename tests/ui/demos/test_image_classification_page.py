@@ -38,7 +38,7 @@ def test_empty_state_and_bilingual_sample_buttons(open_page):
     app = open_page(PAGE)
     assert "Click a sample photo" in texts(app, "info")
     labels = {b.label for b in app.button if b.key and b.key.startswith("image_classification.example.")}
-    assert labels >= {"Cat · 猫", "Coffee · 咖啡", "Rocket · 火箭", "Astronaut · 宇航员"}
+    assert labels >= {"Cat", "Coffee", "Rocket", "Astronaut"}
 
 
 def test_clicking_a_sample_classifies_it_and_shows_the_top_labels(open_page, fake_model, monkeypatch):

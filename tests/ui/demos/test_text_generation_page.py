@@ -60,7 +60,7 @@ def test_empty_state_and_bilingual_examples(open_page):
     app = open_page(PAGE)
     assert "Ask anything in English or Chinese" in texts(app, "info")
     labels = [b.label for b in app.button if b.key and b.key.startswith("text_generation.example.")]
-    assert any("中文" in label for label in labels) and any("Explain" in label for label in labels)
+    assert any("(Chinese)" in label for label in labels) and any("Explain" in label for label in labels)
 
 
 def test_a_message_streams_a_reply_with_tokens_per_second(open_page, fake_model, monkeypatch):
@@ -284,7 +284,7 @@ def test_chinese_examples_run_on_a_downloaded_chinese_model_else_are_marked(
     (qwen / "config.json").write_text("{}")
     try:
         app.run()
-        assert app.button(key="text_generation.example.2").label == "用中文解释大模型"
+        assert app.button(key="text_generation.example.2").label == "Explain large models (Chinese)"
         app.button(key="text_generation.example.2").click().run()
         assert not app.exception
         assert fake_model.requests[-1][1] == "Qwen/Qwen2.5-0.5B-Instruct"
