@@ -1,6 +1,7 @@
 """The layer rules of docs/developing.md ("Layer rules") that code review alone would miss."""
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,3 +219,49 @@ def test_no_two_backend_packages_import_each_other():
     graph = _backend_import_graph()
     assert find_cycles(_package_graph(graph, 2)) == []
     assert find_cycles(_package_graph(graph, 3)) == []
+
+
+def _source_files(root: Path) -> list[Path]:
+    return [root / "app.py", *sorted((root / "backend").rglob("*.py")), *sorted((root / "pages").rglob("*.py"))]
+
+
+def _classes_named_twice(files: list[Path]) -> dict[str, list[str]]:
+    """Class names defined in more than one place, with where."""
+    places: dict[str, list[str]] = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                places.setdefault(node.name, []).append(path.name)
+    return {name: where for name, where in places.items() if len(where) > 1}
+
+
+def _catalog_spellings(files: list[Path]) -> set[str]:
+    """Names (modules, classes, functions, variables, import aliases) that spell catalogue as catalog."""
+    names: set[str] = set()
+    for path in files:
+        names.add(path.stem)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.alias):
+                names.add(node.asname or node.name)
+    return {name for name in names if re.search(r"catalog(?!ue)", name, re.IGNORECASE)}
+
+
+def test_the_name_checks_see_a_second_class_and_a_catalog(tmp_path):
+    (tmp_path / "a.py").write_text("class Mapping:\n    pass\n")
+    (tmp_path / "b.py").write_text("from x import catalogue as model_catalog\nclass Mapping:\n    pass\n")
+    files = [tmp_path / "a.py", tmp_path / "b.py"]
+    assert _classes_named_twice(files) == {"Mapping": ["a.py", "b.py"]}
+    assert _catalog_spellings(files) == {"model_catalog"}
+
+
+def test_no_two_classes_share_a_name():
+    # One name, one thing: a reader (and an import) never has to ask which ``ColumnMapping``.
+    assert _classes_named_twice(_source_files(ROOT)) == {}
+
+
+def test_catalogue_is_spelled_one_way():
+    assert _catalog_spellings(_source_files(ROOT)) == set()

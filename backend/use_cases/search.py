@@ -15,7 +15,7 @@ import numpy as np
 
 from backend.errors import ModelLoadError, ShowcaseError
 from backend.models.loader import LoadedModel, load_model
-from backend.models.resolve import catalogue as model_catalog
+from backend.models.resolve import catalogue as model_catalogue
 from backend.uploads import check_text
 from backend.use_cases.catalogue import Catalogue, UseCase
 from backend.use_cases.embeddings import LANGUAGES, CatalogueEmbeddings, EmbeddingCache, cache_identity, encode_texts
@@ -156,8 +156,8 @@ def semantic_search(
 
 def default_embedder_loader(model_ref: str | None = None) -> EmbedderLoader:
     """A loader for the catalogue's default embedding model (or ``model_ref``) via the model runtime."""
-    ref = model_ref or model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id
-    return lambda: load_model(model_catalog.EMBEDDINGS, ref)
+    ref = model_ref or model_catalogue.default_model(model_catalogue.EMBEDDINGS).hub_id
+    return lambda: load_model(model_catalogue.EMBEDDINGS, ref)
 
 
 def fallback_notice(error: ShowcaseError) -> str:

@@ -12,7 +12,7 @@ from backend import input_language, model_registry
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.i18n import _
-from backend.models.resolve import catalogue as model_catalog
+from backend.models.resolve import catalogue as model_catalogue
 from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
 from backend.use_cases import catalogue as catalogue_file
@@ -126,13 +126,13 @@ def _set_query(text: str) -> None:
 
 
 def _model_label(ref: str) -> str:
-    spec = model_catalog.find_spec(ref)
+    spec = model_catalogue.find_spec(ref)
     return spec.title if spec else model_registry.display_name(ref)
 
 
 def show_search_box() -> tuple[str, str]:
     """The query box, example queries and the embedding-model picker: ``(query, model_ref)``."""
-    models = model_catalog.models_for(model_catalog.EMBEDDINGS)
+    models = model_catalogue.models_for(model_catalogue.EMBEDDINGS)
     query_column, model_column = st.columns([3, 1])
     languages_by_ref = {spec.hub_id: spec.languages for spec in models}
     query = query_column.text_input(
@@ -142,7 +142,7 @@ def show_search_box() -> tuple[str, str]:
         key=_QUERY_KEY,
     )
     # Model servers the operator configured come first: a front end without local models uses them.
-    served = [endpoints.endpoint_ref(e) for e in endpoints.endpoints_for(model_catalog.EMBEDDINGS)]
+    served = [endpoints.endpoint_ref(e) for e in endpoints.endpoints_for(model_catalogue.EMBEDDINGS)]
     choices = served + [spec.hub_id for spec in models]
     found = model_state.availability_of([spec.hub_id for spec in models])
 
@@ -178,7 +178,7 @@ def run_search(query: str, catalogue: Catalogue, model_ref: str) -> search.Searc
         return search.search_catalogue(
             query,
             catalogue,
-            load_embedder=lambda: get_model(model_catalog.EMBEDDINGS, model_ref),
+            load_embedder=lambda: get_model(model_catalogue.EMBEDDINGS, model_ref),
             cache=embedding_cache(),
         )
 
@@ -215,7 +215,7 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
         st.caption(
             f"Semantic search with {plain_markdown(model_registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
         )
-        languages = model_registry.languages_of(model_catalog.EMBEDDINGS, response.model_ref)
+        languages = model_registry.languages_of(model_catalogue.EMBEDDINGS, response.model_ref)
         notice = input_language.language_notice(response.query, languages, _("the ranking and its scores"))
         if notice:
             st.warning(notice, icon=":material/translate:")

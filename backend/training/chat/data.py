@@ -30,6 +30,7 @@ import pandas as pd
 
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
+from backend.training.chat.params import CHAT_PARAM_RANGES
 from backend.training.common import StoredDataset, raise_if_errors
 
 CHAT_DATASET_FILE = "chat_dataset.json"
@@ -499,9 +500,9 @@ def prepare_chat_dataset(
     upload: ChatUpload,
     mapping: ChatMapping,
     tokenizer: Any,
-    max_length: int = 512,
-    validation_fraction: float = 0.1,
-    seed: int = 42,
+    max_length: int = CHAT_PARAM_RANGES["max_length"].default,
+    validation_fraction: float = CHAT_PARAM_RANGES["validation_fraction"].default,
+    seed: int = CHAT_PARAM_RANGES["seed"].default,
     model_name: str = "The base model",
 ) -> ChatDataset:
     """Map, check and split conversations for tuning ``tokenizer``'s model.

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backend.training.classifier.params import PARAM_RANGES
 from backend.training.common import StoredDataset, raise_if_errors
 
 DATASET_FILE = "dataset.json"
@@ -246,9 +247,9 @@ def prepare_text_dataset(
     frame: pd.DataFrame,
     mapping: TextLabelColumns,
     validation_frame: pd.DataFrame | None = None,
-    validation_fraction: float = 0.2,
-    seed: int = 42,
-    max_length: int = 128,
+    validation_fraction: float = PARAM_RANGES["validation_fraction"].default,
+    seed: int = PARAM_RANGES["seed"].default,
+    max_length: int = PARAM_RANGES["max_length"].default,
 ) -> PreparedDataset:
     """Map, cast, check and split an uploaded table for text classification.
 

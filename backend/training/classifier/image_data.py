@@ -20,6 +20,7 @@ from backend.training.classifier.datasets import (
     raise_if_errors,
     stratified_split,
 )
+from backend.training.classifier.params import PARAM_RANGES
 
 UPLOAD_FOLDER = "upload"
 _LISTED = 5
@@ -181,8 +182,8 @@ def prepare_image_dataset(
     name: str,
     data: bytes,
     data_dir: Path,
-    validation_fraction: float = 0.2,
-    seed: int = 42,
+    validation_fraction: float = PARAM_RANGES["validation_fraction"].default,
+    seed: int = PARAM_RANGES["seed"].default,
     max_pixels: int = uploads.MAX_IMAGE_PIXELS,
 ) -> PreparedDataset:
     """Extract, check and split a zip of labelled images into ``data_dir``.

@@ -1,21 +1,18 @@
-"""The generic worker: the handler table, the failure table, and what it hands a child worker."""
+"""The worker loop: the handler table, the failure table, the idle exit, and a start on a full disk."""
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from backend import config
 from backend.errors import InvalidInputError
-from backend.jobs import liveness, queue, supervisor, worker
+from backend.jobs import liveness, queue, worker
 from backend.jobs.progress import JobCancelled
-from backend.jobs.store import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
 
 
@@ -128,24 +125,6 @@ def test_every_setting_survives_the_trip_through_the_environment(settings, tmp_p
     assert config.load_settings(tmp_path / "no-secrets.toml") == changed
 
 
-def test_an_app_started_worker_gets_every_setting_and_dead_jobs_are_reaped_first(local, monkeypatch):
-    local = dataclasses.replace(local, cpu_quantize="int8", cpu_bfloat16="on", model_memory_mb=321)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    job_id = _queued(local)
-    JobStore(settings=local).claim(job_id, pid=dead.pid)
-    started = []
-    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda command, **kwargs: started.append((command, kwargs)))
-    assert supervisor.ensure_worker_running(local) is True
-    [(command, kwargs)] = started
-    assert command[1:3] == ["-m", "backend.worker"]
-    assert Path(kwargs["env"]["LSM_STATE_DIR"]) == local.state_dir
-    assert (kwargs["env"]["LSM_CPU_QUANTIZE"], kwargs["env"]["LSM_CPU_BFLOAT16"]) == ("int8", "on")
-    assert kwargs["env"]["LSM_MODEL_MEMORY_MB"] == "321"
-    assert JobStore(settings=local).require(job_id).status == FAILED
-    assert RUNNING not in {job.status for job in JobStore(settings=local).list_jobs()}
-
-
 def test_the_idle_exit_counts_from_the_end_of_the_last_job_and_never_fires_while_one_runs(local, monkeypatch):
     import threading
     import time
@@ -198,20 +177,6 @@ def test_is_disk_full_follows_the_exception_chain():
 
 def _full_disk(*_args, **_kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
-
-
-def test_a_full_disk_at_autostart_fails_the_waiting_jobs_and_tells_the_page(local, monkeypatch):
-    from backend.errors import DiskFullError
-
-    job_id = _queued(local)
-    monkeypatch.setattr(supervisor, "_write_probe", _full_disk)
-    started = []
-    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
-    with pytest.raises(DiskFullError, match="disk is full") as raised:
-        supervisor.ensure_worker_running(local)
-    assert "1 waiting job(s) were marked failed" in raised.value.user_text() and started == []
-    job = JobStore(settings=local).require(job_id)
-    assert job.status == FAILED and job.message == "Disk full" and "disk is full" in job.error
 
 
 def test_a_worker_that_cannot_write_at_start_fails_the_waiting_jobs_and_exits(local, monkeypatch, caplog):

@@ -10,7 +10,7 @@ import torch
 
 from backend.errors import InvalidInputError, ModelLoadError, ModelUnavailableError
 from backend.models.loader import LoadedModel, load_model
-from backend.models.resolve import catalogue as model_catalog
+from backend.models.resolve import catalogue as model_catalogue
 from backend.use_cases import embeddings, search
 from backend.use_cases.catalogue import Catalogue, load_catalogue
 from backend.use_cases.embeddings import EmbeddingCache
@@ -23,7 +23,7 @@ def shipped() -> Catalogue:
 
 @pytest.fixture(scope="module")
 def embedder(tiny_model_paths) -> LoadedModel:
-    return load_model(model_catalog.EMBEDDINGS, tiny_model_paths["embeddings"])
+    return load_model(model_catalogue.EMBEDDINGS, tiny_model_paths["embeddings"])
 
 
 class CountingLoader:
@@ -88,7 +88,7 @@ def test_scores_are_the_cosine_of_query_and_best_text(shipped, embedder):
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_models_give_float32_unit_vectors(tiny_model_paths, dtype):
     # On a GPU the loader picks half precision; its rounding must not push scores past 1.
-    model = load_model(model_catalog.EMBEDDINGS, tiny_model_paths["embeddings"])
+    model = load_model(model_catalogue.EMBEDDINGS, tiny_model_paths["embeddings"])
     model.model.to(dtype)
     vectors = embeddings.encode_texts(model, ["detect fraud in card payments", "信用卡欺诈"])
     assert vectors.dtype == np.float32
@@ -163,11 +163,11 @@ def test_default_loader_offline_without_a_mirror_falls_back(shipped):
     # Tests run offline with an empty models folder: the real loader raises its typed error.
     response = search.search_catalogue("fraud", shipped)
     assert response.mode == search.KEYWORD
-    assert model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id in response.notice
+    assert model_catalogue.default_model(model_catalogue.EMBEDDINGS).hub_id in response.notice
 
 
 def test_a_model_that_cannot_embed_falls_back(shipped, tiny_model_paths):
-    classifier = load_model(model_catalog.SENTIMENT, tiny_model_paths["sentiment"])
+    classifier = load_model(model_catalogue.SENTIMENT, tiny_model_paths["sentiment"])
     response = search.search_catalogue("fraud", shipped, load_embedder=lambda: classifier)
     assert response.mode == search.KEYWORD
     assert "not a sentence-embedding model" in response.notice

@@ -13,14 +13,14 @@ import pytest
 
 from backend.config import get_settings, load_settings
 from backend.models.loader import load_model
-from backend.models.resolve import catalogue as model_catalog
+from backend.models.resolve import catalogue as model_catalogue
 from backend.models.resolve.plan import mirror_folder
 from backend.use_cases import search
 from backend.use_cases.catalogue import load_catalogue
 from backend.use_cases.embeddings import EmbeddingCache
 from tests.support.paths import PROJECT_ROOT
 
-DEFAULT_EMBEDDER = model_catalog.default_model(model_catalog.EMBEDDINGS).hub_id
+DEFAULT_EMBEDDER = model_catalogue.default_model(model_catalogue.EMBEDDINGS).hub_id
 PROJECT_MODELS = PROJECT_ROOT / "models"
 # Read fresh settings here: the cached ones are set up for the session later, by a fixture.
 MIRROR = mirror_folder(DEFAULT_EMBEDDER, dataclasses.replace(load_settings(), models_dir=PROJECT_MODELS))
@@ -47,7 +47,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def real_search():
     settings = dataclasses.replace(get_settings(), models_dir=PROJECT_MODELS)
-    model = load_model(model_catalog.EMBEDDINGS, DEFAULT_EMBEDDER, settings)
+    model = load_model(model_catalogue.EMBEDDINGS, DEFAULT_EMBEDDER, settings)
     catalogue = load_catalogue()
     cache = EmbeddingCache()
 
