@@ -88,6 +88,19 @@ def _table_html(number: int, table: BriefingTable) -> str:
     )
 
 
+def untitled(figure: go.Figure) -> go.Figure:
+    """A copy of ``figure`` without its title and subtitle, for a briefing section whose heading
+    prints them (so no title is printed twice). Only their room leaves the top margin: a bar
+    chart's first panel title lives there too (a flat 30 px cut it off), and the plot keeps its height."""
+    bare = go.Figure(figure)
+    title_px = int((bare.layout.meta or {}).get("title_px", 0))
+    top = bare.layout.margin.t or 30
+    bare.update_layout(title={"text": "", "subtitle": {"text": ""}}, margin={"t": max(top - title_px, 30)})
+    if bare.layout.height:
+        bare.update_layout(height=bare.layout.height - (top - bare.layout.margin.t))
+    return bare
+
+
 def reproduce_link(public_url: str, page_url: str, query: str) -> str:
     """The link that reproduces a page's filters.
 
@@ -179,10 +192,8 @@ def build_briefing_html(
     )
     sections = []
     for number, chart in enumerate(charts, start=1):
-        # The section heading prints the title; the figure keeps only its plot, so no title is printed twice.
-        figure = go.Figure(chart.figure)
-        subtitle = _plain(figure.layout.title.subtitle.text or "")
-        figure.update_layout(title={"text": "", "subtitle": {"text": ""}}, margin={"t": 30})
+        subtitle = _plain(chart.figure.layout.title.subtitle.text or "")
+        figure = untitled(chart.figure)
         body = figure.to_html(
             full_html=False,
             include_plotlyjs=False,

@@ -74,6 +74,9 @@ def base_layout(figure: go.Figure, title: str, subtitle: str = "") -> go.Figure:
         },
         margin={"l": 10, "r": 20, "t": 44 + 24 * title_lines + 18 * subtitle_lines, "b": 40},
         hoverlabel={"align": "left"},
+        # What the title and subtitle take of the top margin: a briefing that prints the title as
+        # its own heading gives back exactly this, and keeps what panels' titles need above the plot.
+        meta={**(figure.layout.meta or {}), "title_px": 14 + 24 * title_lines + 18 * subtitle_lines},
     )
     return figure
 
@@ -178,7 +181,11 @@ def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
     captioned.update_layout(
         title={"subtitle": {"text": f"{subtitle}<br>{caption}" if subtitle else caption}},
         margin={"t": (captioned.layout.margin.t or 90) + room},
-        meta={**(captioned.layout.meta or {}), "source_caption": text},
+        meta={
+            **(captioned.layout.meta or {}),
+            "source_caption": text,
+            "title_px": (captioned.layout.meta or {}).get("title_px", 0) + room,
+        },
     )
     if captioned.layout.height:
         # The caption's room is added to the chart, not taken from its plot (bars sized for their

@@ -174,15 +174,20 @@ def your_data_by_segment(user_rows: pd.DataFrame, builtin: pd.DataFrame | None =
     """A user's breakdown rows, optionally beside the built-in breakdown of the same kind.
 
     The kind is the user's most common segment type among the built-in ones (industry, size,
-    function); a user breakdown of another kind is shown alone.
+    function); a user breakdown of another kind is shown alone. A segment measured in several
+    years is a line of ``your_data_over_time``, so only its latest year is a bar here (one panel,
+    not one per year); the user's rows come first.
     """
     own = user_rows.loc[user_rows["segment_type"] != "all"]
+    years = own.groupby(["dataset", "metric", "segment"])["year"].transform("nunique")
+    latest = own.groupby(["dataset", "metric"])["year"].transform("max")
+    own = own.loc[(years == 1) | (own["year"] == latest)]
     if builtin is None or own.empty:
         return own.reset_index(drop=True)
     kinds = own["segment_type"].loc[own["segment_type"].isin(SEGMENT_KINDS)]
     if kinds.empty:
         return own.reset_index(drop=True)
-    return pd.concat([adoption_by_segment(builtin, kinds.mode().iloc[0]), own], ignore_index=True)
+    return pd.concat([own, adoption_by_segment(builtin, kinds.mode().iloc[0])], ignore_index=True)
 
 
 def investment_over_time(frame: pd.DataFrame) -> pd.DataFrame:

@@ -2,14 +2,17 @@
 
 Screenshots go to test-artifacts/market/ for a person to look at. The checks read the drawn SVG:
 no two labels of a chart overlap, no label is cut off at the chart's edge, no legend is taller
-than its plot, and at projector size each question the page answers fits one screen. The PNG
-that the chart's camera button exports is downloaded and checked for its legend and source caption.
+than its plot (at both sizes: a phone stacks a legend one entry per row), and at projector size
+each question the page answers fits one screen. "Your market data" is checked the same way with an
+uploaded table of seven segments over four years. The PNG that the chart's camera button exports is
+downloaded and checked for its legend and source caption.
 """
 
 from __future__ import annotations
 
 import io
 
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -63,22 +66,24 @@ def _overlap(a: dict, b: dict, slack: float = 1.5) -> bool:
     return min(a["r"], b["r"]) - max(a["l"], b["l"]) > slack and min(a["b"], b["b"]) - max(a["t"], b["t"]) > slack
 
 
-def _layout_problems(page, legends: bool = True) -> list[str]:
+def _layout_problems(page) -> list[str]:
     problems = []
     for chart in page.evaluate(_TEXT_BOXES):
         texts, svg = chart["texts"], chart["svg"]
         for text in texts:
             if text["l"] < svg["l"] - 1 or text["r"] > svg["r"] + 1:
                 problems.append(f"chart {chart['n']}: '{text['text']}' ({text['kind']}) is cut off at the edge")
+            if text["t"] < svg["t"] - 1 or text["b"] > svg["b"] + 1:
+                problems.append(
+                    f"chart {chart['n']}: '{text['text']}' ({text['kind']}) is cut off at the top or bottom"
+                )
         for i, a in enumerate(texts):
             for b in texts[i + 1 :]:
-                if not legends and "legend" in (a["kind"], b["kind"]):
-                    continue
                 if _overlap(a, b):
                     problems.append(
                         f"chart {chart['n']}: '{a['text']}' ({a['kind']}) overlaps '{b['text']}' ({b['kind']})"
                     )
-        if legends and chart["plotHeight"] and chart["legendHeight"] > chart["plotHeight"]:
+        if chart["plotHeight"] and chart["legendHeight"] > chart["plotHeight"]:
             problems.append(
                 f"chart {chart['n']}: legend {chart['legendHeight']:.0f}px > plot {chart['plotHeight']:.0f}px"
             )
@@ -135,9 +140,10 @@ def test_market_page_fits_and_no_label_overlaps_or_is_cut(browser, warmed_app, v
             for first, second in zip(QUESTIONS, QUESTIONS[1:], strict=False):
                 height = tops[second] - tops[first]
                 assert height <= viewport["height"], f"'{first}' is {height:.0f}px tall, more than one screen"
-        # A phone stacks a legend one entry per row; with six or more series it outgrows a plot
-        # of reasonable height, so there only clipping and overlaps outside the legend are checked.
-        problems = _layout_problems(page, legends=viewport is PROJECTOR)
+        # Every seed industry is named with its best comparable figure or "no comparable figure".
+        best = page.locator("li", has_text="Smart city: no comparable figure")
+        assert best.count() == 1 and best.first.is_visible()
+        problems = _layout_problems(page)
         assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
         for name in QUESTIONS[:4]:
             page.evaluate(
@@ -186,5 +192,42 @@ def test_png_export_holds_the_legend_and_the_source_caption(browser, warmed_app)
             crop = image.crop(tuple(int(v * scale) for v in (box["l"], box["t"], box["r"], box["b"])))
             dark = sum(1 for value in crop.getdata() if value < 160)
             assert dark > 50, f"the exported PNG shows the {part}"
+    finally:
+        context.close()
+
+
+def _segments_table(path) -> None:
+    """Seven segments over four years: seven lines, so the legend is as tall as a phone's plot."""
+    segments = ["Retail banking", "Insurance claims", "Hospital radiology", "Primary schools", "Car assembly"]
+    segments += ["Grid operators", "Online retail"]
+    rows = [
+        {"segment": name, "year": year, "value": 5 + 3 * i + 4 * (year - 2021)}
+        for i, name in enumerate(segments)
+        for year in range(2021, 2025)
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("viewport", [PROJECTOR, PHONE], ids=["1920x1080", "390x844"])
+def test_your_data_charts_fit_with_seven_series(browser, warmed_app, viewport, tmp_path):  # noqa: F811
+    table = tmp_path / "segments.csv"
+    _segments_table(table)
+    context = browser.new_context(viewport=viewport, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{warmed_app.url}/your_data")
+        wait_until_idle(page)
+        page.locator("input[type=file]").first.set_input_files(str(table))
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
+        wait_until_idle(page)
+        page.wait_for_timeout(1500)
+        assert_no_exception(page, "your_data")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _full_page_screenshot(page, viewport, ARTIFACTS / f"your-data-{viewport['width']}x{viewport['height']}.png")
+        legends = [chart["legendHeight"] for chart in page.evaluate(_TEXT_BOXES)]
+        assert max(legends) > 0, "the seven lines have a legend"
+        problems = _layout_problems(page)
+        assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
     finally:
         context.close()

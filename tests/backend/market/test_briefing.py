@@ -8,7 +8,7 @@ import pytest
 
 from backend.config import load_settings, to_environment
 from backend.market import figures, findings, industries, selections, store
-from backend.market.briefing import BriefingChart, build_briefing_html, reproduce_link
+from backend.market.briefing import BriefingChart, build_briefing_html, reproduce_link, untitled
 from backend.market.figure_layout import png_config, source_caption, with_source_caption
 
 
@@ -199,3 +199,16 @@ def test_briefing_titles_are_plain_text_and_each_chart_has_its_own(data):
     assert len(set(titles)) == len(titles), "the briefing and its picker tell the two rankings apart"
     page = build_briefing_html(charts, generated=date(2026, 12, 1))
     assert "&lt;br&gt;" not in page
+
+
+def test_briefing_gives_back_only_the_titles_room_so_panel_titles_stay_in_the_chart(data):
+    rows = industries.industry_rows(data)
+    shown = with_source_caption(figures.build_industry_ranking(rows), rows)
+    bare = untitled(shown)
+    assert not bare.layout.title.text and not bare.layout.title.subtitle.text
+    assert bare.layout.margin.t == shown.layout.margin.t - shown.layout.meta["title_px"]
+    # The first panel's title sits in the top margin: it needs more than the flat 30 px it once got.
+    assert bare.layout.margin.t > 60
+    assert bare.layout.height - bare.layout.margin.t == shown.layout.height - shown.layout.margin.t, (
+        "the plot keeps its size"
+    )

@@ -309,6 +309,45 @@ def test_user_rows_beside_built_in_rows(data):
     by_segment = selections.your_data_by_segment(user, data)
     assert set(by_segment.loc[by_segment["dataset"] == "pulse", "segment"]) == {"Retail"}
     assert (by_segment["dataset"] == "census_btos").any(), "the built-in industry breakdown is added"
+    assert by_segment["dataset"].iloc[0] == "pulse", "the user's bars come first, beside ours too"
+
+
+def test_a_segment_over_several_years_is_a_line_and_only_its_latest_year_a_bar():
+    frame = pd.DataFrame(
+        [
+            {
+                "dataset": "pulse",
+                "metric": "teams_using_ai",
+                "definition": "Teams using AI",
+                "geography": "World",
+                "segment": segment,
+                "segment_type": "industry",
+                "year": str(year),
+                "value": str(value),
+                "unit": "percent",
+                "source_org": "Strategy office",
+                "source_title": "Pulse",
+                "source_url": "",
+                "verification": "primary",
+            }
+            for segment, year, value in (
+                ("Retail", 2023, 20),
+                ("Retail", 2024, 30),
+                ("Energy", 2023, 10),
+                ("Energy", 2024, 15),
+                ("Mining", 2022, 5),
+            )
+        ]
+    )
+    user = validate_table(frame, require_url=False).rows
+    lines = selections.your_data_over_time(user)
+    assert set(lines["segment"]) == {"Retail", "Energy"}
+    bars = selections.your_data_by_segment(user)
+    assert sorted(zip(bars["segment"], bars["year"], strict=True)) == [
+        ("Energy", 2024),
+        ("Mining", 2022),
+        ("Retail", 2024),
+    ], "every row is drawn once as a line or a bar; a segment measured once keeps its year"
 
 
 def _time_series_charts(data) -> list:
