@@ -123,7 +123,8 @@ with chat:
     # A continued reply is drawn by continue_reply, in place, as it grows.
     continuing = chat_view.requested_continuation("text_generation")
     chat_view.show_conversation(conversation, history[:-1] if continuing else history, _show_stats)
-    chat_view.show_stopped_actions("text_generation")
+    if not continuing:  # a reply being continued is not stopped any more
+        chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")
     typed = st.chat_input("Message the model… / 给模型发消息…", key="text_generation.prompt")
