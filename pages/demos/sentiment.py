@@ -47,6 +47,8 @@ with single:
     if demo.run_requested("sentiment", clicked) and (
         text := demo.checked_text(st.session_state.get("sentiment.text"), sentiment.MAX_CHARS)
     ):
+        # A run that fails must not leave the last answer (perhaps another model's) under its error.
+        st.session_state.pop("sentiment.result", None)
         with user_errors():
             result = demo.answer(
                 catalogue.SENTIMENT,

@@ -140,7 +140,8 @@ with chat:
     chat_view.show_conversation(
         conversation, history[:-1] if continuing else history, _show_stats, catalogue.TEXT_GENERATION
     )
-    chat_view.show_stopped_actions("text_generation")
+    if not continuing:  # a reply being continued is not stopped any more
+        chat_view.show_stopped_actions("text_generation")
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")
     typed = st.chat_input(_("Message the model…"), key="text_generation.prompt")

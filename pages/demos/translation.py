@@ -94,6 +94,8 @@ with single:
     if demo.run_requested("translation", clicked) and (
         text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)
     ):
+        # A run that fails must not leave the last answer (perhaps another model's) under its error.
+        st.session_state.pop("translation.result", None)
         with user_errors():
             result = demo.answer(
                 catalogue.TRANSLATION,

@@ -99,6 +99,10 @@ def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):
 def test_an_embedding_model_typed_as_the_sentiment_model_is_refused_before_any_answer(open_page, tiny_model_paths):
     app = open_page(PAGE)
     app.selectbox(key="sentiment.model").select("__local_folder__").run()
+    # A real classifier answers first: its answer must not stay under the refusal that follows.
+    app.text_input(key="sentiment.model_folder").input(tiny_model_paths[catalogue.SENTIMENT]).run()
+    app.button(key="sentiment.example.1").click().run()
+    assert app.subheader
     app.text_input(key="sentiment.model_folder").input(tiny_model_paths[catalogue.EMBEDDINGS]).run()
     app.button(key="sentiment.example.1").click().run()
     assert not app.exception

@@ -232,6 +232,11 @@ def test_a_continued_reply_stopped_again_keeps_all_its_text_and_can_continue_aga
     app.button(key="text_generation.stop").click().run()
     _patch_stream(monkeypatch, calls, chunks=(", two",), interrupt=True)
     app.button(key="text_generation.continue").click().run()
+    # While the reply goes on, it is not offered for continuing or regenerating.
+    assert not [
+        button for button in app.button if button.key.startswith(("text_generation.continue", "text_generation.regen"))
+    ]
+    assert [button.key for button in app.button if button.key == "text_generation.stop"]
     app.button(key="text_generation.stop").click().run()
     assert not app.exception, [e.value for e in app.exception]
     history = app.session_state["text_generation.history"]

@@ -79,6 +79,20 @@ def test_real_tiny_translator_through_the_folder_box(open_page, tiny_model_paths
     assert len(app.text) == 2 and app.text[0].value == "Hello world. This is fine!"
 
 
+def test_a_failed_run_does_not_leave_the_last_translation_under_its_error(open_page, tiny_model_paths):
+    app = open_page(PAGE)
+    app.selectbox(key="translation.en-zh.model").select("__local_folder__").run()
+    app.text_input(key="translation.en-zh.model_folder").input(tiny_model_paths["translation"]).run()
+    app.text_area(key="translation.text").input("Hello world.").run()
+    app.button(key="translation.run").click().run()
+    assert len(app.text) == 2
+    app.text_input(key="translation.en-zh.model_folder").input("no-such-translator").run()
+    app.button(key="translation.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No model folder" in texts(app, "error")
+    assert not app.text and "2 sentences" not in texts(app, "caption")
+
+
 def test_offline_default_model_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="translation.example.0").click().run()
