@@ -17,10 +17,13 @@ from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, R
 from backend.i18n import _, current_language
 from backend.market.briefing import BriefingTable
 from backend.market.figure_layout import base_layout
+from backend.market.series_labels import wrapped
 from backend.use_cases import vocabulary as vocab
 
 TOP_SHOWN = 10
 _COLOURS = {"adoption": "#1f4e79", "growth": "#2e86c1", "investment": "#8e44ad", "feasibility": "#27ae60"}
+_LABEL_CHARS = 24
+_DEEPEST = 10  # ranks drawn one by one in the sensitivity chart
 _SERIES = ("#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#2e86c1")
 
 
@@ -73,7 +76,8 @@ def build_ranking_chart(ranking: Ranking, language: str | None = None, top: int 
     language = language or current_language()
     rows = list(ranking.rows[:top])[::-1]
     total = sum(ranking.weights.of(c) for c in CRITERIA)
-    labels = [f"{row.rank}. {row.title(language)}" for row in rows]
+    # Wrapped, so a phone keeps room for the bars.
+    labels = [wrapped(f"{row.rank}. {row.title(language)}", _LABEL_CHARS) for row in rows]
     figure = go.Figure()
     for criterion in CRITERIA:
         figure.add_bar(
@@ -91,37 +95,48 @@ def build_ranking_chart(ranking: Ranking, language: str | None = None, top: int 
     )
     figure.update_layout(
         barmode="stack",
-        height=140 + 34 * len(rows),
-        legend={"orientation": "h", "y": -0.12, "x": 0},
-        xaxis={"title": _("score"), "range": [0, 100]},
+        height=160 + 44 * len(rows),
+        legend={"orientation": "h", "y": -0.1, "yanchor": "top", "x": 0},
+        xaxis={"range": [0, 100]},
         yaxis={"automargin": True},
     )
     return figure
 
 
 def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.Figure:
-    """Each use case that is ever in the top five: its rank as the chosen weight moves 0-10."""
+    """Each use case that is ever in the top five: its rank as the chosen weight moves 0-10.
+
+    Ranks below ``_DEEPEST`` are drawn at one line marked "lower" (their exact rank is in the
+    hover), so the top ten keep the chart's height however far a use case falls.
+    """
     figure = go.Figure()
     for number, (use_case, ranks) in enumerate(view.ranks.items()):
         figure.add_scatter(
             x=list(view.values),
-            y=[rank or None for rank in ranks],
+            y=[min(rank, _DEEPEST + 1) if rank else None for rank in ranks],
+            customdata=list(ranks),
             mode="lines+markers",
             name=titles.get(use_case, use_case),
             line={"color": _SERIES[number % len(_SERIES)]},
-            hovertemplate="%{fullData.name}: " + _("rank") + " %{y} (" + _("weight") + " %{x})<extra></extra>",
+            hovertemplate="%{fullData.name}: " + _("rank") + " %{customdata} (" + _("weight") + " %{x})<extra></extra>",
         )
     label = _(CRITERION_LABELS[view.criterion])
     base_layout(
         figure,
         _("How the top five change with the weight of {name}").format(name=label),
-        _("The other weights held; rank 1 at the top."),
+        _("Weight 0-10 along the bottom, the other weights held; rank 1 at the top."),
     )
+    ticks = list(range(1, _DEEPEST + 2))
     figure.update_layout(
-        height=460,
-        legend={"orientation": "h", "y": -0.2, "x": 0},
-        xaxis={"title": _("weight of {name}").format(name=label), "dtick": 1},
-        yaxis={"title": _("rank"), "autorange": "reversed", "range": [10.5, 0.5], "dtick": 1},
+        height=520,
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0},
+        xaxis={"dtick": 1, "range": [-0.3, 10.3]},
+        yaxis={
+            "title": _("rank"),
+            "range": [_DEEPEST + 1.5, 0.5],
+            "tickvals": ticks,
+            "ticktext": [str(t) for t in ticks[:-1]] + [_("lower")],
+        },
     )
     figure.add_hrect(y0=0.5, y1=5.5, fillcolor="#27ae60", opacity=0.07, line_width=0)
     return figure
@@ -173,8 +188,7 @@ def build_cost_chart(estimates: list[CostEstimate]) -> go.Figure:
         _("Cost per 1,000 requests at {price:g} an hour").format(price=price),
         _("One machine, one request at a time. {sources}").format(sources=sources),
     )
-    figure.update_layout(height=200 + 40 * len(estimates), xaxis={"type": "log", "title": _("cost per 1,000 requests")},
-                         yaxis={"automargin": True})  # fmt: skip
+    figure.update_layout(height=220 + 40 * len(estimates), xaxis={"type": "log"}, yaxis={"automargin": True})
     return figure
 
 
