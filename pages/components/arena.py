@@ -15,6 +15,7 @@ from backend import model_registry
 from backend.arena import blind, export
 from backend.arena.leaderboard import MIN_VOTES_TO_RANK, build_leaderboard
 from backend.arena.store import VERDICT_LABELS, VERDICTS, ArenaStore, BlindPair
+from backend.config import get_settings
 from backend.i18n import _
 from backend.inference import text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
@@ -37,8 +38,11 @@ _VERDICT_ICONS = {
 
 def chat_candidates() -> list[str]:
     """Every chat model that can answer here now: configured servers, downloaded or downloadable
-    catalogue models, and this workspace's tuned models."""
-    labels, found = demo.model_choices(catalogue.TEXT_GENERATION, catalogue.models_for(catalogue.TEXT_GENERATION))
+    catalogue models that fit the model memory budget, and this workspace's tuned models. (A drawn
+    model that cannot load ends its pair unjudged, so one that never fits is never drawn.)"""
+    budget = get_settings().model_memory_mb
+    specs = [spec for spec in catalogue.models_for(catalogue.TEXT_GENERATION) if spec.memory_mb() <= budget]
+    labels, found = demo.model_choices(catalogue.TEXT_GENERATION, specs)
     return [ref for ref in labels if ref not in found or found[ref].can_load]
 
 

@@ -14,6 +14,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     browser,
     live_app,
     screenshot,
+    upload_files,
     wait_until_idle,
     warmed_app,
 )
@@ -55,7 +56,7 @@ def _visible_text(page) -> str:
     return " | ".join(texts)
 
 
-def test_compare_shows_two_sentiment_models_side_by_side_with_their_costs(page, live_app):  # noqa: F811
+def test_compare_shows_two_sentiment_models_side_by_side_with_costs_and_scores(page, live_app, tmp_path):  # noqa: F811
     page.goto(f"{live_app.url}/compare")
     wait_until_idle(page)
     text = page.get_by_role("textbox", name="Text")
@@ -69,6 +70,20 @@ def test_compare_shows_two_sentiment_models_side_by_side_with_their_costs(page, 
     body = page.inner_text("body")
     assert body.count("texts/s") == 2 and body.count(" MB") >= 2
     screenshot(page, f"compare-{page.size_name}")
+
+    rows = "text,label\n" + "".join(
+        f"{text},{label}\n" for text, label in [("great phone", "positive"), ("awful service", "negative")] * 10
+    )
+    table = tmp_path / "labelled.csv"
+    table.write_text(rows, encoding="utf-8")
+    upload_files(page, "Labelled table (a text and a label per row)", table)
+    page.get_by_text("20 labelled rows").wait_for()
+    page.get_by_role("button", name="Score every model").click()
+    page.get_by_text("McNemar's exact test").wait_for()
+    wait_until_idle(page)
+    assert_no_exception(page, "compare scores")
+    assert "intervals from 1,000 bootstrap resamples" in page.inner_text("body")
+    screenshot(page, f"compare-scores-{page.size_name}")
 
 
 def test_a_blind_vote_hides_the_models_until_the_vote_and_keeps_it_across_a_reload(page, live_app):  # noqa: F811
