@@ -16,7 +16,7 @@ from backend.arena import blind, export
 from backend.arena.leaderboard import MIN_VOTES_TO_RANK, build_leaderboard
 from backend.arena.store import VERDICT_LABELS, VERDICTS, ArenaStore, BlindPair
 from backend.config import get_settings
-from backend.i18n import _
+from backend.i18n import _, ngettext
 from backend.inference import text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
@@ -147,7 +147,8 @@ def show_leaderboard(store: ArenaStore, owner: str) -> None:
                     _("Rank"): str(row.rank) if row.ranked else _("too few votes"),
                     _("Model"): name(row.model),
                     _("Score"): round(row.score),
-                    _("95% interval"): f"{row.low:.0f} – {row.high:.0f}",
+                    # Resampling a handful of votes gives a falsely narrow interval: shown once ranked.
+                    _("95% interval"): f"{row.low:.0f} – {row.high:.0f}" if row.ranked else "—",
                     _("Votes"): row.votes,
                     _("Won / lost / tied"): f"{row.wins} / {row.losses} / {row.ties}",
                 }
@@ -157,11 +158,13 @@ def show_leaderboard(store: ArenaStore, owner: str) -> None:
         hide_index=True,
     )
     st.caption(
-        _(
-            "{votes:,} votes. Bradley-Terry scores (Elo-like: 400 points = 10 to 1 odds), intervals from 1,000 "
-            "bootstrap resamples of the votes; ties and both-bad count half a win each way. Models whose "
-            "intervals overlap share a rank; a model needs {count} votes to be ranked."
-        ).format(votes=len(votes), count=MIN_VOTES_TO_RANK)
+        ngettext("{votes:,} vote.", "{votes:,} votes.", len(votes)).format(votes=len(votes))
+        + " "
+        + _(
+            "Bradley-Terry scores (Elo-like: 400 points = 10 to 1 odds), intervals from 1,000 bootstrap "
+            "resamples of the votes; ties and both-bad count half a win each way. Models whose intervals "
+            "overlap share a rank; a model needs {count} votes to be ranked."
+        ).format(count=MIN_VOTES_TO_RANK)
     )
 
 

@@ -120,5 +120,5 @@ def test_a_blind_vote_hides_the_models_until_the_vote_and_keeps_it_across_a_relo
     assert any(name in revealed for name in _CHAT_NAMES)
     screenshot(page, f"arena-revealed-{page.size_name}")
     page.get_by_role("tab", name="Leaderboard").click()
-    page.get_by_text("votes. Bradley-Terry").wait_for()
+    page.get_by_text("Bradley-Terry scores").wait_for()
     screenshot(page, f"arena-leaderboard-{page.size_name}")
