@@ -8,6 +8,7 @@ failed, with a message that names neither model, and the votes already given sta
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from backend.i18n import _
 # The arena's task names (what votes and leaderboards are filed under), by the demo they come from.
 CHAT = "chat"
 SIDES = ("A", "B")
+_log = logging.getLogger(__name__)
 
 
 def draw_models(candidates: Sequence[str], rng: random.Random | None = None) -> tuple[str, str]:
@@ -114,12 +116,17 @@ def answer_pair(
     for side, model in zip(SIDES, models, strict=True):
         try:
             streams.append(start_stream(side, model))
-        except ShowcaseError:
-            # The model's own message may name it (a download, a server): the page says only which side.
+        except ShowcaseError as error:
+            # The model's own message may name it (a download, a server): the page says only which
+            # side, and the log keeps the reason for whoever runs the server.
+            _log.warning("Arena model %s (side %s) could not start: %s", model, side, error.user_text())
             failed.append(side)
             streams.append(())
     outcomes = stream_together(streams, on_text) if not failed else [Outcome() for _ in models]
-    failed += [side for side, outcome in zip(SIDES, outcomes, strict=True) if outcome.error is not None]
+    for side, model, outcome in zip(SIDES, models, outcomes, strict=True):
+        if outcome.error is not None:
+            _log.warning("Arena model %s (side %s) failed mid-reply: %s", model, side, outcome.error.user_text())
+            failed.append(side)
     error = ""
     if failed:
         error = _("Model {sides} could not finish its reply, so this pair cannot be judged.").format(

@@ -15,7 +15,8 @@ from backend import model_registry
 from backend.arena import blind, export
 from backend.arena.leaderboard import MIN_VOTES_TO_RANK, build_leaderboard
 from backend.arena.store import VERDICT_LABELS, VERDICTS, ArenaStore, BlindPair
-from backend.i18n import _
+from backend.config import get_settings
+from backend.i18n import _, ngettext
 from backend.inference import text_generation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
@@ -37,8 +38,11 @@ _VERDICT_ICONS = {
 
 def chat_candidates() -> list[str]:
     """Every chat model that can answer here now: configured servers, downloaded or downloadable
-    catalogue models, and this workspace's tuned models."""
-    labels, found = demo.model_choices(catalogue.TEXT_GENERATION, catalogue.models_for(catalogue.TEXT_GENERATION))
+    catalogue models that fit the model memory budget, and this workspace's tuned models. (A drawn
+    model that cannot load ends its pair unjudged, so one that never fits is never drawn.)"""
+    budget = get_settings().model_memory_mb
+    specs = [spec for spec in catalogue.models_for(catalogue.TEXT_GENERATION) if spec.memory_mb() <= budget]
+    labels, found = demo.model_choices(catalogue.TEXT_GENERATION, specs)
     return [ref for ref in labels if ref not in found or found[ref].can_load]
 
 
@@ -143,7 +147,8 @@ def show_leaderboard(store: ArenaStore, owner: str) -> None:
                     _("Rank"): str(row.rank) if row.ranked else _("too few votes"),
                     _("Model"): name(row.model),
                     _("Score"): round(row.score),
-                    _("95% interval"): f"{row.low:.0f} – {row.high:.0f}",
+                    # Resampling a handful of votes gives a falsely narrow interval: shown once ranked.
+                    _("95% interval"): f"{row.low:.0f} – {row.high:.0f}" if row.ranked else "—",
                     _("Votes"): row.votes,
                     _("Won / lost / tied"): f"{row.wins} / {row.losses} / {row.ties}",
                 }
@@ -153,11 +158,13 @@ def show_leaderboard(store: ArenaStore, owner: str) -> None:
         hide_index=True,
     )
     st.caption(
-        _(
-            "{votes:,} votes. Bradley-Terry scores (Elo-like: 400 points = 10 to 1 odds), intervals from 1,000 "
-            "bootstrap resamples of the votes; ties and both-bad count half a win each way. Models whose "
-            "intervals overlap share a rank; a model needs {count} votes to be ranked."
-        ).format(votes=len(votes), count=MIN_VOTES_TO_RANK)
+        ngettext("{votes:,} vote.", "{votes:,} votes.", len(votes)).format(votes=len(votes))
+        + " "
+        + _(
+            "Bradley-Terry scores (Elo-like: 400 points = 10 to 1 odds), intervals from 1,000 bootstrap "
+            "resamples of the votes; ties and both-bad count half a win each way. Models whose intervals "
+            "overlap share a rank; a model needs {count} votes to be ranked."
+        ).format(count=MIN_VOTES_TO_RANK)
     )
 
 

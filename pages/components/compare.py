@@ -46,9 +46,14 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
 
 def cost_line(cost: compare.Cost) -> str:
     """Device, latency, rate and memory of one column's run, as one caption."""
-    memory = (
-        _("{mb:,.0f} MB").format(mb=cost.memory_mb) if cost.memory_mb is not None else _("memory on the model server")
-    )
+    if cost.memory_mb is None:
+        memory = _("memory on the model server")
+    else:  # a small model's weights are a fraction of the first MB
+        memory = (
+            _("{mb:,.1f} MB").format(mb=cost.memory_mb)
+            if cost.memory_mb < 10
+            else _("{mb:,.0f} MB").format(mb=cost.memory_mb)
+        )
     return " · ".join(
         (
             f":material/memory: {plain_markdown(cost.device)}",

@@ -16,6 +16,7 @@ from backend.inference import sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.models.resolve import catalogue
+from tests.support import tiny_models
 from tests.support.demo_pages import texts
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -38,6 +39,10 @@ def workspace(tmp_path, monkeypatch, tiny_models_dir):
         folder = shutil.copytree(tiny_models_dir[source], models / name)
         model_registry.write_manifest(folder, task, name, "2026-12-07T00:00:00")
         placed[name] = str(folder)
+    # A classifier whose labels no other model has: it always disagrees.
+    odd = tiny_models.build_text_classifier(models / "sent-odd", labels=["happy", "sad"])
+    model_registry.write_manifest(odd, catalogue.SENTIMENT, "sent-odd", "2026-12-06T00:00:00")  # listed last
+    placed["sent-odd"] = str(odd)
     monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("LSM_MODELS_DIR", str(models))
     config.get_settings.cache_clear()
@@ -154,3 +159,43 @@ def test_feedback_under_a_sentiment_answer_is_stored_with_its_comment(workspace,
         "positive",
     )
     assert "feedback on this answer is saved" in texts(app, "caption")
+
+
+def test_compare_marks_the_classifier_that_disagrees(workspace):
+    app = _open(COMPARE)
+    refs = [workspace.models[name] for name in ("sent-one", "sent-two", "sent-odd")]
+    app.multiselect(key="compare.sentiment.models").set_value(refs).run()
+    app.text_area(key="compare.sentiment.text").input("Fine.")
+    app.button(key="compare.sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "The models disagree" in texts(app, "warning")
+    assert texts(app, "caption").count("texts/s") == 3
+
+
+def test_compare_streams_every_chat_reply_and_shows_tokens_per_second(workspace):
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.TEXT_GENERATION).run()
+    refs = [workspace.models["chat-owl"], workspace.models["chat-fox"]]
+    app.multiselect(key="compare.text-generation.models").set_value(refs).run()
+    app.text_area(key="compare.chat.prompt").input("Say hello.")
+    app.button(key="compare.chat.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    replies = app.session_state["compare.chat.replies"]
+    assert [reply["model_ref"] for reply in replies] == refs
+    assert all(reply["text"] and not reply["error"] for reply in replies)
+    assert texts(app, "caption").count("tokens/s") == 2
+
+
+def test_compare_classifies_a_sample_image_with_every_image_model(workspace, tiny_models_dir):
+    models = workspace.settings.models_dir
+    refs = []
+    for name in ("img-one", "img-two"):
+        folder = shutil.copytree(tiny_models_dir["image-classification"], models / name)
+        model_registry.write_manifest(folder, catalogue.IMAGE_CLASSIFICATION, name, "2026-12-07T00:00:00")
+        refs.append(str(folder))
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.IMAGE_CLASSIFICATION).run()
+    app.multiselect(key="compare.image-classification.models").set_value(refs).run()
+    app.button(key="compare.image.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert texts(app, "caption").count("images/s") == 2
