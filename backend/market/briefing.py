@@ -16,12 +16,17 @@ from urllib.parse import urlsplit
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from backend.i18n import N_, _, current_language, ngettext
 from backend.market.findings import Finding
+from backend.market.series_labels import FONT_FAMILY
 from backend.market.store import Source
 
 _URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
-_STYLE = """
-body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+_STYLE = (
+    """
+body { font-family: """
+    + FONT_FAMILY
+    + """; max-width: 1100px; margin: 2em auto; color: #222; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 .meta { color: #555; font-size: 0.9em; }
 section { border-top: 1px solid #ddd; margin-top: 2em; padding-top: 1em; page-break-inside: avoid; }
@@ -35,6 +40,7 @@ section { border-top: 1px solid #ddd; margin-top: 2em; padding-top: 1em; page-br
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 """
+)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -132,17 +138,22 @@ def _source_items(sources: list[Source]) -> str:
     for source in sources:
         title = _e(source.title)
         cited = f'<a href="{_e(source.url)}">{title}</a>' if _URL.match(source.url or "") else title
-        flag = (
-            ' <span class="secondary">(secondary: third-party summary)</span>'
-            if source.verification == "secondary"
-            else ""
-        )
-        count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
-        caveats = "".join(f'<li class="caveat">Caveat: {_e(c)}</li>' for c in source.caveats)
+        secondary = _("(secondary: third-party summary)")
+        flag = f' <span class="secondary">{_e(secondary)}</span>' if source.verification == "secondary" else ""
+        count = ngettext("{count} figure", "{count} figures", source.rows).format(count=source.rows)
+        caveats = "".join(f'<li class="caveat">{_e(_caveat(c))}</li>' for c in source.caveats)
         items.append(
             f"<li>{_e(source.org)}: {cited} ({count}){flag}" + (f"<ul>{caveats}</ul>" if caveats else "") + "</li>"
         )
     return "\n".join(items)
+
+
+def _caveat(caveat: str) -> str:
+    return _("Caveat: {caveat}").format(caveat=caveat)
+
+
+def _source(source: str) -> str:
+    return _("Source: {source}").format(source=source)
 
 
 def _plain(markup: str) -> str:
@@ -155,11 +166,32 @@ def _summary_html(findings: list[Finding]) -> str:
     if not findings:
         return ""
     items = "\n".join(
-        f'<li><b>{_e(f.question)}.</b> {_e(f.text)}<br><span class="source">Source: {_e(f.source)}</span>'
-        f' <span class="caveat">Caveat: {_e(f.caveat)}</span></li>'
+        f"<li><b>{_e(f.question)}.</b> {_e(f.text)}<br>"
+        f'<span class="source">{_e(_source(f.source))}</span>'
+        f' <span class="caveat">{_e(_caveat(f.caveat))}</span></li>'
         for f in findings
     )
-    return f'<section class="summary" id="key-findings">\n<h2>Key findings</h2>\n<ol>\n{items}\n</ol>\n</section>'
+    heading = _e(_("Key findings"))
+    return f'<section class="summary" id="key-findings">\n<h2>{heading}</h2>\n<ol>\n{items}\n</ol>\n</section>'
+
+
+_READING_NOTE = N_(
+    "Hollow markers, dotted lines and hatched bars are figures found only in third-party summaries; "
+    "dashed lines are forecasts, named with their publisher. Surveys count different things: compare "
+    "within a line or panel."
+)
+
+
+def sources_heading(figures: int) -> str:
+    return ngettext("Sources ({count} figure)", "Sources ({count} figures)", figures).format(count=figures)
+
+
+def generated_line(when: str, charts: int) -> str:
+    return ngettext(
+        "Generated {when} from Large Model Showcase, Market & adoption. {count} chart.",
+        "Generated {when} from Large Model Showcase, Market & adoption. {count} charts.",
+        charts,
+    ).format(when=when, count=charts)
 
 
 def build_briefing_html(
@@ -168,7 +200,7 @@ def build_briefing_html(
     generated: date | datetime,
     filters: str = "",
     link: str = "",
-    title: str = "AI market and adoption briefing",
+    title: str = "",
     findings: list[Finding] | None = None,
     tables: list[BriefingTable] | None = None,
 ) -> str:
@@ -179,17 +211,18 @@ def build_briefing_html(
         generated: when the briefing was made (shown at the top).
         filters: the filters in words, e.g. "Source: Eurostat; Years: 2021-2025".
         link: an http(s) address that reproduces the page with these filters (left out otherwise).
-        title: the document title.
+        title: the document title (default: "AI market and adoption briefing", translated).
         findings: the key findings (``findings.key_findings``) for the one-screen summary at the top.
         tables: tables after the charts (the Applications page's ranking, weights and costs).
 
     Returns:
         A complete HTML document with plotly.js inlined once and no external script.
     """
+    # Written in the language of the run that makes it, so a reviewer reads one language throughout.
+    title = title or _("AI market and adoption briefing")
     when = generated.strftime("%Y-%m-%d %H:%M UTC") if isinstance(generated, datetime) else generated.isoformat()
-    link_html = (
-        f'<p class="meta">Reproduce these filters: <a href="{_e(link)}">{_e(link)}</a></p>' if _URL.match(link) else ""
-    )
+    reproduce = _e(_("Reproduce these filters:"))
+    link_html = f'<p class="meta">{reproduce} <a href="{_e(link)}">{_e(link)}</a></p>' if _URL.match(link) else ""
     sections = []
     for number, chart in enumerate(charts, start=1):
         subtitle = _plain(chart.figure.layout.title.subtitle.text or "")
@@ -203,11 +236,13 @@ def build_briefing_html(
         sections.append(
             f'<section id="section-{number}">\n<h2>{number}. {_e(chart.title)}</h2>\n'
             f'<p class="subtitle">{subtitle}</p>\n{body}\n'
-            f'<div class="sources"><h3>Sources ({chart.figures_count} figures)</h3>\n<ol>\n'
+            f'<div class="sources"><h3>{_e(sources_heading(chart.figures_count))}</h3>\n<ol>\n'
             f"{_source_items(chart.sources)}\n</ol></div>\n</section>"
         )
+    filters_line = _("Filters: {filters}").format(filters=filters or _("none (all figures)"))
+    reading_note = _(_READING_NOTE)
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{"zh-CN" if current_language() == "zh" else "en"}">
 <head>
 <meta charset="utf-8">
 <title>{_e(title)} ({_e(when)})</title>
@@ -216,12 +251,11 @@ def build_briefing_html(
 </head>
 <body>
 <h1>{_e(title)}</h1>
-<p class="meta">Generated {_e(when)} from Large Model Showcase, Market &amp; adoption. {len(charts)} chart(s).</p>
-<p class="meta">Filters: {_e(filters or "none (all figures)")}</p>
+<p class="meta">{_e(generated_line(when, len(charts)))}</p>
+<p class="meta">{_e(filters_line)}</p>
 {_summary_html(findings or [])}
 {link_html}
-<p class="meta">Hollow markers, dotted lines and hatched bars are figures found only in third-party summaries;
-dashed lines are forecasts, named with their publisher. Surveys count different things: compare within a line or panel.</p>
+<p class="meta">{_e(reading_note)}</p>
 {"".join(sections)}
 {"".join(_table_html(number, table) for number, table in enumerate(tables or [], start=len(charts) + 1))}
 </body>

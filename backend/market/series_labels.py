@@ -62,7 +62,12 @@ PRIMARY_SYMBOL = "circle"
 # Marker shapes for further series of the same source (its colour stays the same).
 SERIES_SYMBOLS: tuple[str, ...] = ("circle", "diamond", "square", "triangle-up", "star", "hexagon")
 CONFIDENCE_SYMBOLS: dict[str, str] = {"Confident": "circle", "Likely": "diamond", "Speculative": "x"}
-FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 13}
+# Latin faces first, then a CJK face for Chinese labels wherever the chart is drawn: in the
+# viewer's browser (PNG exports too) and on the server (fonts-noto-cjk from packages.txt). Without
+# one, Chinese titles come out as empty boxes.
+CJK_FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Zen Hei'"
+FONT_FAMILY = f"Inter, Helvetica, Arial, {CJK_FONTS}, sans-serif"
+FONT = {"family": FONT_FAMILY, "size": 13}
 
 
 def measure_group(row: object) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.i18n import N_
 from backend.records import JsonRecord
 
 
@@ -111,17 +112,21 @@ class DemoPage:
     shows: str
 
 
-# Every page the catalogue may link to. They are built by other parts of the project; the page
+# Every page the catalogue may link to (title and what it shows in English, shown translated). They are built by other parts of the project; the page
 # links only those registered in the navigation and marks any other as coming soon.
 DEMO_PAGES: tuple[DemoPage, ...] = (
-    DemoPage("pages/demos/sentiment.py", "Sentiment demo", "live sentiment analysis in English and Chinese"),
-    DemoPage("pages/demos/translation.py", "Translation demo", "live machine translation (en, zh, de, fr)"),
-    DemoPage("pages/demos/image_classification.py", "Image classification demo", "live ImageNet classification"),
-    DemoPage("pages/demos/text_generation.py", "Text generation demo", "a live chat model that writes and answers"),
+    DemoPage("pages/demos/sentiment.py", N_("Sentiment demo"), N_("live sentiment analysis in English and Chinese")),
+    DemoPage("pages/demos/translation.py", N_("Translation demo"), N_("live machine translation (en, zh, de, fr)")),
+    DemoPage(
+        "pages/demos/image_classification.py", N_("Image classification demo"), N_("live ImageNet classification")
+    ),
+    DemoPage(
+        "pages/demos/text_generation.py", N_("Text generation demo"), N_("a live chat model that writes and answers")
+    ),
     DemoPage(
         "pages/finetune/new_job.py",
-        "Train your own classifier",
-        "fine-tuning on your own labelled texts or images",
+        N_("Train your own classifier"),
+        N_("fine-tuning on your own labelled texts or images"),
     ),
 )
 

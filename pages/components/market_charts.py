@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.config import get_settings
+from backend.i18n import N_, _
 from backend.market import store
 from backend.market.briefing import BriefingChart, reproduce_link
 from backend.market.figure_layout import png_config, with_source_caption
@@ -24,7 +25,7 @@ def market_data() -> pd.DataFrame:
     return store.load_market_data()
 
 
-_NO_ROWS = "No figures match the current filters for this chart. Widen the filters above."
+_NO_ROWS = N_("No figures match the current filters for this chart. Widen the filters above.")
 
 
 def show_chart(
@@ -43,16 +44,16 @@ def show_chart(
         The chart as shown, with its sources, for the briefing; None when nothing was drawn.
     """
     if rows.empty:
-        st.info(empty_message, icon=":material/filter_alt_off:")
+        st.info(_(empty_message), icon=":material/filter_alt_off:")
         return None
     captioned = with_source_caption(figure, rows)
     st.plotly_chart(captioned, key=f"{key}.chart", width="stretch", config=png_config(file_name))
     sources = store.sources_of(rows)
     # Folded: the chart and its caption fit a screen; the full citations are one click away.
-    with st.expander(f"Sources and caveats ({len(sources)})", icon=":material/menu_book:"):
+    with st.expander(_("Sources and caveats ({sources})").format(sources=len(sources)), icon=":material/menu_book:"):
         st.caption(source_markdown(sources))
     st.download_button(
-        "Download this chart's data (CSV)",
+        _("Download this chart's data (CSV)"),
         data=to_safe_csv(rows),
         file_name=file_name,
         mime="text/csv",
@@ -139,7 +140,7 @@ def page_link(query: str) -> str:
 def briefing_download(charts: list[BriefingChart], build: Callable[[list[BriefingChart]], str], key: str) -> None:
     """One button that downloads the briefing of ``charts``; the HTML is built only when clicked."""
     st.download_button(
-        "Download briefing (HTML, self-contained)",
+        _("Download briefing (HTML, self-contained)"),
         data=lambda: build(charts),
         file_name="ai_market_briefing.html",
         mime="text/html",

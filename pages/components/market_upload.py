@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.i18n import _, ngettext
 from backend.market.mapping import MarketColumns, suggest_mapping
 from backend.market.schema import COLUMN_HELP, REQUIRED_COLUMNS, SCHEMA_COLUMNS, ValidationResult
 
@@ -19,7 +20,7 @@ def show_column_mapping(user_columns: list[str], key: str) -> MarketColumns:
     required = [c for c in REQUIRED_COLUMNS if c != "source_url"]
     _show_pickers(required, user_columns, suggested, mapping, key, st.columns(3), star=True)
     optional = [c for c in SCHEMA_COLUMNS if c not in required]
-    with st.expander("Optional columns", icon=":material/tune:"):
+    with st.expander(_("Optional columns"), icon=":material/tune:"):
         _show_pickers(optional, user_columns, suggested, mapping, key, st.columns(3), star=False)
     return mapping
 
@@ -48,11 +49,11 @@ def _show_pickers(
                 mapping.columns[column] = picked
                 continue
             value = st.text_input(
-                f"{column}: value for every row",
+                _("{column}: value for every row").format(column=column),
                 key=f"{key}.const.{column}",
                 max_chars=300,
                 label_visibility="collapsed",
-                placeholder=f"{column}: value for every row",
+                placeholder=_("{column}: value for every row").format(column=column),
             )
             if value.strip():
                 mapping.constants[column] = value.strip()
@@ -62,16 +63,33 @@ def show_validation(result: ValidationResult) -> None:
     """How many rows passed, and a table of every problem by spreadsheet row."""
     valid = len(result.rows)
     if result.ok:
-        st.success(f"All {valid:,} rows are valid.", icon=":material/check_circle:")
+        st.success(_("All {valid:,} rows are valid.").format(valid=valid), icon=":material/check_circle:")
         return
     rejected = len(result.rejected_rows)
-    summary = f"{valid:,} of {result.total_rows:,} rows are valid"
-    summary += f"; {rejected:,} row{' was' if rejected == 1 else 's were'} left out." if rejected else "."
-    st.warning(f"{summary} Fix these in your file and upload it again:", icon=":material/rule:")
+    summary = ngettext(
+        "{valid:,} of {total:,} row is valid", "{valid:,} of {total:,} rows are valid", result.total_rows
+    ).format(valid=valid, total=result.total_rows)
+    if rejected:
+        summary += ngettext("; {count:,} row was left out.", "; {count:,} rows were left out.", rejected).format(
+            count=rejected
+        )
+    else:
+        summary += _(".")
+    st.warning(
+        _("{summary} Fix these in your file and upload it again:").format(summary=summary), icon=":material/rule:"
+    )
     issues = [
-        {"row": issue.row if issue.row is not None else "table", "column": issue.column, "problem": issue.message}
+        {
+            _("row"): issue.row if issue.row is not None else _("table"),
+            _("column"): issue.column,
+            _("problem"): issue.message,
+        }
         for issue in result.issues[:_MAX_ISSUES_SHOWN]
     ]
     st.dataframe(issues, hide_index=True, width="stretch", key="market_upload.issues")
     if len(result.issues) > _MAX_ISSUES_SHOWN:
-        st.caption(f"Showing the first {_MAX_ISSUES_SHOWN} of {len(result.issues):,} problems.")
+        st.caption(
+            _("Showing the first {MAX_ISSUES_SHOWN} of {issues:,} problems.").format(
+                MAX_ISSUES_SHOWN=_MAX_ISSUES_SHOWN, issues=len(result.issues)
+            )
+        )

@@ -11,7 +11,7 @@ import streamlit as st
 from backend import input_language, model_registry
 from backend.config import get_settings
 from backend.errors import ShowcaseError
-from backend.i18n import _
+from backend.i18n import N_, _, current_language
 from backend.models.resolve import catalogue as model_catalogue
 from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
@@ -28,7 +28,7 @@ from pages.components.navigation import PAGES
 
 _QUERY_KEY = "applications.query"
 # Semantic hits say which of the use case's two texts matched best.
-_LANGUAGE_NAMES = {"en": "English text", "zh": "中文 text"}
+_LANGUAGE_NAMES = {"en": N_("English text"), "zh": N_("Chinese text")}
 # Three per row keeps each example query readable in full.
 _EXAMPLES_PER_ROW = 3
 
@@ -69,28 +69,28 @@ def show_filters() -> Filters:
     """Industry, task and maturity pickers plus the "tasks the documents name" switch."""
     columns = st.columns(3)
     industries = columns[0].multiselect(
-        "Industry",
+        _("Industry"),
         vocab.term_keys(vocab.INDUSTRIES),
-        format_func=lambda key: vocab.find_term(vocab.INDUSTRIES, key).en,
-        placeholder="All industries",
+        format_func=lambda key: vocab.find_term(vocab.INDUSTRIES, key).label(current_language()),
+        placeholder=_("All industries"),
         key="applications.industries",
     )
     tasks = columns[1].multiselect(
-        "AI task",
+        _("AI task"),
         vocab.term_keys(vocab.AI_TASKS),
-        format_func=lambda key: vocab.find_term(vocab.AI_TASKS, key).en,
-        placeholder="All tasks",
+        format_func=lambda key: vocab.find_term(vocab.AI_TASKS, key).label(current_language()),
+        placeholder=_("All tasks"),
         key="applications.tasks",
     )
     maturities = columns[2].multiselect(
-        "Maturity (as the documents present it)",
+        _("Maturity (as the documents present it)"),
         vocab.term_keys(vocab.MATURITY),
-        format_func=lambda key: vocab.find_term(vocab.MATURITY, key).en,
-        placeholder="Current, future and trend",
+        format_func=lambda key: vocab.find_term(vocab.MATURITY, key).label(current_language()),
+        placeholder=_("Current, future and trend"),
         key="applications.maturity",
     )
     stated_only = st.toggle(
-        "Count only tasks the documents name (leave out tasks mapped by the catalogue's editors)",
+        _("Count only tasks the documents name (leave out tasks mapped by the catalogue's editors)"),
         key="applications.stated_only",
     )
     return Filters(tuple(industries), tuple(tasks), tuple(maturities), stated_only)
@@ -107,7 +107,7 @@ def show_demo_links(use_cases: Iterable[UseCase]) -> None:
         if use_case.demo_page:
             shown.setdefault(use_case.demo_page, []).append(use_case.title_en)
     if not shown:
-        st.caption("None of these use cases has a live demo in this app yet.")
+        st.caption(_("None of these use cases has a live demo in this app yet."))
         return
     registered = _registered_paths()
     for demo in vocab.DEMO_PAGES:
@@ -115,10 +115,13 @@ def show_demo_links(use_cases: Iterable[UseCase]) -> None:
             continue
         titles = ", ".join(shown[demo.path])
         if demo.path in registered:
-            st.page_link(demo.path, label=f"{demo.title}: {demo.shows}", icon=":material/play_circle:")
+            st.page_link(demo.path, label=f"{_(demo.title)}: {_(demo.shows)}", icon=":material/play_circle:")
         else:
-            st.markdown(f":material/schedule: **{demo.title}** (coming soon): {demo.shows}")
-        st.caption(f"Shows: {titles}")
+            st.markdown(
+                ":material/schedule: "
+                + _("**{title}** (coming soon): {shows}").format(title=_(demo.title), shows=_(demo.shows))
+            )
+        st.caption(_("Shows: {titles}").format(titles=titles))
 
 
 def _set_query(text: str) -> None:
@@ -136,9 +139,9 @@ def show_search_box() -> tuple[str, str]:
     query_column, model_column = st.columns([3, 1])
     languages_by_ref = {spec.hub_id: spec.languages for spec in models}
     query = query_column.text_input(
-        "Describe a use case in English or Chinese",
+        _("Describe a use case in English or Chinese"),
         max_chars=search.MAX_QUERY_CHARS,
-        placeholder="e.g. detect fraud in card payments / 信用卡欺诈",
+        placeholder=_("e.g. detect fraud in card payments / 信用卡欺诈"),
         key=_QUERY_KEY,
     )
     # Model servers the operator configured come first: a front end without local models uses them.
@@ -152,13 +155,13 @@ def show_search_box() -> tuple[str, str]:
         return f"{_model_label(ref)} · {mark}" if mark else _model_label(ref)
 
     model_ref = model_column.selectbox(
-        "Embedding model",
+        _("Embedding model"),
         choices,
         index=0 if served else model_state.opening_choice(choices, found, "applications.model"),
         format_func=label,
         key="applications.model",
     )
-    st.caption("Examples:")
+    st.caption(_("Examples:"))
     example_columns = st.columns(_EXAMPLES_PER_ROW)
     languages = languages_by_ref.get(model_ref, ())
     for index, example in enumerate(search.EXAMPLE_QUERIES):
@@ -174,7 +177,7 @@ def show_search_box() -> tuple[str, str]:
 
 def run_search(query: str, catalogue: Catalogue, model_ref: str) -> search.SearchResponse:
     """Search with the cached embedding model and embeddings (keyword fallback inside the backend)."""
-    with st.spinner("Searching…"):
+    with st.spinner(_("Searching…")):
         return search.search_catalogue(
             query,
             catalogue,
@@ -184,6 +187,8 @@ def run_search(query: str, catalogue: Catalogue, model_ref: str) -> search.Searc
 
 
 def _results_table(response: search.SearchResponse, catalogue: Catalogue) -> pd.DataFrame:
+    language = current_language()
+    chinese = language == "zh"
     rows = []
     for hit in response.hits:
         use_case = catalogue.get(hit.use_case_id)
@@ -191,17 +196,22 @@ def _results_table(response: search.SearchResponse, catalogue: Catalogue) -> pd.
         if response.mode == search.KEYWORD:
             matched = ", ".join(hit.matched_terms)
         else:
-            matched = _LANGUAGE_NAMES.get(hit.matched_language, hit.matched_language)
+            matched = (
+                _(_LANGUAGE_NAMES[hit.matched_language])
+                if hit.matched_language in _LANGUAGE_NAMES
+                else hit.matched_language
+            )
         rows.append(
             {
-                "rank": hit.rank,
-                "score": hit.score,
-                "industry": vocab.find_term(vocab.INDUSTRIES, hit.industry).en,
-                "use case": hit.title_en,
-                "用例": hit.title_zh,
-                "matched": matched,
-                "description": use_case.description_en,
-                "live demo": demo.title if demo else "",
+                N_("rank"): hit.rank,
+                N_("score"): hit.score,
+                N_("industry"): vocab.find_term(vocab.INDUSTRIES, hit.industry).label(language),
+                N_("use case"): hit.title_zh if chinese else hit.title_en,
+                # The other language's title, for a reader who searched in it.
+                N_("use case (other language)"): hit.title_en if chinese else hit.title_zh,
+                N_("matched"): matched,
+                N_("description"): use_case.description_zh if chinese else use_case.description_en,
+                N_("live demo"): _(demo.title) if demo else "",
             }
         )
     return pd.DataFrame(rows)
@@ -213,21 +223,25 @@ def show_search_response(response: search.SearchResponse, catalogue: Catalogue) 
         st.warning(response.notice, icon=":material/cloud_off:")
     if response.mode == search.SEMANTIC:
         st.caption(
-            f"Semantic search with {plain_markdown(model_registry.display_name(response.model_ref))}; score = cosine similarity (higher is closer)."
+            _("Semantic search with {display_name}; score = cosine similarity (higher is closer).").format(
+                display_name=plain_markdown(model_registry.display_name(response.model_ref))
+            )
         )
         languages = model_registry.languages_of(model_catalogue.EMBEDDINGS, response.model_ref)
         notice = input_language.language_notice(response.query, languages, _("the ranking and its scores"))
         if notice:
             st.warning(notice, icon=":material/translate:")
     else:
-        st.caption("Keyword search; score = weighted share of your words found (English words, Chinese bigrams).")
+        st.caption(_("Keyword search; score = weighted share of your words found (English words, Chinese bigrams)."))
     if not response.hits:
-        st.info("No use case matches these words. Try other words, or an example above.", icon=":material/search_off:")
+        st.info(
+            _("No use case matches these words. Try other words, or an example above."), icon=":material/search_off:"
+        )
         return
     st.dataframe(
-        _results_table(response, catalogue),
+        _results_table(response, catalogue).rename(columns=_),
         hide_index=True,
-        column_config={"score": st.column_config.NumberColumn(format="%.3f")},
+        column_config={_("score"): st.column_config.NumberColumn(format="%.3f")},
         key="applications.results",
     )
     show_demo_links(catalogue.get(hit.use_case_id) for hit in response.hits)

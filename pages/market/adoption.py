@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from backend.i18n import N_, _
 from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
 from backend.market.series_labels import best_figures_markdown, dataset_label
 from pages.components.errors import user_errors
@@ -21,16 +22,18 @@ from pages.components.market_charts import (
     show_chart,
 )
 
-st.title("Market & adoption")
+st.title(_("Market & adoption"))
 st.caption(
-    "Which industries adopt AI most, how fast adoption grows, and where investment goes. Every number "
-    "comes from a cited source, listed under its chart with its caveats; each chart exports as PNG "
-    "(camera icon) with its source caption, and as CSV."
+    _(
+        "Which industries adopt AI most, how fast adoption grows, and where investment goes. Every number "
+        "comes from a cited source, listed under its chart with its caveats; each chart exports as PNG "
+        "(camera icon) with its source caption, and as CSV."
+    )
 )
 
-with st.expander("How to read this", icon=":material/menu_book:"):
+with st.expander(_("How to read this"), icon=":material/menu_book:"):
     st.markdown(
-        """
+        _("""
 - **Surveys count different things, so their levels differ 5–10x.** McKinsey asks survey
   respondents whether *their organisation* uses AI in at least one function (mostly large firms:
   78% in 2024). The US Census BTOS asks *all US firms* (5–20%); Eurostat asks *EU enterprises with
@@ -47,7 +50,7 @@ with st.expander("How to read this", icon=":material/menu_book:"):
   per year for shares, compound annual growth (CAGR) for amounts. Forecasts never enter it.
 - **≈ about, > more than, < less than, ~ implied** (derived from the source's own words, e.g.
   "up 4 points"). **Year** is the survey or data year, not the year of publication.
-"""
+""")
     )
 
 data = None
@@ -86,17 +89,17 @@ restore_filters(
         "market.model_countries": developers,
     }
 )
-with st.expander("Filters (empty means all)", icon=":material/filter_alt:"):
+with st.expander(_("Filters (empty means all)"), icon=":material/filter_alt:"):
     left, middle, right = st.columns(3)
-    datasets = left.multiselect("Source", options.datasets, format_func=dataset_label, key="market.datasets")
-    geographies = middle.multiselect("Geography", options.geographies, key="market.geographies")
-    segments = right.multiselect("Segment", options.segments, key="market.segments")
+    datasets = left.multiselect(_("Source"), options.datasets, format_func=dataset_label, key="market.datasets")
+    geographies = middle.multiselect(_("Geography"), options.geographies, key="market.geographies")
+    segments = right.multiselect(_("Segment"), options.segments, key="market.segments")
     years = st.slider(
-        "Years", options.year_min, options.year_max, key="market.years", **initial("market.years", "value")
+        _("Years"), options.year_min, options.year_max, key="market.years", **initial("market.years", "value")
     )
 choice = store.MarketFilter(tuple(datasets), tuple(geographies), tuple(segments), tuple(years))
 rows = store.filter_rows(data, choice)
-st.caption(f"{len(rows)} of {len(data)} figures match the filters.")
+st.caption(_("{rows} of {data} figures match the filters.").format(rows=len(rows), data=len(data)))
 
 charts: list[briefing.BriefingChart] = []
 charted: list[pd.DataFrame] = []
@@ -119,16 +122,23 @@ def pick_group(label: str, groups: list[str], key: str) -> str | None:
 
 
 # Each question is one screen: a headline view, with every other panel folded into tabs.
-st.header("Which industries adopt AI most")
+st.header(_("Which industries adopt AI most"))
 by_industry = industries.industry_rows(rows)
 best_tab, ranking_tab, every_tab, coverage_tab = st.tabs(
-    ["Best figure per industry", "Ranking within one survey", "Every survey's ranking", "Every figure per industry"]
+    [
+        _("Best figure per industry"),
+        _("Ranking within one survey"),
+        _("Every survey's ranking"),
+        _("Every figure per industry"),
+    ]
 )
 with best_tab:
     st.caption(
-        "The best comparable figure for each industry of the source documents: a primary national "
-        "statistic that asks every industry the same question. Where there is none, the nearest proxies "
-        "and why they do not compare."
+        _(
+            "The best comparable figure for each industry of the source documents: a primary national "
+            "statistic that asks every industry the same question. Where there is none, the nearest proxies "
+            "and why they do not compare."
+        )
     )
     st.caption(best_figures_markdown(industries.best_figures(rows)))
 with ranking_tab:
@@ -139,7 +149,7 @@ with ranking_tab:
     )
     # The survey with the most industries first: it answers "which industries" most broadly.
     panels = survey_names.value_counts(sort=True).index.tolist()
-    survey = st.selectbox("Survey", panels, key="market.industry_survey") if panels else None
+    survey = st.selectbox(_("Survey"), panels, key="market.industry_survey") if panels else None
     one = by_industry.loc[survey_names == survey]
     chart(
         figures.build_industry_ranking(one, survey=survey or ""),
@@ -151,20 +161,24 @@ with every_tab:
     chart(figures.build_industry_ranking(by_industry), by_industry, "market.industry", "ai_adoption_by_industry.csv")
 with coverage_tab:
     st.caption(
-        "Every adoption figure the collection holds for each industry the source documents name, with its "
-        "rank within its own survey. An industry no survey measures says so."
+        _(
+            "Every adoption figure the collection holds for each industry the source documents name, with its "
+            "rank within its own survey. An industry no survey measures says so."
+        )
     )
     coverage = industries.coverage(rows)
     st.dataframe(coverage.drop(columns=["row_id"]), hide_index=True, width="stretch", key="market.industry_coverage")
 
-st.header("How fast adoption grows")
+st.header(_("How fast adoption grows"))
 over_time = selections.adoption_over_time(rows)
 groups = selections.by_measure_group(over_time)
 charted.append(over_time)
-group = pick_group("What is counted", [g for g, _ in groups], "market.measure")
+group = pick_group(_("What is counted"), [g for g, _unused in groups], "market.measure")
 changes = growth.series_changes(rows)
 if group is None:
-    st.info("No adoption figures match the current filters. Widen the filters above.", icon=":material/filter_alt_off:")
+    st.info(
+        _("No adoption figures match the current filters. Widen the filters above."), icon=":material/filter_alt_off:"
+    )
 else:
     group_rows = dict(groups)[group]
     left, right = st.columns([3, 2])
@@ -175,20 +189,20 @@ else:
     in_group_rows = rows.loc[rows["row_id"].isin({i for c in in_group for i in c.row_ids})]
     with right:
         chart(
-            figures.build_growth_bars(in_group, f"Change per year: {group}"),
+            figures.build_growth_bars(in_group, _("Change per year: {group}").format(group=group)),
             in_group_rows,
             "market.growth_group",
             "ai_growth_per_series_in_group.csv",
         )
-with st.expander("Every series' change per year, all measures (and growth rates as the sources state them)"):
+with st.expander(_("Every series' change per year, all measures (and growth rates as the sources state them)")):
     growth_rows = rows.loc[rows["row_id"].isin({i for c in changes for i in c.row_ids})]
     chart(figures.build_growth_bars(changes), growth_rows, "market.growth", "ai_growth_per_series.csv")
     st.dataframe(growth.changes_table(changes), hide_index=True, width="stretch", key="market.growth_table")
     rates = selections.stated_rates(rows)
     chart(figures.build_stated_rates(rates), rates, "market.stated_rates", "ai_growth_rates_stated.csv")
-with st.expander("Adoption by company size, AI technology and business function"):
+with st.expander(_("Adoption by company size, AI technology and business function")):
     kind = st.segmented_control(
-        "Break down by",
+        _("Break down by"),
         breakdowns,
         format_func=selections.SEGMENT_KINDS.get,
         key="market.breakdown",
@@ -205,15 +219,15 @@ with st.expander("Adoption by company size, AI technology and business function"
         f"ai_adoption_by_{kind}.csv",
     )
 
-st.header("Where the money goes")
+st.header(_("Where the money goes"))
 money_tabs = st.tabs(
     [
-        "Investment over time",
-        "Spending: IDC vs Gartner",
-        "Spending by industry",
-        "By country",
-        "By focus area",
-        "Local currency",
+        _("Investment over time"),
+        _("Spending: IDC vs Gartner"),
+        _("Spending by industry"),
+        _("By country"),
+        _("By focus area"),
+        _("Local currency"),
     ]
 )
 with money_tabs[0]:
@@ -255,24 +269,26 @@ with money_tabs[5]:
     local = selections.local_markets(rows)
     chart(figures.build_local_markets(local), local, "market.local_markets", "ai_market_local_currency.csv")
 
-st.header("How countries compare")
+st.header(_("How countries compare"))
 st.caption(
-    "One measure at a time. Only official statistics of firms with 10+ employees (Eurostat, Spain's INE) compare "
-    "like for like; China's figures count other things (IT professionals, large organisations, respondents), "
-    "each under its own measure."
+    _(
+        "One measure at a time. Only official statistics of firms with 10+ employees (Eurostat, Spain's INE) compare "
+        "like for like; China's figures count other things (IT professionals, large organisations, respondents), "
+        "each under its own measure."
+    )
 )
 country_rows = selections.adoption_by_segment(rows, "country")
 country_groups = selections.by_measure_group(country_rows)
 charted.append(country_rows)
 measure_column, year_column = st.columns([3, 1])
 with measure_column:
-    country_group = pick_group("What is counted", [g for g, _ in country_groups], "market.country_measure")
+    country_group = pick_group(_("What is counted"), [g for g, _unused in country_groups], "market.country_measure")
 if country_group is not None:
     one_group = dict(country_groups)[country_group]
     country_years = sorted({int(y) for y in one_group["year"]}, reverse=True)
     if len(country_years) > 1:
         year = year_column.segmented_control(
-            "Year",
+            _("Year"),
             country_years,
             key="market.country_year",
             **({} if "market.country_year" in st.session_state else {"default": country_years[0]}),
@@ -285,17 +301,19 @@ if country_group is not None:
         "ai_adoption_by_country.csv",
     )
 
-with st.expander("Models: size, training compute and counts by country"):
+with st.expander(_("Models: size, training compute and counts by country")):
     left, right = st.columns([2, 1])
     metric = left.segmented_control(
-        "Measure",
+        _("Measure"),
         list(selections.MODEL_SCALE_METRICS),
-        format_func={"parameters": "Parameters", "training_compute": "Training compute"}.get,
+        format_func=lambda metric: _(
+            {"parameters": N_("Parameters"), "training_compute": N_("Training compute")}[metric]
+        ),
         key="market.model_metric",
         **initial("market.model_metric", "default"),
     )
     metric = metric or "parameters"
-    countries = right.multiselect("Developer country", developers, key="market.model_countries")
+    countries = right.multiselect(_("Developer country"), developers, key="market.model_countries")
     model_rows = selections.models_from(rows, tuple(countries))
     for other in selections.MODEL_SCALE_METRICS:
         charted.append(selections.model_scale(rows, other))
@@ -305,8 +323,8 @@ with st.expander("Models: size, training compute and counts by country"):
     chart(figures.build_model_counts(counts), counts, "market.model_counts", "notable_models_by_country.csv")
 
 other = selections.not_charted(rows, charted)
-with st.expander(f"Other figures ({len(other)}): every figure no chart above draws"):
-    st.caption("With their source and caveat, so nothing shipped is hidden.")
+with st.expander(_("Other figures ({other}): every figure no chart above draws").format(other=len(other))):
+    st.caption(_("With their source and caveat, so nothing shipped is hidden."))
     if not other.empty:
         st.dataframe(
             other[
@@ -326,24 +344,24 @@ with st.expander(f"Other figures ({len(other)}): every figure no chart above dra
             hide_index=True,
             width="stretch",
             key="market.other",
-            column_config={"source_url": st.column_config.LinkColumn("source")},
+            column_config={"source_url": st.column_config.LinkColumn(_("source"))},
         )
 
 query = save_filters(defaults)
-st.header("Briefing for a review deck")
+st.header(_("Briefing for a review deck"))
 link = page_link(query)
-st.caption("This link reproduces the current filters:")
-st.code(link or (f"?{query}" if query else "(no filters: the page's own address)"), language=None)
+st.caption(_("This link reproduces the current filters:"))
+st.code(link or (f"?{query}" if query else _("(no filters: the page's own address)")), language=None)
 titles = [c.title for c in charts]
-picked = st.multiselect("Charts in the briefing", titles, default=titles, key="market.briefing_charts")
+picked = st.multiselect(_("Charts in the briefing"), titles, default=titles, key="market.briefing_charts")
 selected = [c for c in charts if c.title in picked]
 filters_text = "; ".join(
     f"{label}: {value}"
     for label, value in (
-        ("Source", ", ".join(dataset_label(d) for d in datasets)),
-        ("Geography", ", ".join(geographies)),
-        ("Segment", ", ".join(segments)),
-        ("Years", f"{years[0]}-{years[1]}"),
+        (_("Source"), ", ".join(dataset_label(d) for d in datasets)),
+        (_("Geography"), ", ".join(geographies)),
+        (_("Segment"), ", ".join(segments)),
+        (_("Years"), f"{years[0]}-{years[1]}"),
     )
     if value
 )

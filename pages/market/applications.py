@@ -10,11 +10,13 @@ from pages.components import prioritiser
 from pages.components import use_cases as use_cases_view
 from pages.components.errors import user_errors
 
-st.title("Applications by industry")
+st.title(_("Applications by industry"))
 st.markdown(
-    "Where the five Chinese source documents say large models are used today, or will be, with the AI "
-    "tasks each use case needs and the live demo that shows it. Maturity is as the documents present it; "
-    "they give no adoption figures (those are on **Market & adoption**)."
+    _(
+        "Where the five Chinese source documents say large models are used today, or will be, with the AI "
+        "tasks each use case needs and the live demo that shows it. Maturity is as the documents present it; "
+        "they give no adoption figures (those are on **Market & adoption**)."
+    )
 )
 
 use_case_catalogue = use_cases_view.load_catalogue_or_stop()
@@ -22,33 +24,41 @@ filters = use_cases_view.show_filters()
 selected = catalogue.filter_use_cases(
     use_case_catalogue.use_cases, filters.industries, filters.tasks, filters.maturities
 )
-st.caption(f"{len(selected)} of {len(use_case_catalogue)} use cases match the filters.")
+st.caption(
+    _("{selected} of {use_case_catalogue} use cases match the filters.").format(
+        selected=len(selected), use_case_catalogue=len(use_case_catalogue)
+    )
+)
 
-st.subheader("Industries × AI tasks")
+st.subheader(_("Industries × AI tasks"))
 task_matrix = matrix.build_task_matrix(selected, include_inferred=not filters.stated_only)
 st.plotly_chart(figures.build_heatmap(task_matrix, figures.use_case_titles(selected)), key="applications.heatmap")
 st.caption(
-    "Each cell counts the use cases of an industry that need a task (hover for their names). Tasks are "
-    "either named by the documents or mapped by the catalogue's editors to the nearest task; the switch "
-    "above keeps only the named ones."
+    _(
+        "Each cell counts the use cases of an industry that need a task (hover for their names). Tasks are "
+        "either named by the documents or mapped by the catalogue's editors to the nearest task; the switch "
+        "above keeps only the named ones."
+    )
 )
 
-st.subheader("Current and emerging applications")
+st.subheader(_("Current and emerging applications"))
 st.plotly_chart(figures.build_maturity_bars(matrix.maturity_counts(selected)), key="applications.maturity_chart")
 st.caption(
-    "Current: at least one document presents the use case as an application today. Future: only as a "
-    "prospect. Trend: only named as a trend. Documents often disagree (healthcare is current in three, "
-    "a prospect in two), so the table lists every reference with its own status."
+    _(
+        "Current: at least one document presents the use case as an application today. Future: only as a "
+        "prospect. Trend: only named as a trend. Documents often disagree (healthcare is current in three, "
+        "a prospect in two), so the table lists every reference with its own status."
+    )
 )
 
-st.subheader("Catalogue")
+st.subheader(_("Catalogue"))
 if selected:
     st.dataframe(catalogue.to_table(selected), hide_index=True, key="applications.table")
-    st.caption("Sources: document and line in the seed documents 000–004, with that document's status (C, F, T).")
-    st.markdown("**Live demos of these use cases**")
+    st.caption(_("Sources: document and line in the seed documents 000–004, with that document's status (C, F, T)."))
+    st.markdown(_("**Live demos of these use cases**"))
     use_cases_view.show_demo_links(selected)
 else:
-    st.info("No use case matches these filters. Clear one to see more.", icon=":material/filter_alt_off:")
+    st.info(_("No use case matches these filters. Clear one to see more."), icon=":material/filter_alt_off:")
 
 st.subheader(_("Which use cases first, and what would running them cost?"))
 st.markdown(
@@ -82,11 +92,11 @@ elif ranking is not None:
 with measure_tab:
     prioritiser.show_measure_action()
 
-st.subheader("Search the catalogue")
+st.subheader(_("Search the catalogue"))
 query, model_ref = use_cases_view.show_search_box()
 if query:
     with user_errors():
         response = use_cases_view.run_search(query, use_case_catalogue, model_ref)
         use_cases_view.show_search_response(response, use_case_catalogue)
 else:
-    st.caption("Search ranks use cases by meaning, so your words need not match the catalogue's.")
+    st.caption(_("Search ranks use cases by meaning, so your words need not match the catalogue's."))

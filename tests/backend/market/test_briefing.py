@@ -212,3 +212,21 @@ def test_briefing_gives_back_only_the_titles_room_so_panel_titles_stay_in_the_ch
     assert bare.layout.height - bare.layout.margin.t == shown.layout.height - shown.layout.margin.t, (
         "the plot keeps its size"
     )
+
+
+def test_the_briefing_is_written_in_the_language_of_the_run_that_makes_it():
+    from datetime import date
+
+    import plotly.graph_objects as go
+
+    from backend.i18n import use_language
+    from backend.market.briefing import BriefingChart, build_briefing_html
+
+    chart = BriefingChart("采用率", go.Figure(go.Bar(x=["2024"], y=[1])))
+    with use_language("zh"):
+        chinese = build_briefing_html([chart], generated=date(2026, 12, 7), filters="")
+    english = build_briefing_html([chart], generated=date(2026, 12, 7), filters="")
+    assert '<html lang="zh-CN">' in chinese and "AI 市场与采用简报" in chinese and "筛选条件：无（全部数据）" in chinese
+    assert "Generated" not in chinese and "Filters:" not in chinese
+    assert '<html lang="en">' in english and "AI market and adoption briefing" in english
+    assert "Noto Sans CJK SC" in chinese  # a CJK face in the page's font stack

@@ -108,7 +108,7 @@ def test_search_shows_ranked_results_and_the_mode(monkeypatch):
     results = app.dataframe[-1].value
     assert list(results["use case"]) == ["Fraud detection", "Financial risk control and assessment"]
     assert list(results["score"]) == [0.8123, 0.6011]
-    assert list(results["用例"])[0] == "欺诈检测"
+    assert list(results["use case (other language)"])[0] == "欺诈检测"
     assert "Semantic search with sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2;" in _captions(app)
     assert not app.warning
 
