@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog as Catalogue
+from babel.messages.catalog import Message
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
@@ -45,9 +46,9 @@ def _source_files() -> Iterator[Path]:
             yield from sorted(file for file in path.rglob("*.py") if "__pycache__" not in file.parts)
 
 
-def extract() -> Catalog:
+def extract() -> Catalogue:
     """Every marked string in the sources, as a template catalogue (the ``.pot``)."""
-    template = Catalog(project=PROJECT, charset="utf-8", fuzzy=False)
+    template = Catalogue(project=PROJECT, charset="utf-8", fuzzy=False)
     for path in _source_files():
         relative = path.relative_to(ROOT).as_posix()
         for lineno, message, comments, context in extract_from_file("python", path, keywords=KEYWORDS):
@@ -55,12 +56,12 @@ def extract() -> Catalog:
     return template
 
 
-def read_catalogue(path: Path, locale: str | None = None) -> Catalog:
+def read_catalogue(path: Path, locale: str | None = None) -> Catalogue:
     with path.open("rb") as source:
         return read_po(source, locale=locale)
 
 
-def _write_po(catalogue: Catalog, path: Path) -> None:
+def _write_po(catalogue: Catalogue, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as target:
         write_po(target, catalogue, width=100, sort_output=False, omit_header=False)
@@ -80,7 +81,7 @@ def update() -> list[str]:
         if path.exists():
             catalogue = read_catalogue(path, language)
         else:
-            catalogue = Catalog(locale=language, project=PROJECT, charset="utf-8", fuzzy=False)
+            catalogue = Catalogue(locale=language, project=PROJECT, charset="utf-8", fuzzy=False)
         known = {message.id for message in catalogue if message.id}
         # No fuzzy guesses: a guessed translation of a different English sentence is worse than none.
         catalogue.update(template, no_fuzzy_matching=True)
@@ -111,7 +112,7 @@ def placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 
 
-def problems(language: str, template: Catalog | None = None, path: Path | None = None) -> list[str]:
+def problems(language: str, template: Catalogue | None = None, path: Path | None = None) -> list[str]:
     """What is wrong with one language's catalogue against the code: entries missing, empty or
     fuzzy, and translations that drop or invent a ``{placeholder}`` (``str.format`` would fail)."""
     template = template if template is not None else extract()

@@ -24,9 +24,8 @@ from backend.i18n import N_, _
 from backend.jobs.progress import ProgressCallback
 from backend.jobs.store import Job
 from backend.models.resolve import catalogue
-from backend.models.resolve.device import DeviceInfo
 from backend.training.chat.runner import ADAPTER_FOLDER, base_model_name, save_tuned_chat_model
-from backend.training.common import MODEL_FOLDER, run_stored_job, start_run, training_handler
+from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
 from backend.training.preference.card import build_preference_card
 from backend.training.preference.data import PreferenceDataset
 from backend.training.preference.params import PreferenceParams
@@ -49,11 +48,7 @@ def run_preference_tuning(
     params: PreferenceParams,
     dataset: PreferenceDataset,
     run_dir: Path,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    owner: str = "",
-    settings: Settings | None = None,
-    device: DeviceInfo | None = None,
+    options: RunOptions | None = None,
 ) -> PreferenceTuningResult:
     """Tune, measure and save a chat model on preference pairs; no queue involved.
 
@@ -61,25 +56,16 @@ def run_preference_tuning(
         params: validated when the job was submitted.
         dataset: checked pairs (``preference.data.prepare_preference_dataset``).
         run_dir: the run's folder (layout in the module docstring).
-        progress_callback: receives ``JobEvent``s (progress with ETA, loss and reward curves, logs).
-        should_stop: polled during training; returning True cancels the run.
-        owner: recorded in the model manifest so the demo shows it to its owner only.
-        settings: settings to use (default: the process settings).
-        device: device to train on (default: chosen from the settings).
+        options: where it reports (loss, reward and pairs/s points), who owns the model, the device.
 
     Raises:
         ShowcaseError: the base model cannot be loaded or tuned, or memory runs out.
-        JobCancelled: ``should_stop`` returned True.
+        JobCancelled: ``options.should_stop`` returned True.
     """
-    run = start_run(
-        run_dir,
-        params.seed,
-        _("Preference tuning (DPO) a chat model on {{device}} with the {method} method").format(method=params.method),
-        progress_callback,
-        should_stop,
-        settings,
-        device,
+    doing = _("Preference tuning (DPO) a chat model on {{device}} with the {method} method").format(
+        method=params.method
     )
+    run = start_run(run_dir, params.seed, doing, options)
     tuned = tune_preference_model(params, dataset, run_dir, run.reporter, run.settings, run.device)
     run.reporter.raise_if_stopped()
     report = PreferenceReport(
@@ -108,7 +94,6 @@ def run_preference_tuning(
         model_dir,
         catalogue.TEXT_GENERATION,
         params.title or _("Preference-tuned model {run}").format(run=run_dir.name),
-        owner,
         report.headline(),
         lambda created: build_preference_card(params, dataset, report, created, run.device.name, base_name),
         card_folders=(adapter_dir,),
