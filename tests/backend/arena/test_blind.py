@@ -118,15 +118,3 @@ def test_a_pair_needs_two_different_models():
     drawn = {blind.draw_models(["a", "b", "c"], random.Random(seed)) for seed in range(40)}
     assert all(first != second for first, second in drawn)
     assert {first for first, _ in drawn} == {"a", "b", "c"}
-
-
-def test_a_stream_that_fails_ends_alone_and_the_other_finishes():
-    from backend.errors import ShowcaseError
-
-    def failing():
-        yield "par"
-        raise ShowcaseError("server gone")
-
-    outcomes = blind.stream_together([iter(["a", "b", "c"]), failing()], lambda side, text: None)
-    assert (outcomes[0].text, outcomes[0].finished, outcomes[0].error) == ("abc", True, None)
-    assert outcomes[1].text == "par" and outcomes[1].error.message == "server gone"
