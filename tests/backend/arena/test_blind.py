@@ -65,6 +65,9 @@ def test_both_hidden_models_answer_at_once_and_are_named_only_by_the_vote(local,
     vote = store.vote(pair_id, "", A_BETTER)
     assert {vote.model_a, vote.model_b} == {first, second_chat_model}
     assert vote.settings == OPTIONS.to_dict()
+    with pytest.raises(InvalidInputError, match="already judged"):  # a judged pair is never answered again
+        blind.answer_pair(store, pair_id, "", _starter(local), lambda side, text: None)
+    assert store.pair(pair_id, "").reply_a == pair.reply_a
 
 
 def test_a_server_dying_mid_reply_fails_the_pair_without_naming_a_model(local, tiny_model_paths, broken_server):
