@@ -233,3 +233,19 @@ def test_under_sign_in_votes_and_leaderboards_belong_to_their_workspace(workspac
     assert "No votes yet" in texts(bo, "info")
     assert "0 preference pairs from 0 votes" in texts(bo, "caption")
     assert store.votes("bo@example.com") == [] and store.votes("") == []
+
+
+def test_compare_offers_translation_models_of_the_chosen_direction_only(workspace):
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.TRANSLATION).run()
+    assert not app.exception, [e.value for e in app.exception]
+    direction = app.selectbox(key="compare.direction").value
+    source, target = direction.split("-")
+    offered = app.multiselect(key=f"compare.translation.{direction}.models").options
+    expected = [
+        spec.hub_id for spec in catalogue.models_for(catalogue.TRANSLATION) if spec.language_pair == (source, target)
+    ]
+    assert len(offered) == len(expected)
+    # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet.
+    assert "Pick at least two models" in texts(app, "info")
+    assert app.button(key=f"compare.translation.{direction}.run").disabled
