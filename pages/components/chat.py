@@ -25,7 +25,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from backend import model_registry
 from backend.i18n import N_, _
-from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates
+from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates, stream_together
 from backend.inference.text_generation import ChatMessage, ReplyStream
 from pages.components import feedback
 from pages.components.errors import user_errors
@@ -233,21 +233,19 @@ def _show_pair(entry: dict[str, Any]) -> None:
 
 
 def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], reply: dict[str, Any]) -> list[str]:
-    """Stream the replies into their places together, a chunk of each in turn (both models generate
-    at the same time in their own threads); both texts so far stay in the history's ``reply``."""
-    texts = ["" for _ in streams]
-    iterators = [iter(stream) for stream in streams]
-    active = list(range(len(iterators)))
-    while active:
-        for index in list(active):
-            try:
-                texts[index] += next(iterators[index])
-            except StopIteration:
-                active.remove(index)
-                continue
-            reply["content" if index == 0 else "base_reply"] = texts[index]
-            places[index].markdown(texts[index])
-    return texts
+    """Stream the replies into their places together (both models generate at the same time in
+    their own threads); both texts so far stay in the history's ``reply``. A failed reply's error
+    is raised once the other has finished."""
+
+    def draw(index: int, text: str) -> None:
+        reply["content" if index == 0 else "base_reply"] = text
+        places[index].markdown(text)
+
+    outcomes = stream_together(streams, draw)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            raise outcome.error
+    return [outcome.text for outcome in outcomes]
 
 
 def answer_side_by_side(
