@@ -138,8 +138,10 @@ LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition",
 def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, versions: int) -> str:
     """A short legend name: source, place, edition, and where a definition changed, which years
     this version covers (the definition itself is in the hover)."""
-    # A user's series is named with its definition: theirs is not a source a reader knows by name.
-    parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {series['definition'].iloc[0]}"]
+    # A user's series is named with its definition: theirs is not a source a reader knows by name
+    # (a quick upload's definition already ends with the source's name: "value (segments)").
+    definition = str(series["definition"].iloc[0]).removesuffix(f" ({dataset})")
+    parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {definition}"]
     if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
         # One source's different measures in one chart (corporate vs private investment) need their
         # names; an edition ("AI Index 2024") already names the source, so the entry stays one line.

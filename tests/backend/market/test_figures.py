@@ -409,3 +409,14 @@ def test_bar_panel_headings_fit_a_phone_line(data):
             assert len(visible) <= LINE_CHARS + 6, f"'{visible}' runs off a phone's chart"
     sector = next(h for h in headings if "Sector surveys" in h)
     assert sector.startswith("<b>Sector surveys (finance, health,</b><br><b>teachers), ")
+
+
+def test_a_quick_uploads_lines_name_the_source_once():
+    from backend.market.mapping import apply_mapping, quick_columns
+
+    table = pd.DataFrame({"segment": ["Retail", "Retail", "Energy", "Energy"], "year": [2023, 2024] * 2})
+    table["value"] = [10, 20, 5, 9]
+    columns = quick_columns(list(table.columns), "Pulse survey", "pulse.csv")
+    rows = validate_table(apply_mapping(table, columns, require_url=False), require_url=False).rows
+    names = [t.name.replace("<br>", " ") for t in _data_traces(figures.build_time_series(rows, "Yours"))]
+    assert names[0].startswith("Pulse survey: value · ") and names[0].count("Pulse survey") == 1, names
