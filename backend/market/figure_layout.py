@@ -195,9 +195,16 @@ def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
 
 
 def png_config(file_name: str) -> dict[str, object]:
-    """Plotly config for a chart: the modebar's camera saves a 2x PNG named after the chart."""
+    """Plotly config for a chart: the modebar's camera saves a 2x PNG named after the chart.
+
+    The modebar keeps the camera and the reset button only: on a phone its full row of zoom and
+    pan buttons lay over the chart's title whenever the chart was touched."""
     stem = file_name.rsplit(".", 1)[0]
     return {
         "toImageButtonOptions": {"format": "png", "filename": stem, "scale": 2},
         "displaylogo": False,
+        "modeBarButtonsToRemove": list(_MODEBAR_EXTRAS),
     }
+
+
+_MODEBAR_EXTRAS = ("zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d")
