@@ -124,7 +124,9 @@ def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.
     base_layout(
         figure,
         _("How the top five change with the weight of {name}").format(name=label),
-        _("Weight 0-10 along the bottom, the other weights held; rank 1 at the top."),
+        _("Weight 0-10 along the bottom, the others held ({weights}); rank 1 at the top.").format(
+            weights=weights_text(view.weights)
+        ),
     )
     ticks = list(range(1, _DEEPEST + 2))
     figure.update_layout(

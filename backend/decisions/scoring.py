@@ -144,6 +144,7 @@ class Sensitivity(JsonRecord):
     """How the top five change as one weight moves across its range, the others held."""
 
     criterion: str
+    weights: Weights
     values: tuple[int, ...]
     tops: tuple[tuple[str, ...], ...]
     ranks: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -293,4 +294,4 @@ def sensitivity(
         )
         for key in ever
     }
-    return Sensitivity(criterion, values, tops, ranks)
+    return Sensitivity(criterion, weights, values, tops, ranks)
