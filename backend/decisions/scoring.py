@@ -187,6 +187,13 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
     )
 
 
+def model_tasks_of(use_case: UseCase) -> tuple[str, ...] | None:
+    """The demo model tasks a use case's AI tasks run on (each once), or None when one has no model here."""
+    if not use_case.tasks or any(task not in TASK_MODELS for task in use_case.tasks):
+        return None
+    return tuple(dict.fromkeys(TASK_MODELS[task] for task in use_case.tasks))
+
+
 def _market_inputs(industries: Mapping[str, IndustryInputs]) -> dict[str, dict[str, float]]:
     """Each market criterion's normalised value per industry (only industries with the figure)."""
     normalised = {}
