@@ -68,6 +68,8 @@ class SpeedRecord(JsonRecord):
     method: str
     items: int = 0
     memory_bandwidth_gb_s: float | None = None
+    # A use case's figure made of its tasks' figures: each part's task and provenance.
+    combined_from: str = ""
 
     json_properties = ("runs_on_cpu",)
 
@@ -83,6 +85,8 @@ class SpeedRecord(JsonRecord):
 
     def provenance(self) -> str:
         """Where the figure comes from, in words (shown beside every use of it)."""
+        if self.combined_from:
+            return self.combined_from
         if self.origin == MEASURED:
             return _("measured on this server, {machine}, {device}, {date}").format(
                 machine=self.machine, device=self.device, date=self.date
@@ -187,4 +191,42 @@ def estimate_on(record: SpeedRecord, hardware: str, bandwidth_gb_s: float | None
         origin=ESTIMATE,
         method=method,
         memory_bandwidth_gb_s=target,
+    )
+
+
+# The weakest origin among a combination's parts is the combination's: one estimate makes it an estimate.
+_ORIGIN_ORDER = (MEASURED, BENCHMARK, ESTIMATE)
+
+
+def combined_record(name: str, records: list[SpeedRecord]) -> SpeedRecord:
+    """One use case's figure from its tasks' figures: each request runs every task once, in turn.
+
+    Latencies add up (so the p95 is an upper bound: the parts' slowest requests seldom coincide),
+    the pace is 1 / (sum of 1 / each pace), memory adds up (all models loaded at once), and the
+    date is the oldest part's.
+
+    Raises:
+        ValueError: no records.
+    """
+    if not records:
+        raise ValueError("a use case needs at least one task figure")
+    if len(records) == 1:
+        return replace(records[0], task=name)
+    origin = max((record.origin for record in records), key=_ORIGIN_ORDER.index)
+    return SpeedRecord(
+        task=name,
+        model="; ".join(record.model for record in records),
+        latency_p50_ms=sum(record.latency_p50_ms for record in records),
+        latency_p95_ms=sum(record.latency_p95_ms for record in records),
+        throughput=1 / sum(1 / record.throughput for record in records)
+        if all(r.throughput > 0 for r in records)
+        else 0.0,
+        unit=_("request"),
+        peak_memory_mb=sum(record.peak_memory_mb for record in records),
+        device=" + ".join(dict.fromkeys(record.device for record in records)),
+        machine=" + ".join(dict.fromkeys(record.machine for record in records)),
+        measured_at=min(record.measured_at for record in records),
+        origin=origin,
+        method=_("each request runs every task in turn: latencies and memory add up, p95 is an upper bound"),
+        combined_from="; ".join(f"{record.task}: {record.provenance()}" for record in records),
     )
