@@ -37,6 +37,7 @@ from typing import IO, Any
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import DiskFullError, ShowcaseError, is_disk_full
+from backend.i18n import use_language
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
@@ -324,7 +325,7 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
         store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
-    with _Heartbeat(store, job_id, settings.job_heartbeat_seconds):
+    with _Heartbeat(store, job_id, settings.job_heartbeat_seconds), use_language(job.language):
         try:
             metrics, artefacts = handler.run(
                 job, _store_events(store, job_id, handler.phase), lambda: store.cancel_requested(job_id), settings
