@@ -44,6 +44,9 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
+# The parameter that holds the language of whoever started a job: its messages, report and model
+# card are written in it, whoever reads them later.
+LANGUAGE_PARAM = "language"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 _MAX_LOG_CHARS = 2000
@@ -93,6 +96,11 @@ class Job:
     worker_host: str = ""
     heartbeat: float | None = None
     cancel_requested: bool = False
+
+    @property
+    def language(self) -> str:
+        """The language of the person who started the job (English for jobs from before it was kept)."""
+        return str(self.params.get(LANGUAGE_PARAM, "en"))
 
     @property
     def is_finished(self) -> bool:
