@@ -11,6 +11,7 @@ import sys
 
 from backend.config import Settings
 from backend.inference.batch import BATCH_KIND
+from backend.inference.compression_lab import LAB_KIND
 from backend.inference.engine_check import ENGINE_CHECK_KIND
 from backend.jobs import worker
 from backend.jobs.kinds import JobKind, handlers_of
@@ -18,7 +19,7 @@ from backend.jobs.worker import Handlers
 from backend.training.chat.studio import CHAT_KIND
 from backend.training.classifier.studio import CLASSIFIER_KIND
 
-KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, BATCH_KIND, ENGINE_CHECK_KIND)
+KINDS: tuple[JobKind, ...] = (CLASSIFIER_KIND, CHAT_KIND, BATCH_KIND, ENGINE_CHECK_KIND, LAB_KIND)
 HANDLERS: Handlers = handlers_of(KINDS)
 
 

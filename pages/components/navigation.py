@@ -32,6 +32,13 @@ PAGES: tuple[PageEntry, ...] = (
         "The model catalogue, the compute device, and what is loaded now.",
     ),
     PageEntry(
+        "Overview",
+        "pages/overview/compression_lab.py",
+        "Compression lab",
+        ":material/compress:",
+        "Every variant of a model (bfloat16, int8, ONNX, CTranslate2, GGUF) measured here: size, speed, agreement.",
+    ),
+    PageEntry(
         "Market",
         "pages/market/adoption.py",
         "Market & adoption",
