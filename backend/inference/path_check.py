@@ -405,13 +405,13 @@ def applicable_paths(task: str) -> tuple[CandidatePath, ...]:
     )
 
 
-def _result(task: str, outcome: PathOutcome, reference: dict, reference_seconds: float) -> PathResult:
+def path_result(task: str, outcome: PathOutcome, reference: dict, reference_seconds: float) -> PathResult:
     if outcome.measured is None:
         return PathResult(outcome.path.name, False, outcome.failure)
     seconds = statistics.median(outcome.measured["seconds"]) if outcome.measured["seconds"] else 0.0
     reason, figures = compare(task, reference, outcome.measured)
-    figures = {**figures, "load_peak_mb": round(outcome.measured["load_peak_mb"], 1),
-               "memory_mb": round(outcome.measured["memory_mb"], 1)}  # fmt: skip
+    figures = {**figures, "load_peak_mb": round(outcome.measured["load_peak_mb"], 3),
+               "memory_mb": round(outcome.measured["memory_mb"], 3)}  # fmt: skip
     return PathResult(
         path=outcome.path.name,
         passed=not reason,
@@ -470,7 +470,7 @@ def check_model(
         outcomes.append(outcome)
     assert reference is not None
     reference_seconds = statistics.median(reference["seconds"])
-    results = [_result(task, outcome, reference, reference_seconds) for outcome in outcomes]
+    results = [path_result(task, outcome, reference, reference_seconds) for outcome in outcomes]
     decision = EngineDecision(
         task=task,
         model=model_ref,

@@ -97,12 +97,13 @@ def test_the_entry_point_registers_every_kind():
     from backend import worker as entry
     from backend.decisions.measure import MEASURE
     from backend.inference.batch import BATCH
+    from backend.inference.compression_lab import LAB
     from backend.inference.engine_check import ENGINE_CHECK
     from backend.training.chat.params import CHAT
     from backend.training.classifier.runner import TRAIN
     from backend.training.common import PREFERENCE
 
-    assert set(entry.HANDLERS) == {TRAIN, CHAT, PREFERENCE, BATCH, MEASURE, ENGINE_CHECK}
+    assert set(entry.HANDLERS) == {TRAIN, CHAT, PREFERENCE, BATCH, MEASURE, ENGINE_CHECK, LAB}
 
 
 def test_every_setting_survives_the_trip_through_the_environment(settings, tmp_path, monkeypatch):
