@@ -138,6 +138,8 @@ def _train(
         truncation_mode="keep_start",
         # The reference is the model as it is now: measured once, so no frozen copy is kept.
         precompute_ref_log_probs=True,
+        # Logits of every held-out token would be kept otherwise (vocabulary x tokens floats).
+        prediction_loss_only=True,
         **mixed_precision(params.precision, device),
     )
     trainer = quiet_trainer(
