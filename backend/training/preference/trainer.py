@@ -41,7 +41,7 @@ from backend.training.preference.params import PreferenceParams
 
 # Points on the curves: enough to see a trend, few enough for the job store.
 _LOG_POINTS = 30
-_EVAL_POINTS = 6
+_EVAL_POINTS = 4
 # trl's log keys -> the curves the live view draws (beside the loss curves every trainer logs).
 PREFERENCE_CURVES = {
     "rewards/accuracies": "reward_accuracy",
