@@ -41,7 +41,7 @@ from backend.training.preference.params import PreferenceParams
 
 # Points on the curves: enough to see a trend, few enough for the job store.
 _LOG_POINTS = 30
-_EVAL_POINTS = 6
+_EVAL_POINTS = 4
 # trl's log keys -> the curves the live view draws (beside the loss curves every trainer logs).
 PREFERENCE_CURVES = {
     "rewards/accuracies": "reward_accuracy",
@@ -138,6 +138,8 @@ def _train(
         truncation_mode="keep_start",
         # The reference is the model as it is now: measured once, so no frozen copy is kept.
         precompute_ref_log_probs=True,
+        # Logits of every held-out token would be kept otherwise (vocabulary x tokens floats).
+        prediction_loss_only=True,
         **mixed_precision(params.precision, device),
     )
     trainer = quiet_trainer(
