@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from backend.arena import export
 from backend.config import Settings, get_settings
-from backend.errors import InvalidInputError
-from backend.i18n import N_, _
+from backend.i18n import N_
 from backend.jobs import submit
 from backend.jobs.store import Job
 from backend.models.loader import load_tokenizer
@@ -53,16 +53,7 @@ def arena_preference_rows(owner: str) -> list[dict[str, Any]]:
     """The owner's arena votes on chat replies as prompt/chosen/rejected rows (ties and "both bad"
     give no pair). The one place the preference kind reads the arena.
 
-    Raises:
-        InvalidInputError: this installation has no arena.
     """
-    try:
-        from backend.arena import export
-    except ImportError as missing:
-        raise InvalidInputError(
-            _("The arena is not part of this installation, so there are no votes to tune on."),
-            _("Upload a file of preference pairs instead."),
-        ) from missing
     return export.preference_rows(owner, task="chat")
 
 

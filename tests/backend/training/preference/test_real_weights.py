@@ -18,6 +18,7 @@ import pytest
 from backend.jobs.progress import JobEvent
 from backend.models.fetch import packaged
 from backend.models.resolve.device import choose_device
+from backend.training.common import RunOptions
 from backend.training.preference.data import PreferenceMapping, prepare_preference_dataset, rows_table
 from backend.training.preference.params import PreferenceParams
 from backend.training.preference.runner import run_preference_tuning
@@ -59,9 +60,8 @@ def test_smollm2_comes_to_prefer_the_chosen_replies_on_the_cpu(tmp_path):
         if event.kind == "log":
             print(f"  {time.perf_counter() - started:6.1f} s  {event.text}", flush=True)
 
-    result = run_preference_tuning(
-        params, dataset, settings.runs_dir / "smollm2-dpo", show, settings=settings, device=choose_device("cpu")
-    )
+    options = RunOptions(show, settings=settings, device=choose_device("cpu"))
+    result = run_preference_tuning(params, dataset, settings.runs_dir / "smollm2-dpo", options)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     report = result.report
     print(
