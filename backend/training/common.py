@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -25,6 +25,7 @@ import torch
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.jobs import submit
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
@@ -202,6 +203,27 @@ def training_kind(
         check_base(params, owner, settings)
 
     return JobKind(name, noun, handler, check, load_params, f"{DATA_FOLDER}/{dataset_file}", (DATA_FOLDER,))
+
+
+def submit_checked_dataset(
+    kind: JobKind, params: JobParams, dataset: Any, owner: str, settings: Settings | None
+) -> Job:
+    """Store a dataset the page's *Check data* checked (``dataset``, with its ``summary`` and
+    ``warnings``), as it is, with the parameters in a new run folder, and queue a job of ``kind``.
+
+    ``params`` must hold the split and length settings the dataset was checked with.
+
+    Raises:
+        InvalidInputError: bad parameters (nothing is queued).
+        ShowcaseError: a base model that cannot be used (nothing is queued).
+    """
+
+    def write_data(run_dir: Path) -> dict[str, object]:
+        # A copy, because saving records the run folder in it and the page keeps the checked original.
+        replace(dataset).save(run_dir / DATA_FOLDER)
+        return {**dataset.summary, "warnings": dataset.warnings}
+
+    return submit.submit_job(kind, params, write_data, owner, settings)
 
 
 def training_handler(

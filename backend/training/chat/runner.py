@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 
@@ -35,19 +35,30 @@ from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
 from backend.training.chat.trainer import tune_chat_model
-from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
+from backend.training.common import MODEL_FOLDER, Run, RunOptions, run_stored_job, start_run, training_handler
 
 ADAPTER_FOLDER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+class _SavedReport(Protocol):
+    """What a chat-model kind's report offers the end of its run: its headline metrics, its file."""
+
+    def headline(self) -> dict[str, Any]: ...
+
+    def save(self, run_dir: Path) -> Path: ...
+
+
+Report = TypeVar("Report", bound=_SavedReport)
+
+
 @dataclass
-class ChatTuningResult:
-    """Where the tuned model and adapter went, and the report."""
+class ChatTuningResult(Generic[Report]):
+    """Where a tuned chat model and its adapter went, and the kind's report (chat or preference tuning)."""
 
     model_dir: str
     adapter_dir: str
-    report: ChatReport
+    report: Report
     seconds: float
     device: str
 
@@ -80,6 +91,52 @@ def save_tuned_chat_model(model: Any, tokenizer: Any, method: str, run_dir: Path
     return model_dir, adapter_dir
 
 
+def finish_chat_model(
+    run: Run,
+    tuned: Any,
+    params: Any,
+    report: Report,
+    title: str,
+    build_card: Callable[[str, str], str],
+    system_prompt: str | None = None,
+) -> ChatTuningResult[Report]:
+    """The end of every chat-model kind's run: save the tuned model and adapter
+    (``save_tuned_chat_model``), the report, the card (``build_card(created, base_name)``) and the
+    manifest the Text generation demo lists the model by (with its training ``system_prompt``)."""
+    base_name = base_model_name(params.base_model, run.settings)
+    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run.run_dir, base_name)
+    report.save(run.run_dir)
+    run.finish(
+        model_dir,
+        catalogue.TEXT_GENERATION,
+        title,
+        report.headline(),
+        lambda created: build_card(created, base_name),
+        card_folders=(adapter_dir,),
+        system_prompt=system_prompt,
+    )
+    adapter = str(adapter_dir) if adapter_dir.is_dir() else ""
+    return ChatTuningResult(str(model_dir), adapter, report, run.seconds, run.device.name)
+
+
+def chat_model_outcome(
+    run_dir: Path, base_model: str, result: ChatTuningResult[Any], report_file: str, speed: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A chat-model job's metrics (the report's headline, the kind's ``speed`` and the run's
+    seconds) and artefacts: the model for the demo (``model_dir``, ``model_task``), its adapter,
+    the base it was tuned from (for "compare with base") and the report."""
+    metrics = {**result.report.headline(), **speed, "seconds": result.seconds}
+    artefacts = {
+        "model_dir": result.model_dir,
+        "model_task": catalogue.TEXT_GENERATION,
+        "adapter_dir": result.adapter_dir,
+        "base_model": base_model,
+        "report": str(run_dir / report_file),
+        "device": result.device,
+    }
+    return metrics, artefacts
+
+
 def trained_system_prompt(conversations: list[list[dict[str, str]]]) -> str:
     """The system prompt most training conversations open with ("" when most have none)."""
     counts = Counter(c[0]["content"] if c and c[0]["role"] == "system" else "" for c in conversations)
@@ -91,7 +148,7 @@ def run_chat_tuning(
     dataset: ChatDataset,
     run_dir: Path,
     options: RunOptions | None = None,
-) -> ChatTuningResult:
+) -> ChatTuningResult[ChatReport]:
     """Tune, measure and save a chat model; no queue involved.
 
     Args:
@@ -121,20 +178,14 @@ def run_chat_tuning(
         side_by_side=[row.__dict__ for row in tuned.side_by_side],
         system_prompt=trained_system_prompt(dataset.train),
     )
-    base_name = base_model_name(params.base_model, run.settings)
-    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
-    report.save(run_dir)
-    run.finish(
-        model_dir,
-        catalogue.TEXT_GENERATION,
+    return finish_chat_model(
+        run,
+        tuned,
+        params,
+        report,
         params.title or f"Chat model {run_dir.name}",
-        report.headline(),
-        lambda created: build_chat_card(params, dataset, report, created, run.device.name, base_name),
-        card_folders=(adapter_dir,),
-        system_prompt=report.system_prompt,
-    )
-    return ChatTuningResult(
-        str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name
+        lambda created, base_name: build_chat_card(params, dataset, report, created, run.device.name, base_name),
+        report.system_prompt,
     )
 
 
@@ -146,20 +197,8 @@ def run_job(
     run_dir, params, result = run_stored_job(
         job, events, should_stop, settings, ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning
     )
-    metrics = {
-        **result.report.headline(),
-        "tokens_per_second": result.report.tokens_per_second,
-        "seconds": result.seconds,
-    }
-    artefacts = {
-        "model_dir": result.model_dir,
-        "model_task": catalogue.TEXT_GENERATION,
-        "adapter_dir": result.adapter_dir,
-        "base_model": params.base_model,
-        "report": str(run_dir / CHAT_REPORT_FILE),
-        "device": result.device,
-    }
-    return metrics, artefacts
+    speed = {"tokens_per_second": result.report.tokens_per_second}
+    return chat_model_outcome(run_dir, params.base_model, result, CHAT_REPORT_FILE, speed)
 
 
 CHAT_HANDLER = training_handler(

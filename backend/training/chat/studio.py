@@ -10,7 +10,6 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from backend.config import Settings, get_settings
@@ -25,7 +24,7 @@ from backend.training.chat.data import CHAT_DATASET_FILE, ChatDataset, ChatMappi
 from backend.training.chat.params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat.report import ChatReport, load_chat_report
 from backend.training.chat.runner import ADAPTER_FOLDER, CHAT_HANDLER, base_model_name
-from backend.training.common import CARD_FILE, DATA_FOLDER, PREFERENCE, training_kind
+from backend.training.common import CARD_FILE, PREFERENCE, submit_checked_dataset, training_kind
 from backend.training.export import build_export_zip, export_name
 
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
@@ -94,26 +93,9 @@ CHAT_KIND = training_kind(
 def submit_chat_job(
     params: ChatTuneParams, dataset: ChatDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Store checked conversations with the parameters in a new run folder and queue the job.
-
-    Args:
-        params: ``max_length``, ``validation_fraction`` and ``seed`` must be the ones ``dataset``
-            was checked with.
-        dataset: the result of ``check_chat_data`` (the page's *Check data*), used as it is.
-        owner: who may see the job and its model.
-        settings: settings to use (default: the process settings).
-
-    Raises:
-        InvalidInputError: bad parameters (nothing is queued).
-        ShowcaseError: a base model that cannot be used (nothing is queued).
-    """
-
-    def write_data(run_dir: Path) -> dict[str, object]:
-        # A copy, because saving records the run folder in it and the page keeps the checked original.
-        replace(dataset).save(run_dir / DATA_FOLDER)
-        return {**dataset.summary, "warnings": dataset.warnings}
-
-    return submit.submit_job(CHAT_KIND, params, write_data, owner, settings)
+    """Queue checked conversations (``check_chat_data``, the page's *Check data*) with ``params`` for ``owner``
+    (``common.submit_checked_dataset``: nothing is queued when the parameters or base are refused)."""
+    return submit_checked_dataset(CHAT_KIND, params, dataset, owner, settings)
 
 
 def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:

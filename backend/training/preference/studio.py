@@ -10,7 +10,6 @@ model and the adapter download as for chat tuning.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from backend.models.loader import load_tokenizer
 from backend.models.resolve.plan import LoadPlan
 from backend.training.chat import studio as chat_studio
 from backend.training.chat.runner import base_model_name
-from backend.training.common import DATA_FOLDER, PREFERENCE, training_kind
+from backend.training.common import PREFERENCE, submit_checked_dataset, training_kind
 from backend.training.preference.data import (
     PREFERENCE_DATASET_FILE,
     PreferenceDataset,
@@ -109,26 +108,9 @@ PREFERENCE_KIND = training_kind(
 def submit_preference_job(
     params: PreferenceParams, dataset: PreferenceDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Store checked pairs with the parameters in a new run folder and queue the job.
-
-    Args:
-        params: ``max_length``, ``validation_fraction`` and ``seed`` must be the ones ``dataset``
-            was checked with.
-        dataset: the result of ``check_preference_data`` (the page's *Check data*), used as it is.
-        owner: who may see the job and its model.
-        settings: settings to use (default: the process settings).
-
-    Raises:
-        InvalidInputError: bad parameters (nothing is queued).
-        ShowcaseError: a base model that cannot be used (nothing is queued).
-    """
-
-    def write_data(run_dir: Path) -> dict[str, object]:
-        # A copy, because saving records the run folder in it and the page keeps the checked original.
-        replace(dataset).save(run_dir / DATA_FOLDER)
-        return {**dataset.summary, "warnings": dataset.warnings}
-
-    return submit.submit_job(PREFERENCE_KIND, params, write_data, owner, settings)
+    """Queue checked pairs (``check_preference_data``, the page's *Check data*) with ``params`` for ``owner``
+    (``common.submit_checked_dataset``: nothing is queued when the parameters or base are refused)."""
+    return submit_checked_dataset(PREFERENCE_KIND, params, dataset, owner, settings)
 
 
 def retry_preference_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
