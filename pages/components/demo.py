@@ -97,7 +97,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         languages = ", ".join(spec.languages) if spec.languages else _("images")
         st.caption(
             _("{description} Languages: {languages} · {memory_mb:,} MB · licence {licence}.{loaded}").format(
-                description=spec.description,
+                description=_(spec.description),
                 languages=languages,
                 memory_mb=spec.memory_mb(),
                 licence=spec.licence,
