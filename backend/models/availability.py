@@ -12,15 +12,16 @@ from dataclasses import dataclass
 
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import N_
 from backend.models.fetch import hub
 from backend.models.resolve import endpoints
 from backend.models.resolve.plan import resolve_source
 
-# The short marks a picker shows after a model's name.
-DOWNLOADED = "downloaded"
-NEEDS_HUB = "downloads on first use"
-UNAVAILABLE = "not available here"
-SERVED = "model server"
+# The short marks a picker shows after a model's name (English; pickers show them translated).
+DOWNLOADED = N_("downloaded")
+NEEDS_HUB = N_("downloads on first use")
+UNAVAILABLE = N_("not available here")
+SERVED = N_("model server")
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def pick_base_model(key: str) -> str:
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id, catalogue.TEXT_GENERATION)
-        mark = f" · {found[hub_id].mark}" if hub_id in found else ""  # first: narrow screens cut the end
+        mark = f" · {_(found[hub_id].mark)}" if hub_id in found else ""  # first: narrow screens cut the end
         if spec is None:
             return _(hub_id) if hub_id == LOCAL_FOLDER else hub_id
         parameters = _("{millions:,.0f}M parameters").format(millions=spec.params_millions)

@@ -57,7 +57,7 @@ def pick_base_model(task: str, method: str, key: str) -> str:
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id)
         # The mark right after the title: a narrow screen cuts the end of the label.
-        mark = f" · {found[hub_id].mark}" if hub_id in found else ""
+        mark = f" · {_(found[hub_id].mark)}" if hub_id in found else ""
         if spec is None:
             return _(hub_id) if hub_id == LOCAL_FOLDER else hub_id
         return f"{spec.title}{mark} · {hub_id} · {spec.memory_mb()} MB"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import HubUnreachableError, ShowcaseError
+from backend.i18n import _
 
 # A probe answers within this; a hub slower than that is no use to a live demo anyway.
 PROBE_TIMEOUT_S = 3.0
@@ -74,10 +75,10 @@ class HubState:
     def label(self) -> str:
         """Short text for the Models page: ``reachable``, ``unreachable since 07:45``, ``offline mode``."""
         if self.kind == OFFLINE:
-            return "offline mode"
+            return _("offline mode")
         if self.kind == UNREACHABLE:
-            return f"unreachable since {self.since:%H:%M}"
-        return REACHABLE
+            return _("unreachable since {time}").format(time=f"{self.since:%H:%M}")
+        return _("reachable")
 
 
 @dataclass
