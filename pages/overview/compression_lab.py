@@ -100,6 +100,7 @@ figure.update_layout(
     ),
     xaxis_title=_("Weights (MB)"),
     yaxis_title=_("Speed (x float32)"),
+    yaxis_type="log",  # variants differ by orders of magnitude (ONNX Runtime against a contended torch)
     height=420,
 )
 st.plotly_chart(figure, config=png_config(f"compression-lab-{job.id}"), key=f"{KEY}.chart")
@@ -119,7 +120,7 @@ for row in lab["rows"]:
     if card is None:
         continue
     with st.expander(f"{row['label']}: {plain_markdown(str(row['agreement']))}"):
-        st.markdown(plain_markdown(card.read_text(encoding="utf-8")))
+        st.text(card.read_text(encoding="utf-8"))  # the card's own lines, as plain text (it names the user's model)
         st.download_button(_("Card"), card.read_bytes(), file_name=card.name, key=f"{KEY}.card.{row['variant']}")
         if archive is not None:
             st.download_button(
