@@ -15,15 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.jobs import submit
 from backend.jobs.store import Job
-from backend.models.loader import load_tokenizer
 from backend.models.resolve.plan import LoadPlan
 from backend.training.chat import studio as chat_studio
-from backend.training.chat.runner import base_model_name
 from backend.training.common import PREFERENCE, submit_checked_dataset, training_kind
 from backend.training.preference.data import (
     PREFERENCE_DATASET_FILE,
@@ -89,19 +87,11 @@ def check_preference_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
-    settings = settings or get_settings()
-    params.validate()
-    plan = check_preference_base(params, owner, settings)
-    tokenizer = load_tokenizer(plan, settings)
-    return prepare_preference_dataset(
-        frame,
-        mapping,
-        tokenizer,
-        params.max_length,
-        params.validation_fraction,
-        params.seed,
-        base_model_name(params.base_model, settings),
-    )
+
+    def prepare(tokenizer: Any, *split_and_name: Any) -> PreferenceDataset:
+        return prepare_preference_dataset(frame, mapping, tokenizer, *split_and_name)
+
+    return chat_studio.check_chat_model_data(params, owner, settings, check_preference_base, prepare)
 
 
 PREFERENCE_KIND = training_kind(
