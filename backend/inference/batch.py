@@ -11,10 +11,9 @@ run folder as a table and a formula-escaped CSV until the job is deleted.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -26,7 +25,7 @@ from backend.errors import InputTooLargeError, InvalidInputError
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import JobKind, ModelRunRequest
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -44,7 +43,7 @@ RESULT_CSV = "result.csv"
 
 
 @dataclass(frozen=True)
-class BatchRequest:
+class BatchRequest(ModelRunRequest):
     """What to run over which column: the demo's task, model and options."""
 
     task: str
@@ -63,26 +62,6 @@ class BatchRequest:
     def title(self) -> str:
         """The job's title: the uploaded file's name."""
         return self.file_name
-
-    @property
-    def base_model(self) -> str:
-        """The model the batch runs."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A batch has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> BatchRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
     @property
     def generation_options(self) -> text_generation.GenerationOptions:

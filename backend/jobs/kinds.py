@@ -9,12 +9,14 @@ copies its ``input_paths`` when it is retried.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from backend.config import Settings
 from backend.jobs.worker import Handlers, JobHandler
+from backend.records import JsonRecord
 
 
 class JobParams(Protocol):
@@ -60,6 +62,31 @@ class JobKind:
     load_params: Callable[[dict[str, Any]], JobParams]
     input_record: str
     input_paths: tuple[str, ...]
+
+
+class ModelRunRequest(JsonRecord):
+    """What a kind that runs a model as it is (batch inference, an engine check, a measurement)
+    stores as its parameters: a frozen dataclass with a ``model_ref`` field and its own ``title``.
+    The store's ``base_model`` is that model, there is no training method, and the stored JSON is
+    the dataclass's fields, read back ignoring any it no longer has."""
+
+    model_ref: str
+
+    @property
+    def base_model(self) -> str:
+        """The model the job runs."""
+        return self.model_ref
+
+    @property
+    def method(self) -> str:
+        """A job that runs a model as it is has no training method."""
+        return ""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Self:
+        """The request stored by ``to_dict``."""
+        names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 def handlers_of(kinds: Iterable[JobKind]) -> Handlers:

@@ -16,7 +16,8 @@ from backend.training.chat.report import ChatReport
 _CELL_CHARS = 300
 
 
-def _cell(text: object) -> str:
+def table_cell(text: object) -> str:
+    """``text`` on one line, cut to a table cell's length, escaped (it comes from a user or a model)."""
     value = " ".join(str(text).split())
     return plain_markdown(value if len(value) <= _CELL_CHARS else value[:_CELL_CHARS] + "…")
 
@@ -37,9 +38,10 @@ def build_chat_card(
         else "full fine-tuning of every weight"
     )
     skipped = {"title", "base_model", "task"}
-    param_rows = "\n".join(f"| {k} | {_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    param_rows = "\n".join(f"| {k} | {table_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
     examples = "\n".join(
-        f"| {_cell(r['prompt'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |" for r in report.side_by_side
+        f"| {table_cell(r['prompt'])} | {table_cell(r['base'])} | {table_cell(r['tuned'])} |"
+        for r in report.side_by_side
     )
     warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
     report_warnings = "\n".join(f"> **Warning:** {plain_markdown(w)}\n" for w in report.warnings())

@@ -9,8 +9,9 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
@@ -27,6 +28,7 @@ from backend.training.chat.runner import ADAPTER_FOLDER, CHAT_HANDLER, base_mode
 from backend.training.common import CARD_FILE, PREFERENCE, submit_checked_dataset, training_kind
 from backend.training.export import build_export_zip, export_name
 
+Dataset = TypeVar("Dataset")
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
 _FLOAT32_BYTES = 4
 
@@ -60,6 +62,23 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
     )
 
 
+def check_chat_model_data(
+    params: Any,
+    owner: str,
+    settings: Settings | None,
+    check_base: Callable[[Any, str, Settings], LoadPlan],
+    prepare: Callable[[Any, int, float, int, str], Dataset],
+) -> Dataset:
+    """Every chat-model kind's *Check data*: the parameters, the base model (``check_base``), then
+    ``prepare(tokenizer, max_length, validation_fraction, seed, base_name)`` with the base's
+    tokenizer (its chat template and token counts; never its weights)."""
+    settings = settings or get_settings()
+    params.validate()
+    tokenizer = load_tokenizer(check_base(params, owner, settings), settings)
+    name = base_model_name(params.base_model, settings)
+    return prepare(tokenizer, params.max_length, params.validation_fraction, params.seed, name)
+
+
 def check_chat_data(
     upload: ChatUpload, mapping: ChatMapping, params: ChatTuneParams, owner: str, settings: Settings | None = None
 ) -> ChatDataset:
@@ -70,19 +89,11 @@ def check_chat_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
-    settings = settings or get_settings()
-    params.validate()
-    plan = check_chat_base(params, owner, settings)
-    tokenizer = load_tokenizer(plan, settings)
-    return prepare_chat_dataset(
-        upload,
-        mapping,
-        tokenizer,
-        params.max_length,
-        params.validation_fraction,
-        params.seed,
-        base_model_name(params.base_model, settings),
-    )
+
+    def prepare(tokenizer: Any, *split_and_name: Any) -> ChatDataset:
+        return prepare_chat_dataset(upload, mapping, tokenizer, *split_and_name)
+
+    return check_chat_model_data(params, owner, settings, check_chat_base, prepare)
 
 
 CHAT_KIND = training_kind(

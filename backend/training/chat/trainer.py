@@ -9,7 +9,6 @@ generated before training starts, so no second copy of the model is needed).
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +29,12 @@ from backend.training.chat.data import IGNORE_INDEX, ChatDataset, encode_convers
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.hf_training import (
     checkpoints_removed,
+    evaluated_schedule,
     quiet_trainer,
     reporter_callback,
     shared_trainer_arguments,
     with_batch_backoff,
 )
-
-# Points on the curves: enough to see a trend, few enough for the job store.
-_LOG_POINTS = 30
-_EVAL_POINTS = 6
 
 
 @dataclass
@@ -176,22 +172,15 @@ def _train(
     """One Trainer run; returns (validation loss before, after, tokens/s)."""
     from transformers import TrainingArguments
 
-    accumulation = max(1, params.batch_size // batch_size)
-    steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
-    total_steps = steps_per_epoch * params.epochs
+    schedule = evaluated_schedule(params, len(train), batch_size)
     arguments = TrainingArguments(
-        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
-        lr_scheduler_type="linear",
-        eval_strategy="steps",
-        eval_steps=max(1, total_steps // _EVAL_POINTS),
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=max(1, total_steps // _LOG_POINTS),
+        **shared_trainer_arguments(params, run_dir, device, batch_size, schedule.accumulation),
+        **schedule.arguments,
         # Logits of every validation token would be kept otherwise (vocabulary x tokens floats).
         prediction_loss_only=True,
         **mixed_precision(params.precision, device),
     )
-    tokens_per_step = train.tokens / max(1, steps_per_epoch)
+    tokens_per_step = train.tokens / schedule.steps_per_epoch
     trainer = quiet_trainer(
         model, arguments, train, validation, collate, [reporter_callback(reporter, tokens_per_step)]
     )

@@ -10,17 +10,11 @@ import json
 
 from backend.i18n import _
 from backend.text_safety import plain_markdown
+from backend.training.chat.card import table_cell
 from backend.training.chat.params import LORA
 from backend.training.preference.data import PreferenceDataset
 from backend.training.preference.params import PreferenceParams
 from backend.training.preference.report import PreferenceReport
-
-_CELL_CHARS = 300
-
-
-def _cell(text: object) -> str:
-    value = " ".join(str(text).split())
-    return plain_markdown(value if len(value) <= _CELL_CHARS else value[:_CELL_CHARS] + "…")
 
 
 def _share(report: PreferenceReport, share: float) -> str:
@@ -48,9 +42,9 @@ def build_preference_card(
         else _("full fine-tuning of every weight")
     )
     skipped = {"title", "base_model", "task"}
-    param_rows = "\n".join(f"| {k} | {_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    param_rows = "\n".join(f"| {k} | {table_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
     examples = "\n".join(
-        f"| {_cell(r['prompt'])} | {_cell(r['reference'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |"
+        f"| {table_cell(r['prompt'])} | {table_cell(r['reference'])} | {table_cell(r['base'])} | {table_cell(r['tuned'])} |"
         for r in report.side_by_side
     )
     checks = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")

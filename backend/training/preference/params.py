@@ -13,29 +13,22 @@ from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
 from backend.i18n import N_
-from backend.training.chat.params import ALL_LINEAR, FULL, LORA, ChatTuneParams
+from backend.training.chat.params import ALL_LINEAR, CHAT_PARAM_RANGES, FULL, LORA, ChatTuneParams
 from backend.training.common import PREFERENCE
 from backend.training.param_checks import KindParams, ParamRange
 
 PREFERENCE_METHODS = (LORA, FULL)
 
-# Every numeric field, declared once (``param_checks``): its bounds, its widget's step and the
-# LoRA method's default (``default_preference_params`` has full fine-tuning's).
+# Every numeric field, declared once (``param_checks``): chat tuning's, with the bounds it has
+# there and the defaults DPO wants (LoRA's; ``default_preference_params`` has full fine-tuning's),
+# and DPO's beta.
+_DPO_DEFAULTS = {"epochs": 2, "learning_rate": 1e-4, "batch_size": 4, "warmup_ratio": 0.1, "validation_fraction": 0.15}
 PREFERENCE_PARAM_RANGES: dict[str, ParamRange] = {
-    "epochs": ParamRange(1, 50, default=2),
-    "learning_rate": ParamRange(1e-7, 1.0, default=1e-4),
-    "batch_size": ParamRange(1, 256, default=4),
-    "max_length": ParamRange(32, 8192, 32, default=512),
+    **{
+        name: replace(bounds, default=_DPO_DEFAULTS.get(name, bounds.default))
+        for name, bounds in CHAT_PARAM_RANGES.items()
+    },
     "beta": ParamRange(0.01, 5.0, 0.01, default=0.1),
-    "lora_rank": ParamRange(1, 256, default=16),
-    "lora_alpha": ParamRange(1, 512, default=32),
-    "lora_dropout": ParamRange(0.0, 0.5, 0.05, default=0.05),
-    "warmup_ratio": ParamRange(0.0, 0.5, 0.05, default=0.1),
-    "weight_decay": ParamRange(0.0, 1.0, 0.01, default=0.0),
-    "validation_fraction": ParamRange(0.05, 0.5, 0.05, default=0.15),
-    "report_prompts": ParamRange(0, 20, default=5),
-    "report_max_new_tokens": ParamRange(8, 256, 8, default=64),
-    "seed": ParamRange(0, 2**31 - 1, default=42),
 }
 
 

@@ -16,14 +16,12 @@ from typing import Any
 import pandas as pd
 
 from backend.arena import export
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.i18n import N_
 from backend.jobs import submit
 from backend.jobs.store import Job
-from backend.models.loader import load_tokenizer
 from backend.models.resolve.plan import LoadPlan
 from backend.training.chat import studio as chat_studio
-from backend.training.chat.runner import base_model_name
 from backend.training.common import PREFERENCE, submit_checked_dataset, training_kind
 from backend.training.preference.data import (
     PREFERENCE_DATASET_FILE,
@@ -50,9 +48,7 @@ def check_preference_base(params: PreferenceParams, owner: str, settings: Settin
 
 def arena_preference_rows(owner: str) -> list[dict[str, Any]]:
     """The owner's arena votes on chat replies as prompt/chosen/rejected rows (ties and "both bad"
-    give no pair). The one place the preference kind reads the arena.
-
-    """
+    give no pair). The one place the preference kind reads the arena."""
     return export.preference_rows(owner, task="chat")
 
 
@@ -60,7 +56,7 @@ def arena_preference_table(owner: str) -> pd.DataFrame:
     """The owner's arena votes as a table of pairs, checked like an upload (``check_preference_data``).
 
     Raises:
-        InvalidInputError: no arena, or no votes that make a pair yet.
+        InvalidInputError: no votes that make a pair yet.
     """
     return rows_table(arena_preference_rows(owner))
 
@@ -80,19 +76,11 @@ def check_preference_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
-    settings = settings or get_settings()
-    params.validate()
-    plan = check_preference_base(params, owner, settings)
-    tokenizer = load_tokenizer(plan, settings)
-    return prepare_preference_dataset(
-        frame,
-        mapping,
-        tokenizer,
-        params.max_length,
-        params.validation_fraction,
-        params.seed,
-        base_model_name(params.base_model, settings),
-    )
+
+    def prepare(tokenizer: Any, *split_and_name: Any) -> PreferenceDataset:
+        return prepare_preference_dataset(frame, mapping, tokenizer, *split_and_name)
+
+    return chat_studio.check_chat_model_data(params, owner, settings, check_preference_base, prepare)
 
 
 PREFERENCE_KIND = training_kind(
