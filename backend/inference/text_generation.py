@@ -348,7 +348,7 @@ def stream_reply(
     """
     options = options.checked()
     if isinstance(loaded, RemoteModel):
-        if messages and messages[-1].role == "assistant":
+        if [message.role for message in messages[-2:]] == ["user", "assistant"]:  # a reply to continue
             raise InvalidInputError(
                 _("A reply from a model server cannot be continued: its API starts every reply afresh."),
                 _("Press Regenerate to ask again."),
