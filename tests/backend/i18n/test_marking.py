@@ -35,11 +35,8 @@ NOT_YET_MARKED: frozenset[str] = frozenset(
         "backend/inference/text_generation.py",
         "backend/inference/translation.py",
         "backend/jobs/databases.py",
-        "backend/jobs/manage.py",
         "backend/jobs/queue.py",
-        "backend/jobs/quotas.py",
         "backend/jobs/store.py",
-        "backend/jobs/submit.py",
         "backend/jobs/worker.py",
         "backend/market/mapping.py",
         "backend/market/store.py",
@@ -56,7 +53,6 @@ NOT_YET_MARKED: frozenset[str] = frozenset(
         "backend/models/resolve/plan.py",
         "backend/models/resolve/weight_files.py",
         "backend/optional.py",
-        "backend/table_checks.py",
         "backend/training/chat/data.py",
         "backend/training/chat/params.py",
         "backend/training/chat/studio.py",
@@ -69,12 +65,9 @@ NOT_YET_MARKED: frozenset[str] = frozenset(
         "backend/training/common.py",
         "backend/training/export.py",
         "backend/training/hf_training.py",
-        "backend/training/param_checks.py",
-        "backend/uploads.py",
         "backend/use_cases/catalogue.py",
         "backend/use_cases/embeddings.py",
         "backend/use_cases/search.py",
-        "backend/zip_names.py",
     }
 )
 
