@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.submit import write_params_file
 from backend.training.common import CHAT
 from backend.training.param_checks import (
@@ -116,7 +117,7 @@ class ChatTuneParams:
         """
         check_choice("method", self.method, CHAT_METHODS)
         if not self.base_model.strip():
-            raise InvalidInputError("No base model chosen.", "Pick a chat model from the list.")
+            raise InvalidInputError(_("No base model chosen."), _("Pick a chat model from the list."))
         check_choice("precision", self.precision, CHAT_PRECISIONS)
         check_title(self.title)
         modules = self.target_module_list()
@@ -124,8 +125,8 @@ class ChatTuneParams:
             not modules or len(modules) > _MAX_MODULES or not all(_MODULE_NAME.match(m) for m in modules)
         ):
             raise InvalidInputError(
-                "Target modules must be 'all-linear' or a comma-separated list of module names.",
-                "For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj.",
+                _("Target modules must be 'all-linear' or a comma-separated list of module names."),
+                _("For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj."),
             )
         check_ranges(self, CHAT_PARAM_RANGES)
         return self
@@ -139,7 +140,7 @@ class ChatTuneParams:
         """Build from JSON, ignoring unknown keys and casting numbers (not validated again)."""
         values = known_fields(cls, data)
         if "base_model" not in values:
-            raise InvalidInputError("Chat tuning parameters lack base_model.")
+            raise InvalidInputError(_("Chat tuning parameters lack base_model."))
         return cls(**values)
 
     def save(self, run_dir: Path) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.submit import write_params_file
 from backend.records import JsonRecord
 from backend.training.param_checks import (
@@ -92,7 +93,7 @@ class TrainingParams(JsonRecord):
         check_choice("task", self.task, TASK_KINDS)
         check_choice("training method", self.method, METHODS)
         if not self.base_model.strip():
-            raise InvalidInputError("No base model chosen.", "Pick a base model from the list.")
+            raise InvalidInputError(_("No base model chosen."), _("Pick a base model from the list."))
         check_choice("precision", self.precision, PRECISIONS)
         check_title(self.title)
         check_ranges(self, PARAM_RANGES)
@@ -107,7 +108,7 @@ class TrainingParams(JsonRecord):
         values = known_fields(cls, data)
         missing = [name for name in ("task", "method", "base_model") if name not in values]
         if missing:
-            raise InvalidInputError(f"Training parameters lack {', '.join(missing)}.")
+            raise InvalidInputError(_("Training parameters lack {value}.").format(value=", ".join(missing)))
         return cls(**values)
 
     def save(self, run_dir: Path) -> Path:
