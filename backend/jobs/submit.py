@@ -19,7 +19,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.i18n import current_language
+from backend.i18n import _, current_language
 from backend.jobs import queue, quotas
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.run_records import PARAMS_FILE
@@ -105,15 +105,19 @@ def retry_job(kind: JobKind, job_id: str, owner: str, settings: Settings | None 
     settings = settings or get_settings()
     job = JobStore(settings=settings).require(job_id, owner)
     if job.kind != kind.name:
-        raise InvalidInputError(f"No {kind.noun} {job_id!r}.", "It may have been deleted.")
+        raise InvalidInputError(
+            _("No {noun} {job_id!r}.").format(noun=kind.noun, job_id=job_id), _("It may have been deleted.")
+        )
     if job.status not in RETRYABLE:
-        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
+        raise InvalidInputError(
+            _("The job is {status}; only a failed or cancelled job can be retried.").format(status=job.status)
+        )
     source = Path(job.run_dir).resolve()
     # The path comes from the database; read or copy nothing from outside the runs folder.
     if settings.runs_dir.resolve() not in source.parents:
-        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
+        raise InvalidInputError(_("The job's data is not in the runs folder."), _("Start a new job instead."))
     if not (source / kind.input_record).is_file():
-        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.")
+        raise InvalidInputError(_("The job's data is no longer there."), _("Start a new job instead."))
 
     def reuse_input(run_dir: Path) -> dict[str, Any]:
         for name in kind.input_paths:

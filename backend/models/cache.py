@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from backend.config import Settings, get_settings
 from backend.errors import InsufficientMemoryError
+from backend.i18n import _
 from backend.models.loader import LoadedModel, load_from_plan
 from backend.models.memory import free_accelerator_memory
 from backend.models.resolve.device import DeviceInfo, choose_device
@@ -95,9 +96,10 @@ class ModelCache:
         if drop_key is not None:
             self.evict(*drop_key)
         raise InsufficientMemoryError(
-            f"{model_ref} needs about {needed / 2**20:,.0f} MB, more than the model memory "
-            f"budget of {self.budget_bytes / 2**20:,.0f} MB.",
-            "Pick a smaller model or raise LSM_MODEL_MEMORY_MB (setting model_memory_mb).",
+            _(
+                "{model_ref} needs about {needed:,.0f} MB, more than the model memory budget of {budget_bytes:,.0f} MB."
+            ).format(model_ref=model_ref, needed=needed / 2**20, budget_bytes=self.budget_bytes / 2**20),
+            _("Pick a smaller model or raise LSM_MODEL_MEMORY_MB (setting model_memory_mb)."),
         )
 
     def _evict_until_free(self, needed: int, keep: tuple[str, str] | None = None) -> None:

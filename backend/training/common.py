@@ -25,6 +25,7 @@ import torch
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs import submit
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.progress import ProgressCallback, Reporter
@@ -93,8 +94,8 @@ def raise_if_errors(errors: list[str]) -> None:
     """Refuse the data with every problem in ``errors``, numbered; do nothing when there are none."""
     if errors:
         raise InvalidInputError(
-            "The data cannot be used yet: " + " ".join(f"({i}) {e}" for i, e in enumerate(errors, 1)),
-            "Fix the file and upload it again; nothing was queued.",
+            _("The data cannot be used yet: ") + " ".join(f"({i}) {e}" for i, e in enumerate(errors, 1)),
+            _("Fix the file and upload it again; nothing was queued."),
         )
 
 

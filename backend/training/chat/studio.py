@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs import submit
 from backend.jobs.store import SUCCEEDED, Job
 from backend.model_gate import check_job_model
@@ -47,9 +48,11 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
         parameters = plan.estimated_bytes // _FLOAT32_BYTES
         if params.method == FULL and parameters > FULL_MAX_PARAMS:
             raise InvalidInputError(
-                f"Full fine-tuning is offered for models up to {FULL_MAX_PARAMS / 1e6:,.0f}M parameters;"
-                f" this one has about {parameters / 1e6:,.0f}M.",
-                "Use LoRA: it trains a small share of the weights and needs far less memory.",
+                _(
+                    "Full fine-tuning is offered for models up to {FULL_MAX_PARAMS:,.0f}M parameters; this one "
+                    "has about {parameters:,.0f}M."
+                ).format(FULL_MAX_PARAMS=FULL_MAX_PARAMS / 1e6, parameters=parameters / 1e6),
+                _("Use LoRA: it trains a small share of the weights and needs far less memory."),
             )
 
     return check_job_model(
@@ -144,7 +147,7 @@ def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
         or job.status != SUCCEEDED
         or not (adapter_dir / "adapter_config.json").is_file()
     ):
-        raise InvalidInputError("This job has no adapter to download (full fine-tuning saves a whole model).")
+        raise InvalidInputError(_("This job has no adapter to download (full fine-tuning saves a whole model)."))
     return build_export_zip(run_dir, adapter_export_name(job), _adapter_files(adapter_dir), settings)
 
 

@@ -19,6 +19,7 @@ import torch
 from backend import chat_template
 from backend.config import Settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.progress import Reporter
 from backend.models.loader import load_causal_lm_for_training
 from backend.models.resolve import catalogue
@@ -153,8 +154,8 @@ def wrap_lora(model: Any, params: ChatTuneParams) -> Any:
             {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
         )
         raise InvalidInputError(
-            f"LoRA could not be attached: {str(error)[:200]}",
-            f"Use 'all-linear', or module names this model has: {', '.join(linear[:12])}.",
+            _("LoRA could not be attached: {error}").format(error=str(error)[:200]),
+            _("Use 'all-linear', or module names this model has: {value}.").format(value=", ".join(linear[:12])),
         ) from error
 
 
