@@ -66,6 +66,13 @@ class ModelCache:
     def get_planned(self, plan: LoadPlan) -> LoadedModel:
         """:meth:`get` for a reference the caller already resolved (``backend.models.acquire``):
         a miss loads ``plan`` as it is, so nothing is resolved twice."""
+        key = (plan.task, plan.ref)
+        with self._lock:
+            held = self._models.get(key)
+            # The ``auto`` engine's check decided since this model loaded: load it on the new path
+            # (a reply still running keeps its own reference to the old one).
+            if held is not None and getattr(held, "checked", plan.checked) != plan.checked:
+                del self._models[key]
         return self._get(plan.task, plan.ref, lambda: plan)
 
     def _get(self, task: str, model_ref: str, make_plan: Callable[[], LoadPlan]) -> LoadedModel:

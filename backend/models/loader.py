@@ -66,6 +66,7 @@ class LoadedModel:
     # How the ``auto`` setting's check chose its path ("ONNX Runtime, checked today: 5.8x faster, …"),
     # or "" for a model loaded as set.
     path_note: str = ""
+    checked: str = ""  # the checked path it loaded on (the plan's), "" when loaded as set
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -438,6 +439,7 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float, setti
         engine=plan.engine,
         decoder=_decoder(plan, model),
         path_note=engine_record.decision_note(decision),
+        checked=plan.checked,
     )
 
 
