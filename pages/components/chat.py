@@ -162,8 +162,9 @@ def continue_reply(conversation: DeltaGenerator, key: str, start_reply: StartRep
             reply.pop("pending", None)
             reply.update(content=written + result.text if result else reply["content"], result=result)
             st.rerun()
+    # Whatever came before a failure stays (``_draw_stream`` kept it): the reply is stopped again.
     reply.pop("pending", None)
-    reply.update(content=written, stopped=True)
+    reply["stopped"] = True
 
 
 def show_clear_button(key: str) -> None:
@@ -311,6 +312,6 @@ def continue_side_by_side(
     reply["pending"] = True
     _reply_side_by_side(conversation, key, reply, (tuned_turns, base_turns), (start_tuned, start_base), written)
     reply.pop("pending", None)
-    reply.update(content=written[0], base_reply=written[1], stopped=True)
+    reply["stopped"] = True
     with conversation.chat_message("assistant"):
         _show_pair(reply)
