@@ -122,14 +122,24 @@ def pick_parameters(task: str, method: str, base_model: str, key: str) -> Traini
     )
 
 
-def show_data_summary(prepared: PreparedDataset) -> None:
-    """What the checks found: sizes, class balance, warnings."""
+def show_data_summary(prepared: PreparedDataset, base_usable: bool = True) -> None:
+    """What the checks found: sizes, class balance, warnings. Under a refused base model the
+    summary is not a green "usable", which would read as "ready to train"."""
     summary = prepared.summary
-    st.success(
+    say = st.success if base_usable else st.warning
+    headline = (
         _(
             "Data looks usable: {classes} classes, {train_size} training and {validation_size} "
             "validation examples ({validation_source})."
-        ).format(
+        )
+        if base_usable
+        else _(
+            "The data is usable, but training cannot start until the base model above can be used: {classes} "
+            "classes, {train_size} training and {validation_size} validation examples ({validation_source})."
+        )
+    )
+    say(
+        headline.format(
             classes=len(prepared.classes),
             train_size=summary["train_size"],
             validation_size=summary["validation_size"],
@@ -240,11 +250,13 @@ def show_new_job_form(task: str, key: str) -> Job | None:
     if check:
         # The base model is checked too (no download, no weights read), so a model that can never
         # load is reported here rather than by the worker after queuing.
+        base_usable = False
         with user_errors():
             classifier_studio.check_base_model(params, current_owner())
             models.show_base_availability(params.base_model)
+            base_usable = True
         with user_errors(), st.spinner(_("Checking the data…")):
-            show_data_summary(training_data.check_data(data, params, key))
+            show_data_summary(training_data.check_data(data, params, key), base_usable)
     if start:
         with user_errors(), st.spinner(_("Checking the data and queuing the job…")):
             # What Check data made, unless the data or settings changed since: then it is checked again.
