@@ -81,6 +81,8 @@ def build_preference_card(
         "held_out": _("Held-out pairs"),
         "replies": _("Held-out prompts, greedy replies"),
         "limits": _("Limits"),
+        "parameter_header": "| {} | {} |".format(_("parameter"), _("value")),
+        "replies_header": "| {} | {} | {} | {} |".format(_("prompt"), _("chosen"), _("base"), _("tuned")),
     }
     return f"""---
 library_name: transformers
@@ -102,7 +104,7 @@ tags: [chat, dpo, {"lora, peft" if params.method == LORA else "full-fine-tuning"
 
 ## {sections["training"]}
 
-| parameter | value |
+{sections["parameter_header"]}
 |---|---|
 {param_rows}
 
@@ -118,7 +120,7 @@ tags: [chat, dpo, {"lora, peft" if params.method == LORA else "full-fine-tuning"
 
 ## {sections["replies"]}
 
-| prompt | chosen | base | tuned |
+{sections["replies_header"]}
 |---|---|---|---|
 {examples}
 
