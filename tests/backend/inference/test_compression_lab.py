@@ -17,6 +17,9 @@ from backend.jobs.store import JobStore
 from backend.models.resolve import catalogue
 from tests.support import tiny_models
 
+# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def lab_settings(local):

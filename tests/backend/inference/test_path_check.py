@@ -22,6 +22,9 @@ from tests.support import tiny_models
 
 SENTIMENT = catalogue.SENTIMENT
 
+# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def auto(settings, tmp_path_factory):

@@ -1,6 +1,7 @@
 """The compression lab page: a run is queued from the page, and a finished run is drawn as a chart,
 a table with its CSV, and a card and download per variant."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend import config, worker
@@ -10,6 +11,9 @@ from backend.models.resolve import catalogue
 from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
+
+# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
+pytestmark = pytest.mark.slow
 
 
 def _lab_page() -> AppTest:
