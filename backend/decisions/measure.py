@@ -11,6 +11,7 @@ model differ only by the machine and its load.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import platform
@@ -26,6 +27,7 @@ import numpy as np
 import psutil
 import torch
 
+from backend import uploads
 from backend.config import Settings, get_settings
 from backend.decisions.speed import MEASURED, SpeedRecord, save_measurement
 from backend.errors import InvalidInputError
@@ -108,7 +110,7 @@ def fixed_inputs(task: str, model_ref: str) -> list[Any]:
         spec = catalogue.find_spec(model_ref, task)
         return list(_TEXTS_ZH if spec and spec.language_pair[:1] == ("zh",) else _TEXTS_EN)
     if task == catalogue.IMAGE_CLASSIFICATION:
-        return [image_classification.read_sample(path.name) for path in image_classification.sample_images()]
+        return [image_classification.read_sample(path.stem) for path in image_classification.sample_images()]
     return list(_PROMPTS)
 
 
@@ -119,8 +121,6 @@ def _request_runner(task: str, loaded: LoadedModel) -> tuple[Callable[[Any], Non
     if task == catalogue.TRANSLATION:
         return (lambda text: translation.translate(loaded, [text], batch_size=1)), _("sentence")
     if task == catalogue.IMAGE_CLASSIFICATION:
-        from backend import uploads
-
         return (
             lambda data: image_classification.classify_images(
                 loaded, [uploads.open_image(data, "sample")], batch_size=1
@@ -268,7 +268,7 @@ def _check_submission(request: MeasureRequest, owner: str, settings: Settings) -
 def _write_input(request: MeasureRequest) -> Callable[[Path], dict[str, Any]]:
     def write(run_dir: Path) -> dict[str, Any]:
         count = len(fixed_inputs(request.task, request.model_ref))
-        (run_dir / INPUT_FILE).write_text(f'{{"inputs": {count}}}', encoding="utf-8")
+        (run_dir / INPUT_FILE).write_text(json.dumps({"inputs": count}), encoding="utf-8")
         return {"rows": count, "items": count, "skipped": 0}
 
     return write

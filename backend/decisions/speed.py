@@ -23,8 +23,10 @@ MEASUREMENTS_FOLDER = "measurements"
 RECORDED_DIR = PROJECT_ROOT / "benchmarks" / "results"
 RECORDED_GLOB = "recorded-*.json"
 
-# Peak memory bandwidth (GB/s) from the vendors' data sheets, for estimates on hardware not at
-# hand; first name fragment that matches wins (benchmarks/roofline.py reads the same table).
+# Peak memory bandwidth (GB/s) from the vendors' data sheets, for estimates on hardware not at hand;
+# first name fragment that matches wins. The same figures as the bandwidth column of
+# benchmarks/roofline.py's GPU_PEAKS (which adds FLOPs): backend/ cannot import benchmarks/, so
+# until roofline reads this table, a change to one must be made to both.
 DATA_SHEET_BANDWIDTH_GB_S: tuple[tuple[str, float], ...] = (
     ("H200", 4800),
     ("H100 NVL", 3900),

@@ -232,21 +232,35 @@ def show_calculator(
     return per_use_case, estimates
 
 
-def show_measure_action() -> None:
-    """Pick a task (its default model), queue a measurement, and follow the newest one live."""
+def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCase, ...], language: str) -> None:
+    """Pick a use case that runs here (top-ranked first), queue a measurement of each of its tasks'
+    models, and follow the newest one live."""
+    by_id = {use_case.id: use_case for use_case in use_cases}
+    order = [row.use_case_id for row in ranking.rows] if ranking else list(by_id)
+    runnable = {key: tasks for key in order if (tasks := scoring.model_tasks_of(by_id[key]))}
+    if not runnable:
+        st.info(_("None of these use cases has a demo model for all its tasks."), icon=":material/filter_alt_off:")
+        return
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     with left:
-        task = st.selectbox(_("Task to measure"), measure.MEASURED_TASKS, key=f"{KEY}.measure_task")
-    model_ref = models.default_model(task).hub_id
+        use_case_id = st.selectbox(
+            _("Use case to measure"), list(runnable), format_func=lambda key: by_id[key].title(language),
+            key=f"{KEY}.measure_use_case",
+        )  # fmt: skip
+    requests = [
+        measure.MeasureRequest(task, models.default_model(task).hub_id, use_case_id) for task in runnable[use_case_id]
+    ]
     with right:
         clicked = st.button(_("Measure this use case"), key=f"{KEY}.measure", icon=":material/speed:")
     st.caption(
-        _("Runs {model} on a fixed set of inputs in the background, one request at a time.").format(model=model_ref)
+        _("Runs {models} on a fixed set of inputs in the background, one request at a time.").format(
+            models=", ".join(f"{r.model_ref} ({r.task})" for r in requests)
+        )
     )
     if clicked:
         with user_errors():
-            job = measure.submit_measure_job(measure.MeasureRequest(task, model_ref), owner=current_owner())
-            st.session_state[f"{KEY}.measure_job"] = job.id
+            for request in requests:
+                measure.submit_measure_job(request, owner=current_owner())
             job_monitor.start_worker_if_needed()
     jobs: list = []
     with user_errors():

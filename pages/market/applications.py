@@ -92,7 +92,7 @@ if ranking is not None and ranking.rows:
 elif ranking is not None:
     ranking_tab.info(_("No use case matches these filters. Clear one to see more."), icon=":material/filter_alt_off:")
 with measure_tab:
-    prioritiser.show_measure_action()
+    prioritiser.show_measure_action(ranking, selected, current_language())
 
 st.subheader(_("Search the catalogue"))
 query, model_ref = use_cases_view.show_search_box()

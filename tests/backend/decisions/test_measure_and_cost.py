@@ -108,3 +108,11 @@ def test_a_use_case_costs_the_sum_of_its_tasks_run_in_turn():
     assert estimate.cost_per_1000 == pytest.approx(0.40 / (pace * 3600) * 1000)
     h100 = speed.estimate_on(dataclasses.replace(parts[0], memory_bandwidth_gb_s=20.0), "NVIDIA H100")
     assert speed.combined_record("x", [h100, parts[1]]).origin == speed.ESTIMATE  # one estimate makes it one
+
+
+def test_an_image_model_is_measured_on_the_shipped_sample_photos(local, tiny_model_paths):
+    request = measure.MeasureRequest(catalogue.IMAGE_CLASSIFICATION, tiny_model_paths[catalogue.IMAGE_CLASSIFICATION])
+    job = measure.submit_measure_job(request, owner="ann", settings=local)
+    assert worker.run_job(job.id, local) == SUCCEEDED, JobStore(settings=local).require(job.id).error
+    record = speed.newest_measurements(local)[catalogue.IMAGE_CLASSIFICATION]
+    assert record.items == len(measure.fixed_inputs(catalogue.IMAGE_CLASSIFICATION, request.model_ref)) > 0
