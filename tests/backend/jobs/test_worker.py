@@ -96,13 +96,15 @@ def test_the_queue_runs_what_the_worker_entry_point_hands_it(monkeypatch):
     assert seen == ["job-1"]
 
 
-def test_the_entry_point_registers_training_chat_tuning_and_batch():
+def test_the_entry_point_registers_every_kind():
     from backend import worker as entry
     from backend.inference.batch import BATCH
+    from backend.inference.compression_lab import LAB
+    from backend.inference.engine_check import ENGINE_CHECK
     from backend.training.chat.params import CHAT
     from backend.training.classifier.runner import TRAIN
 
-    assert set(entry.HANDLERS) == {TRAIN, CHAT, BATCH}
+    assert set(entry.HANDLERS) == {TRAIN, CHAT, BATCH, ENGINE_CHECK, LAB}
 
 
 def test_every_setting_survives_the_trip_through_the_environment(settings, tmp_path, monkeypatch):
