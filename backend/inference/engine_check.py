@@ -80,6 +80,8 @@ def wants_check(task: str, model_ref: str, settings: Settings) -> Path | None:
 def request_check(loaded: LoadedModel, owner: str, settings: Settings | None = None) -> Job | None:
     """Queue the check of ``loaded``'s paths once (see ``wants_check``); None when none is needed.
     A refused submission (a quota, the queue down) is logged, never raised: answers go on in torch."""
+    if loaded.checked:  # it already runs on a checked path: nothing to plan on this request
+        return None
     settings = settings or get_settings()
     try:
         folder = wants_check(loaded.task, loaded.model_ref, settings)
