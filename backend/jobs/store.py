@@ -31,6 +31,7 @@ import psutil
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.databases import SCHEMA, PostgresDatabase, SQLiteDatabase, is_postgres_url, migrate
 from backend.jobs.run_records import JOB_RECORD, read_run_folders
 
@@ -329,7 +330,7 @@ class JobStore:
         """The job, or an error a user can read."""
         job = self.get(job_id, owner)
         if job is None:
-            raise InvalidInputError(f"No job {job_id!r}.", "It may have been deleted.")
+            raise InvalidInputError(_("No job {job_id!r}.").format(job_id=job_id), _("It may have been deleted."))
         return job
 
     def list_jobs(

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import DiskFullError, ShowcaseError, is_disk_full
-from backend.i18n import use_language
+from backend.i18n import _, use_language
 from backend.jobs import queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, Job, JobStore
@@ -136,9 +136,9 @@ def ensure_worker_running(
             raise
         failed = fail_queued_jobs_for_full_disk(settings)
         raise DiskFullError(
-            "The disk is full, so no background worker could start"
-            + (f"; {len(failed)} waiting job(s) were marked failed." if failed else "."),
-            "Free space in the state folder, then submit the job again.",
+            _("The disk is full, so no background worker could start")
+            + (_("; {failed} waiting job(s) were marked failed.").format(failed=len(failed)) if failed else "."),
+            _("Free space in the state folder, then submit the job again."),
             "The state folder is LSM_STATE_DIR.",
         ) from error
     # The worker must see every setting of this process, whatever the environment says.
