@@ -21,6 +21,7 @@ from typing import Any
 from backend import optional
 from backend.config import Settings
 from backend.errors import ShowcaseError
+from backend.i18n import _
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -178,8 +179,8 @@ class PostgresDatabase:
         except psycopg.OperationalError as error:
             # Neither the URL (it may hold a password) nor the server's words (they name the host) are shown.
             raise ShowcaseError(
-                "The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached.",
-                "Check that the database server is running and that LSM_JOB_STORE names it, then try again.",
+                _("The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached."),
+                _("Check that the database server is running and that LSM_JOB_STORE names it, then try again."),
             ) from error
         with connection:  # commits on success, rolls back on an error, and closes
             yield _PostgresConnection(connection)

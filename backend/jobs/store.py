@@ -28,6 +28,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs import recovery
 from backend.jobs.databases import (
     SCHEMA,
@@ -286,7 +287,7 @@ class JobStore:
         """The job, or an error a user can read."""
         job = self.get(job_id, owner)
         if job is None:
-            raise InvalidInputError(f"No job {job_id!r}.", "It may have been deleted.")
+            raise InvalidInputError(_("No job {job_id!r}.").format(job_id=job_id), _("It may have been deleted."))
         return job
 
     def list_jobs(

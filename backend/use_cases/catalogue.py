@@ -258,7 +258,11 @@ def parse_catalogue(text: str) -> Catalogue:
     if header != COLUMNS:
         raise CatalogueError(
             _("The use-case catalogue has the wrong columns."),
-            [f"Expected {', '.join(COLUMNS)}; found {', '.join(header) or 'none'}."],
+            [
+                _("Expected {expected}; found {found}.").format(
+                    expected=", ".join(COLUMNS), found=", ".join(header) or _("none")
+                )
+            ],
         )
     use_cases: list[UseCase] = []
     problems: list[str] = []
