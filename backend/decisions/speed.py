@@ -23,27 +23,26 @@ MEASUREMENTS_FOLDER = "measurements"
 RECORDED_DIR = PROJECT_ROOT / "benchmarks" / "results"
 RECORDED_GLOB = "recorded-*.json"
 
-# Peak memory bandwidth (GB/s) from the vendors' data sheets, for estimates on hardware not at hand;
-# first name fragment that matches wins. The same figures as the bandwidth column of
-# benchmarks/roofline.py's GPU_PEAKS (which adds FLOPs): backend/ cannot import benchmarks/, so
-# until roofline reads this table, a change to one must be made to both.
-DATA_SHEET_BANDWIDTH_GB_S: tuple[tuple[str, float], ...] = (
-    ("H200", 4800),
-    ("H100 NVL", 3900),
-    ("H100 PCIe", 2000),
-    ("H100", 3350),
-    ("GH200", 4000),
-    ("A100-SXM4-80GB", 2039),
-    ("A100 80GB", 2039),
-    ("A100", 1555),
-    ("L40S", 864),
-    ("L40", 864),
-    ("L4", 300),
-    ("A10G", 600),
-    ("A10", 600),
-    ("RTX 4090", 1008),
-    ("V100", 900),
-    ("T4", 320),
+# Accelerators' data-sheet peaks, for estimates on hardware not at hand and the benchmark's roofline
+# (benchmarks/roofline.py reads this table): (name fragment, memory bandwidth GB/s, dense
+# half-precision TFLOPS); the first fragment that matches wins.
+GPU_DATA_SHEETS: tuple[tuple[str, float, float], ...] = (
+    ("H200", 4800, 989),
+    ("H100 NVL", 3900, 835),
+    ("H100 PCIe", 2000, 756),
+    ("H100", 3350, 989),
+    ("GH200", 4000, 989),
+    ("A100-SXM4-80GB", 2039, 312),
+    ("A100 80GB", 2039, 312),
+    ("A100", 1555, 312),
+    ("L40S", 864, 362),
+    ("L40", 864, 181),
+    ("L4", 300, 121),
+    ("A10G", 600, 125),
+    ("A10", 600, 125),
+    ("RTX 4090", 1008, 165),
+    ("V100", 900, 125),
+    ("T4", 320, 65),
 )
 
 
@@ -157,7 +156,7 @@ def speed_by_task(settings: Settings | None = None, recorded_folder: Path | None
 
 def data_sheet_bandwidth(hardware: str) -> float | None:
     """The data-sheet memory bandwidth (GB/s) of a named accelerator, or None when unknown."""
-    for fragment, bandwidth in DATA_SHEET_BANDWIDTH_GB_S:
+    for fragment, bandwidth, _tflops in GPU_DATA_SHEETS:
         if fragment.lower() in hardware.lower():
             return bandwidth
     return None
