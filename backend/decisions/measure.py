@@ -10,7 +10,6 @@ model differ only by the machine and its load.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import math
 import os
@@ -18,7 +17,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -88,37 +87,15 @@ _SAMPLE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
-class MeasureRequest:
+class MeasureRequest(ModelRequest):
     """Which task's model to measure (the job's stored parameters)."""
 
-    task: str
-    model_ref: str
     use_case_id: str = ""
 
     @property
     def title(self) -> str:
         """The job's title: what is measured."""
         return f"{self.task}: {self.model_ref}"
-
-    @property
-    def base_model(self) -> str:
-        """The model measured."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A measurement has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> MeasureRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 def fixed_inputs(task: str, model_ref: str) -> list[Any]:
@@ -319,12 +296,6 @@ MEASURE_HANDLER = JobHandler(
     cleanup=lambda job: None,
 )
 
-MEASURE_KIND = JobKind(
-    name=MEASURE,
-    noun=N_("measurement"),
-    handler=MEASURE_HANDLER,
-    check=_check_submission,
-    load_params=MeasureRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
+MEASURE_KIND = model_request_kind(
+    MEASURE, N_("measurement"), MEASURE_HANDLER, MeasureRequest, _check_submission, (INPUT_FILE,)
 )

@@ -11,10 +11,9 @@ run folder as a table and a formula-escaped CSV until the job is deleted.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -26,7 +25,7 @@ from backend.errors import InputTooLargeError, InvalidInputError
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -44,11 +43,9 @@ RESULT_CSV = "result.csv"
 
 
 @dataclass(frozen=True)
-class BatchRequest:
+class BatchRequest(ModelRequest):
     """What to run over which column: the demo's task, model and options."""
 
-    task: str
-    model_ref: str
     column: str = ""  # the text column (tables)
     file_name: str = ""
     target_language: str = ""  # translation
@@ -63,26 +60,6 @@ class BatchRequest:
     def title(self) -> str:
         """The job's title: the uploaded file's name."""
         return self.file_name
-
-    @property
-    def base_model(self) -> str:
-        """The model the batch runs."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A batch has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> BatchRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
     @property
     def generation_options(self) -> text_generation.GenerationOptions:
@@ -329,14 +306,8 @@ def _check_submission(request: BatchRequest, owner: str, settings: Settings) -> 
     check_job_model(request.task, request.model_ref, owner, settings)
 
 
-BATCH_KIND = JobKind(
-    name=BATCH,
-    noun="batch run",
-    handler=BATCH_HANDLER,
-    check=_check_submission,
-    load_params=BatchRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE, IMAGES_FOLDER),
+BATCH_KIND = model_request_kind(
+    BATCH, "batch run", BATCH_HANDLER, BatchRequest, _check_submission, (INPUT_FILE, IMAGES_FOLDER)
 )
 
 

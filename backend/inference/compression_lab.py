@@ -12,12 +12,11 @@ from the model's weights and are named by the setting that makes them.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import path_check
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -62,36 +61,13 @@ _SETTING_OF = {
 
 
 @dataclass(frozen=True)
-class LabRequest:
+class LabRequest(ModelRequest):
     """Which model to measure for which task."""
-
-    task: str
-    model_ref: str
 
     @property
     def title(self) -> str:
         """The job's title."""
         return _("Compression lab: {model}").format(model=display_name(self.model_ref))
-
-    @property
-    def base_model(self) -> str:
-        """The model measured."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A lab run has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> LabRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 def _check(request: LabRequest, owner: str, settings: Settings) -> None:
@@ -272,12 +248,4 @@ LAB_HANDLER = JobHandler(
     cleanup=_remove_results,
 )
 
-LAB_KIND = JobKind(
-    name=LAB,
-    noun="compression lab run",
-    handler=LAB_HANDLER,
-    check=_check,
-    load_params=LabRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
-)
+LAB_KIND = model_request_kind(LAB, "compression lab run", LAB_HANDLER, LabRequest, _check, (INPUT_FILE,))
