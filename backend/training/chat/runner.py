@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 
@@ -35,19 +35,30 @@ from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
 from backend.training.chat.trainer import tune_chat_model
-from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
+from backend.training.common import MODEL_FOLDER, Run, RunOptions, run_stored_job, start_run, training_handler
 
 ADAPTER_FOLDER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+ReportT = TypeVar("ReportT", bound="TuningReport")
+
+
+class TuningReport(Protocol):
+    """A chat or preference tuning report (``ChatReport``, ``PreferenceReport``)."""
+
+    def headline(self) -> dict[str, Any]: ...
+
+    def save(self, run_dir: Path) -> Path: ...
+
+
 @dataclass
-class ChatTuningResult:
-    """Where the tuned model and adapter went, and the report."""
+class ChatTuningResult(Generic[ReportT]):
+    """Where the tuned model and adapter went, and the report (chat and preference tuning alike)."""
 
     model_dir: str
     adapter_dir: str
-    report: ChatReport
+    report: ReportT
     seconds: float
     device: str
 
@@ -91,7 +102,7 @@ def run_chat_tuning(
     dataset: ChatDataset,
     run_dir: Path,
     options: RunOptions | None = None,
-) -> ChatTuningResult:
+) -> ChatTuningResult[ChatReport]:
     """Tune, measure and save a chat model; no queue involved.
 
     Args:
@@ -121,21 +132,64 @@ def run_chat_tuning(
         side_by_side=[row.__dict__ for row in tuned.side_by_side],
         system_prompt=trained_system_prompt(dataset.train),
     )
+    return save_chat_run(
+        run,
+        run_dir,
+        params,
+        tuned,
+        report,
+        params.title or f"Chat model {run_dir.name}",
+        lambda created, base_name: build_chat_card(params, dataset, report, created, run.device.name, base_name),
+        system_prompt=report.system_prompt,
+    )
+
+
+def save_chat_run(
+    run: Run,
+    run_dir: Path,
+    params: Any,
+    tuned: Any,
+    report: ReportT,
+    title: str,
+    build_card: Callable[[str, str], str],
+    system_prompt: str | None = None,
+) -> ChatTuningResult[ReportT]:
+    """Save a tuned chat model (``tuned.model``, ``tuned.tokenizer``) with its ``report``, and its
+    card (``build_card(created, base_name)``) and manifest as the demo's model ``title``: the end of
+    every chat or preference tuning run."""
     base_name = base_model_name(params.base_model, run.settings)
     model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
     report.save(run_dir)
     run.finish(
         model_dir,
         catalogue.TEXT_GENERATION,
-        params.title or f"Chat model {run_dir.name}",
+        title,
         report.headline(),
-        lambda created: build_chat_card(params, dataset, report, created, run.device.name, base_name),
+        lambda created: build_card(created, base_name),
         card_folders=(adapter_dir,),
-        system_prompt=report.system_prompt,
+        system_prompt=system_prompt,
     )
     return ChatTuningResult(
         str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name
     )
+
+
+def chat_job_outputs(
+    run_dir: Path, base_model: str, result: ChatTuningResult, report_file: str, throughput: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A chat or preference job's metrics (the report's headline, ``throughput``, the seconds) and
+    artefacts: the model for the demo (``model_dir``, ``model_task``) and the base it was tuned from
+    (for "compare with base")."""
+    metrics = {**result.report.headline(), **throughput, "seconds": result.seconds}
+    artefacts = {
+        "model_dir": result.model_dir,
+        "model_task": catalogue.TEXT_GENERATION,
+        "adapter_dir": result.adapter_dir,
+        "base_model": base_model,
+        "report": str(run_dir / report_file),
+        "device": result.device,
+    }
+    return metrics, artefacts
 
 
 def run_job(
@@ -146,20 +200,9 @@ def run_job(
     run_dir, params, result = run_stored_job(
         job, events, should_stop, settings, ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning
     )
-    metrics = {
-        **result.report.headline(),
-        "tokens_per_second": result.report.tokens_per_second,
-        "seconds": result.seconds,
-    }
-    artefacts = {
-        "model_dir": result.model_dir,
-        "model_task": catalogue.TEXT_GENERATION,
-        "adapter_dir": result.adapter_dir,
-        "base_model": params.base_model,
-        "report": str(run_dir / CHAT_REPORT_FILE),
-        "device": result.device,
-    }
-    return metrics, artefacts
+    return chat_job_outputs(
+        run_dir, params.base_model, result, CHAT_REPORT_FILE, {"tokens_per_second": result.report.tokens_per_second}
+    )
 
 
 CHAT_HANDLER = training_handler(

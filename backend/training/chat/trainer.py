@@ -108,6 +108,31 @@ def mixed_precision(precision: str, device: DeviceInfo) -> dict[str, bool]:
     return {"fp16": False, "bf16": precision == "bf16" and device.kind == "cpu"}
 
 
+def chat_trainer_arguments(
+    params: Any, run_dir: Path, device: DeviceInfo, batch_size: int, train_items: int, eval_points: int
+) -> tuple[dict[str, Any], int]:
+    """The Trainer arguments chat and preference tuning set alike, and the optimiser steps per
+    epoch: ``shared_trainer_arguments`` with the effective batch reached by accumulation, a linear
+    schedule that evaluates ``eval_points`` times and logs ``_LOG_POINTS`` times over the run, and
+    no checkpoints saved."""
+    accumulation = max(1, params.batch_size // batch_size)
+    steps_per_epoch = max(1, math.ceil(train_items / (batch_size * accumulation)))
+    total_steps = steps_per_epoch * params.epochs
+    arguments = {
+        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
+        "lr_scheduler_type": "linear",
+        "eval_strategy": "steps",
+        "eval_steps": max(1, total_steps // eval_points),
+        "save_strategy": "no",
+        "logging_strategy": "steps",
+        "logging_steps": max(1, total_steps // _LOG_POINTS),
+        # Logits of every validation token would be kept otherwise (vocabulary x tokens floats).
+        "prediction_loss_only": True,
+        **mixed_precision(params.precision, device),
+    }
+    return arguments, steps_per_epoch
+
+
 def _prompt_of(conversation: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
     """The conversation up to its last reply, and that reply."""
     last = max(i for i, m in enumerate(conversation) if m["role"] == "assistant")
@@ -176,21 +201,8 @@ def _train(
     """One Trainer run; returns (validation loss before, after, tokens/s)."""
     from transformers import TrainingArguments
 
-    accumulation = max(1, params.batch_size // batch_size)
-    steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
-    total_steps = steps_per_epoch * params.epochs
-    arguments = TrainingArguments(
-        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
-        lr_scheduler_type="linear",
-        eval_strategy="steps",
-        eval_steps=max(1, total_steps // _EVAL_POINTS),
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=max(1, total_steps // _LOG_POINTS),
-        # Logits of every validation token would be kept otherwise (vocabulary x tokens floats).
-        prediction_loss_only=True,
-        **mixed_precision(params.precision, device),
-    )
+    shared, steps_per_epoch = chat_trainer_arguments(params, run_dir, device, batch_size, len(train), _EVAL_POINTS)
+    arguments = TrainingArguments(**shared)
     tokens_per_step = train.tokens / max(1, steps_per_epoch)
     trainer = quiet_trainer(
         model, arguments, train, validation, collate, [reporter_callback(reporter, tokens_per_step)]

@@ -15,7 +15,6 @@ Run folder layout::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ from backend.config import Settings
 from backend.i18n import N_, _
 from backend.jobs.progress import ProgressCallback
 from backend.jobs.store import Job
-from backend.models.resolve import catalogue
-from backend.training.chat.runner import ADAPTER_FOLDER, base_model_name, save_tuned_chat_model
+from backend.training.chat.runner import ADAPTER_FOLDER, ChatTuningResult, chat_job_outputs, save_chat_run
 from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
 from backend.training.preference.card import build_preference_card
 from backend.training.preference.data import PreferenceDataset
@@ -33,23 +31,12 @@ from backend.training.preference.report import PREFERENCE_REPORT_FILE, Preferenc
 from backend.training.preference.trainer import tune_preference_model
 
 
-@dataclass
-class PreferenceTuningResult:
-    """Where the tuned model and adapter went, and the report."""
-
-    model_dir: str
-    adapter_dir: str
-    report: PreferenceReport
-    seconds: float
-    device: str
-
-
 def run_preference_tuning(
     params: PreferenceParams,
     dataset: PreferenceDataset,
     run_dir: Path,
     options: RunOptions | None = None,
-) -> PreferenceTuningResult:
+) -> ChatTuningResult[PreferenceReport]:
     """Tune, measure and save a chat model on preference pairs; no queue involved.
 
     Args:
@@ -87,19 +74,14 @@ def run_preference_tuning(
             accuracy=report.reward_accuracy,
         )
     )  # fmt: skip
-    base_name = base_model_name(params.base_model, run.settings)
-    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
-    report.save(run_dir)
-    run.finish(
-        model_dir,
-        catalogue.TEXT_GENERATION,
+    return save_chat_run(
+        run,
+        run_dir,
+        params,
+        tuned,
+        report,
         params.title or _("Preference-tuned model {run}").format(run=run_dir.name),
-        report.headline(),
-        lambda created: build_preference_card(params, dataset, report, created, run.device.name, base_name),
-        card_folders=(adapter_dir,),
-    )
-    return PreferenceTuningResult(
-        str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name
+        lambda created, base_name: build_preference_card(params, dataset, report, created, run.device.name, base_name),
     )
 
 
@@ -111,20 +93,9 @@ def run_job(
     run_dir, params, result = run_stored_job(
         job, events, should_stop, settings, PreferenceParams.from_dict, PreferenceDataset.load, run_preference_tuning
     )
-    metrics = {
-        **result.report.headline(),
-        "pairs_per_second": result.report.pairs_per_second,
-        "seconds": result.seconds,
-    }
-    artefacts = {
-        "model_dir": result.model_dir,
-        "model_task": catalogue.TEXT_GENERATION,
-        "adapter_dir": result.adapter_dir,
-        "base_model": params.base_model,
-        "report": str(run_dir / PREFERENCE_REPORT_FILE),
-        "device": result.device,
-    }
-    return metrics, artefacts
+    return chat_job_outputs(
+        run_dir, params.base_model, result, PREFERENCE_REPORT_FILE, {"pairs_per_second": result.report.pairs_per_second}
+    )
 
 
 PREFERENCE_HANDLER = training_handler(

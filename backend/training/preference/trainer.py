@@ -10,7 +10,6 @@ prompts. DPO's reference log-probabilities are computed once before training (tr
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,19 +27,17 @@ from backend.models.resolve.plan import plan_load
 from backend.server_paths import shown_path
 from backend.training.chat.data import require_chat_template
 from backend.training.chat.params import LORA
-from backend.training.chat.trainer import SideBySide, greedy_replies, mixed_precision, wrap_lora
+from backend.training.chat.trainer import SideBySide, chat_trainer_arguments, greedy_replies, wrap_lora
 from backend.training.hf_training import (
     checkpoints_removed,
     quiet_trainer,
     reporter_callback,
-    shared_trainer_arguments,
     with_batch_backoff,
 )
 from backend.training.preference.data import PreferenceDataset, RenderedPair, pair_token_ids, render_pairs
 from backend.training.preference.params import PreferenceParams
 
 # Points on the curves: enough to see a trend, few enough for the job store.
-_LOG_POINTS = 30
 _EVAL_POINTS = 4
 # trl's log keys -> the curves the live view draws (beside the loss curves every trainer logs).
 PREFERENCE_CURVES = {
@@ -122,25 +119,14 @@ def _train(
     from trl import DPOConfig, DPOTrainer
 
     disable_progress_bars()  # the worker's log is the job's log; trl's dataset maps would fill it
-    accumulation = max(1, params.batch_size // batch_size)
-    steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
-    total_steps = steps_per_epoch * params.epochs
+    shared, _steps_per_epoch = chat_trainer_arguments(params, run_dir, device, batch_size, len(train), _EVAL_POINTS)
     arguments = DPOConfig(
-        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
-        lr_scheduler_type="linear",
-        eval_strategy="steps",
-        eval_steps=max(1, total_steps // _EVAL_POINTS),
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=max(1, total_steps // _LOG_POINTS),
+        **shared,
         beta=params.beta,
         max_length=params.max_length,
         truncation_mode="keep_start",
         # The reference is the model as it is now: measured once, so no frozen copy is kept.
         precompute_ref_log_probs=True,
-        # Logits of every held-out token would be kept otherwise (vocabulary x tokens floats).
-        prediction_loss_only=True,
-        **mixed_precision(params.precision, device),
     )
     trainer = quiet_trainer(
         model,
