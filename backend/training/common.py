@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -86,6 +86,29 @@ def read_json_report(path: Path, from_dict: Callable[[dict[str, Any]], _Report])
         return from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
+
+
+class SavedReport:
+    """Mixin for the report dataclass a tuning run saves as JSON in its run folder (chat and
+    preference tuning): its ``to_dict``, ``from_dict`` and ``save`` as ``report_file``."""
+
+    report_file: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of ``to_dict`` (unknown keys ignored)."""
+        known = {item.name for item in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, folder: Path) -> Path:
+        """Write the report as ``report_file`` into ``folder``."""
+        path = folder / self.report_file
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
 
 
 def raise_if_errors(errors: list[str]) -> None:
