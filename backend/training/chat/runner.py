@@ -25,8 +25,10 @@ from typing import Any, Generic, Protocol, TypeVar
 import torch
 
 from backend.config import Settings
+from backend.i18n import N_
 from backend.jobs.progress import ProgressCallback
 from backend.jobs.store import Job
+from backend.jobs.worker import JobHandler
 from backend.model_registry import display_name
 from backend.models.resolve import catalogue
 from backend.server_paths import shown_path
@@ -174,41 +176,45 @@ def save_chat_run(
     )
 
 
-def chat_job_outputs(
-    run_dir: Path, base_model: str, result: ChatTuningResult, report_file: str, throughput: dict[str, float]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A chat or preference job's metrics (the report's headline, ``throughput``, the seconds) and
-    artefacts: the model for the demo (``model_dir``, ``model_task``) and the base it was tuned from
-    (for "compare with base")."""
-    metrics = {**result.report.headline(), **throughput, "seconds": result.seconds}
-    artefacts = {
-        "model_dir": result.model_dir,
-        "model_task": catalogue.TEXT_GENERATION,
-        "adapter_dir": result.adapter_dir,
-        "base_model": base_model,
-        "report": str(run_dir / report_file),
-        "device": result.device,
-    }
-    return metrics, artefacts
+def chat_tuning_handler(
+    load_params: Callable[[dict[str, Any]], Any],
+    load_dataset: Callable[[Path], Any],
+    tune: Callable[[Any, Any, Path, RunOptions], ChatTuningResult],
+    report_file: str,
+    speed: str,
+    doing: str,
+) -> JobHandler:
+    """How the worker runs a kind that tunes a chat model (chat and preference tuning): ``tune``
+    the claimed job's stored parameters and data. Its metrics are the report's headline, its
+    ``speed`` figure and the seconds; its artefacts the model for the demo (``model_dir``,
+    ``model_task``) and the base it was tuned from (for "compare with base")."""
 
+    def run_job(
+        job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        run_dir, params, result = run_stored_job(job, events, should_stop, settings, load_params, load_dataset, tune)
+        metrics = {**result.report.headline(), speed: getattr(result.report, speed), "seconds": result.seconds}
+        artefacts = {
+            "model_dir": result.model_dir,
+            "model_task": catalogue.TEXT_GENERATION,
+            "adapter_dir": result.adapter_dir,
+            "base_model": params.base_model,
+            "report": str(run_dir / report_file),
+            "device": result.device,
+        }
+        return metrics, artefacts
 
-def run_job(
-    job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tune a claimed chat job from its run folder; its artefacts record the model for the demo
-    (``model_dir``, ``model_task``) and the base it was tuned from (for "compare with base")."""
-    run_dir, params, result = run_stored_job(
-        job, events, should_stop, settings, ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning
+    return training_handler(
+        run_job,
+        doing,
+        N_("Tuning"),
+        N_(
+            "Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model"
+        ),
+        (MODEL_FOLDER, ADAPTER_FOLDER),
     )
-    return chat_job_outputs(
-        run_dir, params.base_model, result, CHAT_REPORT_FILE, {"tokens_per_second": result.report.tokens_per_second}
-    )
 
 
-CHAT_HANDLER = training_handler(
-    run_job,
-    "Chat tuning",
-    "Tuning",
-    "Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model",
-    (MODEL_FOLDER, ADAPTER_FOLDER),
+CHAT_HANDLER = chat_tuning_handler(
+    ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning, CHAT_REPORT_FILE, "tokens_per_second", "Chat tuning"
 )
