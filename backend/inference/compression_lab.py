@@ -175,25 +175,19 @@ def run_lab_job(
     request = LabRequest.from_params(job.params)
     run_dir = Path(job.run_dir)
     folder = plan_load(request.task, request.model_ref, settings).folder
-    paths = [
-        engine_record.TORCH_FLOAT32,
-        *[p for p in path_check.applicable_paths(request.task) if p.name != "torch-float32"],
-    ]
-    outcomes, reference = [], None
-    for done, path in enumerate(paths):
+
+    def before_each(done: int, total: int, path: engine_record.CandidatePath) -> None:
         reporter.log(_("Measuring {variant}").format(variant=_(path.label)))
-        reporter.progress(done, len(paths), 0.0, force=True)
-        outcome = path_check.run_isolated(request.task, request.model_ref, path, settings, reference,
-                                          should_stop=reporter.should_stop)  # fmt: skip
-        if reference is None:
-            if outcome.measured is None:
-                raise InvalidInputError(
-                    _("The model did not run in torch float32: {reason}").format(reason=outcome.failure)
-                )
-            reference = outcome.measured
-        outcomes.append(outcome)
-    assert reference is not None
-    reference_seconds = statistics.median(reference["seconds"])
+        reporter.progress(done, total, 0.0, force=True)
+
+    outcomes, reference, reference_seconds = path_check.measure_against_float32(
+        request.task,
+        request.model_ref,
+        path_check.applicable_paths(request.task),
+        settings,
+        before_each,
+        should_stop=reporter.should_stop,
+    )
     rows = [_row(request.task, outcome, reference, reference_seconds) for outcome in outcomes]
     rows += [{"variant": name, "label": name, "passed": False, "agreement": _(reason)}
              for name, reason in NOT_MEASURED.get(request.task, ())]  # fmt: skip
@@ -209,7 +203,7 @@ def run_lab_job(
     result = {"task": request.task, "model": request.model_ref, "machine": machine, "rows": rows}
     (run_dir / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
     (run_dir / RESULT_CSV).write_bytes(uploads.to_safe_csv(pd.DataFrame(rows)))
-    reporter.progress(len(paths), len(paths), 0.0, force=True)
+    reporter.progress(len(outcomes), len(outcomes), 0.0, force=True)
     return {"variants": len(rows), "passed": sum(bool(row["passed"]) for row in rows)}, {
         "result": str(run_dir / RESULT_FILE)
     }
