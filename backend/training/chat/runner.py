@@ -136,7 +136,6 @@ def run_chat_tuning(
     )
     return save_chat_run(
         run,
-        run_dir,
         params,
         tuned,
         report,
@@ -148,7 +147,6 @@ def run_chat_tuning(
 
 def save_chat_run(
     run: Run,
-    run_dir: Path,
     params: Any,
     tuned: Any,
     report: ReportT,
@@ -157,11 +155,11 @@ def save_chat_run(
     system_prompt: str | None = None,
 ) -> ChatTuningResult[ReportT]:
     """Save a tuned chat model (``tuned.model``, ``tuned.tokenizer``) with its ``report``, and its
-    card (``build_card(created, base_name)``) and manifest as the demo's model ``title``: the end of
-    every chat or preference tuning run."""
+    card (``build_card(created, base_name)``) and manifest as the demo's model ``title``, into the
+    run folder: the end of every chat or preference tuning run."""
     base_name = base_model_name(params.base_model, run.settings)
-    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
-    report.save(run_dir)
+    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run.run_dir, base_name)
+    report.save(run.run_dir)
     run.finish(
         model_dir,
         catalogue.TEXT_GENERATION,

@@ -62,7 +62,6 @@ def run_preference_tuning(
     )  # fmt: skip
     return save_chat_run(
         run,
-        run_dir,
         params,
         tuned,
         report,
