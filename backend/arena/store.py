@@ -19,15 +19,7 @@ from typing import Any
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
-from backend.jobs.databases import (
-    PostgresDatabase,
-    SQLiteDatabase,
-    database_location,
-    decode_json_columns,
-    encode_json_columns,
-    insert_statement,
-    open_database,
-)
+from backend.jobs import databases
 from backend.records import JsonRecord
 
 # A vote copies these columns from its pair (``vote``), so both tables declare them once, here.
@@ -156,8 +148,8 @@ class ArenaStore:
     """
 
     def __init__(self, location: Path | str | None = None, settings: Settings | None = None) -> None:
-        self._database: SQLiteDatabase | PostgresDatabase = open_database(
-            location or database_location(settings or get_settings())
+        self._database: databases.SQLiteDatabase | databases.PostgresDatabase = databases.open_database(
+            location or databases.database_location(settings or get_settings())
         )
         self._database.create_tables(SCHEMA)
 
@@ -202,7 +194,7 @@ class ArenaStore:
         if row is None:
             return None
         # Only the fields the page may see: the row's models stay out of the pair.
-        data = decode_json_columns(row, _JSON_COLUMNS)
+        data = databases.decode_json_columns(row, _JSON_COLUMNS)
         return BlindPair(**{name: data[name] for name in _BLIND_FIELDS})
 
     def models_to_answer(self, pair_id: str, owner: str) -> tuple[str, str]:
@@ -331,9 +323,9 @@ class ArenaStore:
             settings=dict(settings or {}),
             time=time.time(),
         )
-        row = encode_json_columns(feedback.to_dict(), _JSON_COLUMNS)
+        row = databases.encode_json_columns(feedback.to_dict(), _JSON_COLUMNS)
         with self._database.connect() as connection:
-            connection.execute(insert_statement("demo_feedback", row), list(row.values()))
+            connection.execute(databases.insert_statement("demo_feedback", row), list(row.values()))
         return feedback
 
     def feedback(self, owner: str, task: str | None = None) -> list[Feedback]:
@@ -349,8 +341,8 @@ class ArenaStore:
             values.append(task)
         with self._database.connect() as connection:
             rows = connection.execute(sql + " ORDER BY time, id", values).fetchall()
-        return [decode_json_columns(row, _JSON_COLUMNS) for row in rows]
+        return [databases.decode_json_columns(row, _JSON_COLUMNS) for row in rows]
 
 
 def _to_vote(row: Any) -> Vote:
-    return Vote(**decode_json_columns(row, _JSON_COLUMNS))
+    return Vote(**databases.decode_json_columns(row, _JSON_COLUMNS))
