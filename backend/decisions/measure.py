@@ -34,7 +34,7 @@ from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind, ModelRunRequest
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -89,11 +89,9 @@ _SAMPLE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
-class MeasureRequest(ModelRunRequest):
+class MeasureRequest(ModelRequest):
     """Which task's model to measure (the job's stored parameters)."""
 
-    task: str
-    model_ref: str
     use_case_id: str = ""
 
     @property
@@ -298,12 +296,6 @@ MEASURE_HANDLER = JobHandler(
     cleanup=lambda job: None,
 )
 
-MEASURE_KIND = JobKind(
-    name=MEASURE,
-    noun=N_("measurement"),
-    handler=MEASURE_HANDLER,
-    check=_check_submission,
-    load_params=MeasureRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
+MEASURE_KIND = model_request_kind(
+    MEASURE, N_("measurement"), MEASURE_HANDLER, MeasureRequest, _check_submission, (INPUT_FILE,)
 )

@@ -26,7 +26,7 @@ from backend.i18n import _
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind, ModelRunRequest
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -44,11 +44,9 @@ RESULT_CSV = "result.csv"
 
 
 @dataclass(frozen=True)
-class BatchRequest(ModelRunRequest):
+class BatchRequest(ModelRequest):
     """What to run over which column: the demo's task, model and options."""
 
-    task: str
-    model_ref: str
     column: str = ""  # the text column (tables)
     file_name: str = ""
     target_language: str = ""  # translation
@@ -318,14 +316,8 @@ def _check_submission(request: BatchRequest, owner: str, settings: Settings) -> 
     check_job_model(request.task, request.model_ref, owner, settings)
 
 
-BATCH_KIND = JobKind(
-    name=BATCH,
-    noun="batch run",
-    handler=BATCH_HANDLER,
-    check=_check_submission,
-    load_params=BatchRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE, IMAGES_FOLDER),
+BATCH_KIND = model_request_kind(
+    BATCH, "batch run", BATCH_HANDLER, BatchRequest, _check_submission, (INPUT_FILE, IMAGES_FOLDER)
 )
 
 

@@ -12,12 +12,11 @@ from the model's weights and are named by the setting that makes them.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import path_check
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -62,36 +61,13 @@ _SETTING_OF = {
 
 
 @dataclass(frozen=True)
-class LabRequest:
+class LabRequest(ModelRequest):
     """Which model to measure for which task."""
-
-    task: str
-    model_ref: str
 
     @property
     def title(self) -> str:
         """The job's title."""
         return _("Compression lab: {model}").format(model=display_name(self.model_ref))
-
-    @property
-    def base_model(self) -> str:
-        """The model measured."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A lab run has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> LabRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 def _check(request: LabRequest, owner: str, settings: Settings) -> None:
@@ -199,25 +175,19 @@ def run_lab_job(
     request = LabRequest.from_params(job.params)
     run_dir = Path(job.run_dir)
     folder = plan_load(request.task, request.model_ref, settings).folder
-    paths = [
-        engine_record.TORCH_FLOAT32,
-        *[p for p in path_check.applicable_paths(request.task) if p.name != "torch-float32"],
-    ]
-    outcomes, reference = [], None
-    for done, path in enumerate(paths):
+
+    def before_each(done: int, total: int, path: engine_record.CandidatePath) -> None:
         reporter.log(_("Measuring {variant}").format(variant=_(path.label)))
-        reporter.progress(done, len(paths), 0.0, force=True)
-        outcome = path_check.run_isolated(request.task, request.model_ref, path, settings, reference,
-                                          should_stop=reporter.should_stop)  # fmt: skip
-        if reference is None:
-            if outcome.measured is None:
-                raise InvalidInputError(
-                    _("The model did not run in torch float32: {reason}").format(reason=outcome.failure)
-                )
-            reference = outcome.measured
-        outcomes.append(outcome)
-    assert reference is not None
-    reference_seconds = statistics.median(reference["seconds"])
+        reporter.progress(done, total, 0.0, force=True)
+
+    outcomes, reference, reference_seconds = path_check.measure_against_float32(
+        request.task,
+        request.model_ref,
+        path_check.applicable_paths(request.task),
+        settings,
+        before_each,
+        should_stop=reporter.should_stop,
+    )
     rows = [_row(request.task, outcome, reference, reference_seconds) for outcome in outcomes]
     rows += [{"variant": name, "label": name, "passed": False, "agreement": _(reason)}
              for name, reason in NOT_MEASURED.get(request.task, ())]  # fmt: skip
@@ -233,7 +203,7 @@ def run_lab_job(
     result = {"task": request.task, "model": request.model_ref, "machine": machine, "rows": rows}
     (run_dir / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
     (run_dir / RESULT_CSV).write_bytes(uploads.to_safe_csv(pd.DataFrame(rows)))
-    reporter.progress(len(paths), len(paths), 0.0, force=True)
+    reporter.progress(len(outcomes), len(outcomes), 0.0, force=True)
     return {"variants": len(rows), "passed": sum(bool(row["passed"]) for row in rows)}, {
         "result": str(run_dir / RESULT_FILE)
     }
@@ -272,12 +242,4 @@ LAB_HANDLER = JobHandler(
     cleanup=_remove_results,
 )
 
-LAB_KIND = JobKind(
-    name=LAB,
-    noun="compression lab run",
-    handler=LAB_HANDLER,
-    check=_check,
-    load_params=LabRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
-)
+LAB_KIND = model_request_kind(LAB, "compression lab run", LAB_HANDLER, LabRequest, _check, (INPUT_FILE,))

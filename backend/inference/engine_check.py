@@ -19,7 +19,7 @@ from backend.errors import ShowcaseError
 from backend.i18n import _
 from backend.inference import path_check
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind, ModelRunRequest
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
 from backend.jobs.worker import JobHandler
@@ -40,11 +40,8 @@ PENDING_SECONDS = 2 * 3600
 
 
 @dataclass(frozen=True)
-class EngineCheckRequest(ModelRunRequest):
+class EngineCheckRequest(ModelRequest):
     """Which model to check for which task."""
-
-    task: str
-    model_ref: str
 
     @property
     def title(self) -> str:
@@ -159,12 +156,6 @@ def _check_submission(request: EngineCheckRequest, owner: str, settings: Setting
     check_job_model(request.task, request.model_ref, owner, settings)
 
 
-ENGINE_CHECK_KIND = JobKind(
-    name=ENGINE_CHECK,
-    noun="engine check",
-    handler=ENGINE_CHECK_HANDLER,
-    check=_check_submission,
-    load_params=EngineCheckRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
+ENGINE_CHECK_KIND = model_request_kind(
+    ENGINE_CHECK, "engine check", ENGINE_CHECK_HANDLER, EngineCheckRequest, _check_submission, (INPUT_FILE,)
 )

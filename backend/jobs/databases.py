@@ -12,8 +12,9 @@ statement of ``store.JobStore`` is written once, with ``?`` placeholders, for bo
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,25 @@ class PostgresDatabase:
     @staticmethod
     def json_text(column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"
+
+
+def encode_json_columns(record: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    """A record's values as a row to write: its ``columns`` (dicts) as JSON text."""
+    encoded = set(columns)
+    return {name: json.dumps(value, ensure_ascii=False) if name in encoded else value for name, value in record.items()}
+
+
+def decode_json_columns(row: Any, columns: Iterable[str]) -> dict[str, Any]:
+    """A fetched row as a dict, its ``columns`` read back from JSON text (empty text is ``{}``)."""
+    data = dict(row)
+    for column in columns:
+        data[column] = json.loads(data[column] or "{}")
+    return data
+
+
+def insert_statement(table: str, row: dict[str, Any]) -> str:
+    """``INSERT INTO table (its columns) VALUES (?, ...)`` for ``row``, whose values go with it in order."""
+    return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
 
 
 def is_postgres_url(location: str | Path) -> bool:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol, Self
 
 from backend.config import Settings
 from backend.jobs.worker import Handlers, JobHandler
-from backend.records import JsonRecord
 
 
 class JobParams(Protocol):
@@ -36,6 +35,41 @@ class JobParams(Protocol):
     def base_model(self) -> str: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """The parameters of a kind that runs one model as it is (batch runs, engine checks, the
+    compression lab, measurements): ``JobParams`` written once for all of them. A subclass adds
+    its own fields after ``task`` and ``model_ref`` and names its ``title``."""
+
+    task: str
+    model_ref: str
+
+    @property
+    def title(self) -> str:
+        """The job's title (each kind names its own)."""
+        return self.model_ref
+
+    @property
+    def base_model(self) -> str:
+        """The model the job runs."""
+        return self.model_ref
+
+    @property
+    def method(self) -> str:
+        """Such a job trains nothing, so it has no training method."""
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job's stored parameters."""
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Self:
+        """The request stored by ``to_dict``; keys it does not know (the job's language) are left out."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 @dataclass(frozen=True)
@@ -64,29 +98,17 @@ class JobKind:
     input_paths: tuple[str, ...]
 
 
-class ModelRunRequest(JsonRecord):
-    """What a kind that runs a model as it is (batch inference, an engine check, a measurement)
-    stores as its parameters: a frozen dataclass with a ``model_ref`` field and its own ``title``.
-    The store's ``base_model`` is that model, there is no training method, and the stored JSON is
-    the dataclass's fields, read back ignoring any it no longer has."""
-
-    model_ref: str
-
-    @property
-    def base_model(self) -> str:
-        """The model the job runs."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A job that runs a model as it is has no training method."""
-        return ""
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> Self:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        return cls(**{name: value for name, value in params.items() if name in names})
+def model_request_kind(
+    name: str,
+    noun: str,
+    handler: JobHandler,
+    request_type: type[ModelRequest],
+    check: Callable[[Any, str, Settings], object],
+    input_paths: tuple[str, ...],
+) -> JobKind:
+    """The ``JobKind`` of a ``ModelRequest`` kind: a retry reads its parameters back with
+    ``request_type.from_params``, and its input is gone when the first of ``input_paths`` is."""
+    return JobKind(name, noun, handler, check, request_type.from_params, input_paths[0], input_paths)
 
 
 def handlers_of(kinds: Iterable[JobKind]) -> Handlers:

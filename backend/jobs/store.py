@@ -35,6 +35,9 @@ from backend.jobs.databases import (
     PostgresDatabase,
     SQLiteDatabase,
     database_location,
+    decode_json_columns,
+    encode_json_columns,
+    insert_statement,
     is_postgres_url,
     migrate,
 )
@@ -213,20 +216,14 @@ class JobStore:
 
     def _insert(self, job: Job, replace: bool = True) -> None:
         """Write ``job`` as a row; a new job (``replace=False``) must not take an existing id."""
-        row = job.to_dict()
-        for column in _JSON_COLUMNS:
-            row[column] = json.dumps(row[column], ensure_ascii=False)
+        row = encode_json_columns(job.to_dict(), _JSON_COLUMNS)
         row["cancel_requested"] = int(row["cancel_requested"])
-        names = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
         # The same upsert in SQLite (3.24+) and PostgreSQL.
         update = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
             f"{name} = excluded.{name}" for name in row if name != "id"
         )
         with self.connect() as connection:
-            connection.execute(
-                f"INSERT INTO jobs ({names}) VALUES ({marks}){update if replace else ''}", list(row.values())
-            )
+            connection.execute(insert_statement("jobs", row) + (update if replace else ""), list(row.values()))
 
     def connect(self) -> AbstractContextManager[Any]:
         """A short connection whose ``execute(sql, values)`` takes ``?`` placeholders; commits on
@@ -235,9 +232,7 @@ class JobStore:
 
     @staticmethod
     def _to_job(row: Any) -> Job:
-        data = dict(row)
-        for column in _JSON_COLUMNS:
-            data[column] = json.loads(data[column] or "{}")
+        data = decode_json_columns(row, _JSON_COLUMNS)
         data["cancel_requested"] = bool(data["cancel_requested"])
         return Job(**data)
 

@@ -19,6 +19,7 @@ from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
     LINE_CHARS,
+    add_paper_note,
     add_secondary_note_below,
     bar_marker,
     base_layout,
@@ -292,23 +293,18 @@ def build_time_series(
     _add_legend_keys(figure, drawn)
     _fit_legend_below(figure, len(panel_titles))
     if not far.empty:
-        figure.add_annotation(
-            text=safe_text(
+        add_paper_note(
+            figure,
+            safe_text(
                 "Not drawn, too far ahead to share this axis: "
                 + "; ".join(
                     f"{dataset_label(r['dataset'])} {int(r['year'])} forecast {value_label(r['value'], r['unit'], r.get('qualifier', ''))}"
                     for _, r in far.iterrows()
                 )
             ),
-            showarrow=False,
-            x=1,
-            y=1.0,
-            xref="paper",
-            yref="paper",
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": "#555555"},
-            name="far-forecast-note",
+            "far-forecast-note",
+            (1, 1.0),
+            ("right", "bottom"),
         )
     return figure
 

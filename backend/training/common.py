@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -26,7 +26,6 @@ import torch
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.i18n import _
-from backend.jobs import submit
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
@@ -88,6 +87,29 @@ def read_json_report(path: Path, from_dict: Callable[[dict[str, Any]], _Report])
         return from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
+
+
+class SavedReport:
+    """Mixin for the report dataclass a tuning run saves as JSON in its run folder (chat and
+    preference tuning): its ``to_dict``, ``from_dict`` and ``save`` as ``report_file``."""
+
+    report_file: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of ``to_dict`` (unknown keys ignored)."""
+        known = {item.name for item in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, folder: Path) -> Path:
+        """Write the report as ``report_file`` into ``folder``."""
+        path = folder / self.report_file
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
 
 
 def raise_if_errors(errors: list[str]) -> None:
@@ -204,27 +226,6 @@ def training_kind(
         check_base(params, owner, settings)
 
     return JobKind(name, noun, handler, check, load_params, f"{DATA_FOLDER}/{dataset_file}", (DATA_FOLDER,))
-
-
-def submit_checked_dataset(
-    kind: JobKind, params: JobParams, dataset: Any, owner: str, settings: Settings | None
-) -> Job:
-    """Store a dataset the page's *Check data* checked (``dataset``, with its ``summary`` and
-    ``warnings``), as it is, with the parameters in a new run folder, and queue a job of ``kind``.
-
-    ``params`` must hold the split and length settings the dataset was checked with.
-
-    Raises:
-        InvalidInputError: bad parameters (nothing is queued).
-        ShowcaseError: a base model that cannot be used (nothing is queued).
-    """
-
-    def write_data(run_dir: Path) -> dict[str, object]:
-        # A copy, because saving records the run folder in it and the page keeps the checked original.
-        replace(dataset).save(run_dir / DATA_FOLDER)
-        return {**dataset.summary, "warnings": dataset.warnings}
-
-    return submit.submit_job(kind, params, write_data, owner, settings)
 
 
 def training_handler(

@@ -6,12 +6,10 @@ preference tuning's (trl's ``DPOTrainer``) is ``preference/trainer.py``.
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,39 +69,6 @@ def with_batch_backoff(run: Callable[[int], Any], batch_size: int, reporter: Rep
         reporter.restart_clock()
 
     return halve_on_oom(run, batch_size, give_up, retrying)
-
-
-# Points on a chat-model kind's curves over the whole run: enough to see a trend, few enough for
-# the job store.
-_EVAL_POINTS = 6
-_LOG_POINTS = 30
-
-
-@dataclass(frozen=True)
-class EvaluatedSchedule:
-    """A chat-model kind's steps: gradient accumulation that keeps the effective batch at the
-    parameters' batch size, steps per epoch, and the Trainer arguments that decay the learning
-    rate linearly, evaluate and log a fixed number of times over the run, and save no checkpoint."""
-
-    accumulation: int
-    steps_per_epoch: int
-    arguments: dict[str, Any]
-
-
-def evaluated_schedule(params: TrainerParams, rows: int, batch_size: int) -> EvaluatedSchedule:
-    """The schedule of a run over ``rows`` examples at ``batch_size`` per step (see ``EvaluatedSchedule``)."""
-    accumulation = max(1, params.batch_size // batch_size)
-    steps_per_epoch = max(1, math.ceil(rows / (batch_size * accumulation)))
-    total_steps = steps_per_epoch * params.epochs
-    arguments = {
-        "lr_scheduler_type": "linear",
-        "eval_strategy": "steps",
-        "eval_steps": max(1, total_steps // _EVAL_POINTS),
-        "save_strategy": "no",
-        "logging_strategy": "steps",
-        "logging_steps": max(1, total_steps // _LOG_POINTS),
-    }
-    return EvaluatedSchedule(accumulation, steps_per_epoch, arguments)
 
 
 def shared_trainer_arguments(

@@ -10,13 +10,16 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.i18n import _
 from backend.jobs import submit
+from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.store import SUCCEEDED, Job
 from backend.model_gate import check_job_model
 from backend.models.loader import load_tokenizer
@@ -26,10 +29,9 @@ from backend.training.chat.data import CHAT_DATASET_FILE, ChatDataset, ChatMappi
 from backend.training.chat.params import CHAT, FULL, FULL_MAX_PARAMS, ChatTuneParams
 from backend.training.chat.report import ChatReport, load_chat_report
 from backend.training.chat.runner import ADAPTER_FOLDER, CHAT_HANDLER, base_model_name
-from backend.training.common import CARD_FILE, PREFERENCE, submit_checked_dataset, training_kind
+from backend.training.common import CARD_FILE, DATA_FOLDER, PREFERENCE, training_kind
 from backend.training.export import build_export_zip, export_name
 
-Dataset = TypeVar("Dataset")
 # Bytes per parameter of a float32 plan (the estimate plan_load makes at training dtype).
 _FLOAT32_BYTES = 4
 
@@ -65,23 +67,6 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
     )
 
 
-def check_chat_model_data(
-    params: Any,
-    owner: str,
-    settings: Settings | None,
-    check_base: Callable[[Any, str, Settings], LoadPlan],
-    prepare: Callable[[Any, int, float, int, str], Dataset],
-) -> Dataset:
-    """Every chat-model kind's *Check data*: the parameters, the base model (``check_base``), then
-    ``prepare(tokenizer, max_length, validation_fraction, seed, base_name)`` with the base's
-    tokenizer (its chat template and token counts; never its weights)."""
-    settings = settings or get_settings()
-    params.validate()
-    tokenizer = load_tokenizer(check_base(params, owner, settings), settings)
-    name = base_model_name(params.base_model, settings)
-    return prepare(tokenizer, params.max_length, params.validation_fraction, params.seed, name)
-
-
 def check_chat_data(
     upload: ChatUpload, mapping: ChatMapping, params: ChatTuneParams, owner: str, settings: Settings | None = None
 ) -> ChatDataset:
@@ -92,11 +77,30 @@ def check_chat_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
+    return check_tuning_data(
+        partial(prepare_chat_dataset, upload, mapping), params, check_chat_base, owner, settings or get_settings()
+    )
 
-    def prepare(tokenizer: Any, *split_and_name: Any) -> ChatDataset:
-        return prepare_chat_dataset(upload, mapping, tokenizer, *split_and_name)
 
-    return check_chat_model_data(params, owner, settings, check_chat_base, prepare)
+def check_tuning_data(
+    prepare: Callable[..., Any],
+    params: Any,
+    check_base: Callable[[Any, str, Settings], LoadPlan],
+    owner: str,
+    settings: Settings,
+) -> Any:
+    """The checks every tuning of a chat model runs before queuing (chat and preference tuning):
+    the parameters, the base model (``check_base``), then the data, through ``prepare(tokenizer,
+    max_length, validation_fraction, seed, base_name)`` with the base model's tokenizer."""
+    params.validate()
+    plan = check_base(params, owner, settings)
+    return prepare(
+        load_tokenizer(plan, settings),
+        params.max_length,
+        params.validation_fraction,
+        params.seed,
+        base_model_name(params.base_model, settings),
+    )
 
 
 CHAT_KIND = training_kind(
@@ -107,9 +111,34 @@ CHAT_KIND = training_kind(
 def submit_chat_job(
     params: ChatTuneParams, dataset: ChatDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Queue checked conversations (``check_chat_data``, the page's *Check data*) with ``params`` for ``owner``
-    (``common.submit_checked_dataset``: nothing is queued when the parameters or base are refused)."""
-    return submit_checked_dataset(CHAT_KIND, params, dataset, owner, settings)
+    """Store checked conversations with the parameters in a new run folder and queue the job.
+
+    Args:
+        params: ``max_length``, ``validation_fraction`` and ``seed`` must be the ones ``dataset``
+            was checked with.
+        dataset: the result of ``check_chat_data`` (the page's *Check data*), used as it is.
+        owner: who may see the job and its model.
+        settings: settings to use (default: the process settings).
+
+    Raises:
+        InvalidInputError: bad parameters (nothing is queued).
+        ShowcaseError: a base model that cannot be used (nothing is queued).
+    """
+
+    return submit_checked_data(CHAT_KIND, params, dataset, owner, settings)
+
+
+def submit_checked_data(kind: JobKind, params: JobParams, dataset: Any, owner: str, settings: Settings | None) -> Job:
+    """Queue a job of ``kind`` (chat or preference tuning) with its checked ``dataset`` (a
+    ``ChatDataset`` or ``PreferenceDataset``: ``save``, ``summary``, ``warnings``) saved into the
+    run's data folder."""
+
+    def write_data(run_dir: Path) -> dict[str, object]:
+        # A copy, because saving records the run folder in it and the page keeps the checked original.
+        replace(dataset).save(run_dir / DATA_FOLDER)
+        return {**dataset.summary, "warnings": dataset.warnings}
+
+    return submit.submit_job(kind, params, write_data, owner, settings)
 
 
 def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:

@@ -1,7 +1,7 @@
 """The model card (README.md) written beside a preference-tuned model and its adapter.
 
-Titles, replies, prompts and warnings come from users or from a model: they are escaped with
-``plain_markdown`` so the card never grows links, images or HTML.
+Escaped as the chat card is (``backend.training.chat.card``): no user's or model's text grows links,
+images or HTML.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 
 from backend.i18n import _
 from backend.text_safety import plain_markdown
-from backend.training.chat.card import table_cell
+from backend.training.chat.card import card_cell, parameter_rows
 from backend.training.chat.params import LORA
 from backend.training.preference.data import PreferenceDataset
 from backend.training.preference.params import PreferenceParams
@@ -41,10 +41,9 @@ def build_preference_card(
         if params.method == LORA
         else _("full fine-tuning of every weight")
     )
-    skipped = {"title", "base_model", "task"}
-    param_rows = "\n".join(f"| {k} | {table_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    param_rows = parameter_rows(params)
     examples = "\n".join(
-        f"| {table_cell(r['prompt'])} | {table_cell(r['reference'])} | {table_cell(r['base'])} | {table_cell(r['tuned'])} |"
+        f"| {card_cell(r['prompt'])} | {card_cell(r['reference'])} | {card_cell(r['base'])} | {card_cell(r['tuned'])} |"
         for r in report.side_by_side
     )
     checks = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")

@@ -14,16 +14,11 @@ Run folder layout::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from backend.config import Settings
 from backend.i18n import N_, _
-from backend.jobs.progress import ProgressCallback
-from backend.jobs.store import Job
-from backend.training.chat.runner import ADAPTER_FOLDER, ChatTuningResult, chat_model_outcome, finish_chat_model
-from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
+from backend.training.chat.runner import ChatTuningResult, chat_tuning_handler, save_chat_run
+from backend.training.common import RunOptions, start_run
 from backend.training.preference.card import build_preference_card
 from backend.training.preference.data import PreferenceDataset
 from backend.training.preference.params import PreferenceParams
@@ -37,18 +32,9 @@ def run_preference_tuning(
     run_dir: Path,
     options: RunOptions | None = None,
 ) -> ChatTuningResult[PreferenceReport]:
-    """Tune, measure and save a chat model on preference pairs; no queue involved.
-
-    Args:
-        params: validated when the job was submitted.
-        dataset: checked pairs (``preference.data.prepare_preference_dataset``).
-        run_dir: the run's folder (layout in the module docstring).
-        options: where it reports (loss, reward and pairs/s points), who owns the model, the device.
-
-    Raises:
-        ShowcaseError: the base model cannot be loaded or tuned, or memory runs out.
-        JobCancelled: ``options.should_stop`` returned True.
-    """
+    """Tune, measure and save a chat model on checked preference pairs
+    (``preference.data.prepare_preference_dataset``); no queue involved. The arguments and errors
+    are ``chat.runner.run_chat_tuning``'s; ``options`` gets loss, reward and pairs/s points."""
     doing = _("Preference tuning (DPO) a chat model on {{device}} with the {method} method").format(
         method=params.method
     )
@@ -74,32 +60,21 @@ def run_preference_tuning(
             accuracy=report.reward_accuracy,
         )
     )  # fmt: skip
-    return finish_chat_model(
+    return save_chat_run(
         run,
-        tuned,
         params,
+        tuned,
         report,
         params.title or _("Preference-tuned model {run}").format(run=run_dir.name),
         lambda created, base_name: build_preference_card(params, dataset, report, created, run.device.name, base_name),
     )
 
 
-def run_job(
-    job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tune a claimed preference job from its run folder; its artefacts record the model for the
-    demo (``model_dir``, ``model_task``) and the base it was tuned from (for "compare with base")."""
-    run_dir, params, result = run_stored_job(
-        job, events, should_stop, settings, PreferenceParams.from_dict, PreferenceDataset.load, run_preference_tuning
-    )
-    speed = {"pairs_per_second": result.report.pairs_per_second}
-    return chat_model_outcome(run_dir, params.base_model, result, PREFERENCE_REPORT_FILE, speed)
-
-
-PREFERENCE_HANDLER = training_handler(
-    run_job,
+PREFERENCE_HANDLER = chat_tuning_handler(
+    PreferenceParams.from_dict,
+    PreferenceDataset.load,
+    run_preference_tuning,
+    PREFERENCE_REPORT_FILE,
+    "pairs_per_second",
     N_("Preference tuning"),
-    N_("Tuning"),
-    N_("Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model"),
-    (MODEL_FOLDER, ADAPTER_FOLDER),
 )

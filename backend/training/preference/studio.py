@@ -10,19 +10,20 @@ model and the adapter download as for chat tuning.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from backend.arena import export
-from backend.config import Settings
+from backend.config import Settings, get_settings
 from backend.i18n import N_
 from backend.jobs import submit
 from backend.jobs.store import Job
 from backend.models.resolve.plan import LoadPlan
 from backend.training.chat import studio as chat_studio
-from backend.training.common import PREFERENCE, submit_checked_dataset, training_kind
+from backend.training.common import PREFERENCE, training_kind
 from backend.training.preference.data import (
     PREFERENCE_DATASET_FILE,
     PreferenceDataset,
@@ -48,7 +49,9 @@ def check_preference_base(params: PreferenceParams, owner: str, settings: Settin
 
 def arena_preference_rows(owner: str) -> list[dict[str, Any]]:
     """The owner's arena votes on chat replies as prompt/chosen/rejected rows (ties and "both bad"
-    give no pair). The one place the preference kind reads the arena."""
+    give no pair). The one place the preference kind reads the arena.
+
+    """
     return export.preference_rows(owner, task="chat")
 
 
@@ -56,7 +59,7 @@ def arena_preference_table(owner: str) -> pd.DataFrame:
     """The owner's arena votes as a table of pairs, checked like an upload (``check_preference_data``).
 
     Raises:
-        InvalidInputError: no votes that make a pair yet.
+        InvalidInputError: no arena, or no votes that make a pair yet.
     """
     return rows_table(arena_preference_rows(owner))
 
@@ -76,11 +79,13 @@ def check_preference_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
-
-    def prepare(tokenizer: Any, *split_and_name: Any) -> PreferenceDataset:
-        return prepare_preference_dataset(frame, mapping, tokenizer, *split_and_name)
-
-    return chat_studio.check_chat_model_data(params, owner, settings, check_preference_base, prepare)
+    return chat_studio.check_tuning_data(
+        partial(prepare_preference_dataset, frame, mapping),
+        params,
+        check_preference_base,
+        owner,
+        settings or get_settings(),
+    )
 
 
 PREFERENCE_KIND = training_kind(
@@ -96,9 +101,14 @@ PREFERENCE_KIND = training_kind(
 def submit_preference_job(
     params: PreferenceParams, dataset: PreferenceDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Queue checked pairs (``check_preference_data``, the page's *Check data*) with ``params`` for ``owner``
-    (``common.submit_checked_dataset``: nothing is queued when the parameters or base are refused)."""
-    return submit_checked_dataset(PREFERENCE_KIND, params, dataset, owner, settings)
+    """Store checked pairs with the parameters in a new run folder and queue the job (as
+    ``chat_studio.submit_chat_job`` does conversations; ``dataset`` is the result of
+    ``check_preference_data``).
+
+    Raises:
+        ShowcaseError: bad parameters or a base model that cannot be used (nothing is queued).
+    """
+    return chat_studio.submit_checked_data(PREFERENCE_KIND, params, dataset, owner, settings)
 
 
 def retry_preference_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
