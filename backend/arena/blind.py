@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from backend.arena.store import VOTED, ArenaStore, BlindPair
+from backend.arena.store import SKIPPED, VOTED, ArenaStore, BlindPair
 from backend.errors import InvalidInputError, ShowcaseError
 from backend.i18n import _
 from backend.inference.screen_updates import StreamOutcome, stream_together
@@ -79,6 +79,8 @@ def answer_pair(
     opened = store.pair(pair_id, owner)
     if opened is not None and opened.state == VOTED:
         raise InvalidInputError(_("This comparison was already judged; your first vote counts."))
+    if opened is not None and opened.state == SKIPPED:
+        raise InvalidInputError(_("This comparison was skipped, so it is not counted."), _("Start a new one."))
     store.restart_pair(pair_id, owner)
     models = store.models_to_answer(pair_id, owner)
     streams: list[Iterable[str]] = []

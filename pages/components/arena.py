@@ -64,6 +64,12 @@ def leave_pair() -> None:
     st.query_params.pop(PAIR_PARAMETER, None)
 
 
+def skip_pair(store: ArenaStore, pair_id: str, owner: str) -> None:
+    """Leave an unjudged pair uncounted: its models stop being hidden on the other pages."""
+    store.skip_pair(pair_id, owner)
+    leave_pair()
+
+
 def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str) -> BlindPair:
     """Both hidden models reply at once, each streamed under its letter; returns the stored pair."""
     left, right = st.columns(2)

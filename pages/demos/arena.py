@@ -4,7 +4,7 @@ leaderboard with intervals, and the votes as preference data."""
 import streamlit as st
 
 from backend.arena import blind
-from backend.arena.store import ANSWERING, FAILED, READY, VOTED
+from backend.arena.store import ANSWERING, FAILED, READY, SKIPPED, VOTED
 from backend.i18n import _
 from backend.inference.text_generation import MAX_MESSAGE_CHARS
 from backend.text_safety import plain_markdown
@@ -65,13 +65,21 @@ with vote_tab:
             st.error(plain_markdown(pair.error), icon=":material/error:")
         elif pair.state == VOTED:
             arena.show_reveal(store, pair, owner)
-        if pair.state in (FAILED, VOTED):
+        elif pair.state == SKIPPED:
+            st.info(_("This comparison was skipped, so it is not counted."), icon=":material/skip_next:")
+        if pair.state in (FAILED, VOTED, SKIPPED):
             st.button(
                 _("New question"), key="arena.new", icon=":material/add:", on_click=arena.leave_pair, type="primary"
             )
         elif pair.state == READY:
             st.caption(_("Judge this pair, or leave it for a new question (it is not counted)."))
-            st.button(_("Skip"), key="arena.skip", icon=":material/skip_next:", on_click=arena.leave_pair)
+            st.button(
+                _("Skip"),
+                key="arena.skip",
+                icon=":material/skip_next:",
+                on_click=arena.skip_pair,
+                args=(store, pair.id, owner),
+            )
 
 with board_tab:
     st.caption(_("Chat models ranked by this workspace's blind votes ({task}).").format(task=blind.CHAT))

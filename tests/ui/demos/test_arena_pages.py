@@ -15,6 +15,7 @@ from backend.config import PROJECT_ROOT
 from backend.inference import sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
+from backend.models.cache import shared_cache
 from backend.models.resolve import catalogue
 from tests.support import tiny_models
 from tests.support.demo_pages import texts
@@ -249,3 +250,66 @@ def test_compare_offers_translation_models_of_the_chosen_direction_only(workspac
     # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet.
     assert "Pick at least two models" in texts(app, "info")
     assert app.button(key=f"compare.translation.{direction}.run").disabled
+
+
+def _named_as_loaded(app: AppTest, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` a page shows as loaded: a sidebar line, a "Loaded now" row, a readiness row
+    marked loaded, or a demo's "Loaded: it answers at once"."""
+    named = set()
+    for name in names:
+        lines = [str(element.value) for element in app.markdown if str(element.value).startswith("- ")]
+        if any(name in line for line in lines):
+            named.add(name)
+        for frame in app.dataframe:
+            table = frame.value
+            if "Model" not in table.columns:
+                continue
+            rows = table[table["Model"].astype(str).str.contains(name, regex=False)]
+            if "Loaded" in table.columns:
+                rows = rows[rows["Loaded"].astype(bool)]
+            if len(rows):
+                named.add(name)
+    if "Loaded: it answers at once" in texts(app, "caption"):
+        named.add("a demo's picked model")
+    return named
+
+
+def test_while_a_pair_is_open_no_other_page_shows_its_models_as_loaded(workspace):
+    shared_cache().clear()  # earlier tests' copies of chat-owl (other folders) are not this pair's
+    app = _open(ARENA)
+    app.text_area(key="arena.prompt").input("Say hello.")
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "chat")
+    assert store.pair(pair_id, "").state == READY
+    hidden = ("chat-owl", "chat-fox")
+    chat_demo = "pages/demos/text_generation.py"
+
+    for page in ("pages/overview/models.py", "pages/overview/home.py", chat_demo):
+        other = _open(page)
+        assert _named_as_loaded(other, hidden) == set(), page
+        assert "2 models hidden by an open blind vote" in texts(other, "caption"), page
+    assert "No model is loaded" not in texts(_open("pages/overview/models.py"), "info")
+
+    # After the vote both are named as loaded again, in the sidebar and on the Models page.
+    _open(ARENA, {"pair": pair_id}).button(key="arena.vote.tie").click().run()
+    models_page = _open("pages/overview/models.py")
+    assert _named_as_loaded(models_page, hidden) == set(hidden)
+    assert "hidden by an open blind vote" not in texts(models_page, "caption")
+
+
+def test_a_skipped_pair_stops_hiding_its_models(workspace):
+    shared_cache().clear()
+    app = _open(ARENA)
+    app.text_area(key="arena.prompt").input("Say hello.")
+    app.button(key="arena.ask").click().run()
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "chat")
+    app.button(key="arena.skip").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert store.hidden_models("") == set() and store.votes("") == []
+    assert "pair" not in app.query_params
+    assert _named_as_loaded(_open("pages/overview/models.py"), ("chat-owl", "chat-fox")) == {"chat-owl", "chat-fox"}
+    revisited = _open(ARENA, {"pair": pair_id})
+    assert "skipped" in texts(revisited, "info") and not [b for b in revisited.button if b.key == "arena.vote.a"]
