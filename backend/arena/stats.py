@@ -142,10 +142,10 @@ def _two_sided_binomial(wins: int, losses: int) -> float:
 # --- chrF (translations against references) ----------------------------------------------------
 # chrF as sacrebleu computes it by default (Popovic 2015): character n-grams of orders 1 to 6,
 # whitespace ignored, recall weighted twice as much as precision (beta 2), statistics summed over
-# the corpus before the score, each order's F averaged over the orders both sides have.
+# the corpus before the score. sacrebleu is not in this environment; tests/backend/arena checks
+# these formulas against scores sacrebleu 2.6.0 gave for the same sentences.
 CHRF_ORDER = 6
 CHRF_BETA = 2.0
-_EPSILON = 1e-16
 
 
 def chrf_statistics(hypothesis: str, reference: str) -> np.ndarray:
@@ -157,21 +157,28 @@ def chrf_statistics(hypothesis: str, reference: str) -> np.ndarray:
         hyp_grams = Counter(hyp[i : i + order] for i in range(len(hyp) - order + 1))
         ref_grams = Counter(ref[i : i + order] for i in range(len(ref) - order + 1))
         matches = sum((hyp_grams & ref_grams).values())
-        counts[order - 1] = (sum(hyp_grams.values()), sum(ref_grams.values()), matches)
+        # As sacrebleu: a hypothesis's n-grams count only where the reference has some of that order.
+        hyp_count = sum(hyp_grams.values()) if ref_grams else 0
+        counts[order - 1] = (hyp_count, sum(ref_grams.values()), matches)
     return counts
 
 
 def chrf_from_statistics(totals: np.ndarray) -> float:
-    """Corpus chrF (0 to 100) from counts summed over its sentences (shape ``(CHRF_ORDER, 3)``)."""
+    """Corpus chrF (0 to 100) from counts summed over its sentences (shape ``(CHRF_ORDER, 3)``):
+    the F-score of precision and recall averaged over the orders both sides have (sacrebleu 2's
+    default, effective-order smoothing)."""
     factor = CHRF_BETA**2
-    score, orders = 0.0, 0
+    precisions, recalls = [], []
     for hyp_count, ref_count, matches in totals:
-        precision = matches / hyp_count if hyp_count > 0 else _EPSILON
-        recall = matches / ref_count if ref_count > 0 else _EPSILON
-        denominator = factor * precision + recall
-        score += (1 + factor) * precision * recall / denominator if denominator > 0 else _EPSILON
-        orders += 1 if hyp_count > 0 and ref_count > 0 else 0
-    return 100 * score / orders if orders else 0.0
+        if hyp_count > 0 and ref_count > 0:
+            precisions.append(matches / hyp_count)
+            recalls.append(matches / ref_count)
+    if not precisions:
+        return 0.0
+    precision, recall = float(np.mean(precisions)), float(np.mean(recalls))
+    if precision + recall == 0:
+        return 0.0
+    return 100 * (1 + factor) * precision * recall / (factor * precision + recall)
 
 
 def _sentence_statistics(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:

@@ -125,6 +125,20 @@ def test_chrf_matches_a_hand_count():
     assert short < long
 
 
+def test_chrf_gives_the_scores_sacrebleu_gives():
+    # sacrebleu 2.6.0's corpus_chrf and sentence_chrf (defaults) on these pairs, recorded once.
+    references = ["The cat sat on the mat.", "Guten Morgen, wie geht es dir?", "hello", "你好，世界", "a", ""]
+    hypotheses = ["The cat is sitting on a mat.", "Guten Morgen wie gehts?", "hallo there", "世界你好", "abcdefgh", "x"]
+    totals = sum(stats.chrf_statistics(hyp, ref) for hyp, ref in zip(hypotheses, references, strict=True))
+    assert stats.chrf_from_statistics(totals) == pytest.approx(47.777972192593836, abs=1e-9)
+    for (hyp, ref), expected in zip(
+        zip(hypotheses[:4], references[:4], strict=True),
+        (36.24524662604615, 60.967635088548974, 33.74413145539906, 33.99581589958159),
+        strict=True,
+    ):
+        assert stats.chrf_from_statistics(stats.chrf_statistics(hyp, ref)) == pytest.approx(expected, abs=1e-9)
+
+
 def test_corpus_chrf_sums_counts_before_scoring():
     references = ["ab", "abcdefgh"]
     hypotheses = ["ac", "abcdefgh"]

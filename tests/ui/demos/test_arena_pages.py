@@ -313,3 +313,31 @@ def test_a_skipped_pair_stops_hiding_its_models(workspace):
     assert _named_as_loaded(_open("pages/overview/models.py"), ("chat-owl", "chat-fox")) == {"chat-owl", "chat-fox"}
     revisited = _open(ARENA, {"pair": pair_id})
     assert "skipped" in texts(revisited, "info") and not [b for b in revisited.button if b.key == "arena.vote.a"]
+
+
+def test_compare_scores_translations_against_references_with_chrf(workspace, tiny_models_dir):
+    models = workspace.settings.models_dir
+    refs = []
+    for name in ("mt-one", "mt-two"):
+        folder = shutil.copytree(tiny_models_dir["translation"], models / name)
+        model_registry.write_manifest(folder, catalogue.TRANSLATION, name, "2026-12-07T00:00:00")
+        refs.append(str(folder))
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.TRANSLATION).run()
+    direction = app.selectbox(key="compare.direction").value
+    key = f"compare.translation.{direction}"
+    app.multiselect(key=f"{key}.models").set_value(refs).run()
+    table = b"source,reference\nGood morning.,Guten Morgen.\nThank you.,Danke.\n<b>Hi</b>,Hallo\n"
+    app.file_uploader(key=f"{key}.labelled").set_value(("refs.csv", table, "text/csv")).run()
+    assert app.selectbox(key=f"{key}.text_column").value == "source"
+    assert app.selectbox(key=f"{key}.label_column").value == "reference"
+    app.button(key=f"{key}.score").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    evaluation, outputs, sources = app.session_state[f"{key}.evaluation"]
+    assert sorted(outputs) == sorted(refs) and sources == ["Good morning.", "Thank you.", "<b>Hi</b>"]
+    assert evaluation.rows == 3 and len(evaluation.scores) == 2
+    [scores, _translations] = [frame.value for frame in app.dataframe][-2:]
+    assert list(scores.columns) == ["Model", "chrF [95% interval]"]
+    assert set(scores["Model"]) == {"mt-one", "mt-two"}
+    assert "Paired bootstrap test of the top two" in texts(app, "markdown")
+    assert "<b>" not in texts(app, "markdown")
