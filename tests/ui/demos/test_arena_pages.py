@@ -69,7 +69,7 @@ def _everything_shown(app: AppTest) -> str:
 
 def test_a_blind_vote_names_the_models_only_after_the_vote_and_survives_a_refresh(workspace):
     app = _open(ARENA)
-    assert "2 chat models can answer here" in texts(app, "caption")
+    assert "2 models can answer here" in texts(app, "caption")
     app.text_area(key="arena.prompt").input("Say hello.")
     app.button(key="arena.ask").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -341,3 +341,49 @@ def test_compare_scores_translations_against_references_with_chrf(workspace, tin
     assert set(scores["Model"]) == {"mt-one", "mt-two"}
     assert "Paired bootstrap test of the top two" in texts(app, "markdown")
     assert "<b>" not in texts(app, "markdown")
+
+
+def test_a_blind_sentiment_vote_hides_the_classifiers_until_the_vote(workspace):
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("sentiment").run()
+    assert "3 models can answer here" in texts(app, "caption")
+    app.text_area(key="arena.prompt").input("The battery lasts for days.")
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "sentiment")
+    pair = store.pair(pair_id, "")
+    assert pair.state == READY and pair.reply_a and pair.reply_b and "%" in pair.reply_a
+    assert not any(name in _everything_shown(app) for name in ("sent-one", "sent-two", "sent-odd"))
+    app.button(key="arena.vote.b").click().run()
+    [vote] = store.votes("", "sentiment")
+    assert vote.verdict == "b" and vote.prompt == "The battery lasts for days."
+    assert store.votes("", "chat") == []
+    assert "Model A was sent-" in texts(app, "success")
+
+
+def test_a_demo_with_fewer_than_two_models_says_so_and_draws_none(workspace, tiny_models_dir):
+    folder = shutil.copytree(tiny_models_dir["translation"], workspace.settings.models_dir / "mt-only")
+    model_registry.write_manifest(folder, catalogue.TRANSLATION, "mt-only", "2026-12-07T00:00:00")
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("translation").run()
+    assert "needs two models that can answer here; 1 can for Translation" in texts(app, "warning")
+    assert app.button(key="arena.ask").disabled
+
+
+def test_a_blind_translation_pair_is_filed_under_its_direction(workspace, tiny_models_dir):
+    for name in ("mt-one", "mt-two"):
+        folder = shutil.copytree(tiny_models_dir["translation"], workspace.settings.models_dir / name)
+        model_registry.write_manifest(folder, catalogue.TRANSLATION, name, "2026-12-07T00:00:00")
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("translation").run()
+    direction = app.selectbox(key="arena.direction").value
+    app.text_area(key="arena.prompt").input("Good morning.")
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", f"translation:{direction}")
+    assert pair_id is not None and store.pair(pair_id, "").state == READY
+    source, target = direction.split("-")
+    assert store.pair(pair_id, "").settings == {"source_language": source, "target_language": target}
+    assert "mt-one" not in _everything_shown(app) and "mt-two" not in _everything_shown(app)
