@@ -27,6 +27,8 @@ MAX_MODELS = 4
 MAX_LABELLED_ROWS = 2000
 # Translating is far slower than classifying (a sentence is a generate call per model).
 MAX_REFERENCE_ROWS = 500
+# Every image is held open for every model while the page waits.
+MAX_LABELLED_IMAGES = 500
 
 
 @dataclass(frozen=True)

@@ -3,27 +3,31 @@ one's cost, disagreements marked, chat replies streamed together, and labelled-t
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from backend import model_registry
+from backend import model_registry, uploads
 from backend.arena import compare
 from backend.arena.compare import Column, Evaluation
 from backend.columns import guess_label_column, guess_text_column
 from backend.errors import ShowcaseError
 from backend.i18n import _
-from backend.inference import sentiment, text_generation, translation
+from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.screen_updates import stream_together
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.models.resolve.catalogue import ModelSpec
 from backend.text_safety import plain_markdown
+from backend.training.classifier import image_data
 from pages.components import demo, models, upload
 from pages.components.errors import show_error
+from pages.components.upload import UploadedBytes
 
 
 def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -> list[str]:
@@ -203,12 +207,64 @@ def score_models(task: str, refs: Sequence[str], texts: Sequence[str], labels: S
         st.session_state[f"compare.{task}.evaluation"] = (compare.evaluate(labels, predictions), predictions, texts)
 
 
+def pick_labelled_images(key: str) -> UploadedBytes | None:
+    """A zip of labelled images (size checked before reading, as every upload is)."""
+    return upload.show_file_upload(
+        f"{key}.labelled_zip",
+        _("Labelled images (zip)"),
+        uploads.ZIP_SUFFIXES,
+        uploads.MAX_ZIP_BYTES,
+        help=_(
+            "One folder per class (cat/1.jpg, dog/2.png…), or any layout plus a CSV with file name and label columns."
+        ),
+        empty_message=_(
+            "Upload a zip of labelled images to score every model on the same images, with 95% intervals "
+            "and a paired test of the top two."
+        ),
+    )
+
+
+def score_image_models(refs: Sequence[str], archive: UploadedBytes, key: str) -> None:
+    """Every model classifies every image of the zip (checked as a fine-tuning zip is); a model that
+    cannot is named with its reason and left out. The outcome is kept for ``show_evaluation``."""
+    with tempfile.TemporaryDirectory() as folder:
+        kept, _layout, warnings = image_data.read_labelled_images(archive.name, archive.data, Path(folder))
+        compare.check_labelled_rows(len(kept), compare.MAX_LABELLED_IMAGES)
+        names = [path for path, _label in kept]
+        images = [
+            uploads.open_image((Path(folder) / path).read_bytes(), path, max_side=uploads.MODEL_IMAGE_SIDE)
+            for path in names
+        ]
+    for warning in warnings:
+        st.caption(plain_markdown(warning))
+    predictions: dict[str, list[str]] = {}
+    chunk = image_classification.MAX_IMAGES
+    for ref in compare.check_model_count(refs):
+        try:
+            loaded = models.get_model(catalogue.IMAGE_CLASSIFICATION, ref)
+            found = []
+            for start in range(0, len(images), chunk):
+                found += image_classification.classify_images(
+                    loaded, images[start : start + chunk], names[start : start + chunk]
+                )
+            predictions[ref] = [item.label for item in found]
+        except ShowcaseError as error:
+            shown = plain_markdown(model_registry.display_name(ref))
+            st.warning(f"**{shown}**: {plain_markdown(error.user_text())}", icon=":material/block:")
+    if predictions:
+        labels = [label for _path, label in kept]
+        st.session_state[f"{key}.evaluation"] = (compare.evaluate(labels, predictions), predictions, names)
+
+
 def _interval(estimate: Any) -> str:
     return f"{estimate.value:.1%} [{estimate.low:.1%}, {estimate.high:.1%}]"
 
 
-def show_evaluation(evaluation: Evaluation, predictions: dict[str, list[str]], texts: Sequence[str]) -> None:
-    """Scores with intervals, the paired test of the top two, and the rows the models disagree on."""
+def show_evaluation(
+    evaluation: Evaluation, predictions: dict[str, list[str]], texts: Sequence[str], item_header: str = ""
+) -> None:
+    """Scores with intervals, the paired test of the top two, and the rows the models disagree on
+    (each row named by its text, or under ``item_header`` by what it is: an image's file name)."""
     name = model_registry.display_name
     st.dataframe(
         pd.DataFrame(
@@ -254,7 +310,9 @@ def show_evaluation(evaluation: Evaluation, predictions: dict[str, list[str]], t
             icon=":material/label_off:",
         )
     if evaluation.disagreeing_rows:
-        frame = pd.DataFrame({_("Text"): list(texts), **{name(ref): labels for ref, labels in predictions.items()}})
+        frame = pd.DataFrame(
+            {item_header or _("Text"): list(texts), **{name(ref): labels for ref, labels in predictions.items()}}
+        )
         disagree = frame[frame.iloc[:, 1:].nunique(axis=1) > 1]
         with st.expander(
             _("Rows where the models disagree ({count:,})").format(count=evaluation.disagreeing_rows),

@@ -19,6 +19,7 @@ from backend.models.cache import shared_cache
 from backend.models.resolve import catalogue
 from tests.support import tiny_models
 from tests.support.demo_pages import texts
+from tests.support.training_data import colour_image, image_zip
 
 APP = str(PROJECT_ROOT / "app.py")
 ARENA = "pages/demos/arena.py"
@@ -387,3 +388,56 @@ def test_a_blind_translation_pair_is_filed_under_its_direction(workspace, tiny_m
     source, target = direction.split("-")
     assert store.pair(pair_id, "").settings == {"source_language": source, "target_language": target}
     assert "mt-one" not in _everything_shown(app) and "mt-two" not in _everything_shown(app)
+
+
+def _place_image_models(workspace, tiny_models_dir) -> list[str]:
+    refs = []
+    for name in ("img-one", "img-two"):
+        folder = shutil.copytree(tiny_models_dir["image-classification"], workspace.settings.models_dir / name)
+        model_registry.write_manifest(folder, catalogue.IMAGE_CLASSIFICATION, name, "2026-12-07T00:00:00")
+        refs.append(str(folder))
+    return refs
+
+
+def test_compare_scores_image_models_on_a_labelled_zip(workspace, tiny_models_dir):
+    refs = _place_image_models(workspace, tiny_models_dir)
+    files = {
+        f"{label}/{index}.png": colour_image(rgb, seed=index)
+        for label, rgb in (("cat", (200, 30, 30)), ("dog", (30, 30, 200)))
+        for index in range(6)
+    }
+    files["notes.txt"] = b"not an image"
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.IMAGE_CLASSIFICATION).run()
+    key = "compare.image-classification"
+    app.multiselect(key=f"{key}.models").set_value(refs).run()
+    app.file_uploader(key=f"{key}.labelled_zip").set_value(("pets.zip", image_zip(files), "application/zip")).run()
+    app.button(key=f"{key}.score").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    evaluation, predictions, names = app.session_state[f"{key}.evaluation"]
+    assert evaluation.rows == 12 and sorted(predictions) == sorted(refs)
+    assert "upload/cat/0.png" in names and "upload/notes.txt" not in names
+    # Both copies are the same weights: they agree on every image, so the paired test finds nothing.
+    assert evaluation.disagreeing_rows == 0 and not evaluation.paired.significant
+    assert (
+        evaluation.scores[0].accuracy.value
+        == sum(label == truth for label, truth in zip(predictions[refs[0]], ["cat"] * 6 + ["dog"] * 6, strict=True))
+        / 12
+    )
+    assert "Ignored 1 file(s) that are not images" in texts(app, "caption")
+    scores = app.dataframe[-1].value
+    assert list(scores.columns) == ["Model", "Accuracy [95% interval]", "Macro-F1 [95% interval]"]
+
+
+def test_a_broken_labelled_zip_is_refused_with_a_message(workspace, tiny_models_dir):
+    refs = _place_image_models(workspace, tiny_models_dir)
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.IMAGE_CLASSIFICATION).run()
+    key = "compare.image-classification"
+    app.multiselect(key=f"{key}.models").set_value(refs).run()
+    app.file_uploader(key=f"{key}.labelled_zip").set_value(("pets.zip", b"not a zip", "application/zip")).run()
+    app.button(key=f"{key}.score").click().run()
+    assert not app.exception
+    # Bad input is the user's to fix: a warning that names the file, and nothing scored.
+    assert "pets.zip is not a zip archive" in texts(app, "warning")
+    assert "compare.image-classification.evaluation" not in app.session_state
