@@ -25,7 +25,13 @@ from backend.models.resolve import catalogue
 CHAT = "chat"
 SENTIMENT = "sentiment"
 TRANSLATION = "translation"
-ARENA_DEMOS = {CHAT: catalogue.TEXT_GENERATION, SENTIMENT: catalogue.SENTIMENT, TRANSLATION: catalogue.TRANSLATION}
+IMAGE = "image"
+ARENA_DEMOS = {
+    CHAT: catalogue.TEXT_GENERATION,
+    SENTIMENT: catalogue.SENTIMENT,
+    TRANSLATION: catalogue.TRANSLATION,
+    IMAGE: catalogue.IMAGE_CLASSIFICATION,
+}
 SIDES = ("A", "B")
 _log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from collections.abc import Iterable
 import pandas as pd
 import streamlit as st
 
-from backend import model_registry
+from backend import model_registry, uploads
 from backend.arena import blind, export
 from backend.arena.leaderboard import MIN_VOTES_TO_RANK, build_leaderboard
 from backend.arena.store import VERDICT_LABELS, VERDICTS, ArenaStore, BlindPair
 from backend.config import get_settings
 from backend.i18n import _, ngettext
-from backend.inference import sentiment, text_generation, translation
+from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
@@ -104,6 +104,12 @@ def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str, task: str) 
         if arena_demo == blind.SENTIMENT:
             found = sentiment.classify_text(loaded, prompt).classification
             return [_("{label} · {score:.0%}").format(label=found.label, score=found.score)]
+        if arena_demo == blind.IMAGE:
+            image = uploads.open_image(
+                image_classification.read_sample(prompt), f"{prompt}.jpg", max_side=uploads.MODEL_IMAGE_SIDE
+            )
+            top = image_classification.classify_image(loaded, image, prompt).prediction.top[0]
+            return [_("{label} · {score:.0%}").format(label=top.label, score=top.score)]
         source, target = direction.split("-")
         return [translation.translate_text(loaded, prompt, source, target).translation]
 

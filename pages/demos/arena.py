@@ -6,6 +6,7 @@ import streamlit as st
 from backend.arena import blind
 from backend.arena.store import ANSWERING, FAILED, READY, SKIPPED, VOTED
 from backend.i18n import N_, _
+from backend.inference import image_classification
 from backend.inference.text_generation import MAX_MESSAGE_CHARS
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
@@ -14,12 +15,18 @@ from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 from pages.components.feedback import arena_store
 
-DEMOS = {blind.CHAT: N_("Chat"), blind.SENTIMENT: N_("Sentiment"), blind.TRANSLATION: N_("Translation")}
+DEMOS = {
+    blind.CHAT: N_("Chat"),
+    blind.SENTIMENT: N_("Sentiment"),
+    blind.TRANSLATION: N_("Translation"),
+    blind.IMAGE: N_("Image classification"),
+}
 # What the input box is called in each demo.
 INPUT_LABELS = {
     blind.CHAT: N_("Question"),
     blind.SENTIMENT: N_("Text to classify"),
     blind.TRANSLATION: N_("Text to translate"),
+    blind.IMAGE: N_("Sample image"),
 }
 
 st.title(_("Blind arena"))
@@ -62,9 +69,18 @@ with vote_tab:
             )
         else:
             st.caption(_("{count} models can answer here; each input draws two of them.").format(count=len(candidates)))
-        question = st.text_area(
-            _(INPUT_LABELS[arena_demo]), key="arena.prompt", height=100, placeholder=_("Type here…")
-        )
+        if arena_demo == blind.IMAGE:
+            # A pair stores its input as text, so the image arena asks about the shipped samples, by name.
+            question = st.selectbox(
+                _(INPUT_LABELS[arena_demo]),
+                [path.stem for path in image_classification.sample_images()],
+                key="arena.sample",
+            )
+            st.image(image_classification.read_sample(question), width=240)
+        else:
+            question = st.text_area(
+                _(INPUT_LABELS[arena_demo]), key="arena.prompt", height=100, placeholder=_("Type here…")
+            )
         if st.button(
             _("Ask two hidden models"),
             type="primary",
@@ -79,6 +95,9 @@ with vote_tab:
                 st.rerun()
     else:
         st.markdown(f"**{_('Input')}:** {plain_markdown(pair.prompt)}")
+        if blind.demo_of(pair.task)[0] == blind.IMAGE:
+            with user_errors():
+                st.image(image_classification.read_sample(pair.prompt), width=240)
         if pair.state == ANSWERING:
             st.info(
                 _(

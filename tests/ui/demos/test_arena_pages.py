@@ -441,3 +441,21 @@ def test_a_broken_labelled_zip_is_refused_with_a_message(workspace, tiny_models_
     # Bad input is the user's to fix: a warning that names the file, and nothing scored.
     assert "pets.zip is not a zip archive" in texts(app, "warning")
     assert "compare.image-classification.evaluation" not in app.session_state
+
+
+def test_a_blind_image_vote_on_a_sample_photo(workspace, tiny_models_dir):
+    _place_image_models(workspace, tiny_models_dir)
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("image").run()
+    assert "2 models can answer here" in texts(app, "caption")
+    assert not app.exception, [e.value for e in app.exception]
+    sample = app.selectbox(key="arena.sample").value
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "image")
+    pair = store.pair(pair_id, "")
+    assert pair.state == READY and pair.prompt == sample and "%" in pair.reply_a
+    assert "img-one" not in _everything_shown(app) and "img-two" not in _everything_shown(app)
+    app.button(key="arena.vote.tie").click().run()
+    assert [vote.verdict for vote in store.votes("", "image")] == ["tie"]
