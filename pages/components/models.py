@@ -7,12 +7,15 @@ with any other session asking for it at the same time); a model the warm start i
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Sequence
 
 import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
+from backend.errors import ShowcaseError
 from backend.i18n import N_, _, current_language, ngettext
 from backend.inference import engine_check
 from backend.model_access import check_plan_access
@@ -25,6 +28,8 @@ from backend.models.resolve.device import DeviceInfo
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
 from pages.components.feedback import arena_store
+
+_log = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner=False)
@@ -139,17 +144,23 @@ def availability_of(refs: Sequence[str], *, bases: bool = False) -> dict[str, Av
     return {ref: check(ref, settings) for ref in refs}
 
 
-def hidden_by_open_votes() -> set[str]:
-    """The models this workspace's open blind pairs hold: no page names them until the vote."""
-    return arena_store().hidden_models(current_owner())
+def hidden_by_open_votes() -> set[str] | None:
+    """The models this workspace's open blind pairs hold: no page names them until the vote. None
+    when the workspace database cannot be read: an open pair may then hold any loaded model, so
+    callers name none (the page still draws)."""
+    try:
+        return arena_store().hidden_models(current_owner())
+    except (ShowcaseError, sqlite3.Error) as error:
+        _log.warning("Open blind pairs could not be read; no loaded model is named: %s", error)
+        return None
 
 
 def shown_loaded() -> tuple[list[CachedModel], int]:
     """The models in the shared cache that a page may name, and how many it must leave out because
-    an open blind vote holds them (every list of loaded models goes through here)."""
+    an open blind vote holds them, or may (every list of loaded models goes through here)."""
     hidden = hidden_by_open_votes()
     loaded = model_cache().loaded()
-    shown = [item for item in loaded if item.model_ref not in hidden]
+    shown = [] if hidden is None else [item for item in loaded if item.model_ref not in hidden]
     return shown, len(loaded) - len(shown)
 
 
@@ -204,9 +215,9 @@ def readiness_line() -> str:
     """One line saying which demos answer now on this server and why the others cannot (Home, the
     sidebar, the Models page), as plain text. While a blind vote is open it names no model (a demo
     "on" a hidden model would look like a reveal) and a hidden model counts as not loaded."""
-    hidden = hidden_by_open_votes()
-    loaded = frozenset((item.task, item.model_ref) for item in model_cache().loaded() if item.model_ref not in hidden)
-    return _readiness_line(loaded, current_owner(), current_language(), not hidden)
+    shown, _hidden_count = shown_loaded()
+    loaded = frozenset((item.task, item.model_ref) for item in shown)
+    return _readiness_line(loaded, current_owner(), current_language(), hidden_by_open_votes() == set())
 
 
 # The sidebar draws it on every run (a chat reply reruns the page often); the hub's state is

@@ -77,7 +77,9 @@ if not operator:
 
 # Native engines (issue 23): each runs in its own process; a crash or hang there is shown here.
 hidden_models = hidden_by_open_votes()
-if engines := [row for row in engine_rows() if not any(ref in str(row["model"]) for ref in hidden_models)]:
+# A native engine's row names its model: with the open pairs unreadable, none is shown.
+shown_engines = [] if hidden_models is None else engine_rows()
+if engines := [row for row in shown_engines if not any(ref in str(row["model"]) for ref in hidden_models or ())]:
     st.subheader(_("Native engines"))
     st.caption(_("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply."))
     st.dataframe(engines, hide_index=True, width="stretch")

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from backend import config, model_registry
 from backend.arena.store import ANSWERING, READY, VOTED, ArenaStore
 from backend.config import PROJECT_ROOT
+from backend.errors import ShowcaseError
 from backend.inference import sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
@@ -459,3 +460,18 @@ def test_a_blind_image_vote_on_a_sample_photo(workspace, tiny_models_dir):
     assert "img-one" not in _everything_shown(app) and "img-two" not in _everything_shown(app)
     app.button(key="arena.vote.tie").click().run()
     assert [vote.verdict for vote in store.votes("", "image")] == ["tie"]
+
+
+def test_with_the_votes_unreadable_no_loaded_model_is_named(workspace, monkeypatch):
+    shared_cache().clear()
+    app = _open(ARENA)
+    app.text_area(key="arena.prompt").input("Say hello.")
+    app.button(key="arena.ask").click().run()  # both chat models are now loaded, their pair open
+
+    def unreadable(self, owner, now=None):
+        raise ShowcaseError("The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached.")
+
+    monkeypatch.setattr(ArenaStore, "hidden_models", unreadable)
+    models_page = _open("pages/overview/models.py")
+    assert _named_as_loaded(models_page, ("chat-owl", "chat-fox")) == set()
+    assert "2 models hidden by an open blind vote" in texts(models_page, "caption")
