@@ -13,15 +13,38 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from backend.arena.store import VOTED, ArenaStore, BlindPair
+from backend.arena.store import SKIPPED, VOTED, ArenaStore, BlindPair
 from backend.errors import InvalidInputError, ShowcaseError
 from backend.i18n import _
 from backend.inference.screen_updates import StreamOutcome, stream_together
+from backend.models.resolve import catalogue
 
-# The arena's task names (what votes and leaderboards are filed under), by the demo they come from.
+# The arena's demos (what votes and leaderboards are filed under) and the catalogue task whose
+# models answer each. A translation pair is filed under its direction too ("translation:en-de"):
+# models of different directions never meet.
 CHAT = "chat"
+SENTIMENT = "sentiment"
+TRANSLATION = "translation"
+IMAGE = "image"
+ARENA_DEMOS = {
+    CHAT: catalogue.TEXT_GENERATION,
+    SENTIMENT: catalogue.SENTIMENT,
+    TRANSLATION: catalogue.TRANSLATION,
+    IMAGE: catalogue.IMAGE_CLASSIFICATION,
+}
 SIDES = ("A", "B")
 _log = logging.getLogger(__name__)
+
+
+def task_name(demo: str, direction: str = "") -> str:
+    """What a pair of ``demo`` (and translation ``direction``, "en-de") is filed under."""
+    return f"{demo}:{direction}" if direction else demo
+
+
+def demo_of(task: str) -> tuple[str, str]:
+    """The demo and direction ("" when none) a pair's task names."""
+    demo, _sep, direction = task.partition(":")
+    return demo, direction
 
 
 def draw_models(candidates: Sequence[str], rng: random.Random | None = None) -> tuple[str, str]:
@@ -34,7 +57,7 @@ def draw_models(candidates: Sequence[str], rng: random.Random | None = None) -> 
     if len(distinct) < 2:
         raise InvalidInputError(
             _("A blind comparison needs two models that can answer here; {count} can.").format(count=len(distinct)),
-            _("Download another chat model on the Models page, fine-tune one, or configure a model server."),
+            _("Download another model for this demo on the Models page, fine-tune one, or configure a model server."),
         )
     first, second = (rng or random.SystemRandom()).sample(distinct, 2)
     return first, second
@@ -79,6 +102,8 @@ def answer_pair(
     opened = store.pair(pair_id, owner)
     if opened is not None and opened.state == VOTED:
         raise InvalidInputError(_("This comparison was already judged; your first vote counts."))
+    if opened is not None and opened.state == SKIPPED:
+        raise InvalidInputError(_("This comparison was skipped, so it is not counted."), _("Start a new one."))
     store.restart_pair(pair_id, owner)
     models = store.models_to_answer(pair_id, owner)
     streams: list[Iterable[str]] = []

@@ -1,6 +1,7 @@
 """One input to two to four models, side by side: each model's answer and cost, a refusal kept to
 its own column, where classifiers disagree, and on a labelled table every model's accuracy and
-macro-F1 with 95% intervals and a paired test of the top two.
+macro-F1 with 95% intervals and a paired test of the top two; on a table of reference translations
+every model's chrF with 95% intervals and a paired bootstrap test of the top two.
 
 Models come in through a loader the caller passes (the page's, which goes through
 ``backend.models.acquire``), so this module never decides how a model is fetched or who may open it.
@@ -24,6 +25,10 @@ MIN_MODELS = 2
 MAX_MODELS = 4
 # Every model classifies every row while the page waits; beyond this a batch job is the right tool.
 MAX_LABELLED_ROWS = 2000
+# Translating is far slower than classifying (a sentence is a generate call per model).
+MAX_REFERENCE_ROWS = 500
+# Every image is held open for every model while the page waits.
+MAX_LABELLED_IMAGES = 500
 
 
 @dataclass(frozen=True)
@@ -141,15 +146,13 @@ class Evaluation(JsonRecord):
     unknown_labels: list[str] = field(default_factory=list)
 
 
-def check_labelled_rows(count: int) -> None:
-    """Refuse an empty table, or one over ``MAX_LABELLED_ROWS``, before any model runs on it."""
+def check_labelled_rows(count: int, limit: int = MAX_LABELLED_ROWS) -> None:
+    """Refuse an empty table, or one over ``limit`` rows, before any model runs on it."""
     if not count:
         raise InvalidInputError(_("The table has no labelled rows."))
-    if count > MAX_LABELLED_ROWS:
+    if count > limit:
         raise InvalidInputError(
-            _("The table has {count:,} rows; a comparison takes at most {limit:,}.").format(
-                count=count, limit=MAX_LABELLED_ROWS
-            ),
+            _("The table has {count:,} rows; a comparison takes at most {limit:,}.").format(count=count, limit=limit),
             _("Upload a sample of the rows."),
         )
 
@@ -183,3 +186,38 @@ def evaluate(truth: Sequence[object], predictions: dict[str, Sequence[object]]) 
     predicted = {label for labels in guessed.values() for label in labels}
     unknown = sorted(set(true) - predicted)
     return Evaluation(len(true), scores, paired, disagreeing, unknown)
+
+
+@dataclass(frozen=True)
+class TranslationScore(JsonRecord):
+    """One model's chrF against the reference translations, with its bootstrap 95% interval."""
+
+    model_ref: str
+    chrf: stats.Estimate
+
+
+@dataclass(frozen=True)
+class TranslationEvaluation(JsonRecord):
+    """Every model's chrF on the same sentences (best first) and the paired bootstrap test of the top two."""
+
+    rows: int
+    scores: list[TranslationScore]
+    paired: stats.PairedBootstrap | None
+
+
+def evaluate_translations(references: Sequence[str], outputs: dict[str, Sequence[str]]) -> TranslationEvaluation:
+    """Score each model's translations against ``references`` (one per row, same order).
+
+    Raises:
+        InvalidInputError: no rows or more than ``MAX_REFERENCE_ROWS``.
+    """
+    check_labelled_rows(len(references), MAX_REFERENCE_ROWS)
+    if any(len(texts) != len(references) for texts in outputs.values()):
+        raise ValueError("every model needs one translation per row")
+    scores = [TranslationScore(ref, stats.bootstrap_chrf(texts, references)) for ref, texts in outputs.items()]
+    scores.sort(key=lambda score: -score.chrf.value)
+    paired = None
+    if len(scores) >= 2:
+        first, second = scores[0].model_ref, scores[1].model_ref
+        paired = stats.paired_bootstrap_chrf(references, outputs[first], outputs[second], (first, second))
+    return TranslationEvaluation(len(references), scores, paired)

@@ -1,6 +1,7 @@
 """Every number a comparison shows, with its uncertainty: accuracy and macro-F1 with bootstrap 95%
-intervals, an exact McNemar test of two classifiers on the same rows, and Bradley-Terry strengths
-from pairwise votes with bootstrap intervals.
+intervals, an exact McNemar test of two classifiers on the same rows, chrF of translations against
+references with bootstrap intervals and a paired bootstrap test, and Bradley-Terry strengths from
+pairwise votes with bootstrap intervals.
 
 Plain numpy: the formulas are short, and writing them here keeps each one tested against a value
 worked out by hand. Resampling uses a seeded generator, so the same data always shows the same
@@ -10,6 +11,7 @@ interval.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -135,6 +137,104 @@ def _two_sided_binomial(wins: int, losses: int) -> float:
     smaller = min(wins, losses)
     tail = sum(math.comb(trials, k) for k in range(smaller + 1)) / 2**trials
     return min(1.0, 2 * tail)
+
+
+# --- chrF (translations against references) ----------------------------------------------------
+# chrF as sacrebleu computes it by default (Popovic 2015): character n-grams of orders 1 to 6,
+# whitespace ignored, recall weighted twice as much as precision (beta 2), statistics summed over
+# the corpus before the score. sacrebleu is not in this environment; tests/backend/arena checks
+# these formulas against scores sacrebleu 2.6.0 gave for the same sentences.
+CHRF_ORDER = 6
+CHRF_BETA = 2.0
+
+
+def chrf_statistics(hypothesis: str, reference: str) -> np.ndarray:
+    """One sentence's counts per order: rows of (hypothesis n-grams, reference n-grams, matches)."""
+    hyp = "".join(hypothesis.split())
+    ref = "".join(reference.split())
+    counts = np.zeros((CHRF_ORDER, 3), dtype=np.int64)
+    for order in range(1, CHRF_ORDER + 1):
+        hyp_grams = Counter(hyp[i : i + order] for i in range(len(hyp) - order + 1))
+        ref_grams = Counter(ref[i : i + order] for i in range(len(ref) - order + 1))
+        matches = sum((hyp_grams & ref_grams).values())
+        # As sacrebleu: a hypothesis's n-grams count only where the reference has some of that order.
+        hyp_count = sum(hyp_grams.values()) if ref_grams else 0
+        counts[order - 1] = (hyp_count, sum(ref_grams.values()), matches)
+    return counts
+
+
+def chrf_from_statistics(totals: np.ndarray) -> float:
+    """Corpus chrF (0 to 100) from counts summed over its sentences (shape ``(CHRF_ORDER, 3)``):
+    the F-score of precision and recall averaged over the orders both sides have (sacrebleu 2's
+    default, effective-order smoothing)."""
+    factor = CHRF_BETA**2
+    precisions, recalls = [], []
+    for hyp_count, ref_count, matches in totals:
+        if hyp_count > 0 and ref_count > 0:
+            precisions.append(matches / hyp_count)
+            recalls.append(matches / ref_count)
+    if not precisions:
+        return 0.0
+    precision, recall = float(np.mean(precisions)), float(np.mean(recalls))
+    if precision + recall == 0:
+        return 0.0
+    return 100 * (1 + factor) * precision * recall / (factor * precision + recall)
+
+
+def _sentence_statistics(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    if len(hypotheses) != len(references):
+        raise ValueError("hypotheses and references differ in length")
+    return np.stack([chrf_statistics(hyp, ref) for hyp, ref in zip(hypotheses, references, strict=True)])
+
+
+def _resampled_chrf(sentences: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.array([chrf_from_statistics(sentences[index].sum(axis=0)) for index in rows])
+
+
+def bootstrap_chrf(hypotheses: Sequence[str], references: Sequence[str], samples: int = BOOTSTRAP_SAMPLES) -> Estimate:
+    """Corpus chrF with the percentile interval of ``samples`` resamples of the sentences."""
+    if not references:
+        return Estimate(0.0, 0.0, 0.0)
+    sentences = _sentence_statistics(hypotheses, references)
+    value = float(chrf_from_statistics(sentences.sum(axis=0)))
+    low, high = _interval(_resampled_chrf(sentences, _resampled_rows(len(references), samples)))
+    return Estimate(round(value, 4), round(low, 4), round(high, 4))
+
+
+@dataclass(frozen=True)
+class PairedBootstrap(JsonRecord):
+    """A paired bootstrap test of two systems on the same sentences (Koehn 2004): ``difference``
+    is the first's score minus the second's; ``p_value`` the two-sided share of resamples in
+    which the difference vanishes or turns around."""
+
+    first: str
+    second: str
+    difference: float
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        """Whether the difference holds at the 5% level."""
+        return self.p_value < 1 - CONFIDENCE
+
+
+def paired_bootstrap_chrf(
+    references: Sequence[str],
+    first: Sequence[str],
+    second: Sequence[str],
+    names: tuple[str, str] = ("", ""),
+    samples: int = BOOTSTRAP_SAMPLES,
+) -> PairedBootstrap:
+    """Whether ``first``'s chrF beats ``second``'s by more than resampling the sentences explains;
+    both are scored on the same resamples, so only their difference varies."""
+    first_stats = _sentence_statistics(first, references)
+    second_stats = _sentence_statistics(second, references)
+    difference = float(chrf_from_statistics(first_stats.sum(axis=0)) - chrf_from_statistics(second_stats.sum(axis=0)))
+    rows = _resampled_rows(len(references), samples)
+    resampled = _resampled_chrf(first_stats, rows) - _resampled_chrf(second_stats, rows)
+    # The share of resamples on the other side of zero from the observed difference, both tails.
+    against = np.mean(resampled <= 0) if difference > 0 else np.mean(resampled >= 0)
+    return PairedBootstrap(names[0], names[1], round(difference, 4), float(min(1.0, 2 * against)))
 
 
 # --- Bradley-Terry ------------------------------------------------------------------------------

@@ -64,11 +64,17 @@ CREATE TABLE IF NOT EXISTS demo_feedback (
 CREATE INDEX IF NOT EXISTS demo_feedback_owner ON demo_feedback (owner, task, time);
 """
 
-# A pair's life: both models answering, both answered (it can be judged), one failed, judged.
+# A pair's life: both models answering, both answered (it can be judged), one failed, judged, or
+# left unjudged by the voter's *Skip*.
 ANSWERING = "answering"
 READY = "ready"
 FAILED = "failed"
 VOTED = "voted"
+SKIPPED = "skipped"
+# Open pairs (answering or ready) hide their models from every page of their workspace; a pair left
+# open without a vote or a skip (a closed tab) stops hiding them after this long, so an abandoned
+# question does not hide two models from the Models page for good.
+OPEN_PAIR_HIDES_SECONDS = 6 * 3600
 
 A_BETTER = "a"
 B_BETTER = "b"
@@ -176,16 +182,16 @@ class ArenaStore:
         with self._database.connect() as connection:
             connection.execute(
                 "UPDATE arena_pairs SET reply_a = ?, reply_b = ?, state = ?, error = ? "
-                "WHERE id = ? AND owner = ? AND state != ?",
-                (reply_a, reply_b, FAILED if error else READY, error, pair_id, owner, VOTED),
+                "WHERE id = ? AND owner = ? AND state NOT IN (?, ?)",
+                (reply_a, reply_b, FAILED if error else READY, error, pair_id, owner, VOTED, SKIPPED),
             )
 
     def restart_pair(self, pair_id: str, owner: str) -> None:
         """Mark a pair as answering again (its replies were lost to a refresh mid-reply)."""
         with self._database.connect() as connection:
             connection.execute(
-                "UPDATE arena_pairs SET state = ?, error = '' WHERE id = ? AND owner = ? AND state != ?",
-                (ANSWERING, pair_id, owner, VOTED),
+                "UPDATE arena_pairs SET state = ?, error = '' WHERE id = ? AND owner = ? AND state NOT IN (?, ?)",
+                (ANSWERING, pair_id, owner, VOTED, SKIPPED),
             )
 
     def pair(self, pair_id: str, owner: str) -> BlindPair | None:
@@ -213,6 +219,25 @@ class ArenaStore:
                 (owner, task, ANSWERING, READY),
             ).fetchone()
         return None if row is None else row["id"]
+
+    def skip_pair(self, pair_id: str, owner: str) -> None:
+        """Leave an unjudged pair without a vote: it is not counted, and its models are no longer hidden."""
+        with self._database.connect() as connection:
+            connection.execute(
+                "UPDATE arena_pairs SET state = ? WHERE id = ? AND owner = ? AND state IN (?, ?)",
+                (SKIPPED, pair_id, owner, ANSWERING, READY),
+            )
+
+    def hidden_models(self, owner: str, now: float | None = None) -> set[str]:
+        """The models this owner's open pairs hold (answering or ready to judge, opened within
+        ``OPEN_PAIR_HIDES_SECONDS``): no page of the workspace may name them until the vote."""
+        since = (time.time() if now is None else now) - OPEN_PAIR_HIDES_SECONDS
+        with self._database.connect() as connection:
+            rows = connection.execute(
+                "SELECT model_a, model_b FROM arena_pairs WHERE owner = ? AND state IN (?, ?) AND created >= ?",
+                (owner, ANSWERING, READY, since),
+            ).fetchall()
+        return {row[column] for row in rows for column in ("model_a", "model_b")}
 
     def _pair_row(self, pair_id: str, owner: str) -> Any:
         with self._database.connect() as connection:
@@ -258,6 +283,8 @@ class ArenaStore:
             return InvalidInputError(_("This comparison is no longer here."), _("Start a new one."))
         if row["state"] == VOTED:
             return InvalidInputError(_("This comparison was already judged; your first vote counts."))
+        if row["state"] == SKIPPED:
+            return InvalidInputError(_("This comparison was skipped, so it is not counted."), _("Start a new one."))
         if row["state"] == FAILED:
             return InvalidInputError(
                 _("One of the replies failed, so this comparison cannot be judged."), _("Start a new one.")

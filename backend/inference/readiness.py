@@ -164,8 +164,12 @@ def _demo_state(
     return DemoReadiness(task, demo, "", MISSING, reason)
 
 
-def summary_line(states: Sequence[DemoReadiness], settings: Settings | None = None) -> str:
-    """One line for Home and the sidebar: which demos answer now and why the others cannot."""
+def summary_line(states: Sequence[DemoReadiness], settings: Settings | None = None, name_models: bool = True) -> str:
+    """One line for Home and the sidebar: which demos answer now and why the others cannot.
+
+    ``name_models`` False while a blind vote is open: a demo "on" one of its hidden models would
+    look like a reveal, so no demo's model is named.
+    """
     ready = [state for state in states if state.can_answer]
     waiting = [state for state in states if not state.can_answer]
     if not waiting:
@@ -173,7 +177,9 @@ def summary_line(states: Sequence[DemoReadiness], settings: Settings | None = No
             count=len(states)
         )
     parts = []
-    if ready:
+    if ready and not name_models:
+        parts.append(_("Ready now: {demos}.").format(demos=_(", ").join(_(s.demo) for s in ready)))
+    elif ready:
         on = "; ".join(_("{demo} on {model}").format(demo=_(s.demo), model=_short(s.model, settings)) for s in ready)
         parts.append(_("Ready now: {demos}.").format(demos=on))
     else:

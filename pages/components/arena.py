@@ -7,17 +7,18 @@ Nothing here names a model before the vote: waits and refusals say "Model A" or 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 import pandas as pd
 import streamlit as st
 
-from backend import model_registry
+from backend import model_registry, uploads
 from backend.arena import blind, export
 from backend.arena.leaderboard import MIN_VOTES_TO_RANK, build_leaderboard
 from backend.arena.store import VERDICT_LABELS, VERDICTS, ArenaStore, BlindPair
 from backend.config import get_settings
 from backend.i18n import _, ngettext
-from backend.inference import text_generation
+from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
@@ -36,13 +37,17 @@ _VERDICT_ICONS = {
 }
 
 
-def chat_candidates() -> list[str]:
-    """Every chat model that can answer here now: configured servers, downloaded or downloadable
-    catalogue models that fit the model memory budget, and this workspace's tuned models. (A drawn
-    model that cannot load ends its pair unjudged, so one that never fits is never drawn.)"""
+def candidates(arena_demo: str, direction: str = "") -> list[str]:
+    """Every model of ``arena_demo`` that can answer here now: configured servers, downloaded or
+    downloadable catalogue models that fit the model memory budget (of ``direction`` for
+    translation), and this workspace's own models. (A drawn model that cannot load ends its pair
+    unjudged, so one that never fits is never drawn.)"""
+    task = blind.ARENA_DEMOS[arena_demo]
     budget = get_settings().model_memory_mb
-    specs = [spec for spec in catalogue.models_for(catalogue.TEXT_GENERATION) if spec.memory_mb() <= budget]
-    labels, found = demo.model_choices(catalogue.TEXT_GENERATION, specs)
+    specs = [spec for spec in catalogue.models_for(task) if spec.memory_mb() <= budget]
+    if direction:
+        specs = [spec for spec in specs if "-".join(spec.language_pair) == direction]
+    labels, found = demo.model_choices(task, specs)
     return [ref for ref in labels if ref not in found or found[ref].can_load]
 
 
@@ -51,10 +56,17 @@ def open_pair_id() -> str | None:
     return st.query_params.get(PAIR_PARAMETER) or None
 
 
-def start_pair(store: ArenaStore, owner: str, prompt: str, candidates: list[str]) -> str:
+def start_pair(store: ArenaStore, owner: str, prompt: str, drawn_from: list[str], task: str) -> str:
     """Draw two hidden models for ``prompt``, store the pair and put its id in the address."""
-    settings = {**OPTIONS.to_dict(), "system_prompt": SYSTEM_PROMPT}
-    pair_id = blind.open_pair(store, owner, blind.CHAT, prompt, candidates, settings)
+    arena_demo, direction = blind.demo_of(task)
+    if arena_demo == blind.CHAT:
+        settings: dict[str, object] = {**OPTIONS.to_dict(), "system_prompt": SYSTEM_PROMPT}
+    elif direction:
+        source, target = direction.split("-")
+        settings = {"source_language": source, "target_language": target}
+    else:
+        settings = {}
+    pair_id = blind.open_pair(store, owner, task, prompt, drawn_from, settings)
     st.query_params[PAIR_PARAMETER] = pair_id
     return pair_id
 
@@ -64,8 +76,15 @@ def leave_pair() -> None:
     st.query_params.pop(PAIR_PARAMETER, None)
 
 
-def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str) -> BlindPair:
-    """Both hidden models reply at once, each streamed under its letter; returns the stored pair."""
+def skip_pair(store: ArenaStore, pair_id: str, owner: str) -> None:
+    """Leave an unjudged pair uncounted: its models stop being hidden on the other pages."""
+    store.skip_pair(pair_id, owner)
+    leave_pair()
+
+
+def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str, task: str) -> BlindPair:
+    """Both hidden models reply at once, each streamed under its letter (a classifier's label or a
+    translation arrives whole); returns the stored pair."""
     left, right = st.columns(2)
     places = []
     for column, side in zip((left, right), blind.SIDES, strict=True):
@@ -75,9 +94,24 @@ def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str) -> BlindPai
     stop = threading.Event()
     messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prompt)]
 
-    def start(side: str, model_ref: str) -> text_generation.ReplyStream | text_generation.RemoteReplyStream:
-        loaded = models.get_model(catalogue.TEXT_GENERATION, model_ref, shown_as=_("Model {side}").format(side=side))
-        return text_generation.stream_reply(loaded, messages, OPTIONS, stop)
+    arena_demo, direction = blind.demo_of(task)
+
+    def start(side: str, model_ref: str) -> Iterable[str]:
+        shown_as = _("Model {side}").format(side=side)
+        loaded = models.get_model(blind.ARENA_DEMOS[arena_demo], model_ref, shown_as=shown_as)
+        if arena_demo == blind.CHAT:
+            return text_generation.stream_reply(loaded, messages, OPTIONS, stop)
+        if arena_demo == blind.SENTIMENT:
+            found = sentiment.classify_text(loaded, prompt).classification
+            return [_("{label} · {score:.0%}").format(label=found.label, score=found.score)]
+        if arena_demo == blind.IMAGE:
+            image = uploads.open_image(
+                image_classification.read_sample(prompt), f"{prompt}.jpg", max_side=uploads.MODEL_IMAGE_SIDE
+            )
+            top = image_classification.classify_image(loaded, image, prompt).prediction.top[0]
+            return [_("{label} · {score:.0%}").format(label=top.label, score=top.score)]
+        source, target = direction.split("-")
+        return [translation.translate_text(loaded, prompt, source, target).translation]
 
     return blind.answer_pair(
         store, pair_id, owner, start, lambda index, text: places[index].markdown(plain_markdown(text))
@@ -124,9 +158,9 @@ def show_reveal(store: ArenaStore, pair: BlindPair, owner: str) -> None:
     )
 
 
-def show_leaderboard(store: ArenaStore, owner: str) -> None:
+def show_leaderboard(store: ArenaStore, owner: str, task: str) -> None:
     """Bradley-Terry scores with 95% intervals, vote counts, and which models are not ranked yet."""
-    votes = store.votes(owner, blind.CHAT)
+    votes = store.votes(owner, task)
     if not votes:
         st.info(
             _("No votes yet: ask a question on the Vote tab and judge the two replies."), icon=":material/leaderboard:"
@@ -168,9 +202,9 @@ def show_leaderboard(store: ArenaStore, owner: str) -> None:
     )
 
 
-def show_exports(store: ArenaStore, owner: str) -> None:
-    """Downloads: preference pairs for a trainer, every vote, every demo feedback."""
-    votes = store.votes(owner, blind.CHAT)
+def show_exports(store: ArenaStore, owner: str, task: str) -> None:
+    """Downloads: preference pairs for a trainer, every vote (of ``task``), every demo feedback."""
+    votes = store.votes(owner, task)
     pairs = export.preference_pairs(votes)
     st.caption(
         _("{pairs:,} preference pairs from {votes:,} votes (ties and both-bad are left out).").format(

@@ -3,27 +3,31 @@ one's cost, disagreements marked, chat replies streamed together, and labelled-t
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from backend import model_registry
+from backend import model_registry, uploads
 from backend.arena import compare
 from backend.arena.compare import Column, Evaluation
 from backend.columns import guess_label_column, guess_text_column
 from backend.errors import ShowcaseError
 from backend.i18n import _
-from backend.inference import sentiment, text_generation
+from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.screen_updates import stream_together
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.models.resolve.catalogue import ModelSpec
 from backend.text_safety import plain_markdown
+from backend.training.classifier import image_data
 from pages.components import demo, models, upload
 from pages.components.errors import show_error
+from pages.components.upload import UploadedBytes
 
 
 def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -> list[str]:
@@ -149,26 +153,34 @@ def show_chat_replies(replies: Sequence[dict[str, Any]]) -> None:
 # --- labelled table ---------------------------------------------------------------------------
 
 
-def pick_labelled_table(key: str) -> tuple[list[str], list[str]] | None:
-    """A labelled table upload (checked as every upload is) and its text and label columns."""
-    table = upload.show_table_upload(
-        f"{key}.labelled",
-        _("Labelled table (a text and a label per row)"),
-        empty_message=_(
+def pick_labelled_table(key: str, reference: bool = False) -> tuple[list[str], list[str]] | None:
+    """A labelled table upload (checked as every upload is) and its two columns: a text and its label,
+    or with ``reference`` a source sentence and its reference translation."""
+    if reference:
+        title = _("Reference translations (a source sentence and its translation per row)")
+        empty = _(
+            "Upload a table with a source column and a reference translation column to score every model's "
+            "translations with chrF, with 95% intervals and a paired test of the top two."
+        )
+        names = (_("Source column"), _("Reference column"))
+    else:
+        title = _("Labelled table (a text and a label per row)")
+        empty = _(
             "Upload a table with a text and a label column to score every model on the same rows, "
             "with 95% intervals and a paired test of the top two."
-        ),
-    )
+        )
+        names = (_("Text column"), _("Label column"))
+    table = upload.show_table_upload(f"{key}.labelled", title, empty_message=empty)
     if table is None:
         return None
     frame = table.frame
     columns = [str(column) for column in frame.columns]
     left, right = st.columns(2)
     text_column = left.selectbox(
-        _("Text column"), columns, index=columns.index(guess_text_column(frame)), key=f"{key}.text_column"
+        names[0], columns, index=columns.index(guess_text_column(frame)), key=f"{key}.text_column"
     )
     label_column = right.selectbox(
-        _("Label column"),
+        names[1],
         columns,
         index=columns.index(guess_label_column(frame, text_column)),
         key=f"{key}.label_column",
@@ -195,12 +207,64 @@ def score_models(task: str, refs: Sequence[str], texts: Sequence[str], labels: S
         st.session_state[f"compare.{task}.evaluation"] = (compare.evaluate(labels, predictions), predictions, texts)
 
 
+def pick_labelled_images(key: str) -> UploadedBytes | None:
+    """A zip of labelled images (size checked before reading, as every upload is)."""
+    return upload.show_file_upload(
+        f"{key}.labelled_zip",
+        _("Labelled images (zip)"),
+        uploads.ZIP_SUFFIXES,
+        uploads.MAX_ZIP_BYTES,
+        help=_(
+            "One folder per class (cat/1.jpg, dog/2.png…), or any layout plus a CSV with file name and label columns."
+        ),
+        empty_message=_(
+            "Upload a zip of labelled images to score every model on the same images, with 95% intervals "
+            "and a paired test of the top two."
+        ),
+    )
+
+
+def score_image_models(refs: Sequence[str], archive: UploadedBytes, key: str) -> None:
+    """Every model classifies every image of the zip (checked as a fine-tuning zip is); a model that
+    cannot is named with its reason and left out. The outcome is kept for ``show_evaluation``."""
+    with tempfile.TemporaryDirectory() as folder:
+        kept, _layout, warnings = image_data.read_labelled_images(archive.name, archive.data, Path(folder))
+        compare.check_labelled_rows(len(kept), compare.MAX_LABELLED_IMAGES)
+        names = [path for path, _label in kept]
+        images = [
+            uploads.open_image((Path(folder) / path).read_bytes(), path, max_side=uploads.MODEL_IMAGE_SIDE)
+            for path in names
+        ]
+    for warning in warnings:
+        st.caption(plain_markdown(warning))
+    predictions: dict[str, list[str]] = {}
+    chunk = image_classification.MAX_IMAGES
+    for ref in compare.check_model_count(refs):
+        try:
+            loaded = models.get_model(catalogue.IMAGE_CLASSIFICATION, ref)
+            found = []
+            for start in range(0, len(images), chunk):
+                found += image_classification.classify_images(
+                    loaded, images[start : start + chunk], names[start : start + chunk]
+                )
+            predictions[ref] = [item.label for item in found]
+        except ShowcaseError as error:
+            shown = plain_markdown(model_registry.display_name(ref))
+            st.warning(f"**{shown}**: {plain_markdown(error.user_text())}", icon=":material/block:")
+    if predictions:
+        labels = [label for _path, label in kept]
+        st.session_state[f"{key}.evaluation"] = (compare.evaluate(labels, predictions), predictions, names)
+
+
 def _interval(estimate: Any) -> str:
     return f"{estimate.value:.1%} [{estimate.low:.1%}, {estimate.high:.1%}]"
 
 
-def show_evaluation(evaluation: Evaluation, predictions: dict[str, list[str]], texts: Sequence[str]) -> None:
-    """Scores with intervals, the paired test of the top two, and the rows the models disagree on."""
+def show_evaluation(
+    evaluation: Evaluation, predictions: dict[str, list[str]], texts: Sequence[str], item_header: str = ""
+) -> None:
+    """Scores with intervals, the paired test of the top two, and the rows the models disagree on
+    (each row named by its text, or under ``item_header`` by what it is: an image's file name)."""
     name = model_registry.display_name
     st.dataframe(
         pd.DataFrame(
@@ -246,10 +310,86 @@ def show_evaluation(evaluation: Evaluation, predictions: dict[str, list[str]], t
             icon=":material/label_off:",
         )
     if evaluation.disagreeing_rows:
-        frame = pd.DataFrame({_("Text"): list(texts), **{name(ref): labels for ref, labels in predictions.items()}})
+        frame = pd.DataFrame(
+            {item_header or _("Text"): list(texts), **{name(ref): labels for ref, labels in predictions.items()}}
+        )
         disagree = frame[frame.iloc[:, 1:].nunique(axis=1) > 1]
         with st.expander(
             _("Rows where the models disagree ({count:,})").format(count=evaluation.disagreeing_rows),
             icon=":material/call_split:",
         ):
             st.dataframe(disagree, hide_index=True)
+
+
+# --- reference translations -----------------------------------------------------------------------
+
+
+def score_translations(
+    refs: Sequence[str], sources: Sequence[str], references: Sequence[str], target_language: str, key: str
+) -> None:
+    """Every model translates every source sentence; a model that cannot is named with its reason and
+    left out, the others are scored on the same sentences. Kept for ``show_translation_evaluation``."""
+    compare.check_labelled_rows(len(sources), compare.MAX_REFERENCE_ROWS)
+    outputs: dict[str, list[str]] = {}
+    for ref in compare.check_model_count(refs):
+        try:
+            loaded = models.get_model(catalogue.TRANSLATION, ref)
+            found = translation.translate(loaded, sources, target_language=target_language)
+            outputs[ref] = [item.translation for item in found]
+        except ShowcaseError as error:
+            shown = plain_markdown(model_registry.display_name(ref))
+            st.warning(f"**{shown}**: {plain_markdown(error.user_text())}", icon=":material/block:")
+    if outputs:
+        st.session_state[f"{key}.evaluation"] = (compare.evaluate_translations(references, outputs), outputs, sources)
+
+
+def _score(estimate: Any) -> str:
+    return f"{estimate.value:.1f} [{estimate.low:.1f}, {estimate.high:.1f}]"
+
+
+def show_translation_evaluation(
+    evaluation: compare.TranslationEvaluation, outputs: dict[str, list[str]], sources: Sequence[str]
+) -> None:
+    """chrF with intervals, the paired bootstrap test of the top two, and every translation by row."""
+    name = model_registry.display_name
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {_("Model"): name(score.model_ref), _("chrF [95% interval]"): _score(score.chrf)}
+                for score in evaluation.scores
+            ]
+        ),
+        hide_index=True,
+    )
+    st.caption(
+        _(
+            "{rows:,} sentences; chrF (character n-grams up to 6, recall weighted twice, 0 to 100) as sacrebleu "
+            "defines it; intervals from 1,000 bootstrap resamples of the sentences."
+        ).format(rows=evaluation.rows)
+    )
+    paired = evaluation.paired
+    if paired is not None:
+        verdict = (
+            _("a real difference at the 5% level") if paired.significant else _("no clear difference at the 5% level")
+        )
+        st.markdown(
+            plain_markdown(
+                _(
+                    "Paired bootstrap test of the top two: {first} scores {difference:.1f} chrF above {second}; "
+                    "p = {p:.3g}, {verdict}."
+                ).format(
+                    first=name(paired.first),
+                    second=name(paired.second),
+                    difference=paired.difference,
+                    p=paired.p_value,
+                    verdict=verdict,
+                )
+            )
+        )
+    with st.expander(
+        _("Every translation ({count:,} sentences)").format(count=len(sources)), icon=":material/translate:"
+    ):
+        st.dataframe(
+            pd.DataFrame({_("Source"): list(sources), **{name(ref): texts for ref, texts in outputs.items()}}),
+            hide_index=True,
+        )

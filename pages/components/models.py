@@ -7,13 +7,16 @@ with any other session asking for it at the same time); a model the warm start i
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Sequence
 
 import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
-from backend.i18n import N_, _, current_language
+from backend.errors import ShowcaseError
+from backend.i18n import N_, _, current_language, ngettext
 from backend.inference import engine_check
 from backend.model_access import check_plan_access
 from backend.models import acquire, availability, warm
@@ -24,6 +27,9 @@ from backend.models.loader import LoadedModel
 from backend.models.resolve.device import DeviceInfo
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
+from pages.components.feedback import arena_store
+
+_log = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,8 +78,10 @@ def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedM
         )
     finally:
         bar.empty()
-    # The ``auto`` engine setting: the first load queues the check of faster paths (once).
-    engine_check.request_check(loaded, owner)
+    # The ``auto`` engine setting: the first load queues the check of faster paths (once). Not for
+    # a blind model: the queued check would name it on the jobs pages before the vote.
+    if shown_as is None:
+        engine_check.request_check(loaded, owner)
     return loaded
 
 
@@ -136,9 +144,36 @@ def availability_of(refs: Sequence[str], *, bases: bool = False) -> dict[str, Av
     return {ref: check(ref, settings) for ref in refs}
 
 
+def hidden_by_open_votes() -> set[str] | None:
+    """The models this workspace's open blind pairs hold: no page names them until the vote. None
+    when the workspace database cannot be read: an open pair may then hold any loaded model, so
+    callers name none (the page still draws)."""
+    try:
+        return arena_store().hidden_models(current_owner())
+    except (ShowcaseError, sqlite3.Error) as error:
+        _log.warning("Open blind pairs could not be read; no loaded model is named: %s", error)
+        return None
+
+
+def shown_loaded() -> tuple[list[CachedModel], int]:
+    """The models in the shared cache that a page may name, and how many it must leave out because
+    an open blind vote holds them, or may (every list of loaded models goes through here)."""
+    hidden = hidden_by_open_votes()
+    loaded = model_cache().loaded()
+    shown = [] if hidden is None else [item for item in loaded if item.model_ref not in hidden]
+    return shown, len(loaded) - len(shown)
+
+
+def hidden_line(count: int) -> str:
+    """What a list of loaded models says instead of the ``count`` models an open blind vote holds."""
+    return ngettext(
+        "{count} model hidden by an open blind vote.", "{count} models hidden by an open blind vote.", count
+    ).format(count=count)
+
+
 def loaded_refs(task: str) -> set[str]:
-    """The references of ``task`` in the shared cache now."""
-    return {model.model_ref for model in model_cache().loaded() if model.task == task}
+    """The references of ``task`` in the shared cache now (leaving out those a blind vote hides)."""
+    return {model.model_ref for model in shown_loaded()[0] if model.task == task}
 
 
 def opening_choice(choices: Sequence[str], found: dict[str, Availability], widget_key: str = "") -> int:
@@ -178,17 +213,20 @@ def show_base_availability(model_ref: str) -> None:
 
 def readiness_line() -> str:
     """One line saying which demos answer now on this server and why the others cannot (Home, the
-    sidebar, the Models page), as plain text."""
-    loaded = frozenset((model.task, model.model_ref) for model in model_cache().loaded())
-    return _readiness_line(loaded, current_owner(), current_language())
+    sidebar, the Models page), as plain text. While a blind vote is open it names no model (a demo
+    "on" a hidden model would look like a reveal) and a hidden model counts as not loaded."""
+    shown, _hidden_count = shown_loaded()
+    loaded = frozenset((item.task, item.model_ref) for item in shown)
+    return _readiness_line(loaded, current_owner(), current_language(), hidden_by_open_votes() == set())
 
 
 # The sidebar draws it on every run (a chat reply reruns the page often); the hub's state is
 # remembered anyway, and a model loaded here changes ``loaded``, which is part of the key (and so is
 # the language the line is written in).
 @st.cache_data(ttl=15, show_spinner=False)
-def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str, language: str) -> str:
+def _readiness_line(loaded: frozenset[tuple[str, str]], owner: str, language: str, name_models: bool) -> str:
     from backend.inference import readiness
 
     settings = get_settings()
-    return readiness.summary_line(readiness.demo_readiness(set(loaded), settings, owner), settings)
+    states = readiness.demo_readiness(set(loaded), settings, owner)
+    return readiness.summary_line(states, settings, name_models)

@@ -14,7 +14,7 @@ from backend.models.resolve import endpoints
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import demo_dtype
 from backend.text_safety import plain_markdown
-from pages.components.models import current_device, model_cache, readiness_line
+from pages.components.models import current_device, hidden_line, model_cache, readiness_line, shown_loaded
 
 
 def _precision(device: DeviceInfo, settings: Settings) -> str:
@@ -71,16 +71,17 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
                 + _("Loaded models are not listed here: they would name the hidden models.")
             )
             return
-        cache = model_cache()
-        loaded = cache.loaded()
-        used = cache.used_bytes() / 2**20
+        loaded, hidden = shown_loaded()
+        used = model_cache().used_bytes() / 2**20
         st.caption(
             _("Loaded models ({used:,.0f} of {model_memory_mb:,} MB)").format(
                 used=used, model_memory_mb=settings.model_memory_mb
             )
         )
-        if not loaded:
+        if not loaded and not hidden:
             st.caption(_("None yet: a model loads on first use."))
+        if hidden:
+            st.caption(":material/visibility_off: " + hidden_line(hidden))
         for item in reversed(loaded):
             st.markdown(
                 _("- {display_name} · {task} · {memory_mb:,.0f} MB").format(

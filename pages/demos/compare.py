@@ -116,3 +116,25 @@ if task == catalogue.SENTIMENT:
             compare_view.score_models(task, refs, *labelled)
     if (scored := st.session_state.get("compare.sentiment.evaluation")) is not None:
         compare_view.show_evaluation(*scored)
+
+if task == catalogue.TRANSLATION:
+    st.subheader(_("Score on reference translations"))
+    with_references = compare_view.pick_labelled_table(key, reference=True)
+    if with_references is not None and st.button(
+        _("Score every model"), key=f"{key}.score", disabled=not ready, icon=":material/fact_check:"
+    ):
+        with user_errors():
+            compare_view.score_translations(refs, *with_references, target_language, key)
+    if (scored := st.session_state.get(f"{key}.evaluation")) is not None:
+        compare_view.show_translation_evaluation(*scored)
+
+if task == catalogue.IMAGE_CLASSIFICATION:
+    st.subheader(_("Score on labelled images"))
+    archive = compare_view.pick_labelled_images(key)
+    if archive is not None and st.button(
+        _("Score every model"), key=f"{key}.score", disabled=not ready, icon=":material/fact_check:"
+    ):
+        with user_errors():
+            compare_view.score_image_models(refs, archive, key)
+    if (scored := st.session_state.get(f"{key}.evaluation")) is not None:
+        compare_view.show_evaluation(*scored, item_header=_("Image"))

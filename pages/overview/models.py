@@ -10,7 +10,16 @@ from backend.models.resolve import catalogue
 from backend.models.status import catalogue_rows, checked_rows, engine_rows
 from backend.text_safety import plain_markdown
 from pages.components.auth import OPERATOR_ACTIONS_SIGN_IN, may_run_operator_actions
-from pages.components.models import current_device, loaded_row, model_cache, readiness_line, show_prepare_defaults
+from pages.components.models import (
+    current_device,
+    hidden_by_open_votes,
+    hidden_line,
+    loaded_row,
+    model_cache,
+    readiness_line,
+    show_prepare_defaults,
+    shown_loaded,
+)
 
 settings = get_settings()
 device = current_device()
@@ -36,7 +45,9 @@ if state.kind == hub.UNREACHABLE and st.button(
 
 st.subheader(_("Ready for a demo?"))
 st.caption(_("Downloaded: on this server's disk. Can load now: downloaded, or the hub answers. Loaded: in memory."))
-loaded_keys = {(item.task, item.model_ref) for item in model_cache().loaded()}
+# The models an open blind vote holds are left out of every list here until the vote.
+loaded, hidden_count = shown_loaded()
+loaded_keys = {(item.task, item.model_ref) for item in loaded}
 st.markdown(plain_markdown(readiness_line()))
 st.dataframe(
     translated_headers(row.to_row() for row in readiness.readiness(loaded_keys, settings)),
@@ -47,13 +58,14 @@ if operator:
     show_prepare_defaults()
 
 st.subheader(_("Loaded now"))
-loaded = model_cache().loaded()
+if hidden_count:
+    st.caption(":material/visibility_off: " + hidden_line(hidden_count))
 if loaded:
     st.dataframe(translated_headers(loaded_row(item) for item in loaded), hide_index=True, width="stretch")
     if operator and st.button(_("Unload all models"), key="models.unload_all", icon=":material/delete_sweep:"):
         model_cache().clear()
         st.rerun()
-else:
+elif not hidden_count:
     st.info(
         _(
             "No model is loaded. Models load on first use and the least recently used is dropped when the budget is full."
@@ -64,7 +76,10 @@ if not operator:
     st.caption(OPERATOR_ACTIONS_SIGN_IN)
 
 # Native engines (issue 23): each runs in its own process; a crash or hang there is shown here.
-if engines := engine_rows():
+hidden_models = hidden_by_open_votes()
+# A native engine's row names its model: with the open pairs unreadable, none is shown.
+shown_engines = [] if hidden_models is None else engine_rows()
+if engines := [row for row in shown_engines if not any(ref in str(row["model"]) for ref in hidden_models or ())]:
     st.subheader(_("Native engines"))
     st.caption(_("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply."))
     st.dataframe(engines, hide_index=True, width="stretch")

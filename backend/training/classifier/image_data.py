@@ -182,6 +182,25 @@ def _split(
     )
 
 
+def read_labelled_images(
+    name: str, data: bytes, data_dir: Path, max_pixels: int = uploads.MAX_IMAGE_PIXELS
+) -> tuple[list[tuple[str, str]], str, list[str]]:
+    """Extract and check a zip of labelled images into ``data_dir`` (training, and Compare's scores):
+    each kept image's path (relative to ``data_dir``) and label, the layout, and the warnings.
+
+    Raises:
+        InvalidInputError: unsafe or broken archive, non-images, oversized images, images outside
+            class folders, CSV rows naming missing files, or the same image under two labels.
+    """
+    root = (data_dir / UPLOAD_FOLDER).resolve()
+    files = uploads.extract_zip(name, data, root)
+    errors: list[str] = []
+    warnings: list[str] = []
+    labelled, layout = _read_labels(name, files, root, errors, warnings)
+    kept = _check_images(labelled, root, data_dir, max_pixels, errors, warnings)
+    return kept, layout, warnings
+
+
 def prepare_image_dataset(
     name: str,
     data: bytes,
@@ -205,12 +224,7 @@ def prepare_image_dataset(
             class folders, CSV rows naming missing files, one class, rare classes, or the same
             image under two labels.
     """
-    root = (data_dir / UPLOAD_FOLDER).resolve()
-    files = uploads.extract_zip(name, data, root)
-    errors: list[str] = []
-    warnings: list[str] = []
-    labelled, layout = _read_labels(name, files, root, errors, warnings)
-    kept = _check_images(labelled, root, data_dir, max_pixels, errors, warnings)
+    kept, layout, warnings = read_labelled_images(name, data, data_dir, max_pixels)
     prepared = _split(kept, validation_fraction, seed, layout, warnings)
     prepared.data_dir = str(data_dir)
     return prepared

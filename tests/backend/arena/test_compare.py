@@ -81,3 +81,24 @@ def test_a_labelled_table_has_limits():
         compare.evaluate([], {"m": []})
     with pytest.raises(InvalidInputError, match="at most 2,000"):
         compare.evaluate(["a"] * 2001, {"m": ["a"] * 2001})
+
+
+def test_reference_translations_score_every_model_and_test_the_top_two():
+    references = [f"the {animal} sleeps on the {place}" for animal in ("cat", "dog", "owl") for place in ("mat", "bed")]
+    outputs = {
+        "close": [text.replace("sleeps", "sleep") for text in references],
+        "far": ["something else entirely" for _ in references],
+        "exact": list(references),
+    }
+    evaluation = compare.evaluate_translations(references, outputs)
+    assert [score.model_ref for score in evaluation.scores] == ["exact", "close", "far"]
+    assert evaluation.scores[0].chrf.value == 100.0 and evaluation.rows == 6
+    assert (evaluation.paired.first, evaluation.paired.second) == ("exact", "close")
+    assert evaluation.paired.difference > 0
+
+
+def test_reference_translations_have_limits():
+    with pytest.raises(InvalidInputError, match="no labelled rows"):
+        compare.evaluate_translations([], {"m": []})
+    with pytest.raises(InvalidInputError, match="at most 500"):
+        compare.evaluate_translations(["a"] * 501, {"m": ["a"] * 501})

@@ -110,3 +110,51 @@ def test_ties_pull_two_models_together():
 def test_a_model_that_never_lost_gets_a_finite_score():
     scores = stats.bradley_terry([stats.Comparison("a", "b", 1.0)] * 5)
     assert np.isfinite(scores["a"]) and scores["a"] > scores["b"]
+
+
+def test_chrf_matches_a_hand_count():
+    # Unigrams: {a, b} against {a, c}: precision = recall = 1/2, F = 1/2. Bigrams "ab" against "ac":
+    # none match, F = 0. Orders 3 to 6 exist on neither side and are not averaged: (1/2 + 0) / 2.
+    assert stats.chrf_from_statistics(stats.chrf_statistics("ab", "ac")) == pytest.approx(25.0)
+    assert stats.chrf_from_statistics(stats.chrf_statistics("the cat", "thecat")) == pytest.approx(100.0)
+    assert stats.chrf_from_statistics(stats.chrf_statistics("xyz", "abc")) == pytest.approx(0.0, abs=1e-9)
+    # Recall weighs more than precision: a hypothesis missing half the reference scores below one
+    # holding the whole reference plus as much again.
+    short = stats.chrf_from_statistics(stats.chrf_statistics("abcd", "abcdefgh"))
+    long = stats.chrf_from_statistics(stats.chrf_statistics("abcdefghijklmnop", "abcdefgh"))
+    assert short < long
+
+
+def test_chrf_gives_the_scores_sacrebleu_gives():
+    # sacrebleu 2.6.0's corpus_chrf and sentence_chrf (defaults) on these pairs, recorded once.
+    references = ["The cat sat on the mat.", "Guten Morgen, wie geht es dir?", "hello", "你好，世界", "a", ""]
+    hypotheses = ["The cat is sitting on a mat.", "Guten Morgen wie gehts?", "hallo there", "世界你好", "abcdefgh", "x"]
+    totals = sum(stats.chrf_statistics(hyp, ref) for hyp, ref in zip(hypotheses, references, strict=True))
+    assert stats.chrf_from_statistics(totals) == pytest.approx(47.777972192593836, abs=1e-9)
+    for (hyp, ref), expected in zip(
+        zip(hypotheses[:4], references[:4], strict=True),
+        (36.24524662604615, 60.967635088548974, 33.74413145539906, 33.99581589958159),
+        strict=True,
+    ):
+        assert stats.chrf_from_statistics(stats.chrf_statistics(hyp, ref)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_corpus_chrf_sums_counts_before_scoring():
+    references = ["ab", "abcdefgh"]
+    hypotheses = ["ac", "abcdefgh"]
+    totals = stats.chrf_statistics("ac", "ab") + stats.chrf_statistics("abcdefgh", "abcdefgh")
+    estimate = stats.bootstrap_chrf(hypotheses, references)
+    assert estimate.value == pytest.approx(stats.chrf_from_statistics(totals), abs=1e-4)
+    assert estimate.low <= estimate.value <= estimate.high
+    assert stats.bootstrap_chrf(references, references) == stats.Estimate(100.0, 100.0, 100.0)
+
+
+def test_the_paired_bootstrap_separates_a_clearly_better_system_and_not_equal_ones():
+    rng = np.random.default_rng(3)
+    references = ["".join(rng.choice(list("abcdefghij"), 12)) for _ in range(60)]
+    good = [ref[:10] + "zz" for ref in references]
+    bad = [ref[:4] + "zzzzzzzz" for ref in references]
+    clear = stats.paired_bootstrap_chrf(references, good, bad, ("good", "bad"))
+    assert clear.difference > 0 and clear.significant and (clear.first, clear.second) == ("good", "bad")
+    same = stats.paired_bootstrap_chrf(references, good, list(good))
+    assert same.difference == 0 and not same.significant

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from backend.arena.store import (
     B_BETTER,
     BOTH_BAD,
     FAILED,
+    OPEN_PAIR_HIDES_SECONDS,
     READY,
+    SKIPPED,
     TIE,
     ArenaStore,
 )
@@ -73,6 +76,40 @@ def test_unfinished_and_failed_pairs_cannot_be_judged(store_location):
     with pytest.raises(InvalidInputError, match="Pick one of"):
         store.vote(_ready_pair(store), "", "c")
     assert store.votes("") == []
+
+
+def test_open_pairs_hide_their_models_until_the_vote_or_a_skip(store_location):
+    store = ArenaStore(store_location)
+    answering = store.open_pair("", "chat", "Hi?", "model-a", "model-b", SETTINGS)
+    ready = _ready_pair(store)  # model-x and model-y
+    store.open_pair("someone-else", "chat", "Hi?", "their-model", "model-a", SETTINGS)
+    assert store.hidden_models("") == {"model-a", "model-b", "model-x", "model-y"}
+    assert store.hidden_models("someone-else") == {"their-model", "model-a"}
+
+    store.vote(ready, "", A_BETTER)
+    assert store.hidden_models("") == {"model-a", "model-b"}
+    store.skip_pair(answering, "")
+    assert store.pair(answering, "").state == SKIPPED
+    assert store.hidden_models("") == set()
+
+
+def test_a_skipped_pair_takes_no_vote_and_no_replies(store_location):
+    store = ArenaStore(store_location)
+    pair_id = _ready_pair(store)
+    store.skip_pair(pair_id, "")
+    with pytest.raises(InvalidInputError, match="skipped"):
+        store.vote(pair_id, "", A_BETTER)
+    store.restart_pair(pair_id, "")
+    store.save_replies(pair_id, "", "late", "late")
+    assert store.pair(pair_id, "").state == SKIPPED and store.votes("") == []
+
+
+def test_an_abandoned_open_pair_stops_hiding_its_models(store_location):
+    store = ArenaStore(store_location)
+    pair_id = _ready_pair(store)
+    later = time.time() + OPEN_PAIR_HIDES_SECONDS + 60
+    assert store.hidden_models("", now=later) == set()
+    assert store.pair(pair_id, "").state == READY  # still there to judge from its address
 
 
 def test_workspaces_see_only_their_own_pairs_votes_and_feedback(store_location):

@@ -76,6 +76,10 @@ def test_a_demo_is_ready_on_any_downloaded_model_not_only_the_default(dead_hub_s
         "Sentiment, Translation, Images, Search: no model is downloaded, and the Hugging Face Hub is unreachable since"
         in line
     )
+    # While a blind vote is open the line names no demo's model, the rest of it unchanged.
+    unnamed = readiness.summary_line(states, dead_hub_settings, name_models=False)
+    assert unnamed.startswith("Ready now: Chat. Sentiment, Translation")
+    assert specs[-1].title not in unnamed
 
 
 def _fake_mirror(settings, hub_id: str) -> None:

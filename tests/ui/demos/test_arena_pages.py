@@ -12,12 +12,15 @@ from streamlit.testing.v1 import AppTest
 from backend import config, model_registry
 from backend.arena.store import ANSWERING, READY, VOTED, ArenaStore
 from backend.config import PROJECT_ROOT
+from backend.errors import ShowcaseError
 from backend.inference import sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
+from backend.models.cache import shared_cache
 from backend.models.resolve import catalogue
 from tests.support import tiny_models
 from tests.support.demo_pages import texts
+from tests.support.training_data import colour_image, image_zip
 
 APP = str(PROJECT_ROOT / "app.py")
 ARENA = "pages/demos/arena.py"
@@ -68,7 +71,7 @@ def _everything_shown(app: AppTest) -> str:
 
 def test_a_blind_vote_names_the_models_only_after_the_vote_and_survives_a_refresh(workspace):
     app = _open(ARENA)
-    assert "2 chat models can answer here" in texts(app, "caption")
+    assert "2 models can answer here" in texts(app, "caption")
     app.text_area(key="arena.prompt").input("Say hello.")
     app.button(key="arena.ask").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -249,3 +252,226 @@ def test_compare_offers_translation_models_of_the_chosen_direction_only(workspac
     # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet.
     assert "Pick at least two models" in texts(app, "info")
     assert app.button(key=f"compare.translation.{direction}.run").disabled
+
+
+def _named_as_loaded(app: AppTest, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` a page shows as loaded: a sidebar line, a "Loaded now" row, a readiness row
+    marked loaded, or a demo's "Loaded: it answers at once"."""
+    named = set()
+    for name in names:
+        lines = [str(element.value) for element in app.markdown if str(element.value).startswith("- ")]
+        if any(name in line for line in lines):
+            named.add(name)
+        for frame in app.dataframe:
+            table = frame.value
+            if "Model" not in table.columns:
+                continue
+            rows = table[table["Model"].astype(str).str.contains(name, regex=False)]
+            if "Loaded" in table.columns:
+                rows = rows[rows["Loaded"].astype(bool)]
+            if len(rows):
+                named.add(name)
+    if "Loaded: it answers at once" in texts(app, "caption"):
+        named.add("a demo's picked model")
+    return named
+
+
+def test_while_a_pair_is_open_no_other_page_shows_its_models_as_loaded(workspace):
+    shared_cache().clear()  # earlier tests' copies of chat-owl (other folders) are not this pair's
+    app = _open(ARENA)
+    app.text_area(key="arena.prompt").input("Say hello.")
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "chat")
+    assert store.pair(pair_id, "").state == READY
+    hidden = ("chat-owl", "chat-fox")
+    chat_demo = "pages/demos/text_generation.py"
+
+    for page in ("pages/overview/models.py", "pages/overview/home.py", chat_demo):
+        other = _open(page)
+        assert _named_as_loaded(other, hidden) == set(), page
+        assert "2 models hidden by an open blind vote" in texts(other, "caption"), page
+    assert "No model is loaded" not in texts(_open("pages/overview/models.py"), "info")
+
+    # After the vote both are named as loaded again, in the sidebar and on the Models page.
+    _open(ARENA, {"pair": pair_id}).button(key="arena.vote.tie").click().run()
+    models_page = _open("pages/overview/models.py")
+    assert _named_as_loaded(models_page, hidden) == set(hidden)
+    assert "hidden by an open blind vote" not in texts(models_page, "caption")
+
+
+def test_a_skipped_pair_stops_hiding_its_models(workspace):
+    shared_cache().clear()
+    app = _open(ARENA)
+    app.text_area(key="arena.prompt").input("Say hello.")
+    app.button(key="arena.ask").click().run()
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "chat")
+    app.button(key="arena.skip").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert store.hidden_models("") == set() and store.votes("") == []
+    assert "pair" not in app.query_params
+    assert _named_as_loaded(_open("pages/overview/models.py"), ("chat-owl", "chat-fox")) == {"chat-owl", "chat-fox"}
+    revisited = _open(ARENA, {"pair": pair_id})
+    assert "skipped" in texts(revisited, "info") and not [b for b in revisited.button if b.key == "arena.vote.a"]
+
+
+def test_compare_scores_translations_against_references_with_chrf(workspace, tiny_models_dir):
+    models = workspace.settings.models_dir
+    refs = []
+    for name in ("mt-one", "mt-two"):
+        folder = shutil.copytree(tiny_models_dir["translation"], models / name)
+        model_registry.write_manifest(folder, catalogue.TRANSLATION, name, "2026-12-07T00:00:00")
+        refs.append(str(folder))
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.TRANSLATION).run()
+    direction = app.selectbox(key="compare.direction").value
+    key = f"compare.translation.{direction}"
+    app.multiselect(key=f"{key}.models").set_value(refs).run()
+    table = b"source,reference\nGood morning.,Guten Morgen.\nThank you.,Danke.\n<b>Hi</b>,Hallo\n"
+    app.file_uploader(key=f"{key}.labelled").set_value(("refs.csv", table, "text/csv")).run()
+    assert app.selectbox(key=f"{key}.text_column").value == "source"
+    assert app.selectbox(key=f"{key}.label_column").value == "reference"
+    app.button(key=f"{key}.score").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    evaluation, outputs, sources = app.session_state[f"{key}.evaluation"]
+    assert sorted(outputs) == sorted(refs) and sources == ["Good morning.", "Thank you.", "<b>Hi</b>"]
+    assert evaluation.rows == 3 and len(evaluation.scores) == 2
+    [scores, _translations] = [frame.value for frame in app.dataframe][-2:]
+    assert list(scores.columns) == ["Model", "chrF [95% interval]"]
+    assert set(scores["Model"]) == {"mt-one", "mt-two"}
+    assert "Paired bootstrap test of the top two" in texts(app, "markdown")
+    assert "<b>" not in texts(app, "markdown")
+
+
+def test_a_blind_sentiment_vote_hides_the_classifiers_until_the_vote(workspace):
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("sentiment").run()
+    assert "3 models can answer here" in texts(app, "caption")
+    app.text_area(key="arena.prompt").input("The battery lasts for days.")
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "sentiment")
+    pair = store.pair(pair_id, "")
+    assert pair.state == READY and pair.reply_a and pair.reply_b and "%" in pair.reply_a
+    assert not any(name in _everything_shown(app) for name in ("sent-one", "sent-two", "sent-odd"))
+    app.button(key="arena.vote.b").click().run()
+    [vote] = store.votes("", "sentiment")
+    assert vote.verdict == "b" and vote.prompt == "The battery lasts for days."
+    assert store.votes("", "chat") == []
+    assert "Model A was sent-" in texts(app, "success")
+
+
+def test_a_demo_with_fewer_than_two_models_says_so_and_draws_none(workspace, tiny_models_dir):
+    folder = shutil.copytree(tiny_models_dir["translation"], workspace.settings.models_dir / "mt-only")
+    model_registry.write_manifest(folder, catalogue.TRANSLATION, "mt-only", "2026-12-07T00:00:00")
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("translation").run()
+    assert "needs two models that can answer here; 1 can for Translation" in texts(app, "warning")
+    assert app.button(key="arena.ask").disabled
+
+
+def test_a_blind_translation_pair_is_filed_under_its_direction(workspace, tiny_models_dir):
+    for name in ("mt-one", "mt-two"):
+        folder = shutil.copytree(tiny_models_dir["translation"], workspace.settings.models_dir / name)
+        model_registry.write_manifest(folder, catalogue.TRANSLATION, name, "2026-12-07T00:00:00")
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("translation").run()
+    direction = app.selectbox(key="arena.direction").value
+    app.text_area(key="arena.prompt").input("Good morning.")
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", f"translation:{direction}")
+    assert pair_id is not None and store.pair(pair_id, "").state == READY
+    source, target = direction.split("-")
+    assert store.pair(pair_id, "").settings == {"source_language": source, "target_language": target}
+    assert "mt-one" not in _everything_shown(app) and "mt-two" not in _everything_shown(app)
+
+
+def _place_image_models(workspace, tiny_models_dir) -> list[str]:
+    refs = []
+    for name in ("img-one", "img-two"):
+        folder = shutil.copytree(tiny_models_dir["image-classification"], workspace.settings.models_dir / name)
+        model_registry.write_manifest(folder, catalogue.IMAGE_CLASSIFICATION, name, "2026-12-07T00:00:00")
+        refs.append(str(folder))
+    return refs
+
+
+def test_compare_scores_image_models_on_a_labelled_zip(workspace, tiny_models_dir):
+    refs = _place_image_models(workspace, tiny_models_dir)
+    files = {
+        f"{label}/{index}.png": colour_image(rgb, seed=index)
+        for label, rgb in (("cat", (200, 30, 30)), ("dog", (30, 30, 200)))
+        for index in range(6)
+    }
+    files["notes.txt"] = b"not an image"
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.IMAGE_CLASSIFICATION).run()
+    key = "compare.image-classification"
+    app.multiselect(key=f"{key}.models").set_value(refs).run()
+    app.file_uploader(key=f"{key}.labelled_zip").set_value(("pets.zip", image_zip(files), "application/zip")).run()
+    app.button(key=f"{key}.score").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    evaluation, predictions, names = app.session_state[f"{key}.evaluation"]
+    assert evaluation.rows == 12 and sorted(predictions) == sorted(refs)
+    assert "upload/cat/0.png" in names and "upload/notes.txt" not in names
+    # Both copies are the same weights: they agree on every image, so the paired test finds nothing.
+    assert evaluation.disagreeing_rows == 0 and not evaluation.paired.significant
+    assert (
+        evaluation.scores[0].accuracy.value
+        == sum(label == truth for label, truth in zip(predictions[refs[0]], ["cat"] * 6 + ["dog"] * 6, strict=True))
+        / 12
+    )
+    assert "Ignored 1 file(s) that are not images" in texts(app, "caption")
+    scores = app.dataframe[-1].value
+    assert list(scores.columns) == ["Model", "Accuracy [95% interval]", "Macro-F1 [95% interval]"]
+
+
+def test_a_broken_labelled_zip_is_refused_with_a_message(workspace, tiny_models_dir):
+    refs = _place_image_models(workspace, tiny_models_dir)
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.IMAGE_CLASSIFICATION).run()
+    key = "compare.image-classification"
+    app.multiselect(key=f"{key}.models").set_value(refs).run()
+    app.file_uploader(key=f"{key}.labelled_zip").set_value(("pets.zip", b"not a zip", "application/zip")).run()
+    app.button(key=f"{key}.score").click().run()
+    assert not app.exception
+    # Bad input is the user's to fix: a warning that names the file, and nothing scored.
+    assert "pets.zip is not a zip archive" in texts(app, "warning")
+    assert "compare.image-classification.evaluation" not in app.session_state
+
+
+def test_a_blind_image_vote_on_a_sample_photo(workspace, tiny_models_dir):
+    _place_image_models(workspace, tiny_models_dir)
+    app = _open(ARENA)
+    app.segmented_control(key="arena.demo").set_value("image").run()
+    assert "2 models can answer here" in texts(app, "caption")
+    assert not app.exception, [e.value for e in app.exception]
+    sample = app.selectbox(key="arena.sample").value
+    app.button(key="arena.ask").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("", "image")
+    pair = store.pair(pair_id, "")
+    assert pair.state == READY and pair.prompt == sample and "%" in pair.reply_a
+    assert "img-one" not in _everything_shown(app) and "img-two" not in _everything_shown(app)
+    app.button(key="arena.vote.tie").click().run()
+    assert [vote.verdict for vote in store.votes("", "image")] == ["tie"]
+
+
+def test_with_the_votes_unreadable_no_loaded_model_is_named(workspace, monkeypatch):
+    shared_cache().clear()
+    app = _open(ARENA)
+    app.text_area(key="arena.prompt").input("Say hello.")
+    app.button(key="arena.ask").click().run()  # both chat models are now loaded, their pair open
+
+    def unreadable(self, owner, now=None):
+        raise ShowcaseError("The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached.")
+
+    monkeypatch.setattr(ArenaStore, "hidden_models", unreadable)
+    models_page = _open("pages/overview/models.py")
+    assert _named_as_loaded(models_page, ("chat-owl", "chat-fox")) == set()
+    assert "2 models hidden by an open blind vote" in texts(models_page, "caption")
