@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidInputError, UnsafeModelError
+from backend.i18n import _
 
 Messages = list[dict[str, str]]
 
@@ -182,15 +183,19 @@ def _render_chunk(
     answer = _helper.ask(request, seconds)
     if answer is None:
         raise UnsafeModelError(
-            f"{model_name}'s chat template did not finish within {seconds:.0f} s, so it is refused.",
-            "Pick another chat model.",
+            _("{model_name}'s chat template did not finish within {seconds:.0f} s, so it is refused.").format(
+                model_name=model_name, seconds=seconds
+            ),
+            _("Pick another chat model."),
             "The template ran in a separate process, which was stopped; the app was not held up.",
         )
     if "rendered" in answer:
         return answer["rendered"]
     kind, said = answer.get("error", ""), answer.get("message", "")
     if kind == "refused":
-        raise InvalidInputError(f"{model_name}'s chat template refused a conversation: {said}")
+        raise InvalidInputError(
+            _("{model_name}'s chat template refused a conversation: {said}").format(model_name=model_name, said=said)
+        )
     reasons = {
         "timeout": f"did not finish within {seconds:.0f} s",
         "too_long": "wrote far more text than the conversation holds",
@@ -198,8 +203,10 @@ def _render_chunk(
         "sandbox": f"tried something the template sandbox forbids ({said})",
     }
     raise UnsafeModelError(
-        f"{model_name}'s chat template {reasons.get(kind, f'failed ({said})')}, so it is refused.",
-        "Pick another chat model.",
+        _("{model_name}'s chat template {reasons}, so it is refused.").format(
+            model_name=model_name, reasons=reasons.get(kind, f"failed ({said})")
+        ),
+        _("Pick another chat model."),
     )
 
 

@@ -6,6 +6,8 @@ import errno
 import shutil
 from pathlib import Path
 
+from backend.i18n import _
+
 
 class ShowcaseError(Exception):
     """Base class: ``message`` says what happened, ``hint`` says what to do about it in the app,
@@ -129,8 +131,8 @@ def is_disk_full(error: BaseException, folder: Path | None = None) -> bool:
 def disk_full_error(doing: str, error: BaseException | None = None) -> DiskFullError:
     """The one message for a full disk: what could not be done, and what to do about it."""
     full = DiskFullError(
-        f"The disk is full, so {doing}.",
-        "Ask whoever runs this server to free space, then try again.",
+        _("The disk is full, so {doing}.").format(doing=doing),
+        _("Ask whoever runs this server to free space, then try again."),
         "The state folder is LSM_STATE_DIR (job store, uploads, run folders); the models folder is LSM_MODELS_DIR.",
     )
     if error is not None:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from backend.config import Settings, get_settings
 from backend.errors import UnsafeModelError
+from backend.i18n import _
 from backend.jobs.store import JobStore
 from backend.model_registry import MANIFEST
 from backend.models.resolve.plan import LoadPlan, is_inside, resolve_source
@@ -101,6 +102,8 @@ def check_plan_access(
 def _require_own_folder(folder: Path | None, owner: str, settings: Settings, store: JobLister | None) -> None:
     if folder is not None and not allowed_run_folder(folder, owner, store, settings):
         raise UnsafeModelError(
-            f"The model folder {shown_path(str(folder), settings)} is not in your workspace.",
-            "Pick one of your own models from the list, or a hub id such as org/name.",
+            _("The model folder {shown_path} is not in your workspace.").format(
+                shown_path=shown_path(str(folder), settings)
+            ),
+            _("Pick one of your own models from the list, or a hub id such as org/name."),
         )

@@ -15,6 +15,7 @@ from importlib import metadata
 from types import ModuleType
 
 from backend.errors import MissingPackageError
+from backend.i18n import _
 
 # Distribution (what pip installs) -> the requirement file that installs it.
 REQUIREMENT_FILES = {
@@ -48,8 +49,10 @@ def missing(distribution: str, feature: str) -> MissingPackageError:
     file = REQUIREMENT_FILES[distribution]
     command = f"`{_INSTALLED_BY[file]}` ({file})" if file in _INSTALLED_BY else f"`pip install -r {file}`"
     return MissingPackageError(
-        f"{feature} needs the {distribution} package, which is not installed.",
-        f"Install it with {command} and restart the app.",
+        _("{feature} needs the {distribution} package, which is not installed.").format(
+            feature=feature, distribution=distribution
+        ),
+        _("Install it with {command} and restart the app.").format(command=command),
     )
 
 

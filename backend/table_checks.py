@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from xml.etree import ElementTree
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 
 # Training and market tables have a handful of columns; a thousand leaves room for wide exports.
 MAX_TABLE_COLUMNS = 1_000
@@ -47,7 +48,10 @@ def check_columns(name: str, count: int, where: str = "the header") -> None:
     """Refuse a table wider than :data:`MAX_TABLE_COLUMNS`."""
     if count > MAX_TABLE_COLUMNS:
         raise InvalidInputError(
-            f"{name} has {count:,} columns in {where}; the limit is {MAX_TABLE_COLUMNS:,}.", _UNHELPFUL
+            _("{name} has {count:,} columns in {where}; the limit is {MAX_TABLE_COLUMNS:,}.").format(
+                name=name, count=count, where=where, MAX_TABLE_COLUMNS=MAX_TABLE_COLUMNS
+            ),
+            _UNHELPFUL,
         )
 
 
@@ -55,9 +59,11 @@ def check_cells(name: str, rows: int, columns: int) -> None:
     """Refuse a table of more than :data:`MAX_TABLE_CELLS` cells (rows x columns)."""
     if rows * columns > MAX_TABLE_CELLS:
         raise InvalidInputError(
-            f"{name} has {rows:,} rows x {columns:,} columns = {rows * columns:,} cells (or more); "
-            f"the limit is {MAX_TABLE_CELLS:,} cells.",
-            "Upload fewer rows or fewer columns.",
+            _(
+                "{name} has {rows:,} rows x {columns:,} columns = {rows2:,} cells (or more); the limit is "
+                "{MAX_TABLE_CELLS:,} cells."
+            ).format(name=name, rows=rows, columns=columns, rows2=rows * columns, MAX_TABLE_CELLS=MAX_TABLE_CELLS),
+            _("Upload fewer rows or fewer columns."),
         )
 
 
@@ -84,7 +90,9 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
             record = json.loads(line)
         except (ValueError, RecursionError) as error:
             raise InvalidInputError(
-                f"{name} could not be read as a table: line {number} is not JSON ({str(error)[:120]})."
+                _("{name} could not be read as a table: line {number} is not JSON ({error}).").format(
+                    name=name, number=number, error=str(error)[:120]
+                )
             ) from error
         check_columns(name, _json_keys(record), f"line {number}")
         if isinstance(record, dict):
@@ -93,7 +101,9 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
         rows += 1
         check_cells(name, rows, max(len(keys), 1))
         if rows > max_rows:
-            raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
+            raise InvalidInputError(
+                _("{name} has more than {max_rows:,} rows.").format(name=name, max_rows=max_rows), _("Upload a sample.")
+            )
 
 
 def check_json(name: str, text: str, max_rows: int) -> None:
@@ -128,7 +138,9 @@ def check_json(name: str, text: str, max_rows: int) -> None:
         rows = max((len(v) for v in document.values() if isinstance(v, (dict, list))), default=1)
         check_cells(name, rows, len(document))
         if rows > max_rows:
-            raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
+            raise InvalidInputError(
+                _("{name} has more than {max_rows:,} rows.").format(name=name, max_rows=max_rows), _("Upload a sample.")
+            )
 
 
 # --- XLSX ---------------------------------------------------------------------------------------
@@ -153,7 +165,7 @@ class _BoundedReader:
         chunk = self._stream.read(1 << 16 if size is None or size < 0 else size)
         self._left -= len(chunk)
         if self._left < 0:
-            raise InvalidInputError(self._message, "Save a smaller workbook or export the sheet as CSV.")
+            raise InvalidInputError(self._message, _("Save a smaller workbook or export the sheet as CSV."))
         return chunk
 
     def close(self) -> None:
@@ -231,22 +243,30 @@ def _check_sheet_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str
         check_columns(name, columns, f"its sheet (by row {rows:,})")
         check_cells(name, max(rows - 1, 1), max(columns, 1))  # the header row is not a data row
         if rows > max_rows + 1:
-            raise InvalidInputError(f"{name} has more than {max_rows:,} rows.", "Upload a sample.")
+            raise InvalidInputError(
+                _("{name} has more than {max_rows:,} rows.").format(name=name, max_rows=max_rows), _("Upload a sample.")
+            )
 
 
 def _check_shared_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
     if info.file_size > MAX_XLSX_SHARED_STRINGS_BYTES:
         raise InvalidInputError(
-            f"{name}: its shared strings ({info.filename}) declare {_size(info.file_size)}; "
-            f"the limit is {_size(MAX_XLSX_SHARED_STRINGS_BYTES)}.",
-            "Export the sheet as CSV, or upload a sample.",
+            _("{name}: its shared strings ({filename}) declare {size}; the limit is {size2}.").format(
+                name=name,
+                filename=info.filename,
+                size=_size(info.file_size),
+                size2=_size(MAX_XLSX_SHARED_STRINGS_BYTES),
+            ),
+            _("Export the sheet as CSV, or upload a sample."),
         )
     reader = _BoundedReader(archive, info, MAX_XLSX_SHARED_STRINGS_BYTES, name)
     for count, _item in enumerate(_iter_end_elements(reader, (f"{_SHEET_NS}si",)), start=1):
         if count > MAX_TABLE_CELLS:
             raise InvalidInputError(
-                f"{name} holds more than {MAX_TABLE_CELLS:,} distinct texts; the limit is that many cells.",
-                "Export the sheet as CSV, or upload a sample.",
+                _("{name} holds more than {MAX_TABLE_CELLS:,} distinct texts; the limit is that many cells.").format(
+                    name=name, MAX_TABLE_CELLS=MAX_TABLE_CELLS
+                ),
+                _("Export the sheet as CSV, or upload a sample."),
             )
 
 
@@ -261,12 +281,18 @@ def check_xlsx(name: str, archive: zipfile.ZipFile, max_rows: int) -> None:
     """
     infos = archive.infolist()
     if len(infos) > MAX_XLSX_ENTRIES:
-        raise InvalidInputError(f"{name} holds {len(infos):,} parts; a workbook has at most {MAX_XLSX_ENTRIES:,}.")
+        raise InvalidInputError(
+            _("{name} holds {infos:,} parts; a workbook has at most {MAX_XLSX_ENTRIES:,}.").format(
+                name=name, infos=len(infos), MAX_XLSX_ENTRIES=MAX_XLSX_ENTRIES
+            )
+        )
     total = sum(info.file_size for info in infos)
     if total > MAX_XLSX_PART_BYTES:
         raise InvalidInputError(
-            f"{name} declares {_size(total)} unpacked; the limit is {_size(MAX_XLSX_PART_BYTES)}.",
-            "Export the sheet as CSV, or upload a sample.",
+            _("{name} declares {size} unpacked; the limit is {size2}.").format(
+                name=name, size=_size(total), size2=_size(MAX_XLSX_PART_BYTES)
+            ),
+            _("Export the sheet as CSV, or upload a sample."),
         )
     for info in infos:
         lowered = info.filename.lower()
@@ -275,9 +301,10 @@ def check_xlsx(name: str, archive: zipfile.ZipFile, max_rows: int) -> None:
         )
         if is_other_xml and info.file_size > MAX_XLSX_OTHER_XML_BYTES:
             raise InvalidInputError(
-                f"{name}: {info.filename} declares {_size(info.file_size)} unpacked; "
-                f"the limit for that part is {_size(MAX_XLSX_OTHER_XML_BYTES)}.",
-                "Save the workbook again from Excel, or export the sheet as CSV.",
+                _("{name}: {filename} declares {size} unpacked; the limit for that part is {size2}.").format(
+                    name=name, filename=info.filename, size=_size(info.file_size), size2=_size(MAX_XLSX_OTHER_XML_BYTES)
+                ),
+                _("Save the workbook again from Excel, or export the sheet as CSV."),
             )
     names = {info.filename for info in infos}
     try:
@@ -290,8 +317,12 @@ def check_xlsx(name: str, archive: zipfile.ZipFile, max_rows: int) -> None:
             _check_dimension(archive, info, name)
             _check_sheet_rows(archive, info, name, max_rows)
     except ElementTree.ParseError as error:
-        raise InvalidInputError(f"{name} is not a readable .xlsx workbook (damaged XML: {error}).") from error
+        raise InvalidInputError(
+            _("{name} is not a readable .xlsx workbook (damaged XML: {error}).").format(name=name, error=error)
+        ) from error
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise InvalidInputError(
-            f"{name} is not a readable .xlsx workbook (a damaged part: {type(error).__name__})."
+            _("{name} is not a readable .xlsx workbook (a damaged part: {error}).").format(
+                name=name, error=type(error).__name__
+            )
         ) from error

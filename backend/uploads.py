@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend import table_checks
 from backend.errors import InputTooLargeError, InvalidInputError, disk_full_error, is_disk_full
+from backend.i18n import _
 from backend.zip_names import archive_encoding, check_not_encrypted, collision_key, member_name
 
 MAX_TABLE_BYTES = 50 * 2**20
@@ -72,11 +73,13 @@ class Upload(Protocol):
 def check_size(name: str, size: int, limit: int) -> None:
     """Refuse an upload from its declared size, before reading it."""
     if size <= 0:
-        raise InvalidInputError(f"{name} is empty.", "Choose a file with content.")
+        raise InvalidInputError(_("{name} is empty.").format(name=name), _("Choose a file with content."))
     if size > limit:
         raise InputTooLargeError(
-            f"{name} is {size / 2**20:,.1f} MB; the limit is {limit / 2**20:,.0f} MB.",
-            "Upload a smaller file or a sample of it.",
+            _("{name} is {size:,.1f} MB; the limit is {limit:,.0f} MB.").format(
+                name=name, size=size / 2**20, limit=limit / 2**20
+            ),
+            _("Upload a smaller file or a sample of it."),
         )
 
 
@@ -87,9 +90,14 @@ def check_declared_sizes(files: list[tuple[str, int]], most_files: int, each_lim
         InvalidInputError: no files, more than ``most_files``, or one empty or over ``each_limit``.
     """
     if not files:
-        raise InvalidInputError("No files were uploaded.")
+        raise InvalidInputError(_("No files were uploaded."))
     if len(files) > most_files:
-        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {most_files}.", "Send fewer at once.")
+        raise InvalidInputError(
+            _("{files} files were uploaded; the limit is {most_files}.").format(
+                files=len(files), most_files=most_files
+            ),
+            _("Send fewer at once."),
+        )
     for name, size in files:
         check_size(name, size, each_limit)
 
@@ -156,12 +164,15 @@ def _decode_without_bom_nul(data: bytes, name: str) -> str:
         encoding = "utf-16-be"
     else:
         raise InvalidInputError(
-            f"{name} contains NUL bytes: it is a binary file, not text.", "Upload a CSV or text file."
+            _("{name} contains NUL bytes: it is a binary file, not text.").format(name=name),
+            _("Upload a CSV or text file."),
         )
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
-        raise InvalidInputError(f"{name} is not readable text (it looks like UTF-16 but is not).") from error
+        raise InvalidInputError(
+            _("{name} is not readable text (it looks like UTF-16 but is not).").format(name=name)
+        ) from error
 
 
 def decode_text(data: bytes, name: str = "the file") -> str:
@@ -176,7 +187,7 @@ def decode_text(data: bytes, name: str = "the file") -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as error:
-            raise InvalidInputError(f"{name} says it is UTF-16 but is not valid UTF-16.") from error
+            raise InvalidInputError(_("{name} says it is UTF-16 but is not valid UTF-16.").format(name=name)) from error
     if b"\x00" in data:
         return _decode_without_bom_nul(data, name)
     try:
@@ -186,36 +197,45 @@ def decode_text(data: bytes, name: str = "the file") -> str:
     first_bad, good, bad = _first_bad_line(data)
     if good and good >= _MIXED_UTF8_SHARE * (good + bad):
         raise InvalidInputError(
-            f"{name} mixes text encodings: line {first_bad} is not UTF-8, but other lines are.",
-            "Open it in an editor, save it as UTF-8, and upload it again.",
+            _("{name} mixes text encodings: line {first_bad} is not UTF-8, but other lines are.").format(
+                name=name, first_bad=first_bad
+            ),
+            _("Open it in an editor, save it as UTF-8, and upload it again."),
         )
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as error:
         raise InvalidInputError(
-            f"{name} is not UTF-8 or GB18030 text (it may mix encodings or be binary).",
-            "Save it as UTF-8 (in Excel: Save As → CSV UTF-8) and upload it again.",
+            _("{name} is not UTF-8 or GB18030 text (it may mix encodings or be binary).").format(name=name),
+            _("Save it as UTF-8 (in Excel: Save As → CSV UTF-8) and upload it again."),
         ) from error
 
 
 def _check_archive(archive: zipfile.ZipFile, name: str) -> None:
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_FILES:
-        raise InvalidInputError(f"{name} holds {len(infos):,} files; the limit is {MAX_ZIP_FILES:,}.")
+        raise InvalidInputError(
+            _("{name} holds {infos:,} files; the limit is {MAX_ZIP_FILES:,}.").format(
+                name=name, infos=len(infos), MAX_ZIP_FILES=MAX_ZIP_FILES
+            )
+        )
     for info in infos:
         check_not_encrypted(info, name, info.filename)
         if info.file_size > _RATIO_EXEMPT_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
             raise InvalidInputError(
-                f"{name}: {info.filename} would unpack {info.file_size / max(info.compress_size, 1):,.0f}x: "
-                "refused as a zip bomb.",
-                "Upload an archive of ordinary files.",
+                _("{name}: {filename} would unpack {file_size:,.0f}x: refused as a zip bomb.").format(
+                    name=name, filename=info.filename, file_size=info.file_size / max(info.compress_size, 1)
+                ),
+                _("Upload an archive of ordinary files."),
             )
     total = sum(info.file_size for info in infos)
     packed = sum(info.compress_size for info in infos) or 1
     if total > MAX_UNZIPPED_BYTES or total / packed > MAX_COMPRESSION_RATIO:
         raise InvalidInputError(
-            f"{name} would unpack to {total / 2**20:,.0f} MB ({total / packed:,.0f}x its size): refused as a zip bomb.",
-            "Upload an archive of ordinary files.",
+            _("{name} would unpack to {total:,.0f} MB ({total2:,.0f}x its size): refused as a zip bomb.").format(
+                name=name, total=total / 2**20, total2=total / packed
+            ),
+            _("Upload an archive of ordinary files."),
         )
 
 
@@ -262,17 +282,24 @@ def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
                 continue
             if len(row) > width:
                 raise InvalidInputError(
-                    f"{name}: line {reader.line_num} has {len(row)} fields but the header has {width}.",
-                    "Quote text that contains the separator, or fix that line.",
+                    _("{name}: line {line_num} has {row} fields but the header has {width}.").format(
+                        name=name, line_num=reader.line_num, row=len(row), width=width
+                    ),
+                    _("Quote text that contains the separator, or fix that line."),
                 )
             if len(rows) >= MAX_TABLE_ROWS:
-                raise InvalidInputError(f"{name} has more than {MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+                raise InvalidInputError(
+                    _("{name} has more than {MAX_TABLE_ROWS:,} rows.").format(name=name, MAX_TABLE_ROWS=MAX_TABLE_ROWS),
+                    _("Upload a sample."),
+                )
             table_checks.check_cells(name, len(rows) + 1, width)
             rows.append([cell if cell != "" else None for cell in row] + [None] * (width - len(row)))
     except csv.Error as error:
         raise InvalidInputError(
-            f"{name} could not be read as CSV near line {reader.line_num}: {error}.",
-            "Check the quotes on that line; a single cell may hold at most 131,072 characters.",
+            _("{name} could not be read as CSV near line {line_num}: {error}.").format(
+                name=name, line_num=reader.line_num, error=error
+            ),
+            _("Check the quotes on that line; a single cell may hold at most 131,072 characters."),
         ) from error
     columns = [cell.strip() or f"column {index + 1}" for index, cell in enumerate(header)]
     return pd.DataFrame(rows, columns=columns, dtype="str")
@@ -280,7 +307,9 @@ def _read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
 
 def _table_from_text(text: str, suffix: str, name: str) -> pd.DataFrame:
     if not text.strip():
-        raise InvalidInputError(f"{name} is empty.", "Choose a file with a header row and data rows.")
+        raise InvalidInputError(
+            _("{name} is empty.").format(name=name), _("Choose a file with a header row and data rows.")
+        )
     if suffix not in (".json", ".jsonl"):
         delimiter = "\t" if suffix == ".tsv" else _guess_delimiter(text)
         return _read_delimited(text, delimiter, name)
@@ -291,7 +320,9 @@ def _table_from_text(text: str, suffix: str, name: str) -> pd.DataFrame:
     try:
         frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl", dtype=False)
     except (ValueError, RecursionError) as error:
-        raise InvalidInputError(f"{name} could not be read as a table: {str(error)[:200]}") from error
+        raise InvalidInputError(
+            _("{name} could not be read as a table: {error}").format(name=name, error=str(error)[:200])
+        ) from error
     return frame
 
 
@@ -308,7 +339,10 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
     check_size(name, len(data), MAX_TABLE_BYTES)
     suffix = PurePosixPath(name.lower()).suffix
     if suffix not in TABLE_SUFFIXES:
-        raise InvalidInputError(f"{name}: unsupported file type.", f"Use one of {', '.join(TABLE_SUFFIXES)}.")
+        raise InvalidInputError(
+            _("{name}: unsupported file type.").format(name=name),
+            _("Use one of {value}.").format(value=", ".join(TABLE_SUFFIXES)),
+        )
     if suffix == ".xlsx":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -316,7 +350,7 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
                 table_checks.check_xlsx(name, archive, MAX_TABLE_ROWS)
             frame = pd.read_excel(io.BytesIO(data), engine="openpyxl", dtype=str, nrows=MAX_TABLE_ROWS + 1)
         except (zipfile.BadZipFile, ValueError, KeyError, OSError) as error:
-            raise InvalidInputError(f"{name} is not a readable .xlsx workbook.") from error
+            raise InvalidInputError(_("{name} is not a readable .xlsx workbook.").format(name=name)) from error
     else:
         frame = _table_from_text(decode_text(data, name), suffix, name)
     # Whatever the format, the frame itself must be within bounds too.
@@ -325,11 +359,16 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
     frame.columns = [str(column).strip().lstrip("\ufeff") for column in frame.columns]
     if frame.columns.duplicated().any():
         duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise InvalidInputError(f"{name} repeats column names: {', '.join(duplicated)}.")
+        raise InvalidInputError(
+            _("{name} repeats column names: {value}.").format(name=name, value=", ".join(duplicated))
+        )
     if frame.empty:
-        raise InvalidInputError(f"{name} has a header but no data rows.")
+        raise InvalidInputError(_("{name} has a header but no data rows.").format(name=name))
     if len(frame) > MAX_TABLE_ROWS:
-        raise InvalidInputError(f"{name} has more than {MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+        raise InvalidInputError(
+            _("{name} has more than {MAX_TABLE_ROWS:,} rows.").format(name=name, MAX_TABLE_ROWS=MAX_TABLE_ROWS),
+            _("Upload a sample."),
+        )
     return frame
 
 
@@ -359,12 +398,16 @@ def _safe_member_path(info: zipfile.ZipInfo, name: str, encoding: str) -> PurePo
     filename = member_name(info, name, encoding)
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise InvalidInputError(f"{name} contains a symbolic link ({filename}): refused.")
+        raise InvalidInputError(
+            _("{name} contains a symbolic link ({filename}): refused.").format(name=name, filename=filename)
+        )
     path = PurePosixPath(filename.replace("\\", "/"))
     if info.is_dir() or filename.endswith("/"):
         return None
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise InvalidInputError(f"{name} tries to write outside its folder ({filename}): refused.")
+        raise InvalidInputError(
+            _("{name} tries to write outside its folder ({filename}): refused.").format(name=name, filename=filename)
+        )
     if any(part.startswith("__MACOSX") or part == ".DS_Store" for part in path.parts):
         return None
     return path
@@ -385,11 +428,17 @@ def _members_to_extract(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfi
         if key in seen:
             same = seen[key] == str(member)
             raise InvalidInputError(
-                f"{name} holds {'two entries named' if same else 'entries that would overwrite each other:'} "
-                f"{seen[key]}{'' if same else ' and ' + str(member)}: nothing was extracted.",
-                "Give every file its own name (names that differ only in upper/lower case count as the same)."
+                (
+                    _("{name} holds two entries named {entry}: nothing was extracted.")
+                    if same
+                    else _(
+                        "{name} holds entries that would overwrite each other: {entry} and {other}: "
+                        "nothing was extracted."
+                    )
+                ).format(name=name, entry=seen[key], other=member),
+                _("Give every file its own name (names that differ only in upper/lower case count as the same).")
                 if not same
-                else "Create the archive again from the folder, without adding files twice.",
+                else _("Create the archive again from the folder, without adding files twice."),
             )
         seen[key] = str(member)
         members.append((info, member))
@@ -408,7 +457,7 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as error:
-        raise InvalidInputError(f"{name} is not a zip archive.") from error
+        raise InvalidInputError(_("{name} is not a zip archive.").format(name=name)) from error
     destination.mkdir(parents=True, exist_ok=True)
     root = destination.resolve()
     written: list[Path] = []
@@ -426,11 +475,13 @@ def extract_zip(name: str, data: bytes, destination: Path) -> list[Path]:
         if is_disk_full(error, destination):
             raise disk_full_error(f"{name} could not be extracted", error) from error
         raise InvalidInputError(
-            f"{name} is damaged or uses an unsupported zip feature ({type(error).__name__}): nothing was extracted.",
-            "Create the archive again with a standard zip tool.",
+            _("{name} is damaged or uses an unsupported zip feature ({error}): nothing was extracted.").format(
+                name=name, error=type(error).__name__
+            ),
+            _("Create the archive again with a standard zip tool."),
         ) from error
     if not written:
-        raise InvalidInputError(f"{name} holds no files.")
+        raise InvalidInputError(_("{name} holds no files.").format(name=name))
     return written
 
 
@@ -446,24 +497,30 @@ def _extract_members(
     for info, member in members:
         target = (root / member).resolve()
         if root not in target.parents:
-            raise InvalidInputError(f"{name} tries to write outside its folder ({member}): refused.")
+            raise InvalidInputError(
+                _("{name} tries to write outside its folder ({member}): refused.").format(name=name, member=member)
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(target)
         with archive.open(info) as source, target.open("wb") as sink:
             while chunk := source.read(1 << 16):
                 budget -= len(chunk)
                 if budget < 0:
-                    raise InvalidInputError(f"{name} unpacks to more than its limit: refused as a zip bomb.")
+                    raise InvalidInputError(
+                        _("{name} unpacks to more than its limit: refused as a zip bomb.").format(name=name)
+                    )
                 sink.write(chunk)
 
 
 def _unreadable(name: str, error: BaseException) -> InvalidInputError:
     if isinstance(error, Image.DecompressionBombError):
         return InvalidInputError(
-            f"{name} declares more pixels than it is safe to decode (a decompression bomb).",
-            "Resize it and try again.",
+            _("{name} declares more pixels than it is safe to decode (a decompression bomb).").format(name=name),
+            _("Resize it and try again."),
         )
-    return InvalidInputError(f"{name} is not an image this app can read.", "Use PNG, JPEG, WebP or BMP.")
+    return InvalidInputError(
+        _("{name} is not an image this app can read.").format(name=name), _("Use PNG, JPEG, WebP or BMP.")
+    )
 
 
 def image_size(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
@@ -478,8 +535,10 @@ def image_size(data: bytes, name: str = "the image", max_pixels: int = MAX_IMAGE
             width, height = probe.size
             if width * height > max_pixels:
                 raise InputTooLargeError(
-                    f"{name} is {width}x{height} pixels; the limit is {max_pixels / 1e6:,.0f} megapixels.",
-                    "Resize it and try again.",
+                    _("{name} is {width}x{height} pixels; the limit is {max_pixels:,.0f} megapixels.").format(
+                        name=name, width=width, height=height, max_pixels=max_pixels / 1e6
+                    ),
+                    _("Resize it and try again."),
                 )
             # Checks the file's structure (PNG chunk checksums) without decoding the pixels.
             probe.verify()
@@ -533,7 +592,12 @@ def check_text(text: str, max_chars: int, what: str = "The text") -> str:
 def _clean_text(text: str, max_chars: int, what: str) -> str:
     cleaned = (text or "").replace("\x00", "").strip()
     if not cleaned:
-        raise InvalidInputError(f"{what} is empty.", "Type or paste something first.")
+        raise InvalidInputError(_("{what} is empty.").format(what=what), _("Type or paste something first."))
     if len(cleaned) > max_chars:
-        raise InvalidInputError(f"{what} has {len(cleaned):,} characters; the limit is {max_chars:,}.", "Shorten it.")
+        raise InvalidInputError(
+            _("{what} has {cleaned:,} characters; the limit is {max_chars:,}.").format(
+                what=what, cleaned=len(cleaned), max_chars=max_chars
+            ),
+            _("Shorten it."),
+        )
     return cleaned

@@ -16,6 +16,7 @@ import zipfile
 import zlib
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 
 UTF8_FLAG = 0x800
 ENCRYPTED_FLAG = 0x1
@@ -116,10 +117,14 @@ def member_name(info: zipfile.ZipInfo, archive_name: str, encoding: str = "") ->
     raw = info.orig_filename.encode("utf-8" if info.flag_bits & UTF8_FLAG else "cp437")
     shown = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in raw)[:120]
     raise InvalidInputError(
-        f"{archive_name}: the name of an entry ({shown}) is neither UTF-8 nor Chinese (GBK/GB18030) "
-        "text, or holds control characters, so its folder and file names cannot be read reliably.",
-        "Create the archive with a tool that stores UTF-8 names (7-Zip, or Windows 11's "
-        "Compress to ZIP), or rename the files with plain letters and digits.",
+        _(
+            "{archive_name}: the name of an entry ({shown}) is neither UTF-8 nor Chinese (GBK/GB18030) "
+            "text, or holds control characters, so its folder and file names cannot be read reliably."
+        ).format(archive_name=archive_name, shown=shown),
+        _(
+            "Create the archive with a tool that stores UTF-8 names (7-Zip, or Windows 11's "
+            "Compress to ZIP), or rename the files with plain letters and digits."
+        ),
     )
 
 
@@ -127,8 +132,10 @@ def check_not_encrypted(info: zipfile.ZipInfo, archive_name: str, shown_name: st
     """Refuse a password-protected member: it cannot be read, and asking for its password is not our job."""
     if info.flag_bits & ENCRYPTED_FLAG:
         raise InvalidInputError(
-            f"{archive_name}: {shown_name} is encrypted (password-protected); nothing was extracted.",
-            "Create the archive again without a password.",
+            _("{archive_name}: {shown_name} is encrypted (password-protected); nothing was extracted.").format(
+                archive_name=archive_name, shown_name=shown_name
+            ),
+            _("Create the archive again without a password."),
         )
 
 

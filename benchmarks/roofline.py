@@ -19,27 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from backend.decisions.speed import GPU_DATA_SHEETS
 from backend.models.resolve.device import DeviceInfo
-
-# (name fragment, peak memory bandwidth GB/s, peak dense half-precision TFLOPS); first match wins.
-GPU_PEAKS: tuple[tuple[str, float, float], ...] = (
-    ("H200", 4800, 989),
-    ("H100 NVL", 3900, 835),
-    ("H100 PCIe", 2000, 756),
-    ("H100", 3350, 989),
-    ("GH200", 4000, 989),
-    ("A100-SXM4-80GB", 2039, 312),
-    ("A100 80GB", 2039, 312),
-    ("A100", 1555, 312),
-    ("L40S", 864, 362),
-    ("L40", 864, 181),
-    ("L4", 300, 121),
-    ("A10G", 600, 125),
-    ("A10", 600, 125),
-    ("RTX 4090", 1008, 165),
-    ("V100", 900, 125),
-    ("T4", 320, 65),
-)
 
 
 @dataclass(frozen=True)
@@ -58,7 +39,7 @@ class DevicePeaks:
 
 def gpu_peaks(name: str) -> DevicePeaks | None:
     """Data-sheet peaks of a GPU named like ``torch.cuda.get_device_name``; None if unknown."""
-    for fragment, bandwidth, tflops in GPU_PEAKS:
+    for fragment, bandwidth, tflops in GPU_DATA_SHEETS:
         if fragment.lower() in name.lower():
             return DevicePeaks(bandwidth, tflops, f"data sheet ({fragment})")
     return None

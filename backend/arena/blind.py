@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from backend.arena.store import ArenaStore, BlindPair
+from backend.arena.store import VOTED, ArenaStore, BlindPair
 from backend.errors import InvalidInputError, ShowcaseError
 from backend.i18n import _
+from backend.inference.screen_updates import StreamOutcome, stream_together
 
 # The arena's task names (what votes and leaderboards are filed under), by the demo they come from.
 CHAT = "chat"
@@ -38,39 +38,6 @@ def draw_models(candidates: Sequence[str], rng: random.Random | None = None) -> 
         )
     first, second = (rng or random.SystemRandom()).sample(distinct, 2)
     return first, second
-
-
-@dataclass
-class Outcome:
-    """One stream's text so far and, if it stopped with an error, that error."""
-
-    text: str = ""
-    error: ShowcaseError | None = None
-    finished: bool = False
-
-
-def stream_together(streams: Sequence[Iterable[str]], on_text: Callable[[int, str], None]) -> list[Outcome]:
-    """Take a chunk of each stream in turn until all end, calling ``on_text(index, text so far)``
-    after each chunk. The models generate at the same time in their own threads, so this only
-    interleaves their output. A stream that raises ``ShowcaseError`` ends alone, keeping its text
-    so far and the error; the others go on."""
-    outcomes = [Outcome() for _ in streams]
-    iterators: list[Iterator[str]] = [iter(stream) for stream in streams]
-    active = list(range(len(iterators)))
-    while active:
-        for index in list(active):
-            try:
-                outcomes[index].text += next(iterators[index])
-            except StopIteration:
-                outcomes[index].finished = True
-                active.remove(index)
-                continue
-            except ShowcaseError as error:
-                outcomes[index].error = error
-                active.remove(index)
-                continue
-            on_text(index, outcomes[index].text)
-    return outcomes
 
 
 def open_pair(
@@ -109,6 +76,9 @@ def answer_pair(
     Returns:
         The pair as the page may show it: ready to judge, or failed with a message naming only the side.
     """
+    opened = store.pair(pair_id, owner)
+    if opened is not None and opened.state == VOTED:
+        raise InvalidInputError(_("This comparison was already judged; your first vote counts."))
     store.restart_pair(pair_id, owner)
     models = store.models_to_answer(pair_id, owner)
     streams: list[Iterable[str]] = []
@@ -122,7 +92,7 @@ def answer_pair(
             _log.warning("Arena model %s (side %s) could not start: %s", model, side, error.user_text())
             failed.append(side)
             streams.append(())
-    outcomes = stream_together(streams, on_text) if not failed else [Outcome() for _ in models]
+    outcomes = stream_together(streams, on_text) if not failed else [StreamOutcome() for _ in models]
     for side, model, outcome in zip(SIDES, models, outcomes, strict=True):
         if outcome.error is not None:
             _log.warning("Arena model %s (side %s) failed mid-reply: %s", model, side, outcome.error.user_text())

@@ -12,25 +12,27 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
-from backend.jobs.databases import PostgresDatabase, SQLiteDatabase, database_location, open_database
+from backend.jobs import databases
 from backend.records import JsonRecord
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS arena_pairs (
-    id TEXT PRIMARY KEY,
+# A vote copies these columns from its pair (``vote``), so both tables declare them once, here.
+_PAIR_COLUMNS = """
     owner TEXT NOT NULL,
     task TEXT NOT NULL,
     prompt TEXT NOT NULL,
     model_a TEXT NOT NULL,
     model_b TEXT NOT NULL,
-    settings TEXT NOT NULL DEFAULT '{}',
+    settings TEXT NOT NULL DEFAULT '{}',"""
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS arena_pairs (
+    id TEXT PRIMARY KEY,{_PAIR_COLUMNS}
     reply_a TEXT NOT NULL DEFAULT '',
     reply_b TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL,
@@ -40,13 +42,7 @@ CREATE TABLE IF NOT EXISTS arena_pairs (
 CREATE INDEX IF NOT EXISTS arena_pairs_owner ON arena_pairs (owner, state, created);
 CREATE TABLE IF NOT EXISTS arena_votes (
     id TEXT PRIMARY KEY,
-    pair_id TEXT NOT NULL UNIQUE,
-    owner TEXT NOT NULL,
-    task TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    model_a TEXT NOT NULL,
-    model_b TEXT NOT NULL,
-    settings TEXT NOT NULL DEFAULT '{}',
+    pair_id TEXT NOT NULL UNIQUE,{_PAIR_COLUMNS}
     reply_a TEXT NOT NULL,
     reply_b TEXT NOT NULL,
     verdict TEXT NOT NULL,
@@ -62,7 +58,7 @@ CREATE TABLE IF NOT EXISTS demo_feedback (
     answer TEXT NOT NULL,
     rating INTEGER NOT NULL,
     comment TEXT NOT NULL DEFAULT '',
-    settings TEXT NOT NULL DEFAULT '{}',
+    settings TEXT NOT NULL DEFAULT '{{}}',
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS demo_feedback_owner ON demo_feedback (owner, task, time);
@@ -86,6 +82,8 @@ VERDICT_LABELS = {
     BOTH_BAD: N_("Both are bad"),
 }
 MAX_COMMENT_CHARS = 2000
+# Every table's one JSON column: the answering options.
+_JSON_COLUMNS = ("settings",)
 THUMBS_UP = 1
 THUMBS_DOWN = -1
 
@@ -102,6 +100,9 @@ class BlindPair(JsonRecord):
     state: str
     error: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+_BLIND_FIELDS = tuple(item.name for item in fields(BlindPair))
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,8 @@ class ArenaStore:
     """
 
     def __init__(self, location: Path | str | None = None, settings: Settings | None = None) -> None:
-        self._database: SQLiteDatabase | PostgresDatabase = open_database(
-            location or database_location(settings or get_settings())
+        self._database: databases.SQLiteDatabase | databases.PostgresDatabase = databases.open_database(
+            location or databases.database_location(settings or get_settings())
         )
         self._database.create_tables(SCHEMA)
 
@@ -192,16 +193,9 @@ class ArenaStore:
         row = self._pair_row(pair_id, owner)
         if row is None:
             return None
-        return BlindPair(
-            id=row["id"],
-            task=row["task"],
-            prompt=row["prompt"],
-            reply_a=row["reply_a"],
-            reply_b=row["reply_b"],
-            state=row["state"],
-            error=row["error"],
-            settings=json.loads(row["settings"] or "{}"),
-        )
+        # Only the fields the page may see: the row's models stay out of the pair.
+        data = databases.decode_json_columns(row, _JSON_COLUMNS)
+        return BlindPair(**{name: data[name] for name in _BLIND_FIELDS})
 
     def models_to_answer(self, pair_id: str, owner: str) -> tuple[str, str]:
         """The two hidden models, for the code that makes them answer (never for the page to show)."""
@@ -287,14 +281,7 @@ class ArenaStore:
 
     def votes(self, owner: str, task: str | None = None) -> list[Vote]:
         """This owner's votes (of ``task`` when given), oldest first."""
-        sql = "SELECT * FROM arena_votes WHERE owner = ?"
-        values: list[Any] = [owner]
-        if task is not None:
-            sql += " AND task = ?"
-            values.append(task)
-        with self._database.connect() as connection:
-            rows = connection.execute(sql + " ORDER BY time, id", values).fetchall()
-        return [_to_vote(row) for row in rows]
+        return [Vote(**row) for row in self._owner_rows("arena_votes", owner, task)]
 
     # --- feedback -------------------------------------------------------------------------------
 
@@ -336,28 +323,26 @@ class ArenaStore:
             settings=dict(settings or {}),
             time=time.time(),
         )
-        row = feedback.to_dict()
-        row["settings"] = json.dumps(row["settings"])
+        row = databases.encode_json_columns(feedback.to_dict(), _JSON_COLUMNS)
         with self._database.connect() as connection:
-            connection.execute(
-                f"INSERT INTO demo_feedback ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
-                list(row.values()),
-            )
+            connection.execute(databases.insert_statement("demo_feedback", row), list(row.values()))
         return feedback
 
     def feedback(self, owner: str, task: str | None = None) -> list[Feedback]:
         """This owner's feedback (on ``task`` when given), oldest first."""
-        sql = "SELECT * FROM demo_feedback WHERE owner = ?"
+        return [Feedback(**row) for row in self._owner_rows("demo_feedback", owner, task)]
+
+    def _owner_rows(self, table: str, owner: str, task: str | None) -> list[dict[str, Any]]:
+        """``table``'s rows of this owner (of ``task`` when given), oldest first, settings decoded."""
+        sql = f"SELECT * FROM {table} WHERE owner = ?"
         values: list[Any] = [owner]
         if task is not None:
             sql += " AND task = ?"
             values.append(task)
         with self._database.connect() as connection:
             rows = connection.execute(sql + " ORDER BY time, id", values).fetchall()
-        return [Feedback(**{**dict(row), "settings": json.loads(row["settings"] or "{}")}) for row in rows]
+        return [databases.decode_json_columns(row, _JSON_COLUMNS) for row in rows]
 
 
 def _to_vote(row: Any) -> Vote:
-    data = dict(row)
-    data["settings"] = json.loads(data["settings"] or "{}")
-    return Vote(**data)
+    return Vote(**databases.decode_json_columns(row, _JSON_COLUMNS))

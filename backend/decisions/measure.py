@@ -10,15 +10,15 @@ model differ only by the machine and its load.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
+import json
 import math
 import os
 import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,14 @@ import numpy as np
 import psutil
 import torch
 
+from backend import uploads
 from backend.config import Settings, get_settings
 from backend.decisions.speed import MEASURED, SpeedRecord, save_measurement
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -88,37 +89,15 @@ _SAMPLE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
-class MeasureRequest:
+class MeasureRequest(ModelRequest):
     """Which task's model to measure (the job's stored parameters)."""
 
-    task: str
-    model_ref: str
     use_case_id: str = ""
 
     @property
     def title(self) -> str:
         """The job's title: what is measured."""
         return f"{self.task}: {self.model_ref}"
-
-    @property
-    def base_model(self) -> str:
-        """The model measured."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A measurement has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> MeasureRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 def fixed_inputs(task: str, model_ref: str) -> list[Any]:
@@ -129,7 +108,7 @@ def fixed_inputs(task: str, model_ref: str) -> list[Any]:
         spec = catalogue.find_spec(model_ref, task)
         return list(_TEXTS_ZH if spec and spec.language_pair[:1] == ("zh",) else _TEXTS_EN)
     if task == catalogue.IMAGE_CLASSIFICATION:
-        return [image_classification.read_sample(path.name) for path in image_classification.sample_images()]
+        return [image_classification.read_sample(path.stem) for path in image_classification.sample_images()]
     return list(_PROMPTS)
 
 
@@ -140,8 +119,6 @@ def _request_runner(task: str, loaded: LoadedModel) -> tuple[Callable[[Any], Non
     if task == catalogue.TRANSLATION:
         return (lambda text: translation.translate(loaded, [text], batch_size=1)), _("sentence")
     if task == catalogue.IMAGE_CLASSIFICATION:
-        from backend import uploads
-
         return (
             lambda data: image_classification.classify_images(
                 loaded, [uploads.open_image(data, "sample")], batch_size=1
@@ -289,7 +266,7 @@ def _check_submission(request: MeasureRequest, owner: str, settings: Settings) -
 def _write_input(request: MeasureRequest) -> Callable[[Path], dict[str, Any]]:
     def write(run_dir: Path) -> dict[str, Any]:
         count = len(fixed_inputs(request.task, request.model_ref))
-        (run_dir / INPUT_FILE).write_text(f'{{"inputs": {count}}}', encoding="utf-8")
+        (run_dir / INPUT_FILE).write_text(json.dumps({"inputs": count}), encoding="utf-8")
         return {"rows": count, "items": count, "skipped": 0}
 
     return write
@@ -319,12 +296,6 @@ MEASURE_HANDLER = JobHandler(
     cleanup=lambda job: None,
 )
 
-MEASURE_KIND = JobKind(
-    name=MEASURE,
-    noun=N_("measurement"),
-    handler=MEASURE_HANDLER,
-    check=_check_submission,
-    load_params=MeasureRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
+MEASURE_KIND = model_request_kind(
+    MEASURE, N_("measurement"), MEASURE_HANDLER, MeasureRequest, _check_submission, (INPUT_FILE,)
 )

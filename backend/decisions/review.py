@@ -124,7 +124,9 @@ def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.
     base_layout(
         figure,
         _("How the top five change with the weight of {name}").format(name=label),
-        _("Weight 0-10 along the bottom, the other weights held; rank 1 at the top."),
+        _("Weight 0-10 along the bottom, the others held ({weights}); rank 1 at the top.").format(
+            weights=weights_text(view.weights)
+        ),
     )
     ticks = list(range(1, _DEEPEST + 2))
     figure.update_layout(
@@ -157,7 +159,7 @@ def cost_table(estimates: Iterable[CostEstimate]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                _("task"): e.task,
+                _("use case or task"): e.task,
                 _("model"): e.model,
                 _("requests per hour"): round(e.requests_per_hour, 1),
                 _("p95 latency (ms)"): round(e.latency_p95_ms, 1),
@@ -176,7 +178,7 @@ def build_cost_chart(estimates: list[CostEstimate]) -> go.Figure:
     figure = go.Figure()
     figure.add_bar(
         x=[e.cost_per_1000 for e in estimates],
-        y=[f"{e.task} ({e.origin})" for e in estimates],
+        y=[wrapped(f"{e.task} ({e.origin})", _LABEL_CHARS) for e in estimates],
         orientation="h",
         marker_color=["#7f8c8d" if e.origin == "estimate" else "#1f4e79" for e in estimates],
         hovertemplate="%{y}: %{x:.4g}<extra></extra>",

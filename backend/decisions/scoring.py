@@ -144,6 +144,7 @@ class Sensitivity(JsonRecord):
     """How the top five change as one weight moves across its range, the others held."""
 
     criterion: str
+    weights: Weights
     values: tuple[int, ...]
     tops: tuple[tuple[str, ...], ...]
     ranks: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -184,6 +185,13 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
         on_cpu=all(record.runs_on_cpu for record in records),
         evidence=evidence,
     )
+
+
+def model_tasks_of(use_case: UseCase) -> tuple[str, ...] | None:
+    """The demo model tasks a use case's AI tasks run on (each once), or None when one has no model here."""
+    if not use_case.tasks or any(task not in TASK_MODELS for task in use_case.tasks):
+        return None
+    return tuple(dict.fromkeys(TASK_MODELS[task] for task in use_case.tasks))
 
 
 def _market_inputs(industries: Mapping[str, IndustryInputs]) -> dict[str, dict[str, float]]:
@@ -293,4 +301,4 @@ def sensitivity(
         )
         for key in ever
     }
-    return Sensitivity(criterion, values, tops, ranks)
+    return Sensitivity(criterion, weights, values, tops, ranks)

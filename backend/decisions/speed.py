@@ -23,25 +23,26 @@ MEASUREMENTS_FOLDER = "measurements"
 RECORDED_DIR = PROJECT_ROOT / "benchmarks" / "results"
 RECORDED_GLOB = "recorded-*.json"
 
-# Peak memory bandwidth (GB/s) from the vendors' data sheets, for estimates on hardware not at
-# hand; first name fragment that matches wins (benchmarks/roofline.py reads the same table).
-DATA_SHEET_BANDWIDTH_GB_S: tuple[tuple[str, float], ...] = (
-    ("H200", 4800),
-    ("H100 NVL", 3900),
-    ("H100 PCIe", 2000),
-    ("H100", 3350),
-    ("GH200", 4000),
-    ("A100-SXM4-80GB", 2039),
-    ("A100 80GB", 2039),
-    ("A100", 1555),
-    ("L40S", 864),
-    ("L40", 864),
-    ("L4", 300),
-    ("A10G", 600),
-    ("A10", 600),
-    ("RTX 4090", 1008),
-    ("V100", 900),
-    ("T4", 320),
+# Accelerators' data-sheet peaks, for estimates on hardware not at hand and the benchmark's roofline
+# (benchmarks/roofline.py reads this table): (name fragment, memory bandwidth GB/s, dense
+# half-precision TFLOPS); the first fragment that matches wins.
+GPU_DATA_SHEETS: tuple[tuple[str, float, float], ...] = (
+    ("H200", 4800, 989),
+    ("H100 NVL", 3900, 835),
+    ("H100 PCIe", 2000, 756),
+    ("H100", 3350, 989),
+    ("GH200", 4000, 989),
+    ("A100-SXM4-80GB", 2039, 312),
+    ("A100 80GB", 2039, 312),
+    ("A100", 1555, 312),
+    ("L40S", 864, 362),
+    ("L40", 864, 181),
+    ("L4", 300, 121),
+    ("A10G", 600, 125),
+    ("A10", 600, 125),
+    ("RTX 4090", 1008, 165),
+    ("V100", 900, 125),
+    ("T4", 320, 65),
 )
 
 
@@ -68,6 +69,8 @@ class SpeedRecord(JsonRecord):
     method: str
     items: int = 0
     memory_bandwidth_gb_s: float | None = None
+    # A use case's figure made of its tasks' figures: each part's task and provenance.
+    combined_from: str = ""
 
     json_properties = ("runs_on_cpu",)
 
@@ -83,6 +86,8 @@ class SpeedRecord(JsonRecord):
 
     def provenance(self) -> str:
         """Where the figure comes from, in words (shown beside every use of it)."""
+        if self.combined_from:
+            return self.combined_from
         if self.origin == MEASURED:
             return _("measured on this server, {machine}, {device}, {date}").format(
                 machine=self.machine, device=self.device, date=self.date
@@ -151,7 +156,7 @@ def speed_by_task(settings: Settings | None = None, recorded_folder: Path | None
 
 def data_sheet_bandwidth(hardware: str) -> float | None:
     """The data-sheet memory bandwidth (GB/s) of a named accelerator, or None when unknown."""
-    for fragment, bandwidth in DATA_SHEET_BANDWIDTH_GB_S:
+    for fragment, bandwidth, _tflops in GPU_DATA_SHEETS:
         if fragment.lower() in hardware.lower():
             return bandwidth
     return None
@@ -187,4 +192,42 @@ def estimate_on(record: SpeedRecord, hardware: str, bandwidth_gb_s: float | None
         origin=ESTIMATE,
         method=method,
         memory_bandwidth_gb_s=target,
+    )
+
+
+# The weakest origin among a combination's parts is the combination's: one estimate makes it an estimate.
+_ORIGIN_ORDER = (MEASURED, BENCHMARK, ESTIMATE)
+
+
+def combined_record(name: str, records: list[SpeedRecord]) -> SpeedRecord:
+    """One use case's figure from its tasks' figures: each request runs every task once, in turn.
+
+    Latencies add up (so the p95 is an upper bound: the parts' slowest requests seldom coincide),
+    the pace is 1 / (sum of 1 / each pace), memory adds up (all models loaded at once), and the
+    date is the oldest part's.
+
+    Raises:
+        ValueError: no records.
+    """
+    if not records:
+        raise ValueError("a use case needs at least one task figure")
+    if len(records) == 1:
+        return replace(records[0], task=name)
+    origin = max((record.origin for record in records), key=_ORIGIN_ORDER.index)
+    return SpeedRecord(
+        task=name,
+        model="; ".join(record.model for record in records),
+        latency_p50_ms=sum(record.latency_p50_ms for record in records),
+        latency_p95_ms=sum(record.latency_p95_ms for record in records),
+        throughput=1 / sum(1 / record.throughput for record in records)
+        if all(r.throughput > 0 for r in records)
+        else 0.0,
+        unit=_("request"),
+        peak_memory_mb=sum(record.peak_memory_mb for record in records),
+        device=" + ".join(dict.fromkeys(record.device for record in records)),
+        machine=" + ".join(dict.fromkeys(record.machine for record in records)),
+        measured_at=min(record.measured_at for record in records),
+        origin=origin,
+        method=_("each request runs every task in turn: latencies and memory add up, p95 is an upper bound"),
+        combined_from="; ".join(f"{record.task}: {record.provenance()}" for record in records),
     )

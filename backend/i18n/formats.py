@@ -7,7 +7,7 @@ from datetime import datetime
 
 from babel import dates, numbers
 
-from backend.i18n import _, current_language
+from backend.i18n import current_language
 
 # The CLDR locale each app language is written in.
 BABEL_LOCALES: dict[str, str] = {"en": "en_US", "zh": "zh_Hans_CN"}
@@ -53,12 +53,3 @@ def format_amount(value: float, unit: str = "", decimals: int = 1) -> str:
 def format_timestamp(seconds: float) -> str:
     """A moment (seconds since the epoch, local time) as the language writes a date and time."""
     return dates.format_datetime(datetime.fromtimestamp(seconds), format="medium", locale=babel_locale())
-
-
-def format_date(day: datetime) -> str:
-    return dates.format_date(day, format="medium", locale=babel_locale())
-
-
-def megabytes(size: float) -> str:
-    """A size in MB, e.g. "1,024 MB"."""
-    return _("{size} MB").format(size=format_number(size))

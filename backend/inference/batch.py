@@ -11,10 +11,9 @@ run folder as a table and a formula-escaped CSV until the job is deleted.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -23,10 +22,11 @@ import pandas as pd
 from backend import uploads
 from backend.config import Settings, get_settings
 from backend.errors import InputTooLargeError, InvalidInputError
+from backend.i18n import _
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
 from backend.jobs.store import Job, JobStore
 from backend.jobs.worker import JobHandler
@@ -44,11 +44,9 @@ RESULT_CSV = "result.csv"
 
 
 @dataclass(frozen=True)
-class BatchRequest:
+class BatchRequest(ModelRequest):
     """What to run over which column: the demo's task, model and options."""
 
-    task: str
-    model_ref: str
     column: str = ""  # the text column (tables)
     file_name: str = ""
     target_language: str = ""  # translation
@@ -63,26 +61,6 @@ class BatchRequest:
     def title(self) -> str:
         """The job's title: the uploaded file's name."""
         return self.file_name
-
-    @property
-    def base_model(self) -> str:
-        """The model the batch runs."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A batch has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> BatchRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
     @property
     def generation_options(self) -> text_generation.GenerationOptions:
@@ -101,7 +79,9 @@ def _limits(task: str) -> tuple[int, int]:
 
 def _check_task(request: BatchRequest, tasks: tuple[str, ...]) -> None:
     if request.task not in tasks:
-        raise InvalidInputError(f"This batch input is for {', '.join(tasks)}; not {request.task!r}.")
+        raise InvalidInputError(
+            _("This batch input is for {value}; not {task!r}.").format(value=", ".join(tasks), task=request.task)
+        )
 
 
 def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColumn:
@@ -114,7 +94,7 @@ def check_request(request: BatchRequest, frame: pd.DataFrame) -> tables.TextColu
     if request.task == catalogue.TRANSLATION:
         translation.check_beams(request.num_beams)
         if not request.target_language:
-            raise InvalidInputError("Pick the language to translate into.")
+            raise InvalidInputError(_("Pick the language to translate into."))
     if request.task == catalogue.TEXT_GENERATION:
         request.generation_options.checked()
     max_chars, max_rows = _limits(request.task)
@@ -133,10 +113,13 @@ def check_images(files: list[tuple[str, bytes]]) -> int:
             pixels in all than the batch budget; nothing is queued.
     """
     if not files:
-        raise InvalidInputError("No images were uploaded.")
+        raise InvalidInputError(_("No images were uploaded."))
     limit = image_classification.MAX_IMAGES
     if len(files) > limit:
-        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {limit}.", "Send fewer at once.")
+        raise InvalidInputError(
+            _("{files} files were uploaded; the limit is {limit}.").format(files=len(files), limit=limit),
+            _("Send fewer at once."),
+        )
     # Any file over the size limit is refused outright rather than noted: the run folder must not
     # store 100 MB non-images.
     for name, data in files:
@@ -151,12 +134,16 @@ def check_images(files: list[tuple[str, bytes]]) -> int:
         readable += 1
         pixels += width * height
     if not readable:
-        raise InvalidInputError("None of the uploaded files is an image this app can read.", "Use PNG, JPEG or WebP.")
+        raise InvalidInputError(
+            _("None of the uploaded files is an image this app can read."), _("Use PNG, JPEG or WebP.")
+        )
     if pixels > uploads.MAX_BATCH_PIXELS:
         raise InputTooLargeError(
-            f"The images hold {pixels / 1e6:,.0f} megapixels in all; the limit for a batch is "
-            f"{uploads.MAX_BATCH_PIXELS / 1e6:,.0f} megapixels.",
-            "Send fewer images at once, or smaller ones.",
+            _(
+                "The images hold {pixels:,.0f} megapixels in all; the limit for a batch is "
+                "{MAX_BATCH_PIXELS:,.0f} megapixels."
+            ).format(pixels=pixels / 1e6, MAX_BATCH_PIXELS=uploads.MAX_BATCH_PIXELS / 1e6),
+            _("Send fewer images at once, or smaller ones."),
         )
     return readable
 
@@ -195,7 +182,7 @@ def submit_image_batch_job(
     def write_input(run_dir: Path) -> dict[str, Any]:
         folder = run_dir / IMAGES_FOLDER
         folder.mkdir()
-        for position, (_, data) in enumerate(files):
+        for position, (_name, data) in enumerate(files):
             (folder / f"{position:03d}").write_bytes(data)
         names = [name for name, _ in files]
         (run_dir / INPUT_FILE).write_text(json.dumps({"names": names}, ensure_ascii=False), encoding="utf-8")
@@ -329,14 +316,8 @@ def _check_submission(request: BatchRequest, owner: str, settings: Settings) -> 
     check_job_model(request.task, request.model_ref, owner, settings)
 
 
-BATCH_KIND = JobKind(
-    name=BATCH,
-    noun="batch run",
-    handler=BATCH_HANDLER,
-    check=_check_submission,
-    load_params=BatchRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE, IMAGES_FOLDER),
+BATCH_KIND = model_request_kind(
+    BATCH, "batch run", BATCH_HANDLER, BatchRequest, _check_submission, (INPUT_FILE, IMAGES_FOLDER)
 )
 
 

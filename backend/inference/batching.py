@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from backend.errors import InsufficientMemoryError, InvalidInputError
+from backend.i18n import _
 from backend.models.memory import halve_on_oom
 
 Item = TypeVar("Item")
@@ -24,7 +25,11 @@ MAX_BATCH_SIZE = 256
 def check_batch_size(batch_size: int) -> int:
     """Refuse a batch size outside 1..MAX_BATCH_SIZE."""
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise InvalidInputError(f"Batch size must be a whole number from 1 to {MAX_BATCH_SIZE}; got {batch_size!r}.")
+        raise InvalidInputError(
+            _("Batch size must be a whole number from 1 to {MAX_BATCH_SIZE}; got {batch_size!r}.").format(
+                MAX_BATCH_SIZE=MAX_BATCH_SIZE, batch_size=batch_size
+            )
+        )
     return batch_size
 
 
@@ -47,8 +52,8 @@ def sorted_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
 
 def _give_up(_error: BaseException) -> InsufficientMemoryError:
     return InsufficientMemoryError(
-        "The device ran out of memory on a single input.",
-        "Shorten the input, pick a smaller model, or run on a machine with more memory.",
+        _("The device ran out of memory on a single input."),
+        _("Shorten the input, pick a smaller model, or run on a machine with more memory."),
     )
 
 

@@ -14,6 +14,7 @@ import torch
 
 from backend import chat_template
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.models.loader import LoadedModel
 from backend.records import JsonRecord
 from backend.uploads import check_text
@@ -59,15 +60,15 @@ def _checked(messages: Sequence[ChatMessage], open_reply: bool = False) -> list[
     """The messages checked; with ``open_reply``, the last may be the assistant's reply to the user's
     message before it, cut short, which the model is to continue."""
     if not messages:
-        raise InvalidInputError("There is no message to answer.")
+        raise InvalidInputError(_("There is no message to answer."))
     checked = []
     for message in messages:
         if message.role not in _ROLES:
-            raise InvalidInputError(f"Unknown chat role {message.role!r}.")
+            raise InvalidInputError(_("Unknown chat role {role!r}.").format(role=message.role))
         checked.append(ChatMessage(message.role, check_text(message.content, MAX_MESSAGE_CHARS, "The message")))
     continues = open_reply and len(checked) >= 2 and [m.role for m in checked[-2:]] == ["user", "assistant"]
     if checked[-1].role != "user" and not continues:
-        raise InvalidInputError("The last message must be the user's.")
+        raise InvalidInputError(_("The last message must be the user's."))
     return checked
 
 
@@ -85,8 +86,8 @@ def _encode(loaded: LoadedModel, messages: list[ChatMessage]) -> list[int]:
     tokenizer = loaded.preprocessor
     if not getattr(tokenizer, "chat_template", None):
         raise InvalidInputError(
-            f"{loaded.model_ref} has no chat template, so it cannot hold a conversation.",
-            "Pick an instruct or chat model.",
+            _("{model_ref} has no chat template, so it cannot hold a conversation.").format(model_ref=loaded.model_ref),
+            _("Pick an instruct or chat model."),
         )
     text = chat_template.render_chat(
         tokenizer, [message.to_dict() for message in messages], generation_prompt=True, model_name=loaded.model_ref
@@ -142,14 +143,14 @@ def prepare_prompt(loaded: LoadedModel, messages: Sequence[ChatMessage], max_new
         conversation = shorter
         ids = _encode(loaded, conversation) + opened
     truncated = False
-    for _ in range(3):
+    for _attempt in range(3):
         if len(ids) <= budget:
             break
         conversation = _cut_last(loaded, conversation, len(ids) - budget)
         ids = _encode(loaded, conversation) + opened
         truncated = True
     if len(ids) > budget:
-        raise InvalidInputError("The message does not fit the model's context.", "Shorten it.")
+        raise InvalidInputError(_("The message does not fit the model's context."), _("Shorten it."))
     return PreparedPrompt(
         input_ids=torch.tensor([ids], dtype=torch.long),
         prompt_tokens=len(ids),

@@ -6,12 +6,11 @@ never waits: it answers from torch until the decision is recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from backend.errors import ShowcaseError
 from backend.i18n import _
 from backend.inference import path_check
 from backend.jobs import submit
-from backend.jobs.kinds import JobKind
+from backend.jobs.kinds import ModelRequest, model_request_kind
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
 from backend.jobs.worker import JobHandler
@@ -41,36 +40,13 @@ PENDING_SECONDS = 2 * 3600
 
 
 @dataclass(frozen=True)
-class EngineCheckRequest:
+class EngineCheckRequest(ModelRequest):
     """Which model to check for which task."""
-
-    task: str
-    model_ref: str
 
     @property
     def title(self) -> str:
         """The job's title."""
         return _("Engine check: {model}").format(model=display_name(self.model_ref))
-
-    @property
-    def base_model(self) -> str:
-        """The model checked."""
-        return self.model_ref
-
-    @property
-    def method(self) -> str:
-        """A check has no training method."""
-        return ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job's stored parameters."""
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> EngineCheckRequest:
-        """The request stored by ``to_dict``."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 def _pending_file(task: str, folder: Path, settings: Settings) -> Path:
@@ -101,6 +77,8 @@ def wants_check(task: str, model_ref: str, settings: Settings) -> Path | None:
 def request_check(loaded: LoadedModel, owner: str, settings: Settings | None = None) -> Job | None:
     """Queue the check of ``loaded``'s paths once (see ``wants_check``); None when none is needed.
     A refused submission (a quota, the queue down) is logged, never raised: answers go on in torch."""
+    if loaded.checked:  # it already runs on a checked path: nothing to plan on this request
+        return None
     settings = settings or get_settings()
     try:
         folder = wants_check(loaded.task, loaded.model_ref, settings)
@@ -178,12 +156,6 @@ def _check_submission(request: EngineCheckRequest, owner: str, settings: Setting
     check_job_model(request.task, request.model_ref, owner, settings)
 
 
-ENGINE_CHECK_KIND = JobKind(
-    name=ENGINE_CHECK,
-    noun="engine check",
-    handler=ENGINE_CHECK_HANDLER,
-    check=_check_submission,
-    load_params=EngineCheckRequest.from_params,
-    input_record=INPUT_FILE,
-    input_paths=(INPUT_FILE,),
+ENGINE_CHECK_KIND = model_request_kind(
+    ENGINE_CHECK, "engine check", ENGINE_CHECK_HANDLER, EngineCheckRequest, _check_submission, (INPUT_FILE,)
 )

@@ -62,5 +62,5 @@ def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, t
         items=items,
         unit=unit,
         tokens=tokens,
-        path_note=loaded.path_note,
+        path_note=getattr(loaded, "path_note", ""),  # an endpoint's model runs on its server, unchecked
     )

@@ -23,6 +23,7 @@ from PIL import Image
 
 from backend.config import PROJECT_ROOT
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.footer import RunFooter, make_footer, stopwatch
@@ -82,7 +83,7 @@ def read_sample(name: str) -> bytes:
     for path in sample_images():
         if path.stem == name:
             return path.read_bytes()
-    raise InvalidInputError(f"There is no sample image called {name!r}.")
+    raise InvalidInputError(_("There is no sample image called {name!r}.").format(name=name))
 
 
 def _labels(loaded: LoadedModel) -> list[str]:
@@ -138,11 +139,16 @@ def classify_images(
     """
     check_batch_size(batch_size)
     if not images:
-        raise InvalidInputError("There is no image to classify.")
+        raise InvalidInputError(_("There is no image to classify."))
     if len(images) > MAX_IMAGES:
-        raise InvalidInputError(f"{len(images)} images were given; the limit is {MAX_IMAGES}.", "Send fewer at once.")
+        raise InvalidInputError(
+            _("{images} images were given; the limit is {MAX_IMAGES}.").format(
+                images=len(images), MAX_IMAGES=MAX_IMAGES
+            ),
+            _("Send fewer at once."),
+        )
     if not isinstance(top_k, int) or top_k < 1:
-        raise InvalidInputError(f"top_k must be a positive whole number; got {top_k!r}.")
+        raise InvalidInputError(_("top_k must be a positive whole number; got {top_k!r}.").format(top_k=top_k))
     names = list(names) if names is not None else [f"image {n}" for n in range(1, len(images) + 1)]
     if len(names) != len(images):
         raise ValueError("names and images differ in length")
@@ -174,9 +180,14 @@ def open_files(files: Sequence[tuple[str, bytes]]) -> tuple[list[Image.Image], t
         InvalidInputError: no files, too many, or none of them is a readable image.
     """
     if not files:
-        raise InvalidInputError("No images were uploaded.")
+        raise InvalidInputError(_("No images were uploaded."))
     if len(files) > MAX_IMAGES:
-        raise InvalidInputError(f"{len(files)} files were uploaded; the limit is {MAX_IMAGES}.", "Send fewer at once.")
+        raise InvalidInputError(
+            _("{files} files were uploaded; the limit is {MAX_IMAGES}.").format(
+                files=len(files), MAX_IMAGES=MAX_IMAGES
+            ),
+            _("Send fewer at once."),
+        )
     opened: list[Image.Image] = []
     names: list[str] = []
     rows: list[int] = []
@@ -189,7 +200,9 @@ def open_files(files: Sequence[tuple[str, bytes]]) -> tuple[list[Image.Image], t
         except InvalidInputError as error:
             notes[row] = error.user_text()
     if not opened:
-        raise InvalidInputError("None of the uploaded files is an image this app can read.", "Use PNG, JPEG or WebP.")
+        raise InvalidInputError(
+            _("None of the uploaded files is an image this app can read."), _("Use PNG, JPEG or WebP.")
+        )
     return opened, tables.TextColumn(texts=names, rows=rows, notes=notes)
 
 

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -405,13 +405,13 @@ def applicable_paths(task: str) -> tuple[CandidatePath, ...]:
     )
 
 
-def _result(task: str, outcome: PathOutcome, reference: dict, reference_seconds: float) -> PathResult:
+def path_result(task: str, outcome: PathOutcome, reference: dict, reference_seconds: float) -> PathResult:
     if outcome.measured is None:
         return PathResult(outcome.path.name, False, outcome.failure)
     seconds = statistics.median(outcome.measured["seconds"]) if outcome.measured["seconds"] else 0.0
     reason, figures = compare(task, reference, outcome.measured)
-    figures = {**figures, "load_peak_mb": round(outcome.measured["load_peak_mb"], 1),
-               "memory_mb": round(outcome.measured["memory_mb"], 1)}  # fmt: skip
+    figures = {**figures, "load_peak_mb": round(outcome.measured["load_peak_mb"], 3),
+               "memory_mb": round(outcome.measured["memory_mb"], 3)}  # fmt: skip
     return PathResult(
         path=outcome.path.name,
         passed=not reason,
@@ -452,25 +452,15 @@ def check_model(
     plan = plan_load(task, model_ref, settings)
     if plan.folder is None or task not in engine_record.TASK_PATHS:
         raise ShowcaseError(_("Only a downloaded model of a CPU demo can be checked."))
-    candidates = [path for path in (paths or applicable_paths(task)) if path != engine_record.TORCH_FLOAT32]
-    ordered = [engine_record.TORCH_FLOAT32, *candidates]
-    outcomes: list[PathOutcome] = []
-    reference: dict | None = None
-    for done, path in enumerate(ordered):
+
+    def before_each(done: int, total: int, path: CandidatePath) -> None:
         if progress is not None:
-            progress(done, len(ordered), _(path.label))
-        started = (lambda pid, name=path.name: on_start(name, pid)) if on_start else None
-        outcome = run_isolated(task, model_ref, path, settings, reference, started, should_stop)
-        if path == engine_record.TORCH_FLOAT32:
-            if outcome.measured is None:
-                raise ShowcaseError(
-                    _("The model did not run in torch float32: {reason}").format(reason=outcome.failure)
-                )
-            reference = outcome.measured
-        outcomes.append(outcome)
-    assert reference is not None
-    reference_seconds = statistics.median(reference["seconds"])
-    results = [_result(task, outcome, reference, reference_seconds) for outcome in outcomes]
+            progress(done, total, _(path.label))
+
+    outcomes, reference, reference_seconds = measure_against_float32(
+        task, model_ref, paths or applicable_paths(task), settings, before_each, on_start, should_stop
+    )
+    results = [path_result(task, outcome, reference, reference_seconds) for outcome in outcomes]
     decision = EngineDecision(
         task=task,
         model=model_ref,
@@ -483,8 +473,43 @@ def check_model(
     decision.chosen = decision.fastest_passing()
     engine_record.write_decision(decision, plan.folder, settings)
     if progress is not None:
-        progress(len(ordered), len(ordered), "")
+        progress(len(outcomes), len(outcomes), "")
     return decision
+
+
+def measure_against_float32(
+    task: str,
+    model_ref: str,
+    paths: Iterable[CandidatePath],
+    settings: Settings,
+    before_each: Callable[[int, int, CandidatePath], None],
+    on_start: Callable[[str, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[list[PathOutcome], dict, float]:
+    """Run torch float32 (the reference every other path is compared with), then each other of
+    ``paths``, each in its own process, calling ``before_each(done, total, path)`` before each: the
+    engine check and the compression lab alike. Returns the outcomes (float32's first), the
+    reference's measurements and its median seconds.
+
+    Raises:
+        ShowcaseError: float32 itself failed.
+        JobCancelled: ``should_stop`` said so.
+    """
+    ordered = [engine_record.TORCH_FLOAT32, *[path for path in paths if path != engine_record.TORCH_FLOAT32]]
+    outcomes: list[PathOutcome] = []
+    reference: dict | None = None
+    for done, path in enumerate(ordered):
+        before_each(done, len(ordered), path)
+        started = (lambda pid, name=path.name: on_start(name, pid)) if on_start else None
+        outcome = run_isolated(task, model_ref, path, settings, reference, started, should_stop)
+        if reference is None:
+            if outcome.measured is None:
+                raise ShowcaseError(
+                    _("The model did not run in torch float32: {reason}").format(reason=outcome.failure)
+                )
+            reference = outcome.measured
+        outcomes.append(outcome)
+    return outcomes, reference, statistics.median(reference["seconds"])
 
 
 if __name__ == "__main__":

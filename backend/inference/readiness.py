@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from backend import model_registry
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
-from backend.i18n import N_
+from backend.i18n import N_, _, ngettext
 from backend.models import availability, warm
 from backend.models.cache import ModelCache
 from backend.models.fetch import download, hub
@@ -82,11 +82,11 @@ def readiness(
 
 # The demos, by the task their models serve, as the pages name them.
 DEMOS = {
-    catalogue.SENTIMENT: "Sentiment",
-    catalogue.TRANSLATION: "Translation",
-    catalogue.IMAGE_CLASSIFICATION: "Images",
-    catalogue.TEXT_GENERATION: "Chat",
-    catalogue.EMBEDDINGS: "Search",
+    catalogue.SENTIMENT: N_("Sentiment"),
+    catalogue.TRANSLATION: N_("Translation"),
+    catalogue.IMAGE_CLASSIFICATION: N_("Images"),
+    catalogue.TEXT_GENERATION: N_("Chat"),
+    catalogue.EMBEDDINGS: N_("Search"),
 }
 LOADED = "loaded"
 READY = "ready"
@@ -169,17 +169,20 @@ def summary_line(states: Sequence[DemoReadiness], settings: Settings | None = No
     ready = [state for state in states if state.can_answer]
     waiting = [state for state in states if not state.can_answer]
     if not waiting:
-        return f"All {len(states)} demos can answer now."
+        return ngettext("The demo can answer now.", "All {count} demos can answer now.", len(states)).format(
+            count=len(states)
+        )
     parts = []
     if ready:
-        parts.append("Ready now: " + "; ".join(f"{s.demo} on {_short(s.model, settings)}" for s in ready) + ".")
+        on = "; ".join(_("{demo} on {model}").format(demo=_(s.demo), model=_short(s.model, settings)) for s in ready)
+        parts.append(_("Ready now: {demos}.").format(demos=on))
     else:
-        parts.append("No demo can answer now.")
+        parts.append(_("No demo can answer now."))
     by_reason: dict[str, list[str]] = {}
     for state in waiting:
         by_reason.setdefault(state.reason if state.state == MISSING else WARMING, []).append(state.demo)
     for reason, demos in by_reason.items():
-        parts.append(f"{', '.join(demos)}: {reason}.")
+        parts.append(_("{demos}: {reason}.").format(demos=_(", ").join(_(demo) for demo in demos), reason=reason))
     return " ".join(parts)
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from backend.errors import EndpointError, InvalidInputError, ShowcaseError
+from backend.i18n import _
 from backend.inference.chat_prompt import ChatMessage, check_messages
 from backend.inference.footer import Stopwatch
 from backend.models.resolve.endpoints import RemoteModel
@@ -288,7 +289,7 @@ def complete_all(
         EndpointError: the first request that failed, in words.
     """
     if not prompts:
-        raise InvalidInputError("There is no prompt to answer.")
+        raise InvalidInputError(_("There is no prompt to answer."))
     results: list[Completion | None] = [None] * len(prompts)
     pending: dict[Future, int] = {}
     queue = iter(enumerate(prompts))
@@ -333,8 +334,10 @@ def embed(remote: RemoteModel, texts: list[str], batch_size: int = 64) -> np.nda
         data = sorted(response.data, key=lambda item: item.index)
         if len(data) != len(part):
             raise EndpointError(
-                f"The model server {remote.endpoint.name} returned {len(data)} embeddings for {len(part)} texts.",
-                "Try again, or pick an in-app model.",
+                _("The model server {name} returned {data} embeddings for {part} texts.").format(
+                    name=remote.endpoint.name, data=len(data), part=len(part)
+                ),
+                _("Try again, or pick an in-app model."),
             )
         rows.extend(item.embedding for item in data)
     vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)

@@ -9,6 +9,8 @@ reply cut short by a Stop click.
 
 ``TextHandoff`` lets a reply generated in this process hand its text over at those drawing times
 only, so the drawing thread does not wake for every token (``ReplyStream.paced``).
+``stream_together`` draws several replies at once (compare, the blind arena, "Compare with base"),
+each at the same pace, one failing alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from backend.errors import ShowcaseError
 
 # Four updates a second read as continuous writing; more cost time without showing more.
 DEFAULT_INTERVAL_SECONDS = 0.25
@@ -129,3 +134,55 @@ class TextHandoff:
                         raise TimeoutError(f"no text for {self._timeout} s")
                 finally:
                     self._reader_waits_for_text = False
+
+
+@dataclass
+class StreamOutcome:
+    """One of several streams: its text so far, whether it ended, and the error that stopped it."""
+
+    text: str = ""
+    error: ShowcaseError | None = None
+    finished: bool = False
+
+
+def stream_together(
+    streams: Sequence[Iterable[str]],
+    on_text: Callable[[int, str], None],
+    interval: float = DEFAULT_INTERVAL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[StreamOutcome]:
+    """Take a chunk of each stream in turn until all end, calling ``on_text(index, text so far)``
+    for each stream's first text, then at most once per ``interval`` seconds, and at its end.
+
+    The models generate at the same time in their own threads, so this only interleaves their
+    output. A stream that raises ``ShowcaseError`` ends alone with its text so far and the error;
+    the others go on.
+    """
+    outcomes = [StreamOutcome() for _ in streams]
+    iterators: list[Iterator[str]] = [iter(stream) for stream in streams]
+    drawn_at: list[float | None] = [None for _ in streams]
+    shown = ["" for _ in streams]
+    active = list(range(len(iterators)))
+
+    def draw(index: int) -> None:
+        if outcomes[index].text != shown[index]:
+            on_text(index, outcomes[index].text)
+            shown[index] = outcomes[index].text
+            drawn_at[index] = clock()
+
+    while active:
+        for index in list(active):
+            try:
+                outcomes[index].text += next(iterators[index])
+            except StopIteration:
+                outcomes[index].finished = True
+            except ShowcaseError as error:
+                outcomes[index].error = error
+            else:
+                last = drawn_at[index]
+                if last is None or clock() - last >= interval:
+                    draw(index)
+                continue
+            active.remove(index)
+            draw(index)
+    return outcomes

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.footer import RunFooter, make_footer, stopwatch
@@ -140,7 +141,7 @@ def classify(
     """
     check_batch_size(batch_size)
     if not texts:
-        raise InvalidInputError("There is no text to classify.")
+        raise InvalidInputError(_("There is no text to classify."))
     cleaned = [check_text(text, MAX_CHARS, what=f"Text {number}") for number, text in enumerate(texts, 1)]
     limit = token_limit(loaded)
     return run_sorted(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.inference.footer import RunFooter
 
 NOTE_COLUMN = "note"
@@ -57,11 +58,15 @@ def read_text_column(frame: pd.DataFrame, column: str, max_chars: int, max_rows:
     """
     if column not in frame.columns:
         raise InvalidInputError(
-            f"The table has no column {column!r}.", f"Columns: {', '.join(map(str, frame.columns))}."
+            _("The table has no column {column!r}.").format(column=column),
+            _("Columns: {value}.").format(value=", ".join(map(str, frame.columns))),
         )
     if len(frame) > max_rows:
         raise InvalidInputError(
-            f"The table has {len(frame):,} rows; batch mode here takes up to {max_rows:,}.", "Upload a sample."
+            _("The table has {frame:,} rows; batch mode here takes up to {max_rows:,}.").format(
+                frame=len(frame), max_rows=max_rows
+            ),
+            _("Upload a sample."),
         )
     texts: list[str] = []
     rows: list[int] = []
@@ -76,7 +81,10 @@ def read_text_column(frame: pd.DataFrame, column: str, max_chars: int, max_rows:
             texts.append(text)
             rows.append(position)
     if not texts:
-        raise InvalidInputError(f"Column {column!r} has no text to process.", "Pick the column that holds the text.")
+        raise InvalidInputError(
+            _("Column {column!r} has no text to process.").format(column=column),
+            _("Pick the column that holds the text."),
+        )
     return TextColumn(texts=texts, rows=rows, notes=notes)
 
 

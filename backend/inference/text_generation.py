@@ -83,11 +83,17 @@ class GenerationOptions(JsonRecord):
     def checked(self) -> GenerationOptions:
         """These options, or InvalidInputError saying which one is out of range."""
         if not 0 <= self.temperature <= 2:
-            raise InvalidInputError(f"Temperature must be between 0 and 2; got {self.temperature}.")
+            raise InvalidInputError(
+                _("Temperature must be between 0 and 2; got {temperature}.").format(temperature=self.temperature)
+            )
         if not 0 < self.top_p <= 1:
-            raise InvalidInputError(f"Top-p must be above 0 and at most 1; got {self.top_p}.")
+            raise InvalidInputError(_("Top-p must be above 0 and at most 1; got {top_p}.").format(top_p=self.top_p))
         if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise InvalidInputError(f"Max new tokens must be from 1 to {MAX_NEW_TOKENS}; got {self.max_new_tokens}.")
+            raise InvalidInputError(
+                _("Max new tokens must be from 1 to {MAX_NEW_TOKENS}; got {max_new_tokens}.").format(
+                    MAX_NEW_TOKENS=MAX_NEW_TOKENS, max_new_tokens=self.max_new_tokens
+                )
+            )
         return self
 
 
@@ -284,9 +290,11 @@ def _as_user_error(error: BaseException) -> ShowcaseError:
         return error
     if is_out_of_memory(error):
         return InsufficientMemoryError(
-            "The device ran out of memory while generating.", "Lower max new tokens or clear the conversation."
+            _("The device ran out of memory while generating."), _("Lower max new tokens or clear the conversation.")
         )
-    return ShowcaseError(f"Generation failed ({type(error).__name__}).", "Try again or pick another model.")
+    return ShowcaseError(
+        _("Generation failed ({error}).").format(error=type(error).__name__), _("Try again or pick another model.")
+    )
 
 
 class RemoteReplyStream:
@@ -348,7 +356,7 @@ def stream_reply(
     """
     options = options.checked()
     if isinstance(loaded, RemoteModel):
-        if messages and messages[-1].role == "assistant":
+        if [message.role for message in messages[-2:]] == ["user", "assistant"]:  # a reply to continue
             raise InvalidInputError(
                 _("A reply from a model server cannot be continued: its API starts every reply afresh."),
                 _("Press Regenerate to ask again."),
@@ -411,7 +419,7 @@ def generate(
     options = options.checked()
     check_batch_size(batch_size)
     if not prompts:
-        raise InvalidInputError("There is no prompt to answer.")
+        raise InvalidInputError(_("There is no prompt to answer."))
     if isinstance(loaded, RemoteModel):
         # The server batches concurrent requests itself; the endpoint bounds how many at once.
         done = remote.complete_all(

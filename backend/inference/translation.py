@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.inference import tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.footer import RunFooter, make_footer, stopwatch
@@ -90,7 +91,11 @@ class TranslationResult(JsonRecord):
 def check_beams(num_beams: int) -> int:
     """Refuse a beam count outside 1..MAX_BEAMS (1 means greedy)."""
     if not isinstance(num_beams, int) or isinstance(num_beams, bool) or not 1 <= num_beams <= MAX_BEAMS:
-        raise InvalidInputError(f"Beams must be a whole number from 1 (greedy) to {MAX_BEAMS}; got {num_beams!r}.")
+        raise InvalidInputError(
+            _("Beams must be a whole number from 1 (greedy) to {MAX_BEAMS}; got {num_beams!r}.").format(
+                MAX_BEAMS=MAX_BEAMS, num_beams=num_beams
+            )
+        )
     return num_beams
 
 
@@ -184,7 +189,7 @@ def translate(
     check_beams(num_beams)
     check_batch_size(batch_size)
     if not sentences:
-        raise InvalidInputError("There is nothing to translate.")
+        raise InvalidInputError(_("There is nothing to translate."))
     cleaned = [check_text(text, MAX_CHARS, what=f"Sentence {number}") for number, text in enumerate(sentences, 1)]
     return _translate_checked(loaded, cleaned, num_beams, batch_size, progress, target_language)
 

@@ -12,8 +12,9 @@ statement of ``store.JobStore`` is written once, with ``?`` placeholders, for bo
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from backend import optional
 from backend.config import Settings
 from backend.errors import ShowcaseError
+from backend.i18n import _
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -178,8 +180,8 @@ class PostgresDatabase:
         except psycopg.OperationalError as error:
             # Neither the URL (it may hold a password) nor the server's words (they name the host) are shown.
             raise ShowcaseError(
-                "The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached.",
-                "Check that the database server is running and that LSM_JOB_STORE names it, then try again.",
+                _("The job store (PostgreSQL, LSM_JOB_STORE) cannot be reached."),
+                _("Check that the database server is running and that LSM_JOB_STORE names it, then try again."),
             ) from error
         with connection:  # commits on success, rolls back on an error, and closes
             yield _PostgresConnection(connection)
@@ -205,6 +207,25 @@ class PostgresDatabase:
     @staticmethod
     def json_text(column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"
+
+
+def encode_json_columns(record: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    """A record's values as a row to write: its ``columns`` (dicts) as JSON text."""
+    encoded = set(columns)
+    return {name: json.dumps(value, ensure_ascii=False) if name in encoded else value for name, value in record.items()}
+
+
+def decode_json_columns(row: Any, columns: Iterable[str]) -> dict[str, Any]:
+    """A fetched row as a dict, its ``columns`` read back from JSON text (empty text is ``{}``)."""
+    data = dict(row)
+    for column in columns:
+        data[column] = json.loads(data[column] or "{}")
+    return data
+
+
+def insert_statement(table: str, row: dict[str, Any]) -> str:
+    """``INSERT INTO table (its columns) VALUES (?, ...)`` for ``row``, whose values go with it in order."""
+    return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
 
 
 def is_postgres_url(location: str | Path) -> bool:

@@ -9,9 +9,10 @@ copies its ``input_paths`` when it is retried.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, Self
 
 from backend.config import Settings
 from backend.jobs.worker import Handlers, JobHandler
@@ -34,6 +35,41 @@ class JobParams(Protocol):
     def base_model(self) -> str: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """The parameters of a kind that runs one model as it is (batch runs, engine checks, the
+    compression lab, measurements): ``JobParams`` written once for all of them. A subclass adds
+    its own fields after ``task`` and ``model_ref`` and names its ``title``."""
+
+    task: str
+    model_ref: str
+
+    @property
+    def title(self) -> str:
+        """The job's title (each kind names its own)."""
+        return self.model_ref
+
+    @property
+    def base_model(self) -> str:
+        """The model the job runs."""
+        return self.model_ref
+
+    @property
+    def method(self) -> str:
+        """Such a job trains nothing, so it has no training method."""
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job's stored parameters."""
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Self:
+        """The request stored by ``to_dict``; keys it does not know (the job's language) are left out."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in params.items() if name in names})
 
 
 @dataclass(frozen=True)
@@ -60,6 +96,19 @@ class JobKind:
     load_params: Callable[[dict[str, Any]], JobParams]
     input_record: str
     input_paths: tuple[str, ...]
+
+
+def model_request_kind(
+    name: str,
+    noun: str,
+    handler: JobHandler,
+    request_type: type[ModelRequest],
+    check: Callable[[Any, str, Settings], object],
+    input_paths: tuple[str, ...],
+) -> JobKind:
+    """The ``JobKind`` of a ``ModelRequest`` kind: a retry reads its parameters back with
+    ``request_type.from_params``, and its input is gone when the first of ``input_paths`` is."""
+    return JobKind(name, noun, handler, check, request_type.from_params, input_paths[0], input_paths)
 
 
 def handlers_of(kinds: Iterable[JobKind]) -> Handlers:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.liveness import any_worker_alive
 from backend.jobs.store import FINISHED, RUNNING, Job, JobStore
 
@@ -67,7 +68,7 @@ def cancel_job(job_id: str, owner: str, settings: Settings | None = None) -> Job
     store = JobStore(settings=settings)
     job = store.require(job_id, owner)
     if job.is_finished:
-        raise InvalidInputError(f"The job has already {job.status}.")
+        raise InvalidInputError(_("The job has already {status}.").format(status=job.status))
     return store.request_cancel(job_id)
 
 
@@ -87,7 +88,7 @@ def delete_job(job_id: str, owner: str, settings: Settings | None = None, cache:
     store = JobStore(settings=settings)
     job = store.require(job_id, owner)
     if job.status == RUNNING:
-        raise InvalidInputError("The job is still running.", "Cancel it first, then delete it.")
+        raise InvalidInputError(_("The job is still running."), _("Cancel it first, then delete it."))
     if job.status not in FINISHED:
         store.request_cancel(job_id)
     run_dir = Path(job.run_dir).resolve()

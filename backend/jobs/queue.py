@@ -21,6 +21,7 @@ from huey.api import Huey, TaskWrapper
 from backend import optional
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import _
 
 QUEUE_NAME = "showcase-training"
 QUEUE_FILE = "queue.sqlite3"
@@ -54,7 +55,8 @@ def _build(settings: Settings) -> Huey:
         return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False, utc=True)
     if settings.queue_backend != "sqlite":
         raise ShowcaseError(
-            f"Unknown queue backend {settings.queue_backend!r}.", "Set LSM_QUEUE to 'sqlite' (default) or 'redis'."
+            _("Unknown queue backend {queue_backend!r}.").format(queue_backend=settings.queue_backend),
+            _("Set LSM_QUEUE to 'sqlite' (default) or 'redis'."),
         )
     queue_file(settings).parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(QUEUE_NAME, filename=str(queue_file(settings)), results=False, utc=True)
@@ -78,8 +80,10 @@ def _unreachable(settings: Settings, error: Exception) -> ShowcaseError:
     # Neither the Redis URL (it may hold a password) nor the queue file's server path is shown.
     where = "LSM_REDIS_URL" if settings.queue_backend == "redis" else "the state folder"
     return ShowcaseError(
-        f"The job queue ({settings.queue_backend}, {where}) cannot be reached ({type(error).__name__}).",
-        "Check that Redis is running (LSM_REDIS_URL) or that the state folder is writable, then try again.",
+        _("The job queue ({queue_backend}, {where}) cannot be reached ({error}).").format(
+            queue_backend=settings.queue_backend, where=where, error=type(error).__name__
+        ),
+        _("Check that Redis is running (LSM_REDIS_URL) or that the state folder is writable, then try again."),
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from backend.config import Settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.store import QUEUED, RUNNING, Job, JobStore
 
 MAX_WAITING_PER_CLIENT = 3
@@ -64,7 +65,7 @@ def _stored_bytes(jobs: list[Job]) -> int:
     seen: set[tuple[int, int]] = set()
     total = 0
     for job in jobs:
-        for folder, _, names in os.walk(job.run_dir):
+        for folder, _subfolders, names in os.walk(job.run_dir):
             for name in names:
                 try:
                     info = os.lstat(os.path.join(folder, name))
@@ -92,8 +93,10 @@ def admit(job_id: str, owner: str, settings: Settings, retry_of: Job | None = No
     client = _client.get()
     if retry_of is not None and int(retry_of.dataset.get("retries", 0)) >= MAX_RETRIES:
         raise InvalidInputError(
-            f"This run was retried {MAX_RETRIES} times already; that is the limit for one run.",
-            "Check its error, then start a new run with changed settings or data.",
+            _("This run was retried {MAX_RETRIES} times already; that is the limit for one run.").format(
+                MAX_RETRIES=MAX_RETRIES
+            ),
+            _("Check its error, then start a new run with changed settings or data."),
         )
     store = JobStore(settings=settings)
     workspace = [job for job in store.list_jobs(owner=owner) if job.owner == owner]
@@ -103,24 +106,31 @@ def admit(job_id: str, owner: str, settings: Settings, retry_of: Job | None = No
     own = [job for job in workspace if job.id in mine]
     if client and sum(job.status in _WAITING for job in own) >= MAX_WAITING_PER_CLIENT:
         raise InvalidInputError(
-            f"You have {MAX_WAITING_PER_CLIENT} jobs waiting or running; that is the most one visitor may have.",
-            "Wait for one to finish, or cancel one, then try again.",
+            _(
+                "You have {MAX_WAITING_PER_CLIENT} jobs waiting or running; that is the most one visitor may have."
+            ).format(MAX_WAITING_PER_CLIENT=MAX_WAITING_PER_CLIENT),
+            _("Wait for one to finish, or cancel one, then try again."),
         )
     if len(waiting) >= MAX_WAITING_PER_WORKSPACE:
         raise InvalidInputError(
-            f"This workspace has {len(waiting)} jobs waiting or running; at most {MAX_WAITING_PER_WORKSPACE} may wait.",
-            "Wait for some to finish, or cancel some, then try again.",
+            _(
+                "This workspace has {waiting} jobs waiting or running; at most {MAX_WAITING_PER_WORKSPACE} may wait."
+            ).format(waiting=len(waiting), MAX_WAITING_PER_WORKSPACE=MAX_WAITING_PER_WORKSPACE),
+            _("Wait for some to finish, or cancel some, then try again."),
         )
     if client and _stored_bytes(own) >= MAX_STORED_BYTES_PER_CLIENT:
         raise InvalidInputError(
-            f"Your runs store {_gb(_stored_bytes(own))} of data; one visitor may store {_gb(MAX_STORED_BYTES_PER_CLIENT)}.",
-            "Delete runs you no longer need, then try again.",
+            _("Your runs store {gb} of data; one visitor may store {gb2}.").format(
+                gb=_gb(_stored_bytes(own)), gb2=_gb(MAX_STORED_BYTES_PER_CLIENT)
+            ),
+            _("Delete runs you no longer need, then try again."),
         )
     if _stored_bytes(workspace) >= MAX_STORED_BYTES_PER_WORKSPACE:
         raise InvalidInputError(
-            f"This workspace's runs store {_gb(_stored_bytes(workspace))} of data; "
-            f"the limit is {_gb(MAX_STORED_BYTES_PER_WORKSPACE)}.",
-            "Delete runs you no longer need, then try again.",
+            _("This workspace's runs store {gb} of data; the limit is {gb2}.").format(
+                gb=_gb(_stored_bytes(workspace)), gb2=_gb(MAX_STORED_BYTES_PER_WORKSPACE)
+            ),
+            _("Delete runs you no longer need, then try again."),
         )
     if client:
         with _lock:

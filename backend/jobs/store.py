@@ -28,12 +28,16 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs import recovery
 from backend.jobs.databases import (
     SCHEMA,
     PostgresDatabase,
     SQLiteDatabase,
     database_location,
+    decode_json_columns,
+    encode_json_columns,
+    insert_statement,
     is_postgres_url,
     migrate,
 )
@@ -44,6 +48,9 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
+# The parameter that holds the language of whoever started a job: its messages, report and model
+# card are written in it, whoever reads them later.
+LANGUAGE_PARAM = "language"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 _MAX_LOG_CHARS = 2000
@@ -93,6 +100,11 @@ class Job:
     worker_host: str = ""
     heartbeat: float | None = None
     cancel_requested: bool = False
+
+    @property
+    def language(self) -> str:
+        """The language of the person who started the job (English for jobs from before it was kept)."""
+        return str(self.params.get(LANGUAGE_PARAM, "en"))
 
     @property
     def is_finished(self) -> bool:
@@ -204,20 +216,14 @@ class JobStore:
 
     def _insert(self, job: Job, replace: bool = True) -> None:
         """Write ``job`` as a row; a new job (``replace=False``) must not take an existing id."""
-        row = job.to_dict()
-        for column in _JSON_COLUMNS:
-            row[column] = json.dumps(row[column], ensure_ascii=False)
+        row = encode_json_columns(job.to_dict(), _JSON_COLUMNS)
         row["cancel_requested"] = int(row["cancel_requested"])
-        names = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
         # The same upsert in SQLite (3.24+) and PostgreSQL.
         update = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
             f"{name} = excluded.{name}" for name in row if name != "id"
         )
         with self.connect() as connection:
-            connection.execute(
-                f"INSERT INTO jobs ({names}) VALUES ({marks}){update if replace else ''}", list(row.values())
-            )
+            connection.execute(insert_statement("jobs", row) + (update if replace else ""), list(row.values()))
 
     def connect(self) -> AbstractContextManager[Any]:
         """A short connection whose ``execute(sql, values)`` takes ``?`` placeholders; commits on
@@ -226,9 +232,7 @@ class JobStore:
 
     @staticmethod
     def _to_job(row: Any) -> Job:
-        data = dict(row)
-        for column in _JSON_COLUMNS:
-            data[column] = json.loads(data[column] or "{}")
+        data = decode_json_columns(row, _JSON_COLUMNS)
         data["cancel_requested"] = bool(data["cancel_requested"])
         return Job(**data)
 
@@ -278,7 +282,7 @@ class JobStore:
         """The job, or an error a user can read."""
         job = self.get(job_id, owner)
         if job is None:
-            raise InvalidInputError(f"No job {job_id!r}.", "It may have been deleted.")
+            raise InvalidInputError(_("No job {job_id!r}.").format(job_id=job_id), _("It may have been deleted."))
         return job
 
     def list_jobs(

@@ -19,10 +19,11 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _, current_language
 from backend.jobs import queue, quotas
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.run_records import PARAMS_FILE
-from backend.jobs.store import CANCELLED, FAILED, Job, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, LANGUAGE_PARAM, Job, JobStore, new_job_id
 
 RETRYABLE = (FAILED, CANCELLED)
 
@@ -67,12 +68,14 @@ def submit_job(
     try:
         run_dir.mkdir(parents=True)
         summary = write_input(run_dir)
-        write_params_file(params.to_dict(), run_dir)
+        # Stored with the job, so the worker writes its messages and model card in this language.
+        stored = {**params.to_dict(), LANGUAGE_PARAM: current_language()}
+        write_params_file(stored, run_dir)
         job = store.create(
             job_id,
             kind.name,
             params.task,
-            params.to_dict(),
+            stored,
             summary,
             run_dir,
             owner,
@@ -102,15 +105,19 @@ def retry_job(kind: JobKind, job_id: str, owner: str, settings: Settings | None 
     settings = settings or get_settings()
     job = JobStore(settings=settings).require(job_id, owner)
     if job.kind != kind.name:
-        raise InvalidInputError(f"No {kind.noun} {job_id!r}.", "It may have been deleted.")
+        raise InvalidInputError(
+            _("No {noun} {job_id!r}.").format(noun=kind.noun, job_id=job_id), _("It may have been deleted.")
+        )
     if job.status not in RETRYABLE:
-        raise InvalidInputError(f"The job is {job.status}; only a failed or cancelled job can be retried.")
+        raise InvalidInputError(
+            _("The job is {status}; only a failed or cancelled job can be retried.").format(status=job.status)
+        )
     source = Path(job.run_dir).resolve()
     # The path comes from the database; read or copy nothing from outside the runs folder.
     if settings.runs_dir.resolve() not in source.parents:
-        raise InvalidInputError("The job's data is not in the runs folder.", "Start a new job instead.")
+        raise InvalidInputError(_("The job's data is not in the runs folder."), _("Start a new job instead."))
     if not (source / kind.input_record).is_file():
-        raise InvalidInputError("The job's data is no longer there.", "Start a new job instead.")
+        raise InvalidInputError(_("The job's data is no longer there."), _("Start a new job instead."))
 
     def reuse_input(run_dir: Path) -> dict[str, Any]:
         for name in kind.input_paths:
@@ -118,4 +125,6 @@ def retry_job(kind: JobKind, job_id: str, owner: str, settings: Settings | None 
                 quotas.reuse_input(source / name, run_dir / name)
         return {**job.dataset, **quotas.retries_after(job)}
 
-    return submit_job(kind, kind.load_params(job.params), reuse_input, job.owner, settings, job)
+    # The kind's own parameters; the retry is in the language of whoever retries it.
+    own = {name: value for name, value in job.params.items() if name != LANGUAGE_PARAM}
+    return submit_job(kind, kind.load_params(own), reuse_input, job.owner, settings, job)

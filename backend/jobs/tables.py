@@ -9,6 +9,15 @@ import pandas as pd
 from backend.i18n import N_, _
 from backend.jobs.store import Job
 
+# A job's status as people read it (the stored status is the English word).
+STATUS_WORDS: dict[str, str] = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+}
+
 
 def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else ""
@@ -20,7 +29,7 @@ def jobs_table(jobs: list[Job]) -> pd.DataFrame:
         [
             {
                 N_("title"): job.title or job.id,
-                N_("status"): job.status,
+                N_("status"): _(STATUS_WORDS.get(job.status, job.status)),
                 N_("task"): job.task,
                 N_("method"): job.method,
                 N_("base model"): job.base_model,

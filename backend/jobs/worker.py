@@ -32,6 +32,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError, is_disk_full
+from backend.i18n import use_language
 from backend.jobs import full_disk, liveness, queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
@@ -196,7 +197,7 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
         store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
-    with _Heartbeat(store, job_id, settings.job_heartbeat_seconds):
+    with _Heartbeat(store, job_id, settings.job_heartbeat_seconds), use_language(job.language):
         try:
             metrics, artefacts = handler.run(
                 job, _store_events(store, job_id, handler.phase), lambda: store.cancel_requested(job_id), settings

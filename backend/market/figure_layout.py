@@ -3,6 +3,8 @@ note, bar markers, and the source caption that travels with an exported chart.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -108,18 +110,37 @@ def secondary_note_height(rows: pd.DataFrame, kind: str) -> int:
 def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str, xanchor: str = "left") -> None:
     """Explain the secondary-source marking (``kind``: lines, bars or points) when any row is secondary."""
     if (rows["verification"] == "secondary").any():
-        figure.add_annotation(
-            text=wrapped(SECONDARY_NOTES[kind], NOTE_CHARS),
-            showarrow=False,
-            x=0,
-            y=y,
-            xref="paper",
-            yref="paper",
-            xanchor=xanchor,
-            yanchor="top" if y < 1 else "bottom",
-            font={"size": 11, "color": "#555555"},
-            name="secondary-note",
+        add_paper_note(
+            figure,
+            wrapped(SECONDARY_NOTES[kind], NOTE_CHARS),
+            "secondary-note",
+            (0, y),
+            (xanchor, "top" if y < 1 else "bottom"),
         )
+
+
+def add_paper_note(
+    figure: go.Figure,
+    text: str,
+    name: str,
+    at: tuple[float, float],
+    anchor: tuple[str, str],
+    **style: Any,
+) -> None:
+    """A note named ``name`` placed on the figure's frame (paper coordinates ``at``, anchored by
+    its (x, y) ``anchor``), not on the data; in the notes' small grey unless ``style`` sets a font."""
+    figure.add_annotation(
+        text=text,
+        showarrow=False,
+        x=at[0],
+        y=at[1],
+        xref="paper",
+        yref="paper",
+        xanchor=anchor[0],
+        yanchor=anchor[1],
+        name=name,
+        **{"font": {"size": 11, "color": "#555555"}, **style},
+    )
 
 
 def add_secondary_note_below(figure: go.Figure, rows: pd.DataFrame, kind: str = "bars") -> None:
@@ -195,9 +216,16 @@ def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:
 
 
 def png_config(file_name: str) -> dict[str, object]:
-    """Plotly config for a chart: the modebar's camera saves a 2x PNG named after the chart."""
+    """Plotly config for a chart: the modebar's camera saves a 2x PNG named after the chart.
+
+    The modebar keeps the camera and the reset button only: on a phone its full row of zoom and
+    pan buttons lay over the chart's title whenever the chart was touched."""
     stem = file_name.rsplit(".", 1)[0]
     return {
         "toImageButtonOptions": {"format": "png", "filename": stem, "scale": 2},
         "displaylogo": False,
+        "modeBarButtonsToRemove": list(_MODEBAR_EXTRAS),
     }
+
+
+_MODEBAR_EXTRAS = ("zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d")

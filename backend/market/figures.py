@@ -7,6 +7,7 @@ Secondary rows are drawn hollow, dotted or hatched, and a note under the chart s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pandas as pd
@@ -18,6 +19,7 @@ from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
     LINE_CHARS,
+    add_paper_note,
     add_secondary_note_below,
     bar_marker,
     base_layout,
@@ -137,8 +139,10 @@ LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition",
 def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, versions: int) -> str:
     """A short legend name: source, place, edition, and where a definition changed, which years
     this version covers (the definition itself is in the hover)."""
-    # A user's series is named with its definition: theirs is not a source a reader knows by name.
-    parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {series['definition'].iloc[0]}"]
+    # A user's series is named with its definition: theirs is not a source a reader knows by name
+    # (a quick upload's definition already ends with the source's name: "value (segments)").
+    definition = str(series["definition"].iloc[0]).removesuffix(f" ({dataset})")
+    parts = [dataset_label(dataset) if dataset in DATASET_LABELS else f"{dataset}: {definition}"]
     if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
         # One source's different measures in one chart (corporate vs private investment) need their
         # names; an edition ("AI Index 2024") already names the source, so the entry stays one line.
@@ -289,23 +293,18 @@ def build_time_series(
     _add_legend_keys(figure, drawn)
     _fit_legend_below(figure, len(panel_titles))
     if not far.empty:
-        figure.add_annotation(
-            text=safe_text(
+        add_paper_note(
+            figure,
+            safe_text(
                 "Not drawn, too far ahead to share this axis: "
                 + "; ".join(
                     f"{dataset_label(r['dataset'])} {int(r['year'])} forecast {value_label(r['value'], r['unit'], r.get('qualifier', ''))}"
                     for _, r in far.iterrows()
                 )
             ),
-            showarrow=False,
-            x=1,
-            y=1.0,
-            xref="paper",
-            yref="paper",
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": "#555555"},
-            name="far-forecast-note",
+            "far-forecast-note",
+            (1, 1.0),
+            ("right", "bottom"),
         )
     return figure
 
@@ -459,8 +458,8 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     keys = ["dataset", "metric", "definition", "year"]
     panels = [(key, panel) for key, panel in rows.groupby(keys, sort=False)]
     titles = [
-        f"<b>{safe_text(dataset_label(dataset))}, {year}</b> · {safe_text(panel['unit'].iloc[0])}"
-        f"{_forecast_tag(panel)}<br>{_first_lines(definition, 3)}"
+        _panel_heading(f"{dataset_label(dataset)}, {year}", str(panel["unit"].iloc[0]), _forecast_tag(panel))
+        + f"<br>{_first_lines(definition, 3)}"
         for (dataset, _metric, definition, year), panel in panels
     ]
     # Room above each panel for its title (several lines on a phone) and per bar for a two-line label.
@@ -520,6 +519,22 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     return figure
 
 
+def _panel_heading(name: str, unit: str, tag: str) -> str:
+    """A bar panel's first line, "<b>source, year</b> · unit", broken for a phone: plotly never
+    wraps, and "Sector surveys (finance, health, teachers), 2024 · percent" ran off a phone's chart."""
+    bold = "<br>".join(f"<b>{line}</b>" for line in wrapped(name, LINE_CHARS + 6).split("<br>"))
+    last = bold.rsplit("<br>", 1)[-1]
+    rest = f"{safe_text(unit)}{tag}"
+    # The unit joins the last line when both fit one phone line (tags are markup, so count their text).
+    fits = len(_visible_text(last)) + 3 + len(_visible_text(rest)) <= LINE_CHARS + 6
+    return f"{bold} · {rest}" if fits else f"{bold}<br>{rest.removeprefix(' · ')}"
+
+
+def _visible_text(markup: str) -> str:
+    """The text a reader sees of plotly label markup (tags dropped)."""
+    return re.sub(r"<[^>]+>", "", markup)
+
+
 def _first_lines(text: str, count: int) -> str:
     """``text`` wrapped for a phone, at most ``count`` lines (an ellipsis says more is in the hover)."""
     lines = wrapped(text, LINE_CHARS).split("<br>")
@@ -567,7 +582,8 @@ def _share_value_axes(figure: go.Figure, panels: list) -> None:
     for number, (_key, panel) in enumerate(panels, start=1):
         unit = panel["unit"].iloc[0]
         low, high = extent[unit]
-        upper = 110.0 if unit == "percent" and high <= 100 else high * 1.15
+        # Room right of the longest bar for its value label ("398.323", "48.72%") on a phone's narrow plot.
+        upper = high * 1.35
         # Each bar carries its value, so the value axis needs no tick labels (they would collide
         # with the next panel's title).
         figure.update_xaxes(range=[low * 1.15, upper], showticklabels=False, row=number, col=1)

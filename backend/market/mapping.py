@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.market.schema import REQUIRED_COLUMNS, SCHEMA_COLUMNS
 
 # Names people give these columns in their own spreadsheets (normalised: lower case, underscores).
@@ -187,14 +188,14 @@ def apply_mapping(frame: pd.DataFrame, mapping: MarketColumns, *, require_url: b
     unknown = sorted({user for user in mapping.columns.values() if user not in frame.columns})
     if unknown:
         raise InvalidInputError(
-            f"The table has no column(s) named {', '.join(repr(u) for u in unknown)}.",
-            "Pick columns from the uploaded file.",
+            _("The table has no column(s) named {value}.").format(value=", ".join(repr(u) for u in unknown)),
+            _("Pick columns from the uploaded file."),
         )
     missing = [c for c in mapping.missing_required() if require_url or c != "source_url"]
     if missing:
         raise InvalidInputError(
-            f"Nothing is mapped to: {', '.join(missing)}.",
-            "Pick one of your columns for each, or type a value that applies to every row.",
+            _("Nothing is mapped to: {value}.").format(value=", ".join(missing)),
+            _("Pick one of your columns for each, or type a value that applies to every row."),
         )
     mapped = pd.DataFrame(index=frame.index)
     for schema_column in SCHEMA_COLUMNS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.market.figure_layout import add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.figure_layout import add_paper_note, add_secondary_note, base_layout, empty_figure, user_datasets
 from backend.market.figures import caveat_html
 from backend.market.series_labels import (
     CONFIDENCE_SYMBOLS,
@@ -104,23 +104,19 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
     figure.update_xaxes(title_text="Publication date")
     figure.update_layout(height=560, legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"})
     for _, trend in rows.loc[rows["metric"] != metric].iterrows():
-        figure.add_annotation(
-            text=wrapped(
+        add_paper_note(
+            figure,
+            wrapped(
                 f"Trend: {trend['value']:g}{'x' if trend['unit'] == 'x per year' else ' ' + trend['unit']} per year. "
                 f"{trend['definition']} ({trend['source_org']}, {int(trend['year'])})",
                 80,
             ),
-            showarrow=False,
-            x=0.01,
-            y=0.98,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="top",
+            "trend-note",
+            (0.01, 0.98),
+            ("left", "top"),
             align="left",
             bgcolor="rgba(255,255,255,0.8)",
             font={"size": 11},
-            name="trend-note",
         )
     add_secondary_note(figure, points, y=1.02, kind="points")
     return figure

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.market.schema import SCHEMA_COLUMNS, ValidationResult, empty_table, validate_table
 
 MARKET_DIR = Path(__file__).resolve().parents[2] / "data" / "market"
@@ -40,7 +41,11 @@ def load_market_data(folder: Path | None = None) -> pd.DataFrame:
         result = read_market_file(path)
         if not result.ok:
             first = "; ".join(issue.text() for issue in result.issues[:3])
-            raise InvalidInputError(f"{path.name} has {len(result.issues)} invalid row(s): {first}")
+            raise InvalidInputError(
+                _("{name} has {issues} invalid row(s): {first}").format(
+                    name=path.name, issues=len(result.issues), first=first
+                )
+            )
         # A stable id per shipped row (file stem and CSV line), so a test can prove every row is shown.
         rows = result.rows.assign(row_id=[f"{path.stem}:{line}" for line in range(2, len(result.rows) + 2)])
         frames.append(rows)

@@ -17,7 +17,7 @@ from backend.models import warm
 from backend.models.cache import ModelCache
 from backend.models.fetch import download
 from backend.models.fetch.download import ProgressCallback
-from backend.models.loader import LoadedModel
+from backend.models.loader import LoadedModel, check_stored_weights
 from backend.models.resolve.plan import LoadPlan, plan_load
 
 # The waits a caller may want to show (a page shows a spinner for each).
@@ -57,6 +57,8 @@ def acquire(
     Raises:
         ShowcaseError: the reference is malformed or unsafe, the folder belongs to someone else,
             the hub cannot serve a missing model, or the load failed.
+        UntrainedWeightsError: the stored checkpoint lacks weights the task relies on (see
+            ``loader.check_stored_weights``), said before anything is evicted or loaded.
     """
     settings = settings or get_settings()
     plan = plan_load(task, model_ref, settings, cache.device)
@@ -69,5 +71,8 @@ def acquire(
     if not plan.is_local and download.is_downloaded(model_ref.strip(), settings):
         # The download (ours or the warm start's) put a folder where the hub id stood.
         plan = plan_load(task, model_ref, settings, cache.device)
+    if (task, model_ref) not in {(model.task, model.model_ref) for model in cache.loaded()}:
+        # Refused from its headers before the cache makes room for it (evicting others) or reads it.
+        check_stored_weights(plan, settings)
     with show_stage(LOADING):
         return cache.get_planned(plan)

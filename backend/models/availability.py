@@ -12,15 +12,16 @@ from dataclasses import dataclass
 
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
+from backend.i18n import N_, _
 from backend.models.fetch import hub
 from backend.models.resolve import endpoints
 from backend.models.resolve.plan import resolve_source
 
-# The short marks a picker shows after a model's name.
-DOWNLOADED = "downloaded"
-NEEDS_HUB = "downloads on first use"
-UNAVAILABLE = "not available here"
-SERVED = "model server"
+# The short marks a picker shows after a model's name (English; pickers show them translated).
+DOWNLOADED = N_("downloaded")
+NEEDS_HUB = N_("downloads on first use")
+UNAVAILABLE = N_("not available here")
+SERVED = N_("model server")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def require_base(model_ref: str, settings: Settings | None = None) -> Availabili
     if found.can_load:
         return found
     if endpoints.is_endpoint_ref(model_ref):
-        raise ShowcaseError(found.reason, "Pick a model from the list, or a local model folder.")
+        raise ShowcaseError(found.reason, _("Pick a model from the list, or a local model folder."))
     resolve_source(model_ref, settings)  # a refused reference raises its own error
     raise hub.unreachable_error(model_ref.strip(), hub.hub_state(settings))
 

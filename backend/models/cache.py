@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from backend.config import Settings, get_settings
 from backend.errors import InsufficientMemoryError
+from backend.i18n import _
 from backend.models.loader import LoadedModel, load_from_plan
 from backend.models.memory import free_accelerator_memory
 from backend.models.resolve.device import DeviceInfo, choose_device
@@ -65,6 +66,13 @@ class ModelCache:
     def get_planned(self, plan: LoadPlan) -> LoadedModel:
         """:meth:`get` for a reference the caller already resolved (``backend.models.acquire``):
         a miss loads ``plan`` as it is, so nothing is resolved twice."""
+        key = (plan.task, plan.ref)
+        with self._lock:
+            held = self._models.get(key)
+            # The ``auto`` engine's check decided since this model loaded: load it on the new path
+            # (a reply still running keeps its own reference to the old one).
+            if held is not None and getattr(held, "checked", plan.checked) != plan.checked:
+                del self._models[key]
         return self._get(plan.task, plan.ref, lambda: plan)
 
     def _get(self, task: str, model_ref: str, make_plan: Callable[[], LoadPlan]) -> LoadedModel:
@@ -95,9 +103,10 @@ class ModelCache:
         if drop_key is not None:
             self.evict(*drop_key)
         raise InsufficientMemoryError(
-            f"{model_ref} needs about {needed / 2**20:,.0f} MB, more than the model memory "
-            f"budget of {self.budget_bytes / 2**20:,.0f} MB.",
-            "Pick a smaller model or raise LSM_MODEL_MEMORY_MB (setting model_memory_mb).",
+            _(
+                "{model_ref} needs about {needed:,.0f} MB, more than the model memory budget of {budget_bytes:,.0f} MB."
+            ).format(model_ref=model_ref, needed=needed / 2**20, budget_bytes=self.budget_bytes / 2**20),
+            _("Pick a smaller model or raise LSM_MODEL_MEMORY_MB (setting model_memory_mb)."),
         )
 
     def _evict_until_free(self, needed: int, keep: tuple[str, str] | None = None) -> None:

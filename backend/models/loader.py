@@ -27,6 +27,7 @@ from backend.errors import (
     ShowcaseError,
     UntrainedWeightsError,
 )
+from backend.i18n import _
 from backend.models import memory
 from backend.models.engines import runtimes
 from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
@@ -65,6 +66,7 @@ class LoadedModel:
     # How the ``auto`` setting's check chose its path ("ONNX Runtime, checked today: 5.8x faster, …"),
     # or "" for a model loaded as set.
     path_note: str = ""
+    checked: str = ""  # the checked path it loaded on (the plan's), "" when loaded as set
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -84,24 +86,25 @@ def _translate_error(error: Exception, plan: LoadPlan, settings: Settings) -> Sh
     ref = shown_path(plan.ref, settings) if plan.is_local else plan.ref
     if is_out_of_memory(error):
         return InsufficientMemoryError(
-            f"Not enough memory to load {ref}.",
-            "Pick a smaller model, close other models, or raise LSM_MODEL_MEMORY_MB on a bigger machine.",
+            _("Not enough memory to load {ref}.").format(ref=ref),
+            _("Pick a smaller model, close other models, or raise LSM_MODEL_MEMORY_MB on a bigger machine."),
         )
     if plan.is_local:
         return ModelLoadError(
-            f"The model folder for {ref} could not be read ({type(error).__name__}).",
-            "It may be corrupt or incomplete: download or export it again.",
+            _("The model folder for {ref} could not be read ({error}).").format(ref=ref, error=type(error).__name__),
+            _("It may be corrupt or incomplete: download or export it again."),
         )
     lowered = f"{type(error).__name__}: {error}".lower()
     if "repositorynotfound" in lowered.replace(" ", "") or "is not a valid model identifier" in lowered:
         return ModelUnavailableError(
-            f"{ref} was not found on the Hugging Face Hub.", "Check the name, or pick a model from the list."
+            _("{ref} was not found on the Hugging Face Hub.").format(ref=ref),
+            _("Check the name, or pick a model from the list."),
         )
     text = f"{type(error).__name__}: {error}"
     if not settings.offline and any(word in lowered for word in ("connect", "timed out", "timeout")):
         hub.mark_unreachable(text, settings)
     return ModelUnavailableError(
-        f"{ref} could not be fetched from the Hugging Face Hub.",
+        _("{ref} could not be fetched from the Hugging Face Hub.").format(ref=ref),
         IN_APP_HINT,
         f"{text}. {operator_detail(settings)}",
     )
@@ -229,15 +232,19 @@ def require_trained_weights(
     examples = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
     if fresh_head:
         raise UntrainedWeightsError(
-            f"{ref} cannot be a fine-tuning base: its checkpoint lacks {len(missing)} weights of the model "
-            "body, which would start random.",
-            "Pick a base model marked as downloaded, or download this one again.",
+            _(
+                "{ref} cannot be a fine-tuning base: its checkpoint lacks {missing} weights of the model "
+                "body, which would start random."
+            ).format(ref=ref, missing=len(missing)),
+            _("Pick a base model marked as downloaded, or download this one again."),
             f"Missing: {examples}",
         )
     raise UntrainedWeightsError(
-        f"{ref} has no trained weights for {_TASK_PURPOSE.get(plan.task, plan.task)}: {len(missing)} of its "
-        "weights would start random, so its answers would be made up.",
-        "Pick a model made for this demo from the list, or fine-tune this one on the Fine-tune page first.",
+        _(
+            "{ref} has no trained weights for {TASK_PURPOSE}: {missing} of its weights would start "
+            "random, so its answers would be made up."
+        ).format(ref=ref, TASK_PURPOSE=_TASK_PURPOSE.get(plan.task, plan.task), missing=len(missing)),
+        _("Pick a model made for this demo from the list, or fine-tune this one on the Fine-tune page first."),
         f"Missing: {examples}",
     )
 
@@ -432,6 +439,7 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float, setti
         engine=plan.engine,
         decoder=_decoder(plan, model),
         path_note=engine_record.decision_note(decision),
+        checked=plan.checked,
     )
 
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -25,6 +25,7 @@ import torch
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
@@ -88,12 +89,35 @@ def read_json_report(path: Path, from_dict: Callable[[dict[str, Any]], _Report])
         return None
 
 
+class SavedReport:
+    """Mixin for the report dataclass a tuning run saves as JSON in its run folder (chat and
+    preference tuning): its ``to_dict``, ``from_dict`` and ``save`` as ``report_file``."""
+
+    report_file: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of ``to_dict`` (unknown keys ignored)."""
+        known = {item.name for item in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, folder: Path) -> Path:
+        """Write the report as ``report_file`` into ``folder``."""
+        path = folder / self.report_file
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+
 def raise_if_errors(errors: list[str]) -> None:
     """Refuse the data with every problem in ``errors``, numbered; do nothing when there are none."""
     if errors:
         raise InvalidInputError(
-            "The data cannot be used yet: " + " ".join(f"({i}) {e}" for i, e in enumerate(errors, 1)),
-            "Fix the file and upload it again; nothing was queued.",
+            _("The data cannot be used yet: ") + " ".join(f"({i}) {e}" for i, e in enumerate(errors, 1)),
+            _("Fix the file and upload it again; nothing was queued."),
         )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.run_records import PARAMS_FILE
 from backend.jobs.store import SUCCEEDED, Job
 from backend.models.engines import runtimes
@@ -32,7 +33,7 @@ def build_export_zip(run_dir: Path, file_name: str, members: Iterable[tuple[Path
         InvalidInputError: ``run_dir`` is outside the runs folder.
     """
     if settings.runs_dir.resolve() not in run_dir.parents:
-        raise InvalidInputError("This job's folder is outside the runs folder; refusing to read it.")
+        raise InvalidInputError(_("This job's folder is outside the runs folder; refusing to read it."))
     target = run_dir / EXPORT_FOLDER / file_name
     if target.is_file():
         return target
@@ -60,7 +61,7 @@ def export_model_zip(job: Job, settings: Settings | None = None) -> Path:
     run_dir = Path(job.run_dir).resolve()
     model_dir = run_dir / MODEL_FOLDER
     if job.status != SUCCEEDED or not (model_dir / "config.json").is_file():
-        raise InvalidInputError("This job has no finished model to download.")
+        raise InvalidInputError(_("This job has no finished model to download."))
     return build_export_zip(run_dir, export_name(job), _model_files(run_dir, model_dir), settings)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from backend.errors import InsufficientMemoryError
+from backend.i18n import _
 from backend.jobs.progress import Reporter
 from backend.models.memory import halve_on_oom
 from backend.models.resolve.device import DeviceInfo
@@ -56,8 +57,8 @@ def with_batch_backoff(run: Callable[[int], Any], batch_size: int, reporter: Rep
 
     def give_up(_error: BaseException) -> InsufficientMemoryError:
         return InsufficientMemoryError(
-            f"Out of GPU memory training {what}, even with a batch size of 1.",
-            "Pick a smaller base model, lower max length, or use fast mode.",
+            _("Out of GPU memory training {what}, even with a batch size of 1.").format(what=what),
+            _("Pick a smaller base model, lower max length, or use fast mode."),
         )
 
     def retrying(size: int) -> None:

@@ -44,13 +44,19 @@ class ParamRange:
 def check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
     """Raise ``InvalidInputError`` naming ``what`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
-        raise InvalidInputError(f"Unknown {what} {value!r}.", f"Use one of {', '.join(allowed)}.")
+        raise InvalidInputError(
+            _("Unknown {what} {value!r}.").format(what=what, value=value),
+            _("Use one of {value}.").format(value=", ".join(allowed)),
+        )
 
 
 def check_title(title: str) -> None:
     """Raise ``InvalidInputError`` for a model title too long to show."""
     if len(title) > MAX_TITLE_CHARS:
-        raise InvalidInputError(f"The model title is longer than {MAX_TITLE_CHARS} characters.", "Shorten it.")
+        raise InvalidInputError(
+            _("The model title is longer than {MAX_TITLE_CHARS} characters.").format(MAX_TITLE_CHARS=MAX_TITLE_CHARS),
+            _("Shorten it."),
+        )
 
 
 def check_ranges(params: object, ranges: dict[str, ParamRange]) -> None:
@@ -60,7 +66,9 @@ def check_ranges(params: object, ranges: dict[str, ParamRange]) -> None:
         value = getattr(params, name)
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             raise InvalidInputError(
-                f"{name.replace('_', ' ').capitalize()} must be between {low:g} and {high:g} (got {value!r}).",
+                _("{name} must be between {low:g} and {high:g} (got {value!r}).").format(
+                    name=name.replace("_", " ").capitalize(), low=low, high=high, value=value
+                ),
             )
 
 
@@ -85,7 +93,9 @@ def known_fields(params_class: type, data: dict[str, Any]) -> dict[str, Any]:
             elif kind == "str":
                 value = str(value)
         except (TypeError, ValueError) as error:
-            raise InvalidInputError(f"Parameter {key} has an invalid value {value!r}.") from error
+            raise InvalidInputError(
+                _("Parameter {key} has an invalid value {value!r}.").format(key=key, value=value)
+            ) from error
         values[key] = value
     return values
 

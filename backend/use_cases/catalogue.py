@@ -20,6 +20,7 @@ import pandas as pd
 
 from backend.config import PROJECT_ROOT
 from backend.errors import ShowcaseError
+from backend.i18n import _
 from backend.use_cases import vocabulary as vocab
 
 DEFAULT_PATH = PROJECT_ROOT / "data" / "use_cases.csv"
@@ -256,8 +257,12 @@ def parse_catalogue(text: str) -> Catalogue:
     header = tuple(name.strip() for name in (reader.fieldnames or ()))
     if header != COLUMNS:
         raise CatalogueError(
-            "The use-case catalogue has the wrong columns.",
-            [f"Expected {', '.join(COLUMNS)}; found {', '.join(header) or 'none'}."],
+            _("The use-case catalogue has the wrong columns."),
+            [
+                _("Expected {expected}; found {found}.").format(
+                    expected=", ".join(COLUMNS), found=", ".join(header) or _("none")
+                )
+            ],
         )
     use_cases: list[UseCase] = []
     problems: list[str] = []
@@ -277,9 +282,9 @@ def parse_catalogue(text: str) -> Catalogue:
         elif use_case is not None:
             use_cases.append(use_case)
     if problems:
-        raise CatalogueError("The use-case catalogue has invalid rows.", problems)
+        raise CatalogueError(_("The use-case catalogue has invalid rows."), problems)
     if not use_cases:
-        raise CatalogueError("The use-case catalogue has no rows.")
+        raise CatalogueError(_("The use-case catalogue has no rows."))
     return Catalogue(tuple(use_cases))
 
 
@@ -293,9 +298,11 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
-        raise CatalogueError(f"The use-case catalogue {path.name} is missing.", hint="Restore it from git.") from error
+        raise CatalogueError(
+            _("The use-case catalogue {name} is missing.").format(name=path.name), hint=_("Restore it from git.")
+        ) from error
     except UnicodeDecodeError as error:
-        raise CatalogueError(f"The use-case catalogue {path.name} is not UTF-8 text.") from error
+        raise CatalogueError(_("The use-case catalogue {name} is not UTF-8 text.").format(name=path.name)) from error
     return parse_catalogue(text)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import InsufficientMemoryError, ModelLoadError
+from backend.i18n import _
 from backend.inference import remote
 from backend.models.loader import LoadedModel
 from backend.models.memory import is_out_of_memory
@@ -75,7 +76,10 @@ def encode_texts(model: LoadedModel | RemoteModel, texts: list[str]) -> np.ndarr
         return remote.embed(model, texts)
     encoder = model.model
     if not hasattr(encoder, "encode"):
-        raise ModelLoadError(f"{model.model_ref} is not a sentence-embedding model.", "Pick an embeddings model.")
+        raise ModelLoadError(
+            _("{model_ref} is not a sentence-embedding model.").format(model_ref=model.model_ref),
+            _("Pick an embeddings model."),
+        )
     try:
         vectors = encoder.encode(
             texts,
@@ -87,9 +91,13 @@ def encode_texts(model: LoadedModel | RemoteModel, texts: list[str]) -> np.ndarr
     except (MemoryError, RuntimeError, ValueError, TypeError) as error:
         if is_out_of_memory(error):
             raise InsufficientMemoryError(
-                "Not enough memory to embed the catalogue.", "Free memory or pick a smaller embedding model."
+                _("Not enough memory to embed the catalogue."), _("Free memory or pick a smaller embedding model.")
             ) from error
-        raise ModelLoadError(f"{model.model_ref} failed to embed text ({type(error).__name__}).") from error
+        raise ModelLoadError(
+            _("{model_ref} failed to embed text ({error}).").format(
+                model_ref=model.model_ref, error=type(error).__name__
+            )
+        ) from error
     vectors = np.asarray(vectors, dtype=np.float32)
     # Half-precision models (the GPU default) return norms off by up to ~0.3%; renormalising in float32
     # keeps every score a true cosine in [-1, 1].

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from backend.errors import ModelLoadError, ShowcaseError
+from backend.i18n import _
 from backend.models.loader import LoadedModel, load_model
 from backend.models.resolve import catalogue as model_catalogue
 from backend.uploads import check_text
@@ -140,7 +141,7 @@ def semantic_search(
     """
     ids = tuple(use_case.id for use_case in catalogue.use_cases)
     if embeddings.model_ref != cache_identity(model) or embeddings.use_case_ids != ids:
-        raise ModelLoadError("The cached embeddings belong to another model or catalogue.", "Reload the page.")
+        raise ModelLoadError(_("The cached embeddings belong to another model or catalogue."), _("Reload the page."))
     query_vector = encode_texts(model, [query])[0]
     # (use cases, languages): cosine of the query with each text; vectors are unit length.
     similarities = embeddings.vectors @ query_vector

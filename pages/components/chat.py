@@ -25,7 +25,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from backend import model_registry
 from backend.i18n import N_, _
-from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates
+from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates, stream_together
 from backend.inference.text_generation import ChatMessage, ReplyStream
 from pages.components import feedback
 from pages.components.errors import user_errors
@@ -113,14 +113,14 @@ def _continue(key: str) -> None:
     st.session_state[f"{key}.continue"] = True
 
 
-def show_stopped_actions(key: str) -> None:
-    """*Continue* and *Regenerate* under a last reply that was cut short (shown only then).
-    A side-by-side reply is regenerated only: its two halves stopped at different points."""
+def show_stopped_actions(key: str, side_by_side: bool = False) -> None:
+    """*Continue* and *Regenerate* under a last reply that was cut short (shown only then). A
+    side-by-side pair is continued only while both models are on the page (``side_by_side``)."""
     reply = _stopped_reply(key)
     if reply is None:
         return
     row = st.container(horizontal=True)
-    if reply.get("base_reply") is None:
+    if reply.get("base_reply") is None or side_by_side:
         row.button(_("Continue"), key=f"{key}.continue", icon=":material/play_arrow:", on_click=_continue, args=(key,))
     row.button(_("Regenerate"), key=f"{key}.regenerate", icon=":material/refresh:", on_click=_regenerate, args=(key,))
 
@@ -162,8 +162,9 @@ def continue_reply(conversation: DeltaGenerator, key: str, start_reply: StartRep
             reply.pop("pending", None)
             reply.update(content=written + result.text if result else reply["content"], result=result)
             st.rerun()
+    # Whatever came before a failure stays (``_draw_stream`` kept it): the reply is stopped again.
     reply.pop("pending", None)
-    reply.update(content=written, stopped=True)
+    reply["stopped"] = True
 
 
 def show_clear_button(key: str) -> None:
@@ -232,22 +233,55 @@ def _show_pair(entry: dict[str, Any]) -> None:
     base.markdown(entry["base_reply"] or _("_(empty reply)_"))
 
 
-def _stream_both(streams: list[ReplyStream], places: list[DeltaGenerator], reply: dict[str, Any]) -> list[str]:
-    """Stream the replies into their places together, a chunk of each in turn (both models generate
-    at the same time in their own threads); both texts so far stay in the history's ``reply``."""
-    texts = ["" for _ in streams]
-    iterators = [iter(stream) for stream in streams]
-    active = list(range(len(iterators)))
-    while active:
-        for index in list(active):
-            try:
-                texts[index] += next(iterators[index])
-            except StopIteration:
-                active.remove(index)
-                continue
-            reply["content" if index == 0 else "base_reply"] = texts[index]
-            places[index].markdown(texts[index])
-    return texts
+def _stream_both(
+    streams: list[ReplyStream], places: list[DeltaGenerator], reply: dict[str, Any], written: tuple[str, str]
+) -> list[str]:
+    """Stream the replies into their places together (both models generate at the same time in
+    their own threads), each after what was ``written`` of it before (a pair being continued); both
+    texts so far stay in the history's ``reply``. A failed reply's error is raised once the other has
+    finished. Returns the new texts."""
+
+    def draw(index: int, text: str) -> None:
+        reply["content" if index == 0 else "base_reply"] = written[index] + text
+        places[index].markdown(written[index] + text)
+
+    outcomes = stream_together(streams, draw)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            raise outcome.error
+    return [outcome.text for outcome in outcomes]
+
+
+def _reply_side_by_side(
+    conversation: DeltaGenerator,
+    key: str,
+    reply: dict[str, Any],
+    turns: tuple[list[ChatMessage], list[ChatMessage]],
+    starts: tuple[StartReply, StartReply],
+    written: tuple[str, str] = ("", ""),
+) -> None:
+    """Stream the tuned model's and the base model's replies into ``reply`` (each given its own
+    ``turns``) and rerun; returns only when either could not start (a message was shown)."""
+    with conversation.chat_message("assistant"), user_errors():
+        stop = threading.Event()
+        tuned = starts[0](turns[0], stop)
+        base = starts[1](turns[1], stop) if tuned is not None else None
+        if tuned is not None and base is not None:
+            st.button(_("Stop"), key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
+            left, right = st.columns(2)
+            left.caption(_(_TUNED))
+            right.caption(_(_BASE))
+            places = [left.empty(), right.empty()]
+            for place, text in zip(places, written, strict=True):
+                place.markdown(text)
+            texts = _stream_both([tuned, base], places, reply, written)
+            reply.pop("pending", None)
+            reply.update(
+                content=written[0] + (tuned.result.text if tuned.result else texts[0]),
+                result=tuned.result,
+                base_reply=written[1] + (base.result.text if base.result else texts[1]),
+            )
+            st.rerun()
 
 
 def answer_side_by_side(
@@ -258,22 +292,26 @@ def answer_side_by_side(
         st.markdown(prompt)
     turns, asked, reply = _ask(key, prompt)
     reply["base_reply"] = ""
-    with conversation.chat_message("assistant"), user_errors():
-        stop = threading.Event()
-        tuned = start_tuned(turns, stop)
-        base = start_base(turns, stop) if tuned is not None else None
-        if tuned is not None and base is not None:
-            st.button(_("Stop"), key=f"{key}.stop", icon=":material/stop_circle:", on_click=stop.set)
-            left, right = st.columns(2)
-            left.caption(_(_TUNED))
-            right.caption(_(_BASE))
-            texts = _stream_both([tuned, base], [left.empty(), right.empty()], reply)
-            result = tuned.result
-            reply.pop("pending", None)
-            reply.update(
-                content=result.text if result else texts[0],
-                result=result,
-                base_reply=base.result.text if base.result else texts[1],
-            )
-            st.rerun()
+    _reply_side_by_side(conversation, key, reply, (turns, turns), (start_tuned, start_base))
     _unask(key, asked, reply)
+
+
+def continue_side_by_side(
+    conversation: DeltaGenerator, key: str, start_tuned: StartReply, start_base: StartReply
+) -> None:
+    """``continue_reply`` for a stopped pair: each model goes on with its own half of the reply,
+    after the same conversation. When no reply comes, the pair stays as it was, stopped."""
+    reply = _stopped_reply(key)
+    if reply is None or reply.get("base_reply") is None:
+        return
+    history: list[dict[str, Any]] = st.session_state[f"{key}.history"]
+    before = [ChatMessage(entry["role"], entry["content"]) for entry in history[:-1] if entry["content"].strip()]
+    written = (reply["content"], reply["base_reply"])
+    tuned_turns, base_turns = (before + ([ChatMessage("assistant", text)] if text.strip() else []) for text in written)
+    reply.pop("stopped", None)
+    reply["pending"] = True
+    _reply_side_by_side(conversation, key, reply, (tuned_turns, base_turns), (start_tuned, start_base), written)
+    reply.pop("pending", None)
+    reply["stopped"] = True
+    with conversation.chat_message("assistant"):
+        _show_pair(reply)

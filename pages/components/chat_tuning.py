@@ -14,6 +14,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.errors import InvalidInputError
+from backend.i18n import N_, _
 from backend.jobs.manage import JobView
 from backend.jobs.store import Job
 from backend.models.resolve import catalogue
@@ -48,11 +49,13 @@ from pages.components.errors import show_error, user_errors
 from pages.components.param_form import FormField, show_param_form
 
 METHOD_LABELS = {
-    LORA: "LoRA (small adapters on a frozen base; minutes on a CPU for the smallest model)",
-    FULL: "Full fine-tuning (every weight; models up to 600M parameters)",
+    LORA: N_("LoRA (small adapters on a frozen base; minutes on a CPU for the smallest model)"),
+    FULL: N_("Full fine-tuning (every weight; models up to 600M parameters)"),
 }
-LOCAL_FOLDER = "Local folder…"
-_NO_SYSTEM = "(none)"
+# An option value (stable across languages); shown translated.
+LOCAL_FOLDER = N_("Local folder…")
+# An option value that no column can take; shown translated.
+_NO_SYSTEM = N_("(none)")
 _PREVIEW_ROWS = 10
 
 
@@ -65,11 +68,13 @@ def show_upload(key: str) -> tuple[ChatUpload, str, ChatMapping] | None:
     """The conversations upload, a preview and the explicit mapping; None while missing or refused."""
     file = upload.show_file_upload(
         f"{key}.file",
-        "Conversations",
+        _("Conversations"),
         CHAT_SUFFIXES,
         uploads.MAX_TABLE_BYTES,
-        help="JSONL with messages (role/content), ShareGPT (conversations: from/value) or Alpaca"
-        " (instruction/input/output), or a table with prompt and response columns (system optional).",
+        help=_(
+            "JSONL with messages (role/content), ShareGPT (conversations: from/value) or Alpaca"
+            " (instruction/input/output), or a table with prompt and response columns (system optional)."
+        ),
     )
     if file is None:
         return None
@@ -79,7 +84,11 @@ def show_upload(key: str) -> tuple[ChatUpload, str, ChatMapping] | None:
         show_error(error)
         return None
     st.dataframe(chat_upload.table().head(_PREVIEW_ROWS).astype(str), hide_index=True, height=220)
-    st.caption(f"{len(chat_upload):,} rows · first {_PREVIEW_ROWS} shown")
+    st.caption(
+        _("{chat_upload:,} rows · first {PREVIEW_ROWS} shown").format(
+            chat_upload=len(chat_upload), PREVIEW_ROWS=_PREVIEW_ROWS
+        )
+    )
     guessed = guess_mapping(chat_upload)
     # A new file starts from its own guessed shape and columns, not the previous file's choices.
     if st.session_state.get(f"{key}.mapped_file") != file.digest:
@@ -87,33 +96,34 @@ def show_upload(key: str) -> tuple[ChatUpload, str, ChatMapping] | None:
             st.session_state.pop(f"{key}.{part}", None)
         st.session_state[f"{key}.mapped_file"] = file.digest
     shape = st.selectbox(
-        "Data shape",
+        _("Data shape"),
         SHAPES,
         index=SHAPES.index(guessed.shape),
         format_func=SHAPE_LABELS.get,
         key=f"{key}.shape",
-        help="Guessed from the file; change it if the guess is wrong.",
+        help=_("Guessed from the file; change it if the guess is wrong."),
     )
     prompt = response = system = ""
     if shape == TABLE:
         columns = chat_upload.columns
         left, middle, right = st.columns(3)
         prompt = left.selectbox(
-            "Prompt column", columns, index=columns.index(guessed.prompt or columns[0]), key=f"{key}.prompt"
+            _("Prompt column"), columns, index=columns.index(guessed.prompt or columns[0]), key=f"{key}.prompt"
         )
         response_default = guessed.response if guessed.response in columns else columns[-1]
         response = middle.selectbox(
-            "Response column", columns, index=columns.index(response_default), key=f"{key}.response"
+            _("Response column"), columns, index=columns.index(response_default), key=f"{key}.response"
         )
         options = [_NO_SYSTEM, *columns]
         chosen = right.selectbox(
-            "System column",
+            _("System column"),
             options,
             index=options.index(guessed.system) if guessed.system in options else 0,
+            format_func=lambda option: _(option) if option == _NO_SYSTEM else option,
             key=f"{key}.system",
         )
         system = "" if chosen == _NO_SYSTEM else chosen
-    drop = st.checkbox("Drop conversations with a problem instead of refusing the file", key=f"{key}.drop")
+    drop = st.checkbox(_("Drop conversations with a problem instead of refusing the file"), key=f"{key}.drop")
     return chat_upload, file.digest, ChatMapping(shape, str(prompt), str(response), str(system), bool(drop))
 
 
@@ -125,19 +135,22 @@ def pick_base_model(key: str) -> str:
 
     def describe(hub_id: str) -> str:
         spec = catalogue.find_spec(hub_id, catalogue.TEXT_GENERATION)
-        mark = f" · {found[hub_id].mark}" if hub_id in found else ""  # first: narrow screens cut the end
-        return f"{spec.title}{mark} · {hub_id} · {spec.params_millions:,.0f}M parameters" if spec else hub_id
+        mark = f" · {_(found[hub_id].mark)}" if hub_id in found else ""  # first: narrow screens cut the end
+        if spec is None:
+            return _(hub_id) if hub_id == LOCAL_FOLDER else hub_id
+        parameters = _("{millions:,.0f}M parameters").format(millions=spec.params_millions)
+        return f"{spec.title}{mark} · {hub_id} · {parameters}"
 
-    models.warn_when_none_available(found, "chat models")
+    models.warn_when_none_available(found, _("chat models"))
     index = models.opening_choice(choices, found, f"{key}.base")
-    choice = st.selectbox("Base chat model", choices, index=index, format_func=describe, key=f"{key}.base")
+    choice = st.selectbox(_("Base chat model"), choices, index=index, format_func=describe, key=f"{key}.base")
     if choice != LOCAL_FOLDER:
         return choice
     folder = st.text_input(
-        "Model folder",
+        _("Model folder"),
         key=f"{key}.base_folder",
-        placeholder="a chat model folder inside the models folder",
-        help="It needs a chat template. Folders outside the models or runs folder are refused.",
+        placeholder=_("a chat model folder inside the models folder"),
+        help=_("It needs a chat template. Folders outside the models or runs folder are refused."),
     )
     return folder.strip()
 
@@ -145,39 +158,41 @@ def pick_base_model(key: str) -> str:
 _LORA_ONLY = ("lora_rank", "lora_alpha", "lora_dropout", "target_modules")
 # Each chat-tuning parameter once; bounds from CHAT_PARAM_RANGES, defaults from default_chat_params.
 PARAM_FIELDS = (
-    FormField("epochs", "Epochs"),
-    FormField("learning_rate", "Learning rate", key="lr", by_method=True, number_format="%.0e"),
-    FormField("batch_size", "Batch size", key="batch", help="Halved on GPU out-of-memory."),
+    FormField("epochs", N_("Epochs")),
+    FormField("learning_rate", N_("Learning rate"), key="lr", by_method=True, number_format="%.0e"),
+    FormField("batch_size", N_("Batch size"), key="batch", help=N_("Halved on GPU out-of-memory.")),
     FormField(
         "max_length",
-        "Max length (tokens)",
-        help="Longer conversations are cut at the end; Check data says how many.",
+        N_("Max length (tokens)"),
+        help=N_("Longer conversations are cut at the end; Check data says how many."),
     ),
-    FormField("validation_fraction", "Validation share", key="validation"),
+    FormField("validation_fraction", N_("Validation share"), key="validation"),
     FormField(
         "precision",
-        "Precision",
+        N_("Precision"),
         choices=CHAT_PRECISIONS,
-        help="auto: bf16 mixed precision on a GPU, float32 on a CPU; bf16 on a CPU with bf16 units is faster.",
+        help=N_("auto: bf16 mixed precision on a GPU, float32 on a CPU; bf16 on a CPU with bf16 units is faster."),
     ),
-    FormField("lora_rank", "LoRA rank", key="rank"),
-    FormField("lora_alpha", "LoRA alpha", key="alpha"),
-    FormField("lora_dropout", "LoRA dropout", key="dropout"),
+    FormField("lora_rank", N_("LoRA rank"), key="rank"),
+    FormField("lora_alpha", N_("LoRA alpha"), key="alpha"),
+    FormField("lora_dropout", N_("LoRA dropout"), key="dropout"),
     FormField(
         "target_modules",
-        "Target modules",
+        N_("Target modules"),
         key="modules",
         text=True,
-        help="all-linear, or names such as q_proj,k_proj,v_proj,o_proj.",
+        help=N_("all-linear, or names such as q_proj,k_proj,v_proj,o_proj."),
     ),
-    FormField("report_prompts", "Held-out prompts in the report", key="prompts"),
-    FormField("seed", "Seed"),
+    FormField("report_prompts", N_("Held-out prompts in the report"), key="prompts"),
+    FormField("seed", N_("Seed")),
 )
 
 
 def pick_parameters(base_model: str, key: str) -> ChatTuneParams:
     """Method, title and hyperparameters with defaults that work; validated on submit."""
-    method = st.radio("Method", CHAT_METHODS, format_func=METHOD_LABELS.get, key=f"{key}.method")
+    method = st.radio(
+        _("Method"), CHAT_METHODS, format_func=lambda method: _(METHOD_LABELS[method]), key=f"{key}.method"
+    )
     params = show_param_form(
         PARAM_FIELDS,
         CHAT_PARAM_RANGES,
@@ -213,20 +228,28 @@ def show_data_summary(dataset: ChatDataset) -> None:
     """What the checks found: sizes, token lengths, cut rows, warnings, one formatted example."""
     summary = dataset.summary
     st.success(
-        f"Data looks usable: {summary['train_size']} training and {summary['validation_size']} validation"
-        f" conversations ({summary['validation_source']}).",
+        _(
+            "Data looks usable: {train_size} training and {validation_size} validation conversations "
+            "({validation_source})."
+        ).format(
+            train_size=summary["train_size"],
+            validation_size=summary["validation_size"],
+            validation_source=summary["validation_source"],
+        ),
         icon=":material/fact_check:",
     )
     columns = st.columns(4)
-    columns[0].metric("Median tokens", f"{summary['tokens_median']:,}")
-    columns[1].metric("95th percentile", f"{summary['tokens_p95']:,}")
-    columns[2].metric("Longest", f"{summary['tokens_max']:,}")
-    columns[3].metric(f"Cut at {summary['max_length']}", f"{summary['cut_rows']:,} rows")
+    columns[0].metric(_("Median tokens"), f"{summary['tokens_median']:,}")
+    columns[1].metric(_("95th percentile"), f"{summary['tokens_p95']:,}")
+    columns[2].metric(_("Longest"), f"{summary['tokens_max']:,}")
+    columns[3].metric(
+        _("Cut at {max_length}").format(max_length=summary["max_length"]), f"{summary['cut_rows']:,} rows"
+    )
     for warning in dataset.warnings:
         st.warning(plain_markdown(warning), icon=":material/warning:")
-    st.markdown("**One example, in the base model's own chat template**")
+    st.markdown(_("**One example, in the base model's own chat template**"))
     st.code(dataset.preview.get("formatted", ""), language=None, wrap_lines=True)
-    st.caption("The loss is taken on the assistant's replies only:")
+    st.caption(_("The loss is taken on the assistant's replies only:"))
     st.code(dataset.preview.get("trained", ""), language=None, wrap_lines=True)
 
 
@@ -240,7 +263,7 @@ def show_progress_chart(view: JobView) -> None:
         )
     speeds = [p["value"] for p in view.history if p["name"] == "tokens_per_second"]
     if speeds and view.job.status == "running":
-        st.caption(f":material/speed: {speeds[-1]:,.0f} tokens/s")
+        st.caption(":material/speed: " + _("{speeds:,.0f} tokens/s").format(speeds=speeds[-1]))
 
 
 def show_report(view: JobView) -> None:
@@ -248,41 +271,56 @@ def show_report(view: JobView) -> None:
     job = view.job
     report = chat_studio.load_report(job)
     if report is None:
-        st.warning("This job has no report.", icon=":material/warning:")
+        st.warning(_("This job has no report."), icon=":material/warning:")
         return
     for warning in report.warnings():
         st.warning(warning, icon=":material/warning:")
     if not report.too_few_prompts:  # too few held-out prompts: no headline to mislead with
         columns = st.columns(3)
         columns[0].metric(
-            "Validation loss",
+            _("Validation loss"),
             f"{report.val_loss_after:.3f}",
             delta=f"{report.val_loss_after - report.val_loss_before:+.3f}",
             delta_color="inverse",
         )
         columns[1].metric(
-            "Perplexity",
+            _("Perplexity"),
             f"{report.perplexity_after:,.2f}",
             delta=f"{report.perplexity_after - report.perplexity_before:+,.2f}",
             delta_color="inverse",
         )
-        columns[2].metric("Training speed", f"{report.tokens_per_second:,.0f} tokens/s")
+        columns[2].metric(
+            _("Training speed"),
+            _("{tokens_per_second:,.0f} tokens/s").format(tokens_per_second=report.tokens_per_second),
+        )
     scores = report.reply_scores()
     st.caption(
-        f"Loss {report.val_loss_before:.3f} before and {report.val_loss_after:.3f} after tuning, perplexity"
-        f" {report.perplexity_before:,.2f} and {report.perplexity_after:,.2f}, on"
-        f" {report.validation_conversations} held-out conversations (assistant tokens only)."
-        f" Trained {report.trainable_parameters:,} of {report.total_parameters:,} parameters."
+        _(
+            "Loss {val_loss_before:.3f} before and {val_loss_after:.3f} after tuning, perplexity "
+            "{perplexity_before:,.2f} and {perplexity_after:,.2f}, on {validation_conversations} "
+            "held-out conversations (assistant tokens only). Trained {trainable_parameters:,} of "
+            "{total_parameters:,} parameters."
+        ).format(
+            val_loss_before=report.val_loss_before,
+            val_loss_after=report.val_loss_after,
+            perplexity_before=report.perplexity_before,
+            perplexity_after=report.perplexity_after,
+            validation_conversations=report.validation_conversations,
+            trainable_parameters=report.trainable_parameters,
+            total_parameters=report.total_parameters,
+        )
         + (
-            f" Replies sharing words with the reference: base {scores[0]:.0%}, tuned {scores[1]:.0%}."
+            _(" Replies sharing words with the reference: base {scores:.0%}, tuned {scores2:.0%}.").format(
+                scores=scores[0], scores2=scores[1]
+            )
             if scores is not None
             else ""
         )
     )
-    st.markdown("**Held-out prompts: base vs tuned (greedy replies)**")
+    st.markdown(_("**Held-out prompts: base vs tuned (greedy replies)**"))
     table = side_by_side_table(report)
     if table.empty:
-        st.caption("No held-out prompts were answered (set them in the hyperparameters).")
+        st.caption(_("No held-out prompts were answered (set them in the hyperparameters)."))
     else:
         st.dataframe(table, hide_index=True, column_config={c: st.column_config.TextColumn(c) for c in table.columns})
 
@@ -293,7 +331,7 @@ def show_model_actions(view: JobView) -> None:
     left, middle, right = st.columns(3)
     if job.artefacts.get("adapter_dir"):
         left.download_button(
-            "Download LoRA adapter (.zip)",
+            _("Download LoRA adapter (.zip)"),
             data=lambda: chat_studio.export_adapter_zip(job).read_bytes(),
             file_name=chat_studio.adapter_export_name(job),
             mime="application/zip",
@@ -301,7 +339,7 @@ def show_model_actions(view: JobView) -> None:
             icon=":material/download:",
         )
     middle.download_button(
-        "Download merged model (.zip)",
+        _("Download merged model (.zip)"),
         data=lambda: export.export_model_zip(job).read_bytes(),
         file_name=export.export_name(job),
         mime="application/zip",
@@ -310,7 +348,7 @@ def show_model_actions(view: JobView) -> None:
     )
     right.page_link(
         "pages/demos/text_generation.py",
-        label="Chat with it (pick it in the model list; compare with its base)",
+        label=_("Chat with it (pick it in the model list; compare with its base)"),
         icon=":material/forum:",
     )
 
@@ -320,13 +358,13 @@ def show_new_job_form(key: str) -> Job | None:
     queued, if any (errors are shown)."""
     data = show_upload(key)
     params = pick_parameters(pick_base_model(key), key)
-    check, start = checked_data.show_check_and_start(key, data is not None, "Upload conversations to continue.")
+    check, start = checked_data.show_check_and_start(key, data is not None, _("Upload conversations to continue."))
     if check:
         # The base model's tokenizer formats every conversation; its weights are not read.
-        with user_errors(), st.spinner("Checking the conversations against the base model…"):
+        with user_errors(), st.spinner(_("Checking the conversations against the base model…")):
             show_data_summary(check_data(data, params, key))
             models.show_base_availability(params.base_model)
     if start:
-        with user_errors(), st.spinner("Checking the data and queuing the job…"):
+        with user_errors(), st.spinner(_("Checking the data and queuing the job…")):
             return chat_studio.submit_chat_job(params, checked_dataset(data, params, key), owner=current_owner())
     return None

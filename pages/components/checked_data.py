@@ -12,6 +12,8 @@ from typing import Any
 
 import streamlit as st
 
+from backend.i18n import _
+
 
 def _slot(key: str) -> str:
     return f"{key}.checked"
@@ -40,9 +42,9 @@ def show_check_and_start(key: str, ready: bool, missing: str) -> tuple[bool, boo
     """The *Check data* and *Start training* buttons of a new-job form, disabled until ``ready``
     (``missing`` says what to upload); returns which was clicked."""
     left, right = st.columns(2)
-    check = left.button("Check data", key=f"{key}.check", icon=":material/fact_check:", disabled=not ready)
+    check = left.button(_("Check data"), key=f"{key}.check", icon=":material/fact_check:", disabled=not ready)
     start = right.button(
-        "Start training", type="primary", key=f"{key}.submit", icon=":material/rocket_launch:", disabled=not ready
+        _("Start training"), type="primary", key=f"{key}.submit", icon=":material/rocket_launch:", disabled=not ready
     )
     if not ready:
         st.info(missing, icon=":material/upload_file:")

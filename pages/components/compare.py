@@ -11,12 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from backend import model_registry
-from backend.arena import blind, compare
+from backend.arena import compare
 from backend.arena.compare import Column, Evaluation
 from backend.columns import guess_label_column, guess_text_column
 from backend.errors import ShowcaseError
 from backend.i18n import _
 from backend.inference import sentiment, text_generation
+from backend.inference.screen_updates import stream_together
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.models.resolve.catalogue import ModelSpec
@@ -120,7 +121,7 @@ def stream_chat(refs: Sequence[str], prompt: str, options: GenerationOptions, sy
     def draw(index: int, text: str) -> None:
         places[index].markdown(plain_markdown(text))
 
-    outcomes = blind.stream_together(streams, draw)
+    outcomes = stream_together(streams, draw)
     for reply, stream, outcome in zip(replies, streams, outcomes, strict=True):
         loaded = reply.pop("loaded", None)
         reply["text"] = outcome.text

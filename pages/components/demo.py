@@ -63,7 +63,7 @@ def model_choices(task: str, specs: Sequence[ModelSpec]) -> tuple[dict[str, str]
     # under the picker, not in the label: the browser keeps a pick by its label, so a label that
     # changed once the model answered would drop the pick back to the opening model mid-demo.
     found = models.availability_of([spec.hub_id for spec in specs] + [model.path for model in local])
-    marks = {ref: state.mark for ref, state in found.items()}
+    marks = {ref: _(state.mark) for ref, state in found.items()}
     labels.update({spec.hub_id: f"{spec.title} · {marks[spec.hub_id]} · {spec.hub_id}" for spec in specs})
     # Users see a model's title and job id; its reference (a server path) stays internal.
     labels.update(
@@ -105,7 +105,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         languages = ", ".join(spec.languages) if spec.languages else _("images")
         st.caption(
             _("{description} Languages: {languages} · {memory_mb:,} MB · licence {licence}.{loaded}").format(
-                description=spec.description,
+                description=_(spec.description),
                 languages=languages,
                 memory_mb=spec.memory_mb(),
                 licence=spec.licence,

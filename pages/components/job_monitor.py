@@ -29,11 +29,15 @@ def start_worker_if_needed() -> None:
     """
     try:
         if supervisor.ensure_worker_running():
-            st.toast("Started a background worker.", icon=":material/memory:")
+            st.toast(_("Started a background worker."), icon=":material/memory:")
     except ShowcaseError as error:
         show_error(error)
     except OSError as error:
-        st.error(f"Could not start a background worker ({error}). Start one with `python -m backend.worker`.")
+        st.error(
+            _("Could not start a background worker ({error}). Start one with `python -m backend.worker`.").format(
+                error=error
+            )
+        )
 
 
 def show_queue_wait(view: JobView, sentence: str) -> None:
@@ -47,11 +51,13 @@ def show_queue_wait(view: JobView, sentence: str) -> None:
     st.info(sentence.format(ahead=ahead), icon=":material/hourglass_top:")
     if not view.worker_alive:
         if get_settings().worker_autostart:
-            st.warning("No worker is running on this machine; one is being started.", icon=":material/memory:")
+            st.warning(_("No worker is running on this machine; one is being started."), icon=":material/memory:")
         else:
             st.warning(
-                "No worker has reported in recently. The job starts when one does; "
-                "if this lasts, ask whoever runs this server to start a worker.",
+                _(
+                    "No worker has reported in recently. The job starts when one does; "
+                    "if this lasts, ask whoever runs this server to start a worker."
+                ),
                 icon=":material/memory:",
             )
 

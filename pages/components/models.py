@@ -94,7 +94,7 @@ def show_prepare_defaults() -> None:
         overall.progress(
             index / total,
             text=_("Preparing {index} of {total}: {demo} on {shown}").format(
-                index=index + 1, total=total, demo=state.demo, shown=shown
+                index=index + 1, total=total, demo=_(state.demo), shown=shown
             ),
         )
 

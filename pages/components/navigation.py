@@ -41,6 +41,13 @@ PAGES: tuple[PageEntry, ...] = (
         N_("The model catalogue, the compute device, and what is loaded now."),
     ),
     PageEntry(
+        N_("Overview"),
+        "pages/overview/compression_lab.py",
+        N_("Compression lab"),
+        ":material/compress:",
+        N_("Every variant of a model (bfloat16, int8, ONNX, CTranslate2, GGUF) measured here: size, speed, agreement."),
+    ),
+    PageEntry(
         N_("Market"),
         "pages/market/adoption.py",
         N_("Market & adoption"),

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from backend.i18n import _
 from backend.training.param_checks import MAX_TITLE_CHARS, ParamRange, known_fields
 
 Params = TypeVar("Params")
@@ -28,7 +29,7 @@ class FormField:
 
     Attributes:
         name: the parameter's field name.
-        label: what the widget says.
+        label: what the widget says (English, marked with ``N_``; shown translated).
         key: the widget's key under the form's key (default: ``name``).
         by_method: one widget per method (its key ends with the method), because the method's
             defaults differ, so switching method shows that method's default.
@@ -36,7 +37,7 @@ class FormField:
         text: a text input.
         slider: a slider rather than a number input.
         number_format: the number input's format, e.g. ``%.0e``.
-        help: the widget's tooltip.
+        help: the widget's tooltip (marked with ``N_`` like ``label``).
     """
 
     name: str
@@ -58,25 +59,26 @@ class FormField:
 def _show_field(
     column: DeltaGenerator, field: FormField, value: Any, bounds: ParamRange | None, key: str, disabled: bool
 ) -> Any:
+    label, tooltip = _(field.label), _(field.help) if field.help else None
     if field.choices:
-        return column.selectbox(field.label, field.choices, key=key, help=field.help, disabled=disabled)
+        return column.selectbox(label, field.choices, key=key, help=tooltip, disabled=disabled)
     if field.text:
-        return column.text_input(field.label, value, key=key, help=field.help, disabled=disabled)
+        return column.text_input(label, value, key=key, help=tooltip, disabled=disabled)
     if bounds is None:
         raise ValueError(f"No range for the numeric parameter {field.name!r}.")
     if field.slider:
         return column.slider(
-            field.label, bounds.low, bounds.high, value, step=bounds.step, key=key, help=field.help, disabled=disabled
+            label, bounds.low, bounds.high, value, step=bounds.step, key=key, help=tooltip, disabled=disabled
         )
     return column.number_input(
-        field.label,
+        label,
         min_value=bounds.low,
         max_value=bounds.high,
         value=value,
         step=bounds.step,
         format=field.number_format,
         key=key,
-        help=field.help,
+        help=tooltip,
         disabled=disabled,
     )
 
@@ -102,9 +104,11 @@ def show_param_form(
         title_placeholder: an example title.
         disabled: names of the fields the method does not use (shown greyed out).
     """
-    title = st.text_input("Model title", key=f"{key}.title", max_chars=MAX_TITLE_CHARS, placeholder=title_placeholder)
+    title = st.text_input(
+        _("Model title"), key=f"{key}.title", max_chars=MAX_TITLE_CHARS, placeholder=title_placeholder
+    )
     values: dict[str, Any] = {}
-    with st.expander("Hyperparameters", icon=":material/tune:"):
+    with st.expander(_("Hyperparameters"), icon=":material/tune:"):
         columns = st.columns(_COLUMNS)
         for position, field in enumerate(fields):
             values[field.name] = _show_field(

@@ -254,7 +254,9 @@ def show_report(view: JobView) -> None:
         )
     )  # fmt: skip
     left, right = st.columns(2)
-    left.dataframe(accuracy_table(report), hide_index=True)
+    shares = accuracy_table(report)
+    percent = st.column_config.NumberColumn(format="percent")
+    left.dataframe(shares, hide_index=True, column_config={c: percent for c in shares.columns[1:]})
     right.plotly_chart(
         build_margins_figure(report), key=f"finetune.preference_margins.{view.job.id}", config={"displayModeBar": False}
     )

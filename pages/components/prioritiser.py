@@ -152,8 +152,27 @@ def show_sensitivity(use_cases: tuple[UseCase, ...], speed_figures, weights: Wei
     return view
 
 
-def show_calculator(speed_figures: dict[str, speed.SpeedRecord]) -> list[cost.CostEstimate]:
-    """Price, demand and (optionally) hardware not at hand; the cost table and chart."""
+def use_case_records(
+    ranking: scoring.Ranking, use_cases: tuple[UseCase, ...], records: dict[str, speed.SpeedRecord], language: str
+) -> list[speed.SpeedRecord]:
+    """The figure of each of the top-ranked use cases whose tasks all have one, in rank order."""
+    by_id = {use_case.id: use_case for use_case in use_cases}
+    found = []
+    for row in ranking.rows[: review.TOP_SHOWN]:
+        tasks = scoring.model_tasks_of(by_id[row.use_case_id])
+        if tasks and all(task in records for task in tasks):
+            found.append(speed.combined_record(row.title(language), [records[task] for task in tasks]))
+    return found
+
+
+def show_calculator(
+    speed_figures: dict[str, speed.SpeedRecord],
+    ranking: scoring.Ranking,
+    use_cases: tuple[UseCase, ...],
+    language: str,
+) -> tuple[list[cost.CostEstimate], list[cost.CostEstimate]]:
+    """Price, demand and (optionally) hardware not at hand; the cost of the top-ranked use cases
+    that can run here, and of each task model, as tables and a chart; returns both lists."""
     left, middle, right = st.columns(3)
     with left:
         price = st.number_input(
@@ -183,9 +202,19 @@ def show_calculator(speed_figures: dict[str, speed.SpeedRecord]) -> list[cost.Co
                 icon=":material/info:",
             )
     estimates: list[cost.CostEstimate] = []
+    per_use_case: list[cost.CostEstimate] = []
     with user_errors():
         estimates = [cost.cost_of(record, price, int(demand)) for record in records]
+        by_task = {record.task: record for record in records}
+        per_use_case = [
+            cost.cost_of(record, price, int(demand))
+            for record in use_case_records(ranking, use_cases, by_task, language)
+        ]
+    if per_use_case:
+        st.markdown(_("**The top-ranked use cases that run here**"))
+        st.dataframe(review.cost_table(per_use_case), hide_index=True, key=f"{KEY}.use_case_cost_table")
     if estimates:
+        st.markdown(_("**Each task model**"))
         st.dataframe(review.cost_table(estimates), hide_index=True, key=f"{KEY}.cost_table")
         st.plotly_chart(
             review.build_cost_chart(estimates), key=f"{KEY}.cost_chart", width="stretch",
@@ -200,24 +229,38 @@ def show_calculator(speed_figures: dict[str, speed.SpeedRecord]) -> list[cost.Co
         )
     else:
         st.info(_("No speed figure yet: measure a use case below."), icon=":material/speed:")
-    return estimates
+    return per_use_case, estimates
 
 
-def show_measure_action() -> None:
-    """Pick a task (its default model), queue a measurement, and follow the newest one live."""
+def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCase, ...], language: str) -> None:
+    """Pick a use case that runs here (top-ranked first), queue a measurement of each of its tasks'
+    models, and follow the newest one live."""
+    by_id = {use_case.id: use_case for use_case in use_cases}
+    order = [row.use_case_id for row in ranking.rows] if ranking else list(by_id)
+    runnable = {key: tasks for key in order if (tasks := scoring.model_tasks_of(by_id[key]))}
+    if not runnable:
+        st.info(_("None of these use cases has a demo model for all its tasks."), icon=":material/filter_alt_off:")
+        return
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     with left:
-        task = st.selectbox(_("Task to measure"), measure.MEASURED_TASKS, key=f"{KEY}.measure_task")
-    model_ref = models.default_model(task).hub_id
+        use_case_id = st.selectbox(
+            _("Use case to measure"), list(runnable), format_func=lambda key: by_id[key].title(language),
+            key=f"{KEY}.measure_use_case",
+        )  # fmt: skip
+    requests = [
+        measure.MeasureRequest(task, models.default_model(task).hub_id, use_case_id) for task in runnable[use_case_id]
+    ]
     with right:
         clicked = st.button(_("Measure this use case"), key=f"{KEY}.measure", icon=":material/speed:")
     st.caption(
-        _("Runs {model} on a fixed set of inputs in the background, one request at a time.").format(model=model_ref)
+        _("Runs {models} on a fixed set of inputs in the background, one request at a time.").format(
+            models=", ".join(f"{r.model_ref} ({r.task})" for r in requests)
+        )
     )
     if clicked:
         with user_errors():
-            job = measure.submit_measure_job(measure.MeasureRequest(task, model_ref), owner=current_owner())
-            st.session_state[f"{KEY}.measure_job"] = job.id
+            for request in requests:
+                measure.submit_measure_job(request, owner=current_owner())
             job_monitor.start_worker_if_needed()
     jobs: list = []
     with user_errors():
@@ -249,6 +292,7 @@ def show_briefing(
     ranking: scoring.Ranking,
     view: scoring.Sensitivity,
     titles: dict[str, str],
+    use_case_estimates: list[cost.CostEstimate],
     estimates: list[cost.CostEstimate],
     query: str,
 ) -> None:
@@ -267,7 +311,7 @@ def show_briefing(
             filters=review.weights_text(ranking.weights),
             link=market_charts.page_link(query),
             title=_("Which AI use cases first, and what they cost"),
-            tables=review.briefing_tables(ranking, view, titles, estimates),
+            tables=review.briefing_tables(ranking, view, titles, use_case_estimates + estimates),
         )
 
     st.download_button(

@@ -14,6 +14,7 @@ import streamlit as st
 
 from backend import uploads
 from backend.columns import guess_label_column, guess_text_column
+from backend.i18n import _
 from backend.training.classifier import datasets, staging
 from backend.training.classifier.datasets import PreparedDataset, TextLabelColumns
 from backend.training.classifier.params import IMAGE, TEXT, TrainingParams
@@ -39,9 +40,9 @@ def show_column_mapping(table: UploadedTable, key: str) -> TextLabelColumns:
     text = guess_text_column(frame)
     label = guess_label_column(frame, text)
     left, right = st.columns(2)
-    text_column = left.selectbox("Text column", columns, index=columns.index(text), key=f"{key}.text_column")
-    label_column = right.selectbox("Label column", columns, index=columns.index(label), key=f"{key}.label_column")
-    drop_incomplete = st.checkbox("Drop rows with an empty text or label", key=f"{key}.drop_incomplete")
+    text_column = left.selectbox(_("Text column"), columns, index=columns.index(text), key=f"{key}.text_column")
+    label_column = right.selectbox(_("Label column"), columns, index=columns.index(label), key=f"{key}.label_column")
+    drop_incomplete = st.checkbox(_("Drop rows with an empty text or label"), key=f"{key}.drop_incomplete")
     return TextLabelColumns(str(text_column), str(label_column), bool(drop_incomplete))
 
 
@@ -53,19 +54,21 @@ def show_text_data(key: str) -> TextData | None:
     """
     table = upload.show_table_upload(
         f"{key}.table",
-        "Training table",
-        help="One row per example: a text column and a label column. Labels can be words or numbers.",
+        _("Training table"),
+        help=_("One row per example: a text column and a label column. Labels can be words or numbers."),
     )
     validation = upload.show_table_upload(
         f"{key}.validation_table",
-        "Validation table (optional)",
-        help="Same columns. Without it, a stratified share of the training table is held out.",
+        _("Validation table (optional)"),
+        help=_("Same columns. Without it, a stratified share of the training table is held out."),
     )
     validation_refused = validation is None and st.session_state.get(f"{key}.validation_table") is not None
     if table is None or validation_refused:
         return None
     st.dataframe(table.frame.head(_PREVIEW_ROWS), hide_index=True, height=220)
-    st.caption(f"{len(table.frame):,} rows · first {_PREVIEW_ROWS} shown")
+    st.caption(
+        _("{frame:,} rows · first {PREVIEW_ROWS} shown").format(frame=len(table.frame), PREVIEW_ROWS=_PREVIEW_ROWS)
+    )
     return TextData(table, validation, show_column_mapping(table, key))
 
 
@@ -73,10 +76,12 @@ def show_image_zip(key: str) -> UploadedBytes | None:
     """The image zip upload: size checked before reading; None while missing or refused."""
     return upload.show_file_upload(
         f"{key}.zip",
-        "Images (zip)",
+        _("Images (zip)"),
         uploads.ZIP_SUFFIXES,
         uploads.MAX_ZIP_BYTES,
-        help="One folder per class (cat/1.jpg, dog/2.png…), or any layout plus a CSV with file name and label columns.",
+        help=_(
+            "One folder per class (cat/1.jpg, dog/2.png…), or any layout plus a CSV with file name and label columns."
+        ),
     )
 
 

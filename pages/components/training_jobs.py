@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from backend.i18n import _
 from backend.jobs import tables
 from backend.jobs.manage import JobView
 from backend.jobs.store import Job
@@ -82,16 +83,17 @@ def show_progress(view: JobView) -> None:
     """Status line, queue position, progress bar with ETA, and the curves so far."""
     job = view.job
     detail = tables.status_detail(job)
+    status = _(tables.STATUS_WORDS.get(job.status, job.status))
     st.markdown(
-        f"{STATUS_ICONS.get(job.status, '')} **{job.status.capitalize()}**"
+        f"{STATUS_ICONS.get(job.status, '')} **{status[:1].upper()}{status[1:]}**"
         + (f" · {plain_markdown(detail)}" if detail else "")
     )
     if job.status == "queued":
-        job_monitor.show_queue_wait(view, "Waiting in the queue: {ahead}. One job trains at a time per worker.")
+        job_monitor.show_queue_wait(view, _("Waiting in the queue: {ahead}. One job trains at a time per worker."))
     if job.status == "running":
         st.progress(job.progress, text=tables.progress_text(job))
     if job.status == "failed":
-        st.error(plain_markdown(job.error or "The job failed."), icon=":material/error:")
+        st.error(plain_markdown(job.error or _("The job failed.")), icon=":material/error:")
     KIND_VIEWS[job.kind].show_curves(view)
-    with st.expander("Log", icon=":material/receipt_long:"):
-        st.code("\n".join(line["text"] for line in view.logs[-100:]) or "(empty)", language=None)
+    with st.expander(_("Log"), icon=":material/receipt_long:"):
+        st.code("\n".join(line["text"] for line in view.logs[-100:]) or _("(empty)"), language=None)

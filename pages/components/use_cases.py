@@ -151,7 +151,7 @@ def show_search_box() -> tuple[str, str]:
 
     def label(ref: str) -> str:
         # No "loaded" here: a label that changes once the model answers would lose the user's pick.
-        mark = found[ref].mark if ref in found else ""
+        mark = _(found[ref].mark) if ref in found else ""
         return f"{_model_label(ref)} · {mark}" if mark else _model_label(ref)
 
     model_ref = model_column.selectbox(

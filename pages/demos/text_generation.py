@@ -141,7 +141,7 @@ with chat:
         conversation, history[:-1] if continuing else history, _show_stats, catalogue.TEXT_GENERATION
     )
     if not continuing:  # a reply being continued is not stopped any more
-        chat_view.show_stopped_actions("text_generation")
+        chat_view.show_stopped_actions("text_generation", side_by_side=compare)
     demo.show_examples(EXAMPLES, "text_generation.example_prompt", "text_generation", example_languages)
     chat_view.show_clear_button("text_generation")
     typed = st.chat_input(_("Message the model…"), key="text_generation.prompt")
@@ -150,7 +150,11 @@ with chat:
     )
     follow_up = chat_view.requested_follow_up("text_generation")
     submitted = next((text for text in (typed, follow_up, example) if text is not None), None)
-    if continuing:
+    if continuing and history[-1].get("base_reply") is not None:
+        chat_view.continue_side_by_side(
+            conversation, "text_generation", _start_reply, lambda turns, stop: _start_reply(turns, stop, base_ref)
+        )
+    elif continuing:
         stopped_ref = history[-1].get("model_ref")  # the model that wrote the reply goes on with it
         chat_view.continue_reply(
             conversation, "text_generation", lambda turns, stop: _start_reply(turns, stop, stopped_ref)

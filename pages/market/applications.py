@@ -84,13 +84,15 @@ if ranking is not None and ranking.rows:
     with sensitivity_tab:
         view = prioritiser.show_sensitivity(selected, speed_figures, weights, titles)
     with cost_tab:
-        estimates = prioritiser.show_calculator(speed_figures)
+        use_case_estimates, estimates = prioritiser.show_calculator(
+            speed_figures, ranking, selected, current_language()
+        )
     query = prioritiser.save_state(prioritiser.defaults())
-    prioritiser.show_briefing(ranking, view, titles, estimates, query)
+    prioritiser.show_briefing(ranking, view, titles, use_case_estimates, estimates, query)
 elif ranking is not None:
     ranking_tab.info(_("No use case matches these filters. Clear one to see more."), icon=":material/filter_alt_off:")
 with measure_tab:
-    prioritiser.show_measure_action()
+    prioritiser.show_measure_action(ranking, selected, current_language())
 
 st.subheader(_("Search the catalogue"))
 query, model_ref = use_cases_view.show_search_box()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend.config import get_settings
-from backend.i18n import _, translated_headers
+from backend.i18n import N_, _, translated_headers
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
@@ -24,7 +24,8 @@ left, middle, right = st.columns(3)
 left.metric(_("Device"), device.kind.upper(), help=device.name)
 middle.metric(_("Model memory budget"), _("{memory_mb:,} MB").format(memory_mb=settings.model_memory_mb))
 # The metric's value is one word so it is never cut off; the time goes in the caption under it.
-right.metric(_("Hugging Face Hub"), state.label().split(" since ")[0], help=f"{state.endpoint} {state.reason}".strip())
+hub_word = {hub.OFFLINE: _("offline mode"), hub.UNREACHABLE: _("unreachable")}.get(state.kind, _("reachable"))
+right.metric(_("Hugging Face Hub"), hub_word, help=f"{state.endpoint} {state.reason}".strip())
 if state.kind == hub.UNREACHABLE:
     right.caption(state.label().capitalize())
 if state.kind == hub.UNREACHABLE and st.button(
@@ -80,7 +81,23 @@ if checked := checked_rows(settings):
     st.dataframe(checked, hide_index=True, width="stretch")
 
 st.subheader(_("Catalogue"))
-task = st.segmented_control(_("Task"), catalogue.TASKS, default=catalogue.SENTIMENT, key="models.task")
+# The catalogue's task ids, as a person names them.
+TASK_NAMES = {
+    catalogue.SENTIMENT: N_("Sentiment"),
+    catalogue.TRANSLATION: N_("Translation"),
+    catalogue.IMAGE_CLASSIFICATION: N_("Image classification"),
+    catalogue.TEXT_GENERATION: N_("Text generation"),
+    catalogue.EMBEDDINGS: N_("Embeddings"),
+    catalogue.TEXT_CLASSIFIER_BASE: N_("Text classifier bases"),
+    catalogue.IMAGE_CLASSIFIER_BASE: N_("Image classifier bases"),
+}
+task = st.segmented_control(
+    _("Task"),
+    catalogue.TASKS,
+    format_func=lambda task: _(TASK_NAMES[task]) if task in TASK_NAMES else task,
+    default=catalogue.SENTIMENT,
+    key="models.task",
+)
 if task:
     st.dataframe(translated_headers(catalogue_rows(task, settings, device)), hide_index=True, width="stretch")
 

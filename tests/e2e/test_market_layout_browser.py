@@ -144,7 +144,19 @@ def test_market_page_fits_and_no_label_overlaps_or_is_cut(browser, warmed_app, v
         best = page.locator("li", has_text="Smart city: no comparable figure")
         assert best.count() == 1 and best.first.is_visible()
         problems = _layout_problems(page)
+        # Charts behind the other tabs are drawn only when their tab is open: open each in turn.
+        tabs = page.get_by_role("tab")
+        for number in range(tabs.count()):
+            tab = tabs.nth(number)
+            tab.scroll_into_view_if_needed()
+            tab.click()
+            page.wait_for_timeout(1200)
+            problems += [f"tab '{tab.inner_text()}': {p}" for p in _layout_problems(page)]
         assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
+        # Back to each question's opening tab for the screenshots.
+        for opening in ("Best figure per industry", "Investment over time"):
+            page.get_by_role("tab", name=opening).click()
+        page.wait_for_timeout(800)
         for name in QUESTIONS[:4]:
             page.evaluate(
                 "(n) => [...document.querySelectorAll('h2')].find(e => e.textContent.trim().startsWith(n)).scrollIntoView()",

@@ -44,6 +44,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from backend.errors import ShowcaseError
+from backend.i18n import _
 from backend.models.engines import llama_cpp_server
 
 # What the build in scripts/install-llama-cpp.sh targets (x86-64-v3), as /proc/cpuinfo names it.
@@ -239,7 +240,7 @@ class EngineProcess:
             return
         self._process = None
         if time.monotonic() < self._restart_at:
-            raise EngineFailure(f"{self.last_failure}; it restarts in a moment")
+            raise EngineFailure(_("{last_failure}; it restarts in a moment").format(last_failure=self.last_failure))
         if problem := _cpu_problem():
             self._disable(problem)
         self._process = subprocess.Popen(
@@ -249,7 +250,7 @@ class EngineProcess:
             env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))},
         )
         self.generation += 1
-        header, _ = self._answer(self.start_deadline_s, "start")
+        header, _body = self._answer(self.start_deadline_s, "start")
         if not header.get("ok"):
             self._end()
             self._disable(f"could not load the model ({header.get('error')})")
@@ -317,14 +318,14 @@ class EngineProcess:
         with self._lock:
             self._ensure_started()
             if generation is not None and generation != self.generation:
-                raise EngineFailure(self.last_failure or "was restarted")
+                raise EngineFailure(self.last_failure or _("was restarted"))
             process = self._process
             assert process is not None and process.stdin is not None
             with contextlib.suppress(OSError):  # the child is gone: reading its answer says how
                 llama_cpp_server.write_frame(process.stdin, header)
             answer, payload = self._answer(self.call_deadline_s, str(header["op"]))
             if not answer.get("ok"):
-                raise EngineFailure(f"refused a request ({answer.get('error')})")
+                raise EngineFailure(_("refused a request ({answer})").format(answer=answer.get("error")))
             return answer, payload
 
     # --- what replies call ---

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from backend.errors import UntrainedWeightsError
+from backend.i18n import _
 from backend.models import memory
 from backend.models.resolve import catalogue, engine_choice
 
@@ -184,7 +185,11 @@ def _load_float32(auto_class: str, folder: Path) -> Any:
     )  # fmt: skip
     if loading_info["missing_keys"]:
         # Never export random weights; the loader falls back to torch, whose check names the model.
-        raise UntrainedWeightsError(f"{folder.name} lacks {len(loading_info['missing_keys'])} trained weights.")
+        raise UntrainedWeightsError(
+            _("{name} lacks {missing_keys} trained weights.").format(
+                name=folder.name, missing_keys=len(loading_info["missing_keys"])
+            )
+        )
     return model.eval()
 
 

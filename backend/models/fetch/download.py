@@ -22,6 +22,7 @@ from tqdm.std import tqdm as _plain_tqdm
 
 from backend.config import Settings, get_settings
 from backend.errors import DownloadCancelledError, ModelUnavailableError, ShowcaseError
+from backend.i18n import _
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.plan import LoadPlan, mirror_folder
@@ -139,7 +140,7 @@ class _Download:
 
     def add_bytes(self, count: int, file: str) -> None:
         if self.cancel.is_set():
-            raise DownloadCancelledError(f"The download of {self.ref} was cancelled.")
+            raise DownloadCancelledError(_("The download of {ref} was cancelled.").format(ref=self.ref))
         with self._lock:
             done = self.progress.done_bytes + count
             speed = done / max(time.monotonic() - self._started, 1e-6)
@@ -196,13 +197,15 @@ def _translate(error: Exception, job: _Download) -> ShowcaseError:
     lowered = text.lower()
     if "repositorynotfound" in lowered.replace(" ", "") or "404" in lowered:
         return ModelUnavailableError(
-            f"{job.ref} was not found on the Hugging Face Hub.", "Check the name, or pick a model from the list.", text
+            _("{ref} was not found on the Hugging Face Hub.").format(ref=job.ref),
+            _("Check the name, or pick a model from the list."),
+            text,
         )
     if any(word in lowered for word in ("connect", "timed out", "timeout", "remoteprotocol", "network")):
         hub.mark_unreachable(text, job.settings)
     return ModelUnavailableError(
-        f"The download of {job.ref} failed; nothing was kept.",
-        "Try again in a moment, or pick a model marked as downloaded on the Models page.",
+        _("The download of {ref} failed; nothing was kept.").format(ref=job.ref),
+        _("Try again in a moment, or pick a model marked as downloaded on the Models page."),
         text,
     )
 
@@ -231,7 +234,7 @@ def _fetch(job: _Download) -> DownloadResult:
                 etag_timeout=hub.PROBE_TIMEOUT_S,
             )
         if job.cancel.is_set():
-            raise DownloadCancelledError(f"The download of {job.ref} was cancelled.")
+            raise DownloadCancelledError(_("The download of {ref} was cancelled.").format(ref=job.ref))
         shutil.rmtree(partial / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
         _move_into_place(partial, target)
     finally:
@@ -336,7 +339,9 @@ def download_model(
             if job.watchers <= 0 and not job.finished.is_set():
                 job.cancel.set()  # nobody watches any more
     if cancelled:
-        raise DownloadCancelledError(f"The download of {hub_id} was cancelled; nothing was kept.")
+        raise DownloadCancelledError(
+            _("The download of {hub_id} was cancelled; nothing was kept.").format(hub_id=hub_id)
+        )
     if progress_callback is not None:
         progress_callback(job.progress)
     if job.error is not None:

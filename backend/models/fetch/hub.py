@@ -24,6 +24,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import HubUnreachableError, ShowcaseError
+from backend.i18n import _
 
 # A probe answers within this; a hub slower than that is no use to a live demo anyway.
 PROBE_TIMEOUT_S = 3.0
@@ -74,10 +75,10 @@ class HubState:
     def label(self) -> str:
         """Short text for the Models page: ``reachable``, ``unreachable since 07:45``, ``offline mode``."""
         if self.kind == OFFLINE:
-            return "offline mode"
+            return _("offline mode")
         if self.kind == UNREACHABLE:
-            return f"unreachable since {self.since:%H:%M}"
-        return REACHABLE
+            return _("unreachable since {time}").format(time=f"{self.since:%H:%M}")
+        return _("reachable")
 
 
 @dataclass
@@ -194,16 +195,20 @@ def unreachable_error(model_ref: str, state: HubState) -> HubUnreachableError:
     app, with operator detail apart. Offline mode is never told to be switched on."""
     if state.kind == OFFLINE:
         return HubUnreachableError(
-            f"{model_ref} is not downloaded, and this app runs without the Hugging Face Hub.",
-            "Pick a model marked as downloaded on the Models page, or type the name of a local model folder.",
+            _("{model_ref} is not downloaded, and this app runs without the Hugging Face Hub.").format(
+                model_ref=model_ref
+            ),
+            _("Pick a model marked as downloaded on the Models page, or type the name of a local model folder."),
             "Offline mode is on (LSM_OFFLINE or HF_HUB_OFFLINE). To add this model, run "
             "`python -m backend.models download` on a connected machine and copy the models folder "
             "to this server's models folder (LSM_MODELS_DIR).",
         )
     return HubUnreachableError(
-        f"{model_ref} is not downloaded, and the Hugging Face Hub cannot be reached from this server "
-        f"(since {state.since:%H:%M}).",
-        "Pick a model marked as downloaded on the Models page, or type the name of a local model folder.",
+        _(
+            "{model_ref} is not downloaded, and the Hugging Face Hub cannot be reached from this "
+            "server (since {since:%H:%M})."
+        ).format(model_ref=model_ref, since=state.since),
+        _("Pick a model marked as downloaded on the Models page, or type the name of a local model folder."),
         f"Hub endpoint {state.endpoint} did not answer within {PROBE_TIMEOUT_S:.0f} s ({state.reason}). "
         f"It is asked again after {_UNREACHABLE_TTL_S:.0f} s. To work without it, run "
         "`python -m backend.models download` on a connected machine, copy the models folder to this "

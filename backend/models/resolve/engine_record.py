@@ -86,9 +86,13 @@ def machine() -> dict[str, str]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
+    # Kernels capped by the environment (an AVX2 run on an AMX machine) are another machine.
+    capped = [
+        f"{name}={os.environ[name]}" for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if os.environ.get(name)
+    ]
     return {
         "cpu": model,
-        "isa": " ".join(isa) or platform.machine(),
+        "isa": " ".join(isa + capped) or platform.machine(),
         "threads": str(torch.get_num_threads()),
         "versions": ", ".join(f"{name} {version}" for name, version in sorted(versions.items())),
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
+from backend.i18n import _
 from backend.models.resolve import catalogue, endpoints, engine_choice, engine_record
 from backend.models.resolve.device import DeviceInfo, choose_device, wants_cpu_bfloat16
 from backend.models.resolve.weight_files import loaded_bytes, require_safetensors
@@ -133,7 +134,7 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
     settings = settings or get_settings()
     ref = (model_ref or "").strip()
     if not ref or len(ref) > _MAX_REF_LENGTH or "\x00" in ref:
-        raise UnsafeModelError("The model reference is empty or malformed.")
+        raise UnsafeModelError(_("The model reference is empty or malformed."))
     if endpoints.is_endpoint_ref(ref):
         # Only a name the operator configured: the reference never carries an address.
         return endpoints.require_endpoint(None, ref, settings).model, False
@@ -154,7 +155,9 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
         raise _outside(ref, settings)
     if not (resolved / "config.json").is_file():
         raise ModelUnavailableError(
-            f"No model folder at {shown_path(ref, settings)!r} (it has no config.json).",
+            _("No model folder at {shown_path!r} (it has no config.json).").format(
+                shown_path=shown_path(ref, settings)
+            ),
             IN_APP_HINT,
             operator_detail(settings),
         )
@@ -163,8 +166,8 @@ def resolve_source(model_ref: str, settings: Settings | None = None) -> tuple[st
 
 def _outside(ref: str, settings: Settings) -> UnsafeModelError:
     return UnsafeModelError(
-        f"Model folder {shown_path(ref, settings)!r} is outside the models folder.",
-        "Put local models inside the models folder (setting LSM_MODELS_DIR).",
+        _("Model folder {shown_path!r} is outside the models folder.").format(shown_path=shown_path(ref, settings)),
+        _("Put local models inside the models folder (setting LSM_MODELS_DIR)."),
     )
 
 
@@ -184,13 +187,17 @@ def _contained(folder: Path, ref: str, settings: Settings) -> Path:
     for count, entry in enumerate(resolved.rglob("*")):
         if count >= _MAX_FOLDER_ENTRIES:
             raise UnsafeModelError(
-                f"Model folder {shown_path(ref, settings)!r} holds more than {_MAX_FOLDER_ENTRIES:,} files.",
-                "A model folder holds its config, tokenizer and weights: remove what else is there.",
+                _("Model folder {shown_path!r} holds more than {MAX_FOLDER_ENTRIES:,} files.").format(
+                    shown_path=shown_path(ref, settings), MAX_FOLDER_ENTRIES=_MAX_FOLDER_ENTRIES
+                ),
+                _("A model folder holds its config, tokenizer and weights: remove what else is there."),
             )
         if entry.is_symlink() and not any(is_inside(entry.resolve(), root) for root in roots):
             raise UnsafeModelError(
-                f"{entry.name!r} in model folder {shown_path(ref, settings)!r} links outside the models folder.",
-                "Copy the file into the folder instead of linking to it.",
+                _("{name!r} in model folder {shown_path!r} links outside the models folder.").format(
+                    name=entry.name, shown_path=shown_path(ref, settings)
+                ),
+                _("Copy the file into the folder instead of linking to it."),
             )
     return resolved
 
@@ -247,7 +254,7 @@ def plan_load(
     """
     settings = settings or get_settings()
     if task not in catalogue.TASKS:
-        raise ModelLoadError(f"Unknown task {task!r}.")
+        raise ModelLoadError(_("Unknown task {task!r}.").format(task=task))
     if endpoints.is_endpoint_ref(model_ref):
         endpoint = endpoints.require_endpoint(task, model_ref, settings)
         # Nothing loads here: no weights, no memory from the budget, no dtype of ours.

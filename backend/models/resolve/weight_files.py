@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.errors import ModelLoadError, UnsafeModelError
+from backend.i18n import _
 from backend.models import safetensors_header
 from backend.models.resolve.device import torch_dtype
 
@@ -28,10 +29,10 @@ def require_safetensors(folder: Path) -> list[Path]:
         return files
     if any(any(folder.rglob(pattern)) for pattern in _PICKLE_SUFFIXES):
         raise UnsafeModelError(
-            f"{folder.name} holds only pickle weights, which can run code when loaded.",
-            "Convert it to safetensors (model.save_pretrained(..., safe_serialization=True)).",
+            _("{name} holds only pickle weights, which can run code when loaded.").format(name=folder.name),
+            _("Convert it to safetensors (model.save_pretrained(..., safe_serialization=True))."),
         )
-    raise ModelLoadError(f"{folder.name} has no weights file.", "The folder is incomplete.")
+    raise ModelLoadError(_("{name} has no weights file.").format(name=folder.name), _("The folder is incomplete."))
 
 
 def loaded_bytes(files: list[Path], dtype: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from backend.jobs.kinds import JobParams
 from backend.text_safety import plain_markdown
 from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
@@ -16,9 +17,17 @@ from backend.training.chat.report import ChatReport
 _CELL_CHARS = 300
 
 
-def _cell(text: object) -> str:
+def card_cell(text: object) -> str:
+    """A user's or a model's text as one table cell of a card: on one line, cut at
+    ``_CELL_CHARS``, escaped (chat and preference cards alike)."""
     value = " ".join(str(text).split())
     return plain_markdown(value if len(value) <= _CELL_CHARS else value[:_CELL_CHARS] + "…")
+
+
+def parameter_rows(params: JobParams) -> str:
+    """The card's table rows of a tuning job's parameters (the title, base and task are said elsewhere)."""
+    skipped = {"title", "base_model", "task"}
+    return "\n".join(f"| {k} | {card_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
 
 
 def build_chat_card(
@@ -36,10 +45,9 @@ def build_chat_card(
         if params.method == LORA
         else "full fine-tuning of every weight"
     )
-    skipped = {"title", "base_model", "task"}
-    param_rows = "\n".join(f"| {k} | {_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    param_rows = parameter_rows(params)
     examples = "\n".join(
-        f"| {_cell(r['prompt'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |" for r in report.side_by_side
+        f"| {card_cell(r['prompt'])} | {card_cell(r['base'])} | {card_cell(r['tuned'])} |" for r in report.side_by_side
     )
     warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
     report_warnings = "\n".join(f"> **Warning:** {plain_markdown(w)}\n" for w in report.warnings())

@@ -30,6 +30,7 @@ import pandas as pd
 
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.training.chat.params import CHAT_PARAM_RANGES
 from backend.training.common import StoredDataset, raise_if_errors
 
@@ -147,9 +148,13 @@ def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as error:
-            raise InvalidInputError(f"{name} is not valid JSON ({str(error)[:120]}).") from error
+            raise InvalidInputError(
+                _("{name} is not valid JSON ({error}).").format(name=name, error=str(error)[:120])
+            ) from error
         if not isinstance(data, list):
-            raise InvalidInputError(f"{name} must hold a JSON list of conversations.", "Or upload JSON lines.")
+            raise InvalidInputError(
+                _("{name} must hold a JSON list of conversations.").format(name=name), _("Or upload JSON lines.")
+            )
         records = data
     else:
         records = []
@@ -160,17 +165,25 @@ def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
             try:
                 records.append(json.loads(line))
             except (ValueError, RecursionError) as error:
-                raise InvalidInputError(f"{name}: line {number} is not JSON ({str(error)[:120]}).") from error
+                raise InvalidInputError(
+                    _("{name}: line {number} is not JSON ({error}).").format(
+                        name=name, number=number, error=str(error)[:120]
+                    )
+                ) from error
     if not records:
-        raise InvalidInputError(f"{name} holds no conversations.")
+        raise InvalidInputError(_("{name} holds no conversations.").format(name=name))
     if len(records) > uploads.MAX_TABLE_ROWS:
-        raise InvalidInputError(f"{name} has more than {uploads.MAX_TABLE_ROWS:,} rows.", "Upload a sample.")
+        raise InvalidInputError(
+            _("{name} has more than {MAX_TABLE_ROWS:,} rows.").format(name=name, MAX_TABLE_ROWS=uploads.MAX_TABLE_ROWS),
+            _("Upload a sample."),
+        )
     if not any(isinstance(record, dict) for record in records):
         raise InvalidInputError(
-            f"{name}: each record must be a conversation, a JSON object such as "
-            '{"messages": [{"role": "user", "content": "..."}, ...]}; '
-            f"record 1 is a {_JSON_TYPES.get(type(records[0]), 'value')}.",
-            "Or upload a table with prompt and response columns.",
+            _(
+                '{name}: each record must be a conversation, a JSON object such as {{"messages": '
+                '[{{"role": "user", "content": "..."}}, ...]}}; record 1 is a {JSON_TYPES}.'
+            ).format(name=name, JSON_TYPES=_JSON_TYPES.get(type(records[0]), "value")),
+            _("Or upload a table with prompt and response columns."),
         )
     # Flat records become a table's columns (preview, table shape): the table limit applies.
     keys: set[str] = set()
@@ -194,7 +207,10 @@ def read_chat_upload(name: str, data: bytes) -> ChatUpload:
     uploads.check_size(name, len(data), uploads.MAX_TABLE_BYTES)
     suffix = PurePosixPath(name.lower()).suffix
     if suffix not in CHAT_SUFFIXES:
-        raise InvalidInputError(f"{name}: unsupported file type.", f"Use one of {', '.join(CHAT_SUFFIXES)}.")
+        raise InvalidInputError(
+            _("{name}: unsupported file type.").format(name=name),
+            _("Use one of {value}.").format(value=", ".join(CHAT_SUFFIXES)),
+        )
     if suffix in (".json", ".jsonl"):
         records = _read_json_records(name, uploads.decode_text(data, name), suffix)
         return ChatUpload(name, guess_shape(records), records=records)
@@ -349,8 +365,10 @@ def require_chat_template(tokenizer: Any, model_name: str) -> None:
     """Refuse a base model without a chat template (a plain base model cannot hold a chat)."""
     if not getattr(tokenizer, "chat_template", None):
         raise InvalidInputError(
-            f"{model_name} has no chat template, so it cannot be tuned as a chat model.",
-            "Pick an instruct or chat model (its tokenizer defines the conversation format).",
+            _("{model_name} has no chat template, so it cannot be tuned as a chat model.").format(
+                model_name=model_name
+            ),
+            _("Pick an instruct or chat model (its tokenizer defines the conversation format)."),
         )
 
 
@@ -400,8 +418,8 @@ def _spans(messages: list[dict[str, str]], rendered: Iterator[str]) -> list[tupl
             )
         if not full.startswith(upto) or common < position:
             raise InvalidInputError(
-                "The base model's chat template renders conversations in a way replies cannot be located in.",
-                "Pick another chat model.",
+                _("The base model's chat template renders conversations in a way replies cannot be located in."),
+                _("Pick another chat model."),
             )
         pieces.append((full[position:common], False))
         pieces.append((upto[common:], True))

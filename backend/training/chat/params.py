@@ -50,7 +50,40 @@ CHAT_PARAM_RANGES: dict[str, ParamRange] = {
 
 
 @dataclass(frozen=True)
-class ChatTuneParams(KindParams):
+class ChatModelParams(KindParams):
+    """The fields chat and preference tuning share, and their checks: a chat base model, LoRA or
+    full tuning, the adapters' target modules and the precision. Each kind adds its numeric
+    fields (``ranges``), its ``task`` and its ``choices``."""
+
+    base_model: str
+    title: str = ""
+    method: str = LORA
+    target_modules: str = ALL_LINEAR
+    precision: str = "auto"
+    base_model_hint: ClassVar[str] = N_("Pick a chat model from the list.")
+    # Generic job tables read the task from the stored parameters.
+    json_properties: ClassVar[tuple[str, ...]] = ("task",)
+
+    def target_module_list(self) -> str | list[str]:
+        """What ``peft.LoraConfig(target_modules=...)`` takes."""
+        if self.target_modules.strip() == ALL_LINEAR:
+            return ALL_LINEAR
+        return [name.strip() for name in self.target_modules.split(",") if name.strip()]
+
+    def check_own_fields(self) -> None:
+        """Refuse target modules that are neither ``all-linear`` nor a short list of module names."""
+        modules = self.target_module_list()
+        if modules != ALL_LINEAR and (
+            not modules or len(modules) > _MAX_MODULES or not all(_MODULE_NAME.match(m) for m in modules)
+        ):
+            raise InvalidInputError(
+                "Target modules must be 'all-linear' or a comma-separated list of module names.",
+                "For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj.",
+            )
+
+
+@dataclass(frozen=True)
+class ChatTuneParams(ChatModelParams):
     """Everything a chat-tuning run needs besides the conversations.
 
     Attributes:
@@ -73,42 +106,17 @@ class ChatTuneParams(KindParams):
         precision: ``auto``, ``fp32`` or ``bf16`` (see ``CHAT_PRECISIONS``).
     """
 
-    base_model: str
-    title: str = ""
-    method: str = LORA
-    target_modules: str = ALL_LINEAR
-    precision: str = "auto"
     # The numeric fields, epochs to seed, come from CHAT_PARAM_RANGES.
     ranges: ClassVar[dict[str, ParamRange]] = CHAT_PARAM_RANGES
-    base_model_hint: ClassVar[str] = N_("Pick a chat model from the list.")
-    # Generic job tables read the task from the stored parameters.
-    json_properties: ClassVar[tuple[str, ...]] = ("task",)
 
     @property
     def task(self) -> str:
         """The job's task in the job store."""
         return CHAT
 
-    def target_module_list(self) -> str | list[str]:
-        """What ``peft.LoraConfig(target_modules=...)`` takes."""
-        if self.target_modules.strip() == ALL_LINEAR:
-            return ALL_LINEAR
-        return [name.strip() for name in self.target_modules.split(",") if name.strip()]
-
     def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """The method and the precision, each one of a few words."""
         return [("method", self.method, CHAT_METHODS), ("precision", self.precision, CHAT_PRECISIONS)]
-
-    def check_own_fields(self) -> None:
-        """Refuse target modules that are neither ``all-linear`` nor a short list of module names."""
-        modules = self.target_module_list()
-        if modules != ALL_LINEAR and (
-            not modules or len(modules) > _MAX_MODULES or not all(_MODULE_NAME.match(m) for m in modules)
-        ):
-            raise InvalidInputError(
-                "Target modules must be 'all-linear' or a comma-separated list of module names.",
-                "For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj.",
-            )
 
 
 def default_chat_params(base_model: str, method: str = LORA) -> ChatTuneParams:

@@ -10,18 +10,17 @@ model-free, and blind to paraphrase, so it is a warning sign rather than a grade
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.training.common import read_json_report
+from backend.training.common import SavedReport, read_json_report
 from backend.training.figures import LOSS_CURVES, build_step_curves
 
 CHAT_REPORT_FILE = "chat_report.json"
@@ -47,8 +46,10 @@ def perplexity(loss: float) -> float:
 
 
 @dataclass
-class ChatReport:
+class ChatReport(SavedReport):
     """Everything the results screen and the model card show."""
+
+    report_file: ClassVar[str] = CHAT_REPORT_FILE
 
     val_loss_before: float
     val_loss_after: float
@@ -115,22 +116,6 @@ class ChatReport:
             "perplexity_before": self.perplexity_before,
             "perplexity": self.perplexity_after,
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChatReport:
-        """Inverse of ``to_dict`` (unknown keys ignored)."""
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def save(self, folder: Path) -> Path:
-        """Write ``chat_report.json``."""
-        path = folder / CHAT_REPORT_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        return path
 
 
 def load_chat_report(run_dir: Path) -> ChatReport | None:

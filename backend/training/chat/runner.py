@@ -20,13 +20,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 
 from backend.config import Settings
+from backend.i18n import N_
 from backend.jobs.progress import ProgressCallback
 from backend.jobs.store import Job
+from backend.jobs.worker import JobHandler
 from backend.model_registry import display_name
 from backend.models.resolve import catalogue
 from backend.server_paths import shown_path
@@ -35,19 +37,30 @@ from backend.training.chat.data import ChatDataset
 from backend.training.chat.params import LORA, ChatTuneParams
 from backend.training.chat.report import CHAT_REPORT_FILE, ChatReport
 from backend.training.chat.trainer import tune_chat_model
-from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
+from backend.training.common import MODEL_FOLDER, Run, RunOptions, run_stored_job, start_run, training_handler
 
 ADAPTER_FOLDER = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+ReportT = TypeVar("ReportT", bound="TuningReport")
+
+
+class TuningReport(Protocol):
+    """A chat or preference tuning report (``ChatReport``, ``PreferenceReport``)."""
+
+    def headline(self) -> dict[str, Any]: ...
+
+    def save(self, run_dir: Path) -> Path: ...
+
+
 @dataclass
-class ChatTuningResult:
-    """Where the tuned model and adapter went, and the report."""
+class ChatTuningResult(Generic[ReportT]):
+    """Where the tuned model and adapter went, and the report (chat and preference tuning alike)."""
 
     model_dir: str
     adapter_dir: str
-    report: ChatReport
+    report: ReportT
     seconds: float
     device: str
 
@@ -91,7 +104,7 @@ def run_chat_tuning(
     dataset: ChatDataset,
     run_dir: Path,
     options: RunOptions | None = None,
-) -> ChatTuningResult:
+) -> ChatTuningResult[ChatReport]:
     """Tune, measure and save a chat model; no queue involved.
 
     Args:
@@ -121,51 +134,85 @@ def run_chat_tuning(
         side_by_side=[row.__dict__ for row in tuned.side_by_side],
         system_prompt=trained_system_prompt(dataset.train),
     )
+    return save_chat_run(
+        run,
+        params,
+        tuned,
+        report,
+        params.title or f"Chat model {run_dir.name}",
+        lambda created, base_name: build_chat_card(params, dataset, report, created, run.device.name, base_name),
+        system_prompt=report.system_prompt,
+    )
+
+
+def save_chat_run(
+    run: Run,
+    params: Any,
+    tuned: Any,
+    report: ReportT,
+    title: str,
+    build_card: Callable[[str, str], str],
+    system_prompt: str | None = None,
+) -> ChatTuningResult[ReportT]:
+    """Save a tuned chat model (``tuned.model``, ``tuned.tokenizer``) with its ``report``, and its
+    card (``build_card(created, base_name)``) and manifest as the demo's model ``title``, into the
+    run folder: the end of every chat or preference tuning run."""
     base_name = base_model_name(params.base_model, run.settings)
-    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
-    report.save(run_dir)
+    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run.run_dir, base_name)
+    report.save(run.run_dir)
     run.finish(
         model_dir,
         catalogue.TEXT_GENERATION,
-        params.title or f"Chat model {run_dir.name}",
+        title,
         report.headline(),
-        lambda created: build_chat_card(params, dataset, report, created, run.device.name, base_name),
+        lambda created: build_card(created, base_name),
         card_folders=(adapter_dir,),
-        system_prompt=report.system_prompt,
+        system_prompt=system_prompt,
     )
     return ChatTuningResult(
         str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name
     )
 
 
-def run_job(
-    job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tune a claimed chat job from its run folder; its artefacts record the model for the demo
-    (``model_dir``, ``model_task``) and the base it was tuned from (for "compare with base")."""
-    run_dir, params, result = run_stored_job(
-        job, events, should_stop, settings, ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning
+def chat_tuning_handler(
+    load_params: Callable[[dict[str, Any]], Any],
+    load_dataset: Callable[[Path], Any],
+    tune: Callable[[Any, Any, Path, RunOptions], ChatTuningResult],
+    report_file: str,
+    speed: str,
+    doing: str,
+) -> JobHandler:
+    """How the worker runs a kind that tunes a chat model (chat and preference tuning): ``tune``
+    the claimed job's stored parameters and data. Its metrics are the report's headline, its
+    ``speed`` figure and the seconds; its artefacts the model for the demo (``model_dir``,
+    ``model_task``) and the base it was tuned from (for "compare with base")."""
+
+    def run_job(
+        job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        run_dir, params, result = run_stored_job(job, events, should_stop, settings, load_params, load_dataset, tune)
+        metrics = {**result.report.headline(), speed: getattr(result.report, speed), "seconds": result.seconds}
+        artefacts = {
+            "model_dir": result.model_dir,
+            "model_task": catalogue.TEXT_GENERATION,
+            "adapter_dir": result.adapter_dir,
+            "base_model": params.base_model,
+            "report": str(run_dir / report_file),
+            "device": result.device,
+        }
+        return metrics, artefacts
+
+    return training_handler(
+        run_job,
+        doing,
+        N_("Tuning"),
+        N_(
+            "Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model"
+        ),
+        (MODEL_FOLDER, ADAPTER_FOLDER),
     )
-    metrics = {
-        **result.report.headline(),
-        "tokens_per_second": result.report.tokens_per_second,
-        "seconds": result.seconds,
-    }
-    artefacts = {
-        "model_dir": result.model_dir,
-        "model_task": catalogue.TEXT_GENERATION,
-        "adapter_dir": result.adapter_dir,
-        "base_model": params.base_model,
-        "report": str(run_dir / CHAT_REPORT_FILE),
-        "device": result.device,
-    }
-    return metrics, artefacts
 
 
-CHAT_HANDLER = training_handler(
-    run_job,
-    "Chat tuning",
-    "Tuning",
-    "Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model",
-    (MODEL_FOLDER, ADAPTER_FOLDER),
+CHAT_HANDLER = chat_tuning_handler(
+    ChatTuneParams.from_dict, ChatDataset.load, run_chat_tuning, CHAT_REPORT_FILE, "tokens_per_second", "Chat tuning"
 )

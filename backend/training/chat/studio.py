@@ -9,13 +9,17 @@ and deleting a job is the same for every kind (``backend.jobs.manage``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs import submit
+from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.store import SUCCEEDED, Job
 from backend.model_gate import check_job_model
 from backend.models.loader import load_tokenizer
@@ -46,9 +50,11 @@ def check_chat_base(params: ChatTuneParams, owner: str, settings: Settings | Non
         parameters = plan.estimated_bytes // _FLOAT32_BYTES
         if params.method == FULL and parameters > FULL_MAX_PARAMS:
             raise InvalidInputError(
-                f"Full fine-tuning is offered for models up to {FULL_MAX_PARAMS / 1e6:,.0f}M parameters;"
-                f" this one has about {parameters / 1e6:,.0f}M.",
-                "Use LoRA: it trains a small share of the weights and needs far less memory.",
+                _(
+                    "Full fine-tuning is offered for models up to {FULL_MAX_PARAMS:,.0f}M parameters; this one "
+                    "has about {parameters:,.0f}M."
+                ).format(FULL_MAX_PARAMS=FULL_MAX_PARAMS / 1e6, parameters=parameters / 1e6),
+                _("Use LoRA: it trains a small share of the weights and needs far less memory."),
             )
 
     return check_job_model(
@@ -71,14 +77,25 @@ def check_chat_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
-    settings = settings or get_settings()
+    return check_tuning_data(
+        partial(prepare_chat_dataset, upload, mapping), params, check_chat_base, owner, settings or get_settings()
+    )
+
+
+def check_tuning_data(
+    prepare: Callable[..., Any],
+    params: Any,
+    check_base: Callable[[Any, str, Settings], LoadPlan],
+    owner: str,
+    settings: Settings,
+) -> Any:
+    """The checks every tuning of a chat model runs before queuing (chat and preference tuning):
+    the parameters, the base model (``check_base``), then the data, through ``prepare(tokenizer,
+    max_length, validation_fraction, seed, base_name)`` with the base model's tokenizer."""
     params.validate()
-    plan = check_chat_base(params, owner, settings)
-    tokenizer = load_tokenizer(plan, settings)
-    return prepare_chat_dataset(
-        upload,
-        mapping,
-        tokenizer,
+    plan = check_base(params, owner, settings)
+    return prepare(
+        load_tokenizer(plan, settings),
         params.max_length,
         params.validation_fraction,
         params.seed,
@@ -108,12 +125,20 @@ def submit_chat_job(
         ShowcaseError: a base model that cannot be used (nothing is queued).
     """
 
+    return submit_checked_data(CHAT_KIND, params, dataset, owner, settings)
+
+
+def submit_checked_data(kind: JobKind, params: JobParams, dataset: Any, owner: str, settings: Settings | None) -> Job:
+    """Queue a job of ``kind`` (chat or preference tuning) with its checked ``dataset`` (a
+    ``ChatDataset`` or ``PreferenceDataset``: ``save``, ``summary``, ``warnings``) saved into the
+    run's data folder."""
+
     def write_data(run_dir: Path) -> dict[str, object]:
         # A copy, because saving records the run folder in it and the page keeps the checked original.
         replace(dataset).save(run_dir / DATA_FOLDER)
         return {**dataset.summary, "warnings": dataset.warnings}
 
-    return submit.submit_job(CHAT_KIND, params, write_data, owner, settings)
+    return submit.submit_job(kind, params, write_data, owner, settings)
 
 
 def retry_chat_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:
@@ -151,7 +176,7 @@ def export_adapter_zip(job: Job, settings: Settings | None = None) -> Path:
         or job.status != SUCCEEDED
         or not (adapter_dir / "adapter_config.json").is_file()
     ):
-        raise InvalidInputError("This job has no adapter to download (full fine-tuning saves a whole model).")
+        raise InvalidInputError(_("This job has no adapter to download (full fine-tuning saves a whole model)."))
     return build_export_zip(run_dir, adapter_export_name(job), _adapter_files(adapter_dir), settings)
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from backend import chat_template
 from backend.config import Settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs.progress import Reporter
 from backend.models.loader import load_causal_lm_for_training
 from backend.models.resolve import catalogue
@@ -27,7 +29,7 @@ from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import plan_load
 from backend.server_paths import shown_path
 from backend.training.chat.data import IGNORE_INDEX, ChatDataset, encode_conversations, require_chat_template
-from backend.training.chat.params import LORA, ChatTuneParams
+from backend.training.chat.params import LORA, ChatModelParams, ChatTuneParams
 from backend.training.hf_training import (
     checkpoints_removed,
     quiet_trainer,
@@ -39,6 +41,8 @@ from backend.training.hf_training import (
 # Points on the curves: enough to see a trend, few enough for the job store.
 _LOG_POINTS = 30
 _EVAL_POINTS = 6
+# What one fit of a kind returns (chat: the losses and speed; preference: the speed).
+Fitted = TypeVar("Fitted")
 
 
 @dataclass
@@ -108,6 +112,31 @@ def mixed_precision(precision: str, device: DeviceInfo) -> dict[str, bool]:
     return {"fp16": False, "bf16": precision == "bf16" and device.kind == "cpu"}
 
 
+def chat_trainer_arguments(
+    params: Any, run_dir: Path, device: DeviceInfo, batch_size: int, train_items: int, eval_points: int
+) -> tuple[dict[str, Any], int]:
+    """The Trainer arguments chat and preference tuning set alike, and the optimiser steps per
+    epoch: ``shared_trainer_arguments`` with the effective batch reached by accumulation, a linear
+    schedule that evaluates ``eval_points`` times and logs ``_LOG_POINTS`` times over the run, and
+    no checkpoints saved."""
+    accumulation = max(1, params.batch_size // batch_size)
+    steps_per_epoch = max(1, math.ceil(train_items / (batch_size * accumulation)))
+    total_steps = steps_per_epoch * params.epochs
+    arguments = {
+        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
+        "lr_scheduler_type": "linear",
+        "eval_strategy": "steps",
+        "eval_steps": max(1, total_steps // eval_points),
+        "save_strategy": "no",
+        "logging_strategy": "steps",
+        "logging_steps": max(1, total_steps // _LOG_POINTS),
+        # Logits of every validation token would be kept otherwise (vocabulary x tokens floats).
+        "prediction_loss_only": True,
+        **mixed_precision(params.precision, device),
+    }
+    return arguments, steps_per_epoch
+
+
 def _prompt_of(conversation: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
     """The conversation up to its last reply, and that reply."""
     last = max(i for i, m in enumerate(conversation) if m["role"] == "assistant")
@@ -134,7 +163,7 @@ def greedy_replies(
     return replies
 
 
-def wrap_lora(model: Any, params: ChatTuneParams) -> Any:
+def wrap_lora(model: Any, params: ChatModelParams) -> Any:
     """``model`` with LoRA adapters of ``params`` attached (chat and preference tuning alike).
 
     Raises:
@@ -157,8 +186,8 @@ def wrap_lora(model: Any, params: ChatTuneParams) -> Any:
             {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
         )
         raise InvalidInputError(
-            f"LoRA could not be attached: {str(error)[:200]}",
-            f"Use 'all-linear', or module names this model has: {', '.join(linear[:12])}.",
+            _("LoRA could not be attached: {error}").format(error=str(error)[:200]),
+            _("Use 'all-linear', or module names this model has: {value}.").format(value=", ".join(linear[:12])),
         ) from error
 
 
@@ -176,21 +205,8 @@ def _train(
     """One Trainer run; returns (validation loss before, after, tokens/s)."""
     from transformers import TrainingArguments
 
-    accumulation = max(1, params.batch_size // batch_size)
-    steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
-    total_steps = steps_per_epoch * params.epochs
-    arguments = TrainingArguments(
-        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
-        lr_scheduler_type="linear",
-        eval_strategy="steps",
-        eval_steps=max(1, total_steps // _EVAL_POINTS),
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=max(1, total_steps // _LOG_POINTS),
-        # Logits of every validation token would be kept otherwise (vocabulary x tokens floats).
-        prediction_loss_only=True,
-        **mixed_precision(params.precision, device),
-    )
+    shared, steps_per_epoch = chat_trainer_arguments(params, run_dir, device, batch_size, len(train), _EVAL_POINTS)
+    arguments = TrainingArguments(**shared)
     tokens_per_step = train.tokens / max(1, steps_per_epoch)
     trainer = quiet_trainer(
         model, arguments, train, validation, collate, [reporter_callback(reporter, tokens_per_step)]
@@ -205,6 +221,58 @@ def _train(
         reporter.raise_if_stopped()
         after = float(trainer.evaluate()["eval_loss"])
     return before, after, round(train.tokens * params.epochs / seconds, 1) if seconds > 0 else 0.0
+
+
+def load_chat_base(
+    params: ChatModelParams, reporter: Reporter, settings: Settings, device: DeviceInfo
+) -> tuple[Any, Any]:
+    """The base model to tune, and its tokenizer, loaded for training on ``device`` (chat and
+    preference tuning alike).
+
+    Raises:
+        ShowcaseError: the base model cannot load, or has no chat template.
+    """
+    # A folder is named by its place in the models or runs folder: the log is shown on the page.
+    base_name = shown_path(params.base_model, settings)
+    reporter.log(_("Loading base model {model}").format(model=base_name))
+    plan = plan_load(catalogue.TEXT_GENERATION, params.base_model, settings, device, training=True)
+    model, tokenizer = load_causal_lm_for_training(plan, settings)
+    require_chat_template(tokenizer, base_name)
+    return model, tokenizer
+
+
+def fit_with_backoff(
+    model: Any, params: ChatModelParams, reporter: Reporter, train_once: Callable[[Any, int], Fitted]
+) -> tuple[Any, Fitted, int, int]:
+    """Attach LoRA when ``params`` ask for it, then ``train_once(model, batch_size)``, halving the
+    batch on out-of-memory (chat and preference tuning alike). Returns the model (with its
+    adapters), what ``train_once`` returned, and the trainable and total parameter counts.
+
+    Raises:
+        ShowcaseError: LoRA cannot attach, or memory runs out even at batch size 1.
+    """
+    if params.method == LORA:
+        model = wrap_lora(model, params)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    reporter.log(
+        _("Training {trainable:,} of {total:,} parameters ({share:.2%})").format(
+            trainable=trainable, total=total, share=trainable / max(1, total)
+        )
+    )
+    initial = {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+    def fit(batch_size: int) -> Fitted:
+        # A retry after out-of-memory starts again from the initial weights, not a half-trained model.
+        with torch.no_grad():
+            for name, value in model.named_parameters():
+                if name in initial:
+                    value.copy_(initial[name])
+        return train_once(model, batch_size)
+
+    fitted = with_batch_backoff(fit, params.batch_size, reporter, params.base_model)
+    initial.clear()  # the copies are no longer needed (full fine-tuning: a whole model)
+    return model, fitted, trainable, total
 
 
 def tune_chat_model(
@@ -222,11 +290,7 @@ def tune_chat_model(
             memory runs out even at batch size 1.
         JobCancelled: a stop was requested.
     """
-    # A folder is named by its place in the models or runs folder: the log is shown on the page.
-    reporter.log(f"Loading base model {shown_path(params.base_model, settings)}")
-    plan = plan_load(catalogue.TEXT_GENERATION, params.base_model, settings, device, training=True)
-    model, tokenizer = load_causal_lm_for_training(plan, settings)
-    require_chat_template(tokenizer, params.base_model)
+    model, tokenizer = load_chat_base(params, reporter, settings, device)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     train = _Conversations(tokenizer, dataset.train, params.max_length)
     validation = _Conversations(tokenizer, dataset.validation, params.max_length)
@@ -241,23 +305,11 @@ def tune_chat_model(
         reporter.log(f"Answering {len(held_out)} held-out prompts with the base model")
         base_replies = greedy_replies(model, tokenizer, [p for p, _ in held_out], params.report_max_new_tokens, device)
     reporter.raise_if_stopped()
-    if params.method == LORA:
-        model = wrap_lora(model, params)
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    reporter.log(f"Training {trainable:,} of {total:,} parameters ({trainable / max(1, total):.2%})")
-    initial = {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
-    def fit(batch_size: int) -> tuple[float, float, float]:
-        # A retry after out-of-memory starts again from the initial weights, not a half-trained model.
-        with torch.no_grad():
-            for name, value in model.named_parameters():
-                if name in initial:
-                    value.copy_(initial[name])
+    def train_once(model: Any, batch_size: int) -> tuple[float, float, float]:
         return _train(model, train, validation, _collator(pad_id), params, run_dir, device, reporter, batch_size)
 
-    before, after, speed = with_batch_backoff(fit, params.batch_size, reporter, params.base_model)
-    initial.clear()  # the copies are no longer needed (full fine-tuning: a whole model)
+    model, (before, after, speed), trainable, total = fit_with_backoff(model, params, reporter, train_once)
     reporter.log(f"Validation loss {before:.4f} before, {after:.4f} after ({speed:,.0f} tokens/s)")
     side_by_side = []
     if held_out:

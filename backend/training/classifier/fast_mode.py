@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from backend.errors import ModelLoadError
+from backend.i18n import _
 from backend.jobs.progress import Reporter
 from backend.models.load.embedding_head import from_sentence_transformer
 from backend.models.loader import load_model
@@ -165,7 +166,7 @@ def find_classifier_layer(model: torch.nn.Module, num_labels: int) -> torch.nn.L
     candidates = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == num_labels]
     if not candidates:
         raise ModelLoadError(
-            "Fast mode could not find this model's classification layer.", "Use full fine-tuning for it."
+            _("Fast mode could not find this model's classification layer."), _("Use full fine-tuning for it.")
         )
     return candidates[-1]
 

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from backend import columns, uploads
 from backend.errors import InputTooLargeError, InvalidInputError
+from backend.i18n import _
 from backend.training.classifier.datasets import (
     Examples,
     PreparedDataset,
@@ -104,7 +105,10 @@ def _read_labels(
     if unlisted:
         warnings.append(f"{len(unlisted)} image(s) are not in {csvs[0].name} and were left out: {_listing(unlisted)}.")
     if not labelled:
-        raise InvalidInputError(f"{name} holds no images.", f"Use {', '.join(uploads.IMAGE_SUFFIXES)} files.")
+        raise InvalidInputError(
+            _("{name} holds no images.").format(name=name),
+            _("Use {value} files.").format(value=", ".join(uploads.IMAGE_SUFFIXES)),
+        )
     return labelled, "CSV of file names" if csvs else "one folder per class"
 
 

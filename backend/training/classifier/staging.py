@@ -16,6 +16,7 @@ from pathlib import Path
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.image_data import prepare_image_dataset
 
@@ -92,7 +93,7 @@ def move_staged(prepared: PreparedDataset, data_dir: Path, settings: Settings | 
     """
     folder = _staged_folder(prepared, settings or get_settings())
     if folder is None:
-        raise InvalidInputError("The checked images are no longer available.", "Press Check data again.")
+        raise InvalidInputError(_("The checked images are no longer available."), _("Press Check data again."))
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(folder, data_dir)
     return replace(prepared, data_dir=str(data_dir))

@@ -16,6 +16,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
+from backend.i18n import _
 from backend.jobs import submit
 from backend.jobs.store import Job, JobStore
 from backend.model_gate import check_job_model
@@ -74,7 +75,7 @@ def submit_text_job(
         ShowcaseError: a base model that cannot load (``plan_load``'s errors; nothing is queued).
     """
     if params.task != TEXT or prepared.task != TEXT:
-        raise InvalidInputError("These parameters or data are not for text classification.")
+        raise InvalidInputError(_("These parameters or data are not for text classification."))
     # A copy, because saving records the run folder in it and the page keeps the checked original.
     return _submit(params, lambda _data_dir: replace(prepared), owner, settings or get_settings())
 
@@ -98,7 +99,7 @@ def submit_image_job(
         ShowcaseError: a base model that cannot load (``plan_load``'s errors; nothing is queued).
     """
     if params.task != IMAGE or prepared.task != IMAGE:
-        raise InvalidInputError("These parameters or data are not for image classification.")
+        raise InvalidInputError(_("These parameters or data are not for image classification."))
     settings = settings or get_settings()
     return _submit(params, lambda data_dir: staging.move_staged(prepared, data_dir, settings), owner, settings)
 

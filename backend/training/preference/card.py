@@ -1,7 +1,7 @@
 """The model card (README.md) written beside a preference-tuned model and its adapter.
 
-Titles, replies, prompts and warnings come from users or from a model: they are escaped with
-``plain_markdown`` so the card never grows links, images or HTML.
+Escaped as the chat card is (``backend.training.chat.card``): no user's or model's text grows links,
+images or HTML.
 """
 
 from __future__ import annotations
@@ -10,17 +10,11 @@ import json
 
 from backend.i18n import _
 from backend.text_safety import plain_markdown
+from backend.training.chat.card import card_cell, parameter_rows
 from backend.training.chat.params import LORA
 from backend.training.preference.data import PreferenceDataset
 from backend.training.preference.params import PreferenceParams
 from backend.training.preference.report import PreferenceReport
-
-_CELL_CHARS = 300
-
-
-def _cell(text: object) -> str:
-    value = " ".join(str(text).split())
-    return plain_markdown(value if len(value) <= _CELL_CHARS else value[:_CELL_CHARS] + "…")
 
 
 def _share(report: PreferenceReport, share: float) -> str:
@@ -47,15 +41,48 @@ def build_preference_card(
         if params.method == LORA
         else _("full fine-tuning of every weight")
     )
-    skipped = {"title", "base_model", "task"}
-    param_rows = "\n".join(f"| {k} | {_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
+    param_rows = parameter_rows(params)
     examples = "\n".join(
-        f"| {_cell(r['prompt'])} | {_cell(r['reference'])} | {_cell(r['base'])} | {_cell(r['tuned'])} |"
+        f"| {card_cell(r['prompt'])} | {card_cell(r['reference'])} | {card_cell(r['base'])} | {card_cell(r['tuned'])} |"
         for r in report.side_by_side
     )
     checks = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")
-    report_warnings = "\n".join(f"> **{_('Warning')}:** {plain_markdown(w)}\n" for w in report.warnings())
+    warning = _("Warning")
+    report_warnings = "\n".join(f"> **{warning}:** {plain_markdown(w)}\n" for w in report.warnings())
     title = plain_markdown(params.title) if params.title else _("Preference-tuned chat model")
+    intro = _(
+        "Chat model tuned from {base} with DPO (trl) and {method}, created {created} on {device} by the Large Model"
+        " Showcase fine-tuning studio."
+    ).format(base=plain_markdown(base_name), method=method, created=created, device=device)
+    pairs = _("Preference pairs: {train} for training, {held_out} held out").format(
+        train=report.train_pairs, held_out=report.held_out_pairs
+    )
+    trainable = _("Trainable parameters: {trainable:,} of {total:,}.").format(
+        trainable=report.trainable_parameters, total=report.total_parameters
+    )
+    held_out_rows = "\n".join(
+        f"| {label} | {value} |"
+        for label, value in (
+            (_("prefers the chosen reply, base model"), _share(report, report.preference_accuracy_before)),
+            (_("prefers the chosen reply, tuned model"), _share(report, report.preference_accuracy_after)),
+            (_("reward accuracy"), _share(report, report.reward_accuracy)),
+            (_("mean reward margin"), f"{report.mean_reward_margin:.3f}"),
+        )
+    )
+    limits = _(
+        "The held-out pairs are drawn from the same data as the training pairs; expect the preference to hold"
+        " less well on different prompts."
+    )
+    sections = {
+        "data": _("Data"),
+        "checks": _("Data checks:"),
+        "training": _("Training parameters"),
+        "held_out": _("Held-out pairs"),
+        "replies": _("Held-out prompts, greedy replies"),
+        "limits": _("Limits"),
+        "parameter_header": "| {} | {} |".format(_("parameter"), _("value")),
+        "replies_header": "| {} | {} | {} | {} |".format(_("prompt"), _("chosen"), _("base"), _("tuned")),
+    }
     return f"""---
 library_name: transformers
 pipeline_tag: text-generation
@@ -65,47 +92,38 @@ tags: [chat, dpo, {"lora, peft" if params.method == LORA else "full-fine-tuning"
 
 # {title}
 
-{_("Chat model tuned from {base} with DPO (trl) and {method}, created {created} on {device} by the Large Model"
-   " Showcase fine-tuning studio.").format(base=plain_markdown(base_name), method=method, created=created, device=device)}
+{intro}
 
-## {_("Data")}
+## {sections["data"]}
 
-- {_("Preference pairs: {train} for training, {held_out} held out").format(
-    train=report.train_pairs, held_out=report.held_out_pairs
-)}
+- {pairs}
 
-{_("Data checks:")}
+{sections["checks"]}
 {checks}
 
-## {_("Training parameters")}
+## {sections["training"]}
 
-| parameter | value |
+{sections["parameter_header"]}
 |---|---|
 {param_rows}
 
-{_("Trainable parameters: {trainable:,} of {total:,}.").format(
-    trainable=report.trainable_parameters, total=report.total_parameters
-)}
+{trainable}
 
-## {_("Held-out pairs")}
+## {sections["held_out"]}
 
 {report_warnings}
 
 | | |
 |---|---|
-| {_("prefers the chosen reply, base model")} | {_share(report, report.preference_accuracy_before)} |
-| {_("prefers the chosen reply, tuned model")} | {_share(report, report.preference_accuracy_after)} |
-| {_("reward accuracy")} | {_share(report, report.reward_accuracy)} |
-| {_("mean reward margin")} | {report.mean_reward_margin:.3f} |
+{held_out_rows}
 
-## {_("Held-out prompts, greedy replies")}
+## {sections["replies"]}
 
-| prompt | chosen | base | tuned |
+{sections["replies_header"]}
 |---|---|---|---|
 {examples}
 
-## {_("Limits")}
+## {sections["limits"]}
 
-{_("The held-out pairs are drawn from the same data as the training pairs; expect the preference to hold"
-   " less well on different prompts.")}
-"""  # fmt: skip
+{limits}
+"""

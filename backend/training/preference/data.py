@@ -393,7 +393,7 @@ def prepare_preference_dataset(
         "used_rows": len(pairs),
         "train_size": len(train),
         "validation_size": len(validation),
-        "validation_source": f"{validation_fraction:.0%} random split",
+        "validation_source": _("{share:.0%} random split").format(share=validation_fraction),
         "max_length": max_length,
         "cut_rows": len(cut),
         "dropped_rows": len(unfit),

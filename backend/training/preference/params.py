@@ -12,35 +12,34 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
-from backend.i18n import N_
-from backend.training.chat.params import ALL_LINEAR, FULL, LORA, ChatTuneParams
+from backend.training.chat.params import CHAT_PARAM_RANGES, CHAT_PRECISIONS, FULL, LORA, ChatModelParams, ChatTuneParams
 from backend.training.common import PREFERENCE
-from backend.training.param_checks import KindParams, ParamRange
+from backend.training.param_checks import ParamRange
 
 PREFERENCE_METHODS = (LORA, FULL)
 
-# Every numeric field, declared once (``param_checks``): its bounds, its widget's step and the
-# LoRA method's default (``default_preference_params`` has full fine-tuning's).
-PREFERENCE_PARAM_RANGES: dict[str, ParamRange] = {
-    "epochs": ParamRange(1, 50, default=2),
-    "learning_rate": ParamRange(1e-7, 1.0, default=1e-4),
-    "batch_size": ParamRange(1, 256, default=4),
-    "max_length": ParamRange(32, 8192, 32, default=512),
-    "beta": ParamRange(0.01, 5.0, 0.01, default=0.1),
-    "lora_rank": ParamRange(1, 256, default=16),
-    "lora_alpha": ParamRange(1, 512, default=32),
-    "lora_dropout": ParamRange(0.0, 0.5, 0.05, default=0.05),
-    "warmup_ratio": ParamRange(0.0, 0.5, 0.05, default=0.1),
-    "weight_decay": ParamRange(0.0, 1.0, 0.01, default=0.0),
-    "validation_fraction": ParamRange(0.05, 0.5, 0.05, default=0.15),
-    "report_prompts": ParamRange(0, 20, default=5),
-    "report_max_new_tokens": ParamRange(8, 256, 8, default=64),
-    "seed": ParamRange(0, 2**31 - 1, default=42),
-}
+# Every numeric field, declared once (``param_checks``): chat tuning's bounds and widget steps, with
+# DPO's ``beta`` and the LoRA method's defaults for preference tuning (``default_preference_params``
+# has full fine-tuning's).
+_DEFAULTS = {"epochs": 2, "learning_rate": 1e-4, "batch_size": 4, "warmup_ratio": 0.1, "validation_fraction": 0.15}
+_BETA = ParamRange(0.01, 5.0, 0.01, default=0.1)
+
+
+def _preference_ranges() -> dict[str, ParamRange]:
+    # The order is the dataclass's field order (``KindParams``): beta stands after max_length.
+    ranges = {}
+    for name, bounds in CHAT_PARAM_RANGES.items():
+        ranges[name] = replace(bounds, default=_DEFAULTS.get(name, bounds.default))
+        if name == "max_length":
+            ranges["beta"] = _BETA
+    return ranges
+
+
+PREFERENCE_PARAM_RANGES: dict[str, ParamRange] = _preference_ranges()
 
 
 @dataclass(frozen=True)
-class PreferenceParams(KindParams):
+class PreferenceParams(ChatModelParams):
     """Everything a preference-tuning run needs besides the pairs.
 
     Attributes:
@@ -64,16 +63,8 @@ class PreferenceParams(KindParams):
         precision: ``auto``, ``fp32`` or ``bf16`` (as chat tuning).
     """
 
-    base_model: str
-    title: str = ""
-    method: str = LORA
-    target_modules: str = ALL_LINEAR
-    precision: str = "auto"
     # The numeric fields, epochs to seed, come from PREFERENCE_PARAM_RANGES.
     ranges: ClassVar[dict[str, ParamRange]] = PREFERENCE_PARAM_RANGES
-    base_model_hint: ClassVar[str] = N_("Pick a chat model from the list.")
-    # Generic job tables read the task from the stored parameters.
-    json_properties: ClassVar[tuple[str, ...]] = ("task",)
 
     @property
     def task(self) -> str:
@@ -86,17 +77,9 @@ class PreferenceParams(KindParams):
         shared = {f.name: getattr(self, f.name) for f in fields(ChatTuneParams) if hasattr(self, f.name)}
         return ChatTuneParams(**shared)
 
-    def target_module_list(self) -> str | list[str]:
-        """What ``peft.LoraConfig(target_modules=...)`` takes."""
-        return self.as_chat_params().target_module_list()
-
     def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """The method; the precision is checked with chat tuning's fields."""
-        return [("method", self.method, PREFERENCE_METHODS)]
-
-    def check_own_fields(self) -> None:
-        """Chat tuning's checks of the fields both kinds share: precision and target modules."""
-        self.as_chat_params().validate()
+        """The method and the precision (as chat tuning's), each one of a few words."""
+        return [("method", self.method, PREFERENCE_METHODS), ("precision", self.precision, CHAT_PRECISIONS)]
 
 
 def default_preference_params(base_model: str, method: str = LORA) -> PreferenceParams:

@@ -17,17 +17,16 @@ headlined on fewer than ``MIN_HELD_OUT_PAIRS_TO_JUDGE`` pairs.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from backend.i18n import N_, _
-from backend.training.common import read_json_report
+from backend.training.common import SavedReport, read_json_report
 from backend.training.figures import LOSS_CURVES, build_step_curves
 
 PREFERENCE_REPORT_FILE = "preference_report.json"
@@ -48,12 +47,14 @@ def wilson_interval(successes: int, total: int) -> tuple[float, float]:
 
 
 @dataclass
-class PreferenceReport:
+class PreferenceReport(SavedReport):
     """Everything the results screen and the model card show.
 
     ``base_margins`` and ``tuned_margins`` are each held-out pair's preference margin (log p(chosen)
     - log p(rejected)) under the base and the tuned model, in the held-out order.
     """
+
+    report_file: ClassVar[str] = PREFERENCE_REPORT_FILE
 
     beta: float
     base_margins: list[float]
@@ -135,22 +136,6 @@ class PreferenceReport:
             "preference_accuracy_before": round(self.preference_accuracy_before, 4),
             "preference_accuracy": round(self.preference_accuracy_after, 4),
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PreferenceReport:
-        """Inverse of ``to_dict`` (unknown keys ignored)."""
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def save(self, folder: Path) -> Path:
-        """Write ``preference_report.json``."""
-        path = folder / PREFERENCE_REPORT_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        return path
 
 
 def load_preference_report(run_dir: Path) -> PreferenceReport | None:

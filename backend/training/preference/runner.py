@@ -14,18 +14,11 @@ Run folder layout::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from backend.config import Settings
 from backend.i18n import N_, _
-from backend.jobs.progress import ProgressCallback
-from backend.jobs.store import Job
-from backend.models.resolve import catalogue
-from backend.training.chat.runner import ADAPTER_FOLDER, base_model_name, save_tuned_chat_model
-from backend.training.common import MODEL_FOLDER, RunOptions, run_stored_job, start_run, training_handler
+from backend.training.chat.runner import ChatTuningResult, chat_tuning_handler, save_chat_run
+from backend.training.common import RunOptions, start_run
 from backend.training.preference.card import build_preference_card
 from backend.training.preference.data import PreferenceDataset
 from backend.training.preference.params import PreferenceParams
@@ -33,35 +26,15 @@ from backend.training.preference.report import PREFERENCE_REPORT_FILE, Preferenc
 from backend.training.preference.trainer import tune_preference_model
 
 
-@dataclass
-class PreferenceTuningResult:
-    """Where the tuned model and adapter went, and the report."""
-
-    model_dir: str
-    adapter_dir: str
-    report: PreferenceReport
-    seconds: float
-    device: str
-
-
 def run_preference_tuning(
     params: PreferenceParams,
     dataset: PreferenceDataset,
     run_dir: Path,
     options: RunOptions | None = None,
-) -> PreferenceTuningResult:
-    """Tune, measure and save a chat model on preference pairs; no queue involved.
-
-    Args:
-        params: validated when the job was submitted.
-        dataset: checked pairs (``preference.data.prepare_preference_dataset``).
-        run_dir: the run's folder (layout in the module docstring).
-        options: where it reports (loss, reward and pairs/s points), who owns the model, the device.
-
-    Raises:
-        ShowcaseError: the base model cannot be loaded or tuned, or memory runs out.
-        JobCancelled: ``options.should_stop`` returned True.
-    """
+) -> ChatTuningResult[PreferenceReport]:
+    """Tune, measure and save a chat model on checked preference pairs
+    (``preference.data.prepare_preference_dataset``); no queue involved. The arguments and errors
+    are ``chat.runner.run_chat_tuning``'s; ``options`` gets loss, reward and pairs/s points."""
     doing = _("Preference tuning (DPO) a chat model on {{device}} with the {method} method").format(
         method=params.method
     )
@@ -87,50 +60,21 @@ def run_preference_tuning(
             accuracy=report.reward_accuracy,
         )
     )  # fmt: skip
-    base_name = base_model_name(params.base_model, run.settings)
-    model_dir, adapter_dir = save_tuned_chat_model(tuned.model, tuned.tokenizer, params.method, run_dir, base_name)
-    report.save(run_dir)
-    run.finish(
-        model_dir,
-        catalogue.TEXT_GENERATION,
+    return save_chat_run(
+        run,
+        params,
+        tuned,
+        report,
         params.title or _("Preference-tuned model {run}").format(run=run_dir.name),
-        report.headline(),
-        lambda created: build_preference_card(params, dataset, report, created, run.device.name, base_name),
-        card_folders=(adapter_dir,),
-    )
-    return PreferenceTuningResult(
-        str(model_dir), str(adapter_dir) if adapter_dir.is_dir() else "", report, run.seconds, run.device.name
+        lambda created, base_name: build_preference_card(params, dataset, report, created, run.device.name, base_name),
     )
 
 
-def run_job(
-    job: Job, events: ProgressCallback, should_stop: Callable[[], bool], settings: Settings
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tune a claimed preference job from its run folder; its artefacts record the model for the
-    demo (``model_dir``, ``model_task``) and the base it was tuned from (for "compare with base")."""
-    run_dir, params, result = run_stored_job(
-        job, events, should_stop, settings, PreferenceParams.from_dict, PreferenceDataset.load, run_preference_tuning
-    )
-    metrics = {
-        **result.report.headline(),
-        "pairs_per_second": result.report.pairs_per_second,
-        "seconds": result.seconds,
-    }
-    artefacts = {
-        "model_dir": result.model_dir,
-        "model_task": catalogue.TEXT_GENERATION,
-        "adapter_dir": result.adapter_dir,
-        "base_model": params.base_model,
-        "report": str(run_dir / PREFERENCE_REPORT_FILE),
-        "device": result.device,
-    }
-    return metrics, artefacts
-
-
-PREFERENCE_HANDLER = training_handler(
-    run_job,
+PREFERENCE_HANDLER = chat_tuning_handler(
+    PreferenceParams.from_dict,
+    PreferenceDataset.load,
+    run_preference_tuning,
+    PREFERENCE_REPORT_FILE,
+    "pairs_per_second",
     N_("Preference tuning"),
-    N_("Tuning"),
-    N_("Lower the batch size or the max length, use LoRA instead of full fine-tuning, or pick a smaller base model"),
-    (MODEL_FOLDER, ADAPTER_FOLDER),
 )

@@ -10,22 +10,20 @@ model and the adapter download as for chat tuning.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from backend.arena import export
 from backend.config import Settings, get_settings
-from backend.errors import InvalidInputError
-from backend.i18n import N_, _
+from backend.i18n import N_
 from backend.jobs import submit
 from backend.jobs.store import Job
-from backend.models.loader import load_tokenizer
 from backend.models.resolve.plan import LoadPlan
 from backend.training.chat import studio as chat_studio
-from backend.training.chat.runner import base_model_name
-from backend.training.common import DATA_FOLDER, PREFERENCE, training_kind
+from backend.training.common import PREFERENCE, training_kind
 from backend.training.preference.data import (
     PREFERENCE_DATASET_FILE,
     PreferenceDataset,
@@ -53,16 +51,7 @@ def arena_preference_rows(owner: str) -> list[dict[str, Any]]:
     """The owner's arena votes on chat replies as prompt/chosen/rejected rows (ties and "both bad"
     give no pair). The one place the preference kind reads the arena.
 
-    Raises:
-        InvalidInputError: this installation has no arena.
     """
-    try:
-        from backend.arena import export
-    except ImportError as missing:
-        raise InvalidInputError(
-            _("The arena is not part of this installation, so there are no votes to tune on."),
-            _("Upload a file of preference pairs instead."),
-        ) from missing
     return export.preference_rows(owner, task="chat")
 
 
@@ -90,18 +79,12 @@ def check_preference_data(
         InvalidInputError: listing every problem found in the data.
         ShowcaseError: the base model cannot be used.
     """
-    settings = settings or get_settings()
-    params.validate()
-    plan = check_preference_base(params, owner, settings)
-    tokenizer = load_tokenizer(plan, settings)
-    return prepare_preference_dataset(
-        frame,
-        mapping,
-        tokenizer,
-        params.max_length,
-        params.validation_fraction,
-        params.seed,
-        base_model_name(params.base_model, settings),
+    return chat_studio.check_tuning_data(
+        partial(prepare_preference_dataset, frame, mapping),
+        params,
+        check_preference_base,
+        owner,
+        settings or get_settings(),
     )
 
 
@@ -118,26 +101,14 @@ PREFERENCE_KIND = training_kind(
 def submit_preference_job(
     params: PreferenceParams, dataset: PreferenceDataset, owner: str = "", settings: Settings | None = None
 ) -> Job:
-    """Store checked pairs with the parameters in a new run folder and queue the job.
-
-    Args:
-        params: ``max_length``, ``validation_fraction`` and ``seed`` must be the ones ``dataset``
-            was checked with.
-        dataset: the result of ``check_preference_data`` (the page's *Check data*), used as it is.
-        owner: who may see the job and its model.
-        settings: settings to use (default: the process settings).
+    """Store checked pairs with the parameters in a new run folder and queue the job (as
+    ``chat_studio.submit_chat_job`` does conversations; ``dataset`` is the result of
+    ``check_preference_data``).
 
     Raises:
-        InvalidInputError: bad parameters (nothing is queued).
-        ShowcaseError: a base model that cannot be used (nothing is queued).
+        ShowcaseError: bad parameters or a base model that cannot be used (nothing is queued).
     """
-
-    def write_data(run_dir: Path) -> dict[str, object]:
-        # A copy, because saving records the run folder in it and the page keeps the checked original.
-        replace(dataset).save(run_dir / DATA_FOLDER)
-        return {**dataset.summary, "warnings": dataset.warnings}
-
-    return submit.submit_job(PREFERENCE_KIND, params, write_data, owner, settings)
+    return chat_studio.submit_checked_data(PREFERENCE_KIND, params, dataset, owner, settings)
 
 
 def retry_preference_job(job_id: str, owner: str, settings: Settings | None = None) -> Job:

@@ -10,7 +10,6 @@ prompts. DPO's reference log-probabilities are computed once before training (tr
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,27 +20,25 @@ import torch
 from backend.config import Settings
 from backend.i18n import _
 from backend.jobs.progress import Reporter
-from backend.models.loader import load_causal_lm_for_training
-from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
-from backend.models.resolve.plan import plan_load
 from backend.server_paths import shown_path
-from backend.training.chat.data import require_chat_template
-from backend.training.chat.params import LORA
-from backend.training.chat.trainer import SideBySide, greedy_replies, mixed_precision, wrap_lora
+from backend.training.chat.trainer import (
+    SideBySide,
+    chat_trainer_arguments,
+    fit_with_backoff,
+    greedy_replies,
+    load_chat_base,
+)
 from backend.training.hf_training import (
     checkpoints_removed,
     quiet_trainer,
     reporter_callback,
-    shared_trainer_arguments,
-    with_batch_backoff,
 )
 from backend.training.preference.data import PreferenceDataset, RenderedPair, pair_token_ids, render_pairs
 from backend.training.preference.params import PreferenceParams
 
 # Points on the curves: enough to see a trend, few enough for the job store.
-_LOG_POINTS = 30
-_EVAL_POINTS = 6
+_EVAL_POINTS = 4
 # trl's log keys -> the curves the live view draws (beside the loss curves every trainer logs).
 PREFERENCE_CURVES = {
     "rewards/accuracies": "reward_accuracy",
@@ -122,23 +119,14 @@ def _train(
     from trl import DPOConfig, DPOTrainer
 
     disable_progress_bars()  # the worker's log is the job's log; trl's dataset maps would fill it
-    accumulation = max(1, params.batch_size // batch_size)
-    steps_per_epoch = max(1, math.ceil(len(train) / (batch_size * accumulation)))
-    total_steps = steps_per_epoch * params.epochs
+    shared, _steps_per_epoch = chat_trainer_arguments(params, run_dir, device, batch_size, len(train), _EVAL_POINTS)
     arguments = DPOConfig(
-        **shared_trainer_arguments(params, run_dir, device, batch_size, accumulation),
-        lr_scheduler_type="linear",
-        eval_strategy="steps",
-        eval_steps=max(1, total_steps // _EVAL_POINTS),
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=max(1, total_steps // _LOG_POINTS),
+        **shared,
         beta=params.beta,
         max_length=params.max_length,
         truncation_mode="keep_start",
         # The reference is the model as it is now: measured once, so no frozen copy is kept.
         precompute_ref_log_probs=True,
-        **mixed_precision(params.precision, device),
     )
     trainer = quiet_trainer(
         model,
@@ -166,17 +154,9 @@ def tune_preference_model(
     device: DeviceInfo,
 ) -> TunedPreferenceModel:
     """Tune ``params.base_model`` on ``dataset``'s pairs with DPO; the caller saves the result.
-
-    Raises:
-        ShowcaseError: the base model cannot load, has no chat template, LoRA cannot attach, or
-            memory runs out even at batch size 1.
-        JobCancelled: a stop was requested.
-    """
+    It loads and fits as ``chat.trainer.tune_chat_model`` does, and raises the same errors."""
+    model, tokenizer = load_chat_base(params, reporter, settings, device)
     base_name = shown_path(params.base_model, settings)
-    reporter.log(_("Loading base model {model}").format(model=base_name))
-    plan = plan_load(catalogue.TEXT_GENERATION, params.base_model, settings, device, training=True)
-    model, tokenizer = load_causal_lm_for_training(plan, settings)
-    require_chat_template(tokenizer, base_name)
     train = render_pairs(tokenizer, dataset.train, base_name)
     held_out = render_pairs(tokenizer, dataset.validation, base_name)
     reporter.log(
@@ -191,27 +171,11 @@ def tune_preference_model(
     prompts = [pair.prompt for pair in dataset.validation[: params.report_prompts]]
     base_replies = greedy_replies(model, tokenizer, prompts, params.report_max_new_tokens, device) if prompts else []
     reporter.raise_if_stopped()
-    if params.method == LORA:
-        model = wrap_lora(model, params.as_chat_params())
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    reporter.log(
-        _("Training {trainable:,} of {total:,} parameters ({share:.2%})").format(
-            trainable=trainable, total=total, share=trainable / max(1, total)
-        )
-    )
-    initial = {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
-    def fit(batch_size: int) -> float:
-        # A retry after out-of-memory starts again from the initial weights, not a half-trained model.
-        with torch.no_grad():
-            for name, value in model.named_parameters():
-                if name in initial:
-                    value.copy_(initial[name])
+    def train_once(model: Any, batch_size: int) -> float:
         return _train(model, tokenizer, train, held_out, params, run_dir, device, reporter, batch_size)
 
-    speed = with_batch_backoff(fit, params.batch_size, reporter, params.base_model)
-    initial.clear()
+    model, speed, trainable, total = fit_with_backoff(model, params, reporter, train_once)
     reporter.raise_if_stopped()
     reporter.log(_("Measuring the tuned model's preference on the held-out pairs"))
     tuned_log_probs = reply_log_probs(model, tokenizer, held_out, params.max_length, device)

@@ -65,6 +65,9 @@ def test_both_hidden_models_answer_at_once_and_are_named_only_by_the_vote(local,
     vote = store.vote(pair_id, "", A_BETTER)
     assert {vote.model_a, vote.model_b} == {first, second_chat_model}
     assert vote.settings == OPTIONS.to_dict()
+    with pytest.raises(InvalidInputError, match="already judged"):  # a judged pair is never answered again
+        blind.answer_pair(store, pair_id, "", _starter(local), lambda side, text: None)
+    assert store.pair(pair_id, "").reply_a == pair.reply_a
 
 
 def test_a_server_dying_mid_reply_fails_the_pair_without_naming_a_model(local, tiny_model_paths, broken_server):
@@ -118,15 +121,3 @@ def test_a_pair_needs_two_different_models():
     drawn = {blind.draw_models(["a", "b", "c"], random.Random(seed)) for seed in range(40)}
     assert all(first != second for first, second in drawn)
     assert {first for first, _ in drawn} == {"a", "b", "c"}
-
-
-def test_a_stream_that_fails_ends_alone_and_the_other_finishes():
-    from backend.errors import ShowcaseError
-
-    def failing():
-        yield "par"
-        raise ShowcaseError("server gone")
-
-    outcomes = blind.stream_together([iter(["a", "b", "c"]), failing()], lambda side, text: None)
-    assert (outcomes[0].text, outcomes[0].finished, outcomes[0].error) == ("abc", True, None)
-    assert outcomes[1].text == "par" and outcomes[1].error.message == "server gone"

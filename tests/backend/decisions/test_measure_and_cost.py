@@ -3,6 +3,7 @@ is checked against that measured run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,3 +93,26 @@ def test_a_task_without_a_demo_model_is_refused_before_queuing(local, tiny_model
     with pytest.raises(InvalidInputError, match="no demo model"):
         measure.submit_measure_job(request, owner="ann", settings=local)
     assert JobStore(settings=local).list_jobs() == []
+
+
+def test_a_use_case_costs_the_sum_of_its_tasks_run_in_turn():
+    figures = speed.recorded_figures()
+    parts = [figures[catalogue.TRANSLATION], figures[catalogue.TEXT_GENERATION]]
+    combined = speed.combined_record("Translate and reply", parts)
+    assert combined.latency_p95_ms == pytest.approx(339.8 + 909.3)
+    pace = 1 / (1 / parts[0].throughput + 1 / parts[1].throughput)
+    assert combined.throughput == pytest.approx(pace)
+    assert combined.peak_memory_mb == pytest.approx(448.0 + 1040.0)
+    assert combined.origin == speed.BENCHMARK and "translation: benchmark record" in combined.provenance()
+    estimate = cost.cost_of(combined, 0.40)
+    assert estimate.cost_per_1000 == pytest.approx(0.40 / (pace * 3600) * 1000)
+    h100 = speed.estimate_on(dataclasses.replace(parts[0], memory_bandwidth_gb_s=20.0), "NVIDIA H100")
+    assert speed.combined_record("x", [h100, parts[1]]).origin == speed.ESTIMATE  # one estimate makes it one
+
+
+def test_an_image_model_is_measured_on_the_shipped_sample_photos(local, tiny_model_paths):
+    request = measure.MeasureRequest(catalogue.IMAGE_CLASSIFICATION, tiny_model_paths[catalogue.IMAGE_CLASSIFICATION])
+    job = measure.submit_measure_job(request, owner="ann", settings=local)
+    assert worker.run_job(job.id, local) == SUCCEEDED, JobStore(settings=local).require(job.id).error
+    record = speed.newest_measurements(local)[catalogue.IMAGE_CLASSIFICATION]
+    assert record.items == len(measure.fixed_inputs(catalogue.IMAGE_CLASSIFICATION, request.model_ref)) > 0

@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 MARKERS = frozenset({"_", "ngettext", "N_"})
-# Streamlit calls whose first argument (and, for tabs, every argument) is text a person reads.
+# Streamlit calls whose first argument (and, for tabs, every argument) is text a person reads
+# (page_link and Page take a path first; their label= and title= are checked as keywords).
 TEXT_CALLS = frozenset(
     [
         "title",
@@ -34,7 +35,6 @@ TEXT_CALLS = frozenset(
         "download_button",
         "form_submit_button",
         "link_button",
-        "page_link",
         "checkbox",
         "toggle",
         "radio",
@@ -62,7 +62,6 @@ TEXT_CALLS = frozenset(
         "chat_input",
         "progress",
         "dialog",
-        "Page",
         "badge",
         "menu_button",
         "TextColumn",

@@ -13,6 +13,7 @@ import pytest
 from backend import worker
 from backend.inference import engine_check, path_check, sentiment
 from backend.jobs.store import JobStore
+from backend.models.cache import ModelCache
 from backend.models.engines import runtimes
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue, engine_choice, engine_record
@@ -20,6 +21,9 @@ from backend.models.resolve.plan import plan_load
 from tests.support import tiny_models
 
 SENTIMENT = catalogue.SENTIMENT
+
+# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +82,12 @@ def test_loads_follow_the_decision_and_the_footer_says_so(checked_by_the_worker,
     footer = sentiment.classify_text(loaded, "A fine film.").footer
     assert footer.path_note.startswith("ONNX Runtime, checked today: ")
     assert footer.path_note.endswith("x faster, labels equal on 64 inputs")
+    # A model the shared cache loaded before the decision is loaded again on the decided path.
+    cache = ModelCache(2**30, settings=auto)
+    engine_record.decision_file(SENTIMENT, folder, auto).rename(folder.parent / "held-decision.json")
+    assert cache.get_planned(plan_load(SENTIMENT, classifier, auto)).engine == engine_choice.TORCH
+    (folder.parent / "held-decision.json").rename(engine_record.decision_file(SENTIMENT, folder, auto))
+    assert isinstance(cache.get_planned(plan_load(SENTIMENT, classifier, auto)).model, runtimes.OnnxModel)
     # Forcing stays possible: torch (or any explicit engine) ignores the decision.
     forced = load_model(SENTIMENT, classifier, dataclasses.replace(auto, cpu_engine="torch"))
     assert forced.engine == engine_choice.TORCH and forced.path_note == ""

@@ -87,6 +87,10 @@ def test_bad_conversations_are_refused_before_any_request(chat):
     remote = load_model(catalogue.TEXT_GENERATION, "endpoint:lab", chat)
     with pytest.raises(InvalidInputError, match="last message must be the user's"):
         text_generation.stream_reply(remote, [ChatMessage("assistant", "Hi")], GREEDY)
+    # A stopped reply cannot be continued there: the API has no open assistant turn.
+    with pytest.raises(InvalidInputError, match="cannot be continued") as refused:
+        text_generation.stream_reply(remote, [ChatMessage("user", "Hi"), ChatMessage("assistant", "Hel")], GREEDY)
+    assert "Regenerate" in refused.value.user_text()
 
 
 def test_a_table_is_answered_with_bounded_concurrency_in_row_order(chat):

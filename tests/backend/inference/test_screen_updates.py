@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from backend.inference.screen_updates import ScreenUpdates, TextHandoff
+from backend.errors import ShowcaseError
+from backend.inference.screen_updates import ScreenUpdates, TextHandoff, stream_together
 
 
 class _Clock:
@@ -118,3 +119,33 @@ def test_the_end_of_the_stream_cuts_the_wait_for_the_drawing_time_short():
 def test_a_handoff_with_no_text_for_its_timeout_says_so():
     with pytest.raises(TimeoutError):
         TextHandoff(timeout=0.05).take(0.0)
+
+
+def test_streams_together_draw_each_first_text_then_at_the_pace_and_always_the_end():
+    drawn: list[tuple[int, str]] = []
+    clock = _Clock()
+    outcomes = stream_together(
+        [_ticking(["a", "b", "c", "d"], clock, 0.1), _ticking(["x", "y"], clock, 0.1)],
+        lambda index, text: drawn.append((index, text)),
+        interval=0.25,
+        clock=clock,
+    )
+    assert [outcome.text for outcome in outcomes] == ["abcd", "xy"]
+    assert all(outcome.finished and outcome.error is None for outcome in outcomes)
+    # Each stream's first text at once, its whole text at its end; fewer drawings than chunks.
+    assert drawn[0] == (0, "a") and drawn[1] == (1, "x")
+    assert (0, "abcd") in drawn and (1, "xy") in drawn
+    assert len(drawn) < 6
+
+
+def test_a_stream_that_fails_ends_alone_and_the_other_finishes():
+    def failing():
+        yield "par"
+        raise ShowcaseError("server gone")
+
+    drawn: dict[int, str] = {}
+    outcomes = stream_together([iter(["a", "b", "c"]), failing()], drawn.__setitem__, interval=0)
+    assert (outcomes[0].text, outcomes[0].finished, outcomes[0].error) == ("abc", True, None)
+    assert outcomes[1].text == "par" and outcomes[1].error.message == "server gone"
+    assert not outcomes[1].finished
+    assert drawn == {0: "abc", 1: "par"}

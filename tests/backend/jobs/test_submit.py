@@ -15,6 +15,7 @@ from backend.config import Settings
 from backend.errors import InvalidInputError, ShowcaseError
 from backend.jobs import queue, submit
 from backend.jobs.kinds import JobKind, handlers_of
+from backend.jobs.run_records import PARAMS_FILE
 from backend.jobs.store import FAILED, QUEUED, SUCCEEDED, JobStore
 from backend.jobs.worker import JobHandler
 
@@ -144,3 +145,13 @@ def test_a_retry_is_refused_for_another_kind_an_unfinished_or_succeeded_job_or_g
 
 def test_the_worker_table_has_each_kinds_handler():
     assert handlers_of((NOTE, OTHER)) == {"note": NOTE.handler, "other": OTHER.handler}
+
+
+def test_a_job_keeps_the_language_of_whoever_started_it(local):
+    from backend.i18n import use_language
+
+    with use_language("zh"):
+        job = submit.submit_job(NOTE, NoteParams("你好"), _write("你好"), "ann", local)
+    assert job.language == "zh"
+    assert json.loads((Path(job.run_dir) / PARAMS_FILE).read_text(encoding="utf-8"))["language"] == "zh"
+    assert submit.submit_job(NOTE, NoteParams("hello"), _write("hello"), "ann", local).language == "en"

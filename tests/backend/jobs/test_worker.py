@@ -97,12 +97,13 @@ def test_the_entry_point_registers_every_kind():
     from backend import worker as entry
     from backend.decisions.measure import MEASURE
     from backend.inference.batch import BATCH
+    from backend.inference.compression_lab import LAB
     from backend.inference.engine_check import ENGINE_CHECK
     from backend.training.chat.params import CHAT
     from backend.training.classifier.runner import TRAIN
     from backend.training.common import PREFERENCE
 
-    assert set(entry.HANDLERS) == {TRAIN, CHAT, PREFERENCE, BATCH, MEASURE, ENGINE_CHECK}
+    assert set(entry.HANDLERS) == {TRAIN, CHAT, PREFERENCE, BATCH, MEASURE, ENGINE_CHECK, LAB}
 
 
 def test_every_setting_survives_the_trip_through_the_environment(settings, tmp_path, monkeypatch):
@@ -224,3 +225,20 @@ def test_release_memory_trims_the_c_heap_where_it_can(monkeypatch):
     assert freed == ["accelerator"]
     monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: (_ for _ in ()).throw(OSError(name)))
     memory.release_memory()  # no libc.so.6: no error
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_job_runs_in_the_language_of_whoever_started_it(local, language):
+    from backend.i18n import _, current_language
+
+    job_id = new_job_id()
+    JobStore(settings=local).create(job_id, "echo", "demo", {"language": language}, {}, local.runs_dir / job_id)
+    seen = []
+
+    def run(job, events, should_stop, settings):
+        seen.append((current_language(), _("Loading the base model…")))
+        return {}, {}
+
+    assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == SUCCEEDED
+    assert seen == [(language, "正在加载基础模型…" if language == "zh" else "Loading the base model…")]
+    assert current_language() == "en"  # the worker's own language is back after the job

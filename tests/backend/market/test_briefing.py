@@ -127,6 +127,7 @@ def test_source_caption_is_inside_the_figure_for_png_export(data):
     assert "dashed = forecast" in source_caption(forecasts)
     config = png_config("ai_investment_over_time.csv")
     assert config["toImageButtonOptions"] == {"format": "png", "filename": "ai_investment_over_time", "scale": 2}
+    assert "toImage" not in config["modeBarButtonsToRemove"] and "zoom2d" in config["modeBarButtonsToRemove"]
 
 
 def test_sources_carry_caveats(data):

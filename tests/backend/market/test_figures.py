@@ -1,5 +1,7 @@
 """Figure builders, tested on their traces and layout (what a reader would see)."""
 
+import re
+
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -392,3 +394,29 @@ def test_the_secondary_note_under_bars_has_room_for_every_line(data):
     lines = note.text.count("<br>") + 1
     assert lines >= 3 and figure.layout.margin.b >= lines * NOTE_LINE_PX + 12, "the note's last line was cut off"
     assert note.y < 0 and note.yanchor == "top"
+
+
+def test_bar_panel_headings_fit_a_phone_line(data):
+    from backend.market.figure_layout import LINE_CHARS
+
+    rows = selections.adoption_by_segment(data, "industry")
+    figure = figures.build_adoption_by_segment(rows, "industry")
+    headings = [a.text for a in figure.layout.annotations if a.name != "secondary-note"]
+    assert headings and rows["dataset"].nunique() > 3
+    for heading in headings:
+        for line in heading.split("<br>"):
+            visible = re.sub(r"<[^>]+>", "", line)
+            assert len(visible) <= LINE_CHARS + 6, f"'{visible}' runs off a phone's chart"
+    sector = next(h for h in headings if "Sector surveys" in h)
+    assert sector.startswith("<b>Sector surveys (finance, health,</b><br><b>teachers), ")
+
+
+def test_a_quick_uploads_lines_name_the_source_once():
+    from backend.market.mapping import apply_mapping, quick_columns
+
+    table = pd.DataFrame({"segment": ["Retail", "Retail", "Energy", "Energy"], "year": [2023, 2024] * 2})
+    table["value"] = [10, 20, 5, 9]
+    columns = quick_columns(list(table.columns), "Pulse survey", "pulse.csv")
+    rows = validate_table(apply_mapping(table, columns, require_url=False), require_url=False).rows
+    names = [t.name.replace("<br>", " ") for t in _data_traces(figures.build_time_series(rows, "Yours"))]
+    assert names[0].startswith("Pulse survey: value · ") and names[0].count("Pulse survey") == 1, names

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from backend import uploads
-from backend.errors import HubUnreachableError, UnsafeModelError
+from backend.errors import HubUnreachableError, UnsafeModelError, UntrainedWeightsError
 from backend.inference import chat_prompt, image_classification, readiness, sentiment, text_generation, translation
 from backend.inference.chat_prompt import ChatMessage
 from backend.model_access import check_plan_access
@@ -187,3 +187,18 @@ def test_a_missing_hub_model_with_the_hub_out_of_reach_says_so(dead_hub_settings
     with pytest.raises(HubUnreachableError):
         acquire.acquire(catalogue.SENTIMENT, TINY_REPO, cache, _anyone, settings=dead_hub_settings)
     assert cache.loaded() == []
+
+
+def test_a_model_without_trained_weights_is_refused_before_the_cache_makes_room_for_it(
+    tiny_model_paths, settings, monkeypatch
+):
+    sentiment_ref = tiny_model_paths[catalogue.SENTIMENT]
+    cache = ModelCache(10 * 2**20, settings=settings)
+    acquire.acquire(catalogue.SENTIMENT, sentiment_ref, cache, _anyone, settings=settings)
+    # So small a budget that any other load would first evict the model already there.
+    cache.budget_bytes = cache.used_bytes() + 1
+    loads = _count_calls(monkeypatch, cache, "_loader")
+    with pytest.raises(UntrainedWeightsError, match="no trained weights for sentiment"):
+        acquire.acquire(catalogue.SENTIMENT, tiny_model_paths[catalogue.EMBEDDINGS], cache, _anyone, settings=settings)
+    assert loads == []
+    assert [(model.task, model.model_ref) for model in cache.loaded()] == [(catalogue.SENTIMENT, sentiment_ref)]

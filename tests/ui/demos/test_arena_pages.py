@@ -199,3 +199,53 @@ def test_compare_classifies_a_sample_image_with_every_image_model(workspace, tin
     app.button(key="compare.image.run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert texts(app, "caption").count("images/s") == 2
+
+
+def test_under_sign_in_votes_and_leaderboards_belong_to_their_workspace(workspace, monkeypatch):
+    from backend import auth
+
+    policy = auth.AccessPolicy(mode=auth.OIDC, protected=("Demos",), providers=("",))
+    monkeypatch.setattr(auth, "load_access_policy", lambda *args, **kwargs: policy)
+
+    def signed_in(email: str, query: dict[str, str] | None = None) -> AppTest:
+        app = AppTest.from_file(APP, default_timeout=120)
+        app.user = {"is_logged_in": True, "email": email, "email_verified": True, "sub": email}
+        app.run()
+        app.switch_page(ARENA)
+        for key, value in (query or {}).items():
+            app.query_params[key] = value
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+
+    ana = signed_in("ana@example.com")
+    ana.text_area(key="arena.prompt").input("Say hello.")
+    ana.button(key="arena.ask").click().run()
+    store = ArenaStore(settings=workspace.settings)
+    pair_id = store.latest_open_pair("ana@example.com", "chat")
+    ana.button(key="arena.vote.b").click().run()
+    assert len(store.votes("ana@example.com", "chat")) == 1
+    assert "Too few votes to rank" in texts(ana, "warning")
+
+    bo = signed_in("bo@example.com", {"pair": pair_id})
+    assert "not in this workspace" in texts(bo, "info")
+    assert "Say hello." not in _everything_shown(bo)
+    assert "No votes yet" in texts(bo, "info")
+    assert "0 preference pairs from 0 votes" in texts(bo, "caption")
+    assert store.votes("bo@example.com") == [] and store.votes("") == []
+
+
+def test_compare_offers_translation_models_of_the_chosen_direction_only(workspace):
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.TRANSLATION).run()
+    assert not app.exception, [e.value for e in app.exception]
+    direction = app.selectbox(key="compare.direction").value
+    source, target = direction.split("-")
+    offered = app.multiselect(key=f"compare.translation.{direction}.models").options
+    expected = [
+        spec.hub_id for spec in catalogue.models_for(catalogue.TRANSLATION) if spec.language_pair == (source, target)
+    ]
+    assert len(offered) == len(expected)
+    # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet.
+    assert "Pick at least two models" in texts(app, "info")
+    assert app.button(key=f"compare.translation.{direction}.run").disabled

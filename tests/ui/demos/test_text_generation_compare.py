@@ -88,3 +88,41 @@ def test_compare_with_base_talks_with_the_system_prompt_the_model_was_trained_wi
     box.input("Be terse.").run()  # the user's own prompt wins
     app.chat_input(key="text_generation.prompt").set_value("And to Bergen?").run()
     assert systems[-2:] == [["Be terse."], ["Be terse."]]
+
+
+def test_a_stopped_pair_continues_each_half_where_it_stopped(open_page, fake_model, tuned_model, monkeypatch):
+    from tests.ui.demos.test_text_generation_page import FakeStream
+
+    replies = iter([(["Ahoy", " there"], True), (["Plain", " base"], False), ([" matey."], False), ([" text."], False)])
+    asked = []
+
+    def stream_reply(loaded, messages, options, stop_event=None):
+        asked.append((fake_model.requests[-1][1], [(m.role, m.content) for m in messages if m.role != "system"]))
+        chunks, interrupt = next(replies)
+        return FakeStream(chunks, interrupt)
+
+    monkeypatch.setattr(text_generation, "stream_reply", stream_reply)
+    app = open_page(PAGE)
+    app.selectbox(key="text_generation.model").set_value(tuned_model).run()
+    app.toggle(key="text_generation.compare").set_value(True).run()
+    app.chat_input(key="text_generation.prompt").set_value("Hi").run()
+    app.button(key="text_generation.stop").click().run()
+    # Without the base model on the page, the pair can be regenerated but not continued.
+    app.toggle(key="text_generation.compare").set_value(False).run()
+    keys = [button.key for button in app.button]
+    assert "text_generation.regenerate" in keys and "text_generation.continue" not in keys
+    app.toggle(key="text_generation.compare").set_value(True).run()
+    app.button(key="text_generation.continue").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    # Each model is given its own half as the open turn, after the same question.
+    assert asked[2:] == [
+        (tuned_model, [("user", "Hi"), ("assistant", "Ahoy there")]),
+        (BASE, [("user", "Hi"), ("assistant", "Plain base")]),
+    ]
+    history = app.session_state["text_generation.history"]
+    assert [(entry["role"], entry["content"], entry.get("base_reply")) for entry in history] == [
+        ("user", "Hi", None),
+        ("assistant", "Ahoy there matey.", "Plain base text."),
+    ]
+    assistant = [m for m in app.chat_message if m.name == "assistant"][0]
+    assert [m.value for m in assistant.markdown] == ["Ahoy there matey.", "Plain base text."]

@@ -4,7 +4,7 @@ import threading
 
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from backend.errors import ModelUnavailableError
+from backend.errors import ModelUnavailableError, ShowcaseError
 from backend.inference import text_generation
 from backend.inference.footer import RunFooter
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS
@@ -296,3 +296,28 @@ def test_chinese_examples_run_on_a_downloaded_chinese_model_else_are_marked(
         assert texts(app, "warning").count("handles English only") == 1  # only the earlier reply's
     finally:
         shutil.rmtree(qwen)
+
+
+class FailingStream(FakeStream):
+    """Yields part of a reply, then generation fails (out of memory, a dead engine)."""
+
+    def __iter__(self):
+        yield from self.chunks
+        raise ShowcaseError("Generation failed (RuntimeError).", "Try again or pick another model.")
+
+
+def test_a_continuation_that_fails_midway_keeps_what_it_wrote_and_stays_stopped(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("Once",), interrupt=True)
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Tell me a story").run()
+    app.button(key="text_generation.stop").click().run()
+    _patch_stream(monkeypatch, calls, chunks=(" upon", " a"), stream_type=FailingStream)
+    app.button(key="text_generation.continue").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Generation failed" in texts(app, "error")
+    history = app.session_state["text_generation.history"]
+    assert [(entry["role"], entry["content"], entry.get("stopped")) for entry in history] == [
+        ("user", "Tell me a story", None),
+        ("assistant", "Once upon a", True),
+    ]

@@ -207,8 +207,11 @@ def test_check_data_checks_the_base_model_too_and_queues_nothing(state, open_pag
     app.button(key="finetune.check").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert "No model folder" in _text(app)
-    # The data is still checked and summarised, and nothing is queued.
+    # The data is still checked and summarised, not as "usable" (that would read as ready to train),
+    # and nothing is queued.
     assert "2 classes, 32 training and 8 validation examples" in _text(app)
+    assert "training cannot start until the base model above can be used" in _text(app)
+    assert "Data looks usable" not in _text(app)
     assert JobStore(settings=state.settings).list_jobs() == []
     assert state.worker_starts == []
 

@@ -22,7 +22,7 @@ from plotly.offline import get_plotlyjs
 
 from backend.market.briefing import BriefingChart, build_briefing_html
 from backend.market.series_labels import FONT
-from tests.support.live_app import CHROMIUM, CHROMIUM_ARGS, NO_BROWSER, PROJECT_ROOT
+from tests.support.live_app import PROJECT_ROOT, browser  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 
@@ -56,15 +56,8 @@ def test_the_check_catches_empty_boxes_from_a_font_without_chinese():
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.skip(NO_BROWSER)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+def chromium(browser):  # noqa: F811 - the session's one Chromium (two Playwright drivers cannot share a thread)
+    return browser
 
 
 @pytest.fixture(scope="module")

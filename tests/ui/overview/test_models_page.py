@@ -70,3 +70,34 @@ def test_a_disabled_engine_is_listed_with_its_reason(tmp_path):
         assert "could not load the model" in row["last failure"]
     finally:
         llama_cpp_process.forget(process)
+
+
+def test_the_models_page_shows_each_checked_decision(monkeypatch, tmp_path, tiny_model_paths):
+    from backend import config
+    from backend.models.resolve import catalogue, engine_record
+    from backend.models.resolve.plan import plan_load
+
+    monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
+    config.get_settings.cache_clear()
+    settings = config.get_settings()
+    folder = plan_load(catalogue.SENTIMENT, tiny_model_paths["sentiment"], settings).folder
+    results = [
+        engine_record.PathResult("torch-float32", True, seconds_per_item=0.01, speedup=1.0),
+        engine_record.PathResult(
+            "onnx", True, seconds_per_item=0.002, speedup=5.8, agreement="labels equal on 64 inputs"
+        ),
+        engine_record.PathResult("int8-dynamic", False, "crashed (SIGSEGV)"),
+    ]
+    decision = engine_record.EngineDecision(
+        catalogue.SENTIMENT, "**bold** model", "onnx", "2026-12-07T05:00:00+00:00", engine_record.machine(), 64, results
+    )
+    engine_record.write_decision(decision, folder, settings)
+    try:
+        app = _models_page()
+        assert not app.exception
+        frame = next(d.value for d in app.dataframe if "Runs on" in d.value.columns)
+        assert frame["Runs on"][0].startswith("ONNX Runtime, checked ") and "5.8x faster" in frame["Runs on"][0]
+        assert frame["Model"][0] == "**bold** model"  # a cell, shown as text
+        assert frame["Failed or refused"][0] == "torch dynamic int8: crashed (SIGSEGV)"
+    finally:
+        config.get_settings.cache_clear()

@@ -188,3 +188,20 @@ def test_base_models_are_gated_before_anything_is_read_or_queued(tuned_job, base
             preference_settings,
         )  # fmt: skip
     assert len(store.list_jobs(owner="bob")) == before
+
+
+def test_full_fine_tuning_of_a_small_model_saves_a_whole_model_and_no_adapter(
+    base_model, preference_settings, tmp_path
+):
+    local = dataclasses.replace(preference_settings, state_dir=tmp_path / "state")
+    params = _params(base_model, method=FULL, epochs=2, learning_rate=1e-3, report_prompts=1)
+    params, dataset = _checked(base_model, local, params)
+    job = studio.submit_preference_job(params, dataset, owner="ann", settings=local)
+    assert worker.run_job(job.id, local) == SUCCEEDED
+    done = JobStore(settings=local).require(job.id)
+    assert done.method == FULL and done.artefacts["adapter_dir"] == ""
+    assert (Path(done.artefacts["model_dir"]) / "model.safetensors").is_file()
+    report = studio.load_report(done)
+    assert report.reward_accuracy > 0.5 and report.mean_reward_margin > 0
+    with pytest.raises(InvalidInputError, match="no adapter"):
+        chat_studio.export_adapter_zip(done, local)

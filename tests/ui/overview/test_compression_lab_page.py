@@ -1,0 +1,50 @@
+"""The compression lab page: a run is queued from the page, and a finished run is drawn as a chart,
+a table with its CSV, and a card and download per variant."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import config, worker
+from backend.inference import compression_lab
+from backend.jobs.store import JobStore
+from backend.models.resolve import catalogue
+from tests.support.paths import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "app.py")
+
+# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
+pytestmark = pytest.mark.slow
+
+
+def _lab_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.switch_page("pages/overview/compression_lab.py")
+    return app.run()
+
+
+def test_a_run_queued_from_the_page_is_measured_and_shown(monkeypatch, tmp_path, tiny_model_paths):
+    monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LSM_WORKER_AUTOSTART", "0")
+    config.get_settings.cache_clear()
+    try:
+        app = _lab_page()
+        assert not app.exception
+        assert any("No lab runs yet" in info.value for info in app.info)
+        app.selectbox(key="lab.task").select(catalogue.IMAGE_CLASSIFICATION).run()
+        app.text_input(key="lab.folder").input(tiny_model_paths[catalogue.IMAGE_CLASSIFICATION]).run()
+        app.button(key="lab.start").click().run()
+        assert not app.exception
+        [job] = compression_lab.list_lab_jobs("")
+        assert job.status == "queued" and job.params["task"] == catalogue.IMAGE_CLASSIFICATION
+        assert worker.run_job(job.id, config.get_settings()) == "succeeded"
+        app = _lab_page()
+        assert not app.exception
+        assert len(app.get("plotly_chart")) == 1
+        frame = next(d.value for d in app.dataframe if "variant" in d.value.columns)
+        assert list(frame["variant"]) == ["torch-float32", "torch-bfloat16", "int8-dynamic"]
+        assert frame["passed"][0] and frame["agreement"][0] == "labels equal on 16 inputs"
+        labels = [button.label for button in app.get("download_button")]
+        assert labels.count("Card") == 3 and "Download the table (CSV)" in labels
+        assert JobStore().get(job.id).metrics["variants"] == 3
+    finally:
+        config.get_settings.cache_clear()
