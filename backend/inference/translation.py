@@ -231,7 +231,7 @@ def _translate_documents(
     split = [split_sentences(document) for document in checked]
     flat: list[Segment] = [segment for segments in split for segment in segments]
     if not flat:
-        raise InvalidInputError("There is nothing to translate.")
+        raise InvalidInputError(_("There is nothing to translate."))
     texts = [segment.text for segment in flat]
     translated = _translate_checked(loaded, texts, num_beams, batch_size, progress, target_language)
     results = []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import DiskFullError, is_disk_full
+from backend.i18n import _
 from backend.jobs import liveness
 from backend.jobs.full_disk import fail_queued_jobs_for_full_disk
 from backend.jobs.store import JobStore
@@ -52,9 +53,9 @@ def ensure_worker_running(
             raise
         failed = fail_queued_jobs_for_full_disk(settings)
         raise DiskFullError(
-            "The disk is full, so no background worker could start"
-            + (f"; {len(failed)} waiting job(s) were marked failed." if failed else "."),
-            "Free space in the state folder, then submit the job again.",
+            _("The disk is full, so no background worker could start")
+            + (_("; {count} waiting job(s) were marked failed.").format(count=len(failed)) if failed else "."),
+            _("Free space in the state folder, then submit the job again."),
             "The state folder is LSM_STATE_DIR.",
         ) from error
     # The worker must see every setting of this process, whatever the environment says.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from backend.errors import InvalidInputError
-from backend.i18n import N_
+from backend.i18n import N_, _
 from backend.training.common import CHAT
 from backend.training.param_checks import KindParams, ParamRange
 
@@ -77,8 +77,8 @@ class ChatModelParams(KindParams):
             not modules or len(modules) > _MAX_MODULES or not all(_MODULE_NAME.match(m) for m in modules)
         ):
             raise InvalidInputError(
-                "Target modules must be 'all-linear' or a comma-separated list of module names.",
-                "For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj.",
+                _("Target modules must be 'all-linear' or a comma-separated list of module names."),
+                _("For Llama and Qwen models, for example: q_proj,k_proj,v_proj,o_proj."),
             )
 
 
