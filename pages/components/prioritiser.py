@@ -1,9 +1,9 @@
 """Widgets of the use-case prioritiser and the cost calculator (Applications page): weights, the
 ranked table, the sensitivity chart, the calculator, the "measure this use case" job, the briefing.
 
-Every choice lives in the page address (``?wa=3&wg=2&wi=2&wf=3&sens=growth&price=0.4...``), so a
-link reproduces the ranking and the costs; a value in the address that a widget does not offer
-is dropped. Figures are read at each run: a measurement finished a moment ago counts at once.
+Every input of the Applications page lives in its address (``?industry=finance&wa=3&sens=growth
+&price=0.4&q=fraud...``; lists repeat the name), so a shared link reproduces the filters, the
+ranking, the costs and the search; a value in the address that a widget does not offer is dropped. Figures are read at each run: a measurement finished a moment ago counts at once.
 """
 
 from __future__ import annotations
@@ -21,20 +21,32 @@ from backend.market import briefing
 from backend.market.figure_layout import png_config
 from backend.models.resolve import catalogue as models
 from backend.text_safety import plain_markdown
+from backend.use_cases import search
+from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import UseCase
 from pages.components import job_monitor, market_charts
+from pages.components import use_cases as use_cases_view
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
 KEY = "applications.prioritiser"
-# Widget key -> name in the page address.
+MEASURE_KEY = f"{KEY}.measure_use_case"
+# Widget key -> name in the page address (the filters and the search box are pages.components.use_cases').
 QUERY_NAMES: dict[str, str] = {
+    use_cases_view.INDUSTRIES_KEY: "industry",
+    use_cases_view.TASKS_KEY: "task",
+    use_cases_view.MATURITY_KEY: "maturity",
+    use_cases_view.STATED_ONLY_KEY: "stated",
     **{f"{KEY}.weight.{criterion}": f"w{criterion[0]}" for criterion in CRITERIA},
     f"{KEY}.sensitivity": "sens",
     f"{KEY}.price": "price",
     f"{KEY}.demand": "demand",
     f"{KEY}.hardware": "hw",
+    MEASURE_KEY: "measure",
+    use_cases_view.QUERY_KEY: "q",
 }
+# Multiselects: each offers the keys of one vocabulary.
+_LIST_CHOICES = {"industry": vocab.INDUSTRIES, "task": vocab.AI_TASKS, "maturity": vocab.MATURITY}
 NO_ESTIMATE = ""
 ESTIMATE_HARDWARE: tuple[str, ...] = (NO_ESTIMATE, "NVIDIA T4", "NVIDIA L4", "NVIDIA A100", "NVIDIA H100")
 _DEFAULT_PRICE = 0.40
@@ -48,6 +60,14 @@ def market_inputs() -> dict[str, industry_inputs.IndustryInputs]:
 
 def _parsed(name: str, text: str) -> object | None:
     try:
+        if name == "stated":
+            return {"1": True, "0": False}.get(text)
+        if name == "q":
+            # A search query as the box would take it: no control characters, no longer than it allows.
+            return text if len(text) <= search.MAX_QUERY_CHARS and text.isprintable() else None
+        if name == "measure":
+            # Whether the use case runs here is checked where its picker is drawn (show_measure_action).
+            return text if text.replace("-", "").replace("_", "").isalnum() else None
         if name.startswith("w"):
             value = int(text)
             return value if scoring.WEIGHT_RANGE[0] <= value <= scoring.WEIGHT_RANGE[1] else None
@@ -66,25 +86,42 @@ def _parsed(name: str, text: str) -> object | None:
 def restore_state() -> None:
     """Start each widget from the page address (once per session), dropping values it does not offer."""
     for key, name in QUERY_NAMES.items():
-        if key not in st.session_state and name in st.query_params:
-            value = _parsed(name, st.query_params.get(name, ""))
-            if value is not None:
-                st.session_state[key] = value
+        if key in st.session_state or name not in st.query_params:
+            continue
+        if name in _LIST_CHOICES:
+            offered = vocab.term_keys(_LIST_CHOICES[name])
+            st.session_state[key] = list(dict.fromkeys(v for v in st.query_params.get_all(name) if v in offered))
+            continue
+        value = _parsed(name, st.query_params.get(name, ""))
+        if value is not None:
+            st.session_state[key] = value
+
+
+def _address_text(value: object) -> str | list[str]:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return str(value)
 
 
 def save_state(defaults: dict[str, object]) -> str:
     """Write the choices that differ from their defaults into the address; returns that query."""
     wanted = {
-        name: str(st.session_state[key])
+        name: _address_text(st.session_state[key])
         for key, name in QUERY_NAMES.items()
         if key in st.session_state and st.session_state[key] != defaults.get(key)
     }
     for name in QUERY_NAMES.values():
-        if name in wanted and st.query_params.get(name) != wanted[name]:
+        if name in wanted and st.query_params.get_all(name) != _as_list(wanted[name]):
             st.query_params[name] = wanted[name]
         elif name not in wanted and name in st.query_params:
             del st.query_params[name]
-    return urlencode(wanted)
+    return urlencode(wanted, doseq=True)
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
 
 
 def show_weights() -> Weights:
@@ -105,6 +142,11 @@ def show_weights() -> Weights:
 def defaults() -> dict[str, object]:
     """Each widget's starting value (left out of the address)."""
     return {
+        use_cases_view.INDUSTRIES_KEY: [],
+        use_cases_view.TASKS_KEY: [],
+        use_cases_view.MATURITY_KEY: [],
+        use_cases_view.STATED_ONLY_KEY: False,
+        use_cases_view.QUERY_KEY: "",
         **{f"{KEY}.weight.{c}": Weights().of(c) for c in CRITERIA},
         f"{KEY}.sensitivity": CRITERIA[-1],
         f"{KEY}.price": _DEFAULT_PRICE,
@@ -241,11 +283,14 @@ def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCas
     if not runnable:
         st.info(_("None of these use cases has a demo model for all its tasks."), icon=":material/filter_alt_off:")
         return
+    if st.session_state.get(MEASURE_KEY) not in runnable:
+        # From an old link or hidden by a filter: start from the top-ranked one instead.
+        st.session_state.pop(MEASURE_KEY, None)
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     with left:
         use_case_id = st.selectbox(
             _("Use case to measure"), list(runnable), format_func=lambda key: by_id[key].title(language),
-            key=f"{KEY}.measure_use_case",
+            key=MEASURE_KEY,
         )  # fmt: skip
     requests = [
         measure.MeasureRequest(task, models.default_model(task).hub_id, use_case_id) for task in runnable[use_case_id]

@@ -20,6 +20,8 @@ st.markdown(
 )
 
 use_case_catalogue = use_cases_view.load_catalogue_or_stop()
+# Every input starts from the page address, so a shared link reproduces the view.
+prioritiser.restore_state()
 filters = use_cases_view.show_filters()
 selected = catalogue.filter_use_cases(
     use_case_catalogue.use_cases, filters.industries, filters.tasks, filters.maturities
@@ -68,7 +70,6 @@ st.markdown(
         "input is cited or measured, and a missing one counts 0."
     )
 )
-prioritiser.restore_state()
 weights = prioritiser.show_weights()
 speed_figures = speed.speed_by_task()
 titles = prioritiser.titles_of(selected, current_language())
@@ -87,12 +88,17 @@ if ranking is not None and ranking.rows:
         use_case_estimates, estimates = prioritiser.show_calculator(
             speed_figures, ranking, selected, current_language()
         )
-    query = prioritiser.save_state(prioritiser.defaults())
-    prioritiser.show_briefing(ranking, view, titles, use_case_estimates, estimates, query)
+    # The search box below keeps its text in the session from the last run, so its address is written here too.
+    prioritiser.show_briefing(
+        ranking, view, titles, use_case_estimates, estimates, prioritiser.save_state(prioritiser.defaults())
+    )
 elif ranking is not None:
     ranking_tab.info(_("No use case matches these filters. Clear one to see more."), icon=":material/filter_alt_off:")
 with measure_tab:
     prioritiser.show_measure_action(ranking, selected, current_language())
+
+if ranking is None or not ranking.rows:
+    prioritiser.save_state(prioritiser.defaults())
 
 st.subheader(_("Search the catalogue"))
 query, model_ref = use_cases_view.show_search_box()
