@@ -216,7 +216,7 @@ def test_stated_only_switch_redraws_the_heatmap_without_mapped_tasks():
     app = _checked(app.run())
     stated = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]
     # Fraud detection's tasks are mapped by the editors, so anomaly detection disappears.
-    assert "Anomaly detection" in all_tasks["x"] and "Anomaly detection" not in stated["x"]
+    assert "Anomaly detection" in all_tasks["y"] and "Anomaly detection" not in stated["y"]
     assert sum(map(sum, stated["z"])) < sum(map(sum, all_tasks["z"]))
 
 
