@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend import model_registry
 from backend.decisions.cost import CostEstimate
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, Ranking, Sensitivity, Weights
 from backend.i18n import _, current_language
@@ -160,7 +161,8 @@ def cost_table(estimates: Iterable[CostEstimate]) -> pd.DataFrame:
         [
             {
                 _("use case or task"): e.task,
-                _("model"): e.model,
+                # A fine-tuned model by its title and job, a model server by its name, never a server path.
+                _("model"): "; ".join(model_registry.display_name(ref) for ref in e.model.split("; ")),
                 _("requests per hour"): round(e.requests_per_hour, 1),
                 _("p95 latency (ms)"): round(e.latency_p95_ms, 1),
                 _("price per hour"): e.price_per_hour,

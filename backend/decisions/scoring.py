@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 
+from backend import model_registry
 from backend.decisions.industry_inputs import INPUT_LABELS, MARKET_INPUTS, IndustryInputs
 from backend.decisions.speed import SpeedRecord
 from backend.errors import InvalidInputError
@@ -176,7 +177,8 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
         return _("not measured yet: {tasks}").format(tasks=", ".join(missing))
     records = [speed[task] for task in dict.fromkeys(model_tasks)]
     evidence = "; ".join(
-        f"{record.task} p95 {record.latency_p95_ms:g} ms, {record.peak_memory_mb:g} MB ({record.provenance()})"
+        f"{record.task} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
+        f"{record.peak_memory_mb:g} MB ({record.provenance()})"
         for record in records
     )
     return Feasibility(

@@ -24,7 +24,7 @@ from backend.text_safety import plain_markdown
 from backend.use_cases import search
 from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import UseCase
-from pages.components import job_monitor, market_charts
+from pages.components import demo, job_monitor, market_charts
 from pages.components import use_cases as use_cases_view
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
@@ -292,14 +292,13 @@ def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCas
             _("Use case to measure"), list(runnable), format_func=lambda key: by_id[key].title(language),
             key=MEASURE_KEY,
         )  # fmt: skip
-    requests = [
-        measure.MeasureRequest(task, models.default_model(task).hub_id, use_case_id) for task in runnable[use_case_id]
-    ]
     with right:
         clicked = st.button(_("Measure this use case"), key=f"{KEY}.measure", icon=":material/speed:")
+    picked = _pick_measured_models(runnable[use_case_id])
+    requests = [measure.MeasureRequest(task, model_ref, use_case_id) for task, (model_ref, _label) in picked.items()]
     st.caption(
         _("Runs {models} on a fixed set of inputs in the background, one request at a time.").format(
-            models=", ".join(f"{r.model_ref} ({r.task})" for r in requests)
+            models=", ".join(f"{label} ({task})" for task, (_ref, label) in picked.items())
         )
     )
     if clicked:
@@ -321,6 +320,25 @@ def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCas
                        icon=":material/check_circle:")  # fmt: skip
     else:
         job_monitor.show_live(newest.id, f"{KEY}.measure", _show_measure_status, _("Cancel"), _("Cancelling."))
+
+
+def _pick_measured_models(tasks: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """One model picker per task (catalogue models, the user's fine-tuned ones, configured model
+    servers), opening on the task's default model; task -> (model reference, its label)."""
+    picked = {}
+    columns = st.columns(len(tasks))
+    for column, task in zip(columns, tasks, strict=True):
+        labels, _found = demo.model_choices(task, models.models_for(task))
+        choices = list(labels)
+        default = models.default_model(task).hub_id
+        with column:
+            choice = st.selectbox(
+                _("Model for {task}").format(task=task), choices,
+                index=choices.index(default) if default in choices else 0,
+                format_func=labels.__getitem__, key=f"{KEY}.measure_model.{task}",
+            )  # fmt: skip
+        picked[task] = (choice, labels[choice])
+    return picked
 
 
 def _show_measure_status(view: manage.JobView) -> None:

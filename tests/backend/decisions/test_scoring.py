@@ -143,3 +143,9 @@ def test_the_ranking_is_json_able(market, use_cases):
     ranking = scoring.rank_use_cases(use_cases, market, SPEED, Weights())
     data = json.loads(json.dumps(ranking.to_dict()))
     assert data["rows"][0]["rank"] == 1 and data["weights"]["adoption"] == 3
+
+
+def test_a_feasibility_input_names_the_model_its_figure_came_from(market, use_cases):
+    ranking = scoring.rank_use_cases(use_cases, market, SPEED, Weights())
+    row = next(r for r in ranking.rows if r.use_case_id == "nlp-sentiment-analysis")
+    assert f"({SPEED['sentiment'].model})" in row.input(FEASIBILITY).evidence

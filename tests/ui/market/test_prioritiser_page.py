@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.decisions import industry_inputs, scoring, speed
 from backend.market.store import load_market_data
+from backend.models.resolve import catalogue as models
 from backend.use_cases.catalogue import load_catalogue
 from tests.support.paths import PROJECT_ROOT
 
@@ -89,3 +90,23 @@ def test_a_bad_address_value_is_dropped_not_shown():
     assert app.slider(key=f"{KEY}.weight.adoption").value == scoring.Weights().adoption
     assert app.number_input(key=f"{KEY}.price").value == 0.40
     assert _ranked_titles(app) == _expected(scoring.Weights())
+
+
+def test_the_measure_tab_measures_the_model_picked_for_each_task():
+    app = _open()
+    app.selectbox(key=f"{KEY}.measure_use_case").set_value("nlp-sentiment-analysis")
+    app = _checked(app.run())
+    picker = app.selectbox(key=f"{KEY}.measure_model.sentiment")
+    offered = set(picker.options)
+    # The catalogue's sentiment models are all offered; the task's default is picked at first.
+    for spec in models.models_for("sentiment"):
+        assert any(spec.hub_id in option for option in offered)
+    assert picker.value == models.default_model("sentiment").hub_id
+    other = "IDEA-CCNL/Erlangshen-Roberta-110M-Sentiment"
+    picker.set_value(other)
+    app = _checked(app.run())
+    assert other in _captions(app) and models.default_model("sentiment").hub_id not in _captions(app)
+
+
+def _captions(app: AppTest) -> str:
+    return " ".join(str(caption.value) for caption in app.caption)
