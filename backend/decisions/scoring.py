@@ -217,7 +217,9 @@ def _market_input(criterion: str, use_case: UseCase, industries, normalised) -> 
     figure = row.figure(criterion) if row else None
     if figure is None:
         reason = (
-            _("no source measures this industry") if row else _("a technology area, not an industry: no market figure")
+            row.missing_reasons.get(criterion, _("no source measures this industry"))
+            if row
+            else _("a technology area, not an industry: no market figure")
         )
         return ScoredInput(criterion, None, "", 0.0, "", missing_reason=reason)
     evidence = figure.citation() + (f" ({figure.caveat})" if figure.caveat else "")

@@ -169,6 +169,17 @@ def show_ranking(ranking: scoring.Ranking) -> None:
             "a missing input counts 0. Score = weighted mean x 100."
         )
     )
+    with st.expander(_("Market inputs each industry lacks, and why"), icon=":material/help:"):
+        industries = [row.industry for row in ranking.rows]
+        st.dataframe(
+            review.market_inputs_table(market_inputs(), industries), hide_index=True, key=f"{KEY}.market_inputs"
+        )
+        st.caption(
+            _(
+                "Only figures that compare across industries are used: one survey's share of firms for adoption, "
+                "change in that share per year for growth, one forecast's spending growth for money flowing in."
+            )
+        )
     cited = review.citations(ranking)
     with st.expander(_("Sources and measurements ({n})").format(n=len(cited)), icon=":material/menu_book:"):
         for label, url in cited:

@@ -110,3 +110,16 @@ def test_the_measure_tab_measures_the_model_picked_for_each_task():
 
 def _captions(app: AppTest) -> str:
     return " ".join(str(caption.value) for caption in app.caption)
+
+
+def test_the_page_says_which_market_inputs_each_industry_lacks_and_why():
+    app = _open({"industry": ["finance", "education"]})
+    table = next(
+        frame.value
+        for frame in app.dataframe
+        if "Money flowing in" in frame.value.columns and "rank" not in frame.value.columns
+    )
+    market = industry_inputs.industry_inputs(load_market_data())
+    assert set(table["industry"]) == {"Finance", "Education"}
+    education = table.loc[table["industry"] == "Education"].iloc[0]
+    assert education["Adoption growth"] == "missing: " + market["education"].missing_reasons["growth"]
