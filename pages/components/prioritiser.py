@@ -20,6 +20,7 @@ from backend.jobs import manage, tables
 from backend.market import briefing
 from backend.market.figure_layout import png_config
 from backend.models.resolve import catalogue as models
+from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
 from backend.use_cases import search
 from backend.use_cases import vocabulary as vocab
@@ -43,7 +44,15 @@ QUERY_NAMES: dict[str, str] = {
     f"{KEY}.demand": "demand",
     f"{KEY}.hardware": "hw",
     MEASURE_KEY: "measure",
+    **{f"{KEY}.measure_model.{task}": f"model-{task}" for task in measure.MEASURED_TASKS},
     use_cases_view.QUERY_KEY: "q",
+    use_cases_view.EMBEDDING_MODEL_KEY: "search-model",
+}
+# Address name -> the task whose catalogue models and configured servers it may name (never a
+# fine-tuned model: its reference is a server path, which stays out of links).
+_MODEL_TASKS = {
+    **{f"model-{task}": task for task in measure.MEASURED_TASKS},
+    "search-model": models.EMBEDDINGS,
 }
 # Multiselects: each offers the keys of one vocabulary.
 _LIST_CHOICES = {"industry": vocab.INDUSTRIES, "task": vocab.AI_TASKS, "maturity": vocab.MATURITY}
@@ -60,6 +69,11 @@ def market_inputs() -> dict[str, industry_inputs.IndustryInputs]:
 
 def _parsed(name: str, text: str) -> object | None:
     try:
+        if name in _MODEL_TASKS:
+            task = _MODEL_TASKS[name]
+            if endpoints.is_endpoint_ref(text):
+                return text if (served := endpoints.find_endpoint(text)) and served.task == task else None
+            return text if models.find_spec(text, task) else None
         if name == "stated":
             return {"1": True, "0": False}.get(text)
         if name == "q":
@@ -112,6 +126,8 @@ def save_state(defaults: dict[str, object]) -> str:
         for key, name in QUERY_NAMES.items()
         if key in st.session_state and st.session_state[key] != defaults.get(key)
     }
+    # Only what a link may restore goes into it (a fine-tuned model's server path does not).
+    wanted = {name: text for name, text in wanted.items() if name in _LIST_CHOICES or _parsed(name, text) is not None}
     for name in QUERY_NAMES.values():
         if name in wanted and st.query_params.get_all(name) != _as_list(wanted[name]):
             st.query_params[name] = wanted[name]
@@ -152,6 +168,8 @@ def defaults() -> dict[str, object]:
         f"{KEY}.price": _DEFAULT_PRICE,
         f"{KEY}.demand": 0,
         f"{KEY}.hardware": NO_ESTIMATE,
+        **{f"{KEY}.measure_model.{task}": models.default_model(task).hub_id for task in measure.MEASURED_TASKS},
+        use_cases_view.EMBEDDING_MODEL_KEY: models.default_model(models.EMBEDDINGS).hub_id,
     }
 
 
@@ -342,6 +360,9 @@ def _pick_measured_models(tasks: tuple[str, ...]) -> dict[str, tuple[str, str]]:
         labels, _found = demo.model_choices(task, models.models_for(task))
         choices = list(labels)
         default = models.default_model(task).hub_id
+        if st.session_state.get(f"{KEY}.measure_model.{task}", default) not in choices:
+            # From a link to a server this app no longer has: open on the default instead.
+            st.session_state.pop(f"{KEY}.measure_model.{task}")
         with column:
             choice = st.selectbox(
                 _("Model for {task}").format(task=task), choices,

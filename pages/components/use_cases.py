@@ -31,6 +31,7 @@ INDUSTRIES_KEY = "applications.industries"
 TASKS_KEY = "applications.tasks"
 MATURITY_KEY = "applications.maturity"
 STATED_ONLY_KEY = "applications.stated_only"
+EMBEDDING_MODEL_KEY = "applications.model"
 # Semantic hits say which of the use case's two texts matched best.
 _LANGUAGE_NAMES = {"en": N_("English text"), "zh": N_("Chinese text")}
 # Three per row keeps each example query readable in full.
@@ -161,9 +162,9 @@ def show_search_box() -> tuple[str, str]:
     model_ref = model_column.selectbox(
         _("Embedding model"),
         choices,
-        index=0 if served else model_state.opening_choice(choices, found, "applications.model"),
+        index=0 if served else model_state.opening_choice(choices, found, EMBEDDING_MODEL_KEY),
         format_func=label,
-        key="applications.model",
+        key=EMBEDDING_MODEL_KEY,
     )
     st.caption(_("Examples:"))
     example_columns = st.columns(_EXAMPLES_PER_ROW)

@@ -123,3 +123,17 @@ def test_the_page_says_which_market_inputs_each_industry_lacks_and_why():
     assert set(table["industry"]) == {"Finance", "Education"}
     education = table.loc[table["industry"] == "Education"].iloc[0]
     assert education["Adoption growth"] == "missing: " + market["education"].missing_reasons["growth"]
+
+
+def test_the_measured_and_search_models_travel_in_the_address_and_unknown_ones_are_dropped():
+    other = "IDEA-CCNL/Erlangshen-Roberta-110M-Sentiment"
+    app = _open({"measure": "nlp-sentiment-analysis", "model-sentiment": other})
+    assert app.selectbox(key=f"{KEY}.measure_use_case").value == "nlp-sentiment-analysis"
+    assert app.selectbox(key=f"{KEY}.measure_model.sentiment").value == other
+    assert app.query_params["model-sentiment"] == other
+    # A model of another task, a server that is not configured, a path: each dropped, the default kept.
+    for hostile in ("Helsinki-NLP/opus-mt-en-zh", "endpoint:nowhere", "/etc/passwd"):
+        app = _open({"measure": "nlp-sentiment-analysis", "model-sentiment": hostile, "search-model": hostile})
+        assert app.selectbox(key=f"{KEY}.measure_model.sentiment").value == models.default_model("sentiment").hub_id
+        assert app.session_state["applications.model"] != hostile
+        assert "model-sentiment" not in app.query_params and "search-model" not in app.query_params
