@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from backend import model_registry
 from backend.decisions import cost, industry_inputs, measure, review, scoring, speed
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, Weights
 from backend.i18n import _
@@ -369,7 +370,8 @@ def _pick_measured_models(tasks: tuple[str, ...]) -> dict[str, tuple[str, str]]:
                 index=choices.index(default) if default in choices else 0,
                 format_func=labels.__getitem__, key=f"{KEY}.measure_model.{task}",
             )  # fmt: skip
-        picked[task] = (choice, labels[choice])
+        # The caption names the model alone (a hub id, a fine-tuned model's title, a server's name), not its label's marks.
+        picked[task] = (choice, model_registry.display_name(choice))
     return picked
 
 
