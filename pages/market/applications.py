@@ -34,7 +34,11 @@ st.caption(
 
 st.subheader(_("Industries × AI tasks"))
 task_matrix = matrix.build_task_matrix(selected, include_inferred=not filters.stated_only)
-st.plotly_chart(figures.build_heatmap(task_matrix, figures.use_case_titles(selected)), key="applications.heatmap")
+language = current_language()
+st.plotly_chart(
+    figures.build_heatmap(task_matrix, figures.use_case_titles(selected, language), language),
+    key="applications.heatmap",
+)
 st.caption(
     _(
         "Each cell counts the use cases of an industry that need a task (hover for their names). Tasks are "
@@ -44,7 +48,9 @@ st.caption(
 )
 
 st.subheader(_("Current and emerging applications"))
-st.plotly_chart(figures.build_maturity_bars(matrix.maturity_counts(selected)), key="applications.maturity_chart")
+st.plotly_chart(
+    figures.build_maturity_bars(matrix.maturity_counts(selected), language), key="applications.maturity_chart"
+)
 st.caption(
     _(
         "Current: at least one document presents the use case as an application today. Future: only as a "

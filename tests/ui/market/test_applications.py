@@ -241,3 +241,10 @@ def test_an_english_only_embedding_model_marks_chinese_examples_and_warns_beside
     app = _checked(app.run())
     [warning] = [w.value for w in app.warning]
     assert "handles English only" in warning and "the ranking and its scores may be meaningless" in warning
+
+
+def test_the_heatmap_and_maturity_chart_speak_the_language_of_the_page():
+    app = _open({"lang": "zh"})
+    heatmap, maturity = (json.loads(chart.proto.spec) for chart in app.get("plotly_chart")[:2])
+    assert "金融" in heatmap["data"][0]["x"] and "机器翻译" in heatmap["data"][0]["y"]
+    assert "金融" in maturity["data"][0]["y"]
