@@ -1,7 +1,7 @@
 """The Applications page's industry x task heatmap in Chromium at a projector's and a phone's size:
 no axis label overlaps another (industries' labels lie flat or stand upright, so their boxes are
 their glyphs'), each count fits inside its column, and every industry and
-task of the catalogue has its label. Screenshots land in test-artifacts/screenshots/heatmap-*.png."""
+task of the catalogue has its label. In English and in Chinese; screenshots land in test-artifacts/screenshots/heatmap-*.png."""
 
 from __future__ import annotations
 
@@ -49,28 +49,29 @@ def _overlapping(boxes: list[dict[str, float]]) -> list[tuple[str, str]]:
     return found
 
 
-def _used_labels() -> tuple[set[str], set[str]]:
+def _used_labels(language: str) -> tuple[set[str], set[str]]:
     """The labels of the industries and tasks the page's heatmap draws (every use case, every task)."""
     drawn = matrix.build_task_matrix(load_catalogue().use_cases)
-    industries = {vocabulary.find_term(vocabulary.INDUSTRIES, key).label("en") for key in drawn.industries}
-    return industries, {vocabulary.find_term(vocabulary.AI_TASKS, key).label("en") for key in drawn.tasks}
+    industries = {vocabulary.find_term(vocabulary.INDUSTRIES, key).label(language) for key in drawn.industries}
+    return industries, {vocabulary.find_term(vocabulary.AI_TASKS, key).label(language) for key in drawn.tasks}
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("size", SIZES)
-def test_heatmap_labels_do_not_overlap_and_columns_fit_their_counts(browser, warmed_app, size):  # noqa: F811
+def test_heatmap_labels_do_not_overlap_and_columns_fit_their_counts(browser, warmed_app, size, language):  # noqa: F811
     width, height = SIZES[size]
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     try:
-        page.goto(f"{warmed_app.url}/applications")
+        page.goto(f"{warmed_app.url}/applications?lang={language}")
         wait_until_idle(page)
         page.wait_for_selector(f"{HEATMAP} .xtick text", timeout=60_000)
         assert_no_exception(page, f"applications at {size}")
         page.locator(HEATMAP).scroll_into_view_if_needed()
-        screenshot(page, f"heatmap-{size}")
+        screenshot(page, f"heatmap-{size}-{language}")
         industry_ticks = _boxes(page, f"{HEATMAP} .xtick text")
         task_ticks = _boxes(page, f"{HEATMAP} .ytick text")
-        industries, tasks = _used_labels()
+        industries, tasks = _used_labels(language)
         assert {tick["text"] for tick in industry_ticks} == industries
         assert {tick["text"] for tick in task_ticks} == tasks
         assert _overlapping(industry_ticks) == []
