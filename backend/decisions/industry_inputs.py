@@ -9,7 +9,7 @@ An industry a source does not measure has no figure, and the scoring says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -58,6 +58,8 @@ class IndustryInputs(JsonRecord):
     adoption: CitedFigure | None
     growth: CitedFigure | None
     investment: CitedFigure | None
+    # Input name -> why no comparable figure exists for this industry in the shipped tables.
+    missing_reasons: dict[str, str] = field(default_factory=dict)
 
     def figure(self, name: str) -> CitedFigure | None:
         """The figure of one input (``ADOPTION``, ``GROWTH`` or ``INVESTMENT``)."""
@@ -135,15 +137,41 @@ def _investment(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> C
     return _cited(row, row["value"], "% a year (CAGR)", row["year"], (str(row["row_id"]),), caveat.rstrip("; "))
 
 
+def _missing_reason(frame: pd.DataFrame, industry: industries.DocumentIndustry, name: str) -> str:
+    """Why ``industry`` has no figure for input ``name``: which source would give one, and what it lacks."""
+    if name == ADOPTION:
+        if not industry.segments.get(ADOPTION_SURVEY):
+            return _("the one survey that asks every industry alike (US Census BTOS) has no segment for it")
+        return _("US Census BTOS has no share of firms for its segment")
+    if name == INVESTMENT:
+        offered = frame.loc[(frame["dataset"] == INVESTMENT_DATASET) & (frame["metric"] == INVESTMENT_METRIC)]
+        return _("IDC's spending forecast gives growth for {n} industry groups only ({groups})").format(
+            n=offered["segment"].nunique(), groups="; ".join(sorted(offered["segment"].unique()))
+        )
+    sources = [dataset_label(dataset) for dataset in industry.segments]
+    if not sources:
+        return _("no survey in the data covers it")
+    return _("its sources ({sources}) give no share of firms measured the same way in two years").format(
+        sources="; ".join(sources)
+    )
+
+
 def industry_inputs(frame: pd.DataFrame) -> dict[str, IndustryInputs]:
-    """Every source-document industry's market inputs, by industry key (the catalogue's keys).
+    """Every source-document industry's market inputs, by industry key (the catalogue's keys),
+    with the reason for each input it lacks.
 
     Args:
         frame: the market rows (``backend.market.store.load_market_data``).
     """
-    return {
-        industry.key: IndustryInputs(
+    found = {}
+    for industry in industries.DOCUMENT_INDUSTRIES:
+        inputs = IndustryInputs(
             industry.key, _adoption(frame, industry), _growth(frame, industry), _investment(frame, industry)
         )
-        for industry in industries.DOCUMENT_INDUSTRIES
-    }
+        reasons = {
+            name: _missing_reason(frame, industry, name) for name in MARKET_INPUTS if inputs.figure(name) is None
+        }
+        found[industry.key] = IndustryInputs(
+            industry.key, inputs.adoption, inputs.growth, inputs.investment, missing_reasons=reasons
+        )
+    return found

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend import model_registry
 from backend.decisions.cost import CostEstimate
+from backend.decisions.industry_inputs import INPUT_LABELS, MARKET_INPUTS, IndustryInputs
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, Ranking, Sensitivity, Weights
 from backend.i18n import _, current_language
 from backend.market.briefing import BriefingTable
@@ -58,6 +60,29 @@ def ranking_table(ranking: Ranking, language: str | None = None) -> pd.DataFrame
         }
         record.update({_(CRITERION_LABELS[item.criterion]): _cell(item) for item in row.inputs})
         rows.append(record)
+    return pd.DataFrame(rows)
+
+
+def market_inputs_table(
+    inputs: Mapping[str, IndustryInputs], industries: Iterable[str], language: str | None = None
+) -> pd.DataFrame:
+    """One row per industry of ``industries`` (catalogue keys) that has market inputs: each input
+    as its value and source, or why it is missing."""
+    language = language or current_language()
+    rows = []
+    for key in dict.fromkeys(industries):
+        if key not in inputs:
+            continue  # a technology area (vision, speech...): no market figure is expected
+        industry = inputs[key]
+        row: dict[str, object] = {_("industry"): _industry(key, language)}
+        for name in MARKET_INPUTS:
+            figure = industry.figure(name)
+            row[_(INPUT_LABELS[name])] = (
+                f"{figure.value:g} {figure.unit}: {figure.citation()}"
+                if figure
+                else _("missing: {reason}").format(reason=industry.missing_reasons.get(name, ""))
+            )
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -160,7 +185,8 @@ def cost_table(estimates: Iterable[CostEstimate]) -> pd.DataFrame:
         [
             {
                 _("use case or task"): e.task,
-                _("model"): e.model,
+                # A fine-tuned model by its title and job, a model server by its name, never a server path.
+                _("model"): "; ".join(model_registry.display_name(ref) for ref in e.model.split("; ")),
                 _("requests per hour"): round(e.requests_per_hour, 1),
                 _("p95 latency (ms)"): round(e.latency_p95_ms, 1),
                 _("price per hour"): e.price_per_hour,

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 
+from backend import model_registry
 from backend.decisions.industry_inputs import INPUT_LABELS, MARKET_INPUTS, IndustryInputs
 from backend.decisions.speed import SpeedRecord
 from backend.errors import InvalidInputError
@@ -176,7 +177,8 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
         return _("not measured yet: {tasks}").format(tasks=", ".join(missing))
     records = [speed[task] for task in dict.fromkeys(model_tasks)]
     evidence = "; ".join(
-        f"{record.task} p95 {record.latency_p95_ms:g} ms, {record.peak_memory_mb:g} MB ({record.provenance()})"
+        f"{record.task} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
+        f"{record.peak_memory_mb:g} MB ({record.provenance()})"
         for record in records
     )
     return Feasibility(
@@ -215,7 +217,9 @@ def _market_input(criterion: str, use_case: UseCase, industries, normalised) -> 
     figure = row.figure(criterion) if row else None
     if figure is None:
         reason = (
-            _("no source measures this industry") if row else _("a technology area, not an industry: no market figure")
+            row.missing_reasons.get(criterion, _("no source measures this industry"))
+            if row
+            else _("a technology area, not an industry: no market figure")
         )
         return ScoredInput(criterion, None, "", 0.0, "", missing_reason=reason)
     evidence = figure.citation() + (f" ({figure.caveat})" if figure.caveat else "")

@@ -24,7 +24,11 @@ def _empty_figure(message: str) -> go.Figure:
 
 
 def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str = "en") -> go.Figure:
-    """Heatmap of use cases per industry (rows) and AI task (columns).
+    """Heatmap of use cases per AI task (rows) and industry (columns).
+
+    Tasks run down the side because there are more of them (18) than industries (13) and their
+    labels read across; industries' labels stand upright unless a column is wide enough for them to
+    lie flat, since upright labels are the only ones that cannot collide in a phone's ~14 px columns.
 
     Args:
         matrix: the counts, e.g. from ``build_task_matrix``.
@@ -40,14 +44,15 @@ def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str =
     task_labels = [vocab.find_term(vocab.AI_TASKS, key).label(language) for key in matrix.tasks]
     hover = [
         ["<br>".join(titles.get(use_case, use_case) for use_case in cell) for cell in row]
-        for row in matrix.cell_use_cases
+        for row in _transposed(matrix.cell_use_cases)
     ]
+    counts = _transposed(matrix.counts)
     figure = go.Figure(
         go.Heatmap(
-            z=[list(row) for row in matrix.counts],
-            x=task_labels,
-            y=industry_labels,
-            text=[[str(count) if count else "" for count in row] for row in matrix.counts],
+            z=[list(row) for row in counts],
+            x=industry_labels,
+            y=task_labels,
+            text=[[str(count) if count else "" for count in row] for row in counts],
             texttemplate="%{text}",
             customdata=hover,
             hovertemplate="<b>%{y}</b> × <b>%{x}</b>: %{z} use case(s)<br>%{customdata}<extra></extra>",
@@ -56,15 +61,22 @@ def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str =
             xgap=2,
             ygap=2,
             colorbar={"title": {"text": "use cases"}},
+            # Every cell prints its count, so the scale's ~60 px are given to the columns instead.
+            showscale=False,
         )
     )
     figure.update_layout(
-        height=_MARGIN_PX + _CELL_HEIGHT_PX * len(industry_labels),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis={"side": "top", "tickangle": -40},
-        yaxis={"autorange": "reversed"},
+        height=_MARGIN_PX + _CELL_HEIGHT_PX * len(task_labels),
+        # No side margins and 11 px labels: on a phone every pixel goes to the columns.
+        margin={"l": 0, "r": 0, "t": 30, "b": 10},
+        xaxis={"side": "top", "autotickangles": [0, 90], "tickfont": {"size": 11}, "automargin": True},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 11}, "automargin": True},
     )
     return figure
+
+
+def _transposed(rows):
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def build_maturity_bars(counts: Mapping[str, Mapping[str, int]], language: str = "en") -> go.Figure:

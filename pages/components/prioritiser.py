@@ -1,9 +1,9 @@
 """Widgets of the use-case prioritiser and the cost calculator (Applications page): weights, the
 ranked table, the sensitivity chart, the calculator, the "measure this use case" job, the briefing.
 
-Every choice lives in the page address (``?wa=3&wg=2&wi=2&wf=3&sens=growth&price=0.4...``), so a
-link reproduces the ranking and the costs; a value in the address that a widget does not offer
-is dropped. Figures are read at each run: a measurement finished a moment ago counts at once.
+Every input of the Applications page lives in its address (``?industry=finance&wa=3&sens=growth
+&price=0.4&q=fraud...``; lists repeat the name), so a shared link reproduces the filters, the
+ranking, the costs and the search; a value in the address that a widget does not offer is dropped. Figures are read at each run: a measurement finished a moment ago counts at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from backend import model_registry
 from backend.decisions import cost, industry_inputs, measure, review, scoring, speed
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, Weights
 from backend.i18n import _
@@ -20,21 +21,42 @@ from backend.jobs import manage, tables
 from backend.market import briefing
 from backend.market.figure_layout import png_config
 from backend.models.resolve import catalogue as models
+from backend.models.resolve import endpoints
 from backend.text_safety import plain_markdown
+from backend.use_cases import search
+from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import UseCase
-from pages.components import job_monitor, market_charts
+from pages.components import demo, job_monitor, market_charts
+from pages.components import use_cases as use_cases_view
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
 
 KEY = "applications.prioritiser"
-# Widget key -> name in the page address.
+MEASURE_KEY = f"{KEY}.measure_use_case"
+# Widget key -> name in the page address (the filters and the search box are pages.components.use_cases').
 QUERY_NAMES: dict[str, str] = {
+    use_cases_view.INDUSTRIES_KEY: "industry",
+    use_cases_view.TASKS_KEY: "task",
+    use_cases_view.MATURITY_KEY: "maturity",
+    use_cases_view.STATED_ONLY_KEY: "stated",
     **{f"{KEY}.weight.{criterion}": f"w{criterion[0]}" for criterion in CRITERIA},
     f"{KEY}.sensitivity": "sens",
     f"{KEY}.price": "price",
     f"{KEY}.demand": "demand",
     f"{KEY}.hardware": "hw",
+    MEASURE_KEY: "measure",
+    **{f"{KEY}.measure_model.{task}": f"model-{task}" for task in measure.MEASURED_TASKS},
+    use_cases_view.QUERY_KEY: "q",
+    use_cases_view.EMBEDDING_MODEL_KEY: "search-model",
 }
+# Address name -> the task whose catalogue models and configured servers it may name (never a
+# fine-tuned model: its reference is a server path, which stays out of links).
+_MODEL_TASKS = {
+    **{f"model-{task}": task for task in measure.MEASURED_TASKS},
+    "search-model": models.EMBEDDINGS,
+}
+# Multiselects: each offers the keys of one vocabulary.
+_LIST_CHOICES = {"industry": vocab.INDUSTRIES, "task": vocab.AI_TASKS, "maturity": vocab.MATURITY}
 NO_ESTIMATE = ""
 ESTIMATE_HARDWARE: tuple[str, ...] = (NO_ESTIMATE, "NVIDIA T4", "NVIDIA L4", "NVIDIA A100", "NVIDIA H100")
 _DEFAULT_PRICE = 0.40
@@ -48,6 +70,19 @@ def market_inputs() -> dict[str, industry_inputs.IndustryInputs]:
 
 def _parsed(name: str, text: str) -> object | None:
     try:
+        if name in _MODEL_TASKS:
+            task = _MODEL_TASKS[name]
+            if endpoints.is_endpoint_ref(text):
+                return text if (served := endpoints.find_endpoint(text)) and served.task == task else None
+            return text if models.find_spec(text, task) else None
+        if name == "stated":
+            return {"1": True, "0": False}.get(text)
+        if name == "q":
+            # A search query as the box would take it: no control characters, no longer than it allows.
+            return text if len(text) <= search.MAX_QUERY_CHARS and text.isprintable() else None
+        if name == "measure":
+            # Whether the use case runs here is checked where its picker is drawn (show_measure_action).
+            return text if text.replace("-", "").replace("_", "").isalnum() else None
         if name.startswith("w"):
             value = int(text)
             return value if scoring.WEIGHT_RANGE[0] <= value <= scoring.WEIGHT_RANGE[1] else None
@@ -66,25 +101,44 @@ def _parsed(name: str, text: str) -> object | None:
 def restore_state() -> None:
     """Start each widget from the page address (once per session), dropping values it does not offer."""
     for key, name in QUERY_NAMES.items():
-        if key not in st.session_state and name in st.query_params:
-            value = _parsed(name, st.query_params.get(name, ""))
-            if value is not None:
-                st.session_state[key] = value
+        if key in st.session_state or name not in st.query_params:
+            continue
+        if name in _LIST_CHOICES:
+            offered = vocab.term_keys(_LIST_CHOICES[name])
+            st.session_state[key] = list(dict.fromkeys(v for v in st.query_params.get_all(name) if v in offered))
+            continue
+        value = _parsed(name, st.query_params.get(name, ""))
+        if value is not None:
+            st.session_state[key] = value
+
+
+def _address_text(value: object) -> str | list[str]:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return str(value)
 
 
 def save_state(defaults: dict[str, object]) -> str:
     """Write the choices that differ from their defaults into the address; returns that query."""
     wanted = {
-        name: str(st.session_state[key])
+        name: _address_text(st.session_state[key])
         for key, name in QUERY_NAMES.items()
         if key in st.session_state and st.session_state[key] != defaults.get(key)
     }
+    # Only what a link may restore goes into it (a fine-tuned model's server path does not).
+    wanted = {name: text for name, text in wanted.items() if name in _LIST_CHOICES or _parsed(name, text) is not None}
     for name in QUERY_NAMES.values():
-        if name in wanted and st.query_params.get(name) != wanted[name]:
+        if name in wanted and st.query_params.get_all(name) != _as_list(wanted[name]):
             st.query_params[name] = wanted[name]
         elif name not in wanted and name in st.query_params:
             del st.query_params[name]
-    return urlencode(wanted)
+    return urlencode(wanted, doseq=True)
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
 
 
 def show_weights() -> Weights:
@@ -105,11 +159,18 @@ def show_weights() -> Weights:
 def defaults() -> dict[str, object]:
     """Each widget's starting value (left out of the address)."""
     return {
+        use_cases_view.INDUSTRIES_KEY: [],
+        use_cases_view.TASKS_KEY: [],
+        use_cases_view.MATURITY_KEY: [],
+        use_cases_view.STATED_ONLY_KEY: False,
+        use_cases_view.QUERY_KEY: "",
         **{f"{KEY}.weight.{c}": Weights().of(c) for c in CRITERIA},
         f"{KEY}.sensitivity": CRITERIA[-1],
         f"{KEY}.price": _DEFAULT_PRICE,
         f"{KEY}.demand": 0,
         f"{KEY}.hardware": NO_ESTIMATE,
+        **{f"{KEY}.measure_model.{task}": models.default_model(task).hub_id for task in measure.MEASURED_TASKS},
+        use_cases_view.EMBEDDING_MODEL_KEY: models.default_model(models.EMBEDDINGS).hub_id,
     }
 
 
@@ -127,6 +188,17 @@ def show_ranking(ranking: scoring.Ranking) -> None:
             "a missing input counts 0. Score = weighted mean x 100."
         )
     )
+    with st.expander(_("Market inputs each industry lacks, and why"), icon=":material/help:"):
+        industries = [row.industry for row in ranking.rows]
+        st.dataframe(
+            review.market_inputs_table(market_inputs(), industries), hide_index=True, key=f"{KEY}.market_inputs"
+        )
+        st.caption(
+            _(
+                "Only figures that compare across industries are used: one survey's share of firms for adoption, "
+                "change in that share per year for growth, one forecast's spending growth for money flowing in."
+            )
+        )
     cited = review.citations(ranking)
     with st.expander(_("Sources and measurements ({n})").format(n=len(cited)), icon=":material/menu_book:"):
         for label, url in cited:
@@ -241,20 +313,22 @@ def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCas
     if not runnable:
         st.info(_("None of these use cases has a demo model for all its tasks."), icon=":material/filter_alt_off:")
         return
+    if st.session_state.get(MEASURE_KEY) not in runnable:
+        # From an old link or hidden by a filter: start from the top-ranked one instead.
+        st.session_state.pop(MEASURE_KEY, None)
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     with left:
         use_case_id = st.selectbox(
             _("Use case to measure"), list(runnable), format_func=lambda key: by_id[key].title(language),
-            key=f"{KEY}.measure_use_case",
+            key=MEASURE_KEY,
         )  # fmt: skip
-    requests = [
-        measure.MeasureRequest(task, models.default_model(task).hub_id, use_case_id) for task in runnable[use_case_id]
-    ]
     with right:
         clicked = st.button(_("Measure this use case"), key=f"{KEY}.measure", icon=":material/speed:")
+    picked = _pick_measured_models(runnable[use_case_id])
+    requests = [measure.MeasureRequest(task, model_ref, use_case_id) for task, (model_ref, _label) in picked.items()]
     st.caption(
         _("Runs {models} on a fixed set of inputs in the background, one request at a time.").format(
-            models=", ".join(f"{r.model_ref} ({r.task})" for r in requests)
+            models=", ".join(f"{label} ({task})" for task, (_ref, label) in picked.items())
         )
     )
     if clicked:
@@ -276,6 +350,29 @@ def show_measure_action(ranking: scoring.Ranking | None, use_cases: tuple[UseCas
                        icon=":material/check_circle:")  # fmt: skip
     else:
         job_monitor.show_live(newest.id, f"{KEY}.measure", _show_measure_status, _("Cancel"), _("Cancelling."))
+
+
+def _pick_measured_models(tasks: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """One model picker per task (catalogue models, the user's fine-tuned ones, configured model
+    servers), opening on the task's default model; task -> (model reference, its label)."""
+    picked = {}
+    columns = st.columns(len(tasks))
+    for column, task in zip(columns, tasks, strict=True):
+        labels, _found = demo.model_choices(task, models.models_for(task))
+        choices = list(labels)
+        default = models.default_model(task).hub_id
+        if st.session_state.get(f"{KEY}.measure_model.{task}", default) not in choices:
+            # From a link to a server this app no longer has: open on the default instead.
+            st.session_state.pop(f"{KEY}.measure_model.{task}")
+        with column:
+            choice = st.selectbox(
+                _("Model for {task}").format(task=task), choices,
+                index=choices.index(default) if default in choices else 0,
+                format_func=labels.__getitem__, key=f"{KEY}.measure_model.{task}",
+            )  # fmt: skip
+        # The caption names the model alone (a hub id, a fine-tuned model's title, a server's name), not its label's marks.
+        picked[task] = (choice, model_registry.display_name(choice))
+    return picked
 
 
 def _show_measure_status(view: manage.JobView) -> None:

@@ -26,7 +26,12 @@ from pages.components.errors import show_error
 from pages.components.models import get_model
 from pages.components.navigation import PAGES
 
-_QUERY_KEY = "applications.query"
+QUERY_KEY = "applications.query"
+INDUSTRIES_KEY = "applications.industries"
+TASKS_KEY = "applications.tasks"
+MATURITY_KEY = "applications.maturity"
+STATED_ONLY_KEY = "applications.stated_only"
+EMBEDDING_MODEL_KEY = "applications.model"
 # Semantic hits say which of the use case's two texts matched best.
 _LANGUAGE_NAMES = {"en": N_("English text"), "zh": N_("Chinese text")}
 # Three per row keeps each example query readable in full.
@@ -73,25 +78,25 @@ def show_filters() -> Filters:
         vocab.term_keys(vocab.INDUSTRIES),
         format_func=lambda key: vocab.find_term(vocab.INDUSTRIES, key).label(current_language()),
         placeholder=_("All industries"),
-        key="applications.industries",
+        key=INDUSTRIES_KEY,
     )
     tasks = columns[1].multiselect(
         _("AI task"),
         vocab.term_keys(vocab.AI_TASKS),
         format_func=lambda key: vocab.find_term(vocab.AI_TASKS, key).label(current_language()),
         placeholder=_("All tasks"),
-        key="applications.tasks",
+        key=TASKS_KEY,
     )
     maturities = columns[2].multiselect(
         _("Maturity (as the documents present it)"),
         vocab.term_keys(vocab.MATURITY),
         format_func=lambda key: vocab.find_term(vocab.MATURITY, key).label(current_language()),
         placeholder=_("Current, future and trend"),
-        key="applications.maturity",
+        key=MATURITY_KEY,
     )
     stated_only = st.toggle(
         _("Count only tasks the documents name (leave out tasks mapped by the catalogue's editors)"),
-        key="applications.stated_only",
+        key=STATED_ONLY_KEY,
     )
     return Filters(tuple(industries), tuple(tasks), tuple(maturities), stated_only)
 
@@ -125,7 +130,7 @@ def show_demo_links(use_cases: Iterable[UseCase]) -> None:
 
 
 def _set_query(text: str) -> None:
-    st.session_state[_QUERY_KEY] = text
+    st.session_state[QUERY_KEY] = text
 
 
 def _model_label(ref: str) -> str:
@@ -142,7 +147,7 @@ def show_search_box() -> tuple[str, str]:
         _("Describe a use case in English or Chinese"),
         max_chars=search.MAX_QUERY_CHARS,
         placeholder=_("e.g. detect fraud in card payments / 信用卡欺诈"),
-        key=_QUERY_KEY,
+        key=QUERY_KEY,
     )
     # Model servers the operator configured come first: a front end without local models uses them.
     served = [endpoints.endpoint_ref(e) for e in endpoints.endpoints_for(model_catalogue.EMBEDDINGS)]
@@ -157,9 +162,9 @@ def show_search_box() -> tuple[str, str]:
     model_ref = model_column.selectbox(
         _("Embedding model"),
         choices,
-        index=0 if served else model_state.opening_choice(choices, found, "applications.model"),
+        index=0 if served else model_state.opening_choice(choices, found, EMBEDDING_MODEL_KEY),
         format_func=label,
-        key="applications.model",
+        key=EMBEDDING_MODEL_KEY,
     )
     st.caption(_("Examples:"))
     example_columns = st.columns(_EXAMPLES_PER_ROW)

@@ -20,6 +20,8 @@ st.markdown(
 )
 
 use_case_catalogue = use_cases_view.load_catalogue_or_stop()
+# Every input starts from the page address, so a shared link reproduces the view.
+prioritiser.restore_state()
 filters = use_cases_view.show_filters()
 selected = catalogue.filter_use_cases(
     use_case_catalogue.use_cases, filters.industries, filters.tasks, filters.maturities
@@ -32,7 +34,11 @@ st.caption(
 
 st.subheader(_("Industries × AI tasks"))
 task_matrix = matrix.build_task_matrix(selected, include_inferred=not filters.stated_only)
-st.plotly_chart(figures.build_heatmap(task_matrix, figures.use_case_titles(selected)), key="applications.heatmap")
+language = current_language()
+st.plotly_chart(
+    figures.build_heatmap(task_matrix, figures.use_case_titles(selected, language), language),
+    key="applications.heatmap",
+)
 st.caption(
     _(
         "Each cell counts the use cases of an industry that need a task (hover for their names). Tasks are "
@@ -42,7 +48,9 @@ st.caption(
 )
 
 st.subheader(_("Current and emerging applications"))
-st.plotly_chart(figures.build_maturity_bars(matrix.maturity_counts(selected)), key="applications.maturity_chart")
+st.plotly_chart(
+    figures.build_maturity_bars(matrix.maturity_counts(selected), language), key="applications.maturity_chart"
+)
 st.caption(
     _(
         "Current: at least one document presents the use case as an application today. Future: only as a "
@@ -68,7 +76,6 @@ st.markdown(
         "input is cited or measured, and a missing one counts 0."
     )
 )
-prioritiser.restore_state()
 weights = prioritiser.show_weights()
 speed_figures = speed.speed_by_task()
 titles = prioritiser.titles_of(selected, current_language())
@@ -87,12 +94,17 @@ if ranking is not None and ranking.rows:
         use_case_estimates, estimates = prioritiser.show_calculator(
             speed_figures, ranking, selected, current_language()
         )
-    query = prioritiser.save_state(prioritiser.defaults())
-    prioritiser.show_briefing(ranking, view, titles, use_case_estimates, estimates, query)
+    # The search box below keeps its text in the session from the last run, so its address is written here too.
+    prioritiser.show_briefing(
+        ranking, view, titles, use_case_estimates, estimates, prioritiser.save_state(prioritiser.defaults())
+    )
 elif ranking is not None:
     ranking_tab.info(_("No use case matches these filters. Clear one to see more."), icon=":material/filter_alt_off:")
 with measure_tab:
     prioritiser.show_measure_action(ranking, selected, current_language())
+
+if ranking is None or not ranking.rows:
+    prioritiser.save_state(prioritiser.defaults())
 
 st.subheader(_("Search the catalogue"))
 query, model_ref = use_cases_view.show_search_box()

@@ -53,3 +53,16 @@ def test_the_ranking_table_speaks_the_language_of_the_run():
     with use_language("zh"):
         table = review.ranking_table(ranking)
     assert ranking.rows[0].title_zh in set(table.iloc[:, 2])
+
+
+def test_a_briefing_made_in_chinese_is_marked_chinese_and_names_use_cases_and_industries_in_chinese():
+    ranking, view, _titles, estimates = _parts()
+    chinese_titles = {u.id: u.title_zh for u in load_catalogue().use_cases}
+    with use_language("zh"):
+        tables = review.briefing_tables(ranking, view, chinese_titles, estimates)
+        html = build_briefing_html([], generated=date(2026, 12, 7), tables=tables)
+    assert '<html lang="zh-CN">' in html
+    top = ranking.rows[0]
+    assert top.title_zh in html and top.title_en not in html
+    # The sensitivity table lists the top five by their Chinese titles too.
+    assert chinese_titles[view.tops[0][0]] in html

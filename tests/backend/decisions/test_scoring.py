@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from backend.decisions import industry_inputs, scoring
+from backend.decisions import industry_inputs, review, scoring
 from backend.decisions.scoring import FEASIBILITY, Weights
 from backend.decisions.speed import BENCHMARK, SpeedRecord
 from backend.errors import InvalidInputError
@@ -143,3 +143,30 @@ def test_the_ranking_is_json_able(market, use_cases):
     ranking = scoring.rank_use_cases(use_cases, market, SPEED, Weights())
     data = json.loads(json.dumps(ranking.to_dict()))
     assert data["rows"][0]["rank"] == 1 and data["weights"]["adoption"] == 3
+
+
+def test_a_feasibility_input_names_the_model_its_figure_came_from(market, use_cases):
+    ranking = scoring.rank_use_cases(use_cases, market, SPEED, Weights())
+    row = next(r for r in ranking.rows if r.use_case_id == "nlp-sentiment-analysis")
+    assert f"({SPEED['sentiment'].model})" in row.input(FEASIBILITY).evidence
+
+
+def test_every_missing_market_input_says_why_and_the_ranking_shows_it(market, use_cases):
+    for industry in market.values():
+        missing = {name for name in industry_inputs.MARKET_INPUTS if industry.figure(name) is None}
+        assert set(industry.missing_reasons) == missing
+        assert all(industry.missing_reasons.values())
+    # IDC names two industry groups; the reason says so, naming the one no seed industry maps to.
+    assert "Business and personal services" in market["healthcare"].missing_reasons["investment"]
+    assert "US Census BTOS" in market["customer-service"].missing_reasons["adoption"]
+    ranking = scoring.rank_use_cases(use_cases, market, SPEED, Weights())
+    education = next(r for r in ranking.rows if r.industry == "education")
+    assert education.input("growth").missing_reason == market["education"].missing_reasons["growth"]
+
+
+def test_the_market_inputs_table_gives_each_figure_or_its_reason(market):
+    table = review.market_inputs_table(market, ["finance", "vision", "education", "finance"])
+    assert list(table["industry"]) == ["Finance", "Education"]  # technology areas have no market row
+    finance = table.iloc[0]
+    assert finance["Adoption level"].startswith(f"{market['finance'].adoption.value:g} % of firms")
+    assert finance["Money flowing in"] == "missing: " + market["finance"].missing_reasons["investment"]

@@ -98,29 +98,33 @@ def test_maturity_counts():
     }
 
 
-def test_heatmap_trace_matches_the_matrix():
+def test_heatmap_trace_matches_the_matrix_with_tasks_down_the_side():
     built = matrix.build_task_matrix(SMALL.use_cases)
     figure = figures.build_heatmap(built, figures.use_case_titles(SMALL.use_cases))
     assert len(figure.data) == 1
     trace = figure.data[0]
     assert isinstance(trace, go.Heatmap)
-    assert [list(row) for row in trace.z] == [list(row) for row in built.counts]
-    assert list(trace.y) == ["Natural language processing", "Finance"]
-    assert list(trace.x)[:3] == ["Text classification", "Sentiment analysis", "Translation"]
+    # Tasks are the rows, industries the columns: the matrix transposed.
+    assert [list(row) for row in trace.z] == [list(column) for column in zip(*built.counts, strict=True)]
+    assert list(trace.x) == ["Natural language processing", "Finance"]
+    assert list(trace.y)[:3] == ["Text classification", "Sentiment analysis", "Translation"]
     # Zero cells show no number; hover lists the use cases of the cell.
-    assert [list(row) for row in trace.text][1] == ["", "", "", "2", "1", "2"]
-    assert trace.customdata[1][5] == "Fraud<br>Risk"
+    assert [row[1] for row in trace.text] == ["", "", "", "2", "1", "2"]
+    assert trace.customdata[5][1] == "Fraud<br>Risk"
     assert trace.zmin == 0
+    assert trace.showscale is False
     assert figure.layout.yaxis.autorange == "reversed"
+    # Taller with more tasks, so each row keeps its height.
+    assert figure.layout.height > figures.build_heatmap(matrix.build_task_matrix(SMALL.use_cases[:1]), {}).layout.height
 
 
 def test_heatmap_in_chinese():
     built = matrix.build_task_matrix(SMALL.use_cases)
     trace = figures.build_heatmap(built, {}, language="zh").data[0]
-    assert list(trace.y) == ["自然语言处理", "金融"]
-    assert "机器翻译" in list(trace.x)
+    assert list(trace.x) == ["自然语言处理", "金融"]
+    assert "机器翻译" in list(trace.y)
     # Without titles the hover falls back to the ids.
-    assert trace.customdata[1][3] == "markets<br>risk"
+    assert trace.customdata[3][1] == "markets<br>risk"
 
 
 def test_heatmap_of_nothing_says_so():

@@ -18,10 +18,12 @@ PAGE = "pages/market/applications.py"
 CATALOGUE = load_catalogue()
 
 
-def _open() -> AppTest:
+def _open(query: dict[str, str | list[str]] | None = None) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
     app.run()
     app.switch_page(PAGE)
+    for name, value in (query or {}).items():
+        app.query_params[name] = value
     return _checked(app.run())
 
 
@@ -85,6 +87,44 @@ def test_filters_narrow_the_table():
     app.multiselect(key="applications.maturity").set_value(["T"])
     app = _checked(app.run())
     assert any("No use case matches these filters" in str(info.value) for info in app.info)
+
+
+def test_filters_and_the_search_are_written_into_the_address():
+    app = _open()
+    app.multiselect(key="applications.industries").set_value(["finance", "education"])
+    app.multiselect(key="applications.maturity").set_value(["C"])
+    app.toggle(key="applications.stated_only").set_value(True)
+    app.text_input(key="applications.query").set_value("card fraud")
+    app = _checked(app.run())
+    assert app.query_params["industry"] == ["finance", "education"]
+    assert (app.query_params["maturity"], app.query_params["stated"], app.query_params["q"]) == ("C", "1", "card fraud")
+    assert "task" not in app.query_params  # all tasks: left out of the link
+    app.multiselect(key="applications.industries").set_value([])
+    app = _checked(app.run())
+    assert "industry" not in app.query_params
+
+
+def test_a_shared_link_reproduces_the_filters():
+    app = _open({"industry": ["finance", "healthcare"], "task": "forecasting", "stated": "1", "q": "fraud"})
+    assert app.multiselect(key="applications.industries").value == ["finance", "healthcare"]
+    assert app.multiselect(key="applications.tasks").value == ["forecasting"]
+    assert app.toggle(key="applications.stated_only").value is True
+    assert app.text_input(key="applications.query").value == "fraud"
+    expected = catalogue.filter_use_cases(CATALOGUE.use_cases, ("finance", "healthcare"), ("forecasting",), ())
+    assert expected and len(app.dataframe[0].value) == len(expected)
+
+
+def test_hostile_filter_values_in_the_address_are_dropped():
+    app = _open(
+        {"industry": ["finance", "<img src=x onerror=alert(1)>"], "maturity": "X", "stated": "yes",
+         "q": "a\x00b", "measure": "../../etc"}
+    )  # fmt: skip
+    assert app.multiselect(key="applications.industries").value == ["finance"]
+    assert app.multiselect(key="applications.maturity").value == []
+    assert app.toggle(key="applications.stated_only").value is False
+    assert app.text_input(key="applications.query").value == ""
+    finance = [use_case for use_case in CATALOGUE.use_cases if use_case.industry == "finance"]
+    assert len(app.dataframe[0].value) == len(finance)
 
 
 def test_search_shows_ranked_results_and_the_mode(monkeypatch):
@@ -176,7 +216,7 @@ def test_stated_only_switch_redraws_the_heatmap_without_mapped_tasks():
     app = _checked(app.run())
     stated = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]
     # Fraud detection's tasks are mapped by the editors, so anomaly detection disappears.
-    assert "Anomaly detection" in all_tasks["x"] and "Anomaly detection" not in stated["x"]
+    assert "Anomaly detection" in all_tasks["y"] and "Anomaly detection" not in stated["y"]
     assert sum(map(sum, stated["z"])) < sum(map(sum, all_tasks["z"]))
 
 
@@ -201,3 +241,10 @@ def test_an_english_only_embedding_model_marks_chinese_examples_and_warns_beside
     app = _checked(app.run())
     [warning] = [w.value for w in app.warning]
     assert "handles English only" in warning and "the ranking and its scores may be meaningless" in warning
+
+
+def test_the_heatmap_and_maturity_chart_speak_the_language_of_the_page():
+    app = _open({"lang": "zh"})
+    heatmap, maturity = (json.loads(chart.proto.spec) for chart in app.get("plotly_chart")[:2])
+    assert "金融" in heatmap["data"][0]["x"] and "机器翻译" in heatmap["data"][0]["y"]
+    assert "金融" in maturity["data"][0]["y"]

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.decisions import industry_inputs, scoring, speed
 from backend.market.store import load_market_data
+from backend.models.resolve import catalogue as models
 from backend.use_cases.catalogue import load_catalogue
 from tests.support.paths import PROJECT_ROOT
 
@@ -89,3 +90,50 @@ def test_a_bad_address_value_is_dropped_not_shown():
     assert app.slider(key=f"{KEY}.weight.adoption").value == scoring.Weights().adoption
     assert app.number_input(key=f"{KEY}.price").value == 0.40
     assert _ranked_titles(app) == _expected(scoring.Weights())
+
+
+def test_the_measure_tab_measures_the_model_picked_for_each_task():
+    app = _open()
+    app.selectbox(key=f"{KEY}.measure_use_case").set_value("nlp-sentiment-analysis")
+    app = _checked(app.run())
+    picker = app.selectbox(key=f"{KEY}.measure_model.sentiment")
+    offered = set(picker.options)
+    # The catalogue's sentiment models are all offered; the task's default is picked at first.
+    for spec in models.models_for("sentiment"):
+        assert any(spec.hub_id in option for option in offered)
+    assert picker.value == models.default_model("sentiment").hub_id
+    other = "IDEA-CCNL/Erlangshen-Roberta-110M-Sentiment"
+    picker.set_value(other)
+    app = _checked(app.run())
+    assert other in _captions(app) and models.default_model("sentiment").hub_id not in _captions(app)
+
+
+def _captions(app: AppTest) -> str:
+    return " ".join(str(caption.value) for caption in app.caption)
+
+
+def test_the_page_says_which_market_inputs_each_industry_lacks_and_why():
+    app = _open({"industry": ["finance", "education"]})
+    table = next(
+        frame.value
+        for frame in app.dataframe
+        if "Money flowing in" in frame.value.columns and "rank" not in frame.value.columns
+    )
+    market = industry_inputs.industry_inputs(load_market_data())
+    assert set(table["industry"]) == {"Finance", "Education"}
+    education = table.loc[table["industry"] == "Education"].iloc[0]
+    assert education["Adoption growth"] == "missing: " + market["education"].missing_reasons["growth"]
+
+
+def test_the_measured_and_search_models_travel_in_the_address_and_unknown_ones_are_dropped():
+    other = "IDEA-CCNL/Erlangshen-Roberta-110M-Sentiment"
+    app = _open({"measure": "nlp-sentiment-analysis", "model-sentiment": other})
+    assert app.selectbox(key=f"{KEY}.measure_use_case").value == "nlp-sentiment-analysis"
+    assert app.selectbox(key=f"{KEY}.measure_model.sentiment").value == other
+    assert app.query_params["model-sentiment"] == other
+    # A model of another task, a server that is not configured, a path: each dropped, the default kept.
+    for hostile in ("Helsinki-NLP/opus-mt-en-zh", "endpoint:nowhere", "/etc/passwd"):
+        app = _open({"measure": "nlp-sentiment-analysis", "model-sentiment": hostile, "search-model": hostile})
+        assert app.selectbox(key=f"{KEY}.measure_model.sentiment").value == models.default_model("sentiment").hub_id
+        assert app.session_state["applications.model"] != hostile
+        assert "model-sentiment" not in app.query_params and "search-model" not in app.query_params
