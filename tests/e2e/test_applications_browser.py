@@ -75,7 +75,7 @@ def test_the_prioritiser_restores_its_address_and_its_charts_fit(browser, warmed
                 "() => document.querySelectorAll('.js-plotly-plot').forEach(p => {"
                 " if (!p.closest('[role=tabpanel]')) p.style.display = 'none'; })"
             )
-            problems = _layout_problems(page, legends=viewport is PROJECTOR)
+            problems = _layout_problems(page)
             assert not problems, f"{name}: " + "\n".join(problems[:40])
         assert page.get_by_label("Price per machine-hour").input_value() == "1.25"
         widest = page.evaluate(
