@@ -137,12 +137,12 @@ def card_text(request: LabRequest, row: dict[str, Any], machine: dict[str, str])
             cpu=machine.get("cpu", "?"), threads=machine.get("threads", "?")
         ),
         "",
-        f"- {_('Agreement with float32')}: {row['agreement']}",
-        f"- {_('Speed')}: {speed} ({row['speedup']}x float32)",
-        f"- {_('Weights')}: {row['weights_mb']} MB; {_('load peak')}: {row['load_peak_mb']} MB",
+        _("- Agreement with float32: {agreement}").format(agreement=row["agreement"]),
+        _("- Speed: {speed} ({speedup}x float32)").format(speed=speed, speedup=row["speedup"]),
+        _("- Weights: {weights} MB; load peak: {peak} MB").format(weights=row["weights_mb"], peak=row["load_peak_mb"]),
     ]
     if row["variant"] in _SETTING_OF:
-        lines.append(f"- {_('Run it in the app with')}: `{_SETTING_OF[row['variant']]}`")
+        lines.append(_("- Run it in the app with: `{setting}`").format(setting=_SETTING_OF[row["variant"]]))
     return "\n".join(lines) + "\n"
 
 

@@ -90,11 +90,11 @@ with vote_tab:
         ) and (prompt := demo.checked_text(question, MAX_MESSAGE_CHARS)):
             with user_errors():
                 new_id = arena.start_pair(store, owner, prompt, candidates, task)
-                st.markdown(f"**{_('Input')}:** {plain_markdown(prompt)}")
+                st.markdown(_("**Input:** {text}").format(text=plain_markdown(prompt)))
                 arena.answer(store, new_id, owner, prompt, task)
                 st.rerun()
     else:
-        st.markdown(f"**{_('Input')}:** {plain_markdown(pair.prompt)}")
+        st.markdown(_("**Input:** {text}").format(text=plain_markdown(pair.prompt)))
         if blind.demo_of(pair.task)[0] == blind.IMAGE:
             with user_errors():
                 st.image(image_classification.read_sample(pair.prompt), width=240)
