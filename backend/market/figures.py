@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
@@ -37,16 +37,18 @@ from backend.market.series_labels import (
     PRIMARY_SYMBOL,
     SERIES_SYMBOLS,
     colour_for,
+    data_label,
     dataset_label,
     dataset_rank,
     hollow,
     measure_group,
     safe_text,
+    states_unit,
     value_label,
     wrapped,
 )
 
-TIME_HOVER = (
+TIME_HOVER = N_(
     "<b>%{customdata[0]}</b><br>%{customdata[1]}: <b>%{customdata[2]}</b><br>%{customdata[3]}"
     "<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
 )
@@ -106,7 +108,7 @@ def colour_distance(first: str, second: str) -> float:
     return ((2 + mean / 256) * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2 + (2 + (255 - mean) / 256) * (b1 - b2) ** 2) ** 0.5
 
 
-BAR_HOVER = (
+BAR_HOVER = N_(
     "<b>%{y}</b>: %{customdata[0]} %{customdata[1]}<br>%{customdata[2]}"
     "<br>Source: %{customdata[3]} (%{customdata[4]})%{customdata[5]}<extra></extra>"
 )
@@ -126,7 +128,7 @@ def _unit_title(rows: pd.DataFrame) -> str:
     units = sorted(rows["unit"].unique())
     if units == ["percent"]:
         return "%"
-    return ", ".join(units)
+    return ", ".join(data_label("unit", unit) for unit in units)
 
 
 # Forecasts more than this many years past the last measured year are named in a note instead of
@@ -149,13 +151,13 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
         measure = metric_label(str(series["metric"].iloc[0]))
         parts[0] = measure if edition else f"{parts[0]}: {measure}"
     if place:
-        parts.append(place)
+        parts.append(data_label("geography", place))
     if edition:
         parts.append(edition)
     if versions > 1:
         first, last = int(series["year"].min()), int(series["year"].max())
         years = str(first) if first == last else f"{first}–{last}"
-        parts.append(years + (" (new definition)" if series["series_break"].astype(bool).any() else ""))
+        parts.append(years + (_(" (new definition)") if series["series_break"].astype(bool).any() else ""))
     return " · ".join(parts)
 
 
@@ -227,7 +229,7 @@ def build_time_series(
         colour = colours.next(dataset)
         name = _series_name(dataset, place, edition, series, int(series["_versions"].iloc[0]))
         if segment not in ("All", ""):
-            name += f" · {segment}"
+            name += f" · {data_label('segment', segment)}"
         row_number = panel_titles.index(panel) + 1
         forecast = _flags(series, "forecast")
         measured, projected = series.loc[[not f for f in forecast]], series.loc[forecast]
@@ -255,7 +257,7 @@ def build_time_series(
                     "line": {"width": 2, "color": colour},
                 },
                 customdata=[_time_customdata(row, dataset, definition) for _, row in part.iterrows()],
-                hovertemplate=TIME_HOVER,
+                hovertemplate=_(TIME_HOVER),
                 meta={
                     "dataset": dataset,
                     "metric": metric,
@@ -358,24 +360,25 @@ def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
 def caveat_html(row: pd.Series) -> str:
     """The row's caveat (``note``) as an escaped hover line, or nothing."""
     note = str(row.get("note", "") or "").strip()
-    return f"<br><i>Caveat: {wrapped(note, 70)}</i>" if note else ""
+    return "<br><i>" + _("Caveat: {note}").format(note=wrapped(note, 70)) + "</i>" if note else ""
 
 
 def _when_label(row: pd.Series) -> str:
     label = safe_text(when(row))
     if bool(row.get("forecast", False)):
         publisher = str(row.get("publisher", "") or row["source_org"])
-        label += f" — FORECAST by {safe_text(publisher)}"
+        label += _(" — FORECAST by {publisher}").format(publisher=safe_text(publisher))
     return label
 
 
 def _time_customdata(row: pd.Series, dataset: str, definition: str) -> list[str]:
     version = str(row.get("definition_version", "") or "")
-    population = str(row.get("population", "") or "")
-    described = definition + (f". Counts: {population}" if population else "")
-    described += f". Definition: {version}" if version else ""
+    population = data_label("population", row.get("population", "") or "")
+    described = data_label("definition", definition)
+    described += _(". Counts: {population}").format(population=population) if population else ""
+    described += _(". Definition: {version}").format(version=version) if version else ""
     if bool(row.get("series_break", False)):
-        described += ". SERIES BREAK: measured with a new definition, not joined to earlier values"
+        described += _(". SERIES BREAK: measured with a new definition, not joined to earlier values")
     return [
         safe_text(dataset_label(dataset)),
         _when_label(row),
@@ -459,7 +462,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     panels = [(key, panel) for key, panel in rows.groupby(keys, sort=False)]
     titles = [
         _panel_heading(f"{dataset_label(dataset)}, {year}", str(panel["unit"].iloc[0]), _forecast_tag(panel))
-        + f"<br>{_first_lines(definition, 3)}"
+        + f"<br>{_first_lines(data_label('definition', definition), 3)}"
         for (dataset, _metric, definition, year), panel in panels
     ]
     # Room above each panel for its title (several lines on a phone) and per bar for a two-line label.
@@ -481,8 +484,8 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
         customdata = [
             [
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
-                "" if row["unit"] == "percent" else safe_text(row["unit"]),
-                _when_label(row) + "<br>" + wrapped(row["definition"], 60),
+                "" if states_unit(row["unit"]) else safe_text(data_label("unit", row["unit"])),
+                _when_label(row) + "<br>" + wrapped(data_label("definition", row["definition"]), 60),
                 safe_text(row["source_org"]),
                 row["verification"],
                 caveat_html(row),
@@ -504,7 +507,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
                 textposition="outside",
                 cliponaxis=False,
                 customdata=customdata,
-                hovertemplate=BAR_HOVER,
+                hovertemplate=_(BAR_HOVER),
                 meta={"dataset": dataset, "metric": metric, "year": int(year)},
             ),
             row=number,
@@ -524,7 +527,7 @@ def _panel_heading(name: str, unit: str, tag: str) -> str:
     wraps, and "Sector surveys (finance, health, teachers), 2024 · percent" ran off a phone's chart."""
     bold = "<br>".join(f"<b>{line}</b>" for line in wrapped(name, LINE_CHARS + 6).split("<br>"))
     last = bold.rsplit("<br>", 1)[-1]
-    rest = f"{safe_text(unit)}{tag}"
+    rest = f"{safe_text(data_label('unit', unit))}{tag}"
     # The unit joins the last line when both fit one phone line (tags are markup, so count their text).
     fits = len(_visible_text(last)) + 3 + len(_visible_text(rest)) <= LINE_CHARS + 6
     return f"{bold} · {rest}" if fits else f"{bold}<br>{rest.removeprefix(' · ')}"
@@ -558,11 +561,12 @@ def _align_with_labels(figure: go.Figure) -> None:
 def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
     if category == "auto":
         values = [
-            g if s == "All" and g != "World" else s for s, g in zip(panel["segment"], panel["geography"], strict=True)
+            data_label("geography", g) if s == "All" and g != "World" else data_label("segment", s)
+            for s, g in zip(panel["segment"], panel["geography"], strict=True)
         ]
     else:
-        values = panel[category].tolist()
-    return ["All (overall)" if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
+        values = [c if c == "All" else data_label(category, c) for c in panel[category]]
+    return [_("All (overall)") if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
 
 
 def _forecast_tag(panel: pd.DataFrame) -> str:
@@ -692,9 +696,9 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     for number, (unit, panel) in enumerate(panels, start=1):
         labels = [
             wrapped(
-                f"{dataset_label(r['dataset'])}: {r['definition']}"
-                + ("" if r["geography"] in ("World", "") else f" ({r['geography']})")
-                + ("" if r["segment"] == "All" else f", {r['segment']}")
+                f"{dataset_label(r['dataset'])}: {data_label('definition', r['definition'])}"
+                + ("" if r["geography"] in ("World", "") else f" ({data_label('geography', r['geography'])})")
+                + ("" if r["segment"] == "All" else f", {data_label('segment', r['segment'])}")
                 + f", {int(r['year'])}",
                 24,
             )
@@ -704,7 +708,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
         customdata = [
             [
                 value_label(r["value"], r["unit"], r.get("qualifier", "")),
-                safe_text(r["unit"]),
+                "" if states_unit(r["unit"]) else safe_text(data_label("unit", r["unit"])),
                 _when_label(r),
                 safe_text(r["source_org"]),
                 r["verification"],
@@ -723,7 +727,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 textposition="auto",
                 cliponaxis=False,
                 customdata=customdata,
-                hovertemplate=BAR_HOVER,
+                hovertemplate=_(BAR_HOVER),
                 showlegend=False,
                 meta={"unit": unit, "datasets": sorted(set(panel["dataset"]))},
             ),

@@ -1,0 +1,72 @@
+"""Chinese labels of the shipped market data are data (data/market/labels/zh.csv): every text a
+market page shows from a shipped row has one, and the charts use them under ``?lang=zh``."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from backend.i18n import use_language
+from backend.market import figures, selections, store
+from backend.market.series_labels import LABELLED_COLUMNS, data_label, data_labels, localised_rows, value_label
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_shipped_row_has_a_chinese_label_for_each_text_it_shows():
+    data = store.load_market_data()
+    labels = data_labels("zh")
+    missing = [
+        f"{row['row_id']} {column}={row[column]!r}"
+        for _, row in data.iterrows()
+        for column in LABELLED_COLUMNS
+        if str(row.get(column, "") or "") and (column, str(row[column])) not in labels
+    ]
+    assert missing == []
+
+
+def test_labels_are_chinese_except_for_proper_names():
+    labels = data_labels("zh")
+    # Model names and units such as FLOP stay as written; everything else reads as Chinese.
+    untranslated = [
+        en for (column, en), zh in labels.items() if not HAN.search(zh) and column not in ("segment", "unit")
+    ]
+    assert untranslated == []
+    assert labels[("geography", "China")] == "中国"
+    assert labels[("segment", "GPT-4")] == "GPT-4"
+
+
+def test_a_label_follows_the_language_and_user_text_stays_as_typed():
+    assert data_label("geography", "European Union") == "European Union"
+    with use_language("zh"):
+        assert data_label("geography", "European Union") == "欧盟"
+        assert data_label("geography", "Atlantis") == "Atlantis"
+        table = localised_rows(pd.DataFrame({"geography": ["Canada"], "segment": ["All"], "value": [12.2]}))
+        assert table.to_dict("records") == [{"geography": "加拿大", "segment": "全部", "value": 12.2}]
+
+
+def test_money_is_written_in_yi_with_its_currency_for_chinese_readers():
+    with use_language("zh"):
+        assert value_label(252.3, "USD billion") == "2,523亿美元"
+        assert value_label(900, "CNY billion", "more than") == ">9,000亿元"
+        assert value_label(16.7, "GBP billion") == "167亿英镑"
+        assert value_label(38, "percent") == "38%"
+    assert value_label(252.3, "USD billion") == "252.3"
+
+
+def test_charts_under_chinese_show_the_chinese_labels():
+    rows = store.load_market_data()
+    by_country = selections.adoption_by_segment(rows, "country")
+    with use_language("zh"):
+        figure = figures.build_adoption_by_segment(by_country, "country")
+    bar_labels = [label for trace in figure.data for label in trace.y]
+    assert "中国" in bar_labels and "China" not in bar_labels
+    hovers = " ".join(str(cell) for trace in figure.data for row in trace.customdata for cell in row)
+    assert "企业比例" in hovers
+
+    investment = rows.loc[rows["metric"] == "corporate_ai_investment"]
+    with use_language("zh"):
+        figure = figures.build_investment_over_time(investment)
+    values = [row[2] for trace in figure.data if trace.customdata is not None for row in trace.customdata]
+    assert "2,523亿美元" in values
