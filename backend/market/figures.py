@@ -117,10 +117,10 @@ FORECAST_DASH = "dash"
 _BOUNDS = ("more than", "less than")
 _BOUND_OPACITY = 0.45
 SEGMENT_TITLES: dict[str, str] = {
-    "industry": "AI use by industry (% of organisations or firms, each survey's own definition)",
-    "size": "AI use by company size (% of enterprises or firms)",
-    "country": "AI use by country and region (% of enterprises or companies)",
-    "function": "Share of respondents reporting value from AI, by business function (%)",
+    "industry": N_("AI use by industry (% of organisations or firms, each survey's own definition)"),
+    "size": N_("AI use by company size (% of enterprises or firms)"),
+    "country": N_("AI use by country and region (% of enterprises or companies)"),
+    "function": N_("Share of respondents reporting value from AI, by business function (%)"),
 }
 
 
@@ -197,7 +197,8 @@ def build_time_series(
             cols=1,
             shared_xaxes=True,
             vertical_spacing=0.12 if len(panel_titles) > 1 else 0.0,
-            subplot_titles=[f"<b>{wrapped(t, LINE_CHARS)}</b>" for t in panel_titles],
+            # A panel is named by a measure group (a data label) or a publisher's panel (a marked constant).
+            subplot_titles=[f"<b>{wrapped(_(data_label('measure_group', t)), LINE_CHARS)}</b>" for t in panel_titles],
         )
         base_layout(figure, title, subtitle)
     else:
@@ -298,10 +299,15 @@ def build_time_series(
         add_paper_note(
             figure,
             safe_text(
-                "Not drawn, too far ahead to share this axis: "
-                + "; ".join(
-                    f"{dataset_label(r['dataset'])} {int(r['year'])} forecast {value_label(r['value'], r['unit'], r.get('qualifier', ''))}"
-                    for _, r in far.iterrows()
+                _("Not drawn, too far ahead to share this axis: {forecasts}").format(
+                    forecasts="; ".join(
+                        _("{source} {year} forecast {value}").format(
+                            source=dataset_label(r["dataset"]),
+                            year=int(r["year"]),
+                            value=value_label(r["value"], r["unit"], r.get("qualifier", "")),
+                        )
+                        for _index, r in far.iterrows()
+                    )
                 )
             ),
             "far-forecast-note",
@@ -395,11 +401,11 @@ def _add_legend_keys(figure: go.Figure, rows: pd.DataFrame) -> None:
     keys = []
     if (rows["verification"] == "secondary").any():
         keys += [
-            ("Primary source (filled marker)", PRIMARY_SYMBOL, "solid"),
-            ("Secondary source (hollow marker, dotted line)", hollow(PRIMARY_SYMBOL), "dot"),
+            (_("Primary source (filled marker)"), PRIMARY_SYMBOL, "solid"),
+            (_("Secondary source (hollow marker, dotted line)"), hollow(PRIMARY_SYMBOL), "dot"),
         ]
     if any(_flags(rows, "forecast")):
-        keys.append(("Forecast (dashed line; publisher named)", PRIMARY_SYMBOL, FORECAST_DASH))
+        keys.append((_("Forecast (dashed line; publisher named)"), PRIMARY_SYMBOL, FORECAST_DASH))
     for name, symbol, dash in keys:
         figure.add_trace(
             go.Scatter(
@@ -427,7 +433,7 @@ def _mark_series_break(figure: go.Figure, series: pd.DataFrame, dataset: str, ro
     if any(getattr(shape, "x0", None) == x and getattr(shape, "xref", "x") == xref for shape in figure.layout.shapes):
         return
     line = {"dash": "dash", "color": "#777777", "width": 1}
-    annotation = {"text": "definition changed", "font": {"size": 11, "color": "#555555"}}
+    annotation = {"text": _("definition changed"), "font": {"size": 11, "color": "#555555"}}
     if row is None:
         figure.add_vline(x=x, line=line, annotation=annotation, annotation_position="top left")
     else:
@@ -438,10 +444,10 @@ def build_adoption_over_time(rows: pd.DataFrame) -> go.Figure:
     """Headline adoption over time for ONE measure group (``selections.by_measure_group``): every
     line counts the same kind of unit with the same size threshold, so the levels compare."""
     groups = sorted({measure_group(row) for _, row in rows.iterrows()}) if not rows.empty else []
-    group = groups[0] if len(groups) == 1 else "several measures"
+    group = data_label("measure_group", groups[0]) if len(groups) == 1 else _("several measures")
     return build_time_series(
         rows,
-        title=f"AI use over time: {group} (%)",
+        title=_("AI use over time: {group} (%)").format(group=group),
         subtitle=_("One survey's own population per line; other measures never share this axis"),
         panel_of=None if len(groups) <= 1 else measure_group,
     )
@@ -596,17 +602,18 @@ def _share_value_axes(figure: go.Figure, panels: list) -> None:
 def build_adoption_by_segment(rows: pd.DataFrame, kind: str) -> go.Figure:
     """Adoption by industry, company size, country/region or business function."""
     category = "geography" if kind == "country" else "segment"
-    return build_segment_bars(rows, SEGMENT_TITLES.get(kind, "AI use by segment (%)"), category=category)
+    title = SEGMENT_TITLES.get(kind) or N_("AI use by segment (%)")
+    return build_segment_bars(rows, _(title), category=category)
 
 
 def build_investment_by_country(rows: pd.DataFrame) -> go.Figure:
     """Private AI investment by country (USD billion), one panel per year and source."""
-    return build_segment_bars(rows, "Private AI investment by country (USD billion)", category="geography")
+    return build_segment_bars(rows, _("Private AI investment by country (USD billion)"), category="geography")
 
 
 def build_investment_by_focus_area(rows: pd.DataFrame) -> go.Figure:
     """AI investment by focus area or sector (USD billion), one panel per source and year."""
-    return build_segment_bars(rows, "AI investment by focus area (USD billion)", category="segment")
+    return build_segment_bars(rows, _("AI investment by focus area (USD billion)"), category="segment")
 
 
 def build_industry_ranking(rows: pd.DataFrame, survey: str = "") -> go.Figure:
@@ -642,8 +649,10 @@ def build_investment_over_time(rows: pd.DataFrame) -> go.Figure:
     """Investment in USD billion over the years the sources give, one line per measure and place."""
     return build_time_series(
         rows,
-        title="AI investment over time (USD billion)",
-        subtitle="Corporate investment includes M&A and public offerings; private investment is venture and private equity",
+        title=_("AI investment over time (USD billion)"),
+        subtitle=_(
+            "Corporate investment includes M&A and public offerings; private investment is venture and private equity"
+        ),
     )
 
 
@@ -653,30 +662,30 @@ def build_spending_forecasts(rows: pd.DataFrame) -> go.Figure:
     share an axis. Forecasts are dashed and name their publisher."""
     return build_time_series(
         rows,
-        title="AI spending: estimates and forecasts (USD billion)",
-        subtitle="One panel per publisher: they count different things, so compare within a panel only",
+        title=_("AI spending: estimates and forecasts (USD billion)"),
+        subtitle=_("One panel per publisher: they count different things, so compare within a panel only"),
         panel_of=spending_panel,
     )
 
 
 def build_spending_by_industry(rows: pd.DataFrame) -> go.Figure:
     """IDC's forecast split of AI spending by industry (shares and growth rates, 2024-2028)."""
-    return build_segment_bars(rows, "Where AI spending goes by industry: IDC forecast 2024-2028", category="segment")
+    return build_segment_bars(rows, _("Where AI spending goes by industry: IDC forecast 2024-2028"), category="segment")
 
 
 def build_local_markets(rows: pd.DataFrame) -> go.Figure:
     """China's AI industry size and UK business AI spending, in their own currencies."""
-    return build_segment_bars(rows, "AI market size and spending in local currency (China, UK)", category="auto")
+    return build_segment_bars(rows, _("AI market size and spending in local currency (China, UK)"), category="auto")
 
 
 def build_model_counts(rows: pd.DataFrame) -> go.Figure:
     """Notable AI models by country of the producing institution, and by sector."""
-    return build_segment_bars(rows, "Notable AI models by country and sector (count)", category="auto")
+    return build_segment_bars(rows, _("Notable AI models by country and sector (count)"), category="auto")
 
 
 def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     """Growth rates as the sources state them: one panel per unit, one bar per figure."""
-    title = "Growth rates stated by the sources"
+    title = _("Growth rates stated by the sources")
     if rows.empty:
         return empty_figure(title)
     units = list(dict.fromkeys(rows["unit"]))
@@ -688,9 +697,9 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
         cols=1,
         row_heights=sizes,
         vertical_spacing=min(80 / height, 0.9 / max(len(panels) - 1, 1)),
-        subplot_titles=[f"<b>{safe_text(unit)}</b>" for unit, _ in panels],
+        subplot_titles=[f"<b>{safe_text(data_label('unit', unit))}</b>" for unit, _panel in panels],
     )
-    base_layout(figure, title, "As published; each bar says what grew, where and over which period")
+    base_layout(figure, title, _("As published; each bar says what grew, where and over which period"))
     figure.update_layout(margin={"t": figure.layout.margin.t + 30})
     user = user_datasets(rows)
     for number, (unit, panel) in enumerate(panels, start=1):
@@ -740,18 +749,21 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def build_growth_bars(changes: list, title: str = "How fast each series changes") -> go.Figure:
+def build_growth_bars(changes: list, title: str = "") -> go.Figure:
     """Computed change per series, one panel per measure group (adoption shares, pp per year) and
     one for amounts (CAGR): bars of different measures never share an axis.
 
     Args:
         changes: :class:`backend.market.growth.SeriesChange` items.
+        title: the chart's title ("How fast each series changes" unless given).
     """
+    title = title or _("How fast each series changes")
+    amounts = _("Amounts: compound annual growth rate, %")
     if not changes:
         return empty_figure(title)
 
     def panel_of(change) -> str:
-        return change.group if change.per_year_unit == "pp per year" else "Amounts: compound annual growth rate, %"
+        return change.group if change.per_year_unit == "pp per year" else amounts
 
     titles = list(dict.fromkeys(panel_of(c) for c in changes))
     panels = [(t, sorted((c for c in changes if panel_of(c) == t), key=lambda c: c.per_year)) for t in titles]
@@ -764,14 +776,15 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
         row_heights=sizes,
         vertical_spacing=min(70 / height, 0.9 / max(len(panels) - 1, 1)),
         subplot_titles=[
-            f"<b>{safe_text(t)}</b>" + ("<br>percentage points per year" if not t.startswith("Amounts") else "")
+            f"<b>{safe_text(data_label('measure_group', t))}</b>"
+            + ("<br>" + _("percentage points per year") if t != amounts else "")
             for t in titles
         ],
     )
     base_layout(
         figure,
         title,
-        "From each series' own first and last measured value; forecasts, breaks and editions never joined",
+        _("From each series' own first and last measured value; forecasts, breaks and editions never joined"),
     )
     figure.update_layout(margin={"t": figure.layout.margin.t + 40})
     colours = SeriesColours()
@@ -786,7 +799,9 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
                 textposition="auto",
                 cliponaxis=False,
                 customdata=[[wrapped(c.label(), 70), safe_text(c.text()), safe_text(c.unit)] for c in items],
-                hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Unit of the series: %{customdata[2]}<extra></extra>",
+                hovertemplate=_(
+                    "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Unit of the series: %{customdata[2]}<extra></extra>"
+                ),
                 showlegend=False,
                 meta={"unit": items[0].per_year_unit, "group": _panel},
             ),

@@ -124,7 +124,13 @@ def pick_group(label: str, groups: list[str], key: str) -> str | None:
     """One measure group at a time (what is counted, with the size threshold), first by default."""
     if not groups:
         return None
-    choice = st.segmented_control(label, groups, key=key, **({} if key in st.session_state else {"default": groups[0]}))
+    choice = st.segmented_control(
+        label,
+        groups,
+        format_func=lambda group: data_label("measure_group", group),
+        key=key,
+        **({} if key in st.session_state else {"default": groups[0]}),
+    )
     return choice if choice in groups else groups[0]
 
 

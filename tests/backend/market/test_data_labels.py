@@ -9,7 +9,14 @@ import pandas as pd
 
 from backend.i18n import use_language
 from backend.market import figures, selections, store
-from backend.market.series_labels import LABELLED_COLUMNS, data_label, data_labels, localised_rows, value_label
+from backend.market.series_labels import (
+    LABELLED_COLUMNS,
+    data_label,
+    data_labels,
+    localised_rows,
+    measure_group,
+    value_label,
+)
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -24,13 +31,18 @@ def test_every_shipped_row_has_a_chinese_label_for_each_text_it_shows():
         if str(row.get(column, "") or "") and (column, str(row[column])) not in labels
     ]
     assert missing == []
+    # The measures a chart's panels and growth bars are titled with.
+    groups = {measure_group(row) for _, row in data.iterrows()}
+    assert sorted(group for group in groups if ("measure_group", group) not in labels) == []
 
 
 def test_labels_are_chinese_except_for_proper_names():
     labels = data_labels("zh")
     # Model names and units such as FLOP stay as written; everything else reads as Chinese.
     untranslated = [
-        en for (column, en), zh in labels.items() if not HAN.search(zh) and column not in ("segment", "unit")
+        en
+        for (column, en), zh in labels.items()
+        if not HAN.search(zh) and column not in ("segment", "unit", "measure_group")
     ]
     assert untranslated == []
     assert labels[("geography", "China")] == "中国"
@@ -70,3 +82,15 @@ def test_charts_under_chinese_show_the_chinese_labels():
         figure = figures.build_investment_over_time(investment)
     values = [row[2] for trace in figure.data if trace.customdata is not None for row in trace.customdata]
     assert "2,523亿美元" in values
+
+
+def test_chart_titles_and_panels_follow_the_language():
+    rows = store.load_market_data()
+    groups = dict(selections.by_measure_group(selections.adoption_over_time(rows)))
+    with use_language("zh"):
+        figure = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
+        spending = figures.build_spending_forecasts(selections.spending_forecasts(rows))
+    assert "企业（10 名及以上员工）" in figure.layout.title.text
+    assert "AI use over time" not in figure.layout.title.text
+    panels = [annotation.text for annotation in spending.layout.annotations]
+    assert any("IDC：" in text for text in panels)
