@@ -56,11 +56,16 @@ DATASET_LABELS: dict[str, str] = {
     "sector_ai_surveys": N_("Sector surveys (finance, health, teachers)"),
 }
 
-SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"
+# Whole sentences, so each is translated whole (shown with ``_()``).
 SECONDARY_NOTES: dict[str, str] = {
-    "lines": f"Hollow markers and dotted lines: {SECONDARY_MEANING}.",
-    "bars": f"Hatched bars: {SECONDARY_MEANING}. Faded bars: bounds (more than / less than).",
-    "points": f"Hollow markers: {SECONDARY_MEANING}.",
+    "lines": N_(
+        "Hollow markers and dotted lines: figure found only in a third-party summary (verification = secondary)."
+    ),
+    "bars": N_(
+        "Hatched bars: figure found only in a third-party summary (verification = secondary)."
+        " Faded bars: bounds (more than / less than)."
+    ),
+    "points": N_("Hollow markers: figure found only in a third-party summary (verification = secondary)."),
 }
 DATASET_ORDER: tuple[str, ...] = tuple(DATASET_LABELS)
 SECONDARY_PATTERN = "/"
