@@ -629,7 +629,9 @@ def build_industry_ranking(rows: pd.DataFrame, survey: str = "") -> go.Figure:
     """
     marked = rows.assign(
         segment=[
-            f"◆ {segment} ({industry.label})" if (industry := document_industry_of(d, segment)) else segment
+            f"◆ {data_label('segment', segment)} ({_(industry.label)})"
+            if (industry := document_industry_of(d, segment))
+            else segment
             for d, segment in zip(rows["dataset"], rows["segment"], strict=True)
         ]
     )

@@ -94,3 +94,14 @@ def test_chart_titles_and_panels_follow_the_language():
     assert "AI use over time" not in figure.layout.title.text
     panels = [annotation.text for annotation in spending.layout.annotations]
     assert any("IDC：" in text for text in panels)
+
+
+def test_the_industries_best_figures_read_in_chinese():
+    from backend.market import industries
+
+    with use_language("zh"):
+        table = industries.best_figures(store.load_market_data())
+    assert table["industry"].tolist()[:2] == ["医疗", "金融"]
+    text = " ".join(str(cell) for cell in table.to_numpy().ravel())
+    assert "no comparable figure" not in text and "in the collection" not in text
+    assert "无可比数据" in text or "% " not in text
