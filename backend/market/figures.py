@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.i18n import N_, _
+from backend.i18n import N_, _, current_language
 from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
@@ -148,7 +148,8 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
     if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
         # One source's different measures in one chart (corporate vs private investment) need their
         # names; an edition ("AI Index 2024") already names the source, so the entry stays one line.
-        measure = metric_label(str(series["metric"].iloc[0]))
+        metric = str(series["metric"].iloc[0])
+        measure = data_label("metric", metric) if current_language() != "en" else metric_label(metric)
         parts[0] = measure if edition else f"{parts[0]}: {measure}"
     if place:
         parts.append(data_label("geography", place))
