@@ -154,7 +154,7 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
     if place:
         parts.append(data_label("geography", place))
     if edition:
-        parts.append(edition)
+        parts.append(data_label("edition", edition))
     if versions > 1:
         first, last = int(series["year"].min()), int(series["year"].max())
         years = str(first) if first == last else f"{first}–{last}"
@@ -383,7 +383,9 @@ def _time_customdata(row: pd.Series, dataset: str, definition: str) -> list[str]
     population = data_label("population", row.get("population", "") or "")
     described = data_label("definition", definition)
     described += _(". Counts: {population}").format(population=population) if population else ""
-    described += _(". Definition: {version}").format(version=version) if version else ""
+    described += (
+        _(". Definition: {version}").format(version=data_label("definition_version", version)) if version else ""
+    )
     if bool(row.get("series_break", False)):
         described += _(". SERIES BREAK: measured with a new definition, not joined to earlier values")
     return [

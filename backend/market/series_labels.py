@@ -124,6 +124,8 @@ LABELLED_COLUMNS: tuple[str, ...] = (
     "unit",
     "population",
     "definition",
+    "definition_version",
+    "edition",
     "source_title",
 )
 
