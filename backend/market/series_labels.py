@@ -153,7 +153,17 @@ def localised_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if current_language() not in ("zh",) or frame.empty:
         return frame
     present = [column for column in LABELLED_COLUMNS if column in frame.columns]
-    return frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+    shown = frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+    if {"value", "unit"} <= set(frame.columns):
+        # Money in 万 / 亿 with its currency (the unit cell then says nothing more); every value
+        # as text, so the column keeps one type.
+        money = [unit in MONEY_UNITS for unit in frame["unit"]]
+        shown["value"] = [
+            value_label(value, unit) if is_money else f"{value:g}"
+            for value, unit, is_money in zip(frame["value"], frame["unit"], money, strict=True)
+        ]
+        shown["unit"] = ["" if is_money else unit for unit, is_money in zip(shown["unit"], money, strict=True)]
+    return shown
 
 
 def colour_for(dataset: str, user_datasets: list[str] | None = None) -> str:

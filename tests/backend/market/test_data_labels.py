@@ -105,3 +105,13 @@ def test_the_industries_best_figures_read_in_chinese():
     text = " ".join(str(cell) for cell in table.to_numpy().ravel())
     assert "no comparable figure" not in text and "in the collection" not in text
     assert "无可比数据" in text or "% " not in text
+
+
+def test_a_table_shows_money_in_yi_with_its_currency():
+    rows = pd.DataFrame({"geography": ["World", "China"], "value": [252.3, 12.5], "unit": ["USD billion", "percent"]})
+    with use_language("zh"):
+        shown = localised_rows(rows)
+    assert shown.to_dict("records") == [
+        {"geography": "全球", "value": "2,523亿美元", "unit": ""},
+        {"geography": "中国", "value": "12.5", "unit": "百分比"},
+    ]
