@@ -7,6 +7,7 @@ Secondary rows are drawn hollow, dotted or hatched, and a note under the chart s
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.i18n import N_, _, current_language
+from backend.i18n.formats import format_amount
 from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
@@ -34,6 +36,7 @@ from backend.market.industries import document_industry_of
 from backend.market.selections import spending_panel
 from backend.market.series_labels import (
     DATASET_LABELS,
+    MONEY_UNITS,
     PRIMARY_SYMBOL,
     SERIES_SYMBOLS,
     colour_for,
@@ -281,6 +284,7 @@ def build_time_series(
         top = float(panel_rows["value"].max()) if not panel_rows.empty else 0.0
         upper = min(100.0, max(10.0, top * 1.25)) if all_percent else None
         axis = {"title_text": safe_text(_unit_title(panel_rows)), "rangemode": "tozero"}
+        axis.update(_money_ticks(panel_rows))
         if upper is not None:
             axis["range"] = [0, upper]
         if panel_of:
@@ -316,6 +320,27 @@ def build_time_series(
             ("right", "bottom"),
         )
     return figure
+
+
+def _money_ticks(rows: pd.DataFrame) -> dict[str, object]:
+    """Value-axis ticks of one money unit written in 万 / 亿 with the currency for Chinese readers
+    ("2,000亿美元" where the data says 200 USD billion); nothing to change otherwise."""
+    units = rows["unit"].unique()
+    if current_language() != "zh" or len(units) != 1 or units[0] not in MONEY_UNITS or rows.empty:
+        return {}
+    size, currency = MONEY_UNITS[units[0]]
+    top = float(rows["value"].max())
+    if top <= 0:
+        return {}
+    # A 1-2-5 step giving four to eight ticks up to the largest value.
+    magnitude = 10 ** math.floor(math.log10(top / 4))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if top / (m * magnitude) <= 8)
+    ticks = [step * n for n in range(int(top // step) + 2)]
+    return {
+        "tickvals": ticks,
+        "ticktext": [format_amount(tick * size, _(currency), decimals=1) for tick in ticks],
+        "title_text": "",
+    }
 
 
 def _with_columns(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

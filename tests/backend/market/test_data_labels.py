@@ -115,3 +115,13 @@ def test_a_table_shows_money_in_yi_with_its_currency():
         {"geography": "全球", "value": "2,523亿美元", "unit": ""},
         {"geography": "中国", "value": "12.5", "unit": "百分比"},
     ]
+
+
+def test_a_money_axis_is_ticked_in_yi_with_its_currency():
+    rows = store.load_market_data()
+    investment = rows.loc[rows["metric"] == "corporate_ai_investment"]
+    with use_language("zh"):
+        figure = figures.build_investment_over_time(investment)
+    assert "2,000亿美元" in figure.layout.yaxis.ticktext
+    assert figure.layout.yaxis.ticktext[0] == "0美元"
+    assert figures.build_investment_over_time(investment).layout.yaxis.ticktext is None
