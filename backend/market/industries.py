@@ -331,12 +331,13 @@ def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
                 best += f" ({_(note)})"
         proxies = mine.drop(index=comparable.index) if not comparable.empty else mine
         named = _proxies_text(proxies)
-        why = _(
-            industry.proxy_note
-            or N_("Different units (firms, hospitals, people), surveys or sources: compare within a survey only")
+        why = (
+            _(industry.proxy_note)
+            if industry.proxy_note
+            else _("Different units (firms, hospitals, people), surveys or sources: compare within a survey only")
         )
-        if comparable.empty and not industry.segments:
-            why = _(industry.proxy_note or N_("No survey in the collection measures it"))
+        if comparable.empty and not industry.segments and not industry.proxy_note:
+            why = _("No survey in the collection measures it")
         records.append(
             {
                 "industry": _(industry.label),
