@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from backend.i18n import _
+from backend.i18n import _, ngettext
 from backend.market.series_labels import (
     DATASET_COLOURS,
     FONT,
@@ -87,7 +87,7 @@ def empty_figure(title: str) -> go.Figure:
     """A titled figure that says no rows match, instead of an empty plot."""
     figure = base_layout(go.Figure(), title)
     figure.add_annotation(
-        text="No rows match the current filters.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
+        text=_("No rows match the current filters."), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
     )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
@@ -104,7 +104,7 @@ def secondary_note_height(rows: pd.DataFrame, kind: str) -> int:
     """Pixels the secondary-source note (see ``add_secondary_note``) takes, 0 when it is not drawn."""
     if not (rows["verification"] == "secondary").any():
         return 0
-    return NOTE_LINE_PX * (wrapped(SECONDARY_NOTES[kind], NOTE_CHARS).count("<br>") + 1)
+    return NOTE_LINE_PX * (wrapped(_(SECONDARY_NOTES[kind]), NOTE_CHARS).count("<br>") + 1)
 
 
 def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: str, xanchor: str = "left") -> None:
@@ -112,7 +112,7 @@ def add_secondary_note(figure: go.Figure, rows: pd.DataFrame, y: float, kind: st
     if (rows["verification"] == "secondary").any():
         add_paper_note(
             figure,
-            wrapped(SECONDARY_NOTES[kind], NOTE_CHARS),
+            wrapped(_(SECONDARY_NOTES[kind]), NOTE_CHARS),
             "secondary-note",
             (0, y),
             (xanchor, "top" if y < 1 else "bottom"),
@@ -175,13 +175,14 @@ def source_caption(rows: pd.DataFrame, limit: int = 4) -> str:
     if rows.empty:
         return ""
     names = list(dict.fromkeys(dataset_label(str(dataset)) for dataset in rows["dataset"]))
-    shown = "; ".join(names[:limit]) + (f"; and {len(names) - limit} more" if len(names) > limit else "")
+    more = _("; and {count} more").format(count=len(names) - limit) if len(names) > limit else ""
+    shown = "; ".join(names[:limit]) + more
     flags = []
     if (rows["verification"] == "secondary").any():
         flags.append(_("hollow/hatched = secondary"))
     if "forecast" in rows.columns and rows["forecast"].astype(bool).any():
-        flags.append("dashed = forecast")
-    count = f"{len(rows)} figure{'s' if len(rows) != 1 else ''}"
+        flags.append(_("dashed = forecast"))
+    count = ngettext("{count} figure", "{count} figures", len(rows)).format(count=len(rows))
     return _("Source: {names} ({details}; citations below)").format(names=shown, details="; ".join([count, *flags]))
 
 

@@ -7,6 +7,7 @@ Secondary rows are drawn hollow, dotted or hatched, and a note under the chart s
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -14,7 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from backend.i18n import _
+from backend.i18n import N_, _, current_language
+from backend.i18n.formats import format_amount
 from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
@@ -34,19 +36,22 @@ from backend.market.industries import document_industry_of
 from backend.market.selections import spending_panel
 from backend.market.series_labels import (
     DATASET_LABELS,
+    MONEY_UNITS,
     PRIMARY_SYMBOL,
     SERIES_SYMBOLS,
     colour_for,
+    data_label,
     dataset_label,
     dataset_rank,
     hollow,
     measure_group,
     safe_text,
+    states_unit,
     value_label,
     wrapped,
 )
 
-TIME_HOVER = (
+TIME_HOVER = N_(
     "<b>%{customdata[0]}</b><br>%{customdata[1]}: <b>%{customdata[2]}</b><br>%{customdata[3]}"
     "<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
 )
@@ -106,7 +111,7 @@ def colour_distance(first: str, second: str) -> float:
     return ((2 + mean / 256) * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2 + (2 + (255 - mean) / 256) * (b1 - b2) ** 2) ** 0.5
 
 
-BAR_HOVER = (
+BAR_HOVER = N_(
     "<b>%{y}</b>: %{customdata[0]} %{customdata[1]}<br>%{customdata[2]}"
     "<br>Source: %{customdata[3]} (%{customdata[4]})%{customdata[5]}<extra></extra>"
 )
@@ -115,10 +120,10 @@ FORECAST_DASH = "dash"
 _BOUNDS = ("more than", "less than")
 _BOUND_OPACITY = 0.45
 SEGMENT_TITLES: dict[str, str] = {
-    "industry": "AI use by industry (% of organisations or firms, each survey's own definition)",
-    "size": "AI use by company size (% of enterprises or firms)",
-    "country": "AI use by country and region (% of enterprises or companies)",
-    "function": "Share of respondents reporting value from AI, by business function (%)",
+    "industry": N_("AI use by industry (% of organisations or firms, each survey's own definition)"),
+    "size": N_("AI use by company size (% of enterprises or firms)"),
+    "country": N_("AI use by country and region (% of enterprises or companies)"),
+    "function": N_("Share of respondents reporting value from AI, by business function (%)"),
 }
 
 
@@ -126,7 +131,7 @@ def _unit_title(rows: pd.DataFrame) -> str:
     units = sorted(rows["unit"].unique())
     if units == ["percent"]:
         return "%"
-    return ", ".join(units)
+    return ", ".join(data_label("unit", unit) for unit in units)
 
 
 # Forecasts more than this many years past the last measured year are named in a note instead of
@@ -146,16 +151,17 @@ def _series_name(dataset: str, place: str, edition: str, series: pd.DataFrame, v
     if dataset in DATASET_LABELS and bool(series["_several_metrics"].iloc[0]):
         # One source's different measures in one chart (corporate vs private investment) need their
         # names; an edition ("AI Index 2024") already names the source, so the entry stays one line.
-        measure = metric_label(str(series["metric"].iloc[0]))
+        metric = str(series["metric"].iloc[0])
+        measure = data_label("metric", metric) if current_language() != "en" else metric_label(metric)
         parts[0] = measure if edition else f"{parts[0]}: {measure}"
     if place:
-        parts.append(place)
+        parts.append(data_label("geography", place))
     if edition:
-        parts.append(edition)
+        parts.append(data_label("edition", edition))
     if versions > 1:
         first, last = int(series["year"].min()), int(series["year"].max())
         years = str(first) if first == last else f"{first}–{last}"
-        parts.append(years + (" (new definition)" if series["series_break"].astype(bool).any() else ""))
+        parts.append(years + (_(" (new definition)") if series["series_break"].astype(bool).any() else ""))
     return " · ".join(parts)
 
 
@@ -195,7 +201,8 @@ def build_time_series(
             cols=1,
             shared_xaxes=True,
             vertical_spacing=0.12 if len(panel_titles) > 1 else 0.0,
-            subplot_titles=[f"<b>{wrapped(t, LINE_CHARS)}</b>" for t in panel_titles],
+            # A panel is named by a measure group (a data label) or a publisher's panel (a marked constant).
+            subplot_titles=[f"<b>{wrapped(_(data_label('measure_group', t)), LINE_CHARS)}</b>" for t in panel_titles],
         )
         base_layout(figure, title, subtitle)
     else:
@@ -227,7 +234,7 @@ def build_time_series(
         colour = colours.next(dataset)
         name = _series_name(dataset, place, edition, series, int(series["_versions"].iloc[0]))
         if segment not in ("All", ""):
-            name += f" · {segment}"
+            name += f" · {data_label('segment', segment)}"
         row_number = panel_titles.index(panel) + 1
         forecast = _flags(series, "forecast")
         measured, projected = series.loc[[not f for f in forecast]], series.loc[forecast]
@@ -255,7 +262,7 @@ def build_time_series(
                     "line": {"width": 2, "color": colour},
                 },
                 customdata=[_time_customdata(row, dataset, definition) for _, row in part.iterrows()],
-                hovertemplate=TIME_HOVER,
+                hovertemplate=_(TIME_HOVER),
                 meta={
                     "dataset": dataset,
                     "metric": metric,
@@ -277,6 +284,7 @@ def build_time_series(
         top = float(panel_rows["value"].max()) if not panel_rows.empty else 0.0
         upper = min(100.0, max(10.0, top * 1.25)) if all_percent else None
         axis = {"title_text": safe_text(_unit_title(panel_rows)), "rangemode": "tozero"}
+        axis.update(_money_ticks(panel_rows))
         if upper is not None:
             axis["range"] = [0, upper]
         if panel_of:
@@ -296,10 +304,15 @@ def build_time_series(
         add_paper_note(
             figure,
             safe_text(
-                "Not drawn, too far ahead to share this axis: "
-                + "; ".join(
-                    f"{dataset_label(r['dataset'])} {int(r['year'])} forecast {value_label(r['value'], r['unit'], r.get('qualifier', ''))}"
-                    for _, r in far.iterrows()
+                _("Not drawn, too far ahead to share this axis: {forecasts}").format(
+                    forecasts="; ".join(
+                        _("{source} {year} forecast {value}").format(
+                            source=dataset_label(r["dataset"]),
+                            year=int(r["year"]),
+                            value=value_label(r["value"], r["unit"], r.get("qualifier", "")),
+                        )
+                        for _index, r in far.iterrows()
+                    )
                 )
             ),
             "far-forecast-note",
@@ -307,6 +320,27 @@ def build_time_series(
             ("right", "bottom"),
         )
     return figure
+
+
+def _money_ticks(rows: pd.DataFrame) -> dict[str, object]:
+    """Value-axis ticks of one money unit written in 万 / 亿 with the currency for Chinese readers
+    ("2,000亿美元" where the data says 200 USD billion); nothing to change otherwise."""
+    units = rows["unit"].unique()
+    if current_language() != "zh" or len(units) != 1 or units[0] not in MONEY_UNITS or rows.empty:
+        return {}
+    size, currency = MONEY_UNITS[units[0]]
+    top = float(rows["value"].max())
+    if top <= 0:
+        return {}
+    # A 1-2-5 step giving four to eight ticks up to the largest value.
+    magnitude = 10 ** math.floor(math.log10(top / 4))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if top / (m * magnitude) <= 8)
+    ticks = [step * n for n in range(int(top // step) + 2)]
+    return {
+        "tickvals": ticks,
+        "ticktext": [format_amount(tick * size, _(currency), decimals=1) for tick in ticks],
+        "title_text": "",
+    }
 
 
 def _with_columns(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -358,24 +392,27 @@ def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
 def caveat_html(row: pd.Series) -> str:
     """The row's caveat (``note``) as an escaped hover line, or nothing."""
     note = str(row.get("note", "") or "").strip()
-    return f"<br><i>Caveat: {wrapped(note, 70)}</i>" if note else ""
+    return "<br><i>" + _("Caveat: {note}").format(note=wrapped(note, 70)) + "</i>" if note else ""
 
 
 def _when_label(row: pd.Series) -> str:
     label = safe_text(when(row))
     if bool(row.get("forecast", False)):
         publisher = str(row.get("publisher", "") or row["source_org"])
-        label += f" — FORECAST by {safe_text(publisher)}"
+        label += _(" — FORECAST by {publisher}").format(publisher=safe_text(publisher))
     return label
 
 
 def _time_customdata(row: pd.Series, dataset: str, definition: str) -> list[str]:
     version = str(row.get("definition_version", "") or "")
-    population = str(row.get("population", "") or "")
-    described = definition + (f". Counts: {population}" if population else "")
-    described += f". Definition: {version}" if version else ""
+    population = data_label("population", row.get("population", "") or "")
+    described = data_label("definition", definition)
+    described += _(". Counts: {population}").format(population=population) if population else ""
+    described += (
+        _(". Definition: {version}").format(version=data_label("definition_version", version)) if version else ""
+    )
     if bool(row.get("series_break", False)):
-        described += ". SERIES BREAK: measured with a new definition, not joined to earlier values"
+        described += _(". SERIES BREAK: measured with a new definition, not joined to earlier values")
     return [
         safe_text(dataset_label(dataset)),
         _when_label(row),
@@ -392,11 +429,11 @@ def _add_legend_keys(figure: go.Figure, rows: pd.DataFrame) -> None:
     keys = []
     if (rows["verification"] == "secondary").any():
         keys += [
-            ("Primary source (filled marker)", PRIMARY_SYMBOL, "solid"),
-            ("Secondary source (hollow marker, dotted line)", hollow(PRIMARY_SYMBOL), "dot"),
+            (_("Primary source (filled marker)"), PRIMARY_SYMBOL, "solid"),
+            (_("Secondary source (hollow marker, dotted line)"), hollow(PRIMARY_SYMBOL), "dot"),
         ]
     if any(_flags(rows, "forecast")):
-        keys.append(("Forecast (dashed line; publisher named)", PRIMARY_SYMBOL, FORECAST_DASH))
+        keys.append((_("Forecast (dashed line; publisher named)"), PRIMARY_SYMBOL, FORECAST_DASH))
     for name, symbol, dash in keys:
         figure.add_trace(
             go.Scatter(
@@ -424,7 +461,7 @@ def _mark_series_break(figure: go.Figure, series: pd.DataFrame, dataset: str, ro
     if any(getattr(shape, "x0", None) == x and getattr(shape, "xref", "x") == xref for shape in figure.layout.shapes):
         return
     line = {"dash": "dash", "color": "#777777", "width": 1}
-    annotation = {"text": "definition changed", "font": {"size": 11, "color": "#555555"}}
+    annotation = {"text": _("definition changed"), "font": {"size": 11, "color": "#555555"}}
     if row is None:
         figure.add_vline(x=x, line=line, annotation=annotation, annotation_position="top left")
     else:
@@ -435,10 +472,10 @@ def build_adoption_over_time(rows: pd.DataFrame) -> go.Figure:
     """Headline adoption over time for ONE measure group (``selections.by_measure_group``): every
     line counts the same kind of unit with the same size threshold, so the levels compare."""
     groups = sorted({measure_group(row) for _, row in rows.iterrows()}) if not rows.empty else []
-    group = groups[0] if len(groups) == 1 else "several measures"
+    group = data_label("measure_group", groups[0]) if len(groups) == 1 else _("several measures")
     return build_time_series(
         rows,
-        title=f"AI use over time: {group} (%)",
+        title=_("AI use over time: {group} (%)").format(group=group),
         subtitle=_("One survey's own population per line; other measures never share this axis"),
         panel_of=None if len(groups) <= 1 else measure_group,
     )
@@ -459,7 +496,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
     panels = [(key, panel) for key, panel in rows.groupby(keys, sort=False)]
     titles = [
         _panel_heading(f"{dataset_label(dataset)}, {year}", str(panel["unit"].iloc[0]), _forecast_tag(panel))
-        + f"<br>{_first_lines(definition, 3)}"
+        + f"<br>{_first_lines(data_label('definition', definition), 3)}"
         for (dataset, _metric, definition, year), panel in panels
     ]
     # Room above each panel for its title (several lines on a phone) and per bar for a two-line label.
@@ -481,8 +518,8 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
         customdata = [
             [
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
-                "" if row["unit"] == "percent" else safe_text(row["unit"]),
-                _when_label(row) + "<br>" + wrapped(row["definition"], 60),
+                "" if states_unit(row["unit"]) else safe_text(data_label("unit", row["unit"])),
+                _when_label(row) + "<br>" + wrapped(data_label("definition", row["definition"]), 60),
                 safe_text(row["source_org"]),
                 row["verification"],
                 caveat_html(row),
@@ -504,7 +541,7 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
                 textposition="outside",
                 cliponaxis=False,
                 customdata=customdata,
-                hovertemplate=BAR_HOVER,
+                hovertemplate=_(BAR_HOVER),
                 meta={"dataset": dataset, "metric": metric, "year": int(year)},
             ),
             row=number,
@@ -524,7 +561,7 @@ def _panel_heading(name: str, unit: str, tag: str) -> str:
     wraps, and "Sector surveys (finance, health, teachers), 2024 · percent" ran off a phone's chart."""
     bold = "<br>".join(f"<b>{line}</b>" for line in wrapped(name, LINE_CHARS + 6).split("<br>"))
     last = bold.rsplit("<br>", 1)[-1]
-    rest = f"{safe_text(unit)}{tag}"
+    rest = f"{safe_text(data_label('unit', unit))}{tag}"
     # The unit joins the last line when both fit one phone line (tags are markup, so count their text).
     fits = len(_visible_text(last)) + 3 + len(_visible_text(rest)) <= LINE_CHARS + 6
     return f"{bold} · {rest}" if fits else f"{bold}<br>{rest.removeprefix(' · ')}"
@@ -558,11 +595,12 @@ def _align_with_labels(figure: go.Figure) -> None:
 def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
     if category == "auto":
         values = [
-            g if s == "All" and g != "World" else s for s, g in zip(panel["segment"], panel["geography"], strict=True)
+            data_label("geography", g) if s == "All" and g != "World" else data_label("segment", s)
+            for s, g in zip(panel["segment"], panel["geography"], strict=True)
         ]
     else:
-        values = panel[category].tolist()
-    return ["All (overall)" if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
+        values = [c if c == "All" else data_label(category, c) for c in panel[category]]
+    return [_("All (overall)") if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
 
 
 def _forecast_tag(panel: pd.DataFrame) -> str:
@@ -592,17 +630,18 @@ def _share_value_axes(figure: go.Figure, panels: list) -> None:
 def build_adoption_by_segment(rows: pd.DataFrame, kind: str) -> go.Figure:
     """Adoption by industry, company size, country/region or business function."""
     category = "geography" if kind == "country" else "segment"
-    return build_segment_bars(rows, SEGMENT_TITLES.get(kind, "AI use by segment (%)"), category=category)
+    title = SEGMENT_TITLES.get(kind) or N_("AI use by segment (%)")
+    return build_segment_bars(rows, _(title), category=category)
 
 
 def build_investment_by_country(rows: pd.DataFrame) -> go.Figure:
     """Private AI investment by country (USD billion), one panel per year and source."""
-    return build_segment_bars(rows, "Private AI investment by country (USD billion)", category="geography")
+    return build_segment_bars(rows, _("Private AI investment by country (USD billion)"), category="geography")
 
 
 def build_investment_by_focus_area(rows: pd.DataFrame) -> go.Figure:
     """AI investment by focus area or sector (USD billion), one panel per source and year."""
-    return build_segment_bars(rows, "AI investment by focus area (USD billion)", category="segment")
+    return build_segment_bars(rows, _("AI investment by focus area (USD billion)"), category="segment")
 
 
 def build_industry_ranking(rows: pd.DataFrame, survey: str = "") -> go.Figure:
@@ -618,7 +657,9 @@ def build_industry_ranking(rows: pd.DataFrame, survey: str = "") -> go.Figure:
     """
     marked = rows.assign(
         segment=[
-            f"◆ {segment} ({industry.label})" if (industry := document_industry_of(d, segment)) else segment
+            f"◆ {data_label('segment', segment)} ({_(industry.label)})"
+            if (industry := document_industry_of(d, segment))
+            else segment
             for d, segment in zip(rows["dataset"], rows["segment"], strict=True)
         ]
     )
@@ -638,8 +679,10 @@ def build_investment_over_time(rows: pd.DataFrame) -> go.Figure:
     """Investment in USD billion over the years the sources give, one line per measure and place."""
     return build_time_series(
         rows,
-        title="AI investment over time (USD billion)",
-        subtitle="Corporate investment includes M&A and public offerings; private investment is venture and private equity",
+        title=_("AI investment over time (USD billion)"),
+        subtitle=_(
+            "Corporate investment includes M&A and public offerings; private investment is venture and private equity"
+        ),
     )
 
 
@@ -649,30 +692,30 @@ def build_spending_forecasts(rows: pd.DataFrame) -> go.Figure:
     share an axis. Forecasts are dashed and name their publisher."""
     return build_time_series(
         rows,
-        title="AI spending: estimates and forecasts (USD billion)",
-        subtitle="One panel per publisher: they count different things, so compare within a panel only",
+        title=_("AI spending: estimates and forecasts (USD billion)"),
+        subtitle=_("One panel per publisher: they count different things, so compare within a panel only"),
         panel_of=spending_panel,
     )
 
 
 def build_spending_by_industry(rows: pd.DataFrame) -> go.Figure:
     """IDC's forecast split of AI spending by industry (shares and growth rates, 2024-2028)."""
-    return build_segment_bars(rows, "Where AI spending goes by industry: IDC forecast 2024-2028", category="segment")
+    return build_segment_bars(rows, _("Where AI spending goes by industry: IDC forecast 2024-2028"), category="segment")
 
 
 def build_local_markets(rows: pd.DataFrame) -> go.Figure:
     """China's AI industry size and UK business AI spending, in their own currencies."""
-    return build_segment_bars(rows, "AI market size and spending in local currency (China, UK)", category="auto")
+    return build_segment_bars(rows, _("AI market size and spending in local currency (China, UK)"), category="auto")
 
 
 def build_model_counts(rows: pd.DataFrame) -> go.Figure:
     """Notable AI models by country of the producing institution, and by sector."""
-    return build_segment_bars(rows, "Notable AI models by country and sector (count)", category="auto")
+    return build_segment_bars(rows, _("Notable AI models by country and sector (count)"), category="auto")
 
 
 def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     """Growth rates as the sources state them: one panel per unit, one bar per figure."""
-    title = "Growth rates stated by the sources"
+    title = _("Growth rates stated by the sources")
     if rows.empty:
         return empty_figure(title)
     units = list(dict.fromkeys(rows["unit"]))
@@ -684,17 +727,17 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
         cols=1,
         row_heights=sizes,
         vertical_spacing=min(80 / height, 0.9 / max(len(panels) - 1, 1)),
-        subplot_titles=[f"<b>{safe_text(unit)}</b>" for unit, _ in panels],
+        subplot_titles=[f"<b>{safe_text(data_label('unit', unit))}</b>" for unit, _panel in panels],
     )
-    base_layout(figure, title, "As published; each bar says what grew, where and over which period")
+    base_layout(figure, title, _("As published; each bar says what grew, where and over which period"))
     figure.update_layout(margin={"t": figure.layout.margin.t + 30})
     user = user_datasets(rows)
     for number, (unit, panel) in enumerate(panels, start=1):
         labels = [
             wrapped(
-                f"{dataset_label(r['dataset'])}: {r['definition']}"
-                + ("" if r["geography"] in ("World", "") else f" ({r['geography']})")
-                + ("" if r["segment"] == "All" else f", {r['segment']}")
+                f"{dataset_label(r['dataset'])}: {data_label('definition', r['definition'])}"
+                + ("" if r["geography"] in ("World", "") else f" ({data_label('geography', r['geography'])})")
+                + ("" if r["segment"] == "All" else f", {data_label('segment', r['segment'])}")
                 + f", {int(r['year'])}",
                 24,
             )
@@ -704,7 +747,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
         customdata = [
             [
                 value_label(r["value"], r["unit"], r.get("qualifier", "")),
-                safe_text(r["unit"]),
+                "" if states_unit(r["unit"]) else safe_text(data_label("unit", r["unit"])),
                 _when_label(r),
                 safe_text(r["source_org"]),
                 r["verification"],
@@ -723,7 +766,7 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 textposition="auto",
                 cliponaxis=False,
                 customdata=customdata,
-                hovertemplate=BAR_HOVER,
+                hovertemplate=_(BAR_HOVER),
                 showlegend=False,
                 meta={"unit": unit, "datasets": sorted(set(panel["dataset"]))},
             ),
@@ -736,18 +779,21 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def build_growth_bars(changes: list, title: str = "How fast each series changes") -> go.Figure:
+def build_growth_bars(changes: list, title: str = "") -> go.Figure:
     """Computed change per series, one panel per measure group (adoption shares, pp per year) and
     one for amounts (CAGR): bars of different measures never share an axis.
 
     Args:
         changes: :class:`backend.market.growth.SeriesChange` items.
+        title: the chart's title ("How fast each series changes" unless given).
     """
+    title = title or _("How fast each series changes")
+    amounts = _("Amounts: compound annual growth rate, %")
     if not changes:
         return empty_figure(title)
 
     def panel_of(change) -> str:
-        return change.group if change.per_year_unit == "pp per year" else "Amounts: compound annual growth rate, %"
+        return change.group if change.per_year_unit == "pp per year" else amounts
 
     titles = list(dict.fromkeys(panel_of(c) for c in changes))
     panels = [(t, sorted((c for c in changes if panel_of(c) == t), key=lambda c: c.per_year)) for t in titles]
@@ -760,14 +806,15 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
         row_heights=sizes,
         vertical_spacing=min(70 / height, 0.9 / max(len(panels) - 1, 1)),
         subplot_titles=[
-            f"<b>{safe_text(t)}</b>" + ("<br>percentage points per year" if not t.startswith("Amounts") else "")
+            f"<b>{safe_text(data_label('measure_group', t))}</b>"
+            + ("<br>" + _("percentage points per year") if t != amounts else "")
             for t in titles
         ],
     )
     base_layout(
         figure,
         title,
-        "From each series' own first and last measured value; forecasts, breaks and editions never joined",
+        _("From each series' own first and last measured value; forecasts, breaks and editions never joined"),
     )
     figure.update_layout(margin={"t": figure.layout.margin.t + 40})
     colours = SeriesColours()
@@ -782,7 +829,9 @@ def build_growth_bars(changes: list, title: str = "How fast each series changes"
                 textposition="auto",
                 cliponaxis=False,
                 customdata=[[wrapped(c.label(), 70), safe_text(c.text()), safe_text(c.unit)] for c in items],
-                hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Unit of the series: %{customdata[2]}<extra></extra>",
+                hovertemplate=_(
+                    "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>Unit of the series: %{customdata[2]}<extra></extra>"
+                ),
                 showlegend=False,
                 meta={"unit": items[0].per_year_unit, "group": _panel},
             ),

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from backend.market.series_labels import dataset_label, measure_group
+from backend.i18n import _
+from backend.market.series_labels import data_label, dataset_label, measure_group
 
 # A new definition version or report edition is a new series: growth never crosses either.
 SERIES_KEYS: tuple[str, ...] = (
@@ -54,18 +55,18 @@ class SeriesChange:
 
     def label(self) -> str:
         """Series name for a table or chart axis."""
-        place = "" if self.geography in ("World", "") else f" ({self.geography})"
-        segment = "" if self.segment == "All" else f", {self.segment}"
+        place = "" if self.geography in ("World", "") else f" ({data_label('geography', self.geography)})"
+        segment = "" if self.segment == "All" else f", {data_label('segment', self.segment)}"
         edition = f" [{self.edition}]" if self.edition else ""
-        return f"{dataset_label(self.dataset)}: {self.definition}{segment}{place}{edition}"
+        return f"{dataset_label(self.dataset)}: {data_label('definition', self.definition)}{segment}{place}{edition}"
 
     def short_label(self) -> str:
         """A one-line name for a chart axis: source, place and slice (the definition goes in the hover)."""
         parts = [dataset_label(self.dataset)]
         if self.geography not in ("World", ""):
-            parts.append(self.geography)
+            parts.append(data_label("geography", self.geography))
         if self.segment != "All":
-            parts.append(self.segment)
+            parts.append(data_label("segment", self.segment))
         if self.edition:
             parts.append(self.edition)
         return " · ".join(parts)
@@ -73,9 +74,13 @@ class SeriesChange:
     def text(self) -> str:
         """The change in words, e.g. '+4.0 pp per year (2017 to 2025)'."""
         sign = "+" if self.per_year >= 0 else ""
-        unit = "pp per year" if self.per_year_unit == "pp per year" else "% a year (CAGR)"
-        approx = "about " if self.approximate else ""
-        return f"{approx}{sign}{self.per_year:.1f} {unit} ({self.start_label} to {self.end_label})"
+        change = f"{sign}{self.per_year:.1f}"
+        words = (
+            _("{change} pp per year ({start} to {end})")
+            if self.per_year_unit == "pp per year"
+            else _("{change} % a year (CAGR) ({start} to {end})")
+        ).format(change=change, start=self.start_label, end=self.end_label)
+        return _("about {change}").format(change=words) if self.approximate else words
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form."""

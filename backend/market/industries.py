@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from backend.market.series_labels import dataset_label
+from backend.i18n import N_, _
+from backend.market.series_labels import data_label, dataset_label
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ L2_CARS = "Autonomous driving (new cars with L2 driver assistance)"
 DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
     DocumentIndustry(
         "healthcare",
-        "Healthcare",
+        N_("Healthcare"),
         {
             "census_btos": ("Health care and social assistance",),
             "ama_physician_ai": ("Healthcare",),
@@ -52,12 +53,12 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             (
                 "sector_ai_surveys",
                 "Healthcare (hospitals)",
-            ): "Hospitals as organisations, not all health care providers",
+            ): N_("Hospitals as organisations, not all health care providers"),
         },
     ),
     DocumentIndustry(
         "finance",
-        "Finance",
+        N_("Finance"),
         {
             "census_btos": ("Finance and insurance",),
             "statcan_ai_use": ("Finance and insurance",),
@@ -73,18 +74,18 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
     ),
     DocumentIndustry(
         "education",
-        "Education",
+        N_("Education"),
         {"census_btos": ("Educational services",), "sector_ai_surveys": ("Education (K-12 teachers)",)},
         segment_notes={
             (
                 "sector_ai_surveys",
                 "Education (K-12 teachers)",
-            ): "Teachers' own use of AI tools, not schools as organisations"
+            ): N_("Teachers' own use of AI tools, not schools as organisations")
         },
     ),
     DocumentIndustry(
         "manufacturing",
-        "Manufacturing",
+        N_("Manufacturing"),
         {
             "census_btos": ("Manufacturing",),
             "china_ai_industry": ("Manufacturing",),
@@ -92,35 +93,35 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             "ine_ict_enterprises": ("Industry",),
         },
         segment_notes={
-            ("ine_ict_enterprises", "Industry"): "INE's broad 'Industry' grouping, not manufacturing alone",
+            ("ine_ict_enterprises", "Industry"): N_("INE's broad 'Industry' grouping, not manufacturing alone"),
         },
     ),
     DocumentIndustry(
         "recommendation",
-        "Retail and e-commerce (recommendation)",
+        N_("Retail and e-commerce (recommendation)"),
         {"census_btos": ("Retail trade",), "china_ai_industry": ("Retail",), "uk_ai_adoption": ("Retail",)},
-        proxy_note="Retail as a whole; no survey separates e-commerce or recommendation systems",
+        proxy_note=N_("Retail as a whole; no survey separates e-commerce or recommendation systems"),
     ),
     DocumentIndustry(
         "autonomous-driving",
-        "Autonomous driving and transport",
+        N_("Autonomous driving and transport"),
         {
             "census_btos": ("Transportation and warehousing",),
             "china_ai_industry": (L2_CARS,),
             "ai_spending_forecasts": ("Transportation and leisure",),
         },
-        proxy_note="Transportation and warehousing firms; no survey measures autonomous-driving adoption itself",
+        proxy_note=N_("Transportation and warehousing firms; no survey measures autonomous-driving adoption itself"),
         segment_notes={
-            ("ai_spending_forecasts", "Transportation and leisure"): "IDC's transportation and leisure group",
+            ("ai_spending_forecasts", "Transportation and leisure"): N_("IDC's transportation and leisure group"),
             (
                 "china_ai_industry",
                 L2_CARS,
-            ): "New cars fitted with L2 driver assistance, the nearest series to self-driving",
+            ): N_("New cars fitted with L2 driver assistance, the nearest series to self-driving"),
         },
     ),
     DocumentIndustry(
         "entertainment",
-        "Media and entertainment",
+        N_("Media and entertainment"),
         {
             "census_btos": ("Arts, entertainment and recreation", "Information"),
             "mckinsey_state_of_ai": ("Technology, media and telecom",),
@@ -129,29 +130,31 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             "korea_ai_adoption": ("Information and communications",),
             "ai_spending_forecasts": ("Transportation and leisure",),
         },
-        proxy_note="Sectors that include media; none measures media alone",
+        proxy_note=N_("Sectors that include media; none measures media alone"),
     ),
     DocumentIndustry(
         "energy",
-        "Energy",
+        N_("Energy"),
         {"census_btos": ("Utilities", "Mining, quarrying, and oil and gas extraction")},
-        proxy_note="Utilities and extraction firms (secondary); Spain's INE counts energy inside its broad "
-        "'Industry' grouping, so no survey in the collection separates energy",
+        proxy_note=N_(
+            "Utilities and extraction firms (secondary); Spain's INE counts energy inside its broad 'Industry' grouping, so no survey in the collection separates energy"
+        ),
     ),
     DocumentIndustry(
         "agriculture",
-        "Agriculture",
+        N_("Agriculture"),
         {"census_btos": ("Agriculture, forestry, fishing and hunting (farms excluded)",)},
-        proxy_note="BTOS excludes farms, and Eurostat and INE do not cover agriculture (NACE A)",
+        proxy_note=N_("BTOS excludes farms, and Eurostat and INE do not cover agriculture (NACE A)"),
     ),
     DocumentIndustry(
         "customer-service",
-        "Customer service",
+        N_("Customer service"),
         {},
-        proxy_note="A business function, not an industry: McKinsey reports value from AI in 'service operations', "
-        "Eurostat the share of enterprises using speech recognition",
+        proxy_note=N_(
+            "A business function, not an industry: McKinsey reports value from AI in 'service operations', Eurostat the share of enterprises using speech recognition"
+        ),
     ),
-    DocumentIndustry("smart-city", "Smart city", {}),
+    DocumentIndustry("smart-city", N_("Smart city"), {}),
 )
 # Surveys that ask every industry the same question of the same kind of unit (firms), so their
 # industry figures compare with each other within one survey and year.
@@ -164,6 +167,8 @@ CROSS_INDUSTRY_SURVEYS: tuple[str, ...] = (
     "korea_ai_adoption",
 )
 ADOPTION_UNITS: tuple[str, ...] = ("percent",)
+# The labelling rule's words (data/README.md), as a reader sees them.
+VERIFICATION_WORDS: dict[str, str] = {"primary": N_("primary"), "secondary": N_("secondary")}
 
 
 def industry_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -248,16 +253,27 @@ def _proxies_text(proxies: pd.DataFrame) -> str:
     if proxies.empty:
         return ""
     keyed = proxies.assign(
-        _measure=proxies.get("measure", pd.Series("", index=proxies.index)).fillna("").replace("", "measure not given")
+        _measure=[
+            data_label("measure", m) if m else _("measure not given")
+            for m in proxies.get("measure", pd.Series("", index=proxies.index)).fillna("")
+        ]
     )
     parts = []
     for (dataset, segment, _definition, measure, verification), series in keyed.groupby(
         ["dataset", "segment", "definition", "_measure", "verification"], sort=False
     ):
         values = ", ".join(
-            f"{r['value']:g}% ({int(r['year'])})" for _, r in series.sort_values("year", kind="stable").iterrows()
+            f"{r['value']:g}% ({int(r['year'])})" for _index, r in series.sort_values("year", kind="stable").iterrows()
         )
-        parts.append(f"{dataset_label(dataset)}, {segment}: {values} ({measure}, {verification})")
+        parts.append(
+            _("{source}, {segment}: {values} ({measure}, {verification})").format(
+                source=dataset_label(dataset),
+                segment=data_label("segment", segment),
+                values=values,
+                measure=measure,
+                verification=_(VERIFICATION_WORDS.get(verification, verification)),
+            )
+        )
     return "; ".join(parts)
 
 
@@ -293,26 +309,40 @@ def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
                 & (comparable["definition"] == latest["definition"])
                 & (comparable.get("definition_version", "") == latest.get("definition_version", ""))
             ].sort_values("year", kind="stable")
-            change = f" (from {same['value'].iloc[0]:g}% in {int(same['year'].iloc[0])})" if len(same) > 1 else ""
-            best = (
-                f"{dataset_label(latest['dataset'])}, {latest['segment']}: {latest['value']:g}% in "
-                f"{int(latest['year'])}{change}; {latest.get('population', '') or latest['definition']}"
+            change = (
+                _(" (from {value}% in {year})").format(
+                    value=f"{same['value'].iloc[0]:g}", year=int(same["year"].iloc[0])
+                )
+                if len(same) > 1
+                else ""
+            )
+            population = latest.get("population", "")
+            best = _("{source}, {segment}: {value}% in {year}{change}; {population}").format(
+                source=dataset_label(latest["dataset"]),
+                segment=data_label("segment", latest["segment"]),
+                value=f"{latest['value']:g}",
+                year=int(latest["year"]),
+                change=change,
+                population=data_label("population", population)
+                if population
+                else data_label("definition", latest["definition"]),
             )
             if note := industry.segment_notes.get((str(latest["dataset"]), str(latest["segment"]))):
-                best += f" ({note})"
+                best += f" ({_(note)})"
         proxies = mine.drop(index=comparable.index) if not comparable.empty else mine
         named = _proxies_text(proxies)
         why = (
-            industry.proxy_note
-            or "Different units (firms, hospitals, people), surveys or sources: compare within a survey only"
+            _(industry.proxy_note)
+            if industry.proxy_note
+            else _("Different units (firms, hospitals, people), surveys or sources: compare within a survey only")
         )
-        if comparable.empty and not industry.segments:
-            why = industry.proxy_note or "No survey in the collection measures it"
+        if comparable.empty and not industry.segments and not industry.proxy_note:
+            why = _("No survey in the collection measures it")
         records.append(
             {
-                "industry": industry.label,
-                "best comparable figure": best or "no comparable figure",
-                "nearest proxies": named or "none in the collection",
+                "industry": _(industry.label),
+                "best comparable figure": best or _("no comparable figure"),
+                "nearest proxies": named or _("none in the collection"),
                 "why the proxies do not compare": why if named or not best else "",
             }
         )

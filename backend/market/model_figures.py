@@ -5,12 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend.i18n import N_, _
 from backend.market.figure_layout import add_paper_note, add_secondary_note, base_layout, empty_figure, user_datasets
 from backend.market.figures import caveat_html
 from backend.market.series_labels import (
     CONFIDENCE_SYMBOLS,
     PRIMARY_SYMBOL,
     colour_for,
+    data_label,
     dataset_label,
     hollow,
     human_number,
@@ -18,9 +20,15 @@ from backend.market.series_labels import (
     wrapped,
 )
 
-MODEL_HOVER = (
+# Epoch's confidence words, as a reader sees them.
+CONFIDENCE_LABELS: dict[str, str] = {
+    "Confident": N_("Confident"),
+    "Likely": N_("Likely"),
+    "Speculative": N_("Speculative"),
+}
+MODEL_HOVER = N_(
     "<b>%{text}</b> (%{customdata[0]})<br>Published %{customdata[1]}<br>%{customdata[2]}"
-    "<br>Epoch confidence: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
+    "<br>Confidence of the figure: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
 )
 
 
@@ -37,13 +45,15 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
     Marker shape shows Epoch's confidence (circle confident, diamond likely, x speculative);
     a growth-rate row in ``rows`` (e.g. ``training_compute_growth``) becomes a note on the chart.
     """
-    unit_title = {"parameters": "Parameters", "training_compute": "Training compute (FLOP)"}.get(metric, metric)
-    title = f"{unit_title} of notable AI models over time (log scale)"
+    unit_title = {"parameters": _("Parameters"), "training_compute": _("Training compute (FLOP)")}.get(metric, metric)
+    title = _("{measure} of notable AI models over time (log scale)").format(measure=unit_title)
     points = rows.loc[rows["metric"] == metric]
     if points.empty:
         return empty_figure(title)
     figure = base_layout(
-        go.Figure(), title, subtitle="Each point is one model; hover for developer, date and Epoch's confidence"
+        go.Figure(),
+        title,
+        subtitle=_("Each point is one model; hover for developer, date and the confidence of the figure"),
     )
     points = points.assign(_date=_model_dates(points))
     # Neighbouring labels alternate above and below their point, so crowded years stay legible.
@@ -65,21 +75,25 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
                         part
                         for part in (
                             row.get("organization", "") or dataset_label(dataset),
-                            row.get("origin_country", ""),
+                            data_label("geography", row.get("origin_country", "")),
                         )
                         if part
                     )
                 ),
                 safe_text(row["period"] or row["year"]),
                 human_number(row["value"], row["unit"]),
-                safe_text(confidence or "not given"),
+                safe_text(_(CONFIDENCE_LABELS.get(confidence, confidence)) if confidence else _("not given")),
                 safe_text(row["source_org"]),
                 row["verification"],
                 caveat_html(row),
             ]
-            for _, row in group.iterrows()
+            for _index, row in group.iterrows()
         ]
-        name = f"{dataset_label(dataset)}: {confidence.lower() or 'all'}" if confidence else dataset_label(dataset)
+        name = (
+            f"{dataset_label(dataset)}: {_(CONFIDENCE_LABELS.get(confidence, confidence)).lower()}"
+            if confidence
+            else dataset_label(dataset)
+        )
         figure.add_trace(
             go.Scatter(
                 x=group["_date"].tolist(),
@@ -96,19 +110,28 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
                     "line": {"width": 1.5, "color": colour},
                 },
                 customdata=customdata,
-                hovertemplate=MODEL_HOVER,
+                hovertemplate=_(MODEL_HOVER),
                 meta={"dataset": dataset, "metric": metric},
             )
         )
-    figure.update_yaxes(type="log", dtick=1, title_text=safe_text(f"{unit_title}, log scale"), exponentformat="power")
-    figure.update_xaxes(title_text="Publication date")
+    figure.update_yaxes(
+        type="log",
+        dtick=1,
+        title_text=safe_text(_("{measure}, log scale").format(measure=unit_title)),
+        exponentformat="power",
+    )
+    figure.update_xaxes(title_text=_("Publication date"))
     figure.update_layout(height=560, legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"})
-    for _, trend in rows.loc[rows["metric"] != metric].iterrows():
+    for _index, trend in rows.loc[rows["metric"] != metric].iterrows():
         add_paper_note(
             figure,
             wrapped(
-                f"Trend: {trend['value']:g}{'x' if trend['unit'] == 'x per year' else ' ' + trend['unit']} per year. "
-                f"{trend['definition']} ({trend['source_org']}, {int(trend['year'])})",
+                _("Trend: {value} per year. {definition} ({source}, {year})").format(
+                    value=f"{trend['value']:g}" + ("x" if trend["unit"] == "x per year" else " " + trend["unit"]),
+                    definition=data_label("definition", trend["definition"]),
+                    source=trend["source_org"],
+                    year=int(trend["year"]),
+                ),
                 80,
             ),
             "trend-note",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from backend.i18n import N_
 from backend.market.series_labels import dataset_rank, measure_group
 
 # Headline adoption series: each survey's answer to "does this organisation use AI at all".
@@ -47,8 +48,8 @@ INVESTMENT_SERIES_METRICS: tuple[str, ...] = (
 SPENDING_METRICS: tuple[str, ...] = ("ai_spending", "genai_spending", "genai_it_spending")
 # What each spending publisher counts: the panels of the spending chart (never one axis).
 SPENDING_PANELS: dict[str, str] = {
-    "IDC": "IDC: all AI spending (applications, infrastructure, IT and business services)",
-    "Gartner": "Gartner: generative-AI IT spending, including AI-capable phones and PCs (devices)",
+    "IDC": N_("IDC: all AI spending (applications, infrastructure, IT and business services)"),
+    "Gartner": N_("Gartner: generative-AI IT spending, including AI-capable phones and PCs (devices)"),
 }
 INDUSTRY_SPENDING_METRICS: tuple[str, ...] = ("ai_spending_share_by_industry", "ai_spending_cagr_by_industry")
 # Market size and business spending in local currency (China CNY, UK GBP): not comparable with USD series.

@@ -3,11 +3,16 @@ secondary-source marking, and markdown-safe source lists."""
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import textwrap
+from pathlib import Path
 
-from backend.i18n import _
+import pandas as pd
+
+from backend.i18n import N_, _, current_language
+from backend.i18n.formats import format_amount
 
 # One colour per source, kept across every chart so a reader learns it once (AI Index style).
 DATASET_COLOURS: dict[str, str] = {
@@ -32,29 +37,35 @@ DATASET_COLOURS: dict[str, str] = {
 _USER_PALETTE: tuple[str, ...] = ("#d4a017", "#c2185b", "#00838f", "#5d4037", "#558b2f", "#ef6c00")
 
 DATASET_LABELS: dict[str, str] = {
-    "mckinsey_state_of_ai": "McKinsey State of AI",
-    "eurostat_isoc_eb_ai": "Eurostat",
-    "census_btos": "US Census BTOS",
-    "ibm_global_ai_adoption_index": "IBM AI Adoption Index",
-    "ai_index_investment": "Stanford AI Index",
-    "oecd_ai_investment": "OECD",
+    "mckinsey_state_of_ai": N_("McKinsey State of AI"),
+    "eurostat_isoc_eb_ai": N_("Eurostat"),
+    "census_btos": N_("US Census BTOS"),
+    "ibm_global_ai_adoption_index": N_("IBM AI Adoption Index"),
+    "ai_index_investment": N_("Stanford AI Index"),
+    "oecd_ai_investment": N_("OECD"),
+    # A name in every language (and "epoch" is a training word in the glossary), so not marked.
     "epoch_notable_models": "Epoch AI",
-    "ai_spending_forecasts": "IDC / Gartner spending",
-    "china_ai_industry": "China (CAICT, CCID, CNGAI, MIIT)",
-    "uk_ai_adoption": "UK DSIT / DCMS",
-    "ama_physician_ai": "AMA physicians survey",
-    "sas_genai_survey": "SAS / Coleman Parkes",
-    "ine_ict_enterprises": "Spain INE",
-    "statcan_ai_use": "Statistics Canada",
-    "korea_ai_adoption": "Korea (Statistics Korea via KCCI SGI)",
-    "sector_ai_surveys": "Sector surveys (finance, health, teachers)",
+    "ai_spending_forecasts": N_("IDC / Gartner spending"),
+    "china_ai_industry": N_("China (CAICT, CCID, CNGAI, MIIT)"),
+    "uk_ai_adoption": N_("UK DSIT / DCMS"),
+    "ama_physician_ai": N_("AMA physicians survey"),
+    "sas_genai_survey": N_("SAS / Coleman Parkes"),
+    "ine_ict_enterprises": N_("Spain INE"),
+    "statcan_ai_use": N_("Statistics Canada"),
+    "korea_ai_adoption": N_("Korea (Statistics Korea via KCCI SGI)"),
+    "sector_ai_surveys": N_("Sector surveys (finance, health, teachers)"),
 }
 
-SECONDARY_MEANING = "figure found only in a third-party summary (verification = secondary)"
+# Whole sentences, so each is translated whole (shown with ``_()``).
 SECONDARY_NOTES: dict[str, str] = {
-    "lines": f"Hollow markers and dotted lines: {SECONDARY_MEANING}.",
-    "bars": f"Hatched bars: {SECONDARY_MEANING}. Faded bars: bounds (more than / less than).",
-    "points": f"Hollow markers: {SECONDARY_MEANING}.",
+    "lines": N_(
+        "Hollow markers and dotted lines: figure found only in a third-party summary (verification = secondary)."
+    ),
+    "bars": N_(
+        "Hatched bars: figure found only in a third-party summary (verification = secondary)."
+        " Faded bars: bounds (more than / less than)."
+    ),
+    "points": N_("Hollow markers: figure found only in a third-party summary (verification = secondary)."),
 }
 DATASET_ORDER: tuple[str, ...] = tuple(DATASET_LABELS)
 SECONDARY_PATTERN = "/"
@@ -99,7 +110,60 @@ def dataset_rank(dataset: str) -> int:
 
 def dataset_label(dataset: str) -> str:
     """A reader's name for a dataset (user datasets keep their own name)."""
-    return DATASET_LABELS.get(dataset, dataset)
+    return _(DATASET_LABELS[dataset]) if dataset in DATASET_LABELS else dataset
+
+
+# The reader's words for the shipped tables' text (places, slices, what was measured, who counts,
+# source titles) are data kept beside the tables, one file per language, so a new row brings its
+# label with it and a test can name the row that lacks one (data/README.md, "Labels").
+DATA_LABELS_DIR = Path(__file__).resolve().parents[2] / "data" / "market" / "labels"
+LABELLED_COLUMNS: tuple[str, ...] = (
+    "geography",
+    "segment",
+    "measure",
+    "unit",
+    "population",
+    "definition",
+    "definition_version",
+    "edition",
+    "source_title",
+)
+
+
+@functools.cache
+def data_labels(language: str) -> dict[tuple[str, str], str]:
+    """``(column, English text) -> label`` for one language (empty for English or a language
+    without a label file)."""
+    path = DATA_LABELS_DIR / f"{language}.csv"
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return {(c, en): label for c, en, label in zip(table["column"], table["en"], table[language], strict=True) if label}
+
+
+def data_label(column: str, text: object) -> str:
+    """A shipped table's ``text`` from ``column`` in the reader's language; a user's own text (and
+    anything without a label) is shown as typed."""
+    return data_labels(current_language()).get((column, str(text)), str(text))
+
+
+def localised_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of market rows for showing in a table: the labelled columns in the reader's language.
+    Selections and figures work on the rows as loaded (their logic compares English keys)."""
+    if current_language() not in ("zh",) or frame.empty:
+        return frame
+    present = [column for column in LABELLED_COLUMNS if column in frame.columns]
+    shown = frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+    if {"value", "unit"} <= set(frame.columns):
+        # Money in 万 / 亿 with its currency (the unit cell then says nothing more); every value
+        # as text, so the column keeps one type.
+        money = [unit in MONEY_UNITS for unit in frame["unit"]]
+        shown["value"] = [
+            value_label(value, unit) if is_money else f"{value:g}"
+            for value, unit, is_money in zip(frame["value"], frame["unit"], money, strict=True)
+        ]
+        shown["unit"] = ["" if is_money else unit for unit, is_money in zip(shown["unit"], money, strict=True)]
+    return shown
 
 
 def colour_for(dataset: str, user_datasets: list[str] | None = None) -> str:
@@ -136,9 +200,28 @@ def human_number(value: float, unit: str = "") -> str:
     return f"{value:,.4g} {unit}".strip()
 
 
+# Money units of the shipped tables: the amount one unit stands for and the currency's own name,
+# so a Chinese reader sees "2,523亿美元" rather than "252.3 USD billion".
+MONEY_UNITS: dict[str, tuple[float, str]] = {
+    "USD billion": (1e9, N_("US$")),
+    "USD million": (1e6, N_("US$")),
+    "CNY billion": (1e9, N_("CNY")),
+    "GBP billion": (1e9, N_("GBP")),
+}
+
+
+def states_unit(unit: str) -> bool:
+    """Whether ``value_label`` already writes the unit (money for Chinese readers, percentages)."""
+    return unit == "percent" or (unit in MONEY_UNITS and current_language() == "zh")
+
+
 def value_label(value: float, unit: str, qualifier: str = "") -> str:
-    """A bar or hover label: '≈33.9', '>67', '<8', '12%'."""
+    """A bar or hover label: '≈33.9', '>67', '<8', '12%'; money for Chinese readers in 万 / 亿
+    with its currency ('≈2,523亿美元')."""
     prefix = {"about": "≈", "nearly": "≈", "more than": ">", "less than": "<", "implied": "~"}.get(qualifier, "")
+    if unit in MONEY_UNITS and current_language() == "zh":
+        size, currency = MONEY_UNITS[unit]
+        return prefix + format_amount(float(value) * size, _(currency), decimals=1)
     number = f"{value:,.3g}" if abs(value) >= 1000 else f"{value:g}"
     suffix = "%" if unit == "percent" else ""
     return f"{prefix}{number}{suffix}"
@@ -156,7 +239,7 @@ def source_markdown(sources: list) -> str:
     """A numbered markdown list of sources (``store.Source``) with links and secondary marked."""
     lines = []
     for number, source in enumerate(sources, start=1):
-        title = markdown_escape(source.title)
+        title = markdown_escape(data_label("source_title", source.title))
         # Validation admits only http(s) addresses without spaces or quotes; brackets are encoded
         # so a URL cannot close the markdown link early.
         url = source.url.replace("(", "%28").replace(")", "%29")

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import plotly.graph_objects as go
 
+from backend.i18n import _, current_language
 from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import UseCase
 from backend.use_cases.matrix import TaskMatrix
@@ -23,7 +24,7 @@ def _empty_figure(message: str) -> go.Figure:
     return figure
 
 
-def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str = "en") -> go.Figure:
+def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str | None = None) -> go.Figure:
     """Heatmap of use cases per AI task (rows) and industry (columns).
 
     Tasks run down the side because there are more of them (18) than industries (13) and their
@@ -33,13 +34,14 @@ def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str =
     Args:
         matrix: the counts, e.g. from ``build_task_matrix``.
         titles: use-case id -> title, listed in each cell's hover.
-        language: "en" or "zh" for the axis labels.
+        language: "en" or "zh" for the axis labels (the run's language unless given).
 
     Returns:
         One ``go.Heatmap`` trace; empty cells show no number; first industry at the top.
     """
+    language = language or current_language()
     if matrix.is_empty:
-        return _empty_figure("No use case matches the filters.")
+        return _empty_figure(_("No use case matches the filters."))
     industry_labels = [vocab.find_term(vocab.INDUSTRIES, key).label(language) for key in matrix.industries]
     task_labels = [vocab.find_term(vocab.AI_TASKS, key).label(language) for key in matrix.tasks]
     hover = [
@@ -55,12 +57,12 @@ def build_heatmap(matrix: TaskMatrix, titles: Mapping[str, str], language: str =
             text=[[str(count) if count else "" for count in row] for row in counts],
             texttemplate="%{text}",
             customdata=hover,
-            hovertemplate="<b>%{y}</b> × <b>%{x}</b>: %{z} use case(s)<br>%{customdata}<extra></extra>",
+            hovertemplate=_("<b>%{y}</b> × <b>%{x}</b>: %{z} use case(s)<br>%{customdata}<extra></extra>"),
             colorscale="Blues",
             zmin=0,
             xgap=2,
             ygap=2,
-            colorbar={"title": {"text": "use cases"}},
+            colorbar={"title": {"text": _("use cases")}},
             # Every cell prints its count, so the scale's ~60 px are given to the columns instead.
             showscale=False,
         )
@@ -79,18 +81,19 @@ def _transposed(rows):
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-def build_maturity_bars(counts: Mapping[str, Mapping[str, int]], language: str = "en") -> go.Figure:
+def build_maturity_bars(counts: Mapping[str, Mapping[str, int]], language: str | None = None) -> go.Figure:
     """Horizontal stacked bars: use cases per industry, split by maturity (current, future, trend).
 
     Args:
         counts: ``{industry: {"C": n, "F": n, "T": n}}``, e.g. from ``maturity_counts``.
-        language: "en" or "zh" for the labels.
+        language: "en" or "zh" for the labels (the run's language unless given).
 
     Returns:
         One ``go.Bar`` trace per maturity level that occurs, in the order C, F, T.
     """
+    language = language or current_language()
     if not counts:
-        return _empty_figure("No use case matches the filters.")
+        return _empty_figure(_("No use case matches the filters."))
     industries = list(counts)
     labels = [vocab.find_term(vocab.INDUSTRIES, key).label(language) for key in industries]
     figure = go.Figure()
@@ -113,12 +116,13 @@ def build_maturity_bars(counts: Mapping[str, Mapping[str, int]], language: str =
         height=_MARGIN_PX + 26 * len(labels),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         yaxis={"autorange": "reversed"},
-        xaxis={"title": {"text": "use cases"}, "dtick": 1},
+        xaxis={"title": {"text": _("use cases")}, "dtick": 1},
         legend={"orientation": "h", "y": 1.08},
     )
     return figure
 
 
-def use_case_titles(use_cases: Iterable[UseCase], language: str = "en") -> dict[str, str]:
-    """id -> title in ``language``: the hover text of the heatmap."""
+def use_case_titles(use_cases: Iterable[UseCase], language: str | None = None) -> dict[str, str]:
+    """id -> title in ``language`` (the run's unless given): the hover text of the heatmap."""
+    language = language or current_language()
     return {use_case.id: use_case.title(language) for use_case in use_cases}

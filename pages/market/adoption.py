@@ -11,7 +11,7 @@ import streamlit as st
 
 from backend.i18n import N_, _
 from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
-from backend.market.series_labels import best_figures_markdown, dataset_label
+from backend.market.series_labels import best_figures_markdown, data_label, dataset_label, localised_rows
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
     briefing_download,
@@ -92,8 +92,15 @@ restore_filters(
 with st.expander(_("Filters (empty means all)"), icon=":material/filter_alt:"):
     left, middle, right = st.columns(3)
     datasets = left.multiselect(_("Source"), options.datasets, format_func=dataset_label, key="market.datasets")
-    geographies = middle.multiselect(_("Geography"), options.geographies, key="market.geographies")
-    segments = right.multiselect(_("Segment"), options.segments, key="market.segments")
+    geographies = middle.multiselect(
+        _("Geography"),
+        options.geographies,
+        format_func=lambda place: data_label("geography", place),
+        key="market.geographies",
+    )
+    segments = right.multiselect(
+        _("Segment"), options.segments, format_func=lambda part: data_label("segment", part), key="market.segments"
+    )
     years = st.slider(
         _("Years"), options.year_min, options.year_max, key="market.years", **initial("market.years", "value")
     )
@@ -117,7 +124,13 @@ def pick_group(label: str, groups: list[str], key: str) -> str | None:
     """One measure group at a time (what is counted, with the size threshold), first by default."""
     if not groups:
         return None
-    choice = st.segmented_control(label, groups, key=key, **({} if key in st.session_state else {"default": groups[0]}))
+    choice = st.segmented_control(
+        label,
+        groups,
+        format_func=lambda group: data_label("measure_group", group),
+        key=key,
+        **({} if key in st.session_state else {"default": groups[0]}),
+    )
     return choice if choice in groups else groups[0]
 
 
@@ -327,7 +340,7 @@ with st.expander(_("Other figures ({other}): every figure no chart above draws")
     st.caption(_("With their source and caveat, so nothing shipped is hidden."))
     if not other.empty:
         st.dataframe(
-            other[
+            localised_rows(other)[
                 [
                     "dataset",
                     "definition",
@@ -359,8 +372,8 @@ filters_text = "; ".join(
     f"{label}: {value}"
     for label, value in (
         (_("Source"), ", ".join(dataset_label(d) for d in datasets)),
-        (_("Geography"), ", ".join(geographies)),
-        (_("Segment"), ", ".join(segments)),
+        (_("Geography"), ", ".join(data_label("geography", g) for g in geographies)),
+        (_("Segment"), ", ".join(data_label("segment", s) for s in segments)),
         (_("Years"), f"{years[0]}-{years[1]}"),
     )
     if value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from backend.i18n import _
 from backend.jobs.kinds import JobParams
 from backend.text_safety import plain_markdown
 from backend.training.chat.data import ChatDataset
@@ -40,25 +41,65 @@ def build_chat_card(
             folder, never a server path).
     """
     method = (
-        f"LoRA adapters (rank {params.lora_rank}, alpha {params.lora_alpha}, dropout {params.lora_dropout},"
-        f" modules {params.target_modules}) with peft"
+        _("LoRA adapters (rank {rank}, alpha {alpha}, dropout {dropout}, modules {modules}) with peft").format(
+            rank=params.lora_rank, alpha=params.lora_alpha, dropout=params.lora_dropout, modules=params.target_modules
+        )
         if params.method == LORA
-        else "full fine-tuning of every weight"
+        else _("full fine-tuning of every weight")
     )
     param_rows = parameter_rows(params)
     examples = "\n".join(
         f"| {card_cell(r['prompt'])} | {card_cell(r['base'])} | {card_cell(r['tuned'])} |" for r in report.side_by_side
     )
-    warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
-    report_warnings = "\n".join(f"> **Warning:** {plain_markdown(w)}\n" for w in report.warnings())
-    title = plain_markdown(params.title) if params.title else "Tuned chat model"
-    adapter_note = (
-        "This folder holds the model with the adapters merged in. The adapters alone"
-        " (`adapter_model.safetensors` + `adapter_config.json`) load on the base model with"
-        " `peft.PeftModel.from_pretrained(base, adapter_folder)`."
-        if params.method == LORA
-        else "Every weight was tuned; this folder is a complete model."
+    checks = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")
+    warning = _("Warning")
+    report_warnings = "\n".join(f"> **{warning}:** {plain_markdown(w)}\n" for w in report.warnings())
+    title = plain_markdown(params.title) if params.title else _("Tuned chat model")
+    intro = _(
+        "Chat model tuned from {base} with {method}, created {created} on {device} by the Large Model Showcase"
+        " fine-tuning studio. The loss was taken on assistant replies only."
+    ).format(base=plain_markdown(base_name), method=method, created=created, device=device)
+    conversations = _("Conversations: {train} for training, {held_out} held out ({source})").format(
+        train=report.train_conversations,
+        held_out=report.validation_conversations,
+        source=plain_markdown(dataset.summary.get("validation_source", "")),
     )
+    shape = _("Upload shape: {shape}; training tokens per epoch: {tokens:,}").format(
+        shape=plain_markdown(dataset.summary.get("shape", "")), tokens=report.train_tokens
+    )
+    trainable = _("Trainable parameters: {trainable:,} of {total:,}.").format(
+        trainable=report.trainable_parameters, total=report.total_parameters
+    )
+    adapter_note = (
+        _(
+            "This folder holds the model with the adapters merged in. The adapters alone"
+            " (`adapter_model.safetensors` + `adapter_config.json`) load on the base model with"
+            " `peft.PeftModel.from_pretrained(base, adapter_folder)`."
+        )
+        if params.method == LORA
+        else _("Every weight was tuned; this folder is a complete model.")
+    )
+    use = _("{adapter_note} It uses the base model's own chat template (kept in the tokenizer files).").format(
+        adapter_note=adapter_note
+    )
+    limits = _(
+        "The validation set has {count} conversations drawn from the same upload as the training data; expect the"
+        " tuned behaviour to hold less well on different prompts."
+    ).format(count=report.validation_conversations)
+    sections = {
+        "data": _("Data"),
+        "checks": _("Data checks:"),
+        "training": _("Training parameters"),
+        "validation": _("Validation (held-out conversations, assistant tokens)"),
+        "replies": _("Held-out prompts, greedy replies"),
+        "use": _("Use"),
+        "limits": _("Limits"),
+        "parameter_header": "| {} | {} |".format(_("parameter"), _("value")),
+        "validation_header": "| | {} | {} |".format(_("base"), _("tuned")),
+        "loss": _("loss"),
+        "perplexity": _("perplexity"),
+        "replies_header": "| {} | {} | {} |".format(_("prompt"), _("base"), _("tuned")),
+    }
     return f"""---
 library_name: transformers
 pipeline_tag: text-generation
@@ -68,47 +109,44 @@ tags: [chat, {"lora, peft" if params.method == LORA else "full-fine-tuning"}]
 
 # {title}
 
-Chat model tuned from {plain_markdown(base_name)} with {method}, created {created} on {device}
-by the Large Model Showcase fine-tuning studio. The loss was taken on assistant replies only.
+{intro}
 
-## Data
+## {sections["data"]}
 
-- Conversations: {report.train_conversations} for training, {report.validation_conversations} held out
-  ({plain_markdown(dataset.summary.get("validation_source", ""))})
-- Upload shape: {plain_markdown(dataset.summary.get("shape", ""))}; training tokens per epoch: {report.train_tokens:,}
+- {conversations}
+- {shape}
 
-Data checks:
-{warnings}
+{sections["checks"]}
+{checks}
 
-## Training parameters
+## {sections["training"]}
 
-| parameter | value |
+{sections["parameter_header"]}
 |---|---|
 {param_rows}
 
-Trainable parameters: {report.trainable_parameters:,} of {report.total_parameters:,}.
+{trainable}
 
-## Validation (held-out conversations, assistant tokens)
+## {sections["validation"]}
 
 {report_warnings}
 
-| | base | tuned |
+{sections["validation_header"]}
 |---|---|---|
-| loss | {report.val_loss_before:.4f} | {report.val_loss_after:.4f} |
-| perplexity | {report.perplexity_before:.2f} | {report.perplexity_after:.2f} |
+| {sections["loss"]} | {report.val_loss_before:.4f} | {report.val_loss_after:.4f} |
+| {sections["perplexity"]} | {report.perplexity_before:.2f} | {report.perplexity_after:.2f} |
 
-## Held-out prompts, greedy replies
+## {sections["replies"]}
 
-| prompt | base | tuned |
+{sections["replies_header"]}
 |---|---|---|
 {examples}
 
-## Use
+## {sections["use"]}
 
-{adapter_note} It uses the base model's own chat template (kept in the tokenizer files).
+{use}
 
-## Limits
+## {sections["limits"]}
 
-The validation set has {report.validation_conversations} conversations drawn from the same upload
-as the training data; expect the tuned behaviour to hold less well on different prompts.
+{limits}
 """

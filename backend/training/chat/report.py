@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend.i18n import _
 from backend.training.common import SavedReport, read_json_report
 from backend.training.figures import LOSS_CURVES, build_step_curves
 
@@ -94,17 +95,24 @@ class ChatReport(SavedReport):
         found = []
         if self.too_few_prompts:
             found.append(
-                f"The validation set is too small to judge this tuning: {len(self.side_by_side)} held-out "
-                f"prompt(s) from {self.validation_conversations} held-out conversation(s); at least "
-                f"{MIN_HELD_OUT_PROMPTS} are needed. Upload more conversations, raise the validation share "
-                "or the held-out prompts in the report, and tune again."
+                _(
+                    "The validation set is too small to judge this tuning: {prompts} held-out prompt(s) from"
+                    " {conversations} held-out conversation(s); at least {least} are needed. Upload more"
+                    " conversations, raise the validation share or the held-out prompts in the report, and tune again."
+                ).format(
+                    prompts=len(self.side_by_side),
+                    conversations=self.validation_conversations,
+                    least=MIN_HELD_OUT_PROMPTS,
+                )
             )
         scores = self.reply_scores()
         if scores is not None and self.val_loss_after < self.val_loss_before and scores[1] < scores[0]:
             found.append(
-                "The held-out loss improved, but the tuned replies are judged worse than the base model's: "
-                f"they share {scores[1]:.0%} of the reference replies' words against the base's {scores[0]:.0%} "
-                "(word overlap, characters for Chinese). Read the replies below before using this model."
+                _(
+                    "The held-out loss improved, but the tuned replies are judged worse than the base model's: they"
+                    " share {tuned:.0%} of the reference replies' words against the base's {base:.0%} (word overlap,"
+                    " characters for Chinese). Read the replies below before using this model."
+                ).format(tuned=scores[1], base=scores[0])
             )
         return found
 
@@ -132,5 +140,6 @@ def side_by_side_table(report: ChatReport) -> pd.DataFrame:
 def build_chat_curves_figure(history: list[dict[str, Any]]) -> go.Figure:
     """Training and validation loss (left) and training speed in tokens/s (right) by step."""
     return build_step_curves(
-        history, (("Loss (assistant tokens)", LOSS_CURVES), ("Tokens per second", {"tokens_per_second": "tokens/s"}))
+        history,
+        ((_("Loss (assistant tokens)"), LOSS_CURVES), (_("Tokens per second"), {"tokens_per_second": _("tokens/s")})),
     )

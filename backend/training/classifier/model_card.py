@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from backend.i18n import _
 from backend.text_safety import plain_markdown
 from backend.training.classifier.datasets import PreparedDataset
 from backend.training.classifier.params import FAST, TrainingParams
@@ -26,17 +27,62 @@ def build_model_card(
 ) -> str:
     """Markdown describing how the model was made and how well it does on its validation set."""
     method = (
-        "fast mode: frozen features with a trained linear head"
+        _("fast mode: frozen features with a trained linear head")
         if params.method == FAST
-        else "full fine-tuning of every weight (transformers Trainer)"
+        else _("full fine-tuning of every weight (transformers Trainer)")
     )
-    kind = "Text" if params.task == "text" else "Image"
     class_rows = [(label, count) for label, count in dataset.summary.get("classes", {}).items()]
     param_rows = [(key, value) for key, value in params.to_dict().items() if key not in ("task", "title")]
     per_class = [(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", s.support) for s in report.per_class]
-    warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- none"
-    title = plain_markdown(params.title) if params.title else f"{kind} classifier"
-    base_model = plain_markdown(params.base_model)
+    warnings = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")
+    default_title = _("Text classifier") if params.task == "text" else _("Image classifier")
+    title = plain_markdown(params.title) if params.title else default_title
+    intro = (
+        _(
+            "Text classifier fine-tuned from {base} with {method}, created {created} on {device} by the Large Model"
+            " Showcase fine-tuning studio."
+        )
+        if params.task == "text"
+        else _(
+            "Image classifier fine-tuned from {base} with {method}, created {created} on {device} by the Large Model"
+            " Showcase fine-tuning studio."
+        )
+    ).format(base=plain_markdown(params.base_model), method=method, created=created, device=device)
+    examples = [
+        _("Training examples: {count}").format(count=dataset.summary.get("train_size", len(dataset.train))),
+        _("Validation examples: {count} ({source})").format(
+            count=dataset.summary.get("validation_size", len(dataset.validation)),
+            source=dataset.summary.get("validation_source", ""),
+        ),
+    ]
+    fast_text = params.method == FAST and params.task == "text"
+    use = _(
+        "The labels are in `config.json` (`id2label`). Load the folder with the showcase's"
+        " `backend.models.loader.load_model`, or with transformers' Auto classes."
+    ) + (
+        " "
+        + _("Fast-mode text models need the showcase's loader: they are an encoder plus `embedding_head.safetensors`.")
+        if fast_text
+        else ""
+    )
+    limits = _(
+        "Scores come from a validation set of {count} examples drawn from the same upload as the training data;"
+        " expect lower scores on data that looks different."
+    ).format(count=report.examples)
+    metrics_header = "| {} | {} | {} | {} |".format(
+        _("accuracy"), _("macro precision"), _("macro recall"), _("macro F1")
+    )
+    sections = {
+        "data": _("Data"),
+        "data_checks": _("Data checks:"),
+        "training_parameters": _("Training parameters"),
+        "validation_metrics": _("Validation metrics"),
+        "use": _("Use"),
+        "limits": _("Limits"),
+    }
+    class_table = _table((_("class"), _("examples")), class_rows)
+    parameter_table = _table((_("parameter"), _("value")), param_rows)
+    per_class_table = _table((_("class"), _("precision"), _("recall"), "F1", _("support")), per_class)
     return f"""---
 library_name: transformers
 pipeline_tag: {"text-classification" if params.task == "text" else "image-classification"}
@@ -45,39 +91,35 @@ base_model: {json.dumps(params.base_model)}
 
 # {title}
 
-{kind} classifier fine-tuned from {base_model} with {method}, created {created} on {device}
-by the Large Model Showcase fine-tuning studio.
+{intro}
 
-## Data
+## {sections["data"]}
 
-- Training examples: {dataset.summary.get("train_size", len(dataset.train))}
-- Validation examples: {dataset.summary.get("validation_size", len(dataset.validation))} ({dataset.summary.get("validation_source", "")})
+- {examples[0]}
+- {examples[1]}
 
-{_table(("class", "examples"), class_rows)}
+{class_table}
 
-Data checks:
+{sections["data_checks"]}
 {warnings}
 
-## Training parameters
+## {sections["training_parameters"]}
 
-{_table(("parameter", "value"), param_rows)}
+{parameter_table}
 
-## Validation metrics
+## {sections["validation_metrics"]}
 
-| accuracy | macro precision | macro recall | macro F1 |
+{metrics_header}
 |---|---|---|---|
 | {report.accuracy:.3f} | {report.precision:.3f} | {report.recall:.3f} | {report.f1:.3f} |
 
-{_table(("class", "precision", "recall", "F1", "support"), per_class)}
+{per_class_table}
 
-## Use
+## {sections["use"]}
 
-The labels are in `config.json` (`id2label`). Load the folder with the showcase's
-`backend.models.loader.load_model`, or with transformers' Auto classes
-{"(fast-mode text models need the showcase's loader: they are an encoder plus `embedding_head.safetensors`)" if params.method == FAST and params.task == "text" else ""}.
+{use}
 
-## Limits
+## {sections["limits"]}
 
-Scores come from a validation set of {report.examples} examples drawn from the same upload as the
-training data; expect lower scores on data that looks different.
+{limits}
 """

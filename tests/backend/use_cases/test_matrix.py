@@ -142,3 +142,14 @@ def test_maturity_bars_stack_one_trace_per_level_present():
     assert list(figure.data[1].x) == [0, 0, 1]
     assert figure.layout.barmode == "stack"
     assert len(figures.build_maturity_bars({}).data) == 0
+
+
+def test_the_charts_follow_the_language_of_the_run():
+    from backend.i18n import use_language
+
+    with use_language("zh"):
+        bars = figures.build_maturity_bars(matrix.maturity_counts(SMALL.use_cases))
+        empty = figures.build_heatmap(matrix.build_task_matrix(()), {})
+    assert "Healthcare" not in list(bars.data[0].y)
+    assert bars.layout.xaxis.title.text == "应用场景数"
+    assert empty.layout.annotations[0].text == "没有符合筛选条件的应用场景。"

@@ -63,3 +63,14 @@ def test_the_trained_system_prompt_is_the_one_most_conversations_open_with():
     assert trained_system_prompt([[shop, *talk], [shop, *talk], talk]) == shop["content"]
     assert trained_system_prompt([talk, talk, [shop, *talk]]) == ""
     assert trained_system_prompt([]) == ""
+
+
+def test_the_model_card_is_written_in_the_language_of_the_person_who_started_the_job():
+    from backend.i18n import use_language
+
+    report = _report([_row("yes", "yes", "no")])
+    with use_language("zh"):
+        card = build_chat_card(ChatTuneParams(base_model="b"), ChatDataset([], []), report, "now", "CPU", "b")
+    assert "**警告:** 验证集太小，无法评判这次微调" in card
+    assert "## 训练参数" in card and "| 损失 | 2.0000 | 1.5000 |" in card
+    assert "Training parameters" not in card and "The validation set" not in card
