@@ -74,10 +74,11 @@ def wants_check(task: str, model_ref: str, settings: Settings) -> Path | None:
     return plan.folder
 
 
-def request_check(loaded: LoadedModel, owner: str, settings: Settings | None = None) -> Job | None:
-    """Queue the check of ``loaded``'s paths once (see ``wants_check``); None when none is needed.
-    A refused submission (a quota, the queue down) is logged, never raised: answers go on in torch."""
-    if loaded.checked:  # it already runs on a checked path: nothing to plan on this request
+def request_check(loaded: object, owner: str, settings: Settings | None = None) -> Job | None:
+    """Queue the check of ``loaded``'s paths once (see ``wants_check``); None when none is needed:
+    a model server's model (no path of ours to check) or one already on a checked path. A refused
+    submission (a quota, the queue down) is logged, never raised: answers go on in torch."""
+    if not isinstance(loaded, LoadedModel) or loaded.checked:
         return None
     settings = settings or get_settings()
     try:

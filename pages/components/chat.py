@@ -17,7 +17,7 @@ this thread only at those drawing times (``ReplyStream.paced``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import streamlit as st
@@ -241,11 +241,21 @@ def _stream_both(
     texts so far stay in the history's ``reply``. A failed reply's error is raised once the other has
     finished. Returns the new texts."""
 
+    fields = ("content", "base_reply")
+
+    def kept(index: int, stream: ReplyStream) -> Iterator[str]:
+        # The history holds every chunk as it comes, not only what the paced screen drew: leaving
+        # the page between two draws keeps all of the reply so far.
+        text = ""
+        for chunk in stream:
+            text += chunk
+            reply[fields[index]] = written[index] + text
+            yield chunk
+
     def draw(index: int, text: str) -> None:
-        reply["content" if index == 0 else "base_reply"] = written[index] + text
         places[index].markdown(written[index] + text)
 
-    outcomes = stream_together(streams, draw)
+    outcomes = stream_together([kept(index, stream) for index, stream in enumerate(streams)], draw)
     for outcome in outcomes:
         if outcome.error is not None:
             raise outcome.error
