@@ -590,6 +590,10 @@ def _align_with_labels(figure: go.Figure) -> None:
     lines = [line for trace in figure.data for label in (trace.y or ()) for line in str(label).split("<br>")]
     shift = -min(7 * max((len(line) for line in lines), default=0), 130)
     figure.update_annotations(font={"size": 12}, xanchor="left", x=0, align="left", xshift=shift)
+    # The labels' real width depends on the font the browser picks (the font stack has CJK faces),
+    # so the left margin is held to at least the shift: a title shifted past it would be cut.
+    margin = figure.layout.margin.l
+    figure.update_layout(margin={"l": max(margin if margin is not None else 0, -shift + 8)})
 
 
 def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
