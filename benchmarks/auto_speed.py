@@ -27,6 +27,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ from backend.config import Settings, get_settings
 from backend.models.resolve import catalogue
 from benchmarks import measure
 
-WORK = Path(os.environ.get("LSM_BENCH_AUTO_DIR", "/tmp/lsm-bench-auto"))
+# Models and state of this benchmark only (never the app's): copied and checked here, kept between runs.
+WORK = Path(tempfile.gettempdir()) / "lsm-bench-auto"
 CLASSIFIER_FOLDER = "minilm-l6-classifier"
 TEXTS = (
     "The film was wonderful and I loved it.",
