@@ -25,7 +25,8 @@ navigation = {
     for section in SECTIONS
     if pages_in(section)
 }
-current = st.navigation({_(section): pages for section, pages in navigation.items()})
+# Every page listed: a collapsed list ends in Streamlit's own "View more", which it cannot translate.
+current = st.navigation({_(section): pages for section, pages in navigation.items()}, expanded=True)
 show_language_switch(language)
 section, index = next((name, pages.index(current)) for name, pages in navigation.items() if current in pages)
 entry = pages_in(section)[index]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.models.resolve import catalogue
 from pages.components.navigation import PAGES, PageEntry
 from tests.support.live_app import (  # noqa: F401 - fixtures
     PROJECT_ROOT,
@@ -87,6 +88,8 @@ KEPT = {
         "fp16",
         "fp32",
         "int8",
+        "int",  # of int8: the word pattern drops the digits
+        "CTranslate",  # CTranslate2, the engine's name
         "SST",
         "McKinsey",
         "Eurostat",
@@ -132,8 +135,14 @@ def url_path(entry: PageEntry) -> str:
     return entry.url_path or Path(entry.path).stem
 
 
+# The catalogue's model titles are model names ("Multilingual sentiment"), shown as they are.
+MODEL_TITLES = sorted({spec.title for task in catalogue.TASKS for spec in catalogue.models_for(task)}, key=len)[::-1]
+
+
 def english_left(text: str) -> list[str]:
     """Words in Latin letters that are neither kept names nor code, in order of appearance."""
+    for title in MODEL_TITLES:
+        text = text.replace(title, " ")
     found: list[str] = []
     for word in _WORD.findall(_NOT_PROSE.sub(" ", text)):
         if word.lower() not in KEPT and word not in found:
