@@ -152,15 +152,15 @@ def _demo_state(
     task: str, demo: str, refs: list[str], loaded: set[tuple[str, str]], settings: Settings
 ) -> DemoReadiness:
     if (ref := next((ref for ref in refs if (task, ref) in loaded), None)) is not None:
-        return DemoReadiness(task, demo, ref, LOADED, "loaded")
+        return DemoReadiness(task, demo, ref, LOADED, _("loaded"))
     if (ref := next((ref for ref in refs if warm.is_warming(task, ref)), None)) is not None:
-        return DemoReadiness(task, demo, ref, WARMING, "it started loading with the server")
+        return DemoReadiness(task, demo, ref, WARMING, _("it started loading with the server"))
     found = {ref: availability.model_availability(ref, settings) for ref in refs}
     if (ref := next((ref for ref, state in found.items() if state.is_here), None)) is not None:
         return DemoReadiness(task, demo, ref, READY, found[ref].reason)
     if (ref := next((ref for ref, state in found.items() if state.can_load), None)) is not None:
         return DemoReadiness(task, demo, ref, DOWNLOADS, found[ref].reason)
-    reason = f"no model is downloaded, and {availability.hub_words(hub.hub_state(settings))}"
+    reason = _("no model is downloaded, and {hub}").format(hub=availability.hub_words(hub.hub_state(settings)))
     return DemoReadiness(task, demo, "", MISSING, reason)
 
 

@@ -48,34 +48,40 @@ def model_availability(model_ref: str, settings: Settings | None = None) -> Avai
     """Whether ``model_ref`` can be loaded now, and why (never raises: a bad reference is unavailable)."""
     settings = settings or get_settings()
     if endpoints.is_endpoint_ref(model_ref):
-        return Availability(True, "It runs on a model server this app is configured to use.", SERVED)
+        return Availability(True, _("It runs on a model server this app is configured to use."), SERVED)
     try:
-        _, is_local = resolve_source(model_ref, settings)
+        _source, is_local = resolve_source(model_ref, settings)
     except ShowcaseError as error:
         return Availability(False, error.user_text(), UNAVAILABLE)
     shown = model_ref.strip()
     if is_local or hub.in_hub_cache(shown):
-        return Availability(True, f"{shown} is downloaded on this server.", DOWNLOADED)
+        return Availability(True, _("{model} is downloaded on this server.").format(model=shown), DOWNLOADED)
     state = hub.hub_state(settings)
     if state.usable:
-        return Availability(True, f"{shown} is not downloaded yet; it downloads from the Hugging Face Hub.", NEEDS_HUB)
-    return Availability(False, f"{shown} is not downloaded, and {hub_words(state)}.", UNAVAILABLE)
+        return Availability(
+            True,
+            _("{model} is not downloaded yet; it downloads from the Hugging Face Hub.").format(model=shown),
+            NEEDS_HUB,
+        )
+    return Availability(
+        False, _("{model} is not downloaded, and {hub}.").format(model=shown, hub=hub_words(state)), UNAVAILABLE
+    )
 
 
 def hub_words(state: hub.HubState) -> str:
     """``the Hugging Face Hub is unreachable since 07:45`` or ``this app runs without the Hugging
     Face Hub (offline mode)``: the end of a sentence saying why a model cannot come from the hub."""
     if state.usable:
-        return "the Hugging Face Hub answers"
+        return _("the Hugging Face Hub answers")
     if state.kind == hub.OFFLINE:
-        return "this app runs without the Hugging Face Hub (offline mode)"
-    return f"the Hugging Face Hub is {state.label()}"
+        return _("this app runs without the Hugging Face Hub (offline mode)")
+    return _("the Hugging Face Hub is {state}").format(state=state.label())
 
 
 def base_availability(model_ref: str, settings: Settings | None = None) -> Availability:
     """:func:`model_availability` for a fine-tuning base, which must load in this app's process."""
     if endpoints.is_endpoint_ref(model_ref):
-        return Availability(False, "A model on a model server cannot be fine-tuned here.", UNAVAILABLE)
+        return Availability(False, _("A model on a model server cannot be fine-tuned here."), UNAVAILABLE)
     return model_availability(model_ref, settings)
 
 
