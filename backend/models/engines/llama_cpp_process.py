@@ -236,8 +236,13 @@ class EngineProcess:
     def _ensure_started(self) -> None:
         if self.disabled_reason:
             raise EngineFailure(self.disabled_reason)
-        if self._process is not None and self._process.poll() is None:
-            return
+        if self._process is not None:
+            returncode = self._process.poll()
+            if returncode is None:
+                return
+            # It died between two requests (a signal while idle, or while the reader was busy): the
+            # reply in flight learns how, not just that a new process came.
+            self._failed(describe_exit(returncode) + " between requests")
         self._process = None
         if time.monotonic() < self._restart_at:
             raise EngineFailure(_("{last_failure}; it restarts in a moment").format(last_failure=self.last_failure))
