@@ -14,13 +14,13 @@ import pytest
 from backend.models.resolve import catalogue
 from pages.components.navigation import PAGES, PageEntry
 from tests.support.live_app import (  # noqa: F401 - fixtures
+    IDLE,
     PROJECT_ROOT,
     assert_no_exception,
     browser,
-    live_app,
     screenshot,
+    start_app,
     wait_until_idle,
-    warmed_app,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -204,15 +204,31 @@ def _entries() -> list:
     ]
 
 
+@pytest.fixture(scope="module")
+def fresh_app(browser, tmp_path_factory):  # noqa: F811
+    """An app of its own, as a new user first sees it: the session's shared app carries the jobs,
+    models and model servers other tests left, whose own names and data are not the pages' text."""
+    app = start_app(tmp_path_factory.mktemp("chinese-app"))
+    try:
+        context = browser.new_context()
+        tab = context.new_page()
+        tab.goto(app.url)
+        tab.wait_for_selector(IDLE, timeout=90_000)
+        context.close()
+        yield app
+    finally:
+        app.stop()
+
+
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("entry", _entries())
-def test_every_page_in_chinese_leaves_no_english(browser, warmed_app, report, entry, viewport):  # noqa: F811
+def test_every_page_in_chinese_leaves_no_english(browser, fresh_app, report, entry, viewport):  # noqa: F811
     width, height = VIEWPORTS[viewport]
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(90_000)
     try:
-        page.goto(f"{warmed_app.url}/{url_path(entry)}?lang=zh")
+        page.goto(f"{fresh_app.url}/{url_path(entry)}?lang=zh")
         wait_until_idle(page)
         assert_no_exception(page, entry.path)
         screenshot(page, f"zh-{url_path(entry) or 'home'}-{viewport}")

@@ -34,7 +34,11 @@ def _upload(name: str, content: bytes) -> AppTest:
 
 
 def _market_files_digest() -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(MARKET_DIR.iterdir())}
+    return {
+        str(p.relative_to(MARKET_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(MARKET_DIR.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_without_upload_the_page_explains_what_to_do():
