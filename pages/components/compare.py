@@ -282,9 +282,7 @@ def show_evaluation(
     st.caption(_("{rows:,} rows; intervals from 1,000 bootstrap resamples of the rows.").format(rows=evaluation.rows))
     paired = evaluation.paired
     if paired is not None:
-        verdict = (
-            _("a real difference at the 5% level") if paired.significant else _("no clear difference at the 5% level")
-        )
+        verdict = _verdict(paired.significant)
         st.markdown(
             plain_markdown(
                 _(
@@ -369,9 +367,7 @@ def show_translation_evaluation(
     )
     paired = evaluation.paired
     if paired is not None:
-        verdict = (
-            _("a real difference at the 5% level") if paired.significant else _("no clear difference at the 5% level")
-        )
+        verdict = _verdict(paired.significant)
         st.markdown(
             plain_markdown(
                 _(
@@ -393,3 +389,8 @@ def show_translation_evaluation(
             pd.DataFrame({_("Source"): list(sources), **{name(ref): texts for ref, texts in outputs.items()}}),
             hide_index=True,
         )
+
+
+def _verdict(significant: bool) -> str:
+    """What a paired test of the top two says, in words, for every scored table."""
+    return _("a real difference at the 5% level") if significant else _("no clear difference at the 5% level")
