@@ -28,16 +28,15 @@ import psutil
 import torch
 
 from backend import uploads
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.decisions.speed import MEASURED, SpeedRecord, save_measurement
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.jobs import submit
-from backend.jobs.kinds import ModelRequest, model_request_kind
-from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
+from backend.jobs.kinds import JobResult, ModelRequest, model_request_handler, model_request_kind
+from backend.jobs.progress import JobCancelled, Reporter
 from backend.jobs.store import Job, JobStore
-from backend.jobs.worker import JobHandler
 from backend.model_access import check_plan_access
 from backend.model_gate import check_job_model
 from backend.models import acquire
@@ -229,20 +228,12 @@ def measure_model(
     )
 
 
-def run_measure_job(
-    job: Job,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    settings: Settings | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_measure_job(request: MeasureRequest, job: Job, reporter: Reporter, settings: Settings) -> JobResult:
     """Run a queued measurement (the worker calls this through ``MEASURE_HANDLER``).
 
     Returns:
         The job's metrics (the figures) and artefacts (the record's path in the state folder).
     """
-    settings = settings or get_settings()
-    reporter = Reporter(progress_callback, should_stop)
-    request = MeasureRequest.from_params(job.params)
     reporter.log(_("Measuring {model} for {task}").format(model=request.model_ref, task=request.task))
     record = measure_model(request, reporter, job.owner, settings, job.id)
     path = save_measurement(record, job.id, settings)
@@ -287,13 +278,13 @@ def list_measure_jobs(owner: str, settings: Settings | None = None) -> list[Job]
     return JobStore(settings=settings).list_jobs(owner=owner, kinds=(MEASURE,))
 
 
-MEASURE_HANDLER = JobHandler(
-    run=run_measure_job,
-    doing=N_("The measurement"),
-    output=N_("measurement"),
-    memory_advice=N_("Pick a smaller model"),
-    phase=N_("Measuring"),
-    cleanup=lambda job: None,
+MEASURE_HANDLER = model_request_handler(
+    MeasureRequest,
+    run_measure_job,
+    N_("The measurement"),
+    N_("measurement"),
+    N_("Pick a smaller model"),
+    N_("Measuring"),
 )
 
 MEASURE_KIND = model_request_kind(

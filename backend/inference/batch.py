@@ -20,16 +20,15 @@ from typing import Any, overload
 import pandas as pd
 
 from backend import uploads
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.errors import InputTooLargeError, InvalidInputError
 from backend.i18n import _
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import submit
-from backend.jobs.kinds import ModelRequest, model_request_kind
-from backend.jobs.progress import JobCancelled, ProgressCallback, Reporter
+from backend.jobs.kinds import JobResult, ModelRequest, model_request_handler, model_request_kind
+from backend.jobs.progress import JobCancelled, Reporter
 from backend.jobs.store import Job, JobStore
-from backend.jobs.worker import JobHandler
 from backend.model_gate import check_job_model
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue
@@ -264,28 +263,21 @@ def _run_batch(request: BatchRequest, run_dir: Path, progress, settings: Setting
     return text_generation.generate_table(loaded, frame, request.column, request.generation_options, progress=progress)
 
 
-def run_batch_job(
-    job: Job,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    settings: Settings | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_batch_job(request: BatchRequest, job: Job, reporter: Reporter, settings: Settings) -> JobResult:
     """Run a queued batch (the worker calls this through ``BATCH_HANDLER``); returns the job's
     metrics and artefacts.
 
     Args:
+        request: the stored request.
         job: the claimed batch job.
-        progress_callback: receives ``JobEvent``s (progress in rows or images, with an ETA; logs).
-        should_stop: polled between two groups of rows; returning True cancels the run.
+        reporter: progress in rows or images (with an ETA) and logs; polled between two groups
+            of rows, a stop cancels the run.
         settings: where the models and runs live.
 
     Raises:
-        JobCancelled: ``should_stop`` returned True between two groups.
+        JobCancelled: a stop was asked for between two groups.
         ShowcaseError: the model cannot be loaded or the input is unusable (readable message).
     """
-    settings = settings or get_settings()
-    reporter = Reporter(progress_callback, should_stop)
-    request = BatchRequest.from_params(job.params)
     run_dir = Path(job.run_dir)
     reporter.log(f"Running {request.task} with {request.model_ref} over {job.dataset.get('rows', 0):,} rows")
     run = _run_batch(request, run_dir, _progress(reporter), settings)
@@ -302,13 +294,14 @@ def _remove_results(job: Job) -> None:
         (Path(job.run_dir) / name).unlink(missing_ok=True)
 
 
-BATCH_HANDLER = JobHandler(
-    run=run_batch_job,
-    doing="The batch",
-    output="results",
-    memory_advice="Upload fewer or shorter rows, or pick a smaller model",
-    phase="Processing",
-    cleanup=_remove_results,
+BATCH_HANDLER = model_request_handler(
+    BatchRequest,
+    run_batch_job,
+    "The batch",
+    "results",
+    "Upload fewer or shorter rows, or pick a smaller model",
+    "Processing",
+    _remove_results,
 )
 
 

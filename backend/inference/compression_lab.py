@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,15 @@ from typing import Any
 import pandas as pd
 
 from backend import uploads
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
 from backend.inference import path_check
+from backend.inference.engine_check import PathRunRequest
 from backend.jobs import submit
-from backend.jobs.kinds import ModelRequest, model_request_kind
-from backend.jobs.progress import ProgressCallback, Reporter
+from backend.jobs.kinds import JobResult, model_request_handler, model_request_kind
+from backend.jobs.progress import Reporter
 from backend.jobs.store import Job, JobStore
-from backend.jobs.worker import JobHandler
 from backend.model_gate import check_job_model
 from backend.model_registry import display_name
 from backend.models.engines import runtimes
@@ -61,13 +60,11 @@ _SETTING_OF = {
 
 
 @dataclass(frozen=True)
-class LabRequest(ModelRequest):
+class LabRequest(PathRunRequest):
     """Which model to measure for which task."""
 
-    @property
-    def title(self) -> str:
-        """The job's title."""
-        return _("Compression lab: {model}").format(model=display_name(self.model_ref))
+    title_format = N_("Compression lab: {model}")
+    input_file = INPUT_FILE
 
 
 def _check(request: LabRequest, owner: str, settings: Settings) -> None:
@@ -89,12 +86,7 @@ def submit_lab_job(request: LabRequest, owner: str = "", settings: Settings | No
         ShowcaseError: a task the lab does not measure, a model that cannot load here or is not
             the owner's, or the queue cannot be reached (nothing is left behind).
     """
-
-    def write_input(run_dir: Path) -> dict[str, Any]:
-        (run_dir / INPUT_FILE).write_text(json.dumps(request.to_dict()), encoding="utf-8")
-        return {"items": path_check.inputs_for(request.task)}
-
-    return submit.submit_job(LAB_KIND, request, write_input, owner, settings)
+    return submit.submit_job(LAB_KIND, request, request.write_input, owner, settings)
 
 
 def list_lab_jobs(owner: str, settings: Settings | None = None) -> list[Job]:
@@ -158,21 +150,13 @@ def _zip_engine_copy(folder: Path, variant: str, target: Path) -> Path | None:
     return Path(shutil.make_archive(str(target / variant), "zip", copies[-1]))
 
 
-def run_lab_job(
-    job: Job,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    settings: Settings | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_lab_job(request: LabRequest, job: Job, reporter: Reporter, settings: Settings) -> JobResult:
     """Measure every variant (the worker calls this through ``LAB_HANDLER``).
 
     Raises:
-        JobCancelled: ``should_stop`` returned True while a variant ran.
+        JobCancelled: a stop was asked for while a variant ran.
         ShowcaseError: the model does not run in torch float32 here.
     """
-    settings = settings or get_settings()
-    reporter = Reporter(progress_callback, should_stop)
-    request = LabRequest.from_params(job.params)
     run_dir = Path(job.run_dir)
     folder = plan_load(request.task, request.model_ref, settings).folder
 
@@ -233,13 +217,14 @@ def _remove_results(job: Job) -> None:
         shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
-LAB_HANDLER = JobHandler(
-    run=run_lab_job,
-    doing="The compression lab",
-    output="measurements",
-    memory_advice="Unload other models first, or measure a smaller model",
-    phase="Measuring",
-    cleanup=_remove_results,
+LAB_HANDLER = model_request_handler(
+    LabRequest,
+    run_lab_job,
+    "The compression lab",
+    "measurements",
+    "Unload other models first, or measure a smaller model",
+    "Measuring",
+    _remove_results,
 )
 
 LAB_KIND = model_request_kind(LAB, "compression lab run", LAB_HANDLER, LabRequest, _check, (INPUT_FILE,))

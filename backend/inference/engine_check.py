@@ -9,20 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.inference import path_check
 from backend.jobs import submit
-from backend.jobs.kinds import ModelRequest, model_request_kind
-from backend.jobs.progress import ProgressCallback, Reporter
+from backend.jobs.kinds import JobResult, ModelRequest, model_request_handler, model_request_kind
+from backend.jobs.progress import Reporter
 from backend.jobs.store import Job
-from backend.jobs.worker import JobHandler
 from backend.model_gate import check_job_model
 from backend.model_registry import display_name
 from backend.models.loader import LoadedModel
@@ -40,13 +38,30 @@ PENDING_SECONDS = 2 * 3600
 
 
 @dataclass(frozen=True)
-class EngineCheckRequest(ModelRequest):
-    """Which model to check for which task."""
+class PathRunRequest(ModelRequest):
+    """A job that runs one model's candidate paths on the check's fixed inputs (the engine check,
+    the compression lab): a subclass names its ``title_format`` and its run folder's
+    ``input_file``."""
+
+    title_format: ClassVar[str] = "{model}"
+    input_file: ClassVar[str] = INPUT_FILE
 
     @property
     def title(self) -> str:
         """The job's title."""
-        return _("Engine check: {model}").format(model=display_name(self.model_ref))
+        return _(self.title_format).format(model=display_name(self.model_ref))
+
+    def write_input(self, run_dir: Path) -> dict[str, Any]:
+        """Store the request in the run folder; the job's size is its fixed inputs."""
+        (run_dir / self.input_file).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        return {"items": path_check.inputs_for(self.task)}
+
+
+@dataclass(frozen=True)
+class EngineCheckRequest(PathRunRequest):
+    """Which model to check for which task."""
+
+    title_format = N_("Engine check: {model}")
 
 
 def _pending_file(task: str, folder: Path, settings: Settings) -> Path:
@@ -86,12 +101,7 @@ def request_check(loaded: object, owner: str, settings: Settings | None = None) 
         if folder is None:
             return None
         request = EngineCheckRequest(loaded.task, loaded.model_ref)
-
-        def write_input(run_dir: Path) -> dict[str, Any]:
-            (run_dir / INPUT_FILE).write_text(json.dumps(request.to_dict()), encoding="utf-8")
-            return {"items": path_check.inputs_for(loaded.task)}
-
-        job = submit.submit_job(ENGINE_CHECK_KIND, request, write_input, owner, settings)
+        job = submit.submit_job(ENGINE_CHECK_KIND, request, request.write_input, owner, settings)
         pending = _pending_file(loaded.task, folder, settings)
         pending.parent.mkdir(parents=True, exist_ok=True)
         pending.write_text(job.id, encoding="utf-8")
@@ -101,22 +111,14 @@ def request_check(loaded: object, owner: str, settings: Settings | None = None) 
         return None
 
 
-def run_engine_check(
-    job: Job,
-    progress_callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    settings: Settings | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_engine_check(request: EngineCheckRequest, job: Job, reporter: Reporter, settings: Settings) -> JobResult:
     """Run a queued check (the worker calls this through ``ENGINE_CHECK_HANDLER``): the decision
     is recorded in the state folder and copied into the run folder.
 
     Raises:
-        JobCancelled: ``should_stop`` returned True while a path ran (nothing is recorded).
+        JobCancelled: a stop was asked for while a path ran (nothing is recorded).
         ShowcaseError: the model cannot be checked here, or float32 itself failed.
     """
-    settings = settings or get_settings()
-    reporter = Reporter(progress_callback, should_stop)
-    request = EngineCheckRequest.from_params(job.params)
 
     def progress(done: int, total: int, label: str) -> None:
         if label:
@@ -144,12 +146,13 @@ def read_decision(job: Job) -> engine_record.EngineDecision | None:
         return None
 
 
-ENGINE_CHECK_HANDLER = JobHandler(
-    run=run_engine_check,
-    doing="The engine check",
-    output="decision",
-    memory_advice="Unload other models first, or set LSM_CPU_ENGINE=torch",
-    phase="Checking",
+ENGINE_CHECK_HANDLER = model_request_handler(
+    EngineCheckRequest,
+    run_engine_check,
+    "The engine check",
+    "decision",
+    "Unload other models first, or set LSM_CPU_ENGINE=torch",
+    "Checking",
 )
 
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
-from backend.config import Settings
+from backend.config import Settings, get_settings
+from backend.jobs.progress import ProgressCallback, Reporter
+from backend.jobs.store import Job
 from backend.jobs.worker import Handlers, JobHandler
+
+JobResult = tuple[dict[str, Any], dict[str, Any]]
+"""What a job's run returns: its metrics and its artefacts."""
 
 
 class JobParams(Protocol):
@@ -72,6 +77,9 @@ class ModelRequest:
         return cls(**{name: value for name, value in params.items() if name in names})
 
 
+_Request = TypeVar("_Request", bound=ModelRequest)
+
+
 @dataclass(frozen=True)
 class JobKind:
     """One kind of job.
@@ -96,6 +104,31 @@ class JobKind:
     load_params: Callable[[dict[str, Any]], JobParams]
     input_record: str
     input_paths: tuple[str, ...]
+
+
+def model_request_handler(
+    request_type: type[_Request],
+    run: Callable[[_Request, Job, Reporter, Settings], JobResult],
+    doing: str,
+    output: str,
+    memory_advice: str,
+    phase: str,
+    cleanup: Callable[[Job], None] = lambda job: None,
+) -> JobHandler:
+    """How the worker runs a ``ModelRequest`` kind (``JobHandler``; the words are its fields):
+    ``run(request, job, reporter, settings)`` gets the stored request read back, a ``Reporter``
+    over the worker's callbacks and the settings, so each kind writes only what it does."""
+
+    def run_job(
+        job: Job,
+        progress_callback: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        settings: Settings | None = None,
+    ) -> JobResult:
+        request = request_type.from_params(job.params)
+        return run(request, job, Reporter(progress_callback, should_stop), settings or get_settings())
+
+    return JobHandler(run_job, doing, output, memory_advice, phase, cleanup)
 
 
 def model_request_kind(

@@ -97,7 +97,7 @@ def test_a_cancelled_batch_stops_at_its_next_group_and_leaves_no_results(local, 
     job = _submit(local, BatchRequest(catalogue.SENTIMENT, tiny_model_paths[catalogue.SENTIMENT], "review"))
     store = JobStore(settings=local)
     with pytest.raises(JobCancelled):
-        batch_jobs.run_batch_job(job, should_stop=lambda: True, settings=local)
+        batch_jobs.BATCH_HANDLER.run(job, should_stop=lambda: True, settings=local)
     assert batch_jobs.read_result(store.require(job.id)) is None
     # Cancelled while waiting: the worker skips it.
     store.request_cancel(job.id)

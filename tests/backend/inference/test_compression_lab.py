@@ -56,7 +56,7 @@ def test_the_lab_measures_every_variant_with_cards_and_downloads(lab_settings, c
 def test_a_lab_run_cancels_between_variants(lab_settings, classifier):
     job = compression_lab.submit_lab_job(compression_lab.LabRequest(catalogue.SENTIMENT, classifier), "", lab_settings)
     with pytest.raises(JobCancelled):
-        compression_lab.run_lab_job(job, should_stop=lambda: True, settings=lab_settings)
+        compression_lab.LAB_HANDLER.run(job, should_stop=lambda: True, settings=lab_settings)
     assert compression_lab.read_lab(job) is None
 
 
