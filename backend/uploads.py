@@ -83,21 +83,47 @@ def check_size(name: str, size: int, limit: int) -> None:
         )
 
 
+def check_count(count: int, most: int, none_given: str, too_many: str) -> None:
+    """Refuse a set of uploads or inputs that is empty or holds more than ``most``.
+
+    Args:
+        count: how many there are.
+        most: how many there may be.
+        none_given: the message for none, translated.
+        too_many: the message for too many, translated, with the count and the limit in it.
+
+    Raises:
+        InvalidInputError: none, or too many (the hint: send fewer at once).
+    """
+    if not count:
+        raise InvalidInputError(none_given)
+    if count > most:
+        raise InvalidInputError(too_many, _("Send fewer at once."))
+
+
+def check_whole_number(value: object, low: int, high: int, message: str) -> int:
+    """``value`` when it is a whole number from ``low`` to ``high`` (a bool is not one).
+
+    Raises:
+        InvalidInputError: anything else, with ``message`` (translated, the value and range in it).
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInputError(message)
+    return value
+
+
 def check_declared_sizes(files: list[tuple[str, int]], most_files: int, each_limit: int) -> None:
     """Refuse a multi-file upload from its files' declared sizes, before any of them is read.
 
     Raises:
         InvalidInputError: no files, more than ``most_files``, or one empty or over ``each_limit``.
     """
-    if not files:
-        raise InvalidInputError(_("No files were uploaded."))
-    if len(files) > most_files:
-        raise InvalidInputError(
-            _("{files} files were uploaded; the limit is {most_files}.").format(
-                files=len(files), most_files=most_files
-            ),
-            _("Send fewer at once."),
-        )
+    check_count(
+        len(files),
+        most_files,
+        _("No files were uploaded."),
+        _("{files} files were uploaded; the limit is {most_files}.").format(files=len(files), most_files=most_files),
+    )
     for name, size in files:
         check_size(name, size, each_limit)
 

@@ -101,21 +101,28 @@ def _interval(values: Sequence[float]) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class PairedTest(JsonRecord):
-    """McNemar's exact test of two classifiers on the same rows: ``first_only`` rows only the
-    first got right, ``second_only`` rows only the second did; ``p_value`` is the two-sided
-    binomial probability of a split at least this uneven if both were equally good."""
+class PairedComparison(JsonRecord):
+    """A test of two systems on the same rows: ``p_value`` is the two-sided probability of a
+    difference at least this large if both were equally good."""
 
     first: str
     second: str
-    first_only: int
-    second_only: int
     p_value: float
 
     @property
     def significant(self) -> bool:
         """Whether the difference holds at the 5% level."""
         return self.p_value < 1 - CONFIDENCE
+
+
+@dataclass(frozen=True)
+class PairedTest(PairedComparison):
+    """McNemar's exact test of two classifiers on the same rows: ``first_only`` rows only the
+    first got right, ``second_only`` rows only the second did; ``p_value`` is the binomial
+    probability of a split at least this uneven."""
+
+    first_only: int
+    second_only: int
 
 
 def mcnemar_exact(
@@ -127,7 +134,8 @@ def mcnemar_exact(
     second_right = np.asarray(second, dtype=object) == true
     first_only = int(np.sum(first_right & ~second_right))
     second_only = int(np.sum(second_right & ~first_right))
-    return PairedTest(names[0], names[1], first_only, second_only, _two_sided_binomial(first_only, second_only))
+    p_value = _two_sided_binomial(first_only, second_only)
+    return PairedTest(names[0], names[1], p_value, first_only=first_only, second_only=second_only)
 
 
 def _two_sided_binomial(wins: int, losses: int) -> float:
@@ -202,20 +210,12 @@ def bootstrap_chrf(hypotheses: Sequence[str], references: Sequence[str], samples
 
 
 @dataclass(frozen=True)
-class PairedBootstrap(JsonRecord):
+class PairedBootstrap(PairedComparison):
     """A paired bootstrap test of two systems on the same sentences (Koehn 2004): ``difference``
     is the first's score minus the second's; ``p_value`` the two-sided share of resamples in
     which the difference vanishes or turns around."""
 
-    first: str
-    second: str
     difference: float
-    p_value: float
-
-    @property
-    def significant(self) -> bool:
-        """Whether the difference holds at the 5% level."""
-        return self.p_value < 1 - CONFIDENCE
 
 
 def paired_bootstrap_chrf(
@@ -234,7 +234,7 @@ def paired_bootstrap_chrf(
     resampled = _resampled_chrf(first_stats, rows) - _resampled_chrf(second_stats, rows)
     # The share of resamples on the other side of zero from the observed difference, both tails.
     against = np.mean(resampled <= 0) if difference > 0 else np.mean(resampled >= 0)
-    return PairedBootstrap(names[0], names[1], round(difference, 4), float(min(1.0, 2 * against)))
+    return PairedBootstrap(names[0], names[1], float(min(1.0, 2 * against)), difference=round(difference, 4))
 
 
 # --- Bradley-Terry ------------------------------------------------------------------------------

@@ -111,14 +111,13 @@ def check_images(files: list[tuple[str, bytes]]) -> int:
         InvalidInputError: no files, too many, one over the size limit, none readable, or more
             pixels in all than the batch budget; nothing is queued.
     """
-    if not files:
-        raise InvalidInputError(_("No images were uploaded."))
     limit = image_classification.MAX_IMAGES
-    if len(files) > limit:
-        raise InvalidInputError(
-            _("{files} files were uploaded; the limit is {limit}.").format(files=len(files), limit=limit),
-            _("Send fewer at once."),
-        )
+    uploads.check_count(
+        len(files),
+        limit,
+        _("No images were uploaded."),
+        _("{files} files were uploaded; the limit is {limit}.").format(files=len(files), limit=limit),
+    )
     # Any file over the size limit is refused outright rather than noted: the run folder must not
     # store 100 MB non-images.
     for name, data in files:

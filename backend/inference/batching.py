@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from backend.errors import InsufficientMemoryError, InvalidInputError
+from backend.errors import InsufficientMemoryError
 from backend.i18n import _
 from backend.models.memory import halve_on_oom
+from backend.uploads import check_whole_number
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -24,13 +25,10 @@ MAX_BATCH_SIZE = 256
 
 def check_batch_size(batch_size: int) -> int:
     """Refuse a batch size outside 1..MAX_BATCH_SIZE."""
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise InvalidInputError(
-            _("Batch size must be a whole number from 1 to {MAX_BATCH_SIZE}; got {batch_size!r}.").format(
-                MAX_BATCH_SIZE=MAX_BATCH_SIZE, batch_size=batch_size
-            )
-        )
-    return batch_size
+    message = _("Batch size must be a whole number from 1 to {MAX_BATCH_SIZE}; got {batch_size!r}.")
+    return check_whole_number(
+        batch_size, 1, MAX_BATCH_SIZE, message.format(MAX_BATCH_SIZE=MAX_BATCH_SIZE, batch_size=batch_size)
+    )
 
 
 def sorted_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:

@@ -30,7 +30,7 @@ from backend.inference.footer import RunFooter, make_footer, stopwatch
 from backend.models.loader import LoadedModel
 from backend.models.resolve.device import torch_dtype
 from backend.records import JsonRecord
-from backend.uploads import MODEL_IMAGE_SIDE, open_image
+from backend.uploads import MODEL_IMAGE_SIDE, check_count, open_image
 
 TOP_K = 5
 DEFAULT_BATCH_SIZE = 8
@@ -138,15 +138,12 @@ def classify_images(
         InvalidInputError: no images, too many, or bad options.
     """
     check_batch_size(batch_size)
-    if not images:
-        raise InvalidInputError(_("There is no image to classify."))
-    if len(images) > MAX_IMAGES:
-        raise InvalidInputError(
-            _("{images} images were given; the limit is {MAX_IMAGES}.").format(
-                images=len(images), MAX_IMAGES=MAX_IMAGES
-            ),
-            _("Send fewer at once."),
-        )
+    check_count(
+        len(images),
+        MAX_IMAGES,
+        _("There is no image to classify."),
+        _("{images} images were given; the limit is {MAX_IMAGES}.").format(images=len(images), MAX_IMAGES=MAX_IMAGES),
+    )
     if not isinstance(top_k, int) or top_k < 1:
         raise InvalidInputError(_("top_k must be a positive whole number; got {top_k!r}.").format(top_k=top_k))
     names = list(names) if names is not None else [f"image {n}" for n in range(1, len(images) + 1)]
@@ -179,15 +176,12 @@ def open_files(files: Sequence[tuple[str, bytes]]) -> tuple[list[Image.Image], t
     Raises:
         InvalidInputError: no files, too many, or none of them is a readable image.
     """
-    if not files:
-        raise InvalidInputError(_("No images were uploaded."))
-    if len(files) > MAX_IMAGES:
-        raise InvalidInputError(
-            _("{files} files were uploaded; the limit is {MAX_IMAGES}.").format(
-                files=len(files), MAX_IMAGES=MAX_IMAGES
-            ),
-            _("Send fewer at once."),
-        )
+    check_count(
+        len(files),
+        MAX_IMAGES,
+        _("No images were uploaded."),
+        _("{files} files were uploaded; the limit is {MAX_IMAGES}.").format(files=len(files), MAX_IMAGES=MAX_IMAGES),
+    )
     opened: list[Image.Image] = []
     names: list[str] = []
     rows: list[int] = []

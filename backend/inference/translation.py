@@ -26,7 +26,7 @@ from backend.inference.footer import RunFooter, make_footer, stopwatch
 from backend.inference.sentences import Segment, join_sentences, split_sentences
 from backend.models.loader import LoadedModel
 from backend.records import JsonRecord
-from backend.uploads import check_text
+from backend.uploads import check_text, check_whole_number
 
 MAX_CHARS = 5_000
 DEFAULT_BATCH_SIZE = 8
@@ -90,13 +90,8 @@ class TranslationResult(JsonRecord):
 
 def check_beams(num_beams: int) -> int:
     """Refuse a beam count outside 1..MAX_BEAMS (1 means greedy)."""
-    if not isinstance(num_beams, int) or isinstance(num_beams, bool) or not 1 <= num_beams <= MAX_BEAMS:
-        raise InvalidInputError(
-            _("Beams must be a whole number from 1 (greedy) to {MAX_BEAMS}; got {num_beams!r}.").format(
-                MAX_BEAMS=MAX_BEAMS, num_beams=num_beams
-            )
-        )
-    return num_beams
+    message = _("Beams must be a whole number from 1 (greedy) to {MAX_BEAMS}; got {num_beams!r}.")
+    return check_whole_number(num_beams, 1, MAX_BEAMS, message.format(MAX_BEAMS=MAX_BEAMS, num_beams=num_beams))
 
 
 def token_limit(loaded: LoadedModel) -> int:
