@@ -1,14 +1,18 @@
 """Controlled vocabularies of the use-case catalogue: industries, AI tasks, maturity, sources, demos.
 
-The catalogue file may only use the keys defined here, so the heatmap's rows and columns, the
-filters and the search index all agree. Labels come in English and Chinese because the source
-documents are Chinese and the app serves both languages.
+The terms are data (``data/use_case_vocabulary.csv``), read once here. The catalogue file may only
+use the keys defined there, so the heatmap's rows and columns, the filters and the search index all
+agree. Labels come in English and Chinese because the source documents are Chinese and the app
+serves both languages.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
+from backend.config import PROJECT_ROOT
 from backend.i18n import N_
 from backend.records import JsonRecord
 
@@ -26,74 +30,56 @@ class Term(JsonRecord):
         return self.zh if language == "zh" else self.en
 
 
+def term_keys(terms: tuple[Term, ...]) -> tuple[str, ...]:
+    """The keys of a vocabulary, in order."""
+    return tuple(term.key for term in terms)
+
+
+VOCABULARY_PATH = PROJECT_ROOT / "data" / "use_case_vocabulary.csv"
+
+
+def read_vocabularies(path: Path = VOCABULARY_PATH) -> dict[str, tuple[Term, ...]]:
+    """Each vocabulary of the file (one row a term: ``vocabulary,key,en,zh``), its terms in the
+    file's order, which is the order the page shows them in.
+
+    Raises:
+        ValueError: a row without a key or a label, or a key twice in one vocabulary.
+    """
+    with path.open(encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source))
+    vocabularies: dict[str, list[Term]] = {}
+    for number, row in enumerate(rows, start=2):
+        term = Term(row["key"] or "", row["en"] or "", row["zh"] or "")
+        terms = vocabularies.setdefault(row["vocabulary"], [])
+        if not all((term.key.strip(), term.en.strip(), term.zh.strip())):
+            raise ValueError(f"{path.name}, line {number}: a term needs a key and both labels")
+        if term.key in term_keys(tuple(terms)):
+            raise ValueError(f"{path.name}, line {number}: {term.key!r} is already in {row['vocabulary']}")
+        terms.append(term)
+    return {name: tuple(terms) for name, terms in vocabularies.items()}
+
+
+_VOCABULARIES = read_vocabularies()
 # Application domains in the order the source documents' own lists use (§1.x of the seed notes):
 # the four technical domains every document names first, then sectors by how many documents name them.
-INDUSTRIES: tuple[Term, ...] = (
-    Term("nlp", "Natural language processing", "自然语言处理"),
-    Term("vision", "Computer vision", "计算机视觉"),
-    Term("speech", "Speech", "语音"),
-    Term("recommendation", "Recommender systems", "推荐系统"),
-    Term("healthcare", "Healthcare", "医疗健康"),
-    Term("finance", "Finance", "金融"),
-    Term("education", "Education", "教育"),
-    Term("manufacturing", "Manufacturing", "制造业"),
-    Term("autonomous-driving", "Autonomous driving", "自动驾驶"),
-    Term("smart-city", "Smart city & transport", "智慧城市与交通"),
-    Term("entertainment", "Entertainment & games", "娱乐与游戏"),
-    Term("iot-edge", "IoT & edge devices", "物联网与边缘设备"),
-    Term("cross-industry", "Cross-industry", "跨行业"),
-)
-
+INDUSTRIES: tuple[Term, ...] = _VOCABULARIES["industries"]
 # AI tasks, grouped text / vision / speech / prediction so the heatmap's columns read in blocks.
-AI_TASKS: tuple[Term, ...] = (
-    Term("text-classification", "Text classification", "文本分类"),
-    Term("sentiment-analysis", "Sentiment analysis", "情感分析"),
-    Term("entity-recognition", "Entity recognition", "实体识别"),
-    Term("translation", "Translation", "机器翻译"),
-    Term("text-generation", "Text generation", "文本生成"),
-    Term("question-answering", "Question answering", "问答"),
-    Term("summarization", "Summarisation", "文本摘要"),
-    Term("image-classification", "Image classification", "图像分类"),
-    Term("object-detection", "Object detection", "目标检测"),
-    Term("image-segmentation", "Image segmentation", "图像分割"),
-    Term("image-generation", "Image generation", "图像生成"),
-    Term("speech-recognition", "Speech recognition", "语音识别"),
-    Term("speech-synthesis", "Speech synthesis", "语音合成"),
-    Term("recommendation", "Recommendation", "推荐"),
-    Term("forecasting", "Forecasting", "预测"),
-    Term("anomaly-detection", "Anomaly detection", "异常检测"),
-    Term("tabular-classification", "Tabular classification & scoring", "表格数据分类与评分"),
-    Term("planning-decision", "Planning & decision-making", "规划与决策"),
-)
+AI_TASKS: tuple[Term, ...] = _VOCABULARIES["ai_tasks"]
 
 # The seed notes' status letters: how a document presents a use case.
 CURRENT = "C"
 FUTURE = "F"
 TREND = "T"
-MATURITY: tuple[Term, ...] = (
-    Term(CURRENT, "Current application", "现有应用"),
-    Term(FUTURE, "Future / emerging application", "未来应用"),
-    Term(TREND, "Named only as a trend", "仅作为趋势提及"),
-)
+MATURITY: tuple[Term, ...] = _VOCABULARIES["maturity"]
 
 # How the row's tasks were obtained: named by the documents, mapped by us, or not given at all.
 STATED = "stated"
 INFERRED = "inferred"
 NO_TASKS = "none"
-TASK_BASES: tuple[Term, ...] = (
-    Term(STATED, "Tasks named by the documents", "文档明确提到的任务"),
-    Term(INFERRED, "Tasks mapped by the catalogue's editors", "编者归纳的任务"),
-    Term(NO_TASKS, "The documents give no task", "文档未说明任务"),
-)
+TASK_BASES: tuple[Term, ...] = _VOCABULARIES["task_bases"]
 
 # The five source documents (in /work/shared/seeds, shipped to the team as 000_… to 004_…).
-DOCUMENTS: tuple[Term, ...] = (
-    Term("000", "Large models: technical innovation and market promotion", "大模型的技术创新与市场推广"),
-    Term("001", "Large models will be widely applied across all industries", "大模型将广泛应用于各行各业"),
-    Term("002", "Large models and representative models", "大模型与代表性模型"),
-    Term("003", "Market demand and technical potential of large models", "大模型的市场需求与技术潜力"),
-    Term("004", "Large-model application strategy of AI start-ups", "AI 创业公司的大模型应用策略"),
-)
+DOCUMENTS: tuple[Term, ...] = _VOCABULARIES["documents"]
 DOCUMENT_FILES: dict[str, str] = {
     "000": "000_c6ef231d2b623d33.txt",
     "001": "001_e7b424b887c2f18c.txt",
@@ -129,11 +115,6 @@ DEMO_PAGES: tuple[DemoPage, ...] = (
         N_("fine-tuning on your own labelled texts or images"),
     ),
 )
-
-
-def term_keys(terms: tuple[Term, ...]) -> tuple[str, ...]:
-    """The keys of a vocabulary, in order."""
-    return tuple(term.key for term in terms)
 
 
 def find_term(terms: tuple[Term, ...], key: str) -> Term:
