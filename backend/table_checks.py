@@ -74,6 +74,21 @@ def _json_keys(value: object) -> int:
     return len(value) if isinstance(value, dict) else 1
 
 
+def _require_row_object(name: str, record: object, where: str) -> None:
+    # pandas makes a column "0" of bare values, or fails on a mix of objects and lists with a
+    # TypeError no user can act on: a row is a JSON object, whatever else the file holds.
+    if not isinstance(record, dict):
+        excerpt = json.dumps(record, ensure_ascii=False)
+        raise InvalidInputError(
+            _("{name}: {where} is {excerpt}, not a JSON object.").format(
+                name=name, where=where, excerpt=excerpt if len(excerpt) <= 40 else excerpt[:40] + "…"
+            ),
+            _("Each row must be one object of column names and values, such as {example}.").format(
+                example='{"text": "…", "label": "…"}'
+            ),
+        )
+
+
 def check_jsonl(name: str, text: str, max_rows: int) -> None:
     """Check every JSON line's width, the union of their keys and the cells, one line at a time.
 
@@ -94,10 +109,10 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
                     name=name, number=number, error=str(error)[:120]
                 )
             ) from error
+        _require_row_object(name, record, _("line {number}").format(number=number))
         check_columns(name, _json_keys(record), f"line {number}")
-        if isinstance(record, dict):
-            keys.update(record)
-            check_columns(name, len(keys), f"lines 1-{number} together")
+        keys.update(record)
+        check_columns(name, len(keys), f"lines 1-{number} together")
         rows += 1
         check_cells(name, rows, max(len(keys), 1))
         if rows > max_rows:
@@ -117,7 +132,7 @@ def check_json(name: str, text: str, max_rows: int) -> None:
         inner = stripped[1:].lstrip()
         if inner.startswith("{"):
             try:
-                first, _ = json.JSONDecoder().raw_decode(inner)
+                first, _end = json.JSONDecoder().raw_decode(inner)
             except (ValueError, RecursionError):
                 first = None  # pandas reports the syntax error with its own words
             if isinstance(first, dict):
@@ -129,11 +144,13 @@ def check_json(name: str, text: str, max_rows: int) -> None:
     if isinstance(document, list):
         keys: set[str] = set()
         for index, record in enumerate(document, start=1):
-            if isinstance(record, dict):
-                keys.update(record)
-                check_columns(name, len(keys), f"records 1-{index} together")
+            _require_row_object(name, record, _("record {index}").format(index=index))
+            keys.update(record)
+            check_columns(name, len(keys), f"records 1-{index} together")
         check_cells(name, len(document), max(len(keys), 1))
-    elif isinstance(document, dict):
+    elif not isinstance(document, dict):
+        _require_row_object(name, document, _("the whole file"))
+    else:
         check_columns(name, len(document), "the top-level object")
         rows = max((len(v) for v in document.values() if isinstance(v, (dict, list))), default=1)
         check_cells(name, rows, len(document))

@@ -209,13 +209,29 @@ def test_json_lines_and_json_tables_are_read():
     ("name", "data"),
     [
         ("bad.jsonl", b'{"text": "ok"}\nnot json at all\n'),
-        ("scalar.json", b"42"),
         ("deep.json", b"[" * 50_000 + b"]" * 50_000),
     ],
 )
 def test_malformed_json_is_refused(name, data):
     with pytest.raises(InvalidInputError, match="could not be read as a table"):
         uploads.read_table(name, data)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "where"),
+    [
+        # pandas raised a TypeError on an object line followed by a list line.
+        ("mixed.jsonl", b'{"prompt": "a", "chosen": "b", "rejected": "c"}\n[1, 2]\n', "line 2 is [1, 2]"),
+        # pandas made a column named "0" of bare values.
+        ("numbers.jsonl", b"1\n2\n3\n", "line 1 is 1"),
+        ("records.json", b'[{"text": "a"}, "just text"]', 'record 2 is "just text"'),
+        ("scalar.json", b"42", "the whole file is 42"),
+    ],
+)
+def test_json_rows_that_are_not_objects_are_refused_naming_the_row(name, data, where):
+    with pytest.raises(InvalidInputError, match="not a JSON object") as refused:
+        uploads.read_table(name, data)
+    assert f"{name}: {where}, not a JSON object." in refused.value.message
 
 
 def _xlsx_bytes(rows: list[list[object]]) -> bytes:
