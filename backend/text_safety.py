@@ -9,10 +9,15 @@ that text (give or take invisible zero-width spaces that break auto-linking and 
 
 Call it on the user-supplied part, or on a whole message that quotes user input, just before it
 goes into a Markdown-rendering call; never on text shown by ``st.text``, ``st.code`` or a table.
+
+Plotly draws titles, axis labels, hover text and point labels from its own HTML subset (``<b>``,
+``<a href>``, ``<span style>``, ``<br>``): :func:`plotly_text` makes a user-supplied string show as
+typed there.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 # CommonMark lets any ASCII punctuation be backslash-escaped. These start inline constructs
@@ -63,3 +68,12 @@ def plain_markdown(text: object) -> str:
     if block:
         stripped = f"{block.group(0)[:-1]}\\{stripped[block.end() - 1 :]}"
     return lead + stripped
+
+
+def plotly_text(text: object) -> str:
+    """Text for a plotly title, label or hover text that shows ``text`` as typed: no tags, no links.
+
+    Example: ``plotly_text("<a href='http://x'>y</a>")`` gives ``"&lt;a href='http://x'&gt;y&lt;/a&gt;"``,
+    which plotly shows literally.
+    """
+    return html.escape(str(text), quote=False)

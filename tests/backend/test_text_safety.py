@@ -8,7 +8,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plotly_text
 
 PAYLOADS = [
     "![x](http://evil/a.png)",
@@ -91,3 +91,10 @@ def test_ordinary_text_is_unchanged():
 def test_non_strings_are_shown_as_their_text():
     assert plain_markdown(3) == "3"
     assert plain_markdown(None) == "None"
+
+
+def test_plotly_text_leaves_no_tag_plotly_would_draw():
+    payload = "<a href='http://evil.example'>x</a><b>y</b><br><span style='font-size:90px'>z</span> & 1 < 2"
+    shown = plotly_text(payload)
+    assert "<" not in shown and ">" not in shown
+    assert html.unescape(shown) == payload  # plotly decodes the entities: the reader sees what was typed
