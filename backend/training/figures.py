@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from backend.text_safety import plotly_text
 from backend.training.evaluation import EvaluationReport
 
 LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
@@ -55,8 +56,9 @@ def build_confusion_figure(report: EvaluationReport) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=report.confusion,
-            x=report.classes,
-            y=report.classes,
+            # The classes are the labels of the owner's table; plotly would read them as HTML.
+            x=[plotly_text(name) for name in report.classes],
+            y=[plotly_text(name) for name in report.classes],
             text=report.confusion,
             texttemplate="%{text}",
             colorscale="Blues",

@@ -20,6 +20,14 @@ def test_confusion_heatmap_shows_the_counts_with_class_names():
     assert list(heatmap.x) == ["neg", "pos"] and list(heatmap.y) == ["neg", "pos"]
 
 
+def test_class_names_from_the_owners_table_are_drawn_as_typed():
+    logits = np.array([[3.0, 0.0], [0.0, 2.0]])
+    classes = ["<a href='http://evil.example'>neg</a>", "<b>pos</b>"]
+    heatmap = figures.build_confusion_figure(build_report(logits, [0, 1], classes, ["a", "b"])).data[0]
+    escaped = ["&lt;a href='http://evil.example'&gt;neg&lt;/a&gt;", "&lt;b&gt;pos&lt;/b&gt;"]
+    assert list(heatmap.x) == escaped and list(heatmap.y) == escaped
+
+
 def test_curves_split_losses_and_scores():
     history = [
         {"step": 1, "epoch": 0.5, "name": "train_loss", "value": 0.7},
