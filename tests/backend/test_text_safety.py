@@ -98,3 +98,11 @@ def test_plotly_text_leaves_no_tag_plotly_would_draw():
     shown = plotly_text(payload)
     assert "<" not in shown and ">" not in shown
     assert html.unescape(shown) == payload  # plotly decodes the entities: the reader sees what was typed
+
+
+@pytest.mark.parametrize("escape", [plain_markdown, plotly_text])
+def test_direction_overrides_cannot_reorder_the_words_around_a_name(escape):
+    # U+202E reverses everything after it on the line: "invoice\u202efdp.exe is empty" would show as
+    # "invoice" followed by "ytpme si exe.pdf", a spoofed file name and a garbled message.
+    shown = escape("invoice\u202efdp.exe \u2066x\u2069 \u202bשלום\u202c is empty")
+    assert shown == "invoicefdp.exe x שלום is empty"
