@@ -75,6 +75,17 @@ def plain_markdown(text: object) -> str:
     return lead + stripped
 
 
+def plain_markdown_lines(text: object) -> str:
+    """Like :func:`plain_markdown`, keeping the text's line breaks (a chat message, a reply).
+
+    Each line is escaped on its own, so none can start a heading, list, quote or code block, and the
+    lines are joined with Markdown hard breaks ("two spaces, newline"); an empty line still
+    separates paragraphs.
+    """
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "  \n".join(plain_markdown(line) for line in lines)
+
+
 def plotly_text(text: object) -> str:
     """Text for a plotly title, label or hover text that shows ``text`` as typed: no tags, no links.
 

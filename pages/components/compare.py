@@ -23,7 +23,7 @@ from backend.inference.screen_updates import stream_together
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.models.resolve.catalogue import ModelSpec
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plain_markdown_lines
 from backend.training.classifier import image_data
 from pages.components import demo, models, upload
 from pages.components.errors import show_error
@@ -123,7 +123,7 @@ def stream_chat(refs: Sequence[str], prompt: str, options: GenerationOptions, sy
         places.append(box.empty())
 
     def draw(index: int, text: str) -> None:
-        places[index].markdown(plain_markdown(text))
+        places[index].markdown(plain_markdown_lines(text))
 
     outcomes = stream_together(streams, draw)
     for reply, stream, outcome in zip(replies, streams, outcomes, strict=True):
@@ -143,7 +143,7 @@ def show_chat_replies(replies: Sequence[dict[str, Any]]) -> None:
         with place.container(border=True):
             st.markdown(f"**{plain_markdown(model_registry.display_name(reply['model_ref']))}**")
             if reply["text"]:
-                st.markdown(plain_markdown(reply["text"]))
+                st.markdown(plain_markdown_lines(reply["text"]))
             if reply["error"]:
                 st.error(plain_markdown(reply["error"]), icon=":material/error:")
             if reply["cost"] is not None:
