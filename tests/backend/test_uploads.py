@@ -37,8 +37,11 @@ CHINESE_CSV = "text,label\n我非常喜欢这个产品,positive\n这是最差的
         codecs.BOM_UTF16_BE + CHINESE_CSV.encode("utf-16-be"),
         CHINESE_CSV.encode("utf-16-le"),  # no BOM: every other byte of ASCII is NUL
         CHINESE_CSV.encode("gb18030"),
+        # UTF-32's little-endian BOM starts with UTF-16's: read as UTF-16, NULs ran through every cell.
+        CHINESE_CSV.encode("utf-32"),
+        codecs.BOM_UTF32_BE + CHINESE_CSV.encode("utf-32-be"),
     ],
-    ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf16le-no-bom", "gb18030"],
+    ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf16le-no-bom", "gb18030", "utf32-bom", "utf32be-bom"],
 )
 def test_every_supported_encoding_reads_the_same_table(encoded):
     frame = uploads.read_table("reviews.csv", encoded)
@@ -69,6 +72,11 @@ def test_binary_file_with_a_csv_extension_is_refused():
 def test_invalid_utf16_after_a_bom_is_refused():
     with pytest.raises(InvalidInputError, match="UTF-16"):
         uploads.decode_text(codecs.BOM_UTF16_LE + b"\x00\xd8", "broken.txt")  # lone surrogate
+
+
+def test_nul_characters_after_a_utf16_bom_are_refused_as_binary():
+    with pytest.raises(InvalidInputError, match="contains NUL bytes"):
+        uploads.read_table("photo.csv", "text,label\nhi\x00there,pos\n".encode("utf-16"))
 
 
 def test_bom_is_never_part_of_the_first_column_name():
