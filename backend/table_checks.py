@@ -74,6 +74,26 @@ def _json_keys(value: object) -> int:
     return len(value) if isinstance(value, dict) else 1
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul(name: str, text: str, record: object, where: str) -> None:
+    # A raw NUL byte is refused as a binary file; JSON can smuggle one in as "\u0000", which
+    # PostgreSQL cannot store and no text needs. The substring test keeps ordinary lines cheap.
+    if "\\u0000" in text.lower() and _holds_nul(record):
+        raise InvalidInputError(
+            _("{name}: {where} holds a NUL character (\\u0000).").format(name=name, where=where),
+            _("Remove it and upload the file again."),
+        )
+
+
 def _require_row_object(name: str, record: object, where: str) -> None:
     # pandas makes a column "0" of bare values, or fails on a mix of objects and lists with a
     # TypeError no user can act on: a row is a JSON object, whatever else the file holds.
@@ -109,7 +129,9 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
                     name=name, number=number, error=str(error)[:120]
                 )
             ) from error
-        _require_row_object(name, record, _("line {number}").format(number=number))
+        where = _("line {number}").format(number=number)
+        _require_row_object(name, record, where)
+        _refuse_nul(name, line, record, where)
         check_columns(name, _json_keys(record), f"line {number}")
         keys.update(record)
         check_columns(name, len(keys), f"lines 1-{number} together")
@@ -141,6 +163,7 @@ def check_json(name: str, text: str, max_rows: int) -> None:
         document = json.loads(text)
     except (ValueError, RecursionError):
         return  # pandas refuses it with the reason
+    _refuse_nul(name, text, document, _("the file"))
     if isinstance(document, list):
         keys: set[str] = set()
         for index, record in enumerate(document, start=1):

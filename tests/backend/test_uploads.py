@@ -921,3 +921,15 @@ def test_an_uploaders_limit_never_refuses_a_file_the_page_accepts():
         assert uploads.upload_limit_mb(limit) * 10**6 >= limit
         assert uploads.upload_limit_mb(limit) * 2**20 >= limit
     assert uploads.upload_limit_mb(uploads.MAX_TABLE_BYTES) == 53
+
+
+def test_a_nul_character_escaped_in_json_is_refused_naming_its_line():
+    lines = b'{"text": "fine", "label": "pos"}\n{"text": "a\\u0000b", "label": "neg"}\n'
+    with pytest.raises(InvalidInputError) as refused:
+        uploads.read_table("nul.jsonl", lines)
+    assert refused.value.message == "nul.jsonl: line 2 holds a NUL character (\\u0000)."
+    with pytest.raises(InvalidInputError, match="the file holds a NUL character"):
+        uploads.read_table("nul.json", b'[{"text": "ok"}, {"text": "x", "label": {"deep": ["\\u0000"]}}]')
+    # A backslash followed by the letters "u0000" is ordinary text (a Windows path, say).
+    frame = uploads.read_table("path.jsonl", b'{"text": "C:\\\\u0000", "label": "pos"}\n')
+    assert frame["text"].tolist() == ["C:\\u0000"]
