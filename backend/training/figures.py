@@ -81,7 +81,10 @@ def build_comparison_figure(rows: list[dict[str, Any]], metrics: tuple[str, ...]
     figure = go.Figure()
     for row in rows:
         figure.add_trace(
-            go.Bar(name=f"{row['title']} ({row['method']})", x=list(metrics), y=[row.get(m) for m in metrics])
+            # The legend names runs by the titles their owners typed; plotly would read them as HTML.
+            go.Bar(
+                name=plotly_text(f"{row['title']} ({row['method']})"), x=list(metrics), y=[row.get(m) for m in metrics]
+            )
         )
     figure.update_layout(barmode="group", height=340, yaxis={"range": [0, 1.02]}, margin={"t": 20, "b": 40})
     return figure
