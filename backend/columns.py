@@ -11,6 +11,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from backend.errors import InvalidInputError
+from backend.i18n import _
+
 # Lower-case column names, most likely first.
 TEXT_COLUMN_NAMES = (
     "text",
@@ -71,3 +74,27 @@ def guess_file_column(frame: pd.DataFrame) -> str:
     """The column most likely to hold image file names: a known name, else the first column."""
     columns = [str(c) for c in frame.columns]
     return _named(columns, FILE_COLUMN_NAMES) or columns[0]
+
+
+def paired_values(frame: pd.DataFrame, first: str, second: str, names: tuple[str, str]) -> tuple[list[str], list[str]]:
+    """The rows of two picked columns as text (a text and its label, a source and its reference),
+    leaving out rows where either is missing or the first is blank.
+
+    Args:
+        frame: the uploaded table.
+        first: the column read first (texts, sources).
+        second: the column read second (labels, references).
+        names: what the two columns are called on the page, for the message.
+
+    Raises:
+        InvalidInputError: both pickers name the same column (its values would be scored against
+            themselves).
+    """
+    if first == second:
+        raise InvalidInputError(
+            _("{first} and {second} are both {column}.").format(first=names[0], second=names[1], column=first),
+            _("Pick two different columns."),
+        )
+    kept = frame[[first, second]].dropna()
+    kept = kept[kept[first].astype(str).str.strip() != ""]
+    return kept[first].astype(str).tolist(), kept[second].astype(str).tolist()

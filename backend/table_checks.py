@@ -74,6 +74,44 @@ def _json_keys(value: object) -> int:
     return len(value) if isinstance(value, dict) else 1
 
 
+_NUL_ESCAPE = re.compile(r"\\u0000", re.IGNORECASE)
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul(name: str, text: str, record: object, where: str) -> None:
+    # A raw NUL byte is refused as a binary file; JSON can smuggle one in as "\u0000", which
+    # PostgreSQL cannot store and no text needs. The substring test keeps ordinary lines cheap.
+    if _NUL_ESCAPE.search(text) and _holds_nul(record):
+        raise InvalidInputError(
+            _("{name}: {where} holds a NUL character (\\u0000).").format(name=name, where=where),
+            _("Remove it and upload the file again."),
+        )
+
+
+def _require_row_object(name: str, record: object, where: str) -> None:
+    # pandas makes a column "0" of bare values, or fails on a mix of objects and lists with a
+    # TypeError no user can act on: a row is a JSON object, whatever else the file holds.
+    if not isinstance(record, dict):
+        excerpt = json.dumps(record, ensure_ascii=False)
+        raise InvalidInputError(
+            _("{name}: {where} is {excerpt}, not a JSON object.").format(
+                name=name, where=where, excerpt=excerpt if len(excerpt) <= 40 else excerpt[:40] + "…"
+            ),
+            _("Each row must be one object of column names and values, such as {example}.").format(
+                example='{"text": "…", "label": "…"}'
+            ),
+        )
+
+
 def check_jsonl(name: str, text: str, max_rows: int) -> None:
     """Check every JSON line's width, the union of their keys and the cells, one line at a time.
 
@@ -94,10 +132,13 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
                     name=name, number=number, error=str(error)[:120]
                 )
             ) from error
+        if not isinstance(record, dict) or _NUL_ESCAPE.search(line):
+            where = _("line {number}").format(number=number)
+            _require_row_object(name, record, where)
+            _refuse_nul(name, line, record, where)
         check_columns(name, _json_keys(record), f"line {number}")
-        if isinstance(record, dict):
-            keys.update(record)
-            check_columns(name, len(keys), f"lines 1-{number} together")
+        keys.update(record)
+        check_columns(name, len(keys), f"lines 1-{number} together")
         rows += 1
         check_cells(name, rows, max(len(keys), 1))
         if rows > max_rows:
@@ -117,7 +158,7 @@ def check_json(name: str, text: str, max_rows: int) -> None:
         inner = stripped[1:].lstrip()
         if inner.startswith("{"):
             try:
-                first, _ = json.JSONDecoder().raw_decode(inner)
+                first, _end = json.JSONDecoder().raw_decode(inner)
             except (ValueError, RecursionError):
                 first = None  # pandas reports the syntax error with its own words
             if isinstance(first, dict):
@@ -126,14 +167,17 @@ def check_json(name: str, text: str, max_rows: int) -> None:
         document = json.loads(text)
     except (ValueError, RecursionError):
         return  # pandas refuses it with the reason
+    _refuse_nul(name, text, document, _("the file"))
     if isinstance(document, list):
         keys: set[str] = set()
         for index, record in enumerate(document, start=1):
-            if isinstance(record, dict):
-                keys.update(record)
-                check_columns(name, len(keys), f"records 1-{index} together")
+            _require_row_object(name, record, _("record {index}").format(index=index))
+            keys.update(record)
+            check_columns(name, len(keys), f"records 1-{index} together")
         check_cells(name, len(document), max(len(keys), 1))
-    elif isinstance(document, dict):
+    elif not isinstance(document, dict):
+        _require_row_object(name, document, _("the whole file"))
+    else:
         check_columns(name, len(document), "the top-level object")
         rows = max((len(v) for v in document.values() if isinstance(v, (dict, list))), default=1)
         check_cells(name, rows, len(document))

@@ -5,14 +5,20 @@ and model cards render Markdown (with GitHub extensions, Streamlit's ``:red[...]
 ``:material/...:`` icons, emoji shortcodes, ``$`` maths and, with ``unsafe_allow_html``, raw HTML).
 A file name such as ``![x](http://evil/a.png).csv`` would otherwise become an image fetched from
 another host. :func:`plain_markdown` turns any string into Markdown source that renders as exactly
-that text (give or take invisible zero-width spaces that break auto-linking and shortcodes).
+that text (give or take invisible zero-width spaces that break auto-linking and shortcodes,
+and the invisible direction controls that would reorder the page's own words around it).
 
 Call it on the user-supplied part, or on a whole message that quotes user input, just before it
 goes into a Markdown-rendering call; never on text shown by ``st.text``, ``st.code`` or a table.
+
+Plotly draws titles, axis labels, hover text and point labels from its own HTML subset (``<b>``,
+``<a href>``, ``<span style>``, ``<br>``): :func:`plotly_text` makes a user-supplied string show as
+typed there.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 # CommonMark lets any ASCII punctuation be backslash-escaped. These start inline constructs
@@ -34,6 +40,10 @@ _ZERO_WIDTH_SPACE = "\u200b"
 _BREAK_AFTER = re.compile(r"(?i)(:|@|\bwww)(?=[\w./])")
 # Line breaks would start new blocks; other control characters have no business in a message.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069) reorder what follows
+# them, the app's own words included, until the paragraph ends: "report\u202efdp.exe" shows as
+# "reportexe.pdf". Right-to-left text needs none of them to show right; they are dropped.
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _NO_BREAK_SPACE = "\u00a0"
 
 
@@ -53,7 +63,7 @@ def plain_markdown(text: object) -> str:
         The escaped source, on one line. Example: ``plain_markdown("[a](http://x)")`` gives
         ``"\\[a\\](http:\\u200b//x)"``, which Streamlit shows as ``[a](http://x)``.
     """
-    flat = _CONTROL.sub(" ", str(text))
+    flat = _CONTROL.sub(" ", _BIDI_CONTROL.sub("", str(text)))
     flat = _BREAK_AFTER.sub(lambda match: match.group(1) + _ZERO_WIDTH_SPACE, flat)
     escaped = _escape_inline(flat)
     # Four leading spaces make a code block; no-break spaces look the same and never indent.
@@ -63,3 +73,23 @@ def plain_markdown(text: object) -> str:
     if block:
         stripped = f"{block.group(0)[:-1]}\\{stripped[block.end() - 1 :]}"
     return lead + stripped
+
+
+def plain_markdown_lines(text: object) -> str:
+    """Like :func:`plain_markdown`, keeping the text's line breaks (a chat message, a reply).
+
+    Each line is escaped on its own, so none can start a heading, list, quote or code block, and the
+    lines are joined with Markdown hard breaks ("two spaces, newline"); an empty line still
+    separates paragraphs.
+    """
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "  \n".join(plain_markdown(line) for line in lines)
+
+
+def plotly_text(text: object) -> str:
+    """Text for a plotly title, label or hover text that shows ``text`` as typed: no tags, no links.
+
+    Example: ``plotly_text("<a href='http://x'>y</a>")`` gives ``"&lt;a href='http://x'&gt;y&lt;/a&gt;"``,
+    which plotly shows literally.
+    """
+    return html.escape(_BIDI_CONTROL.sub("", str(text)), quote=False)

@@ -1,6 +1,6 @@
 """Reading user uploads safely: every byte is hostile until validated here.
 
-Text is decoded from UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 (Chinese Windows
+Text is decoded from UTF-8 (with or without BOM), UTF-16 or UTF-32 with BOM, or GB18030 (Chinese Windows
 exports); tables come from CSV, TSV, JSONL, JSON or XLSX; archives are extracted without path
 tricks, symlinks or bombs; images are opened with a pixel cap and EXIF orientation applied.
 Nothing here unpickles anything.
@@ -201,19 +201,35 @@ def _decode_without_bom_nul(data: bytes, name: str) -> str:
         ) from error
 
 
+def _decode_with_bom(data: bytes, codec: str, shown: str, name: str) -> str:
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(
+            _("{name} says it is {encoding} but is not valid {encoding}.").format(name=name, encoding=shown)
+        ) from error
+    if "\x00" in text:
+        raise InvalidInputError(
+            _("{name} contains NUL bytes: it is a binary file, not text.").format(name=name),
+            _("Upload a CSV or text file."),
+        )
+    return text
+
+
 def decode_text(data: bytes, name: str = "the file") -> str:
-    """Decode bytes as UTF-8 (BOM or not), UTF-16 with a BOM, or GB18030.
+    """Decode bytes as UTF-8 (BOM or not), UTF-16 or UTF-32 with a BOM, or GB18030.
 
     Raises:
         InvalidInputError: none of these encodings fits.
     """
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        # Before UTF-16: UTF-32's little-endian BOM starts with UTF-16's, and read as UTF-16 the
+        # text came out with a NUL between every two characters.
+        return _decode_with_bom(data, "utf-32", "UTF-32", name)
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as error:
-            raise InvalidInputError(_("{name} says it is UTF-16 but is not valid UTF-16.").format(name=name)) from error
+        return _decode_with_bom(data, "utf-16", "UTF-16", name)
     if b"\x00" in data:
         return _decode_without_bom_nul(data, name)
     try:

@@ -4,7 +4,6 @@ secondary-source marking, and markdown-safe source lists."""
 from __future__ import annotations
 
 import functools
-import html
 import re
 import textwrap
 from pathlib import Path
@@ -13,6 +12,7 @@ import pandas as pd
 
 from backend.i18n import N_, _, current_language
 from backend.i18n.formats import format_amount
+from backend.text_safety import plotly_text
 
 # One colour per source, kept across every chart so a reader learns it once (AI Index style).
 DATASET_COLOURS: dict[str, str] = {
@@ -181,7 +181,7 @@ def hollow(symbol: str) -> str:
 
 def safe_text(text: object) -> str:
     """Escape text for plotly labels: user uploads must not inject markup into the page."""
-    return html.escape(str(text), quote=False)
+    return plotly_text(text)
 
 
 def wrapped(text: str, width: int = 70) -> str:

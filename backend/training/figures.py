@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from backend.text_safety import plotly_text
 from backend.training.evaluation import EvaluationReport
 
 LOSS_CURVES = {"train_loss": "training loss", "val_loss": "validation loss"}
@@ -55,8 +56,9 @@ def build_confusion_figure(report: EvaluationReport) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=report.confusion,
-            x=report.classes,
-            y=report.classes,
+            # The classes are the labels of the owner's table; plotly would read them as HTML.
+            x=[plotly_text(name) for name in report.classes],
+            y=[plotly_text(name) for name in report.classes],
             text=report.confusion,
             texttemplate="%{text}",
             colorscale="Blues",
@@ -79,7 +81,10 @@ def build_comparison_figure(rows: list[dict[str, Any]], metrics: tuple[str, ...]
     figure = go.Figure()
     for row in rows:
         figure.add_trace(
-            go.Bar(name=f"{row['title']} ({row['method']})", x=list(metrics), y=[row.get(m) for m in metrics])
+            # The legend names runs by the titles their owners typed; plotly would read them as HTML.
+            go.Bar(
+                name=plotly_text(f"{row['title']} ({row['method']})"), x=list(metrics), y=[row.get(m) for m in metrics]
+            )
         )
     figure.update_layout(barmode="group", height=340, yaxis={"range": [0, 1.02]}, margin={"t": 20, "b": 40})
     return figure

@@ -21,7 +21,7 @@ from backend.i18n import _, ngettext
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plain_markdown_lines
 from pages.components import demo, models
 from pages.components.errors import user_errors
 
@@ -114,7 +114,7 @@ def answer(store: ArenaStore, pair_id: str, owner: str, prompt: str, task: str) 
         return [translation.translate_text(loaded, prompt, source, target).translation]
 
     return blind.answer_pair(
-        store, pair_id, owner, start, lambda index, text: places[index].markdown(plain_markdown(text))
+        store, pair_id, owner, start, lambda index, text: places[index].markdown(plain_markdown_lines(text))
     )
 
 
@@ -123,7 +123,7 @@ def show_replies(pair: BlindPair) -> None:
     for column, side, text in zip(st.columns(2), blind.SIDES, (pair.reply_a, pair.reply_b), strict=True):
         with column.container(border=True):
             st.markdown(f"**{_('Model {side}').format(side=side)}**")
-            st.markdown(plain_markdown(text) if text else _("_(no text)_"))
+            st.markdown(plain_markdown_lines(text) if text else _("_(no text)_"))
 
 
 def show_verdicts(store: ArenaStore, pair: BlindPair, owner: str) -> None:

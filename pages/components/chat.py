@@ -27,6 +27,7 @@ from backend import model_registry
 from backend.i18n import N_, _
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates, stream_together
 from backend.inference.text_generation import ChatMessage, ReplyStream
+from backend.text_safety import plain_markdown_lines
 from pages.components import feedback
 from pages.components.errors import user_errors
 
@@ -187,7 +188,10 @@ def show_conversation(
                 _show_pair(entry)
             else:
                 st.markdown(
-                    entry["content"]
+                    # What the user typed is shown as typed; a reply keeps the model's Markdown.
+                    plain_markdown_lines(entry["content"])
+                    if entry["role"] == "user"
+                    else entry["content"]
                     or (_("_(stopped before any text)_") if entry.get("stopped") else _("_(empty reply)_"))
                 )
             show_stats(entry)
@@ -204,7 +208,7 @@ def answer(conversation: DeltaGenerator, key: str, prompt: str, start_reply: Sta
     dropped again, so a refused message does not poison the conversation.
     """
     with conversation.chat_message("user"):
-        st.markdown(prompt)
+        st.markdown(plain_markdown_lines(prompt))
     turns, asked, reply = _ask(key, prompt)
     with conversation.chat_message("assistant"), user_errors():
         stop = threading.Event()
@@ -299,7 +303,7 @@ def answer_side_by_side(
 ) -> None:
     """Like ``answer``, with the base model's reply streamed beside the tuned model's."""
     with conversation.chat_message("user"):
-        st.markdown(prompt)
+        st.markdown(plain_markdown_lines(prompt))
     turns, asked, reply = _ask(key, prompt)
     reply["base_reply"] = ""
     _reply_side_by_side(conversation, key, reply, (turns, turns), (start_tuned, start_base))

@@ -15,15 +15,15 @@ import streamlit as st
 from backend import model_registry, uploads
 from backend.arena import compare
 from backend.arena.compare import Column, Evaluation
-from backend.columns import guess_label_column, guess_text_column
-from backend.errors import ShowcaseError
+from backend.columns import guess_label_column, guess_text_column, paired_values
+from backend.errors import InvalidInputError, ShowcaseError
 from backend.i18n import _
 from backend.inference import image_classification, sentiment, text_generation, translation
 from backend.inference.screen_updates import stream_together
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
 from backend.models.resolve.catalogue import ModelSpec
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plain_markdown_lines
 from backend.training.classifier import image_data
 from pages.components import demo, models, upload
 from pages.components.errors import show_error
@@ -123,7 +123,7 @@ def stream_chat(refs: Sequence[str], prompt: str, options: GenerationOptions, sy
         places.append(box.empty())
 
     def draw(index: int, text: str) -> None:
-        places[index].markdown(plain_markdown(text))
+        places[index].markdown(plain_markdown_lines(text))
 
     outcomes = stream_together(streams, draw)
     for reply, stream, outcome in zip(replies, streams, outcomes, strict=True):
@@ -143,7 +143,7 @@ def show_chat_replies(replies: Sequence[dict[str, Any]]) -> None:
         with place.container(border=True):
             st.markdown(f"**{plain_markdown(model_registry.display_name(reply['model_ref']))}**")
             if reply["text"]:
-                st.markdown(plain_markdown(reply["text"]))
+                st.markdown(plain_markdown_lines(reply["text"]))
             if reply["error"]:
                 st.error(plain_markdown(reply["error"]), icon=":material/error:")
             if reply["cost"] is not None:
@@ -174,6 +174,11 @@ def pick_labelled_table(key: str, reference: bool = False) -> tuple[list[str], l
     if table is None:
         return None
     frame = table.frame
+    # A new file starts from its own guessed columns, not the pickers' choices on the previous one.
+    if st.session_state.get(f"{key}.mapped_from") != table.digest:
+        for picker in ("text_column", "label_column"):
+            st.session_state.pop(f"{key}.{picker}", None)
+        st.session_state[f"{key}.mapped_from"] = table.digest
     columns = [str(column) for column in frame.columns]
     left, right = st.columns(2)
     text_column = left.selectbox(
@@ -185,10 +190,13 @@ def pick_labelled_table(key: str, reference: bool = False) -> tuple[list[str], l
         index=columns.index(guess_label_column(frame, text_column)),
         key=f"{key}.label_column",
     )
-    kept = frame[[text_column, label_column]].dropna()
-    kept = kept[kept[text_column].astype(str).str.strip() != ""]
-    st.caption(_("{rows:,} labelled rows.").format(rows=len(kept)))
-    return kept[text_column].astype(str).tolist(), kept[label_column].astype(str).tolist()
+    try:
+        texts, labels = paired_values(frame, text_column, label_column, names)
+    except InvalidInputError as error:
+        show_error(error)
+        return None
+    st.caption(_("{rows:,} labelled rows.").format(rows=len(texts)))
+    return texts, labels
 
 
 def score_models(task: str, refs: Sequence[str], texts: Sequence[str], labels: Sequence[str]) -> None:

@@ -22,7 +22,7 @@ from backend.models.availability import Availability
 from backend.models.loader import LoadedModel
 from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.catalogue import ModelSpec
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plotly_text
 from pages.components import models, upload
 from pages.components.auth import current_owner
 from pages.components.errors import show_error
@@ -262,7 +262,8 @@ def show_score_chart(scores: dict[str, float], key: str) -> None:
     figure = go.Figure(
         go.Bar(
             x=[score for _, score in ordered],
-            y=[label for label, _ in ordered],
+            # A fine-tuned model's labels come from its owner's table; plotly would read them as HTML.
+            y=[plotly_text(label) for label, _ in ordered],
             orientation="h",
             text=[f"{score:.1%}" for _, score in ordered],
             textposition="auto",

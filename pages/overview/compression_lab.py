@@ -12,7 +12,7 @@ from backend.inference import compression_lab
 from backend.jobs import manage, tables
 from backend.market.figure_layout import png_config
 from backend.models.resolve import catalogue
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plotly_text
 from pages.components import job_monitor
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
@@ -91,12 +91,13 @@ figure = go.Figure(
         text=measured["label"],
         textposition="top center",
         marker={"size": 14, "color": ["#2e7d32" if ok else "#c62828" for ok in measured["passed"]]},
-        hovertext=measured["agreement"],
+        hovertext=[plotly_text(words) for words in measured["agreement"]],
     )
 )
 figure.update_layout(
-    title=_("{model} on {cpu}").format(
-        model=model_registry.display_name(lab["model"]), cpu=lab["machine"].get("cpu", "")
+    # A fine-tuned model is shown by its job's title, which its owner typed.
+    title=plotly_text(
+        _("{model} on {cpu}").format(model=model_registry.display_name(lab["model"]), cpu=lab["machine"].get("cpu", ""))
     ),
     xaxis_title=_("Weights (MB)"),
     yaxis_title=_("Speed (x float32)"),

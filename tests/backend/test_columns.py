@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pytest
 
-from backend.columns import guess_file_column, guess_label_column, guess_text_column
+from backend.columns import guess_file_column, guess_label_column, guess_text_column, paired_values
+from backend.errors import InvalidInputError
 
 
 def test_column_guesses_prefer_named_columns():
@@ -32,3 +34,11 @@ def test_the_text_and_label_guesses_never_pick_the_same_column_when_there_are_tw
     assert guess_text_column(frame) == "评论"
     assert guess_label_column(frame, "评论") == "sentiment"
     assert guess_label_column(frame[["评论"]], "评论") == "评论"
+
+
+def test_paired_values_keep_rows_with_both_values_and_refuse_one_column_picked_twice():
+    frame = pd.DataFrame({"text": ["good", " ", None, "bad"], "label": ["pos", "neg", "pos", None]})
+    assert paired_values(frame, "text", "label", ("Text column", "Label column")) == (["good"], ["pos"])
+    with pytest.raises(InvalidInputError) as refused:
+        paired_values(frame, "text", "text", ("Source column", "Reference column"))
+    assert refused.value.user_text() == "Source column and Reference column are both text. Pick two different columns."

@@ -8,7 +8,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from backend.text_safety import plain_markdown
+from backend.text_safety import plain_markdown, plain_markdown_lines, plotly_text
 
 PAYLOADS = [
     "![x](http://evil/a.png)",
@@ -91,3 +91,27 @@ def test_ordinary_text_is_unchanged():
 def test_non_strings_are_shown_as_their_text():
     assert plain_markdown(3) == "3"
     assert plain_markdown(None) == "None"
+
+
+def test_plotly_text_leaves_no_tag_plotly_would_draw():
+    payload = "<a href='http://evil.example'>x</a><b>y</b><br><span style='font-size:90px'>z</span> & 1 < 2"
+    shown = plotly_text(payload)
+    assert "<" not in shown and ">" not in shown
+    assert html.unescape(shown) == payload  # plotly decodes the entities: the reader sees what was typed
+
+
+@pytest.mark.parametrize("escape", [plain_markdown, plotly_text])
+def test_direction_overrides_cannot_reorder_the_words_around_a_name(escape):
+    # U+202E reverses everything after it on the line: "invoice\u202efdp.exe is empty" would show as
+    # "invoice" followed by "ytpme si exe.pdf", a spoofed file name and a garbled message.
+    shown = escape("invoice\u202efdp.exe \u2066x\u2069 \u202bשלום\u202c is empty")
+    assert shown == "invoicefdp.exe x שלום is empty"
+
+
+def test_plain_markdown_lines_keeps_each_line_and_no_line_starts_a_block():
+    text = "Hello ![x](http://evil/a.png)\n# head\n- item\n    code\n> quote\r\n\nnew paragraph"
+    rendered = MarkdownIt("commonmark").render(plain_markdown_lines(text))
+    assert rendered == (
+        "<p>Hello ![x](http:\u200b//evil/a.png)<br />\n# head<br />\n- item<br />\n"
+        "\u00a0\u00a0\u00a0\u00a0code<br />\n&gt; quote</p>\n<p>new paragraph</p>\n"
+    )

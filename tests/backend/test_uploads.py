@@ -37,8 +37,11 @@ CHINESE_CSV = "text,label\n我非常喜欢这个产品,positive\n这是最差的
         codecs.BOM_UTF16_BE + CHINESE_CSV.encode("utf-16-be"),
         CHINESE_CSV.encode("utf-16-le"),  # no BOM: every other byte of ASCII is NUL
         CHINESE_CSV.encode("gb18030"),
+        # UTF-32's little-endian BOM starts with UTF-16's: read as UTF-16, NULs ran through every cell.
+        CHINESE_CSV.encode("utf-32"),
+        codecs.BOM_UTF32_BE + CHINESE_CSV.encode("utf-32-be"),
     ],
-    ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf16le-no-bom", "gb18030"],
+    ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf16le-no-bom", "gb18030", "utf32-bom", "utf32be-bom"],
 )
 def test_every_supported_encoding_reads_the_same_table(encoded):
     frame = uploads.read_table("reviews.csv", encoded)
@@ -69,6 +72,11 @@ def test_binary_file_with_a_csv_extension_is_refused():
 def test_invalid_utf16_after_a_bom_is_refused():
     with pytest.raises(InvalidInputError, match="UTF-16"):
         uploads.decode_text(codecs.BOM_UTF16_LE + b"\x00\xd8", "broken.txt")  # lone surrogate
+
+
+def test_nul_characters_after_a_utf16_bom_are_refused_as_binary():
+    with pytest.raises(InvalidInputError, match="contains NUL bytes"):
+        uploads.read_table("photo.csv", "text,label\nhi\x00there,pos\n".encode("utf-16"))
 
 
 def test_bom_is_never_part_of_the_first_column_name():
@@ -209,13 +217,29 @@ def test_json_lines_and_json_tables_are_read():
     ("name", "data"),
     [
         ("bad.jsonl", b'{"text": "ok"}\nnot json at all\n'),
-        ("scalar.json", b"42"),
         ("deep.json", b"[" * 50_000 + b"]" * 50_000),
     ],
 )
 def test_malformed_json_is_refused(name, data):
     with pytest.raises(InvalidInputError, match="could not be read as a table"):
         uploads.read_table(name, data)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "where"),
+    [
+        # pandas raised a TypeError on an object line followed by a list line.
+        ("mixed.jsonl", b'{"prompt": "a", "chosen": "b", "rejected": "c"}\n[1, 2]\n', "line 2 is [1, 2]"),
+        # pandas made a column named "0" of bare values.
+        ("numbers.jsonl", b"1\n2\n3\n", "line 1 is 1"),
+        ("records.json", b'[{"text": "a"}, "just text"]', 'record 2 is "just text"'),
+        ("scalar.json", b"42", "the whole file is 42"),
+    ],
+)
+def test_json_rows_that_are_not_objects_are_refused_naming_the_row(name, data, where):
+    with pytest.raises(InvalidInputError, match="not a JSON object") as refused:
+        uploads.read_table(name, data)
+    assert f"{name}: {where}, not a JSON object." in refused.value.message
 
 
 def _xlsx_bytes(rows: list[list[object]]) -> bytes:
@@ -897,3 +921,15 @@ def test_an_uploaders_limit_never_refuses_a_file_the_page_accepts():
         assert uploads.upload_limit_mb(limit) * 10**6 >= limit
         assert uploads.upload_limit_mb(limit) * 2**20 >= limit
     assert uploads.upload_limit_mb(uploads.MAX_TABLE_BYTES) == 53
+
+
+def test_a_nul_character_escaped_in_json_is_refused_naming_its_line():
+    lines = b'{"text": "fine", "label": "pos"}\n{"text": "a\\u0000b", "label": "neg"}\n'
+    with pytest.raises(InvalidInputError) as refused:
+        uploads.read_table("nul.jsonl", lines)
+    assert refused.value.message == "nul.jsonl: line 2 holds a NUL character (\\u0000)."
+    with pytest.raises(InvalidInputError, match="the file holds a NUL character"):
+        uploads.read_table("nul.json", b'[{"text": "ok"}, {"text": "x", "label": {"deep": ["\\u0000"]}}]')
+    # A backslash followed by the letters "u0000" is ordinary text (a Windows path, say).
+    frame = uploads.read_table("path.jsonl", b'{"text": "C:\\\\u0000", "label": "pos"}\n')
+    assert frame["text"].tolist() == ["C:\\u0000"]

@@ -20,6 +20,26 @@ def test_confusion_heatmap_shows_the_counts_with_class_names():
     assert list(heatmap.x) == ["neg", "pos"] and list(heatmap.y) == ["neg", "pos"]
 
 
+def test_class_names_from_the_owners_table_are_drawn_as_typed():
+    logits = np.array([[3.0, 0.0], [0.0, 2.0]])
+    classes = ["<a href='http://evil.example'>neg</a>", "<b>pos</b>"]
+    heatmap = figures.build_confusion_figure(build_report(logits, [0, 1], classes, ["a", "b"])).data[0]
+    escaped = ["&lt;a href='http://evil.example'&gt;neg&lt;/a&gt;", "&lt;b&gt;pos&lt;/b&gt;"]
+    assert list(heatmap.x) == escaped and list(heatmap.y) == escaped
+
+
+def test_run_titles_in_the_comparison_legend_are_drawn_as_typed():
+    rows = [
+        {"title": "<a href='http://evil.example'>mine</a>", "method": "fast", "accuracy": 0.8},
+        {"title": "<b>theirs</b>", "method": "full", "accuracy": 0.7},
+    ]
+    figure = figures.build_comparison_figure(rows, ("accuracy",))
+    assert [trace.name for trace in figure.data] == [
+        "&lt;a href='http://evil.example'&gt;mine&lt;/a&gt; (fast)",
+        "&lt;b&gt;theirs&lt;/b&gt; (full)",
+    ]
+
+
 def test_curves_split_losses_and_scores():
     history = [
         {"step": 1, "epoch": 0.5, "name": "train_loss", "value": 0.7},

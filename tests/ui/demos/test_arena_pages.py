@@ -475,3 +475,21 @@ def test_with_the_votes_unreadable_no_loaded_model_is_named(workspace, monkeypat
     models_page = _open("pages/overview/models.py")
     assert _named_as_loaded(models_page, ("chat-owl", "chat-fox")) == set()
     assert "2 models hidden by an open blind vote" in texts(models_page, "caption")
+
+
+def test_a_labelled_table_with_one_column_or_both_pickers_on_one_column_says_so_and_keeps_the_text(workspace):
+    # Both cases crashed the page (a frame with the column twice has no .str), losing the typed text.
+    app = _open(COMPARE)
+    app.text_area(key="compare.sentiment.text").input("Kept while the table is refused.")
+    app.file_uploader(key="compare.sentiment.labelled").set_value(("one.csv", b"text\na\nb\n", "text/csv")).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Text column and Label column are both text. Pick two different columns." in texts(app, "warning")
+    assert not [button for button in app.button if button.key == "compare.sentiment.score"]
+
+    table = b"text,label\nfine,pos\nawful,neg\n"
+    app.file_uploader(key="compare.sentiment.labelled").set_value(("two.csv", table, "text/csv")).run()
+    assert "are both" not in texts(app, "warning")
+    app.selectbox(key="compare.sentiment.label_column").set_value("text").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Text column and Label column are both text." in texts(app, "warning")
+    assert app.text_area(key="compare.sentiment.text").value == "Kept while the table is refused."

@@ -1,5 +1,7 @@
 """The sentiment page: examples, own text, result, notice, errors, local models, batch mode."""
 
+import dataclasses
+import json
 import shutil
 from types import SimpleNamespace
 
@@ -221,3 +223,18 @@ def test_an_english_only_model_marks_chinese_examples_and_warns_beside_a_chinese
     assert "handles English only" in texts(app, "warning") and "looks Chinese" in texts(app, "warning")
     app.button(key="sentiment.example.0").click().run()
     assert "handles English only" not in texts(app, "warning")
+
+
+def test_labels_of_a_fine_tuned_model_are_drawn_as_typed_in_the_chart(open_page, fake_model, monkeypatch):
+    # A fine-tuned model's labels come from its owner's table; plotly reads tick labels as HTML.
+    scores = {"<a href='http://evil.example'>good</a>": 0.7, "<b>bad</b>": 0.3}
+    result = dataclasses.replace(
+        _result("x"), classification=dataclasses.replace(_result("x").classification, scores=scores)
+    )
+    monkeypatch.setattr(sentiment, "classify_text", lambda loaded, text: result)
+    app = open_page(PAGE)
+    app.text_area(key="sentiment.text").input("Fine.")
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert figure["data"][0]["y"] == ["&lt;b&gt;bad&lt;/b&gt;", "&lt;a href='http://evil.example'&gt;good&lt;/a&gt;"]

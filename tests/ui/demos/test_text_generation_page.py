@@ -321,3 +321,20 @@ def test_a_continuation_that_fails_midway_keeps_what_it_wrote_and_stays_stopped(
         ("user", "Tell me a story", None),
         ("assistant", "Once upon a", True),
     ]
+
+
+def test_markup_in_a_message_is_shown_as_typed_and_its_lines_are_kept(open_page, fake_model, monkeypatch):
+    calls = []
+    _patch_stream(monkeypatch, calls, chunks=("**Bold** reply",))
+    prompt = "![x](http://evil.example/a.png) <img src=x onerror=alert(1)>\n# not a heading\n- not a list"
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value(prompt).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert calls[0]["messages"][-1] == ("user", prompt)  # the model gets the text as typed
+    [user] = [" ".join(m.value for m in msg.markdown) for msg in app.chat_message if msg.name == "user"]
+    assert user == (
+        "!\\[x\\](http:\u200b//evil.example/a.png) \\<img src=x onerror=alert(1)\\>  \n"
+        "\\# not a heading  \n"
+        "\\- not a list"
+    )
+    assert _assistant_texts(app)[0].startswith("**Bold** reply")  # a reply keeps the model's Markdown

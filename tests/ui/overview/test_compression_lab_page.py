@@ -1,19 +1,18 @@
 """The compression lab page: a run is queued from the page, and a finished run is drawn as a chart,
 a table with its CSV, and a card and download per variant."""
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend import config, worker
 from backend.inference import compression_lab
-from backend.jobs.store import JobStore
+from backend.jobs.store import JobStore, new_job_id
 from backend.models.resolve import catalogue
 from tests.support.paths import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
-
-# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
-pytestmark = pytest.mark.slow
 
 
 def _lab_page() -> AppTest:
@@ -22,6 +21,8 @@ def _lab_page() -> AppTest:
     return app.run()
 
 
+# Every path runs in a fresh interpreter of its own (torch imported each time): minutes, not seconds.
+@pytest.mark.slow
 def test_a_run_queued_from_the_page_is_measured_and_shown(monkeypatch, tmp_path, tiny_model_paths):
     monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("LSM_WORKER_AUTOSTART", "0")
@@ -46,5 +47,46 @@ def test_a_run_queued_from_the_page_is_measured_and_shown(monkeypatch, tmp_path,
         labels = [button.label for button in app.get("download_button")]
         assert labels.count("Card") == 3 and "Download the table (CSV)" in labels
         assert JobStore().get(job.id).metrics["variants"] == 3
+    finally:
+        config.get_settings.cache_clear()
+
+
+_TITLE_PAYLOAD = '<a href="http://evil.example/x">click</a> <b>bold</b>'
+
+
+def test_a_fine_tuned_models_title_is_drawn_as_typed_in_the_chart(monkeypatch, tmp_path):
+    # Plotly draws titles and hover text from an HTML subset: the owner's job title must not become
+    # a link or styling there.
+    monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LSM_WORKER_AUTOSTART", "0")
+    config.get_settings.cache_clear()
+    try:
+        settings = config.get_settings()
+        store = JobStore()
+        tuned_id = new_job_id()
+        store.create(tuned_id, "train", "text", {}, {}, settings.runs_dir / tuned_id, title=_TITLE_PAYLOAD)
+        lab_id = new_job_id()
+        lab_dir = settings.runs_dir / lab_id
+        lab_dir.mkdir(parents=True)
+        row = {"variant": "torch-float32", "label": "float32", "passed": True, "p50_ms": 2.0, "weights_mb": 1.0}
+        result = {
+            "task": catalogue.SENTIMENT,
+            "model": str(settings.runs_dir / tuned_id),
+            "machine": {"cpu": "test CPU"},
+            "rows": [{**row, "speedup": 1.0, "agreement": "<i>labels</i> equal"}],
+        }
+        (lab_dir / compression_lab.RESULT_FILE).write_text(json.dumps(result), encoding="utf-8")
+        (lab_dir / compression_lab.RESULT_CSV).write_bytes(b"variant\r\ntorch-float32\r\n")
+        store.create(lab_id, compression_lab.LAB, catalogue.SENTIMENT, {}, {}, lab_dir, title="lab")
+        store.finish(lab_id, "succeeded")
+        app = _lab_page()
+        assert not app.exception, [e.value for e in app.exception]
+        figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+        title = figure["layout"]["title"]["text"]
+        assert (
+            title
+            == f'&lt;a href="http://evil.example/x"&gt;click&lt;/a&gt; &lt;b&gt;bold&lt;/b&gt; · {tuned_id} on test CPU'
+        )
+        assert figure["data"][0]["hovertext"] == ["&lt;i&gt;labels&lt;/i&gt; equal"]
     finally:
         config.get_settings.cache_clear()
