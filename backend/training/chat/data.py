@@ -31,7 +31,7 @@ import pandas as pd
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
 from backend.i18n import _
-from backend.training.chat.params import CHAT_PARAM_RANGES
+from backend.training.chat.params import ChatTuneParams
 from backend.training.common import StoredDataset, raise_if_errors
 
 CHAT_DATASET_FILE = "chat_dataset.json"
@@ -515,13 +515,7 @@ def special_token_warnings(tokenizer: Any, conversations: list[list[dict[str, st
 
 
 def prepare_chat_dataset(
-    upload: ChatUpload,
-    mapping: ChatMapping,
-    tokenizer: Any,
-    max_length: int = CHAT_PARAM_RANGES["max_length"].default,
-    validation_fraction: float = CHAT_PARAM_RANGES["validation_fraction"].default,
-    seed: int = CHAT_PARAM_RANGES["seed"].default,
-    model_name: str = "The base model",
+    upload: ChatUpload, mapping: ChatMapping, tokenizer: Any, params: ChatTuneParams, model_name: str = "The base model"
 ) -> ChatDataset:
     """Map, check and split conversations for tuning ``tokenizer``'s model.
 
@@ -529,15 +523,16 @@ def prepare_chat_dataset(
         upload: from ``read_chat_upload``.
         mapping: the shape, and for tables the columns.
         tokenizer: the base model's tokenizer (its chat template formats every conversation).
-        max_length: the job's token limit: conversations past it are counted (they would be cut),
-            and those that would lose every reply are refused.
-        validation_fraction: held-out share for validation loss and the report's prompts.
-        seed: random seed of the split.
+        params: the job's; its ``max_length`` is the token limit (conversations past it are counted,
+            as they would be cut, and those that would lose every reply are refused), its
+            ``validation_fraction`` the held-out share for validation loss and the report's
+            prompts, its ``seed`` the split's.
         model_name: how the base model is named in messages.
 
     Raises:
         InvalidInputError: every problem found, numbered (nothing is queued).
     """
+    max_length, validation_fraction, seed = params.max_length, params.validation_fraction, params.seed
     require_chat_template(tokenizer, model_name)
     conversations, errors, warnings = to_conversations(upload, mapping)
     raise_if_errors(errors)
