@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ SHAPE_LABELS = {
 }
 CHAT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".xlsx")
 ROLES = ("system", "user", "assistant")
+Item = TypeVar("Item")
 # ShareGPT's speaker names, as the common exports write them.
 _SHAREGPT_ROLES = {
     "human": "user",
@@ -469,15 +470,21 @@ def encode_conversations(
     return encoded
 
 
-def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
+def distinct(items: list[Item], identity: Callable[[Item], object]) -> list[Item]:
+    """``items`` without repeats, the first of each kept; two items repeat each other when their
+    ``identity`` is the same as JSON (conversations here, preference pairs in ``preference.data``)."""
     seen: set[str] = set()
     kept = []
-    for conversation in conversations:
-        key = json.dumps(conversation, ensure_ascii=False, sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        kept.append(conversation)
+    for item in items:
+        key = json.dumps(identity(item), ensure_ascii=False, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
+    kept = distinct(conversations, lambda conversation: conversation)
     if len(kept) < len(conversations):
         warnings.append(
             f"Removed {len(conversations) - len(kept)} duplicate conversation(s) so they cannot sit in both"

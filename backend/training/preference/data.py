@@ -14,7 +14,6 @@ into the run folder (``data/preference_dataset.json``) because the worker is ano
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from backend.i18n import _, ngettext
 from backend.training.chat.data import (
     MAX_TURN_CHARS,
     check_turns,
+    distinct,
     require_chat_template,
     special_token_warnings,
     trained_spans_of_all,
@@ -231,13 +231,7 @@ def to_pairs(frame: pd.DataFrame, mapping: PreferenceMapping) -> tuple[list[Pref
 
 
 def _drop_duplicates(pairs: list[PreferencePair], warnings: list[str]) -> list[PreferencePair]:
-    seen: set[str] = set()
-    kept = []
-    for pair in pairs:
-        key = json.dumps([pair.prompt, pair.chosen, pair.rejected], ensure_ascii=False)
-        if key not in seen:
-            seen.add(key)
-            kept.append(pair)
+    kept = distinct(pairs, lambda pair: [pair.prompt, pair.chosen, pair.rejected])
     if len(kept) < len(pairs):
         removed = len(pairs) - len(kept)
         warnings.append(
