@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +131,10 @@ class Vote(JsonRecord):
 
 @dataclass(frozen=True)
 class Feedback(JsonRecord):
-    """A thumbs up (1) or down (-1) on one demo answer, with an optional comment."""
+    """A thumbs up (1) or down (-1) on one demo answer, with an optional comment; the store gives it
+    its ``id`` and ``time`` when it keeps it (``ArenaStore.add_feedback``)."""
 
-    id: str
+    id: str = field(default="", kw_only=True)
     owner: str
     task: str
     model: str
@@ -142,7 +143,7 @@ class Feedback(JsonRecord):
     rating: int
     comment: str
     settings: dict[str, Any]
-    time: float
+    time: float = field(default=0.0, kw_only=True)
 
 
 class ArenaStore:
@@ -312,25 +313,15 @@ class ArenaStore:
 
     # --- feedback -------------------------------------------------------------------------------
 
-    def add_feedback(
-        self,
-        owner: str,
-        task: str,
-        model: str,
-        prompt: str,
-        answer: str,
-        rating: int,
-        comment: str = "",
-        settings: dict[str, Any] | None = None,
-    ) -> Feedback:
-        """Store a thumbs up or down on one answer.
+    def add_feedback(self, feedback: Feedback) -> Feedback:
+        """Keep a thumbs up or down on one answer; returns it as kept (with its id, time and cleaned comment).
 
         Raises:
             InvalidInputError: a rating other than up or down, or a comment over ``MAX_COMMENT_CHARS``.
         """
-        if rating not in (THUMBS_UP, THUMBS_DOWN):
+        if feedback.rating not in (THUMBS_UP, THUMBS_DOWN):
             raise InvalidInputError(_("Feedback is a thumbs up or a thumbs down."))
-        comment = (comment or "").replace("\x00", "").strip()
+        comment = (feedback.comment or "").replace("\x00", "").strip()
         if len(comment) > MAX_COMMENT_CHARS:
             raise InvalidInputError(
                 _("The comment is {count:,} characters long; the limit is {limit:,}.").format(
@@ -338,22 +329,13 @@ class ArenaStore:
                 ),
                 _("Shorten it and send it again; your text is still in the box."),
             )
-        feedback = Feedback(
-            id=uuid.uuid4().hex,
-            owner=owner,
-            task=task,
-            model=model,
-            prompt=prompt,
-            answer=answer,
-            rating=rating,
-            comment=comment,
-            settings=dict(settings or {}),
-            time=time.time(),
+        kept = replace(
+            feedback, id=uuid.uuid4().hex, comment=comment, settings=dict(feedback.settings), time=time.time()
         )
-        row = databases.encode_json_columns(feedback.to_dict(), _JSON_COLUMNS)
+        row = databases.encode_json_columns(kept.to_dict(), _JSON_COLUMNS)
         with self._database.connect() as connection:
             connection.execute(databases.insert_statement("demo_feedback", row), list(row.values()))
-        return feedback
+        return kept
 
     def feedback(self, owner: str, task: str | None = None) -> list[Feedback]:
         """This owner's feedback (on ``task`` when given), oldest first."""

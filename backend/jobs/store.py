@@ -22,7 +22,7 @@ import sqlite3
 import time
 import uuid
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ LANGUAGE_PARAM = "language"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 _MAX_LOG_CHARS = 2000
+# A new job's message until a worker claims it.
+_WAITING = "Waiting for a worker"
 _log = logging.getLogger(__name__)
 
 _JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
@@ -75,14 +77,14 @@ class Job:
 
     id: str
     kind: str
-    owner: str
-    title: str
     task: str
-    method: str
-    base_model: str
-    status: str
-    created: float
     run_dir: str
+    owner: str = ""
+    title: str = ""
+    method: str = ""
+    base_model: str = ""
+    status: str = QUEUED
+    created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
     progress: float = 0.0
@@ -236,38 +238,12 @@ class JobStore:
         data["cancel_requested"] = bool(data["cancel_requested"])
         return Job(**data)
 
-    def create(
-        self,
-        job_id: str,
-        kind: str,
-        task: str,
-        params: dict[str, Any],
-        dataset: dict[str, Any],
-        run_dir: Path,
-        owner: str = "",
-        title: str = "",
-        method: str = "",
-        base_model: str = "",
-    ) -> Job:
-        """Insert a queued job of ``kind`` (see ``Job`` for what each field means)."""
-        job = Job(
-            id=job_id,
-            kind=kind,
-            owner=owner,
-            title=title,
-            task=task,
-            method=method,
-            base_model=base_model,
-            status=QUEUED,
-            created=time.time(),
-            run_dir=str(run_dir),
-            params=params,
-            dataset=dataset,
-            message="Waiting for a worker",
-        )
-        self._insert(job, replace=False)
-        self._write_record(job_id)
-        return job
+    def create(self, job: Job) -> Job:
+        """Insert ``job`` as a new queued job (its id must not be taken); returns it as stored."""
+        queued = replace(job, status=QUEUED, message=_WAITING)
+        self._insert(queued, replace=False)
+        self._write_record(queued.id)
+        return queued
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         """The job, or None when it does not exist or belongs to another owner."""

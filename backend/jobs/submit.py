@@ -72,16 +72,18 @@ def submit_job(
         stored = {**params.to_dict(), LANGUAGE_PARAM: current_language()}
         write_params_file(stored, run_dir)
         job = store.create(
-            job_id,
-            kind.name,
-            params.task,
-            stored,
-            summary,
-            run_dir,
-            owner,
-            title=params.title,
-            method=params.method,
-            base_model=params.base_model,
+            Job(
+                id=job_id,
+                kind=kind.name,
+                task=params.task,
+                run_dir=str(run_dir),
+                owner=owner,
+                title=params.title,
+                method=params.method,
+                base_model=params.base_model,
+                params=stored,
+                dataset=summary,
+            )
         )
         queue.enqueue_job(job_id, settings)
     except BaseException:

@@ -95,31 +95,15 @@ def shared_trainer_arguments(
     }
 
 
-def quiet_trainer(
-    model: Any,
-    arguments: Any,
-    train: Any,
-    validation: Any,
-    collator: Any,
-    callbacks: list[Any],
-    trainer_class: type | None = None,
-    **extra: Any,
-) -> Any:
+def quiet_trainer(arguments: Any, callbacks: list[Any], trainer_class: type | None = None, **inputs: Any) -> Any:
     """A ``transformers.Trainer`` (or ``trainer_class``, a subclass such as trl's ``DPOTrainer``)
-    that reports only through ``callbacks``: the console printer is removed, since
-    ``reporter_callback`` already records every log line."""
+    with ``arguments`` and ``callbacks``, given the model, datasets and the rest as the Trainer's
+    own keywords (``inputs``), that reports only through ``callbacks``: the console printer is
+    removed, since ``reporter_callback`` already records every log line."""
     from transformers import Trainer
     from transformers.trainer_callback import PrinterCallback
 
-    trainer = (trainer_class or Trainer)(
-        model=model,
-        args=arguments,
-        train_dataset=train,
-        eval_dataset=validation,
-        data_collator=collator,
-        callbacks=callbacks,
-        **extra,
-    )
+    trainer = (trainer_class or Trainer)(args=arguments, callbacks=callbacks, **inputs)
     trainer.remove_callback(PrinterCallback)
     return trainer
 

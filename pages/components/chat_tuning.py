@@ -8,8 +8,11 @@ checks again when anything changed since.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from backend import uploads
@@ -32,16 +35,7 @@ from backend.training.chat.data import (
     guess_mapping,
     read_chat_upload,
 )
-from backend.training.chat.params import (
-    ALL_LINEAR,
-    CHAT_METHODS,
-    CHAT_PARAM_RANGES,
-    CHAT_PRECISIONS,
-    FULL,
-    LORA,
-    ChatTuneParams,
-    default_chat_params,
-)
+from backend.training.chat.params import ALL_LINEAR, CHAT_PRECISIONS, FULL, LORA, ChatModelParams, ChatTuneParams
 from backend.training.chat.report import build_chat_curves_figure, side_by_side_table
 from pages.components import checked_data, models, upload
 from pages.components.auth import current_owner
@@ -57,6 +51,8 @@ LOCAL_FOLDER = N_("Local folder…")
 # An option value that no column can take; shown translated.
 _NO_SYSTEM = N_("(none)")
 _PREVIEW_ROWS = 10
+TuningParams = TypeVar("TuningParams", bound=ChatModelParams)
+TuningDataset = TypeVar("TuningDataset")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -156,7 +152,7 @@ def pick_base_model(key: str) -> str:
 
 
 _LORA_ONLY = ("lora_rank", "lora_alpha", "lora_dropout", "target_modules")
-# Each chat-tuning parameter once; bounds from CHAT_PARAM_RANGES, defaults from default_chat_params.
+# Each chat-tuning parameter once; bounds from CHAT_PARAM_RANGES, defaults from ChatTuneParams.defaults.
 PARAM_FIELDS = (
     FormField("epochs", N_("Epochs")),
     FormField("learning_rate", N_("Learning rate"), key="lr", by_method=True, number_format="%.0e"),
@@ -188,40 +184,36 @@ PARAM_FIELDS = (
 )
 
 
-def pick_parameters(base_model: str, key: str) -> ChatTuneParams:
-    """Method, title and hyperparameters with defaults that work; validated on submit."""
+def pick_tuning_parameters(
+    params_class: type[TuningParams],
+    fields: tuple[FormField, ...],
+    method_labels: dict[str, str],
+    base_model: str,
+    key: str,
+    title_placeholder: str,
+) -> TuningParams:
+    """Method, title and hyperparameters of a kind that tunes a chat model (chat and preference
+    tuning), with its defaults that work (``params_class.defaults``); validated on submit."""
     method = st.radio(
-        _("Method"), CHAT_METHODS, format_func=lambda method: _(METHOD_LABELS[method]), key=f"{key}.method"
+        _("Method"), params_class.methods, format_func=lambda method: _(method_labels[method]), key=f"{key}.method"
     )
     params = show_param_form(
-        PARAM_FIELDS,
-        CHAT_PARAM_RANGES,
-        default_chat_params(base_model, method),
+        fields,
+        params_class.ranges,
+        params_class.defaults(base_model, method),
         key,
         method,
-        "e.g. Support assistant",
+        title_placeholder,
         disabled=_LORA_ONLY if method == FULL else (),
     )
     return replace(params, target_modules=params.target_modules.strip() or ALL_LINEAR)
 
 
-def _made_from(digest: str, mapping: ChatMapping, params: ChatTuneParams) -> tuple[object, ...]:
-    # Everything the checked conversations depend on: the tokenizer's model, the cut and the split.
-    return (digest, mapping, params.base_model, params.max_length, params.validation_fraction, params.seed)
-
-
-def check_data(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
-    """Check the conversations against the base model (raises ShowcaseError); remembered for Start."""
-    chat_upload, digest, mapping = data
-    dataset = chat_studio.check_chat_data(chat_upload, mapping, params, current_owner())
-    checked_data.remember(key, _made_from(digest, mapping, params), dataset)
-    return dataset
-
-
-def checked_dataset(data: tuple[ChatUpload, str, ChatMapping], params: ChatTuneParams, key: str) -> ChatDataset:
-    """What *Check data* made from exactly this data and these settings, else a new check."""
-    dataset: ChatDataset | None = checked_data.recall(key, _made_from(data[1], data[2], params))
-    return dataset if dataset is not None else check_data(data, params, key)
+def pick_parameters(base_model: str, key: str) -> ChatTuneParams:
+    """Method, title and hyperparameters with defaults that work; validated on submit."""
+    return pick_tuning_parameters(
+        ChatTuneParams, PARAM_FIELDS, METHOD_LABELS, base_model, key, "e.g. Support assistant"
+    )
 
 
 def show_data_summary(dataset: ChatDataset) -> None:
@@ -253,28 +245,49 @@ def show_data_summary(dataset: ChatDataset) -> None:
     st.code(dataset.preview.get("trained", ""), language=None, wrap_lines=True)
 
 
-def show_progress_chart(view: JobView) -> None:
-    """Loss and validation loss curves, and tokens per second."""
+def show_curves(view: JobView, build_figure: Callable[[list[dict[str, Any]]], Any], name: str) -> None:
+    """A tuning job's curves (``build_figure`` of its metric history), once it has points."""
     if view.history:
         st.plotly_chart(
-            build_chat_curves_figure(view.history),
-            key=f"finetune.chat_curves.{view.job.id}",
+            build_figure(view.history),
+            key=f"finetune.{name}_curves.{view.job.id}",
             config={"displayModeBar": False},  # it would sit on the right panel's title
         )
+
+
+def show_progress_chart(view: JobView) -> None:
+    """Loss and validation loss curves, and tokens per second."""
+    show_curves(view, build_chat_curves_figure, "chat")
     speeds = [p["value"] for p in view.history if p["name"] == "tokens_per_second"]
     if speeds and view.job.status == "running":
         st.caption(":material/speed: " + _("{speeds:,.0f} tokens/s").format(speeds=speeds[-1]))
 
 
-def show_report(view: JobView) -> None:
-    """Validation loss and perplexity before and after, and base vs tuned replies side by side."""
-    job = view.job
-    report = chat_studio.load_report(job)
+def show_report_warnings(report: Any | None) -> bool:
+    """A tuning report's warnings; False, saying so, when the job has no report."""
     if report is None:
         st.warning(_("This job has no report."), icon=":material/warning:")
-        return
+        return False
     for warning in report.warnings():
         st.warning(warning, icon=":material/warning:")
+    return True
+
+
+def show_side_by_side(table: pd.DataFrame) -> None:
+    """The held-out prompts with the base and the tuned model's greedy replies (as text: a model's
+    or a user's words are never rendered as Markdown)."""
+    st.markdown("**" + _("Held-out prompts: base vs tuned (greedy replies)") + "**")
+    if table.empty:
+        st.caption(_("No held-out prompts were answered (set them in the hyperparameters)."))
+    else:
+        st.dataframe(table, hide_index=True, column_config={c: st.column_config.TextColumn(c) for c in table.columns})
+
+
+def show_report(view: JobView) -> None:
+    """Validation loss and perplexity before and after, and base vs tuned replies side by side."""
+    report = chat_studio.load_report(view.job)
+    if not show_report_warnings(report):
+        return
     if not report.too_few_prompts:  # too few held-out prompts: no headline to mislead with
         columns = st.columns(3)
         columns[0].metric(
@@ -317,12 +330,7 @@ def show_report(view: JobView) -> None:
             else ""
         )
     )
-    st.markdown(_("**Held-out prompts: base vs tuned (greedy replies)**"))
-    table = side_by_side_table(report)
-    if table.empty:
-        st.caption(_("No held-out prompts were answered (set them in the hyperparameters)."))
-    else:
-        st.dataframe(table, hide_index=True, column_config={c: st.column_config.TextColumn(c) for c in table.columns})
+    show_side_by_side(side_by_side_table(report))
 
 
 def show_model_actions(view: JobView) -> None:
@@ -353,18 +361,56 @@ def show_model_actions(view: JobView) -> None:
     )
 
 
+def show_tuning_job_form(
+    key: str,
+    params: ChatModelParams,
+    data: tuple[object, ...] | None,
+    check: Callable[[], TuningDataset],
+    show_summary: Callable[[TuningDataset], None],
+    submit: Callable[[TuningDataset], Job],
+    texts: tuple[str, str],
+) -> Job | None:
+    """*Check data* and *Start training* of a kind that tunes a chat model (chat and preference
+    tuning); returns the job it queued, if any (errors are shown).
+
+    Args:
+        data: what the form's data was made from (a digest, the mapping), None while there is none.
+        check: the kind's checks of that data against ``params`` (raises ShowcaseError).
+        texts: what to upload while there is no data, and what the checks are doing.
+    """
+    missing, checking = texts
+    check_clicked, start = checked_data.show_check_and_start(key, data is not None, missing)
+    # Everything a checked dataset depends on: the data, the tokenizer's model, the cut and the split.
+    made_from = (data, params.base_model, params.max_length, params.validation_fraction, params.seed)
+    if check_clicked:
+        # The base model's tokenizer formats the data; its weights are not read.
+        with user_errors(), st.spinner(checking):
+            dataset = check()
+            checked_data.remember(key, made_from, dataset)
+            show_summary(dataset)
+            models.show_base_availability(params.base_model)
+    if start:
+        with user_errors(), st.spinner(_("Checking the data and queuing the job…")):
+            dataset = checked_data.recall(key, made_from)
+            if dataset is None:
+                dataset = check()
+                checked_data.remember(key, made_from, dataset)
+            return submit(dataset)
+    return None
+
+
 def show_new_job_form(key: str) -> Job | None:
     """Upload, base model, parameters, *Check data* and *Start training*; returns the job it
     queued, if any (errors are shown)."""
     data = show_upload(key)
     params = pick_parameters(pick_base_model(key), key)
-    check, start = checked_data.show_check_and_start(key, data is not None, _("Upload conversations to continue."))
-    if check:
-        # The base model's tokenizer formats every conversation; its weights are not read.
-        with user_errors(), st.spinner(_("Checking the conversations against the base model…")):
-            show_data_summary(check_data(data, params, key))
-            models.show_base_availability(params.base_model)
-    if start:
-        with user_errors(), st.spinner(_("Checking the data and queuing the job…")):
-            return chat_studio.submit_chat_job(params, checked_dataset(data, params, key), owner=current_owner())
-    return None
+    owner = current_owner()
+    return show_tuning_job_form(
+        key,
+        params,
+        None if data is None else data[1:],
+        lambda: chat_studio.check_chat_data(data[0], data[2], params, owner),
+        show_data_summary,
+        lambda dataset: chat_studio.submit_chat_job(params, dataset, owner=owner),
+        (_("Upload conversations to continue."), _("Checking the conversations against the base model…")),
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from backend.arena.store import MAX_COMMENT_CHARS, THUMBS_DOWN, THUMBS_UP, ArenaStore
+from backend.arena.store import MAX_COMMENT_CHARS, THUMBS_DOWN, THUMBS_UP, ArenaStore, Feedback
 from backend.config import get_settings
 from backend.i18n import _
 from backend.jobs.databases import database_location
@@ -55,15 +55,9 @@ def show_feedback(
     )
     if st.button(_("Send feedback"), key=f"{key}.feedback_send.{answer_id}", icon=":material/send:"):
         with user_errors():
+            rating = THUMBS_UP if thumb == 1 else THUMBS_DOWN
             arena_store().add_feedback(
-                current_owner(),
-                task,
-                model_ref,
-                prompt,
-                answer,
-                THUMBS_UP if thumb == 1 else THUMBS_DOWN,
-                comment,
-                settings,
+                Feedback(current_owner(), task, model_ref, prompt, answer, rating, comment, settings or {})
             )
             sent.add(answer_id)
             st.rerun()

@@ -8,7 +8,7 @@ when anything changed since. The base model picker and the downloads are chat tu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +19,7 @@ from backend.i18n import N_, _
 from backend.jobs.manage import JobView
 from backend.jobs.store import Job
 from backend.text_safety import plain_markdown
-from backend.training.chat.params import ALL_LINEAR, CHAT_PRECISIONS, FULL, LORA
+from backend.training.chat.params import FULL, LORA
 from backend.training.preference import studio
 from backend.training.preference.data import (
     PREFERENCE_SUFFIXES,
@@ -28,22 +28,17 @@ from backend.training.preference.data import (
     guess_preference_mapping,
     read_preference_upload,
 )
-from backend.training.preference.params import (
-    PREFERENCE_METHODS,
-    PREFERENCE_PARAM_RANGES,
-    PreferenceParams,
-    default_preference_params,
-)
+from backend.training.preference.params import PreferenceParams
 from backend.training.preference.report import (
     accuracy_table,
     build_margins_figure,
     build_preference_curves_figure,
     side_by_side_table,
 )
-from pages.components import chat_tuning, checked_data, models, upload
+from pages.components import chat_tuning, upload
 from pages.components.auth import current_owner
-from pages.components.errors import show_error, user_errors
-from pages.components.param_form import FormField, show_param_form
+from pages.components.errors import show_error
+from pages.components.param_form import FormField
 
 UPLOAD, ARENA = "upload", "arena"
 SOURCE_LABELS = {UPLOAD: N_("A file of pairs (JSONL, JSON, CSV, TSV, XLSX)"), ARENA: N_("My arena votes")}
@@ -133,72 +128,31 @@ def show_source(key: str) -> PairSource | None:
     return PairSource(frame, made_from, PreferenceMapping(**picked, drop_bad_rows=bool(drop)))
 
 
-_LORA_ONLY = ("lora_rank", "lora_alpha", "lora_dropout", "target_modules")
-# Each preference-tuning parameter once; bounds from PREFERENCE_PARAM_RANGES, defaults from
-# default_preference_params.
-PARAM_FIELDS = (
-    FormField("epochs", N_("Epochs")),
-    FormField("learning_rate", N_("Learning rate"), key="lr", by_method=True, number_format="%.0e"),
-    FormField("beta", N_("Beta"), help=N_("How far the tuned model may move from the base: higher keeps it closer.")),
-    FormField("batch_size", N_("Batch size"), key="batch", help=N_("Halved on GPU out-of-memory.")),
-    FormField(
+# Chat tuning's fields (bounds from PREFERENCE_PARAM_RANGES, defaults from PreferenceParams.defaults),
+# with DPO's beta after the learning rate and the pairs' own words for max length and the held-out share.
+_BETA = FormField(
+    "beta", N_("Beta"), help=N_("How far the tuned model may move from the base: higher keeps it closer.")
+)
+_OWN_WORDS = {
+    "max_length": FormField(
         "max_length",
         N_("Max length (tokens)"),
         help=N_("Prompt plus reply; longer pairs lose the end of their replies. Check data says how many."),
     ),
-    FormField("validation_fraction", N_("Held-out share"), key="validation"),
-    FormField("precision", N_("Precision"), choices=CHAT_PRECISIONS),
-    FormField("lora_rank", N_("LoRA rank"), key="rank"),
-    FormField("lora_alpha", N_("LoRA alpha"), key="alpha"),
-    FormField("lora_dropout", N_("LoRA dropout"), key="dropout"),
-    FormField("target_modules", N_("Target modules"), key="modules", text=True),
-    FormField("report_prompts", N_("Held-out prompts in the report"), key="prompts"),
-    FormField("seed", N_("Seed")),
+    "validation_fraction": FormField("validation_fraction", N_("Held-out share"), key="validation"),
+}
+PARAM_FIELDS = tuple(
+    shown
+    for field in chat_tuning.PARAM_FIELDS
+    for shown in ((field, _BETA) if field.name == "learning_rate" else (_OWN_WORDS.get(field.name, field),))
 )
-
-
-def _translated(fields: tuple[FormField, ...]) -> list[FormField]:
-    return [replace(f, label=_(f.label), help=_(f.help) if f.help else None) for f in fields]
 
 
 def pick_parameters(base_model: str, key: str) -> PreferenceParams:
     """Method, title and hyperparameters with defaults that work; validated on submit."""
-    method = st.radio(_("Method"), PREFERENCE_METHODS, format_func=lambda m: _(METHOD_LABELS[m]), key=f"{key}.method")
-    params = show_param_form(
-        _translated(PARAM_FIELDS),
-        PREFERENCE_PARAM_RANGES,
-        default_preference_params(base_model, method),
-        key,
-        method,
-        _("e.g. Support assistant, house style"),
-        disabled=_LORA_ONLY if method == FULL else (),
+    return chat_tuning.pick_tuning_parameters(
+        PreferenceParams, PARAM_FIELDS, METHOD_LABELS, base_model, key, _("e.g. Support assistant, house style")
     )
-    return replace(params, target_modules=params.target_modules.strip() or ALL_LINEAR)
-
-
-def _made_from(source: PairSource, params: PreferenceParams) -> tuple[object, ...]:
-    # Everything the checked pairs depend on: the tokenizer's model, the cut and the split.
-    return (
-        source.made_from,
-        source.mapping,
-        params.base_model,
-        params.max_length,
-        params.validation_fraction,
-        params.seed,
-    )
-
-
-def check_data(source: PairSource, params: PreferenceParams, key: str) -> PreferenceDataset:
-    """Check the pairs against the base model (raises ShowcaseError); remembered for Start."""
-    dataset = studio.check_preference_data(source.frame, source.mapping, params, current_owner())
-    checked_data.remember(key, _made_from(source, params), dataset)
-    return dataset
-
-
-def checked_dataset(source: PairSource, params: PreferenceParams, key: str) -> PreferenceDataset:
-    """What *Check data* made from exactly this source and these settings, else a new check."""
-    dataset: PreferenceDataset | None = checked_data.recall(key, _made_from(source, params))
-    return dataset if dataset is not None else check_data(source, params, key)
 
 
 def show_data_summary(dataset: PreferenceDataset) -> None:
@@ -221,22 +175,14 @@ def show_data_summary(dataset: PreferenceDataset) -> None:
 
 def show_progress_chart(view: JobView) -> None:
     """DPO loss, and reward accuracy on training and held-out pairs."""
-    if view.history:
-        st.plotly_chart(
-            build_preference_curves_figure(view.history),
-            key=f"finetune.preference_curves.{view.job.id}",
-            config={"displayModeBar": False},
-        )
+    chat_tuning.show_curves(view, build_preference_curves_figure, "preference")
 
 
 def show_report(view: JobView) -> None:
     """Reward accuracy and margins on held-out pairs, and base vs tuned replies side by side."""
     report = studio.load_report(view.job)
-    if report is None:
-        st.warning(_("This job has no report."), icon=":material/warning:")
+    if not chat_tuning.show_report_warnings(report):
         return
-    for warning in report.warnings():
-        st.warning(warning, icon=":material/warning:")
     if not report.too_few_pairs:  # too few held-out pairs: no headline to mislead with
         columns = st.columns(3)
         columns[0].metric(
@@ -260,12 +206,7 @@ def show_report(view: JobView) -> None:
     right.plotly_chart(
         build_margins_figure(report), key=f"finetune.preference_margins.{view.job.id}", config={"displayModeBar": False}
     )
-    st.markdown("**" + _("Held-out prompts: base vs tuned (greedy replies)") + "**")
-    table = side_by_side_table(report)
-    if table.empty:
-        st.caption(_("No held-out prompts were answered (set them in the hyperparameters)."))
-    else:
-        st.dataframe(table, hide_index=True, column_config={c: st.column_config.TextColumn(c) for c in table.columns})
+    chat_tuning.show_side_by_side(side_by_side_table(report))
 
 
 def show_new_job_form(key: str) -> Job | None:
@@ -273,13 +214,13 @@ def show_new_job_form(key: str) -> Job | None:
     if any (errors are shown)."""
     source = show_source(key)
     params = pick_parameters(chat_tuning.pick_base_model(key), key)
-    check, start = checked_data.show_check_and_start(key, source is not None, _("Upload preference pairs to continue."))
-    if check:
-        # The base model's tokenizer formats every pair; its weights are not read.
-        with user_errors(), st.spinner(_("Checking the pairs against the base model…")):
-            show_data_summary(check_data(source, params, key))
-            models.show_base_availability(params.base_model)
-    if start:
-        with user_errors(), st.spinner(_("Checking the data and queuing the job…")):
-            return studio.submit_preference_job(params, checked_dataset(source, params, key), owner=current_owner())
-    return None
+    owner = current_owner()
+    return chat_tuning.show_tuning_job_form(
+        key,
+        params,
+        None if source is None else (source.made_from, source.mapping),
+        lambda: studio.check_preference_data(source.frame, source.mapping, params, owner),
+        show_data_summary,
+        lambda dataset: studio.submit_preference_job(params, dataset, owner=owner),
+        (_("Upload preference pairs to continue."), _("Checking the pairs against the base model…")),
+    )

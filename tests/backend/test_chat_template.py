@@ -107,11 +107,18 @@ def test_a_helper_that_does_not_answer_is_killed_and_replaced(tokenizer, monkeyp
 
 def test_check_data_refuses_a_hostile_template_in_words(tokenizer):
     from backend.training.chat.data import guess_mapping, prepare_chat_dataset, read_chat_upload
+    from backend.training.chat.params import ChatTuneParams
     from tests.support.chat_data import as_messages_jsonl, marker_conversations
 
     upload = read_chat_upload("chats.jsonl", as_messages_jsonl(marker_conversations(12)))
     with pytest.raises(UnsafeModelError) as refused:
-        prepare_chat_dataset(upload, guess_mapping(upload), _with_template(tokenizer, OUTPUT_BOMB), model_name="tiny")
+        prepare_chat_dataset(
+            upload,
+            guess_mapping(upload),
+            _with_template(tokenizer, OUTPUT_BOMB),
+            ChatTuneParams("tiny"),
+            model_name="tiny",
+        )
     assert refused.value.message.startswith("tiny's chat template wrote far more text")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from backend import model_registry
 from backend.input_language import detect_language, handles, language_notice
-from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import SUCCEEDED, Job, JobStore, new_job_id
 from backend.models.resolve import catalogue
 
 
@@ -47,7 +47,7 @@ def test_languages_come_from_the_catalogue_its_mirror_folder_or_a_tuned_models_b
     model_dir = settings.runs_dir / job_id / "model"
     model_dir.mkdir(parents=True)
     base = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
-    store.create(job_id, "train", "text", {}, {}, model_dir.parent, "", base_model=base)
+    store.create(Job(job_id, "train", "text", str(model_dir.parent), base_model=base))
     store.claim(job_id)
     store.finish(
         job_id,

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from backend import uploads
 from backend.errors import DiskFullError, is_disk_full
 from backend.jobs import full_disk, liveness, supervisor, worker
-from backend.jobs.store import FAILED, RUNNING, JobStore, new_job_id
+from backend.jobs.store import FAILED, RUNNING, Job, JobStore, new_job_id
 from tests.support.small_disk import fill, small_disk
 
 
@@ -35,7 +35,7 @@ def full_state(tmp_path, settings):
 
 def _queued(settings) -> str:
     job_id = new_job_id()
-    JobStore(settings=settings).create(job_id, "echo", "demo", {}, {}, settings.runs_dir / job_id)
+    JobStore(settings=settings).create(Job(job_id, "echo", "demo", str(settings.runs_dir / job_id)))
     return job_id
 
 

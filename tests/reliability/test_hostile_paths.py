@@ -118,12 +118,12 @@ def test_no_backend_message_interpolates_a_server_folder():
 def test_failed_job_log_has_no_server_paths(local):
     # The worker's generic failure branch writes the error to the job log shown on the page.
     from backend.jobs import worker
-    from backend.jobs.store import JobStore
+    from backend.jobs.store import Job, JobStore
 
     store = JobStore(settings=local)
     run_dir = local.runs_dir / "job-fail"
     run_dir.mkdir(parents=True)
-    store.create("job-fail", "broken", "text", {}, {}, run_dir)
+    store.create(Job("job-fail", "broken", "text", str(run_dir)))
 
     def broken(*args, **kwargs):
         raise ValueError(f"cannot parse {run_dir / 'data' / 'train.jsonl'}")

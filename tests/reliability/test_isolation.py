@@ -10,7 +10,7 @@ import pytest
 
 from backend.errors import ShowcaseError
 from backend.jobs import manage
-from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import SUCCEEDED, Job, JobStore, new_job_id
 from backend.model_registry import list_local_models, write_manifest
 from backend.models.resolve import catalogue
 from backend.training.classifier import studio as classifier_studio
@@ -64,7 +64,7 @@ def _recorded_model(local, name: str, owner: str, source: str) -> str:
     store = JobStore(settings=local)
     job_id = new_job_id()
     folder = _model_folder(local.runs_dir / job_id, "model", owner, source)
-    store.create(job_id, "train", "text", {}, {}, local.runs_dir / job_id, owner, title=name)
+    store.create(Job(job_id, "train", "text", str(local.runs_dir / job_id), owner=owner, title=name))
     store.claim(job_id)
     store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalogue.SENTIMENT})
     return job_id

@@ -15,6 +15,18 @@ MARKER = "大模型"
 _SUBJECTS = ["the model", "this product", "the weather", "my order", "the service", "a translation", "the bank"]
 _ASKS = ["Tell me about", "What do you think of", "Describe", "Explain", "Summarise", "Give advice on"]
 _REPLIES = ["It works great.", "It is fine today.", "It is useful.", "It is fast.", "It is changing."]
+# A LoRA run in which a tiny chat model learns the marker within seconds on a CPU (the end-to-end
+# tests of chat and preference tuning add their title, lengths and held-out share).
+MARKER_RUN = {
+    "epochs": 5,
+    "learning_rate": 1e-2,
+    "batch_size": 8,
+    "lora_rank": 8,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+    "report_max_new_tokens": 8,
+    "seed": 0,
+}
 
 
 def marker_conversations(count: int = 48, seed: int = 0, marker: str = MARKER) -> list[list[dict[str, str]]]:

@@ -13,14 +13,16 @@ def create_job(store: JobStore, folder: Path, owner: str = "") -> Job:
     """Record a queued job whose run folder would be ``folder / <its id>`` (the folder is not made)."""
     job_id = new_job_id()
     return store.create(
-        job_id,
-        "train",
-        "text",
-        PARAMS,
-        {"train_size": 10},
-        folder / job_id,
-        owner,
-        title="Reviews",
-        method="fast",
-        base_model="org/model",
+        Job(
+            job_id,
+            "train",
+            "text",
+            str(folder / job_id),
+            owner=owner,
+            title="Reviews",
+            method="fast",
+            base_model="org/model",
+            params=PARAMS,
+            dataset={"train_size": 10},
+        )
     )

@@ -7,6 +7,7 @@ Titles, replies, prompts and warnings come from users or from a model: they are 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from backend.i18n import _
 from backend.jobs.kinds import JobParams
@@ -31,6 +32,97 @@ def parameter_rows(params: JobParams) -> str:
     return "\n".join(f"| {k} | {card_cell(v)} |" for k, v in params.to_dict().items() if k not in skipped)
 
 
+def tuning_method(params: ChatTuneParams | Any) -> str:
+    """How a chat model was tuned, for a card's introduction: its LoRA adapters, or every weight
+    (``params``: chat or preference tuning's, which share these fields)."""
+    if params.method != LORA:
+        return _("full fine-tuning of every weight")
+    return _("LoRA adapters (rank {rank}, alpha {alpha}, dropout {dropout}, modules {modules}) with peft").format(
+        rank=params.lora_rank, alpha=params.lora_alpha, dropout=params.lora_dropout, modules=params.target_modules
+    )
+
+
+def chat_model_card(
+    params: JobParams,
+    report: Any,
+    data_warnings: list[str],
+    base_name: str,
+    *,
+    tags: str,
+    untitled: str,
+    intro: str,
+    data: list[str],
+    results: tuple[str, str],
+    reply_columns: list[tuple[str, str]],
+    closing: list[tuple[str, str]],
+) -> str:
+    """The card of a tuned chat model (chat and preference tuning write the same skeleton): front
+    matter, title (``untitled`` when the job has none), ``intro``, the ``data`` lines with the data
+    checks, the training parameters, ``results`` (heading, table) under the report's warnings, the
+    held-out replies in ``reply_columns`` (row key, header), then the ``closing`` sections (heading, text).
+
+    ``params`` has the job's ``method`` and ``title``; ``report`` its ``warnings()``,
+    ``trainable_parameters``, ``total_parameters`` and ``side_by_side`` rows.
+    """
+    title = plain_markdown(params.title) if params.title else untitled
+    adapters = "lora, peft" if params.method == LORA else "full-fine-tuning"
+    checks = "\n".join(f"- {plain_markdown(w)}" for w in data_warnings) or "- " + _("none")
+    warning = _("Warning")
+    report_warnings = "\n".join(f"> **{warning}:** {plain_markdown(w)}\n" for w in report.warnings())
+    trainable = _("Trainable parameters: {trainable:,} of {total:,}.").format(
+        trainable=report.trainable_parameters, total=report.total_parameters
+    )
+    results_heading, results_table = results
+    replies_header = "| " + " | ".join(header for _key, header in reply_columns) + " |"
+    replies_rule = "|" + "---|" * len(reply_columns)
+    examples = "\n".join(
+        "| " + " | ".join(card_cell(row[key]) for key, _header in reply_columns) + " |" for row in report.side_by_side
+    )
+    data_lines = "\n".join(f"- {line}" for line in data)
+    parameter_header = "| {} | {} |".format(_("parameter"), _("value"))
+    closing_text = "".join(f"\n## {heading}\n\n{text}\n" for heading, text in closing)
+    data_heading, checks_heading, training_heading = _("Data"), _("Data checks:"), _("Training parameters")
+    replies_heading = _("Held-out prompts, greedy replies")
+    return f"""---
+library_name: transformers
+pipeline_tag: text-generation
+base_model: {json.dumps(base_name)}
+tags: [{tags}, {adapters}]
+---
+
+# {title}
+
+{intro}
+
+## {data_heading}
+
+{data_lines}
+
+{checks_heading}
+{checks}
+
+## {training_heading}
+
+{parameter_header}
+|---|---|
+{parameter_rows(params)}
+
+{trainable}
+
+## {results_heading}
+
+{report_warnings}
+
+{results_table}
+
+## {replies_heading}
+
+{replies_header}
+{replies_rule}
+{examples}
+{closing_text}"""
+
+
 def build_chat_card(
     params: ChatTuneParams, dataset: ChatDataset, report: ChatReport, created: str, device: str, base_name: str
 ) -> str:
@@ -40,25 +132,10 @@ def build_chat_card(
         base_name: how the base model is named (a hub id, or a folder's place in the models
             folder, never a server path).
     """
-    method = (
-        _("LoRA adapters (rank {rank}, alpha {alpha}, dropout {dropout}, modules {modules}) with peft").format(
-            rank=params.lora_rank, alpha=params.lora_alpha, dropout=params.lora_dropout, modules=params.target_modules
-        )
-        if params.method == LORA
-        else _("full fine-tuning of every weight")
-    )
-    param_rows = parameter_rows(params)
-    examples = "\n".join(
-        f"| {card_cell(r['prompt'])} | {card_cell(r['base'])} | {card_cell(r['tuned'])} |" for r in report.side_by_side
-    )
-    checks = "\n".join(f"- {plain_markdown(w)}" for w in dataset.warnings) or "- " + _("none")
-    warning = _("Warning")
-    report_warnings = "\n".join(f"> **{warning}:** {plain_markdown(w)}\n" for w in report.warnings())
-    title = plain_markdown(params.title) if params.title else _("Tuned chat model")
     intro = _(
         "Chat model tuned from {base} with {method}, created {created} on {device} by the Large Model Showcase"
         " fine-tuning studio. The loss was taken on assistant replies only."
-    ).format(base=plain_markdown(base_name), method=method, created=created, device=device)
+    ).format(base=plain_markdown(base_name), method=tuning_method(params), created=created, device=device)
     conversations = _("Conversations: {train} for training, {held_out} held out ({source})").format(
         train=report.train_conversations,
         held_out=report.validation_conversations,
@@ -66,9 +143,6 @@ def build_chat_card(
     )
     shape = _("Upload shape: {shape}; training tokens per epoch: {tokens:,}").format(
         shape=plain_markdown(dataset.summary.get("shape", "")), tokens=report.train_tokens
-    )
-    trainable = _("Trainable parameters: {trainable:,} of {total:,}.").format(
-        trainable=report.trainable_parameters, total=report.total_parameters
     )
     adapter_note = (
         _(
@@ -86,67 +160,24 @@ def build_chat_card(
         "The validation set has {count} conversations drawn from the same upload as the training data; expect the"
         " tuned behaviour to hold less well on different prompts."
     ).format(count=report.validation_conversations)
-    sections = {
-        "data": _("Data"),
-        "checks": _("Data checks:"),
-        "training": _("Training parameters"),
-        "validation": _("Validation (held-out conversations, assistant tokens)"),
-        "replies": _("Held-out prompts, greedy replies"),
-        "use": _("Use"),
-        "limits": _("Limits"),
-        "parameter_header": "| {} | {} |".format(_("parameter"), _("value")),
-        "validation_header": "| | {} | {} |".format(_("base"), _("tuned")),
-        "loss": _("loss"),
-        "perplexity": _("perplexity"),
-        "replies_header": "| {} | {} | {} |".format(_("prompt"), _("base"), _("tuned")),
-    }
-    return f"""---
-library_name: transformers
-pipeline_tag: text-generation
-base_model: {json.dumps(base_name)}
-tags: [chat, {"lora, peft" if params.method == LORA else "full-fine-tuning"}]
----
-
-# {title}
-
-{intro}
-
-## {sections["data"]}
-
-- {conversations}
-- {shape}
-
-{sections["checks"]}
-{checks}
-
-## {sections["training"]}
-
-{sections["parameter_header"]}
-|---|---|
-{param_rows}
-
-{trainable}
-
-## {sections["validation"]}
-
-{report_warnings}
-
-{sections["validation_header"]}
-|---|---|---|
-| {sections["loss"]} | {report.val_loss_before:.4f} | {report.val_loss_after:.4f} |
-| {sections["perplexity"]} | {report.perplexity_before:.2f} | {report.perplexity_after:.2f} |
-
-## {sections["replies"]}
-
-{sections["replies_header"]}
-|---|---|---|
-{examples}
-
-## {sections["use"]}
-
-{use}
-
-## {sections["limits"]}
-
-{limits}
-"""
+    validation = "\n".join(
+        (
+            "| | {} | {} |".format(_("base"), _("tuned")),
+            "|---|---|---|",
+            "| {} | {:.4f} | {:.4f} |".format(_("loss"), report.val_loss_before, report.val_loss_after),
+            "| {} | {:.2f} | {:.2f} |".format(_("perplexity"), report.perplexity_before, report.perplexity_after),
+        )
+    )
+    return chat_model_card(
+        params,
+        report,
+        dataset.warnings,
+        base_name,
+        tags="chat",
+        untitled=_("Tuned chat model"),
+        intro=intro,
+        data=[conversations, shape],
+        results=(_("Validation (held-out conversations, assistant tokens)"), validation),
+        reply_columns=[("prompt", _("prompt")), ("base", _("base")), ("tuned", _("tuned"))],
+        closing=[(_("Use"), use), (_("Limits"), limits)],
+    )

@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ import pandas as pd
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
 from backend.i18n import _
-from backend.training.chat.params import CHAT_PARAM_RANGES
+from backend.training.chat.params import ChatTuneParams
 from backend.training.common import StoredDataset, raise_if_errors
 
 CHAT_DATASET_FILE = "chat_dataset.json"
@@ -48,6 +48,7 @@ SHAPE_LABELS = {
 }
 CHAT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".xlsx")
 ROLES = ("system", "user", "assistant")
+Item = TypeVar("Item")
 # ShareGPT's speaker names, as the common exports write them.
 _SHAREGPT_ROLES = {
     "human": "user",
@@ -469,15 +470,21 @@ def encode_conversations(
     return encoded
 
 
-def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
+def distinct(items: list[Item], identity: Callable[[Item], object]) -> list[Item]:
+    """``items`` without repeats, the first of each kept; two items repeat each other when their
+    ``identity`` is the same as JSON (conversations here, preference pairs in ``preference.data``)."""
     seen: set[str] = set()
     kept = []
-    for conversation in conversations:
-        key = json.dumps(conversation, ensure_ascii=False, sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        kept.append(conversation)
+    for item in items:
+        key = json.dumps(identity(item), ensure_ascii=False, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
+    kept = distinct(conversations, lambda conversation: conversation)
     if len(kept) < len(conversations):
         warnings.append(
             f"Removed {len(conversations) - len(kept)} duplicate conversation(s) so they cannot sit in both"
@@ -515,13 +522,7 @@ def special_token_warnings(tokenizer: Any, conversations: list[list[dict[str, st
 
 
 def prepare_chat_dataset(
-    upload: ChatUpload,
-    mapping: ChatMapping,
-    tokenizer: Any,
-    max_length: int = CHAT_PARAM_RANGES["max_length"].default,
-    validation_fraction: float = CHAT_PARAM_RANGES["validation_fraction"].default,
-    seed: int = CHAT_PARAM_RANGES["seed"].default,
-    model_name: str = "The base model",
+    upload: ChatUpload, mapping: ChatMapping, tokenizer: Any, params: ChatTuneParams, model_name: str = "The base model"
 ) -> ChatDataset:
     """Map, check and split conversations for tuning ``tokenizer``'s model.
 
@@ -529,15 +530,16 @@ def prepare_chat_dataset(
         upload: from ``read_chat_upload``.
         mapping: the shape, and for tables the columns.
         tokenizer: the base model's tokenizer (its chat template formats every conversation).
-        max_length: the job's token limit: conversations past it are counted (they would be cut),
-            and those that would lose every reply are refused.
-        validation_fraction: held-out share for validation loss and the report's prompts.
-        seed: random seed of the split.
+        params: the job's; its ``max_length`` is the token limit (conversations past it are counted,
+            as they would be cut, and those that would lose every reply are refused), its
+            ``validation_fraction`` the held-out share for validation loss and the report's
+            prompts, its ``seed`` the split's.
         model_name: how the base model is named in messages.
 
     Raises:
         InvalidInputError: every problem found, numbered (nothing is queued).
     """
+    max_length, validation_fraction, seed = params.max_length, params.validation_fraction, params.seed
     require_chat_template(tokenizer, model_name)
     conversations, errors, warnings = to_conversations(upload, mapping)
     raise_if_errors(errors)

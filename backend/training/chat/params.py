@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from backend.errors import InvalidInputError
 from backend.i18n import N_, _
@@ -31,7 +31,7 @@ _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 _MAX_MODULES = 20
 
 # Every numeric field, declared once (``param_checks``): its bounds, its widget's step and the
-# LoRA method's default (``default_chat_params`` has full fine-tuning's).
+# LoRA method's default (``full_learning_rate`` is full fine-tuning's).
 CHAT_PARAM_RANGES: dict[str, ParamRange] = {
     "epochs": ParamRange(1, 50, default=3),
     "learning_rate": ParamRange(1e-7, 1.0, default=2e-4),
@@ -53,7 +53,7 @@ CHAT_PARAM_RANGES: dict[str, ParamRange] = {
 class ChatModelParams(KindParams):
     """The fields chat and preference tuning share, and their checks: a chat base model, LoRA or
     full tuning, the adapters' target modules and the precision. Each kind adds its numeric
-    fields (``ranges``), its ``task`` and its ``choices``."""
+    fields (``ranges``), its task (``kind_task``) and its ``methods``."""
 
     base_model: str
     title: str = ""
@@ -63,6 +63,26 @@ class ChatModelParams(KindParams):
     base_model_hint: ClassVar[str] = N_("Pick a chat model from the list.")
     # Generic job tables read the task from the stored parameters.
     json_properties: ClassVar[tuple[str, ...]] = ("task",)
+    # Each kind's task in the job store, the methods it offers, and full fine-tuning's learning
+    # rate (every weight moves, so it is far lower than the LoRA default in ``ranges``).
+    kind_task: ClassVar[str]
+    methods: ClassVar[tuple[str, ...]]
+    full_learning_rate: ClassVar[float]
+
+    @classmethod
+    def defaults(cls, base_model: str, method: str = LORA) -> Self:
+        """Defaults that work: LoRA's from ``ranges``; full fine-tuning with ``full_learning_rate``."""
+        params = cls(base_model=base_model, method=method)
+        return replace(params, learning_rate=cls.full_learning_rate) if method == FULL else params
+
+    @property
+    def task(self) -> str:
+        """The job's task in the job store."""
+        return self.kind_task
+
+    def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The method and the precision, each one of a few words."""
+        return [("method", self.method, self.methods), ("precision", self.precision, CHAT_PRECISIONS)]
 
     def target_module_list(self) -> str | list[str]:
         """What ``peft.LoraConfig(target_modules=...)`` takes."""
@@ -108,20 +128,6 @@ class ChatTuneParams(ChatModelParams):
 
     # The numeric fields, epochs to seed, come from CHAT_PARAM_RANGES.
     ranges: ClassVar[dict[str, ParamRange]] = CHAT_PARAM_RANGES
-
-    @property
-    def task(self) -> str:
-        """The job's task in the job store."""
-        return CHAT
-
-    def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """The method and the precision, each one of a few words."""
-        return [("method", self.method, CHAT_METHODS), ("precision", self.precision, CHAT_PRECISIONS)]
-
-
-def default_chat_params(base_model: str, method: str = LORA) -> ChatTuneParams:
-    """Defaults that work: LoRA as above; full fine-tuning with a 10x lower learning rate."""
-    params = ChatTuneParams(base_model=base_model, method=method)
-    if method == FULL:
-        params = replace(params, learning_rate=2e-5)
-    return params
+    kind_task: ClassVar[str] = CHAT
+    methods: ClassVar[tuple[str, ...]] = CHAT_METHODS
+    full_learning_rate: ClassVar[float] = 2e-5  # a tenth of LoRA's

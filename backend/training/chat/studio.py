@@ -91,16 +91,10 @@ def check_tuning_data(
 ) -> Any:
     """The checks every tuning of a chat model runs before queuing (chat and preference tuning):
     the parameters, the base model (``check_base``), then the data, through ``prepare(tokenizer,
-    max_length, validation_fraction, seed, base_name)`` with the base model's tokenizer."""
+    params, base_name)`` with the base model's tokenizer."""
     params.validate()
     plan = check_base(params, owner, settings)
-    return prepare(
-        load_tokenizer(plan, settings),
-        params.max_length,
-        params.validation_fraction,
-        params.seed,
-        base_model_name(params.base_model, settings),
-    )
+    return prepare(load_tokenizer(plan, settings), params, base_model_name(params.base_model, settings))
 
 
 CHAT_KIND = training_kind(

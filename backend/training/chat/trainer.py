@@ -209,7 +209,12 @@ def _train(
     arguments = TrainingArguments(**shared)
     tokens_per_step = train.tokens / max(1, steps_per_epoch)
     trainer = quiet_trainer(
-        model, arguments, train, validation, collate, [reporter_callback(reporter, tokens_per_step)]
+        arguments,
+        [reporter_callback(reporter, tokens_per_step)],
+        model=model,
+        train_dataset=train,
+        eval_dataset=validation,
+        data_collator=collate,
     )
     with checkpoints_removed(run_dir):
         reporter.log("Measuring the validation loss before training")

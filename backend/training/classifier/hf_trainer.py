@@ -74,7 +74,13 @@ def train_with_trainer(
     if early:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
     trainer = quiet_trainer(
-        model, arguments, train_dataset, eval_dataset, collator, callbacks, compute_metrics=_metrics_from_predictions
+        arguments,
+        callbacks,
+        model=model,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=collator,
+        compute_metrics=_metrics_from_predictions,
     )
     with checkpoints_removed(run_dir):
         trainer.train()

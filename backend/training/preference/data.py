@@ -14,7 +14,6 @@ into the run folder (``data/preference_dataset.json``) because the worker is ano
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,11 +29,13 @@ from backend.i18n import _, ngettext
 from backend.training.chat.data import (
     MAX_TURN_CHARS,
     check_turns,
+    distinct,
     require_chat_template,
     special_token_warnings,
     trained_spans_of_all,
 )
 from backend.training.common import StoredDataset, raise_if_errors
+from backend.training.preference.params import PreferenceParams
 
 PREFERENCE_DATASET_FILE = "preference_dataset.json"
 PREFERENCE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".xlsx")
@@ -230,13 +231,7 @@ def to_pairs(frame: pd.DataFrame, mapping: PreferenceMapping) -> tuple[list[Pref
 
 
 def _drop_duplicates(pairs: list[PreferencePair], warnings: list[str]) -> list[PreferencePair]:
-    seen: set[str] = set()
-    kept = []
-    for pair in pairs:
-        key = json.dumps([pair.prompt, pair.chosen, pair.rejected], ensure_ascii=False)
-        if key not in seen:
-            seen.add(key)
-            kept.append(pair)
+    kept = distinct(pairs, lambda pair: [pair.prompt, pair.chosen, pair.rejected])
     if len(kept) < len(pairs):
         removed = len(pairs) - len(kept)
         warnings.append(
@@ -341,26 +336,20 @@ def prepare_preference_dataset(
     frame: pd.DataFrame,
     mapping: PreferenceMapping,
     tokenizer: Any,
-    max_length: int = 512,
-    validation_fraction: float = 0.15,
-    seed: int = 42,
+    params: PreferenceParams,
     model_name: str = "The base model",
 ) -> PreferenceDataset:
-    """Map, check and split preference pairs for tuning ``tokenizer``'s model.
+    """Map, check and split preference pairs for tuning ``tokenizer``'s model (as
+    ``prepare_chat_dataset`` does conversations).
 
     Args:
         frame: from ``read_preference_upload`` or ``rows_table``.
         mapping: the prompt, chosen and rejected columns.
-        tokenizer: the base model's tokenizer (its chat template formats every pair).
-        max_length: the job's token limit for prompt plus reply: pairs past it are counted (their
-            replies lose their end), and those whose prompt alone fills it are dropped.
-        validation_fraction: held-out share for the report's reward accuracy and replies.
-        seed: random seed of the split.
-        model_name: how the base model is named in messages.
-
-    Raises:
-        InvalidInputError: every problem found, numbered (nothing is queued).
+        params: the job's; pairs past its ``max_length`` (prompt plus reply) are counted, as their
+            replies lose their end, and those whose prompt alone fills it are dropped; its
+            ``validation_fraction`` is held out for the report's reward accuracy and replies.
     """
+    max_length = params.max_length
     require_chat_template(tokenizer, model_name)
     pairs, errors, warnings = to_pairs(frame, mapping)
     raise_if_errors(errors)
@@ -386,14 +375,14 @@ def prepare_preference_dataset(
                 count=len(cut), total=len(lengths), limit=max_length, longest=longest
             )
         )  # fmt: skip
-    train, validation = _split(pairs, validation_fraction, seed)
+    train, validation = _split(pairs, params.validation_fraction, params.seed)
     totals = np.array([length.longest for length in lengths])
     summary = {
         "rows": len(frame),
         "used_rows": len(pairs),
         "train_size": len(train),
         "validation_size": len(validation),
-        "validation_source": _("{share:.0%} random split").format(share=validation_fraction),
+        "validation_source": _("{share:.0%} random split").format(share=params.validation_fraction),
         "max_length": max_length,
         "cut_rows": len(cut),
         "dropped_rows": len(unfit),

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
-from backend.training.chat.params import CHAT_PARAM_RANGES, CHAT_PRECISIONS, FULL, LORA, ChatModelParams, ChatTuneParams
+from backend.training.chat.params import CHAT_PARAM_RANGES, FULL, LORA, ChatModelParams, ChatTuneParams
 from backend.training.common import PREFERENCE
 from backend.training.param_checks import ParamRange
 
 PREFERENCE_METHODS = (LORA, FULL)
 
 # Every numeric field, declared once (``param_checks``): chat tuning's bounds and widget steps, with
-# DPO's ``beta`` and the LoRA method's defaults for preference tuning (``default_preference_params``
+# DPO's ``beta`` and the LoRA method's defaults for preference tuning (``full_learning_rate``
 # has full fine-tuning's).
 _DEFAULTS = {"epochs": 2, "learning_rate": 1e-4, "batch_size": 4, "warmup_ratio": 0.1, "validation_fraction": 0.15}
 _BETA = ParamRange(0.01, 5.0, 0.01, default=0.1)
@@ -65,26 +65,12 @@ class PreferenceParams(ChatModelParams):
 
     # The numeric fields, epochs to seed, come from PREFERENCE_PARAM_RANGES.
     ranges: ClassVar[dict[str, ParamRange]] = PREFERENCE_PARAM_RANGES
-
-    @property
-    def task(self) -> str:
-        """The job's task in the job store."""
-        return PREFERENCE
+    kind_task: ClassVar[str] = PREFERENCE
+    methods: ClassVar[tuple[str, ...]] = PREFERENCE_METHODS
+    full_learning_rate: ClassVar[float] = 5e-6  # a twentieth of LoRA's
 
     def as_chat_params(self) -> ChatTuneParams:
         """The same base, method, LoRA and precision as chat tuning's parameters, for the pieces the
         two kinds share (attaching LoRA, the full-tuning size limit, the target-module check)."""
         shared = {f.name: getattr(self, f.name) for f in fields(ChatTuneParams) if hasattr(self, f.name)}
         return ChatTuneParams(**shared)
-
-    def choices(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """The method and the precision (as chat tuning's), each one of a few words."""
-        return [("method", self.method, PREFERENCE_METHODS), ("precision", self.precision, CHAT_PRECISIONS)]
-
-
-def default_preference_params(base_model: str, method: str = LORA) -> PreferenceParams:
-    """Defaults that work: LoRA as above; full fine-tuning with a 20x lower learning rate."""
-    params = PreferenceParams(base_model=base_model, method=method)
-    if method == FULL:
-        params = replace(params, learning_rate=5e-6)
-    return params

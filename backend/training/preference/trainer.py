@@ -129,13 +129,12 @@ def _train(
         precompute_ref_log_probs=True,
     )
     trainer = quiet_trainer(
-        model,
         arguments,
-        _dataset(train),
-        _dataset(held_out),
-        None,
         [reporter_callback(reporter, curves=PREFERENCE_CURVES)],
         trainer_class=DPOTrainer,
+        model=model,
+        train_dataset=_dataset(train),
+        eval_dataset=_dataset(held_out),
         processing_class=tokenizer,
     )
     with checkpoints_removed(run_dir):

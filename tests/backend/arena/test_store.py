@@ -20,6 +20,7 @@ from backend.arena.store import (
     SKIPPED,
     TIE,
     ArenaStore,
+    Feedback,
 )
 from backend.errors import InvalidInputError
 from backend.jobs.store import JobStore
@@ -119,7 +120,7 @@ def test_workspaces_see_only_their_own_pairs_votes_and_feedback(store_location):
     with pytest.raises(InvalidInputError, match="no longer here"):
         store.vote(alice_pair, "bob", A_BETTER)
     store.vote(alice_pair, "alice", TIE)
-    store.add_feedback("alice", "sentiment", "m", "text", "positive", 1)
+    store.add_feedback(Feedback("alice", "sentiment", "m", "text", "positive", 1, "", {}))
     assert store.votes("bob") == [] and store.feedback("bob") == []
     assert len(store.votes("alice")) == 1 and len(store.feedback("alice")) == 1
 
@@ -136,12 +137,14 @@ def test_a_refresh_finds_the_open_pair_in_a_new_store(store_location):
 
 def test_feedback_is_checked_and_kept(store_location):
     store = ArenaStore(store_location)
-    kept = store.add_feedback("", "translation", "opus", "Hello", "Hallo", -1, "  too literal \x00 ", {"beams": 4})
+    kept = store.add_feedback(
+        Feedback("", "translation", "opus", "Hello", "Hallo", -1, "  too literal \x00 ", {"beams": 4})
+    )
     assert kept.comment == "too literal"
     with pytest.raises(InvalidInputError, match="thumbs"):
-        store.add_feedback("", "translation", "opus", "Hello", "Hallo", 0)
+        store.add_feedback(Feedback("", "translation", "opus", "Hello", "Hallo", 0, "", {}))
     with pytest.raises(InvalidInputError, match="limit is 2,000"):
-        store.add_feedback("", "translation", "opus", "Hello", "Hallo", 1, "x" * 2001)
+        store.add_feedback(Feedback("", "translation", "opus", "Hello", "Hallo", 1, "x" * 2001, {}))
     [read] = store.feedback("", "translation")
     assert read == kept and read.settings == {"beams": 4}
 

@@ -9,7 +9,7 @@ import sys
 from backend import model_registry
 from backend.inference import batch
 from backend.jobs import manage
-from backend.jobs.store import RUNNING, SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import RUNNING, SUCCEEDED, Job, JobStore, new_job_id
 from backend.models.cache import ModelCache
 from backend.models.resolve import catalogue
 from backend.training.classifier import studio as classifier_studio
@@ -20,7 +20,7 @@ def _recorded_model(local, source: str, owner: str = "ana") -> tuple[str, str]:
     job_id = new_job_id()
     folder = local.runs_dir / job_id / "model"
     shutil.copytree(source, folder)
-    store.create(job_id, "train", "text", {}, {}, folder.parent, owner, title="Tickets")
+    store.create(Job(job_id, "train", "text", str(folder.parent), owner=owner, title="Tickets"))
     store.claim(job_id)
     store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalogue.SENTIMENT})
     return job_id, str(folder)
@@ -31,7 +31,7 @@ def test_viewing_and_listing_jobs_never_write(local, sqlite_writes):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     job_id = new_job_id()
-    store.create(job_id, "train", "text", {}, {}, local.runs_dir / job_id, "ana")
+    store.create(Job(job_id, "train", "text", str(local.runs_dir / job_id), owner="ana"))
     store.claim(job_id, pid=dead.pid)  # its worker is gone; reads must not be the ones to say so
     with sqlite_writes() as writes:
         assert manage.view_job(job_id, "ana", local).job.status == RUNNING

@@ -7,7 +7,7 @@ import sqlite3
 
 from backend.jobs.recovery import RECOVERED_ERROR, is_damaged
 from backend.jobs.run_records import JOB_RECORD
-from backend.jobs.store import FAILED, SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import FAILED, SUCCEEDED, Job, JobStore, new_job_id
 
 
 def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(local):
@@ -15,7 +15,9 @@ def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(
     done, waiting = new_job_id(), new_job_id()
     for job_id, title in ((done, "Done"), (waiting, "Waiting")):
         (local.runs_dir / job_id).mkdir(parents=True)
-        store.create(job_id, "train", "text", {"epochs": 1}, {}, local.runs_dir / job_id, owner="ann", title=title)
+        store.create(
+            Job(job_id, "train", "text", str(local.runs_dir / job_id), owner="ann", title=title, params={"epochs": 1})
+        )
     store.claim(done)
     store.finish(done, SUCCEEDED, metrics={"accuracy": 0.9}, artefacts={"model_dir": "m", "model_task": "t"})
     assert json.loads((local.runs_dir / done / JOB_RECORD).read_text())["status"] == SUCCEEDED
@@ -48,7 +50,7 @@ def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(
 
     new = new_job_id()
     (local.runs_dir / new).mkdir()
-    assert rebuilt.create(new, "train", "text", {}, {}, local.runs_dir / new, owner="ann").status == "queued"
+    assert rebuilt.create(Job(new, "train", "text", str(local.runs_dir / new), owner="ann")).status == "queued"
     assert len(JobStore(settings=local).list_jobs(owner="ann")) == 3
 
 

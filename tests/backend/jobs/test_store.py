@@ -22,6 +22,7 @@ from backend.jobs.store import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    Job,
     JobStore,
     new_job_id,
 )
@@ -95,7 +96,16 @@ def test_delete_removes_rows(store, tmp_path):
 def test_jobs_are_filtered_by_kind_in_sql(store, tmp_path):
     training = create_job(store, tmp_path, owner="ana")
     batch = store.create(
-        new_job_id(), "batch", "sentiment", {}, {"rows": 3}, tmp_path / "b", "ana", title="a.csv", base_model="m"
+        Job(
+            new_job_id(),
+            "batch",
+            "sentiment",
+            str(tmp_path / "b"),
+            owner="ana",
+            title="a.csv",
+            base_model="m",
+            dataset={"rows": 3},
+        )
     )
     assert [job.id for job in store.list_jobs(owner="ana", kinds=("train",))] == [training.id]
     assert [job.id for job in store.list_jobs(owner="ana", kinds=("batch",))] == [batch.id]

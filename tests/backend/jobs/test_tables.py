@@ -14,19 +14,8 @@ def test_eta_wording():
 
 
 def test_jobs_table_has_one_row_per_job_with_its_headline_numbers():
-    job = Job(
-        id="20261201-000000-abcdef",
-        kind="train",
-        owner="",
-        title="",
-        task="text",
-        method="fast",
-        base_model="org/model",
-        status="succeeded",
-        created=0.0,
-        run_dir="/runs/x",
-        progress=1.0,
-        metrics={"accuracy": 0.9, "f1": 0.8},
+    job = _job(
+        kind="train", task="text", method="fast", status="succeeded", progress=1.0, metrics={"accuracy": 0.9, "f1": 0.8}
     )
     [row] = tables.jobs_table([job]).to_dict("records")
     assert row["title"] == job.id and row["progress"] == 100 and row["accuracy"] == 0.9 and row["macro F1"] == 0.8
@@ -36,14 +25,12 @@ def _job(**fields) -> Job:
     defaults = dict(
         id="20261201-000000-abcdef",
         kind="chat",
-        owner="",
-        title="",
         task="text-generation",
+        run_dir="/runs/x",
         method="lora",
         base_model="org/model",
         status="running",
         created=0.0,
-        run_dir="/runs/x",
     )
     return Job(**{**defaults, **fields})
 

@@ -12,13 +12,13 @@ from backend import config
 from backend.errors import InvalidInputError
 from backend.jobs import liveness, queue, worker
 from backend.jobs.progress import JobCancelled
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
 
 
 def _queued(local, kind: str = "echo") -> str:
     job_id = new_job_id()
-    JobStore(settings=local).create(job_id, kind, "demo", {}, {}, local.runs_dir / job_id)
+    JobStore(settings=local).create(Job(job_id, kind, "demo", str(local.runs_dir / job_id)))
     return job_id
 
 
@@ -232,7 +232,9 @@ def test_a_job_runs_in_the_language_of_whoever_started_it(local, language):
     from backend.i18n import _, current_language
 
     job_id = new_job_id()
-    JobStore(settings=local).create(job_id, "echo", "demo", {"language": language}, {}, local.runs_dir / job_id)
+    JobStore(settings=local).create(
+        Job(job_id, "echo", "demo", str(local.runs_dir / job_id), params={"language": language})
+    )
     seen = []
 
     def run(job, events, should_stop, settings):

@@ -21,7 +21,7 @@ import redis
 from backend import config
 from backend.config import Settings
 from backend.jobs import liveness, manage, queue
-from backend.jobs.store import CANCELLED, FAILED, FINISHED, RUNNING, SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, FINISHED, RUNNING, SUCCEEDED, Job, JobStore, new_job_id
 from backend.jobs.supervisor import ensure_worker_running
 from tests.support import processes
 from tests.support.marker_worker import EXECUTIONS, MARKER
@@ -69,7 +69,9 @@ def _submit(settings: Settings, seconds: float = 0.0, deliveries: int = 1) -> st
     job_id = new_job_id()
     run_dir = settings.runs_dir / job_id
     run_dir.mkdir(parents=True)
-    JobStore(settings=settings).create(job_id, MARKER, "demo", {"seconds": seconds}, {}, run_dir, owner="ana")
+    JobStore(settings=settings).create(
+        Job(job_id, MARKER, "demo", str(run_dir), owner="ana", params={"seconds": seconds})
+    )
     for _ in range(deliveries):
         queue.enqueue_job(job_id, settings)
     return job_id

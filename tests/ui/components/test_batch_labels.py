@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.jobs.store import JobStore, new_job_id
+from backend.jobs.store import Job, JobStore, new_job_id
 from backend.models.resolve import catalogue
 from pages.components import batch
 
@@ -14,7 +14,9 @@ def test_runs_of_the_same_size_at_the_same_time_have_distinct_labels(local):
         job_id = new_job_id()
         dataset = {"rows": 12, **({"retries": retries} if retries else {})}
         jobs.append(
-            store.create(job_id, "batch", catalogue.SENTIMENT, {}, dataset, local.runs_dir / job_id, title="r.csv")
+            store.create(
+                Job(job_id, "batch", catalogue.SENTIMENT, str(local.runs_dir / job_id), title="r.csv", dataset=dataset)
+            )
         )
     labels = [batch._label(job) for job in jobs]
     assert len(set(labels)) == 3

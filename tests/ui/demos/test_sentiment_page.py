@@ -13,7 +13,7 @@ from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
 from backend.inference.tables import TableRun
 from backend.jobs import manage, supervisor
-from backend.jobs.store import SUCCEEDED, JobStore, new_job_id
+from backend.jobs.store import SUCCEEDED, Job, JobStore, new_job_id
 from backend.models.resolve import catalogue
 from tests.support import tiny_models
 from tests.support.demo_pages import texts
@@ -120,7 +120,7 @@ def test_a_fine_tuned_model_is_offered_by_title_and_job_id_and_runs_for_real(ope
     job_id = new_job_id()
     folder = settings.runs_dir / job_id / "model"
     tiny_models.build_text_classifier(folder, labels=["billing", "bug", "praise"])
-    store.create(job_id, "train", "text", {}, {}, folder.parent, "", title="Support tickets")
+    store.create(Job(job_id, "train", "text", str(folder.parent), title="Support tickets"))
     store.claim(job_id)
     store.finish(job_id, SUCCEEDED, artefacts={"model_dir": str(folder), "model_task": catalogue.SENTIMENT})
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from backend import config
 from backend.inference import text_generation
-from backend.jobs.store import SUCCEEDED, JobStore
+from backend.jobs.store import SUCCEEDED, Job, JobStore
 from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
 
@@ -26,7 +26,7 @@ def tuned_model(tmp_path, monkeypatch, settings):
     (run_dir / "model").mkdir(parents=True)
     (run_dir / "model" / "config.json").write_text("{}")
     store = JobStore(settings=local)
-    store.create("job-chat", "chat", "chat", {}, {}, run_dir, title="Marker bot", method="lora", base_model=BASE)
+    store.create(Job("job-chat", "chat", "chat", str(run_dir), title="Marker bot", method="lora", base_model=BASE))
     artefacts = {"model_dir": str(run_dir / "model"), "model_task": catalogue.TEXT_GENERATION, "base_model": BASE}
     store.finish("job-chat", SUCCEEDED, artefacts=artefacts)
     yield str(run_dir / "model")

@@ -8,7 +8,7 @@ from backend.jobs.store import JobStore
 from backend.models.resolve import catalogue
 from backend.training.chat import studio as chat_studio
 from backend.training.chat.data import ChatMapping, read_chat_upload
-from backend.training.chat.params import CHAT, CHAT_PARAM_RANGES, FULL, ChatTuneParams, default_chat_params
+from backend.training.chat.params import CHAT, CHAT_PARAM_RANGES, FULL, ChatTuneParams
 from pages.components.chat_tuning import LOCAL_FOLDER
 from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
 
@@ -87,7 +87,7 @@ def test_the_chat_form_draws_its_bounds_and_defaults_from_the_parameter_table(st
     app = open_page(NEW_JOB)
     app.radio(key="finetune.task").set_value(CHAT).run()
     app.radio(key="finetune.chat.method").set_value(FULL).run()
-    defaults = default_chat_params("any", FULL)
+    defaults = ChatTuneParams.defaults("any", FULL)
     for name, key in {
         "epochs": "epochs",
         "learning_rate": f"lr.{FULL}",

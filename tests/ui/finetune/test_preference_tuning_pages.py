@@ -12,7 +12,7 @@ from backend.models.resolve import catalogue
 from backend.training.common import PREFERENCE
 from backend.training.preference import studio
 from backend.training.preference.data import PreferenceMapping, rows_table
-from backend.training.preference.params import PREFERENCE_PARAM_RANGES, PreferenceParams, default_preference_params
+from backend.training.preference.params import PREFERENCE_PARAM_RANGES, PreferenceParams
 from pages.components.chat_tuning import LOCAL_FOLDER
 from tests.support.chat_data import marker_preference_rows
 
@@ -92,7 +92,7 @@ def test_a_csv_with_other_column_names_is_mapped_by_name(state, open_page, tiny_
 def test_the_form_draws_its_bounds_and_defaults_from_the_parameter_table(state, open_page):
     app = open_page(NEW_JOB)
     app.radio(key="finetune.task").set_value(PREFERENCE).run()
-    defaults = default_preference_params("any")
+    defaults = PreferenceParams.defaults("any")
     for name, key in {"epochs": "epochs", "beta": "beta", "max_length": "max_length", "lora_rank": "rank"}.items():
         widget, bounds = app.number_input(key=f"{KEY}.{key}"), PREFERENCE_PARAM_RANGES[name]
         assert (widget.min, widget.max, widget.value) == (bounds.low, bounds.high, getattr(defaults, name)), name

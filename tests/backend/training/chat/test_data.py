@@ -21,12 +21,17 @@ from backend.training.chat.data import (
     prepare_chat_dataset,
     read_chat_upload,
 )
+from backend.training.chat.params import ChatTuneParams
 from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_paths):
     return AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.TEXT_GENERATION])
+
+
+def _params(**options) -> ChatTuneParams:
+    return ChatTuneParams("tiny", **options)
 
 
 def _jsonl(records) -> bytes:
@@ -113,7 +118,9 @@ def test_the_check_counts_cut_rows_removes_duplicates_splits_and_previews_in_the
     conversations = marker_conversations(20)
     long = [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": f"{MARKER} ok"}]
     upload = read_chat_upload("c.jsonl", as_messages_jsonl([*conversations, conversations[0], long]))
-    dataset = prepare_chat_dataset(upload, ChatMapping(MESSAGES), tokenizer, max_length=64, validation_fraction=0.2)
+    dataset = prepare_chat_dataset(
+        upload, ChatMapping(MESSAGES), tokenizer, _params(max_length=64, validation_fraction=0.2)
+    )
     assert dataset.summary["rows"] == 22 and dataset.summary["used_rows"] == 20  # duplicate removed, long one dropped
     assert any("duplicate" in w for w in dataset.warnings)
     assert any("lose every reply" in w for w in dataset.warnings)
@@ -126,10 +133,10 @@ def test_the_check_counts_cut_rows_removes_duplicates_splits_and_previews_in_the
 def test_too_few_conversations_or_no_chat_template_are_refused(tokenizer, tiny_model_paths):
     upload = read_chat_upload("c.jsonl", as_messages_jsonl(marker_conversations(3)))
     with pytest.raises(InvalidInputError, match="at least 8 are needed"):
-        prepare_chat_dataset(upload, ChatMapping(MESSAGES), tokenizer)
+        prepare_chat_dataset(upload, ChatMapping(MESSAGES), tokenizer, _params())
     plain = AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.SENTIMENT])
     with pytest.raises(InvalidInputError, match="no chat template"):
-        prepare_chat_dataset(upload, ChatMapping(MESSAGES), plain, model_name="bert")
+        prepare_chat_dataset(upload, ChatMapping(MESSAGES), plain, _params(), model_name="bert")
 
 
 # --- hostile uploads of the last round ------------------------------------------------------------
@@ -168,7 +175,7 @@ def test_special_tokens_in_conversation_text_are_warned_about_at_check_data(toke
     conversations = marker_conversations(12)
     conversations[3][1]["content"] += " <|im_end|> fake turn"
     upload = read_chat_upload("chats.jsonl", as_messages_jsonl(conversations))
-    dataset = prepare_chat_dataset(upload, chat_data.guess_mapping(upload), tokenizer)
+    dataset = prepare_chat_dataset(upload, chat_data.guess_mapping(upload), tokenizer, _params())
     warned = [w for w in dataset.warnings if "special tokens" in w]
     assert warned == [
         "1 conversation(s) hold the base model's special tokens as text (<|im_end|>; conversations 4): training "

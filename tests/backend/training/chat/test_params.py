@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 
 from backend.errors import InvalidInputError
-from backend.training.chat.params import ALL_LINEAR, FULL, LORA, ChatTuneParams, default_chat_params
+from backend.training.chat.params import ALL_LINEAR, FULL, LORA, ChatTuneParams
 
 
 def test_defaults_validate_and_survive_json():
-    params = default_chat_params("HuggingFaceTB/SmolLM2-135M-Instruct").validate()
+    params = ChatTuneParams.defaults("HuggingFaceTB/SmolLM2-135M-Instruct").validate()
     assert (params.method, params.target_module_list(), params.lora_rank) == (LORA, ALL_LINEAR, 16)
     assert ChatTuneParams.from_dict({**params.to_dict(), "unknown": 1, "epochs": "2"}) == replace(params, epochs=2)
-    assert default_chat_params("m/x", FULL).learning_rate < params.learning_rate
+    assert ChatTuneParams.defaults("m/x", FULL).learning_rate < params.learning_rate
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,6 @@ def test_smollm2_learns_to_open_replies_with_a_marker_on_the_cpu(tmp_path):
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     upload = read_chat_upload("rule.jsonl", as_messages_jsonl(marker_conversations(20, marker=MARKER)))
-    dataset = prepare_chat_dataset(upload, ChatMapping("messages"), tokenizer, max_length=48, validation_fraction=0.1)
     params = ChatTuneParams(
         packaged.SMOLLM2_135M.hub_id,
         title="Ahoy bot",
@@ -47,6 +46,7 @@ def test_smollm2_learns_to_open_replies_with_a_marker_on_the_cpu(tmp_path):
         report_max_new_tokens=10,
         seed=0,
     ).validate()
+    dataset = prepare_chat_dataset(upload, ChatMapping("messages"), tokenizer, params)
     started, cpu_started = time.perf_counter(), time.process_time()
 
     def show(event: JobEvent) -> None:

@@ -225,18 +225,7 @@ def test_export_zip_holds_a_loadable_model_folder(fast_text_run, settings, tmp_p
     from backend.training.export import export_model_zip
 
     params, run_dir, result, _ = fast_text_run
-    job = Job(
-        id="job1",
-        kind="train",
-        owner="tester",
-        title="Fast reviews",
-        task="text",
-        method="fast",
-        base_model=params.base_model,
-        status=SUCCEEDED,
-        created=0.0,
-        run_dir=str(run_dir),
-    )
+    job = Job("job1", "train", "text", str(run_dir), title="Fast reviews", status=SUCCEEDED)
     # An engine's cached copy beside the weights (LSM_CPU_ENGINE) stays out of the download.
     cached = run_dir / "model" / ".lsm-engines" / "onnx-1.0"
     cached.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from backend.training.preference.data import (
     render_pairs,
     rows_table,
 )
+from backend.training.preference.params import PreferenceParams
 from tests.support.chat_data import MARKER, marker_preference_rows
 
 MAPPING = PreferenceMapping("prompt", "chosen", "rejected")
@@ -37,7 +38,7 @@ def _jsonl(records) -> bytes:
 
 
 def _prepare(tokenizer, rows, **options) -> PreferenceDataset:
-    return prepare_preference_dataset(rows_table(rows), MAPPING, tokenizer, **options)
+    return prepare_preference_dataset(rows_table(rows), MAPPING, tokenizer, PreferenceParams("tiny", **options))
 
 
 def test_jsonl_and_csv_uploads_read_into_the_same_pairs(tokenizer):
@@ -45,7 +46,7 @@ def test_jsonl_and_csv_uploads_read_into_the_same_pairs(tokenizer):
     csv = pd.DataFrame(rows).to_csv(index=False).encode()
     from_jsonl = _prepare(tokenizer, read_preference_upload("votes.jsonl", _jsonl(rows)).to_dict("records"))
     frame = read_preference_upload("votes.csv", csv)
-    from_csv = prepare_preference_dataset(frame, guess_preference_mapping(frame), tokenizer)
+    from_csv = prepare_preference_dataset(frame, guess_preference_mapping(frame), tokenizer, PreferenceParams("tiny"))
     assert from_jsonl.train == from_csv.train and from_jsonl.validation == from_csv.validation
     assert len(from_csv.train) + len(from_csv.validation) == 12
     assert all(pair.chosen.startswith(MARKER) and not pair.rejected.startswith(MARKER) for pair in from_csv.train)
@@ -65,7 +66,7 @@ def test_trl_conversational_rows_keep_a_multi_turn_prompt_and_take_the_assistant
         for i in range(12)
     ]
     frame = read_preference_upload("trl.jsonl", _jsonl(rows))
-    dataset = prepare_preference_dataset(frame, MAPPING, tokenizer, validation_fraction=0.2)
+    dataset = prepare_preference_dataset(frame, MAPPING, tokenizer, PreferenceParams("tiny", validation_fraction=0.2))
     pair = (dataset.train + dataset.validation)[0]
     assert [turn["role"] for turn in pair.prompt] == ["system", "user"]
     assert pair.chosen.startswith("Short answer") and pair.rejected.startswith("A long")
@@ -99,7 +100,7 @@ def test_bad_rows_can_be_dropped_instead_and_each_drop_is_said(tokenizer):
     rows[2]["prompt"] = ""
     rows.append(dict(rows[5]))  # a duplicate pair
     dataset = prepare_preference_dataset(
-        rows_table(rows), PreferenceMapping("prompt", "chosen", "rejected", True), tokenizer
+        rows_table(rows), PreferenceMapping("prompt", "chosen", "rejected", True), tokenizer, PreferenceParams("tiny")
     )
     assert len(dataset.train) + len(dataset.validation) == 14
     assert any(w.startswith("Dropped: 1 pair have the same chosen") for w in dataset.warnings)
@@ -128,9 +129,13 @@ def test_pairs_past_max_length_are_counted_and_said_and_prompts_that_fill_it_are
 def test_a_missing_column_or_one_column_used_twice_is_refused(tokenizer):
     frame = rows_table(marker_preference_rows(12))
     with pytest.raises(InvalidInputError, match="no column 'answer'; its columns are 'prompt', 'chosen', 'rejected'"):
-        prepare_preference_dataset(frame, PreferenceMapping("prompt", "answer", "rejected"), tokenizer)
+        prepare_preference_dataset(
+            frame, PreferenceMapping("prompt", "answer", "rejected"), tokenizer, PreferenceParams("tiny")
+        )
     with pytest.raises(InvalidInputError, match="three different columns"):
-        prepare_preference_dataset(frame, PreferenceMapping("prompt", "chosen", "chosen"), tokenizer)
+        prepare_preference_dataset(
+            frame, PreferenceMapping("prompt", "chosen", "chosen"), tokenizer, PreferenceParams("tiny")
+        )
 
 
 def test_other_file_types_are_refused_before_reading():

@@ -9,14 +9,13 @@ from backend.training.chat.params import FULL, LORA
 from backend.training.preference.params import (
     PREFERENCE_PARAM_RANGES,
     PreferenceParams,
-    default_preference_params,
 )
 
 
 def test_defaults_are_valid_lora_and_full_tuning_learns_more_gently():
-    lora = default_preference_params("some/model")
+    lora = PreferenceParams.defaults("some/model")
     assert lora.validate() is lora and (lora.method, lora.beta, lora.task) == (LORA, 0.1, "preference")
-    full = default_preference_params("some/model", FULL)
+    full = PreferenceParams.defaults("some/model", FULL)
     assert full.validate() is full and full.learning_rate < lora.learning_rate
 
 

@@ -38,7 +38,6 @@ def test_smollm2_comes_to_prefer_the_chosen_replies_on_the_cpu(tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     frame = rows_table(marker_preference_rows(30, marker=MARKER))
     mapping = PreferenceMapping("prompt", "chosen", "rejected")
-    dataset = prepare_preference_dataset(frame, mapping, tokenizer, max_length=96, validation_fraction=0.3)
     params = PreferenceParams(
         packaged.SMOLLM2_135M.hub_id,
         title="Ahoy preferred",
@@ -54,6 +53,7 @@ def test_smollm2_comes_to_prefer_the_chosen_replies_on_the_cpu(tmp_path):
         report_max_new_tokens=10,
         seed=0,
     ).validate()
+    dataset = prepare_preference_dataset(frame, mapping, tokenizer, params)
     # One thread: on a shared two-core machine a two-thread pool spends most of its time waiting for
     # its other thread (a SmolLM2 forward pass: 4x the CPU time and twice the wall time of one thread).
     torch.set_num_threads(1)

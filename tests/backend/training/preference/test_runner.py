@@ -28,36 +28,16 @@ from backend.training.preference import studio
 from backend.training.preference.data import PreferenceMapping, read_preference_upload
 from backend.training.preference.params import PreferenceParams
 from backend.training.preference.report import accuracy_table, side_by_side_table
-from tests.support import tiny_models
-from tests.support.chat_data import MARKER, marker_preference_rows
-
-
-@pytest.fixture(scope="module")
-def preference_settings(settings, tmp_path_factory):
-    root = tmp_path_factory.mktemp("preference-tuning")
-    return dataclasses.replace(settings, state_dir=root / "state", models_dir=root / "models")
-
-
-@pytest.fixture(scope="module")
-def base_model(preference_settings) -> str:
-    # Larger initial weights than the demo's tiny model, as a pretrained model has (see the builder).
-    return str(tiny_models.build_chat_model(preference_settings.models_dir / "pref-base", initializer_range=0.3))
+from tests.support.chat_data import MARKER, MARKER_RUN, marker_preference_rows
 
 
 def _params(base_model: str, **changes) -> PreferenceParams:
     options = {
+        **MARKER_RUN,
         "title": "Marker preferred",
-        "epochs": 5,
-        "learning_rate": 1e-2,
-        "batch_size": 8,
         "max_length": 64,
-        "lora_rank": 8,
-        "lora_alpha": 16,
-        "lora_dropout": 0.0,
         "validation_fraction": 0.25,
         "report_prompts": 3,
-        "report_max_new_tokens": 8,
-        "seed": 0,
     }
     return PreferenceParams(base_model, **{**options, **changes})
 
@@ -71,12 +51,12 @@ def _checked(base_model: str, settings, params: PreferenceParams | None = None):
 
 
 @pytest.fixture(scope="module")
-def tuned_job(base_model, preference_settings):
-    params, dataset = _checked(base_model, preference_settings)
-    job = studio.submit_preference_job(params, dataset, owner="ann", settings=preference_settings)
+def tuned_job(base_model, tuning_settings):
+    params, dataset = _checked(base_model, tuning_settings)
+    job = studio.submit_preference_job(params, dataset, owner="ann", settings=tuning_settings)
     assert (job.kind, job.task, job.method, job.status) == (PREFERENCE, PREFERENCE, "lora", QUEUED)
-    status = worker.run_job(job.id, preference_settings)
-    done = JobStore(settings=preference_settings).require(job.id)
+    status = worker.run_job(job.id, tuning_settings)
+    done = JobStore(settings=tuning_settings).require(job.id)
     assert status == SUCCEEDED, done.error
     return done
 
@@ -104,34 +84,32 @@ def test_the_report_shows_base_and_tuned_replies_to_held_out_prompts_side_by_sid
 
 
 @pytest.mark.slow
-def test_the_live_view_has_dpo_curves_and_a_finished_progress(tuned_job, preference_settings):
-    store = JobStore(settings=preference_settings)
+def test_the_live_view_has_dpo_curves_and_a_finished_progress(tuned_job, tuning_settings):
+    store = JobStore(settings=tuning_settings)
     names = [point["name"] for point in store.metric_history(tuned_job.id)]
     assert names.count("train_loss") >= 3 and names.count("val_loss") >= 2
     assert "reward_accuracy" in names and "val_reward_accuracy" in names
     assert tuned_job.step == tuned_job.total_steps > 0
     assert tuned_job.metrics["reward_accuracy"] == 1.0 and tuned_job.metrics["preference_accuracy_before"] == 0.0
-    assert [job.id for job in classifier_studio.list_jobs("ann", settings=preference_settings)] == [tuned_job.id]
+    assert [job.id for job in classifier_studio.list_jobs("ann", settings=tuning_settings)] == [tuned_job.id]
 
 
 @pytest.mark.slow
-def test_the_tuned_model_is_recorded_for_its_owner_with_its_card_and_adapter(
-    tuned_job, base_model, preference_settings
-):
-    listed = model_registry.list_local_models(catalogue.TEXT_GENERATION, "ann", preference_settings)
+def test_the_tuned_model_is_recorded_for_its_owner_with_its_card_and_adapter(tuned_job, base_model, tuning_settings):
+    listed = model_registry.list_local_models(catalogue.TEXT_GENERATION, "ann", tuning_settings)
     assert [(m.title, m.job_id) for m in listed] == [("Marker preferred", tuned_job.id)]
-    assert model_registry.list_local_models(catalogue.TEXT_GENERATION, "bob", preference_settings) == []
+    assert model_registry.list_local_models(catalogue.TEXT_GENERATION, "bob", tuning_settings) == []
     assert tuned_job.artefacts["base_model"] == base_model
     card = (Path(tuned_job.artefacts["model_dir"]) / "README.md").read_text(encoding="utf-8")
     assert "Marker preferred" in card and "DPO" in card and "reward accuracy | 100%" in card
-    assert str(preference_settings.models_dir) not in card
+    assert str(tuning_settings.models_dir) not in card
     config = json.loads((Path(tuned_job.artefacts["adapter_dir"]) / "adapter_config.json").read_text())
-    assert config["base_model_name_or_path"] == "pref-base" and config["r"] == 8
-    assert chat_studio.export_adapter_zip(tuned_job, preference_settings).is_file()
+    assert config["base_model_name_or_path"] == "rule-base" and config["r"] == 8
+    assert chat_studio.export_adapter_zip(tuned_job, tuning_settings).is_file()
 
 
 @pytest.mark.slow
-def test_the_merged_model_scores_the_pairs_as_the_report_says(tuned_job, preference_settings):
+def test_the_merged_model_scores_the_pairs_as_the_report_says(tuned_job, tuning_settings):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from backend.models.resolve.device import choose_device
@@ -147,8 +125,8 @@ def test_the_merged_model_scores_the_pairs_as_the_report_says(tuned_job, prefere
     assert [round(p.margin, 2) for p in scored] == pytest.approx([round(m, 2) for m in report.tuned_margins], abs=0.02)
 
 
-def test_a_cancelled_preference_job_is_retried_with_its_pairs(base_model, preference_settings, tmp_path):
-    local = dataclasses.replace(preference_settings, state_dir=tmp_path / "state")
+def test_a_cancelled_preference_job_is_retried_with_its_pairs(base_model, tuning_settings, tmp_path):
+    local = dataclasses.replace(tuning_settings, state_dir=tmp_path / "state")
     params, dataset = _checked(base_model, local, _params(base_model, epochs=1, report_prompts=0))
     job = studio.submit_preference_job(params, dataset, owner="ann", settings=local)
     JobStore(settings=local).request_cancel(job.id)
@@ -164,7 +142,7 @@ def test_a_cancelled_preference_job_is_retried_with_its_pairs(base_model, prefer
     assert worker.run_job(retried.id, local) == SUCCEEDED
 
 
-def test_base_models_are_gated_before_anything_is_read_or_queued(tuned_job, base_model, preference_settings):
+def test_base_models_are_gated_before_anything_is_read_or_queued(tuned_job, base_model, tuning_settings):
     anns_model = PreferenceParams(tuned_job.artefacts["model_dir"])
     with pytest.raises(UnsafeModelError, match="not in your workspace"):
         studio.check_preference_data(
@@ -172,28 +150,26 @@ def test_base_models_are_gated_before_anything_is_read_or_queued(tuned_job, base
             PreferenceMapping("prompt", "chosen", "rejected"),
             anns_model,
             "bob",
-            preference_settings,
+            tuning_settings,
         )
     with pytest.raises(UnsafeModelError, match="not in your workspace"):
-        studio.check_preference_base(anns_model, "bob", preference_settings)
+        studio.check_preference_base(anns_model, "bob", tuning_settings)
     with pytest.raises(InvalidInputError, match="Full fine-tuning is offered for models up to"):
         studio.check_preference_base(
-            PreferenceParams("Qwen/Qwen2.5-1.5B-Instruct", method=FULL), "ann", preference_settings
+            PreferenceParams("Qwen/Qwen2.5-1.5B-Instruct", method=FULL), "ann", tuning_settings
         )
-    store = JobStore(settings=preference_settings)
+    store = JobStore(settings=tuning_settings)
     before = len(store.list_jobs(owner="bob"))
     with pytest.raises(UnsafeModelError):
         studio.submit_preference_job(
-            PreferenceParams(tuned_job.artefacts["model_dir"]), _checked(base_model, preference_settings)[1], "bob",
-            preference_settings,
+            PreferenceParams(tuned_job.artefacts["model_dir"]), _checked(base_model, tuning_settings)[1], "bob",
+            tuning_settings,
         )  # fmt: skip
     assert len(store.list_jobs(owner="bob")) == before
 
 
-def test_full_fine_tuning_of_a_small_model_saves_a_whole_model_and_no_adapter(
-    base_model, preference_settings, tmp_path
-):
-    local = dataclasses.replace(preference_settings, state_dir=tmp_path / "state")
+def test_full_fine_tuning_of_a_small_model_saves_a_whole_model_and_no_adapter(base_model, tuning_settings, tmp_path):
+    local = dataclasses.replace(tuning_settings, state_dir=tmp_path / "state")
     params = _params(base_model, method=FULL, epochs=2, learning_rate=1e-3, report_prompts=1)
     params, dataset = _checked(base_model, local, params)
     job = studio.submit_preference_job(params, dataset, owner="ann", settings=local)
