@@ -99,6 +99,10 @@ def _check(request: LabRequest, owner: str, settings: Settings) -> None:
             _("The lab measures {tasks}; not {task!r}.").format(tasks=", ".join(LAB_TASKS), task=request.task)
         )
     plan = check_job_model(request.task, request.model_ref, owner, settings)
+    if plan.variant:
+        raise InvalidInputError(
+            _("The lab measures a model, and makes its variants: pick the model itself, not one of its variants.")
+        )
     if plan.folder is None:
         raise InvalidInputError(
             _("The lab measures a model on this server's disk."), _("Download the model on the Models page first.")

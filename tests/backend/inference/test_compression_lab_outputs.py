@@ -106,3 +106,15 @@ def test_a_variant_zip_is_bounded_and_holds_the_engine_copy_and_tokenizer(settin
     assert note == "a zip of 3.0 MB"
     assert {"model.onnx", "tokenizer/config.json"} <= set(zipfile.ZipFile(archive).namelist())
     assert compression_lab.zip_variant(Path(classifier), "int8-dynamic", tmp_path, settings)[0] is None
+
+
+def test_a_variant_is_neither_measured_by_the_lab_nor_queued_for_an_engine_check(local, classifier):
+    from backend.errors import InvalidInputError
+    from backend.inference import engine_check
+
+    onnx = engine_record.variant_ref("onnx", classifier)
+    with pytest.raises(InvalidInputError, match="not one of its variants"):
+        compression_lab.submit_lab_job(compression_lab.LabRequest(catalogue.SENTIMENT, onnx), "", local)
+    auto = dataclasses.replace(local, cpu_engine="auto")
+    assert engine_check.wants_check(catalogue.SENTIMENT, classifier, auto) is not None  # the model itself is
+    assert engine_check.wants_check(catalogue.SENTIMENT, onnx, auto) is None
