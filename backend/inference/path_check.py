@@ -131,9 +131,9 @@ def path_settings(path: CandidatePath, task: str, settings: Settings) -> Setting
 # --- in the child ------------------------------------------------------------------------------
 
 
-def _peak_kb() -> int:
+def _peak_kb(pid: int | str = "self") -> int:
     try:
-        for line in open("/proc/self/status", encoding="ascii"):  # noqa: SIM115 - one short read
+        for line in open(f"/proc/{pid}/status", encoding="ascii"):  # noqa: SIM115 - one short read
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
@@ -261,8 +261,12 @@ def measure_path(
         plan = replace(plan, variant=path.name)
     before = _peak_kb()
     loaded = load_from_plan(plan, forced, fall_back=False)
-    measured: dict[str, Any] = {"load_peak_mb": max(0, _peak_kb() - before) / 1024,
-                                "memory_mb": loaded.memory_bytes / 2**20}  # fmt: skip
+    peak_kb = max(0, _peak_kb() - before)
+    # llama.cpp holds its weights in its own process (``llama_cpp_process``): its peak counts too.
+    engine_pid = getattr(getattr(loaded.model, "process", None), "pid", None)
+    if engine_pid:
+        peak_kb += _peak_kb(engine_pid)
+    measured: dict[str, Any] = {"load_peak_mb": peak_kb / 1024, "memory_mb": loaded.memory_bytes / 2**20}
     if task == catalogue.TEXT_GENERATION:
         reference = reference or {}
         measured.update(_chat(loaded, reference.get("sequences"), reference.get("prompt_lengths")))
