@@ -413,8 +413,14 @@ def lab_figure(lab: dict[str, Any], rows: Sequence[dict[str, Any]]) -> go.Figure
             },  # fmt: skip
             hovertext=[hover(row) for row in measured],
             hoverinfo="text",
+            cliponaxis=False,
         )
     )
+    sizes = [float(row["weights_mb"]) for row in measured]
+    if sizes:
+        # Room either side, so the names over the outermost markers stay on a phone's narrow chart.
+        pad = 0.2 * (max(sizes) - min(sizes)) or 0.5 * max(sizes) or 1.0
+        figure.update_xaxes(range=[max(0.0, min(sizes) - pad), max(sizes) + pad])
     figure.update_layout(
         title=html.escape(
             _("{model} on {cpu}").format(model=display_name(lab["model"]), cpu=lab["machine"].get("cpu", ""))
