@@ -290,6 +290,12 @@ class Settings:
         raw_default="600",
         parse=int,
     )
+    lab_download_mb: int = _setting(
+        "Largest compressed variant (MB) the compression lab packs into a zip for download; a larger "
+        "one (a 7B model's GGUF copy) is named with its size and where it lies on the server instead.",
+        raw_default="1024",
+        parse=int,
+    )
     public_url: str = _setting(
         "The app's public address (e.g. `https://showcase.example.com`), used in the market briefing's "
         "link back to the app; empty leaves the link out rather than point at localhost.",

@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from backend.config import Settings, get_settings
+from backend.i18n import _
 from backend.input_language import handles
 from backend.jobs.store import Job, JobStore
 from backend.models.fetch import download
-from backend.models.resolve import catalogue, endpoints
+from backend.models.resolve import catalogue, endpoints, engine_record
 
 MANIFEST = "showcase.json"
 
@@ -140,6 +141,12 @@ def display_name(model_ref: str, settings: Settings | None = None) -> str:
     anything else (a hub id) as it is.
     """
     settings = settings or get_settings()
+    try:
+        variant = engine_record.parse_variant_ref(model_ref)
+    except KeyError:
+        variant = None
+    if variant is not None:  # a compression lab's variant: its model, then which variant
+        return f"{display_name(variant[1], settings)} ({_(variant[0].label)})"
     if endpoints.is_endpoint_ref(model_ref):
         endpoint = endpoints.find_endpoint(model_ref, settings)
         return f"{endpoints.shown_model(endpoint, settings)} ({endpoint.name})" if endpoint else model_ref
@@ -213,7 +220,7 @@ def languages_of(
     """The languages a model handles: a catalogue model's (by hub id or its mirror folder), a
     fine-tuned model's base's; () when unknown (a hand-placed folder, a server)."""
     settings = settings or get_settings()
-    for _ in range(3):  # a model tuned from a tuned model: follow the bases a few steps
+    for _step in range(3):  # a model tuned from a tuned model: follow the bases a few steps
         name = Path(model_ref).name if Path(model_ref).is_absolute() else model_ref
         for spec in catalogue.CATALOGUE:
             if model_ref == spec.hub_id or name == spec.hub_id.replace("/", "--"):

@@ -221,3 +221,31 @@ def evaluate_translations(references: Sequence[str], outputs: dict[str, Sequence
         first, second = scores[0].model_ref, scores[1].model_ref
         paired = stats.paired_bootstrap_chrf(references, outputs[first], outputs[second], (first, second))
     return TranslationEvaluation(len(references), scores, paired)
+
+
+def score_outputs(
+    truth: Sequence[str], outputs: dict[str, Sequence[str] | None], translations: bool
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Each named set of answers (a compression lab's variants) scored against ``truth`` as the
+    Compare view scores its models: accuracy and macro-F1 (or chrF, for ``translations``), each
+    with its bootstrap 95% interval, as flat figures by name; and the truth labels no set ever
+    predicts (a table naming its classes differently). A name without answers is left out."""
+    answered = {name: list(texts) for name, texts in outputs.items() if texts is not None}
+    if not answered:
+        return {}, []
+    if translations:
+        scored = evaluate_translations(list(truth), answered)
+        return {
+            score.model_ref: {"chrf": score.chrf.value, "chrf_low": score.chrf.low, "chrf_high": score.chrf.high}
+            for score in scored.scores
+        }, []
+    evaluation = evaluate(truth, answered)
+    return {
+        score.model_ref: {
+            "accuracy": score.accuracy.value,
+            "accuracy_low": score.accuracy.low,
+            "accuracy_high": score.accuracy.high,
+            "macro_f1": score.macro_f1.value,
+        }
+        for score in evaluation.scores
+    }, evaluation.unknown_labels

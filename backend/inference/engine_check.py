@@ -74,7 +74,7 @@ def wants_check(task: str, model_ref: str, settings: Settings) -> Path | None:
     if task not in engine_record.TASK_PATHS or not engine_choice.is_auto(task, settings):
         return None
     plan = plan_load(task, model_ref, settings)
-    if plan.device.kind != "cpu" or plan.folder is None:
+    if plan.device.kind != "cpu" or plan.folder is None or plan.variant:  # a variant runs on the path it names
         return None
     if (plan.folder / engine_choice.EMBEDDING_HEAD_FILE).is_file():
         return None

@@ -131,9 +131,9 @@ def path_settings(path: CandidatePath, task: str, settings: Settings) -> Setting
 # --- in the child ------------------------------------------------------------------------------
 
 
-def _peak_kb() -> int:
+def _peak_kb(pid: int | str = "self") -> int:
     try:
-        for line in open("/proc/self/status", encoding="ascii"):  # noqa: SIM115 - one short read
+        for line in open(f"/proc/{pid}/status", encoding="ascii"):  # noqa: SIM115 - one short read
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
@@ -224,9 +224,29 @@ def _chat(loaded: Any, reference: list[list[int]] | None, prompt_lengths: list[i
     return measured
 
 
-def measure_path(task: str, model_ref: str, path: CandidatePath, settings: Settings, reference: dict | None) -> dict:
+def labelled_outputs(task: str, loaded: Any, inputs: list[str]) -> list[str]:
+    """What the model answers to a user's labelled inputs (the compression lab's accuracy): a
+    classifier's label per text, or a translator's greedy translation per sentence."""
+    if task == catalogue.TRANSLATION:
+        from backend.inference import translation
+
+        return [item.translation for item in translation.translate(loaded, inputs)]
+    from backend.inference import sentiment
+
+    return [item.label for item in sentiment.classify(loaded, inputs)]
+
+
+def measure_path(
+    task: str,
+    model_ref: str,
+    path: CandidatePath,
+    settings: Settings,
+    reference: dict | None,
+    labelled: list[str] | None = None,
+) -> dict:
     """Load ``model_ref`` on ``path`` and run the fixed inputs through the app's request functions:
-    outputs, per-request seconds, load peak and weight memory. Runs in the path's child process.
+    outputs, per-request seconds, load peak and weight memory; with ``labelled`` inputs, its answers
+    to them too (``labelled_outputs``). Runs in the path's child process.
 
     Raises:
         ShowcaseError: the path does not apply to this model, or it could not load it.
@@ -237,10 +257,16 @@ def measure_path(task: str, model_ref: str, path: CandidatePath, settings: Setti
     plan = plan_load(task, model_ref, forced)
     if (plan.engine, plan.dtype, plan.int8) != (path.engine, path.dtype, path.int8):
         raise ShowcaseError(_("This path does not apply to this model."))
+    if path.gguf_type:  # the engine's other GGUF copy, as a variant reference loads it
+        plan = replace(plan, variant=path.name)
     before = _peak_kb()
     loaded = load_from_plan(plan, forced, fall_back=False)
-    measured: dict[str, Any] = {"load_peak_mb": max(0, _peak_kb() - before) / 1024,
-                                "memory_mb": loaded.memory_bytes / 2**20}  # fmt: skip
+    peak_kb = max(0, _peak_kb() - before)
+    # llama.cpp holds its weights in its own process (``llama_cpp_process``): its peak counts too.
+    engine_pid = getattr(getattr(loaded.model, "process", None), "pid", None)
+    if engine_pid:
+        peak_kb += _peak_kb(engine_pid)
+    measured: dict[str, Any] = {"load_peak_mb": peak_kb / 1024, "memory_mb": loaded.memory_bytes / 2**20}
     if task == catalogue.TEXT_GENERATION:
         reference = reference or {}
         measured.update(_chat(loaded, reference.get("sequences"), reference.get("prompt_lengths")))
@@ -250,6 +276,8 @@ def measure_path(task: str, model_ref: str, path: CandidatePath, settings: Setti
         measured.update(_classify_images(loaded))
     else:
         measured.update(_classify_texts(loaded))
+    if labelled:
+        measured["labelled_outputs"] = labelled_outputs(task, loaded, labelled)
     return measured
 
 
@@ -259,7 +287,8 @@ def _child_main(job_file: Path) -> int:
     torch.set_num_threads(job["threads"])
     path = engine_record.PATHS[job["path"]]
     try:
-        answer = ["ok", measure_path(job["task"], job["model"], path, get_settings(), job["reference"])]
+        measured = measure_path(job["task"], job["model"], path, get_settings(), job["reference"], job.get("labelled"))
+        answer = ["ok", measured]
     except ShowcaseError as error:
         cause = f" ({type(error.__cause__).__name__}: {str(error.__cause__)[:200]})" if error.__cause__ else ""
         answer = ["failed", f"{error.message}{cause}"]
@@ -278,14 +307,15 @@ def _signal_name(code: int) -> str:
 
 def run_isolated(task: str, model_ref: str, path: CandidatePath, settings: Settings, reference: Any = None,
                  on_start: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> PathOutcome:  # fmt: skip
+                 should_stop: Callable[[], bool] | None = None,
+                 labelled: list[str] | None = None) -> PathOutcome:  # fmt: skip
     """``measure_path`` in a child process of its own (``python -m backend.inference.path_check``,
     the settings in its environment, JSON both ways): its figures, or why there are none (it
     failed, crashed, or ran past ``CHILD_TIMEOUT_S``). ``on_start`` gets the child's process id."""
     with tempfile.TemporaryDirectory(prefix="lsm-path-check-") as folder:
         job_file = Path(folder) / "job.json"
         job = {"task": task, "model": model_ref, "path": path.name, "reference": reference,
-               "threads": max(1, torch.get_num_threads())}  # fmt: skip
+               "threads": max(1, torch.get_num_threads()), "labelled": labelled}  # fmt: skip
         job_file.write_text(json.dumps(job), encoding="utf-8")
         environment = {**os.environ, **to_environment(settings)}
         child = subprocess.Popen(  # noqa: S603 - our own module, our own interpreter
@@ -396,11 +426,14 @@ def compare(task: str, reference: dict, candidate: dict) -> tuple[str, dict]:
 Progress = Callable[[int, int, str], None]
 
 
-def applicable_paths(task: str) -> tuple[CandidatePath, ...]:
-    """``task``'s candidate paths whose engine is installed here (float32, the reference, first)."""
+def applicable_paths(
+    task: str, candidates: dict[str, tuple[CandidatePath, ...]] | None = None
+) -> tuple[CandidatePath, ...]:
+    """``task``'s candidate paths (of ``candidates``, by default the engine check's) whose engine is
+    installed here (float32, the reference, first)."""
     return tuple(
         path
-        for path in engine_record.TASK_PATHS.get(task, ())
+        for path in (candidates or engine_record.TASK_PATHS).get(task, ())
         if path.engine == engine_choice.TORCH or engine_choice.available(path.engine)
     )
 
@@ -485,10 +518,11 @@ def measure_against_float32(
     before_each: Callable[[int, int, CandidatePath], None],
     on_start: Callable[[str, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    labelled: list[str] | None = None,
 ) -> tuple[list[PathOutcome], dict, float]:
     """Run torch float32 (the reference every other path is compared with), then each other of
     ``paths``, each in its own process, calling ``before_each(done, total, path)`` before each: the
-    engine check and the compression lab alike. Returns the outcomes (float32's first), the
+    engine check and the compression lab alike (the lab's ``labelled`` inputs go to every path). Returns the outcomes (float32's first), the
     reference's measurements and its median seconds.
 
     Raises:
@@ -501,7 +535,7 @@ def measure_against_float32(
     for done, path in enumerate(ordered):
         before_each(done, len(ordered), path)
         started = (lambda pid, name=path.name: on_start(name, pid)) if on_start else None
-        outcome = run_isolated(task, model_ref, path, settings, reference, started, should_stop)
+        outcome = run_isolated(task, model_ref, path, settings, reference, started, should_stop, labelled)
         if reference is None:
             if outcome.measured is None:
                 raise ShowcaseError(

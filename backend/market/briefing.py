@@ -186,7 +186,14 @@ def sources_heading(figures: int) -> str:
     return ngettext("Sources ({count} figure)", "Sources ({count} figures)", figures).format(count=figures)
 
 
-def generated_line(when: str, charts: int) -> str:
+def generated_line(when: str, charts: int, origin: str = "") -> str:
+    """The line under the title: when, and from which page (``origin``; the market pages by default)."""
+    if origin:
+        return ngettext(
+            "Generated {when} from Large Model Showcase, {origin}. {count} chart.",
+            "Generated {when} from Large Model Showcase, {origin}. {count} charts.",
+            charts,
+        ).format(when=when, origin=origin, count=charts)
     return ngettext(
         "Generated {when} from Large Model Showcase, Market & adoption. {count} chart.",
         "Generated {when} from Large Model Showcase, Market & adoption. {count} charts.",
@@ -203,6 +210,7 @@ def build_briefing_html(
     title: str = "",
     findings: list[Finding] | None = None,
     tables: list[BriefingTable] | None = None,
+    origin: str = "",
 ) -> str:
     """The briefing as one HTML document.
 
@@ -214,6 +222,7 @@ def build_briefing_html(
         title: the document title (default: "AI market and adoption briefing", translated).
         findings: the key findings (``findings.key_findings``) for the one-screen summary at the top.
         tables: tables after the charts (the Applications page's ranking, weights and costs).
+        origin: the page it comes from, for the line under the title (default: Market & adoption).
 
     Returns:
         A complete HTML document with plotly.js inlined once and no external script.
@@ -240,7 +249,8 @@ def build_briefing_html(
             f"{_source_items(chart.sources)}\n</ol></div>\n</section>"
         )
     filters_line = _("Filters: {filters}").format(filters=filters or _("none (all figures)"))
-    reading_note = _(_READING_NOTE)
+    # The note reads the market charts' markers; another page's briefing has none of them.
+    reading_note = "" if origin else f'<p class="meta">{_e(_(_READING_NOTE))}</p>'
     return f"""<!DOCTYPE html>
 <html lang="{"zh-CN" if current_language() == "zh" else "en"}">
 <head>
@@ -251,11 +261,11 @@ def build_briefing_html(
 </head>
 <body>
 <h1>{_e(title)}</h1>
-<p class="meta">{_e(generated_line(when, len(charts)))}</p>
+<p class="meta">{_e(generated_line(when, len(charts), origin))}</p>
 <p class="meta">{_e(filters_line)}</p>
 {_summary_html(findings or [])}
 {link_html}
-<p class="meta">{_e(reading_note)}</p>
+{reading_note}
 {"".join(sections)}
 {"".join(_table_html(number, table) for number, table in enumerate(tables or [], start=len(charts) + 1))}
 </body>

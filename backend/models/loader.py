@@ -356,7 +356,7 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
         )
         return model, None
     if plan.engine != engine_choice.TORCH and plan.folder is not None:
-        return runtimes.load(plan.task, plan.engine, plan.folder)
+        return runtimes.load(plan.task, plan.engine, plan.folder, _gguf_type(plan))
     head_task = plan.task in (catalogue.SENTIMENT, catalogue.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
@@ -367,6 +367,12 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
     model.to(plan.device.torch_device)
     model.eval()
     return model, preprocessor
+
+
+def _gguf_type(plan: LoadPlan) -> str:
+    """The GGUF quantisation a variant reference names ("" for llama.cpp's own 8-bit copy)."""
+    path = engine_record.PATHS.get(plan.variant) if plan.variant else None
+    return path.gguf_type if path else ""
 
 
 def load_from_plan(
@@ -390,7 +396,8 @@ def load_from_plan(
         except InsufficientMemoryError:
             raise
         except ShowcaseError as error:
-            if not fall_back:
+            # A variant was asked for by name (a Compare column): torch in its place would answer as another model.
+            if not fall_back or plan.variant:
                 raise
             # A model the engine cannot take (another vocabulary layout, an operator the exporter
             # lacks) still runs: in torch, as without the setting; the log says why.
@@ -399,7 +406,7 @@ def load_from_plan(
                 reason = f"failed to load in the app: {type(error.__cause__ or error).__name__}"
                 engine_record.record_failure(plan.task, plan.folder, plan.checked, reason, settings)
             return _load_in_torch(plan, settings)
-        if isinstance(model, LlamaCppModel):
+        if isinstance(model, LlamaCppModel) and not plan.variant:
             # Where the engine's process fails mid-reply, the reply goes on in this model's torch loop.
             model.torch_fallback = lambda: _engine_failed(plan, settings).decoder
         return _loaded(plan, model, preprocessor, started, settings)

@@ -18,7 +18,7 @@ from backend.arena.compare import Column, Evaluation
 from backend.columns import guess_label_column, guess_text_column, paired_values
 from backend.errors import InvalidInputError, ShowcaseError
 from backend.i18n import _
-from backend.inference import image_classification, sentiment, text_generation, translation
+from backend.inference import compression_lab, image_classification, sentiment, text_generation, translation
 from backend.inference.screen_updates import stream_together
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.resolve import catalogue
@@ -26,6 +26,7 @@ from backend.models.resolve.catalogue import ModelSpec
 from backend.text_safety import plain_markdown, plain_markdown_lines
 from backend.training.classifier import image_data
 from pages.components import demo, models, upload
+from pages.components.auth import current_owner
 from pages.components.errors import show_error
 from pages.components.upload import UploadedBytes
 
@@ -34,6 +35,8 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
     """A multiselect of two to four models the demo pickers offer; opens on the first two that can answer."""
     specs = list(specs) if specs is not None else catalogue.models_for(task)
     labels, found = demo.model_choices(task, specs)
+    # The compressed variants the user's compression lab runs measured, beside their models.
+    labels.update(compression_lab.variant_choices(task, current_owner()))
     usable = [ref for ref in labels if ref not in found or found[ref].can_load]
     picked = st.multiselect(
         _("Models (two to four)"),
@@ -42,7 +45,10 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
         format_func=labels.__getitem__,
         max_selections=compare.MAX_MODELS,
         key=f"{key}.models",
-        help=_("Catalogue models, your fine-tuned models and configured model servers; each runs the same input."),
+        help=_(
+            "Catalogue models, your fine-tuned models, configured model servers and the compressed variants "
+            "your compression lab runs measured; each runs the same input."
+        ),
     )
     if len(picked) < compare.MIN_MODELS:
         st.info(_("Pick at least two models to compare."), icon=":material/compare_arrows:")

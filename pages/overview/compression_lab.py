@@ -1,29 +1,32 @@
 """Compression lab: every variant of one model, measured on this machine, on one chart and one table."""
 
-from pathlib import Path
+import datetime as dt
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from backend import model_registry
-from backend.i18n import _
+from backend import model_registry, uploads
+from backend.arena import compare
+from backend.i18n import _, use_language
 from backend.inference import compression_lab
 from backend.jobs import manage, tables
+from backend.market import briefing
 from backend.market.figure_layout import png_config
 from backend.models.resolve import catalogue
-from backend.text_safety import plain_markdown, plotly_text
+from backend.text_safety import plain_markdown
 from pages.components import job_monitor
 from pages.components.auth import current_owner
+from pages.components.compare import pick_labelled_table
 from pages.components.errors import user_errors
 
 KEY = "lab"
 st.title(_("Compression lab"))
 st.caption(
     _(
-        "Each variant of a model (float32, bfloat16, int8, ONNX Runtime, CTranslate2, llama.cpp's 8-bit GGUF) "
-        "runs in its own process on this machine, on the same fixed inputs, and is compared with full "
-        "precision: its size, the memory its load takes, its speed, and whether its answers agree."
+        "Each variant of a model (float32, bfloat16, int8, ONNX Runtime, CTranslate2, llama.cpp's GGUF Q8_0 "
+        "and Q4_K_M) runs in its own process on this machine, on the same fixed inputs, and is compared with "
+        "full precision: its size, the memory its load takes, its speed, and whether its answers agree. "
+        "With a labelled set, each variant's accuracy (or chrF) is measured too."
     )
 )
 owner = current_owner()
@@ -35,9 +38,16 @@ picked = right.selectbox(_("Model"), catalogue_refs, format_func=model_registry.
 typed = st.text_input(
     _("Or a model folder (a fine-tuned run, a packaged or hand-placed model)"), key=f"{KEY}.folder", max_chars=400
 )
+labelled = None
+if task in compression_lab.LABELLED_TASKS:
+    with st.expander(_("Labelled set (optional): accuracy per variant"), icon=":material/fact_check:"):
+        labelled = pick_labelled_table(f"{KEY}.{task}", reference=task == catalogue.TRANSLATION)
 if st.button(_("Measure every variant"), key=f"{KEY}.start", icon=":material/speed:", type="primary"):
     with user_errors():
-        job = compression_lab.submit_lab_job(compression_lab.LabRequest(task, typed.strip() or picked), owner)
+        held_out = compression_lab.LabelledSet(*labelled) if labelled else None
+        job = compression_lab.submit_lab_job(
+            compression_lab.LabRequest(task, typed.strip() or picked), owner, labelled=held_out
+        )
         st.session_state[f"{KEY}.job"] = job.id
         job_monitor.start_worker_if_needed()
 
@@ -81,48 +91,73 @@ lab = compression_lab.read_lab(job)
 if lab is None:
     st.error(_("The results of this run are missing from the server."), icon=":material/error:")
     st.stop()
-frame = pd.DataFrame(lab["rows"])
-measured = frame[frame["p50_ms"].notna()] if "p50_ms" in frame else frame.iloc[0:0]
-figure = go.Figure(
-    go.Scatter(
-        x=measured["weights_mb"],
-        y=measured["speedup"],
-        mode="markers+text",
-        text=measured["label"],
-        textposition="top center",
-        marker={"size": 14, "color": ["#2e7d32" if ok else "#c62828" for ok in measured["passed"]]},
-        hovertext=[plotly_text(words) for words in measured["agreement"]],
+scores, unknown = ({}, [])
+if "labelled" in lab:
+    with user_errors():
+        scores, unknown = compare.score_outputs(
+            lab["labelled"]["truth"], lab["labelled"]["outputs"], lab["task"] == catalogue.TRANSLATION
+        )
+rows = compression_lab.with_scores(lab["rows"], scores)
+figure = compression_lab.lab_figure(lab, rows)
+st.plotly_chart(figure, config=png_config(f"compression-lab-{job.id}"), key=f"{KEY}.chart")
+st.caption(
+    _(
+        "Green: agrees with float32 within the stated tolerances; red: does not (the table says why). "
+        "A larger marker took more memory to load."
     )
 )
-figure.update_layout(
-    # A fine-tuned model is shown by its job's title, which its owner typed.
-    title=plotly_text(
-        _("{model} on {cpu}").format(model=model_registry.display_name(lab["model"]), cpu=lab["machine"].get("cpu", ""))
-    ),
-    xaxis_title=_("Weights (MB)"),
-    yaxis_title=_("Speed (x float32)"),
-    yaxis_type="log",  # variants differ by orders of magnitude (ONNX Runtime against a contended torch)
-    height=420,
-)
-st.plotly_chart(figure, config=png_config(f"compression-lab-{job.id}"), key=f"{KEY}.chart")
-st.caption(_("Green: agrees with float32 within the stated tolerances; red: does not (the table says why)."))
-st.dataframe(frame, hide_index=True, width="stretch")
-st.download_button(
+if scores:
+    st.caption(
+        _("Accuracy, macro-F1 and chrF on your {rows:,} labelled rows, with bootstrap 95% intervals.").format(
+            rows=len(lab["labelled"]["truth"])
+        )
+    )
+if unknown:
+    st.warning(
+        _(
+            "No variant ever predicts these labels of your set: {labels}. Does the set name its classes differently?"
+        ).format(labels=", ".join(unknown[:10])),
+        icon=":material/label_off:",
+    )
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+header, cells = compression_lab.table_cells(rows)
+title = _("Compression lab: {model}").format(model=model_registry.display_name(lab["model"]))
+left, right = st.columns(2)
+left.download_button(
     _("Download the table (CSV)"),
-    data=(Path(job.run_dir) / compression_lab.RESULT_CSV).read_bytes(),
+    data=uploads.to_safe_csv(pd.DataFrame(rows)),
     file_name=f"compression-lab-{job.id}.csv",
     mime="text/csv",
     key=f"{KEY}.csv",
     icon=":material/download:",
 )
+right.download_button(
+    _("Download the briefing (HTML)"),
+    data=briefing.build_briefing_html(
+        [briefing.BriefingChart.of(figure, [], 0, fallback=title)],
+        generated=dt.datetime.now(dt.UTC),
+        filters=_("{task} · {model}").format(task=lab["task"], model=model_registry.display_name(lab["model"])),
+        title=title,
+        tables=[briefing.BriefingTable(_("Every variant"), lab["machine"].get("cpu", ""), header, cells)],
+        origin=_("Compression lab"),
+    ).encode("utf-8"),
+    file_name=f"compression-lab-{job.id}.html",
+    mime="text/html",
+    key=f"{KEY}.briefing",
+    icon=":material/description:",
+)
 st.subheader(_("Variants"))
-for row in lab["rows"]:
+request = compression_lab.LabRequest(lab["task"], lab["model"])
+for row in rows:
     card, archive = compression_lab.variant_files(job, str(row["variant"]))
     if card is None:
         continue
-    with st.expander(f"{row['label']}: {plain_markdown(str(row['agreement']))}"):
-        st.text(card.read_text(encoding="utf-8"))  # the card's own lines, as plain text (it names the user's model)
-        st.download_button(_("Card"), card.read_bytes(), file_name=card.name, key=f"{KEY}.card.{row['variant']}")
+    # In the language of whoever started the run, as the job wrote it, with the labelled set's scores.
+    with use_language(job.language):
+        text = compression_lab.card_text(request, row, lab["machine"])
+    with st.expander(f"{plain_markdown(str(row['label']))}: {plain_markdown(str(row['agreement']))}"):
+        st.text(text)  # the card's own lines, as plain text (it names the user's model)
+        st.download_button(_("Card"), text.encode("utf-8"), file_name=card.name, key=f"{KEY}.card.{row['variant']}")
         if archive is not None:
             st.download_button(
                 _("Variant (zip)"), archive.read_bytes(), file_name=archive.name, key=f"{KEY}.zip.{row['variant']}"

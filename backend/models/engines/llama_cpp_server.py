@@ -14,6 +14,10 @@ then, where the header has ``bytes``, that many bytes of float32 logits (row-maj
   ``{"rows": r, "bytes": b}`` and the logits of the last token (of each, with ``every``);
 - ``{"op": "close", "reply": id}`` -> ``{}``.
 
+``python -m backend.models.engines.llama_cpp_server --quantize SOURCE.gguf TARGET.gguf TYPE THREADS``
+writes ``SOURCE``'s weights quantised to ``TYPE`` (``Q4_K_M``) into ``TARGET`` and ends: llama.cpp's
+own quantiser, here so that it too runs outside the app's process (``runtimes.quantised_gguf``).
+
 The first frame, sent once the model is loaded, is ``{"vocabulary": n, "system_info": "..."}``.
 Every answer carries ``"ok"``; a refused request gets ``{"ok": false, "error": "..."}`` and the
 process goes on. This module imports neither torch nor transformers (this process holds only the
@@ -171,5 +175,19 @@ def serve(path: str, threads: int, parent: int) -> None:
             write_frame(answers, {"ok": False, "error": f"{type(error).__name__}: {error}"})
 
 
+def quantize(source: str, target: str, kind: str, threads: int) -> int:
+    """``source`` requantised to ``kind`` in ``target``: 0, or llama.cpp's non-zero status. Its
+    8-bit blocks are requantised (``allow_requantize``), as llama.cpp's own tool does when asked."""
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}")
+    params.allow_requantize = True
+    params.nthread = threads
+    return int(llama_cpp.llama_model_quantize(source.encode(), target.encode(), params))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--quantize":
+        sys.exit(quantize(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
     serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

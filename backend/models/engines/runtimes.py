@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from backend.errors import UntrainedWeightsError
+from backend.errors import ShowcaseError, UntrainedWeightsError
 from backend.i18n import _
 from backend.models import memory
 from backend.models.resolve import catalogue, engine_choice
@@ -352,8 +352,63 @@ def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
 # --- llama.cpp: chat models -------------------------------------------------------------------------
 
 
-def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
-    """The chat model in ``folder`` on llama.cpp (its 8-bit GGUF copy made once), and its tokenizer.
+GGUF_TYPES = ("Q4_K_M",)  # the quantisations made from the 8-bit copy
+QUANTISE_TIMEOUT_S = 1800  # a 7B model's 8-bit copy requantised on two busy cores
+
+
+def gguf_name(gguf_type: str = "") -> str:
+    """The file name of the ``gguf_type`` GGUF in llama.cpp's copy folder (its own 8-bit one for "")."""
+    from backend.models.engines import llama_cpp_engine
+
+    return f"model-{gguf_type.lower()}.gguf" if gguf_type else llama_cpp_engine.GGUF_FILE
+
+
+def quantised_gguf(copy: Path, gguf_type: str) -> Path:
+    """The ``gguf_type`` (``Q4_K_M``) GGUF beside the 8-bit copy in ``copy``, made once from it by
+    llama.cpp's quantiser in a child process (native code never runs in the app's), written under a
+    partial name and renamed into place.
+
+    Raises:
+        ShowcaseError: the quantiser failed, crashed or ran past ``QUANTISE_TIMEOUT_S``.
+    """
+    import subprocess
+    import sys
+
+    from backend.models.engines import llama_cpp_engine, llama_cpp_process
+
+    if gguf_type not in GGUF_TYPES:
+        raise ShowcaseError(_("llama.cpp makes no {kind} copy here.").format(kind=gguf_type))
+    target = copy / gguf_name(gguf_type)
+    if target.is_file():
+        return target
+    partial = copy / f".partial-{uuid.uuid4().hex}.gguf"
+    try:
+        done = subprocess.run(  # noqa: S603 - our own module, our own interpreter
+            [sys.executable, "-m", "backend.models.engines.llama_cpp_server", "--quantize",
+             str(copy / llama_cpp_engine.GGUF_FILE), str(partial), gguf_type, str(_threads())],
+            capture_output=True, timeout=QUANTISE_TIMEOUT_S, check=False,
+            cwd=Path(__file__).resolve().parents[3],
+        )  # fmt: skip
+        if done.returncode != 0 or not partial.is_file():
+            last = (done.stderr.decode(errors="replace").strip().splitlines() or [""])[-1]
+            raise ShowcaseError(
+                _("llama.cpp could not make the {kind} copy ({reason}).").format(
+                    kind=gguf_type, reason=f"{llama_cpp_process.describe_exit(done.returncode)}: {last[:200]}"
+                )
+            )
+        os.replace(partial, target)
+    except subprocess.TimeoutExpired as error:
+        raise ShowcaseError(
+            _("llama.cpp could not make the {kind} copy ({reason}).").format(kind=gguf_type, reason=str(error))
+        ) from error
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def llama_cpp_chat(folder: Path, gguf_type: str = "") -> tuple[Any, Any]:
+    """The chat model in ``folder`` on llama.cpp (its 8-bit GGUF copy made once, or that copy
+    requantised to ``gguf_type``), and its tokenizer.
 
     Raises:
         UnsupportedModel: a model llama.cpp does not compute as transformers does.
@@ -364,19 +419,20 @@ def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
 
     tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, engine_choice.LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
-    gguf_file = target / llama_cpp_engine.GGUF_FILE
+    gguf_file = quantised_gguf(target, gguf_type) if gguf_type else target / llama_cpp_engine.GGUF_FILE
     # The process, not this one, runs llama.cpp: a crash there ends only it (llama_cpp_process).
     process = llama_cpp_process.process_for(gguf_file, max(1, torch.get_num_threads()), folder.name)
     model = llama_cpp_engine.LlamaCppModel(process, config, generation, gguf_file.stat().st_size)
     return model, tokenizer
 
 
-def load(task: str, engine: str, folder: Path) -> tuple[Any, Any]:
-    """The model in ``folder`` for ``task`` on ``engine``, and its tokenizer."""
+def load(task: str, engine: str, folder: Path, gguf_type: str = "") -> tuple[Any, Any]:
+    """The model in ``folder`` for ``task`` on ``engine`` (llama.cpp: its ``gguf_type`` copy, by
+    default the 8-bit one), and its tokenizer."""
     if engine == engine_choice.ONNX and task == catalogue.SENTIMENT:
         return onnx_classifier(folder)
     if engine == engine_choice.CTRANSLATE2 and task == catalogue.TRANSLATION:
         return ctranslate2_translator(folder)
     if engine == engine_choice.LLAMA_CPP and task == catalogue.TEXT_GENERATION:
-        return llama_cpp_chat(folder)
+        return llama_cpp_chat(folder, gguf_type)
     raise ValueError(f"{engine} does not serve {task}")

@@ -11,6 +11,7 @@ The cache, the inference loader and the training loader all take its ``LoadPlan`
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class LoadPlan:
         estimated_bytes: expected weight memory (0 when unknown: a hub id outside the catalogue).
         engine: what runs it: "torch", or "onnx" / "ctranslate2" on CPU by setting (``engines``).
         checked: the checked path it runs on under the ``auto`` setting (``engine_record``), or "".
+        variant: the compressed variant a variant reference names (``engine_record.variant_ref``), or "".
     """
 
     task: str
@@ -87,6 +89,7 @@ class LoadPlan:
     estimated_bytes: int
     engine: str = engine_choice.TORCH
     checked: str = ""
+    variant: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able summary."""
@@ -103,6 +106,7 @@ class LoadPlan:
             "estimated_mb": round(self.estimated_bytes / 2**20, 1),
             "engine": self.engine,
             "checked": self.checked,
+            "variant": self.variant,
         }
 
 
@@ -260,6 +264,12 @@ def plan_load(
         # Nothing loads here: no weights, no memory from the budget, no dtype of ours.
         device = endpoints.device_of(endpoint)
         return LoadPlan(task, model_ref.strip(), endpoint.model, False, None, device, endpoints.REMOTE, False, True, 0)
+    try:
+        variant = engine_record.parse_variant_ref(model_ref)
+    except KeyError:
+        raise UnsafeModelError(_("The model reference names no variant this app makes.")) from None
+    if variant is not None:
+        return _variant_plan(task, model_ref, *variant, settings, training)
     source, is_local = resolve_source(model_ref, settings)
     folder = Path(source) if is_local else None
     weight_files = require_safetensors(folder) if folder else []
@@ -277,7 +287,7 @@ def plan_load(
     estimated = spec.memory_mb(dtype) * 2**20 if spec else loaded_bytes(weight_files, dtype)
     if engine == engine_choice.LLAMA_CPP:
         # Its copy holds 34 bytes per 32 weights (8-bit blocks with a float16 scale): 17/32 of bfloat16.
-        estimated = loaded_bytes(weight_files, "bfloat16") * 17 // 32
+        estimated = int(loaded_bytes(weight_files, "bfloat16") * _GGUF_SHARE[""])
     return LoadPlan(
         task=task,
         ref=model_ref,
@@ -294,6 +304,53 @@ def plan_load(
         estimated_bytes=estimated,
         engine=engine,
         checked=checked.name if checked else "",
+    )
+
+
+# Bytes of a GGUF copy per bfloat16 byte: 8-bit blocks (34 bytes per 32 weights), and Q4_K_M's mix
+# of 4- and 6-bit blocks: 0.39 on SmolLM2 (98.9 MB against 256.6, RESULTS.md), whose embeddings keep
+# more bits and weigh a third of it; a larger model comes nearer 0.31, so the budget errs on the safe side.
+_GGUF_SHARE = {"": 17 / 32, "Q4_K_M": 0.39}
+
+
+def _variant_plan(
+    task: str, model_ref: str, path: engine_record.CandidatePath, inner: str, settings: Settings, training: bool
+) -> LoadPlan:
+    """The plan of ``inner`` on ``path`` on the CPU, whatever the engine settings say (a variant
+    reference is a request for that variant: a Compare column next to its full-precision model).
+
+    Raises:
+        ModelLoadError: a variant of another task, a nested variant reference, or a fine-tuning load.
+        ModelUnavailableError: the variant's engine is not installed, or the model is not on this disk.
+    """
+    if training or engine_record.VARIANT_PREFIX in inner or path not in engine_record.VARIANT_PATHS.get(task, ()):
+        raise ModelLoadError(_("{variant} is not a variant this app runs for this task.").format(variant=_(path.label)))
+    if path.engine != engine_choice.TORCH and not engine_choice.available(path.engine):
+        raise ModelUnavailableError(
+            _("{variant} needs {engine}, which is not installed on this server.").format(
+                variant=_(path.label), engine=engine_choice.PACKAGES.get(path.engine, path.engine)
+            )
+        )
+    base = plan_load(task, inner, settings, choose_device("cpu"))
+    if base.folder is None:
+        raise ModelUnavailableError(
+            _("A compressed variant is made from a model on this server's disk."),
+            _("Download the model on the Models page first."),
+        )
+    weight_files = require_safetensors(base.folder)
+    if path.engine == engine_choice.LLAMA_CPP:
+        estimated = int(loaded_bytes(weight_files, "bfloat16") * _GGUF_SHARE.get(path.gguf_type, 1.0))
+    else:
+        estimated = loaded_bytes(weight_files, path.dtype)
+    return dataclasses.replace(
+        base,
+        ref=model_ref.strip(),
+        engine=path.engine,
+        dtype=path.dtype,
+        int8=path.int8,
+        estimated_bytes=estimated,
+        checked="",
+        variant=path.name,
     )
 
 

@@ -46,6 +46,7 @@ def test_a_run_queued_from_the_page_is_measured_and_shown(monkeypatch, tmp_path,
         assert frame["passed"][0] and frame["agreement"][0] == "labels equal on 16 inputs"
         labels = [button.label for button in app.get("download_button")]
         assert labels.count("Card") == 3 and "Download the table (CSV)" in labels
+        assert "Download the briefing (HTML)" in labels
         assert JobStore().get(job.id).metrics["variants"] == 3
     finally:
         config.get_settings.cache_clear()
