@@ -263,7 +263,8 @@ class JobStore:
             run_dir=str(run_dir),
             params=params,
             dataset=dataset,
-            message="Waiting for a worker",
+            # Made in the submitter's run: in their language, like the worker's later messages.
+            message=_("Waiting for a worker"),
         )
         self._insert(job, replace=False)
         self._write_record(job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -23,15 +24,18 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else ""
 
 
-def jobs_table(jobs: list[Job]) -> pd.DataFrame:
-    """One row per job for the jobs list."""
+def jobs_table(
+    jobs: list[Job], task_title: Callable[[str], str] = str, method_title: Callable[[str], str] = str
+) -> pd.DataFrame:
+    """One row per job for the jobs list; ``task_title`` and ``method_title`` say a job's task and
+    method as people read them (the jobs package knows no task: the studio's titles are passed in)."""
     return pd.DataFrame(
         [
             {
                 N_("title"): job.title or job.id,
                 N_("status"): _(STATUS_WORDS.get(job.status, job.status)),
-                N_("task"): job.task,
-                N_("method"): job.method,
+                N_("task"): task_title(job.task),
+                N_("method"): method_title(job.method),
                 N_("base model"): job.base_model,
                 N_("created (UTC)"): _when(job.created),
                 N_("progress"): round(job.progress * 100),

@@ -24,6 +24,7 @@ from backend.models.availability import Availability
 from backend.models.cache import CachedModel, ModelCache, shared_cache
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
+from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
@@ -131,9 +132,10 @@ def loaded_row(item: CachedModel) -> dict[str, object]:
     """A row of the "Loaded now" table, with the column names a presenter reads."""
     return {
         N_("Model"): model_registry.display_name(item.model_ref),
-        N_("Task"): item.task,
+        N_("Task"): catalogue.task_title(item.task),
         N_("Device"): item.device,
         N_("Memory (MB)"): item.memory_mb,
+        N_("Loads"): item.loads,
     }
 
 

@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from backend import model_registry
 from backend.config import Settings, get_settings
 from backend.i18n import _, ngettext
-from backend.models.resolve import endpoints
+from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import demo_dtype
 from backend.text_safety import plain_markdown
@@ -59,7 +59,7 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
                 + _("Model server {name}: {shown_model} ({task})").format(
                     name=plain_markdown(endpoint.name),
                     shown_model=plain_markdown(endpoints.shown_model(endpoint, settings)),
-                    task=endpoint.task.replace("-", " "),
+                    task=catalogue.task_title(endpoint.task),
                 )
             )
         if settings.offline:
@@ -86,7 +86,7 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
             st.markdown(
                 _("- {display_name} · {task} · {memory_mb:,.0f} MB").format(
                     display_name=plain_markdown(model_registry.display_name(item.model_ref)),
-                    task=item.task,
+                    task=catalogue.task_title(item.task),
                     memory_mb=item.memory_mb,
                 )
             )
