@@ -182,7 +182,7 @@ def test_switching_language_on_the_jobs_page_keeps_the_job_followed(browser, use
         expect(picker).to_have_value(re.compile("Second reviews model"))
         job_id = re.search(r"job=([\w-]+)", page.url).group(1)
         not_finished = [word.capitalize() for word in ("queued", "running")]
-        page.get_by_text(re.compile("^(" + "|".join(not_finished) + ")")).first.wait_for()
+        page.get_by_text(re.compile("^(" + "|".join(not_finished) + ")")).filter(visible=True).first.wait_for()
 
         _switch_language(page, "中文")
         assert_no_exception(page, "jobs after the switch")
@@ -193,7 +193,7 @@ def test_switching_language_on_the_jobs_page_keeps_the_job_followed(browser, use
         assert f"job={job_id}" in page.url
         # The job goes on where it was: queued, running or finished, never cancelled or run twice.
         shown = {translated(STATUS_WORDS[status], "zh") for status in ("queued", "running", "succeeded")}
-        page.get_by_text(re.compile("^(" + "|".join(shown) + ")")).first.wait_for()
+        page.get_by_text(re.compile("^(" + "|".join(shown) + ")")).filter(visible=True).first.wait_for()
         finished = translated(STATUS_WORDS["succeeded"], "zh")
         page.get_by_text(finished, exact=True).filter(visible=True).first.wait_for(timeout=_TRAINING_SECONDS * 1000)
         assert f"job={job_id}" in page.url
