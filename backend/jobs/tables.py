@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from backend.i18n import N_, _
-from backend.jobs.store import Job
+from backend.i18n import LANGUAGES, N_, _, translated
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job
 
 # A job's status as people read it (the stored status is the English word).
 STATUS_WORDS: dict[str, str] = {
@@ -18,6 +18,10 @@ STATUS_WORDS: dict[str, str] = {
     "failed": N_("failed"),
     "cancelled": N_("cancelled"),
 }
+
+# The worker's last line for a job that ended with nothing more to say (made in the language of whoever
+# started the job): it only repeats the status word, so it is not shown after it.
+END_LINES: dict[str, str] = {SUCCEEDED: N_("Finished"), FAILED: N_("Failed"), CANCELLED: N_("Cancelled")}
 
 
 def _when(timestamp: float | None) -> str:
@@ -65,7 +69,9 @@ def status_detail(job: Job) -> str:
     """The worker's message to show after the status word, or empty when it only repeats that word
     (a failed job's message is often just "Failed", which read "Failed · Failed")."""
     message = job.message.strip()
-    return "" if message.lower() == job.status.lower() else message
+    end_line = END_LINES.get(job.status)
+    repeats = {job.status.lower()} | ({translated(end_line, lang).lower() for lang in LANGUAGES} if end_line else set())
+    return "" if message.lower() in repeats else message
 
 
 def progress_text(job: Job) -> str:

@@ -36,6 +36,7 @@ from backend.i18n import _, use_language
 from backend.jobs import full_disk, liveness, queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.jobs.tables import END_LINES
 from backend.models.memory import is_out_of_memory, release_memory
 from backend.server_paths import redact_paths
 
@@ -144,9 +145,9 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
 def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
     """(status, error shown to the user, status line) for a job that raised ``error``."""
     if isinstance(error, JobCancelled):
-        return CANCELLED, "", _("Cancelled")
+        return CANCELLED, "", _(END_LINES[CANCELLED])
     if isinstance(error, ShowcaseError):
-        return FAILED, error.user_text(), _("Failed")
+        return FAILED, error.user_text(), _(END_LINES[FAILED])
     if is_disk_full(error, settings.state_dir):
         return (
             FAILED,
@@ -163,7 +164,7 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
     return (
         FAILED,
         f"{handler.doing} failed unexpectedly ({type(error).__name__}: {redact_paths(str(error), settings)[:300]}). The log has details.",
-        _("Failed"),
+        _(END_LINES[FAILED]),
     )
 
 
@@ -195,7 +196,7 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
         error = f"This worker cannot run {job.kind!r} jobs (it runs {', '.join(sorted(handlers)) or 'none'})."
         store.log(job_id, error, "error")
         with use_language(job.language):
-            failed = _("Failed")
+            failed = _(END_LINES[FAILED])
         store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message=failed)
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
@@ -222,7 +223,7 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
             store.finish(job_id, status, error=text, message=message)
             return status
         # Shown after the status word, in the language of the person who started the job.
-        finished = _("Finished")
+        finished = _(END_LINES[SUCCEEDED])
     store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message=finished)
     return SUCCEEDED
 

@@ -245,7 +245,7 @@ def counted(count: int, unit: str) -> str:
 def show_footer(footer: RunFooter) -> None:
     """Device, model, latency and the amount of work of one run."""
     parts = [
-        f":material/memory: {footer.device}",
+        f":material/memory: {models.device_name(footer.device)}",
         f":material/deployed_code: {plain_markdown(footer.model)}",
         ":material/timer: " + _("{latency_ms:,.0f} ms").format(latency_ms=footer.latency_ms),
         counted(footer.items, footer.unit),

@@ -8,6 +8,7 @@ with any other session asking for it at the same time); a model the warm start i
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Sequence
 
@@ -45,6 +46,17 @@ def model_cache() -> ModelCache:
 def current_device() -> DeviceInfo:
     """The device every cached model loads onto, chosen once per process by the cache."""
     return model_cache().device
+
+
+def device_name(name: str) -> str:
+    """A device's name as the reader says it: this process's CPU, named once per process in no one's
+    language ("CPU (2 cores)"), is said in the reader's; any other device (a GPU, a model server's)
+    by its own name."""
+    device = current_device()
+    if device.kind != "cpu" or name != device.name:
+        return name
+    cores = os.cpu_count() or 1
+    return ngettext("CPU ({count} core)", "CPU ({count} cores)", cores).format(count=cores)
 
 
 def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedModel:
@@ -133,7 +145,7 @@ def loaded_row(item: CachedModel) -> dict[str, object]:
     return {
         N_("Model"): model_registry.display_name(item.model_ref),
         N_("Task"): catalogue.task_title(item.task),
-        N_("Device"): item.device,
+        N_("Device"): device_name(item.device),
         N_("Memory (MB)"): item.memory_mb,
         N_("Loads"): item.loads,
     }
