@@ -42,7 +42,7 @@ class ModelReadiness:
     def to_row(self) -> dict[str, object]:
         """A row for ``st.dataframe``, with the column names a presenter reads."""
         return {
-            N_("Task"): self.task,
+            N_("Task"): catalogue.task_title(self.task),
             N_("Model"): self.model,
             N_("Default"): self.default,
             N_("Downloaded"): self.downloaded,

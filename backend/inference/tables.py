@@ -11,11 +11,27 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from backend.errors import InvalidInputError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.inference.footer import RunFooter
 
 NOTE_COLUMN = "note"
 MAX_BATCH_ROWS = 5_000
+# The columns a batch run adds, by their stable keys (in stored runs and code), with the headers people
+# read on the page and in the CSV they download. The uploaded table's own columns keep their names.
+RESULT_HEADERS: dict[str, str] = {
+    "label": N_("label"),
+    "score": N_("score"),
+    "truncated": N_("truncated"),
+    "width": N_("width"),
+    "height": N_("height"),
+    "translation": N_("translation"),
+    "sentences": N_("sentences"),
+    "reply": N_("reply"),
+    "new_tokens": N_("new tokens"),
+    NOTE_COLUMN: N_("note"),
+}
+# Where the uploaded table already had a column of that name, the result's key says so.
+_CLASHING_RESULT = " (result)"
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,23 @@ def read_text_column(frame: pd.DataFrame, column: str, max_chars: int, max_rows:
     return TextColumn(texts=texts, rows=rows, notes=notes)
 
 
+def result_header(column: str) -> str:
+    """A result column's header in the current language; any other column's name as it is."""
+    key, clash = (column.removesuffix(_CLASHING_RESULT), True) if column.endswith(_CLASHING_RESULT) else (column, False)
+    if key not in RESULT_HEADERS:
+        return column
+    header = _(RESULT_HEADERS[key])
+    return _("{header} (result)").format(header=header) if clash else header
+
+
+def shown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A run's table as the page shows it and its CSV gives it: result columns headed in the reader's
+    language, in the same order, the cells untouched (labels, scores and notes as the run made them)."""
+    # A name the run added again with " (result)" is the uploaded table's own column.
+    uploaded = {column.removesuffix(_CLASHING_RESULT) for column in table.columns if column.endswith(_CLASHING_RESULT)}
+    return table.rename(columns={column: result_header(column) for column in table.columns if column not in uploaded})
+
+
 def with_results(frame: pd.DataFrame, column: TextColumn, results: dict[str, list[object]]) -> pd.DataFrame:
     """A copy of ``frame`` with one new column per entry of ``results`` and a note column.
 
@@ -98,8 +131,8 @@ def with_results(frame: pd.DataFrame, column: TextColumn, results: dict[str, lis
         cells: list[object] = [None] * len(output)
         for row, value in zip(column.rows, values, strict=True):
             cells[row] = value
-        output[name if name not in frame.columns else f"{name} (result)"] = cells
-    output[NOTE_COLUMN if NOTE_COLUMN not in frame.columns else f"{NOTE_COLUMN} (result)"] = [
+        output[name if name not in frame.columns else f"{name}{_CLASHING_RESULT}"] = cells
+    output[NOTE_COLUMN if NOTE_COLUMN not in frame.columns else f"{NOTE_COLUMN}{_CLASHING_RESULT}"] = [
         column.notes.get(row, "") for row in range(len(output))
     ]
     return output

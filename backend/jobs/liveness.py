@@ -20,6 +20,7 @@ from typing import IO, Any
 import psutil
 
 from backend.config import Settings, get_settings
+from backend.i18n import _, use_language
 from backend.jobs.store import FAILED, RUNNING, JobStore
 
 
@@ -61,6 +62,13 @@ def any_worker_alive(store: JobStore, settings: Settings) -> bool:
     return worker_alive(settings) or (store.shared and bool(live_workers(store)))
 
 
+def _died(language: str) -> str:
+    """The status line of a job whose worker died, in the language of whoever started the job
+    (whoever's page or worker notices it)."""
+    with use_language(language):
+        return _("Worker died")
+
+
 def reap_dead_jobs(store: JobStore, stale_after: float | None = None) -> list[str]:
     """Mark running jobs whose worker is gone as failed; returns the ids this call failed.
 
@@ -90,7 +98,7 @@ def reap_dead_jobs(store: JobStore, stale_after: float | None = None) -> list[st
             job.id,
             FAILED,
             error=f"{reason} (it may have run out of memory or been restarted). Submit the job again to retry.",
-            message="Worker died",
+            message=_died(job.language),
             silent_since=silent_since,
         ):
             store.log(job.id, reason, "error")

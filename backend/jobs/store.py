@@ -55,7 +55,6 @@ STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 _MAX_LOG_CHARS = 2000
 # A new job's message until a worker claims it.
-_WAITING = "Waiting for a worker"
 _log = logging.getLogger(__name__)
 
 _JSON_COLUMNS = ("params", "dataset", "metrics", "artefacts")
@@ -240,7 +239,8 @@ class JobStore:
 
     def create(self, job: Job) -> Job:
         """Insert ``job`` as a new queued job (its id must not be taken); returns it as stored."""
-        queued = replace(job, status=QUEUED, message=_WAITING)
+        # Made in the submitter's run: in their language, like the worker's later messages.
+        queued = replace(job, status=QUEUED, message=_("Waiting for a worker"))
         self._insert(queued, replace=False)
         self._write_record(queued.id)
         return queued

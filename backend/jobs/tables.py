@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
 
-from backend.i18n import N_, _
-from backend.jobs.store import Job
+from backend.i18n import LANGUAGES, N_, _, translated
+from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job
 
 # A job's status as people read it (the stored status is the English word).
 STATUS_WORDS: dict[str, str] = {
@@ -18,20 +19,27 @@ STATUS_WORDS: dict[str, str] = {
     "cancelled": N_("cancelled"),
 }
 
+# The worker's last line for a job that ended with nothing more to say (made in the language of whoever
+# started the job): it only repeats the status word, so it is not shown after it.
+END_LINES: dict[str, str] = {SUCCEEDED: N_("Finished"), FAILED: N_("Failed"), CANCELLED: N_("Cancelled")}
+
 
 def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else ""
 
 
-def jobs_table(jobs: list[Job]) -> pd.DataFrame:
-    """One row per job for the jobs list."""
+def jobs_table(
+    jobs: list[Job], task_title: Callable[[str], str] = str, method_title: Callable[[str], str] = str
+) -> pd.DataFrame:
+    """One row per job for the jobs list; ``task_title`` and ``method_title`` say a job's task and
+    method as people read them (the jobs package knows no task: the studio's titles are passed in)."""
     return pd.DataFrame(
         [
             {
                 N_("title"): job.title or job.id,
                 N_("status"): _(STATUS_WORDS.get(job.status, job.status)),
-                N_("task"): job.task,
-                N_("method"): job.method,
+                N_("task"): task_title(job.task),
+                N_("method"): method_title(job.method),
                 N_("base model"): job.base_model,
                 N_("created (UTC)"): _when(job.created),
                 N_("progress"): round(job.progress * 100),
@@ -61,7 +69,9 @@ def status_detail(job: Job) -> str:
     """The worker's message to show after the status word, or empty when it only repeats that word
     (a failed job's message is often just "Failed", which read "Failed · Failed")."""
     message = job.message.strip()
-    return "" if message.lower() == job.status.lower() else message
+    end_line = END_LINES.get(job.status)
+    repeats = {job.status.lower()} | ({translated(end_line, lang).lower() for lang in LANGUAGES} if end_line else set())
+    return "" if message.lower() in repeats else message
 
 
 def progress_text(job: Job) -> str:

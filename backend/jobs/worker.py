@@ -32,10 +32,11 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import ShowcaseError, is_disk_full
-from backend.i18n import use_language
+from backend.i18n import _, use_language
 from backend.jobs import full_disk, liveness, queue
 from backend.jobs.progress import JobCancelled, JobEvent, ProgressCallback
 from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
+from backend.jobs.tables import END_LINES
 from backend.models.memory import is_out_of_memory, release_memory
 from backend.server_paths import redact_paths
 
@@ -144,9 +145,9 @@ def _store_events(store: JobStore, job_id: str, phase: str) -> ProgressCallback:
 def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) -> tuple[str, str, str]:
     """(status, error shown to the user, status line) for a job that raised ``error``."""
     if isinstance(error, JobCancelled):
-        return CANCELLED, "", "Cancelled"
+        return CANCELLED, "", _(END_LINES[CANCELLED])
     if isinstance(error, ShowcaseError):
-        return FAILED, error.user_text(), "Failed"
+        return FAILED, error.user_text(), _(END_LINES[FAILED])
     if is_disk_full(error, settings.state_dir):
         return (
             FAILED,
@@ -158,12 +159,12 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
         return (
             FAILED,
             f"{handler.doing} ran out of memory. {handler.memory_advice}, and submit the job again.",
-            "Out of memory",
+            _("Out of memory"),
         )
     return (
         FAILED,
         f"{handler.doing} failed unexpectedly ({type(error).__name__}: {redact_paths(str(error), settings)[:300]}). The log has details.",
-        "Failed",
+        _(END_LINES[FAILED]),
     )
 
 
@@ -194,7 +195,9 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
     if handler is None:
         error = f"This worker cannot run {job.kind!r} jobs (it runs {', '.join(sorted(handlers)) or 'none'})."
         store.log(job_id, error, "error")
-        store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message="Failed")
+        with use_language(job.language):
+            failed = _(END_LINES[FAILED])
+        store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message=failed)
         return FAILED
     store.log(job_id, f"Worker {os.getpid()} took the job")
     with _Heartbeat(store, job_id, settings.job_heartbeat_seconds), use_language(job.language):
@@ -219,7 +222,9 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
                 store.log(job_id, f"{type(error).__name__}: {redact_paths(str(error), settings)}", "error")
             store.finish(job_id, status, error=text, message=message)
             return status
-    store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message="Finished")
+        # Shown after the status word, in the language of the person who started the job.
+        finished = _(END_LINES[SUCCEEDED])
+    store.finish(job_id, SUCCEEDED, metrics=metrics, artefacts=artefacts, message=finished)
     return SUCCEEDED
 
 

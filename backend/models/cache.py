@@ -8,7 +8,7 @@ load beside it.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +31,8 @@ class CachedModel:
     model_ref: str
     device: str
     memory_mb: float
+    # Times this process loaded it: more than one means it was evicted (or unloaded) and loaded again.
+    loads: int = 1
 
 
 class ModelCache:
@@ -53,6 +55,7 @@ class ModelCache:
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._load_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._load_counts: Counter[tuple[str, str]] = Counter()
 
     def get(self, task: str, model_ref: str) -> LoadedModel:
         """The cached model, loading it (and evicting older ones) when absent.
@@ -93,6 +96,7 @@ class ModelCache:
             loaded = self._loader(plan)
             with self._lock:
                 self._models[key] = loaded
+                self._load_counts[key] += 1
             self._check_fits(model_ref, loaded.memory_bytes, drop_key=key)
             self._evict_until_free(0, keep=key)
             return loaded
@@ -143,8 +147,10 @@ class ModelCache:
         """Cached models, most recently used last."""
         with self._lock:
             return [
-                CachedModel(m.task, m.model_ref, m.device.name, round(m.memory_bytes / 2**20, 1))
-                for m in self._models.values()
+                CachedModel(
+                    m.task, m.model_ref, m.device.name, round(m.memory_bytes / 2**20, 1), self._load_counts[key]
+                )
+                for key, m in self._models.items()
             ]
 
 

@@ -60,7 +60,7 @@ def checked_rows(settings: Settings | None = None) -> list[dict[str, object]]:
         rows.append(
             {
                 _("Model"): decision.model,
-                _("Task"): decision.task,
+                _("Task"): catalogue.task_title(decision.task),
                 _("Runs on"): engine_record.decision_note(decision),
                 _("Checked (UTC)"): decision.checked_at.replace("T", " ")[:16],
                 _("CPU"): decision.machine.get("cpu", ""),

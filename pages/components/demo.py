@@ -15,6 +15,7 @@ from backend.columns import guess_text_column
 from backend.config import get_settings
 from backend.errors import ShowcaseError
 from backend.i18n import N_, _, ngettext
+from backend.inference import tables
 from backend.inference.footer import RunFooter
 from backend.inference.tables import TableRun
 from backend.models import answers
@@ -244,7 +245,7 @@ def counted(count: int, unit: str) -> str:
 def show_footer(footer: RunFooter) -> None:
     """Device, model, latency and the amount of work of one run."""
     parts = [
-        f":material/memory: {footer.device}",
+        f":material/memory: {models.device_name(footer.device)}",
         f":material/deployed_code: {plain_markdown(footer.model)}",
         ":material/timer: " + _("{latency_ms:,.0f} ms").format(latency_ms=footer.latency_ms),
         counted(footer.items, footer.unit),
@@ -322,10 +323,11 @@ def show_table_run(run: TableRun, file_name: str, key: str) -> None:
             _("{skipped:,} row(s) were skipped; the note column says why.").format(skipped=run.skipped),
             icon=":material/info:",
         )
-    st.dataframe(run.table, hide_index=True)
+    shown = tables.shown_table(run.table)
+    st.dataframe(shown, hide_index=True)
     st.download_button(
         _("Download results (CSV)"),
-        data=uploads.to_safe_csv(run.table),
+        data=uploads.to_safe_csv(shown),
         file_name=file_name,
         mime="text/csv",
         key=f"{key}.batch_download",

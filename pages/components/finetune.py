@@ -211,7 +211,7 @@ def show_report(view: JobView) -> None:
         st.dataframe(
             figures.mistakes_table(report),
             hide_index=True,
-            column_config={"confidence": st.column_config.NumberColumn(format="percent")},
+            column_config={_(figures.CONFIDENCE): st.column_config.NumberColumn(format="percent")},
         )
 
 

@@ -30,10 +30,35 @@ def choose_language() -> str:
     return set_language(language)
 
 
+def _is_pickable_value(value: object) -> bool:
+    """A value a picker, box or slider holds (text, a number, or several): not a button's or a
+    toggle's bool, an upload, a table's edits, or a page's own records."""
+    if isinstance(value, list | tuple):
+        return all(_is_pickable_value(item) for item in value)
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _keep_picks_in_the_new_labels() -> None:
+    """Hands every widget value back to Streamlit, so each widget's next draw sends it again.
+
+    A picker's options are shown through translated labels, and the browser holds the pick by its
+    label: left alone, it keeps showing the old language's label (the pick itself is kept, by
+    value). Written back by the callback, before the run, the value goes out with the new label.
+    Buttons, uploads and chat boxes refuse values written this way; they hold none of these kinds.
+    """
+    for key in list(st.session_state.keys()):
+        if key in (_SWITCH_KEY, _SESSION_KEY):
+            continue
+        value = st.session_state[key]
+        if _is_pickable_value(value):
+            st.session_state[key] = value
+
+
 def _switch() -> None:
     language = normalise(st.session_state[_SWITCH_KEY])
     st.session_state[_SESSION_KEY] = language
     st.query_params[QUERY_PARAMETER] = language
+    _keep_picks_in_the_new_labels()
 
 
 def show_language_switch(language: str) -> None:

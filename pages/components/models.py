@@ -8,6 +8,7 @@ with any other session asking for it at the same time); a model the warm start i
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ from backend.models.availability import Availability
 from backend.models.cache import CachedModel, ModelCache, shared_cache
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
+from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
@@ -44,6 +46,17 @@ def model_cache() -> ModelCache:
 def current_device() -> DeviceInfo:
     """The device every cached model loads onto, chosen once per process by the cache."""
     return model_cache().device
+
+
+def device_name(name: str) -> str:
+    """A device's name as the reader says it: this process's CPU, named once per process in no one's
+    language ("CPU (2 cores)"), is said in the reader's; any other device (a GPU, a model server's)
+    by its own name."""
+    device = current_device()
+    if device.kind != "cpu" or name != device.name:
+        return name
+    cores = os.cpu_count() or 1
+    return ngettext("CPU ({count} core)", "CPU ({count} cores)", cores).format(count=cores)
 
 
 def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedModel:
@@ -131,9 +144,10 @@ def loaded_row(item: CachedModel) -> dict[str, object]:
     """A row of the "Loaded now" table, with the column names a presenter reads."""
     return {
         N_("Model"): model_registry.display_name(item.model_ref),
-        N_("Task"): item.task,
-        N_("Device"): item.device,
+        N_("Task"): catalogue.task_title(item.task),
+        N_("Device"): device_name(item.device),
         N_("Memory (MB)"): item.memory_mb,
+        N_("Loads"): item.loads,
     }
 
 

@@ -16,11 +16,14 @@ from typing import Any, TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.training.param_checks import MAX_TITLE_CHARS, ParamRange, known_fields
 
 Params = TypeVar("Params")
 _COLUMNS = 3
+# Choices that are words (auto) rather than names (fp32, all-linear): the word is shown in the
+# reader's language, the value stays as it is in the parameters.
+_CHOICE_WORDS = {"auto": N_("auto")}
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,14 @@ def _show_field(
 ) -> Any:
     label, tooltip = _(field.label), _(field.help) if field.help else None
     if field.choices:
-        return column.selectbox(label, field.choices, key=key, help=tooltip, disabled=disabled)
+        return column.selectbox(
+            label,
+            field.choices,
+            format_func=lambda choice: _(_CHOICE_WORDS[choice]) if choice in _CHOICE_WORDS else choice,
+            key=key,
+            help=tooltip,
+            disabled=disabled,
+        )
     if field.text:
         return column.text_input(label, value, key=key, help=tooltip, disabled=disabled)
     if bounds is None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from backend import model_registry
 from backend.config import Settings, get_settings
-from backend.i18n import _, ngettext
-from backend.models.resolve import endpoints
+from backend.i18n import _
+from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.plan import demo_dtype
 from backend.text_safety import plain_markdown
-from pages.components.models import current_device, hidden_line, model_cache, readiness_line, shown_loaded
+from pages.components.models import (
+    current_device,
+    device_name,
+    hidden_line,
+    model_cache,
+    readiness_line,
+    shown_loaded,
+)
 
 
 def _precision(device: DeviceInfo, settings: Settings) -> str:
@@ -43,14 +48,7 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
     with slot if slot is not None else st.sidebar:
         st.caption(_("Compute"))
         icon = ":material/memory:" if device.kind != "cpu" else ":material/developer_board:"
-        # The CPU's name is made once per process, in no one's language: said here in the reader's.
-        cores = os.cpu_count() or 1
-        name = (
-            ngettext("CPU ({count} core)", "CPU ({count} cores)", cores).format(count=cores)
-            if device.kind == "cpu"
-            else device.name
-        )
-        st.markdown(f"{icon} **{name}**  \n{_precision(device, settings)}")
+        st.markdown(f"{icon} **{device_name(device.name)}**  \n{_precision(device, settings)}")
         if device.note:
             st.caption(device.note)
         for endpoint in settings.endpoints:
@@ -59,7 +57,7 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
                 + _("Model server {name}: {shown_model} ({task})").format(
                     name=plain_markdown(endpoint.name),
                     shown_model=plain_markdown(endpoints.shown_model(endpoint, settings)),
-                    task=endpoint.task.replace("-", " "),
+                    task=catalogue.task_title(endpoint.task),
                 )
             )
         if settings.offline:
@@ -86,7 +84,7 @@ def show_sidebar(slot: DeltaGenerator | None = None, list_models: bool = True) -
             st.markdown(
                 _("- {display_name} · {task} · {memory_mb:,.0f} MB").format(
                     display_name=plain_markdown(model_registry.display_name(item.model_ref)),
-                    task=item.task,
+                    task=catalogue.task_title(item.task),
                     memory_mb=item.memory_mb,
                 )
             )

@@ -6,10 +6,8 @@ from backend.i18n import _
 from backend.jobs import manage, tables
 from backend.jobs.store import STATUSES, JobStore
 from backend.jobs.submit import RETRYABLE
-from backend.training import figures
-from backend.training.chat.params import CHAT
+from backend.training import figures, titles
 from backend.training.classifier import studio as classifier_studio
-from backend.training.common import PREFERENCE
 from pages.components import job_monitor, models, training_jobs
 from pages.components.auth import current_owner
 from pages.components.errors import user_errors
@@ -31,7 +29,12 @@ owner = current_owner()
 
 left, right = st.columns(2)
 statuses = left.multiselect(_("Status"), STATUSES, key="finetune.jobs.status", placeholder=_("any status"))
-task = right.selectbox(_("Task"), ("all", "text", "image", CHAT, PREFERENCE), key="finetune.jobs.task")
+task = right.selectbox(
+    _("Task"),
+    ("all", *titles.JOB_TASK_TITLES),
+    format_func=lambda task: _("all tasks") if task == "all" else titles.task_title(task),
+    key="finetune.jobs.task",
+)
 listed = []
 with user_errors():
     listed = classifier_studio.list_jobs(owner, tuple(statuses), None if task == "all" else task)
@@ -50,7 +53,7 @@ elif not listed:
     st.page_link("pages/finetune/new_job.py", label=_("Start a training job"), icon=":material/add_circle:")
 else:
     st.dataframe(
-        tables.jobs_table(listed).rename(columns=_),
+        tables.jobs_table(listed, titles.task_title, titles.method_title).rename(columns=_),
         hide_index=True,
         column_config={
             _("progress"): st.column_config.ProgressColumn(_("progress"), min_value=0, max_value=100, format="%d%%")
@@ -125,4 +128,4 @@ else:
             st.plotly_chart(
                 figures.build_comparison_figure(rows, classifier_studio.COMPARED_METRICS), key="finetune.compare_chart"
             )
-            st.dataframe(rows, hide_index=True)
+            st.dataframe(figures.comparison_table(rows), hide_index=True)

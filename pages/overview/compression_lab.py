@@ -32,7 +32,7 @@ st.caption(
 owner = current_owner()
 
 left, right = st.columns(2)
-task = left.selectbox(_("Task"), compression_lab.LAB_TASKS, key=f"{KEY}.task")
+task = left.selectbox(_("Task"), compression_lab.LAB_TASKS, format_func=catalogue.task_title, key=f"{KEY}.task")
 catalogue_refs = [spec.hub_id for spec in catalogue.models_for(task)]
 picked = right.selectbox(_("Model"), catalogue_refs, format_func=model_registry.display_name, key=f"{KEY}.model")
 typed = st.text_input(

@@ -306,22 +306,27 @@ def upload_files(page, label: str, files: str | Path | list[str] | list[Path]) -
     dropzone.locator('input[type="file"]').set_input_files(paths)
 
 
-def queue_text_training(page, app_url: str, folder: Path, title: str) -> None:
+def queue_text_training(page, app_url: str, folder: Path, title: str, language: str = "en") -> None:
     """On the New training job page, upload 24 learnable labelled texts, name the model ``title``
-    and start training; returns once the page says the job is queued."""
+    and start training; returns once the page says the job is queued. ``language`` is the page's
+    (the job's messages and card are in the language of whoever started it)."""
+    from backend.i18n import translated
     from tests.support.training_data import learnable_texts
+
+    def say(text: str) -> str:
+        return translated(text, language)
 
     dataset = folder / "reviews.csv"
     learnable_texts(per_class=12).to_csv(dataset, index=False)
-    page.goto(f"{app_url}/new_job")
+    page.goto(f"{app_url}/new_job?lang={language}")
     wait_until_idle(page)
-    upload_files(page, "Training table", dataset)
-    page.get_by_text("24 rows").wait_for()
-    page.get_by_role("textbox", name="Model title").fill(title)
-    page.get_by_role("textbox", name="Model title").press("Enter")
+    upload_files(page, say("Training table"), dataset)
+    page.get_by_text(say("{frame:,} rows · first {PREVIEW_ROWS} shown").split(" · ")[0].format(frame=24)).wait_for()
+    page.get_by_role("textbox", name=say("Model title")).fill(title)
+    page.get_by_role("textbox", name=say("Model title")).press("Enter")
     wait_until_idle(page)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Job queued").wait_for()
+    page.get_by_role("button", name=say("Start training")).click()
+    page.get_by_text(say("Job queued: {value}.").split("{")[0].strip()).wait_for()
 
 
 def assert_no_exception(page, where: str) -> None:

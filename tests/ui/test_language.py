@@ -76,3 +76,15 @@ def test_the_untouched_system_prompt_follows_the_language_and_a_written_one_stay
     app.text_input(key="text_generation.system").input("Answer like a pirate.").run()
     _switch(app, "en")
     assert app.text_input(key="text_generation.system").value == "Answer like a pirate."
+
+
+def test_a_pick_is_sent_again_under_its_new_label_when_the_language_changes():
+    # The browser holds a picker's choice by its label: unless the app sends the pick again, it
+    # keeps showing the old language's label (seen on the demos' model picker).
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.switch_page("pages/demos/translation.py").run()
+    app.selectbox(key="translation.direction").set_value("en-de").run()
+    _switch(app, "zh")
+    picker = app.selectbox(key="translation.direction")
+    assert picker.value == "en-de"
+    assert picker.proto.set_value and picker.proto.raw_value == "英语 → 德语"

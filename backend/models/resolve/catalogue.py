@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.config import PROJECT_ROOT
+from backend.i18n import N_, _
 
 SENTIMENT = "sentiment"
 TRANSLATION = "translation"
@@ -36,6 +37,24 @@ TASKS: tuple[str, ...] = (
 )
 
 CATALOGUE_PATH = PROJECT_ROOT / "data" / "models" / "catalogue.toml"
+
+# The tasks as people name them (the ids stay in addresses, settings and stored records).
+TASK_TITLES: dict[str, str] = {
+    SENTIMENT: N_("Sentiment"),
+    TRANSLATION: N_("Translation"),
+    IMAGE_CLASSIFICATION: N_("Image classification"),
+    TEXT_GENERATION: N_("Text generation"),
+    EMBEDDINGS: N_("Embeddings"),
+    TEXT_CLASSIFIER_BASE: N_("Text classifier bases"),
+    IMAGE_CLASSIFIER_BASE: N_("Image classifier bases"),
+}
+
+
+def task_title(task: str) -> str:
+    """A catalogue task in the current language (an id not in the catalogue as it is)."""
+    return _(TASK_TITLES[task]) if task in TASK_TITLES else task
+
+
 _BYTES_PER_PARAM = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 

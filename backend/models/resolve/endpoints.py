@@ -22,6 +22,7 @@ from typing import Any
 from backend.config import Endpoint, Settings, get_settings
 from backend.errors import ModelUnavailableError
 from backend.i18n import _
+from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
 from backend.server_paths import shown_path
 
@@ -68,7 +69,7 @@ def require_endpoint(task: str | None, model_ref: str, settings: Settings | None
     if task is not None and endpoint.task != task:
         raise ModelUnavailableError(
             _("The model server {name} serves {task}, not {task2}.").format(
-                name=endpoint.name, task=endpoint.task.replace("-", " "), task2=task.replace("-", " ")
+                name=endpoint.name, task=catalogue.task_title(endpoint.task), task2=catalogue.task_title(task)
             ),
             _("Pick a model from the list."),
         )

@@ -8,8 +8,10 @@ import threading
 import pandas as pd
 import pytest
 
+from backend import uploads
 from backend.errors import InvalidInputError
-from backend.inference import sentiment
+from backend.i18n import use_language
+from backend.inference import sentiment, tables
 from backend.models.loader import load_model
 from tests.support import tiny_models, tolerances
 
@@ -96,6 +98,30 @@ def test_classify_table_adds_label_columns_and_keeps_every_row(sentiment_model):
     assert table.loc[1, "note"] == "empty text: skipped"
     assert run.footer.items == 2 and run.footer.unit == "text"
     json.dumps(run.to_dict(), default=str)
+
+
+def _csv_header(table: pd.DataFrame) -> list[str]:
+    return uploads.to_safe_csv(table).decode("utf-8-sig").splitlines()[0].split(",")
+
+
+def test_the_results_csv_heads_the_added_columns_in_the_readers_language(sentiment_model):
+    # The table's own "label" column clashes with the result's: both stay, told apart.
+    frame = pd.DataFrame({"review": ["great product", "最差的服务"], "label": ["pos", "neg"]})
+    run = sentiment.classify_table(sentiment_model, frame, "review", batch_size=2)
+    keys = list(run.table.columns)
+    assert keys[:4] == ["review", "label", "label (result)", "score"]
+    with use_language("en"):
+        assert _csv_header(tables.shown_table(run.table)) == keys
+    with use_language("zh"):
+        shown = tables.shown_table(run.table)
+        header = _csv_header(shown)
+    # Stable keys stay in the stored run; the CSV a person downloads is headed in Chinese, the
+    # uploaded table's own columns under their own names, in the same order, cells unchanged.
+    assert list(run.table.columns) == keys
+    assert header[:4] == ["review", "label", "标签（结果）", "得分"]
+    assert header[-2:] == ["已截断", "备注"]
+    assert [column for column in header if column.startswith("p(")] == [k for k in keys if k.startswith("p(")]
+    assert shown.iloc[:, 2].tolist() == run.table["label (result)"].tolist()
 
 
 def test_concurrent_requests_on_one_shared_model_match_sequential_ones(sentiment_model):

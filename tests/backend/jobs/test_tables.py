@@ -40,6 +40,10 @@ def test_the_status_line_does_not_repeat_the_status_word():
     assert tables.status_detail(_job(status="cancelled", message="Cancelled")) == ""
     assert tables.status_detail(_job(status="failed", message="Out of memory")) == "Out of memory"
     assert tables.status_detail(_job(status="running", message="Training")) == "Training"
+    # The worker's end line, in whichever language the job was started in, repeats the status too.
+    assert tables.status_detail(_job(status="succeeded", message="Finished")) == ""
+    assert tables.status_detail(_job(status="succeeded", message="已结束")) == ""
+    assert tables.status_detail(_job(status="running", message="Finished")) == "Finished"
 
 
 def test_the_progress_text_says_loading_before_the_first_step_and_evaluating_after_the_last():

@@ -31,6 +31,17 @@ def test_second_get_reuses_the_model(tiny_model_paths, settings, counting_loader
     assert counting_loader.calls == [(catalogue.SENTIMENT, ref)]
 
 
+def test_the_cache_counts_each_models_loads(tiny_model_paths, settings, counting_loader):
+    cache = ModelCache(10 * 2**20, loader=counting_loader, settings=settings)
+    ref = tiny_model_paths[catalogue.SENTIMENT]
+    cache.get(catalogue.SENTIMENT, ref)
+    cache.get(catalogue.SENTIMENT, ref)
+    assert [item.loads for item in cache.loaded()] == [1]
+    cache.evict(catalogue.SENTIMENT, ref)
+    cache.get(catalogue.SENTIMENT, ref)
+    assert [item.loads for item in cache.loaded()] == [2]
+
+
 def test_least_recently_used_model_is_evicted_past_the_budget(tiny_model_paths, settings, counting_loader):
     sizes = {
         t: _size(t, tiny_model_paths, settings)

@@ -77,3 +77,28 @@ def test_mistakes_and_per_class_tables():
     mistakes = figures.mistakes_table(report)
     assert mistakes.to_dict("records") == [{"text": "c", "true": "pos", "predicted": "neg", "confidence": 0.7311}]
     assert figures.per_class_table(report)["support"].tolist() == [1, 3]
+
+
+def test_curves_comparisons_and_tables_are_in_the_readers_language():
+    from backend.i18n import use_language
+
+    history = [
+        {"step": 1, "epoch": 0.5, "name": "train_loss", "value": 0.7},
+        {"step": 2, "epoch": 1.0, "name": "val_f1", "value": 0.8},
+    ]
+    row = {"job": "j1", "title": "评论", "task": "text", "method": "fast", "status": "succeeded", "accuracy": 0.9}
+    with use_language("zh"):
+        curves = figures.build_curves_figure(history)
+        compared = figures.build_comparison_figure([row], ("accuracy",))
+        table = figures.comparison_table([row])
+        per_class = figures.per_class_table(_report())
+    assert [annotation.text for annotation in curves.layout.annotations] == ["损失", "验证指标"]
+    assert {trace.name for trace in curves.data} == {"训练损失", "验证宏平均 F1"}
+    assert curves.layout.xaxis.title.text == "步数"
+    assert compared.data[0].name == "评论 (快速模式)" and list(compared.data[0].x) == ["准确率"]
+    assert table.to_dict("records") == [
+        {"任务": "j1", "名称": "评论", "任务类型": "文本分类器", "方法": "快速模式", "状态": "已完成", "准确率": 0.9}
+    ]
+    assert list(per_class.columns) == ["类别", "精确率", "召回率", "F1", "样本量"]
+    # The stored rows keep their keys: only what is shown is translated.
+    assert row["method"] == "fast" and row["task"] == "text"
