@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from backend.i18n import N_, _
-from backend.market.series_labels import data_label, dataset_label
+from backend.market.series_labels import data_label, dataset_label, verification_label
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,6 @@ CROSS_INDUSTRY_SURVEYS: tuple[str, ...] = (
     "korea_ai_adoption",
 )
 ADOPTION_UNITS: tuple[str, ...] = ("percent",)
-# The labelling rule's words (data/README.md), as a reader sees them.
-VERIFICATION_WORDS: dict[str, str] = {"primary": N_("primary"), "secondary": N_("secondary")}
 
 
 def industry_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -271,7 +269,7 @@ def _proxies_text(proxies: pd.DataFrame) -> str:
                 segment=data_label("segment", segment),
                 values=values,
                 measure=measure,
-                verification=_(VERIFICATION_WORDS.get(verification, verification)),
+                verification=verification_label(verification),
             )
         )
     return "; ".join(parts)

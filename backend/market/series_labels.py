@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backend.i18n import N_, _, current_language
+from backend.i18n import N_, _, current_language, ngettext
 from backend.i18n.formats import format_amount
 
 # One colour per source, kept across every chart so a reader learns it once (AI Index style).
@@ -108,6 +108,15 @@ def dataset_rank(dataset: str) -> int:
     return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else -1
 
 
+# How a row's figure was found (the ``verification`` column), in the reader's words.
+VERIFICATION_WORDS: dict[str, str] = {"primary": N_("primary"), "secondary": N_("secondary")}
+
+
+def verification_label(verification: str) -> str:
+    """'primary' / 'secondary' in the reader's language (anything else as written)."""
+    return _(VERIFICATION_WORDS[verification]) if verification in VERIFICATION_WORDS else str(verification)
+
+
 def dataset_label(dataset: str) -> str:
     """A reader's name for a dataset (user datasets keep their own name)."""
     return _(DATASET_LABELS[dataset]) if dataset in DATASET_LABELS else dataset
@@ -127,6 +136,9 @@ LABELLED_COLUMNS: tuple[str, ...] = (
     "definition_version",
     "edition",
     "source_title",
+    "source_org",
+    # Caveats: shown in hovers, source lists, the briefing and the "Other figures" table.
+    "note",
 )
 
 
@@ -184,9 +196,39 @@ def safe_text(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
+# Chinese characters are twice as wide as Latin ones, and a line may break between any two of them
+# (textwrap breaks only at spaces, so a Chinese sentence would stay one long line); closing
+# punctuation never starts a line.
+_WIDE = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_HAN = re.compile(f"[{_WIDE}]")
+_WRAP_TOKEN = re.compile(f"[{_WIDE}]|[^\\s{_WIDE}]+|\\s+")
+_NO_LINE_START = set("，。、；：？！）》」』”’%")
+
+
+def _wide_lines(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    line, used = "", 0
+    for token in _WRAP_TOKEN.findall(text):
+        if token.isspace():
+            line, used = (line + " ", used + 1) if line else (line, used)
+            continue
+        size = 2 * len(token) if _HAN.match(token) else len(token)
+        if used + size > width and line.strip() and token[0] not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line, used = "", 0
+        while size > width and not _HAN.match(token):  # an address longer than a line
+            lines.append(token[:width])
+            token, size = token[width:], size - width
+        line, used = line + token, used + size
+    return [*lines, line.rstrip()] if line.strip() else lines
+
+
 def wrapped(text: str, width: int = 70) -> str:
-    """Escaped text broken into lines for titles and legends."""
-    return "<br>".join(safe_text(line) for line in textwrap.wrap(str(text), width)) or safe_text(text)
+    """Escaped text broken into lines for titles and legends (``width`` in Latin characters; a
+    Chinese character counts two)."""
+    text = str(text)
+    lines = _wide_lines(text, width) if _HAN.search(text) else textwrap.wrap(text, width)
+    return "<br>".join(safe_text(line) for line in lines) or safe_text(text)
 
 
 def human_number(value: float, unit: str = "") -> str:
@@ -244,11 +286,17 @@ def source_markdown(sources: list) -> str:
         # so a URL cannot close the markdown link early.
         url = source.url.replace("(", "%28").replace(")", "%29")
         cited = f"[{title}]({url})" if url else title
-        flag = " — *secondary: third-party summary*" if source.verification == "secondary" else ""
-        count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
-        lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
+        flag = (
+            " — *" + markdown_escape(_("(secondary: third-party summary)")) + "*"
+            if source.verification == "secondary"
+            else ""
+        )
+        count = ngettext("{count} figure", "{count} figures", source.rows).format(count=source.rows)
+        lines.append(f"{number}. {markdown_escape(data_label('source_org', source.org))}: {cited} ({count}){flag}")
         for caveat in getattr(source, "caveats", ()):
-            lines.append(f"    - *Caveat:* {markdown_escape(caveat)}")
+            lines.append(
+                "    - *" + markdown_escape(_("Caveat: {caveat}").format(caveat=data_label("note", caveat))) + "*"
+            )
     return "\n".join(lines)
 
 
