@@ -166,6 +166,8 @@ def localised_rows(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     present = [column for column in LABELLED_COLUMNS if column in frame.columns]
     shown = frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+    if "dataset" in frame.columns:
+        shown["dataset"] = [dataset_label(str(dataset)) for dataset in frame["dataset"]]
     if {"value", "unit"} <= set(frame.columns):
         # Money in 万 / 亿 with its currency (the unit cell then says nothing more); every value
         # as text, so the column keeps one type.
@@ -294,9 +296,7 @@ def source_markdown(sources: list) -> str:
         count = ngettext("{count} figure", "{count} figures", source.rows).format(count=source.rows)
         lines.append(f"{number}. {markdown_escape(data_label('source_org', source.org))}: {cited} ({count}){flag}")
         for caveat in getattr(source, "caveats", ()):
-            lines.append(
-                "    - *" + markdown_escape(_("Caveat: {caveat}").format(caveat=data_label("note", caveat))) + "*"
-            )
+            lines.append("    - " + _("*Caveat:* {caveat}").format(caveat=markdown_escape(data_label("note", caveat))))
     return "\n".join(lines)
 
 
