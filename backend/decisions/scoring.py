@@ -177,10 +177,10 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
         model_tasks.append(TASK_MODELS[task])
     missing = [task for task in dict.fromkeys(model_tasks) if task not in speed]
     if missing:
-        return _("not measured yet: {tasks}").format(tasks=", ".join(missing))
+        return _("not measured yet: {tasks}").format(tasks=_(", ").join(models.task_title(task) for task in missing))
     records = [speed[task] for task in dict.fromkeys(model_tasks)]
     evidence = "; ".join(
-        f"{record.task} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
+        f"{models.task_title(record.task)} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
         f"{record.peak_memory_mb:g} MB ({record.provenance()})"
         for record in records
     )

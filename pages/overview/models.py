@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend.config import get_settings
-from backend.i18n import N_, _, translated_headers
+from backend.i18n import _, translated_headers
 from backend.inference import readiness
 from backend.models.fetch import hub
 from backend.models.resolve import catalogue
@@ -96,20 +96,10 @@ if checked := checked_rows(settings):
     st.dataframe(checked, hide_index=True, width="stretch")
 
 st.subheader(_("Catalogue"))
-# The catalogue's task ids, as a person names them.
-TASK_NAMES = {
-    catalogue.SENTIMENT: N_("Sentiment"),
-    catalogue.TRANSLATION: N_("Translation"),
-    catalogue.IMAGE_CLASSIFICATION: N_("Image classification"),
-    catalogue.TEXT_GENERATION: N_("Text generation"),
-    catalogue.EMBEDDINGS: N_("Embeddings"),
-    catalogue.TEXT_CLASSIFIER_BASE: N_("Text classifier bases"),
-    catalogue.IMAGE_CLASSIFIER_BASE: N_("Image classifier bases"),
-}
 task = st.segmented_control(
     _("Task"),
     catalogue.TASKS,
-    format_func=lambda task: _(TASK_NAMES[task]) if task in TASK_NAMES else task,
+    format_func=catalogue.task_title,
     default=catalogue.SENTIMENT,
     key="models.task",
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from backend.i18n import N_
+from backend.i18n import N_, _
 
 SENTIMENT = "sentiment"
 TRANSLATION = "translation"
@@ -29,6 +29,17 @@ TASKS: tuple[str, ...] = (
     TEXT_CLASSIFIER_BASE,
     IMAGE_CLASSIFIER_BASE,
 )
+
+# The tasks as a person names them (shown with ``_()``): the Models page, the prioritiser's tables.
+TASK_TITLES: dict[str, str] = {
+    SENTIMENT: N_("Sentiment"),
+    TRANSLATION: N_("Translation"),
+    IMAGE_CLASSIFICATION: N_("Image classification"),
+    TEXT_GENERATION: N_("Text generation"),
+    EMBEDDINGS: N_("Embeddings"),
+    TEXT_CLASSIFIER_BASE: N_("Text classifier bases"),
+    IMAGE_CLASSIFIER_BASE: N_("Image classifier bases"),
+}
 
 _BYTES_PER_PARAM = {"float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -263,6 +274,11 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         description=N_("Smallest backbone here; fastest to fine-tune on a CPU."),
     ),
 )
+
+
+def task_title(task: str) -> str:
+    """A task's name in the reader's language (an unknown task as written)."""
+    return _(TASK_TITLES[task]) if task in TASK_TITLES else task
 
 
 def models_for(task: str) -> list[ModelSpec]:

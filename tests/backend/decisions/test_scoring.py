@@ -187,3 +187,5 @@ def test_the_prioritiser_reads_in_chinese_for_a_chinese_reader(use_cases):
     assert "商业与个人服务；交通与休闲" in finance["资金流入"]
     cells = " ".join(str(cell) for cell in table.to_numpy().ravel())
     assert "个百分点/年" in cells and "% of firms" not in cells and "pp per year" not in cells
+    # A task model's measurement names the task as the Models page does.
+    assert any("情感分析 (model-for-sentiment)" in label for label, _url in review.citations(ranking))
