@@ -194,7 +194,12 @@ with coverage_tab:
         )
     )
     coverage = industries.coverage(rows)
-    st.dataframe(coverage.drop(columns=["row_id"]), hide_index=True, width="stretch", key="market.industry_coverage")
+    st.dataframe(
+        coverage.drop(columns=["row_id"]).rename(columns=_),
+        hide_index=True,
+        width="stretch",
+        key="market.industry_coverage",
+    )
 
 st.header(_("How fast adoption grows"))
 over_time = selections.adoption_over_time(rows)

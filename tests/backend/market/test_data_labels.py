@@ -168,3 +168,22 @@ def test_caveats_follow_the_language_in_hovers_and_source_lists():
     assert "信息业和大型企业更高" in listed and "美国人口普查局" in listed
     assert "Information sector" not in listed and "figures" not in listed
     assert "Information sector and large firms are higher" in figures.caveat_html(row)
+
+
+def test_the_industry_coverage_table_reads_in_chinese():
+    from backend.market import industries
+
+    with use_language("zh"):
+        table = industries.coverage(store.load_market_data())
+    btos_health = table.loc[table["survey"] == "美国人口普查局 BTOS 2026"].iloc[0]
+    assert btos_health["industry"] == "医疗"
+    assert btos_health["segment"] == data_label_zh("segment", "Health care and social assistance")
+    assert btos_health["rank"] == "第 7 / 共 19" and btos_health["verification"] == "二手来源"
+    smart_city = table.loc[table["industry"] == "智慧城市"].iloc[0]
+    assert smart_city["survey"] == "无可比数据" and "收录的公开调查" in smart_city["note"]
+    with use_language("zh"):
+        assert "智慧城市" in industries.missing_industries(store.load_market_data())
+
+
+def data_label_zh(column: str, text: str) -> str:
+    return data_labels("zh")[(column, text)]
