@@ -216,8 +216,12 @@ def _wide_lines(text: str, width: int) -> list[str]:
             continue
         size = 2 * len(token) if _HAN.match(token) else len(token)
         if used + size > width and line.strip() and token[0] not in _NO_LINE_START:
-            lines.append(line.rstrip())
-            line, used = "", 0
+            # A short name cut in two ("丹 / 麦") reads worse than a shorter line: break at the
+            # line's last space instead when only a few characters follow it.
+            cut = line.rstrip().rfind(" ")
+            carried = line[cut + 1 :] if _HAN.match(token) and cut > 0 and len(line) - cut <= 5 else ""
+            lines.append(line[: len(line) - len(carried)].rstrip())
+            line, used = carried, sum(2 if _HAN.match(c) else 1 for c in carried)
         while size > width and not _HAN.match(token):  # an address longer than a line
             lines.append(token[:width])
             token, size = token[width:], size - width

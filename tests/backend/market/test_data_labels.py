@@ -187,3 +187,17 @@ def test_the_industry_coverage_table_reads_in_chinese():
 
 def data_label_zh(column: str, text: str) -> str:
     return data_labels("zh")[(column, text)]
+
+
+def test_chinese_chart_text_wraps_by_width_between_characters():
+    from backend.market.series_labels import wrapped
+
+    # A Chinese character is two Latin widths; a line breaks between characters, never before
+    # closing punctuation, and a short name after a space moves whole to the next line.
+    assert wrapped("每条线对应一项调查自身的受访总体；其他指标不会共用此坐标轴", 50) == (
+        "每条线对应一项调查自身的受访总体；其他指标不会共用<br>此坐标轴"
+    )
+    assert wrapped("欧盟统计局 · 丹麦", 16) == "欧盟统计局 ·<br>丹麦"
+    assert all(not line.startswith("，") for line in wrapped("甲乙丙丁戊己庚辛，壬癸", 16).split("<br>"))
+    assert wrapped("<b>美国</b>", 70) == "&lt;b&gt;美国&lt;/b&gt;"
+    assert wrapped("Some english text that wraps", 12) == "Some english<br>text that<br>wraps"
