@@ -159,6 +159,16 @@ def data_label(column: str, text: object) -> str:
     return data_labels(current_language()).get((column, str(text)), str(text))
 
 
+def exported_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Market rows for a CSV download: the same column keys and numbers, the labelled text (places,
+    measures, caveats, sources) in the reader's language, so a Chinese reader's export carries the
+    caveats they read on the page."""
+    if current_language() not in ("zh",) or frame.empty:
+        return frame
+    present = [column for column in LABELLED_COLUMNS if column in frame.columns]
+    return frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+
+
 def localised_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of market rows for showing in a table: the labelled columns in the reader's language.
     Selections and figures work on the rows as loaded (their logic compares English keys)."""

@@ -201,3 +201,15 @@ def test_chinese_chart_text_wraps_by_width_between_characters():
     assert all(not line.startswith("，") for line in wrapped("甲乙丙丁戊己庚辛，壬癸", 16).split("<br>"))
     assert wrapped("<b>美国</b>", 70) == "&lt;b&gt;美国&lt;/b&gt;"
     assert wrapped("Some english text that wraps", 12) == "Some english<br>text that<br>wraps"
+
+
+def test_a_chinese_readers_csv_keeps_keys_and_numbers_and_carries_the_chinese_caveats():
+    rows = store.load_market_data()
+    btos = rows.loc[rows["note"] == "Information sector and large firms are higher"]
+    with use_language("zh"):
+        exported = series_labels.exported_rows(btos)
+    assert list(exported.columns) == list(btos.columns)
+    assert exported["value"].tolist() == btos["value"].tolist()
+    assert exported["note"].tolist() == ["信息业和大型企业更高"] * len(btos)
+    assert set(exported["geography"]) == {"美国"} and set(exported["dataset"]) == {"census_btos"}
+    assert series_labels.exported_rows(btos) is btos
