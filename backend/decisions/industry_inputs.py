@@ -15,7 +15,7 @@ import pandas as pd
 
 from backend.i18n import N_, _
 from backend.market import growth, industries
-from backend.market.series_labels import dataset_label
+from backend.market.series_labels import data_label, dataset_label
 from backend.records import JsonRecord
 
 ADOPTION, GROWTH, INVESTMENT = "adoption", "growth", "investment"
@@ -30,6 +30,10 @@ INPUT_LABELS: dict[str, str] = {
     GROWTH: N_("Adoption growth"),
     INVESTMENT: N_("Money flowing in"),
 }
+# The inputs' units, in the reader's words when a figure is made (the inputs are made per language).
+ADOPTION_UNIT = N_("% of firms")
+GROWTH_UNIT = N_("pp per year")
+INVESTMENT_UNIT = N_("% a year (CAGR)")
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,19 @@ def _cited(row: pd.Series, value: float, unit: str, year: int, row_ids: tuple[st
     return CitedFigure(
         value=round(float(value), 3),
         unit=unit,
-        source=f"{row['source_org']} ({dataset_label(str(row['dataset']))})",
+        source=f"{data_label('source_org', row['source_org'])} ({dataset_label(str(row['dataset']))})",
         year=int(year),
         url=str(row["source_url"]),
         row_ids=row_ids,
-        segment=str(row["segment"]),
+        segment=data_label("segment", row["segment"]),
         caveat=caveat,
     )
+
+
+def _note(industry: industries.DocumentIndustry, dataset: str, segment: str) -> str:
+    """The industry's caveat for this survey segment in the reader's words ("" for an exact match)."""
+    note = industry.note_for(dataset, segment)
+    return _(note) if note else ""
 
 
 def _adoption(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> CitedFigure | None:
@@ -92,14 +102,14 @@ def _adoption(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> Cit
     if rows.empty:
         return None
     latest = rows.sort_values("year", kind="stable").iloc[-1]
-    caveat = industry.note_for(ADOPTION_SURVEY, segments[0])
+    caveat = _note(industry, ADOPTION_SURVEY, segments[0])
     if len(segments) > 1:
         caveat = " ".join(
             part
             for part in (caveat, _("The first of its segments in this survey ({n}).").format(n=len(segments)))
             if part
         )
-    return _cited(latest, latest["value"], "% of firms", latest["year"], (str(latest["row_id"]),), caveat)
+    return _cited(latest, latest["value"], _(ADOPTION_UNIT), latest["year"], (str(latest["row_id"]),), caveat)
 
 
 def _growth(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> CitedFigure | None:
@@ -114,11 +124,12 @@ def _growth(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> Cited
     # A cross-industry firm survey first (its industries compare), then the most recent series.
     best = max(mine, key=lambda c: (c.dataset in industries.CROSS_INDUSTRY_SURVEYS, c.end_year, c.per_year))
     row = frame.loc[frame["row_id"] == best.row_ids[-1]].iloc[0]
-    caveat = industry.note_for(best.dataset, best.segment)
+    caveat = _note(industry, best.dataset, best.segment)
     if best.dataset not in industries.CROSS_INDUSTRY_SURVEYS:
         caveat = " ".join(part for part in (_("Not a cross-industry survey: a proxy."), caveat) if part)
     period = _("{start} to {end}").format(start=best.start_label, end=best.end_label)
-    return _cited(row, best.per_year, "pp per year", best.end_year, best.row_ids, f"{period}. {caveat}".strip())
+    caveat = _("{period}. {caveat}").format(period=period, caveat=caveat) if caveat else period
+    return _cited(row, best.per_year, _(GROWTH_UNIT), best.end_year, best.row_ids, caveat)
 
 
 def _investment(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> CitedFigure | None:
@@ -132,9 +143,9 @@ def _investment(frame: pd.DataFrame, industry: industries.DocumentIndustry) -> C
         return None
     row = rows.iloc[0]
     caveat = _("Forecast to {year}; {note}").format(
-        year=int(row["year"]), note=industry.note_for(INVESTMENT_DATASET, row["segment"])
+        year=int(row["year"]), note=_note(industry, INVESTMENT_DATASET, row["segment"])
     )
-    return _cited(row, row["value"], "% a year (CAGR)", row["year"], (str(row["row_id"]),), caveat.rstrip("; "))
+    return _cited(row, row["value"], _(INVESTMENT_UNIT), row["year"], (str(row["row_id"]),), caveat.rstrip("; ；"))
 
 
 def _missing_reason(frame: pd.DataFrame, industry: industries.DocumentIndustry, name: str) -> str:
@@ -146,13 +157,14 @@ def _missing_reason(frame: pd.DataFrame, industry: industries.DocumentIndustry, 
     if name == INVESTMENT:
         offered = frame.loc[(frame["dataset"] == INVESTMENT_DATASET) & (frame["metric"] == INVESTMENT_METRIC)]
         return _("IDC's spending forecast gives growth for {n} industry groups only ({groups})").format(
-            n=offered["segment"].nunique(), groups="; ".join(sorted(offered["segment"].unique()))
+            n=offered["segment"].nunique(),
+            groups=_("; ").join(data_label("segment", segment) for segment in sorted(offered["segment"].unique())),
         )
     sources = [dataset_label(dataset) for dataset in industry.segments]
     if not sources:
         return _("no survey in the data covers it")
     return _("its sources ({sources}) give no share of firms measured the same way in two years").format(
-        sources="; ".join(sources)
+        sources=_("; ").join(sources)
     )
 
 

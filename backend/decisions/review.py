@@ -20,6 +20,7 @@ from backend.i18n import _, current_language
 from backend.market.briefing import BriefingTable
 from backend.market.figure_layout import base_layout
 from backend.market.series_labels import wrapped
+from backend.models.resolve import catalogue as models
 from backend.use_cases import vocabulary as vocab
 
 TOP_SHOWN = 10
@@ -184,7 +185,7 @@ def cost_table(estimates: Iterable[CostEstimate]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                _("use case or task"): e.task,
+                _("use case or task"): models.task_title(e.task),
                 # A fine-tuned model by its title and job, a model server by its name, never a server path.
                 _("model"): "; ".join(model_registry.display_name(ref) for ref in e.model.split("; ")),
                 _("requests per hour"): round(e.requests_per_hour, 1),
@@ -204,7 +205,7 @@ def build_cost_chart(estimates: list[CostEstimate]) -> go.Figure:
     figure = go.Figure()
     figure.add_bar(
         x=[e.cost_per_1000 for e in estimates],
-        y=[wrapped(f"{e.task} ({e.origin})", _LABEL_CHARS) for e in estimates],
+        y=[wrapped(f"{models.task_title(e.task)} ({e.origin})", _LABEL_CHARS) for e in estimates],
         orientation="h",
         marker_color=["#7f8c8d" if e.origin == "estimate" else "#1f4e79" for e in estimates],
         hovertemplate="%{y}: %{x:.4g}<extra></extra>",

@@ -23,9 +23,10 @@ from backend import model_registry
 from backend.decisions.industry_inputs import INPUT_LABELS, MARKET_INPUTS, IndustryInputs
 from backend.decisions.speed import SpeedRecord
 from backend.errors import InvalidInputError
-from backend.i18n import N_, _
+from backend.i18n import N_, _, current_language
 from backend.models.resolve import catalogue as models
 from backend.records import JsonRecord
+from backend.use_cases import vocabulary as vocab
 from backend.use_cases.catalogue import UseCase
 
 FEASIBILITY = "feasibility"
@@ -170,14 +171,16 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
     model_tasks = []
     for task in use_case.tasks:
         if task not in TASK_MODELS:
-            return _("no model here for {task}").format(task=task)
+            return _("no model here for {task}").format(
+                task=vocab.find_term(vocab.AI_TASKS, task).label(current_language())
+            )
         model_tasks.append(TASK_MODELS[task])
     missing = [task for task in dict.fromkeys(model_tasks) if task not in speed]
     if missing:
-        return _("not measured yet: {tasks}").format(tasks=", ".join(missing))
+        return _("not measured yet: {tasks}").format(tasks=_(", ").join(models.task_title(task) for task in missing))
     records = [speed[task] for task in dict.fromkeys(model_tasks)]
     evidence = "; ".join(
-        f"{record.task} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
+        f"{models.task_title(record.task)} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
         f"{record.peak_memory_mb:g} MB ({record.provenance()})"
         for record in records
     )

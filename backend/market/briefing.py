@@ -18,7 +18,7 @@ from plotly.offline import get_plotlyjs
 
 from backend.i18n import N_, _, current_language, ngettext
 from backend.market.findings import Finding
-from backend.market.series_labels import FONT_FAMILY
+from backend.market.series_labels import FONT_FAMILY, data_label
 from backend.market.store import Source
 
 _URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
@@ -136,15 +136,14 @@ def _e(text: object) -> str:
 def _source_items(sources: list[Source]) -> str:
     items = []
     for source in sources:
-        title = _e(source.title)
+        title = _e(data_label("source_title", source.title))
         cited = f'<a href="{_e(source.url)}">{title}</a>' if _URL.match(source.url or "") else title
         secondary = _("(secondary: third-party summary)")
         flag = f' <span class="secondary">{_e(secondary)}</span>' if source.verification == "secondary" else ""
         count = ngettext("{count} figure", "{count} figures", source.rows).format(count=source.rows)
-        caveats = "".join(f'<li class="caveat">{_e(_caveat(c))}</li>' for c in source.caveats)
-        items.append(
-            f"<li>{_e(source.org)}: {cited} ({count}){flag}" + (f"<ul>{caveats}</ul>" if caveats else "") + "</li>"
-        )
+        caveats = "".join(f'<li class="caveat">{_e(_caveat(data_label("note", c)))}</li>' for c in source.caveats)
+        org = _e(data_label("source_org", source.org))
+        items.append(f"<li>{org}: {cited} ({count}){flag}" + (f"<ul>{caveats}</ul>" if caveats else "") + "</li>")
     return "\n".join(items)
 
 

@@ -176,14 +176,14 @@ def source_caption(rows: pd.DataFrame, limit: int = 4) -> str:
         return ""
     names = list(dict.fromkeys(dataset_label(str(dataset)) for dataset in rows["dataset"]))
     more = _("; and {count} more").format(count=len(names) - limit) if len(names) > limit else ""
-    shown = "; ".join(names[:limit]) + more
+    shown = _("; ").join(names[:limit]) + more
     flags = []
     if (rows["verification"] == "secondary").any():
         flags.append(_("hollow/hatched = secondary"))
     if "forecast" in rows.columns and rows["forecast"].astype(bool).any():
         flags.append(_("dashed = forecast"))
     count = ngettext("{count} figure", "{count} figures", len(rows)).format(count=len(rows))
-    return _("Source: {names} ({details}; citations below)").format(names=shown, details="; ".join([count, *flags]))
+    return _("Source: {names} ({details}; citations below)").format(names=shown, details=_("; ").join([count, *flags]))
 
 
 def with_source_caption(figure: go.Figure, rows: pd.DataFrame) -> go.Figure:

@@ -48,6 +48,7 @@ from backend.market.series_labels import (
     safe_text,
     states_unit,
     value_label,
+    verification_label,
     wrapped,
 )
 
@@ -391,14 +392,14 @@ def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
 
 def caveat_html(row: pd.Series) -> str:
     """The row's caveat (``note``) as an escaped hover line, or nothing."""
-    note = str(row.get("note", "") or "").strip()
+    note = data_label("note", str(row.get("note", "") or "").strip())
     return "<br><i>" + _("Caveat: {note}").format(note=wrapped(note, 70)) + "</i>" if note else ""
 
 
 def _when_label(row: pd.Series) -> str:
     label = safe_text(when(row))
     if bool(row.get("forecast", False)):
-        publisher = str(row.get("publisher", "") or row["source_org"])
+        publisher = data_label("source_org", row.get("publisher", "") or row["source_org"])
         label += _(" — FORECAST by {publisher}").format(publisher=safe_text(publisher))
     return label
 
@@ -418,8 +419,8 @@ def _time_customdata(row: pd.Series, dataset: str, definition: str) -> list[str]
         _when_label(row),
         value_label(row["value"], row["unit"], row.get("qualifier", "")),
         wrapped(described, 60),
-        safe_text(row["source_org"]),
-        row["verification"],
+        safe_text(data_label("source_org", row["source_org"])),
+        verification_label(row["verification"]),
         caveat_html(row),
     ]
 
@@ -520,8 +521,8 @@ def build_segment_bars(rows: pd.DataFrame, title: str, category: str = "segment"
                 value_label(row["value"], row["unit"], row.get("qualifier", "")),
                 "" if states_unit(row["unit"]) else safe_text(data_label("unit", row["unit"])),
                 _when_label(row) + "<br>" + wrapped(data_label("definition", row["definition"]), 60),
-                safe_text(row["source_org"]),
-                row["verification"],
+                safe_text(data_label("source_org", row["source_org"])),
+                verification_label(row["verification"]),
                 caveat_html(row),
             ]
             for _, row in panel.iterrows()
@@ -753,8 +754,8 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 value_label(r["value"], r["unit"], r.get("qualifier", "")),
                 "" if states_unit(r["unit"]) else safe_text(data_label("unit", r["unit"])),
                 _when_label(r),
-                safe_text(r["source_org"]),
-                r["verification"],
+                safe_text(data_label("source_org", r["source_org"])),
+                verification_label(r["verification"]),
                 caveat_html(r),
             ]
             for _, r in panel.iterrows()

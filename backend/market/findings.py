@@ -1,4 +1,5 @@
-"""Key findings for the briefing's first screen, computed from the rows in view.
+"""Key findings for the briefing's first screen, computed from the rows in view, in the reader's
+language (sentence templates marked, places, industries and organisations from the data's labels).
 
 Each finding answers one of the page's four questions with numbers read from the rows, names its
 source and says the caveat a reader needs before repeating it. A finding whose rows are filtered
@@ -11,8 +12,15 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from backend.i18n import N_, _
 from backend.market.industries import CROSS_INDUSTRY_SURVEYS, industry_rows
-from backend.market.series_labels import dataset_label
+from backend.market.series_labels import data_label, dataset_label, states_unit, value_label
+
+# The page's four questions, which the findings answer in this order.
+INDUSTRIES_QUESTION = N_("Which industries adopt AI most")
+GROWTH_QUESTION = N_("How fast adoption grows")
+MONEY_QUESTION = N_("Where the money goes")
+COUNTRIES_QUESTION = N_("How countries compare")
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,16 @@ def _pct(value: float) -> str:
     return f"{value:g}%"
 
 
+def _usd_billion(value: float) -> str:
+    """A US$ billion amount: "$252.3B", for a Chinese reader "2,523亿美元"."""
+    return value_label(value, "USD billion") if states_unit("USD billion") else f"${value:g}B"
+
+
+def _list(parts: list[str]) -> str:
+    # Clauses of one sentence: "; " in English, "；" in Chinese.
+    return _("; ").join(parts)
+
+
 def _industries(rows: pd.DataFrame) -> Finding | None:
     ranked = industry_rows(rows)
     ranked = ranked.loc[ranked["dataset"].isin(CROSS_INDUSTRY_SURVEYS) & (ranked["segment"] != "All")]
@@ -51,15 +69,21 @@ def _industries(rows: pd.DataFrame) -> Finding | None:
     leaders = latest.sort_values("value", ascending=False, kind="stable").groupby("dataset", sort=False).head(1)
     leaders = leaders.assign(_primary=leaders["verification"] != "primary").sort_values("_primary", kind="stable")
     parts = [
-        f"{dataset_label(r['dataset'])} {int(r['year'])}: {r['segment']} {_pct(r['value'])}"
-        + (" (secondary source)" if r["verification"] == "secondary" else "")
-        for _, r in leaders.head(4).iterrows()
+        _("{survey} {year}: {industry} {share}").format(
+            survey=dataset_label(r["dataset"]),
+            year=int(r["year"]),
+            industry=data_label("segment", r["segment"]),
+            share=_pct(r["value"]),
+        )
+        + (_(" (secondary source)") if r["verification"] == "secondary" else "")
+        for _index, r in leaders.head(4).iterrows()
     ]
+    organisations = dict.fromkeys(data_label("source_org", r["source_org"]) for _index, r in leaders.head(4).iterrows())
     return Finding(
-        "Which industries adopt AI most",
-        "The leading industry in each national survey: " + "; ".join(parts) + ".",
-        ", ".join(dict.fromkeys(str(r["source_org"]) for _, r in leaders.head(4).iterrows())),
-        "Levels compare only within one survey: size thresholds and questions differ between countries.",
+        _(INDUSTRIES_QUESTION),
+        _("The leading industry in each national survey: {leaders}.").format(leaders=_list(parts)),
+        _(", ").join(organisations),
+        _("Levels compare only within one survey: size thresholds and questions differ between countries."),
     )
 
 
@@ -72,13 +96,22 @@ def _eu_growth(rows: pd.DataFrame) -> Finding | None:
     before = eu.loc[~eu["series_break"].astype(bool)]
     after = eu.loc[eu["series_break"].astype(bool)]
     first, last = before.iloc[0], before.iloc[-1]
-    text = f"EU enterprises with 10+ employees using AI: {_pct(first['value'])} in {int(first['year'])}, {_pct(last['value'])} in {int(last['year'])}"
-    caveat = "Eurostat's own survey; compare with other countries' official statistics only at the same size threshold."
+    text = _("EU enterprises with 10+ employees using AI: {first} in {first_year}, {last} in {last_year}").format(
+        first=_pct(first["value"]), first_year=int(first["year"]), last=_pct(last["value"]), last_year=int(last["year"])
+    )
+    caveat = _(
+        "Eurostat's own survey; compare with other countries' official statistics only at the same size threshold."
+    )
     if not after.empty:
         new = after.iloc[-1]
-        text += f", then {_pct(new['value'])} in {int(new['year'])} on a widened definition"
-        caveat = "Definition break: the 2025 questionnaire added generative-AI categories, so part of the last rise is definitional."
-    return Finding("How fast adoption grows", text + ".", "Eurostat (isoc_eb_ai)", caveat)
+        text += _(", then {value} in {year} on a widened definition").format(
+            value=_pct(new["value"]), year=int(new["year"])
+        )
+        caveat = _(
+            "Definition break: the 2025 questionnaire added generative-AI categories, so part of the last rise is "
+            "definitional."
+        )
+    return Finding(_(GROWTH_QUESTION), text + _("."), _("Eurostat (isoc_eb_ai)"), caveat)
 
 
 def _canada_growth(rows: pd.DataFrame) -> Finding | None:
@@ -87,11 +120,18 @@ def _canada_growth(rows: pd.DataFrame) -> Finding | None:
         return None
     first, last = canada.iloc[0], canada.iloc[-1]
     return Finding(
-        "How fast adoption grows",
-        f"Canadian businesses using AI to produce goods or services: {_pct(first['value'])} ({int(first['year'])}) "
-        f"to {_pct(last['value'])} ({int(last['year'])}), second quarter each year.",
-        "Statistics Canada, Canadian Survey on Business Conditions",
-        "Businesses of any size: not comparable with the EU's 10+ employee figures.",
+        _(GROWTH_QUESTION),
+        _(
+            "Canadian businesses using AI to produce goods or services: {first} ({first_year}) to {last} "
+            "({last_year}), second quarter each year."
+        ).format(
+            first=_pct(first["value"]),
+            first_year=int(first["year"]),
+            last=_pct(last["value"]),
+            last_year=int(last["year"]),
+        ),
+        _("Statistics Canada, Canadian Survey on Business Conditions"),
+        _("Businesses of any size: not comparable with the EU's 10+ employee figures."),
     )
 
 
@@ -101,14 +141,19 @@ def _money(rows: pd.DataFrame) -> Finding | None:
     if invested.empty:
         return None
     row = invested.iloc[-1]
-    text = f"Global corporate AI investment: ${row['value']:g}B in {int(row['year'])}"
+    text = _("Global corporate AI investment: {amount} in {year}").format(
+        amount=_usd_billion(row["value"]), year=int(row["year"])
+    )
     if not grew.empty:
-        text += f", {grew.iloc[-1]['value']:+g}% on the year before"
+        text += _(", {change}% on the year before").format(change=f"{grew.iloc[-1]['value']:+g}")
     return Finding(
-        "Where the money goes",
-        text + " (AI Index 2025).",
-        "Stanford HAI, AI Index 2025",
-        "Each AI Index edition revises earlier years; growth is the edition's own figure, never computed across editions.",
+        _(MONEY_QUESTION),
+        text + _(" (AI Index 2025)."),
+        _("Stanford HAI, AI Index 2025"),
+        _(
+            "Each AI Index edition revises earlier years; growth is the edition's own figure, never computed across "
+            "editions."
+        ),
     )
 
 
@@ -120,18 +165,27 @@ def _spending(rows: pd.DataFrame) -> Finding | None:
     parts = []
     if not idc.empty:
         parts.append(
-            f"IDC counts all AI spending at ${idc.iloc[0]['value']:g}B ({int(idc.iloc[0]['year'])}), forecast "
-            f"${idc.iloc[-1]['value']:g}B in {int(idc.iloc[-1]['year'])}"
+            _("IDC counts all AI spending at {amount} ({year}), forecast {forecast} in {forecast_year}").format(
+                amount=_usd_billion(idc.iloc[0]["value"]),
+                year=int(idc.iloc[0]["year"]),
+                forecast=_usd_billion(idc.iloc[-1]["value"]),
+                forecast_year=int(idc.iloc[-1]["year"]),
+            )
         )
     if not gartner.empty:
         parts.append(
-            f"Gartner counts generative-AI IT spending at ${gartner.iloc[0]['value']:g}B ({int(gartner.iloc[0]['year'])})"
+            _("Gartner counts generative-AI IT spending at {amount} ({year})").format(
+                amount=_usd_billion(gartner.iloc[0]["value"]), year=int(gartner.iloc[0]["year"])
+            )
         )
     return Finding(
-        "Where the money goes",
-        "; ".join(parts) + ".",
-        "IDC Spending Guide (Aug 2024); Gartner forecast (Mar 2025)",
-        "Forecasts. Gartner includes AI-capable phones and PCs, so its generative-AI subset exceeds IDC's all-AI total.",
+        _(MONEY_QUESTION),
+        _list(parts) + _("."),
+        _("IDC Spending Guide (Aug 2024); Gartner forecast (Mar 2025)"),
+        _(
+            "Forecasts. Gartner includes AI-capable phones and PCs, so its generative-AI subset exceeds IDC's "
+            "all-AI total."
+        ),
     )
 
 
@@ -143,18 +197,25 @@ def _countries(rows: pd.DataFrame) -> Finding | None:
     latest = countries.loc[countries["year"] == countries["year"].max()].sort_values("value", kind="stable")
     top, bottom = latest.iloc[-1], latest.iloc[0]
     china = _pick(rows, dataset="china_ai_industry", metric="enterprises_using_genai", geography="China")
-    text = (
-        f"Among EU countries in {int(top['year'])}: {top['geography']} {_pct(top['value'])} to "
-        f"{bottom['geography']} {_pct(bottom['value'])} of enterprises with 10+ employees"
+    text = _(
+        "Among EU countries in {year}: {top} {top_share} to {bottom} {bottom_share} of enterprises with 10+ employees"
+    ).format(
+        year=int(top["year"]),
+        top=data_label("geography", top["geography"]),
+        top_share=_pct(top["value"]),
+        bottom=data_label("geography", bottom["geography"]),
+        bottom_share=_pct(bottom["value"]),
     )
-    caveat = "Only official statistics at the same threshold compare (Eurostat countries, Spain's INE)."
+    caveat = _("Only official statistics at the same threshold compare (Eurostat countries, Spain's INE).")
     if not china.empty:
-        text += f". China has no comparable official figure (generative AI only: about {_pct(china.iloc[-1]['value'])})"
-        caveat += " China's 60-83% survey figures count IT professionals' or large organisations, not all firms."
+        text += _(". China has no comparable official figure (generative AI only: about {share})").format(
+            share=_pct(china.iloc[-1]["value"])
+        )
+        caveat += _(" China's 60-83% survey figures count IT professionals' or large organisations, not all firms.")
     return Finding(
-        "How countries compare",
-        text + ".",
-        "Eurostat; China Institute of New Generation AI Development Strategies",
+        _(COUNTRIES_QUESTION),
+        text + _("."),
+        _("Eurostat; China Institute of New Generation AI Development Strategies"),
         caveat,
     )
 

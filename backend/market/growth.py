@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.market.series_labels import data_label, dataset_label, measure_group
 
 # A new definition version or report edition is a new series: growth never crosses either.
@@ -159,16 +159,24 @@ def series_changes(rows: pd.DataFrame) -> list[SeriesChange]:
 
 
 def changes_table(changes: list[SeriesChange]) -> pd.DataFrame:
-    """The changes as a plain table for the page (text cells; nothing is rendered as markdown)."""
+    """The changes as a plain table for the page (text cells; nothing is rendered as markdown).
+    Column keys are stable English, marked: a page shows them with ``rename(columns=_)``."""
+    columns = [N_("series"), N_("from"), N_("to"), N_("change")]
     return pd.DataFrame(
         [
-            {
-                "series": change.label(),
-                "from": f"{change.start_label}: {change.start_value:g}",
-                "to": f"{change.end_label}: {change.end_value:g}",
-                "change": change.text(),
-            }
+            dict(
+                zip(
+                    columns,
+                    (
+                        change.label(),
+                        f"{change.start_label}: {change.start_value:g}",
+                        f"{change.end_label}: {change.end_value:g}",
+                        change.text(),
+                    ),
+                    strict=True,
+                )
+            )
             for change in changes
         ],
-        columns=["series", "from", "to", "change"],
+        columns=columns,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from backend.i18n import N_, _
-from backend.market.series_labels import data_label, dataset_label
+from backend.market.series_labels import data_label, dataset_label, verification_label
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,6 @@ CROSS_INDUSTRY_SURVEYS: tuple[str, ...] = (
     "korea_ai_adoption",
 )
 ADOPTION_UNITS: tuple[str, ...] = ("percent",)
-# The labelling rule's words (data/README.md), as a reader sees them.
-VERIFICATION_WORDS: dict[str, str] = {"primary": N_("primary"), "secondary": N_("secondary")}
 
 
 def industry_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -202,8 +200,10 @@ def document_industry_of(dataset: str, segment: str) -> DocumentIndustry | None:
 def coverage(frame: pd.DataFrame) -> pd.DataFrame:
     """For each document industry, every figure the data holds, or one row saying there is none.
 
-    Columns: industry, survey, segment, year, value, rank (within its survey), verification,
-    note. An industry without a figure gets survey "no comparable figure" and an empty value.
+    Columns (stable English keys, marked: a page shows them with ``rename(columns=_)``): industry,
+    survey, segment, value, rank (within its survey), verification, note, row_id; the cells in the
+    reader's language. An industry without a figure gets survey "no comparable figure" and an empty
+    value.
     """
     rows = industry_rows(frame)
     ranked = rows.loc[rows["segment"] != "All"].copy()
@@ -217,34 +217,33 @@ def coverage(frame: pd.DataFrame) -> pd.DataFrame:
         for row in found:
             records.append(
                 {
-                    "industry": industry.label,
+                    "industry": _(industry.label),
                     "survey": f"{dataset_label(row['dataset'])} {int(row['year'])}",
-                    "segment": row["segment"],
+                    "segment": data_label("segment", row["segment"]),
                     "value": f"{row['value']:g}%",
-                    "rank": f"{int(row['rank'])} of {int(row['of'])}",
-                    "verification": row["verification"],
-                    "note": industry.note_for(row["dataset"], row["segment"]),
+                    "rank": _("{rank} of {count}").format(rank=int(row["rank"]), count=int(row["of"])),
+                    "verification": verification_label(row["verification"]),
+                    "note": _(note) if (note := industry.note_for(row["dataset"], row["segment"])) else "",
                     "row_id": row.get("row_id", ""),
                 }
             )
         if not found:
             records.append(
                 {
-                    "industry": industry.label,
-                    "survey": "no comparable figure",
+                    "industry": _(industry.label),
+                    "survey": _("no comparable figure"),
                     "segment": "",
                     "value": "",
                     "rank": "",
                     "verification": "",
-                    "note": "No public survey in the collection measures AI adoption for this industry"
+                    "note": _("No public survey in the collection measures AI adoption for this industry")
                     if not industry.segments
-                    else "The surveys that cover it are not in the current filters",
+                    else _("The surveys that cover it are not in the current filters"),
                     "row_id": "",
                 }
             )
-    return pd.DataFrame(
-        records, columns=["industry", "survey", "segment", "value", "rank", "verification", "note", "row_id"]
-    )
+    columns = [N_("industry"), N_("survey"), N_("segment"), N_("value"), N_("rank"), N_("verification"), N_("note")]
+    return pd.DataFrame(records, columns=[*columns, "row_id"])
 
 
 def _proxies_text(proxies: pd.DataFrame) -> str:
@@ -271,7 +270,7 @@ def _proxies_text(proxies: pd.DataFrame) -> str:
                 segment=data_label("segment", segment),
                 values=values,
                 measure=measure,
-                verification=_(VERIFICATION_WORDS.get(verification, verification)),
+                verification=verification_label(verification),
             )
         )
     return "; ".join(parts)
@@ -354,4 +353,4 @@ def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
 def missing_industries(frame: pd.DataFrame) -> list[str]:
     """Document industries with no adoption figure in ``frame``."""
     table = coverage(frame)
-    return table.loc[table["survey"] == "no comparable figure", "industry"].tolist()
+    return table.loc[table["survey"] == _("no comparable figure"), "industry"].tolist()

@@ -17,6 +17,7 @@ from backend.market.series_labels import (
     hollow,
     human_number,
     safe_text,
+    verification_label,
     wrapped,
 )
 
@@ -84,7 +85,7 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
                 human_number(row["value"], row["unit"]),
                 safe_text(_(CONFIDENCE_LABELS.get(confidence, confidence)) if confidence else _("not given")),
                 safe_text(row["source_org"]),
-                row["verification"],
+                verification_label(row["verification"]),
                 caveat_html(row),
             ]
             for _index, row in group.iterrows()

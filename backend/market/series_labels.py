@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backend.i18n import N_, _, current_language
+from backend.i18n import N_, _, current_language, ngettext
 from backend.i18n.formats import format_amount
 from backend.text_safety import plotly_text
 
@@ -108,6 +108,15 @@ def dataset_rank(dataset: str) -> int:
     return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else -1
 
 
+# How a row's figure was found (the ``verification`` column), in the reader's words.
+VERIFICATION_WORDS: dict[str, str] = {"primary": N_("primary"), "secondary": N_("secondary")}
+
+
+def verification_label(verification: str) -> str:
+    """'primary' / 'secondary' in the reader's language (anything else as written)."""
+    return _(VERIFICATION_WORDS[verification]) if verification in VERIFICATION_WORDS else str(verification)
+
+
 def dataset_label(dataset: str) -> str:
     """A reader's name for a dataset (user datasets keep their own name)."""
     return _(DATASET_LABELS[dataset]) if dataset in DATASET_LABELS else dataset
@@ -127,6 +136,9 @@ LABELLED_COLUMNS: tuple[str, ...] = (
     "definition_version",
     "edition",
     "source_title",
+    "source_org",
+    # Caveats: shown in hovers, source lists, the briefing and the "Other figures" table.
+    "note",
 )
 
 
@@ -147,6 +159,16 @@ def data_label(column: str, text: object) -> str:
     return data_labels(current_language()).get((column, str(text)), str(text))
 
 
+def exported_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Market rows for a CSV download: the same column keys and numbers, the labelled text (places,
+    measures, caveats, sources) in the reader's language, so a Chinese reader's export carries the
+    caveats they read on the page."""
+    if current_language() not in ("zh",) or frame.empty:
+        return frame
+    present = [column for column in LABELLED_COLUMNS if column in frame.columns]
+    return frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+
+
 def localised_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of market rows for showing in a table: the labelled columns in the reader's language.
     Selections and figures work on the rows as loaded (their logic compares English keys)."""
@@ -154,6 +176,8 @@ def localised_rows(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     present = [column for column in LABELLED_COLUMNS if column in frame.columns]
     shown = frame.assign(**{c: [data_label(c, v) for v in frame[c]] for c in present})
+    if "dataset" in frame.columns:
+        shown["dataset"] = [dataset_label(str(dataset)) for dataset in frame["dataset"]]
     if {"value", "unit"} <= set(frame.columns):
         # Money in 万 / 亿 with its currency (the unit cell then says nothing more); every value
         # as text, so the column keeps one type.
@@ -184,9 +208,43 @@ def safe_text(text: object) -> str:
     return plotly_text(text)
 
 
+# Chinese characters are twice as wide as Latin ones, and a line may break between any two of them
+# (textwrap breaks only at spaces, so a Chinese sentence would stay one long line); closing
+# punctuation never starts a line.
+_WIDE = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_HAN = re.compile(f"[{_WIDE}]")
+_WRAP_TOKEN = re.compile(f"[{_WIDE}]|[^\\s{_WIDE}]+|\\s+")
+_NO_LINE_START = set("，。、；：？！）》」』”’%")
+
+
+def _wide_lines(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    line, used = "", 0
+    for token in _WRAP_TOKEN.findall(text):
+        if token.isspace():
+            line, used = (line + " ", used + 1) if line else (line, used)
+            continue
+        size = 2 * len(token) if _HAN.match(token) else len(token)
+        if used + size > width and line.strip() and token[0] not in _NO_LINE_START:
+            # A short name cut in two ("丹 / 麦") reads worse than a shorter line: break at the
+            # line's last space instead when only a few characters follow it.
+            cut = line.rstrip().rfind(" ")
+            carried = line[cut + 1 :] if _HAN.match(token) and cut > 0 and len(line) - cut <= 5 else ""
+            lines.append(line[: len(line) - len(carried)].rstrip())
+            line, used = carried, sum(2 if _HAN.match(c) else 1 for c in carried)
+        while size > width and not _HAN.match(token):  # an address longer than a line
+            lines.append(token[:width])
+            token, size = token[width:], size - width
+        line, used = line + token, used + size
+    return [*lines, line.rstrip()] if line.strip() else lines
+
+
 def wrapped(text: str, width: int = 70) -> str:
-    """Escaped text broken into lines for titles and legends."""
-    return "<br>".join(safe_text(line) for line in textwrap.wrap(str(text), width)) or safe_text(text)
+    """Escaped text broken into lines for titles and legends (``width`` in Latin characters; a
+    Chinese character counts two)."""
+    text = str(text)
+    lines = _wide_lines(text, width) if _HAN.search(text) else textwrap.wrap(text, width)
+    return "<br>".join(safe_text(line) for line in lines) or safe_text(text)
 
 
 def human_number(value: float, unit: str = "") -> str:
@@ -244,11 +302,15 @@ def source_markdown(sources: list) -> str:
         # so a URL cannot close the markdown link early.
         url = source.url.replace("(", "%28").replace(")", "%29")
         cited = f"[{title}]({url})" if url else title
-        flag = " — *secondary: third-party summary*" if source.verification == "secondary" else ""
-        count = f"{source.rows} figure{'s' if source.rows != 1 else ''}"
-        lines.append(f"{number}. {markdown_escape(source.org)}: {cited} ({count}){flag}")
+        flag = (
+            " — *" + markdown_escape(_("(secondary: third-party summary)")) + "*"
+            if source.verification == "secondary"
+            else ""
+        )
+        count = ngettext("{count} figure", "{count} figures", source.rows).format(count=source.rows)
+        lines.append(f"{number}. {markdown_escape(data_label('source_org', source.org))}: {cited} ({count}){flag}")
         for caveat in getattr(source, "caveats", ()):
-            lines.append(f"    - *Caveat:* {markdown_escape(caveat)}")
+            lines.append("    - " + _("*Caveat:* {caveat}").format(caveat=markdown_escape(data_label("note", caveat))))
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from backend.config import PROJECT_ROOT
 from backend.errors import ShowcaseError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.use_cases import vocabulary as vocab
 
 DEFAULT_PATH = PROJECT_ROOT / "data" / "use_cases.csv"
@@ -324,22 +324,28 @@ def filter_use_cases(
 
 
 def to_table(use_cases: Iterable[UseCase], language: str = "en") -> pd.DataFrame:
-    """A display table: one row per use case, both titles, other labels in ``language``."""
+    """A display table: one row per use case, its title in ``language`` and in the other language,
+    every label in ``language``. Column keys are stable English (marked; a page shows them with
+    ``rename(columns=_)``), so sorting and search work on the labels the reader sees."""
+    other = "en" if language == "zh" else "zh"
     rows = []
     for use_case in use_cases:
         demo = vocab.find_demo(use_case.demo_page)
         rows.append(
             {
-                "id": use_case.id,
-                "industry": vocab.find_term(vocab.INDUSTRIES, use_case.industry).label(language),
-                "use case": use_case.title_en,
-                "用例": use_case.title_zh,
-                "description": use_case.description(language),
-                "AI tasks": ", ".join(vocab.find_term(vocab.AI_TASKS, task).label(language) for task in use_case.tasks),
-                "tasks from": use_case.task_basis,
-                "maturity": vocab.find_term(vocab.MATURITY, use_case.maturity).label(language),
-                "sources": "; ".join(f"{ref.label()} ({ref.status})" for ref in use_case.sources),
-                "live demo": demo.title if demo else "",
+                N_("id"): use_case.id,
+                N_("industry"): vocab.find_term(vocab.INDUSTRIES, use_case.industry).label(language),
+                N_("use case"): use_case.title(language),
+                # The other language's title, for a reader who knows the use case by that name.
+                N_("use case (other language)"): use_case.title(other),
+                N_("description"): use_case.description(language),
+                N_("AI tasks"): ", ".join(
+                    vocab.find_term(vocab.AI_TASKS, task).label(language) for task in use_case.tasks
+                ),
+                N_("tasks from"): vocab.find_term(vocab.TASK_BASES, use_case.task_basis).label(language),
+                N_("maturity"): vocab.find_term(vocab.MATURITY, use_case.maturity).label(language),
+                N_("sources"): "; ".join(f"{ref.label()} ({ref.status})" for ref in use_case.sources),
+                N_("live demo"): _(demo.title) if demo else "",
             }
         )
     return pd.DataFrame(rows)

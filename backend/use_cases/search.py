@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from backend.errors import ModelLoadError, ShowcaseError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.models.loader import LoadedModel, load_model
 from backend.models.resolve import catalogue as model_catalogue
 from backend.uploads import check_text
@@ -26,12 +26,14 @@ SEMANTIC = "semantic"
 KEYWORD = "keyword"
 MAX_QUERY_CHARS = 300
 DEFAULT_TOP_K = 5
+# Queries in both languages show that search crosses languages; the English ones are marked, so a
+# Chinese page asks them in Chinese (shown and searched with ``_()``).
 EXAMPLE_QUERIES: tuple[str, ...] = (
-    "detect fraud in card payments",
+    N_("detect fraud in card payments"),
     "信用卡欺诈",
-    "answer customer questions automatically",
+    N_("answer customer questions automatically"),
     "医学影像诊断",
-    "translate product descriptions",
+    N_("translate product descriptions"),
     "自动驾驶中的行人检测",
 )
 

@@ -15,7 +15,7 @@ from backend.i18n import N_, _
 from backend.market import store
 from backend.market.briefing import BriefingChart, reproduce_link
 from backend.market.figure_layout import png_config, with_source_caption
-from backend.market.series_labels import source_markdown
+from backend.market.series_labels import exported_rows, source_markdown
 from backend.uploads import to_safe_csv
 
 
@@ -54,7 +54,7 @@ def show_chart(
         st.caption(source_markdown(sources))
     st.download_button(
         _("Download this chart's data (CSV)"),
-        data=to_safe_csv(rows),
+        data=to_safe_csv(exported_rows(rows)),
         file_name=file_name,
         mime="text/csv",
         key=f"{key}.download",

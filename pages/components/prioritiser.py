@@ -16,7 +16,7 @@ import streamlit as st
 from backend import model_registry
 from backend.decisions import cost, industry_inputs, measure, review, scoring, speed
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, Weights
-from backend.i18n import _
+from backend.i18n import _, current_language
 from backend.jobs import manage, tables
 from backend.market import briefing
 from backend.market.figure_layout import png_config
@@ -63,9 +63,14 @@ _DEFAULT_PRICE = 0.40
 
 
 @st.cache_data(show_spinner=False)
+def _market_inputs_in(language: str) -> dict[str, industry_inputs.IndustryInputs]:
+    # One copy per language: the inputs' units, sources and caveats are written in the reader's words.
+    return industry_inputs.industry_inputs(market_charts.market_data())
+
+
 def market_inputs() -> dict[str, industry_inputs.IndustryInputs]:
     """Each industry's cited market inputs (the shipped tables do not change while the app runs)."""
-    return industry_inputs.industry_inputs(market_charts.market_data())
+    return _market_inputs_in(current_language())
 
 
 def _parsed(name: str, text: str) -> object | None:

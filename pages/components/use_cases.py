@@ -110,7 +110,7 @@ def show_demo_links(use_cases: Iterable[UseCase]) -> None:
     shown: dict[str, list[str]] = {}
     for use_case in use_cases:
         if use_case.demo_page:
-            shown.setdefault(use_case.demo_page, []).append(use_case.title_en)
+            shown.setdefault(use_case.demo_page, []).append(use_case.title(current_language()))
     if not shown:
         st.caption(_("None of these use cases has a live demo in this app yet."))
         return
@@ -171,10 +171,10 @@ def show_search_box() -> tuple[str, str]:
     languages = languages_by_ref.get(model_ref, ())
     for index, example in enumerate(search.EXAMPLE_QUERIES):
         example_columns[index % _EXAMPLES_PER_ROW].button(
-            marked_example_label(example, example, languages),
+            marked_example_label(example, _(example), languages),
             key=f"applications.example.{index}",
             on_click=_set_query,
-            args=(example,),
+            args=(_(example),),
             width="stretch",
         )
     return query.strip(), model_ref

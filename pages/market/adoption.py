@@ -22,6 +22,20 @@ from pages.components.market_charts import (
     show_chart,
 )
 
+# The "Other figures" table's columns (the rows' own keys) and their headings, shown with ``_()``.
+OTHER_FIGURES_COLUMNS: dict[str, str] = {
+    "dataset": N_("dataset"),
+    "definition": N_("definition"),
+    "geography": N_("geography"),
+    "segment": N_("segment"),
+    "year": N_("year"),
+    "value": N_("value"),
+    "unit": N_("unit"),
+    "note": N_("caveat"),
+    "source_org": N_("organisation"),
+    "source_url": N_("source"),
+}
+
 st.title(_("Market & adoption"))
 st.caption(
     _(
@@ -180,7 +194,12 @@ with coverage_tab:
         )
     )
     coverage = industries.coverage(rows)
-    st.dataframe(coverage.drop(columns=["row_id"]), hide_index=True, width="stretch", key="market.industry_coverage")
+    st.dataframe(
+        coverage.drop(columns=["row_id"]).rename(columns=_),
+        hide_index=True,
+        width="stretch",
+        key="market.industry_coverage",
+    )
 
 st.header(_("How fast adoption grows"))
 over_time = selections.adoption_over_time(rows)
@@ -202,7 +221,9 @@ else:
     in_group_rows = rows.loc[rows["row_id"].isin({i for c in in_group for i in c.row_ids})]
     with right:
         chart(
-            figures.build_growth_bars(in_group, _("Change per year: {group}").format(group=group)),
+            figures.build_growth_bars(
+                in_group, _("Change per year: {group}").format(group=data_label("measure_group", group))
+            ),
             in_group_rows,
             "market.growth_group",
             "ai_growth_per_series_in_group.csv",
@@ -210,7 +231,9 @@ else:
 with st.expander(_("Every series' change per year, all measures (and growth rates as the sources state them)")):
     growth_rows = rows.loc[rows["row_id"].isin({i for c in changes for i in c.row_ids})]
     chart(figures.build_growth_bars(changes), growth_rows, "market.growth", "ai_growth_per_series.csv")
-    st.dataframe(growth.changes_table(changes), hide_index=True, width="stretch", key="market.growth_table")
+    st.dataframe(
+        growth.changes_table(changes).rename(columns=_), hide_index=True, width="stretch", key="market.growth_table"
+    )
     rates = selections.stated_rates(rows)
     chart(figures.build_stated_rates(rates), rates, "market.stated_rates", "ai_growth_rates_stated.csv")
 with st.expander(_("Adoption by company size, AI technology and business function")):
@@ -340,24 +363,11 @@ with st.expander(_("Other figures ({other}): every figure no chart above draws")
     st.caption(_("With their source and caveat, so nothing shipped is hidden."))
     if not other.empty:
         st.dataframe(
-            localised_rows(other)[
-                [
-                    "dataset",
-                    "definition",
-                    "geography",
-                    "segment",
-                    "year",
-                    "value",
-                    "unit",
-                    "note",
-                    "source_org",
-                    "source_url",
-                ]
-            ],
+            localised_rows(other)[list(OTHER_FIGURES_COLUMNS)].rename(columns=lambda c: _(OTHER_FIGURES_COLUMNS[c])),
             hide_index=True,
             width="stretch",
             key="market.other",
-            column_config={"source_url": st.column_config.LinkColumn(_("source"))},
+            column_config={_("source"): st.column_config.LinkColumn(_("source"))},
         )
 
 query = save_filters(defaults)

@@ -61,7 +61,9 @@ st.caption(
 
 st.subheader(_("Catalogue"))
 if selected:
-    st.dataframe(catalogue.to_table(selected), hide_index=True, key="applications.table")
+    st.dataframe(
+        catalogue.to_table(selected, current_language()).rename(columns=_), hide_index=True, key="applications.table"
+    )
     st.caption(_("Sources: document and line in the seed documents 000–004, with that document's status (C, F, T)."))
     st.markdown(_("**Live demos of these use cases**"))
     use_cases_view.show_demo_links(selected)

@@ -94,6 +94,7 @@ KEPT = {
         "PwC",
         "Deloitte",
         "IT",
+        "ICT",  # 信息通信技术, written ICT in Chinese statistics too (INE 企业 ICT 使用调查)
         "CAGR",
         "pp",
         "top",

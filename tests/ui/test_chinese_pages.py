@@ -47,24 +47,8 @@ def report():
     REPORT.write_text(json.dumps(found, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-# Pages with English still left (issue 27, step 5): their English is reported, not yet refused. The
-# market data's labels are in Chinese now (data/market/labels/zh.csv); what remains on Market &
-# adoption is catalogue entries without a translation yet and the navigation's "Compression lab";
-# Applications also shows the use-case catalogue's task names and the prioritiser's text in English.
-DATA_NOT_YET_TRANSLATED = {"pages/market/adoption.py", "pages/market/applications.py"}
-
-
 def _entries() -> list:
-    return [
-        pytest.param(
-            entry,
-            marks=pytest.mark.xfail(reason="English left (see DATA_NOT_YET_TRANSLATED)", strict=False)
-            if entry.path in DATA_NOT_YET_TRANSLATED
-            else (),
-            id=entry.path,
-        )
-        for entry in PAGES
-    ]
+    return [pytest.param(entry, id=entry.path) for entry in PAGES]
 
 
 @pytest.fixture(scope="module")

@@ -170,3 +170,22 @@ def test_the_market_inputs_table_gives_each_figure_or_its_reason(market):
     finance = table.iloc[0]
     assert finance["Adoption level"].startswith(f"{market['finance'].adoption.value:g} % of firms")
     assert finance["Money flowing in"] == "missing: " + market["finance"].missing_reasons["investment"]
+
+
+def test_the_prioritiser_reads_in_chinese_for_a_chinese_reader(use_cases):
+    from backend.i18n import use_language
+
+    with use_language("zh"):
+        chinese = industry_inputs.industry_inputs(load_market_data())
+        ranking = scoring.rank_use_cases(use_cases, chinese, SPEED, Weights())
+        table = review.ranking_table(ranking, "zh")
+        inputs = review.market_inputs_table(chinese, ["finance", "healthcare"], "zh")
+    finance = inputs.iloc[0]
+    # Units, organisations, segments and the reasons a figure is missing, in the reader's words.
+    assert finance["采用水平"].startswith(f"{chinese['finance'].adoption.value:g} % 的企业: 美国人口普查局")
+    assert finance["采用水平"].endswith("金融与保险")
+    assert "商业与个人服务；交通与休闲" in finance["资金流入"]
+    cells = " ".join(str(cell) for cell in table.to_numpy().ravel())
+    assert "个百分点/年" in cells and "% of firms" not in cells and "pp per year" not in cells
+    # A task model's measurement names the task as the Models page does.
+    assert any("情感分析 (model-for-sentiment)" in label for label, _url in review.citations(ranking))

@@ -231,3 +231,29 @@ def test_the_briefing_is_written_in_the_language_of_the_run_that_makes_it():
     assert "Generated" not in chinese and "Filters:" not in chinese
     assert '<html lang="en">' in english and "AI market and adoption briefing" in english
     assert "Noto Sans CJK SC" in chinese  # a CJK face in the page's font stack
+
+
+def test_findings_sources_and_caveats_of_a_chinese_briefing_read_in_chinese(data):
+    from backend.i18n import use_language
+
+    rows = data.loc[data["dataset"].isin(["eurostat_isoc_eb_ai", "ai_index_investment", "census_btos"])]
+    with use_language("zh"):
+        found = findings.key_findings(data)
+        over_time = selections.adoption_over_time(rows)
+        chart = _chart(over_time, figures.build_adoption_over_time(over_time))
+        html = build_briefing_html([chart], generated=date(2026, 12, 7), findings=found)
+        caption = source_caption(rows)
+    assert [f.question for f in found][:2] == ["哪些行业 AI 采用率最高", "采用率增长有多快"]
+    money = next(f for f in found if "全球企业 AI 投资" in f.text)
+    assert money.text == "全球企业 AI 投资：2024 年 2,523亿美元，较上年 +25.5%（AI Index 2025）。"
+    eu = next(f for f in found if f.text.startswith("使用 AI 的欧盟"))
+    assert "2024 年 13.48%，2025 年按扩大后的定义为 19.95%" in eu.text and "口径变化" in eu.caveat
+    countries = next(f for f in found if f.question == "各国对比")
+    assert "丹麦 42%" in countries.text and "罗马尼亚 5.2%" in countries.text
+    text = "".join(_parse(html).text)
+    # Findings, organisations and caveats of the cited rows: in Chinese, numbers kept.
+    assert "来源：欧盟统计局（isoc_eb_ai）" in text and "美国人口普查局" in text
+    assert "注意：信息业和大型企业更高" in text
+    for english in ("The leading industry", "Information sector", "US Census Bureau", "Definition break", "figures"):
+        assert english not in text
+    assert "；" in caption and "; " not in caption

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 
 from backend.i18n import use_language
-from backend.market import figures, selections, store
+from backend.market import figures, selections, series_labels, store
 from backend.market.series_labels import (
     LABELLED_COLUMNS,
     data_label,
@@ -42,7 +42,10 @@ def test_labels_are_chinese_except_for_proper_names():
     untranslated = [
         en
         for (column, en), zh in labels.items()
-        if not HAN.search(zh) and column not in ("segment", "unit", "measure_group")
+        if not HAN.search(zh)
+        and column not in ("segment", "unit", "measure_group")
+        # An organisation known by the same name in Chinese (IBM, IDC) keeps it.
+        and not (column == "source_org" and zh == en)
     ]
     assert untranslated == []
     assert labels[("geography", "China")] == "中国"
@@ -90,7 +93,8 @@ def test_chart_titles_and_panels_follow_the_language():
     with use_language("zh"):
         figure = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
         spending = figures.build_spending_forecasts(selections.spending_forecasts(rows))
-    assert "企业（10 名及以上员工）" in figure.layout.title.text
+    # A Chinese title breaks where its width runs out, between characters or at a space.
+    assert "企业（10 名及以上员工）" in figure.layout.title.text.replace("<br>", " ")
     assert "AI use over time" not in figure.layout.title.text
     panels = [annotation.text for annotation in spending.layout.annotations]
     assert any("IDC：" in text for text in panels)
@@ -125,3 +129,87 @@ def test_a_money_axis_is_ticked_in_yi_with_its_currency():
     assert "2,000亿美元" in figure.layout.yaxis.ticktext
     assert figure.layout.yaxis.ticktext[0] == "0美元"
     assert figures.build_investment_over_time(investment).layout.yaxis.ticktext is None
+
+
+URL = re.compile(r"https?://[^\s)（）“”，。；：、]+")
+PERCENT = re.compile(r"\d+(?:\.\d+)?%")
+
+
+def test_every_caveat_reads_in_chinese_with_its_addresses_and_percentages_kept():
+    data = store.load_market_data()
+    labels = data_labels("zh")
+    notes = sorted({str(note) for note in data["note"] if str(note).strip()})
+    assert len(notes) > 100
+    missing = [note for note in notes if ("note", note) not in labels]
+    assert missing == []
+
+    def addresses(text: str) -> set[str]:
+        # A sentence's own full stop or comma after an address is not part of it.
+        return {url.rstrip(".,:;") for url in URL.findall(text)}
+
+    changed = [
+        note
+        for note in notes
+        if not addresses(note) <= addresses(labels[("note", note)])
+        or not set(PERCENT.findall(note)) <= set(PERCENT.findall(labels[("note", note)]))
+    ]
+    assert changed == []
+    note = "Peak of the 2017-2022 period"
+    assert labels[("note", note)] == "2017-2022 年期间的峰值"
+
+
+def test_caveats_follow_the_language_in_hovers_and_source_lists():
+    rows = store.load_market_data()
+    row = rows.loc[rows["note"] == "Information sector and large firms are higher"].iloc[0]
+    with use_language("zh"):
+        assert "信息业和大型企业更高" in figures.caveat_html(row)
+        sources = store.sources_of(rows.loc[rows["dataset"] == "census_btos"])
+        listed = series_labels.source_markdown(sources)
+    assert "信息业和大型企业更高" in listed and "美国人口普查局" in listed
+    assert "Information sector" not in listed and "figures" not in listed
+    assert "Information sector and large firms are higher" in figures.caveat_html(row)
+
+
+def test_the_industry_coverage_table_reads_in_chinese():
+    from backend.market import industries
+
+    with use_language("zh"):
+        table = industries.coverage(store.load_market_data())
+    btos_health = table.loc[table["survey"] == "美国人口普查局 BTOS 2026"].iloc[0]
+    assert btos_health["industry"] == "医疗"
+    assert btos_health["segment"] == data_label_zh("segment", "Health care and social assistance")
+    assert btos_health["rank"] == "第 7 / 共 19" and btos_health["verification"] == "二手来源"
+    smart_city = table.loc[table["industry"] == "智慧城市"].iloc[0]
+    assert smart_city["survey"] == "无可比数据" and "收录的公开调查" in smart_city["note"]
+    with use_language("zh"):
+        assert "智慧城市" in industries.missing_industries(store.load_market_data())
+
+
+def data_label_zh(column: str, text: str) -> str:
+    return data_labels("zh")[(column, text)]
+
+
+def test_chinese_chart_text_wraps_by_width_between_characters():
+    from backend.market.series_labels import wrapped
+
+    # A Chinese character is two Latin widths; a line breaks between characters, never before
+    # closing punctuation, and a short name after a space moves whole to the next line.
+    assert wrapped("每条线对应一项调查自身的受访总体；其他指标不会共用此坐标轴", 50) == (
+        "每条线对应一项调查自身的受访总体；其他指标不会共用<br>此坐标轴"
+    )
+    assert wrapped("欧盟统计局 · 丹麦", 16) == "欧盟统计局 ·<br>丹麦"
+    assert all(not line.startswith("，") for line in wrapped("甲乙丙丁戊己庚辛，壬癸", 16).split("<br>"))
+    assert wrapped("<b>美国</b>", 70) == "&lt;b&gt;美国&lt;/b&gt;"
+    assert wrapped("Some english text that wraps", 12) == "Some english<br>text that<br>wraps"
+
+
+def test_a_chinese_readers_csv_keeps_keys_and_numbers_and_carries_the_chinese_caveats():
+    rows = store.load_market_data()
+    btos = rows.loc[rows["note"] == "Information sector and large firms are higher"]
+    with use_language("zh"):
+        exported = series_labels.exported_rows(btos)
+    assert list(exported.columns) == list(btos.columns)
+    assert exported["value"].tolist() == btos["value"].tolist()
+    assert exported["note"].tolist() == ["信息业和大型企业更高"] * len(btos)
+    assert set(exported["geography"]) == {"美国"} and set(exported["dataset"]) == {"census_btos"}
+    assert series_labels.exported_rows(btos) is btos

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.i18n import use_language
 from backend.use_cases import catalogue, vocabulary
 from backend.use_cases.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from pages.components.navigation import PAGES
@@ -151,10 +152,23 @@ def test_filters_combine(shipped):
 def test_display_table_has_both_titles_and_labels(shipped):
     table = catalogue.to_table(shipped.use_cases[:2])
     assert list(table["use case"]) == ["Text classification", "Sentiment analysis"]
-    assert list(table["用例"]) == ["文本分类", "情感分析"]
+    assert list(table["use case (other language)"]) == ["文本分类", "情感分析"]
     assert table.loc[1, "AI tasks"] == "Sentiment analysis, Text classification"
     assert table.loc[1, "live demo"] == "Sentiment demo"
     assert table.loc[0, "maturity"] == "Current application"
+
+
+def test_display_table_in_chinese_names_tasks_industries_and_demos_in_chinese(shipped):
+    with use_language("zh"):
+        table = catalogue.to_table(shipped.use_cases[:2], "zh")
+    assert list(table["use case"]) == ["文本分类", "情感分析"]
+    assert list(table["use case (other language)"]) == ["Text classification", "Sentiment analysis"]
+    # The catalogue's task names come from the one vocabulary (data/use_cases.csv keeps the keys).
+    assert table.loc[1, "AI tasks"] == "情感分析, 文本分类"
+    assert table.loc[0, "industry"] == "自然语言处理"
+    assert table.loc[0, "maturity"] == "现有应用"
+    assert table.loc[0, "tasks from"] == "文档明确提到的任务"
+    assert table.loc[1, "live demo"] == "情感分析演示"
 
 
 @pytest.mark.parametrize(
