@@ -202,7 +202,9 @@ else:
     in_group_rows = rows.loc[rows["row_id"].isin({i for c in in_group for i in c.row_ids})]
     with right:
         chart(
-            figures.build_growth_bars(in_group, _("Change per year: {group}").format(group=group)),
+            figures.build_growth_bars(
+                in_group, _("Change per year: {group}").format(group=data_label("measure_group", group))
+            ),
             in_group_rows,
             "market.growth_group",
             "ai_growth_per_series_in_group.csv",
