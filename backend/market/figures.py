@@ -21,6 +21,8 @@ from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
     LINE_CHARS,
+    NOTE_CHARS,
+    NOTE_LINE_PX,
     add_paper_note,
     add_secondary_note_below,
     bar_marker,
@@ -302,27 +304,30 @@ def build_time_series(
         # Subplot titles are the first annotations: left-aligned over their panel, not centred.
         for annotation in figure.layout.annotations[: len(panel_titles)]:
             annotation.update(x=0, xanchor="left", font={"size": 12})
-    _add_legend_keys(figure, drawn)
-    fit_legend_below(figure, len(panel_titles), spacing=PANEL_SPACING if len(panel_titles) > 1 else 0.0)
     if not far.empty:
-        add_paper_note(
-            figure,
-            safe_text(
-                _("Not drawn, too far ahead to share this axis: {forecasts}").format(
-                    forecasts="; ".join(
-                        _("{source} {year} forecast {value}").format(
-                            source=dataset_label(r["dataset"]),
-                            year=int(r["year"]),
-                            value=value_label(r["value"], r["unit"], r.get("qualifier", "")),
-                        )
-                        for _index, r in far.iterrows()
+        note = wrapped(
+            _("Not drawn, too far ahead to share this axis: {forecasts}").format(
+                forecasts="; ".join(
+                    _("{source} {year} forecast {value}").format(
+                        source=dataset_label(r["dataset"]),
+                        year=int(r["year"]),
+                        value=value_label(r["value"], r["unit"], r.get("qualifier", "")),
                     )
+                    for _index, r in far.iterrows()
                 )
             ),
-            "far-forecast-note",
-            (1, 1.0),
-            ("right", "bottom"),
+            NOTE_CHARS,
         )
+        # Its own strip of the top margin, just above the plot (and above the first panel's title):
+        # clear of the chart's title and of the lines.
+        panel_title = 16 * (figure.layout.annotations[0].text.count("<br>") + 1) if panel_of else 0
+        room = NOTE_LINE_PX * (note.count("<br>") + 1) + 6
+        figure.update_layout(margin={"t": figure.layout.margin.t + room})
+        add_paper_note(
+            figure, note, "far-forecast-note", (0, 1.0), ("left", "bottom"), yshift=4 + panel_title, align="left"
+        )
+    _add_legend_keys(figure, drawn)
+    fit_legend_below(figure, len(panel_titles), spacing=PANEL_SPACING if len(panel_titles) > 1 else 0.0)
     return figure
 
 
