@@ -788,6 +788,17 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def _growth_names(changes: list) -> dict[int, str]:
+    """Each change's bar label, by ``id``: its short name, with its years where one source has
+    two series (plotly would stack two bars of one name into one), wrapped for a phone."""
+    names = [c.short_label() for c in changes]
+    dated = [
+        f"{name} ({c.start_label}–{c.end_label})" if names.count(name) > 1 else name
+        for name, c in zip(names, changes, strict=True)
+    ]
+    return {id(c): wrapped(name, LABEL_CHARS) for c, name in zip(changes, dated, strict=True)}
+
+
 def build_growth_bars(changes: list, title: str = "") -> go.Figure:
     """Computed change per series, one panel per measure group (adoption shares, pp per year) and
     one for amounts (CAGR): bars of different measures never share an axis.
@@ -807,7 +818,8 @@ def build_growth_bars(changes: list, title: str = "") -> go.Figure:
     titles = list(dict.fromkeys(panel_of(c) for c in changes))
     panels = [(t, sorted((c for c in changes if panel_of(c) == t), key=lambda c: c.per_year)) for t in titles]
     sizes = [len(items) for _, items in panels]
-    bar = _bar_px([wrapped(c.short_label(), LABEL_CHARS) for c in changes])
+    names = _growth_names(changes)
+    bar = _bar_px(list(names.values()))
     height = 220 + sum(bar * size + 80 for size in sizes)
     figure = make_subplots(
         rows=len(panels),
@@ -831,7 +843,7 @@ def build_growth_bars(changes: list, title: str = "") -> go.Figure:
         figure.add_trace(
             go.Bar(
                 x=[c.per_year for c in items],
-                y=[wrapped(c.short_label(), LABEL_CHARS) for c in items],
+                y=[names[id(c)] for c in items],
                 orientation="h",
                 marker={"color": [colours.next(c.dataset) for c in items]},
                 text=[f"{c.per_year:+.1f}" for c in items],

@@ -490,3 +490,20 @@ def test_the_two_ends_of_a_stated_range_are_two_named_bars(data):
     uk = next(t for t in figure.data if list(t.x) == [27.2, 35.6])
     assert [label.replace("<br>", " ") for label in uk.y] == ["United Kingdom (low end)", "United Kingdom (high end)"]
     assert list(uk.text) == ["27.2", "35.6"]
+
+
+def test_two_series_of_one_source_are_two_growth_bars(data):
+    """McKinsey's organisations using AI (2017-2025) and using gen-AI (2023-2024) shared one bar
+    name, so plotly stacked +8.5 and +38.0 into one bar with overlapping labels."""
+    from backend.market import growth
+
+    changes = [
+        c
+        for c in growth.series_changes(data)
+        if c.group == "Respondents' organisations" and c.per_year_unit == "pp per year" and c.segment == "All"
+    ]
+    figure = figures.build_growth_bars(changes, "Change per year")
+    for trace in figure.data:
+        assert len(set(trace.y)) == len(trace.y), trace.y
+    labels = [label.replace("<br>", " ") for trace in figure.data for label in trace.y]
+    assert "McKinsey State of AI (2017–2025)" in labels and "McKinsey State of AI (2023–2024)" in labels
