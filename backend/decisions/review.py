@@ -19,6 +19,7 @@ from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, R
 from backend.i18n import _, current_language
 from backend.market.briefing import BriefingTable
 from backend.market.figure_layout import LEGEND_CHARS, base_layout, fit_legend_below
+from backend.market.figures import SERIES_PALETTE
 from backend.market.series_labels import wrapped
 from backend.use_cases import vocabulary as vocab
 
@@ -27,7 +28,6 @@ _COLOURS = {"adoption": "#1f4e79", "growth": "#2e86c1", "investment": "#8e44ad",
 _LABEL_CHARS = 24
 _DEEPEST = 10  # ranks drawn one by one in the sensitivity chart
 _SENSITIVITY_PLOT_PX = 300  # eleven rank lines, each label clear of the next
-_SERIES = ("#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#2e86c1")
 
 
 def weights_text(weights: Weights) -> str:
@@ -143,7 +143,7 @@ def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.
             customdata=list(ranks),
             mode="lines+markers",
             name=wrapped(titles.get(use_case, use_case), LEGEND_CHARS),
-            line={"color": _SERIES[number % len(_SERIES)]},
+            line={"color": SERIES_PALETTE[number % len(SERIES_PALETTE)]},
             hovertemplate="%{fullData.name}: " + _("rank") + " %{customdata} (" + _("weight") + " %{x})<extra></extra>",
         )
     label = _(CRITERION_LABELS[view.criterion])

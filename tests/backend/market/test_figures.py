@@ -418,6 +418,10 @@ def test_a_phones_legend_never_outgrows_the_plot(data, language):
         assert figure.layout.height >= figure.layout.margin.t + plot + legend
         assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0, "the legend sits under the plot"
     assert max(len(chart.data) for chart in charts) >= 15, "the many-line charts are among them"
+    for figure in charts:
+        # One colour a series (its measured and forecast parts share it); the grey keys explain markers.
+        series = {t.legendgroup or t.name: t.line.color for t in _data_traces(figure) if t.line.color}
+        assert len(set(series.values())) == len(series), f"{figure.layout.title.text}: every line its own colour"
 
 
 def test_the_source_caption_adds_its_room_instead_of_squeezing_the_plot(data):
