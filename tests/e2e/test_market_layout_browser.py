@@ -301,6 +301,13 @@ def test_your_data_charts_fit_with_nine_series(browser, warmed_app, viewport, la
         if viewport is PHONE:
             assert max(chart["legendHeight"] for chart in charts) > 250, "a phone stacks the nine entries"
         problems = _layout_problems(page)
+        # Beside the built-in figures: the user's lines and ours in their own panels, one legend.
+        page.locator("[data-testid=stButtonGroup]").last.locator("button").nth(1).click()
+        wait_until_idle(page)
+        page.wait_for_timeout(2000)
+        _full_page_screenshot(page, viewport, ARTIFACTS / f"your-data-beside-{size}.png")
+        assert max(len(chart["texts"]) for chart in page.evaluate(_TEXT_BOXES)) > 0
+        problems += [f"beside: {p}" for p in _layout_problems(page)]
         assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
     finally:
         context.close()
