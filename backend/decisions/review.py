@@ -18,7 +18,8 @@ from backend.decisions.industry_inputs import INPUT_LABELS, MARKET_INPUTS, Indus
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, Ranking, Sensitivity, Weights
 from backend.i18n import _, current_language
 from backend.market.briefing import BriefingTable
-from backend.market.figure_layout import base_layout
+from backend.market.figure_layout import LEGEND_CHARS, base_layout, fit_legend_below
+from backend.market.figures import SERIES_PALETTE
 from backend.market.series_labels import wrapped
 from backend.models.resolve import catalogue as models
 from backend.use_cases import vocabulary as vocab
@@ -27,7 +28,7 @@ TOP_SHOWN = 10
 _COLOURS = {"adoption": "#1f4e79", "growth": "#2e86c1", "investment": "#8e44ad", "feasibility": "#27ae60"}
 _LABEL_CHARS = 24
 _DEEPEST = 10  # ranks drawn one by one in the sensitivity chart
-_SERIES = ("#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17a589", "#7f8c8d", "#2e86c1")
+_SENSITIVITY_PLOT_PX = 300  # eleven rank lines, each label clear of the next
 
 
 def weights_text(weights: Weights) -> str:
@@ -142,8 +143,8 @@ def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.
             y=[min(rank, _DEEPEST + 1) if rank else None for rank in ranks],
             customdata=list(ranks),
             mode="lines+markers",
-            name=titles.get(use_case, use_case),
-            line={"color": _SERIES[number % len(_SERIES)]},
+            name=wrapped(titles.get(use_case, use_case), LEGEND_CHARS),
+            line={"color": SERIES_PALETTE[number % len(SERIES_PALETTE)]},
             hovertemplate="%{fullData.name}: " + _("rank") + " %{customdata} (" + _("weight") + " %{x})<extra></extra>",
         )
     label = _(CRITERION_LABELS[view.criterion])
@@ -155,9 +156,8 @@ def build_sensitivity_chart(view: Sensitivity, titles: Mapping[str, str]) -> go.
         ),
     )
     ticks = list(range(1, _DEEPEST + 2))
+    fit_legend_below(figure, panel_px=_SENSITIVITY_PLOT_PX)
     figure.update_layout(
-        height=520,
-        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0},
         xaxis={"dtick": 1, "range": [-0.3, 10.3]},
         yaxis={
             "title": _("rank"),

@@ -3,6 +3,7 @@ note, bar markers, and the source caption that travels with an exported chart.""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -45,9 +46,16 @@ SUBTITLE_CHARS = 44
 NOTE_CHARS = 42
 CAPTION_CHARS = 50
 LEGEND_CHARS = 46
-# A phone's legend: one entry per row, each line of an entry this tall, plus the gap between entries.
-LEGEND_LINE_PX = 15
-LEGEND_ENTRY_GAP_PX = 11
+# A phone's legend stacks one entry per row. Plotly draws an entry as its lines at 1.3 times the
+# font size (at least 16 px) plus 3 px, and leaves 10 px after each legend group.
+LEGEND_FONT_PX = 11
+LEGEND_LINE_PX = 1.3 * LEGEND_FONT_PX
+LEGEND_ENTRY_PX = 3
+LEGEND_GROUP_GAP_PX = 10
+# Height of one panel's plot (the legend's height on a phone, when larger, instead), and the gap
+# between the plot's bottom and the legend, as a share of the plot (room for the axis labels).
+PANEL_PX = 250
+LEGEND_GAP = 0.14
 NOTE_LINE_PX = 14
 # Category labels left of bars: the plot starts after them, and panel titles start at the plot.
 LABEL_CHARS = 16
@@ -94,10 +102,39 @@ def empty_figure(title: str) -> go.Figure:
     return figure
 
 
-def legend_height(names: list[str]) -> int:
-    """The legend's height on a phone, where it stacks one entry per row: what a chart must leave
-    below its plot, and the least height its plot needs so the legend is never the larger."""
-    return sum(LEGEND_LINE_PX * (name.count("<br>") + 1) + LEGEND_ENTRY_GAP_PX for name in names) + 12
+def legend_height(names: list[str], groups: int | None = None) -> int:
+    """The legend's height on a phone, where it stacks one entry per row (``groups`` legend groups,
+    one per entry unless given): what a chart must leave below its plot, and the least height its
+    plot needs so the legend is never the larger. 12 px spare for rounding and the border."""
+    entries = sum(max(LEGEND_LINE_PX * (name.count("<br>") + 1), 16) + LEGEND_ENTRY_PX for name in names)
+    gaps = LEGEND_GROUP_GAP_PX * (len(names) if groups is None else groups)
+    return math.ceil(entries + gaps) + 12 if names else 0
+
+
+def _legend_of(figure: go.Figure) -> tuple[list[str], int]:
+    """The names a figure's legend shows, and how many legend groups they fall in."""
+    shown = [trace for trace in figure.data if trace.showlegend is not False]
+    groups = {trace.legendgroup or f"trace {number}" for number, trace in enumerate(shown)}
+    return [str(trace.name) for trace in shown], len(groups)
+
+
+def fit_legend_below(figure: go.Figure, panels: int = 1, panel_px: int = PANEL_PX, spacing: float = 0.0) -> None:
+    """The legend under the plot, and a chart tall enough that on a phone, where the legend stacks
+    one entry per row, the plot (its ``panels``, stacked ``spacing`` apart as shares of the plot
+    area) is at least as tall as the legend, and each panel at least ``panel_px``.
+
+    Plotly makes room for the legend below the plot, so on a wide screen, where entries share
+    rows and the legend is shorter, the plot grows instead. Set the title (``base_layout``) first:
+    the top margin is part of the height."""
+    legend = legend_height(*_legend_of(figure))
+    panels_px = max(panel_px * panels, legend)
+    plot = panels_px / (1 - spacing * (panels - 1))
+    figure.update_layout(
+        legend={"orientation": "h", "y": -LEGEND_GAP, "x": 0, "yanchor": "top", "font": {"size": LEGEND_FONT_PX}},
+        height=int(figure.layout.margin.t + plot * (1 + LEGEND_GAP) + legend + 20),
+        margin={"b": 20},
+        meta={**(figure.layout.meta or {}), "legend_px": legend, "plot_px": int(plot)},
+    )
 
 
 def secondary_note_height(rows: pd.DataFrame, kind: str) -> int:

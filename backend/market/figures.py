@@ -21,12 +21,14 @@ from backend.market.figure_layout import (
     LABEL_CHARS,
     LEGEND_CHARS,
     LINE_CHARS,
+    NOTE_CHARS,
+    NOTE_LINE_PX,
     add_paper_note,
     add_secondary_note_below,
     bar_marker,
     base_layout,
     empty_figure,
-    legend_height,
+    fit_legend_below,
     secondary_note_height,
     user_datasets,
     when,
@@ -43,6 +45,7 @@ from backend.market.series_labels import (
     data_label,
     dataset_label,
     dataset_rank,
+    display_width,
     hollow,
     measure_group,
     safe_text,
@@ -138,6 +141,8 @@ def _unit_title(rows: pd.DataFrame) -> str:
 # Forecasts more than this many years past the last measured year are named in a note instead of
 # stretching the axis (one 2040 projection would squeeze 2017-2025 into a third of the width).
 FAR_FORECAST_YEARS = 5
+# Gap between stacked panels of one chart, as a share of its plot area.
+PANEL_SPACING = 0.12
 # Series keys of a line: a new definition version or report edition starts a new line (a gap).
 LINE_KEYS = ["dataset", "metric", "definition", "definition_version", "edition", "_place", "segment"]
 
@@ -201,7 +206,7 @@ def build_time_series(
             rows=len(panel_titles),
             cols=1,
             shared_xaxes=True,
-            vertical_spacing=0.12 if len(panel_titles) > 1 else 0.0,
+            vertical_spacing=PANEL_SPACING if len(panel_titles) > 1 else 0.0,
             # A panel is named by a measure group (a data label) or a publisher's panel (a marked constant).
             subplot_titles=[f"<b>{wrapped(_(data_label('measure_group', t)), LINE_CHARS)}</b>" for t in panel_titles],
         )
@@ -294,32 +299,36 @@ def build_time_series(
             figure.update_yaxes(**axis)
     low = int(drawn["year"].min()) if not drawn.empty else last_measured
     high = int(drawn["year"].max()) if not drawn.empty else last_measured
-    figure.update_xaxes(dtick=1 if high - low <= 12 else 2, tickformat="d", range=[low - 0.5, high + 0.5])
+    # Every year while eight fit a phone's plot (narrower beside money ticks in 亿), then every other.
+    figure.update_xaxes(dtick=1 if high - low <= 6 else 2, tickformat="d", range=[low - 0.5, high + 0.5])
     if panel_of:
         # Subplot titles are the first annotations: left-aligned over their panel, not centred.
         for annotation in figure.layout.annotations[: len(panel_titles)]:
             annotation.update(x=0, xanchor="left", font={"size": 12})
-    _add_legend_keys(figure, drawn)
-    _fit_legend_below(figure, len(panel_titles))
     if not far.empty:
-        add_paper_note(
-            figure,
-            safe_text(
-                _("Not drawn, too far ahead to share this axis: {forecasts}").format(
-                    forecasts="; ".join(
-                        _("{source} {year} forecast {value}").format(
-                            source=dataset_label(r["dataset"]),
-                            year=int(r["year"]),
-                            value=value_label(r["value"], r["unit"], r.get("qualifier", "")),
-                        )
-                        for _index, r in far.iterrows()
+        note = wrapped(
+            _("Not drawn, too far ahead to share this axis: {forecasts}").format(
+                forecasts="; ".join(
+                    _("{source} {year} forecast {value}").format(
+                        source=dataset_label(r["dataset"]),
+                        year=int(r["year"]),
+                        value=value_label(r["value"], r["unit"], r.get("qualifier", "")),
                     )
+                    for _index, r in far.iterrows()
                 )
             ),
-            "far-forecast-note",
-            (1, 1.0),
-            ("right", "bottom"),
+            NOTE_CHARS,
         )
+        # Its own strip of the top margin, just above the plot (and above the first panel's title):
+        # clear of the chart's title and of the lines.
+        panel_title = 16 * (figure.layout.annotations[0].text.count("<br>") + 1) if panel_of else 0
+        room = NOTE_LINE_PX * (note.count("<br>") + 1) + 6
+        figure.update_layout(margin={"t": figure.layout.margin.t + room})
+        add_paper_note(
+            figure, note, "far-forecast-note", (0, 1.0), ("left", "bottom"), yshift=4 + panel_title, align="left"
+        )
+    _add_legend_keys(figure, drawn)
+    fit_legend_below(figure, len(panel_titles), spacing=PANEL_SPACING if len(panel_titles) > 1 else 0.0)
     return figure
 
 
@@ -349,26 +358,6 @@ def _with_columns(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     missing = {column: "" for column in columns if column not in rows.columns}
     filled = rows.assign(**missing) if missing else rows
     return filled.assign(**{column: filled[column].fillna("").astype(str) for column in columns})
-
-
-# Height of one panel's plot (the legend's height on a phone, when larger, instead), and the gap
-# between the plot's bottom and the legend, as a share of the plot (room for the year labels).
-PANEL_PX = 250
-LEGEND_GAP = 0.14
-
-
-def _fit_legend_below(figure: go.Figure, panels: int) -> None:
-    """The legend under the plot, and a chart tall enough that on a phone, where the legend stacks
-    one entry per row, the plot is at least as tall as the legend. Plotly makes room for the
-    legend below the plot, so on a wide screen, where entries share rows, the plot grows instead."""
-    legend = legend_height([str(trace.name) for trace in figure.data if trace.showlegend is not False])
-    plot = max(PANEL_PX * panels, legend)
-    figure.update_layout(
-        legend={"orientation": "h", "y": -LEGEND_GAP, "x": 0, "yanchor": "top", "font": {"size": 11}},
-        height=int(figure.layout.margin.t + plot * (1 + LEGEND_GAP) + legend + 20),
-        margin={"b": 20},
-        meta={**(figure.layout.meta or {}), "legend_px": legend, "plot_px": plot},
-    )
 
 
 def _change_tag(part: pd.DataFrame, name: str = "") -> str:
@@ -605,7 +594,17 @@ def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
         ]
     else:
         values = [c if c == "All" else data_label(category, c) for c in panel[category]]
-    return [_("All (overall)") if c == "All" else wrapped(c, LABEL_CHARS) for c in values]
+    labels = [_("All (overall)") if c == "All" else c for c in values]
+    # Two figures for one place in one panel are the ends of a stated range (a forecast's low and
+    # high scenario): named so, or plotly would stack them on one bar.
+    for label in {label for label in labels if labels.count(label) > 1}:
+        spots = sorted((i for i, other in enumerate(labels) if other == label), key=lambda i: panel["value"].iloc[i])
+        for number, spot in enumerate(spots, start=1):
+            if len(spots) == 2:
+                labels[spot] = (_("{label} (low end)") if number == 1 else _("{label} (high end)")).format(label=label)
+            else:
+                labels[spot] = _("{label} ({number})").format(label=label, number=number)
+    return [wrapped(label, LABEL_CHARS) for label in labels]
 
 
 def _forecast_tag(panel: pd.DataFrame) -> str:
@@ -625,8 +624,12 @@ def _share_value_axes(figure: go.Figure, panels: list) -> None:
     for number, (_key, panel) in enumerate(panels, start=1):
         unit = panel["unit"].iloc[0]
         low, high = extent[unit]
-        # Room right of the longest bar for its value label ("398.323", "48.72%") on a phone's narrow plot.
-        upper = high * 1.35
+        # Room right of the longest bar for its value label ("398.323", "48.72%", "3,983.2亿美元") on
+        # a phone's narrow plot (about 230 px beside the bar labels, 6.5 px a column of 11 px type).
+        widest = max(
+            display_width(value_label(v, unit)) for _key, p in panels if p["unit"].iloc[0] == unit for v in p["value"]
+        )
+        upper = high * max(1.35, 1 / (1 - min(widest * 6.5 / 230, 0.5)))
         # Each bar carries its value, so the value axis needs no tick labels (they would collide
         # with the next panel's title).
         figure.update_xaxes(range=[low * 1.15, upper], showticklabels=False, row=number, col=1)
@@ -769,6 +772,8 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
                 marker=bar_marker(colours, secondary),
                 text=[c[0] for c in customdata],
                 textposition="auto",
+                # Level, outside a bar too narrow to hold it, never turned on its side.
+                textangle=0,
                 cliponaxis=False,
                 customdata=customdata,
                 hovertemplate=_(BAR_HOVER),
@@ -782,6 +787,17 @@ def build_stated_rates(rows: pd.DataFrame) -> go.Figure:
     add_secondary_note_below(figure, rows)
     _align_with_labels(figure)
     return figure
+
+
+def _growth_names(changes: list) -> dict[int, str]:
+    """Each change's bar label, by ``id``: its short name, with its years where one source has
+    two series (plotly would stack two bars of one name into one), wrapped for a phone."""
+    names = [c.short_label() for c in changes]
+    dated = [
+        f"{name} ({c.start_label}–{c.end_label})" if names.count(name) > 1 else name
+        for name, c in zip(names, changes, strict=True)
+    ]
+    return {id(c): wrapped(name, LABEL_CHARS) for c, name in zip(changes, dated, strict=True)}
 
 
 def build_growth_bars(changes: list, title: str = "") -> go.Figure:
@@ -803,7 +819,8 @@ def build_growth_bars(changes: list, title: str = "") -> go.Figure:
     titles = list(dict.fromkeys(panel_of(c) for c in changes))
     panels = [(t, sorted((c for c in changes if panel_of(c) == t), key=lambda c: c.per_year)) for t in titles]
     sizes = [len(items) for _, items in panels]
-    bar = _bar_px([wrapped(c.short_label(), LABEL_CHARS) for c in changes])
+    names = _growth_names(changes)
+    bar = _bar_px(list(names.values()))
     height = 220 + sum(bar * size + 80 for size in sizes)
     figure = make_subplots(
         rows=len(panels),
@@ -827,11 +844,13 @@ def build_growth_bars(changes: list, title: str = "") -> go.Figure:
         figure.add_trace(
             go.Bar(
                 x=[c.per_year for c in items],
-                y=[wrapped(c.short_label(), LABEL_CHARS) for c in items],
+                y=[names[id(c)] for c in items],
                 orientation="h",
                 marker={"color": [colours.next(c.dataset) for c in items]},
                 text=[f"{c.per_year:+.1f}" for c in items],
                 textposition="auto",
+                # Level, outside a bar too narrow to hold it, never turned on its side.
+                textangle=0,
                 cliponaxis=False,
                 customdata=[[wrapped(c.label(), 70), safe_text(c.text()), safe_text(c.unit)] for c in items],
                 hovertemplate=_(

@@ -6,7 +6,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backend.i18n import N_, _
-from backend.market.figure_layout import add_paper_note, add_secondary_note, base_layout, empty_figure, user_datasets
+from backend.market.figure_layout import (
+    add_paper_note,
+    add_secondary_note,
+    base_layout,
+    empty_figure,
+    fit_legend_below,
+    user_datasets,
+)
 from backend.market.figures import caveat_html
 from backend.market.series_labels import (
     CONFIDENCE_SYMBOLS,
@@ -27,6 +34,8 @@ CONFIDENCE_LABELS: dict[str, str] = {
     "Likely": N_("Likely"),
     "Speculative": N_("Speculative"),
 }
+# The plot of models over time: tall enough for a log axis of eight decades and its labelled points.
+MODEL_PLOT_PX = 330
 MODEL_HOVER = N_(
     "<b>%{text}</b> (%{customdata[0]})<br>Published %{customdata[1]}<br>%{customdata[2]}"
     "<br>Confidence of the figure: %{customdata[3]}<br>Source: %{customdata[4]} (%{customdata[5]})%{customdata[6]}<extra></extra>"
@@ -122,7 +131,7 @@ def build_model_scale(rows: pd.DataFrame, metric: str = "parameters") -> go.Figu
         exponentformat="power",
     )
     figure.update_xaxes(title_text=_("Publication date"))
-    figure.update_layout(height=560, legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"})
+    fit_legend_below(figure, panel_px=MODEL_PLOT_PX)
     for _index, trend in rows.loc[rows["metric"] != metric].iterrows():
         add_paper_note(
             figure,

@@ -208,43 +208,58 @@ def safe_text(text: object) -> str:
     return plotly_text(text)
 
 
-# Chinese characters are twice as wide as Latin ones, and a line may break between any two of them
-# (textwrap breaks only at spaces, so a Chinese sentence would stay one long line); closing
-# punctuation never starts a line.
-_WIDE = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
-_HAN = re.compile(f"[{_WIDE}]")
-_WRAP_TOKEN = re.compile(f"[{_WIDE}]|[^\\s{_WIDE}]+|\\s+")
-_NO_LINE_START = set("，。、；：？！）》」』”’%")
+def wrapped(text: str, width: int = 70) -> str:
+    """Escaped text broken into lines for titles and legends, ``width`` Latin characters a line.
+
+    Chinese has no spaces to break at and each character is about two Latin ones wide, so text
+    with wide characters is measured by display width and may break between any two of them
+    (never before closing punctuation or after opening punctuation)."""
+    lines = _wide_lines(str(text), width) if _WIDE.search(str(text)) else textwrap.wrap(str(text), width)
+    return "<br>".join(safe_text(line) for line in lines) or safe_text(text)
+
+
+# East Asian wide and full-width characters (CJK, kana, hangul, full-width forms).
+_WIDE_CHARACTERS = "\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+_WIDE = re.compile(f"[{_WIDE_CHARACTERS}]")
+# Punctuation a line may not start with (closing) or end with (opening), in either script.
+_NO_LINE_START = set("，。、：；！？）》」』】〕,.:;!?)%")
+_NO_LINE_END = set("（《「『【〔(")
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in Latin characters' widths (a Chinese character takes two)."""
+    return sum(2 if _WIDE.match(character) else 1 for character in text)
 
 
 def _wide_lines(text: str, width: int) -> list[str]:
-    lines: list[str] = []
-    line, used = "", 0
-    for token in _WRAP_TOKEN.findall(text):
-        if token.isspace():
-            line, used = (line + " ", used + 1) if line else (line, used)
-            continue
-        size = 2 * len(token) if _HAN.match(token) else len(token)
-        if used + size > width and line.strip() and token[0] not in _NO_LINE_START:
-            # A short name cut in two ("丹 / 麦") reads worse than a shorter line: break at the
-            # line's last space instead when only a few characters follow it.
-            cut = line.rstrip().rfind(" ")
-            carried = line[cut + 1 :] if _HAN.match(token) and cut > 0 and len(line) - cut <= 5 else ""
-            lines.append(line[: len(line) - len(carried)].rstrip())
-            line, used = carried, sum(2 if _HAN.match(c) else 1 for c in carried)
-        while size > width and not _HAN.match(token):  # an address longer than a line
-            lines.append(token[:width])
-            token, size = token[width:], size - width
-        line, used = line + token, used + size
-    return [*lines, line.rstrip()] if line.strip() else lines
-
-
-def wrapped(text: str, width: int = 70) -> str:
-    """Escaped text broken into lines for titles and legends (``width`` in Latin characters; a
-    Chinese character counts two)."""
-    text = str(text)
-    lines = _wide_lines(text, width) if _HAN.search(text) else textwrap.wrap(text, width)
-    return "<br>".join(safe_text(line) for line in lines) or safe_text(text)
+    """Greedy lines of at most ``width`` display columns; a Latin word stays whole when it fits."""
+    # Units that may not be split: a Latin word or number, one wide character, or a space.
+    units: list[str] = re.findall(rf"\s+|[^\s{_WIDE_CHARACTERS}]+|.", " ".join(text.split()))
+    glued: list[str] = []
+    for unit in units:
+        if glued and not glued[-1].isspace() and (unit[0] in _NO_LINE_START or glued[-1][-1] in _NO_LINE_END):
+            glued[-1] += unit
+        else:
+            glued.append(unit)
+    lines, line = [], ""
+    for unit in glued:
+        while not unit.isspace() and len(unit) > width and not _WIDE.search(unit):
+            # An address longer than a whole line is cut where the line ends.
+            lines += [line.rstrip()] if line.strip() else []
+            lines.append(unit[:width])
+            line, unit = "", unit[width:]
+        if display_width(line + unit) > width and line.strip():
+            # A short name after the line's last space ("欧盟统计局 · 丹麦") moves whole to the next line.
+            head, space, tail = line.rpartition(" ")
+            if space and head.strip() and not unit.isspace() and display_width(tail + unit) <= width // 3:
+                line, unit = head, tail + unit
+            lines.append(line.rstrip())
+            line = "" if unit.isspace() else unit
+        else:
+            line += unit
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
 
 
 def human_number(value: float, unit: str = "") -> str:

@@ -1,11 +1,14 @@
-"""The market pages at projector (1920x1080) and phone (390x844) size, in Chromium.
+"""The market pages at projector (1920x1080) and phone (390x844) size, in English and Chinese
+(``?lang=zh``), in Chromium.
 
 Screenshots go to test-artifacts/market/ for a person to look at. The checks read the drawn SVG:
 no two labels of a chart overlap, no label is cut off at the chart's edge, no legend is taller
 than its plot (at both sizes: a phone stacks a legend one entry per row), and at projector size
-each question the page answers fits one screen. "Your market data" is checked the same way with an
-uploaded table of seven segments over four years. The PNG that the chart's camera button exports is
-downloaded and checked for its legend and source caption.
+each question the page answers fits one screen. Every tab is opened, and the adoption chart is
+drawn for each "What is counted" choice. "Your market data" is checked the same way with an
+uploaded table of nine segments over four years, and the Applications page's charts in Chinese
+(English is tests/e2e/test_applications_browser.py). The PNG that the chart's camera button
+exports is downloaded and checked for its legend and source caption.
 """
 
 from __future__ import annotations
@@ -90,11 +93,18 @@ def _layout_problems(page) -> list[str]:
     return problems
 
 
-def _open(browser, live_app, viewport: dict):  # noqa: F811
+LANGUAGES = ["en", "zh"]
+
+
+def _address(language: str) -> str:
+    return "?lang=zh" if language == "zh" else ""
+
+
+def _open(browser, live_app, viewport: dict, language: str = "en"):  # noqa: F811
     context = browser.new_context(viewport=viewport, locale="en-US", accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(90_000)
-    page.goto(f"{live_app.url}/adoption")
+    page.goto(f"{live_app.url}/adoption{_address(language)}")
     wait_until_idle(page)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
     page.wait_for_timeout(1500)  # plotly lays out its labels after the first paint
@@ -116,54 +126,101 @@ def _full_page_screenshot(page, viewport: dict, path) -> int:
     return int(height)
 
 
-def _header_tops(page) -> dict[str, float]:
+def _header_tops(page) -> list[tuple[str, float]]:
+    """Each question's heading, in page order, and where it starts."""
     return page.evaluate(
-        """(names) => Object.fromEntries(names.map(n => {
-            const h = [...document.querySelectorAll('h2')].find(e => e.textContent.trim().startsWith(n));
-            return [n, h ? h.getBoundingClientRect().top + window.scrollY : null];
-        }))""",
-        QUESTIONS,
+        "() => [...document.querySelectorAll('h2')]"
+        ".map(h => [h.textContent.trim(), h.getBoundingClientRect().top + window.scrollY])"
     )
 
 
+def _tabs_problems(page) -> list[str]:
+    """Charts behind the other tabs are drawn only when their tab is open: open each in turn."""
+    problems = []
+    tabs = page.get_by_role("tab")
+    for number in range(tabs.count()):
+        tab = tabs.nth(number)
+        tab.scroll_into_view_if_needed()
+        tab.click()
+        page.wait_for_timeout(1200)
+        problems += [f"tab '{tab.inner_text()}': {p}" for p in _layout_problems(page)]
+    return problems
+
+
+def _measure_choices_problems(page) -> list[str]:
+    """The adoption chart of every "What is counted" choice (the second question's own picker):
+    the measures draw from three to six lines, so each legend is measured against its plot."""
+    problems = []
+    pick = """(i) => { const heading = document.querySelectorAll('h2')[1];
+        const group = [...document.querySelectorAll('[data-testid=stButtonGroup]')]
+            .find(g => heading.compareDocumentPosition(g) & Node.DOCUMENT_POSITION_FOLLOWING);
+        const buttons = group.querySelectorAll('button');
+        if (i >= buttons.length) return null;
+        buttons[i].click();
+        return buttons[i].textContent; }"""
+    for number in range(20):
+        choice = page.evaluate(pick, number)
+        if choice is None:
+            assert number >= 4, "the adoption chart offers its measures"
+            return problems
+        wait_until_idle(page)
+        page.wait_for_timeout(1500)
+        problems += [f"measure '{choice}': {p}" for p in _layout_problems(page)]
+    return problems
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("viewport", [PROJECTOR, PHONE], ids=["1920x1080", "390x844"])
-def test_market_page_fits_and_no_label_overlaps_or_is_cut(browser, warmed_app, viewport):  # noqa: F811
-    context, page = _open(browser, warmed_app, viewport)
+def test_market_page_fits_and_no_label_overlaps_or_is_cut(browser, warmed_app, viewport, language):  # noqa: F811
+    context, page = _open(browser, warmed_app, viewport, language)
     try:
         assert_no_exception(page, "adoption")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        size = f"{viewport['width']}x{viewport['height']}"
+        size = f"{viewport['width']}x{viewport['height']}-{language}"
         _full_page_screenshot(page, viewport, ARTIFACTS / f"adoption-{size}.png")
         tops = _header_tops(page)
-        assert all(tops[name] is not None for name in QUESTIONS), tops
+        assert len(tops) == len(QUESTIONS), tops
+        if language == "en":
+            assert all(text.startswith(name) for (text, _top), name in zip(tops, QUESTIONS, strict=True)), tops
+            # Every seed industry is named with its best comparable figure or "no comparable figure".
+            best = page.locator("li", has_text="Smart city: no comparable figure")
+            assert best.count() == 1 and best.first.is_visible()
         if viewport is PROJECTOR:
-            for first, second in zip(QUESTIONS, QUESTIONS[1:], strict=False):
-                height = tops[second] - tops[first]
-                assert height <= viewport["height"], f"'{first}' is {height:.0f}px tall, more than one screen"
-        # Every seed industry is named with its best comparable figure or "no comparable figure".
-        best = page.locator("li", has_text="Smart city: no comparable figure")
-        assert best.count() == 1 and best.first.is_visible()
-        problems = _layout_problems(page)
-        # Charts behind the other tabs are drawn only when their tab is open: open each in turn.
-        tabs = page.get_by_role("tab")
-        for number in range(tabs.count()):
-            tab = tabs.nth(number)
-            tab.scroll_into_view_if_needed()
-            tab.click()
-            page.wait_for_timeout(1200)
-            problems += [f"tab '{tab.inner_text()}': {p}" for p in _layout_problems(page)]
+            for (first, top), (_second, next_top) in zip(tops, tops[1:], strict=False):
+                assert next_top - top <= viewport["height"], (
+                    f"'{first}' is {next_top - top:.0f}px tall, more than one screen"
+                )
+        problems = _layout_problems(page) + _tabs_problems(page) + _measure_choices_problems(page)
         assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
         # Back to each question's opening tab for the screenshots.
-        for opening in ("Best figure per industry", "Investment over time"):
-            page.get_by_role("tab", name=opening).click()
+        for tablist in page.get_by_role("tablist").all():
+            tablist.get_by_role("tab").first.click()
         page.wait_for_timeout(800)
-        for name in QUESTIONS[:4]:
-            page.evaluate(
-                "(n) => [...document.querySelectorAll('h2')].find(e => e.textContent.trim().startsWith(n)).scrollIntoView()",
-                name,
-            )
+        for number in range(4):
+            page.evaluate("(n) => document.querySelectorAll('h2')[n].scrollIntoView()", number)
             page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / f"adoption-{size}-{QUESTIONS.index(name) + 1}.png"))
+            page.screenshot(path=str(ARTIFACTS / f"adoption-{size}-{number + 1}.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [PROJECTOR, PHONE], ids=["1920x1080", "390x844"])
+def test_applications_charts_fit_in_chinese(browser, warmed_app, viewport):  # noqa: F811
+    context = browser.new_context(viewport=viewport, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{warmed_app.url}/applications?lang=zh")
+        wait_until_idle(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
+        page.wait_for_timeout(1500)
+        assert_no_exception(page, "applications")
+        problems = _layout_problems(page) + _tabs_problems(page)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _full_page_screenshot(
+            page, viewport, ARTIFACTS / f"applications-{viewport['width']}x{viewport['height']}-zh.png"
+        )
+        assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
     finally:
         context.close()
 
@@ -209,9 +266,9 @@ def test_png_export_holds_the_legend_and_the_source_caption(browser, warmed_app)
 
 
 def _segments_table(path) -> None:
-    """Seven segments over four years: seven lines, so the legend is as tall as a phone's plot."""
+    """Nine segments over four years: nine lines, so the legend is taller than a phone's usual plot."""
     segments = ["Retail banking", "Insurance claims", "Hospital radiology", "Primary schools", "Car assembly"]
-    segments += ["Grid operators", "Online retail"]
+    segments += ["Grid operators", "Online retail", "Freight logistics", "Newsrooms"]
     rows = [
         {"segment": name, "year": year, "value": 5 + 3 * i + 4 * (year - 2021)}
         for i, name in enumerate(segments)
@@ -220,15 +277,16 @@ def _segments_table(path) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("viewport", [PROJECTOR, PHONE], ids=["1920x1080", "390x844"])
-def test_your_data_charts_fit_with_seven_series(browser, warmed_app, viewport, tmp_path):  # noqa: F811
+def test_your_data_charts_fit_with_nine_series(browser, warmed_app, viewport, language, tmp_path):  # noqa: F811
     table = tmp_path / "segments.csv"
     _segments_table(table)
     context = browser.new_context(viewport=viewport, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(90_000)
     try:
-        page.goto(f"{warmed_app.url}/your_data")
+        page.goto(f"{warmed_app.url}/your_data{_address(language)}")
         wait_until_idle(page)
         page.locator("input[type=file]").first.set_input_files(str(table))
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
@@ -236,10 +294,20 @@ def test_your_data_charts_fit_with_seven_series(browser, warmed_app, viewport, t
         page.wait_for_timeout(1500)
         assert_no_exception(page, "your_data")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        _full_page_screenshot(page, viewport, ARTIFACTS / f"your-data-{viewport['width']}x{viewport['height']}.png")
-        legends = [chart["legendHeight"] for chart in page.evaluate(_TEXT_BOXES)]
-        assert max(legends) > 0, "the seven lines have a legend"
+        size = f"{viewport['width']}x{viewport['height']}-{language}"
+        _full_page_screenshot(page, viewport, ARTIFACTS / f"your-data-{size}.png")
+        charts = page.evaluate(_TEXT_BOXES)
+        assert max(chart["legendHeight"] for chart in charts) > 0, "the nine lines have a legend"
+        if viewport is PHONE:
+            assert max(chart["legendHeight"] for chart in charts) > 250, "a phone stacks the nine entries"
         problems = _layout_problems(page)
+        # Beside the built-in figures: the user's lines and ours in their own panels, one legend.
+        page.locator("[data-testid=stButtonGroup]").last.locator("button").nth(1).click()
+        wait_until_idle(page)
+        page.wait_for_timeout(2000)
+        _full_page_screenshot(page, viewport, ARTIFACTS / f"your-data-beside-{size}.png")
+        assert max(len(chart["texts"]) for chart in page.evaluate(_TEXT_BOXES)) > 0
+        problems += [f"beside: {p}" for p in _layout_problems(page)]
         assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
     finally:
         context.close()

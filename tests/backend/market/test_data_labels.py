@@ -93,10 +93,12 @@ def test_chart_titles_and_panels_follow_the_language():
     with use_language("zh"):
         figure = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
         spending = figures.build_spending_forecasts(selections.spending_forecasts(rows))
-    # A Chinese title breaks where its width runs out, between characters or at a space.
-    assert "企业（10 名及以上员工）" in figure.layout.title.text.replace("<br>", " ")
-    assert "AI use over time" not in figure.layout.title.text
-    panels = [annotation.text for annotation in spending.layout.annotations]
+    # Chinese titles wrap between characters (a break takes the place of a space), so a phrase
+    # may span lines.
+    title = figure.layout.title.text.replace("<br>", " ")
+    assert "企业（10 名及以上员工）" in title
+    assert "AI use over time" not in title
+    panels = [annotation.text.replace("<br>", "") for annotation in spending.layout.annotations]
     assert any("IDC：" in text for text in panels)
 
 

@@ -352,27 +352,76 @@ def test_a_segment_over_several_years_is_a_line_and_only_its_latest_year_a_bar()
     ], "every row is drawn once as a line or a bar; a segment measured once keeps its year"
 
 
-def _time_series_charts(data) -> list:
+def _uploaded_segments(count: int) -> pd.DataFrame:
+    """A quick upload of ``count`` segments over four years: ``count`` lines and legend entries."""
+    from backend.market.mapping import apply_mapping, quick_columns
+
+    table = pd.DataFrame(
+        [
+            {"segment": f"Segment number {n}", "year": year, "value": 5 + 3 * n + 4 * (year - 2021)}
+            for n in range(count)
+            for year in range(2021, 2025)
+        ]
+    )
+    columns = quick_columns(list(table.columns), "Pulse survey", "pulse.csv")
+    return validate_table(apply_mapping(table, columns, require_url=False), require_url=False).rows
+
+
+def _charts_with_legends(data) -> list:
+    """Every chart of the market pages that draws a legend, and the user's own with many lines."""
+    from backend.decisions import industry_inputs, review, scoring, speed
+    from backend.use_cases.catalogue import load_catalogue
+
     charts = [
         figures.build_adoption_over_time(rows)
         for _, rows in selections.by_measure_group(selections.adoption_over_time(data))
     ]
     charts.append(figures.build_investment_over_time(selections.investment_over_time(data)))
     charts.append(figures.build_spending_forecasts(selections.spending_forecasts(data)))
+    charts.append(model_figures.build_model_scale(selections.model_scale(data, "parameters"), "parameters"))
+    nine = _uploaded_segments(9)
+    charts.append(figures.build_time_series(selections.your_data_over_time(nine), "Yours"))
+    beside = selections.your_data_over_time(nine, data)
+    charts.append(figures.build_time_series(beside, "Yours and ours", panel_of=measure_group))
+    use_cases = load_catalogue().use_cases
+    market = industry_inputs.industry_inputs(data)
+    for criterion in scoring.CRITERIA:
+        view = scoring.sensitivity(use_cases, market, speed.recorded_figures(), scoring.Weights(), criterion)
+        charts.append(review.build_sensitivity_chart(view, {u.id: u.title_en for u in use_cases}))
     return charts
 
 
-def test_a_phones_legend_never_outgrows_the_plot(data):
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_phones_legend_never_outgrows_the_plot(data, language):
+    from backend.i18n import use_language
     from backend.market.figure_layout import LEGEND_CHARS, legend_height
 
-    for figure in _time_series_charts(data):
-        names = [str(t.name) for t in figure.data if t.showlegend is not False]
+    with use_language(language):
+        charts = _charts_with_legends(data)
+    for figure in charts:
+        shown = [t for t in figure.data if t.showlegend is not False]
+        names = [str(t.name) for t in shown]
         assert all(len(line) <= LEGEND_CHARS for name in names for line in name.split("<br>")), names
         legend, plot = figure.layout.meta["legend_px"], figure.layout.meta["plot_px"]
-        assert legend == legend_height(names) and legend <= plot, figure.layout.title.text
+        # Plotly's own sizes for a stacked legend (measured in Chromium: nine one-line entries are
+        # 261 px): each entry 1.3 lines of 11 px type (at least 16 px) plus 3, and 10 px after each
+        # legend group; the estimate is never below that.
+        groups = len({t.legendgroup or id(t) for t in shown})
+        drawn = sum(max(14.3 * (name.count("<br>") + 1), 16) + 3 for name in names) + 10 * groups
+        assert legend == legend_height(names, groups) >= drawn, figure.layout.title.text
+        panels = [figure.layout[a].domain for a in figure.layout if a.startswith("yaxis")]
+        panel_share = sum(high - low for low, high in (d or (0, 1) for d in panels))
+        assert plot * panel_share >= legend, (
+            f"{figure.layout.title.text}: panels {plot * panel_share} < legend {legend}"
+        )
         # Room for the title, the plot (at least its legend's height), the year labels and the legend.
         assert figure.layout.height >= figure.layout.margin.t + plot + legend
         assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0, "the legend sits under the plot"
+    assert max(len(chart.data) for chart in charts) >= 15, "the many-line charts are among them"
+    for figure in charts:
+        # One colour a series (its measured and forecast parts share it); the grey keys explain markers.
+        series = {t.legendgroup or t.name: t.line.color for t in _data_traces(figure) if t.line.color}
+        assert len(set(series.values())) == len(series), f"{figure.layout.title.text}: every line its own colour"
 
 
 def test_the_source_caption_adds_its_room_instead_of_squeezing_the_plot(data):
@@ -420,3 +469,45 @@ def test_a_quick_uploads_lines_name_the_source_once():
     rows = validate_table(apply_mapping(table, columns, require_url=False), require_url=False).rows
     names = [t.name.replace("<br>", " ") for t in _data_traces(figures.build_time_series(rows, "Yours"))]
     assert names[0].startswith("Pulse survey: value · ") and names[0].count("Pulse survey") == 1, names
+
+
+def test_chinese_text_wraps_by_its_width_between_characters():
+    from backend.market.series_labels import wrapped
+
+    title = "AI 使用率随时间变化：企业（10 名及以上员工）（%）"
+    lines = wrapped(title, 30).split("<br>")
+    # A Chinese character is two Latin ones wide: 30 columns hold 15 of them.
+    assert len(lines) == 2 and all(sum(2 if ord(c) > 0x2E80 else 1 for c in line) <= 30 for line in lines), lines
+    assert "".join(lines).replace(" ", "") == title.replace(" ", "")
+    assert not any(line[0] in "，。）：；" for line in lines), "no line starts with closing punctuation"
+    # A short name after the last space moves whole rather than splitting.
+    assert wrapped("欧盟统计局 · 丹麦", 16) == "欧盟统计局 ·<br>丹麦"
+    # Latin text wraps at spaces as before, and markup stays escaped.
+    assert wrapped("Plain English text that should wrap", 20) == "Plain English text<br>that should wrap"
+    assert wrapped("<b>x</b> 中文", 30) == "&lt;b&gt;x&lt;/b&gt; 中文"
+
+
+def test_the_two_ends_of_a_stated_range_are_two_named_bars(data):
+    """DCMS's 2025 UK spending forecast is a range (27.2-35.6 GBP billion): plotly drew both under
+    one name as one stacked bar of 62.8, off the axis and without its labels."""
+    figure = figures.build_local_markets(selections.local_markets(data))
+    uk = next(t for t in figure.data if list(t.x) == [27.2, 35.6])
+    assert [label.replace("<br>", " ") for label in uk.y] == ["United Kingdom (low end)", "United Kingdom (high end)"]
+    assert list(uk.text) == ["27.2", "35.6"]
+
+
+def test_two_series_of_one_source_are_two_growth_bars(data):
+    """McKinsey's organisations using AI (2017-2025) and using gen-AI (2023-2024) shared one bar
+    name, so plotly stacked +8.5 and +38.0 into one bar with overlapping labels."""
+    from backend.market import growth
+
+    changes = [
+        c
+        for c in growth.series_changes(data)
+        if c.group == "Respondents' organisations" and c.per_year_unit == "pp per year" and c.segment == "All"
+    ]
+    figure = figures.build_growth_bars(changes, "Change per year")
+    for trace in figure.data:
+        assert len(set(trace.y)) == len(trace.y), trace.y
+    labels = [label.replace("<br>", " ") for trace in figure.data for label in trace.y]
+    assert "McKinsey State of AI (2017–2025)" in labels and "McKinsey State of AI (2023–2024)" in labels
