@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from backend.model_registry import display_name
+from backend.models.engines.compact_decoder import DecodeLoop
 from backend.models.loader import LoadedModel
 from backend.records import JsonRecord
 
@@ -54,7 +55,11 @@ def stopwatch() -> Iterator[Stopwatch]:
 
 
 def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, tokens: int = 0) -> RunFooter:
-    """The footer of a run of ``loaded``."""
+    """The footer of a run of ``loaded``; where an engine's process failed during the run, its
+    note (the answer came from torch, and why) follows the path's."""
+    take_note = getattr(loaded.model, "take_note", None)
+    engine_note = take_note() if callable(take_note) and not isinstance(loaded.model, DecodeLoop) else ""
+    path_note = getattr(loaded, "path_note", "")  # an endpoint's model runs on its server, unchecked
     return RunFooter(
         device=loaded.device.name,
         model=display_name(loaded.model_ref),
@@ -62,5 +67,5 @@ def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, t
         items=items,
         unit=unit,
         tokens=tokens,
-        path_note=getattr(loaded, "path_note", ""),  # an endpoint's model runs on its server, unchecked
+        path_note=" ".join(note for note in (path_note, engine_note) if note),
     )

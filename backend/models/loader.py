@@ -31,6 +31,7 @@ from backend.i18n import _
 from backend.models import memory
 from backend.models.engines import runtimes
 from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
+from backend.models.engines.engine_process import FallsBackToTorch
 from backend.models.engines.llama_cpp_engine import LlamaCppModel
 from backend.models.fetch import hub
 from backend.models.load import dtype_convert, int8_stream, quantize, stored_keys
@@ -402,6 +403,9 @@ def load_from_plan(
         if isinstance(model, LlamaCppModel):
             # Where the engine's process fails mid-reply, the reply goes on in this model's torch loop.
             model.torch_fallback = lambda: _engine_failed(plan, settings).decoder
+        elif isinstance(model, FallsBackToTorch):
+            # Where the engine's process fails, the request is answered by this model in torch.
+            model.torch_fallback = lambda: _engine_failed(plan, settings).model
         return _loaded(plan, model, preprocessor, started, settings)
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))

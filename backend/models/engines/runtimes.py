@@ -18,6 +18,10 @@ transformers (``use_safetensors=True``, never remote code), and cached beside th
 ``<model folder>/.lsm-engines/<engine>-<version>/``: written into a hidden partial folder and
 renamed into place when complete, and made again when the weights, the config, the engine's
 version or the layout of its copy change (``export.json`` records them).
+
+Every engine runs in a process of its own (``engine_process``, ``engine_server``): only token ids,
+tensors and tokens cross the pipe, tokenising stays here, and a crash or hang there ends only that
+process while the request is answered in torch (``FallsBackToTorch``).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 
 from backend.errors import UntrainedWeightsError
 from backend.i18n import _
 from backend.models import memory
+from backend.models.engines import engine_process
+from backend.models.engines.engine_process import FallsBackToTorch
 from backend.models.resolve import catalogue, engine_choice
 
 CACHE_FOLDER = ".lsm-engines"
@@ -193,37 +200,30 @@ def _load_float32(auto_class: str, folder: Path) -> Any:
     return model.eval()
 
 
-def onnx_session(model_file: Path) -> Any:
-    """An ONNX Runtime CPU session using torch's thread count (all graph optimisations on). Given
-    the path, ONNX Runtime finds the weights file beside the graph."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = _threads()
-    options.inter_op_num_threads = 1
-    # No spinning after a run: the app's other models (torch) share these cores, and an idle pool
-    # spinning took about 23 ms of CPU from each 10 ms torch request after it (benchmarks/RESULTS.md).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-
-
-class OnnxModel:
+class OnnxModel(FallsBackToTorch):
     """An exported model as the inference modules call a transformers one: ``model(**batch)``
-    returns an object with the output as a torch tensor; ``config`` is the transformers config."""
+    returns an object with the output as a torch tensor; ``config`` is the transformers config.
 
-    def __init__(self, folder: Path, config: Any, output: str) -> None:
-        self.session = onnx_session(folder / "model.onnx")
+    ONNX Runtime runs in the engine's process (``engine_process``): the token ids go there and the
+    output comes back; where that process fails, the request is answered in torch (with a note).
+    """
+
+    def __init__(self, folder: Path, config: Any, output: str, label: str) -> None:
+        model_file = folder / "model.onnx"
+        super().__init__(engine_process.process_for(engine_choice.ONNX, model_file, _threads(), label))
         self.config = config
         self.output = output
-        self.input_names = [item.name for item in self.session.get_inputs()]
+        self.input_names = [str(name) for name in self.process.start_info.get("inputs", [])]
         self.memory_bytes = cached_bytes(folder)
         self.training = False
 
     def __call__(self, **batch: torch.Tensor) -> SimpleNamespace:
-        feeds = {name: batch[name].cpu().numpy().astype("int64") for name in self.input_names}
-        (value,) = self.session.run([self.output], feeds)
-        return SimpleNamespace(**{self.output: torch.from_numpy(value)})
+        feeds = {name: batch[name].cpu().numpy().astype(np.int64, copy=False) for name in self.input_names}
+        try:
+            _answer, outputs = self.process.request({"op": "run", "outputs": [self.output]}, feeds)
+        except engine_process.EngineFailure as failure:
+            return self.answered_by_torch(failure)(**batch)
+        return SimpleNamespace(**{self.output: torch.from_numpy(outputs[self.output])})
 
 
 def onnx_classifier(folder: Path) -> tuple[OnnxModel, Any]:
@@ -247,7 +247,7 @@ def _onnx_model(folder: Path, auto_class: str, output: str) -> tuple[OnnxModel, 
 
     target = cached_copy(folder, engine_choice.ONNX, build)
     config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    return OnnxModel(target, config, output), tokenizer
+    return OnnxModel(target, config, output, folder.name), tokenizer
 
 
 # --- CTranslate2: MarianMT translation ---------------------------------------------------------
@@ -277,17 +277,17 @@ class _Special:
     pad: int
 
 
-class CTranslate2Seq2Seq:
+class CTranslate2Seq2Seq(FallsBackToTorch):
     """A converted MarianMT model as ``translation`` calls a transformers one:
     ``generate(input_ids=..., attention_mask=..., generation_config=...)`` returns the token ids
-    (decoder start first, end token last, padded), as ``generate`` does."""
+    (decoder start first, end token last, padded), as ``generate`` does.
 
-    def __init__(self, folder: Path, tokenizer: Any, config: Any, generation_config: Any) -> None:
-        import ctranslate2
+    CTranslate2 runs in the engine's process (``engine_process``): the source tokens go there and
+    the best hypothesis of each comes back; where that process fails, torch translates (with a note).
+    """
 
-        self.translator = ctranslate2.Translator(
-            str(folder), device="cpu", compute_type="float32", inter_threads=1, intra_threads=_threads()
-        )
+    def __init__(self, folder: Path, tokenizer: Any, config: Any, generation_config: Any, label: str) -> None:
+        super().__init__(engine_process.process_for(engine_choice.CTRANSLATE2, folder, _threads(), label))
         self.tokenizer = tokenizer
         self.config = config
         self.generation_config = generation_config
@@ -306,19 +306,22 @@ class CTranslate2Seq2Seq:
         # generate's max_length counts the decoder start token; a forced end token takes the last place.
         forced_eos = getattr(config, "forced_eos_token_id", None)
         steps = max(1, config.max_length - 1 - (1 if forced_eos is not None else 0))
-        results = self.translator.translate_batch(
-            sources,
-            beam_size=max(1, int(config.num_beams or 1)),
-            max_decoding_length=steps,
-            length_penalty=float(getattr(config, "length_penalty", 1.0) or 1.0),
-            repetition_penalty=float(getattr(config, "repetition_penalty", 1.0) or 1.0),
-            no_repeat_ngram_size=int(getattr(config, "no_repeat_ngram_size", 0) or 0),
-            return_end_token=True,
-        )
+        options = {
+            "beam_size": max(1, int(config.num_beams or 1)),
+            "max_decoding_length": steps,
+            "length_penalty": float(getattr(config, "length_penalty", 1.0) or 1.0),
+            "repetition_penalty": float(getattr(config, "repetition_penalty", 1.0) or 1.0),
+            "no_repeat_ngram_size": int(getattr(config, "no_repeat_ngram_size", 0) or 0),
+        }
+        try:
+            answer, _arrays = self.process.request({"op": "translate", "sources": sources, "options": options})
+        except engine_process.EngineFailure as failure:
+            model = self.answered_by_torch(failure)
+            return model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
         special = self._special
         rows = []
-        for result in results:
-            ids = self.tokenizer.convert_tokens_to_ids(result.hypotheses[0])
+        for hypothesis in answer["hypotheses"]:
+            ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
             if forced_eos is not None and (not ids or ids[-1] != special.eos):
                 ids.append(forced_eos)
             rows.append([special.start, *ids])
@@ -346,7 +349,7 @@ def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
     """The MarianMT model in ``folder`` on CTranslate2, and its tokenizer."""
     tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, engine_choice.CTRANSLATE2, lambda target: _convert_ctranslate2(folder, target))
-    return CTranslate2Seq2Seq(target, tokenizer, config, generation), tokenizer
+    return CTranslate2Seq2Seq(target, tokenizer, config, generation, folder.name), tokenizer
 
 
 # --- llama.cpp: chat models -------------------------------------------------------------------------
@@ -360,13 +363,13 @@ def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
         EngineFailure: the engine is off for this model (its reason on the Models page) or its
             process did not start.
     """
-    from backend.models.engines import llama_cpp_engine, llama_cpp_process
+    from backend.models.engines import llama_cpp_engine
 
     tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, engine_choice.LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
     gguf_file = target / llama_cpp_engine.GGUF_FILE
-    # The process, not this one, runs llama.cpp: a crash there ends only it (llama_cpp_process).
-    process = llama_cpp_process.process_for(gguf_file, max(1, torch.get_num_threads()), folder.name)
+    # The process, not this one, runs llama.cpp: a crash there ends only it (engine_process).
+    process = engine_process.process_for(engine_choice.LLAMA_CPP, gguf_file, _threads(), folder.name)
     model = llama_cpp_engine.LlamaCppModel(process, config, generation, gguf_file.stat().st_size)
     return model, tokenizer
 
