@@ -162,3 +162,20 @@ def test_a_decision_belongs_to_its_weights_and_machine(checked_by_the_worker, au
         assert plan_load(SENTIMENT, classifier, auto).checked == ""
     finally:
         os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_label_flipped_at_a_near_tie_is_named_not_failed():
+    """A label that changes where float32's top two scores are within the tolerance is a near-tie
+    the allowed score difference can flip; one that changes where they are further apart fails."""
+    near_tie = ({"NEGATIVE": 0.505, "POSITIVE": 0.495}, {"NEGATIVE": 0.497, "POSITIVE": 0.503})
+    clear = ({"NEGATIVE": 0.9, "POSITIVE": 0.1}, {"NEGATIVE": 0.899, "POSITIVE": 0.101})
+    reason, figures = path_check.compare(SENTIMENT, {"outputs": [near_tie[0], clear[0]]},
+                                         {"outputs": [near_tie[1], clear[1]]})  # fmt: skip
+    assert reason == "" and figures["labels_differing"] == 1 and figures["labels_differing_decided"] == 0
+    words = path_check.agreement_words(SENTIMENT, figures)
+    assert words.startswith("labels equal on 63 of 64 inputs, the other 1 near a tie in float32"), words
+    flipped = {"NEGATIVE": 0.48, "POSITIVE": 0.52}
+    tight = {"NEGATIVE": 0.515, "POSITIVE": 0.485}  # 0.03 apart: more than the tolerance
+    reason, _ = path_check.compare(SENTIMENT, {"outputs": [tight]}, {"outputs": [flipped]})
+    assert reason.startswith("labels differ on 1 of 1 input where float32's top two scores are more than 0.02")
+    assert path_check.SCORE_TOLERANCE == 0.02
