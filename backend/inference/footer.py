@@ -60,9 +60,12 @@ def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, t
     take_note = getattr(loaded.model, "take_note", None)
     engine_note = take_note() if callable(take_note) and not isinstance(loaded.model, DecodeLoop) else ""
     path_note = getattr(loaded, "path_note", "")  # an endpoint's model runs on its server, unchecked
+    shown_name = getattr(loaded, "shown_name", "") or display_name(loaded.model_ref)
+    if isinstance(loaded, LoadedModel):
+        loaded.shown_name = shown_name
     return RunFooter(
         device=loaded.device.name,
-        model=display_name(loaded.model_ref),
+        model=shown_name,
         latency_ms=round(latency_ms, 1),
         items=items,
         unit=unit,

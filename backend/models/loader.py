@@ -68,6 +68,9 @@ class LoadedModel:
     # or "" for a model loaded as set.
     path_note: str = ""
     checked: str = ""  # the checked path it loaded on (the plan's), "" when loaded as set
+    # How footers name the model (``footer.make_footer`` fills it in once: naming it resolves paths
+    # and may read a fine-tune's job record, too slow to repeat for every request).
+    shown_name: str = ""
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -357,7 +360,7 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
         )
         return model, None
     if plan.engine != engine_choice.TORCH and plan.folder is not None:
-        return runtimes.load(plan.task, plan.engine, plan.folder)
+        return runtimes.load(plan.task, plan.engine, plan.folder, plan.int8)
     head_task = plan.task in (catalogue.SENTIMENT, catalogue.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
@@ -430,6 +433,7 @@ def _load_in_torch(plan: LoadPlan, settings: Settings) -> LoadedModel:
 
 def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float, settings: Settings) -> LoadedModel:
     decision = engine_record.read_decision(plan.task, plan.folder, settings) if plan.checked else None
+    torch_int8 = plan.int8 and plan.engine == engine_choice.TORCH
     return LoadedModel(
         task=plan.task,
         model_ref=plan.ref,
@@ -438,7 +442,8 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float, setti
         preprocessor=preprocessor,
         device=plan.device,
         dtype=plan.dtype,
-        memory_bytes=_memory_bytes(model) + (quantize.packed_layout_bytes(model) if plan.int8 else 0),
+        # torch's int8 layers keep a packed copy beside their weights; an engine's file is all it holds.
+        memory_bytes=_memory_bytes(model) + (quantize.packed_layout_bytes(model) if torch_int8 else 0),
         load_seconds=time.perf_counter() - started,
         engine=plan.engine,
         decoder=_decoder(plan, model),

@@ -67,6 +67,11 @@ TITLES = {engine_choice.LLAMA_CPP: "llama.cpp", engine_choice.ONNX: "ONNX Runtim
           engine_choice.CTRANSLATE2: "CTranslate2"}  # fmt: skip
 
 
+def child_environment() -> dict[str, str]:
+    """The environment of an engine's process: the app's, with the project importable."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
+
+
 class EngineFailure(ShowcaseError):
     """The engine's process crashed, hung, or is disabled; ``reason`` says which in words."""
 
@@ -288,7 +293,7 @@ class EngineProcess:
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))},
+            env=child_environment(),
         )
         self.generation += 1
         header, _arrays = self._answer(self.start_deadline_s, "start")

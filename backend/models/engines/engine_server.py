@@ -21,6 +21,9 @@ and everything a user sees stay in the app. Requests, per engine:
 - CTranslate2 (a converted translator): ``{"op": "translate", "sources": [[token, ...], ...],
   "options": {...}}`` -> ``{"hypotheses": [[token, ...], ...]}`` (the best hypothesis of each).
 
+``python -m backend.models.engines.engine_server quantize-onnx SOURCE TARGET`` makes ONNX
+Runtime's dynamic int8 copy of a float32 graph (``quantize_onnx``) and exits.
+
 The first frame, sent once the model is loaded, carries ``system_info`` (and llama.cpp's
 ``vocabulary``). Every answer carries ``"ok"``; a refused request gets ``{"ok": false, "error":
 "..."}`` and the process goes on. This module imports neither torch nor transformers (this process
@@ -258,5 +261,18 @@ def serve(kind: str, path: str, threads: int, parent: int) -> None:
             write_frame(answers, {"ok": True, **header}, outputs)
 
 
+def quantize_onnx(source: str, target: str) -> None:
+    """ONNX Runtime's dynamic int8 of the float32 graph ``source``, written to ``target``: the
+    MatMul weights in int8 with a scale per tensor, activations quantised per request, as torch's
+    dynamic int8 takes the Linear layers (embeddings, norms and softmax stay float32). Run here, in a
+    process of its own, because the quantiser runs ONNX Runtime's native code."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if sys.argv[1] == "quantize-onnx":
+        quantize_onnx(sys.argv[2], sys.argv[3])
+    else:
+        serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

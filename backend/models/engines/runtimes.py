@@ -30,6 +30,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ import torch
 from backend.errors import UntrainedWeightsError
 from backend.i18n import _
 from backend.models import memory
-from backend.models.engines import engine_process
+from backend.models.engines import engine_process, engine_server
 from backend.models.engines.engine_process import FallsBackToTorch
 from backend.models.resolve import catalogue, engine_choice
 
@@ -74,13 +76,17 @@ def _stamp(folder: Path, engine: str) -> dict[str, object]:
     return stamp
 
 
-def cached_copy(folder: Path, engine: str, build: Callable[[Path], None]) -> Path:
-    """The folder holding ``engine``'s copy of the model in ``folder``, built by ``build(target)``
-    the first time (or when the model changed), atomically: a load never sees half a copy, and
-    two processes building at once both end with one complete copy."""
+def cached_copy(folder: Path, engine: str, build: Callable[[Path], None], variant: str = "") -> Path:
+    """The folder holding ``engine``'s copy of the model in ``folder`` (its ``variant``, such as
+    "int8", beside the plain copy), built by ``build(target)`` the first time (or when the model
+    changed), atomically: a load never sees half a copy, and two processes building at once both
+    end with one complete copy."""
     stamp = _stamp(folder, engine)
     root = folder / CACHE_FOLDER
     target = root / f"{engine}-{stamp['version']}"
+    if variant:
+        stamp["variant"] = variant
+        target = root / f"{engine}.{variant}-{stamp['version']}"
     if _stamp_of(target) == stamp:
         return target
     root.mkdir(exist_ok=True)
@@ -226,9 +232,10 @@ class OnnxModel(FallsBackToTorch):
         return SimpleNamespace(**{self.output: torch.from_numpy(outputs[self.output])})
 
 
-def onnx_classifier(folder: Path) -> tuple[OnnxModel, Any]:
-    """The sequence classifier in ``folder`` on ONNX Runtime, and its tokenizer."""
-    return _onnx_model(folder, "AutoModelForSequenceClassification", "logits")
+def onnx_classifier(folder: Path, int8: bool = False) -> tuple[OnnxModel, Any]:
+    """The sequence classifier in ``folder`` on ONNX Runtime (its dynamic int8 copy with ``int8``),
+    and its tokenizer."""
+    return _onnx_model(folder, "AutoModelForSequenceClassification", "logits", int8)
 
 
 def onnx_encoder(folder: Path) -> tuple[OnnxModel, Any]:
@@ -237,7 +244,21 @@ def onnx_encoder(folder: Path) -> tuple[OnnxModel, Any]:
     return _onnx_model(folder, "AutoModel", "last_hidden_state")
 
 
-def _onnx_model(folder: Path, auto_class: str, output: str) -> tuple[OnnxModel, Any]:
+def _quantize_onnx(float_copy: Path, target: Path) -> None:
+    """ONNX Runtime's dynamic int8 of the float32 copy (``engine_server.quantize_onnx``), made in a
+    child process: the quantiser runs ONNX Runtime's native code."""
+    target.mkdir(parents=True)
+    command = [sys.executable, "-m", engine_server.__name__, "quantize-onnx", str(float_copy / "model.onnx"),
+               str(target / "model.onnx")]  # fmt: skip
+    done = subprocess.run(command, env=engine_process.child_environment(), capture_output=True, text=True,
+                          timeout=engine_process.START_DEADLINE_S, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"ONNX Runtime's int8 quantiser {engine_process.describe_exit(done.returncode)}: {done.stderr[-500:]}"
+        )
+
+
+def _onnx_model(folder: Path, auto_class: str, output: str, int8: bool = False) -> tuple[OnnxModel, Any]:
     import transformers
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
@@ -246,8 +267,11 @@ def _onnx_model(folder: Path, auto_class: str, output: str) -> tuple[OnnxModel, 
         export_onnx(_load_float32(auto_class, folder), tokenizer, output, target)
 
     target = cached_copy(folder, engine_choice.ONNX, build)
+    if int8:
+        float_copy = target
+        target = cached_copy(folder, engine_choice.ONNX, lambda made: _quantize_onnx(float_copy, made), "int8")
     config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    return OnnxModel(target, config, output, folder.name), tokenizer
+    return OnnxModel(target, config, output, folder.name + (" (int8)" if int8 else "")), tokenizer
 
 
 # --- CTranslate2: MarianMT translation ---------------------------------------------------------
@@ -374,10 +398,11 @@ def llama_cpp_chat(folder: Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def load(task: str, engine: str, folder: Path) -> tuple[Any, Any]:
-    """The model in ``folder`` for ``task`` on ``engine``, and its tokenizer."""
+def load(task: str, engine: str, folder: Path, int8: bool = False) -> tuple[Any, Any]:
+    """The model in ``folder`` for ``task`` on ``engine`` (ONNX Runtime: its int8 copy with
+    ``int8``), and its tokenizer."""
     if engine == engine_choice.ONNX and task == catalogue.SENTIMENT:
-        return onnx_classifier(folder)
+        return onnx_classifier(folder, int8)
     if engine == engine_choice.CTRANSLATE2 and task == catalogue.TRANSLATION:
         return ctranslate2_translator(folder)
     if engine == engine_choice.LLAMA_CPP and task == catalogue.TEXT_GENERATION:

@@ -48,16 +48,18 @@ DYNAMIC_INT8 = CandidatePath("int8-dynamic", N_("torch dynamic int8"), int8=True
 # Weight-only int8 keeps bfloat16 activations (the benchmark's chat int8 path).
 WEIGHT_ONLY_INT8 = CandidatePath("int8-weight-only", N_("torch weight-only int8"), dtype="bfloat16", int8=True)
 ONNX_RUNTIME = CandidatePath("onnx", N_("ONNX Runtime"), engine=engine_choice.ONNX)
+# ONNX Runtime's dynamic int8 (MatMul weights int8, activations quantised per request).
+ONNX_INT8 = CandidatePath("onnx-int8", N_("ONNX Runtime int8"), engine=engine_choice.ONNX, int8=True)
 CTRANSLATE2 = CandidatePath("ctranslate2", N_("CTranslate2"), engine=engine_choice.CTRANSLATE2)
 LLAMA_CPP = CandidatePath("llama.cpp", N_("llama.cpp (8-bit)"), engine=engine_choice.LLAMA_CPP)
 PATHS = {path.name: path for path in (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, WEIGHT_ONLY_INT8,
-                                      ONNX_RUNTIME, CTRANSLATE2, LLAMA_CPP)}  # fmt: skip
+                                      ONNX_RUNTIME, ONNX_INT8, CTRANSLATE2, LLAMA_CPP)}  # fmt: skip
 
 # What each task can run on. Embeddings stay float32 and torch: their vectors are stored and
 # compared with later ones (the use-case index, fast-mode features), so they must not drift.
 # The loader quantises chat weight-only and the others dynamically, so each task has one int8.
 TASK_PATHS: dict[str, tuple[CandidatePath, ...]] = {
-    catalogue.SENTIMENT: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, ONNX_RUNTIME),
+    catalogue.SENTIMENT: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, ONNX_RUNTIME, ONNX_INT8),
     catalogue.IMAGE_CLASSIFICATION: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8),
     catalogue.TRANSLATION: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, CTRANSLATE2),
     catalogue.TEXT_GENERATION: (TORCH_FLOAT32, TORCH_BFLOAT16, WEIGHT_ONLY_INT8, LLAMA_CPP),

@@ -97,6 +97,30 @@ def test_onnx_sentiment_gives_torch_float32_scores(own_sentiment, settings):
     assert sentiment.classify_text(onnx, TEXTS[0]).footer.items == 1
 
 
+def test_onnx_int8_is_a_quantised_copy_of_its_own_within_the_checks_tolerance(settings, tmp_path):
+    """``cpu_quantize=int8`` with ONNX Runtime: its dynamic int8 copy (MatMul weights int8, made by
+    ONNX Runtime's quantiser in a child process) beside the float32 one, served by a process of its
+    own, with scores within the engine check's tolerance of float32's (int8 is what the check
+    compares, so its bound is the check's, not float32's)."""
+    import onnx
+
+    from backend.inference import path_check
+
+    folder = tiny_models.build_text_classifier(tmp_path / "classifier")
+    chosen = dataclasses.replace(_engine(_torch(settings), "sentiment=onnx"), models_dir=tmp_path, cpu_quantize="int8")
+    plan = plan_load(catalogue.SENTIMENT, str(folder), chosen)
+    assert (plan.engine, plan.dtype, plan.int8) == ("onnx", "float32", True)
+    int8 = load_model(catalogue.SENTIMENT, str(folder), chosen)
+    plain = load_model(catalogue.SENTIMENT, str(folder), dataclasses.replace(chosen, cpu_quantize="none"))
+    copies = sorted(p.name for p in (folder / runtimes.CACHE_FOLDER).iterdir())
+    assert [name.split("-")[0] for name in copies] == ["onnx", "onnx.int8"], copies
+    graph = onnx.load(str(folder / runtimes.CACHE_FOLDER / copies[1] / "model.onnx"))
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= {node.op_type for node in graph.graph.node}
+    assert int8.model.process is not plain.model.process and int8.model.process.pid != plain.model.process.pid
+    for ours, theirs in zip(sentiment.classify(int8, TEXTS), sentiment.classify(plain, TEXTS), strict=True):
+        assert max(abs(ours.scores[k] - theirs.scores[k]) for k in theirs.scores) <= path_check.SCORE_TOLERANCE
+
+
 def test_ctranslate2_greedy_translations_equal_torch_float32(opus_translator, settings):
     reference = load_model(catalogue.TRANSLATION, str(opus_translator), _torch(settings))
     ct2 = load_model(catalogue.TRANSLATION, str(opus_translator), _engine(settings, "translation=ctranslate2"))
