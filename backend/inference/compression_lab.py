@@ -151,7 +151,7 @@ def _zip_engine_copy(folder: Path, variant: str, target: Path) -> Path | None:
     path = engine_record.PATHS[variant]
     if path.engine == engine_choice.TORCH:
         return None
-    copies = sorted((folder / runtimes.CACHE_FOLDER).glob(f"{path.engine}-*"))
+    copies = runtimes.copy_folders(folder, path.engine, "int8" if path.int8 else "")
     if not copies:
         return None
     target.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,13 @@ def cached_copy(folder: Path, engine: str, build: Callable[[Path], None], varian
     return target
 
 
+def copy_folders(folder: Path, engine: str, variant: str = "") -> list[Path]:
+    """The cached copies of ``engine`` (its ``variant``) of the model in ``folder``, oldest
+    version first (``cached_copy`` names them)."""
+    prefix = f"{engine}.{variant}-" if variant else f"{engine}-"
+    return sorted((folder / CACHE_FOLDER).glob(f"{prefix}*"))
+
+
 def _stamp_of(target: Path) -> dict[str, object] | None:
     try:
         return json.loads((target / _STAMP_FILE).read_text())
