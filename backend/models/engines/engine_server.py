@@ -21,8 +21,10 @@ and everything a user sees stay in the app. Requests, per engine:
 - CTranslate2 (a converted translator): ``{"op": "translate", "sources": [[token, ...], ...],
   "options": {...}}`` -> ``{"hypotheses": [[token, ...], ...]}`` (the best hypothesis of each).
 
-``python -m backend.models.engines.engine_server quantize-onnx SOURCE TARGET`` makes ONNX
-Runtime's dynamic int8 copy of a float32 graph (``quantize_onnx``) and exits.
+One-shot commands make a copy with an engine's own native code, then exit:
+``python -m backend.models.engines.engine_server quantize-onnx SOURCE TARGET`` (ONNX Runtime's
+dynamic int8 of a float32 graph, ``quantize_onnx``) and ``convert-ctranslate2 FOLDER TARGET``
+(``runtimes.convert_ctranslate2``, the one command that imports torch and transformers).
 
 The first frame, sent once the model is loaded, carries ``system_info`` (and llama.cpp's
 ``vocabulary``). Every answer carries ``"ok"``; a refused request gets ``{"ok": false, "error":
@@ -274,5 +276,12 @@ def quantize_onnx(source: str, target: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "quantize-onnx":
         quantize_onnx(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "convert-ctranslate2":
+        # The converter reads the model with transformers (torch): this one-shot process imports them.
+        from pathlib import Path
+
+        from backend.models.engines.runtimes import convert_ctranslate2
+
+        convert_ctranslate2(Path(sys.argv[2]), Path(sys.argv[3]))
     else:
         serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -251,18 +251,24 @@ def onnx_encoder(folder: Path) -> tuple[OnnxModel, Any]:
     return _onnx_model(folder, "AutoModel", "last_hidden_state")
 
 
-def _quantize_onnx(float_copy: Path, target: Path) -> None:
-    """ONNX Runtime's dynamic int8 of the float32 copy (``engine_server.quantize_onnx``), made in a
-    child process: the quantiser runs ONNX Runtime's native code."""
-    target.mkdir(parents=True)
-    command = [sys.executable, "-m", engine_server.__name__, "quantize-onnx", str(float_copy / "model.onnx"),
-               str(target / "model.onnx")]  # fmt: skip
+def _in_child(what: str, *arguments: str) -> None:
+    """Runs ``engine_server``'s one-shot command ``what`` (a copy made by an engine's own native
+    code) in a process of its own: a crash there fails the copy, not the app.
+
+    Raises:
+        RuntimeError: the command failed; its reason and the end of its output.
+    """
+    command = [sys.executable, "-m", engine_server.__name__, what, *arguments]
     done = subprocess.run(command, env=engine_process.child_environment(), capture_output=True, text=True,
                           timeout=engine_process.START_DEADLINE_S, check=False)  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(
-            f"ONNX Runtime's int8 quantiser {engine_process.describe_exit(done.returncode)}: {done.stderr[-500:]}"
-        )
+        raise RuntimeError(f"{what} {engine_process.describe_exit(done.returncode)}: {done.stderr[-800:]}")
+
+
+def _quantize_onnx(float_copy: Path, target: Path) -> None:
+    """ONNX Runtime's dynamic int8 of the float32 copy (``engine_server.quantize_onnx``)."""
+    target.mkdir(parents=True)
+    _in_child("quantize-onnx", str(float_copy / "model.onnx"), str(target / "model.onnx"))
 
 
 def _onnx_model(folder: Path, auto_class: str, output: str, int8: bool = False) -> tuple[OnnxModel, Any]:
@@ -284,7 +290,10 @@ def _onnx_model(folder: Path, auto_class: str, output: str, int8: bool = False) 
 # --- CTranslate2: MarianMT translation ---------------------------------------------------------
 
 
-def _convert_ctranslate2(folder: Path, target: Path) -> None:
+def convert_ctranslate2(folder: Path, target: Path) -> None:
+    """CTranslate2's float32 copy of the MarianMT model in ``folder``, written to ``target``. Run in a
+    process of its own (``engine_server``'s ``convert-ctranslate2``): the converter loads
+    CTranslate2's native library and writes the copy through it."""
     from ctranslate2.converters import TransformersConverter
 
     class _SafeConverter(TransformersConverter):
@@ -379,7 +388,9 @@ def _transformers_parts(folder: Path) -> tuple[Any, Any, Any]:
 def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
     """The MarianMT model in ``folder`` on CTranslate2, and its tokenizer."""
     tokenizer, config, generation = _transformers_parts(folder)
-    target = cached_copy(folder, engine_choice.CTRANSLATE2, lambda target: _convert_ctranslate2(folder, target))
+    target = cached_copy(
+        folder, engine_choice.CTRANSLATE2, lambda target: _in_child("convert-ctranslate2", str(folder), str(target))
+    )
     return CTranslate2Seq2Seq(target, tokenizer, config, generation, folder.name), tokenizer
 
 
