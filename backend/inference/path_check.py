@@ -133,9 +133,9 @@ def path_settings(path: CandidatePath, task: str, settings: Settings) -> Setting
 # --- in the child ------------------------------------------------------------------------------
 
 
-def _peak_kb() -> int:
+def _peak_kb(pid: int | str = "self") -> int:
     try:
-        for line in open("/proc/self/status", encoding="ascii"):  # noqa: SIM115 - one short read
+        for line in open(f"/proc/{pid}/status", encoding="ascii"):  # noqa: SIM115 - one short read
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
@@ -241,7 +241,10 @@ def measure_path(task: str, model_ref: str, path: CandidatePath, settings: Setti
         raise ShowcaseError(_("This path does not apply to this model."))
     before = _peak_kb()
     loaded = load_from_plan(plan, forced, fall_back=False)
-    measured: dict[str, Any] = {"load_peak_mb": max(0, _peak_kb() - before) / 1024,
+    # An engine's model lives in its own process (engine_process): its peak counts too.
+    engine_pid = getattr(getattr(loaded.model, "process", None), "pid", None)
+    engine_kb = _peak_kb(engine_pid) if engine_pid else 0
+    measured: dict[str, Any] = {"load_peak_mb": (max(0, _peak_kb() - before) + engine_kb) / 1024,
                                 "memory_mb": loaded.memory_bytes / 2**20}  # fmt: skip
     if task == catalogue.TEXT_GENERATION:
         reference = reference or {}

@@ -210,7 +210,9 @@ class EngineProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._restart_at = 0.0
         self._users = 0
-        self._lock = threading.Lock()
+        # Re-entrant: a model's ``__del__`` (detach) may run from a garbage collection inside a
+        # request of another model of the same copy, on the thread that holds the lock.
+        self._lock = threading.RLock()
         _PROCESSES.append(self)
 
     def _failure(self, reason: str) -> EngineFailure:

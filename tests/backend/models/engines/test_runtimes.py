@@ -412,3 +412,39 @@ def test_only_numbers_cross_the_pipe_and_every_engine_has_a_server():
     assert arrays["input_ids"].dtype == ids.dtype and (arrays["input_ids"] == ids).all()
     assert arrays["scores"].shape == (1, 3) and arrays["scores"].flags.writeable
     assert set(engine_server.ENGINES) == set(engine_choice.PACKAGES)
+
+
+_SERVING_APP = """
+import sys
+from pathlib import Path
+from backend.models.engines import runtimes
+from backend.inference import sentiment
+for task, engine, folder, int8 in (("sentiment", "onnx", sys.argv[1], False), ("sentiment", "onnx", sys.argv[1], True),
+                                   ("translation", "ctranslate2", sys.argv[2], False)):
+    model, tokenizer = runtimes.load(task, engine, Path(folder), int8)
+    if task == "sentiment":
+        print(tuple(model(**tokenizer(["a fine day"], return_tensors="pt")).logits.shape), flush=True)
+print(sorted(name for name in ("onnxruntime", "ctranslate2", "llama_cpp") if name in sys.modules))
+"""
+
+
+def test_the_apps_process_never_loads_an_engines_native_library(own_sentiment, opus_translator, tmp_path):
+    """Copies made afresh (ONNX export, int8 quantisation, CTranslate2 conversion) and answers
+    given, in a fresh interpreter: onnxruntime and ctranslate2 were loaded only in its children."""
+    copies = []
+    for ref in (own_sentiment, str(opus_translator)):
+        copy = tmp_path / Path(ref).name
+        shutil.copytree(ref, copy, ignore=shutil.ignore_patterns(runtimes.CACHE_FOLDER))
+        copies.append(str(copy))
+    app = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_SERVING_APP), *copies],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert app.returncode == 0, app.stderr[-2000:]
+    lines = app.stdout.split("\n")
+    shape = f"(1, {len(tiny_models.SENTIMENT_LABELS)})"
+    assert lines[:3] == [shape, shape, "[]"], app.stdout
+    assert [p.name.split("-")[0] for p in sorted((tmp_path / Path(own_sentiment).name / ".lsm-engines").iterdir())] == [
+        "onnx",
+        "onnx.int8",
+    ]
