@@ -24,7 +24,7 @@ and everything a user sees stay in the app. Requests, per engine:
 One-shot commands make a copy with an engine's own native code, then exit:
 ``python -m backend.models.engines.engine_server quantize-onnx SOURCE TARGET`` (ONNX Runtime's
 dynamic int8 of a float32 graph, ``quantize_onnx``) and ``convert-ctranslate2 FOLDER TARGET``
-(``runtimes.convert_ctranslate2``, the one command that imports torch and transformers).
+(``convert_ctranslate2``, the one command that imports torch and transformers).
 
 The first frame, sent once the model is loaded, carries ``system_info`` (and llama.cpp's
 ``vocabulary``). Every answer carries ``"ok"``; a refused request gets ``{"ok": false, "error":
@@ -273,15 +273,30 @@ def quantize_onnx(source: str, target: str) -> None:
     quantize_dynamic(source, target, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
 
 
+def convert_ctranslate2(folder: str, target: str) -> None:
+    """CTranslate2's float32 copy of the MarianMT model in ``folder``, written to ``target``: the
+    converter loads CTranslate2's native library and writes the copy through it (and reads the
+    model with transformers, so this one-shot command imports torch)."""
+    from ctranslate2.converters import TransformersConverter
+
+    class _SafeConverter(TransformersConverter):
+        # Our own folder's safetensors only, never the hub, never remote code.
+        def load_model(self, model_class: Any, path: str, **kwargs: Any) -> Any:
+            kwargs.pop("trust_remote_code", None)
+            return model_class.from_pretrained(
+                path, use_safetensors=True, local_files_only=True, trust_remote_code=False, **kwargs
+            )
+
+        def load_tokenizer(self, tokenizer_class: Any, path: str, **kwargs: Any) -> Any:
+            return tokenizer_class.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+
+    _SafeConverter(folder, low_cpu_mem_usage=True).convert(target, quantization="float32")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "quantize-onnx":
         quantize_onnx(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "convert-ctranslate2":
-        # The converter reads the model with transformers (torch): this one-shot process imports them.
-        from pathlib import Path
-
-        from backend.models.engines.runtimes import convert_ctranslate2
-
-        convert_ctranslate2(Path(sys.argv[2]), Path(sys.argv[3]))
+        convert_ctranslate2(sys.argv[2], sys.argv[3])
     else:
         serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

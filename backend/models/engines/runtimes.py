@@ -290,26 +290,6 @@ def _onnx_model(folder: Path, auto_class: str, output: str, int8: bool = False) 
 # --- CTranslate2: MarianMT translation ---------------------------------------------------------
 
 
-def convert_ctranslate2(folder: Path, target: Path) -> None:
-    """CTranslate2's float32 copy of the MarianMT model in ``folder``, written to ``target``. Run in a
-    process of its own (``engine_server``'s ``convert-ctranslate2``): the converter loads
-    CTranslate2's native library and writes the copy through it."""
-    from ctranslate2.converters import TransformersConverter
-
-    class _SafeConverter(TransformersConverter):
-        # Our own folder's safetensors only, never the hub, never remote code.
-        def load_model(self, model_class: Any, path: str, **kwargs: Any) -> Any:
-            kwargs.pop("trust_remote_code", None)
-            return model_class.from_pretrained(
-                path, use_safetensors=True, local_files_only=True, trust_remote_code=False, **kwargs
-            )
-
-        def load_tokenizer(self, tokenizer_class: Any, path: str, **kwargs: Any) -> Any:
-            return tokenizer_class.from_pretrained(path, local_files_only=True, trust_remote_code=False)
-
-    _SafeConverter(str(folder), low_cpu_mem_usage=True).convert(str(target), quantization="float32")
-
-
 @dataclass
 class _Special:
     start: int
