@@ -57,8 +57,10 @@ def stopwatch() -> Iterator[Stopwatch]:
 def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, tokens: int = 0) -> RunFooter:
     """The footer of a run of ``loaded``; where an engine's process failed during the run, its
     note (the answer came from torch, and why) follows the path's."""
-    take_note = getattr(loaded.model, "take_note", None)
-    engine_note = take_note() if callable(take_note) and not isinstance(loaded.model, DecodeLoop) else ""
+    model = getattr(loaded, "model", None)  # an endpoint's model has none in this process
+    take_note = getattr(model, "take_note", None)
+    # A chat decode loop's note belongs to its reply, which text_generation reads itself.
+    engine_note = take_note() if callable(take_note) and not isinstance(model, DecodeLoop) else ""
     path_note = getattr(loaded, "path_note", "")  # an endpoint's model runs on its server, unchecked
     shown_name = getattr(loaded, "shown_name", "") or display_name(loaded.model_ref)
     if isinstance(loaded, LoadedModel):
