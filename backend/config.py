@@ -193,8 +193,9 @@ class Settings:
         "Redis server when the queue is `redis`.", raw_default="redis://localhost:6379/0", secret=True
     )
     cpu_quantize: str = _setting(
-        "`int8`: int8 Linear layers for the CPU demos, weight-only int8 for the chat model "
-        "(see docs/benchmarks.md); `none` keeps the weights as they are.",
+        "`int8`: int8 Linear layers for the CPU demos, weight-only int8 for the chat model, ONNX "
+        "Runtime's int8 copy where sentiment runs on it (see docs/benchmarks.md); `none` keeps the "
+        "weights as they are.",
         raw_default="none",
         parse=_word,
     )

@@ -112,7 +112,7 @@ def load_peak(mode: str, settings: Settings, hub_id: str = HUB_ID) -> dict[str, 
     with init_empty_weights():
         transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.from_pretrained(folder))
     transformers.AutoTokenizer.from_pretrained(folder)
-    # llama.cpp's library loads in the engine's own process (llama_cpp_process), not in this one.
+    # llama.cpp's library loads in the engine's own process (engine_process), not in this one.
     measure.return_freed_memory()
     with measure.peak_memory() as tokenizer:
         extra = transformers.AutoTokenizer.from_pretrained(folder)

@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 wanted="$(grep -E '^llama-cpp-python==' requirements-llama-cpp.txt | cut -d= -f3)"
-# Kept in step with backend/models/engines/llama_cpp_process.py (REQUIRED_CPU_FLAGS).
+# Kept in step with backend/models/engines/engine_process.py (REQUIRED_CPU_FLAGS).
 build_flags="-DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_BACKEND_DL=OFF \
 -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
 -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \

@@ -235,7 +235,7 @@ def _variant_members(folder: Path, path: engine_record.CandidatePath) -> dict[st
     time) and for a copy that is not there."""
     if path.engine == engine_choice.TORCH:
         return {}
-    copies = [copy for copy in sorted((folder / runtimes.CACHE_FOLDER).glob(f"{path.engine}-*")) if copy.is_dir()]
+    copies = [copy for copy in runtimes.copy_folders(folder, path.engine, "int8" if path.int8 else "") if copy.is_dir()]
     if not copies:
         return {}
     if path.engine == engine_choice.LLAMA_CPP:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from backend.model_registry import display_name
+from backend.models.engines.compact_decoder import DecodeLoop
 from backend.models.loader import LoadedModel
 from backend.records import JsonRecord
 
@@ -54,13 +55,22 @@ def stopwatch() -> Iterator[Stopwatch]:
 
 
 def make_footer(loaded: LoadedModel, latency_ms: float, items: int, unit: str, tokens: int = 0) -> RunFooter:
-    """The footer of a run of ``loaded``."""
+    """The footer of a run of ``loaded``; where an engine's process failed during the run, its
+    note (the answer came from torch, and why) follows the path's."""
+    model = getattr(loaded, "model", None)  # an endpoint's model has none in this process
+    take_note = getattr(model, "take_note", None)
+    # A chat decode loop's note belongs to its reply, which text_generation reads itself.
+    engine_note = take_note() if callable(take_note) and not isinstance(model, DecodeLoop) else ""
+    path_note = getattr(loaded, "path_note", "")  # an endpoint's model runs on its server, unchecked
+    shown_name = getattr(loaded, "shown_name", "") or display_name(loaded.model_ref)
+    if isinstance(loaded, LoadedModel):
+        loaded.shown_name = shown_name
     return RunFooter(
         device=loaded.device.name,
-        model=display_name(loaded.model_ref),
+        model=shown_name,
         latency_ms=round(latency_ms, 1),
         items=items,
         unit=unit,
         tokens=tokens,
-        path_note=getattr(loaded, "path_note", ""),  # an endpoint's model runs on its server, unchecked
+        path_note=" ".join(note for note in (path_note, engine_note) if note),
     )

@@ -97,10 +97,16 @@ def _classify_batch(loaded: LoadedModel, texts: list[str], limit: int) -> list[C
     # Tokenising once with room for one extra token tells a text that fits from one that was cut.
     # The lock: a fast tokenizer keeps truncation and padding as shared state that each call sets
     # before encoding, so two sessions' calls could otherwise encode with each other's settings.
+    # A batch where no text was cut is the probe itself (the same tokens and padding), so the common
+    # case tokenises once.
     with loaded.lock:
         probe = loaded.preprocessor(texts, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
-        batch = loaded.preprocessor(texts, truncation=True, max_length=limit, padding=True, return_tensors="pt")
-    probe_lengths = probe["attention_mask"].sum(dim=-1).tolist()
+        probe_lengths = probe["attention_mask"].sum(dim=-1).tolist()
+        batch = (
+            probe
+            if max(probe_lengths) <= limit
+            else loaded.preprocessor(texts, truncation=True, max_length=limit, padding=True, return_tensors="pt")
+        )
     batch = {name: tensor.to(device) for name, tensor in batch.items()}
     with torch.inference_mode():
         logits = loaded.model(**batch).logits

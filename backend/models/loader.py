@@ -31,6 +31,7 @@ from backend.i18n import _
 from backend.models import memory
 from backend.models.engines import runtimes
 from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
+from backend.models.engines.engine_process import FallsBackToTorch
 from backend.models.engines.llama_cpp_engine import LlamaCppModel
 from backend.models.fetch import hub
 from backend.models.load import dtype_convert, int8_stream, quantize, stored_keys
@@ -67,6 +68,9 @@ class LoadedModel:
     # or "" for a model loaded as set.
     path_note: str = ""
     checked: str = ""  # the checked path it loaded on (the plan's), "" when loaded as set
+    # How footers name the model (``footer.make_footer`` fills it in once: naming it resolves paths
+    # and may read a fine-tune's job record, too slow to repeat for every request).
+    shown_name: str = ""
     # Generation mutates per-call state inside some models; callers that need it take this lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -356,7 +360,7 @@ def _load_components(plan: LoadPlan, local_only: bool) -> tuple[Any, Any]:
         )
         return model, None
     if plan.engine != engine_choice.TORCH and plan.folder is not None:
-        return runtimes.load(plan.task, plan.engine, plan.folder, _gguf_type(plan))
+        return runtimes.load(plan.task, plan.engine, plan.folder, plan.int8, _gguf_type(plan))
     head_task = plan.task in (catalogue.SENTIMENT, catalogue.TEXT_CLASSIFIER_BASE)
     if head_task and plan.folder and (plan.folder / EMBEDDING_HEAD_FILE).is_file():
         # Fast-mode fine-tunes: a sentence encoder plus a linear head, not a transformers class.
@@ -406,9 +410,14 @@ def load_from_plan(
                 reason = f"failed to load in the app: {type(error.__cause__ or error).__name__}"
                 engine_record.record_failure(plan.task, plan.folder, plan.checked, reason, settings)
             return _load_in_torch(plan, settings)
-        if isinstance(model, LlamaCppModel) and not plan.variant:
+        if plan.variant:
+            pass  # a Compare column is the variant it names: an engine failure ends its answer
+        elif isinstance(model, LlamaCppModel):
             # Where the engine's process fails mid-reply, the reply goes on in this model's torch loop.
             model.torch_fallback = lambda: _engine_failed(plan, settings).decoder
+        elif isinstance(model, FallsBackToTorch):
+            # Where the engine's process fails, the request is answered by this model in torch.
+            model.torch_fallback = lambda: _engine_failed(plan, settings).model
         return _loaded(plan, model, preprocessor, started, settings)
     with _load_errors(plan, settings):
         model, preprocessor = _load_components(plan, _local_files_only(plan, settings))
@@ -433,6 +442,7 @@ def _load_in_torch(plan: LoadPlan, settings: Settings) -> LoadedModel:
 
 def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float, settings: Settings) -> LoadedModel:
     decision = engine_record.read_decision(plan.task, plan.folder, settings) if plan.checked else None
+    torch_int8 = plan.int8 and plan.engine == engine_choice.TORCH
     return LoadedModel(
         task=plan.task,
         model_ref=plan.ref,
@@ -441,7 +451,8 @@ def _loaded(plan: LoadPlan, model: Any, preprocessor: Any, started: float, setti
         preprocessor=preprocessor,
         device=plan.device,
         dtype=plan.dtype,
-        memory_bytes=_memory_bytes(model) + (quantize.packed_layout_bytes(model) if plan.int8 else 0),
+        # torch's int8 layers keep a packed copy beside their weights; an engine's file is all it holds.
+        memory_bytes=_memory_bytes(model) + (quantize.packed_layout_bytes(model) if torch_int8 else 0),
         load_seconds=time.perf_counter() - started,
         engine=plan.engine,
         decoder=_decoder(plan, model),

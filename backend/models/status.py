@@ -37,11 +37,11 @@ def catalogue_rows(
 
 
 def engine_rows() -> list[dict[str, object]]:
-    """One row per native engine process this app started (llama.cpp): running, restarting or
-    disabled, with its last failure in words; empty when none was started."""
-    from backend.models.engines import llama_cpp_process
+    """One row per native engine process this app started (llama.cpp, ONNX Runtime, CTranslate2):
+    running, restarting or disabled, with its last failure in words; empty when none was started."""
+    from backend.models.engines import engine_process
 
-    return [state.to_row() for state in llama_cpp_process.engine_states()]
+    return [state.to_row() for state in engine_process.engine_states()]
 
 
 def checked_rows(settings: Settings | None = None) -> list[dict[str, object]]:

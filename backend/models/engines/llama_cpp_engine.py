@@ -13,8 +13,8 @@ whose layers llama.cpp computes as transformers does are taken: Llama, Mistral a
 plain rotary positions and no sliding window; any other raises ``UnsupportedModel`` and the loader
 runs the model in torch.
 
-llama.cpp itself runs in a child process (``llama_cpp_server``, supervised by
-``llama_cpp_process``): a crash, abort or hang there ends that process only, and the reply in
+llama.cpp itself runs in a child process (``engine_server``, supervised by
+``engine_process``): a crash, abort or hang there ends that process only, and the reply in
 flight goes on in torch. Each reply gets its own llama.cpp context (its key/value cache, sized to
 the reply); the process answers one request at a time, so replies at once take turns per token.
 """
@@ -33,7 +33,7 @@ import torch
 
 from backend.models import memory
 from backend.models.engines.compact_decoder import PREFILL_CHUNK, DecodeLoop
-from backend.models.engines.llama_cpp_process import EngineFailure, EngineProcess
+from backend.models.engines.engine_process import EngineFailure, EngineProcess, FallsBackToTorch
 
 _LOG = logging.getLogger(__name__)
 
@@ -219,12 +219,12 @@ class _EngineReply:
         self.note = ""
 
 
-class LlamaCppModel(DecodeLoop):
+class LlamaCppModel(FallsBackToTorch, DecodeLoop):
     """A chat model's GGUF copy on llama.cpp, as the chat code calls a transformers model:
     ``generation_config``, ``config`` and ``generate(input_ids=..., generation_config=...)``; and,
     being a ``DecodeLoop``, the loader's ``decoder`` for streamed replies.
 
-    llama.cpp runs in its own process (``llama_cpp_process``); only token ids and logits cross.
+    llama.cpp runs in its own process (``engine_process``); only token ids and logits cross.
     Where that process crashes, hangs or is disabled, a reply goes on in torch: ``torch_fallback``
     (set by the loader) gives the model's torch decode loop, which is fed the tokens the reply had
     so far and computes the rest, and the reply's note (``take_note``) says so. Without a fallback
@@ -235,13 +235,7 @@ class LlamaCppModel(DecodeLoop):
     """
 
     def __init__(self, process: EngineProcess, config: Any, generation_config: Any, memory_bytes: int) -> None:
-        process.attach()  # before the start: another model's unload then cannot end the new process
-        try:
-            process.start()
-        except EngineFailure:
-            process.detach()
-            raise
-        self.process = process
+        super().__init__(process)
         self.vocabulary = process.vocabulary
         self.config = config
         self.generation_config = generation_config
@@ -249,28 +243,11 @@ class LlamaCppModel(DecodeLoop):
         self.memory_bytes = memory_bytes
         self.device = torch.device("cpu")
         self.training = False
-        self.torch_fallback: Callable[[], DecodeLoop] | None = None
-        self._fallback: DecodeLoop | None = None
-        self._fallback_lock = threading.Lock()
-        self._notes = threading.local()
-
-    def __del__(self) -> None:
-        process = getattr(self, "process", None)
-        if process is not None:
-            process.detach()
-
-    def _torch_decoder(self, failure: EngineFailure) -> DecodeLoop:
-        with self._fallback_lock:
-            if self._fallback is None:
-                if self.torch_fallback is None:
-                    raise failure
-                self._fallback = self.torch_fallback()
-            return self._fallback
 
     def _continue_in_torch(self, state: _EngineReply, failure: EngineFailure) -> None:
         """Switches the reply to torch: the tokens fed so far rebuild its cache there."""
         _LOG.warning("llama.cpp %s; the reply goes on in torch", failure.reason)
-        decoder = self._torch_decoder(failure)
+        decoder = self._torch_model(failure)
         state.torch_state = decoder._reply_state(state.length)
         fed = torch.cat(state.fed) if state.fed else torch.empty(0, dtype=torch.long)
         for start in range(0, fed.numel(), PREFILL_CHUNK):
@@ -292,11 +269,7 @@ class LlamaCppModel(DecodeLoop):
             self.process.close_reply(state.context)
         if state.torch_state is not None and self._fallback is not None:
             self._fallback._release(state.torch_state)
-        self._notes.value = state.note
-
-    def take_note(self) -> str:
-        note, self._notes.value = getattr(self._notes, "value", ""), ""
-        return note
+        self._leave_note(state.note)
 
     def _forward(
         self, tokens: torch.Tensor, position: int, state: _EngineReply, every_position: bool = False

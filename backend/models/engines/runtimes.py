@@ -18,6 +18,10 @@ transformers (``use_safetensors=True``, never remote code), and cached beside th
 ``<model folder>/.lsm-engines/<engine>-<version>/``: written into a hidden partial folder and
 renamed into place when complete, and made again when the weights, the config, the engine's
 version or the layout of its copy change (``export.json`` records them).
+
+Every engine runs in a process of its own (``engine_process``, ``engine_server``): only token ids,
+tensors and tokens cross the pipe, tokenising stays here, and a crash or hang there ends only that
+process while the request is answered in torch (``FallsBackToTorch``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,11 +40,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 
 from backend.errors import ShowcaseError, UntrainedWeightsError
 from backend.i18n import _
 from backend.models import memory
+from backend.models.engines import engine_process, engine_server
+from backend.models.engines.engine_process import FallsBackToTorch
 from backend.models.resolve import catalogue, engine_choice
 
 CACHE_FOLDER = ".lsm-engines"
@@ -67,13 +76,17 @@ def _stamp(folder: Path, engine: str) -> dict[str, object]:
     return stamp
 
 
-def cached_copy(folder: Path, engine: str, build: Callable[[Path], None]) -> Path:
-    """The folder holding ``engine``'s copy of the model in ``folder``, built by ``build(target)``
-    the first time (or when the model changed), atomically: a load never sees half a copy, and
-    two processes building at once both end with one complete copy."""
+def cached_copy(folder: Path, engine: str, build: Callable[[Path], None], variant: str = "") -> Path:
+    """The folder holding ``engine``'s copy of the model in ``folder`` (its ``variant``, such as
+    "int8", beside the plain copy), built by ``build(target)`` the first time (or when the model
+    changed), atomically: a load never sees half a copy, and two processes building at once both
+    end with one complete copy."""
     stamp = _stamp(folder, engine)
     root = folder / CACHE_FOLDER
     target = root / f"{engine}-{stamp['version']}"
+    if variant:
+        stamp["variant"] = variant
+        target = root / f"{engine}.{variant}-{stamp['version']}"
     if _stamp_of(target) == stamp:
         return target
     root.mkdir(exist_ok=True)
@@ -93,6 +106,13 @@ def cached_copy(folder: Path, engine: str, build: Callable[[Path], None]) -> Pat
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def copy_folders(folder: Path, engine: str, variant: str = "") -> list[Path]:
+    """The cached copies of ``engine`` (its ``variant``) of the model in ``folder``, oldest
+    version first (``cached_copy`` names them)."""
+    prefix = f"{engine}.{variant}-" if variant else f"{engine}-"
+    return sorted((folder / CACHE_FOLDER).glob(f"{prefix}*"))
 
 
 def _stamp_of(target: Path) -> dict[str, object] | None:
@@ -193,42 +213,36 @@ def _load_float32(auto_class: str, folder: Path) -> Any:
     return model.eval()
 
 
-def onnx_session(model_file: Path) -> Any:
-    """An ONNX Runtime CPU session using torch's thread count (all graph optimisations on). Given
-    the path, ONNX Runtime finds the weights file beside the graph."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = _threads()
-    options.inter_op_num_threads = 1
-    # No spinning after a run: the app's other models (torch) share these cores, and an idle pool
-    # spinning took about 23 ms of CPU from each 10 ms torch request after it (benchmarks/RESULTS.md).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-
-
-class OnnxModel:
+class OnnxModel(FallsBackToTorch):
     """An exported model as the inference modules call a transformers one: ``model(**batch)``
-    returns an object with the output as a torch tensor; ``config`` is the transformers config."""
+    returns an object with the output as a torch tensor; ``config`` is the transformers config.
 
-    def __init__(self, folder: Path, config: Any, output: str) -> None:
-        self.session = onnx_session(folder / "model.onnx")
+    ONNX Runtime runs in the engine's process (``engine_process``): the token ids go there and the
+    output comes back; where that process fails, the request is answered in torch (with a note).
+    """
+
+    def __init__(self, folder: Path, config: Any, output: str, label: str) -> None:
+        model_file = folder / "model.onnx"
+        super().__init__(engine_process.process_for(engine_choice.ONNX, model_file, _threads(), label))
         self.config = config
         self.output = output
-        self.input_names = [item.name for item in self.session.get_inputs()]
+        self.input_names = [str(name) for name in self.process.start_info.get("inputs", [])]
         self.memory_bytes = cached_bytes(folder)
         self.training = False
 
     def __call__(self, **batch: torch.Tensor) -> SimpleNamespace:
-        feeds = {name: batch[name].cpu().numpy().astype("int64") for name in self.input_names}
-        (value,) = self.session.run([self.output], feeds)
-        return SimpleNamespace(**{self.output: torch.from_numpy(value)})
+        feeds = {name: batch[name].cpu().numpy().astype(np.int64, copy=False) for name in self.input_names}
+        try:
+            _answer, outputs = self.process.request({"op": "run", "outputs": [self.output]}, feeds)
+        except engine_process.EngineFailure as failure:
+            return self.answered_by_torch(failure)(**batch)
+        return SimpleNamespace(**{self.output: torch.from_numpy(outputs[self.output])})
 
 
-def onnx_classifier(folder: Path) -> tuple[OnnxModel, Any]:
-    """The sequence classifier in ``folder`` on ONNX Runtime, and its tokenizer."""
-    return _onnx_model(folder, "AutoModelForSequenceClassification", "logits")
+def onnx_classifier(folder: Path, int8: bool = False) -> tuple[OnnxModel, Any]:
+    """The sequence classifier in ``folder`` on ONNX Runtime (its dynamic int8 copy with ``int8``),
+    and its tokenizer."""
+    return _onnx_model(folder, "AutoModelForSequenceClassification", "logits", int8)
 
 
 def onnx_encoder(folder: Path) -> tuple[OnnxModel, Any]:
@@ -237,7 +251,27 @@ def onnx_encoder(folder: Path) -> tuple[OnnxModel, Any]:
     return _onnx_model(folder, "AutoModel", "last_hidden_state")
 
 
-def _onnx_model(folder: Path, auto_class: str, output: str) -> tuple[OnnxModel, Any]:
+def _in_child(what: str, *arguments: str, timeout: float = engine_process.START_DEADLINE_S) -> None:
+    """Runs ``engine_server``'s one-shot command ``what`` (a copy made by an engine's own native
+    code) in a process of its own: a crash there fails the copy, not the app.
+
+    Raises:
+        RuntimeError: the command failed; its reason and the end of its output.
+    """
+    command = [sys.executable, "-m", engine_server.__name__, what, *arguments]
+    done = subprocess.run(command, env=engine_process.child_environment(), capture_output=True, text=True,
+                          timeout=timeout, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} {engine_process.describe_exit(done.returncode)}: {done.stderr[-800:]}")
+
+
+def _quantize_onnx(float_copy: Path, target: Path) -> None:
+    """ONNX Runtime's dynamic int8 of the float32 copy (``engine_server.quantize_onnx``)."""
+    target.mkdir(parents=True)
+    _in_child("quantize-onnx", str(float_copy / "model.onnx"), str(target / "model.onnx"))
+
+
+def _onnx_model(folder: Path, auto_class: str, output: str, int8: bool = False) -> tuple[OnnxModel, Any]:
     import transformers
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
@@ -246,28 +280,14 @@ def _onnx_model(folder: Path, auto_class: str, output: str) -> tuple[OnnxModel, 
         export_onnx(_load_float32(auto_class, folder), tokenizer, output, target)
 
     target = cached_copy(folder, engine_choice.ONNX, build)
+    if int8:
+        float_copy = target
+        target = cached_copy(folder, engine_choice.ONNX, lambda made: _quantize_onnx(float_copy, made), "int8")
     config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    return OnnxModel(target, config, output), tokenizer
+    return OnnxModel(target, config, output, folder.name + (" (int8)" if int8 else "")), tokenizer
 
 
 # --- CTranslate2: MarianMT translation ---------------------------------------------------------
-
-
-def _convert_ctranslate2(folder: Path, target: Path) -> None:
-    from ctranslate2.converters import TransformersConverter
-
-    class _SafeConverter(TransformersConverter):
-        # Our own folder's safetensors only, never the hub, never remote code.
-        def load_model(self, model_class: Any, path: str, **kwargs: Any) -> Any:
-            kwargs.pop("trust_remote_code", None)
-            return model_class.from_pretrained(
-                path, use_safetensors=True, local_files_only=True, trust_remote_code=False, **kwargs
-            )
-
-        def load_tokenizer(self, tokenizer_class: Any, path: str, **kwargs: Any) -> Any:
-            return tokenizer_class.from_pretrained(path, local_files_only=True, trust_remote_code=False)
-
-    _SafeConverter(str(folder), low_cpu_mem_usage=True).convert(str(target), quantization="float32")
 
 
 @dataclass
@@ -277,17 +297,17 @@ class _Special:
     pad: int
 
 
-class CTranslate2Seq2Seq:
+class CTranslate2Seq2Seq(FallsBackToTorch):
     """A converted MarianMT model as ``translation`` calls a transformers one:
     ``generate(input_ids=..., attention_mask=..., generation_config=...)`` returns the token ids
-    (decoder start first, end token last, padded), as ``generate`` does."""
+    (decoder start first, end token last, padded), as ``generate`` does.
 
-    def __init__(self, folder: Path, tokenizer: Any, config: Any, generation_config: Any) -> None:
-        import ctranslate2
+    CTranslate2 runs in the engine's process (``engine_process``): the source tokens go there and
+    the best hypothesis of each comes back; where that process fails, torch translates (with a note).
+    """
 
-        self.translator = ctranslate2.Translator(
-            str(folder), device="cpu", compute_type="float32", inter_threads=1, intra_threads=_threads()
-        )
+    def __init__(self, folder: Path, tokenizer: Any, config: Any, generation_config: Any, label: str) -> None:
+        super().__init__(engine_process.process_for(engine_choice.CTRANSLATE2, folder, _threads(), label))
         self.tokenizer = tokenizer
         self.config = config
         self.generation_config = generation_config
@@ -306,19 +326,22 @@ class CTranslate2Seq2Seq:
         # generate's max_length counts the decoder start token; a forced end token takes the last place.
         forced_eos = getattr(config, "forced_eos_token_id", None)
         steps = max(1, config.max_length - 1 - (1 if forced_eos is not None else 0))
-        results = self.translator.translate_batch(
-            sources,
-            beam_size=max(1, int(config.num_beams or 1)),
-            max_decoding_length=steps,
-            length_penalty=float(getattr(config, "length_penalty", 1.0) or 1.0),
-            repetition_penalty=float(getattr(config, "repetition_penalty", 1.0) or 1.0),
-            no_repeat_ngram_size=int(getattr(config, "no_repeat_ngram_size", 0) or 0),
-            return_end_token=True,
-        )
+        options = {
+            "beam_size": max(1, int(config.num_beams or 1)),
+            "max_decoding_length": steps,
+            "length_penalty": float(getattr(config, "length_penalty", 1.0) or 1.0),
+            "repetition_penalty": float(getattr(config, "repetition_penalty", 1.0) or 1.0),
+            "no_repeat_ngram_size": int(getattr(config, "no_repeat_ngram_size", 0) or 0),
+        }
+        try:
+            answer, _arrays = self.process.request({"op": "translate", "sources": sources, "options": options})
+        except engine_process.EngineFailure as failure:
+            model = self.answered_by_torch(failure)
+            return model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
         special = self._special
         rows = []
-        for result in results:
-            ids = self.tokenizer.convert_tokens_to_ids(result.hypotheses[0])
+        for hypothesis in answer["hypotheses"]:
+            ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
             if forced_eos is not None and (not ids or ids[-1] != special.eos):
                 ids.append(forced_eos)
             rows.append([special.start, *ids])
@@ -345,8 +368,10 @@ def _transformers_parts(folder: Path) -> tuple[Any, Any, Any]:
 def ctranslate2_translator(folder: Path) -> tuple[CTranslate2Seq2Seq, Any]:
     """The MarianMT model in ``folder`` on CTranslate2, and its tokenizer."""
     tokenizer, config, generation = _transformers_parts(folder)
-    target = cached_copy(folder, engine_choice.CTRANSLATE2, lambda target: _convert_ctranslate2(folder, target))
-    return CTranslate2Seq2Seq(target, tokenizer, config, generation), tokenizer
+    target = cached_copy(
+        folder, engine_choice.CTRANSLATE2, lambda target: _in_child("convert-ctranslate2", str(folder), str(target))
+    )
+    return CTranslate2Seq2Seq(target, tokenizer, config, generation, folder.name), tokenizer
 
 
 # --- llama.cpp: chat models -------------------------------------------------------------------------
@@ -371,10 +396,7 @@ def quantised_gguf(copy: Path, gguf_type: str) -> Path:
     Raises:
         ShowcaseError: the quantiser failed, crashed or ran past ``QUANTISE_TIMEOUT_S``.
     """
-    import subprocess
-    import sys
-
-    from backend.models.engines import llama_cpp_engine, llama_cpp_process
+    from backend.models.engines import llama_cpp_engine
 
     if gguf_type not in GGUF_TYPES:
         raise ShowcaseError(_("llama.cpp makes no {kind} copy here.").format(kind=gguf_type))
@@ -383,23 +405,14 @@ def quantised_gguf(copy: Path, gguf_type: str) -> Path:
         return target
     partial = copy / f".partial-{uuid.uuid4().hex}.gguf"
     try:
-        done = subprocess.run(  # noqa: S603 - our own module, our own interpreter
-            [sys.executable, "-m", "backend.models.engines.llama_cpp_server", "--quantize",
-             str(copy / llama_cpp_engine.GGUF_FILE), str(partial), gguf_type, str(_threads())],
-            capture_output=True, timeout=QUANTISE_TIMEOUT_S, check=False,
-            cwd=Path(__file__).resolve().parents[3],
-        )  # fmt: skip
-        if done.returncode != 0 or not partial.is_file():
-            last = (done.stderr.decode(errors="replace").strip().splitlines() or [""])[-1]
-            raise ShowcaseError(
-                _("llama.cpp could not make the {kind} copy ({reason}).").format(
-                    kind=gguf_type, reason=f"{llama_cpp_process.describe_exit(done.returncode)}: {last[:200]}"
-                )
-            )
+        _in_child("quantize-gguf", str(copy / llama_cpp_engine.GGUF_FILE), str(partial), gguf_type, str(_threads()),
+                  timeout=QUANTISE_TIMEOUT_S)  # fmt: skip
+        if not partial.is_file():
+            raise RuntimeError("quantize-gguf wrote nothing")
         os.replace(partial, target)
-    except subprocess.TimeoutExpired as error:
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
         raise ShowcaseError(
-            _("llama.cpp could not make the {kind} copy ({reason}).").format(kind=gguf_type, reason=str(error))
+            _("llama.cpp could not make the {kind} copy ({reason}).").format(kind=gguf_type, reason=str(error)[-300:])
         ) from error
     finally:
         partial.unlink(missing_ok=True)
@@ -415,22 +428,22 @@ def llama_cpp_chat(folder: Path, gguf_type: str = "") -> tuple[Any, Any]:
         EngineFailure: the engine is off for this model (its reason on the Models page) or its
             process did not start.
     """
-    from backend.models.engines import llama_cpp_engine, llama_cpp_process
+    from backend.models.engines import llama_cpp_engine
 
     tokenizer, config, generation = _transformers_parts(folder)
     target = cached_copy(folder, engine_choice.LLAMA_CPP, lambda target: llama_cpp_engine.export_gguf(folder, target))
     gguf_file = quantised_gguf(target, gguf_type) if gguf_type else target / llama_cpp_engine.GGUF_FILE
-    # The process, not this one, runs llama.cpp: a crash there ends only it (llama_cpp_process).
-    process = llama_cpp_process.process_for(gguf_file, max(1, torch.get_num_threads()), folder.name)
+    # The process, not this one, runs llama.cpp: a crash there ends only it (engine_process).
+    process = engine_process.process_for(engine_choice.LLAMA_CPP, gguf_file, _threads(), folder.name)
     model = llama_cpp_engine.LlamaCppModel(process, config, generation, gguf_file.stat().st_size)
     return model, tokenizer
 
 
-def load(task: str, engine: str, folder: Path, gguf_type: str = "") -> tuple[Any, Any]:
-    """The model in ``folder`` for ``task`` on ``engine`` (llama.cpp: its ``gguf_type`` copy, by
-    default the 8-bit one), and its tokenizer."""
+def load(task: str, engine: str, folder: Path, int8: bool = False, gguf_type: str = "") -> tuple[Any, Any]:
+    """The model in ``folder`` for ``task`` on ``engine`` (ONNX Runtime: its int8 copy with
+    ``int8``; llama.cpp: its ``gguf_type`` copy, by default the 8-bit one), and its tokenizer."""
     if engine == engine_choice.ONNX and task == catalogue.SENTIMENT:
-        return onnx_classifier(folder)
+        return onnx_classifier(folder, int8)
     if engine == engine_choice.CTRANSLATE2 and task == catalogue.TRANSLATION:
         return ctranslate2_translator(folder)
     if engine == engine_choice.LLAMA_CPP and task == catalogue.TEXT_GENERATION:

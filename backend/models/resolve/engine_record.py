@@ -50,6 +50,8 @@ DYNAMIC_INT8 = CandidatePath("int8-dynamic", N_("torch dynamic int8"), int8=True
 # Weight-only int8 keeps bfloat16 activations (the benchmark's chat int8 path).
 WEIGHT_ONLY_INT8 = CandidatePath("int8-weight-only", N_("torch weight-only int8"), dtype="bfloat16", int8=True)
 ONNX_RUNTIME = CandidatePath("onnx", N_("ONNX Runtime"), engine=engine_choice.ONNX)
+# ONNX Runtime's dynamic int8 (MatMul weights int8, activations quantised per request).
+ONNX_INT8 = CandidatePath("onnx-int8", N_("ONNX Runtime int8"), engine=engine_choice.ONNX, int8=True)
 CTRANSLATE2 = CandidatePath("ctranslate2", N_("CTranslate2"), engine=engine_choice.CTRANSLATE2)
 LLAMA_CPP = CandidatePath("llama.cpp", N_("llama.cpp (8-bit)"), engine=engine_choice.LLAMA_CPP)
 # The 4-bit GGUF copy (llama.cpp's K-quants, "medium" mix), made from the 8-bit one. The compression
@@ -59,7 +61,7 @@ LLAMA_CPP_Q4_K_M = CandidatePath(
     "gguf-q4_k_m", N_("llama.cpp GGUF Q4_K_M (4-bit)"), engine=engine_choice.LLAMA_CPP, gguf_type="Q4_K_M"
 )
 PATHS = {path.name: path for path in (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, WEIGHT_ONLY_INT8,
-                                      ONNX_RUNTIME, CTRANSLATE2, LLAMA_CPP, LLAMA_CPP_Q4_K_M)}  # fmt: skip
+                                      ONNX_RUNTIME, ONNX_INT8, CTRANSLATE2, LLAMA_CPP, LLAMA_CPP_Q4_K_M)}  # fmt: skip
 # A compressed variant of a model as a model reference (``variant:<path>:<model reference>``): the
 # model loaded on that path whatever the engine settings say, so a Compare column can hold it.
 VARIANT_PREFIX = "variant:"
@@ -68,7 +70,7 @@ VARIANT_PREFIX = "variant:"
 # compared with later ones (the use-case index, fast-mode features), so they must not drift.
 # The loader quantises chat weight-only and the others dynamically, so each task has one int8.
 TASK_PATHS: dict[str, tuple[CandidatePath, ...]] = {
-    catalogue.SENTIMENT: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, ONNX_RUNTIME),
+    catalogue.SENTIMENT: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, ONNX_RUNTIME, ONNX_INT8),
     catalogue.IMAGE_CLASSIFICATION: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8),
     catalogue.TRANSLATION: (TORCH_FLOAT32, TORCH_BFLOAT16, DYNAMIC_INT8, CTRANSLATE2),
     catalogue.TEXT_GENERATION: (TORCH_FLOAT32, TORCH_BFLOAT16, WEIGHT_ONLY_INT8, LLAMA_CPP),

@@ -279,7 +279,9 @@ def plan_load(
     engine = engine_choice.TORCH if training else engine_choice.engine_for(task, device, settings, folder)
     # The engines start from float32 weights (llama.cpp quantises its copy) and replace int8 Linear layers.
     dtype = "float32" if training or engine != engine_choice.TORCH else _dtype_for(task, spec, device, settings)
-    int8 = not training and engine == engine_choice.TORCH and engine_choice.wants_int8(task, device, settings)
+    # ONNX Runtime has an int8 copy of its own (dynamic, as torch's); the other engines do not.
+    int8_engines = (engine_choice.TORCH, engine_choice.ONNX)
+    int8 = not training and engine in int8_engines and engine_choice.wants_int8(task, device, settings)
     checked = _checked_path(task, device, settings, folder) if not training else None
     if checked is not None:
         engine, dtype, int8 = checked.engine, checked.dtype, checked.int8

@@ -37,7 +37,7 @@ def test_the_lab_measures_every_variant_with_cards_and_downloads(lab_settings, c
     job = JobStore(settings=lab_settings).get(job.id)
     lab = compression_lab.read_lab(job)
     rows = {row["variant"]: row for row in lab["rows"]}
-    assert set(rows) == {"torch-float32", "torch-bfloat16", "int8-dynamic", "onnx"}
+    assert set(rows) == {"torch-float32", "torch-bfloat16", "int8-dynamic", "onnx", "onnx-int8"}
     reference, onnx = rows["torch-float32"], rows["onnx"]
     assert reference["passed"] and reference["speedup"] == 1.0 and reference["max_score_difference"] == 0
     assert onnx["passed"] and onnx["agreement"] == "labels equal on 64 inputs"
@@ -48,6 +48,9 @@ def test_the_lab_measures_every_variant_with_cards_and_downloads(lab_settings, c
     card, archive = compression_lab.variant_files(job, "onnx")
     assert "Agreement with float32: labels equal on 64 inputs" in card.read_text()
     assert {"model.onnx", "model.onnx.data"} <= set(zipfile.ZipFile(archive).namelist())
+    card, archive = compression_lab.variant_files(job, "onnx-int8")  # its own copy, not the float32 one
+    assert "model.onnx" in zipfile.ZipFile(archive).namelist()
+    assert "model.onnx.data" not in zipfile.ZipFile(archive).namelist()
     card, archive = compression_lab.variant_files(job, "int8-dynamic")
     assert archive is None and "LSM_CPU_QUANTIZE=int8" in card.read_text()  # made at load time, named by its setting
     assert compression_lab.variant_files(job, "../../etc/passwd") == (None, None)

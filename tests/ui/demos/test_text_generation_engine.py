@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from backend.models.engines import llama_cpp_process
+from backend.models.engines import engine_process
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue, engine_choice
 from tests.support import tiny_models
@@ -32,7 +32,7 @@ def engine_chat(settings, monkeypatch, tmp_path):
     process.restart_backoff_s = 0.0
     monkeypatch.setattr("pages.components.models.get_model", lambda task, ref: loaded)
     yield loaded, process
-    llama_cpp_process.forget(process)
+    engine_process.forget(process)
 
 
 def test_an_engine_crash_mid_reply_leaves_the_page_alive_and_the_next_reply_working(

@@ -54,22 +54,22 @@ def test_a_demo_whose_model_is_not_downloaded_says_what_to_do_in_the_app():
 def test_a_disabled_engine_is_listed_with_its_reason(tmp_path):
     import pytest
 
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by the test command (scripts/test.sh)")
-    from backend.models.engines import llama_cpp_process
+    pytest.importorskip("onnxruntime", reason="onnxruntime is in requirements-engines.txt")
+    from backend.models.engines import engine_process
 
     # A real engine process that cannot load its model (no such file): it says so and is turned off.
-    process = llama_cpp_process.EngineProcess(tmp_path / "model.gguf", 1, label="broken-model")
-    with pytest.raises(llama_cpp_process.EngineFailure):
+    process = engine_process.EngineProcess("onnx", tmp_path / "model.onnx", 1, label="broken-model")
+    with pytest.raises(engine_process.EngineFailure):
         process.start()
     try:
         app = _models_page()
         assert not app.exception
         table = next(frame.value for frame in app.dataframe if "last failure" in frame.value.columns)
         row = table[table["model"] == "broken-model"].iloc[0]
-        assert row["status"] == "disabled"
+        assert row["status"] == "disabled" and row["engine"] == "ONNX Runtime"
         assert "could not load the model" in row["last failure"]
     finally:
-        llama_cpp_process.forget(process)
+        engine_process.forget(process)
 
 
 def test_the_models_page_shows_each_checked_decision(monkeypatch, tmp_path, tiny_model_paths):

@@ -1,26 +1,28 @@
-"""Supervising the llama.cpp engine's process: start, deadlines, crashes, restarts, the reason shown.
+"""Supervising the native engines' processes: start, deadlines, crashes, restarts, the reason shown.
 
-llama.cpp is native code that can segfault, abort or spin (ggml-org/llama.cpp#20824: its AMX
-backend segfaults on the first decode), and in the app's process that would end every user's
-session. So it runs in a child process (``llama_cpp_server``) that owns the GGUF copy and answers
-token ids with logits over a pipe. The chat's tokenizer, chat template, logits processors,
-sampling and streaming stay in the app (``DecodeLoop``), shared with the torch paths; an
-OpenAI-compatible server (llama.cpp's own, through ``resolve.endpoints``) would need a GGUF with
-the vocabulary and would template and sample on its own, a second home for each.
+llama.cpp, ONNX Runtime and CTranslate2 are native code that can segfault, abort or spin
+(ggml-org/llama.cpp#20824: llama.cpp's AMX backend segfaults on the first decode), and in the
+app's process that would end every user's session. So each engine's copy of a model runs in a
+child process (``engine_server``) that answers token ids or tensors with logits, outputs or
+tokens over a pipe. Tokenisers, templates, sampling, softmax and streaming stay in the app, shared
+with the torch paths. An engine's model (``llama_cpp_engine.LlamaCppModel``,
+``runtimes.OnnxModel``, ``runtimes.CTranslate2Seq2Seq``) answers in torch where its process fails
+(``FallsBackToTorch``), and says so.
 
-``EngineProcess`` is one model's child process:
+``EngineProcess`` is one engine copy's child process (one per model and engine: the app's model
+cache bounds how many are loaded, and a crash or a disabled engine then concerns one model):
 
 - started when the model loads, and again by the first request after a failure, waiting
   ``restart_backoff_s`` doubled with each failure so a model that crashes on start does not
   spin; after ``max_failures`` failures the engine is disabled for this model, with the reason;
 - every request has a deadline; a child that misses it is killed (a hang), and one whose pipe
   closes has crashed: either way the request raises ``EngineFailure`` naming the signal, and the
-  caller (``llama_cpp_engine.LlamaCppModel``) finishes the reply in torch;
-- the child ends when its stdin closes (``stop``, the app's exit: ``atexit`` stops them all) or
-  when it sees its parent gone, so no engine outlives the app;
-- before the first start the CPU is checked for the instruction set the build targets
-  (``REQUIRED_CPU_FLAGS``, set by ``scripts/install-llama-cpp.sh``), and the child's system info
-  for AMX (a native build from elsewhere): either disables the engine with the reason.
+  caller answers in torch;
+- the child ends when its stdin closes (``stop``, the last model using it unloaded, the app's
+  exit: ``atexit`` stops them all) or when it sees its parent gone, so no engine outlives the app;
+- for llama.cpp, before the first start the CPU is checked for the instruction set the build
+  targets (``REQUIRED_CPU_FLAGS``, set by ``scripts/install-llama-cpp.sh``), and the child's system
+  info for AMX (a native build from elsewhere): either disables the engine with the reason.
 
 ``engine_states`` lists every engine process for the Models page.
 """
@@ -37,7 +39,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -45,7 +49,8 @@ import numpy as np
 
 from backend.errors import ShowcaseError
 from backend.i18n import _
-from backend.models.engines import llama_cpp_server
+from backend.models.engines import engine_server
+from backend.models.resolve import engine_choice
 
 # What the build in scripts/install-llama-cpp.sh targets (x86-64-v3), as /proc/cpuinfo names it.
 REQUIRED_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2")
@@ -57,23 +62,36 @@ CALL_DEADLINE_S = 120.0  # one forward pass: a 512-token prompt chunk on two bus
 RESTART_BACKOFF_S = 2.0
 MAX_FAILURES = 3
 _ROOT = str(Path(__file__).resolve().parents[3])
+# The engines' names as users read them.
+TITLES = {engine_choice.LLAMA_CPP: "llama.cpp", engine_choice.ONNX: "ONNX Runtime",
+          engine_choice.CTRANSLATE2: "CTranslate2"}  # fmt: skip
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of an engine's process: the app's, with the project importable."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
 
 
 class EngineFailure(ShowcaseError):
     """The engine's process crashed, hung, or is disabled; ``reason`` says which in words."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, engine: str = engine_choice.LLAMA_CPP) -> None:
+        title = TITLES.get(engine, engine)
         super().__init__(
-            f"The llama.cpp engine {reason}, so this reply could not be finished.",
-            "Send the message again: the next reply runs on a restarted engine, or in torch.",
+            _("The {engine} engine {reason}, so this answer could not be finished.").format(
+                engine=title, reason=reason
+            ),
+            _("Send it again: the next request runs on a restarted engine, or in torch."),
         )
         self.reason = reason
+        self.engine = engine
 
 
 @dataclass(frozen=True)
 class EngineState:
     """One engine process as the Models page shows it."""
 
+    engine: str
     model: str
     status: str  # "running", "stopped", "restarting" or "disabled"
     pid: int | None
@@ -83,7 +101,7 @@ class EngineState:
 
     def to_row(self) -> dict[str, object]:
         return {
-            "engine": "llama.cpp",
+            "engine": TITLES.get(self.engine, self.engine),
             "model": self.model,
             "status": self.status,
             "process": self.pid or "—",
@@ -143,12 +161,25 @@ def build_record() -> str:
     return "portable x86-64-v3, no AVX-512 or AMX" if all(flag in flags for flag in wanted) else flags
 
 
+def _build(engine: str) -> str:
+    if engine == engine_choice.LLAMA_CPP:
+        return build_record()
+    try:
+        return f"{engine_choice.PACKAGES[engine]} {metadata.version(engine_choice.PACKAGES[engine])}"
+    except (KeyError, metadata.PackageNotFoundError):
+        return "not installed"
+
+
 class EngineProcess:
-    """One GGUF copy's llama.cpp process, started and restarted on demand (see the module doc)."""
+    """One engine copy's process, started and restarted on demand (see the module doc).
+
+    ``model_path``: what the engine loads (a GGUF file, an ONNX graph, a CTranslate2 folder).
+    """
 
     def __init__(
         self,
-        gguf_file: Path,
+        engine: str,
+        model_path: Path,
         threads: int,
         *,
         call_deadline_s: float = CALL_DEADLINE_S,
@@ -157,15 +188,20 @@ class EngineProcess:
         max_failures: int = MAX_FAILURES,
         label: str = "",
     ) -> None:
-        self.gguf_file = gguf_file
+        if engine not in engine_server.ENGINES:
+            raise ValueError(f"no engine process runs {engine!r}")
+        self.engine = engine
+        self.model_path = model_path
         self.threads = threads
         self.call_deadline_s = call_deadline_s
         self.start_deadline_s = start_deadline_s
         self.restart_backoff_s = restart_backoff_s
         self.max_failures = max_failures
-        self.label = label or gguf_file.name
+        self.label = label or model_path.name
         self.vocabulary = 0
         self.system_info = ""
+        self.start_info: dict[str, Any] = {}
+        self.files_stamp: tuple[tuple[str, int, int], ...] = ()
         # Which start a reply's context belongs to: one opened before a restart is gone.
         self.generation = 0
         self.failures = 0
@@ -174,8 +210,13 @@ class EngineProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._restart_at = 0.0
         self._users = 0
-        self._lock = threading.Lock()
+        # Re-entrant: a model's ``__del__`` (detach) may run from a garbage collection inside a
+        # request of another model of the same copy, on the thread that holds the lock.
+        self._lock = threading.RLock()
         _PROCESSES.append(self)
+
+    def _failure(self, reason: str) -> EngineFailure:
+        return EngineFailure(reason, self.engine)
 
     # --- state ---
 
@@ -192,7 +233,7 @@ class EngineProcess:
         else:
             status = "restarting" if self.failures else "stopped"
         last = self.disabled_reason or self.last_failure
-        return EngineState(self.label, status, self.pid, self.failures, last, build_record())
+        return EngineState(self.engine, self.label, status, self.pid, self.failures, last, _build(self.engine))
 
     # --- the process ---
 
@@ -235,33 +276,36 @@ class EngineProcess:
 
     def _ensure_started(self) -> None:
         if self.disabled_reason:
-            raise EngineFailure(self.disabled_reason)
+            raise self._failure(self.disabled_reason)
         if self._process is not None:
             returncode = self._process.poll()
             if returncode is None:
                 return
             # It died between two requests (a signal while idle, or while the reader was busy): the
-            # reply in flight learns how, not just that a new process came.
+            # request in flight learns how, not just that a new process came.
             self._failed(describe_exit(returncode) + " between requests")
         self._process = None
         if time.monotonic() < self._restart_at:
-            raise EngineFailure(_("{last_failure}; it restarts in a moment").format(last_failure=self.last_failure))
-        if problem := _cpu_problem():
+            raise self._failure(_("{last_failure}; it restarts in a moment").format(last_failure=self.last_failure))
+        if self.engine == engine_choice.LLAMA_CPP and (problem := _cpu_problem()):
             self._disable(problem)
+        command = [sys.executable, "-m", engine_server.__name__, self.engine, str(self.model_path),
+                   str(self.threads), str(os.getpid())]  # fmt: skip
         self._process = subprocess.Popen(
-            [sys.executable, "-m", llama_cpp_server.__name__, str(self.gguf_file), str(self.threads), str(os.getpid())],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))},
+            env=child_environment(),
         )
         self.generation += 1
-        header, _body = self._answer(self.start_deadline_s, "start")
+        header, _arrays = self._answer(self.start_deadline_s, "start")
         if not header.get("ok"):
             self._end()
             self._disable(f"could not load the model ({header.get('error')})")
-        self.vocabulary = int(header["vocabulary"])
-        self.system_info = str(header["system_info"])
-        if _AMX_MARKER in self.system_info:
+        self.start_info = header
+        self.vocabulary = int(header.get("vocabulary", 0))
+        self.system_info = str(header.get("system_info", ""))
+        if self.engine == engine_choice.LLAMA_CPP and _AMX_MARKER in self.system_info:
             self._end()
             self._disable(
                 "is off: this llama-cpp-python was built with llama.cpp's AMX backend, which segfaults"
@@ -270,9 +314,9 @@ class EngineProcess:
 
     def _disable(self, reason: str) -> NoReturn:
         self.disabled_reason = reason
-        raise EngineFailure(reason)
+        raise self._failure(reason)
 
-    def _answer(self, deadline_s: float, what: str) -> tuple[dict[str, Any], bytes]:
+    def _answer(self, deadline_s: float, what: str) -> tuple[dict[str, Any], engine_server.Arrays]:
         """The child's next frame, or ``EngineFailure`` once it died or the deadline passed."""
         process = self._process
         assert process is not None and process.stdout is not None
@@ -283,7 +327,7 @@ class EngineProcess:
             hung = not selector.select(timeout=deadline_s)
             if not hung:
                 try:
-                    frame = llama_cpp_server.read_frame(process.stdout)
+                    frame = engine_server.read_frame(process.stdout)
                 except (OSError, ValueError):
                     frame = None
         if frame is not None:
@@ -310,12 +354,16 @@ class EngineProcess:
         self._restart_at = time.monotonic() + self.restart_backoff_s * 2 ** (self.failures - 1)
         if self.failures >= self.max_failures:
             times = "twice" if self.failures == 2 else f"{self.failures} times"
-            self._disable(f"failed {times} (last: {reason}) and is off for this model; chat runs in torch")
-        raise EngineFailure(reason)
+            where = "chat runs in torch" if self.engine == engine_choice.LLAMA_CPP else "torch answers instead"
+            self._disable(f"failed {times} (last: {reason}) and is off for this model; {where}")
+        raise self._failure(reason)
 
-    def request(self, header: dict[str, Any], generation: int | None = None) -> tuple[dict[str, Any], bytes]:
-        """The child's answer to ``header``. ``generation``: the start a reply was opened in; a
-        reply from before a restart raises ``EngineFailure`` (its context died with that process).
+    def request(
+        self, header: dict[str, Any], arrays: engine_server.Arrays | None = None, generation: int | None = None
+    ) -> tuple[dict[str, Any], engine_server.Arrays]:
+        """The child's answer to ``header`` (with ``arrays``). ``generation``: the start a reply was
+        opened in; a reply from before a restart raises ``EngineFailure`` (its context died with
+        that process).
 
         Raises:
             EngineFailure: the child crashed, hung, is disabled, or refused the request.
@@ -323,17 +371,17 @@ class EngineProcess:
         with self._lock:
             self._ensure_started()
             if generation is not None and generation != self.generation:
-                raise EngineFailure(self.last_failure or _("was restarted"))
+                raise self._failure(self.last_failure or _("was restarted"))
             process = self._process
             assert process is not None and process.stdin is not None
             with contextlib.suppress(OSError):  # the child is gone: reading its answer says how
-                llama_cpp_server.write_frame(process.stdin, header)
-            answer, payload = self._answer(self.call_deadline_s, str(header["op"]))
+                engine_server.write_frame(process.stdin, header, arrays)
+            answer, outputs = self._answer(self.call_deadline_s, str(header["op"]))
             if not answer.get("ok"):
-                raise EngineFailure(_("refused a request ({answer})").format(answer=answer.get("error")))
-            return answer, payload
+                raise self._failure(_("refused a request ({answer})").format(answer=answer.get("error")))
+            return answer, outputs
 
-    # --- what replies call ---
+    # --- what llama.cpp's replies call ---
 
     def open_reply(self, length: int, batch: int) -> tuple[int, int]:
         """A context for one reply: (its id, the start it belongs to)."""
@@ -342,32 +390,48 @@ class EngineProcess:
 
     def forward(self, reply: tuple[int, int], tokens: list[int], position: int, every: bool) -> np.ndarray:
         request = {"op": "forward", "reply": reply[0], "tokens": tokens, "position": position, "every": every}
-        answer, payload = self.request(request, reply[1])
-        return np.frombuffer(payload, dtype=np.float32).reshape(int(answer["rows"]), self.vocabulary)
+        _answer, outputs = self.request(request, generation=reply[1])
+        return outputs["logits"]
 
     def close_reply(self, reply: tuple[int, int]) -> None:
         """Frees a reply's context; nothing to free where its process is gone."""
         if reply[1] == self.generation and not self.disabled_reason and self.pid is not None:
             with contextlib.suppress(EngineFailure):
-                self.request({"op": "close", "reply": reply[0]}, reply[1])
+                self.request({"op": "close", "reply": reply[0]}, generation=reply[1])
 
 
 _PROCESSES: list[EngineProcess] = []
 _PROCESSES_LOCK = threading.Lock()
 
 
-def process_for(gguf_file: Path, threads: int, label: str) -> EngineProcess:
-    """The engine process of ``gguf_file``: the one already made, so a model loaded again keeps
-    its failures and a disabled engine stays off, or a new one."""
+def _files_stamp(model_path: Path) -> tuple[tuple[str, int, int], ...]:
+    """What the engine's copy is on disk (each file's name, size and time): a copy made again
+    (new weights, a new export) is a new copy, which a running child would not see."""
+    try:
+        files = sorted(model_path.iterdir()) if model_path.is_dir() else [model_path]
+        return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
+    except OSError:
+        return ()
+
+
+def process_for(engine: str, model_path: Path, threads: int, label: str) -> EngineProcess:
+    """The engine process of ``model_path``: the one already made, so a model loaded again keeps
+    its failures and a disabled engine stays off, or a new one where the copy on disk changed
+    since (the old one is stopped and dropped)."""
+    stamp = _files_stamp(model_path)
     with _PROCESSES_LOCK:
-        for process in _PROCESSES:
-            if process.gguf_file == gguf_file:
-                return process
-        return EngineProcess(gguf_file, threads, label=label)
+        for process in list(_PROCESSES):
+            if process.engine == engine and process.model_path == model_path:
+                if process.files_stamp == stamp:
+                    return process
+                forget(process)
+        process = EngineProcess(engine, model_path, threads, label=label)
+        process.files_stamp = stamp
+        return process
 
 
 def engine_states() -> list[EngineState]:
-    """Every llama.cpp engine process this app started, for the Models page."""
+    """Every engine process this app started, for the Models page."""
     return [process.state() for process in list(_PROCESSES)]
 
 
@@ -382,3 +446,59 @@ def forget(process: EngineProcess) -> None:
 def _stop_all() -> None:
     for process in list(_PROCESSES):
         process.stop()
+
+
+class FallsBackToTorch:
+    """An engine's model that answers in torch where its process fails: ``torch_fallback`` (set by
+    the loader) gives the model's torch form, loaded the first time it is needed; each answer that
+    came from torch leaves a note (``take_note``, per thread) saying why. Without a fallback the
+    failure is raised, its message saying what happened.
+
+    Raises (on construction):
+        EngineFailure: the engine is disabled for this model or its process did not start.
+    """
+
+    def __init__(self, process: EngineProcess) -> None:
+        process.attach()  # before the start: another model's unload then cannot end the new process
+        try:
+            process.start()
+        except EngineFailure:
+            process.detach()
+            raise
+        self.process = process
+        self.torch_fallback: Callable[[], Any] | None = None
+        self._fallback: Any = None
+        self._fallback_lock = threading.Lock()
+        self._notes = threading.local()
+
+    def __del__(self) -> None:
+        process = getattr(self, "process", None)
+        if process is not None:
+            process.detach()
+
+    def _torch_model(self, failure: EngineFailure) -> Any:
+        """The torch form (loaded once), or ``failure`` raised where there is none."""
+        with self._fallback_lock:
+            if self._fallback is None:
+                if self.torch_fallback is None:
+                    raise failure
+                self._fallback = self.torch_fallback()
+            return self._fallback
+
+    def _leave_note(self, note: str) -> None:
+        self._notes.value = note
+
+    def take_note(self) -> str:
+        """Why this thread's last answer came from torch ("" when the engine gave it)."""
+        note, self._notes.value = getattr(self._notes, "value", ""), ""
+        return note
+
+    def answered_by_torch(self, failure: EngineFailure) -> Any:
+        """The torch form for an answer the engine could not give, with the note saying so."""
+        model = self._torch_model(failure)
+        self._leave_note(
+            _("The {engine} engine {reason}; torch answered this request.").format(
+                engine=TITLES.get(failure.engine, failure.engine), reason=failure.reason
+            )
+        )
+        return model

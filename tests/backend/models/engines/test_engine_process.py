@@ -1,4 +1,5 @@
-"""The llama.cpp engine's own process: a segfault, a kill or a hang there ends only that process;
+"""The llama.cpp engine's own process (``engine_process``; ONNX Runtime's and CTranslate2's are
+tested in test_runtimes.py): a segfault, a kill or a hang there ends only that process;
 the reply in flight is finished by torch (or, without torch to fall back on, explained in words),
 the next reply runs on a restarted engine, repeated failures turn the engine off with the reason,
 and no engine process outlives the app. Every failure here is real: the engine's process is sent
@@ -12,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,12 @@ import torch
 from transformers import GenerationConfig
 
 from backend.config import PROJECT_ROOT
-from backend.models.engines import llama_cpp_process, runtimes
+from backend.models.engines import engine_process, runtimes
 from backend.models.loader import load_model
 from backend.models.resolve import catalogue, engine_choice
 from backend.models.status import engine_rows
 from tests.support import tiny_models
+from tests.support.processes import wait_gone
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by the test command (scripts/test.sh)")
 
@@ -33,28 +34,10 @@ NEW_TOKENS = 12
 KILLED_AFTER = 4  # new tokens written before the signal
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie nobody reaped yet counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _wait_gone(pid: int, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.2)
-    return False
-
-
 class _SignalAfter:
     """A streamer that sends ``signum`` to the engine's process once ``after`` new tokens came."""
 
-    def __init__(self, process: llama_cpp_process.EngineProcess, signum: int, after: int = KILLED_AFTER) -> None:
+    def __init__(self, process: engine_process.EngineProcess, signum: int, after: int = KILLED_AFTER) -> None:
         self.process, self.signum, self.after = process, signum, after
         self.new_tokens = 0
         self.signalled_pid: int | None = None
@@ -72,7 +55,7 @@ class _SignalAfter:
         pass
 
 
-def _row(process: llama_cpp_process.EngineProcess) -> dict[str, object]:
+def _row(process: engine_process.EngineProcess) -> dict[str, object]:
     """The Models page's row for ``process``."""
     return next(row for row in engine_rows() if row["model"] == process.label)
 
@@ -93,7 +76,7 @@ def engine_model(settings, tmp_path):
     process = loaded.model.process
     process.restart_backoff_s = 0.0
     yield loaded, process, folder, chosen
-    llama_cpp_process.forget(process)
+    engine_process.forget(process)
 
 
 def _torch_continuation(loaded, reply: torch.Tensor, config: GenerationConfig) -> list[int]:
@@ -113,7 +96,7 @@ def test_an_engine_killed_mid_reply_has_the_reply_finished_by_torch(engine_model
     streamer = _SignalAfter(process, signum)
     reply = engine.generate(PROMPT, config, streamer)
     assert reply.shape[1] == PROMPT.shape[1] + NEW_TOKENS
-    assert _wait_gone(streamer.signalled_pid)
+    assert wait_gone(streamer.signalled_pid)
     words = "crashed (SIGSEGV)" if signum == signal.SIGSEGV else "was killed (SIGKILL)"
     note = engine.take_note()
     assert words in note and "torch finished this reply" in note, note
@@ -139,7 +122,7 @@ def test_a_hung_engine_is_ended_at_the_deadline_and_torch_answers(engine_model):
     assert reply.shape[1] == PROMPT.shape[1] + NEW_TOKENS
     note = loaded.decoder.take_note()
     assert "stopped answering within 3 s" in note and "torch finished this reply" in note, note
-    assert _wait_gone(streamer.signalled_pid)  # ended, not left stopped
+    assert wait_gone(streamer.signalled_pid)  # ended, not left stopped
     loaded.decoder.generate(PROMPT, config)
     assert loaded.decoder.take_note() == "" and process.pid not in (None, streamer.signalled_pid)
 
@@ -170,10 +153,10 @@ def test_without_torch_to_fall_back_on_the_reply_is_explained(engine_model):
     engine, _ = runtimes.llama_cpp_chat(folder)  # no loader: no torch fallback
     engine.process.restart_backoff_s = 0.0
     config = _greedy(engine.generation_config.pad_token_id)
-    with pytest.raises(llama_cpp_process.EngineFailure) as failure:
+    with pytest.raises(engine_process.EngineFailure) as failure:
         engine.generate(PROMPT, config, _SignalAfter(engine.process, signal.SIGSEGV))
     assert "The llama.cpp engine crashed (SIGSEGV)" in failure.value.user_text()
-    assert "Send the message again" in failure.value.user_text()
+    assert "Send it again" in failure.value.user_text()
     assert engine.generate(PROMPT, config).shape[1] == PROMPT.shape[1] + NEW_TOKENS
 
 
@@ -197,17 +180,17 @@ def test_no_engine_process_outlives_the_app(engine_model, ending):
     )  # fmt: skip
     assert app.returncode == (-signal.SIGKILL if ending == "killed" else 0), app.stderr[-2000:]
     engine_pid = int(app.stdout.split()[0])
-    assert _wait_gone(engine_pid)
+    assert wait_gone(engine_pid)
 
 
 def test_the_cpu_check_names_what_the_build_needs():
     avx_only = "processor\t: 0\nflags\t\t: fpu sse sse2 avx\n"
-    assert llama_cpp_process.missing_cpu_flags(avx_only, "x86_64") == ["avx2", "fma", "f16c", "bmi2"]
-    assert llama_cpp_process.missing_cpu_flags(avx_only, "aarch64") == []
-    assert llama_cpp_process.missing_cpu_flags(Path("/proc/cpuinfo").read_text(), "x86_64") == []
-    assert llama_cpp_process.describe_exit(-signal.SIGSEGV) == "crashed (SIGSEGV)"
-    assert llama_cpp_process.describe_exit(-signal.SIGABRT) == "crashed (SIGABRT)"
-    assert llama_cpp_process.describe_exit(3) == "exited with code 3"
+    assert engine_process.missing_cpu_flags(avx_only, "x86_64") == ["avx2", "fma", "f16c", "bmi2"]
+    assert engine_process.missing_cpu_flags(avx_only, "aarch64") == []
+    assert engine_process.missing_cpu_flags(Path("/proc/cpuinfo").read_text(), "x86_64") == []
+    assert engine_process.describe_exit(-signal.SIGSEGV) == "crashed (SIGSEGV)"
+    assert engine_process.describe_exit(-signal.SIGABRT) == "crashed (SIGABRT)"
+    assert engine_process.describe_exit(3) == "exited with code 3"
 
 
 def test_the_installed_build_targets_x86_64_v3_without_avx512_or_amx(engine_model):
@@ -216,4 +199,4 @@ def test_the_installed_build_targets_x86_64_v3_without_avx512_or_amx(engine_mode
     info = engine_model[1].system_info
     assert "AVX2 = 1" in info and "FMA = 1" in info, info
     assert "AMX_INT8 = 1" not in info and "AVX512 = 1" not in info, info
-    assert llama_cpp_process.build_record() == "portable x86-64-v3, no AVX-512 or AMX"
+    assert engine_process.build_record() == "portable x86-64-v3, no AVX-512 or AMX"
