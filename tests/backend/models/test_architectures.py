@@ -311,3 +311,72 @@ def test_llama_cpp_gguf_export_takes_the_families_it_computes_and_skips_the_rest
     options = text_generation.GenerationOptions(temperature=0, max_new_tokens=3)
     [reply] = text_generation.generate(loaded, ["Hello"], options)
     assert 1 <= reply.new_tokens <= 3
+
+
+# --- chat tuning and batch inference ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TEMPLATED_CHAT)
+def test_chat_model_of_each_architecture_takes_lora_adapters_and_trains_two_steps(name, settings):
+    from backend.training.chat.params import ChatTuneParams
+    from backend.training.chat.trainer import wrap_lora
+
+    folder = _built(architectures.CHAT, name, settings)
+    plan = model_gate.check_job_model(catalogue.TEXT_GENERATION, str(folder), "owner", settings, training=True)
+    model, tokenizer = loader.load_causal_lm_for_training(plan, settings)
+    tuned = wrap_lora(model, ChatTuneParams(base_model=str(folder), lora_rank=4))
+    trainable = [p for p in tuned.parameters() if p.requires_grad]
+    assert trainable and sum(p.numel() for p in trainable) < sum(p.numel() for p in tuned.parameters()) / 2
+    messages = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi, how can I help?"}]
+    ids = torch.tensor([tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]])
+    optimiser = torch.optim.AdamW(trainable, lr=1e-2)
+    losses = []
+    for _step in range(2):
+        loss = tuned(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimiser.step()
+        optimiser.zero_grad()
+        losses.append(loss.item())
+    assert all(math.isfinite(loss) for loss in losses) and losses[1] < losses[0]
+
+
+BATCHES = [
+    (catalogue.TEXT_GENERATION, architectures.CHAT, "gemma2"),
+    (catalogue.TRANSLATION, architectures.TRANSLATION, "t5"),
+    (catalogue.SENTIMENT, architectures.CLASSIFIERS, "deberta-v2"),
+]
+
+
+@pytest.mark.parametrize(("task", "group", "name"), BATCHES, ids=[name for _task, _group, name in BATCHES])
+def test_batch_job_runs_a_model_of_another_architecture(task, group, name, local):
+    import pandas as pd
+
+    from backend import worker
+    from backend.inference import batch
+    from backend.jobs.store import SUCCEEDED, JobStore
+
+    folder = _built(group, name, local)
+    frame = pd.DataFrame({"text": ["I love this phone", "The service was slow."]})
+    request = batch.BatchRequest(task, str(folder), "text", "texts.csv", target_language="zh", temperature=0,
+                                 max_new_tokens=3)  # fmt: skip
+    job = batch.submit_batch_job(request, frame, owner="ann", settings=local)
+    assert worker.run_job(job.id, local) == SUCCEEDED, JobStore(settings=local).require(job.id).error
+    result = batch.read_result(JobStore(settings=local).require(job.id))
+    assert result is not None and len(result.table) == 2 and result.skipped == 0
+
+
+def test_batch_job_of_a_model_the_task_cannot_run_is_refused_before_queuing(local):
+    import pandas as pd
+
+    from backend.inference import batch
+    from backend.jobs.store import JobStore
+
+    frame = pd.DataFrame({"text": ["I love this phone"]})
+    for task, group, name, said in (
+        (catalogue.TEXT_GENERATION, architectures.CHAT, "gpt2-no-template", "has no chat template"),
+        (catalogue.TRANSLATION, architectures.CLASSIFIERS, "bert", "'bert' model, which cannot do translation"),
+    ):
+        request = batch.BatchRequest(task, str(_built(group, name, local)), "text", "texts.csv", target_language="zh")
+        with pytest.raises(ModelLoadError, match=said):
+            batch.submit_batch_job(request, frame, owner="ann", settings=local)
+    assert JobStore(settings=local).list_jobs(owner="ann") == []
