@@ -32,20 +32,32 @@ def _bpe_tokenizer(specials: list[str], **tokens):
     return PreTrainedTokenizerFast(tokenizer_object=_train_bpe(specials), model_max_length=256, **tokens)
 
 
-def build_causal(folder: Path, model_type: str, *, template: bool = True, tied: bool = True, bos: bool = False,
+# Gemma's own template: the bos token written by the template, no system role, strict alternation.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "<start_of_turn>{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "{{ message['content'] | trim }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def build_causal(folder: Path, model_type: str, *, template: bool | str = True, tied: bool = True, bos: bool = False,
                  **overrides) -> Path:  # fmt: skip
     """A causal LM of ``model_type`` with a byte-level BPE tokenizer; with the ChatML template or
     none, tied or untied embeddings, a bos token or none."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(0)
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<s>"]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<s>", "<start_of_turn>", "<end_of_turn>"]
+    eos = "<end_of_turn>" if template == GEMMA_TEMPLATE else "<|im_end|>" if template else "<|endoftext|>"
     tokenizer = _bpe_tokenizer(
-        specials, eos_token="<|im_end|>" if template else "<|endoftext|>", pad_token="<|endoftext|>",
+        specials, eos_token=eos, pad_token="<|endoftext|>",
         bos_token="<s>" if bos else None,
     )  # fmt: skip
     if template:
-        tokenizer.chat_template = _CHAT_TEMPLATE
+        tokenizer.chat_template = template if isinstance(template, str) else _CHAT_TEMPLATE
     options = {
         "vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 2,
         "num_attention_heads": 4, "max_position_embeddings": 256, "eos_token_id": tokenizer.eos_token_id,
@@ -67,18 +79,41 @@ def build_causal(folder: Path, model_type: str, *, template: bool = True, tied: 
     return folder
 
 
+def stored_as(build: Callable[[Path], Path], dtype: str, shard: str = "20KB") -> Callable[[Path], Path]:
+    """``build``'s model as real checkpoints are published: in half precision, in several shards."""
+
+    def build_stored(folder: Path) -> Path:
+        import json
+
+        import transformers
+
+        build(folder)
+        config = json.loads((folder / "config.json").read_text())
+        model_class = getattr(transformers, config["architectures"][0])
+        model = model_class.from_pretrained(folder, dtype=getattr(torch, dtype))
+        for stale in folder.glob("*.safetensors"):
+            stale.unlink()
+        model.save_pretrained(folder, max_shard_size=shard)
+        return folder
+
+    return build_stored
+
+
 CHAT: dict[str, Callable[[Path], Path]] = {
     "llama": lambda f: build_causal(f, "llama", bos=True, num_key_value_heads=2),
     "llama-untied-no-template": lambda f: build_causal(f, "llama", template=False, tied=False, bos=True),
     "qwen2": lambda f: build_causal(f, "qwen2", num_key_value_heads=2),
     "qwen3": lambda f: build_causal(f, "qwen3", num_key_value_heads=2, head_dim=16),
-    "gemma": lambda f: build_causal(f, "gemma", bos=True, head_dim=16, num_key_value_heads=1),
-    "gemma2": lambda f: build_causal(f, "gemma2", bos=True, head_dim=16, num_key_value_heads=2, sliding_window=8),
+    "gemma": lambda f: build_causal(f, "gemma", template=GEMMA_TEMPLATE, bos=True, head_dim=16, num_key_value_heads=1),
+    "gemma2": lambda f: build_causal(
+        f, "gemma2", template=GEMMA_TEMPLATE, bos=True, head_dim=16, num_key_value_heads=2, sliding_window=8
+    ),
     "phi3": lambda f: build_causal(f, "phi3", tied=False, num_key_value_heads=4),
     "mistral-sliding": lambda f: build_causal(f, "mistral", tied=False, num_key_value_heads=2, sliding_window=8),
     "gpt2-no-template": lambda f: build_causal(f, "gpt2", template=False),
     "gpt_neox": lambda f: build_causal(f, "gpt_neox", tied=False),
     "opt": lambda f: build_causal(f, "opt", bos=True),
+    "llama-bfloat16-sharded": stored_as(lambda f: build_causal(f, "llama", bos=True), "bfloat16"),
 }
 
 
@@ -179,6 +214,7 @@ CLASSIFIERS: dict[str, Callable[[Path], Path]] = {
     "deberta-v2": lambda f: build_classifier(f, "deberta-v2"),
     "electra": lambda f: build_classifier(f, "electra", tokenizer_class="ElectraTokenizer"),
     "albert-generic-labels": lambda f: build_classifier(f, "albert", None),
+    "roberta-float16-sharded": stored_as(lambda f: build_classifier(f, "roberta", tokenizer_class="bpe"), "float16"),
 }
 
 

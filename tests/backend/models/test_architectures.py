@@ -82,6 +82,23 @@ def test_chat_model_of_each_architecture_replies_in_each_number_format(name, mod
     assert isinstance(reply.reply, str)
 
 
+@pytest.mark.parametrize("name", TEMPLATED_CHAT)
+def test_chat_model_of_each_architecture_holds_a_conversation_with_a_system_prompt(name, settings):
+    from backend.inference.chat_prompt import ChatMessage, prepare_prompt
+
+    # The chat demo and the arena always send a system prompt; Gemma's template refuses that role.
+    loaded = _acquired(catalogue.TEXT_GENERATION, _built(architectures.CHAT, name, settings), settings, "float32")
+    turns = [ChatMessage("system", "Answer briefly."), ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello"),
+             ChatMessage("user", "What is a large model?")]  # fmt: skip
+    prompt = prepare_prompt(loaded, turns, max_new_tokens=3)
+    text = loaded.preprocessor.decode(prompt.input_ids[0])
+    assert "Answer briefly." in text and text.index("Answer briefly.") < text.index("What is a large model?")
+    assert text.count(loaded.preprocessor.bos_token or "\0") <= 1  # the template's bos is not doubled
+    options = text_generation.GenerationOptions(temperature=0, max_new_tokens=3)
+    stream = text_generation.stream_reply(loaded, turns, options)
+    assert isinstance("".join(stream), str)
+
+
 @pytest.mark.parametrize("name", UNTEMPLATED_CHAT)
 def test_chat_model_without_a_chat_template_is_refused_before_loading(name, settings, monkeypatch):
     folder = _built(architectures.CHAT, name, settings)
@@ -288,7 +305,7 @@ def test_ctranslate2_runs_the_translators_it_supports_and_skips_the_rest_with_a_
     assert len(result.sentences) == 1 and result.sentences[0].source_tokens > 1
 
 
-LLAMA_CPP_RUNS = ["llama", "qwen2"]
+LLAMA_CPP_RUNS = ["llama", "qwen2", "llama-bfloat16-sharded"]
 
 
 @pytest.mark.parametrize("name", TEMPLATED_CHAT)
