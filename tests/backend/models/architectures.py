@@ -120,13 +120,14 @@ CHAT: dict[str, Callable[[Path], Path]] = {
 # --- translation ----------------------------------------------------------------------------------
 
 
-def build_seq2seq(folder: Path, model_type: str, **overrides) -> Path:
-    """An encoder-decoder of ``model_type`` with a byte-level BPE tokenizer ("</s>" after the source)."""
+def build_seq2seq(folder: Path, model_type: str, languages: tuple[str, ...] = (), **overrides) -> Path:
+    """An encoder-decoder of ``model_type`` with a byte-level BPE tokenizer ("</s>" after the
+    source) and, for a many-to-many model, its ``languages``' tokens."""
     from tokenizers import processors
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
     torch.manual_seed(0)
-    tokenizer = _bpe_tokenizer(["<pad>", "</s>", "<unk>", "<s>"], pad_token="<pad>", eos_token="</s>",
+    tokenizer = _bpe_tokenizer(["<pad>", "</s>", "<unk>", "<s>", *languages], pad_token="<pad>", eos_token="</s>",
                                unk_token="<unk>", bos_token="<s>")  # fmt: skip
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", tokenizer.eos_token_id)]
@@ -152,10 +153,11 @@ def build_seq2seq(folder: Path, model_type: str, **overrides) -> Path:
 TRANSLATION: dict[str, Callable[[Path], Path]] = {
     "marian": tiny_models.build_translator,
     "marian-opus-layout": tiny_models.build_opus_layout_translator,
-    "m2m_100": lambda f: build_seq2seq(f, "m2m_100"),
+    "m2m_100": lambda f: build_seq2seq(f, "m2m_100", ("__en__", "__zh__")),
+    "nllb-style": lambda f: build_seq2seq(f, "m2m_100", ("eng_Latn", "zho_Hans")),
     "t5": lambda f: build_seq2seq(f, "t5"),
     "mt5": lambda f: build_seq2seq(f, "mt5"),
-    "mbart": lambda f: build_seq2seq(f, "mbart"),
+    "mbart-50-style": lambda f: build_seq2seq(f, "mbart", ("en_XX", "zh_CN")),
 }
 
 

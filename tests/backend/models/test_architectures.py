@@ -126,6 +126,26 @@ def test_translator_of_each_architecture_translates_in_each_number_format(name, 
     assert all(isinstance(item.translation, str) and item.output_tokens >= 0 for item in result.sentences)
 
 
+LANGUAGE_TOKENS = {"m2m_100": "__zh__", "nllb-style": "zho_Hans", "mbart-50-style": "zh_CN"}
+
+
+@pytest.mark.parametrize("engine", [engine_choice.TORCH, engine_choice.CTRANSLATE2])
+@pytest.mark.parametrize("name", LANGUAGE_TOKENS)
+def test_many_to_many_translator_is_told_the_target_language(name, engine, settings, monkeypatch):
+    folder = _built(architectures.TRANSLATION, name, settings)
+    if engine == engine_choice.CTRANSLATE2 and support.refusal(engine, folder):
+        pytest.skip(f"CTranslate2 skips {name}")
+    loaded = _on_engine(catalogue.TRANSLATION, folder, settings, engine, fall_back=False)
+    assert loaded.engine == engine
+    language = loaded.preprocessor.convert_tokens_to_ids(LANGUAGE_TOKENS[name])
+    outputs = []
+    generate = loaded.model.generate
+    monkeypatch.setattr(loaded.model, "generate", lambda **kw: outputs.append(generate(**kw)) or outputs[-1])
+    translation.translate_text(loaded, "I love this product.", "en", "zh")
+    # Left to itself the model would start with any token: every output starts with Chinese's.
+    assert outputs and all(row[1] == language for row in outputs[0].tolist())
+
+
 # --- text classification ----------------------------------------------------------------------------------
 
 
@@ -285,14 +305,14 @@ def test_onnx_runtime_runs_each_classifier_as_torch_does(name, settings):
     assert all(abs(ours[label] - reference[label]) < 1e-4 for label in ours)
 
 
-CTRANSLATE2_RUNS = ["marian-opus-layout", "m2m_100", "t5", "mt5"]
+CTRANSLATE2_RUNS = ["marian-opus-layout", "m2m_100", "nllb-style", "t5", "mt5"]
 
 
 @pytest.mark.parametrize("name", architectures.TRANSLATION)
 def test_ctranslate2_runs_the_translators_it_supports_and_skips_the_rest_with_a_reason(name, settings):
     folder = _built(architectures.TRANSLATION, name, settings)
     refused = support.refusal(engine_choice.CTRANSLATE2, folder)
-    if name == "mbart":
+    if name.startswith("mbart"):
         assert refused == "CTranslate2 does not run 'mbart' models here"
         with pytest.raises(ModelLoadError, match="cannot run .*CTranslate2 does not run 'mbart' models"):
             _on_engine(catalogue.TRANSLATION, folder, settings, engine_choice.CTRANSLATE2, fall_back=False)
