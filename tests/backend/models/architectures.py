@@ -44,16 +44,16 @@ GEMMA_TEMPLATE = (
 
 
 def build_causal(folder: Path, model_type: str, *, template: bool | str = True, tied: bool = True, bos: bool = False,
-                 **overrides) -> Path:  # fmt: skip
+                 pad: bool = True, **overrides) -> Path:  # fmt: skip
     """A causal LM of ``model_type`` with a byte-level BPE tokenizer; with the ChatML template or
-    none, tied or untied embeddings, a bos token or none."""
+    none, tied or untied embeddings, a bos token or none, a pad token or none."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(0)
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<s>", "<start_of_turn>", "<end_of_turn>"]
     eos = "<end_of_turn>" if template == GEMMA_TEMPLATE else "<|im_end|>" if template else "<|endoftext|>"
     tokenizer = _bpe_tokenizer(
-        specials, eos_token=eos, pad_token="<|endoftext|>",
+        specials, eos_token=eos, pad_token="<|endoftext|>" if pad else None,
         bos_token="<s>" if bos else None,
     )  # fmt: skip
     if template:
@@ -72,7 +72,9 @@ def build_causal(folder: Path, model_type: str, *, template: bool | str = True, 
         options.update(ffn_dim=64, word_embed_proj_dim=64)
     config = AutoConfig.for_model(model_type, **{**options, **overrides})
     model = AutoModelForCausalLM.from_config(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    # Without a pad token (Llama 3's way) the generation config ends at either of two tokens.
+    ends = tokenizer.convert_tokens_to_ids(["<|endoftext|>", eos])
+    model.generation_config.eos_token_id = tokenizer.eos_token_id if pad else ends
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -101,6 +103,7 @@ def stored_as(build: Callable[[Path], Path], dtype: str, shard: str = "20KB") ->
 
 CHAT: dict[str, Callable[[Path], Path]] = {
     "llama": lambda f: build_causal(f, "llama", bos=True, num_key_value_heads=2),
+    "llama-no-pad-two-ends": lambda f: build_causal(f, "llama", bos=True, pad=False),
     "llama-untied-no-template": lambda f: build_causal(f, "llama", template=False, tied=False, bos=True),
     "qwen2": lambda f: build_causal(f, "qwen2", num_key_value_heads=2),
     "qwen3": lambda f: build_causal(f, "qwen3", num_key_value_heads=2, head_dim=16),

@@ -76,10 +76,12 @@ def test_chat_model_of_each_architecture_replies_in_each_number_format(name, mod
     loaded = _acquired(catalogue.TEXT_GENERATION, folder, settings, mode)
     _check_dtype(loaded, mode, weight_only=True)
     options = text_generation.GenerationOptions(temperature=0, max_new_tokens=4)
-    [reply] = text_generation.generate(loaded, ["Hello, how are you?"], options)
-    assert 1 <= reply.new_tokens <= 4
-    assert reply.prompt_tokens > 5  # the chat template's turn markers around the prompt
-    assert isinstance(reply.reply, str)
+    # Two prompts of different lengths: one left-padded batch, as batch inference runs them.
+    replies = text_generation.generate(loaded, ["Hello, how are you today?", "Hi"], options, batch_size=2)
+    assert [reply.prompt for reply in replies] == ["Hello, how are you today?", "Hi"]
+    assert all(1 <= reply.new_tokens <= 4 for reply in replies)
+    assert replies[0].prompt_tokens > replies[1].prompt_tokens > 3  # the template's turn markers too
+    assert all(isinstance(reply.reply, str) for reply in replies)
 
 
 @pytest.mark.parametrize("name", TEMPLATED_CHAT)
@@ -325,7 +327,7 @@ def test_ctranslate2_runs_the_translators_it_supports_and_skips_the_rest_with_a_
     assert len(result.sentences) == 1 and result.sentences[0].source_tokens > 1
 
 
-LLAMA_CPP_RUNS = ["llama", "qwen2", "llama-bfloat16-sharded"]
+LLAMA_CPP_RUNS = ["llama", "llama-no-pad-two-ends", "qwen2", "llama-bfloat16-sharded"]
 
 
 @pytest.mark.parametrize("name", TEMPLATED_CHAT)
