@@ -101,9 +101,14 @@ def stored_as(build: Callable[[Path], Path], dtype: str, shard: str = "20KB") ->
     return build_stored
 
 
+# Llama 3.1 and 3.2 stretch their rotary positions this way (llama.cpp's engine here does not).
+LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 64}  # fmt: skip
+
 CHAT: dict[str, Callable[[Path], Path]] = {
     "llama": lambda f: build_causal(f, "llama", bos=True, num_key_value_heads=2),
     "llama-no-pad-two-ends": lambda f: build_causal(f, "llama", bos=True, pad=False),
+    "llama-3.2-rope-scaling": lambda f: build_causal(f, "llama", bos=True, rope_scaling=LLAMA3_ROPE),
     "llama-untied-no-template": lambda f: build_causal(f, "llama", template=False, tied=False, bos=True),
     "qwen2": lambda f: build_causal(f, "qwen2", num_key_value_heads=2),
     "qwen3": lambda f: build_causal(f, "qwen3", num_key_value_heads=2, head_dim=16),
