@@ -44,6 +44,7 @@ _EXAMPLES = {
     catalogue.IMAGE_CLASSIFIER_BASE: "ViT, ConvNeXt, ResNet, Swin, MobileNetV2",
     catalogue.TEXT_GENERATION: "Llama, Qwen, Gemma, Mistral, Phi-3, GPT-2, GPT-NeoX, OPT",
 }
+_LANGUAGE_MODEL_HEADS = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 _IMAGE_TASKS = (catalogue.IMAGE_CLASSIFICATION, catalogue.IMAGE_CLASSIFIER_BASE)
 # The image processors of every supported family turn an upload into three colour channels.
 _IMAGE_CHANNELS = 3
@@ -125,7 +126,11 @@ def check_architecture(task: str, folder: Path, shown: str, *, training: bool = 
             ).format(shown=shown, channels=channels),
             examples,
         )
-    if task == catalogue.TEXT_GENERATION and not training and not has_chat_template(folder):
+    # A checkpoint of another head (a sentence encoder) is left to the stored-weights check, which
+    # names what it lacks; a language model without a template can never hold a conversation.
+    declared = config.get("architectures") or []
+    language_model = not declared or any(str(name).endswith(_LANGUAGE_MODEL_HEADS) for name in declared)
+    if task == catalogue.TEXT_GENERATION and not training and language_model and not has_chat_template(folder):
         raise ModelLoadError(
             _("{model_ref} has no chat template, so it cannot hold a conversation.").format(model_ref=shown),
             _("Pick an instruct or chat model."),
