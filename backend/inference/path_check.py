@@ -42,6 +42,7 @@ from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import ShowcaseError
 from backend.i18n import _, ngettext
 from backend.jobs.progress import JobCancelled
+from backend.models.engines import support
 from backend.models.resolve import catalogue, engine_choice, engine_record
 from backend.models.resolve.engine_record import CandidatePath, EngineDecision, PathResult
 from backend.models.resolve.plan import plan_load
@@ -312,7 +313,13 @@ def run_isolated(task: str, model_ref: str, path: CandidatePath, settings: Setti
                  labelled: list[str] | None = None) -> PathOutcome:  # fmt: skip
     """``measure_path`` in a child process of its own (``python -m backend.inference.path_check``,
     the settings in its environment, JSON both ways): its figures, or why there are none (it
-    failed, crashed, or ran past ``CHILD_TIMEOUT_S``). ``on_start`` gets the child's process id."""
+    failed, crashed, or ran past ``CHILD_TIMEOUT_S``). ``on_start`` gets the child's process id.
+    A path whose engine cannot run the model's architecture starts no child: its reason is the outcome."""
+    if path.engine != engine_choice.TORCH:
+        folder = plan_load(task, model_ref, settings).folder
+        refused = support.refusal(path.engine, folder) if folder is not None else ""
+        if refused:
+            return PathOutcome(path, refused)
     with tempfile.TemporaryDirectory(prefix="lsm-path-check-") as folder:
         job_file = Path(folder) / "job.json"
         job = {"task": task, "model": model_ref, "path": path.name, "reference": reference,

@@ -181,7 +181,11 @@ def generation_config(loaded: LoadedModel, options: GenerationOptions, max_new_t
         config.temperature = options.temperature
         config.top_p = options.top_p
     if config.pad_token_id is None:
-        config.pad_token_id = getattr(loaded.preprocessor, "pad_token_id", None) or config.eos_token_id
+        # Llama 3 has no pad token and lists several end tokens: padding takes the first of them.
+        ends = config.eos_token_id
+        first_end = ends[0] if isinstance(ends, list | tuple) and ends else ends
+        pad = getattr(loaded.preprocessor, "pad_token_id", None)
+        config.pad_token_id = pad if pad is not None else first_end
     return config
 
 

@@ -48,6 +48,15 @@ _TARGET_CODES = {
     "fr": (">>fra<<", ">>fr<<"),
 }
 
+# Many-to-many models (M2M100, NLLB, mBART-50) start each translation with the target language's
+# token; left to choose, they answer in any language (often the source's). First match wins.
+_TARGET_TOKENS = {
+    "zh": ("__zh__", "zho_Hans", "zh_CN"),
+    "en": ("__en__", "eng_Latn", "en_XX"),
+    "de": ("__de__", "deu_Latn", "de_DE"),
+    "fr": ("__fr__", "fra_Latn", "fr_XX"),
+}
+
 
 @dataclass(frozen=True)
 class Translated(JsonRecord):
@@ -111,9 +120,25 @@ def target_prefix(loaded: LoadedModel, target_language: str | None) -> str:
     return ""
 
 
-def _generation_config(loaded: LoadedModel, num_beams: int, longest_input: int, limit: int):
+def target_token_id(loaded: LoadedModel, target_language: str | None) -> int | None:
+    """The id of the token a many-to-many model starts a ``target_language`` translation with
+    (None for a model without language tokens)."""
+    tokenizer = loaded.preprocessor
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for token in _TARGET_TOKENS.get(target_language or "", ()):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != unknown:
+            return token_id
+    return None
+
+
+def _generation_config(
+    loaded: LoadedModel, num_beams: int, longest_input: int, limit: int, target_token: int | None = None
+):
     # A copy keeps the model's own settings (bad words, forced EOS) without touching the shared one.
     config = copy.deepcopy(loaded.model.generation_config)
+    if target_token is not None:
+        config.forced_bos_token_id = target_token
     config.num_beams = num_beams
     config.do_sample = False
     config.num_return_sequences = 1
@@ -125,7 +150,7 @@ def _generation_config(loaded: LoadedModel, num_beams: int, longest_input: int, 
 
 
 def _translate_batch(
-    loaded: LoadedModel, sentences: list[str], num_beams: int, limit: int, prefix: str
+    loaded: LoadedModel, sentences: list[str], num_beams: int, limit: int, prefix: str, target_token: int | None
 ) -> list[Translated]:
     tokenizer = loaded.preprocessor
     inputs = [prefix + sentence for sentence in sentences]
@@ -137,7 +162,7 @@ def _translate_batch(
     probe_lengths = probe["attention_mask"].sum(dim=-1).tolist()
     batch = {name: tensor.to(loaded.device.torch_device) for name, tensor in batch.items()}
     lengths = batch["attention_mask"].sum(dim=-1).tolist()
-    config = _generation_config(loaded, num_beams, max(lengths), limit)
+    config = _generation_config(loaded, num_beams, max(lengths), limit, target_token)
     with torch.inference_mode():
         outputs = loaded.model.generate(**batch, generation_config=config)
     with loaded.lock:
@@ -198,12 +223,12 @@ def _translate_checked(
     target_language: str | None,
 ) -> list[Translated]:
     limit = token_limit(loaded)
-    prefix = target_prefix(loaded, target_language)
+    prefix, target_token = target_prefix(loaded, target_language), target_token_id(loaded, target_language)
     return run_sorted(
         sentences,
         [len(text) for text in sentences],
         batch_size,
-        lambda batch: _translate_batch(loaded, batch, num_beams, limit, prefix),
+        lambda batch: _translate_batch(loaded, batch, num_beams, limit, prefix, target_token),
         progress,
     )
 

@@ -29,7 +29,7 @@ from backend.errors import (
 )
 from backend.i18n import _
 from backend.models import memory
-from backend.models.engines import runtimes
+from backend.models.engines import runtimes, support
 from backend.models.engines.compact_decoder import CompactDecoder, DecodeLoop
 from backend.models.engines.engine_process import FallsBackToTorch
 from backend.models.engines.llama_cpp_engine import LlamaCppModel
@@ -37,7 +37,7 @@ from backend.models.fetch import hub
 from backend.models.load import dtype_convert, int8_stream, quantize, stored_keys
 from backend.models.load.embedding_head import load_embedding_head
 from backend.models.memory import is_out_of_memory
-from backend.models.resolve import catalogue, endpoints, engine_choice, engine_record
+from backend.models.resolve import architecture, catalogue, endpoints, engine_choice, engine_record
 from backend.models.resolve.device import DeviceInfo, torch_dtype
 from backend.models.resolve.engine_choice import EMBEDDING_HEAD_FILE
 from backend.models.resolve.plan import IN_APP_HINT, LoadPlan, operator_detail, plan_load
@@ -136,15 +136,7 @@ def _local_files_only(plan: LoadPlan, settings: Settings) -> bool:
     return True if plan.is_local else hub.local_files_only(plan.ref, settings)
 
 
-# Task -> (transformers model class, preprocessor class), by name so transformers loads lazily.
-_AUTO_CLASSES = {
-    catalogue.SENTIMENT: ("AutoModelForSequenceClassification", "AutoTokenizer"),
-    catalogue.TEXT_CLASSIFIER_BASE: ("AutoModelForSequenceClassification", "AutoTokenizer"),
-    catalogue.TRANSLATION: ("AutoModelForSeq2SeqLM", "AutoTokenizer"),
-    catalogue.IMAGE_CLASSIFICATION: ("AutoModelForImageClassification", "AutoImageProcessor"),
-    catalogue.IMAGE_CLASSIFIER_BASE: ("AutoModelForImageClassification", "AutoImageProcessor"),
-    catalogue.TEXT_GENERATION: ("AutoModelForCausalLM", "AutoTokenizer"),
-}
+_AUTO_CLASSES = architecture.AUTO_CLASSES
 _TRAINING_TASKS = (catalogue.TEXT_CLASSIFIER_BASE, catalogue.IMAGE_CLASSIFIER_BASE)
 # Demos whose loads convert dtype tensor by tensor (the chat model's int8 load streams its own).
 LEAN_LOAD_TASKS = (
@@ -247,7 +239,7 @@ def require_trained_weights(
         _(
             "{ref} has no trained weights for {TASK_PURPOSE}: {missing} of its weights would start "
             "random, so its answers would be made up."
-        ).format(ref=ref, TASK_PURPOSE=_TASK_PURPOSE.get(plan.task, plan.task), missing=len(missing)),
+        ).format(ref=ref, TASK_PURPOSE=architecture.TASK_PURPOSE.get(plan.task, plan.task), missing=len(missing)),
         _("Pick a model made for this demo from the list, or fine-tune this one on the Fine-tune page first."),
         f"Missing: {examples}",
     )
@@ -276,17 +268,6 @@ def check_stored_weights(plan: LoadPlan, settings: Settings | None = None) -> No
         _LOG.info("%s: stored weights not checked before loading (%s)", plan.ref, error)
         return
     require_trained_weights(plan, model, missing, fresh_head=plan.task in _TRAINING_TASKS, settings=settings)
-
-
-# What a task's head does, for the refusal's message.
-_TASK_PURPOSE = {
-    catalogue.SENTIMENT: "sentiment (its classifier head)",
-    catalogue.TEXT_CLASSIFIER_BASE: "text classification (its classifier head)",
-    catalogue.IMAGE_CLASSIFICATION: "image classification (its classifier head)",
-    catalogue.IMAGE_CLASSIFIER_BASE: "image classification (its classifier head)",
-    catalogue.TRANSLATION: "translation",
-    catalogue.TEXT_GENERATION: "text generation (its language-model head)",
-}
 
 
 def _weights_folder(plan: LoadPlan, local_only: bool) -> Path | None:
@@ -394,6 +375,17 @@ def load_from_plan(
         return endpoints.connect(plan.task, plan.ref, settings)
     started = time.perf_counter()
     if plan.engine != engine_choice.TORCH:
+        refused = support.refusal(plan.engine, plan.folder) if plan.folder is not None else ""
+        if refused:
+            if not fall_back:
+                raise ModelLoadError(
+                    _("{engine} cannot run {ref}: {reason}.").format(
+                        engine=plan.engine, ref=shown_path(plan.ref, settings), reason=refused
+                    )
+                )
+            # Said from the config, before any conversion: the model runs in torch, as without the setting.
+            _LOG.info("%s does not go to %s (%s); loading it in torch", plan.ref, plan.engine, refused)
+            return _load_in_torch(plan, settings)
         try:
             with _load_errors(plan, settings):
                 model, preprocessor = _load_components(plan, _local_files_only(plan, settings))

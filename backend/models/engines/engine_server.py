@@ -205,7 +205,7 @@ class _OnnxRuntime:
 
 # What a translation request may set: CTranslate2's own decoding options, nothing else.
 _TRANSLATE_OPTIONS = ("beam_size", "max_decoding_length", "length_penalty", "repetition_penalty",
-                      "no_repeat_ngram_size")  # fmt: skip
+                      "no_repeat_ngram_size", "target_prefix")  # fmt: skip
 
 
 class _CTranslate2:

@@ -60,7 +60,9 @@ class UnsupportedModel(ValueError):
 # --- writing the GGUF copy -------------------------------------------------------------------------
 
 
-def _architecture(config: dict[str, Any]) -> str:
+def gguf_architecture(config: dict[str, Any]) -> str:
+    """The GGUF family of a transformers config (its config.json), or ``UnsupportedModel`` saying why
+    llama.cpp would not compute it as transformers does."""
     model_type = config.get("model_type")
     if model_type not in _ARCHITECTURES:
         raise UnsupportedModel(f"model type {model_type!r} is not a Llama, Mistral or Qwen2")
@@ -133,7 +135,7 @@ def export_gguf(folder: Path, target: Path) -> None:
     from safetensors import safe_open
 
     config = json.loads((folder / "config.json").read_text())
-    arch = _architecture(config)
+    arch = gguf_architecture(config)
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     head_dim = config.get("head_dim") or config["hidden_size"] // heads

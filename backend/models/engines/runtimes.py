@@ -326,12 +326,16 @@ class CTranslate2Seq2Seq(FallsBackToTorch):
         # generate's max_length counts the decoder start token; a forced end token takes the last place.
         forced_eos = getattr(config, "forced_eos_token_id", None)
         steps = max(1, config.max_length - 1 - (1 if forced_eos is not None else 0))
+        # A many-to-many model's target language token (``forced_bos_token_id``) starts every output.
+        forced_bos = getattr(config, "forced_bos_token_id", None)
+        language = [self.tokenizer.convert_ids_to_tokens([forced_bos])] if forced_bos is not None else None
         options = {
             "beam_size": max(1, int(config.num_beams or 1)),
             "max_decoding_length": steps,
             "length_penalty": float(getattr(config, "length_penalty", 1.0) or 1.0),
             "repetition_penalty": float(getattr(config, "repetition_penalty", 1.0) or 1.0),
             "no_repeat_ngram_size": int(getattr(config, "no_repeat_ngram_size", 0) or 0),
+            "target_prefix": language and language * len(sources),
         }
         try:
             answer, _arrays = self.process.request({"op": "translate", "sources": sources, "options": options})

@@ -19,7 +19,7 @@ from pathlib import Path
 from backend.config import Settings, get_settings
 from backend.errors import ModelLoadError, ModelUnavailableError, UnsafeModelError
 from backend.i18n import _
-from backend.models.resolve import catalogue, endpoints, engine_choice, engine_record
+from backend.models.resolve import architecture, catalogue, endpoints, engine_choice, engine_record
 from backend.models.resolve.device import DeviceInfo, choose_device, wants_cpu_bfloat16
 from backend.models.resolve.weight_files import loaded_bytes, require_safetensors
 from backend.server_paths import shown_path
@@ -273,6 +273,8 @@ def plan_load(
     source, is_local = resolve_source(model_ref, settings)
     folder = Path(source) if is_local else None
     weight_files = require_safetensors(folder) if folder else []
+    if folder is not None:
+        architecture.check_architecture(task, folder, shown_path(model_ref, settings), training=training)
     device = device or choose_device(settings.device)
     listed = [spec for spec in catalogue.CATALOGUE if spec.hub_id == model_ref]
     spec = next((s for s in listed if s.task == task), None)
