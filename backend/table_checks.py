@@ -5,6 +5,9 @@ pandas or openpyxl would spend minutes and gigabytes building it. The checks her
 they can: the header line of a CSV, the first JSON object, an XLSX's zip directory, its
 ``<dimension>`` element and then its rows by streaming, and they refuse in words naming the limit
 and what was found.
+
+JSON and JSONL are parsed here once, record by record, and the records returned are what tables,
+chat and preference uploads are built from: one set of refusals, naming the same line numbers.
 """
 
 from __future__ import annotations
