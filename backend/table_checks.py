@@ -5,6 +5,9 @@ pandas or openpyxl would spend minutes and gigabytes building it. The checks her
 they can: the header line of a CSV, the first JSON object, an XLSX's zip directory, its
 ``<dimension>`` element and then its rows by streaming, and they refuse in words naming the limit
 and what was found.
+
+JSON and JSONL are parsed here once, record by record, and the records returned are what tables,
+chat and preference uploads are built from: one set of refusals, naming the same line numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
+from typing import Any
 from xml.etree import ElementTree
 
 from backend.errors import InvalidInputError
@@ -97,7 +101,10 @@ def _refuse_nul(name: str, text: str, record: object, where: str) -> None:
         )
 
 
-def _require_row_object(name: str, record: object, where: str) -> None:
+ROW_EXAMPLE = '{"text": "…", "label": "…"}'
+
+
+def _require_row_object(name: str, record: object, where: str, example: str) -> None:
     # pandas makes a column "0" of bare values, or fails on a mix of objects and lists with a
     # TypeError no user can act on: a row is a JSON object, whatever else the file holds.
     if not isinstance(record, dict):
@@ -106,21 +113,33 @@ def _require_row_object(name: str, record: object, where: str) -> None:
             _("{name}: {where} is {excerpt}, not a JSON object.").format(
                 name=name, where=where, excerpt=excerpt if len(excerpt) <= 40 else excerpt[:40] + "…"
             ),
-            _("Each row must be one object of column names and values, such as {example}.").format(
-                example='{"text": "…", "label": "…"}'
-            ),
+            _("Each row must be one object of column names and values, such as {example}.").format(example=example),
         )
 
 
-def check_jsonl(name: str, text: str, max_rows: int) -> None:
-    """Check every JSON line's width, the union of their keys and the cells, one line at a time.
+def _too_many_rows(name: str, max_rows: int) -> InvalidInputError:
+    return InvalidInputError(
+        _("{name} has more than {max_rows:,} rows.").format(name=name, max_rows=max_rows), _("Upload a sample.")
+    )
+
+
+def read_jsonl_records(name: str, text: str, max_rows: int, example: str = ROW_EXAMPLE) -> list[dict[str, Any]]:
+    """Every JSON line as an object, each checked for width, NULs and the running size as it is read.
+
+    The one reader of JSON lines from an upload: tables and chat or preference data alike get the
+    same refusals naming the same line numbers, and the records parsed here are what the caller
+    builds from (parsing again with pandas would hold a second copy of the file).
+
+    Args:
+        example: a row as the caller expects one, shown when a line is not an object.
 
     Raises:
-        InvalidInputError: a line is not JSON, or the table would be too wide or too large.
+        InvalidInputError: a line is not JSON or not an object, holds a NUL, or the table would be
+            too wide or too large.
     """
+    records: list[dict[str, Any]] = []
     keys: set[str] = set()
-    rows = 0
-    # "\n" only, as pandas splits: str.splitlines would also split inside strings holding U+2028.
+    # "\n" only: str.splitlines would also split inside strings holding U+2028.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -134,24 +153,28 @@ def check_jsonl(name: str, text: str, max_rows: int) -> None:
             ) from error
         if not isinstance(record, dict) or _NUL_ESCAPE.search(line):
             where = _("line {number}").format(number=number)
-            _require_row_object(name, record, where)
+            _require_row_object(name, record, where, example)
             _refuse_nul(name, line, record, where)
         check_columns(name, _json_keys(record), f"line {number}")
         keys.update(record)
         check_columns(name, len(keys), f"lines 1-{number} together")
-        rows += 1
-        check_cells(name, rows, max(len(keys), 1))
-        if rows > max_rows:
-            raise InvalidInputError(
-                _("{name} has more than {max_rows:,} rows.").format(name=name, max_rows=max_rows), _("Upload a sample.")
-            )
+        records.append(record)
+        check_cells(name, len(records), max(len(keys), 1))
+        if len(records) > max_rows:
+            raise _too_many_rows(name, max_rows)
+    return records
 
 
-def check_json(name: str, text: str, max_rows: int) -> None:
-    """Check a JSON table (records, or columns of values) for width and size.
+def read_json_document(
+    name: str, text: str, max_rows: int, example: str = ROW_EXAMPLE
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """A JSON table: a list of row objects, or one object of columns, checked for width, NULs and size.
 
-    The first record or column is decoded alone first, so a very wide one is refused in
-    milliseconds; then the whole document is checked.
+    The first record is decoded alone first, so a very wide one is refused in milliseconds before
+    the whole document is parsed.
+
+    Raises:
+        InvalidInputError: not JSON, a record that is not an object, a NUL, too wide or too large.
     """
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -160,31 +183,36 @@ def check_json(name: str, text: str, max_rows: int) -> None:
             try:
                 first, _end = json.JSONDecoder().raw_decode(inner)
             except (ValueError, RecursionError):
-                first = None  # pandas reports the syntax error with its own words
+                first = None  # the whole document's parse below names the error
             if isinstance(first, dict):
                 check_columns(name, len(first), "the first record")
     try:
         document = json.loads(text)
-    except (ValueError, RecursionError):
-        return  # pandas refuses it with the reason
+    except (ValueError, RecursionError) as error:
+        raise InvalidInputError(
+            _("{name} could not be read as a table: it is not JSON ({error}).").format(
+                name=name, error=str(error)[:120] or type(error).__name__
+            )
+        ) from error
     _refuse_nul(name, text, document, _("the file"))
     if isinstance(document, list):
         keys: set[str] = set()
         for index, record in enumerate(document, start=1):
-            _require_row_object(name, record, _("record {index}").format(index=index))
+            _require_row_object(name, record, _("record {index}").format(index=index), example)
             keys.update(record)
             check_columns(name, len(keys), f"records 1-{index} together")
         check_cells(name, len(document), max(len(keys), 1))
-    elif not isinstance(document, dict):
-        _require_row_object(name, document, _("the whole file"))
-    else:
-        check_columns(name, len(document), "the top-level object")
-        rows = max((len(v) for v in document.values() if isinstance(v, (dict, list))), default=1)
-        check_cells(name, rows, len(document))
-        if rows > max_rows:
-            raise InvalidInputError(
-                _("{name} has more than {max_rows:,} rows.").format(name=name, max_rows=max_rows), _("Upload a sample.")
-            )
+        if len(document) > max_rows:
+            raise _too_many_rows(name, max_rows)
+        return document
+    if not isinstance(document, dict):
+        _require_row_object(name, document, _("the whole file"), example)
+    check_columns(name, len(document), "the top-level object")
+    rows = max((len(v) for v in document.values() if isinstance(v, (dict, list))), default=1)
+    check_cells(name, rows, len(document))
+    if rows > max_rows:
+        raise _too_many_rows(name, max_rows)
+    return document
 
 
 # --- XLSX ---------------------------------------------------------------------------------------

@@ -356,16 +356,20 @@ def _table_from_text(text: str, suffix: str, name: str) -> pd.DataFrame:
         delimiter = "\t" if suffix == ".tsv" else _guess_delimiter(text)
         return _read_delimited(text, delimiter, name)
     if suffix == ".jsonl":
-        table_checks.check_jsonl(name, text, MAX_TABLE_ROWS)
+        document = table_checks.read_jsonl_records(name, text, MAX_TABLE_ROWS)
     else:
-        table_checks.check_json(name, text, MAX_TABLE_ROWS)
+        document = table_checks.read_json_document(name, text, MAX_TABLE_ROWS)
+    if isinstance(document, list):
+        # Built from the records already parsed: pandas' read_json would parse the text again and
+        # peak at about twice the memory. Values keep their JSON types; text is never read as a date.
+        return pd.DataFrame(document)
     try:
-        frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl", dtype=False)
+        # An object of columns ({"text": {"0": "a"}, ...}): pandas knows its orientations.
+        return pd.read_json(io.StringIO(text), dtype=False, convert_dates=False)
     except (ValueError, RecursionError) as error:
         raise InvalidInputError(
             _("{name} could not be read as a table: {error}").format(name=name, error=str(error)[:200])
         ) from error
-    return frame
 
 
 def read_table(name: str, data: bytes) -> pd.DataFrame:

@@ -933,3 +933,36 @@ def test_a_nul_character_escaped_in_json_is_refused_naming_its_line():
     # A backslash followed by the letters "u0000" is ordinary text (a Windows path, say).
     frame = uploads.read_table("path.jsonl", b'{"text": "C:\\\\u0000", "label": "pos"}\n')
     assert frame["text"].tolist() == ["C:\\u0000"]
+
+
+# --- JSON tables built from the records the checks parsed ------------------------------------------
+
+
+def test_json_table_text_stays_text_and_numbers_stay_numbers():
+    # No guessing on text: a date-named column or a number-like code stays the text typed.
+    lines = b'{"date": "2024-01-02", "code": "007", "score": 3}\n{"date": "2024-02-03", "code": "1e3", "score": 0.5}\n'
+    frame = uploads.read_table("typed.jsonl", lines)
+    assert frame.to_dict("records") == [
+        {"date": "2024-01-02", "code": "007", "score": 3.0},
+        {"date": "2024-02-03", "code": "1e3", "score": 0.5},
+    ]
+    assert all(isinstance(value, str) for value in frame["date"])
+
+
+def test_json_table_with_a_bom_blank_lines_and_a_nested_cell_reads_each_row_once():
+    nested = {"turns": [{"role": "user", "content": "Hi"}]}
+    data = (
+        b"\xef\xbb\xbf"
+        + f'{{"text": "a", "label": "x"}}\n\n  \n{json.dumps({"text": "b", "label": nested})}\n'.encode()
+    )
+    frame = uploads.read_table("rows.jsonl", data)
+    assert list(frame.columns) == ["text", "label"]
+    assert frame["text"].tolist() == ["a", "b"] and frame.loc[1, "label"] == nested
+    with pytest.raises(InvalidInputError, match="line 4 is not JSON"):
+        uploads.read_table("rows.jsonl", b"\xef\xbb\xbf" + b'{"text": "a"}\n\n\n{"text": "b",}\n')
+
+
+def test_json_table_with_a_trailing_comma_is_refused_in_words():
+    with pytest.raises(InvalidInputError) as refused:
+        uploads.read_table("comma.json", b'[{"text": "a"},]')
+    assert refused.value.message.startswith("comma.json could not be read as a table: it is not JSON (")

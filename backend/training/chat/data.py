@@ -93,7 +93,7 @@ class ChatUpload:
 
     name: str
     shape: str
-    records: list[Any] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
     frame: pd.DataFrame | None = None
 
     @property
@@ -105,8 +105,7 @@ class ChatUpload:
         """The upload as a table (nested turns shown as their JSON)."""
         if self.frame is not None:
             return self.frame
-        rows = [r if isinstance(r, dict) else {"value": r} for r in self.records]
-        return pd.DataFrame(rows)
+        return pd.DataFrame(self.records)
 
     def __len__(self) -> int:
         return len(self.frame) if self.frame is not None else len(self.records)
@@ -138,61 +137,28 @@ def guess_shape(records: Sequence[Any]) -> str:
     return TABLE
 
 
-_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "true/false", list: "list", type(None): "null"}
 # A lone surrogate (a JSON escape such as "\\ud800" with no pair) is not a character: no tokenizer
 # or file can take it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _read_json_records(name: str, text: str, suffix: str) -> list[Any]:
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as error:
-            raise InvalidInputError(
-                _("{name} is not valid JSON ({error}).").format(name=name, error=str(error)[:120])
-            ) from error
-        if not isinstance(data, list):
+_CONVERSATION_EXAMPLE = '{"messages": [{"role": "user", "content": "…"}, {"role": "assistant", "content": "…"}]}'
+
+
+def _read_json_records(name: str, text: str, suffix: str) -> list[dict[str, Any]]:
+    # table_checks is the one reader of JSON records from an upload: a line that is not an
+    # object, an escaped NUL or a too-wide record is refused here in the table reader's words.
+    if suffix == ".jsonl":
+        records = table_checks.read_jsonl_records(name, text, uploads.MAX_TABLE_ROWS, _CONVERSATION_EXAMPLE)
+    else:
+        document = table_checks.read_json_document(name, text, uploads.MAX_TABLE_ROWS, _CONVERSATION_EXAMPLE)
+        if not isinstance(document, list):
             raise InvalidInputError(
                 _("{name} must hold a JSON list of conversations.").format(name=name), _("Or upload JSON lines.")
             )
-        records = data
-    else:
-        records = []
-        # "\n" only: str.splitlines would also split inside strings holding U+2028.
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except (ValueError, RecursionError) as error:
-                raise InvalidInputError(
-                    _("{name}: line {number} is not JSON ({error}).").format(
-                        name=name, number=number, error=str(error)[:120]
-                    )
-                ) from error
+        records = document
     if not records:
         raise InvalidInputError(_("{name} holds no conversations.").format(name=name))
-    if len(records) > uploads.MAX_TABLE_ROWS:
-        raise InvalidInputError(
-            _("{name} has more than {MAX_TABLE_ROWS:,} rows.").format(name=name, MAX_TABLE_ROWS=uploads.MAX_TABLE_ROWS),
-            _("Upload a sample."),
-        )
-    if not any(isinstance(record, dict) for record in records):
-        raise InvalidInputError(
-            _(
-                '{name}: each record must be a conversation, a JSON object such as {{"messages": '
-                '[{{"role": "user", "content": "..."}}, ...]}}; record 1 is a {JSON_TYPES}.'
-            ).format(name=name, JSON_TYPES=_JSON_TYPES.get(type(records[0]), "value")),
-            _("Or upload a table with prompt and response columns."),
-        )
-    # Flat records become a table's columns (preview, table shape): the table limit applies.
-    keys: set[str] = set()
-    for number, record in enumerate(records, start=1):
-        if isinstance(record, dict):
-            table_checks.check_columns(name, len(record), f"record {number}")
-            keys.update(record)
-            table_checks.check_columns(name, len(keys), f"records 1-{number} together")
     return records
 
 

@@ -149,7 +149,7 @@ def test_a_json_line_with_too_many_keys_meets_the_table_column_limit():
     with pytest.raises(InvalidInputError) as refused:
         read_chat_upload("wide.jsonl", wide)
     assert refused.value.message == (
-        f"wide.jsonl has 200,000 columns in record 1; the limit is {table_checks.MAX_TABLE_COLUMNS:,}."
+        f"wide.jsonl has 200,000 columns in line 1; the limit is {table_checks.MAX_TABLE_COLUMNS:,}."
     )
 
 
@@ -167,8 +167,85 @@ def test_a_lone_surrogate_escape_is_named_with_its_row():
 def test_a_json_list_of_strings_is_told_each_record_must_be_a_conversation():
     with pytest.raises(InvalidInputError) as refused:
         read_chat_upload("lines.json", json.dumps(["Hello", "How are you?"]).encode())
-    assert refused.value.message.startswith("lines.json: each record must be a conversation, a JSON object such as")
-    assert refused.value.message.endswith("record 1 is a string.")
+    assert refused.value.message == 'lines.json: record 1 is "Hello", not a JSON object.'
+    assert '{"messages": [{"role": "user"' in refused.value.hint
+
+
+# --- JSON and JSONL read by the table reader's one home (backend.table_checks) ---------------------
+
+_CHAT = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+_CHAT_LINE = json.dumps(_CHAT)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("mixed.jsonl", f"{_CHAT_LINE}\n[1, 2]\n".encode(), "mixed.jsonl: line 2 is [1, 2], not a JSON object."),
+        (
+            "text.jsonl",
+            f'{_CHAT_LINE}\n\n"just text"\n'.encode(),
+            'text.jsonl: line 3 is "just text", not a JSON object.',
+        ),
+        ("mixed.json", f"[{_CHAT_LINE}, 7]".encode(), "mixed.json: record 2 is 7, not a JSON object."),
+        (
+            "nul.jsonl",
+            (_CHAT_LINE + "\n" + _CHAT_LINE.replace("Hello", "Hel\\u0000lo") + "\n").encode(),
+            "nul.jsonl: line 2 holds a NUL character (\\u0000).",
+        ),
+        (
+            "nul.json",
+            ("[" + _CHAT_LINE.replace("Hi", "H\\u0000i") + "]").encode(),
+            "nul.json: the file holds a NUL character (\\u0000).",
+        ),
+    ],
+)
+def test_chat_json_records_that_are_not_objects_or_hold_a_nul_are_refused_naming_the_row(name, data, message):
+    with pytest.raises(InvalidInputError) as refused:
+        read_chat_upload(name, data)
+    assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "named"),
+    [
+        (
+            "comma.jsonl",
+            (_CHAT_LINE[:-1] + ", }\n").encode(),
+            "comma.jsonl could not be read as a table: line 1 is not JSON",
+        ),
+        ("comma.json", f"[{_CHAT_LINE},]".encode(), "comma.json could not be read as a table: it is not JSON"),
+    ],
+)
+def test_a_trailing_comma_is_refused_naming_where(name, data, named):
+    with pytest.raises(InvalidInputError) as refused:
+        read_chat_upload(name, data)
+    assert refused.value.message.startswith(named)
+
+
+def test_a_bom_and_blank_lines_read_as_the_conversations_alone_and_line_numbers_count_the_blanks():
+    data = b"\xef\xbb\xbf" + f"{_CHAT_LINE}\n\n   \n{_CHAT_LINE.replace('Hi', 'Hey')}\n\n".encode()
+    upload = read_chat_upload("bom.jsonl", data)
+    assert upload.shape == MESSAGES and len(upload) == 2
+    conversations, errors, _ = chat_data.to_conversations(upload, chat_data.guess_mapping(upload))
+    assert errors == [] and [c[0]["content"] for c in conversations] == ["Hi", "Hey"]
+    with pytest.raises(InvalidInputError, match="line 4 is not JSON"):
+        read_chat_upload("bom.jsonl", b"\xef\xbb\xbf" + f"{_CHAT_LINE}\n\n\n{{oops\n".encode())
+
+
+def test_a_sharegpt_conversation_nested_two_levels_keeps_its_turns():
+    record = {
+        "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}],
+        "system": "Be brief",
+    }
+    upload = read_chat_upload("nested.json", json.dumps([record, record | {"system": ""}]).encode())
+    assert upload.shape == SHAREGPT and upload.records[0] == record
+    conversations, errors, _ = chat_data.to_conversations(upload, chat_data.guess_mapping(upload))
+    assert errors == []
+    assert conversations[0] == [
+        {"role": "system", "content": "Be brief"},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+    ]
 
 
 def test_special_tokens_in_conversation_text_are_warned_about_at_check_data(tokenizer):

@@ -21,6 +21,7 @@ from backend.training.preference.data import (
     read_preference_upload,
     render_pairs,
     rows_table,
+    to_pairs,
 )
 from backend.training.preference.params import PreferenceParams
 from tests.support.chat_data import MARKER, marker_preference_rows
@@ -175,3 +176,66 @@ def test_a_table_built_from_arena_rows_is_checked_like_an_upload(tokenizer):
     frame = rows_table(marker_preference_rows(12))
     assert list(frame.columns) == ["prompt", "chosen", "rejected"]
     assert guess_preference_mapping(frame) == MAPPING
+
+
+# --- JSON and JSONL read by the table reader's one home (backend.table_checks) ---------------------
+
+_PAIR = {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."}
+_PAIR_LINE = json.dumps(_PAIR)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("mixed.jsonl", f"{_PAIR_LINE}\n[1, 2]\n".encode(), "mixed.jsonl: line 2 is [1, 2], not a JSON object."),
+        ("text.jsonl", f'\n{_PAIR_LINE}\n"Paris."\n'.encode(), 'text.jsonl: line 3 is "Paris.", not a JSON object.'),
+        ("mixed.json", f"[{_PAIR_LINE}, null]".encode(), "mixed.json: record 2 is null, not a JSON object."),
+        (
+            "nul.jsonl",
+            (_PAIR_LINE + "\n" + _PAIR_LINE.replace("Lyon", "Ly\\u0000on") + "\n").encode(),
+            "nul.jsonl: line 2 holds a NUL character (\\u0000).",
+        ),
+        (
+            "nul.json",
+            ("[" + _PAIR_LINE.replace("Paris", "Par\\u0000is") + "]").encode(),
+            "nul.json: the file holds a NUL character (\\u0000).",
+        ),
+        (
+            "comma.jsonl",
+            (_PAIR_LINE[:-1] + ",}\n").encode(),
+            "comma.jsonl could not be read as a table: line 1 is not JSON",
+        ),
+        ("comma.json", f"[{_PAIR_LINE},]".encode(), "comma.json could not be read as a table: it is not JSON"),
+    ],
+)
+def test_preference_json_that_is_not_rows_of_objects_is_refused_naming_the_row(name, data, message):
+    with pytest.raises(InvalidInputError) as refused:
+        read_preference_upload(name, data)
+    assert refused.value.message.startswith(message)
+
+
+def test_a_bom_and_blank_lines_read_as_the_pairs_alone_and_text_stays_text():
+    looks_like_a_date = {"prompt": "When?", "chosen": "2024-01-02", "rejected": "007"}
+    data = b"\xef\xbb\xbf" + f"{_PAIR_LINE}\n\n  \n{json.dumps(looks_like_a_date)}\n\n".encode()
+    frame = read_preference_upload("bom.jsonl", data)
+    assert list(frame.columns) == ["prompt", "chosen", "rejected"]
+    assert frame.to_dict("records") == [_PAIR, looks_like_a_date]
+    pairs, errors, _ = to_pairs(frame, MAPPING)
+    assert errors == [] and (pairs[1].chosen, pairs[1].rejected) == ("2024-01-02", "007")
+
+
+def test_a_prompt_nested_two_levels_is_kept_as_its_turns():
+    row = {
+        "prompt": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Bye?"},
+        ],
+        "chosen": [{"role": "assistant", "content": "Bye."}],
+        "rejected": [{"role": "assistant", "content": "No."}],
+    }
+    frame = read_preference_upload("nested.json", json.dumps([row]).encode())
+    assert frame.loc[0, "prompt"] == row["prompt"]
+    pairs, errors, _ = to_pairs(frame, MAPPING)
+    assert errors == [] and [turn["content"] for turn in pairs[0].prompt] == ["Hi", "Hello", "Bye?"]
+    assert (pairs[0].chosen, pairs[0].rejected) == ("Bye.", "No.")
