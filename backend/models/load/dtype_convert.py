@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from backend.models import safetensors_header
+from backend.models import safetensors_file
 
 # Read at most this much of a tensor at once: big enough for few system calls, small next to the
 # weights (the largest tensor, a 120k-token embedding, is 367 MB in float32).
@@ -31,10 +31,10 @@ class LeanLoadUnsupported(Exception):
     ordinary way."""
 
 
-def _entries(file: Path) -> list[safetensors_header.TensorEntry]:
+def _entries(file: Path) -> list[safetensors_file.TensorEntry]:
     try:
-        return safetensors_header.read_header(file)
-    except safetensors_header.UnreadableHeader as error:
+        return safetensors_file.read_header(file)
+    except safetensors_file.UnreadableHeader as error:
         raise LeanLoadUnsupported(str(error)) from error
 
 
@@ -93,17 +93,13 @@ def fill_converted(
         LeanLoadUnsupported: the file ends first.
     """
     step = (buffer.numel() // source.itemsize) * source.itemsize
-    handle.seek(offset)
     done = 0
     while done < size:
         count = min(step, size - done)
-        view = memoryview(buffer.numpy())[:count]
-        read = 0
-        while read < count:
-            got = handle.readinto(view[read:])
-            if not got:
-                raise LeanLoadUnsupported("a weights file is shorter than its header says")
-            read += got
+        try:
+            safetensors_file.read_span(handle, offset + done, buffer[:count])
+        except safetensors_file.UnreadableTensor as error:
+            raise LeanLoadUnsupported(str(error)) from error
         first = done // source.itemsize
         flat[first : first + count // source.itemsize].copy_(buffer[:count].view(source))
         done += count

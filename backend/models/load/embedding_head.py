@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from backend.errors import ModelLoadError
 from backend.i18n import _
+from backend.models import safetensors_file
 from backend.models.resolve.engine_choice import EMBEDDING_HEAD_FILE
 
 HEAD_WEIGHTS_FILE = "embedding_head.safetensors"
@@ -154,7 +155,7 @@ def load_embedding_head(folder: Path, torch_device: str, dtype: torch.dtype) -> 
         common = {"local_files_only": True, "trust_remote_code": False}
         encoder = AutoModel.from_pretrained(folder, dtype=dtype, use_safetensors=True, **common)
         tokenizer = AutoTokenizer.from_pretrained(folder, **common)
-        head_weights = load_file(str(folder / HEAD_WEIGHTS_FILE))
+        head_weights = dict(safetensors_file.read_tensors(folder / HEAD_WEIGHTS_FILE))
         id2label = dict(encoder.config.id2label)
         classifier = EmbeddingHeadClassifier(encoder, str(marker["pooling"]), bool(marker["normalize"]), id2label)
         classifier.head.load_state_dict(head_weights)

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from backend.models import memory, safetensors_header
+from backend.models import memory, safetensors_file
 from backend.models.load import quantize
 from backend.models.load.quantize import Int8WeightOnlyLinear, _linear_slots
 
@@ -42,24 +42,28 @@ def read_tensors(
     """
     scratch = torch.empty(0, dtype=torch.uint8)
     try:
-        entries = safetensors_header.read_header(file)
-    except safetensors_header.UnreadableHeader as error:
+        entries = safetensors_file.read_header(file)
+    except safetensors_file.UnreadableHeader as error:
         raise StreamedLoadUnsupported(str(error)) from error
-    with file.open("rb") as handle:
+    with file.open("rb", buffering=0) as handle:
         for entry in entries:
             name, dtype, size = entry.name, entry.dtype, entry.size
-            if dtype is None:
-                raise StreamedLoadUnsupported(f"{file.name}: tensor {name} has dtype {entry.dtype_name}")
-            if scratch_for(name):
-                if scratch.numel() < size:
-                    scratch = torch.empty(0, dtype=torch.uint8)  # the old one goes first
-                    scratch = torch.empty(size, dtype=torch.uint8)
-                raw = scratch[:size]
-            else:
-                raw = torch.empty(size, dtype=torch.uint8)
-            handle.seek(entry.begin)
-            if size and handle.readinto(memoryview(raw.numpy())) != size:
-                raise StreamedLoadUnsupported(f"{file.name}: truncated")
+            if dtype is None or not entry.size_matches():
+                raise StreamedLoadUnsupported(f"{file.name}: tensor {name} cannot be read ({entry.dtype_name})")
+            if not scratch_for(name):
+                try:
+                    yield name, safetensors_file.read_tensor(handle, entry)
+                except safetensors_file.UnreadableTensor as error:
+                    raise StreamedLoadUnsupported(f"{file.name}: {error}") from error
+                continue
+            if scratch.numel() < size:
+                scratch = torch.empty(0, dtype=torch.uint8)  # the old one goes first
+                scratch = torch.empty(size, dtype=torch.uint8)
+            raw = scratch[:size]
+            try:
+                safetensors_file.read_span(handle, entry.begin, raw)
+            except safetensors_file.UnreadableTensor as error:
+                raise StreamedLoadUnsupported(f"{file.name}: {error}") from error
             shape = entry.shape
             yield name, (raw.view(dtype).reshape(shape) if math.prod(shape) else torch.empty(shape, dtype=dtype))
 

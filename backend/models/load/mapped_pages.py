@@ -118,22 +118,6 @@ def _pages_match_the_file(start: int, size: int) -> bool:
     return not any(entry & _SWAPPED or (entry & _PRESENT and not entry & _FILE_PAGE) for entry in flags)
 
 
-def read_into(handle, offset: int, target: torch.Tensor) -> None:
-    """Fill the contiguous CPU tensor ``target`` with the bytes of the open file ``handle`` at
-    ``offset``.
-
-    Raises:
-        OSError: the file ends first.
-    """
-    view = memoryview(target.view(-1).view(torch.uint8).numpy())
-    done = 0
-    while done < len(view):
-        got = os.preadv(handle.fileno(), [view[done:]], offset + done)
-        if not got:
-            raise OSError("the weights file is shorter than its mapping")
-        done += got
-
-
 def drop_resident_pages(tensor: torch.Tensor) -> None:
     """Take out of this process the pages that lie wholly inside ``tensor``, a view that
     ``span_of`` found clean: mapped file pages the loader touched around it (the kernel maps a

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from backend.models import memory
+from backend.models import memory, safetensors_file
 from backend.models.load import dtype_convert, mapped_pages
 
 
@@ -200,7 +200,7 @@ def _dynamic_linear_from_file(
         def rows_from(first: int) -> torch.Tensor:
             count = min(step, rows - first)
             raw = block[: count * row_bytes]
-            mapped_pages.read_into(handle, span.offset + first * row_bytes, raw)
+            safetensors_file.read_span(handle, span.offset + first * row_bytes, raw)
             return scratch.float32_rows(raw.view(weight.dtype).view(count, columns))
 
         def blocks() -> Iterator[tuple[int, torch.Tensor]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from backend.models import safetensors_header
+from backend.models import safetensors_file
 
 
 class KeysUnknown(Exception):
@@ -56,7 +56,7 @@ def _quiet_reports() -> Iterator[None]:
 def _meta_state(files: list[Path]) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     for file in files:
-        for entry in safetensors_header.read_header(file):
+        for entry in safetensors_file.read_header(file):
             # Only names and shapes matter; a dtype this project does not read (F8) stands as float32.
             state[entry.name] = torch.empty(entry.shape, dtype=entry.dtype or torch.float32, device="meta")
     return state

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from backend.errors import ModelLoadError, UnsafeModelError
 from backend.i18n import _
-from backend.models import safetensors_header
+from backend.models import safetensors_file
 from backend.models.resolve.device import torch_dtype
 
 _FLOAT_DTYPES = {"F64", "F32", "F16", "BF16"}
@@ -45,8 +45,8 @@ def _loaded_size(file: Path, dtype: str) -> int:
     converted (a float32 file loads at half the size in bfloat16), the others keep their size.
     The file's size when its header cannot be read."""
     try:
-        entries = safetensors_header.read_header(file)
-    except (OSError, safetensors_header.UnreadableHeader):
+        entries = safetensors_file.read_header(file)
+    except (OSError, safetensors_file.UnreadableHeader):
         return file.stat().st_size
     target = torch_dtype(dtype).itemsize
     return sum(entry.count * target if entry.dtype_name in _FLOAT_DTYPES else entry.size for entry in entries)

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import safe_open, save_file
 
+from backend.models import safetensors_file
 from backend.models.load import mapped_pages
 
 
@@ -20,7 +21,7 @@ def _mapped(tmp_path, values: torch.Tensor) -> tuple[torch.Tensor, str]:
 def _read(span: mapped_pages.FileSpan, like: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(like)
     with open(span.path, "rb", buffering=0) as handle:
-        mapped_pages.read_into(handle, span.offset, out)
+        safetensors_file.read_span(handle, span.offset, out)
     return out
 
 
