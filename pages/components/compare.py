@@ -270,6 +270,18 @@ def score_image_models(refs: Sequence[str], archive: UploadedBytes, key: str) ->
         st.session_state[f"{key}.evaluation"] = (compare.evaluate(labels, predictions), predictions, names)
 
 
+def _show_scores(rows: Sequence[tuple[str, str]]) -> None:
+    """Each model's name over its scores (best first), stacked rather than a table: a long model
+    name in a table's first column pushed the score columns past a phone's screen edge."""
+    st.markdown(
+        "\n".join(
+            f"{rank}. **{plain_markdown(model)}**  \n{plain_markdown(scores)}"
+            for rank, (model, scores) in enumerate(rows, start=1)
+        )
+    )
+    st.caption(_("Scores with their 95% intervals in brackets."))
+
+
 def _interval(estimate: Any) -> str:
     return f"{estimate.value:.1%} [{estimate.low:.1%}, {estimate.high:.1%}]"
 
@@ -280,18 +292,16 @@ def show_evaluation(
     """Scores with intervals, the paired test of the top two, and the rows the models disagree on
     (each row named by its text, or under ``item_header`` by what it is: an image's file name)."""
     name = model_registry.display_name
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    _("Model"): name(score.model_ref),
-                    _("Accuracy [95% interval]"): _interval(score.accuracy),
-                    _("Macro-F1 [95% interval]"): _interval(score.macro_f1),
-                }
-                for score in evaluation.scores
-            ]
-        ),
-        hide_index=True,
+    _show_scores(
+        [
+            (
+                name(score.model_ref),
+                _("Accuracy {accuracy} · Macro-F1 {macro_f1}").format(
+                    accuracy=_interval(score.accuracy), macro_f1=_interval(score.macro_f1)
+                ),
+            )
+            for score in evaluation.scores
+        ]
     )
     st.caption(_("{rows:,} rows; intervals from 1,000 bootstrap resamples of the rows.").format(rows=evaluation.rows))
     paired = evaluation.paired
@@ -364,14 +374,8 @@ def show_translation_evaluation(
 ) -> None:
     """chrF with intervals, the paired bootstrap test of the top two, and every translation by row."""
     name = model_registry.display_name
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {_("Model"): name(score.model_ref), _("chrF [95% interval]"): _score(score.chrf)}
-                for score in evaluation.scores
-            ]
-        ),
-        hide_index=True,
+    _show_scores(
+        [(name(score.model_ref), _("chrF {chrf}").format(chrf=_score(score.chrf))) for score in evaluation.scores]
     )
     st.caption(
         _(

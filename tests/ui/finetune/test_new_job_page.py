@@ -59,7 +59,7 @@ def test_wrong_encoding_is_reported_not_raised(state, open_page):
         ("latin.csv", b"text,label\n" + bytes(range(128, 256)), "text/csv")
     ).run()
     assert not app.exception
-    assert "not UTF-8 or GB18030" in _text(app)
+    assert "not UTF-8, GB18030, Big5 or Shift-JIS" in _text(app)
 
 
 def test_submit_queues_a_job_and_starts_a_worker(state, open_page, downloaded_bases):

@@ -124,7 +124,7 @@ def test_conflicting_duplicates_are_refused():
 
 def test_wrong_encoding_gets_a_message_before_mapping():
     binary = b"text,label\n" + bytes(range(128, 256)) * 4
-    with pytest.raises(InvalidInputError, match="not UTF-8 or GB18030"):
+    with pytest.raises(InvalidInputError, match="not UTF-8, GB18030, Big5 or Shift-JIS"):
         uploads.read_table("latin.csv", binary)
 
 
