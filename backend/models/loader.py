@@ -402,12 +402,11 @@ def load_from_plan(
                 reason = f"failed to load in the app: {type(error.__cause__ or error).__name__}"
                 engine_record.record_failure(plan.task, plan.folder, plan.checked, reason, settings)
             return _load_in_torch(plan, settings)
-        if plan.variant:
-            pass  # a Compare column is the variant it names: an engine failure ends its answer
-        elif isinstance(model, LlamaCppModel):
+        # A variant (a Compare column) is the path it names: an engine failure ends its answer.
+        if isinstance(model, LlamaCppModel) and not plan.variant:
             # Where the engine's process fails mid-reply, the reply goes on in this model's torch loop.
             model.torch_fallback = lambda: _engine_failed(plan, settings).decoder
-        elif isinstance(model, FallsBackToTorch):
+        elif isinstance(model, FallsBackToTorch) and not plan.variant:
             # Where the engine's process fails, the request is answered by this model in torch.
             model.torch_fallback = lambda: _engine_failed(plan, settings).model
         return _loaded(plan, model, preprocessor, started, settings)
