@@ -102,7 +102,7 @@ def test_an_endpoint_plans_loads_and_caches_without_memory_or_download(configure
 
 
 def test_an_endpoint_of_another_task_or_an_unknown_name_is_refused(configured):
-    with pytest.raises(ModelUnavailableError, match="serves embeddings, not text generation"):
+    with pytest.raises(ModelUnavailableError, match="(?i)serves embeddings, not text generation"):
         plan_load(catalogue.TEXT_GENERATION, "endpoint:vectors", configured)
     with pytest.raises(ModelUnavailableError, match="No model server of that name"):
         load_model(catalogue.TEXT_GENERATION, "endpoint:nope", configured)
