@@ -24,7 +24,7 @@ import json
 import shutil
 import statistics
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -346,14 +346,23 @@ def with_scores(rows: Sequence[dict[str, Any]], scores: dict[str, dict[str, floa
     return [{**row, **scores.get(str(row["variant"]), {})} for row in rows]
 
 
-def variant_choices(task: str, owner: str, settings: Settings | None = None) -> dict[str, str]:
+def variant_choices(
+    task: str, owner: str, settings: Settings | None = None, *, of_models: Collection[str] | None = None
+) -> dict[str, str]:
     """Every variant the owner's finished lab runs of ``task`` measured, as a model reference
     (``engine_record.variant_ref``) with its label for a Compare picker; the newest run's first.
-    Float32 is left out: it is the model itself, which the picker already offers."""
+    Float32 is left out: it is the model itself, which the picker already offers.
+
+    Args:
+        of_models: only variants of these model references (the picker's own models), so a variant
+            is offered exactly where its model is: a translator of another direction is not.
+    """
     choices: dict[str, str] = {}
     for job in list_lab_jobs(owner, settings):
         lab = read_lab(job) if job.status == "succeeded" else None
         if lab is None or lab.get("task") != task:
+            continue
+        if of_models is not None and lab["model"] not in of_models:
             continue
         for row in lab["rows"]:
             if row["variant"] == engine_record.TORCH_FLOAT32.name or not row.get("p50_ms"):

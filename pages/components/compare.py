@@ -36,7 +36,7 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
     specs = list(specs) if specs is not None else catalogue.models_for(task)
     labels, found = demo.model_choices(task, specs)
     # The compressed variants the user's compression lab runs measured, beside their models.
-    labels.update(compression_lab.variant_choices(task, current_owner()))
+    labels.update(compression_lab.variant_choices(task, current_owner(), of_models=set(labels)))
     usable = [ref for ref in labels if ref not in found or found[ref].can_load]
     picked = st.multiselect(
         _("Models (two to four)"),
