@@ -347,22 +347,23 @@ def with_scores(rows: Sequence[dict[str, Any]], scores: dict[str, dict[str, floa
 
 
 def variant_choices(
-    task: str, owner: str, settings: Settings | None = None, *, of_models: Collection[str] | None = None
+    task: str, owner: str, settings: Settings | None = None, *, leaving_out: Collection[str] = ()
 ) -> dict[str, str]:
     """Every variant the owner's finished lab runs of ``task`` measured, as a model reference
     (``engine_record.variant_ref``) with its label for a Compare picker; the newest run's first.
     Float32 is left out: it is the model itself, which the picker already offers.
 
     Args:
-        of_models: only variants of these model references (the picker's own models), so a variant
-            is offered exactly where its model is: a translator of another direction is not.
+        leaving_out: model references whose variants are not offered: the catalogue models the
+            picker leaves out (a translator of another direction), so neither they nor their
+            variants are offered.
     """
     choices: dict[str, str] = {}
     for job in list_lab_jobs(owner, settings):
         lab = read_lab(job) if job.status == "succeeded" else None
         if lab is None or lab.get("task") != task:
             continue
-        if of_models is not None and lab["model"] not in of_models:
+        if lab["model"] in leaving_out:
             continue
         for row in lab["rows"]:
             if row["variant"] == engine_record.TORCH_FLOAT32.name or not row.get("p50_ms"):
