@@ -154,8 +154,24 @@ def render_chats(
     Raises:
         UnsafeModelError: the template ran past its time or output limit, or tried something
             the sandbox forbids; it is refused (nothing was rendered).
-        InvalidInputError: the template itself refused a conversation (``raise_exception``).
+        InvalidInputError: the template itself refused a conversation (``raise_exception``), even
+            with the system message folded into the first user turn (``system_in_first_turn``).
     """
+    try:
+        return _render_all(tokenizer, conversations, generation_prompt, model_name)
+    except InvalidInputError:
+        folded = [system_in_first_turn(list(messages)) or list(messages) for messages in conversations]
+        if folded == [list(messages) for messages in conversations]:
+            raise
+        # Gemma's templates refuse a system role, which the chat demo, the arena and chat tuning's
+        # data may all carry: it goes where those models' cards put it. Folding every conversation
+        # keeps a conversation's prefixes folded alike, so tuning finds each reply where it renders.
+        return _render_all(tokenizer, folded, generation_prompt, model_name)
+
+
+def _render_all(
+    tokenizer: Any, conversations: Sequence[Messages], generation_prompt: bool | Sequence[bool], model_name: str
+) -> list[str]:
     if not conversations:
         return []
     prompts = [generation_prompt] * len(conversations) if isinstance(generation_prompt, bool) else generation_prompt
@@ -208,6 +224,19 @@ def _render_chunk(
         ),
         _("Pick another chat model."),
     )
+
+
+def system_in_first_turn(messages: Messages) -> Messages | None:
+    """The conversation with its system message joined to the first user message (None without one).
+
+    Gemma's templates refuse a system role; their model cards put the system text here, before the
+    first user message. :func:`render_chats` folds it so for every caller (the chat demo, chat
+    tuning), so a tuned model is trained on the very prompts the demo sends it.
+    """
+    if len(messages) < 2 or messages[0]["role"] != "system" or messages[1]["role"] != "user":
+        return None
+    system, first, *rest = messages
+    return [{"role": "user", "content": f"{system['content']}\n\n{first['content']}"}, *rest]
 
 
 def render_chat(

@@ -49,6 +49,7 @@ class BatchRequest(ModelRequest):
     column: str = ""  # the text column (tables)
     file_name: str = ""
     target_language: str = ""  # translation
+    source_language: str = ""  # translation: tags the source of many-to-many models
     num_beams: int = 1  # translation
     temperature: float = 0.7  # text generation
     top_p: float = 0.9
@@ -257,7 +258,13 @@ def _run_batch(request: BatchRequest, run_dir: Path, progress, settings: Setting
         return sentiment.classify_table(loaded, frame, request.column, progress=progress)
     if request.task == catalogue.TRANSLATION:
         return translation.translate_table(
-            loaded, frame, request.column, request.target_language, request.num_beams, progress=progress
+            loaded,
+            frame,
+            request.column,
+            request.target_language,
+            request.num_beams,
+            progress=progress,
+            source_language=request.source_language or None,
         )
     return text_generation.generate_table(loaded, frame, request.column, request.generation_options, progress=progress)
 

@@ -89,31 +89,11 @@ def _encode(loaded: LoadedModel, messages: list[ChatMessage]) -> list[int]:
             _("{model_ref} has no chat template, so it cannot hold a conversation.").format(model_ref=loaded.model_ref),
             _("Pick an instruct or chat model."),
         )
-    try:
-        text = _render(loaded, messages)
-    except InvalidInputError:
-        folded = _system_in_first_turn(messages)
-        if folded is None:
-            raise
-        # Gemma's templates refuse a system role, and the chat demo and the arena always send one:
-        # it goes where those models' cards put it, before the first user message.
-        text = _render(loaded, folded)
+    # A template without a system role (Gemma's) gets the system message in the first user turn.
+    text = chat_template.render_chat(
+        tokenizer, [message.to_dict() for message in messages], generation_prompt=True, model_name=loaded.model_ref
+    )
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def _render(loaded: LoadedModel, messages: list[ChatMessage]) -> str:
-    return chat_template.render_chat(
-        loaded.preprocessor, [message.to_dict() for message in messages], generation_prompt=True,
-        model_name=loaded.model_ref,
-    )  # fmt: skip
-
-
-def _system_in_first_turn(messages: list[ChatMessage]) -> list[ChatMessage] | None:
-    """The conversation with its system message joined to the first user message (None without one)."""
-    if len(messages) < 2 or messages[0].role != "system" or messages[1].role != "user":
-        return None
-    system, first, *rest = messages
-    return [ChatMessage("user", f"{system.content}\n\n{first.content}"), *rest]
 
 
 def _drop_oldest(messages: list[ChatMessage]) -> list[ChatMessage] | None:

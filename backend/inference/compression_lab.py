@@ -24,7 +24,7 @@ import json
 import shutil
 import statistics
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -346,14 +346,24 @@ def with_scores(rows: Sequence[dict[str, Any]], scores: dict[str, dict[str, floa
     return [{**row, **scores.get(str(row["variant"]), {})} for row in rows]
 
 
-def variant_choices(task: str, owner: str, settings: Settings | None = None) -> dict[str, str]:
+def variant_choices(
+    task: str, owner: str, settings: Settings | None = None, *, leaving_out: Collection[str] = ()
+) -> dict[str, str]:
     """Every variant the owner's finished lab runs of ``task`` measured, as a model reference
     (``engine_record.variant_ref``) with its label for a Compare picker; the newest run's first.
-    Float32 is left out: it is the model itself, which the picker already offers."""
+    Float32 is left out: it is the model itself, which the picker already offers.
+
+    Args:
+        leaving_out: model references whose variants are not offered: the catalogue models the
+            picker leaves out (a translator of another direction), so neither they nor their
+            variants are offered.
+    """
     choices: dict[str, str] = {}
     for job in list_lab_jobs(owner, settings):
         lab = read_lab(job) if job.status == "succeeded" else None
         if lab is None or lab.get("task") != task:
+            continue
+        if lab["model"] in leaving_out:
             continue
         for row in lab["rows"]:
             if row["variant"] == engine_record.TORCH_FLOAT32.name or not row.get("p50_ms"):

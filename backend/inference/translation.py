@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
@@ -50,7 +51,8 @@ _TARGET_CODES = {
 
 # Many-to-many models (M2M100, NLLB, mBART-50) start each translation with the target language's
 # token; left to choose, they answer in any language (often the source's). First match wins.
-_TARGET_TOKENS = {
+# Each language's token in many-to-many models (M2M100, NLLB, mBART-50): it tags the source and starts the target.
+_LANGUAGE_TOKENS = {
     "zh": ("__zh__", "zho_Hans", "zh_CN"),
     "en": ("__en__", "eng_Latn", "en_XX"),
     "de": ("__de__", "deu_Latn", "de_DE"),
@@ -120,16 +122,34 @@ def target_prefix(loaded: LoadedModel, target_language: str | None) -> str:
     return ""
 
 
+def _language_token(tokenizer: Any, language: str | None) -> tuple[str, int] | None:
+    """A many-to-many model's token for ``language`` and its id (None for a model without one)."""
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for token in _LANGUAGE_TOKENS.get(language or "", ()):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != unknown:
+            return token, token_id
+    return None
+
+
 def target_token_id(loaded: LoadedModel, target_language: str | None) -> int | None:
     """The id of the token a many-to-many model starts a ``target_language`` translation with
     (None for a model without language tokens)."""
-    tokenizer = loaded.preprocessor
-    unknown = getattr(tokenizer, "unk_token_id", None)
-    for token in _TARGET_TOKENS.get(target_language or "", ()):
-        token_id = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(token_id, int) and token_id != unknown:
-            return token_id
-    return None
+    found = _language_token(loaded.preprocessor, target_language)
+    return found[1] if found else None
+
+
+def source_code(loaded: LoadedModel, source_language: str | None) -> str | None:
+    """The ``src_lang`` a many-to-many tokenizer tags ``source_language`` with ("zh" for M2M100's
+    ``__zh__``, "zho_Hans" for NLLB); None for a tokenizer without one. Left alone, such a
+    tokenizer tags every source as English, its default."""
+    if not hasattr(loaded.preprocessor, "src_lang"):
+        return None
+    found = _language_token(loaded.preprocessor, source_language)
+    if found is None:
+        return None
+    token = found[0]
+    return token.strip("_") if token.startswith("__") else token
 
 
 def _generation_config(
@@ -150,13 +170,22 @@ def _generation_config(
 
 
 def _translate_batch(
-    loaded: LoadedModel, sentences: list[str], num_beams: int, limit: int, prefix: str, target_token: int | None
+    loaded: LoadedModel,
+    sentences: list[str],
+    num_beams: int,
+    limit: int,
+    prefix: str,
+    target_token: int | None,
+    source: str | None,
 ) -> list[Translated]:
     tokenizer = loaded.preprocessor
     inputs = [prefix + sentence for sentence in sentences]
-    # The lock: a fast tokenizer keeps truncation and padding as shared state that each call sets
-    # before encoding, so two sessions' calls could otherwise encode with each other's settings.
+    # The lock: a fast tokenizer keeps truncation and padding (and a many-to-many one its source
+    # language) as shared state that each call sets before encoding, so two sessions' calls could
+    # otherwise encode with each other's settings.
     with loaded.lock:
+        if source is not None:
+            tokenizer.src_lang = source  # every engine's source tokens come from this tokenizer
         probe = tokenizer(inputs, truncation=True, max_length=limit + 1, padding=True, return_tensors="pt")
         batch = tokenizer(inputs, truncation=True, max_length=limit, padding=True, return_tensors="pt")
     probe_lengths = probe["attention_mask"].sum(dim=-1).tolist()
@@ -190,6 +219,7 @@ def translate(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
     target_language: str | None = None,
+    source_language: str | None = None,
 ) -> list[Translated]:
     """Translate sentences in length-sorted batches; results in the input order.
 
@@ -202,6 +232,7 @@ def translate(
         batch_size: sentences per ``generate`` call.
         progress: called with (done, total) after each batch.
         target_language: "zh", "en", "de" or "fr"; picks the target of multi-target models.
+        source_language: the same codes; tags the source of many-to-many models (M2M100, NLLB).
 
     Raises:
         InvalidInputError: no sentences, an empty one, or bad options.
@@ -211,7 +242,7 @@ def translate(
     if not sentences:
         raise InvalidInputError(_("There is nothing to translate."))
     cleaned = [check_text(text, MAX_CHARS, what=f"Sentence {number}") for number, text in enumerate(sentences, 1)]
-    return _translate_checked(loaded, cleaned, num_beams, batch_size, progress, target_language)
+    return _translate_checked(loaded, cleaned, num_beams, batch_size, progress, target_language, source_language)
 
 
 def _translate_checked(
@@ -221,14 +252,16 @@ def _translate_checked(
     batch_size: int,
     progress: ProgressCallback | None,
     target_language: str | None,
+    source_language: str | None = None,
 ) -> list[Translated]:
     limit = token_limit(loaded)
     prefix, target_token = target_prefix(loaded, target_language), target_token_id(loaded, target_language)
+    source = source_code(loaded, source_language)
     return run_sorted(
         sentences,
         [len(text) for text in sentences],
         batch_size,
-        lambda batch: _translate_batch(loaded, batch, num_beams, limit, prefix, target_token),
+        lambda batch: _translate_batch(loaded, batch, num_beams, limit, prefix, target_token, source),
         progress,
     )
 
@@ -240,6 +273,7 @@ def _translate_documents(
     num_beams: int,
     batch_size: int,
     progress: ProgressCallback | None,
+    source_language: str | None = None,
 ) -> list[tuple[str, list[Translated]]]:
     # Sentences of every document go through one sorted run, so short and long documents share
     # batches; then each document is re-joined from its own sentences. Each document is checked
@@ -253,7 +287,7 @@ def _translate_documents(
     if not flat:
         raise InvalidInputError(_("There is nothing to translate."))
     texts = [segment.text for segment in flat]
-    translated = _translate_checked(loaded, texts, num_beams, batch_size, progress, target_language)
+    translated = _translate_checked(loaded, texts, num_beams, batch_size, progress, target_language, source_language)
     results = []
     start = 0
     for segments in split:
@@ -281,7 +315,7 @@ def translate_text(
     cleaned = check_text(text, MAX_CHARS)
     with stopwatch() as watch:
         [(joined, sentences)] = _translate_documents(
-            loaded, [cleaned], target_language, num_beams, batch_size, progress
+            loaded, [cleaned], target_language, num_beams, batch_size, progress, source_language
         )
     tokens = sum(item.source_tokens + item.output_tokens for item in sentences)
     return TranslationResult(
@@ -303,6 +337,7 @@ def translate_table(
     num_beams: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    source_language: str | None = None,
 ) -> tables.TableRun:
     """Batch mode: translate every row's ``column`` and add a ``translation`` column.
 
@@ -312,7 +347,9 @@ def translate_table(
     check_beams(num_beams)
     column_texts = tables.read_text_column(frame, column, MAX_CHARS, MAX_TABLE_ROWS)
     with stopwatch() as watch:
-        documents = _translate_documents(loaded, column_texts.texts, target_language, num_beams, batch_size, progress)
+        documents = _translate_documents(
+            loaded, column_texts.texts, target_language, num_beams, batch_size, progress, source_language
+        )
     table = tables.with_results(
         frame,
         column_texts,

@@ -36,7 +36,9 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
     specs = list(specs) if specs is not None else catalogue.models_for(task)
     labels, found = demo.model_choices(task, specs)
     # The compressed variants the user's compression lab runs measured, beside their models.
-    labels.update(compression_lab.variant_choices(task, current_owner()))
+    # A catalogue model this picker leaves out (a translator of another direction) takes its variants along.
+    left_out = {spec.hub_id for spec in catalogue.models_for(task)} - {spec.hub_id for spec in specs}
+    labels.update(compression_lab.variant_choices(task, current_owner(), leaving_out=left_out))
     usable = [ref for ref in labels if ref not in found or found[ref].can_load]
     picked = st.multiselect(
         _("Models (two to four)"),
@@ -347,7 +349,7 @@ def show_evaluation(
 
 
 def score_translations(
-    refs: Sequence[str], sources: Sequence[str], references: Sequence[str], target_language: str, key: str
+    refs: Sequence[str], sources: Sequence[str], references: Sequence[str], direction: tuple[str, str], key: str
 ) -> None:
     """Every model translates every source sentence; a model that cannot is named with its reason and
     left out, the others are scored on the same sentences. Kept for ``show_translation_evaluation``."""
@@ -356,7 +358,7 @@ def score_translations(
     for ref in compare.check_model_count(refs):
         try:
             loaded = models.get_model(catalogue.TRANSLATION, ref)
-            found = translation.translate(loaded, sources, target_language=target_language)
+            found = translation.translate(loaded, sources, target_language=direction[1], source_language=direction[0])
             outputs[ref] = [item.translation for item in found]
         except ShowcaseError as error:
             shown = plain_markdown(model_registry.display_name(ref))

@@ -115,18 +115,27 @@ def show_demo_links(use_cases: Iterable[UseCase]) -> None:
         st.caption(_("None of these use cases has a live demo in this app yet."))
         return
     registered = _registered_paths()
+    with st.container(key="applications-demo-links"):
+        _show_links(shown, registered)
+
+
+def _show_links(shown: dict[str, list[str]], registered: set[str]) -> None:
     for demo in vocab.DEMO_PAGES:
         if demo.path not in shown:
             continue
         titles = ", ".join(shown[demo.path])
+        shows = _("Shows: {titles}").format(titles=titles)
         if demo.path in registered:
-            st.page_link(demo.path, label=f"{_(demo.title)}: {_(demo.shows)}", icon=":material/play_circle:")
+            # A link's label stays on one line and is cut at the screen's edge (a phone cuts most of
+            # it), so the link is the demo's short title and what it shows wraps below it.
+            st.page_link(demo.path, label=_(demo.title), icon=":material/play_circle:")
+            st.caption(f"{_(demo.shows)}  \n{shows}")
         else:
             st.markdown(
                 ":material/schedule: "
                 + _("**{title}** (coming soon): {shows}").format(title=_(demo.title), shows=_(demo.shows))
             )
-        st.caption(_("Shows: {titles}").format(titles=titles))
+            st.caption(shows)
 
 
 def _set_query(text: str) -> None:

@@ -124,7 +124,7 @@ if task == catalogue.TRANSLATION:
         _("Score every model"), key=f"{key}.score", disabled=not ready, icon=":material/fact_check:"
     ):
         with user_errors():
-            compare_view.score_translations(refs, *with_references, target_language, key)
+            compare_view.score_translations(refs, *with_references, (source_language, target_language), key)
     if (scored := st.session_state.get(f"{key}.evaluation")) is not None:
         compare_view.show_translation_evaluation(*scored)
 

@@ -163,6 +163,7 @@ with batch_tab:
             column,
             demo.uploaded_name("translation"),
             target_language=target_language,
+            source_language=source_language,
             num_beams=beams,
         )
         batch.submit(request, frame, "translation")

@@ -2,6 +2,7 @@
 table, a bounded zip per variant, and labelled-set scores (no model runs here: seconds)."""
 
 import dataclasses
+import json
 import uuid
 import zipfile
 from datetime import date
@@ -12,6 +13,7 @@ import pytest
 from backend.arena import compare, stats
 from backend.errors import ModelLoadError, UnsafeModelError
 from backend.inference import compression_lab
+from backend.jobs.store import SUCCEEDED, Job, JobStore, new_job_id
 from backend.market.briefing import BriefingChart, BriefingTable, build_briefing_html
 from backend.model_registry import display_name
 from backend.models.resolve import catalogue, engine_record
@@ -118,3 +120,30 @@ def test_a_variant_is_neither_measured_by_the_lab_nor_queued_for_an_engine_check
     auto = dataclasses.replace(local, cpu_engine="auto")
     assert engine_check.wants_check(catalogue.SENTIMENT, classifier, auto) is not None  # the model itself is
     assert engine_check.wants_check(catalogue.SENTIMENT, onnx, auto) is None
+
+
+def _finished_lab(settings, task: str, model: str) -> None:
+    """A succeeded lab run of ``model`` in the job store, its table written where the run leaves it."""
+    store = JobStore(settings=settings)
+    job_id = new_job_id()
+    run_dir = settings.runs_dir / job_id
+    run_dir.mkdir(parents=True)
+    (run_dir / compression_lab.RESULT_FILE).write_text(json.dumps({**_lab(model), "task": task}), encoding="utf-8")
+    store.create(Job(job_id, compression_lab.LAB, task, str(run_dir)))
+    store.claim(job_id)
+    store.finish(job_id, SUCCEEDED)
+
+
+def test_compare_is_offered_only_the_variants_of_the_models_it_offers(local):
+    # Two translators' labs, one per direction: Compare on en-de offers the en-de model's variants only.
+    _finished_lab(local, catalogue.TRANSLATION, "Helsinki-NLP/opus-mt-en-de")
+    _finished_lab(local, catalogue.TRANSLATION, "Helsinki-NLP/opus-mt-de-en")
+    everything = compression_lab.variant_choices(catalogue.TRANSLATION, "", local)
+    assert set(everything) == {
+        engine_record.variant_ref("onnx", "Helsinki-NLP/opus-mt-en-de"),
+        engine_record.variant_ref("onnx", "Helsinki-NLP/opus-mt-de-en"),
+    }
+    offered = compression_lab.variant_choices(
+        catalogue.TRANSLATION, "", local, leaving_out={"Helsinki-NLP/opus-mt-de-en", "/models/mine"}
+    )
+    assert list(offered) == [engine_record.variant_ref("onnx", "Helsinki-NLP/opus-mt-en-de")]

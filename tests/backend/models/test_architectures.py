@@ -419,3 +419,32 @@ def test_batch_job_of_a_model_the_task_cannot_run_is_refused_before_queuing(loca
         with pytest.raises(ModelLoadError, match=said):
             batch.submit_batch_job(request, frame, owner="ann", settings=local)
     assert JobStore(settings=local).list_jobs(owner="ann") == []
+
+
+def _nllb_translator(folder: Path) -> Path:
+    """The NLLB-style translator with NLLB's own tokenizer class, which tags the source by ``src_lang``."""
+    from transformers import NllbTokenizerFast
+
+    architectures.build_seq2seq(folder, "m2m_100", ("eng_Latn", "zho_Hans"))
+    NllbTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), src_lang="eng_Latn").save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("engine", [engine_choice.TORCH, engine_choice.CTRANSLATE2])
+def test_a_many_to_many_translator_tags_the_source_with_the_requests_language(engine, settings, monkeypatch):
+    folder = _built({"nllb": _nllb_translator}, "nllb", settings)
+    loaded = _on_engine(catalogue.TRANSLATION, folder, settings, engine, fall_back=False)
+    tokenizer = loaded.preprocessor
+    assert loaded.engine == engine and tokenizer.src_lang == "eng_Latn"  # the tokenizer's default
+    # What the engine is given (CTranslate2 gets these ids as tokens in its own process).
+    sources: list[list[int]] = []
+    generate = loaded.model.generate
+    monkeypatch.setattr(
+        loaded.model, "generate", lambda **kwargs: sources.append(kwargs["input_ids"][0].tolist()) or generate(**kwargs)
+    )
+    text = "Large models are changing every industry."
+    words = tokenizer(text, add_special_tokens=False)["input_ids"]
+    for source, target, tag in (("zh", "en", "zho_Hans"), ("en", "zh", "eng_Latn")):
+        result = translation.translate_text(loaded, text, source, target)
+        assert sources.pop() == [tokenizer.convert_tokens_to_ids(tag), *words, tokenizer.eos_token_id]
+        assert result.translation and result.source_language == source

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from transformers import AutoTokenizer
 
 from backend.errors import InvalidInputError
+from backend.inference import chat_prompt
+from backend.inference.chat_prompt import ChatMessage
+from backend.models.loader import load_model
 from backend.models.resolve import catalogue
 from backend.training.chat import data as chat_data
 from backend.training.chat.data import (
@@ -22,6 +26,7 @@ from backend.training.chat.data import (
     read_chat_upload,
 )
 from backend.training.chat.params import ChatTuneParams
+from tests.backend.models import architectures
 from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
 
 
@@ -137,6 +142,34 @@ def test_too_few_conversations_or_no_chat_template_are_refused(tokenizer, tiny_m
     plain = AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.SENTIMENT])
     with pytest.raises(InvalidInputError, match="no chat template"):
         prepare_chat_dataset(upload, ChatMapping(MESSAGES), plain, _params(), model_name="bert")
+
+
+def test_a_template_without_a_system_role_gets_the_system_message_in_the_first_user_turn(tiny_model_paths):
+    # Gemma's template refuses a system role; the data check folds it as the chat demo does, not refuses.
+    gemma = AutoTokenizer.from_pretrained(tiny_model_paths[catalogue.TEXT_GENERATION])
+    gemma.chat_template = architectures.GEMMA_TEMPLATE
+    conversations = [[{"role": "system", "content": "Be brief."}, *turns] for turns in marker_conversations(10)]
+    upload = read_chat_upload("c.jsonl", as_messages_jsonl(conversations))
+    dataset = prepare_chat_dataset(upload, ChatMapping(MESSAGES), gemma, _params(validation_fraction=0.2))
+    first = dataset.train[0]
+    assert dataset.summary["used_rows"] == 10 and first[0]["role"] == "system"  # the data itself is kept
+    asked = f"Be brief.\n\n{first[1]['content']}"
+    assert dataset.preview["formatted"].startswith(
+        f"{gemma.bos_token or ''}<start_of_turn>user\n{asked}<end_of_turn>\n"
+    )
+    assert dataset.preview["trained"] == f"{first[2]['content']}<end_of_turn>\n"
+    # Training sees exactly the prompt the chat demo sends the model for the same two turns.
+    loaded = dataclasses.replace(
+        load_model(catalogue.TEXT_GENERATION, tiny_model_paths[catalogue.TEXT_GENERATION]), preprocessor=gemma
+    )
+    demo_ids = chat_prompt.prepare_prompt(loaded, [ChatMessage(**turn) for turn in first[:2]], 8).input_ids[0].tolist()
+    encoded = chat_data.encode_conversation(gemma, first, 512)
+    assert len(demo_ids) > 10 and encoded.input_ids[: len(demo_ids)] == demo_ids
+    assert all(label == chat_data.IGNORE_INDEX for label in encoded.labels[: len(demo_ids)])
+    # A template that refuses for another reason still refuses, folded or not.
+    gemma.chat_template = "{{ raise_exception('Conversation roles must alternate') }}"
+    with pytest.raises(InvalidInputError, match="roles must alternate"):
+        prepare_chat_dataset(upload, ChatMapping(MESSAGES), gemma, _params())
 
 
 # --- hostile uploads of the last round ------------------------------------------------------------
