@@ -11,8 +11,9 @@ exists as files (an engine's copy of the model with the tokenizer it needs, up t
 ``lab_download_mb`` setting); torch's own variants are made at load time from the model's weights
 and are named by the setting that makes them.
 
-With a labelled set (a classifier's texts and labels, or a translator's sentences and reference
-translations), every variant also answers those inputs; ``lab.json`` keeps the answers, which the
+With a labelled set (a classifier's texts and labels, an image classifier's images and labels
+checked as the Compare view checks them, or a translator's sentences and reference translations),
+every variant also answers those inputs (images are kept in the run folder, ``LABELLED_IMAGES``); ``lab.json`` keeps the answers, which the
 Compare view's scoring (``backend.arena.compare.score_outputs``) turns into accuracy and macro-F1,
 or chrF, with bootstrap intervals. Every variant a run measured is a model reference of its own
 (``engine_record.variant_ref``): ``variant_choices`` offers them to the Compare views.
@@ -56,9 +57,10 @@ RESULT_CSV = "lab.csv"
 CARDS_FOLDER = "cards"
 VARIANTS_FOLDER = "variants"
 LABELLED_FILE = "labelled.json"
+LABELLED_IMAGES = "labelled-images"
 LAB_TASKS = tuple(engine_record.VARIANT_PATHS)
-# Tasks whose variants a labelled set scores: a label per text, or a reference translation per sentence.
-LABELLED_TASKS = (catalogue.SENTIMENT, catalogue.TRANSLATION)
+# Tasks whose variants a labelled set scores: a label per text or image, or a reference translation per sentence.
+LABELLED_TASKS = (catalogue.SENTIMENT, catalogue.IMAGE_CLASSIFICATION, catalogue.TRANSLATION)
 # Every row runs through every variant, each in its own process: a few minutes on two cores.
 MAX_LABELLED_ROWS = 500
 MAX_LABELLED_CHARS = 2000
@@ -77,10 +79,12 @@ _SETTING_OF = {
 
 @dataclass(frozen=True)
 class LabelledSet:
-    """The user's held-out inputs and what each should give: a label, or a reference translation."""
+    """The user's held-out inputs and what each should give: a label, or a reference translation.
+    For images, ``inputs`` are the images' names in the upload and ``images`` their bytes."""
 
     inputs: list[str]
     truth: list[str]
+    images: list[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,17 @@ def check_labelled(task: str, labelled: LabelledSet) -> None:
         raise InvalidInputError(
             _("An input of the labelled set is longer than {limit:,} characters.").format(limit=MAX_LABELLED_CHARS)
         )
+    if (task == catalogue.IMAGE_CLASSIFICATION) != (labelled.images is not None):
+        raise InvalidInputError(
+            _("An image classifier's labelled set is a zip of labelled images; other tasks take a table.")
+        )
+    if labelled.images is not None:
+        if len(labelled.images) != len(labelled.inputs):
+            raise InvalidInputError(_("The labelled set needs an input and a label on every row."))
+        # The same bounds as the zip the Compare view reads them from.
+        uploads.check_size(_("The labelled set"), sum(map(len, labelled.images)), uploads.MAX_UNZIPPED_BYTES)
+        for data, name in zip(labelled.images, labelled.inputs, strict=True):
+            uploads.image_size(data, name)
 
 
 def submit_lab_job(
@@ -152,11 +167,25 @@ def submit_lab_job(
         size = request.write_input(run_dir)
         if labelled is not None:
             rows = {"inputs": [str(text) for text in labelled.inputs], "truth": [str(text) for text in labelled.truth]}
+            if labelled.images is not None:
+                rows["inputs"] = _write_images(run_dir / LABELLED_IMAGES, labelled)
             (run_dir / LABELLED_FILE).write_text(json.dumps(rows), encoding="utf-8")
             size["items"] += len(labelled.inputs)
         return size
 
     return submit.submit_job(LAB_KIND, request, write_input, owner, settings)
+
+
+def _write_images(folder: Path, labelled: LabelledSet) -> list[str]:
+    """Each image under a name of the lab's own (its place in the set and its suffix: the upload's
+    names are the user's, folders and all), which are returned in order."""
+    folder.mkdir()
+    names = []
+    for index, (name, data) in enumerate(zip(labelled.inputs, labelled.images or [], strict=True)):
+        stored = f"{index:04d}{Path(name).suffix.lower()[:8]}"
+        (folder / stored).write_bytes(data)
+        names.append(stored)
+    return names
 
 
 def list_lab_jobs(owner: str, settings: Settings | None = None) -> list[Job]:
@@ -297,7 +326,7 @@ def run_lab_job(request: LabRequest, job: Job, reporter: Reporter, settings: Set
         settings,
         before_each,
         should_stop=reporter.should_stop,
-        labelled=labelled.inputs if labelled else None,
+        labelled=_child_inputs(request.task, run_dir, labelled),
     )
     rows = [_row(request.task, outcome, reference, reference_seconds) for outcome in outcomes]
     rows += _not_installed_rows(request.task)
@@ -330,6 +359,15 @@ def _not_installed_rows(task: str) -> list[dict[str, Any]]:
         for path in engine_record.VARIANT_PATHS.get(task, ())
         if path.engine != engine_choice.TORCH and not engine_choice.available(path.engine)
     ]  # fmt: skip
+
+
+def _child_inputs(task: str, run_dir: Path, labelled: LabelledSet | None) -> list[str] | None:
+    """What each variant's process answers: the texts, or the stored images' paths."""
+    if labelled is None:
+        return None
+    if task == catalogue.IMAGE_CLASSIFICATION:
+        return [str(run_dir / LABELLED_IMAGES / name) for name in labelled.inputs]
+    return labelled.inputs
 
 
 def read_labelled(run_dir: Path) -> LabelledSet | None:
@@ -492,4 +530,6 @@ LAB_HANDLER = model_request_handler(
     _remove_results,
 )
 
-LAB_KIND = model_request_kind(LAB, "compression lab run", LAB_HANDLER, LabRequest, _check, (INPUT_FILE, LABELLED_FILE))
+LAB_KIND = model_request_kind(
+    LAB, "compression lab run", LAB_HANDLER, LabRequest, _check, (INPUT_FILE, LABELLED_FILE, LABELLED_IMAGES)
+)

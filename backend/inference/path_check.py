@@ -229,7 +229,23 @@ def _chat(loaded: Any, reference: list[list[int]] | None, prompt_lengths: list[i
 
 def labelled_outputs(task: str, loaded: Any, inputs: list[str]) -> list[str]:
     """What the model answers to a user's labelled inputs (the compression lab's accuracy): a
-    classifier's label per text, or a translator's greedy translation per sentence."""
+    classifier's label per text or per image (``inputs`` are then the images' paths), or a
+    translator's greedy translation per sentence."""
+    if task == catalogue.IMAGE_CLASSIFICATION:
+        from backend import uploads
+        from backend.inference import image_classification
+
+        labels = []
+        chunk = image_classification.MAX_IMAGES
+        # A chunk at a time, as the Compare view classifies them: never every decoded image at once.
+        for start in range(0, len(inputs), chunk):
+            paths = [Path(path) for path in inputs[start : start + chunk]]
+            images = [
+                uploads.open_image(path.read_bytes(), path.name, max_side=uploads.MODEL_IMAGE_SIDE) for path in paths
+            ]
+            found = image_classification.classify_images(loaded, images, [path.name for path in paths])
+            labels += [item.label for item in found]
+        return labels
     if task == catalogue.TRANSLATION:
         from backend.inference import translation
 

@@ -240,19 +240,26 @@ def pick_labelled_images(key: str) -> UploadedBytes | None:
     )
 
 
-def score_image_models(refs: Sequence[str], archive: UploadedBytes, key: str) -> None:
-    """Every model classifies every image of the zip (checked as a fine-tuning zip is); a model that
-    cannot is named with its reason and left out. The outcome is kept for ``show_evaluation``."""
+def read_image_set(archive: UploadedBytes) -> tuple[list[str], list[str], list[bytes]]:
+    """The zip's images (checked as a fine-tuning zip is, at most ``MAX_LABELLED_IMAGES``): each
+    one's path in the zip, its label and its bytes; the reader's warnings are shown."""
     with tempfile.TemporaryDirectory() as folder:
         kept, _layout, warnings = image_data.read_labelled_images(archive.name, archive.data, Path(folder))
         compare.check_labelled_rows(len(kept), compare.MAX_LABELLED_IMAGES)
-        names = [path for path, _label in kept]
-        images = [
-            uploads.open_image((Path(folder) / path).read_bytes(), path, max_side=uploads.MODEL_IMAGE_SIDE)
-            for path in names
-        ]
+        data = [(Path(folder) / path).read_bytes() for path, _label in kept]
     for warning in warnings:
         st.caption(plain_markdown(warning))
+    return [path for path, _label in kept], [label for _path, label in kept], data
+
+
+def score_image_models(refs: Sequence[str], archive: UploadedBytes, key: str) -> None:
+    """Every model classifies every image of the zip (``read_image_set``); a model that cannot is
+    named with its reason and left out. The outcome is kept for ``show_evaluation``."""
+    names, labels, data = read_image_set(archive)
+    images = [
+        uploads.open_image(image, path, max_side=uploads.MODEL_IMAGE_SIDE)
+        for image, path in zip(data, names, strict=True)
+    ]
     predictions: dict[str, list[str]] = {}
     chunk = image_classification.MAX_IMAGES
     for ref in compare.check_model_count(refs):
@@ -268,7 +275,6 @@ def score_image_models(refs: Sequence[str], archive: UploadedBytes, key: str) ->
             shown = plain_markdown(model_registry.display_name(ref))
             st.warning(f"**{shown}**: {plain_markdown(error.user_text())}", icon=":material/block:")
     if predictions:
-        labels = [label for _path, label in kept]
         st.session_state[f"{key}.evaluation"] = (compare.evaluate(labels, predictions), predictions, names)
 
 

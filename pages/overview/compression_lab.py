@@ -16,7 +16,7 @@ from backend.models.resolve import catalogue
 from backend.text_safety import plain_markdown
 from pages.components import job_monitor
 from pages.components.auth import current_owner
-from pages.components.compare import pick_labelled_table
+from pages.components.compare import pick_labelled_images, pick_labelled_table, read_image_set
 from pages.components.errors import user_errors
 
 KEY = "lab"
@@ -38,13 +38,18 @@ picked = right.selectbox(_("Model"), catalogue_refs, format_func=model_registry.
 typed = st.text_input(
     _("Or a model folder (a fine-tuned run, a packaged or hand-placed model)"), key=f"{KEY}.folder", max_chars=400
 )
-labelled = None
+labelled = labelled_images = None
 if task in compression_lab.LABELLED_TASKS:
     with st.expander(_("Labelled set (optional): accuracy per variant"), icon=":material/fact_check:"):
-        labelled = pick_labelled_table(f"{KEY}.{task}", reference=task == catalogue.TRANSLATION)
+        if task == catalogue.IMAGE_CLASSIFICATION:
+            labelled_images = pick_labelled_images(f"{KEY}.{task}")
+        else:
+            labelled = pick_labelled_table(f"{KEY}.{task}", reference=task == catalogue.TRANSLATION)
 if st.button(_("Measure every variant"), key=f"{KEY}.start", icon=":material/speed:", type="primary"):
     with user_errors():
         held_out = compression_lab.LabelledSet(*labelled) if labelled else None
+        if labelled_images is not None:
+            held_out = compression_lab.LabelledSet(*read_image_set(labelled_images))
         job = compression_lab.submit_lab_job(
             compression_lab.LabRequest(task, typed.strip() or picked), owner, labelled=held_out
         )

@@ -139,7 +139,7 @@ def test_a_labelled_set_scores_every_variant_as_compare_does(lab_settings, class
     assert lab["labelled"]["outputs"]["torch-float32"] == predicted
     assert scores["torch-float32"]["accuracy"] == pytest.approx(by_hand)
     assert scores["torch-float32"]["accuracy_low"] <= by_hand <= scores["torch-float32"]["accuracy_high"]
-    assert set(scores) == {"torch-float32", "torch-bfloat16", "int8-dynamic", "onnx"}
+    assert set(scores) == {"torch-float32", "torch-bfloat16", "int8-dynamic", "onnx", "onnx-int8"}
     rows = {row["variant"]: row for row in compression_lab.with_scores(lab["rows"], scores)}
     card = compression_lab.card_text(compression_lab.LabRequest(catalogue.SENTIMENT, classifier), rows["onnx"], {})
     assert f"Accuracy on your labelled set: {scores['onnx']['accuracy']:.1%}" in card
@@ -163,4 +163,57 @@ def test_a_labelled_set_is_checked_before_anything_is_queued(lab_settings, class
     chat = compression_lab.LabRequest(catalogue.TEXT_GENERATION, tiny_model_paths["text-generation"])
     with pytest.raises(InvalidInputError, match="scores classifiers and translators"):
         compression_lab.submit_lab_job(chat, "", lab_settings, compression_lab.LabelledSet(["a"], ["x"]))
+    assert compression_lab.list_lab_jobs("", lab_settings) == []
+
+
+def test_a_labelled_image_zip_scores_every_image_variant_as_compare_does(lab_settings, settings, tmp_path):
+    from backend import uploads
+    from backend.arena import compare
+    from backend.inference import image_classification
+    from backend.models.loader import load_model
+    from backend.training.classifier import image_data
+    from tests.support import training_data
+
+    model = str(tiny_models.build_image_classifier(settings.models_dir / "lab-image", ["red", "blue"]))
+    files = {f"{label}/{index}.png": training_data.colour_image(rgb, index) for index in range(3)
+             for label, rgb in (("red", (220, 30, 30)), ("blue", (30, 30, 220)))}  # fmt: skip
+    # The reader the page's upload goes through (as the Compare view's).
+    kept, _layout, _warnings = image_data.read_labelled_images("set.zip", training_data.image_zip(files), tmp_path)
+    names, truth = [path for path, _label in kept], [label for _path, label in kept]
+    images = [(tmp_path / path).read_bytes() for path in names]
+    request = compression_lab.LabRequest(catalogue.IMAGE_CLASSIFICATION, model)
+    job = compression_lab.submit_lab_job(request, "", lab_settings, compression_lab.LabelledSet(names, truth, images))
+    stored = sorted((Path(job.run_dir) / compression_lab.LABELLED_IMAGES).iterdir())
+    assert [file.read_bytes() for file in stored] == images  # kept in the run folder, under the lab's own names
+    assert worker.run_job(job.id, lab_settings) == "succeeded"
+    lab = compression_lab.read_lab(JobStore(settings=lab_settings).get(job.id))
+    scores, _unknown = compare.score_outputs(lab["labelled"]["truth"], lab["labelled"]["outputs"], False)
+    # Recomputed by hand: float32's own labels on the same images, counted against the folders' labels.
+    opened = [
+        uploads.open_image(data, name, max_side=uploads.MODEL_IMAGE_SIDE)
+        for data, name in zip(images, names, strict=True)
+    ]
+    loaded = load_model(catalogue.IMAGE_CLASSIFICATION, model)
+    predicted = [found.label for found in image_classification.classify_images(loaded, opened, names)]
+    by_hand = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+    assert lab["labelled"]["truth"] == truth and lab["labelled"]["outputs"]["torch-float32"] == predicted
+    assert scores["torch-float32"]["accuracy"] == pytest.approx(by_hand)
+    assert len(scores) > 1  # the compressed variants are scored too
+    rows = {row["variant"]: row for row in compression_lab.with_scores(lab["rows"], scores)}
+    card = compression_lab.card_text(request, rows["torch-float32"], {})
+    assert f"Accuracy on your labelled set: {by_hand:.1%}" in card
+
+
+def test_an_image_set_goes_with_an_image_classifier_only(lab_settings, classifier, settings):
+    model = str(tiny_models.build_image_classifier(settings.models_dir / "lab-image-check"))
+    images = compression_lab.LabelledSet(["a.png"], ["red"], [b"not an image"])
+    with pytest.raises(InvalidInputError, match="zip of labelled images"):
+        compression_lab.submit_lab_job(
+            compression_lab.LabRequest(catalogue.SENTIMENT, classifier), "", lab_settings, images
+        )
+    image_request = compression_lab.LabRequest(catalogue.IMAGE_CLASSIFICATION, model)
+    with pytest.raises(InvalidInputError, match="zip of labelled images"):
+        compression_lab.submit_lab_job(image_request, "", lab_settings, compression_lab.LabelledSet(["a"], ["x"]))
+    with pytest.raises(InvalidInputError, match="a.png"):  # the upload reader's own refusal of a non-image
+        compression_lab.submit_lab_job(image_request, "", lab_settings, images)
     assert compression_lab.list_lab_jobs("", lab_settings) == []

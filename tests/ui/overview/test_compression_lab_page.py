@@ -2,6 +2,7 @@
 a table with its CSV, and a card and download per variant."""
 
 import json
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,6 +12,8 @@ from backend.inference import compression_lab
 from backend.jobs.store import JobStore, new_job_id
 from backend.models.resolve import catalogue
 from tests.support.paths import PROJECT_ROOT
+from tests.support.tiny_models import IMAGE_LABELS
+from tests.support.training_data import colour_image, image_zip
 
 APP = str(PROJECT_ROOT / "app.py")
 
@@ -33,10 +36,18 @@ def test_a_run_queued_from_the_page_is_measured_and_shown(monkeypatch, tmp_path,
         assert any("No lab runs yet" in info.value for info in app.info)
         app.selectbox(key="lab.task").select(catalogue.IMAGE_CLASSIFICATION).run()
         app.text_input(key="lab.folder").input(tiny_model_paths[catalogue.IMAGE_CLASSIFICATION]).run()
+        # The Compare view's labelled zip upload, read and checked as there (a non-image is left out).
+        files = {f"{label}/{index}.png": colour_image(rgb, seed=index) for index in range(2)
+                 for label, rgb in zip(IMAGE_LABELS[:2], ((200, 30, 30), (30, 30, 200)), strict=True)}  # fmt: skip
+        files["notes.txt"] = b"not an image"
+        zipped = ("set.zip", image_zip(files), "application/zip")
+        app.file_uploader(key=f"lab.{catalogue.IMAGE_CLASSIFICATION}.labelled_zip").set_value(zipped).run()
         app.button(key="lab.start").click().run()
         assert not app.exception
         [job] = compression_lab.list_lab_jobs("")
         assert job.status == "queued" and job.params["task"] == catalogue.IMAGE_CLASSIFICATION
+        truth = compression_lab.read_labelled(Path(job.run_dir)).truth
+        assert sorted(truth) == sorted(IMAGE_LABELS[:2] * 2)
         assert worker.run_job(job.id, config.get_settings()) == "succeeded"
         app = _lab_page()
         assert not app.exception
@@ -48,6 +59,9 @@ def test_a_run_queued_from_the_page_is_measured_and_shown(monkeypatch, tmp_path,
         assert labels.count("Card") == 3 and "Download the table (CSV)" in labels
         assert "Download the briefing (HTML)" in labels
         assert JobStore().get(job.id).metrics["variants"] == 3
+        # Every variant scored on the four images, as the Compare view scores them.
+        assert frame["accuracy"].between(0, 1).all() and "macro_f1" in frame.columns
+        assert any("on your 4 labelled rows" in caption.value for caption in app.caption)
     finally:
         config.get_settings.cache_clear()
 
