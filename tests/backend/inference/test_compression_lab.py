@@ -109,7 +109,7 @@ def test_the_lab_makes_a_q4_k_m_copy_that_answers_and_measures_it(lab_settings, 
     plan = plan_load(catalogue.TEXT_GENERATION, engine_record.variant_ref("gguf-q4_k_m", chat_model), lab_settings)
     assert (plan.engine, plan.variant) == ("llama.cpp", "gguf-q4_k_m")
     loaded = load_from_plan(plan, lab_settings)
-    assert loaded.model.process.gguf_file == copy
+    assert loaded.model.process.model_path == copy
     greedy = text_generation.GenerationOptions(temperature=0.0, top_p=1.0, max_new_tokens=8)
     stream = text_generation.stream_reply(loaded, [ChatMessage("user", "Hello there")], greedy)
     assert "".join(stream) and stream.result.new_tokens > 0
