@@ -35,8 +35,8 @@ def test_run_titles_in_the_comparison_legend_are_drawn_as_typed():
     ]
     figure = figures.build_comparison_figure(rows, ("accuracy",))
     assert [trace.name for trace in figure.data] == [
-        "&lt;a href='http://evil.example'&gt;mine&lt;/a&gt; (fast)",
-        "&lt;b&gt;theirs&lt;/b&gt; (full)",
+        "&lt;a href='http://evil.example'&gt;mine&lt;/a&gt; (fast mode)",
+        "&lt;b&gt;theirs&lt;/b&gt; (full fine-tuning)",
     ]
 
 
