@@ -16,6 +16,7 @@ from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings, get_settings
 from backend.i18n import _
+from backend.models.resolve.hardware_names import said_hardware
 from backend.records import JsonRecord
 
 MEASURED, BENCHMARK, ESTIMATE = "measured", "benchmark", "estimate"
@@ -90,13 +91,13 @@ class SpeedRecord(JsonRecord):
             return self.combined_from
         if self.origin == MEASURED:
             return _("measured on this server, {machine}, {device}, {date}").format(
-                machine=self.machine, device=self.device, date=self.date
+                machine=said_hardware(self.machine), device=said_hardware(self.device), date=self.date
             )
         if self.origin == BENCHMARK:
             return _("benchmark record, {machine}, {device}, {date}").format(
-                machine=self.machine, device=self.device, date=self.date
+                machine=said_hardware(self.machine), device=said_hardware(self.device), date=self.date
             )
-        return _("estimate for {device}: {method}").format(device=self.device, method=self.method)
+        return _("estimate for {device}: {method}").format(device=said_hardware(self.device), method=self.method)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> SpeedRecord:

@@ -368,10 +368,11 @@ def _change_tag(part: pd.DataFrame, name: str = "") -> str:
         return ""
     change = changes[0]
     # No-break spaces keep a value with its unit when the legend entry is wrapped.
-    unit = "\u00a0pp/yr" if change.per_year_unit == "pp per year" else "%/yr\u00a0CAGR"
+    rate = _("{change}\u00a0pp/yr") if change.per_year_unit == "pp per year" else _("{change}%/yr\u00a0CAGR")
     period = f"{change.start_label}–{change.end_label}"
     said = f" ({period})" if period not in name else ""
-    return f" · {'≈' if change.approximate else ''}{change.per_year:+.1f}{unit}{said}"
+    value = f"{'≈' if change.approximate else ''}{change.per_year:+.1f}"
+    return f" · {rate.format(change=value)}{said}"
 
 
 def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
@@ -611,7 +612,9 @@ def _forecast_tag(panel: pd.DataFrame) -> str:
     if not any(_flags(panel, "forecast")):
         return ""
     publishers = ", ".join(dict.fromkeys(str(p) for p in panel.get("publisher", pd.Series(dtype=str)) if p))
-    return f" · <b>FORECAST</b>{' by ' + safe_text(publishers) if publishers else ''}"
+    if not publishers:
+        return " · <b>" + _("FORECAST") + "</b>"
+    return " · " + _("<b>FORECAST</b> by {publisher}").format(publisher=safe_text(publishers))
 
 
 def _share_value_axes(figure: go.Figure, panels: list) -> None:
