@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings, get_settings
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.models.resolve.hardware_names import said_hardware
 from backend.records import JsonRecord
 
 MEASURED, BENCHMARK, ESTIMATE = "measured", "benchmark", "estimate"
+# Where a figure comes from, as the charts name it beside its task.
+ORIGIN_LABELS = {MEASURED: N_("measured"), BENCHMARK: N_("benchmark"), ESTIMATE: N_("estimate")}
 MEASUREMENTS_FOLDER = "measurements"
 RECORDED_DIR = PROJECT_ROOT / "benchmarks" / "results"
 RECORDED_GLOB = "recorded-*.json"

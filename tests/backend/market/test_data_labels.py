@@ -224,6 +224,9 @@ def test_growth_rates_and_forecast_tags_read_in_chinese():
     with use_language("zh"):
         adoption = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
         local = figures.build_local_markets(selections.local_markets(rows))
+        spending = figures.build_spending_forecasts(selections.spending_forecasts(rows))
+    lines = " ".join(t.name for t in spending.data if t.name and (t.meta or {}).get("forecast"))
+    assert "预测" in lines and "forecast" not in lines.lower()
     names = " ".join(t.name for t in adoption.data if t.name)
     assert "个百分点" in names and "pp/yr" not in names
     panels = " ".join(annotation.text for annotation in local.layout.annotations)
