@@ -43,6 +43,7 @@ from backend.models import acquire
 from backend.models.cache import ModelCache
 from backend.models.loader import LoadedModel
 from backend.models.resolve import catalogue
+from backend.models.resolve.hardware_names import machine_name
 
 MEASURE = "measure"  # the kind of every measurement job
 MEASURED_TASKS: tuple[str, ...] = (
@@ -164,7 +165,7 @@ def cpu_model() -> str:
                 break
     except OSError:
         pass
-    return _("{name}, {cores} cores").format(name=name, cores=os.cpu_count() or 1)
+    return machine_name(name, os.cpu_count() or 1)
 
 
 def copy_bandwidth_gb_s(megabytes: int = 64, copies: int = 8) -> float:

@@ -16,6 +16,7 @@ from backend import model_registry
 from backend.decisions.cost import CostEstimate
 from backend.decisions.industry_inputs import INPUT_LABELS, MARKET_INPUTS, IndustryInputs
 from backend.decisions.scoring import CRITERIA, CRITERION_LABELS, FEASIBILITY, Ranking, Sensitivity, Weights
+from backend.decisions.speed import ORIGIN_LABELS
 from backend.i18n import _, current_language
 from backend.market.briefing import BriefingTable
 from backend.market.figure_layout import LEGEND_CHARS, base_layout, fit_legend_below
@@ -205,7 +206,15 @@ def build_cost_chart(estimates: list[CostEstimate]) -> go.Figure:
     figure = go.Figure()
     figure.add_bar(
         x=[e.cost_per_1000 for e in estimates],
-        y=[wrapped(f"{models.task_title(e.task)} ({e.origin})", _LABEL_CHARS) for e in estimates],
+        y=[
+            wrapped(
+                _("{task} ({origin})").format(
+                    task=models.task_title(e.task), origin=_(ORIGIN_LABELS.get(e.origin, e.origin))
+                ),
+                _LABEL_CHARS,
+            )
+            for e in estimates
+        ],
         orientation="h",
         marker_color=["#7f8c8d" if e.origin == "estimate" else "#1f4e79" for e in estimates],
         hovertemplate="%{y}: %{x:.4g}<extra></extra>",

@@ -179,9 +179,14 @@ def feasibility_of(use_case: UseCase, speed: Mapping[str, SpeedRecord]) -> Feasi
     if missing:
         return _("not measured yet: {tasks}").format(tasks=_(", ").join(models.task_title(task) for task in missing))
     records = [speed[task] for task in dict.fromkeys(model_tasks)]
-    evidence = "; ".join(
-        f"{models.task_title(record.task)} ({model_registry.display_name(record.model)}) p95 {record.latency_p95_ms:g} ms, "
-        f"{record.peak_memory_mb:g} MB ({record.provenance()})"
+    evidence = _("; ").join(
+        _("{task} ({model}) p95 {p95:g} ms, {memory:g} MB ({source})").format(
+            task=models.task_title(record.task),
+            model=model_registry.display_name(record.model),
+            p95=record.latency_p95_ms,
+            memory=record.peak_memory_mb,
+            source=record.provenance(),
+        )
         for record in records
     )
     return Feasibility(

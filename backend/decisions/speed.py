@@ -15,10 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings, get_settings
-from backend.i18n import _
+from backend.i18n import N_, _
+from backend.models.resolve.hardware_names import said_hardware
 from backend.records import JsonRecord
 
 MEASURED, BENCHMARK, ESTIMATE = "measured", "benchmark", "estimate"
+# Where a figure comes from, as the charts name it beside its task.
+ORIGIN_LABELS = {MEASURED: N_("measured"), BENCHMARK: N_("benchmark"), ESTIMATE: N_("estimate")}
 MEASUREMENTS_FOLDER = "measurements"
 RECORDED_DIR = PROJECT_ROOT / "benchmarks" / "results"
 RECORDED_GLOB = "recorded-*.json"
@@ -90,13 +93,13 @@ class SpeedRecord(JsonRecord):
             return self.combined_from
         if self.origin == MEASURED:
             return _("measured on this server, {machine}, {device}, {date}").format(
-                machine=self.machine, device=self.device, date=self.date
+                machine=said_hardware(self.machine), device=said_hardware(self.device), date=self.date
             )
         if self.origin == BENCHMARK:
             return _("benchmark record, {machine}, {device}, {date}").format(
-                machine=self.machine, device=self.device, date=self.date
+                machine=said_hardware(self.machine), device=said_hardware(self.device), date=self.date
             )
-        return _("estimate for {device}: {method}").format(device=self.device, method=self.method)
+        return _("estimate for {device}: {method}").format(device=said_hardware(self.device), method=self.method)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> SpeedRecord:

@@ -13,12 +13,13 @@ import logging
 import os
 
 from backend.config import Settings
+from backend.i18n import N_, _, use_language
 from backend.jobs.store import FAILED, QUEUED, JobStore
 
 RESERVE_FILE = "disk-full-reserve"
-DISK_FULL_STATUS = "Disk full"
+DISK_FULL_STATUS = N_("Disk full")
 _RESERVE_BYTES = 4 * 2**20
-DISK_FULL_AT_START = (
+DISK_FULL_AT_START = N_(
     "The disk is full, so no worker could start to run the job. Free space in the state folder "
     "(LSM_STATE_DIR), then submit the job again."
 )
@@ -46,10 +47,12 @@ def fail_queued_jobs_for_full_disk(settings: Settings) -> list[str]:
     give_up_reserve(settings)
     try:
         store = JobStore(settings=settings)
-        queued = [job.id for job in store.list_jobs(statuses=(QUEUED,))]
-        for job_id in queued:
-            store.finish(job_id, FAILED, error=DISK_FULL_AT_START, message=DISK_FULL_STATUS)
-        return queued
+        queued = store.list_jobs(statuses=(QUEUED,))
+        for job in queued:
+            # In the language of the person who started the job, like every other job message.
+            with use_language(job.language):
+                store.finish(job.id, FAILED, error=_(DISK_FULL_AT_START), message=_(DISK_FULL_STATUS))
+        return [job.id for job in queued]
     except Exception:  # noqa: BLE001 - a full disk may stop the store too; the log line says it all
         _log.exception("Could not mark the waiting jobs failed")
         return []

@@ -28,6 +28,14 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else ""
 
 
+# A headline figure a job does not have (yet, or at all): a dash in every language, never "None".
+NO_FIGURE = "—"
+
+
+def _figure(value: float | None) -> str:
+    return NO_FIGURE if value is None else f"{value:.4g}"
+
+
 def jobs_table(
     jobs: list[Job], task_title: Callable[[str], str] = str, method_title: Callable[[str], str] = str
 ) -> pd.DataFrame:
@@ -43,10 +51,10 @@ def jobs_table(
                 N_("base model"): job.base_model,
                 N_("created (UTC)"): _when(job.created),
                 N_("progress"): round(job.progress * 100),
-                N_("accuracy"): job.metrics.get("accuracy"),
-                N_("macro F1"): job.metrics.get("f1"),
+                N_("accuracy"): _figure(job.metrics.get("accuracy")),
+                N_("macro F1"): _figure(job.metrics.get("f1")),
                 # Chat-tuning jobs have no accuracy; their validation loss after tuning stands in.
-                N_("val loss"): job.metrics.get("val_loss"),
+                N_("val loss"): _figure(job.metrics.get("val_loss")),
                 N_("job"): job.id,
             }
             for job in jobs

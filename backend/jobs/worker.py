@@ -151,19 +151,25 @@ def _failure_for(handler: JobHandler, error: BaseException, settings: Settings) 
     if is_disk_full(error, settings.state_dir):
         return (
             FAILED,
-            f"The disk is full, so the {handler.output} could not be saved. Free space in the state folder "
-            "(LSM_STATE_DIR) and submit the job again; the uploaded data is kept.",
-            full_disk.DISK_FULL_STATUS,
+            _(
+                "The disk is full, so the {output} could not be saved. Free space in the state folder "
+                "(LSM_STATE_DIR) and submit the job again; the uploaded data is kept."
+            ).format(output=_(handler.output)),
+            _(full_disk.DISK_FULL_STATUS),
         )
     if is_out_of_memory(error):
         return (
             FAILED,
-            f"{handler.doing} ran out of memory. {handler.memory_advice}, and submit the job again.",
+            _("{doing} ran out of memory. {advice}, and submit the job again.").format(
+                doing=_(handler.doing), advice=_(handler.memory_advice)
+            ),
             _("Out of memory"),
         )
+    # The exception's own words stay as they are: they are the program's, and the log has them too.
+    raised = f"{type(error).__name__}: {redact_paths(str(error), settings)[:300]}"
     return (
         FAILED,
-        f"{handler.doing} failed unexpectedly ({type(error).__name__}: {redact_paths(str(error), settings)[:300]}). The log has details.",
+        _("{doing} failed unexpectedly ({error}). The log has details.").format(doing=_(handler.doing), error=raised),
         _(END_LINES[FAILED]),
     )
 
@@ -193,13 +199,16 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
     job = store.require(job_id)
     handler = handlers.get(job.kind)
     if handler is None:
-        error = f"This worker cannot run {job.kind!r} jobs (it runs {', '.join(sorted(handlers)) or 'none'})."
-        store.log(job_id, error, "error")
         with use_language(job.language):
-            failed = _(END_LINES[FAILED])
-        store.finish(job_id, FAILED, error=f"{error} Update the worker, then submit the job again.", message=failed)
+            error = _("This worker cannot run '{kind}' jobs (it runs {kinds}).").format(
+                kind=job.kind, kinds=", ".join(sorted(handlers)) or _("none")
+            )
+            store.log(job_id, error, "error")
+            advice, failed = _("Update the worker, then submit the job again."), _(END_LINES[FAILED])
+        store.finish(job_id, FAILED, error=f"{error} {advice}", message=failed)
         return FAILED
-    store.log(job_id, f"Worker {os.getpid()} took the job")
+    with use_language(job.language):
+        store.log(job_id, _("Worker {pid} took the job").format(pid=os.getpid()))
     with _Heartbeat(store, job_id, settings.job_heartbeat_seconds), use_language(job.language):
         try:
             metrics, artefacts = handler.run(
@@ -207,13 +216,13 @@ def _execute_job(job_id: str, handlers: Handlers, settings: Settings) -> str:
             )
         except Exception as error:  # noqa: BLE001 - a job failure must never kill the worker
             status, text, message = _failure_for(handler, error, settings)
-            if message == full_disk.DISK_FULL_STATUS:
+            if message == _(full_disk.DISK_FULL_STATUS):
                 # Room for the store to record why (SQLite cannot even read on a full disk).
                 full_disk.give_up_reserve(settings)
             # A half-written output must not stay behind to be exported or loaded later.
             handler.cleanup(job)
             if status == CANCELLED:
-                store.log(job_id, "Cancelled on request")
+                store.log(job_id, _("Cancelled on request"))
             elif isinstance(error, ShowcaseError):
                 store.log(job_id, text, "error")
             else:

@@ -252,8 +252,9 @@ def build_time_series(
                 continue
             secondary = (part["verification"] == "secondary").tolist()
             dash = FORECAST_DASH if is_forecast else ("dot" if all(secondary) else "solid")
-            publisher = ", ".join(dict.fromkeys(p for p in part.get("publisher", pd.Series(dtype=str)) if p))
-            label = name + (f" — forecast ({publisher})" if is_forecast else _change_tag(part, name))
+            publisher = _publishers(part)
+            forecast_tag = _(" — forecast ({publisher})").format(publisher=publisher)
+            label = name + (forecast_tag if is_forecast else _change_tag(part, name))
             trace = go.Scatter(
                 x=part["year"].astype(int).tolist(),
                 y=part["value"].tolist(),
@@ -368,10 +369,11 @@ def _change_tag(part: pd.DataFrame, name: str = "") -> str:
         return ""
     change = changes[0]
     # No-break spaces keep a value with its unit when the legend entry is wrapped.
-    unit = "\u00a0pp/yr" if change.per_year_unit == "pp per year" else "%/yr\u00a0CAGR"
+    rate = _("{change}\u00a0pp/yr") if change.per_year_unit == "pp per year" else _("{change}%/yr\u00a0CAGR")
     period = f"{change.start_label}–{change.end_label}"
     said = f" ({period})" if period not in name else ""
-    return f" · {'≈' if change.approximate else ''}{change.per_year:+.1f}{unit}{said}"
+    value = f"{'≈' if change.approximate else ''}{change.per_year:+.1f}"
+    return f" · {rate.format(change=value)}{said}"
 
 
 def _flags(rows: pd.DataFrame, column: str) -> list[bool]:
@@ -607,11 +609,19 @@ def _bar_labels(panel: pd.DataFrame, category: str) -> list[str]:
     return [wrapped(label, LABEL_CHARS) for label in labels]
 
 
+def _publishers(rows: pd.DataFrame) -> str:
+    """Who made the rows' estimates or forecasts, in the reader's language, once each."""
+    named = dict.fromkeys(str(p) for p in rows.get("publisher", pd.Series(dtype=str)) if p)
+    return _(", ").join(data_label("source_org", publisher) for publisher in named)
+
+
 def _forecast_tag(panel: pd.DataFrame) -> str:
     if not any(_flags(panel, "forecast")):
         return ""
-    publishers = ", ".join(dict.fromkeys(str(p) for p in panel.get("publisher", pd.Series(dtype=str)) if p))
-    return f" · <b>FORECAST</b>{' by ' + safe_text(publishers) if publishers else ''}"
+    publishers = _publishers(panel)
+    if not publishers:
+        return " · <b>" + _("FORECAST") + "</b>"
+    return " · " + _("<b>FORECAST</b> by {publisher}").format(publisher=safe_text(publishers))
 
 
 def _share_value_axes(figure: go.Figure, panels: list) -> None:

@@ -25,7 +25,7 @@ import torch
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.progress import ProgressCallback, Reporter
 from backend.jobs.store import Job
@@ -242,4 +242,4 @@ def training_handler(
         for folder in output_folders:
             shutil.rmtree(Path(job.run_dir) / folder, ignore_errors=True)
 
-    return JobHandler(run, doing, "model", memory_advice, phase, remove_outputs)
+    return JobHandler(run, doing, N_("model"), memory_advice, phase, remove_outputs)

@@ -8,7 +8,6 @@ with any other session asking for it at the same time); a model the warm start i
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from collections.abc import Sequence
 
@@ -27,6 +26,7 @@ from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
 from backend.models.resolve import catalogue
 from backend.models.resolve.device import DeviceInfo
+from backend.models.resolve.hardware_names import said_hardware
 from backend.text_safety import plain_markdown
 from pages.components.auth import current_owner
 from pages.components.feedback import arena_store
@@ -49,14 +49,8 @@ def current_device() -> DeviceInfo:
 
 
 def device_name(name: str) -> str:
-    """A device's name as the reader says it: this process's CPU, named once per process in no one's
-    language ("CPU (2 cores)"), is said in the reader's; any other device (a GPU, a model server's)
-    by its own name."""
-    device = current_device()
-    if device.kind != "cpu" or name != device.name:
-        return name
-    cores = os.cpu_count() or 1
-    return ngettext("CPU ({count} core)", "CPU ({count} cores)", cores).format(count=cores)
+    """A device's name as the reader says it (a CPU's in the reader's language, any other by its own name)."""
+    return said_hardware(name)
 
 
 def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedModel:

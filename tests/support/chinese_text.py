@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from backend.market.store import load_market_data
 from backend.models.resolve import catalogue
 
 # Words that stay as they are in a Chinese product: names of models, companies, organisations,
@@ -108,6 +109,11 @@ KEPT = {
         "LSM",
         "Inter",
         "Noto",
+        # Organisations and a report named in the market data: Korea's SGI, Capital Economics, the AI Index.
+        "SGI",
+        "Capital",
+        "Economics",
+        "Index",
     ]
 }
 # Code and addresses are not prose: leave out what the page shows as code, links' targets, and
@@ -118,6 +124,9 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 
 # The catalogue's model titles are model names ("Multilingual sentiment"), shown as they are.
 MODEL_TITLES = sorted({spec.title for task in catalogue.TASKS for spec in catalogue.models_for(task)}, key=len)[::-1]
+# The market data's notable models (GPT-3 davinci, Megatron-Turing NLG 530B) are model names too.
+_MARKET_DATA = load_market_data()
+MARKET_MODELS = sorted(set(_MARKET_DATA.loc[_MARKET_DATA["segment_type"] == "model", "segment"]), key=len)[::-1]
 
 
 def english_left(text: str, names: Iterable[str] = ()) -> list[str]:
@@ -126,7 +135,7 @@ def english_left(text: str, names: Iterable[str] = ()) -> list[str]:
     ``names`` are what people named and typed (a model's title, a model server's name, the labels
     of their data): shown as they were given, in whatever language they were given.
     """
-    for title in sorted({*MODEL_TITLES, *names}, key=len, reverse=True):
+    for title in sorted({*MODEL_TITLES, *MARKET_MODELS, *names}, key=len, reverse=True):
         text = text.replace(title, " ")
     found: list[str] = []
     for word in _WORD.findall(_NOT_PROSE.sub(" ", text)):

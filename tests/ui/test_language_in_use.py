@@ -1,7 +1,7 @@
 """The language on an app that has been used: a finished training job, a recorded fine-tuned model
 and a model server, in Chromium.
 
-- Every page in Chinese leaves no English in what a person reads (the checker of
+- Every page in Chinese, at a laptop's and a phone's size, leaves no English in what a person reads (the checker of
   ``tests/ui/test_chinese_pages.py``, in ``tests/support/chinese_text.py``), apart from what people
   named: the model's title, the server's name and model, the labels of the training data.
 - Switching language keeps the page's state and costs no model reload (issue 27, criterion 6): on a
@@ -31,7 +31,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     wait_until_idle,
 )
 from tests.support.openai_servers import FixedAnswerServer, chat_completion
-from tests.ui.test_chinese_pages import url_path
+from tests.ui.test_chinese_pages import VIEWPORTS, url_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -74,16 +74,19 @@ def used_app(browser, tmp_path_factory):  # noqa: F811
 _USED_PAGES = [entry for entry in PAGES if not entry.path.startswith("pages/market/")]
 
 
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("entry", _USED_PAGES, ids=[entry.path for entry in _USED_PAGES])
-def test_a_used_app_in_chinese_leaves_no_english(browser, used_app, entry):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+def test_a_used_app_in_chinese_leaves_no_english(browser, used_app, entry, viewport):  # noqa: F811
+    # At a phone's width too: tables and charts there show other labels (columns, wrapped legends).
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(90_000)
     try:
         page.goto(f"{used_app.url}/{url_path(entry)}?lang=zh")
         wait_until_idle(page)
         assert_no_exception(page, entry.path)
-        screenshot(page, f"zh-used-{url_path(entry) or 'home'}")
+        screenshot(page, f"zh-used-{url_path(entry) or 'home'}-{viewport}")
         left = english_left(visible_text(page), NAMES)
         assert left == [], f"{entry.path}: English left in the Chinese page: {left}"
     finally:

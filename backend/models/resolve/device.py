@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from backend.models.resolve.hardware_names import cpu_name
+
 _CHOICES = ("auto", "cuda", "mps", "cpu")
 
 
@@ -36,7 +38,7 @@ def _mps() -> DeviceInfo:
 
 
 def _cpu(note: str = "") -> DeviceInfo:
-    return DeviceInfo("cpu", "cpu", f"CPU ({os.cpu_count() or 1} cores)", None, note)
+    return DeviceInfo("cpu", "cpu", cpu_name(os.cpu_count() or 1), None, note)
 
 
 def _mps_available() -> bool:

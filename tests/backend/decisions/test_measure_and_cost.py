@@ -13,6 +13,7 @@ import pytest
 from backend import worker
 from backend.decisions import cost, measure, speed
 from backend.errors import InvalidInputError
+from backend.i18n import use_language
 from backend.jobs.store import QUEUED, SUCCEEDED, JobStore
 from backend.models.resolve import catalogue
 
@@ -42,6 +43,10 @@ def test_a_measurement_is_recorded_in_the_state_folder_with_its_machine_and_date
     assert record.date == datetime.now(UTC).strftime("%Y-%m-%d")
     assert record.peak_memory_mb >= 0
     assert measured.id in record.method and record.date in record.provenance()
+    # Stored in no one's language: the source line says the CPU and machine in the reader's.
+    with use_language("zh"):
+        source = record.provenance()
+    assert "cores" not in source and "核" in source
 
 
 def test_the_calculator_is_checked_against_the_measured_run(local, measured):

@@ -66,3 +66,12 @@ def test_a_briefing_made_in_chinese_is_marked_chinese_and_names_use_cases_and_in
     assert top.title_zh in html and top.title_en not in html
     # The sensitivity table lists the top five by their Chinese titles too.
     assert chinese_titles[view.tops[0][0]] in html
+
+
+def test_the_cost_chart_says_where_each_figure_comes_from_in_the_readers_language():
+    with use_language("zh"):
+        estimates = _parts()[3]
+        labels = " ".join(review.build_cost_chart(estimates).data[0].y)
+        table = review.cost_table(estimates).to_string()
+    assert "基准测试" in labels and "benchmark" not in labels
+    assert "cores" not in table and "核" in table

@@ -12,7 +12,7 @@ from backend import config
 from backend.errors import InvalidInputError
 from backend.jobs import liveness, queue, worker
 from backend.jobs.progress import JobCancelled
-from backend.jobs.store import CANCELLED, FAILED, SUCCEEDED, Job, JobStore, new_job_id
+from backend.jobs.store import CANCELLED, FAILED, LANGUAGE_PARAM, SUCCEEDED, Job, JobStore, new_job_id
 from backend.jobs.worker import JobHandler
 
 
@@ -244,3 +244,31 @@ def test_a_job_runs_in_the_language_of_whoever_started_it(local, language):
     assert worker.execute_job(job_id, {"echo": _handler(run)}, local) == SUCCEEDED
     assert seen == [(language, "正在加载基础模型…" if language == "zh" else "Loading the base model…")]
     assert current_language() == "en"  # the worker's own language is back after the job
+
+
+@pytest.mark.parametrize(
+    ("error", "english"),
+    [
+        (OSError(errno.ENOSPC, "No space left"), "The disk is full"),
+        (MemoryError(), "ran out of memory"),
+        (KeyError("x"), "failed unexpectedly"),
+    ],
+)
+def test_a_failure_is_told_in_the_language_of_whoever_started_the_job(local, error, english):
+    from backend.decisions.measure import MEASURE_HANDLER
+    from backend.i18n import translated
+
+    job_id = new_job_id()
+    JobStore(settings=local).create(
+        Job(job_id, "echo", "demo", str(local.runs_dir / job_id), params={LANGUAGE_PARAM: "zh"})
+    )
+
+    def run(*_):
+        raise error
+
+    handler = dataclasses.replace(MEASURE_HANDLER, run=run)
+    assert worker.execute_job(job_id, {"echo": handler}, local) == FAILED
+    job = JobStore(settings=local).require(job_id)
+    assert english not in job.error and job.message not in ("Failed", "Disk full", "Out of memory")
+    said = translated(MEASURE_HANDLER.output if "disk" in english else MEASURE_HANDLER.doing, "zh")
+    assert said in job.error and said != (MEASURE_HANDLER.output if "disk" in english else MEASURE_HANDLER.doing)

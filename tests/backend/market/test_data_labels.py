@@ -215,3 +215,19 @@ def test_a_chinese_readers_csv_keeps_keys_and_numbers_and_carries_the_chinese_ca
     assert exported["note"].tolist() == ["信息业和大型企业更高"] * len(btos)
     assert set(exported["geography"]) == {"美国"} and set(exported["dataset"]) == {"census_btos"}
     assert series_labels.exported_rows(btos) is btos
+
+
+def test_growth_rates_and_forecast_tags_read_in_chinese():
+    """A legend's growth rate and a panel's FORECAST tag were English literals under ?lang=zh."""
+    rows = store.load_market_data()
+    groups = dict(selections.by_measure_group(selections.adoption_over_time(rows)))
+    with use_language("zh"):
+        adoption = figures.build_adoption_over_time(groups["Firms, 10+ employees"])
+        local = figures.build_local_markets(selections.local_markets(rows))
+        spending = figures.build_spending_forecasts(selections.spending_forecasts(rows))
+    lines = " ".join(t.name for t in spending.data if t.name and (t.meta or {}).get("forecast"))
+    assert "预测" in lines and "forecast" not in lines.lower()
+    names = " ".join(t.name for t in adoption.data if t.name)
+    assert "个百分点" in names and "pp/yr" not in names
+    panels = " ".join(annotation.text for annotation in local.layout.annotations)
+    assert "<b>预测</b>" in panels and "FORECAST" not in panels and " by " not in panels
