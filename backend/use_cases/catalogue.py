@@ -324,10 +324,11 @@ def filter_use_cases(
 
 
 def to_table(use_cases: Iterable[UseCase], language: str = "en") -> pd.DataFrame:
-    """A display table: one row per use case, its title in ``language`` and in the other language,
-    every label in ``language``. Column keys are stable English (marked; a page shows them with
-    ``rename(columns=_)``), so sorting and search work on the labels the reader sees."""
-    other = "en" if language == "zh" else "zh"
+    """A display table: one row per use case, its title in ``language`` (and, for an English reader,
+    in the Chinese of the source documents), every label in ``language``. Column keys are stable
+    English (marked; a page shows them with ``rename(columns=_)``), so sorting and search work on
+    the labels the reader sees. A Chinese reader sees no English title: the Chinese one is already
+    the source documents' own words."""
     rows = []
     for use_case in use_cases:
         demo = vocab.find_demo(use_case.demo_page)
@@ -336,8 +337,7 @@ def to_table(use_cases: Iterable[UseCase], language: str = "en") -> pd.DataFrame
                 N_("id"): use_case.id,
                 N_("industry"): vocab.find_term(vocab.INDUSTRIES, use_case.industry).label(language),
                 N_("use case"): use_case.title(language),
-                # The other language's title, for a reader who knows the use case by that name.
-                N_("use case (other language)"): use_case.title(other),
+                **({} if language == "zh" else {N_("use case (other language)"): use_case.title("zh")}),
                 N_("description"): use_case.description(language),
                 N_("AI tasks"): ", ".join(
                     vocab.find_term(vocab.AI_TASKS, task).label(language) for task in use_case.tasks

@@ -221,8 +221,8 @@ def _results_table(response: search.SearchResponse, catalogue: Catalogue) -> pd.
                 N_("score"): hit.score,
                 N_("industry"): vocab.find_term(vocab.INDUSTRIES, hit.industry).label(language),
                 N_("use case"): hit.title_zh if chinese else hit.title_en,
-                # The other language's title, for a reader who searched in it.
-                N_("use case (other language)"): hit.title_en if chinese else hit.title_zh,
+                # The source documents' own title, for an English reader (see catalogue.to_table).
+                **({} if chinese else {N_("use case (other language)"): hit.title_zh}),
                 N_("matched"): matched,
                 N_("description"): use_case.description_zh if chinese else use_case.description_en,
                 N_("live demo"): _(demo.title) if demo else "",

@@ -118,7 +118,10 @@ KEPT = {
 }
 # Code and addresses are not prose: leave out what the page shows as code, links' targets, and
 # identifiers (paths, model ids, snake_case names, settings, job ids such as 20261207-093858-89dbb6).
-_NOT_PROSE = re.compile(r"\S*[/_=.]\S*|\b[A-Z]{2,}[A-Z0-9]*\b|[a-z]+[A-Z]\w*|[A-Za-z0-9-]*\d[A-Za-z0-9-]*")
+# Record ids are lower-case words joined by hyphens (``nlp-summarization``): code, not prose.
+_NOT_PROSE = re.compile(
+    r"\S*[/_=.]\S*|\b[A-Z]{2,}[A-Z0-9]*\b|[a-z]+[A-Z]\w*|[A-Za-z0-9-]*\d[A-Za-z0-9-]*|\b[a-z]+(?:-[a-z]+)+\b"
+)
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
