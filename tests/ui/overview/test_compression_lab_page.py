@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import config, worker
 from backend.inference import compression_lab
-from backend.jobs.store import JobStore, new_job_id
+from backend.jobs.store import Job, JobStore, new_job_id
 from backend.models.resolve import catalogue
 from tests.support.paths import PROJECT_ROOT
 from tests.support.tiny_models import IMAGE_LABELS
@@ -79,11 +79,18 @@ def test_a_fine_tuned_models_title_is_drawn_as_typed_in_the_chart(monkeypatch, t
         settings = config.get_settings()
         store = JobStore()
         tuned_id = new_job_id()
-        store.create(tuned_id, "train", "text", {}, {}, settings.runs_dir / tuned_id, title=_TITLE_PAYLOAD)
+        store.create(Job(tuned_id, "train", "text", str(settings.runs_dir / tuned_id), title=_TITLE_PAYLOAD))
         lab_id = new_job_id()
         lab_dir = settings.runs_dir / lab_id
         lab_dir.mkdir(parents=True)
-        row = {"variant": "torch-float32", "label": "float32", "passed": True, "p50_ms": 2.0, "weights_mb": 1.0}
+        row = {
+            "variant": "torch-float32",
+            "label": "float32",
+            "passed": True,
+            "p50_ms": 2.0,
+            "p95_ms": 2.5,
+            "weights_mb": 1.0,
+        }
         result = {
             "task": catalogue.SENTIMENT,
             "model": str(settings.runs_dir / tuned_id),
@@ -92,7 +99,7 @@ def test_a_fine_tuned_models_title_is_drawn_as_typed_in_the_chart(monkeypatch, t
         }
         (lab_dir / compression_lab.RESULT_FILE).write_text(json.dumps(result), encoding="utf-8")
         (lab_dir / compression_lab.RESULT_CSV).write_bytes(b"variant\r\ntorch-float32\r\n")
-        store.create(lab_id, compression_lab.LAB, catalogue.SENTIMENT, {}, {}, lab_dir, title="lab")
+        store.create(Job(lab_id, compression_lab.LAB, catalogue.SENTIMENT, str(lab_dir), title="lab"))
         store.finish(lab_id, "succeeded")
         app = _lab_page()
         assert not app.exception, [e.value for e in app.exception]
@@ -102,6 +109,6 @@ def test_a_fine_tuned_models_title_is_drawn_as_typed_in_the_chart(monkeypatch, t
             title
             == f'&lt;a href="http://evil.example/x"&gt;click&lt;/a&gt; &lt;b&gt;bold&lt;/b&gt; · {tuned_id} on test CPU'
         )
-        assert figure["data"][0]["hovertext"] == ["&lt;i&gt;labels&lt;/i&gt; equal"]
+        assert figure["data"][0]["hovertext"][0].endswith("<br>&lt;i&gt;labels&lt;/i&gt; equal")
     finally:
         config.get_settings.cache_clear()
