@@ -7,6 +7,7 @@ Secondary rows are drawn hollow, dotted or hatched, and a note under the chart s
 
 from __future__ import annotations
 
+import colorsys
 import math
 import re
 from collections.abc import Callable
@@ -99,7 +100,25 @@ class SeriesColours:
             if colour not in self._used:
                 self._used.add(colour)
                 return colour
-        return own
+        # More lines than the palette has colours (a user's table with many segments): the generated
+        # colour farthest from every one already used, so a line never repeats another's colour.
+        colour = max(
+            (c for c in _GENERATED_COLOURS if c not in self._used),
+            key=lambda c: min(colour_distance(c, used) for used in self._used),
+        )
+        self._used.add(colour)
+        return colour
+
+
+def _hls_hex(hue: float, lightness: float, saturation: float) -> str:
+    red, green, blue = colorsys.hls_to_rgb(hue, lightness, saturation)
+    return "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in (red, green, blue)))
+
+
+# Hues spread by the golden angle at two lightnesses that read on white: enough for any legend.
+_GENERATED_COLOURS: tuple[str, ...] = tuple(
+    _hls_hex((n * 0.381966) % 1.0, 0.32 if n % 2 else 0.5, 0.75) for n in range(96)
+)
 
 
 # Two line colours closer than this ("redmean" distance, 0-765) read as one on a projector:

@@ -36,6 +36,7 @@ class DocumentIndustry:
 
 
 L2_CARS = "Autonomous driving (new cars with L2 driver assistance)"
+EU_TRADE = "Wholesale and retail trade; repair of motor vehicles and motorcycles"
 
 
 DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
@@ -91,6 +92,7 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
             "china_ai_industry": ("Manufacturing",),
             "korea_ai_adoption": ("Manufacturing",),
             "ine_ict_enterprises": ("Industry",),
+            "eurostat_isoc_eb_ai": ("Manufacturing",),
         },
         segment_notes={
             ("ine_ict_enterprises", "Industry"): N_("INE's broad 'Industry' grouping, not manufacturing alone"),
@@ -99,14 +101,25 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
     DocumentIndustry(
         "recommendation",
         N_("Retail and e-commerce (recommendation)"),
-        {"census_btos": ("Retail trade",), "china_ai_industry": ("Retail",), "uk_ai_adoption": ("Retail",)},
+        {
+            "census_btos": ("Retail trade",),
+            "china_ai_industry": ("Retail",),
+            "uk_ai_adoption": ("Retail",),
+            "eurostat_isoc_eb_ai": (EU_TRADE,),
+        },
         proxy_note=N_("Retail as a whole; no survey separates e-commerce or recommendation systems"),
+        segment_notes={
+            ("eurostat_isoc_eb_ai", EU_TRADE): N_(
+                "Wholesale and retail together (NACE G), from a re-keyed copy of Eurostat's table (secondary)"
+            ),
+        },
     ),
     DocumentIndustry(
         "autonomous-driving",
         N_("Autonomous driving and transport"),
         {
             "census_btos": ("Transportation and warehousing",),
+            "eurostat_isoc_eb_ai": ("Transportation and storage",),
             "china_ai_industry": (L2_CARS,),
             "ai_spending_forecasts": ("Transportation and leisure",),
         },
@@ -135,9 +148,12 @@ DOCUMENT_INDUSTRIES: tuple[DocumentIndustry, ...] = (
     DocumentIndustry(
         "energy",
         N_("Energy"),
-        {"census_btos": ("Utilities", "Mining, quarrying, and oil and gas extraction")},
+        {
+            "census_btos": ("Utilities", "Mining, quarrying, and oil and gas extraction"),
+            "eurostat_isoc_eb_ai": ("Electricity, gas, steam and air conditioning supply",),
+        },
         proxy_note=N_(
-            "Utilities and extraction firms (secondary); Spain's INE counts energy inside its broad 'Industry' grouping, so no survey in the collection separates energy"
+            "Eurostat's electricity and gas figure comes from a re-keyed copy of its table, and BTOS's utilities and extraction figures from a summary site (both secondary); Spain's INE counts energy inside its broad 'Industry' grouping"
         ),
     ),
     DocumentIndustry(
@@ -281,8 +297,9 @@ def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
     the nearest proxies named and why they do not compare.
 
     The best figure is a primary row of a cross-industry firm survey (national statistics asking
-    every industry the same question), latest year first, with the change since the same survey's
-    earlier value where there is one. Everything else the data holds for the industry is a proxy.
+    every industry the same question), latest year first and an exact match before a near one (a
+    segment note), with the change since the same survey's earlier value where there is one.
+    Everything else the data holds for the industry is a proxy.
     """
     rows = industry_rows(frame)
     rows = rows.loc[rows["segment"] != "All"]
@@ -301,7 +318,15 @@ def best_figures(frame: pd.DataFrame) -> pd.DataFrame:
         ]
         best = ""
         if not comparable.empty:
-            latest = comparable.sort_values("year", kind="stable").iloc[-1]
+            # Latest year first; within a year an exact match beats a near match (a segment note).
+            exact = pd.Series(
+                [
+                    (d, seg) not in industry.segment_notes
+                    for d, seg in zip(comparable["dataset"], comparable["segment"], strict=True)
+                ],
+                index=comparable.index,
+            )
+            latest = comparable.assign(_exact=exact).sort_values(["year", "_exact"], kind="stable").iloc[-1]
             same = comparable.loc[
                 (comparable["dataset"] == latest["dataset"])
                 & (comparable["segment"] == latest["segment"])

@@ -329,15 +329,28 @@ def source_markdown(sources: list) -> str:
     return "\n".join(lines)
 
 
-def best_figures_markdown(table: object) -> str:
+def best_figures_markdown(table: object, proxies: bool = True) -> str:
     """``industries.best_figures`` as a markdown list a reader sees whole (a table cuts its cells
     after a few words): each industry with its best comparable figure or "no comparable figure",
-    and on the next line its nearest proxies and why they do not compare."""
+    and, with ``proxies``, on the next line its nearest proxies and why they do not compare.
+
+    Without ``proxies`` the list is one line an industry: the answer that fits a projector's
+    screen, the proxies being the detail a click away (``proxies_markdown``)."""
     lines = []
     for _index, row in table.iterrows():
-        detail = _("Nearest proxies: {proxies}").format(proxies=markdown_escape(row["nearest proxies"]))
-        if why := str(row["why the proxies do not compare"]):
-            detail += ". " + _("*Not comparable:* {why}").format(why=markdown_escape(why))
         lines.append(f"- **{markdown_escape(row['industry'])}: {markdown_escape(row['best comparable figure'])}**  ")
-        lines.append(f"  {detail}")
+        if proxies:
+            lines.append(f"  {_proxy_detail(row)}")
     return "\n".join(lines)
+
+
+def proxies_markdown(table: object) -> str:
+    """Each industry's nearest proxies and why they do not compare, one item an industry."""
+    return "\n".join(f"- **{markdown_escape(row['industry'])}:** {_proxy_detail(row)}" for _i, row in table.iterrows())
+
+
+def _proxy_detail(row: object) -> str:
+    detail = _("Nearest proxies: {proxies}").format(proxies=markdown_escape(row["nearest proxies"]))
+    if why := str(row["why the proxies do not compare"]):
+        detail += ". " + _("*Not comparable:* {why}").format(why=markdown_escape(why))
+    return detail

@@ -11,7 +11,13 @@ import streamlit as st
 
 from backend.i18n import N_, _
 from backend.market import briefing, figures, findings, growth, industries, model_figures, selections, store
-from backend.market.series_labels import best_figures_markdown, data_label, dataset_label, localised_rows
+from backend.market.series_labels import (
+    best_figures_markdown,
+    data_label,
+    dataset_label,
+    localised_rows,
+    proxies_markdown,
+)
 from pages.components.errors import user_errors
 from pages.components.market_charts import (
     briefing_download,
@@ -167,7 +173,10 @@ with best_tab:
             "and why they do not compare."
         )
     )
-    st.caption(best_figures_markdown(industries.best_figures(rows)))
+    best = industries.best_figures(rows)
+    st.markdown(best_figures_markdown(best, proxies=False))
+    with st.expander(_("Nearest proxies, and why they do not compare"), icon=":material/menu_book:"):
+        st.caption(proxies_markdown(best))
 with ranking_tab:
     survey_names = pd.Series(
         [f"{dataset_label(d)} {int(y)}" for d, y in zip(by_industry["dataset"], by_industry["year"], strict=True)],

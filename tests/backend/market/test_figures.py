@@ -162,8 +162,8 @@ def test_segment_bars_one_panel_per_survey_year_hatched_when_secondary(data):
     assert set(uk.marker.pattern.shape) == {"/"}, "the DSIT figures come from a summary"
     eurostat_2025 = next(t for t in figure.data if t.meta == {**t.meta, "dataset": "eurostat_isoc_eb_ai", "year": 2025})
     assert list(eurostat_2025.y) == ["Small", "All (overall)", "Medium", "Large"]
-    assert list(eurostat_2025.text) == ["17%", "19.95%", "30.4%", "55.03%"]
-    assert list(eurostat_2025.marker.pattern.shape) == ["/", "", "/", ""], "only the summary's bars are hatched"
+    assert list(eurostat_2025.text) == ["17%", "19.95%", "30.36%", "55.03%"]
+    assert list(eurostat_2025.marker.pattern.shape) == ["", "", "", ""], "all four read on Eurostat's own data"
     eurostat_2023 = next(t for t in figure.data if t.meta == {**t.meta, "dataset": "eurostat_isoc_eb_ai", "year": 2023})
     assert set(eurostat_2023.marker.pattern.shape) == {"/"}, (
         "2023 sizes come from an aggregator's copy of Eurostat's page"
@@ -379,9 +379,10 @@ def _charts_with_legends(data) -> list:
     charts.append(figures.build_investment_over_time(selections.investment_over_time(data)))
     charts.append(figures.build_spending_forecasts(selections.spending_forecasts(data)))
     charts.append(model_figures.build_model_scale(selections.model_scale(data, "parameters"), "parameters"))
-    nine = _uploaded_segments(9)
-    charts.append(figures.build_time_series(selections.your_data_over_time(nine), "Yours"))
-    beside = selections.your_data_over_time(nine, data)
+    # A dozen of the user's own lines: more than any shipped chart draws.
+    many = _uploaded_segments(12)
+    charts.append(figures.build_time_series(selections.your_data_over_time(many), "Yours"))
+    beside = selections.your_data_over_time(many, data)
     charts.append(figures.build_time_series(beside, "Yours and ours", panel_of=measure_group))
     use_cases = load_catalogue().use_cases
     market = industry_inputs.industry_inputs(data)
@@ -511,3 +512,10 @@ def test_two_series_of_one_source_are_two_growth_bars(data):
         assert len(set(trace.y)) == len(trace.y), trace.y
     labels = [label.replace("<br>", " ") for trace in figure.data for label in trace.y]
     assert "McKinsey State of AI (2017–2025)" in labels and "McKinsey State of AI (2023–2024)" in labels
+
+
+def test_every_line_gets_its_own_colour_beyond_the_palette():
+    colours = figures.SeriesColours(user=["Yours"])
+    handed = [colours.next("Yours") for _ in range(40)] + [colours.next("eurostat_isoc_eb_ai") for _ in range(5)]
+    assert len(set(handed)) == len(handed)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in handed)

@@ -20,7 +20,7 @@ def test_adoption_change_is_points_per_year_from_the_rows(data):
     eurostat = _change(changes, metric="enterprises_using_ai", geography="European Union", segment="All")
     assert (eurostat.start_year, eurostat.end_year) == (2021, 2024), "growth stops at the 2025 definition break"
     assert eurostat.per_year_unit == "pp per year"
-    assert eurostat.per_year == pytest.approx((13.48 - 7.7) / 3)
+    assert eurostat.per_year == pytest.approx((13.48 - 7.65) / 3)
     assert not any(c.geography == "Spain" and c.end_year == 2025 for c in changes), "INE's 2025 list is new too"
     mck = _change(changes, metric="organisations_using_ai", dataset="mckinsey_state_of_ai")
     assert mck.end_value == 88 and mck.start_value == 20
@@ -162,7 +162,7 @@ def test_stated_rates_one_panel_per_unit(data):
 
 
 def test_every_seed_industry_shows_its_best_figure_or_none_with_proxies_and_why(data):
-    from backend.market.series_labels import best_figures_markdown
+    from backend.market.series_labels import best_figures_markdown, proxies_markdown
 
     table = industries.best_figures(data)
     assert list(table["industry"]) == [industry.label for industry in industries.DOCUMENT_INDUSTRIES]
@@ -181,3 +181,26 @@ def test_every_seed_industry_shows_its_best_figure_or_none_with_proxies_and_why(
         assert f"**{row['industry']}: " in shown.replace("\\", "")
     assert shown.count("Nearest proxies:") == len(table)
     assert shown.count("no comparable figure") == (table["best comparable figure"] == "no comparable figure").sum()
+    # The answer a projector shows: one line an industry; the proxies are the detail a click away.
+    headline = best_figures_markdown(table, proxies=False)
+    assert headline.count("\n") == len(table) - 1 and "Nearest proxies" not in headline
+    detail = proxies_markdown(table)
+    assert detail.count("Nearest proxies:") == len(table) and "**Healthcare:**" in detail
+
+
+def test_eurostat_activities_give_manufacturing_a_comparable_figure_and_energy_retail_transport_proxies(data):
+    table = industries.best_figures(data).set_index("industry")
+    manufacturing = table.loc["Manufacturing", "best comparable figure"]
+    assert manufacturing.startswith("Eurostat, Manufacturing: 17.27% in 2025"), manufacturing
+    # The 2025 value is after the definition break, so no change is quoted across it.
+    assert "from" not in manufacturing.split(";")[0]
+    energy = table.loc["Energy"]
+    assert energy["best comparable figure"] == "no comparable figure", "a re-keyed copy is secondary"
+    assert (
+        "Eurostat, Electricity, gas, steam and air conditioning supply: 18.43% (2023), 25.68% (2024), 33.57% (2025)"
+        " (firms, secondary)" in energy["nearest proxies"]
+    )
+    retail = table.loc["Retail and e-commerce (recommendation)", "nearest proxies"]
+    assert "Eurostat, Wholesale and retail trade; repair of motor vehicles and motorcycles: 6.74% (2023)" in retail
+    transport = table.loc["Autonomous driving and transport", "nearest proxies"]
+    assert "Eurostat, Transportation and storage: 5.26% (2023), 8.13% (2024), 11.15% (2025)" in transport

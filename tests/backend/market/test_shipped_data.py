@@ -72,8 +72,9 @@ def test_key_figures_match_the_source_collection():
     eu_total = dict(
         dataset="eurostat_isoc_eb_ai", metric="enterprises_using_ai", geography="European Union", segment="All"
     )
-    assert _value(data, **eu_total, year=2021) == [7.7], "Eurostat's Dec-2025 release revised 2021"
-    assert _value(data, **eu_total, year=2023) == [8.1]
+    # Read on Eurostat's own data (its API response): the Dec-2025 release rounds them to 7.7% and 8.1%.
+    assert _value(data, **eu_total, year=2021) == [7.65]
+    assert _value(data, **eu_total, year=2023) == [8.06]
     assert _value(data, **eu_total, year=2025) == [19.95]
     assert _value(data, dataset="eurostat_isoc_eb_ai", segment="Large", year=2023) == [30.4]
     assert _value(data, metric="training_compute", segment="GPT-3 175B (davinci)") == [3.14e23]
@@ -89,7 +90,7 @@ def test_secondary_rows_are_marked_as_the_collection_says():
     focus = data.loc[data["metric"] == "private_ai_investment_by_focus_area"]
     assert len(focus) == 3 and (focus["verification"] == "secondary").all()
     eurostat_2025 = data.loc[(data["dataset"] == "eurostat_isoc_eb_ai") & (data["year"] == 2025)]
-    from_summary = eurostat_2025["source_url"].str.contains("yanbaoke|wam.ae")
+    from_summary = eurostat_2025["source_url"].str.contains("yanbaoke|wam.ae|angelbohorquez05")
     assert (eurostat_2025.loc[from_summary, "verification"] == "secondary").all()
     assert (eurostat_2025.loc[~from_summary, "verification"] == "primary").all(), "Eurostat's own page is primary"
 
@@ -226,3 +227,31 @@ def test_industry_split_of_spending_and_spains_2023_activities_are_added():
         "Construction": 4.68,
         "Services": 11.17,
     }
+
+
+def test_eurostat_activities_and_sizes_read_on_eurostats_own_data_are_primary():
+    data = store.load_market_data()
+    eu = dict(dataset="eurostat_isoc_eb_ai", metric="enterprises_using_ai", geography="European Union")
+    assert _value(data, **eu, segment="Manufacturing") == [6.79, 6.93, 10.57, 17.27]
+    assert _value(data, **eu, segment="Information and communication") == [25.37, 29.53, 48.72, 62.52]
+    assert _value(data, **eu, year=2025, segment_type="size") == [17.0, 30.36, 55.03]
+    api = data.loc[data["source_url"].str.contains("IA_Italy_Companies")]
+    assert len(api) == 12 and (api["verification"] == "primary").all()
+    assert api["source_org"].str.contains("reproduced by").all(), "a verbatim copy names who reproduced it"
+    copy = data.loc[data["source_url"].str.contains("angelbohorquez05")]
+    assert len(copy) == 11 and (copy["verification"] == "secondary").all(), "a re-keyed table is secondary"
+    after_break = data.loc[
+        (data["dataset"] == "eurostat_isoc_eb_ai") & (data["year"] == 2025) & (data["metric"] == "enterprises_using_ai")
+    ]
+    assert after_break["series_break"].all()
+
+
+def test_no_note_says_a_sentence_twice():
+    import re
+
+    repeated = []
+    for _, row in store.load_market_data().iterrows():
+        sentences = [s.strip() for s in re.split(r"(?<=\.)\s+", str(row["note"])) if len(s.strip()) > 20]
+        if len(sentences) != len(set(sentences)):
+            repeated.append(f"{row['dataset']} {row['segment']} {row['year']}")
+    assert repeated == []

@@ -135,7 +135,13 @@ def test_source_filter_narrows_the_charts_and_reaches_the_address(app):
     assert app.query_params["source"] == "eurostat_isoc_eb_ai"
     coverage = _table(app, "industry", having="survey")
     covered = coverage.loc[coverage["survey"] != "no comparable figure", "industry"]
-    assert set(covered) == {"Media and entertainment"}, "only Eurostat's information and communication sector is left"
+    assert set(covered) == {
+        "Manufacturing",
+        "Media and entertainment",
+        "Energy",
+        "Retail and e-commerce (recommendation)",
+        "Autonomous driving and transport",
+    }, "only the industries Eurostat's activities stand for are left"
     assert coverage["industry"].nunique() == 11, "industries filtered away are named, not dropped"
 
 
