@@ -62,6 +62,8 @@ def test_a_blind_pair_shows_the_typed_input_and_replies_as_text(page, live_app):
     wait_until_idle(page)
     page.get_by_role("textbox", name="Question").fill(_TYPED)
     page.get_by_role("button", name="Ask two hidden models").click()
+    # The run the click starts can begin after an idle check on a busy machine: wait for its output.
+    page.get_by_text("not a heading").first.wait_for(timeout=120_000)
     wait_until_idle(page)
     assert_no_exception(page, "arena")
     body = page.inner_text("body")
