@@ -220,8 +220,16 @@ def show_examples(examples: Sequence[Example], target_key: str, key: str, langua
 
 
 def run_requested(key: str, clicked: bool) -> bool:
-    """Whether to run now: the run button was clicked or an example was just picked."""
-    return bool(st.session_state.pop(f"{key}.run_requested", False)) or clicked
+    """Whether to run now: the run button was clicked or an example was just picked.
+
+    A run asked for drops the page's last answer (``{key}.result``) at once: whatever this run
+    shows next (a refused input, a model that cannot load) must not stand above an answer to
+    another input or from another model, which a viewer would read as this input's answer.
+    """
+    requested = bool(st.session_state.pop(f"{key}.run_requested", False)) or clicked
+    if requested:
+        st.session_state.pop(f"{key}.result", None)
+    return requested
 
 
 # How a run footer counts its work (RunFooter.unit), with the current language's plural rule.

@@ -95,7 +95,10 @@ with single:
 
     shown = st.session_state.get("image_classification.result")
     if shown is None:
-        st.info(_("Click a sample photo, or upload or take a photo and press **Classify**."), icon=":material/image:")
+        if not run:  # a run asked for says what became of it instead
+            st.info(
+                _("Click a sample photo, or upload or take a photo and press **Classify**."), icon=":material/image:"
+            )
     else:
         image, result = shown
         image_column, chart_column = st.columns([2, 3])

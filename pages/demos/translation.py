@@ -91,11 +91,8 @@ with single:
         help=_("Up to {MAX_CHARS:,} characters.").format(MAX_CHARS=translation.MAX_CHARS),
     )
     clicked = st.button(_("Translate"), type="primary", key="translation.run", icon=":material/translate:")
-    if demo.run_requested("translation", clicked) and (
-        text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)
-    ):
-        # A run that fails must not leave the last answer (perhaps another model's) under its error.
-        st.session_state.pop("translation.result", None)
+    run = demo.run_requested("translation", clicked)
+    if run and (text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)):
         with user_errors():
             result = demo.answer(
                 catalogue.TRANSLATION,
@@ -116,7 +113,8 @@ with single:
 
     result = st.session_state.get("translation.result")
     if result is None:
-        st.info(_("Type a text and press **Translate**, or click an example above."), icon=":material/keyboard:")
+        if not run:  # a run asked for says what became of it instead
+            st.info(_("Type a text and press **Translate**, or click an example above."), icon=":material/keyboard:")
     else:
         source_column, target_column = st.columns(2)
         with source_column.container(border=True):

@@ -175,6 +175,20 @@ def test_compare_marks_the_classifier_that_disagrees(workspace):
     assert texts(app, "caption").count("texts/s") == 3
 
 
+def test_compare_takes_the_last_answers_away_when_the_next_text_is_refused(workspace):
+    app = _open(COMPARE)
+    refs = [workspace.models[name] for name in ("sent-one", "sent-two")]
+    app.multiselect(key="compare.sentiment.models").set_value(refs).run()
+    app.text_area(key="compare.sentiment.text").input("Fine.")
+    app.button(key="compare.sentiment.run").click().run()
+    assert texts(app, "caption").count("texts/s") == 2
+    app.text_area(key="compare.sentiment.text").input("x" * 20_000)
+    app.button(key="compare.sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "20,000 characters" in texts(app, "warning")
+    assert "texts/s" not in texts(app, "caption")
+
+
 def test_compare_streams_every_chat_reply_and_shows_tokens_per_second(workspace):
     app = _open(COMPARE)
     app.segmented_control(key="compare.task").set_value(catalogue.TEXT_GENERATION).run()
