@@ -52,7 +52,16 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
             "your compression lab runs measured; each runs the same input."
         ),
     )
-    if len(picked) < compare.MIN_MODELS:
+    if len(usable) < compare.MIN_MODELS:
+        # Picking two models marked "not available here" would only end in two errors.
+        st.warning(
+            _(
+                "A comparison needs two models that can answer here; {count} can. Download another on the "
+                "Models page, fine-tune one, or configure a model server."
+            ).format(count=len(usable)),
+            icon=":material/group_off:",
+        )
+    elif len(picked) < compare.MIN_MODELS:
         st.info(_("Pick at least two models to compare."), icon=":material/compare_arrows:")
     return picked
 

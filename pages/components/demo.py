@@ -115,8 +115,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         )
     elif choice in found:
         st.caption(_("Your model.{loaded}").format(loaded=loaded))
-    if choice in found and not found[choice].can_load:
-        st.warning(plain_markdown(found[choice].reason), icon=":material/cloud_off:")
+    models.warn_when_pick_unavailable(found, choice, labels[_FOLDER_CHOICE])
     if choice != _FOLDER_CHOICE:
         return choice
     folder = st.text_input(

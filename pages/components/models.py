@@ -212,6 +212,22 @@ def warn_when_none_available(found: dict[str, Availability], what: str) -> None:
         )
 
 
+def warn_when_pick_unavailable(found: dict[str, Availability], choice: str, folder_label: str) -> None:
+    """Under a picker whose pick cannot answer on this server: why, and what to do next (another
+    model of the list that can, else who can bring one and how; ``folder_label`` names the list's
+    own model-folder choice)."""
+    if choice not in found or found[choice].can_load:
+        return
+    if any(state.can_load for state in found.values()):
+        step = _("Pick another model in the list that can answer here.")
+    else:
+        step = _(
+            "None of the models in this list can answer on this server now: ask whoever runs it to download "
+            "one (the Models page says how), or pick “{folder}” to use a model folder already on this server."
+        ).format(folder=folder_label)
+    st.warning(f"{plain_markdown(found[choice].reason)} {step}", icon=":material/cloud_off:")
+
+
 def show_base_availability(model_ref: str) -> None:
     """After *Check data* passed the gate: say where the base model will come from."""
     found = availability.base_availability(model_ref, get_settings())

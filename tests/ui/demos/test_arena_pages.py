@@ -130,6 +130,14 @@ def test_compare_runs_every_picked_classifier_with_its_cost(workspace):
     assert "sent-one" in shown and "sent-two" in shown
 
 
+def test_a_demo_pick_that_is_not_here_points_to_a_model_that_is(workspace):
+    app = _open("pages/demos/sentiment.py")
+    default = catalogue.default_model(catalogue.SENTIMENT).hub_id
+    app.selectbox(key="sentiment.model").set_value(default).run()
+    warning = texts(app, "warning")
+    assert "is not downloaded" in warning and "Pick another model in the list that can answer here." in warning
+
+
 def test_compare_needs_two_models(workspace):
     app = _open(COMPARE)
     app.multiselect(key="compare.sentiment.models").set_value([workspace.models["sent-one"]]).run()
@@ -263,8 +271,11 @@ def test_compare_offers_translation_models_of_the_chosen_direction_only(workspac
         spec.hub_id for spec in catalogue.models_for(catalogue.TRANSLATION) if spec.language_pair == (source, target)
     ]
     assert len(offered) == len(expected)
-    # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet.
-    assert "Pick at least two models" in texts(app, "info")
+    # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet;
+    # the page says so, and what would make a comparison possible, rather than "pick two".
+    warning = texts(app, "warning")
+    assert "needs two models that can answer here; 0 can" in warning and "Models page" in warning
+    assert "Pick at least two models" not in texts(app, "info")
     assert app.button(key=f"compare.translation.{direction}.run").disabled
 
 

@@ -121,6 +121,15 @@ def test_default_model_offline_shows_the_runtimes_message(open_page):
     assert "is not downloaded" in message and "Models page" in message and "LSM_OFFLINE" not in message
 
 
+def test_a_model_that_is_not_here_is_marked_with_what_to_do_before_anything_is_typed(open_page):
+    app = open_page(PAGE)
+    warning = texts(app, "warning")
+    # Why, then the next step: no model of the list can answer in the test session (offline, none
+    # downloaded), so the step is who can bring one, or the list's own folder choice.
+    assert "is not downloaded" in warning
+    assert "ask whoever runs it to download one" in warning and "“A model folder on this server…”" in warning
+
+
 def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):
     app = open_page(PAGE)
     app.selectbox(key="sentiment.model").select("__local_folder__").run()
