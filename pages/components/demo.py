@@ -286,11 +286,16 @@ def show_score_chart(scores: dict[str, float], key: str) -> None:
 
 
 def progress_reporter(label: str) -> Callable[[int, int], None]:
-    """A progress bar and the callback that advances it (done, total)."""
-    bar = st.progress(0.0, text=label)
+    """The callback (done, total) of a progress bar drawn at its first report and taken away once
+    the work is done: neither an empty bar (an example answered from the cache never reports)
+    nor a full one stays between the button and the answer, pushing the answer off the screen."""
+    slot = st.empty()
 
     def report(done: int, total: int) -> None:
-        bar.progress(
+        if total and done >= total:
+            slot.empty()
+            return
+        slot.progress(
             done / total if total else 1.0,
             text=_("{label} {done:,} / {total:,}").format(label=label, done=done, total=total),
         )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend import input_language
-from backend.i18n import N_, _
+from backend.i18n import N_, _, translated_headers
 from backend.inference import translation
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
@@ -63,19 +63,20 @@ st.caption(
         "keeping your line breaks. Greedy decoding is fastest; beam search weighs several candidates."
     )
 )
-left, right = st.columns([4, 1], vertical_alignment="bottom")
+# Decoding shares the direction's row: on its own row it pushed the answer below a projector's screen.
+left, middle, right = st.columns([3, 1, 2], vertical_alignment="bottom")
 direction = left.selectbox(_("Direction"), DIRECTIONS, format_func=_direction_label, key="translation.direction")
-right.button(_("Swap"), key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
-source_language, target_language = direction.split("-")
-spec = catalogue.translation_model(source_language, target_language)
-model_ref = demo.pick_model(catalogue.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
-decoding = st.radio(
+middle.button(_("Swap"), key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
+decoding = right.radio(
     _("Decoding"),
     list(DECODINGS),
     format_func=lambda beams: _(DECODINGS[beams]),
     horizontal=True,
     key="translation.decoding",
 )
+source_language, target_language = direction.split("-")
+spec = catalogue.translation_model(source_language, target_language)
+model_ref = demo.pick_model(catalogue.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
 beams = 1
 if decoding > 1:
     beams = st.slider(_("Beams"), 2, translation.MAX_BEAMS, 4, key="translation.beams")
@@ -135,10 +136,10 @@ with single:
             )
         ):
             st.dataframe(
-                [
-                    {"source": s.source, "translation": s.translation, "tokens": s.output_tokens}
+                translated_headers(
+                    {N_("Source"): s.source, N_("Translation"): s.translation, N_("Tokens"): s.output_tokens}
                     for s in result.sentences
-                ],
+                ),
                 hide_index=True,
             )
         demo.show_footer(result.footer)
