@@ -19,6 +19,7 @@ MAX_BATCH_ROWS = 5_000
 # The columns a batch run adds, by their stable keys (in stored runs and code), with the headers people
 # read on the page and in the CSV they download. The uploaded table's own columns keep their names.
 RESULT_HEADERS: dict[str, str] = {
+    "file": N_("file"),  # an image batch's one input column: the name of each uploaded image
     "label": N_("label"),
     "score": N_("score"),
     "truncated": N_("truncated"),
