@@ -119,9 +119,12 @@ def show_prepare_defaults() -> None:
         )
 
     results = readiness.check_demos(model_cache(), on_demo, on_bytes, get_settings(), owner=current_owner())
-    overall.progress(1.0, text=_("Done."))
-    file_bar.empty()
     failed = [result for result in results if not result.ok]
+    # How many are ready, not "Done.": a full bar that says done above five failures reads as success.
+    overall.progress(
+        1.0, text=_("{ready} of {total} demos ready.").format(ready=len(results) - len(failed), total=len(results))
+    )
+    file_bar.empty()
     # One line per demo, those that answer first: what a presenter checks before going on stage.
     for result in sorted(results, key=lambda r: not r.ok):
         line = plain_markdown(readiness.result_line(result))
