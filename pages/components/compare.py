@@ -46,6 +46,7 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
         default=usable[: compare.MIN_MODELS],
         format_func=labels.__getitem__,
         max_selections=compare.MAX_MODELS,
+        placeholder=_("Pick two to four models"),
         key=f"{key}.models",
         help=_(
             "Catalogue models, your fine-tuned models, configured model servers and the compressed variants "

@@ -47,6 +47,8 @@ def untranslated(app: AppTest) -> list[tuple[str, str, str]]:
                 text = getattr(widget, attribute, None) or getattr(widget.proto, attribute, "")
                 if text and "‹" not in text:
                     found.append((kind, attribute, text))
+    # Without a placeholder of ours, Streamlit's browser code shows its own English one ("Choose options").
+    found += [("multiselect", "placeholder", "") for widget in app.multiselect if not widget.proto.placeholder]
     for kind in MESSAGES:
         found += [
             (kind, "value", str(element.value)) for element in getattr(app, kind) if "‹" not in str(element.value)
