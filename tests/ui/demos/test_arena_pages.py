@@ -451,7 +451,7 @@ def test_compare_scores_image_models_on_a_labelled_zip(workspace, tiny_models_di
         == sum(label == truth for label, truth in zip(predictions[refs[0]], ["cat"] * 6 + ["dog"] * 6, strict=True))
         / 12
     )
-    assert "Ignored 1 file(s) that are not images" in texts(app, "caption")
+    assert "Ignored 1 file that is not an image" in texts(app, "caption")
     [scores] = [m.value for m in app.markdown if m.value.startswith("1. ")]
     accuracy = evaluation.scores[0].accuracy
     # The brackets are escaped: a model's name and scores are shown as text, never as Markdown links.
