@@ -332,7 +332,11 @@ def show_table_run(run: TableRun, file_name: str, key: str) -> None:
     show_footer(run.footer)
     if run.skipped:
         st.warning(
-            _("{skipped:,} row(s) were skipped; the note column says why.").format(skipped=run.skipped),
+            ngettext(
+                "{skipped:,} row was skipped; the note column says why.",
+                "{skipped:,} rows were skipped; the note column says why.",
+                run.skipped,
+            ).format(skipped=run.skipped),
             icon=":material/info:",
         )
     shown = tables.shown_table(run.table)

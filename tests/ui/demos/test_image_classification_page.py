@@ -139,7 +139,7 @@ def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, m
     app.run()
     assert not app.exception
     assert seen == ["a.png", "b.png"]
-    assert "1 row(s) were skipped" in texts(app, "warning")
+    assert "1 row was skipped; the note column says why." in texts(app, "warning")
     assert any(b.key == "image_classification.batch_download" for b in app.get("download_button"))
 
 
