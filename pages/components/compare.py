@@ -80,7 +80,7 @@ def cost_line(cost: compare.Cost) -> str:
     return " · ".join(
         (
             f":material/memory: {plain_markdown(cost.device)}",
-            f":material/timer: {cost.latency_ms:,.0f} ms",
+            ":material/timer: " + _("{latency_ms:,.0f} ms").format(latency_ms=cost.latency_ms),
             f":material/speed: {cost.rate:,.1f} {cost.rate_unit}",
             f":material/storage: {memory}",
         )
