@@ -132,7 +132,8 @@ with single:
             st.warning(result.notice, icon=":material/content_cut:")
         with st.expander(
             _("Sentence by sentence ({sentences}, {decoding})").format(
-                sentences=len(result.sentences), decoding=result.decoding
+                sentences=len(result.sentences),
+                decoding=_("greedy") if result.num_beams == 1 else _("beam search"),
             )
         ):
             st.dataframe(

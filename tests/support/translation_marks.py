@@ -53,6 +53,7 @@ def untranslated(app: AppTest) -> list[tuple[str, str, str]]:
         found += [
             (kind, "value", str(element.value)) for element in getattr(app, kind) if "‹" not in str(element.value)
         ]
+    found += [("expander", "label", e.label) for e in app.expander if e.label and "‹" not in e.label]
     for table in app.dataframe:
         found += [("dataframe", "column", str(column)) for column in table.value.columns if "‹" not in str(column)]
     return found

@@ -156,7 +156,8 @@ def test_an_answer_in_chinese_shows_only_translated_strings_and_no_finished_prog
         app.button(key="translation.run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert "<zh> Good morning." in texts(app, "text")
-    # The sentence-by-sentence table's headers included.
+    # The sentence-by-sentence table's headers included, and the decoding named in its expander.
     assert untranslated(app) == []
+    assert "‹greedy›" in app.expander[-1].label
     # Its work done, the progress bar is gone rather than a full bar above the answer.
     assert len(app.get("progress")) == 0
