@@ -34,6 +34,19 @@ def wrap_every_translation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(i18n, "_catalogue", lambda language: _Wrapping() if language == "zh" else real(language))
 
 
+@pytest.fixture
+def wrapping_catalogue(monkeypatch: pytest.MonkeyPatch):
+    """``wrap_every_translation`` for page tests: the app's cached text (the readiness line is
+    cached per language) is dropped before, so no real Chinese from an earlier test shows, and
+    after, so no wrapped text reaches a later one."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    wrap_every_translation(monkeypatch)
+    yield
+    st.cache_data.clear()
+
+
 def untranslated(app: AppTest) -> list[tuple[str, str, str]]:
     """(element kind, attribute, text) of every shown string that was not translated."""
     found = []

@@ -16,16 +16,13 @@ from backend.training.chat.params import CHAT
 from backend.training.classifier.params import IMAGE, TEXT
 from backend.training.common import PREFERENCE
 from pages.components.navigation import PAGES
-from tests.support.translation_marks import untranslated, wrap_every_translation
+from tests.support.translation_marks import untranslated, wrapping_catalogue  # noqa: F401 - a fixture
 
+# Every test here runs under the wrapping catalogue.
+pytestmark = pytest.mark.usefixtures("wrapping_catalogue")
 APP = str(PROJECT_ROOT / "app.py")
 # The kinds of model the New training job page trains, each with its own form.
 TRAINING_KINDS = (TEXT, IMAGE, CHAT, PREFERENCE)
-
-
-@pytest.fixture
-def wrapping_catalogue(monkeypatch):
-    wrap_every_translation(monkeypatch)
 
 
 def _open(path: str, state: dict[str, object] | None = None) -> AppTest:
@@ -47,13 +44,13 @@ CHECKED_PAGES = [entry for entry in PAGES if not entry.path.startswith("pages/ma
 
 
 @pytest.mark.parametrize("entry", [pytest.param(entry, id=entry.path) for entry in CHECKED_PAGES])
-def test_every_page_shows_only_translated_strings(wrapping_catalogue, entry):
+def test_every_page_shows_only_translated_strings(entry):
     app = _open(entry.path)
     assert untranslated(app) == []
 
 
 @pytest.mark.parametrize("kind", TRAINING_KINDS)
-def test_every_training_form_shows_only_translated_strings(wrapping_catalogue, kind):
+def test_every_training_form_shows_only_translated_strings(kind):
     # Chosen before the page opens: the test client cannot click an option whose label is not its value.
     app = _open("pages/finetune/new_job.py", {"finetune.task": kind})
     assert untranslated(app) == []

@@ -1,5 +1,6 @@
 """The translation page: direction picker, examples that set the direction, decoding options."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.config import PROJECT_ROOT
@@ -11,7 +12,7 @@ from backend.inference.translation import Translated, TranslationResult
 from backend.jobs import supervisor
 from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
-from tests.support.translation_marks import untranslated, wrap_every_translation
+from tests.support.translation_marks import untranslated, wrapping_catalogue  # noqa: F401 - a fixture
 
 PAGE = "pages/demos/translation.py"
 APP = str(PROJECT_ROOT / "app.py")
@@ -141,9 +142,9 @@ def test_a_text_not_in_the_source_language_gets_a_notice_beside_the_translation(
     assert "handles English only" not in texts(app, "warning")
 
 
+@pytest.mark.usefixtures("wrapping_catalogue")
 def test_an_answer_in_chinese_shows_only_translated_strings_and_no_finished_progress_bar(fake_model, monkeypatch):
     monkeypatch.setattr(translation, "translate_text", _fake_translate([]))
-    wrap_every_translation(monkeypatch)
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params["lang"] = "zh"
     app.run()
