@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from backend import config
 from backend.config import PROJECT_ROOT
 from backend.training.chat.params import CHAT
 from backend.training.classifier.params import IMAGE, TEXT
@@ -18,11 +19,22 @@ from backend.training.common import PREFERENCE
 from pages.components.navigation import PAGES
 from tests.support.translation_marks import untranslated, wrapping_catalogue  # noqa: F401 - a fixture
 
-# Every test here runs under the wrapping catalogue.
-pytestmark = pytest.mark.usefixtures("wrapping_catalogue")
+# Every test here runs under the wrapping catalogue, on a state folder of its own.
+pytestmark = pytest.mark.usefixtures("wrapping_catalogue", "fresh_state")
 APP = str(PROJECT_ROOT / "app.py")
 # The kinds of model the New training job page trains, each with its own form.
 TRAINING_KINDS = (TEXT, IMAGE, CHAT, PREFERENCE)
+
+
+@pytest.fixture
+def fresh_state(tmp_path, monkeypatch):
+    """The pages as a new user first sees them: other tests' jobs and batch tables (whose columns
+    are their uploads' own names, shown as given) are not in this state folder."""
+    monkeypatch.setenv("LSM_STATE_DIR", str(tmp_path / "state"))
+    config.get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    config.get_settings.cache_clear()
 
 
 def _open(path: str, state: dict[str, object] | None = None) -> AppTest:
