@@ -31,6 +31,10 @@ from pages.components.errors import show_error
 R = TypeVar("R")
 _FOLDER_CHOICE = "__local_folder__"
 EMPTY_TEXT = N_("Type some text first.")
+# About what a quarter of the main column shows on one line at 1920x1080: "A short poem (Chinese) ·
+# not this model's language" (50 characters) fits, "Explain large models (Chinese) · not this
+# model's language" (58) was cut after 53.
+_LABEL_CHARS_PER_QUARTER = 50
 NO_IMAGE = N_("Pick, upload or take a photo first.")
 
 
@@ -206,10 +210,14 @@ def show_examples(examples: Sequence[Example], target_key: str, key: str, langua
     """Buttons that fill the widget ``target_key`` with an example and ask the page to run it;
     an example in a language the model (of ``languages``) does not handle is marked so."""
     st.caption(_("Try an example:"))
-    columns = st.columns(len(examples))
-    for index, (column, example) in enumerate(zip(columns, examples, strict=True)):
+    labels = [marked_example_label(example.label, example.text, languages) for example in examples]
+    # A label a quarter of a projector's width cannot hold is cut with an ellipsis ("…not this
+    # model's lang…"): long labels go two to a row, each button twice as wide.
+    per_row = len(examples) if max(map(len, labels), default=0) <= _LABEL_CHARS_PER_QUARTER else 2
+    columns = [column for start in range(0, len(examples), per_row) for column in st.columns(per_row)]
+    for index, (column, example, label) in enumerate(zip(columns, examples, labels, strict=False)):
         column.button(
-            marked_example_label(example.label, example.text, languages),
+            label,
             key=f"{key}.example.{index}",
             help=example.text,
             on_click=_fill,
