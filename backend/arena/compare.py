@@ -16,12 +16,22 @@ from typing import Any, Generic, TypeVar
 
 from backend.arena import stats
 from backend.errors import InvalidInputError, ShowcaseError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.inference.footer import RunFooter
 from backend.records import JsonRecord
 
 R = TypeVar("R")
 MIN_MODELS = 2
+# A run's rate per item it counts (RunFooter.unit), whole: the unit alone was shown untranslated
+# in Chinese ("text/秒") and pluralised by an "s" in English ("replys/s").
+_ITEMS_PER_SECOND = {
+    "text": N_("texts/s"),
+    "sentence": N_("sentences/s"),
+    "image": N_("images/s"),
+    "row": N_("rows/s"),
+    "reply": N_("replies/s"),
+    "prompt": N_("prompts/s"),
+}
 MAX_MODELS = 4
 # Every model classifies every row while the page waits; beyond this a batch job is the right tool.
 MAX_LABELLED_ROWS = 2000
@@ -82,7 +92,8 @@ def cost_of(loaded: Any, footer: RunFooter, tokens_per_second: float | None = No
     if tokens_per_second is not None:
         rate, unit = tokens_per_second, _("tokens/s")
     else:
-        rate, unit = (footer.items / seconds if seconds > 0 else 0.0), _("{unit}s/s").format(unit=footer.unit)
+        unit = _(_ITEMS_PER_SECOND[footer.unit]) if footer.unit in _ITEMS_PER_SECOND else f"{footer.unit}/s"
+        rate = footer.items / seconds if seconds > 0 else 0.0
     return Cost(footer.device, footer.latency_ms, round(rate, 1), unit, memory_mb(loaded))
 
 

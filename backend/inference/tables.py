@@ -19,6 +19,7 @@ MAX_BATCH_ROWS = 5_000
 # The columns a batch run adds, by their stable keys (in stored runs and code), with the headers people
 # read on the page and in the CSV they download. The uploaded table's own columns keep their names.
 RESULT_HEADERS: dict[str, str] = {
+    "file": N_("file"),  # an image batch's one input column: the name of each uploaded image
     "label": N_("label"),
     "score": N_("score"),
     "truncated": N_("truncated"),
@@ -90,9 +91,11 @@ def read_text_column(frame: pd.DataFrame, column: str, max_chars: int, max_rows:
     for position, value in enumerate(frame[column].tolist()):
         text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
         if not text:
-            notes[position] = "empty text: skipped"
+            notes[position] = _("empty text: skipped")
         elif len(text) > max_chars:
-            notes[position] = f"{len(text):,} characters, over the {max_chars:,} limit: skipped"
+            notes[position] = _("{chars:,} characters, over the {limit:,} limit: skipped").format(
+                chars=len(text), limit=max_chars
+            )
         else:
             texts.append(text)
             rows.append(position)

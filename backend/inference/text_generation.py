@@ -31,7 +31,7 @@ import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from backend.errors import InsufficientMemoryError, InvalidInputError, ShowcaseError
-from backend.i18n import _
+from backend.i18n import _, ngettext
 from backend.inference import remote, tables
 from backend.inference.batching import ProgressCallback, check_batch_size, run_sorted
 from backend.inference.chat_prompt import (
@@ -125,9 +125,15 @@ class GenerationResult(JsonRecord):
         """What the user should know about the prompt ("" when nothing)."""
         parts = []
         if self.dropped_messages:
-            parts.append(f"The {self.dropped_messages} oldest message(s) were left out to fit the model's context.")
+            parts.append(
+                ngettext(
+                    "The oldest message was left out to fit the model's context.",
+                    "The {count} oldest messages were left out to fit the model's context.",
+                    self.dropped_messages,
+                ).format(count=self.dropped_messages)
+            )
         if self.truncated_message:
-            parts.append("Your message was too long for the model's context and was cut.")
+            parts.append(_("Your message was too long for the model's context and was cut."))
         return " ".join(parts)
 
 

@@ -36,6 +36,11 @@ def _figure(value: float | None) -> str:
     return NO_FIGURE if value is None else f"{value:.4g}"
 
 
+def _share(value: float | None) -> str:
+    # As the job's report shows it (100.0%), not as a fraction ("1") beside that report.
+    return NO_FIGURE if value is None else f"{value:.1%}"
+
+
 def jobs_table(
     jobs: list[Job], task_title: Callable[[str], str] = str, method_title: Callable[[str], str] = str
 ) -> pd.DataFrame:
@@ -51,8 +56,8 @@ def jobs_table(
                 N_("base model"): job.base_model,
                 N_("created (UTC)"): _when(job.created),
                 N_("progress"): round(job.progress * 100),
-                N_("accuracy"): _figure(job.metrics.get("accuracy")),
-                N_("macro F1"): _figure(job.metrics.get("f1")),
+                N_("accuracy"): _share(job.metrics.get("accuracy")),
+                N_("macro F1"): _share(job.metrics.get("f1")),
                 # Chat-tuning jobs have no accuracy; their validation loss after tuning stands in.
                 N_("val loss"): _figure(job.metrics.get("val_loss")),
                 N_("job"): job.id,

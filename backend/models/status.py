@@ -36,12 +36,35 @@ def catalogue_rows(
     return rows
 
 
+# The engine table's column names as the engine processes record them, marked for the page to
+# translate (``translated_headers``), and their status words, said in the reader's language here.
+ENGINE_HEADERS = (
+    N_("engine"),
+    N_("model"),
+    N_("status"),
+    N_("process"),
+    N_("failures"),
+    N_("last failure"),
+    N_("build"),
+)
+_ENGINE_STATUSES = {
+    "running": N_("running"),
+    "restarting": N_("restarting"),
+    "stopped": N_("stopped"),
+    "disabled": N_("disabled"),
+}
+
+
 def engine_rows() -> list[dict[str, object]]:
     """One row per native engine process this app started (llama.cpp, ONNX Runtime, CTranslate2):
     running, restarting or disabled, with its last failure in words; empty when none was started."""
     from backend.models.engines import engine_process
 
-    return [state.to_row() for state in engine_process.engine_states()]
+    rows = [state.to_row() for state in engine_process.engine_states()]
+    for row in rows:
+        status = str(row["status"])
+        row["status"] = _(_ENGINE_STATUSES[status]) if status in _ENGINE_STATUSES else status
+    return rows
 
 
 def checked_rows(settings: Settings | None = None) -> list[dict[str, object]]:

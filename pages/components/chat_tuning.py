@@ -212,7 +212,7 @@ def pick_tuning_parameters(
 def pick_parameters(base_model: str, key: str) -> ChatTuneParams:
     """Method, title and hyperparameters with defaults that work; validated on submit."""
     return pick_tuning_parameters(
-        ChatTuneParams, PARAM_FIELDS, METHOD_LABELS, base_model, key, "e.g. Support assistant"
+        ChatTuneParams, PARAM_FIELDS, METHOD_LABELS, base_model, key, _("e.g. Support assistant")
     )
 
 

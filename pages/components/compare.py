@@ -46,13 +46,23 @@ def pick_models(task: str, key: str, specs: Sequence[ModelSpec] | None = None) -
         default=usable[: compare.MIN_MODELS],
         format_func=labels.__getitem__,
         max_selections=compare.MAX_MODELS,
+        placeholder=_("Pick two to four models"),
         key=f"{key}.models",
         help=_(
             "Catalogue models, your fine-tuned models, configured model servers and the compressed variants "
             "your compression lab runs measured; each runs the same input."
         ),
     )
-    if len(picked) < compare.MIN_MODELS:
+    if len(usable) < compare.MIN_MODELS:
+        # Picking two models marked "not available here" would only end in two errors.
+        st.warning(
+            _(
+                "A comparison needs two models that can answer here; {count} can. Download another on the "
+                "Models page, fine-tune one, or configure a model server."
+            ).format(count=len(usable)),
+            icon=":material/group_off:",
+        )
+    elif len(picked) < compare.MIN_MODELS:
         st.info(_("Pick at least two models to compare."), icon=":material/compare_arrows:")
     return picked
 
@@ -70,7 +80,7 @@ def cost_line(cost: compare.Cost) -> str:
     return " · ".join(
         (
             f":material/memory: {plain_markdown(cost.device)}",
-            f":material/timer: {cost.latency_ms:,.0f} ms",
+            ":material/timer: " + _("{latency_ms:,.0f} ms").format(latency_ms=cost.latency_ms),
             f":material/speed: {cost.rate:,.1f} {cost.rate_unit}",
             f":material/storage: {memory}",
         )

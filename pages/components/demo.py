@@ -31,6 +31,10 @@ from pages.components.errors import show_error
 R = TypeVar("R")
 _FOLDER_CHOICE = "__local_folder__"
 EMPTY_TEXT = N_("Type some text first.")
+# About what a quarter of the main column shows on one line at 1920x1080: "A short poem (Chinese) ·
+# not this model's language" (50 characters) fits, "Explain large models (Chinese) · not this
+# model's language" (58) was cut after 53.
+_LABEL_CHARS_PER_QUARTER = 50
 NO_IMAGE = N_("Pick, upload or take a photo first.")
 
 
@@ -115,8 +119,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
         )
     elif choice in found:
         st.caption(_("Your model.{loaded}").format(loaded=loaded))
-    if choice in found and not found[choice].can_load:
-        st.warning(plain_markdown(found[choice].reason), icon=":material/cloud_off:")
+    models.warn_when_pick_unavailable(found, choice, labels[_FOLDER_CHOICE])
     if choice != _FOLDER_CHOICE:
         return choice
     folder = st.text_input(
@@ -207,10 +210,14 @@ def show_examples(examples: Sequence[Example], target_key: str, key: str, langua
     """Buttons that fill the widget ``target_key`` with an example and ask the page to run it;
     an example in a language the model (of ``languages``) does not handle is marked so."""
     st.caption(_("Try an example:"))
-    columns = st.columns(len(examples))
-    for index, (column, example) in enumerate(zip(columns, examples, strict=True)):
+    labels = [marked_example_label(example.label, example.text, languages) for example in examples]
+    # A label a quarter of a projector's width cannot hold is cut with an ellipsis ("…not this
+    # model's lang…"): long labels go two to a row, each button twice as wide.
+    per_row = len(examples) if max(map(len, labels), default=0) <= _LABEL_CHARS_PER_QUARTER else 2
+    columns = [column for start in range(0, len(examples), per_row) for column in st.columns(per_row)]
+    for index, (column, example, label) in enumerate(zip(columns, examples, labels, strict=False)):
         column.button(
-            marked_example_label(example.label, example.text, languages),
+            label,
             key=f"{key}.example.{index}",
             help=example.text,
             on_click=_fill,
@@ -220,8 +227,16 @@ def show_examples(examples: Sequence[Example], target_key: str, key: str, langua
 
 
 def run_requested(key: str, clicked: bool) -> bool:
-    """Whether to run now: the run button was clicked or an example was just picked."""
-    return bool(st.session_state.pop(f"{key}.run_requested", False)) or clicked
+    """Whether to run now: the run button was clicked or an example was just picked.
+
+    A run asked for drops the page's last answer (``{key}.result``) at once: whatever this run
+    shows next (a refused input, a model that cannot load) must not stand above an answer to
+    another input or from another model, which a viewer would read as this input's answer.
+    """
+    requested = bool(st.session_state.pop(f"{key}.run_requested", False)) or clicked
+    if requested:
+        st.session_state.pop(f"{key}.result", None)
+    return requested
 
 
 # How a run footer counts its work (RunFooter.unit), with the current language's plural rule.
@@ -279,11 +294,16 @@ def show_score_chart(scores: dict[str, float], key: str) -> None:
 
 
 def progress_reporter(label: str) -> Callable[[int, int], None]:
-    """A progress bar and the callback that advances it (done, total)."""
-    bar = st.progress(0.0, text=label)
+    """The callback (done, total) of a progress bar drawn at its first report and taken away once
+    the work is done: neither an empty bar (an example answered from the cache never reports)
+    nor a full one stays between the button and the answer, pushing the answer off the screen."""
+    slot = st.empty()
 
     def report(done: int, total: int) -> None:
-        bar.progress(
+        if total and done >= total:
+            slot.empty()
+            return
+        slot.progress(
             done / total if total else 1.0,
             text=_("{label} {done:,} / {total:,}").format(label=label, done=done, total=total),
         )
@@ -320,7 +340,11 @@ def show_table_run(run: TableRun, file_name: str, key: str) -> None:
     show_footer(run.footer)
     if run.skipped:
         st.warning(
-            _("{skipped:,} row(s) were skipped; the note column says why.").format(skipped=run.skipped),
+            ngettext(
+                "{skipped:,} row was skipped; the note column says why.",
+                "{skipped:,} rows were skipped; the note column says why.",
+                run.skipped,
+            ).format(skipped=run.skipped),
             icon=":material/info:",
         )
     shown = tables.shown_table(run.table)

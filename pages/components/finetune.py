@@ -117,7 +117,7 @@ def pick_parameters(task: str, method: str, base_model: str, key: str) -> Traini
         default_params(task, method, base_model),
         key,
         method,
-        "e.g. Support tickets by team",
+        _("e.g. Support tickets by team"),
         disabled=unused,
     )
 

@@ -119,9 +119,12 @@ def show_prepare_defaults() -> None:
         )
 
     results = readiness.check_demos(model_cache(), on_demo, on_bytes, get_settings(), owner=current_owner())
-    overall.progress(1.0, text=_("Done."))
-    file_bar.empty()
     failed = [result for result in results if not result.ok]
+    # How many are ready, not "Done.": a full bar that says done above five failures reads as success.
+    overall.progress(
+        1.0, text=_("{ready} of {total} demos ready.").format(ready=len(results) - len(failed), total=len(results))
+    )
+    file_bar.empty()
     # One line per demo, those that answer first: what a presenter checks before going on stage.
     for result in sorted(results, key=lambda r: not r.ok):
         line = plain_markdown(readiness.result_line(result))
@@ -210,6 +213,22 @@ def warn_when_none_available(found: dict[str, Availability], what: str) -> None:
             ).format(what=what, reason=plain_markdown(reason)),
             icon=":material/cloud_off:",
         )
+
+
+def warn_when_pick_unavailable(found: dict[str, Availability], choice: str, folder_label: str) -> None:
+    """Under a picker whose pick cannot answer on this server: why, and what to do next (another
+    model of the list that can, else who can bring one and how; ``folder_label`` names the list's
+    own model-folder choice)."""
+    if choice not in found or found[choice].can_load:
+        return
+    if any(state.can_load for state in found.values()):
+        step = _("Pick another model in the list that can answer here.")
+    else:
+        step = _(
+            "None of the models in this list can answer on this server now: ask whoever runs it to download "
+            "one (the Models page says how), or pick “{folder}” to use a model folder already on this server."
+        ).format(folder=folder_label)
+    st.warning(f"{plain_markdown(found[choice].reason)} {step}", icon=":material/cloud_off:")
 
 
 def show_base_availability(model_ref: str) -> None:

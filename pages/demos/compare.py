@@ -66,7 +66,8 @@ elif task == catalogue.IMAGE_CLASSIFICATION:
     samples = {path.stem: path for path in image_classification.sample_images()}
     sample = st.selectbox(_("Sample image"), list(samples), key="compare.image.sample")
     st.image(str(samples[sample]), width=240)
-    if st.button(_("Classify with every model"), type="primary", key="compare.image.run", disabled=not ready):
+    clicked = st.button(_("Classify with every model"), type="primary", key="compare.image.run", disabled=not ready)
+    if demo.run_requested(key, clicked):
         with user_errors():
             data = image_classification.read_sample(sample)
             image = uploads.open_image(data, f"{sample}.jpg", max_side=uploads.MODEL_IMAGE_SIDE)
@@ -83,7 +84,8 @@ elif task == catalogue.IMAGE_CLASSIFICATION:
         )
 else:
     text_box = st.text_area(_("Text"), key=f"{key}.text", height=110)
-    if st.button(_("Run every model"), type="primary", key=f"{key}.run", disabled=not ready) and (
+    clicked = st.button(_("Run every model"), type="primary", key=f"{key}.run", disabled=not ready)
+    if demo.run_requested(key, clicked) and (
         text := demo.checked_text(
             text_box, sentiment.MAX_CHARS if task == catalogue.SENTIMENT else translation.MAX_CHARS
         )

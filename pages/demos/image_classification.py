@@ -16,6 +16,10 @@ from pages.components.errors import user_errors
 SAMPLE_LABELS = {"cat": N_("Cat"), "coffee": N_("Coffee"), "rocket": N_("Rocket"), "astronaut": N_("Astronaut")}
 # Where the image comes from: the widget's stable value -> its label (shown translated).
 SOURCES = {"samples": N_("Sample images"), "upload": N_("Upload"), "camera": N_("Camera")}
+# Widths that keep the picked photo, its labels and the run's footer on one 1920x1080 screen
+# (and a phone's column wide enough for both).
+_THUMBNAIL_PX = 150
+_ANSWER_IMAGE_PX = 320
 
 
 def _pick_sample(name: str) -> None:
@@ -54,7 +58,9 @@ with single:
                 args=(path.stem,),
                 width="stretch",
             )
-            column.image(str(path), width="stretch")
+            # Thumbnails: at full column width the four samples took a third of a projector's screen
+            # and pushed the answer below it.
+            column.image(str(path), width=_THUMBNAIL_PX)
         picked = st.session_state.get("image_classification.sample")
     else:
         if source == "upload":
@@ -95,11 +101,14 @@ with single:
 
     shown = st.session_state.get("image_classification.result")
     if shown is None:
-        st.info(_("Click a sample photo, or upload or take a photo and press **Classify**."), icon=":material/image:")
+        if not run:  # a run asked for says what became of it instead
+            st.info(
+                _("Click a sample photo, or upload or take a photo and press **Classify**."), icon=":material/image:"
+            )
     else:
         image, result = shown
         image_column, chart_column = st.columns([2, 3])
-        image_column.image(image, caption=result.prediction.name, width="stretch")
+        image_column.image(image, caption=result.prediction.name, width=_ANSWER_IMAGE_PX)
         with chart_column:
             top = result.prediction.top[0]
             st.subheader(f"{plain_markdown(top.label)} · {top.score:.1%}")

@@ -44,11 +44,8 @@ with single:
         ),
     )
     clicked = st.button(_("Analyse"), type="primary", key="sentiment.run", icon=":material/play_arrow:")
-    if demo.run_requested("sentiment", clicked) and (
-        text := demo.checked_text(st.session_state.get("sentiment.text"), sentiment.MAX_CHARS)
-    ):
-        # A run that fails must not leave the last answer (perhaps another model's) under its error.
-        st.session_state.pop("sentiment.result", None)
+    run = demo.run_requested("sentiment", clicked)
+    if run and (text := demo.checked_text(st.session_state.get("sentiment.text"), sentiment.MAX_CHARS)):
         with user_errors():
             result = demo.answer(
                 catalogue.SENTIMENT,
@@ -63,7 +60,8 @@ with single:
 
     result = st.session_state.get("sentiment.result")
     if result is None:
-        st.info(_("Type a text and press **Analyse**, or click an example above."), icon=":material/keyboard:")
+        if not run:  # a run asked for says what became of it instead
+            st.info(_("Type a text and press **Analyse**, or click an example above."), icon=":material/keyboard:")
     else:
         best = result.classification
         st.subheader(f"{plain_markdown(best.label)} · {best.score:.1%}")

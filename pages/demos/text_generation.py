@@ -131,8 +131,10 @@ def _start_reply(
 
 with chat:
     history = chat_view.load_history("text_generation")
+    # In a slot: the first message of a conversation takes the invitation away in the run that sends it.
+    invitation = st.empty()
     if not history:
-        st.info(_("Ask anything in English or Chinese, or start from an example."), icon=":material/forum:")
+        invitation.info(_("Ask anything in English or Chinese, or start from an example."), icon=":material/forum:")
     # New turns go into this container too, so they appear above the examples and the input box.
     conversation = st.container()
     # A continued reply is drawn by continue_reply, in place, as it grows.
@@ -150,6 +152,8 @@ with chat:
     )
     follow_up = chat_view.requested_follow_up("text_generation")
     submitted = next((text for text in (typed, follow_up, example) if text is not None), None)
+    if submitted is not None:
+        invitation.empty()
     if continuing and history[-1].get("base_reply") is not None:
         chat_view.continue_side_by_side(
             conversation, "text_generation", _start_reply, lambda turns, stop: _start_reply(turns, stop, base_ref)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend import input_language
-from backend.i18n import N_, _
+from backend.i18n import N_, _, translated_headers
 from backend.inference import translation
 from backend.inference.batch import BatchRequest
 from backend.models.resolve import catalogue
@@ -63,19 +63,20 @@ st.caption(
         "keeping your line breaks. Greedy decoding is fastest; beam search weighs several candidates."
     )
 )
-left, right = st.columns([4, 1], vertical_alignment="bottom")
+# Decoding shares the direction's row: on its own row it pushed the answer below a projector's screen.
+left, middle, right = st.columns([3, 1, 2], vertical_alignment="bottom")
 direction = left.selectbox(_("Direction"), DIRECTIONS, format_func=_direction_label, key="translation.direction")
-right.button(_("Swap"), key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
-source_language, target_language = direction.split("-")
-spec = catalogue.translation_model(source_language, target_language)
-model_ref = demo.pick_model(catalogue.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
-decoding = st.radio(
+middle.button(_("Swap"), key="translation.swap", icon=":material/swap_horiz:", on_click=_swap, width="stretch")
+decoding = right.radio(
     _("Decoding"),
     list(DECODINGS),
     format_func=lambda beams: _(DECODINGS[beams]),
     horizontal=True,
     key="translation.decoding",
 )
+source_language, target_language = direction.split("-")
+spec = catalogue.translation_model(source_language, target_language)
+model_ref = demo.pick_model(catalogue.TRANSLATION, f"translation.{direction}", specs=[spec] if spec else [])
 beams = 1
 if decoding > 1:
     beams = st.slider(_("Beams"), 2, translation.MAX_BEAMS, 4, key="translation.beams")
@@ -91,11 +92,8 @@ with single:
         help=_("Up to {MAX_CHARS:,} characters.").format(MAX_CHARS=translation.MAX_CHARS),
     )
     clicked = st.button(_("Translate"), type="primary", key="translation.run", icon=":material/translate:")
-    if demo.run_requested("translation", clicked) and (
-        text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)
-    ):
-        # A run that fails must not leave the last answer (perhaps another model's) under its error.
-        st.session_state.pop("translation.result", None)
+    run = demo.run_requested("translation", clicked)
+    if run and (text := demo.checked_text(st.session_state.get("translation.text"), translation.MAX_CHARS)):
         with user_errors():
             result = demo.answer(
                 catalogue.TRANSLATION,
@@ -116,7 +114,8 @@ with single:
 
     result = st.session_state.get("translation.result")
     if result is None:
-        st.info(_("Type a text and press **Translate**, or click an example above."), icon=":material/keyboard:")
+        if not run:  # a run asked for says what became of it instead
+            st.info(_("Type a text and press **Translate**, or click an example above."), icon=":material/keyboard:")
     else:
         source_column, target_column = st.columns(2)
         with source_column.container(border=True):
@@ -133,14 +132,15 @@ with single:
             st.warning(result.notice, icon=":material/content_cut:")
         with st.expander(
             _("Sentence by sentence ({sentences}, {decoding})").format(
-                sentences=len(result.sentences), decoding=result.decoding
+                sentences=len(result.sentences),
+                decoding=_("greedy") if result.num_beams == 1 else _("beam search"),
             )
         ):
             st.dataframe(
-                [
-                    {"source": s.source, "translation": s.translation, "tokens": s.output_tokens}
+                translated_headers(
+                    {N_("Source"): s.source, N_("Translation"): s.translation, N_("Tokens"): s.output_tokens}
                     for s in result.sentences
-                ],
+                ),
                 hide_index=True,
             )
         demo.show_footer(result.footer)

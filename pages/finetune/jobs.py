@@ -121,6 +121,7 @@ else:
             default=[job.id for job in finished[:3]],
             # A retry keeps its run's title; the id tells the two apart.
             format_func=lambda job_id: _job_label(by_id[job_id]),
+            placeholder=_("Pick the runs to compare"),
             key="finetune.compare",
         )
         rows = classifier_studio.compare_jobs(chosen, owner)

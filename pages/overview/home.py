@@ -20,6 +20,10 @@ st.markdown(
 
 # What answers on this server now, before anyone clicks (the Models page prepares the rest).
 st.info(plain_markdown(readiness_line()), icon=":material/fact_check:")
+# The next step from that line, whatever it says: where each demo's model is checked and prepared.
+st.page_link(
+    "pages/overview/models.py", label=_("What each demo needs, and how to prepare it"), icon=":material/arrow_forward:"
+)
 
 for section in SECTIONS:
     entries = [page for page in pages_in(section) if page.path != "pages/overview/home.py"]

@@ -82,7 +82,7 @@ shown_engines = [] if hidden_models is None else engine_rows()
 if engines := [row for row in shown_engines if not any(ref in str(row["model"]) for ref in hidden_models or ())]:
     st.subheader(_("Native engines"))
     st.caption(_("llama.cpp runs in its own process: a crash ends only that process, and torch finishes the reply."))
-    st.dataframe(engines, hide_index=True, width="stretch")
+    st.dataframe(translated_headers(engines), hide_index=True, width="stretch")
 
 # The ``auto`` engine setting (issue 30): what each model's check chose on this machine, and why not the rest.
 if checked := checked_rows(settings):

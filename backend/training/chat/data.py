@@ -30,7 +30,7 @@ import pandas as pd
 
 from backend import chat_template, table_checks, uploads
 from backend.errors import InvalidInputError
-from backend.i18n import _
+from backend.i18n import _, ngettext
 from backend.training.chat.params import ChatTuneParams
 from backend.training.common import StoredDataset, raise_if_errors
 
@@ -210,7 +210,7 @@ def _cell(value: Any) -> str:
 def _turns_of(record: Any, shape: str) -> list[dict[str, str]]:
     """A record's turns; raises ValueError with what is wrong."""
     if not isinstance(record, dict):
-        raise ValueError("is not a JSON object")
+        raise ValueError(_("is not a JSON object"))
     if shape == ALPACA:
         instruction, extra = _cell(record.get("instruction")).strip(), _cell(record.get("input")).strip()
         turns = []
@@ -227,16 +227,16 @@ def _turns_of(record: Any, shape: str) -> list[dict[str, str]]:
     )
     raw = record.get(key)
     if not isinstance(raw, list):
-        raise ValueError(f"has no list of turns under {key!r}")
+        raise ValueError(_("has no list of turns under {key}").format(key=repr(key)))
     turns = []
     for turn in raw:
         if not isinstance(turn, dict):
-            raise ValueError("has a turn that is not an object")
+            raise ValueError(_("has a turn that is not an object"))
         role = _cell(turn.get(role_key)).strip().lower()
         role = _SHAREGPT_ROLES.get(role, role) if shape == SHAREGPT else role
         content = turn.get(text_key)
         if not isinstance(content, str):
-            raise ValueError(f"has a turn whose {text_key!r} is not text")
+            raise ValueError(_("has a turn whose {key} is not text").format(key=repr(text_key)))
         turns.append({"role": role, "content": content})
     if shape == SHAREGPT and isinstance(record.get("system"), str) and record["system"].strip():
         turns.insert(0, {"role": "system", "content": record["system"]})
@@ -244,36 +244,43 @@ def _turns_of(record: Any, shape: str) -> list[dict[str, str]]:
 
 
 def check_turns(turns: list[dict[str, str]]) -> str:
-    """What is wrong with a conversation ("" when nothing): roles, order, empty or long turns."""
+    """What is wrong with a conversation ("" when nothing): roles, order, empty or long turns, as
+    what the conversation does ("has no turns"), in the reader's language."""
     if not turns:
-        return "has no turns"
+        return _("has no turns")
     if len(turns) > MAX_TURNS:
-        return f"has more than {MAX_TURNS} turns"
+        return _("has more than {max_turns} turns").format(max_turns=MAX_TURNS)
     for number, turn in enumerate(turns, start=1):
         if turn["role"] not in ROLES:
-            return f"turn {number} has an unknown role {turn['role']!r} (use system, user or assistant)"
+            return _("has an unknown role {role} in turn {number} (use system, user or assistant)").format(
+                role=repr(turn["role"]), number=number
+            )
         if not turn["content"].strip():
-            return f"turn {number} ({turn['role']}) is empty"
+            return _("has an empty turn {number} ({role})").format(number=number, role=turn["role"])
         if _LONE_SURROGATE.search(turn["content"]):
-            return f"turn {number} holds an escape that is no character (a lone surrogate such as \\ud800)"
+            return _("holds an escape that is no character in turn {number} (a lone surrogate such as \\ud800)").format(
+                number=number
+            )
         if len(turn["content"]) > MAX_TURN_CHARS:
-            return f"turn {number} is longer than {MAX_TURN_CHARS:,} characters"
+            return _("has a turn {number} longer than {limit:,} characters").format(number=number, limit=MAX_TURN_CHARS)
     body = turns[1:] if turns[0]["role"] == "system" else turns
     if any(t["role"] == "system" for t in body):
-        return "has a system turn that is not the first"
+        return _("has a system turn that is not the first")
     if not body or body[0]["role"] != "user":
-        return "does not start with a user turn (after an optional system turn)"
+        return _("does not start with a user turn (after an optional system turn)")
     for previous, current in zip(body, body[1:], strict=False):
         if previous["role"] == current["role"]:
-            return f"has two {current['role']} turns in a row (user and assistant must alternate)"
+            return _("has two {role} turns in a row (user and assistant must alternate)").format(role=current["role"])
     if body[-1]["role"] != "assistant":
-        return "does not end with an assistant reply (nothing to learn from)"
+        return _("does not end with an assistant reply (nothing to learn from)")
     return ""
 
 
 def _row_list(rows: list[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:_ROWS_SHOWN])
-    return shown + (f" and {len(rows) - _ROWS_SHOWN} more" if len(rows) > _ROWS_SHOWN else "")
+    if len(rows) <= _ROWS_SHOWN:
+        return shown
+    return _("{shown} and {count} more").format(shown=shown, count=len(rows) - _ROWS_SHOWN)
 
 
 def to_conversations(
@@ -286,7 +293,7 @@ def to_conversations(
         counting from 1, the header not counted).
     """
     if mapping.shape not in SHAPES:
-        return [], [f"Unknown data shape {mapping.shape!r}."], []
+        return [], [_("Unknown data shape {shape}.").format(shape=repr(mapping.shape))], []
     raw: list[tuple[int, list[dict[str, str]] | str]] = []
     if mapping.shape == TABLE:
         frame = upload.table()
@@ -296,9 +303,11 @@ def to_conversations(
         missing = [c for c in columns if c not in frame.columns]
         if missing or not all(columns[:2]):
             available = ", ".join(repr(str(c)) for c in frame.columns)
-            return [], [f"The file has no column {(missing or [''])[0]!r}; its columns are {available}."], []
+            return [], [_("The file has no column {column!r}; its columns are {available}.").format(
+                column=(missing or [""])[0], available=available
+            )], []  # fmt: skip
         if len(set(columns)) != len(columns):
-            return [], ["The prompt, response and system columns must be different columns."], []
+            return [], [_("The prompt, response and system columns must be different columns.")], []
         for row, values in enumerate(frame[columns].itertuples(index=False), start=1):
             cells = [_cell(v) for v in values]
             turns = [{"role": "system", "content": cells[2]}] if len(cells) == 3 and cells[2].strip() else []
@@ -321,10 +330,14 @@ def to_conversations(
         conversations.append([{"role": t["role"], "content": t["content"].strip()} for t in turns])
     errors, warnings = [], []
     for problem, rows in sorted(problems.items(), key=lambda item: item[1][0]):
-        text = f"{len(rows)} conversation(s) {problem} (rows {_row_list(rows)})."
-        (warnings if mapping.drop_bad_rows else errors).append(("Dropped: " if mapping.drop_bad_rows else "") + text)
+        text = ngettext(
+            "{count} conversation {problem} (row {rows}).",
+            "{count} conversations: each {problem} (rows {rows}).",
+            len(rows),
+        ).format(count=len(rows), problem=problem, rows=_row_list(rows))
+        (warnings if mapping.drop_bad_rows else errors).append(_("Dropped: ") + text if mapping.drop_bad_rows else text)
     if errors:
-        errors.append("Fix these rows, or choose to drop conversations with a problem.")
+        errors.append(_("Fix these rows, or choose to drop conversations with a problem."))
     return conversations, errors, warnings
 
 
@@ -452,9 +465,13 @@ def distinct(items: list[Item], identity: Callable[[Item], object]) -> list[Item
 def _drop_duplicates(conversations: list[list[dict[str, str]]], warnings: list[str]) -> list[list[dict[str, str]]]:
     kept = distinct(conversations, lambda conversation: conversation)
     if len(kept) < len(conversations):
+        removed = len(conversations) - len(kept)
         warnings.append(
-            f"Removed {len(conversations) - len(kept)} duplicate conversation(s) so they cannot sit in both"
-            " training and validation."
+            ngettext(
+                "Removed {count} duplicate conversation so it cannot sit in both training and validation.",
+                "Removed {count} duplicate conversations so they cannot sit in both training and validation.",
+                removed,
+            ).format(count=removed)
         )
     return kept
 
@@ -481,9 +498,15 @@ def special_token_warnings(tokenizer: Any, conversations: list[list[dict[str, st
     if not rows:
         return []
     return [
-        f"{len(rows)} conversation(s) hold the base model's special tokens as text "
-        f"({', '.join(sorted(found)[:5])}; conversations {_row_list(rows)}): training reads them as real "
-        "special tokens (turn markers), not as text. Remove them unless that is what you mean."
+        ngettext(
+            "{count} conversation holds the base model's special tokens as text ({tokens}; conversation "
+            "{rows}): training reads them as real special tokens (turn markers), not as text. Remove them "
+            "unless that is what you mean.",
+            "{count} conversations hold the base model's special tokens as text ({tokens}; conversations "
+            "{rows}): training reads them as real special tokens (turn markers), not as text. Remove them "
+            "unless that is what you mean.",
+            len(rows),
+        ).format(count=len(rows), tokens=", ".join(sorted(found)[:5]), rows=_row_list(rows))
     ]
 
 
@@ -512,27 +535,44 @@ def prepare_chat_dataset(
     warnings.extend(special_token_warnings(tokenizer, conversations))
     conversations = _drop_duplicates(conversations, warnings)
     if len(conversations) < MIN_CONVERSATIONS:
-        raise_if_errors([f"Only {len(conversations)} usable conversation(s); at least {MIN_CONVERSATIONS} are needed."])
+        raise_if_errors(
+            [
+                _("Only {count} usable conversations; at least {minimum} are needed.").format(
+                    count=len(conversations), minimum=MIN_CONVERSATIONS
+                )
+            ]
+        )
     encoded = encode_conversations(tokenizer, conversations, max_length, model_name)
     lengths = np.array([e.full_tokens for e in encoded])
     cut = [i + 1 for i, e in enumerate(encoded) if e.cut]
     empty = [i for i, e in enumerate(encoded) if e.trained_tokens == 0]
     if empty:
         warnings.append(
-            f"{len(empty)} conversation(s) lose every reply at max length {max_length} tokens and were dropped;"
-            " raise max length to keep them."
+            ngettext(
+                "{count} conversation loses every reply at max length {max_length} tokens and was dropped; "
+                "raise max length to keep it.",
+                "{count} conversations lose every reply at max length {max_length} tokens and were dropped; "
+                "raise max length to keep them.",
+                len(empty),
+            ).format(count=len(empty), max_length=max_length)
         )
         dropped = set(empty)
         conversations = [c for i, c in enumerate(conversations) if i not in dropped]
         raise_if_errors(
-            [f"Only {len(conversations)} conversation(s) fit max length {max_length}; raise it."]
+            [
+                _("Only {count} conversations fit max length {max_length}; raise it.").format(
+                    count=len(conversations), max_length=max_length
+                )
+            ]
             if len(conversations) < MIN_CONVERSATIONS
             else []
         )
     if cut:
         warnings.append(
-            f"{len(cut)} of {len(encoded)} conversation(s) are longer than {max_length} tokens and will be cut"
-            f" at the end (the longest has {int(lengths.max()):,} tokens)."
+            _(
+                "{cut} of {total} conversations are longer than {max_length} tokens and will be cut at the end "
+                "(the longest has {longest:,} tokens)."
+            ).format(cut=len(cut), total=len(encoded), max_length=max_length, longest=int(lengths.max()))
         )
     order = np.random.default_rng(seed).permutation(len(conversations)).tolist()
     held_out = min(len(conversations) - 1, max(1, round(len(conversations) * validation_fraction)))
@@ -544,7 +584,7 @@ def prepare_chat_dataset(
         "used_rows": len(conversations),
         "train_size": len(train),
         "validation_size": len(validation),
-        "validation_source": f"{validation_fraction:.0%} random split",
+        "validation_source": _("{share:.0%} random split").format(share=validation_fraction),
         "max_length": max_length,
         "cut_rows": len(cut),
         "tokens_median": int(np.median(lengths)),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backend.i18n import _, ngettext
 from backend.training.classifier.params import PARAM_RANGES
 from backend.training.common import StoredDataset, raise_if_errors
 
@@ -91,8 +92,9 @@ def label_text(value: object) -> str:
 def _row_list(positions: list[int]) -> str:
     # Row numbers as a spreadsheet shows them: the header is row 1.
     shown = ", ".join(str(p + 2) for p in positions[:_ROWS_SHOWN])
-    more = f" and {len(positions) - _ROWS_SHOWN} more" if len(positions) > _ROWS_SHOWN else ""
-    return f"{shown}{more}"
+    if len(positions) <= _ROWS_SHOWN:
+        return shown
+    return _("{shown} and {count} more").format(shown=shown, count=len(positions) - _ROWS_SHOWN)
 
 
 def check_classes(labels: list[str], errors: list[str], warnings: list[str]) -> None:
@@ -101,33 +103,48 @@ def check_classes(labels: list[str], errors: list[str], warnings: list[str]) -> 
     if len(counts) < 2:
         only = next(iter(counts), "")
         errors.append(
-            f"Only one class ({only!r}) in the label column: a classifier needs at least 2 classes."
-            " Check that you mapped the right column."
+            _(
+                "Only one class ({only}) in the label column: a classifier needs at least 2 classes. "
+                "Check that you mapped the right column."
+            ).format(only=repr(only))
         )
         return
     if len(counts) > MAX_CLASSES or (len(counts) > 20 and len(counts) > len(labels) / 2):
         errors.append(
-            f"The label column has {len(counts):,} different values for {len(labels):,} rows: it looks like"
-            " free text or ids, not classes. Map the column that holds the class of each row."
+            _(
+                "The label column has {values:,} different values for {rows:,} rows: it looks like free text "
+                "or ids, not classes. Map the column that holds the class of each row."
+            ).format(values=len(counts), rows=len(labels))
         )
         return
     rare = sorted((label, n) for label, n in counts.items() if n < MIN_EXAMPLES_PER_CLASS)
     if rare:
         listed = ", ".join(f"{label!r} ({n})" for label, n in rare[:_ROWS_SHOWN])
         errors.append(
-            f"{len(rare)} class(es) have fewer than {MIN_EXAMPLES_PER_CLASS} examples: {listed}."
-            " Add examples, merge these classes, or remove their rows."
+            ngettext(
+                "{count} class has fewer than {minimum} examples: {listed}. Add examples, merge it with "
+                "another class, or remove its rows.",
+                "{count} classes have fewer than {minimum} examples: {listed}. Add examples, merge these "
+                "classes, or remove their rows.",
+                len(rare),
+            ).format(count=len(rare), minimum=MIN_EXAMPLES_PER_CLASS, listed=listed)
         )
     few = sorted(label for label, n in counts.items() if MIN_EXAMPLES_PER_CLASS <= n < FEW_EXAMPLES_WARNING)
     if few:
         warnings.append(
-            f"{len(few)} class(es) have fewer than {FEW_EXAMPLES_WARNING} examples ({', '.join(few[:_ROWS_SHOWN])});"
-            " expect noisy results for them."
+            ngettext(
+                "{count} class has fewer than {minimum} examples ({listed}); expect noisy results for it.",
+                "{count} classes have fewer than {minimum} examples ({listed}); expect noisy results for them.",
+                len(few),
+            ).format(count=len(few), minimum=FEW_EXAMPLES_WARNING, listed=", ".join(few[:_ROWS_SHOWN]))
         )
     largest, smallest = max(counts.values()), min(counts.values())
     if smallest and largest / smallest >= 10:
         warnings.append(
-            f"Classes are imbalanced ({largest} vs {smallest} examples); look at per-class recall, not only accuracy."
+            _(
+                "Classes are imbalanced ({largest} vs {smallest} examples); look at per-class recall, not only "
+                "accuracy."
+            ).format(largest=largest, smallest=smallest)
         )
 
 
@@ -154,10 +171,14 @@ def _read_mapped_rows(
     missing_columns = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing_columns:
         available = ", ".join(repr(str(c)) for c in frame.columns)
-        errors.append(f"{what} has no column {missing_columns[0]!r}; its columns are {available}.")
+        errors.append(
+            _("{what} has no column {column}; its columns are {available}.").format(
+                what=what, column=repr(missing_columns[0]), available=available
+            )
+        )
         return [], []
     if text_column == label_column:
-        errors.append("The text column and the label column must be different columns.")
+        errors.append(_("The text column and the label column must be different columns."))
         return [], []
     texts, labels, incomplete = [], [], []
     for position, (text_value, label_value) in enumerate(zip(frame[text_column], frame[label_column], strict=True)):
@@ -174,17 +195,30 @@ def _read_mapped_rows(
     if incomplete:
         if mapping.drop_incomplete:
             warnings.append(
-                f"Dropped {len(incomplete)} row(s) of {what} with an empty text or label (rows {_row_list(incomplete)})."
+                ngettext(
+                    "Dropped {count} row of {what} with an empty text or label (row {rows}).",
+                    "Dropped {count} rows of {what} with an empty text or label (rows {rows}).",
+                    len(incomplete),
+                ).format(count=len(incomplete), what=what, rows=_row_list(incomplete))
             )
         else:
             errors.append(
-                f"{len(incomplete)} row(s) of {what} have an empty or missing text or label (rows {_row_list(incomplete)})."
-                " Fill them in, or choose to drop incomplete rows."
+                ngettext(
+                    "{count} row of {what} has an empty or missing text or label (row {rows}). Fill it in, "
+                    "or choose to drop incomplete rows.",
+                    "{count} rows of {what} have an empty or missing text or label (rows {rows}). Fill them "
+                    "in, or choose to drop incomplete rows.",
+                    len(incomplete),
+                ).format(count=len(incomplete), what=what, rows=_row_list(incomplete))
             )
     too_long = [i for i, t in enumerate(texts) if len(t) > MAX_TEXT_CHARS]
     if too_long:
         errors.append(
-            f"{len(too_long)} text(s) in {what} are longer than {MAX_TEXT_CHARS:,} characters; split or shorten them."
+            ngettext(
+                "{count} text in {what} is longer than {limit:,} characters; split or shorten it.",
+                "{count} texts in {what} are longer than {limit:,} characters; split or shorten them.",
+                len(too_long),
+            ).format(count=len(too_long), what=what, limit=MAX_TEXT_CHARS)
         )
     return texts, labels
 
@@ -207,10 +241,20 @@ def _drop_duplicates(
     if conflicts:
         sample = "; ".join(repr(t[:60]) for t in sorted(conflicts)[:3])
         errors.append(
-            f"{len(conflicts)} text(s) appear with different labels (e.g. {sample}). Give each text one label."
+            ngettext(
+                "{count} text appears with different labels ({sample}). Give each text one label.",
+                "{count} texts appear with different labels (e.g. {sample}). Give each text one label.",
+                len(conflicts),
+            ).format(count=len(conflicts), sample=sample)
         )
     elif repeats:
-        warnings.append(f"Removed {repeats} duplicate row(s) so they cannot sit in both training and validation.")
+        warnings.append(
+            ngettext(
+                "Removed {count} duplicate row so it cannot sit in both training and validation.",
+                "Removed {count} duplicate rows so they cannot sit in both training and validation.",
+                repeats,
+            ).format(count=repeats)
+        )
     return kept_texts, kept_labels
 
 
@@ -220,8 +264,10 @@ def _length_warnings(texts: list[str], max_length: int, warnings: list[str]) -> 
     longer = sum(len(t) > limit_chars for t in texts)
     if longer > len(texts) / 4:
         warnings.append(
-            f"{longer} of {len(texts)} texts are likely longer than {max_length} tokens and will be cut;"
-            " raise max length if their ends matter."
+            _(
+                "{longer} of {total} texts are likely longer than {max_length} tokens and will be cut; raise "
+                "max length if their ends matter."
+            ).format(longer=longer, total=len(texts), max_length=max_length)
         )
 
 
@@ -230,15 +276,23 @@ def _read_validation(
 ) -> Examples:
     """The uploaded validation table's examples; every label must be a training class."""
     errors: list[str] = []
-    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, "the validation file")
+    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, _("the validation file"))
     unknown = sorted(set(labels) - set(index))
     if unknown:
-        errors.append(f"The validation file has labels not in the training file: {', '.join(map(repr, unknown[:8]))}.")
+        errors.append(
+            _("The validation file has labels not in the training file: {labels}.").format(
+                labels=", ".join(map(repr, unknown[:8]))
+            )
+        )
     raise_if_errors(errors)
     overlap = len(set(texts) & train_texts)
     if overlap:
         warnings.append(
-            f"{overlap} validation text(s) also appear in the training file; scores will look better than they are."
+            ngettext(
+                "{count} validation text also appears in the training file; scores will look better than they are.",
+                "{count} validation texts also appear in the training file; scores will look better than they are.",
+                overlap,
+            ).format(count=overlap)
         )
     return Examples(texts, [index[label] for label in labels])
 
@@ -268,7 +322,7 @@ def prepare_text_dataset(
     """
     errors: list[str] = []
     warnings: list[str] = []
-    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, "the file")
+    texts, labels = _read_mapped_rows(frame, mapping, errors, warnings, _("the file"))
     raise_if_errors(errors)
     texts, labels = _drop_duplicates(texts, labels, errors, warnings)
     check_classes(labels, errors, warnings)
@@ -289,9 +343,10 @@ def prepare_text_dataset(
         "classes": {label: counts[label] for label in classes},
         "train_size": len(train),
         "validation_size": len(validation),
-        "validation_source": "uploaded file"
+        # In the words of whoever checks the data (the page, and the model card in the job's language).
+        "validation_source": _("uploaded file")
         if validation_frame is not None
-        else f"{validation_fraction:.0%} stratified split",
+        else _("{share:.0%} stratified split").format(share=validation_fraction),
         "mean_text_chars": round(float(np.mean([len(t) for t in texts])), 1),
         "text_column": mapping.text.strip(),
         "label_column": mapping.label.strip(),

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from backend import columns, uploads
 from backend.errors import InputTooLargeError, InvalidInputError
-from backend.i18n import _
+from backend.i18n import _, ngettext
 from backend.training.classifier.datasets import (
     Examples,
     PreparedDataset,
@@ -28,15 +28,17 @@ _LISTED = 5
 
 
 def _listing(items: list[str]) -> str:
-    more = f" and {len(items) - _LISTED} more" if len(items) > _LISTED else ""
-    return ", ".join(items[:_LISTED]) + more
+    shown = ", ".join(items[:_LISTED])
+    if len(items) <= _LISTED:
+        return shown
+    return _("{shown} and {count} more").format(shown=shown, count=len(items) - _LISTED)
 
 
 def _csv_labels(csv_path: Path, root: Path, errors: list[str]) -> dict[Path, str]:
     frame = uploads.read_table(csv_path.name, csv_path.read_bytes())
     file_column = columns.guess_file_column(frame)
     if len(frame.columns) < 2:
-        errors.append(f"{csv_path.name} needs two columns: file name and label.")
+        errors.append(_("{name} needs two columns: file name and label.").format(name=csv_path.name))
         return {}
     label_column = columns.guess_label_column(frame, file_column)
     labelled: dict[Path, str] = {}
@@ -55,11 +57,25 @@ def _csv_labels(csv_path: Path, root: Path, errors: list[str]) -> dict[Path, str
         else:
             labelled[target] = label
     if empty:
-        errors.append(f"{csv_path.name}: {len(empty)} row(s) have no file name or label (rows {_listing(empty)}).")
+        errors.append(
+            ngettext(
+                "{name}: {count} row has no file name or label (row {rows}).",
+                "{name}: {count} rows have no file name or label (rows {rows}).",
+                len(empty),
+            ).format(name=csv_path.name, count=len(empty), rows=_listing(empty))
+        )
     if outside:
-        errors.append(f"{csv_path.name} names files outside the archive: {_listing(outside)}.")
+        errors.append(
+            _("{name} names files outside the archive: {files}.").format(name=csv_path.name, files=_listing(outside))
+        )
     if missing:
-        errors.append(f"{csv_path.name} lists {len(missing)} file(s) that are not in the zip: {_listing(missing)}.")
+        errors.append(
+            ngettext(
+                "{name} lists {count} file that is not in the zip: {files}.",
+                "{name} lists {count} files that are not in the zip: {files}.",
+                len(missing),
+            ).format(name=csv_path.name, count=len(missing), files=_listing(missing))
+        )
     return labelled
 
 
@@ -76,8 +92,13 @@ def _folder_labels(images: list[Path], root: Path, errors: list[str]) -> dict[Pa
         labelled[image] = parts[skip].strip()
     if loose:
         errors.append(
-            f"{len(loose)} image(s) are not inside a class folder ({_listing(loose)}). Put each class's images in a"
-            " folder named after the class, or add a CSV with file name and label columns."
+            ngettext(
+                "{count} image is not inside a class folder ({files}). Put each class's images in a folder "
+                "named after the class, or add a CSV with file name and label columns.",
+                "{count} images are not inside a class folder ({files}). Put each class's images in a folder "
+                "named after the class, or add a CSV with file name and label columns.",
+                len(loose),
+            ).format(count=len(loose), files=_listing(loose))
         )
     return labelled
 
@@ -91,19 +112,33 @@ def _read_labels(
     ignored = [f for f in files if f not in csvs and f not in images]
     if ignored:
         warnings.append(
-            f"Ignored {len(ignored)} file(s) that are not images: {_listing([str(f.relative_to(root)) for f in ignored])}."
+            ngettext(
+                "Ignored {count} file that is not an image: {files}.",
+                "Ignored {count} files that are not images: {files}.",
+                len(ignored),
+            ).format(count=len(ignored), files=_listing([str(f.relative_to(root)) for f in ignored]))
         )
         # Removed, not kept: a stray config.json + showcase.json would otherwise pose as a model.
         for path in ignored:
             path.unlink(missing_ok=True)
     if len(csvs) > 1:
-        errors.append(f"{name} holds {len(csvs)} CSV files; include at most one (file name, label).")
+        errors.append(
+            _("{name} holds {count} CSV files; include at most one (file name, label).").format(
+                name=name, count=len(csvs)
+            )
+        )
     raise_if_errors(errors)
     labelled = _csv_labels(csvs[0], root, errors) if csvs else _folder_labels(images, root, errors)
     raise_if_errors(errors)
     unlisted = [str(image.relative_to(root)) for image in images if image not in labelled]
     if unlisted:
-        warnings.append(f"{len(unlisted)} image(s) are not in {csvs[0].name} and were left out: {_listing(unlisted)}.")
+        warnings.append(
+            ngettext(
+                "{count} image is not in {name} and was left out: {files}.",
+                "{count} images are not in {name} and were left out: {files}.",
+                len(unlisted),
+            ).format(count=len(unlisted), name=csvs[0].name, files=_listing(unlisted))
+        )
     if not labelled:
         raise InvalidInputError(
             _("{name} holds no images.").format(name=name),
@@ -141,17 +176,43 @@ def _check_images(
         kept.append((str(path.relative_to(data_dir.resolve())), label))
     if unreadable:
         errors.append(
-            f"{len(unreadable)} file(s) are not images this app can read: {_listing(unreadable)}. Remove or re-save them."
+            ngettext(
+                "{count} file is not an image this app can read: {files}. Remove or re-save it.",
+                "{count} files are not images this app can read: {files}. Remove or re-save them.",
+                len(unreadable),
+            ).format(count=len(unreadable), files=_listing(unreadable))
         )
     if oversized:
         errors.append(
-            f"{len(oversized)} image(s) are too large (over {max_pixels / 1e6:,.0f} megapixels or"
-            f" {uploads.MAX_IMAGE_BYTES / 2**20:,.0f} MB): {_listing(oversized)}. Resize them."
+            ngettext(
+                "{count} image is too large (over {megapixels:,.0f} megapixels or {megabytes:,.0f} MB): "
+                "{files}. Resize it.",
+                "{count} images are too large (over {megapixels:,.0f} megapixels or {megabytes:,.0f} MB): "
+                "{files}. Resize them.",
+                len(oversized),
+            ).format(
+                count=len(oversized),
+                megapixels=max_pixels / 1e6,
+                megabytes=uploads.MAX_IMAGE_BYTES / 2**20,
+                files=_listing(oversized),
+            )
         )
     if conflicts:
-        errors.append(f"{len(conflicts)} image(s) appear under two different labels: {_listing(conflicts)}.")
+        errors.append(
+            ngettext(
+                "{count} image appears under two different labels: {files}.",
+                "{count} images appear under two different labels: {files}.",
+                len(conflicts),
+            ).format(count=len(conflicts), files=_listing(conflicts))
+        )
     elif repeats:
-        warnings.append(f"Removed {repeats} duplicate image(s) so they cannot sit in both training and validation.")
+        warnings.append(
+            ngettext(
+                "Removed {count} duplicate image so it cannot sit in both training and validation.",
+                "Removed {count} duplicate images so they cannot sit in both training and validation.",
+                repeats,
+            ).format(count=repeats)
+        )
     raise_if_errors(errors)
     return kept
 
@@ -174,7 +235,7 @@ def _split(
         "classes": {label: counts[label] for label in classes},
         "train_size": len(train_idx),
         "validation_size": len(validation_idx),
-        "validation_source": f"{validation_fraction:.0%} stratified split",
+        "validation_source": _("{share:.0%} stratified split").format(share=validation_fraction),
         "layout": layout,
     }
     return PreparedDataset(

@@ -6,10 +6,13 @@ import pytest
 
 from backend.arena import compare
 from backend.errors import InvalidInputError
+from backend.i18n import use_language
 from backend.inference import sentiment
+from backend.inference.footer import RunFooter
 from backend.models import acquire
 from backend.models.cache import ModelCache
 from backend.models.resolve import catalogue
+from tests.support.translation_marks import wrap_every_translation
 
 
 def _loader(settings):
@@ -102,3 +105,14 @@ def test_reference_translations_have_limits():
         compare.evaluate_translations([], {"m": []})
     with pytest.raises(InvalidInputError, match="at most 500"):
         compare.evaluate_translations(["a"] * 501, {"m": ["a"] * 501})
+
+
+@pytest.mark.parametrize(("unit", "english"), [("text", "texts/s"), ("reply", "replies/s"), ("image", "images/s")])
+def test_a_rate_is_said_whole_in_the_readers_language(unit, english, monkeypatch):
+    footer = RunFooter("CPU", "org/model", 500.0, 3, unit)
+    assert compare.cost_of(None, footer).rate_unit == english
+    assert compare.cost_of(None, footer).rate == 6.0
+    # Translated as one phrase, not an English unit with a translated "/s" after it ("text/秒").
+    wrap_every_translation(monkeypatch)
+    with use_language("zh"):
+        assert compare.cost_of(None, footer).rate_unit == f"‹{english}›"

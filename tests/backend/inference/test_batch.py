@@ -12,9 +12,11 @@ from PIL import Image
 
 from backend import uploads, worker
 from backend.errors import InvalidInputError
+from backend.i18n import use_language
 from backend.inference import batch as batch_jobs  # "batch" names jobs in these tests
 from backend.inference import sentiment
 from backend.inference.batch import BatchRequest
+from backend.inference.tables import read_text_column
 from backend.jobs import manage
 from backend.jobs.progress import JobCancelled
 from backend.jobs.store import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobStore
@@ -23,6 +25,7 @@ from backend.models.resolve import catalogue
 from backend.training.classifier import studio as classifier_studio
 from backend.training.classifier.params import FAST, TrainingParams
 from tests.support.training_data import learnable_texts, prepared_texts
+from tests.support.translation_marks import wrap_every_translation
 
 REVIEWS = pd.DataFrame(
     {
@@ -179,3 +182,12 @@ def test_a_batch_whose_model_lost_its_trained_head_after_queuing_fails_saying_wh
         assert "no trained weights for sentiment" in failed.error and batch_jobs.read_result(failed) is None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_skipped_rows_note_is_in_the_language_of_whoever_ran_the_batch(monkeypatch):
+    # Under a catalogue that wraps what it translates, a note written without it shows unwrapped.
+    wrap_every_translation(monkeypatch)
+    frame = pd.DataFrame({"review": ["fine", "", "x" * 40]})
+    with use_language("zh"):
+        column = read_text_column(frame, "review", max_chars=30)
+    assert column.notes == {1: "‹empty text: skipped›", 2: "‹40 characters, over the 30 limit: skipped›"}

@@ -11,10 +11,13 @@ import pytest
 import torch
 
 from backend.errors import InsufficientMemoryError, InvalidInputError
+from backend.i18n import use_language
 from backend.inference import chat_prompt, text_generation
+from backend.inference.footer import RunFooter
 from backend.inference.text_generation import ChatMessage, GenerationOptions
 from backend.models.loader import load_model
 from tests.support import tiny_models
+from tests.support.translation_marks import wrap_every_translation
 
 GREEDY = GenerationOptions(temperature=0, max_new_tokens=24)
 PROMPTS = ["Hello there", "大模型正在改变各行各业。", "Fraud detection in card payments", "今天天气很好"]
@@ -253,3 +256,20 @@ def test_generate_table_answers_each_row_and_refuses_long_tables(chat_model, mon
     monkeypatch.setattr(text_generation, "MAX_TABLE_ROWS", 2)
     with pytest.raises(InvalidInputError, match="takes up to 2"):
         text_generation.generate_table(chat_model, frame, "prompt", GREEDY)
+
+
+@pytest.mark.parametrize(
+    ("dropped", "cut", "english"),
+    [
+        (1, False, "The oldest message was left out to fit the model's context."),
+        (3, True, "The 3 oldest messages were left out to fit the model's context. "
+                  "Your message was too long for the model's context and was cut."),
+    ],
+)  # fmt: skip
+def test_a_replys_notice_counts_in_the_readers_language(dropped, cut, english, monkeypatch):
+    footer = RunFooter("CPU", "org/chat", 100.0, 1, "reply", 3)
+    result = text_generation.GenerationResult("Hi.", 10, 3, 0.1, 20.0, False, dropped, cut, footer)
+    assert result.notice == english
+    wrap_every_translation(monkeypatch)
+    with use_language("zh"):
+        assert result.notice.startswith("‹") and result.notice.endswith("›")

@@ -18,7 +18,9 @@ def test_jobs_table_has_one_row_per_job_with_its_headline_numbers():
         kind="train", task="text", method="fast", status="succeeded", progress=1.0, metrics={"accuracy": 0.9, "f1": 0.8}
     )
     [row] = tables.jobs_table([job]).to_dict("records")
-    assert row["title"] == job.id and row["progress"] == 100 and row["accuracy"] == "0.9" and row["macro F1"] == "0.8"
+    assert (
+        row["title"] == job.id and row["progress"] == 100 and row["accuracy"] == "90.0%" and row["macro F1"] == "80.0%"
+    )
 
 
 def test_a_job_without_figures_shows_a_dash_not_none():

@@ -130,6 +130,14 @@ def test_compare_runs_every_picked_classifier_with_its_cost(workspace):
     assert "sent-one" in shown and "sent-two" in shown
 
 
+def test_a_demo_pick_that_is_not_here_points_to_a_model_that_is(workspace):
+    app = _open("pages/demos/sentiment.py")
+    default = catalogue.default_model(catalogue.SENTIMENT).hub_id
+    app.selectbox(key="sentiment.model").set_value(default).run()
+    warning = texts(app, "warning")
+    assert "is not downloaded" in warning and "Pick another model in the list that can answer here." in warning
+
+
 def test_compare_needs_two_models(workspace):
     app = _open(COMPARE)
     app.multiselect(key="compare.sentiment.models").set_value([workspace.models["sent-one"]]).run()
@@ -173,6 +181,20 @@ def test_compare_marks_the_classifier_that_disagrees(workspace):
     assert not app.exception, [e.value for e in app.exception]
     assert "The models disagree" in texts(app, "warning")
     assert texts(app, "caption").count("texts/s") == 3
+
+
+def test_compare_takes_the_last_answers_away_when_the_next_text_is_refused(workspace):
+    app = _open(COMPARE)
+    refs = [workspace.models[name] for name in ("sent-one", "sent-two")]
+    app.multiselect(key="compare.sentiment.models").set_value(refs).run()
+    app.text_area(key="compare.sentiment.text").input("Fine.")
+    app.button(key="compare.sentiment.run").click().run()
+    assert texts(app, "caption").count("texts/s") == 2
+    app.text_area(key="compare.sentiment.text").input("x" * 20_000)
+    app.button(key="compare.sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "20,000 characters" in texts(app, "warning")
+    assert "texts/s" not in texts(app, "caption")
 
 
 def test_compare_streams_every_chat_reply_and_shows_tokens_per_second(workspace):
@@ -249,8 +271,11 @@ def test_compare_offers_translation_models_of_the_chosen_direction_only(workspac
         spec.hub_id for spec in catalogue.models_for(catalogue.TRANSLATION) if spec.language_pair == (source, target)
     ]
     assert len(offered) == len(expected)
-    # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet.
-    assert "Pick at least two models" in texts(app, "info")
+    # None of them is downloaded in this workspace, so nothing is picked and nothing can run yet;
+    # the page says so, and what would make a comparison possible, rather than "pick two".
+    warning = texts(app, "warning")
+    assert "needs two models that can answer here; 0 can" in warning and "Models page" in warning
+    assert "Pick at least two models" not in texts(app, "info")
     assert app.button(key=f"compare.translation.{direction}.run").disabled
 
 
@@ -426,7 +451,7 @@ def test_compare_scores_image_models_on_a_labelled_zip(workspace, tiny_models_di
         == sum(label == truth for label, truth in zip(predictions[refs[0]], ["cat"] * 6 + ["dog"] * 6, strict=True))
         / 12
     )
-    assert "Ignored 1 file(s) that are not images" in texts(app, "caption")
+    assert "Ignored 1 file that is not an image" in texts(app, "caption")
     [scores] = [m.value for m in app.markdown if m.value.startswith("1. ")]
     accuracy = evaluation.scores[0].accuracy
     # The brackets are escaped: a model's name and scores are shown as text, never as Markdown links.

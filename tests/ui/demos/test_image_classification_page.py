@@ -7,6 +7,7 @@ import pandas as pd
 from PIL import Image
 
 from backend import worker
+from backend.errors import HubUnreachableError
 from backend.inference import batch, image_classification
 from backend.inference.footer import RunFooter
 from backend.inference.image_classification import ImagePrediction, ImageResult, LabelScore
@@ -52,6 +53,24 @@ def test_clicking_a_sample_classifies_it_and_shows_the_top_labels(open_page, fak
     assert "tabby cat · 80.0%" in texts(app, "subheader")
     assert "30 ms" in texts(app, "caption") and "1 image" in texts(app, "caption")
     assert len(app.get("plotly_chart")) == 1
+
+
+def test_a_model_that_cannot_load_leaves_no_earlier_answer_under_its_error(open_page, fake_model, monkeypatch):
+    monkeypatch.setattr(image_classification, "classify_image", _fake_classify([]))
+    app = open_page(PAGE)
+    app.button(key="image_classification.example.cat").click().run()
+    assert "tabby cat · 80.0%" in texts(app, "subheader")
+
+    def unavailable(task: str, model_ref: str):
+        raise HubUnreachableError("org/other is not downloaded.", "Download it first.")
+
+    monkeypatch.setattr("pages.components.models.get_model", unavailable)
+    app.button(key="image_classification.example.coffee").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "org/other is not downloaded." in texts(app, "error")
+    # The cat's labels are not the coffee's answer, and the run is no empty page to start on either.
+    assert texts(app, "subheader") == "" and len(app.get("plotly_chart")) == 0
+    assert "Click a sample photo" not in texts(app, "info")
 
 
 def test_an_uploaded_photo_is_classified(open_page, fake_model, monkeypatch):
@@ -120,7 +139,7 @@ def test_a_batch_of_images_becomes_a_job_whose_table_the_page_shows(open_page, m
     app.run()
     assert not app.exception
     assert seen == ["a.png", "b.png"]
-    assert "1 row(s) were skipped" in texts(app, "warning")
+    assert "1 row was skipped; the note column says why." in texts(app, "warning")
     assert any(b.key == "image_classification.batch_download" for b in app.get("download_button"))
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from backend import worker
+from backend.errors import HubUnreachableError
 from backend.inference import batch, sentiment
 from backend.inference.footer import RunFooter
 from backend.inference.sentiment import Classification, SentimentResult
@@ -80,6 +81,37 @@ def test_empty_text_gets_a_message_before_any_model_is_asked_for(open_page, no_m
     assert "Type some text first." in texts(app, "warning")
 
 
+def test_a_refused_text_takes_the_last_answer_away_and_says_why(open_page, fake_model, monkeypatch):
+    monkeypatch.setattr(sentiment, "classify_text", lambda loaded, text: _result(text))
+    app = open_page(PAGE)
+    app.button(key="sentiment.example.0").click().run()
+    assert "positive · 91.0%" in texts(app, "subheader")
+    app.text_area(key="sentiment.text").input("x" * 20_000).run()
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "20,000 characters" in texts(app, "warning")
+    # The answer to the example is not this text's answer; nor is the run an empty page to start on.
+    assert texts(app, "subheader") == "" and len(app.get("plotly_chart")) == 0
+    assert "Type a text and press" not in texts(app, "info")
+
+
+def test_a_model_that_cannot_load_leaves_no_earlier_answer_under_its_error(open_page, fake_model, monkeypatch):
+    monkeypatch.setattr(sentiment, "classify_text", lambda loaded, text: _result(text))
+    app = open_page(PAGE)
+    app.text_area(key="sentiment.text").input("Fine.").run()
+    app.button(key="sentiment.run").click().run()
+    assert "positive · 91.0%" in texts(app, "subheader")
+
+    def unavailable(task: str, model_ref: str):
+        raise HubUnreachableError("org/other is not downloaded.", "Download it first.")
+
+    monkeypatch.setattr("pages.components.models.get_model", unavailable)
+    app.button(key="sentiment.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "org/other is not downloaded." in texts(app, "error")
+    assert texts(app, "subheader") == "" and "Type a text and press" not in texts(app, "info")
+
+
 def test_default_model_offline_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="sentiment.example.0").click().run()
@@ -87,6 +119,15 @@ def test_default_model_offline_shows_the_runtimes_message(open_page):
     message = texts(app, "error")
     # What to do in the app; offline mode is on, so it is never asked to be set.
     assert "is not downloaded" in message and "Models page" in message and "LSM_OFFLINE" not in message
+
+
+def test_a_model_that_is_not_here_is_marked_with_what_to_do_before_anything_is_typed(open_page):
+    app = open_page(PAGE)
+    warning = texts(app, "warning")
+    # Why, then the next step: no model of the list can answer in the test session (offline, none
+    # downloaded), so the step is who can bring one, or the list's own folder choice.
+    assert "is not downloaded" in warning
+    assert "ask whoever runs it to download one" in warning and "“A model folder on this server…”" in warning
 
 
 def test_a_folder_outside_the_models_folder_is_refused(open_page, tmp_path):

@@ -1,5 +1,10 @@
 """The translation page: direction picker, examples that set the direction, decoding options."""
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend.config import PROJECT_ROOT
+from backend.i18n import use_language
 from backend.inference import batch, translation
 from backend.inference.batch import BatchRequest
 from backend.inference.footer import RunFooter
@@ -7,8 +12,10 @@ from backend.inference.translation import Translated, TranslationResult
 from backend.jobs import supervisor
 from backend.models.resolve import catalogue
 from tests.support.demo_pages import texts
+from tests.support.translation_marks import untranslated, wrapping_catalogue  # noqa: F401 - a fixture
 
 PAGE = "pages/demos/translation.py"
+APP = str(PROJECT_ROOT / "app.py")
 
 
 def _fake_translate(calls):
@@ -133,3 +140,25 @@ def test_a_text_not_in_the_source_language_gets_a_notice_beside_the_translation(
     app.text_area(key="translation.text").input("Good morning.").run()
     app.button(key="translation.run").click().run()
     assert "handles English only" not in texts(app, "warning")
+
+
+@pytest.mark.usefixtures("wrapping_catalogue")
+def test_an_answer_in_chinese_shows_only_translated_strings_and_no_finished_progress_bar(fake_model, monkeypatch):
+    monkeypatch.setattr(translation, "translate_text", _fake_translate([]))
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["lang"] = "zh"
+    app.run()
+    app.switch_page(PAGE)
+    app.query_params["lang"] = "zh"
+    app.run()
+    # The test client formats the pickers' values on this thread, which must speak the page's language.
+    with use_language("zh"):
+        app.text_area(key="translation.text").input("Good morning.").run()
+        app.button(key="translation.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "<zh> Good morning." in texts(app, "text")
+    # The sentence-by-sentence table's headers included, and the decoding named in its expander.
+    assert untranslated(app) == []
+    assert "‹greedy›" in app.expander[-1].label
+    # Its work done, the progress bar is gone rather than a full bar above the answer.
+    assert len(app.get("progress")) == 0

@@ -85,6 +85,8 @@ def test_finished_job_shows_report_confusion_matrix_download_and_comparison(stat
     assert any('"type":"heatmap"' in chart.proto.spec.replace(" ", "") for chart in charts)
     assert app.get("download_button")
     assert "Compare runs" in [s.value for s in app.subheader]
+    # Its own words in the empty picker, not Streamlit's English "Choose options".
+    assert app.multiselect(key="finetune.compare").proto.placeholder == "Pick the runs to compare"
 
 
 def test_failed_job_shows_its_reason(state, open_page, tiny_model_paths):

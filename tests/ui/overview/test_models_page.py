@@ -36,6 +36,9 @@ def test_prepare_all_defaults_reports_what_is_not_ready_with_details_folded():
     errors = " ".join(e.value for e in app.error)
     assert "Sentiment: not ready · download: No model is downloaded" in errors
     assert any("whoever runs this server" in e.label for e in app.expander)
+    # The finished bar counts what is ready, rather than "Done." above a column of failures.
+    [bar] = app.get("progress")
+    assert bar.proto.text == "0 of 5 demos ready."
 
 
 def test_a_demo_whose_model_is_not_downloaded_says_what_to_do_in_the_app():

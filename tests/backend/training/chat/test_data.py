@@ -9,6 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from backend.errors import InvalidInputError
+from backend.i18n import use_language
 from backend.inference import chat_prompt
 from backend.inference.chat_prompt import ChatMessage
 from backend.models.loader import load_model
@@ -28,6 +29,7 @@ from backend.training.chat.data import (
 from backend.training.chat.params import ChatTuneParams
 from tests.backend.models import architectures
 from tests.support.chat_data import MARKER, as_messages_jsonl, marker_conversations
+from tests.support.translation_marks import wrap_every_translation
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +83,11 @@ def test_bad_turns_are_reported_with_their_rows_or_dropped_on_request():
     upload = read_chat_upload("bad.jsonl", _jsonl(records))
     conversations, errors, _ = chat_data.to_conversations(upload, ChatMapping(MESSAGES))
     text = " ".join(errors)
-    assert "turn 2 (assistant) is empty (rows 1)" in text
-    assert "unknown role 'boss'" in text and "(rows 2)" in text
+    assert "1 conversation has an empty turn 2 (assistant) (row 1)." in text
+    assert "unknown role 'boss'" in text and "(row 2)" in text
     assert "two user turns in a row" in text
     assert "does not end with an assistant reply" in text
-    assert "has no list of turns" in text and "(rows 6)" in text
+    assert "has no list of turns" in text and "(row 6)" in text
     kept, errors, warnings = chat_data.to_conversations(upload, ChatMapping(MESSAGES, drop_bad_rows=True))
     assert errors == [] and len(kept) == 1 and len(warnings) == 5
 
@@ -128,7 +130,7 @@ def test_the_check_counts_cut_rows_removes_duplicates_splits_and_previews_in_the
     )
     assert dataset.summary["rows"] == 22 and dataset.summary["used_rows"] == 20  # duplicate removed, long one dropped
     assert any("duplicate" in w for w in dataset.warnings)
-    assert any("lose every reply" in w for w in dataset.warnings)
+    assert any("1 conversation loses every reply" in w for w in dataset.warnings)
     assert dataset.summary["cut_rows"] == 1 and any("longer than 64 tokens" in w for w in dataset.warnings)
     assert (dataset.summary["train_size"], dataset.summary["validation_size"]) == (16, 4)
     assert dataset.preview["formatted"].startswith("<|im_start|>user\n")
@@ -193,7 +195,7 @@ def test_a_lone_surrogate_escape_is_named_with_its_row():
     upload = read_chat_upload("chats.jsonl", data)
     _, errors, _ = chat_data.to_conversations(upload, chat_data.guess_mapping(upload))
     assert errors[0] == (
-        "1 conversation(s) turn 1 holds an escape that is no character (a lone surrogate such as \\ud800) (rows 2)."
+        "1 conversation holds an escape that is no character in turn 1 (a lone surrogate such as \\ud800) (row 2)."
     )
 
 
@@ -288,6 +290,22 @@ def test_special_tokens_in_conversation_text_are_warned_about_at_check_data(toke
     dataset = prepare_chat_dataset(upload, chat_data.guess_mapping(upload), tokenizer, _params())
     warned = [w for w in dataset.warnings if "special tokens" in w]
     assert warned == [
-        "1 conversation(s) hold the base model's special tokens as text (<|im_end|>; conversations 4): training "
+        "1 conversation holds the base model's special tokens as text (<|im_end|>; conversation 4): training "
         "reads them as real special tokens (turn markers), not as text. Remove them unless that is what you mean."
     ]
+
+
+def test_every_check_speaks_the_language_of_whoever_checks_the_data(monkeypatch):
+    # Under a catalogue that wraps what it translates, a message built without it shows unwrapped.
+    wrap_every_translation(monkeypatch)
+    records = [
+        {"messages": [{"role": "user", "content": "Hi"}]},
+        {"messages": [{"role": "user", "content": "A"}, {"role": "user", "content": "B"}]},
+        {"messages": "not a list"},
+    ]
+    upload = read_chat_upload("bad.jsonl", _jsonl(records))
+    with use_language("zh"):
+        _, errors, _ = chat_data.to_conversations(upload, ChatMapping(MESSAGES))
+    # Each problem's sentence and the problem inside it, then the closing advice.
+    assert len(errors) == 4 and all(error.startswith("‹") for error in errors), errors
+    assert "‹does not end with an assistant reply (nothing to learn from)›" in errors[0]

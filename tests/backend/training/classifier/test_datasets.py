@@ -10,6 +10,7 @@ import pytest
 from backend import uploads
 from backend.columns import guess_label_column, guess_text_column
 from backend.errors import InvalidInputError
+from backend.i18n import use_language
 from backend.training.classifier.datasets import (
     MIN_EXAMPLES_PER_CLASS,
     PreparedDataset,
@@ -19,6 +20,7 @@ from backend.training.classifier.datasets import (
     stratified_split,
 )
 from tests.support.training_data import learnable_texts
+from tests.support.translation_marks import wrap_every_translation
 
 
 def _frame(rows: list[tuple[object, object]], columns: tuple[str, str] = ("text", "label")) -> pd.DataFrame:
@@ -79,7 +81,7 @@ def test_missing_and_empty_values_are_reported_with_row_numbers():
     rows[2] = ("   ", "a")
     rows[5] = ("some text", None)
     with pytest.raises(
-        InvalidInputError, match=r"2 row\(s\) of the file have an empty or missing text or label \(rows 4, 7\)"
+        InvalidInputError, match=r"2 rows of the file have an empty or missing text or label \(rows 4, 7\)"
     ):
         prepare_text_dataset(_frame(rows), TextLabelColumns("text", "label"))
 
@@ -118,7 +120,7 @@ def test_exact_duplicates_are_removed_with_a_warning():
 
 def test_conflicting_duplicates_are_refused():
     rows = _balanced() + [("text number 0 of a", "b")]
-    with pytest.raises(InvalidInputError, match="appear with different labels"):
+    with pytest.raises(InvalidInputError, match=r"1 text appears with different labels \('text number 0 of a'\)"):
         prepare_text_dataset(_frame(rows), TextLabelColumns("text", "label"))
 
 
@@ -180,7 +182,7 @@ def test_mapping_reaches_the_prepared_dataset_as_one_value():
     prepared = prepare_text_dataset(frame, mapping)
     assert (prepared.summary["text_column"], prepared.summary["label_column"]) == ("body", "kind")
     assert prepared.summary["used_rows"] == 20
-    assert any("Dropped 2 row(s)" in warning for warning in prepared.warnings)
+    assert any("Dropped 2 rows" in warning for warning in prepared.warnings)
     with pytest.raises(InvalidInputError, match="2 row"):
         prepare_text_dataset(frame, TextLabelColumns("body", "kind"))
 
@@ -197,3 +199,19 @@ def test_spreadsheets_and_tab_separated_files_prepare_the_same(suffix):
     prepared = prepare_text_dataset(table, TextLabelColumns("text", "label"))
     assert prepared.classes == ["negative", "positive"]
     assert len(prepared.train) + len(prepared.validation) == len(set(frame["text"]))
+
+
+def test_every_check_speaks_the_language_of_whoever_checks_the_data(monkeypatch):
+    # Under a catalogue that wraps what it translates, a message built without it shows unwrapped.
+    wrap_every_translation(monkeypatch)
+    rows = [*_balanced(), ("text number 0 of a", "a"), ("", "b"), *[(f"one of c {i}", "c") for i in range(6)]]
+    with use_language("zh"):
+        prepared = prepare_text_dataset(_frame(rows), TextLabelColumns("text", "label", drop_incomplete=True))
+        with pytest.raises(InvalidInputError) as refused:
+            prepare_text_dataset(_frame([*_balanced(), ("", "b")]), TextLabelColumns("text", "label"))
+    # Dropped rows, a removed duplicate, a class of few examples; and the split's description.
+    assert len(prepared.warnings) == 3, prepared.warnings
+    assert all(warning.startswith("‹") for warning in prepared.warnings), prepared.warnings
+    assert prepared.summary["validation_source"].startswith("‹")
+    # The refusal's numbered problem (an empty text) is a translated sentence, the file named in it too.
+    assert "(1) ‹1 row of ‹the file› has an empty" in refused.value.user_text()

@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from backend.errors import InvalidInputError
+from backend.i18n import use_language
 from backend.training.classifier.image_data import prepare_image_dataset
 from tests.support.training_data import colour_folders_zip, colour_image, image_zip
+from tests.support.translation_marks import wrap_every_translation
 
 
 def _colour_files(per_class: int = 6, prefix: str = "") -> dict[str, bytes]:
@@ -44,13 +46,13 @@ def test_csv_of_file_names_and_labels(tmp_path):
     assert prepared.classes == ["blue", "red"]
     assert prepared.summary["layout"] == "CSV of file names"
     assert len(prepared.train) + len(prepared.validation) == 12
-    assert "1 image(s) are not in labels.csv and were left out: img/extra.png." in prepared.warnings
+    assert "1 image is not in labels.csv and was left out: img/extra.png." in prepared.warnings
 
 
 def test_csv_naming_missing_files_is_refused(tmp_path):
     files = {f"img/{i}.png": colour_image((200, 0, 0), seed=i) for i in range(4)}
     files["labels.csv"] = b"file,label\nimg/0.png,a\nimg/missing.png,b\n"
-    with pytest.raises(InvalidInputError, match=r"lists 1 file\(s\) that are not in the zip: img/missing.png"):
+    with pytest.raises(InvalidInputError, match=r"lists 1 file that is not in the zip: img/missing.png"):
         prepare_image_dataset("csv.zip", image_zip(files), tmp_path)
 
 
@@ -84,7 +86,7 @@ def test_not_a_zip_is_refused(tmp_path):
 def test_files_pretending_to_be_images_are_refused(tmp_path):
     files = _colour_files()
     files["red/fake.jpg"] = b"this is a text file with an image name"
-    with pytest.raises(InvalidInputError, match=r"1 file\(s\) are not images this app can read: red/fake.jpg"):
+    with pytest.raises(InvalidInputError, match=r"1 file is not an image this app can read: red/fake.jpg"):
         prepare_image_dataset("fake.zip", image_zip(files), tmp_path)
 
 
@@ -92,7 +94,7 @@ def test_other_files_are_ignored_with_a_warning(tmp_path):
     files = _colour_files()
     files["red/notes.txt"] = b"taken on holiday"
     prepared = prepare_image_dataset("notes.zip", image_zip(files), tmp_path)
-    assert any("Ignored 1 file(s) that are not images: red/notes.txt" in w for w in prepared.warnings)
+    assert any("Ignored 1 file that is not an image: red/notes.txt" in w for w in prepared.warnings)
     assert not (tmp_path / "upload" / "red" / "notes.txt").exists()
 
 
@@ -112,7 +114,7 @@ def test_oversized_images_are_refused(tmp_path):
     big = io.BytesIO()
     Image.new("RGB", (300, 300), (255, 0, 0)).save(big, format="PNG")
     files["red/huge.png"] = big.getvalue()
-    with pytest.raises(InvalidInputError, match=r"1 image\(s\) are too large.*red/huge.png"):
+    with pytest.raises(InvalidInputError, match=r"1 image is too large.*red/huge.png"):
         prepare_image_dataset("huge.zip", image_zip(files), tmp_path, max_pixels=200 * 200)
 
 
@@ -135,5 +137,22 @@ def test_one_class_and_rare_classes_are_refused(tmp_path):
 def test_the_same_image_under_two_labels_is_refused(tmp_path):
     files = _colour_files()
     files["blue/copy.png"] = files["red/0.png"]
-    with pytest.raises(InvalidInputError, match="appear under two different labels"):
+    with pytest.raises(InvalidInputError, match="1 image appears under two different labels"):
         prepare_image_dataset("dupes.zip", image_zip(files), tmp_path)
+
+
+def test_every_check_speaks_the_language_of_whoever_checks_the_data(tmp_path, monkeypatch):
+    # Under a catalogue that wraps what it translates, a message built without it shows unwrapped.
+    wrap_every_translation(monkeypatch)
+    files = {**_colour_files(), "red/notes.txt": b"not an image", "blue/copy.png": _colour_files()["blue/0.png"]}
+    with use_language("zh"):
+        prepared = prepare_image_dataset("colours.zip", image_zip(files), tmp_path / "kept")
+        with pytest.raises(InvalidInputError) as refused:
+            prepare_image_dataset(
+                "loose.zip", image_zip({"loose.png": colour_image((0, 0, 0), seed=1)}), tmp_path / "loose"
+            )
+    # The ignored text file, the removed duplicate, two classes of few images; and the split.
+    assert len(prepared.warnings) == 3, prepared.warnings
+    assert all(warning.startswith("‹") for warning in prepared.warnings), prepared.warnings
+    assert prepared.summary["validation_source"].startswith("‹")
+    assert "(1) ‹1 image is not inside a class folder (loose.png)" in refused.value.user_text()
