@@ -14,6 +14,8 @@ from datetime import date
 
 import pandas as pd
 
+from backend.i18n import N_
+
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "dataset",
     "metric",
@@ -61,33 +63,38 @@ FLAG_COLUMNS: tuple[str, ...] = ("series_break", "forecast")
 SCHEMA_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in SCHEMA_COLUMNS if c not in ("year", "value") + FLAG_COLUMNS)
 
-# What each column means, for the upload page and the template (data/README.md says the same).
+# What each column means, for the upload page and the template (data/README.md says the same);
+# marked for translation, shown with ``_()``.
 COLUMN_HELP: dict[str, str] = {
-    "dataset": "Which collection the row belongs to, e.g. 'q3_customer_survey'. Charts colour by it.",
-    "metric": "Machine name of what is measured, e.g. 'teams_using_ai'.",
-    "definition": "What exactly was measured, in words. Shown as the series label.",
-    "geography": "'World', a region, or a country.",
-    "segment": "'All', or the slice: an industry, size class, business function...",
-    "year": "The survey or data year, e.g. 2024.",
-    "value": "The number, in the unit below (12.5 or 12.5%).",
-    "unit": "'percent' for shares (0-100), or e.g. 'USD billion', 'percentage points'.",
-    "source_org": "Who produced the figure.",
-    "source_title": "Title of the report or page it comes from.",
-    "source_url": "Address of that page (http or https). Optional for uploads.",
-    "verification": "'primary' (the producer's own page) or 'secondary' (a third-party summary).",
-    "segment_type": "Optional: all, industry, size, function, technology, focus_area, sector, model, region, other.",
-    "qualifier": "Optional: about, nearly, more than, less than, implied.",
-    "period": "Optional: finer timing, e.g. 2024-02 or 2024-02/2024-03.",
-    "series_break": "Optional: true where the definition changed from earlier rows.",
-    "note": "Optional: caveats such as sample size.",
-    "forecast": "Optional: true for a projected value (a forecast), not a measured one; needs a publisher.",
-    "publisher": "Optional: who made the estimate or forecast (e.g. IDC), when source_org is a summariser.",
-    "origin_country": "Optional: the country a row is about when geography is 'World' (e.g. a model's developer).",
-    "measure": "Optional: what a share counts, e.g. firms, respondents' organisations, hospitals, physicians.",
-    "size_threshold": "Optional: which firms the population includes by size, e.g. '10+ employees', 'any size'.",
-    "population": "Optional: who was surveyed: country, size threshold and sectors covered.",
-    "definition_version": "Optional: which version of the question or list; a new version starts a new series.",
-    "edition": "Optional: the report edition a value comes from (e.g. AI Index 2025); editions are separate series.",
+    "dataset": N_("Which collection the row belongs to, e.g. 'q3_customer_survey'. Charts colour by it."),
+    "metric": N_("Machine name of what is measured, e.g. 'teams_using_ai'."),
+    "definition": N_("What exactly was measured, in words. Shown as the series label."),
+    "geography": N_("'World', a region, or a country."),
+    "segment": N_("'All', or the slice: an industry, size class, business function..."),
+    "year": N_("The survey or data year, e.g. 2024."),
+    "value": N_("The number, in the unit below (12.5 or 12.5%)."),
+    "unit": N_("'percent' for shares (0-100), or e.g. 'USD billion', 'percentage points'."),
+    "source_org": N_("Who produced the figure."),
+    "source_title": N_("Title of the report or page it comes from."),
+    "source_url": N_("Address of that page (http or https). Optional for uploads."),
+    "verification": N_("'primary' (the producer's own page) or 'secondary' (a third-party summary)."),
+    "segment_type": N_(
+        "Optional: all, industry, size, function, technology, focus_area, sector, model, region, other."
+    ),
+    "qualifier": N_("Optional: about, nearly, more than, less than, implied."),
+    "period": N_("Optional: finer timing, e.g. 2024-02 or 2024-02/2024-03."),
+    "series_break": N_("Optional: true where the definition changed from earlier rows."),
+    "note": N_("Optional: caveats such as sample size."),
+    "forecast": N_("Optional: true for a projected value (a forecast), not a measured one; needs a publisher."),
+    "publisher": N_("Optional: who made the estimate or forecast (e.g. IDC), when source_org is a summariser."),
+    "origin_country": N_("Optional: the country a row is about when geography is 'World' (e.g. a model's developer)."),
+    "measure": N_("Optional: what a share counts, e.g. firms, respondents' organisations, hospitals, physicians."),
+    "size_threshold": N_("Optional: which firms the population includes by size, e.g. '10+ employees', 'any size'."),
+    "population": N_("Optional: who was surveyed: country, size threshold and sectors covered."),
+    "definition_version": N_("Optional: which version of the question or list; a new version starts a new series."),
+    "edition": N_(
+        "Optional: the report edition a value comes from (e.g. AI Index 2025); editions are separate series."
+    ),
 }
 VERIFICATIONS: tuple[str, ...] = ("primary", "secondary")
 SEGMENT_TYPES: tuple[str, ...] = (

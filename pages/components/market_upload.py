@@ -43,7 +43,7 @@ def _show_pickers(
                 options,
                 index=options.index(default) if default else 0,
                 key=f"{key}.map.{column}",
-                help=COLUMN_HELP[column],
+                help=_(COLUMN_HELP[column]),
             )
             if picked != NOT_IN_FILE:
                 mapping.columns[column] = picked

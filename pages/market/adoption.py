@@ -111,15 +111,22 @@ restore_filters(
 )
 with st.expander(_("Filters (empty means all)"), icon=":material/filter_alt:"):
     left, middle, right = st.columns(3)
-    datasets = left.multiselect(_("Source"), options.datasets, format_func=dataset_label, key="market.datasets")
+    datasets = left.multiselect(
+        _("Source"), options.datasets, format_func=dataset_label, placeholder=_("All sources"), key="market.datasets"
+    )
     geographies = middle.multiselect(
         _("Geography"),
         options.geographies,
         format_func=lambda place: data_label("geography", place),
+        placeholder=_("All places"),
         key="market.geographies",
     )
     segments = right.multiselect(
-        _("Segment"), options.segments, format_func=lambda part: data_label("segment", part), key="market.segments"
+        _("Segment"),
+        options.segments,
+        format_func=lambda part: data_label("segment", part),
+        placeholder=_("All segments"),
+        key="market.segments",
     )
     years = st.slider(
         _("Years"), options.year_min, options.year_max, key="market.years", **initial("market.years", "value")
@@ -358,7 +365,9 @@ with st.expander(_("Models: size, training compute and counts by country")):
         **initial("market.model_metric", "default"),
     )
     metric = metric or "parameters"
-    countries = right.multiselect(_("Developer country"), developers, key="market.model_countries")
+    countries = right.multiselect(
+        _("Developer country"), developers, placeholder=_("All countries"), key="market.model_countries"
+    )
     model_rows = selections.models_from(rows, tuple(countries))
     for other in selections.MODEL_SCALE_METRICS:
         charted.append(selections.model_scale(rows, other))
@@ -385,7 +394,9 @@ link = page_link(query)
 st.caption(_("This link reproduces the current filters:"))
 st.code(link or (f"?{query}" if query else _("(no filters: the page's own address)")), language=None)
 titles = [c.title for c in charts]
-picked = st.multiselect(_("Charts in the briefing"), titles, default=titles, key="market.briefing_charts")
+picked = st.multiselect(
+    _("Charts in the briefing"), titles, default=titles, placeholder=_("Pick charts"), key="market.briefing_charts"
+)
 selected = [c for c in charts if c.title in picked]
 filters_text = "; ".join(
     f"{label}: {value}"

@@ -28,7 +28,7 @@ with st.expander(_("Table format and template"), icon=":material/table:"):
         )
     )
     st.dataframe(
-        [{"column": name, "meaning": meaning} for name, meaning in schema.COLUMN_HELP.items()],
+        [{_("column"): name, _("meaning"): _(meaning)} for name, meaning in schema.COLUMN_HELP.items()],
         hide_index=True,
         width="stretch",
         key="your_data.columns",
