@@ -31,6 +31,8 @@ KINDS: tuple[JobKind, ...] = (
     LAB_KIND,
 )
 HANDLERS: Handlers = handlers_of(KINDS)
+# How a message names one job of each kind (marked for translation; show with ``_()``).
+KIND_NOUNS: dict[str, str] = {kind.name: kind.noun for kind in KINDS}
 
 
 def run_job(job_id: str, settings: Settings | None = None) -> str:

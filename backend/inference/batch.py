@@ -22,7 +22,7 @@ import pandas as pd
 from backend import uploads
 from backend.config import Settings
 from backend.errors import InputTooLargeError, InvalidInputError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.inference import image_classification, sentiment, tables, text_generation, translation
 from backend.inference.footer import RunFooter
 from backend.jobs import submit
@@ -316,7 +316,7 @@ def _check_submission(request: BatchRequest, owner: str, settings: Settings) -> 
 
 
 BATCH_KIND = model_request_kind(
-    BATCH, "batch run", BATCH_HANDLER, BatchRequest, _check_submission, (INPUT_FILE, IMAGES_FOLDER)
+    BATCH, N_("batch run"), BATCH_HANDLER, BatchRequest, _check_submission, (INPUT_FILE, IMAGES_FOLDER)
 )
 
 

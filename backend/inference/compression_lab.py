@@ -532,5 +532,5 @@ LAB_HANDLER = model_request_handler(
 )
 
 LAB_KIND = model_request_kind(
-    LAB, "compression lab run", LAB_HANDLER, LabRequest, _check, (INPUT_FILE, LABELLED_FILE, LABELLED_IMAGES)
+    LAB, N_("compression lab run"), LAB_HANDLER, LabRequest, _check, (INPUT_FILE, LABELLED_FILE, LABELLED_IMAGES)
 )

@@ -161,5 +161,5 @@ def _check_submission(request: EngineCheckRequest, owner: str, settings: Setting
 
 
 ENGINE_CHECK_KIND = model_request_kind(
-    ENGINE_CHECK, "engine check", ENGINE_CHECK_HANDLER, EngineCheckRequest, _check_submission, (INPUT_FILE,)
+    ENGINE_CHECK, N_("engine check"), ENGINE_CHECK_HANDLER, EngineCheckRequest, _check_submission, (INPUT_FILE,)
 )

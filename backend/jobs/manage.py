@@ -33,6 +33,8 @@ class JobView:
     history: list[dict[str, Any]] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
     worker_alive: bool = False
+    # kind name -> how many queued jobs of that kind wait before this one
+    kinds_ahead: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -42,6 +44,7 @@ class JobView:
             "history": self.history,
             "logs": self.logs,
             "worker_alive": self.worker_alive,
+            "kinds_ahead": self.kinds_ahead,
         }
 
 
@@ -60,6 +63,7 @@ def view_job(job_id: str, owner: str, settings: Settings | None = None) -> JobVi
         history=store.metric_history(job_id),
         logs=store.logs(job_id),
         worker_alive=any_worker_alive(store, settings),
+        kinds_ahead=store.kinds_ahead(job_id),
     )
 
 

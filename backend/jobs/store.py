@@ -315,6 +315,20 @@ class JobStore:
             ).fetchone()["ahead"]
         return int(ahead) + 1
 
+    def kinds_ahead(self, job_id: str) -> dict[str, int]:
+        """How many queued jobs of each kind wait before ``job_id`` (empty when it is not waiting):
+        a job's owner sees only their own jobs, so the line's other jobs are named by kind."""
+        with self.connect() as connection:
+            row = connection.execute("SELECT status, created FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row["status"] != QUEUED:
+                return {}
+            counts = connection.execute(
+                "SELECT kind, COUNT(*) AS ahead FROM jobs WHERE status = ? AND (created < ? OR (created = ? AND id < ?))"
+                " GROUP BY kind ORDER BY kind",
+                (QUEUED, row["created"], row["created"], job_id),
+            ).fetchall()
+        return {str(count["kind"]): int(count["ahead"]) for count in counts}
+
     def claim(self, job_id: str, pid: int | None = None, host: str | None = None) -> bool:
         """Move a queued job to running for this worker; False when it was cancelled meanwhile or
         another worker has it.

@@ -108,7 +108,7 @@ def retry_job(kind: JobKind, job_id: str, owner: str, settings: Settings | None 
     job = JobStore(settings=settings).require(job_id, owner)
     if job.kind != kind.name:
         raise InvalidInputError(
-            _("No {noun} {job_id!r}.").format(noun=kind.noun, job_id=job_id), _("It may have been deleted.")
+            _("No {noun} {job_id!r}.").format(noun=_(kind.noun), job_id=job_id), _("It may have been deleted.")
         )
     if job.status not in RETRYABLE:
         raise InvalidInputError(

@@ -16,6 +16,7 @@ from backend.i18n import _, ngettext
 from backend.jobs import manage, supervisor
 from backend.jobs.manage import JobView
 from backend.jobs.store import RUNNING
+from backend.worker import KIND_NOUNS
 from pages.components.auth import current_owner
 from pages.components.errors import show_error, user_errors
 
@@ -48,6 +49,14 @@ def show_queue_wait(view: JobView, sentence: str) -> None:
         if position == 1
         else ngettext("{count} job ahead", "{count} jobs ahead", position - 1).format(count=position - 1)
     )
+    if position > 1 and view.kinds_ahead:
+        # The jobs ahead may be others' or the demos' own (engine checks), which this list does not
+        # show: name them by kind so the count is not a mystery.
+        kinds = _(", ").join(
+            _("{noun} ×{count}").format(noun=_(KIND_NOUNS.get(kind, kind)), count=count)
+            for kind, count in view.kinds_ahead.items()
+        )
+        ahead = _("{ahead} ({kinds})").format(ahead=ahead, kinds=kinds)
     st.info(sentence.format(ahead=ahead), icon=":material/hourglass_top:")
     if not view.worker_alive:
         if get_settings().worker_autostart:

@@ -17,7 +17,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.jobs import submit
 from backend.jobs.kinds import JobKind, JobParams
 from backend.jobs.store import SUCCEEDED, Job
@@ -98,7 +98,7 @@ def check_tuning_data(
 
 
 CHAT_KIND = training_kind(
-    CHAT, "chat-tuning job", CHAT_HANDLER, check_chat_base, ChatTuneParams.from_dict, CHAT_DATASET_FILE
+    CHAT, N_("chat-tuning job"), CHAT_HANDLER, check_chat_base, ChatTuneParams.from_dict, CHAT_DATASET_FILE
 )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from backend.config import Settings, get_settings
 from backend.errors import InvalidInputError
-from backend.i18n import _
+from backend.i18n import N_, _
 from backend.jobs import submit
 from backend.jobs.store import Job, JobStore
 from backend.model_gate import check_job_model
@@ -44,7 +44,7 @@ def check_base_model(params: TrainingParams, owner: str, settings: Settings | No
 
 
 CLASSIFIER_KIND = training_kind(
-    TRAIN, "training job", TRAINING_HANDLER, check_base_model, TrainingParams.from_dict, DATASET_FILE
+    TRAIN, N_("training job"), TRAINING_HANDLER, check_base_model, TrainingParams.from_dict, DATASET_FILE
 )
 
 

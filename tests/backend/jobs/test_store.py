@@ -63,6 +63,23 @@ def test_queue_positions_follow_submission_order(store, tmp_path):
     assert store.queue_position(first.id) is None and store.queue_position(second.id) == 1
 
 
+def test_the_jobs_ahead_are_counted_by_kind_whoever_owns_them(store, tmp_path):
+    from dataclasses import replace
+
+    from backend.jobs.store import new_job_id
+
+    first = create_job(store, tmp_path, owner="")
+    theirs = create_job(store, tmp_path, owner="bo")
+    check = store.create(replace(theirs, id=new_job_id(), kind="engine-check"))
+    mine = create_job(store, tmp_path, owner="ana")
+    assert store.queue_position(mine.id) == 4
+    assert store.kinds_ahead(mine.id) == {"engine-check": 1, "train": 2}
+    assert store.kinds_ahead(first.id) == {}, "nothing waits before the first"
+    assert store.claim(check.id)
+    assert store.kinds_ahead(mine.id) == {"train": 2}, "a running job is no longer ahead in the line"
+    assert store.kinds_ahead(check.id) == {}, "a job that is not waiting has no line"
+
+
 def test_progress_and_finish(store, tmp_path):
     job = create_job(store, tmp_path)
     store.claim(job.id)

@@ -56,6 +56,22 @@ def test_queued_job_shows_its_place_and_starts_a_worker(state, open_page, tiny_m
     assert app.query_params["job"] == job_id
 
 
+def test_the_jobs_ahead_that_the_list_does_not_show_are_named_by_kind(state, open_page, tiny_model_paths):
+    from dataclasses import replace
+
+    from backend.inference.engine_check import ENGINE_CHECK
+    from backend.jobs.store import new_job_id
+
+    store = JobStore(settings=state.settings)
+    # A demo's engine check and another visitor's training, queued first: neither is in this list.
+    theirs = store.get(_submit(state, tiny_model_paths, "Their run", owner="someone-else"))
+    store.create(replace(theirs, id=new_job_id(), kind=ENGINE_CHECK, owner=""))
+    _submit(state, tiny_model_paths, "My run")
+    app = open_page(PAGE)
+    assert "Waiting in the queue: 2 jobs ahead (engine check ×1, training job ×1)" in _text(app)
+    assert len(app.selectbox(key="finetune.jobs.selected").options) == 1, "only my own job is listed"
+
+
 def test_running_job_shows_progress_and_can_be_cancelled(state, open_page, tiny_model_paths):
     job_id = _submit(state, tiny_model_paths, "Live run")
     store = JobStore(settings=state.settings)
