@@ -293,6 +293,40 @@ def wait_until_idle(page) -> None:
     page.wait_for_selector("h1", timeout=_IDLE_TIMEOUT_MS)
 
 
+# Where every label and legend of every visible chart is drawn, rounded to pixels, as one string.
+_CHART_LABEL_BOXES = """() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
+  .filter(plot => plot.offsetParent !== null)
+  .map(plot => {
+    const svg = plot.querySelector('svg.main-svg');
+    const box = (el) => { const r = el.getBoundingClientRect();
+      return [Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)]; };
+    return [svg ? box(svg) : null, ...[...plot.querySelectorAll('svg text, g.legend')].map(box)];
+  }))"""
+# True once every visible chart has drawn its SVG and no box has moved for ``quiet`` ms; its state
+# lives on the window, which ``wait_until_charts_settle`` clears first.
+_CHARTS_SETTLED = f"""(quiet) => {{
+  const boxes = ({_CHART_LABEL_BOXES})();
+  const drawn = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null)
+    .every(p => {{ const svg = p.querySelector('svg.main-svg'); return svg && svg.getBoundingClientRect().width > 0; }});
+  const now = performance.now();
+  const last = window.__lsmChartBoxes;
+  if (!drawn || !last || last.boxes !== boxes) {{ window.__lsmChartBoxes = {{boxes, since: now}}; return false; }}
+  return now - last.since >= quiet;
+}}"""
+_CHARTS_QUIET_MS = 500
+
+
+def wait_until_charts_settle(page) -> None:
+    """Wait until Plotly has laid out every visible chart's labels: none has moved for half a second.
+
+    Plotly places labels after the first paint, and again after a resize or when a tab that holds
+    a chart opens. A fixed pause of 1-2 s was too short on a busy machine and wasted time on a
+    quiet one; this waits as long as the labels are still moving, and no longer.
+    """
+    page.evaluate("() => { window.__lsmChartBoxes = null; }")
+    page.wait_for_function(_CHARTS_SETTLED, arg=_CHARTS_QUIET_MS, polling=100, timeout=_IDLE_TIMEOUT_MS)
+
+
 def upload_files(page, label: str, files: str | Path | list[str] | list[Path]) -> None:
     """Put ``files`` into the file uploader labelled ``label``.
 
