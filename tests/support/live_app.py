@@ -8,6 +8,7 @@ shared by every test of the session and stopped at its end, with any training wo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,8 +257,39 @@ def browser():
     yield _shared["browser"]
     chromium = _shared.pop("browser", None)
     if chromium is not None:
+        _shared.pop("contexts", None)
         chromium.close()
         _shared.pop("playwright").stop()
+
+
+@contextlib.contextmanager
+def reused_tab(browser, **context_options) -> Iterator:
+    """A new tab in the session's browser context for ``context_options`` (viewport, locale, ...),
+    with no cookies and, once the tab closes, no storage left by it.
+
+    A context of its own per test starts with an empty HTTP cache, so each test fetched and parsed
+    Streamlit's frontend again: six pages took 13 s in fresh contexts and 6-7 s in one. Here only
+    the cache of the app's static files carries over, as for any returning visitor; the first visit
+    is tested on fresh servers (tests/e2e/test_first_use_browser.py, test_sign_in_browser.py).
+    """
+    contexts = _shared.setdefault("contexts", {})
+    key = repr(sorted(context_options.items()))
+    if key not in contexts:
+        contexts[key] = browser.new_context(**context_options)
+    context = contexts[key]
+    context.clear_cookies()
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        try:
+            # Streamlit keeps the sidebar's state and width, and the theme, in the origin's storage.
+            if tab.url.startswith("http"):
+                tab.evaluate("() => localStorage.clear()")
+            tab.close()
+        except Exception:  # noqa: BLE001 - a crashed or hung tab: what it left is unknown
+            contexts.pop(key, None)
+            context.close()
 
 
 @pytest.fixture(scope="session")
