@@ -17,6 +17,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     assert_no_exception,
     browser,
     live_app,
+    wait_until_charts_settle,
     wait_until_idle,
     warmed_app,
 )
@@ -48,7 +49,7 @@ def _show_tab(page, name: str) -> None:
     tab.click()
     wait_until_idle(page)
     tab.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(1500)  # plotly lays out its labels after the first paint
+    wait_until_charts_settle(page)
 
 
 @pytest.mark.parametrize("viewport", [PROJECTOR, PHONE], ids=["1920x1080", "390x844"])

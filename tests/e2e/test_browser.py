@@ -19,6 +19,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     browser,
     live_app,
     queue_text_training,
+    reused_tab,
     screenshot,
     upload_files,
     wait_until_idle,
@@ -41,11 +42,9 @@ def url_path(entry: PageEntry) -> str:
 
 @pytest.fixture
 def page(browser, warmed_app):  # noqa: F811 - fixtures imported above
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    tab = context.new_page()
-    tab.set_default_timeout(_TIMEOUT_MS)
-    yield tab
-    context.close()
+    with reused_tab(browser, viewport={"width": 1400, "height": 1000}, locale="en-US") as tab:
+        tab.set_default_timeout(_TIMEOUT_MS)
+        yield tab
 
 
 @pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])

@@ -23,6 +23,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     assert_no_exception,
     browser,
     live_app,
+    wait_until_charts_settle,
     wait_until_idle,
     warmed_app,
 )
@@ -107,7 +108,7 @@ def _open(browser, live_app, viewport: dict, language: str = "en"):  # noqa: F81
     page.goto(f"{live_app.url}/adoption{_address(language)}")
     wait_until_idle(page)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
-    page.wait_for_timeout(1500)  # plotly lays out its labels after the first paint
+    wait_until_charts_settle(page)
     return context, page
 
 
@@ -119,10 +120,10 @@ def _full_page_screenshot(page, viewport: dict, path) -> int:
         ".map(e => e.scrollHeight))"
     )
     page.set_viewport_size({"width": viewport["width"], "height": min(int(height), 16_000)})
-    page.wait_for_timeout(800)
+    wait_until_charts_settle(page)
     page.screenshot(path=str(path))
     page.set_viewport_size(viewport)
-    page.wait_for_timeout(800)
+    wait_until_charts_settle(page)
     return int(height)
 
 
@@ -142,7 +143,7 @@ def _tabs_problems(page) -> list[str]:
         tab = tabs.nth(number)
         tab.scroll_into_view_if_needed()
         tab.click()
-        page.wait_for_timeout(1200)
+        wait_until_charts_settle(page)
         problems += [f"tab '{tab.inner_text()}': {p}" for p in _layout_problems(page)]
     return problems
 
@@ -164,7 +165,7 @@ def _measure_choices_problems(page) -> list[str]:
             assert number >= 4, "the adoption chart offers its measures"
             return problems
         wait_until_idle(page)
-        page.wait_for_timeout(1500)
+        wait_until_charts_settle(page)
         problems += [f"measure '{choice}': {p}" for p in _layout_problems(page)]
     return problems
 
@@ -195,7 +196,7 @@ def test_market_page_fits_and_no_label_overlaps_or_is_cut(browser, warmed_app, v
         # Back to each question's opening tab for the screenshots.
         for tablist in page.get_by_role("tablist").all():
             tablist.get_by_role("tab").first.click()
-        page.wait_for_timeout(800)
+        wait_until_charts_settle(page)
         for number in range(4):
             page.evaluate("(n) => document.querySelectorAll('h2')[n].scrollIntoView()", number)
             page.wait_for_timeout(300)
@@ -213,7 +214,7 @@ def test_applications_charts_fit_in_chinese(browser, warmed_app, viewport):  # n
         page.goto(f"{warmed_app.url}/applications?lang=zh")
         wait_until_idle(page)
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
-        page.wait_for_timeout(1500)
+        wait_until_charts_settle(page)
         assert_no_exception(page, "applications")
         problems = _layout_problems(page) + _tabs_problems(page)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -291,7 +292,7 @@ def test_your_data_charts_fit_with_nine_series(browser, warmed_app, viewport, la
         page.locator("input[type=file]").first.set_input_files(str(table))
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
         wait_until_idle(page)
-        page.wait_for_timeout(1500)
+        wait_until_charts_settle(page)
         assert_no_exception(page, "your_data")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         size = f"{viewport['width']}x{viewport['height']}-{language}"
@@ -304,7 +305,7 @@ def test_your_data_charts_fit_with_nine_series(browser, warmed_app, viewport, la
         # Beside the built-in figures: the user's lines and ours in their own panels, one legend.
         page.locator("[data-testid=stButtonGroup]").last.locator("button").nth(1).click()
         wait_until_idle(page)
-        page.wait_for_timeout(2000)
+        wait_until_charts_settle(page)
         _full_page_screenshot(page, viewport, ARTIFACTS / f"your-data-beside-{size}.png")
         assert max(len(chart["texts"]) for chart in page.evaluate(_TEXT_BOXES)) > 0
         problems += [f"beside: {p}" for p in _layout_problems(page)]

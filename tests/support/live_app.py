@@ -8,6 +8,7 @@ shared by every test of the session and stopped at its end, with any training wo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,8 +257,39 @@ def browser():
     yield _shared["browser"]
     chromium = _shared.pop("browser", None)
     if chromium is not None:
+        _shared.pop("contexts", None)
         chromium.close()
         _shared.pop("playwright").stop()
+
+
+@contextlib.contextmanager
+def reused_tab(browser, **context_options) -> Iterator:
+    """A new tab in the session's browser context for ``context_options`` (viewport, locale, ...),
+    with no cookies and, once the tab closes, no storage left by it.
+
+    A context of its own per test starts with an empty HTTP cache, so each test fetched and parsed
+    Streamlit's frontend again: six pages took 13 s in fresh contexts and 6-7 s in one. Here only
+    the cache of the app's static files carries over, as for any returning visitor; the first visit
+    is tested on fresh servers (tests/e2e/test_first_use_browser.py, test_sign_in_browser.py).
+    """
+    contexts = _shared.setdefault("contexts", {})
+    key = repr(sorted(context_options.items()))
+    if key not in contexts:
+        contexts[key] = browser.new_context(**context_options)
+    context = contexts[key]
+    context.clear_cookies()
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        try:
+            # Streamlit keeps the sidebar's state and width, and the theme, in the origin's storage.
+            if tab.url.startswith("http"):
+                tab.evaluate("() => localStorage.clear()")
+            tab.close()
+        except Exception:  # noqa: BLE001 - a crashed or hung tab: what it left is unknown
+            contexts.pop(key, None)
+            context.close()
 
 
 @pytest.fixture(scope="session")
@@ -291,6 +324,40 @@ def wait_until_idle(page) -> None:
     page.wait_for_function(f"() => !document.querySelector('{STALE}')", timeout=_IDLE_TIMEOUT_MS)
     page.wait_for_function(f"() => !document.querySelector('{LOADING}')", timeout=_IDLE_TIMEOUT_MS)
     page.wait_for_selector("h1", timeout=_IDLE_TIMEOUT_MS)
+
+
+# Where every label and legend of every visible chart is drawn, rounded to pixels, as one string.
+_CHART_LABEL_BOXES = """() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
+  .filter(plot => plot.offsetParent !== null)
+  .map(plot => {
+    const svg = plot.querySelector('svg.main-svg');
+    const box = (el) => { const r = el.getBoundingClientRect();
+      return [Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)]; };
+    return [svg ? box(svg) : null, ...[...plot.querySelectorAll('svg text, g.legend')].map(box)];
+  }))"""
+# True once every visible chart has drawn its SVG and no box has moved for ``quiet`` ms; its state
+# lives on the window, which ``wait_until_charts_settle`` clears first.
+_CHARTS_SETTLED = f"""(quiet) => {{
+  const boxes = ({_CHART_LABEL_BOXES})();
+  const drawn = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null)
+    .every(p => {{ const svg = p.querySelector('svg.main-svg'); return svg && svg.getBoundingClientRect().width > 0; }});
+  const now = performance.now();
+  const last = window.__lsmChartBoxes;
+  if (!drawn || !last || last.boxes !== boxes) {{ window.__lsmChartBoxes = {{boxes, since: now}}; return false; }}
+  return now - last.since >= quiet;
+}}"""
+_CHARTS_QUIET_MS = 500
+
+
+def wait_until_charts_settle(page) -> None:
+    """Wait until Plotly has laid out every visible chart's labels: none has moved for half a second.
+
+    Plotly places labels after the first paint, and again after a resize or when a tab that holds
+    a chart opens. A fixed pause of 1-2 s was too short on a busy machine and wasted time on a
+    quiet one; this waits as long as the labels are still moving, and no longer.
+    """
+    page.evaluate("() => { window.__lsmChartBoxes = null; }")
+    page.wait_for_function(_CHARTS_SETTLED, arg=_CHARTS_QUIET_MS, polling=100, timeout=_IDLE_TIMEOUT_MS)
 
 
 def upload_files(page, label: str, files: str | Path | list[str] | list[Path]) -> None:

@@ -17,6 +17,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     PROJECT_ROOT,
     assert_no_exception,
     browser,
+    reused_tab,
     screenshot,
     start_app,
     wait_until_idle,
@@ -71,10 +72,8 @@ def fresh_app(browser, tmp_path_factory):  # noqa: F811
 @pytest.mark.parametrize("entry", _entries())
 def test_every_page_in_chinese_leaves_no_english(browser, fresh_app, report, entry, viewport):  # noqa: F811
     width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(90_000)
-    try:
+    with reused_tab(browser, viewport={"width": width, "height": height}, locale="zh-CN") as page:
+        page.set_default_timeout(90_000)
         page.goto(f"{fresh_app.url}/{url_path(entry)}?lang=zh")
         wait_until_idle(page)
         assert_no_exception(page, entry.path)
@@ -82,5 +81,3 @@ def test_every_page_in_chinese_leaves_no_english(browser, fresh_app, report, ent
         left = english_left(visible_text(page))
         report[f"{entry.path} ({viewport})"] = left
         assert left == [], f"{entry.path}: English left in the Chinese page: {left}"
-    finally:
-        context.close()

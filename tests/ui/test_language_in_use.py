@@ -26,6 +26,7 @@ from tests.support.live_app import (  # noqa: F401 - fixtures
     assert_no_exception,
     browser,
     queue_text_training,
+    reused_tab,
     screenshot,
     start_app,
     wait_until_idle,
@@ -79,18 +80,14 @@ _USED_PAGES = [entry for entry in PAGES if not entry.path.startswith("pages/mark
 def test_a_used_app_in_chinese_leaves_no_english(browser, used_app, entry, viewport):  # noqa: F811
     # At a phone's width too: tables and charts there show other labels (columns, wrapped legends).
     width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(90_000)
-    try:
+    with reused_tab(browser, viewport={"width": width, "height": height}, locale="zh-CN") as page:
+        page.set_default_timeout(90_000)
         page.goto(f"{used_app.url}/{url_path(entry)}?lang=zh")
         wait_until_idle(page)
         assert_no_exception(page, entry.path)
         screenshot(page, f"zh-used-{url_path(entry) or 'home'}-{viewport}")
         left = english_left(visible_text(page), NAMES)
         assert left == [], f"{entry.path}: English left in the Chinese page: {left}"
-    finally:
-        context.close()
 
 
 def _loads(browser, app_url: str, model_title: str) -> int:  # noqa: F811
