@@ -156,7 +156,13 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="text_generation.example.0").click().run()
     assert not app.exception
-    assert "Qwen/Qwen2.5-0.5B-Instruct is not downloaded" in texts(app, "error")
+    error = texts(app, "error")
+    assert "Qwen/Qwen2.5-0.5B-Instruct is not downloaded" in error
+    # No model of the list is downloaded in the test session: the next step is the warning's, not
+    # "pick a downloaded one".
+    assert "marked as downloaded" not in error
+    assert "ask whoever runs it to download one" in error and "“A model folder on this server…”" in error
+    assert "ask whoever runs it to download one" in texts(app, "warning")
 
 
 def test_a_blank_message_gets_a_message_before_any_model_is_asked_for(open_page, no_model):
