@@ -181,7 +181,8 @@ class ChatStream:
     """A reply streamed from the server; iterate for text. When the iteration ends (or is left
     early, or ``stop_event`` is set), the response is closed, so the server stops generating,
     and ``text``, ``prompt_tokens``, ``new_tokens``, ``seconds``, ``first_token_ms``, ``stopped``
-    and ``dropped_messages`` hold what happened."""
+    ``dropped_messages`` and ``reached_limit`` (the server cut the reply at ``max_tokens``) hold
+    what happened."""
 
     def __init__(
         self,
@@ -202,6 +203,7 @@ class ChatStream:
         self.seconds = 0.0
         self.first_token_ms = 0.0
         self.stopped = False
+        self.reached_limit = False
 
     def __iter__(self) -> Iterator[str]:
         watch = Stopwatch()
@@ -228,6 +230,7 @@ class ChatStream:
                                 self.first_token_ms = round(watch.stop(), 1)
                             pieces.append(piece)
                             yield piece
+                        self.reached_limit = self.reached_limit or choice.finish_reason == "length"
                     if self.stop_event.is_set():
                         self.stopped = True
                         break

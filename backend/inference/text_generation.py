@@ -101,7 +101,7 @@ class GenerationOptions(JsonRecord):
 class GenerationResult(JsonRecord):
     """One finished (or stopped) reply and what it cost."""
 
-    json_properties = ("tokens_per_second", "notice")
+    json_properties = ("tokens_per_second", "notice", "limit_note")
 
     text: str
     prompt_tokens: int
@@ -114,6 +114,11 @@ class GenerationResult(JsonRecord):
     footer: RunFooter
     # How the reply ran, where the user should know (an engine that failed and torch finished it).
     engine_note: str = ""
+    # The max-new-tokens limit the reply was cut at, mid-sentence as likely as not (0 when the
+    # model ended its turn itself or Stop was pressed).
+    token_limit: int = 0
+    # Whether that limit was the room left in the model's context, short of max new tokens.
+    limit_is_context: bool = False
 
     @property
     def tokens_per_second(self) -> float:
@@ -135,6 +140,22 @@ class GenerationResult(JsonRecord):
         if self.truncated_message:
             parts.append(_("Your message was too long for the model's context and was cut."))
         return " ".join(parts)
+
+    @property
+    def limit_note(self) -> str:
+        """That the reply ends because it reached the token limit ("" when it did not)."""
+        if not self.token_limit:
+            return ""
+        if self.limit_is_context:
+            return _("Stopped at the end of the model's context, after {limit:,} new tokens.").format(
+                limit=self.token_limit
+            )
+        return _("Stopped at the {limit:,}-token limit.").format(limit=self.token_limit)
+
+
+def _ends_turn(token_id: int, config: GenerationConfig) -> bool:
+    ends = config.eos_token_id
+    return token_id in (ends if isinstance(ends, list | tuple) else [ends])
 
 
 class _StopOnEvent(StoppingCriteria):
@@ -214,14 +235,20 @@ class ReplyStream:
         self._handoff = TextHandoff(_TOKEN_TIMEOUT_SECONDS)
         self._streamer = _LockedStreamer(loaded, self._handoff)
         self._new_tokens = 0
+        self._reached_limit = False
         self._engine_note = ""
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._generate, name="text-generation", daemon=True)
 
     def _generate(self) -> None:
         try:
-            output = self._run(generation_config(self.loaded, self.options, self.prompt.max_new_tokens))
+            config = generation_config(self.loaded, self.options, self.prompt.max_new_tokens)
+            output = self._run(config)
             self._new_tokens = int(output.shape[-1] - self.prompt.input_ids.shape[-1])
+            # A reply whose last token is an end token ended its turn exactly at the limit.
+            self._reached_limit = self._new_tokens >= config.max_new_tokens and not _ends_turn(
+                int(output.reshape(-1)[-1]), config
+            )
         except BaseException as error:  # noqa: BLE001 - re-raised in the consumer's thread
             self._error = error
             self._streamer.end()
@@ -292,6 +319,8 @@ class ReplyStream:
             truncated_message=self.prompt.truncated_message,
             footer=make_footer(self.loaded, seconds * 1000, 1, "reply", self._new_tokens),
             engine_note=self._engine_note,
+            token_limit=self.prompt.max_new_tokens if self._reached_limit and not self.stop_event.is_set() else 0,
+            limit_is_context=self.prompt.max_new_tokens < self.options.max_new_tokens,
         )
 
 
@@ -320,6 +349,7 @@ class RemoteReplyStream:
     ) -> None:
         self.loaded = loaded
         self.stop_event = stop_event
+        self.options = options
         self.result: GenerationResult | None = None
         self._stream = remote.ChatStream(
             loaded, messages, options.temperature, options.top_p, options.max_new_tokens, stop_event
@@ -338,6 +368,7 @@ class RemoteReplyStream:
             dropped_messages=reply.dropped_messages,
             truncated_message=False,
             footer=make_footer(self.loaded, reply.seconds * 1000, 1, "reply", reply.new_tokens),
+            token_limit=self.options.max_new_tokens if reply.reached_limit and not reply.stopped else 0,
         )
 
 

@@ -17,7 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-RECOVERED_ERROR = (
+from backend.i18n import N_, _, ngettext, use_language
+
+RECOVERED_STATUS = N_("Recovered")
+RECOVERED_ERROR = N_(
     "Recovered after the job database was damaged; its final state was not recorded. Submit the job again to retry."
 )
 # SQLite's result codes for "not a database" and "corrupt".
@@ -34,6 +37,13 @@ def is_damaged(error: sqlite3.DatabaseError) -> bool:
         words in text
         for words in ("file is not a database", "database disk image is malformed", "cannot be read or written")
     )
+
+
+def recovered_words(language: str) -> tuple[str, str]:
+    """The status line and error of a job left unfinished by the damage, in the language of whoever
+    started it (as a worker's own messages are)."""
+    with use_language(language):
+        return _(RECOVERED_STATUS), _(RECOVERED_ERROR)
 
 
 def _notice_path(database: Path) -> Path:
@@ -68,9 +78,8 @@ def recover(
         _notice_path(database).write_text(
             json.dumps(
                 {
-                    "text": f"The job database was damaged and has been rebuilt from the run folders "
-                    f"({rebuilt} job(s) recovered). Jobs that had not finished were marked failed; "
-                    "their logs and curves are lost.",
+                    # A count, not words: each reader is told in their own language (``read_notice``).
+                    "recovered": rebuilt,
                     "moved_to": aside.name,
                     "at": time.time(),
                 }
@@ -80,11 +89,23 @@ def recover(
 
 
 def read_notice(database: Path) -> str | None:
-    """What to tell users after ``database`` was rebuilt, or None."""
+    """What to tell users after ``database`` was rebuilt, in the reader's language, or None."""
     try:
-        return str(json.loads(_notice_path(database).read_text(encoding="utf-8"))["text"])
-    except (OSError, ValueError, KeyError):
+        notice = json.loads(_notice_path(database).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    if not isinstance(notice, dict):
+        return None
+    if not isinstance(count := notice.get("recovered"), int):
+        # A notice written by an older release keeps its English text.
+        return str(notice["text"]) if "text" in notice else None
+    return ngettext(
+        "The job database was damaged and has been rebuilt from the run folders ({count} job recovered). "
+        "Jobs that had not finished were marked failed; their logs and curves are lost.",
+        "The job database was damaged and has been rebuilt from the run folders ({count} jobs recovered). "
+        "Jobs that had not finished were marked failed; their logs and curves are lost.",
+        count,
+    ).format(count=count)
 
 
 def forget_notice(database: Path) -> None:

@@ -182,8 +182,9 @@ class JobStore:
                 _log.warning("Could not recover the job in %s: %s", data["id"], bad)
                 continue
             if job.status not in FINISHED:
-                job.status, job.message = FAILED, "Recovered"
-                job.error = job.error or recovery.RECOVERED_ERROR
+                status_line, error = recovery.recovered_words(job.language)
+                job.status, job.message = FAILED, status_line
+                job.error = job.error or error
                 job.finished = job.finished or time.time()
             job.worker_pid, job.heartbeat, job.eta_seconds = None, None, None
             self._insert(job)

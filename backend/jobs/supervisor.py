@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings, get_settings, to_environment
 from backend.errors import DiskFullError, is_disk_full
-from backend.i18n import _
+from backend.i18n import _, ngettext
 from backend.jobs import liveness
 from backend.jobs.full_disk import fail_queued_jobs_for_full_disk
 from backend.jobs.store import JobStore
@@ -54,7 +54,15 @@ def ensure_worker_running(
         failed = fail_queued_jobs_for_full_disk(settings)
         raise DiskFullError(
             _("The disk is full, so no background worker could start")
-            + (_("; {count} waiting job(s) were marked failed.").format(count=len(failed)) if failed else "."),
+            + (
+                ngettext(
+                    "; {count} waiting job was marked failed.",
+                    "; {count} waiting jobs were marked failed.",
+                    len(failed),
+                ).format(count=len(failed))
+                if failed
+                else "."
+            ),
             _("Free space in the state folder, then submit the job again."),
             "The state folder is LSM_STATE_DIR.",
         ) from error

@@ -120,7 +120,8 @@ def show_columns(
 
 def stream_chat(refs: Sequence[str], prompt: str, options: GenerationOptions, system: str) -> list[dict[str, Any]]:
     """Every model replies to ``prompt`` at once, each streamed into its own column; returns one
-    dict per model (reference, text, cost or error) for the page to keep."""
+    dict per model (reference, text, cost or error, and whether the token limit cut it) for the
+    page to keep."""
     messages = ([ChatMessage("system", system)] if system.strip() else []) + [ChatMessage("user", prompt)]
     stop = threading.Event()
     replies: list[dict[str, Any]] = []
@@ -152,6 +153,7 @@ def stream_chat(refs: Sequence[str], prompt: str, options: GenerationOptions, sy
         result = getattr(stream, "result", None)
         if result is not None and loaded is not None:
             reply["cost"] = compare.cost_of(loaded, result.footer, result.tokens_per_second)
+            reply["limit_note"] = result.limit_note
     return replies
 
 
@@ -166,6 +168,8 @@ def show_chat_replies(replies: Sequence[dict[str, Any]]) -> None:
                 st.error(plain_markdown(reply["error"]), icon=":material/error:")
             if reply["cost"] is not None:
                 st.caption(cost_line(reply["cost"]))
+            if reply.get("limit_note"):
+                st.caption(f":material/content_cut: {reply['limit_note']}")
 
 
 # --- labelled table ---------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def pick_model(task: str, key: str, specs: Sequence[ModelSpec] | None = None) ->
     """
     specs = list(specs) if specs is not None else catalogue.models_for(task)
     labels, found = model_choices(task, specs)
-    labels[_FOLDER_CHOICE] = _("A model folder on this server…")
+    labels[_FOLDER_CHOICE] = _(models.FOLDER_CHOICE_LABEL)
     choices = list(labels)
     # A configured server wins; otherwise the default, or a downloaded model where the hub is out of reach.
     index = 0 if endpoints.endpoints_for(task) else models.opening_choice(choices, found, f"{key}.model")

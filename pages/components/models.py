@@ -15,7 +15,7 @@ import streamlit as st
 
 from backend import model_registry
 from backend.config import get_settings
-from backend.errors import ShowcaseError
+from backend.errors import HubUnreachableError, ShowcaseError
 from backend.i18n import N_, _, current_language, ngettext
 from backend.inference import engine_check
 from backend.model_access import check_plan_access
@@ -24,7 +24,7 @@ from backend.models.availability import Availability
 from backend.models.cache import CachedModel, ModelCache, shared_cache
 from backend.models.fetch.download import DownloadProgress
 from backend.models.loader import LoadedModel
-from backend.models.resolve import catalogue
+from backend.models.resolve import catalogue, endpoints
 from backend.models.resolve.device import DeviceInfo
 from backend.models.resolve.hardware_names import said_hardware
 from backend.text_safety import plain_markdown
@@ -32,6 +32,9 @@ from pages.components.auth import current_owner
 from pages.components.feedback import arena_store
 
 _log = logging.getLogger(__name__)
+
+# A demo picker's last choice, which opens the box for a model folder already on this server.
+FOLDER_CHOICE_LABEL = N_("A model folder on this server…")
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,6 +86,12 @@ def get_model(task: str, model_ref: str, shown_as: str | None = None) -> LoadedM
             on_download=report,
             show_stage=lambda stage: st.spinner(spinner_text[stage]),
         )
+    except HubUnreachableError as error:
+        # Its hint sends the user to a downloaded model, which may not exist: then say what does help
+        # (in a new error: the loader remembers this one for every session's next try).
+        if endpoints.endpoints_for(task) or _any_model_answers(task, owner):
+            raise
+        raise HubUnreachableError(error.message, _no_model_here_step(_(FOLDER_CHOICE_LABEL)), error.detail) from error
     finally:
         bar.empty()
     # The ``auto`` engine setting: the first load queues the check of faster paths (once). Not for
@@ -224,11 +233,22 @@ def warn_when_pick_unavailable(found: dict[str, Availability], choice: str, fold
     if any(state.can_load for state in found.values()):
         step = _("Pick another model in the list that can answer here.")
     else:
-        step = _(
-            "None of the models in this list can answer on this server now: ask whoever runs it to download "
-            "one (the Models page says how), or pick “{folder}” to use a model folder already on this server."
-        ).format(folder=folder_label)
+        step = _no_model_here_step(folder_label)
     st.warning(f"{plain_markdown(found[choice].reason)} {step}", icon=":material/cloud_off:")
+
+
+def _no_model_here_step(folder_label: str) -> str:
+    return _(
+        "None of the models in this list can answer on this server now: ask whoever runs it to download "
+        "one (the Models page says how), or pick “{folder}” to use a model folder already on this server."
+    ).format(folder=folder_label)
+
+
+def _any_model_answers(task: str, owner: str) -> bool:
+    """Whether a catalogue model of ``task`` or one of the owner's own can load here now."""
+    refs = [spec.hub_id for spec in catalogue.models_for(task)]
+    refs += [model.path for model in model_registry.list_local_models(task, owner=owner)]
+    return any(state.can_load for state in availability_of(refs).values())
 
 
 def show_base_availability(model_ref: str) -> None:

@@ -52,15 +52,14 @@ if task == catalogue.TEXT_GENERATION:
     )
     temperature = st.slider(_("Temperature"), 0.0, 2.0, 0.7, 0.05, key="compare.chat.temperature")
     options = GenerationOptions(temperature=temperature, max_new_tokens=256)
-    if st.button(_("Ask every model"), type="primary", key="compare.chat.run", disabled=not ready) and (
-        text := demo.checked_text(prompt, MAX_MESSAGE_CHARS)
-    ):
+    clicked = st.button(_("Ask every model"), type="primary", key="compare.chat.run", disabled=not ready)
+    if demo.run_requested(key, clicked) and (text := demo.checked_text(prompt, MAX_MESSAGE_CHARS)):
         with user_errors():
-            st.session_state["compare.chat.replies"] = compare_view.stream_chat(
+            st.session_state[f"{key}.result"] = compare_view.stream_chat(
                 compare.check_model_count(refs), text, options, ""
             )
             st.rerun()
-    if replies := st.session_state.get("compare.chat.replies"):
+    if replies := st.session_state.get(f"{key}.result"):
         compare_view.show_chat_replies(replies)
 elif task == catalogue.IMAGE_CLASSIFICATION:
     samples = {path.stem: path for path in image_classification.sample_images()}

@@ -43,6 +43,8 @@ def _show_stats(entry: dict) -> None:
         )
         if result.notice:
             st.caption(f":material/content_cut: {result.notice}")
+        if result.limit_note:
+            st.caption(f":material/content_cut: {result.limit_note}")
         if result.engine_note:
             st.caption(f":material/build: {plain_markdown(result.engine_note)}")
     elif entry.get("stopped"):

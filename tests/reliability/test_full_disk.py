@@ -71,7 +71,7 @@ def test_waiting_jobs_fail_with_the_reason_when_no_worker_can_start(full_state):
     fill(full_state.state_dir)
     with pytest.raises(DiskFullError) as refused:
         supervisor.ensure_worker_running(full_state)
-    assert "2 waiting job(s) were marked failed" in refused.value.message
+    assert "2 waiting jobs were marked failed" in refused.value.message
     for job_id in waiting:
         job = JobStore(settings=full_state).require(job_id)
         assert (job.status, job.message) == (FAILED, "Disk full")

@@ -70,6 +70,8 @@ def test_a_reply_streams_with_the_servers_token_counts_and_footer(chat):
     # The server's counts (usage of the last chunk): six new tokens, a prompt of the chat template.
     assert result.new_tokens == 6 and result.prompt_tokens > 2
     assert not result.stopped
+    # The tiny model never ends its turn within six tokens: the server cut it at max_tokens.
+    assert result.token_limit == 6 and result.limit_note == "Stopped at the 6-token limit."
     assert (result.footer.device, result.footer.unit, result.footer.tokens) == ("served by lab", "reply", 6)
 
 

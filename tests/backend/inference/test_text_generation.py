@@ -114,6 +114,57 @@ def test_max_new_tokens_bounds_the_reply(varied_chat_model):
     assert result.new_tokens == 3
 
 
+def test_a_reply_cut_at_the_token_limit_says_so_and_one_that_ends_its_turn_does_not(varied_chat_model):
+    _, cut = _reply(varied_chat_model, "Hello", GenerationOptions(temperature=0, max_new_tokens=3))
+    assert cut.token_limit == 3
+    assert cut.limit_note == "Stopped at the 3-token limit."
+    assert cut.to_dict()["limit_note"] == cut.limit_note
+    # A one-token reply whose token is made an end token: the model ended its turn right at the limit.
+    one = GenerationOptions(temperature=0, max_new_tokens=1)
+    prompt = chat_prompt.prepare_prompt(varied_chat_model, [ChatMessage("user", "Hello")], 1)
+    with torch.inference_mode():
+        config = text_generation.generation_config(varied_chat_model, one, 1)
+        first = int(varied_chat_model.model.generate(input_ids=prompt.input_ids, generation_config=config)[0, -1])
+    _, cut_at_one = _reply(varied_chat_model, "Hello", one)
+    assert cut_at_one.token_limit == 1
+    shared = varied_chat_model.model.generation_config
+    ends = shared.eos_token_id
+    shared.eos_token_id = [first, *(ends if isinstance(ends, list) else [ends])]
+    try:
+        _, ended = _reply(varied_chat_model, "Hello", one)
+    finally:
+        shared.eos_token_id = ends
+    assert ended.new_tokens == 1 and ended.token_limit == 0 and ended.limit_note == ""
+
+
+def test_a_reply_cut_by_the_end_of_the_context_says_that_rather_than_the_token_limit(varied_chat_model):
+    messages = [ChatMessage("user", "Hello")]
+    room = chat_prompt.prepare_prompt(varied_chat_model, messages, text_generation.MAX_NEW_TOKENS).max_new_tokens
+    assert room < text_generation.MAX_NEW_TOKENS  # the tiny model's context is short
+    _, result = _reply(varied_chat_model, "Hello", GenerationOptions(temperature=0, max_new_tokens=1024))
+    # These seeded weights never write an end token: the reply fills the context.
+    assert result.new_tokens == result.token_limit == room and result.limit_is_context
+    assert result.limit_note == f"Stopped at the end of the model's context, after {room} new tokens."
+
+
+def test_a_stopped_reply_is_not_said_to_have_reached_the_limit(varied_chat_model):
+    stop = threading.Event()
+    stop.set()
+    _, result = _reply(varied_chat_model, "Hello", GenerationOptions(temperature=0, max_new_tokens=1), stop)
+    assert result.stopped and result.token_limit == 0
+
+
+def test_the_limit_note_is_in_the_readers_language(monkeypatch):
+    footer = RunFooter("CPU", "org/chat", 100.0, 1, "reply", 256)
+    result = text_generation.GenerationResult("We apologize for any", 10, 256, 1.0, 20.0, False, 0, False, footer)
+    assert result.limit_note == ""
+    result = dataclasses.replace(result, token_limit=1024)
+    assert result.limit_note == "Stopped at the 1,024-token limit."
+    wrap_every_translation(monkeypatch)
+    with use_language("zh"):
+        assert result.limit_note.startswith("‹") and result.limit_note.endswith("›")
+
+
 def test_setting_the_stop_event_stops_generation_early(varied_chat_model):
     stop = threading.Event()
     stream = text_generation.stream_reply(

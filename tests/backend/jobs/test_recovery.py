@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from backend.i18n import use_language
 from backend.jobs.recovery import RECOVERED_ERROR, is_damaged
 from backend.jobs.run_records import JOB_RECORD
-from backend.jobs.store import FAILED, SUCCEEDED, Job, JobStore, new_job_id
+from backend.jobs.store import FAILED, LANGUAGE_PARAM, SUCCEEDED, Job, JobStore, new_job_id
+from tests.support.translation_marks import wrap_every_translation
 
 
 def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(local):
@@ -44,7 +46,10 @@ def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(
     assert jobs[done].artefacts["model_dir"] == "m" and jobs[done].title == "Done"
     assert jobs[waiting].status == FAILED and jobs[waiting].error == RECOVERED_ERROR
     notice = rebuilt.recovery_notice()
-    assert notice and "damaged" in notice and "3 job(s)" in notice
+    assert notice == (
+        "The job database was damaged and has been rebuilt from the run folders (3 jobs recovered). "
+        "Jobs that had not finished were marked failed; their logs and curves are lost."
+    )
     assert JobStore(settings=local).take_recovery_notice() == notice
     assert JobStore(settings=local).recovery_notice() is None  # shown once
 
@@ -57,3 +62,23 @@ def test_a_damaged_job_database_is_moved_aside_and_rebuilt_from_the_run_folders(
 def test_a_locked_database_is_not_mistaken_for_a_damaged_one():
     assert not is_damaged(sqlite3.OperationalError("database is locked"))
     assert is_damaged(sqlite3.DatabaseError("file is not a database"))
+
+
+def test_after_a_rebuild_each_reader_and_each_jobs_owner_is_told_in_their_language(local, monkeypatch):
+    store = JobStore(settings=local)
+    waiting = new_job_id()
+    (local.runs_dir / waiting).mkdir(parents=True)
+    store.create(Job(waiting, "train", "text", str(local.runs_dir / waiting), params={LANGUAGE_PARAM: "zh"}))
+    local.jobs_db.write_bytes(b"this is not a database at all" * 100)
+    wrap_every_translation(monkeypatch)
+
+    rebuilt = JobStore(settings=local)
+    job = rebuilt.require(waiting)
+    # The job was started by a Chinese reader: its status line and error are theirs.
+    assert (job.message, job.error) == ("‹Recovered›", f"‹{RECOVERED_ERROR}›")
+    assert rebuilt.recovery_notice().startswith("The job database was damaged") and "(1 job recovered)" in (
+        rebuilt.recovery_notice()
+    )
+    with use_language("zh"):
+        notice = rebuilt.recovery_notice()
+    assert notice.startswith("‹The job database was damaged") and notice.endswith("›")

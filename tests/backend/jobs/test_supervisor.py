@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.i18n import use_language
 from backend.jobs import supervisor
 from backend.jobs.store import FAILED, RUNNING, JobStore
 from tests.support.job_rows import create_job
@@ -47,6 +48,23 @@ def test_a_full_disk_at_autostart_fails_the_waiting_jobs_and_tells_the_page(loca
     monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
     with pytest.raises(DiskFullError, match="disk is full") as raised:
         supervisor.ensure_worker_running(local)
-    assert "1 waiting job(s) were marked failed" in raised.value.user_text() and started == []
+    assert raised.value.user_text().startswith(
+        "The disk is full, so no background worker could start; 1 waiting job was marked failed."
+    )
+    assert started == []
     job = JobStore(settings=local).require(job_id)
     assert job.status == FAILED and job.message == "Disk full" and "disk is full" in job.error
+
+
+def test_the_full_disk_message_counts_the_failed_jobs_in_the_readers_language(local, monkeypatch):
+    from backend.errors import DiskFullError
+    from tests.support.translation_marks import wrap_every_translation
+
+    for _ in range(2):
+        create_job(JobStore(settings=local), local.runs_dir)
+    monkeypatch.setattr(supervisor, "_write_probe", _full_disk)
+    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: None)
+    wrap_every_translation(monkeypatch)
+    with use_language("zh"), pytest.raises(DiskFullError) as raised:
+        supervisor.ensure_worker_running(local)
+    assert "‹; 2 waiting jobs were marked failed.›" in raised.value.message

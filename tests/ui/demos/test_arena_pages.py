@@ -205,10 +205,30 @@ def test_compare_streams_every_chat_reply_and_shows_tokens_per_second(workspace)
     app.text_area(key="compare.chat.prompt").input("Say hello.")
     app.button(key="compare.chat.run").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    replies = app.session_state["compare.chat.replies"]
+    replies = app.session_state["compare.text-generation.result"]
     assert [reply["model_ref"] for reply in replies] == refs
     assert all(reply["text"] and not reply["error"] for reply in replies)
     assert texts(app, "caption").count("tokens/s") == 2
+    # A reply its limit cut says so under it (the tiny models' short context is that limit).
+    cut = [reply["limit_note"] for reply in replies if reply["limit_note"]]
+    assert cut
+    assert all(note.startswith("Stopped at the end of the model's context, after ") for note in cut)
+    assert sum(note in texts(app, "caption") for note in cut) == len(cut)
+
+
+def test_compare_takes_the_last_chat_replies_away_when_the_next_message_is_refused(workspace):
+    app = _open(COMPARE)
+    app.segmented_control(key="compare.task").set_value(catalogue.TEXT_GENERATION).run()
+    refs = [workspace.models["chat-owl"], workspace.models["chat-fox"]]
+    app.multiselect(key="compare.text-generation.models").set_value(refs).run()
+    app.text_area(key="compare.chat.prompt").input("Say hello.")
+    app.button(key="compare.chat.run").click().run()
+    assert texts(app, "caption").count("tokens/s") == 2
+    app.text_area(key="compare.chat.prompt").input("   ")
+    app.button(key="compare.chat.run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert texts(app, "warning")
+    assert "tokens/s" not in texts(app, "caption")
 
 
 def test_compare_classifies_a_sample_image_with_every_image_model(workspace, tiny_models_dir):

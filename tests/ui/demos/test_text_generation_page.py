@@ -139,6 +139,8 @@ def test_real_tiny_chat_model_streams_through_the_page(open_page, tiny_model_pat
     assert not app.exception, [e.value for e in app.exception]
     assert [m.name for m in app.chat_message] == ["user", "assistant"]
     assert "tokens/s" in texts(app, "caption")
+    # The tiny model's random weights write no end token: the reply is cut, and says so.
+    assert "Stopped at the 16-token limit." in texts(app, "caption")
 
 
 def test_too_long_a_message_gets_a_message_and_is_not_kept(open_page, fake_model):
@@ -154,7 +156,13 @@ def test_offline_default_model_shows_the_runtimes_message(open_page):
     app = open_page(PAGE)
     app.button(key="text_generation.example.0").click().run()
     assert not app.exception
-    assert "Qwen/Qwen2.5-0.5B-Instruct is not downloaded" in texts(app, "error")
+    error = texts(app, "error")
+    assert "Qwen/Qwen2.5-0.5B-Instruct is not downloaded" in error
+    # No model of the list is downloaded in the test session: the next step is the warning's, not
+    # "pick a downloaded one".
+    assert "marked as downloaded" not in error
+    assert "ask whoever runs it to download one" in error and "“A model folder on this server…”" in error
+    assert "ask whoever runs it to download one" in texts(app, "warning")
 
 
 def test_a_blank_message_gets_a_message_before_any_model_is_asked_for(open_page, no_model):
