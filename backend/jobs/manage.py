@@ -57,13 +57,14 @@ def view_job(job_id: str, owner: str, settings: Settings | None = None) -> JobVi
     settings = settings or get_settings()
     store = JobStore(settings=settings)
     job = store.require(job_id, owner)
+    ahead = store.line_ahead(job_id)
     return JobView(
         job=job,
-        queue_position=store.queue_position(job_id),
+        queue_position=None if ahead is None else sum(ahead.values()) + 1,
         history=store.metric_history(job_id),
         logs=store.logs(job_id),
         worker_alive=any_worker_alive(store, settings),
-        kinds_ahead=store.kinds_ahead(job_id),
+        kinds_ahead=ahead or {},
     )
 
 

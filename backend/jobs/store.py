@@ -306,23 +306,16 @@ class JobStore:
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next job to run; None when the job is not waiting."""
-        with self.connect() as connection:
-            row = connection.execute("SELECT status, created FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None or row["status"] != QUEUED:
-                return None
-            ahead = connection.execute(
-                "SELECT COUNT(*) AS ahead FROM jobs WHERE status = ? AND (created < ? OR (created = ? AND id < ?))",
-                (QUEUED, row["created"], row["created"], job_id),
-            ).fetchone()["ahead"]
-        return int(ahead) + 1
+        ahead = self.line_ahead(job_id)
+        return None if ahead is None else sum(ahead.values()) + 1
 
-    def kinds_ahead(self, job_id: str) -> dict[str, int]:
-        """How many queued jobs of each kind wait before ``job_id`` (empty when it is not waiting):
+    def line_ahead(self, job_id: str) -> dict[str, int] | None:
+        """How many queued jobs of each kind wait before ``job_id`` (None when it is not waiting):
         a job's owner sees only their own jobs, so the line's other jobs are named by kind."""
         with self.connect() as connection:
             row = connection.execute("SELECT status, created FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None or row["status"] != QUEUED:
-                return {}
+                return None
             counts = connection.execute(
                 "SELECT kind, COUNT(*) AS ahead FROM jobs WHERE status = ? AND (created < ? OR (created = ? AND id < ?))"
                 " GROUP BY kind ORDER BY kind",

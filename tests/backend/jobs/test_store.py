@@ -73,11 +73,11 @@ def test_the_jobs_ahead_are_counted_by_kind_whoever_owns_them(store, tmp_path):
     check = store.create(replace(theirs, id=new_job_id(), kind="engine-check"))
     mine = create_job(store, tmp_path, owner="ana")
     assert store.queue_position(mine.id) == 4
-    assert store.kinds_ahead(mine.id) == {"engine-check": 1, "train": 2}
-    assert store.kinds_ahead(first.id) == {}, "nothing waits before the first"
+    assert store.line_ahead(mine.id) == {"engine-check": 1, "train": 2}
+    assert store.line_ahead(first.id) == {}, "nothing waits before the first"
     assert store.claim(check.id)
-    assert store.kinds_ahead(mine.id) == {"train": 2}, "a running job is no longer ahead in the line"
-    assert store.kinds_ahead(check.id) == {}, "a job that is not waiting has no line"
+    assert store.line_ahead(mine.id) == {"train": 2}, "a running job is no longer ahead in the line"
+    assert store.line_ahead(check.id) is None, "a job that is not waiting has no line"
 
 
 def test_progress_and_finish(store, tmp_path):
